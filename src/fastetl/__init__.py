@@ -1,0 +1,33 @@
+"""fastetl: CSV to typed, fixed-layout binary records (.npy) at memory speed.
+
+>>> import fastetl
+>>> report = fastetl.convert("orders.csv", "orders.npy", schema="orders.schema.json")
+>>> table = fastetl.open("orders.npy")          # memory-mapped, decoded on demand
+>>> array = fastetl.read_csv("orders.csv", schema="orders.schema.json")   # in memory
+"""
+
+from ._version import __version__
+from .api import ConvertReport, convert, read_csv
+from .errors import FastETLError, OutputError, ParseError, SchemaError
+from .schema import Column, Dialect, FlagBit, Flags, Schema
+from .sources import InputError
+from .table import Table, open
+
+__all__ = [
+    "Column",
+    "ConvertReport",
+    "Dialect",
+    "FastETLError",
+    "FlagBit",
+    "Flags",
+    "InputError",
+    "OutputError",
+    "ParseError",
+    "Schema",
+    "SchemaError",
+    "Table",
+    "__version__",
+    "convert",
+    "open",
+    "read_csv",
+]

@@ -1,0 +1,87 @@
+# Declarations shared by the parts of the compiled core (_core.pyx and its .pxi files).
+
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+
+
+cdef struct CatDict:
+    uint32_t *slots          # 0 = empty, else entry index + 1
+    Py_ssize_t nslots        # a power of two
+    Py_ssize_t *offsets      # entry -> arena offset
+    uint32_t *lengths
+    uint64_t *hashes
+    Py_ssize_t count
+    Py_ssize_t capacity      # entries allocated
+    char *arena
+    Py_ssize_t arena_len
+    Py_ssize_t arena_cap
+    Py_ssize_t limit         # most entries allowed
+    bint frozen              # fixed values: lookups only
+
+
+cdef struct Col:
+    # What to do with one field of a row.  Built once per conversion from the schema.
+    int kind                 # K_* below
+    int size                 # bytes of the stored value (int/uint/category code); str width
+    Py_ssize_t offset        # of the value in the record
+    bint nullable
+    Py_ssize_t null_byte     # record offset of the byte holding this column's null bit
+    uint8_t null_mask        # that bit; 0 when nulls live in the value (NaN/NaT) or never occur
+    int scale                # decimal
+    bint round_half_even     # decimal
+    bint truncate            # str
+    int64_t unit_mul         # datetime: units per second
+    int frac_digits          # datetime: fraction digits the unit holds
+    int fmt_len              # date/datetime: 0 means ISO 8601
+    char fmt[64]
+    CatDict *dict            # category
+    Py_ssize_t flag_first    # flag bits computed from this field: flags[first:first+count]
+    Py_ssize_t flag_count
+
+
+cdef struct FlagSpec:
+    Py_ssize_t byte          # record offset of the byte holding the bit
+    uint8_t mask
+    bint has_equals          # set when the text equals `equals`; else parse a bool
+    char *equals
+    Py_ssize_t equals_len
+    bint source_nullable
+
+
+cdef struct Result:
+    int status
+    Py_ssize_t rows          # records written
+    Py_ssize_t consumed      # input offset after the last complete row handled
+    Py_ssize_t row_start     # with an error: where the bad row starts
+    Py_ssize_t field         # ... which field of the row (0-based)
+    Py_ssize_t field_start   # ... where its content starts
+    Py_ssize_t field_len
+    bint field_quoted
+    Py_ssize_t nfound        # ... how many fields the row has (structural errors)
+
+
+cdef class Parser:
+    cdef Col *cols
+    cdef Py_ssize_t nfields
+    cdef FlagSpec *flags
+    cdef Py_ssize_t nflags
+    cdef Py_ssize_t itemsize
+    cdef char delim
+    cdef int quote
+    cdef char **null_ptrs
+    cdef Py_ssize_t *null_lens
+    cdef Py_ssize_t n_nulls
+    cdef bint nulls_only_empty
+    cdef char *scratch[2]
+    cdef Py_ssize_t scratch_cap[2]
+    cdef Py_ssize_t *journal
+    cdef Py_ssize_t journal_len
+
+    cdef char *scratch_reserve(self, int slot, Py_ssize_t n) noexcept nogil
+    cdef bint is_null(self, const char *s, Py_ssize_t n) noexcept nogil
+    cdef void rollback(self) noexcept nogil
+    cdef int set_flags(self, Col *c, const char *raw, Py_ssize_t rawn,
+                       const char *t, Py_ssize_t tn, char *rec) noexcept nogil
+    cdef int convert(self, Py_ssize_t field, const char *s, Py_ssize_t n, bint escaped,
+                     char *rec) noexcept nogil
+    cdef int parse_block(self, const char *buf, Py_ssize_t pos, Py_ssize_t end, bint final,
+                         char *out, Py_ssize_t max_rows, Result *r) noexcept nogil

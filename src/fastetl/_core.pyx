@@ -1,0 +1,566 @@
+# The compiled core of fastetl: CSV bytes in, fixed-layout record bytes out.
+#
+# Private module.  Python code (layout.py) validates the schema and hands the
+# core a ready table of per-field specs; the core trusts it.  The hot loop
+# (Parser.parse_block) runs without the GIL, never raises and never allocates
+# per row; it returns a status and the position of the problem, and the Python
+# side turns that into a ParseError.
+#
+# Parts: _scan.pxi (tokenizer), _numbers.pxi (ints, floats, decimals, bools),
+# _dates.pxi (dates, datetimes), _text.pxi (UTF-8, str, categories).
+
+from cpython.buffer cimport PyBUF_SIMPLE, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.ref cimport PyObject
+from libc.stdint cimport INT64_MAX, INT64_MIN, UINT64_MAX, int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdlib cimport calloc, free, malloc, realloc
+from libc.string cimport memchr, memcmp, memcpy, memset
+
+# -- status codes (also exported to Python in STATUS) -------------------------
+cdef enum:
+    ST_OK = 0
+    ST_INVALID = 10          # not a valid <type>
+    ST_RANGE = 11            # out of range for <type>
+    ST_EMPTY = 12            # empty in a column that is not nullable
+    ST_TOO_LONG = 13         # str longer than its width
+    ST_BAD_UTF8 = 14
+    ST_NOT_IN_CATEGORY = 15
+    ST_CATEGORY_FULL = 16
+    ST_EXTRA_DIGITS = 17     # decimal with more digits than its scale
+    ST_TOO_PRECISE = 18      # datetime fraction finer than the unit
+    ST_BAD_DATE = 19         # no such calendar date / time of day
+    ST_FLAG_BOOL = 20        # a flag's source is not a bool
+    ST_TOO_MANY_FIELDS = 30
+    ST_TOO_FEW_FIELDS = 31
+    ST_UNTERMINATED = 32     # the input ends inside a quoted field
+    ST_AFTER_QUOTE = 33      # a closing quote is followed by other text
+    ST_NO_MEMORY = 40
+
+# -- column kinds (exported to Python in KINDS) --------------------------------
+cdef enum:
+    K_IGNORE = 0             # field not looked at
+    K_FLAGONLY = 1           # read only to compute flag bits
+    K_INT = 2
+    K_UINT = 3
+    K_FLOAT32 = 4
+    K_FLOAT64 = 5
+    K_BOOL = 6
+    K_DATE = 7
+    K_DATETIME = 8
+    K_DECIMAL = 9
+    K_STR = 10
+    K_CATEGORY = 11
+
+STATUS = {
+    "OK": ST_OK, "INVALID": ST_INVALID, "RANGE": ST_RANGE, "EMPTY": ST_EMPTY,
+    "TOO_LONG": ST_TOO_LONG, "BAD_UTF8": ST_BAD_UTF8, "NOT_IN_CATEGORY": ST_NOT_IN_CATEGORY,
+    "CATEGORY_FULL": ST_CATEGORY_FULL, "EXTRA_DIGITS": ST_EXTRA_DIGITS,
+    "TOO_PRECISE": ST_TOO_PRECISE, "BAD_DATE": ST_BAD_DATE, "FLAG_BOOL": ST_FLAG_BOOL,
+    "TOO_MANY_FIELDS": ST_TOO_MANY_FIELDS, "TOO_FEW_FIELDS": ST_TOO_FEW_FIELDS,
+    "UNTERMINATED": ST_UNTERMINATED, "AFTER_QUOTE": ST_AFTER_QUOTE, "NO_MEMORY": ST_NO_MEMORY,
+}
+KINDS = {
+    "ignore": K_IGNORE, "flagonly": K_FLAGONLY, "int": K_INT, "uint": K_UINT,
+    "float32": K_FLOAT32, "float64": K_FLOAT64, "bool": K_BOOL, "date": K_DATE,
+    "datetime": K_DATETIME, "decimal": K_DECIMAL, "str": K_STR, "category": K_CATEGORY,
+}
+FORMAT_MAX = 63
+
+include "_scan.pxi"
+include "_numbers.pxi"
+include "_dates.pxi"
+include "_text.pxi"
+
+cdef extern from * nogil:
+    """
+    static const union { unsigned long long u; double d; } fastetl_nan_bits = {0x7ff8000000000000ULL};
+    #define FASTETL_NAN (fastetl_nan_bits.d)
+    """
+    double FASTETL_NAN
+
+cdef inline bint is_space(char c) noexcept nogil:
+    return c == c' ' or c == c'\t'
+
+
+cdef class Parser:
+    """Parses whole rows of CSV bytes into fixed-size records.
+
+    One Parser per thread: it holds per-conversion state (category dictionaries,
+    scratch buffers).  ``fields`` has one entry per field of a row: ``None`` for a
+    field that is not looked at, else a dict built by fastetl.layout.
+    """
+
+    def __cinit__(self, list fields, list flags, Py_ssize_t itemsize, int delimiter, int quote,
+                  list null_values):
+        cdef Py_ssize_t i
+        cdef Col *c
+        cdef FlagSpec *f
+        cdef bytes fmt, eq, v
+        self.nfields = len(fields)
+        self.nflags = len(flags)
+        self.itemsize = itemsize
+        self.delim = <char>delimiter
+        self.quote = quote
+        if self.nfields < 1 or itemsize < 1:
+            raise ValueError("a parser needs at least one field and a record size")
+        self.cols = <Col *>calloc(<size_t>self.nfields, sizeof(Col))
+        self.flags = <FlagSpec *>calloc(<size_t>max(self.nflags, 1), sizeof(FlagSpec))
+        self.journal = <Py_ssize_t *>calloc(<size_t>self.nfields, sizeof(Py_ssize_t))
+        self.n_nulls = len(null_values)
+        self.null_ptrs = <char **>calloc(<size_t>max(self.n_nulls, 1), sizeof(char *))
+        self.null_lens = <Py_ssize_t *>calloc(<size_t>max(self.n_nulls, 1), sizeof(Py_ssize_t))
+        if (self.cols == NULL or self.flags == NULL or self.journal == NULL
+                or self.null_ptrs == NULL or self.null_lens == NULL):
+            raise MemoryError()
+        for i, v in enumerate(null_values):
+            self.null_lens[i] = len(v)
+            self.null_ptrs[i] = <char *>malloc(<size_t>len(v) + 1)
+            if self.null_ptrs[i] == NULL:
+                raise MemoryError()
+            memcpy(self.null_ptrs[i], <const char *>v, <size_t>len(v))
+        self.nulls_only_empty = self.n_nulls == 1 and self.null_lens[0] == 0
+
+        for i, spec in enumerate(fields):
+            c = &self.cols[i]
+            if spec is None:
+                c.kind = K_IGNORE
+                continue
+            c.kind = spec["kind"]
+            c.size = spec.get("size", 0)
+            c.offset = spec.get("offset", 0)
+            c.nullable = spec.get("nullable", False)
+            c.null_byte = spec.get("null_byte", 0)
+            c.null_mask = spec.get("null_mask", 0)
+            c.scale = spec.get("scale", 0)
+            c.round_half_even = spec.get("round", False)
+            c.truncate = spec.get("truncate", False)
+            c.unit_mul = spec.get("unit_mul", 1)
+            c.frac_digits = spec.get("frac_digits", 0)
+            c.flag_first = spec.get("flag_first", 0)
+            c.flag_count = spec.get("flag_count", 0)
+            fmt = spec.get("format", b"")
+            if len(fmt) > FORMAT_MAX:
+                raise ValueError("date format too long")
+            c.fmt_len = len(fmt)
+            memcpy(c.fmt, <const char *>fmt, <size_t>len(fmt))
+            if c.kind == K_CATEGORY:
+                values = spec.get("values")
+                c.dict = catdict_new(spec["limit"], values is not None)
+                if c.dict == NULL:
+                    raise MemoryError()
+                if values is not None:
+                    for v in values:
+                        if catdict_add(c.dict, <const char *>v, len(v),
+                                       hash_bytes(<const char *>v, len(v))) < 0:
+                            raise MemoryError()
+        for i, spec in enumerate(flags):
+            f = &self.flags[i]
+            f.byte = spec["byte"]
+            f.mask = spec["mask"]
+            f.source_nullable = spec.get("source_nullable", False)
+            eq = spec.get("equals")
+            f.has_equals = eq is not None
+            if eq is not None:
+                f.equals = <char *>malloc(<size_t>len(eq) + 1)
+                if f.equals == NULL:
+                    raise MemoryError()
+                memcpy(f.equals, <const char *>eq, <size_t>len(eq))
+                f.equals_len = len(eq)
+
+    def __dealloc__(self):
+        cdef Py_ssize_t i
+        if self.cols != NULL:
+            for i in range(self.nfields):
+                catdict_free(self.cols[i].dict)
+            free(self.cols)
+        if self.flags != NULL:
+            for i in range(self.nflags):
+                free(self.flags[i].equals)
+            free(self.flags)
+        if self.null_ptrs != NULL:
+            for i in range(self.n_nulls):
+                free(self.null_ptrs[i])
+            free(self.null_ptrs)
+        free(self.null_lens)
+        free(self.journal)
+        free(self.scratch[0])
+        free(self.scratch[1])
+
+    # -- helpers of the hot loop ---------------------------------------------
+    cdef char *scratch_reserve(self, int slot, Py_ssize_t n) noexcept nogil:
+        cdef Py_ssize_t cap
+        cdef void *p
+        if n > self.scratch_cap[slot]:
+            cap = max(n, 2 * self.scratch_cap[slot], 256)
+            p = realloc(self.scratch[slot], <size_t>cap)
+            if p == NULL:
+                return NULL
+            self.scratch[slot] = <char *>p
+            self.scratch_cap[slot] = cap
+        return self.scratch[slot]
+
+    cdef bint is_null(self, const char *s, Py_ssize_t n) noexcept nogil:
+        cdef Py_ssize_t i
+        if self.nulls_only_empty:
+            return n == 0
+        for i in range(self.n_nulls):
+            if self.null_lens[i] == n and memcmp(self.null_ptrs[i], s, <size_t>n) == 0:
+                return True
+        return False
+
+    cdef void rollback(self) noexcept nogil:
+        """Take back the category values the current row added (newest first)."""
+        while self.journal_len > 0:
+            self.journal_len -= 1
+            catdict_pop(self.cols[self.journal[self.journal_len]].dict)
+
+    cdef int set_flags(self, Col *c, const char *raw, Py_ssize_t rawn,
+                       const char *t, Py_ssize_t tn, char *rec) noexcept nogil:
+        cdef Py_ssize_t k
+        cdef FlagSpec *f
+        cdef uint8_t b
+        for k in range(c.flag_first, c.flag_first + c.flag_count):
+            f = &self.flags[k]
+            if f.has_equals:
+                if f.equals_len == rawn and memcmp(f.equals, raw, <size_t>rawn) == 0:
+                    rec[f.byte] |= <char>f.mask
+                continue
+            if f.source_nullable and self.is_null(t, tn):
+                continue
+            if tn == 0:
+                return ST_EMPTY
+            if parse_bool(t, tn, &b) != ST_OK:
+                return ST_FLAG_BOOL
+            if b:
+                rec[f.byte] |= <char>f.mask
+        return ST_OK
+
+    cdef int convert(self, Py_ssize_t field, const char *s, Py_ssize_t n, bint escaped,
+                     char *rec) noexcept nogil:
+        """Convert one field's content into the record.  Returns a status."""
+        cdef Col *c = &self.cols[field]
+        cdef int kind = c.kind
+        cdef const char *t
+        cdef Py_ssize_t tn, i, j
+        cdef char *tmp
+        cdef int st
+        cdef int64_t v64
+        cdef double d
+        cdef float f32
+        cdef uint8_t b
+        cdef bint added
+        cdef bint text = kind == K_STR or kind == K_CATEGORY
+        if escaped:                       # undo "" -> " into scratch slot 0
+            tmp = self.scratch_reserve(0, n)
+            if tmp == NULL:
+                return ST_NO_MEMORY
+            j = 0
+            i = 0
+            while i < n:
+                tmp[j] = s[i]
+                if s[i] == <char>self.quote:
+                    i += 1
+                i += 1
+                j += 1
+            s = tmp
+            n = j
+        t = s
+        tn = n
+        if not text:
+            while tn > 0 and is_space(t[0]):
+                t += 1
+                tn -= 1
+            while tn > 0 and is_space(t[tn - 1]):
+                tn -= 1
+        if c.flag_count:
+            st = self.set_flags(c, s, n, t, tn, rec)
+            if st != ST_OK:
+                return st
+        if kind == K_FLAGONLY:
+            return ST_OK
+        if c.nullable and (self.is_null(s, n) if text else self.is_null(t, tn)):
+            if kind == K_FLOAT64:
+                d = FASTETL_NAN
+                memcpy(rec + c.offset, &d, 8)
+            elif kind == K_FLOAT32:
+                f32 = <float>FASTETL_NAN
+                memcpy(rec + c.offset, &f32, 4)
+            elif kind == K_DATE or kind == K_DATETIME:
+                v64 = INT64_MIN           # NaT
+                memcpy(rec + c.offset, &v64, 8)
+            else:
+                rec[c.null_byte] |= <char>c.null_mask
+            return ST_OK
+        if tn == 0 and not text:
+            return ST_EMPTY
+        if kind == K_INT or kind == K_UINT:
+            return convert_int(t, tn, c.size, kind == K_INT, rec + c.offset)
+        if kind == K_DECIMAL:
+            st = convert_decimal(t, tn, c.scale, c.round_half_even, &v64)
+            if st == ST_OK:
+                memcpy(rec + c.offset, &v64, 8)
+            return st
+        if kind == K_STR:
+            return convert_str(s, n, c.size, c.truncate, rec + c.offset)
+        if kind == K_CATEGORY:
+            st = convert_category(c.dict, s, n, c.size, rec + c.offset, &added)
+            if added:
+                self.journal[self.journal_len] = field
+                self.journal_len += 1
+            return st
+        if kind == K_FLOAT64:
+            st = parse_double(self, t, tn, &d)
+            if st == ST_OK:
+                memcpy(rec + c.offset, &d, 8)
+            return st
+        if kind == K_FLOAT32:
+            st = parse_double(self, t, tn, &d)
+            if st != ST_OK:
+                return st
+            f32 = <float>d
+            if fastetl_isinf_f(f32) and not isinf(d):
+                return ST_RANGE
+            memcpy(rec + c.offset, &f32, 4)
+            return ST_OK
+        if kind == K_BOOL:
+            st = parse_bool(t, tn, &b)
+            if st == ST_OK:
+                rec[c.offset] = <char>b
+            return st
+        if kind == K_DATE:
+            if c.fmt_len == 0:
+                i = 0
+                st = parse_iso_date(t, tn, &i, &v64)
+                if st == ST_OK and i != tn:
+                    st = ST_INVALID
+            else:
+                st = convert_formatted(t, tn, c.fmt, c.fmt_len, False, 1, 0, &v64)
+            if st == ST_OK:
+                memcpy(rec + c.offset, &v64, 8)
+            return st
+        if kind == K_DATETIME:
+            if c.fmt_len == 0:
+                st = convert_iso_datetime(t, tn, c.unit_mul, c.frac_digits, &v64)
+            else:
+                st = convert_formatted(t, tn, c.fmt, c.fmt_len, True, c.unit_mul,
+                                       c.frac_digits, &v64)
+            if st == ST_OK:
+                memcpy(rec + c.offset, &v64, 8)
+            return st
+        return ST_OK
+
+    cdef int parse_block(self, const char *buf, Py_ssize_t pos, Py_ssize_t end, bint final,
+                         char *out, Py_ssize_t max_rows, Result *r) noexcept nogil:
+        """Parse whole rows of buf[pos:end] into out, at most max_rows of them.
+
+        Stops at the end of the data, before a row that continues past ``end``
+        (unless ``final``), after ``max_rows`` rows, or at the first bad row
+        (status != ST_OK; r says where; the bad row is not written).
+        """
+        cdef Py_ssize_t rows = 0
+        cdef Py_ssize_t row_start, nf
+        cdef Py_ssize_t nfields = self.nfields
+        cdef Py_ssize_t itemsize = self.itemsize
+        cdef char delim = self.delim
+        cdef int quote = self.quote
+        cdef char *rec
+        cdef Field f
+        cdef int fs, st
+        cdef Py_ssize_t bad_field = -1
+        cdef int bad_status = ST_OK
+        cdef Field bad
+        r.status = ST_OK
+        self.journal_len = 0
+        while rows < max_rows:
+            row_start = skip_blank_lines(buf, pos, end, final)
+            if row_start < 0:
+                break                      # a lone CR at the block end: wait for more
+            pos = row_start
+            if pos >= end:
+                break
+            rec = out + rows * itemsize
+            memset(rec, 0, <size_t>itemsize)
+            nf = 0
+            bad_field = -1
+            while True:
+                fs = scan_field(buf, pos, end, final, delim, quote, &f)
+                if fs == FIELD_NEED_MORE:
+                    self.rollback()
+                    r.rows = rows
+                    r.consumed = row_start
+                    return ST_OK
+                if fs == FIELD_UNTERMINATED or fs == FIELD_AFTER_QUOTE:
+                    self.rollback()
+                    r.status = ST_UNTERMINATED if fs == FIELD_UNTERMINATED else ST_AFTER_QUOTE
+                    r.rows = rows
+                    r.consumed = row_start
+                    r.row_start = row_start
+                    r.field = nf
+                    r.field_start = f.bad if fs == FIELD_AFTER_QUOTE else pos + 1
+                    r.field_len = 0
+                    r.field_quoted = True
+                    r.nfound = nf + 1
+                    return r.status
+                if nf < nfields and bad_field < 0 and self.cols[nf].kind != K_IGNORE:
+                    st = self.convert(nf, buf + f.start, f.length, f.escaped, rec)
+                    if st != ST_OK:
+                        bad_field = nf     # finish the row: a wrong field count wins
+                        bad_status = st
+                        bad = f
+                nf += 1
+                pos = f.next
+                if fs != FIELD_DELIM:
+                    break
+            if nf != nfields or bad_field >= 0:
+                self.rollback()
+                r.rows = rows
+                r.consumed = row_start
+                r.row_start = row_start
+                r.nfound = nf
+                if nf != nfields:
+                    r.status = ST_TOO_MANY_FIELDS if nf > nfields else ST_TOO_FEW_FIELDS
+                    r.field = -1
+                    r.field_start = row_start
+                    r.field_len = 0
+                    r.field_quoted = False
+                else:
+                    r.status = bad_status
+                    r.field = bad_field
+                    r.field_start = bad.start
+                    r.field_len = bad.length
+                    r.field_quoted = bad.quoted
+                return r.status
+            self.journal_len = 0
+            rows += 1
+        r.rows = rows
+        r.consumed = pos
+        return ST_OK
+
+    # -- Python entry points -------------------------------------------------
+    def parse(self, data, Py_ssize_t start, Py_ssize_t end, bint final, out,
+              Py_ssize_t out_row, Py_ssize_t max_rows):
+        """Parse rows of ``data[start:end]`` into ``out`` from record ``out_row`` on.
+
+        Returns ``(status, rows, consumed, row_start, field, field_start, field_len,
+        field_quoted, nfound)``; see :data:`STATUS`.  ``consumed`` is where the next
+        call should start.  ``out`` is any writable buffer of records.
+        """
+        cdef Py_buffer src
+        cdef Py_buffer dst
+        cdef Result r
+        cdef int st
+        memset(&r, 0, sizeof(Result))
+        PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
+        try:
+            PyObject_GetBuffer(out, &dst, PyBUF_WRITABLE)
+            try:
+                if not (0 <= start <= end <= src.len):
+                    raise ValueError(f"bad input range [{start}, {end}) of {src.len} bytes")
+                if out_row < 0 or max_rows < 0 or (out_row + max_rows) * self.itemsize > dst.len:
+                    raise ValueError("the output buffer is too small for max_rows records")
+                with nogil:
+                    st = self.parse_block(<const char *>src.buf, start, end, final,
+                                          <char *>dst.buf + out_row * self.itemsize,
+                                          max_rows, &r)
+            finally:
+                PyBuffer_Release(&dst)
+        finally:
+            PyBuffer_Release(&src)
+        if st == ST_NO_MEMORY:
+            raise MemoryError("out of memory while parsing")
+        return (st, r.rows, r.consumed, r.row_start, r.field, r.field_start, r.field_len,
+                r.field_quoted, r.nfound)
+
+    def categories(self, Py_ssize_t field):
+        """The learned (or fixed) dictionary of a category field, as bytes, by code."""
+        if not 0 <= field < self.nfields or self.cols[field].kind != K_CATEGORY:
+            raise ValueError(f"field {field} is not a category")
+        cdef CatDict *d = self.cols[field].dict
+        return [d.arena[d.offsets[e]:d.offsets[e] + d.lengths[e]] for e in range(d.count)]
+
+
+def split_row(data, Py_ssize_t start, Py_ssize_t end, bint final, int delimiter, int quote):
+    """Tokenize the row at ``data[start:]`` with the same rules as the parser.
+
+    Returns ``(status, fields, next)``: ``status`` is 0, or ``STATUS['UNTERMINATED']``
+    / ``STATUS['AFTER_QUOTE']``, or -1 when the row continues past ``end`` (not final);
+    ``fields`` is a list of bytes with quotes undone.  Blank lines before the row are skipped.
+    """
+    cdef Py_buffer src
+    cdef Field f
+    cdef int fs
+    cdef list fields = []
+    cdef Py_ssize_t pos
+    cdef bytes content
+    PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
+    try:
+        if not (0 <= start <= end <= src.len):
+            raise ValueError("bad input range")
+        pos = skip_blank_lines(<const char *>src.buf, start, end, final)
+        if pos < 0:
+            return (-1, [], start)
+        if pos >= end:
+            return (0, [], pos)
+        while True:
+            fs = scan_field(<const char *>src.buf, pos, end, final, <char>delimiter, quote, &f)
+            if fs == FIELD_NEED_MORE:
+                return (-1, [], start)
+            if fs == FIELD_UNTERMINATED:
+                return (ST_UNTERMINATED, fields, pos)
+            if fs == FIELD_AFTER_QUOTE:
+                return (ST_AFTER_QUOTE, fields, f.bad)
+            content = (<const char *>src.buf)[f.start:f.start + f.length]
+            if f.escaped:
+                q = bytes([quote])
+                content = content.replace(q + q, q)
+            fields.append(content)
+            pos = f.next
+            if fs != FIELD_DELIM:
+                return (0, fields, pos)
+    finally:
+        PyBuffer_Release(&src)
+
+
+def find_row_end(data, Py_ssize_t start, Py_ssize_t end, bint final, int delimiter, int quote):
+    """Where the row starting at ``start`` ends: ``(status, next, nfields)`` (see split_row)."""
+    cdef Py_buffer src
+    cdef Field f
+    cdef int fs
+    cdef Py_ssize_t pos = start
+    cdef Py_ssize_t nf = 0
+    PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
+    try:
+        if not (0 <= start <= end <= src.len):
+            raise ValueError("bad input range")
+        with nogil:
+            while True:
+                fs = scan_field(<const char *>src.buf, pos, end, final, <char>delimiter, quote, &f)
+                if fs == FIELD_NEED_MORE or fs == FIELD_UNTERMINATED or fs == FIELD_AFTER_QUOTE:
+                    break
+                nf += 1
+                pos = f.next
+                if fs != FIELD_DELIM:
+                    break
+    finally:
+        PyBuffer_Release(&src)
+    if fs == FIELD_NEED_MORE:
+        return (-1, start, nf)
+    if fs == FIELD_UNTERMINATED:
+        return (ST_UNTERMINATED, end, nf)
+    if fs == FIELD_AFTER_QUOTE:
+        return (ST_AFTER_QUOTE, f.bad, nf)
+    return (0, pos, nf)
+
+
+def count_lines(data, Py_ssize_t start, Py_ssize_t end):
+    """Line breaks in ``data[start:end]`` (LF, CRLF and lone CR each count once)."""
+    cdef Py_buffer src
+    cdef Py_ssize_t n
+    PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
+    try:
+        if not (0 <= start <= end <= src.len):
+            raise ValueError("bad input range")
+        with nogil:
+            n = count_line_breaks(<const char *>src.buf, start, end)
+    finally:
+        PyBuffer_Release(&src)
+    return n

@@ -1,0 +1,227 @@
+# Converters for dates and datetimes.
+#
+# Included by _core.pyx.  Dates become days since 1970-01-01 (numpy datetime64[D]);
+# datetimes become units since 1970-01-01T00:00Z (datetime64[s|ms|us|ns]).
+# Invalid calendar dates are errors, never rolled over.
+
+cdef inline int days_in_month(int64_t y, int m) noexcept nogil:
+    if m == 2:
+        return 29 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 28
+    if m == 4 or m == 6 or m == 9 or m == 11:
+        return 30
+    return 31
+
+
+cdef inline int64_t days_from_civil(int64_t y, int64_t m, int64_t d) noexcept nogil:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    cdef int64_t era, yoe, doy, doe
+    if m <= 2:
+        y -= 1
+    era = (y if y >= 0 else y - 399) // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+cdef inline int digits(const char *s, Py_ssize_t n, Py_ssize_t *i, int lo, int hi,
+                       int64_t *out) noexcept nogil:
+    """Read lo..hi ASCII digits at s[i]; 0 when fewer than lo are there."""
+    cdef int k = 0
+    cdef int64_t v = 0
+    while k < hi and i[0] < n and is_digit(s[i[0]]):
+        v = v * 10 + (s[i[0]] - c'0')
+        i[0] += 1
+        k += 1
+    if k < lo:
+        return 0
+    out[0] = v
+    return k
+
+
+cdef inline int check_ymd(int64_t y, int64_t m, int64_t d) noexcept nogil:
+    if y < 1 or y > 9999 or m < 1 or m > 12 or d < 1:
+        return ST_BAD_DATE
+    if d > days_in_month(y, <int>m):
+        return ST_BAD_DATE
+    return ST_OK
+
+
+cdef inline int parse_iso_date(const char *s, Py_ssize_t n, Py_ssize_t *i, int64_t *days) noexcept nogil:
+    """YYYY-MM-DD at s[i], exactly 4-2-2 digits."""
+    cdef int64_t y, m, d
+    cdef int st
+    if n - i[0] < 10 or s[i[0] + 4] != c'-' or s[i[0] + 7] != c'-':
+        return ST_INVALID
+    if digits(s, n, i, 4, 4, &y) == 0:
+        return ST_INVALID
+    i[0] += 1
+    if digits(s, n, i, 2, 2, &m) == 0:
+        return ST_INVALID
+    i[0] += 1
+    if digits(s, n, i, 2, 2, &d) == 0:
+        return ST_INVALID
+    st = check_ymd(y, m, d)
+    if st != ST_OK:
+        return st
+    days[0] = days_from_civil(y, m, d)
+    return ST_OK
+
+
+cdef inline int parse_fraction(const char *s, Py_ssize_t n, Py_ssize_t *i, int keep,
+                               int64_t *out) noexcept nogil:
+    """1-9 fraction digits at s[i], scaled to ``keep`` digits; finer non-zero digits are an error."""
+    cdef int k = 0
+    cdef int64_t v = 0
+    cdef bint lost = False
+    while i[0] < n and is_digit(s[i[0]]):
+        if k >= 9:
+            return ST_INVALID
+        if k < keep:
+            v = v * 10 + (s[i[0]] - c'0')
+        elif s[i[0]] != c'0':
+            lost = True
+        k += 1
+        i[0] += 1
+    if k == 0:
+        return ST_INVALID
+    while k < keep:
+        v *= 10
+        k += 1
+    if lost:
+        return ST_TOO_PRECISE
+    out[0] = v
+    return ST_OK
+
+
+cdef inline int parse_offset(const char *s, Py_ssize_t n, Py_ssize_t *i, int64_t *seconds) noexcept nogil:
+    """Z, +HH, +HH:MM or +HHMM (or -) at s[i]: seconds east of UTC."""
+    cdef int64_t hh, mm = 0
+    cdef int sign
+    if s[i[0]] == c'Z':
+        i[0] += 1
+        seconds[0] = 0
+        return ST_OK
+    if s[i[0]] != c'+' and s[i[0]] != c'-':
+        return ST_INVALID
+    sign = -1 if s[i[0]] == c'-' else 1
+    i[0] += 1
+    if digits(s, n, i, 2, 2, &hh) == 0:
+        return ST_INVALID
+    if i[0] < n:
+        if s[i[0]] == c':':
+            i[0] += 1
+        if digits(s, n, i, 2, 2, &mm) == 0:
+            return ST_INVALID
+    if hh > 23 or mm > 59:
+        return ST_INVALID
+    seconds[0] = sign * (hh * 3600 + mm * 60)
+    return ST_OK
+
+
+cdef inline int finish_datetime(int64_t days, int64_t h, int64_t mi, int64_t sec, int64_t frac,
+                                int64_t offset, int64_t unit_mul, int64_t *out) noexcept nogil:
+    cdef int64_t secs
+    if h > 23 or mi > 59 or sec > 59:
+        return ST_BAD_DATE
+    secs = days * 86400 + h * 3600 + mi * 60 + sec - offset
+    # |secs| < 3.2e11 for years 1..9999, so only the unit multiply can overflow
+    if secs > (INT64_MAX - frac) // unit_mul or secs < (INT64_MIN + 1) // unit_mul + 1:
+        return ST_RANGE
+    out[0] = secs * unit_mul + frac
+    return ST_OK
+
+
+cdef int convert_iso_datetime(const char *s, Py_ssize_t n, int64_t unit_mul, int frac_digits,
+                              int64_t *out) noexcept nogil:
+    """YYYY-MM-DD[(T| )HH:MM[:SS[.f{1,9}]]][Z|+HH[:MM]|+HHMM]."""
+    cdef Py_ssize_t i = 0
+    cdef int64_t days, h = 0, mi = 0, sec = 0, frac = 0, offset = 0
+    cdef int st = parse_iso_date(s, n, &i, &days)
+    if st != ST_OK:
+        return st
+    if i < n:
+        if s[i] != c'T' and s[i] != c' ':
+            return ST_INVALID
+        i += 1
+        if digits(s, n, &i, 2, 2, &h) == 0 or i >= n or s[i] != c':':
+            return ST_INVALID
+        i += 1
+        if digits(s, n, &i, 2, 2, &mi) == 0:
+            return ST_INVALID
+        if i < n and s[i] == c':':
+            i += 1
+            if digits(s, n, &i, 2, 2, &sec) == 0:
+                return ST_INVALID
+            if i < n and s[i] == c'.':
+                i += 1
+                st = parse_fraction(s, n, &i, frac_digits, &frac)
+                if st != ST_OK:
+                    return st
+        if i < n:
+            st = parse_offset(s, n, &i, &offset)
+            if st != ST_OK:
+                return st
+        if i != n:
+            return ST_INVALID
+    return finish_datetime(days, h, mi, sec, frac, offset, unit_mul, out)
+
+
+cdef int convert_formatted(const char *s, Py_ssize_t n, const char *fmt, int fmt_len,
+                           bint want_time, int64_t unit_mul, int frac_digits,
+                           int64_t *out) noexcept nogil:
+    """Parse by a strptime-like format (%Y %m %d %H %M %S %f %z and literal bytes)."""
+    cdef Py_ssize_t i = 0
+    cdef int k = 0
+    cdef int64_t y = 0, m = 0, d = 0, h = 0, mi = 0, sec = 0, frac = 0, offset = 0
+    cdef int st
+    cdef char c
+    while k < fmt_len:
+        c = fmt[k]
+        if c == c'%' and k + 1 < fmt_len:
+            c = fmt[k + 1]
+            k += 2
+            if c == c'Y':
+                if digits(s, n, &i, 4, 4, &y) == 0:
+                    return ST_INVALID
+            elif c == c'm':
+                if digits(s, n, &i, 1, 2, &m) == 0:
+                    return ST_INVALID
+            elif c == c'd':
+                if digits(s, n, &i, 1, 2, &d) == 0:
+                    return ST_INVALID
+            elif c == c'H':
+                if digits(s, n, &i, 1, 2, &h) == 0:
+                    return ST_INVALID
+            elif c == c'M':
+                if digits(s, n, &i, 2, 2, &mi) == 0:
+                    return ST_INVALID
+            elif c == c'S':
+                if digits(s, n, &i, 2, 2, &sec) == 0:
+                    return ST_INVALID
+            elif c == c'f':
+                st = parse_fraction(s, n, &i, frac_digits, &frac)
+                if st != ST_OK:
+                    return st
+            elif c == c'z':
+                if i >= n:
+                    return ST_INVALID
+                st = parse_offset(s, n, &i, &offset)
+                if st != ST_OK:
+                    return st
+            else:
+                return ST_INVALID
+        else:
+            if i >= n or s[i] != c:
+                return ST_INVALID
+            i += 1
+            k += 1
+    if i != n:
+        return ST_INVALID
+    st = check_ymd(y, m, d)
+    if st != ST_OK:
+        return st
+    if not want_time:
+        out[0] = days_from_civil(y, m, d)
+        return ST_OK
+    return finish_datetime(days_from_civil(y, m, d), h, mi, sec, frac, offset, unit_mul, out)

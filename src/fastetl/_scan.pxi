@@ -1,0 +1,141 @@
+# The tokenizer: finds one field at a time in a byte range.
+#
+# Included by _core.pyx.  Everything here is C-level and nogil; it reads bytes
+# and returns a status, it never allocates and never raises.
+
+# scan_field results
+cdef enum:
+    FIELD_DELIM = 0       # field ended at a delimiter; more fields follow in this row
+    FIELD_EOL = 1         # field ended at a line end (LF, CRLF or CR); the row is complete
+    FIELD_EOF = 2         # field ended at the end of the final block; the row is complete
+    FIELD_NEED_MORE = 3   # the field (or its line end) continues past the block: need more bytes
+    FIELD_UNTERMINATED = 4  # the final block ends inside a quoted field
+    FIELD_AFTER_QUOTE = 5   # a closing quote is followed by something else than delimiter/line end
+
+
+cdef struct Field:
+    Py_ssize_t start      # first byte of the content (after the opening quote, if quoted)
+    Py_ssize_t length     # bytes of content, escapes still doubled
+    Py_ssize_t next       # where the next field (or row) starts
+    Py_ssize_t bad        # with FIELD_AFTER_QUOTE: the offending byte
+    bint quoted
+    bint escaped          # the content holds doubled quotes to undo
+
+
+cdef inline int _line_end(const char *buf, Py_ssize_t i, Py_ssize_t end, bint final,
+                          Field *f) noexcept nogil:
+    """buf[i] is CR or LF: set f.next past the line end."""
+    if buf[i] == c'\n':
+        f.next = i + 1
+        return FIELD_EOL
+    # CR: either CRLF or a lone CR (old Mac files)
+    if i + 1 < end:
+        f.next = i + 2 if buf[i + 1] == c'\n' else i + 1
+        return FIELD_EOL
+    if final:
+        f.next = i + 1
+        return FIELD_EOL
+    return FIELD_NEED_MORE    # cannot tell CR from CRLF yet
+
+
+cdef inline int scan_field(const char *buf, Py_ssize_t pos, Py_ssize_t end, bint final,
+                           char delim, int quote, Field *f) noexcept nogil:
+    """Find the field that starts at ``pos``."""
+    cdef Py_ssize_t i
+    cdef char c
+    cdef const char *hit
+    if quote >= 0 and pos < end and buf[pos] == <char>quote:
+        f.quoted = True
+        f.escaped = False
+        i = pos + 1
+        while True:
+            hit = <const char *>memchr(buf + i, quote, <size_t>(end - i))
+            if hit == NULL:
+                return FIELD_UNTERMINATED if final else FIELD_NEED_MORE
+            i = hit - buf
+            if i + 1 < end:
+                if buf[i + 1] == <char>quote:      # "" is one literal quote
+                    f.escaped = True
+                    i += 2
+                    continue
+                break
+            if not final:
+                return FIELD_NEED_MORE             # could be the first half of ""
+            break
+        f.start = pos + 1
+        f.length = i - pos - 1
+        i += 1                                     # past the closing quote
+        if i >= end:
+            f.next = end
+            return FIELD_EOF
+        c = buf[i]
+        if c == delim:
+            f.next = i + 1
+            return FIELD_DELIM
+        if c == c'\n' or c == c'\r':
+            return _line_end(buf, i, end, final, f)
+        f.bad = i
+        return FIELD_AFTER_QUOTE
+
+    f.quoted = False
+    f.escaped = False
+    i = pos
+    while i < end:
+        c = buf[i]
+        if c == delim or c == c'\n' or c == c'\r':
+            break
+        i += 1
+    f.start = pos
+    f.length = i - pos
+    if i >= end:
+        if final:
+            f.next = end
+            return FIELD_EOF
+        return FIELD_NEED_MORE
+    if c == delim:
+        f.next = i + 1
+        return FIELD_DELIM
+    return _line_end(buf, i, end, final, f)
+
+
+cdef inline Py_ssize_t skip_blank_lines(const char *buf, Py_ssize_t pos, Py_ssize_t end,
+                                        bint final) noexcept nogil:
+    """Skip empty lines at a row start; returns -1 when a lone CR ends a non-final block."""
+    cdef char c
+    while pos < end:
+        c = buf[pos]
+        if c == c'\n':
+            pos += 1
+        elif c == c'\r':
+            if pos + 1 < end:
+                pos += 2 if buf[pos + 1] == c'\n' else 1
+            elif final:
+                pos += 1
+            else:
+                return -1
+        else:
+            break
+    return pos
+
+
+cdef Py_ssize_t count_line_breaks(const char *buf, Py_ssize_t start, Py_ssize_t end) noexcept nogil:
+    """Line breaks in buf[start:end]: every LF, and every CR not followed by LF."""
+    cdef Py_ssize_t n = 0
+    cdef Py_ssize_t i = start
+    cdef const char *hit
+    cdef bint has_cr = memchr(buf + start, c'\r', <size_t>(end - start)) != NULL
+    if not has_cr:
+        while i < end:
+            hit = <const char *>memchr(buf + i, c'\n', <size_t>(end - i))
+            if hit == NULL:
+                break
+            n += 1
+            i = (hit - buf) + 1
+        return n
+    while i < end:
+        if buf[i] == c'\n':
+            n += 1
+        elif buf[i] == c'\r' and not (i + 1 < end and buf[i + 1] == c'\n'):
+            n += 1
+        i += 1
+    return n

@@ -1,0 +1,235 @@
+# Text: UTF-8 validation, fixed-width strings and category dictionaries.
+#
+# Included by _core.pyx.
+
+cdef inline bint utf8_valid(const char *s, Py_ssize_t n) noexcept nogil:
+    """Strict UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF)."""
+    cdef Py_ssize_t i = 0
+    cdef uint64_t chunk
+    cdef unsigned char c, c1
+    while i < n:
+        # ASCII runs go 8 bytes at a time (memcpy keeps unaligned reads portable)
+        while i + 8 <= n:
+            memcpy(&chunk, s + i, 8)
+            if chunk & <uint64_t>0x8080808080808080ULL:
+                break
+            i += 8
+        if i >= n:
+            break
+        c = <unsigned char>s[i]
+        if c < 0x80:
+            i += 1
+            continue
+        if c < 0xC2:
+            return False                      # continuation byte or overlong lead
+        if c < 0xE0:
+            if i + 1 >= n or (<unsigned char>s[i + 1] & 0xC0) != 0x80:
+                return False
+            i += 2
+            continue
+        if c < 0xF0:
+            if i + 2 >= n:
+                return False
+            c1 = <unsigned char>s[i + 1]
+            if (c1 & 0xC0) != 0x80 or (<unsigned char>s[i + 2] & 0xC0) != 0x80:
+                return False
+            if c == 0xE0 and c1 < 0xA0:
+                return False                  # overlong
+            if c == 0xED and c1 >= 0xA0:
+                return False                  # UTF-16 surrogate
+            i += 3
+            continue
+        if c < 0xF5:
+            if i + 3 >= n:
+                return False
+            c1 = <unsigned char>s[i + 1]
+            if ((c1 & 0xC0) != 0x80 or (<unsigned char>s[i + 2] & 0xC0) != 0x80
+                    or (<unsigned char>s[i + 3] & 0xC0) != 0x80):
+                return False
+            if c == 0xF0 and c1 < 0x90:
+                return False                  # overlong
+            if c == 0xF4 and c1 >= 0x90:
+                return False                  # past U+10FFFF
+            i += 4
+            continue
+        return False
+    return True
+
+
+cdef inline int convert_str(const char *s, Py_ssize_t n, Py_ssize_t width, bint truncate,
+                            char *dst) noexcept nogil:
+    if not utf8_valid(s, n):
+        return ST_BAD_UTF8
+    if n > width:
+        if not truncate:
+            return ST_TOO_LONG
+        n = width
+        while n > 0 and (<unsigned char>s[n] & 0xC0) == 0x80:
+            n -= 1                            # never cut a character in half
+    memcpy(dst, s, n)                         # the record was zeroed: the rest is padding
+    return ST_OK
+
+
+# -- category dictionaries ----------------------------------------------------
+# Open addressing with linear probing.  Entries are numbered in order of first
+# appearance; their bytes live in one arena.  Because probing is linear, removing
+# the most recent entries in reverse order restores the exact earlier table, which
+# is how a row that fails (or is cut by the block end) takes its new values back.
+
+# (struct CatDict is declared in _core.pxd)
+
+
+cdef inline uint64_t hash_bytes(const char *s, Py_ssize_t n) noexcept nogil:
+    """FNV-1a, 64 bit: plenty for dictionaries of at most 2**32 short strings."""
+    cdef uint64_t h = <uint64_t>14695981039346656037ULL
+    cdef Py_ssize_t i
+    for i in range(n):
+        h ^= <unsigned char>s[i]
+        h *= <uint64_t>1099511628211ULL
+    return h
+
+
+cdef CatDict *catdict_new(Py_ssize_t limit, bint frozen) noexcept nogil:
+    cdef CatDict *d = <CatDict *>calloc(1, sizeof(CatDict))
+    if d == NULL:
+        return NULL
+    d.nslots = 64
+    d.slots = <uint32_t *>calloc(<size_t>d.nslots, sizeof(uint32_t))
+    d.limit = limit
+    d.frozen = frozen
+    if d.slots == NULL:
+        free(d)
+        return NULL
+    return d
+
+
+cdef void catdict_free(CatDict *d) noexcept nogil:
+    if d == NULL:
+        return
+    free(d.slots)
+    free(d.offsets)
+    free(d.lengths)
+    free(d.hashes)
+    free(d.arena)
+    free(d)
+
+
+cdef inline Py_ssize_t catdict_find(CatDict *d, const char *s, Py_ssize_t n, uint64_t h,
+                                    Py_ssize_t *slot) noexcept nogil:
+    """Entry index of s, or -1 with *slot set to the empty slot where it would go."""
+    cdef Py_ssize_t mask = d.nslots - 1
+    cdef Py_ssize_t i = <Py_ssize_t>(h & <uint64_t>mask)
+    cdef uint32_t e
+    while True:
+        e = d.slots[i]
+        if e == 0:
+            slot[0] = i
+            return -1
+        e -= 1
+        if (d.hashes[e] == h and d.lengths[e] == <uint32_t>n
+                and memcmp(d.arena + d.offsets[e], s, <size_t>n) == 0):
+            return e
+        i = (i + 1) & mask
+
+
+cdef int catdict_grow_slots(CatDict *d) noexcept nogil:
+    cdef Py_ssize_t nslots = d.nslots * 2
+    cdef uint32_t *slots = <uint32_t *>calloc(<size_t>nslots, sizeof(uint32_t))
+    cdef Py_ssize_t e, i
+    if slots == NULL:
+        return -1
+    for e in range(d.count):
+        i = <Py_ssize_t>(d.hashes[e] & <uint64_t>(nslots - 1))
+        while slots[i] != 0:
+            i = (i + 1) & (nslots - 1)
+        slots[i] = <uint32_t>(e + 1)
+    free(d.slots)
+    d.slots = slots
+    d.nslots = nslots
+    return 0
+
+
+cdef int catdict_reserve(CatDict *d, Py_ssize_t n) noexcept nogil:
+    """Room for one more entry of n bytes."""
+    cdef Py_ssize_t cap
+    cdef void *p
+    if d.count >= d.capacity:
+        cap = d.capacity * 2 if d.capacity else 16
+        p = realloc(d.offsets, <size_t>cap * sizeof(Py_ssize_t))
+        if p == NULL:
+            return -1
+        d.offsets = <Py_ssize_t *>p
+        p = realloc(d.lengths, <size_t>cap * sizeof(uint32_t))
+        if p == NULL:
+            return -1
+        d.lengths = <uint32_t *>p
+        p = realloc(d.hashes, <size_t>cap * sizeof(uint64_t))
+        if p == NULL:
+            return -1
+        d.hashes = <uint64_t *>p
+        d.capacity = cap
+    if d.arena_len + n > d.arena_cap:
+        cap = d.arena_cap * 2 if d.arena_cap else 1024
+        while cap < d.arena_len + n:
+            cap *= 2
+        p = realloc(d.arena, <size_t>cap)
+        if p == NULL:
+            return -1
+        d.arena = <char *>p
+        d.arena_cap = cap
+    if (d.count + 1) * 2 > d.nslots:
+        return catdict_grow_slots(d)
+    return 0
+
+
+cdef Py_ssize_t catdict_add(CatDict *d, const char *s, Py_ssize_t n, uint64_t h) noexcept nogil:
+    """Append a value known to be absent (h is its hash); its index, or -1 when out of memory."""
+    cdef Py_ssize_t slot = 0
+    cdef Py_ssize_t e
+    if catdict_reserve(d, n) != 0:
+        return -1
+    catdict_find(d, s, n, h, &slot)        # the table may have grown: find the slot again
+    e = d.count
+    d.offsets[e] = d.arena_len
+    d.lengths[e] = <uint32_t>n
+    d.hashes[e] = h
+    memcpy(d.arena + d.arena_len, s, <size_t>n)
+    d.arena_len += n
+    d.slots[slot] = <uint32_t>(e + 1)
+    d.count += 1
+    return e
+
+
+cdef void catdict_pop(CatDict *d) noexcept nogil:
+    """Remove the newest entry (only ever in reverse order of insertion)."""
+    cdef Py_ssize_t e = d.count - 1
+    cdef Py_ssize_t mask = d.nslots - 1
+    cdef Py_ssize_t slot = <Py_ssize_t>(d.hashes[e] & <uint64_t>mask)
+    while d.slots[slot] != <uint32_t>(e + 1):   # its slot is where a lookup of it stops
+        slot = (slot + 1) & mask
+    d.slots[slot] = 0
+    d.arena_len = d.offsets[e]
+    d.count = e
+
+
+cdef inline int convert_category(CatDict *d, const char *s, Py_ssize_t n, int size,
+                                 char *dst, bint *added) noexcept nogil:
+    cdef uint64_t h = hash_bytes(s, n)
+    cdef Py_ssize_t slot
+    cdef Py_ssize_t e = catdict_find(d, s, n, h, &slot)
+    cdef uint32_t code
+    added[0] = False
+    if e < 0:
+        if d.frozen:
+            return ST_NOT_IN_CATEGORY
+        if d.count >= d.limit:
+            return ST_CATEGORY_FULL
+        if not utf8_valid(s, n):
+            return ST_BAD_UTF8
+        e = catdict_add(d, s, n, h)
+        if e < 0:
+            return ST_NO_MEMORY
+        added[0] = True
+    code = <uint32_t>e
+    memcpy(dst, &code, size)
+    return ST_OK

@@ -1,0 +1,156 @@
+"""The public entry points: :func:`convert` and :func:`read_csv`.
+
+They check options, open the input, choose a writer and hand the rest to
+:mod:`fastetl.pipeline`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._version import __version__
+from .errors import OutputError, SchemaError
+from .pipeline import RunResult, run
+from .schema import Schema, as_schema
+from .sources import Source, open_source
+from .store import SIDECAR_FORMAT, ArrayWriter, NpyWriter, sidecar_path
+
+Src = Any  # str | os.PathLike | "-" | binary file object | bytes-like
+
+
+@dataclass(frozen=True)
+class ConvertReport:
+    """What :func:`convert` did."""
+
+    rows: int
+    bytes_in: int
+    bytes_out: int
+    seconds: float
+    output: str
+    sidecar: str
+
+    @property
+    def mb_per_s(self) -> float:
+        """Input megabytes (10**6 bytes) per second."""
+        return self.bytes_in / 1e6 / self.seconds if self.seconds > 0 else float("inf")
+
+    def __str__(self) -> str:
+        return (
+            f"{self.rows:,} rows, {self.bytes_in / 1e6:,.1f} MB in, "
+            f"{self.bytes_out / 1e6:,.1f} MB out, {self.seconds:.2f} s, "
+            f"{self.mb_per_s:,.0f} MB/s"
+        )
+
+
+def _check_options(block_size: int | None) -> None:
+    if block_size is not None and (
+        not isinstance(block_size, int) or isinstance(block_size, bool) or block_size < 1
+    ):
+        raise ValueError(f"block_size must be a positive number of bytes, got {block_size!r}")
+
+
+def _require_schema(schema: Any) -> Schema:
+    if schema is None:
+        raise SchemaError(
+            "a schema is required: pass schema=Schema(...), a dict, JSON text or a JSON file path"
+        )
+    return as_schema(schema)
+
+
+def _sidecar(schema: Schema, source: Source, result: RunResult) -> dict[str, Any]:
+    masked = [c.name for c in schema.masked_columns]
+    return {
+        "format": SIDECAR_FORMAT,
+        "fastetl_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "schema": schema.to_dict(),
+        "rows": result.rows,
+        "rows_read": result.rows,
+        "rows_rejected": 0,
+        "source": source.facts(),
+        "header": result.header,
+        "categories": {
+            c.name: list(c.values) if c.values is not None else result.categories.get(c.name, [])
+            for c in schema.columns
+            if c.type == "category"
+        },
+        "flags": {f.name: [b.name for b in f.bits] for f in schema.flags},
+        "nulls": {
+            "float": "NaN",
+            "date": "NaT",
+            "datetime": "NaT",
+            "mask_fields": [name for name, _ in schema.null_fields()],
+            "null_bits": masked,
+        },
+    }
+
+
+def _same_file(source: Source, dst: Path) -> bool:
+    if source.path is None or not dst.exists():
+        return False
+    try:
+        return os.path.samefile(source.path, dst)
+    except OSError:
+        return False
+
+
+def convert(
+    src: Src,
+    dst: str | os.PathLike[str],
+    schema: Schema | dict | str | os.PathLike[str] | None = None,
+    *,
+    block_size: int | None = None,
+) -> ConvertReport:
+    """Convert the CSV ``src`` into the ``.npy`` file ``dst`` (plus ``dst + ".json"``).
+
+    ``dst`` is replaced atomically when the whole input has converted; on any
+    error an existing ``dst`` and its sidecar are left exactly as they were.
+    """
+    _check_options(block_size)
+    sch = _require_schema(schema)
+    dst_path = Path(dst)
+    if dst_path.is_dir():
+        raise OutputError(f"{dst} is a directory; give the path of the .npy file to write")
+    t0 = time.perf_counter()
+    with open_source(src) as source:
+        if _same_file(source, dst_path) or _same_file(source, sidecar_path(dst_path)):
+            raise OutputError(f"refusing to write the output over the input {source.name}")
+        writer = NpyWriter(dst_path, sch.dtype())
+        try:
+            result = run(source, sch, writer, block_size)
+            size = writer.commit(_sidecar(sch, source, result))
+        except BaseException:
+            writer.abort()
+            raise
+    return ConvertReport(
+        rows=result.rows,
+        bytes_in=result.bytes_in,
+        bytes_out=size,
+        seconds=time.perf_counter() - t0,
+        output=str(dst_path),
+        sidecar=str(sidecar_path(dst_path)),
+    )
+
+
+def read_csv(
+    src: Src,
+    schema: Schema | dict | str | os.PathLike[str] | None = None,
+    *,
+    block_size: int | None = None,
+) -> np.ndarray:
+    """Read the CSV ``src`` into an in-memory numpy structured array."""
+    _check_options(block_size)
+    sch = _require_schema(schema)
+    dtype = sch.dtype()
+    with open_source(src) as source:
+        guess = (source.size or 0) // max(dtype.itemsize, 32)
+        writer = ArrayWriter(dtype, capacity=guess + 16)
+        run(source, sch, writer, block_size)
+    return writer.result()

@@ -1,0 +1,271 @@
+"""The ``fastetl`` command line.  Uses the public API only.
+
+Exit codes: 0 success; 1 data error (bad row, unreadable input, unwritable
+output); 2 usage error.  Errors are one line on stderr, starting ``fastetl:``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+import fastetl
+
+EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
+DEMO_ROWS = 200_000
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors as one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"fastetl: {message} (see '{self.prog} --help')\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _size(text: str) -> int:
+    """A byte count like 65536, 64k, 4M or 1G."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    t = text.strip().lower().removesuffix("b") or "x"
+    mul = units.get(t[-1], 1)
+    digits = t[:-1] if t[-1] in units else t
+    try:
+        value = int(digits) * mul
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size (e.g. 65536, 64k, 4M)") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1 byte")
+    return value
+
+
+def _one_char(text: str) -> str:
+    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+    value = named.get(text.lower(), text)
+    if len(value) != 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one character (or tab, comma, ...)")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="fastetl",
+        description="Convert CSV into typed, fixed-layout binary records (.npy).",
+    )
+    p.add_argument("--version", action="version", version=f"fastetl {fastetl.__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    c = sub.add_parser("convert", help="convert a CSV file into a .npy file and a JSON sidecar",
+                       description="Convert IN (a CSV file, or - for stdin) into OUT (.npy) "
+                       "plus OUT.json (schema, dictionaries, counts). OUT is replaced only when "
+                       "the whole input has converted.")
+    c.add_argument("input", metavar="IN", help="CSV file, .gz/.bz2/.xz file, or - for stdin")
+    c.add_argument("output", metavar="OUT", help="the .npy file to write")
+    c.add_argument("--schema", metavar="SCHEMA.json", required=True,
+                   help="the schema (JSON) describing the columns")
+    c.add_argument("--delimiter", type=_one_char, metavar="C",
+                   help="field delimiter, overriding the schema's (',' ';' tab '|' ...)")
+    c.add_argument("--encoding", metavar="E", help="input encoding, overriding the schema's")
+    c.add_argument("--block-size", type=_size, metavar="BYTES",
+                   help="bytes parsed per step (default 4M); does not change the output")
+    c.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+
+    i = sub.add_parser("inspect", help="show the schema, size and first rows of a converted file")
+    i.add_argument("path", metavar="OUT", help="a .npy file written by fastetl convert")
+    i.add_argument("-n", "--rows", type=int, default=5, metavar="N", help="rows to show (5)")
+
+    d = sub.add_parser("demo", help="generate the example e-commerce orders, convert them, report")
+    d.add_argument("--rows", type=_positive_int, default=DEMO_ROWS, metavar="N",
+                   help=f"orders to generate (default {DEMO_ROWS:,})")
+    d.add_argument("--dir", default="fastetl-demo", metavar="DIR",
+                   help="folder for orders.csv and orders.npy (default ./fastetl-demo)")
+    d.add_argument("--seed", type=int, default=0, help="random seed of the generated data")
+    return p
+
+
+# -- commands -----------------------------------------------------------------
+def _load_schema(args: argparse.Namespace) -> fastetl.Schema:
+    schema = fastetl.Schema.load(args.schema)
+    changes = {}
+    if args.delimiter is not None:
+        changes["delimiter"] = args.delimiter
+    if args.encoding is not None:
+        changes["encoding"] = args.encoding
+    if changes:
+        d = schema.dialect.to_dict() | changes
+        schema = schema.replace(dialect=fastetl.Dialect.from_dict(d))
+    return schema
+
+
+class UsageError(Exception):
+    """A bad argument found after parsing (e.g. an unreadable schema file): exit 2."""
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    try:
+        schema = _load_schema(args)
+    except fastetl.SchemaError as e:
+        raise UsageError(f"--schema {args.schema}: {e}") from None
+    report = fastetl.convert(args.input, args.output, schema, block_size=args.block_size)
+    if not args.quiet:
+        print(f"fastetl: {args.input} -> {report.output}: {report}")
+    return EXIT_OK
+
+
+def _fmt_bytes(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:,} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return str(n)  # pragma: no cover
+
+
+def _describe(col: fastetl.Column) -> str:
+    parts = [col.type]
+    if col.width is not None:
+        parts.append(f"width {col.width}")
+    if col.scale is not None:
+        parts.append(f"scale {col.scale}")
+    if col.format:
+        parts.append(f"format {col.format}")
+    if col.type == "category":
+        parts.append(f"{'fixed' if col.values is not None else 'learned'}")
+    if col.nullable:
+        parts.append("nullable")
+    return ", ".join(parts)
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "∅"
+    if isinstance(v, float) and v != v:
+        return "NaN"
+    s = str(v)
+    return s if len(s) <= 24 else s[:23] + "…"
+
+
+def print_table(rows: list[dict[str, Any]], out: Any = None) -> None:
+    out = out or sys.stdout
+    if not rows:
+        print("  (no rows)", file=out)
+        return
+    names = list(rows[0])
+    cells = [[_cell(r[n]) for n in names] for r in rows]
+    widths = [max(len(n), *(len(c[i]) for c in cells)) for i, n in enumerate(names)]
+    print("  " + "  ".join(n.ljust(w) for n, w in zip(names, widths)), file=out)
+    for c in cells:
+        print("  " + "  ".join(v.ljust(w) for v, w in zip(c, widths)), file=out)
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    t = fastetl.open(args.path)
+    meta = t.meta
+    path = Path(args.path)
+    side = path.with_name(path.name + ".json")
+    print(f"{path}: {len(t):,} rows, {t.array.dtype.itemsize} bytes per record")
+    print(f"  files: {path.name} {_fmt_bytes(path.stat().st_size)}, "
+          f"{side.name} {_fmt_bytes(side.stat().st_size)}")
+    src = meta.get("source", {})
+    if src:
+        when = ""
+        if "mtime" in src:
+            when = ", modified " + _dt.datetime.fromtimestamp(
+                src["mtime"], _dt.timezone.utc).isoformat(timespec="seconds")
+        size = f" ({_fmt_bytes(src['size'])}{when})" if "size" in src else ""
+        print(f"  source: {src.get('path')}{size}")
+    print(f"  rows rejected: {meta.get('rows_rejected', 0):,}")
+    print("columns:")
+    width = max(len(c.name) for c in t.schema.columns)
+    for c in t.schema.columns:
+        extra = ""
+        if c.type == "category":
+            extra = f" [{len(meta['categories'].get(c.name, [])):,} values]"
+        print(f"  {c.name.ljust(width)}  {_describe(c)}{extra}")
+    for f in t.schema.flags:
+        print(f"flags {f.name} ({f.type}): " + ", ".join(
+            f"bit {i} {b.name}" for i, b in enumerate(f.bits)))
+    n = max(0, args.rows)
+    print(f"first {min(n, len(t))} rows:")
+    print_table(t.rows(0, n))
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from fastetl.demo import demo_schema, generate_orders
+
+    folder = Path(args.dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    csv_path, npy_path = folder / "orders.csv", folder / "orders.npy"
+    t0 = time.perf_counter()
+    size = generate_orders(csv_path, args.rows, seed=args.seed)
+    gen = time.perf_counter() - t0
+    print(f"fastetl demo: generated {args.rows:,} e-commerce orders (20 columns, "
+          f"{_fmt_bytes(size)}) in {csv_path} [{gen:.1f} s]")
+    schema = demo_schema()
+    report = fastetl.convert(csv_path, npy_path, schema)
+    itemsize = schema.dtype().itemsize
+    print(f"converted -> {npy_path}: {report}")
+    print(f"  {itemsize} bytes per record instead of {size / max(report.rows, 1):.0f} bytes "
+          f"of CSV text; {len(schema.columns)} columns, "
+          f"{sum(len(f.bits) for f in schema.flags)} flag bits packed in "
+          f"{len(schema.flags)} byte(s)")
+    t = fastetl.open(npy_path)
+    print("first 3 rows, decoded:")
+    print_table(t.rows(0, 3))
+    print("open it from Python:")
+    print(f"  import fastetl; t = fastetl.open({str(npy_path)!r}); t['categoria'], t['pago_pix']")
+    print(f"  import numpy; a = numpy.load({str(npy_path)!r}, mmap_mode='r')   # no fastetl needed")
+    print(f"or: fastetl inspect {npy_path}")
+    return EXIT_OK
+
+
+COMMANDS = {"convert": cmd_convert, "inspect": cmd_inspect, "demo": cmd_demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as e:
+        print(f"fastetl: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except fastetl.SchemaError as e:
+        print(f"fastetl: schema error: {e}", file=sys.stderr)
+        return EXIT_DATA
+    except fastetl.FastETLError as e:
+        print(f"fastetl: {e}", file=sys.stderr)
+        return EXIT_DATA
+    except OSError as e:
+        print(f"fastetl: {e.strerror or e}{': ' + e.filename if e.filename else ''}",
+              file=sys.stderr)
+        return EXIT_DATA
+    except KeyboardInterrupt:
+        print("fastetl: interrupted; the output was not changed", file=sys.stderr)
+        return 130
+    finally:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:  # e.g. `fastetl inspect x.npy | head`
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Turn a schema bound to a file's header into the compiled core's field table.
+
+This is the one place that knows both the :class:`~fastetl.schema.Binding` and
+the core's spec format; everything here runs once per conversion.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import _core
+from .schema import FLOAT_TYPES, INT_TYPES, Binding, Column
+
+K = _core.KINDS
+_UNITS = {"s": (1, 0), "ms": (1_000, 3), "us": (1_000_000, 6), "ns": (1_000_000_000, 9)}
+
+
+def _column_spec(col: Column, offset: int, null_byte: int, null_mask: int) -> dict[str, Any]:
+    t = col.type
+    spec: dict[str, Any] = {
+        "offset": offset,
+        "nullable": col.nullable,
+        "null_byte": null_byte,
+        "null_mask": null_mask,
+    }
+    if t in INT_TYPES:
+        fmt = INT_TYPES[t][0]
+        spec["kind"] = K["uint"] if fmt[1] == "u" else K["int"]
+        spec["size"] = int(fmt[2:])
+    elif t in FLOAT_TYPES:
+        spec["kind"] = K[t]
+    elif t == "bool":
+        spec["kind"] = K["bool"]
+    elif t == "date":
+        spec["kind"] = K["date"]
+        spec["format"] = _format_bytes(col)
+    elif t == "datetime":
+        spec["kind"] = K["datetime"]
+        spec["format"] = _format_bytes(col)
+        spec["unit_mul"], spec["frac_digits"] = _UNITS[col.datetime_unit]
+    elif t == "decimal":
+        spec["kind"] = K["decimal"]
+        spec["scale"] = col.scale
+        spec["round"] = col.round
+    elif t == "str":
+        spec["kind"] = K["str"]
+        spec["size"] = col.width
+        spec["truncate"] = col.truncate
+    elif t == "category":
+        spec["kind"] = K["category"]
+        spec["size"] = int(col.numpy_format[2:])
+        spec["limit"] = col.category_limit
+        if col.values is not None:
+            spec["values"] = [v.encode("utf-8") for v in col.values]
+    else:  # pragma: no cover - skip columns never reach here
+        raise AssertionError(t)
+    return spec
+
+
+def _format_bytes(col: Column) -> bytes:
+    if col.format is None or col.format == "iso":
+        return b""
+    return col.format.encode("ascii")
+
+
+def field_specs(binding: Binding) -> tuple[list[dict[str, Any] | None], list[dict[str, Any]]]:
+    """The per-field spec list and the flag-bit list the core's Parser takes."""
+    schema = binding.schema
+    dtype = schema.dtype()
+    offsets = {name: dtype.fields[name][1] for name in dtype.names}
+    null_base = offsets.get("_nulls", 0)
+    flag_index = {fl.name: fl for fl in schema.flags}
+    fields: list[dict[str, Any] | None] = []
+    flags: list[dict[str, Any]] = []
+    for bound in binding.fields:
+        if bound is None:
+            fields.append(None)
+            continue
+        col = bound.column
+        if col is None:
+            spec: dict[str, Any] = {"kind": K["flagonly"]}
+        else:
+            nb = bound.null_bit
+            spec = _column_spec(
+                col,
+                offsets[col.name],
+                null_base + nb // 8 if nb >= 0 else 0,
+                1 << (nb % 8) if nb >= 0 else 0,
+            )
+        spec["flag_first"] = len(flags)
+        spec["flag_count"] = len(bound.flag_bits)
+        for fi, bit, fb in bound.flag_bits:
+            field_name = schema.flags[fi].name
+            assert flag_index[field_name] is schema.flags[fi]
+            flags.append(
+                {
+                    "byte": offsets[field_name] + bit // 8,
+                    "mask": 1 << (bit % 8),
+                    "equals": fb.equals.encode("utf-8") if fb.equals is not None else None,
+                    "source_nullable": bool(col is not None and col.nullable),
+                }
+            )
+        fields.append(spec)
+    return fields, flags
+
+
+def make_parser(binding: Binding) -> _core.Parser:
+    """A fresh core parser for one conversion (or one worker of it)."""
+    fields, flags = field_specs(binding)
+    d = binding.schema.dialect
+    return _core.Parser(
+        fields,
+        flags,
+        binding.schema.dtype().itemsize,
+        ord(d.delimiter),
+        ord(d.quote) if d.quote is not None else -1,
+        [v.encode("utf-8") for v in d.null_values],
+    )

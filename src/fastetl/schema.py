@@ -1,0 +1,643 @@
+"""Column types, the :class:`Schema` object, its JSON form and its numpy dtype.
+
+A schema says three things:
+
+* the **dialect** of the CSV text (delimiter, quote, header, encoding, null tokens);
+* the **columns**, in file order: a type for each, plus what each type needs
+  (``width`` for ``str``, ``scale`` for ``decimal``, ``values`` for ``category`` ...);
+* the **flags**: integer fields whose bits are computed from source columns.
+
+From it follow the fixed record layout (:meth:`Schema.dtype`) and, once the
+header of a file is known, which field of the file feeds which part of the
+record (:meth:`Schema.bind`).  This module knows nothing of files or of the
+compiled core.
+
+Null convention (lossless):
+
+* ``float32``/``float64``: NaN; ``date``/``datetime``: NaT (numpy's own nulls).
+* every other nullable column: its value bytes are zero and a bit is set in the
+  null mask -- trailing little-endian unsigned fields named ``_nulls``,
+  ``_nulls1``, ... (64 bits each).  Bit ``k`` (counting nullable masked columns
+  in schema order) lives in field ``k // 64`` at bit ``k % 64``.  The order is
+  recorded in the sidecar (``null_bits``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import SchemaError
+
+INT_TYPES: dict[str, tuple[str, int, int]] = {
+    "int8": ("<i1", -(2**7), 2**7 - 1),
+    "int16": ("<i2", -(2**15), 2**15 - 1),
+    "int32": ("<i4", -(2**31), 2**31 - 1),
+    "int64": ("<i8", -(2**63), 2**63 - 1),
+    "uint8": ("<u1", 0, 2**8 - 1),
+    "uint16": ("<u2", 0, 2**16 - 1),
+    "uint32": ("<u4", 0, 2**32 - 1),
+    "uint64": ("<u8", 0, 2**64 - 1),
+}
+FLOAT_TYPES = {"float32": "<f4", "float64": "<f8"}
+DATETIME_UNITS = ("s", "ms", "us", "ns")
+TYPES = (
+    *INT_TYPES,
+    *FLOAT_TYPES,
+    "bool",
+    "date",
+    "datetime",
+    "decimal",
+    "str",
+    "category",
+    "skip",
+)
+UNSIGNED_FOR_BITS = {8: "uint8", 16: "uint16", 32: "uint32", 64: "uint64"}
+DEFAULT_DATE_FORMAT = "%Y-%m-%d"
+ISO = "iso"
+MAX_DECIMAL_SCALE = 18
+MAX_STR_WIDTH = 1 << 20
+DEFAULT_MAX_CATEGORY_VALUES = 65535
+NULLS_FIELD = "_nulls"
+
+# Keys each type accepts on top of name/type/nullable.
+_TYPE_KEYS: dict[str, frozenset[str]] = {
+    **{t: frozenset() for t in INT_TYPES},
+    **{t: frozenset() for t in FLOAT_TYPES},
+    "bool": frozenset(),
+    "date": frozenset({"format"}),
+    "datetime": frozenset({"format", "unit"}),
+    "decimal": frozenset({"scale", "round"}),
+    "str": frozenset({"width", "truncate"}),
+    "category": frozenset({"values", "max_values"}),
+    "skip": frozenset(),
+}
+_COMMON_KEYS = frozenset({"name", "type", "nullable"})
+_DATE_DIRECTIVES = frozenset("Ymd")
+_DATETIME_DIRECTIVES = frozenset("YmdHMSfz")
+
+
+def smallest_unsigned(max_value: int) -> str:
+    """Name of the smallest unsigned type that holds ``max_value``."""
+    for bits, name in UNSIGNED_FOR_BITS.items():
+        if max_value < (1 << bits):
+            return name
+    raise SchemaError(f"{max_value} does not fit in 64 bits")
+
+
+def _check_format(fmt: str, allowed: frozenset[str], what: str) -> None:
+    """Validate a strptime-like format made of %-directives and literal ASCII bytes."""
+    if not isinstance(fmt, str) or not fmt:
+        raise SchemaError(f"{what}: format must be a non-empty string")
+    if not fmt.isascii():
+        raise SchemaError(f"{what}: format {fmt!r} must be ASCII")
+    seen: list[str] = []
+    i = 0
+    while i < len(fmt):
+        if fmt[i] == "%":
+            if i + 1 >= len(fmt) or fmt[i + 1] not in allowed:
+                got = fmt[i : i + 2]
+                raise SchemaError(
+                    f"{what}: unsupported directive {got!r} in format {fmt!r} "
+                    f"(supported: {', '.join('%' + d for d in sorted(allowed))})"
+                )
+            if fmt[i + 1] in seen:
+                raise SchemaError(f"{what}: directive %{fmt[i + 1]} repeats in {fmt!r}")
+            seen.append(fmt[i + 1])
+            i += 2
+        else:
+            i += 1
+    for need in "Ymd":
+        if need not in seen:
+            raise SchemaError(f"{what}: format {fmt!r} lacks %{need}")
+    if "f" in seen and "S" not in seen:
+        raise SchemaError(f"{what}: format {fmt!r} has %f without %S")
+    if ("M" in seen or "S" in seen) and "H" not in seen:
+        raise SchemaError(f"{what}: format {fmt!r} has minutes or seconds without %H")
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How the CSV text is spelled."""
+
+    delimiter: str = ","
+    quote: str | None = '"'
+    header: bool = True
+    encoding: str = "utf-8"
+    null_values: tuple[str, ...] = ("",)
+
+    def __post_init__(self) -> None:
+        for key, val in (("delimiter", self.delimiter), ("quote", self.quote)):
+            if key == "quote" and val is None:
+                continue
+            if not isinstance(val, str) or len(val) != 1 or not val.isascii():
+                raise SchemaError(f"dialect: {key} must be one ASCII character, got {val!r}")
+            if val in "\r\n":
+                raise SchemaError(f"dialect: {key} cannot be a line break")
+        if self.quote is not None and self.quote == self.delimiter:
+            raise SchemaError("dialect: delimiter and quote must differ")
+        if not isinstance(self.header, bool):
+            raise SchemaError(f"dialect: header must be true or false, got {self.header!r}")
+        enc = self.encoding.lower().replace("_", "-") if isinstance(self.encoding, str) else None
+        if enc not in ("utf-8", "utf8", "utf-8-sig"):
+            raise SchemaError(
+                f"dialect: encoding {self.encoding!r} is not supported yet; "
+                "convert the file to UTF-8 first (e.g. iconv -f cp1252 -t utf-8)"
+            )
+        nulls = self.null_values
+        if isinstance(nulls, str) or not all(isinstance(v, str) for v in nulls):
+            raise SchemaError("dialect: null_values must be a list of strings")
+        object.__setattr__(self, "null_values", tuple(dict.fromkeys(nulls)))
+        for v in self.null_values:
+            if len(v.encode()) > 64:
+                raise SchemaError(f"dialect: null value {v!r} is longer than 64 bytes")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "delimiter": self.delimiter,
+            "quote": self.quote,
+            "header": self.header,
+            "encoding": self.encoding,
+            "null_values": list(self.null_values),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Dialect:
+        if not isinstance(d, dict):
+            raise SchemaError(f"dialect must be an object, got {type(d).__name__}")
+        unknown = set(d) - {"delimiter", "quote", "header", "encoding", "null_values"}
+        if unknown:
+            raise SchemaError(f"dialect: unknown key(s) {sorted(unknown)}")
+        kw = dict(d)
+        if "null_values" in kw:
+            if not isinstance(kw["null_values"], list):
+                raise SchemaError("dialect: null_values must be a list of strings")
+            kw["null_values"] = tuple(kw["null_values"])
+        if kw.get("quote") == "":
+            kw["quote"] = None
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the file and, unless it is ``skip``, one field of the record."""
+
+    name: str
+    type: str
+    nullable: bool = False
+    width: int | None = None  # str
+    truncate: bool = False  # str
+    scale: int | None = None  # decimal
+    round: bool = False  # decimal: round half-even instead of refusing extra digits
+    values: tuple[str, ...] | None = None  # category: fixed dictionary
+    max_values: int | None = None  # category: learned dictionary limit
+    format: str | None = None  # date / datetime
+    unit: str | None = None  # datetime
+
+    def __post_init__(self) -> None:
+        where = f"column {self.name!r}"
+        if not isinstance(self.name, str) or not self.name:
+            raise SchemaError(f"column name must be a non-empty string, got {self.name!r}")
+        if self.type not in TYPES:
+            raise SchemaError(f"{where}: unknown type {self.type!r} (known: {', '.join(TYPES)})")
+        if not isinstance(self.nullable, bool):
+            raise SchemaError(f"{where}: nullable must be true or false")
+        t = self.type
+        if t == "str":
+            w = self.width
+            if not isinstance(w, int) or isinstance(w, bool) or not 1 <= w <= MAX_STR_WIDTH:
+                raise SchemaError(
+                    f"{where}: type str needs an integer width from 1 to {MAX_STR_WIDTH}, got {w!r}"
+                )
+            if not isinstance(self.truncate, bool):
+                raise SchemaError(f"{where}: truncate must be true or false")
+        if t == "decimal":
+            s = self.scale
+            if not isinstance(s, int) or isinstance(s, bool) or not 0 <= s <= MAX_DECIMAL_SCALE:
+                raise SchemaError(
+                    f"{where}: type decimal needs an integer scale from 0 to "
+                    f"{MAX_DECIMAL_SCALE}, got {s!r}"
+                )
+            if not isinstance(self.round, bool):
+                raise SchemaError(f"{where}: round must be true or false")
+        if t == "category":
+            if self.values is not None:
+                vals = self.values
+                if isinstance(vals, str) or not all(isinstance(v, str) for v in vals):
+                    raise SchemaError(f"{where}: values must be a list of strings")
+                vals = tuple(vals)
+                object.__setattr__(self, "values", vals)
+                if not vals:
+                    raise SchemaError(f"{where}: values must not be empty")
+                if len(set(vals)) != len(vals):
+                    dup = next(v for v in vals if vals.count(v) > 1)
+                    raise SchemaError(f"{where}: value {dup!r} is listed twice")
+                if self.max_values is not None:
+                    raise SchemaError(f"{where}: give either values or max_values, not both")
+            else:
+                m = self.max_values
+                if m is not None and (
+                    not isinstance(m, int) or isinstance(m, bool) or not 1 <= m < 2**32
+                ):
+                    raise SchemaError(f"{where}: max_values must be an integer from 1 to 2**32-1")
+        if t == "date":
+            if self.format is not None and self.format != ISO:
+                _check_format(self.format, _DATE_DIRECTIVES, where)
+        if t == "datetime":
+            if self.format is not None and self.format != ISO:
+                _check_format(self.format, _DATETIME_DIRECTIVES, where)
+            if self.unit is not None and self.unit not in DATETIME_UNITS:
+                raise SchemaError(
+                    f"{where}: unit must be one of {', '.join(DATETIME_UNITS)}, got {self.unit!r}"
+                )
+        if t == "skip" and self.nullable:
+            raise SchemaError(f"{where}: a skip column cannot be nullable")
+        # Keys that belong to another type are mistakes worth reporting.
+        given = {
+            k
+            for k in ("width", "scale", "values", "max_values", "format", "unit")
+            if getattr(self, k) is not None
+        }
+        given |= {k for k in ("truncate", "round") if getattr(self, k)}
+        wrong = given - _TYPE_KEYS[t]
+        if wrong:
+            raise SchemaError(f"{where}: key(s) {sorted(wrong)} do not apply to type {t}")
+
+    # -- derived facts -------------------------------------------------------
+    @property
+    def stored(self) -> bool:
+        return self.type != "skip"
+
+    @property
+    def null_in_value(self) -> bool:
+        """True when nulls are stored in the value itself (NaN / NaT)."""
+        return self.type in FLOAT_TYPES or self.type in ("date", "datetime")
+
+    @property
+    def masked(self) -> bool:
+        """True when nulls of this column need a bit in the null mask."""
+        return self.nullable and not self.null_in_value
+
+    @property
+    def category_limit(self) -> int:
+        if self.values is not None:
+            return len(self.values)
+        return self.max_values if self.max_values is not None else DEFAULT_MAX_CATEGORY_VALUES
+
+    @property
+    def datetime_unit(self) -> str:
+        return self.unit or "us"
+
+    @property
+    def numpy_format(self) -> str:
+        t = self.type
+        if t in INT_TYPES:
+            return INT_TYPES[t][0]
+        if t in FLOAT_TYPES:
+            return FLOAT_TYPES[t]
+        if t == "bool":
+            return "?"
+        if t == "date":
+            return "<M8[D]"
+        if t == "datetime":
+            return f"<M8[{self.datetime_unit}]"
+        if t == "decimal":
+            return "<i8"
+        if t == "str":
+            return f"S{self.width}"
+        if t == "category":
+            # code 0 .. limit-1 must fit
+            return INT_TYPES[smallest_unsigned(max(self.category_limit - 1, 0))][0]
+        raise SchemaError(f"column {self.name!r}: a skip column has no field")
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "type": self.type}
+        if self.nullable:
+            d["nullable"] = True
+        for key in ("width", "scale", "max_values", "format", "unit"):
+            val = getattr(self, key)
+            if val is not None:
+                d[key] = val
+        if self.values is not None:
+            d["values"] = list(self.values)
+        for key in ("truncate", "round"):
+            if getattr(self, key):
+                d[key] = True
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Column:
+        if not isinstance(d, dict):
+            raise SchemaError(f"a column must be an object, got {d!r}")
+        if "name" not in d or "type" not in d:
+            raise SchemaError(f"a column needs a name and a type, got {d!r}")
+        allowed = _COMMON_KEYS | _TYPE_KEYS.get(d["type"], frozenset())
+        unknown = set(d) - allowed
+        if unknown and d["type"] in _TYPE_KEYS:
+            raise SchemaError(
+                f"column {d['name']!r}: key(s) {sorted(unknown)} do not apply to type {d['type']}"
+            )
+        kw = dict(d)
+        if isinstance(kw.get("values"), list):
+            kw["values"] = tuple(kw["values"])
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
+class FlagBit:
+    """One bit: a boolean source column, or ``column == equals``."""
+
+    name: str
+    column: str
+    equals: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "column": self.column}
+        if self.equals is not None:
+            d["equals"] = self.equals
+        return d
+
+
+@dataclass(frozen=True)
+class Flags:
+    """An unsigned integer field whose bit ``i`` is ``bits[i]``."""
+
+    name: str
+    type: str
+    bits: tuple[FlagBit, ...]
+
+    def __post_init__(self) -> None:
+        where = f"flags {self.name!r}"
+        if not isinstance(self.name, str) or not self.name:
+            raise SchemaError(f"a flags field needs a non-empty name, got {self.name!r}")
+        if self.type not in UNSIGNED_FOR_BITS.values():
+            raise SchemaError(
+                f"{where}: type must be one of {', '.join(UNSIGNED_FOR_BITS.values())}, "
+                f"got {self.type!r}"
+            )
+        if not self.bits:
+            raise SchemaError(f"{where}: needs at least one bit")
+        nbits = 8 * np.dtype(INT_TYPES[self.type][0]).itemsize
+        if len(self.bits) > nbits:
+            raise SchemaError(f"{where}: {len(self.bits)} bits do not fit in {self.type}")
+        names = [b.name for b in self.bits]
+        if len(set(names)) != len(names):
+            raise SchemaError(f"{where}: bit names must be unique")
+
+    @property
+    def numpy_format(self) -> str:
+        return INT_TYPES[self.type][0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type, "bits": [b.to_dict() for b in self.bits]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Flags:
+        if not isinstance(d, dict) or "name" not in d or "bits" not in d:
+            raise SchemaError(f"a flags field needs a name and bits, got {d!r}")
+        unknown = set(d) - {"name", "type", "bits"}
+        if unknown:
+            raise SchemaError(f"flags {d['name']!r}: unknown key(s) {sorted(unknown)}")
+        if not isinstance(d["bits"], list):
+            raise SchemaError(f"flags {d['name']!r}: bits must be a list")
+        bits = []
+        for b in d["bits"]:
+            if not isinstance(b, dict) or "column" not in b:
+                raise SchemaError(f"flags {d['name']!r}: each bit needs a column, got {b!r}")
+            unknown = set(b) - {"name", "column", "equals"}
+            if unknown:
+                raise SchemaError(f"flags {d['name']!r}: unknown bit key(s) {sorted(unknown)}")
+            eq = b.get("equals")
+            if eq is not None and not isinstance(eq, str):
+                raise SchemaError(f"flags {d['name']!r}: equals must be a string, got {eq!r}")
+            bits.append(FlagBit(name=b.get("name", b["column"]), column=b["column"], equals=eq))
+        ftype = d.get("type") or UNSIGNED_FOR_BITS[max(8, 1 << max(3, (len(bits) - 1).bit_length()))]
+        return cls(name=d["name"], type=ftype, bits=tuple(bits))
+
+
+@dataclass(frozen=True)
+class BoundColumn:
+    """What to do with one field of each row (see :meth:`Schema.bind`)."""
+
+    index: int  # position in the row
+    source_name: str  # the header name, or the schema name without a header
+    column: Column | None  # None: read only for flags
+    null_bit: int  # bit in the null mask, or -1
+    flag_bits: tuple[tuple[int, int, FlagBit], ...]  # (flags index, bit number, bit)
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A schema matched to a file's header: one entry per field of a row."""
+
+    schema: Schema
+    fields: tuple[BoundColumn | None, ...]  # None: field ignored
+
+    @property
+    def nfields(self) -> int:
+        return len(self.fields)
+
+
+@dataclass(frozen=True)
+class Schema:
+    """Columns, flags and dialect: everything needed to turn a CSV into records."""
+
+    columns: tuple[Column, ...]
+    flags: tuple[Flags, ...] = ()
+    dialect: Dialect = field(default_factory=Dialect)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", tuple(self.columns))
+        object.__setattr__(self, "flags", tuple(self.flags))
+        if not self.columns:
+            raise SchemaError("a schema needs at least one column")
+        names = [c.name for c in self.columns]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise SchemaError(f"column name(s) {sorted(dup)} appear more than once")
+        fields = [c.name for c in self.columns if c.stored] + [f.name for f in self.flags]
+        clash = {n for n in fields if fields.count(n) > 1}
+        if clash:
+            raise SchemaError(f"field name(s) {sorted(clash)} are used twice (columns and flags)")
+        for n in fields:
+            if n.startswith(NULLS_FIELD):
+                raise SchemaError(f"field name {n!r}: names starting with {NULLS_FIELD!r} are reserved")
+        if not fields:
+            raise SchemaError("the schema stores nothing: every column is skip and there are no flags")
+        if not self.dialect.header:
+            for fl in self.flags:
+                for b in fl.bits:
+                    if b.column not in names:
+                        raise SchemaError(
+                            f"flags {fl.name!r}: bit {b.name!r} reads column {b.column!r}, which a "
+                            "file without a header cannot locate; list it in columns "
+                            "(type skip if it should not be stored)"
+                        )
+
+    # -- layout --------------------------------------------------------------
+    @property
+    def masked_columns(self) -> tuple[Column, ...]:
+        """Columns with a bit in the null mask, in bit order."""
+        return tuple(c for c in self.columns if c.stored and c.masked)
+
+    def null_fields(self) -> list[tuple[str, str]]:
+        n = len(self.masked_columns)
+        out = []
+        for i in range(0, n, 64):
+            bits = min(64, n - i)
+            name = NULLS_FIELD if i == 0 else f"{NULLS_FIELD}{i // 64}"
+            out.append((name, INT_TYPES[smallest_unsigned((1 << bits) - 1)][0]))
+        return out
+
+    def dtype(self) -> np.dtype:
+        """The packed little-endian structured dtype of one record."""
+        if sys.byteorder != "little":  # pragma: no cover - no such platform is built
+            raise SchemaError("fastetl writes little-endian records and needs a little-endian CPU")
+        parts = [(c.name, c.numpy_format) for c in self.columns if c.stored]
+        parts += [(f.name, f.numpy_format) for f in self.flags]
+        parts += self.null_fields()
+        return np.dtype(parts)
+
+    # -- binding to a file ---------------------------------------------------
+    def bind(self, header: list[str] | None) -> Binding:
+        """Match the schema to a file's header (or to the schema order without one).
+
+        With a header, columns are found by name; every header field must be
+        named by the schema (``skip`` it to ignore it) or by a flag bit.
+        """
+        by_name = {c.name: c for c in self.columns}
+        if header is None:
+            order = [c.name for c in self.columns]
+        else:
+            dups = sorted({h for h in header if header.count(h) > 1})
+            if dups:
+                raise SchemaError(
+                    f"the header repeats the name(s) {dups}; rename them in the file or "
+                    "read it with header=false and list the columns in order"
+                )
+            missing = [c.name for c in self.columns if c.name not in header]
+            if missing:
+                raise SchemaError(
+                    f"schema column(s) {missing} are not in the file's header {header}"
+                )
+            flag_cols = {b.column for f in self.flags for b in f.bits}
+            missing = sorted(flag_cols - set(header))
+            if missing:
+                raise SchemaError(f"flag source column(s) {missing} are not in the file's header")
+            extra = [h for h in header if h not in by_name and h not in flag_cols]
+            if extra:
+                raise SchemaError(
+                    f"the file has column(s) {extra} that the schema does not name; add "
+                    f'{{"name": {extra[0]!r}, "type": "skip"}} to ignore them'
+                )
+            order = list(header)
+        null_bit = {c.name: i for i, c in enumerate(self.masked_columns)}
+        flag_bits: dict[str, list[tuple[int, int, FlagBit]]] = {}
+        for fi, fl in enumerate(self.flags):
+            for bi, b in enumerate(fl.bits):
+                flag_bits.setdefault(b.column, []).append((fi, bi, b))
+        fields: list[BoundColumn | None] = []
+        for i, name in enumerate(order):
+            col = by_name.get(name)
+            bits = tuple(flag_bits.get(name, ()))
+            if col is not None and col.type == "skip" and not bits:
+                fields.append(None)
+                continue
+            stored = col if (col is not None and col.stored) else None
+            fields.append(
+                BoundColumn(
+                    index=i,
+                    source_name=name,
+                    column=stored,
+                    null_bit=null_bit.get(name, -1),
+                    flag_bits=bits,
+                )
+            )
+        return Binding(schema=self, fields=tuple(fields))
+
+    # -- JSON ----------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "dialect": self.dialect.to_dict(),
+            "columns": [c.to_dict() for c in self.columns],
+        }
+        if self.flags:
+            d["flags"] = [f.to_dict() for f in self.flags]
+        return d
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Schema:
+        if not isinstance(d, dict):
+            raise SchemaError(f"a schema must be a JSON object, got {type(d).__name__}")
+        unknown = set(d) - {"dialect", "columns", "flags"}
+        if unknown:
+            raise SchemaError(f"schema: unknown key(s) {sorted(unknown)}")
+        cols = d.get("columns")
+        if not isinstance(cols, list):
+            raise SchemaError("schema: columns must be a list")
+        flags = d.get("flags", [])
+        if not isinstance(flags, list):
+            raise SchemaError("schema: flags must be a list")
+        return cls(
+            columns=tuple(Column.from_dict(c) for c in cols),
+            flags=tuple(Flags.from_dict(f) for f in flags),
+            dialect=Dialect.from_dict(d.get("dialect", {})),
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Schema:
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise SchemaError(f"schema is not valid JSON: {e}") from None
+        return cls.from_dict(d)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Schema:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as e:
+            raise SchemaError(f"cannot read schema {str(path)!r}: {e.strerror or e}") from None
+        return cls.from_json(text)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
+
+    def replace(self, **changes: Any) -> Schema:
+        """A copy with some of columns/flags/dialect replaced."""
+        kw = {"columns": self.columns, "flags": self.flags, "dialect": self.dialect, **changes}
+        return Schema(**kw)
+
+
+def as_schema(schema: Schema | dict | str | Path) -> Schema:
+    """Accept a Schema, a dict, a JSON string or a path to a JSON file."""
+    if isinstance(schema, Schema):
+        return schema
+    if isinstance(schema, dict):
+        return Schema.from_dict(schema)
+    if isinstance(schema, Path) or (isinstance(schema, str) and not schema.lstrip().startswith("{")):
+        return Schema.load(schema)
+    if isinstance(schema, str):
+        return Schema.from_json(schema)
+    raise SchemaError(f"schema must be a Schema, dict, JSON text or path, got {type(schema).__name__}")
+
+
+__all__ = [
+    "Binding",
+    "BoundColumn",
+    "Column",
+    "Dialect",
+    "FlagBit",
+    "Flags",
+    "Schema",
+    "as_schema",
+    "smallest_unsigned",
+]
