@@ -119,7 +119,7 @@ def convert(
     if dst_path.is_dir():
         raise OutputError(f"{dst} is a directory; give the path of the .npy file to write")
     t0 = time.perf_counter()
-    with open_source(src) as source:
+    with open_source(src, sch.dialect.encoding) as source:
         if _same_file(source, dst_path) or _same_file(source, sidecar_path(dst_path)):
             raise OutputError(f"refusing to write the output over the input {source.name}")
         writer = NpyWriter(dst_path, sch.dtype())
@@ -149,7 +149,7 @@ def read_csv(
     _check_options(block_size)
     sch = _require_schema(schema)
     dtype = sch.dtype()
-    with open_source(src) as source:
+    with open_source(src, sch.dialect.encoding) as source:
         guess = (source.size or 0) // max(dtype.itemsize, 32)
         writer = ArrayWriter(dtype, capacity=guess + 16)
         run(source, sch, writer, block_size)

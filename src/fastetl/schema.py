@@ -24,6 +24,7 @@ Null convention (lossless):
 
 from __future__ import annotations
 
+import codecs
 import json
 import sys
 from dataclasses import dataclass, field
@@ -121,9 +122,18 @@ def _check_format(fmt: str, allowed: frozenset[str], what: str) -> None:
         raise SchemaError(f"{what}: format {fmt!r} has minutes or seconds without %H")
 
 
+def is_utf8(encoding: str) -> bool:
+    """True for the encodings the core reads directly (UTF-8, with or without BOM)."""
+    return codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
+
+
 @dataclass(frozen=True)
 class Dialect:
-    """How the CSV text is spelled."""
+    """How the CSV text is spelled.
+
+    ``encoding`` is any Python codec name; inputs not in UTF-8 are transcoded to
+    UTF-8 on the way in (str columns always hold UTF-8).
+    """
 
     delimiter: str = ","
     quote: str | None = '"'
@@ -143,12 +153,12 @@ class Dialect:
             raise SchemaError("dialect: delimiter and quote must differ")
         if not isinstance(self.header, bool):
             raise SchemaError(f"dialect: header must be true or false, got {self.header!r}")
-        enc = self.encoding.lower().replace("_", "-") if isinstance(self.encoding, str) else None
-        if enc not in ("utf-8", "utf8", "utf-8-sig"):
-            raise SchemaError(
-                f"dialect: encoding {self.encoding!r} is not supported yet; "
-                "convert the file to UTF-8 first (e.g. iconv -f cp1252 -t utf-8)"
-            )
+        if not isinstance(self.encoding, str):
+            raise SchemaError(f"dialect: encoding must be a string, got {self.encoding!r}")
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise SchemaError(f"dialect: unknown encoding {self.encoding!r}") from None
         nulls = self.null_values
         if isinstance(nulls, str) or not all(isinstance(v, str) for v in nulls):
             raise SchemaError("dialect: null_values must be a list of strings")
@@ -639,5 +649,6 @@ __all__ = [
     "Flags",
     "Schema",
     "as_schema",
+    "is_utf8",
     "smallest_unsigned",
 ]

@@ -8,6 +8,7 @@ also records what the sidecar says about the input (path, size, mtime).
 from __future__ import annotations
 
 import bz2
+import codecs
 import gzip
 import lzma
 import mmap
@@ -45,6 +46,7 @@ class Source:
     size: int | None = None  # bytes on disk (compressed size for compressed files)
     mtime: float | None = None
     compression: str | None = None
+    encoding: str | None = None  # set when transcoded to UTF-8
     buffer: Any = None  # the whole input, when it is one buffer (mmap or bytes)
     stream: IO[bytes] | None = None  # else read from this
     _closers: list[Any] = field(default_factory=list)
@@ -68,6 +70,8 @@ class Source:
             d["mtime"] = self.mtime
         if self.compression:
             d["compression"] = self.compression
+        if self.encoding:
+            d["encoding"] = self.encoding
         return d
 
     def close(self) -> None:
@@ -107,8 +111,15 @@ def _open_compressed(raw: IO[bytes], head: bytes, name: str, src: Source) -> boo
     return False
 
 
-def open_source(src: Any) -> Source:
-    """Open a path, ``"-"`` (stdin), a binary file object or a bytes-like object."""
+def open_source(src: Any, encoding: str = "utf-8") -> Source:
+    """Open a path, ``"-"`` (stdin), a binary file object or a bytes-like object.
+
+    Whatever the input's ``encoding``, the Source delivers UTF-8.
+    """
+    return transcode(_open(src), encoding)
+
+
+def _open(src: Any) -> Source:
     if isinstance(src, (bytes, bytearray, memoryview)):
         return Source(name="<bytes>", buffer=src, size=len(src))
     if src == "-":
@@ -158,13 +169,70 @@ def open_source(src: Any) -> Source:
     return out
 
 
+class _Transcoder:
+    """A binary stream of UTF-8 bytes decoded from another encoding, chunk by chunk."""
+
+    def __init__(self, read: Any, encoding: str, name: str) -> None:
+        self._read = read
+        self._decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+        self._encoding = encoding
+        self._name = name
+        self._consumed = 0
+        self._done = False
+
+    def read(self, n: int) -> bytes:
+        while not self._done:
+            raw = self._read(n)
+            final = not raw
+            try:
+                text = self._decoder.decode(raw, final=final)
+            except UnicodeDecodeError as e:
+                raise InputError(
+                    f"{self._name}: byte {self._consumed + e.start} is not valid "
+                    f"{self._encoding} ({e.reason}); check the encoding"
+                ) from None
+            self._consumed += len(raw)
+            self._done = final
+            if text:
+                return text.encode("utf-8")
+        return b""
+
+    def close(self) -> None:
+        pass
+
+
+def _buffer_reader(buffer: Any) -> Any:
+    view = memoryview(buffer)
+    pos = 0
+
+    def read(n: int) -> bytes:
+        nonlocal pos
+        chunk = bytes(view[pos : pos + n])
+        pos += len(chunk)
+        return chunk
+
+    return read
+
+
+def transcode(src: Source, encoding: str) -> Source:
+    """Make ``src`` deliver UTF-8: a no-op for UTF-8 inputs, else a decoding stream."""
+    if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig"):
+        return src
+    read = _buffer_reader(src.buffer) if src.is_buffer else src.read
+    stream = _Transcoder(read, encoding, src.name)
+    src.buffer = None
+    src.stream = stream  # type: ignore[assignment]
+    src.encoding = encoding
+    return src
+
+
 def check_encoding_prefix(head: bytes, name: str) -> int:
     """Bytes to skip at the start (a UTF-8 BOM); refuse UTF-16 clearly."""
     if head.startswith(BOM_UTF8):
         return len(BOM_UTF8)
     if head[:2] in _UTF16_BOMS:
         raise InputError(
-            f"{name} is UTF-16 encoded; convert it to UTF-8 first "
-            "(e.g. iconv -f UTF-16 -t UTF-8 in.csv > out.csv)"
+            f"{name} starts with a UTF-16 byte order mark; set the encoding to utf-16 "
+            "(--encoding utf-16, or \"encoding\": \"utf-16\" in the schema's dialect)"
         )
     return 0
