@@ -290,8 +290,8 @@ cdef class Parser:
             else:
                 rec[c.null_byte] |= <char>c.null_mask
             return ST_OK
-        if tn == 0 and not text:
-            return ST_EMPTY
+        if not text and (tn == 0 or self.is_null(t, tn)):
+            return ST_EMPTY               # a null where the column is not nullable
         if kind == K_INT or kind == K_UINT:
             return convert_int(t, tn, c.size, kind == K_INT, rec + c.offset)
         if kind == K_DECIMAL:
@@ -395,8 +395,8 @@ cdef class Parser:
                     r.consumed = row_start
                     r.row_start = row_start
                     r.field = nf
-                    r.field_start = f.bad if fs == FIELD_AFTER_QUOTE else pos + 1
-                    r.field_len = 0
+                    r.field_start = pos + 1           # the content, after the opening quote
+                    r.field_len = f.bad - pos - 1 if fs == FIELD_AFTER_QUOTE else 0
                     r.field_quoted = True
                     r.nfound = nf + 1
                     return r.status

@@ -84,7 +84,7 @@ def _reason(status: int, col: Any, bit_names: list[str]) -> str:
     if status == _S["RANGE"]:
         return f"is out of range for {t}"
     if status == _S["EMPTY"]:
-        return "is empty and the column is not nullable"
+        return "is empty and the column is not nullable"  # (or a null token, shown as value)
     if status == _S["TOO_LONG"]:
         return (
             f"is longer than the column's width of {col.width} bytes "
@@ -128,11 +128,12 @@ def _parse_error(res: tuple, pos: _Position, binding: Binding, row_index: int) -
             row=row_index,
         )
     if status == _S["AFTER_QUOTE"]:
+        bad = fstart + flen  # the byte after the closing quote
         return ParseError(
-            f"unexpected {_decode(bytes(data[fstart:fstart + 1]))!r} after a closing quote "
+            f"unexpected {_decode(bytes(data[bad:bad + 1]))!r} after a closing quote "
             "(a quote inside a quoted field must be doubled)",
-            line=pos.line_of(fstart),
-            offset=fstart,
+            line=pos.line_of(fstart - 1),
+            offset=fstart - 1,
             row=row_index,
         )
     bound = binding.fields[fld]
@@ -145,12 +146,13 @@ def _parse_error(res: tuple, pos: _Position, binding: Binding, row_index: int) -
     if len(text) > _VALUE_DISPLAY:
         text = text[:_VALUE_DISPLAY] + "..."
     bits = [b.name for _, _, b in bound.flag_bits]
+    field_at = fstart - 1 if quoted else fstart  # a quoted field starts at its quote
     return ParseError(
         _reason(status, bound.column, bits),
-        line=pos.line_of(fstart),
+        line=pos.line_of(field_at),
         column=bound.source_name,
         value=text,
-        offset=fstart,
+        offset=field_at,
         row=row_index,
     )
 

@@ -346,9 +346,12 @@ class Column:
             raise SchemaError(f"a column must be an object, got {d!r}")
         if "name" not in d or "type" not in d:
             raise SchemaError(f"a column needs a name and a type, got {d!r}")
-        allowed = _COMMON_KEYS | _TYPE_KEYS.get(d["type"], frozenset())
-        unknown = set(d) - allowed
-        if unknown and d["type"] in _TYPE_KEYS:
+        if not isinstance(d["type"], str) or d["type"] not in _TYPE_KEYS:
+            raise SchemaError(
+                f"column {d['name']!r}: unknown type {d['type']!r} (known: {', '.join(TYPES)})"
+            )
+        unknown = set(d) - (_COMMON_KEYS | _TYPE_KEYS[d["type"]])
+        if unknown:
             raise SchemaError(
                 f"column {d['name']!r}: key(s) {sorted(unknown)} do not apply to type {d['type']}"
             )
@@ -426,7 +429,11 @@ class Flags:
             if eq is not None and not isinstance(eq, str):
                 raise SchemaError(f"flags {d['name']!r}: equals must be a string, got {eq!r}")
             bits.append(FlagBit(name=b.get("name", b["column"]), column=b["column"], equals=eq))
-        ftype = d.get("type") or UNSIGNED_FOR_BITS[max(8, 1 << max(3, (len(bits) - 1).bit_length()))]
+        ftype = d.get("type")
+        if ftype is None:  # the smallest type that holds the bits
+            ftype = next((t for n, t in UNSIGNED_FOR_BITS.items() if len(bits) <= n), None)
+            if ftype is None:
+                raise SchemaError(f"flags {d['name']!r}: {len(bits)} bits do not fit in uint64")
         return cls(name=d["name"], type=ftype, bits=tuple(bits))
 
 
@@ -541,9 +548,10 @@ class Schema:
                 raise SchemaError(f"flag source column(s) {missing} are not in the file's header")
             extra = [h for h in header if h not in by_name and h not in flag_cols]
             if extra:
+                hint = json.dumps({"name": extra[0], "type": "skip"}, ensure_ascii=False)
                 raise SchemaError(
-                    f"the file has column(s) {extra} that the schema does not name; add "
-                    f'{{"name": {extra[0]!r}, "type": "skip"}} to ignore them'
+                    f"the file has column(s) {extra} that the schema does not name; "
+                    f"add {hint} to the schema's columns to ignore them"
                 )
             order = list(header)
         null_bit = {c.name: i for i, c in enumerate(self.masked_columns)}
