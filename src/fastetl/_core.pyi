@@ -1,7 +1,8 @@
 """Type stubs for the private compiled core (fastetl._core)."""
 
-from typing_extensions import Buffer
 from typing import Any
+
+from typing_extensions import Buffer
 
 STATUS: dict[str, int]
 KINDS: dict[str, int]

@@ -68,19 +68,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"fastetl {fastetl.__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    c = sub.add_parser("convert", help="convert a CSV file into a .npy file and a JSON sidecar",
-                       description="Convert IN (a CSV file, or - for stdin) into OUT (.npy) "
-                       "plus OUT.json (schema, dictionaries, counts). OUT is replaced only when "
-                       "the whole input has converted.")
+    c = sub.add_parser(
+        "convert",
+        help="convert a CSV file into a .npy file and a JSON sidecar",
+        description="Convert IN (a CSV file, or - for stdin) into OUT (.npy) "
+        "plus OUT.json (schema, dictionaries, counts). OUT is replaced only when "
+        "the whole input has converted.",
+    )
     c.add_argument("input", metavar="IN", help="CSV file, .gz/.bz2/.xz file, or - for stdin")
     c.add_argument("output", metavar="OUT", help="the .npy file to write")
-    c.add_argument("--schema", metavar="SCHEMA.json", required=True,
-                   help="the schema (JSON) describing the columns")
-    c.add_argument("--delimiter", type=_one_char, metavar="C",
-                   help="field delimiter, overriding the schema's (',' ';' tab '|' ...)")
+    c.add_argument(
+        "--schema",
+        metavar="SCHEMA.json",
+        required=True,
+        help="the schema (JSON) describing the columns",
+    )
+    c.add_argument(
+        "--delimiter",
+        type=_one_char,
+        metavar="C",
+        help="field delimiter, overriding the schema's (',' ';' tab '|' ...)",
+    )
     c.add_argument("--encoding", metavar="E", help="input encoding, overriding the schema's")
-    c.add_argument("--block-size", type=_size, metavar="BYTES",
-                   help="bytes parsed per step (default 4M); does not change the output")
+    c.add_argument(
+        "--block-size",
+        type=_size,
+        metavar="BYTES",
+        help="bytes parsed per step (default 4M); does not change the output",
+    )
     c.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
 
     i = sub.add_parser("inspect", help="show the schema, size and first rows of a converted file")
@@ -88,10 +103,19 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("-n", "--rows", type=int, default=5, metavar="N", help="rows to show (5)")
 
     d = sub.add_parser("demo", help="generate the example e-commerce orders, convert them, report")
-    d.add_argument("--rows", type=_positive_int, default=DEMO_ROWS, metavar="N",
-                   help=f"orders to generate (default {DEMO_ROWS:,})")
-    d.add_argument("--dir", default="fastetl-demo", metavar="DIR",
-                   help="folder for orders.csv and orders.npy (default ./fastetl-demo)")
+    d.add_argument(
+        "--rows",
+        type=_positive_int,
+        default=DEMO_ROWS,
+        metavar="N",
+        help=f"orders to generate (default {DEMO_ROWS:,})",
+    )
+    d.add_argument(
+        "--dir",
+        default="fastetl-demo",
+        metavar="DIR",
+        help="folder for orders.csv and orders.npy (default ./fastetl-demo)",
+    )
     d.add_argument("--seed", type=int, default=0, help="random seed of the generated data")
     return p
 
@@ -165,9 +189,9 @@ def print_table(rows: list[dict[str, Any]], out: Any = None) -> None:
     names = list(rows[0])
     cells = [[_cell(r[n]) for n in names] for r in rows]
     widths = [max(len(n), *(len(c[i]) for c in cells)) for i, n in enumerate(names)]
-    print("  " + "  ".join(n.ljust(w) for n, w in zip(names, widths)), file=out)
+    print("  " + "  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True)), file=out)
     for c in cells:
-        print("  " + "  ".join(v.ljust(w) for v, w in zip(c, widths)), file=out)
+        print("  " + "  ".join(v.ljust(w) for v, w in zip(c, widths, strict=True)), file=out)
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -176,14 +200,17 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     path = Path(args.path)
     side = path.with_name(path.name + ".json")
     print(f"{path}: {len(t):,} rows, {t.array.dtype.itemsize} bytes per record")
-    print(f"  files: {path.name} {_fmt_bytes(path.stat().st_size)}, "
-          f"{side.name} {_fmt_bytes(side.stat().st_size)}")
+    print(
+        f"  files: {path.name} {_fmt_bytes(path.stat().st_size)}, "
+        f"{side.name} {_fmt_bytes(side.stat().st_size)}"
+    )
     src = meta.get("source", {})
     if src:
         when = ""
         if "mtime" in src:
             when = ", modified " + _dt.datetime.fromtimestamp(
-                src["mtime"], _dt.timezone.utc).isoformat(timespec="seconds")
+                src["mtime"], _dt.timezone.utc
+            ).isoformat(timespec="seconds")
         size = f" ({_fmt_bytes(src['size'])}{when})" if "size" in src else ""
         print(f"  source: {src.get('path')}{size}")
     print(f"  rows rejected: {meta.get('rows_rejected', 0):,}")
@@ -195,8 +222,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             extra = f" [{len(meta['categories'].get(c.name, [])):,} values]"
         print(f"  {c.name.ljust(width)}  {_describe(c)}{extra}")
     for f in t.schema.flags:
-        print(f"flags {f.name} ({f.type}): " + ", ".join(
-            f"bit {i} {b.name}" for i, b in enumerate(f.bits)))
+        print(
+            f"flags {f.name} ({f.type}): "
+            + ", ".join(f"bit {i} {b.name}" for i, b in enumerate(f.bits))
+        )
     n = max(0, args.rows)
     print(f"first {min(n, len(t))} rows:")
     print_table(t.rows(0, n))
@@ -212,16 +241,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     size = generate_orders(csv_path, args.rows, seed=args.seed)
     gen = time.perf_counter() - t0
-    print(f"fastetl demo: generated {args.rows:,} e-commerce orders (20 columns, "
-          f"{_fmt_bytes(size)}) in {csv_path} [{gen:.1f} s]")
+    print(
+        f"fastetl demo: generated {args.rows:,} e-commerce orders (20 columns, "
+        f"{_fmt_bytes(size)}) in {csv_path} [{gen:.1f} s]"
+    )
     schema = demo_schema()
     report = fastetl.convert(csv_path, npy_path, schema)
     itemsize = schema.dtype().itemsize
     print(f"converted -> {npy_path}: {report}")
-    print(f"  {itemsize} bytes per record instead of {size / max(report.rows, 1):.0f} bytes "
-          f"of CSV text; {len(schema.columns)} columns, "
-          f"{sum(len(f.bits) for f in schema.flags)} flag bits packed in "
-          f"{len(schema.flags)} byte(s)")
+    print(
+        f"  {itemsize} bytes per record instead of {size / max(report.rows, 1):.0f} bytes "
+        f"of CSV text; {len(schema.columns)} columns, "
+        f"{sum(len(f.bits) for f in schema.flags)} flag bits packed in "
+        f"{len(schema.flags)} byte(s)"
+    )
     t = fastetl.open(npy_path)
     print("first 3 rows, decoded:")
     print_table(t.rows(0, 3))
@@ -253,8 +286,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fastetl: {e}", file=sys.stderr)
         return EXIT_DATA
     except OSError as e:
-        print(f"fastetl: {e.strerror or e}{': ' + e.filename if e.filename else ''}",
-              file=sys.stderr)
+        print(
+            f"fastetl: {e.strerror or e}{': ' + e.filename if e.filename else ''}", file=sys.stderr
+        )
         return EXIT_DATA
     except KeyboardInterrupt:
         print("fastetl: interrupted; the output was not changed", file=sys.stderr)

@@ -620,11 +620,11 @@ class _Rand:
     @property
     def state(self) -> dict[str, Any]:
         """Where the stream stands (to resume it later with the setter)."""
-        return self._bits.state
+        return dict(self._bits.state)
 
     @state.setter
     def state(self, value: dict[str, Any]) -> None:
-        self._bits.state = value
+        self._bits.state = value  # type: ignore[assignment]
 
     def below(self, n: int, k: int | np.ndarray) -> np.ndarray:
         """``n`` integers in ``[0, k)`` (``k`` < 2**32, a scalar or one bound per draw).

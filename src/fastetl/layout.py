@@ -67,7 +67,8 @@ def field_specs(binding: Binding) -> tuple[list[dict[str, Any] | None], list[dic
     """The per-field spec list and the flag-bit list the core's Parser takes."""
     schema = binding.schema
     dtype = schema.dtype()
-    offsets = {name: dtype.fields[name][1] for name in dtype.names}
+    assert dtype.fields is not None
+    offsets = {name: spec[1] for name, spec in dtype.fields.items()}
     null_base = offsets.get("_nulls", 0)
     flag_index = {fl.name: fl for fl in schema.flags}
     fields: list[dict[str, Any] | None] = []

@@ -31,7 +31,9 @@ _VALUE_DISPLAY = 200
 
 class Writer(Protocol):
     rows: int
-    window_rows: int
+
+    @property
+    def window_rows(self) -> int: ...
 
     def window(self, nrows: int) -> Any: ...
 
@@ -130,7 +132,7 @@ def _parse_error(res: tuple, pos: _Position, binding: Binding, row_index: int) -
     if status == _S["AFTER_QUOTE"]:
         bad = fstart + flen  # the byte after the closing quote
         return ParseError(
-            f"unexpected {_decode(bytes(data[bad:bad + 1]))!r} after a closing quote "
+            f"unexpected {_decode(bytes(data[bad : bad + 1]))!r} after a closing quote "
             "(a quote inside a quoted field must be doubled)",
             line=pos.line_of(fstart - 1),
             offset=fstart - 1,

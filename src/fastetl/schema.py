@@ -369,6 +369,14 @@ class FlagBit:
     column: str
     equals: str | None = None
 
+    def __post_init__(self) -> None:
+        for key in ("name", "column"):
+            val = getattr(self, key)
+            if not isinstance(val, str) or not val:
+                raise SchemaError(f"flag bit {key} must be a non-empty string, got {val!r}")
+        if self.equals is not None and not isinstance(self.equals, str):
+            raise SchemaError(f"flag bit {self.name!r}: equals must be a string")
+
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "column": self.column}
         if self.equals is not None:
@@ -428,7 +436,7 @@ class Flags:
             eq = b.get("equals")
             if eq is not None and not isinstance(eq, str):
                 raise SchemaError(f"flags {d['name']!r}: equals must be a string, got {eq!r}")
-            bits.append(FlagBit(name=b.get("name", b["column"]), column=b["column"], equals=eq))
+            bits.append(FlagBit(name=b.get("name") or b["column"], column=b["column"], equals=eq))
         ftype = d.get("type")
         if ftype is None:  # the smallest type that holds the bits
             ftype = next((t for n, t in UNSIGNED_FOR_BITS.items() if len(bits) <= n), None)
@@ -483,9 +491,13 @@ class Schema:
             raise SchemaError(f"field name(s) {sorted(clash)} are used twice (columns and flags)")
         for n in fields:
             if n.startswith(NULLS_FIELD):
-                raise SchemaError(f"field name {n!r}: names starting with {NULLS_FIELD!r} are reserved")
+                raise SchemaError(
+                    f"field name {n!r}: names starting with {NULLS_FIELD!r} are reserved"
+                )
         if not fields:
-            raise SchemaError("the schema stores nothing: every column is skip and there are no flags")
+            raise SchemaError(
+                "the schema stores nothing: every column is skip and there are no flags"
+            )
         if not self.dialect.header:
             for fl in self.flags:
                 for b in fl.bits:
@@ -641,11 +653,15 @@ def as_schema(schema: Schema | dict | str | Path) -> Schema:
         return schema
     if isinstance(schema, dict):
         return Schema.from_dict(schema)
-    if isinstance(schema, Path) or (isinstance(schema, str) and not schema.lstrip().startswith("{")):
+    if isinstance(schema, Path) or (
+        isinstance(schema, str) and not schema.lstrip().startswith("{")
+    ):
         return Schema.load(schema)
     if isinstance(schema, str):
         return Schema.from_json(schema)
-    raise SchemaError(f"schema must be a Schema, dict, JSON text or path, got {type(schema).__name__}")
+    raise SchemaError(
+        f"schema must be a Schema, dict, JSON text or path, got {type(schema).__name__}"
+    )
 
 
 __all__ = [

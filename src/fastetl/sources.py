@@ -48,7 +48,7 @@ class Source:
     compression: str | None = None
     encoding: str | None = None  # set when transcoded to UTF-8
     buffer: Any = None  # the whole input, when it is one buffer (mmap or bytes)
-    stream: IO[bytes] | None = None  # else read from this
+    stream: Any = None  # else read from this (a binary file-like object)
     _closers: list[Any] = field(default_factory=list)
 
     @property
@@ -130,7 +130,9 @@ def _open(src: Any) -> Source:
             name = f"<fd {name}>"
         return Source(name=str(name), stream=src)
     if not isinstance(src, (str, os.PathLike)):
-        raise TypeError(f"src must be a path, '-', a binary file or bytes, not {type(src).__name__}")
+        raise TypeError(
+            f"src must be a path, '-', a binary file or bytes, not {type(src).__name__}"
+        )
     path = Path(src)
     name = str(src)
     try:
@@ -233,6 +235,6 @@ def check_encoding_prefix(head: bytes, name: str) -> int:
     if head[:2] in _UTF16_BOMS:
         raise InputError(
             f"{name} starts with a UTF-16 byte order mark; set the encoding to utf-16 "
-            "(--encoding utf-16, or \"encoding\": \"utf-16\" in the schema's dialect)"
+            '(--encoding utf-16, or "encoding": "utf-16" in the schema\'s dialect)'
         )
     return 0

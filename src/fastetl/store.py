@@ -40,10 +40,8 @@ def sidecar_path(path: str | os.PathLike[str]) -> Path:
 
 def npy_header(dtype: np.dtype, rows: int, total: int | None = None) -> bytes:
     """A .npy header for a 1-d array; padded with spaces to ``total`` bytes if given."""
-    body = "{'descr': %r, 'fortran_order': False, 'shape': (%d,), }" % (
-        npy_format.dtype_to_descr(dtype),
-        rows,
-    )
+    descr = npy_format.dtype_to_descr(dtype)
+    body = f"{{'descr': {descr!r}, 'fortran_order': False, 'shape': ({rows},), }}"
     try:
         encoded = body.encode("latin1")
         version = 1
@@ -96,7 +94,7 @@ class ArrayWriter:
             new[: self.rows] = self._array[: self.rows]
             self._array = new
         start = self.rows * self.itemsize
-        return memoryview(self._array.view(np.uint8))[start : start + nrows * self.itemsize]
+        return self._array.view(np.uint8).data[start : start + nrows * self.itemsize]
 
     def advance(self, nrows: int) -> None:
         self.rows += nrows
@@ -192,10 +190,17 @@ class NpyWriter:
             os.fsync(self._fd)
             os.close(self._fd)
             self._fd = None
-            sidecar = {**sidecar, "output": {"path": self.target.name, "bytes": size,
-                                             "data_offset": self.data_offset}}
-            fd, tmp = tempfile.mkstemp(dir=self.tmp_path.parent, prefix=f".{side.name}.",
-                                       suffix=".part")
+            sidecar = {
+                **sidecar,
+                "output": {
+                    "path": self.target.name,
+                    "bytes": size,
+                    "data_offset": self.data_offset,
+                },
+            }
+            fd, tmp = tempfile.mkstemp(
+                dir=self.tmp_path.parent, prefix=f".{side.name}.", suffix=".part"
+            )
             self._sidecar_tmp = Path(tmp)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(sidecar, fh, indent=2, ensure_ascii=False)
@@ -254,7 +259,9 @@ def read_sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         meta = json.loads(side.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise OutputError(f"{side} is missing: it holds the schema and dictionaries of {path}") from None
+        raise OutputError(
+            f"{side} is missing: it holds the schema and dictionaries of {path}"
+        ) from None
     except (OSError, ValueError) as e:
         raise OutputError(f"cannot read {side}: {e}") from None
     if not isinstance(meta, dict) or meta.get("format") != SIDECAR_FORMAT:
@@ -264,4 +271,3 @@ def read_sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def sidecar_schema(meta: dict[str, Any]) -> Schema:
     return Schema.from_dict(meta["schema"])
-

@@ -41,9 +41,7 @@ class Table:
                 "was one of them replaced by hand?"
             )
         self._columns = {c.name: c for c in self.schema.columns if c.stored}
-        self._bits = {
-            b.name: (f.name, i) for f in self.schema.flags for i, b in enumerate(f.bits)
-        }
+        self._bits = {b.name: (f.name, i) for f in self.schema.flags for i, b in enumerate(f.bits)}
         self._null_bit = {c.name: k for k, c in enumerate(self.schema.masked_columns)}
 
     # -- shape -------------------------------------------------------------------
@@ -123,7 +121,9 @@ class Table:
         cols = {}
         for name in self.columns:
             col = self._columns.get(name)
-            cols[name] = sub.decimal(name) if col is not None and col.type == "decimal" else sub[name]
+            cols[name] = (
+                sub.decimal(name) if col is not None and col.type == "decimal" else sub[name]
+            )
         out = []
         for i in range(stop - start):
             row = {}
@@ -140,7 +140,7 @@ class Table:
     def to_pandas(self, decimals: str = "float") -> Any:
         """A pandas DataFrame; ``decimals`` is ``"float"``, ``"decimal"`` or ``"int"`` (scaled)."""
         try:
-            import pandas as pd
+            import pandas as pd  # type: ignore[import-untyped,unused-ignore]
         except ImportError:
             raise ImportError("to_pandas() needs pandas: pip install 'fastetl[pandas]'") from None
         if decimals not in ("float", "decimal", "int"):
