@@ -285,21 +285,23 @@ def main(argv: list[str] | None = None) -> int:
     except fastetl.FastETLError as e:
         print(f"fastetl: {e}", file=sys.stderr)
         return EXIT_DATA
+    except BrokenPipeError:  # e.g. `fastetl inspect x.npy | head`: the reader has enough
+        _silence_stdout()
+        return EXIT_OK
     except OSError as e:
-        print(
-            f"fastetl: {e.strerror or e}{': ' + e.filename if e.filename else ''}", file=sys.stderr
-        )
+        where = f": {e.filename}" if e.filename else ""
+        print(f"fastetl: {e.strerror or e}{where}", file=sys.stderr)
         return EXIT_DATA
     except KeyboardInterrupt:
         print("fastetl: interrupted; the output was not changed", file=sys.stderr)
         return 130
-    finally:
-        try:
-            sys.stdout.flush()
-        except BrokenPipeError:  # e.g. `fastetl inspect x.npy | head`
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
 
+
+def _silence_stdout() -> None:
+    """Point stdout at devnull so the interpreter's final flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
