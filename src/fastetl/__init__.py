@@ -9,6 +9,7 @@
 from ._version import __version__
 from .api import ConvertReport, convert, read_csv
 from .errors import FastETLError, OutputError, ParseError, SchemaError
+from .infer import hint_for, infer_schema
 from .schema import Column, Dialect, FlagBit, Flags, Schema
 from .sources import InputError
 from .table import Table, open
@@ -28,6 +29,8 @@ __all__ = [
     "Table",
     "__version__",
     "convert",
+    "hint_for",
+    "infer_schema",
     "open",
     "read_csv",
 ]

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import shutil
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ._version import __version__
-from .errors import OutputError, SchemaError
+from .errors import OutputError
 from .pipeline import RunResult, run
 from .schema import Schema, as_schema
 from .sources import Source, open_source
@@ -56,12 +59,32 @@ def _check_options(block_size: int | None) -> None:
         raise ValueError(f"block_size must be a positive number of bytes, got {block_size!r}")
 
 
-def _require_schema(schema: Any) -> Schema:
-    if schema is None:
-        raise SchemaError(
-            "a schema is required: pass schema=Schema(...), a dict, JSON text or a JSON file path"
-        )
-    return as_schema(schema)
+def _seekable(src: Src) -> Src:
+    """Inference reads the input twice: spool stdin and pipes to a temporary file first."""
+    stream = sys.stdin.buffer if src == "-" else src
+    if not hasattr(stream, "read"):
+        return src
+    try:
+        if stream.seekable():
+            return src
+    except (AttributeError, OSError, ValueError):
+        pass
+    spool = tempfile.TemporaryFile()
+    shutil.copyfileobj(stream, spool, 1 << 20)
+    spool.seek(0)
+    return spool
+
+
+def _resolve(src: Src, schema: Any, infer_rows: int | str | None) -> tuple[Src, Schema]:
+    """The input (spooled if it must be read twice) and the schema (given or inferred)."""
+    if schema is not None:
+        if infer_rows is not None:
+            raise ValueError("infer_rows applies only when no schema is given")
+        return src, as_schema(schema)
+    from .infer import infer_schema  # inference is only loaded when it is used
+
+    src = _seekable(src)
+    return src, infer_schema(src, infer_rows=10_000 if infer_rows is None else infer_rows)
 
 
 def _sidecar(schema: Schema, source: Source, result: RunResult) -> dict[str, Any]:
@@ -107,14 +130,17 @@ def convert(
     schema: Schema | dict | str | os.PathLike[str] | None = None,
     *,
     block_size: int | None = None,
+    infer_rows: int | str | None = None,
 ) -> ConvertReport:
     """Convert the CSV ``src`` into the ``.npy`` file ``dst`` (plus ``dst + ".json"``).
 
     ``dst`` is replaced atomically when the whole input has converted; on any
     error an existing ``dst`` and its sidecar are left exactly as they were.
+    Without a ``schema`` one is inferred (see :func:`fastetl.infer_schema`;
+    ``infer_rows`` is its sample size, or ``"all"`` for a guaranteed full pass).
     """
     _check_options(block_size)
-    sch = _require_schema(schema)
+    src, sch = _resolve(src, schema, infer_rows)
     dst_path = Path(dst)
     if dst_path.is_dir():
         raise OutputError(f"{dst} is a directory; give the path of the .npy file to write")
@@ -144,10 +170,14 @@ def read_csv(
     schema: Schema | dict | str | os.PathLike[str] | None = None,
     *,
     block_size: int | None = None,
+    infer_rows: int | str | None = None,
 ) -> np.ndarray:
-    """Read the CSV ``src`` into an in-memory numpy structured array."""
+    """Read the CSV ``src`` into an in-memory numpy structured array.
+
+    Without a ``schema`` one is inferred, as in :func:`convert`.
+    """
     _check_options(block_size)
-    sch = _require_schema(schema)
+    src, sch = _resolve(src, schema, infer_rows)
     dtype = sch.dtype()
     with open_source(src, sch.dialect.encoding) as source:
         guess = (source.size or 0) // max(dtype.itemsize, 32)

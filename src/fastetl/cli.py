@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, NoReturn
@@ -52,6 +54,10 @@ def _size(text: str) -> int:
     return value
 
 
+def _infer_rows(text: str) -> int | str:
+    return "all" if text.strip().lower() == "all" else _positive_int(text)
+
+
 def _one_char(text: str) -> str:
     named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
     value = named.get(text.lower(), text)
@@ -71,25 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser(
         "convert",
         help="convert a CSV file into a .npy file and a JSON sidecar",
-        description="Convert IN (a CSV file, or - for stdin) into OUT (.npy) "
-        "plus OUT.json (schema, dictionaries, counts). OUT is replaced only when "
-        "the whole input has converted.",
+        description="Convert IN (a CSV file, or - for stdin) into OUT (.npy) plus OUT.json "
+        "(schema, dictionaries, counts). OUT is replaced only when the whole input has "
+        "converted. Without --schema the schema is inferred (see 'fastetl infer').",
     )
     c.add_argument("input", metavar="IN", help="CSV file, .gz/.bz2/.xz file, or - for stdin")
     c.add_argument("output", metavar="OUT", help="the .npy file to write")
     c.add_argument(
-        "--schema",
-        metavar="SCHEMA.json",
-        required=True,
-        help="the schema (JSON) describing the columns",
+        "--schema", metavar="SCHEMA.json", help="the schema (JSON); inferred when not given"
     )
-    c.add_argument(
-        "--delimiter",
-        type=_one_char,
-        metavar="C",
-        help="field delimiter, overriding the schema's (',' ';' tab '|' ...)",
-    )
-    c.add_argument("--encoding", metavar="E", help="input encoding, overriding the schema's")
+    _dialect_options(c)
     c.add_argument(
         "--block-size",
         type=_size,
@@ -97,6 +94,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="bytes parsed per step (default 4M); does not change the output",
     )
     c.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+
+    f = sub.add_parser(
+        "infer",
+        help="print the inferred schema (JSON) of a CSV file",
+        description="Sniff the dialect and infer the column types of IN; print the schema "
+        "JSON, to edit and pass back with 'fastetl convert --schema'.",
+    )
+    f.add_argument("input", metavar="IN", help="CSV file, or - for stdin")
+    f.add_argument("-o", "--output", metavar="FILE", help="write the schema here, not stdout")
+    _dialect_options(f)
 
     i = sub.add_parser("inspect", help="show the schema, size and first rows of a converted file")
     i.add_argument("path", metavar="OUT", help="a .npy file written by fastetl convert")
@@ -120,32 +127,101 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _dialect_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--delimiter",
+        type=_one_char,
+        metavar="C",
+        help="field delimiter, overriding the sniffed or schema one (',' ';' tab '|' ...)",
+    )
+    p.add_argument("--encoding", metavar="E", help="input encoding (utf-8, cp1252, utf-16 ...)")
+    p.add_argument(
+        "--no-header", action="store_true", help="the first row is data, not column names"
+    )
+    p.add_argument(
+        "--infer-rows",
+        type=_infer_rows,
+        metavar="N|all",
+        help="rows sampled to infer the schema (default 10000), or 'all' for a full pass "
+        "that guarantees every row fits",
+    )
+
+
 # -- commands -----------------------------------------------------------------
-def _load_schema(args: argparse.Namespace) -> fastetl.Schema:
-    schema = fastetl.Schema.load(args.schema)
-    changes = {}
-    if args.delimiter is not None:
-        changes["delimiter"] = args.delimiter
-    if args.encoding is not None:
-        changes["encoding"] = args.encoding
-    if changes:
-        d = schema.dialect.to_dict() | changes
-        schema = schema.replace(dialect=fastetl.Dialect.from_dict(d))
-    return schema
-
-
 class UsageError(Exception):
     """A bad argument found after parsing (e.g. an unreadable schema file): exit 2."""
 
 
-def cmd_convert(args: argparse.Namespace) -> int:
+class _Hinted(fastetl.FastETLError):
+    """An error message with advice appended, printed as one line."""
+
+
+def _input(args: argparse.Namespace) -> Any:
+    """IN as the API takes it; stdin is spooled when a schema must be inferred from it."""
+    if args.input != "-" or getattr(args, "schema", None):
+        return args.input
+    spool = tempfile.TemporaryFile()
+    shutil.copyfileobj(sys.stdin.buffer, spool, 1 << 20)
+    spool.seek(0)
+    return spool
+
+
+def _schema(args: argparse.Namespace, src: Any) -> tuple[fastetl.Schema, bool]:
+    """The schema to use, and whether it was inferred."""
+    path = getattr(args, "schema", None)
+    if not path:
+        schema = fastetl.infer_schema(
+            src,
+            delimiter=args.delimiter,
+            encoding=args.encoding,
+            header=False if args.no_header else None,
+            infer_rows=args.infer_rows or 10_000,
+        )
+        return schema, True
+    if args.infer_rows is not None:
+        raise UsageError("--infer-rows applies only without --schema")
     try:
-        schema = _load_schema(args)
+        schema = fastetl.Schema.load(path)
+        changes: dict[str, Any] = {}
+        if args.delimiter is not None:
+            changes["delimiter"] = args.delimiter
+        if args.encoding is not None:
+            changes["encoding"] = args.encoding
+        if args.no_header:
+            changes["header"] = False
+        if changes:
+            d = schema.dialect.to_dict() | changes
+            schema = schema.replace(dialect=fastetl.Dialect.from_dict(d))
     except fastetl.SchemaError as e:
-        raise UsageError(f"--schema {args.schema}: {e}") from None
-    report = fastetl.convert(args.input, args.output, schema, block_size=args.block_size)
+        raise UsageError(f"--schema {path}: {e}") from None
+    return schema, False
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    src = _input(args)
+    schema, inferred = _schema(args, src)
+    try:
+        report = fastetl.convert(src, args.output, schema, block_size=args.block_size)
+    except (fastetl.ParseError, fastetl.InputError) as e:
+        hint = fastetl.hint_for(e, schema) if inferred else ""
+        if hint:
+            raise _Hinted(f"{e}; {hint}") from None
+        raise
     if not args.quiet:
-        print(f"fastetl: {args.input} -> {report.output}: {report}")
+        how = " (schema inferred)" if inferred else ""
+        print(f"fastetl: {args.input} -> {report.output}: {report}{how}")
+    return EXIT_OK
+
+
+def cmd_infer(args: argparse.Namespace) -> int:
+    src = _input(args)
+    schema, _ = _schema(args, src)
+    text = schema.to_json() + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"fastetl: schema of {args.input} written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
     return EXIT_OK
 
 
@@ -265,7 +341,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"convert": cmd_convert, "inspect": cmd_inspect, "demo": cmd_demo}
+COMMANDS = {
+    "convert": cmd_convert,
+    "infer": cmd_infer,
+    "inspect": cmd_inspect,
+    "demo": cmd_demo,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -302,6 +383,7 @@ def _silence_stdout() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
+
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -83,6 +83,31 @@ _DATE_DIRECTIVES = frozenset("Ymd")
 _DATETIME_DIRECTIVES = frozenset("YmdHMSfz")
 
 
+def unique_names(names: list[str]) -> list[str]:
+    """Usable, unique column names: empty -> ``column_N`` (1-based position),
+    a reserved ``_nulls...`` name loses its leading underscores, a repeated name
+    gets ``_2``, ``_3`` ... (never clashing with another name of the header)."""
+    base = []
+    for i, n in enumerate(names):
+        if n == "":
+            n = f"column_{i + 1}"
+        elif n.startswith(NULLS_FIELD):
+            n = n.lstrip("_") or f"column_{i + 1}"
+        base.append(n)
+    taken = set(base)
+    seen: set[str] = set()
+    out: list[str] = []
+    for n in base:
+        if n in seen:
+            k = 2
+            while f"{n}_{k}" in taken or f"{n}_{k}" in seen:
+                k += 1
+            n = f"{n}_{k}"
+        seen.add(n)
+        out.append(n)
+    return out
+
+
 def smallest_unsigned(max_value: int) -> str:
     """Name of the smallest unsigned type that holds ``max_value``."""
     for bits, name in UNSIGNED_FOR_BITS.items():
@@ -137,7 +162,7 @@ class Dialect:
 
     delimiter: str = ","
     quote: str | None = '"'
-    header: bool = True
+    header: bool | str = True  # True, False, or "rename" (make names unique and non-empty)
     encoding: str = "utf-8"
     null_values: tuple[str, ...] = ("",)
 
@@ -151,8 +176,10 @@ class Dialect:
                 raise SchemaError(f"dialect: {key} cannot be a line break")
         if self.quote is not None and self.quote == self.delimiter:
             raise SchemaError("dialect: delimiter and quote must differ")
-        if not isinstance(self.header, bool):
-            raise SchemaError(f"dialect: header must be true or false, got {self.header!r}")
+        if not (isinstance(self.header, bool) or self.header == "rename"):
+            raise SchemaError(
+                f'dialect: header must be true, false or "rename", got {self.header!r}'
+            )
         if not isinstance(self.encoding, str):
             raise SchemaError(f"dialect: encoding must be a string, got {self.encoding!r}")
         try:
@@ -540,6 +567,8 @@ class Schema:
         named by the schema (``skip`` it to ignore it) or by a flag bit.
         """
         by_name = {c.name: c for c in self.columns}
+        if header is not None and self.dialect.header == "rename":
+            header = unique_names(header)
         if header is None:
             order = [c.name for c in self.columns]
         else:
@@ -601,7 +630,21 @@ class Schema:
         return d
 
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+        """JSON text; with an indent, one line per column and flags field (easy to edit)."""
+        if indent is None:
+            return json.dumps(self.to_dict(), ensure_ascii=False)
+
+        def one(x: Any) -> str:
+            return json.dumps(x, ensure_ascii=False)
+
+        pad = " " * indent
+        d = self.to_dict()
+        parts = [f'{pad}"dialect": {one(d["dialect"])}']
+        for key in ("columns", "flags"):
+            if key in d:
+                items = f",\n{pad}{pad}".join(one(x) for x in d[key])
+                parts.append(f'{pad}"{key}": [\n{pad}{pad}{items}\n{pad}]')
+        return "{\n" + ",\n".join(parts) + "\n}"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Schema:
@@ -675,4 +718,5 @@ __all__ = [
     "as_schema",
     "is_utf8",
     "smallest_unsigned",
+    "unique_names",
 ]

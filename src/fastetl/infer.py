@@ -1,0 +1,1372 @@
+"""Dialect sniffing and type inference: a :class:`~fastetl.schema.Schema` from a CSV file.
+
+The rules are written out in ``docs/INFERENCE.md``; this module implements them.
+In short:
+
+1. **Sample** a bounded number of bytes (:data:`SAMPLE_BYTES`, whatever the file
+   size) from the beginning, the middle and the end of the input.  Middle and end
+   samples start at an arbitrary byte, so they are re-synchronised to a row start
+   (a start is accepted only when the next rows split into the expected number of
+   fields) and their cut last row is dropped.
+2. **Sniff** the encoding (BOM, UTF-8 validity, cp1252/latin-1), the delimiter and
+   the quote character (the combination whose rows split most consistently) and
+   whether the first row is a header.
+3. **Infer** the narrowest exact type of every column from the sampled values,
+   then **check** the schema by converting the sample with the real converter
+   (:func:`fastetl.read_csv`), widening a column each time the converter refuses
+   one of its values -- so inference can never disagree with conversion on the
+   sample.
+4. With ``infer_rows="all"``, the same check-and-widen loop runs over the whole
+   input (bounded number of passes), so the schema is guaranteed to convert it.
+
+Public functions: :func:`infer_schema`, :func:`sniff`, :func:`sniff_dialect`,
+:func:`infer_columns`, :func:`hint_for`, :func:`unique_names`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as _dt
+import math
+import os
+import re
+from collections import Counter, deque
+from dataclasses import dataclass
+from typing import Any
+
+from . import _core
+from .errors import ParseError, SchemaError
+from .schema import INT_TYPES, MAX_STR_WIDTH, Column, Dialect, Schema, unique_names
+from .sources import InputError, open_source
+
+# -- tunables (documented in docs/INFERENCE.md) --------------------------------
+SAMPLE_BYTES = 4 << 20  # most bytes read from the input for the sample
+DEFAULT_INFER_ROWS = 10_000  # rows sampled by default
+SNIFF_BYTES = 256 << 10  # bytes of the head used to choose delimiter / quote
+SNIFF_ROWS = 500  # rows of the head used to choose delimiter / quote / header
+DELIMITERS = (",", "\t", ";", "|")  # candidates, in order of preference on a tie
+QUOTES: tuple[str | None, ...] = ('"', "'", None)  # candidates
+# On a tie, and when no field starts with a quote: '"' (the standard), then no quoting, then "'".
+_QUOTE_RANK = {'"': 2, None: 1, "'": 0}
+# Texts that mean "missing" when they stand where a typed value is expected.
+NULL_TOKENS = ("NA", "N/A", "n/a", "NULL", "null", "None", "NaN", "nan", "#N/A", "-")
+CATEGORY_MAX_DISTINCT = 255  # a text column with more distinct values is str
+CATEGORY_MAX_RATIO = 0.05  # ... or with more than 5% distinct values among its non-nulls
+DECIMAL_MAX_SCALE = 4  # fixed-point columns with up to this many fraction digits -> decimal
+STR_MIN_WIDTH = 8
+STR_HEADROOM = 1.5
+MAX_PASSES = 64  # full-file passes allowed in guaranteed mode (plus 4 per column)
+_RESYNC_TRIES = 64  # line starts tried when re-synchronising a middle/end sample
+_RESYNC_ROWS = 3  # consecutive well-formed rows needed to accept a re-synchronised start
+
+_NEED_MORE = -1
+_S = _core.STATUS
+_CP1252_UNDEFINED = frozenset((0x81, 0x8D, 0x8F, 0x90, 0x9D))
+_BOMS = {
+    "utf-8": (b"\xef\xbb\xbf",),
+    "utf-8-sig": (b"\xef\xbb\xbf",),
+    "utf-16": (b"\xff\xfe", b"\xfe\xff"),
+    "utf-32": (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"),
+}
+
+__all__ = [
+    "DEFAULT_INFER_ROWS",
+    "NULL_TOKENS",
+    "SAMPLE_BYTES",
+    "Sniffed",
+    "hint_for",
+    "infer_columns",
+    "infer_schema",
+    "sniff",
+    "sniff_dialect",
+    "unique_names",
+]
+
+
+# =============================================================================
+# Reading a bounded sample
+# =============================================================================
+@dataclass
+class _Raw:
+    """Raw bytes read from the input: the head and, for large inputs, two windows."""
+
+    head: bytes
+    head_is_all: bool  # the head holds the whole input
+    middle: bytes | None = None
+    tail: bytes | None = None  # ends at the end of the input
+    size: int | None = None
+
+
+_HEAD = SAMPLE_BYTES // 2
+_WINDOW = SAMPLE_BYTES // 4
+
+
+def _raw_from_buffer(data: Any) -> _Raw:
+    n = len(data)
+    if n <= SAMPLE_BYTES:
+        return _Raw(head=bytes(data[:n]), head_is_all=True, size=n)
+    mid = (n // 2) & ~3  # multiples of 4 keep UTF-16/32 code units aligned
+    tail = (n - _WINDOW) & ~3
+    return _Raw(
+        head=bytes(data[:_HEAD]),
+        head_is_all=False,
+        middle=bytes(data[mid : mid + _WINDOW]),
+        tail=bytes(data[tail:n]),
+        size=n,
+    )
+
+
+def _read_up_to(read: Any, n: int) -> tuple[bytes, bool]:
+    """Read up to ``n`` bytes from a stream; also say whether it ended."""
+    parts: list[bytes] = []
+    got = 0
+    while got < n:
+        chunk = read(n - got)
+        if not chunk:
+            return b"".join(parts), True
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts), not read(1) if n else False
+
+
+def _read_raw(src: Any) -> _Raw:
+    """Read the sample bytes of ``src`` (path, bytes-like or seekable binary file)."""
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        return _raw_from_buffer(memoryview(src).cast("B") if isinstance(src, memoryview) else src)
+    if isinstance(src, str) and src == "-":
+        raise InputError(
+            "cannot infer a schema from standard input directly: it can be read only once. "
+            "Read it into bytes or a temporary file first and infer from that"
+        )
+    if hasattr(src, "read"):
+        seekable = getattr(src, "seekable", None)
+        if not (callable(seekable) and seekable()):
+            raise InputError(
+                "cannot infer a schema from a stream that cannot seek: it would be consumed. "
+                "Read it into bytes or a temporary file first and infer from that"
+            )
+        pos = src.tell()
+        try:
+            end = src.seek(0, os.SEEK_END)
+            n = end - pos
+            if n <= SAMPLE_BYTES:
+                src.seek(pos)
+                data, _ = _read_up_to(src.read, n)
+                return _Raw(head=data, head_is_all=True, size=n)
+            src.seek(pos)
+            head, _ = _read_up_to(src.read, _HEAD)
+            mid = (n // 2) & ~3
+            src.seek(pos + mid)
+            middle, _ = _read_up_to(src.read, _WINDOW)
+            tail = (n - _WINDOW) & ~3
+            src.seek(pos + tail)
+            tail_b, _ = _read_up_to(src.read, n - tail)
+            return _Raw(head=head, head_is_all=False, middle=middle, tail=tail_b, size=n)
+        finally:
+            src.seek(pos)
+    with open_source(src) as source:
+        if source.is_buffer:
+            return _raw_from_buffer(source.buffer)
+        if source.compression is None:
+            raise InputError(
+                f"{source.name} is not a regular file (a pipe?): it can be read only once. "
+                "Copy it to a file first and infer from that"
+            )
+        # compressed: no seeking, the sample is the head of the decompressed text
+        head, ended = _read_up_to(source.read, SAMPLE_BYTES)
+        return _Raw(head=head, head_is_all=ended, size=len(head) if ended else None)
+
+
+# =============================================================================
+# Encoding
+# =============================================================================
+def _utf8_ok(data: bytes, final: bool) -> bool:
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(data, final)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _decodes(data: bytes, encoding: str, final: bool) -> bool:
+    try:
+        codecs.getincrementaldecoder(encoding)().decode(data, final)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _inner(chunk: bytes, final: bool) -> bytes:
+    """A window cut at an arbitrary byte, from its first line break on."""
+    i = chunk.find(b"\n")
+    return chunk[i + 1 :] if i >= 0 else (chunk if final else b"")
+
+
+def detect_encoding(raw_head: bytes, *others: bytes, head_is_all: bool = False) -> tuple[str, int]:
+    """``(codec name, BOM length)`` for the sample bytes (see docs/INFERENCE.md)."""
+    h = raw_head
+    if h.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig", 3
+    if h.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "utf-32", 4
+    if h.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16", 2
+    probe = h[:65536]
+    if len(probe) >= 4 and probe.count(0) * 4 > len(probe):  # BOM-less UTF-16?
+        even, odd = probe[0::2].count(0), probe[1::2].count(0)
+        guess = None
+        if odd * 2 > len(probe) // 2 and even * 10 < odd:
+            guess = "utf-16-le"
+        elif even * 2 > len(probe) // 2 and odd * 10 < even:
+            guess = "utf-16-be"
+        if guess and _decodes(h, guess, head_is_all):
+            return guess, 0
+    chunks = [(h, head_is_all)] + [(o, i == len(others) - 1) for i, o in enumerate(others)]
+    if all(_utf8_ok(c if j == 0 else _inner(c, fin), fin) for j, (c, fin) in enumerate(chunks)):
+        return "utf-8", 0
+    c1: set[int] = set()
+    for c, _ in chunks:
+        c1.update(b for b in set(c) if 0x80 <= b <= 0x9F)
+    if c1 and not (c1 & _CP1252_UNDEFINED):
+        return "cp1252", 0
+    return "latin-1", 0
+
+
+def _is_utf8(encoding: str) -> bool:
+    try:
+        return codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
+    except LookupError:
+        return False
+
+
+def _norm_codec(encoding: str) -> str:
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise SchemaError(f"unknown encoding {encoding!r}") from None
+
+
+def _to_utf8(chunk: bytes, encoding: str, *, first: bool, head_bom: bytes) -> bytes:
+    """Transcode a sample chunk to UTF-8 (the first chunk loses its BOM)."""
+    name = _norm_codec(encoding)
+    if name in ("utf-8", "utf-8-sig"):
+        if first and chunk.startswith(b"\xef\xbb\xbf"):
+            chunk = chunk[3:]
+        if _utf8_ok(chunk, True):
+            return chunk
+        # not UTF-8 although told so: the sample gets U+FFFD, the conversion reports the bytes
+        return chunk.decode("utf-8", errors="replace").encode("utf-8")
+    if name in ("utf-16", "utf-32") and not first:
+        # a window in the middle has no BOM: use the byte order the head's BOM gave
+        little = not head_bom.startswith((b"\xfe\xff", b"\x00\x00\xfe\xff"))
+        name = f"{name}-{'le' if little else 'be'}"
+    text = chunk.decode(name, errors="replace")
+    if first and text.startswith("\ufeff"):
+        text = text[1:]
+    return text.encode("utf-8", errors="replace")
+
+
+# =============================================================================
+# Splitting rows with the core's own tokenizer
+# =============================================================================
+class _RowError(Exception):
+    def __init__(self, status: int, pos: int) -> None:
+        super().__init__(status, pos)
+        self.status = status
+        self.pos = pos
+
+
+def _rows(buf: bytes, pos: int, final: bool, delim: int, quote: int):
+    """Yield ``(row_start, next, fields)`` for the whole rows of ``buf[pos:]``.
+
+    Stops at the end of the buffer or at a row cut by it (when not ``final``);
+    raises :class:`_RowError` on a quoting error.
+    """
+    n = len(buf)
+    while True:
+        p = pos
+        while p < n and buf[p] in (10, 13):  # blank lines, as the core skips them
+            p += 1
+        if p >= n:
+            return
+        status, fields, nxt = _core.split_row(buf, p, n, final, delim, quote)
+        if status > 0:
+            raise _RowError(status, nxt)
+        if status == _NEED_MORE or not fields:
+            return
+        yield p, nxt, fields
+        pos = nxt
+
+
+def _q(quote: str | None) -> int:
+    return ord(quote) if quote else -1
+
+
+# =============================================================================
+# Value classes (the same syntax the converter accepts, see docs/SEMANTICS.md)
+# =============================================================================
+_INT_RE = re.compile(r"[+-]?([0-9]+)\Z")
+_FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
+_FLOAT_WORDS = frozenset(("inf", "infinity", "nan"))
+_BOOL_WORDS = frozenset(("true", "false", "t", "f", "yes", "no", "1", "0"))
+_ISO_DATE_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})\Z")
+_YMD_RE = re.compile(r"([0-9]{4})([-/.])([0-9]{1,2})\2([0-9]{1,2})\Z")
+_DMY_RE = re.compile(r"([0-9]{1,2})([-/.])([0-9]{1,2})\2([0-9]{4})\Z")
+_ISO_DT_RE = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
+    r"(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,9}))?)?"
+    r"(Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?\Z"
+)
+_DT_RE = re.compile(r"(\S+?)([ T])([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,9}))?)?\Z")
+_NOT = object()  # "not of this kind"
+
+
+def _is_float(v: str) -> bool:
+    return bool(_FLOAT_RE.match(v)) or (v[1:] if v[:1] in "+-" else v).lower() in _FLOAT_WORDS
+
+
+_MAX_INT_DIGITS = 20  # more digits than any 64-bit integer has
+
+
+def _small_int(v: str) -> int | None:
+    """``int(v)`` for an integer text of at most 20 digits, else None (also avoids
+    Python's limit on converting very long digit strings)."""
+    m = _INT_RE.match(v)
+    if m is None or len(m.group(1)) > _MAX_INT_DIGITS:
+        return None
+    return int(v)
+
+
+def _leading_zero(v: str) -> bool:
+    m = _INT_RE.match(v)
+    return m is not None and len(m.group(1)) > 1 and m.group(1)[0] == "0"
+
+
+def _valid_date(y: int, m: int, d: int) -> bool:
+    try:
+        _dt.date(y, m, d)
+    except ValueError:
+        return False
+    return True
+
+
+def _match_all(regex: re.Pattern[str], vals: list[str]) -> list[re.Match[str]] | None:
+    """The match of every value, or None when one does not match."""
+    out = []
+    for v in vals:
+        m = regex.match(v)
+        if m is None:
+            return None
+        out.append(m)
+    return out
+
+
+def _date_format(vals: list[str]) -> Any:
+    """The date format all ``vals`` share: ``None`` (ISO), a format string, or ``_NOT``."""
+    iso = _match_all(_ISO_DATE_RE, vals)
+    if iso is not None and all(_valid_date(*map(int, m.groups())) for m in iso):
+        return None
+    ymd = _match_all(_YMD_RE, vals)
+    if ymd is not None:
+        seps = {m.group(2) for m in ymd}
+        if len(seps) == 1 and all(
+            _valid_date(int(m.group(1)), int(m.group(3)), int(m.group(4))) for m in ymd
+        ):
+            s = seps.pop()
+            return f"%Y{s}%m{s}%d"
+        return _NOT
+    dmy = _match_all(_DMY_RE, vals)
+    if dmy is None:
+        return _NOT
+    seps = {m.group(2) for m in dmy}
+    if len(seps) != 1:
+        return _NOT
+    s = seps.pop()
+    parts = [(int(m.group(1)), int(m.group(3)), int(m.group(4))) for m in dmy]
+    day_first = all(_valid_date(y, b, a) for a, b, y in parts)
+    month_first = all(_valid_date(y, a, b) for a, b, y in parts)
+    if day_first:  # also when both readings are valid: day-first wins (documented)
+        return f"%d{s}%m{s}%Y"
+    if month_first:
+        return f"%m{s}%d{s}%Y"
+    return _NOT
+
+
+def _iso_datetime(vals: list[str]) -> Any:
+    """``{"type": "datetime", ...}`` when every value is an ISO datetime, else ``_NOT``."""
+    unit = "us"
+    for v in vals:
+        m = _ISO_DT_RE.match(v)
+        if not m:
+            return _NOT
+        y, mo, d, hh, mi, ss, frac, _tz = m.groups()
+        if not _valid_date(int(y), int(mo), int(d)):
+            return _NOT
+        if hh is not None and (int(hh) > 23 or int(mi) > 59 or (ss is not None and int(ss) > 59)):
+            return _NOT
+        if frac and len(frac) > 6 and frac[6:].strip("0"):
+            unit = "ns"
+    return {"type": "datetime", "unit": unit} if unit != "us" else {"type": "datetime"}
+
+
+def _custom_datetime(vals: list[str]) -> Any:
+    """A ``<date format> %H:%M[:%S[.%f]]`` datetime shared by every value, else ``_NOT``."""
+    ms = _match_all(_DT_RE, vals)
+    if ms is None:
+        return _NOT
+    shapes = {(m.group(2), m.group(5) is not None, m.group(6) is not None) for m in ms}
+    if len(shapes) != 1:
+        return _NOT
+    sep, has_s, has_f = shapes.pop()
+    dfmt = _date_format([m.group(1) for m in ms])
+    if dfmt is _NOT:
+        return _NOT
+    for m in ms:
+        hh, mi, ss = m.group(3), m.group(4), m.group(5)
+        if int(hh) > 23 or int(mi) > 59 or (ss is not None and int(ss) > 59):
+            return _NOT
+    fmt = (dfmt or "%Y-%m-%d") + sep + "%H:%M" + (":%S" if has_s else "")
+    fmt += ".%f" if has_f else ""
+    out: dict[str, Any] = {"type": "datetime", "format": fmt}
+    if has_f and any(len(f) > 6 and f[6:].strip("0") for m in ms if (f := m.group(6))):
+        out["unit"] = "ns"
+    return out
+
+
+def _int_type(lo: int, hi: int) -> str | None:
+    for name in ("int8", "int16", "int32", "int64"):
+        _, tmin, tmax = INT_TYPES[name]
+        if tmin <= lo and hi <= tmax:
+            return name
+    if lo >= 0 and hi <= INT_TYPES["uint64"][2]:
+        return "uint64"
+    return None
+
+
+_NUM_RE = re.compile(r"[+-]?(?:([0-9]+)(?:\.([0-9]*))?|\.([0-9]+))([eE][+-]?[0-9]+)?\Z")
+
+
+def _numeric(vals: list[str]) -> Any:
+    """One pass over ``vals``: ``"int"``, ``("decimal", scale)``, ``"float"`` or None."""
+    only_ints = True
+    scale: int | None = None
+    fixed = True  # every value has a point and the same number of digits after it
+    numbers = False
+    for v in vals:
+        m = _NUM_RE.match(v)
+        if m is None:
+            if (v[1:] if v[:1] in "+-" else v).lower() in _FLOAT_WORDS:
+                only_ints = fixed = False
+                continue
+            return None
+        numbers = True
+        _whole, f1, f2, exp = m.groups()
+        if f1 is None and f2 is None and exp is None:
+            fixed = False
+            continue
+        only_ints = False
+        if exp is not None:
+            fixed = False
+        elif fixed:
+            s = len(f1 if f1 is not None else f2)
+            if scale is None:
+                scale = s
+            elif s != scale:
+                fixed = False
+    if not numbers:
+        return None
+    if only_ints:
+        return "int"
+    if fixed and scale is not None and 1 <= scale <= DECIMAL_MAX_SCALE:
+        return ("decimal", scale)
+    return "float"
+
+
+def _classify(vals: list[str]) -> dict[str, Any] | None:
+    """The narrowest typed column for the distinct trimmed non-null ``vals``; None: text."""
+    if not vals:
+        return None
+    if all(v.lower() in _BOOL_WORDS for v in vals) and any(v not in ("0", "1") for v in vals):
+        return {"type": "bool"}
+    kind = _numeric(vals)
+    if kind == "int":
+        if any(_leading_zero(v) for v in vals):
+            return None  # identifiers such as zip codes keep their zeros
+        nums = [n for v in vals if (n := _small_int(v)) is not None]
+        if len(nums) < len(vals):
+            return None  # beyond 64 bits: text, exactly as written
+        t = _int_type(min(nums), max(nums))
+        return {"type": t} if t else None  # beyond 64 bits: text, exactly as written
+    if isinstance(kind, tuple):
+        limit = INT_TYPES["int64"][2]
+        digits = [v.replace(".", "").lstrip("+-") for v in vals]
+        if all(len(d) <= _MAX_INT_DIGITS and int(d or "0") <= limit for d in digits):
+            return {"type": "decimal", "scale": kind[1]}
+        kind = "float"
+    if kind == "float":
+        return {"type": "float64"}
+    fmt = _date_format(vals)
+    if fmt is not _NOT:
+        return {"type": "date", "format": fmt} if fmt else {"type": "date"}
+    for probe in (_iso_datetime, _custom_datetime):
+        spec = probe(vals)
+        if spec is not _NOT:
+            return spec
+    return None
+
+
+def _round_width(nbytes: int) -> int:
+    w = max(STR_MIN_WIDTH, math.ceil(nbytes * STR_HEADROOM / 8) * 8)
+    return min(w, MAX_STR_WIDTH)
+
+
+# =============================================================================
+# Column statistics and inference
+# =============================================================================
+@dataclass
+class _Stats:
+    """What the sample says about one column (kept to widen it later)."""
+
+    counts: Counter  # verbatim text -> occurrences
+    max_bytes: int = 0
+    lo: int | None = None  # integer range seen (typed view)
+    hi: int | None = None
+    nonnull: int = 0  # non-empty verbatim values
+    swapped_date: bool = False
+
+    @classmethod
+    def of(cls, values: Any) -> _Stats:
+        """From the column's fields (bytes as split, or str)."""
+        raw = Counter(values)
+        if raw and isinstance(next(iter(raw)), bytes):
+            st = cls(counts=Counter(), max_bytes=max(map(len, raw)))
+            for k, n in raw.items():
+                st.counts[k.decode("utf-8", errors="replace")] += n
+        else:
+            st = cls(counts=raw)
+            st.max_bytes = max((len(v.encode("utf-8")) for v in raw), default=0)
+        st.nonnull = sum(n for v, n in st.counts.items() if v != "")
+        return st
+
+    def int_range(self) -> None:
+        """Fill ``lo``/``hi`` from the integers of the sample (used when widening)."""
+        if self.lo is None:
+            found = (_small_int(v.strip(" \t")) for v in self.counts)
+            ints = [n for n in found if n is not None]
+            if ints:
+                self.lo, self.hi = min(ints), max(ints)
+
+    def typed_values(self) -> list[str]:
+        """Distinct trimmed non-empty texts (the typed view of the column)."""
+        return list(dict.fromkeys(t for v in self.counts if (t := v.strip(" \t"))))
+
+    def see(self, text: str) -> None:
+        """Account for one value met outside the sample."""
+        self.max_bytes = max(self.max_bytes, len(text.encode("utf-8")))
+        n = _small_int(text.strip(" \t"))
+        if n is not None:
+            self.lo = n if self.lo is None else min(self.lo, n)
+            self.hi = n if self.hi is None else max(self.hi, n)
+
+
+def _text_column(name: str, st: _Stats, null_values: tuple[str, ...]) -> Column:
+    """str or category, by the documented cardinality rule."""
+    tokens = set(null_values) - {""}
+    nullable = "" in st.counts and not (tokens & set(st.counts))
+    distinct = sum(1 for v in st.counts if v != "")
+    if 0 < distinct <= CATEGORY_MAX_DISTINCT and distinct <= CATEGORY_MAX_RATIO * st.nonnull:
+        return Column(
+            name=name,
+            type="category",
+            nullable=nullable,
+            max_values=255 if distinct <= 127 else 65535,
+        )
+    return Column(name=name, type="str", nullable=nullable, width=_round_width(st.max_bytes))
+
+
+def _infer(names: list[str], stats: list[_Stats], null_values: tuple[str, ...] | None):
+    """Columns and the file-wide null tokens from per-column statistics."""
+    specs: list[dict[str, Any] | None] = []
+    adopted: set[str] = set()
+    for st in stats:
+        vals = st.typed_values()
+        if null_values is not None:
+            vals = [v for v in vals if v not in null_values]
+        spec = _classify(vals)
+        if spec is None and null_values is None:
+            toks = [v for v in vals if v in NULL_TOKENS]
+            rest = [v for v in vals if v not in NULL_TOKENS]
+            if toks and rest:
+                spec = _classify(rest)
+                if spec is not None:
+                    adopted.update(toks)
+        specs.append(spec)
+    if null_values is None:
+        nulls = ("", *(t for t in NULL_TOKENS if t in adopted))
+    else:
+        nulls = tuple(null_values)
+    cols = []
+    for name, st, spec in zip(names, stats, specs, strict=True):
+        if spec is None:
+            cols.append(_text_column(name, st, nulls))
+            continue
+        nullable = any(v.strip(" \t") in nulls for v in st.counts)
+        cols.append(Column(name=name, nullable=nullable, **spec))
+    return cols, nulls
+
+
+def infer_columns(
+    rows: list[list[str]],
+    names: list[str] | None = None,
+    *,
+    null_values: list[str] | tuple[str, ...] | None = None,
+) -> tuple[list[Column], tuple[str, ...]]:
+    """Infer columns from decoded data rows (no header row).
+
+    Returns the columns and the dialect's ``null_values`` to use with them (the
+    empty field plus the null tokens that typed columns use, see
+    docs/INFERENCE.md).  ``null_values`` given here are used as they are.
+    The types come from the values alone: they are not checked by the converter
+    (:func:`infer_schema` does that).
+    """
+    ncols = len(names) if names is not None else max((len(r) for r in rows), default=0)
+    if names is None:
+        names = [f"column_{i + 1}" for i in range(ncols)]
+    cols_values: list[list[str]] = [[] for _ in range(ncols)]
+    for r in rows:
+        if len(r) != ncols:
+            raise SchemaError(f"a row has {len(r)} fields, expected {ncols}")
+        for i, v in enumerate(r):
+            cols_values[i].append(v)
+    stats = [_Stats.of(v) for v in cols_values]
+    return _infer(names, stats, None if null_values is None else tuple(null_values))
+
+
+# =============================================================================
+# Widening: what to change when the converter refuses a value
+# =============================================================================
+def _text_of(col: Column, st: _Stats | None, value: str, nulls: tuple[str, ...]) -> Column:
+    nbytes = max(st.max_bytes if st else 0, len(value.encode("utf-8")))
+    if st is not None:
+        tokens = set(nulls) - {""}
+        nullable = "" in st.counts and not (tokens & set(st.counts))
+    else:
+        nullable = col.nullable
+    return Column(name=col.name, type="str", nullable=nullable, width=_round_width(nbytes))
+
+
+def _with(col: Column, **changes: Any) -> Column:
+    d = col.to_dict() | changes
+    for k in [k for k, v in d.items() if v is None]:
+        del d[k]
+    return Column.from_dict(d)
+
+
+def _widen(
+    col: Column, value: str | None, reason: str, st: _Stats | None, nulls: tuple[str, ...]
+) -> Column | None:
+    """A column that accepts ``value`` where ``col`` refused it (``reason``), or None."""
+    raw = value if value is not None else ""
+    truncated = len(raw) > 200 and raw.endswith("...")
+    v = raw.strip(" \t")
+    t = col.type
+    if reason.startswith("is empty"):
+        return _with(col, nullable=True) if not col.nullable else None
+    if "not valid UTF-8" in reason:
+        return None  # an encoding problem: no column type helps
+    if st is not None and not truncated:
+        st.int_range()
+        st.see(raw)
+    if t == "str":
+        if "longer than" in reason:
+            need = max(len(raw.encode("utf-8")), 2 * (col.width or 1) if truncated else 0)
+            w = max(_round_width(need), (col.width or 0) + 8)
+            if (col.width or 0) >= MAX_STR_WIDTH:
+                return None
+            return _with(col, width=min(w, MAX_STR_WIDTH))
+        return None
+    if t == "category":
+        if "max_values" in reason and (col.max_values or 65535) < 65535:
+            return _with(col, max_values=65535)
+        return _text_of(col, st, raw, nulls)
+    if t in INT_TYPES:
+        n = _small_int(v)
+        if n is not None and not _leading_zero(v):
+            if st is not None and st.lo is not None and st.hi is not None:
+                lo, hi = min(n, st.lo), max(n, st.hi)  # what was seen (a restart re-checks)
+            else:
+                lo, hi = min(n, INT_TYPES[t][1]), max(n, INT_TYPES[t][2])
+            nt = _int_type(lo, hi)
+            if nt is not None and nt != t:
+                return _with(col, type=nt)
+            return _text_of(col, st, raw, nulls)
+        if _is_float(v):
+            return _with(col, type="float64")
+        return _text_of(col, st, raw, nulls)
+    if t == "decimal":
+        if _is_float(v):
+            return _with(col, type="float64", scale=None, round=None)
+        return _text_of(col, st, raw, nulls)
+    if t in ("float32", "float64"):
+        if t == "float32" and _is_float(v):
+            return _with(col, type="float64")
+        return _text_of(col, st, raw, nulls)
+    if t == "bool":
+        return _text_of(col, st, raw, nulls)
+    if t == "date":
+        fmt = col.format
+        m = _DMY_RE.match(v)
+        if fmt and fmt[:2] in ("%d", "%m") and m and not (st and st.swapped_date):
+            a, sep, b, y = m.groups()
+            other = f"%m{sep}%d{sep}%Y" if fmt.startswith("%d") else f"%d{sep}%m{sep}%Y"
+            month, day = (a, b) if other.startswith("%m") else (b, a)
+            if other[2] == fmt[2] and _valid_date(int(y), int(month), int(day)):
+                # the sample was ambiguous and the other reading was the right one
+                if st is not None:
+                    st.swapped_date = True
+                return _with(col, format=other)
+        spec = _classify([v])
+        if spec and spec["type"] == "datetime":
+            dt_fmt = spec.get("format")
+            if (fmt is None and dt_fmt is None) or (fmt and dt_fmt and dt_fmt.startswith(fmt)):
+                return Column(name=col.name, nullable=col.nullable, **spec)
+        return _text_of(col, st, raw, nulls)
+    if t == "datetime":
+        if "more precise" in reason and col.unit != "ns":
+            return _with(col, unit="ns")
+        return _text_of(col, st, raw, nulls)
+    return None
+
+
+# =============================================================================
+# Sniffing
+# =============================================================================
+@dataclass(frozen=True)
+class Sniffed:
+    """What sniffing found.  ``dialect()`` turns it into a :class:`Dialect`."""
+
+    encoding: str  # a Python codec name: utf-8, utf-8-sig, utf-16, cp1252, latin-1 ...
+    delimiter: str
+    quote: str | None
+    header: bool
+    line_terminator: str  # "\r\n", "\n", "\r", "mixed" or "" (a single line): informational
+    bom: bool = False
+
+    def dialect(self, null_values: tuple[str, ...] = ("",)) -> Dialect:
+        return Dialect(
+            delimiter=self.delimiter,
+            quote=self.quote,
+            header=self.header,
+            encoding=self.encoding,
+            null_values=null_values,
+        )
+
+
+def _line_terminator(buf: bytes) -> str:
+    crlf = buf.count(b"\r\n")
+    lf = buf.count(b"\n") - crlf
+    cr = buf.count(b"\r") - crlf
+    kinds = [(crlf, "\r\n"), (lf, "\n"), (cr, "\r")]
+    present = [k for n, k in kinds if n]
+    if not present:
+        return ""
+    return present[0] if len(present) == 1 else "mixed"
+
+
+def _looks_typed(v: bytes) -> bool:
+    t = v.strip(b" \t")
+    if not t:
+        return True
+    try:
+        s = t.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return _is_float(s) or bool(_YMD_RE.match(s) or _DMY_RE.match(s) or _ISO_DT_RE.match(s))
+
+
+def _score(buf: bytes, final: bool, d: str, q: str | None) -> tuple:
+    counts: list[int] = []
+    typed = total = 0
+    error = False
+    end = 0
+    longest = 0
+    try:
+        for start, nxt, fields in _rows(buf, 0, final, ord(d), _q(q)):
+            counts.append(len(fields))
+            longest = max(longest, nxt - start)
+            end = nxt
+            if 1 < len(counts) <= 20:
+                total += len(fields)
+                typed += sum(1 for f in fields if _looks_typed(f))
+            if len(counts) >= SNIFF_ROWS:
+                break
+    except _RowError:
+        error = True
+    if not counts:
+        return (False, False, 0.0, 0.0, 0, 0, 0)
+    if len(counts) < SNIFF_ROWS and not final and len(buf) - end > max(8192, 4 * longest):
+        error = True  # a quote swallowed the rest of the sample: not this quote
+    k, freq = max(Counter(counts).items(), key=lambda kv: (kv[1], kv[0]))
+    consistency = round(freq / len(counts), 3)
+    evidence = 0
+    if q is not None:
+        pat = re.compile(rb"(?:^|[" + re.escape(d.encode()) + rb"\r\n])" + re.escape(q.encode()))
+        evidence = len(pat.findall(buf))
+    return (
+        k > 1,
+        not error,
+        consistency,
+        round(typed / total, 2) if total else 0.0,
+        evidence,
+        _QUOTE_RANK.get(q, 0),
+        -DELIMITERS.index(d) if d in DELIMITERS else 0,
+    )
+
+
+def _choose_structure(
+    buf: bytes, final: bool, delimiter: str | None, quote: Any
+) -> tuple[str, str | None]:
+    sbuf = buf[:SNIFF_BYTES]
+    sfinal = final and len(buf) <= SNIFF_BYTES
+    ds = (delimiter,) if delimiter is not None else DELIMITERS
+    qs = (quote,) if quote is not ... else QUOTES
+    best: tuple | None = None
+    choice = (ds[0], qs[0])
+    for d in ds:
+        for q in qs:
+            if q is not None and q == d:
+                continue
+            s = _score(sbuf, sfinal, d, q)
+            if best is None or s > best:
+                best, choice = s, (d, q)
+    return choice
+
+
+def _detect_header(rows: list[list[bytes]]) -> bool:
+    """Is the first row a header?  (Rules in docs/INFERENCE.md.)"""
+    first = [f.decode("utf-8", errors="replace") for f in rows[0]]
+    firstt = [f.strip(" \t") for f in first]
+    names_like = (
+        all(firstt)
+        and len(set(first)) == len(first)
+        and not any(_classify([f]) is not None for f in firstt)
+    )
+    body = rows[1:200]
+    if not body:
+        return names_like
+    votes_header = votes_data = 0
+    for j, head in enumerate(firstt):
+        texts = (r[j].decode("utf-8", "replace").strip(" \t") for r in body if j < len(r))
+        vals = list(dict.fromkeys(t for t in texts if t))
+        vals = [v for v in vals if v not in NULL_TOKENS] or vals
+        spec = _classify(vals)
+        if not head:
+            continue
+        if spec is not None:
+            if spec["type"] in INT_TYPES and _INT_RE.match(head):
+                votes_data += 1
+            elif _classify(vals + [head]) == spec or (
+                spec["type"] in ("float64", "decimal") and _is_float(head)
+            ):
+                votes_data += 1
+            else:
+                votes_header += 1
+        elif (alone := _classify([head])) is not None and alone["type"] != "bool":
+            votes_data += 1  # a number or a date over a text column: data
+    if votes_header != votes_data:
+        return votes_header > votes_data
+    return names_like
+
+
+def sniff(
+    sample: bytes,
+    *,
+    delimiter: str | None = None,
+    quote: Any = ...,
+    encoding: str | None = None,
+    header: bool | None = None,
+    final: bool = True,
+    _others: tuple[bytes, ...] = (),
+) -> Sniffed:
+    """Sniff the encoding, delimiter, quote, header and line ends of ``sample``.
+
+    ``sample`` holds the first bytes of the input (``final``: all of it).  Options
+    that are given are taken as they are.  Returns a :class:`Sniffed`, whose
+    ``encoding`` may be any Python codec name.
+    """
+    if encoding is None:
+        encoding, bom = detect_encoding(sample, *_others, head_is_all=final)
+    else:
+        name = _norm_codec(encoding)
+        bom = next((len(b) for b in _BOMS.get(name, ()) if sample.startswith(b)), 0)
+    head_bom = sample[:4]
+    u8 = _to_utf8(sample, encoding, first=True, head_bom=head_bom)
+    d, q = _choose_structure(u8, final, delimiter, quote)
+    if header is None:
+        rows = []
+        try:
+            for _s, _n, fields in _rows(
+                u8[:SNIFF_BYTES], 0, final and len(u8) <= SNIFF_BYTES, ord(d), _q(q)
+            ):
+                rows.append(fields)
+                if len(rows) >= SNIFF_ROWS:
+                    break
+        except _RowError:
+            pass
+        header = _detect_header(rows) if rows else True
+    return Sniffed(
+        encoding=encoding,
+        delimiter=d,
+        quote=q,
+        header=header,
+        line_terminator=_line_terminator(u8[:SNIFF_BYTES]),
+        bom=bool(bom),
+    )
+
+
+def sniff_dialect(sample: bytes, **options: Any) -> Dialect:
+    """:func:`sniff`, as a :class:`Dialect` (null values: the empty field only).
+
+    Until the dialect accepts every codec, a sample in a codec it does not take
+    yet (cp1252, UTF-16 ...) raises :class:`SchemaError` here; :func:`sniff`
+    reports it in every case.
+    """
+    return sniff(sample, **options).dialect()
+
+
+# =============================================================================
+# Header names
+# =============================================================================
+# =============================================================================
+# The sample: rows from the beginning, the middle and the end
+# =============================================================================
+@dataclass
+class _Sample:
+    header: list[bytes] | None
+    rows: list[tuple[list[bytes], bytes]]  # (fields, raw row text in UTF-8)
+    complete: bool  # the rows are every row of the input
+    sniffed: Sniffed
+    ncols: int
+
+
+def _ragged(line: int | None, ncols: int, found: int) -> ParseError:
+    return ParseError(f"expected {ncols} fields, found {found}", line=line)
+
+
+def _quote_error(status: int, line: int | None) -> ParseError:
+    if status == _S["UNTERMINATED"]:
+        return ParseError("a quoted field starts here and is never closed", line=line)
+    return ParseError(
+        "unexpected text after a closing quote (a quote inside a quoted field must be doubled)",
+        line=line,
+    )
+
+
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+
+
+def _window_rows(
+    buf: bytes,
+    start: int,
+    known: bool,
+    final: bool,
+    d: int,
+    q: int,
+    ncols: int,
+    cap: int,
+    keep_last: bool,
+) -> tuple[list[tuple[list[bytes], bytes]], int]:
+    """Up to ``cap`` rows of ``buf`` from ``start`` (the first ones, or the last ones
+    with ``keep_last``) and where they end.
+
+    When ``start`` is not ``known`` to be a row start, it is re-synchronised: each
+    of the next line starts is tried until one gives :data:`_RESYNC_ROWS`
+    consecutive rows of ``ncols`` fields without a quoting error (a start inside
+    a quoted field soon splits into the wrong number of fields).
+    """
+    if known:
+        starts = [start]
+    else:
+        breaks = _LINE_BREAK.finditer(buf, start)
+        starts = [m.end() for _, m in zip(range(_RESYNC_TRIES), breaks, strict=False)]
+    for s in starts:
+        got: Any = deque(maxlen=cap) if keep_last else []
+        n_ok = 0
+        end = s
+        clean = True
+        try:
+            for rs, nxt, fields in _rows(buf, s, final, d, q):
+                if len(fields) != ncols:
+                    clean = False
+                    break
+                got.append((fields, buf[rs:nxt]))
+                n_ok += 1
+                end = nxt
+                if not keep_last and n_ok >= cap:
+                    break
+        except _RowError:
+            clean = False
+        if n_ok >= _RESYNC_ROWS or (n_ok and (known or (final and clean))):
+            return list(got), end
+        if known:
+            break
+    return [], start
+
+
+def _sample(
+    raw: _Raw,
+    rows_cap: int,
+    delimiter: str | None,
+    quote: Any,
+    encoding: str | None,
+    header: bool | None,
+) -> _Sample:
+    others = tuple(c for c in (raw.middle, raw.tail) if c)
+    sn = sniff(
+        raw.head,
+        delimiter=delimiter,
+        quote=quote,
+        encoding=encoding,
+        header=header,
+        final=raw.head_is_all,
+        _others=others,
+    )
+    head_bom = raw.head[:4]
+    try:
+        codecs.getincrementaldecoder(sn.encoding)().decode(raw.head, raw.head_is_all)
+    except UnicodeDecodeError as e:  # a given encoding, or a truncated UTF-16 file
+        raise InputError(
+            f"byte {e.start} is not valid {sn.encoding} ({e.reason}); check the encoding"
+        ) from None
+    u8 = _to_utf8(raw.head, sn.encoding, first=True, head_bom=head_bom)
+    d, q = ord(sn.delimiter), _q(sn.quote)
+    it = _rows(u8, 0, raw.head_is_all, d, q)
+    counted = [0, 0]  # line breaks before counted[1]
+
+    def line_of(p: int) -> int:
+        counted[0] += _core.count_lines(u8, counted[1], p)
+        counted[1] = p
+        return counted[0] + 1
+
+    try:
+        first = next(it, None)
+    except _RowError as e:
+        raise _quote_error(e.status, line_of(min(e.pos, len(u8)))) from None
+    if first is None:
+        raise SchemaError(
+            "the input is empty: there is no header and no data to infer a schema from"
+        )
+    ncols = len(first[2])
+    hdr = first[2] if sn.header else None
+    rows: list[tuple[list[bytes], bytes]] = (
+        [] if sn.header else [(first[2], u8[first[0] : first[1]])]
+    )
+    ends = [] if sn.header else [first[1]]
+    window_cap = rows_cap // 4
+    head_cap = rows_cap - 2 * window_cap
+    complete = raw.head_is_all
+    end = first[1]
+    try:
+        for rs, nxt, fields in it:
+            if len(fields) != ncols:
+                raise _ragged(line_of(rs), ncols, len(fields))
+            if len(rows) >= rows_cap or (len(rows) >= head_cap and not raw.head_is_all):
+                complete = False
+                break
+            rows.append((fields, u8[rs:nxt]))
+            ends.append(nxt)
+            end = nxt
+    except _RowError as e:
+        raise _quote_error(e.status, line_of(min(e.pos, len(u8)))) from None
+    if not complete and window_cap:
+        if raw.head_is_all:
+            # a small input with more rows than asked for: windows in the same text
+            del rows[head_cap:]
+            end = ends[len(rows) - 1] if rows else first[1]
+            mid_start = max(end, len(u8) // 2)
+            mid, mid_end = _window_rows(
+                u8, mid_start, mid_start == end, True, d, q, ncols, window_cap, keep_last=False
+            )
+            rows += mid
+            avg = max(1, (end - first[0]) // max(1, head_cap))
+            tail_start = max(mid_end, len(u8) - 2 * avg * window_cap - 1024)
+            tail, _ = _window_rows(
+                u8, tail_start, tail_start == mid_end, True, d, q, ncols, window_cap, keep_last=True
+            )
+            rows += tail
+        else:
+            for chunk, fin in ((raw.middle, False), (raw.tail, True)):
+                if not chunk:
+                    continue
+                cu8 = _to_utf8(chunk, sn.encoding, first=False, head_bom=head_bom)
+                got, _ = _window_rows(cu8, 0, False, fin, d, q, ncols, window_cap, keep_last=fin)
+                rows += got
+    return _Sample(header=hdr, rows=rows, complete=complete, sniffed=sn, ncols=ncols)
+
+
+# =============================================================================
+# Checking with the converter
+# =============================================================================
+def _quote_field(text: str, d: str, q: str | None) -> str:
+    if q is None:
+        return text
+    if any(c in text for c in (d, q, "\r", "\n")) or text != text.strip(" \t") or text == "":
+        return q + text.replace(q, q + q) + q
+    return text
+
+
+def _sample_bytes(sample: _Sample, names: list[str]) -> bytes:
+    sn = sample.sniffed
+    parts = []
+    if sample.header is not None:
+        parts.append(
+            sn.delimiter.join(_quote_field(n, sn.delimiter, sn.quote) for n in names).encode()
+            + b"\n"
+        )
+    for _fields, raw in sample.rows:
+        parts.append(raw if raw.endswith((b"\n", b"\r")) else raw + b"\n")
+    return b"".join(parts)
+
+
+def _column_index(schema: Schema, error: ParseError, aliases: list[str] | None) -> int | None:
+    if error.column is None:
+        return None
+    names = [c.name for c in schema.columns]
+    if error.column in names:
+        return names.index(error.column)
+    if aliases and aliases.count(error.column) == 1:
+        return aliases.index(error.column)
+    return None
+
+
+def _fix(
+    schema: Schema,
+    error: BaseException,
+    stats: list[_Stats] | None,
+    aliases: list[str] | None = None,
+) -> Schema | None:
+    """The schema changed so that it accepts what ``error`` refused, or None."""
+    d = schema.dialect
+    if isinstance(error, InputError) and d.encoding == "cp1252" and "not valid" in str(error):
+        return schema.replace(dialect=Dialect.from_dict(d.to_dict() | {"encoding": "latin-1"}))
+    if not isinstance(error, ParseError):
+        return None
+    if "not valid UTF-8" in error.reason and _is_utf8(d.encoding):
+        # bytes that are not UTF-8 outside the sample: a Windows code page is likely
+        return schema.replace(dialect=Dialect.from_dict(d.to_dict() | {"encoding": "cp1252"}))
+    i = _column_index(schema, error, aliases)
+    if i is None:
+        return None
+    col = schema.columns[i]
+    cols = list(schema.columns)
+    token = (error.value or "").strip(" \t")
+    if (
+        token in NULL_TOKENS
+        and token not in d.null_values
+        and col.type not in ("str", "category")
+        and "not a valid" in error.reason
+    ):
+        # a null token met outside the sample: adopt it (file-wide) and let nulls in
+        cols[i] = _with(col, nullable=True)
+        nulls = (*d.null_values, token)
+        return schema.replace(
+            columns=tuple(cols),
+            dialect=Dialect.from_dict(d.to_dict() | {"null_values": list(nulls)}),
+        )
+    new = _widen(col, error.value, error.reason, stats[i] if stats else None, d.null_values)
+    if new is None or new == col:
+        return None
+    cols[i] = new
+    return schema.replace(columns=tuple(cols))
+
+
+def _fit(
+    schema: Schema,
+    check: Any,
+    stats: list[_Stats] | None,
+    max_steps: int,
+    aliases: list[str] | None = None,
+) -> Schema:
+    """Run ``check(schema)`` and widen the refused column until it passes."""
+    for _ in range(max_steps):
+        try:
+            check(schema)
+            return schema
+        except (ParseError, InputError) as e:
+            fixed = _fix(schema, e, stats, aliases)
+            if fixed is None:
+                raise
+            schema = fixed
+    raise SchemaError(
+        f"no schema found that converts the input after {max_steps} attempts; "
+        "write the schema by hand (start from `fastetl infer`)"
+    )
+
+
+def _check_sample(data: bytes, header: bool):
+    from .api import read_csv  # late: api imports this module
+
+    def check(schema: Schema) -> None:
+        d = schema.dialect.to_dict() | {"encoding": "utf-8", "header": header}
+        read_csv(data, schema.replace(dialect=Dialect.from_dict(d)))
+
+    return check
+
+
+class _DiscardWriter:
+    """A pipeline writer that keeps nothing: one reused window (memory stays bounded)."""
+
+    def __init__(self, dtype: Any, window_rows: int = 1 << 14) -> None:
+        self.rows = 0
+        self.window_rows = window_rows
+        self._buf = bytearray(max(1, dtype.itemsize) * window_rows)
+
+    def window(self, nrows: int) -> memoryview:
+        if nrows > self.window_rows:
+            self._buf = bytearray(len(self._buf) // self.window_rows * nrows)
+            self.window_rows = nrows
+        return memoryview(self._buf)[: nrows * (len(self._buf) // self.window_rows)]
+
+    def advance(self, nrows: int) -> None:
+        self.rows += nrows
+
+
+def _check_file(src: Any):
+    """A check that converts the whole input the way :func:`fastetl.read_csv` does,
+    keeping no records."""
+    from .pipeline import run  # late: the pipeline is not needed to sniff
+
+    pos = src.tell() if hasattr(src, "read") else None
+
+    def check(schema: Schema) -> None:
+        if pos is not None:
+            src.seek(pos)
+        with open_source(src, schema.dialect.encoding) as source:
+            run(source, schema, _DiscardWriter(schema.dtype()))
+
+    return check
+
+
+# =============================================================================
+# The public entry points
+# =============================================================================
+def _check_rows(infer_rows: Any) -> tuple[int, bool]:
+    if infer_rows == "all":
+        return DEFAULT_INFER_ROWS, True
+    if isinstance(infer_rows, bool) or not isinstance(infer_rows, int) or infer_rows < 1:
+        raise SchemaError(
+            f"infer_rows must be a positive number of rows or 'all', got {infer_rows!r}"
+        )
+    return infer_rows, False
+
+
+def infer_schema(
+    src: Any,
+    *,
+    delimiter: str | None = None,
+    quote: Any = ...,
+    encoding: str | None = None,
+    header: bool | None = None,
+    infer_rows: int | str = DEFAULT_INFER_ROWS,
+    null_values: list[str] | tuple[str, ...] | None = None,
+) -> Schema:
+    """Infer the schema of the CSV ``src`` (a path, a bytes-like object or a seekable
+    binary file object, whose position is restored).
+
+    ``delimiter``, ``quote`` (``None``: no quoting), ``encoding``, ``header`` and
+    ``null_values`` override what sniffing finds.  ``infer_rows`` is the number
+    of rows sampled (from the beginning, the middle and the end; at most
+    :data:`SAMPLE_BYTES` bytes are read), or ``"all"``: after inferring from the
+    sample, convert the whole input and widen columns until it converts, so the
+    schema is guaranteed to convert it.
+
+    Standard input (``"-"``) and streams that cannot seek are refused: they
+    could be read only once; buffer them first.  Raises :class:`SchemaError`
+    (nothing to infer from, a header that cannot be bound by name) or
+    :class:`ParseError` (rows with a different number of fields, broken quotes).
+    """
+    rows_cap, guaranteed = _check_rows(infer_rows)
+    if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
+        raise SchemaError(f"delimiter must be one character, got {delimiter!r}")
+    raw = _read_raw(src)
+    sample = _sample(raw, rows_cap, delimiter, quote, encoding, header)
+    sn = sample.sniffed
+    if sample.header is not None:
+        original = [f.decode("utf-8", errors="replace") for f in sample.header]
+        names = unique_names(original)
+    else:
+        original = None
+        names = [f"column_{i + 1}" for i in range(sample.ncols)]
+    renamed = original is not None and names != original
+    by_column = list(zip(*(f for f, _raw in sample.rows), strict=True)) or [()] * sample.ncols
+    stats = [_Stats.of(v) for v in by_column]
+    cols, nulls = _infer(names, stats, None if null_values is None else tuple(null_values))
+    check_dialect = Dialect(
+        delimiter=sn.delimiter, quote=sn.quote, header=sn.header, null_values=nulls
+    )
+    schema = Schema(columns=tuple(cols), dialect=check_dialect)
+    data = _sample_bytes(sample, names)
+    schema = _fit(
+        schema, _check_sample(data, sample.header is not None), stats, MAX_PASSES + 16 * len(cols)
+    )
+    header_key: Any = "rename" if renamed else sn.header
+    final = schema.replace(
+        dialect=Dialect(
+            delimiter=sn.delimiter,
+            quote=sn.quote,
+            header=header_key,
+            encoding=sn.encoding,
+            null_values=schema.dialect.null_values,
+        )
+    )
+    if guaranteed and not sample.complete:
+        final = _fit(final, _check_file(src), stats, MAX_PASSES + 4 * len(cols), aliases=original)
+    return final
+
+
+def hint_for(error: BaseException, schema: Schema | None) -> str:
+    """One line telling what to change when converting with ``schema`` failed with
+    ``error`` (for the CLI to print after the error), or ``""`` with no advice."""
+    if isinstance(error, InputError) and "check the encoding" in str(error):
+        return (
+            'hint: set the dialect\'s "encoding" to the file\'s ("latin-1" reads every byte), '
+            "or rerun with --infer-rows all"
+        )
+    if not isinstance(error, ParseError):
+        return ""
+    reason = error.reason or ""
+    if reason.startswith("expected") and "fields" in reason:
+        return (
+            "hint: this row has a different number of fields than the header; check the "
+            "delimiter and the quote character (--delimiter), or fix the row"
+        )
+    if "never closed" in reason or "after a closing quote" in reason:
+        return (
+            "hint: the quoting is broken here; if the file does not quote fields, set the "
+            'dialect\'s "quote" to null'
+        )
+    if "not valid UTF-8" in reason:
+        return (
+            'hint: the input is not UTF-8; set the dialect\'s "encoding" (e.g. "cp1252" or '
+            '"latin-1"), or rerun with --infer-rows all'
+        )
+    tail = "or rerun with --infer-rows all to infer the schema from every row"
+    if schema is None or error.column is None:
+        return ""
+    fixed = _fix(schema, error, None)
+    if fixed is None:
+        return f"hint: {tail}"
+    import json
+
+    changes = []
+    if fixed.dialect != schema.dialect:
+        changes.append(
+            f'set the dialect\'s "null_values" to {json.dumps(list(fixed.dialect.null_values))}'
+        )
+    for old, new in zip(schema.columns, fixed.columns, strict=True):
+        if old != new:
+            changes.append(
+                f"change column {json.dumps(old.name, ensure_ascii=False)} to "
+                f"{json.dumps(new.to_dict(), ensure_ascii=False)}"
+            )
+    return f"hint: the schema was inferred from a sample; {' and '.join(changes)}, {tail}"
