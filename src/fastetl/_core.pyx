@@ -498,8 +498,8 @@ def split_row(data, Py_ssize_t start, Py_ssize_t end, bint final, int delimiter,
         pos = skip_blank_lines(<const char *>src.buf, start, end, final)
         if pos < 0:
             return (-1, [], start)
-        if pos >= end:
-            return (0, [], pos)
+        if pos >= end:                      # only blank lines so far
+            return (0, [], pos) if final else (-1, [], start)
         while True:
             fs = scan_field(<const char *>src.buf, pos, end, final, <char>delimiter, quote, &f)
             if fs == FIELD_NEED_MORE:

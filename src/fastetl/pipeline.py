@@ -57,9 +57,13 @@ class _Position:
 
     data: Any  # the buffer the core reads
     lines_before: int = 0  # line breaks in the input before data[0]
+    base: int = 0  # offset in the input of data[0]
 
     def line_of(self, offset: int) -> int:
         return self.lines_before + _core.count_lines(self.data, 0, offset) + 1
+
+    def offset_of(self, offset: int) -> int:
+        return self.base + offset
 
 
 def _decode(raw: bytes) -> str:
@@ -119,14 +123,14 @@ def _parse_error(res: tuple, pos: _Position, binding: Binding, row_index: int) -
         return ParseError(
             f"expected {binding.nfields} fields, found {nfound}",
             line=pos.line_of(row_start),
-            offset=row_start,
+            offset=pos.offset_of(row_start),
             row=row_index,
         )
     if status == _S["UNTERMINATED"]:
         return ParseError(
             "a quoted field starts here and is never closed",
             line=pos.line_of(fstart - 1),
-            offset=fstart - 1,
+            offset=pos.offset_of(fstart - 1),
             row=row_index,
         )
     if status == _S["AFTER_QUOTE"]:
@@ -135,7 +139,7 @@ def _parse_error(res: tuple, pos: _Position, binding: Binding, row_index: int) -
             f"unexpected {_decode(bytes(data[bad : bad + 1]))!r} after a closing quote "
             "(a quote inside a quoted field must be doubled)",
             line=pos.line_of(fstart - 1),
-            offset=fstart - 1,
+            offset=pos.offset_of(fstart - 1),
             row=row_index,
         )
     bound = binding.fields[fld]
@@ -154,7 +158,7 @@ def _parse_error(res: tuple, pos: _Position, binding: Binding, row_index: int) -
         line=pos.line_of(field_at),
         column=bound.source_name,
         value=text,
-        offset=field_at,
+        offset=pos.offset_of(field_at),
         row=row_index,
     )
 
@@ -188,7 +192,7 @@ def _header_error(status: int, pos: _Position, at: int) -> ParseError:
         if status == _S["UNTERMINATED"]
         else "unexpected text after a closing quote in the header"
     )
-    return ParseError(what, line=pos.line_of(at), offset=at, row=None)
+    return ParseError(what, line=pos.line_of(at), offset=pos.offset_of(at), row=None)
 
 
 def _bind(schema: Schema, header_fields: list[bytes] | None) -> tuple[list[str] | None, Binding]:
@@ -261,12 +265,14 @@ def _run_stream(source: Source, schema: Schema, writer: Writer, block: int) -> R
     data = b""
     eof = False
     lines_before = 0
+    base = 0  # input offset of data[0]
 
     def more(keep_from: int) -> None:
-        nonlocal data, eof, lines_before
+        nonlocal data, eof, lines_before, base
         chunk = source.read(max(block, len(data) - keep_from))
         result.bytes_in += len(chunk)
         lines_before += _core.count_lines(data, 0, keep_from)
+        base += keep_from
         data = data[keep_from:] + chunk
         eof = not chunk
         if len(data) - len(chunk) > MAX_ROW_BYTES:
@@ -288,7 +294,7 @@ def _run_stream(source: Source, schema: Schema, writer: Writer, block: int) -> R
                 break
             more(0)
         if status > 0:
-            raise _header_error(status, _Position(data, lines_before), nxt)
+            raise _header_error(status, _Position(data, lines_before, base), nxt)
         if not fields:
             return result
         header_fields, start = fields, nxt
@@ -297,7 +303,7 @@ def _run_stream(source: Source, schema: Schema, writer: Writer, block: int) -> R
     parser = make_parser(binding)
     while True:
         start = _parse_range(
-            parser, _Position(data, lines_before), start, len(data), eof, writer, binding
+            parser, _Position(data, lines_before, base), start, len(data), eof, writer, binding
         )
         if eof:
             break
