@@ -2,12 +2,14 @@
 
 from typing import Any
 
+import numpy as np
 from typing_extensions import Buffer
 
 STATUS: dict[str, int]
 KINDS: dict[str, int]
 FORMAT_MAX: int
 
+_Buf = Buffer | np.ndarray
 ParseResult = tuple[int, int, int, int, int, int, int, bool, int]
 
 class Parser:
@@ -22,20 +24,24 @@ class Parser:
     ) -> None: ...
     def parse(
         self,
-        data: Buffer,
+        data: _Buf,
         start: int,
         end: int,
         final: bool,
-        out: Buffer,
+        out: _Buf,
         out_row: int,
         max_rows: int,
     ) -> ParseResult: ...
-    def categories(self, field: int) -> list[bytes]: ...
+    def categories(self, field: int, first: int = 0) -> list[bytes]: ...
+    def category_count(self, field: int) -> int: ...
 
 def split_row(
-    data: Buffer, start: int, end: int, final: bool, delimiter: int, quote: int
+    data: _Buf, start: int, end: int, final: bool, delimiter: int, quote: int
 ) -> tuple[int, list[bytes], int]: ...
 def find_row_end(
-    data: Buffer, start: int, end: int, final: bool, delimiter: int, quote: int
+    data: _Buf, start: int, end: int, final: bool, delimiter: int, quote: int
 ) -> tuple[int, int, int]: ...
-def count_lines(data: Buffer, start: int, end: int) -> int: ...
+def next_row_start(
+    data: _Buf, start: int, target: int, end: int, final: bool, delimiter: int, quote: int
+) -> tuple[int, int]: ...
+def count_lines(data: _Buf, start: int, end: int) -> int: ...

@@ -143,8 +143,8 @@ cdef class Parser:
             c.fmt_len = len(fmt)
             memcpy(c.fmt, <const char *>fmt, <size_t>len(fmt))
             if c.kind == K_CATEGORY:
-                values = spec.get("values")
-                c.dict = catdict_new(spec["limit"], values is not None)
+                values = spec.get("values")      # a fixed dictionary, or the seed of a learned one
+                c.dict = catdict_new(spec["limit"], spec.get("frozen", values is not None))
                 if c.dict == NULL:
                     raise MemoryError()
                 if values is not None:
@@ -470,12 +470,19 @@ cdef class Parser:
         return (st, r.rows, r.consumed, r.row_start, r.field, r.field_start, r.field_len,
                 r.field_quoted, r.nfound)
 
-    def categories(self, Py_ssize_t field):
-        """The learned (or fixed) dictionary of a category field, as bytes, by code."""
+    def categories(self, Py_ssize_t field, Py_ssize_t first=0):
+        """The dictionary of a category field from code ``first`` on, as bytes, by code."""
         if not 0 <= field < self.nfields or self.cols[field].kind != K_CATEGORY:
             raise ValueError(f"field {field} is not a category")
         cdef CatDict *d = self.cols[field].dict
-        return [d.arena[d.offsets[e]:d.offsets[e] + d.lengths[e]] for e in range(d.count)]
+        return [d.arena[d.offsets[e]:d.offsets[e] + d.lengths[e]]
+                for e in range(max(first, 0), d.count)]
+
+    def category_count(self, Py_ssize_t field):
+        """How many values the dictionary of a category field holds."""
+        if not 0 <= field < self.nfields or self.cols[field].kind != K_CATEGORY:
+            raise ValueError(f"field {field} is not a category")
+        return self.cols[field].dict.count
 
 
 def split_row(data, Py_ssize_t start, Py_ssize_t end, bint final, int delimiter, int quote):
@@ -549,6 +556,62 @@ def find_row_end(data, Py_ssize_t start, Py_ssize_t end, bint final, int delimit
     if fs == FIELD_AFTER_QUOTE:
         return (ST_AFTER_QUOTE, f.bad, nf)
     return (0, pos, nf)
+
+
+cdef int _next_row_start(const char *buf, Py_ssize_t start, Py_ssize_t target, Py_ssize_t end,
+                         bint final, char delim, int quote, Py_ssize_t *out) noexcept nogil:
+    """Walk whole rows from ``start`` (a row start) to the first row start >= ``target``."""
+    cdef Py_ssize_t pos = start
+    cdef Py_ssize_t row_start
+    cdef Field f
+    cdef int fs
+    while True:
+        row_start = skip_blank_lines(buf, pos, end, final)
+        if row_start < 0:
+            out[0] = pos
+            return -1
+        if row_start >= target or row_start >= end:
+            out[0] = row_start
+            return ST_OK
+        pos = row_start
+        while True:
+            fs = scan_field(buf, pos, end, final, delim, quote, &f)
+            if fs == FIELD_NEED_MORE:
+                out[0] = row_start
+                return -1
+            if fs == FIELD_UNTERMINATED:
+                out[0] = row_start
+                return ST_UNTERMINATED
+            if fs == FIELD_AFTER_QUOTE:
+                out[0] = row_start
+                return ST_AFTER_QUOTE
+            pos = f.next
+            if fs != FIELD_DELIM:
+                break
+
+
+def next_row_start(data, Py_ssize_t start, Py_ssize_t target, Py_ssize_t end, bint final,
+                   int delimiter, int quote):
+    """The first row start at or after ``target``, walking whole rows from ``start``.
+
+    Returns ``(status, pos)``: status 0 and the row start (``end`` at the end of
+    the data); -1 and the start of a row that continues past ``end`` (not final);
+    or ``STATUS['UNTERMINATED']``/``['AFTER_QUOTE']`` and the start of the bad row.
+    Blocks cut at these positions hold whole rows, quoted line breaks included.
+    """
+    cdef Py_buffer src
+    cdef Py_ssize_t pos = start
+    cdef int st
+    PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
+    try:
+        if not (0 <= start <= end <= src.len):
+            raise ValueError("bad input range")
+        with nogil:
+            st = _next_row_start(<const char *>src.buf, start, target, end, final,
+                                 <char>delimiter, quote, &pos)
+    finally:
+        PyBuffer_Release(&src)
+    return (st, pos)
 
 
 def count_lines(data, Py_ssize_t start, Py_ssize_t end):

@@ -20,7 +20,7 @@ import numpy as np
 
 from ._version import __version__
 from .errors import OutputError
-from .pipeline import RunResult, run
+from .pipeline import DEFAULT_BLOCK_SIZE, RunResult, run
 from .schema import Schema, as_schema
 from .sources import Source, open_source
 from .store import SIDECAR_FORMAT, ArrayWriter, NpyWriter, sidecar_path
@@ -52,11 +52,31 @@ class ConvertReport:
         )
 
 
-def _check_options(block_size: int | None) -> None:
-    if block_size is not None and (
-        not isinstance(block_size, int) or isinstance(block_size, bool) or block_size < 1
-    ):
-        raise ValueError(f"block_size must be a positive number of bytes, got {block_size!r}")
+def _positive(name: str, value: Any) -> None:
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+
+
+def _check_options(block_size: int | None, workers: int | None) -> None:
+    _positive("block_size", block_size)
+    _positive("workers", workers)
+
+
+def cpu_count() -> int:
+    """Cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _workers(workers: int | None, source: Source, block_size: int | None) -> int:
+    """Threads worth starting: no more than there are blocks to parse."""
+    want = workers if workers is not None else cpu_count()
+    if source.size is not None and source.is_buffer:
+        blocks = -(-source.size // (block_size or DEFAULT_BLOCK_SIZE))
+        want = min(want, max(1, blocks))
+    return want
 
 
 def _seekable(src: Src) -> Src:
@@ -130,6 +150,7 @@ def convert(
     schema: Schema | dict | str | os.PathLike[str] | None = None,
     *,
     block_size: int | None = None,
+    workers: int | None = None,
     infer_rows: int | str | None = None,
 ) -> ConvertReport:
     """Convert the CSV ``src`` into the ``.npy`` file ``dst`` (plus ``dst + ".json"``).
@@ -138,8 +159,10 @@ def convert(
     error an existing ``dst`` and its sidecar are left exactly as they were.
     Without a ``schema`` one is inferred (see :func:`fastetl.infer_schema`;
     ``infer_rows`` is its sample size, or ``"all"`` for a guaranteed full pass).
+    ``workers`` threads parse in parallel (default: every core); the output is
+    the same bytes whatever ``workers`` and ``block_size`` are.
     """
-    _check_options(block_size)
+    _check_options(block_size, workers)
     src, sch = _resolve(src, schema, infer_rows)
     dst_path = Path(dst)
     if dst_path.is_dir():
@@ -150,7 +173,7 @@ def convert(
             raise OutputError(f"refusing to write the output over the input {source.name}")
         writer = NpyWriter(dst_path, sch.dtype())
         try:
-            result = run(source, sch, writer, block_size)
+            result = run(source, sch, writer, block_size, _workers(workers, source, block_size))
             size = writer.commit(_sidecar(sch, source, result))
         except BaseException:
             writer.abort()
@@ -170,17 +193,18 @@ def read_csv(
     schema: Schema | dict | str | os.PathLike[str] | None = None,
     *,
     block_size: int | None = None,
+    workers: int | None = None,
     infer_rows: int | str | None = None,
 ) -> np.ndarray:
     """Read the CSV ``src`` into an in-memory numpy structured array.
 
     Without a ``schema`` one is inferred, as in :func:`convert`.
     """
-    _check_options(block_size)
+    _check_options(block_size, workers)
     src, sch = _resolve(src, schema, infer_rows)
     dtype = sch.dtype()
     with open_source(src, sch.dialect.encoding) as source:
         guess = (source.size or 0) // max(dtype.itemsize, 32)
         writer = ArrayWriter(dtype, capacity=guess + 16)
-        run(source, sch, writer, block_size)
+        run(source, sch, writer, block_size, _workers(workers, source, block_size))
     return writer.result()

@@ -93,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="BYTES",
         help="bytes parsed per step (default 4M); does not change the output",
     )
+    c.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="threads parsing in parallel (default: every core); does not change the output",
+    )
     c.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
 
     f = sub.add_parser(
@@ -201,7 +207,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
     src = _input(args)
     schema, inferred = _schema(args, src)
     try:
-        report = fastetl.convert(src, args.output, schema, block_size=args.block_size)
+        report = fastetl.convert(
+            src, args.output, schema, block_size=args.block_size, workers=args.workers
+        )
     except (fastetl.ParseError, fastetl.InputError) as e:
         hint = fastetl.hint_for(e, schema) if inferred else ""
         if hint:

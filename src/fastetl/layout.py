@@ -63,6 +63,18 @@ def _format_bytes(col: Column) -> bytes:
     return col.format.encode("ascii")
 
 
+def learned_categories(binding: Binding) -> list[tuple[int, Column]]:
+    """(field index, column) of each category column whose dictionary is learned."""
+    return [
+        (i, b.column)
+        for i, b in enumerate(binding.fields)
+        if b is not None
+        and b.column is not None
+        and b.column.type == "category"
+        and b.column.values is None
+    ]
+
+
 def field_specs(binding: Binding) -> tuple[list[dict[str, Any] | None], list[dict[str, Any]]]:
     """The per-field spec list and the flag-bit list the core's Parser takes."""
     schema = binding.schema
@@ -105,9 +117,18 @@ def field_specs(binding: Binding) -> tuple[list[dict[str, Any] | None], list[dic
     return fields, flags
 
 
-def make_parser(binding: Binding) -> _core.Parser:
-    """A fresh core parser for one conversion (or one worker of it)."""
+def make_parser(binding: Binding, seed: dict[str, list[str]] | None = None) -> _core.Parser:
+    """A fresh core parser for one conversion (or one worker of it).
+
+    ``seed`` starts learned category dictionaries with these values (in code order).
+    """
     fields, flags = field_specs(binding)
+    for bound, spec in zip(binding.fields, fields, strict=True):
+        col = bound.column if bound is not None else None
+        if spec is not None and col is not None and seed and col.name in seed:
+            assert col.type == "category" and col.values is None
+            spec["values"] = [v.encode("utf-8") for v in seed[col.name]]
+            spec["frozen"] = False
     d = binding.schema.dialect
     return _core.Parser(
         fields,

@@ -13,12 +13,17 @@ number, the column name and the offending text.
 
 from __future__ import annotations
 
+import queue
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
+
 from . import _core
 from .errors import ParseError, SchemaError
-from .layout import make_parser
+from .layout import learned_categories, make_parser
 from .schema import Binding, Schema
 from .sources import Source, check_encoding_prefix
 
@@ -205,14 +210,22 @@ def _bind(schema: Schema, header_fields: list[bytes] | None) -> tuple[list[str] 
     return names, schema.bind(names)
 
 
-def run(source: Source, schema: Schema, writer: Writer, block_size: int | None = None) -> RunResult:
-    """Convert the whole input into records in ``writer``."""
+def run(
+    source: Source,
+    schema: Schema,
+    writer: Writer,
+    block_size: int | None = None,
+    workers: int = 1,
+) -> RunResult:
+    """Convert the whole input into records in ``writer``, with ``workers`` threads."""
     block = int(block_size or DEFAULT_BLOCK_SIZE)
     if block < 1:
         raise SchemaError("block_size must be at least 1 byte")
+    if workers < 1:
+        raise SchemaError("workers must be at least 1")
     if source.is_buffer:
-        return _run_buffer(source, schema, writer, block)
-    return _run_stream(source, schema, writer, block)
+        return _run_buffer(source, schema, writer, block, workers)
+    return _run_stream(source, schema, writer, block, workers)
 
 
 def _dictionaries(parser: _core.Parser, binding: Binding) -> dict[str, list[str]]:
@@ -223,7 +236,9 @@ def _dictionaries(parser: _core.Parser, binding: Binding) -> dict[str, list[str]
     return out
 
 
-def _run_buffer(source: Source, schema: Schema, writer: Writer, block: int) -> RunResult:
+def _run_buffer(
+    source: Source, schema: Schema, writer: Writer, block: int, workers: int
+) -> RunResult:
     data = source.buffer
     n = len(data)
     d = schema.dialect
@@ -241,6 +256,11 @@ def _run_buffer(source: Source, schema: Schema, writer: Writer, block: int) -> R
         header_fields, start = fields, nxt
     result.header, binding = _bind(schema, header_fields)
     result.binding = binding
+    if workers > 1:
+        blocks = _buffer_blocks(data, start, n, block, delim, quote)
+        result.categories = _run_parallel(blocks, binding, writer, workers)
+        result.rows = writer.rows
+        return result
     parser = make_parser(binding)
     end = min(n, start + block)
     while True:
@@ -258,7 +278,9 @@ def _run_buffer(source: Source, schema: Schema, writer: Writer, block: int) -> R
     return result
 
 
-def _run_stream(source: Source, schema: Schema, writer: Writer, block: int) -> RunResult:
+def _run_stream(
+    source: Source, schema: Schema, writer: Writer, block: int, workers: int
+) -> RunResult:
     d = schema.dialect
     delim, quote = ord(d.delimiter), ord(d.quote) if d.quote else -1
     result = RunResult()
@@ -300,6 +322,17 @@ def _run_stream(source: Source, schema: Schema, writer: Writer, block: int) -> R
         header_fields, start = fields, nxt
     result.header, binding = _bind(schema, header_fields)
     result.binding = binding
+    if workers > 1:
+
+        def read(n: int) -> bytes:
+            chunk = source.read(n)
+            result.bytes_in += len(chunk)
+            return chunk
+
+        blocks = _stream_blocks(read, data, start, eof, base, lines_before, block, delim, quote)
+        result.categories = _run_parallel(blocks, binding, writer, workers)
+        result.rows = writer.rows
+        return result
     parser = make_parser(binding)
     while True:
         start = _parse_range(
@@ -312,3 +345,236 @@ def _run_stream(source: Source, schema: Schema, writer: Writer, block: int) -> R
     result.rows = writer.rows
     result.categories = _dictionaries(parser, binding)
     return result
+
+
+# -- the parallel path -------------------------------------------------------------
+# A splitter (this thread) cuts the input into blocks of whole rows with the
+# core's own tokenizer, so quoted line breaks never split a row.  Worker threads,
+# each with its own Parser, turn blocks into records in private buffers; the
+# committer (this thread again) takes finished blocks strictly in input order,
+# maps each worker's category codes to the global dictionary (codes in order of
+# first appearance in the input, exactly as one thread would give them) and
+# copies the records into the writer.  At most 2 blocks per worker are in
+# flight, so memory stays bounded whatever the input size.
+
+
+@dataclass
+class _Block:
+    data: Any  # the buffer holding the block
+    start: int  # first byte of the block in data
+    end: int  # end of the block in data (a row start, or the end of the input)
+    base: int  # input offset of data[0]
+    lines_before: int  # line breaks in the input before data[0]
+    final: bool = True  # the block ends with its last row (no row continues past end)
+
+
+@dataclass
+class _Done:
+    block: _Block
+    parser_id: int
+    records: np.ndarray
+    error: tuple | None  # the core's result tuple when a row was bad
+    new_values: list[list[bytes]]  # per learned category: values the parser added
+
+
+def _buffer_blocks(data: Any, start: int, n: int, block: int, delim: int, quote: int) -> Any:
+    while start < n:
+        status, cut = _core.next_row_start(data, start, start + block, n, True, delim, quote)
+        if status != _S["OK"]:
+            cut = n  # a broken row lies ahead: the worker that meets it reports it
+        yield _Block(data, start, cut, 0, 0)
+        start = cut
+
+
+def _stream_blocks(
+    read: Any,
+    data: bytes,
+    start: int,
+    eof: bool,
+    base: int,
+    lines_before: int,
+    block: int,
+    delim: int,
+    quote: int,
+) -> Any:
+    while True:
+        if eof:
+            if start < len(data):
+                yield _Block(data, start, len(data), base, lines_before)
+            return
+        status, cut = _core.next_row_start(data, start, len(data), len(data), False, delim, quote)
+        if status > 0:  # text after a closing quote: definite, whatever follows
+            yield _Block(data, start, len(data), base, lines_before, final=False)
+            return
+        if cut > start:
+            yield _Block(data, start, cut, base, lines_before)
+            lines_before += _core.count_lines(data, 0, cut)
+            base += cut
+            data, start = data[cut:], 0
+        elif len(data) - start > MAX_ROW_BYTES:
+            raise ParseError(
+                f"a row is longer than {MAX_ROW_BYTES >> 20} MiB; is a quote left open?",
+                line=lines_before + _core.count_lines(data, 0, start) + 1,
+                offset=base + start,
+            )
+        chunk = read(max(block, len(data) - start))
+        eof = not chunk
+        data = data + chunk
+
+
+class _RowsPerByte:
+    """A running guess of records per input byte, to size block buffers."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.nbytes = 0
+
+    def capacity(self, nbytes: int) -> int:
+        if self.nbytes == 0:
+            return max(64, nbytes // 64)
+        return int(nbytes * self.rows / self.nbytes * 1.1) + 64
+
+    def add(self, rows: int, nbytes: int) -> None:
+        self.rows += rows
+        self.nbytes += nbytes
+
+
+def _work(
+    block: _Block,
+    parsers: queue.SimpleQueue,
+    dtype: np.dtype,
+    learned: list[int],
+    guess: _RowsPerByte,
+) -> _Done:
+    pid, parser = parsers.get()
+    try:
+        before = [parser.category_count(i) for i in learned]
+        cap = guess.capacity(block.end - block.start)
+        recs = np.empty(cap, dtype)
+        rows, pos = 0, block.start
+        while True:
+            res = parser.parse(
+                block.data, pos, block.end, block.final, recs.view(np.uint8), rows, cap - rows
+            )
+            rows += res[1]
+            pos = res[2]
+            if res[0] != _S["OK"] or rows < cap:
+                break
+            cap *= 2
+            bigger = np.empty(cap, dtype)
+            bigger[:rows] = recs[:rows]
+            recs = bigger
+        guess.add(rows, pos - block.start)
+        new_values = [parser.categories(i, b) for i, b in zip(learned, before, strict=True)]
+        return _Done(block, pid, recs[:rows], res if res[0] != _S["OK"] else None, new_values)
+    finally:
+        parsers.put((pid, parser))
+
+
+class _Committer:
+    """Puts finished blocks into the writer in input order, with global category codes."""
+
+    def __init__(self, writer: Writer, binding: Binding, workers: int) -> None:
+        self.writer = writer
+        self.binding = binding
+        self.dtype = binding.schema.dtype()
+        self.learned = learned_categories(binding)
+        self.values: list[list[bytes]] = [[] for _ in self.learned]
+        self.codes: list[dict[bytes, int]] = [{} for _ in self.learned]
+        # per parser, per learned category: local code -> global code
+        self.maps = [[np.zeros(0, np.int64) for _ in self.learned] for _ in range(workers)]
+
+    def commit(self, done: _Done) -> None:
+        err = done.error
+        if err is not None and err[0] == _S["CATEGORY_FULL"]:
+            self._exact_error(done)
+        for k, (_, col) in enumerate(self.learned):
+            new = done.new_values[k]
+            if not new:
+                continue
+            codes, values = self.codes[k], self.values[k]
+            ext = np.empty(len(new), np.int64)
+            for j, v in enumerate(new):
+                code = codes.get(v)
+                if code is None:
+                    if len(values) >= col.category_limit:
+                        self._exact_error(done)
+                    code = codes[v] = len(values)
+                    values.append(v)
+                ext[j] = code
+            self.maps[done.parser_id][k] = np.concatenate([self.maps[done.parser_id][k], ext])
+        recs = done.records
+        n = len(recs)
+        if n:
+            for k, (i, col) in enumerate(self.learned):
+                mapped = self.maps[done.parser_id][k][recs[col.name]]
+                bit = self.binding.fields[i].null_bit  # type: ignore[union-attr]
+                if bit >= 0:  # null rows keep code 0, as a single thread writes them
+                    mask = recs[_null_field(bit)] >> np.uint64(bit % 64) & np.uint64(1)
+                    mapped[mask.astype(bool)] = 0
+                recs[col.name] = mapped
+            win = self.writer.window(n)
+            np.frombuffer(win, dtype=self.dtype)[:] = recs
+            self.writer.advance(n)
+        if err is not None:
+            b = done.block
+            pos = _Position(b.data, b.lines_before, b.base)
+            raise _parse_error(err, pos, self.binding, self.writer.rows)
+        if not done.block.final:  # pragma: no cover - the splitter saw an error here
+            raise AssertionError("internal error: a block cut before a bad row parsed clean")
+
+    def _exact_error(self, done: _Done) -> None:
+        """Too many distinct values: find the exact row by parsing the block again,
+        one thread, starting from the global dictionaries."""
+        seed = {
+            col.name: [v.decode("utf-8") for v in vals]
+            for (_, col), vals in zip(self.learned, self.values, strict=True)
+        }
+        parser = make_parser(self.binding, seed)
+        b = done.block
+        scratch = np.empty(1024, self.dtype)
+        pos, rows = b.start, 0
+        while True:
+            res = parser.parse(b.data, pos, b.end, b.final, scratch.view(np.uint8), 0, 1024)
+            rows += res[1]
+            pos = res[2]
+            if res[0] != _S["OK"]:
+                where = _Position(b.data, b.lines_before, b.base)
+                raise _parse_error(res, where, self.binding, self.writer.rows + rows)
+            if res[1] == 0:  # pragma: no cover - the workers saw an error in this block
+                raise AssertionError("internal error: category overflow not reproduced")
+
+    def categories(self) -> dict[str, list[str]]:
+        return {
+            col.name: [v.decode("utf-8") for v in vals]
+            for (_, col), vals in zip(self.learned, self.values, strict=True)
+        }
+
+
+def _null_field(bit: int) -> str:
+    return "_nulls" if bit < 64 else f"_nulls{bit // 64}"
+
+
+def _run_parallel(blocks: Any, binding: Binding, writer: Writer, workers: int) -> dict:
+    """Parse the blocks on ``workers`` threads; returns the learned dictionaries."""
+    parsers: queue.SimpleQueue = queue.SimpleQueue()
+    for i in range(workers):
+        parsers.put((i, make_parser(binding)))
+    committer = _Committer(writer, binding, workers)
+    learned = [i for i, _ in committer.learned]
+    guess = _RowsPerByte()
+    dtype = committer.dtype
+    pending: deque[Future[_Done]] = deque()
+    with ThreadPoolExecutor(workers, thread_name_prefix="fastetl") as pool:
+        try:
+            for block in blocks:
+                pending.append(pool.submit(_work, block, parsers, dtype, learned, guess))
+                while len(pending) > 2 * workers:
+                    committer.commit(pending.popleft().result())
+            while pending:
+                committer.commit(pending.popleft().result())
+        except BaseException:
+            for f in pending:
+                f.cancel()
+            raise
+    return committer.categories()
