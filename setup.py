@@ -47,7 +47,11 @@ else:
     extra_compile_args += ["-O3"]
 
 if SANITIZE and not MSVC:
-    san = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"]
+    san = [
+        "-fsanitize=address,undefined",
+        "-fno-omit-frame-pointer",
+        "-fno-sanitize-recover=undefined",
+    ]
     extra_compile_args += san + ["-g"]
     extra_link_args += san
 

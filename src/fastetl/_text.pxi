@@ -127,7 +127,7 @@ cdef inline Py_ssize_t catdict_find(CatDict *d, const char *s, Py_ssize_t n, uin
             return -1
         e -= 1
         if (d.hashes[e] == h and d.lengths[e] == <uint32_t>n
-                and memcmp(d.arena + d.offsets[e], s, <size_t>n) == 0):
+                and (n == 0 or memcmp(d.arena + d.offsets[e], s, <size_t>n) == 0)):
             return e
         i = (i + 1) & mask
 
@@ -193,7 +193,8 @@ cdef Py_ssize_t catdict_add(CatDict *d, const char *s, Py_ssize_t n, uint64_t h)
     d.offsets[e] = d.arena_len
     d.lengths[e] = <uint32_t>n
     d.hashes[e] = h
-    memcpy(d.arena + d.arena_len, s, <size_t>n)
+    if n > 0:                              # the arena is still NULL before the first byte
+        memcpy(d.arena + d.arena_len, s, <size_t>n)
     d.arena_len += n
     d.slots[slot] = <uint32_t>(e + 1)
     d.count += 1

@@ -507,12 +507,16 @@ class _Committer:
         n = len(recs)
         if n:
             for k, (i, col) in enumerate(self.learned):
-                mapped = self.maps[done.parser_id][k][recs[col.name]]
+                table = self.maps[done.parser_id][k]
+                codes = recs[col.name]
                 bit = self.binding.fields[i].null_bit  # type: ignore[union-attr]
-                if bit >= 0:  # null rows keep code 0, as a single thread writes them
-                    mask = recs[_null_field(bit)] >> np.uint64(bit % 64) & np.uint64(1)
-                    mapped[mask.astype(bool)] = 0
-                recs[col.name] = mapped
+                if bit < 0:
+                    recs[col.name] = table[codes]
+                    continue
+                # null rows keep code 0, as a single thread writes them
+                nulls = (recs[_null_field(bit)] >> np.uint64(bit % 64) & np.uint64(1)).astype(bool)
+                valued = ~nulls
+                codes[valued] = table[codes[valued]]
             win = self.writer.window(n)
             np.frombuffer(win, dtype=self.dtype)[:] = recs
             self.writer.advance(n)
