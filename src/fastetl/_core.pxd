@@ -1,5 +1,6 @@
 # Declarations shared by the parts of the compiled core (_core.pyx and its .pxi files).
 
+cimport cython
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 
 
@@ -59,6 +60,7 @@ cdef struct Result:
     Py_ssize_t nfound        # ... how many fields the row has (structural errors)
 
 
+@cython.final
 cdef class Parser:
     cdef Col *cols
     cdef Py_ssize_t nfields
@@ -77,7 +79,7 @@ cdef class Parser:
     cdef Py_ssize_t journal_len
 
     cdef char *scratch_reserve(self, int slot, Py_ssize_t n) noexcept nogil
-    cdef bint is_null(self, const char *s, Py_ssize_t n) noexcept nogil
+    cdef inline bint is_null(self, const char *s, Py_ssize_t n) noexcept nogil
     cdef void rollback(self) noexcept nogil
     cdef int set_flags(self, Col *c, const char *raw, Py_ssize_t rawn,
                        const char *t, Py_ssize_t tn, char *rec) noexcept nogil

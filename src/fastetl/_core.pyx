@@ -9,6 +9,7 @@
 # Parts: _scan.pxi (tokenizer), _numbers.pxi (ints, floats, decimals, bools),
 # _dates.pxi (dates, datetimes), _text.pxi (UTF-8, str, categories).
 
+cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.ref cimport PyObject
 from libc.stdint cimport INT64_MAX, INT64_MIN, UINT64_MAX, int64_t, uint8_t, uint32_t, uint64_t
@@ -81,6 +82,7 @@ cdef inline bint is_space(char c) noexcept nogil:
     return c == c' ' or c == c'\t'
 
 
+@cython.final
 cdef class Parser:
     """Parses whole rows of CSV bytes into fixed-size records.
 
@@ -198,7 +200,7 @@ cdef class Parser:
             self.scratch_cap[slot] = cap
         return self.scratch[slot]
 
-    cdef bint is_null(self, const char *s, Py_ssize_t n) noexcept nogil:
+    cdef inline bint is_null(self, const char *s, Py_ssize_t n) noexcept nogil:
         cdef Py_ssize_t i
         if self.nulls_only_empty:
             return n == 0
