@@ -59,6 +59,8 @@ class Source:
         assert self.stream is not None
         try:
             return self.stream.read(n)
+        except InputError:
+            raise
         except (OSError, EOFError, lzma.LZMAError) as e:
             raise InputError(f"cannot read {self.name}: {e}") from None
 
@@ -216,11 +218,24 @@ def _buffer_reader(buffer: Any) -> Any:
     return read
 
 
+def _raw_reader(src: Source) -> Any:
+    raw = src.stream
+
+    def read(n: int) -> bytes:
+        try:
+            return raw.read(n)
+        except (OSError, EOFError, lzma.LZMAError) as e:
+            raise InputError(f"cannot read {src.name}: {e}") from None
+
+    return read
+
+
 def transcode(src: Source, encoding: str) -> Source:
     """Make ``src`` deliver UTF-8: a no-op for UTF-8 inputs, else a decoding stream."""
     if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig"):
         return src
-    read = _buffer_reader(src.buffer) if src.is_buffer else src.read
+    # read the raw bytes (not through src.read: that will read the transcoder itself)
+    read = _buffer_reader(src.buffer) if src.is_buffer else _raw_reader(src)
     stream = _Transcoder(read, encoding, src.name)
     src.buffer = None
     src.stream = stream  # type: ignore[assignment]

@@ -1,0 +1,357 @@
+"""The output contract: a standard ``.npy`` that numpy alone can memory-map, a JSON
+sidecar beside it, ``fastetl.open`` decoding it, and atomic replacement (a failed
+conversion leaves an existing output and its sidecar exactly as they were).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+from reference import BLOCK_SIZES, assert_same_records, reference_parse_full
+
+import fastetl
+from fastetl import Schema
+
+SCHEMA = Schema.from_dict(
+    {
+        "columns": [
+            {"name": "pedido_id", "type": "int64"},
+            {"name": "data", "type": "date"},
+            {"name": "cliente", "type": "str", "width": 12, "nullable": True},
+            {"name": "preco", "type": "decimal", "scale": 2},
+            {"name": "categoria", "type": "category"},
+            {"name": "metodo", "type": "category", "values": ["pix", "boleto", "cartao"]},
+            {"name": "cupom", "type": "category", "nullable": True},
+            {"name": "nota", "type": "int8", "nullable": True},
+            {"name": "peso", "type": "float64", "nullable": True},
+            {"name": "obs", "type": "skip"},
+        ],
+        "flags": [
+            {
+                "name": "flags",
+                "type": "uint8",
+                "bits": [
+                    {"name": "is_prime", "column": "is_prime"},
+                    {"name": "pago_pix", "column": "metodo", "equals": "pix"},
+                ],
+            }
+        ],
+    }
+)
+CSV = (
+    "pedido_id,data,cliente,preco,categoria,metodo,cupom,nota,peso,obs,is_prime\r\n"
+    "1,2024-02-29,Ana,10.50,Eletrônicos,pix,PROMO,5,1.5,x,true\r\n"
+    "2,2024-03-01,,0.99,Livros,boleto,,,,y,false\r\n"
+    '3,2023-12-31,"Zé, o Bom",1234.00,Eletrônicos,cartao,FRETE,-3,2.25,"a\nb",yes\r\n'
+).encode()
+
+NO_FASTETL_LOAD = r"""
+import hashlib, json, sys
+import numpy
+a = numpy.load(sys.argv[1], mmap_mode="r")
+b = numpy.load(sys.argv[1])
+print(json.dumps({
+    "memmap": isinstance(a, numpy.memmap),
+    "dtype": str(a.dtype),
+    "shape": list(a.shape),
+    "sha256": hashlib.sha256(a.tobytes()).hexdigest(),
+    "same": a.tobytes() == b.tobytes() and a.dtype == b.dtype,
+    "fastetl_imported": any(m == "fastetl" or m.startswith("fastetl.") for m in sys.modules),
+}))
+"""
+
+
+def load_without_fastetl(path: Path) -> dict:
+    """numpy.load(path, mmap_mode="r") in a fresh isolated interpreter, fastetl never imported."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    p = subprocess.run(
+        [sys.executable, "-I", "-c", NO_FASTETL_LOAD, str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=path.parent,
+        timeout=120,
+    )
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["fastetl_imported"] is False
+    return out
+
+
+@pytest.fixture
+def converted(tmp_path: Path):
+    src = tmp_path / "orders.csv"
+    src.write_bytes(CSV)
+    out = tmp_path / "orders.npy"
+    report = fastetl.convert(src, out, SCHEMA)
+    return src, out, report
+
+
+def test_npy_loads_with_numpy_alone_and_equals_read_csv(converted):
+    src, out, _ = converted
+    expected = fastetl.read_csv(src, SCHEMA)
+    assert_same_records(expected, reference_parse_full(CSV, SCHEMA).array, "read_csv vs reference")
+    got = load_without_fastetl(out)
+    assert got["memmap"] is True
+    assert got["same"] is True
+    assert got["dtype"] == str(SCHEMA.dtype())
+    assert got["shape"] == [3]
+    assert got["sha256"] == hashlib.sha256(expected.tobytes()).hexdigest()
+    assert_same_records(np.load(out, mmap_mode="r"), expected, "np.load vs read_csv")
+
+
+def test_report(converted):
+    src, out, report = converted
+    assert report.rows == 3
+    assert report.bytes_in == len(CSV) == src.stat().st_size
+    assert report.bytes_out == out.stat().st_size
+    assert Path(report.output) == out
+    assert Path(report.sidecar) == Path(str(out) + ".json")
+    assert report.seconds >= 0
+    assert report.mb_per_s > 0
+
+
+def test_sidecar(converted):
+    src, out, _ = converted
+    side = Path(str(out) + ".json")
+    assert side.exists()
+    meta = json.loads(side.read_text(encoding="utf-8"))
+    assert Schema.from_dict(meta["schema"]) == SCHEMA
+    assert meta["rows"] == 3
+    assert meta["categories"] == {
+        "categoria": ["Eletrônicos", "Livros"],
+        "metodo": ["pix", "boleto", "cartao"],
+        "cupom": ["PROMO", "FRETE"],
+    }
+    assert meta["flags"] == {"flags": ["is_prime", "pago_pix"]}
+    assert meta["nulls"]["null_bits"] == ["cliente", "cupom", "nota"]
+    st = src.stat()
+    assert Path(meta["source"]["path"]).resolve() == src.resolve()
+    assert meta["source"]["size"] == st.st_size
+    assert abs(float(meta["source"]["mtime"]) - st.st_mtime) < 1.0
+
+
+def test_sidecar_dictionaries_match_the_reference(tmp_path: Path):
+    rows = ["c,n"] + [f"v{(i * 7919) % 97},{i}" for i in range(3000)]
+    data = ("\n".join(rows) + "\n").encode()
+    src = tmp_path / "cats.csv"
+    src.write_bytes(data)
+    s = Schema.from_dict(
+        {"columns": [{"name": "c", "type": "category"}, {"name": "n", "type": "int32"}]}
+    )
+    ref = reference_parse_full(data, s)
+    for bs in (None, 1, 64, 4096):
+        out = tmp_path / f"cats{bs}.npy"
+        fastetl.convert(src, out, s, block_size=bs)
+        meta = json.loads(Path(str(out) + ".json").read_text(encoding="utf-8"))
+        assert meta["categories"]["c"] == ref.categories["c"]
+        assert_same_records(np.load(out), ref.array, f"block_size={bs}")
+
+
+def test_open_decodes(converted):
+    _, out, _ = converted
+    t = fastetl.open(out)
+    assert len(t) == 3
+    assert isinstance(t.array, np.memmap)
+    assert t.array.dtype == SCHEMA.dtype()
+    assert t.schema == SCHEMA
+    assert t.meta["rows"] == 3
+    assert t["pedido_id"].tolist() == [1, 2, 3]
+    assert (
+        t["data"].tolist() == np.array(["2024-02-29", "2024-03-01", "2023-12-31"], "M8[D]").tolist()
+    )
+    cat = t["categoria"]
+    assert cat.dtype == object and cat.tolist() == ["Eletrônicos", "Livros", "Eletrônicos"]
+    assert t["metodo"].tolist() == ["pix", "boleto", "cartao"]
+    assert t["cupom"].tolist() == ["PROMO", None, "FRETE"]
+    cli = t["cliente"]
+    assert cli.dtype == object and cli.tolist() == ["Ana", None, "Zé, o Bom"]
+    nota = t["nota"]
+    assert isinstance(nota, np.ma.MaskedArray)
+    assert nota.mask.tolist() == [False, True, False]
+    assert nota.compressed().tolist() == [5, -3]
+    peso = np.asarray(t["peso"], dtype=float)
+    assert peso[0] == 1.5 and np.isnan(peso[1]) and peso[2] == 2.25
+    isp = t["is_prime"]
+    assert isp.dtype == bool and isp.tolist() == [True, False, True]
+    assert t["pago_pix"].tolist() == [True, False, False]
+    assert t["preco"].dtype == np.dtype("int64") and t["preco"].tolist() == [1050, 99, 123400]
+    decs = t.decimal("preco")
+    assert list(decs) == [Decimal("10.50"), Decimal("0.99"), Decimal("1234.00")]
+    assert all(isinstance(d, Decimal) for d in decs)
+
+
+def test_to_pandas(converted):
+    import pandas as pd  # a test extra (pyproject: [test])
+
+    _, out, _ = converted
+    df = fastetl.open(out).to_pandas()
+    assert isinstance(df, pd.DataFrame)
+    assert len(df) == 3
+    assert df["pedido_id"].tolist() == [1, 2, 3]
+    assert df["categoria"].astype(object).tolist() == ["Eletrônicos", "Livros", "Eletrônicos"]
+    assert df["cliente"][0] == "Ana" and pd.isna(df["cliente"][1])
+    assert df["nota"][0] == 5 and pd.isna(df["nota"][1]) and df["nota"][2] == -3
+    assert pd.isna(df["peso"][1])
+
+
+# -- atomicity -----------------------------------------------------------------------------
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_failed_conversion_leaves_existing_output_untouched(tmp_path: Path):
+    s = Schema.from_dict(
+        {"columns": [{"name": "id", "type": "int64"}, {"name": "v", "type": "float64"}]}
+    )
+    good = tmp_path / "good.csv"
+    good.write_bytes(b"id,v\n1,1.5\n2,2.5\n")
+    out = tmp_path / "out.npy"
+    fastetl.convert(good, out, s)
+    n = 300_000
+    big = tmp_path / "big.csv"
+    with big.open("wb") as fh:
+        fh.write(b"id,v\n")
+        fh.write(b"".join(b"%d,%d.25\n" % (i, i) for i in range(n)))
+        fh.write(b"%d,oops\n" % n)
+    assert big.stat().st_size > 4_000_000
+    before = _snapshot(tmp_path)
+
+    for bs in (None, 4096):
+        with pytest.raises(fastetl.ParseError) as ei:
+            fastetl.convert(big, out, s, block_size=bs)
+        assert (ei.value.line, ei.value.column, ei.value.value) == (n + 2, "v", "oops")
+        assert _snapshot(tmp_path) == before  # same files, same bytes: no temp files left
+
+    with pytest.raises(fastetl.SchemaError):  # a bad schema
+        fastetl.convert(good, out, {"columns": [{"name": "id", "type": "int65"}]})
+    assert _snapshot(tmp_path) == before
+    with pytest.raises(fastetl.SchemaError):  # a schema that does not match the header
+        fastetl.convert(good, out, {"columns": [{"name": "id", "type": "int64"}]})
+    assert _snapshot(tmp_path) == before
+    with pytest.raises(OSError):  # a missing input
+        fastetl.convert(tmp_path / "missing.csv", out, s)
+    assert _snapshot(tmp_path) == before
+    assert np.load(out).tolist() == [(1, 1.5), (2, 2.5)]
+
+
+def test_failed_first_conversion_leaves_nothing(tmp_path: Path):
+    s = Schema.from_dict({"columns": [{"name": "id", "type": "int8"}]})
+    src = tmp_path / "in.csv"
+    src.write_bytes(b"id\n1\n300\n")
+    before = _snapshot(tmp_path)
+    with pytest.raises(fastetl.ParseError):
+        fastetl.convert(src, tmp_path / "out.npy", s)
+    assert _snapshot(tmp_path) == before
+
+
+def test_successful_conversion_replaces_output(tmp_path: Path):
+    s = Schema.from_dict({"columns": [{"name": "id", "type": "int32"}]})
+    src = tmp_path / "in.csv"
+    out = tmp_path / "out.npy"
+    src.write_bytes(b"id\n1\n2\n3\n")
+    fastetl.convert(src, out, s)
+    src.write_bytes(b"id\n7\n")
+    fastetl.convert(src, out, s)
+    assert np.load(out)["id"].tolist() == [7]
+    assert json.loads(Path(str(out) + ".json").read_text())["rows"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.npy", "out.npy.json"]
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"\n\n", b"\xef\xbb\xbf", b"id,name\n", b"id,name", b"id,name\r\n\r\n"]
+)
+def test_empty_and_header_only_inputs_give_zero_rows(tmp_path: Path, data):
+    s = Schema.from_dict(
+        {"columns": [{"name": "id", "type": "int64"}, {"name": "name", "type": "category"}]}
+    )
+    src = tmp_path / "in.csv"
+    src.write_bytes(data)
+    out = tmp_path / "out.npy"
+    report = fastetl.convert(src, out, s)
+    assert report.rows == 0
+    got = load_without_fastetl(out)
+    assert got["shape"] == [0] and got["dtype"] == str(s.dtype())
+    meta = json.loads(Path(str(out) + ".json").read_text(encoding="utf-8"))
+    assert meta["rows"] == 0
+    assert meta["categories"] == {"name": []}
+    t = fastetl.open(out)
+    assert len(t) == 0 and t["name"].tolist() == []
+    arr = fastetl.read_csv(data, s)
+    assert arr.shape == (0,) and arr.dtype == s.dtype()
+
+
+def test_same_bytes_out_for_every_block_size_and_workers(tmp_path: Path):
+    lines = ["id,txt,cat"] + [f'{i},"l{i}\r\nx,{i % 3}",c{i % 5}' for i in range(400)]
+    src = tmp_path / "in.csv"
+    src.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    s = Schema.from_dict(
+        {
+            "columns": [
+                {"name": "id", "type": "int32"},
+                {"name": "txt", "type": "str", "width": 12},
+                {"name": "cat", "type": "category"},
+            ]
+        }  # fmt: skip
+    )
+    digests = {}
+    for bs in BLOCK_SIZES:
+        for workers in (1, 2, 4):
+            out = tmp_path / f"out{bs}-{workers}.npy"
+            fastetl.convert(src, out, s, block_size=bs, workers=workers)
+            digests[(bs, workers)] = hashlib.sha256(out.read_bytes()).hexdigest()
+    assert len(set(digests.values())) == 1, digests
+
+
+# -- input and schema forms ------------------------------------------------------------------------
+
+
+def test_read_csv_accepts_every_source_and_schema_form(tmp_path: Path):
+    src = tmp_path / "orders.csv"
+    src.write_bytes(CSV)
+    schema_path = tmp_path / "schema.json"
+    SCHEMA.save(schema_path)
+    expected = reference_parse_full(CSV, SCHEMA).array
+    sources = {
+        "str path": lambda: str(src),
+        "Path": lambda: src,
+        "file object": lambda: io.BytesIO(CSV),
+        "open file": lambda: src.open("rb"),
+        "bytes": lambda: CSV,
+        "bytearray": lambda: bytearray(CSV),
+        "memoryview": lambda: memoryview(CSV),
+    }
+    schemas = {
+        "Schema": SCHEMA,
+        "dict": SCHEMA.to_dict(),
+        "JSON text": SCHEMA.to_json(),
+        "path str": str(schema_path),
+        "Path": schema_path,
+    }
+    for sname, make in sources.items():
+        for kname, sch in schemas.items():
+            obj = make()
+            try:
+                arr = fastetl.read_csv(obj, sch)
+            finally:
+                if hasattr(obj, "close"):
+                    obj.close()
+            assert_same_records(arr, expected, f"source {sname}, schema {kname}")
+
+
+def test_convert_accepts_a_file_object(tmp_path: Path):
+    out = tmp_path / "o.npy"
+    report = fastetl.convert(io.BytesIO(CSV), out, SCHEMA)
+    assert report.rows == 3
+    assert_same_records(np.load(out), reference_parse_full(CSV, SCHEMA).array, "convert(BytesIO)")
