@@ -224,3 +224,49 @@ def test_workers_option_is_validated():
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(ValueError, match="workers"):
             fastetl.read_csv(b"a\n1\n", {"columns": [{"name": "a", "type": "int8"}]}, workers=bad)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_progress_reports_bytes_up_to_the_total(tmp_path, workers):
+    path = tmp_path / "in.csv"
+    path.write_bytes(make_csv(400, seed=13))
+    seen: list[tuple[int, int | None]] = []
+    fastetl.convert(
+        path,
+        tmp_path / "o.npy",
+        SCHEMA,
+        workers=workers,
+        block_size=500,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    size = path.stat().st_size
+    assert len(seen) > 3
+    assert all(total == size for _, total in seen)
+    dones = [d for d, _ in seen]
+    assert dones == sorted(dones) and dones[-1] == size
+
+
+def test_cli_progress_bar_only_when_asked_or_on_a_terminal(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_bytes(make_csv(300, seed=17))
+    schema = tmp_path / "s.json"
+    schema.write_text(json.dumps(SCHEMA))
+    base = [
+        sys.executable,
+        "-m",
+        "fastetl",
+        "convert",
+        str(path),
+        str(tmp_path / "o.npy"),
+        "--schema",
+        str(schema),
+        "--block-size",
+        "300",
+    ]
+    quiet = subprocess.run(base, capture_output=True)  # stderr is a pipe: no bar
+    assert quiet.returncode == 0 and quiet.stderr == b""
+    shown = subprocess.run(base + ["--progress"], capture_output=True)
+    assert shown.returncode == 0
+    assert b"\r" in shown.stderr and b"100%" in shown.stderr and b"MB/s" in shown.stderr
+    off = subprocess.run(base + ["--no-progress"], capture_output=True)
+    assert off.returncode == 0 and off.stderr == b""

@@ -12,6 +12,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,7 @@ def convert(
     block_size: int | None = None,
     workers: int | None = None,
     infer_rows: int | str | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> ConvertReport:
     """Convert the CSV ``src`` into the ``.npy`` file ``dst`` (plus ``dst + ".json"``).
 
@@ -160,7 +162,8 @@ def convert(
     Without a ``schema`` one is inferred (see :func:`fastetl.infer_schema`;
     ``infer_rows`` is its sample size, or ``"all"`` for a guaranteed full pass).
     ``workers`` threads parse in parallel (default: every core); the output is
-    the same bytes whatever ``workers`` and ``block_size`` are.
+    the same bytes whatever ``workers`` and ``block_size`` are. ``progress``, if
+    given, is called now and then with (input bytes done, input bytes in all or None).
     """
     _check_options(block_size, workers)
     src, sch = _resolve(src, schema, infer_rows)
@@ -173,7 +176,10 @@ def convert(
             raise OutputError(f"refusing to write the output over the input {source.name}")
         writer = NpyWriter(dst_path, sch.dtype())
         try:
-            result = run(source, sch, writer, block_size, _workers(workers, source, block_size))
+            total = source.size if source.compression is None and source.encoding is None else None
+            tick = (lambda done: progress(done, total)) if progress else None
+            nworkers = _workers(workers, source, block_size)
+            result = run(source, sch, writer, block_size, nworkers, tick)
             size = writer.commit(_sidecar(sch, source, result))
         except BaseException:
             writer.abort()

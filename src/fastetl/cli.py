@@ -99,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="threads parsing in parallel (default: every core); does not change the output",
     )
+    c.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a progress bar on stderr (default: when stderr is a terminal)",
+    )
     c.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
 
     f = sub.add_parser(
@@ -203,18 +209,61 @@ def _schema(args: argparse.Namespace, src: Any) -> tuple[fastetl.Schema, bool]:
     return schema, False
 
 
+class ProgressBar:
+    """Bytes done, percent, MB/s and time left, redrawn at most 10 times a second."""
+
+    def __init__(self, out: Any = None) -> None:
+        self.out = out or sys.stderr
+        self.start = time.perf_counter()
+        self.last = 0.0
+        self.drawn = False
+
+    def __call__(self, done: int, total: int | None) -> None:
+        now = time.perf_counter()
+        if now - self.last < 0.1 and (total is None or done < total):
+            return
+        self.last = now
+        secs = max(now - self.start, 1e-9)
+        rate = done / secs
+        text = f"  {done / 1e6:,.1f} MB"
+        if total:
+            left = (total - done) / rate if rate > 0 else 0.0
+            text += f" / {total / 1e6:,.1f} MB  {100 * done / total:3.0f}%"
+            text += f"  {rate / 1e6:,.0f} MB/s  {left:,.0f} s left"
+        else:
+            text += f"  {rate / 1e6:,.0f} MB/s"
+        self.out.write("\r" + text.ljust(64))
+        self.out.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self.out.write("\r" + " " * 64 + "\r")
+            self.out.flush()
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
     src = _input(args)
     schema, inferred = _schema(args, src)
+    show = args.progress if args.progress is not None else sys.stderr.isatty()
+    bar = ProgressBar() if show and not args.quiet else None
     try:
         report = fastetl.convert(
-            src, args.output, schema, block_size=args.block_size, workers=args.workers
+            src,
+            args.output,
+            schema,
+            block_size=args.block_size,
+            workers=args.workers,
+            progress=bar,
         )
     except (fastetl.ParseError, fastetl.InputError) as e:
         hint = fastetl.hint_for(e, schema) if inferred else ""
         if hint:
             raise _Hinted(f"{e}; {hint}") from None
         raise
+    finally:
+        if bar is not None:
+            bar.close()
     if not args.quiet:
         how = " (schema inferred)" if inferred else ""
         print(f"fastetl: {args.input} -> {report.output}: {report}{how}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import queue
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -216,16 +217,25 @@ def run(
     writer: Writer,
     block_size: int | None = None,
     workers: int = 1,
+    progress: Callable[[int], None] | None = None,
 ) -> RunResult:
-    """Convert the whole input into records in ``writer``, with ``workers`` threads."""
+    """Convert the whole input into records in ``writer``, with ``workers`` threads.
+
+    ``progress`` is called now and then with the input bytes handled so far.
+    """
     block = int(block_size or DEFAULT_BLOCK_SIZE)
     if block < 1:
         raise SchemaError("block_size must be at least 1 byte")
     if workers < 1:
         raise SchemaError("workers must be at least 1")
+    tick = progress or _no_progress
     if source.is_buffer:
-        return _run_buffer(source, schema, writer, block, workers)
-    return _run_stream(source, schema, writer, block, workers)
+        return _run_buffer(source, schema, writer, block, workers, tick)
+    return _run_stream(source, schema, writer, block, workers, tick)
+
+
+def _no_progress(done: int) -> None:
+    pass
 
 
 def _dictionaries(parser: _core.Parser, binding: Binding) -> dict[str, list[str]]:
@@ -237,7 +247,12 @@ def _dictionaries(parser: _core.Parser, binding: Binding) -> dict[str, list[str]
 
 
 def _run_buffer(
-    source: Source, schema: Schema, writer: Writer, block: int, workers: int
+    source: Source,
+    schema: Schema,
+    writer: Writer,
+    block: int,
+    workers: int,
+    tick: Callable[[int], None],
 ) -> RunResult:
     data = source.buffer
     n = len(data)
@@ -258,7 +273,7 @@ def _run_buffer(
     result.binding = binding
     if workers > 1:
         blocks = _buffer_blocks(data, start, n, block, delim, quote)
-        result.categories = _run_parallel(blocks, binding, writer, workers)
+        result.categories = _run_parallel(blocks, binding, writer, workers, tick)
         result.rows = writer.rows
         return result
     parser = make_parser(binding)
@@ -266,6 +281,7 @@ def _run_buffer(
     while True:
         final = end >= n
         new = _parse_range(parser, pos, start, end, final, writer, binding)
+        tick(new)
         if final:
             break
         if new == start:  # one row is longer than the block: look further
@@ -279,7 +295,12 @@ def _run_buffer(
 
 
 def _run_stream(
-    source: Source, schema: Schema, writer: Writer, block: int, workers: int
+    source: Source,
+    schema: Schema,
+    writer: Writer,
+    block: int,
+    workers: int,
+    tick: Callable[[int], None],
 ) -> RunResult:
     d = schema.dialect
     delim, quote = ord(d.delimiter), ord(d.quote) if d.quote else -1
@@ -330,7 +351,7 @@ def _run_stream(
             return chunk
 
         blocks = _stream_blocks(read, data, start, eof, base, lines_before, block, delim, quote)
-        result.categories = _run_parallel(blocks, binding, writer, workers)
+        result.categories = _run_parallel(blocks, binding, writer, workers, tick)
         result.rows = writer.rows
         return result
     parser = make_parser(binding)
@@ -340,6 +361,7 @@ def _run_stream(
         )
         if eof:
             break
+        tick(result.bytes_in)
         more(start)
         start = 0
     result.rows = writer.rows
@@ -508,15 +530,15 @@ class _Committer:
         if n:
             for k, (i, col) in enumerate(self.learned):
                 table = self.maps[done.parser_id][k]
-                codes = recs[col.name]
+                local = recs[col.name]
                 bit = self.binding.fields[i].null_bit  # type: ignore[union-attr]
                 if bit < 0:
-                    recs[col.name] = table[codes]
+                    recs[col.name] = table[local]
                     continue
                 # null rows keep code 0, as a single thread writes them
                 nulls = (recs[_null_field(bit)] >> np.uint64(bit % 64) & np.uint64(1)).astype(bool)
                 valued = ~nulls
-                codes[valued] = table[codes[valued]]
+                local[valued] = table[local[valued]]
             win = self.writer.window(n)
             np.frombuffer(win, dtype=self.dtype)[:] = recs
             self.writer.advance(n)
@@ -559,7 +581,13 @@ def _null_field(bit: int) -> str:
     return "_nulls" if bit < 64 else f"_nulls{bit // 64}"
 
 
-def _run_parallel(blocks: Any, binding: Binding, writer: Writer, workers: int) -> dict:
+def _run_parallel(
+    blocks: Any,
+    binding: Binding,
+    writer: Writer,
+    workers: int,
+    tick: Callable[[int], None],
+) -> dict:
     """Parse the blocks on ``workers`` threads; returns the learned dictionaries."""
     parsers: queue.SimpleQueue = queue.SimpleQueue()
     for i in range(workers):
@@ -574,9 +602,13 @@ def _run_parallel(blocks: Any, binding: Binding, writer: Writer, workers: int) -
             for block in blocks:
                 pending.append(pool.submit(_work, block, parsers, dtype, learned, guess))
                 while len(pending) > 2 * workers:
-                    committer.commit(pending.popleft().result())
+                    done = pending.popleft().result()
+                    committer.commit(done)
+                    tick(done.block.base + done.block.end)
             while pending:
-                committer.commit(pending.popleft().result())
+                done = pending.popleft().result()
+                committer.commit(done)
+                tick(done.block.base + done.block.end)
         except BaseException:
             for f in pending:
                 f.cancel()
