@@ -21,7 +21,7 @@ import numpy as np
 
 from ._version import __version__
 from .errors import OutputError
-from .pipeline import DEFAULT_BLOCK_SIZE, RunResult, run
+from .pipeline import DEFAULT_BLOCK_SIZE, RunResult, estimate_rows, run
 from .schema import Schema, as_schema
 from .sources import Source, open_source
 from .store import SIDECAR_FORMAT, ArrayWriter, NpyWriter, sidecar_path
@@ -210,7 +210,6 @@ def read_csv(
     src, sch = _resolve(src, schema, infer_rows)
     dtype = sch.dtype()
     with open_source(src, sch.dialect.encoding) as source:
-        guess = (source.size or 0) // max(dtype.itemsize, 32)
-        writer = ArrayWriter(dtype, capacity=guess + 16)
+        writer = ArrayWriter(dtype, capacity=estimate_rows(source))
         run(source, sch, writer, block_size, _workers(workers, source, block_size))
     return writer.result()

@@ -1218,14 +1218,15 @@ class _DiscardWriter:
 
     def __init__(self, dtype: Any, window_rows: int = 1 << 14) -> None:
         self.rows = 0
+        self.itemsize = max(1, dtype.itemsize)
         self.window_rows = window_rows
-        self._buf = bytearray(max(1, dtype.itemsize) * window_rows)
+        self._buf = bytearray(self.itemsize * window_rows)
 
-    def window(self, nrows: int) -> memoryview:
+    def window(self, nrows: int, exact: bool = True) -> memoryview:
         if nrows > self.window_rows:
-            self._buf = bytearray(len(self._buf) // self.window_rows * nrows)
+            self._buf = bytearray(self.itemsize * nrows)
             self.window_rows = nrows
-        return memoryview(self._buf)[: nrows * (len(self._buf) // self.window_rows)]
+        return memoryview(self._buf)[: nrows * self.itemsize]
 
     def advance(self, nrows: int) -> None:
         self.rows += nrows

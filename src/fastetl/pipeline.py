@@ -37,11 +37,12 @@ _VALUE_DISPLAY = 200
 
 class Writer(Protocol):
     rows: int
+    itemsize: int
 
     @property
     def window_rows(self) -> int: ...
 
-    def window(self, nrows: int) -> Any: ...
+    def window(self, nrows: int, exact: bool = True) -> Any: ...
 
     def advance(self, nrows: int) -> None: ...
 
@@ -179,9 +180,9 @@ def _parse_range(
     binding: Binding,
 ) -> int:
     """Parse the whole rows of data[start:end] into the writer; returns where to go on."""
-    wrows = writer.window_rows
     while True:
-        win = writer.window(wrows)
+        win = writer.window(writer.window_rows, exact=False)
+        wrows = len(win) // writer.itemsize
         res = parser.parse(pos.data, start, end, final, win, 0, wrows)
         status, rows, consumed = res[0], res[1], res[2]
         writer.advance(rows)
@@ -230,12 +231,30 @@ def run(
         raise SchemaError("workers must be at least 1")
     tick = progress or _no_progress
     if source.is_buffer:
+        report = tick
+
+        def tick(done: int) -> None:  # also hand parsed input back to the OS
+            source.release(done)
+            report(done)
+
         return _run_buffer(source, schema, writer, block, workers, tick)
     return _run_stream(source, schema, writer, block, workers, tick)
 
 
 def _no_progress(done: int) -> None:
     pass
+
+
+def estimate_rows(source: Source, sample: int = 1 << 20) -> int:
+    """About how many rows the input holds (from the line density of its start)."""
+    if not source.is_buffer:
+        return 1024
+    n = len(source.buffer)
+    head = min(n, sample)
+    lines = _core.count_lines(source.buffer, 0, head)
+    if head == n:
+        return lines + 1
+    return int(n * (lines + 1) / head * 1.05) + 16
 
 
 def _dictionaries(parser: _core.Parser, binding: Binding) -> dict[str, list[str]]:

@@ -33,6 +33,9 @@ _COMPRESSED = (
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
+RELEASE_STEP = 8 << 20  # hand input pages back to the OS this many bytes at a time
+
+
 class InputError(FastETLError, OSError):
     """The input cannot be opened or read."""
 
@@ -48,6 +51,8 @@ class Source:
     compression: str | None = None
     encoding: str | None = None  # set when transcoded to UTF-8
     buffer: Any = None  # the whole input, when it is one buffer (mmap or bytes)
+    mapped: Any = None  # the mmap behind buffer, when there is one
+    released: int = 0  # input bytes before this were handed back to the OS
     stream: Any = None  # else read from this (a binary file-like object)
     _closers: list[Any] = field(default_factory=list)
 
@@ -64,6 +69,20 @@ class Source:
         except (OSError, EOFError, lzma.LZMAError) as e:
             raise InputError(f"cannot read {self.name}: {e}") from None
 
+    def release(self, upto: int) -> None:
+        """The input before ``upto`` will not be needed again: drop its pages from this
+        process (they stay in the page cache), so memory does not grow with the input."""
+        mm = self.mapped
+        if mm is None or not hasattr(mm, "madvise") or not hasattr(mmap, "MADV_DONTNEED"):
+            return
+        end = upto - upto % mmap.PAGESIZE
+        if end - self.released >= RELEASE_STEP:
+            try:
+                mm.madvise(mmap.MADV_DONTNEED, self.released, end - self.released)
+            except OSError:  # pragma: no cover - advice only
+                return
+            self.released = end
+
     def facts(self) -> dict[str, Any]:
         d: dict[str, Any] = {"path": self.path or self.name}
         if self.size is not None:
@@ -77,7 +96,7 @@ class Source:
         return d
 
     def close(self) -> None:
-        self.buffer = None
+        self.buffer = self.mapped = None
         for c in reversed(self._closers):
             try:
                 c.close()
@@ -162,7 +181,7 @@ def _open(src: Any) -> Source:
             out._closers.append(mm)
             if hasattr(mm, "madvise") and hasattr(mmap, "MADV_SEQUENTIAL"):
                 mm.madvise(mmap.MADV_SEQUENTIAL)
-            out.buffer = mm
+            out.buffer = out.mapped = mm
         elif regular:
             out.buffer = b""
         else:  # a pipe, a FIFO, a character device: stream it

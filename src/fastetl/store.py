@@ -86,8 +86,12 @@ class ArrayWriter:
         self._array = np.zeros(max(capacity, 16), dtype=dtype)
         self.window_rows = max(1, min(DEFAULT_WINDOW_BYTES // self.itemsize, max(1024, capacity)))
 
-    def window(self, nrows: int) -> memoryview:
-        """Writable bytes for ``nrows`` records after the last committed one."""
+    def window(self, nrows: int, exact: bool = True) -> memoryview:
+        """Writable bytes for ``nrows`` records after the last committed one (fewer, but at
+        least one, when not ``exact`` and the array is nearly full: no regrowth for a guess)."""
+        free = len(self._array) - self.rows
+        if not exact and free > 0:
+            nrows = min(nrows, free)
         need = self.rows + nrows
         if need > len(self._array):
             new = np.zeros(max(need, 2 * len(self._array)), dtype=self.dtype)
@@ -146,7 +150,7 @@ class NpyWriter:
     def window_rows(self) -> int:
         return self._window_rows
 
-    def window(self, nrows: int) -> memoryview:
+    def window(self, nrows: int, exact: bool = True) -> memoryview:
         """Writable bytes for ``nrows`` records after the last committed one."""
         self._unmap()
         assert self._fd is not None
