@@ -82,7 +82,6 @@ def field_specs(binding: Binding) -> tuple[list[dict[str, Any] | None], list[dic
     assert dtype.fields is not None
     offsets = {name: spec[1] for name, spec in dtype.fields.items()}
     null_base = offsets.get("_nulls", 0)
-    flag_index = {fl.name: fl for fl in schema.flags}
     fields: list[dict[str, Any] | None] = []
     flags: list[dict[str, Any]] = []
     for bound in binding.fields:
@@ -104,7 +103,6 @@ def field_specs(binding: Binding) -> tuple[list[dict[str, Any] | None], list[dic
         spec["flag_count"] = len(bound.flag_bits)
         for fi, bit, fb in bound.flag_bits:
             field_name = schema.flags[fi].name
-            assert flag_index[field_name] is schema.flags[fi]
             flags.append(
                 {
                     "byte": offsets[field_name] + bit // 8,

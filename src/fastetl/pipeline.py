@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from . import _core
-from .errors import ParseError, SchemaError
+from .errors import ParseError
 from .layout import learned_categories, make_parser
 from .schema import Binding, Schema
 from .sources import Source, check_encoding_prefix
@@ -202,14 +202,28 @@ def _header_error(status: int, pos: _Position, at: int) -> ParseError:
     return ParseError(what, line=pos.line_of(at), offset=pos.offset_of(at), row=None)
 
 
-def _bind(schema: Schema, header_fields: list[bytes] | None) -> tuple[list[str] | None, Binding]:
-    if header_fields is None:
-        return None, schema.bind(None)
-    try:
-        names = [f.decode("utf-8") for f in header_fields]
-    except UnicodeDecodeError:
-        raise ParseError("the header is not valid UTF-8", line=1) from None
-    return names, schema.bind(names)
+def _bind(result: RunResult, schema: Schema, header_fields: list[bytes] | None) -> Binding:
+    """Bind the schema to the header (or to column order), recording both in ``result``."""
+    names = None
+    if header_fields is not None:
+        try:
+            names = [f.decode("utf-8") for f in header_fields]
+        except UnicodeDecodeError:
+            raise ParseError("the header is not valid UTF-8", line=1) from None
+    result.header = names
+    result.binding = schema.bind(names)
+    return result.binding
+
+
+def _core_dialect(d: Any) -> tuple[int, int]:
+    """(delimiter, quote) as the core takes them; quote -1 means no quoting."""
+    return ord(d.delimiter), ord(d.quote) if d.quote else -1
+
+
+def _done(result: RunResult, writer: Writer, categories: dict[str, list[str]]) -> RunResult:
+    result.rows = writer.rows
+    result.categories = categories
+    return result
 
 
 def run(
@@ -226,9 +240,9 @@ def run(
     """
     block = int(block_size or DEFAULT_BLOCK_SIZE)
     if block < 1:
-        raise SchemaError("block_size must be at least 1 byte")
+        raise ValueError("block_size must be at least 1 byte")
     if workers < 1:
-        raise SchemaError("workers must be at least 1")
+        raise ValueError("workers must be at least 1")
     tick = progress or _no_progress
     if source.is_buffer:
         report = tick
@@ -276,7 +290,7 @@ def _run_buffer(
     data = source.buffer
     n = len(data)
     d = schema.dialect
-    delim, quote = ord(d.delimiter), ord(d.quote) if d.quote else -1
+    delim, quote = _core_dialect(d)
     pos = _Position(data)
     start = check_encoding_prefix(bytes(data[:4]), source.name)
     result = RunResult(bytes_in=n)
@@ -288,13 +302,10 @@ def _run_buffer(
         if not fields:  # empty file (or only blank lines): no header, no rows
             return result
         header_fields, start = fields, nxt
-    result.header, binding = _bind(schema, header_fields)
-    result.binding = binding
+    binding = _bind(result, schema, header_fields)
     if workers > 1:
         blocks = _buffer_blocks(data, start, n, block, delim, quote)
-        result.categories = _run_parallel(blocks, binding, writer, workers, tick)
-        result.rows = writer.rows
-        return result
+        return _done(result, writer, _run_parallel(blocks, binding, writer, workers, tick))
     parser = make_parser(binding)
     end = min(n, start + block)
     while True:
@@ -308,9 +319,7 @@ def _run_buffer(
         else:
             start = new
             end = min(n, start + block)
-    result.rows = writer.rows
-    result.categories = _dictionaries(parser, binding)
-    return result
+    return _done(result, writer, _dictionaries(parser, binding))
 
 
 def _run_stream(
@@ -322,7 +331,7 @@ def _run_stream(
     tick: Callable[[int], None],
 ) -> RunResult:
     d = schema.dialect
-    delim, quote = ord(d.delimiter), ord(d.quote) if d.quote else -1
+    delim, quote = _core_dialect(d)
     result = RunResult()
     data = b""
     eof = False
@@ -360,8 +369,7 @@ def _run_stream(
         if not fields:
             return result
         header_fields, start = fields, nxt
-    result.header, binding = _bind(schema, header_fields)
-    result.binding = binding
+    binding = _bind(result, schema, header_fields)
     if workers > 1:
 
         def read(n: int) -> bytes:
@@ -370,9 +378,7 @@ def _run_stream(
             return chunk
 
         blocks = _stream_blocks(read, data, start, eof, base, lines_before, block, delim, quote)
-        result.categories = _run_parallel(blocks, binding, writer, workers, tick)
-        result.rows = writer.rows
-        return result
+        return _done(result, writer, _run_parallel(blocks, binding, writer, workers, tick))
     parser = make_parser(binding)
     while True:
         start = _parse_range(
@@ -383,9 +389,7 @@ def _run_stream(
         tick(result.bytes_in)
         more(start)
         start = 0
-    result.rows = writer.rows
-    result.categories = _dictionaries(parser, binding)
-    return result
+    return _done(result, writer, _dictionaries(parser, binding))
 
 
 # -- the parallel path -------------------------------------------------------------
