@@ -58,6 +58,7 @@ cdef struct Result:
     Py_ssize_t field_len
     bint field_quoted
     Py_ssize_t nfound        # ... how many fields the row has (structural errors)
+    Py_ssize_t nbad          # bad rows recorded (when the caller gave room for them)
 
 
 @cython.final
@@ -86,4 +87,5 @@ cdef class Parser:
     cdef int convert(self, Py_ssize_t field, const char *s, Py_ssize_t n, bint escaped,
                      char *rec) noexcept nogil
     cdef int parse_block(self, const char *buf, Py_ssize_t pos, Py_ssize_t end, bint final,
-                         char *out, Py_ssize_t max_rows, Result *r) noexcept nogil
+                         char *out, Py_ssize_t max_rows, int64_t *bad, Py_ssize_t bad_cap,
+                         Result *r) noexcept nogil

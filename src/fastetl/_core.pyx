@@ -65,6 +65,12 @@ KINDS = {
     "datetime": K_DATETIME, "decimal": K_DECIMAL, "str": K_STR, "category": K_CATEGORY,
 }
 FORMAT_MAX = 63
+cdef enum:
+    BAD_WIDTH = 9
+# what each bad row recorded by Parser.parse(..., bad=...) holds, in order
+BAD_ROW_WIDTH = BAD_WIDTH
+BAD_FIELDS = ("row_start", "row_end", "status", "field", "field_start", "field_len",
+              "quoted", "nfound", "rows_before")
 
 include "_scan.pxi"
 include "_numbers.pxi"
@@ -77,6 +83,24 @@ cdef extern from * nogil:
     #define FASTETL_NAN (fastetl_nan_bits.d)
     """
     double FASTETL_NAN
+
+cdef Py_ssize_t line_end_after(const char *buf, Py_ssize_t p, Py_ssize_t end,
+                               bint final) noexcept nogil:
+    """Where parsing resumes after a row whose quoting is broken at ``p``: just after the
+    first line break at or after ``p`` (CRLF counts as one), ``end`` when the data ends
+    first (final), or -1 when more data is needed to know."""
+    cdef const char *hit
+    cdef Py_ssize_t i = p
+    while i < end:
+        if buf[i] == c'\n':
+            return i + 1
+        if buf[i] == c'\r':
+            if i + 1 < end:
+                return i + 2 if buf[i + 1] == c'\n' else i + 1
+            return end if final else -1
+        i += 1
+    return end if final else -1
+
 
 cdef inline bint is_space(char c) noexcept nogil:
     return c == c' ' or c == c'\t'
@@ -351,26 +375,34 @@ cdef class Parser:
         return ST_OK
 
     cdef int parse_block(self, const char *buf, Py_ssize_t pos, Py_ssize_t end, bint final,
-                         char *out, Py_ssize_t max_rows, Result *r) noexcept nogil:
+                         char *out, Py_ssize_t max_rows, int64_t *bad, Py_ssize_t bad_cap,
+                         Result *r) noexcept nogil:
         """Parse whole rows of buf[pos:end] into out, at most max_rows of them.
 
         Stops at the end of the data, before a row that continues past ``end``
-        (unless ``final``), after ``max_rows`` rows, or at the first bad row
-        (status != ST_OK; r says where; the bad row is not written).
+        (unless ``final``), or after ``max_rows`` rows.  A bad row is not written.
+        Without room for bad rows (``bad_cap == 0``) the first bad row stops the
+        parse (status != ST_OK; r says where).  With room, each bad row is recorded
+        in ``bad`` (BAD_WIDTH int64s each, see BAD_FIELDS) and parsing goes on
+        after it; when ``bad`` is full the parse stops before the next bad row.
+        A row whose quoting is broken ends at the first line break after the break.
         """
         cdef Py_ssize_t rows = 0
-        cdef Py_ssize_t row_start, nf
+        cdef Py_ssize_t nbad = 0
+        cdef Py_ssize_t row_start, row_end, nf
         cdef Py_ssize_t nfields = self.nfields
         cdef Py_ssize_t itemsize = self.itemsize
         cdef char delim = self.delim
         cdef int quote = self.quote
         cdef char *rec
+        cdef int64_t *b
         cdef Field f
         cdef int fs, st
         cdef Py_ssize_t bad_field = -1
         cdef int bad_status = ST_OK
-        cdef Field bad
+        cdef Field bad_f
         r.status = ST_OK
+        r.nbad = 0
         self.journal_len = 0
         while rows < max_rows:
             row_start = skip_blank_lines(buf, pos, end, final)
@@ -383,78 +415,119 @@ cdef class Parser:
             memset(rec, 0, <size_t>itemsize)
             nf = 0
             bad_field = -1
+            st = ST_OK
             while True:
                 fs = scan_field(buf, pos, end, final, delim, quote, &f)
                 if fs == FIELD_NEED_MORE:
                     self.rollback()
                     r.rows = rows
                     r.consumed = row_start
+                    r.nbad = nbad
                     return ST_OK
                 if fs == FIELD_UNTERMINATED or fs == FIELD_AFTER_QUOTE:
-                    self.rollback()
-                    r.status = ST_UNTERMINATED if fs == FIELD_UNTERMINATED else ST_AFTER_QUOTE
-                    r.rows = rows
-                    r.consumed = row_start
-                    r.row_start = row_start
+                    st = ST_UNTERMINATED if fs == FIELD_UNTERMINATED else ST_AFTER_QUOTE
                     r.field = nf
                     r.field_start = pos + 1           # the content, after the opening quote
                     r.field_len = f.bad - pos - 1 if fs == FIELD_AFTER_QUOTE else 0
                     r.field_quoted = True
                     r.nfound = nf + 1
-                    return r.status
+                    row_end = line_end_after(buf, f.bad if fs == FIELD_AFTER_QUOTE else pos,
+                                             end, final)
+                    break
                 if nf < nfields and bad_field < 0 and self.cols[nf].kind != K_IGNORE:
                     st = self.convert(nf, buf + f.start, f.length, f.escaped, rec)
                     if st != ST_OK:
                         bad_field = nf     # finish the row: a wrong field count wins
                         bad_status = st
-                        bad = f
+                        bad_f = f
                 nf += 1
                 pos = f.next
                 if fs != FIELD_DELIM:
                     break
-            if nf != nfields or bad_field >= 0:
-                self.rollback()
-                r.rows = rows
-                r.consumed = row_start
-                r.row_start = row_start
+            if st == ST_UNTERMINATED or st == ST_AFTER_QUOTE:
+                pass
+            elif nf != nfields:
+                st = ST_TOO_MANY_FIELDS if nf > nfields else ST_TOO_FEW_FIELDS
+                r.field = -1
+                r.field_start = row_start
+                r.field_len = 0
+                r.field_quoted = False
                 r.nfound = nf
-                if nf != nfields:
-                    r.status = ST_TOO_MANY_FIELDS if nf > nfields else ST_TOO_FEW_FIELDS
-                    r.field = -1
-                    r.field_start = row_start
-                    r.field_len = 0
-                    r.field_quoted = False
-                else:
-                    r.status = bad_status
-                    r.field = bad_field
-                    r.field_start = bad.start
-                    r.field_len = bad.length
-                    r.field_quoted = bad.quoted
-                return r.status
-            self.journal_len = 0
-            rows += 1
+                row_end = pos
+            elif bad_field >= 0:
+                st = bad_status
+                r.field = bad_field
+                r.field_start = bad_f.start
+                r.field_len = bad_f.length
+                r.field_quoted = bad_f.quoted
+                r.nfound = nf
+                row_end = pos
+            else:
+                self.journal_len = 0
+                rows += 1
+                continue
+            # a bad row
+            self.rollback()
+            r.rows = rows
+            r.consumed = row_start
+            r.nbad = nbad
+            if bad_cap == 0:
+                r.status = st
+                r.row_start = row_start
+                return st
+            if nbad == bad_cap or row_end < 0:
+                return ST_OK           # no room to record it, or its end not in sight yet
+            b = bad + nbad * BAD_WIDTH
+            b[0] = row_start
+            b[1] = row_end
+            b[2] = st
+            b[3] = r.field
+            b[4] = r.field_start
+            b[5] = r.field_len
+            b[6] = r.field_quoted
+            b[7] = r.nfound
+            b[8] = rows
+            nbad += 1
+            pos = row_end
         r.rows = rows
         r.consumed = pos
+        r.nbad = nbad
         return ST_OK
 
     # -- Python entry points -------------------------------------------------
     def parse(self, data, Py_ssize_t start, Py_ssize_t end, bint final, out,
-              Py_ssize_t out_row, Py_ssize_t max_rows):
+              Py_ssize_t out_row, Py_ssize_t max_rows, bad=None):
         """Parse rows of ``data[start:end]`` into ``out`` from record ``out_row`` on.
 
         Returns ``(status, rows, consumed, row_start, field, field_start, field_len,
-        field_quoted, nfound)``; see :data:`STATUS`.  ``consumed`` is where the next
-        call should start.  ``out`` is any writable buffer of records.
+        field_quoted, nfound, nbad)``; see :data:`STATUS`.  ``consumed`` is where the
+        next call should start.  ``out`` is any writable buffer of records.
+
+        Without ``bad`` the first bad row stops the parse and is described by the
+        tuple.  ``bad``, a writable C-contiguous int64 buffer of ``k * BAD_WIDTH``
+        items, makes bad rows skippable: up to ``k`` are described there (columns
+        :data:`BAD_FIELDS`), ``nbad`` says how many, and parsing goes on after each.
         """
         cdef Py_buffer src
         cdef Py_buffer dst
+        cdef Py_buffer badbuf
         cdef Result r
         cdef int st
+        cdef Py_ssize_t bad_cap = 0
+        cdef int64_t *badp = NULL
+        cdef bint have_bad = False
         memset(&r, 0, sizeof(Result))
         PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
         try:
             PyObject_GetBuffer(out, &dst, PyBUF_WRITABLE)
             try:
+                if bad is not None:
+                    PyObject_GetBuffer(bad, &badbuf, PyBUF_WRITABLE)
+                    have_bad = True
+                    bad_cap = badbuf.len // (BAD_WIDTH * sizeof(int64_t))
+                    badp = <int64_t *>badbuf.buf
+                    if bad_cap == 0:
+                        raise ValueError("the bad-row buffer holds no row")
                 if not (0 <= start <= end <= src.len):
                     raise ValueError(f"bad input range [{start}, {end}) of {src.len} bytes")
                 if out_row < 0 or max_rows < 0 or (out_row + max_rows) * self.itemsize > dst.len:
@@ -462,15 +535,17 @@ cdef class Parser:
                 with nogil:
                     st = self.parse_block(<const char *>src.buf, start, end, final,
                                           <char *>dst.buf + out_row * self.itemsize,
-                                          max_rows, &r)
+                                          max_rows, badp, bad_cap, &r)
             finally:
                 PyBuffer_Release(&dst)
+                if have_bad:
+                    PyBuffer_Release(&badbuf)
         finally:
             PyBuffer_Release(&src)
         if st == ST_NO_MEMORY:
             raise MemoryError("out of memory while parsing")
         return (st, r.rows, r.consumed, r.row_start, r.field, r.field_start, r.field_len,
-                r.field_quoted, r.nfound)
+                r.field_quoted, r.nfound, r.nbad)
 
     def categories(self, Py_ssize_t field, Py_ssize_t first=0):
         """The dictionary of a category field from code ``first`` on, as bytes, by code."""
@@ -561,10 +636,14 @@ def find_row_end(data, Py_ssize_t start, Py_ssize_t end, bint final, int delimit
 
 
 cdef int _next_row_start(const char *buf, Py_ssize_t start, Py_ssize_t target, Py_ssize_t end,
-                         bint final, char delim, int quote, Py_ssize_t *out) noexcept nogil:
-    """Walk whole rows from ``start`` (a row start) to the first row start >= ``target``."""
+                         bint final, char delim, int quote, bint lenient,
+                         Py_ssize_t *out) noexcept nogil:
+    """Walk whole rows from ``start`` (a row start) to the first row start >= ``target``.
+
+    ``lenient`` walks over rows with broken quoting as Parser.parse does when it
+    records bad rows (they end at the first line break after the break)."""
     cdef Py_ssize_t pos = start
-    cdef Py_ssize_t row_start
+    cdef Py_ssize_t row_start, resume
     cdef Field f
     cdef int fs
     while True:
@@ -581,25 +660,31 @@ cdef int _next_row_start(const char *buf, Py_ssize_t start, Py_ssize_t target, P
             if fs == FIELD_NEED_MORE:
                 out[0] = row_start
                 return -1
-            if fs == FIELD_UNTERMINATED:
+            if fs == FIELD_UNTERMINATED or fs == FIELD_AFTER_QUOTE:
+                if lenient:
+                    resume = line_end_after(buf, f.bad if fs == FIELD_AFTER_QUOTE else pos,
+                                            end, final)
+                    if resume < 0:
+                        out[0] = row_start
+                        return -1
+                    pos = resume
+                    break
                 out[0] = row_start
-                return ST_UNTERMINATED
-            if fs == FIELD_AFTER_QUOTE:
-                out[0] = row_start
-                return ST_AFTER_QUOTE
+                return ST_UNTERMINATED if fs == FIELD_UNTERMINATED else ST_AFTER_QUOTE
             pos = f.next
             if fs != FIELD_DELIM:
                 break
 
 
 def next_row_start(data, Py_ssize_t start, Py_ssize_t target, Py_ssize_t end, bint final,
-                   int delimiter, int quote):
+                   int delimiter, int quote, bint lenient=False):
     """The first row start at or after ``target``, walking whole rows from ``start``.
 
     Returns ``(status, pos)``: status 0 and the row start (``end`` at the end of
     the data); -1 and the start of a row that continues past ``end`` (not final);
     or ``STATUS['UNTERMINATED']``/``['AFTER_QUOTE']`` and the start of the bad row.
     Blocks cut at these positions hold whole rows, quoted line breaks included.
+    With ``lenient`` rows with broken quoting are walked over, never reported.
     """
     cdef Py_buffer src
     cdef Py_ssize_t pos = start
@@ -610,7 +695,7 @@ def next_row_start(data, Py_ssize_t start, Py_ssize_t target, Py_ssize_t end, bi
             raise ValueError("bad input range")
         with nogil:
             st = _next_row_start(<const char *>src.buf, start, target, end, final,
-                                 <char>delimiter, quote, &pos)
+                                 <char>delimiter, quote, lenient, &pos)
     finally:
         PyBuffer_Release(&src)
     return (st, pos)

@@ -124,7 +124,7 @@ def _reason(status: int, col: Any, bit_names: list[str]) -> str:
 
 
 def _parse_error(res: tuple, pos: _Position, binding: Binding, row_index: int) -> ParseError:
-    status, _rows, _consumed, row_start, fld, fstart, flen, quoted, nfound = res
+    status, _rows, _consumed, row_start, fld, fstart, flen, quoted, nfound = res[:9]
     data = pos.data
     if status in (_S["TOO_MANY_FIELDS"], _S["TOO_FEW_FIELDS"]):
         return ParseError(
