@@ -10,6 +10,7 @@ temporary file.  :class:`ArrayWriter` offers the same interface in memory.
 
 from __future__ import annotations
 
+import errno
 import json
 import mmap
 import os
@@ -158,7 +159,7 @@ class NpyWriter:
         end = start + nrows * self.itemsize
         try:
             if end > self._size:
-                os.ftruncate(self._fd, end)
+                _reserve(self._fd, self._size, end)
                 self._size = end
             base = start - start % mmap.ALLOCATIONGRANULARITY
             self._mm = mmap.mmap(self._fd, end - base, access=mmap.ACCESS_WRITE, offset=base)
@@ -240,6 +241,38 @@ class NpyWriter:
                     pass
                 except OSError:  # pragma: no cover - nothing better to do on the error path
                     pass
+
+
+_ZEROS = bytes(1 << 20)
+
+
+def _reserve(fd: int, size: int, end: int) -> None:
+    """Grow the file from ``size`` to ``end`` bytes with its blocks allocated.
+
+    The records are written through a memory map, and a store into a page of a
+    sparse file that the filesystem cannot back (full disk, quota) is not an
+    error the program can catch: the process dies of SIGBUS.  So the space is
+    claimed here, where a full disk is an ordinary ``OSError`` (ENOSPC, EDQUOT,
+    EFBIG).  Linux and the BSDs: ``posix_fallocate`` (cheap: the filesystem marks
+    extents, nothing is written).  Where it is missing (macOS) or the filesystem
+    refuses it, zeros are written instead.  Windows: ``SetEndOfFile`` (what
+    ``ftruncate`` does there) already allocates a non-sparse file's clusters.
+    """
+    if sys.platform == "win32":
+        os.ftruncate(fd, end)
+        return
+    fallocate = getattr(os, "posix_fallocate", None)
+    if fallocate is not None:
+        try:
+            fallocate(fd, size, end - size)
+            return
+        except OSError as e:
+            # No support on this filesystem (some musl/ZFS/NFS setups): write zeros.
+            if e.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                raise
+    pos = size
+    while pos < end:
+        pos += os.pwrite(fd, _ZEROS[: min(len(_ZEROS), end - pos)], pos)
 
 
 def _fsync_dir(folder: Path) -> None:
