@@ -133,6 +133,8 @@ class NpyWriter:
         folder = self.target.parent if str(self.target.parent) else Path(".")
         if not folder.is_dir():
             raise OutputError(f"cannot write {self.target}: folder {folder} does not exist")
+        if sidecar_path(self.target).is_dir():  # found now, not after the .npy is replaced
+            raise OutputError(f"cannot write {sidecar_path(self.target)}: it is a directory")
         try:
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self.target.name}.", suffix=".part")
         except OSError as e:
