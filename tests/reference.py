@@ -398,6 +398,7 @@ class _Field:
 class RefResult:
     array: np.ndarray
     categories: dict[str, list[str]] = field(default_factory=dict)
+    bad: list[RefError] = field(default_factory=list)  # with skip_bad: the rows left out
 
     @property
     def rows(self) -> int:
@@ -501,8 +502,12 @@ class _Converter:
         return ref_bool(t)
 
 
-def reference_parse_full(data: bytes, schema) -> RefResult:
-    """Parse ``data`` as SEMANTICS.md says; raise RefError / RefBindError."""
+def reference_parse_full(data: bytes, schema, skip_bad: bool = False) -> RefResult:
+    """Parse ``data`` as SEMANTICS.md says; raise RefError / RefBindError.
+
+    ``skip_bad``: rows with a wrong field count or a bad value are left out and listed
+    in ``bad`` instead (the category values they brought are taken back); broken
+    quoting still raises (csv cannot say where such a row ends)."""
     dialect = schema.dialect
     dtype = schema.dtype()
     conv = _Converter(schema)
@@ -510,46 +515,73 @@ def reference_parse_full(data: bytes, schema) -> RefResult:
     rows: list[tuple[dict[str, Any], list[int], list[int]]] = []
     masked = [c.name for c in schema.columns if c.type != "skip" and c.nullable
               and c.type not in ("float32", "float64", "date", "datetime")]  # fmt: skip
+    bad: list[RefError] = []
     for rec in reference_records(data, dialect, header=dialect.header):
         if plan is None:
             plan = _plan(schema, rec.fields)
             continue
-        r = len(rows)
-        if len(rec.fields) != len(plan):
-            raise RefError(
-                "structure",
-                f"expected {len(plan)} fields, found {len(rec.fields)}",
-                line=rec.line,
-                row=r,
-                offset=rec.offset,
-            )
-        values: dict[str, Any] = {}
-        nullmask = 0
-        flags = [0] * len(schema.flags)
-        for i, f in enumerate(plan):
-            if f is None:
-                continue
-            text = rec.fields[i]
+        if skip_bad:
             try:
-                if f.column is not None:
-                    v, is_null = conv.value(f.column, text)
-                    if is_null and f.null_bit >= 0:
-                        nullmask |= 1 << f.null_bit
-                    values[f.name] = (v, is_null)
-                for fi, bi, bit in f.flag_bits:
-                    if conv.flag(f, bit, text):
-                        flags[fi] |= 1 << bi
-            except _Bad as e:
-                raise RefError(
-                    "value",
-                    str(e),
-                    line=rec.field_lines[i],
-                    column=f.name,
-                    value=text,
-                    row=r,
-                    offset=rec.field_offsets[i],
-                ) from None
-        rows.append((values, flags, nullmask))
+                rows.append(_reference_row(rec, plan, conv, schema, len(rows) + len(bad)))
+            except RefError as e:
+                bad.append(e)
+            continue
+        rows.append(_reference_row(rec, plan, conv, schema, len(rows)))
+    return _reference_array(schema, dtype, conv, rows, masked, bad)
+
+
+def _reference_row(rec: Record, plan, conv: _Converter, schema, r: int):
+    """One record's (values, flags, null mask), or RefError; a bad row's new category
+    values are taken back."""
+    sizes = {n: len(d) for n, d in conv.learned.items()}
+    try:
+        return _reference_row_values(rec, plan, conv, schema, r)
+    except RefError:
+        for n, d in conv.learned.items():
+            for k in [k for k, code in d.items() if code >= sizes[n]]:
+                del d[k]
+        raise
+
+
+def _reference_row_values(rec: Record, plan, conv: _Converter, schema, r: int):
+    if len(rec.fields) != len(plan):
+        raise RefError(
+            "structure",
+            f"expected {len(plan)} fields, found {len(rec.fields)}",
+            line=rec.line,
+            row=r,
+            offset=rec.offset,
+        )
+    values: dict[str, Any] = {}
+    nullmask = 0
+    flags = [0] * len(schema.flags)
+    for i, f in enumerate(plan):
+        if f is None:
+            continue
+        text = rec.fields[i]
+        try:
+            if f.column is not None:
+                v, is_null = conv.value(f.column, text)
+                if is_null and f.null_bit >= 0:
+                    nullmask |= 1 << f.null_bit
+                values[f.name] = (v, is_null)
+            for fi, bi, bit in f.flag_bits:
+                if conv.flag(f, bit, text):
+                    flags[fi] |= 1 << bi
+        except _Bad as e:
+            raise RefError(
+                "value",
+                str(e),
+                line=rec.field_lines[i],
+                column=f.name,
+                value=text,
+                row=r,
+                offset=rec.field_offsets[i],
+            ) from None
+    return (values, flags, nullmask)
+
+
+def _reference_array(schema, dtype, conv, rows, masked, bad) -> RefResult:
     arr = np.zeros(len(rows), dtype=dtype)
     colmap = {c.name: c for c in schema.columns}
     for r, (values, flags, nullmask) in enumerate(rows):
@@ -574,7 +606,7 @@ def reference_parse_full(data: bytes, schema) -> RefResult:
             arr[name][r] = (nullmask >> k) & ((1 << 64) - 1)
     cats = {c.name: list(c.values) for c in schema.columns if c.type == "category" and c.values}
     cats.update({n: list(d) for n, d in conv.learned.items()})
-    return RefResult(array=arr, categories=cats)
+    return RefResult(array=arr, categories=cats, bad=bad)
 
 
 def reference_parse(data: bytes, schema) -> np.ndarray:

@@ -8,7 +8,7 @@
 
 from ._version import __version__
 from .api import ConvertReport, convert, read_csv
-from .errors import FastETLError, OutputError, ParseError, SchemaError
+from .errors import FastETLError, Interrupted, OutputError, ParseError, SchemaError
 from .infer import hint_for, infer_schema
 from .schema import Column, Dialect, FlagBit, Flags, Schema
 from .sources import InputError
@@ -22,6 +22,7 @@ __all__ = [
     "FlagBit",
     "Flags",
     "InputError",
+    "Interrupted",
     "OutputError",
     "ParseError",
     "Schema",

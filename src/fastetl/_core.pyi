@@ -8,9 +8,11 @@ from typing_extensions import Buffer
 STATUS: dict[str, int]
 KINDS: dict[str, int]
 FORMAT_MAX: int
+BAD_ROW_WIDTH: int
+BAD_FIELDS: tuple[str, ...]
 
 _Buf = Buffer | np.ndarray
-ParseResult = tuple[int, int, int, int, int, int, int, bool, int]
+ParseResult = tuple[int, int, int, int, int, int, int, bool, int, int]
 
 class Parser:
     def __init__(
@@ -31,6 +33,7 @@ class Parser:
         out: _Buf,
         out_row: int,
         max_rows: int,
+        bad: _Buf | None = ...,
     ) -> ParseResult: ...
     def categories(self, field: int, first: int = 0) -> list[bytes]: ...
     def category_count(self, field: int) -> int: ...
@@ -42,6 +45,13 @@ def find_row_end(
     data: _Buf, start: int, end: int, final: bool, delimiter: int, quote: int
 ) -> tuple[int, int, int]: ...
 def next_row_start(
-    data: _Buf, start: int, target: int, end: int, final: bool, delimiter: int, quote: int
+    data: _Buf,
+    start: int,
+    target: int,
+    end: int,
+    final: bool,
+    delimiter: int,
+    quote: int,
+    lenient: bool = ...,
 ) -> tuple[int, int]: ...
 def count_lines(data: _Buf, start: int, end: int) -> int: ...

@@ -6,6 +6,7 @@ They check options, open the input, choose a writer and hand the rest to
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import os
 import shutil
@@ -20,25 +21,48 @@ from typing import Any
 import numpy as np
 
 from ._version import __version__
-from .errors import OutputError
-from .pipeline import DEFAULT_BLOCK_SIZE, RunResult, estimate_rows, run
+from .errors import Interrupted, OutputError, SchemaError
+from .pipeline import DEFAULT_BLOCK_SIZE, ON_ERROR, Mark, RunResult, estimate_rows, run
 from .schema import Schema, as_schema
-from .sources import Source, open_source
-from .store import SIDECAR_FORMAT, ArrayWriter, NpyWriter, sidecar_path
+from .sources import InputError, Source, open_source
+from .store import (
+    CHECKPOINT_FORMAT,
+    SIDECAR_FORMAT,
+    ArrayWriter,
+    NpyWriter,
+    RejectsWriter,
+    checkpoint_path,
+    read_checkpoint,
+    read_sidecar,
+    remove_checkpoint,
+    sidecar_path,
+    sidecar_schema,
+    write_json_atomic,
+)
 
 Src = Any  # str | os.PathLike | "-" | binary file object | bytes-like
 
 
 @dataclass(frozen=True)
 class ConvertReport:
-    """What :func:`convert` did."""
+    """What :func:`convert` did.
 
-    rows: int
+    ``rows_read == rows + rows_rejected + rows_skipped``: every data row of the
+    input is written, rejected (to ``rejects``) or skipped.
+    """
+
+    rows: int  # records written from this input
     bytes_in: int
     bytes_out: int
     seconds: float
     output: str
     sidecar: str
+    rows_read: int = 0
+    rows_rejected: int = 0
+    rows_skipped: int = 0
+    rejects: str | None = None  # the rejects file, with on_error="reject"
+    resumed_at: int | None = None  # rows already converted when a resumed run began
+    appended: bool = False
 
     @property
     def mb_per_s(self) -> float:
@@ -46,8 +70,14 @@ class ConvertReport:
         return self.bytes_in / 1e6 / self.seconds if self.seconds > 0 else float("inf")
 
     def __str__(self) -> str:
+        bad = ""
+        if self.rows_rejected:
+            bad += f", {self.rows_rejected:,} rejected"
+        if self.rows_skipped:
+            bad += f", {self.rows_skipped:,} skipped"
         return (
-            f"{self.rows:,} rows, {self.bytes_in / 1e6:,.1f} MB in, "
+            f"{self.rows_read:,} rows read, {self.rows:,} written{bad}; "
+            f"{self.bytes_in / 1e6:,.1f} MB in, "
             f"{self.bytes_out / 1e6:,.1f} MB out, {self.seconds:.2f} s, "
             f"{self.mb_per_s:,.0f} MB/s"
         )
@@ -108,32 +138,68 @@ def _resolve(src: Src, schema: Any, infer_rows: int | str | None) -> tuple[Src, 
     return src, infer_schema(src, infer_rows=10_000 if infer_rows is None else infer_rows)
 
 
-def _sidecar(schema: Schema, source: Source, result: RunResult) -> dict[str, Any]:
-    masked = [c.name for c in schema.masked_columns]
+def _counts(result: RunResult, on_error: str) -> dict[str, int]:
     return {
+        "rows_read": result.rows_read,
+        "rows_written": result.rows,
+        "rows_rejected": result.rows_bad if on_error == "reject" else 0,
+        "rows_skipped": result.rows_bad if on_error == "skip" else 0,
+    }
+
+
+def _sidecar(
+    schema: Schema,
+    source: Source,
+    result: RunResult,
+    on_error: str,
+    rejects: Path | None,
+    before: dict[str, Any] | None,
+    total_rows: int,
+) -> dict[str, Any]:
+    """The sidecar's content; ``before`` is the sidecar of the output appended to."""
+    masked = [c.name for c in schema.masked_columns]
+    counts = _counts(result, on_error)
+    this = {
+        "source": source.facts(),
+        "header": result.header,
+        "on_error": on_error,
+        "rejects": str(rejects) if rejects is not None else None,
+        **counts,
+    }
+    doc: dict[str, Any] = {
         "format": SIDECAR_FORMAT,
         "fastetl_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "schema": schema.to_dict(),
-        "rows": result.rows,
-        "rows_read": result.rows,
-        "rows_rejected": 0,
-        "source": source.facts(),
-        "header": result.header,
-        "categories": {
-            c.name: list(c.values) if c.values is not None else result.categories.get(c.name, [])
-            for c in schema.columns
-            if c.type == "category"
-        },
-        "flags": {f.name: [b.name for b in f.bits] for f in schema.flags},
-        "nulls": {
-            "float": "NaN",
-            "date": "NaT",
-            "datetime": "NaT",
-            "mask_fields": [name for name, _ in schema.null_fields()],
-            "null_bits": masked,
-        },
+        "rows": total_rows,
     }
+    if before is None:
+        doc.update(this)
+    else:  # the first input's facts stay; counts are totals; each append is listed
+        doc.update({k: before.get(k) for k in ("source", "header", "on_error", "rejects")})
+        for k, v in counts.items():
+            doc[k] = before.get(k, before["rows"] if k in ("rows_read", "rows_written") else 0) + v
+        doc["appended"] = [*before.get("appended", []), this]
+    doc.update(
+        {
+            "categories": {
+                c.name: list(c.values)
+                if c.values is not None
+                else result.categories.get(c.name, [])
+                for c in schema.columns
+                if c.type == "category"
+            },
+            "flags": {f.name: [b.name for b in f.bits] for f in schema.flags},
+            "nulls": {
+                "float": "NaN",
+                "date": "NaT",
+                "datetime": "NaT",
+                "mask_fields": [name for name, _ in schema.null_fields()],
+                "null_bits": masked,
+            },
+        }
+    )
+    return doc
 
 
 def _same_file(source: Source, dst: Path) -> bool:
@@ -145,6 +211,102 @@ def _same_file(source: Source, dst: Path) -> bool:
         return False
 
 
+def _check_on_error(on_error: str, rejects: Any) -> None:
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
+    if rejects is not None and on_error != "reject":
+        raise ValueError('rejects= is the file for on_error="reject"; give that policy too')
+
+
+def default_rejects_path(dst: str | os.PathLike[str]) -> Path:
+    """``orders.npy`` -> ``orders.npy.rejects.csv``."""
+    p = Path(dst)
+    return p.with_name(p.name + ".rejects.csv")
+
+
+class _Checkpoints:
+    """Saves a checkpoint every ``every`` seconds of work, once the records and rejects
+    up to it are durable; a later ``resume=True`` run continues from the last one."""
+
+    def __init__(
+        self,
+        target: Path,
+        writer: NpyWriter,
+        rejects: RejectsWriter | None,
+        source: Source,
+        identity: dict[str, Any],
+        every: float,
+    ) -> None:
+        self.target = target
+        self.writer = writer
+        self.rejects = rejects
+        self.source = source
+        self.identity = identity
+        self.every = every
+        self.last = time.monotonic()
+        self.saved: Mark | None = None
+
+    def due(self) -> bool:
+        return time.monotonic() - self.last >= self.every
+
+    def save(self, mark: Mark) -> None:
+        self.writer.sync()
+        doc = {
+            "format": CHECKPOINT_FORMAT,
+            **self.identity,
+            "digest_before": self.source.digest_before(mark.offset),
+            "rejects_state": self.rejects.state() if self.rejects is not None else None,
+            "mark": dataclasses.asdict(mark),
+        }
+        write_json_atomic(checkpoint_path(self.target), doc)
+        self.saved = mark
+        self.last = time.monotonic()
+
+
+def _identity(
+    source: Source, schema: Schema, on_error: str, rejects: Path | None
+) -> dict[str, Any] | None:
+    """What must be the same for a checkpoint to be resumed (None: cannot resume)."""
+    fp = source.fingerprint()
+    if fp is None:
+        return None
+    return {
+        "fastetl_version": __version__,
+        "input": fp,
+        "schema": schema.to_dict(),
+        "on_error": on_error,
+        "rejects": str(rejects) if rejects is not None else None,
+    }
+
+
+def _resume_point(
+    dst: Path, source: Source, identity: dict[str, Any] | None
+) -> tuple[Mark, dict[str, int] | None] | None:
+    """The checkpoint to resume from, checked against the input and the options."""
+    doc = read_checkpoint(dst)
+    if doc is None:
+        return None
+    if identity is None:
+        raise InputError(f"{source.name} cannot be read again, so it cannot be resumed")
+    what = [
+        k for k in ("fastetl_version", "schema", "on_error", "rejects") if doc.get(k) != identity[k]
+    ]
+    if what:
+        raise OutputError(
+            f"the checkpoint of {dst} was made with another {', '.join(what)}; "
+            "convert without --resume to start over"
+        )
+    mark = Mark(**doc["mark"])
+    if doc.get("input") != identity["input"] or doc.get("digest_before") != source.digest_before(
+        mark.offset
+    ):
+        raise InputError(
+            f"{source.name} has changed since the checkpoint of {dst} was made; "
+            "convert without --resume to start over"
+        )
+    return mark, doc.get("rejects_state")
+
+
 def convert(
     src: Src,
     dst: str | os.PathLike[str],
@@ -154,6 +316,11 @@ def convert(
     workers: int | None = None,
     infer_rows: int | str | None = None,
     progress: Callable[[int, int | None], None] | None = None,
+    on_error: str = "raise",
+    rejects: str | os.PathLike[str] | None = None,
+    append: bool = False,
+    resume: bool = False,
+    checkpoint_every: float = 5.0,
 ) -> ConvertReport:
     """Convert the CSV ``src`` into the ``.npy`` file ``dst`` (plus ``dst + ".json"``).
 
@@ -164,25 +331,108 @@ def convert(
     ``workers`` threads parse in parallel (default: every core); the output is
     the same bytes whatever ``workers`` and ``block_size`` are. ``progress``, if
     given, is called now and then with (input bytes done, input bytes in all or None).
+
+    ``on_error``: ``"raise"`` (stop at the first bad row), ``"skip"`` (count bad rows
+    and go on) or ``"reject"`` (also write them to ``rejects``, by default
+    ``dst + ".rejects.csv"``, with the reasons in ``rejects + ".json"``).
+    ``append`` adds the rows to the existing ``dst`` (same schema; atomically).
+    A conversion of a file saves a checkpoint every ``checkpoint_every`` seconds;
+    after it is killed or interrupted, ``resume=True`` continues from the last one
+    and gives the same bytes as an uninterrupted run.
     """
     _check_options(block_size, workers)
-    src, sch = _resolve(src, schema, infer_rows)
+    _check_on_error(on_error, rejects)
+    if append and resume:
+        raise ValueError("append and resume cannot be combined")
+    if not checkpoint_every >= 0:
+        raise ValueError(f"checkpoint_every must be >= 0 seconds, got {checkpoint_every!r}")
     dst_path = Path(dst)
     if dst_path.is_dir():
         raise OutputError(f"{dst} is a directory; give the path of the .npy file to write")
+    before = None
+    if append:
+        if not dst_path.exists():
+            raise OutputError(f"cannot append to {dst}: it does not exist")
+        before = read_sidecar(dst_path)
+        schema = _append_schema(before, schema, dst_path)
+    elif resume and schema is None:
+        doc = read_checkpoint(dst_path)
+        if doc is not None:  # the schema it was started with (checked again below)
+            schema = doc["schema"]
+    src, sch = _resolve(src, schema, infer_rows)
+    rejects_path = (
+        (Path(rejects) if rejects is not None else default_rejects_path(dst_path))
+        if on_error == "reject"
+        else None
+    )
     t0 = time.perf_counter()
     with open_source(src, sch.dialect.encoding) as source:
-        if _same_file(source, dst_path) or _same_file(source, sidecar_path(dst_path)):
-            raise OutputError(f"refusing to write the output over the input {source.name}")
-        writer = NpyWriter(dst_path, sch.dtype())
+        outputs = [dst_path, sidecar_path(dst_path)]
+        if rejects_path is not None:
+            outputs += [rejects_path, sidecar_path(rejects_path)]
+            if rejects_path.resolve() in (dst_path.resolve(), sidecar_path(dst_path).resolve()):
+                raise OutputError(f"the rejects file {rejects_path} would overwrite the output")
+        for out in outputs:
+            if _same_file(source, out):
+                raise OutputError(f"refusing to write {out} over the input {source.name}")
+        identity = None if append else _identity(source, sch, on_error, rejects_path)
+        point = _resume_point(dst_path, source, identity) if resume else None
+        if point is None and identity is not None:
+            remove_checkpoint(dst_path)  # a stale one from a killed run is of no use now
+        mark, rejects_state = point if point is not None else (None, None)
+        resumable = identity is not None
+        writer = NpyWriter(
+            dst_path,
+            sch.dtype(),
+            resumable=resumable,
+            resume_rows=mark.rows if mark is not None else None,
+            append=append,
+        )
+        sink = None
         try:
+            if rejects_path is not None:
+                sink = RejectsWriter(
+                    rejects_path,
+                    source.name,
+                    resumable=resumable,
+                    resume=rejects_state if mark is not None else None,
+                )
+            ckpt = None
+            if identity is not None:
+                ckpt = _Checkpoints(dst_path, writer, sink, source, identity, checkpoint_every)
             total = source.size if source.compression is None and source.encoding is None else None
             tick = (lambda done: progress(done, total)) if progress else None
             nworkers = _workers(workers, source, block_size)
-            result = run(source, sch, writer, block_size, nworkers, tick)
-            size = writer.commit(_sidecar(sch, source, result))
+            result = run(
+                source,
+                sch,
+                writer,
+                block_size,
+                nworkers,
+                tick,
+                on_error=on_error,
+                rejects=sink,
+                checkpoint=ckpt,
+                resume=mark,
+                categories=before.get("categories") if before is not None else None,
+            )
+            meta = _sidecar(sch, source, result, on_error, rejects_path, before, writer.rows)
+            if sink is not None:
+                sink.commit()
+            size = writer.commit(meta)
+            if resumable:
+                remove_checkpoint(dst_path)
+        except KeyboardInterrupt:
+            kept = ckpt.saved if ckpt is not None and ckpt.saved is not None else mark
+            if kept is None:
+                _abort(writer, sink, dst_path if resumable else None)
+                raise Interrupted(None) from None
+            writer.detach()  # keep the partial files: resume=True continues from them
+            if sink is not None:
+                sink.detach()
+            raise Interrupted(kept.rows) from None
         except BaseException:
-            writer.abort()
+            _abort(writer, sink, dst_path if resumable else None)
             raise
     return ConvertReport(
         rows=result.rows,
@@ -191,7 +441,36 @@ def convert(
         seconds=time.perf_counter() - t0,
         output=str(dst_path),
         sidecar=str(sidecar_path(dst_path)),
+        rejects=str(rejects_path) if rejects_path is not None else None,
+        resumed_at=mark.rows if mark is not None else None,
+        appended=append,
+        **{k: v for k, v in _counts(result, on_error).items() if k != "rows_written"},
     )
+
+
+def _abort(writer: NpyWriter, sink: RejectsWriter | None, checkpointed: Path | None) -> None:
+    if sink is not None:
+        sink.abort()
+    writer.abort()
+    if checkpointed is not None:
+        remove_checkpoint(checkpointed)
+
+
+def _append_schema(before: dict[str, Any], schema: Any, dst: Path) -> Schema:
+    """The schema to append with: the output's own (a given one must agree with it)."""
+    have = sidecar_schema(before)
+    if schema is None:
+        return have
+    given = as_schema(schema)
+    a, b = given.to_dict(), have.to_dict()
+    a.pop("dialect", None)
+    b.pop("dialect", None)
+    if a != b:
+        raise SchemaError(
+            f"cannot append to {dst}: the schema differs from the one it was written with "
+            f"(see {sidecar_path(dst)})"
+        )
+    return given
 
 
 def read_csv(
@@ -201,15 +480,37 @@ def read_csv(
     block_size: int | None = None,
     workers: int | None = None,
     infer_rows: int | str | None = None,
+    on_error: str = "raise",
+    rejects: str | os.PathLike[str] | None = None,
 ) -> np.ndarray:
     """Read the CSV ``src`` into an in-memory numpy structured array.
 
-    Without a ``schema`` one is inferred, as in :func:`convert`.
+    Without a ``schema`` one is inferred, as in :func:`convert`.  ``on_error`` as in
+    :func:`convert`; ``"reject"`` needs ``rejects``, the file for the bad rows.
     """
     _check_options(block_size, workers)
+    _check_on_error(on_error, rejects)
+    if on_error == "reject" and rejects is None:
+        raise ValueError('on_error="reject" needs rejects=, the file to write bad rows to')
     src, sch = _resolve(src, schema, infer_rows)
     dtype = sch.dtype()
     with open_source(src, sch.dialect.encoding) as source:
         writer = ArrayWriter(dtype, capacity=estimate_rows(source))
-        run(source, sch, writer, block_size, _workers(workers, source, block_size))
+        sink = RejectsWriter(rejects, source.name) if rejects is not None else None
+        try:
+            run(
+                source,
+                sch,
+                writer,
+                block_size,
+                _workers(workers, source, block_size),
+                on_error=on_error,
+                rejects=sink,
+            )
+            if sink is not None:
+                sink.commit()
+        except BaseException:
+            if sink is not None:
+                sink.abort()
+            raise
     return writer.result()

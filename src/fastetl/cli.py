@@ -105,6 +105,36 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="a progress bar on stderr (default: when stderr is a terminal)",
     )
+    c.add_argument(
+        "--on-error",
+        choices=("raise", "skip", "reject"),
+        default="raise",
+        help="bad rows: raise (stop at the first, the default), skip (count them) or "
+        "reject (write them, as they were, to the rejects file)",
+    )
+    c.add_argument(
+        "--rejects",
+        metavar="FILE",
+        help="the rejects file for --on-error reject (default OUT.rejects.csv); "
+        "FILE.json says why each row was rejected",
+    )
+    c.add_argument(
+        "--append",
+        action="store_true",
+        help="add the rows to the existing OUT (same schema), atomically",
+    )
+    c.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted or killed conversion from its last checkpoint",
+    )
+    c.add_argument(
+        "--checkpoint-every",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="seconds of work between checkpoints (default 5)",
+    )
     c.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
 
     f = sub.add_parser(
@@ -243,8 +273,20 @@ class ProgressBar:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    src = _input(args)
-    schema, inferred = _schema(args, src)
+    if args.rejects and args.on_error != "reject":
+        raise UsageError("--rejects goes with --on-error reject")
+    if args.append and args.resume:
+        raise UsageError("--append and --resume cannot be combined")
+    if args.checkpoint_every < 0:
+        raise UsageError("--checkpoint-every must be 0 or more seconds")
+    if (args.append or args.resume) and not args.schema:
+        # the schema is the output's own (or the checkpoint's), not a new inference
+        if args.delimiter or args.encoding or args.no_header or args.infer_rows:
+            raise UsageError("with --append or --resume, dialect options need --schema")
+        src, schema, inferred = args.input, None, False
+    else:
+        src = _input(args)
+        schema, inferred = _schema(args, src)
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     bar = ProgressBar() if show and not args.quiet else None
     try:
@@ -255,7 +297,23 @@ def cmd_convert(args: argparse.Namespace) -> int:
             block_size=args.block_size,
             workers=args.workers,
             progress=bar,
+            on_error=args.on_error,
+            rejects=args.rejects,
+            append=args.append,
+            resume=args.resume,
+            checkpoint_every=args.checkpoint_every,
         )
+    except fastetl.Interrupted as e:
+        if bar is not None:
+            bar.close()
+        if e.resume_rows is None:
+            raise
+        print(
+            f"fastetl: interrupted; the output was not changed. Run the same command with "
+            f"--resume to continue after row {e.resume_rows:,} (the last checkpoint).",
+            file=sys.stderr,
+        )
+        return 130
     except (fastetl.ParseError, fastetl.InputError) as e:
         hint = fastetl.hint_for(e, schema) if inferred else ""
         if hint:
@@ -266,7 +324,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
             bar.close()
     if not args.quiet:
         how = " (schema inferred)" if inferred else ""
+        if report.resumed_at is not None:
+            how += f" (resumed after {report.resumed_at:,} rows)"
+        if report.appended:
+            how += " (appended)"
         print(f"fastetl: {args.input} -> {report.output}: {report}{how}")
+        if report.rejects is not None:
+            print(f"fastetl: rejected rows: {report.rejects} (reasons: {report.rejects}.json)")
     return EXIT_OK
 
 

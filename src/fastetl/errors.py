@@ -75,3 +75,18 @@ def _rebuild_parse_error(reason: str, kwargs: dict) -> ParseError:
 
 class OutputError(FastETLError, OSError):
     """The output could not be written (or an existing output could not be read)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """A conversion was interrupted (Ctrl-C).  The output was not changed.
+
+    ``resume_rows`` is how many rows a ``resume=True`` run keeps from the last
+    checkpoint, or ``None`` when there is none to resume from.
+    """
+
+    def __init__(self, resume_rows: int | None) -> None:
+        self.resume_rows = resume_rows
+        super().__init__(
+            "interrupted; the output was not changed"
+            + (f"; resume to continue after row {resume_rows:,}" if resume_rows is not None else "")
+        )

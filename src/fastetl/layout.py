@@ -118,13 +118,20 @@ def field_specs(binding: Binding) -> tuple[list[dict[str, Any] | None], list[dic
 def make_parser(binding: Binding, seed: dict[str, list[str]] | None = None) -> _core.Parser:
     """A fresh core parser for one conversion (or one worker of it).
 
-    ``seed`` starts learned category dictionaries with these values (in code order).
+    ``seed`` starts learned category dictionaries with these values (in code order);
+    fixed categories keep their own values.
     """
     fields, flags = field_specs(binding)
     for bound, spec in zip(binding.fields, fields, strict=True):
         col = bound.column if bound is not None else None
-        if spec is not None and col is not None and seed and col.name in seed:
-            assert col.type == "category" and col.values is None
+        if (
+            spec is not None
+            and col is not None
+            and col.type == "category"
+            and col.values is None
+            and seed
+            and col.name in seed
+        ):
             spec["values"] = [v.encode("utf-8") for v in seed[col.name]]
             spec["frozen"] = False
     d = binding.schema.dialect

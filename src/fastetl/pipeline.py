@@ -30,9 +30,13 @@ from .sources import Source, check_encoding_prefix
 
 DEFAULT_BLOCK_SIZE = 4 << 20
 MAX_ROW_BYTES = 256 << 20  # a streamed row longer than this is refused, not buffered forever
+ON_ERROR = ("raise", "skip", "reject")
+BAD_ROWS_PER_CALL = 256  # bad rows the core may describe before handing back control
 _S = _core.STATUS
+_W = _core.BAD_ROW_WIDTH
 _NEED_MORE = -1
 _VALUE_DISPLAY = 200
+_NO_BAD = np.zeros((0, _W), np.int64)
 
 
 class Writer(Protocol):
@@ -47,30 +51,114 @@ class Writer(Protocol):
     def advance(self, nrows: int) -> None: ...
 
 
+class BadRowSink(Protocol):
+    """Where rejected rows go (see :class:`fastetl.store.RejectsWriter`)."""
+
+    def start(self, header: bytes | None) -> None: ...
+
+    def add(self, raw: bytes, error: ParseError, offset: int) -> None: ...
+
+
+@dataclass
+class Mark:
+    """A point of a run where everything before ``offset`` is accounted for.
+
+    Rows before ``offset`` are written (``rows``) or were bad (``bad``), and the
+    learned category dictionaries are ``categories``.  A run can resume from it.
+    """
+
+    offset: int  # input offset (of the decoded input) where the next row starts
+    lines: int  # line breaks in the input before offset
+    rows: int  # records written
+    bad: int  # bad rows skipped or rejected
+    categories: dict[str, list[str]]
+
+
+class Checkpointer(Protocol):
+    """Told about consistent points of a run; saves one now and then."""
+
+    def due(self) -> bool: ...
+
+    def save(self, mark: Mark) -> None: ...
+
+
 @dataclass
 class RunResult:
     """What a run produced, besides the records."""
 
-    rows: int = 0
+    rows: int = 0  # records written
+    rows_bad: int = 0  # rows skipped or rejected under the error policy
     bytes_in: int = 0
     header: list[str] | None = None
+    header_raw: bytes | None = None  # the header line as it is in the input
     binding: Binding | None = None
     categories: dict[str, list[str]] = field(default_factory=dict)
 
+    @property
+    def rows_read(self) -> int:
+        return self.rows + self.rows_bad
 
-@dataclass
+
 class _Position:
     """Where the bytes handed to the core sit in the whole input."""
 
-    data: Any  # the buffer the core reads
-    lines_before: int = 0  # line breaks in the input before data[0]
-    base: int = 0  # offset in the input of data[0]
+    def __init__(self, data: Any, lines_before: int = 0, base: int = 0) -> None:
+        self.data = data  # the buffer the core reads
+        self.lines_before = lines_before  # line breaks in the input before data[0]
+        self.base = base  # offset in the input of data[0]
+        self._at = 0  # line breaks before data[_at] are known: _lines
+        self._lines = lines_before
+
+    def know(self, offset: int, lines: int) -> None:
+        """There are ``lines`` line breaks in the input before ``data[offset]``."""
+        self._at, self._lines = offset, lines
+
+    def lines_to(self, offset: int) -> int:
+        """Line breaks in the input before ``data[offset]`` (counted on from the last ask)."""
+        if offset < self._at:
+            self._at, self._lines = 0, self.lines_before
+        self._lines += _core.count_lines(self.data, self._at, offset)
+        self._at = offset
+        return self._lines
 
     def line_of(self, offset: int) -> int:
-        return self.lines_before + _core.count_lines(self.data, 0, offset) + 1
+        return self.lines_to(offset) + 1
 
     def offset_of(self, offset: int) -> int:
         return self.base + offset
+
+
+class _BadRows:
+    """What the error policy does with bad rows: count them, and hand them to the sink."""
+
+    def __init__(
+        self,
+        on_error: str,
+        sink: BadRowSink | None,
+        binding: Binding,
+        rows0: int = 0,
+        count: int = 0,
+    ) -> None:
+        if on_error not in ON_ERROR:
+            raise ValueError(f"on_error must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
+        self.lenient = on_error != "raise"
+        self.sink = sink if on_error == "reject" else None
+        self.binding = binding
+        self.rows0 = rows0  # records in the writer that are not from this input
+        self.count = count
+
+    def buffer(self) -> np.ndarray | None:
+        """Room for the core to describe bad rows in (None: stop at the first)."""
+        return np.empty(BAD_ROWS_PER_CALL * _W, np.int64) if self.lenient else None
+
+    def take(self, pos: _Position, bad: np.ndarray, rows_read: int) -> None:
+        """Bad rows (one per line of ``bad``) found after ``rows_read`` rows were read."""
+        for i, b in enumerate(bad.tolist()):
+            res = (b[2], 0, 0, b[0], b[3], b[4], b[5], bool(b[6]), b[7])
+            err = _parse_error(res, pos, self.binding, rows_read + b[8] + i)
+            if self.sink is not None:
+                self.sink.add(bytes(pos.data[b[0] : b[1]]), err, pos.offset_of(b[0]))
+            self.count += 1
 
 
 def _decode(raw: bytes) -> str:
@@ -177,19 +265,24 @@ def _parse_range(
     end: int,
     final: bool,
     writer: Writer,
-    binding: Binding,
+    bad: _BadRows,
 ) -> int:
     """Parse the whole rows of data[start:end] into the writer; returns where to go on."""
+    room = bad.buffer()
     while True:
         win = writer.window(writer.window_rows, exact=False)
         wrows = len(win) // writer.itemsize
-        res = parser.parse(pos.data, start, end, final, win, 0, wrows)
-        status, rows, consumed = res[0], res[1], res[2]
+        read = writer.rows - bad.rows0 + bad.count
+        res = parser.parse(pos.data, start, end, final, win, 0, wrows, room)
+        status, rows, consumed, nbad = res[0], res[1], res[2], res[9]
         writer.advance(rows)
         start = consumed
         if status != _S["OK"]:
-            raise _parse_error(res, pos, binding, writer.rows)
-        if rows < wrows:
+            raise _parse_error(res, pos, bad.binding, read + rows)
+        if nbad:
+            assert room is not None
+            bad.take(pos, room[: nbad * _W].reshape(nbad, _W), read)
+        if rows < wrows and nbad < BAD_ROWS_PER_CALL:
             return start
 
 
@@ -220,8 +313,11 @@ def _core_dialect(d: Any) -> tuple[int, int]:
     return ord(d.delimiter), ord(d.quote) if d.quote else -1
 
 
-def _done(result: RunResult, writer: Writer, categories: dict[str, list[str]]) -> RunResult:
-    result.rows = writer.rows
+def _done(
+    result: RunResult, writer: Writer, bad: _BadRows, categories: dict[str, list[str]]
+) -> RunResult:
+    result.rows = writer.rows - bad.rows0
+    result.rows_bad = bad.count
     result.categories = categories
     return result
 
@@ -233,26 +329,89 @@ def run(
     block_size: int | None = None,
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
+    *,
+    on_error: str = "raise",
+    rejects: BadRowSink | None = None,
+    checkpoint: Checkpointer | None = None,
+    resume: Mark | None = None,
+    categories: dict[str, list[str]] | None = None,
 ) -> RunResult:
     """Convert the whole input into records in ``writer``, with ``workers`` threads.
 
     ``progress`` is called now and then with the input bytes handled so far.
+    ``on_error`` is the policy for bad rows: ``"raise"`` stops at the first with
+    its :class:`ParseError`; ``"skip"`` counts them; ``"reject"`` also hands each,
+    as its raw bytes and its error, to ``rejects``.  ``checkpoint`` is offered a
+    :class:`Mark` at every consistent point; ``resume`` starts from one (the
+    writer must already hold ``resume.rows`` records).  ``categories`` starts the
+    learned dictionaries with these values (appending to an output).
     """
     block = int(block_size or DEFAULT_BLOCK_SIZE)
     if block < 1:
         raise ValueError("block_size must be at least 1 byte")
     if workers < 1:
         raise ValueError("workers must be at least 1")
-    tick = progress or _no_progress
+    if on_error == "reject" and rejects is None:
+        raise ValueError('on_error="reject" needs somewhere to put the rejected rows')
+    if resume is not None and resume.rows != writer.rows:
+        raise ValueError("the writer does not hold the rows of the mark to resume from")
+    job = _Job(
+        schema,
+        writer,
+        block,
+        workers,
+        progress or _no_progress,
+        on_error,
+        rejects,
+        checkpoint,
+        resume,
+        resume.categories if resume is not None else categories,
+    )
     if source.is_buffer:
-        report = tick
+        report = job.tick
 
         def tick(done: int) -> None:  # also hand parsed input back to the OS
             source.release(done)
             report(done)
 
-        return _run_buffer(source, schema, writer, block, workers, tick)
-    return _run_stream(source, schema, writer, block, workers, tick)
+        job.tick = tick
+        return _run_buffer(source, job)
+    return _run_stream(source, job)
+
+
+@dataclass
+class _Job:
+    """The settings of one run."""
+
+    schema: Schema
+    writer: Writer
+    block: int
+    workers: int
+    tick: Callable[[int], None]
+    on_error: str
+    rejects: BadRowSink | None
+    checkpoint: Checkpointer | None
+    resume: Mark | None
+    categories: dict[str, list[str]] | None  # learned dictionaries start with these
+
+    def bad_rows(self, result: RunResult) -> _BadRows:
+        assert result.binding is not None
+        if self.on_error == "reject" and self.rejects is not None:
+            self.rejects.start(result.header_raw)
+        if self.resume is not None:
+            return _BadRows(self.on_error, self.rejects, result.binding, 0, self.resume.bad)
+        # rows already in the writer (appending) are not rows of this input
+        return _BadRows(self.on_error, self.rejects, result.binding, self.writer.rows)
+
+    def seed(self) -> dict[str, list[str]] | None:
+        return self.categories
+
+    def mark(
+        self, offset: int, lines: Callable[[], int], bad: _BadRows, cats: Callable[[], dict]
+    ) -> None:
+        """Offer the checkpointer this consistent point, if it wants one now."""
+        if self.checkpoint is not None and self.checkpoint.due():
+            self.checkpoint.save(Mark(offset, lines(), self.writer.rows, bad.count, cats()))
 
 
 def _no_progress(done: int) -> None:
@@ -279,17 +438,16 @@ def _dictionaries(parser: _core.Parser, binding: Binding) -> dict[str, list[str]
     return out
 
 
-def _run_buffer(
-    source: Source,
-    schema: Schema,
-    writer: Writer,
-    block: int,
-    workers: int,
-    tick: Callable[[int], None],
-) -> RunResult:
+def _check_resume(mark: Mark | None, start: int) -> None:
+    """A mark lies after the header of the input it was made on."""
+    if mark is not None and mark.offset < start:
+        raise ParseError("the input does not match the checkpoint to resume from")
+
+
+def _run_buffer(source: Source, job: _Job) -> RunResult:
     data = source.buffer
     n = len(data)
-    d = schema.dialect
+    d = job.schema.dialect
     delim, quote = _core_dialect(d)
     pos = _Position(data)
     start = check_encoding_prefix(bytes(data[:4]), source.name)
@@ -301,37 +459,43 @@ def _run_buffer(
             raise _header_error(status, pos, nxt)
         if not fields:  # empty file (or only blank lines): no header, no rows
             return result
-        header_fields, start = fields, nxt
-    binding = _bind(result, schema, header_fields)
-    if workers > 1:
-        blocks = _buffer_blocks(data, start, n, block, delim, quote)
-        return _done(result, writer, _run_parallel(blocks, binding, writer, workers, tick))
-    parser = make_parser(binding)
-    end = min(n, start + block)
+        header_fields, result.header_raw, start = fields, bytes(data[start:nxt]), nxt
+    binding = _bind(result, job.schema, header_fields)
+    bad = job.bad_rows(result)
+    if job.resume is not None:
+        _check_resume(job.resume, start)
+        start = job.resume.offset
+        pos.know(start, job.resume.lines)
+    if job.workers > 1:
+        blocks = _buffer_blocks(data, start, n, job.block, delim, quote, bad.lenient)
+        cats = _run_parallel(blocks, binding, job, bad, pos)
+        return _done(result, job.writer, bad, cats)
+    parser = make_parser(binding, job.seed())
+    end = min(n, start + job.block)
     while True:
         final = end >= n
-        new = _parse_range(parser, pos, start, end, final, writer, binding)
-        tick(new)
+        new = _parse_range(parser, pos, start, end, final, job.writer, bad)
+        job.tick(new)
         if final:
             break
         if new == start:  # one row is longer than the block: look further
-            end = min(n, end + max(block, end - start))
+            end = min(n, end + max(job.block, end - start))
         else:
             start = new
-            end = min(n, start + block)
-    return _done(result, writer, _dictionaries(parser, binding))
+            end = min(n, start + job.block)
+            job.mark(
+                new,
+                lambda: pos.lines_to(new),  # noqa: B023 - called at once
+                bad,
+                lambda: _dictionaries(parser, binding),  # noqa: B023
+            )
+    return _done(result, job.writer, bad, _dictionaries(parser, binding))
 
 
-def _run_stream(
-    source: Source,
-    schema: Schema,
-    writer: Writer,
-    block: int,
-    workers: int,
-    tick: Callable[[int], None],
-) -> RunResult:
-    d = schema.dialect
+def _run_stream(source: Source, job: _Job) -> RunResult:
+    d = job.schema.dialect
     delim, quote = _core_dialect(d)
+    block = job.block
     result = RunResult()
     data = b""
     eof = False
@@ -368,28 +532,46 @@ def _run_stream(
             raise _header_error(status, _Position(data, lines_before, base), nxt)
         if not fields:
             return result
-        header_fields, start = fields, nxt
-    binding = _bind(result, schema, header_fields)
-    if workers > 1:
+        header_fields, result.header_raw, start = fields, bytes(data[start:nxt]), nxt
+    binding = _bind(result, job.schema, header_fields)
+    bad = job.bad_rows(result)
+    mark = job.resume
+    if mark is not None:  # read on, without parsing, to where the mark was made
+        _check_resume(mark, base + start)
+        while base + len(data) < mark.offset and not eof:
+            more(len(data))
+        start = mark.offset - base
+        if start > len(data) or lines_before + _core.count_lines(data, 0, start) != mark.lines:
+            raise ParseError("the input does not match the checkpoint to resume from")
+    if job.workers > 1:
 
         def read(n: int) -> bytes:
             chunk = source.read(n)
             result.bytes_in += len(chunk)
             return chunk
 
-        blocks = _stream_blocks(read, data, start, eof, base, lines_before, block, delim, quote)
-        return _done(result, writer, _run_parallel(blocks, binding, writer, workers, tick))
-    parser = make_parser(binding)
+        blocks = _stream_blocks(
+            read, data, start, eof, base, lines_before, block, delim, quote, bad.lenient
+        )
+        cats = _run_parallel(blocks, binding, job, bad, None)
+        return _done(result, job.writer, bad, cats)
+    parser = make_parser(binding, job.seed())
     while True:
         start = _parse_range(
-            parser, _Position(data, lines_before, base), start, len(data), eof, writer, binding
+            parser, _Position(data, lines_before, base), start, len(data), eof, job.writer, bad
         )
         if eof:
             break
-        tick(result.bytes_in)
+        job.tick(result.bytes_in)
+        job.mark(
+            base + start,
+            lambda: lines_before + _core.count_lines(data, 0, start),  # noqa: B023
+            bad,
+            lambda: _dictionaries(parser, binding),  # noqa: B023
+        )
         more(start)
         start = 0
-    return _done(result, writer, _dictionaries(parser, binding))
+    return _done(result, job.writer, bad, _dictionaries(parser, binding))
 
 
 # -- the parallel path -------------------------------------------------------------
@@ -399,8 +581,10 @@ def _run_stream(
 # committer (this thread again) takes finished blocks strictly in input order,
 # maps each worker's category codes to the global dictionary (codes in order of
 # first appearance in the input, exactly as one thread would give them) and
-# copies the records into the writer.  At most 2 blocks per worker are in
-# flight, so memory stays bounded whatever the input size.
+# copies the records into the writer.  When a block's values do not fit the
+# global dictionary, the committer parses that block again itself, from the
+# global dictionary, so the output is exactly what one thread makes.  At most 2
+# blocks per worker are in flight, so memory stays bounded whatever the input size.
 
 
 @dataclass
@@ -416,15 +600,20 @@ class _Block:
 @dataclass
 class _Done:
     block: _Block
-    parser_id: int
+    parser_id: int  # -1: parsed from the global dictionaries (codes already global)
     records: np.ndarray
-    error: tuple | None  # the core's result tuple when a row was bad
+    error: tuple | None  # the core's result tuple when a row was bad (policy "raise")
+    bad: np.ndarray  # bad rows (policy skip/reject), rows_before counted from the block start
     new_values: list[list[bytes]]  # per learned category: values the parser added
 
 
-def _buffer_blocks(data: Any, start: int, n: int, block: int, delim: int, quote: int) -> Any:
+def _buffer_blocks(
+    data: Any, start: int, n: int, block: int, delim: int, quote: int, lenient: bool
+) -> Any:
     while start < n:
-        status, cut = _core.next_row_start(data, start, start + block, n, True, delim, quote)
+        status, cut = _core.next_row_start(
+            data, start, start + block, n, True, delim, quote, lenient
+        )
         if status != _S["OK"]:
             cut = n  # a broken row lies ahead: the worker that meets it reports it
         yield _Block(data, start, cut, 0, 0)
@@ -441,13 +630,16 @@ def _stream_blocks(
     block: int,
     delim: int,
     quote: int,
+    lenient: bool,
 ) -> Any:
     while True:
         if eof:
             if start < len(data):
                 yield _Block(data, start, len(data), base, lines_before)
             return
-        status, cut = _core.next_row_start(data, start, len(data), len(data), False, delim, quote)
+        status, cut = _core.next_row_start(
+            data, start, len(data), len(data), False, delim, quote, lenient
+        )
         if status > 0:  # text after a closing quote: definite, whatever follows
             yield _Block(data, start, len(data), base, lines_before, final=False)
             return
@@ -484,34 +676,54 @@ class _RowsPerByte:
         self.nbytes += nbytes
 
 
+def _parse_block(
+    parser: _core.Parser, b: _Block, dtype: np.dtype, cap: int, lenient: bool
+) -> tuple[np.ndarray, tuple | None, np.ndarray, int]:
+    """Parse a whole block into a private array: (records, error, bad rows, end)."""
+    recs = np.empty(max(cap, 1), dtype)
+    room = np.empty(BAD_ROWS_PER_CALL * _W, np.int64) if lenient else None
+    bads = []
+    rows, pos = 0, b.start
+    while True:
+        res = parser.parse(
+            b.data, pos, b.end, b.final, recs.view(np.uint8), rows, len(recs) - rows, room
+        )
+        nbad = res[9]
+        if nbad:
+            assert room is not None
+            found = room[: nbad * _W].reshape(nbad, _W).copy()
+            found[:, 8] += rows  # rows_before, from the block start
+            bads.append(found)
+        rows += res[1]
+        pos = res[2]
+        if res[0] != _S["OK"]:
+            break
+        if rows == len(recs):
+            bigger = np.empty(2 * len(recs), dtype)
+            bigger[:rows] = recs[:rows]
+            recs = bigger
+        elif nbad < BAD_ROWS_PER_CALL:
+            break
+    error = res if res[0] != _S["OK"] else None
+    return recs[:rows], error, np.concatenate(bads) if bads else _NO_BAD, pos
+
+
 def _work(
     block: _Block,
     parsers: queue.SimpleQueue,
     dtype: np.dtype,
     learned: list[int],
     guess: _RowsPerByte,
+    lenient: bool,
 ) -> _Done:
     pid, parser = parsers.get()
     try:
         before = [parser.category_count(i) for i in learned]
         cap = guess.capacity(block.end - block.start)
-        recs = np.empty(cap, dtype)
-        rows, pos = 0, block.start
-        while True:
-            res = parser.parse(
-                block.data, pos, block.end, block.final, recs.view(np.uint8), rows, cap - rows
-            )
-            rows += res[1]
-            pos = res[2]
-            if res[0] != _S["OK"] or rows < cap:
-                break
-            cap *= 2
-            bigger = np.empty(cap, dtype)
-            bigger[:rows] = recs[:rows]
-            recs = bigger
-        guess.add(rows, pos - block.start)
+        recs, error, bad, end = _parse_block(parser, block, dtype, cap, lenient)
+        guess.add(len(recs), end - block.start)
         new_values = [parser.categories(i, b) for i, b in zip(learned, before, strict=True)]
-        return _Done(block, pid, recs[:rows], res if res[0] != _S["OK"] else None, new_values)
+        return _Done(block, pid, recs, error, bad, new_values)
     finally:
         parsers.put((pid, parser))
 
@@ -519,79 +731,141 @@ def _work(
 class _Committer:
     """Puts finished blocks into the writer in input order, with global category codes."""
 
-    def __init__(self, writer: Writer, binding: Binding, workers: int) -> None:
-        self.writer = writer
+    def __init__(
+        self,
+        job: _Job,
+        binding: Binding,
+        bad: _BadRows,
+        pos: _Position | None,
+    ) -> None:
+        self.job = job
+        self.writer = job.writer
         self.binding = binding
+        self.bad = bad
+        self.pos = pos  # for a buffer input: line numbers are counted on from block to block
         self.dtype = binding.schema.dtype()
         self.learned = learned_categories(binding)
-        self.values: list[list[bytes]] = [[] for _ in self.learned]
-        self.codes: list[dict[bytes, int]] = [{} for _ in self.learned]
-        # per parser, per learned category: local code -> global code
-        self.maps = [[np.zeros(0, np.int64) for _ in self.learned] for _ in range(workers)]
+        seed = job.seed() or {}
+        self.values: list[list[bytes]] = [
+            [v.encode("utf-8") for v in seed.get(col.name, [])] for _, col in self.learned
+        ]
+        self.codes: list[dict[bytes, int]] = [
+            {v: i for i, v in enumerate(vals)} for vals in self.values
+        ]
+        # per parser, per learned category: local code -> global code (-1: not in the
+        # global dictionary, which was full when the value came)
+        self.maps = [[np.zeros(0, np.int64) for _ in self.learned] for _ in range(job.workers)]
+
+    def _position(self, b: _Block) -> _Position:
+        if self.pos is not None and self.pos.data is b.data:
+            return self.pos
+        return _Position(b.data, b.lines_before, b.base)
 
     def commit(self, done: _Done) -> None:
-        err = done.error
-        if err is not None and err[0] == _S["CATEGORY_FULL"]:
-            self._exact_error(done)
-        for k, (_, col) in enumerate(self.learned):
-            new = done.new_values[k]
-            if not new:
-                continue
-            codes, values = self.codes[k], self.values[k]
-            ext = np.empty(len(new), np.int64)
-            for j, v in enumerate(new):
-                code = codes.get(v)
-                if code is None:
-                    if len(values) >= col.category_limit:
-                        self._exact_error(done)
-                    code = codes[v] = len(values)
-                    values.append(v)
-                ext[j] = code
-            self.maps[done.parser_id][k] = np.concatenate([self.maps[done.parser_id][k], ext])
-        recs = done.records
+        recs = self._global_codes(done)
+        if recs is None:  # the block does not fit the global dictionaries as parsed
+            redone = self._reparse(done)
+            self._extend_maps(done)
+            done, recs = redone, redone.records
         n = len(recs)
+        b = done.block
+        read = self.writer.rows - self.bad.rows0 + self.bad.count
         if n:
-            for k, (i, col) in enumerate(self.learned):
-                table = self.maps[done.parser_id][k]
-                local = recs[col.name]
-                bit = self.binding.fields[i].null_bit  # type: ignore[union-attr]
-                if bit < 0:
-                    recs[col.name] = table[local]
-                    continue
-                # null rows keep code 0, as a single thread writes them
-                nulls = (recs[_null_field(bit)] >> np.uint64(bit % 64) & np.uint64(1)).astype(bool)
-                valued = ~nulls
-                local[valued] = table[local[valued]]
             win = self.writer.window(n)
             np.frombuffer(win, dtype=self.dtype)[:] = recs
             self.writer.advance(n)
-        if err is not None:
-            b = done.block
-            pos = _Position(b.data, b.lines_before, b.base)
-            raise _parse_error(err, pos, self.binding, self.writer.rows)
-        if not done.block.final:  # pragma: no cover - the splitter saw an error here
+        pos = self._position(b)
+        if len(done.bad):
+            self.bad.take(pos, done.bad, read)
+        if done.error is not None:
+            raise _parse_error(done.error, pos, self.binding, read + n)
+        if not b.final:  # pragma: no cover - the splitter saw an error here
             raise AssertionError("internal error: a block cut before a bad row parsed clean")
+        end = b.end
+        self.job.mark(
+            b.base + end,
+            lambda: pos.lines_to(end),
+            self.bad,
+            self.categories,
+        )
 
-    def _exact_error(self, done: _Done) -> None:
-        """Too many distinct values: find the exact row by parsing the block again,
-        one thread, starting from the global dictionaries."""
+    def _global_codes(self, done: _Done) -> np.ndarray | None:
+        """The block's records with global category codes, the global dictionaries
+        extended; None (and nothing changed) when the block must be parsed again."""
+        if done.parser_id < 0:
+            return done.records
+        full = _S["CATEGORY_FULL"]
+        if (done.error is not None and done.error[0] == full) or (done.bad[:, 2] == full).any():
+            return None
+        recs = done.records
+        tables = []
+        for k, (_, col) in enumerate(self.learned):
+            new = done.new_values[k]
+            codes, values = self.codes[k], self.values[k]
+            ext = np.empty(len(new), np.int64)
+            nxt = len(values)
+            for j, v in enumerate(new):
+                code = codes.get(v)
+                if code is None:
+                    code, nxt = nxt, nxt + 1
+                ext[j] = code
+            if nxt > col.category_limit:
+                return None
+            tables.append(np.concatenate([self.maps[done.parser_id][k], ext]))
+        mapped = []
+        for k, (i, col) in enumerate(self.learned):
+            local = recs[col.name]
+            valued = self._valued(recs, i)
+            codes_of = tables[k][local if valued is None else local[valued]]
+            if len(codes_of) and codes_of.min() < 0:
+                return None
+            mapped.append((col.name, valued, codes_of))
+        # the block fits: commit its new values and codes
+        for k, _ in enumerate(self.learned):
+            for v in done.new_values[k]:
+                if v not in self.codes[k]:
+                    self.codes[k][v] = len(self.values[k])
+                    self.values[k].append(v)
+            self.maps[done.parser_id][k] = tables[k]
+        for name, valued, codes_of in mapped:
+            if valued is None:
+                recs[name] = codes_of
+            else:  # null rows keep code 0, as a single thread writes them
+                recs[name][valued] = codes_of
+        return recs
+
+    def _valued(self, recs: np.ndarray, field: int) -> np.ndarray | None:
+        """Which records have a value in a nullable field (None: the field is not nullable)."""
+        bit = self.binding.fields[field].null_bit  # type: ignore[union-attr]
+        if bit < 0:
+            return None
+        nulls = recs[_null_field(bit)] >> np.uint64(bit % 64) & np.uint64(1)
+        return ~nulls.astype(bool)
+
+    def _extend_maps(self, done: _Done) -> None:
+        """After a block was parsed again: where the worker's new values went (-1 where the
+        global dictionary had no room: a later block using one is parsed again too)."""
+        for k in range(len(self.learned)):
+            codes = self.codes[k]
+            ext = np.array([codes.get(v, -1) for v in done.new_values[k]], np.int64)
+            self.maps[done.parser_id][k] = np.concatenate([self.maps[done.parser_id][k], ext])
+
+    def _reparse(self, done: _Done) -> _Done:
+        """Parse the block again on this thread, from the global dictionaries: the
+        exact rows that overflow a dictionary are then the bad ones."""
         seed = {
             col.name: [v.decode("utf-8") for v in vals]
             for (_, col), vals in zip(self.learned, self.values, strict=True)
         }
         parser = make_parser(self.binding, seed)
         b = done.block
-        scratch = np.empty(1024, self.dtype)
-        pos, rows = b.start, 0
-        while True:
-            res = parser.parse(b.data, pos, b.end, b.final, scratch.view(np.uint8), 0, 1024)
-            rows += res[1]
-            pos = res[2]
-            if res[0] != _S["OK"]:
-                where = _Position(b.data, b.lines_before, b.base)
-                raise _parse_error(res, where, self.binding, self.writer.rows + rows)
-            if res[1] == 0:  # pragma: no cover - the workers saw an error in this block
-                raise AssertionError("internal error: category overflow not reproduced")
+        cap = max(len(done.records), 64)
+        recs, error, bad, _ = _parse_block(parser, b, self.dtype, cap, self.bad.lenient)
+        for k, (i, _) in enumerate(self.learned):
+            for v in parser.categories(i, len(self.values[k])):
+                self.codes[k][v] = len(self.values[k])
+                self.values[k].append(v)
+        return _Done(b, -1, recs, error, bad, [[] for _ in self.learned])
 
     def categories(self) -> dict[str, list[str]]:
         return {
@@ -605,33 +879,33 @@ def _null_field(bit: int) -> str:
 
 
 def _run_parallel(
-    blocks: Any,
-    binding: Binding,
-    writer: Writer,
-    workers: int,
-    tick: Callable[[int], None],
+    blocks: Any, binding: Binding, job: _Job, bad: _BadRows, pos: _Position | None
 ) -> dict:
-    """Parse the blocks on ``workers`` threads; returns the learned dictionaries."""
+    """Parse the blocks on ``job.workers`` threads; returns the learned dictionaries."""
+    workers = job.workers
     parsers: queue.SimpleQueue = queue.SimpleQueue()
     for i in range(workers):
-        parsers.put((i, make_parser(binding)))
-    committer = _Committer(writer, binding, workers)
+        parsers.put((i, make_parser(binding, job.seed())))
+    committer = _Committer(job, binding, bad, pos)
     learned = [i for i, _ in committer.learned]
     guess = _RowsPerByte()
     dtype = committer.dtype
+    lenient = bad.lenient
     pending: deque[Future[_Done]] = deque()
+
+    def commit_oldest() -> None:
+        done = pending.popleft().result()
+        committer.commit(done)
+        job.tick(done.block.base + done.block.end)
+
     with ThreadPoolExecutor(workers, thread_name_prefix="fastetl") as pool:
         try:
             for block in blocks:
-                pending.append(pool.submit(_work, block, parsers, dtype, learned, guess))
+                pending.append(pool.submit(_work, block, parsers, dtype, learned, guess, lenient))
                 while len(pending) > 2 * workers:
-                    done = pending.popleft().result()
-                    committer.commit(done)
-                    tick(done.block.base + done.block.end)
+                    commit_oldest()
             while pending:
-                done = pending.popleft().result()
-                committer.commit(done)
-                tick(done.block.base + done.block.end)
+                commit_oldest()
         except BaseException:
             for f in pending:
                 f.cancel()

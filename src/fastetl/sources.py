@@ -10,6 +10,7 @@ from __future__ import annotations
 import bz2
 import codecs
 import gzip
+import hashlib
 import lzma
 import mmap
 import os
@@ -33,6 +34,7 @@ _COMPRESSED = (
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
+FINGERPRINT_BYTES = 64 << 10  # bytes hashed to recognise an input when resuming
 RELEASE_STEP = 8 << 20  # hand input pages back to the OS this many bytes at a time
 
 
@@ -82,6 +84,31 @@ class Source:
             except OSError:  # pragma: no cover - advice only
                 return
             self.released = end
+
+    def fingerprint(self) -> dict[str, Any] | None:
+        """What identifies this input's bytes, to resume a conversion of it; None when
+        the input cannot be read again (stdin, pipes, file objects)."""
+        if self.path is None:
+            return None
+        try:
+            st = os.stat(self.path)
+            with open(self.path, "rb") as fh:
+                head = fh.read(FINGERPRINT_BYTES)
+        except OSError as e:
+            raise InputError(f"cannot read {self.name}: {e.strerror or e}") from None
+        return {
+            "path": self.path,
+            "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+            "head": hashlib.blake2b(head, digest_size=16).hexdigest(),
+        }
+
+    def digest_before(self, offset: int) -> str | None:
+        """A hash of the input's bytes just before ``offset``, when they are at hand."""
+        if self.buffer is None:
+            return None
+        lo = max(0, offset - FINGERPRINT_BYTES)
+        return hashlib.blake2b(self.buffer[lo:offset], digest_size=16).hexdigest()
 
     def facts(self) -> dict[str, Any]:
         d: dict[str, Any] = {"path": self.path or self.name}

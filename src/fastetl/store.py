@@ -22,13 +22,15 @@ from typing import Any
 import numpy as np
 from numpy.lib import format as npy_format
 
-from .errors import OutputError
+from .errors import OutputError, ParseError
 from .schema import Schema
 
 NPY_MAGIC = b"\x93NUMPY"
 NPY_ALIGN = 64
 SIDECAR_SUFFIX = ".json"
 SIDECAR_FORMAT = 1
+CHECKPOINT_FORMAT = 1
+REJECTS_FORMAT = 1
 DEFAULT_WINDOW_BYTES = 32 << 20
 _MAX_ROWS_DIGITS = 20  # room in the header for any row count
 
@@ -119,7 +121,14 @@ class NpyWriter:
         target: str | os.PathLike[str],
         dtype: np.dtype,
         window_bytes: int = DEFAULT_WINDOW_BYTES,
+        *,
+        resumable: bool = False,
+        resume_rows: int | None = None,
+        append: bool = False,
     ) -> None:
+        """``resumable`` writes to a fixed temporary name (:func:`partial_path`) that a
+        later run can take up again; ``resume_rows`` takes it up, keeping that many
+        records; ``append`` starts from a copy of the existing target's records."""
         self.target = Path(target)
         self.dtype = dtype
         self.itemsize = dtype.itemsize
@@ -130,23 +139,87 @@ class NpyWriter:
         self._mm: mmap.mmap | None = None
         self._view: memoryview | None = None
         self._size = self.data_offset
+        self._sidecar_tmp: Path | None = None
+        self._fd: int | None = None
         folder = self.target.parent if str(self.target.parent) else Path(".")
         if not folder.is_dir():
             raise OutputError(f"cannot write {self.target}: folder {folder} does not exist")
         if sidecar_path(self.target).is_dir():  # found now, not after the .npy is replaced
             raise OutputError(f"cannot write {sidecar_path(self.target)}: it is a directory")
         try:
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self.target.name}.", suffix=".part")
+            if resumable or resume_rows is not None:
+                self.tmp_path = partial_path(self.target)
+                flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0)
+                if resume_rows is None:
+                    flags |= os.O_TRUNC
+                self._fd = os.open(self.tmp_path, flags, 0o644)
+            else:
+                fd, tmp = tempfile.mkstemp(
+                    dir=folder, prefix=f".{self.target.name}.", suffix=".part"
+                )
+                self.tmp_path, self._fd = Path(tmp), fd
         except OSError as e:
             raise OutputError(f"cannot write in {folder}: {e.strerror or e}") from None
-        self.tmp_path = Path(tmp)
-        self._fd: int | None = fd
-        self._sidecar_tmp: Path | None = None
         try:
-            os.write(fd, self._header)
+            if resume_rows is not None:
+                self._take_up(resume_rows)
+            elif append:
+                self._copy_target()
+            else:
+                os.write(self._fd, self._header)
         except OSError as e:
             self.abort()
             raise OutputError(f"cannot write {self.tmp_path}: {e.strerror or e}") from None
+        except BaseException:
+            self.abort()
+            raise
+
+    def _take_up(self, rows: int) -> None:
+        """Continue a partial file: check its header, keep its first ``rows`` records."""
+        assert self._fd is not None
+        os.lseek(self._fd, 0, os.SEEK_SET)
+        head = os.read(self._fd, self.data_offset)
+        size = os.fstat(self._fd).st_size
+        if (
+            head[: self.data_offset] != self._header
+            or size < self.data_offset + rows * self.itemsize
+        ):
+            raise OutputError(
+                f"the partial output {self.tmp_path} does not match the checkpoint; "
+                "convert again without resuming"
+            )
+        self.rows = rows
+        self._size = self.data_offset + rows * self.itemsize
+        os.ftruncate(self._fd, self._size)
+
+    def _copy_target(self) -> None:
+        """Start from the records of the existing target (to append to them)."""
+        assert self._fd is not None
+        try:
+            dtype, rows, offset = read_npy_header(self.target)
+        except (OSError, ValueError) as e:
+            raise OutputError(f"cannot append to {self.target}: {e}") from None
+        if dtype != self.dtype:
+            raise OutputError(
+                f"cannot append to {self.target}: its records are {dtype}, "
+                f"the schema makes {self.dtype}"
+            )
+        # the header is rewritten in place at commit: it must have room for the new count
+        if len(npy_header(self.dtype, rows)) > offset:  # pragma: no cover - ours always do
+            raise OutputError(f"cannot append to {self.target}: its header has no room")
+        self.data_offset = offset
+        size = offset + rows * self.itemsize
+        with open(self.target, "rb") as src:
+            if os.fstat(src.fileno()).st_size < size:
+                raise OutputError(f"cannot append to {self.target}: the file is truncated")
+            done = 0
+            while done < size:
+                chunk = src.read(min(8 << 20, size - done))
+                if not chunk:  # pragma: no cover - checked above
+                    raise OutputError(f"cannot append to {self.target}: the file is truncated")
+                done += os.write(self._fd, chunk)
+        self.rows = rows
+        self._size = size
 
     # -- writing ---------------------------------------------------------------
     @property
@@ -172,6 +245,25 @@ class NpyWriter:
 
     def advance(self, nrows: int) -> None:
         self.rows += nrows
+
+    def sync(self) -> None:
+        """Make the records written so far durable (for a checkpoint)."""
+        assert self._fd is not None
+        try:
+            if self._mm is not None:
+                self._mm.flush()
+            os.fsync(self._fd)
+        except OSError as e:
+            raise OutputError(f"cannot write {self.tmp_path}: {e.strerror or e}") from None
+
+    def detach(self) -> None:
+        """Stop writing but keep the partial file (a later run resumes it)."""
+        try:
+            self._unmap()
+        finally:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
     def _unmap(self) -> None:
         if self._view is not None:
@@ -275,6 +367,192 @@ def _reserve(fd: int, size: int, end: int) -> None:
     pos = size
     while pos < end:
         pos += os.pwrite(fd, _ZEROS[: min(len(_ZEROS), end - pos)], pos)
+
+
+def partial_path(target: str | os.PathLike[str]) -> Path:
+    """Where a resumable conversion into ``target`` keeps its unfinished records."""
+    p = Path(target)
+    return p.with_name(f".{p.name}.fastetl-partial")
+
+
+def checkpoint_path(target: str | os.PathLike[str]) -> Path:
+    """Where a resumable conversion into ``target`` keeps its last checkpoint."""
+    p = Path(target)
+    return p.with_name(f".{p.name}.fastetl-checkpoint.json")
+
+
+def write_json_atomic(path: Path, doc: dict[str, Any]) -> None:
+    """Replace ``path`` with ``doc`` so that a crash leaves the old or the new file whole."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, indent=1, ensure_ascii=False)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def read_checkpoint(target: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The last checkpoint of a conversion into ``target`` (None when there is none)."""
+    path = checkpoint_path(target)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise OutputError(f"cannot read the checkpoint {path}: {e}") from None
+    if not isinstance(doc, dict) or doc.get("format") != CHECKPOINT_FORMAT:
+        raise OutputError(f"{path} is not a fastetl checkpoint (format {CHECKPOINT_FORMAT})")
+    return doc
+
+
+def remove_checkpoint(target: str | os.PathLike[str]) -> None:
+    for p in (checkpoint_path(target), partial_path(target)):
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass
+
+
+class RejectsWriter:
+    """The dead-letter file of a conversion: bad rows, byte for byte, and why.
+
+    ``path`` gets the input's header line, then each rejected row exactly as it
+    was in the input (a line break is added after a last row that had none), so
+    the file is itself an input for the same schema: fix it, and convert it again
+    (``--append``).  ``path + ".json"`` lists, in the same order, where each row
+    was (physical line, data row index, byte offset) and what was wrong (column,
+    value, reason).  Both are written to temporary files and moved into place by
+    :meth:`commit`, with the output.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        source: str,
+        *,
+        resumable: bool = False,
+        resume: dict[str, int] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.meta_path = sidecar_path(self.path)
+        self.source = source
+        self.count = 0
+        folder = self.path.parent if str(self.path.parent) else Path(".")
+        if not folder.is_dir():
+            raise OutputError(f"cannot write {self.path}: folder {folder} does not exist")
+        for p in (self.path, self.meta_path):
+            if p.is_dir():
+                raise OutputError(f"cannot write {p}: it is a directory")
+        self._tmp = [
+            self.path.with_name(f".{p.name}.fastetl-partial") for p in (self.path, self.meta_path)
+        ]
+        self._files: list[Any] = []
+        try:
+            if resume is not None:
+                for tmp, size in zip(
+                    self._tmp, (resume["rows_bytes"], resume["meta_bytes"]), strict=True
+                ):
+                    fh = open(tmp, "r+b")  # noqa: SIM115 - closed in commit/abort/detach
+                    self._files.append(fh)
+                    if os.fstat(fh.fileno()).st_size < size:
+                        raise OutputError(
+                            f"the partial rejects file {tmp} is shorter than "
+                            "its checkpoint; convert again without resuming"
+                        )
+                    fh.truncate(size)
+                    fh.seek(size)
+                self.count = resume["count"]
+            else:
+                if not resumable:
+                    self._tmp = [
+                        Path(tempfile.mkstemp(dir=folder, prefix=f".{p.name}.", suffix=".part")[1])
+                        for p in (self.path, self.meta_path)
+                    ]
+                for tmp in self._tmp:
+                    self._files.append(open(tmp, "wb"))  # noqa: SIM115
+        except OSError as e:
+            self.abort()
+            raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
+        except BaseException:
+            self.abort()
+            raise
+        self._started = resume is not None
+
+    def start(self, header: bytes | None) -> None:
+        """Begin both files (the input's header line, or none); once per file."""
+        if self._started:
+            return
+        self._started = True
+        rows, meta = self._files
+        if header:
+            rows.write(header if header.endswith((b"\n", b"\r")) else header + b"\n")
+        head = {"format": REJECTS_FORMAT, "source": self.source, "header": bool(header)}
+        meta.write(json.dumps(head, ensure_ascii=False)[:-1].encode("utf-8") + b', "rejects": [\n')
+
+    def add(self, raw: bytes, error: ParseError, offset: int) -> None:
+        """A bad row: its bytes, what is wrong, and its byte offset in the input."""
+        rows, meta = self._files
+        rows.write(raw if raw.endswith((b"\n", b"\r")) else raw + b"\n")
+        entry = {
+            "line": error.line,
+            "row": error.row,
+            "offset": error.offset,
+            "row_offset": offset,
+            "bytes": len(raw),
+            "column": error.column,
+            "value": error.value,
+            "reason": error.reason,
+            "message": str(error),
+        }
+        sep = b",\n" if self.count else b""
+        meta.write(sep + json.dumps(entry, ensure_ascii=False).encode("utf-8"))
+        self.count += 1
+
+    def state(self) -> dict[str, int]:
+        """Where both files stand, durably (for a checkpoint)."""
+        for fh in self._files:
+            fh.flush()
+            os.fsync(fh.fileno())
+        rows, meta = self._files
+        return {"rows_bytes": rows.tell(), "meta_bytes": meta.tell(), "count": self.count}
+
+    def commit(self) -> None:
+        rows, meta = self._files
+        try:
+            meta.write(f'\n], "count": {self.count}}}\n'.encode())
+            for fh in self._files:
+                fh.flush()
+                os.fsync(fh.fileno())
+                fh.close()
+            self._files = []
+            os.replace(self._tmp[0], self.path)
+            os.replace(self._tmp[1], self.meta_path)
+            _fsync_dir(self.path.parent)
+        except OSError as e:
+            self.abort()
+            raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
+
+    def detach(self) -> None:
+        """Stop writing but keep the partial files (a later run resumes them)."""
+        for fh in self._files:
+            fh.close()
+        self._files = []
+
+    def abort(self) -> None:
+        self.detach()
+        for p in self._tmp:
+            try:
+                p.unlink()
+            except OSError:
+                pass
 
 
 def _fsync_dir(folder: Path) -> None:
