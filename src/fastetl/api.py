@@ -155,6 +155,7 @@ def _sidecar(
     rejects: Path | None,
     before: dict[str, Any] | None,
     total_rows: int,
+    output: Path,
 ) -> dict[str, Any]:
     """The sidecar's content; ``before`` is the sidecar of the output appended to."""
     masked = [c.name for c in schema.masked_columns]
@@ -163,7 +164,7 @@ def _sidecar(
         "source": source.facts(),
         "header": result.header,
         "on_error": on_error,
-        "rejects": str(rejects) if rejects is not None else None,
+        "rejects": _beside(rejects, output) if rejects is not None else None,
         **counts,
     }
     doc: dict[str, Any] = {
@@ -200,6 +201,14 @@ def _sidecar(
         }
     )
     return doc
+
+
+def _beside(path: Path, output: Path) -> str:
+    """``path`` as the sidecar names it: relative to the output's folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(output.resolve().parent))
+    except ValueError:
+        return str(path.resolve())
 
 
 def _same_file(source: Source, dst: Path) -> bool:
@@ -416,7 +425,9 @@ def convert(
                 resume=mark,
                 categories=before.get("categories") if before is not None else None,
             )
-            meta = _sidecar(sch, source, result, on_error, rejects_path, before, writer.rows)
+            meta = _sidecar(
+                sch, source, result, on_error, rejects_path, before, writer.rows, dst_path
+            )
             if sink is not None:
                 sink.commit()
             size = writer.commit(meta)

@@ -885,7 +885,7 @@ def _run_parallel(
     workers = job.workers
     parsers: queue.SimpleQueue = queue.SimpleQueue()
     for i in range(workers):
-        parsers.put((i, make_parser(binding, job.seed())))
+        parsers.put((i, make_parser(binding)))  # local codes: mapped by the committer
     committer = _Committer(job, binding, bad, pos)
     learned = [i for i, _ in committer.learned]
     guess = _RowsPerByte()

@@ -1,0 +1,239 @@
+"""Checkpoints and resume: a conversion killed (SIGKILL) or interrupted (SIGINT) part way
+resumes from its last checkpoint, and the result is byte-identical to a run that was
+never stopped; a changed input or other options are refused.
+
+The conversions run in real subprocesses that are really killed.  They are slowed
+down (a progress callback that sleeps a little per block) so that the kill lands
+part way on any machine, and the tests wait for a checkpoint to exist instead of
+sleeping for a fixed time.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import fastetl
+from fastetl.store import checkpoint_path, partial_path
+
+SCHEMA = {
+    "columns": [
+        {"name": "id", "type": "int64"},
+        {"name": "kind", "type": "category"},
+        {"name": "price", "type": "decimal", "scale": 2},
+        {"name": "note", "type": "str", "width": 12},
+        {"name": "day", "type": "date"},
+    ]
+}
+ROWS = 120_000
+
+RUNNER = r"""
+import json, sys, time
+import fastetl
+src, dst, workers, on_error, resume, every = sys.argv[1:7]
+def slow(done, total):
+    time.sleep(0.004)
+r = fastetl.convert(src, dst, json.loads(sys.argv[7]), workers=int(workers), block_size=1 << 16,
+                    on_error=on_error, resume=resume == "1", checkpoint_every=float(every),
+                    progress=slow)
+print(r.resumed_at, r.rows, flush=True)
+"""
+
+
+def _make_csv(path: Path, dirty: bool) -> None:
+    lines = ["id,kind,price,note,day"]
+    for i in range(ROWS):
+        price = "x.y" if dirty and i % 997 == 5 else f"{i % 1000}.{i % 100:02d}"
+        note = '"a, b"' if i % 7 == 0 else f"n{i % 5000}"
+        lines.append(f"{i},k{i // 2500},{price},{note},2024-{1 + i % 12:02d}-{1 + i % 28:02d}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("resume-inputs")
+    clean, dirty = d / "clean.csv", d / "dirty.csv"
+    _make_csv(clean, False)
+    _make_csv(dirty, True)
+    with gzip.open(d / "dirty.csv.gz", "wb", compresslevel=1) as fh:
+        fh.write(dirty.read_bytes())
+    return {"clean": clean, "dirty": dirty, "gz": d / "dirty.csv.gz"}
+
+
+def _start(src, dst, workers, on_error, resume=False, every=0.0):
+    args = [str(src), str(dst), str(workers), on_error, "1" if resume else "0", str(every)]
+    return subprocess.Popen(
+        [sys.executable, "-c", RUNNER, *args, json.dumps(SCHEMA)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for_checkpoint(proc, dst: Path, min_rows: int = 1, timeout: float = 120) -> dict:
+    ck = checkpoint_path(dst)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        assert proc.poll() is None, f"the conversion ended before the kill: {proc.communicate()}"
+        try:
+            doc = json.loads(ck.read_text())
+            if doc["mark"]["rows"] >= min_rows:
+                return doc
+        except (FileNotFoundError, ValueError):
+            pass
+        time.sleep(0.002)
+    raise AssertionError("no checkpoint appeared")
+
+
+def _reference(src, folder: Path, on_error: str) -> dict[str, bytes]:
+    """The files of an uninterrupted conversion (same output name, another folder)."""
+    folder.mkdir()
+    fastetl.convert(src, folder / "o.npy", SCHEMA, on_error=on_error, workers=1)
+    return _files(folder)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    out = {}
+    for p in sorted(folder.iterdir()):
+        if p.name.startswith("."):  # a run's hidden partial files: checked on their own
+            continue
+        data = p.read_bytes()
+        if p.name == "o.npy.json":  # the sidecar says when it was made: leave that out
+            meta = json.loads(data)
+            meta.pop("created")
+            data = json.dumps(meta, sort_keys=True).encode()
+        out[p.name] = data
+    return out
+
+
+@pytest.mark.parametrize(
+    "which,workers,on_error",
+    [("dirty", 1, "reject"), ("dirty", 2, "reject"), ("clean", 2, "raise"), ("gz", 1, "skip")],
+)
+def test_kill_9_then_resume_is_byte_identical(tmp_path, inputs, which, workers, on_error):
+    src = inputs[which]
+    ref = _reference(src, tmp_path / "ref", on_error)
+    run = tmp_path / "run"
+    run.mkdir()
+    dst = run / "o.npy"
+    # a previous good output, which must survive the kill untouched
+    fastetl.convert(b"id,kind,price,note,day\n1,a,1.00,x,2020-01-01\n", dst, SCHEMA)
+    old = _files(run)
+    proc = _start(src, dst, workers, on_error)
+    doc = _wait_for_checkpoint(proc, dst, min_rows=ROWS // 10)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert _files(run) == old  # OUT and its sidecar as they were (hidden partials aside)
+    assert partial_path(dst).exists()
+    rep = fastetl.convert(src, dst, SCHEMA, on_error=on_error, workers=workers, resume=True)
+    assert rep.resumed_at is not None and rep.resumed_at >= doc["mark"]["rows"]
+    assert rep.resumed_at < rep.rows
+    assert _files(run) == ref
+    assert [p.name for p in run.iterdir() if p.name.startswith(".")] == []
+
+
+def test_ctrl_c_keeps_a_partial_that_the_cli_resumes(tmp_path, inputs):
+    src = inputs["dirty"]
+    ref = _reference(src, tmp_path / "ref", "reject")
+    run = tmp_path / "run"
+    run.mkdir()
+    dst = run / "o.npy"
+    proc = _start(src, dst, 2, "reject")
+    _wait_for_checkpoint(proc, dst, min_rows=ROWS // 10)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0 and "Interrupted" in err and "resume to continue" in err
+    assert not dst.exists()
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps(SCHEMA))
+    p = subprocess.run(
+        [sys.executable, "-m", "fastetl", "convert", str(src), str(dst), "--schema", str(schema),
+         "--on-error", "reject", "--resume"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert "resumed after" in p.stdout
+    assert _files(run) == ref
+
+
+def test_cli_ctrl_c_says_how_to_resume(tmp_path, inputs):
+    dst = tmp_path / "o.npy"
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps(SCHEMA))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fastetl", "convert", str(inputs["gz"]), str(dst), "--schema",
+         str(schema), "--on-error", "skip", "--checkpoint-every", "0", "--block-size", "4096",
+         "--workers", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    _wait_for_checkpoint(proc, dst)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:  # pragma: no cover - finished before the signal landed
+        pytest.fail("the conversion finished before SIGINT; make the input bigger")
+    assert proc.returncode == 130
+    assert "--resume to continue after row" in err
+    assert partial_path(dst).exists() and not dst.exists()
+
+
+def test_a_changed_input_is_refused(tmp_path, inputs):
+    src = tmp_path / "in.csv"
+    src.write_bytes(inputs["clean"].read_bytes())
+    dst = tmp_path / "o.npy"
+    proc = _start(src, dst, 1, "raise")
+    doc = _wait_for_checkpoint(proc, dst, min_rows=ROWS // 10)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    # same size and modification time, one digit changed before the checkpoint
+    st = os.stat(src)
+    data = bytearray(src.read_bytes())
+    at = doc["mark"]["offset"] - 100
+    while not chr(data[at]).isdigit():
+        at -= 1
+    data[at] = ord("7") if data[at] != ord("7") else ord("8")
+    src.write_bytes(bytes(data))
+    os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with pytest.raises(fastetl.InputError, match="has changed since the checkpoint"):
+        fastetl.convert(src, dst, SCHEMA, resume=True)
+    # a longer file is refused too
+    with open(src, "ab") as fh:
+        fh.write(b"999999,k,1.00,x,2020-01-01\n")
+    with pytest.raises(fastetl.InputError, match="has changed"):
+        fastetl.convert(src, dst, SCHEMA, resume=True)
+    assert not dst.exists()
+    # other options than the checkpoint's are refused
+    with pytest.raises(fastetl.OutputError, match="another on_error"):
+        fastetl.convert(src, dst, SCHEMA, resume=True, on_error="skip")
+    # starting over (no resume) works, and clears the stale checkpoint
+    rep = fastetl.convert(src, dst, SCHEMA)
+    assert rep.rows == ROWS + 1 and rep.resumed_at is None
+    assert not checkpoint_path(dst).exists() and not partial_path(dst).exists()
+
+
+def test_resume_without_a_checkpoint_converts_from_the_start(tmp_path, inputs):
+    dst = tmp_path / "o.npy"
+    rep = fastetl.convert(inputs["clean"], dst, SCHEMA, resume=True)
+    assert rep.resumed_at is None and rep.rows == ROWS
+    assert not checkpoint_path(dst).exists()
+
+
+def test_an_interrupt_before_any_checkpoint_leaves_nothing(tmp_path, inputs):
+    dst = tmp_path / "o.npy"
+    proc = _start(inputs["clean"], dst, 1, "raise", every=3600)
+    t0 = time.monotonic()
+    while proc.poll() is None and not list(tmp_path.glob(".o.npy*")):
+        assert time.monotonic() - t0 < 60
+        time.sleep(0.002)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0 and "Interrupted" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
