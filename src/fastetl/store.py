@@ -32,6 +32,7 @@ SIDECAR_FORMAT = 1
 CHECKPOINT_FORMAT = 1
 REJECTS_FORMAT = 1
 DEFAULT_WINDOW_BYTES = 32 << 20
+_FIRST_BYTES = 1 << 20  # the first growth of an output file
 _MAX_ROWS_DIGITS = 20  # room in the header for any row count
 
 
@@ -227,7 +228,11 @@ class NpyWriter:
         return self._window_rows
 
     def window(self, nrows: int, exact: bool = True) -> memoryview:
-        """Writable bytes for ``nrows`` records after the last committed one."""
+        """Writable bytes for ``nrows`` records after the last committed one (fewer, but at
+        least one, when not ``exact``: the file grows by doubling from 1 MiB, so a small
+        output never claims a whole window of disk space)."""
+        if not exact:
+            nrows = max(1, min(nrows, max(self.rows, _FIRST_BYTES // self.itemsize)))
         self._unmap()
         assert self._fd is not None
         start = self.data_offset + self.rows * self.itemsize
