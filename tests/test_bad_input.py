@@ -170,9 +170,9 @@ ERRORS = [
     ("utf8-category-cr", b"s,c,x\ra,ok,1\r\ra,\xe9t\xe9,1\r", fastetl.ParseError,
      "line 4, column \"c\": '\\\\xe9t\\\\xe9' is not valid UTF-8"),
     ("utf8-header", b"s\xff,c,x\na,c,1\n", fastetl.ParseError,
-     "line 1: the header is not valid UTF-8"),
+     "line 1: 's\\\\xff' is not valid UTF-8 (header field 1)"),
     ("utf8-header-crlf", b"s,c,x\xe9\r\na,c,1\r\n", fastetl.ParseError,
-     "line 1: the header is not valid UTF-8"),
+     "line 1: 'x\\\\xe9' is not valid UTF-8 (header field 3)"),
     ("quote-open-at-eof", b's,c,x\na,c,1\n"b,c,2\n', fastetl.ParseError,
      "line 3: a quoted field starts here and is never closed"),
     ("quote-open-at-eof-no-newline", b's,c,x\r\na,c,1\r\nb,"c,2', fastetl.ParseError,
@@ -412,7 +412,7 @@ def test_unwritable_outputs(tmp_path: Path, out):
     # the sidecar's name taken by the input: refused too
     side_src = out.parent / "C.npy.json"
     side_src.write_bytes(GOOD)
-    with pytest.raises(OutputError, match="refusing to write the output over the input"):
+    with pytest.raises(OutputError, match="refusing to write .*C.npy.json over the input"):
         fastetl.convert(side_src, out.parent / "C.npy", S)
     assert side_src.read_bytes() == GOOD and not (out.parent / "C.npy").exists()
 
@@ -647,7 +647,8 @@ def _interrupt(big_input, tmp_path: Path, workers: int, sig: int) -> tuple[Path,
     before = snapshot(folder)
     p = subprocess.Popen(
         [sys.executable, "-m", "fastetl", "convert", str(src), str(out),
-         "--schema", str(schema), "--workers", str(workers), "--no-progress"],
+         "--schema", str(schema), "--workers", str(workers), "--no-progress",
+         "--checkpoint-every", "3600"],  # no checkpoint: test_resume.py covers those
         stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
@@ -655,7 +656,7 @@ def _interrupt(big_input, tmp_path: Path, workers: int, sig: int) -> tuple[Path,
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             assert p.poll() is None, "the conversion ended before it could be interrupted"
-            parts = [q for q in folder.iterdir() if q.name.endswith(".part")]
+            parts = [q for q in folder.iterdir() if q.name.startswith(".OUT.npy.")]
             if parts and parts[0].stat().st_size > 1 << 20:
                 break
             time.sleep(0.005)
@@ -687,17 +688,16 @@ def test_kill_leaves_out_untouched(big_input, tmp_path, workers):
     assert {k: after[k] for k in before} == before
     # a killed process cannot clean up: only its hidden temp file may remain
     left = set(after) - set(before)
-    assert all(n.startswith(".OUT.npy.") and n.endswith(".part") for n in left), left
+    assert all(n.startswith(".OUT.npy.") for n in left), left
     assert len(np.load(out, mmap_mode="r")) == 1000
 
 
-# -- known wrong behaviour: these fail until the code they name is fixed --------------
-# (kept visible on purpose, not skipped: see the report of the "badinput" branch)
+# -- limits and corner cases found by these tests (each failed before its fix) ------------
 
 
 def test_str_value_ending_in_nul_is_an_error(tmp_path: Path, out):
     """core (_text.pxi): numpy ``S`` drops trailing NULs, so ``ab\\0`` would read back as
-    ``ab`` and a lone NUL as the empty string - a silent wrong value.  Expected: an error
+    ``ab`` and a lone NUL as the empty string - a silent wrong value.  an error
     naming line 2 and column "s".  Actual: accepted and stored as b"ab"."""
     e = convert_fails("file", b"s,c,x\nab\x00,c,1\n", out, 1)
     assert isinstance(e, fastetl.ParseError)
@@ -705,8 +705,8 @@ def test_str_value_ending_in_nul_is_an_error(tmp_path: Path, out):
 
 
 def test_bad_utf8_header_error_names_its_line(out):
-    """pipeline.py (_bind): the header's line is hard-coded as 1.  Expected: line 3 (two
-    blank lines come first).  Actual: 'line 1: the header is not valid UTF-8'."""
+    """pipeline.py (_bind): the header's line is hard-coded as 1.  line 3 (two
+    blank lines come first)."""
     e = convert_fails("file", b"\n\ns\xff,c,x\na,c,1\n", out, 1)
     assert isinstance(e, fastetl.ParseError)
     assert e.line == 3
@@ -716,8 +716,7 @@ def test_bad_utf8_header_error_names_its_line(out):
 def test_streamed_row_just_over_the_limit_is_refused(monkeypatch, out, workers):
     """pipeline.py (_run_stream.more, _stream_blocks): the limit is checked on the bytes
     carried over *before* the next read doubles them, so rows up to about twice
-    MAX_ROW_BYTES pass.  Expected: a 1.5 MiB row with a 1 MiB limit is refused.
-    Actual: it is parsed (here it then fails as too wide for its column instead)."""
+    MAX_ROW_BYTES pass.  a 1.5 MiB row with a 1 MiB limit is refused."""
     import fastetl.pipeline as pipeline
 
     monkeypatch.setattr(pipeline, "MAX_ROW_BYTES", 1 << 20)
@@ -729,8 +728,8 @@ def test_streamed_row_just_over_the_limit_is_refused(monkeypatch, out, workers):
 def test_error_for_a_huge_field_does_not_copy_it(tmp_path: Path):
     """pipeline.py (_parse_error): the whole offending field is copied to bytes and decoded
     to str, then cut to 200 characters: a 300 MB field in a memory-mapped file costs about
-    600 MB more memory (measured: peak RSS 891 MB).  Expected: only what is shown is
-    copied (peak well under 8 MiB here).  Actual: about twice the field's size."""
+    600 MB more memory (measured: peak RSS 891 MB).  only what is shown is
+    copied (peak well under 8 MiB here)."""
     import tracemalloc
 
     src = tmp_path / "in.csv"
@@ -753,8 +752,8 @@ def test_huge_category_value_is_refused(tmp_path: Path, out):
     """core (learned dictionaries): max_values bounds how many values a category learns,
     but nothing bounds their length, so one 300 MB field becomes a 300 MB dictionary entry
     (and a 300 MB string in the sidecar JSON); 65535 such values are unbounded memory.
-    Expected: a value longer than a documented limit (any limit up to 16 MiB passes this
-    test) is an error naming line 2 and column "c".  Actual: accepted."""
+    a value longer than a documented limit (any limit up to 16 MiB passes this
+    test) is an error naming line 2 and column "c"."""
     e = convert_fails("file", b"s,c,x\na," + b"v" * (16 << 20) + b",1\n", out, 1)
     assert isinstance(e, fastetl.ParseError)
     assert (e.line, e.column) == (2, "c")

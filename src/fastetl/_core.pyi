@@ -9,6 +9,7 @@ STATUS: dict[str, int]
 KINDS: dict[str, int]
 FORMAT_MAX: int
 BAD_ROW_WIDTH: int
+MAX_CATEGORY_VALUE: int
 BAD_FIELDS: tuple[str, ...]
 
 _Buf = Buffer | np.ndarray

@@ -30,6 +30,8 @@ cdef enum:
     ST_TOO_PRECISE = 18      # datetime fraction finer than the unit
     ST_BAD_DATE = 19         # no such calendar date / time of day
     ST_FLAG_BOOL = 20        # a flag's source is not a bool
+    ST_TRAILING_NUL = 21     # str whose stored text ends with NUL (numpy S would drop it)
+    ST_CATEGORY_VALUE_TOO_LONG = 22  # a learned category value over MAX_CATEGORY_VALUE bytes
     ST_TOO_MANY_FIELDS = 30
     ST_TOO_FEW_FIELDS = 31
     ST_UNTERMINATED = 32     # the input ends inside a quoted field
@@ -56,6 +58,7 @@ STATUS = {
     "TOO_LONG": ST_TOO_LONG, "BAD_UTF8": ST_BAD_UTF8, "NOT_IN_CATEGORY": ST_NOT_IN_CATEGORY,
     "CATEGORY_FULL": ST_CATEGORY_FULL, "EXTRA_DIGITS": ST_EXTRA_DIGITS,
     "TOO_PRECISE": ST_TOO_PRECISE, "BAD_DATE": ST_BAD_DATE, "FLAG_BOOL": ST_FLAG_BOOL,
+    "TRAILING_NUL": ST_TRAILING_NUL, "CATEGORY_VALUE_TOO_LONG": ST_CATEGORY_VALUE_TOO_LONG,
     "TOO_MANY_FIELDS": ST_TOO_MANY_FIELDS, "TOO_FEW_FIELDS": ST_TOO_FEW_FIELDS,
     "UNTERMINATED": ST_UNTERMINATED, "AFTER_QUOTE": ST_AFTER_QUOTE, "NO_MEMORY": ST_NO_MEMORY,
 }
@@ -65,6 +68,9 @@ KINDS = {
     "datetime": K_DATETIME, "decimal": K_DECIMAL, "str": K_STR, "category": K_CATEGORY,
 }
 FORMAT_MAX = 63
+cdef enum:
+    MAX_CATEGORY_VALUE_BYTES = 65536   # bounds a learned dictionary: max_values x this
+MAX_CATEGORY_VALUE = MAX_CATEGORY_VALUE_BYTES
 cdef enum:
     BAD_WIDTH = 9
 # what each bad row recorded by Parser.parse(..., bad=...) holds, in order
@@ -326,8 +332,19 @@ cdef class Parser:
                 memcpy(rec + c.offset, &v64, 8)
             return st
         if kind == K_STR:
-            return convert_str(s, n, c.size, c.truncate, rec + c.offset)
+            st = convert_str(s, n, c.size, c.truncate, rec + c.offset)
+            if st == ST_OK and n > 0:
+                i = n                         # the stored length (as convert_str cut it)
+                if i > c.size:
+                    i = c.size
+                    while i > 0 and (<unsigned char>s[i] & 0xC0) == 0x80:
+                        i -= 1
+                if i > 0 and s[i - 1] == 0:
+                    return ST_TRAILING_NUL
+            return st
         if kind == K_CATEGORY:
+            if n > MAX_CATEGORY_VALUE_BYTES and not c.dict.frozen:
+                return ST_CATEGORY_VALUE_TOO_LONG
             st = convert_category(c.dict, s, n, c.size, rec + c.offset, &added)
             if added:
                 self.journal[self.journal_len] = field

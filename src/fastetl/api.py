@@ -383,7 +383,8 @@ def convert(
                 raise OutputError(f"the rejects file {rejects_path} would overwrite the output")
         for out in outputs:
             if _same_file(source, out):
-                raise OutputError(f"refusing to write {out} over the input {source.name}")
+                what = "the output" if out == dst_path else str(out)
+                raise OutputError(f"refusing to write {what} over the input {source.name}")
         identity = None if append else _identity(source, sch, on_error, rejects_path)
         point = _resume_point(dst_path, source, identity) if resume else None
         if point is None and identity is not None:

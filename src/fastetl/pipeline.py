@@ -206,6 +206,13 @@ def _reason(status: int, col: Any, bit_names: list[str]) -> str:
         return f"is more precise than the column's unit ({col.datetime_unit})"
     if status == _S["BAD_DATE"]:
         return f"is not a valid {t} (no such date or time)"
+    if status == _S["TRAILING_NUL"]:
+        return "ends with a NUL byte, which a numpy bytes (S) column cannot keep"
+    if status == _S["CATEGORY_VALUE_TOO_LONG"]:
+        return (
+            f"is longer than {_core.MAX_CATEGORY_VALUE:,} bytes, the most a learned "
+            "category value may be (make the column a str)"
+        )
     if status == _S["FLAG_BOOL"]:
         return f"is not a valid bool (for flag bit {', '.join(bit_names)})"
     return f"could not be converted (status {status})"  # pragma: no cover
@@ -239,12 +246,13 @@ def _parse_error(res: tuple, pos: _Position, binding: Binding, row_index: int) -
         )
     bound = binding.fields[fld]
     assert bound is not None
-    raw = bytes(data[fstart : fstart + flen])
+    shown = min(flen, 4 * _VALUE_DISPLAY + 8)  # copy what is shown, not a huge field
+    raw = bytes(data[fstart : fstart + shown])
     if quoted and binding.schema.dialect.quote:
         q = binding.schema.dialect.quote.encode()
         raw = raw.replace(q + q, q)
     text = _decode(raw)
-    if len(text) > _VALUE_DISPLAY:
+    if len(text) > _VALUE_DISPLAY or shown < flen:
         text = text[:_VALUE_DISPLAY] + "..."
     bits = [b.name for _, _, b in bound.flag_bits]
     field_at = fstart - 1 if quoted else fstart  # a quoted field starts at its quote
@@ -295,17 +303,31 @@ def _header_error(status: int, pos: _Position, at: int) -> ParseError:
     return ParseError(what, line=pos.line_of(at), offset=pos.offset_of(at), row=None)
 
 
-def _bind(result: RunResult, schema: Schema, header_fields: list[bytes] | None) -> Binding:
-    """Bind the schema to the header (or to column order), recording both in ``result``."""
+def _bind(
+    result: RunResult, schema: Schema, header_fields: list[bytes] | None, line: int = 1
+) -> Binding:
+    """Bind the schema to the header (or to column order), recording both in ``result``.
+    ``line`` is the header's line in the input."""
     names = None
     if header_fields is not None:
-        try:
-            names = [f.decode("utf-8") for f in header_fields]
-        except UnicodeDecodeError:
-            raise ParseError("the header is not valid UTF-8", line=1) from None
+        names = []
+        for i, f in enumerate(header_fields):
+            try:
+                names.append(f.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise ParseError(
+                    f"is not valid UTF-8 (header field {i + 1})",
+                    line=line,
+                    value=_decode(f[: 4 * _VALUE_DISPLAY])[:_VALUE_DISPLAY],
+                ) from None
     result.header = names
     result.binding = schema.bind(names)
     return result.binding
+
+
+def _header_start(raw: bytes, start: int) -> int:
+    """Where the header itself starts: after the blank lines before it."""
+    return start + len(raw) - len(raw.lstrip(b"\r\n"))
 
 
 def _core_dialect(d: Any) -> tuple[int, int]:
@@ -459,8 +481,13 @@ def _run_buffer(source: Source, job: _Job) -> RunResult:
             raise _header_error(status, pos, nxt)
         if not fields:  # empty file (or only blank lines): no header, no rows
             return result
-        header_fields, result.header_raw, start = fields, bytes(data[start:nxt]), nxt
-    binding = _bind(result, job.schema, header_fields)
+        header_fields, result.header_raw = fields, bytes(data[start:nxt])
+        start = _header_start(result.header_raw, start)
+        line = pos.line_of(start)
+        start = nxt
+    else:
+        line = 1
+    binding = _bind(result, job.schema, header_fields, line)
     bad = job.bad_rows(result)
     if job.resume is not None:
         _check_resume(job.resume, start)
@@ -504,18 +531,15 @@ def _run_stream(source: Source, job: _Job) -> RunResult:
 
     def more(keep_from: int) -> None:
         nonlocal data, eof, lines_before, base
-        chunk = source.read(max(block, len(data) - keep_from))
-        result.bytes_in += len(chunk)
+        carried = len(data) - keep_from  # one row that has not ended yet
         lines_before += _core.count_lines(data, 0, keep_from)
         base += keep_from
+        if carried > MAX_ROW_BYTES:
+            raise _row_too_long(lines_before + 1, base)
+        chunk = source.read(_read_size(block, carried))
+        result.bytes_in += len(chunk)
         data = data[keep_from:] + chunk
         eof = not chunk
-        if len(data) - len(chunk) > MAX_ROW_BYTES:
-            # what is carried over is one row that has not ended yet
-            raise ParseError(
-                f"a row is longer than {MAX_ROW_BYTES >> 20} MiB; is a quote left open?",
-                line=lines_before + 1,
-            )
 
     more(0)
     while len(data) < 4 and not eof:
@@ -532,8 +556,13 @@ def _run_stream(source: Source, job: _Job) -> RunResult:
             raise _header_error(status, _Position(data, lines_before, base), nxt)
         if not fields:
             return result
-        header_fields, result.header_raw, start = fields, bytes(data[start:nxt]), nxt
-    binding = _bind(result, job.schema, header_fields)
+        header_fields, result.header_raw = fields, bytes(data[start:nxt])
+        at = _header_start(result.header_raw, start)
+        line = lines_before + _core.count_lines(data, 0, at) + 1
+        start = nxt
+    else:
+        line = 1
+    binding = _bind(result, job.schema, header_fields, line)
     bad = job.bad_rows(result)
     mark = job.resume
     if mark is not None:  # read on, without parsing, to where the mark was made
@@ -649,14 +678,24 @@ def _stream_blocks(
             base += cut
             data, start = data[cut:], 0
         elif len(data) - start > MAX_ROW_BYTES:
-            raise ParseError(
-                f"a row is longer than {MAX_ROW_BYTES >> 20} MiB; is a quote left open?",
-                line=lines_before + _core.count_lines(data, 0, start) + 1,
-                offset=base + start,
-            )
-        chunk = read(max(block, len(data) - start))
+            raise _row_too_long(lines_before + _core.count_lines(data, 0, start) + 1, base + start)
+        chunk = read(_read_size(block, len(data) - start))
         eof = not chunk
         data = data + chunk
+
+
+def _read_size(block: int, carried: int) -> int:
+    """Bytes to read after ``carried`` bytes of an unfinished row: a block, or as much
+    again as is carried (so long rows cost linear time), never past the row limit."""
+    return max(1, min(max(block, carried), MAX_ROW_BYTES + 1 - carried))
+
+
+def _row_too_long(line: int, offset: int) -> ParseError:
+    return ParseError(
+        f"a row is longer than {MAX_ROW_BYTES >> 20} MiB; is a quote left open?",
+        line=line,
+        offset=offset,
+    )
 
 
 class _RowsPerByte:

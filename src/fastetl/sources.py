@@ -92,6 +92,8 @@ class Source:
             return None
         try:
             st = os.stat(self.path)
+            if not stat.S_ISREG(st.st_mode):  # a FIFO or a device: read once only
+                return None
             with open(self.path, "rb") as fh:
                 head = fh.read(FINGERPRINT_BYTES)
         except OSError as e:
