@@ -569,7 +569,8 @@ cdef class Parser:
         if not 0 <= field < self.nfields or self.cols[field].kind != K_CATEGORY:
             raise ValueError(f"field {field} is not a category")
         cdef CatDict *d = self.cols[field].dict
-        return [d.arena[d.offsets[e]:d.offsets[e] + d.lengths[e]]
+        # (the arena is still NULL while every value is empty: no pointer arithmetic on it)
+        return [d.arena[d.offsets[e]:d.offsets[e] + d.lengths[e]] if d.lengths[e] else b""
                 for e in range(max(first, 0), d.count)]
 
     def category_count(self, Py_ssize_t field):
@@ -716,6 +717,22 @@ def next_row_start(data, Py_ssize_t start, Py_ssize_t target, Py_ssize_t end, bi
     finally:
         PyBuffer_Release(&src)
     return (st, pos)
+
+
+def line_start_after(data, Py_ssize_t pos):
+    """Just after the first line break at or after ``pos`` (CRLF counts as one), or the
+    end of the data: where a row would start if ``pos`` were outside quotes."""
+    cdef Py_buffer src
+    cdef Py_ssize_t r
+    PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
+    try:
+        if not 0 <= pos <= src.len:
+            raise ValueError("bad input position")
+        with nogil:
+            r = line_end_after(<const char *>src.buf, pos, src.len, True)
+    finally:
+        PyBuffer_Release(&src)
+    return r
 
 
 def count_lines(data, Py_ssize_t start, Py_ssize_t end):

@@ -13,7 +13,7 @@ number, the column name and the offending text.
 
 from __future__ import annotations
 
-import queue
+import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -494,8 +494,8 @@ def _run_buffer(source: Source, job: _Job) -> RunResult:
         start = job.resume.offset
         pos.know(start, job.resume.lines)
     if job.workers > 1:
-        blocks = _buffer_blocks(data, start, n, job.block, delim, quote, bad.lenient)
-        cats = _run_parallel(blocks, binding, job, bad, pos)
+        blocks = _buffer_blocks(data, start, n, job.block)
+        cats = _run_parallel(blocks, binding, job, bad, pos, start)
         return _done(result, job.writer, bad, cats)
     parser = make_parser(binding, job.seed())
     end = min(n, start + job.block)
@@ -582,7 +582,7 @@ def _run_stream(source: Source, job: _Job) -> RunResult:
         blocks = _stream_blocks(
             read, data, start, eof, base, lines_before, block, delim, quote, bad.lenient
         )
-        cats = _run_parallel(blocks, binding, job, bad, None)
+        cats = _run_parallel(blocks, binding, job, bad, None, None)
         return _done(result, job.writer, bad, cats)
     parser = make_parser(binding, job.seed())
     while True:
@@ -634,18 +634,22 @@ class _Done:
     error: tuple | None  # the core's result tuple when a row was bad (policy "raise")
     bad: np.ndarray  # bad rows (policy skip/reject), rows_before counted from the block start
     new_values: list[list[bytes]]  # per learned category: values the parser added
+    end: int = -1  # where the parse stopped in block.data (a row start)
 
 
-def _buffer_blocks(
-    data: Any, start: int, n: int, block: int, delim: int, quote: int, lenient: bool
-) -> Any:
+def _buffer_blocks(data: Any, start: int, n: int, block: int) -> Any:
+    """Blocks of about ``block`` bytes, each cut just after a line break.
+
+    The cut is a guess: a line break inside a quoted field is not a row end.
+    ``final`` is False but for the last block, so a row that runs past its
+    block's end is not parsed by that block's worker; the committer checks
+    that each block starts where the rows before it ended, and parses the
+    rest itself when it does not (see :meth:`_Committer.commit`).  So finding
+    the cuts costs nothing, and the rows are exact whatever the guess.
+    """
     while start < n:
-        status, cut = _core.next_row_start(
-            data, start, start + block, n, True, delim, quote, lenient
-        )
-        if status != _S["OK"]:
-            cut = n  # a broken row lies ahead: the worker that meets it reports it
-        yield _Block(data, start, cut, 0, 0)
+        cut = _core.line_start_after(data, min(n, start + block))
+        yield _Block(data, start, cut, 0, 0, final=cut >= n)
         start = cut
 
 
@@ -719,13 +723,16 @@ def _parse_block(
     parser: _core.Parser, b: _Block, dtype: np.dtype, cap: int, lenient: bool
 ) -> tuple[np.ndarray, tuple | None, np.ndarray, int]:
     """Parse a whole block into a private array: (records, error, bad rows, end)."""
+    end = b.end
+    if not b.final and 0 < end < len(b.data) and b.data[end - 1] == 13:
+        end += 1  # show the byte after a CR: a lone CR is a line end only when not CRLF
     recs = np.empty(max(cap, 1), dtype)
     room = np.empty(BAD_ROWS_PER_CALL * _W, np.int64) if lenient else None
     bads = []
     rows, pos = 0, b.start
     while True:
         res = parser.parse(
-            b.data, pos, b.end, b.final, recs.view(np.uint8), rows, len(recs) - rows, room
+            b.data, pos, end, b.final, recs.view(np.uint8), rows, len(recs) - rows, room
         )
         nbad = res[9]
         if nbad:
@@ -747,24 +754,61 @@ def _parse_block(
     return recs[:rows], error, np.concatenate(bads) if bads else _NO_BAD, pos
 
 
+class _Stopped(Exception):
+    """A block's turn will not come: the run stopped."""
+
+
+class _Slot:
+    """One parser, handed to blocks strictly in input order (ticket ``i`` waits for
+    ticket ``i - workers``): the committer maps each parser's new category values in
+    the order the parser learned them, which must be the blocks' order."""
+
+    def __init__(self, pid: int, parser: _core.Parser) -> None:
+        self.pid = pid
+        self.parser = parser
+        self.turn = pid
+        self.closed = False
+        self.cond = threading.Condition()
+
+    def take(self, ticket: int) -> None:
+        with self.cond:
+            self.cond.wait_for(lambda: self.turn == ticket or self.closed)
+            if self.closed:
+                raise _Stopped
+
+    def close(self) -> None:
+        """The run is over (an error): blocks still waiting for this parser give up."""
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+
+    def give(self, step: int) -> None:
+        with self.cond:
+            self.turn += step
+            self.cond.notify_all()
+
+
 def _work(
     block: _Block,
-    parsers: queue.SimpleQueue,
+    slot: _Slot,
+    ticket: int,
+    workers: int,
     dtype: np.dtype,
     learned: list[int],
     guess: _RowsPerByte,
     lenient: bool,
 ) -> _Done:
-    pid, parser = parsers.get()
+    slot.take(ticket)  # (raises _Stopped when the run is over)
+    pid, parser = slot.pid, slot.parser
     try:
         before = [parser.category_count(i) for i in learned]
         cap = guess.capacity(block.end - block.start)
         recs, error, bad, end = _parse_block(parser, block, dtype, cap, lenient)
         guess.add(len(recs), end - block.start)
         new_values = [parser.categories(i, b) for i, b in zip(learned, before, strict=True)]
-        return _Done(block, pid, recs, error, bad, new_values)
+        return _Done(block, pid, recs, error, bad, new_values, end)
     finally:
-        parsers.put((pid, parser))
+        slot.give(workers)
 
 
 class _Committer:
@@ -776,8 +820,11 @@ class _Committer:
         binding: Binding,
         bad: _BadRows,
         pos: _Position | None,
+        start: int | None,
     ) -> None:
         self.job = job
+        # buffer input: where the next row truly starts (blocks were cut by a guess)
+        self.expect = start
         self.writer = job.writer
         self.binding = binding
         self.bad = bad
@@ -794,6 +841,11 @@ class _Committer:
         # per parser, per learned category: local code -> global code (-1: not in the
         # global dictionary, which was full when the value came)
         self.maps = [[np.zeros(0, np.int64) for _ in self.learned] for _ in range(job.workers)]
+        # per parser, per learned category: its values by local code (to fill in -1s)
+        self.local: list[list[list[bytes]]] = [
+            [[] for _ in self.learned] for _ in range(job.workers)
+        ]
+        self.unmapped = 0  # how many -1s the maps hold
 
     def _position(self, b: _Block) -> _Position:
         if self.pos is not None and self.pos.data is b.data:
@@ -801,11 +853,30 @@ class _Committer:
         return _Position(b.data, b.lines_before, b.base)
 
     def commit(self, done: _Done) -> None:
+        b = done.block
+        if self.expect is not None and b.start != self.expect:
+            # the block was cut inside a quoted field: its rows are not the input's
+            self._extend_maps(done)
+            while self.expect < b.end:
+                was = self.expect
+                self._put(self._serial(b.data, self.expect, b.end, b.final, b))
+                if self.expect <= was:  # pragma: no cover - every step moves on
+                    raise AssertionError(f"internal error: no progress at {was}")
+            return
         recs = self._global_codes(done)
         if recs is None:  # the block does not fit the global dictionaries as parsed
-            redone = self._reparse(done)
+            redone = self._serial(b.data, b.start, b.end, b.final, b)
             self._extend_maps(done)
-            done, recs = redone, redone.records
+            done = redone
+        self._put(done)
+
+    def done_to(self, done: _Done) -> int:
+        """How far into the block's data the input has been committed."""
+        return self.expect if self.expect is not None else done.block.end
+
+    def _put(self, done: _Done) -> None:
+        """Write a parsed piece whose codes are global; report its bad rows and error."""
+        recs = done.records
         n = len(recs)
         b = done.block
         read = self.writer.rows - self.bad.rows0 + self.bad.count
@@ -818,15 +889,13 @@ class _Committer:
             self.bad.take(pos, done.bad, read)
         if done.error is not None:
             raise _parse_error(done.error, pos, self.binding, read + n)
-        if not b.final:  # pragma: no cover - the splitter saw an error here
-            raise AssertionError("internal error: a block cut before a bad row parsed clean")
-        end = b.end
-        self.job.mark(
-            b.base + end,
-            lambda: pos.lines_to(end),
-            self.bad,
-            self.categories,
-        )
+        if self.expect is None:
+            if not b.final:  # pragma: no cover - the splitter saw an error here
+                raise AssertionError("internal error: a block cut before a bad row parsed clean")
+            end = b.end
+        else:
+            end = self.expect = done.end
+        self.job.mark(b.base + end, lambda: pos.lines_to(end), self.bad, self.categories)
 
     def _global_codes(self, done: _Done) -> np.ndarray | None:
         """The block's records with global category codes, the global dictionaries
@@ -850,6 +919,10 @@ class _Committer:
                 ext[j] = code
             if nxt > col.category_limit:
                 return None
+            if nxt >= col.category_limit and (done.error is not None or len(done.bad)):
+                # a bad row's values were taken back: with the global dictionary full,
+                # one thread may have found a full category in that row first
+                return None
             tables.append(np.concatenate([self.maps[done.parser_id][k], ext]))
         mapped = []
         for k, (i, col) in enumerate(self.learned):
@@ -866,6 +939,7 @@ class _Committer:
                     self.codes[k][v] = len(self.values[k])
                     self.values[k].append(v)
             self.maps[done.parser_id][k] = tables[k]
+            self.local[done.parser_id][k] += done.new_values[k]
         for name, valued, codes_of in mapped:
             if valued is None:
                 recs[name] = codes_of
@@ -882,29 +956,62 @@ class _Committer:
         return ~nulls.astype(bool)
 
     def _extend_maps(self, done: _Done) -> None:
-        """After a block was parsed again: where the worker's new values went (-1 where the
-        global dictionary had no room: a later block using one is parsed again too)."""
+        """After a block went another way: where the worker's new values went (-1 where
+        the global dictionary does not have one (yet): a block using it is parsed again)."""
+        pid = done.parser_id
         for k in range(len(self.learned)):
             codes = self.codes[k]
             ext = np.array([codes.get(v, -1) for v in done.new_values[k]], np.int64)
-            self.maps[done.parser_id][k] = np.concatenate([self.maps[done.parser_id][k], ext])
+            self.unmapped += int((ext < 0).sum())
+            self.maps[pid][k] = np.concatenate([self.maps[pid][k], ext])
+            self.local[pid][k] += done.new_values[k]
 
-    def _reparse(self, done: _Done) -> _Done:
-        """Parse the block again on this thread, from the global dictionaries: the
-        exact rows that overflow a dictionary are then the bad ones."""
+    def _serial(self, data: Any, start: int, end: int, final: bool, b: _Block) -> _Done:
+        """Parse ``data[start:end]`` on this thread, from the global dictionaries (so the
+        rows that overflow a dictionary are exactly the bad ones).  Always moves on: a
+        row that runs past ``end`` is parsed whole, wherever it ends."""
         seed = {
             col.name: [v.decode("utf-8") for v in vals]
             for (_, col), vals in zip(self.learned, self.values, strict=True)
         }
         parser = make_parser(self.binding, seed)
-        b = done.block
-        cap = max(len(done.records), 64)
-        recs, error, bad, _ = _parse_block(parser, b, self.dtype, cap, self.bad.lenient)
+        piece = _Block(data, start, end, b.base, b.lines_before, final)
+        cap = max(64, (end - start) // 64)
+        lenient = self.bad.lenient
+        recs, error, bad, stop = _parse_block(parser, piece, self.dtype, cap, lenient)
+        if stop == start and error is None and len(bad) == 0 and not final:
+            # one row longer than the rest of the block: find its end, parse it alone
+            delim, quote = _core_dialect(self.binding.schema.dialect)
+            n = len(data)
+            status, nxt = _core.next_row_start(
+                data, start, start + 1, n, True, delim, quote, lenient
+            )
+            if status != _S["OK"]:
+                nxt = n  # raise: the parse below meets the error
+            piece = _Block(data, start, nxt, b.base, b.lines_before, nxt >= n)
+            recs, error, bad, stop = _parse_block(parser, piece, self.dtype, cap, lenient)
+        added = False
         for k, (i, _) in enumerate(self.learned):
             for v in parser.categories(i, len(self.values[k])):
                 self.codes[k][v] = len(self.values[k])
                 self.values[k].append(v)
-        return _Done(b, -1, recs, error, bad, [[] for _ in self.learned])
+                added = True
+        if added and self.unmapped:
+            self._fill_unmapped()
+        return _Done(piece, -1, recs, error, bad, [[] for _ in self.learned], stop)
+
+    def _fill_unmapped(self) -> None:
+        """Values a worker learned before the global dictionary had them: map them now."""
+        left = 0
+        for pid, maps in enumerate(self.maps):
+            for k, table in enumerate(maps):
+                for j in np.flatnonzero(table < 0):
+                    code = self.codes[k].get(self.local[pid][k][j])
+                    if code is not None:
+                        table[j] = code
+                    else:
+                        left += 1
+        self.unmapped = left
 
     def categories(self) -> dict[str, list[str]]:
         return {
@@ -918,14 +1025,18 @@ def _null_field(bit: int) -> str:
 
 
 def _run_parallel(
-    blocks: Any, binding: Binding, job: _Job, bad: _BadRows, pos: _Position | None
+    blocks: Any,
+    binding: Binding,
+    job: _Job,
+    bad: _BadRows,
+    pos: _Position | None,
+    start: int | None,
 ) -> dict:
     """Parse the blocks on ``job.workers`` threads; returns the learned dictionaries."""
     workers = job.workers
-    parsers: queue.SimpleQueue = queue.SimpleQueue()
-    for i in range(workers):
-        parsers.put((i, make_parser(binding)))  # local codes: mapped by the committer
-    committer = _Committer(job, binding, bad, pos)
+    # local codes: the committer maps them to global ones
+    slots = [_Slot(i, make_parser(binding)) for i in range(workers)]
+    committer = _Committer(job, binding, bad, pos, start)
     learned = [i for i, _ in committer.learned]
     guess = _RowsPerByte()
     dtype = committer.dtype
@@ -935,12 +1046,15 @@ def _run_parallel(
     def commit_oldest() -> None:
         done = pending.popleft().result()
         committer.commit(done)
-        job.tick(done.block.base + done.block.end)
+        job.tick(done.block.base + committer.done_to(done))
 
     with ThreadPoolExecutor(workers, thread_name_prefix="fastetl") as pool:
         try:
-            for block in blocks:
-                pending.append(pool.submit(_work, block, parsers, dtype, learned, guess, lenient))
+            for ticket, block in enumerate(blocks):
+                slot = slots[ticket % workers]
+                pending.append(
+                    pool.submit(_work, block, slot, ticket, workers, dtype, learned, guess, lenient)
+                )
                 while len(pending) > 2 * workers:
                     commit_oldest()
             while pending:
@@ -948,5 +1062,7 @@ def _run_parallel(
         except BaseException:
             for f in pending:
                 f.cancel()
+            for slot in slots:  # tickets of cancelled blocks never come: free the waiters
+                slot.close()
             raise
     return committer.categories()
