@@ -303,3 +303,132 @@ def test_float64_hard_cases_in_parallel(workers):
     data = ("x\n" + "\n".join(texts) + "\n").encode()
     got = fastetl.read_csv(data, schema, workers=workers, block_size=1 << 16)["x"]
     assert np.array_equal(f64_bits(got), f64_bits([float(t) for t in texts]))
+
+
+# -- integers ----------------------------------------------------------------------------------
+
+INT_TYPES = {
+    "int8": (-(2**7), 2**7 - 1), "int16": (-(2**15), 2**15 - 1),
+    "int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1),
+    "uint8": (0, 2**8 - 1), "uint16": (0, 2**16 - 1),
+    "uint32": (0, 2**32 - 1), "uint64": (0, 2**64 - 1),
+}  # fmt: skip
+
+
+def _int_text(rng: random.Random, v: int) -> str:
+    """v written as the core must accept it: sign forms, leading zeros, blanks around."""
+    s = str(abs(v))
+    if rng.random() < 0.3:
+        s = "0" * rng.randint(1, 12) + s
+    if v < 0:
+        s = "-" + s
+    elif rng.random() < 0.2:
+        s = "+" + s
+    elif v == 0 and rng.random() < 0.2:
+        s = "-" + s
+    if rng.random() < 0.05:
+        s = " " + s + "\t"
+    return s
+
+
+def _parse_error(texts: list[str], typ: str, **extra) -> str | None:
+    try:
+        read_column(texts, typ, **extra)
+    except fastetl.ParseError as e:
+        return str(e)
+    return None
+
+
+@pytest.mark.parametrize("typ", list(INT_TYPES))
+def test_int_random_and_boundaries_equal_int(typ):
+    lo, hi = INT_TYPES[typ]
+    rng = random.Random(list(INT_TYPES).index(typ))
+    values = [lo, hi, lo + 1, hi - 1, 0, 1]
+    values += [v for k in range(0, 21) for v in (10**k - 1, 10**k, 10**k + 1, -(10**k))]
+    values += [v for k in range(0, 65) for v in (2**k - 1, 2**k, -(2**k))]
+    values = [v for v in values if lo <= v <= hi]
+    bits = hi.bit_length()
+    for _ in range(60_000):  # magnitudes spread evenly over every digit count
+        v = rng.randrange(0, 1 << rng.randint(0, bits))
+        if lo < 0 and rng.random() < 0.5:
+            v = -v
+        if lo <= v <= hi:
+            values.append(v)
+    texts = [_int_text(rng, v) for v in values]
+    got = read_column(texts, typ)
+    assert got.dtype == np.dtype(typ)
+    want = np.array([int(t) for t in texts], dtype=object)
+    assert [int(x) for x in got.tolist()] == want.tolist()
+
+
+@pytest.mark.parametrize("typ", list(INT_TYPES))
+def test_int_out_of_range_is_an_error_never_a_wrap(typ):
+    lo, hi = INT_TYPES[typ]
+    rng = random.Random(7)
+    texts = [str(hi + 1), str(lo - 1), str(hi + 10**6), str(lo - 2**64), "1" + "0" * 19,
+             "18446744073709551616", "18446744073709551615" + "0", "99999999999999999999",
+             "0000000000000000000018446744073709551616", "1" * 40, "-" + "9" * 25]  # fmt: skip
+    texts += [str(rng.randrange(hi + 1, 2 ** (bits + 10))) for bits in (hi.bit_length(),)
+              for _ in range(20)]  # fmt: skip
+    for t in texts:
+        if lo <= int(t) <= hi:
+            continue
+        msg = _parse_error(["1", t], typ)
+        assert msg is not None and f"is out of range for {typ}" in msg, (t, msg)
+
+
+def test_int_eight_digit_chunks_reject_every_non_digit():
+    """A non-digit at every position of 8..24-digit runs, including bytes next to '0'-'9'."""
+    rng = random.Random(41)
+    bad_bytes = ["/", ":", "a", " ", ".", "e", "\x10", "\x7f", "é", "٣", "\x00", "_"]
+    cases = []
+    for n in (8, 9, 15, 16, 17, 19, 20, 24):
+        digits = "".join(rng.choice("0123456789") for _ in range(n))
+        for pos in range(n):
+            for b in rng.sample(bad_bytes, 3):
+                cases.append(digits[:pos] + b + digits[pos + 1 :])
+    for t in cases:
+        if t.strip() != t:  # a blank at either end is trimmed: that text is valid
+            continue
+        msg = _parse_error(["1", t], "uint64")
+        assert msg is not None and "is not a valid uint64" in msg, (t, msg)
+
+
+def test_int_long_runs_with_leading_zeros():
+    rng = random.Random(43)
+    texts = []
+    for _ in range(20_000):
+        v = rng.randrange(0, 2**63)
+        texts.append("0" * rng.randint(0, 30) + str(v))
+        texts.append("-" + "0" * rng.randint(0, 30) + str(v))
+    got = read_column(texts, "int64")
+    assert got.tolist() == [int(t) for t in texts]
+
+
+@pytest.mark.parametrize("scale", [0, 2, 6])
+def test_decimal_lengths_around_the_int64_limit(scale):
+    """Scaled decimals of every length up to the int64 edge equal Decimal; past it, errors."""
+    rng = random.Random(47 + scale)
+    limit = 2**63
+    texts, over = [], []
+    for _ in range(20_000):
+        nd = rng.randint(1, 19)
+        v = rng.randrange(0, 10**nd)
+        neg = rng.random() < 0.5
+        s = str(v).rjust(scale + 1, "0")
+        t = ("-" if neg else "") + (s[: len(s) - scale] + "." + s[len(s) - scale :] if scale else s)
+        scaled = int(Decimal(t) * 10**scale)
+        (texts if -limit <= scaled <= limit - 1 else over).append(t)
+    edge = [limit - 1, limit, limit + 1, limit - 10, limit + 10]
+    for e in edge:
+        for neg in (False, True):
+            q, r = divmod(e, 10**scale)
+            t = ("-" if neg else "") + (f"{q}.{str(r).zfill(scale)}" if scale else str(q))
+            scaled = int(Decimal(t) * 10**scale)
+            (texts if -limit <= scaled <= limit - 1 else over).append(t)
+    got = read_column(texts, "decimal", scale=scale)
+    assert got.tolist() == [int(Decimal(t) * 10**scale) for t in texts]
+    assert len(over) >= 4
+    for t in over[:50]:
+        msg = _parse_error(["1", t], "decimal", scale=scale)
+        assert msg is not None and "out of range" in msg, (t, msg)

@@ -183,6 +183,39 @@ cdef extern from * nogil:
         return 0;
     }
 
+    /* Eight bytes at p as a number whose lowest byte is p[0], whatever the byte order. */
+    static inline uint64_t fastetl_load8(const char *p) {
+        uint64_t v;
+    #if !defined(FASTETL_PORTABLE) && ((defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) \
+            || (defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86) || defined(_M_ARM64))))
+        memcpy(&v, p, 8);
+    #else
+        const unsigned char *u = (const unsigned char *)p;
+        v = (uint64_t)u[0] | (uint64_t)u[1] << 8 | (uint64_t)u[2] << 16 | (uint64_t)u[3] << 24
+            | (uint64_t)u[4] << 32 | (uint64_t)u[5] << 40 | (uint64_t)u[6] << 48
+            | (uint64_t)u[7] << 56;
+    #endif
+        return v;
+    }
+
+    /* All eight bytes of v (from fastetl_load8) are ASCII digits: each byte's high nibble
+       is 3, and adding 6 to it does not carry into that nibble (low nibble <= 9). */
+    static inline int fastetl_all8digits(uint64_t v) {
+        return ((v & 0xF0F0F0F0F0F0F0F0ULL)
+                | (((v + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4))
+               == 0x3333333333333333ULL;
+    }
+
+    /* The value of eight ASCII digits (p[0] most significant), v from fastetl_load8. */
+    static inline uint64_t fastetl_parse8(uint64_t v) {
+        v -= 0x3030303030303030ULL;                 /* digit values, one per byte */
+        v = v * 10 + (v >> 8);                      /* even bytes: pairs 10*d[i] + d[i+1] */
+        /* bytes 0, 2, 4, 6 hold pairs p0..p3: p0*10**6 + p1*10**4 + p2*100 + p3, the
+           products placing each term at bit 32 and above */
+        return (((v & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32)))
+                + (((v >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32)))) >> 32;
+    }
+
     static inline double fastetl_from_bits(uint64_t b) {
         double d;
         memcpy(&d, &b, sizeof d);
@@ -203,6 +236,9 @@ cdef extern from * nogil:
     int FASTETL_CLINGER_OK
     int fastetl_eisel_lemire(uint64_t w, int64_t q, uint64_t *bits)
     double fastetl_from_bits(uint64_t b)
+    uint64_t fastetl_load8(const char *p)
+    bint fastetl_all8digits(uint64_t v)
+    uint64_t fastetl_parse8(uint64_t v)
     const double *fastetl_pow10
     const uint64_t *fastetl_pow10_u64
     int fastetl_isinf_f(float x)
@@ -239,19 +275,28 @@ cdef inline int parse_uint_magnitude(const char *s, Py_ssize_t n, bint *neg,
                                      uint64_t *out) noexcept nogil:
     """[+-]?[0-9]+ into a sign and a 64-bit magnitude."""
     cdef Py_ssize_t i = 0
+    cdef Py_ssize_t nd = 0          # digits read into acc (leading zeros included)
     cdef uint64_t acc = 0
-    cdef uint64_t d
+    cdef uint64_t d, v
     neg[0] = False
     if n > 0 and (s[0] == c'+' or s[0] == c'-'):
         neg[0] = s[0] == c'-'
         i = 1
     if i >= n:
         return ST_INVALID
+    # eight digits at a time while acc stays below 10**19 (no overflow possible)
+    while nd <= 11 and n - i >= 8:
+        v = fastetl_load8(s + i)
+        if not fastetl_all8digits(v):
+            break
+        acc = acc * 100000000 + fastetl_parse8(v)
+        i += 8
+        nd += 8
     while i < n:
         if not is_digit(s[i]):
             return ST_INVALID
         d = <uint64_t>(s[i] - c'0')
-        if acc > (UINT64_MAX - d) // 10:
+        if nd >= 19 and acc > (UINT64_MAX - d) // 10:
             # keep checking the syntax so 'abc'-style text reports as invalid, not out of range
             i += 1
             while i < n:
@@ -260,6 +305,7 @@ cdef inline int parse_uint_magnitude(const char *s, Py_ssize_t n, bint *neg,
                 i += 1
             return ST_RANGE
         acc = acc * 10 + d
+        nd += 1
         i += 1
     out[0] = acc
     return ST_OK
@@ -427,18 +473,22 @@ cdef inline int convert_decimal(const char *s, Py_ssize_t n, int scale, bint rou
     cdef uint64_t d
     cdef bint any_digit = False
     cdef int frac = 0
+    cdef Py_ssize_t nd = 0        # digits in acc (leading zeros included)
     cdef int first_extra = -1     # the first digit past the scale
     cdef bint sticky = False      # any non-zero digit after that one
     if n > 0 and (s[0] == c'+' or s[0] == c'-'):
         neg = s[0] == c'-'
         i = 1
     limit = (<uint64_t>1 << 63) if neg else (<uint64_t>1 << 63) - 1
+    # acc holds at most nd digits: below 10**18 <= limit while nd < 18, so only
+    # longer texts need the overflow check
     while i < n and is_digit(s[i]):
         any_digit = True
         d = <uint64_t>(s[i] - c'0')
-        if acc > (limit - d) // 10:
+        if nd >= 18 and acc > (limit - d) // 10:
             return ST_RANGE if _all_decimal_syntax(s, i, n) else ST_INVALID
         acc = acc * 10 + d
+        nd += 1
         i += 1
     if i < n and s[i] == c'.':
         i += 1
@@ -446,9 +496,10 @@ cdef inline int convert_decimal(const char *s, Py_ssize_t n, int scale, bint rou
             any_digit = True
             d = <uint64_t>(s[i] - c'0')
             if frac < scale:
-                if acc > (limit - d) // 10:
+                if nd >= 18 and acc > (limit - d) // 10:
                     return ST_RANGE if _all_decimal_syntax(s, i, n) else ST_INVALID
                 acc = acc * 10 + d
+                nd += 1
                 frac += 1
             elif first_extra < 0:
                 first_extra = <int>d
