@@ -11,6 +11,8 @@ Deterministic: every generator is seeded.
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import random
 import struct
@@ -432,3 +434,47 @@ def test_decimal_lengths_around_the_int64_limit(scale):
     for t in over[:50]:
         msg = _parse_error(["1", t], "decimal", scale=scale)
         assert msg is not None and "out of range" in msg, (t, msg)
+
+
+# -- tokenizer -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+def test_tokenizer_matches_csv_module_at_every_word_offset(delimiter):
+    """Fields of every length 0-40 (so delimiters and line ends fall at every position of an
+    8-byte word), bytes next to the special ones, quoting where needed, LF and CRLF rows."""
+    rng = random.Random(ord(delimiter))
+    near = [chr(ord(delimiter) + 1), chr(ord(delimiter) - 1)]
+    alphabet = ["a", "Z", "0", " ", "é", "ß", "\x7f", "+", "-", *near, "\x0b", "\x0c", "\x0e"]
+    alphabet += ['"', delimiter, "\n", "\r"]
+    rows = []
+    for _ in range(4_000):
+        row = []
+        for _ in range(5):
+            n = rng.randint(0, 40)
+            plain = rng.random() < 0.8
+            chars = alphabet[:14] if plain else alphabet
+            row.append("".join(rng.choice(chars) for _ in range(n)))
+        rows.append(row)
+
+    def field(v: str) -> str:  # quoted when it holds anything special (csv.writer
+        # leaves a lone CR unquoted under lineterminator="\n")
+        if any(c in v for c in (delimiter, '"', "\r", "\n")):
+            return '"' + v.replace('"', '""') + '"'
+        return v
+
+    header = delimiter.join(f"c{i}" for i in range(5))
+    lines = [header] + [delimiter.join(field(v) for v in row) for row in rows]
+    texts = ("\n".join(lines) + "\n", "\r\n".join(lines))  # LF; CRLF with no final break
+    for data in texts:
+        want = list(csv.reader(io.StringIO(data, newline=""), delimiter=delimiter))[1:]
+        schema = Schema.from_dict(
+            {
+                "dialect": {"delimiter": delimiter},
+                "columns": [{"name": f"c{i}", "type": "str", "width": 200} for i in range(5)],
+            }
+        )
+        got = fastetl.read_csv(data.encode(), schema, workers=1)
+        assert len(got) == len(want)
+        for i, row in enumerate(want):
+            assert [got[f"c{k}"][i].decode() for k in range(5)] == row, (i, row)

@@ -183,21 +183,6 @@ cdef extern from * nogil:
         return 0;
     }
 
-    /* Eight bytes at p as a number whose lowest byte is p[0], whatever the byte order. */
-    static inline uint64_t fastetl_load8(const char *p) {
-        uint64_t v;
-    #if !defined(FASTETL_PORTABLE) && ((defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) \
-            || (defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86) || defined(_M_ARM64))))
-        memcpy(&v, p, 8);
-    #else
-        const unsigned char *u = (const unsigned char *)p;
-        v = (uint64_t)u[0] | (uint64_t)u[1] << 8 | (uint64_t)u[2] << 16 | (uint64_t)u[3] << 24
-            | (uint64_t)u[4] << 32 | (uint64_t)u[5] << 40 | (uint64_t)u[6] << 48
-            | (uint64_t)u[7] << 56;
-    #endif
-        return v;
-    }
-
     /* All eight bytes of v (from fastetl_load8) are ASCII digits: each byte's high nibble
        is 3, and adding 6 to it does not carry into that nibble (low nibble <= 9). */
     static inline int fastetl_all8digits(uint64_t v) {
@@ -236,7 +221,6 @@ cdef extern from * nogil:
     int FASTETL_CLINGER_OK
     int fastetl_eisel_lemire(uint64_t w, int64_t q, uint64_t *bits)
     double fastetl_from_bits(uint64_t b)
-    uint64_t fastetl_load8(const char *p)
     bint fastetl_all8digits(uint64_t v)
     uint64_t fastetl_parse8(uint64_t v)
     const double *fastetl_pow10
