@@ -478,3 +478,35 @@ def test_tokenizer_matches_csv_module_at_every_word_offset(delimiter):
         assert len(got) == len(want)
         for i, row in enumerate(want):
             assert [got[f"c{k}"][i].decode() for k in range(5)] == row, (i, row)
+
+
+# -- categories --------------------------------------------------------------------------------
+
+
+def test_category_codes_follow_first_appearance_for_many_similar_values(tmp_path):
+    """Thousands of values of every length 0-40 that differ in one byte, share prefixes and
+    suffixes, or are prefixes of each other: codes in first-appearance order, values intact."""
+    rng = random.Random(53)
+    base = "".join(rng.choice("abcdefghij") for _ in range(40))
+    pool = set()
+    for n in range(0, 41):
+        stem = base[:n]
+        pool.add(stem)
+        for pos in range(n):
+            for c in "xyé":
+                pool.add(stem[:pos] + c + stem[pos + 1 :])
+    pool.discard("")  # an empty field is a null token, not a value
+    values = sorted(pool)
+    rng.shuffle(values)
+    cells = [rng.choice(values) for _ in range(60_000)] + values
+    src = tmp_path / "cats.csv"
+    src.write_text("x\n" + "\n".join(cells) + "\n", encoding="utf-8")
+    schema = {"columns": [{"name": "x", "type": "category", "max_values": 100_000}]}
+    out = tmp_path / "cats.npy"
+    fastetl.convert(src, out, schema, workers=1)
+    t = fastetl.open(out)
+    order = list(dict.fromkeys(cells))
+    assert t.meta["categories"]["x"] == order
+    codes = np.load(out)["x"]
+    index = {v: i for i, v in enumerate(order)}
+    assert codes.tolist() == [index[c] for c in cells]
