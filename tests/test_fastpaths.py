@@ -510,3 +510,52 @@ def test_category_codes_follow_first_appearance_for_many_similar_values(tmp_path
     codes = np.load(out)["x"]
     index = {v: i for i, v in enumerate(order)}
     assert codes.tolist() == [index[c] for c in cells]
+
+
+# -- dates -------------------------------------------------------------------------------------
+
+
+def test_iso_dates_equal_datetime_date():
+    from datetime import date
+
+    rng = random.Random(59)
+    ordinals = [1, 2, date(9999, 12, 31).toordinal(), date(1970, 1, 1).toordinal()]
+    ordinals += [rng.randint(1, date(9999, 12, 31).toordinal()) for _ in range(50_000)]
+    texts = [date.fromordinal(o).isoformat() for o in ordinals]
+    texts += [f"{y:04d}-02-29" for y in range(1, 10000) if y % 4 == 0 and (y % 100 or y % 400 == 0)]
+    got = read_column(texts, "date")
+    epoch = date(1970, 1, 1).toordinal()
+    want = [date.fromisoformat(t).toordinal() - epoch for t in texts]
+    assert got.astype("int64").tolist() == want
+
+
+def test_iso_dates_reject_every_bad_byte_position():
+    from datetime import date
+
+    rng = random.Random(61)
+    bad = []
+    for _ in range(40):
+        t = date.fromordinal(rng.randint(1, 3_000_000)).isoformat()
+        for pos in range(10):
+            for c in "/:-a \x00" if pos not in (4, 7) else "/0_ ":
+                if c != t[pos]:
+                    bad.append(t[:pos] + c + t[pos + 1 :])
+    bad += [
+        "2023-02-29",
+        "2023-13-01",
+        "2023-00-10",
+        "2023-04-31",
+        "0000-01-01",
+        "2023-1-01",
+        "2023-01-1",
+        "20230101",
+        "2023-01-011",
+        "+2023-01-01",
+        "2023-01-01T",
+        "2023-01",
+    ]
+    for t in bad:
+        if t.strip() != t:
+            continue  # blanks at either end are trimmed
+        msg = _parse_error(["2000-01-01", t], "date")
+        assert msg is not None and "is not a valid date" in msg, (t, msg)
