@@ -48,19 +48,28 @@ cdef inline int check_ymd(int64_t y, int64_t m, int64_t d) noexcept nogil:
 
 
 cdef inline int parse_iso_date(const char *s, Py_ssize_t n, Py_ssize_t *i, int64_t *days) noexcept nogil:
-    """YYYY-MM-DD at s[i], exactly 4-2-2 digits."""
+    """YYYY-MM-DD at s[i], exactly 4-2-2 digits (read at fixed positions)."""
+    cdef const char *p = s + i[0]
+    cdef unsigned int y0, y1, y2, y3, m0, m1, d0, d1
     cdef int64_t y, m, d
     cdef int st
-    if n - i[0] < 10 or s[i[0] + 4] != c'-' or s[i[0] + 7] != c'-':
+    if n - i[0] < 10 or p[4] != c'-' or p[7] != c'-':
         return ST_INVALID
-    if digits(s, n, i, 4, 4, &y) == 0:
+    y0 = <unsigned char>p[0] - 48u
+    y1 = <unsigned char>p[1] - 48u
+    y2 = <unsigned char>p[2] - 48u
+    y3 = <unsigned char>p[3] - 48u
+    m0 = <unsigned char>p[5] - 48u
+    m1 = <unsigned char>p[6] - 48u
+    d0 = <unsigned char>p[8] - 48u
+    d1 = <unsigned char>p[9] - 48u
+    # unsigned: a byte below '0' wraps to a large number, so one test per digit covers both sides
+    if (y0 > 9) | (y1 > 9) | (y2 > 9) | (y3 > 9) | (m0 > 9) | (m1 > 9) | (d0 > 9) | (d1 > 9):
         return ST_INVALID
-    i[0] += 1
-    if digits(s, n, i, 2, 2, &m) == 0:
-        return ST_INVALID
-    i[0] += 1
-    if digits(s, n, i, 2, 2, &d) == 0:
-        return ST_INVALID
+    y = y0 * 1000 + y1 * 100 + y2 * 10 + y3
+    m = m0 * 10 + m1
+    d = d0 * 10 + d1
+    i[0] += 10
     st = check_ymd(y, m, d)
     if st != ST_OK:
         return st

@@ -2,17 +2,210 @@
 #
 # Included by _core.pyx.  Each takes the (trimmed) field text and returns a
 # status; the value goes to *out.  Nothing here allocates or raises, except the
-# rare hard float, which takes the GIL for CPython's correctly rounded strtod.
+# very rare hard float (more than 19 significant digits that decide the rounding, or
+# a product the Eisel-Lemire step cannot decide), which takes the GIL for CPython's
+# correctly rounded strtod.
 
 cdef extern from "Python.h":
     double PyOS_string_to_double(const char *s, char **endptr, PyObject *overflow_exception)
     PyObject *PyErr_Occurred()
     void PyErr_Clear()
 
+cdef extern from "_pow5.h" nogil:
+    pass    # the table of truncated powers of five (scripts/gen_pow5.py); used by the C below
+
 cdef extern from * nogil:
     """
     #include <math.h>
     #include <float.h>
+    #include <string.h>
+    #if defined(_MSC_VER) && !defined(FASTETL_PORTABLE)
+    #include <intrin.h>
+    #endif
+
+    /* Clinger's fast path divides or multiplies two exact doubles and needs that one
+       operation to round once, to double: not so where intermediates are wider (x87). */
+    #if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD != 0
+    #define FASTETL_CLINGER_OK 0
+    #else
+    #define FASTETL_CLINGER_OK 1
+    #endif
+
+    typedef struct { uint64_t hi, lo; } fastetl_u128;
+
+    /* The full 128-bit product a * b. */
+    static inline fastetl_u128 fastetl_mul64(uint64_t a, uint64_t b) {
+        fastetl_u128 r;
+    #if !defined(FASTETL_PORTABLE) && defined(__SIZEOF_INT128__)
+        unsigned __int128 p = (unsigned __int128)a * b;
+        r.hi = (uint64_t)(p >> 64);
+        r.lo = (uint64_t)p;
+    #elif !defined(FASTETL_PORTABLE) && defined(_MSC_VER) && defined(_M_X64)
+        r.lo = _umul128(a, b, &r.hi);
+    #elif !defined(FASTETL_PORTABLE) && defined(_MSC_VER) && defined(_M_ARM64)
+        r.hi = __umulh(a, b);
+        r.lo = a * b;
+    #else
+        /* portable: four 32x32->64 partial products */
+        uint64_t a0 = (uint32_t)a, a1 = a >> 32, b0 = (uint32_t)b, b1 = b >> 32;
+        uint64_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
+        uint64_t mid = (p00 >> 32) + (uint32_t)p01 + (uint32_t)p10;   /* < 3 * 2**32 */
+        r.hi = p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
+        r.lo = (mid << 32) | (uint32_t)p00;
+    #endif
+        return r;
+    }
+
+    /* Leading zero bits of x != 0. */
+    static inline int fastetl_clz64(uint64_t x) {
+    #if !defined(FASTETL_PORTABLE) && (defined(__GNUC__) || defined(__clang__))
+        return __builtin_clzll(x);
+    #elif !defined(FASTETL_PORTABLE) && defined(_MSC_VER) && (defined(_M_X64) || defined(_M_ARM64))
+        unsigned long idx;
+        _BitScanReverse64(&idx, x);
+        return 63 - (int)idx;
+    #else
+        int n = 0;
+        if (!(x >> 32)) { n += 32; x <<= 32; }
+        if (!(x >> 48)) { n += 16; x <<= 16; }
+        if (!(x >> 56)) { n += 8; x <<= 8; }
+        if (!(x >> 60)) { n += 4; x <<= 4; }
+        if (!(x >> 62)) { n += 2; x <<= 2; }
+        if (!(x >> 63)) { n += 1; }
+        return n;
+    #endif
+    }
+
+    /* For -27 <= q < 0 (so d = 5**-q < 2**63): compare N = W * 2**sh, sh = -e5(q) - 64,
+       with (Z + 1) * d, where Z = (zhi, zlo) < 2**128 - 1.  X / 2**64 = N / d exactly,
+       so the sign says whether floor(X / 2**64) is Z (-1) or Z + 1 (0: X / 2**64 is that
+       integer exactly; 1: it is more). */
+    static int fastetl_exact_cmp(uint64_t W, int64_t q, uint64_t zhi, uint64_t zlo) {
+        uint64_t d = fastetl_pow5_u64[-q];
+        int sh = -(int)fastetl_pow5_e5[q - FASTETL_POW5_MIN] - 64;   /* in [66, 126] */
+        int r = sh - 64;
+        uint64_t n2 = W >> (64 - r), n1 = W << r, n0 = 0;
+        uint64_t z0 = zlo + 1, z1 = zhi + (z0 == 0);                 /* Z + 1 < 2**128 */
+        fastetl_u128 p0 = fastetl_mul64(z0, d), p1 = fastetl_mul64(z1, d);
+        uint64_t w0 = p0.lo, w1 = p0.hi + p1.lo, w2 = p1.hi + (w1 < p0.hi);
+        if (n2 != w2) return n2 < w2 ? -1 : 1;
+        if (n1 != w1) return n1 < w1 ? -1 : 1;
+        if (n0 != w0) return n0 < w0 ? -1 : 1;
+        return 0;
+    }
+
+    /* w * 10**q correctly rounded (to nearest, ties to even) to a binary64, for
+       1 <= w < 2**64: the IEEE bits of the positive result into *bits, returning 0; or
+       -1 when two 64x128-bit products cannot decide (the caller falls back).
+
+       With T = T(q), e5 = e5(q) from _pow5.h (5**q = (T + f) * 2**e5, 0 <= f < 1, f == 0
+       iff 0 <= q <= FASTETL_POW5_EXACT_MAX) and W = w << lz normalized to [2**63, 2**64):
+           w * 10**q = X * 2**(e5 + q - lz),  X = W * (T + f)  in [2**190, 2**192).
+       P = W * T is X truncated, X - P = W * f < 2**64.  Z = floor(P / 2**64) is the
+       first product W * T.hi plus the high word of the second W * T.lo; X / 2**64 lies
+       in [Z, Z + 2), and in [Z, Z + 1) when T is exact.  The 53 bits of the result and
+       the rounding bit below them are the top 54 bits of Z (bit 127 or 126 down), so
+       they are X's unless the low c = 73 or 74 bits of Z are all ones (a carry could
+       reach them).  Whether anything of X is left below the rounding bit ("sticky") is
+       known exactly: yes when Z's low c bits are not all zero; when they are, yes when
+       f > 0 (X > P), else it is the low word of P.  Most inputs are decided by the first
+       product alone: X / 2**64 lies in [A, A + 2**64) for A = W * T.hi, so when the low
+       c - 64 bits of A.hi are neither all ones nor (with A.lo) all zero, no carry can
+       reach the mantissa and something is left below the rounding bit.  A possible carry
+       after both products is settled by exact arithmetic for -27 <= q < 0 (the only
+       exponents where w * 10**q can be an exact binary fraction and T is inexact) and
+       left to the caller's fallback otherwise. */
+    static inline int fastetl_eisel_lemire(uint64_t w, int64_t q, uint64_t *bits) {
+        const uint64_t *t;
+        fastetl_u128 a, b;
+        uint64_t lo, kmask, m54, m, low;
+        int lz, ub, sticky, rb;
+        int64_t e, s;
+        if (q < FASTETL_POW5_MIN) { *bits = 0; return 0; }      /* < 2**-1075: rounds to 0 */
+        if (q > FASTETL_POW5_MAX) { *bits = 0x7FF0000000000000ULL; return 0; }     /* inf */
+        lz = fastetl_clz64(w);
+        w <<= lz;
+        t = fastetl_pow5_128[q - FASTETL_POW5_MIN];
+        a = fastetl_mul64(w, t[0]);
+        ub = (int)(a.hi >> 63);
+        kmask = ub ? 0x3FF : 0x1FF;
+        if ((a.hi & kmask) == kmask || ((a.hi & kmask) == 0 && a.lo == 0)) {
+            b = fastetl_mul64(w, t[1]);
+            lo = a.lo + b.hi;
+            a.hi += (lo < a.lo);
+            a.lo = lo;
+            ub = (int)(a.hi >> 63);
+            kmask = ub ? 0x3FF : 0x1FF;
+            if ((a.hi & kmask) == 0 && a.lo == 0) {
+                sticky = (q >= 0 && q <= FASTETL_POW5_EXACT_MAX) ? (b.lo != 0) : 1;
+            } else if ((a.hi & kmask) == kmask && a.lo == UINT64_MAX
+                       && !(q >= 0 && q <= FASTETL_POW5_EXACT_MAX)) {
+                /* X / 2**64 in (Z, Z + 2): a carry may reach the mantissa.  This happens
+                   to exact binary fractions written with a few decimals (1234567890123456.5)
+                   and then q >= -27 -- decide exactly; elsewhere it is one in 2**73. */
+                if (q < -FASTETL_POW5_SMALL_MAX || q > 0)
+                    return -1;
+                rb = fastetl_exact_cmp(w, q, a.hi, a.lo);
+                if (rb < 0) {
+                    sticky = 1;
+                } else {
+                    a.hi += 1;                                    /* Z + 1: low c bits 0 */
+                    a.lo = 0;
+                    ub = (int)(a.hi >> 63);
+                    sticky = rb > 0;
+                }
+            } else {
+                sticky = 1;
+            }
+        } else {
+            sticky = 1;
+        }
+        m54 = a.hi >> (ub + 9);                               /* in [2**53, 2**54) */
+        e = 138 + ub + fastetl_pow5_e5[q - FASTETL_POW5_MIN] + q - lz;   /* of m54 / 2 */
+        if (e >= -1074) {
+            m = m54 >> 1;
+            if ((m54 & 1) && (sticky || (m & 1))) {
+                m += 1;
+                if (m == (1ULL << 53)) { m >>= 1; e += 1; }
+            }
+            if (e > 1023 - 52) { *bits = 0x7FF0000000000000ULL; return 0; }
+            *bits = ((uint64_t)(e + 1075) << 52) | (m & ((1ULL << 52) - 1));
+            return 0;
+        }
+        s = -1074 - e;                              /* subnormal: s more bits go */
+        if (s > 60) { *bits = 0; return 0; }
+        m = m54 >> (s + 1);
+        rb = (int)((m54 >> s) & 1);
+        low = m54 & ((1ULL << s) - 1);
+        if (rb && (sticky || low != 0 || (m & 1)))
+            m += 1;
+        *bits = m;              /* m == 2**52 is the smallest normal: the same bits */
+        return 0;
+    }
+
+    /* All eight bytes of v (from fastetl_load8) are ASCII digits: each byte's high nibble
+       is 3, and adding 6 to it does not carry into that nibble (low nibble <= 9). */
+    static inline int fastetl_all8digits(uint64_t v) {
+        return ((v & 0xF0F0F0F0F0F0F0F0ULL)
+                | (((v + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4))
+               == 0x3333333333333333ULL;
+    }
+
+    /* The value of eight ASCII digits (p[0] most significant), v from fastetl_load8. */
+    static inline uint64_t fastetl_parse8(uint64_t v) {
+        v -= 0x3030303030303030ULL;                 /* digit values, one per byte */
+        v = v * 10 + (v >> 8);                      /* even bytes: pairs 10*d[i] + d[i+1] */
+        /* bytes 0, 2, 4, 6 hold pairs p0..p3: p0*10**6 + p1*10**4 + p2*100 + p3, the
+           products placing each term at bit 32 and above */
+        return (((v & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32)))
+                + (((v >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32)))) >> 32;
+    }
+
+    static inline double fastetl_from_bits(uint64_t b) {
+        double d;
+        memcpy(&d, &b, sizeof d);
+        return d;
+    }
     static const double fastetl_pow10[23] = {
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
         1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
@@ -25,6 +218,11 @@ cdef extern from * nogil:
     };
     static inline int fastetl_isinf_f(float x) { return isinf(x); }
     """
+    int FASTETL_CLINGER_OK
+    int fastetl_eisel_lemire(uint64_t w, int64_t q, uint64_t *bits)
+    double fastetl_from_bits(uint64_t b)
+    bint fastetl_all8digits(uint64_t v)
+    uint64_t fastetl_parse8(uint64_t v)
     const double *fastetl_pow10
     const uint64_t *fastetl_pow10_u64
     int fastetl_isinf_f(float x)
@@ -61,19 +259,28 @@ cdef inline int parse_uint_magnitude(const char *s, Py_ssize_t n, bint *neg,
                                      uint64_t *out) noexcept nogil:
     """[+-]?[0-9]+ into a sign and a 64-bit magnitude."""
     cdef Py_ssize_t i = 0
+    cdef Py_ssize_t nd = 0          # digits read into acc (leading zeros included)
     cdef uint64_t acc = 0
-    cdef uint64_t d
+    cdef uint64_t d, v
     neg[0] = False
     if n > 0 and (s[0] == c'+' or s[0] == c'-'):
         neg[0] = s[0] == c'-'
         i = 1
     if i >= n:
         return ST_INVALID
+    # eight digits at a time while acc stays below 10**19 (no overflow possible)
+    while nd <= 11 and n - i >= 8:
+        v = fastetl_load8(s + i)
+        if not fastetl_all8digits(v):
+            break
+        acc = acc * 100000000 + fastetl_parse8(v)
+        i += 8
+        nd += 8
     while i < n:
         if not is_digit(s[i]):
             return ST_INVALID
         d = <uint64_t>(s[i] - c'0')
-        if acc > (UINT64_MAX - d) // 10:
+        if nd >= 19 and acc > (UINT64_MAX - d) // 10:
             # keep checking the syntax so 'abc'-style text reports as invalid, not out of range
             i += 1
             while i < n:
@@ -82,6 +289,7 @@ cdef inline int parse_uint_magnitude(const char *s, Py_ssize_t n, bint *neg,
                 i += 1
             return ST_RANGE
         acc = acc * 10 + d
+        nd += 1
         i += 1
     out[0] = acc
     return ST_OK
@@ -151,6 +359,7 @@ cdef inline int parse_double(Parser p, const char *s, Py_ssize_t n, double *out)
     cdef double v
     cdef int st
     cdef int d
+    cdef uint64_t bits = 0, bits_up = 0
     if n > 0 and (s[0] == c'+' or s[0] == c'-'):
         neg = s[0] == c'-'
         i = 1
@@ -206,17 +415,27 @@ cdef inline int parse_double(Parser p, const char *s, Py_ssize_t n, double *out)
         return ST_INVALID
     if mant == 0:
         v = 0.0
-    elif not truncated and mant <= (<uint64_t>1 << 53) and -22 <= exp10 <= 22:
+    elif (FASTETL_CLINGER_OK and not truncated and mant <= (<uint64_t>1 << 53)
+          and -22 <= exp10 <= 22):
         # Clinger's fast path: both operands are exact doubles, so one rounding.
         v = <double>mant
         if exp10 < 0:
             v = v / fastetl_pow10[-exp10]
         else:
             v = v * fastetl_pow10[exp10]
-    elif (not truncated and mant <= (<uint64_t>1 << 53) and 22 < exp10 <= 22 + 15
+    elif (FASTETL_CLINGER_OK and not truncated and mant <= (<uint64_t>1 << 53)
+          and 22 < exp10 <= 22 + 15
           and mant <= ((<uint64_t>1 << 53) // fastetl_pow10_u64[exp10 - 22])):
         # mant * 10**(exp10-22) is still an exact integer below 2**53
         v = <double>(mant * fastetl_pow10_u64[exp10 - 22]) * 1e22
+    elif not truncated and fastetl_eisel_lemire(mant, exp10, &bits) == 0:
+        v = fastetl_from_bits(bits)         # exact for any 19-digit mantissa, no GIL
+    elif (truncated and mant < UINT64_MAX
+          and fastetl_eisel_lemire(mant, exp10, &bits) == 0
+          and fastetl_eisel_lemire(mant + 1, exp10, &bits_up) == 0 and bits == bits_up):
+        # more than 19 digits: the value lies strictly between mant and mant + 1 (times
+        # 10**exp10); when both ends round to the same double, so does everything between
+        v = fastetl_from_bits(bits)
     else:
         st = ST_OK
         v = slow_float(p, s, n, &st)
@@ -238,18 +457,22 @@ cdef inline int convert_decimal(const char *s, Py_ssize_t n, int scale, bint rou
     cdef uint64_t d
     cdef bint any_digit = False
     cdef int frac = 0
+    cdef Py_ssize_t nd = 0        # digits in acc (leading zeros included)
     cdef int first_extra = -1     # the first digit past the scale
     cdef bint sticky = False      # any non-zero digit after that one
     if n > 0 and (s[0] == c'+' or s[0] == c'-'):
         neg = s[0] == c'-'
         i = 1
     limit = (<uint64_t>1 << 63) if neg else (<uint64_t>1 << 63) - 1
+    # acc holds at most nd digits: below 10**18 <= limit while nd < 18, so only
+    # longer texts need the overflow check
     while i < n and is_digit(s[i]):
         any_digit = True
         d = <uint64_t>(s[i] - c'0')
-        if acc > (limit - d) // 10:
+        if nd >= 18 and acc > (limit - d) // 10:
             return ST_RANGE if _all_decimal_syntax(s, i, n) else ST_INVALID
         acc = acc * 10 + d
+        nd += 1
         i += 1
     if i < n and s[i] == c'.':
         i += 1
@@ -257,9 +480,10 @@ cdef inline int convert_decimal(const char *s, Py_ssize_t n, int scale, bint rou
             any_digit = True
             d = <uint64_t>(s[i] - c'0')
             if frac < scale:
-                if acc > (limit - d) // 10:
+                if nd >= 18 and acc > (limit - d) // 10:
                     return ST_RANGE if _all_decimal_syntax(s, i, n) else ST_INVALID
                 acc = acc * 10 + d
+                nd += 1
                 frac += 1
             elif first_extra < 0:
                 first_extra = <int>d

@@ -3,6 +3,78 @@
 # Included by _core.pyx.  Everything here is C-level and nogil; it reads bytes
 # and returns a status, it never allocates and never raises.
 
+cdef extern from * nogil:
+    """
+    #include <string.h>
+    #include <stdint.h>
+
+    /* Eight bytes at p as a number whose lowest byte is p[0], whatever the byte order
+       (used by the word-at-a-time loops here and in _numbers.pxi / _text.pxi). */
+    static inline uint64_t fastetl_load8(const char *p) {
+        uint64_t v;
+    #if !defined(FASTETL_PORTABLE) && ((defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) \
+            || (defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86) || defined(_M_ARM64))))
+        memcpy(&v, p, 8);
+    #else
+        const unsigned char *u = (const unsigned char *)p;
+        v = (uint64_t)u[0] | (uint64_t)u[1] << 8 | (uint64_t)u[2] << 16 | (uint64_t)u[3] << 24
+            | (uint64_t)u[4] << 32 | (uint64_t)u[5] << 40 | (uint64_t)u[6] << 48
+            | (uint64_t)u[7] << 56;
+    #endif
+        return v;
+    }
+
+    /* Trailing zero bits of x != 0. */
+    static inline int fastetl_ctz64(uint64_t x) {
+    #if !defined(FASTETL_PORTABLE) && (defined(__GNUC__) || defined(__clang__))
+        return __builtin_ctzll(x);
+    #elif !defined(FASTETL_PORTABLE) && defined(_MSC_VER) && (defined(_M_X64) || defined(_M_ARM64))
+        unsigned long idx;
+        _BitScanForward64(&idx, x);
+        return (int)idx;
+    #else
+        int n = 0;
+        if (!(x & 0xFFFFFFFFULL)) { n += 32; x >>= 32; }
+        if (!(x & 0xFFFFULL)) { n += 16; x >>= 16; }
+        if (!(x & 0xFFULL)) { n += 8; x >>= 8; }
+        if (!(x & 0xFULL)) { n += 4; x >>= 4; }
+        if (!(x & 0x3ULL)) { n += 2; x >>= 2; }
+        if (!(x & 0x1ULL)) { n += 1; }
+        return n;
+    #endif
+    }
+
+    #define FASTETL_ONES 0x0101010101010101ULL
+    #define FASTETL_HIGHS 0x8080808080808080ULL
+
+    /* The high bit of every byte of v equal to byte b.  A byte above (later than) a
+       match may be flagged too, never one below it: the lowest flag is exact. */
+    static inline uint64_t fastetl_bytes_eq(uint64_t v, uint64_t b) {
+        uint64_t x = v ^ (FASTETL_ONES * b);
+        return (x - FASTETL_ONES) & ~x & FASTETL_HIGHS;
+    }
+
+    /* Offset from p of the first byte that is a, b or c, scanning whole words while 8
+       bytes are left; returns the offset where fewer than 8 are left if none was seen. */
+    static inline Py_ssize_t fastetl_skip_plain(const char *p, Py_ssize_t n, unsigned char a,
+                                                unsigned char b, unsigned char c) {
+        Py_ssize_t i = 0;
+        uint64_t v, m;
+        while (n - i >= 8) {
+            v = fastetl_load8(p + i);
+            m = fastetl_bytes_eq(v, a) | fastetl_bytes_eq(v, b) | fastetl_bytes_eq(v, c);
+            if (m)
+                return i + (fastetl_ctz64(m) >> 3);
+            i += 8;
+        }
+        return i;
+    }
+    """
+    uint64_t fastetl_load8(const char *p)
+    Py_ssize_t fastetl_skip_plain(const char *p, Py_ssize_t n, unsigned char a,
+                                  unsigned char b, unsigned char c)
+
+
 # scan_field results
 cdef enum:
     FIELD_DELIM = 0       # field ended at a delimiter; more fields follow in this row
@@ -79,8 +151,8 @@ cdef inline int scan_field(const char *buf, Py_ssize_t pos, Py_ssize_t end, bint
 
     f.quoted = False
     f.escaped = False
-    i = pos
-    while i < end:
+    i = pos + fastetl_skip_plain(buf + pos, end - pos, <unsigned char>delim, c'\n', c'\r')
+    while i < end:                                 # the last few bytes, or the match itself
         c = buf[i]
         if c == delim or c == c'\n' or c == c'\r':
             break
