@@ -36,7 +36,7 @@ try:  # atheris only when fuzzing; check() runs without it
 except ImportError:  # pragma: no cover - depends on the environment
     atheris = None
 
-if atheris is not None and __name__ == "__main__":
+if atheris is not None and __name__ == "__main__" and "--describe" not in sys.argv:
     # Python-level coverage of fastetl's own modules (pipeline, schema, layout,
     # sources, store); the compiled core gets native coverage only when it was
     # built with clang -fsanitize=fuzzer-no-link (scripts/fuzz.sh does that when

@@ -36,9 +36,10 @@ say() { printf 'fuzz.sh: %s\n' "$*" >&2; }
 if ! "$PY" -c "import atheris" 2>/dev/null; then
     say "atheris is not installed for $("$PY" --version 2>&1); installing it (pip install atheris)"
     if ! "$PY" -m pip install --quiet atheris >&2; then
-        say "FAILED: atheris does not install for $("$PY" --version 2>&1) on $(uname -sm)."
-        say "atheris ships wheels for CPython 3.11-3.13 on Linux x86_64; elsewhere it needs"
-        say "clang with libFuzzer to build from source. No fuzzing was done."
+        say "FAILED: atheris could not be installed for $("$PY" --version 2>&1) on $(uname -sm)"
+        say "(pip's message is above). atheris publishes wheels for CPython on Linux x86_64"
+        say "(3.11-3.13 for atheris 3, 3.6-3.10 for atheris 2); elsewhere pip builds it from"
+        say "source, which needs clang with libFuzzer. No fuzzing was done."
         exit 2
     fi
 fi
