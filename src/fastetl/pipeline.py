@@ -431,9 +431,15 @@ class _Job:
     def mark(
         self, offset: int, lines: Callable[[], int], bad: _BadRows, cats: Callable[[], dict]
     ) -> None:
-        """Offer the checkpointer this consistent point, if it wants one now."""
-        if self.checkpoint is not None and self.checkpoint.due():
-            self.checkpoint.save(Mark(offset, lines(), self.writer.rows, bad.count, cats()))
+        """Offer the checkpointer this consistent point, if it wants one now.
+
+        Lines are counted at every point (once over the input in all), while the
+        bytes are still in memory: counting them only when a checkpoint is due
+        would read again input pages already handed back to the OS."""
+        if self.checkpoint is not None:
+            n = lines()
+            if self.checkpoint.due():
+                self.checkpoint.save(Mark(offset, n, self.writer.rows, bad.count, cats()))
 
 
 def _no_progress(done: int) -> None:
@@ -502,7 +508,14 @@ def _run_buffer(source: Source, job: _Job) -> RunResult:
     while True:
         final = end >= n
         new = _parse_range(parser, pos, start, end, final, job.writer, bad)
-        job.tick(new)
+        if not final and new != start:
+            job.mark(
+                new,
+                lambda: pos.lines_to(new),  # noqa: B023 - called at once
+                bad,
+                lambda: _dictionaries(parser, binding),  # noqa: B023
+            )
+        job.tick(new)  # (after mark: it hands the parsed input back to the OS)
         if final:
             break
         if new == start:  # one row is longer than the block: look further
@@ -510,12 +523,6 @@ def _run_buffer(source: Source, job: _Job) -> RunResult:
         else:
             start = new
             end = min(n, start + job.block)
-            job.mark(
-                new,
-                lambda: pos.lines_to(new),  # noqa: B023 - called at once
-                bad,
-                lambda: _dictionaries(parser, binding),  # noqa: B023
-            )
     return _done(result, job.writer, bad, _dictionaries(parser, binding))
 
 
