@@ -1231,6 +1231,9 @@ class _DiscardWriter:
     def advance(self, nrows: int) -> None:
         self.rows += nrows
 
+    def append(self, records: Any) -> None:
+        self.rows += len(records)
+
 
 def _check_file(src: Any):
     """A check that converts the whole input the way :func:`fastetl.read_csv` does,

@@ -50,6 +50,8 @@ class Writer(Protocol):
 
     def advance(self, nrows: int) -> None: ...
 
+    def append(self, records: np.ndarray) -> None: ...
+
 
 class BadRowSink(Protocol):
     """Where rejected rows go (see :class:`fastetl.store.RejectsWriter`)."""
@@ -888,9 +890,7 @@ class _Committer:
         b = done.block
         read = self.writer.rows - self.bad.rows0 + self.bad.count
         if n:
-            win = self.writer.window(n)
-            np.frombuffer(win, dtype=self.dtype)[:] = recs
-            self.writer.advance(n)
+            self.writer.append(recs)
         pos = self._position(b)
         if len(done.bad):
             self.bad.take(pos, done.bad, read)
