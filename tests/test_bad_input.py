@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_cli import run as run_cli
 
 import fastetl
 from fastetl import Schema
@@ -115,19 +116,6 @@ def convert_fails(how, data, out: Path, workers: int, schema=S, **kw) -> BaseExc
         fastetl.convert(src, out, schema, workers=workers, **kw)
     assert snapshot(out.parent) == before, "OUT, its sidecar or the folder changed"
     return ei.value
-
-
-def run_cli(*args: str, stdin: bytes | None = None, cwd: Path | None = None, timeout=120):
-    p = subprocess.run(
-        [sys.executable, "-m", "fastetl", *args],
-        input=stdin,
-        capture_output=True,
-        cwd=cwd,
-        timeout=timeout,
-    )
-    err = p.stderr.decode("utf-8", "replace")
-    assert "Traceback" not in err, err
-    return p.returncode, p.stdout.decode("utf-8", "replace"), err
 
 
 def one_line(err: str) -> str:

@@ -289,10 +289,9 @@ def _identity(
 
 
 def _resume_point(
-    dst: Path, source: Source, identity: dict[str, Any] | None
+    doc: dict[str, Any] | None, dst: Path, source: Source, identity: dict[str, Any] | None
 ) -> tuple[Mark, dict[str, int] | None] | None:
-    """The checkpoint to resume from, checked against the input and the options."""
-    doc = read_checkpoint(dst)
+    """The checkpoint ``doc`` to resume from, checked against the input and the options."""
     if doc is None:
         return None
     if identity is None:
@@ -359,15 +358,14 @@ def convert(
     if dst_path.is_dir():
         raise OutputError(f"{dst} is a directory; give the path of the .npy file to write")
     before = None
+    saved = read_checkpoint(dst_path) if resume else None
     if append:
         if not dst_path.exists():
             raise OutputError(f"cannot append to {dst}: it does not exist")
         before = read_sidecar(dst_path)
         schema = _append_schema(before, schema, dst_path)
-    elif resume and schema is None:
-        doc = read_checkpoint(dst_path)
-        if doc is not None:  # the schema it was started with (checked again below)
-            schema = doc["schema"]
+    elif saved is not None and schema is None:
+        schema = saved["schema"]  # the schema it was started with (checked again below)
     src, sch = _resolve(src, schema, infer_rows)
     rejects_path = (
         (Path(rejects) if rejects is not None else default_rejects_path(dst_path))
@@ -386,7 +384,7 @@ def convert(
                 what = "the output" if out == dst_path else str(out)
                 raise OutputError(f"refusing to write {what} over the input {source.name}")
         identity = None if append else _identity(source, sch, on_error, rejects_path)
-        point = _resume_point(dst_path, source, identity) if resume else None
+        point = _resume_point(saved, dst_path, source, identity) if resume else None
         if point is None and identity is not None:
             remove_checkpoint(dst_path)  # a stale one from a killed run is of no use now
         mark, rejects_state = point if point is not None else (None, None)

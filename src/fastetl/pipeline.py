@@ -977,11 +977,7 @@ class _Committer:
         """Parse ``data[start:end]`` on this thread, from the global dictionaries (so the
         rows that overflow a dictionary are exactly the bad ones).  Always moves on: a
         row that runs past ``end`` is parsed whole, wherever it ends."""
-        seed = {
-            col.name: [v.decode("utf-8") for v in vals]
-            for (_, col), vals in zip(self.learned, self.values, strict=True)
-        }
-        parser = make_parser(self.binding, seed)
+        parser = make_parser(self.binding, self.categories())
         piece = _Block(data, start, end, b.base, b.lines_before, final)
         cap = max(64, (end - start) // 64)
         lenient = self.bad.lenient

@@ -490,9 +490,7 @@ class RejectsWriter:
         for p in (self.path, self.meta_path):
             if p.is_dir():
                 raise OutputError(f"cannot write {p}: it is a directory")
-        self._tmp = [
-            self.path.with_name(f".{p.name}.fastetl-partial") for p in (self.path, self.meta_path)
-        ]
+        self._tmp = [partial_path(p) for p in (self.path, self.meta_path)]
         self._files: list[Any] = []
         try:
             if resume is not None:
