@@ -644,6 +644,7 @@ class _Done:
     bad: np.ndarray  # bad rows (policy skip/reject), rows_before counted from the block start
     new_values: list[list[bytes]]  # per learned category: values the parser added
     end: int = -1  # where the parse stopped in block.data (a row start)
+    buffer: np.ndarray | None = None  # what records is a view of (back to the pool once written)
 
 
 def _buffer_blocks(data: Any, start: int, n: int, block: int) -> Any:
@@ -711,6 +712,35 @@ def _row_too_long(line: int, offset: int) -> ParseError:
     )
 
 
+class _Buffers:
+    """Record buffers the committer hands back, once written, for the workers to parse
+    the next blocks into: warm memory, instead of fresh pages that fault one by one
+    (which cost more system time than the parse itself).  At most ``keep`` are kept;
+    as many as are in flight exist at once."""
+
+    def __init__(self, dtype: np.dtype, keep: int) -> None:
+        self.dtype = dtype
+        self.keep = keep
+        self._free: list[np.ndarray] = []
+        self._lock = threading.Lock()
+
+    def get(self, rows: int) -> np.ndarray:
+        with self._lock:
+            for i, buf in enumerate(self._free):
+                if len(buf) >= rows:
+                    return self._free.pop(i)
+        return np.empty(max(rows, 1), self.dtype)
+
+    def put(self, buf: np.ndarray) -> None:
+        with self._lock:
+            if len(self._free) >= self.keep:  # keep the biggest
+                smallest = min(range(len(self._free)), key=lambda i: len(self._free[i]))
+                if len(self._free[smallest]) >= len(buf):
+                    return
+                self._free.pop(smallest)
+            self._free.append(buf)
+
+
 class _RowsPerByte:
     """A running guess of records per input byte, to size block buffers."""
 
@@ -729,13 +759,13 @@ class _RowsPerByte:
 
 
 def _parse_block(
-    parser: _core.Parser, b: _Block, dtype: np.dtype, cap: int, lenient: bool
-) -> tuple[np.ndarray, tuple | None, np.ndarray, int]:
-    """Parse a whole block into a private array: (records, error, bad rows, end)."""
+    parser: _core.Parser, b: _Block, recs: np.ndarray, lenient: bool
+) -> tuple[np.ndarray, tuple | None, np.ndarray, int, np.ndarray]:
+    """Parse a whole block into the private array ``recs`` (a bigger one when it fills):
+    (records, error, bad rows, end, the array the records are a view of)."""
     end = b.end
     if not b.final and 0 < end < len(b.data) and b.data[end - 1] == 13:
         end += 1  # show the byte after a CR: a lone CR is a line end only when not CRLF
-    recs = np.empty(max(cap, 1), dtype)
     room = np.empty(BAD_ROWS_PER_CALL * _W, np.int64) if lenient else None
     bads = []
     rows, pos = 0, b.start
@@ -754,13 +784,13 @@ def _parse_block(
         if res[0] != _S["OK"]:
             break
         if rows == len(recs):
-            bigger = np.empty(2 * len(recs), dtype)
+            bigger = np.empty(2 * len(recs), recs.dtype)
             bigger[:rows] = recs[:rows]
             recs = bigger
         elif nbad < BAD_ROWS_PER_CALL:
             break
     error = res if res[0] != _S["OK"] else None
-    return recs[:rows], error, np.concatenate(bads) if bads else _NO_BAD, pos
+    return recs[:rows], error, np.concatenate(bads) if bads else _NO_BAD, pos, recs
 
 
 class _Stopped(Exception):
@@ -802,7 +832,7 @@ def _work(
     slot: _Slot,
     ticket: int,
     workers: int,
-    dtype: np.dtype,
+    buffers: _Buffers,
     learned: list[int],
     guess: _RowsPerByte,
     lenient: bool,
@@ -811,11 +841,11 @@ def _work(
     pid, parser = slot.pid, slot.parser
     try:
         before = [parser.category_count(i) for i in learned]
-        cap = guess.capacity(block.end - block.start)
-        recs, error, bad, end = _parse_block(parser, block, dtype, cap, lenient)
+        buf = buffers.get(guess.capacity(block.end - block.start))
+        recs, error, bad, end, buf = _parse_block(parser, block, buf, lenient)
         guess.add(len(recs), end - block.start)
         new_values = [parser.categories(i, b) for i, b in zip(learned, before, strict=True)]
-        return _Done(block, pid, recs, error, bad, new_values, end)
+        return _Done(block, pid, recs, error, bad, new_values, end, buf)
     finally:
         slot.give(workers)
 
@@ -830,8 +860,10 @@ class _Committer:
         bad: _BadRows,
         pos: _Position | None,
         start: int | None,
+        buffers: _Buffers,
     ) -> None:
         self.job = job
+        self.buffers = buffers
         # buffer input: where the next row truly starts (blocks were cut by a guess)
         self.expect = start
         self.writer = job.writer
@@ -891,6 +923,8 @@ class _Committer:
         read = self.writer.rows - self.bad.rows0 + self.bad.count
         if n:
             self.writer.append(recs)
+        if done.buffer is not None:  # written: the next block may parse into it
+            self.buffers.put(done.buffer)
         pos = self._position(b)
         if len(done.bad):
             self.bad.take(pos, done.bad, read)
@@ -979,9 +1013,9 @@ class _Committer:
         row that runs past ``end`` is parsed whole, wherever it ends."""
         parser = make_parser(self.binding, self.categories())
         piece = _Block(data, start, end, b.base, b.lines_before, final)
-        cap = max(64, (end - start) // 64)
+        buf = self.buffers.get(max(64, (end - start) // 64))
         lenient = self.bad.lenient
-        recs, error, bad, stop = _parse_block(parser, piece, self.dtype, cap, lenient)
+        recs, error, bad, stop, buf = _parse_block(parser, piece, buf, lenient)
         if stop == start and error is None and len(bad) == 0 and not final:
             # one row longer than the rest of the block: find its end, parse it alone
             delim, quote = _core_dialect(self.binding.schema.dialect)
@@ -992,7 +1026,7 @@ class _Committer:
             if status != _S["OK"]:
                 nxt = n  # raise: the parse below meets the error
             piece = _Block(data, start, nxt, b.base, b.lines_before, nxt >= n)
-            recs, error, bad, stop = _parse_block(parser, piece, self.dtype, cap, lenient)
+            recs, error, bad, stop, buf = _parse_block(parser, piece, buf, lenient)
         added = False
         for k, (i, _) in enumerate(self.learned):
             for v in parser.categories(i, len(self.values[k])):
@@ -1001,7 +1035,7 @@ class _Committer:
                 added = True
         if added and self.unmapped:
             self._fill_unmapped()
-        return _Done(piece, -1, recs, error, bad, [[] for _ in self.learned], stop)
+        return _Done(piece, -1, recs, error, bad, [[] for _ in self.learned], stop, buf)
 
     def _fill_unmapped(self) -> None:
         """Values a worker learned before the global dictionary had them: map them now."""
@@ -1039,10 +1073,10 @@ def _run_parallel(
     workers = job.workers
     # local codes: the committer maps them to global ones
     slots = [_Slot(i, make_parser(binding)) for i in range(workers)]
-    committer = _Committer(job, binding, bad, pos, start)
+    buffers = _Buffers(binding.schema.dtype(), 2 * workers + 2)
+    committer = _Committer(job, binding, bad, pos, start, buffers)
     learned = [i for i, _ in committer.learned]
     guess = _RowsPerByte()
-    dtype = committer.dtype
     lenient = bad.lenient
     pending: deque[Future[_Done]] = deque()
 
@@ -1056,7 +1090,9 @@ def _run_parallel(
             for ticket, block in enumerate(blocks):
                 slot = slots[ticket % workers]
                 pending.append(
-                    pool.submit(_work, block, slot, ticket, workers, dtype, learned, guess, lenient)
+                    pool.submit(
+                        _work, block, slot, ticket, workers, buffers, learned, guess, lenient
+                    )
                 )
                 while len(pending) > 2 * workers:
                     commit_oldest()
