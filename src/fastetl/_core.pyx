@@ -14,7 +14,7 @@ from cpython.buffer cimport PyBUF_SIMPLE, PyBUF_WRITABLE, PyBuffer_Release, PyOb
 from cpython.ref cimport PyObject
 from libc.stdint cimport INT64_MAX, INT64_MIN, UINT64_MAX, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
-from libc.string cimport memchr, memcmp, memcpy, memset
+from libc.string cimport memchr, memcpy, memset
 
 # -- status codes (also exported to Python in STATUS) -------------------------
 cdef enum:
@@ -235,7 +235,7 @@ cdef class Parser:
         if self.nulls_only_empty:
             return n == 0
         for i in range(self.n_nulls):
-            if self.null_lens[i] == n and memcmp(self.null_ptrs[i], s, <size_t>n) == 0:
+            if self.null_lens[i] == n and fastetl_same(self.null_ptrs[i], s, n):
                 return True
         return False
 
@@ -253,7 +253,7 @@ cdef class Parser:
         for k in range(c.flag_first, c.flag_first + c.flag_count):
             f = &self.flags[k]
             if f.has_equals:
-                if f.equals_len == rawn and memcmp(f.equals, raw, <size_t>rawn) == 0:
+                if f.equals_len == rawn and fastetl_same(f.equals, raw, rawn):
                     rec[f.byte] |= <char>f.mask
                 continue
             if f.source_nullable and self.is_null(t, tn):

@@ -300,7 +300,6 @@ cdef inline int convert_int(const char *s, Py_ssize_t n, int size, bint is_signe
     cdef bint neg
     cdef uint64_t mag
     cdef int64_t v
-    cdef uint64_t u
     cdef int st = parse_uint_magnitude(s, n, &neg, &mag)
     cdef int bits = size * 8
     if st != ST_OK:
@@ -314,14 +313,13 @@ cdef inline int convert_int(const char *s, Py_ssize_t n, int size, bint is_signe
             if mag > (<uint64_t>1 << (bits - 1)) - 1:
                 return ST_RANGE
             v = <int64_t>mag
-        memcpy(dst, &v, size)               # little-endian: the low bytes come first
+        fastetl_store_le(dst, <uint64_t>v, size)   # the low bytes, first to last
     else:
         if neg and mag != 0:
             return ST_RANGE
         if bits < 64 and mag > ((<uint64_t>1 << bits) - 1):
             return ST_RANGE
-        u = mag
-        memcpy(dst, &u, size)
+        fastetl_store_le(dst, mag, size)
     return ST_OK
 
 

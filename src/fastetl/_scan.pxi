@@ -44,6 +44,76 @@ cdef extern from * nogil:
     #endif
     }
 
+    /* v's low `size` bytes (1, 2, 4 or 8) at p, least significant first, as the
+       little-endian record layout wants them: one plain store each, not a call. */
+    static inline void fastetl_store_le(char *p, uint64_t v, int size) {
+    #if !defined(FASTETL_PORTABLE) && ((defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) \
+            || (defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86) || defined(_M_ARM64))))
+        uint8_t b; uint16_t h; uint32_t w;
+        switch (size) {
+        case 1: b = (uint8_t)v; memcpy(p, &b, 1); return;
+        case 2: h = (uint16_t)v; memcpy(p, &h, 2); return;
+        case 4: w = (uint32_t)v; memcpy(p, &w, 4); return;
+        default: memcpy(p, &v, 8); return;
+        }
+    #else
+        int i;
+        for (i = 0; i < size; i++)
+            p[i] = (char)(unsigned char)(v >> (8 * i));
+    #endif
+    }
+
+    /* a[:n] == b[:n], reading whole words (no library call for the short values of
+       categories, flags and null markers). */
+    static inline int fastetl_same(const char *a, const char *b, Py_ssize_t n) {
+        uint64_t x, y;
+        uint32_t p, q, r, s;
+        while (n >= 8) {
+            memcpy(&x, a, 8);
+            memcpy(&y, b, 8);
+            if (x != y)
+                return 0;
+            a += 8; b += 8; n -= 8;
+        }
+        if (n >= 4) {   /* 4..7 bytes: two overlapping halves */
+            memcpy(&p, a, 4); memcpy(&q, b, 4);
+            memcpy(&r, a + n - 4, 4); memcpy(&s, b + n - 4, 4);
+            return p == q && r == s;
+        }
+        while (n > 0) {
+            if (*a != *b)
+                return 0;
+            a++; b++; n--;
+        }
+        return 1;
+    }
+
+    /* memcpy for the short texts of string fields: up to 32 bytes as two overlapping
+       loads and stores inside [s, s + n) and [d, d + n), longer ones by the library. */
+    static inline void fastetl_copy(char *d, const char *s, Py_ssize_t n) {
+        uint64_t a, b, c, e;
+        uint32_t x, y;
+        if (n > 32) {
+            memcpy(d, s, (size_t)n);
+        } else if (n >= 16) {
+            memcpy(&a, s, 8); memcpy(&b, s + 8, 8);
+            memcpy(&c, s + n - 16, 8); memcpy(&e, s + n - 8, 8);
+            memcpy(d, &a, 8); memcpy(d + 8, &b, 8);
+            memcpy(d + n - 16, &c, 8); memcpy(d + n - 8, &e, 8);
+        } else if (n >= 8) {
+            memcpy(&a, s, 8); memcpy(&b, s + n - 8, 8);
+            memcpy(d, &a, 8); memcpy(d + n - 8, &b, 8);
+        } else if (n >= 4) {
+            memcpy(&x, s, 4); memcpy(&y, s + n - 4, 4);
+            memcpy(d, &x, 4); memcpy(d + n - 4, &y, 4);
+        } else {
+            while (n > 0) {
+                n--;
+                d[n] = s[n];
+            }
+        }
+    }
+
     #define FASTETL_ONES 0x0101010101010101ULL
     #define FASTETL_HIGHS 0x8080808080808080ULL
 
@@ -71,6 +141,9 @@ cdef extern from * nogil:
     }
     """
     uint64_t fastetl_load8(const char *p)
+    void fastetl_store_le(char *p, uint64_t v, int size)
+    bint fastetl_same(const char *a, const char *b, Py_ssize_t n)
+    void fastetl_copy(char *d, const char *s, Py_ssize_t n)
     Py_ssize_t fastetl_skip_plain(const char *p, Py_ssize_t n, unsigned char a,
                                   unsigned char b, unsigned char c)
 

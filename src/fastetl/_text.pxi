@@ -66,7 +66,7 @@ cdef inline int convert_str(const char *s, Py_ssize_t n, Py_ssize_t width, bint 
         n = width
         while n > 0 and (<unsigned char>s[n] & 0xC0) == 0x80:
             n -= 1                            # never cut a character in half
-    memcpy(dst, s, n)                         # the record was zeroed: the rest is padding
+    fastetl_copy(dst, s, n)                   # the record was zeroed: the rest is padding
     return ST_OK
 
 
@@ -158,7 +158,7 @@ cdef inline Py_ssize_t catdict_find(CatDict *d, const char *s, Py_ssize_t n, uin
             return -1
         e -= 1
         if (d.hashes[e] == h and d.lengths[e] == <uint32_t>n
-                and (n == 0 or memcmp(d.arena + d.offsets[e], s, <size_t>n) == 0)):
+                and (n == 0 or fastetl_same(d.arena + d.offsets[e], s, n))):
             return e
         i = (i + 1) & mask
 
@@ -263,5 +263,5 @@ cdef inline int convert_category(CatDict *d, const char *s, Py_ssize_t n, int si
             return ST_NO_MEMORY
         added[0] = True
     code = <uint32_t>e
-    memcpy(dst, &code, size)
+    fastetl_store_le(dst, code, size)
     return ST_OK
