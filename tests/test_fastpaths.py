@@ -439,10 +439,14 @@ def test_decimal_lengths_around_the_int64_limit(scale):
 # -- tokenizer -----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("block_size", [None, 61])
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
-def test_tokenizer_matches_csv_module_at_every_word_offset(delimiter):
-    """Fields of every length 0-40 (so delimiters and line ends fall at every position of an
-    8-byte word), bytes next to the special ones, quoting where needed, LF and CRLF rows."""
+def test_tokenizer_matches_csv_module_at_every_word_offset(delimiter, block_size):
+    """Fields of every length 0-40, and some of 41-200 (so delimiters and line ends fall at
+    every position of an 8-byte word and of the 64-byte windows the scanner classifies at
+    once, and plain runs cross whole windows), bytes next to the special ones, quoting where
+    needed, LF and CRLF rows.  Tiny blocks put a block end (the scanner's short window) at
+    every offset too."""
     rng = random.Random(ord(delimiter))
     near = [chr(ord(delimiter) + 1), chr(ord(delimiter) - 1)]
     alphabet = ["a", "Z", "0", " ", "é", "ß", "\x7f", "+", "-", *near, "\x0b", "\x0c", "\x0e"]
@@ -451,7 +455,7 @@ def test_tokenizer_matches_csv_module_at_every_word_offset(delimiter):
     for _ in range(4_000):
         row = []
         for _ in range(5):
-            n = rng.randint(0, 40)
+            n = rng.randint(0, 40) if rng.random() < 0.9 else rng.randint(41, 200)
             plain = rng.random() < 0.8
             chars = alphabet[:14] if plain else alphabet
             row.append("".join(rng.choice(chars) for _ in range(n)))
@@ -471,10 +475,10 @@ def test_tokenizer_matches_csv_module_at_every_word_offset(delimiter):
         schema = Schema.from_dict(
             {
                 "dialect": {"delimiter": delimiter},
-                "columns": [{"name": f"c{i}", "type": "str", "width": 200} for i in range(5)],
+                "columns": [{"name": f"c{i}", "type": "str", "width": 400} for i in range(5)],
             }
         )
-        got = fastetl.read_csv(data.encode(), schema, workers=1)
+        got = fastetl.read_csv(data.encode(), schema, workers=1, block_size=block_size)
         assert len(got) == len(want)
         for i, row in enumerate(want):
             assert [got[f"c{k}"][i].decode() for k in range(5)] == row, (i, row)

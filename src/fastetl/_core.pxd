@@ -37,6 +37,9 @@ cdef struct Col:
     CatDict *dict            # category
     Py_ssize_t flag_first    # flag bits computed from this field: flags[first:first+count]
     Py_ssize_t flag_count
+    bint text                # str or category: the text is kept as is (never trimmed)
+    bint direct              # no flags, no nulls to look for: an unquoted, untrimmed field's
+                             # text goes straight to store_value (see Parser.parse_block)
 
 
 cdef struct FlagSpec:

@@ -112,6 +112,86 @@ cdef inline bint is_space(char c) noexcept nogil:
     return c == c' ' or c == c'\t'
 
 
+cdef inline int store_value(Parser p, Py_ssize_t field, Col *c, const char *s, Py_ssize_t n,
+                            const char *t, Py_ssize_t tn, char *rec) noexcept nogil:
+    """Convert a field's text into the record, flags and nulls already dealt with: ``s``/``n``
+    as in the row with quotes undone (str, category), ``t``/``tn`` trimmed (the rest)."""
+    cdef int kind = c.kind
+    cdef Py_ssize_t i
+    cdef int st
+    cdef int64_t v64
+    cdef double d
+    cdef float f32
+    cdef uint8_t b
+    cdef bint added
+    if kind == K_INT or kind == K_UINT:
+        return convert_int(t, tn, c.size, kind == K_INT, rec + c.offset)
+    if kind == K_DECIMAL:
+        st = convert_decimal(t, tn, c.scale, c.round_half_even, &v64)
+        if st == ST_OK:
+            memcpy(rec + c.offset, &v64, 8)
+        return st
+    if kind == K_STR:
+        st = convert_str(s, n, c.size, c.truncate, rec + c.offset)
+        if st == ST_OK and n > 0:
+            i = n                         # the stored length (as convert_str cut it)
+            if i > c.size:
+                i = c.size
+                while i > 0 and (<unsigned char>s[i] & 0xC0) == 0x80:
+                    i -= 1
+            if i > 0 and s[i - 1] == 0:
+                return ST_TRAILING_NUL
+        return st
+    if kind == K_CATEGORY:
+        if n > MAX_CATEGORY_VALUE_BYTES and not c.dict.frozen:
+            return ST_CATEGORY_VALUE_TOO_LONG
+        st = convert_category(c.dict, s, n, c.size, rec + c.offset, &added)
+        if added:
+            p.journal[p.journal_len] = field
+            p.journal_len += 1
+        return st
+    if kind == K_FLOAT64:
+        st = parse_double(p, t, tn, &d)
+        if st == ST_OK:
+            memcpy(rec + c.offset, &d, 8)
+        return st
+    if kind == K_FLOAT32:
+        st = parse_double(p, t, tn, &d)
+        if st != ST_OK:
+            return st
+        f32 = <float>d
+        if fastetl_isinf_f(f32) and not isinf(d):
+            return ST_RANGE
+        memcpy(rec + c.offset, &f32, 4)
+        return ST_OK
+    if kind == K_BOOL:
+        st = parse_bool(t, tn, &b)
+        if st == ST_OK:
+            rec[c.offset] = <char>b
+        return st
+    if kind == K_DATE:
+        if c.fmt_len == 0:
+            i = 0
+            st = parse_iso_date(t, tn, &i, &v64)
+            if st == ST_OK and i != tn:
+                st = ST_INVALID
+        else:
+            st = convert_formatted(t, tn, c.fmt, c.fmt_len, False, 1, 0, &v64)
+        if st == ST_OK:
+            memcpy(rec + c.offset, &v64, 8)
+        return st
+    if kind == K_DATETIME:
+        if c.fmt_len == 0:
+            st = convert_iso_datetime(t, tn, c.unit_mul, c.frac_digits, &v64)
+        else:
+            st = convert_formatted(t, tn, c.fmt, c.fmt_len, True, c.unit_mul,
+                                   c.frac_digits, &v64)
+        if st == ST_OK:
+            memcpy(rec + c.offset, &v64, 8)
+        return st
+    return ST_OK
+
+
 @cython.final
 cdef class Parser:
     """Parses whole rows of CSV bytes into fixed-size records.
@@ -174,6 +254,11 @@ cdef class Parser:
                 raise ValueError("date format too long")
             c.fmt_len = len(fmt)
             memcpy(c.fmt, <const char *>fmt, <size_t>len(fmt))
+            c.text = c.kind == K_STR or c.kind == K_CATEGORY
+            # a non-nullable number/date still looks for null markers (an error there) unless
+            # the only marker is the empty text, which an untrimmed direct field never is
+            c.direct = (c.flag_count == 0 and not c.nullable and c.kind != K_FLAGONLY
+                        and (c.text or self.nulls_only_empty))
             if c.kind == K_CATEGORY:
                 values = spec.get("values")      # a fixed dictionary, or the seed of a learned one
                 c.dict = catdict_new(spec["limit"], spec.get("frozen", values is not None))
@@ -278,9 +363,7 @@ cdef class Parser:
         cdef int64_t v64
         cdef double d
         cdef float f32
-        cdef uint8_t b
-        cdef bint added
-        cdef bint text = kind == K_STR or kind == K_CATEGORY
+        cdef bint text = c.text
         if escaped:                       # undo "" -> " into scratch slot 0
             tmp = self.scratch_reserve(0, n)
             if tmp == NULL:
@@ -324,72 +407,7 @@ cdef class Parser:
             return ST_OK
         if not text and (tn == 0 or self.is_null(t, tn)):
             return ST_EMPTY               # a null where the column is not nullable
-        if kind == K_INT or kind == K_UINT:
-            return convert_int(t, tn, c.size, kind == K_INT, rec + c.offset)
-        if kind == K_DECIMAL:
-            st = convert_decimal(t, tn, c.scale, c.round_half_even, &v64)
-            if st == ST_OK:
-                memcpy(rec + c.offset, &v64, 8)
-            return st
-        if kind == K_STR:
-            st = convert_str(s, n, c.size, c.truncate, rec + c.offset)
-            if st == ST_OK and n > 0:
-                i = n                         # the stored length (as convert_str cut it)
-                if i > c.size:
-                    i = c.size
-                    while i > 0 and (<unsigned char>s[i] & 0xC0) == 0x80:
-                        i -= 1
-                if i > 0 and s[i - 1] == 0:
-                    return ST_TRAILING_NUL
-            return st
-        if kind == K_CATEGORY:
-            if n > MAX_CATEGORY_VALUE_BYTES and not c.dict.frozen:
-                return ST_CATEGORY_VALUE_TOO_LONG
-            st = convert_category(c.dict, s, n, c.size, rec + c.offset, &added)
-            if added:
-                self.journal[self.journal_len] = field
-                self.journal_len += 1
-            return st
-        if kind == K_FLOAT64:
-            st = parse_double(self, t, tn, &d)
-            if st == ST_OK:
-                memcpy(rec + c.offset, &d, 8)
-            return st
-        if kind == K_FLOAT32:
-            st = parse_double(self, t, tn, &d)
-            if st != ST_OK:
-                return st
-            f32 = <float>d
-            if fastetl_isinf_f(f32) and not isinf(d):
-                return ST_RANGE
-            memcpy(rec + c.offset, &f32, 4)
-            return ST_OK
-        if kind == K_BOOL:
-            st = parse_bool(t, tn, &b)
-            if st == ST_OK:
-                rec[c.offset] = <char>b
-            return st
-        if kind == K_DATE:
-            if c.fmt_len == 0:
-                i = 0
-                st = parse_iso_date(t, tn, &i, &v64)
-                if st == ST_OK and i != tn:
-                    st = ST_INVALID
-            else:
-                st = convert_formatted(t, tn, c.fmt, c.fmt_len, False, 1, 0, &v64)
-            if st == ST_OK:
-                memcpy(rec + c.offset, &v64, 8)
-            return st
-        if kind == K_DATETIME:
-            if c.fmt_len == 0:
-                st = convert_iso_datetime(t, tn, c.unit_mul, c.frac_digits, &v64)
-            else:
-                st = convert_formatted(t, tn, c.fmt, c.fmt_len, True, c.unit_mul,
-                                       c.frac_digits, &v64)
-            if st == ST_OK:
-                memcpy(rec + c.offset, &v64, 8)
-            return st
-        return ST_OK
+        return store_value(self, field, c, s, n, t, tn, rec)
 
     cdef int parse_block(self, const char *buf, Py_ssize_t pos, Py_ssize_t end, bint final,
                          char *out, Py_ssize_t max_rows, int64_t *bad, Py_ssize_t bad_cap,
@@ -406,7 +424,11 @@ cdef class Parser:
         """
         cdef Py_ssize_t rows = 0
         cdef Py_ssize_t nbad = 0
-        cdef Py_ssize_t row_start, row_end, nf
+        cdef Py_ssize_t row_start, nf
+        cdef Py_ssize_t row_end = -1
+        cdef Col *cols = self.cols
+        cdef Col *c
+        cdef const char *s
         cdef Py_ssize_t nfields = self.nfields
         cdef Py_ssize_t itemsize = self.itemsize
         cdef char delim = self.delim
@@ -414,6 +436,7 @@ cdef class Parser:
         cdef char *rec
         cdef int64_t *b
         cdef Field f
+        cdef Scan sc
         cdef int fs, st
         cdef Py_ssize_t bad_field = -1
         cdef int bad_status = ST_OK
@@ -421,6 +444,7 @@ cdef class Parser:
         r.status = ST_OK
         r.nbad = 0
         self.journal_len = 0
+        sc.base = -64
         while rows < max_rows:
             row_start = skip_blank_lines(buf, pos, end, final)
             if row_start < 0:
@@ -434,7 +458,7 @@ cdef class Parser:
             bad_field = -1
             st = ST_OK
             while True:
-                fs = scan_field(buf, pos, end, final, delim, quote, &f)
+                fs = scan_field(buf, pos, end, final, delim, quote, &f, &sc)
                 if fs == FIELD_NEED_MORE:
                     self.rollback()
                     r.rows = rows
@@ -451,8 +475,15 @@ cdef class Parser:
                     row_end = line_end_after(buf, f.bad if fs == FIELD_AFTER_QUOTE else pos,
                                              end, final)
                     break
-                if nf < nfields and bad_field < 0 and self.cols[nf].kind != K_IGNORE:
-                    st = self.convert(nf, buf + f.start, f.length, f.escaped, rec)
+                if nf < nfields and bad_field < 0 and cols[nf].kind != K_IGNORE:
+                    c = &cols[nf]
+                    s = buf + f.start
+                    if (c.direct and not f.escaped
+                            and (c.text or (f.length > 0 and not is_space(s[0])
+                                            and not is_space(s[f.length - 1])))):
+                        st = store_value(self, nf, c, s, f.length, s, f.length, rec)
+                    else:
+                        st = self.convert(nf, s, f.length, f.escaped, rec)
                     if st != ST_OK:
                         bad_field = nf     # finish the row: a wrong field count wins
                         bad_status = st
@@ -589,6 +620,7 @@ def split_row(data, Py_ssize_t start, Py_ssize_t end, bint final, int delimiter,
     """
     cdef Py_buffer src
     cdef Field f
+    cdef Scan sc
     cdef int fs
     cdef list fields = []
     cdef Py_ssize_t pos
@@ -597,13 +629,14 @@ def split_row(data, Py_ssize_t start, Py_ssize_t end, bint final, int delimiter,
     try:
         if not (0 <= start <= end <= src.len):
             raise ValueError("bad input range")
+        sc.base = -64
         pos = skip_blank_lines(<const char *>src.buf, start, end, final)
         if pos < 0:
             return (-1, [], start)
         if pos >= end:                      # only blank lines so far
             return (0, [], pos) if final else (-1, [], start)
         while True:
-            fs = scan_field(<const char *>src.buf, pos, end, final, <char>delimiter, quote, &f)
+            fs = scan_field(<const char *>src.buf, pos, end, final, <char>delimiter, quote, &f, &sc)
             if fs == FIELD_NEED_MORE:
                 return (-1, [], start)
             if fs == FIELD_UNTERMINATED:
@@ -626,6 +659,7 @@ def find_row_end(data, Py_ssize_t start, Py_ssize_t end, bint final, int delimit
     """Where the row starting at ``start`` ends: ``(status, next, nfields)`` (see split_row)."""
     cdef Py_buffer src
     cdef Field f
+    cdef Scan sc
     cdef int fs
     cdef Py_ssize_t pos = start
     cdef Py_ssize_t nf = 0
@@ -633,9 +667,10 @@ def find_row_end(data, Py_ssize_t start, Py_ssize_t end, bint final, int delimit
     try:
         if not (0 <= start <= end <= src.len):
             raise ValueError("bad input range")
+        sc.base = -64
         with nogil:
             while True:
-                fs = scan_field(<const char *>src.buf, pos, end, final, <char>delimiter, quote, &f)
+                fs = scan_field(<const char *>src.buf, pos, end, final, <char>delimiter, quote, &f, &sc)
                 if fs == FIELD_NEED_MORE or fs == FIELD_UNTERMINATED or fs == FIELD_AFTER_QUOTE:
                     break
                 nf += 1
@@ -663,7 +698,9 @@ cdef int _next_row_start(const char *buf, Py_ssize_t start, Py_ssize_t target, P
     cdef Py_ssize_t pos = start
     cdef Py_ssize_t row_start, resume
     cdef Field f
+    cdef Scan sc
     cdef int fs
+    sc.base = -64
     while True:
         row_start = skip_blank_lines(buf, pos, end, final)
         if row_start < 0:
@@ -674,7 +711,7 @@ cdef int _next_row_start(const char *buf, Py_ssize_t start, Py_ssize_t target, P
             return ST_OK
         pos = row_start
         while True:
-            fs = scan_field(buf, pos, end, final, delim, quote, &f)
+            fs = scan_field(buf, pos, end, final, delim, quote, &f, &sc)
             if fs == FIELD_NEED_MORE:
                 out[0] = row_start
                 return -1

@@ -124,28 +124,72 @@ cdef extern from * nogil:
         return (x - FASTETL_ONES) & ~x & FASTETL_HIGHS;
     }
 
-    /* Offset from p of the first byte that is a, b or c, scanning whole words while 8
-       bytes are left; returns the offset where fewer than 8 are left if none was seen. */
-    static inline Py_ssize_t fastetl_skip_plain(const char *p, Py_ssize_t n, unsigned char a,
-                                                unsigned char b, unsigned char c) {
-        Py_ssize_t i = 0;
-        uint64_t v, m;
-        while (n - i >= 8) {
-            v = fastetl_load8(p + i);
-            m = fastetl_bytes_eq(v, a) | fastetl_bytes_eq(v, b) | fastetl_bytes_eq(v, c);
-            if (m)
-                return i + (fastetl_ctz64(m) >> 3);
-            i += 8;
+    /* The high bit of every byte of v that equals b, exactly (no borrow between bytes). */
+    static inline uint64_t fastetl_bytes_eq_exact(uint64_t v, uint64_t b) {
+        const uint64_t lows = 0x7F7F7F7F7F7F7F7FULL;
+        uint64_t x = v ^ (FASTETL_ONES * b);
+        uint64_t t = (x & lows) + lows;          /* high bit: some low bit of x is set */
+        return ~(t | x | lows);                  /* high bit: the byte of x is zero */
+    }
+
+    /* Bit k set when p[k] is a, b or c, for the k < n (at most 64) bytes that are read;
+       bits from n up are clear.  Whole 16-byte vectors with SSE2 (every x86-64), else
+       exact word-at-a-time compares; fewer than 64 bytes go through a zeroed copy. */
+    #if !defined(FASTETL_PORTABLE) && (defined(__SSE2__) || defined(_M_X64) \
+            || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
+    #include <emmintrin.h>
+    #define FASTETL_SSE2 1
+    static inline uint64_t fastetl_mask64_full(const char *p, unsigned char a, unsigned char b,
+                                               unsigned char c) {
+        const __m128i va = _mm_set1_epi8((char)a), vb = _mm_set1_epi8((char)b);
+        const __m128i vc = _mm_set1_epi8((char)c);
+        uint64_t m = 0;
+        int k;
+        for (k = 0; k < 4; k++) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * k));
+            __m128i e = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, va), _mm_cmpeq_epi8(v, vb)),
+                                     _mm_cmpeq_epi8(v, vc));
+            m |= (uint64_t)(uint32_t)_mm_movemask_epi8(e) << (16 * k);
         }
-        return i;
+        return m;
+    }
+    #else
+    #define FASTETL_SSE2 0
+    static inline uint64_t fastetl_mask64_full(const char *p, unsigned char a, unsigned char b,
+                                               unsigned char c) {
+        uint64_t m = 0, v, e;
+        int k;
+        for (k = 0; k < 8; k++) {
+            v = fastetl_load8(p + 8 * k);
+            e = fastetl_bytes_eq_exact(v, a) | fastetl_bytes_eq_exact(v, b)
+                | fastetl_bytes_eq_exact(v, c);
+            /* the 8 high bits, byte j's to bit j */
+            m |= (((e >> 7) * 0x0102040810204080ULL) >> 56) << (8 * k);
+        }
+        return m;
+    }
+    #endif
+
+    static inline uint64_t fastetl_mask64(const char *p, Py_ssize_t n, unsigned char a,
+                                          unsigned char b, unsigned char c) {
+        char tmp[64];
+        if (n >= 64)
+            return fastetl_mask64_full(p, a, b, c);
+        if (n <= 0)
+            return 0;
+        memset(tmp, 0, sizeof tmp);
+        memcpy(tmp, p, (size_t)n);
+        return fastetl_mask64_full(tmp, a, b, c) & (((uint64_t)1 << n) - 1);
     }
     """
     uint64_t fastetl_load8(const char *p)
     void fastetl_store_le(char *p, uint64_t v, int size)
     bint fastetl_same(const char *a, const char *b, Py_ssize_t n)
     void fastetl_copy(char *d, const char *s, Py_ssize_t n)
-    Py_ssize_t fastetl_skip_plain(const char *p, Py_ssize_t n, unsigned char a,
-                                  unsigned char b, unsigned char c)
+    uint64_t fastetl_mask64(const char *p, Py_ssize_t n, unsigned char a, unsigned char b,
+                            unsigned char c)
+    int fastetl_ctz64(uint64_t x)
+    int FASTETL_SSE2
 
 
 # scan_field results
@@ -167,6 +211,33 @@ cdef struct Field:
     bint escaped          # the content holds doubled quotes to undo
 
 
+cdef struct Scan:
+    # Which bytes of buf[base:base + 64] are a delimiter, LF or CR (bit k: buf[base + k]),
+    # computed once for the few fields that lie there.  Valid for one buffer and one end:
+    # each scanning loop starts its own with base = -64.
+    Py_ssize_t base
+    uint64_t bits
+
+
+cdef inline Py_ssize_t find_special(const char *buf, Py_ssize_t pos, Py_ssize_t end, char delim,
+                                    Scan *sc) noexcept nogil:
+    """The first i >= pos where buf[i] is the delimiter, LF or CR; ``end`` if none."""
+    cdef Py_ssize_t off
+    cdef uint64_t m
+    while True:
+        off = pos - sc.base
+        if off < 0 or off >= 64:
+            sc.base = pos
+            sc.bits = fastetl_mask64(buf + pos, end - pos, <unsigned char>delim, c'\n', c'\r')
+            off = 0
+        m = sc.bits >> off
+        if m:
+            return pos + fastetl_ctz64(m)
+        pos = sc.base + 64
+        if pos >= end:
+            return end
+
+
 cdef inline int _line_end(const char *buf, Py_ssize_t i, Py_ssize_t end, bint final,
                           Field *f) noexcept nogil:
     """buf[i] is CR or LF: set f.next past the line end."""
@@ -184,8 +255,8 @@ cdef inline int _line_end(const char *buf, Py_ssize_t i, Py_ssize_t end, bint fi
 
 
 cdef inline int scan_field(const char *buf, Py_ssize_t pos, Py_ssize_t end, bint final,
-                           char delim, int quote, Field *f) noexcept nogil:
-    """Find the field that starts at ``pos``."""
+                           char delim, int quote, Field *f, Scan *sc) noexcept nogil:
+    """Find the field that starts at ``pos`` (``sc``: the caller's scan state for buf/end)."""
     cdef Py_ssize_t i
     cdef char c
     cdef const char *hit
@@ -224,12 +295,7 @@ cdef inline int scan_field(const char *buf, Py_ssize_t pos, Py_ssize_t end, bint
 
     f.quoted = False
     f.escaped = False
-    i = pos + fastetl_skip_plain(buf + pos, end - pos, <unsigned char>delim, c'\n', c'\r')
-    while i < end:                                 # the last few bytes, or the match itself
-        c = buf[i]
-        if c == delim or c == c'\n' or c == c'\r':
-            break
-        i += 1
+    i = find_special(buf, pos, end, delim, sc)
     f.start = pos
     f.length = i - pos
     if i >= end:
@@ -237,6 +303,7 @@ cdef inline int scan_field(const char *buf, Py_ssize_t pos, Py_ssize_t end, bint
             f.next = end
             return FIELD_EOF
         return FIELD_NEED_MORE
+    c = buf[i]
     if c == delim:
         f.next = i + 1
         return FIELD_DELIM
