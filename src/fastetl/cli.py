@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--block-size",
         type=_size,
         metavar="BYTES",
-        help="bytes parsed per step (default 4M); does not change the output",
+        help="bytes parsed per step (default 2M); does not change the output",
     )
     c.add_argument(
         "--workers",
