@@ -291,9 +291,10 @@ def test_unreadable_inputs(out, tmp_path: Path):
         assert snapshot(folder) == before
 
 
-@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
-def test_fifo_input_is_streamed(tmp_path: Path, out):
-    """A FIFO is read as a stream; bad data in it is the usual clear error."""
+def _convert_fifo_in_child(
+    tmp_path: Path, out: Path
+) -> tuple[Path, dict[str, bytes], subprocess.Popen]:
+    """A new FIFO, the output folder as it was, and ``fastetl convert FIFO OUT`` started on it."""
     fifo = tmp_path / "in.fifo"
     os.mkfifo(fifo)
     schema = write_schema(tmp_path)
@@ -302,6 +303,13 @@ def test_fifo_input_is_streamed(tmp_path: Path, out):
         [sys.executable, "-m", "fastetl", "convert", str(fifo), str(out), "--schema", str(schema)],
         stderr=subprocess.PIPE,
     )
+    return fifo, before, p
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_fifo_input_is_streamed(tmp_path: Path, out):
+    """A FIFO is read as a stream; bad data in it is the usual clear error."""
+    fifo, before, p = _convert_fifo_in_child(tmp_path, out)
     try:
         with open(fifo, "wb") as fh:  # blocks until the converter opens it: no sleeping
             fh.write(b"s,c,x\na,b,1\na,b,zz\n")
@@ -316,14 +324,7 @@ def test_fifo_input_is_streamed(tmp_path: Path, out):
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
 def test_fifo_without_a_writer_waits_and_ctrl_c_stops_it(tmp_path: Path, out):
     """Like ``cat``, a FIFO with no writer is waited for; Ctrl-C ends the wait cleanly."""
-    fifo = tmp_path / "in.fifo"
-    os.mkfifo(fifo)
-    schema = write_schema(tmp_path)
-    before = snapshot(out.parent)
-    p = subprocess.Popen(
-        [sys.executable, "-m", "fastetl", "convert", str(fifo), str(out), "--schema", str(schema)],
-        stderr=subprocess.PIPE,
-    )
+    fifo, before, p = _convert_fifo_in_child(tmp_path, out)
     try:
         deadline = time.monotonic() + 60
         while not _waiting_on_fifo(p.pid, fifo) and time.monotonic() < deadline:

@@ -115,14 +115,6 @@ cdef extern from * nogil:
     }
 
     #define FASTETL_ONES 0x0101010101010101ULL
-    #define FASTETL_HIGHS 0x8080808080808080ULL
-
-    /* The high bit of every byte of v equal to byte b.  A byte above (later than) a
-       match may be flagged too, never one below it: the lowest flag is exact. */
-    static inline uint64_t fastetl_bytes_eq(uint64_t v, uint64_t b) {
-        uint64_t x = v ^ (FASTETL_ONES * b);
-        return (x - FASTETL_ONES) & ~x & FASTETL_HIGHS;
-    }
 
     /* The high bit of every byte of v that equals b, exactly (no borrow between bytes). */
     static inline uint64_t fastetl_bytes_eq_exact(uint64_t v, uint64_t b) {
@@ -138,7 +130,6 @@ cdef extern from * nogil:
     #if !defined(FASTETL_PORTABLE) && (defined(__SSE2__) || defined(_M_X64) \
             || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
     #include <emmintrin.h>
-    #define FASTETL_SSE2 1
     static inline uint64_t fastetl_mask64_full(const char *p, unsigned char a, unsigned char b,
                                                unsigned char c) {
         const __m128i va = _mm_set1_epi8((char)a), vb = _mm_set1_epi8((char)b);
@@ -154,7 +145,6 @@ cdef extern from * nogil:
         return m;
     }
     #else
-    #define FASTETL_SSE2 0
     static inline uint64_t fastetl_mask64_full(const char *p, unsigned char a, unsigned char b,
                                                unsigned char c) {
         uint64_t m = 0, v, e;
@@ -189,7 +179,6 @@ cdef extern from * nogil:
     uint64_t fastetl_mask64(const char *p, Py_ssize_t n, unsigned char a, unsigned char b,
                             unsigned char c)
     int fastetl_ctz64(uint64_t x)
-    int FASTETL_SSE2
 
 
 # scan_field results

@@ -870,7 +870,6 @@ class _Committer:
         self.binding = binding
         self.bad = bad
         self.pos = pos  # for a buffer input: line numbers are counted on from block to block
-        self.dtype = binding.schema.dtype()
         self.learned = learned_categories(binding)
         seed = job.seed() or {}
         self.values: list[list[bytes]] = [
