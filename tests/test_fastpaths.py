@@ -380,11 +380,12 @@ def test_int_out_of_range_is_an_error_never_a_wrap(typ):
 
 
 def test_int_eight_digit_chunks_reject_every_non_digit():
-    """A non-digit at every position of 8..24-digit runs, including bytes next to '0'-'9'."""
+    """A non-digit at every position of 1..24-digit runs, including bytes next to '0'-'9'
+    (4-7 digit runs and tails are read as one padded word, 8-digit chunks as words)."""
     rng = random.Random(41)
     bad_bytes = ["/", ":", "a", " ", ".", "e", "\x10", "\x7f", "é", "٣", "\x00", "_"]
     cases = []
-    for n in (8, 9, 15, 16, 17, 19, 20, 24):
+    for n in (1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 15, 16, 17, 19, 20, 24):
         digits = "".join(rng.choice("0123456789") for _ in range(n))
         for pos in range(n):
             for b in rng.sample(bad_bytes, 3):
@@ -405,6 +406,51 @@ def test_int_long_runs_with_leading_zeros():
         texts.append("-" + "0" * rng.randint(0, 30) + str(v))
     got = read_column(texts, "int64")
     assert got.tolist() == [int(t) for t in texts]
+
+
+def test_int_every_length_and_sign_equals_int():
+    """Each digit count from 1 to 18 with and without sign and leading zeros: the 4-7 digit
+    tails go through one padded word, the others digit by digit or eight at a time."""
+    rng = random.Random(45)
+    texts = []
+    for nd in range(1, 19):
+        for _ in range(300):
+            digits = "".join(rng.choice("0123456789") for _ in range(nd))
+            texts.append(rng.choice(("", "", "-", "+")) + digits)
+    got = read_column(texts, "int64")
+    assert got.tolist() == [int(t) for t in texts]
+
+
+@pytest.mark.parametrize("scale", [1, 2, 3, 6, 7])
+def test_decimal_short_texts_equal_decimal_and_reject_every_bad_byte(scale):
+    """Texts of up to 8 bytes with exactly ``scale`` decimals are read as one word with the
+    point squeezed out: every length, sign and leading zero equals Decimal, and a bad byte
+    at any position (a second point included) is still an error, never a value."""
+    rng = random.Random(53 + scale)
+    texts = []
+    for int_digits in range(1, 8):
+        for _ in range(200):
+            whole = "".join(rng.choice("0123456789") for _ in range(int_digits))
+            frac = "".join(rng.choice("0123456789") for _ in range(scale))
+            texts.append(rng.choice(("", "", "-", "+")) + whole + "." + frac)
+    got = read_column(texts, "decimal", scale=scale)
+    assert got.tolist() == [int(Decimal(t).scaleb(scale)) for t in texts]
+    bad_bytes = ["/", ":", ".", "a", "\x00", "é", "-", "e"]
+    checked = 0
+    for length in range(max(4, scale + 2), 11):  # one-word shapes and longer ones
+        base = "".join(rng.choice("123456789") for _ in range(length - scale - 1))
+        base += "." + "".join(rng.choice("0123456789") for _ in range(scale))
+        for pos in range(length):
+            if base[pos] == ".":
+                continue
+            for b in bad_bytes:
+                t = base[:pos] + b + base[pos + 1 :]
+                if pos == 0 and b == "-":
+                    continue  # a sign in front: valid
+                msg = _parse_error(["1", t], "decimal", scale=scale)
+                assert msg is not None and "is not a valid decimal" in msg, (t, msg)
+                checked += 1
+    assert checked > 80
 
 
 @pytest.mark.parametrize("scale", [0, 2, 6])

@@ -185,20 +185,53 @@ cdef extern from * nogil:
 
     /* All eight bytes of v (from fastetl_load8) are ASCII digits: each byte's high nibble
        is 3, and adding 6 to it does not carry into that nibble (low nibble <= 9). */
-    static inline int fastetl_all8digits(uint64_t v) {
+    FASTETL_INLINE int fastetl_all8digits(uint64_t v) {
         return ((v & 0xF0F0F0F0F0F0F0F0ULL)
                 | (((v + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4))
                == 0x3333333333333333ULL;
     }
 
     /* The value of eight ASCII digits (p[0] most significant), v from fastetl_load8. */
-    static inline uint64_t fastetl_parse8(uint64_t v) {
+    FASTETL_INLINE uint64_t fastetl_parse8(uint64_t v) {
         v -= 0x3030303030303030ULL;                 /* digit values, one per byte */
         v = v * 10 + (v >> 8);                      /* even bytes: pairs 10*d[i] + d[i+1] */
         /* bytes 0, 2, 4, 6 hold pairs p0..p3: p0*10**6 + p1*10**4 + p2*100 + p3, the
            products placing each term at bit 32 and above */
         return (((v & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32)))
                 + (((v >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32)))) >> 32;
+    }
+
+    /* Four bytes at p, p[0] lowest (the 4-byte companion of fastetl_load8). */
+    FASTETL_INLINE uint32_t fastetl_load4(const char *p) {
+        uint32_t v;
+    #if !defined(FASTETL_PORTABLE) && ((defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) \
+            || (defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86) || defined(_M_ARM64))))
+        memcpy(&v, p, 4);
+    #else
+        const unsigned char *u = (const unsigned char *)p;
+        v = (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24;
+    #endif
+        return v;
+    }
+
+    /* The k (4 to 8) bytes at p as the end of an eight-byte word (as fastetl_load8 orders
+       it) whose first 8 - k bytes are '0': a short run of digits, padded with leading
+       zeros for fastetl_all8digits / fastetl_parse8.  Reads p[0:k] only, as two
+       overlapping 4-byte loads. */
+    FASTETL_INLINE uint64_t fastetl_load_digits(const char *p, int k) {
+        int pad = 8 * (8 - k);                  /* bits of '0' in front, 0 to 32 */
+        return (uint64_t)fastetl_load4(p + k - 4) << 32 | (uint64_t)fastetl_load4(p) << pad
+               | (0x3030303030303030ULL & ((1ULL << pad) - 1));
+    }
+
+    /* A decimal text of 4 to 8 bytes, digits with one point and `scale` (1 to 6) digits
+       after it, as the eight-byte word of its digits alone, zero-padded in front (the
+       point is squeezed out by moving the integer digits up one byte). */
+    FASTETL_INLINE uint64_t fastetl_load_decimal(const char *p, int k, int scale) {
+        uint64_t v = fastetl_load_digits(p, k);
+        int cut = 8 * (7 - scale);              /* bits below the point's byte: 8 to 48 */
+        uint64_t low = v & ((1ULL << cut) - 1);  /* '0' padding and integer digits */
+        return (low << 8) | (v & ~((1ULL << (cut + 8)) - 1)) | 0x30ULL;
     }
 
     static inline double fastetl_from_bits(uint64_t b) {
@@ -223,6 +256,8 @@ cdef extern from * nogil:
     double fastetl_from_bits(uint64_t b)
     bint fastetl_all8digits(uint64_t v)
     uint64_t fastetl_parse8(uint64_t v)
+    uint64_t fastetl_load_digits(const char *p, int k)
+    uint64_t fastetl_load_decimal(const char *p, int k, int scale)
     const double *fastetl_pow10
     const uint64_t *fastetl_pow10_u64
     int fastetl_isinf_f(float x)
@@ -276,6 +311,13 @@ cdef inline int parse_uint_magnitude(const char *s, Py_ssize_t n, bint *neg,
         acc = acc * 100000000 + fastetl_parse8(v)
         i += 8
         nd += 8
+    # the last 4 to 7 digits in one step (acc < 10**nd: no overflow); shorter tails are as
+    # quick digit by digit
+    if 4 <= n - i < 8 and nd + (n - i) <= 19:
+        v = fastetl_load_digits(s + i, <int>(n - i))
+        if fastetl_all8digits(v):
+            out[0] = acc * fastetl_pow10_u64[n - i] + fastetl_parse8(v)
+            return ST_OK
     while i < n:
         if not is_digit(s[i]):
             return ST_INVALID
@@ -458,9 +500,20 @@ cdef inline int convert_decimal(const char *s, Py_ssize_t n, int scale, bint rou
     cdef Py_ssize_t nd = 0        # digits in acc (leading zeros included)
     cdef int first_extra = -1     # the first digit past the scale
     cdef bint sticky = False      # any non-zero digit after that one
+    cdef Py_ssize_t k
+    cdef uint64_t v
     if n > 0 and (s[0] == c'+' or s[0] == c'-'):
         neg = s[0] == c'-'
         i = 1
+    # the usual shape in one word: up to 8 bytes, integer digits, a point and exactly
+    # `scale` (1 to 6) digits (at most 7 digits: no overflow); the rest digit by digit
+    k = n - i
+    if (4 <= k <= 8 and 0 < scale <= 6 and k > scale + 1 and s[n - scale - 1] == c'.'):
+        v = fastetl_load_decimal(s + i, <int>k, scale)
+        if fastetl_all8digits(v):
+            acc = fastetl_parse8(v)
+            out[0] = <int64_t>(0 - acc) if neg else <int64_t>acc
+            return ST_OK
     limit = (<uint64_t>1 << 63) if neg else (<uint64_t>1 << 63) - 1
     # acc holds at most nd digits: below 10**18 <= limit while nd < 18, so only
     # longer texts need the overflow check

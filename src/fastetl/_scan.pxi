@@ -8,6 +8,16 @@ cdef extern from * nogil:
     #include <string.h>
     #include <stdint.h>
 
+    /* For the few small helpers of the hot path that the compiler must inline even where
+       its size estimate says no (every use is a handful of instructions once inlined). */
+    #if defined(_MSC_VER)
+    #define FASTETL_INLINE static __forceinline
+    #elif defined(__GNUC__) || defined(__clang__)
+    #define FASTETL_INLINE static inline __attribute__((always_inline))
+    #else
+    #define FASTETL_INLINE static inline
+    #endif
+
     /* Eight bytes at p as a number whose lowest byte is p[0], whatever the byte order
        (used by the word-at-a-time loops here and in _numbers.pxi / _text.pxi). */
     static inline uint64_t fastetl_load8(const char *p) {
