@@ -37,6 +37,7 @@ cdef enum:
     ST_UNTERMINATED = 32     # the input ends inside a quoted field
     ST_AFTER_QUOTE = 33      # a closing quote is followed by other text
     ST_NO_MEMORY = 40
+    ST_STORE = -1            # internal (Parser.prepare): the value is still to be stored
 
 # -- column kinds (exported to Python in KINDS) --------------------------------
 cdef enum:
@@ -115,23 +116,23 @@ cdef inline bint is_space(char c) noexcept nogil:
 cdef inline int store_value(Parser p, Py_ssize_t field, Col *c, const char *s, Py_ssize_t n,
                             const char *t, Py_ssize_t tn, char *rec) noexcept nogil:
     """Convert a field's text into the record, flags and nulls already dealt with: ``s``/``n``
-    as in the row with quotes undone (str, category), ``t``/``tn`` trimmed (the rest)."""
+    as in the row with quotes undone (str, category), ``t``/``tn`` trimmed (the rest).
+    One elif chain on the kind, which Cython turns into a C switch."""
     cdef int kind = c.kind
     cdef Py_ssize_t i
-    cdef int st
+    cdef int st = ST_OK
     cdef int64_t v64
     cdef double d
     cdef float f32
     cdef uint8_t b
     cdef bint added
     if kind == K_INT or kind == K_UINT:
-        return convert_int(t, tn, c.size, kind == K_INT, rec + c.offset)
-    if kind == K_DECIMAL:
+        st = convert_int(t, tn, c.size, kind == K_INT, rec + c.offset)
+    elif kind == K_DECIMAL:
         st = convert_decimal(t, tn, c.scale, c.round_half_even, &v64)
         if st == ST_OK:
             memcpy(rec + c.offset, &v64, 8)
-        return st
-    if kind == K_STR:
+    elif kind == K_STR:
         st = convert_str(s, n, c.size, c.truncate, rec + c.offset)
         if st == ST_OK and n > 0:
             i = n                         # the stored length (as convert_str cut it)
@@ -140,36 +141,30 @@ cdef inline int store_value(Parser p, Py_ssize_t field, Col *c, const char *s, P
                 while i > 0 and (<unsigned char>s[i] & 0xC0) == 0x80:
                     i -= 1
             if i > 0 and s[i - 1] == 0:
-                return ST_TRAILING_NUL
-        return st
-    if kind == K_CATEGORY:
+                st = ST_TRAILING_NUL
+    elif kind == K_CATEGORY:
         if n > MAX_CATEGORY_VALUE_BYTES and not c.dict.frozen:
             return ST_CATEGORY_VALUE_TOO_LONG
         st = convert_category(c.dict, s, n, c.size, rec + c.offset, &added)
         if added:
             p.journal[p.journal_len] = field
             p.journal_len += 1
-        return st
-    if kind == K_FLOAT64:
+    elif kind == K_FLOAT64:
         st = parse_double(p, t, tn, &d)
         if st == ST_OK:
             memcpy(rec + c.offset, &d, 8)
-        return st
-    if kind == K_FLOAT32:
+    elif kind == K_FLOAT32:
         st = parse_double(p, t, tn, &d)
-        if st != ST_OK:
-            return st
-        f32 = <float>d
-        if fastetl_isinf_f(f32) and not isinf(d):
-            return ST_RANGE
-        memcpy(rec + c.offset, &f32, 4)
-        return ST_OK
-    if kind == K_BOOL:
+        if st == ST_OK:
+            f32 = <float>d
+            if fastetl_isinf_f(f32) and not isinf(d):
+                return ST_RANGE
+            memcpy(rec + c.offset, &f32, 4)
+    elif kind == K_BOOL:
         st = parse_bool(t, tn, &b)
         if st == ST_OK:
             rec[c.offset] = <char>b
-        return st
-    if kind == K_DATE:
+    elif kind == K_DATE:
         if c.fmt_len == 0:
             i = 0
             st = parse_iso_date(t, tn, &i, &v64)
@@ -179,8 +174,7 @@ cdef inline int store_value(Parser p, Py_ssize_t field, Col *c, const char *s, P
             st = convert_formatted(t, tn, c.fmt, c.fmt_len, False, 1, 0, &v64)
         if st == ST_OK:
             memcpy(rec + c.offset, &v64, 8)
-        return st
-    if kind == K_DATETIME:
+    elif kind == K_DATETIME:
         if c.fmt_len == 0:
             st = convert_iso_datetime(t, tn, c.unit_mul, c.frac_digits, &v64)
         else:
@@ -188,8 +182,7 @@ cdef inline int store_value(Parser p, Py_ssize_t field, Col *c, const char *s, P
                                    c.frac_digits, &v64)
         if st == ST_OK:
             memcpy(rec + c.offset, &v64, 8)
-        return st
-    return ST_OK
+    return st
 
 
 @cython.final
@@ -351,10 +344,13 @@ cdef class Parser:
                 rec[f.byte] |= <char>f.mask
         return ST_OK
 
-    cdef int convert(self, Py_ssize_t field, const char *s, Py_ssize_t n, bint escaped,
-                     char *rec) noexcept nogil:
-        """Convert one field's content into the record.  Returns a status."""
-        cdef Col *c = &self.cols[field]
+    cdef int prepare(self, Col *c, const char **sp, Py_ssize_t *np, const char **tp,
+                     Py_ssize_t *tnp, bint escaped, char *rec) noexcept nogil:
+        """Everything before store_value for a field that is not plain: undo doubled quotes,
+        trim, set flags, take nulls.  ST_STORE when the value is still to be stored, with
+        *sp/*np the text and *tp/*tnp the trimmed text; else the field's status."""
+        cdef const char *s = sp[0]
+        cdef Py_ssize_t n = np[0]
         cdef int kind = c.kind
         cdef const char *t
         cdef Py_ssize_t tn, i, j
@@ -407,7 +403,11 @@ cdef class Parser:
             return ST_OK
         if not text and (tn == 0 or self.is_null(t, tn)):
             return ST_EMPTY               # a null where the column is not nullable
-        return store_value(self, field, c, s, n, t, tn, rec)
+        sp[0] = s
+        np[0] = n
+        tp[0] = t
+        tnp[0] = tn
+        return ST_STORE
 
     cdef int parse_block(self, const char *buf, Py_ssize_t pos, Py_ssize_t end, bint final,
                          char *out, Py_ssize_t max_rows, int64_t *bad, Py_ssize_t bad_cap,
@@ -429,6 +429,8 @@ cdef class Parser:
         cdef Col *cols = self.cols
         cdef Col *c
         cdef const char *s
+        cdef const char *t
+        cdef Py_ssize_t n, tn
         cdef Py_ssize_t nfields = self.nfields
         cdef Py_ssize_t itemsize = self.itemsize
         cdef char delim = self.delim
@@ -478,12 +480,17 @@ cdef class Parser:
                 if nf < nfields and bad_field < 0 and cols[nf].kind != K_IGNORE:
                     c = &cols[nf]
                     s = buf + f.start
+                    n = f.length
+                    t = s
+                    tn = n
                     if (c.direct and not f.escaped
-                            and (c.text or (f.length > 0 and not is_space(s[0])
-                                            and not is_space(s[f.length - 1])))):
-                        st = store_value(self, nf, c, s, f.length, s, f.length, rec)
+                            and (c.text or (n > 0 and not is_space(s[0])
+                                            and not is_space(s[n - 1])))):
+                        st = ST_STORE     # a plain field: its text as it stands
                     else:
-                        st = self.convert(nf, s, f.length, f.escaped, rec)
+                        st = self.prepare(c, &s, &n, &t, &tn, f.escaped, rec)
+                    if st == ST_STORE:    # the one call site: store_value is inlined here
+                        st = store_value(self, nf, c, s, n, t, tn, rec)
                     if st != ST_OK:
                         bad_field = nf     # finish the row: a wrong field count wins
                         bad_status = st
