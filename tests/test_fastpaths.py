@@ -533,6 +533,45 @@ def test_tokenizer_matches_csv_module_at_every_word_offset(delimiter, block_size
 # -- categories --------------------------------------------------------------------------------
 
 
+def test_utf8_check_equals_strict_decode_at_every_offset():
+    """Valid and invalid sequences (truncated, overlong, surrogate, past U+10FFFF, stray
+    continuation bytes) at every offset of ASCII runs 0-20 bytes long: the str column
+    keeps a row exactly when ``bytes.decode("utf-8")`` accepts its text (the check skips
+    whole ASCII words and reads the last 1-7 bytes as an overlapping word)."""
+    seqs = [b"\xc3\xa9", b"\xe2\x82\xac", b"\xf0\x9f\x98\x80", b"\xf4\x8f\xbf\xbf",  # valid
+            b"\xed\x9f\xbf", b"\xee\x80\x80", b"\xe0\xa0\x80",                    # valid edges
+            b"\xc3", b"\xe2\x82", b"\xf0\x9f\x98", b"\x80", b"\xbf", b"\xc0\xaf",  # invalid
+            b"\xc1\xbf", b"\xe0\x9f\xbf", b"\xed\xa0\x80", b"\xf0\x8f\xbf\xbf",
+            b"\xf4\x90\x80\x80", b"\xf5\x80\x80\x80", b"\xff", b"\xc3\x28",
+            b"\xe2\x28\xa1", b"\xf0\x28\x8c\xbc", b"\xc3\xa9\xa9"]  # fmt: skip
+    rng = random.Random(59)
+    texts = []
+    for seq in seqs:
+        for total in range(0, 21):
+            for pos in range(total + 1):
+                ascii_run = bytes(rng.choice(b"abcxyz019 ") for _ in range(total))
+                texts.append(ascii_run[:pos] + seq + ascii_run[pos:])
+    for _ in range(3000):  # dense mixes of multi-byte characters and junk
+        texts.append(b"".join(rng.choice(seqs + [b"a", b"zz"]) for _ in range(rng.randint(1, 9))))
+    texts = [t for t in texts if t.strip(b" ") == t and t]  # blanks at the ends are kept anyway
+    body = b"".join(b"%d,%s\n" % (i, t) for i, t in enumerate(texts))
+    columns = [{"name": "i", "type": "int64"}, {"name": "s", "type": "str", "width": 48}]
+    schema = {"columns": columns}
+    got = fastetl.read_csv(b"i,s\n" + body, schema, workers=1, on_error="skip")
+
+    def valid(t: bytes) -> bool:
+        try:
+            t.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return True
+
+    want = [i for i, t in enumerate(texts) if valid(t)]
+    assert 0 < len(want) < len(texts)
+    assert got["i"].tolist() == want
+    assert got["s"].tolist() == [texts[i] for i in want]
+
+
 def test_category_codes_follow_first_appearance_for_many_similar_values(tmp_path):
     """Thousands of values of every length 0-40 that differ in one byte, share prefixes and
     suffixes, or are prefixes of each other: codes in first-appearance order, values intact."""

@@ -2,58 +2,64 @@
 #
 # Included by _core.pyx.
 
+cdef extern from * nogil:
+    """
+    /* Strict UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF).  Eight bytes at a
+       time: a word with no high bit is skipped whole; otherwise the step goes straight to
+       its first non-ASCII byte and checks that one character.  The last 1 to 7 bytes are
+       read as the final (overlapping) word with the bytes already checked shifted out. */
+    FASTETL_INLINE int fastetl_utf8_valid(const char *s, Py_ssize_t n) {
+        const unsigned char *u = (const unsigned char *)s;
+        const uint64_t highs = 0x8080808080808080ULL;
+        Py_ssize_t i = 0;
+        uint64_t w;
+        unsigned char c, c1;
+        for (;;) {
+            if (i + 8 <= n) {
+                w = fastetl_load8(s + i) & highs;
+                if (w == 0) { i += 8; continue; }
+            } else if (n >= 8) {
+                if (i >= n) return 1;
+                w = (fastetl_load8(s + n - 8) & highs) >> (8 * (i - (n - 8)));
+                if (w == 0) return 1;
+            } else {
+                while (i < n && u[i] < 0x80) i++;
+                if (i >= n) return 1;
+                w = 0x80;
+            }
+            i += fastetl_ctz64(w) >> 3;          /* the first byte with its high bit set */
+            c = u[i];
+            if (c < 0xC2) return 0;              /* continuation byte or overlong lead */
+            if (c < 0xE0) {
+                if (i + 1 >= n || (u[i + 1] & 0xC0) != 0x80) return 0;
+                i += 2;
+            } else if (c < 0xF0) {
+                if (i + 2 >= n) return 0;
+                c1 = u[i + 1];
+                if ((c1 & 0xC0) != 0x80 || (u[i + 2] & 0xC0) != 0x80) return 0;
+                if (c == 0xE0 && c1 < 0xA0) return 0;     /* overlong */
+                if (c == 0xED && c1 >= 0xA0) return 0;    /* UTF-16 surrogate */
+                i += 3;
+            } else if (c < 0xF5) {
+                if (i + 3 >= n) return 0;
+                c1 = u[i + 1];
+                if ((c1 & 0xC0) != 0x80 || (u[i + 2] & 0xC0) != 0x80
+                        || (u[i + 3] & 0xC0) != 0x80) return 0;
+                if (c == 0xF0 && c1 < 0x90) return 0;     /* overlong */
+                if (c == 0xF4 && c1 >= 0x90) return 0;    /* past U+10FFFF */
+                i += 4;
+            } else {
+                return 0;
+            }
+        }
+    }
+    """
+    bint fastetl_utf8_valid(const char *s, Py_ssize_t n)
+
+
 cdef inline bint utf8_valid(const char *s, Py_ssize_t n) noexcept nogil:
     """Strict UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF)."""
-    cdef Py_ssize_t i = 0
-    cdef uint64_t chunk
-    cdef unsigned char c, c1
-    while i < n:
-        # ASCII runs go 8 bytes at a time (memcpy keeps unaligned reads portable)
-        while i + 8 <= n:
-            memcpy(&chunk, s + i, 8)
-            if chunk & <uint64_t>0x8080808080808080ULL:
-                break
-            i += 8
-        if i >= n:
-            break
-        c = <unsigned char>s[i]
-        if c < 0x80:
-            i += 1
-            continue
-        if c < 0xC2:
-            return False                      # continuation byte or overlong lead
-        if c < 0xE0:
-            if i + 1 >= n or (<unsigned char>s[i + 1] & 0xC0) != 0x80:
-                return False
-            i += 2
-            continue
-        if c < 0xF0:
-            if i + 2 >= n:
-                return False
-            c1 = <unsigned char>s[i + 1]
-            if (c1 & 0xC0) != 0x80 or (<unsigned char>s[i + 2] & 0xC0) != 0x80:
-                return False
-            if c == 0xE0 and c1 < 0xA0:
-                return False                  # overlong
-            if c == 0xED and c1 >= 0xA0:
-                return False                  # UTF-16 surrogate
-            i += 3
-            continue
-        if c < 0xF5:
-            if i + 3 >= n:
-                return False
-            c1 = <unsigned char>s[i + 1]
-            if ((c1 & 0xC0) != 0x80 or (<unsigned char>s[i + 2] & 0xC0) != 0x80
-                    or (<unsigned char>s[i + 3] & 0xC0) != 0x80):
-                return False
-            if c == 0xF0 and c1 < 0x90:
-                return False                  # overlong
-            if c == 0xF4 and c1 >= 0x90:
-                return False                  # past U+10FFFF
-            i += 4
-            continue
-        return False
-    return True
+    return fastetl_utf8_valid(s, n)
 
 
 cdef inline int convert_str(const char *s, Py_ssize_t n, Py_ssize_t width, bint truncate,
