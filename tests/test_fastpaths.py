@@ -572,6 +572,38 @@ def test_utf8_check_equals_strict_decode_at_every_offset():
     assert got["s"].tolist() == [texts[i] for i in want]
 
 
+def test_bool_words_every_case_and_every_one_byte_change():
+    """Booleans of 2-5 letters are compared as one word with 0x20 set in every byte: every
+    upper/lower mix is accepted, and every change of one byte (to each ASCII byte that can
+    sit in an unquoted field, e.g. '\x14' | 0x20 == '4', 'O' ^ 0x20 == 'o') is judged as
+    the plain rules say."""
+    words = {"true": 1, "yes": 1, "false": 0, "no": 0, "t": 1, "f": 0, "1": 1, "0": 0}
+
+    def reference(t: str):
+        low = t.strip(" \t")
+        return words.get(low.lower()) if low.isascii() else None
+
+    texts = set()
+    for w in words:
+        for mask in range(1 << len(w)):
+            texts.add("".join(ch.upper() if mask >> k & 1 else ch for k, ch in enumerate(w)))
+        for pos in range(len(w)):
+            for b in range(1, 128):
+                if chr(b) in ',\n\r"':
+                    continue
+                texts.add(w[:pos] + chr(b) + w[pos + 1 :])
+                texts.add(w[:pos] + chr(b) + w[pos:])  # one byte more
+    texts = sorted(t for t in texts if t.strip(" \t"))
+    cells = [t if t.strip(" \t") == t else f'"{t}"' for t in texts]
+    body = "".join(f"{i},{c}\n" for i, c in enumerate(cells))
+    columns = [{"name": "i", "type": "int64"}, {"name": "b", "type": "bool"}]
+    got = fastetl.read_csv(("i,b\n" + body).encode(), {"columns": columns}, workers=1,
+                           on_error="skip")  # fmt: skip
+    want = [(i, v) for i, t in enumerate(texts) if (v := reference(t)) is not None]
+    assert len(want) > 60
+    assert list(zip(got["i"].tolist(), got["b"].astype(int).tolist(), strict=True)) == want
+
+
 def test_category_codes_follow_first_appearance_for_many_similar_values(tmp_path):
     """Thousands of values of every length 0-40 that differ in one byte, share prefixes and
     suffixes, or are prefixes of each other: codes in first-appearance order, values intact."""

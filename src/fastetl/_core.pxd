@@ -85,9 +85,9 @@ cdef class Parser:
     cdef char *scratch_reserve(self, int slot, Py_ssize_t n) noexcept nogil
     cdef inline bint is_null(self, const char *s, Py_ssize_t n) noexcept nogil
     cdef void rollback(self) noexcept nogil
-    cdef int set_flags(self, Col *c, const char *raw, Py_ssize_t rawn,
+    cdef inline int set_flags(self, Col *c, const char *raw, Py_ssize_t rawn,
                        const char *t, Py_ssize_t tn, char *rec) noexcept nogil
-    cdef int prepare(self, Col *c, const char **sp, Py_ssize_t *np, const char **tp,
+    cdef inline int prepare(self, Col *c, const char **sp, Py_ssize_t *np, const char **tp,
                      Py_ssize_t *tnp, bint escaped, char *rec) noexcept nogil
     cdef int parse_block(self, const char *buf, Py_ssize_t pos, Py_ssize_t end, bint final,
                          char *out, Py_ssize_t max_rows, int64_t *bad, Py_ssize_t bad_cap,

@@ -323,7 +323,7 @@ cdef class Parser:
             self.journal_len -= 1
             catdict_pop(self.cols[self.journal[self.journal_len]].dict)
 
-    cdef int set_flags(self, Col *c, const char *raw, Py_ssize_t rawn,
+    cdef inline int set_flags(self, Col *c, const char *raw, Py_ssize_t rawn,
                        const char *t, Py_ssize_t tn, char *rec) noexcept nogil:
         cdef Py_ssize_t k
         cdef FlagSpec *f
@@ -344,7 +344,7 @@ cdef class Parser:
                 rec[f.byte] |= <char>f.mask
         return ST_OK
 
-    cdef int prepare(self, Col *c, const char **sp, Py_ssize_t *np, const char **tp,
+    cdef inline int prepare(self, Col *c, const char **sp, Py_ssize_t *np, const char **tp,
                      Py_ssize_t *tnp, bint escaped, char *rec) noexcept nogil:
         """Everything before store_value for a field that is not plain: undo doubled quotes,
         trim, set flags, take nulls.  ST_STORE when the value is still to be stored, with

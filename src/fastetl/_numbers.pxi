@@ -571,8 +571,36 @@ cdef inline bint _all_decimal_syntax(const char *s, Py_ssize_t i, Py_ssize_t n) 
     return True
 
 
+cdef extern from * nogil:
+    """
+    /* The word of a 2 to 5 byte boolean text (p[0] lowest byte, as fastetl_load8) with
+       0x20 set in every byte: for a text of letters that is its lower case, and a byte
+       b has b | 0x20 equal to a lower-case letter only when b is that letter in either
+       case, so comparing with the lower-case words is an exact case-blind compare. */
+    FASTETL_INLINE uint64_t fastetl_bool_word(const char *p, Py_ssize_t n) {
+        const unsigned char *u = (const unsigned char *)p;
+        uint64_t w;
+        if (n >= 4)
+            w = (uint64_t)fastetl_load4(p) | (n == 5 ? (uint64_t)u[4] << 32 : 0);
+        else
+            w = (uint64_t)u[0] | (uint64_t)u[1] << 8 | (n == 3 ? (uint64_t)u[2] << 16 : 0);
+        return w | (0x2020202020ULL >> (8 * (5 - n)));
+    }
+    #define FASTETL_WORD_NO    0x6F6EULL            /* "no" */
+    #define FASTETL_WORD_YES   0x736579ULL          /* "yes" */
+    #define FASTETL_WORD_TRUE  0x65757274ULL        /* "true" */
+    #define FASTETL_WORD_FALSE 0x65736C6166ULL      /* "false" */
+    """
+    uint64_t fastetl_bool_word(const char *p, Py_ssize_t n)
+    uint64_t FASTETL_WORD_NO
+    uint64_t FASTETL_WORD_YES
+    uint64_t FASTETL_WORD_TRUE
+    uint64_t FASTETL_WORD_FALSE
+
+
 cdef inline int parse_bool(const char *s, Py_ssize_t n, uint8_t *out) noexcept nogil:
     """true/false, t/f, yes/no, 1/0 -- letters in any case."""
+    cdef uint64_t w
     if n == 1:
         if s[0] == c'1' or ascii_lower(s[0]) == c't':
             out[0] = 1
@@ -581,10 +609,13 @@ cdef inline int parse_bool(const char *s, Py_ssize_t n, uint8_t *out) noexcept n
             out[0] = 0
             return ST_OK
         return ST_INVALID
-    if eq_nocase(s, n, b"true", 4) or eq_nocase(s, n, b"yes", 3):
+    if n < 2 or n > 5:
+        return ST_INVALID
+    w = fastetl_bool_word(s, n)
+    if (n == 4 and w == FASTETL_WORD_TRUE) or (n == 3 and w == FASTETL_WORD_YES):
         out[0] = 1
         return ST_OK
-    if eq_nocase(s, n, b"false", 5) or eq_nocase(s, n, b"no", 2):
+    if (n == 5 and w == FASTETL_WORD_FALSE) or (n == 2 and w == FASTETL_WORD_NO):
         out[0] = 0
         return ST_OK
     return ST_INVALID
