@@ -40,6 +40,8 @@ cdef struct Col:
     bint text                # str or category: the text is kept as is (never trimmed)
     bint direct              # no flags, no nulls to look for: an unquoted, untrimmed field's
                              # text goes straight to store_value (see Parser.parse_block)
+    bint as_is               # direct, and no blank check needed first: the text is kept
+                             # untrimmed, or the converter rejects blanks at the ends
 
 
 cdef struct FlagSpec:

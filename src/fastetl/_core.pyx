@@ -252,6 +252,11 @@ cdef class Parser:
             # the only marker is the empty text, which an untrimmed direct field never is
             c.direct = (c.flag_count == 0 and not c.nullable and c.kind != K_FLAGONLY
                         and (c.text or self.nulls_only_empty))
+            # converters that reject a blank at either end: a direct field goes in as it
+            # stands, and only a failure pays for trimming (a retry in Parser.parse_block)
+            c.as_is = c.direct and (c.text or c.kind in (K_INT, K_UINT, K_DECIMAL, K_FLOAT32,
+                                                         K_FLOAT64, K_BOOL)
+                                    or (c.kind in (K_DATE, K_DATETIME) and c.fmt_len == 0))
             if c.kind == K_CATEGORY:
                 values = spec.get("values")      # a fixed dictionary, or the seed of a learned one
                 c.dict = catdict_new(spec["limit"], spec.get("frozen", values is not None))
@@ -432,6 +437,8 @@ cdef class Parser:
         cdef const char *t
         cdef Py_ssize_t n, tn
         cdef Py_ssize_t nfields = self.nfields
+        cdef Py_ssize_t nconv              # fields of the row still to convert
+        cdef bint retry
         cdef Py_ssize_t itemsize = self.itemsize
         cdef char delim = self.delim
         cdef int quote = self.quote
@@ -457,6 +464,7 @@ cdef class Parser:
             rec = out + rows * itemsize
             memset(rec, 0, <size_t>itemsize)
             nf = 0
+            nconv = nfields
             bad_field = -1
             st = ST_OK
             while True:
@@ -477,24 +485,30 @@ cdef class Parser:
                     row_end = line_end_after(buf, f.bad if fs == FIELD_AFTER_QUOTE else pos,
                                              end, final)
                     break
-                if nf < nfields and bad_field < 0 and cols[nf].kind != K_IGNORE:
+                if nf < nconv and cols[nf].kind != K_IGNORE:
                     c = &cols[nf]
-                    s = buf + f.start
-                    n = f.length
-                    t = s
-                    tn = n
-                    if (c.direct and not f.escaped
-                            and (c.text or (n > 0 and not is_space(s[0])
-                                            and not is_space(s[n - 1])))):
-                        st = ST_STORE     # a plain field: its text as it stands
-                    else:
-                        st = self.prepare(c, &s, &n, &t, &tn, f.escaped, rec)
-                    if st == ST_STORE:    # the one call site: store_value is inlined here
-                        st = store_value(self, nf, c, s, n, t, tn, rec)
+                    retry = False
+                    while True:       # once; twice for an as_is field that did not convert
+                        s = buf + f.start
+                        n = f.length
+                        t = s
+                        tn = n
+                        if not f.escaped and not retry and (
+                                c.as_is or (c.direct and n > 0 and not is_space(s[0])
+                                            and not is_space(s[n - 1]))):
+                            st = ST_STORE     # a plain field: its text as it stands
+                        else:
+                            st = self.prepare(c, &s, &n, &t, &tn, f.escaped, rec)
+                        if st == ST_STORE:    # the one call site: store_value is inlined here
+                            st = store_value(self, nf, c, s, n, t, tn, rec)
+                        if st == ST_OK or retry or f.escaped or not c.as_is or c.text:
+                            break
+                        retry = True          # maybe blanks at an end: prepare trims them
                     if st != ST_OK:
                         bad_field = nf     # finish the row: a wrong field count wins
                         bad_status = st
                         bad_f = f
+                        nconv = 0          # convert nothing more in this row
                 nf += 1
                 pos = f.next
                 if fs != FIELD_DELIM:
