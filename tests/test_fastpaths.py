@@ -2,8 +2,10 @@
 
 Floats take Clinger's fast path, then an Eisel-Lemire step for up to 19 significant
 digits (and for longer texts when the 19-digit truncation decides the rounding), and
-only then CPython's strtod; integers are read eight digits at a time; the tokenizer
-and UTF-8 check skip ordinary bytes several at a time; categories use a word-wise hash.
+only then CPython's strtod; integers are read eight digits at a time (a 4-7 digit tail,
+and a short decimal, as one zero-padded word); booleans are one case-folded word; the
+tokenizer and UTF-8 check skip ordinary bytes several at a time; categories use a
+word-wise hash.
 Every test here compares the parsed column with float()/int()/csv/bytes.decode on the
 same texts, so any path that rounds, wraps, splits or hashes differently shows up.
 Deterministic: every generator is seeded.
