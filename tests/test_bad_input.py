@@ -609,12 +609,12 @@ def test_full_disk_is_an_output_error_and_out_is_untouched(tmp_path: Path):
 
 @pytest.fixture(scope="session")
 def big_input(tmp_path_factory) -> tuple[Path, Path]:
-    """About 100 MB of orders and the demo schema, generated once per session."""
+    """About 300 MB of orders and the demo schema, generated once per session."""
     from fastetl.demo import demo_schema, generate_orders
 
     d = tmp_path_factory.mktemp("big")
     src = d / "orders.csv"
-    generate_orders(src, rows=500_000, seed=7)
+    generate_orders(src, rows=1_500_000, seed=7)  # outlasts the wait for the first MiB
     schema = d / "schema.json"
     schema.write_text(demo_schema().to_json(), encoding="utf-8")
     return src, schema

@@ -33,7 +33,7 @@ SCHEMA = {
         {"name": "day", "type": "date"},
     ]
 }
-ROWS = 120_000
+ROWS = 300_000  # big enough that a conversion outlasts the wait for its first checkpoint
 
 RUNNER = r"""
 import json, sys, time
