@@ -7,11 +7,17 @@
   ``FASTETL_FUZZ=10`` to run ten times as many random examples.
 * The report header says which fastetl (and which compiled core) is under test,
   so a run against a stale build or the wrong install is easy to spot.
+* Ctrl-C tests send SIGINT to a child converter.  A shell that starts a job in the
+  background without job control (``cmd &`` in a script, ``nohup``) leaves SIGINT
+  ignored, every child inherits that, and Python then never turns it into
+  KeyboardInterrupt: the child would run to its end.  The test process restores
+  Python's handler, so the children it starts get SIGINT as from a terminal.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -21,6 +27,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 settings.register_profile("fastetl", deadline=None, print_blob=True)
 settings.load_profile("fastetl")
+
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_report_header(config):
