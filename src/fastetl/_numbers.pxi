@@ -201,19 +201,6 @@ cdef extern from * nogil:
                 + (((v >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32)))) >> 32;
     }
 
-    /* Four bytes at p, p[0] lowest (the 4-byte companion of fastetl_load8). */
-    FASTETL_INLINE uint32_t fastetl_load4(const char *p) {
-        uint32_t v;
-    #if !defined(FASTETL_PORTABLE) && ((defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) \
-            || (defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86) || defined(_M_ARM64))))
-        memcpy(&v, p, 4);
-    #else
-        const unsigned char *u = (const unsigned char *)p;
-        v = (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24;
-    #endif
-        return v;
-    }
-
     /* The k (4 to 8) bytes at p as the end of an eight-byte word (as fastetl_load8 orders
        it) whose first 8 - k bytes are '0': a short run of digits, padded with leading
        zeros for fastetl_all8digits / fastetl_parse8.  Reads p[0:k] only, as two

@@ -18,18 +18,39 @@ cdef extern from * nogil:
     #define FASTETL_INLINE static inline
     #endif
 
+    /* A little-endian target known at compile time: a word's bytes are already in the
+       order the loads below and the record layout want, so one memcpy does.  Elsewhere,
+       and under FASTETL_PORTABLE, bytes are assembled one by one. */
+    #if !defined(FASTETL_PORTABLE) && ((defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) \
+            || (defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86) || defined(_M_ARM64))))
+    #define FASTETL_LE_MEMCPY 1
+    #else
+    #define FASTETL_LE_MEMCPY 0
+    #endif
+
     /* Eight bytes at p as a number whose lowest byte is p[0], whatever the byte order
        (used by the word-at-a-time loops here and in _numbers.pxi / _text.pxi). */
     static inline uint64_t fastetl_load8(const char *p) {
         uint64_t v;
-    #if !defined(FASTETL_PORTABLE) && ((defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) \
-            || (defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86) || defined(_M_ARM64))))
+    #if FASTETL_LE_MEMCPY
         memcpy(&v, p, 8);
     #else
         const unsigned char *u = (const unsigned char *)p;
         v = (uint64_t)u[0] | (uint64_t)u[1] << 8 | (uint64_t)u[2] << 16 | (uint64_t)u[3] << 24
             | (uint64_t)u[4] << 32 | (uint64_t)u[5] << 40 | (uint64_t)u[6] << 48
             | (uint64_t)u[7] << 56;
+    #endif
+        return v;
+    }
+
+    /* Four bytes at p, p[0] lowest (the 4-byte companion of fastetl_load8). */
+    FASTETL_INLINE uint32_t fastetl_load4(const char *p) {
+        uint32_t v;
+    #if FASTETL_LE_MEMCPY
+        memcpy(&v, p, 4);
+    #else
+        const unsigned char *u = (const unsigned char *)p;
+        v = (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24;
     #endif
         return v;
     }
@@ -57,8 +78,7 @@ cdef extern from * nogil:
     /* v's low `size` bytes (1, 2, 4 or 8) at p, least significant first, as the
        little-endian record layout wants them: one plain store each, not a call. */
     static inline void fastetl_store_le(char *p, uint64_t v, int size) {
-    #if !defined(FASTETL_PORTABLE) && ((defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) \
-            || (defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86) || defined(_M_ARM64))))
+    #if FASTETL_LE_MEMCPY
         uint8_t b; uint16_t h; uint32_t w;
         switch (size) {
         case 1: b = (uint8_t)v; memcpy(p, &b, 1); return;
@@ -183,6 +203,7 @@ cdef extern from * nogil:
     }
     """
     uint64_t fastetl_load8(const char *p)
+    uint32_t fastetl_load4(const char *p)
     void fastetl_store_le(char *p, uint64_t v, int size)
     bint fastetl_same(const char *a, const char *b, Py_ssize_t n)
     void fastetl_copy(char *d, const char *s, Py_ssize_t n)

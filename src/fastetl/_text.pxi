@@ -54,12 +54,7 @@ cdef extern from * nogil:
         }
     }
     """
-    bint fastetl_utf8_valid(const char *s, Py_ssize_t n)
-
-
-cdef inline bint utf8_valid(const char *s, Py_ssize_t n) noexcept nogil:
-    """Strict UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF)."""
-    return fastetl_utf8_valid(s, n)
+    bint utf8_valid "fastetl_utf8_valid"(const char *s, Py_ssize_t n)
 
 
 cdef inline int convert_str(const char *s, Py_ssize_t n, Py_ssize_t width, bint truncate,
