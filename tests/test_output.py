@@ -355,3 +355,82 @@ def test_convert_accepts_a_file_object(tmp_path: Path):
     report = fastetl.convert(io.BytesIO(CSV), out, SCHEMA)
     assert report.rows == 3
     assert_same_records(np.load(out), reference_parse_full(CSV, SCHEMA).array, "convert(BytesIO)")
+
+
+# -- syncing ahead ---------------------------------------------------------------------------------
+
+
+def _sync_threads() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "fastetl-sync"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_syncing_ahead_keeps_the_bytes_and_ends_its_thread(tmp_path: Path, monkeypatch, workers):
+    """With a sync every few KiB, the background thread really syncs the file while
+    it is written (fsync calls from that thread), the output bytes are the ones a
+    run without it writes, and the thread is gone when convert returns."""
+    from fastetl import store
+    from fastetl.demo import demo_schema, generate_orders_bytes
+
+    data = generate_orders_bytes(3000)  # about 0.8 MB of records
+    src = tmp_path / "in.csv"
+    src.write_bytes(data)
+    plain = tmp_path / "plain.npy"
+    fastetl.convert(src, plain, demo_schema(), workers=workers)
+
+    import threading
+
+    synced = []
+    real_fsync = os.fsync
+
+    def counting_fsync(fd):
+        if threading.current_thread().name == "fastetl-sync":
+            synced.append(fd)
+        return real_fsync(fd)
+
+    monkeypatch.setattr(store, "SYNC_AHEAD_BYTES", 16 << 10)
+    monkeypatch.setattr(os, "fsync", counting_fsync)
+    ahead = tmp_path / "ahead.npy"
+    fastetl.convert(src, ahead, demo_schema(), workers=workers, block_size=64 << 10)
+    assert len(synced) >= 2
+    assert ahead.read_bytes() == plain.read_bytes()
+    assert _sync_threads() == []
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failed_background_sync_fails_the_conversion(tmp_path: Path, monkeypatch, workers):
+    """An fsync error on the background thread (an I/O error while the disk writes
+    the records back) is an OutputError naming the output, never a silent success;
+    the earlier output stays as it was and no temporary file is left.  (No test
+    machine has a disk that fails on demand: the error is injected into the sync
+    thread's fsync calls alone.)"""
+    import errno
+    import threading
+
+    from fastetl import store
+    from fastetl.demo import demo_schema, generate_orders_bytes
+
+    src = tmp_path / "in.csv"
+    src.write_bytes(generate_orders_bytes(3000))
+    folder = tmp_path / "out"
+    folder.mkdir()
+    out = folder / "OUT.npy"
+    fastetl.convert(generate_orders_bytes(10), out, demo_schema())
+    before = _snapshot(folder)
+    real_fsync = os.fsync
+
+    def failing_fsync(fd):
+        if threading.current_thread().name == "fastetl-sync":
+            raise OSError(errno.EIO, "Input/output error")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(store, "SYNC_AHEAD_BYTES", 16 << 10)
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(fastetl.OutputError) as ei:
+        fastetl.convert(src, out, demo_schema(), workers=workers, block_size=64 << 10)
+    assert str(ei.value).startswith(f"cannot write {folder}")
+    assert str(ei.value).endswith("Input/output error")
+    assert _snapshot(folder) == before
+    assert _sync_threads() == []
