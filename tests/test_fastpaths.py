@@ -682,3 +682,112 @@ def test_iso_dates_reject_every_bad_byte_position():
             continue  # blanks at either end are trimmed
         msg = _parse_error(["2000-01-01", t], "date")
         assert msg is not None and "is not a valid date" in msg, (t, msg)
+
+
+# -- splitting rows ---------------------------------------------------------------------------
+
+_TEXTS = [
+    "",
+    "a",
+    "plain words",
+    "x" * 70,
+    "y" * 130,
+    "with,comma",
+    ",",
+    ",,",
+    "line\nbreak",
+    "cr\ronly",
+    "crlf\r\ninside",
+    "\n",
+    '"',
+    'say "hi"',
+    '""',
+    'mid"quote',
+    "é à ü",
+    "trailing space ",
+    '=,\n\r\n"',
+]
+
+
+def _split_case(rng: random.Random, rows: int, broken: bool, skippable: int = 0) -> bytes:
+    """A header and ``rows`` rows of (id, three texts): every kind of cell, quoted when
+    it must be or at random, a random line end per row (LF, CRLF, lone CR), a quote
+    inside an unquoted cell (ordinary there).  With ``broken``, one row has text after
+    a closing quote, a wrong field count, or an unterminated quote at the end; with
+    ``skippable``, that many rows have a bad id or one field too many."""
+    out = ["id,a,b,c\r\n"]
+    bad_row = rng.randrange(rows) if broken else -1
+    damaged = set(rng.sample(range(rows), min(skippable, rows)))
+    for r in range(rows):
+        cells = [str(rng.randrange(-(10**6), 10**6))]
+        for _ in range(3):
+            text = rng.choice(_TEXTS)
+            plain = not any(ch in text for ch in ",\r\n") and not text.startswith('"')
+            cells.append(text if plain and rng.random() < 0.5 else
+                         '"' + text.replace('"', '""') + '"')  # fmt: skip
+        if r in damaged:
+            if rng.random() < 0.5:
+                cells[0] = "x" + cells[0]
+            else:
+                cells.append(rng.choice(["extra", '"ex,tra"']))
+        if r == bad_row:
+            how = rng.randrange(3)
+            if how == 0:
+                k = rng.randrange(1, 4)
+                cells[k] = '"' + cells[k].strip('"').replace('"', "") + '"x'
+            elif how == 1:
+                cells.append("extra") if rng.random() < 0.5 else cells.pop()
+            else:
+                out.append(",".join(cells[:3]) + ',"never closed')
+                break
+        out.append(",".join(cells) + rng.choice(["\n", "\r\n", "\r"]))
+    if rng.random() < 0.3 and not out[-1].endswith("closed"):
+        out[-1] = out[-1].rstrip("\r\n")  # no line end after the last row
+    return "".join(out).encode()
+
+
+SPLIT_SCHEMA = Schema.from_dict(
+    {
+        "columns": [
+            {"name": "id", "type": "int32"},
+            *({"name": n, "type": "str", "width": 140} for n in "abc"),
+        ]
+    }  # fmt: skip
+)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_rows_of_every_shape_split_like_python_csv(seed):
+    """Regular rows (split from the bits) and irregular ones (split field by field)
+    mixed in one file: the same records as the reference, at every block size."""
+    from reference import compare_with_reference
+
+    rng = random.Random(seed)
+    data = _split_case(rng, rng.randrange(1, 40), broken=False)
+    compare_with_reference(data, SPLIT_SCHEMA, block_sizes=(1, 7, 64, 200, None))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_broken_rows_among_regular_ones_fail_where_python_csv_does(seed):
+    """One broken row among regular ones: the same first error (line, column, row,
+    offset) as the reference, at every block size."""
+    from reference import compare_with_reference
+
+    rng = random.Random(1000 + seed)
+    data = _split_case(rng, rng.randrange(1, 40), broken=True)
+    compare_with_reference(data, SPLIT_SCHEMA, block_sizes=(1, 7, 64, 200, None))
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_skipped_bad_rows_among_regular_ones_match_the_reference(seed):
+    """With on_error="skip", rows with a wrong field count or a bad value among rows
+    of every shape: the rows kept and the rows left out are the reference's."""
+    from reference import assert_same_records, reference_parse_full
+
+    rng = random.Random(2000 + seed)
+    data = _split_case(rng, 60, broken=False, skippable=6)
+    ref = reference_parse_full(data, SPLIT_SCHEMA, skip_bad=True)
+    assert ref.bad  # some rows were damaged
+    for bs in (7, 64, None):
+        arr = fastetl.read_csv(data, SPLIT_SCHEMA, block_size=bs, on_error="skip")
+        assert_same_records(arr, ref.array, f"block_size={bs}")

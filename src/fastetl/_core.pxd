@@ -44,6 +44,15 @@ cdef struct Col:
                              # untrimmed, or the converter rejects blanks at the ends
 
 
+cdef struct Span:
+    # Where one field of the row being parsed lies (Parser.parse_block splits a whole
+    # row into these before it converts any field).
+    Py_ssize_t start         # first byte of the content (after the opening quote, if quoted)
+    Py_ssize_t length        # bytes of content, escapes still doubled
+    bint quoted
+    bint escaped             # the content holds doubled quotes to undo
+
+
 cdef struct FlagSpec:
     Py_ssize_t byte          # record offset of the byte holding the bit
     uint8_t mask
@@ -83,6 +92,9 @@ cdef class Parser:
     cdef Py_ssize_t scratch_cap[2]
     cdef Py_ssize_t *journal
     cdef Py_ssize_t journal_len
+    cdef Span *spans             # the fields of the row at hand, nfields of them
+    cdef Py_ssize_t *typed       # the fields that are looked at (kind != K_IGNORE), in order
+    cdef Py_ssize_t ntyped
 
     cdef char *scratch_reserve(self, int slot, Py_ssize_t n) noexcept nogil
     cdef inline bint is_null(self, const char *s, Py_ssize_t n) noexcept nogil

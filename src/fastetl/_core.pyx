@@ -210,10 +210,13 @@ cdef class Parser:
         self.cols = <Col *>calloc(<size_t>self.nfields, sizeof(Col))
         self.flags = <FlagSpec *>calloc(<size_t>max(self.nflags, 1), sizeof(FlagSpec))
         self.journal = <Py_ssize_t *>calloc(<size_t>self.nfields, sizeof(Py_ssize_t))
+        self.spans = <Span *>calloc(<size_t>self.nfields, sizeof(Span))
+        self.typed = <Py_ssize_t *>calloc(<size_t>self.nfields, sizeof(Py_ssize_t))
         self.n_nulls = len(null_values)
         self.null_ptrs = <char **>calloc(<size_t>max(self.n_nulls, 1), sizeof(char *))
         self.null_lens = <Py_ssize_t *>calloc(<size_t>max(self.n_nulls, 1), sizeof(Py_ssize_t))
         if (self.cols == NULL or self.flags == NULL or self.journal == NULL
+                or self.spans == NULL or self.typed == NULL
                 or self.null_ptrs == NULL or self.null_lens == NULL):
             raise MemoryError()
         for i, v in enumerate(null_values):
@@ -230,6 +233,9 @@ cdef class Parser:
                 c.kind = K_IGNORE
                 continue
             c.kind = spec["kind"]
+            if c.kind != K_IGNORE:
+                self.typed[self.ntyped] = i
+                self.ntyped += 1
             c.size = spec.get("size", 0)
             c.offset = spec.get("offset", 0)
             c.nullable = spec.get("nullable", False)
@@ -297,6 +303,8 @@ cdef class Parser:
             free(self.null_ptrs)
         free(self.null_lens)
         free(self.journal)
+        free(self.spans)
+        free(self.typed)
         free(self.scratch[0])
         free(self.scratch[1])
 
@@ -426,18 +434,25 @@ cdef class Parser:
         in ``bad`` (BAD_WIDTH int64s each, see BAD_FIELDS) and parsing goes on
         after it; when ``bad`` is full the parse stops before the next bad row.
         A row whose quoting is broken ends at the first line break after the break.
+
+        Each row is first split into ``self.spans`` (in one pass over its delimiter
+        bits by split_row_bits, else field by field by scan_field), then its looked-at fields
+        are converted: a row with a wrong field count converts nothing.
         """
         cdef Py_ssize_t rows = 0
         cdef Py_ssize_t nbad = 0
-        cdef Py_ssize_t row_start, nf
+        cdef Py_ssize_t row_start, nf, j
         cdef Py_ssize_t row_end = -1
         cdef Col *cols = self.cols
         cdef Col *c
+        cdef Span *spans = self.spans
+        cdef Span *sp
+        cdef const Py_ssize_t *typed = self.typed
+        cdef Py_ssize_t ntyped = self.ntyped
         cdef const char *s
         cdef const char *t
         cdef Py_ssize_t n, tn
         cdef Py_ssize_t nfields = self.nfields
-        cdef Py_ssize_t nconv              # fields of the row still to convert
         cdef bint retry
         cdef Py_ssize_t itemsize = self.itemsize
         cdef char delim = self.delim
@@ -445,15 +460,14 @@ cdef class Parser:
         cdef char *rec
         cdef int64_t *b
         cdef Field f
-        cdef Scan sc
+        cdef Scan sc                       # scan_field's delimiter bits
+        cdef Scan sq                       # split_row_bits's, quotes included
         cdef int fs, st
-        cdef Py_ssize_t bad_field = -1
-        cdef int bad_status = ST_OK
-        cdef Field bad_f
         r.status = ST_OK
         r.nbad = 0
         self.journal_len = 0
         sc.base = -64
+        sq.base = -64
         while rows < max_rows:
             row_start = skip_blank_lines(buf, pos, end, final)
             if row_start < 0:
@@ -461,16 +475,13 @@ cdef class Parser:
             pos = row_start
             if pos >= end:
                 break
-            rec = out + rows * itemsize
-            memset(rec, 0, <size_t>itemsize)
-            nf = 0
-            nconv = nfields
-            bad_field = -1
             st = ST_OK
-            while True:
-                fs = scan_field(buf, pos, end, final, delim, quote, &f, &sc)
+            # -- split the row into spans ------------------------------------
+            nf = split_row_bits(buf, pos, end, delim, quote, &sq, spans, nfields, &pos)
+            if nf < 0:                      # irregular quoting, or the row reaches the data's end
+                fs = split_row_fields(buf, pos, end, final, delim, quote, &sc, spans, nfields,
+                                      &nf, &pos, &f)
                 if fs == FIELD_NEED_MORE:
-                    self.rollback()
                     r.rows = rows
                     r.consumed = row_start
                     r.nbad = nbad
@@ -484,37 +495,9 @@ cdef class Parser:
                     r.nfound = nf + 1
                     row_end = line_end_after(buf, f.bad if fs == FIELD_AFTER_QUOTE else pos,
                                              end, final)
-                    break
-                if nf < nconv and cols[nf].kind != K_IGNORE:
-                    c = &cols[nf]
-                    retry = False
-                    while True:       # once; twice for an as_is field that did not convert
-                        s = buf + f.start
-                        n = f.length
-                        t = s
-                        tn = n
-                        if not f.escaped and not retry and (
-                                c.as_is or (c.direct and n > 0 and not is_space(s[0])
-                                            and not is_space(s[n - 1]))):
-                            st = ST_STORE     # a plain field: its text as it stands
-                        else:
-                            st = self.prepare(c, &s, &n, &t, &tn, f.escaped, rec)
-                        if st == ST_STORE:    # the one call site: store_value is inlined here
-                            st = store_value(self, nf, c, s, n, t, tn, rec)
-                        if st == ST_OK or retry or f.escaped or not c.as_is or c.text:
-                            break
-                        retry = True          # maybe blanks at an end: prepare trims them
-                    if st != ST_OK:
-                        bad_field = nf     # finish the row: a wrong field count wins
-                        bad_status = st
-                        bad_f = f
-                        nconv = 0          # convert nothing more in this row
-                nf += 1
-                pos = f.next
-                if fs != FIELD_DELIM:
-                    break
-            if st == ST_UNTERMINATED or st == ST_AFTER_QUOTE:
-                pass
+            # -- convert its fields ----------------------------------------
+            if st != ST_OK:
+                pass                       # broken quoting
             elif nf != nfields:
                 st = ST_TOO_MANY_FIELDS if nf > nfields else ST_TOO_FEW_FIELDS
                 r.field = -1
@@ -523,19 +506,43 @@ cdef class Parser:
                 r.field_quoted = False
                 r.nfound = nf
                 row_end = pos
-            elif bad_field >= 0:
-                st = bad_status
-                r.field = bad_field
-                r.field_start = bad_f.start
-                r.field_len = bad_f.length
-                r.field_quoted = bad_f.quoted
-                r.nfound = nf
-                row_end = pos
             else:
-                self.journal_len = 0
-                rows += 1
-                continue
-            # a bad row
+                rec = out + rows * itemsize
+                memset(rec, 0, <size_t>itemsize)
+                for j in range(ntyped):
+                    nf = typed[j]
+                    c = &cols[nf]
+                    sp = &spans[nf]
+                    retry = False
+                    while True:       # once; twice for an as_is field that did not convert
+                        s = buf + sp.start
+                        n = sp.length
+                        t = s
+                        tn = n
+                        if not sp.escaped and not retry and (
+                                c.as_is or (c.direct and n > 0 and not is_space(s[0])
+                                            and not is_space(s[n - 1]))):
+                            st = ST_STORE     # a plain field: its text as it stands
+                        else:
+                            st = self.prepare(c, &s, &n, &t, &tn, sp.escaped, rec)
+                        if st == ST_STORE:    # the one call site: store_value is inlined here
+                            st = store_value(self, nf, c, s, n, t, tn, rec)
+                        if st == ST_OK or retry or sp.escaped or not c.as_is or c.text:
+                            break
+                        retry = True          # maybe blanks at an end: prepare trims them
+                    if st != ST_OK:
+                        break
+                if st == ST_OK:
+                    self.journal_len = 0
+                    rows += 1
+                    continue
+                r.field = nf
+                r.field_start = sp.start
+                r.field_len = sp.length
+                r.field_quoted = sp.quoted
+                r.nfound = nfields
+                row_end = pos
+            # -- a bad row ---------------------------------------------------
             self.rollback()
             r.rows = rows
             r.consumed = row_start

@@ -476,7 +476,30 @@ cdef inline int parse_double(Parser p, const char *s, Py_ssize_t n, double *out)
 
 cdef inline int convert_decimal(const char *s, Py_ssize_t n, int scale, bint round_half_even,
                                 int64_t *out) noexcept nogil:
-    """[+-]?(digits[.digits]|digits.|.digits) scaled by 10**scale, exactly."""
+    """[+-]?(digits[.digits]|digits.|.digits) scaled by 10**scale, exactly.  The usual
+    shape in one word, inline: up to 8 bytes, integer digits, a point and exactly
+    ``scale`` (1 to 6) digits (at most 7 digits: no overflow); the rest by
+    convert_decimal_digits."""
+    cdef Py_ssize_t i = 0
+    cdef bint neg = False
+    cdef Py_ssize_t k
+    cdef uint64_t v, acc
+    if n > 0 and (s[0] == c'+' or s[0] == c'-'):
+        neg = s[0] == c'-'
+        i = 1
+    k = n - i
+    if (4 <= k <= 8 and 0 < scale <= 6 and k > scale + 1 and s[n - scale - 1] == c'.'):
+        v = fastetl_load_decimal(s + i, <int>k, scale)
+        if fastetl_all8digits(v):
+            acc = fastetl_parse8(v)
+            out[0] = <int64_t>(0 - acc) if neg else <int64_t>acc
+            return ST_OK
+    return convert_decimal_digits(s, n, scale, round_half_even, out)
+
+
+cdef int convert_decimal_digits(const char *s, Py_ssize_t n, int scale, bint round_half_even,
+                                int64_t *out) noexcept nogil:
+    """convert_decimal digit by digit: any length, any scale, rounding, range checks."""
     cdef Py_ssize_t i = 0
     cdef bint neg = False
     cdef uint64_t acc = 0
@@ -487,20 +510,9 @@ cdef inline int convert_decimal(const char *s, Py_ssize_t n, int scale, bint rou
     cdef Py_ssize_t nd = 0        # digits in acc (leading zeros included)
     cdef int first_extra = -1     # the first digit past the scale
     cdef bint sticky = False      # any non-zero digit after that one
-    cdef Py_ssize_t k
-    cdef uint64_t v
     if n > 0 and (s[0] == c'+' or s[0] == c'-'):
         neg = s[0] == c'-'
         i = 1
-    # the usual shape in one word: up to 8 bytes, integer digits, a point and exactly
-    # `scale` (1 to 6) digits (at most 7 digits: no overflow); the rest digit by digit
-    k = n - i
-    if (4 <= k <= 8 and 0 < scale <= 6 and k > scale + 1 and s[n - scale - 1] == c'.'):
-        v = fastetl_load_decimal(s + i, <int>k, scale)
-        if fastetl_all8digits(v):
-            acc = fastetl_parse8(v)
-            out[0] = <int64_t>(0 - acc) if neg else <int64_t>acc
-            return ST_OK
     limit = (<uint64_t>1 << 63) if neg else (<uint64_t>1 << 63) - 1
     # acc holds at most nd digits: below 10**18 <= limit while nd < 18, so only
     # longer texts need the overflow check

@@ -154,35 +154,35 @@ cdef extern from * nogil:
         return ~(t | x | lows);                  /* high bit: the byte of x is zero */
     }
 
-    /* Bit k set when p[k] is a, b or c, for the k < n (at most 64) bytes that are read;
+    /* Bit k set when p[k] is a, b, c or d, for the k < n (at most 64) bytes that are read;
        bits from n up are clear.  Whole 16-byte vectors with SSE2 (every x86-64), else
        exact word-at-a-time compares; fewer than 64 bytes go through a zeroed copy. */
     #if !defined(FASTETL_PORTABLE) && (defined(__SSE2__) || defined(_M_X64) \
             || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
     #include <emmintrin.h>
     static inline uint64_t fastetl_mask64_full(const char *p, unsigned char a, unsigned char b,
-                                               unsigned char c) {
+                                               unsigned char c, unsigned char d) {
         const __m128i va = _mm_set1_epi8((char)a), vb = _mm_set1_epi8((char)b);
-        const __m128i vc = _mm_set1_epi8((char)c);
+        const __m128i vc = _mm_set1_epi8((char)c), vd = _mm_set1_epi8((char)d);
         uint64_t m = 0;
         int k;
         for (k = 0; k < 4; k++) {
             __m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * k));
             __m128i e = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, va), _mm_cmpeq_epi8(v, vb)),
-                                     _mm_cmpeq_epi8(v, vc));
+                                     _mm_or_si128(_mm_cmpeq_epi8(v, vc), _mm_cmpeq_epi8(v, vd)));
             m |= (uint64_t)(uint32_t)_mm_movemask_epi8(e) << (16 * k);
         }
         return m;
     }
     #else
     static inline uint64_t fastetl_mask64_full(const char *p, unsigned char a, unsigned char b,
-                                               unsigned char c) {
+                                               unsigned char c, unsigned char d) {
         uint64_t m = 0, v, e;
         int k;
         for (k = 0; k < 8; k++) {
             v = fastetl_load8(p + 8 * k);
             e = fastetl_bytes_eq_exact(v, a) | fastetl_bytes_eq_exact(v, b)
-                | fastetl_bytes_eq_exact(v, c);
+                | fastetl_bytes_eq_exact(v, c) | fastetl_bytes_eq_exact(v, d);
             /* the 8 high bits, byte j's to bit j */
             m |= (((e >> 7) * 0x0102040810204080ULL) >> 56) << (8 * k);
         }
@@ -191,15 +191,15 @@ cdef extern from * nogil:
     #endif
 
     static inline uint64_t fastetl_mask64(const char *p, Py_ssize_t n, unsigned char a,
-                                          unsigned char b, unsigned char c) {
+                                          unsigned char b, unsigned char c, unsigned char d) {
         char tmp[64];
         if (n >= 64)
-            return fastetl_mask64_full(p, a, b, c);
+            return fastetl_mask64_full(p, a, b, c, d);
         if (n <= 0)
             return 0;
         memset(tmp, 0, sizeof tmp);
         memcpy(tmp, p, (size_t)n);
-        return fastetl_mask64_full(tmp, a, b, c) & (((uint64_t)1 << n) - 1);
+        return fastetl_mask64_full(tmp, a, b, c, d) & (((uint64_t)1 << n) - 1);
     }
     """
     uint64_t fastetl_load8(const char *p)
@@ -208,7 +208,7 @@ cdef extern from * nogil:
     bint fastetl_same(const char *a, const char *b, Py_ssize_t n)
     void fastetl_copy(char *d, const char *s, Py_ssize_t n)
     uint64_t fastetl_mask64(const char *p, Py_ssize_t n, unsigned char a, unsigned char b,
-                            unsigned char c)
+                            unsigned char c, unsigned char d)
     int fastetl_ctz64(uint64_t x)
 
 
@@ -248,7 +248,8 @@ cdef inline Py_ssize_t find_special(const char *buf, Py_ssize_t pos, Py_ssize_t 
         off = pos - sc.base
         if off < 0 or off >= 64:
             sc.base = pos
-            sc.bits = fastetl_mask64(buf + pos, end - pos, <unsigned char>delim, c'\n', c'\r')
+            sc.bits = fastetl_mask64(buf + pos, end - pos, <unsigned char>delim, c'\n', c'\r',
+                                     <unsigned char>delim)
             off = 0
         m = sc.bits >> off
         if m:
@@ -328,6 +329,130 @@ cdef inline int scan_field(const char *buf, Py_ssize_t pos, Py_ssize_t end, bint
         f.next = i + 1
         return FIELD_DELIM
     return _line_end(buf, i, end, final, f)
+
+
+cdef inline uint64_t row_bits_from(const char *buf, Py_ssize_t p, Py_ssize_t end, char delim,
+                                   unsigned char q, Scan *sq) noexcept nogil:
+    """split_row_bits's bits for the bytes from ``p`` on in sq's window (the window moved
+    to ``p`` when ``p`` is outside it)."""
+    cdef Py_ssize_t off = p - sq.base
+    if off < 0 or off >= 64:
+        sq.base = p
+        sq.bits = fastetl_mask64(buf + p, end - p, <unsigned char>delim, c'\n', c'\r', q)
+        off = 0
+    return sq.bits & (~(<uint64_t>0) << off)
+
+
+cdef inline void set_span(Span *sp, Py_ssize_t start, Py_ssize_t length, bint quoted,
+                          bint escaped) noexcept nogil:
+    sp.start = start
+    sp.length = length
+    sp.quoted = quoted
+    sp.escaped = escaped
+
+
+cdef inline Py_ssize_t split_row_bits(const char *buf, Py_ssize_t pos, Py_ssize_t end,
+                                      char delim, int quote, Scan *sq, Span *spans,
+                                      Py_ssize_t cap, Py_ssize_t *next) noexcept nogil:
+    """Split the row at ``pos`` in one pass over the bits of its delimiters, line breaks
+    and quotes, when it ends before ``end`` and its quoting is regular (quotes only
+    around whole fields, a closing quote followed by a delimiter or line break).
+    Fills ``spans[:min(fields, cap)]``, sets ``*next`` past the line break and returns
+    the number of fields; -1 for any other row (then scan_field splits it, and finds
+    what is wrong).  ``sq``: this loop's own scan state for buf/end.
+    """
+    cdef Py_ssize_t k = 0
+    cdef Py_ssize_t fstart = pos
+    cdef Py_ssize_t i, j
+    cdef uint64_t m
+    cdef char ch
+    cdef bint escaped
+    cdef const char *hit
+    cdef unsigned char q = <unsigned char>quote if quote >= 0 else <unsigned char>delim
+    m = row_bits_from(buf, pos, end, delim, q, sq)
+    while True:
+        while m == 0:
+            i = sq.base + 64
+            if i >= end:
+                return -1                          # the row runs to the end of the data
+            sq.base = i
+            sq.bits = fastetl_mask64(buf + i, end - i, <unsigned char>delim, c'\n', c'\r', q)
+            m = sq.bits
+        i = sq.base + fastetl_ctz64(m)
+        m &= m - 1
+        ch = buf[i]
+        if ch == delim:
+            if k < cap:
+                set_span(&spans[k], fstart, i - fstart, False, False)
+            k += 1
+            fstart = i + 1
+            continue
+        if ch == c'\n':
+            next[0] = i + 1
+        elif ch == c'\r':
+            if i + 1 >= end:
+                return -1                          # CR or CRLF: not known yet
+            next[0] = i + 2 if buf[i + 1] == c'\n' else i + 1
+        elif i != fstart:
+            return -1                              # a quote inside an unquoted field
+        else:                                      # a quoted field: find its closing quote
+            escaped = False
+            j = i + 1
+            while True:
+                hit = <const char *>memchr(buf + j, quote, <size_t>(end - j))
+                if hit == NULL:
+                    return -1
+                j = hit - buf
+                if j + 1 >= end:
+                    return -1                      # what follows is not known yet
+                if buf[j + 1] != <char>quote:
+                    break
+                escaped = True                     # "" is one literal quote
+                j += 2
+            if k < cap:
+                set_span(&spans[k], i + 1, j - i - 1, True, escaped)
+            k += 1
+            ch = buf[j + 1]
+            if ch == delim:
+                fstart = j + 2
+                m = row_bits_from(buf, fstart, end, delim, q, sq)
+                continue
+            if ch == c'\n':
+                next[0] = j + 2
+            elif ch == c'\r' and j + 2 < end:
+                next[0] = j + 3 if buf[j + 2] == c'\n' else j + 2
+            else:
+                return -1                          # text after the closing quote, or more to come
+            return k
+        if k < cap:
+            set_span(&spans[k], fstart, i - fstart, False, False)
+        return k + 1
+
+
+cdef int split_row_fields(const char *buf, Py_ssize_t pos, Py_ssize_t end, bint final,
+                         char delim, int quote, Scan *sc, Span *spans, Py_ssize_t cap,
+                         Py_ssize_t *nfound, Py_ssize_t *next, Field *f) noexcept nogil:
+    """Split the row at ``pos`` field by field with scan_field (any row: the rare ones
+    split_row_bits leaves), into ``spans[:min(fields, cap)]``; ``*nfound``: the fields
+    split.  Returns scan_field's last status: FIELD_EOL or FIELD_EOF with ``*next``
+    past the row; FIELD_NEED_MORE; FIELD_UNTERMINATED or FIELD_AFTER_QUOTE with
+    ``*next`` at the broken field (``f.bad``: the byte after its closing quote).
+    Not inline: it keeps the hot loop of Parser.parse_block small."""
+    cdef Py_ssize_t nf = 0
+    cdef int fs
+    while True:
+        fs = scan_field(buf, pos, end, final, delim, quote, f, sc)
+        if fs == FIELD_NEED_MORE or fs == FIELD_UNTERMINATED or fs == FIELD_AFTER_QUOTE:
+            break
+        if nf < cap:
+            set_span(&spans[nf], f.start, f.length, f.quoted, f.escaped)
+        nf += 1
+        pos = f.next
+        if fs != FIELD_DELIM:
+            break
+    nfound[0] = nf
+    next[0] = pos
+    return fs
 
 
 cdef inline Py_ssize_t skip_blank_lines(const char *buf, Py_ssize_t pos, Py_ssize_t end,
