@@ -1,4 +1,6 @@
-# The tokenizer: finds one field at a time in a byte range.
+# The tokenizer: splits rows into fields in a byte range.  split_row_bits takes a row
+# with regular quoting in one pass over its delimiter/line-break/quote bits (64 bytes at
+# a time); scan_field finds one field at a time and handles every other row.
 #
 # Included by _core.pyx.  Everything here is C-level and nogil; it reads bytes
 # and returns a status, it never allocates and never raises.
