@@ -434,3 +434,45 @@ def test_a_failed_background_sync_fails_the_conversion(tmp_path: Path, monkeypat
     assert str(ei.value).endswith("Input/output error")
     assert _snapshot(folder) == before
     assert _sync_threads() == []
+
+
+# -- one worker: pipelined, or serial on one CPU ---------------------------------------------------
+
+
+@pytest.mark.parametrize("cpus", [1, 2])
+def test_one_worker_writes_the_same_bytes_pipelined_or_not(tmp_path: Path, monkeypatch, cpus):
+    """With more than one CPU, ``workers=1`` parses on a worker thread while the calling
+    thread writes (the threaded pipeline); on one CPU, one thread parses into the
+    writer's reused window.  Both give the bytes of a 2-worker run, on rows with quoted
+    line breaks, CRLF and categories, at block sizes from tiny to default."""
+    from fastetl import api, pipeline
+
+    lines = ["id,txt,cat"] + [f'{i},"l{i}\r\nx,{i % 3}",c{i % 5}' for i in range(3000)]
+    src = tmp_path / "in.csv"
+    src.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    s = Schema.from_dict(
+        {
+            "columns": [
+                {"name": "id", "type": "int32"},
+                {"name": "txt", "type": "str", "width": 12},
+                {"name": "cat", "type": "category"},
+            ]
+        }  # fmt: skip
+    )
+    two = tmp_path / "two.npy"
+    fastetl.convert(src, two, s, workers=2, block_size=4096)
+
+    threaded = []
+    real_run_parallel = pipeline._run_parallel
+
+    def counting_run_parallel(*args, **kwargs):
+        threaded.append(True)
+        return real_run_parallel(*args, **kwargs)
+
+    monkeypatch.setattr(api, "cpu_count", lambda: cpus)
+    monkeypatch.setattr(pipeline, "_run_parallel", counting_run_parallel)
+    for bs in (7, 4096, None):
+        out = tmp_path / f"one-{bs}.npy"
+        fastetl.convert(src, out, s, workers=1, block_size=bs)
+        assert out.read_bytes() == two.read_bytes(), bs
+    assert len(threaded) == (3 if cpus > 1 else 0)

@@ -395,6 +395,7 @@ def convert(
             resumable=resumable,
             resume_rows=mark.rows if mark is not None else None,
             append=append,
+            pipelined=cpu_count() > 1,
         )
         sink = None
         try:

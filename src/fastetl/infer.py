@@ -1216,6 +1216,8 @@ def _check_sample(data: bytes, header: bool):
 class _DiscardWriter:
     """A pipeline writer that keeps nothing: one reused window (memory stays bounded)."""
 
+    pipelined = False
+
     def __init__(self, dtype: Any, window_rows: int = 1 << 14) -> None:
         self.rows = 0
         self.itemsize = max(1, dtype.itemsize)

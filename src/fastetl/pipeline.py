@@ -42,6 +42,9 @@ _NO_BAD = np.zeros((0, _W), np.int64)
 class Writer(Protocol):
     rows: int
     itemsize: int
+    # appending records is a system call that copies them (a file): worth doing while a
+    # worker thread parses the next block, even with one worker
+    pipelined: bool
 
     @property
     def window_rows(self) -> int: ...
@@ -430,6 +433,12 @@ class _Job:
     def seed(self) -> dict[str, list[str]] | None:
         return self.categories
 
+    @property
+    def threaded(self) -> bool:
+        """Parse on worker threads (the calling thread commits and writes), rather than
+        straight into the writer's window on the calling thread."""
+        return self.workers > 1 or self.writer.pipelined
+
     def mark(
         self, offset: int, lines: Callable[[], int], bad: _BadRows, cats: Callable[[], dict]
     ) -> None:
@@ -501,7 +510,7 @@ def _run_buffer(source: Source, job: _Job) -> RunResult:
         _check_resume(job.resume, start)
         start = job.resume.offset
         pos.know(start, job.resume.lines)
-    if job.workers > 1:
+    if job.threaded:
         blocks = _buffer_blocks(data, start, n, job.block)
         cats = _run_parallel(blocks, binding, job, bad, pos, start)
         return _done(result, job.writer, bad, cats)
@@ -581,7 +590,7 @@ def _run_stream(source: Source, job: _Job) -> RunResult:
         start = mark.offset - base
         if start > len(data) or lines_before + _core.count_lines(data, 0, start) != mark.lines:
             raise ParseError("the input does not match the checkpoint to resume from")
-    if job.workers > 1:
+    if job.threaded:
 
         def read(n: int) -> bytes:
             chunk = source.read(n)

@@ -1,12 +1,14 @@
 """The output: ``.npy`` header, windowed writer, sidecar, atomic commit.
 
-An :class:`NpyWriter` writes records into a temporary file beside the target.
-The parser fills one small reused window (a private buffer that stays in the
-CPU cache and is never page-faulted again), and each filled window goes to the
-file with ``pwrite``; so memory stays bounded whatever the output size, and a
-full disk is an ordinary ``OSError``.  (Writing through a memory map of the
-file was measured 1.5x slower end to end: every fresh page of a shared file
-mapping costs a fault, see benchmarks/RESULTS.md.)  Every ``SYNC_AHEAD_BYTES``
+An :class:`NpyWriter` writes records into a temporary file beside the target
+with ``pwrite``: the blocks that worker threads parsed, in order, while they
+parse the next ones (``pipelined``, the default where there is more than one
+CPU, even with one worker); else one thread fills one small reused window (a
+private buffer that stays in the CPU cache) and writes it.  So memory stays
+bounded whatever the output size, and a full disk is an ordinary ``OSError``.
+(Writing through a memory map of the file was measured 1.5x slower end to end:
+every fresh page of a shared file mapping costs a fault, see
+benchmarks/RESULTS.md.)  Every ``SYNC_AHEAD_BYTES``
 a background thread fsyncs what was written so far, so the disk works while the
 parser does and the final fsync has little left.  Readers memory-map the
 finished ``.npy``.  :meth:`NpyWriter.commit` fixes the header's row
@@ -96,6 +98,8 @@ def read_npy_header(path: str | os.PathLike[str]) -> tuple[np.dtype, int, int]:
 class ArrayWriter:
     """Records into a growing in-memory numpy array."""
 
+    pipelined = False  # one thread parses straight into the array
+
     def __init__(self, dtype: np.dtype, capacity: int = 1024) -> None:
         self.dtype = dtype
         self.itemsize = dtype.itemsize
@@ -134,8 +138,8 @@ class ArrayWriter:
 
 
 class NpyWriter:
-    """Records into ``target`` (.npy) through a reused window and ``pwrite``, committed
-    atomically."""
+    """Records into ``target`` (.npy) with ``pwrite`` (of parsed blocks, or of a reused
+    window), committed atomically."""
 
     def __init__(
         self,
@@ -146,11 +150,16 @@ class NpyWriter:
         resumable: bool = False,
         resume_rows: int | None = None,
         append: bool = False,
+        pipelined: bool = True,
     ) -> None:
         """``resumable`` writes to a fixed temporary name (:func:`partial_path`) that a
         later run can take up again; ``resume_rows`` takes it up, keeping that many
-        records; ``append`` starts from a copy of the existing target's records."""
+        records; ``append`` starts from a copy of the existing target's records.
+        ``pipelined``: records are parsed on a worker thread, even with one worker,
+        while the calling thread writes the blocks parsed before (on one CPU, better
+        not: then one thread parses into the reused window and writes it)."""
         self.target = Path(target)
+        self.pipelined = pipelined
         self.dtype = dtype
         self.itemsize = dtype.itemsize
         self.rows = 0
