@@ -24,8 +24,8 @@ What it does:
 Every reader turns the CSV into typed data with the schema's column types where the tool
 has them (see ``NOTES``).  A reader whose package is missing is listed as "not installed";
 a reader that fails shows its error.  Timing is end to end for what the tool returns:
-fastetl's ``convert`` includes writing the .npy (from a reused window with plain writes) and
-its fsync; the others build their in-memory table.
+fastetl's ``convert`` includes writing the .npy (plain writes, synced ahead on a background
+thread) and its final fsync; the others build their in-memory table.
 
 The work folder (generated CSVs, outputs) is a temporary folder removed at the end, unless
 ``--keep DIR`` names one: then the CSVs stay there and are reused by later runs.
@@ -79,9 +79,10 @@ PACKAGES = ("fastetl", "numpy", "pyarrow", "polars", "pandas", "duckdb")
 NOTES: dict[str, str] = {
     "fastetl-1": (
         "`convert(csv, .npy, demo_schema(), workers=1)` (no `workers=` if `convert` lacks "
-        "it): packed 273-byte records written to disk from a reused 512 KiB window "
-        "(pwrite), then fsync + JSON sidecar; decimals as scaled int64, categories as "
-        "codes, 2 bools + 3 predicates in one flags byte"
+        "it): one parsing thread; the calling thread writes the packed 273-byte records "
+        "to disk (pwrite) meanwhile, a background thread syncs them, then fsync + JSON "
+        "sidecar; decimals as scaled int64, categories as codes, 2 bools + 3 predicates "
+        "in one flags byte"
     ),
     "fastetl-N": "same as fastetl-1 with `workers={n}`",
     "fastetl-read_csv": (
