@@ -292,19 +292,27 @@ def test_empty_and_header_only_inputs_give_zero_rows(tmp_path: Path, data):
     assert arr.shape == (0,) and arr.dtype == s.dtype()
 
 
+QUOTED_LINES_SCHEMA = Schema.from_dict(
+    {
+        "columns": [
+            {"name": "id", "type": "int32"},
+            {"name": "txt", "type": "str", "width": 12},
+            {"name": "cat", "type": "category"},
+        ]
+    }  # fmt: skip
+)
+
+
+def _quoted_lines_csv(path: Path, rows: int) -> Path:
+    """``rows`` CRLF rows of (id, a quoted text with a CRLF and a comma inside, a category)."""
+    lines = ["id,txt,cat"] + [f'{i},"l{i}\r\nx,{i % 3}",c{i % 5}' for i in range(rows)]
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    return path
+
+
 def test_same_bytes_out_for_every_block_size_and_workers(tmp_path: Path):
-    lines = ["id,txt,cat"] + [f'{i},"l{i}\r\nx,{i % 3}",c{i % 5}' for i in range(400)]
-    src = tmp_path / "in.csv"
-    src.write_bytes(("\r\n".join(lines) + "\r\n").encode())
-    s = Schema.from_dict(
-        {
-            "columns": [
-                {"name": "id", "type": "int32"},
-                {"name": "txt", "type": "str", "width": 12},
-                {"name": "cat", "type": "category"},
-            ]
-        }  # fmt: skip
-    )
+    src = _quoted_lines_csv(tmp_path / "in.csv", 400)
+    s = QUOTED_LINES_SCHEMA
     digests = {}
     for bs in BLOCK_SIZES:
         for workers in (1, 2, 4):
@@ -447,18 +455,8 @@ def test_one_worker_writes_the_same_bytes_pipelined_or_not(tmp_path: Path, monke
     line breaks, CRLF and categories, at block sizes from tiny to default."""
     from fastetl import api, pipeline
 
-    lines = ["id,txt,cat"] + [f'{i},"l{i}\r\nx,{i % 3}",c{i % 5}' for i in range(3000)]
-    src = tmp_path / "in.csv"
-    src.write_bytes(("\r\n".join(lines) + "\r\n").encode())
-    s = Schema.from_dict(
-        {
-            "columns": [
-                {"name": "id", "type": "int32"},
-                {"name": "txt", "type": "str", "width": 12},
-                {"name": "cat", "type": "category"},
-            ]
-        }  # fmt: skip
-    )
+    src = _quoted_lines_csv(tmp_path / "in.csv", 3000)
+    s = QUOTED_LINES_SCHEMA
     two = tmp_path / "two.npy"
     fastetl.convert(src, two, s, workers=2, block_size=4096)
 
