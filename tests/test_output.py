@@ -376,18 +376,57 @@ def _sync_threads() -> list:
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_syncing_ahead_keeps_the_bytes_and_ends_its_thread(tmp_path: Path, monkeypatch, workers):
-    """With a sync every few KiB, the background thread really syncs the file while
-    it is written (fsync calls from that thread), the output bytes are the ones a
-    run without it writes, and the thread is gone when convert returns."""
+    """With a sync every 16 KiB, a conversion starts the sync thread, writes the bytes
+    a run without it writes, and leaves no thread behind when it returns."""
     from fastetl import store
     from fastetl.demo import demo_schema, generate_orders_bytes
 
-    data = generate_orders_bytes(3000)  # about 0.8 MB of records
     src = tmp_path / "in.csv"
-    src.write_bytes(data)
+    src.write_bytes(generate_orders_bytes(3000))  # about 0.8 MB of records
     plain = tmp_path / "plain.npy"
     fastetl.convert(src, plain, demo_schema(), workers=workers)
 
+    started = []
+
+    class CountedSyncer(store._Syncer):
+        def __init__(self, fd: int) -> None:
+            started.append(fd)
+            super().__init__(fd)
+
+    monkeypatch.setattr(store, "SYNC_AHEAD_BYTES", 16 << 10)
+    monkeypatch.setattr(store, "_Syncer", CountedSyncer)
+    ahead = tmp_path / "ahead.npy"
+    fastetl.convert(src, ahead, demo_schema(), workers=workers, block_size=64 << 10)
+    assert len(started) == 1
+    assert ahead.read_bytes() == plain.read_bytes()
+    assert _sync_threads() == []
+
+
+def _until(what, timeout: float = 30.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not what():
+        assert time.monotonic() < deadline, "the sync thread did not get there in time"
+        time.sleep(0.001)
+
+
+def _writer_past_sync_ahead(tmp_path: Path, monkeypatch):
+    """An NpyWriter into tmp_path/out.npy that has written past SYNC_AHEAD_BYTES."""
+    from fastetl import store
+
+    monkeypatch.setattr(store, "SYNC_AHEAD_BYTES", 4096)
+    dtype = np.dtype([("a", "<i8"), ("b", "S24")])
+    w = store.NpyWriter(tmp_path / "out.npy", dtype)
+    recs = np.zeros(1000, dtype)
+    recs["a"] = np.arange(1000)
+    w.append(recs)  # 32 KB: a sync is asked for
+    return w, recs
+
+
+def test_the_sync_thread_syncs_on_its_own_descriptor(tmp_path: Path, monkeypatch):
+    """The thread fsyncs the file while it is being written, through a descriptor of
+    its own that it closes when it ends; the file commits whole."""
     import threading
 
     synced = []
@@ -398,35 +437,27 @@ def test_syncing_ahead_keeps_the_bytes_and_ends_its_thread(tmp_path: Path, monke
             synced.append(fd)
         return real_fsync(fd)
 
-    monkeypatch.setattr(store, "SYNC_AHEAD_BYTES", 16 << 10)
     monkeypatch.setattr(os, "fsync", counting_fsync)
-    ahead = tmp_path / "ahead.npy"
-    fastetl.convert(src, ahead, demo_schema(), workers=workers, block_size=64 << 10)
-    assert len(synced) >= 2
-    assert ahead.read_bytes() == plain.read_bytes()
+    w, recs = _writer_past_sync_ahead(tmp_path, monkeypatch)
+    _until(lambda: len(synced) >= 1)
+    own = synced[0]
+    assert own != w._fd
+    w.commit({})
     assert _sync_threads() == []
+    with pytest.raises(OSError):
+        os.fstat(own)  # closed by the thread
+    assert np.load(tmp_path / "out.npy")["a"].tolist() == recs["a"].tolist()
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_a_failed_background_sync_fails_the_conversion(tmp_path: Path, monkeypatch, workers):
-    """An fsync error on the background thread (an I/O error while the disk writes
-    the records back) is an OutputError naming the output, never a silent success;
-    the earlier output stays as it was and no temporary file is left.  (No test
-    machine has a disk that fails on demand: the error is injected into the sync
-    thread's fsync calls alone.)"""
+@pytest.mark.parametrize("then", ["commit", "checkpoint"])
+def test_a_failed_background_sync_fails_what_comes_next(tmp_path: Path, monkeypatch, then):
+    """An fsync error on the sync thread (an I/O error while the disk writes the
+    records back) fails the commit, or the next checkpoint sync, with an OutputError
+    naming the file; a failed commit leaves no file behind.  (No test machine has a
+    disk that fails on demand: the error is injected into the sync thread's fsync.)"""
     import errno
     import threading
 
-    from fastetl import store
-    from fastetl.demo import demo_schema, generate_orders_bytes
-
-    src = tmp_path / "in.csv"
-    src.write_bytes(generate_orders_bytes(3000))
-    folder = tmp_path / "out"
-    folder.mkdir()
-    out = folder / "OUT.npy"
-    fastetl.convert(generate_orders_bytes(10), out, demo_schema())
-    before = _snapshot(folder)
     real_fsync = os.fsync
 
     def failing_fsync(fd):
@@ -434,13 +465,19 @@ def test_a_failed_background_sync_fails_the_conversion(tmp_path: Path, monkeypat
             raise OSError(errno.EIO, "Input/output error")
         return real_fsync(fd)
 
-    monkeypatch.setattr(store, "SYNC_AHEAD_BYTES", 16 << 10)
     monkeypatch.setattr(os, "fsync", failing_fsync)
+    w, _ = _writer_past_sync_ahead(tmp_path, monkeypatch)
+    _until(lambda: w._syncer is not None and w._syncer.error is not None)
     with pytest.raises(fastetl.OutputError) as ei:
-        fastetl.convert(src, out, demo_schema(), workers=workers, block_size=64 << 10)
-    assert str(ei.value).startswith(f"cannot write {folder}")
+        if then == "commit":
+            w.commit({})
+        else:
+            w.sync()
+    assert str(ei.value).startswith(f"cannot write {tmp_path}")
     assert str(ei.value).endswith("Input/output error")
-    assert _snapshot(folder) == before
+    if then == "checkpoint":
+        w.abort()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
     assert _sync_threads() == []
 
 
@@ -474,3 +511,32 @@ def test_one_worker_writes_the_same_bytes_pipelined_or_not(tmp_path: Path, monke
         fastetl.convert(src, out, s, workers=1, block_size=bs)
         assert out.read_bytes() == two.read_bytes(), bs
     assert len(threaded) == (3 if cpus > 1 else 0)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_while_abort_waits_for_a_sync_still_removes_the_temp_file(
+    tmp_path: Path, monkeypatch
+):
+    """A second Ctrl-C that lands while ``abort`` waits for a slow background fsync
+    interrupts the wait, not the clean-up: the temporary file is gone all the same."""
+    import signal
+    import threading
+    import time
+
+    real_fsync = os.fsync
+    in_sync = threading.Event()
+
+    def slow_fsync(fd):
+        if threading.current_thread().name == "fastetl-sync":
+            in_sync.set()
+            time.sleep(2.0)
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    w, _ = _writer_past_sync_ahead(tmp_path, monkeypatch)
+    assert in_sync.wait(30)
+    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+    with pytest.raises(KeyboardInterrupt):
+        w.abort()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    _until(lambda: _sync_threads() == [])  # the thread ends on its own

@@ -284,14 +284,27 @@ class NpyWriter:
         if self._unsynced >= SYNC_AHEAD_BYTES:
             self._unsynced = 0
             if self._syncer is None:
-                self._syncer = _Syncer(self._fd)
+                try:
+                    self._syncer = _Syncer(self._fd)
+                except OSError as e:  # no descriptor left to duplicate
+                    raise OutputError(f"cannot write {self.target}: {e.strerror or e}") from None
             self._syncer.request()
             self._check_synced()
 
     def sync(self) -> None:
-        """Make the records written so far durable (for a checkpoint)."""
+        """Make the records written so far durable (for a checkpoint).  Never at the
+        same time as a background fsync: an I/O error is reported to one fsync only,
+        and must not be taken by one whose caller does not look."""
         assert self._fd is not None
-        self._check_synced()
+        if self._syncer is None:
+            self._fsync_now()
+            return
+        with self._syncer.lock:
+            self._check_synced()
+            self._fsync_now()
+
+    def _fsync_now(self) -> None:
+        assert self._fd is not None
         try:
             os.fsync(self._fd)
         except OSError as e:
@@ -311,10 +324,12 @@ class NpyWriter:
     def detach(self) -> None:
         """Stop writing but keep the partial file (a later run resumes it)."""
         self._stage = None
-        self._stop_syncer()
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        try:
+            self._stop_syncer()
+        finally:  # (even when Ctrl-C interrupts the wait for a background fsync)
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
     # -- ending ----------------------------------------------------------------
     def commit(self, sidecar: dict[str, Any]) -> int:
@@ -365,56 +380,70 @@ class NpyWriter:
     def abort(self) -> None:
         """Drop the temporary files; the target is left as it was."""
         self._stage = None
-        self._stop_syncer()
-        if self._fd is not None:
-            try:
-                os.close(self._fd)
-            except OSError:  # pragma: no cover
-                pass
-            self._fd = None
-        for p in (self.tmp_path, self._sidecar_tmp):
-            if p is not None:
+        try:
+            self._stop_syncer()
+        finally:  # (even when Ctrl-C interrupts the wait for a background fsync)
+            if self._fd is not None:
                 try:
-                    p.unlink()
-                except FileNotFoundError:
+                    os.close(self._fd)
+                except OSError:  # pragma: no cover
                     pass
-                except OSError:  # pragma: no cover - nothing better to do on the error path
-                    pass
+                self._fd = None
+            for p in (self.tmp_path, self._sidecar_tmp):
+                if p is not None:
+                    try:
+                        p.unlink()
+                    except FileNotFoundError:
+                        pass
+                    except OSError:  # pragma: no cover - nothing better to do on the error path
+                        pass
 
 
 class _Syncer:
     """A thread that fsyncs one file each time it is asked (requests while it syncs
-    make one more sync, not many).  It keeps the first error: the pages that sync
-    was writing may be lost, and a later fsync need not report it again."""
+    make one more sync, not many), through a duplicate descriptor of its own, which it
+    closes when it ends: the writer may close its descriptor at any time.  It keeps
+    the first error, since the pages that sync was writing may be lost and a later
+    fsync need not report it again.  ``lock`` is held during each of its fsyncs."""
 
     def __init__(self, fd: int) -> None:
-        self.fd = fd
+        self.fd = os.dup(fd)
         self.error: OSError | None = None
+        self.lock = threading.Lock()
         self._wanted = threading.Event()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="fastetl-sync", daemon=True)
-        self._thread.start()
+        try:
+            self._thread.start()
+        except BaseException:
+            os.close(self.fd)
+            raise
 
     def request(self) -> None:
         self._wanted.set()
 
     def stop(self) -> None:
-        """End the thread; returns once no fsync of the file is under way."""
+        """End the thread; returns once no fsync of the file is under way (an
+        interrupted wait leaves the thread to end, and close its descriptor, alone)."""
         self._stopping = True
         self._wanted.set()
         self._thread.join()
 
     def _run(self) -> None:
-        while True:
-            self._wanted.wait()
-            self._wanted.clear()
-            if self._stopping:
-                return
-            try:
-                os.fsync(self.fd)
-            except OSError as e:
-                self.error = e
-                return
+        try:
+            while True:
+                self._wanted.wait()
+                self._wanted.clear()
+                if self._stopping:
+                    return
+                with self.lock:
+                    try:
+                        os.fsync(self.fd)
+                    except OSError as e:
+                        self.error = e
+                        return
+        finally:
+            os.close(self.fd)
 
 
 def _write_at(fd: int, data: memoryview, offset: int) -> None:
@@ -423,7 +452,7 @@ def _write_at(fd: int, data: memoryview, offset: int) -> None:
     while done < len(data):
         if hasattr(os, "pwrite"):
             n = os.pwrite(fd, data[done:], offset + done)
-        else:  # Windows: no pwrite; the writer's fd is used by one thread at a time
+        else:  # Windows: no pwrite; only the calling thread writes or seeks (fsync does not)
             os.lseek(fd, offset + done, os.SEEK_SET)
             n = os.write(fd, data[done:])
         if n <= 0:  # pragma: no cover - write() returns at least 1 or raises
