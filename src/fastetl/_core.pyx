@@ -671,8 +671,8 @@ def split_row(data, Py_ssize_t start, Py_ssize_t end, bint final, int delimiter,
                 return (ST_UNTERMINATED, fields, pos)
             if fs == FIELD_AFTER_QUOTE:
                 return (ST_AFTER_QUOTE, fields, f.bad)
-            content = (<const char *>src.buf)[f.start:f.start + f.length]
-            if f.escaped:
+            content = (<const char *>src.buf)[f.span.start:f.span.start + f.span.length]
+            if f.span.escaped:
                 q = bytes([quote])
                 content = content.replace(q + q, q)
             fields.append(content)

@@ -225,12 +225,9 @@ cdef enum:
 
 
 cdef struct Field:
-    Py_ssize_t start      # first byte of the content (after the opening quote, if quoted)
-    Py_ssize_t length     # bytes of content, escapes still doubled
+    Span span             # where its content lies, and how it is quoted (see _core.pxd)
     Py_ssize_t next       # where the next field (or row) starts
     Py_ssize_t bad        # with FIELD_AFTER_QUOTE: the offending byte
-    bint quoted
-    bint escaped          # the content holds doubled quotes to undo
 
 
 cdef struct Scan:
@@ -284,8 +281,8 @@ cdef inline int scan_field(const char *buf, Py_ssize_t pos, Py_ssize_t end, bint
     cdef char c
     cdef const char *hit
     if quote >= 0 and pos < end and buf[pos] == <char>quote:
-        f.quoted = True
-        f.escaped = False
+        f.span.quoted = True
+        f.span.escaped = False
         i = pos + 1
         while True:
             hit = <const char *>memchr(buf + i, quote, <size_t>(end - i))
@@ -294,15 +291,15 @@ cdef inline int scan_field(const char *buf, Py_ssize_t pos, Py_ssize_t end, bint
             i = hit - buf
             if i + 1 < end:
                 if buf[i + 1] == <char>quote:      # "" is one literal quote
-                    f.escaped = True
+                    f.span.escaped = True
                     i += 2
                     continue
                 break
             if not final:
                 return FIELD_NEED_MORE             # could be the first half of ""
             break
-        f.start = pos + 1
-        f.length = i - pos - 1
+        f.span.start = pos + 1
+        f.span.length = i - pos - 1
         i += 1                                     # past the closing quote
         if i >= end:
             f.next = end
@@ -316,11 +313,11 @@ cdef inline int scan_field(const char *buf, Py_ssize_t pos, Py_ssize_t end, bint
         f.bad = i
         return FIELD_AFTER_QUOTE
 
-    f.quoted = False
-    f.escaped = False
+    f.span.quoted = False
+    f.span.escaped = False
     i = find_special(buf, pos, end, delim, sc)
-    f.start = pos
-    f.length = i - pos
+    f.span.start = pos
+    f.span.length = i - pos
     if i >= end:
         if final:
             f.next = end
@@ -447,7 +444,7 @@ cdef int split_row_fields(const char *buf, Py_ssize_t pos, Py_ssize_t end, bint 
         if fs == FIELD_NEED_MORE or fs == FIELD_UNTERMINATED or fs == FIELD_AFTER_QUOTE:
             break
         if nf < cap:
-            set_span(&spans[nf], f.start, f.length, f.quoted, f.escaped)
+            spans[nf] = f.span
         nf += 1
         pos = f.next
         if fs != FIELD_DELIM:

@@ -321,15 +321,20 @@ class NpyWriter:
         if self._syncer is not None:
             self._syncer.stop()
 
+    def _close_file(self) -> None:
+        """Stop the background sync and close the file; it is closed even when Ctrl-C
+        interrupts the wait for a background fsync."""
+        try:
+            self._stop_syncer()
+        finally:
+            if self._fd is not None:
+                fd, self._fd = self._fd, None
+                os.close(fd)
+
     def detach(self) -> None:
         """Stop writing but keep the partial file (a later run resumes it)."""
         self._stage = None
-        try:
-            self._stop_syncer()
-        finally:  # (even when Ctrl-C interrupts the wait for a background fsync)
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
+        self._close_file()
 
     # -- ending ----------------------------------------------------------------
     def commit(self, sidecar: dict[str, Any]) -> int:
@@ -381,14 +386,10 @@ class NpyWriter:
         """Drop the temporary files; the target is left as it was."""
         self._stage = None
         try:
-            self._stop_syncer()
+            self._close_file()
+        except OSError:  # pragma: no cover
+            pass
         finally:  # (even when Ctrl-C interrupts the wait for a background fsync)
-            if self._fd is not None:
-                try:
-                    os.close(self._fd)
-                except OSError:  # pragma: no cover
-                    pass
-                self._fd = None
             for p in (self.tmp_path, self._sidecar_tmp):
                 if p is not None:
                     try:
