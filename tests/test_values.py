@@ -612,6 +612,63 @@ def test_null_values_tokens(col, text, expected, is_null):
         assert arr["_nulls"][0] == int(is_null)
 
 
+# Null markers that are also valid values: the core stores a plain field as it stands
+# only when no marker could convert (Parser op_as_is); these pin the other case.
+NOT_NULLABLE = Err("is empty and the column is not nullable")
+VALUE_NULLS = ["", "0", "-1", "2.5", "true", "2020-01-02", "2020-01-02T03:04:05"]
+
+
+@pytest.mark.parametrize(
+    ("col", "text", "expected", "is_null"),
+    [
+        ({"type": "int8", "nullable": True}, "0", 0, True),
+        ({"type": "int64", "nullable": True}, "-1", 0, True),
+        ({"type": "uint16", "nullable": True}, "0", 0, True),
+        ({"type": "int32", "nullable": True}, "1", 1, False),
+        ({"type": "int32"}, "0", NOT_NULLABLE, None),
+        ({"type": "uint32"}, " 0 ", NOT_NULLABLE, None),
+        ({"type": "decimal", "scale": 2, "nullable": True}, "2.5", 0, True),
+        ({"type": "decimal", "scale": 2}, "2.5", NOT_NULLABLE, None),
+        ({"type": "float64", "nullable": True}, "2.5", NAN, None),
+        ({"type": "float32", "nullable": True}, "-1", NAN, None),
+        ({"type": "float64"}, "-1", NOT_NULLABLE, None),
+        ({"type": "bool", "nullable": True}, "true", False, True),
+        ({"type": "bool"}, "true", NOT_NULLABLE, None),
+        ({"type": "date", "nullable": True}, "2020-01-02", NAT, None),
+        ({"type": "date"}, "2020-01-02", NOT_NULLABLE, None),
+        ({"type": "datetime", "nullable": True}, "2020-01-02T03:04:05", NAT, None),
+        ({"type": "str", "width": 4, "nullable": True}, "0", b"", True),
+        ({"type": "str", "width": 4}, "0", b"0", None),  # a non-nullable str keeps its text
+    ],
+)
+def test_null_markers_that_are_values(col, text, expected, is_null):
+    arr = check(col, text, expected, null_values=VALUE_NULLS)
+    if is_null is not None and not isinstance(expected, Err):
+        assert arr["_nulls"][0] == int(is_null)
+
+
+@pytest.mark.parametrize(
+    ("col", "text", "expected", "is_null"),
+    [
+        ({"type": "int16", "nullable": True}, " 7 ", 7, False),  # blanks trimmed
+        ({"type": "int16", "nullable": True}, "  ", 0, True),  # blank: trimmed to the marker
+        ({"type": "int16", "nullable": True}, "", 0, True),
+        ({"type": "int16"}, "\t", NOT_NULLABLE, None),
+        ({"type": "decimal", "scale": 1, "nullable": True}, " 1.5", 15, False),
+        ({"type": "date", "nullable": True}, "2020-01-02 ", np.datetime64("2020-01-02", "D"), None),
+        ({"type": "date", "nullable": True}, " ", NAT, None),
+        ({"type": "float64", "nullable": True}, "\t2.5", 2.5, None),
+        ({"type": "category", "values": ["a", " a"]}, " a", 1, None),  # kept as it stands
+    ],
+)
+def test_plain_fields_that_need_trimming_or_are_null(col, text, expected, is_null):
+    """With the empty text the only null marker, a field is first stored as it stands;
+    one with blanks or a null must still come out as the general path makes it."""
+    arr = check(col, text, expected, null_values=[""])
+    if is_null is not None:
+        assert arr["_nulls"][0] == int(is_null)
+
+
 def test_empty_is_not_null_when_not_listed():
     check({"type": "int32", "nullable": True}, "", Err(), null_values=["NA"])
     arr = check({"type": "str", "width": 2, "nullable": True}, "", b"", null_values=["NA"])

@@ -38,10 +38,16 @@ cdef struct Col:
     Py_ssize_t flag_first    # flag bits computed from this field: flags[first:first+count]
     Py_ssize_t flag_count
     bint text                # str or category: the text is kept as is (never trimmed)
-    bint direct              # no flags, no nulls to look for: an unquoted, untrimmed field's
-                             # text goes straight to store_value (see Parser.parse_block)
-    bint as_is               # direct, and no blank check needed first: the text is kept
-                             # untrimmed, or the converter rejects blanks at the ends
+
+
+cdef struct Op:
+    # One looked-at field (kind != K_IGNORE), in row order: Parser.parse_block walks these.
+    int code                 # OP_* (_core.pyx): how its value is stored
+    bint as_is               # a plain field is stored as it stands, prepare only if that
+                             # fails (op_as_is in _core.pyx)
+    Py_ssize_t field         # index of the field in the row
+    Py_ssize_t offset        # of the value in the record (= col.offset)
+    Col *col
 
 
 cdef struct Span:
@@ -93,8 +99,8 @@ cdef class Parser:
     cdef Py_ssize_t *journal
     cdef Py_ssize_t journal_len
     cdef Span *spans             # the fields of the row at hand, nfields of them
-    cdef Py_ssize_t *typed       # the fields that are looked at (kind != K_IGNORE), in order
-    cdef Py_ssize_t ntyped
+    cdef Op *ops                 # the fields that are looked at, in order
+    cdef Py_ssize_t nops
 
     cdef char *scratch_reserve(self, int slot, Py_ssize_t n) noexcept nogil
     cdef inline bint is_null(self, const char *s, Py_ssize_t n) noexcept nogil

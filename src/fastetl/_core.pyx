@@ -54,6 +54,29 @@ cdef enum:
     K_STR = 10
     K_CATEGORY = 11
 
+# -- how a field's value is stored (Op.code): the kind, with the integer width and
+#    the date format fixed, so that the one switch in store_op does all the choosing
+cdef enum:
+    OP_NONE = 0              # nothing to store (a field read for its flags only)
+    OP_I8 = 1
+    OP_I16 = 2
+    OP_I32 = 3
+    OP_I64 = 4
+    OP_U8 = 5
+    OP_U16 = 6
+    OP_U32 = 7
+    OP_U64 = 8
+    OP_DECIMAL = 9
+    OP_STR = 10
+    OP_CATEGORY = 11
+    OP_FLOAT64 = 12
+    OP_FLOAT32 = 13
+    OP_BOOL = 14
+    OP_ISO_DATE = 15
+    OP_ISO_DATETIME = 16
+    OP_DATE = 17             # with a format
+    OP_DATETIME = 18         # with a format
+
 STATUS = {
     "OK": ST_OK, "INVALID": ST_INVALID, "RANGE": ST_RANGE, "EMPTY": ST_EMPTY,
     "TOO_LONG": ST_TOO_LONG, "BAD_UTF8": ST_BAD_UTF8, "NOT_IN_CATEGORY": ST_NOT_IN_CATEGORY,
@@ -113,76 +136,197 @@ cdef inline bint is_space(char c) noexcept nogil:
     return c == c' ' or c == c'\t'
 
 
-cdef inline int store_value(Parser p, Py_ssize_t field, Col *c, const char *s, Py_ssize_t n,
-                            const char *t, Py_ssize_t tn, char *rec) noexcept nogil:
-    """Convert a field's text into the record, flags and nulls already dealt with: ``s``/``n``
-    as in the row with quotes undone (str, category), ``t``/``tn`` trimmed (the rest).
-    One elif chain on the kind, which Cython turns into a C switch."""
+cdef int op_code(const Col *c) noexcept nogil:
+    """How a column's values are stored (OP_*)."""
     cdef int kind = c.kind
-    cdef Py_ssize_t i
-    cdef int st = ST_OK
+    cdef bint signed = kind == K_INT
+    if kind == K_INT or kind == K_UINT:
+        if c.size == 1:
+            return OP_I8 if signed else OP_U8
+        if c.size == 2:
+            return OP_I16 if signed else OP_U16
+        if c.size == 4:
+            return OP_I32 if signed else OP_U32
+        return OP_I64 if signed else OP_U64
+    if kind == K_DECIMAL:
+        return OP_DECIMAL
+    if kind == K_STR:
+        return OP_STR
+    if kind == K_CATEGORY:
+        return OP_CATEGORY
+    if kind == K_FLOAT64:
+        return OP_FLOAT64
+    if kind == K_FLOAT32:
+        return OP_FLOAT32
+    if kind == K_BOOL:
+        return OP_BOOL
+    if kind == K_DATE:
+        return OP_ISO_DATE if c.fmt_len == 0 else OP_DATE
+    if kind == K_DATETIME:
+        return OP_ISO_DATETIME if c.fmt_len == 0 else OP_DATETIME
+    return OP_NONE
+
+
+cdef bint op_as_is(const Col *c, bint nulls_never_values) noexcept nogil:
+    """Whether a column's plain fields (not quoted with escapes) can be stored as they stand,
+    with Parser.prepare run only for a field that fails that way.
+
+    That gives prepare's answer whenever storing as is succeeds, when: no flag reads the
+    field; a str or category is not nullable (the empty text would be stored, not taken
+    as a null); a number, bool or ISO date has a converter that rejects blanks at either
+    end and the empty text, and no null marker is a valid value (``nulls_never_values``:
+    the only marker is the empty text), so a null, a null where none is allowed, or
+    blanks to trim all fail first."""
+    cdef int kind = c.kind
+    if kind == K_IGNORE or kind == K_FLAGONLY or c.flag_count != 0:
+        return False
+    if kind == K_STR or kind == K_CATEGORY:
+        return not c.nullable
+    if not nulls_never_values:
+        return False
+    return (kind == K_INT or kind == K_UINT or kind == K_DECIMAL or kind == K_FLOAT64
+            or kind == K_FLOAT32 or kind == K_BOOL
+            or ((kind == K_DATE or kind == K_DATETIME) and c.fmt_len == 0))
+
+
+# -- storing one value -----------------------------------------------------------
+# One helper per kind that needs more than a conversion, for store_op below.
+
+cdef inline int store_decimal(Col *c, const char *t, Py_ssize_t tn, char *dst) noexcept nogil:
     cdef int64_t v64
+    cdef int st = convert_decimal(t, tn, c.scale, c.round_half_even, &v64)
+    if st == ST_OK:
+        memcpy(dst, &v64, 8)
+    return st
+
+
+cdef inline int store_str(Col *c, const char *s, Py_ssize_t n, char *dst) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef int st = convert_str(s, n, c.size, c.truncate, dst)
+    if st == ST_OK and n > 0:
+        i = n                             # the stored length (as convert_str cut it)
+        if i > c.size:
+            i = c.size
+            while i > 0 and (<unsigned char>s[i] & 0xC0) == 0x80:
+                i -= 1
+        if i > 0 and s[i - 1] == 0:
+            st = ST_TRAILING_NUL
+    return st
+
+
+cdef inline int store_category(Parser p, Py_ssize_t field, Col *c, const char *s, Py_ssize_t n,
+                               char *dst) noexcept nogil:
+    cdef bint added = False
+    cdef int st
+    if n > MAX_CATEGORY_VALUE_BYTES and not c.dict.frozen:
+        return ST_CATEGORY_VALUE_TOO_LONG
+    st = convert_category(c.dict, s, n, c.size, dst, &added)
+    if added:                             # undone by Parser.rollback if the row fails
+        p.journal[p.journal_len] = field
+        p.journal_len += 1
+    return st
+
+
+cdef inline int store_float64(Parser p, const char *t, Py_ssize_t tn, char *dst) noexcept nogil:
+    cdef double d
+    cdef int st = parse_double(p, t, tn, &d)
+    if st == ST_OK:
+        memcpy(dst, &d, 8)
+    return st
+
+
+cdef inline int store_float32(Parser p, const char *t, Py_ssize_t tn, char *dst) noexcept nogil:
     cdef double d
     cdef float f32
+    cdef int st = parse_double(p, t, tn, &d)
+    if st == ST_OK:
+        f32 = <float>d
+        if fastetl_isinf_f(f32) and not isinf(d):
+            return ST_RANGE
+        memcpy(dst, &f32, 4)
+    return st
+
+
+cdef inline int store_bool(const char *t, Py_ssize_t tn, char *dst) noexcept nogil:
     cdef uint8_t b
-    cdef bint added
-    if kind == K_INT or kind == K_UINT:
-        st = convert_int(t, tn, c.size, kind == K_INT, rec + c.offset)
-    elif kind == K_DECIMAL:
-        st = convert_decimal(t, tn, c.scale, c.round_half_even, &v64)
-        if st == ST_OK:
-            memcpy(rec + c.offset, &v64, 8)
-    elif kind == K_STR:
-        st = convert_str(s, n, c.size, c.truncate, rec + c.offset)
-        if st == ST_OK and n > 0:
-            i = n                         # the stored length (as convert_str cut it)
-            if i > c.size:
-                i = c.size
-                while i > 0 and (<unsigned char>s[i] & 0xC0) == 0x80:
-                    i -= 1
-            if i > 0 and s[i - 1] == 0:
-                st = ST_TRAILING_NUL
-    elif kind == K_CATEGORY:
-        if n > MAX_CATEGORY_VALUE_BYTES and not c.dict.frozen:
-            return ST_CATEGORY_VALUE_TOO_LONG
-        st = convert_category(c.dict, s, n, c.size, rec + c.offset, &added)
-        if added:
-            p.journal[p.journal_len] = field
-            p.journal_len += 1
-    elif kind == K_FLOAT64:
-        st = parse_double(p, t, tn, &d)
-        if st == ST_OK:
-            memcpy(rec + c.offset, &d, 8)
-    elif kind == K_FLOAT32:
-        st = parse_double(p, t, tn, &d)
-        if st == ST_OK:
-            f32 = <float>d
-            if fastetl_isinf_f(f32) and not isinf(d):
-                return ST_RANGE
-            memcpy(rec + c.offset, &f32, 4)
-    elif kind == K_BOOL:
-        st = parse_bool(t, tn, &b)
-        if st == ST_OK:
-            rec[c.offset] = <char>b
-    elif kind == K_DATE:
-        if c.fmt_len == 0:
-            i = 0
-            st = parse_iso_date(t, tn, &i, &v64)
-            if st == ST_OK and i != tn:
-                st = ST_INVALID
-        else:
+    cdef int st = parse_bool(t, tn, &b)
+    if st == ST_OK:
+        dst[0] = <char>b
+    return st
+
+
+cdef inline int store_iso_date(const char *t, Py_ssize_t tn, char *dst) noexcept nogil:
+    cdef Py_ssize_t i = 0
+    cdef int64_t v64
+    cdef int st = parse_iso_date(t, tn, &i, &v64)
+    if st == ST_OK and i != tn:
+        st = ST_INVALID
+    if st == ST_OK:
+        memcpy(dst, &v64, 8)
+    return st
+
+
+cdef inline int store_iso_datetime(Col *c, const char *t, Py_ssize_t tn, char *dst) noexcept nogil:
+    cdef int64_t v64
+    cdef int st = convert_iso_datetime(t, tn, c.unit_mul, c.frac_digits, &v64)
+    if st == ST_OK:
+        memcpy(dst, &v64, 8)
+    return st
+
+
+cdef inline int store_op(Parser p, const Op *o, const char *s, Py_ssize_t n,
+                         const char *t, Py_ssize_t tn, char *rec) noexcept nogil:
+    """Convert a field's text into the record, flags and nulls already dealt with: ``s``/``n``
+    as in the row with quotes undone (str, category), ``t``/``tn`` trimmed (the rest).
+    One switch on ``o.code``; Parser.parse_block is its only caller, so all of it is
+    inlined there, each integer width with its own constant."""
+    cdef int code = o.code
+    cdef char *dst = rec + o.offset
+    cdef Col *c = o.col
+    cdef int64_t v64
+    cdef int st
+    if code == OP_I64:
+        return convert_int(t, tn, 8, True, dst)
+    elif code == OP_I32:
+        return convert_int(t, tn, 4, True, dst)
+    elif code == OP_I16:
+        return convert_int(t, tn, 2, True, dst)
+    elif code == OP_I8:
+        return convert_int(t, tn, 1, True, dst)
+    elif code == OP_U64:
+        return convert_int(t, tn, 8, False, dst)
+    elif code == OP_U32:
+        return convert_int(t, tn, 4, False, dst)
+    elif code == OP_U16:
+        return convert_int(t, tn, 2, False, dst)
+    elif code == OP_U8:
+        return convert_int(t, tn, 1, False, dst)
+    elif code == OP_DECIMAL:
+        return store_decimal(c, t, tn, dst)
+    elif code == OP_STR:
+        return store_str(c, s, n, dst)
+    elif code == OP_CATEGORY:
+        return store_category(p, o.field, c, s, n, dst)
+    elif code == OP_FLOAT64:
+        return store_float64(p, t, tn, dst)
+    elif code == OP_FLOAT32:
+        return store_float32(p, t, tn, dst)
+    elif code == OP_BOOL:
+        return store_bool(t, tn, dst)
+    elif code == OP_ISO_DATE:
+        return store_iso_date(t, tn, dst)
+    elif code == OP_ISO_DATETIME:
+        return store_iso_datetime(c, t, tn, dst)
+    elif code == OP_DATE or code == OP_DATETIME:
+        if code == OP_DATE:
             st = convert_formatted(t, tn, c.fmt, c.fmt_len, False, 1, 0, &v64)
-        if st == ST_OK:
-            memcpy(rec + c.offset, &v64, 8)
-    elif kind == K_DATETIME:
-        if c.fmt_len == 0:
-            st = convert_iso_datetime(t, tn, c.unit_mul, c.frac_digits, &v64)
         else:
             st = convert_formatted(t, tn, c.fmt, c.fmt_len, True, c.unit_mul,
                                    c.frac_digits, &v64)
         if st == ST_OK:
-            memcpy(rec + c.offset, &v64, 8)
-    return st
+            memcpy(dst, &v64, 8)
+        return st
+    return ST_OK
 
 
 @cython.final
@@ -211,12 +355,12 @@ cdef class Parser:
         self.flags = <FlagSpec *>calloc(<size_t>max(self.nflags, 1), sizeof(FlagSpec))
         self.journal = <Py_ssize_t *>calloc(<size_t>self.nfields, sizeof(Py_ssize_t))
         self.spans = <Span *>calloc(<size_t>self.nfields, sizeof(Span))
-        self.typed = <Py_ssize_t *>calloc(<size_t>self.nfields, sizeof(Py_ssize_t))
+        self.ops = <Op *>calloc(<size_t>self.nfields, sizeof(Op))
         self.n_nulls = len(null_values)
         self.null_ptrs = <char **>calloc(<size_t>max(self.n_nulls, 1), sizeof(char *))
         self.null_lens = <Py_ssize_t *>calloc(<size_t>max(self.n_nulls, 1), sizeof(Py_ssize_t))
         if (self.cols == NULL or self.flags == NULL or self.journal == NULL
-                or self.spans == NULL or self.typed == NULL
+                or self.spans == NULL or self.ops == NULL
                 or self.null_ptrs == NULL or self.null_lens == NULL):
             raise MemoryError()
         for i, v in enumerate(null_values):
@@ -233,9 +377,6 @@ cdef class Parser:
                 c.kind = K_IGNORE
                 continue
             c.kind = spec["kind"]
-            if c.kind != K_IGNORE:
-                self.typed[self.ntyped] = i
-                self.ntyped += 1
             c.size = spec.get("size", 0)
             c.offset = spec.get("offset", 0)
             c.nullable = spec.get("nullable", False)
@@ -254,15 +395,6 @@ cdef class Parser:
             c.fmt_len = len(fmt)
             memcpy(c.fmt, <const char *>fmt, <size_t>len(fmt))
             c.text = c.kind == K_STR or c.kind == K_CATEGORY
-            # a non-nullable number/date still looks for null markers (an error there) unless
-            # the only marker is the empty text, which an untrimmed direct field never is
-            c.direct = (c.flag_count == 0 and not c.nullable and c.kind != K_FLAGONLY
-                        and (c.text or self.nulls_only_empty))
-            # converters that reject a blank at either end: a direct field goes in as it
-            # stands, and only a failure pays for trimming (a retry in Parser.parse_block)
-            c.as_is = c.direct and (c.text or c.kind in (K_INT, K_UINT, K_DECIMAL, K_FLOAT32,
-                                                         K_FLOAT64, K_BOOL)
-                                    or (c.kind in (K_DATE, K_DATETIME) and c.fmt_len == 0))
             if c.kind == K_CATEGORY:
                 values = spec.get("values")      # a fixed dictionary, or the seed of a learned one
                 c.dict = catdict_new(spec["limit"], spec.get("frozen", values is not None))
@@ -273,6 +405,15 @@ cdef class Parser:
                         if catdict_add(c.dict, <const char *>v, len(v),
                                        hash_bytes(<const char *>v, len(v))) < 0:
                             raise MemoryError()
+        for i in range(self.nfields):
+            c = &self.cols[i]
+            if c.kind != K_IGNORE:
+                self.ops[self.nops].code = op_code(c)
+                self.ops[self.nops].as_is = op_as_is(c, self.n_nulls == 0 or self.nulls_only_empty)
+                self.ops[self.nops].field = i
+                self.ops[self.nops].offset = c.offset
+                self.ops[self.nops].col = c
+                self.nops += 1
         for i, spec in enumerate(flags):
             f = &self.flags[i]
             f.byte = spec["byte"]
@@ -304,7 +445,7 @@ cdef class Parser:
         free(self.null_lens)
         free(self.journal)
         free(self.spans)
-        free(self.typed)
+        free(self.ops)
         free(self.scratch[0])
         free(self.scratch[1])
 
@@ -359,7 +500,7 @@ cdef class Parser:
 
     cdef inline int prepare(self, Col *c, const char **sp, Py_ssize_t *np, const char **tp,
                      Py_ssize_t *tnp, bint escaped, char *rec) noexcept nogil:
-        """Everything before store_value for a field that is not plain: undo doubled quotes,
+        """Everything before store_op for a field that is not plain: undo doubled quotes,
         trim, set flags, take nulls.  ST_STORE when the value is still to be stored, with
         *sp/*np the text and *tp/*tnp the trimmed text; else the field's status."""
         cdef const char *s = sp[0]
@@ -437,23 +578,24 @@ cdef class Parser:
 
         Each row is first split into ``self.spans`` (in one pass over its delimiter
         bits by split_row_bits, else field by field by scan_field), then its looked-at fields
-        are converted: a row with a wrong field count converts nothing.
+        (``self.ops``) are converted: a row with a wrong field count converts nothing.  A
+        plain field of an ``as_is`` op is stored as it stands; the others, and one that
+        failed that way, go through prepare first.
         """
         cdef Py_ssize_t rows = 0
         cdef Py_ssize_t nbad = 0
         cdef Py_ssize_t row_start, nf, j
         cdef Py_ssize_t row_end = -1
-        cdef Col *cols = self.cols
-        cdef Col *c
         cdef Span *spans = self.spans
         cdef Span *sp
-        cdef const Py_ssize_t *typed = self.typed
-        cdef Py_ssize_t ntyped = self.ntyped
+        cdef const Op *ops = self.ops
+        cdef const Op *o
+        cdef Py_ssize_t nops = self.nops
+        cdef Py_ssize_t nfields = self.nfields
         cdef const char *s
         cdef const char *t
         cdef Py_ssize_t n, tn
-        cdef Py_ssize_t nfields = self.nfields
-        cdef bint retry
+        cdef bint prepared
         cdef Py_ssize_t itemsize = self.itemsize
         cdef char delim = self.delim
         cdef int quote = self.quote
@@ -509,33 +651,30 @@ cdef class Parser:
             else:
                 rec = out + rows * itemsize
                 memset(rec, 0, <size_t>itemsize)
-                for j in range(ntyped):
-                    nf = typed[j]
-                    c = &cols[nf]
-                    sp = &spans[nf]
-                    retry = False
-                    while True:       # once; twice for an as_is field that did not convert
+                for j in range(nops):
+                    o = &ops[j]
+                    sp = &spans[o.field]
+                    prepared = sp.escaped or not o.as_is
+                    while True:    # once; twice for a field that failed to store as it stands
                         s = buf + sp.start
                         n = sp.length
                         t = s
                         tn = n
-                        if not sp.escaped and not retry and (
-                                c.as_is or (c.direct and n > 0 and not is_space(s[0])
-                                            and not is_space(s[n - 1]))):
-                            st = ST_STORE     # a plain field: its text as it stands
-                        else:
-                            st = self.prepare(c, &s, &n, &t, &tn, sp.escaped, rec)
-                        if st == ST_STORE:    # the one call site: store_value is inlined here
-                            st = store_value(self, nf, c, s, n, t, tn, rec)
-                        if st == ST_OK or retry or sp.escaped or not c.as_is or c.text:
+                        if prepared:
+                            st = self.prepare(o.col, &s, &n, &t, &tn, sp.escaped, rec)
+                            if st != ST_STORE:
+                                break
+                        st = store_op(self, o, s, n, t, tn, rec)   # its one call site
+                        if st == ST_OK or prepared:
                             break
-                        retry = True          # maybe blanks at an end: prepare trims them
+                        prepared = True   # prepare tells a null, blanks to trim, or a bad value
                     if st != ST_OK:
                         break
                 if st == ST_OK:
                     self.journal_len = 0
                     rows += 1
                     continue
+                nf = o.field
                 r.field = nf
                 r.field_start = sp.start
                 r.field_len = sp.length
