@@ -107,6 +107,7 @@ cdef class Parser:
     cdef void rollback(self) noexcept nogil
     cdef inline int set_flags(self, Col *c, const char *raw, Py_ssize_t rawn,
                        const char *t, Py_ssize_t tn, char *rec) noexcept nogil
+    cdef int unescape(self, const char **sp, Py_ssize_t *np) noexcept nogil
     cdef inline int prepare(self, Col *c, const char **sp, Py_ssize_t *np, const char **tp,
                      Py_ssize_t *tnp, bint escaped, char *rec) noexcept nogil
     cdef int parse_block(self, const char *buf, Py_ssize_t pos, Py_ssize_t end, bint final,

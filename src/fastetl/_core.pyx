@@ -498,6 +498,26 @@ cdef class Parser:
                 rec[f.byte] |= <char>f.mask
         return ST_OK
 
+    cdef int unescape(self, const char **sp, Py_ssize_t *np) noexcept nogil:
+        """Undo doubled quotes: *sp/*np become the text in scratch slot 0.  -1 when out of
+        memory.  Out of line: few fields have them."""
+        cdef const char *s = sp[0]
+        cdef Py_ssize_t n = np[0]
+        cdef Py_ssize_t i = 0
+        cdef Py_ssize_t j = 0
+        cdef char *tmp = self.scratch_reserve(0, n)
+        if tmp == NULL:
+            return -1
+        while i < n:
+            tmp[j] = s[i]
+            if s[i] == <char>self.quote:
+                i += 1
+            i += 1
+            j += 1
+        sp[0] = tmp
+        np[0] = j
+        return 0
+
     cdef inline int prepare(self, Col *c, const char **sp, Py_ssize_t *np, const char **tp,
                      Py_ssize_t *tnp, bint escaped, char *rec) noexcept nogil:
         """Everything before store_op for a field that is not plain: undo doubled quotes,
@@ -507,27 +527,14 @@ cdef class Parser:
         cdef Py_ssize_t n = np[0]
         cdef int kind = c.kind
         cdef const char *t
-        cdef Py_ssize_t tn, i, j
-        cdef char *tmp
+        cdef Py_ssize_t tn
         cdef int st
         cdef int64_t v64
         cdef double d
         cdef float f32
         cdef bint text = c.text
-        if escaped:                       # undo "" -> " into scratch slot 0
-            tmp = self.scratch_reserve(0, n)
-            if tmp == NULL:
-                return ST_NO_MEMORY
-            j = 0
-            i = 0
-            while i < n:
-                tmp[j] = s[i]
-                if s[i] == <char>self.quote:
-                    i += 1
-                i += 1
-                j += 1
-            s = tmp
-            n = j
+        if escaped and self.unescape(&s, &n) != 0:
+            return ST_NO_MEMORY
         t = s
         tn = n
         if not text:
