@@ -449,6 +449,77 @@ def test_the_sync_thread_syncs_on_its_own_descriptor(tmp_path: Path, monkeypatch
     assert np.load(tmp_path / "out.npy")["a"].tolist() == recs["a"].tolist()
 
 
+def _resident_pages(path: Path) -> list[bool]:
+    """Which pages of the file are in the page cache (mincore on a mapping of it)."""
+    import ctypes
+    import mmap
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [
+        ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+        ctypes.c_long,
+    ]  # fmt: skip
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+    size = path.stat().st_size
+    vec = (ctypes.c_ubyte * ((size + mmap.PAGESIZE - 1) // mmap.PAGESIZE))()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        addr = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+        assert addr not in (None, ctypes.c_void_p(-1).value), os.strerror(ctypes.get_errno())
+        try:
+            assert libc.mincore(addr, size, vec) == 0, os.strerror(ctypes.get_errno())
+        finally:
+            libc.munmap(addr, size)
+    finally:
+        os.close(fd)
+    return [bool(v & 1) for v in vec]
+
+
+def _on_tmpfs(path: Path) -> bool:
+    """Whether path is on tmpfs (whose pages are the file: never dropped)."""
+    best, kind = "", ""
+    with open("/proc/self/mounts") as fh:
+        for line in fh:
+            _, point, fstype = line.split()[:3]
+            if str(path).startswith(point.rstrip("/") + "/") and len(point) > len(best):
+                best, kind = point, fstype
+    return kind in ("tmpfs", "ramfs")
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="posix_fadvise and /proc: Linux only"
+)
+def test_synced_records_leave_the_page_cache(tmp_path: Path, monkeypatch):
+    """After each background sync the synced whole pages are dropped from the page
+    cache; the pages written since stay; the committed file is whole."""
+    import mmap
+
+    from fastetl import store
+
+    monkeypatch.setattr(store, "SYNC_AHEAD_BYTES", 64 << 10)
+    dtype = np.dtype([("a", "<i8"), ("b", "S56")])  # 64-byte records
+    w = store.NpyWriter(tmp_path / "out.npy", dtype)
+    chunk = np.zeros(4096, dtype)  # 256 KiB a write: a sync asked for each time
+    for i in range(6):
+        chunk["a"] = np.arange(i * 4096, (i + 1) * 4096)
+        w.append(chunk)
+        end = w.data_offset + w.rows * dtype.itemsize
+        _until(lambda end=end: w._syncer.dropped == end - end % mmap.PAGESIZE)
+    dropped = w._syncer.dropped // mmap.PAGESIZE
+    tail = np.zeros(300, dtype)  # 19 KB more: below SYNC_AHEAD_BYTES, no sync asked
+    tail["a"] = np.arange(6 * 4096, 6 * 4096 + 300)
+    w.append(tail)
+    pages = _resident_pages(w.tmp_path)
+    assert dropped > len(pages) * 0.9
+    assert all(pages[dropped:]), "the pages written since the last sync are cached"
+    if not _on_tmpfs(tmp_path):
+        assert not any(pages[:dropped]), "synced pages stayed in the page cache"
+    w.commit({})
+    assert np.load(tmp_path / "out.npy")["a"].tolist() == list(range(6 * 4096 + 300))
+
+
 @pytest.mark.parametrize("then", ["commit", "checkpoint"])
 def test_a_failed_background_sync_fails_what_comes_next(tmp_path: Path, monkeypatch, then):
     """An fsync error on the sync thread (an I/O error while the disk writes the

@@ -10,7 +10,8 @@ bounded whatever the output size, and a full disk is an ordinary ``OSError``.
 every fresh page of a shared file mapping costs a fault, see
 benchmarks/RESULTS.md.)  Every ``SYNC_AHEAD_BYTES``
 a background thread fsyncs what was written so far, so the disk works while the
-parser does and the final fsync has little left.  Readers memory-map the
+parser does and the final fsync has little left, and then drops the synced
+records from the page cache (so the output does not fill the cache).  Readers memory-map the
 finished ``.npy``.  :meth:`NpyWriter.commit` fixes the header's row
 count, syncs, and renames the file (and its JSON sidecar) into place; until
 then an existing output is untouched, and :meth:`NpyWriter.abort` removes every
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import errno
 import json
+import mmap
 import os
 import sys
 import tempfile
@@ -48,6 +50,12 @@ DEFAULT_STAGE_BYTES = 512 << 10
 # Every this many bytes written, a background thread syncs the file: the disk writes the
 # records while the parser makes the next ones, and the fsync at commit finds little left.
 SYNC_AHEAD_BYTES = 32 << 20
+# Once synced, those records are dropped from the page cache (where the OS has
+# posix_fadvise): the output then holds a few dozen MiB of it, not all of it, and each
+# write fills pages the kernel just freed, not fresh ones.  On the 2-vCPU VM of
+# benchmarks/RESULTS.md (run 9) fresh pages made the copy into the cache up to ~10x dearer.
+_DONTNEED = getattr(os, "POSIX_FADV_DONTNEED", None) if hasattr(os, "posix_fadvise") else None
+_PAGE = mmap.PAGESIZE
 _MAX_ROWS_DIGITS = 20  # room in the header for any row count
 
 
@@ -288,7 +296,7 @@ class NpyWriter:
                     self._syncer = _Syncer(self._fd)
                 except OSError as e:  # no descriptor left to duplicate
                     raise OutputError(f"cannot write {self.target}: {e.strerror or e}") from None
-            self._syncer.request()
+            self._syncer.request(start + len(data))
             self._check_synced()
 
     def sync(self) -> None:
@@ -405,11 +413,18 @@ class _Syncer:
     make one more sync, not many), through a duplicate descriptor of its own, which it
     closes when it ends: the writer may close its descriptor at any time.  It keeps
     the first error, since the pages that sync was writing may be lost and a later
-    fsync need not report it again.  ``lock`` is held during each of its fsyncs."""
+    fsync need not report it again.  ``lock`` is held during each of its fsyncs.
+
+    After each sync it drops the synced whole pages from the page cache (see
+    ``_DONTNEED``): the bytes below the offset given with the request were written
+    before it, so that sync wrote them to disk, and the kernel only drops clean pages.
+    ``dropped`` is the offset dropped up to."""
 
     def __init__(self, fd: int) -> None:
         self.fd = os.dup(fd)
         self.error: OSError | None = None
+        self.dropped = 0
+        self._upto = 0
         self.lock = threading.Lock()
         self._wanted = threading.Event()
         self._stopping = False
@@ -420,7 +435,9 @@ class _Syncer:
             os.close(self.fd)
             raise
 
-    def request(self) -> None:
+    def request(self, upto: int) -> None:
+        """Sync the file, which holds all it will ever hold below ``upto``."""
+        self._upto = upto
         self._wanted.set()
 
     def stop(self) -> None:
@@ -437,14 +454,25 @@ class _Syncer:
                 self._wanted.clear()
                 if self._stopping:
                     return
+                upto = self._upto  # taken before the sync, so it covers these bytes
                 with self.lock:
                     try:
                         os.fsync(self.fd)
                     except OSError as e:
                         self.error = e
                         return
+                self._drop(upto - upto % _PAGE)
         finally:
             os.close(self.fd)
+
+    def _drop(self, end: int) -> None:
+        if _DONTNEED is None or end <= self.dropped:
+            return
+        try:
+            os.posix_fadvise(self.fd, self.dropped, end - self.dropped, _DONTNEED)
+        except OSError:  # advice only: a file system that does not take it keeps its pages
+            return
+        self.dropped = end
 
 
 def _write_at(fd: int, data: memoryview, offset: int) -> None:
