@@ -257,6 +257,45 @@ def test_cli_prints_the_counts_and_writes_the_rejects(tmp_path):
     assert not (tmp_path / "o3.npy").exists()
 
 
+RAGGED_CSV = b"a,b,c\n1,2,3\n4,5\n6,7,8\n"
+RAGGED_HINT = (
+    "line 3: expected 3 fields, found 2 (met while inferring the schema, which needs "
+    "well-formed rows: to {} such rows, give the schema, e.g. from `fastetl infer` on a "
+    "clean part, with schema= or --schema)"
+)
+
+
+@pytest.mark.parametrize("on_error", ["skip", "reject"])
+def test_without_a_schema_a_ragged_row_says_the_policy_needs_one(tmp_path, on_error):
+    """Inference reads the rows before the policy can skip any: a ragged row stops it,
+    and the error says so (and how to go on), for convert, read_csv and the CLI."""
+    src = tmp_path / "in.csv"
+    src.write_bytes(RAGGED_CSV)
+    out = tmp_path / "o.npy"
+    rejects = tmp_path / "r.csv" if on_error == "reject" else None
+    with pytest.raises(fastetl.ParseError) as e:
+        fastetl.convert(src, out, on_error=on_error, rejects=rejects)
+    assert str(e.value) == RAGGED_HINT.format(on_error) and e.value.line == 3
+    with pytest.raises(fastetl.ParseError) as e:
+        fastetl.read_csv(RAGGED_CSV, on_error=on_error, rejects=rejects)
+    assert str(e.value) == RAGGED_HINT.format(on_error)
+    p = subprocess.run(
+        [sys.executable, "-m", "fastetl", "convert", str(src), str(out), "--on-error", on_error],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert p.returncode == 1
+    assert p.stderr.strip() == "fastetl: " + RAGGED_HINT.format(on_error)
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["in.csv"]
+    # with the policy "raise" the message is the plain one
+    with pytest.raises(fastetl.ParseError) as e:
+        fastetl.read_csv(RAGGED_CSV)
+    assert str(e.value) == "line 3: expected 3 fields, found 2"
+    # and given a schema, the policy applies
+    schema = {"columns": [{"name": n, "type": "int8"} for n in "abc"]}
+    r = fastetl.convert(src, out, schema, on_error=on_error, rejects=rejects)
+    assert (r.rows, r.rows_read) == (2, 3)
+
+
 @pytest.mark.parametrize(
     "args",
     [["--rejects", "x.csv"], ["--on-error", "ignore"], ["--append", "--resume"]],

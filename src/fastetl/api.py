@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ._version import __version__
-from .errors import Interrupted, OutputError, SchemaError
+from .errors import Interrupted, OutputError, ParseError, SchemaError
 from .pipeline import DEFAULT_BLOCK_SIZE, ON_ERROR, Mark, RunResult, estimate_rows, run
 from .schema import Schema, as_schema
 from .sources import InputError, Source, open_source
@@ -126,7 +126,9 @@ def _seekable(src: Src) -> Src:
     return spool
 
 
-def _resolve(src: Src, schema: Any, infer_rows: int | str | None) -> tuple[Src, Schema]:
+def _resolve(
+    src: Src, schema: Any, infer_rows: int | str | None, on_error: str
+) -> tuple[Src, Schema]:
     """The input (spooled if it must be read twice) and the schema (given or inferred)."""
     if schema is not None:
         if infer_rows is not None:
@@ -135,7 +137,27 @@ def _resolve(src: Src, schema: Any, infer_rows: int | str | None) -> tuple[Src, 
     from .infer import infer_schema  # inference is only loaded when it is used
 
     src = _seekable(src)
-    return src, infer_schema(src, infer_rows=10_000 if infer_rows is None else infer_rows)
+    try:
+        return src, infer_schema(src, infer_rows=10_000 if infer_rows is None else infer_rows)
+    except ParseError as e:
+        raise inference_error(e, on_error) from None
+
+
+def inference_error(e: ParseError, on_error: str) -> ParseError:
+    """The error of a row inference could not read, for a conversion under ``on_error``:
+    with skip or reject, it says why the policy did not apply (inference comes first)."""
+    if on_error == "raise":
+        return e
+    return ParseError(
+        f"{e.reason} (met while inferring the schema, which needs well-formed rows: "
+        f"to {on_error} such rows, give the schema, e.g. from `fastetl infer` on a "
+        "clean part, with schema= or --schema)",
+        line=e.line,
+        column=e.column,
+        value=e.value,
+        offset=e.offset,
+        row=e.row,
+    )
 
 
 def _counts(result: RunResult, on_error: str) -> dict[str, int]:
@@ -366,7 +388,7 @@ def convert(
         schema = _append_schema(before, schema, dst_path)
     elif saved is not None and schema is None:
         schema = saved["schema"]  # the schema it was started with (checked again below)
-    src, sch = _resolve(src, schema, infer_rows)
+    src, sch = _resolve(src, schema, infer_rows, on_error)
     rejects_path = (
         (Path(rejects) if rejects is not None else default_rejects_path(dst_path))
         if on_error == "reject"
@@ -503,7 +525,7 @@ def read_csv(
     _check_on_error(on_error, rejects)
     if on_error == "reject" and rejects is None:
         raise ValueError('on_error="reject" needs rejects=, the file to write bad rows to')
-    src, sch = _resolve(src, schema, infer_rows)
+    src, sch = _resolve(src, schema, infer_rows, on_error)
     dtype = sch.dtype()
     with open_source(src, sch.dialect.encoding) as source:
         writer = ArrayWriter(dtype, capacity=estimate_rows(source))

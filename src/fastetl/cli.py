@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import fastetl
+from fastetl.api import inference_error
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
 DEMO_ROWS = 200_000
@@ -212,13 +213,16 @@ def _schema(args: argparse.Namespace, src: Any) -> tuple[fastetl.Schema, bool]:
     """The schema to use, and whether it was inferred."""
     path = getattr(args, "schema", None)
     if not path:
-        schema = fastetl.infer_schema(
-            src,
-            delimiter=args.delimiter,
-            encoding=args.encoding,
-            header=False if args.no_header else None,
-            infer_rows=args.infer_rows or 10_000,
-        )
+        try:
+            schema = fastetl.infer_schema(
+                src,
+                delimiter=args.delimiter,
+                encoding=args.encoding,
+                header=False if args.no_header else None,
+                infer_rows=args.infer_rows or 10_000,
+            )
+        except fastetl.ParseError as e:
+            raise inference_error(e, getattr(args, "on_error", "raise")) from None
         return schema, True
     if args.infer_rows is not None:
         raise UsageError("--infer-rows applies only without --schema")
