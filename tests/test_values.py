@@ -804,6 +804,47 @@ def test_flags_nullable_bool_source_empty_is_zero():
     assert arr["_nulls"].tolist() == [0, 1, 0]
 
 
+def _flag_schema(source: dict, nulls=None) -> Schema:
+    d: dict = {
+        "columns": [{"name": "x", "type": "int8"}, {"name": "f", **source}],
+        "flags": [{"name": "fl", "bits": [{"name": "b", "column": "f"}]}],
+    }
+    if nulls is not None:
+        d["dialect"] = {"null_values": nulls}
+    return Schema.from_dict(d)
+
+
+@pytest.mark.parametrize(
+    ("source", "nulls", "text", "expected"),
+    [
+        # a null marker in a source that is not nullable is an error, whatever the marker
+        ({"type": "skip"}, ["0"], "0", Err("is empty and the column is not nullable")),
+        ({"type": "skip"}, ["NA", ""], "NA", Err("is empty and the column is not nullable")),
+        ({"type": "skip"}, ["NA", ""], " NA ", Err("is empty and the column is not nullable")),
+        ({"type": "bool", "nullable": True}, ["NA"], " NA", 0),
+        ({"type": "skip"}, ["NA"], "", Err("is not a valid bool (for flag bit b)")),
+        # a str source is read as a bool too: trimmed, nulls first
+        ({"type": "str", "width": 8}, None, " true", 1),
+        ({"type": "str", "width": 8}, None, "", Err("is empty and the column is not nullable")),
+        ({"type": "str", "width": 8, "nullable": True}, None, " ", 0),
+        ({"type": "category"}, None, "yes\t", 1),
+    ],
+)
+def test_flags_bool_source_reads_like_a_bool_column(source, nulls, text, expected):
+    s = _flag_schema(source, nulls)
+    data = csv_bytes([["x", "f"], ["1", text]])
+    ref = reference_outcome(data, s)
+    core = core_all(data, s)
+    if isinstance(expected, Err):
+        assert not ref.ok and not core.ok
+        e = core.error
+        assert (e.line, e.column, e.reason) == (2, "f", expected.reason), str(e)
+        assert expected.reason.startswith(ref.error.reason), ref.error.reason
+        return
+    assert ref.ok and core.ok, (ref.describe(), core.describe())
+    assert core.array["fl"].tolist() == ref.array["fl"].tolist() == [expected]
+
+
 def test_flags_sixteen_bits():
     bits = [{"name": f"b{i}", "column": "code", "equals": str(i)} for i in range(12)]
     s = Schema.from_dict(

@@ -478,19 +478,31 @@ cdef class Parser:
             catdict_pop(self.cols[self.journal[self.journal_len]].dict)
 
     cdef inline int set_flags(self, Col *c, const char *raw, Py_ssize_t rawn,
-                       const char *t, Py_ssize_t tn, char *rec) noexcept nogil:
+                       char *rec) noexcept nogil:
+        """A flag with ``equals`` compares the text as it stands; one without reads it
+        as a bool column would: trimmed, a null marker first (0 from a nullable source,
+        else an error), whatever the type of the source column."""
         cdef Py_ssize_t k
         cdef FlagSpec *f
         cdef uint8_t b
+        cdef const char *t
+        cdef Py_ssize_t tn
         for k in range(c.flag_first, c.flag_first + c.flag_count):
             f = &self.flags[k]
             if f.has_equals:
                 if f.equals_len == rawn and fastetl_same(f.equals, raw, rawn):
                     rec[f.byte] |= <char>f.mask
                 continue
-            if f.source_nullable and self.is_null(t, tn):
-                continue
-            if tn == 0:
+            t = raw
+            tn = rawn
+            while tn > 0 and is_space(t[0]):
+                t += 1
+                tn -= 1
+            while tn > 0 and is_space(t[tn - 1]):
+                tn -= 1
+            if self.is_null(t, tn):
+                if f.source_nullable:
+                    continue
                 return ST_EMPTY
             if parse_bool(t, tn, &b) != ST_OK:
                 return ST_FLAG_BOOL
@@ -544,7 +556,7 @@ cdef class Parser:
             while tn > 0 and is_space(t[tn - 1]):
                 tn -= 1
         if c.flag_count:
-            st = self.set_flags(c, s, n, t, tn, rec)
+            st = self.set_flags(c, s, n, rec)
             if st != ST_OK:
                 return st
         if kind == K_FLAGONLY:
