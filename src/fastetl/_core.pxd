@@ -106,7 +106,7 @@ cdef class Parser:
     cdef inline bint is_null(self, const char *s, Py_ssize_t n) noexcept nogil
     cdef void rollback(self) noexcept nogil
     cdef inline int set_flags(self, Col *c, const char *raw, Py_ssize_t rawn,
-                       char *rec) noexcept nogil
+                       const char *t, Py_ssize_t tn, char *rec) noexcept nogil
     cdef int unescape(self, const char **sp, Py_ssize_t *np) noexcept nogil
     cdef inline int prepare(self, Col *c, const char **sp, Py_ssize_t *np, const char **tp,
                      Py_ssize_t *tnp, bint escaped, char *rec) noexcept nogil

@@ -274,6 +274,17 @@ cdef inline int store_iso_datetime(Col *c, const char *t, Py_ssize_t tn, char *d
     return st
 
 
+cdef inline int store_formatted(Col *c, const char *t, Py_ssize_t tn, bint with_time,
+                                char *dst) noexcept nogil:
+    cdef int64_t v64
+    cdef int st = convert_formatted(t, tn, c.fmt, c.fmt_len, with_time,
+                                    c.unit_mul if with_time else 1,
+                                    c.frac_digits if with_time else 0, &v64)
+    if st == ST_OK:
+        memcpy(dst, &v64, 8)
+    return st
+
+
 cdef inline int store_op(Parser p, const Op *o, const char *s, Py_ssize_t n,
                          const char *t, Py_ssize_t tn, char *rec) noexcept nogil:
     """Convert a field's text into the record, flags and nulls already dealt with: ``s``/``n``
@@ -283,8 +294,6 @@ cdef inline int store_op(Parser p, const Op *o, const char *s, Py_ssize_t n,
     cdef int code = o.code
     cdef char *dst = rec + o.offset
     cdef Col *c = o.col
-    cdef int64_t v64
-    cdef int st
     if code == OP_I64:
         return convert_int(t, tn, 8, True, dst)
     elif code == OP_I32:
@@ -317,15 +326,10 @@ cdef inline int store_op(Parser p, const Op *o, const char *s, Py_ssize_t n,
         return store_iso_date(t, tn, dst)
     elif code == OP_ISO_DATETIME:
         return store_iso_datetime(c, t, tn, dst)
-    elif code == OP_DATE or code == OP_DATETIME:
-        if code == OP_DATE:
-            st = convert_formatted(t, tn, c.fmt, c.fmt_len, False, 1, 0, &v64)
-        else:
-            st = convert_formatted(t, tn, c.fmt, c.fmt_len, True, c.unit_mul,
-                                   c.frac_digits, &v64)
-        if st == ST_OK:
-            memcpy(dst, &v64, 8)
-        return st
+    elif code == OP_DATE:
+        return store_formatted(c, t, tn, False, dst)
+    elif code == OP_DATETIME:
+        return store_formatted(c, t, tn, True, dst)
     return ST_OK
 
 
@@ -344,6 +348,7 @@ cdef class Parser:
         cdef Col *c
         cdef FlagSpec *f
         cdef bytes fmt, eq, v
+        cdef bint nulls_never_values
         self.nfields = len(fields)
         self.nflags = len(flags)
         self.itemsize = itemsize
@@ -405,11 +410,12 @@ cdef class Parser:
                         if catdict_add(c.dict, <const char *>v, len(v),
                                        hash_bytes(<const char *>v, len(v))) < 0:
                             raise MemoryError()
+        nulls_never_values = self.n_nulls == 0 or self.nulls_only_empty
         for i in range(self.nfields):
             c = &self.cols[i]
             if c.kind != K_IGNORE:
                 self.ops[self.nops].code = op_code(c)
-                self.ops[self.nops].as_is = op_as_is(c, self.n_nulls == 0 or self.nulls_only_empty)
+                self.ops[self.nops].as_is = op_as_is(c, nulls_never_values)
                 self.ops[self.nops].field = i
                 self.ops[self.nops].offset = c.offset
                 self.ops[self.nops].col = c
@@ -478,28 +484,19 @@ cdef class Parser:
             catdict_pop(self.cols[self.journal[self.journal_len]].dict)
 
     cdef inline int set_flags(self, Col *c, const char *raw, Py_ssize_t rawn,
-                       char *rec) noexcept nogil:
-        """A flag with ``equals`` compares the text as it stands; one without reads it
-        as a bool column would: trimmed, a null marker first (0 from a nullable source,
-        else an error), whatever the type of the source column."""
+                       const char *t, Py_ssize_t tn, char *rec) noexcept nogil:
+        """A flag with ``equals`` compares the text as it stands (``raw``); one without
+        reads it as a bool column would, whatever the type of the source column: trimmed
+        (``t``), a null marker first (0 from a nullable source, else an error)."""
         cdef Py_ssize_t k
         cdef FlagSpec *f
         cdef uint8_t b
-        cdef const char *t
-        cdef Py_ssize_t tn
         for k in range(c.flag_first, c.flag_first + c.flag_count):
             f = &self.flags[k]
             if f.has_equals:
                 if f.equals_len == rawn and fastetl_same(f.equals, raw, rawn):
                     rec[f.byte] |= <char>f.mask
                 continue
-            t = raw
-            tn = rawn
-            while tn > 0 and is_space(t[0]):
-                t += 1
-                tn -= 1
-            while tn > 0 and is_space(t[tn - 1]):
-                tn -= 1
             if self.is_null(t, tn):
                 if f.source_nullable:
                     continue
@@ -549,16 +546,19 @@ cdef class Parser:
             return ST_NO_MEMORY
         t = s
         tn = n
-        if not text:
+        if not text or c.flag_count:      # what a number, or a bool flag, reads: trimmed
             while tn > 0 and is_space(t[0]):
                 t += 1
                 tn -= 1
             while tn > 0 and is_space(t[tn - 1]):
                 tn -= 1
         if c.flag_count:
-            st = self.set_flags(c, s, n, rec)
+            st = self.set_flags(c, s, n, t, tn, rec)
             if st != ST_OK:
                 return st
+            if text:                      # a str or category itself keeps its text as it stands
+                t = s
+                tn = n
         if kind == K_FLAGONLY:
             return ST_OK
         if c.nullable and (self.is_null(s, n) if text else self.is_null(t, tn)):

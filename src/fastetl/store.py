@@ -8,14 +8,13 @@ private buffer that stays in the CPU cache) and writes it.  So memory stays
 bounded whatever the output size, and a full disk is an ordinary ``OSError``.
 (Writing through a memory map of the file was measured 1.5x slower end to end:
 every fresh page of a shared file mapping costs a fault, see
-benchmarks/RESULTS.md.)  Every ``SYNC_AHEAD_BYTES``
-a background thread fsyncs what was written so far, so the disk works while the
-parser does and the final fsync has little left, and then drops the synced
-records from the page cache (so the output does not fill the cache).  Readers memory-map the
-finished ``.npy``.  :meth:`NpyWriter.commit` fixes the header's row
-count, syncs, and renames the file (and its JSON sidecar) into place; until
-then an existing output is untouched, and :meth:`NpyWriter.abort` removes every
-temporary file.  :class:`ArrayWriter` offers the same interface in memory.
+benchmarks/RESULTS.md.)  Every ``SYNC_AHEAD_BYTES`` a background thread fsyncs
+what was written so far, so the disk works while the parser does and the final
+fsync has little left, and then drops the synced records from the page cache (so
+the output does not fill the cache).  Readers memory-map the finished ``.npy``.
+:meth:`NpyWriter.commit` fixes the header's row count, syncs, and renames the
+file (and its JSON sidecar) into place; until then an existing output is
+untouched, and :meth:`NpyWriter.abort` removes every temporary file.  :class:`ArrayWriter` offers the same interface in memory.
 """
 
 from __future__ import annotations
