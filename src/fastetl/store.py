@@ -703,5 +703,12 @@ def read_sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
     return meta
 
 
+def verify_pair(path: str | os.PathLike[str], meta: dict[str, Any]) -> None:
+    """Refuse (OutputError) a ``.npy`` whose sidecar ``meta`` describes another file.
+
+    (Being built for issue 14: until then it accepts every pair.)"""
+    return None
+
+
 def sidecar_schema(meta: dict[str, Any]) -> Schema:
     return Schema.from_dict(meta["schema"])
