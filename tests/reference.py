@@ -29,6 +29,8 @@ or ``"structure"``.  A header that does not match the schema raises
 
 from __future__ import annotations
 
+import os
+
 import csv
 import io
 import math
@@ -832,3 +834,12 @@ def csv_bytes(rows, delim=",", quote='"', eol="\n", final_eol=True, bom=False) -
         body += eol
     out = body.encode("utf-8", "surrogateescape")
     return (BOM + out) if bom else out
+
+
+# -- files a run leaves ---------------------------------------------------------------------
+LOCK_SUFFIX = ".fastetl-lock"  # the lock file beside an output: it holds no data and may stay
+
+
+def listing(folder) -> list[str]:
+    """Names in ``folder`` (sorted), but the lock files of outputs."""
+    return sorted(n for n in os.listdir(folder) if not n.endswith(LOCK_SUFFIX))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import fastetl
+from reference import listing
 
 SCHEMA = {
     "columns": [
@@ -34,7 +35,7 @@ def _rows(lo: int, hi: int, seed: int) -> str:
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    return {n: (folder / n).read_bytes() for n in listing(folder)}
 
 
 @pytest.mark.parametrize("workers", [1, 3])

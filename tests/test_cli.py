@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from reference import assert_same_records, reference_parse
+from reference import assert_same_records, reference_parse, listing
 
 import fastetl
 from fastetl import Schema
@@ -187,7 +187,7 @@ def test_bad_data_exits_1_with_one_line(tmp_path: Path):
     code, _, err = run("convert", "in.csv", "out.npy", "--schema", "schema.json", cwd=tmp_path)
     assert code == 1
     assert _one_line(err) == "fastetl: line 3, column \"x\": 'abc' is not a valid int64"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "schema.json"]
+    assert listing(tmp_path) == ["in.csv", "schema.json"]
 
 
 def test_structural_error_exits_1(tmp_path: Path):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from reference import BLOCK_SIZES, assert_same_records, reference_parse_full
+from reference import BLOCK_SIZES, assert_same_records, reference_parse_full, listing
 
 import fastetl
 from fastetl import Schema
@@ -208,7 +208,7 @@ def test_to_pandas(converted):
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+    return {n: (folder / n).read_bytes() for n in listing(folder) if (folder / n).is_file()}
 
 
 def test_failed_conversion_leaves_existing_output_untouched(tmp_path: Path):
@@ -266,7 +266,7 @@ def test_successful_conversion_replaces_output(tmp_path: Path):
     fastetl.convert(src, out, s)
     assert np.load(out)["id"].tolist() == [7]
     assert json.loads(Path(str(out) + ".json").read_text())["rows"] == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.npy", "out.npy.json"]
+    assert listing(tmp_path) == ["in.csv", "out.npy", "out.npy.json"]
 
 
 @pytest.mark.parametrize(
@@ -553,7 +553,7 @@ def test_a_failed_background_sync_fails_what_comes_next(tmp_path: Path, monkeypa
     assert str(ei.value).endswith("Input/output error")
     if then == "checkpoint":
         w.abort()
-    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    assert listing(tmp_path) == []
     assert _sync_threads() == []
 
 
@@ -614,5 +614,5 @@ def test_ctrl_c_while_abort_waits_for_a_sync_still_removes_the_temp_file(
     threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
     with pytest.raises(KeyboardInterrupt):
         w.abort()
-    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    assert listing(tmp_path) == []
     _until(lambda: _sync_threads() == [])  # the thread ends on its own

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 import fastetl
+from reference import listing
 
 WORKERS = (1, 2, 4, 7)
 BLOCKS = (1, 2, 3, 5, 16, 97, 1000, 1 << 20)
@@ -201,7 +202,7 @@ def test_worker_errors_are_the_same_parse_error(tmp_path, kind):
                 r.row,
             ), (w, bs)
     assert out.read_bytes() == b"previous output"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "out.npy"]
+    assert listing(tmp_path) == ["bad.csv", "out.npy"]
     assert threading.active_count() == before  # no worker thread left behind
 
 

@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 import fastetl
-from fastetl.store import checkpoint_path, partial_path
+from reference import listing
+from fastetl.outset import checkpoint_path
 
 SCHEMA = {
     "columns": [
@@ -46,6 +47,18 @@ r = fastetl.convert(src, dst, json.loads(sys.argv[7]), workers=int(workers), blo
                     progress=slow)
 print(r.resumed_at, r.rows, flush=True)
 """
+
+
+def _partial(dst: Path) -> Path:
+    """The partial records file that the checkpoint of a conversion into ``dst`` names."""
+    return Path(json.loads(checkpoint_path(dst).read_text())["partial"])
+
+
+def _hidden(folder: Path) -> list[str]:
+    """Hidden files a run left in ``folder``, but the lock file (which may stay)."""
+    return sorted(
+        p.name for p in folder.iterdir() if p.name.startswith(".") and "fastetl-lock" not in p.name
+    )
 
 
 def _make_csv(path: Path, dirty: bool) -> None:
@@ -132,12 +145,12 @@ def test_kill_9_then_resume_is_byte_identical(tmp_path, inputs, which, workers, 
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     assert _files(run) == old  # OUT and its sidecar as they were (hidden partials aside)
-    assert partial_path(dst).exists()
+    assert _partial(dst).exists()
     rep = fastetl.convert(src, dst, SCHEMA, on_error=on_error, workers=workers, resume=True)
     assert rep.resumed_at is not None and rep.resumed_at >= doc["mark"]["rows"]
     assert rep.resumed_at < rep.rows
     assert _files(run) == ref
-    assert [p.name for p in run.iterdir() if p.name.startswith(".")] == []
+    assert _hidden(run) == []
 
 
 def test_ctrl_c_keeps_a_partial_that_the_cli_resumes(tmp_path, inputs):
@@ -181,7 +194,7 @@ def test_cli_ctrl_c_says_how_to_resume(tmp_path, inputs):
         pytest.fail("the conversion finished before SIGINT; make the input bigger")
     assert proc.returncode == 130
     assert "--resume to continue after row" in err
-    assert partial_path(dst).exists() and not dst.exists()
+    assert _partial(dst).exists() and not dst.exists()
 
 
 def test_a_changed_input_is_refused(tmp_path, inputs):
@@ -215,7 +228,7 @@ def test_a_changed_input_is_refused(tmp_path, inputs):
     # starting over (no resume) works, and clears the stale checkpoint
     rep = fastetl.convert(src, dst, SCHEMA)
     assert rep.rows == ROWS + 1 and rep.resumed_at is None
-    assert not checkpoint_path(dst).exists() and not partial_path(dst).exists()
+    assert _hidden(tmp_path) == []  # the stale checkpoint and partial files are gone
 
 
 def test_resume_without_a_checkpoint_converts_from_the_start(tmp_path, inputs):
@@ -236,4 +249,4 @@ def test_an_interrupt_before_any_checkpoint_leaves_nothing(tmp_path, inputs):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode != 0 and "Interrupted" in err
-    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    assert listing(tmp_path) == []

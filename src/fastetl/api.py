@@ -6,7 +6,6 @@ They check options, open the input, choose a writer and hand the rest to
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import os
 import shutil
@@ -21,23 +20,24 @@ from typing import Any
 import numpy as np
 
 from ._version import __version__
+from . import outset
 from .errors import Interrupted, OutputError, ParseError, SchemaError
-from .pipeline import DEFAULT_BLOCK_SIZE, ON_ERROR, Mark, RunResult, estimate_rows, run
+from .pipeline import DEFAULT_BLOCK_SIZE, ON_ERROR, RunResult, estimate_rows, run
+from .resume import Checkpoints, ResumePoint, identity, resume_point
 from .schema import Schema, as_schema
-from .sources import InputError, Source, open_source
+from .signals import Terminated, sigterm_as_interrupt
+from .sources import Source, open_source
 from .store import (
-    CHECKPOINT_FORMAT,
     SIDECAR_FORMAT,
     ArrayWriter,
     NpyWriter,
     RejectsWriter,
-    checkpoint_path,
     read_checkpoint,
     read_sidecar,
     remove_checkpoint,
     sidecar_path,
     sidecar_schema,
-    write_json_atomic,
+    verify_pair,
 )
 
 Src = Any  # str | os.PathLike | "-" | binary file object | bytes-like
@@ -63,6 +63,10 @@ class ConvertReport:
     rejects: str | None = None  # the rejects file, with on_error="reject"
     resumed_at: int | None = None  # rows already converted when a resumed run began
     appended: bool = False
+    leftovers_removed: int = 0  # temporary files of dead runs removed before this one
+    leftover_bytes: int = 0  # ... and the bytes they held
+    recovered: bool = False  # completed the commit of a run that died committing
+    spooled_bytes: int = 0  # input copied to a temporary file to be read twice (stdin)
 
     @property
     def mb_per_s(self) -> float:
@@ -110,6 +114,20 @@ def _workers(workers: int | None, source: Source, block_size: int | None) -> int
     return want
 
 
+def spool(stream: Any) -> Any:
+    """A copy of ``stream`` in an anonymous temporary file (in ``TMPDIR``), to be read
+    twice.  The file has no name (it is gone when closed, or when the process ends,
+    however it ends); its size is what the spool costs on disk."""
+    out = tempfile.TemporaryFile()
+    try:
+        shutil.copyfileobj(stream, out, 1 << 20)
+        out.seek(0)
+    except BaseException:
+        out.close()
+        raise
+    return out
+
+
 def _seekable(src: Src) -> Src:
     """Inference reads the input twice: spool stdin and pipes to a temporary file first."""
     stream = sys.stdin.buffer if src == "-" else src
@@ -120,10 +138,16 @@ def _seekable(src: Src) -> Src:
             return src
     except (AttributeError, OSError, ValueError):
         pass
-    spool = tempfile.TemporaryFile()
-    shutil.copyfileobj(stream, spool, 1 << 20)
-    spool.seek(0)
-    return spool
+    return spool(stream)
+
+
+def _spooled_bytes(original: Src, used: Src) -> int:
+    if used is original:
+        return 0
+    try:
+        return os.fstat(used.fileno()).st_size
+    except (AttributeError, OSError, ValueError):  # pragma: no cover
+        return 0
 
 
 def _resolve(
@@ -255,88 +279,6 @@ def default_rejects_path(dst: str | os.PathLike[str]) -> Path:
     return p.with_name(p.name + ".rejects.csv")
 
 
-class _Checkpoints:
-    """Saves a checkpoint every ``every`` seconds of work, once the records and rejects
-    up to it are durable; a later ``resume=True`` run continues from the last one."""
-
-    def __init__(
-        self,
-        target: Path,
-        writer: NpyWriter,
-        rejects: RejectsWriter | None,
-        source: Source,
-        identity: dict[str, Any],
-        every: float,
-    ) -> None:
-        self.target = target
-        self.writer = writer
-        self.rejects = rejects
-        self.source = source
-        self.identity = identity
-        self.every = every
-        self.last = time.monotonic()
-        self.saved: Mark | None = None
-
-    def due(self) -> bool:
-        return time.monotonic() - self.last >= self.every
-
-    def save(self, mark: Mark) -> None:
-        self.writer.sync()
-        doc = {
-            "format": CHECKPOINT_FORMAT,
-            **self.identity,
-            "digest_before": self.source.digest_before(mark.offset),
-            "rejects_state": self.rejects.state() if self.rejects is not None else None,
-            "mark": dataclasses.asdict(mark),
-        }
-        write_json_atomic(checkpoint_path(self.target), doc)
-        self.saved = mark
-        self.last = time.monotonic()
-
-
-def _identity(
-    source: Source, schema: Schema, on_error: str, rejects: Path | None
-) -> dict[str, Any] | None:
-    """What must be the same for a checkpoint to be resumed (None: cannot resume)."""
-    fp = source.fingerprint()
-    if fp is None:
-        return None
-    return {
-        "fastetl_version": __version__,
-        "input": fp,
-        "schema": schema.to_dict(),
-        "on_error": on_error,
-        "rejects": str(rejects) if rejects is not None else None,
-    }
-
-
-def _resume_point(
-    doc: dict[str, Any] | None, dst: Path, source: Source, identity: dict[str, Any] | None
-) -> tuple[Mark, dict[str, int] | None] | None:
-    """The checkpoint ``doc`` to resume from, checked against the input and the options."""
-    if doc is None:
-        return None
-    if identity is None:
-        raise InputError(f"{source.name} cannot be read again, so it cannot be resumed")
-    what = [
-        k for k in ("fastetl_version", "schema", "on_error", "rejects") if doc.get(k) != identity[k]
-    ]
-    if what:
-        raise OutputError(
-            f"the checkpoint of {dst} was made with another {', '.join(what)}; "
-            "convert without --resume to start over"
-        )
-    mark = Mark(**doc["mark"])
-    if doc.get("input") != identity["input"] or doc.get("digest_before") != source.digest_before(
-        mark.offset
-    ):
-        raise InputError(
-            f"{source.name} has changed since the checkpoint of {dst} was made; "
-            "convert without --resume to start over"
-        )
-    return mark, doc.get("rejects_state")
-
-
 def convert(
     src: Src,
     dst: str | os.PathLike[str],
@@ -351,6 +293,7 @@ def convert(
     append: bool = False,
     resume: bool = False,
     checkpoint_every: float = 5.0,
+    wait: bool | float = False,
 ) -> ConvertReport:
     """Convert the CSV ``src`` into the ``.npy`` file ``dst`` (plus ``dst + ".json"``).
 
@@ -369,6 +312,13 @@ def convert(
     A conversion of a file saves a checkpoint every ``checkpoint_every`` seconds;
     after it is killed or interrupted, ``resume=True`` continues from the last one
     and gives the same bytes as an uninterrupted run.
+
+    One conversion writes into ``dst`` at a time: it holds a lock on
+    ``.DST.fastetl-lock`` for the whole run.  When another run holds it, ``wait``
+    says what to do: False (the default) raises :class:`OutputError` at once,
+    naming the other process; True waits for it; a number waits that many seconds
+    at most.  SIGTERM, where the program leaves it at its default, interrupts the
+    conversion as Ctrl-C does (the process then ends by SIGTERM).
     """
     _check_options(block_size, workers)
     _check_on_error(on_error, rejects)
@@ -376,19 +326,73 @@ def convert(
         raise ValueError("append and resume cannot be combined")
     if not checkpoint_every >= 0:
         raise ValueError(f"checkpoint_every must be >= 0 seconds, got {checkpoint_every!r}")
+    if not (isinstance(wait, bool) or (isinstance(wait, (int, float)) and wait >= 0)):
+        raise ValueError(f"wait must be True, False or seconds >= 0, got {wait!r}")
     dst_path = Path(dst)
     if dst_path.is_dir():
         raise OutputError(f"{dst} is a directory; give the path of the .npy file to write")
+    folder = dst_path.parent if str(dst_path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {dst}: folder {folder} does not exist")
+    with sigterm_as_interrupt(), outset.OutputLock(dst_path).acquire(wait):
+        return _convert_locked(
+            src,
+            dst_path,
+            schema,
+            block_size=block_size,
+            workers=workers,
+            infer_rows=infer_rows,
+            progress=progress,
+            on_error=on_error,
+            rejects=rejects,
+            append=append,
+            resume=resume,
+            checkpoint_every=checkpoint_every,
+        )
+
+
+def _clear_leftovers(
+    dst: Path, rejects: Path | None, keep: set[Path]
+) -> tuple[int, int]:
+    """Remove what dead runs into ``dst`` left (holding its lock proves they are dead):
+    temporary files of the output set and of the checkpoint.  (count, bytes)."""
+    finals = [dst, sidecar_path(dst), outset.checkpoint_path(dst)]
+    if rejects is not None:
+        finals += [rejects, sidecar_path(rejects)]
+    stale = [p for f in finals for p in outset.leftovers(f, keep)]
+    return len(stale), outset.remove(stale)
+
+
+def _convert_locked(
+    src: Src,
+    dst_path: Path,
+    schema: Any,
+    *,
+    block_size: int | None,
+    workers: int | None,
+    infer_rows: int | str | None,
+    progress: Callable[[int, int | None], None] | None,
+    on_error: str,
+    rejects: str | os.PathLike[str] | None,
+    append: bool,
+    resume: bool,
+    checkpoint_every: float,
+) -> ConvertReport:
+    """:func:`convert`, holding the output's lock."""
+    recovered = outset.recover(dst_path)
     before = None
     saved = read_checkpoint(dst_path) if resume else None
     if append:
         if not dst_path.exists():
-            raise OutputError(f"cannot append to {dst}: it does not exist")
-        before = read_sidecar(dst_path)
+            raise OutputError(f"cannot append to {dst_path}: it does not exist")
+        before = read_sidecar(dst_path, records=True)
+        verify_pair(dst_path, before)
         schema = _append_schema(before, schema, dst_path)
     elif saved is not None and schema is None:
         schema = saved["schema"]  # the schema it was started with (checked again below)
+    original = src
     src, sch = _resolve(src, schema, infer_rows, on_error)
+    spooled = _spooled_bytes(original, src)
     rejects_path = (
         (Path(rejects) if rejects is not None else default_rejects_path(dst_path))
         if on_error == "reject"
@@ -405,32 +409,38 @@ def convert(
             if _same_file(source, out):
                 what = "the output" if out == dst_path else str(out)
                 raise OutputError(f"refusing to write {what} over the input {source.name}")
-        identity = None if append else _identity(source, sch, on_error, rejects_path)
-        point = _resume_point(saved, dst_path, source, identity) if resume else None
-        if point is None and identity is not None:
-            remove_checkpoint(dst_path)  # a stale one from a killed run is of no use now
-        mark, rejects_state = point if point is not None else (None, None)
-        resumable = identity is not None
+        ident = None if append else identity(source, sch, on_error, rejects_path)
+        point: ResumePoint | None = None
+        if resume:
+            point = resume_point(saved, dst_path, rejects_path, source, ident)
+        if point is None:
+            remove_checkpoint(dst_path)  # a stale one is of no use now
+        removed, freed = _clear_leftovers(
+            dst_path, rejects_path, point.files() if point is not None else set()
+        )
+        mark = point.mark if point is not None else None
+        run_id = outset.new_run_id()
         writer = NpyWriter(
             dst_path,
             sch.dtype(),
-            resumable=resumable,
+            run=run_id,
+            partial=point.partial if point is not None else None,
             resume_rows=mark.rows if mark is not None else None,
             append=append,
             pipelined=cpu_count() > 1,
         )
         sink = None
+        ckpt = None
         try:
             if rejects_path is not None:
                 sink = RejectsWriter(
                     rejects_path,
                     source.name,
-                    resumable=resumable,
-                    resume=rejects_state if mark is not None else None,
+                    run=run_id,
+                    resume=point.rejects_state if point is not None else None,
                 )
-            ckpt = None
-            if identity is not None:
-                ckpt = _Checkpoints(dst_path, writer, sink, source, identity, checkpoint_every)
+            if ident is not None:
+                ckpt = Checkpoints(dst_path, writer, sink, source, ident, checkpoint_every)
             total = source.size if source.compression is None and source.encoding is None else None
             tick = (lambda done: progress(done, total)) if progress else None
             nworkers = _workers(workers, source, block_size)
@@ -450,23 +460,28 @@ def convert(
             meta = _sidecar(
                 sch, source, result, on_error, rejects_path, before, writer.rows, dst_path
             )
-            if sink is not None:
-                sink.commit()
-            size = writer.commit(meta)
-            if resumable:
-                remove_checkpoint(dst_path)
-        except KeyboardInterrupt:
+            renames = sink.finish() if sink is not None else []
+            size, more = writer.finish(meta)
+            outset.commit_set(dst_path, renames + more)
+            remove_checkpoint(dst_path)
+        except KeyboardInterrupt as e:
+            terminated = isinstance(e, Terminated)
             kept = ckpt.saved if ckpt is not None and ckpt.saved is not None else mark
             if kept is None:
-                _abort(writer, sink, dst_path if resumable else None)
-                raise Interrupted(None) from None
+                _abort(writer, sink, dst_path)
+                raise Interrupted(None, terminated) from None
             writer.detach()  # keep the partial files: resume=True continues from them
             if sink is not None:
                 sink.detach()
-            raise Interrupted(kept.rows) from None
+            raise Interrupted(kept.rows, terminated) from None
+        except outset.CommitPending:
+            raise  # the journal needs the temporary files: the next run completes it
         except BaseException:
-            _abort(writer, sink, dst_path if resumable else None)
+            _abort(writer, sink, dst_path)
             raise
+        finally:
+            if ckpt is not None:
+                ckpt.close()
     return ConvertReport(
         rows=result.rows,
         bytes_in=result.bytes_in,
@@ -477,16 +492,25 @@ def convert(
         rejects=str(rejects_path) if rejects_path is not None else None,
         resumed_at=mark.rows if mark is not None else None,
         appended=append,
+        leftovers_removed=removed,
+        leftover_bytes=freed,
+        recovered=recovered,
+        spooled_bytes=spooled,
         **{k: v for k, v in _counts(result, on_error).items() if k != "rows_written"},
     )
 
 
-def _abort(writer: NpyWriter, sink: RejectsWriter | None, checkpointed: Path | None) -> None:
-    if sink is not None:
-        sink.abort()
-    writer.abort()
-    if checkpointed is not None:
-        remove_checkpoint(checkpointed)
+def _abort(writer: NpyWriter, sink: RejectsWriter | None, dst: Path) -> None:
+    """Remove every temporary file of the run; each step runs whatever the others do
+    (abort methods do not raise)."""
+    try:
+        if sink is not None:
+            sink.abort()
+    finally:
+        try:
+            writer.abort()
+        finally:
+            remove_checkpoint(dst)
 
 
 def _append_schema(before: dict[str, Any], schema: Any, dst: Path) -> Schema:

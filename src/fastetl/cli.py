@@ -9,17 +9,20 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import os
-import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, NoReturn
 
 import fastetl
-from fastetl.api import inference_error
+from fastetl.api import inference_error, spool
+from fastetl.signals import Terminated, raise_terminated
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM
 DEMO_ROWS = 200_000
 
 
@@ -37,6 +40,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"seconds must be 0 or more, got {text!r}")
     return value
 
 
@@ -130,6 +143,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue an interrupted or killed conversion from its last checkpoint",
     )
     c.add_argument(
+        "--wait",
+        nargs="?",
+        const=True,
+        default=False,
+        type=_seconds,
+        metavar="SECONDS",
+        help="when another run is writing OUT, wait for it to end (at most SECONDS, "
+        "if given) instead of failing at once",
+    )
+    c.add_argument(
         "--checkpoint-every",
         type=float,
         default=5.0,
@@ -200,13 +223,19 @@ class _Hinted(fastetl.FastETLError):
 
 
 def _input(args: argparse.Namespace) -> Any:
-    """IN as the API takes it; stdin is spooled when a schema must be inferred from it."""
+    """IN as the API takes it; stdin is spooled when a schema must be inferred from it
+    (it is read twice), and the spool's size is said on stderr."""
     if args.input != "-" or getattr(args, "schema", None):
         return args.input
-    spool = tempfile.TemporaryFile()
-    shutil.copyfileobj(sys.stdin.buffer, spool, 1 << 20)
-    spool.seek(0)
-    return spool
+    out = spool(sys.stdin.buffer)
+    size = os.fstat(out.fileno()).st_size
+    if not getattr(args, "quiet", False):
+        print(
+            f"fastetl: stdin spooled to an unnamed temporary file in {tempfile.gettempdir()} "
+            f"({size / 1e6:,.1f} MB, gone when the run ends) to infer the schema first",
+            file=sys.stderr,
+        )
+    return out
 
 
 def _schema(args: argparse.Namespace, src: Any) -> tuple[fastetl.Schema, bool]:
@@ -306,18 +335,20 @@ def cmd_convert(args: argparse.Namespace) -> int:
             append=args.append,
             resume=args.resume,
             checkpoint_every=args.checkpoint_every,
+            wait=args.wait,
         )
     except fastetl.Interrupted as e:
         if bar is not None:
             bar.close()
         if e.resume_rows is None:
             raise
+        what = "terminated" if e.terminated else "interrupted"
         print(
-            f"fastetl: interrupted; the output was not changed. Run the same command with "
+            f"fastetl: {what}; the output was not changed. Run the same command with "
             f"--resume to continue after row {e.resume_rows:,} (the last checkpoint).",
             file=sys.stderr,
         )
-        return 130
+        return EXIT_TERMINATED if e.terminated else EXIT_INTERRUPTED
     except (fastetl.ParseError, fastetl.InputError) as e:
         hint = fastetl.hint_for(e, schema) if inferred else ""
         if hint:
@@ -326,6 +357,19 @@ def cmd_convert(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
+    if report.recovered:
+        print(
+            f"fastetl: completed the commit of an earlier run into {report.output} "
+            "that stopped while committing",
+            file=sys.stderr,
+        )
+    if report.leftovers_removed:
+        print(
+            f"fastetl: removed {report.leftovers_removed} temporary file(s) "
+            f"({report.leftover_bytes / 1e6:,.1f} MB) left beside {report.output} "
+            "by a run that did not end",
+            file=sys.stderr,
+        )
     if not args.quiet:
         how = " (schema inferred)" if inferred else ""
         if report.resumed_at is not None:
@@ -396,10 +440,14 @@ def print_table(rows: list[dict[str, Any]], out: Any = None) -> None:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    # fastetl.open checks the sidecar (every key used below) against the .npy and its
+    # pair; the rows are decoded before anything is printed, so a bad one prints nothing
     t = fastetl.open(args.path)
     meta = t.meta
     path = Path(args.path)
     side = path.with_name(path.name + ".json")
+    n = max(0, args.rows)
+    first = t.rows(0, n)
     print(f"{path}: {len(t):,} rows, {t.array.dtype.itemsize} bytes per record")
     print(
         f"  files: {path.name} {_fmt_bytes(path.stat().st_size)}, "
@@ -427,9 +475,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             f"flags {f.name} ({f.type}): "
             + ", ".join(f"bit {i} {b.name}" for i, b in enumerate(f.bits))
         )
-    n = max(0, args.rows)
-    print(f"first {min(n, len(t))} rows:")
-    print_table(t.rows(0, n))
+    print(f"first {len(first)} rows:")
+    print_table(first)
     return EXIT_OK
 
 
@@ -480,6 +527,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    # SIGTERM (docker stop, systemd, timeout) stops a command as Ctrl-C does
+    if hasattr(signal, "SIGTERM") and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, raise_terminated)
     try:
         return COMMANDS[args.command](args)
     except UsageError as e:
@@ -498,9 +548,11 @@ def main(argv: list[str] | None = None) -> int:
         where = f": {e.filename}" if e.filename else ""
         print(f"fastetl: {e.strerror or e}{where}", file=sys.stderr)
         return EXIT_DATA
-    except KeyboardInterrupt:
-        print("fastetl: interrupted; the output was not changed", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        terminated = isinstance(e, Terminated) or getattr(e, "terminated", False)
+        what = "terminated" if terminated else "interrupted"
+        print(f"fastetl: {what}; the output was not changed", file=sys.stderr)
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
 
 
 def _silence_stdout() -> None:

@@ -78,15 +78,18 @@ class OutputError(FastETLError, OSError):
 
 
 class Interrupted(KeyboardInterrupt):
-    """A conversion was interrupted (Ctrl-C).  The output was not changed.
+    """A conversion was interrupted (Ctrl-C, or SIGTERM: ``terminated``).  The output
+    was not changed.
 
     ``resume_rows`` is how many rows a ``resume=True`` run keeps from the last
     checkpoint, or ``None`` when there is none to resume from.
     """
 
-    def __init__(self, resume_rows: int | None) -> None:
+    def __init__(self, resume_rows: int | None, terminated: bool = False) -> None:
         self.resume_rows = resume_rows
+        self.terminated = terminated
         super().__init__(
-            "interrupted; the output was not changed"
+            ("terminated" if terminated else "interrupted")
+            + "; the output was not changed"
             + (f"; resume to continue after row {resume_rows:,}" if resume_rows is not None else "")
         )

@@ -108,6 +108,34 @@ def unique_names(names: list[str]) -> list[str]:
     return out
 
 
+def _repeats(items: list[str]) -> set[str]:
+    """The items that occur more than once (in linear time: schemas may have 100,000 columns)."""
+    seen: set[str] = set()
+    twice: set[str] = set()
+    for x in items:
+        if x in seen:
+            twice.add(x)
+        seen.add(x)
+    return twice
+
+
+def _listed(items: list[str], most: int = 20) -> str:
+    """``items`` as a list in a message; a long one (a wide header) cut after ``most``."""
+    if len(items) <= most:
+        return repr(list(items))
+    return repr(list(items[:most]))[:-1] + f", ... ({len(items):,} in all)]"
+
+
+def _first_repeat(items: tuple[str, ...]) -> str | None:
+    """The first item that occurs a second time, or None."""
+    seen: set[str] = set()
+    for x in items:
+        if x in seen:
+            return x
+        seen.add(x)
+    return None
+
+
 def smallest_unsigned(max_value: int) -> str:
     """Name of the smallest unsigned type that holds ``max_value``."""
     for bits, name in UNSIGNED_FOR_BITS.items():
@@ -271,8 +299,8 @@ class Column:
                 object.__setattr__(self, "values", vals)
                 if not vals:
                     raise SchemaError(f"{where}: values must not be empty")
-                if len(set(vals)) != len(vals):
-                    dup = next(v for v in vals if vals.count(v) > 1)
+                dup = _first_repeat(vals)
+                if dup is not None:
                     raise SchemaError(f"{where}: value {dup!r} is listed twice")
                 if self.max_values is not None:
                     raise SchemaError(f"{where}: give either values or max_values, not both")
@@ -509,13 +537,15 @@ class Schema:
         if not self.columns:
             raise SchemaError("a schema needs at least one column")
         names = [c.name for c in self.columns]
-        dup = {n for n in names if names.count(n) > 1}
+        dup = _repeats(names)
         if dup:
-            raise SchemaError(f"column name(s) {sorted(dup)} appear more than once")
+            raise SchemaError(f"column name(s) {_listed(sorted(dup))} appear more than once")
         fields = [c.name for c in self.columns if c.stored] + [f.name for f in self.flags]
-        clash = {n for n in fields if fields.count(n) > 1}
+        clash = _repeats(fields)
         if clash:
-            raise SchemaError(f"field name(s) {sorted(clash)} are used twice (columns and flags)")
+            raise SchemaError(
+                f"field name(s) {_listed(sorted(clash))} are used twice (columns and flags)"
+            )
         for n in fields:
             if n.startswith(NULLS_FIELD):
                 raise SchemaError(
@@ -526,9 +556,10 @@ class Schema:
                 "the schema stores nothing: every column is skip and there are no flags"
             )
         if not self.dialect.header:
+            known = set(names)
             for fl in self.flags:
                 for b in fl.bits:
-                    if b.column not in names:
+                    if b.column not in known:
                         raise SchemaError(
                             f"flags {fl.name!r}: bit {b.name!r} reads column {b.column!r}, which a "
                             "file without a header cannot locate; list it in columns "
@@ -572,26 +603,30 @@ class Schema:
         if header is None:
             order = [c.name for c in self.columns]
         else:
-            dups = sorted({h for h in header if header.count(h) > 1})
+            dups = sorted(_repeats(header))
             if dups:
                 raise SchemaError(
-                    f"the header repeats the name(s) {dups}; rename them in the file or "
+                    f"the header repeats the name(s) {_listed(dups)}; rename them in the file or "
                     "read it with header=false and list the columns in order"
                 )
-            missing = [c.name for c in self.columns if c.name not in header]
+            in_header = set(header)
+            missing = [c.name for c in self.columns if c.name not in in_header]
             if missing:
                 raise SchemaError(
-                    f"schema column(s) {missing} are not in the file's header {header}"
+                    f"schema column(s) {_listed(missing)} are not in the file's header "
+                    f"{_listed(header)}"
                 )
             flag_cols = {b.column for f in self.flags for b in f.bits}
-            missing = sorted(flag_cols - set(header))
+            missing = sorted(flag_cols - in_header)
             if missing:
-                raise SchemaError(f"flag source column(s) {missing} are not in the file's header")
+                raise SchemaError(
+                    f"flag source column(s) {_listed(missing)} are not in the file's header"
+                )
             extra = [h for h in header if h not in by_name and h not in flag_cols]
             if extra:
                 hint = json.dumps({"name": extra[0], "type": "skip"}, ensure_ascii=False)
                 raise SchemaError(
-                    f"the file has column(s) {extra} that the schema does not name; "
+                    f"the file has column(s) {_listed(extra)} that the schema does not name; "
                     f"add {hint} to the schema's columns to ignore them"
                 )
             order = list(header)

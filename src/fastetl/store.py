@@ -19,21 +19,34 @@ untouched, and :meth:`NpyWriter.abort` removes every temporary file.  :class:`Ar
 
 from __future__ import annotations
 
+import ast
 import errno
+import hashlib
 import json
 import mmap
 import os
-import sys
-import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.lib import format as npy_format
 
+from . import sidecar as _sidecar
 from .errors import OutputError, ParseError
+from .outset import (
+    checkpoint_path,
+    commit_set,
+    create_temp,
+    fsync_dir,
+    new_run_id,
+    try_recover,
+    write_json_atomic,
+)
 from .schema import Schema
+
+__all__ = ["checkpoint_path", "write_json_atomic"]  # re-exported for the callers of store
 
 NPY_MAGIC = b"\x93NUMPY"
 NPY_ALIGN = 64
@@ -56,6 +69,12 @@ SYNC_AHEAD_BYTES = 32 << 20
 _DONTNEED = getattr(os, "POSIX_FADV_DONTNEED", None) if hasattr(os, "posix_fadvise") else None
 _PAGE = mmap.PAGESIZE
 _MAX_ROWS_DIGITS = 20  # room in the header for any row count
+# After the records: 32 bytes that tie the .npy to its sidecar (numpy reads the records
+# it is told of and ignores what follows them): a magic, the pair id (:func:`pair_id`)
+# and the row count.  The sidecar's "pair" holds the same id.
+PAIR_MAGIC = b"\x93FETLPR\x01"
+PAIR_BYTES = len(PAIR_MAGIC) + 16 + 8
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def sidecar_path(path: str | os.PathLike[str]) -> Path:
@@ -65,7 +84,11 @@ def sidecar_path(path: str | os.PathLike[str]) -> Path:
 
 
 def npy_header(dtype: np.dtype, rows: int, total: int | None = None) -> bytes:
-    """A .npy header for a 1-d array; padded with spaces to ``total`` bytes if given."""
+    """A .npy header for a 1-d array; padded with spaces to ``total`` bytes if given.
+
+    Format 1.0 while the header fits its 2-byte length, else 2.0 (4 bytes); 3.0 (UTF-8)
+    when field names are not Latin-1.  The version does not depend on ``rows``, so the
+    header rewritten at commit (any row count) is the one reserved at the start."""
     descr = npy_format.dtype_to_descr(dtype)
     body = f"{{'descr': {descr!r}, 'fortran_order': False, 'shape': ({rows},), }}"
     try:
@@ -74,7 +97,9 @@ def npy_header(dtype: np.dtype, rows: int, total: int | None = None) -> bytes:
     except UnicodeEncodeError:  # non-Latin-1 field names need format 3.0 (UTF-8)
         encoded = body.encode("utf-8")
         version = 3
-    if version == 1 and len(encoded) + 200 > 0xFFFF:
+    # the longest this header gets (any row count, any padding) must fit 2 bytes
+    longest = len(encoded) - len(str(rows)) + _MAX_ROWS_DIGITS + NPY_ALIGN + 1
+    if version == 1 and longest > 0xFFFF:
         version = 2
     prefix_len = len(NPY_MAGIC) + 2 + (2 if version == 1 else 4)
     if total is None:
@@ -88,15 +113,46 @@ def npy_header(dtype: np.dtype, rows: int, total: int | None = None) -> bytes:
     return NPY_MAGIC + bytes([version, 0]) + size + header
 
 
-def read_npy_header(path: str | os.PathLike[str]) -> tuple[np.dtype, int, int]:
-    """(dtype, rows, data offset) of a 1-d .npy file written by anyone."""
-    with open(path, "rb") as fh:
-        version = npy_format.read_magic(fh)
-        if version == (1, 0):
-            shape, _, dtype = npy_format.read_array_header_1_0(fh)
-        else:
-            shape, _, dtype = npy_format.read_array_header_2_0(fh)
-        offset = fh.tell()
+def read_npy_header(path: str | os.PathLike[str], fh: Any = None) -> tuple[np.dtype, int, int]:
+    """(dtype, rows, data offset) of a 1-d .npy file written by anyone (read from the
+    open binary file ``fh`` when given, else from ``path``), whatever the size of its
+    header: ``numpy.load`` stops at 10,000 bytes unless given ``max_header_size``; this
+    reads the header the file says it has.  Anything else is one :class:`OutputError`."""
+    if fh is None:
+        try:
+            with open(path, "rb") as own:
+                return read_npy_header(path, own)
+        except OutputError:
+            raise
+        except OSError as e:
+            raise OutputError(f"cannot read {path}: {e.strerror or e}") from None
+    fh.seek(0)
+    size = os.fstat(fh.fileno()).st_size
+    prefix = fh.read(len(NPY_MAGIC) + 2)
+    if len(prefix) < len(NPY_MAGIC) + 2 or prefix[: len(NPY_MAGIC)] != NPY_MAGIC:
+        raise OutputError(f"{path} is not a .npy file")
+    version = (prefix[-2], prefix[-1])
+    if version not in ((1, 0), (2, 0), (3, 0)):
+        raise OutputError(f"{path} is a .npy file of unknown format {version[0]}.{version[1]}")
+    nlen = 2 if version == (1, 0) else 4
+    length = int.from_bytes(fh.read(nlen), "little")
+    offset = len(prefix) + nlen + length
+    if offset > size:
+        raise OutputError(f"{path} is truncated: its .npy header ends past the file")
+    text = fh.read(length)
+    try:
+        d = ast.literal_eval(text.decode("utf-8" if version == (3, 0) else "latin1"))
+        shape = d["shape"]
+        dtype = npy_format.descr_to_dtype(d["descr"])
+        fortran = d["fortran_order"]
+    except (SyntaxError, ValueError, TypeError, KeyError, IndexError, MemoryError, RecursionError):
+        raise OutputError(f"{path} has a damaged .npy header") from None
+    if (
+        not isinstance(shape, tuple)
+        or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)
+        or not isinstance(fortran, bool)
+    ):
+        raise OutputError(f"{path} has a damaged .npy header")
     if len(shape) != 1:
         raise OutputError(f"{path} holds a {len(shape)}-d array; fastetl writes 1-d record arrays")
     return dtype, shape[0], offset
@@ -154,18 +210,21 @@ class NpyWriter:
         dtype: np.dtype,
         window_bytes: int = DEFAULT_STAGE_BYTES,
         *,
-        resumable: bool = False,
+        run: str | None = None,
+        partial: str | os.PathLike[str] | None = None,
         resume_rows: int | None = None,
         append: bool = False,
         pipelined: bool = True,
     ) -> None:
-        """``resumable`` writes to a fixed temporary name (:func:`partial_path`) that a
-        later run can take up again; ``resume_rows`` takes it up, keeping that many
-        records; ``append`` starts from a copy of the existing target's records.
-        ``pipelined``: records are parsed on a worker thread, even with one worker,
-        while the calling thread writes the blocks parsed before (on one CPU, better
-        not: then one thread parses into the reused window and writes it)."""
+        """The records go to a temporary file named for ``target`` and the run ``run``
+        (:func:`fastetl.outset.temp_path`), created exclusively; ``partial`` and
+        ``resume_rows`` take up instead the temporary file of an interrupted run,
+        keeping that many records; ``append`` starts from a copy of the existing
+        target's records.  ``pipelined``: records are parsed on a worker thread, even
+        with one worker, while the calling thread writes the blocks parsed before (on
+        one CPU, better not: then one thread parses into the reused window and writes it)."""
         self.target = Path(target)
+        self.run = run or new_run_id()
         self.pipelined = pipelined
         self.dtype = dtype
         self.itemsize = dtype.itemsize
@@ -183,18 +242,16 @@ class NpyWriter:
             raise OutputError(f"cannot write {self.target}: folder {folder} does not exist")
         if sidecar_path(self.target).is_dir():  # found now, not after the .npy is replaced
             raise OutputError(f"cannot write {sidecar_path(self.target)}: it is a directory")
+        self.tmp_path: Path | None = None
         try:
-            if resumable or resume_rows is not None:
-                self.tmp_path = partial_path(self.target)
-                flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0)
-                if resume_rows is None:
-                    flags |= os.O_TRUNC
-                self._fd = os.open(self.tmp_path, flags, 0o644)
+            if resume_rows is not None:
+                if partial is None:
+                    raise ValueError("resume_rows needs the partial file to take up")
+                self.tmp_path = Path(partial)
+                flags = os.O_RDWR | _O_NOFOLLOW | getattr(os, "O_BINARY", 0)
+                self._fd = os.open(self.tmp_path, flags)
             else:
-                fd, tmp = tempfile.mkstemp(
-                    dir=folder, prefix=f".{self.target.name}.", suffix=".part"
-                )
-                self.tmp_path, self._fd = Path(tmp), fd
+                self.tmp_path, self._fd = create_temp(self.target, self.run)
         except OSError as e:
             raise OutputError(f"cannot write in {folder}: {e.strerror or e}") from None
         try:
@@ -344,10 +401,12 @@ class NpyWriter:
         self._close_file()
 
     # -- ending ----------------------------------------------------------------
-    def commit(self, sidecar: dict[str, Any]) -> int:
-        """Finish the file and move it (and its sidecar) into place.  Returns bytes written."""
+    def finish(self, sidecar: dict[str, Any]) -> tuple[int, list[tuple[Path, Path]]]:
+        """Complete the file (its row count, the pair trailer; synced and closed) and
+        its sidecar's temporary file.  Returns the file's size and the renames that
+        put both in place (see :meth:`commit`)."""
         self._stage = None
-        assert self._fd is not None
+        assert self._fd is not None and self.tmp_path is not None
         size = self.data_offset + self.rows * self.itemsize
         side = sidecar_path(self.target)
         self._stop_syncer()
@@ -356,37 +415,49 @@ class NpyWriter:
         except OutputError:
             self.abort()
             raise
+        sidecar = {
+            **sidecar,
+            "output": {
+                "path": self.target.name,
+                "bytes": size + PAIR_BYTES,
+                "data_offset": self.data_offset,
+            },
+        }
+        load = _sidecar.numpy_load_options(self.data_offset)
+        if load:  # what a plain numpy.load needs for these (very wide) records
+            sidecar["numpy_load"] = load
+        pair = pair_id(sidecar)
+        sidecar["pair"] = {"id": pair.hex()}
         try:
             os.ftruncate(self._fd, size)
+            _write_at(self._fd, memoryview(_pair_trailer(pair, self.rows)), size)
             os.lseek(self._fd, 0, os.SEEK_SET)
             os.write(self._fd, npy_header(self.dtype, self.rows, self.data_offset))
             os.fsync(self._fd)
             os.close(self._fd)
             self._fd = None
-            sidecar = {
-                **sidecar,
-                "output": {
-                    "path": self.target.name,
-                    "bytes": size,
-                    "data_offset": self.data_offset,
-                },
-            }
-            fd, tmp = tempfile.mkstemp(
-                dir=self.tmp_path.parent, prefix=f".{side.name}.", suffix=".part"
-            )
-            self._sidecar_tmp = Path(tmp)
+            self._sidecar_tmp, fd = create_temp(side, self.run)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(sidecar, fh, indent=2, ensure_ascii=False)
                 fh.write("\n")
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(self.tmp_path, self.target)
-            os.replace(self._sidecar_tmp, side)
-            self._sidecar_tmp = None
-            _fsync_dir(self.target.parent)
         except OSError as e:
             self.abort()
             raise OutputError(f"cannot write {self.target}: {e.strerror or e}") from None
+        except BaseException:
+            self.abort()
+            raise
+        return size + PAIR_BYTES, [(self.tmp_path, self.target), (self._sidecar_tmp, side)]
+
+    def commit(self, sidecar: dict[str, Any]) -> int:
+        """Finish the file and move it and its sidecar into place together.  Returns
+        the file's size."""
+        size, renames = self.finish(sidecar)
+        try:
+            commit_set(self.target, renames)
+        finally:
+            self.tmp_path = self._sidecar_tmp = None  # committed, or left to the journal
         return size
 
     def abort(self) -> None:
@@ -397,14 +468,7 @@ class NpyWriter:
         except OSError:  # pragma: no cover
             pass
         finally:  # (even when Ctrl-C interrupts the wait for a background fsync)
-            for p in (self.tmp_path, self._sidecar_tmp):
-                if p is not None:
-                    try:
-                        p.unlink()
-                    except FileNotFoundError:
-                        pass
-                    except OSError:  # pragma: no cover - nothing better to do on the error path
-                        pass
+            _remove_quietly(self.tmp_path, self._sidecar_tmp)
 
 
 class _Syncer:
@@ -488,34 +552,33 @@ def _write_at(fd: int, data: memoryview, offset: int) -> None:
         done += n
 
 
-def partial_path(target: str | os.PathLike[str]) -> Path:
-    """Where a resumable conversion into ``target`` keeps its unfinished records."""
-    p = Path(target)
-    return p.with_name(f".{p.name}.fastetl-partial")
+PAIR_KEYS = ("schema", "rows", "categories", "flags", "nulls")  # what decoding depends on
 
 
-def checkpoint_path(target: str | os.PathLike[str]) -> Path:
-    """Where a resumable conversion into ``target`` keeps its last checkpoint."""
-    p = Path(target)
-    return p.with_name(f".{p.name}.fastetl-checkpoint.json")
+def pair_id(sidecar: dict[str, Any]) -> bytes:
+    """The id that ties a .npy to its sidecar: a hash of what decoding its records
+    depends on (schema, dictionaries, flag names, null conventions, row count, where
+    the records start).  A sidecar thus pairs only with records written with what it
+    holds; and equal records with equal dictionaries give equal bytes, whatever the
+    run, thread count or input file."""
+    doc = {k: sidecar.get(k) for k in PAIR_KEYS}
+    doc["data_offset"] = sidecar["output"]["data_offset"]
+    text = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
 
 
-def write_json_atomic(path: Path, doc: dict[str, Any]) -> None:
-    """Replace ``path`` with ``doc`` so that a crash leaves the old or the new file whole."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, indent=1, ensure_ascii=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+def _pair_trailer(pair: bytes, rows: int) -> bytes:
+    return PAIR_MAGIC + pair + rows.to_bytes(8, "little")
+
+
+def _remove_quietly(*paths: Path | None) -> None:
+    """Remove what exists of ``paths``; on the error path, so nothing raises."""
+    for p in paths:
+        if p is not None:
+            try:
+                p.unlink()
+            except OSError:
+                pass
 
 
 def read_checkpoint(target: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -533,11 +596,7 @@ def read_checkpoint(target: str | os.PathLike[str]) -> dict[str, Any] | None:
 
 
 def remove_checkpoint(target: str | os.PathLike[str]) -> None:
-    for p in (checkpoint_path(target), partial_path(target)):
-        try:
-            p.unlink()
-        except FileNotFoundError:
-            pass
+    _remove_quietly(checkpoint_path(target))
 
 
 class RejectsWriter:
@@ -548,8 +607,10 @@ class RejectsWriter:
     the file is itself an input for the same schema: fix it, and convert it again
     (``--append``).  ``path + ".json"`` lists, in the same order, where each row
     was (physical line, data row index, byte offset) and what was wrong (column,
-    value, reason).  Both are written to temporary files and moved into place by
-    :meth:`commit`, with the output.
+    value, reason).  Both are written to temporary files named for the run ``run``
+    (created exclusively; ``resume`` takes up those of an interrupted run, named in
+    its checkpoint state) and put in place with the output (:meth:`finish`, then
+    :func:`fastetl.outset.commit_set`), or alone by :meth:`commit`.
     """
 
     def __init__(
@@ -557,8 +618,8 @@ class RejectsWriter:
         path: str | os.PathLike[str],
         source: str,
         *,
-        resumable: bool = False,
-        resume: dict[str, int] | None = None,
+        run: str | None = None,
+        resume: dict[str, Any] | None = None,
     ) -> None:
         self.path = Path(path)
         self.meta_path = sidecar_path(self.path)
@@ -570,14 +631,17 @@ class RejectsWriter:
         for p in (self.path, self.meta_path):
             if p.is_dir():
                 raise OutputError(f"cannot write {p}: it is a directory")
-        self._tmp = [partial_path(p) for p in (self.path, self.meta_path)]
+        run = run or new_run_id()
+        self._tmp: list[Path] = []
         self._files: list[Any] = []
         try:
             if resume is not None:
+                self._tmp = [Path(resume["rows_path"]), Path(resume["meta_path"])]
                 for tmp, size in zip(
                     self._tmp, (resume["rows_bytes"], resume["meta_bytes"]), strict=True
                 ):
-                    fh = open(tmp, "r+b")  # noqa: SIM115 - closed in commit/abort/detach
+                    fd = os.open(tmp, os.O_RDWR | _O_NOFOLLOW | getattr(os, "O_BINARY", 0))
+                    fh = os.fdopen(fd, "r+b")  # closed in commit/abort/detach
                     self._files.append(fh)
                     if os.fstat(fh.fileno()).st_size < size:
                         raise OutputError(
@@ -588,13 +652,10 @@ class RejectsWriter:
                     fh.seek(size)
                 self.count = resume["count"]
             else:
-                if not resumable:
-                    self._tmp = [
-                        Path(tempfile.mkstemp(dir=folder, prefix=f".{p.name}.", suffix=".part")[1])
-                        for p in (self.path, self.meta_path)
-                    ]
-                for tmp in self._tmp:
-                    self._files.append(open(tmp, "wb"))  # noqa: SIM115
+                for final in (self.path, self.meta_path):
+                    tmp, fd = create_temp(final, run)
+                    self._tmp.append(tmp)
+                    self._files.append(os.fdopen(fd, "wb"))
         except OSError as e:
             self.abort()
             raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
@@ -616,6 +677,45 @@ class RejectsWriter:
 
     def add(self, raw: bytes, error: ParseError, offset: int) -> None:
         """A bad row: its bytes, what is wrong, and its byte offset in the input."""
+        try:
+            self._add(raw, error, offset)
+        except OSError as e:  # e.g. a full disk: say which file
+            raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
+
+    def add_pieces(self, pieces: Any, error: Any, offset: int) -> None:
+        """A bad row too long to hold in memory: its bytes come as ``pieces`` (an iterable
+        of bytes-like objects, written as they come, never joined).  ``error`` is the
+        :class:`ParseError`, or a function giving it once the pieces are all read (what is
+        wrong with such a row may show only at its end)."""
+        try:
+            rows, meta = self._files
+            nbytes, last = 0, b""
+            for piece in pieces:
+                if len(piece):
+                    rows.write(piece)
+                    nbytes += len(piece)
+                    last = bytes(piece[-1:])
+            if last not in (b"\n", b"\r"):
+                rows.write(b"\n")
+            err = error if isinstance(error, ParseError) else error()
+            entry = {
+                "line": err.line,
+                "row": err.row,
+                "offset": err.offset,
+                "row_offset": offset,
+                "bytes": nbytes,
+                "column": err.column,
+                "value": err.value,
+                "reason": err.reason,
+                "message": str(err),
+            }
+            sep = b",\n" if self.count else b""
+            meta.write(sep + json.dumps(entry, ensure_ascii=False).encode("utf-8"))
+            self.count += 1
+        except OSError as e:  # e.g. a full disk: say which file
+            raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
+
+    def _add(self, raw: bytes, error: ParseError, offset: int) -> None:
         rows, meta = self._files
         rows.write(raw if raw.endswith((b"\n", b"\r")) else raw + b"\n")
         entry = {
@@ -633,82 +733,212 @@ class RejectsWriter:
         meta.write(sep + json.dumps(entry, ensure_ascii=False).encode("utf-8"))
         self.count += 1
 
-    def state(self) -> dict[str, int]:
+    def state(self) -> dict[str, Any]:
         """Where both files stand, durably (for a checkpoint)."""
-        for fh in self._files:
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            for fh in self._files:
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as e:
+            raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
         rows, meta = self._files
-        return {"rows_bytes": rows.tell(), "meta_bytes": meta.tell(), "count": self.count}
+        return {
+            "rows_path": str(self._tmp[0]),
+            "meta_path": str(self._tmp[1]),
+            "rows_bytes": rows.tell(),
+            "meta_bytes": meta.tell(),
+            "count": self.count,
+        }
 
-    def commit(self) -> None:
+    def finish(self) -> list[tuple[Path, Path]]:
+        """Complete both files (synced and closed); the renames that put them in place."""
         rows, meta = self._files
         try:
             meta.write(f'\n], "count": {self.count}}}\n'.encode())
             for fh in self._files:
                 fh.flush()
                 os.fsync(fh.fileno())
-                fh.close()
-            self._files = []
-            os.replace(self._tmp[0], self.path)
-            os.replace(self._tmp[1], self.meta_path)
-            _fsync_dir(self.path.parent)
+            self._close()
+        except OSError as e:
+            self.abort()
+            raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
+        return [(self._tmp[0], self.path), (self._tmp[1], self.meta_path)]
+
+    def commit(self) -> None:
+        """Finish and put both files in place (alone: when there is no output to go with)."""
+        renames = self.finish()
+        try:
+            for tmp, final in renames:
+                os.replace(tmp, final)
+            fsync_dir(self.path.parent)
         except OSError as e:
             self.abort()
             raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
 
+    def _close(self) -> None:
+        """Close both files; every one is closed even when one fails (the first error
+        is raised after)."""
+        files, self._files = self._files, []
+        error: OSError | None = None
+        for fh in files:
+            try:
+                fh.close()
+            except OSError as e:
+                error = error or e
+        if error is not None:
+            raise error
+
     def detach(self) -> None:
         """Stop writing but keep the partial files (a later run resumes them)."""
-        for fh in self._files:
-            fh.close()
-        self._files = []
+        try:
+            self._close()
+        except OSError as e:
+            raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
 
     def abort(self) -> None:
-        self.detach()
-        for p in self._tmp:
-            try:
-                p.unlink()
-            except OSError:
-                pass
+        """Drop the temporary files, whatever fails on the way (a full disk fails the
+        flush of a close)."""
+        try:
+            self._close()
+        except OSError:
+            pass
+        finally:
+            _remove_quietly(*self._tmp)
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make the renames durable (POSIX only: Windows cannot open folders)."""
-    if sys.platform == "win32":
-        return
-    try:
-        fd = os.open(folder if str(folder) else ".", os.O_RDONLY)
-    except OSError:  # pragma: no cover
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - some filesystems refuse
-        pass
-    finally:
-        os.close(fd)
-
-
-def read_sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
+def read_sidecar(path: str | os.PathLike[str], *, records: bool = False) -> dict[str, Any]:
+    """The sidecar of ``path``: JSON of a format this fastetl reads (a newer one is
+    refused), every key a reader uses checked (:mod:`fastetl.sidecar`); one
+    :class:`OutputError` line naming the file and the key otherwise.  ``records``
+    also checks it against the ``.npy``'s header and scans the category columns for
+    codes the dictionaries lack (reads those columns: for an append, which would give
+    such codes new meanings; a Table checks the codes it decodes instead)."""
     side = sidecar_path(path)
     try:
-        meta = json.loads(side.read_text(encoding="utf-8"))
+        text = side.read_bytes()
     except FileNotFoundError:
         raise OutputError(
             f"{side} is missing: it holds the schema and dictionaries of {path}"
         ) from None
-    except (OSError, ValueError) as e:
-        raise OutputError(f"cannot read {side}: {e}") from None
-    if not isinstance(meta, dict) or meta.get("format") != SIDECAR_FORMAT:
-        raise OutputError(f"{side} is not a fastetl sidecar (format {SIDECAR_FORMAT})")
+    except OSError as e:
+        raise OutputError(f"cannot read {side}: {e.strerror or e}") from None
+    try:
+        meta = json.loads(text.decode("utf-8"))
+    except (ValueError, RecursionError) as e:  # (UnicodeDecodeError is a ValueError)
+        raise OutputError(f"{side} is not valid JSON ({_sidecar._one_line(e)})") from None
+    _sidecar.check_format(meta, side, SIDECAR_FORMAT)
+    schema = _sidecar.check_keys(meta, side)
+    if records:
+        try:
+            with open(path, "rb") as fh:
+                dtype, rows, offset = read_npy_header(path, fh)
+                size = os.fstat(fh.fileno()).st_size
+                npy = _sidecar.NpyFacts(dtype=dtype, rows=rows, data_offset=offset, size=size)
+                _sidecar.check_records(meta, schema, side, npy, Path(path).name)
+                if rows:
+                    array = np.memmap(fh, dtype=dtype, mode="r", offset=offset, shape=(rows,))
+                    _sidecar.check_codes(array, meta, schema, side, Path(path).name)
+        except OSError as e:
+            if isinstance(e, OutputError):
+                raise
+            raise OutputError(f"cannot read {path}: {e.strerror or e}") from None
     return meta
 
 
-def verify_pair(path: str | os.PathLike[str], meta: dict[str, Any]) -> None:
-    """Refuse (OutputError) a ``.npy`` whose sidecar ``meta`` describes another file.
+class PairError(OutputError):
+    """A ``.npy`` and the sidecar beside it were not written by the same commit
+    (``edited``: the sidecar was changed after its commit)."""
 
-    (Being built for issue 14: until then it accepts every pair.)"""
-    return None
+    edited = False
+
+
+def _pair_of(fh: Any, path: str | os.PathLike[str]) -> tuple[np.dtype, int, int, str | None]:
+    """(dtype, rows, data offset, pair id or None) of the open .npy ``fh``."""
+    dtype, rows, offset = read_npy_header(path, fh)
+    fh.seek(offset + rows * dtype.itemsize)
+    tail = fh.read(PAIR_BYTES)
+    ok = len(tail) == PAIR_BYTES and tail.startswith(PAIR_MAGIC)
+    ok = ok and int.from_bytes(tail[-8:], "little") == rows
+    return dtype, rows, offset, tail[len(PAIR_MAGIC) : -8].hex() if ok else None
+
+
+def _check_pair(path: str | os.PathLike[str], meta: dict[str, Any], found: str | None) -> None:
+    """The id after the records must be the sidecar's, and the sidecar's must be the
+    hash of what it says now (so a hand edit of its rows or dictionaries is found too)."""
+    pair = meta.get("pair")
+    if pair is None:  # written before pairs existed: nothing to compare
+        return
+    want = pair.get("id") if isinstance(pair, dict) else None
+    output = meta.get("output")
+    if isinstance(output, dict) and "data_offset" in output and want == found:
+        if pair_id(meta).hex() != want:
+            e = PairError(
+                f"{sidecar_path(path)} was changed after it was written (its schema, "
+                "dictionaries, flags, nulls or row count no longer match its records); "
+                "convert again to rebuild it"
+            )
+            e.edited = True
+            raise e
+        return
+    if found != want:
+        raise PairError(
+            f"{path} was not written with its sidecar {sidecar_path(path).name} "
+            "(another run replaced one of them, or a run stopped while committing); "
+            "the next conversion into it completes or replaces the set"
+        )
+
+
+def verify_pair(path: str | os.PathLike[str], meta: dict[str, Any]) -> None:
+    """Refuse (:class:`PairError`) a ``.npy`` whose sidecar ``meta`` describes another
+    file: the sidecar's ``pair`` id must be the one after the records."""
+    try:
+        with open(path, "rb") as fh:
+            found = _pair_of(fh, path)[3]
+    except (OSError, ValueError, EOFError) as e:
+        raise OutputError(f"cannot read {path}: {e}") from None
+    _check_pair(path, meta, found)
+
+
+PAIR_TRIES = 50  # a reader meets a commit between its two renames: look again, for ~1 s
+
+
+def load_pair(path: str | os.PathLike[str]) -> tuple[dict[str, Any], np.ndarray]:
+    """The sidecar and the records of a converted file, from the same commit.
+
+    The records are memory-mapped from the file whose pair id was checked (not
+    opened again by name, which a commit may have replaced meanwhile).  A reader
+    that meets a commit between its renames tries again, for about a second."""
+    for attempt in range(PAIR_TRIES):
+        meta = read_sidecar(path)
+        try:
+            fh = open(path, "rb")  # noqa: SIM115 - closed below; the map keeps its own
+        except FileNotFoundError:
+            raise OutputError(f"{path}: no such file") from None
+        except OSError as e:
+            raise OutputError(f"cannot read {path}: {e.strerror or e}") from None
+        with fh:
+            try:
+                dtype, rows, offset, found = _pair_of(fh, path)
+            except (OSError, ValueError, EOFError) as e:
+                raise OutputError(f"cannot read {path}: {e}") from None
+            try:
+                _check_pair(path, meta, found)
+            except PairError as e:
+                if e.edited or attempt + 1 == PAIR_TRIES:
+                    raise
+                if not try_recover(Path(path)):  # a run that died committing: complete it
+                    time.sleep(0.02)  # else a commit under way: look again
+                continue
+            if rows == 0:
+                return meta, np.zeros(0, dtype=dtype)
+            end = offset + rows * dtype.itemsize
+            if os.fstat(fh.fileno()).st_size < end:
+                raise OutputError(f"cannot read {path}: it is shorter than its header says")
+            array = np.memmap(fh, dtype=dtype, mode="r", offset=offset, shape=(rows,))
+            return meta, array
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def sidecar_schema(meta: dict[str, Any]) -> Schema:
+    """The schema of a sidecar :func:`read_sidecar` returned (so already checked)."""
     return Schema.from_dict(meta["schema"])

@@ -16,7 +16,8 @@ import numpy as np
 
 from .errors import OutputError
 from .schema import Column, Schema
-from .store import read_sidecar, sidecar_path
+from .sidecar import NpyFacts, check_records, unknown_code
+from .store import PairError, load_pair, read_sidecar, sidecar_path, sidecar_schema
 
 
 class Table:
@@ -26,20 +27,21 @@ class Table:
         self.path = Path(path)
         if not self.path.exists():
             raise OutputError(f"{path}: no such file")
-        self.meta: dict[str, Any] = read_sidecar(self.path)
-        self.schema: Schema = Schema.from_dict(self.meta["schema"])
-        rows = int(self.meta.get("rows", -1))
+        # The sidecar (every key checked), paired with the records of the same commit,
+        # which are memory-mapped (none: no map): nothing is read here.  The category
+        # codes are checked as they are decoded, not by a scan of the file.
         try:
-            # numpy cannot memory-map zero bytes of data; an empty table is read plainly
-            self.array: np.ndarray = np.load(self.path, mmap_mode="r" if rows else None)
-        except (OSError, ValueError) as e:
-            raise OutputError(f"cannot read {self.path}: {e}") from None
-        if self.array.dtype != self.schema.dtype() or len(self.array) != rows:
-            raise OutputError(
-                f"{self.path} does not match its sidecar {sidecar_path(self.path).name} "
-                f"({len(self.array)} rows of {self.array.dtype} vs {rows} rows of the schema); "
-                "was one of them replaced by hand?"
-            )
+            meta, array = load_pair(self.path)
+        except PairError:
+            read_sidecar(self.path, records=True)  # a sidecar edited by hand: say which key
+            raise
+        self.meta: dict[str, Any] = meta
+        self.schema: Schema = sidecar_schema(meta)
+        offset = array.offset if isinstance(array, np.memmap) else None
+        facts = NpyFacts(dtype=array.dtype, rows=len(array), data_offset=offset, size=None)
+        check_records(meta, self.schema, sidecar_path(self.path), facts, self.path.name)
+        self.array: np.ndarray = array
+        self._start = 0  # row number of array[0] (a slice made by rows())
         self._columns = {c.name: c for c in self.schema.columns if c.stored}
         self._bits = {b.name: (f.name, i) for f in self.schema.flags for i, b in enumerate(f.bits)}
         self._null_bit = {c.name: k for k, c in enumerate(self.schema.masked_columns)}
@@ -86,9 +88,8 @@ class Table:
         raw = self.array[name]
         if col.type == "category":
             values = np.array(self.meta["categories"][name] + [None], dtype=object)
-            codes = raw.astype(np.int64)
-            if col.masked:
-                codes[self.null_mask(name)] = len(values) - 1
+            codes = self._codes(name)
+            codes[codes < 0] = len(values) - 1
             return values[codes]
         if col.type == "str":
             out = np.array([b.decode("utf-8") for b in raw.tolist()], dtype=object)
@@ -98,6 +99,25 @@ class Table:
         if col.masked:
             return np.ma.MaskedArray(np.asarray(raw), mask=self.null_mask(name))
         return raw
+
+    def _codes(self, name: str) -> np.ndarray:
+        """The codes of a category column as int64, -1 for nulls; a code the sidecar's
+        dictionary lacks is an OutputError (a sidecar edited by hand)."""
+        col = self._column(name)
+        codes = np.asarray(self.array[name]).astype(np.int64)
+        nulls = self.null_mask(name) if col.masked else None
+        n = len(self.meta["categories"][name])
+        bad = codes >= n
+        if nulls is not None:
+            bad &= ~nulls
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise unknown_code(
+                sidecar_path(self.path), name, n, self.path.name, self._start + i, int(codes[i])
+            )
+        if nulls is not None:
+            codes[nulls] = -1
+        return codes
 
     def decimal(self, name: str) -> np.ndarray:
         """A decimal column as ``decimal.Decimal`` objects (``None`` for nulls)."""
@@ -118,6 +138,7 @@ class Table:
         sub = Table.__new__(Table)
         sub.__dict__.update(self.__dict__)
         sub.array = self.array[start:stop]
+        sub._start = start
         cols = {}
         for name in self.columns:
             col = self._columns.get(name)
@@ -150,10 +171,9 @@ class Table:
             raw = np.asarray(self.array[name])
             nulls = self.null_mask(name) if col.masked else None
             if col.type == "category":
-                codes = raw.astype(np.int64)
-                if nulls is not None:
-                    codes[nulls] = -1
-                data[name] = pd.Categorical.from_codes(codes, self.meta["categories"][name])
+                data[name] = pd.Categorical.from_codes(
+                    self._codes(name), self.meta["categories"][name]
+                )
             elif col.type == "str":
                 data[name] = self[name]
             elif col.type == "decimal":

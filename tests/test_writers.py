@@ -1,0 +1,525 @@
+"""One writer per output, and the output set committed whole (issue 14, items 1-3, 7, 8).
+
+Every concurrency case runs real processes on one output: two converters, two
+appenders, a rewriter and a reader, a run killed between its two renames, SIGTERM,
+planted symlinks.  Nothing here is timed: a run is made slow by a progress callback
+that sleeps, and the tests wait for what they need (a lock holder, a checkpoint).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from reference import listing
+
+import fastetl
+from fastetl import outset
+from fastetl.outset import checkpoint_path, lock_path
+
+SCHEMA = {
+    "columns": [
+        {"name": "id", "type": "int64"},
+        {"name": "kind", "type": "category"},
+        {"name": "v", "type": "float64"},
+    ]
+}
+
+# A conversion that takes its time: each progress call sleeps.
+SLOW = r"""
+import json, sys, time
+import fastetl
+src, dst, pause, extra = sys.argv[1], sys.argv[2], float(sys.argv[3]), json.loads(sys.argv[4])
+def slow(done, total):
+    time.sleep(pause)
+r = fastetl.convert(src, dst, json.loads(sys.argv[5]), block_size=1 << 12, workers=1,
+                    progress=slow, **extra)
+print(json.dumps({"rows": r.rows, "removed": r.leftovers_removed}), flush=True)
+"""
+
+
+def _csv(path: Path, rows: int, kinds: list[str], start: int = 0) -> Path:
+    lines = ["id,kind,v"]
+    lines += [f"{i},{kinds[i % len(kinds)]},{i / 4}" for i in range(start, start + rows)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _slow(src: Path, dst: Path, pause: float = 0.002, **extra) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", SLOW, str(src), str(dst), str(pause), json.dumps(extra),
+         json.dumps(SCHEMA)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _wait_for_holder(proc: subprocess.Popen, dst: Path, timeout: float = 60) -> None:
+    """Until ``proc`` holds the lock of ``dst`` (it writes its pid in the lock file)."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            if json.loads(lock_path(dst).read_text())["pid"] == proc.pid:
+                return
+        except (FileNotFoundError, ValueError, KeyError):
+            pass
+        time.sleep(0.005)
+    raise AssertionError("the first run never took the lock")
+
+
+def _cli(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "fastetl", *args], capture_output=True, text=True, timeout=300, **kw
+    )
+
+
+def _kind_values(csv: Path) -> list[str]:
+    with open(csv) as fh:
+        next(fh)
+        return [line.split(",")[1] for line in fh]
+
+
+# -- 1. one writer ---------------------------------------------------------------------------
+
+
+def test_a_second_writer_fails_at_once_naming_the_first(tmp_path):
+    a = _csv(tmp_path / "a.csv", 60_000, ["x", "y"])
+    b = _csv(tmp_path / "b.csv", 100, ["p", "q", "r"])
+    out = tmp_path / "o.npy"
+    first = _slow(a, out, pause=0.02)  # ~4 s: outlasts the second's start
+    _wait_for_holder(first, out)
+    schema = tmp_path / "s.json"
+    schema.write_text(json.dumps(SCHEMA))
+    second = _cli("convert", str(b), str(out), "--schema", str(schema))
+    assert second.returncode == 1
+    assert second.stderr.count("\n") == 1 and "Traceback" not in second.stderr
+    assert f"pid {first.pid}" in second.stderr and "--wait" in second.stderr
+    stdout, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    t = fastetl.open(out)  # the first run's set, whole
+    assert len(t) == 60_000 and list(t["kind"][:4]) == ["x", "y", "x", "y"]
+    assert listing(tmp_path) == ["a.csv", "b.csv", "o.npy", "o.npy.json", "s.json"]
+
+
+def test_a_second_writer_with_wait_runs_after_the_first(tmp_path):
+    a = _csv(tmp_path / "a.csv", 30_000, ["x", "y"])
+    b = _csv(tmp_path / "b.csv", 100, ["p", "q", "r"])
+    out = tmp_path / "o.npy"
+    first = _slow(a, out, pause=0.01)
+    _wait_for_holder(first, out)
+    schema = tmp_path / "s.json"
+    schema.write_text(json.dumps(SCHEMA))
+    second = _cli("convert", str(b), str(out), "--schema", str(schema), "--wait")
+    assert second.returncode == 0, second.stderr
+    assert first.wait(timeout=300) == 0  # it had ended before the second could write
+    t = fastetl.open(out)
+    assert len(t) == 100 and list(t["kind"][:3]) == ["p", "q", "r"]
+
+
+def test_wait_with_a_limit_gives_up(tmp_path):
+    a = _csv(tmp_path / "a.csv", 60_000, ["x"])
+    out = tmp_path / "o.npy"
+    first = _slow(a, out, pause=0.01)
+    _wait_for_holder(first, out)
+    with pytest.raises(fastetl.OutputError, match=rf"another fastetl run \(pid {first.pid}"):
+        fastetl.convert(a, out, SCHEMA, wait=0.2)
+    first.kill()
+    first.wait()
+
+
+def test_two_appends_at_once_lose_nothing(tmp_path):
+    out = tmp_path / "o.npy"
+    fastetl.convert(_csv(tmp_path / "base.csv", 1000, ["a"]), out, SCHEMA)
+    parts = [_csv(tmp_path / f"p{k}.csv", 20_000, ["a", f"k{k}"], start=1000 + 20_000 * k)
+             for k in range(3)]  # fmt: skip
+    procs = [_slow(p, out, pause=0.0005, append=True, wait=True) for p in parts]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    t = fastetl.open(out)
+    assert len(t) == 61_000
+    assert sorted(t["id"].tolist()) == list(range(61_000))
+    assert sorted(set(t["kind"].tolist())) == ["a", "k0", "k1", "k2"]
+
+
+# -- 2. the pair -------------------------------------------------------------------------------
+
+REWRITER = r"""
+import sys, fastetl
+a, b, out, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+schema = {"columns": [{"name": "id", "type": "int64"}, {"name": "kind", "type": "category"},
+                      {"name": "v", "type": "float64"}]}
+for i in range(n):
+    fastetl.convert(a if i % 2 else b, out, schema, wait=True)
+"""
+
+
+def test_readers_during_rewrites_never_decode_with_the_other_runs_dictionaries(tmp_path):
+    # the same rows, codes in another order: decoding one run's codes with the other
+    # run's dictionary gives the other column, which the reader would see
+    a = _csv(tmp_path / "a.csv", 3000, ["x", "y", "z"])
+    b = _csv(tmp_path / "b.csv", 3000, ["z", "y", "x"])
+    want = {tuple(_kind_values(a)), tuple(_kind_values(b))}
+    out = tmp_path / "o.npy"
+    fastetl.convert(a, out, SCHEMA)
+    proc = subprocess.Popen([sys.executable, "-c", REWRITER, str(a), str(b), str(out), "60"])
+    reads = 0
+    try:
+        while proc.poll() is None:
+            try:
+                t = fastetl.open(out)
+                got = tuple(t["kind"].tolist())
+            except fastetl.OutputError as e:  # allowed: a clear refusal, never a wrong value
+                assert "was not written with its sidecar" in str(e) or "no such file" in str(e)
+                continue
+            assert got in want
+            reads += 1
+    finally:
+        proc.wait(timeout=300)
+    assert proc.returncode == 0 and reads > 0
+
+
+KILL_BETWEEN_RENAMES = r"""
+import os, sys, fastetl
+src, out, which = sys.argv[1], sys.argv[2], int(sys.argv[3])
+schema = {"columns": [{"name": "id", "type": "int64"}, {"name": "kind", "type": "category"},
+                      {"name": "v", "type": "float64"}]}
+real = os.replace
+done = []
+def dying_replace(a, b):
+    real(a, b)
+    if str(b).endswith(("o.npy", "o.npy.json")):
+        done.append(b)
+        if len(done) == which:
+            os.kill(os.getpid(), 9)  # a crash in the middle of the set's renames
+os.replace = dying_replace
+fastetl.convert(src, out, schema)
+"""
+
+
+@pytest.mark.parametrize("which", [1, 2])
+def test_a_crash_between_the_renames_is_refused_then_completed(tmp_path, which):
+    """Killed after the first rename of the set (new records, old sidecar): readers
+    refuse the pair until a run completes the commit, which ``fastetl.open`` itself
+    does when it can take the lock.  Killed after both: readers see the new set, and
+    the next writer clears the journal."""
+    a = _csv(tmp_path / "a.csv", 500, ["x", "y", "z"])
+    b = _csv(tmp_path / "b.csv", 500, ["z", "y", "x"])
+    out = tmp_path / "o.npy"
+    fastetl.convert(a, out, SCHEMA)
+    p = subprocess.run([sys.executable, "-c", KILL_BETWEEN_RENAMES, str(b), str(out), str(which)])
+    assert p.returncode == -signal.SIGKILL
+    assert outset.journal_path(out).exists()
+    if which == 1:  # new records, old sidecar: no reader decodes them with it
+        # (fastetl.open completes the commit itself when it can take the lock; hold it)
+        with outset.OutputLock(out).acquire():
+            with pytest.raises(fastetl.OutputError, match="was not written with its sidecar"):
+                fastetl.open(out)
+            r = _cli("inspect", str(out))
+            assert r.returncode == 1 and "was not written with its sidecar" in r.stderr
+            assert "Traceback" not in r.stderr
+    t = fastetl.open(out)  # (which 1: takes the lock and completes the commit first)
+    assert t["kind"].tolist() == _kind_values(b)
+    if which == 2:
+        rep = fastetl.convert(a, out, SCHEMA)
+        assert rep.recovered and fastetl.open(out)["kind"].tolist() == _kind_values(a)
+    assert not outset.journal_path(out).exists()
+    assert listing(tmp_path) == ["a.csv", "b.csv", "o.npy", "o.npy.json"]
+
+
+def test_append_refuses_a_mismatched_pair(tmp_path):
+    out = tmp_path / "o.npy"
+    fastetl.convert(_csv(tmp_path / "a.csv", 50, ["x", "y"]), out, SCHEMA)
+    other = tmp_path.parent / (tmp_path.name + "-other")
+    other.mkdir()
+    fastetl.convert(_csv(other / "b.csv", 50, ["y", "x"]), other / "o.npy", SCHEMA)
+    os.replace(other / "o.npy.json", tmp_path / "o.npy.json")  # a sidecar of another run
+    before = {n: (tmp_path / n).read_bytes() for n in listing(tmp_path)}
+    with pytest.raises(fastetl.OutputError, match="was not written with its sidecar"):
+        fastetl.convert(_csv(tmp_path / "c.csv", 5, ["x"]), out, append=True)
+    assert {n: (tmp_path / n).read_bytes() for n in listing(tmp_path) if n != "c.csv"} == before
+
+
+def test_the_npy_still_loads_with_plain_numpy(tmp_path):
+    out = tmp_path / "o.npy"
+    fastetl.convert(_csv(tmp_path / "a.csv", 50, ["x", "y"]), out, SCHEMA)
+    arr = np.load(out)
+    mapped = np.load(out, mmap_mode="r")
+    assert arr.tolist() == mapped.tolist() and arr["id"].tolist() == list(range(50))
+    assert np.array_equal(arr["v"], np.arange(50) / 4)
+
+
+# -- 3. leftovers, SIGTERM, all or nothing --------------------------------------------------------
+
+
+def test_leftovers_of_a_killed_stdin_run_are_removed_and_said(tmp_path):
+    out = tmp_path / "o.npy"
+    schema = tmp_path / "s.json"
+    schema.write_text(json.dumps(SCHEMA))
+    feeder = subprocess.Popen(
+        [sys.executable, "-m", "fastetl", "convert", "-", str(out), "--schema", str(schema)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert feeder.stdin is not None
+    feeder.stdin.write(b"id,kind,v\n" + b"".join(b"%d,a,1.5\n" % i for i in range(200_000)))
+    feeder.stdin.flush()
+    t0 = time.monotonic()
+    while not [n for n in os.listdir(tmp_path) if n.endswith(".part")]:
+        assert time.monotonic() - t0 < 60, "the run never started writing"
+        time.sleep(0.005)
+    feeder.kill()  # no checkpoint can exist for stdin: what it wrote is garbage now
+    feeder.wait()
+    left = [n for n in os.listdir(tmp_path) if n.endswith(".part")]
+    assert left and all(n.startswith(".o.npy.fastetl-") for n in left)
+    r = _cli("convert", str(_csv(tmp_path / "a.csv", 10, ["x"])), str(out), "--schema", str(schema))
+    assert r.returncode == 0, r.stderr
+    assert f"removed {len(left)} temporary file(s)" in r.stderr
+    assert listing(tmp_path) == ["a.csv", "o.npy", "o.npy.json", "s.json"]
+
+
+def test_sigterm_is_ctrl_c_for_the_cli(tmp_path):
+    """SIGTERM before any checkpoint (a run waiting on stdin): exit 143, one line,
+    nothing left.  After a checkpoint: the partial files stay and --resume finishes
+    with the bytes of one uninterrupted run."""
+    schema = tmp_path / "s.json"
+    schema.write_text(json.dumps(SCHEMA))
+    out = tmp_path / "o.npy"
+    p = subprocess.Popen(
+        [sys.executable, "-m", "fastetl", "convert", "-", str(out), "--schema", str(schema)],
+        stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert p.stdin is not None
+    p.stdin.write(b"id,kind,v\n" + b"".join(b"%d,a,1.5\n" % i for i in range(100_000)))
+    p.stdin.flush()
+    while not [n for n in os.listdir(tmp_path) if n.endswith(".part")]:
+        assert p.poll() is None, p.communicate()
+        time.sleep(0.002)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 143, err
+    assert err == b"fastetl: terminated; the output was not changed\n"
+    assert listing(tmp_path) == ["s.json"]
+
+    import gzip
+
+    a = _csv(tmp_path / "a.csv", 300_000, ["x", "y"])
+    gz = tmp_path / "a.csv.gz"
+    gz.write_bytes(gzip.compress(a.read_bytes(), compresslevel=1))
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    fastetl.convert(a, ref / "o.npy", SCHEMA)
+    cmd = ["convert", str(gz), str(out), "--schema", str(schema), "--block-size", "4096",
+           "--workers", "1"]  # fmt: skip
+    p = subprocess.Popen(
+        [sys.executable, "-m", "fastetl", *cmd, "--checkpoint-every", "0"],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    while not checkpoint_path(out).exists():
+        assert p.poll() is None, p.communicate()
+        time.sleep(0.002)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 143 and "terminated; the output was not changed" in err
+    assert "--resume" in err
+    r = _cli(*cmd, "--resume")
+    assert r.returncode == 0, r.stderr
+    assert "resumed after" in r.stdout
+    assert out.read_bytes() == (ref / "o.npy").read_bytes()
+
+
+def test_sigterm_in_a_program_cleans_up_then_ends_by_sigterm(tmp_path):
+    a = _csv(tmp_path / "a.csv", 200_000, ["x"])
+    out = tmp_path / "o.npy"
+    p = _slow(a, out, checkpoint_every=3600)
+    _wait_for_holder(p, out)
+    p.send_signal(signal.SIGTERM)
+    p.communicate(timeout=60)
+    assert p.returncode == -signal.SIGTERM  # as it would have without fastetl
+    assert listing(tmp_path) == ["a.csv"]
+
+
+FULL_DISK_REJECTS = r"""
+import hashlib, json, os, sys
+import fastetl
+folder = sys.argv[1]
+out = os.path.join(folder, "OUT.npy")
+schema = {"columns": [{"name": "id", "type": "int64"}, {"name": "v", "type": "int64"}]}
+fastetl.convert(b"id,v\n1,2\nbad,3\n", out, schema, on_error="reject")  # an earlier set
+def snap():
+    return {n: hashlib.sha256(open(os.path.join(folder, n), "rb").read()).hexdigest()
+            for n in sorted(os.listdir(folder)) if not n.endswith(".fastetl-lock")}
+before = snap()
+bad = b"id,v\n" + b"".join(b"%d,not-a-number-%s\n" % (i, b"x" * 60) for i in range(120_000))
+err = None
+try:
+    fastetl.convert(bad, out, schema, on_error="reject")  # ~9 MB of rejects, 4 MiB disk
+except fastetl.FastETLError as e:
+    err = [type(e).__name__, str(e)]
+print(json.dumps({"error": err, "same": snap() == before,
+                  "files": sorted(n for n in os.listdir(folder) if not n.endswith("-lock"))}))
+"""
+
+
+def test_a_full_disk_under_reject_leaves_the_previous_set_and_names_the_file(tmp_path):
+    from test_bad_input import _full_disk_runner
+
+    mode, prefix = _full_disk_runner(tmp_path)
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    args = [sys.executable, "-c", FULL_DISK_REJECTS, str(folder)]
+    if mode == "tmpfs":
+        args = [*prefix, str(folder), *args]
+    else:  # pragma: no cover - where no tmpfs can be had: RLIMIT_FSIZE in the child
+        args = [sys.executable, "-c",
+                "import resource, signal, runpy, sys; signal.signal(signal.SIGXFSZ, "
+                "signal.SIG_IGN); resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20));"
+                f"sys.argv = ['x', {str(folder)!r}]; exec({FULL_DISK_REJECTS!r})"]  # fmt: skip
+    p = subprocess.run(args, capture_output=True, timeout=300)
+    assert p.returncode == 0, p.stderr.decode()
+    got = json.loads(p.stdout)
+    assert got["error"][0] == "OutputError"
+    assert str(folder / "OUT.npy.rejects.csv") in got["error"][1]
+    assert got["same"] is True
+    assert got["files"] == ["OUT.npy", "OUT.npy.json", "OUT.npy.rejects.csv",
+                            "OUT.npy.rejects.csv.json"]  # fmt: skip
+
+
+def test_a_commit_that_fails_before_its_record_leaves_the_previous_set(tmp_path, monkeypatch):
+    """The journal is the commit point: when it cannot be written, nothing of the set
+    is replaced, the rejects included, and no temporary file stays."""
+    schema = {"columns": [{"name": "id", "type": "int64"}]}
+    out = tmp_path / "o.npy"
+    fastetl.convert(b"id\n1\nx\n", out, schema, on_error="reject")
+    before = {n: (tmp_path / n).read_bytes() for n in listing(tmp_path)}
+
+    def no_space(path, doc, run=None):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(outset, "write_json_atomic", no_space)
+    with pytest.raises(fastetl.OutputError, match="No space left on device"):
+        fastetl.convert(b"id\n2\ny\nz\n", out, schema, on_error="reject")
+    assert {n: (tmp_path / n).read_bytes() for n in listing(tmp_path)} == before
+
+
+# -- 7. security ------------------------------------------------------------------------------------
+
+
+def test_planted_symlinks_are_never_followed(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    out = tmp_path / "o.npy"
+    for name in (".o.npy.rejects.csv.fastetl-partial", ".o.npy.fastetl-partial",
+                 ".o.npy.fastetl-checkpoint.json"):  # fmt: skip
+        os.symlink(victim, tmp_path / name)
+    csv = b"id,kind,v\n1,a,1.5\nx,b,2\n"
+    fastetl.convert(csv, out, SCHEMA, on_error="reject")
+    assert victim.read_text() == "precious\n"
+    assert fastetl.open(out)["id"].tolist() == [1]
+    # a planted commit record is not taken for one
+    os.symlink(victim, outset.journal_path(out))
+    with pytest.raises(fastetl.OutputError, match="not a regular file"):
+        fastetl.convert(csv, out, SCHEMA)
+    os.unlink(outset.journal_path(out))
+    # the predictable lock name: refused, not followed
+    os.symlink(victim, lock_path(tmp_path / "p.npy"))
+    with pytest.raises(fastetl.OutputError, match="cannot lock"):
+        fastetl.convert(csv, tmp_path / "p.npy", SCHEMA)
+    assert victim.read_text() == "precious\n"
+
+
+def test_a_checkpoint_naming_another_file_is_refused(tmp_path):
+    src = _csv(tmp_path / "a.csv", 100_000, ["x"])
+    out = tmp_path / "o.npy"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    # a hand-made checkpoint whose "partial" is some other file
+    p = _slow(src, out, checkpoint_every=0)
+    while not checkpoint_path(out).exists():
+        assert p.poll() is None, p.communicate()
+        time.sleep(0.002)
+    p.kill()
+    p.wait()
+    doc = json.loads(checkpoint_path(out).read_text())
+    doc["partial"] = str(victim)
+    checkpoint_path(out).write_text(json.dumps(doc))
+    with pytest.raises(fastetl.OutputError, match="damaged"):
+        fastetl.convert(src, out, SCHEMA, resume=True)
+    assert victim.read_text() == "precious\n"
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_outputs_get_the_mode_of_a_new_file(tmp_path, umask):
+    code = (
+        "import os, sys, fastetl; os.umask(int(sys.argv[2], 8));"
+        "fastetl.convert(b'id,kind,v\\n1,a,1\\nx,b,2\\n', sys.argv[1],"
+        f" {SCHEMA!r}, on_error='reject')"
+    )
+    out = tmp_path / "o.npy"
+    subprocess.run([sys.executable, "-c", code, str(out), oct(umask)[2:]], check=True)
+    for name in ("o.npy", "o.npy.json", "o.npy.rejects.csv", "o.npy.rejects.csv.json"):
+        assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o666 & ~umask, name
+
+
+def test_append_and_rewrite_keep_the_outputs_mode(tmp_path):
+    out = tmp_path / "o.npy"
+    fastetl.convert(_csv(tmp_path / "a.csv", 5, ["x"]), out, SCHEMA)
+    os.chmod(out, 0o640)
+    os.chmod(tmp_path / "o.npy.json", 0o604)
+    fastetl.convert(_csv(tmp_path / "b.csv", 5, ["x"], start=5), out, append=True)
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o640
+    assert stat.S_IMODE(os.stat(tmp_path / "o.npy.json").st_mode) == 0o604
+    fastetl.convert(_csv(tmp_path / "c.csv", 5, ["x"]), out, SCHEMA)
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o640
+
+
+# -- 8. resume after an in-place edit ------------------------------------------------------------
+
+
+def test_resume_refuses_a_same_size_edit_anywhere_before_the_checkpoint(tmp_path):
+    """Not only near the start or just before the checkpoint: the CRC covers the
+    whole prefix, so a same-size edit in the middle with the mtime put back is found."""
+    src = _csv(tmp_path / "a.csv", 400_000, ["x", "y"])
+    out = tmp_path / "o.npy"
+    p = _slow(src, out, pause=0.0005, checkpoint_every=0.5)
+    t0 = time.monotonic()
+    while True:
+        assert p.poll() is None, p.communicate()
+        assert time.monotonic() - t0 < 120
+        try:
+            doc = json.loads(checkpoint_path(out).read_text())
+            if doc["mark"]["offset"] > 1 << 20:
+                break
+        except (FileNotFoundError, ValueError):
+            pass
+        time.sleep(0.005)
+    p.kill()
+    p.wait()
+    st = os.stat(src)
+    data = bytearray(src.read_bytes())
+    at = doc["mark"]["offset"] // 2  # far from the first and the last 64 KiB
+    while not chr(data[at]).isdigit():
+        at += 1
+    was = data[at]
+    data[at] = ord("7") if was != ord("7") else ord("8")
+    src.write_bytes(bytes(data))
+    os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with pytest.raises(fastetl.InputError, match="has changed since the checkpoint"):
+        fastetl.convert(src, out, SCHEMA, resume=True)
+    # put back as it was: it resumes, and gives the bytes of one whole run
+    data[at] = was
+    src.write_bytes(bytes(data))
+    os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns))
+    rep = fastetl.convert(src, out, SCHEMA, resume=True)
+    assert rep.resumed_at is not None and 0 < rep.resumed_at < rep.rows == 400_000
+    ref = tmp_path / "ref.npy"
+    fastetl.convert(src, ref, SCHEMA)
+    assert out.read_bytes() == ref.read_bytes()
