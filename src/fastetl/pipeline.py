@@ -14,6 +14,7 @@ number, the column name and the offending text.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -463,7 +464,8 @@ def estimate_rows(source: Source, sample: int = 1 << 20) -> int:
         return 1024
     n = len(source.buffer)
     head = min(n, sample)
-    lines = _core.count_lines(source.buffer, 0, head)
+    data = source.buffer[:head] if source.snapshot is not None else source.buffer
+    lines = _core.count_lines(data, 0, head)
     if head == n:
         return lines + 1
     return int(n * (lines + 1) / head * 1.05) + 16
@@ -484,6 +486,8 @@ def _check_resume(mark: Mark | None, start: int) -> None:
 
 
 def _run_buffer(source: Source, job: _Job) -> RunResult:
+    if source.snapshot is not None:  # a file: read in windows, not held whole
+        return _run_stream(source, job)
     data = source.buffer
     n = len(data)
     d = job.schema.dialect
@@ -530,6 +534,8 @@ def _run_buffer(source: Source, job: _Job) -> RunResult:
         if final:
             break
         if new == start:  # one row is longer than the block: look further
+            if end - start > MAX_ROW_BYTES:
+                raise _row_too_long(pos.line_of(start), start, job.writer.rows - bad.rows0)
             end = min(n, end + max(job.block, end - start))
         else:
             start = new
@@ -537,39 +543,100 @@ def _run_buffer(source: Source, job: _Job) -> RunResult:
     return _done(result, job.writer, bad, _dictionaries(parser, binding))
 
 
+class _Input:
+    """A streamed input, read window by window; for a file, its bytes as they were at
+    open.  A block keeps its window while it is in flight."""
+
+    def __init__(self, source: Source, result: RunResult, block: int) -> None:
+        self.source = source
+        self.result = result
+        self.eof = False
+        # at the end: the input's last line has no line break and the file grew while it
+        # was read, so that line was being written: it is not a row of the snapshot
+        self.torn = False
+        self.last = -1  # the last byte read (-1: none yet)
+        self._size = block + max(block >> 2, 64 << 10)  # a window: a block, a carried row
+        self._free: deque[bytearray] = deque()  # windows nothing refers to any more
+
+    def fill(self, data: Any, keep_from: int, want: int) -> Any:
+        """``data[keep_from:]`` followed by up to ``want`` more input bytes."""
+        carried = len(data) - keep_from
+        left = self.source.left()
+        if left is not None:  # no room for bytes a file does not have
+            want = min(want, left)
+        buf = self._window(carried + want)
+        got = self.source.readinto(buf[carried : carried + want])
+        if not got:
+            self._end()
+            return data[keep_from:]
+        buf[:carried] = data[keep_from:]
+        self.result.bytes_in += got
+        self.last = int(buf[carried + got - 1])
+        return buf[: carried + got]
+
+    def _window(self, size: int) -> np.ndarray:
+        """Room for ``size`` bytes.  Windows of the usual size are used again once no view
+        of them is left (every view of the array keeps it alive): warm memory instead
+        of fresh pages that fault one by one."""
+        if size > self._size:
+            return np.empty(size, np.uint8)
+        try:
+            mem = self._free.pop()
+        except IndexError:
+            mem = bytearray(self._size)
+        win = np.frombuffer(mem, np.uint8)
+        weakref.finalize(win, self._free.append, mem)
+        return win
+
+    def _end(self) -> None:
+        if self.eof:
+            return
+        self.eof = True
+        grown = self.source.grown()  # (a file that shrank raises here)
+        self.torn = grown and self.last not in (-1, 10, 13)
+
+    def leave_out(self, nbytes: int) -> None:
+        """The torn last line (``nbytes``) is not converted: the sidecar says so."""
+        self.source.tail_left_out = nbytes
+
+
+_EMPTY = np.zeros(0, np.uint8)
+
+
 def _run_stream(source: Source, job: _Job) -> RunResult:
     d = job.schema.dialect
     delim, quote = _core_dialect(d)
     block = job.block
     result = RunResult()
-    data = b""
-    eof = False
+    inp = _Input(source, result, block)
+    data: Any = _EMPTY
     lines_before = 0
     base = 0  # input offset of data[0]
 
     def more(keep_from: int) -> None:
-        nonlocal data, eof, lines_before, base
+        nonlocal data, lines_before, base
         carried = len(data) - keep_from  # one row that has not ended yet
         lines_before += _core.count_lines(data, 0, keep_from)
         base += keep_from
         if carried > MAX_ROW_BYTES:
             raise _row_too_long(lines_before + 1, base)
-        chunk = source.read(_read_size(block, carried))
-        result.bytes_in += len(chunk)
-        data = data[keep_from:] + chunk
-        eof = not chunk
+        data = inp.fill(data, keep_from, _read_size(block, carried))
 
     more(0)
-    while len(data) < 4 and not eof:
+    while len(data) < 4 and not inp.eof:
         more(0)
-    start = check_encoding_prefix(data[:4], source.name)
+    start = check_encoding_prefix(bytes(data[:4]), source.name)
     header_fields = None
     if d.header:
         while True:
-            status, fields, nxt = _core.split_row(data, start, len(data), eof, delim, quote)
-            if status != _NEED_MORE:
+            final = inp.eof and not inp.torn
+            status, fields, nxt = _core.split_row(data, start, len(data), final, delim, quote)
+            if status != _NEED_MORE or inp.eof:
                 break
             more(0)
+        if status == _NEED_MORE:  # the header is the torn last line: no rows
+            inp.leave_out(len(data) - start)
+            return result
         if status > 0:
             raise _header_error(status, _Position(data, lines_before, base), nxt)
         if not fields:
@@ -583,31 +650,34 @@ def _run_stream(source: Source, job: _Job) -> RunResult:
     binding = _bind(result, job.schema, header_fields, line)
     bad = job.bad_rows(result)
     mark = job.resume
-    if mark is not None:  # read on, without parsing, to where the mark was made
+    if mark is not None:
         _check_resume(mark, base + start)
-        while base + len(data) < mark.offset and not eof:
-            more(len(data))
-        start = mark.offset - base
-        if start > len(data) or lines_before + _core.count_lines(data, 0, start) != mark.lines:
-            raise ParseError("the input does not match the checkpoint to resume from")
+        if mark.offset > base + len(data) and source.seek(mark.offset):
+            # a file: read on from the mark (its bytes before it were checked by digest)
+            result.bytes_in += mark.offset - base - len(data)
+            data, start, base, lines_before = _EMPTY, 0, mark.offset, mark.lines
+            inp.last = -1  # (a mark is at a row start: the line before it has ended)
+        else:  # read on, without parsing, to where the mark was made
+            while base + len(data) < mark.offset and not inp.eof:
+                more(len(data))
+            start = mark.offset - base
+            if start > len(data) or lines_before + _core.count_lines(data, 0, start) != mark.lines:
+                raise ParseError("the input does not match the checkpoint to resume from")
     if job.threaded:
-
-        def read(n: int) -> bytes:
-            chunk = source.read(n)
-            result.bytes_in += len(chunk)
-            return chunk
-
         blocks = _stream_blocks(
-            read, data, start, eof, base, lines_before, block, delim, quote, bad.lenient
+            inp, data, start, base, lines_before, block, delim, quote, bad.lenient
         )
         cats = _run_parallel(blocks, binding, job, bad, None, None)
         return _done(result, job.writer, bad, cats)
     parser = make_parser(binding, job.seed())
     while True:
+        final = inp.eof and not inp.torn
         start = _parse_range(
-            parser, _Position(data, lines_before, base), start, len(data), eof, job.writer, bad
+            parser, _Position(data, lines_before, base), start, len(data), final, job.writer, bad
         )
-        if eof:
+        if inp.eof:
+            if inp.torn:
+                inp.leave_out(len(data) - start)
             break
         job.tick(result.bytes_in)
         job.mark(
@@ -673,10 +743,9 @@ def _buffer_blocks(data: Any, start: int, n: int, block: int) -> Any:
 
 
 def _stream_blocks(
-    read: Any,
-    data: bytes,
+    inp: _Input,
+    data: Any,
     start: int,
-    eof: bool,
     base: int,
     lines_before: int,
     block: int,
@@ -685,7 +754,7 @@ def _stream_blocks(
     lenient: bool,
 ) -> Any:
     while True:
-        if eof:
+        if inp.eof and not inp.torn:
             if start < len(data):
                 yield _Block(data, start, len(data), base, lines_before)
             return
@@ -695,6 +764,11 @@ def _stream_blocks(
         if status > 0:  # text after a closing quote: definite, whatever follows
             yield _Block(data, start, len(data), base, lines_before, final=False)
             return
+        if inp.eof:  # torn: the rows before the last line, and not that line
+            if cut > start:
+                yield _Block(data, start, cut, base, lines_before)
+            inp.leave_out(len(data) - cut)
+            return
         if cut > start:
             yield _Block(data, start, cut, base, lines_before)
             lines_before += _core.count_lines(data, 0, cut)
@@ -702,9 +776,7 @@ def _stream_blocks(
             data, start = data[cut:], 0
         elif len(data) - start > MAX_ROW_BYTES:
             raise _row_too_long(lines_before + _core.count_lines(data, 0, start) + 1, base + start)
-        chunk = read(_read_size(block, len(data) - start))
-        eof = not chunk
-        data = data + chunk
+        data = inp.fill(data, 0, _read_size(block, len(data) - start))
 
 
 def _read_size(block: int, carried: int) -> int:

@@ -1,8 +1,15 @@
-"""Opening inputs: files (memory-mapped), stdin, file objects, bytes, compressed files.
+"""Opening inputs: files, stdin, file objects, bytes, compressed files.
 
 A :class:`Source` hands the pipeline either one buffer holding the whole input
-(``buffer``: a memory map or bytes) or a stream of byte chunks (``read``).  It
-also records what the sidecar says about the input (path, size, mtime).
+(``buffer``: bytes, or a file's snapshot read by position) or a stream of byte
+chunks (``read``/``readinto``).  It also records what the sidecar says about the
+input (path, size, mtime).
+
+A regular file is read as a snapshot: its first ``size`` bytes, the size seen at
+open, read with ``readinto`` rather than memory-mapped (a map of a file that
+shrinks kills the process with SIGBUS).  A file that shrinks while it is read is
+an :class:`InputError`; one that grows is read to its size at open (see
+:meth:`Source.grown`).
 """
 
 from __future__ import annotations
@@ -12,10 +19,10 @@ import codecs
 import gzip
 import hashlib
 import lzma
-import mmap
 import os
 import stat
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -35,11 +42,73 @@ _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 FINGERPRINT_BYTES = 64 << 10  # bytes hashed to recognise an input when resuming
-RELEASE_STEP = 8 << 20  # hand input pages back to the OS this many bytes at a time
 
 
 class InputError(FastETLError, OSError):
     """The input cannot be opened or read."""
+
+
+class Snapshot:
+    """A regular file as it was when opened: its first ``size`` bytes, read by position.
+
+    Sliced like bytes (``snap[a:b]``, within the snapshot).  A read that comes
+    short (the file shrank) raises :class:`InputError`, never a signal.
+    """
+
+    def __init__(self, raw: Any, name: str, size: int) -> None:
+        self._raw = raw  # an unbuffered binary file (io.FileIO)
+        self.name = name
+        self.size = size
+        self._lock = threading.Lock()  # one file position for all readers
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, key: slice) -> bytes:
+        if not isinstance(key, slice):
+            raise TypeError("a Snapshot is read by slices")
+        start, stop, step = key.indices(self.size)
+        if step != 1:
+            raise ValueError("a Snapshot is read by contiguous slices")
+        buf = bytearray(max(0, stop - start))
+        self.readinto(start, memoryview(buf))
+        return bytes(buf)
+
+    def readinto(self, offset: int, buf: Any) -> None:
+        """Fill ``buf`` (a writable buffer, within the snapshot) with the bytes at ``offset``."""
+        view = memoryview(buf).cast("B")
+        got = 0
+        try:
+            with self._lock:
+                self._raw.seek(offset)
+                while got < len(view):
+                    n = self._raw.readinto(view[got:])
+                    if not n:
+                        break
+                    got += n
+        except OSError as e:
+            raise InputError(f"cannot read {self.name}: {e.strerror or e}") from None
+        if got < len(view):
+            raise self._shrank()
+
+    def grown(self) -> bool:
+        """Whether the file is now longer than the snapshot (InputError: shorter)."""
+        now = self._size_now()
+        if now < self.size:
+            raise self._shrank(now)
+        return now > self.size
+
+    def _size_now(self) -> int:
+        try:
+            return os.fstat(self._raw.fileno()).st_size
+        except OSError as e:
+            raise InputError(f"cannot read {self.name}: {e.strerror or e}") from None
+
+    def _shrank(self, now: int | None = None) -> InputError:
+        now = self._size_now() if now is None else now
+        return InputError(
+            f"{self.name} shrank while it was read: {self.size:,} bytes when opened, {now:,} now"
+        )
 
 
 @dataclass
@@ -52,10 +121,14 @@ class Source:
     mtime: float | None = None
     compression: str | None = None
     encoding: str | None = None  # set when transcoded to UTF-8
-    buffer: Any = None  # the whole input, when it is one buffer (mmap or bytes)
-    mapped: Any = None  # the mmap behind buffer, when there is one
-    released: int = 0  # input bytes before this were handed back to the OS
+    buffer: Any = None  # the whole input, when it is one buffer (bytes or a Snapshot)
+    snapshot: Snapshot | None = None  # a regular file's bytes as opened (read by position)
     stream: Any = None  # else read from this (a binary file-like object)
+    # bytes of an unterminated last line left out: the file grew while it was read,
+    # so that line was being written, not a row of the snapshot (set by the pipeline)
+    tail_left_out: int = 0
+    _pos: int = 0  # where read/readinto go on in the snapshot
+    _over: bytes = b""  # read from the stream, not yet handed out
     _closers: list[Any] = field(default_factory=list)
 
     @property
@@ -63,6 +136,13 @@ class Source:
         return self.buffer is not None
 
     def read(self, n: int) -> bytes:
+        if self.stream is None and self.snapshot is not None:
+            left = self.snapshot.size - self._pos
+            buf = bytearray(left if n < 0 else max(0, min(n, left)))
+            return bytes(buf[: self.readinto(buf)])
+        if self._over:
+            chunk, self._over = self._over, b""
+            return chunk
         assert self.stream is not None
         try:
             return self.stream.read(n)
@@ -71,19 +151,43 @@ class Source:
         except (OSError, EOFError, lzma.LZMAError) as e:
             raise InputError(f"cannot read {self.name}: {e}") from None
 
+    def readinto(self, buf: Any) -> int:
+        """Read the next bytes of the input into ``buf``; 0 at its end (a snapshot's end)."""
+        snap = self.snapshot
+        if self.stream is None and snap is not None:
+            view = memoryview(buf).cast("B")
+            n = min(len(view), snap.size - self._pos)
+            snap.readinto(self._pos, view[:n])
+            self._pos += n
+            return n
+        view = memoryview(buf).cast("B")
+        chunk = self.read(len(view))  # (a transcoder may give more than asked)
+        n = min(len(view), len(chunk))
+        view[:n] = chunk[:n]
+        self._over = chunk[n:]
+        return n
+
+    def left(self) -> int | None:
+        """Bytes of a snapshot still to read (None: not known)."""
+        if self.stream is None and self.snapshot is not None:
+            return self.snapshot.size - self._pos
+        return None
+
+    def seek(self, offset: int) -> bool:
+        """Go on reading at ``offset``, when the input can (False: it cannot)."""
+        if self.stream is None and self.snapshot is not None and offset <= self.snapshot.size:
+            self._pos = offset
+            return True
+        return False
+
+    def grown(self) -> bool:
+        """Called once the input is read to its end: whether it is a file that has grown
+        since it was opened.  A file that has shrunk raises :class:`InputError`."""
+        return self.snapshot is not None and self.snapshot.grown()
+
     def release(self, upto: int) -> None:
-        """The input before ``upto`` will not be needed again: drop its pages from this
-        process (they stay in the page cache), so memory does not grow with the input."""
-        mm = self.mapped
-        if mm is None or not hasattr(mm, "madvise") or not hasattr(mmap, "MADV_DONTNEED"):
-            return
-        end = upto - upto % mmap.PAGESIZE
-        if end - self.released >= RELEASE_STEP:
-            try:
-                mm.madvise(mmap.MADV_DONTNEED, self.released, end - self.released)
-            except OSError:  # pragma: no cover - advice only
-                return
-            self.released = end
+        """The input before ``upto`` will not be needed again.  Nothing to do: files are
+        read into buffers the pipeline lets go of, not mapped into this process."""
 
     def fingerprint(self) -> dict[str, Any] | None:
         """What identifies this input's bytes, to resume a conversion of it; None when
@@ -122,10 +226,12 @@ class Source:
             d["compression"] = self.compression
         if self.encoding:
             d["encoding"] = self.encoding
+        if self.tail_left_out:
+            d["tail_left_out"] = self.tail_left_out
         return d
 
     def close(self) -> None:
-        self.buffer = self.mapped = None
+        self.buffer = self.snapshot = None
         for c in reversed(self._closers):
             try:
                 c.close()
@@ -206,11 +312,7 @@ def _open(src: Any) -> Source:
             if _open_compressed(fh, head, name, out):
                 return out
         if regular and st.st_size > 0:
-            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-            out._closers.append(mm)
-            if hasattr(mm, "madvise") and hasattr(mmap, "MADV_SEQUENTIAL"):
-                mm.madvise(mmap.MADV_SEQUENTIAL)
-            out.buffer = out.mapped = mm
+            out.buffer = out.snapshot = Snapshot(fh.raw, name, st.st_size)
         elif regular:
             out.buffer = b""
         else:  # a pipe, a FIFO, a character device: stream it
@@ -266,6 +368,18 @@ def _buffer_reader(buffer: Any) -> Any:
     return read
 
 
+def _snapshot_reader(snap: Snapshot) -> Any:
+    pos = 0
+
+    def read(n: int) -> bytes:
+        nonlocal pos
+        chunk = snap[pos : pos + n]
+        pos += len(chunk)
+        return chunk
+
+    return read
+
+
 def _raw_reader(src: Source) -> Any:
     raw = src.stream
 
@@ -283,7 +397,10 @@ def transcode(src: Source, encoding: str) -> Source:
     if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig"):
         return src
     # read the raw bytes (not through src.read: that will read the transcoder itself)
-    read = _buffer_reader(src.buffer) if src.is_buffer else _raw_reader(src)
+    if src.snapshot is not None:
+        read = _snapshot_reader(src.snapshot)
+    else:
+        read = _buffer_reader(src.buffer) if src.is_buffer else _raw_reader(src)
     stream = _Transcoder(read, encoding, src.name)
     src.buffer = None
     src.stream = stream  # type: ignore[assignment]
