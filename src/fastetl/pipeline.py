@@ -1,7 +1,8 @@
 """Reader -> splitter -> parser -> writer: drives the core over a whole input.
 
-The input arrives as one buffer (a memory-mapped file, bytes) or as a stream of
-chunks (stdin, pipes, compressed files).  Either way the core is handed ranges
+The input arrives as one buffer (bytes) or as a stream of chunks (files, read
+window by window as a snapshot of their size at open; stdin, pipes, compressed
+files).  Either way the core is handed ranges
 of bytes and reports how many whole rows it turned into records; the rest of a
 range (a row cut by the block end) is handed again with the next bytes.  Rows
 are written in input order into the writer's windows.
@@ -13,6 +14,8 @@ number, the column name and the offending text.
 
 from __future__ import annotations
 
+import re
+import tempfile
 import threading
 import weakref
 from collections import deque
@@ -30,7 +33,21 @@ from .schema import Binding, Schema
 from .sources import Source, check_encoding_prefix
 
 DEFAULT_BLOCK_SIZE = 2 << 20  # per block: 2 MiB kept 2 workers near 72 MiB peak RSS (4 MiB: ~103)
-MAX_ROW_BYTES = 256 << 20  # a streamed row longer than this is refused, not buffered forever
+# A row longer than this is never held whole: under raise it is refused; under skip and
+# reject it is one bad row, walked to its end piece by piece (and, to reject it, written out
+# piece by piece).  Small enough that the bytes a long row costs (the carried row, its copy
+# while more is read, a rejected row's copies: about 4 x this) keep within MEMORY_BOUND.
+MAX_ROW_BYTES = 16 << 20
+# Most bytes of records one block's buffer holds: a block whose rows need more is parsed
+# in pieces (the committer parses the rest).  8 MiB holds a 2 MiB block of 8-byte records
+# of 2-byte rows ("1\n"): narrow rows seldom need a second piece.
+RECORD_BUFFER_BYTES = 8 << 20
+BAD_ROWS_PER_BLOCK = 4096  # bad rows one parse of a block describes before it stops
+# Input blocks and their records in flight at once, at most (about): with many workers,
+# fewer blocks than 2 per worker are in flight when their records are big.
+IN_FLIGHT_BYTES = 80 << 20
+MEMORY_BOUND = 200 << 20  # what one conversion holds in all, with the default options
+_PIECE = 1 << 20  # a long row is walked (and rejected) this many bytes at a time
 ON_ERROR = ("raise", "skip", "reject")
 BAD_ROWS_PER_CALL = 256  # bad rows the core may describe before handing back control
 _S = _core.STATUS
@@ -63,6 +80,10 @@ class BadRowSink(Protocol):
     def start(self, header: bytes | None) -> None: ...
 
     def add(self, raw: bytes, error: ParseError, offset: int) -> None: ...
+
+    def add_pieces(self, pieces: Any, error: Callable[[], ParseError], offset: int) -> None:
+        """A row too long to hold: its bytes as an iterable of pieces, written as they come;
+        ``error()`` says what is wrong once they have all come."""
 
 
 @dataclass
@@ -165,6 +186,16 @@ class _BadRows:
             if self.sink is not None:
                 self.sink.add(bytes(pos.data[b[0] : b[1]]), err, pos.offset_of(b[0]))
             self.count += 1
+
+    def take_pieces(self, pieces: Any, error: Callable[[], ParseError], offset: int) -> None:
+        """One bad row too long to hold: ``pieces`` yields its bytes (it is read to its end
+        whatever the policy); ``error`` says what is wrong once it has."""
+        if self.sink is not None:
+            self.sink.add_pieces(pieces, error, offset)
+        else:
+            for _ in pieces:
+                pass
+        self.count += 1
 
 
 def _decode(raw: bytes) -> str:
@@ -514,7 +545,7 @@ def _run_buffer(source: Source, job: _Job) -> RunResult:
         _check_resume(job.resume, start)
         start = job.resume.offset
         pos.know(start, job.resume.lines)
-    if job.threaded:
+    if job.threaded or bad.lenient:  # (a row too long is a bad row on the parallel path)
         blocks = _buffer_blocks(data, start, n, job.block)
         cats = _run_parallel(blocks, binding, job, bad, pos, start)
         return _done(result, job.writer, bad, cats)
@@ -663,7 +694,7 @@ def _run_stream(source: Source, job: _Job) -> RunResult:
             start = mark.offset - base
             if start > len(data) or lines_before + _core.count_lines(data, 0, start) != mark.lines:
                 raise ParseError("the input does not match the checkpoint to resume from")
-    if job.threaded:
+    if job.threaded or bad.lenient:  # (a row too long is a bad row on the parallel path)
         blocks = _stream_blocks(
             inp, data, start, base, lines_before, block, delim, quote, bad.lenient
         )
@@ -701,7 +732,16 @@ def _run_stream(source: Source, job: _Job) -> RunResult:
 # copies the records into the writer.  When a block's values do not fit the
 # global dictionary, the committer parses that block again itself, from the
 # global dictionary, so the output is exactly what one thread makes.  At most 2
-# blocks per worker are in flight, so memory stays bounded whatever the input size.
+# blocks per worker are in flight (fewer when they are big: IN_FLIGHT_BYTES), so
+# memory stays bounded whatever the input size; and whatever its shape: a block's
+# record buffer holds at most RECORD_BUFFER_BYTES (the rows past it are parsed by
+# the committer, in pieces as big), a block describes at most BAD_ROWS_PER_BLOCK
+# bad rows at a time, and a row longer than MAX_ROW_BYTES is never held (see
+# _LongRow).  What one run holds, with the
+# defaults: the blocks in flight and their records (IN_FLIGHT_BYTES, 80 MiB, whatever
+# the number of workers), a few spare record buffers, one row of up to 16 MiB carried
+# while more is read (and its copy), and the interpreter with numpy (some 50 MB):
+# under MEMORY_BOUND.
 
 
 @dataclass
@@ -724,6 +764,9 @@ class _Done:
     new_values: list[list[bytes]]  # per learned category: values the parser added
     end: int = -1  # where the parse stopped in block.data (a row start)
     buffer: np.ndarray | None = None  # what records is a view of (back to the pool once written)
+    # the parse stopped at ``end`` with rows of the block left (its buffer was full, or
+    # it had described BAD_ROWS_PER_BLOCK bad rows): the committer parses the rest
+    full: bool = False
 
 
 def _buffer_blocks(data: Any, start: int, n: int, block: int) -> Any:
@@ -775,7 +818,13 @@ def _stream_blocks(
             base += cut
             data, start = data[cut:], 0
         elif len(data) - start > MAX_ROW_BYTES:
-            raise _row_too_long(lines_before + _core.count_lines(data, 0, start) + 1, base + start)
+            line = lines_before + _core.count_lines(data, 0, start) + 1
+            if not lenient:
+                raise _row_too_long(line, base + start)
+            row = _LongRow(inp, data, start, base, line - 1, delim, quote)
+            yield row  # (walked to its end by the committer)
+            inp, data, start, base, lines_before = row.rest()
+            continue
         data = inp.fill(data, 0, _read_size(block, len(data) - start))
 
 
@@ -785,32 +834,301 @@ def _read_size(block: int, carried: int) -> int:
     return max(1, min(max(block, carried), MAX_ROW_BYTES + 1 - carried))
 
 
-def _row_too_long(line: int, offset: int) -> ParseError:
+def _row_too_long(line: int, offset: int, row: int | None = None) -> ParseError:
     return ParseError(
         f"a row is longer than {MAX_ROW_BYTES >> 20} MiB; is a quote left open?",
         line=line,
         offset=offset,
+        row=row,
     )
+
+
+# -- rows too long to hold ---------------------------------------------------------
+# Under skip and reject a row longer than MAX_ROW_BYTES is one bad row.  It is not
+# held: _RowWalker follows it through its bytes a piece at a time (the core's
+# tokenizer rules, in Python: the pieces are big, the steps few) to find where it
+# ends, and a rejected row is written out piece by piece.  Only a quote left open
+# needs more: such a row ends at the first line break after that quote, which is
+# known only at the input's end; a stream's bytes from that line break on are
+# held in a temporary file meanwhile (on disk, not in memory), and the input goes
+# on from there when the quote is never closed.
+
+_FIELD, _PLAIN, _QUOTED, _QUOTE_END, _BROKEN, _CR = range(6)
+_LF, _CRB = 10, 13
+_MATCH_WINDOW = 64 << 10  # quoted text is matched this much at a time (the matcher keeps
+# some state for each "" it passes: a whole piece at once costs ~30 bytes per "")
+
+
+class _RowWalker:
+    """Finds where a row ends, fed its bytes piece by piece, by the core's rules: a field
+    that starts with the quote is quoted ("" inside it is one quote), text after a
+    closing quote breaks the row, which then ends at the first line break after it.
+    While a quoted field is open, ``resume`` is where the row would end were that quote
+    never closed: just after the first line break after it (as the core resumes)."""
+
+    def __init__(self, delim: int, quote: int) -> None:
+        self.delim = delim
+        self.quote = quote
+        self._special = re.compile(b"[" + re.escape(bytes([delim])) + b"\r\n]")
+        self._breaks = re.compile(b"[\r\n]")
+        q = re.escape(bytes([max(quote, 0)]))  # (no quoting: never a quoted field)
+        # a quoted field's text: anything but a quote, or two quotes (one literal quote)
+        self._quoted = re.compile(b"[^" + q + b"]*(?:" + q + q + b"[^" + q + b"]*)*")
+        self._quote = quote >= 0
+        self.state = _FIELD
+        self.open_at = -1  # input offset of the quote of the field still open (-1: none)
+        self.resume = -1  # input offset after the first line break after it (-1: none yet)
+        self._resume_cr = False  # resume is just after a CR: one more if an LF follows
+
+    def open(self) -> bool:
+        """Inside a quoted field whose closing quote has not been seen."""
+        return self.state in (_QUOTED, _QUOTE_END)
+
+    def unclosed(self) -> bool:
+        """At the input's end: the row's quote was never closed (it ends at ``resume``)."""
+        return self.state == _QUOTED and self.resume >= 0
+
+    def finish(self, at: int) -> int:
+        """The input ends at offset ``at`` inside the row: where the row ends."""
+        return self.resume if self.unclosed() else at
+
+    def feed(self, buf: Any, i: int, end: int, base: int) -> int:
+        """Walk ``buf[i:end]`` (a memoryview; ``base``: the input offset of buf[0]).
+        Returns where in buf the row ends (the next row's start), or -1 when it goes on."""
+        if self._resume_cr and i < end:
+            self._resume_cr = False
+            if buf[i] == _LF:
+                self.resume += 1
+        while i < end:
+            st = self.state
+            if st == _CR:  # the row ended with a CR: an LF right after it belongs to it
+                return i + 1 if buf[i] == _LF else i
+            if st == _FIELD:
+                if self._quote and buf[i] == self.quote:
+                    self.state = _QUOTED
+                    self.open_at, self.resume = base + i, -1
+                    i += 1
+                else:
+                    self.state = _PLAIN
+            elif st == _PLAIN:
+                m = self._special.search(buf, i, end)
+                if m is None:
+                    return -1
+                j = m.start()
+                c = buf[j]
+                if c == _LF:
+                    return j + 1
+                self.state = _FIELD if c == self.delim else _CR
+                i = j + 1
+            elif st == _QUOTED:
+                stop = min(end, i + _MATCH_WINDOW)
+                m = self._quoted.match(buf, i, stop)  # (it matches, if only nothing)
+                j = m.end() if m is not None else i
+                if self.resume < 0:
+                    self._find_resume(buf, i, j, end, base)
+                if j >= end:
+                    return -1
+                if j < stop:  # a closing quote, or (at the end) the first of ""
+                    self.state = _QUOTE_END
+                    j += 1
+                i = j
+            elif st == _QUOTE_END:
+                c = buf[i]
+                if c == self.quote:
+                    self.state = _QUOTED
+                    i += 1
+                    continue
+                self.open_at, self.resume, self._resume_cr = -1, -1, False
+                if c == _LF:
+                    return i + 1
+                if c == self.delim:
+                    self.state = _FIELD
+                    i += 1
+                elif c == _CRB:
+                    self.state = _CR
+                    i += 1
+                else:
+                    self.state = _BROKEN
+            else:  # _BROKEN: text after a closing quote; the row ends at a line break
+                m = self._breaks.search(buf, i, end)
+                if m is None:
+                    return -1
+                j = m.start()
+                if buf[j] == _LF:
+                    return j + 1
+                self.state = _CR
+                i = j + 1
+        return -1
+
+    def _find_resume(self, buf: Any, i: int, j: int, end: int, base: int) -> None:
+        m = self._breaks.search(buf, i, j)
+        if m is None:
+            return
+        k = m.start()
+        if buf[k] == _LF:
+            self.resume = base + k + 1
+        elif k + 1 < end:
+            self.resume = base + k + (2 if buf[k + 1] == _LF else 1)
+        else:
+            self.resume, self._resume_cr = base + k + 1, True
+
+
+class _Lines:
+    """Line breaks in bytes that come in pieces (a CRLF cut in two counts once)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self._cr = False
+
+    def add(self, piece: Any) -> None:
+        if not len(piece):
+            return
+        self.n += _core.count_lines(piece, 0, len(piece))
+        if self._cr and piece[0] == _LF:
+            self.n -= 1
+        self._cr = piece[-1] == _CRB
+
+
+def _unclosed(line: int, offset: int, row: int) -> ParseError:
+    return ParseError(
+        "a quoted field starts here and is never closed", line=line, offset=offset, row=row
+    )
+
+
+class _LongRow:
+    """A row longer than MAX_ROW_BYTES at ``data[start:]`` of a stream, met by the
+    splitter under skip or reject.  The committer, once every row before it is
+    committed, walks it to its end (:meth:`pieces` yields its bytes as they are read);
+    then :meth:`rest` tells the splitter where the input goes on."""
+
+    def __init__(
+        self, inp: Any, data: Any, start: int, base: int, lines_before: int, delim: int, quote: int
+    ) -> None:
+        self.inp = inp
+        self.data = data
+        self.start = start
+        self.base = base
+        self.lines_before = lines_before  # line breaks in the input before the row
+        self.offset = base + start  # the row's offset in the input
+        self.walker = _RowWalker(delim, quote)
+        self.lines = _Lines()  # line breaks in the row
+        self.end = -1  # input offset where the row ends (after the walk)
+        self.unclosed = False  # a quote never closed: the row ends at the line break after it
+        self._rest: tuple | None = None
+
+    def pieces(self) -> Any:
+        """The row's bytes, read and walked piece by piece (memoryviews and bytes)."""
+        w = self.walker
+        data, i, base = self.data, self.start, self.base
+        spill: Any = None  # bytes from w.resume on while the quote of w.open_at is open
+        spill_for = -1  # the w.open_at those are held for
+        while True:
+            buf = memoryview(data).cast("B")
+            k = w.feed(buf, i, len(buf), base)
+            stop = len(buf) if k < 0 else k
+            holding = k < 0 and w.open() and w.resume >= 0
+            if spill is not None and spill.tell() and (not holding or w.open_at != spill_for):
+                yield from self._flush(spill)  # that quote closed: the held bytes are the row's
+            cut = min(stop, max(i, w.resume - base)) if holding else stop
+            if cut > i:
+                self.lines.add(buf[i:cut])
+                yield buf[i:cut]
+            if cut < stop:
+                if spill is None:
+                    # (closed once read back, or with the last reference to it)
+                    spill = tempfile.TemporaryFile()  # noqa: SIM115
+                spill.write(buf[cut:stop])
+                spill_for = w.open_at
+            if k >= 0:
+                self.end = base + k
+                rest = data[k:]
+                self._rest = (self.inp, rest, 0, self.end, self.lines_before + self.lines.n)
+                return
+            base += len(buf)
+            data, i = self.inp.fill(_EMPTY, 0, _PIECE), 0
+            if len(data) == 0:  # the input ends inside the row
+                if w.unclosed():  # it ends at the line break after its quote; on from there
+                    self.unclosed, self.end = True, w.resume
+                    inp: Any = _Spilled(spill) if spill is not None else self.inp
+                    self._rest = (inp, _EMPTY, 0, self.end, self.lines_before + self.lines.n)
+                    return
+                if spill is not None and spill.tell():
+                    yield from self._flush(spill)
+                self.end = base
+                self._rest = (self.inp, _EMPTY, 0, base, self.lines_before + self.lines.n)
+                return
+
+    def _flush(self, spill: Any) -> Any:
+        spill.seek(0)
+        while chunk := spill.read(_PIECE):
+            self.lines.add(chunk)
+            yield chunk
+        spill.seek(0)
+        spill.truncate()
+
+    def error(self, row: int) -> ParseError:
+        """What is wrong with the row (after the walk): ``row`` rows were read before it."""
+        if self.unclosed and self.end - self.offset <= MAX_ROW_BYTES:
+            # as the core says it: the quote's line (one line break from it to the end)
+            return _unclosed(self.lines_before + self.lines.n, self.walker.open_at, row)
+        return _row_too_long(self.lines_before + 1, self.offset, row)
+
+    def rest(self) -> tuple:
+        """(input, data, start, base, lines_before) for the splitter to go on with."""
+        if self._rest is None:  # pragma: no cover - the committer walks every long row
+            raise AssertionError("internal error: a long row was not walked")
+        return self._rest
+
+
+class _Spilled:
+    """The rest of a stream, after a row whose quote was never closed: the bytes held in
+    a temporary file while that row was walked (the stream itself has ended)."""
+
+    def __init__(self, spill: Any) -> None:
+        spill.seek(0)
+        self.file = spill
+        self.eof = False
+        self.torn = False
+
+    def fill(self, data: Any, keep_from: int, want: int) -> Any:
+        carried = len(data) - keep_from
+        buf = np.empty(carried + want, np.uint8)
+        got = self.file.readinto(buf[carried:])
+        if not got:
+            self.eof = True
+            self.file.close()
+            return data[keep_from:]
+        buf[:carried] = data[keep_from:]
+        return buf[: carried + got]
+
+    def leave_out(self, nbytes: int) -> None:  # pragma: no cover - never torn
+        pass
 
 
 class _Buffers:
     """Record buffers the committer hands back, once written, for the workers to parse
     the next blocks into: warm memory, instead of fresh pages that fault one by one
-    (which cost more system time than the parse itself).  At most ``keep`` are kept;
-    as many as are in flight exist at once."""
+    (which cost more system time than the parse itself).  A buffer holds at most
+    ``cap_rows`` records (RECORD_BUFFER_BYTES of them, and at least one); at most
+    ``keep`` are kept, and one is let go for each new one made, so about as many exist
+    as are in flight."""
 
     def __init__(self, dtype: np.dtype, keep: int) -> None:
         self.dtype = dtype
         self.keep = keep
+        self.cap_rows = max(1, RECORD_BUFFER_BYTES // max(1, dtype.itemsize))
         self._free: list[np.ndarray] = []
         self._lock = threading.Lock()
 
     def get(self, rows: int) -> np.ndarray:
+        rows = min(max(rows, 1), self.cap_rows)
         with self._lock:
             for i, buf in enumerate(self._free):
                 if len(buf) >= rows:
                     return self._free.pop(i)
-        return np.empty(max(rows, 1), self.dtype)
+            if self._free:  # all too small: one goes as the new one comes
+                self._free.pop(min(range(len(self._free)), key=lambda i: len(self._free[i])))
+        return np.empty(rows, self.dtype)
 
     def put(self, buf: np.ndarray) -> None:
         with self._lock:
@@ -840,16 +1158,18 @@ class _RowsPerByte:
 
 
 def _parse_block(
-    parser: _core.Parser, b: _Block, recs: np.ndarray, lenient: bool
-) -> tuple[np.ndarray, tuple | None, np.ndarray, int, np.ndarray]:
-    """Parse a whole block into the private array ``recs`` (a bigger one when it fills):
-    (records, error, bad rows, end, the array the records are a view of)."""
+    parser: _core.Parser, b: _Block, recs: np.ndarray, lenient: bool, cap_rows: int
+) -> tuple[np.ndarray, tuple | None, np.ndarray, int, np.ndarray, bool]:
+    """Parse a block into the private array ``recs`` (a bigger one when it fills, up to
+    ``cap_rows`` records): (records, error, bad rows, end, the array the records are a
+    view of, full).  ``full``: the parse stopped at ``end`` with rows left, its buffer
+    full at ``cap_rows`` or BAD_ROWS_PER_BLOCK bad rows described."""
     end = b.end
     if not b.final and 0 < end < len(b.data) and b.data[end - 1] == 13:
         end += 1  # show the byte after a CR: a lone CR is a line end only when not CRLF
     room = np.empty(BAD_ROWS_PER_CALL * _W, np.int64) if lenient else None
     bads = []
-    rows, pos = 0, b.start
+    rows, pos, nbads, full = 0, b.start, 0, False
     while True:
         res = parser.parse(
             b.data, pos, end, b.final, recs.view(np.uint8), rows, len(recs) - rows, room
@@ -860,18 +1180,22 @@ def _parse_block(
             found = room[: nbad * _W].reshape(nbad, _W).copy()
             found[:, 8] += rows  # rows_before, from the block start
             bads.append(found)
+            nbads += nbad
         rows += res[1]
         pos = res[2]
         if res[0] != _S["OK"]:
             break
-        if rows == len(recs):
-            bigger = np.empty(2 * len(recs), recs.dtype)
+        if rows == len(recs) or nbads >= BAD_ROWS_PER_BLOCK:
+            if len(recs) >= cap_rows or nbads >= BAD_ROWS_PER_BLOCK:
+                full = True  # memory in bytes, not rows: the rest is parsed after these
+                break
+            bigger = np.empty(min(2 * len(recs), cap_rows), recs.dtype)
             bigger[:rows] = recs[:rows]
             recs = bigger
         elif nbad < BAD_ROWS_PER_CALL:
             break
     error = res if res[0] != _S["OK"] else None
-    return recs[:rows], error, np.concatenate(bads) if bads else _NO_BAD, pos, recs
+    return recs[:rows], error, np.concatenate(bads) if bads else _NO_BAD, pos, recs, full
 
 
 class _Stopped(Exception):
@@ -923,10 +1247,12 @@ def _work(
     try:
         before = [parser.category_count(i) for i in learned]
         buf = buffers.get(guess.capacity(block.end - block.start))
-        recs, error, bad, end, buf = _parse_block(parser, block, buf, lenient)
+        recs, error, bad, end, buf, full = _parse_block(
+            parser, block, buf, lenient, buffers.cap_rows
+        )
         guess.add(len(recs), end - block.start)
         new_values = [parser.categories(i, b) for i, b in zip(learned, before, strict=True)]
-        return _Done(block, pid, recs, error, bad, new_values, end, buf)
+        return _Done(block, pid, recs, error, bad, new_values, end, buf, full)
     finally:
         slot.give(workers)
 
@@ -978,11 +1304,7 @@ class _Committer:
         if self.expect is not None and b.start != self.expect:
             # the block was cut inside a quoted field: its rows are not the input's
             self._extend_maps(done)
-            while self.expect < b.end:
-                was = self.expect
-                self._put(self._serial(b.data, self.expect, b.end, b.final, b))
-                if self.expect <= was:  # pragma: no cover - every step moves on
-                    raise AssertionError(f"internal error: no progress at {was}")
+            self._rest(b, self.expect)
             return
         recs = self._global_codes(done)
         if recs is None:  # the block does not fit the global dictionaries as parsed
@@ -990,6 +1312,27 @@ class _Committer:
             self._extend_maps(done)
             done = redone
         self._put(done)
+        if done.full:  # the rows that did not fit its buffer
+            self._rest(b, done.end)
+
+    def _rest(self, b: _Block, at: int) -> None:
+        """Parse and write the rows of block ``b`` from ``at`` on, here, piece by piece."""
+        while at < b.end:
+            done = self._serial(b.data, at, b.end, b.final, b)
+            self._put(done)
+            if done.end <= at:  # pragma: no cover - every step moves on
+                raise AssertionError(f"internal error: no progress at {at}")
+            at = done.end
+
+    def long_row(self, row: _LongRow) -> None:
+        """A stream's row too long to hold (skip/reject; every row before it committed):
+        one bad row, walked to its end, its bytes handed to the rejects as they come."""
+        bad = self.bad
+        read = self.writer.rows - bad.rows0 + bad.count
+        bad.take_pieces(row.pieces(), lambda: row.error(read), row.offset)
+        n = row.lines_before + row.lines.n
+        self.job.mark(row.end, lambda: n, bad, self.categories)
+        self.job.tick(row.end)
 
     def done_to(self, done: _Done) -> int:
         """How far into the block's data the input has been committed."""
@@ -1011,9 +1354,9 @@ class _Committer:
         if done.error is not None:
             raise _parse_error(done.error, pos, self.binding, read + n)
         if self.expect is None:
-            if not b.final:  # pragma: no cover - the splitter saw an error here
+            if not b.final and not done.full:  # pragma: no cover - the splitter saw an error
                 raise AssertionError("internal error: a block cut before a bad row parsed clean")
-            end = b.end
+            end = done.end if done.full else b.end
         else:
             end = self.expect = done.end
         self.job.mark(b.base + end, lambda: pos.lines_to(end), self.bad, self.categories)
@@ -1089,24 +1432,36 @@ class _Committer:
 
     def _serial(self, data: Any, start: int, end: int, final: bool, b: _Block) -> _Done:
         """Parse ``data[start:end]`` on this thread, from the global dictionaries (so the
-        rows that overflow a dictionary are exactly the bad ones).  Always moves on: a
-        row that runs past ``end`` is parsed whole, wherever it ends."""
+        rows that overflow a dictionary are exactly the bad ones), as far as a record
+        buffer goes (``full``: the rest is left).  Always moves on: a row that runs past
+        ``end`` is parsed whole, wherever it ends, unless it is longer than MAX_ROW_BYTES
+        (then refused, or taken as one bad row without being held)."""
         parser = make_parser(self.binding, self.categories())
         piece = _Block(data, start, end, b.base, b.lines_before, final)
         buf = self.buffers.get(max(64, (end - start) // 64))
         lenient = self.bad.lenient
-        recs, error, bad, stop, buf = _parse_block(parser, piece, buf, lenient)
+        cap = self.buffers.cap_rows
+        recs, error, bad, stop, buf, full = _parse_block(parser, piece, buf, lenient, cap)
         if stop == start and error is None and len(bad) == 0 and not final:
-            # one row longer than the rest of the block: find its end, parse it alone
+            # one row longer than the rest of the block: find its end (within the row
+            # limit), parse it alone
             delim, quote = _core_dialect(self.binding.schema.dialect)
             n = len(data)
+            limit = min(n, start + MAX_ROW_BYTES)
             status, nxt = _core.next_row_start(
-                data, start, start + 1, n, True, delim, quote, lenient
+                data, start, start + 1, limit, limit >= n, delim, quote, lenient
             )
-            if status != _S["OK"]:
+            if status == _NEED_MORE:
+                nxt, taken = self._long_row(data, start, b)  # (raise: refused)
+                if taken:  # one bad row, written out already
+                    none: list[list[bytes]] = [[] for _ in self.learned]
+                    return _Done(piece, -1, recs[:0], None, _NO_BAD, none, nxt, buf)
+            elif status != _S["OK"]:
                 nxt = n  # raise: the parse below meets the error
-            piece = _Block(data, start, nxt, b.base, b.lines_before, nxt >= n)
-            recs, error, bad, stop, buf = _parse_block(parser, piece, buf, lenient)
+            # [start, nxt) is one whole row: parse it as the end of the input (a quote
+            # never closed is then seen, and ends at its line break)
+            piece = _Block(data, start, nxt, b.base, b.lines_before, True)
+            recs, error, bad, stop, buf, full = _parse_block(parser, piece, buf, lenient, cap)
         added = False
         for k, (i, _) in enumerate(self.learned):
             for v in parser.categories(i, len(self.values[k])):
@@ -1115,7 +1470,37 @@ class _Committer:
                 added = True
         if added and self.unmapped:
             self._fill_unmapped()
-        return _Done(piece, -1, recs, error, bad, [[] for _ in self.learned], stop, buf)
+        return _Done(piece, -1, recs, error, bad, [[] for _ in self.learned], stop, buf, full)
+
+    def _long_row(self, data: Any, start: int, b: _Block) -> tuple[int, bool]:
+        """The row at ``data[start:]`` of a buffer input is longer than MAX_ROW_BYTES:
+        under raise, refuse it; else walk it to its end.  Returns where it ends, and
+        whether it was taken here as one bad row (else the core is to parse it: a quote
+        never closed, and the row up to the line break after it is within the limit)."""
+        pos = self._position(b)
+        n = len(data)
+        while start < n and data[start] in (_LF, _CRB):  # blank lines are not rows
+            start += 1
+        read = self.writer.rows - self.bad.rows0 + self.bad.count
+        line, offset = pos.line_of(start), pos.offset_of(start)
+        if not self.bad.lenient:
+            raise _row_too_long(line, offset, read)
+        delim, quote = _core_dialect(self.binding.schema.dialect)
+        walker = _RowWalker(delim, quote)
+        view = memoryview(data).cast("B")
+        at, end = start, -1
+        while end < 0:
+            stop = min(n, at + _PIECE)
+            end = walker.feed(view, at, stop, 0)
+            if end < 0 and stop >= n:
+                end = walker.finish(n)
+            at = stop
+        if walker.unclosed() and end - start <= MAX_ROW_BYTES:
+            return end, False
+        err = _row_too_long(line, offset, read)
+        pieces = (view[i : min(end, i + _PIECE)] for i in range(start, end, _PIECE))
+        self.bad.take_pieces(pieces, lambda: err, offset)
+        return end, True
 
     def _fill_unmapped(self) -> None:
         """Values a worker learned before the global dictionary had them: map them now."""
@@ -1139,6 +1524,17 @@ class _Committer:
 
 def _null_field(bit: int) -> str:
     return "_nulls" if bit < 64 else f"_nulls{bit // 64}"
+
+
+def _at_most(blocks: Any, size: int) -> Any:
+    """Buffer blocks cut again where longer than ``size``: the cuts are guesses anyway (the
+    committer checks that each block starts where the rows before it ended)."""
+    for b in blocks:
+        at = b.start
+        while b.end - at > size:
+            yield _Block(b.data, at, at + size // 2, b.base, b.lines_before, final=False)
+            at += size // 2
+        yield _Block(b.data, at, b.end, b.base, b.lines_before, b.final)
 
 
 def _run_parallel(
@@ -1165,16 +1561,34 @@ def _run_parallel(
         committer.commit(done)
         job.tick(done.block.base + committer.done_to(done))
 
+    itemsize = binding.schema.dtype().itemsize
+
+    def ahead() -> int:
+        """Blocks in flight: 2 per worker, as many as IN_FLIGHT_BYTES holds (each block's
+        bytes and, by the running guess, its records), and at least 2."""
+        records = min(guess.capacity(job.block), buffers.cap_rows) * itemsize
+        return max(2, min(2 * workers, IN_FLIGHT_BYTES // (job.block + records)))
+
+    if pos is not None:  # a buffer: no block much bigger than asked (a long line), nor
+        # than a row may be (a row too long then always reaches the committer)
+        blocks = _at_most(blocks, max(2, min(2 * job.block, MAX_ROW_BYTES)))
     with ThreadPoolExecutor(workers, thread_name_prefix="fastetl") as pool:
         try:
-            for ticket, block in enumerate(blocks):
+            ticket = 0
+            for block in blocks:
+                if isinstance(block, _LongRow):  # its turn comes after every row before it
+                    while pending:
+                        commit_oldest()
+                    committer.long_row(block)
+                    continue
                 slot = slots[ticket % workers]
                 pending.append(
                     pool.submit(
                         _work, block, slot, ticket, workers, buffers, learned, guess, lenient
                     )
                 )
-                while len(pending) > 2 * workers:
+                ticket += 1
+                while len(pending) > ahead():
                     commit_oldest()
             while pending:
                 commit_oldest()

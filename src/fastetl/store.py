@@ -677,10 +677,7 @@ class RejectsWriter:
 
     def add(self, raw: bytes, error: ParseError, offset: int) -> None:
         """A bad row: its bytes, what is wrong, and its byte offset in the input."""
-        try:
-            self._add(raw, error, offset)
-        except OSError as e:  # e.g. a full disk: say which file
-            raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
+        self.add_pieces((raw,), error, offset)
 
     def add_pieces(self, pieces: Any, error: Any, offset: int) -> None:
         """A bad row too long to hold in memory: its bytes come as ``pieces`` (an iterable
@@ -714,24 +711,6 @@ class RejectsWriter:
             self.count += 1
         except OSError as e:  # e.g. a full disk: say which file
             raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
-
-    def _add(self, raw: bytes, error: ParseError, offset: int) -> None:
-        rows, meta = self._files
-        rows.write(raw if raw.endswith((b"\n", b"\r")) else raw + b"\n")
-        entry = {
-            "line": error.line,
-            "row": error.row,
-            "offset": error.offset,
-            "row_offset": offset,
-            "bytes": len(raw),
-            "column": error.column,
-            "value": error.value,
-            "reason": error.reason,
-            "message": str(error),
-        }
-        sep = b",\n" if self.count else b""
-        meta.write(sep + json.dumps(entry, ensure_ascii=False).encode("utf-8"))
-        self.count += 1
 
     def state(self) -> dict[str, Any]:
         """Where both files stand, durably (for a checkpoint)."""
