@@ -261,9 +261,10 @@ def test_growing_file_leaves_out_its_torn_last_line(tmp_path, workers, encoding)
     src, data = ab_file(tmp_path, b"ab,c")
     schema = {**AB, "dialect": {"encoding": encoding}}
     dst = tmp_path / "OUT.npy"
-    fastetl.convert(
+    rep = fastetl.convert(
         src, dst, schema, workers=workers, block_size=1 << 10, progress=appender(src, b"de\n")
     )
+    assert rep.tail_left_out == len(b"ab,c")
     assert src.read_bytes().endswith(b"ab,cde\n")  # it did grow during the run
     rows, meta = converted(dst)
     complete = data[: data.rindex(b"\n") + 1]

@@ -67,6 +67,7 @@ class ConvertReport:
     leftover_bytes: int = 0  # ... and the bytes they held
     recovered: bool = False  # completed the commit of a run that died committing
     spooled_bytes: int = 0  # input copied to a temporary file to be read twice (stdin)
+    tail_left_out: int = 0  # bytes of an unfinished last line of an input that grew meanwhile
 
     @property
     def mb_per_s(self) -> float:
@@ -496,6 +497,7 @@ def _convert_locked(
         leftover_bytes=freed,
         recovered=recovered,
         spooled_bytes=spooled,
+        tail_left_out=source.tail_left_out,
         **{k: v for k, v in _counts(result, on_error).items() if k != "rows_written"},
     )
 

@@ -363,6 +363,12 @@ def cmd_convert(args: argparse.Namespace) -> int:
             "that stopped while committing",
             file=sys.stderr,
         )
+    if report.tail_left_out:
+        print(
+            f"fastetl: {args.input} grew while it was read; its unfinished last line "
+            f"({report.tail_left_out:,} bytes) was left out",
+            file=sys.stderr,
+        )
     if report.leftovers_removed:
         print(
             f"fastetl: removed {report.leftovers_removed} temporary file(s) "
