@@ -784,73 +784,199 @@ def _looks_typed(v: bytes) -> bool:
     return _is_float(s) or bool(_YMD_RE.match(s) or _DMY_RE.match(s) or _ISO_DT_RE.match(s))
 
 
-def _score(buf: bytes, final: bool, d: str, q: str | None) -> tuple:
+def _line_end_after(buf: bytes, p: int, final: bool) -> int:
+    """Where the converter's lenient policies resume after a row whose quoting breaks
+    at ``p``: just after the first line break at or after ``p`` (CRLF counts as one),
+    ``len(buf)`` when the data ends first (``final``), or -1 when more data is needed."""
+    n = len(buf)
+    m = _LINE_BREAK.search(buf, p)
+    if m is None or (m.group() == b"\r" and m.end() == n and not final):
+        return n if final else -1
+    return m.end()
+
+
+def _rows_lenient(buf: bytes, pos: int, final: bool, delim: int, quote: int):
+    """Like :func:`_rows`, but a row with broken quoting is yielded with ``None`` for
+    its fields and reading goes on after it, as ``on_error="skip"`` reads it."""
+    n = len(buf)
+    while True:
+        p = pos
+        while p < n and buf[p] in (10, 13):
+            p += 1
+        if p >= n:
+            return
+        status, fields, nxt = _core.split_row(buf, p, n, final, delim, quote)
+        if status > 0:
+            end = _line_end_after(buf, nxt, final)
+            if end < 0:
+                return
+            yield p, end, None
+            pos = end
+            continue
+        if status == _NEED_MORE or not fields:
+            return
+        yield p, nxt, fields
+        pos = nxt
+
+
+def _stray(field: bytes, q: str | None) -> bool:
+    """Does this (unquoted) cell hold a quote character left over by the split?  A ``"``
+    at its start or end, or a ``'`` at both ends, that the reading did not use as its
+    quote.  (A lone apostrophe at one end is ordinary text: ``'Til``, ``Rockin'``.)"""
+    t = field.strip(b" \t")
+    if not t:
+        return False
+    if q != '"' and (t[:1] == b'"' or t[-1:] == b'"'):
+        return True
+    return q != "'" and len(t) >= 2 and t[:1] == b"'" and t[-1:] == b"'"
+
+
+@dataclass
+class _Reading:
+    """One candidate (delimiter, quote) read over the head of the sample."""
+
+    delimiter: str
+    quote: str | None
+    rows: list[list[bytes]]  # the well-formed rows, in order
+    nrows: int = 0  # rows read, broken ones included
+    broken: int = 0  # rows with broken quoting (read over as skip reads them)
+    swallowed: bool = False  # a quote ran to the end of the (cut) sample
+    fields: int = 0  # the most common number of fields
+    consistency: float = 0.0  # share of the rows that have that number
+    good: int = 0  # rows with that number of fields and no leftover quote character
+    typed: float = 0.0  # share of cells that look typed (rows 2-20)
+    evidence: int = 0  # fields the quote opens and closes on one line
+
+    @property
+    def share(self) -> float:
+        return round(self.good / self.nrows, 3) if self.nrows else 0.0
+
+    @property
+    def usable(self) -> bool:
+        """No quoting error, or a rare one (at most 2% of the rows, and fewer than the
+        fields the quote opens and closes properly): one broken row must not turn a file
+        quoted throughout into a split that leaves quotes in its values."""
+        if self.swallowed or not self.nrows:
+            return False
+        return not self.broken or (self.broken * 50 <= self.nrows and self.evidence > self.broken)
+
+    def quote_key(self) -> tuple:
+        """How well this quote reads the file, against the other quotes with the same
+        delimiter: usable, the share and then the number of rows that have the common
+        number of fields and no leftover quote, fields quoted on one line, preference."""
+        return (self.usable, self.share, self.good, self.evidence, _QUOTE_RANK.get(self.quote, 0))
+
+    def key(self) -> tuple:
+        """Against the other delimiters (each with its best quote): more than one field
+        in a consistent reading (the common count in at least half the rows), then
+        consistency, typed cells, quoted fields, the quote and delimiter preferences."""
+        d = self.delimiter
+        return (
+            self.fields > 1 and self.consistency >= 0.5,
+            self.usable,
+            self.consistency,
+            self.typed,
+            self.evidence,
+            _QUOTE_RANK.get(self.quote, 0),
+            -DELIMITERS.index(d) if d in DELIMITERS else 0,
+        )
+
+
+def _read_candidate(buf: bytes, final: bool, d: str, q: str | None) -> _Reading:
+    r = _Reading(delimiter=d, quote=q, rows=[])
     counts: list[int] = []
+    stray: list[bool] = []
     typed = total = 0
-    error = False
     end = 0
     longest = 0
-    try:
-        for start, nxt, fields in _rows(buf, 0, final, ord(d), _q(q)):
+    opening = None
+    if q is not None:
+        qb, db = re.escape(q.encode()), re.escape(d.encode())
+        opening = re.compile(rb"(?:^|" + db + rb")[ \t]*" + qb)
+    for start, nxt, fields in _rows_lenient(buf, 0, final, ord(d), _q(q)):
+        r.nrows += 1
+        longest = max(longest, nxt - start)
+        end = nxt
+        if fields is None:
+            r.broken += 1
+        else:
+            r.rows.append(fields)
             counts.append(len(fields))
-            longest = max(longest, nxt - start)
-            end = nxt
+            stray.append(any(_stray(f, q) for f in fields))
             if 1 < len(counts) <= 20:
                 total += len(fields)
                 typed += sum(1 for f in fields if _looks_typed(f))
-            if len(counts) >= SNIFF_ROWS:
-                break
-    except _RowError:
-        error = True
+            if opening is not None:
+                raw = buf[start:nxt].rstrip(b"\r\n")
+                if b"\n" not in raw and b"\r" not in raw:
+                    r.evidence += len(opening.findall(raw))
+        if r.nrows >= SNIFF_ROWS:
+            break
+    if r.nrows < SNIFF_ROWS and not final and len(buf) - end > max(8192, 4 * longest):
+        r.swallowed = True  # a quote swallowed the rest of the sample: not this quote
     if not counts:
-        return (False, False, 0.0, 0.0, 0, 0, 0)
-    if len(counts) < SNIFF_ROWS and not final and len(buf) - end > max(8192, 4 * longest):
-        error = True  # a quote swallowed the rest of the sample: not this quote
+        return r
     k, freq = max(Counter(counts).items(), key=lambda kv: (kv[1], kv[0]))
-    consistency = round(freq / len(counts), 3)
-    evidence = 0
-    if q is not None:
-        pat = re.compile(rb"(?:^|[" + re.escape(d.encode()) + rb"\r\n])" + re.escape(q.encode()))
-        evidence = len(pat.findall(buf))
-    return (
-        k > 1,
-        not error,
-        consistency,
-        round(typed / total, 2) if total else 0.0,
-        evidence,
-        _QUOTE_RANK.get(q, 0),
-        -DELIMITERS.index(d) if d in DELIMITERS else 0,
-    )
+    r.fields = k
+    r.consistency = round(freq / r.nrows, 3)
+    r.good = sum(1 for c, s in zip(counts, stray, strict=True) if c == k and not s)
+    r.typed = round(typed / total, 2) if total else 0.0
+    return r
 
 
-def _choose_structure(
-    buf: bytes, final: bool, delimiter: str | None, quote: Any
-) -> tuple[str, str | None]:
+def _choose_structure(buf: bytes, final: bool, delimiter: str | None, quote: Any) -> _Reading:
+    """The best reading of the head: for each delimiter the quote that reads it best
+    (:meth:`_Reading.quote_key`), then the best delimiter (:meth:`_Reading.key`)."""
     sbuf = buf[:SNIFF_BYTES]
     sfinal = final and len(buf) <= SNIFF_BYTES
     ds = (delimiter,) if delimiter is not None else DELIMITERS
     qs = (quote,) if quote is not ... else QUOTES
-    best: tuple | None = None
-    choice = (ds[0], qs[0])
+    best: _Reading | None = None
     for d in ds:
+        mine: _Reading | None = None
         for q in qs:
             if q is not None and q == d:
                 continue
-            s = _score(sbuf, sfinal, d, q)
-            if best is None or s > best:
-                best, choice = s, (d, q)
-    return choice
+            r = _read_candidate(sbuf, sfinal, d, q)
+            if mine is None or r.quote_key() > mine.quote_key():
+                mine = r
+        if mine is not None and (best is None or mine.key() > best.key()):
+            best = mine
+    if best is None:  # only when the quote given is the delimiter: the Dialect says why
+        return _Reading(delimiter=ds[0], quote=qs[0], rows=[])
+    return best
+
+
+_LETTER_BOOLS = frozenset("tfyn")  # single letters that may stand for true/false, yes/no
+_BOOLISH = _BOOL_WORDS | _LETTER_BOOLS
+
+
+def _name_typed(text: str) -> bool:
+    """Does a first-row text read as a value rather than a name?  A single letter is a
+    name (``A,B,...,F``, ``a,...,f``) even when it could be a boolean."""
+    return not (len(text) == 1 and text.isalpha()) and _classify([text]) is not None
+
+
+def _bool_vote(head: str, vals: list[str]) -> bool | None:
+    """The vote of the first value over a column whose values are all booleans or
+    single letters for them (``T/F``, ``Y/N``): None when the column is not such a column,
+    True ("header") when the first value is not written like the values below (a letter
+    over words, a word over letters, or not a boolean at all), False ("data") when it is."""
+    low = [v.lower() for v in vals]
+    if not low or not all(v in _BOOLISH for v in low) or all(v in ("0", "1") for v in low):
+        return None
+    h = head.lower()
+    if h not in _BOOLISH or h in ("0", "1"):
+        return True
+    letters = all(len(v) == 1 for v in low if v not in ("0", "1"))
+    return (len(h) == 1) != letters
 
 
 def _detect_header(rows: list[list[bytes]]) -> bool:
     """Is the first row a header?  (Rules in docs/INFERENCE.md.)"""
     first = [f.decode("utf-8", errors="replace") for f in rows[0]]
     firstt = [f.strip(" \t") for f in first]
-    names_like = (
-        all(firstt)
-        and len(set(first)) == len(first)
-        and not any(_classify([f]) is not None for f in firstt)
-    )
+    names_like = all(firstt) and len(set(first)) == len(first) and not any(map(_name_typed, firstt))
     body = rows[1:200]
     if not body:
         return names_like
@@ -859,9 +985,16 @@ def _detect_header(rows: list[list[bytes]]) -> bool:
         texts = (r[j].decode("utf-8", "replace").strip(" \t") for r in body if j < len(r))
         vals = list(dict.fromkeys(t for t in texts if t))
         vals = [v for v in vals if v not in NULL_TOKENS] or vals
-        spec = _classify(vals)
         if not head:
             continue
+        boolish = _bool_vote(head, vals)
+        if boolish is not None:
+            if boolish:
+                votes_header += 1
+            else:
+                votes_data += 1
+            continue
+        spec = _classify(vals)
         if spec is not None:
             if spec["type"] in INT_TYPES and _INT_RE.match(head):
                 votes_data += 1
@@ -901,18 +1034,10 @@ def sniff(
         bom = next((len(b) for b in _BOMS.get(name, ()) if sample.startswith(b)), 0)
     head_bom = sample[:4]
     u8 = _to_utf8(sample, encoding, first=True, head_bom=head_bom)
-    d, q = _choose_structure(u8, final, delimiter, quote)
+    reading = _choose_structure(u8, final, delimiter, quote)
+    d, q = reading.delimiter, reading.quote
     if header is None:
-        rows = []
-        try:
-            for _s, _n, fields in _rows(
-                u8[:SNIFF_BYTES], 0, final and len(u8) <= SNIFF_BYTES, ord(d), _q(q)
-            ):
-                rows.append(fields)
-                if len(rows) >= SNIFF_ROWS:
-                    break
-        except _RowError:
-            pass
+        rows = reading.rows  # rows with broken quoting left out
         header = _detect_header(rows) if rows else True
     return Sniffed(
         encoding=encoding,
