@@ -435,6 +435,23 @@ def test_bad_header_names_are_renamed(tmp_path):
     assert len(fastetl.read_csv(path, schema)) == 2
 
 
+def test_long_header_names_are_cut_and_kept_unique(tmp_path):
+    long = "é" * 600  # 1,200 bytes of UTF-8
+    names = unique_names([long + "a", long + "b", "x" * 2000, "id"])
+    assert names == ["é" * 512, "é" * 511 + "_2", "x" * 1024, "id"]  # cut at a character
+    path = write(tmp_path / "long.csv", f"{long}a,{long}b,id\n1,2,3\n")
+    schema = infer_schema(path)
+    assert schema.dialect.header == "rename"
+    assert [c.name for c in schema.columns] == ["é" * 512, "é" * 511 + "_2", "id"]
+    assert schema.inferred["names_cut"] == {"é" * 512: long + "a", "é" * 511 + "_2": long + "b"}
+    assert fastetl.Schema.from_json(schema.to_json()).inferred == schema.inferred
+    out = tmp_path / "long.npy"
+    fastetl.convert(path, out)
+    assert np.load(out).tolist() == [(1, 2, 3)]  # numpy's own header limit holds
+    meta = json.loads((tmp_path / "long.npy.json").read_text(encoding="utf-8"))
+    assert meta["schema"]["inferred"]["names_cut"]["é" * 511 + "_2"] == long + "b"
+
+
 # == structure errors ================================================================
 def test_ragged_row_in_the_head_is_reported_with_its_line():
     with pytest.raises(ParseError, match="line 4: expected 2 fields, found 3"):

@@ -496,8 +496,9 @@ def _append_schema(before: dict[str, Any], schema: Any, dst: Path) -> Schema:
         return have
     given = as_schema(schema)
     a, b = given.to_dict(), have.to_dict()
-    a.pop("dialect", None)
-    b.pop("dialect", None)
+    for d in (a, b):  # how the text is spelled, and what inference noted, may differ
+        d.pop("dialect", None)
+        d.pop("inferred", None)
     if a != b:
         raise SchemaError(
             f"cannot append to {dst}: the schema differs from the one it was written with "

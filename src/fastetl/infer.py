@@ -36,7 +36,15 @@ from typing import Any
 
 from . import _core
 from .errors import ParseError, SchemaError
-from .schema import INT_TYPES, MAX_STR_WIDTH, Column, Dialect, Schema, unique_names
+from .schema import (
+    INT_TYPES,
+    MAX_NAME_BYTES,
+    MAX_STR_WIDTH,
+    Column,
+    Dialect,
+    Schema,
+    unique_names,
+)
 from .sources import InputError, open_source
 
 # -- tunables (documented in docs/INFERENCE.md) --------------------------------
@@ -1422,9 +1430,19 @@ def infer_schema(
     raw = _read_raw(src)
     sample = _sample(raw, rows_cap, delimiter, quote, encoding, header)
     sn = sample.sniffed
+    facts: dict[str, Any] = {
+        "line_terminator": sn.line_terminator,
+        "sample_rows": len(sample.rows),
+        "sample_complete": sample.complete,
+    }
     if sample.header is not None:
         original = [f.decode("utf-8", errors="replace") for f in sample.header]
         names = unique_names(original)
+        cut = {
+            n: o for n, o in zip(names, original, strict=True) if len(o.encode()) > MAX_NAME_BYTES
+        }
+        if cut:
+            facts["names_cut"] = cut
     else:
         original = None
         names = [f"column_{i + 1}" for i in range(sample.ncols)]
@@ -1448,7 +1466,8 @@ def infer_schema(
             header=header_key,
             encoding=sn.encoding,
             null_values=schema.dialect.null_values,
-        )
+        ),
+        inferred=facts,
     )
     if guaranteed and not sample.complete:
         final = _fit(final, _check_file(src), stats, MAX_PASSES + 4 * len(cols), aliases=original)
