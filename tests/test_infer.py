@@ -671,6 +671,25 @@ def test_guaranteed_mode_widens_every_kind_of_column(tmp_path):
     assert len(arr) == rows and arr["s"][12_000] == b"z" * 40 and arr["b"][10_000] == b"maybe"
 
 
+@pytest.mark.parametrize("on_error", ["skip", "reject"])
+def test_lenient_policy_in_the_sample_and_in_the_guaranteed_pass(on_error):
+    rows = ["id,qty,name"] + [f"{i},{i % 100},n{i}" for i in range(12000)]
+    rows[3] = "2,5"  # ragged, in the head sample
+    rows[11000] = "10999,5"  # ragged, outside the sample
+    rows[11500] = "11499,70000,big"  # a value that widens qty, outside the sample
+    data = ("\n".join(rows) + "\n").encode()
+    with pytest.raises(ParseError, match="line 4: expected 3 fields, found 2"):
+        infer_schema(data, infer_rows="all")
+    schema = infer_schema(data, on_error=on_error)
+    assert (schema.inferred["rows_left_out"], schema.inferred["left_out_lines"]) == (1, [4])
+    assert col(schema, "qty").type == "int8"
+    # the full pass widens for values and lets malformed rows go, as the conversion will
+    schema = infer_schema(data, infer_rows="all", on_error=on_error)
+    assert col(schema, "qty").type == "int32"
+    arr = fastetl.read_csv(data, schema, on_error="skip")
+    assert len(arr) == 11998 and 70000 in arr["qty"]
+
+
 def test_guaranteed_mode_flips_an_ambiguous_date_order(tmp_path):
     lines = ["d"] + ["01/02/2024"] * 3000 + ["12/31/2024"] + ["03/04/2024"] * 3000
     path = write(tmp_path / "a.csv", "\n".join(lines) + "\n")

@@ -31,7 +31,7 @@ import math
 import os
 import re
 from collections import Counter, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import _core
@@ -66,6 +66,7 @@ STR_HEADROOM = 1.5
 MAX_PASSES = 64  # full-file passes allowed in guaranteed mode (plus 4 per column)
 _RESYNC_TRIES = 64  # line starts tried when re-synchronising a middle/end sample
 _RESYNC_ROWS = 3  # consecutive well-formed rows needed to accept a re-synchronised start
+_LEFT_OUT_LINES = 20  # lines of left-out sample rows listed in the schema's inferred facts
 
 _NEED_MORE = -1
 _S = _core.STATUS
@@ -1080,6 +1081,7 @@ class _Sample:
     complete: bool  # the rows are every row of the input
     sniffed: Sniffed
     ncols: int
+    left_out: list[int] = field(default_factory=list)  # lines of malformed rows left out
 
 
 def _ragged(line: int | None, ncols: int, found: int) -> ParseError:
@@ -1153,6 +1155,7 @@ def _sample(
     quote: Any,
     encoding: str | None,
     header: bool | None,
+    lenient: bool = False,
 ) -> _Sample:
     others = tuple(c for c in (raw.middle, raw.tail) if c)
     sn = sniff(
@@ -1199,13 +1202,21 @@ def _sample(
     head_cap = rows_cap - 2 * window_cap
     complete = raw.head_is_all
     end = first[1]
+    left_out: list[int] = []
+    if lenient:  # malformed rows are left out and counted; the conversion deals with them
+        it = _rows_lenient(u8, first[1], raw.head_is_all, d, q)
     try:
         for rs, nxt, fields in it:
-            if len(fields) != ncols:
+            bad = fields is None or len(fields) != ncols
+            if bad and not lenient:
                 raise _ragged(line_of(rs), ncols, len(fields))
             if len(rows) >= rows_cap or (len(rows) >= head_cap and not raw.head_is_all):
                 complete = False
                 break
+            if bad:
+                left_out.append(line_of(rs))
+                end = nxt
+                continue
             rows.append((fields, u8[rs:nxt]))
             ends.append(nxt)
             end = nxt
@@ -1234,7 +1245,9 @@ def _sample(
                 cu8 = _to_utf8(chunk, sn.encoding, first=False, head_bom=head_bom)
                 got, _ = _window_rows(cu8, 0, False, fin, d, q, ncols, window_cap, keep_last=fin)
                 rows += got
-    return _Sample(header=hdr, rows=rows, complete=complete, sniffed=sn, ncols=ncols)
+    return _Sample(
+        header=hdr, rows=rows, complete=complete, sniffed=sn, ncols=ncols, left_out=left_out
+    )
 
 
 # =============================================================================
@@ -1370,7 +1383,20 @@ class _DiscardWriter:
         self.rows += len(records)
 
 
-def _check_file(src: Any):
+class _ValueErrors:
+    """The bad-row sink of a full pass for a lenient policy: a row refused for one of its
+    values is raised (its column is widened); a malformed row is let go, as the
+    conversion under that policy will let it go."""
+
+    def start(self, header: bytes | None) -> None:
+        pass
+
+    def add(self, raw: bytes, error: ParseError, offset: int) -> None:
+        if error.column is not None:
+            raise error
+
+
+def _check_file(src: Any, lenient: bool = False):
     """A check that converts the whole input the way :func:`fastetl.read_csv` does,
     keeping no records."""
     from .pipeline import run  # late: the pipeline is not needed to sniff
@@ -1381,7 +1407,11 @@ def _check_file(src: Any):
         if pos is not None:
             src.seek(pos)
         with open_source(src, schema.dialect.encoding) as source:
-            run(source, schema, _DiscardWriter(schema.dtype()))
+            writer = _DiscardWriter(schema.dtype())
+            if lenient:
+                run(source, schema, writer, on_error="reject", rejects=_ValueErrors())
+            else:
+                run(source, schema, writer)
 
     return check
 
@@ -1408,6 +1438,7 @@ def infer_schema(
     header: bool | None = None,
     infer_rows: int | str = DEFAULT_INFER_ROWS,
     null_values: list[str] | tuple[str, ...] | None = None,
+    on_error: str = "raise",
 ) -> Schema:
     """Infer the schema of the CSV ``src`` (a path, a bytes-like object or a seekable
     binary file object, whose position is restored).
@@ -1423,18 +1454,31 @@ def infer_schema(
     could be read only once; buffer them first.  Raises :class:`SchemaError`
     (nothing to infer from, a header that cannot be bound by name) or
     :class:`ParseError` (rows with a different number of fields, broken quotes).
+
+    ``on_error`` is the policy the schema is for (see :func:`fastetl.convert`):
+    with ``"skip"`` or ``"reject"`` a malformed row of the sample (a wrong number
+    of fields, broken quoting) is left out of it and counted in the schema's
+    ``inferred`` facts (``rows_left_out``, ``left_out_lines``) instead of raised;
+    the conversion then skips or rejects it as any other bad row.
     """
     rows_cap, guaranteed = _check_rows(infer_rows)
+    if on_error not in ("raise", "skip", "reject"):
+        raise ValueError(f"on_error must be one of raise, skip, reject, got {on_error!r}")
     if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
         raise SchemaError(f"delimiter must be one character, got {delimiter!r}")
     raw = _read_raw(src)
-    sample = _sample(raw, rows_cap, delimiter, quote, encoding, header)
+    lenient = on_error != "raise"
+    sample = _sample(raw, rows_cap, delimiter, quote, encoding, header, lenient)
     sn = sample.sniffed
     facts: dict[str, Any] = {
         "line_terminator": sn.line_terminator,
         "sample_rows": len(sample.rows),
         "sample_complete": sample.complete,
     }
+    if lenient:
+        facts["on_error"] = on_error
+        facts["rows_left_out"] = len(sample.left_out)
+        facts["left_out_lines"] = sample.left_out[:_LEFT_OUT_LINES]
     if sample.header is not None:
         original = [f.decode("utf-8", errors="replace") for f in sample.header]
         names = unique_names(original)
@@ -1470,7 +1514,8 @@ def infer_schema(
         inferred=facts,
     )
     if guaranteed and not sample.complete:
-        final = _fit(final, _check_file(src), stats, MAX_PASSES + 4 * len(cols), aliases=original)
+        check = _check_file(src, lenient)
+        final = _fit(final, check, stats, MAX_PASSES + 4 * len(cols), aliases=original)
     return final
 
 
