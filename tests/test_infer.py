@@ -247,6 +247,10 @@ def test_options_override_sniffing():
     assert infer_schema(data, quote=None).dialect.quote is None
     assert infer_schema(data, quote="'").dialect.quote == "'"
     assert infer_schema(data, encoding="latin-1").dialect.encoding == "latin-1"
+    assert schema.inferred["sniffed"] == ["encoding", "quote", "null_values"]
+    assert infer_schema(data).inferred["sniffed"] == [
+        "encoding", "delimiter", "quote", "header", "null_values",
+    ]  # fmt: skip
     with_nulls = infer_schema(b"a,b\n1,-\n2,3\n", null_values=["", "-"])
     assert with_nulls.dialect.null_values == ("", "-")
     assert col(with_nulls, "b").nullable and col(with_nulls, "b").type == "int8"

@@ -828,11 +828,11 @@ def _rows_lenient(buf: bytes, pos: int, final: bool, delim: int, quote: int):
         pos = nxt
 
 
-def _stray(field: bytes, q: str | None) -> bool:
+def _stray(cell: bytes, q: str | None) -> bool:
     """Does this (unquoted) cell hold a quote character left over by the split?  A ``"``
     at its start or end, or a ``'`` at both ends, that the reading did not use as its
     quote.  (A lone apostrophe at one end is ordinary text: ``'Til``, ``Rockin'``.)"""
-    t = field.strip(b" \t")
+    t = cell.strip(b" \t")
     if not t:
         return False
     if q != '"' and (t[:1] == b'"' or t[-1:] == b'"'):
@@ -911,12 +911,14 @@ def _read_candidate(buf: bytes, final: bool, d: str, q: str | None) -> _Reading:
         else:
             r.rows.append(fields)
             counts.append(len(fields))
-            stray.append(any(_stray(f, q) for f in fields))
+            raw = buf[start:nxt]
+            quoted = b'"' in raw or b"'" in raw  # else no cell can hold a leftover quote
+            stray.append(quoted and any(_stray(f, q) for f in fields))
             if 1 < len(counts) <= 20:
                 total += len(fields)
                 typed += sum(1 for f in fields if _looks_typed(f))
-            if opening is not None:
-                raw = buf[start:nxt].rstrip(b"\r\n")
+            if opening is not None and quoted:
+                raw = raw.rstrip(b"\r\n")
                 if b"\n" not in raw and b"\r" not in raw:
                     r.evidence += len(opening.findall(raw))
         if r.nrows >= SNIFF_ROWS:
@@ -1470,7 +1472,15 @@ def infer_schema(
     lenient = on_error != "raise"
     sample = _sample(raw, rows_cap, delimiter, quote, encoding, header, lenient)
     sn = sample.sniffed
+    given = {
+        "encoding": encoding is not None,
+        "delimiter": delimiter is not None,
+        "quote": quote is not ...,
+        "header": header is not None,
+        "null_values": null_values is not None,
+    }
     facts: dict[str, Any] = {
+        "sniffed": [k for k, v in given.items() if not v],  # the dialect keys decided here
         "line_terminator": sn.line_terminator,
         "sample_rows": len(sample.rows),
         "sample_complete": sample.complete,
