@@ -163,14 +163,17 @@ def _resolve(
 
     src = _seekable(src)
     try:
-        return src, infer_schema(src, infer_rows=10_000 if infer_rows is None else infer_rows)
+        rows = 10_000 if infer_rows is None else infer_rows
+        return src, infer_schema(src, infer_rows=rows, on_error=on_error)
     except ParseError as e:
         raise inference_error(e, on_error) from None
 
 
 def inference_error(e: ParseError, on_error: str) -> ParseError:
     """The error of a row inference could not read, for a conversion under ``on_error``:
-    with skip or reject, it says why the policy did not apply (inference comes first)."""
+    with skip or reject, it says why the policy did not apply (inference comes first).
+    Under those policies inference leaves malformed rows of its sample out, so this is
+    left for rows it cannot go past: a broken header, or a full pass (``infer_rows="all"``)."""
     if on_error == "raise":
         return e
     return ParseError(
@@ -522,8 +525,9 @@ def _append_schema(before: dict[str, Any], schema: Any, dst: Path) -> Schema:
         return have
     given = as_schema(schema)
     a, b = given.to_dict(), have.to_dict()
-    a.pop("dialect", None)
-    b.pop("dialect", None)
+    for d in (a, b):  # how the text is spelled, and what inference noted, may differ
+        d.pop("dialect", None)
+        d.pop("inferred", None)
     if a != b:
         raise SchemaError(
             f"cannot append to {dst}: the schema differs from the one it was written with "

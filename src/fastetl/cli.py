@@ -124,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("raise", "skip", "reject"),
         default="raise",
         help="bad rows: raise (stop at the first, the default), skip (count them) or "
-        "reject (write them, as they were, to the rejects file)",
+        "reject (write them, as they were, to the rejects file); with skip or reject an "
+        "inferred schema leaves the malformed rows of its sample out",
     )
     c.add_argument(
         "--rejects",
@@ -169,6 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     f.add_argument("input", metavar="IN", help="CSV file, or - for stdin")
     f.add_argument("-o", "--output", metavar="FILE", help="write the schema here, not stdout")
+    f.add_argument(
+        "--on-error",
+        choices=("raise", "skip", "reject"),
+        default="raise",
+        help="malformed rows in the sample (wrong number of fields, broken quoting): raise "
+        "(the default), or skip/reject: leave them out and count them in the schema's "
+        '"inferred" facts, as for convert --on-error skip/reject',
+    )
     _dialect_options(f)
 
     i = sub.add_parser("inspect", help="show the schema, size and first rows of a converted file")
@@ -249,6 +258,7 @@ def _schema(args: argparse.Namespace, src: Any) -> tuple[fastetl.Schema, bool]:
                 encoding=args.encoding,
                 header=False if args.no_header else None,
                 infer_rows=args.infer_rows or 10_000,
+                on_error=getattr(args, "on_error", "raise"),
             )
         except fastetl.ParseError as e:
             raise inference_error(e, getattr(args, "on_error", "raise")) from None
@@ -378,6 +388,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
         )
     if not args.quiet:
         how = " (schema inferred)" if inferred else ""
+        left_out = (schema.inferred or {}).get("rows_left_out", 0) if inferred else 0
+        if left_out:
+            how = f" (schema inferred; {left_out:,} malformed sample row(s) left out)"
         if report.resumed_at is not None:
             how += f" (resumed after {report.resumed_at:,} rows)"
         if report.appended:

@@ -31,12 +31,20 @@ import math
 import os
 import re
 from collections import Counter, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import _core
 from .errors import ParseError, SchemaError
-from .schema import INT_TYPES, MAX_STR_WIDTH, Column, Dialect, Schema, unique_names
+from .schema import (
+    INT_TYPES,
+    MAX_NAME_BYTES,
+    MAX_STR_WIDTH,
+    Column,
+    Dialect,
+    Schema,
+    unique_names,
+)
 from .sources import InputError, open_source
 
 # -- tunables (documented in docs/INFERENCE.md) --------------------------------
@@ -58,6 +66,7 @@ STR_HEADROOM = 1.5
 MAX_PASSES = 64  # full-file passes allowed in guaranteed mode (plus 4 per column)
 _RESYNC_TRIES = 64  # line starts tried when re-synchronising a middle/end sample
 _RESYNC_ROWS = 3  # consecutive well-formed rows needed to accept a re-synchronised start
+_LEFT_OUT_LINES = 20  # lines of left-out sample rows listed in the schema's inferred facts
 
 _NEED_MORE = -1
 _S = _core.STATUS
@@ -784,73 +793,201 @@ def _looks_typed(v: bytes) -> bool:
     return _is_float(s) or bool(_YMD_RE.match(s) or _DMY_RE.match(s) or _ISO_DT_RE.match(s))
 
 
-def _score(buf: bytes, final: bool, d: str, q: str | None) -> tuple:
+def _line_end_after(buf: bytes, p: int, final: bool) -> int:
+    """Where the converter's lenient policies resume after a row whose quoting breaks
+    at ``p``: just after the first line break at or after ``p`` (CRLF counts as one),
+    ``len(buf)`` when the data ends first (``final``), or -1 when more data is needed."""
+    n = len(buf)
+    m = _LINE_BREAK.search(buf, p)
+    if m is None or (m.group() == b"\r" and m.end() == n and not final):
+        return n if final else -1
+    return m.end()
+
+
+def _rows_lenient(buf: bytes, pos: int, final: bool, delim: int, quote: int):
+    """Like :func:`_rows`, but a row with broken quoting is yielded with ``None`` for
+    its fields and reading goes on after it, as ``on_error="skip"`` reads it."""
+    n = len(buf)
+    while True:
+        p = pos
+        while p < n and buf[p] in (10, 13):
+            p += 1
+        if p >= n:
+            return
+        status, fields, nxt = _core.split_row(buf, p, n, final, delim, quote)
+        if status > 0:
+            end = _line_end_after(buf, nxt, final)
+            if end < 0:
+                return
+            yield p, end, None
+            pos = end
+            continue
+        if status == _NEED_MORE or not fields:
+            return
+        yield p, nxt, fields
+        pos = nxt
+
+
+def _stray(cell: bytes, q: str | None) -> bool:
+    """Does this (unquoted) cell hold a quote character left over by the split?  A ``"``
+    at its start or end, or a ``'`` at both ends, that the reading did not use as its
+    quote.  (A lone apostrophe at one end is ordinary text: ``'Til``, ``Rockin'``.)"""
+    t = cell.strip(b" \t")
+    if not t:
+        return False
+    if q != '"' and (t[:1] == b'"' or t[-1:] == b'"'):
+        return True
+    return q != "'" and len(t) >= 2 and t[:1] == b"'" and t[-1:] == b"'"
+
+
+@dataclass
+class _Reading:
+    """One candidate (delimiter, quote) read over the head of the sample."""
+
+    delimiter: str
+    quote: str | None
+    rows: list[list[bytes]]  # the well-formed rows, in order
+    nrows: int = 0  # rows read, broken ones included
+    broken: int = 0  # rows with broken quoting (read over as skip reads them)
+    swallowed: bool = False  # a quote ran to the end of the (cut) sample
+    fields: int = 0  # the most common number of fields
+    consistency: float = 0.0  # share of the rows that have that number
+    good: int = 0  # rows with that number of fields and no leftover quote character
+    typed: float = 0.0  # share of cells that look typed (rows 2-20)
+    evidence: int = 0  # fields the quote opens and closes on one line
+
+    @property
+    def share(self) -> float:
+        return round(self.good / self.nrows, 3) if self.nrows else 0.0
+
+    @property
+    def usable(self) -> bool:
+        """No quoting error, or a rare one (at most 2% of the rows, and fewer than the
+        fields the quote opens and closes properly): one broken row must not turn a file
+        quoted throughout into a split that leaves quotes in its values."""
+        if self.swallowed or not self.nrows:
+            return False
+        return not self.broken or (self.broken * 50 <= self.nrows and self.evidence > self.broken)
+
+    def quote_key(self) -> tuple:
+        """How well this quote reads the file, against the other quotes with the same
+        delimiter: usable, the share and then the number of rows that have the common
+        number of fields and no leftover quote, fields quoted on one line, preference."""
+        return (self.usable, self.share, self.good, self.evidence, _QUOTE_RANK.get(self.quote, 0))
+
+    def key(self) -> tuple:
+        """Against the other delimiters (each with its best quote): more than one field
+        in a consistent reading (the common count in at least half the rows), then
+        consistency, typed cells, quoted fields, the quote and delimiter preferences."""
+        d = self.delimiter
+        return (
+            self.fields > 1 and self.consistency >= 0.5,
+            self.usable,
+            self.consistency,
+            self.typed,
+            self.evidence,
+            _QUOTE_RANK.get(self.quote, 0),
+            -DELIMITERS.index(d) if d in DELIMITERS else 0,
+        )
+
+
+def _read_candidate(buf: bytes, final: bool, d: str, q: str | None) -> _Reading:
+    r = _Reading(delimiter=d, quote=q, rows=[])
     counts: list[int] = []
+    stray: list[bool] = []
     typed = total = 0
-    error = False
     end = 0
     longest = 0
-    try:
-        for start, nxt, fields in _rows(buf, 0, final, ord(d), _q(q)):
+    opening = None
+    if q is not None:
+        qb, db = re.escape(q.encode()), re.escape(d.encode())
+        opening = re.compile(rb"(?:^|" + db + rb")[ \t]*" + qb)
+    for start, nxt, fields in _rows_lenient(buf, 0, final, ord(d), _q(q)):
+        r.nrows += 1
+        longest = max(longest, nxt - start)
+        end = nxt
+        if fields is None:
+            r.broken += 1
+        else:
+            r.rows.append(fields)
             counts.append(len(fields))
-            longest = max(longest, nxt - start)
-            end = nxt
+            raw = buf[start:nxt]
+            quoted = b'"' in raw or b"'" in raw  # else no cell can hold a leftover quote
+            stray.append(quoted and any(_stray(f, q) for f in fields))
             if 1 < len(counts) <= 20:
                 total += len(fields)
                 typed += sum(1 for f in fields if _looks_typed(f))
-            if len(counts) >= SNIFF_ROWS:
-                break
-    except _RowError:
-        error = True
+            if opening is not None and quoted:
+                raw = raw.rstrip(b"\r\n")
+                if b"\n" not in raw and b"\r" not in raw:
+                    r.evidence += len(opening.findall(raw))
+        if r.nrows >= SNIFF_ROWS:
+            break
+    if r.nrows < SNIFF_ROWS and not final and len(buf) - end > max(8192, 4 * longest):
+        r.swallowed = True  # a quote swallowed the rest of the sample: not this quote
     if not counts:
-        return (False, False, 0.0, 0.0, 0, 0, 0)
-    if len(counts) < SNIFF_ROWS and not final and len(buf) - end > max(8192, 4 * longest):
-        error = True  # a quote swallowed the rest of the sample: not this quote
+        return r
     k, freq = max(Counter(counts).items(), key=lambda kv: (kv[1], kv[0]))
-    consistency = round(freq / len(counts), 3)
-    evidence = 0
-    if q is not None:
-        pat = re.compile(rb"(?:^|[" + re.escape(d.encode()) + rb"\r\n])" + re.escape(q.encode()))
-        evidence = len(pat.findall(buf))
-    return (
-        k > 1,
-        not error,
-        consistency,
-        round(typed / total, 2) if total else 0.0,
-        evidence,
-        _QUOTE_RANK.get(q, 0),
-        -DELIMITERS.index(d) if d in DELIMITERS else 0,
-    )
+    r.fields = k
+    r.consistency = round(freq / r.nrows, 3)
+    r.good = sum(1 for c, s in zip(counts, stray, strict=True) if c == k and not s)
+    r.typed = round(typed / total, 2) if total else 0.0
+    return r
 
 
-def _choose_structure(
-    buf: bytes, final: bool, delimiter: str | None, quote: Any
-) -> tuple[str, str | None]:
+def _choose_structure(buf: bytes, final: bool, delimiter: str | None, quote: Any) -> _Reading:
+    """The best reading of the head: for each delimiter the quote that reads it best
+    (:meth:`_Reading.quote_key`), then the best delimiter (:meth:`_Reading.key`)."""
     sbuf = buf[:SNIFF_BYTES]
     sfinal = final and len(buf) <= SNIFF_BYTES
     ds = (delimiter,) if delimiter is not None else DELIMITERS
     qs = (quote,) if quote is not ... else QUOTES
-    best: tuple | None = None
-    choice = (ds[0], qs[0])
+    best: _Reading | None = None
     for d in ds:
+        mine: _Reading | None = None
         for q in qs:
             if q is not None and q == d:
                 continue
-            s = _score(sbuf, sfinal, d, q)
-            if best is None or s > best:
-                best, choice = s, (d, q)
-    return choice
+            r = _read_candidate(sbuf, sfinal, d, q)
+            if mine is None or r.quote_key() > mine.quote_key():
+                mine = r
+        if mine is not None and (best is None or mine.key() > best.key()):
+            best = mine
+    if best is None:  # only when the quote given is the delimiter: the Dialect says why
+        return _Reading(delimiter=ds[0], quote=qs[0], rows=[])
+    return best
+
+
+_LETTER_BOOLS = frozenset("tfyn")  # single letters that may stand for true/false, yes/no
+_BOOLISH = _BOOL_WORDS | _LETTER_BOOLS
+
+
+def _name_typed(text: str) -> bool:
+    """Does a first-row text read as a value rather than a name?  A single letter is a
+    name (``A,B,...,F``, ``a,...,f``) even when it could be a boolean."""
+    return not (len(text) == 1 and text.isalpha()) and _classify([text]) is not None
+
+
+def _bool_vote(head: str, vals: list[str]) -> bool | None:
+    """The vote of the first value over a column whose values are all booleans or
+    single letters for them (``T/F``, ``Y/N``): None when the column is not such a column,
+    True ("header") when the first value is not written like the values below (a letter
+    over words, a word over letters, or not a boolean at all), False ("data") when it is."""
+    low = [v.lower() for v in vals]
+    if not low or not all(v in _BOOLISH for v in low) or all(v in ("0", "1") for v in low):
+        return None
+    h = head.lower()
+    if h not in _BOOLISH or h in ("0", "1"):
+        return True
+    letters = all(len(v) == 1 for v in low if v not in ("0", "1"))
+    return (len(h) == 1) != letters
 
 
 def _detect_header(rows: list[list[bytes]]) -> bool:
     """Is the first row a header?  (Rules in docs/INFERENCE.md.)"""
     first = [f.decode("utf-8", errors="replace") for f in rows[0]]
     firstt = [f.strip(" \t") for f in first]
-    names_like = (
-        all(firstt)
-        and len(set(first)) == len(first)
-        and not any(_classify([f]) is not None for f in firstt)
-    )
+    names_like = all(firstt) and len(set(first)) == len(first) and not any(map(_name_typed, firstt))
     body = rows[1:200]
     if not body:
         return names_like
@@ -859,9 +996,16 @@ def _detect_header(rows: list[list[bytes]]) -> bool:
         texts = (r[j].decode("utf-8", "replace").strip(" \t") for r in body if j < len(r))
         vals = list(dict.fromkeys(t for t in texts if t))
         vals = [v for v in vals if v not in NULL_TOKENS] or vals
-        spec = _classify(vals)
         if not head:
             continue
+        boolish = _bool_vote(head, vals)
+        if boolish is not None:
+            if boolish:
+                votes_header += 1
+            else:
+                votes_data += 1
+            continue
+        spec = _classify(vals)
         if spec is not None:
             if spec["type"] in INT_TYPES and _INT_RE.match(head):
                 votes_data += 1
@@ -901,18 +1045,10 @@ def sniff(
         bom = next((len(b) for b in _BOMS.get(name, ()) if sample.startswith(b)), 0)
     head_bom = sample[:4]
     u8 = _to_utf8(sample, encoding, first=True, head_bom=head_bom)
-    d, q = _choose_structure(u8, final, delimiter, quote)
+    reading = _choose_structure(u8, final, delimiter, quote)
+    d, q = reading.delimiter, reading.quote
     if header is None:
-        rows = []
-        try:
-            for _s, _n, fields in _rows(
-                u8[:SNIFF_BYTES], 0, final and len(u8) <= SNIFF_BYTES, ord(d), _q(q)
-            ):
-                rows.append(fields)
-                if len(rows) >= SNIFF_ROWS:
-                    break
-        except _RowError:
-            pass
+        rows = reading.rows  # rows with broken quoting left out
         header = _detect_header(rows) if rows else True
     return Sniffed(
         encoding=encoding,
@@ -947,6 +1083,7 @@ class _Sample:
     complete: bool  # the rows are every row of the input
     sniffed: Sniffed
     ncols: int
+    left_out: list[int] = field(default_factory=list)  # lines of malformed rows left out
 
 
 def _ragged(line: int | None, ncols: int, found: int) -> ParseError:
@@ -1020,6 +1157,7 @@ def _sample(
     quote: Any,
     encoding: str | None,
     header: bool | None,
+    lenient: bool = False,
 ) -> _Sample:
     others = tuple(c for c in (raw.middle, raw.tail) if c)
     sn = sniff(
@@ -1066,13 +1204,21 @@ def _sample(
     head_cap = rows_cap - 2 * window_cap
     complete = raw.head_is_all
     end = first[1]
+    left_out: list[int] = []
+    if lenient:  # malformed rows are left out and counted; the conversion deals with them
+        it = _rows_lenient(u8, first[1], raw.head_is_all, d, q)
     try:
         for rs, nxt, fields in it:
-            if len(fields) != ncols:
+            bad = fields is None or len(fields) != ncols
+            if bad and not lenient:
                 raise _ragged(line_of(rs), ncols, len(fields))
             if len(rows) >= rows_cap or (len(rows) >= head_cap and not raw.head_is_all):
                 complete = False
                 break
+            if bad:
+                left_out.append(line_of(rs))
+                end = nxt
+                continue
             rows.append((fields, u8[rs:nxt]))
             ends.append(nxt)
             end = nxt
@@ -1101,7 +1247,9 @@ def _sample(
                 cu8 = _to_utf8(chunk, sn.encoding, first=False, head_bom=head_bom)
                 got, _ = _window_rows(cu8, 0, False, fin, d, q, ncols, window_cap, keep_last=fin)
                 rows += got
-    return _Sample(header=hdr, rows=rows, complete=complete, sniffed=sn, ncols=ncols)
+    return _Sample(
+        header=hdr, rows=rows, complete=complete, sniffed=sn, ncols=ncols, left_out=left_out
+    )
 
 
 # =============================================================================
@@ -1237,7 +1385,20 @@ class _DiscardWriter:
         self.rows += len(records)
 
 
-def _check_file(src: Any):
+class _ValueErrors:
+    """The bad-row sink of a full pass for a lenient policy: a row refused for one of its
+    values is raised (its column is widened); a malformed row is let go, as the
+    conversion under that policy will let it go."""
+
+    def start(self, header: bytes | None) -> None:
+        pass
+
+    def add(self, raw: bytes, error: ParseError, offset: int) -> None:
+        if error.column is not None:
+            raise error
+
+
+def _check_file(src: Any, lenient: bool = False):
     """A check that converts the whole input the way :func:`fastetl.read_csv` does,
     keeping no records."""
     from .pipeline import run  # late: the pipeline is not needed to sniff
@@ -1248,7 +1409,11 @@ def _check_file(src: Any):
         if pos is not None:
             src.seek(pos)
         with open_source(src, schema.dialect.encoding) as source:
-            run(source, schema, _DiscardWriter(schema.dtype()))
+            writer = _DiscardWriter(schema.dtype())
+            if lenient:
+                run(source, schema, writer, on_error="reject", rejects=_ValueErrors())
+            else:
+                run(source, schema, writer)
 
     return check
 
@@ -1275,6 +1440,7 @@ def infer_schema(
     header: bool | None = None,
     infer_rows: int | str = DEFAULT_INFER_ROWS,
     null_values: list[str] | tuple[str, ...] | None = None,
+    on_error: str = "raise",
 ) -> Schema:
     """Infer the schema of the CSV ``src`` (a path, a bytes-like object or a seekable
     binary file object, whose position is restored).
@@ -1290,16 +1456,47 @@ def infer_schema(
     could be read only once; buffer them first.  Raises :class:`SchemaError`
     (nothing to infer from, a header that cannot be bound by name) or
     :class:`ParseError` (rows with a different number of fields, broken quotes).
+
+    ``on_error`` is the policy the schema is for (see :func:`fastetl.convert`):
+    with ``"skip"`` or ``"reject"`` a malformed row of the sample (a wrong number
+    of fields, broken quoting) is left out of it and counted in the schema's
+    ``inferred`` facts (``rows_left_out``, ``left_out_lines``) instead of raised;
+    the conversion then skips or rejects it as any other bad row.
     """
     rows_cap, guaranteed = _check_rows(infer_rows)
+    if on_error not in ("raise", "skip", "reject"):
+        raise ValueError(f"on_error must be one of raise, skip, reject, got {on_error!r}")
     if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
         raise SchemaError(f"delimiter must be one character, got {delimiter!r}")
     raw = _read_raw(src)
-    sample = _sample(raw, rows_cap, delimiter, quote, encoding, header)
+    lenient = on_error != "raise"
+    sample = _sample(raw, rows_cap, delimiter, quote, encoding, header, lenient)
     sn = sample.sniffed
+    given = {
+        "encoding": encoding is not None,
+        "delimiter": delimiter is not None,
+        "quote": quote is not ...,
+        "header": header is not None,
+        "null_values": null_values is not None,
+    }
+    facts: dict[str, Any] = {
+        "sniffed": [k for k, v in given.items() if not v],  # the dialect keys decided here
+        "line_terminator": sn.line_terminator,
+        "sample_rows": len(sample.rows),
+        "sample_complete": sample.complete,
+    }
+    if lenient:
+        facts["on_error"] = on_error
+        facts["rows_left_out"] = len(sample.left_out)
+        facts["left_out_lines"] = sample.left_out[:_LEFT_OUT_LINES]
     if sample.header is not None:
         original = [f.decode("utf-8", errors="replace") for f in sample.header]
         names = unique_names(original)
+        cut = {
+            n: o for n, o in zip(names, original, strict=True) if len(o.encode()) > MAX_NAME_BYTES
+        }
+        if cut:
+            facts["names_cut"] = cut
     else:
         original = None
         names = [f"column_{i + 1}" for i in range(sample.ncols)]
@@ -1323,10 +1520,12 @@ def infer_schema(
             header=header_key,
             encoding=sn.encoding,
             null_values=schema.dialect.null_values,
-        )
+        ),
+        inferred=facts,
     )
     if guaranteed and not sample.complete:
-        final = _fit(final, _check_file(src), stats, MAX_PASSES + 4 * len(cols), aliases=original)
+        check = _check_file(src, lenient)
+        final = _fit(final, check, stats, MAX_PASSES + 4 * len(cols), aliases=original)
     return final
 
 

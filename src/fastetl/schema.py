@@ -63,6 +63,9 @@ DEFAULT_DATE_FORMAT = "%Y-%m-%d"
 ISO = "iso"
 MAX_DECIMAL_SCALE = 18
 MAX_STR_WIDTH = 1 << 20
+# Header names longer than this (bytes of UTF-8) are cut by unique_names: every name is
+# written into the .npy header, which numpy reads only up to 10,000 bytes by default.
+MAX_NAME_BYTES = 1024
 DEFAULT_MAX_CATEGORY_VALUES = 65535
 NULLS_FIELD = "_nulls"
 
@@ -83,26 +86,41 @@ _DATE_DIRECTIVES = frozenset("Ymd")
 _DATETIME_DIRECTIVES = frozenset("YmdHMSfz")
 
 
+def cut_name(name: str, limit: int = MAX_NAME_BYTES) -> str:
+    """``name`` cut to at most ``limit`` bytes of UTF-8, at a character boundary."""
+    raw = name.encode("utf-8", errors="surrogatepass")
+    if len(raw) <= limit:
+        return name
+    return raw[:limit].decode("utf-8", errors="ignore")
+
+
+def _suffixed(name: str, k: int) -> str:
+    """``name_k``, ``name`` cut so that the whole stays within :data:`MAX_NAME_BYTES`."""
+    return cut_name(name, MAX_NAME_BYTES - len(f"_{k}")) + f"_{k}"
+
+
 def unique_names(names: list[str]) -> list[str]:
     """Usable, unique column names: empty -> ``column_N`` (1-based position),
-    a reserved ``_nulls...`` name loses its leading underscores, a repeated name
-    gets ``_2``, ``_3`` ... (never clashing with another name of the header)."""
+    a reserved ``_nulls...`` name loses its leading underscores, a name longer than
+    :data:`MAX_NAME_BYTES` bytes of UTF-8 is cut to that length (at a character
+    boundary), and a repeated name gets ``_2``, ``_3`` ... (never clashing with
+    another name of the header; a cut name is cut shorter to make room for it)."""
     base = []
     for i, n in enumerate(names):
         if n == "":
             n = f"column_{i + 1}"
         elif n.startswith(NULLS_FIELD):
             n = n.lstrip("_") or f"column_{i + 1}"
-        base.append(n)
+        base.append(cut_name(n))
     taken = set(base)
     seen: set[str] = set()
     out: list[str] = []
     for n in base:
         if n in seen:
             k = 2
-            while f"{n}_{k}" in taken or f"{n}_{k}" in seen:
+            while (m := _suffixed(n, k)) in taken or m in seen:
                 k += 1
-            n = f"{n}_{k}"
+            n = m
         seen.add(n)
         out.append(n)
     return out
@@ -530,8 +548,13 @@ class Schema:
     columns: tuple[Column, ...]
     flags: tuple[Flags, ...] = ()
     dialect: Dialect = field(default_factory=Dialect)
+    # What inference found out beside the types (sample size, rows left out, names cut,
+    # line ends): information only, the converter does not use it; not compared.
+    inferred: dict[str, Any] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
+        if self.inferred is not None and not isinstance(self.inferred, dict):
+            raise SchemaError(f"schema: inferred must be an object, got {self.inferred!r}")
         object.__setattr__(self, "columns", tuple(self.columns))
         object.__setattr__(self, "flags", tuple(self.flags))
         if not self.columns:
@@ -662,6 +685,8 @@ class Schema:
         }
         if self.flags:
             d["flags"] = [f.to_dict() for f in self.flags]
+        if self.inferred is not None:
+            d["inferred"] = self.inferred
         return d
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -679,13 +704,15 @@ class Schema:
             if key in d:
                 items = f",\n{pad}{pad}".join(one(x) for x in d[key])
                 parts.append(f'{pad}"{key}": [\n{pad}{pad}{items}\n{pad}]')
+        if "inferred" in d:
+            parts.append(f'{pad}"inferred": {one(d["inferred"])}')
         return "{\n" + ",\n".join(parts) + "\n}"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Schema:
         if not isinstance(d, dict):
             raise SchemaError(f"a schema must be a JSON object, got {type(d).__name__}")
-        unknown = set(d) - {"dialect", "columns", "flags"}
+        unknown = set(d) - {"dialect", "columns", "flags", "inferred"}
         if unknown:
             raise SchemaError(f"schema: unknown key(s) {sorted(unknown)}")
         cols = d.get("columns")
@@ -698,6 +725,7 @@ class Schema:
             columns=tuple(Column.from_dict(c) for c in cols),
             flags=tuple(Flags.from_dict(f) for f in flags),
             dialect=Dialect.from_dict(d.get("dialect", {})),
+            inferred=d.get("inferred"),
         )
 
     @classmethod
@@ -721,7 +749,13 @@ class Schema:
 
     def replace(self, **changes: Any) -> Schema:
         """A copy with some of columns/flags/dialect replaced."""
-        kw = {"columns": self.columns, "flags": self.flags, "dialect": self.dialect, **changes}
+        kw = {
+            "columns": self.columns,
+            "flags": self.flags,
+            "dialect": self.dialect,
+            "inferred": self.inferred,
+            **changes,
+        }
         return Schema(**kw)
 
 
@@ -751,6 +785,7 @@ __all__ = [
     "Flags",
     "Schema",
     "as_schema",
+    "cut_name",
     "is_utf8",
     "smallest_unsigned",
     "unique_names",
