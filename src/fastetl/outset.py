@@ -45,7 +45,7 @@ _O_BINARY = getattr(os, "O_BINARY", 0)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _TEMP_RE = r"\.fastetl-[0-9a-f]{16}\.part"
-# what fastetl before 0.6 left: mkstemp's ".NAME.XXXXXXXX.part" and a fixed partial name
+# what earlier builds left: mkstemp's ".NAME.XXXXXXXX.part" and a fixed partial name
 _OLD_TEMP_RE = r"\.[a-z0-9_]{8}\.part|\.fastetl-partial"
 
 
