@@ -43,7 +43,7 @@ def _read_rejecting(data: bytes, schema, tmp: Path, kind="bytes", bs=None, worke
     out = tmp / f"rej-{kind}-{bs}-{workers}.csv"
     arr = fastetl.read_csv(
         _src(kind, data), schema, block_size=bs, workers=workers, on_error="reject", rejects=out
-    )
+    ).array  # the records as stored
     raw, meta = _rejects(out)
     return arr, raw, meta
 
@@ -75,7 +75,7 @@ def test_skip_and_reject_match_reference(tmp_path_factory, cf):
         arr, raw, meta = _read_rejecting(data, case.schema, tmp, kind, bs, w)
         skipped = fastetl.read_csv(
             _src(kind, data), case.schema, block_size=bs, workers=w, on_error="skip"
-        )
+        ).array
         what = f"{kind} block_size={bs} workers={w}"
         assert_same_records(skipped, arr, f"skip vs reject, {what}")
         assert meta["count"] == len(meta["rejects"])
@@ -186,7 +186,7 @@ def test_full_category_rows_are_the_same_bad_rows_on_every_thread_count(tmp_path
         arr = fastetl.read_csv(
             data, schema, block_size=bs, workers=w, on_error=on_error,
             rejects=rej if on_error == "reject" else None,
-        )  # fmt: skip
+        ).array  # fmt: skip
         outs.append((arr, rej.read_bytes() if on_error == "reject" else None))
     first, first_rej = outs[0]
     # the reference: the first five distinct values are in, every other value is out
