@@ -719,7 +719,9 @@ def core_outcome(data, schema, block_size=None, kind: str = "bytes", workers=Non
     import fastetl
 
     try:
-        arr = fastetl.read_csv(_source(kind, data), schema, block_size=block_size, workers=workers)
+        arr = fastetl.read_csv(
+            _source(kind, data), schema, block_size=block_size, workers=workers
+        ).array  # the records as stored, compared with the reference encoder
         return Outcome(array=arr)
     except (fastetl.ParseError, fastetl.SchemaError) as e:
         return Outcome(error=e)

@@ -320,7 +320,7 @@ def test_file_that_does_not_grow_keeps_its_last_row(tmp_path, workers, tail):
     assert rows[-1] == csv_rows(tail)[0]
     assert "tail_left_out" not in meta["source"]
     assert (
-        fastetl.read_csv(src, AB, workers=1, block_size=1 << 10).tolist() == np.load(dst).tolist()
+        fastetl.read_csv(src, AB, workers=1, block_size=1 << 10).array.tolist() == np.load(dst).tolist()
     )
 
 
@@ -345,7 +345,7 @@ def test_file_output_is_the_same_bytes_for_every_block_size(tmp_path, variant):
             assert_same_records(np.load(dst), expected, f"block {block}, workers {workers}")
             meta = json.loads(Path(str(dst) + ".json").read_text())
             outs[block, workers] = (dst.read_bytes(), meta["categories"], meta["rows"])
-            got = fastetl.read_csv(src, ROWS, workers=workers, block_size=block)
+            got = fastetl.read_csv(src, ROWS, workers=workers, block_size=block).array
             assert got.tobytes() == np.load(dst).tobytes()
     first = next(iter(outs.values()))
     assert all(o == first for o in outs.values())
@@ -381,7 +381,7 @@ def test_transcoded_file_is_the_same_for_every_block_size(tmp_path):
     schema = {**ROWS, "dialect": {"encoding": "latin-1"}}
     for block in (1, 7, 1 << 10, None):
         for workers in (1, 2):
-            got = fastetl.read_csv(src, schema, workers=workers, block_size=block)
+            got = fastetl.read_csv(src, schema, workers=workers, block_size=block).array
             assert_same_records(got, expected, f"block {block}, workers {workers}")
 
 

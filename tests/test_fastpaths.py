@@ -31,11 +31,16 @@ from fastetl import Schema
 # -- helpers -------------------------------------------------------------------------------
 
 
-def read_column(texts: list[str], typ: str, **extra) -> np.ndarray:
-    """Parse one column of ``texts`` (one per row) with fastetl; the values as an array."""
+def read_table(texts: list[str], typ: str, **extra) -> fastetl.Table:
+    """Parse one column ``x`` of ``texts`` (one per row) with fastetl."""
     schema = Schema.from_dict({"columns": [{"name": "x", "type": typ, **extra}]})
     data = ("x\n" + "\n".join(texts) + "\n").encode()
-    return fastetl.read_csv(data, schema, workers=1)["x"]
+    return fastetl.read_csv(data, schema, workers=1)
+
+
+def read_column(texts: list[str], typ: str, **extra) -> np.ndarray:
+    """Parse one column of ``texts`` (one per row) with fastetl; the values as an array."""
+    return read_table(texts, typ, **extra)["x"]
 
 
 def f64_bits(values) -> np.ndarray:
@@ -435,8 +440,10 @@ def test_decimal_short_texts_equal_decimal_and_reject_every_bad_byte(scale):
             whole = "".join(rng.choice("0123456789") for _ in range(int_digits))
             frac = "".join(rng.choice("0123456789") for _ in range(scale))
             texts.append(rng.choice(("", "", "-", "+")) + whole + "." + frac)
-    got = read_column(texts, "decimal", scale=scale)
-    assert got.tolist() == [int(Decimal(t).scaleb(scale)) for t in texts]
+    got = read_table(texts, "decimal", scale=scale)
+    # stored: the exact scaled integers; read: the floats Python reads from the texts
+    assert got.raw("x").tolist() == [int(Decimal(t).scaleb(scale)) for t in texts]
+    assert got["x"].tolist() == [float(t) for t in texts]
     bad_bytes = ["/", ":", ".", "a", "\x00", "é", "-", "e"]
     checked = 0
     for length in range(max(4, scale + 2), 11):  # one-word shapes and longer ones
@@ -476,8 +483,11 @@ def test_decimal_lengths_around_the_int64_limit(scale):
             t = ("-" if neg else "") + (f"{q}.{str(r).zfill(scale)}" if scale else str(q))
             scaled = int(Decimal(t) * 10**scale)
             (texts if -limit <= scaled <= limit - 1 else over).append(t)
-    got = read_column(texts, "decimal", scale=scale)
-    assert got.tolist() == [int(Decimal(t) * 10**scale) for t in texts]
+    got = read_table(texts, "decimal", scale=scale)
+    assert got.raw("x").tolist() == [int(Decimal(t) * 10**scale) for t in texts]
+    # beyond 2**53 the floats are rounded once, through Decimal: still float(text)
+    assert got["x"].tolist() == [float(t) for t in texts]
+    assert got.decimal("x").tolist() == [Decimal(t) for t in texts]
     assert len(over) >= 4
     for t in over[:50]:
         msg = _parse_error(["1", t], "decimal", scale=scale)
@@ -529,7 +539,7 @@ def test_tokenizer_matches_csv_module_at_every_word_offset(delimiter, block_size
         got = fastetl.read_csv(data.encode(), schema, workers=1, block_size=block_size)
         assert len(got) == len(want)
         for i, row in enumerate(want):
-            assert [got[f"c{k}"][i].decode() for k in range(5)] == row, (i, row)
+            assert [got[f"c{k}"][i] for k in range(5)] == row, (i, row)
 
 
 # -- categories --------------------------------------------------------------------------------
@@ -571,7 +581,8 @@ def test_utf8_check_equals_strict_decode_at_every_offset():
     want = [i for i, t in enumerate(texts) if valid(t)]
     assert 0 < len(want) < len(texts)
     assert got["i"].tolist() == want
-    assert got["s"].tolist() == [texts[i] for i in want]
+    assert got["s"].tolist() == [texts[i].decode() for i in want]
+    assert got.raw("s").tolist() == [texts[i] for i in want]
 
 
 def test_bool_words_every_case_and_every_one_byte_change():
@@ -789,5 +800,5 @@ def test_skipped_bad_rows_among_regular_ones_match_the_reference(seed):
     ref = reference_parse_full(data, SPLIT_SCHEMA, skip_bad=True)
     assert ref.bad  # some rows were damaged
     for bs in (7, 64, None):
-        arr = fastetl.read_csv(data, SPLIT_SCHEMA, block_size=bs, on_error="skip")
+        arr = fastetl.read_csv(data, SPLIT_SCHEMA, block_size=bs, on_error="skip").array
         assert_same_records(arr, ref.array, f"block_size={bs}")

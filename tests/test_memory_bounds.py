@@ -264,7 +264,7 @@ def _all_ways(data: bytes, schema: dict, on_error: str, tmp: Path, monkeypatch, 
             arr = fastetl.read_csv(
                 src, schema, workers=workers, block_size=block, on_error=on_error,
                 rejects=rej if on_error == "reject" else None,
-            )  # fmt: skip
+            ).array  # fmt: skip
             rejected = rej.read_bytes() if on_error == "reject" else None
             meta = json.loads(Path(str(rej) + ".json").read_text()) if rejected else None
             results.append((kind, workers, block, arr, rejected, meta))

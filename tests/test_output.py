@@ -98,7 +98,7 @@ def converted(tmp_path: Path):
 
 def test_npy_loads_with_numpy_alone_and_equals_read_csv(converted):
     src, out, _ = converted
-    expected = fastetl.read_csv(src, SCHEMA)
+    expected = fastetl.read_csv(src, SCHEMA).array
     assert_same_records(expected, reference_parse_full(CSV, SCHEMA).array, "read_csv vs reference")
     got = load_without_fastetl(out)
     assert got["memmap"] is True
@@ -184,7 +184,10 @@ def test_open_decodes(converted):
     isp = t["is_prime"]
     assert isp.dtype == bool and isp.tolist() == [True, False, True]
     assert t["pago_pix"].tolist() == [True, False, False]
-    assert t["preco"].dtype == np.dtype("int64") and t["preco"].tolist() == [1050, 99, 123400]
+    # values: floats (as float(text)); stored: the scaled integers; exact: Decimal
+    assert t["preco"].dtype == np.dtype("float64") and t["preco"].tolist() == [10.5, 0.99, 1234.0]
+    assert t.raw("preco").dtype == np.dtype("int64")
+    assert t.raw("preco").tolist() == [1050, 99, 123400]
     decs = t.decimal("preco")
     assert list(decs) == [Decimal("10.50"), Decimal("0.99"), Decimal("1234.00")]
     assert all(isinstance(d, Decimal) for d in decs)
@@ -289,7 +292,8 @@ def test_empty_and_header_only_inputs_give_zero_rows(tmp_path: Path, data):
     t = fastetl.open(out)
     assert len(t) == 0 and t["name"].tolist() == []
     arr = fastetl.read_csv(data, s)
-    assert arr.shape == (0,) and arr.dtype == s.dtype()
+    assert arr.array.shape == (0,) and arr.array.dtype == s.dtype()
+    assert len(arr) == 0 and arr["name"].tolist() == []
 
 
 QUOTED_LINES_SCHEMA = Schema.from_dict(
@@ -351,7 +355,7 @@ def test_read_csv_accepts_every_source_and_schema_form(tmp_path: Path):
         for kname, sch in schemas.items():
             obj = make()
             try:
-                arr = fastetl.read_csv(obj, sch)
+                arr = fastetl.read_csv(obj, sch).array
             finally:
                 if hasattr(obj, "close"):
                     obj.close()

@@ -95,10 +95,10 @@ def test_same_bytes_for_every_thread_count_and_block_size(tmp_path, variant):
 
 def test_read_csv_equals_convert_for_threads(tmp_path):
     data = make_csv(500, seed=11)
-    ref = fastetl.read_csv(data, SCHEMA, workers=1)
+    ref = fastetl.read_csv(data, SCHEMA, workers=1).array
     for w in (2, 3, 7):
         for bs in (7, 64, 4096):
-            got = fastetl.read_csv(data, SCHEMA, workers=w, block_size=bs)
+            got = fastetl.read_csv(data, SCHEMA, workers=w, block_size=bs).array
             assert got.tobytes() == ref.tobytes(), (w, bs)
 
 
@@ -143,11 +143,11 @@ def test_file_object_and_stdin_equal_plain(tmp_path):
     data = make_csv(250, seed=5)
     plain = tmp_path / "in.csv"
     plain.write_bytes(data)
-    ref = fastetl.read_csv(plain, SCHEMA, workers=1)
+    ref = fastetl.read_csv(plain, SCHEMA, workers=1).array
     for w in (1, 2, 7):
         got = fastetl.read_csv(
             io.BufferedReader(io.BytesIO(data)), SCHEMA, workers=w, block_size=41
-        )
+        ).array
         assert got.tobytes() == ref.tobytes(), w
     schema = tmp_path / "s.json"
     schema.write_text(json.dumps(SCHEMA))

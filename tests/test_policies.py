@@ -44,7 +44,7 @@ def _read_rejecting(data: bytes, schema, tmp: Path, kind="bytes", bs=None, worke
     out = tmp / f"rej-{kind}-{bs}-{workers}.csv"
     arr = fastetl.read_csv(
         _src(kind, data), schema, block_size=bs, workers=workers, on_error="reject", rejects=out
-    )
+    ).array  # the records as stored
     raw, meta = _rejects(out)
     return arr, raw, meta
 
@@ -76,7 +76,7 @@ def test_skip_and_reject_match_reference(tmp_path_factory, cf):
         arr, raw, meta = _read_rejecting(data, case.schema, tmp, kind, bs, w)
         skipped = fastetl.read_csv(
             _src(kind, data), case.schema, block_size=bs, workers=w, on_error="skip"
-        )
+        ).array
         what = f"{kind} block_size={bs} workers={w}"
         assert_same_records(skipped, arr, f"skip vs reject, {what}")
         assert meta["count"] == len(meta["rejects"])
@@ -187,7 +187,7 @@ def test_full_category_rows_are_the_same_bad_rows_on_every_thread_count(tmp_path
         arr = fastetl.read_csv(
             data, schema, block_size=bs, workers=w, on_error=on_error,
             rejects=rej if on_error == "reject" else None,
-        )  # fmt: skip
+        ).array  # fmt: skip
         outs.append((arr, rej.read_bytes() if on_error == "reject" else None))
     first, first_rej = outs[0]
     # the reference: the first five distinct values are in, every other value is out
@@ -275,7 +275,7 @@ def test_without_a_schema_a_ragged_row_is_left_out_of_the_sample(tmp_path, on_er
     assert fastetl.open(out).array.tolist() == [(1, 2, 3), (6, 7, 8)]
     inferred = json.loads((tmp_path / "o.npy.json").read_text())["schema"]["inferred"]
     assert (inferred["rows_left_out"], inferred["left_out_lines"]) == (1, [3])
-    arr = fastetl.read_csv(RAGGED_CSV, on_error=on_error, rejects=rejects)
+    arr = fastetl.read_csv(RAGGED_CSV, on_error=on_error, rejects=rejects).array
     assert arr.tolist() == [(1, 2, 3), (6, 7, 8)]
     p = subprocess.run(
         [sys.executable, "-m", "fastetl", "convert", str(src), str(tmp_path / "c.npy"),

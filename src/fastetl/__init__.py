@@ -3,7 +3,7 @@
 >>> import fastetl
 >>> report = fastetl.convert("orders.csv", "orders.npy", schema="orders.schema.json")
 >>> table = fastetl.open("orders.npy")          # memory-mapped, decoded on demand
->>> array = fastetl.read_csv("orders.csv", schema="orders.schema.json")   # in memory
+>>> table = fastetl.read_csv("orders.csv", schema="orders.schema.json")   # in memory, same Table
 """
 
 from ._version import __version__

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ._version import __version__
 from . import outset
 from .errors import Interrupted, OutputError, ParseError, SchemaError
@@ -39,6 +37,7 @@ from .store import (
     sidecar_schema,
     verify_pair,
 )
+from .table import Table
 
 Src = Any  # str | os.PathLike | "-" | binary file object | bytes-like
 
@@ -208,7 +207,6 @@ def _sidecar(
     output: Path,
 ) -> dict[str, Any]:
     """The sidecar's content; ``before`` is the sidecar of the output appended to."""
-    masked = [c.name for c in schema.masked_columns]
     counts = _counts(result, on_error)
     this = {
         "source": source.facts(),
@@ -231,26 +229,29 @@ def _sidecar(
         for k, v in counts.items():
             doc[k] = before.get(k, before["rows"] if k in ("rows_read", "rows_written") else 0) + v
         doc["appended"] = [*before.get("appended", []), this]
-    doc.update(
-        {
-            "categories": {
-                c.name: list(c.values)
-                if c.values is not None
-                else result.categories.get(c.name, [])
-                for c in schema.columns
-                if c.type == "category"
-            },
-            "flags": {f.name: [b.name for b in f.bits] for f in schema.flags},
-            "nulls": {
-                "float": "NaN",
-                "date": "NaT",
-                "datetime": "NaT",
-                "mask_fields": [name for name, _ in schema.null_fields()],
-                "null_bits": masked,
-            },
-        }
-    )
+    doc.update(_decoding(schema, result))
     return doc
+
+
+def _decoding(schema: Schema, result: RunResult) -> dict[str, Any]:
+    """What a reader needs, besides the schema, to turn the records into values: the
+    category dictionaries, the flag bit names, the null conventions (in the sidecar of
+    :func:`convert` and in the ``meta`` of the Table :func:`read_csv` returns)."""
+    return {
+        "categories": {
+            c.name: list(c.values) if c.values is not None else result.categories.get(c.name, [])
+            for c in schema.columns
+            if c.type == "category"
+        },
+        "flags": {f.name: [b.name for b in f.bits] for f in schema.flags},
+        "nulls": {
+            "float": "NaN",
+            "date": "NaT",
+            "datetime": "NaT",
+            "mask_fields": [name for name, _ in schema.null_fields()],
+            "null_bits": [c.name for c in schema.masked_columns],
+        },
+    }
 
 
 def _beside(path: Path, output: Path) -> str:
@@ -545,9 +546,12 @@ def read_csv(
     infer_rows: int | str | None = None,
     on_error: str = "raise",
     rejects: str | os.PathLike[str] | None = None,
-) -> np.ndarray:
-    """Read the CSV ``src`` into an in-memory numpy structured array.
+) -> Table:
+    """Read the CSV ``src`` into memory, as a :class:`~fastetl.Table`.
 
+    ``t[name]`` gives values (as :func:`fastetl.open` does), ``t.array`` the
+    numpy structured array of records, ``t.meta`` the schema, the category
+    dictionaries and the flag names, ``t.to_pandas()`` a DataFrame.
     Without a ``schema`` one is inferred, as in :func:`convert`.  ``on_error`` as in
     :func:`convert`; ``"reject"`` needs ``rejects``, the file for the bad rows.
     """
@@ -561,7 +565,7 @@ def read_csv(
         writer = ArrayWriter(dtype, capacity=estimate_rows(source))
         sink = RejectsWriter(rejects, source.name) if rejects is not None else None
         try:
-            run(
+            result = run(
                 source,
                 sch,
                 writer,
@@ -576,4 +580,12 @@ def read_csv(
             if sink is not None:
                 sink.abort()
             raise
-    return writer.result()
+        meta = {
+            "schema": sch.to_dict(),
+            "rows": result.rows,
+            "source": source.facts(),
+            "header": result.header,
+            **_counts(result, on_error),
+            **_decoding(sch, result),
+        }
+    return Table.from_array(writer.result(), meta)

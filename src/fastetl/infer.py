@@ -60,7 +60,6 @@ _QUOTE_RANK = {'"': 2, None: 1, "'": 0}
 NULL_TOKENS = ("NA", "N/A", "n/a", "NULL", "null", "None", "NaN", "nan", "#N/A", "-")
 CATEGORY_MAX_DISTINCT = 255  # a text column with more distinct values is str
 CATEGORY_MAX_RATIO = 0.05  # ... or with more than 5% distinct values among its non-nulls
-DECIMAL_MAX_SCALE = 4  # fixed-point columns with up to this many fraction digits -> decimal
 STR_MIN_WIDTH = 8
 STR_HEADROOM = 1.5
 MAX_PASSES = 64  # full-file passes allowed in guaranteed mode (plus 4 per column)
@@ -455,40 +454,30 @@ def _int_type(lo: int, hi: int) -> str | None:
 _NUM_RE = re.compile(r"[+-]?(?:([0-9]+)(?:\.([0-9]*))?|\.([0-9]+))([eE][+-]?[0-9]+)?\Z")
 
 
-def _numeric(vals: list[str]) -> Any:
-    """One pass over ``vals``: ``"int"``, ``("decimal", scale)``, ``"float"`` or None."""
+def _numeric(vals: list[str]) -> str | None:
+    """One pass over ``vals``: ``"int"``, ``"float"`` or None (not all numbers).
+
+    A number with a fraction is a float, as every other reader (numpy, pandas,
+    pyarrow, polars, duckdb) infers it: ``numpy.load`` users and
+    ``structured_to_unstructured`` must see the values, not scaled integers.
+    Exact decimals are for a schema to ask for.
+    """
     only_ints = True
-    scale: int | None = None
-    fixed = True  # every value has a point and the same number of digits after it
     numbers = False
     for v in vals:
         m = _NUM_RE.match(v)
         if m is None:
             if (v[1:] if v[:1] in "+-" else v).lower() in _FLOAT_WORDS:
-                only_ints = fixed = False
+                only_ints = False
                 continue
             return None
         numbers = True
         _whole, f1, f2, exp = m.groups()
-        if f1 is None and f2 is None and exp is None:
-            fixed = False
-            continue
-        only_ints = False
-        if exp is not None:
-            fixed = False
-        elif fixed:
-            s = len(f1 if f1 is not None else f2)
-            if scale is None:
-                scale = s
-            elif s != scale:
-                fixed = False
+        if f1 is not None or f2 is not None or exp is not None:
+            only_ints = False
     if not numbers:
         return None
-    if only_ints:
-        return "int"
-    if fixed and scale is not None and 1 <= scale <= DECIMAL_MAX_SCALE:
-        return ("decimal", scale)
-    return "float"
+    return "int" if only_ints else "float"
 
 
 def _classify(vals: list[str]) -> dict[str, Any] | None:
@@ -506,12 +495,6 @@ def _classify(vals: list[str]) -> dict[str, Any] | None:
             return None  # beyond 64 bits: text, exactly as written
         t = _int_type(min(nums), max(nums))
         return {"type": t} if t else None  # beyond 64 bits: text, exactly as written
-    if isinstance(kind, tuple):
-        limit = INT_TYPES["int64"][2]
-        digits = [v.replace(".", "").lstrip("+-") for v in vals]
-        if all(len(d) <= _MAX_INT_DIGITS and int(d or "0") <= limit for d in digits):
-            return {"type": "decimal", "scale": kind[1]}
-        kind = "float"
     if kind == "float":
         return {"type": "float64"}
     fmt = _date_format(vals)
@@ -1010,7 +993,7 @@ def _detect_header(rows: list[list[bytes]]) -> bool:
             if spec["type"] in INT_TYPES and _INT_RE.match(head):
                 votes_data += 1
             elif _classify(vals + [head]) == spec or (
-                spec["type"] in ("float64", "decimal") and _is_float(head)
+                spec["type"] == "float64" and _is_float(head)
             ):
                 votes_data += 1
             else:
