@@ -1,31 +1,43 @@
 #!/usr/bin/env python
-"""fastetl against the CSV readers users would pick instead, on the same file, one process each.
+"""fastetl against the CSV readers users would pick instead, on every shape of file.
 
-    python benchmarks/compare.py --rows 2000000 [--threads N] [--repeat K]
-        [--only fastetl,pyarrow,...] [--keep DIR] [--memory-sizes 200M,2G]
+    python benchmarks/compare.py [--shape savetxt,ints,...] [--mode schema,infer] [--mb 200]
+        [--rows N] [--threads N] [--repeat K] [--only fastetl,pyarrow,...] [--keep DIR]
+        [--memory-sizes 200M,2G] [--no-check]
 
 What it does:
 
-1. generates the demo e-commerce orders CSV (``fastetl.demo.generate_orders``) with ``--rows``
-   rows and ``--seed``, cached by rows and seed in the work folder;
-2. reads the file once to warm the page cache;
-3. runs each reader ``--repeat`` times, round-robin, every run in a fresh interpreter
-   (``python compare.py --run READER ...``).  The child imports its library and prepares its
-   options first, then times only the read with ``time.perf_counter``, and reports its own
-   peak resident set at the end (``VmHWM`` on Linux, else ``ru_maxrss``).  The parent
-   samples the child's ``/proc/<pid>/status`` every few milliseconds for the anonymous part
-   of the peak (heap, as opposed to pages of memory-mapped files, which Linux counts in RSS
-   too), and the child reports the CPU time (user + sys, all threads) of the read;
-4. prints a Markdown table: the best time of the K runs, MB/s (10**6 bytes of CSV per
-   second), the ratio to fastetl, the highest peak RSS of the K runs, and notes;
-5. with ``--memory-sizes``, converts files of those sizes with fastetl only and prints peak
-   RSS against input size.
+1. generates one CSV per shape (``shapes.py``: ``savetxt``, ``short-floats``, ``ints``,
+   ``taxi``, ``text``, ``wide``, and ``orders``, the demo e-commerce file of
+   ``fastetl.demo.generate_orders``) of about ``--mb`` megabytes from ``--seed``, cached by
+   shape, size and seed in the work folder (``--rows`` sizes the orders file by rows instead);
+2. checks correctness once per shape, in a child of its own: fastetl's ``convert`` and
+   ``read_csv`` (with the shape's schema, and inferring one) must agree with each other and
+   with ``pandas.read_csv(path)`` on the row count and on a few columns at 7 rows;
+3. reads every file once to warm the page cache;
+4. runs each reader ``--repeat`` times, round-robin over shapes, modes and readers, every run
+   in a fresh interpreter (``python compare.py --run READER --shape S --mode M ...``).  The
+   child imports its library and prepares its options first, then times only the read with
+   ``time.perf_counter``, and reports its own peak resident set at the end (``VmHWM`` on
+   Linux, else ``ru_maxrss``).  The parent samples the child's ``/proc/<pid>/status`` every
+   few milliseconds for the anonymous part of the peak (heap, as opposed to pages of
+   memory-mapped files, which Linux counts in RSS too), and the child reports the CPU time
+   (user + sys, all threads) of the read;
+5. prints, per shape and mode, a Markdown table: the best time of the K runs, MB/s (10**6
+   bytes of CSV per second), the ratio to fastetl's best row, the check, the highest peak
+   RSS of the K runs, and notes; then a summary table, shape × mode → fastetl's best MB/s,
+   the fastest other reader and its MB/s, and "fastetl vs best" (above 1: fastetl faster);
+6. with ``--memory-sizes``, converts orders files of those sizes with fastetl only and prints
+   peak RSS against input size.
 
-Every reader turns the CSV into typed data with the schema's column types where the tool
-has them (see ``NOTES``).  A reader whose package is missing is listed as "not installed";
-a reader that fails shows its error.  Timing is end to end for what the tool returns:
-fastetl's ``convert`` includes writing the .npy (plain writes, synced ahead on a background
-thread) and its final fsync; the others build their in-memory table.
+Two modes.  "schema": every reader gets the shape's column types where the tool has them
+(see ``NOTES`` for the orders, ``NOTES_TYPED`` for the generated shapes).  "infer": every
+reader gets the path alone (``NOTES_INFER``); fastetl infers its schema inside the timed
+call.  ``numpy.loadtxt`` runs on the all-numeric shapes (and on the orders with a schema,
+as before), and is "n/a" elsewhere.  A reader whose package is missing is listed as "not
+installed"; a reader that fails shows its error.  Timing is end to end for what the tool
+returns: fastetl's ``convert`` includes writing the .npy and its final fsync; the others
+build their in-memory table.
 
 The work folder (generated CSVs, outputs) is a temporary folder removed at the end, unless
 ``--keep DIR`` names one: then the CSVs stay there and are reused by later runs.
@@ -122,32 +134,44 @@ NOTES: dict[str, str] = {
 
 # The generated shapes with a schema: the kinds of shapes.py, per tool.
 NOTES_TYPED: dict[str, str] = {
-    "fastetl-1": (
-        "`convert(csv, .npy, schema, workers=1)`: int64/int16, float64, money as decimal "
-        "(scale 2, scaled int64), datetime (µs), category with fixed values, str(width) "
-        "→ .npy + sidecar, fsync"
-    ),
+    "fastetl-1": "`convert(csv, .npy, schema, workers=1)`: {types} → .npy + sidecar, fsync",
     "fastetl-N": "same as fastetl-1 with `workers={n}`",
     "fastetl-read_csv": "`read_csv(csv, schema, workers=1)`: the same records into memory",
-    "pyarrow": (
-        "`column_types`: int64/int16, float64, decimal128(12,2) for money, timestamp[s], "
-        "dictionary<int32,string> for categories, string → arrow Table; `set_cpu_count({n})`"
-    ),
-    "polars": (
-        "`schema_overrides`: Int64/Int16, Float64, Decimal(12,2) for money, Datetime(us), "
-        "Enum for categories, String → DataFrame; `POLARS_MAX_THREADS={n}`"
-    ),
-    "pandas-c": (
-        "`dtype=`: int64/int16, float64, **float64 for money**, CategoricalDtype(values), str; "
-        "`parse_dates` + `date_format` for timestamps; one thread"
-    ),
+    "pyarrow": "`column_types`: {types} → arrow Table; `set_cpu_count({n})`",
+    "polars": "`schema_overrides`: {types} → DataFrame; `POLARS_MAX_THREADS={n}`",
+    "pandas-c": "`dtype=`: {types}; one thread",
     "pandas-pyarrow": 'same options as pandas-c with `engine="pyarrow"` ({n} threads)',
-    "numpy-loadtxt": '`loadtxt(csv, {dtype}, delimiter=",", skiprows=1)`; one thread',
-    "duckdb": (
-        "`read_csv(columns=...)`: BIGINT/SMALLINT, DOUBLE, DECIMAL(12,2) for money, TIMESTAMP, "
-        "ENUM for categories, VARCHAR → `.arrow()`; `SET threads={n}`"
-    ),
+    "numpy-loadtxt": '`loadtxt(csv, {types}, delimiter=",", skiprows=1)`; one thread',
+    "duckdb": "`read_csv(columns=...)`: {types} → `.arrow()`; `SET threads={n}`",
 }
+# What each column kind of shapes.py becomes, per tool (the {types} above).
+KIND_TYPES: dict[str, dict[str, str]] = {
+    "fastetl-1": {
+        "int64": "int64", "int16": "int16", "float64": "float64",
+        "money": "money as decimal (scale 2, a scaled int64)", "datetime": "datetime (µs)",
+        "category": "category with fixed values (codes)", "str": "str(width) fixed bytes",
+    },
+    "pyarrow": {
+        "int64": "int64", "int16": "int16", "float64": "float64",
+        "money": "decimal128(12,2) for money", "datetime": "timestamp[s]",
+        "category": "dictionary<int32,string> for categories", "str": "string",
+    },
+    "polars": {
+        "int64": "Int64", "int16": "Int16", "float64": "Float64",
+        "money": "Decimal(12,2) for money", "datetime": "Datetime(us)",
+        "category": "Enum for categories", "str": "String",
+    },
+    "pandas-c": {
+        "int64": "int64", "int16": "int16", "float64": "float64",
+        "money": "**float64 for money**", "datetime": "`parse_dates` + `date_format`",
+        "category": "CategoricalDtype(values)", "str": "str",
+    },
+    "duckdb": {
+        "int64": "BIGINT", "int16": "SMALLINT", "float64": "DOUBLE",
+        "money": "DECIMAL(12,2) for money", "datetime": "TIMESTAMP",
+        "category": "ENUM for categories", "str": "VARCHAR",
+    },
+}  # fmt: skip
 
 # Inferred: every reader is given the path alone.
 NOTES_INFER: dict[str, str] = {
@@ -964,14 +988,19 @@ def note_for(key: str, shape: str, mode: str, threads: int) -> str:
         note = NOTES_INFER[key]
     else:
         note = NOTES_TYPED[key]
+        kinds = [c.kind for c in SHAPES[shape].columns]
         if key == "numpy-loadtxt":
-            kinds = {c.kind for c in SHAPES[shape].columns}
-            note = note.format(
-                dtype="`dtype=float64` (2-D array)" if kinds == {"float64"}
-                else "`dtype=int64` (2-D array)" if kinds == {"int64"}
-                else "a structured dtype of i8/f8 fields",
-                n="{n}",
+            types = (
+                "`dtype=float64` (2-D array)" if set(kinds) == {"float64"}
+                else "`dtype=int64` (2-D array)" if set(kinds) == {"int64"}
+                else f"a structured dtype of {len(kinds)} i8/f8 fields"
             )  # fmt: skip
+        elif key in KIND_TYPES:
+            seen = list(dict.fromkeys(kinds))  # the shape's kinds, in column order
+            types = ", ".join(KIND_TYPES[key][k] for k in seen)
+        else:
+            types = ""
+        note = note.replace("{types}", types)
     return note.replace("{n}", str(threads))
 
 

@@ -6,7 +6,7 @@ skipped by ``pytest benchmarks/ --benchmark-only``; run it with
     python -m pytest benchmarks/test_compare_smoke.py
 
 It asserts what the report says about correctness (every fastetl row checked ✓, no reader
-failing), never anything about speed.  About a minute and a half on 2 shared CPUs: every
+failing), never anything about speed.  One to two minutes on 2 shared CPUs: every
 shape × mode × reader is a fresh interpreter.
 """
 
