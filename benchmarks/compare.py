@@ -928,13 +928,13 @@ def generate_shape(
     folder: Path, shape: str, args: argparse.Namespace, fastetl_mod
 ) -> tuple[Path, int]:
     """The CSV of ``shape`` at ``--mb`` (orders: ``--rows`` if given) and its row count."""
-    from shapes import write_shape
+    from shapes import GENERATOR_VERSION, write_shape
 
     target = int(args.mb * 1e6)
     if shape == "orders":
         rows = args.rows or _orders_rows(target, args.seed, fastetl_mod)
         return generate(folder, rows, args.seed), rows
-    path = folder / f"{shape}-{target}B-seed{args.seed}.csv"
+    path = folder / f"{shape}-{target}B-seed{args.seed}-v{GENERATOR_VERSION}.csv"
     count = path.with_name(path.name + ".rows")
     if path.exists() and count.exists():
         _log(f"using cached {path} ({path.stat().st_size / 1e6:,.1f} MB)")

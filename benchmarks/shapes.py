@@ -51,6 +51,7 @@ class Shape:
 
 
 SHAPE_ORDER = ("savetxt", "short-floats", "ints", "taxi", "text", "wide", "orders")
+GENERATOR_VERSION = 1  # part of the cached file names: bump it when a generator changes
 CHUNK_ROWS = 20_000
 
 
