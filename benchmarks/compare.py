@@ -1347,7 +1347,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_compare:
             parts.append(comparison(args, workdir, fastetl_mod))
         if args.memory_sizes:
-            parts.append("Memory vs input size.\n\n" + memory_table(args, workdir, fastetl_mod))
+            parts.append(
+                "### Memory against input size (orders, fastetl only)\n\n"
+                + memory_table(args, workdir, fastetl_mod)
+            )
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

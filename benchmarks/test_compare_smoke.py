@@ -32,7 +32,7 @@ def test_every_shape_and_mode_end_to_end(tmp_path: Path) -> None:
     for shape in shapes.SHAPE_ORDER:
         for mode in ("with schema", "inferred"):
             assert f"### {shape}, {mode}" in report
-    summary = report.split("### Summary", 1)[1].split("Memory vs input size", 1)[0]
+    summary = report.split("### Summary", 1)[1].split("### Memory against input size", 1)[0]
     rows = [ln for ln in summary.splitlines() if ln.startswith("| ") and "---" not in ln][1:]
     assert len(rows) == 2 * len(shapes.SHAPE_ORDER)
     for row in rows:
