@@ -1,31 +1,43 @@
 #!/usr/bin/env python
-"""fastetl against the CSV readers users would pick instead, on the same file, one process each.
+"""fastetl against the CSV readers users would pick instead, on every shape of file.
 
-    python benchmarks/compare.py --rows 2000000 [--threads N] [--repeat K]
-        [--only fastetl,pyarrow,...] [--keep DIR] [--memory-sizes 200M,2G]
+    python benchmarks/compare.py [--shape savetxt,ints,...] [--mode schema,infer] [--mb 200]
+        [--rows N] [--threads N] [--repeat K] [--only fastetl,pyarrow,...] [--keep DIR]
+        [--memory-sizes 200M,2G] [--no-check]
 
 What it does:
 
-1. generates the demo e-commerce orders CSV (``fastetl.demo.generate_orders``) with ``--rows``
-   rows and ``--seed``, cached by rows and seed in the work folder;
-2. reads the file once to warm the page cache;
-3. runs each reader ``--repeat`` times, round-robin, every run in a fresh interpreter
-   (``python compare.py --run READER ...``).  The child imports its library and prepares its
-   options first, then times only the read with ``time.perf_counter``, and reports its own
-   peak resident set at the end (``VmHWM`` on Linux, else ``ru_maxrss``).  The parent
-   samples the child's ``/proc/<pid>/status`` every few milliseconds for the anonymous part
-   of the peak (heap, as opposed to pages of memory-mapped files, which Linux counts in RSS
-   too), and the child reports the CPU time (user + sys, all threads) of the read;
-4. prints a Markdown table: the best time of the K runs, MB/s (10**6 bytes of CSV per
-   second), the ratio to fastetl, the highest peak RSS of the K runs, and notes;
-5. with ``--memory-sizes``, converts files of those sizes with fastetl only and prints peak
-   RSS against input size.
+1. generates one CSV per shape (``shapes.py``: ``savetxt``, ``short-floats``, ``ints``,
+   ``taxi``, ``text``, ``wide``, and ``orders``, the demo e-commerce file of
+   ``fastetl.demo.generate_orders``) of about ``--mb`` megabytes from ``--seed``, cached by
+   shape, size and seed in the work folder (``--rows`` sizes the orders file by rows instead);
+2. checks correctness once per shape, in a child of its own: fastetl's ``convert`` and
+   ``read_csv`` (with the shape's schema, and inferring one) must agree with each other and
+   with ``pandas.read_csv(path)`` on the row count and on a few columns at 7 rows;
+3. reads every file once to warm the page cache;
+4. runs each reader ``--repeat`` times, round-robin over shapes, modes and readers, every run
+   in a fresh interpreter (``python compare.py --run READER --shape S --mode M ...``).  The
+   child imports its library and prepares its options first, then times only the read with
+   ``time.perf_counter``, and reports its own peak resident set at the end (``VmHWM`` on
+   Linux, else ``ru_maxrss``).  The parent samples the child's ``/proc/<pid>/status`` every
+   few milliseconds for the anonymous part of the peak (heap, as opposed to pages of
+   memory-mapped files, which Linux counts in RSS too), and the child reports the CPU time
+   (user + sys, all threads) of the read;
+5. prints, per shape and mode, a Markdown table: the best time of the K runs, MB/s (10**6
+   bytes of CSV per second), the ratio to fastetl's best row, the check, the highest peak
+   RSS of the K runs, and notes; then a summary table, shape × mode → fastetl's best MB/s,
+   the fastest other reader and its MB/s, and "fastetl vs best" (above 1: fastetl faster);
+6. with ``--memory-sizes``, converts orders files of those sizes with fastetl only and prints
+   peak RSS against input size.
 
-Every reader turns the CSV into typed data with the schema's column types where the tool
-has them (see ``NOTES``).  A reader whose package is missing is listed as "not installed";
-a reader that fails shows its error.  Timing is end to end for what the tool returns:
-fastetl's ``convert`` includes writing the .npy (plain writes, synced ahead on a background
-thread) and its final fsync; the others build their in-memory table.
+Two modes.  "schema": every reader gets the shape's column types where the tool has them
+(see ``NOTES`` for the orders, ``NOTES_TYPED`` for the generated shapes).  "infer": every
+reader gets the path alone (``NOTES_INFER``); fastetl infers its schema inside the timed
+call.  ``numpy.loadtxt`` runs on the all-numeric shapes (and on the orders with a schema,
+as before), and is "n/a" elsewhere.  A reader whose package is missing is listed as "not
+installed"; a reader that fails shows its error.  Timing is end to end for what the tool
+returns: fastetl's ``convert`` includes writing the .npy and its final fsync; the others
+build their in-memory table.
 
 The work folder (generated CSVs, outputs) is a temporary folder removed at the end, unless
 ``--keep DIR`` names one: then the CSVs stay there and are reused by later runs.
@@ -54,6 +66,8 @@ HERE = Path(__file__).resolve().parent
 REPO_SRC = HERE.parent / "src"
 MiB = 1 << 20
 RESULT_MARK = "@@RESULT@@ "
+if str(HERE) not in sys.path:  # shapes.py, when compare is imported (the smoke test)
+    sys.path.insert(0, str(HERE))
 
 # Reader key -> (label, modules it needs).  Order is the table's order.
 READERS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -118,6 +132,61 @@ NOTES: dict[str, str] = {
     ),
 }
 
+# The generated shapes with a schema: the kinds of shapes.py, per tool.
+NOTES_TYPED: dict[str, str] = {
+    "fastetl-1": "`convert(csv, .npy, schema, workers=1)`: {types} → .npy + sidecar, fsync",
+    "fastetl-N": "same as fastetl-1 with `workers={n}`",
+    "fastetl-read_csv": "`read_csv(csv, schema, workers=1)`: the same records into memory",
+    "pyarrow": "`column_types`: {types} → arrow Table; `set_cpu_count({n})`",
+    "polars": "`schema_overrides`: {types} → DataFrame; `POLARS_MAX_THREADS={n}`",
+    "pandas-c": "`dtype=`: {types}; one thread",
+    "pandas-pyarrow": 'same options as pandas-c with `engine="pyarrow"` ({n} threads)',
+    "numpy-loadtxt": '`loadtxt(csv, {types}, delimiter=",", skiprows=1)`; one thread',
+    "duckdb": "`read_csv(columns=...)`: {types} → `.arrow()`; `SET threads={n}`",
+}
+# What each column kind of shapes.py becomes, per tool (the {types} above).
+KIND_TYPES: dict[str, dict[str, str]] = {
+    "fastetl-1": {
+        "int64": "int64", "int16": "int16", "float64": "float64",
+        "money": "money as decimal (scale 2, a scaled int64)", "datetime": "datetime (µs)",
+        "category": "category with fixed values (codes)", "str": "str(width) fixed bytes",
+    },
+    "pyarrow": {
+        "int64": "int64", "int16": "int16", "float64": "float64",
+        "money": "decimal128(12,2) for money", "datetime": "timestamp[s]",
+        "category": "dictionary<int32,string> for categories", "str": "string",
+    },
+    "polars": {
+        "int64": "Int64", "int16": "Int16", "float64": "Float64",
+        "money": "Decimal(12,2) for money", "datetime": "Datetime(us)",
+        "category": "Enum for categories", "str": "String",
+    },
+    "pandas-c": {
+        "int64": "int64", "int16": "int16", "float64": "float64",
+        "money": "**float64 for money**", "datetime": "`parse_dates` + `date_format`",
+        "category": "CategoricalDtype(values)", "str": "str",
+    },
+    "duckdb": {
+        "int64": "BIGINT", "int16": "SMALLINT", "float64": "DOUBLE",
+        "money": "DECIMAL(12,2) for money", "datetime": "TIMESTAMP",
+        "category": "ENUM for categories", "str": "VARCHAR",
+    },
+}  # fmt: skip
+
+# Inferred: every reader is given the path alone.
+NOTES_INFER: dict[str, str] = {
+    "fastetl-1": "`convert(csv, .npy, workers=1)`: schema inferred (inside the timed call)",
+    "fastetl-N": "`convert(csv, .npy, workers={n})`: schema inferred",
+    "fastetl-read_csv": "`read_csv(csv, workers=1)`: schema inferred, records in memory",
+    "pyarrow": "`pyarrow.csv.read_csv(csv)` → arrow Table; `set_cpu_count({n})`",
+    "polars": "`polars.read_csv(csv)` → DataFrame; `POLARS_MAX_THREADS={n}`",
+    "pandas-c": "`pandas.read_csv(csv)` (C engine); one thread",
+    "pandas-pyarrow": '`pandas.read_csv(csv, engine="pyarrow")` ({n} threads)',
+    "numpy-loadtxt": '`numpy.loadtxt(csv, delimiter=",", skiprows=1)` → 2-D float64; one thread',
+    "duckdb": "`con.read_csv(csv).arrow()` (sniffed types) read into a pyarrow Table; "
+    "`SET threads={n}`",
+}
+
 
 # ------------------------------------------------------------------------------------------
 # Child side: one reader, one run.
@@ -155,8 +224,8 @@ def _demo_vocab() -> dict[str, list[str]]:
     return {c.name: list(c.values) for c in demo_schema().columns if c.values is not None}
 
 
-def _prepare(key: str, src: str, threads: int, workdir: str):
-    """Import the library and build its options; return (callable doing the read, version)."""
+def _prepare_orders(key: str, src: str, threads: int, workdir: str):
+    """Orders with a schema (the demo comparison, as before): (callable doing the read, version)."""
     if key.startswith("fastetl"):
         import fastetl
         from fastetl.demo import demo_schema
@@ -315,10 +384,319 @@ def _prepare(key: str, src: str, threads: int, workdir: str):
     raise SystemExit(f"unknown reader {key!r}")
 
 
+def _fastetl_kw(fn, workers: int) -> dict:
+    return {"workers": workers} if "workers" in inspect.signature(fn).parameters else {}
+
+
+def _prepare(key: str, src: str, threads: int, workdir: str, shape: str, mode: str):
+    """Import the library and build its options; return (callable doing the read, version).
+
+    ``mode`` "schema": the reader gets the shape's column types where the tool has them;
+    "infer": the reader is called with the path alone (and fastetl infers its schema inside
+    the timed call).
+    """
+    if shape == "orders" and mode == "schema":
+        return _prepare_orders(key, src, threads, workdir)
+    if mode == "infer":
+        return _prepare_infer(key, src, threads, workdir)
+    return _prepare_typed(key, src, threads, workdir, shape)
+
+
+def _prepare_infer(key: str, src: str, threads: int, workdir: str):
+    if key.startswith("fastetl"):
+        import fastetl
+
+        if key == "fastetl-read_csv":
+            kw = _fastetl_kw(fastetl.read_csv, 1)
+            return (lambda: len(fastetl.read_csv(src, **kw))), fastetl.__version__
+        dst = os.path.join(workdir, f"out-{key}-{os.getpid()}.npy")
+        kw = _fastetl_kw(fastetl.convert, threads if key == "fastetl-N" else 1)
+        return (lambda: fastetl.convert(src, dst, **kw).rows), fastetl.__version__
+    if key == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        pa.set_cpu_count(threads)
+        pa.set_io_thread_count(threads)
+        return (lambda: pacsv.read_csv(src).num_rows), pa.__version__
+    if key == "polars":
+        import polars as pl
+
+        return (lambda: pl.read_csv(src).height), pl.__version__
+    if key in ("pandas-c", "pandas-pyarrow"):
+        import pandas as pd
+
+        engine = "c" if key == "pandas-c" else "pyarrow"
+        if engine == "pyarrow":
+            import pyarrow as pa
+
+            pa.set_cpu_count(threads)
+            pa.set_io_thread_count(threads)
+        return (lambda: len(pd.read_csv(src, engine=engine))), pd.__version__
+    if key == "numpy-loadtxt":
+        import numpy as np
+
+        return (lambda: len(np.loadtxt(src, delimiter=",", skiprows=1))), np.__version__
+    if key == "duckdb":
+        import duckdb
+        import pyarrow as pa
+
+        con = duckdb.connect()
+        con.execute(f"SET threads = {int(threads)}")
+
+        def run_duckdb() -> int:
+            res = con.read_csv(src).arrow()
+            table = res if isinstance(res, pa.Table) else res.read_all()
+            return table.num_rows
+
+        return run_duckdb, duckdb.__version__
+    raise SystemExit(f"unknown reader {key!r}")
+
+
+def _prepare_typed(key: str, src: str, threads: int, workdir: str, shape: str):
+    """A generated shape with a schema: each tool gets shapes.SHAPES[shape]'s column kinds."""
+    from shapes import SHAPES, fastetl_schema
+
+    cols = SHAPES[shape].columns
+    if key.startswith("fastetl"):
+        import fastetl
+
+        schema = fastetl.Schema.from_json(json.dumps(fastetl_schema(shape)))
+        if key == "fastetl-read_csv":
+            kw = _fastetl_kw(fastetl.read_csv, 1)
+            return (lambda: len(fastetl.read_csv(src, schema, **kw))), fastetl.__version__
+        dst = os.path.join(workdir, f"out-{key}-{os.getpid()}.npy")
+        kw = _fastetl_kw(fastetl.convert, threads if key == "fastetl-N" else 1)
+        return (lambda: fastetl.convert(src, dst, schema, **kw).rows), fastetl.__version__
+
+    if key == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        pa.set_cpu_count(threads)
+        pa.set_io_thread_count(threads)
+        pa_kind = {
+            "int64": pa.int64(), "int16": pa.int16(), "float64": pa.float64(),
+            "money": pa.decimal128(12, 2), "datetime": pa.timestamp("s"),
+            "category": pa.dictionary(pa.int32(), pa.string()), "str": pa.string(),
+        }  # fmt: skip
+        opts = pacsv.ConvertOptions(column_types={c.name: pa_kind[c.kind] for c in cols})
+        read = pacsv.ReadOptions(use_threads=True)
+        return (
+            lambda: pacsv.read_csv(src, read_options=read, convert_options=opts).num_rows
+        ), pa.__version__
+
+    if key == "polars":
+        import polars as pl
+
+        def pl_type(c):
+            if c.kind == "category":
+                return pl.Enum(list(c.values))
+            return {
+                "int64": pl.Int64, "int16": pl.Int16, "float64": pl.Float64,
+                "money": pl.Decimal(12, 2), "datetime": pl.Datetime("us"), "str": pl.String,
+            }[c.kind]  # fmt: skip
+
+        overrides = {c.name: pl_type(c) for c in cols}
+        return (lambda: pl.read_csv(src, schema_overrides=overrides).height), pl.__version__
+
+    if key in ("pandas-c", "pandas-pyarrow"):
+        import pandas as pd
+
+        engine = "c" if key == "pandas-c" else "pyarrow"
+        if engine == "pyarrow":
+            import pyarrow as pa
+
+            pa.set_cpu_count(threads)
+            pa.set_io_thread_count(threads)
+        dtype = {}
+        dates = []
+        for c in cols:
+            if c.kind == "datetime":
+                dates.append(c.name)
+            elif c.kind == "category":
+                dtype[c.name] = pd.CategoricalDtype(list(c.values))
+            else:
+                dtype[c.name] = {"money": "float64", "float64": "float64", "int64": "int64",
+                                 "int16": "int16", "str": "str"}[c.kind]  # fmt: skip
+        kw = {"parse_dates": dates, "date_format": "%Y-%m-%d %H:%M:%S"} if dates else {}
+        return (
+            lambda: len(pd.read_csv(src, dtype=dtype, engine=engine, **kw))
+        ), pd.__version__
+
+    if key == "numpy-loadtxt":
+        import numpy as np
+
+        kinds = {c.kind for c in cols}
+        if kinds == {"float64"}:
+            dtype = np.dtype("f8")  # a 2-D float64 array, as users of savetxt files read them
+        elif kinds == {"int64"}:
+            dtype = np.dtype("i8")
+        else:  # wide: one record per row
+            dtype = np.dtype([(c.name, {"int64": "i8", "float64": "f8"}[c.kind]) for c in cols])
+        return (
+            lambda: len(np.loadtxt(src, dtype=dtype, delimiter=",", skiprows=1))
+        ), np.__version__
+
+    if key == "duckdb":
+        import duckdb
+        import pyarrow as pa
+
+        con = duckdb.connect()
+        con.execute(f"SET threads = {int(threads)}")
+        columns = {}
+        for c in cols:
+            if c.kind == "category":
+                listed = ", ".join("'" + v.replace("'", "''") + "'" for v in c.values)
+                con.execute(f"CREATE TYPE enum_{c.name} AS ENUM ({listed})")
+                columns[c.name] = f"enum_{c.name}"
+            else:
+                columns[c.name] = {
+                    "int64": "BIGINT", "int16": "SMALLINT", "float64": "DOUBLE",
+                    "money": "DECIMAL(12,2)", "datetime": "TIMESTAMP", "str": "VARCHAR",
+                }[c.kind]  # fmt: skip
+
+        def run_duckdb() -> int:
+            res = con.read_csv(src, header=True, columns=columns).arrow()
+            table = res if isinstance(res, pa.Table) else res.read_all()
+            return table.num_rows
+
+        return run_duckdb, duckdb.__version__
+
+    raise SystemExit(f"unknown reader {key!r}")
+
+
+# ------------------------------------------------------------------------------------------
+# Child side: the correctness check of one shape (not timed).
+# ------------------------------------------------------------------------------------------
+def _norm(v):
+    """A value as plain Python, for comparing fastetl's decoded rows with pandas'."""
+    import datetime as dt
+    import decimal
+
+    import numpy as np
+
+    if v is None:
+        return None
+    if isinstance(v, (np.generic,)):
+        v = v.item()
+    try:
+        import pandas as pd
+
+        if v is pd.NA or v is pd.NaT:
+            return None
+        if isinstance(v, pd.Timestamp):
+            v = v.to_pydatetime()
+    except ImportError:
+        pass
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, decimal.Decimal):
+        return float(v)
+    if isinstance(v, dt.datetime):
+        return v.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, bytes):
+        return v.decode("utf-8")
+    return v
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12)
+    return a == b
+
+
+def check_shape(shape: str, src: str, workdir: str, modes: list[str]) -> dict:
+    """fastetl against pandas on one file: {mode: {"ok": bool, "detail": text}}.
+
+    pandas reads the file with no options (C engine).  For each mode fastetl converts it
+    (with the shape's schema, or inferring one) and reads it with ``read_csv``; the check
+    asks for the same row count as pandas, the same records from ``read_csv`` as from
+    ``convert``, and, at 7 rows spread over the file, the same values as pandas in the
+    shape's check columns (decoded by ``fastetl.open``; floats to 1e-12 relative).
+    """
+    import fastetl
+    import numpy as np
+    import pandas as pd
+
+    from shapes import SHAPES, fastetl_schema
+
+    ref = pd.read_csv(src)
+    n = len(ref)
+    idx = sorted({i for i in (0, 1, n // 3, n // 2, 2 * n // 3, n - 2, n - 1) if 0 <= i < n})
+    cols = SHAPES[shape].check
+    out = {}
+    for mode in modes:
+        problems: list[str] = []
+        try:
+            if mode == "infer":
+                schema = None
+            elif shape == "orders":
+                from fastetl.demo import demo_schema
+
+                schema = demo_schema()
+            else:
+                schema = fastetl.Schema.from_json(json.dumps(fastetl_schema(shape)))
+            dst = os.path.join(workdir, f"out-check-{os.getpid()}.npy")
+            fastetl.convert(src, dst, schema)
+            table = fastetl.open(dst)
+            if len(table) != n:
+                problems.append(f"{len(table):,} rows, pandas {n:,}")
+            arr = fastetl.read_csv(src, schema)
+            disk = np.asarray(table.array)
+            if arr.dtype != disk.dtype or len(arr) != len(disk):
+                problems.append("read_csv and convert differ in dtype or rows")
+            elif len(arr) and not np.array_equal(
+                np.ascontiguousarray(arr).view(np.uint8), np.ascontiguousarray(disk).view(np.uint8)
+            ):
+                problems.append("read_csv records differ from convert's")
+            for i in idx:
+                if i >= len(table):
+                    break
+                row = table.rows(i, i + 1)[0]
+                for c in cols:
+                    if c not in row:
+                        problems.append(f"no column {c!r}")
+                        continue
+                    mine, theirs = _norm(row[c]), _norm(ref[c].iloc[i])
+                    if not _same(mine, theirs):
+                        problems.append(f"row {i}, {c}: {mine!r} != pandas {theirs!r}")
+                if len(problems) > 3:
+                    break
+            del arr, disk, table
+        except Exception as e:  # noqa: BLE001 - a failure is the check's answer
+            msg = str(e).strip().splitlines()
+            problems.append(f"{type(e).__name__}: {msg[0] if msg else ''}"[:200])
+        finally:
+            for p in Path(workdir).glob(f"*out-check-{os.getpid()}*"):
+                p.unlink(missing_ok=True)
+        out[mode] = {
+            "ok": not problems,
+            "detail": "; ".join(problems[:3])
+            or f"{n:,} rows; {len(idx)} rows × {', '.join(cols)} as pandas",
+        }
+    return out
+
+
 def child_main(args: argparse.Namespace) -> int:
+    if args.run == "check":
+        try:
+            out = check_shape(args.shape, args.src, args.workdir, args.mode.split(","))
+        except BaseException as e:  # e.g. pandas cannot read it: every mode fails
+            msg = str(e).strip().splitlines()
+            err = f"check failed: {type(e).__name__}: {msg[0] if msg else ''}"[:300]
+            out = {m: {"ok": False, "detail": err} for m in args.mode.split(",")}
+        print(RESULT_MARK + json.dumps(out), flush=True)
+        return 0
     out: dict = {"reader": args.run}
     try:
-        fn, version = _prepare(args.run, args.src, args.threads, args.workdir)
+        fn, version = _prepare(
+            args.run, args.src, args.threads, args.workdir, args.shape, args.mode
+        )
         out["version"] = version
         out["rss_base"] = _current_rss_bytes()
         c0 = resource.getrusage(resource.RUSAGE_SELF)
@@ -354,7 +732,15 @@ def _proc_status(pid: int) -> dict[str, int]:
     return out
 
 
-def run_child(key: str, src: Path, threads: int, workdir: Path, timeout: float) -> dict:
+def run_child(
+    key: str,
+    src: Path,
+    threads: int,
+    workdir: Path,
+    timeout: float,
+    shape: str = "orders",
+    mode: str = "schema",
+) -> dict:
     env = dict(os.environ)
     env["POLARS_MAX_THREADS"] = str(threads)
     paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -364,7 +750,7 @@ def run_child(key: str, src: Path, threads: int, workdir: Path, timeout: float) 
         env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) for p in paths)
     cmd = [
         sys.executable, str(Path(__file__).resolve()), "--run", key, "--src", str(src),
-        "--threads", str(threads), "--workdir", str(workdir),
+        "--threads", str(threads), "--workdir", str(workdir), "--shape", shape, "--mode", mode,
     ]  # fmt: skip
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
@@ -388,6 +774,8 @@ def run_child(key: str, src: Path, threads: int, workdir: Path, timeout: float) 
     for p in workdir.glob(f"out-{key}-*"):  # the fastetl outputs and their sidecars
         p.unlink(missing_ok=True)
     for p in workdir.glob(f".out-{key}-*"):
+        p.unlink(missing_ok=True)
+    for p in workdir.glob("*out-check-*"):
         p.unlink(missing_ok=True)
     res: dict = {}
     for line in stdout.splitlines():
@@ -536,10 +924,92 @@ def resolve_readers(only: str | None) -> list[str]:
     return [k for k in READERS if k in keys]
 
 
+def generate_shape(
+    folder: Path, shape: str, args: argparse.Namespace, fastetl_mod
+) -> tuple[Path, int]:
+    """The CSV of ``shape`` at ``--mb`` (orders: ``--rows`` if given) and its row count."""
+    from shapes import GENERATOR_VERSION, write_shape
+
+    target = int(args.mb * 1e6)
+    if shape == "orders":
+        rows = args.rows or _orders_rows(target, args.seed, fastetl_mod)
+        return generate(folder, rows, args.seed), rows
+    path = folder / f"{shape}-{target}B-seed{args.seed}-v{GENERATOR_VERSION}.csv"
+    count = path.with_name(path.name + ".rows")
+    if path.exists() and count.exists():
+        _log(f"using cached {path} ({path.stat().st_size / 1e6:,.1f} MB)")
+        return path, int(count.read_text())
+    _log(f"generating {shape} ({args.mb:g} MB) into {path} ...")
+    t0 = time.perf_counter()
+    part = path.with_suffix(".csv.part")
+    rows = write_shape(shape, part, target, args.seed)
+    os.replace(part, path)
+    count.write_text(str(rows))
+    mb = path.stat().st_size / 1e6
+    _log(f"  {rows:,} rows, {mb:,.1f} MB in {time.perf_counter() - t0:.1f} s")
+    return path, rows
+
+
+def _orders_rows(target: int, seed: int, fastetl_mod) -> int:
+    sample = fastetl_mod.demo.generate_orders_bytes(20_000, seed)
+    per_row = (len(sample) - len(fastetl_mod.demo.HEADER)) / 20_000
+    return max(1, math.ceil(target / per_row))
+
+
+def resolve_shapes(text: str | None) -> list[str]:
+    from shapes import SHAPE_ORDER
+
+    if not text or text == "all":
+        return list(SHAPE_ORDER)
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    for n in names:
+        if n not in SHAPE_ORDER:
+            raise SystemExit(f"unknown shape {n!r}; known: {', '.join(SHAPE_ORDER)}")
+    return [s for s in SHAPE_ORDER if s in names]
+
+
+def not_applicable(key: str, shape: str, mode: str) -> str | None:
+    """Why ``key`` does not run on (shape, mode), or None."""
+    from shapes import SHAPES
+
+    if key == "numpy-loadtxt" and not SHAPES[shape].numeric:
+        if shape == "orders" and mode == "schema":
+            return None  # the demo comparison: a structured dtype with converters
+        return "n/a: numpy.loadtxt reads numeric matrices (no inference of text or dates)"
+    return None
+
+
+def note_for(key: str, shape: str, mode: str, threads: int) -> str:
+    from shapes import SHAPES
+
+    if shape == "orders" and mode == "schema":
+        note = NOTES[key]
+    elif mode == "infer":
+        note = NOTES_INFER[key]
+    else:
+        note = NOTES_TYPED[key]
+        kinds = [c.kind for c in SHAPES[shape].columns]
+        if key == "numpy-loadtxt":
+            types = (
+                "`dtype=float64` (2-D array)" if set(kinds) == {"float64"}
+                else "`dtype=int64` (2-D array)" if set(kinds) == {"int64"}
+                else f"a structured dtype of {len(kinds)} i8/f8 fields"
+            )  # fmt: skip
+        elif key in KIND_TYPES:
+            seen = list(dict.fromkeys(kinds))  # the shape's kinds, in column order
+            types = ", ".join(KIND_TYPES[key][k] for k in seen)
+        else:
+            types = ""
+        note = note.replace("{types}", types)
+    return note.replace("{n}", str(threads))
+
+
 def comparison(args: argparse.Namespace, workdir: Path, fastetl_mod) -> str:
-    src = generate(workdir, args.rows, args.seed)
-    size = src.stat().st_size
-    warm(src)
+    shapes_ = resolve_shapes(args.shape)
+    modes = [m for m in ("schema", "infer") if m in args.mode.split(",")]
+    files: dict[str, tuple[Path, int]] = {}
+    for shape in shapes_:
+        files[shape] = generate_shape(workdir, shape, args, fastetl_mod)
     keys = resolve_readers(args.only)
     has_workers = "workers" in inspect.signature(fastetl_mod.convert).parameters
     skipped: dict[str, str] = {}
@@ -553,22 +1023,104 @@ def comparison(args: argparse.Namespace, workdir: Path, fastetl_mod) -> str:
             )
         elif key == "fastetl-N" and args.threads == 1:
             skipped[key] = "not run: --threads 1 (same as fastetl-1)"
-    runs: dict[str, list[dict]] = {k: [] for k in keys if k not in skipped}
+
+    # Correctness first: fastetl against pandas on every file (one process per shape).
+    checks: dict[tuple[str, str], dict] = {}
+    for shape in shapes_:
+        src, _ = files[shape]
+        if args.no_check or importlib.util.find_spec("pandas") is None:
+            why = "not checked (--no-check)" if args.no_check else "not checked (no pandas)"
+            for mode in modes:
+                checks[shape, mode] = {"ok": None, "detail": why}
+            continue
+        warm(src)
+        _log(f"check: fastetl against pandas on {shape} ...")
+        res = run_check(shape, src, workdir, modes, args.timeout)
+        for mode in modes:
+            checks[shape, mode] = res.get(mode, {"ok": False, "detail": res.get("error", "?")})
+            c = checks[shape, mode]
+            _log(f"  {mode}: {'ok' if c['ok'] else 'WRONG'} ({c['detail']})")
+
+    cells = [(s, m) for s in shapes_ for m in modes]
+    todo = {
+        cell: [k for k in keys if k not in skipped and not not_applicable(k, *cell)]
+        for cell in cells
+    }
+    runs: dict[tuple[str, str, str], list[dict]] = {
+        (s, m, k): [] for (s, m) in cells for k in todo[s, m]
+    }
+    for shape in shapes_:
+        warm(files[shape][0])
     for rep in range(args.repeat):
-        for key in runs:
-            _log(f"run {rep + 1}/{args.repeat}: {key} ...")
-            res = run_child(key, src, args.threads, workdir, args.timeout)
-            if "error" in res:
-                _log(f"  error: {res['error']}")
-            else:
-                _log(
-                    f"  {res['seconds']:.2f} s, {size / 1e6 / res['seconds']:,.0f} MB/s, "
-                    f"peak RSS {res['rss_peak'] / MiB:,.0f} MiB"
-                )
-            runs[key].append(res)
+        for shape, mode in cells:
+            src, rows = files[shape]
+            size = src.stat().st_size
+            for key in todo[shape, mode]:
+                _log(f"run {rep + 1}/{args.repeat}: {shape}/{mode}: {key} ...")
+                res = run_child(key, src, args.threads, workdir, args.timeout, shape, mode)
+                if "error" in res:
+                    _log(f"  error: {res['error']}")
+                else:
+                    _log(
+                        f"  {res['seconds']:.2f} s, {size / 1e6 / res['seconds']:,.0f} MB/s, "
+                        f"peak RSS {res['rss_peak'] / MiB:,.0f} MiB"
+                    )
+                runs[shape, mode, key].append(res)
+
+    sections = [
+        "Each run is a fresh process; seconds = wall time of the read call only (imports and "
+        f"option building excluded), best of {args.repeat} runs taken round-robin over all "
+        "shapes, modes and readers; MB/s = 10^6 bytes of CSV per second; peak RSS = the "
+        "child's own `VmHWM` (highest of the runs; `ru_maxrss` would include the parent's, see "
+        "`_peak_rss_bytes`), which counts pages of memory-mapped files too; peak anon = highest "
+        "sampled RssAnon+RssShmem of the child (every 5 ms), i.e. without file-backed pages; "
+        "CPU s = user+sys CPU time of the child (all its threads) during the read, of the best "
+        "run: on a shared machine a wall time well above the CPU time of a one-thread reader "
+        "means it waited. Threads offered to multi-threaded readers and fastetl-N: "
+        f"{args.threads}. **fastetl best** = the fastest fastetl row (convert N threads, "
+        "convert 1 thread, read_csv) whose check passed; **ratio** = the reader's time ÷ "
+        "fastetl best's time; **fastetl vs best** = fastest peer's time ÷ fastetl best's time "
+        "(= fastetl MB/s ÷ peer MB/s): above 1, fastetl is faster by that factor. "
+        "**check**: fastetl's convert and read_csv agree with each other and with "
+        "`pandas.read_csv(path)` (row count; 7 rows spread over the file × a few columns, "
+        "decoded); the other readers are checked for their row count only. "
+        "**with schema**: every reader gets the column types where the tool has them (notes); "
+        "**inferred**: every reader gets the path alone, and fastetl's inference is inside "
+        "the timed call."
+    ]
+    summary: list[str] = []
+    for shape, mode in cells:
+        src, rows = files[shape]
+        size = src.stat().st_size
+        table, line = _cell_table(
+            args, shape, mode, src, rows, size, keys, skipped, runs, checks[shape, mode],
+            has_workers,
+        )  # fmt: skip
+        sections.append(table)
+        summary.append(line)
+    sections.append(
+        "### Summary: fastetl's best against the fastest other reader\n\n"
+        "| shape | mode | MB | fastetl best MB/s | fastetl reader | check | fastest peer "
+        "| peer MB/s | fastetl vs best |\n|---|---|---:|---:|---|---|---|---:|---:|\n"
+        + "\n".join(summary)
+        + "\n"
+    )
+    return "\n\n".join(x.strip("\n") for x in sections) + "\n"
+
+
+MODE_LABEL = {"schema": "with schema", "infer": "inferred"}
+
+
+def _cell_table(
+    args, shape, mode, src, rows, size, keys, skipped, runs, check, has_workers
+) -> tuple[str, str]:
+    from shapes import SHAPES
 
     best: dict[str, dict] = {}
-    for key, rs in runs.items():
+    for key in keys:
+        rs = runs.get((shape, mode, key))
+        if rs is None:
+            continue
         ok = [r for r in rs if "error" not in r]
         if ok:
             b = dict(min(ok, key=lambda r: r["seconds"]))
@@ -578,64 +1130,91 @@ def comparison(args: argparse.Namespace, workdir: Path, fastetl_mod) -> str:
             b["peak_anon"] = max(r["peak_anon"] for r in ok)
             b["errors"] = len(rs) - len(ok)
             b["first_error"] = next((r["error"] for r in rs if "error" in r), None)
+            b["rows_ok"] = all(r["rows"] == rows for r in ok)
             best[key] = b
         else:
             best[key] = {"error": rs[0]["error"] if rs else "no run"}
-    ref_key = next(
-        (k for k in ("fastetl-N", "fastetl-1") if k in best and "error" not in best[k]), None
-    )
+
+    def valid(key: str) -> bool:
+        b = best.get(key)
+        if not b or "error" in b or not b["rows_ok"]:
+            return False
+        return check["ok"] is not False if key.startswith("fastetl") else True
+
+    mine = [k for k in best if k.startswith("fastetl") and valid(k)]
+    peers = [k for k in best if not k.startswith("fastetl") and valid(k)]
+    ref_key = min(mine, key=lambda k: best[k]["seconds"]) if mine else None
+    peer_key = min(peers, key=lambda k: best[k]["seconds"]) if peers else None
     ref = best[ref_key]["seconds"] if ref_key else None
 
-    lines = []
-    ref_label = "fastetl-N" if ref_key == "fastetl-N" else "fastetl-1"
-    lines.append(
-        f"| reader | seconds (best of {args.repeat}) | MB/s | ratio vs {ref_label} "
-        "| CPU s user+sys | peak RSS MiB | RSS after imports MiB | peak anon MiB | notes |"
-    )
-    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    if check["ok"] is None:
+        fcheck = "–"
+    else:
+        fcheck = "✓" if check["ok"] else "✗"
+    lines = [
+        f"| reader | seconds (best of {args.repeat}) | MB/s | ratio | check | CPU s user+sys "
+        "| peak RSS MiB | RSS after imports MiB | peak anon MiB | notes |",
+        "|---|---:|---:|---:|:---:|---:|---:|---:|---:|---|",
+    ]
     for key in keys:
         label = f"**{key}**" if key.startswith("fastetl") else key
-        if key in skipped:
-            lines.append(f"| {label} | – | – | – | – | – | – | – | {skipped[key]} |")
+        why = skipped.get(key) or not_applicable(key, shape, mode)
+        if why:
+            lines.append(f"| {label} | – | – | – | – | – | – | – | – | {why} |")
             continue
         b = best[key]
         if "error" in b:
             err = b["error"].replace("|", "\\|")
-            lines.append(f"| {label} | – | – | – | – | – | – | – | **failed**: {err} |")
+            lines.append(f"| {label} | – | – | – | ✗ | – | – | – | – | **failed**: {err} |")  # noqa: E501
             continue
         sec = b["seconds"]
         ratio = f"{sec / ref:.2f}" if ref else "–"
-        note = NOTES[key].replace("{n}", str(args.threads))
-        runs_txt = "/".join(f"{s:.2f}" for s in b["all"])
-        note += f"; runs {runs_txt} s"
-        if b["rows"] != args.rows:
-            note += f"; **read {b['rows']:,} rows, expected {args.rows:,}**"
+        note = note_for(key, shape, mode, args.threads)
+        note += "; runs " + "/".join(f"{s:.2f}" for s in b["all"]) + " s"
+        if not b["rows_ok"]:
+            note += f"; **read {b['rows']:,} rows, expected {rows:,}**"
         if b["errors"]:
             note += f"; {b['errors']} run(s) failed: {b['first_error']}"
         if key == "fastetl-1" and not has_workers:
             note += " (`convert` has no `workers=` yet)"
+        if key.startswith("fastetl"):
+            mark = fcheck if b["rows_ok"] else "✗"
+            if check["ok"] is False:
+                note += f"; **check failed: {check['detail']}**"
+        else:
+            mark = "rows ✓" if b["rows_ok"] else "✗ rows"
         lines.append(
-            f"| {label} | {sec:.2f} | {size / 1e6 / sec:,.0f} | {ratio} | "
+            f"| {label} | {sec:.2f} | {size / 1e6 / sec:,.0f} | {ratio} | {mark} | "
             f"{b['cpu_user']:.2f}+{b['cpu_sys']:.2f} | {_fmt_mib(b['rss_peak'])} | "
             f"{_fmt_mib(b['rss_base'])} | "
             f"{_fmt_mib(b['peak_anon'])} | {note.replace('|', '/')} |"
         )
+
+    def mbs(key: str | None) -> str:
+        return f"{size / 1e6 / best[key]['seconds']:,.0f}" if key else "–"
+
+    vs = f"{best[peer_key]['seconds'] / ref:.2f}" if ref_key and peer_key else "–"
+    if not ref_key and check["ok"] is False:
+        vs = "✗ (fastetl wrong)"
+    detail = check["detail"].replace("|", "/")
     head = (
-        f"Input: {args.rows:,} rows, {size / 1e6:,.1f} MB "
-        f"(`fastetl.demo.generate_orders`, seed {args.seed}), in the page cache. "
-        f"Threads offered to multi-threaded readers: {args.threads}. "
-        f"Each run is a fresh process; seconds = wall time of the read call only (imports and "
-        f"option building excluded), best of {args.repeat} runs taken round-robin; peak RSS = "
-        f"the child's own `VmHWM` (highest of the runs; `ru_maxrss` would include the "
-        f"parent's, see `_peak_rss_bytes`), which counts pages of memory-mapped "
-        f"files too; peak anon = highest sampled RssAnon+RssShmem of the child (every 5 ms), "
-        f"i.e. without file-backed pages; CPU s = user+sys CPU time of the child (all its "
-        f"threads) during the read, of the best run: on a shared machine a wall time well "
-        f"above the CPU time of a one-thread reader means it waited (for a CPU or for I/O). "
-        f"Ratio = reader's time ÷ {ref_label}'s time "
-        f"(above 1: fastetl is faster by that factor). MB = 10^6 bytes of CSV."
+        f"### {shape}, {MODE_LABEL[mode]}\n\n"
+        f"Input: {SHAPES[shape].description}; {rows:,} rows, {size / 1e6:,.1f} MB "
+        f"(seed {args.seed}), in the page cache. Check: {fcheck} {detail}.\n\n"
+        f"fastetl best: **{mbs(ref_key)} MB/s** ({ref_key or 'none'}); fastest peer: "
+        f"{peer_key or 'none'} {mbs(peer_key)} MB/s; **fastetl vs best: {vs}**"
     )
-    return head + "\n\n" + "\n".join(lines) + "\n"
+    summary = (
+        f"| {shape} | {MODE_LABEL[mode]} | {size / 1e6:,.0f} | {mbs(ref_key)} | "
+        f"{ref_key or '–'} | {fcheck} | {peer_key or '–'} | {mbs(peer_key)} | {vs} |"
+    )
+    return head + "\n\n" + "\n".join(lines) + "\n", summary
+
+
+def run_check(shape: str, src: Path, workdir: Path, modes: list[str], timeout: float) -> dict:
+    """The correctness check of one shape, in its own process (not timed)."""
+    res = run_child("check", src, 1, workdir, timeout, shape, ",".join(modes))
+    return {k: v for k, v in res.items() if k not in ("peak_anon", "peak_file")}
 
 
 def memory_table(args: argparse.Namespace, workdir: Path, fastetl_mod) -> str:
@@ -686,9 +1265,27 @@ def memory_table(args: argparse.Namespace, workdir: Path, fastetl_mod) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        description="Compare fastetl with other CSV readers on the demo orders file."
+        description="Compare fastetl with other CSV readers on every shape of CSV file."
     )
-    p.add_argument("--rows", type=int, default=2_000_000, help="rows of the generated CSV")
+    p.add_argument(
+        "--shape",
+        help="comma-separated shapes: savetxt, short-floats, ints, taxi, text, wide, orders "
+        "(default: all)",
+    )
+    p.add_argument(
+        "--mode",
+        default="schema,infer",
+        help="schema, infer or both (default): readers given the column types, or the path alone",
+    )
+    p.add_argument(
+        "--mb", type=float, default=200, help="target size of each generated CSV, 10^6 bytes"
+    )
+    p.add_argument(
+        "--rows", type=int, help="rows of the orders CSV (default: sized by --mb like the others)"
+    )
+    p.add_argument(
+        "--no-check", action="store_true", help="skip the correctness check against pandas"
+    )
     p.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
     p.add_argument(
         "--threads",
@@ -717,13 +1314,18 @@ def main(argv: list[str] | None = None) -> int:
     # child mode
     p.add_argument("--run", help=argparse.SUPPRESS)
     p.add_argument("--src", help=argparse.SUPPRESS)
+    # (--shape and --mode also tell a child what to read, --mode "schema,infer" a check)
     p.add_argument("--workdir", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
     if args.run:
         return child_main(args)
-    if args.rows < 1 or args.repeat < 1 or args.threads < 1:
+    if (args.rows is not None and args.rows < 1) or args.repeat < 1 or args.threads < 1:
         p.error("--rows, --repeat and --threads must be at least 1")
+    if not args.mb > 0:
+        p.error("--mb must be positive")
+    if not set(args.mode.split(",")) <= {"schema", "infer"} or not args.mode.strip(","):
+        p.error("--mode: schema, infer or schema,infer")
 
     fastetl_mod = _import_fastetl()
     if args.keep:
@@ -745,7 +1347,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_compare:
             parts.append(comparison(args, workdir, fastetl_mod))
         if args.memory_sizes:
-            parts.append("Memory vs input size.\n\n" + memory_table(args, workdir, fastetl_mod))
+            parts.append(
+                "### Memory against input size (orders, fastetl only)\n\n"
+                + memory_table(args, workdir, fastetl_mod)
+            )
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
