@@ -647,6 +647,7 @@ def check_shape(shape: str, src: str, workdir: str, modes: list[str]) -> dict:
             if len(table) != n:
                 problems.append(f"{len(table):,} rows, pandas {n:,}")
             arr = fastetl.read_csv(src, schema)
+            arr = getattr(arr, "array", arr)  # a Table since issue 16; an array before
             disk = np.asarray(table.array)
             if arr.dtype != disk.dtype or len(arr) != len(disk):
                 problems.append("read_csv and convert differ in dtype or rows")
