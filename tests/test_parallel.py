@@ -206,6 +206,32 @@ def test_worker_errors_are_the_same_parse_error(tmp_path, kind):
     assert threading.active_count() == before  # no worker thread left behind
 
 
+
+@pytest.mark.parametrize("crlf", [False, True], ids=["lf", "crlf"])
+@pytest.mark.parametrize("kind", list(bad_inputs()))
+def test_read_csv_errors_from_a_file_are_the_same_parse_error(tmp_path, kind, crlf):
+    """read_csv of a file (no checkpoints, policy raise): its lines are counted only for
+    the error, from the file, past windows already let go of."""
+    data = bad_inputs()[kind]
+    if crlf:
+        data = data.replace(b"\n", b"\r\n")
+    path = tmp_path / "bad.csv"
+    path.write_bytes(data)
+    with pytest.raises(fastetl.ParseError) as ref:
+        fastetl.read_csv(data, SCHEMA, workers=1, block_size=1 << 30)
+    for w in (2, 3):
+        for bs in (3, 64, 999, 1 << 20):
+            with pytest.raises(fastetl.ParseError) as got:
+                fastetl.read_csv(path, SCHEMA, workers=w, block_size=bs)
+            e, r = got.value, ref.value
+            assert (str(e), e.line, e.column, e.offset, e.row) == (
+                str(r),
+                r.line,
+                r.column,
+                r.offset,
+                r.row,
+            ), (w, bs)
+
 def test_category_limit_error_is_exact_in_parallel(tmp_path):
     schema = {"columns": [{"name": "k", "type": "category", "max_values": 5}]}
     values = ["a", "b", "a", "c", "d", "b", "e", "a", "f", "a"]  # 'f' (line 10) is the 6th

@@ -705,7 +705,11 @@ def _run_stream(source: Source, job: _Job) -> RunResult:
     if job.threaded or bad.lenient:  # (a row too long is a bad row on the parallel path)
         args = (block, delim, quote, bad.lenient)
         if source.left() is not None:  # a file: cut by a guess, checked by the committer
-            sync = _Sync(base + start, lines_before + _core.count_lines(data, 0, start))
+            lines = lines_before + _core.count_lines(data, 0, start)
+            # lines are counted as blocks go when checkpoints or bad rows need them, else
+            # only for an error, from the file (see _Sync.lines_before)
+            count = job.checkpoint is not None or bad.lenient
+            sync = _Sync(base + start, lines, source.snapshot, count)
             blocks = _guess_blocks(inp, data, start, base, sync, *args)
         else:
             sync = None
@@ -804,10 +808,53 @@ class _Sync:
     a guess was found wrong across two windows (``lost``: the blocks after it are
     dropped, and the splitter goes on from ``at`` with exact cuts)."""
 
-    def __init__(self, at: int, lines: int) -> None:
+    def __init__(self, at: int, lines: int, snapshot: Any, count: bool) -> None:
         self.at = at
-        self.lines = lines
+        self.lines = lines  # line breaks before input offset lines_at (<= at)
+        self.lines_at = at
+        self.snapshot = snapshot
+        self.count = count  # the workers count each block's lines (else: only when asked)
         self.lost = False
+
+    def lines_before(self, offset: int) -> int:
+        """Line breaks in the input before ``offset`` (a row start at or after lines_at),
+        counted on from lines_at: bytes no block holds any more are read again."""
+        if offset > self.lines_at:
+            self.lines += _count_lines_in(self.snapshot, self.lines_at, offset)
+            self.lines_at = offset
+        return self.lines
+
+
+def _count_lines_in(snapshot: Any, start: int, end: int) -> int:
+    """Line breaks in a file's snapshot between two input offsets, read piece by piece."""
+    buf = bytearray(min(end - start, _PIECE))
+    lines = _Lines()
+    while start < end:
+        view = memoryview(buf)[: min(len(buf), end - start)]
+        snapshot.readinto(start, view)
+        lines.add(view)
+        start += len(view)
+    return lines.n
+
+
+class _LazyPosition(_Position):
+    """A block's position whose lines before it are counted only when asked (an error)."""
+
+    def __init__(self, data: Any, base: int, start: int, sync: _Sync) -> None:
+        super().__init__(data, 0, base)
+        self._known: tuple[int, _Sync] | None = (start, sync)
+
+    def resolved(self) -> bool:
+        return self._known is None
+
+    def lines_to(self, offset: int) -> int:
+        if self._known is not None:
+            start, sync = self._known
+            self._known = None
+            n = sync.lines_before(self.base + start)
+            self.lines_before = n - _core.count_lines(self.data, 0, start)
+            self._at, self._lines = 0, self.lines_before
+        return super().lines_to(offset)
 
 
 class _Resync:
@@ -851,14 +898,16 @@ def _guess_blocks(
     from the end of the committed rows with exact cuts (:func:`_stream_blocks`),
     which handle every case: at most once per run, so a file with quoted line breaks
     costs at most one window's work more than exact cuts all along.  Lines are
-    counted by the workers (``lines_before`` -1: filled in by the committer)."""
+    counted by the workers (``lines_before`` -1: filled in by the committer), or not at
+    all (-2) when nothing but an error asks for them."""
+    unknown = -1 if sync.count else -2
     drained = False
     while not sync.lost:
         if inp.eof:
             if inp.torn:
                 break
             if start < len(data):
-                yield _Block(data, start, len(data), base, -1)
+                yield _Block(data, start, len(data), base, unknown)
             yield _Resync()  # (every block is committed when this comes back)
             if not sync.lost and sync.at == base + len(data):
                 return
@@ -866,7 +915,7 @@ def _guess_blocks(
             break
         cut = _last_line_start(data, start, len(data))
         if cut > start:
-            yield _Block(data, start, cut, base, -1, final=False)
+            yield _Block(data, start, cut, base, unknown, final=False)
             base += cut
             data, start = inp.fill(data, cut, _read_size(block, len(data) - cut)), 0
             continue
@@ -880,7 +929,7 @@ def _guess_blocks(
         yield _Resync()  # (every block before is committed when this comes back)
     inp.restart(sync.at)
     yield from _stream_blocks(
-        inp, _EMPTY, 0, sync.at, sync.lines, block, delim, quote, lenient
+        inp, _EMPTY, 0, sync.at, sync.lines_before(sync.at), block, delim, quote, lenient
     )
 
 
@@ -1352,7 +1401,7 @@ def _work(
         guess.add(len(recs), end - block.start)
         new_values = [parser.categories(i, b) for i, b in zip(learned, before, strict=True)]
         lines = -1
-        if block.lines_before < 0:  # (here, not on the committer's thread)
+        if block.lines_before == -1:  # (here, not on the committer's thread)
             lines = _core.count_lines(block.data, block.start, block.end)
         return _Done(block, pid, recs, error, bad, new_values, end, buf, full, lines)
     finally:
@@ -1416,16 +1465,20 @@ class _Committer:
                 if done.buffer is not None:
                     self.buffers.put(done.buffer)
                 return
-            if b.lines_before < 0:  # its line breaks are counted by the worker
+            pos: _Position
+            if done.lines >= 0:  # its line breaks were counted by the worker
+                lines = sync.lines_before(sync.at)
                 at = _core.count_lines(b.data, 0, b.start) if b.start else 0
-                b.lines_before = sync.lines - at
-            self.pos = _Position(b.data, b.lines_before, b.base)
-            if done.lines >= 0:
-                self.pos.know(b.end, sync.lines + done.lines)
+                pos = _Position(b.data, lines - at, b.base)
+                pos.know(b.end, lines + done.lines)
+            else:
+                pos = _LazyPosition(b.data, b.base, b.start, sync)
+            self.pos = pos
             self.expect = b.start
             self._commit(done)
             sync.at = b.base + self.expect
-            sync.lines = self.pos.lines_to(self.expect)
+            if not isinstance(pos, _LazyPosition) or pos.resolved():
+                sync.lines, sync.lines_at = pos.lines_to(self.expect), sync.at
             return
         self._commit(done)
 
