@@ -920,8 +920,8 @@ def _guess_blocks(
             data, start = inp.fill(data, cut, _read_size(block, len(data) - cut)), 0
             continue
         carried = len(data) - start
-        if carried > MAX_ROW_BYTES:  # no line break in a row's worth
-            break
+        if carried > MAX_ROW_BYTES or data[start:].tobytes().find(b"\r") >= 0:
+            break  # no LF in a row's worth, or lines end with a lone CR
         data = inp.fill(data, start, _read_size(block, carried))
         base += start
         start = 0
