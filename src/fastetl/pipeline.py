@@ -14,6 +14,7 @@ number, the column name and the offending text.
 
 from __future__ import annotations
 
+import mmap
 import re
 import tempfile
 import threading
@@ -587,7 +588,7 @@ class _Input:
         self.torn = False
         self.last = -1  # the last byte read (-1: none yet)
         self._size = block + max(block >> 2, 64 << 10)  # a window: a block, a carried row
-        self._free: deque[bytearray] = deque()  # windows nothing refers to any more
+        self._free: deque[mmap.mmap] = deque()  # windows nothing refers to any more
 
     def fill(self, data: Any, keep_from: int, want: int) -> Any:
         """``data[keep_from:]`` followed by up to ``want`` more input bytes."""
@@ -614,7 +615,11 @@ class _Input:
         try:
             mem = self._free.pop()
         except IndexError:
-            mem = bytearray(self._size)
+            # anonymous memory, not a bytearray: only the pages the input is read into are
+            # touched (a bytearray is zeroed whole: a small file read with a big
+            # block_size wrote block_size of zeros).  Not an array: views of ``win`` must
+            # keep ``win`` (not the memory under it) alive.
+            mem = mmap.mmap(-1, self._size)
         win = np.frombuffer(mem, np.uint8)
         weakref.finalize(win, self._free.append, mem)
         return win
