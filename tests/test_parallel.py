@@ -93,6 +93,36 @@ def test_same_bytes_for_every_thread_count_and_block_size(tmp_path, variant):
             assert got == ref, f"workers={w} block_size={bs}"
 
 
+
+def _plain_then_quoted(rows: int) -> bytes:
+    """Rows with no quoted line break, then (in the second half) rows with them."""
+    text = make_csv(rows, seed=5).decode()
+    head, *lines = text.split("\n")
+    plain = [ln for ln in make_csv(rows, seed=6).decode().split("\n")[1:] if ln]
+    plain = [ln for ln in plain if ln.count('"') == 0][: rows // 2]
+    return ("\n".join([head, *plain, *lines]) + "\n").encode()
+
+
+@pytest.mark.parametrize("shape", ["plain-then-quoted", "lone-cr", "quoted"])
+def test_files_cut_by_guess_give_the_same_bytes(tmp_path, shape):
+    """A file's windows are cut at their last line break (a guess); a guess found wrong
+    (a quoted line break) makes the rest be cut exactly, from the rows committed."""
+    if shape == "plain-then-quoted":
+        data = _plain_then_quoted(2000)
+    elif shape == "lone-cr":
+        data = make_csv(2000, seed=8, crlf=True).replace(b"\r\n", b"\r")
+    else:
+        data = make_csv(2000, seed=8)
+    path = tmp_path / "in.csv"
+    path.write_bytes(data)
+    ref = convert_all(path, tmp_path, workers=1, block_size=1 << 30)
+    ref_array = fastetl.read_csv(data, SCHEMA, workers=1, block_size=1 << 30)
+    for w in (2, 3):
+        for bs in (50, 999, 8000):
+            assert convert_all(path, tmp_path, workers=w, block_size=bs) == ref, (w, bs)
+            got = fastetl.read_csv(path, SCHEMA, workers=w, block_size=bs)
+            assert got.tobytes() == ref_array.tobytes(), (w, bs)
+
 def test_read_csv_equals_convert_for_threads(tmp_path):
     data = make_csv(500, seed=11)
     ref = fastetl.read_csv(data, SCHEMA, workers=1).array
@@ -205,6 +235,32 @@ def test_worker_errors_are_the_same_parse_error(tmp_path, kind):
     assert listing(tmp_path) == ["bad.csv", "out.npy"]
     assert threading.active_count() == before  # no worker thread left behind
 
+
+
+@pytest.mark.parametrize("crlf", [False, True], ids=["lf", "crlf"])
+@pytest.mark.parametrize("kind", list(bad_inputs()))
+def test_read_csv_errors_from_a_file_are_the_same_parse_error(tmp_path, kind, crlf):
+    """read_csv of a file (no checkpoints, policy raise): its lines are counted only for
+    the error, from the file, past windows already let go of."""
+    data = bad_inputs()[kind]
+    if crlf:
+        data = data.replace(b"\n", b"\r\n")
+    path = tmp_path / "bad.csv"
+    path.write_bytes(data)
+    with pytest.raises(fastetl.ParseError) as ref:
+        fastetl.read_csv(data, SCHEMA, workers=1, block_size=1 << 30)
+    for w in (2, 3):
+        for bs in (3, 64, 999, 1 << 20):
+            with pytest.raises(fastetl.ParseError) as got:
+                fastetl.read_csv(path, SCHEMA, workers=w, block_size=bs)
+            e, r = got.value, ref.value
+            assert (str(e), e.line, e.column, e.offset, e.row) == (
+                str(r),
+                r.line,
+                r.column,
+                r.offset,
+                r.row,
+            ), (w, bs)
 
 def test_category_limit_error_is_exact_in_parallel(tmp_path):
     schema = {"columns": [{"name": "k", "type": "category", "max_values": 5}]}

@@ -14,6 +14,7 @@ number, the column name and the offending text.
 
 from __future__ import annotations
 
+import mmap
 import re
 import tempfile
 import threading
@@ -587,7 +588,7 @@ class _Input:
         self.torn = False
         self.last = -1  # the last byte read (-1: none yet)
         self._size = block + max(block >> 2, 64 << 10)  # a window: a block, a carried row
-        self._free: deque[bytearray] = deque()  # windows nothing refers to any more
+        self._free: deque[mmap.mmap] = deque()  # windows nothing refers to any more
 
     def fill(self, data: Any, keep_from: int, want: int) -> Any:
         """``data[keep_from:]`` followed by up to ``want`` more input bytes."""
@@ -614,7 +615,11 @@ class _Input:
         try:
             mem = self._free.pop()
         except IndexError:
-            mem = bytearray(self._size)
+            # anonymous memory, not a bytearray: only the pages the input is read into are
+            # touched (a bytearray is zeroed whole: a small file read with a big
+            # block_size wrote block_size of zeros).  Not an array: views of ``win`` must
+            # keep ``win`` (not the memory under it) alive.
+            mem = mmap.mmap(-1, self._size)
         win = np.frombuffer(mem, np.uint8)
         weakref.finalize(win, self._free.append, mem)
         return win
@@ -629,6 +634,14 @@ class _Input:
     def leave_out(self, nbytes: int) -> None:
         """The torn last line (``nbytes``) is not converted: the sidecar says so."""
         self.source.tail_left_out = nbytes
+
+    def restart(self, offset: int) -> None:
+        """Read on from input offset ``offset`` (a row start) of a file."""
+        if not self.source.seek(offset):  # pragma: no cover - only files are cut by guess
+            raise AssertionError("internal error: the input cannot be read again")
+        self.result.bytes_in = offset
+        self.eof = self.torn = False
+        self.last = -1  # (a row start: the line before it has ended)
 
 
 _EMPTY = np.zeros(0, np.uint8)
@@ -695,10 +708,18 @@ def _run_stream(source: Source, job: _Job) -> RunResult:
             if start > len(data) or lines_before + _core.count_lines(data, 0, start) != mark.lines:
                 raise ParseError("the input does not match the checkpoint to resume from")
     if job.threaded or bad.lenient:  # (a row too long is a bad row on the parallel path)
-        blocks = _stream_blocks(
-            inp, data, start, base, lines_before, block, delim, quote, bad.lenient
-        )
-        cats = _run_parallel(blocks, binding, job, bad, None, None)
+        args = (block, delim, quote, bad.lenient)
+        if source.left() is not None:  # a file: cut by a guess, checked by the committer
+            lines = lines_before + _core.count_lines(data, 0, start)
+            # lines are counted as blocks go when checkpoints or bad rows need them, else
+            # only for an error, from the file (see _Sync.lines_before)
+            count = job.checkpoint is not None or bad.lenient
+            sync = _Sync(base + start, lines, source.snapshot, count)
+            blocks = _guess_blocks(inp, data, start, base, sync, *args)
+        else:
+            sync = None
+            blocks = _stream_blocks(inp, data, start, base, lines_before, *args)
+        cats = _run_parallel(blocks, binding, job, bad, None, None, sync)
         return _done(result, job.writer, bad, cats)
     parser = make_parser(binding, job.seed())
     while True:
@@ -767,6 +788,7 @@ class _Done:
     # the parse stopped at ``end`` with rows of the block left (its buffer was full, or
     # it had described BAD_ROWS_PER_BLOCK bad rows): the committer parses the rest
     full: bool = False
+    lines: int = -1  # line breaks in the block (counted when its lines_before is not known)
 
 
 def _buffer_blocks(data: Any, start: int, n: int, block: int) -> Any:
@@ -783,6 +805,137 @@ def _buffer_blocks(data: Any, start: int, n: int, block: int) -> Any:
         cut = _core.line_start_after(data, min(n, start + block))
         yield _Block(data, start, cut, 0, 0, final=cut >= n)
         start = cut
+
+
+class _Sync:
+    """Between the splitter of a file cut by guess and the committer: where the rows
+    committed so far end (an input offset, and the line breaks before it), and whether
+    a guess was found wrong across two windows (``lost``: the blocks after it are
+    dropped, and the splitter goes on from ``at`` with exact cuts)."""
+
+    def __init__(self, at: int, lines: int, snapshot: Any, count: bool) -> None:
+        self.at = at
+        self.lines = lines  # line breaks before input offset lines_at (<= at)
+        self.lines_at = at
+        self.snapshot = snapshot
+        self.count = count  # the workers count each block's lines (else: only when asked)
+        self.lost = False
+
+    def lines_before(self, offset: int) -> int:
+        """Line breaks in the input before ``offset`` (a row start at or after lines_at),
+        counted on from lines_at: bytes no block holds any more are read again."""
+        if offset > self.lines_at:
+            self.lines += _count_lines_in(self.snapshot, self.lines_at, offset)
+            self.lines_at = offset
+        return self.lines
+
+
+def _count_lines_in(snapshot: Any, start: int, end: int) -> int:
+    """Line breaks in a file's snapshot between two input offsets, read piece by piece."""
+    buf = bytearray(min(end - start, _PIECE))
+    lines = _Lines()
+    while start < end:
+        view = memoryview(buf)[: min(len(buf), end - start)]
+        snapshot.readinto(start, view)
+        lines.add(view)
+        start += len(view)
+    return lines.n
+
+
+class _LazyPosition(_Position):
+    """A block's position whose lines before it are counted only when asked (an error)."""
+
+    def __init__(self, data: Any, base: int, start: int, sync: _Sync) -> None:
+        super().__init__(data, 0, base)
+        self._known: tuple[int, _Sync] | None = (start, sync)
+
+    def resolved(self) -> bool:
+        return self._known is None
+
+    def lines_to(self, offset: int) -> int:
+        if self._known is not None:
+            start, sync = self._known
+            self._known = None
+            n = sync.lines_before(self.base + start)
+            self.lines_before = n - _core.count_lines(self.data, 0, start)
+            self._at, self._lines = 0, self.lines_before
+        return super().lines_to(offset)
+
+
+class _Resync:
+    """Yielded by the splitter: commit every block before this, then go on from the
+    committer's ``_Sync.at`` with exact cuts."""
+
+
+_TAIL = 64 << 10  # the last line break of a window is looked for in this much first
+
+
+def _last_line_start(data: Any, start: int, end: int) -> int:
+    """Just after the last LF in ``data[start:end]`` (``start``: none)."""
+    lo = max(start, end - _TAIL)
+    while True:
+        i = data[lo:end].tobytes().rfind(b"\n")
+        if i >= 0:
+            return lo + i + 1
+        if lo == start:
+            return start
+        lo, end = max(start, lo - 8 * _TAIL), lo
+
+
+def _guess_blocks(
+    inp: _Input,
+    data: Any,
+    start: int,
+    base: int,
+    sync: _Sync,
+    block: int,
+    delim: int,
+    quote: int,
+    lenient: bool,
+) -> Any:
+    """A file's blocks, one per window, each cut just after the window's last line
+    break, as :func:`_buffer_blocks` cuts a buffer: the cut is a guess (a line break
+    may be inside a quoted field), so finding it costs nothing.  The committer checks
+    that each block starts where the rows before it ended; a block cut inside a row
+    shows as a block whose parse stops before its end.  When that happens (or the
+    file grew and its last line may be torn, or a window holds no line break within
+    the row limit), every block before is committed and the input is read again
+    from the end of the committed rows with exact cuts (:func:`_stream_blocks`),
+    which handle every case: at most once per run, so a file with quoted line breaks
+    costs at most one window's work more than exact cuts all along.  Lines are
+    counted by the workers (``lines_before`` -1: filled in by the committer), or not at
+    all (-2) when nothing but an error asks for them."""
+    unknown = -1 if sync.count else -2
+    drained = False
+    while not sync.lost:
+        if inp.eof:
+            if inp.torn:
+                break
+            if start < len(data):
+                yield _Block(data, start, len(data), base, unknown)
+            yield _Resync()  # (every block is committed when this comes back)
+            if not sync.lost and sync.at == base + len(data):
+                return
+            drained = True  # (the last block's rows ended before the input did)
+            break
+        cut = _last_line_start(data, start, len(data))
+        if cut > start:
+            yield _Block(data, start, cut, base, unknown, final=False)
+            base += cut
+            data, start = inp.fill(data, cut, _read_size(block, len(data) - cut)), 0
+            continue
+        carried = len(data) - start
+        if carried > MAX_ROW_BYTES or data[start:].tobytes().find(b"\r") >= 0:
+            break  # no LF in a row's worth, or lines end with a lone CR
+        data = inp.fill(data, start, _read_size(block, carried))
+        base += start
+        start = 0
+    if not drained:
+        yield _Resync()  # (every block before is committed when this comes back)
+    inp.restart(sync.at)
+    yield from _stream_blocks(
+        inp, _EMPTY, 0, sync.at, sync.lines_before(sync.at), block, delim, quote, lenient
+    )
 
 
 def _stream_blocks(
@@ -1252,7 +1405,10 @@ def _work(
         )
         guess.add(len(recs), end - block.start)
         new_values = [parser.categories(i, b) for i, b in zip(learned, before, strict=True)]
-        return _Done(block, pid, recs, error, bad, new_values, end, buf, full)
+        lines = -1
+        if block.lines_before == -1:  # (here, not on the committer's thread)
+            lines = _core.count_lines(block.data, block.start, block.end)
+        return _Done(block, pid, recs, error, bad, new_values, end, buf, full, lines)
     finally:
         slot.give(workers)
 
@@ -1268,8 +1424,11 @@ class _Committer:
         pos: _Position | None,
         start: int | None,
         buffers: _Buffers,
+        sync: _Sync | None = None,
     ) -> None:
         self.job = job
+        # a file cut by guess: blocks are checked by input offset (see _guess_blocks)
+        self.sync = sync
         self.buffers = buffers
         # buffer input: where the next row truly starts (blocks were cut by a guess)
         self.expect = start
@@ -1301,6 +1460,39 @@ class _Committer:
 
     def commit(self, done: _Done) -> None:
         b = done.block
+        sync = self.sync
+        if sync is not None:
+            if sync.lost or b.base + b.start != sync.at:
+                # the block before ended inside a row that goes on into this one: drop
+                # the blocks until the splitter goes on with exact cuts
+                sync.lost = True
+                self._extend_maps(done)
+                if done.buffer is not None:
+                    self.buffers.put(done.buffer)
+                return
+            pos: _Position
+            if done.lines >= 0:  # its line breaks were counted by the worker
+                lines = sync.lines_before(sync.at)
+                at = _core.count_lines(b.data, 0, b.start) if b.start else 0
+                pos = _Position(b.data, lines - at, b.base)
+                pos.know(b.end, lines + done.lines)
+            else:
+                pos = _LazyPosition(b.data, b.base, b.start, sync)
+            self.pos = pos
+            self.expect = b.start
+            self._commit(done)
+            sync.at = b.base + self.expect
+            if not isinstance(pos, _LazyPosition) or pos.resolved():
+                sync.lines, sync.lines_at = pos.lines_to(self.expect), sync.at
+            return
+        self._commit(done)
+
+    def resync(self) -> None:
+        """Every block cut by guess is committed: the rest come with exact cuts."""
+        self.sync = self.pos = self.expect = None
+
+    def _commit(self, done: _Done) -> None:
+        b = done.block
         if self.expect is not None and b.start != self.expect:
             # the block was cut inside a quoted field: its rows are not the input's
             self._extend_maps(done)
@@ -1320,6 +1512,8 @@ class _Committer:
         while at < b.end:
             done = self._serial(b.data, at, b.end, b.final, b)
             self._put(done)
+            if done.end <= at and self.sync is not None:
+                return  # a row goes on past the block cut by guess (see commit)
             if done.end <= at:  # pragma: no cover - every step moves on
                 raise AssertionError(f"internal error: no progress at {at}")
             at = done.end
@@ -1335,8 +1529,11 @@ class _Committer:
         self.job.tick(row.end)
 
     def done_to(self, done: _Done) -> int:
-        """How far into the block's data the input has been committed."""
-        return self.expect if self.expect is not None else done.block.end
+        """The input offset up to which the input has been committed."""
+        if self.sync is not None:
+            return self.sync.at
+        b = done.block
+        return b.base + (self.expect if self.expect is not None else b.end)
 
     def _put(self, done: _Done) -> None:
         """Write a parsed piece whose codes are global; report its bad rows and error."""
@@ -1442,9 +1639,10 @@ class _Committer:
         lenient = self.bad.lenient
         cap = self.buffers.cap_rows
         recs, error, bad, stop, buf, full = _parse_block(parser, piece, buf, lenient, cap)
-        if stop == start and error is None and len(bad) == 0 and not final:
+        if stop == start and error is None and len(bad) == 0 and not final and self.sync is None:
             # one row longer than the rest of the block: find its end (within the row
-            # limit), parse it alone
+            # limit), parse it alone (a block cut by guess: the row goes on in the next
+            # window, see commit)
             delim, quote = _core_dialect(self.binding.schema.dialect)
             n = len(data)
             limit = min(n, start + MAX_ROW_BYTES)
@@ -1544,13 +1742,14 @@ def _run_parallel(
     bad: _BadRows,
     pos: _Position | None,
     start: int | None,
+    sync: _Sync | None = None,
 ) -> dict:
     """Parse the blocks on ``job.workers`` threads; returns the learned dictionaries."""
     workers = job.workers
     # local codes: the committer maps them to global ones
     slots = [_Slot(i, make_parser(binding)) for i in range(workers)]
     buffers = _Buffers(binding.schema.dtype(), 2 * workers + 2)
-    committer = _Committer(job, binding, bad, pos, start, buffers)
+    committer = _Committer(job, binding, bad, pos, start, buffers, sync)
     learned = [i for i, _ in committer.learned]
     guess = _RowsPerByte()
     lenient = bad.lenient
@@ -1559,7 +1758,7 @@ def _run_parallel(
     def commit_oldest() -> None:
         done = pending.popleft().result()
         committer.commit(done)
-        job.tick(done.block.base + committer.done_to(done))
+        job.tick(committer.done_to(done))
 
     itemsize = binding.schema.dtype().itemsize
 
@@ -1580,6 +1779,11 @@ def _run_parallel(
                     while pending:
                         commit_oldest()
                     committer.long_row(block)
+                    continue
+                if isinstance(block, _Resync):  # exact cuts from the end of the rows before
+                    while pending:
+                        commit_oldest()
+                    committer.resync()
                     continue
                 slot = slots[ticket % workers]
                 pending.append(
