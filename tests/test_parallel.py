@@ -116,11 +116,11 @@ def test_files_cut_by_guess_give_the_same_bytes(tmp_path, shape):
     path = tmp_path / "in.csv"
     path.write_bytes(data)
     ref = convert_all(path, tmp_path, workers=1, block_size=1 << 30)
-    ref_array = fastetl.read_csv(data, SCHEMA, workers=1, block_size=1 << 30)
+    ref_array = fastetl.read_csv(data, SCHEMA, workers=1, block_size=1 << 30).array
     for w in (2, 3):
         for bs in (50, 999, 8000):
             assert convert_all(path, tmp_path, workers=w, block_size=bs) == ref, (w, bs)
-            got = fastetl.read_csv(path, SCHEMA, workers=w, block_size=bs)
+            got = fastetl.read_csv(path, SCHEMA, workers=w, block_size=bs).array
             assert got.tobytes() == ref_array.tobytes(), (w, bs)
 
 def test_read_csv_equals_convert_for_threads(tmp_path):
