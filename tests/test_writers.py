@@ -523,3 +523,16 @@ def test_resume_refuses_a_same_size_edit_anywhere_before_the_checkpoint(tmp_path
     ref = tmp_path / "ref.npy"
     fastetl.convert(src, ref, SCHEMA)
     assert out.read_bytes() == ref.read_bytes()
+
+
+def test_an_interrupt_while_a_temporary_file_is_made_leaves_nothing(tmp_path, monkeypatch):
+    """Ctrl-C or SIGTERM lands just after the temporary file was created (here: while its
+    mode is set), before anyone holds its name: it is removed all the same."""
+
+    def interrupted(final):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(outset, "file_mode", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fastetl.convert(b"id,kind,v\n1,a,1.5\n", tmp_path / "o.npy", SCHEMA)
+    assert listing(tmp_path) == []

@@ -425,18 +425,19 @@ def _convert_locked(
         )
         mark = point.mark if point is not None else None
         run_id = outset.new_run_id()
-        writer = NpyWriter(
-            dst_path,
-            sch.dtype(),
-            run=run_id,
-            partial=point.partial if point is not None else None,
-            resume_rows=mark.rows if mark is not None else None,
-            append=append,
-            pipelined=cpu_count() > 1,
-        )
+        writer: NpyWriter | None = None
         sink = None
         ckpt = None
-        try:
+        try:  # (the writer is made inside: an interrupt just after it must abort it too)
+            writer = NpyWriter(
+                dst_path,
+                sch.dtype(),
+                run=run_id,
+                partial=point.partial if point is not None else None,
+                resume_rows=mark.rows if mark is not None else None,
+                append=append,
+                pipelined=cpu_count() > 1,
+            )
             if rejects_path is not None:
                 sink = RejectsWriter(
                     rejects_path,
@@ -472,7 +473,7 @@ def _convert_locked(
         except KeyboardInterrupt as e:
             terminated = isinstance(e, Terminated)
             kept = ckpt.saved if ckpt is not None and ckpt.saved is not None else mark
-            if kept is None:
+            if kept is None or writer is None:
                 _abort(writer, sink, dst_path)
                 raise Interrupted(None, terminated) from None
             writer.detach()  # keep the partial files: resume=True continues from them
@@ -506,7 +507,7 @@ def _convert_locked(
     )
 
 
-def _abort(writer: NpyWriter, sink: RejectsWriter | None, dst: Path) -> None:
+def _abort(writer: NpyWriter | None, sink: RejectsWriter | None, dst: Path) -> None:
     """Remove every temporary file of the run; each step runs whatever the others do
     (abort methods do not raise)."""
     try:
@@ -514,7 +515,8 @@ def _abort(writer: NpyWriter, sink: RejectsWriter | None, dst: Path) -> None:
             sink.abort()
     finally:
         try:
-            writer.abort()
+            if writer is not None:
+                writer.abort()
         finally:
             remove_checkpoint(dst)
 

@@ -114,13 +114,18 @@ def create_temp(final: Path, run: str) -> tuple[Path, int]:
         fd = os.open(path, flags, 0o600)
     except OSError as e:
         raise OutputError(f"cannot create {path}: {e.strerror or e}") from None
+    except BaseException:
+        # Ctrl-C or SIGTERM is raised as the call returns, maybe after the file was made;
+        # with O_EXCL and a name of this run's own, a file there now is ours
+        _unlink(path)
+        raise
     try:
         mode = file_mode(final)
         if hasattr(os, "fchmod"):
             os.fchmod(fd, mode)
         else:  # pragma: no cover - Windows: only the read-only bit means anything
             os.chmod(path, mode)
-    except OSError:
+    except BaseException:  # (a Ctrl-C or SIGTERM here too: the caller never sees the file)
         os.close(fd)
         _unlink(path)
         raise
