@@ -536,3 +536,25 @@ def test_an_interrupt_while_a_temporary_file_is_made_leaves_nothing(tmp_path, mo
     with pytest.raises(KeyboardInterrupt):
         fastetl.convert(b"id,kind,v\n1,a,1.5\n", tmp_path / "o.npy", SCHEMA)
     assert listing(tmp_path) == []
+
+
+def test_a_killed_reject_run_is_cleaned_by_a_run_that_rejects_nothing(tmp_path):
+    """The leftovers of a run killed under on_error="reject" include its rejects files'
+    temporaries; the next run into OUT removes them even without a rejects file of its own
+    (found by scripts/stress.py)."""
+    lines = ["id,kind,v"] + [f"{i},a,{'oops' if i % 50 == 7 else i}" for i in range(200_000)]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "o.npy"
+    p = _slow(bad, out, on_error="reject", checkpoint_every=3600)
+    _wait_for_holder(p, out)
+    t0 = time.monotonic()
+    while not [n for n in os.listdir(tmp_path) if n.startswith(".o.npy.rejects.csv.")]:
+        assert p.poll() is None and time.monotonic() - t0 < 60, p.communicate()
+        time.sleep(0.002)
+    p.kill()
+    p.wait()
+    assert [n for n in os.listdir(tmp_path) if n.startswith(".o.npy.rejects.csv.")]
+    rep = fastetl.convert(_csv(tmp_path / "a.csv", 10, ["x"]), out, SCHEMA)
+    assert rep.leftovers_removed >= 3  # the records, the rejects and their reasons
+    assert listing(tmp_path) == ["a.csv", "bad.csv", "o.npy", "o.npy.json"]

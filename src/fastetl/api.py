@@ -360,10 +360,12 @@ def _clear_leftovers(
     dst: Path, rejects: Path | None, keep: set[Path]
 ) -> tuple[int, int]:
     """Remove what dead runs into ``dst`` left (holding its lock proves they are dead):
-    temporary files of the output set and of the checkpoint.  (count, bytes)."""
+    temporary files of the output set and of the checkpoint, and of the default rejects
+    file even when this run rejects nothing (a dead run may have).  (count, bytes)."""
     finals = [dst, sidecar_path(dst), outset.checkpoint_path(dst)]
-    if rejects is not None:
-        finals += [rejects, sidecar_path(rejects)]
+    for r in dict.fromkeys([default_rejects_path(dst), rejects]):
+        if r is not None:
+            finals += [r, sidecar_path(r)]
     stale = [p for f in finals for p in outset.leftovers(f, keep)]
     return len(stale), outset.remove(stale)
 
