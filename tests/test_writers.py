@@ -558,3 +558,20 @@ def test_a_killed_reject_run_is_cleaned_by_a_run_that_rejects_nothing(tmp_path):
     rep = fastetl.convert(_csv(tmp_path / "a.csv", 10, ["x"]), out, SCHEMA)
     assert rep.leftovers_removed >= 3  # the records, the rejects and their reasons
     assert listing(tmp_path) == ["a.csv", "bad.csv", "o.npy", "o.npy.json"]
+
+
+def test_leftovers_of_every_kind_of_temporary_file_are_removed(tmp_path):
+    """Each name a run writes before renaming (the records, the sidecar, the default
+    rejects and their reasons, the checkpoint, the commit journal) is swept by the next run
+    into OUT; a file of another output's name is not touched."""
+    out = tmp_path / "o.npy"
+    finals = [out, tmp_path / "o.npy.json", tmp_path / "o.npy.rejects.csv",
+              tmp_path / "o.npy.rejects.csv.json", outset.checkpoint_path(out),
+              outset.journal_path(out)]  # fmt: skip
+    left = [outset.temp_path(f, outset.new_run_id()) for f in finals]
+    other = outset.temp_path(tmp_path / "p.npy", outset.new_run_id())
+    for p in [*left, other]:
+        p.write_bytes(b"x" * 10)
+    rep = fastetl.convert(b"id,kind,v\n1,a,1.5\n", out, SCHEMA)
+    assert (rep.leftovers_removed, rep.leftover_bytes) == (len(left), 10 * len(left))
+    assert not any(p.exists() for p in left) and other.exists()

@@ -360,9 +360,10 @@ def _clear_leftovers(
     dst: Path, rejects: Path | None, keep: set[Path]
 ) -> tuple[int, int]:
     """Remove what dead runs into ``dst`` left (holding its lock proves they are dead):
-    temporary files of the output set and of the checkpoint, and of the default rejects
+    temporary files of the output set, the checkpoint and the journal (a journal itself
+    was completed by :func:`outset.recover` before), and of the default rejects
     file even when this run rejects nothing (a dead run may have).  (count, bytes)."""
-    finals = [dst, sidecar_path(dst), outset.checkpoint_path(dst)]
+    finals = [dst, sidecar_path(dst), outset.checkpoint_path(dst), outset.journal_path(dst)]
     for r in dict.fromkeys([default_rejects_path(dst), rejects]):
         if r is not None:
             finals += [r, sidecar_path(r)]
