@@ -47,6 +47,18 @@ print(json.dumps({"rows": r.rows, "removed": r.leftovers_removed}), flush=True)
 """
 
 
+# The CLI's own main() in a child whose conversions sleep a little per progress call.
+SLOW_CLI = r"""
+import sys, time
+import fastetl, fastetl.cli
+convert = fastetl.convert
+def slow_convert(*args, **kw):
+    return convert(*args, **{**kw, "progress": lambda done, total: time.sleep(0.005)})
+fastetl.convert = slow_convert
+sys.exit(fastetl.cli.main(sys.argv[1:]))
+"""
+
+
 def _csv(path: Path, rows: int, kinds: list[str], start: int = 0) -> Path:
     lines = ["id,kind,v"]
     lines += [f"{i},{kinds[i % len(kinds)]},{i / 4}" for i in range(start, start + rows)]
@@ -319,8 +331,10 @@ def test_sigterm_is_ctrl_c_for_the_cli(tmp_path):
     fastetl.convert(a, ref / "o.npy", SCHEMA)
     cmd = ["convert", str(gz), str(out), "--schema", str(schema), "--block-size", "4096",
            "--workers", "1"]  # fmt: skip
+    # the real CLI, made slow (each progress call sleeps), so that SIGTERM lands mid-run
+    # even when this test process is starved on a busy machine
     p = subprocess.Popen(
-        [sys.executable, "-m", "fastetl", *cmd, "--checkpoint-every", "0"],
+        [sys.executable, "-c", SLOW_CLI, *cmd, "--checkpoint-every", "0"],
         stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     while not checkpoint_path(out).exists():
