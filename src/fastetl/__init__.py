@@ -8,6 +8,7 @@
 
 from ._version import __version__
 from .api import ConvertReport, convert, read_csv
+from .dropin.fallback import FallbackError, FallbackWarning, get_fallback, set_fallback
 from .errors import FastETLError, Interrupted, OutputError, ParseError, SchemaError
 from .infer import hint_for, infer_schema
 from .schema import Column, Dialect, FlagBit, Flags, Schema
@@ -18,6 +19,8 @@ __all__ = [
     "Column",
     "ConvertReport",
     "Dialect",
+    "FallbackError",
+    "FallbackWarning",
     "FastETLError",
     "FlagBit",
     "Flags",
@@ -30,8 +33,10 @@ __all__ = [
     "Table",
     "__version__",
     "convert",
+    "get_fallback",
     "hint_for",
     "infer_schema",
     "open",
     "read_csv",
+    "set_fallback",
 ]
