@@ -589,3 +589,80 @@ def test_leftovers_of_every_kind_of_temporary_file_are_removed(tmp_path):
     rep = fastetl.convert(b"id,kind,v\n1,a,1.5\n", out, SCHEMA)
     assert (rep.leftovers_removed, rep.leftover_bytes) == (len(left), 10 * len(left))
     assert not any(p.exists() for p in left) and other.exists()
+
+
+# A real SIGINT (or SIGTERM) delivered to this process right after the n-th rename of a
+# commit: Python raises it at the next bytecode, in the middle of the renames.
+def _signal_after_rename(monkeypatch, n: int, sig: int = signal.SIGINT) -> list[str]:
+    done: list[str] = []
+    real = os.replace
+
+    def replace(a, b):
+        real(a, b)
+        done.append(os.path.basename(b))
+        if len(done) == n:
+            os.kill(os.getpid(), sig)
+
+    monkeypatch.setattr(outset.os, "replace", replace)
+    return done
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_an_interrupt_during_the_commit_renames_finishes_them_first(tmp_path, monkeypatch, n):
+    """Ctrl-C after the journal (the commit point) cannot leave half a set: the renames
+    are finished, the checkpoint is gone, and the caller hears that the output is whole."""
+    src = _csv(tmp_path / "in.csv", 3_000, ["a", "b", "c"])
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    fastetl.convert(src, ref / "o.npy", SCHEMA, on_error="reject")
+    out = tmp_path / "out"
+    out.mkdir()
+    fastetl.convert(_csv(tmp_path / "old.csv", 5, ["z"]), out / "o.npy", SCHEMA)
+    renamed = _signal_after_rename(monkeypatch, n)  # 1: the journal itself
+    with pytest.raises(fastetl.Interrupted) as caught:
+        fastetl.convert(src, out / "o.npy", SCHEMA, on_error="reject")
+    monkeypatch.undo()
+    assert caught.value.committed and caught.value.resume_rows is None
+    assert "the output holds all of it" in str(caught.value)
+    assert len(renamed) >= 3  # the journal, the records, the sidecar (+ rejects)
+    assert listing(out) == listing(ref)
+    for name in listing(ref):
+        if name.endswith(".json"):
+            a = json.loads((ref / name).read_text())
+            b = json.loads((out / name).read_text())
+            for d in (a, b):
+                d.pop("source", None), d.pop("run", None), d.pop("created", None)
+                d.pop("rejects", None)
+            assert a == b
+    np.testing.assert_array_equal(np.load(out / "o.npy"), np.load(ref / "o.npy"))
+    assert fastetl.open(out / "o.npy")["id"].tolist() == list(range(3_000))
+
+
+def test_the_cli_says_a_late_interrupt_left_a_whole_output(tmp_path):
+    """The CLI, interrupted by SIGTERM during its commit renames, exits 143 and says the
+    output holds the conversion (not 'not changed', which would be false)."""
+    src = _csv(tmp_path / "in.csv", 500, ["a", "b"])
+    child = r"""
+import os, signal, sys
+import fastetl.cli
+from fastetl import outset
+real = os.replace
+def replace(a, b):
+    real(a, b)
+    if str(b).endswith(".npy"):
+        os.kill(os.getpid(), signal.SIGTERM)
+outset.os.replace = replace
+sys.exit(fastetl.cli.main(sys.argv[1:]))
+"""
+    schema = tmp_path / "s.json"
+    schema.write_text(json.dumps(SCHEMA))
+    r = subprocess.run(
+        [sys.executable, "-c", child, "convert", str(src), str(tmp_path / "o.npy"),
+         "--schema", str(schema), "--no-progress"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert r.returncode in (143, -signal.SIGTERM), r.stderr
+    assert "terminated after the conversion was complete" in r.stderr
+    assert "not changed" not in r.stderr
+    assert fastetl.open(tmp_path / "o.npy")["id"].tolist() == list(range(500))
+    assert listing(tmp_path) == ["in.csv", "o.npy", "o.npy.json", "s.json"]

@@ -431,6 +431,7 @@ def _convert_locked(
         writer: NpyWriter | None = None
         sink = None
         ckpt = None
+        committed = False
         try:  # (the writer is made inside: an interrupt just after it must abort it too)
             writer = NpyWriter(
                 dst_path,
@@ -471,10 +472,20 @@ def _convert_locked(
             )
             renames = sink.finish() if sink is not None else []
             size, more = writer.finish(meta)
-            outset.commit_set(dst_path, renames + more)
+            try:
+                outset.commit_set(dst_path, renames + more)
+            except outset.InterruptedAfterCommit:
+                committed = True
+                raise
+            committed = True
             remove_checkpoint(dst_path)
         except KeyboardInterrupt as e:
-            terminated = isinstance(e, Terminated)
+            terminated = isinstance(e, Terminated) or isinstance(
+                getattr(e, "original", None), Terminated
+            )
+            if committed:  # the interrupt came after the commit point: the run is whole
+                remove_checkpoint(dst_path)
+                raise Interrupted(None, terminated, committed=True) from None
             kept = ckpt.saved if ckpt is not None and ckpt.saved is not None else mark
             if kept is None or writer is None:
                 _abort(writer, sink, dst_path)

@@ -569,8 +569,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_DATA
     except KeyboardInterrupt as e:
         terminated = isinstance(e, Terminated) or getattr(e, "terminated", False)
-        what = "terminated" if terminated else "interrupted"
-        print(f"fastetl: {what}; the output was not changed", file=sys.stderr)
+        if getattr(e, "committed", False):
+            print(f"fastetl: {e}", file=sys.stderr)
+        else:
+            what = "terminated" if terminated else "interrupted"
+            print(f"fastetl: {what}; the output was not changed", file=sys.stderr)
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
 
 

@@ -79,17 +79,24 @@ class OutputError(FastETLError, OSError):
 
 class Interrupted(KeyboardInterrupt):
     """A conversion was interrupted (Ctrl-C, or SIGTERM: ``terminated``).  The output
-    was not changed.
+    was not changed -- unless ``committed``: the interrupt came after the commit
+    point, the commit was finished first, and the output holds the whole conversion.
 
     ``resume_rows`` is how many rows a ``resume=True`` run keeps from the last
     checkpoint, or ``None`` when there is none to resume from.
     """
 
-    def __init__(self, resume_rows: int | None, terminated: bool = False) -> None:
+    def __init__(
+        self, resume_rows: int | None, terminated: bool = False, committed: bool = False
+    ) -> None:
         self.resume_rows = resume_rows
         self.terminated = terminated
-        super().__init__(
-            ("terminated" if terminated else "interrupted")
-            + "; the output was not changed"
-            + (f"; resume to continue after row {resume_rows:,}" if resume_rows is not None else "")
-        )
+        self.committed = committed
+        what = "terminated" if terminated else "interrupted"
+        if committed:
+            text = f"{what} after the conversion was complete: the output holds all of it"
+        else:
+            text = what + "; the output was not changed"
+            if resume_rows is not None:
+                text += f"; resume to continue after row {resume_rows:,}"
+        super().__init__(text)

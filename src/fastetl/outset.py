@@ -302,25 +302,66 @@ class CommitPending(OutputError):
     next run into the output completes it)."""
 
 
+class InterruptedAfterCommit(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM, ``original``) arrived after the commit point: the renames
+    were finished first, so the new output is whole and in place."""
+
+    def __init__(self, original: KeyboardInterrupt) -> None:
+        super().__init__("interrupted after the output was complete")
+        self.original = original
+
+
+def _to_the_end(step: Any, *args: Any) -> KeyboardInterrupt | None:
+    """Run the idempotent ``step`` to its end even when interrupts arrive meanwhile
+    (each one restarts it); return the first interrupt, to be raised afterwards."""
+    late: KeyboardInterrupt | None = None
+    while True:
+        try:
+            step(*args)
+            return late
+        except KeyboardInterrupt as e:
+            late = late or e
+
+
+def _journal_holds(journal: Path, doc: dict[str, Any]) -> bool:
+    try:
+        return json.loads(journal.read_text(encoding="utf-8")) == doc
+    except (OSError, ValueError):
+        return False
+
+
 def commit_set(target: Path, renames: list[tuple[Path, Path]]) -> None:
     """Move every temporary file onto its final name, all or nothing.
 
     Every temporary file must be complete and synced.  The journal written first is
     the commit point: an error before it is an :class:`OutputError` and nothing was
     renamed; an error after it is a :class:`CommitPending`, and the next run into
-    ``target`` (:func:`recover`) completes the renames."""
+    ``target`` (:func:`recover`) completes the renames.  An interrupt after the
+    commit point does not stop the renames: they finish, then
+    :class:`InterruptedAfterCommit` is raised."""
     journal = journal_path(target)
     doc = {"format": JOURNAL_FORMAT, "renames": [[str(a), str(b)] for a, b in renames]}
+    late: KeyboardInterrupt | None = None
     try:
         write_json_atomic(journal, doc)
     except OSError as e:
         raise OutputError(f"cannot write {journal}: {e.strerror or e}") from None
-    fsync_dir(journal.parent)
-    _roll_forward(journal, renames)
+    except KeyboardInterrupt as e:
+        # between the journal's rename and our return: the commit point was passed
+        holds: list[bool] = []
+        _to_the_end(lambda: holds.append(_journal_holds(journal, doc)))
+        if not holds[-1]:
+            raise
+        late = e
+    late = _to_the_end(_roll_forward, journal, renames) or late
+    if late is not None:
+        raise InterruptedAfterCommit(late)
 
 
 def _roll_forward(journal: Path, renames: list[tuple[Path, Path]]) -> None:
-    folders = {journal.parent}
+    """The renames of a recorded commit; safe to run again after any interruption."""
+    fsync_dir(journal.parent)
+    folders = {journal.parent} | {final.parent for _, final in renames}
     for tmp, final in renames:
         if os.path.lexists(tmp):
             try:
@@ -330,7 +371,6 @@ def _roll_forward(journal: Path, renames: list[tuple[Path, Path]]) -> None:
                     f"cannot write {final}: {e.strerror or e} (the commit is recorded in "
                     f"{journal.name}; the next run into this output completes it)"
                 ) from None
-            folders.add(final.parent)
     for folder in folders:
         fsync_dir(folder)
     _unlink(journal)
@@ -358,7 +398,9 @@ def recover(target: Path) -> bool:
             f"cannot read {journal}, the commit record of an earlier run into {target}: {e}; "
             "move it away and convert again"
         ) from None
-    _roll_forward(journal, renames)
+    late = _to_the_end(_roll_forward, journal, renames)
+    if late is not None:
+        raise InterruptedAfterCommit(late)
     return True
 
 
