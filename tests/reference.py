@@ -845,3 +845,16 @@ LOCK_SUFFIX = ".fastetl-lock"  # the lock file beside an output: it holds no dat
 def listing(folder) -> list[str]:
     """Names in ``folder`` (sorted), but the lock files of outputs."""
     return sorted(n for n in os.listdir(folder) if not n.endswith(LOCK_SUFFIX))
+
+
+# The CLI's own main() in a child whose conversions sleep a little per progress call, so
+# that a signal sent once a checkpoint exists lands mid-run even on a starved machine.
+SLOW_CLI = r"""
+import sys, time
+import fastetl, fastetl.cli
+convert = fastetl.convert
+def slow_convert(*args, **kw):
+    return convert(*args, **{**kw, "progress": lambda done, total: time.sleep(0.005)})
+fastetl.convert = slow_convert
+sys.exit(fastetl.cli.main(sys.argv[1:]))
+"""

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from reference import listing
+from reference import SLOW_CLI, listing
 
 import fastetl
 from fastetl import outset
@@ -47,16 +47,6 @@ print(json.dumps({"rows": r.rows, "removed": r.leftovers_removed}), flush=True)
 """
 
 
-# The CLI's own main() in a child whose conversions sleep a little per progress call.
-SLOW_CLI = r"""
-import sys, time
-import fastetl, fastetl.cli
-convert = fastetl.convert
-def slow_convert(*args, **kw):
-    return convert(*args, **{**kw, "progress": lambda done, total: time.sleep(0.005)})
-fastetl.convert = slow_convert
-sys.exit(fastetl.cli.main(sys.argv[1:]))
-"""
 
 
 def _csv(path: Path, rows: int, kinds: list[str], start: int = 0) -> Path:
