@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from . import outset
+from . import outset, widening
 from .errors import Interrupted, OutputError, ParseError, SchemaError
 from .pipeline import DEFAULT_BLOCK_SIZE, ON_ERROR, RunResult, estimate_rows, run
 from .resume import Checkpoints, ResumePoint, identity, resume_point
@@ -67,6 +67,7 @@ class ConvertReport:
     recovered: bool = False  # completed the commit of a run that died committing
     spooled_bytes: int = 0  # input copied to a temporary file to be read twice (stdin)
     tail_left_out: int = 0  # bytes of an unfinished last line of an input that grew meanwhile
+    widened: tuple[dict[str, Any], ...] = ()  # columns an inferred schema widened past its sample
 
     @property
     def mb_per_s(self) -> float:
@@ -139,6 +140,17 @@ def _seekable(src: Src) -> Src:
     except (AttributeError, OSError, ValueError):
         pass
     return spool(stream)
+
+
+def _tell(src: Src, widen: bool) -> int | None:
+    """Where a file object input starts, to read it again from there when a column
+    widens (it was made seekable then), or None."""
+    return src.tell() if widen and hasattr(src, "read") else None
+
+
+def _rewind(src: Src, pos: int | None) -> None:
+    if pos is not None:
+        src.seek(pos)
 
 
 def _spooled_bytes(original: Src, used: Src) -> int:
@@ -299,6 +311,7 @@ def convert(
     resume: bool = False,
     checkpoint_every: float = 5.0,
     wait: bool | float = False,
+    widen: bool | None = None,
 ) -> ConvertReport:
     """Convert the CSV ``src`` into the ``.npy`` file ``dst`` (plus ``dst + ".json"``).
 
@@ -324,6 +337,13 @@ def convert(
     naming the other process; True waits for it; a number waits that many seconds
     at most.  SIGTERM, where the program leaves it at its default, interrupts the
     conversion as Ctrl-C does (the process then ends by SIGTERM).
+
+    ``widen``: a value past the inference sample that does not fit the inferred
+    schema widens its column and the conversion starts over with the wider schema,
+    instead of stopping (see :mod:`fastetl.widening`; the widenings are in the
+    report's ``widened`` and the sidecar's ``schema.inferred.widened``).  None (the
+    default) widens an inferred schema only; True also a given one (treated as a
+    starting point); False never.  Appending never widens.
     """
     _check_options(block_size, workers)
     _check_on_error(on_error, rejects)
@@ -353,6 +373,7 @@ def convert(
             append=append,
             resume=resume,
             checkpoint_every=checkpoint_every,
+            widen=widen,
         )
 
 
@@ -385,8 +406,10 @@ def _convert_locked(
     append: bool,
     resume: bool,
     checkpoint_every: float,
+    widen: bool | None,
 ) -> ConvertReport:
     """:func:`convert`, holding the output's lock."""
+    schema_arg = schema
     recovered = outset.recover(dst_path)
     before = None
     saved = read_checkpoint(dst_path) if resume else None
@@ -400,6 +423,9 @@ def _convert_locked(
         schema = saved["schema"]  # the schema it was started with (checked again below)
     original = src
     src, sch = _resolve(src, schema, infer_rows, on_error)
+    widen = (schema_arg is None if widen is None else widen) and not append
+    if widen:
+        src = _seekable(src)  # a widening reads the input again
     spooled = _spooled_bytes(original, src)
     rejects_path = (
         (Path(rejects) if rejects is not None else default_rejects_path(dst_path))
@@ -407,118 +433,132 @@ def _convert_locked(
         else None
     )
     t0 = time.perf_counter()
-    with open_source(src, sch.dialect.encoding) as source:
-        outputs = [dst_path, sidecar_path(dst_path)]
-        if rejects_path is not None:
-            outputs += [rejects_path, sidecar_path(rejects_path)]
-            if rejects_path.resolve() in (dst_path.resolve(), sidecar_path(dst_path).resolve()):
-                raise OutputError(f"the rejects file {rejects_path} would overwrite the output")
-        for out in outputs:
-            if _same_file(source, out):
-                what = "the output" if out == dst_path else str(out)
-                raise OutputError(f"refusing to write {what} over the input {source.name}")
-        ident = None if append else identity(source, sch, on_error, rejects_path)
-        point: ResumePoint | None = None
-        if resume:
-            point = resume_point(saved, dst_path, rejects_path, source, ident)
-        if point is None:
-            remove_checkpoint(dst_path)  # a stale one is of no use now
-        removed, freed = _clear_leftovers(
-            dst_path, rejects_path, point.files() if point is not None else set()
-        )
-        mark = point.mark if point is not None else None
-        run_id = outset.new_run_id()
-        writer: NpyWriter | None = None
-        sink = None
-        ckpt = None
-        committed = False
-        try:  # (the writer is made inside: an interrupt just after it must abort it too)
-            writer = NpyWriter(
-                dst_path,
-                sch.dtype(),
-                run=run_id,
-                partial=point.partial if point is not None else None,
-                resume_rows=mark.rows if mark is not None else None,
-                append=append,
-                pipelined=cpu_count() > 1,
-            )
+    pos = _tell(src, widen)
+    tries = 0
+
+    def attempt(sch: Schema, watcher: widening.Watcher | None) -> ConvertReport:
+        nonlocal tries
+        again, tries = tries > 0, tries + 1
+        if again:
+            _rewind(src, pos)
+        with open_source(src, sch.dialect.encoding) as source:
+            outputs = [dst_path, sidecar_path(dst_path)]
             if rejects_path is not None:
-                sink = RejectsWriter(
-                    rejects_path,
-                    source.name,
+                outputs += [rejects_path, sidecar_path(rejects_path)]
+                if rejects_path.resolve() in (dst_path.resolve(), sidecar_path(dst_path).resolve()):
+                    raise OutputError(f"the rejects file {rejects_path} would overwrite the output")
+            for out in outputs:
+                if _same_file(source, out):
+                    what = "the output" if out == dst_path else str(out)
+                    raise OutputError(f"refusing to write {what} over the input {source.name}")
+            ident = None if append else identity(source, sch, on_error, rejects_path)
+            point: ResumePoint | None = None
+            if resume and not again:  # a widened schema starts the input over
+                point = resume_point(saved, dst_path, rejects_path, source, ident)
+            if point is None:
+                remove_checkpoint(dst_path)  # a stale one is of no use now
+            removed, freed = _clear_leftovers(
+                dst_path, rejects_path, point.files() if point is not None else set()
+            )
+            mark = point.mark if point is not None else None
+            run_id = outset.new_run_id()
+            writer: NpyWriter | None = None
+            sink = None
+            ckpt = None
+            committed = False
+            try:  # (the writer is made inside: an interrupt just after it must abort it too)
+                writer = NpyWriter(
+                    dst_path,
+                    sch.dtype(),
                     run=run_id,
-                    resume=point.rejects_state if point is not None else None,
+                    partial=point.partial if point is not None else None,
+                    resume_rows=mark.rows if mark is not None else None,
+                    append=append,
+                    pipelined=cpu_count() > 1,
                 )
-            if ident is not None:
-                ckpt = Checkpoints(dst_path, writer, sink, source, ident, checkpoint_every)
-            total = source.size if source.compression is None and source.encoding is None else None
-            tick = (lambda done: progress(done, total)) if progress else None
-            nworkers = _workers(workers, source, block_size)
-            result = run(
-                source,
-                sch,
-                writer,
-                block_size,
-                nworkers,
-                tick,
-                on_error=on_error,
-                rejects=sink,
-                checkpoint=ckpt,
-                resume=mark,
-                categories=before.get("categories") if before is not None else None,
-            )
-            meta = _sidecar(
-                sch, source, result, on_error, rejects_path, before, writer.rows, dst_path
-            )
-            renames = sink.finish() if sink is not None else []
-            size, more = writer.finish(meta)
-            try:
-                outset.commit_set(dst_path, renames + more)
-            except outset.InterruptedAfterCommit:
+                if rejects_path is not None:
+                    sink = RejectsWriter(
+                        rejects_path,
+                        source.name,
+                        run=run_id,
+                        resume=point.rejects_state if point is not None else None,
+                    )
+                if ident is not None:
+                    ckpt = Checkpoints(dst_path, writer, sink, source, ident, checkpoint_every)
+                total = source.size if source.compression is None and source.encoding is None else None
+                tick = (lambda done: progress(done, total)) if progress else None
+                nworkers = _workers(workers, source, block_size)
+                result = run(
+                    source,
+                    sch,
+                    writer,
+                    block_size,
+                    nworkers,
+                    tick,
+                    on_error=watcher.on_error if watcher else on_error,
+                    rejects=sink,
+                    checkpoint=ckpt,
+                    resume=mark,
+                    categories=before.get("categories") if before is not None else None,
+                    watch=watcher.watch if watcher else None,
+                )
+                if watcher:
+                    watcher.check()  # a column to widen: this pass is not kept
+                meta = _sidecar(
+                    sch, source, result, on_error, rejects_path, before, writer.rows, dst_path
+                )
+                renames = sink.finish() if sink is not None else []
+                size, more = writer.finish(meta)
+                try:
+                    outset.commit_set(dst_path, renames + more)
+                except outset.InterruptedAfterCommit:
+                    committed = True
+                    raise
                 committed = True
-                raise
-            committed = True
-            remove_checkpoint(dst_path)
-        except KeyboardInterrupt as e:
-            terminated = isinstance(e, Terminated) or isinstance(
-                getattr(e, "original", None), Terminated
-            )
-            if committed:  # the interrupt came after the commit point: the run is whole
                 remove_checkpoint(dst_path)
-                raise Interrupted(None, terminated, committed=True) from None
-            kept = ckpt.saved if ckpt is not None and ckpt.saved is not None else mark
-            if kept is None or writer is None:
+            except KeyboardInterrupt as e:
+                terminated = isinstance(e, Terminated) or isinstance(
+                    getattr(e, "original", None), Terminated
+                )
+                if committed:  # the interrupt came after the commit point: the run is whole
+                    remove_checkpoint(dst_path)
+                    raise Interrupted(None, terminated, committed=True) from None
+                kept = ckpt.saved if ckpt is not None and ckpt.saved is not None else mark
+                if kept is None or writer is None:
+                    _abort(writer, sink, dst_path)
+                    raise Interrupted(None, terminated) from None
+                writer.detach()  # keep the partial files: resume=True continues from them
+                if sink is not None:
+                    sink.detach()
+                raise Interrupted(kept.rows, terminated) from None
+            except outset.CommitPending:
+                raise  # the journal needs the temporary files: the next run completes it
+            except BaseException:
                 _abort(writer, sink, dst_path)
-                raise Interrupted(None, terminated) from None
-            writer.detach()  # keep the partial files: resume=True continues from them
-            if sink is not None:
-                sink.detach()
-            raise Interrupted(kept.rows, terminated) from None
-        except outset.CommitPending:
-            raise  # the journal needs the temporary files: the next run completes it
-        except BaseException:
-            _abort(writer, sink, dst_path)
-            raise
-        finally:
-            if ckpt is not None:
-                ckpt.close()
-    return ConvertReport(
-        rows=result.rows,
-        bytes_in=result.bytes_in,
-        bytes_out=size,
-        seconds=time.perf_counter() - t0,
-        output=str(dst_path),
-        sidecar=str(sidecar_path(dst_path)),
-        rejects=str(rejects_path) if rejects_path is not None else None,
-        resumed_at=mark.rows if mark is not None else None,
-        appended=append,
-        leftovers_removed=removed,
-        leftover_bytes=freed,
-        recovered=recovered,
-        spooled_bytes=spooled,
-        tail_left_out=source.tail_left_out,
-        **{k: v for k, v in _counts(result, on_error).items() if k != "rows_written"},
-    )
+                raise
+            finally:
+                if ckpt is not None:
+                    ckpt.close()
+        return ConvertReport(
+            rows=result.rows,
+            bytes_in=result.bytes_in,
+            bytes_out=size,
+            seconds=time.perf_counter() - t0,
+            output=str(dst_path),
+            sidecar=str(sidecar_path(dst_path)),
+            rejects=str(rejects_path) if rejects_path is not None else None,
+            resumed_at=mark.rows if mark is not None else None,
+            appended=append,
+            leftovers_removed=removed,
+            leftover_bytes=freed,
+            recovered=recovered,
+            spooled_bytes=spooled,
+            tail_left_out=source.tail_left_out,
+            widened=tuple((sch.inferred or {}).get("widened", ())),
+            **{k: v for k, v in _counts(result, on_error).items() if k != "rows_written"},
+        )
+
+    return widening.converting(sch, on_error, widen, attempt)
 
 
 def _abort(writer: NpyWriter | None, sink: RejectsWriter | None, dst: Path) -> None:
@@ -562,6 +602,7 @@ def read_csv(
     infer_rows: int | str | None = None,
     on_error: str = "raise",
     rejects: str | os.PathLike[str] | None = None,
+    widen: bool | None = None,
 ) -> Table:
     """Read the CSV ``src`` into memory, as a :class:`~fastetl.Table`.
 
@@ -570,38 +611,57 @@ def read_csv(
     dictionaries and the flag names, ``t.to_pandas()`` a DataFrame.
     Without a ``schema`` one is inferred, as in :func:`convert`.  ``on_error`` as in
     :func:`convert`; ``"reject"`` needs ``rejects``, the file for the bad rows.
+    ``widen`` as in :func:`convert`.
     """
     _check_options(block_size, workers)
     _check_on_error(on_error, rejects)
     if on_error == "reject" and rejects is None:
         raise ValueError('on_error="reject" needs rejects=, the file to write bad rows to')
+    widen = schema is None if widen is None else widen
     src, sch = _resolve(src, schema, infer_rows, on_error)
-    dtype = sch.dtype()
-    with open_source(src, sch.dialect.encoding) as source:
-        writer = ArrayWriter(dtype, capacity=estimate_rows(source))
-        sink = RejectsWriter(rejects, source.name) if rejects is not None else None
-        try:
-            result = run(
-                source,
-                sch,
-                writer,
-                block_size,
-                _workers(workers, source, block_size),
-                on_error=on_error,
-                rejects=sink,
-            )
-            if sink is not None:
-                sink.commit()
-        except BaseException:
-            if sink is not None:
-                sink.abort()
-            raise
-        meta = {
-            "schema": sch.to_dict(),
-            "rows": result.rows,
-            "source": source.facts(),
-            "header": result.header,
-            **_counts(result, on_error),
-            **_decoding(sch, result),
-        }
-    return Table.from_array(writer.result(), meta)
+    if widen:
+        src = _seekable(src)  # a widening reads the input again
+    pos = _tell(src, widen)
+    tries = 0
+
+    def attempt(
+        sch: Schema, watcher: widening.Watcher | None
+    ) -> tuple[Any, RunResult, dict[str, Any], Schema]:
+        nonlocal tries
+        if tries:
+            _rewind(src, pos)
+        tries += 1
+        with open_source(src, sch.dialect.encoding) as source:
+            writer = ArrayWriter(sch.dtype(), capacity=estimate_rows(source))
+            sink = RejectsWriter(rejects, source.name) if rejects is not None else None
+            try:
+                result = run(
+                    source,
+                    sch,
+                    writer,
+                    block_size,
+                    _workers(workers, source, block_size),
+                    on_error=watcher.on_error if watcher else on_error,
+                    rejects=sink,
+                    watch=watcher.watch if watcher else None,
+                )
+                if watcher:
+                    watcher.check()  # a column to widen: this pass is not kept
+                if sink is not None:
+                    sink.commit()
+            except BaseException:
+                if sink is not None:
+                    sink.abort()
+                raise
+            return writer.result(), result, source.facts(), sch
+
+    array, result, facts, sch = widening.converting(sch, on_error, widen, attempt)
+    meta = {
+        "schema": sch.to_dict(),
+        "rows": result.rows,
+        "source": facts,
+        "header": result.header,
+        **_counts(result, on_error),
+        **_decoding(sch, result),
+    }
+    return Table.from_array(array, meta)

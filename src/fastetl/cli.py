@@ -346,6 +346,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
             resume=args.resume,
             checkpoint_every=args.checkpoint_every,
             wait=args.wait,
+            widen=inferred,
         )
     except fastetl.Interrupted as e:
         if bar is not None:
@@ -377,6 +378,18 @@ def cmd_convert(args: argparse.Namespace) -> int:
         print(
             f"fastetl: {args.input} grew while it was read; its unfinished last line "
             f"({report.tail_left_out:,} bytes) was left out",
+            file=sys.stderr,
+        )
+    for w in report.widened:
+        if "column" in w:
+            what = f'column "{w["column"]}" widened from {w["from"]} to {w["to"]}'
+        elif "null_values_added" in w:
+            what = f"null values {w['null_values_added']} added"
+        else:
+            what = f"encoding changed from {w['encoding'][0]} to {w['encoding'][1]}"
+        print(
+            f"fastetl: {what} for {w['value']!r} at line {w['line']:,}, past the inference "
+            "sample; the input was converted again",
             file=sys.stderr,
         )
     if report.leftovers_removed:

@@ -65,6 +65,7 @@ STR_HEADROOM = 1.5
 MAX_PASSES = 64  # full-file passes allowed in guaranteed mode (plus 4 per column)
 _RESYNC_TRIES = 64  # line starts tried when re-synchronising a middle/end sample
 _RESYNC_ROWS = 3  # consecutive well-formed rows needed to accept a re-synchronised start
+FLOAT_EXACT = 2**53  # integers up to this magnitude are exact in float64
 _LEFT_OUT_LINES = 20  # lines of left-out sample rows listed in the schema's inferred facts
 
 _NEED_MORE = -1
@@ -692,8 +693,16 @@ def _widen(
             if nt is not None and nt != t:
                 return _with(col, type=nt)
             return _text_of(col, st, raw, nulls)
+        if _INT_RE.match(v):
+            return _text_of(col, st, raw, nulls)  # an integer past 64 bits: as written
         if _is_float(v):
-            return _with(col, type="float64")
+            # float64 only while every integer of the column is exact in it: known from
+            # the sample's range, or from a type that holds nothing past 2**53
+            if st is not None and st.lo is not None and st.hi is not None:
+                exact = max(-st.lo, st.hi) <= FLOAT_EXACT
+            else:
+                exact = t not in ("int64", "uint64")
+            return _with(col, type="float64") if exact else _text_of(col, st, raw, nulls)
         return _text_of(col, st, raw, nulls)
     if t == "decimal":
         if _is_float(v):
@@ -1332,6 +1341,22 @@ def _fit(
         f"no schema found that converts the input after {max_steps} attempts; "
         "write the schema by hand (start from `fastetl infer`)"
     )
+
+
+def as_text(schema: Schema, name: str, value: str) -> Schema:
+    """``schema`` with the column ``name`` read as text (str wide enough for ``value``)."""
+    cols = tuple(
+        _text_of(c, None, value, schema.dialect.null_values) if c.name == name else c
+        for c in schema.columns
+    )
+    return schema.replace(columns=cols)
+
+
+def widen_for(schema: Schema, error: BaseException) -> Schema | None:
+    """``schema`` with the column (or the null values, or the encoding) changed so
+    that it accepts what ``error`` refused; None when no change of type helps
+    (a malformed row, a value no column type takes)."""
+    return _fix(schema, error, None)
 
 
 def _check_sample(data: bytes, header: bool):

@@ -166,11 +166,13 @@ class _BadRows:
         binding: Binding,
         rows0: int = 0,
         count: int = 0,
+        watch: Callable[[ParseError], None] | None = None,
     ) -> None:
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
         self.lenient = on_error != "raise"
         self.sink = sink if on_error == "reject" else None
+        self.watch = watch  # sees every bad row's error first; may raise to stop the run
         self.binding = binding
         self.rows0 = rows0  # records in the writer that are not from this input
         self.count = count
@@ -184,6 +186,8 @@ class _BadRows:
         for i, b in enumerate(bad.tolist()):
             res = (b[2], 0, 0, b[0], b[3], b[4], b[5], bool(b[6]), b[7])
             err = _parse_error(res, pos, self.binding, rows_read + b[8] + i)
+            if self.watch is not None:
+                self.watch(err)
             if self.sink is not None:
                 self.sink.add(bytes(pos.data[b[0] : b[1]]), err, pos.offset_of(b[0]))
             self.count += 1
@@ -395,6 +399,7 @@ def run(
     checkpoint: Checkpointer | None = None,
     resume: Mark | None = None,
     categories: dict[str, list[str]] | None = None,
+    watch: Callable[[ParseError], None] | None = None,
 ) -> RunResult:
     """Convert the whole input into records in ``writer``, with ``workers`` threads.
 
@@ -404,7 +409,9 @@ def run(
     as its raw bytes and its error, to ``rejects``.  ``checkpoint`` is offered a
     :class:`Mark` at every consistent point; ``resume`` starts from one (the
     writer must already hold ``resume.rows`` records).  ``categories`` starts the
-    learned dictionaries with these values (appending to an output).
+    learned dictionaries with these values (appending to an output).  ``watch``, under
+    a lenient policy, is shown each bad row's error, in input order, before the policy
+    takes the row; it may raise to stop the run (a column to widen).
     """
     block = int(block_size or DEFAULT_BLOCK_SIZE)
     if block < 1:
@@ -426,6 +433,7 @@ def run(
         checkpoint,
         resume,
         resume.categories if resume is not None else categories,
+        watch,
     )
     if source.is_buffer:
         report = job.tick
@@ -453,15 +461,20 @@ class _Job:
     checkpoint: Checkpointer | None
     resume: Mark | None
     categories: dict[str, list[str]] | None  # learned dictionaries start with these
+    watch: Callable[[ParseError], None] | None = None
 
     def bad_rows(self, result: RunResult) -> _BadRows:
         assert result.binding is not None
         if self.on_error == "reject" and self.rejects is not None:
             self.rejects.start(result.header_raw)
         if self.resume is not None:
-            return _BadRows(self.on_error, self.rejects, result.binding, 0, self.resume.bad)
+            return _BadRows(
+                self.on_error, self.rejects, result.binding, 0, self.resume.bad, self.watch
+            )
         # rows already in the writer (appending) are not rows of this input
-        return _BadRows(self.on_error, self.rejects, result.binding, self.writer.rows)
+        return _BadRows(
+            self.on_error, self.rejects, result.binding, self.writer.rows, watch=self.watch
+        )
 
     def seed(self) -> dict[str, list[str]] | None:
         return self.categories

@@ -1,0 +1,235 @@
+"""A value past the inference sample widens its column instead of stopping the run
+(issue 15, item 2): the result equals converting with the widened schema from the start,
+whatever the thread count and block size, and the values are the reference's (Python's
+``csv``, ``int()``, ``float()``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastetl
+
+SAMPLE = 50  # rows sampled by inference in these tests (from the head, middle and tail)
+
+
+def _rows(n: int, seed: int) -> list[list[str]]:
+    """Small ints, short words and small floats: narrow types for inference."""
+    rnd = random.Random(seed)
+    return [
+        [str(rnd.randrange(100)), rnd.choice(["ab", "cd", "ef"]), f"{rnd.randrange(1000) / 8}"]
+        for _ in range(n)
+    ]
+
+
+def _write(path: Path, rows: list[list[str]], header=("a", "b", "c")) -> Path:
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def _reference(path: Path) -> dict[str, list[str]]:
+    with open(path, newline="") as fh:
+        r = csv.reader(fh)
+        names = next(r)
+        cols: dict[str, list[str]] = {n: [] for n in names}
+        for row in r:
+            for n, v in zip(names, row, strict=True):
+                cols[n].append(v)
+    return cols
+
+
+def _check_values(out: Path, ref: dict[str, list[str]]) -> None:
+    """Every value as Python reads its text; null tokens of the dialect as nulls."""
+    t = fastetl.open(out)
+    nulls = set(t.meta["schema"]["dialect"]["null_values"])
+    for name, texts in ref.items():
+        kind = t.meta["schema"]["columns"][t.columns.index(name)]["type"]
+        text_kind = kind in ("str", "category")
+        want_null = [v in nulls and not (text_kind and v == "") for v in texts]
+        mask = t.null_mask(name) if any(want_null) else np.zeros(len(texts), bool)
+        assert mask.tolist() == want_null, name
+        got = [v for v, null in zip(t[name].tolist(), want_null, strict=True) if not null]
+        texts = [v for v, null in zip(texts, want_null, strict=True) if not null]
+        if kind.startswith(("int", "uint")):
+            assert [int(v) for v in got] == [int(v) for v in texts], name
+        elif kind.startswith("float"):
+            assert got == [float(v) for v in texts], name
+        else:
+            assert [str(v) for v in got] == texts, name
+
+
+# Values that do not fit what the sample shows, planted where it does not look (rows
+# 1000..2000 of 6000: it reads the head, the middle and the tail).
+LATE = {
+    "int8 -> int16": (0, "300"),
+    "int16 -> int32": (0, "70000"),
+    "int -> int64": (0, "-9000000000"),
+    "int -> uint64": (0, "18446744073709551615"),
+    "int -> text (past 64 bits)": (0, "123456789012345678901234567890"),
+    "int -> float64": (0, "12.5"),
+    "int -> float64 (exponent)": (0, "1e3"),
+    "str width grows": (1, "a much longer value than the sample had, with ümlauts"),
+    "float -> text": (2, "n/a-ish"),
+    "a new null token": (2, "NA"),
+    "empty -> nullable": (0, ""),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LATE))
+@pytest.mark.parametrize("workers,block", [(1, None), (2, 4096)])
+def test_a_late_value_widens_and_equals_the_widened_schema_from_the_start(
+    tmp_path, case, workers, block
+):
+    col, value = LATE[case]
+    rows = _rows(6000, seed=len(case))
+    for at in (1000, 1500, 2000):
+        rows[at][col] = value
+    src = _write(tmp_path / "in.csv", rows)
+    out = tmp_path / "o.npy"
+    rep = fastetl.convert(src, out, infer_rows=SAMPLE, workers=workers, block_size=block)
+    assert rep.rows == 6000 and rep.widened, "the sample saw the late value"
+    assert all(w["line"] == 1002 for w in rep.widened)  # the first of them, in input order
+    widened = json.loads((tmp_path / "o.npy.json").read_text())["schema"]
+    assert widened["inferred"]["widened"] == list(rep.widened)
+    # the same bytes as converting with the widened schema from the start
+    fastetl.convert(src, tmp_path / "ref.npy", widened, workers=1)
+    assert (tmp_path / "o.npy").read_bytes() == (tmp_path / "ref.npy").read_bytes()
+    _check_values(out, _reference(src))
+    # and read_csv gives the same records
+    t = fastetl.read_csv(src, infer_rows=SAMPLE, workers=workers, block_size=block)
+    assert t.array.dtype == np.load(out).dtype
+    assert t.array.tobytes() == np.load(out).tobytes()  # (NaN payloads of nulls too)
+
+
+def test_several_columns_and_steps_widen_in_few_passes(tmp_path):
+    rows = _rows(20_000, seed=7)
+    rows[5000] = ["300", "x" * 40, "1.5"]
+    rows[9000] = ["70000", "y", "2"]
+    rows[12000] = ["1.25", "z", "3"]
+    src = _write(tmp_path / "in.csv", rows)
+    rep = fastetl.convert(src, tmp_path / "o.npy", infer_rows=SAMPLE, workers=2, block_size=8192)
+    t = fastetl.open(tmp_path / "o.npy")
+    assert [c["type"] for c in t.meta["schema"]["columns"]] == ["float64", "str", "float64"]
+    assert {w["column"] for w in rep.widened} == {"a", "b"}
+    _check_values(tmp_path / "o.npy", _reference(src))
+
+
+@pytest.mark.parametrize("on_error", ["skip", "reject"])
+def test_a_lenient_policy_widens_instead_of_dropping_the_row(tmp_path, on_error):
+    """Under skip/reject a late value widens its column (it is not a bad row); a malformed
+    row is still the policy's, with its own line number."""
+    rows = _rows(6000, seed=3)
+    rows[2000][0] = "99999"
+    src = _write(tmp_path / "in.csv", rows)
+    ref = _reference(src)
+    with open(src, "a") as fh:
+        fh.write("1,2\n")  # one malformed row, line 6002
+    rep = fastetl.convert(src, tmp_path / "o.npy", infer_rows=SAMPLE, on_error=on_error)
+    assert rep.rows == 6000 and rep.rows_read == 6001
+    assert rep.rows_rejected + rep.rows_skipped == 1
+    assert rep.widened[0]["column"] == "a" and rep.widened[0]["line"] == 2002
+    if on_error == "reject":
+        assert Path(rep.rejects).read_text() == "a,b,c\n1,2\n"
+        reasons = json.loads(Path(rep.rejects + ".json").read_text())
+        assert [r["line"] for r in reasons["rejects"]] == [6002]
+    _check_values(tmp_path / "o.npy", ref)
+
+
+def test_a_malformed_row_after_a_widening_is_still_the_error(tmp_path):
+    rows = _rows(6000, seed=4)
+    rows[1500][0] = "1000"
+    src = _write(tmp_path / "in.csv", rows)
+    with open(src, "a") as fh:
+        fh.write('1,"open\n')
+    with pytest.raises(fastetl.ParseError, match="line 6002"):
+        fastetl.convert(src, tmp_path / "o.npy", infer_rows=SAMPLE)
+    assert not (tmp_path / "o.npy").exists()
+
+
+def test_a_given_schema_is_not_widened_unless_asked(tmp_path):
+    rows = _rows(3000, seed=5)
+    rows[1000][0] = "300"
+    src = _write(tmp_path / "in.csv", rows)
+    schema = fastetl.infer_schema(_write(tmp_path / "head.csv", rows[:100]))
+    assert schema.columns[0].type == "int8"
+    with pytest.raises(fastetl.ParseError, match=r"line 1002, column \"a\": '300' is out of range"):
+        fastetl.convert(src, tmp_path / "o.npy", schema)
+    rep = fastetl.convert(src, tmp_path / "o.npy", schema, widen=True)
+    assert rep.widened[0]["to"] == "int16"
+    with pytest.raises(fastetl.ParseError):
+        fastetl.convert(src, tmp_path / "o2.npy", widen=False, infer_rows=SAMPLE)
+
+
+def test_append_never_widens(tmp_path):
+    rows = _rows(3000, seed=6)
+    src = _write(tmp_path / "in.csv", rows)
+    fastetl.convert(src, tmp_path / "o.npy", infer_rows=SAMPLE)
+    more = _write(tmp_path / "more.csv", [["300", "ab", "1.5"]])
+    with pytest.raises(fastetl.ParseError, match="out of range"):
+        fastetl.convert(more, tmp_path / "o.npy", append=True)
+
+
+def test_stdin_widens_through_the_cli(tmp_path):
+    """stdin is spooled (inference reads it twice already) and read again to widen; the
+    CLI says what widened and where."""
+    rows = _rows(30_000, seed=8)
+    rows[10_000][0] = "-129"
+    src = _write(tmp_path / "in.csv", rows)
+    out = tmp_path / "o.npy"
+    with open(src, "rb") as fh:
+        r = subprocess.run(
+            [sys.executable, "-m", "fastetl", "convert", "-", str(out), "--infer-rows", "50"],
+            stdin=fh, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert 'column "a" widened from int8 to int16 for \'-129\' at line 10,002' in r.stderr
+    _check_values(out, _reference(src))
+
+
+def test_a_file_object_is_read_again_from_where_it_started(tmp_path):
+    rows = _rows(3000, seed=9)
+    rows[2000][1] = "wider than the sample"
+    data = b"junk before\n" + _write(tmp_path / "in.csv", rows).read_bytes()
+    fh = io.BytesIO(data)
+    fh.readline()
+    t = fastetl.read_csv(fh, infer_rows=SAMPLE)
+    assert t["b"].tolist() == _reference(tmp_path / "in.csv")["b"]
+
+
+@pytest.mark.parametrize("big", ["9007199254740993", "-18446744073709551615", "12345678901234567891"])
+@pytest.mark.parametrize("order", ["fraction first", "integer first"])
+def test_integers_become_float64_only_while_every_integer_is_exact(tmp_path, big, order):
+    """A fraction turns an integer column into float64 only when no integer of the column
+    is past 2**53 (float64 would round it): else the column becomes text, every value as
+    written."""
+    rows = _rows(8000, seed=10)
+    first, second = (1000, 2000) if order == "fraction first" else (2000, 1000)
+    rows[first][0] = "2.5"
+    rows[second][0] = big
+    src = _write(tmp_path / "in.csv", rows)
+    fastetl.convert(src, tmp_path / "o.npy", infer_rows=SAMPLE, workers=2, block_size=4096)
+    t = fastetl.open(tmp_path / "o.npy")
+    assert t.meta["schema"]["columns"][0]["type"] == "str"
+    assert t["a"].tolist() == _reference(src)["a"]
+
+
+def test_exact_integers_and_a_fraction_give_float64(tmp_path):
+    rows = _rows(8000, seed=11)
+    rows[1000][0] = "2.5"
+    rows[2000][0] = str(2**53)
+    src = _write(tmp_path / "in.csv", rows)
+    fastetl.convert(src, tmp_path / "o.npy", infer_rows=SAMPLE)
+    t = fastetl.open(tmp_path / "o.npy")
+    assert t.meta["schema"]["columns"][0]["type"] == "float64"
+    _check_values(tmp_path / "o.npy", _reference(src))
