@@ -233,3 +233,26 @@ def test_exact_integers_and_a_fraction_give_float64(tmp_path):
     t = fastetl.open(tmp_path / "o.npy")
     assert t.meta["schema"]["columns"][0]["type"] == "float64"
     _check_values(tmp_path / "o.npy", _reference(src))
+
+
+@pytest.mark.parametrize(
+    "late,passes",
+    [
+        ({}, 1),  # nothing to widen: one pass
+        ({1000: (0, "300"), 1500: (1, "x" * 30), 2000: (2, "text")}, 2),  # one step each
+        ({1000: (0, "300"), 2000: (0, "70000")}, 3),  # int8 -> int16 -> int32
+    ],
+)
+def test_the_cost_is_one_pass_per_round_of_widenings(tmp_path, late, passes):
+    """The stated cost, counted: a pass restarts the progress from the start of the input."""
+    rows = _rows(6000, seed=12)
+    for at, (col, value) in late.items():
+        rows[at][col] = value
+    src = _write(tmp_path / "in.csv", rows)
+    seen: list[int] = []
+    fastetl.convert(
+        src, tmp_path / "o.npy", infer_rows=SAMPLE, block_size=4096, workers=1,
+        progress=lambda done, total: seen.append(done),
+    )  # fmt: skip
+    restarts = sum(1 for a, b in zip(seen, seen[1:]) if b < a)
+    assert restarts + 1 == passes
