@@ -1360,11 +1360,14 @@ def widen_for(schema: Schema, error: BaseException) -> Schema | None:
 
 
 def _check_sample(data: bytes, header: bool):
-    from .api import read_csv  # late: api imports this module
+    """A check that converts the sample (UTF-8 bytes) with the real converter."""
+    from .pipeline import run  # late: the pipeline is not needed to sniff
 
     def check(schema: Schema) -> None:
         d = schema.dialect.to_dict() | {"encoding": "utf-8", "header": header}
-        read_csv(data, schema.replace(dialect=Dialect.from_dict(d)))
+        schema = schema.replace(dialect=Dialect.from_dict(d))
+        with open_source(data, "utf-8") as source:
+            run(source, schema, _DiscardWriter(schema.dtype()))
 
     return check
 
