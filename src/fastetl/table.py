@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from . import bridges
 from .errors import OutputError
 from .schema import Column, Schema
 from .sidecar import NpyFacts, check_records, unknown_code
@@ -123,7 +124,7 @@ class Table:
             out = np.asarray([*self.meta["categories"][name], None], dtype=object)
             out = out.take(self._codes(name))
         elif col.type == "str":
-            out = _utf8(raw)
+            out = _utf8(self, name)
         elif col.type == "decimal":
             floats = _decimal_floats(raw, col.scale or 0)
             if nulls is None:
@@ -180,13 +181,18 @@ class Table:
             out[self.null_mask(name)] = None
         return out
 
-    def rows(self, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
-        """Rows as dicts of Python values (for display)."""
-        stop = len(self) if stop is None else min(stop, len(self))
+    def _sub(self, start: int, stop: int) -> Table:
+        """Rows [start, stop) as a Table over the same records (a view, no copy)."""
         sub = type(self).__new__(type(self))
         sub.__dict__.update(self.__dict__)
         sub.array = self.array[start:stop]
         sub._start = self._start + start
+        return sub
+
+    def rows(self, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
+        """Rows as dicts of Python values (for display)."""
+        stop = len(self) if stop is None else min(stop, len(self))
+        sub = self._sub(start, stop)
         cols = {}
         for name in self.columns:
             col = self._columns.get(name)
@@ -207,36 +213,27 @@ class Table:
         return out
 
     def to_pandas(self, decimals: str = "float") -> Any:
-        """A pandas DataFrame; ``decimals`` is ``"float"``, ``"decimal"`` or ``"int"`` (scaled)."""
-        try:
-            import pandas as pd  # type: ignore[import-untyped,unused-ignore]
-        except ImportError:
-            raise ImportError("to_pandas() needs pandas: pip install 'fastetl[pandas]'") from None
-        if decimals not in ("float", "decimal", "int"):
-            raise ValueError(f"decimals must be 'float', 'decimal' or 'int', not {decimals!r}")
-        data: dict[str, Any] = {}
-        for name, col in self._columns.items():
-            raw = np.asarray(self.array[name])
-            nulls = self.null_mask(name) if col.masked else None
-            if col.type == "category":
-                data[name] = pd.Categorical.from_codes(
-                    self._codes(name), self.meta["categories"][name]
-                )
-            elif col.type == "str":
-                data[name] = self[name]
-            elif col.type == "decimal" and decimals != "float":
-                data[name] = (
-                    self.decimal(name) if decimals == "decimal" else _nullable(pd, raw, nulls)
-                )
-            elif col.type == "decimal":
-                data[name] = np.ma.filled(self[name], np.nan)
-            elif nulls is not None:
-                data[name] = _nullable(pd, raw, nulls)
-            else:
-                data[name] = raw
-        for bit in self._bits:
-            data[bit] = self[bit]
-        return pd.DataFrame(data)
+        """A pandas DataFrame: text in pandas' default string dtype (built from Arrow
+        buffers when pyarrow is installed), categories as ``Categorical``, nullable
+        ``Int*``/``boolean`` for nullable integer and bool columns, flag bits as bool;
+        ``decimals`` is ``"float"``, ``"decimal"`` (exact) or ``"int"`` (scaled)."""
+        return bridges.to_pandas(self, decimals)
+
+    def to_arrow(self) -> Any:
+        """A ``pyarrow.Table``: dictionary-encoded categories, ``decimal128(19, scale)``,
+        ``date32``, ``timestamp`` (UTC for a column that read offsets), Arrow strings,
+        nulls from the masks, flag bits as bool columns.  Needs ``fastetl[arrow]``."""
+        return bridges.to_arrow(self)
+
+    def to_polars(self) -> Any:
+        """A ``polars.DataFrame`` (through :meth:`to_arrow`).  Needs ``fastetl[polars]``."""
+        return bridges.to_polars(self)
+
+    def iter_batches(self, rows: int = 65536, format: str = "arrow") -> Any:  # noqa: A002
+        """Slices of ``rows`` rows as ``pyarrow.RecordBatch`` (or ``pandas.DataFrame``
+        with ``format="pandas"``), for tables bigger than memory: the pages of a
+        memory-mapped file are released batch by batch."""
+        return bridges.iter_batches(self, rows, format)
 
 
 # 10**s is exact in float64 for every scale a schema allows (at most 18 < 22)
@@ -254,33 +251,11 @@ def _decimal_floats(ints: np.ndarray, scale: int) -> np.ndarray:
     return out
 
 
-try:  # numpy >= 2: one C loop decodes UTF-8 bytes (numpy S) into variable-width strings
-    _STRINGS: Any = np.dtypes.StringDType()
-except AttributeError:  # numpy 1.x
-    _STRINGS = None
-
-
-def _utf8(raw: np.ndarray) -> np.ndarray:
-    """UTF-8 bytes (numpy S, trailing NULs are padding) as an object array of ``str``.
-
-    ``raw.astype(StringDType()).astype(object)`` (numpy decodes UTF-8 in C) measured
-    the fastest exact way, on par with a ``bytes.decode`` loop and 3-5 times faster than
-    ``numpy.char.decode`` / ``numpy.strings.decode``, which build fixed-width UCS-4
-    first; ``astype("U")`` is ASCII-only.  ``benchmarks/decoding.py`` re-measures.
-    """
-    if _STRINGS is not None:
-        return raw.astype(_STRINGS).astype(object)
-    out = np.empty(len(raw), dtype=object)
-    out[:] = list(map(bytes.decode, raw.tolist()))
-    return out
-
-
-def _nullable(pd: Any, values: np.ndarray, nulls: np.ndarray | None) -> Any:
-    if nulls is None:
-        return values
-    if values.dtype == np.bool_:
-        return pd.arrays.BooleanArray(values, nulls)
-    return pd.arrays.IntegerArray(values, nulls)
+def _utf8(table: Table, name: str) -> np.ndarray:
+    """A ``str`` column (UTF-8 bytes, NUL padding) as an object array of ``str``, made
+    by one C loop (``bridges.utf8_objects``: faster than numpy's StringDType, which
+    builds its own strings first); a value that is not UTF-8 is an OutputError."""
+    return bridges._strings(table, name, bridges.utf8_objects)
 
 
 def open(path: str | os.PathLike[str]) -> Table:  # noqa: A001 - mirrors the builtin on purpose
