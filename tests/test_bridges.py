@@ -351,18 +351,27 @@ def test_a_file_converted_without_a_schema(tmp_path):
     rnd = random.Random(SEED)
     rows = [
         [i, f"{rnd.uniform(-100, 100):.2f}", f"{rnd.choice(TEXTS[:7]).strip()} {i}",
-         f"2024-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}"]
+         f"2024-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}",
+         f"2024-03-{rnd.randint(1, 28):02d}T{rnd.randint(0, 23):02d}:{rnd.randint(0, 59):02d}:07"
+         + rnd.choice(["Z", "+02:00", "-05:30", "+0100"]),
+         f"2024-03-{rnd.randint(1, 28):02d} {rnd.randint(0, 23):02d}:{rnd.randint(0, 59):02d}:07"]
         for i in range(300)
     ]  # fmt: skip
     src = tmp_path / "plain.csv"
+    header = ["n", "x", "word", "day", "at", "naive"]
     with src.open("w", encoding="utf-8", newline="") as f:
-        csv.writer(f, lineterminator="\n").writerows([["n", "x", "word", "day"], *rows])
+        csv.writer(f, lineterminator="\n").writerows([header, *rows])
     out = tmp_path / "plain.npy"
     fastetl.convert(src, out)
     t = fastetl.open(out)
     got = t.to_arrow()
     want = pacsv.read_csv(src)
-    for name in ("n", "x", "word", "day"):
+    # offsets in every value: UTC instants, tz-aware as pyarrow infers them; none: naive
+    assert t.schema.columns[4].tz == "UTC" and t.schema.columns[5].tz is None
+    assert got.schema.field("at").type == pa.timestamp("us", tz="UTC")
+    assert want.schema.field("at").type.tz == "UTC"
+    assert got.schema.field("naive").type == pa.timestamp("us")
+    for name in header:
         g = got[name]
         if pa.types.is_dictionary(g.type):
             g = g.cast(pa.string())
@@ -374,6 +383,10 @@ def test_a_file_converted_without_a_schema(tmp_path):
         pd.testing.assert_series_equal(
             back[name], df[name], check_exact=True, check_dtype=name != "n"
         )
+    at = pd.to_datetime(df["at"], format="ISO8601", utc=True)
+    assert str(back["at"].dtype) == "datetime64[us, UTC]"
+    assert (back["at"] == at).all()
+    assert (back["naive"] == pd.to_datetime(df["naive"])).all()
 
 
 # -- the string builders -----------------------------------------------------------

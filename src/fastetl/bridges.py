@@ -12,8 +12,9 @@ the compiled core (``_bridges.pxi``), never by Python code per value:
 * ``decimal(scale)``: the scaled int64 *is* the low word of a ``decimal128(19, scale)``;
   the high word is its sign (no float on the way).
 * ``date`` -> ``date32``; ``datetime`` -> ``timestamp(unit)``, with ``tz="UTC"``
-  where the column reads UTC offsets (a ``%z`` format) -- the core stores every value
-  with an offset as the UTC instant --, naive otherwise.
+  where the column holds UTC instants (schema ``"tz": "UTC"``, which inference sets when
+  the values carry offsets, or a ``%z`` format: the core stores a value with an offset as
+  its UTC instant), naive otherwise.
 * nulls: the validity bitmaps come from the null masks (NaN/NaT for float and date
   columns), flag bits become bool columns.
 
@@ -141,8 +142,11 @@ def _strings(t: Any, name: str, build: Any, *args: Any, **kw: Any) -> Any:
 
 # -- Arrow ----------------------------------------------------------------------
 def utc(col: Column) -> bool:
-    """True when a datetime column reads UTC offsets (its values are UTC instants)."""
-    return col.type == "datetime" and col.format is not None and "%z" in col.format
+    """True when a datetime column holds UTC instants: its schema says ``"tz": "UTC"``
+    (inference does when every sampled value has an offset) or its format has ``%z``."""
+    if col.type != "datetime":
+        return False
+    return col.tz == "UTC" or (col.format is not None and "%z" in col.format)
 
 
 def _arrow_type(pa: Any, col: Column, ncategories: int) -> Any:
