@@ -7,7 +7,9 @@ demand.  ``t[name]`` is always values -- floats, ``str``, bools, ``datetime64``,
 masks for nulls -- never an encoding; the stored encoding stays reachable with
 ``t.raw(name)`` and ``t.array``.  Every decoder here is a numpy operation over the
 whole column, with no Python loop per value (only exact ``Decimal`` objects, and
-scaled decimals beyond 2**53, are made one by one).
+scaled decimals beyond 2**53, are made one by one).  The conversions to pandas, Arrow
+and Polars (``to_pandas``, ``to_arrow``, ``to_polars``, ``iter_batches``) live in
+``bridges.py``.
 """
 
 from __future__ import annotations
