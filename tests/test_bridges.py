@@ -314,6 +314,20 @@ def test_in_memory_table_bridges_equal_the_file_ones(converted):
     pd.testing.assert_frame_equal(r.to_pandas(), t.to_pandas(), check_exact=True)
 
 
+def test_iter_batches_of_a_table_whose_file_was_replaced_since_it_was_opened(tmp_path):
+    """The batches are read from the file only while it holds the records the table
+    opened; after another conversion into the same path they come from the map."""
+    out = tmp_path / "t.npy"
+    fastetl.convert(write_csv(tmp_path / "a.csv", make_rows(300, seed=1)), out, SCHEMA)
+    t = fastetl.open(out)
+    before = t.to_arrow()
+    fastetl.convert(write_csv(tmp_path / "b.csv", make_rows(200, seed=2)), out, SCHEMA)
+    assert pa.Table.from_batches(list(t.iter_batches(64))).equals(before)
+    now = fastetl.open(out)
+    assert len(now) == 200
+    assert pa.Table.from_batches(list(now.iter_batches(64))).equals(now.to_arrow())
+
+
 def test_empty_table(tmp_path):
     src = write_csv(tmp_path / "empty.csv", [])
     out = tmp_path / "empty.npy"

@@ -28,7 +28,6 @@ numpy arrays and are for any reader that holds fixed-width UTF-8 bytes.
 
 from __future__ import annotations
 
-import mmap
 from collections.abc import Iterator
 from typing import Any
 
@@ -300,28 +299,11 @@ def to_pandas(t: Any, decimals: str = "float") -> Any:
 
 
 # -- batches --------------------------------------------------------------------
-def _release(array: np.ndarray, start: int, stop: int) -> None:
-    """Drops rows [start, stop) of a memory-mapped array from this process's resident
-    pages (they are read back from the file if touched again), so that a pass over a
-    table bigger than memory keeps only the current batch resident.  Where the OS has
-    no madvise (Windows) it does nothing: the pages stay reclaimable by the OS."""
-    mm = getattr(array, "_mmap", None)
-    advice = getattr(mmap, "MADV_DONTNEED", None)
-    if mm is None or advice is None or not hasattr(mm, "madvise") or stop <= start:
-        return
-    head = array.ctypes.data - np.frombuffer(mm, dtype=np.uint8).ctypes.data
-    first = head + start * array.itemsize
-    last = min(head + stop * array.itemsize, len(mm))
-    first -= first % mmap.PAGESIZE
-    if 0 <= first < last:
-        mm.madvise(advice, first, last - first)
-
-
 def iter_batches(t: Any, rows: int = 65536, format: str = "arrow") -> Iterator[Any]:  # noqa: A002
     """The table in slices of ``rows`` rows: ``pyarrow.RecordBatch`` (``format="arrow"``)
     or ``pandas.DataFrame`` (``"pandas"``, index counting from the slice's first row);
     an empty table gives one empty batch.  Memory per batch is bounded: over a
-    memory-mapped file, the pages of a batch are dropped once it is made."""
+    converted file, each batch's records are read from the file (``Table._slices``)."""
     if isinstance(rows, bool) or not isinstance(rows, (int, np.integer)) or rows < 1:
         raise ValueError(f"rows must be a positive integer, got {rows!r}")
     if format not in ("arrow", "pandas"):
@@ -333,14 +315,10 @@ def iter_batches(t: Any, rows: int = 65536, format: str = "arrow") -> Iterator[A
 
 
 def _batches(t: Any, rows: int, schema: Any) -> Iterator[Any]:
-    # an empty table gives one empty batch: the list of batches is never empty
-    for start in range(0, max(len(t), 1), rows):
-        stop = min(start + rows, len(t))
-        part = t._sub(start, stop)
+    for start, stop, part in t._slices(rows):
         if schema is not None:
-            out = record_batch(part, schema)
+            yield record_batch(part, schema)
         else:
             out = to_pandas(part)
             out.index = range(start, stop)
-        _release(t.array, start, stop)
-        yield out
+            yield out

@@ -15,7 +15,9 @@ and Polars (``to_pandas``, ``to_arrow``, ``to_polars``, ``iter_batches``) live i
 from __future__ import annotations
 
 import decimal
+import mmap
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,14 @@ from . import bridges
 from .errors import OutputError
 from .schema import Column, Schema
 from .sidecar import NpyFacts, check_records, unknown_code
-from .store import PairError, load_pair, read_sidecar, sidecar_path, sidecar_schema
+from .store import (
+    PairError,
+    load_pair,
+    open_records,
+    read_sidecar,
+    sidecar_path,
+    sidecar_schema,
+)
 
 
 class Table:
@@ -49,6 +58,7 @@ class Table:
         facts = NpyFacts(dtype=array.dtype, rows=len(array), data_offset=offset, size=None)
         check_records(meta, self.schema, sidecar_path(self.path), facts, self.path.name)
         self.array: np.ndarray = array
+        self._data_offset = offset  # where array[0] is in the file (None: not mapped)
         self._index()
 
     @classmethod
@@ -64,6 +74,7 @@ class Table:
                 f"records of {array.dtype} do not match the schema's {self.schema.dtype()}"
             )
         self.array = array
+        self._data_offset = None
         self._index()
         return self
 
@@ -191,6 +202,43 @@ class Table:
         sub._start = self._start + start
         return sub
 
+    def _slices(self, rows: int) -> Iterator[tuple[int, int, Table]]:
+        """``(start, stop, sub-table)`` for consecutive slices of ``rows`` rows (one empty
+        slice for an empty table).  Over a converted file each slice's records are read
+        from the file into memory, not through the map: a pass over a file bigger than
+        memory holds one slice at a time (the pages it read stay in the OS cache, not in
+        this process).  When the file is no longer this commit's, the map is sliced and
+        each slice's pages are released after it."""
+        n = len(self)
+        fh = None
+        if self._data_offset is not None and self.path is not None and n:
+            fh = open_records(self.path, self.meta, self.array.dtype, self._data_offset)
+        try:
+            for start in range(0, max(n, 1), rows):
+                stop = min(start + rows, n)
+                sub = self._sub(start, stop)
+                if fh is not None:
+                    sub.array = self._read(fh, self._start + start, stop - start)
+                yield start, stop, sub
+                if fh is None:
+                    _release(self.array, start, stop)
+        finally:
+            if fh is not None:
+                fh.close()
+
+    def _read(self, fh: Any, row: int, count: int) -> np.ndarray:
+        """``count`` records from row ``row`` of the open file, into memory."""
+        out = np.empty(count, dtype=self.array.dtype)
+        view = memoryview(out.view(np.uint8))
+        fh.seek(self._data_offset + row * self.array.dtype.itemsize)
+        done = 0
+        while done < len(view):
+            got = fh.readinto(view[done:])
+            if not got:
+                raise OutputError(f"cannot read {self.path}: it is shorter than its header says")
+            done += got
+        return out
+
     def rows(self, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
         """Rows as dicts of Python values (for display)."""
         stop = len(self) if stop is None else min(stop, len(self))
@@ -233,8 +281,8 @@ class Table:
 
     def iter_batches(self, rows: int = 65536, format: str = "arrow") -> Any:  # noqa: A002
         """Slices of ``rows`` rows as ``pyarrow.RecordBatch`` (or ``pandas.DataFrame``
-        with ``format="pandas"``), for tables bigger than memory: the pages of a
-        memory-mapped file are released batch by batch."""
+        with ``format="pandas"``), for tables bigger than memory: each batch's records
+        are read from the file, so about one batch is held at a time."""
         return bridges.iter_batches(self, rows, format)
 
 
@@ -251,6 +299,22 @@ def _decimal_floats(ints: np.ndarray, scale: int) -> np.ndarray:
     if big.any():
         out[big] = [float(decimal.Decimal(v).scaleb(-scale)) for v in ints[big].tolist()]
     return out
+
+
+def _release(array: np.ndarray, start: int, stop: int) -> None:
+    """Drops rows [start, stop) of a memory-mapped array from this process's resident
+    pages (read back from the file if touched again).  Advice only: nothing where the
+    OS has no madvise (Windows), where the pages stay reclaimable by the OS."""
+    mm = getattr(array, "_mmap", None)  # numpy.memmap's own map
+    advice = getattr(mmap, "MADV_DONTNEED", None)
+    if mm is None or advice is None or not hasattr(mm, "madvise") or stop <= start:
+        return
+    head = array.ctypes.data - np.frombuffer(mm, dtype=np.uint8).ctypes.data
+    first = head + start * array.itemsize
+    last = min(head + stop * array.itemsize, len(mm))
+    first -= first % mmap.PAGESIZE
+    if 0 <= first < last:
+        mm.madvise(advice, first, last - first)
 
 
 def _utf8(table: Table, name: str) -> np.ndarray:
