@@ -515,6 +515,33 @@ def test_a_missing_optional_dependency_names_the_extra(tmp_path, blocked, call, 
     assert blocked in res.stdout
 
 
+def test_to_pandas_without_pyarrow_builds_the_strings_in_c_and_equals_pandas(tmp_path):
+    """Without pyarrow, pandas keeps text in object arrays (pandas 3: the "str" dtype
+    with Python storage); to_pandas fills them from the C loop, nulls as pandas has them."""
+    src = tmp_path / "s.csv"
+    with src.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["n", "s"])
+        w.writerows([[i, "" if i % 4 == 0 else TEXTS[i % len(TEXTS)]] for i in range(200)])
+    schema = {"columns": [{"name": "n", "type": "int64"},
+                          {"name": "s", "type": "str", "width": 40, "nullable": True}]}  # fmt: skip
+    code = textwrap.dedent(
+        f"""
+        import sys
+        sys.modules["pyarrow"] = None  # the import system's own "not installed"
+        import pandas as pd
+        import fastetl
+        df = fastetl.read_csv({str(src)!r}, {schema!r}).to_pandas()
+        want = pd.read_csv({str(src)!r}, keep_default_na=False, na_values=[""])
+        assert getattr(df["s"].dtype, "storage", "python") == "python", df["s"].dtype
+        pd.testing.assert_frame_equal(df, want, check_exact=True)
+        print("ok", df["s"].dtype)
+        """
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout.startswith("ok"), res.stderr
+
+
 # -- bounded memory ------------------------------------------------------------------
 PEAK_SCRIPT = """
 import json, resource, sys

@@ -248,7 +248,8 @@ def _str_dtype(pd: Any) -> Any:
 
 def _pandas_strings(pd: Any, t: Any, name: str, nulls: np.ndarray | None) -> Any:
     dtype = _str_dtype(pd)
-    if dtype is not None and getattr(dtype, "storage", None) == "pyarrow":
+    # "pyarrow_numpy": pandas 2.1-2.2's name for the same storage under infer_string
+    if dtype is not None and getattr(dtype, "storage", None) in ("pyarrow", "pyarrow_numpy"):
         # the Arrow array is the pandas array: no Python object per value
         return dtype.__from_arrow__(_strings(t, name, arrow_strings, nulls, large=True))
     values = _strings(t, name, utf8_objects, nulls, np.nan)
