@@ -73,7 +73,7 @@ def main() -> None:
         return out
 
     cases = [
-        ("str: t[name] (StringDType cast)", lambda: t["s"], reference),
+        ("str: t[name] (one C loop: bridges.utf8_objects)", lambda: t["s"], reference),
         ("str: per-value bytes.decode loop (before)", loop, reference),
         ("str: numpy.char.decode -> object", char_decode, reference),
         ("str: map(bytes.decode)", map_decode, reference),
@@ -84,6 +84,10 @@ def main() -> None:
         ("decimal(2): t[name] (floats)", lambda: t["d"], None),
         ("decimal(2): t.decimal(name) (Decimal objects)", lambda: t.decimal("d"), None),
     ]  # fmt: skip
+    if hasattr(np.dtypes, "StringDType"):
+        cases.insert(1, ("str: astype(StringDType).astype(object) (replaced)",
+                         lambda: raw_s.astype(np.dtypes.StringDType()).astype(object),
+                         reference))  # fmt: skip
     if hasattr(np, "strings"):
         cases.insert(3, ("str: numpy.strings.decode -> object",
                          lambda: np.strings.decode(raw_s, "utf-8").astype(object),

@@ -542,6 +542,8 @@ BAD_SCHEMAS = {
     "datetime format %p": _cols({"name": "a", "type": "datetime", "format": "%Y-%m-%d %H %p"}),
     "datetime unit h": _cols({"name": "a", "type": "datetime", "unit": "h"}),
     "datetime unit D": _cols({"name": "a", "type": "datetime", "unit": "D"}),
+    "datetime tz not UTC": _cols({"name": "a", "type": "datetime", "tz": "Europe/Lisbon"}),
+    "tz on date": _cols({"name": "a", "type": "date", "tz": "UTC"}),
     "dialect not an object": _cols({"name": "a", "type": "int8"}, dialect=","),
     "dialect unknown key": _cols({"name": "a", "type": "int8"}, dialect={"sep": ","}),
     "delimiter two chars": _cols({"name": "a", "type": "int8"}, dialect={"delimiter": ",,"}),
@@ -694,3 +696,12 @@ def test_direct_constructors_validate_too():
         Flags(name="f", type="uint8", bits=())
     with pytest.raises(SchemaError):
         Schema(columns=())
+
+
+def test_datetime_tz_utc_round_trips_and_is_the_same_record_layout():
+    d = {"columns": [{"name": "at", "type": "datetime", "tz": "UTC", "unit": "ms"}]}
+    s = Schema.from_dict(d)
+    assert s.columns[0].tz == "UTC"
+    assert json.loads(s.to_json()) == {**d, "dialect": s.dialect.to_dict()}
+    naive = Schema.from_dict({"columns": [{"name": "at", "type": "datetime", "unit": "ms"}]})
+    assert s.dtype() == naive.dtype() == np.dtype([("at", "<M8[ms]")])

@@ -971,3 +971,5 @@ def count_lines(data, Py_ssize_t start, Py_ssize_t end):
     finally:
         PyBuffer_Release(&src)
     return n
+
+include "_bridges.pxi"

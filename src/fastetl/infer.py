@@ -404,18 +404,23 @@ def _date_format(vals: list[str]) -> Any:
 def _iso_datetime(vals: list[str]) -> Any:
     """``{"type": "datetime", ...}`` when every value is an ISO datetime, else ``_NOT``."""
     unit = "us"
+    offsets = bool(vals)
     for v in vals:
         m = _ISO_DT_RE.match(v)
         if not m:
             return _NOT
-        y, mo, d, hh, mi, ss, frac, _tz = m.groups()
+        y, mo, d, hh, mi, ss, frac, tz = m.groups()
+        offsets = offsets and tz is not None
         if not _valid_date(int(y), int(mo), int(d)):
             return _NOT
         if hh is not None and (int(hh) > 23 or int(mi) > 59 or (ss is not None and int(ss) > 59)):
             return _NOT
         if frac and len(frac) > 6 and frac[6:].strip("0"):
             unit = "ns"
-    return {"type": "datetime", "unit": unit} if unit != "us" else {"type": "datetime"}
+    spec = {"type": "datetime", "unit": unit} if unit != "us" else {"type": "datetime"}
+    if offsets:  # every value says its offset: UTC instants (Arrow, pandas: tz-aware)
+        spec["tz"] = "UTC"
+    return spec
 
 
 def _custom_datetime(vals: list[str]) -> Any:

@@ -75,7 +75,7 @@ _TYPE_KEYS: dict[str, frozenset[str]] = {
     **{t: frozenset() for t in FLOAT_TYPES},
     "bool": frozenset(),
     "date": frozenset({"format"}),
-    "datetime": frozenset({"format", "unit"}),
+    "datetime": frozenset({"format", "unit", "tz"}),
     "decimal": frozenset({"scale", "round"}),
     "str": frozenset({"width", "truncate"}),
     "category": frozenset({"values", "max_values"}),
@@ -281,6 +281,7 @@ class Column:
     max_values: int | None = None  # category: learned dictionary limit
     format: str | None = None  # date / datetime
     unit: str | None = None  # datetime
+    tz: str | None = None  # datetime: "UTC" = the values are UTC instants (read with offsets)
 
     def __post_init__(self) -> None:
         where = f"column {self.name!r}"
@@ -338,12 +339,14 @@ class Column:
                 raise SchemaError(
                     f"{where}: unit must be one of {', '.join(DATETIME_UNITS)}, got {self.unit!r}"
                 )
+            if self.tz is not None and self.tz != "UTC":
+                raise SchemaError(f'{where}: tz must be "UTC" (or left out), got {self.tz!r}')
         if t == "skip" and self.nullable:
             raise SchemaError(f"{where}: a skip column cannot be nullable")
         # Keys that belong to another type are mistakes worth reporting.
         given = {
             k
-            for k in ("width", "scale", "values", "max_values", "format", "unit")
+            for k in ("width", "scale", "values", "max_values", "format", "unit", "tz")
             if getattr(self, k) is not None
         }
         given |= {k for k in ("truncate", "round") if getattr(self, k)}
@@ -402,7 +405,7 @@ class Column:
         d: dict[str, Any] = {"name": self.name, "type": self.type}
         if self.nullable:
             d["nullable"] = True
-        for key in ("width", "scale", "max_values", "format", "unit"):
+        for key in ("width", "scale", "max_values", "format", "unit", "tz"):
             val = getattr(self, key)
             if val is not None:
                 d[key] = val

@@ -878,6 +878,31 @@ def verify_pair(path: str | os.PathLike[str], meta: dict[str, Any]) -> None:
     _check_pair(path, meta, found)
 
 
+def open_records(
+    path: str | os.PathLike[str], meta: dict[str, Any], dtype: np.dtype, offset: int
+) -> Any:
+    """The ``.npy`` at ``path`` open for reading (unbuffered), when it still holds the
+    records of the commit ``meta`` describes (same pair id, dtype and data offset);
+    else None (replaced since, a sidecar without a pair id, unreadable).  For readers
+    that read the records by offset instead of through a memory map."""
+    if not isinstance(meta.get("pair"), dict):
+        return None
+    try:
+        fh = open(path, "rb", buffering=0)  # noqa: SIM115 - returned open
+    except OSError:
+        return None
+    try:
+        found_dtype, _, found_offset, found = _pair_of(fh, path)
+        _check_pair(path, meta, found)
+    except (OSError, ValueError, EOFError, PairError):
+        fh.close()
+        return None
+    if found_dtype != dtype or found_offset != offset:
+        fh.close()
+        return None
+    return fh
+
+
 PAIR_TRIES = 50  # a reader meets a commit between its two renames: look again, for ~1 s
 
 

@@ -7,22 +7,34 @@ demand.  ``t[name]`` is always values -- floats, ``str``, bools, ``datetime64``,
 masks for nulls -- never an encoding; the stored encoding stays reachable with
 ``t.raw(name)`` and ``t.array``.  Every decoder here is a numpy operation over the
 whole column, with no Python loop per value (only exact ``Decimal`` objects, and
-scaled decimals beyond 2**53, are made one by one).
+scaled decimals beyond 2**53, are made one by one).  The conversions to pandas, Arrow
+and Polars (``to_pandas``, ``to_arrow``, ``to_polars``, ``iter_batches``) live in
+``bridges.py``.
 """
 
 from __future__ import annotations
 
 import decimal
+import mmap
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import bridges
 from .errors import OutputError
 from .schema import Column, Schema
 from .sidecar import NpyFacts, check_records, unknown_code
-from .store import PairError, load_pair, read_sidecar, sidecar_path, sidecar_schema
+from .store import (
+    PairError,
+    load_pair,
+    open_records,
+    read_sidecar,
+    sidecar_path,
+    sidecar_schema,
+)
 
 
 class Table:
@@ -46,6 +58,7 @@ class Table:
         facts = NpyFacts(dtype=array.dtype, rows=len(array), data_offset=offset, size=None)
         check_records(meta, self.schema, sidecar_path(self.path), facts, self.path.name)
         self.array: np.ndarray = array
+        self._data_offset = offset  # where array[0] is in the file (None: not mapped)
         self._index()
 
     @classmethod
@@ -61,6 +74,7 @@ class Table:
                 f"records of {array.dtype} do not match the schema's {self.schema.dtype()}"
             )
         self.array = array
+        self._data_offset = None
         self._index()
         return self
 
@@ -123,7 +137,7 @@ class Table:
             out = np.asarray([*self.meta["categories"][name], None], dtype=object)
             out = out.take(self._codes(name))
         elif col.type == "str":
-            out = _utf8(raw)
+            out = _utf8(self, name)
         elif col.type == "decimal":
             floats = _decimal_floats(raw, col.scale or 0)
             if nulls is None:
@@ -180,13 +194,55 @@ class Table:
             out[self.null_mask(name)] = None
         return out
 
-    def rows(self, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
-        """Rows as dicts of Python values (for display)."""
-        stop = len(self) if stop is None else min(stop, len(self))
+    def _sub(self, start: int, stop: int) -> Table:
+        """Rows [start, stop) as a Table over the same records (a view, no copy)."""
         sub = type(self).__new__(type(self))
         sub.__dict__.update(self.__dict__)
         sub.array = self.array[start:stop]
         sub._start = self._start + start
+        return sub
+
+    def _slices(self, rows: int) -> Iterator[tuple[int, int, Table]]:
+        """``(start, stop, sub-table)`` for consecutive slices of ``rows`` rows (one empty
+        slice for an empty table).  Over a converted file each slice's records are read
+        from the file into memory, not through the map: a pass over a file bigger than
+        memory holds one slice at a time (the pages it read stay in the OS cache, not in
+        this process).  When the file is no longer this commit's, the map is sliced and
+        each slice's pages are released after it."""
+        n = len(self)
+        fh = None
+        if self._data_offset is not None and self.path is not None and n:
+            fh = open_records(self.path, self.meta, self.array.dtype, self._data_offset)
+        try:
+            for start in range(0, max(n, 1), rows):
+                stop = min(start + rows, n)
+                sub = self._sub(start, stop)
+                if fh is not None:
+                    sub.array = self._read(fh, self._start + start, stop - start)
+                yield start, stop, sub
+                if fh is None:
+                    _release(self.array, start, stop)
+        finally:
+            if fh is not None:
+                fh.close()
+
+    def _read(self, fh: Any, row: int, count: int) -> np.ndarray:
+        """``count`` records from row ``row`` of the open file, into memory."""
+        out = np.empty(count, dtype=self.array.dtype)
+        view = memoryview(out.view(np.uint8))
+        fh.seek(self._data_offset + row * self.array.dtype.itemsize)
+        done = 0
+        while done < len(view):
+            got = fh.readinto(view[done:])
+            if not got:
+                raise OutputError(f"cannot read {self.path}: it is shorter than its header says")
+            done += got
+        return out
+
+    def rows(self, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
+        """Rows as dicts of Python values (for display)."""
+        stop = len(self) if stop is None else min(stop, len(self))
+        sub = self._sub(start, stop)
         cols = {}
         for name in self.columns:
             col = self._columns.get(name)
@@ -207,36 +263,27 @@ class Table:
         return out
 
     def to_pandas(self, decimals: str = "float") -> Any:
-        """A pandas DataFrame; ``decimals`` is ``"float"``, ``"decimal"`` or ``"int"`` (scaled)."""
-        try:
-            import pandas as pd  # type: ignore[import-untyped,unused-ignore]
-        except ImportError:
-            raise ImportError("to_pandas() needs pandas: pip install 'fastetl[pandas]'") from None
-        if decimals not in ("float", "decimal", "int"):
-            raise ValueError(f"decimals must be 'float', 'decimal' or 'int', not {decimals!r}")
-        data: dict[str, Any] = {}
-        for name, col in self._columns.items():
-            raw = np.asarray(self.array[name])
-            nulls = self.null_mask(name) if col.masked else None
-            if col.type == "category":
-                data[name] = pd.Categorical.from_codes(
-                    self._codes(name), self.meta["categories"][name]
-                )
-            elif col.type == "str":
-                data[name] = self[name]
-            elif col.type == "decimal" and decimals != "float":
-                data[name] = (
-                    self.decimal(name) if decimals == "decimal" else _nullable(pd, raw, nulls)
-                )
-            elif col.type == "decimal":
-                data[name] = np.ma.filled(self[name], np.nan)
-            elif nulls is not None:
-                data[name] = _nullable(pd, raw, nulls)
-            else:
-                data[name] = raw
-        for bit in self._bits:
-            data[bit] = self[bit]
-        return pd.DataFrame(data)
+        """A pandas DataFrame: text in pandas' default string dtype (built from Arrow
+        buffers when pyarrow is installed), categories as ``Categorical``, nullable
+        ``Int*``/``boolean`` for nullable integer and bool columns, flag bits as bool;
+        ``decimals`` is ``"float"``, ``"decimal"`` (exact) or ``"int"`` (scaled)."""
+        return bridges.to_pandas(self, decimals)
+
+    def to_arrow(self) -> Any:
+        """A ``pyarrow.Table``: dictionary-encoded categories, ``decimal128(19, scale)``,
+        ``date32``, ``timestamp`` (UTC for a column that read offsets), Arrow strings,
+        nulls from the masks, flag bits as bool columns.  Needs ``fastetl[arrow]``."""
+        return bridges.to_arrow(self)
+
+    def to_polars(self) -> Any:
+        """A ``polars.DataFrame`` (through :meth:`to_arrow`).  Needs ``fastetl[polars]``."""
+        return bridges.to_polars(self)
+
+    def iter_batches(self, rows: int = 65536, format: str = "arrow") -> Any:  # noqa: A002
+        """Slices of ``rows`` rows as ``pyarrow.RecordBatch`` (or ``pandas.DataFrame``
+        with ``format="pandas"``), for tables bigger than memory: each batch's records
+        are read from the file, so about one batch is held at a time."""
+        return bridges.iter_batches(self, rows, format)
 
 
 # 10**s is exact in float64 for every scale a schema allows (at most 18 < 22)
@@ -254,33 +301,27 @@ def _decimal_floats(ints: np.ndarray, scale: int) -> np.ndarray:
     return out
 
 
-try:  # numpy >= 2: one C loop decodes UTF-8 bytes (numpy S) into variable-width strings
-    _STRINGS: Any = np.dtypes.StringDType()
-except AttributeError:  # numpy 1.x
-    _STRINGS = None
+def _release(array: np.ndarray, start: int, stop: int) -> None:
+    """Drops rows [start, stop) of a memory-mapped array from this process's resident
+    pages (read back from the file if touched again).  Advice only: nothing where the
+    OS has no madvise (Windows), where the pages stay reclaimable by the OS."""
+    mm = getattr(array, "_mmap", None)  # numpy.memmap's own map
+    advice = getattr(mmap, "MADV_DONTNEED", None)
+    if mm is None or advice is None or not hasattr(mm, "madvise") or stop <= start:
+        return
+    head = array.ctypes.data - np.frombuffer(mm, dtype=np.uint8).ctypes.data
+    first = head + start * array.itemsize
+    last = min(head + stop * array.itemsize, len(mm))
+    first -= first % mmap.PAGESIZE
+    if 0 <= first < last:
+        mm.madvise(advice, first, last - first)
 
 
-def _utf8(raw: np.ndarray) -> np.ndarray:
-    """UTF-8 bytes (numpy S, trailing NULs are padding) as an object array of ``str``.
-
-    ``raw.astype(StringDType()).astype(object)`` (numpy decodes UTF-8 in C) measured
-    the fastest exact way, on par with a ``bytes.decode`` loop and 3-5 times faster than
-    ``numpy.char.decode`` / ``numpy.strings.decode``, which build fixed-width UCS-4
-    first; ``astype("U")`` is ASCII-only.  ``benchmarks/decoding.py`` re-measures.
-    """
-    if _STRINGS is not None:
-        return raw.astype(_STRINGS).astype(object)
-    out = np.empty(len(raw), dtype=object)
-    out[:] = list(map(bytes.decode, raw.tolist()))
-    return out
-
-
-def _nullable(pd: Any, values: np.ndarray, nulls: np.ndarray | None) -> Any:
-    if nulls is None:
-        return values
-    if values.dtype == np.bool_:
-        return pd.arrays.BooleanArray(values, nulls)
-    return pd.arrays.IntegerArray(values, nulls)
+def _utf8(table: Table, name: str) -> np.ndarray:
+    """A ``str`` column (UTF-8 bytes, NUL padding) as an object array of ``str``, made
+    by one C loop (``bridges.utf8_objects``: faster than numpy's StringDType, which
+    builds its own strings first); a value that is not UTF-8 is an OutputError."""
+    return bridges._strings(table, name, bridges.utf8_objects)
 
 
 def open(path: str | os.PathLike[str]) -> Table:  # noqa: A001 - mirrors the builtin on purpose

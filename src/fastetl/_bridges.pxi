@@ -1,0 +1,134 @@
+# Bridges: fixed-width UTF-8 fields (numpy ``S``: the value, then NUL padding) as
+# Arrow string buffers or as Python ``str`` objects, one C loop per column.
+#
+# Included by _core.pyx.  Used by bridges.py (to_arrow, to_pandas) and table.py.
+# A field is read through the buffer protocol with its stride, so a column of a
+# structured array (a strided view of the records) is read in place, no copy.
+
+from cpython.buffer cimport PyBUF_FORMAT, PyBUF_STRIDES
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_FromStringAndSize
+from cpython.ref cimport Py_INCREF, Py_XDECREF
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.stdint cimport INT32_MAX, int32_t
+
+
+cdef inline Py_ssize_t unpadded_length(const char *p, Py_ssize_t w) noexcept nogil:
+    """Bytes of one numpy ``S`` value: its width less the trailing NULs (numpy's own
+    rule: a NUL inside the value stays).  Eight bytes at a time over the padding."""
+    while w >= 8 and fastetl_load8(p + w - 8) == 0:
+        w -= 8
+    while w > 0 and p[w - 1] == 0:
+        w -= 1
+    return w
+
+
+cdef int get_fixed_bytes(object raw, Py_buffer *view) except -1:
+    """The buffer of a 1-d numpy ``S`` array (any stride), read-only."""
+    PyObject_GetBuffer(raw, view, PyBUF_STRIDES | PyBUF_FORMAT)
+    fmt = view.format.decode("ascii") if view.format != NULL else "B"
+    if view.ndim != 1 or not fmt.endswith("s"):
+        PyBuffer_Release(view)
+        raise TypeError(f"expected a 1-d array of fixed-width bytes (numpy S), got format {fmt!r}")
+    return 0
+
+
+def utf8_arrow(object raw, object offsets):
+    """Arrow string buffers for the numpy ``S`` array ``raw``: fills ``offsets`` (a
+    writable int32 or int64 buffer of ``len(raw) + 1`` items) with where each value
+    starts and returns ``(data, bad)``: a bytearray of the values back to back, each
+    without its NUL padding, and the index of the first value that is not valid UTF-8
+    (-1: none).  OverflowError when int32 offsets cannot reach the end of the data."""
+    cdef Py_buffer src, off
+    cdef Py_ssize_t n, i, w, stride, total = 0, ln, bad = -1
+    cdef const char *base
+    cdef char *dst
+    cdef int32_t *o32 = NULL
+    cdef int64_t *o64 = NULL
+    cdef bint wide
+    get_fixed_bytes(raw, &src)
+    try:
+        PyObject_GetBuffer(offsets, &off, PyBUF_WRITABLE)
+        try:
+            n = src.shape[0]
+            w = src.itemsize
+            stride = src.strides[0]
+            base = <const char *>src.buf
+            if off.itemsize not in (4, 8) or off.len != (n + 1) * off.itemsize:
+                raise ValueError(f"offsets must be {n + 1} int32 or int64 items")
+            wide = off.itemsize == 8
+            if wide:
+                o64 = <int64_t *>off.buf
+            else:
+                o32 = <int32_t *>off.buf
+            with nogil:
+                for i in range(n):
+                    if wide:
+                        o64[i] = total
+                    else:
+                        o32[i] = <int32_t>total
+                    total += unpadded_length(base + i * stride, w)
+                    if not wide and total > INT32_MAX:
+                        break
+            if not wide and total > INT32_MAX:
+                raise OverflowError("the values need more than 2**31-1 bytes: use int64 offsets")
+            if wide:
+                o64[n] = total
+            else:
+                o32[n] = <int32_t>total
+            data = PyByteArray_FromStringAndSize(NULL, total)
+            dst = PyByteArray_AS_STRING(data)
+            with nogil:
+                for i in range(n):
+                    if wide:
+                        ln = <Py_ssize_t>(o64[i + 1] - o64[i])
+                        memcpy(dst + o64[i], base + i * stride, ln)
+                        if bad < 0 and not utf8_valid(dst + o64[i], ln):
+                            bad = i
+                    else:
+                        ln = o32[i + 1] - o32[i]
+                        memcpy(dst + o32[i], base + i * stride, ln)
+                        if bad < 0 and not utf8_valid(dst + o32[i], ln):
+                            bad = i
+            return data, bad
+        finally:
+            PyBuffer_Release(&off)
+    finally:
+        PyBuffer_Release(&src)
+
+
+def utf8_objects(object raw, object out):
+    """Decodes each value of the numpy ``S`` array ``raw`` (UTF-8, NUL padding dropped)
+    into ``out``, an object array of the same length; returns the index of the first
+    value that is not valid UTF-8 (its slot and those after it are left as they were),
+    or -1."""
+    cdef Py_buffer src, dst
+    cdef Py_ssize_t n, i, w, stride
+    cdef const char *base
+    cdef const char *p
+    cdef PyObject **slots
+    cdef object s
+    get_fixed_bytes(raw, &src)
+    try:
+        PyObject_GetBuffer(out, &dst, PyBUF_WRITABLE | PyBUF_FORMAT)
+        try:
+            n = src.shape[0]
+            w = src.itemsize
+            stride = src.strides[0]
+            base = <const char *>src.buf
+            if dst.format == NULL or dst.format[0] != c'O' or dst.len != n * sizeof(PyObject *):
+                raise ValueError(f"out must be an object array of {n} items")
+            slots = <PyObject **>dst.buf
+            for i in range(n):
+                p = base + i * stride
+                try:
+                    s = PyUnicode_DecodeUTF8(p, unpadded_length(p, w), NULL)
+                except UnicodeDecodeError:
+                    return i
+                Py_INCREF(s)
+                Py_XDECREF(slots[i])
+                slots[i] = <PyObject *>s
+            return -1
+        finally:
+            PyBuffer_Release(&dst)
+    finally:
+        PyBuffer_Release(&src)
