@@ -68,6 +68,11 @@ MAX_STR_WIDTH = 1 << 20
 MAX_NAME_BYTES = 1024
 DEFAULT_MAX_CATEGORY_VALUES = 65535
 NULLS_FIELD = "_nulls"
+DECIMAL_MARKS = (".", ",")
+THOUSANDS_SEPARATORS = (",", ".", " ", "'", "_")
+# The boolean words the core always reads (any case), and what each means.
+BOOL_WORDS = {"true": True, "t": True, "yes": True, "1": True,
+              "false": False, "f": False, "no": False, "0": False}  # fmt: skip
 
 # Keys each type accepts on top of name/type/nullable.
 _TYPE_KEYS: dict[str, frozenset[str]] = {
@@ -211,6 +216,11 @@ class Dialect:
     header: bool | str = True  # True, False, or "rename" (make names unique and non-empty)
     encoding: str = "utf-8"
     null_values: tuple[str, ...] = ("",)
+    # How values are spelled (numbers, booleans); written to JSON only when not the default.
+    decimal: str = "."  # the decimal mark of numbers: "." or ","
+    thousands: str | None = None  # a digit-group separator: "," "." " " "'" "_", or None
+    true_values: tuple[str, ...] = ()  # words read as true on top of true/t/yes/1
+    false_values: tuple[str, ...] = ()  # words read as false on top of false/f/no/0
 
     def __post_init__(self) -> None:
         for key, val in (("delimiter", self.delimiter), ("quote", self.quote)):
@@ -239,28 +249,83 @@ class Dialect:
         for v in self.null_values:
             if len(v.encode()) > 64:
                 raise SchemaError(f"dialect: null value {v!r} is longer than 64 bytes")
+        self._check_value_spelling()
+
+    def _check_value_spelling(self) -> None:
+        if self.decimal not in DECIMAL_MARKS:
+            raise SchemaError(
+                f"dialect: decimal must be one of {', '.join(map(repr, DECIMAL_MARKS))}, "
+                f"got {self.decimal!r}"
+            )
+        if self.thousands is not None:
+            if self.thousands not in THOUSANDS_SEPARATORS:
+                raise SchemaError(
+                    f"dialect: thousands must be null or one of "
+                    f"{', '.join(map(repr, THOUSANDS_SEPARATORS))}, got {self.thousands!r}"
+                )
+            if self.thousands == self.decimal:
+                raise SchemaError(
+                    f"dialect: thousands and decimal are both {self.decimal!r}; they must differ"
+                )
+        words: dict[str, str] = {}
+        for key in ("true_values", "false_values"):
+            vals = getattr(self, key)
+            if isinstance(vals, str) or not all(isinstance(v, str) for v in vals):
+                raise SchemaError(f"dialect: {key} must be a list of strings")
+            vals = tuple(dict.fromkeys(vals))
+            object.__setattr__(self, key, vals)
+            meaning = key == "true_values"
+            for v in vals:
+                if not v or v != v.strip(" \t") or len(v.encode()) > 64:
+                    raise SchemaError(
+                        f"dialect: {key} word {v!r} must be 1 to 64 bytes with no blanks "
+                        "at either end"
+                    )
+                if v.lower() in BOOL_WORDS and BOOL_WORDS[v.lower()] != meaning:
+                    raise SchemaError(
+                        f"dialect: {key} word {v!r} already means {not meaning} "
+                        "(true/t/yes/1 and false/f/no/0, any case, are always read)"
+                    )
+                if v in words and words[v] != key:
+                    raise SchemaError(f"dialect: {v!r} is in both true_values and false_values")
+                if v in self.null_values:
+                    raise SchemaError(f"dialect: {key} word {v!r} is also a null value")
+                words[v] = key
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "delimiter": self.delimiter,
             "quote": self.quote,
             "header": self.header,
             "encoding": self.encoding,
             "null_values": list(self.null_values),
         }
+        if self.decimal != ".":
+            d["decimal"] = self.decimal
+        if self.thousands is not None:
+            d["thousands"] = self.thousands
+        if self.true_values:
+            d["true_values"] = list(self.true_values)
+        if self.false_values:
+            d["false_values"] = list(self.false_values)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Dialect:
         if not isinstance(d, dict):
             raise SchemaError(f"dialect must be an object, got {type(d).__name__}")
-        unknown = set(d) - {"delimiter", "quote", "header", "encoding", "null_values"}
+        unknown = set(d) - {
+            "delimiter", "quote", "header", "encoding", "null_values",
+            "decimal", "thousands", "true_values", "false_values",
+        }  # fmt: skip
         if unknown:
             raise SchemaError(f"dialect: unknown key(s) {sorted(unknown)}")
         kw = dict(d)
-        if "null_values" in kw:
-            if not isinstance(kw["null_values"], list):
-                raise SchemaError("dialect: null_values must be a list of strings")
-            kw["null_values"] = tuple(kw["null_values"])
+        for key in ("null_values", "true_values", "false_values"):
+            if key in kw:
+                if not isinstance(kw[key], list):
+                    raise SchemaError(f"dialect: {key} must be a list of strings")
+                kw[key] = tuple(kw[key])
         if kw.get("quote") == "":
             kw["quote"] = None
         return cls(**kw)
