@@ -43,6 +43,8 @@ from .schema import (
     Column,
     Dialect,
     Schema,
+    _listed,
+    parse_type,
     unique_names,
 )
 from .sources import InputError, open_source
@@ -480,13 +482,136 @@ def _numeric(vals: list[str]) -> str | None:
     return "int" if only_ints else "float"
 
 
-def _classify(vals: list[str]) -> dict[str, Any] | None:
-    """The narrowest typed column for the distinct trimmed non-null ``vals``; None: text."""
+Spelling = tuple[str, "str | None"]  # (decimal mark, thousands separator) of numbers
+PLAIN: Spelling = (".", None)
+# The spellings sniffing tries, simplest first (a tie between readings that agree goes to
+# the first); others (a space, an apostrophe) are read by option only.
+_SPELLINGS: tuple[Spelling, ...] = (PLAIN, (",", None), (".", ","), (",", "."))
+
+
+def normalize_number(v: str, spelling: Spelling) -> str | None:
+    """``v`` as the converter reads it under ``spelling`` (the core's normalize_number):
+    separators out, the decimal mark made a point; None when a separator is misplaced."""
+    dec, thou = spelling
+    if spelling == PLAIN:
+        return v
+    out = []
+    i = 0
+    if v[:1] in ("+", "-"):
+        out.append(v[0])
+        i = 1
+    run = 0
+    grouped = False
+    while i < len(v):
+        ch = v[i]
+        if "0" <= ch <= "9":
+            out.append(ch)
+            run += 1
+        elif thou is not None and ch == thou:
+            if run == 0 or run > 3 or (grouped and run != 3):
+                return None
+            grouped = True
+            run = 0
+        else:
+            break
+        i += 1
+    if grouped and run != 3:
+        return None
+    for ch in v[i:]:
+        if ch == dec:
+            out.append(".")
+        elif ch == "." or (thou is not None and ch == thou):
+            return None
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _spelled(vals: list[str], spelling: Spelling) -> list[str] | None:
+    """``vals`` normalised under ``spelling``, or None when one has a misplaced separator."""
+    if spelling == PLAIN:
+        return vals
+    out = []
+    for v in vals:
+        n = normalize_number(v, spelling)
+        if n is None:
+            return None
+        out.append(n)
+    return out
+
+
+def _numbers(vals: list[str], spelling: Spelling) -> list[float] | None:
+    """The values of ``vals`` read as numbers under ``spelling``, or None."""
+    nv = _spelled(vals, spelling)
+    if nv is None or _numeric(nv) is None:
+        return None
+    try:
+        return [float(v) for v in nv]
+    except ValueError:  # pragma: no cover - _numeric accepted them
+        return None
+
+
+def sniff_spelling(
+    columns: list[list[str]], decimal: str | None = None, thousands: str | None = None
+) -> tuple[Spelling, list[int]]:
+    """The number spelling of a file from its columns' distinct trimmed non-null values,
+    with ``decimal``/``thousands`` where given; and the indexes of the columns whose
+    numbers stay unread (text) because the evidence is ambiguous or contradicted.
+
+    A spelling other than the base (the given parts, else plain ``1234.5``) is chosen only
+    when some column reads as numbers under it and not under the base, every such column
+    reads under it, no column that reads as numbers as written would read differently,
+    and every spelling that passes those tests gives the same numbers (``1,234`` alone
+    could be 1.234 or 1234: it stays text).  Rules in docs/INFERENCE.md."""
+    base: Spelling = (decimal or ("," if thousands == "." else "."), thousands)
+    if decimal is not None and thousands is not None:
+        return base, []
+    cands = [
+        c
+        for c in _SPELLINGS
+        if (decimal is None or c[0] == decimal)
+        and (thousands is None or c[1] == thousands)
+        and c != base
+    ]
+    evidence: list[int] = []
+    plain: list[list[str]] = []
+    feasible = set(cands)
+    for j, vals in enumerate(columns):
+        if not vals:
+            continue
+        if _numbers(vals, base) is not None:
+            plain.append(vals)
+            continue
+        fits = {c for c in cands if _numbers(vals, c) is not None}
+        if fits:
+            evidence.append(j)
+            feasible &= fits
+    if not evidence:
+        return base, []
+    feasible = {
+        c for c in feasible if all(_numbers(v, c) == _numbers(v, base) for v in plain)
+    }
+    readings = {c: [_numbers(columns[j], c) for j in evidence] for c in feasible}
+    if feasible and len({repr(r) for r in readings.values()}) == 1:
+        return next(c for c in cands if c in feasible), []
+    return base, evidence
+
+
+def _classify(
+    vals: list[str], spelling: Spelling = PLAIN, words: frozenset[str] = frozenset()
+) -> dict[str, Any] | None:
+    """The narrowest typed column for the distinct trimmed non-null ``vals``; None: text.
+    Numbers are read under ``spelling``; ``words`` are the dialect's own boolean words."""
     if not vals:
         return None
-    if all(v.lower() in _BOOL_WORDS for v in vals) and any(v not in ("0", "1") for v in vals):
+    if all(v.lower() in _BOOL_WORDS or v in words for v in vals) and any(
+        v not in ("0", "1") for v in vals
+    ):
         return {"type": "bool"}
-    kind = _numeric(vals)
+    spelled = _spelled(vals, spelling)
+    kind = _numeric(spelled) if spelled is not None else None
+    if kind is not None:
+        vals = spelled  # type: ignore[assignment]
     if kind == "int":
         if any(_leading_zero(v) for v in vals):
             return None  # identifiers such as zip codes keep their zeros
@@ -576,7 +701,13 @@ def _text_column(name: str, st: _Stats, null_values: tuple[str, ...]) -> Column:
     return Column(name=name, type="str", nullable=nullable, width=_round_width(st.max_bytes))
 
 
-def _infer(names: list[str], stats: list[_Stats], null_values: tuple[str, ...] | None):
+def _infer(
+    names: list[str],
+    stats: list[_Stats],
+    null_values: tuple[str, ...] | None,
+    spelling: Spelling = PLAIN,
+    words: frozenset[str] = frozenset(),
+):
     """Columns and the file-wide null tokens from per-column statistics."""
     specs: list[dict[str, Any] | None] = []
     adopted: set[str] = set()
@@ -584,12 +715,12 @@ def _infer(names: list[str], stats: list[_Stats], null_values: tuple[str, ...] |
         vals = st.typed_values()
         if null_values is not None:
             vals = [v for v in vals if v not in null_values]
-        spec = _classify(vals)
+        spec = _classify(vals, spelling, words)
         if spec is None and null_values is None:
             toks = [v for v in vals if v in NULL_TOKENS]
             rest = [v for v in vals if v not in NULL_TOKENS]
             if toks and rest:
-                spec = _classify(rest)
+                spec = _classify(rest, spelling, words)
                 if spec is not None:
                     adopted.update(toks)
         specs.append(spec)
@@ -655,13 +786,21 @@ def _with(col: Column, **changes: Any) -> Column:
 
 
 def _widen(
-    col: Column, value: str | None, reason: str, st: _Stats | None, nulls: tuple[str, ...]
+    col: Column,
+    value: str | None,
+    reason: str,
+    st: _Stats | None,
+    nulls: tuple[str, ...],
+    spelling: Spelling = PLAIN,
 ) -> Column | None:
-    """A column that accepts ``value`` where ``col`` refused it (``reason``), or None."""
+    """A column that accepts ``value`` where ``col`` refused it (``reason``), or None.
+    Numbers are read under ``spelling``, as the converter reads them."""
     raw = value if value is not None else ""
     truncated = len(raw) > 200 and raw.endswith("...")
     v = raw.strip(" \t")
     t = col.type
+    if t in INT_TYPES or t in ("decimal", "float32", "float64"):
+        v = normalize_number(v, spelling) or "\0"  # a misplaced separator: no number
     if reason.startswith("is empty"):
         return _with(col, nullable=True) if not col.nullable else None
     if "not valid UTF-8" in reason:
@@ -1275,8 +1414,10 @@ def _fix(
     error: BaseException,
     stats: list[_Stats] | None,
     aliases: list[str] | None = None,
+    fixed: frozenset[str] = frozenset(),
 ) -> Schema | None:
-    """The schema changed so that it accepts what ``error`` refused, or None."""
+    """The schema changed so that it accepts what ``error`` refused, or None.  Columns
+    named in ``fixed`` (types given by the caller) are not changed."""
     d = schema.dialect
     if isinstance(error, InputError) and d.encoding == "cp1252" and "not valid" in str(error):
         return schema.replace(dialect=Dialect.from_dict(d.to_dict() | {"encoding": "latin-1"}))
@@ -1304,7 +1445,12 @@ def _fix(
             columns=tuple(cols),
             dialect=Dialect.from_dict(d.to_dict() | {"null_values": list(nulls)}),
         )
-    new = _widen(col, error.value, error.reason, stats[i] if stats else None, d.null_values)
+    if col.name in fixed:
+        return None  # a type the caller gave is never changed
+    spelling = (d.decimal, d.thousands)
+    new = _widen(
+        col, error.value, error.reason, stats[i] if stats else None, d.null_values, spelling
+    )
     if new is None or new == col:
         return None
     cols[i] = new
@@ -1317,6 +1463,7 @@ def _fit(
     stats: list[_Stats] | None,
     max_steps: int,
     aliases: list[str] | None = None,
+    fixed: frozenset[str] = frozenset(),
 ) -> Schema:
     """Run ``check(schema)`` and widen the refused column until it passes."""
     for _ in range(max_steps):
@@ -1324,10 +1471,10 @@ def _fit(
             check(schema)
             return schema
         except (ParseError, InputError) as e:
-            fixed = _fix(schema, e, stats, aliases)
-            if fixed is None:
+            widened = _fix(schema, e, stats, aliases, fixed)
+            if widened is None:
                 raise
-            schema = fixed
+            schema = widened
     raise SchemaError(
         f"no schema found that converts the input after {max_steps} attempts; "
         "write the schema by hand (start from `fastetl infer`)"
@@ -1414,6 +1561,45 @@ def _check_rows(infer_rows: Any) -> tuple[int, bool]:
     return infer_rows, False
 
 
+def _number_texts(st: _Stats, null_values: Any) -> list[str]:
+    """A column's distinct trimmed values that may be numbers (null words left out)."""
+    nulls = NULL_TOKENS if null_values is None else tuple(null_values)
+    return [v for v in st.typed_values() if v not in nulls]
+
+
+def _partial(
+    cols: list[Column],
+    stats: list[_Stats],
+    names: list[str],
+    types: dict[str, Any] | None,
+    keep: Any,
+) -> list[Column]:
+    """The inferred columns with the types the caller gave and only the columns it keeps
+    (the others ``skip``); a name not in the file is a one-line SchemaError."""
+    known = {c.name: i for i, c in enumerate(cols)}
+    for what, given in (("types", types or {}), ("columns", keep or ())):
+        unknown = [n for n in given if n not in known]
+        if unknown:
+            raise SchemaError(
+                f"{what}: no column named {_listed(unknown)} in the file (columns: "
+                f"{_listed(names)})"
+            )
+    out = list(cols)
+    for name, spec in (types or {}).items():
+        i = known[name]
+        kw = parse_type(spec, f"types[{name!r}]")
+        if kw["type"] == "str" and "width" not in kw:
+            kw["width"] = _round_width(stats[i].max_bytes)
+        kw.setdefault("nullable", cols[i].nullable or "" in stats[i].counts)
+        if kw["type"] == "skip":
+            kw["nullable"] = False
+        out[i] = Column.from_dict({"name": name, **kw})
+    if keep is not None:
+        wanted = set(keep)
+        out = [c if c.name in wanted else Column(name=c.name, type="skip") for c in out]
+    return out
+
+
 def infer_schema(
     src: Any,
     *,
@@ -1424,6 +1610,12 @@ def infer_schema(
     infer_rows: int | str = DEFAULT_INFER_ROWS,
     null_values: list[str] | tuple[str, ...] | None = None,
     on_error: str = "raise",
+    decimal: str | None = None,
+    thousands: str | None = None,
+    true_values: list[str] | tuple[str, ...] | None = None,
+    false_values: list[str] | tuple[str, ...] | None = None,
+    types: dict[str, Any] | None = None,
+    columns: list[str] | tuple[str, ...] | None = None,
 ) -> Schema:
     """Infer the schema of the CSV ``src`` (a path, a bytes-like object or a seekable
     binary file object, whose position is restored).
@@ -1445,8 +1637,30 @@ def infer_schema(
     of fields, broken quoting) is left out of it and counted in the schema's
     ``inferred`` facts (``rows_left_out``, ``left_out_lines``) instead of raised;
     the conversion then skips or rejects it as any other bad row.
+
+    How values are spelled: ``decimal`` (``","`` for ``1,5``) and ``thousands`` (``"."``
+    for ``1.234,56``) are sniffed when not given (only where the sample is unambiguous,
+    see docs/INFERENCE.md); ``true_values``/``false_values`` add boolean words (``sim``,
+    ``não``), never sniffed.  A partial schema: ``types`` maps column names to the types
+    to use instead of the inferred ones (``{"preco": "decimal(2)", "cep": "str"}``, see
+    :func:`fastetl.schema.parse_type`), and ``columns`` names the columns to keep (the
+    others become ``skip``).  A given type is checked against the sample, never widened.
     """
     rows_cap, guaranteed = _check_rows(infer_rows)
+    # a Dialect checks the spelling options given (one-line SchemaError when wrong)
+    given_spelling = Dialect(
+        decimal=decimal if decimal is not None else ("," if thousands == "." else "."),
+        thousands=thousands,
+        true_values=tuple(true_values or ()),
+        false_values=tuple(false_values or ()),
+    )
+    words = frozenset((*given_spelling.true_values, *given_spelling.false_values))
+    if types is not None and not isinstance(types, dict):
+        raise SchemaError(f"types must map column names to types, got {types!r}")
+    if columns is not None and (
+        isinstance(columns, str) or not all(isinstance(c, str) for c in columns)
+    ):
+        raise SchemaError(f"columns must be a list of column names, got {columns!r}")
     if on_error not in ("raise", "skip", "reject"):
         raise ValueError(f"on_error must be one of raise, skip, reject, got {on_error!r}")
     if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
@@ -1486,14 +1700,34 @@ def infer_schema(
     renamed = original is not None and names != original
     by_column = list(zip(*(f for f, _raw in sample.rows), strict=True)) or [()] * sample.ncols
     stats = [_Stats.of(v) for v in by_column]
-    cols, nulls = _infer(names, stats, None if null_values is None else tuple(null_values))
+    spelling, unread = sniff_spelling(
+        [_number_texts(st, null_values) for st in stats], decimal, thousands
+    )
+    facts["sniffed"] += [k for k, v in (("decimal", decimal), ("thousands", thousands)) if not v]
+    if unread:
+        facts["numbers_unread"] = [names[j] for j in unread]
+    cols, nulls = _infer(
+        names, stats, None if null_values is None else tuple(null_values), spelling, words
+    )
+    fixed = frozenset(types or ())
+    cols = _partial(cols, stats, names, types, columns)
+    spelled = {
+        "decimal": spelling[0],
+        "thousands": spelling[1],
+        "true_values": given_spelling.true_values,
+        "false_values": given_spelling.false_values,
+    }
     check_dialect = Dialect(
-        delimiter=sn.delimiter, quote=sn.quote, header=sn.header, null_values=nulls
+        delimiter=sn.delimiter, quote=sn.quote, header=sn.header, null_values=nulls, **spelled
     )
     schema = Schema(columns=tuple(cols), dialect=check_dialect)
     data = _sample_bytes(sample, names)
     schema = _fit(
-        schema, _check_sample(data, sample.header is not None), stats, MAX_PASSES + 16 * len(cols)
+        schema,
+        _check_sample(data, sample.header is not None),
+        stats,
+        MAX_PASSES + 16 * len(cols),
+        fixed=fixed,
     )
     header_key: Any = "rename" if renamed else sn.header
     final = schema.replace(
@@ -1503,12 +1737,15 @@ def infer_schema(
             header=header_key,
             encoding=sn.encoding,
             null_values=schema.dialect.null_values,
+            **spelled,
         ),
         inferred=facts,
     )
     if guaranteed and not sample.complete:
         check = _check_file(src, lenient)
-        final = _fit(final, check, stats, MAX_PASSES + 4 * len(cols), aliases=original)
+        final = _fit(
+            final, check, stats, MAX_PASSES + 4 * len(cols), aliases=original, fixed=fixed
+        )
     return final
 
 

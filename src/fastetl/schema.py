@@ -198,6 +198,44 @@ def _check_format(fmt: str, allowed: frozenset[str], what: str) -> None:
         raise SchemaError(f"{what}: format {fmt!r} has minutes or seconds without %H")
 
 
+def parse_type(spec: Any, where: str) -> dict[str, Any]:
+    """A column's type as a partial schema gives it: ``"int32"``, ``"decimal(2)"`` (scale),
+    ``"str(40)"`` (width), ``"date(%d/%m/%Y)"`` / ``"datetime(FORMAT)"``, or an object of
+    column keys without the name (``{"type": "category", "values": [...]}``).  The keys
+    are checked when the column is made."""
+    if isinstance(spec, dict):
+        if "name" in spec:
+            raise SchemaError(f"{where}: give the type without a name, got {spec!r}")
+        if not isinstance(spec.get("type"), str):
+            raise SchemaError(f"{where}: an object type needs a \"type\", got {spec!r}")
+        return dict(spec)
+    if not isinstance(spec, str) or not spec.strip():
+        raise SchemaError(f"{where}: a type must be a name such as 'int64' or 'decimal(2)'")
+    text = spec.strip()
+    name, arg = text, None
+    if text.endswith(")") and "(" in text:
+        name, arg = text[:-1].split("(", 1)
+        name = name.strip()
+    if name not in TYPES:
+        raise SchemaError(f"{where}: unknown type {spec!r} (known: {', '.join(TYPES)})")
+    out: dict[str, Any] = {"type": name}
+    if arg is None:
+        return out
+    key = {"decimal": "scale", "str": "width", "date": "format", "datetime": "format"}.get(name)
+    if key is None:
+        raise SchemaError(f"{where}: type {name} takes no argument, got {spec!r}")
+    if key == "format":
+        out[key] = arg
+    else:
+        try:
+            out[key] = int(arg)
+        except ValueError:
+            raise SchemaError(
+                f"{where}: {key} of {name} must be a whole number, got {arg!r}"
+            ) from None
+    return out
+
+
 def is_utf8(encoding: str) -> bool:
     """True for the encodings the core reads directly (UTF-8, with or without BOM)."""
     return codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
