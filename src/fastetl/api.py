@@ -22,7 +22,7 @@ from . import outset
 from .errors import Interrupted, OutputError, ParseError, SchemaError
 from .pipeline import DEFAULT_BLOCK_SIZE, ON_ERROR, RunResult, estimate_rows, run
 from .resume import Checkpoints, ResumePoint, identity, resume_point
-from .schema import Schema, as_schema
+from .schema import Dialect, Schema, as_schema
 from .signals import Terminated, sigterm_as_interrupt
 from .sources import Source, open_source
 from .store import (
@@ -150,20 +150,44 @@ def _spooled_bytes(original: Src, used: Src) -> int:
         return 0
 
 
+# Keywords of convert/read_csv that say how values are spelled (None: sniff, or the
+# schema's); and those that make a partial schema (only without a schema).
+VALUE_OPTIONS = ("decimal", "thousands", "true_values", "false_values")
+PARTIAL_OPTIONS = ("types", "columns")
+
+
 def _resolve(
-    src: Src, schema: Any, infer_rows: int | str | None, on_error: str
+    src: Src,
+    schema: Any,
+    infer_rows: int | str | None,
+    on_error: str,
+    options: dict[str, Any] | None = None,
 ) -> tuple[Src, Schema]:
-    """The input (spooled if it must be read twice) and the schema (given or inferred)."""
+    """The input (spooled if it must be read twice) and the schema (given or inferred).
+    ``options``: the value-spelling and partial-schema keywords given (not None)."""
+    options = {k: v for k, v in (options or {}).items() if v is not None}
     if schema is not None:
         if infer_rows is not None:
             raise ValueError("infer_rows applies only when no schema is given")
-        return src, as_schema(schema)
+        partial = [k for k in PARTIAL_OPTIONS if k in options]
+        if partial:
+            raise ValueError(
+                f"{' and '.join(partial)} apply only when no schema is given (they adjust the "
+                "inferred one); change the schema's columns instead"
+            )
+        sch = as_schema(schema)
+        if options:  # given spellings win over the schema's own
+            d = sch.dialect.to_dict() | {
+                k: list(v) if isinstance(v, (list, tuple)) else v for k, v in options.items()
+            }
+            sch = sch.replace(dialect=Dialect.from_dict(d))
+        return src, sch
     from .infer import infer_schema  # inference is only loaded when it is used
 
     src = _seekable(src)
     try:
         rows = 10_000 if infer_rows is None else infer_rows
-        return src, infer_schema(src, infer_rows=rows, on_error=on_error)
+        return src, infer_schema(src, infer_rows=rows, on_error=on_error, **options)
     except ParseError as e:
         raise inference_error(e, on_error) from None
 
@@ -299,6 +323,12 @@ def convert(
     resume: bool = False,
     checkpoint_every: float = 5.0,
     wait: bool | float = False,
+    decimal: str | None = None,
+    thousands: str | None = None,
+    true_values: list[str] | None = None,
+    false_values: list[str] | None = None,
+    types: dict[str, Any] | None = None,
+    columns: list[str] | None = None,
 ) -> ConvertReport:
     """Convert the CSV ``src`` into the ``.npy`` file ``dst`` (plus ``dst + ".json"``).
 
@@ -324,7 +354,21 @@ def convert(
     naming the other process; True waits for it; a number waits that many seconds
     at most.  SIGTERM, where the program leaves it at its default, interrupts the
     conversion as Ctrl-C does (the process then ends by SIGTERM).
+
+    How values are spelled, each sniffed when None (see :func:`fastetl.infer_schema`) and
+    with a ``schema``, put in its dialect: ``decimal`` (``","``), ``thousands`` (``"."``,
+    ``","``, ``" "`` ...), ``true_values``/``false_values`` (extra boolean words).  Without a
+    schema, ``types`` (``{"preco": "decimal(2)"}``) and ``columns`` (names to keep) adjust
+    the inferred one.
     """
+    value_options = {
+        "decimal": decimal,
+        "thousands": thousands,
+        "true_values": true_values,
+        "false_values": false_values,
+        "types": types,
+        "columns": columns,
+    }
     _check_options(block_size, workers)
     _check_on_error(on_error, rejects)
     if append and resume:
@@ -353,6 +397,7 @@ def convert(
             append=append,
             resume=resume,
             checkpoint_every=checkpoint_every,
+            value_options=value_options,
         )
 
 
@@ -385,6 +430,7 @@ def _convert_locked(
     append: bool,
     resume: bool,
     checkpoint_every: float,
+    value_options: dict[str, Any] | None = None,
 ) -> ConvertReport:
     """:func:`convert`, holding the output's lock."""
     recovered = outset.recover(dst_path)
@@ -399,7 +445,7 @@ def _convert_locked(
     elif saved is not None and schema is None:
         schema = saved["schema"]  # the schema it was started with (checked again below)
     original = src
-    src, sch = _resolve(src, schema, infer_rows, on_error)
+    src, sch = _resolve(src, schema, infer_rows, on_error, value_options)
     spooled = _spooled_bytes(original, src)
     rejects_path = (
         (Path(rejects) if rejects is not None else default_rejects_path(dst_path))
@@ -551,6 +597,12 @@ def read_csv(
     infer_rows: int | str | None = None,
     on_error: str = "raise",
     rejects: str | os.PathLike[str] | None = None,
+    decimal: str | None = None,
+    thousands: str | None = None,
+    true_values: list[str] | None = None,
+    false_values: list[str] | None = None,
+    types: dict[str, Any] | None = None,
+    columns: list[str] | None = None,
 ) -> Table:
     """Read the CSV ``src`` into memory, as a :class:`~fastetl.Table`.
 
@@ -559,12 +611,22 @@ def read_csv(
     dictionaries and the flag names, ``t.to_pandas()`` a DataFrame.
     Without a ``schema`` one is inferred, as in :func:`convert`.  ``on_error`` as in
     :func:`convert`; ``"reject"`` needs ``rejects``, the file for the bad rows.
+    ``decimal``, ``thousands``, ``true_values``, ``false_values``, ``types`` and
+    ``columns`` as in :func:`convert`.
     """
     _check_options(block_size, workers)
     _check_on_error(on_error, rejects)
     if on_error == "reject" and rejects is None:
         raise ValueError('on_error="reject" needs rejects=, the file to write bad rows to')
-    src, sch = _resolve(src, schema, infer_rows, on_error)
+    value_options = {
+        "decimal": decimal,
+        "thousands": thousands,
+        "true_values": true_values,
+        "false_values": false_values,
+        "types": types,
+        "columns": columns,
+    }
+    src, sch = _resolve(src, schema, infer_rows, on_error, value_options)
     dtype = sch.dtype()
     with open_source(src, sch.dialect.encoding) as source:
         writer = ArrayWriter(dtype, capacity=estimate_rows(source))

@@ -1561,6 +1561,11 @@ def _check_rows(infer_rows: Any) -> tuple[int, bool]:
     return infer_rows, False
 
 
+def _as_tuple(words: Any) -> Any:
+    """A list of words as a tuple; anything else as it is, for the Dialect to refuse."""
+    return tuple(words) if isinstance(words, (list, tuple)) else (words or ())
+
+
 def _number_texts(st: _Stats, null_values: Any) -> list[str]:
     """A column's distinct trimmed values that may be numbers (null words left out)."""
     nulls = NULL_TOKENS if null_values is None else tuple(null_values)
@@ -1651,8 +1656,8 @@ def infer_schema(
     given_spelling = Dialect(
         decimal=decimal if decimal is not None else ("," if thousands == "." else "."),
         thousands=thousands,
-        true_values=tuple(true_values or ()),
-        false_values=tuple(false_values or ()),
+        true_values=_as_tuple(true_values),
+        false_values=_as_tuple(false_values),
     )
     words = frozenset((*given_spelling.true_values, *given_spelling.false_values))
     if types is not None and not isinstance(types, dict):
