@@ -87,8 +87,8 @@ _TYPE_KEYS: dict[str, frozenset[str]] = {
     "skip": frozenset(),
 }
 _COMMON_KEYS = frozenset({"name", "type", "nullable"})
-_DATE_DIRECTIVES = frozenset("Ymd")
-_DATETIME_DIRECTIVES = frozenset("YmdHMSfz")
+_DATE_DIRECTIVES = frozenset("YymbBdjaA")
+_DATETIME_DIRECTIVES = _DATE_DIRECTIVES | frozenset("HIpMSfz")
 
 
 def cut_name(name: str, limit: int = MAX_NAME_BYTES) -> str:
@@ -189,13 +189,26 @@ def _check_format(fmt: str, allowed: frozenset[str], what: str) -> None:
             i += 2
         else:
             i += 1
-    for need in "Ymd":
-        if need not in seen:
-            raise SchemaError(f"{what}: format {fmt!r} lacks %{need}")
+    def count(ds: str) -> int:
+        return sum(d in seen for d in ds)
+
+    if count("Yy") != 1:
+        raise SchemaError(f"{what}: format {fmt!r} needs one year: %Y (2024) or %y (24)")
+    if "j" in seen:
+        if count("mbBd"):
+            raise SchemaError(f"{what}: format {fmt!r} has %j with a month or a day")
+    elif count("mbB") != 1 or "d" not in seen:
+        raise SchemaError(
+            f"{what}: format {fmt!r} needs one month (%m, %b or %B) and a day (%d), or %j"
+        )
+    if ("I" in seen) != ("p" in seen) or count("HI") > 1:
+        raise SchemaError(
+            f"{what}: format {fmt!r}: a 12-hour clock is %I with %p (AM/PM); a 24-hour one %H"
+        )
     if "f" in seen and "S" not in seen:
         raise SchemaError(f"{what}: format {fmt!r} has %f without %S")
-    if ("M" in seen or "S" in seen) and "H" not in seen:
-        raise SchemaError(f"{what}: format {fmt!r} has minutes or seconds without %H")
+    if ("M" in seen or "S" in seen) and not count("HI"):
+        raise SchemaError(f"{what}: format {fmt!r} has minutes or seconds without an hour")
 
 
 def parse_type(spec: Any, where: str) -> dict[str, Any]:
