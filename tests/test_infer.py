@@ -197,7 +197,11 @@ def test_a_quoted_one_column_reading_beats_a_split_that_leaves_quotes():
     # issue 17: split on the delimiter, every value keeps a quote ('"Dec 8', ' 2022"');
     # read with quotes, every row is one field
     for text, want in (
-        ('day\n"Dec 8, 2022"\n"Nov 1, 2021"\n"Jan 3, 2020"\n', "Dec 8, 2022"),
+        # and the month-name dates are dates (strptime is the reference)
+        (
+            'day\n"Dec 8, 2022"\n"Nov 1, 2021"\n"Jan 3, 2020"\n',
+            np.datetime64(dt.datetime.strptime("Dec 8, 2022", "%b %d, %Y").date()),
+        ),
         ('tags\n"value1;value2;value3"\n"a;b"\n"c;d;e"\n', "value1;value2;value3"),
     ):
         s = sniff(text.encode())
@@ -958,6 +962,8 @@ def csv_value(cell: str, c: fastetl.Column, d: fastetl.Dialect):
         return dt.date.fromisoformat(t).isoformat()
     if c.type == "date":
         return dt.datetime.strptime(t, c.format).date().isoformat()
+    if c.type == "datetime" and c.format is not None:
+        return str(np.datetime64(dt.datetime.strptime(t, c.format), c.datetime_unit))
     raise AssertionError(f"no reference reading for {c}")
 
 

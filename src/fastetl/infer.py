@@ -327,7 +327,10 @@ _ISO_DT_RE = re.compile(
     r"(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,9}))?)?"
     r"(Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?\Z"
 )
-_DT_RE = re.compile(r"(\S+?)([ T])([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,9}))?)?\Z")
+_DT_RE = re.compile(
+    r"(\S+?|[A-Za-z0-9][A-Za-z0-9 ,.-]*?)([ T])([0-9]{1,2}):([0-9]{2})"
+    r"(?::([0-9]{2})(?:\.([0-9]{1,9}))?)?(?:( ?)([AaPp][Mm]))?\Z"
+)
 _NOT = object()  # "not of this kind"
 
 
@@ -371,8 +374,76 @@ def _match_all(regex: re.Pattern[str], vals: list[str]) -> list[re.Match[str]] |
     return out
 
 
-def _date_format(vals: list[str]) -> Any:
-    """The date format all ``vals`` share: ``None`` (ISO), a format string, or ``_NOT``."""
+_MONTHS = (
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december",
+)  # fmt: skip
+_TOKEN = re.compile(r"[A-Za-z]+|[0-9]+|[^A-Za-z0-9]+")
+
+
+def _named_shapes(v: str) -> list[str] | None:
+    """The formats a date written with a month name may have (``Dec 8, 2022``,
+    ``8 December 2022``, ``08-Dec-2022``): one month name, one 1-2 digit day, one 4-digit
+    year, anything else literal; None when ``v`` is not such a date."""
+    shapes = [""]
+    seen = set()
+    for tok in _TOKEN.findall(v):
+        low = tok.lower()
+        if tok.isalpha():
+            opts = [d for d, ok in (("%b", low in (m[:3] for m in _MONTHS)),
+                                    ("%B", low in _MONTHS)) if ok]  # fmt: skip
+            what = "month"
+        elif tok.isdigit() and len(tok) == 4:
+            opts, what = ["%Y"], "year"
+        elif tok.isdigit() and len(tok) <= 2:
+            opts, what = ["%d"], "day"
+        elif not tok.isalnum() and "%" not in tok and tok.isascii():
+            shapes = [s + tok for s in shapes]
+            continue
+        else:
+            return None
+        if not opts or what in seen:
+            return None
+        seen.add(what)
+        shapes = [s + o for s in shapes for o in opts]
+    return shapes if len(seen) == 3 else None
+
+
+def _named_format(vals: list[str]) -> Any:
+    """The month-name date format every value has (``%b`` before ``%B`` when both fit
+    all: ``May``), or ``_NOT``."""
+    common: list[str] | None = None
+    for v in vals:
+        shapes = _named_shapes(v)
+        if shapes is None:
+            return _NOT
+        common = shapes if common is None else [s for s in common if s in shapes]
+        if not common:
+            return _NOT
+    if not common:
+        return _NOT
+    fmt = common[0]
+    for v in vals:
+        try:
+            _dt.datetime.strptime(v, fmt)  # the day exists in that month
+        except ValueError:
+            return _NOT
+    return fmt
+
+
+def ambiguous_order(vals: list[str]) -> bool:
+    """Does every value read as a date both day-first and month-first (``01/02/2024``)?"""
+    dmy = _match_all(_DMY_RE, vals)
+    if not dmy:
+        return False
+    parts = [(int(m.group(1)), int(m.group(3)), int(m.group(4))) for m in dmy]
+    return all(_valid_date(y, b, a) and _valid_date(y, a, b) for a, b, y in parts)
+
+
+def _date_format(vals: list[str], dayfirst: bool | None = None) -> Any:
+    """The date format all ``vals`` share: ``None`` (ISO), a format string, or ``_NOT``.
+    Where every value fits both day-first and month-first, ``dayfirst`` decides
+    (None: day-first)."""
     iso = _match_all(_ISO_DATE_RE, vals)
     if iso is not None and all(_valid_date(*map(int, m.groups())) for m in iso):
         return None
@@ -387,7 +458,7 @@ def _date_format(vals: list[str]) -> Any:
         return _NOT
     dmy = _match_all(_DMY_RE, vals)
     if dmy is None:
-        return _NOT
+        return _named_format(vals)
     seps = {m.group(2) for m in dmy}
     if len(seps) != 1:
         return _NOT
@@ -395,7 +466,9 @@ def _date_format(vals: list[str]) -> Any:
     parts = [(int(m.group(1)), int(m.group(3)), int(m.group(4))) for m in dmy]
     day_first = all(_valid_date(y, b, a) for a, b, y in parts)
     month_first = all(_valid_date(y, a, b) for a, b, y in parts)
-    if day_first:  # also when both readings are valid: day-first wins (documented)
+    if day_first and month_first:  # every value fits both: dayfirst decides (default: day)
+        day_first = dayfirst is not False
+    if day_first:
         return f"%d{s}%m{s}%Y"
     if month_first:
         return f"%m{s}%d{s}%Y"
@@ -419,24 +492,31 @@ def _iso_datetime(vals: list[str]) -> Any:
     return {"type": "datetime", "unit": unit} if unit != "us" else {"type": "datetime"}
 
 
-def _custom_datetime(vals: list[str]) -> Any:
-    """A ``<date format> %H:%M[:%S[.%f]]`` datetime shared by every value, else ``_NOT``."""
+def _custom_datetime(vals: list[str], dayfirst: bool | None = None) -> Any:
+    """A ``<date format> %H:%M[:%S[.%f]][ %p]`` datetime shared by every value (a 12-hour
+    clock with AM/PM), else ``_NOT``."""
     ms = _match_all(_DT_RE, vals)
     if ms is None:
         return _NOT
-    shapes = {(m.group(2), m.group(5) is not None, m.group(6) is not None) for m in ms}
+    shapes = {
+        (m.group(2), m.group(5) is not None, m.group(6) is not None, m.group(7)) for m in ms
+    }
     if len(shapes) != 1:
         return _NOT
-    sep, has_s, has_f = shapes.pop()
-    dfmt = _date_format([m.group(1) for m in ms])
+    sep, has_s, has_f, ampm_sep = shapes.pop()
+    dfmt = _date_format([m.group(1) for m in ms], dayfirst)
     if dfmt is _NOT:
         return _NOT
     for m in ms:
         hh, mi, ss = m.group(3), m.group(4), m.group(5)
+        if ampm_sep is not None and not 1 <= int(hh) <= 12:
+            return _NOT
         if int(hh) > 23 or int(mi) > 59 or (ss is not None and int(ss) > 59):
             return _NOT
-    fmt = (dfmt or "%Y-%m-%d") + sep + "%H:%M" + (":%S" if has_s else "")
+    hour = "%H" if ampm_sep is None else "%I"
+    fmt = (dfmt or "%Y-%m-%d") + sep + hour + ":%M" + (":%S" if has_s else "")
     fmt += ".%f" if has_f else ""
+    fmt += "" if ampm_sep is None else ampm_sep + "%p"
     out: dict[str, Any] = {"type": "datetime", "format": fmt}
     if has_f and any(len(f) > 6 and f[6:].strip("0") for m in ms if (f := m.group(6))):
         out["unit"] = "ns"
@@ -598,7 +678,10 @@ def sniff_spelling(
 
 
 def _classify(
-    vals: list[str], spelling: Spelling = PLAIN, words: frozenset[str] = frozenset()
+    vals: list[str],
+    spelling: Spelling = PLAIN,
+    words: frozenset[str] = frozenset(),
+    dayfirst: bool | None = None,
 ) -> dict[str, Any] | None:
     """The narrowest typed column for the distinct trimmed non-null ``vals``; None: text.
     Numbers are read under ``spelling``; ``words`` are the dialect's own boolean words."""
@@ -622,14 +705,13 @@ def _classify(
         return {"type": t} if t else None  # beyond 64 bits: text, exactly as written
     if kind == "float":
         return {"type": "float64"}
-    fmt = _date_format(vals)
+    fmt = _date_format(vals, dayfirst)
     if fmt is not _NOT:
         return {"type": "date", "format": fmt} if fmt else {"type": "date"}
-    for probe in (_iso_datetime, _custom_datetime):
-        spec = probe(vals)
-        if spec is not _NOT:
-            return spec
-    return None
+    spec = _iso_datetime(vals)
+    if spec is _NOT:
+        spec = _custom_datetime(vals, dayfirst)
+    return None if spec is _NOT else spec
 
 
 def _round_width(nbytes: int) -> int:
@@ -707,6 +789,7 @@ def _infer(
     null_values: tuple[str, ...] | None,
     spelling: Spelling = PLAIN,
     words: frozenset[str] = frozenset(),
+    dayfirst: bool | None = None,
 ):
     """Columns and the file-wide null tokens from per-column statistics."""
     specs: list[dict[str, Any] | None] = []
@@ -715,12 +798,12 @@ def _infer(
         vals = st.typed_values()
         if null_values is not None:
             vals = [v for v in vals if v not in null_values]
-        spec = _classify(vals, spelling, words)
+        spec = _classify(vals, spelling, words, dayfirst)
         if spec is None and null_values is None:
             toks = [v for v in vals if v in NULL_TOKENS]
             rest = [v for v in vals if v not in NULL_TOKENS]
             if toks and rest:
-                spec = _classify(rest, spelling, words)
+                spec = _classify(rest, spelling, words, dayfirst)
                 if spec is not None:
                     adopted.update(toks)
         specs.append(spec)
@@ -1561,6 +1644,20 @@ def _check_rows(infer_rows: Any) -> tuple[int, bool]:
     return infer_rows, False
 
 
+def _order_undecided(cols: list[Column], stats: list[_Stats], nulls: tuple[str, ...]) -> list[str]:
+    """The date and datetime columns whose sampled dates all fit day-first and month-first."""
+    out = []
+    for c, st in zip(cols, stats, strict=True):
+        if c.type not in ("date", "datetime") or not (c.format or "").startswith(("%d", "%m")):
+            continue
+        vals = [v for v in st.typed_values() if v not in nulls]
+        if c.type == "datetime":
+            vals = [m.group(1) if (m := _DT_RE.match(v)) else v for v in vals]
+        if ambiguous_order(vals):
+            out.append(c.name)
+    return out
+
+
 def _as_tuple(words: Any) -> Any:
     """A list of words as a tuple; anything else as it is, for the Dialect to refuse."""
     return tuple(words) if isinstance(words, (list, tuple)) else (words or ())
@@ -1621,6 +1718,7 @@ def infer_schema(
     false_values: list[str] | tuple[str, ...] | None = None,
     types: dict[str, Any] | None = None,
     columns: list[str] | tuple[str, ...] | None = None,
+    dayfirst: bool | None = None,
 ) -> Schema:
     """Infer the schema of the CSV ``src`` (a path, a bytes-like object or a seekable
     binary file object, whose position is restored).
@@ -1650,7 +1748,12 @@ def infer_schema(
     to use instead of the inferred ones (``{"preco": "decimal(2)", "cep": "str"}``, see
     :func:`fastetl.schema.parse_type`), and ``columns`` names the columns to keep (the
     others become ``skip``).  A given type is checked against the sample, never widened.
+    Dates such as ``01/02/2024`` where every sampled date fits both day-first and
+    month-first are read day-first unless ``dayfirst=False``; the choice and the columns
+    it concerns are recorded in the ``inferred`` facts (``date_order``).
     """
+    if dayfirst not in (None, True, False):
+        raise SchemaError(f"dayfirst must be true, false or None, got {dayfirst!r}")
     rows_cap, guaranteed = _check_rows(infer_rows)
     # a Dialect checks the spelling options given (one-line SchemaError when wrong)
     given_spelling = Dialect(
@@ -1712,8 +1815,20 @@ def infer_schema(
     if unread:
         facts["numbers_unread"] = [names[j] for j in unread]
     cols, nulls = _infer(
-        names, stats, None if null_values is None else tuple(null_values), spelling, words
+        names,
+        stats,
+        None if null_values is None else tuple(null_values),
+        spelling,
+        words,
+        dayfirst,
     )
+    undecided = _order_undecided(cols, stats, nulls)
+    if undecided:
+        facts["date_order"] = {
+            "order": "month-first" if dayfirst is False else "day-first",
+            "given": dayfirst is not None,
+            "columns": undecided,
+        }
     fixed = frozenset(types or ())
     cols = _partial(cols, stats, names, types, columns)
     spelled = {
