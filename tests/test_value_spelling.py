@@ -13,6 +13,7 @@ import json
 import re
 import subprocess
 import sys
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -296,3 +297,90 @@ def test_cli_flag_mistakes_are_one_line(tmp_path, args, code, message):
     src.write_text("id;preco\n1;1,5\n", encoding="utf-8")
     got, out, err = cli("convert", str(src), "o.npy", *args, cwd=tmp_path)
     assert got == code and message in err and len(err.strip().splitlines()) == 1, err
+
+
+# -- dates with month names, 12-hour clocks, days of the year -------------------------------
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December"]  # fmt: skip
+DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+FORMATS = [
+    ("date", "%b %d %Y"), ("date", "%b %d, %Y"), ("date", "%d %B %Y"), ("date", "%d-%b-%y"),
+    ("date", "%a, %d %b %Y"), ("date", "%A %d %B %Y"), ("date", "%Y-%j"), ("date", "%d/%m/%y"),
+    ("datetime", "%m/%d/%Y %I:%M %p"), ("datetime", "%b %d, %Y %I:%M:%S%p"),
+    ("datetime", "%d %B %Y %H:%M"), ("datetime", "%Y-%j %I:%M:%S.%f %p"),
+]  # fmt: skip
+
+
+def write(when: datetime, fmt: str, case: str) -> str:
+    """``when`` in ``fmt`` as a file would have it, names in English whatever the locale."""
+    out = fmt
+    for code, text in (("%B", MONTHS[when.month - 1]), ("%b", MONTHS[when.month - 1][:3]),
+                       ("%A", DAYS[when.weekday()]), ("%a", DAYS[when.weekday()][:3]),
+                       ("%p", "AM" if when.hour < 12 else "PM")):  # fmt: skip
+        out = out.replace(code, getattr(text, case)())
+    return when.strftime(out)
+
+
+@settings(max_examples=300)
+@given(
+    spec=st.sampled_from(FORMATS),
+    when=st.datetimes(min_value=datetime(1901, 1, 1), max_value=datetime(2099, 12, 31)),
+    case=st.sampled_from(["title", "upper", "lower"]),
+)
+def test_formatted_dates_equal_strptime(spec, when, case):
+    kind, fmt = spec
+    text = write(when, fmt, case)
+    want = datetime.strptime(text, fmt)  # the reference
+    sch = Schema(
+        columns=(Column("x", kind, format=fmt), Column("pad", "skip")), dialect=Dialect(";")
+    )
+    got = read(f"x;pad\n{text};z\n".encode(), sch)["x"][0]
+    if kind == "date":
+        assert got == np.datetime64(want.date()), text
+    else:
+        assert got == np.datetime64(want, "us"), text
+
+
+@pytest.mark.parametrize(
+    "fmt, text",
+    [
+        ("%b %d %Y", "Sept 1 2020"),  # strptime's %b is the three letters only
+        ("%b %d %Y", "Feb 30 2020"),
+        ("%B %d %Y", "Jan 1 2020"),
+        ("%m/%d/%Y %I:%M %p", "3/15/2024 13:05 PM"),
+        ("%m/%d/%Y %I:%M %p", "3/15/2024 0:05 AM"),
+        ("%m/%d/%Y %I:%M %p", "3/15/2024 2:05 XM"),
+        ("%Y-%j", "2023-366"),  # strptime rolls into the next year; a date that is not there
+        ("%Y-%j", "2024-000"),
+    ],
+)
+def test_bad_formatted_dates_are_errors(fmt, text):
+    kind = "datetime" if "%I" in fmt else "date"
+    sch = Schema(
+        columns=(Column("x", kind, format=fmt), Column("pad", "skip")), dialect=Dialect(";")
+    )
+    with pytest.raises(ParseError, match=f"line 2, column \"x\": '{re.escape(text)}'"):
+        read(f"x;pad\n{text};z\n".encode(), sch)
+
+
+def test_day_or_month_first_is_chosen_said_and_settable(tmp_path):
+    data = b"id;data\n1;01/02/2024\n2;03/04/2024\n"
+    s = fastetl.infer_schema(data)
+    assert s.columns[1].format == "%d/%m/%Y"
+    assert s.inferred["date_order"] == {"order": "day-first", "given": False, "columns": ["data"]}
+    t = fastetl.read_csv(data, dayfirst=False)
+    assert t["data"].tolist() == [datetime.strptime(v, "%m/%d/%Y").date()
+                                  for v in ("01/02/2024", "03/04/2024")]  # fmt: skip
+    # a date that fits one order only decides, whatever the preference
+    s = fastetl.infer_schema(b"id;data\n1;01/02/2024\n2;25/04/2024\n", dayfirst=False)
+    assert s.columns[1].format == "%d/%m/%Y" and "date_order" not in s.inferred
+    # the CLI says it on stderr, once, and --monthfirst decides
+    src = tmp_path / "d.csv"
+    src.write_bytes(data)
+    code, out, err = cli("convert", str(src), "o.npy", cwd=tmp_path)
+    assert code == 0 and err.count("fits both day-first and month-first; read day-first") == 1
+    code, out, err = cli("convert", str(src), "o.npy", "--monthfirst", cwd=tmp_path)
+    assert code == 0 and "fits both" not in err
+    assert fastetl.open(tmp_path / "o.npy")["data"].tolist()[0] == datetime(2024, 1, 2).date()
+    code, out, err = cli("convert", str(src), "o.npy", "--dayfirst", "--monthfirst", cwd=tmp_path)
+    assert code == 2 and "not allowed with" in err

@@ -151,9 +151,9 @@ def _spooled_bytes(original: Src, used: Src) -> int:
 
 
 # Keywords of convert/read_csv that say how values are spelled (None: sniff, or the
-# schema's); and those that make a partial schema (only without a schema).
+# schema's); and those that steer inference (only without a schema).
 VALUE_OPTIONS = ("decimal", "thousands", "true_values", "false_values")
-PARTIAL_OPTIONS = ("types", "columns")
+PARTIAL_OPTIONS = ("types", "columns", "dayfirst")
 
 
 def _resolve(
@@ -172,8 +172,8 @@ def _resolve(
         partial = [k for k in PARTIAL_OPTIONS if k in options]
         if partial:
             raise ValueError(
-                f"{' and '.join(partial)} apply only when no schema is given (they adjust the "
-                "inferred one); change the schema's columns instead"
+                f"{' and '.join(partial)} apply only when no schema is given (they steer "
+                "inference); change the schema's columns instead"
             )
         sch = as_schema(schema)
         if options:  # given spellings win over the schema's own
@@ -329,6 +329,7 @@ def convert(
     false_values: list[str] | None = None,
     types: dict[str, Any] | None = None,
     columns: list[str] | None = None,
+    dayfirst: bool | None = None,
 ) -> ConvertReport:
     """Convert the CSV ``src`` into the ``.npy`` file ``dst`` (plus ``dst + ".json"``).
 
@@ -359,7 +360,7 @@ def convert(
     with a ``schema``, put in its dialect: ``decimal`` (``","``), ``thousands`` (``"."``,
     ``","``, ``" "`` ...), ``true_values``/``false_values`` (extra boolean words).  Without a
     schema, ``types`` (``{"preco": "decimal(2)"}``) and ``columns`` (names to keep) adjust
-    the inferred one.
+    the inferred one, and ``dayfirst`` reads dates that fit both orders (01/02/2024).
     """
     value_options = {
         "decimal": decimal,
@@ -368,6 +369,7 @@ def convert(
         "false_values": false_values,
         "types": types,
         "columns": columns,
+        "dayfirst": dayfirst,
     }
     _check_options(block_size, workers)
     _check_on_error(on_error, rejects)
@@ -603,6 +605,7 @@ def read_csv(
     false_values: list[str] | None = None,
     types: dict[str, Any] | None = None,
     columns: list[str] | None = None,
+    dayfirst: bool | None = None,
 ) -> Table:
     """Read the CSV ``src`` into memory, as a :class:`~fastetl.Table`.
 
@@ -611,8 +614,8 @@ def read_csv(
     dictionaries and the flag names, ``t.to_pandas()`` a DataFrame.
     Without a ``schema`` one is inferred, as in :func:`convert`.  ``on_error`` as in
     :func:`convert`; ``"reject"`` needs ``rejects``, the file for the bad rows.
-    ``decimal``, ``thousands``, ``true_values``, ``false_values``, ``types`` and
-    ``columns`` as in :func:`convert`.
+    ``decimal``, ``thousands``, ``true_values``, ``false_values``, ``types``, ``columns``
+    and ``dayfirst`` as in :func:`convert`.
     """
     _check_options(block_size, workers)
     _check_on_error(on_error, rejects)
@@ -625,6 +628,7 @@ def read_csv(
         "false_values": false_values,
         "types": types,
         "columns": columns,
+        "dayfirst": dayfirst,
     }
     src, sch = _resolve(src, schema, infer_rows, on_error, value_options)
     dtype = sch.dtype()

@@ -295,6 +295,22 @@ def _dialect_options(p: argparse.ArgumentParser) -> None:
         metavar="A,B,C",
         help="keep only these columns (the others are skipped); without --schema only",
     )
+    order = p.add_mutually_exclusive_group()
+    order.add_argument(
+        "--dayfirst",
+        dest="dayfirst",
+        action="store_const",
+        const=True,
+        help="dates that fit both orders (01/02/2024) are day-first (the default, said on "
+        "stderr when it matters)",
+    )
+    order.add_argument(
+        "--monthfirst",
+        dest="dayfirst",
+        action="store_const",
+        const=False,
+        help="dates that fit both orders (01/02/2024) are month-first",
+    )
     p.add_argument(
         "--infer-rows",
         type=_infer_rows,
@@ -347,15 +363,28 @@ def _schema(args: argparse.Namespace, src: Any) -> tuple[fastetl.Schema, bool]:
                 on_error=getattr(args, "on_error", "raise"),
                 types=types,
                 columns=args.columns,
+                dayfirst=args.dayfirst,
                 **spelling,
             )
         except fastetl.ParseError as e:
             raise inference_error(e, getattr(args, "on_error", "raise")) from None
+        order = (schema.inferred or {}).get("date_order")
+        if order and not order["given"] and not getattr(args, "quiet", False):
+            names = ", ".join(repr(n) for n in order["columns"][:5])
+            more = f" and {len(order['columns']) - 5} more" if len(order["columns"]) > 5 else ""
+            print(
+                f"fastetl: every sampled date of {names}{more} fits both day-first and "
+                f"month-first; read {order['order']} (--dayfirst / --monthfirst to choose)",
+                file=sys.stderr,
+            )
         return schema, True
     if args.infer_rows is not None:
         raise UsageError("--infer-rows applies only without --schema")
-    if args.types or args.columns:
-        raise UsageError("--type and --columns adjust an inferred schema; with --schema, edit it")
+    if args.types or args.columns or args.dayfirst is not None:
+        raise UsageError(
+            "--type, --columns, --dayfirst and --monthfirst steer inference; with --schema, "
+            "edit the schema"
+        )
     try:
         schema = fastetl.Schema.load(path)
         changes: dict[str, Any] = {}
@@ -430,6 +459,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
             or _value_options(args)
             or args.types
             or args.columns
+            or args.dayfirst is not None
         ):
             raise UsageError("with --append or --resume, dialect options need --schema")
         src, schema, inferred = args.input, None, False
