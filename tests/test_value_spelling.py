@@ -384,3 +384,37 @@ def test_day_or_month_first_is_chosen_said_and_settable(tmp_path):
     assert fastetl.open(tmp_path / "o.npy")["data"].tolist()[0] == datetime(2024, 1, 2).date()
     code, out, err = cli("convert", str(src), "o.npy", "--dayfirst", "--monthfirst", cwd=tmp_path)
     assert code == 2 and "not allowed with" in err
+
+
+def test_a_full_pass_takes_up_a_thousands_separator_only_when_unambiguous():
+    def file(values):
+        rows = ["a;b"] + [f"{v};x" for v in values]
+        return ("\n".join(rows) + "\n").encode()
+
+    # the sample (10,000 rows of 20,000) sees 1,5-style numbers; row 7001 has 1.234,5:
+    # a "." can only be the thousands separator where the decimal mark is ","
+    values = [f"{i},5" for i in range(20000)]
+    values[7000] = "1.234,5"
+    s = fastetl.infer_schema(file(values), infer_rows="all")
+    assert (s.dialect.decimal, s.dialect.thousands) == (",", ".")
+    assert fastetl.read_csv(file(values), s)["a"][7000] == float("1234.5")
+    # plain integers, then 1,234: a decimal comma or a thousands comma? not taken up
+    values = [str(i) for i in range(20000)]
+    values[7000] = "1,234"
+    s = fastetl.infer_schema(file(values), infer_rows="all")
+    assert s.dialect.thousands is None and s.columns[0].type == "str"
+    # ... but 1,234.5 can only be a thousands comma
+    values[7000] = "1,234.5"
+    s = fastetl.infer_schema(file(values), infer_rows="all")
+    assert (s.dialect.decimal, s.dialect.thousands) == (".", ",")
+    assert fastetl.read_csv(file(values), s)["a"][7000] == float("1234.5")
+
+
+def test_the_hint_names_the_thousands_separator_a_later_row_needs():
+    rows = ["a;b"] + [f"{i},5;x" for i in range(20000)]
+    rows[7001] = "1.234,5;y"  # outside the sample of 10,000 rows
+    data = ("\n".join(rows) + "\n").encode()
+    s = fastetl.infer_schema(data)
+    with pytest.raises(ParseError, match=r"line 7002, column \"a\": '1.234,5'") as info:
+        fastetl.read_csv(data, s)
+    assert 'set the dialect\'s "thousands" to "."' in fastetl.hint_for(info.value, s)

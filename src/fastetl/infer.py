@@ -562,6 +562,7 @@ def _numeric(vals: list[str]) -> str | None:
     return "int" if only_ints else "float"
 
 
+_NUMBER_TYPES = {t: True for t in (*INT_TYPES, "float32", "float64", "decimal")}
 Spelling = tuple[str, "str | None"]  # (decimal mark, thousands separator) of numbers
 PLAIN: Spelling = (".", None)
 # The spellings sniffing tries, simplest first (a tie between readings that agree goes to
@@ -1498,9 +1499,11 @@ def _fix(
     stats: list[_Stats] | None,
     aliases: list[str] | None = None,
     fixed: frozenset[str] = frozenset(),
+    may_group: bool = False,
 ) -> Schema | None:
     """The schema changed so that it accepts what ``error`` refused, or None.  Columns
-    named in ``fixed`` (types given by the caller) are not changed."""
+    named in ``fixed`` (types given by the caller) are not changed.  ``may_group``: the
+    thousands separator was sniffed, and may be taken up when a number needs it."""
     d = schema.dialect
     if isinstance(error, InputError) and d.encoding == "cp1252" and "not valid" in str(error):
         return schema.replace(dialect=Dialect.from_dict(d.to_dict() | {"encoding": "latin-1"}))
@@ -1531,6 +1534,19 @@ def _fix(
     if col.name in fixed:
         return None  # a type the caller gave is never changed
     spelling = (d.decimal, d.thousands)
+    if may_group and d.thousands is None and _NUMBER_TYPES.get(col.type):
+        # 1.234,5 after a sample of 1,5: a thousands separator changes no value read so far
+        # (every one of them was without it), so take it up file-wide
+        # (1,234 where the mark is "." may be a decimal comma: only 1,234.5 says it is not)
+        grouped = (d.decimal, "." if d.decimal == "," else ",")
+        if (
+            (d.decimal == "," or "." in token)
+            and _numbers([token], grouped) is not None
+            and _numbers([token], spelling) is None
+        ):
+            return schema.replace(
+                dialect=Dialect.from_dict(d.to_dict() | {"thousands": grouped[1]})
+            )
     new = _widen(
         col, error.value, error.reason, stats[i] if stats else None, d.null_values, spelling
     )
@@ -1547,6 +1563,7 @@ def _fit(
     max_steps: int,
     aliases: list[str] | None = None,
     fixed: frozenset[str] = frozenset(),
+    may_group: bool = False,
 ) -> Schema:
     """Run ``check(schema)`` and widen the refused column until it passes."""
     for _ in range(max_steps):
@@ -1554,7 +1571,7 @@ def _fit(
             check(schema)
             return schema
         except (ParseError, InputError) as e:
-            widened = _fix(schema, e, stats, aliases, fixed)
+            widened = _fix(schema, e, stats, aliases, fixed, may_group)
             if widened is None:
                 raise
             schema = widened
@@ -1864,7 +1881,13 @@ def infer_schema(
     if guaranteed and not sample.complete:
         check = _check_file(src, lenient)
         final = _fit(
-            final, check, stats, MAX_PASSES + 4 * len(cols), aliases=original, fixed=fixed
+            final,
+            check,
+            stats,
+            MAX_PASSES + 4 * len(cols),
+            aliases=original,
+            fixed=fixed,
+            may_group=thousands is None,
         )
     return final
 
@@ -1898,16 +1921,17 @@ def hint_for(error: BaseException, schema: Schema | None) -> str:
     tail = "or rerun with --infer-rows all to infer the schema from every row"
     if schema is None or error.column is None:
         return ""
-    fixed = _fix(schema, error, None)
+    may_group = "thousands" in (schema.inferred or {}).get("sniffed", ())
+    fixed = _fix(schema, error, None, may_group=may_group)
     if fixed is None:
         return f"hint: {tail}"
     import json
 
     changes = []
-    if fixed.dialect != schema.dialect:
-        changes.append(
-            f'set the dialect\'s "null_values" to {json.dumps(list(fixed.dialect.null_values))}'
-        )
+    before, after = schema.dialect.to_dict(), fixed.dialect.to_dict()
+    for key in after:
+        if after[key] != before.get(key):
+            changes.append(f'set the dialect\'s "{key}" to {json.dumps(after[key])}')
     for old, new in zip(schema.columns, fixed.columns, strict=True):
         if old != new:
             changes.append(
