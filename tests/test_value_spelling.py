@@ -418,3 +418,13 @@ def test_the_hint_names_the_thousands_separator_a_later_row_needs():
     with pytest.raises(ParseError, match=r"line 7002, column \"a\": '1.234,5'") as info:
         fastetl.read_csv(data, s)
     assert 'set the dialect\'s "thousands" to "."' in fastetl.hint_for(info.value, s)
+
+
+def test_header_detection_reads_numbers_in_the_spelling_of_the_rows_below():
+    # a file with no header: 1,5 over 3,5 is data, as 1.5 over 3.5 is (the delimiter is
+    # given: with none, "," splits these rows as consistently as ";" and wins)
+    data = b"1,5;2,5\n3,5;4,25\n5,5;6,5\n"
+    s = fastetl.infer_schema(data, delimiter=";")
+    assert s.dialect.header is False and s.dialect.decimal == ","
+    assert fastetl.read_csv(data, s)["column_1"].tolist() == [1.5, 3.5, 5.5]
+    assert fastetl.infer_schema(b"preco;frete\n3,5;4,25\n5,5;6,5\n").dialect.header is True

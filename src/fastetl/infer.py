@@ -562,7 +562,7 @@ def _numeric(vals: list[str]) -> str | None:
     return "int" if only_ints else "float"
 
 
-_NUMBER_TYPES = {t: True for t in (*INT_TYPES, "float32", "float64", "decimal")}
+_NUMBER_TYPES = frozenset((*INT_TYPES, "float32", "float64", "decimal"))
 Spelling = tuple[str, "str | None"]  # (decimal mark, thousands separator) of numbers
 PLAIN: Spelling = (".", None)
 # The spellings sniffing tries, simplest first (a tie between readings that agree goes to
@@ -1168,10 +1168,10 @@ _LETTER_BOOLS = frozenset("tfyn")  # single letters that may stand for true/fals
 _BOOLISH = _BOOL_WORDS | _LETTER_BOOLS
 
 
-def _name_typed(text: str) -> bool:
+def _name_typed(text: str, spelling: Spelling = PLAIN) -> bool:
     """Does a first-row text read as a value rather than a name?  A single letter is a
     name (``A,B,...,F``, ``a,...,f``) even when it could be a boolean."""
-    return not (len(text) == 1 and text.isalpha()) and _classify([text]) is not None
+    return not (len(text) == 1 and text.isalpha()) and _classify([text], spelling) is not None
 
 
 def _bool_vote(head: str, vals: list[str]) -> bool | None:
@@ -1190,18 +1190,26 @@ def _bool_vote(head: str, vals: list[str]) -> bool | None:
 
 
 def _detect_header(rows: list[list[bytes]]) -> bool:
-    """Is the first row a header?  (Rules in docs/INFERENCE.md.)"""
+    """Is the first row a header?  (Rules in docs/INFERENCE.md.)  Numbers are read under
+    the spelling the rows below have (``1,5`` over ``2,5`` is data)."""
     first = [f.decode("utf-8", errors="replace") for f in rows[0]]
     firstt = [f.strip(" \t") for f in first]
-    names_like = all(firstt) and len(set(first)) == len(first) and not any(map(_name_typed, firstt))
     body = rows[1:200]
+    columns = []
+    for j in range(len(firstt)):
+        texts = (r[j].decode("utf-8", "replace").strip(" \t") for r in body if j < len(r))
+        vals = list(dict.fromkeys(t for t in texts if t))
+        columns.append([v for v in vals if v not in NULL_TOKENS] or vals)
+    sp, _ = sniff_spelling([[v for v in vals if v not in NULL_TOKENS] for vals in columns])
+    names_like = (
+        all(firstt)
+        and len(set(first)) == len(first)
+        and not any(_name_typed(t, sp) for t in firstt)
+    )
     if not body:
         return names_like
     votes_header = votes_data = 0
-    for j, head in enumerate(firstt):
-        texts = (r[j].decode("utf-8", "replace").strip(" \t") for r in body if j < len(r))
-        vals = list(dict.fromkeys(t for t in texts if t))
-        vals = [v for v in vals if v not in NULL_TOKENS] or vals
+    for head, vals in zip(firstt, columns, strict=True):
         if not head:
             continue
         boolish = _bool_vote(head, vals)
@@ -1211,17 +1219,17 @@ def _detect_header(rows: list[list[bytes]]) -> bool:
             else:
                 votes_data += 1
             continue
-        spec = _classify(vals)
+        spec = _classify(vals, sp)
         if spec is not None:
-            if spec["type"] in INT_TYPES and _INT_RE.match(head):
+            if spec["type"] in INT_TYPES and _INT_RE.match(normalize_number(head, sp) or ""):
                 votes_data += 1
-            elif _classify(vals + [head]) == spec or (
-                spec["type"] == "float64" and _is_float(head)
+            elif _classify(vals + [head], sp) == spec or (
+                spec["type"] == "float64" and _is_float(normalize_number(head, sp) or "")
             ):
                 votes_data += 1
             else:
                 votes_header += 1
-        elif (alone := _classify([head])) is not None and alone["type"] != "bool":
+        elif (alone := _classify([head], sp)) is not None and alone["type"] != "bool":
             votes_data += 1  # a number or a date over a text column: data
     if votes_header != votes_data:
         return votes_header > votes_data
@@ -1534,7 +1542,7 @@ def _fix(
     if col.name in fixed:
         return None  # a type the caller gave is never changed
     spelling = (d.decimal, d.thousands)
-    if may_group and d.thousands is None and _NUMBER_TYPES.get(col.type):
+    if may_group and d.thousands is None and col.type in _NUMBER_TYPES:
         # 1.234,5 after a sample of 1,5: a thousands separator changes no value read so far
         # (every one of them was without it), so take it up file-wide
         # (1,234 where the mark is "." may be a decimal comma: only 1,234.5 says it is not)
@@ -1772,7 +1780,8 @@ def infer_schema(
     if dayfirst not in (None, True, False):
         raise SchemaError(f"dayfirst must be true, false or None, got {dayfirst!r}")
     rows_cap, guaranteed = _check_rows(infer_rows)
-    # a Dialect checks the spelling options given (one-line SchemaError when wrong)
+    # a Dialect checks the spelling options given (one-line SchemaError when wrong); a
+    # decimal mark that is not given is set apart from a given thousands separator
     given_spelling = Dialect(
         decimal=decimal if decimal is not None else ("," if thousands == "." else "."),
         thousands=thousands,
