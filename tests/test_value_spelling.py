@@ -428,3 +428,13 @@ def test_header_detection_reads_numbers_in_the_spelling_of_the_rows_below():
     assert s.dialect.header is False and s.dialect.decimal == ","
     assert fastetl.read_csv(data, s)["column_1"].tolist() == [1.5, 3.5, 5.5]
     assert fastetl.infer_schema(b"preco;frete\n3,5;4,25\n5,5;6,5\n").dialect.header is True
+
+
+def test_cli_says_when_numbers_were_left_as_text(tmp_path):
+    src = tmp_path / "a.csv"
+    src.write_text('code,label\n"1,234",a\n"5,678",b\n', encoding="utf-8")
+    code, out, err = cli("convert", str(src), "o.npy", cwd=tmp_path)
+    assert code == 0 and "'code' could be numbers in more than one spelling" in err
+    code, out, err = cli("convert", str(src), "o.npy", "--thousands", ",", cwd=tmp_path)
+    assert code == 0 and "could be numbers" not in err
+    assert fastetl.open(tmp_path / "o.npy")["code"].tolist() == [1234, 5678]

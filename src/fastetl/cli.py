@@ -368,15 +368,7 @@ def _schema(args: argparse.Namespace, src: Any) -> tuple[fastetl.Schema, bool]:
             )
         except fastetl.ParseError as e:
             raise inference_error(e, getattr(args, "on_error", "raise")) from None
-        order = (schema.inferred or {}).get("date_order")
-        if order and not order["given"] and not getattr(args, "quiet", False):
-            names = ", ".join(repr(n) for n in order["columns"][:5])
-            more = f" and {len(order['columns']) - 5} more" if len(order["columns"]) > 5 else ""
-            print(
-                f"fastetl: every sampled date of {names}{more} fits both day-first and "
-                f"month-first; read {order['order']} (--dayfirst / --monthfirst to choose)",
-                file=sys.stderr,
-            )
+        _say_undecided(schema, quiet=getattr(args, "quiet", False))
         return schema, True
     if args.infer_rows is not None:
         raise UsageError("--infer-rows applies only without --schema")
@@ -401,6 +393,33 @@ def _schema(args: argparse.Namespace, src: Any) -> tuple[fastetl.Schema, bool]:
     except fastetl.SchemaError as e:
         raise UsageError(f"--schema {path}: {e}") from None
     return schema, False
+
+
+def _listed_names(names: list[str], most: int = 5) -> str:
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(repr(n) for n in names[:most]) + more
+
+
+def _say_undecided(schema: fastetl.Schema, quiet: bool) -> None:
+    """One line on stderr for each reading inference had to choose or leave undecided."""
+    facts = schema.inferred or {}
+    order = facts.get("date_order")
+    if quiet:
+        return
+    if order and not order["given"]:
+        print(
+            f"fastetl: every sampled date of {_listed_names(order['columns'])} fits both "
+            f"day-first and month-first; read {order['order']} (--dayfirst / --monthfirst "
+            "to choose)",
+            file=sys.stderr,
+        )
+    if facts.get("numbers_unread"):
+        print(
+            f"fastetl: {_listed_names(facts['numbers_unread'])} could be numbers in more than "
+            "one spelling (1,234: 1.234 or 1234?) and were kept as text (--decimal / "
+            "--thousands to choose)",
+            file=sys.stderr,
+        )
 
 
 def _value_options(args: argparse.Namespace) -> dict[str, Any]:
