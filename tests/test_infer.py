@@ -197,7 +197,11 @@ def test_a_quoted_one_column_reading_beats_a_split_that_leaves_quotes():
     # issue 17: split on the delimiter, every value keeps a quote ('"Dec 8', ' 2022"');
     # read with quotes, every row is one field
     for text, want in (
-        ('day\n"Dec 8, 2022"\n"Nov 1, 2021"\n"Jan 3, 2020"\n', "Dec 8, 2022"),
+        # and the month-name dates are dates (strptime is the reference)
+        (
+            'day\n"Dec 8, 2022"\n"Nov 1, 2021"\n"Jan 3, 2020"\n',
+            np.datetime64(dt.datetime.strptime("Dec 8, 2022", "%b %d, %Y").date()),
+        ),
         ('tags\n"value1;value2;value3"\n"a;b"\n"c;d;e"\n', "value1;value2;value3"),
     ):
         s = sniff(text.encode())
@@ -247,9 +251,11 @@ def test_options_override_sniffing():
     assert infer_schema(data, quote=None).dialect.quote is None
     assert infer_schema(data, quote="'").dialect.quote == "'"
     assert infer_schema(data, encoding="latin-1").dialect.encoding == "latin-1"
-    assert schema.inferred["sniffed"] == ["encoding", "quote", "null_values"]
+    assert schema.inferred["sniffed"] == [
+        "encoding", "quote", "null_values", "decimal", "thousands",
+    ]  # fmt: skip
     assert infer_schema(data).inferred["sniffed"] == [
-        "encoding", "delimiter", "quote", "header", "null_values",
+        "encoding", "delimiter", "quote", "header", "null_values", "decimal", "thousands",
     ]  # fmt: skip
     with_nulls = infer_schema(b"a,b\n1,-\n2,3\n", null_values=["", "-"])
     assert with_nulls.dialect.null_values == ("", "-")
@@ -380,9 +386,23 @@ def test_text_column_with_a_token_and_empties_stays_verbatim():
     assert arr["code"].tolist() == ["NA", None, "US"]
 
 
-def test_decimal_comma_stays_text():
+def test_decimal_comma_is_sniffed_when_unambiguous():
+    # issue 17: a column of 1,5 in a ; file is a decimal comma (it was text before)
     schema, arr = infer_and_read("a;b\n1,5;x\n2,25;y\n")
-    assert schema.dialect.delimiter == ";" and col(schema, "a").type == "str"
+    assert schema.dialect.delimiter == ";" and col(schema, "a").type == "float64"
+    assert schema.dialect.decimal == "," and schema.dialect.thousands is None
+    assert list(arr["a"]) == [float("1.5"), float("2.25")]
+
+
+def test_ambiguous_or_contradicted_number_spelling_stays_text():
+    # 1,234 alone is 1.234 or 1234: text, and said in the facts
+    schema, arr = infer_and_read('a,b\n"1,234",x\n"5,678",y\n')
+    assert col(schema, "a").type == "str" and schema.inferred["numbers_unread"] == ["a"]
+    assert schema.dialect.decimal == "." and schema.dialect.thousands is None
+    # 1,5 beside 3.5: a decimal comma would make 3.5 unreadable, so nothing changes
+    schema, arr = infer_and_read("a;b\n1,5;3.5\n2,25;4.5\n")
+    assert col(schema, "a").type == "str" and list(arr["b"]) == [3.5, 4.5]
+    assert schema.inferred["numbers_unread"] == ["a"]
 
 
 def test_nan_in_a_float_column_is_a_value_not_a_token():
@@ -910,13 +930,26 @@ def expected_value(v):
     return v
 
 
-def csv_value(cell: str, c: fastetl.Column, nulls: tuple[str, ...]):
+def spelled(t: str, d: fastetl.Dialect) -> str:
+    """A number written with the dialect's thousands and decimal marks, as Python writes it
+    (independent of fastetl's normaliser: a plain replace)."""
+    if d.thousands is not None:
+        t = t.replace(d.thousands, "")
+    return t.replace(d.decimal, ".") if d.decimal != "." else t
+
+
+def csv_value(cell: str, c: fastetl.Column, d: fastetl.Dialect):
     """What a cell read by Python's csv module must decode to in column ``c``."""
+    nulls = d.null_values
     if c.type in ("str", "category"):
         return None if c.nullable and cell in nulls else cell
     t = cell.strip(" \t")
     if c.nullable and t in nulls:
         return None
+    if c.type.startswith(("int", "uint", "float", "decimal")):
+        t = spelled(t, d)
+    if c.type == "bool" and t in d.true_values + d.false_values:
+        return t in d.true_values
     if c.type.startswith(("int", "uint")):
         return int(t)
     if c.type.startswith("float"):
@@ -927,6 +960,10 @@ def csv_value(cell: str, c: fastetl.Column, nulls: tuple[str, ...]):
         return Decimal(t)
     if c.type == "date" and c.format is None:
         return dt.date.fromisoformat(t).isoformat()
+    if c.type == "date":
+        return dt.datetime.strptime(t, c.format).date().isoformat()
+    if c.type == "datetime" and c.format is not None:
+        return str(np.datetime64(dt.datetime.strptime(t, c.format), c.datetime_unit))
     raise AssertionError(f"no reference reading for {c}")
 
 
@@ -944,7 +981,7 @@ def check_against_csv(path: Path, spec: dict, schema: fastetl.Schema, table) -> 
     if table is None:
         return
     for j, c in enumerate(schema.columns):
-        want = [csv_value(r[j], c, schema.dialect.null_values) for r in rows]
+        want = [csv_value(r[j], c, schema.dialect) for r in rows]
         assert plain(table, c.name) == want, c.name
 
 
@@ -954,17 +991,19 @@ def test_realworld(name, tmp_path):
     path = REALWORLD / name
     if spec["outcome"] == "refused":
         with pytest.raises(FastETLError) as info:
-            schema = infer_schema(path)
+            schema = infer_schema(path, **spec.get("options", {}))
             fastetl.read_csv(path, schema)
         assert type(info.value).__name__ == spec["error_type"]
         assert spec["error"] in str(info.value)
         return
-    schema = infer_schema(path)
+    schema = infer_schema(path, **spec.get("options", {}))  # options: the keywords given
     # the schema survives its JSON form
     assert fastetl.Schema.from_json(schema.to_json()) == schema
     for key, value in spec.get("dialect", {}).items():
         got = getattr(schema.dialect, key)
         assert (list(got) if isinstance(got, tuple) else got) == value, key
+    for key, value in spec.get("inferred", {}).items():
+        assert schema.inferred[key] == value, key
     if "line_terminator" in spec:
         assert sniff(path.read_bytes()).line_terminator == spec["line_terminator"]
     if "ncols" in spec:

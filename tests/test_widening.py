@@ -256,3 +256,17 @@ def test_the_cost_is_one_pass_per_round_of_widenings(tmp_path, late, passes):
     )  # fmt: skip
     restarts = sum(1 for a, b in zip(seen, seen[1:]) if b < a)
     assert restarts + 1 == passes
+
+
+def test_a_type_given_with_types_is_never_widened(tmp_path):
+    """types= fixes a column's type: a late value that does not fit it is an error,
+    while the other (inferred) columns still widen."""
+    rows = _rows(6000, seed=13)
+    rows[1000][1] = "a value longer than the sample's"
+    src = _write(tmp_path / "in.csv", rows)
+    rep = fastetl.convert(src, tmp_path / "o.npy", infer_rows=SAMPLE, types={"a": "int16"})
+    assert [w["column"] for w in rep.widened] == ["b"]
+    rows[1500][0] = "40000"
+    _write(src, rows)
+    with pytest.raises(fastetl.ParseError, match=r"line 1502, column \"a\": '40000'"):
+        fastetl.convert(src, tmp_path / "o.npy", infer_rows=SAMPLE, types={"a": "int16"})

@@ -38,6 +38,9 @@ cdef struct Col:
     Py_ssize_t flag_first    # flag bits computed from this field: flags[first:first+count]
     Py_ssize_t flag_count
     bint text                # str or category: the text is kept as is (never trimmed)
+    bint numfmt              # a number spelled with dec/thou: normalised before storing
+    char dec                 # its decimal mark ('.' or ',')
+    char thou                # its digit-group separator, 0 for none
 
 
 cdef struct Op:
@@ -94,8 +97,12 @@ cdef class Parser:
     cdef Py_ssize_t *null_lens
     cdef Py_ssize_t n_nulls
     cdef bint nulls_only_empty
-    cdef char *scratch[2]
-    cdef Py_ssize_t scratch_cap[2]
+    cdef char *scratch[3]        # 0: unescaped text, 1: slow_float, 2: a normalised number
+    cdef Py_ssize_t scratch_cap[3]
+    cdef char **word_ptrs        # the dialect's true_values then false_values
+    cdef Py_ssize_t *word_lens
+    cdef Py_ssize_t n_true
+    cdef Py_ssize_t n_words
     cdef Py_ssize_t *journal
     cdef Py_ssize_t journal_len
     cdef Span *spans             # the fields of the row at hand, nfields of them
@@ -104,6 +111,7 @@ cdef class Parser:
 
     cdef char *scratch_reserve(self, int slot, Py_ssize_t n) noexcept nogil
     cdef inline bint is_null(self, const char *s, Py_ssize_t n) noexcept nogil
+    cdef int read_bool(self, const char *s, Py_ssize_t n, uint8_t *out) noexcept nogil
     cdef void rollback(self) noexcept nogil
     cdef inline int set_flags(self, Col *c, const char *raw, Py_ssize_t rawn,
                        const char *t, Py_ssize_t tn, char *rec) noexcept nogil

@@ -24,6 +24,8 @@ class Parser:
         delimiter: int,
         quote: int,
         null_values: list[bytes],
+        true_values: list[bytes] | None = None,
+        false_values: list[bytes] | None = None,
     ) -> None: ...
     def parse(
         self,

@@ -178,7 +178,7 @@ cdef bint op_as_is(const Col *c, bint nulls_never_values) noexcept nogil:
     the only marker is the empty text), so a null, a null where none is allowed, or
     blanks to trim all fail first."""
     cdef int kind = c.kind
-    if kind == K_IGNORE or kind == K_FLAGONLY or c.flag_count != 0:
+    if kind == K_IGNORE or kind == K_FLAGONLY or c.flag_count != 0 or c.numfmt:
         return False
     if kind == K_STR or kind == K_CATEGORY:
         return not c.nullable
@@ -247,9 +247,11 @@ cdef inline int store_float32(Parser p, const char *t, Py_ssize_t tn, char *dst)
     return st
 
 
-cdef inline int store_bool(const char *t, Py_ssize_t tn, char *dst) noexcept nogil:
+cdef inline int store_bool(Parser p, const char *t, Py_ssize_t tn, char *dst) noexcept nogil:
     cdef uint8_t b
     cdef int st = parse_bool(t, tn, &b)
+    if st != ST_OK and p.n_words:
+        st = p.read_bool(t, tn, &b)
     if st == ST_OK:
         dst[0] = <char>b
     return st
@@ -321,7 +323,7 @@ cdef inline int store_op(Parser p, const Op *o, const char *s, Py_ssize_t n,
     elif code == OP_FLOAT32:
         return store_float32(p, t, tn, dst)
     elif code == OP_BOOL:
-        return store_bool(t, tn, dst)
+        return store_bool(p, t, tn, dst)
     elif code == OP_ISO_DATE:
         return store_iso_date(t, tn, dst)
     elif code == OP_ISO_DATETIME:
@@ -343,7 +345,7 @@ cdef class Parser:
     """
 
     def __cinit__(self, list fields, list flags, Py_ssize_t itemsize, int delimiter, int quote,
-                  list null_values):
+                  list null_values, list true_values=None, list false_values=None):
         cdef Py_ssize_t i
         cdef Col *c
         cdef FlagSpec *f
@@ -375,6 +377,19 @@ cdef class Parser:
                 raise MemoryError()
             memcpy(self.null_ptrs[i], <const char *>v, <size_t>len(v))
         self.nulls_only_empty = self.n_nulls == 1 and self.null_lens[0] == 0
+        words = list(true_values or ()) + list(false_values or ())
+        self.n_true = len(true_values or ())
+        self.word_ptrs = <char **>calloc(<size_t>max(len(words), 1), sizeof(char *))
+        self.word_lens = <Py_ssize_t *>calloc(<size_t>max(len(words), 1), sizeof(Py_ssize_t))
+        if self.word_ptrs == NULL or self.word_lens == NULL:
+            raise MemoryError()
+        for v in words:
+            self.word_ptrs[self.n_words] = <char *>malloc(<size_t>len(v) + 1)
+            if self.word_ptrs[self.n_words] == NULL:
+                raise MemoryError()
+            memcpy(self.word_ptrs[self.n_words], <const char *>v, <size_t>len(v))
+            self.word_lens[self.n_words] = len(v)
+            self.n_words += 1
 
         for i, spec in enumerate(fields):
             c = &self.cols[i]
@@ -400,6 +415,9 @@ cdef class Parser:
             c.fmt_len = len(fmt)
             memcpy(c.fmt, <const char *>fmt, <size_t>len(fmt))
             c.text = c.kind == K_STR or c.kind == K_CATEGORY
+            c.dec = <char>spec.get("decimal", 46)
+            c.thou = <char>spec.get("thousands", 0)
+            c.numfmt = c.dec != c'.' or c.thou != 0
             if c.kind == K_CATEGORY:
                 values = spec.get("values")      # a fixed dictionary, or the seed of a learned one
                 c.dict = catdict_new(spec["limit"], spec.get("frozen", values is not None))
@@ -449,11 +467,17 @@ cdef class Parser:
                 free(self.null_ptrs[i])
             free(self.null_ptrs)
         free(self.null_lens)
+        if self.word_ptrs != NULL:
+            for i in range(self.n_words):
+                free(self.word_ptrs[i])
+            free(self.word_ptrs)
+        free(self.word_lens)
         free(self.journal)
         free(self.spans)
         free(self.ops)
         free(self.scratch[0])
         free(self.scratch[1])
+        free(self.scratch[2])
 
     # -- helpers of the hot loop ---------------------------------------------
     cdef char *scratch_reserve(self, int slot, Py_ssize_t n) noexcept nogil:
@@ -476,6 +500,17 @@ cdef class Parser:
             if self.null_lens[i] == n and fastetl_same(self.null_ptrs[i], s, n):
                 return True
         return False
+
+    cdef int read_bool(self, const char *s, Py_ssize_t n, uint8_t *out) noexcept nogil:
+        """parse_bool, then the dialect's own true and false words (exact, case included)."""
+        cdef Py_ssize_t i
+        if parse_bool(s, n, out) == ST_OK:
+            return ST_OK
+        for i in range(self.n_words):
+            if self.word_lens[i] == n and fastetl_same(self.word_ptrs[i], s, n):
+                out[0] = i < self.n_true
+                return ST_OK
+        return ST_INVALID
 
     cdef void rollback(self) noexcept nogil:
         """Take back the category values the current row added (newest first)."""
@@ -501,7 +536,7 @@ cdef class Parser:
                 if f.source_nullable:
                     continue
                 return ST_EMPTY
-            if parse_bool(t, tn, &b) != ST_OK:
+            if self.read_bool(t, tn, &b) != ST_OK:
                 return ST_FLAG_BOOL
             if b:
                 rec[f.byte] |= <char>f.mask
@@ -542,6 +577,7 @@ cdef class Parser:
         cdef double d
         cdef float f32
         cdef bint text = c.text
+        cdef char *tmp
         if escaped and self.unescape(&s, &n) != 0:
             return ST_NO_MEMORY
         t = s
@@ -576,6 +612,14 @@ cdef class Parser:
             return ST_OK
         if not text and (tn == 0 or self.is_null(t, tn)):
             return ST_EMPTY               # a null where the column is not nullable
+        if c.numfmt:                      # 1.234,56 -> 1234.56 (numbers only: see layout)
+            tmp = self.scratch_reserve(2, tn)
+            if tmp == NULL:
+                return ST_NO_MEMORY
+            tn = normalize_number(t, tn, c.dec, c.thou, tmp)
+            if tn < 0:
+                return ST_INVALID
+            t = tmp
         sp[0] = s
         np[0] = n
         tp[0] = t

@@ -176,13 +176,47 @@ cdef int convert_iso_datetime(const char *s, Py_ssize_t n, int64_t unit_mul, int
     return finish_datetime(days, h, mi, sec, frac, offset, unit_mul, out)
 
 
+cdef extern from * nogil:
+    """
+    /* English month and weekday names (strptime's in the C locale), lower case: %B %A
+       match a whole name, %b %a its first three letters, in any case. */
+    static const char *const fastetl_month_names[12] = {
+        "january", "february", "march", "april", "may", "june", "july", "august",
+        "september", "october", "november", "december"};
+    static const unsigned char fastetl_month_lens[12] = {7, 8, 5, 5, 3, 4, 4, 6, 9, 7, 8, 8};
+    static const char *const fastetl_day_names[7] = {
+        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"};
+    static const unsigned char fastetl_day_lens[7] = {6, 7, 9, 8, 6, 8, 6};
+    """
+    const char *const fastetl_month_names[12]
+    const unsigned char fastetl_month_lens[12]
+    const char *const fastetl_day_names[7]
+    const unsigned char fastetl_day_lens[7]
+
+
+cdef inline int match_name(const char *s, Py_ssize_t n, Py_ssize_t *i, const char *const *names,
+                           const unsigned char *lens, int count, bint whole) noexcept nogil:
+    """The index of the name (whole, or its first three letters) at s[i], any case; -1."""
+    cdef int k
+    cdef Py_ssize_t L
+    for k in range(count):
+        L = lens[k] if whole else 3
+        if n - i[0] >= L and eq_nocase(s + i[0], L, names[k], L):
+            i[0] += L
+            return k
+    return -1
+
+
 cdef int convert_formatted(const char *s, Py_ssize_t n, const char *fmt, int fmt_len,
                            bint want_time, int64_t unit_mul, int frac_digits,
                            int64_t *out) noexcept nogil:
-    """Parse by a strptime-like format (%Y %m %d %H %M %S %f %z and literal bytes)."""
+    """Parse by a strptime-like format (%Y %y %m %b %B %d %j %a %A %H %I %p %M %S %f %z and
+    literal bytes; the format was checked in Python: schema._check_format)."""
     cdef Py_ssize_t i = 0
     cdef int k = 0
     cdef int64_t y = 0, m = 0, d = 0, h = 0, mi = 0, sec = 0, frac = 0, offset = 0
+    cdef int64_t yday = 0            # %j: day of the year, 1-based; 0 when not in the format
+    cdef int pm = -1                 # %p: 0 am, 1 pm; -1 when not in the format
     cdef int st
     cdef char c
     while k < fmt_len:
@@ -199,9 +233,35 @@ cdef int convert_formatted(const char *s, Py_ssize_t n, const char *fmt, int fmt
             elif c == c'd':
                 if digits(s, n, &i, 1, 2, &d) == 0:
                     return ST_INVALID
+            elif c == c'y':          # as strptime: 69-99 -> 1969-1999, 00-68 -> 2000-2068
+                if digits(s, n, &i, 2, 2, &y) == 0:
+                    return ST_INVALID
+                y += 1900 if y >= 69 else 2000
+            elif c == c'b' or c == c'B':
+                m = match_name(s, n, &i, fastetl_month_names, fastetl_month_lens, 12,
+                               c == c'B') + 1
+                if m == 0:
+                    return ST_INVALID
+            elif c == c'a' or c == c'A':  # read and not used, as strptime does
+                if match_name(s, n, &i, fastetl_day_names, fastetl_day_lens, 7, c == c'A') < 0:
+                    return ST_INVALID
+            elif c == c'j':
+                if digits(s, n, &i, 1, 3, &yday) == 0 or yday == 0:
+                    return ST_INVALID
             elif c == c'H':
                 if digits(s, n, &i, 1, 2, &h) == 0:
                     return ST_INVALID
+            elif c == c'I':
+                if digits(s, n, &i, 1, 2, &h) == 0 or h < 1 or h > 12:
+                    return ST_INVALID
+            elif c == c'p':
+                if n - i >= 2 and eq_nocase(s + i, 2, b"am", 2):
+                    pm = 0
+                elif n - i >= 2 and eq_nocase(s + i, 2, b"pm", 2):
+                    pm = 1
+                else:
+                    return ST_INVALID
+                i += 2
             elif c == c'M':
                 if digits(s, n, &i, 2, 2, &mi) == 0:
                     return ST_INVALID
@@ -227,6 +287,16 @@ cdef int convert_formatted(const char *s, Py_ssize_t n, const char *fmt, int fmt
             k += 1
     if i != n:
         return ST_INVALID
+    if pm >= 0:                      # a 12-hour clock (%I with %p)
+        h = (h % 12) + 12 * pm
+    if yday:                         # %j: the day of the year (no rolling into the next)
+        if y < 1 or y > 9999 or yday > 365 + (days_in_month(y, 2) - 28):
+            return ST_BAD_DATE
+        if not want_time:
+            out[0] = days_from_civil(y, 1, 1) + yday - 1
+            return ST_OK
+        return finish_datetime(days_from_civil(y, 1, 1) + yday - 1, h, mi, sec, frac, offset,
+                               unit_mul, out)
     st = check_ymd(y, m, d)
     if st != ST_OK:
         return st

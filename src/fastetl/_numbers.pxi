@@ -570,6 +570,51 @@ cdef inline bint _all_decimal_syntax(const char *s, Py_ssize_t i, Py_ssize_t n) 
     return True
 
 
+cdef Py_ssize_t normalize_number(const char *s, Py_ssize_t n, char dec, char thou,
+                                 char *dst) noexcept nogil:
+    """A number spelled with the decimal mark ``dec`` and digit groups split by ``thou``
+    (0: none) rewritten into ``dst`` (room for n bytes) the way the converters read it:
+    separators out, ``dec`` -> '.'.  Returns the new length, or -1 when a separator is
+    misplaced: ``thou`` only between the digits of the integer part, in groups of three
+    after a first group of one to three digits; no '.' unless it is ``dec`` or ``thou``.
+    Whatever else the text holds is copied for the converter to judge."""
+    cdef Py_ssize_t i = 0
+    cdef Py_ssize_t j = 0
+    cdef Py_ssize_t run = 0           # digits since the start or the last separator
+    cdef bint grouped = False
+    cdef char ch
+    if n > 0 and (s[0] == c'+' or s[0] == c'-'):
+        dst[0] = s[0]
+        i = j = 1
+    while i < n:                      # the integer part
+        ch = s[i]
+        if is_digit(ch):
+            dst[j] = ch
+            j += 1
+            run += 1
+        elif thou != 0 and ch == thou:
+            if run == 0 or run > 3 or (grouped and run != 3):
+                return -1
+            grouped = True
+            run = 0
+        else:
+            break
+        i += 1
+    if grouped and run != 3:
+        return -1
+    while i < n:                      # the rest: fraction, exponent, or words (inf, nan)
+        ch = s[i]
+        if ch == dec:
+            dst[j] = c'.'
+        elif ch == c'.' or (thou != 0 and ch == thou):
+            return -1
+        else:
+            dst[j] = ch
+        i += 1
+        j += 1
+    return j
+
+
 cdef extern from * nogil:
     """
     /* The word of a 2 to 5 byte boolean text (p[0] lowest byte, as fastetl_load8) with

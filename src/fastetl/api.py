@@ -22,7 +22,7 @@ from . import outset, widening
 from .errors import Interrupted, OutputError, ParseError, SchemaError
 from .pipeline import DEFAULT_BLOCK_SIZE, ON_ERROR, RunResult, estimate_rows, run
 from .resume import Checkpoints, ResumePoint, identity, resume_point
-from .schema import Schema, as_schema
+from .schema import Dialect, Schema, as_schema
 from .signals import Terminated, sigterm_as_interrupt
 from .sources import Source, open_source
 from .store import (
@@ -162,20 +162,44 @@ def _spooled_bytes(original: Src, used: Src) -> int:
         return 0
 
 
+# Keywords of convert/read_csv that say how values are spelled (None: sniff, or the
+# schema's); and those that steer inference (only without a schema).
+VALUE_OPTIONS = ("decimal", "thousands", "true_values", "false_values")
+PARTIAL_OPTIONS = ("types", "columns", "dayfirst")
+
+
 def _resolve(
-    src: Src, schema: Any, infer_rows: int | str | None, on_error: str
+    src: Src,
+    schema: Any,
+    infer_rows: int | str | None,
+    on_error: str,
+    options: dict[str, Any] | None = None,
 ) -> tuple[Src, Schema]:
-    """The input (spooled if it must be read twice) and the schema (given or inferred)."""
+    """The input (spooled if it must be read twice) and the schema (given or inferred).
+    ``options``: the value-spelling and partial-schema keywords given (not None)."""
+    options = {k: v for k, v in (options or {}).items() if v is not None}
     if schema is not None:
         if infer_rows is not None:
             raise ValueError("infer_rows applies only when no schema is given")
-        return src, as_schema(schema)
+        partial = [k for k in PARTIAL_OPTIONS if k in options]
+        if partial:
+            raise ValueError(
+                f"{' and '.join(partial)} apply only when no schema is given (they steer "
+                "inference); change the schema's columns instead"
+            )
+        sch = as_schema(schema)
+        if options:  # given spellings win over the schema's own
+            d = sch.dialect.to_dict() | {
+                k: list(v) if isinstance(v, (list, tuple)) else v for k, v in options.items()
+            }
+            sch = sch.replace(dialect=Dialect.from_dict(d))
+        return src, sch
     from .infer import infer_schema  # inference is only loaded when it is used
 
     src = _seekable(src)
     try:
         rows = 10_000 if infer_rows is None else infer_rows
-        return src, infer_schema(src, infer_rows=rows, on_error=on_error)
+        return src, infer_schema(src, infer_rows=rows, on_error=on_error, **options)
     except ParseError as e:
         raise inference_error(e, on_error) from None
 
@@ -312,6 +336,13 @@ def convert(
     checkpoint_every: float = 5.0,
     wait: bool | float = False,
     widen: bool | None = None,
+    decimal: str | None = None,
+    thousands: str | None = None,
+    true_values: list[str] | None = None,
+    false_values: list[str] | None = None,
+    types: dict[str, Any] | None = None,
+    columns: list[str] | None = None,
+    dayfirst: bool | None = None,
 ) -> ConvertReport:
     """Convert the CSV ``src`` into the ``.npy`` file ``dst`` (plus ``dst + ".json"``).
 
@@ -344,7 +375,21 @@ def convert(
     report's ``widened`` and the sidecar's ``schema.inferred.widened``).  None (the
     default) widens an inferred schema only; True also a given one (treated as a
     starting point); False never.  Appending never widens.
+    How values are spelled, each sniffed when None (see :func:`fastetl.infer_schema`) and
+    with a ``schema``, put in its dialect: ``decimal`` (``","``), ``thousands`` (``"."``,
+    ``","``, ``" "`` ...), ``true_values``/``false_values`` (extra boolean words).  Without a
+    schema, ``types`` (``{"preco": "decimal(2)"}``) and ``columns`` (names to keep) adjust
+    the inferred one, and ``dayfirst`` reads dates that fit both orders (01/02/2024).
     """
+    value_options = {
+        "decimal": decimal,
+        "thousands": thousands,
+        "true_values": true_values,
+        "false_values": false_values,
+        "types": types,
+        "columns": columns,
+        "dayfirst": dayfirst,
+    }
     _check_options(block_size, workers)
     _check_on_error(on_error, rejects)
     if append and resume:
@@ -374,6 +419,7 @@ def convert(
             resume=resume,
             checkpoint_every=checkpoint_every,
             widen=widen,
+            value_options=value_options,
         )
 
 
@@ -407,6 +453,7 @@ def _convert_locked(
     resume: bool,
     checkpoint_every: float,
     widen: bool | None,
+    value_options: dict[str, Any] | None = None,
 ) -> ConvertReport:
     """:func:`convert`, holding the output's lock."""
     schema_arg = schema
@@ -422,7 +469,7 @@ def _convert_locked(
     elif saved is not None and schema is None:
         schema = saved["schema"]  # the schema it was started with (checked again below)
     original = src
-    src, sch = _resolve(src, schema, infer_rows, on_error)
+    src, sch = _resolve(src, schema, infer_rows, on_error, value_options)
     widen = (schema_arg is None if widen is None else widen) and not append
     if widen:
         src = _seekable(src)  # a widening reads the input again
@@ -603,6 +650,13 @@ def read_csv(
     on_error: str = "raise",
     rejects: str | os.PathLike[str] | None = None,
     widen: bool | None = None,
+    decimal: str | None = None,
+    thousands: str | None = None,
+    true_values: list[str] | None = None,
+    false_values: list[str] | None = None,
+    types: dict[str, Any] | None = None,
+    columns: list[str] | None = None,
+    dayfirst: bool | None = None,
 ) -> Table:
     """Read the CSV ``src`` into memory, as a :class:`~fastetl.Table`.
 
@@ -612,13 +666,24 @@ def read_csv(
     Without a ``schema`` one is inferred, as in :func:`convert`.  ``on_error`` as in
     :func:`convert`; ``"reject"`` needs ``rejects``, the file for the bad rows.
     ``widen`` as in :func:`convert`.
+    ``decimal``, ``thousands``, ``true_values``, ``false_values``, ``types``, ``columns``
+    and ``dayfirst`` as in :func:`convert`.
     """
     _check_options(block_size, workers)
     _check_on_error(on_error, rejects)
     if on_error == "reject" and rejects is None:
         raise ValueError('on_error="reject" needs rejects=, the file to write bad rows to')
+    value_options = {
+        "decimal": decimal,
+        "thousands": thousands,
+        "true_values": true_values,
+        "false_values": false_values,
+        "types": types,
+        "columns": columns,
+        "dayfirst": dayfirst,
+    }
     widen = schema is None if widen is None else widen
-    src, sch = _resolve(src, schema, infer_rows, on_error)
+    src, sch = _resolve(src, schema, infer_rows, on_error, value_options)
     if widen:
         src = _seekable(src)  # a widening reads the input again
     pos = _tell(src, widen)

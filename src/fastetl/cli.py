@@ -80,6 +80,47 @@ def _one_char(text: str) -> str:
     return value
 
 
+def _mark(text: str) -> str:
+    """A decimal mark or thousands separator: one character, or its name."""
+    named = {"comma": ",", "dot": ".", "period": ".", "space": " ", "apostrophe": "'",
+             "underscore": "_"}  # fmt: skip
+    value = named.get(text.lower(), text)
+    if len(value) != 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one character (or comma, dot, space)")
+    return value
+
+
+def _decimal_mark(text: str) -> str:
+    value = _mark(text)
+    if value not in fastetl.schema.DECIMAL_MARKS:
+        raise argparse.ArgumentTypeError(f"{text!r}: the decimal mark is '.' or ','")
+    return value
+
+
+def _thousands_mark(text: str) -> str:
+    value = _mark(text)
+    if value not in fastetl.schema.THOUSANDS_SEPARATORS:
+        seps = " ".join(repr(c) for c in fastetl.schema.THOUSANDS_SEPARATORS)
+        raise argparse.ArgumentTypeError(f"{text!r}: the thousands separator is one of {seps}")
+    return value
+
+
+def _words(text: str) -> list[str]:
+    """A comma-separated list of words (boolean words, column names)."""
+    words = [w.strip() for w in text.split(",")]
+    if not all(words):
+        raise argparse.ArgumentTypeError(f"{text!r} has an empty item; give A,B,...")
+    return words
+
+
+def _name_type(text: str) -> tuple[str, str]:
+    """NAME=TYPE of --type."""
+    name, sep, typ = text.partition("=")
+    if not sep or not name.strip() or not typ.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=TYPE (e.g. preco=decimal(2))")
+    return name.strip(), typ.strip()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="fastetl",
@@ -213,6 +254,63 @@ def _dialect_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-header", action="store_true", help="the first row is data, not column names"
     )
+    # how values are spelled, and a partial schema (issue 17)
+    p.add_argument(
+        "--decimal",
+        type=_decimal_mark,
+        metavar="C",
+        help="decimal mark of numbers: '.' or ',' (default: sniffed, e.g. 1,5 in a ; file)",
+    )
+    p.add_argument(
+        "--thousands",
+        type=_thousands_mark,
+        metavar="C",
+        help="digit-group separator of numbers: ',' '.' space \"'\" '_' (default: sniffed "
+        "when unambiguous, e.g. 1.234,56)",
+    )
+    p.add_argument(
+        "--true-values",
+        type=_words,
+        metavar="A,B",
+        help="more words read as true (e.g. sim,S); never sniffed",
+    )
+    p.add_argument(
+        "--false-values",
+        type=_words,
+        metavar="A,B",
+        help="more words read as false (e.g. não,N); never sniffed",
+    )
+    p.add_argument(
+        "--type",
+        dest="types",
+        type=_name_type,
+        action="append",
+        metavar="NAME=TYPE",
+        help="use this type for a column instead of the inferred one (repeat: --type "
+        "preco=decimal(2) --type cep=str); without --schema only",
+    )
+    p.add_argument(
+        "--columns",
+        type=_words,
+        metavar="A,B,C",
+        help="keep only these columns (the others are skipped); without --schema only",
+    )
+    order = p.add_mutually_exclusive_group()
+    order.add_argument(
+        "--dayfirst",
+        dest="dayfirst",
+        action="store_const",
+        const=True,
+        help="dates that fit both orders (01/02/2024) are day-first (the default, said on "
+        "stderr when it matters)",
+    )
+    order.add_argument(
+        "--monthfirst",
+        dest="dayfirst",
+        action="store_const",
+        const=False,
+        help="dates that fit both orders (01/02/2024) are month-first",
+    )
     p.add_argument(
         "--infer-rows",
         type=_infer_rows,
@@ -250,7 +348,11 @@ def _input(args: argparse.Namespace) -> Any:
 def _schema(args: argparse.Namespace, src: Any) -> tuple[fastetl.Schema, bool]:
     """The schema to use, and whether it was inferred."""
     path = getattr(args, "schema", None)
+    spelling = _value_options(args)
     if not path:
+        types = dict(args.types) if args.types else None
+        if types is not None and len(types) < len(args.types):
+            raise UsageError("--type names a column twice")
         try:
             schema = fastetl.infer_schema(
                 src,
@@ -259,12 +361,22 @@ def _schema(args: argparse.Namespace, src: Any) -> tuple[fastetl.Schema, bool]:
                 header=False if args.no_header else None,
                 infer_rows=args.infer_rows or 10_000,
                 on_error=getattr(args, "on_error", "raise"),
+                types=types,
+                columns=args.columns,
+                dayfirst=args.dayfirst,
+                **spelling,
             )
         except fastetl.ParseError as e:
             raise inference_error(e, getattr(args, "on_error", "raise")) from None
+        _say_undecided(schema, quiet=getattr(args, "quiet", False))
         return schema, True
     if args.infer_rows is not None:
         raise UsageError("--infer-rows applies only without --schema")
+    if args.types or args.columns or args.dayfirst is not None:
+        raise UsageError(
+            "--type, --columns, --dayfirst and --monthfirst steer inference; with --schema, "
+            "edit the schema"
+        )
     try:
         schema = fastetl.Schema.load(path)
         changes: dict[str, Any] = {}
@@ -274,12 +386,46 @@ def _schema(args: argparse.Namespace, src: Any) -> tuple[fastetl.Schema, bool]:
             changes["encoding"] = args.encoding
         if args.no_header:
             changes["header"] = False
+        changes |= spelling
         if changes:
             d = schema.dialect.to_dict() | changes
             schema = schema.replace(dialect=fastetl.Dialect.from_dict(d))
     except fastetl.SchemaError as e:
         raise UsageError(f"--schema {path}: {e}") from None
     return schema, False
+
+
+def _listed_names(names: list[str], most: int = 5) -> str:
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(repr(n) for n in names[:most]) + more
+
+
+def _say_undecided(schema: fastetl.Schema, quiet: bool) -> None:
+    """One line on stderr for each reading inference had to choose or leave undecided."""
+    facts = schema.inferred or {}
+    order = facts.get("date_order")
+    if quiet:
+        return
+    if order and not order["given"]:
+        print(
+            f"fastetl: every sampled date of {_listed_names(order['columns'])} fits both "
+            f"day-first and month-first; read {order['order']} (--dayfirst / --monthfirst "
+            "to choose)",
+            file=sys.stderr,
+        )
+    if facts.get("numbers_unread"):
+        print(
+            f"fastetl: {_listed_names(facts['numbers_unread'])} could be numbers in more than "
+            "one spelling (1,234: 1.234 or 1234?) and were kept as text (--decimal / "
+            "--thousands to choose)",
+            file=sys.stderr,
+        )
+
+
+def _value_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The value-spelling flags given (--decimal, --thousands, --true/false-values)."""
+    keys = ("decimal", "thousands", "true_values", "false_values")
+    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
 
 
 class ProgressBar:
@@ -324,7 +470,16 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise UsageError("--checkpoint-every must be 0 or more seconds")
     if (args.append or args.resume) and not args.schema:
         # the schema is the output's own (or the checkpoint's), not a new inference
-        if args.delimiter or args.encoding or args.no_header or args.infer_rows:
+        if (
+            args.delimiter
+            or args.encoding
+            or args.no_header
+            or args.infer_rows
+            or _value_options(args)
+            or args.types
+            or args.columns
+            or args.dayfirst is not None
+        ):
             raise UsageError("with --append or --resume, dialect options need --schema")
         src, schema, inferred = args.input, None, False
     else:

@@ -43,6 +43,8 @@ from .schema import (
     Column,
     Dialect,
     Schema,
+    _listed,
+    parse_type,
     unique_names,
 )
 from .sources import InputError, open_source
@@ -326,7 +328,10 @@ _ISO_DT_RE = re.compile(
     r"(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,9}))?)?"
     r"(Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?\Z"
 )
-_DT_RE = re.compile(r"(\S+?)([ T])([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,9}))?)?\Z")
+_DT_RE = re.compile(
+    r"(\S+?|[A-Za-z0-9][A-Za-z0-9 ,.-]*?)([ T])([0-9]{1,2}):([0-9]{2})"
+    r"(?::([0-9]{2})(?:\.([0-9]{1,9}))?)?(?:( ?)([AaPp][Mm]))?\Z"
+)
 _NOT = object()  # "not of this kind"
 
 
@@ -370,8 +375,76 @@ def _match_all(regex: re.Pattern[str], vals: list[str]) -> list[re.Match[str]] |
     return out
 
 
-def _date_format(vals: list[str]) -> Any:
-    """The date format all ``vals`` share: ``None`` (ISO), a format string, or ``_NOT``."""
+_MONTHS = (
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december",
+)  # fmt: skip
+_TOKEN = re.compile(r"[A-Za-z]+|[0-9]+|[^A-Za-z0-9]+")
+
+
+def _named_shapes(v: str) -> list[str] | None:
+    """The formats a date written with a month name may have (``Dec 8, 2022``,
+    ``8 December 2022``, ``08-Dec-2022``): one month name, one 1-2 digit day, one 4-digit
+    year, anything else literal; None when ``v`` is not such a date."""
+    shapes = [""]
+    seen = set()
+    for tok in _TOKEN.findall(v):
+        low = tok.lower()
+        if tok.isalpha():
+            opts = [d for d, ok in (("%b", low in (m[:3] for m in _MONTHS)),
+                                    ("%B", low in _MONTHS)) if ok]  # fmt: skip
+            what = "month"
+        elif tok.isdigit() and len(tok) == 4:
+            opts, what = ["%Y"], "year"
+        elif tok.isdigit() and len(tok) <= 2:
+            opts, what = ["%d"], "day"
+        elif not tok.isalnum() and "%" not in tok and tok.isascii():
+            shapes = [s + tok for s in shapes]
+            continue
+        else:
+            return None
+        if not opts or what in seen:
+            return None
+        seen.add(what)
+        shapes = [s + o for s in shapes for o in opts]
+    return shapes if len(seen) == 3 else None
+
+
+def _named_format(vals: list[str]) -> Any:
+    """The month-name date format every value has (``%b`` before ``%B`` when both fit
+    all: ``May``), or ``_NOT``."""
+    common: list[str] | None = None
+    for v in vals:
+        shapes = _named_shapes(v)
+        if shapes is None:
+            return _NOT
+        common = shapes if common is None else [s for s in common if s in shapes]
+        if not common:
+            return _NOT
+    if not common:
+        return _NOT
+    fmt = common[0]
+    for v in vals:
+        try:
+            _dt.datetime.strptime(v, fmt)  # the day exists in that month
+        except ValueError:
+            return _NOT
+    return fmt
+
+
+def ambiguous_order(vals: list[str]) -> bool:
+    """Does every value read as a date both day-first and month-first (``01/02/2024``)?"""
+    dmy = _match_all(_DMY_RE, vals)
+    if not dmy:
+        return False
+    parts = [(int(m.group(1)), int(m.group(3)), int(m.group(4))) for m in dmy]
+    return all(_valid_date(y, b, a) and _valid_date(y, a, b) for a, b, y in parts)
+
+
+def _date_format(vals: list[str], dayfirst: bool | None = None) -> Any:
+    """The date format all ``vals`` share: ``None`` (ISO), a format string, or ``_NOT``.
+    Where every value fits both day-first and month-first, ``dayfirst`` decides
+    (None: day-first)."""
     iso = _match_all(_ISO_DATE_RE, vals)
     if iso is not None and all(_valid_date(*map(int, m.groups())) for m in iso):
         return None
@@ -386,7 +459,7 @@ def _date_format(vals: list[str]) -> Any:
         return _NOT
     dmy = _match_all(_DMY_RE, vals)
     if dmy is None:
-        return _NOT
+        return _named_format(vals)
     seps = {m.group(2) for m in dmy}
     if len(seps) != 1:
         return _NOT
@@ -394,7 +467,9 @@ def _date_format(vals: list[str]) -> Any:
     parts = [(int(m.group(1)), int(m.group(3)), int(m.group(4))) for m in dmy]
     day_first = all(_valid_date(y, b, a) for a, b, y in parts)
     month_first = all(_valid_date(y, a, b) for a, b, y in parts)
-    if day_first:  # also when both readings are valid: day-first wins (documented)
+    if day_first and month_first:  # every value fits both: dayfirst decides (default: day)
+        day_first = dayfirst is not False
+    if day_first:
         return f"%d{s}%m{s}%Y"
     if month_first:
         return f"%m{s}%d{s}%Y"
@@ -423,24 +498,31 @@ def _iso_datetime(vals: list[str]) -> Any:
     return spec
 
 
-def _custom_datetime(vals: list[str]) -> Any:
-    """A ``<date format> %H:%M[:%S[.%f]]`` datetime shared by every value, else ``_NOT``."""
+def _custom_datetime(vals: list[str], dayfirst: bool | None = None) -> Any:
+    """A ``<date format> %H:%M[:%S[.%f]][ %p]`` datetime shared by every value (a 12-hour
+    clock with AM/PM), else ``_NOT``."""
     ms = _match_all(_DT_RE, vals)
     if ms is None:
         return _NOT
-    shapes = {(m.group(2), m.group(5) is not None, m.group(6) is not None) for m in ms}
+    shapes = {
+        (m.group(2), m.group(5) is not None, m.group(6) is not None, m.group(7)) for m in ms
+    }
     if len(shapes) != 1:
         return _NOT
-    sep, has_s, has_f = shapes.pop()
-    dfmt = _date_format([m.group(1) for m in ms])
+    sep, has_s, has_f, ampm_sep = shapes.pop()
+    dfmt = _date_format([m.group(1) for m in ms], dayfirst)
     if dfmt is _NOT:
         return _NOT
     for m in ms:
         hh, mi, ss = m.group(3), m.group(4), m.group(5)
+        if ampm_sep is not None and not 1 <= int(hh) <= 12:
+            return _NOT
         if int(hh) > 23 or int(mi) > 59 or (ss is not None and int(ss) > 59):
             return _NOT
-    fmt = (dfmt or "%Y-%m-%d") + sep + "%H:%M" + (":%S" if has_s else "")
+    hour = "%H" if ampm_sep is None else "%I"
+    fmt = (dfmt or "%Y-%m-%d") + sep + hour + ":%M" + (":%S" if has_s else "")
     fmt += ".%f" if has_f else ""
+    fmt += "" if ampm_sep is None else ampm_sep + "%p"
     out: dict[str, Any] = {"type": "datetime", "format": fmt}
     if has_f and any(len(f) > 6 and f[6:].strip("0") for m in ms if (f := m.group(6))):
         out["unit"] = "ns"
@@ -486,13 +568,140 @@ def _numeric(vals: list[str]) -> str | None:
     return "int" if only_ints else "float"
 
 
-def _classify(vals: list[str]) -> dict[str, Any] | None:
-    """The narrowest typed column for the distinct trimmed non-null ``vals``; None: text."""
+_NUMBER_TYPES = frozenset((*INT_TYPES, "float32", "float64", "decimal"))
+Spelling = tuple[str, "str | None"]  # (decimal mark, thousands separator) of numbers
+PLAIN: Spelling = (".", None)
+# The spellings sniffing tries, simplest first (a tie between readings that agree goes to
+# the first); others (a space, an apostrophe) are read by option only.
+_SPELLINGS: tuple[Spelling, ...] = (PLAIN, (",", None), (".", ","), (",", "."))
+
+
+def normalize_number(v: str, spelling: Spelling) -> str | None:
+    """``v`` as the converter reads it under ``spelling`` (the core's normalize_number):
+    separators out, the decimal mark made a point; None when a separator is misplaced."""
+    dec, thou = spelling
+    if spelling == PLAIN:
+        return v
+    out = []
+    i = 0
+    if v[:1] in ("+", "-"):
+        out.append(v[0])
+        i = 1
+    run = 0
+    grouped = False
+    while i < len(v):
+        ch = v[i]
+        if "0" <= ch <= "9":
+            out.append(ch)
+            run += 1
+        elif thou is not None and ch == thou:
+            if run == 0 or run > 3 or (grouped and run != 3):
+                return None
+            grouped = True
+            run = 0
+        else:
+            break
+        i += 1
+    if grouped and run != 3:
+        return None
+    for ch in v[i:]:
+        if ch == dec:
+            out.append(".")
+        elif ch == "." or (thou is not None and ch == thou):
+            return None
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _spelled(vals: list[str], spelling: Spelling) -> list[str] | None:
+    """``vals`` normalised under ``spelling``, or None when one has a misplaced separator."""
+    if spelling == PLAIN:
+        return vals
+    out = []
+    for v in vals:
+        n = normalize_number(v, spelling)
+        if n is None:
+            return None
+        out.append(n)
+    return out
+
+
+def _numbers(vals: list[str], spelling: Spelling) -> list[float] | None:
+    """The values of ``vals`` read as numbers under ``spelling``, or None."""
+    nv = _spelled(vals, spelling)
+    if nv is None or _numeric(nv) is None:
+        return None
+    try:
+        return [float(v) for v in nv]
+    except ValueError:  # pragma: no cover - _numeric accepted them
+        return None
+
+
+def sniff_spelling(
+    columns: list[list[str]], decimal: str | None = None, thousands: str | None = None
+) -> tuple[Spelling, list[int]]:
+    """The number spelling of a file from its columns' distinct trimmed non-null values,
+    with ``decimal``/``thousands`` where given; and the indexes of the columns whose
+    numbers stay unread (text) because the evidence is ambiguous or contradicted.
+
+    A spelling other than the base (the given parts, else plain ``1234.5``) is chosen only
+    when some column reads as numbers under it and not under the base, every such column
+    reads under it, no column that reads as numbers as written would read differently,
+    and every spelling that passes those tests gives the same numbers (``1,234`` alone
+    could be 1.234 or 1234: it stays text).  Rules in docs/INFERENCE.md."""
+    base: Spelling = (decimal or ("," if thousands == "." else "."), thousands)
+    if decimal is not None and thousands is not None:
+        return base, []
+    cands = [
+        c
+        for c in _SPELLINGS
+        if (decimal is None or c[0] == decimal)
+        and (thousands is None or c[1] == thousands)
+        and c != base
+    ]
+    evidence: list[int] = []
+    plain: list[list[str]] = []
+    feasible = set(cands)
+    for j, vals in enumerate(columns):
+        if not vals:
+            continue
+        if _numbers(vals, base) is not None:
+            plain.append(vals)
+            continue
+        fits = {c for c in cands if _numbers(vals, c) is not None}
+        if fits:
+            evidence.append(j)
+            feasible &= fits
+    if not evidence:
+        return base, []
+    feasible = {
+        c for c in feasible if all(_numbers(v, c) == _numbers(v, base) for v in plain)
+    }
+    readings = {c: [_numbers(columns[j], c) for j in evidence] for c in feasible}
+    if feasible and len({repr(r) for r in readings.values()}) == 1:
+        return next(c for c in cands if c in feasible), []
+    return base, evidence
+
+
+def _classify(
+    vals: list[str],
+    spelling: Spelling = PLAIN,
+    words: frozenset[str] = frozenset(),
+    dayfirst: bool | None = None,
+) -> dict[str, Any] | None:
+    """The narrowest typed column for the distinct trimmed non-null ``vals``; None: text.
+    Numbers are read under ``spelling``; ``words`` are the dialect's own boolean words."""
     if not vals:
         return None
-    if all(v.lower() in _BOOL_WORDS for v in vals) and any(v not in ("0", "1") for v in vals):
+    if all(v.lower() in _BOOL_WORDS or v in words for v in vals) and any(
+        v not in ("0", "1") for v in vals
+    ):
         return {"type": "bool"}
-    kind = _numeric(vals)
+    spelled = _spelled(vals, spelling)
+    kind = _numeric(spelled) if spelled is not None else None
+    if kind is not None:
+        vals = spelled  # type: ignore[assignment]
     if kind == "int":
         if any(_leading_zero(v) for v in vals):
             return None  # identifiers such as zip codes keep their zeros
@@ -503,14 +712,13 @@ def _classify(vals: list[str]) -> dict[str, Any] | None:
         return {"type": t} if t else None  # beyond 64 bits: text, exactly as written
     if kind == "float":
         return {"type": "float64"}
-    fmt = _date_format(vals)
+    fmt = _date_format(vals, dayfirst)
     if fmt is not _NOT:
         return {"type": "date", "format": fmt} if fmt else {"type": "date"}
-    for probe in (_iso_datetime, _custom_datetime):
-        spec = probe(vals)
-        if spec is not _NOT:
-            return spec
-    return None
+    spec = _iso_datetime(vals)
+    if spec is _NOT:
+        spec = _custom_datetime(vals, dayfirst)
+    return None if spec is _NOT else spec
 
 
 def _round_width(nbytes: int) -> int:
@@ -582,7 +790,14 @@ def _text_column(name: str, st: _Stats, null_values: tuple[str, ...]) -> Column:
     return Column(name=name, type="str", nullable=nullable, width=_round_width(st.max_bytes))
 
 
-def _infer(names: list[str], stats: list[_Stats], null_values: tuple[str, ...] | None):
+def _infer(
+    names: list[str],
+    stats: list[_Stats],
+    null_values: tuple[str, ...] | None,
+    spelling: Spelling = PLAIN,
+    words: frozenset[str] = frozenset(),
+    dayfirst: bool | None = None,
+):
     """Columns and the file-wide null tokens from per-column statistics."""
     specs: list[dict[str, Any] | None] = []
     adopted: set[str] = set()
@@ -590,12 +805,12 @@ def _infer(names: list[str], stats: list[_Stats], null_values: tuple[str, ...] |
         vals = st.typed_values()
         if null_values is not None:
             vals = [v for v in vals if v not in null_values]
-        spec = _classify(vals)
+        spec = _classify(vals, spelling, words, dayfirst)
         if spec is None and null_values is None:
             toks = [v for v in vals if v in NULL_TOKENS]
             rest = [v for v in vals if v not in NULL_TOKENS]
             if toks and rest:
-                spec = _classify(rest)
+                spec = _classify(rest, spelling, words, dayfirst)
                 if spec is not None:
                     adopted.update(toks)
         specs.append(spec)
@@ -661,13 +876,21 @@ def _with(col: Column, **changes: Any) -> Column:
 
 
 def _widen(
-    col: Column, value: str | None, reason: str, st: _Stats | None, nulls: tuple[str, ...]
+    col: Column,
+    value: str | None,
+    reason: str,
+    st: _Stats | None,
+    nulls: tuple[str, ...],
+    spelling: Spelling = PLAIN,
 ) -> Column | None:
-    """A column that accepts ``value`` where ``col`` refused it (``reason``), or None."""
+    """A column that accepts ``value`` where ``col`` refused it (``reason``), or None.
+    Numbers are read under ``spelling``, as the converter reads them."""
     raw = value if value is not None else ""
     truncated = len(raw) > 200 and raw.endswith("...")
     v = raw.strip(" \t")
     t = col.type
+    if t in INT_TYPES or t in ("decimal", "float32", "float64"):
+        v = normalize_number(v, spelling) or "\0"  # a misplaced separator: no number
     if reason.startswith("is empty"):
         return _with(col, nullable=True) if not col.nullable else None
     if "not valid UTF-8" in reason:
@@ -959,10 +1182,10 @@ _LETTER_BOOLS = frozenset("tfyn")  # single letters that may stand for true/fals
 _BOOLISH = _BOOL_WORDS | _LETTER_BOOLS
 
 
-def _name_typed(text: str) -> bool:
+def _name_typed(text: str, spelling: Spelling = PLAIN) -> bool:
     """Does a first-row text read as a value rather than a name?  A single letter is a
     name (``A,B,...,F``, ``a,...,f``) even when it could be a boolean."""
-    return not (len(text) == 1 and text.isalpha()) and _classify([text]) is not None
+    return not (len(text) == 1 and text.isalpha()) and _classify([text], spelling) is not None
 
 
 def _bool_vote(head: str, vals: list[str]) -> bool | None:
@@ -981,18 +1204,26 @@ def _bool_vote(head: str, vals: list[str]) -> bool | None:
 
 
 def _detect_header(rows: list[list[bytes]]) -> bool:
-    """Is the first row a header?  (Rules in docs/INFERENCE.md.)"""
+    """Is the first row a header?  (Rules in docs/INFERENCE.md.)  Numbers are read under
+    the spelling the rows below have (``1,5`` over ``2,5`` is data)."""
     first = [f.decode("utf-8", errors="replace") for f in rows[0]]
     firstt = [f.strip(" \t") for f in first]
-    names_like = all(firstt) and len(set(first)) == len(first) and not any(map(_name_typed, firstt))
     body = rows[1:200]
+    columns = []
+    for j in range(len(firstt)):
+        texts = (r[j].decode("utf-8", "replace").strip(" \t") for r in body if j < len(r))
+        vals = list(dict.fromkeys(t for t in texts if t))
+        columns.append([v for v in vals if v not in NULL_TOKENS] or vals)
+    sp, _ = sniff_spelling([[v for v in vals if v not in NULL_TOKENS] for vals in columns])
+    names_like = (
+        all(firstt)
+        and len(set(first)) == len(first)
+        and not any(_name_typed(t, sp) for t in firstt)
+    )
     if not body:
         return names_like
     votes_header = votes_data = 0
-    for j, head in enumerate(firstt):
-        texts = (r[j].decode("utf-8", "replace").strip(" \t") for r in body if j < len(r))
-        vals = list(dict.fromkeys(t for t in texts if t))
-        vals = [v for v in vals if v not in NULL_TOKENS] or vals
+    for head, vals in zip(firstt, columns, strict=True):
         if not head:
             continue
         boolish = _bool_vote(head, vals)
@@ -1002,17 +1233,17 @@ def _detect_header(rows: list[list[bytes]]) -> bool:
             else:
                 votes_data += 1
             continue
-        spec = _classify(vals)
+        spec = _classify(vals, sp)
         if spec is not None:
-            if spec["type"] in INT_TYPES and _INT_RE.match(head):
+            if spec["type"] in INT_TYPES and _INT_RE.match(normalize_number(head, sp) or ""):
                 votes_data += 1
-            elif _classify(vals + [head]) == spec or (
-                spec["type"] == "float64" and _is_float(head)
+            elif _classify(vals + [head], sp) == spec or (
+                spec["type"] == "float64" and _is_float(normalize_number(head, sp) or "")
             ):
                 votes_data += 1
             else:
                 votes_header += 1
-        elif (alone := _classify([head])) is not None and alone["type"] != "bool":
+        elif (alone := _classify([head], sp)) is not None and alone["type"] != "bool":
             votes_data += 1  # a number or a date over a text column: data
     if votes_header != votes_data:
         return votes_header > votes_data
@@ -1289,8 +1520,12 @@ def _fix(
     error: BaseException,
     stats: list[_Stats] | None,
     aliases: list[str] | None = None,
+    fixed: frozenset[str] = frozenset(),
+    may_group: bool = False,
 ) -> Schema | None:
-    """The schema changed so that it accepts what ``error`` refused, or None."""
+    """The schema changed so that it accepts what ``error`` refused, or None.  Columns
+    named in ``fixed`` (types given by the caller) are not changed.  ``may_group``: the
+    thousands separator was sniffed, and may be taken up when a number needs it."""
     d = schema.dialect
     if isinstance(error, InputError) and d.encoding == "cp1252" and "not valid" in str(error):
         return schema.replace(dialect=Dialect.from_dict(d.to_dict() | {"encoding": "latin-1"}))
@@ -1318,7 +1553,25 @@ def _fix(
             columns=tuple(cols),
             dialect=Dialect.from_dict(d.to_dict() | {"null_values": list(nulls)}),
         )
-    new = _widen(col, error.value, error.reason, stats[i] if stats else None, d.null_values)
+    if col.name in fixed:
+        return None  # a type the caller gave is never changed
+    spelling = (d.decimal, d.thousands)
+    if may_group and d.thousands is None and col.type in _NUMBER_TYPES:
+        # 1.234,5 after a sample of 1,5: a thousands separator changes no value read so far
+        # (every one of them was without it), so take it up file-wide
+        # (1,234 where the mark is "." may be a decimal comma: only 1,234.5 says it is not)
+        grouped = (d.decimal, "." if d.decimal == "," else ",")
+        if (
+            (d.decimal == "," or "." in token)
+            and _numbers([token], grouped) is not None
+            and _numbers([token], spelling) is None
+        ):
+            return schema.replace(
+                dialect=Dialect.from_dict(d.to_dict() | {"thousands": grouped[1]})
+            )
+    new = _widen(
+        col, error.value, error.reason, stats[i] if stats else None, d.null_values, spelling
+    )
     if new is None or new == col:
         return None
     cols[i] = new
@@ -1331,6 +1584,8 @@ def _fit(
     stats: list[_Stats] | None,
     max_steps: int,
     aliases: list[str] | None = None,
+    fixed: frozenset[str] = frozenset(),
+    may_group: bool = False,
 ) -> Schema:
     """Run ``check(schema)`` and widen the refused column until it passes."""
     for _ in range(max_steps):
@@ -1338,10 +1593,10 @@ def _fit(
             check(schema)
             return schema
         except (ParseError, InputError) as e:
-            fixed = _fix(schema, e, stats, aliases)
-            if fixed is None:
+            widened = _fix(schema, e, stats, aliases, fixed, may_group)
+            if widened is None:
                 raise
-            schema = fixed
+            schema = widened
     raise SchemaError(
         f"no schema found that converts the input after {max_steps} attempts; "
         "write the schema by hand (start from `fastetl infer`)"
@@ -1361,7 +1616,14 @@ def widen_for(schema: Schema, error: BaseException) -> Schema | None:
     """``schema`` with the column (or the null values, or the encoding) changed so
     that it accepts what ``error`` refused; None when no change of type helps
     (a malformed row, a value no column type takes)."""
-    return _fix(schema, error, None)
+    facts = schema.inferred or {}
+    return _fix(
+        schema,
+        error,
+        None,
+        fixed=frozenset(facts.get("types_given", ())),
+        may_group="thousands" in facts.get("sniffed", ()),
+    )
 
 
 def _check_sample(data: bytes, header: bool):
@@ -1447,6 +1709,64 @@ def _check_rows(infer_rows: Any) -> tuple[int, bool]:
     return infer_rows, False
 
 
+def _order_undecided(cols: list[Column], stats: list[_Stats], nulls: tuple[str, ...]) -> list[str]:
+    """The date and datetime columns whose sampled dates all fit day-first and month-first."""
+    out = []
+    for c, st in zip(cols, stats, strict=True):
+        if c.type not in ("date", "datetime") or not (c.format or "").startswith(("%d", "%m")):
+            continue
+        vals = [v for v in st.typed_values() if v not in nulls]
+        if c.type == "datetime":
+            vals = [m.group(1) if (m := _DT_RE.match(v)) else v for v in vals]
+        if ambiguous_order(vals):
+            out.append(c.name)
+    return out
+
+
+def _as_tuple(words: Any) -> Any:
+    """A list of words as a tuple; anything else as it is, for the Dialect to refuse."""
+    return tuple(words) if isinstance(words, (list, tuple)) else (words or ())
+
+
+def _number_texts(st: _Stats, null_values: Any) -> list[str]:
+    """A column's distinct trimmed values that may be numbers (null words left out)."""
+    nulls = NULL_TOKENS if null_values is None else tuple(null_values)
+    return [v for v in st.typed_values() if v not in nulls]
+
+
+def _partial(
+    cols: list[Column],
+    stats: list[_Stats],
+    names: list[str],
+    types: dict[str, Any] | None,
+    keep: Any,
+) -> list[Column]:
+    """The inferred columns with the types the caller gave and only the columns it keeps
+    (the others ``skip``); a name not in the file is a one-line SchemaError."""
+    known = {c.name: i for i, c in enumerate(cols)}
+    for what, given in (("types", types or {}), ("columns", keep or ())):
+        unknown = [n for n in given if n not in known]
+        if unknown:
+            raise SchemaError(
+                f"{what}: no column named {_listed(unknown)} in the file (columns: "
+                f"{_listed(names)})"
+            )
+    out = list(cols)
+    for name, spec in (types or {}).items():
+        i = known[name]
+        kw = parse_type(spec, f"types[{name!r}]")
+        if kw["type"] == "str" and "width" not in kw:
+            kw["width"] = _round_width(stats[i].max_bytes)
+        kw.setdefault("nullable", cols[i].nullable or "" in stats[i].counts)
+        if kw["type"] == "skip":
+            kw["nullable"] = False
+        out[i] = Column.from_dict({"name": name, **kw})
+    if keep is not None:
+        wanted = set(keep)
+        out = [c if c.name in wanted else Column(name=c.name, type="skip") for c in out]
+    return out
+
+
 def infer_schema(
     src: Any,
     *,
@@ -1457,6 +1777,13 @@ def infer_schema(
     infer_rows: int | str = DEFAULT_INFER_ROWS,
     null_values: list[str] | tuple[str, ...] | None = None,
     on_error: str = "raise",
+    decimal: str | None = None,
+    thousands: str | None = None,
+    true_values: list[str] | tuple[str, ...] | None = None,
+    false_values: list[str] | tuple[str, ...] | None = None,
+    types: dict[str, Any] | None = None,
+    columns: list[str] | tuple[str, ...] | None = None,
+    dayfirst: bool | None = None,
 ) -> Schema:
     """Infer the schema of the CSV ``src`` (a path, a bytes-like object or a seekable
     binary file object, whose position is restored).
@@ -1478,8 +1805,36 @@ def infer_schema(
     of fields, broken quoting) is left out of it and counted in the schema's
     ``inferred`` facts (``rows_left_out``, ``left_out_lines``) instead of raised;
     the conversion then skips or rejects it as any other bad row.
+
+    How values are spelled: ``decimal`` (``","`` for ``1,5``) and ``thousands`` (``"."``
+    for ``1.234,56``) are sniffed when not given (only where the sample is unambiguous,
+    see docs/INFERENCE.md); ``true_values``/``false_values`` add boolean words (``sim``,
+    ``não``), never sniffed.  A partial schema: ``types`` maps column names to the types
+    to use instead of the inferred ones (``{"preco": "decimal(2)", "cep": "str"}``, see
+    :func:`fastetl.schema.parse_type`), and ``columns`` names the columns to keep (the
+    others become ``skip``).  A given type is checked against the sample, never widened.
+    Dates such as ``01/02/2024`` where every sampled date fits both day-first and
+    month-first are read day-first unless ``dayfirst=False``; the choice and the columns
+    it concerns are recorded in the ``inferred`` facts (``date_order``).
     """
+    if dayfirst not in (None, True, False):
+        raise SchemaError(f"dayfirst must be true, false or None, got {dayfirst!r}")
     rows_cap, guaranteed = _check_rows(infer_rows)
+    # a Dialect checks the spelling options given (one-line SchemaError when wrong); a
+    # decimal mark that is not given is set apart from a given thousands separator
+    given_spelling = Dialect(
+        decimal=decimal if decimal is not None else ("," if thousands == "." else "."),
+        thousands=thousands,
+        true_values=_as_tuple(true_values),
+        false_values=_as_tuple(false_values),
+    )
+    words = frozenset((*given_spelling.true_values, *given_spelling.false_values))
+    if types is not None and not isinstance(types, dict):
+        raise SchemaError(f"types must map column names to types, got {types!r}")
+    if columns is not None and (
+        isinstance(columns, str) or not all(isinstance(c, str) for c in columns)
+    ):
+        raise SchemaError(f"columns must be a list of column names, got {columns!r}")
     if on_error not in ("raise", "skip", "reject"):
         raise ValueError(f"on_error must be one of raise, skip, reject, got {on_error!r}")
     if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
@@ -1519,14 +1874,48 @@ def infer_schema(
     renamed = original is not None and names != original
     by_column = list(zip(*(f for f, _raw in sample.rows), strict=True)) or [()] * sample.ncols
     stats = [_Stats.of(v) for v in by_column]
-    cols, nulls = _infer(names, stats, None if null_values is None else tuple(null_values))
+    spelling, unread = sniff_spelling(
+        [_number_texts(st, null_values) for st in stats], decimal, thousands
+    )
+    facts["sniffed"] += [k for k, v in (("decimal", decimal), ("thousands", thousands)) if not v]
+    if unread:
+        facts["numbers_unread"] = [names[j] for j in unread]
+    cols, nulls = _infer(
+        names,
+        stats,
+        None if null_values is None else tuple(null_values),
+        spelling,
+        words,
+        dayfirst,
+    )
+    undecided = _order_undecided(cols, stats, nulls)
+    if undecided:
+        facts["date_order"] = {
+            "order": "month-first" if dayfirst is False else "day-first",
+            "given": dayfirst is not None,
+            "columns": undecided,
+        }
+    fixed = frozenset(types or ())
+    if fixed:
+        facts["types_given"] = sorted(fixed)  # never widened, here or past the sample
+    cols = _partial(cols, stats, names, types, columns)
+    spelled = {
+        "decimal": spelling[0],
+        "thousands": spelling[1],
+        "true_values": given_spelling.true_values,
+        "false_values": given_spelling.false_values,
+    }
     check_dialect = Dialect(
-        delimiter=sn.delimiter, quote=sn.quote, header=sn.header, null_values=nulls
+        delimiter=sn.delimiter, quote=sn.quote, header=sn.header, null_values=nulls, **spelled
     )
     schema = Schema(columns=tuple(cols), dialect=check_dialect)
     data = _sample_bytes(sample, names)
     schema = _fit(
-        schema, _check_sample(data, sample.header is not None), stats, MAX_PASSES + 16 * len(cols)
+        schema,
+        _check_sample(data, sample.header is not None),
+        stats,
+        MAX_PASSES + 16 * len(cols),
+        fixed=fixed,
     )
     header_key: Any = "rename" if renamed else sn.header
     final = schema.replace(
@@ -1536,12 +1925,21 @@ def infer_schema(
             header=header_key,
             encoding=sn.encoding,
             null_values=schema.dialect.null_values,
+            **spelled,
         ),
         inferred=facts,
     )
     if guaranteed and not sample.complete:
         check = _check_file(src, lenient)
-        final = _fit(final, check, stats, MAX_PASSES + 4 * len(cols), aliases=original)
+        final = _fit(
+            final,
+            check,
+            stats,
+            MAX_PASSES + 4 * len(cols),
+            aliases=original,
+            fixed=fixed,
+            may_group=thousands is None,
+        )
     return final
 
 
@@ -1574,16 +1972,17 @@ def hint_for(error: BaseException, schema: Schema | None) -> str:
     tail = "or rerun with --infer-rows all to infer the schema from every row"
     if schema is None or error.column is None:
         return ""
-    fixed = _fix(schema, error, None)
+    may_group = "thousands" in (schema.inferred or {}).get("sniffed", ())
+    fixed = _fix(schema, error, None, may_group=may_group)
     if fixed is None:
         return f"hint: {tail}"
     import json
 
     changes = []
-    if fixed.dialect != schema.dialect:
-        changes.append(
-            f'set the dialect\'s "null_values" to {json.dumps(list(fixed.dialect.null_values))}'
-        )
+    before, after = schema.dialect.to_dict(), fixed.dialect.to_dict()
+    for key in after:
+        if after[key] != before.get(key):
+            changes.append(f'set the dialect\'s "{key}" to {json.dumps(after[key])}')
     for old, new in zip(schema.columns, fixed.columns, strict=True):
         if old != new:
             changes.append(

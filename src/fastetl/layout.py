@@ -9,13 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 from . import _core
-from .schema import FLOAT_TYPES, INT_TYPES, Binding, Column
+from .schema import FLOAT_TYPES, INT_TYPES, Binding, Column, Dialect
 
 K = _core.KINDS
 _UNITS = {"s": (1, 0), "ms": (1_000, 3), "us": (1_000_000, 6), "ns": (1_000_000_000, 9)}
 
 
-def _column_spec(col: Column, offset: int, null_byte: int, null_mask: int) -> dict[str, Any]:
+_NUMBERS = frozenset((*INT_TYPES, *FLOAT_TYPES, "decimal"))
+
+
+def _column_spec(
+    col: Column, offset: int, null_byte: int, null_mask: int, dialect: Dialect | None = None
+) -> dict[str, Any]:
     t = col.type
     spec: dict[str, Any] = {
         "offset": offset,
@@ -54,6 +59,11 @@ def _column_spec(col: Column, offset: int, null_byte: int, null_mask: int) -> di
             spec["values"] = [v.encode("utf-8") for v in col.values]
     else:  # pragma: no cover - skip columns never reach here
         raise AssertionError(t)
+    if t in _NUMBERS and dialect is not None:  # 1.234,56: the dialect's number spelling
+        if dialect.decimal != ".":
+            spec["decimal"] = ord(dialect.decimal)
+        if dialect.thousands is not None:
+            spec["thousands"] = ord(dialect.thousands)
     return spec
 
 
@@ -98,6 +108,7 @@ def field_specs(binding: Binding) -> tuple[list[dict[str, Any] | None], list[dic
                 offsets[col.name],
                 null_base + nb // 8 if nb >= 0 else 0,
                 1 << (nb % 8) if nb >= 0 else 0,
+                schema.dialect,
             )
         spec["flag_first"] = len(flags)
         spec["flag_count"] = len(bound.flag_bits)
@@ -142,4 +153,6 @@ def make_parser(binding: Binding, seed: dict[str, list[str]] | None = None) -> _
         ord(d.delimiter),
         ord(d.quote) if d.quote is not None else -1,
         [v.encode("utf-8") for v in d.null_values],
+        [v.encode("utf-8") for v in d.true_values],
+        [v.encode("utf-8") for v in d.false_values],
     )

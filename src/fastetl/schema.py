@@ -68,6 +68,11 @@ MAX_STR_WIDTH = 1 << 20
 MAX_NAME_BYTES = 1024
 DEFAULT_MAX_CATEGORY_VALUES = 65535
 NULLS_FIELD = "_nulls"
+DECIMAL_MARKS = (".", ",")
+THOUSANDS_SEPARATORS = (",", ".", " ", "'", "_")
+# The boolean words the core always reads (any case), and what each means.
+BOOL_WORDS = {"true": True, "t": True, "yes": True, "1": True,
+              "false": False, "f": False, "no": False, "0": False}  # fmt: skip
 
 # Keys each type accepts on top of name/type/nullable.
 _TYPE_KEYS: dict[str, frozenset[str]] = {
@@ -82,8 +87,8 @@ _TYPE_KEYS: dict[str, frozenset[str]] = {
     "skip": frozenset(),
 }
 _COMMON_KEYS = frozenset({"name", "type", "nullable"})
-_DATE_DIRECTIVES = frozenset("Ymd")
-_DATETIME_DIRECTIVES = frozenset("YmdHMSfz")
+_DATE_DIRECTIVES = frozenset("YymbBdjaA")
+_DATETIME_DIRECTIVES = _DATE_DIRECTIVES | frozenset("HIpMSfz")
 
 
 def cut_name(name: str, limit: int = MAX_NAME_BYTES) -> str:
@@ -184,13 +189,64 @@ def _check_format(fmt: str, allowed: frozenset[str], what: str) -> None:
             i += 2
         else:
             i += 1
-    for need in "Ymd":
-        if need not in seen:
-            raise SchemaError(f"{what}: format {fmt!r} lacks %{need}")
+    def count(ds: str) -> int:
+        return sum(d in seen for d in ds)
+
+    if count("Yy") != 1:
+        raise SchemaError(f"{what}: format {fmt!r} needs one year: %Y (2024) or %y (24)")
+    if "j" in seen:
+        if count("mbBd"):
+            raise SchemaError(f"{what}: format {fmt!r} has %j with a month or a day")
+    elif count("mbB") != 1 or "d" not in seen:
+        raise SchemaError(
+            f"{what}: format {fmt!r} needs one month (%m, %b or %B) and a day (%d), or %j"
+        )
+    if ("I" in seen) != ("p" in seen) or count("HI") > 1:
+        raise SchemaError(
+            f"{what}: format {fmt!r}: a 12-hour clock is %I with %p (AM/PM); a 24-hour one %H"
+        )
     if "f" in seen and "S" not in seen:
         raise SchemaError(f"{what}: format {fmt!r} has %f without %S")
-    if ("M" in seen or "S" in seen) and "H" not in seen:
-        raise SchemaError(f"{what}: format {fmt!r} has minutes or seconds without %H")
+    if ("M" in seen or "S" in seen) and not count("HI"):
+        raise SchemaError(f"{what}: format {fmt!r} has minutes or seconds without an hour")
+
+
+def parse_type(spec: Any, where: str) -> dict[str, Any]:
+    """A column's type as a partial schema gives it: ``"int32"``, ``"decimal(2)"`` (scale),
+    ``"str(40)"`` (width), ``"date(%d/%m/%Y)"`` / ``"datetime(FORMAT)"``, or an object of
+    column keys without the name (``{"type": "category", "values": [...]}``).  The keys
+    are checked when the column is made."""
+    if isinstance(spec, dict):
+        if "name" in spec:
+            raise SchemaError(f"{where}: give the type without a name, got {spec!r}")
+        if not isinstance(spec.get("type"), str):
+            raise SchemaError(f"{where}: an object type needs a \"type\", got {spec!r}")
+        return dict(spec)
+    if not isinstance(spec, str) or not spec.strip():
+        raise SchemaError(f"{where}: a type must be a name such as 'int64' or 'decimal(2)'")
+    text = spec.strip()
+    name, arg = text, None
+    if text.endswith(")") and "(" in text:
+        name, arg = text[:-1].split("(", 1)
+        name = name.strip()
+    if name not in TYPES:
+        raise SchemaError(f"{where}: unknown type {spec!r} (known: {', '.join(TYPES)})")
+    out: dict[str, Any] = {"type": name}
+    if arg is None:
+        return out
+    key = {"decimal": "scale", "str": "width", "date": "format", "datetime": "format"}.get(name)
+    if key is None:
+        raise SchemaError(f"{where}: type {name} takes no argument, got {spec!r}")
+    if key == "format":
+        out[key] = arg
+    else:
+        try:
+            out[key] = int(arg)
+        except ValueError:
+            raise SchemaError(
+                f"{where}: {key} of {name} must be a whole number, got {arg!r}"
+            ) from None
+    return out
 
 
 def is_utf8(encoding: str) -> bool:
@@ -211,6 +267,11 @@ class Dialect:
     header: bool | str = True  # True, False, or "rename" (make names unique and non-empty)
     encoding: str = "utf-8"
     null_values: tuple[str, ...] = ("",)
+    # How values are spelled (numbers, booleans); written to JSON only when not the default.
+    decimal: str = "."  # the decimal mark of numbers: "." or ","
+    thousands: str | None = None  # a digit-group separator: "," "." " " "'" "_", or None
+    true_values: tuple[str, ...] = ()  # words read as true on top of true/t/yes/1
+    false_values: tuple[str, ...] = ()  # words read as false on top of false/f/no/0
 
     def __post_init__(self) -> None:
         for key, val in (("delimiter", self.delimiter), ("quote", self.quote)):
@@ -239,28 +300,83 @@ class Dialect:
         for v in self.null_values:
             if len(v.encode()) > 64:
                 raise SchemaError(f"dialect: null value {v!r} is longer than 64 bytes")
+        self._check_value_spelling()
+
+    def _check_value_spelling(self) -> None:
+        if self.decimal not in DECIMAL_MARKS:
+            raise SchemaError(
+                f"dialect: decimal must be one of {', '.join(map(repr, DECIMAL_MARKS))}, "
+                f"got {self.decimal!r}"
+            )
+        if self.thousands is not None:
+            if self.thousands not in THOUSANDS_SEPARATORS:
+                raise SchemaError(
+                    f"dialect: thousands must be null or one of "
+                    f"{', '.join(map(repr, THOUSANDS_SEPARATORS))}, got {self.thousands!r}"
+                )
+            if self.thousands == self.decimal:
+                raise SchemaError(
+                    f"dialect: thousands and decimal are both {self.decimal!r}; they must differ"
+                )
+        words: dict[str, str] = {}
+        for key in ("true_values", "false_values"):
+            vals = getattr(self, key)
+            if isinstance(vals, str) or not all(isinstance(v, str) for v in vals):
+                raise SchemaError(f"dialect: {key} must be a list of strings")
+            vals = tuple(dict.fromkeys(vals))
+            object.__setattr__(self, key, vals)
+            meaning = key == "true_values"
+            for v in vals:
+                if not v or v != v.strip(" \t") or len(v.encode()) > 64:
+                    raise SchemaError(
+                        f"dialect: {key} word {v!r} must be 1 to 64 bytes with no blanks "
+                        "at either end"
+                    )
+                if v.lower() in BOOL_WORDS and BOOL_WORDS[v.lower()] != meaning:
+                    raise SchemaError(
+                        f"dialect: {key} word {v!r} already means {not meaning} "
+                        "(true/t/yes/1 and false/f/no/0, any case, are always read)"
+                    )
+                if v in words and words[v] != key:
+                    raise SchemaError(f"dialect: {v!r} is in both true_values and false_values")
+                if v in self.null_values:
+                    raise SchemaError(f"dialect: {key} word {v!r} is also a null value")
+                words[v] = key
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "delimiter": self.delimiter,
             "quote": self.quote,
             "header": self.header,
             "encoding": self.encoding,
             "null_values": list(self.null_values),
         }
+        if self.decimal != ".":
+            d["decimal"] = self.decimal
+        if self.thousands is not None:
+            d["thousands"] = self.thousands
+        if self.true_values:
+            d["true_values"] = list(self.true_values)
+        if self.false_values:
+            d["false_values"] = list(self.false_values)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Dialect:
         if not isinstance(d, dict):
             raise SchemaError(f"dialect must be an object, got {type(d).__name__}")
-        unknown = set(d) - {"delimiter", "quote", "header", "encoding", "null_values"}
+        unknown = set(d) - {
+            "delimiter", "quote", "header", "encoding", "null_values",
+            "decimal", "thousands", "true_values", "false_values",
+        }  # fmt: skip
         if unknown:
             raise SchemaError(f"dialect: unknown key(s) {sorted(unknown)}")
         kw = dict(d)
-        if "null_values" in kw:
-            if not isinstance(kw["null_values"], list):
-                raise SchemaError("dialect: null_values must be a list of strings")
-            kw["null_values"] = tuple(kw["null_values"])
+        for key in ("null_values", "true_values", "false_values"):
+            if key in kw:
+                if not isinstance(kw[key], list):
+                    raise SchemaError(f"dialect: {key} must be a list of strings")
+                kw[key] = tuple(kw[key])
         if kw.get("quote") == "":
             kw["quote"] = None
         return cls(**kw)
