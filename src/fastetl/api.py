@@ -184,6 +184,7 @@ def inference_error(e: ParseError, on_error: str) -> ParseError:
         value=e.value,
         offset=e.offset,
         row=e.row,
+        value_bytes=e.value_bytes,
     )
 
 

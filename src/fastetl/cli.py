@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 
 import fastetl
 from fastetl.api import inference_error, spool
+from fastetl.errors import one_line
 from fastetl.signals import Terminated, raise_terminated
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
@@ -552,20 +553,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except UsageError as e:
-        print(f"fastetl: {e}", file=sys.stderr)
+        print(f"fastetl: {one_line(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     except fastetl.SchemaError as e:
-        print(f"fastetl: schema error: {e}", file=sys.stderr)
+        print(f"fastetl: schema error: {one_line(str(e))}", file=sys.stderr)
         return EXIT_DATA
     except fastetl.FastETLError as e:
-        print(f"fastetl: {e}", file=sys.stderr)
+        print(f"fastetl: {one_line(str(e))}", file=sys.stderr)
         return EXIT_DATA
     except BrokenPipeError:  # e.g. `fastetl inspect x.npy | head`: the reader has enough
         _silence_stdout()
         return EXIT_OK
     except OSError as e:
         where = f": {e.filename}" if e.filename else ""
-        print(f"fastetl: {e.strerror or e}{where}", file=sys.stderr)
+        print(f"fastetl: {one_line(f'{e.strerror or e}{where}')}", file=sys.stderr)
         return EXIT_DATA
     except KeyboardInterrupt as e:
         terminated = isinstance(e, Terminated) or getattr(e, "terminated", False)

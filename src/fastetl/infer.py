@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _core
-from .errors import ParseError, SchemaError
+from .errors import ParseError, SchemaError, shown
 from .schema import (
     INT_TYPES,
     MAX_NAME_BYTES,
@@ -637,8 +637,12 @@ def infer_columns(
 # =============================================================================
 # Widening: what to change when the converter refuses a value
 # =============================================================================
-def _text_of(col: Column, st: _Stats | None, value: str, nulls: tuple[str, ...]) -> Column:
-    nbytes = max(st.max_bytes if st else 0, len(value.encode("utf-8")))
+def _text_of(
+    col: Column, st: _Stats | None, value: str, nulls: tuple[str, ...], whole: int | None = None
+) -> Column:
+    """A str column for ``value`` (``whole``: its length in bytes when ``value`` is only
+    its start, see :attr:`ParseError.value_bytes`)."""
+    nbytes = max(st.max_bytes if st else 0, whole or len(value.encode("utf-8")))
     if st is not None:
         tokens = set(nulls) - {""}
         nullable = "" in st.counts and not (tokens & set(st.counts))
@@ -655,11 +659,18 @@ def _with(col: Column, **changes: Any) -> Column:
 
 
 def _widen(
-    col: Column, value: str | None, reason: str, st: _Stats | None, nulls: tuple[str, ...]
+    col: Column,
+    value: str | None,
+    reason: str,
+    st: _Stats | None,
+    nulls: tuple[str, ...],
+    whole: int | None = None,
 ) -> Column | None:
-    """A column that accepts ``value`` where ``col`` refused it (``reason``), or None."""
+    """A column that accepts ``value`` where ``col`` refused it (``reason``), or None.
+    ``whole``: the value's length in bytes when ``value`` is only its start (an error
+    message's excerpt); sizes are computed from it, never from the excerpt."""
     raw = value if value is not None else ""
-    truncated = len(raw) > 200 and raw.endswith("...")
+    truncated = whole is not None
     v = raw.strip(" \t")
     t = col.type
     if reason.startswith("is empty"):
@@ -671,7 +682,7 @@ def _widen(
         st.see(raw)
     if t == "str":
         if "longer than" in reason:
-            need = max(len(raw.encode("utf-8")), 2 * (col.width or 1) if truncated else 0)
+            need = whole or len(raw.encode("utf-8"))
             w = max(_round_width(need), (col.width or 0) + 8)
             if (col.width or 0) >= MAX_STR_WIDTH:
                 return None
@@ -680,7 +691,7 @@ def _widen(
     if t == "category":
         if "max_values" in reason and (col.max_values or 65535) < 65535:
             return _with(col, max_values=65535)
-        return _text_of(col, st, raw, nulls)
+        return _text_of(col, st, raw, nulls, whole)
     if t in INT_TYPES:
         n = _small_int(v)
         if n is not None and not _leading_zero(v):
@@ -691,20 +702,20 @@ def _widen(
             nt = _int_type(lo, hi)
             if nt is not None and nt != t:
                 return _with(col, type=nt)
-            return _text_of(col, st, raw, nulls)
+            return _text_of(col, st, raw, nulls, whole)
         if _is_float(v):
             return _with(col, type="float64")
-        return _text_of(col, st, raw, nulls)
+        return _text_of(col, st, raw, nulls, whole)
     if t == "decimal":
         if _is_float(v):
             return _with(col, type="float64", scale=None, round=None)
-        return _text_of(col, st, raw, nulls)
+        return _text_of(col, st, raw, nulls, whole)
     if t in ("float32", "float64"):
         if t == "float32" and _is_float(v):
             return _with(col, type="float64")
-        return _text_of(col, st, raw, nulls)
+        return _text_of(col, st, raw, nulls, whole)
     if t == "bool":
-        return _text_of(col, st, raw, nulls)
+        return _text_of(col, st, raw, nulls, whole)
     if t == "date":
         fmt = col.format
         m = _DMY_RE.match(v)
@@ -722,11 +733,11 @@ def _widen(
             dt_fmt = spec.get("format")
             if (fmt is None and dt_fmt is None) or (fmt and dt_fmt and dt_fmt.startswith(fmt)):
                 return Column(name=col.name, nullable=col.nullable, **spec)
-        return _text_of(col, st, raw, nulls)
+        return _text_of(col, st, raw, nulls, whole)
     if t == "datetime":
         if "more precise" in reason and col.unit != "ns":
             return _with(col, unit="ns")
-        return _text_of(col, st, raw, nulls)
+        return _text_of(col, st, raw, nulls, whole)
     return None
 
 
@@ -1304,7 +1315,10 @@ def _fix(
             columns=tuple(cols),
             dialect=Dialect.from_dict(d.to_dict() | {"null_values": list(nulls)}),
         )
-    new = _widen(col, error.value, error.reason, stats[i] if stats else None, d.null_values)
+    new = _widen(
+        col, error.value, error.reason, stats[i] if stats else None, d.null_values,
+        error.value_bytes,
+    )
     if new is None or new == col:
         return None
     cols[i] = new
@@ -1512,6 +1526,10 @@ def infer_schema(
     return final
 
 
+def _without_name(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if k != "name"}
+
+
 def hint_for(error: BaseException, schema: Schema | None) -> str:
     """One line telling what to change when converting with ``schema`` failed with
     ``error`` (for the CLI to print after the error), or ``""`` with no advice."""
@@ -1553,8 +1571,9 @@ def hint_for(error: BaseException, schema: Schema | None) -> str:
         )
     for old, new in zip(schema.columns, fixed.columns, strict=True):
         if old != new:
+            name = shown(old.name, quote='"')
             changes.append(
-                f"change column {json.dumps(old.name, ensure_ascii=False)} to "
-                f"{json.dumps(new.to_dict(), ensure_ascii=False)}"
+                f"change column {name} to "
+                f"{json.dumps(_without_name(new.to_dict()), ensure_ascii=False)}"
             )
     return f"hint: the schema was inferred from a sample; {' and '.join(changes)}, {tail}"

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SchemaError
+from .errors import SchemaError, shown
 
 INT_TYPES: dict[str, tuple[str, int, int]] = {
     "int8": ("<i1", -(2**7), 2**7 - 1),
@@ -138,10 +138,12 @@ def _repeats(items: list[str]) -> set[str]:
 
 
 def _listed(items: list[str], most: int = 20) -> str:
-    """``items`` as a list in a message; a long one (a wide header) cut after ``most``."""
+    """``items`` as a list in a message; a long one (a wide header) cut after ``most``,
+    each item cut and escaped as :func:`fastetl.errors.shown` does."""
+    body = ", ".join(shown(x) for x in items[:most])
     if len(items) <= most:
-        return repr(list(items))
-    return repr(list(items[:most]))[:-1] + f", ... ({len(items):,} in all)]"
+        return f"[{body}]"
+    return f"[{body}, ... ({len(items):,} in all)]"
 
 
 def _first_repeat(items: tuple[str, ...]) -> str | None:
@@ -283,9 +285,9 @@ class Column:
     unit: str | None = None  # datetime
 
     def __post_init__(self) -> None:
-        where = f"column {self.name!r}"
+        where = f"column {shown(self.name)}"
         if not isinstance(self.name, str) or not self.name:
-            raise SchemaError(f"column name must be a non-empty string, got {self.name!r}")
+            raise SchemaError(f"column name must be a non-empty string, got {shown(self.name)}")
         if self.type not in TYPES:
             raise SchemaError(f"{where}: unknown type {self.type!r} (known: {', '.join(TYPES)})")
         if not isinstance(self.nullable, bool):
@@ -319,7 +321,7 @@ class Column:
                     raise SchemaError(f"{where}: values must not be empty")
                 dup = _first_repeat(vals)
                 if dup is not None:
-                    raise SchemaError(f"{where}: value {dup!r} is listed twice")
+                    raise SchemaError(f"{where}: value {shown(dup)} is listed twice")
                 if self.max_values is not None:
                     raise SchemaError(f"{where}: give either values or max_values, not both")
             else:
@@ -396,7 +398,7 @@ class Column:
         if t == "category":
             # code 0 .. limit-1 must fit
             return INT_TYPES[smallest_unsigned(max(self.category_limit - 1, 0))][0]
-        raise SchemaError(f"column {self.name!r}: a skip column has no field")
+        raise SchemaError(f"column {shown(self.name)}: a skip column has no field")
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "type": self.type}
@@ -421,12 +423,14 @@ class Column:
             raise SchemaError(f"a column needs a name and a type, got {d!r}")
         if not isinstance(d["type"], str) or d["type"] not in _TYPE_KEYS:
             raise SchemaError(
-                f"column {d['name']!r}: unknown type {d['type']!r} (known: {', '.join(TYPES)})"
+                f"column {shown(d['name'])}: unknown type {d['type']!r} "
+                f"(known: {', '.join(TYPES)})"
             )
         unknown = set(d) - (_COMMON_KEYS | _TYPE_KEYS[d["type"]])
         if unknown:
             raise SchemaError(
-                f"column {d['name']!r}: key(s) {sorted(unknown)} do not apply to type {d['type']}"
+                f"column {shown(d['name'])}: key(s) {sorted(unknown)} do not apply to "
+                f"type {d['type']}"
             )
         kw = dict(d)
         if isinstance(kw.get("values"), list):
@@ -448,7 +452,7 @@ class FlagBit:
             if not isinstance(val, str) or not val:
                 raise SchemaError(f"flag bit {key} must be a non-empty string, got {val!r}")
         if self.equals is not None and not isinstance(self.equals, str):
-            raise SchemaError(f"flag bit {self.name!r}: equals must be a string")
+            raise SchemaError(f"flag bit {shown(self.name)}: equals must be a string")
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "column": self.column}
@@ -466,9 +470,9 @@ class Flags:
     bits: tuple[FlagBit, ...]
 
     def __post_init__(self) -> None:
-        where = f"flags {self.name!r}"
+        where = f"flags {shown(self.name)}"
         if not isinstance(self.name, str) or not self.name:
-            raise SchemaError(f"a flags field needs a non-empty name, got {self.name!r}")
+            raise SchemaError(f"a flags field needs a non-empty name, got {shown(self.name)}")
         if self.type not in UNSIGNED_FOR_BITS.values():
             raise SchemaError(
                 f"{where}: type must be one of {', '.join(UNSIGNED_FOR_BITS.values())}, "
@@ -496,25 +500,29 @@ class Flags:
             raise SchemaError(f"a flags field needs a name and bits, got {d!r}")
         unknown = set(d) - {"name", "type", "bits"}
         if unknown:
-            raise SchemaError(f"flags {d['name']!r}: unknown key(s) {sorted(unknown)}")
+            raise SchemaError(f"flags {shown(d['name'])}: unknown key(s) {sorted(unknown)}")
         if not isinstance(d["bits"], list):
-            raise SchemaError(f"flags {d['name']!r}: bits must be a list")
+            raise SchemaError(f"flags {shown(d['name'])}: bits must be a list")
         bits = []
         for b in d["bits"]:
             if not isinstance(b, dict) or "column" not in b:
-                raise SchemaError(f"flags {d['name']!r}: each bit needs a column, got {b!r}")
+                raise SchemaError(f"flags {shown(d['name'])}: each bit needs a column, got {b!r}")
             unknown = set(b) - {"name", "column", "equals"}
             if unknown:
-                raise SchemaError(f"flags {d['name']!r}: unknown bit key(s) {sorted(unknown)}")
+                raise SchemaError(
+                    f"flags {shown(d['name'])}: unknown bit key(s) {sorted(unknown)}"
+                )
             eq = b.get("equals")
             if eq is not None and not isinstance(eq, str):
-                raise SchemaError(f"flags {d['name']!r}: equals must be a string, got {eq!r}")
+                raise SchemaError(f"flags {shown(d['name'])}: equals must be a string, got {eq!r}")
             bits.append(FlagBit(name=b.get("name") or b["column"], column=b["column"], equals=eq))
         ftype = d.get("type")
         if ftype is None:  # the smallest type that holds the bits
             ftype = next((t for n, t in UNSIGNED_FOR_BITS.items() if len(bits) <= n), None)
             if ftype is None:
-                raise SchemaError(f"flags {d['name']!r}: {len(bits)} bits do not fit in uint64")
+                raise SchemaError(
+                    f"flags {shown(d['name'])}: {len(bits)} bits do not fit in uint64"
+                )
         return cls(name=d["name"], type=ftype, bits=tuple(bits))
 
 
@@ -572,7 +580,7 @@ class Schema:
         for n in fields:
             if n.startswith(NULLS_FIELD):
                 raise SchemaError(
-                    f"field name {n!r}: names starting with {NULLS_FIELD!r} are reserved"
+                    f"field name {shown(n)}: names starting with {NULLS_FIELD!r} are reserved"
                 )
         if not fields:
             raise SchemaError(
@@ -584,7 +592,8 @@ class Schema:
                 for b in fl.bits:
                     if b.column not in known:
                         raise SchemaError(
-                            f"flags {fl.name!r}: bit {b.name!r} reads column {b.column!r}, which a "
+                            f"flags {shown(fl.name)}: bit {shown(b.name)} reads column "
+                            f"{shown(b.column)}, which a "
                             "file without a header cannot locate; list it in columns "
                             "(type skip if it should not be stored)"
                         )
