@@ -8,7 +8,14 @@
 
 from ._version import __version__
 from .api import ConvertReport, convert, read_csv
-from .errors import FastETLError, Interrupted, OutputError, ParseError, SchemaError
+from .errors import (
+    EncodingGuessWarning,
+    FastETLError,
+    Interrupted,
+    OutputError,
+    ParseError,
+    SchemaError,
+)
 from .infer import hint_for, infer_schema
 from .schema import Column, Dialect, FlagBit, Flags, Schema
 from .sources import InputError
@@ -18,6 +25,7 @@ __all__ = [
     "Column",
     "ConvertReport",
     "Dialect",
+    "EncodingGuessWarning",
     "FastETLError",
     "FlagBit",
     "Flags",

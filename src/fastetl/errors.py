@@ -135,6 +135,11 @@ def _rebuild_parse_error(reason: str, kwargs: dict) -> ParseError:
     return ParseError(reason, **kwargs)
 
 
+class EncodingGuessWarning(UserWarning):
+    """The input is not UTF-8 and its bytes do not look like the encoding inference chose
+    (the values may be mojibake): give the encoding."""
+
+
 class OutputError(FastETLError, OSError):
     """The output could not be written (or an existing output could not be read)."""
 

@@ -30,12 +30,13 @@ import datetime as _dt
 import math
 import os
 import re
+import warnings
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import _core
-from .errors import ParseError, SchemaError, shown
+from .errors import EncodingGuessWarning, ParseError, SchemaError, shown
 from .schema import (
     INT_TYPES,
     MAX_NAME_BYTES,
@@ -45,7 +46,7 @@ from .schema import (
     Schema,
     unique_names,
 )
-from .sources import InputError, open_source
+from .sources import InputError, compression_of, open_source
 
 # -- tunables (documented in docs/INFERENCE.md) --------------------------------
 SAMPLE_BYTES = 4 << 20  # most bytes read from the input for the sample
@@ -140,7 +141,11 @@ def _read_up_to(read: Any, n: int) -> tuple[bytes, bool]:
 def _read_raw(src: Any) -> _Raw:
     """Read the sample bytes of ``src`` (path, bytes-like or seekable binary file)."""
     if isinstance(src, (bytes, bytearray, memoryview)):
-        return _raw_from_buffer(memoryview(src).cast("B") if isinstance(src, memoryview) else src)
+        data = memoryview(src).cast("B") if isinstance(src, memoryview) else src
+        if compression_of(bytes(data[:8])) is None:
+            return _raw_from_buffer(data)
+        with open_source(src) as source:
+            return _raw_head(source)
     if isinstance(src, str) and src == "-":
         raise InputError(
             "cannot infer a schema from standard input directly: it can be read only once. "
@@ -154,6 +159,15 @@ def _read_raw(src: Any) -> _Raw:
                 "Read it into bytes or a temporary file first and infer from that"
             )
         pos = src.tell()
+        first = src.read(8)
+        src.seek(pos)
+        if isinstance(first, str) or compression_of(first) is not None:
+            # text, or compressed: the sample is the head of the text, as it is read
+            try:
+                with open_source(src) as source:
+                    return _raw_head(source)
+            finally:
+                src.seek(pos)
         try:
             end = src.seek(0, os.SEEK_END)
             n = end - pos
@@ -180,9 +194,14 @@ def _read_raw(src: Any) -> _Raw:
                 f"{source.name} is not a regular file (a pipe?): it can be read only once. "
                 "Copy it to a file first and infer from that"
             )
-        # compressed: no seeking, the sample is the head of the decompressed text
-        head, ended = _read_up_to(source.read, SAMPLE_BYTES)
-        return _Raw(head=head, head_is_all=ended, size=len(head) if ended else None)
+        return _raw_head(source)
+
+
+def _raw_head(source: Any) -> _Raw:
+    """The sample of an input read as a stream (compressed, or text): no seeking, the
+    sample is the head of its text."""
+    head, ended = _read_up_to(source.read, SAMPLE_BYTES)
+    return _Raw(head=head, head_is_all=ended, size=len(head) if ended else None)
 
 
 # =============================================================================
@@ -210,15 +229,35 @@ def _inner(chunk: bytes, final: bool) -> bytes:
     return chunk[i + 1 :] if i >= 0 else (chunk if final else b"")
 
 
+@dataclass(frozen=True)
+class EncodingGuess:
+    """The encoding sniffing chose, how, and a warning when the bytes do not look like it."""
+
+    name: str  # a Python codec name
+    bom: int  # bytes of byte order mark at the start
+    how: str  # "bom", "zero bytes", "utf-8", "charset-normalizer", "not utf-8", "given"
+    warning: str | None = None
+
+
 def detect_encoding(raw_head: bytes, *others: bytes, head_is_all: bool = False) -> tuple[str, int]:
     """``(codec name, BOM length)`` for the sample bytes (see docs/INFERENCE.md)."""
+    g = guess_encoding(raw_head, *others, head_is_all=head_is_all)
+    return g.name, g.bom
+
+
+def guess_encoding(raw_head: bytes, *others: bytes, head_is_all: bool = False) -> EncodingGuess:
+    """The encoding of the sample bytes (see docs/INFERENCE.md): a byte order mark,
+    UTF-16 by its zero bytes, UTF-8 when every sample decodes; else charset-normalizer's
+    choice when it is installed (the ``encodings`` extra), else the Windows code page
+    cp1252 (latin-1 when cp1252 cannot decode the bytes), with a warning when the
+    bytes do not look like its text."""
     h = raw_head
     if h.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig", 3
+        return EncodingGuess("utf-8-sig", 3, "bom")
     if h.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
-        return "utf-32", 4
+        return EncodingGuess("utf-32", 4, "bom")
     if h.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16", 2
+        return EncodingGuess("utf-16", 2, "bom")
     probe = h[:65536]
     if len(probe) >= 4 and probe.count(0) * 4 > len(probe):  # BOM-less UTF-16?
         even, odd = probe[0::2].count(0), probe[1::2].count(0)
@@ -228,16 +267,117 @@ def detect_encoding(raw_head: bytes, *others: bytes, head_is_all: bool = False) 
         elif even * 2 > len(probe) // 2 and odd * 10 < even:
             guess = "utf-16-be"
         if guess and _decodes(h, guess, head_is_all):
-            return guess, 0
-    chunks = [(h, head_is_all)] + [(o, i == len(others) - 1) for i, o in enumerate(others)]
-    if all(_utf8_ok(c if j == 0 else _inner(c, fin), fin) for j, (c, fin) in enumerate(chunks)):
-        return "utf-8", 0
+            return EncodingGuess(guess, 0, "zero bytes")
+    chunks = [(h, head_is_all)] + [(_inner(o, i == len(others) - 1), i == len(others) - 1)
+                                   for i, o in enumerate(others)]
+    if all(_utf8_ok(c, fin) for c, fin in chunks):
+        return EncodingGuess("utf-8", 0, "utf-8")
     c1: set[int] = set()
     for c, _ in chunks:
         c1.update(b for b in set(c) if 0x80 <= b <= 0x9F)
-    if c1 and not (c1 & _CP1252_UNDEFINED):
-        return "cp1252", 0
-    return "latin-1", 0
+    western = "cp1252" if c1 and not (c1 & _CP1252_UNDEFINED) else "latin-1"
+    text = "\n".join(_lines(c, fin).decode(western) for c, fin in chunks)
+    looks = _looks_western(text)
+    if looks is False:  # not Western: ask (with fewer non-ASCII bytes no detector is sure)
+        found = _charset_normalizer(chunks, western)
+        if found is not None and found != western:
+            return EncodingGuess(found, 0, "charset-normalizer")
+    how = "not utf-8"
+    warning = None
+    if looks is False:
+        warning = (
+            f"the input is not UTF-8 and its bytes do not look like {western} text (as "
+            f"{western} they read {_sample_of_mojibake(text)}); give the encoding "
+            "(--encoding, encoding=)"
+            + ("" if _has_detector() else ", or install fastetl[encodings] to detect it")
+        )
+    return EncodingGuess(western, 0, how, warning)
+
+
+_DETECT_BYTES = 256 << 10  # bytes of each sample charset-normalizer looks at
+
+
+def _has_detector() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("charset_normalizer") is not None
+
+
+def _lines(chunk: bytes, final: bool) -> bytes:
+    """A sample chunk up to its last line break (unless it is the input's end): a cut
+    multi-byte character at the end would disqualify the right encoding."""
+    if final:
+        return chunk
+    i = chunk.rfind(b"\n")
+    return chunk[: i + 1] if i >= 0 else chunk
+
+
+def _charset_normalizer(chunks: list[tuple[bytes, bool]], western: str) -> str | None:
+    """charset-normalizer's encoding for the sample (None: not installed, or no answer
+    that decodes every sample); a Latin-script answer gives way to ``western``."""
+    try:
+        import charset_normalizer
+    except ImportError:
+        return None
+    parts = [_lines(c[:_DETECT_BYTES], fin and len(c) <= _DETECT_BYTES) for c, fin in chunks]
+    best = charset_normalizer.from_bytes(b"\n".join(parts)).best()
+    if best is None:
+        return None
+    try:
+        name = codecs.lookup(best.encoding).name
+    except LookupError:
+        return None
+    if name.startswith("mac"):  # old Mac code pages: a lookalike of Latin text, not a CSV's
+        return None
+    if not all(_decodes(c, name, True) for c in parts):
+        return None
+    if _latin_script(str(best)) and all(_decodes(c, western, True) for c in parts):
+        return western  # among Latin-script readings the Windows code page stays
+    return name
+
+
+def _latin_script(text: str) -> bool:
+    import unicodedata
+
+    return all(
+        "LATIN" in unicodedata.name(c, "") for c in set(text) if ord(c) > 127 and c.isalpha()
+    )
+
+
+def _looks_western(text: str) -> bool | None:
+    """Whether text decoded as cp1252/latin-1 looks like a Western European language: its
+    non-ASCII letters stand alone inside ASCII words (``café``, ``São``); the bytes of
+    Cyrillic, Greek or CJK text read that way come in runs, far from ASCII letters.
+    None: too few non-ASCII characters to tell."""
+    n = len(text)
+    high = [i for i, c in enumerate(text) if ord(c) > 127]
+    if len(high) < 8:
+        return None  # too little to tell
+    in_runs = 0
+    j = 0
+    while j < n:
+        if ord(text[j]) > 127:
+            k = j
+            while k < n and ord(text[k]) > 127:
+                k += 1
+            if k - j >= 3:
+                in_runs += k - j
+            j = k
+        else:
+            j += 1
+    letters = [i for i in high if text[i].isalpha()]
+
+    def ascii_letter(i: int) -> bool:
+        return 0 <= i < n and text[i].isascii() and text[i].isalpha()
+
+    in_words = sum(1 for i in letters if ascii_letter(i - 1) or ascii_letter(i + 1))
+    return in_runs * 10 <= len(high) * 3 and (not letters or in_words * 10 >= len(letters) * 6)
+
+
+def _sample_of_mojibake(text: str) -> str:
+    """A few words of ``text`` with non-ASCII characters, for the warning."""
+    words = [w for w in re.split(r"[\s,;|\t\"']+", text) if any(ord(c) > 127 for c in w)]
+    return shown(" ".join(words[:3]), limit=40)
 
 
 def _is_utf8(encoding: str) -> bool:
@@ -754,6 +894,8 @@ class Sniffed:
     header: bool
     line_terminator: str  # "\r\n", "\n", "\r", "mixed" or "" (a single line): informational
     bom: bool = False
+    encoding_how: str = "given"  # how the encoding was chosen (see EncodingGuess.how)
+    encoding_warning: str | None = None  # the bytes do not look like the chosen encoding
 
     def dialect(self, null_values: tuple[str, ...] = ("",)) -> Dialect:
         return Dialect(
@@ -1033,10 +1175,12 @@ def sniff(
     ``encoding`` may be any Python codec name.
     """
     if encoding is None:
-        encoding, bom = detect_encoding(sample, *_others, head_is_all=final)
+        guess = guess_encoding(sample, *_others, head_is_all=final)
+        encoding, bom = guess.name, guess.bom
     else:
         name = _norm_codec(encoding)
         bom = next((len(b) for b in _BOMS.get(name, ()) if sample.startswith(b)), 0)
+        guess = EncodingGuess(encoding, bom, "given")
     head_bom = sample[:4]
     u8 = _to_utf8(sample, encoding, first=True, head_bom=head_bom)
     reading = _choose_structure(u8, final, delimiter, quote)
@@ -1051,6 +1195,8 @@ def sniff(
         header=header,
         line_terminator=_line_terminator(u8[:SNIFF_BYTES]),
         bom=bool(bom),
+        encoding_how=guess.how,
+        encoding_warning=guess.warning,
     )
 
 
@@ -1479,9 +1625,13 @@ def infer_schema(
     facts: dict[str, Any] = {
         "sniffed": [k for k, v in given.items() if not v],  # the dialect keys decided here
         "line_terminator": sn.line_terminator,
+        "encoding": {"name": sn.encoding, "how": sn.encoding_how},
         "sample_rows": len(sample.rows),
         "sample_complete": sample.complete,
     }
+    if sn.encoding_warning:
+        facts["encoding"]["warning"] = sn.encoding_warning
+        warnings.warn(sn.encoding_warning, EncodingGuessWarning, stacklevel=2)
     if lenient:
         facts["on_error"] = on_error
         facts["rows_left_out"] = len(sample.left_out)
