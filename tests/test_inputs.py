@@ -230,3 +230,55 @@ def test_stdin_without_a_schema_is_named_stdin(plain, tmp_path):
     code, stdout, err = run_cli("infer", "-", stdin=gzip.compress(DATA))
     assert code == 0, err
     assert [c["name"] for c in json.loads(stdout)["columns"]] == ["id", "nome", "preco", "quando"]
+
+
+# -- memory stays bounded: compressed stdin is decompressed as it is read -------------------
+
+WELL_UNDER = 110 << 20  # as tests/test_memory_bounds.py: the process, interpreter included
+MEM_CHILD = r"""
+import json, sys
+spec = json.loads(sys.argv[1])
+import fastetl
+r = fastetl.convert("-", spec["out"], spec["schema"])
+for line in open("/proc/self/status"):
+    if line.startswith("VmHWM:"):
+        peak = int(line.split()[1]) << 10
+print(json.dumps({"rows": r.rows, "peak": peak}))
+"""
+MEM_SCHEMA = {
+    "dialect": {"delimiter": ",", "quote": '"', "header": True},
+    "columns": [
+        {"name": "a", "type": "int64"},
+        {"name": "note", "type": "skip"},
+        {"name": "x", "type": "float64"},
+    ],
+}
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak memory read from /proc")
+@pytest.mark.parametrize("kind", ["gzip", "zstd", "zip"])
+@pytest.mark.parametrize("with_schema", [True, False], ids=["schema", "inferred"])
+def test_compressed_stdin_in_bounded_memory(tmp_path, kind, with_schema):
+    """160 MB of CSV, compressed, on stdin: the child's peak stays under 110 MB (a
+    whole decompressed copy would not fit), and every record is right."""
+    block_rows = 1000
+    note = "n" * 140
+    block = b"".join(b"%d,%s,%d.25\n" % (i, note.encode(), i) for i in range(block_rows))
+    reps = (160 << 20) // len(block)
+    payload = COMPRESS[kind](b"a,note,x\n" + block * reps)
+    out = tmp_path / "o.npy"
+    spec = {"out": str(out), "schema": MEM_SCHEMA if with_schema else None}
+    p = subprocess.run(
+        [sys.executable, "-c", MEM_CHILD, json.dumps(spec)],
+        input=payload,
+        capture_output=True,
+        timeout=600,
+    )
+    assert p.returncode == 0, p.stderr.decode(errors="replace")[-2000:]
+    report = json.loads(p.stdout.decode().splitlines()[-1])
+    assert report["rows"] == block_rows * reps
+    assert report["peak"] < WELL_UNDER, f"peak {report['peak'] / 1e6:.0f} MB"
+    got = np.load(out, mmap_mode="r")
+    ids = np.tile(np.arange(block_rows), reps)
+    assert np.array_equal(got["a"], ids)
+    assert np.array_equal(got["x"], ids + 0.25)
