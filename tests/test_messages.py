@@ -137,3 +137,20 @@ def test_the_width_hint_comes_from_the_real_value(tmp_path: Path):
     )
     table = fastetl.read_csv(src, fixed)
     assert table["t"][-1] == big
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        [{"name": "n" * 100_000, "type": "nope"}],
+        [["\x1b" * 100_000]],
+        [{"name": "a", "type": "t\n" * 50_000}],
+        [{"name": "a", "type": "int8"}, {"name": "a", "type": "int8"}],
+    ],
+    ids=["long name", "not an object", "long type", "repeated"],
+)
+def test_schema_errors_over_hostile_schemas_are_short(columns):
+    with pytest.raises(fastetl.SchemaError) as info:
+        Schema.from_dict({"columns": columns})
+    text = str(info.value)
+    assert printable_line(text) and len(text) < 2 * SHOWN_CHARS + 200, len(text)

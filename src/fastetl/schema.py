@@ -289,7 +289,9 @@ class Column:
         if not isinstance(self.name, str) or not self.name:
             raise SchemaError(f"column name must be a non-empty string, got {shown(self.name)}")
         if self.type not in TYPES:
-            raise SchemaError(f"{where}: unknown type {self.type!r} (known: {', '.join(TYPES)})")
+            raise SchemaError(
+                f"{where}: unknown type {shown(self.type)} (known: {', '.join(TYPES)})"
+            )
         if not isinstance(self.nullable, bool):
             raise SchemaError(f"{where}: nullable must be true or false")
         t = self.type
@@ -418,12 +420,12 @@ class Column:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Column:
         if not isinstance(d, dict):
-            raise SchemaError(f"a column must be an object, got {d!r}")
+            raise SchemaError(f"a column must be an object, got {shown(d)}")
         if "name" not in d or "type" not in d:
-            raise SchemaError(f"a column needs a name and a type, got {d!r}")
+            raise SchemaError(f"a column needs a name and a type, got {shown(d)}")
         if not isinstance(d["type"], str) or d["type"] not in _TYPE_KEYS:
             raise SchemaError(
-                f"column {shown(d['name'])}: unknown type {d['type']!r} "
+                f"column {shown(d['name'])}: unknown type {shown(d['type'])} "
                 f"(known: {', '.join(TYPES)})"
             )
         unknown = set(d) - (_COMMON_KEYS | _TYPE_KEYS[d["type"]])
@@ -476,7 +478,7 @@ class Flags:
         if self.type not in UNSIGNED_FOR_BITS.values():
             raise SchemaError(
                 f"{where}: type must be one of {', '.join(UNSIGNED_FOR_BITS.values())}, "
-                f"got {self.type!r}"
+                f"got {shown(self.type)}"
             )
         if not self.bits:
             raise SchemaError(f"{where}: needs at least one bit")
@@ -497,7 +499,7 @@ class Flags:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Flags:
         if not isinstance(d, dict) or "name" not in d or "bits" not in d:
-            raise SchemaError(f"a flags field needs a name and bits, got {d!r}")
+            raise SchemaError(f"a flags field needs a name and bits, got {shown(d)}")
         unknown = set(d) - {"name", "type", "bits"}
         if unknown:
             raise SchemaError(f"flags {shown(d['name'])}: unknown key(s) {sorted(unknown)}")
@@ -506,7 +508,9 @@ class Flags:
         bits = []
         for b in d["bits"]:
             if not isinstance(b, dict) or "column" not in b:
-                raise SchemaError(f"flags {shown(d['name'])}: each bit needs a column, got {b!r}")
+                raise SchemaError(
+                    f"flags {shown(d['name'])}: each bit needs a column, got {shown(b)}"
+                )
             unknown = set(b) - {"name", "column", "equals"}
             if unknown:
                 raise SchemaError(
@@ -514,7 +518,9 @@ class Flags:
                 )
             eq = b.get("equals")
             if eq is not None and not isinstance(eq, str):
-                raise SchemaError(f"flags {shown(d['name'])}: equals must be a string, got {eq!r}")
+                raise SchemaError(
+                    f"flags {shown(d['name'])}: equals must be a string, got {shown(eq)}"
+                )
             bits.append(FlagBit(name=b.get("name") or b["column"], column=b["column"], equals=eq))
         ftype = d.get("type")
         if ftype is None:  # the smallest type that holds the bits
@@ -562,7 +568,7 @@ class Schema:
 
     def __post_init__(self) -> None:
         if self.inferred is not None and not isinstance(self.inferred, dict):
-            raise SchemaError(f"schema: inferred must be an object, got {self.inferred!r}")
+            raise SchemaError(f"schema: inferred must be an object, got {shown(self.inferred)}")
         object.__setattr__(self, "columns", tuple(self.columns))
         object.__setattr__(self, "flags", tuple(self.flags))
         if not self.columns:
