@@ -168,3 +168,26 @@ def test_utf16_with_a_bom_from_stdin(tmp_path):
     assert meta["schema"]["inferred"]["encoding"] == {"name": "utf-16", "how": "bom"}
     table = fastetl.open(out)
     assert list(table["nome"]) == [r[0] for r in rows_of(text)[1:]]
+
+
+def test_a_full_pass_detects_the_encoding_of_bytes_past_the_sample(tmp_path):
+    """infer_rows="all": Shift-JIS rows only between the sampled windows (an 8 MiB file,
+    sampled at its head, middle and end) are found by the full pass, and the bytes
+    around them decide the encoding -- not cp1252."""
+    pytest.importorskip("charset_normalizer")
+    names = ["山田太郎", "佐藤花子", "鈴木一郎", "高橋美咲"]
+    data = bytearray(b"id,name\n")
+    want = []
+    while len(data) < (8 << 20):
+        i = len(want)
+        in_gap = (5 << 19) <= len(data) < (7 << 19)  # from 2.5 to 3.5 MiB
+        name = names[i % 4] if in_gap else f"name{i}"
+        data += f"{i},{name}\n".encode("shift_jis")
+        want.append(name)
+    p = tmp_path / "mixed.csv"
+    p.write_bytes(bytes(data))
+    sampled = fastetl.infer_schema(p)
+    assert sampled.dialect.encoding == "utf-8"  # the sample saw ASCII only
+    schema = fastetl.infer_schema(p, infer_rows="all")
+    assert schema.inferred["encoding"] == {"name": schema.dialect.encoding, "how": "full pass"}
+    assert list(fastetl.read_csv(p, schema)["name"]) == want

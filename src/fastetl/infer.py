@@ -1440,8 +1440,10 @@ def _fix(
     if not isinstance(error, ParseError):
         return None
     if "not valid UTF-8" in error.reason and _is_utf8(d.encoding):
-        # bytes that are not UTF-8 outside the sample: a Windows code page is likely
-        return schema.replace(dialect=Dialect.from_dict(d.to_dict() | {"encoding": "cp1252"}))
+        # bytes that are not UTF-8 outside the sample: the encoding the bytes around them
+        # look like (a full pass), else a Windows code page is likely
+        enc = error.encoding if isinstance(error, _NotUTF8) else "cp1252"
+        return schema.replace(dialect=Dialect.from_dict(d.to_dict() | {"encoding": enc}))
     i = _column_index(schema, error, aliases)
     if i is None:
         return None
@@ -1551,14 +1553,70 @@ def _check_file(src: Any, lenient: bool = False):
     def check(schema: Schema) -> None:
         if pos is not None:
             src.seek(pos)
-        with open_source(src, schema.dialect.encoding) as source:
-            writer = _DiscardWriter(schema.dtype())
-            if lenient:
-                run(source, schema, writer, on_error="reject", rejects=_ValueErrors())
-            else:
-                run(source, schema, writer)
+        try:
+            with open_source(src, schema.dialect.encoding) as source:
+                writer = _DiscardWriter(schema.dtype())
+                if lenient:
+                    run(source, schema, writer, on_error="reject", rejects=_ValueErrors())
+                else:
+                    run(source, schema, writer)
+        except ParseError as e:
+            if "not valid UTF-8" not in e.reason or e.offset is None:
+                raise
+            guess = _encoding_near(src, pos, e.offset)
+            if guess is None:
+                raise
+            raise _NotUTF8(e, guess) from None
 
     return check
+
+
+class _NotUTF8(ParseError):
+    """Bytes that are not UTF-8 met by a full pass, with ``encoding``: what the bytes
+    around them look like."""
+
+    def __init__(self, error: ParseError, guess: EncodingGuess) -> None:
+        super().__init__(
+            error.reason,
+            line=error.line,
+            column=error.column,
+            value=error.value,
+            offset=error.offset,
+            row=error.row,
+            value_bytes=error.value_bytes,
+        )
+        self.encoding = guess.name
+        self.guess = guess
+
+
+_NEAR_BYTES = 128 << 10  # bytes read on each side of a byte that is not UTF-8
+
+
+def _encoding_near(src: Any, pos: int | None, offset: int) -> EncodingGuess | None:
+    """The encoding the bytes around ``offset`` look like (not UTF-8), when the input can
+    be read there again (a file, bytes, a seekable binary file object; not a
+    compressed input, whose offsets are in its decompressed text)."""
+    lo = max(0, offset - _NEAR_BYTES)
+    if hasattr(src, "read"):
+        assert pos is not None
+        src.seek(pos)
+        if compression_of(src.read(8)) is not None:
+            return None
+        src.seek(pos + lo)
+        window = src.read(2 * _NEAR_BYTES)
+        src.seek(pos)
+        if not isinstance(window, bytes):
+            return None
+    else:
+        with open_source(src) as source:
+            if not source.is_buffer:
+                return None
+            window = bytes(source.buffer[lo : lo + 2 * _NEAR_BYTES])
+    end = len(window) < 2 * _NEAR_BYTES
+    if lo:
+        window = _inner(window, end)
+    guess = guess_encoding(_lines(window, end), head_is_all=True)
+    return None if _is_utf8(guess.name) or guess.bom else guess
 
 
 # =============================================================================
@@ -1673,6 +1731,8 @@ def infer_schema(
     if guaranteed and not sample.complete:
         check = _check_file(src, lenient)
         final = _fit(final, check, stats, MAX_PASSES + 4 * len(cols), aliases=original)
+        if final.dialect.encoding != sn.encoding:  # bytes past the sample decided it
+            facts["encoding"] = {"name": final.dialect.encoding, "how": "full pass"}
     return final
 
 
