@@ -25,7 +25,7 @@ def escape(text: str) -> str:
 
 
 def shown(
-    text: str,
+    text: object,
     *,
     quote: str | None = "'",
     limit: int = SHOWN_CHARS,
