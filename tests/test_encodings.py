@@ -26,8 +26,7 @@ TEXTS = {
     ),
     "gb18030": "编号,名称,城市\n1,张伟,北京\n2,王芳,上海\n3,李娜,广州\n4,刘洋,深圳\n",
     "cp1251": (
-        "id;имя;город\n1;Иван Петров;Москва\n2;Мария Иванова;Санкт-Петербург\n"
-        "3;Ольга;Омск\n"
+        "id;имя;город\n1;Иван Петров;Москва\n2;Мария Иванова;Санкт-Петербург\n3;Ольга;Омск\n"
     ),
     "euc_kr": "번호,이름,도시\n1,김철수,서울\n2,이영희,부산\n3,박민수,대구\n",
 }
@@ -45,7 +44,9 @@ def rows_of(text: str) -> list[list[str]]:
 def values_of(path: Path, schema=None) -> list[list[str]]:
     table = fastetl.read_csv(path, schema)
     names = [c.name for c in (schema or fastetl.infer_schema(path)).columns]
-    return [names] + [[str(v) for v in row] for row in zip(*(list(table[n]) for n in names))]
+    return [names] + [
+        [str(v) for v in row] for row in zip(*(list(table[n]) for n in names), strict=True)
+    ]
 
 
 @pytest.mark.parametrize("codec", list(TEXTS))
@@ -128,8 +129,7 @@ def test_the_api_warns_once(tmp_path):
 
     rng = random.Random(17)
     body = b"\n".join(
-        b"%d,%s" % (i, bytes(rng.choice(range(0xA0, 0x100)) for _ in range(12)))
-        for i in range(40)
+        b"%d,%s" % (i, bytes(rng.choice(range(0xA0, 0x100)) for _ in range(12))) for i in range(40)
     )
     p = tmp_path / "in.csv"
     p.write_bytes(b"id,text\n" + body + b"\n")
@@ -156,7 +156,9 @@ def test_the_given_encoding_always_wins(tmp_path, given):
     assert meta["schema"]["inferred"]["encoding"] == {"name": given, "how": "given"}
     table = fastetl.open(out)
     want = rows_of(text)
-    assert [list(map(str, r)) for r in zip(*(list(table[n]) for n in want[0]))] == want[1:]
+    assert [
+        list(map(str, r)) for r in zip(*(list(table[n]) for n in want[0]), strict=True)
+    ] == want[1:]
 
 
 def test_utf16_with_a_bom_from_stdin(tmp_path):

@@ -92,9 +92,7 @@ def fifo_convert(fifo: Path, payload: bytes, args: list[str]) -> tuple[int, str]
 
     t = threading.Thread(target=writer, daemon=True)
     t.start()
-    p = subprocess.run(
-        [sys.executable, "-m", "fastetl", *args], capture_output=True, timeout=120
-    )
+    p = subprocess.run([sys.executable, "-m", "fastetl", *args], capture_output=True, timeout=120)
     t.join(30)
     err = p.stderr.decode("utf-8", "replace")
     assert "Traceback" not in err, err
@@ -191,9 +189,10 @@ def test_text_file_objects_are_read_as_their_characters(plain, tmp_path):
 
 def test_a_lone_surrogate_in_a_text_object_is_a_clear_error():
     with pytest.raises(fastetl.InputError) as info:
-        fastetl.read_csv(io.StringIO("a\n\udcff\n"), fastetl.Schema.from_dict(
-            {"columns": [{"name": "a", "type": "str", "width": 8}]}
-        ))
+        fastetl.read_csv(
+            io.StringIO("a\n\udcff\n"),
+            fastetl.Schema.from_dict({"columns": [{"name": "a", "type": "str", "width": 8}]}),
+        )
     assert "surrogate" in str(info.value)
 
 

@@ -20,8 +20,7 @@ from fastetl.errors import SHOWN_CHARS, ParseError, shown
 # characters a hostile file may hold: controls, DEL, C1, separators, quotes, backslashes
 HOSTILE = st.text(
     alphabet=st.sampled_from(
-        list("ab9 ,;'\"\\")
-        + ["\x00", "\x1b", "\x7f", "\x85", "\u2028", "\u2029", "\t", "é", "日"]
+        list("ab9 ,;'\"\\") + ["\x00", "\x1b", "\x7f", "\x85", "\u2028", "\u2029", "\t", "é", "日"]
     ),
     min_size=1,
     max_size=600,

@@ -9,9 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass

@@ -268,8 +268,9 @@ def guess_encoding(raw_head: bytes, *others: bytes, head_is_all: bool = False) -
             guess = "utf-16-be"
         if guess and _decodes(h, guess, head_is_all):
             return EncodingGuess(guess, 0, "zero bytes")
-    chunks = [(h, head_is_all)] + [(_inner(o, i == len(others) - 1), i == len(others) - 1)
-                                   for i, o in enumerate(others)]
+    chunks = [(h, head_is_all)] + [
+        (_inner(o, i == len(others) - 1), i == len(others) - 1) for i, o in enumerate(others)
+    ]
     if all(_utf8_ok(c, fin) for c, fin in chunks):
         return EncodingGuess("utf-8", 0, "utf-8")
     c1: set[int] = set()
@@ -1464,7 +1465,11 @@ def _fix(
             dialect=Dialect.from_dict(d.to_dict() | {"null_values": list(nulls)}),
         )
     new = _widen(
-        col, error.value, error.reason, stats[i] if stats else None, d.null_values,
+        col,
+        error.value,
+        error.reason,
+        stats[i] if stats else None,
+        d.null_values,
         error.value_bytes,
     )
     if new is None or new == col:
