@@ -9,7 +9,14 @@
 from ._version import __version__
 from .api import ConvertReport, convert, read_csv
 from .dropin.fallback import FallbackError, FallbackWarning, get_fallback, set_fallback
-from .errors import FastETLError, Interrupted, OutputError, ParseError, SchemaError
+from .errors import (
+    EncodingGuessWarning,
+    FastETLError,
+    Interrupted,
+    OutputError,
+    ParseError,
+    SchemaError,
+)
 from .infer import hint_for, infer_schema
 from .schema import Column, Dialect, FlagBit, Flags, Schema
 from .sources import InputError
@@ -19,6 +26,7 @@ __all__ = [
     "Column",
     "ConvertReport",
     "Dialect",
+    "EncodingGuessWarning",
     "FallbackError",
     "FallbackWarning",
     "FastETLError",

@@ -7,10 +7,9 @@ They check options, open the input, choose a writer and hand the rest to
 from __future__ import annotations
 
 import datetime as _dt
+import io
 import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from .pipeline import DEFAULT_BLOCK_SIZE, ON_ERROR, RunResult, estimate_rows, ru
 from .resume import Checkpoints, ResumePoint, identity, resume_point
 from .schema import Dialect, Schema, as_schema
 from .signals import Terminated, sigterm_as_interrupt
-from .sources import Source, open_source
+from .sources import InputError, Source, is_stream_path, open_source, spool, stream_name
 from .store import (
     SIDECAR_FORMAT,
     ArrayWriter,
@@ -115,31 +114,26 @@ def _workers(workers: int | None, source: Source, block_size: int | None) -> int
     return want
 
 
-def spool(stream: Any) -> Any:
-    """A copy of ``stream`` in an anonymous temporary file (in ``TMPDIR``), to be read
-    twice.  The file has no name (it is gone when closed, or when the process ends,
-    however it ends); its size is what the spool costs on disk."""
-    out = tempfile.TemporaryFile()
-    try:
-        shutil.copyfileobj(stream, out, 1 << 20)
-        out.seek(0)
-    except BaseException:
-        out.close()
-        raise
-    return out
-
-
 def _seekable(src: Src) -> Src:
-    """Inference reads the input twice: spool stdin and pipes to a temporary file first."""
+    """Inference reads the input twice: spool stdin, pipes, FIFOs and text streams that
+    cannot seek to a temporary file first."""
+    if is_stream_path(src):
+        try:
+            with open(src, "rb") as fh:
+                return spool(fh, str(src))
+        except OSError as e:
+            raise InputError(f"{src}: cannot read ({e.strerror or e})") from None
     stream = sys.stdin.buffer if src == "-" else src
     if not hasattr(stream, "read"):
         return src
+    if isinstance(stream, io.TextIOBase):  # spooled as UTF-8: read twice as bytes
+        return spool(stream, stream_name(stream))
     try:
         if stream.seekable():
             return src
     except (AttributeError, OSError, ValueError):
         pass
-    return spool(stream)
+    return spool(stream, "<stdin>" if src == "-" else stream_name(stream))
 
 
 def _tell(src: Src, widen: bool) -> int | None:
@@ -220,6 +214,7 @@ def inference_error(e: ParseError, on_error: str) -> ParseError:
         value=e.value,
         offset=e.offset,
         row=e.row,
+        value_bytes=e.value_bytes,
     )
 
 

@@ -14,11 +14,13 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any, NoReturn
 
 import fastetl
-from fastetl.api import inference_error, spool
+from fastetl.api import inference_error, is_stream_path, spool
+from fastetl.errors import one_line
 from fastetl.signals import Terminated, raise_terminated
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
@@ -330,15 +332,24 @@ class _Hinted(fastetl.FastETLError):
 
 
 def _input(args: argparse.Namespace) -> Any:
-    """IN as the API takes it; stdin is spooled when a schema must be inferred from it
-    (it is read twice), and the spool's size is said on stderr."""
-    if args.input != "-" or getattr(args, "schema", None):
+    """IN as the API takes it; stdin, or a FIFO, is spooled when a schema must be
+    inferred from it (it is read twice), and the spool's size is said on stderr."""
+    if getattr(args, "schema", None):
         return args.input
-    out = spool(sys.stdin.buffer)
+    if args.input == "-":
+        out, what = spool(sys.stdin.buffer, "<stdin>"), "stdin"
+    elif is_stream_path(args.input):
+        try:
+            with open(args.input, "rb") as fh:
+                out, what = spool(fh, args.input), args.input
+        except OSError as e:
+            raise fastetl.InputError(f"{args.input}: cannot read ({e.strerror or e})") from None
+    else:
+        return args.input
     size = os.fstat(out.fileno()).st_size
     if not getattr(args, "quiet", False):
         print(
-            f"fastetl: stdin spooled to an unnamed temporary file in {tempfile.gettempdir()} "
+            f"fastetl: {what} spooled to an unnamed temporary file in {tempfile.gettempdir()} "
             f"({size / 1e6:,.1f} MB, gone when the run ends) to infer the schema first",
             file=sys.stderr,
         )
@@ -354,20 +365,25 @@ def _schema(args: argparse.Namespace, src: Any) -> tuple[fastetl.Schema, bool]:
         if types is not None and len(types) < len(args.types):
             raise UsageError("--type names a column twice")
         try:
-            schema = fastetl.infer_schema(
-                src,
-                delimiter=args.delimiter,
-                encoding=args.encoding,
-                header=False if args.no_header else None,
-                infer_rows=args.infer_rows or 10_000,
-                on_error=getattr(args, "on_error", "raise"),
-                types=types,
-                columns=args.columns,
-                dayfirst=args.dayfirst,
-                **spelling,
-            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", fastetl.EncodingGuessWarning)  # said below
+                schema = fastetl.infer_schema(
+                    src,
+                    delimiter=args.delimiter,
+                    encoding=args.encoding,
+                    header=False if args.no_header else None,
+                    infer_rows=args.infer_rows or 10_000,
+                    on_error=getattr(args, "on_error", "raise"),
+                    types=types,
+                    columns=args.columns,
+                    dayfirst=args.dayfirst,
+                    **spelling,
+                )
         except fastetl.ParseError as e:
             raise inference_error(e, getattr(args, "on_error", "raise")) from None
+        warning = ((schema.inferred or {}).get("encoding") or {}).get("warning")
+        if warning:
+            print(f"fastetl: warning: {one_line(warning)}", file=sys.stderr)
         _say_undecided(schema, quiet=getattr(args, "quiet", False))
         return schema, True
     if args.infer_rows is not None:
@@ -720,20 +736,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except UsageError as e:
-        print(f"fastetl: {e}", file=sys.stderr)
+        print(f"fastetl: {one_line(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     except fastetl.SchemaError as e:
-        print(f"fastetl: schema error: {e}", file=sys.stderr)
+        print(f"fastetl: schema error: {one_line(str(e))}", file=sys.stderr)
         return EXIT_DATA
     except fastetl.FastETLError as e:
-        print(f"fastetl: {e}", file=sys.stderr)
+        print(f"fastetl: {one_line(str(e))}", file=sys.stderr)
         return EXIT_DATA
     except BrokenPipeError:  # e.g. `fastetl inspect x.npy | head`: the reader has enough
         _silence_stdout()
         return EXIT_OK
     except OSError as e:
         where = f": {e.filename}" if e.filename else ""
-        print(f"fastetl: {e.strerror or e}{where}", file=sys.stderr)
+        print(f"fastetl: {one_line(f'{e.strerror or e}{where}')}", file=sys.stderr)
         return EXIT_DATA
     except KeyboardInterrupt as e:
         terminated = isinstance(e, Terminated) or getattr(e, "terminated", False)

@@ -30,12 +30,13 @@ import datetime as _dt
 import math
 import os
 import re
+import warnings
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import _core
-from .errors import ParseError, SchemaError
+from .errors import EncodingGuessWarning, ParseError, SchemaError, shown
 from .schema import (
     INT_TYPES,
     MAX_NAME_BYTES,
@@ -47,7 +48,7 @@ from .schema import (
     parse_type,
     unique_names,
 )
-from .sources import InputError, open_source
+from .sources import InputError, compression_of, open_source
 
 # -- tunables (documented in docs/INFERENCE.md) --------------------------------
 SAMPLE_BYTES = 4 << 20  # most bytes read from the input for the sample
@@ -143,7 +144,11 @@ def _read_up_to(read: Any, n: int) -> tuple[bytes, bool]:
 def _read_raw(src: Any) -> _Raw:
     """Read the sample bytes of ``src`` (path, bytes-like or seekable binary file)."""
     if isinstance(src, (bytes, bytearray, memoryview)):
-        return _raw_from_buffer(memoryview(src).cast("B") if isinstance(src, memoryview) else src)
+        data = memoryview(src).cast("B") if isinstance(src, memoryview) else src
+        if compression_of(bytes(data[:8])) is None:
+            return _raw_from_buffer(data)
+        with open_source(src) as source:
+            return _raw_head(source)
     if isinstance(src, str) and src == "-":
         raise InputError(
             "cannot infer a schema from standard input directly: it can be read only once. "
@@ -157,6 +162,15 @@ def _read_raw(src: Any) -> _Raw:
                 "Read it into bytes or a temporary file first and infer from that"
             )
         pos = src.tell()
+        first = src.read(8)
+        src.seek(pos)
+        if isinstance(first, str) or compression_of(first) is not None:
+            # text, or compressed: the sample is the head of the text, as it is read
+            try:
+                with open_source(src) as source:
+                    return _raw_head(source)
+            finally:
+                src.seek(pos)
         try:
             end = src.seek(0, os.SEEK_END)
             n = end - pos
@@ -183,9 +197,14 @@ def _read_raw(src: Any) -> _Raw:
                 f"{source.name} is not a regular file (a pipe?): it can be read only once. "
                 "Copy it to a file first and infer from that"
             )
-        # compressed: no seeking, the sample is the head of the decompressed text
-        head, ended = _read_up_to(source.read, SAMPLE_BYTES)
-        return _Raw(head=head, head_is_all=ended, size=len(head) if ended else None)
+        return _raw_head(source)
+
+
+def _raw_head(source: Any) -> _Raw:
+    """The sample of an input read as a stream (compressed, or text): no seeking, the
+    sample is the head of its text."""
+    head, ended = _read_up_to(source.read, SAMPLE_BYTES)
+    return _Raw(head=head, head_is_all=ended, size=len(head) if ended else None)
 
 
 # =============================================================================
@@ -213,15 +232,35 @@ def _inner(chunk: bytes, final: bool) -> bytes:
     return chunk[i + 1 :] if i >= 0 else (chunk if final else b"")
 
 
+@dataclass(frozen=True)
+class EncodingGuess:
+    """The encoding sniffing chose, how, and a warning when the bytes do not look like it."""
+
+    name: str  # a Python codec name
+    bom: int  # bytes of byte order mark at the start
+    how: str  # "bom", "zero bytes", "utf-8", "charset-normalizer", "not utf-8", "given"
+    warning: str | None = None
+
+
 def detect_encoding(raw_head: bytes, *others: bytes, head_is_all: bool = False) -> tuple[str, int]:
     """``(codec name, BOM length)`` for the sample bytes (see docs/INFERENCE.md)."""
+    g = guess_encoding(raw_head, *others, head_is_all=head_is_all)
+    return g.name, g.bom
+
+
+def guess_encoding(raw_head: bytes, *others: bytes, head_is_all: bool = False) -> EncodingGuess:
+    """The encoding of the sample bytes (see docs/INFERENCE.md): a byte order mark,
+    UTF-16 by its zero bytes, UTF-8 when every sample decodes; else charset-normalizer's
+    choice when it is installed (the ``encodings`` extra), else the Windows code page
+    cp1252 (latin-1 when cp1252 cannot decode the bytes), with a warning when the
+    bytes do not look like its text."""
     h = raw_head
     if h.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig", 3
+        return EncodingGuess("utf-8-sig", 3, "bom")
     if h.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
-        return "utf-32", 4
+        return EncodingGuess("utf-32", 4, "bom")
     if h.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16", 2
+        return EncodingGuess("utf-16", 2, "bom")
     probe = h[:65536]
     if len(probe) >= 4 and probe.count(0) * 4 > len(probe):  # BOM-less UTF-16?
         even, odd = probe[0::2].count(0), probe[1::2].count(0)
@@ -231,16 +270,118 @@ def detect_encoding(raw_head: bytes, *others: bytes, head_is_all: bool = False) 
         elif even * 2 > len(probe) // 2 and odd * 10 < even:
             guess = "utf-16-be"
         if guess and _decodes(h, guess, head_is_all):
-            return guess, 0
-    chunks = [(h, head_is_all)] + [(o, i == len(others) - 1) for i, o in enumerate(others)]
-    if all(_utf8_ok(c if j == 0 else _inner(c, fin), fin) for j, (c, fin) in enumerate(chunks)):
-        return "utf-8", 0
+            return EncodingGuess(guess, 0, "zero bytes")
+    chunks = [(h, head_is_all)] + [
+        (_inner(o, i == len(others) - 1), i == len(others) - 1) for i, o in enumerate(others)
+    ]
+    if all(_utf8_ok(c, fin) for c, fin in chunks):
+        return EncodingGuess("utf-8", 0, "utf-8")
     c1: set[int] = set()
     for c, _ in chunks:
         c1.update(b for b in set(c) if 0x80 <= b <= 0x9F)
-    if c1 and not (c1 & _CP1252_UNDEFINED):
-        return "cp1252", 0
-    return "latin-1", 0
+    western = "cp1252" if c1 and not (c1 & _CP1252_UNDEFINED) else "latin-1"
+    text = "\n".join(_lines(c, fin).decode(western) for c, fin in chunks)
+    looks = _looks_western(text)
+    if looks is False:  # not Western: ask (with fewer non-ASCII bytes no detector is sure)
+        found = _charset_normalizer(chunks, western)
+        if found is not None and found != western:
+            return EncodingGuess(found, 0, "charset-normalizer")
+    how = "not utf-8"
+    warning = None
+    if looks is False:
+        warning = (
+            f"the input is not UTF-8 and its bytes do not look like {western} text (as "
+            f"{western} they read {_sample_of_mojibake(text)}); give the encoding "
+            "(--encoding, encoding=)"
+            + ("" if _has_detector() else ", or install fastetl[encodings] to detect it")
+        )
+    return EncodingGuess(western, 0, how, warning)
+
+
+_DETECT_BYTES = 256 << 10  # bytes of each sample charset-normalizer looks at
+
+
+def _has_detector() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("charset_normalizer") is not None
+
+
+def _lines(chunk: bytes, final: bool) -> bytes:
+    """A sample chunk up to its last line break (unless it is the input's end): a cut
+    multi-byte character at the end would disqualify the right encoding."""
+    if final:
+        return chunk
+    i = chunk.rfind(b"\n")
+    return chunk[: i + 1] if i >= 0 else chunk
+
+
+def _charset_normalizer(chunks: list[tuple[bytes, bool]], western: str) -> str | None:
+    """charset-normalizer's encoding for the sample (None: not installed, or no answer
+    that decodes every sample); a Latin-script answer gives way to ``western``."""
+    try:
+        import charset_normalizer
+    except ImportError:
+        return None
+    parts = [_lines(c[:_DETECT_BYTES], fin and len(c) <= _DETECT_BYTES) for c, fin in chunks]
+    best = charset_normalizer.from_bytes(b"\n".join(parts)).best()
+    if best is None:
+        return None
+    try:
+        name = codecs.lookup(best.encoding).name
+    except LookupError:
+        return None
+    if name.startswith("mac"):  # old Mac code pages: a lookalike of Latin text, not a CSV's
+        return None
+    if not all(_decodes(c, name, True) for c in parts):
+        return None
+    if _latin_script(str(best)) and all(_decodes(c, western, True) for c in parts):
+        return western  # among Latin-script readings the Windows code page stays
+    return name
+
+
+def _latin_script(text: str) -> bool:
+    import unicodedata
+
+    return all(
+        "LATIN" in unicodedata.name(c, "") for c in set(text) if ord(c) > 127 and c.isalpha()
+    )
+
+
+def _looks_western(text: str) -> bool | None:
+    """Whether text decoded as cp1252/latin-1 looks like a Western European language: its
+    non-ASCII letters stand alone inside ASCII words (``café``, ``São``); the bytes of
+    Cyrillic, Greek or CJK text read that way come in runs, far from ASCII letters.
+    None: too few non-ASCII characters to tell."""
+    n = len(text)
+    high = [i for i, c in enumerate(text) if ord(c) > 127]
+    if len(high) < 8:
+        return None  # too little to tell
+    in_runs = 0
+    j = 0
+    while j < n:
+        if ord(text[j]) > 127:
+            k = j
+            while k < n and ord(text[k]) > 127:
+                k += 1
+            if k - j >= 3:
+                in_runs += k - j
+            j = k
+        else:
+            j += 1
+    letters = [i for i in high if text[i].isalpha()]
+
+    def ascii_letter(i: int) -> bool:
+        return 0 <= i < n and text[i].isascii() and text[i].isalpha()
+
+    in_words = sum(1 for i in letters if ascii_letter(i - 1) or ascii_letter(i + 1))
+    return in_runs * 10 <= len(high) * 3 and (not letters or in_words * 10 >= len(letters) * 6)
+
+
+def _sample_of_mojibake(text: str) -> str:
+    """A few words of ``text`` with non-ASCII characters, for the warning."""
+    words = [w for w in re.split(r"[\s,;|\t\"']+", text) if any(ord(c) > 127 for c in w)]
+    return shown(" ".join(words[:3]), limit=40)
 
 
 def _is_utf8(encoding: str) -> bool:
@@ -858,8 +999,12 @@ def infer_columns(
 # =============================================================================
 # Widening: what to change when the converter refuses a value
 # =============================================================================
-def _text_of(col: Column, st: _Stats | None, value: str, nulls: tuple[str, ...]) -> Column:
-    nbytes = max(st.max_bytes if st else 0, len(value.encode("utf-8")))
+def _text_of(
+    col: Column, st: _Stats | None, value: str, nulls: tuple[str, ...], whole: int | None = None
+) -> Column:
+    """A str column for ``value`` (``whole``: its length in bytes when ``value`` is only
+    its start, see :attr:`ParseError.value_bytes`)."""
+    nbytes = max(st.max_bytes if st else 0, whole or len(value.encode("utf-8")))
     if st is not None:
         tokens = set(nulls) - {""}
         nullable = "" in st.counts and not (tokens & set(st.counts))
@@ -882,11 +1027,14 @@ def _widen(
     st: _Stats | None,
     nulls: tuple[str, ...],
     spelling: Spelling = PLAIN,
+    whole: int | None = None,
 ) -> Column | None:
     """A column that accepts ``value`` where ``col`` refused it (``reason``), or None.
-    Numbers are read under ``spelling``, as the converter reads them."""
+    Numbers are read under ``spelling``, as the converter reads them.  ``whole``: the
+    value's length in bytes when ``value`` is only its start (an error message's
+    excerpt); sizes are computed from it, never from the excerpt."""
     raw = value if value is not None else ""
-    truncated = len(raw) > 200 and raw.endswith("...")
+    truncated = whole is not None
     v = raw.strip(" \t")
     t = col.type
     if t in INT_TYPES or t in ("decimal", "float32", "float64"):
@@ -900,7 +1048,7 @@ def _widen(
         st.see(raw)
     if t == "str":
         if "longer than" in reason:
-            need = max(len(raw.encode("utf-8")), 2 * (col.width or 1) if truncated else 0)
+            need = whole or len(raw.encode("utf-8"))
             w = max(_round_width(need), (col.width or 0) + 8)
             if (col.width or 0) >= MAX_STR_WIDTH:
                 return None
@@ -909,7 +1057,7 @@ def _widen(
     if t == "category":
         if "max_values" in reason and (col.max_values or 65535) < 65535:
             return _with(col, max_values=65535)
-        return _text_of(col, st, raw, nulls)
+        return _text_of(col, st, raw, nulls, whole)
     if t in INT_TYPES:
         n = _small_int(v)
         if n is not None and not _leading_zero(v):
@@ -920,9 +1068,9 @@ def _widen(
             nt = _int_type(lo, hi)
             if nt is not None and nt != t:
                 return _with(col, type=nt)
-            return _text_of(col, st, raw, nulls)
+            return _text_of(col, st, raw, nulls, whole)
         if _INT_RE.match(v):
-            return _text_of(col, st, raw, nulls)  # an integer past 64 bits: as written
+            return _text_of(col, st, raw, nulls, whole)  # an integer past 64 bits: as written
         if _is_float(v):
             # float64 only while every integer of the column is exact in it: known from
             # the sample's range, or from a type that holds nothing past 2**53
@@ -930,18 +1078,18 @@ def _widen(
                 exact = max(-st.lo, st.hi) <= FLOAT_EXACT
             else:
                 exact = t not in ("int64", "uint64")
-            return _with(col, type="float64") if exact else _text_of(col, st, raw, nulls)
-        return _text_of(col, st, raw, nulls)
+            return _with(col, type="float64") if exact else _text_of(col, st, raw, nulls, whole)
+        return _text_of(col, st, raw, nulls, whole)
     if t == "decimal":
         if _is_float(v):
             return _with(col, type="float64", scale=None, round=None)
-        return _text_of(col, st, raw, nulls)
+        return _text_of(col, st, raw, nulls, whole)
     if t in ("float32", "float64"):
         if t == "float32" and _is_float(v):
             return _with(col, type="float64")
-        return _text_of(col, st, raw, nulls)
+        return _text_of(col, st, raw, nulls, whole)
     if t == "bool":
-        return _text_of(col, st, raw, nulls)
+        return _text_of(col, st, raw, nulls, whole)
     if t == "date":
         fmt = col.format
         m = _DMY_RE.match(v)
@@ -959,11 +1107,11 @@ def _widen(
             dt_fmt = spec.get("format")
             if (fmt is None and dt_fmt is None) or (fmt and dt_fmt and dt_fmt.startswith(fmt)):
                 return Column(name=col.name, nullable=col.nullable, **spec)
-        return _text_of(col, st, raw, nulls)
+        return _text_of(col, st, raw, nulls, whole)
     if t == "datetime":
         if "more precise" in reason and col.unit != "ns":
             return _with(col, unit="ns")
-        return _text_of(col, st, raw, nulls)
+        return _text_of(col, st, raw, nulls, whole)
     return None
 
 
@@ -980,6 +1128,8 @@ class Sniffed:
     header: bool
     line_terminator: str  # "\r\n", "\n", "\r", "mixed" or "" (a single line): informational
     bom: bool = False
+    encoding_how: str = "given"  # how the encoding was chosen (see EncodingGuess.how)
+    encoding_warning: str | None = None  # the bytes do not look like the chosen encoding
 
     def dialect(self, null_values: tuple[str, ...] = ("",)) -> Dialect:
         return Dialect(
@@ -1267,10 +1417,12 @@ def sniff(
     ``encoding`` may be any Python codec name.
     """
     if encoding is None:
-        encoding, bom = detect_encoding(sample, *_others, head_is_all=final)
+        guess = guess_encoding(sample, *_others, head_is_all=final)
+        encoding, bom = guess.name, guess.bom
     else:
         name = _norm_codec(encoding)
         bom = next((len(b) for b in _BOMS.get(name, ()) if sample.startswith(b)), 0)
+        guess = EncodingGuess(encoding, bom, "given")
     head_bom = sample[:4]
     u8 = _to_utf8(sample, encoding, first=True, head_bom=head_bom)
     reading = _choose_structure(u8, final, delimiter, quote)
@@ -1285,6 +1437,8 @@ def sniff(
         header=header,
         line_terminator=_line_terminator(u8[:SNIFF_BYTES]),
         bom=bool(bom),
+        encoding_how=guess.how,
+        encoding_warning=guess.warning,
     )
 
 
@@ -1532,8 +1686,10 @@ def _fix(
     if not isinstance(error, ParseError):
         return None
     if "not valid UTF-8" in error.reason and _is_utf8(d.encoding):
-        # bytes that are not UTF-8 outside the sample: a Windows code page is likely
-        return schema.replace(dialect=Dialect.from_dict(d.to_dict() | {"encoding": "cp1252"}))
+        # bytes that are not UTF-8 outside the sample: the encoding the bytes around them
+        # look like (a full pass), else a Windows code page is likely
+        enc = error.encoding if isinstance(error, _NotUTF8) else "cp1252"
+        return schema.replace(dialect=Dialect.from_dict(d.to_dict() | {"encoding": enc}))
     i = _column_index(schema, error, aliases)
     if i is None:
         return None
@@ -1570,7 +1726,13 @@ def _fix(
                 dialect=Dialect.from_dict(d.to_dict() | {"thousands": grouped[1]})
             )
     new = _widen(
-        col, error.value, error.reason, stats[i] if stats else None, d.null_values, spelling
+        col,
+        error.value,
+        error.reason,
+        stats[i] if stats else None,
+        d.null_values,
+        spelling,
+        error.value_bytes,
     )
     if new is None or new == col:
         return None
@@ -1686,14 +1848,70 @@ def _check_file(src: Any, lenient: bool = False):
     def check(schema: Schema) -> None:
         if pos is not None:
             src.seek(pos)
-        with open_source(src, schema.dialect.encoding) as source:
-            writer = _DiscardWriter(schema.dtype())
-            if lenient:
-                run(source, schema, writer, on_error="reject", rejects=_ValueErrors())
-            else:
-                run(source, schema, writer)
+        try:
+            with open_source(src, schema.dialect.encoding) as source:
+                writer = _DiscardWriter(schema.dtype())
+                if lenient:
+                    run(source, schema, writer, on_error="reject", rejects=_ValueErrors())
+                else:
+                    run(source, schema, writer)
+        except ParseError as e:
+            if "not valid UTF-8" not in e.reason or e.offset is None:
+                raise
+            guess = _encoding_near(src, pos, e.offset)
+            if guess is None:
+                raise
+            raise _NotUTF8(e, guess) from None
 
     return check
+
+
+class _NotUTF8(ParseError):
+    """Bytes that are not UTF-8 met by a full pass, with ``encoding``: what the bytes
+    around them look like."""
+
+    def __init__(self, error: ParseError, guess: EncodingGuess) -> None:
+        super().__init__(
+            error.reason,
+            line=error.line,
+            column=error.column,
+            value=error.value,
+            offset=error.offset,
+            row=error.row,
+            value_bytes=error.value_bytes,
+        )
+        self.encoding = guess.name
+        self.guess = guess
+
+
+_NEAR_BYTES = 128 << 10  # bytes read on each side of a byte that is not UTF-8
+
+
+def _encoding_near(src: Any, pos: int | None, offset: int) -> EncodingGuess | None:
+    """The encoding the bytes around ``offset`` look like (not UTF-8), when the input can
+    be read there again (a file, bytes, a seekable binary file object; not a
+    compressed input, whose offsets are in its decompressed text)."""
+    lo = max(0, offset - _NEAR_BYTES)
+    if hasattr(src, "read"):
+        assert pos is not None
+        src.seek(pos)
+        if compression_of(src.read(8)) is not None:
+            return None
+        src.seek(pos + lo)
+        window = src.read(2 * _NEAR_BYTES)
+        src.seek(pos)
+        if not isinstance(window, bytes):
+            return None
+    else:
+        with open_source(src) as source:
+            if not source.is_buffer:
+                return None
+            window = bytes(source.buffer[lo : lo + 2 * _NEAR_BYTES])
+    end = len(window) < 2 * _NEAR_BYTES
+    if lo:
+        window = _inner(window, end)
+    guess = guess_encoding(_lines(window, end), head_is_all=True)
+    return None if _is_utf8(guess.name) or guess.bom else guess
 
 
 # =============================================================================
@@ -1853,9 +2071,13 @@ def infer_schema(
     facts: dict[str, Any] = {
         "sniffed": [k for k, v in given.items() if not v],  # the dialect keys decided here
         "line_terminator": sn.line_terminator,
+        "encoding": {"name": sn.encoding, "how": sn.encoding_how},
         "sample_rows": len(sample.rows),
         "sample_complete": sample.complete,
     }
+    if sn.encoding_warning:
+        facts["encoding"]["warning"] = sn.encoding_warning
+        warnings.warn(sn.encoding_warning, EncodingGuessWarning, stacklevel=2)
     if lenient:
         facts["on_error"] = on_error
         facts["rows_left_out"] = len(sample.left_out)
@@ -1940,7 +2162,13 @@ def infer_schema(
             fixed=fixed,
             may_group=thousands is None,
         )
+        if final.dialect.encoding != sn.encoding:  # bytes past the sample decided it
+            facts["encoding"] = {"name": final.dialect.encoding, "how": "full pass"}
     return final
+
+
+def _without_name(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if k != "name"}
 
 
 def hint_for(error: BaseException, schema: Schema | None) -> str:
@@ -1985,8 +2213,9 @@ def hint_for(error: BaseException, schema: Schema | None) -> str:
             changes.append(f'set the dialect\'s "{key}" to {json.dumps(after[key])}')
     for old, new in zip(schema.columns, fixed.columns, strict=True):
         if old != new:
+            name = shown(old.name, quote='"')
             changes.append(
-                f"change column {json.dumps(old.name, ensure_ascii=False)} to "
-                f"{json.dumps(new.to_dict(), ensure_ascii=False)}"
+                f"change column {name} to "
+                f"{json.dumps(_without_name(new.to_dict()), ensure_ascii=False)}"
             )
     return f"hint: the schema was inferred from a sample; {' and '.join(changes)}, {tail}"

@@ -294,8 +294,9 @@ def _parse_error(res: tuple, pos: _Position, binding: Binding, row_index: int) -
         q = binding.schema.dialect.quote.encode()
         raw = raw.replace(q + q, q)
     text = _decode(raw)
+    whole = None  # the value's length in bytes, when only its start is kept
     if len(text) > _VALUE_DISPLAY or shown < flen:
-        text = text[:_VALUE_DISPLAY] + "..."
+        text, whole = text[:_VALUE_DISPLAY], (len(raw) if shown == flen else flen)
     bits = [b.name for _, _, b in bound.flag_bits]
     field_at = fstart - 1 if quoted else fstart  # a quoted field starts at its quote
     return ParseError(
@@ -305,6 +306,7 @@ def _parse_error(res: tuple, pos: _Position, binding: Binding, row_index: int) -
         value=text,
         offset=pos.offset_of(field_at),
         row=row_index,
+        value_bytes=whole,
     )
 
 
@@ -357,10 +359,13 @@ def _bind(
             try:
                 names.append(f.decode("utf-8"))
             except UnicodeDecodeError:
+                text = _decode(f[: 4 * _VALUE_DISPLAY])
+                cut = len(text) > _VALUE_DISPLAY or len(f) > 4 * _VALUE_DISPLAY
                 raise ParseError(
                     f"is not valid UTF-8 (header field {i + 1})",
                     line=line,
-                    value=_decode(f[: 4 * _VALUE_DISPLAY])[:_VALUE_DISPLAY],
+                    value=text[:_VALUE_DISPLAY],
+                    value_bytes=len(f) if cut else None,
                 ) from None
     result.header = names
     result.binding = schema.bind(names)

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SchemaError
+from .errors import SchemaError, shown
 
 INT_TYPES: dict[str, tuple[str, int, int]] = {
     "int8": ("<i1", -(2**7), 2**7 - 1),
@@ -143,10 +143,12 @@ def _repeats(items: list[str]) -> set[str]:
 
 
 def _listed(items: list[str], most: int = 20) -> str:
-    """``items`` as a list in a message; a long one (a wide header) cut after ``most``."""
+    """``items`` as a list in a message; a long one (a wide header) cut after ``most``,
+    each item cut and escaped as :func:`fastetl.errors.shown` does."""
+    body = ", ".join(shown(x) for x in items[:most])
     if len(items) <= most:
-        return repr(list(items))
-    return repr(list(items[:most]))[:-1] + f", ... ({len(items):,} in all)]"
+        return f"[{body}]"
+    return f"[{body}, ... ({len(items):,} in all)]"
 
 
 def _first_repeat(items: tuple[str, ...]) -> str | None:
@@ -400,11 +402,13 @@ class Column:
     tz: str | None = None  # datetime: "UTC" = the values are UTC instants (read with offsets)
 
     def __post_init__(self) -> None:
-        where = f"column {self.name!r}"
+        where = f"column {shown(self.name)}"
         if not isinstance(self.name, str) or not self.name:
-            raise SchemaError(f"column name must be a non-empty string, got {self.name!r}")
+            raise SchemaError(f"column name must be a non-empty string, got {shown(self.name)}")
         if self.type not in TYPES:
-            raise SchemaError(f"{where}: unknown type {self.type!r} (known: {', '.join(TYPES)})")
+            raise SchemaError(
+                f"{where}: unknown type {shown(self.type)} (known: {', '.join(TYPES)})"
+            )
         if not isinstance(self.nullable, bool):
             raise SchemaError(f"{where}: nullable must be true or false")
         t = self.type
@@ -436,7 +440,7 @@ class Column:
                     raise SchemaError(f"{where}: values must not be empty")
                 dup = _first_repeat(vals)
                 if dup is not None:
-                    raise SchemaError(f"{where}: value {dup!r} is listed twice")
+                    raise SchemaError(f"{where}: value {shown(dup)} is listed twice")
                 if self.max_values is not None:
                     raise SchemaError(f"{where}: give either values or max_values, not both")
             else:
@@ -515,7 +519,7 @@ class Column:
         if t == "category":
             # code 0 .. limit-1 must fit
             return INT_TYPES[smallest_unsigned(max(self.category_limit - 1, 0))][0]
-        raise SchemaError(f"column {self.name!r}: a skip column has no field")
+        raise SchemaError(f"column {shown(self.name)}: a skip column has no field")
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "type": self.type}
@@ -535,17 +539,19 @@ class Column:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Column:
         if not isinstance(d, dict):
-            raise SchemaError(f"a column must be an object, got {d!r}")
+            raise SchemaError(f"a column must be an object, got {shown(d)}")
         if "name" not in d or "type" not in d:
-            raise SchemaError(f"a column needs a name and a type, got {d!r}")
+            raise SchemaError(f"a column needs a name and a type, got {shown(d)}")
         if not isinstance(d["type"], str) or d["type"] not in _TYPE_KEYS:
             raise SchemaError(
-                f"column {d['name']!r}: unknown type {d['type']!r} (known: {', '.join(TYPES)})"
+                f"column {shown(d['name'])}: unknown type {shown(d['type'])} "
+                f"(known: {', '.join(TYPES)})"
             )
         unknown = set(d) - (_COMMON_KEYS | _TYPE_KEYS[d["type"]])
         if unknown:
             raise SchemaError(
-                f"column {d['name']!r}: key(s) {sorted(unknown)} do not apply to type {d['type']}"
+                f"column {shown(d['name'])}: key(s) {sorted(unknown)} do not apply to "
+                f"type {d['type']}"
             )
         kw = dict(d)
         if isinstance(kw.get("values"), list):
@@ -567,7 +573,7 @@ class FlagBit:
             if not isinstance(val, str) or not val:
                 raise SchemaError(f"flag bit {key} must be a non-empty string, got {val!r}")
         if self.equals is not None and not isinstance(self.equals, str):
-            raise SchemaError(f"flag bit {self.name!r}: equals must be a string")
+            raise SchemaError(f"flag bit {shown(self.name)}: equals must be a string")
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "column": self.column}
@@ -585,13 +591,13 @@ class Flags:
     bits: tuple[FlagBit, ...]
 
     def __post_init__(self) -> None:
-        where = f"flags {self.name!r}"
+        where = f"flags {shown(self.name)}"
         if not isinstance(self.name, str) or not self.name:
-            raise SchemaError(f"a flags field needs a non-empty name, got {self.name!r}")
+            raise SchemaError(f"a flags field needs a non-empty name, got {shown(self.name)}")
         if self.type not in UNSIGNED_FOR_BITS.values():
             raise SchemaError(
                 f"{where}: type must be one of {', '.join(UNSIGNED_FOR_BITS.values())}, "
-                f"got {self.type!r}"
+                f"got {shown(self.type)}"
             )
         if not self.bits:
             raise SchemaError(f"{where}: needs at least one bit")
@@ -612,28 +618,36 @@ class Flags:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Flags:
         if not isinstance(d, dict) or "name" not in d or "bits" not in d:
-            raise SchemaError(f"a flags field needs a name and bits, got {d!r}")
+            raise SchemaError(f"a flags field needs a name and bits, got {shown(d)}")
         unknown = set(d) - {"name", "type", "bits"}
         if unknown:
-            raise SchemaError(f"flags {d['name']!r}: unknown key(s) {sorted(unknown)}")
+            raise SchemaError(f"flags {shown(d['name'])}: unknown key(s) {sorted(unknown)}")
         if not isinstance(d["bits"], list):
-            raise SchemaError(f"flags {d['name']!r}: bits must be a list")
+            raise SchemaError(f"flags {shown(d['name'])}: bits must be a list")
         bits = []
         for b in d["bits"]:
             if not isinstance(b, dict) or "column" not in b:
-                raise SchemaError(f"flags {d['name']!r}: each bit needs a column, got {b!r}")
+                raise SchemaError(
+                    f"flags {shown(d['name'])}: each bit needs a column, got {shown(b)}"
+                )
             unknown = set(b) - {"name", "column", "equals"}
             if unknown:
-                raise SchemaError(f"flags {d['name']!r}: unknown bit key(s) {sorted(unknown)}")
+                raise SchemaError(
+                    f"flags {shown(d['name'])}: unknown bit key(s) {sorted(unknown)}"
+                )
             eq = b.get("equals")
             if eq is not None and not isinstance(eq, str):
-                raise SchemaError(f"flags {d['name']!r}: equals must be a string, got {eq!r}")
+                raise SchemaError(
+                    f"flags {shown(d['name'])}: equals must be a string, got {shown(eq)}"
+                )
             bits.append(FlagBit(name=b.get("name") or b["column"], column=b["column"], equals=eq))
         ftype = d.get("type")
         if ftype is None:  # the smallest type that holds the bits
             ftype = next((t for n, t in UNSIGNED_FOR_BITS.items() if len(bits) <= n), None)
             if ftype is None:
-                raise SchemaError(f"flags {d['name']!r}: {len(bits)} bits do not fit in uint64")
+                raise SchemaError(
+                    f"flags {shown(d['name'])}: {len(bits)} bits do not fit in uint64"
+                )
         return cls(name=d["name"], type=ftype, bits=tuple(bits))
 
 
@@ -673,7 +687,7 @@ class Schema:
 
     def __post_init__(self) -> None:
         if self.inferred is not None and not isinstance(self.inferred, dict):
-            raise SchemaError(f"schema: inferred must be an object, got {self.inferred!r}")
+            raise SchemaError(f"schema: inferred must be an object, got {shown(self.inferred)}")
         object.__setattr__(self, "columns", tuple(self.columns))
         object.__setattr__(self, "flags", tuple(self.flags))
         if not self.columns:
@@ -691,7 +705,7 @@ class Schema:
         for n in fields:
             if n.startswith(NULLS_FIELD):
                 raise SchemaError(
-                    f"field name {n!r}: names starting with {NULLS_FIELD!r} are reserved"
+                    f"field name {shown(n)}: names starting with {NULLS_FIELD!r} are reserved"
                 )
         if not fields:
             raise SchemaError(
@@ -703,7 +717,8 @@ class Schema:
                 for b in fl.bits:
                     if b.column not in known:
                         raise SchemaError(
-                            f"flags {fl.name!r}: bit {b.name!r} reads column {b.column!r}, which a "
+                            f"flags {shown(fl.name)}: bit {shown(b.name)} reads column "
+                            f"{shown(b.column)}, which a "
                             "file without a header cannot locate; list it in columns "
                             "(type skip if it should not be stored)"
                         )

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ._version import __version__
-from .errors import FastETLError, OutputError
+from .errors import FastETLError, OutputError, shown
 from .schema import Schema
 
 # numpy.load refuses a .npy header longer than this unless given ``max_header_size``
@@ -217,7 +217,7 @@ def _check_categories(c: _Check, meta: dict[str, Any], schema: Schema) -> None:
     if "categories" not in meta:
         if cols:
             raise c.fail(
-                "categories", f"is missing (the schema has category column {cols[0].name!r})"
+                "categories", f"is missing (the schema has category column {shown(cols[0].name)})"
             )
         return
     cats = c.is_dict(meta["categories"], "categories")
@@ -281,11 +281,11 @@ def _layout_diff(want: np.dtype, have: np.dtype) -> str:
     a, b = want.names or (), have.names or ()
     for i, (x, y) in enumerate(zip(a, b, strict=False)):  # (lengths compared below)
         if x != y:
-            return f"field {i} is {x!r} in the schema, {y!r} in the file"
+            return f"field {i} is {shown(x)} in the schema, {shown(y)} in the file"
         fx, fy = want.fields[x], have.fields[y]  # type: ignore[index]
         if fx != fy:
             return (
-                f"field {x!r} is {fx[0].str} at byte {fx[1]} in the schema, "
+                f"field {shown(x)} is {fx[0].str} at byte {fx[1]} in the schema, "
                 f"{fy[0].str} at byte {fy[1]} in the file"
             )
     if len(a) != len(b):

@@ -18,16 +18,21 @@ import bz2
 import codecs
 import gzip
 import hashlib
+import io
 import lzma
 import os
+import shutil
 import stat
 import sys
+import tempfile
 import threading
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from .errors import FastETLError
+from .errors import FastETLError, shown
 
 BOM_UTF8 = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -39,6 +44,16 @@ _COMPRESSED = (
     (b"\xfd7zXZ\x00", "xz", lzma.open),
 )
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header; an empty archive
+_MAGIC_BYTES = 8  # bytes of the head that tell compressed data from text
+# what a decompressor raises on corrupt data (zstandard's error is added when it is used)
+_READ_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    EOFError,
+    lzma.LZMAError,
+    zlib.error,
+    zipfile.BadZipFile,
+)
 
 
 FINGERPRINT_BYTES = 64 << 10  # bytes hashed to recognise an input when resuming
@@ -120,7 +135,9 @@ class Source:
     size: int | None = None  # bytes on disk (compressed size for compressed files)
     mtime: float | None = None
     compression: str | None = None
+    member: str | None = None  # the file read from a zip archive
     encoding: str | None = None  # set when transcoded to UTF-8
+    text: bool = False  # a text file object: its characters are encoded to UTF-8 here
     buffer: Any = None  # the whole input, when it is one buffer (bytes or a Snapshot)
     snapshot: Snapshot | None = None  # a regular file's bytes as opened (read by position)
     stream: Any = None  # else read from this (a binary file-like object)
@@ -148,7 +165,7 @@ class Source:
             return self.stream.read(n)
         except InputError:
             raise
-        except (OSError, EOFError, lzma.LZMAError) as e:
+        except _READ_ERRORS as e:
             raise InputError(f"cannot read {self.name}: {e}") from None
 
     def readinto(self, buf: Any) -> int:
@@ -224,6 +241,10 @@ class Source:
             d["mtime"] = self.mtime
         if self.compression:
             d["compression"] = self.compression
+        if self.member is not None:
+            d["member"] = self.member
+        if self.text:
+            d["text"] = True  # read from a text file object, as UTF-8
         if self.encoding:
             d["encoding"] = self.encoding
         if self.tail_left_out:
@@ -246,48 +267,247 @@ class Source:
         self.close()
 
 
-def _open_compressed(raw: IO[bytes], head: bytes, name: str, src: Source) -> bool:
-    for magic, kind, opener in _COMPRESSED:
+def compression_of(head: bytes) -> str | None:
+    """The compression whose magic bytes ``head`` starts with (gzip, bzip2, xz, zstd,
+    zip), or None."""
+    for magic, kind, _ in _COMPRESSED:
         if head.startswith(magic):
-            src.stream = opener(raw, "rb")
-            src.compression = kind
-            src._closers.append(src.stream)
-            return True
+            return kind
     if head.startswith(_ZSTD_MAGIC):
+        return "zstd"
+    if head.startswith(_ZIP_MAGICS):
+        return "zip"
+    return None
+
+
+def _zip_member(archive: zipfile.ZipFile, name: str) -> zipfile.ZipInfo:
+    """The one file of a zip archive (folders and macOS metadata left out)."""
+    files = [
+        i
+        for i in archive.infolist()
+        if not i.is_dir()
+        and not i.filename.startswith("__MACOSX/")
+        and not os.path.basename(i.filename).startswith("._")
+        and os.path.basename(i.filename) != ".DS_Store"
+    ]
+    if len(files) == 1:
+        return files[0]
+    if not files:
+        raise InputError(f"{name} is a zip archive with no file in it")
+    listed = ", ".join(shown(i.filename) for i in files[:10])
+    more = f", ... ({len(files):,} in all)" if len(files) > 10 else ""
+    raise InputError(
+        f"{name} is a zip archive of {len(files):,} files ({listed}{more}); fastetl reads "
+        "one CSV at a time: extract the one to convert, or zip it alone"
+    )
+
+
+def _open_compressed(raw: Any, head: bytes, name: str, src: Source) -> bool:
+    """Make ``src`` read the decompressed bytes of ``raw`` (whose first bytes are
+    ``head``), when they are compressed; ``raw`` must be seekable for a zip archive."""
+    kind = compression_of(head)
+    if kind is None:
+        return False
+    if kind == "zstd":
         try:
             import zstandard  # type: ignore[import-not-found]
         except ImportError:
             raise InputError(
-                f"{name} is zstd-compressed; install the 'zstandard' package to read it"
+                f"{name} is zstd-compressed; install the 'zstandard' package to read it "
+                "(pip install 'fastetl[zstd]')"
             ) from None
-        src.stream = zstandard.ZstdDecompressor().stream_reader(raw)
-        src.compression = "zstd"
-        src._closers.append(src.stream)
+        global _READ_ERRORS
+        if zstandard.ZstdError not in _READ_ERRORS:
+            _READ_ERRORS = (*_READ_ERRORS, zstandard.ZstdError)
+        stream: Any = zstandard.ZstdDecompressor().stream_reader(
+            raw, read_across_frames=True, closefd=False
+        )
+    elif kind == "zip":
+        try:
+            archive = zipfile.ZipFile(raw)
+            member = _zip_member(archive, name)
+            stream = archive.open(member)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError) as e:
+            raise InputError(f"{name}: cannot read the zip archive ({e})") from None
+        except RuntimeError as e:  # an encrypted member
+            raise InputError(f"{name}: {e}") from None
+        src._closers.append(archive)
+        src.member = member.filename
+    else:
+        opener = next(o for _, k, o in _COMPRESSED if k == kind)
+        stream = opener(raw, "rb")
+    src.stream = stream
+    src.compression = kind
+    src._closers.append(stream)
+    return True
+
+
+class _Prefixed:
+    """A stream whose first bytes were read already (to look at them): ``head``, then
+    the rest of ``stream``."""
+
+    def __init__(self, head: Any, stream: Any) -> None:
+        self._head = head
+        self._stream = stream
+        self.name = getattr(stream, "name", None)
+
+    def read(self, n: int = -1) -> Any:
+        head, self._head = self._head, self._head[:0]
+        if n is None or n < 0:
+            return head + self._stream.read()
+        if len(head) >= n:
+            head, self._head = head[:n], head[n:]
+            return head
+        return head + (self._stream.read(n - len(head)) or head[:0])
+
+    def readable(self) -> bool:
         return True
-    return False
+
+    def close(self) -> None:
+        pass
+
+
+class _TextAsUTF8:
+    """A binary stream of UTF-8 over a text file object (``io.StringIO``, ``open(p, "r")``):
+    its characters are decoded already, so they are only encoded, never decoded again."""
+
+    def __init__(self, stream: Any, name: str) -> None:
+        self._stream = stream
+        self._name = name
+        self._chars = 0
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            text = self._stream.read(n if n is None or n < 0 else max(1, n // 4))
+        except UnicodeDecodeError as e:  # the text object decodes a file itself
+            raise InputError(f"{self._name}: cannot read it as text ({e})") from None
+        if not isinstance(text, str):
+            raise InputError(f"{self._name}: a file object gave {type(text).__name__}, not text")
+        try:
+            out = text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise InputError(
+                f"{self._name}: character {self._chars + e.start:,} of the text is a lone "
+                "surrogate, which is not text UTF-8 can hold"
+            ) from None
+        self._chars += len(text)
+        return out
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+def _read_head(stream: Any, n: int = _MAGIC_BYTES) -> Any:
+    """The first ``n`` bytes (or characters) of a stream, fewer only at its end."""
+    first = stream.read(n)
+    if first is None:
+        first = b""
+    parts = [first]
+    got = len(first)
+    while first and got < n:
+        more = stream.read(n - got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return parts[0][:0].join(parts)
+
+
+def _spool_raw(stream: Any, head: bytes) -> Any:
+    """``head`` and the rest of ``stream`` in an anonymous temporary file (a zip
+    archive from a pipe: it is read from its end)."""
+    out = tempfile.TemporaryFile()
+    try:
+        out.write(head)
+        shutil.copyfileobj(stream, out, 1 << 20)
+        out.seek(0)
+    except BaseException:
+        out.close()
+        raise
+    return out
+
+
+def _open_stream(out: Source, stream: Any) -> Source:
+    """``out`` reading ``stream`` (a binary or a text file object, stdin, a pipe):
+    decompressed when it is compressed, encoded to UTF-8 when it is text."""
+    if isinstance(stream, io.TextIOBase):
+        out.stream, out.text = _TextAsUTF8(stream, out.name), True
+        return out
+    seekable = False
+    try:
+        seekable = bool(stream.seekable())
+    except (AttributeError, OSError, ValueError):
+        pass
+    try:
+        if seekable:
+            pos = stream.tell()
+            head = _read_head(stream)
+            stream.seek(pos)
+        else:
+            head = _read_head(stream)
+    except _READ_ERRORS as e:
+        raise InputError(f"cannot read {out.name}: {e}") from None
+    if isinstance(head, str):  # a text object that is not an io.TextIOBase
+        stream = _Prefixed(head, stream) if not seekable else stream
+        out.stream, out.text = _TextAsUTF8(stream, out.name), True
+        return out
+    if not seekable:
+        if compression_of(head) == "zip":
+            stream = _spool_raw(stream, bytes(head))
+            out._closers.append(stream)
+        else:
+            stream = _Prefixed(bytes(head), stream)
+    if not _open_compressed(stream, bytes(head), out.name, out):
+        out.stream = stream
+    return out
 
 
 def open_source(src: Any, encoding: str = "utf-8") -> Source:
-    """Open a path, ``"-"`` (stdin), a binary file object or a bytes-like object.
+    """Open a path, ``"-"`` (stdin), a binary or text file object or a bytes-like object.
 
-    Whatever the input's ``encoding``, the Source delivers UTF-8.
+    Compressed data (gzip, bzip2, xz, zstd, a zip archive of one file) is recognised by
+    its first bytes on every kind of input and decompressed as it is read.  Whatever
+    the input's ``encoding``, the Source delivers UTF-8 (a text file object's
+    characters are only encoded: ``encoding`` does not apply to them).
     """
-    return transcode(_open(src), encoding)
+    source = _open(src)
+    if source.text:
+        return source
+    try:
+        return transcode(source, encoding)
+    except BaseException:
+        source.close()
+        raise
+
+
+def stream_name(src: Any) -> str:
+    """What messages and the sidecar call a file object."""
+    name = getattr(src, "name", None)
+    if name is None or name == "":
+        return "<stream>"
+    if isinstance(name, int):
+        return "<stdin>" if name == 0 else f"<fd {name}>"
+    return str(name)
 
 
 def _open(src: Any) -> Source:
     if isinstance(src, (bytes, bytearray, memoryview)):
-        return Source(name="<bytes>", buffer=src, size=len(src))
-    if src == "-":
-        return Source(name="<stdin>", stream=sys.stdin.buffer)
+        head = bytes(memoryview(src).cast("B")[:_MAGIC_BYTES]) if len(src) else b""
+        if compression_of(head) is None:
+            return Source(name="<bytes>", buffer=src, size=len(src))
+        out = Source(name="<bytes>", size=len(src))
+        _open_compressed(io.BytesIO(src), head, out.name, out)
+        return out
+    if isinstance(src, str) and src == "-":
+        return _open_stream(Source(name="<stdin>"), sys.stdin.buffer)
     if hasattr(src, "read"):
-        name = getattr(src, "name", "<stream>")
-        if isinstance(name, int):
-            name = f"<fd {name}>"
-        return Source(name=str(name), stream=src)
+        return _open_stream(Source(name=stream_name(src)), src)
     if not isinstance(src, (str, os.PathLike)):
         raise TypeError(
-            f"src must be a path, '-', a binary file or bytes, not {type(src).__name__}"
+            f"src must be a path, '-', a file object or bytes, not {type(src).__name__}"
         )
     path = Path(src)
     name = str(src)
@@ -307,7 +527,7 @@ def _open(src: Any) -> Source:
         out.mtime = st.st_mtime
         regular = stat.S_ISREG(st.st_mode)
         if regular:
-            head = fh.read(8)
+            head = fh.read(_MAGIC_BYTES)
             fh.seek(0)
             if _open_compressed(fh, head, name, out):
                 return out
@@ -316,11 +536,56 @@ def _open(src: Any) -> Source:
         elif regular:
             out.buffer = b""
         else:  # a pipe, a FIFO, a character device: stream it
-            out.stream = fh
+            _open_stream(out, fh)
+    except InputError:
+        out.close()
+        raise
     except OSError as e:
         out.close()
         raise InputError(f"{name}: cannot read ({e.strerror or e})") from None
     return out
+
+
+def spool(stream: Any, name: str | None = None) -> Any:
+    """A copy of ``stream`` in an anonymous temporary file (in ``TMPDIR``), to be read
+    twice.  The file has no name on disk (it is gone when closed, or when the process
+    ends, however it ends); its size is what the spool costs on disk.  ``name`` is what
+    messages and the sidecar call it (``<stdin>``, a FIFO's path).  A text stream is
+    spooled as UTF-8; compressed bytes are spooled as they are (reading decompresses)."""
+    out = tempfile.TemporaryFile()
+    try:
+        if isinstance(stream, io.TextIOBase):
+            stream = _TextAsUTF8(stream, name or stream_name(stream))
+        shutil.copyfileobj(stream, out, 1 << 20)
+        out.seek(0)
+        if name is not None:
+            _set_name(out, name)
+    except BaseException:
+        out.close()
+        raise
+    return out
+
+
+def _set_name(fh: Any, name: str) -> None:
+    try:
+        fh.raw.name = name  # an io.FileIO's name may be set
+    except AttributeError:
+        try:
+            fh.name = name
+        except AttributeError:  # pragma: no cover - messages say <fd N> instead
+            pass
+
+
+def is_stream_path(src: Any) -> bool:
+    """Whether ``src`` is the path of something that can be read only once (a FIFO, a
+    character device such as /dev/stdin), not a regular file."""
+    if not isinstance(src, (str, os.PathLike)) or src == "-":
+        return False
+    try:
+        mode = os.stat(src).st_mode
+    except (OSError, ValueError):
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
 class _Transcoder:
@@ -386,7 +651,7 @@ def _raw_reader(src: Source) -> Any:
     def read(n: int) -> bytes:
         try:
             return raw.read(n)
-        except (OSError, EOFError, lzma.LZMAError) as e:
+        except _READ_ERRORS as e:
             raise InputError(f"cannot read {src.name}: {e}") from None
 
     return read
