@@ -115,6 +115,26 @@ def field_specs(binding: Binding) -> tuple[list[dict[str, Any] | None], list[dic
     return fields, flags
 
 
+SYN_SKIP_SPACE = 1 << 24  # the bits of a core syntax word (_scan.pxi: syntax_of)
+SYN_LENIENT = 1 << 25
+
+
+def syntax_word(d: Any) -> int:
+    """The core's syntax word for a Dialect: the delimiter byte, with the escape, the
+    comment mark, skip_initial_space and lenient_quotes above it (under 256 when none
+    is set: the core's fast paths)."""
+    word = ord(d.delimiter)
+    if d.escape is not None:
+        word |= (ord(d.escape) + 1) << 8
+    if d.comment is not None:
+        word |= (ord(d.comment) + 1) << 16
+    if d.skip_initial_space:
+        word |= SYN_SKIP_SPACE
+    if d.lenient_quotes:
+        word |= SYN_LENIENT
+    return word
+
+
 def make_parser(binding: Binding, seed: dict[str, list[str]] | None = None) -> _core.Parser:
     """A fresh core parser for one conversion (or one worker of it).
 
@@ -135,11 +155,15 @@ def make_parser(binding: Binding, seed: dict[str, list[str]] | None = None) -> _
             spec["values"] = [v.encode("utf-8") for v in seed[col.name]]
             spec["frozen"] = False
     d = binding.schema.dialect
+    if d.trailing_delimiter:
+        fields.append(None)  # the empty field after the trailing delimiter (checked empty)
     return _core.Parser(
         fields,
         flags,
         binding.schema.dtype().itemsize,
-        ord(d.delimiter),
+        syntax_word(d),
         ord(d.quote) if d.quote is not None else -1,
         [v.encode("utf-8") for v in d.null_values],
+        d.ragged == "fill",
+        d.trailing_delimiter,
     )
