@@ -247,9 +247,12 @@ def test_options_override_sniffing():
     assert infer_schema(data, quote=None).dialect.quote is None
     assert infer_schema(data, quote="'").dialect.quote == "'"
     assert infer_schema(data, encoding="latin-1").dialect.encoding == "latin-1"
-    assert schema.inferred["sniffed"] == ["encoding", "quote", "null_values"]
+    structure = ["escape", "comment", "skip_rows", "trailing_delimiter", "skip_initial_space",
+                 "ragged", "lenient_quotes"]
+    assert schema.inferred["sniffed"] == ["encoding", "quote", "null_values", *structure]
+    assert "comment" not in infer_schema(data, comment="#").inferred["sniffed"]
     assert infer_schema(data).inferred["sniffed"] == [
-        "encoding", "delimiter", "quote", "header", "null_values",
+        "encoding", "delimiter", "quote", "header", "null_values", *structure,
     ]  # fmt: skip
     with_nulls = infer_schema(b"a,b\n1,-\n2,3\n", null_values=["", "-"])
     assert with_nulls.dialect.null_values == ("", "-")

@@ -36,6 +36,7 @@ from typing import Any
 
 from . import _core
 from .errors import ParseError, SchemaError
+from .layout import SYN_LENIENT, syntax_bits, syntax_word
 from .schema import (
     INT_TYPES,
     MAX_NAME_BYTES,
@@ -66,6 +67,19 @@ MAX_PASSES = 64  # full-file passes allowed in guaranteed mode (plus 4 per colum
 _RESYNC_TRIES = 64  # line starts tried when re-synchronising a middle/end sample
 _RESYNC_ROWS = 3  # consecutive well-formed rows needed to accept a re-synchronised start
 _LEFT_OUT_LINES = 20  # lines of left-out sample rows listed in the schema's inferred facts
+COMMENT_MARKS = ("#",)  # comment marks detected (any other is an option)
+ESCAPES = ("\\",)  # escape characters detected
+PREAMBLE_LINES = 50  # most lines taken for a preamble before the header
+# the row-structure options of a Dialect, and what each is when not given nor detected
+STRUCTURE = {
+    "escape": None,
+    "comment": None,
+    "skip_rows": 0,
+    "trailing_delimiter": False,
+    "skip_initial_space": False,
+    "ragged": "strict",
+    "lenient_quotes": False,
+}
 
 _NEED_MORE = -1
 _S = _core.STATUS
@@ -743,6 +757,8 @@ class Sniffed:
     header: bool
     line_terminator: str  # "\r\n", "\n", "\r", "mixed" or "" (a single line): informational
     bom: bool = False
+    structure: dict[str, Any] = field(default_factory=lambda: dict(STRUCTURE))
+    detected: tuple[str, ...] = ()  # the structure options found in the data (not defaults)
 
     def dialect(self, null_values: tuple[str, ...] = ("",)) -> Dialect:
         return Dialect(
@@ -751,7 +767,12 @@ class Sniffed:
             header=self.header,
             encoding=self.encoding,
             null_values=null_values,
+            **self.structure,
         )
+
+    def word(self) -> int:
+        """The core's syntax word for this reading (layout.syntax_word)."""
+        return syntax_word(self.dialect())
 
 
 def _line_terminator(buf: bytes) -> str:
@@ -874,7 +895,7 @@ class _Reading:
         )
 
 
-def _read_candidate(buf: bytes, final: bool, d: str, q: str | None) -> _Reading:
+def _read_candidate(buf: bytes, final: bool, d: str, q: str | None, extra: int = 0) -> _Reading:
     r = _Reading(delimiter=d, quote=q, rows=[])
     counts: list[int] = []
     stray: list[bool] = []
@@ -885,7 +906,7 @@ def _read_candidate(buf: bytes, final: bool, d: str, q: str | None) -> _Reading:
     if q is not None:
         qb, db = re.escape(q.encode()), re.escape(d.encode())
         opening = re.compile(rb"(?:^|" + db + rb")[ \t]*" + qb)
-    for start, nxt, fields in _rows_lenient(buf, 0, final, ord(d), _q(q)):
+    for start, nxt, fields in _rows_lenient(buf, 0, final, ord(d) | extra, _q(q)):
         r.nrows += 1
         longest = max(longest, nxt - start)
         end = nxt
@@ -918,9 +939,12 @@ def _read_candidate(buf: bytes, final: bool, d: str, q: str | None) -> _Reading:
     return r
 
 
-def _choose_structure(buf: bytes, final: bool, delimiter: str | None, quote: Any) -> _Reading:
+def _choose_structure(
+    buf: bytes, final: bool, delimiter: str | None, quote: Any, extra: int = 0
+) -> _Reading:
     """The best reading of the head: for each delimiter the quote that reads it best
-    (:meth:`_Reading.quote_key`), then the best delimiter (:meth:`_Reading.key`)."""
+    (:meth:`_Reading.quote_key`), then the best delimiter (:meth:`_Reading.key`).
+    ``extra``: the syntax word's bits above the delimiter (escape, comment ...)."""
     sbuf = buf[:SNIFF_BYTES]
     sfinal = final and len(buf) <= SNIFF_BYTES
     ds = (delimiter,) if delimiter is not None else DELIMITERS
@@ -931,7 +955,9 @@ def _choose_structure(buf: bytes, final: bool, delimiter: str | None, quote: Any
         for q in qs:
             if q is not None and q == d:
                 continue
-            r = _read_candidate(sbuf, sfinal, d, q)
+            if q is None and extra & SYN_LENIENT:
+                continue
+            r = _read_candidate(sbuf, sfinal, d, q, extra)
             if mine is None or r.quote_key() > mine.quote_key():
                 mine = r
         if mine is not None and (best is None or mine.key() > best.key()):
@@ -1005,6 +1031,131 @@ def _detect_header(rows: list[list[bytes]]) -> bool:
     return names_like
 
 
+def _extra(st: dict[str, Any]) -> int:
+    return syntax_bits(st["escape"], st["comment"], st["skip_initial_space"], st["lenient_quotes"])
+
+
+def _consistent(r: _Reading) -> bool:
+    """Every row of the reading splits into the same number of fields, none broken."""
+    return r.usable and not r.broken and r.consistency == 1.0
+
+
+def skip_lines(buf: bytes, start: int, count: int) -> int:
+    """Just after ``count`` line breaks from ``start`` (the end when fewer)."""
+    for _ in range(count):
+        m = _LINE_BREAK.search(buf, start)
+        if m is None:
+            return len(buf)
+        start = m.end()
+    return start
+
+
+_SEP_LINE = re.compile(rb"sep=([^\r\n])[ \t]*(?:\r\n|\r|\n)", re.IGNORECASE)
+
+
+def _trailing(rows: list[list[bytes]]) -> bool:
+    """Every data row ends with a delimiter: one empty field more than the first row has
+    (or, the first row ending with a delimiter too, all of them end so)."""
+    if len(rows) < 2:
+        return False
+    k = len(rows[1])
+    if k < 2 or any(len(r) != k or r[-1] != b"" for r in rows[1:]):
+        return False
+    first = rows[0]
+    return len(first) == k - 1 or (len(first) == k and first[-1] == b"" and first[-2] != b"")
+
+
+def _preamble(buf: bytes, final: bool, r: _Reading, extra: int) -> int:
+    """Where the header starts when lines before it do not split like the rows after it
+    (titles, banners): the first row from which every sampled row has the reading's
+    common number of fields, when no row above has that number or broken quoting (at
+    most PREAMBLE_LINES lines down); 0 when none."""
+    if r.fields < 2:
+        return 0
+    rows = []
+    for start, _nxt, fields in _rows_lenient(buf, 0, final, ord(r.delimiter) | extra, _q(r.quote)):
+        rows.append((start, -1 if fields is None else len(fields)))
+        if len(rows) >= SNIFF_ROWS:
+            break
+    i = len(rows)
+    while i > 0 and rows[i - 1][1] == r.fields:
+        i -= 1
+    if i == 0 or len(rows) - i < 2:
+        return 0
+    if any(n == r.fields or n < 0 for _, n in rows[:i]):
+        return 0  # a row like the table's, or broken quoting, above: not a preamble
+    at = rows[i][0]
+    return at if _core.count_lines(buf, 0, at) <= PREAMBLE_LINES else 0
+
+
+def _clean_cuts(buf: bytes, mark: str) -> bool:
+    """A comment mark that follows text (``C#``) is not a comment: a mark detected must
+    start its line or follow a blank, a delimiter or a quote, wherever it stands."""
+    return re.search(rb"[^\s,;|\t\"']" + re.escape(mark.encode()), buf[:SNIFF_BYTES]) is None
+
+
+def _sniff_structure(
+    u8: bytes,
+    final: bool,
+    delimiter: str | None,
+    quote: Any,
+    given: dict[str, Any],
+) -> tuple[int, dict[str, Any], list[str], str | None, _Reading]:
+    """Preamble, comments, escapes, initial spaces and a trailing delimiter (rules in
+    docs/INFERENCE.md).  Returns where the rows start in ``u8``, the structure options,
+    the ones found in the data, the delimiter a ``sep=`` line names, and the reading."""
+    st = dict(STRUCTURE) | given
+    found: list[str] = []
+    off = 0
+    if "skip_rows" in given:
+        off = skip_lines(u8, 0, given["skip_rows"])
+    elif m := _SEP_LINE.match(u8):  # Excel's "sep=;" line: it names the delimiter
+        if delimiter is None:
+            delimiter = m.group(1).decode("utf-8", "replace")
+        off = m.end()
+        st["skip_rows"] = 1
+        found.append("skip_rows")
+    body = u8[off:]
+    head = body[:SNIFF_BYTES]
+    reading = _choose_structure(body, final, delimiter, quote, _extra(st))
+
+    def attempt(key: str, value: Any) -> bool:
+        nonlocal st, reading
+        alt = dict(st) | {key: value}
+        r = _choose_structure(body, final, delimiter, quote, _extra(alt))
+        if not _consistent(r) or r.fields < 1:
+            return False
+        st, reading = alt, r
+        found.append(key)
+        return True
+
+    if not _consistent(reading) and "comment" not in given:
+        for mark in COMMENT_MARKS:
+            lines = re.search(rb"(?:\A|[\r\n])[ \t]*" + re.escape(mark.encode()), head)
+            if lines and _clean_cuts(head, mark) and attempt("comment", mark):
+                break
+    if not _consistent(reading) and "escape" not in given:
+        for esc in ESCAPES:
+            e = esc.encode()
+            if re.search(re.escape(e) + rb"[\"',;|\t\\]", head) and attempt("escape", esc):
+                break
+    if not _consistent(reading) and "skip_initial_space" not in given:
+        if re.search(rb"[,;|\t] +[\"']", head):
+            attempt("skip_initial_space", True)
+    if "trailing_delimiter" not in given and _trailing(reading.rows):
+        st["trailing_delimiter"] = True
+        found.append("trailing_delimiter")
+    elif not _consistent(reading) and "skip_rows" not in given and not found:
+        at = _preamble(body, final, reading, _extra(st))
+        if at:
+            r = _choose_structure(body[at:], final, delimiter, quote, _extra(st))
+            if _consistent(r) and r.fields > 1:
+                st["skip_rows"] = _core.count_lines(u8, 0, off + at)
+                found.append("skip_rows")
+                off, reading = off + at, r
+    return off, st, found, delimiter, reading
+
+
 def sniff(
     sample: bytes,
     *,
@@ -1014,12 +1165,14 @@ def sniff(
     header: bool | None = None,
     final: bool = True,
     _others: tuple[bytes, ...] = (),
+    structure: dict[str, Any] | None = None,
 ) -> Sniffed:
-    """Sniff the encoding, delimiter, quote, header and line ends of ``sample``.
+    """Sniff the encoding, delimiter, quote, header, line ends and row structure
+    (preamble, comments, escapes ...: :data:`STRUCTURE`) of ``sample``.
 
     ``sample`` holds the first bytes of the input (``final``: all of it).  Options
-    that are given are taken as they are.  Returns a :class:`Sniffed`, whose
-    ``encoding`` may be any Python codec name.
+    that are given (``structure``: those of the row structure) are taken as they
+    are.  Returns a :class:`Sniffed`, whose ``encoding`` may be any Python codec name.
     """
     if encoding is None:
         encoding, bom = detect_encoding(sample, *_others, head_is_all=final)
@@ -1028,10 +1181,13 @@ def sniff(
         bom = next((len(b) for b in _BOMS.get(name, ()) if sample.startswith(b)), 0)
     head_bom = sample[:4]
     u8 = _to_utf8(sample, encoding, first=True, head_bom=head_bom)
-    reading = _choose_structure(u8, final, delimiter, quote)
+    given = {k: v for k, v in (structure or {}).items() if v is not None}
+    _off, st, found, delimiter, reading = _sniff_structure(u8, final, delimiter, quote, given)
     d, q = reading.delimiter, reading.quote
     if header is None:
         rows = reading.rows  # rows with broken quoting left out
+        if rows and st["trailing_delimiter"]:
+            rows = [r[:-1] if len(r) > 1 and r[-1] == b"" else r for r in rows]
         header = _detect_header(rows) if rows else True
     return Sniffed(
         encoding=encoding,
@@ -1040,6 +1196,8 @@ def sniff(
         header=header,
         line_terminator=_line_terminator(u8[:SNIFF_BYTES]),
         bom=bool(bom),
+        structure=st,
+        detected=tuple(found),
     )
 
 
@@ -1059,6 +1217,25 @@ def sniff_dialect(sample: bytes, **options: Any) -> Dialect:
 # =============================================================================
 # The sample: rows from the beginning, the middle and the end
 # =============================================================================
+class _Fit:
+    """The fields of sampled rows as the converter binds them: the empty field after a
+    trailing delimiter dropped, and (ragged="fill") a short row's missing fields empty."""
+
+    def __init__(self, structure: dict[str, Any]) -> None:
+        self.trailing = structure["trailing_delimiter"]
+        self.fill = structure["ragged"] == "fill"
+        self.ncols = -1  # the header's (or first row's) fields, once known
+
+    def rows(self, it: Any) -> Any:
+        for rs, nxt, fields in it:
+            if fields is not None:
+                if self.trailing and len(fields) > 1 and fields[-1] == b"":
+                    fields = fields[:-1]
+                if self.fill and 0 < len(fields) < self.ncols:
+                    fields = fields + [b""] * (self.ncols - len(fields))
+            yield rs, nxt, fields
+
+
 @dataclass
 class _Sample:
     header: list[bytes] | None
@@ -1092,7 +1269,7 @@ def _window_rows(
     final: bool,
     d: int,
     q: int,
-    ncols: int,
+    fit: _Fit,
     cap: int,
     keep_last: bool,
 ) -> tuple[list[tuple[list[bytes], bytes]], int]:
@@ -1115,8 +1292,8 @@ def _window_rows(
         end = s
         clean = True
         try:
-            for rs, nxt, fields in _rows(buf, s, final, d, q):
-                if len(fields) != ncols:
+            for rs, nxt, fields in fit.rows(_rows(buf, s, final, d, q)):
+                if len(fields) != fit.ncols:
                     clean = False
                     break
                 got.append((fields, buf[rs:nxt]))
@@ -1141,6 +1318,7 @@ def _sample(
     encoding: str | None,
     header: bool | None,
     lenient: bool = False,
+    structure: dict[str, Any] | None = None,
 ) -> _Sample:
     others = tuple(c for c in (raw.middle, raw.tail) if c)
     sn = sniff(
@@ -1151,6 +1329,7 @@ def _sample(
         header=header,
         final=raw.head_is_all,
         _others=others,
+        structure=structure,
     )
     head_bom = raw.head[:4]
     try:
@@ -1160,8 +1339,9 @@ def _sample(
             f"byte {e.start} is not valid {sn.encoding} ({e.reason}); check the encoding"
         ) from None
     u8 = _to_utf8(raw.head, sn.encoding, first=True, head_bom=head_bom)
-    d, q = ord(sn.delimiter), _q(sn.quote)
-    it = _rows(u8, 0, raw.head_is_all, d, q)
+    d, q = sn.word(), _q(sn.quote)
+    fit = _Fit(sn.structure)
+    it = fit.rows(_rows(u8, skip_lines(u8, 0, sn.structure["skip_rows"]), raw.head_is_all, d, q))
     counted = [0, 0]  # line breaks before counted[1]
 
     def line_of(p: int) -> int:
@@ -1177,7 +1357,7 @@ def _sample(
         raise SchemaError(
             "the input is empty: there is no header and no data to infer a schema from"
         )
-    ncols = len(first[2])
+    ncols = fit.ncols = len(first[2])
     hdr = first[2] if sn.header else None
     rows: list[tuple[list[bytes], bytes]] = (
         [] if sn.header else [(first[2], u8[first[0] : first[1]])]
@@ -1189,7 +1369,7 @@ def _sample(
     end = first[1]
     left_out: list[int] = []
     if lenient:  # malformed rows are left out and counted; the conversion deals with them
-        it = _rows_lenient(u8, first[1], raw.head_is_all, d, q)
+        it = fit.rows(_rows_lenient(u8, first[1], raw.head_is_all, d, q))
     try:
         for rs, nxt, fields in it:
             bad = fields is None or len(fields) != ncols
@@ -1214,13 +1394,13 @@ def _sample(
             end = ends[len(rows) - 1] if rows else first[1]
             mid_start = max(end, len(u8) // 2)
             mid, mid_end = _window_rows(
-                u8, mid_start, mid_start == end, True, d, q, ncols, window_cap, keep_last=False
+                u8, mid_start, mid_start == end, True, d, q, fit, window_cap, keep_last=False
             )
             rows += mid
             avg = max(1, (end - first[0]) // max(1, head_cap))
             tail_start = max(mid_end, len(u8) - 2 * avg * window_cap - 1024)
             tail, _ = _window_rows(
-                u8, tail_start, tail_start == mid_end, True, d, q, ncols, window_cap, keep_last=True
+                u8, tail_start, tail_start == mid_end, True, d, q, fit, window_cap, keep_last=True
             )
             rows += tail
         else:
@@ -1228,7 +1408,7 @@ def _sample(
                 if not chunk:
                     continue
                 cu8 = _to_utf8(chunk, sn.encoding, first=False, head_bom=head_bom)
-                got, _ = _window_rows(cu8, 0, False, fin, d, q, ncols, window_cap, keep_last=fin)
+                got, _ = _window_rows(cu8, 0, False, fin, d, q, fit, window_cap, keep_last=fin)
                 rows += got
     return _Sample(
         header=hdr, rows=rows, complete=complete, sniffed=sn, ncols=ncols, left_out=left_out
@@ -1424,12 +1604,22 @@ def infer_schema(
     infer_rows: int | str = DEFAULT_INFER_ROWS,
     null_values: list[str] | tuple[str, ...] | None = None,
     on_error: str = "raise",
+    escape: str | None = None,
+    comment: str | None = None,
+    skip_rows: int | None = None,
+    trailing_delimiter: bool | None = None,
+    skip_initial_space: bool | None = None,
+    ragged: str | None = None,
+    lenient_quotes: bool | None = None,
 ) -> Schema:
     """Infer the schema of the CSV ``src`` (a path, a bytes-like object or a seekable
     binary file object, whose position is restored).
 
     ``delimiter``, ``quote`` (``None``: no quoting), ``encoding``, ``header`` and
-    ``null_values`` override what sniffing finds.  ``infer_rows`` is the number
+    ``null_values`` override what sniffing finds; so do the row-structure options
+    (``escape``, ``comment``, ``skip_rows``, ``trailing_delimiter``,
+    ``skip_initial_space``, ``ragged``, ``lenient_quotes``: see :class:`Dialect`), each
+    sniffed where the data shows it (docs/INFERENCE.md) when left at None.  ``infer_rows`` is the number
     of rows sampled (from the beginning, the middle and the end; at most
     :data:`SAMPLE_BYTES` bytes are read), or ``"all"``: after inferring from the
     sample, convert the whole input and widen columns until it converts, so the
@@ -1451,9 +1641,24 @@ def infer_schema(
         raise ValueError(f"on_error must be one of raise, skip, reject, got {on_error!r}")
     if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
         raise SchemaError(f"delimiter must be one character, got {delimiter!r}")
+    structure = {
+        "escape": escape,
+        "comment": comment,
+        "skip_rows": skip_rows,
+        "trailing_delimiter": trailing_delimiter,
+        "skip_initial_space": skip_initial_space,
+        "ragged": ragged,
+        "lenient_quotes": lenient_quotes,
+    }
+    # the options given, checked (with the delimiter and quote given) before reading
+    Dialect(
+        **{k: v for k, v in structure.items() if v is not None},
+        **({"delimiter": delimiter} if delimiter is not None else {}),
+        **({"quote": quote} if quote is not ... else {}),
+    )
     raw = _read_raw(src)
     lenient = on_error != "raise"
-    sample = _sample(raw, rows_cap, delimiter, quote, encoding, header, lenient)
+    sample = _sample(raw, rows_cap, delimiter, quote, encoding, header, lenient, structure)
     sn = sample.sniffed
     given = {
         "encoding": encoding is not None,
@@ -1461,13 +1666,15 @@ def infer_schema(
         "quote": quote is not ...,
         "header": header is not None,
         "null_values": null_values is not None,
-    }
+    } | {k: v is not None for k, v in structure.items()}
     facts: dict[str, Any] = {
         "sniffed": [k for k, v in given.items() if not v],  # the dialect keys decided here
         "line_terminator": sn.line_terminator,
         "sample_rows": len(sample.rows),
         "sample_complete": sample.complete,
     }
+    if sn.detected:
+        facts["detected"] = list(sn.detected)  # structure options the data showed
     if lenient:
         facts["on_error"] = on_error
         facts["rows_left_out"] = len(sample.left_out)
@@ -1487,8 +1694,12 @@ def infer_schema(
     by_column = list(zip(*(f for f, _raw in sample.rows), strict=True)) or [()] * sample.ncols
     stats = [_Stats.of(v) for v in by_column]
     cols, nulls = _infer(names, stats, None if null_values is None else tuple(null_values))
-    check_dialect = Dialect(
-        delimiter=sn.delimiter, quote=sn.quote, header=sn.header, null_values=nulls
+    check_dialect = Dialect(  # (the sample's bytes start at the header: no rows to skip)
+        delimiter=sn.delimiter,
+        quote=sn.quote,
+        header=sn.header,
+        null_values=nulls,
+        **(sn.structure | {"skip_rows": 0}),
     )
     schema = Schema(columns=tuple(cols), dialect=check_dialect)
     data = _sample_bytes(sample, names)
@@ -1503,6 +1714,7 @@ def infer_schema(
             header=header_key,
             encoding=sn.encoding,
             null_values=schema.dialect.null_values,
+            **sn.structure,
         ),
         inferred=facts,
     )

@@ -123,14 +123,21 @@ def syntax_word(d: Any) -> int:
     """The core's syntax word for a Dialect: the delimiter byte, with the escape, the
     comment mark, skip_initial_space and lenient_quotes above it (under 256 when none
     is set: the core's fast paths)."""
-    word = ord(d.delimiter)
-    if d.escape is not None:
-        word |= (ord(d.escape) + 1) << 8
-    if d.comment is not None:
-        word |= (ord(d.comment) + 1) << 16
-    if d.skip_initial_space:
+    return ord(d.delimiter) | syntax_bits(
+        d.escape, d.comment, d.skip_initial_space, d.lenient_quotes
+    )
+
+
+def syntax_bits(escape: str | None, comment: str | None, skip_space: bool, lenient: bool) -> int:
+    """A syntax word's bits above the delimiter byte."""
+    word = 0
+    if escape is not None:
+        word |= (ord(escape) + 1) << 8
+    if comment is not None:
+        word |= (ord(comment) + 1) << 16
+    if skip_space:
         word |= SYN_SKIP_SPACE
-    if d.lenient_quotes:
+    if lenient:
         word |= SYN_LENIENT
     return word
 
