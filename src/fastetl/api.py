@@ -22,7 +22,7 @@ from . import outset
 from .errors import Interrupted, OutputError, ParseError, SchemaError
 from .pipeline import DEFAULT_BLOCK_SIZE, ON_ERROR, RunResult, estimate_rows, run
 from .resume import Checkpoints, ResumePoint, identity, resume_point
-from .schema import Schema, as_schema
+from .schema import Dialect, Schema, as_schema
 from .signals import Terminated, sigterm_as_interrupt
 from .sources import Source, open_source
 from .store import (
@@ -150,20 +150,36 @@ def _spooled_bytes(original: Src, used: Src) -> int:
         return 0
 
 
+def _structure(**options: Any) -> dict[str, Any]:
+    """The row-structure options given (not None) to convert or read_csv."""
+    return {k: v for k, v in options.items() if v is not None}
+
+
 def _resolve(
-    src: Src, schema: Any, infer_rows: int | str | None, on_error: str
+    src: Src,
+    schema: Any,
+    infer_rows: int | str | None,
+    on_error: str,
+    structure: dict[str, Any] | None = None,
 ) -> tuple[Src, Schema]:
-    """The input (spooled if it must be read twice) and the schema (given or inferred)."""
+    """The input (spooled if it must be read twice) and the schema (given or inferred).
+    ``structure``: row-structure options given (they replace the schema's, or are
+    given to inference)."""
+    structure = structure or {}
     if schema is not None:
         if infer_rows is not None:
             raise ValueError("infer_rows applies only when no schema is given")
-        return src, as_schema(schema)
+        sch = as_schema(schema)
+        if structure:
+            d = Dialect.from_dict(sch.dialect.to_dict() | structure)
+            sch = sch.replace(dialect=d)
+        return src, sch
     from .infer import infer_schema  # inference is only loaded when it is used
 
     src = _seekable(src)
     try:
         rows = 10_000 if infer_rows is None else infer_rows
-        return src, infer_schema(src, infer_rows=rows, on_error=on_error)
+        return src, infer_schema(src, infer_rows=rows, on_error=on_error, **structure)
     except ParseError as e:
         raise inference_error(e, on_error) from None
 
@@ -299,6 +315,13 @@ def convert(
     resume: bool = False,
     checkpoint_every: float = 5.0,
     wait: bool | float = False,
+    escape: str | None = None,
+    comment: str | None = None,
+    skip_rows: int | None = None,
+    trailing_delimiter: bool | None = None,
+    skip_initial_space: bool | None = None,
+    ragged: str | None = None,
+    lenient_quotes: bool | None = None,
 ) -> ConvertReport:
     """Convert the CSV ``src`` into the ``.npy`` file ``dst`` (plus ``dst + ".json"``).
 
@@ -324,6 +347,11 @@ def convert(
     naming the other process; True waits for it; a number waits that many seconds
     at most.  SIGTERM, where the program leaves it at its default, interrupts the
     conversion as Ctrl-C does (the process then ends by SIGTERM).
+
+    The row-structure options (``escape``, ``comment``, ``skip_rows``,
+    ``trailing_delimiter``, ``skip_initial_space``, ``ragged``, ``lenient_quotes``; see
+    :class:`Dialect`) replace the schema's when given; without a schema they are
+    given to inference, which sniffs those left at None.
     """
     _check_options(block_size, workers)
     _check_on_error(on_error, rejects)
@@ -353,6 +381,15 @@ def convert(
             append=append,
             resume=resume,
             checkpoint_every=checkpoint_every,
+            structure=_structure(
+                escape=escape,
+                comment=comment,
+                skip_rows=skip_rows,
+                trailing_delimiter=trailing_delimiter,
+                skip_initial_space=skip_initial_space,
+                ragged=ragged,
+                lenient_quotes=lenient_quotes,
+            ),
         )
 
 
@@ -385,6 +422,7 @@ def _convert_locked(
     append: bool,
     resume: bool,
     checkpoint_every: float,
+    structure: dict[str, Any],
 ) -> ConvertReport:
     """:func:`convert`, holding the output's lock."""
     recovered = outset.recover(dst_path)
@@ -399,7 +437,7 @@ def _convert_locked(
     elif saved is not None and schema is None:
         schema = saved["schema"]  # the schema it was started with (checked again below)
     original = src
-    src, sch = _resolve(src, schema, infer_rows, on_error)
+    src, sch = _resolve(src, schema, infer_rows, on_error, structure)
     spooled = _spooled_bytes(original, src)
     rejects_path = (
         (Path(rejects) if rejects is not None else default_rejects_path(dst_path))
@@ -551,6 +589,13 @@ def read_csv(
     infer_rows: int | str | None = None,
     on_error: str = "raise",
     rejects: str | os.PathLike[str] | None = None,
+    escape: str | None = None,
+    comment: str | None = None,
+    skip_rows: int | None = None,
+    trailing_delimiter: bool | None = None,
+    skip_initial_space: bool | None = None,
+    ragged: str | None = None,
+    lenient_quotes: bool | None = None,
 ) -> Table:
     """Read the CSV ``src`` into memory, as a :class:`~fastetl.Table`.
 
@@ -558,13 +603,23 @@ def read_csv(
     numpy structured array of records, ``t.meta`` the schema, the category
     dictionaries and the flag names, ``t.to_pandas()`` a DataFrame.
     Without a ``schema`` one is inferred, as in :func:`convert`.  ``on_error`` as in
-    :func:`convert`; ``"reject"`` needs ``rejects``, the file for the bad rows.
+    :func:`convert`; ``"reject"`` needs ``rejects``, the file for the bad rows; the
+    row-structure options (``escape``, ``comment`` ...) as in :func:`convert`.
     """
     _check_options(block_size, workers)
     _check_on_error(on_error, rejects)
     if on_error == "reject" and rejects is None:
         raise ValueError('on_error="reject" needs rejects=, the file to write bad rows to')
-    src, sch = _resolve(src, schema, infer_rows, on_error)
+    structure = _structure(
+        escape=escape,
+        comment=comment,
+        skip_rows=skip_rows,
+        trailing_delimiter=trailing_delimiter,
+        skip_initial_space=skip_initial_space,
+        ragged=ragged,
+        lenient_quotes=lenient_quotes,
+    )
+    src, sch = _resolve(src, schema, infer_rows, on_error, structure)
     dtype = sch.dtype()
     with open_source(src, sch.dialect.encoding) as source:
         writer = ArrayWriter(dtype, capacity=estimate_rows(source))
