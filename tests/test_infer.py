@@ -938,6 +938,9 @@ def check_against_csv(path: Path, spec: dict, schema: fastetl.Schema, table) -> 
     opts = spec["csv"]
     q = opts.get("quotechar")
     kw = {"quotechar": q} if q else {"quoting": csv.QUOTE_NONE}
+    for key in ("escapechar", "skipinitialspace"):
+        if key in opts:
+            kw[key] = opts[key]
     text = path.read_bytes().decode(schema.dialect.encoding)
     rows = list(csv.reader(io.StringIO(text), delimiter=opts["delimiter"], **kw))
     if schema.dialect.header:
@@ -955,19 +958,22 @@ def check_against_csv(path: Path, spec: dict, schema: fastetl.Schema, table) -> 
 def test_realworld(name, tmp_path):
     spec = EXPECTED[name]
     path = REALWORLD / name
+    options = spec.get("options", {})
     if spec["outcome"] == "refused":
         with pytest.raises(FastETLError) as info:
-            schema = infer_schema(path)
+            schema = infer_schema(path, **options)
             fastetl.read_csv(path, schema)
         assert type(info.value).__name__ == spec["error_type"]
         assert spec["error"] in str(info.value)
         return
-    schema = infer_schema(path)
+    schema = infer_schema(path, **options)
     # the schema survives its JSON form
     assert fastetl.Schema.from_json(schema.to_json()) == schema
     for key, value in spec.get("dialect", {}).items():
         got = getattr(schema.dialect, key)
         assert (list(got) if isinstance(got, tuple) else got) == value, key
+    if "detected" in spec:
+        assert schema.inferred.get("detected", []) == spec["detected"]
     if "line_terminator" in spec:
         assert sniff(path.read_bytes()).line_terminator == spec["line_terminator"]
     if "ncols" in spec:
