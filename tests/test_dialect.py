@@ -25,6 +25,7 @@ import fastetl
 from fastetl import ParseError, SchemaError
 
 RUNS = [(1, None), (1, 7), (3, 5), (4, 64)]  # (workers, block_size)
+FIXTURE = HealthCheck.function_scoped_fixture  # (tmp_path is only a place for files)
 
 
 def str_schema(ncols: int, dialect: dict, width: int = 64) -> fastetl.Schema:
@@ -66,7 +67,7 @@ def csv_rows(text: str, **kw) -> list[list[str]] | None:
     return rows
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[FIXTURE])
 @given(pieces=st.lists(st.sampled_from(PIECES), min_size=1, max_size=30), space=st.booleans())
 def test_escape_and_initial_space_read_as_csv_does(tmp_path, pieces, space):
     text = "".join(pieces)
@@ -104,7 +105,7 @@ def test_initial_space_by_hand(tmp_path):
 
 
 # -- comments against pandas ----------------------------------------------------------------
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[FIXTURE])
 @given(
     rows=st.lists(
         st.tuples(
@@ -299,7 +300,8 @@ def test_cli_flags_reach_the_dialect(tmp_path):
     assert r.returncode == 0, r.stderr
     table = fastetl.open(tmp_path / "out.npy")
     assert list(table["t"]) == ["a;b", "q;r", "c"]
-    assert np.ma.filled(table["x"], np.nan).tolist() == pytest.approx([2.5, np.nan, np.nan], nan_ok=True)
+    x = np.ma.filled(table["x"], np.nan).tolist()
+    assert x == pytest.approx([2.5, np.nan, np.nan], nan_ok=True)
     side = json.loads((tmp_path / "out.npy.json").read_text())
     assert side["schema"]["dialect"]["escape"] == "\\"
 

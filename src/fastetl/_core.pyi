@@ -21,9 +21,11 @@ class Parser:
         fields: list[dict[str, Any] | None],
         flags: list[dict[str, Any]],
         itemsize: int,
-        delimiter: int,
+        delimiter: int,  # a syntax word: the delimiter byte and the options above it
         quote: int,
         null_values: list[bytes],
+        ragged_fill: bool = ...,
+        trailing: bool = ...,
     ) -> None: ...
     def parse(
         self,

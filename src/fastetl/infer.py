@@ -1619,9 +1619,9 @@ def infer_schema(
     ``null_values`` override what sniffing finds; so do the row-structure options
     (``escape``, ``comment``, ``skip_rows``, ``trailing_delimiter``,
     ``skip_initial_space``, ``ragged``, ``lenient_quotes``: see :class:`Dialect`), each
-    sniffed where the data shows it (docs/INFERENCE.md) when left at None.  ``infer_rows`` is the number
-    of rows sampled (from the beginning, the middle and the end; at most
-    :data:`SAMPLE_BYTES` bytes are read), or ``"all"``: after inferring from the
+    sniffed where the data shows it (docs/INFERENCE.md) when left at None.
+    ``infer_rows`` is the number of rows sampled (from the beginning, the middle and
+    the end; at most :data:`SAMPLE_BYTES` bytes are read), or ``"all"``: after inferring from the
     sample, convert the whole input and widen columns until it converts, so the
     schema is guaranteed to convert it.
 
