@@ -325,3 +325,43 @@ def test_cli_skip_initial_space_and_lenient_quotes(tmp_path):
     assert r.returncode == 0, r.stderr
     t = fastetl.open(tmp_path / "o.npy")
     assert list(t["b"]) == ['x "y" z']  # (the header's " b" is "b": the space skipped)
+
+
+# -- detection: only on strong evidence ---------------------------------------------------
+def test_detection_combines_preamble_comments_and_escapes(tmp_path):
+    src = tmp_path / "all.csv"
+    src.write_bytes(b'Report title\n# c\nid,t\n1,"a\\"b" # x\n# mid "quote\n2,c\\\nd\n3,e\n')
+    schema = fastetl.infer_schema(src)
+    d = schema.dialect
+    assert (d.skip_rows, d.comment, d.escape) == (1, "#", "\\")
+    assert sorted(schema.inferred["detected"]) == ["comment", "escape", "skip_rows"]
+    for workers, block in RUNS:
+        t = fastetl.read_csv(src, schema, workers=workers, block_size=block)
+        assert list(t["id"]) == [1, 2, 3]
+        assert list(t["t"]) == ['a"b', "c\nd", "e"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "lang,year\nC#,2000\nF#,2005\n",  # a mark after text is a value, not a comment
+        "# not a comment: the rows are consistent\nid\n1\n",
+        "path,n\nC:\\temp\\x,1\nD:\\y,2\n",  # backslashes in a consistent file are text
+        'a, b\n1, "x"\n',  # a quote after a space, consistent without skipping it
+        "id,v\n1,2\n3,4,\n",  # one trailing delimiter is a ragged row, not a dialect
+    ],
+)
+def test_no_detection_without_evidence(tmp_path, text):
+    src = tmp_path / "n.csv"
+    src.write_text(text)
+    try:
+        schema = fastetl.infer_schema(src)
+    except ParseError:
+        return  # refused, as a careful reader would ask: nothing changed silently
+    assert "detected" not in schema.inferred
+    want = list(csv.reader(io.StringIO(text)))
+    t = fastetl.read_csv(src, schema)
+    names = [c.name for c in schema.columns]
+    rows = want[1:] if schema.dialect.header else want
+    got = [[str(t[n][i]) for n in names] for i in range(len(t))]
+    assert got == rows

@@ -31,6 +31,7 @@ import math
 import os
 import re
 from collections import Counter, deque
+from itertools import combinations
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1068,8 +1069,8 @@ def _trailing(rows: list[list[bytes]]) -> bool:
 def _preamble(buf: bytes, final: bool, r: _Reading, extra: int) -> int:
     """Where the header starts when lines before it do not split like the rows after it
     (titles, banners): the first row from which every sampled row has the reading's
-    common number of fields, when no row above has that number or broken quoting (at
-    most PREAMBLE_LINES lines down); 0 when none."""
+    common number of fields, when every row above has at most half as many (at least
+    one) and none has broken quoting (at most PREAMBLE_LINES lines down); 0 when none."""
     if r.fields < 2:
         return 0
     rows = []
@@ -1082,7 +1083,7 @@ def _preamble(buf: bytes, final: bool, r: _Reading, extra: int) -> int:
         i -= 1
     if i == 0 or len(rows) - i < 2:
         return 0
-    if any(n == r.fields or n < 0 for _, n in rows[:i]):
+    if any(n < 0 or n > max(1, r.fields // 2) for _, n in rows[:i]):
         return 0  # a row like the table's, or broken quoting, above: not a preamble
     at = rows[i][0]
     return at if _core.count_lines(buf, 0, at) <= PREAMBLE_LINES else 0
@@ -1117,42 +1118,62 @@ def _sniff_structure(
         found.append("skip_rows")
     body = u8[off:]
     head = body[:SNIFF_BYTES]
-    reading = _choose_structure(body, final, delimiter, quote, _extra(st))
+    may_skip = not found and "skip_rows" not in given
+    may_trail = "trailing_delimiter" not in given
 
-    def attempt(key: str, value: Any) -> bool:
-        nonlocal st, reading
-        alt = dict(st) | {key: value}
-        r = _choose_structure(body, final, delimiter, quote, _extra(alt))
-        if not _consistent(r) or r.fields < 1:
-            return False
-        st, reading = alt, r
-        found.append(key)
-        return True
-
-    if not _consistent(reading) and "comment" not in given:
-        for mark in COMMENT_MARKS:
-            lines = re.search(rb"(?:\A|[\r\n])[ \t]*" + re.escape(mark.encode()), head)
-            if lines and _clean_cuts(head, mark) and attempt("comment", mark):
-                break
-    if not _consistent(reading) and "escape" not in given:
-        for esc in ESCAPES:
-            e = esc.encode()
-            if re.search(re.escape(e) + rb"[\"',;|\t\\]", head) and attempt("escape", esc):
-                break
-    if not _consistent(reading) and "skip_initial_space" not in given:
-        if re.search(rb"[,;|\t] +[\"']", head):
-            attempt("skip_initial_space", True)
-    if "trailing_delimiter" not in given and _trailing(reading.rows):
-        st["trailing_delimiter"] = True
-        found.append("trailing_delimiter")
-    elif not _consistent(reading) and "skip_rows" not in given and not found:
-        at = _preamble(body, final, reading, _extra(st))
+    def evaluate(opts: dict[str, Any], preamble: bool) -> tuple[_Reading, bool, int, bool]:
+        """The reading with these options: (reading, consistent, preamble offset, trailing)."""
+        r = _choose_structure(body, final, delimiter, quote, _extra(opts))
+        if _consistent(r):  # (a header ending with the delimiter too: still consistent)
+            return r, True, 0, may_trail and _trailing(r.rows)
+        if may_trail and _trailing(r.rows):
+            return r, True, 0, True
+        at = _preamble(body, final, r, _extra(opts)) if preamble and may_skip else 0
         if at:
-            r = _choose_structure(body[at:], final, delimiter, quote, _extra(st))
-            if _consistent(r) and r.fields > 1:
-                st["skip_rows"] = _core.count_lines(u8, 0, off + at)
-                found.append("skip_rows")
-                off, reading = off + at, r
+            r2 = _choose_structure(body[at:], final, delimiter, quote, _extra(opts))
+            if _consistent(r2) and r2.fields > 1:
+                return r2, True, at, False
+        return r, False, 0, False
+
+    # the options the head shows some sign of (each is tried only then)
+    signs: list[tuple[str, Any]] = []
+    if "comment" not in given:
+        for mark in COMMENT_MARKS:
+            line = re.search(rb"(?:\A|[\r\n])[ \t]*" + re.escape(mark.encode()), head)
+            if line and _clean_cuts(head, mark):
+                signs.append(("comment", mark))
+                break
+    if "escape" not in given:
+        for esc in ESCAPES:
+            if re.search(re.escape(esc.encode()) + rb"[\"',;|\t\\]", head):
+                signs.append(("escape", esc))
+                break
+    if "skip_initial_space" not in given and re.search(rb"[,;|\t] +[\"']", head):
+        signs.append(("skip_initial_space", True))
+    # fewest options first: the plain reading, then each alone, then two, then all three;
+    # a preamble (the weakest evidence: it drops lines) only when none reads consistently
+    combos = [()] + [c for k in range(1, len(signs) + 1) for c in combinations(signs, k)]
+    best = None
+    for preamble, combo in [(False, c) for c in combos] + [(True, c) for c in combos]:
+        opts = st | dict(combo)
+        got = evaluate(opts, preamble)
+        if best is None:
+            best = (opts, combo, got)
+        if got[1]:
+            best = (opts, combo, got)
+            break
+    assert best is not None
+    opts, combo, (reading, ok, at, trailing) = best
+    if ok:
+        st = opts
+        found += [k for k, _ in combo]
+        if trailing:
+            st["trailing_delimiter"] = True
+            found.append("trailing_delimiter")
+        if at:
+            st["skip_rows"] = _core.count_lines(u8, 0, off + at)
+            found.append("skip_rows")
+            off += at
     return off, st, found, delimiter, reading
 
 
