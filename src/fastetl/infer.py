@@ -951,10 +951,13 @@ def _choose_structure(
     ds = (delimiter,) if delimiter is not None else DELIMITERS
     qs = (quote,) if quote is not ... else QUOTES
     best: _Reading | None = None
+    marks = {((extra >> 8) & 0xFF) - 1, ((extra >> 16) & 0xFF) - 1}  # escape, comment
     for d in ds:
         mine: _Reading | None = None
+        if ord(d) in marks and delimiter is None:
+            continue
         for q in qs:
-            if q is not None and q == d:
+            if q is not None and (q == d or ord(q) in marks):
                 continue
             if q is None and extra & SYN_LENIENT:
                 continue
@@ -1137,14 +1140,19 @@ def _sniff_structure(
 
     # the options the head shows some sign of (each is tried only then)
     signs: list[tuple[str, Any]] = []
+    taken = {delimiter, quote, given.get("escape"), given.get("comment")}
     if "comment" not in given:
         for mark in COMMENT_MARKS:
+            if mark in taken:
+                continue
             line = re.search(rb"(?:\A|[\r\n])[ \t]*" + re.escape(mark.encode()), head)
             if line and _clean_cuts(head, mark):
                 signs.append(("comment", mark))
                 break
     if "escape" not in given:
         for esc in ESCAPES:
+            if esc in taken:
+                continue
             if re.search(re.escape(esc.encode()) + rb"[\"',;|\t\\]", head):
                 signs.append(("escape", esc))
                 break
@@ -1759,12 +1767,15 @@ def hint_for(error: BaseException, schema: Schema | None) -> str:
     if reason.startswith("expected") and "fields" in reason:
         return (
             "hint: this row has a different number of fields than the header; check the "
-            "delimiter and the quote character (--delimiter), or fix the row"
+            "delimiter and the quote character (--delimiter, --quote), lines before the header "
+            "(--skip-rows) or comments (--comment); short rows can be filled with nulls "
+            "(--ragged fill); or fix the row"
         )
     if "never closed" in reason or "after a closing quote" in reason:
         return (
             "hint: the quoting is broken here; if the file does not quote fields, set the "
-            'dialect\'s "quote" to null'
+            'dialect\'s "quote" to null (--quote none); for \\" escapes use --escape \'\\\'; '
+            "to keep quotes that are not doubled as text, --lenient-quotes"
         )
     if "not valid UTF-8" in reason:
         return (
