@@ -365,3 +365,40 @@ def test_no_detection_without_evidence(tmp_path, text):
     rows = want[1:] if schema.dialect.header else want
     got = [[str(t[n][i]) for n in names] for i in range(len(t))]
     assert got == rows
+
+
+# -- the same output, or the same error, whatever the threads and blocks ----------------------
+MIXED = ["a", " ", ",", '"', "\\", "#", "\n", "\r\n", "\r", "b c", '""', "\\\n", "# n\n"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[FIXTURE])
+@given(
+    pieces=st.lists(st.sampled_from(MIXED), min_size=1, max_size=40),
+    options=st.fixed_dictionaries(
+        {
+            "escape": st.sampled_from([None, "\\"]),
+            "comment": st.sampled_from([None, "#"]),
+            "skip_initial_space": st.booleans(),
+            "lenient_quotes": st.booleans(),
+            "ragged": st.sampled_from(["strict", "fill"]),
+        }
+    ),
+)
+def test_every_dialect_cuts_exactly(tmp_path, pieces, options):
+    """Escapes and comments move row ends: the one-thread, one-block reading is the
+    reference every other thread count and block size must give, byte for byte, or
+    the same error."""
+    text = "x,y\n" + "".join(pieces) + "\n"
+    cols = [{"name": n, "type": "str", "width": 64, "nullable": True} for n in "xy"]
+    schema = fastetl.Schema.from_dict({"dialect": options, "columns": cols})
+    src = tmp_path / "m.csv"
+    src.write_text(text, newline="")
+    outcomes = []
+    for k, (workers, block) in enumerate(RUNS):
+        dst = tmp_path / f"m{k}.npy"
+        try:
+            fastetl.convert(src, dst, schema, workers=workers, block_size=block)
+            outcomes.append(np.load(dst).tobytes())
+        except ParseError as e:
+            outcomes.append((e.line, e.column, e.reason))
+    assert all(o == outcomes[0] for o in outcomes), (text, options, outcomes)
