@@ -402,3 +402,28 @@ def test_every_dialect_cuts_exactly(tmp_path, pieces, options):
         except ParseError as e:
             outcomes.append((e.line, e.column, e.reason))
     assert all(o == outcomes[0] for o in outcomes), (text, options, outcomes)
+
+
+def test_errors_show_the_value_not_its_escapes(tmp_path):
+    src = tmp_path / "e.csv"
+    src.write_bytes(b'a,b\n1,"x\\"y"\nz\\,w,2\n')
+    schema = {
+        "dialect": {"escape": "\\"},
+        "columns": [{"name": "a", "type": "int8"}, {"name": "b", "type": "str", "width": 4}],
+    }
+    want = next(r for i, r in enumerate(csv.reader(src.open(), escapechar="\\")) if i == 2)
+    with pytest.raises(ParseError, match=r"""line 3, column "a": 'z,w' is not a valid int8"""):
+        fastetl.read_csv(src, schema)
+    assert want[0] == "z,w"
+
+
+def test_inference_checks_names_holding_the_marks(tmp_path):
+    # the sample is checked by converting it with a header rebuilt from the names: a name
+    # holding the comment mark or the escape must be quoted (and escaped) there
+    src = tmp_path / "h.csv"
+    src.write_bytes(b'"x #1","p\\\\q",z\n1,2,3 # c\n# l\n4,5,6\n')
+    schema = fastetl.infer_schema(src, escape="\\")
+    assert schema.dialect.comment == "#"
+    header = next(csv.reader(src.open(), escapechar="\\"))
+    assert [c.name for c in schema.columns] == header == ["x #1", "p\\q", "z"]
+    assert fastetl.read_csv(src, schema).array.tolist() == [(1, 2, 3), (4, 5, 6)]

@@ -1447,20 +1447,29 @@ def _sample(
 # =============================================================================
 # Checking with the converter
 # =============================================================================
-def _quote_field(text: str, d: str, q: str | None) -> str:
+def _quote_field(
+    text: str, d: str, q: str | None, escape: str | None = None, comment: str | None = None
+) -> str:
     if q is None:
         return text
-    if any(c in text for c in (d, q, "\r", "\n")) or text != text.strip(" \t") or text == "":
+    marks = (d, q, "\r", "\n", escape or q, comment or q)
+    if any(c in text for c in marks) or text != text.strip(" \t") or text == "":
+        if escape is not None:
+            text = text.replace(escape, escape + escape)
         return q + text.replace(q, q + q) + q
     return text
 
 
 def _sample_bytes(sample: _Sample, names: list[str]) -> bytes:
     sn = sample.sniffed
+    st = sn.structure
     parts = []
     if sample.header is not None:
         parts.append(
-            sn.delimiter.join(_quote_field(n, sn.delimiter, sn.quote) for n in names).encode()
+            sn.delimiter.join(
+                _quote_field(n, sn.delimiter, sn.quote, st["escape"], st["comment"])
+                for n in names
+            ).encode()
             + b"\n"
         )
     for _fields, raw in sample.rows:

@@ -303,8 +303,16 @@ def _parse_error(res: tuple, pos: _Position, binding: Binding, row_index: int) -
     assert bound is not None
     shown = min(flen, 4 * _VALUE_DISPLAY + 8)  # copy what is shown, not a huge field
     raw = bytes(data[fstart : fstart + shown])
-    if quoted and binding.schema.dialect.quote:
-        q = binding.schema.dialect.quote.encode()
+    d = binding.schema.dialect
+    if d.escape is not None:  # the value, not its spelling: \, is a comma (one pass, as the core)
+        pat = re.escape(d.escape.encode()) + b"(.)"
+        if quoted and d.quote:
+            q = re.escape(d.quote.encode())
+            pat += b"|(" + q + b")" + q
+        pattern = re.compile(pat, re.S)
+        raw = pattern.sub(lambda m: m.group(1) or m.group(2), raw)
+    elif quoted and d.quote:
+        q = d.quote.encode()
         raw = raw.replace(q + q, q)
     text = _decode(raw)
     if len(text) > _VALUE_DISPLAY or shown < flen:
