@@ -8,6 +8,7 @@ from typing_extensions import Buffer
 STATUS: dict[str, int]
 KINDS: dict[str, int]
 FORMAT_MAX: int
+SYNTAX: dict[str, int]
 BAD_ROW_WIDTH: int
 MAX_CATEGORY_VALUE: int
 BAD_FIELDS: tuple[str, ...]

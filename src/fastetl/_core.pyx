@@ -110,6 +110,9 @@ include "_numbers.pxi"
 include "_dates.pxi"
 include "_text.pxi"
 
+# the flag bits of a syntax word above the delimiter, escape and comment bytes (_scan.pxi)
+SYNTAX = {"skip_space": SYN_SKIP_SPACE, "lenient": SYN_LENIENT}
+
 cdef extern from * nogil:
     """
     static const union { unsigned long long u; double d; } fastetl_nan_bits = {0x7ff8000000000000ULL};

@@ -115,8 +115,8 @@ def field_specs(binding: Binding) -> tuple[list[dict[str, Any] | None], list[dic
     return fields, flags
 
 
-SYN_SKIP_SPACE = 1 << 24  # the bits of a core syntax word (_scan.pxi: syntax_of)
-SYN_LENIENT = 1 << 25
+SYN_SKIP_SPACE = _core.SYNTAX["skip_space"]  # bits of a core syntax word (_scan.pxi)
+SYN_LENIENT = _core.SYNTAX["lenient"]
 
 
 def syntax_word(d: Any) -> int:

@@ -255,7 +255,6 @@ def _reason(status: int, col: Any, bit_names: list[str]) -> str:
         return f"is not a valid bool (for flag bit {', '.join(bit_names)})"
     if status == _S["MISSING"]:
         return 'is missing: the row is short, and ragged="fill" fills only nullable columns'
-
     return f"could not be converted (status {status})"  # pragma: no cover
 
 
