@@ -427,3 +427,19 @@ def test_inference_checks_names_holding_the_marks(tmp_path):
     header = next(csv.reader(src.open(), escapechar="\\"))
     assert [c.name for c in schema.columns] == header == ["x #1", "p\\q", "z"]
     assert fastetl.read_csv(src, schema).array.tolist() == [(1, 2, 3), (4, 5, 6)]
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ("1,2", "expected 3 fields and a trailing delimiter, found 2"),
+        ("1,2,3", "expected 3 fields and a trailing delimiter, found 3 and no trailing delim"),
+        ("1,2,3,4,", "expected 3 fields and a trailing delimiter, found 4 and a trailing delim"),
+    ],
+)
+def test_trailing_delimiter_field_count_errors(tmp_path, row, message):
+    src = tmp_path / "t.csv"
+    src.write_text(f"a,b,c\n1,2,3,\n{row}\n")
+    schema = {"columns": [{"name": n, "type": "int8"} for n in "abc"]}
+    with pytest.raises(ParseError, match=f"line 3: {message}"):
+        fastetl.read_csv(src, schema, trailing_delimiter=True)

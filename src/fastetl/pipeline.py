@@ -272,12 +272,15 @@ def _parse_error(res: tuple, pos: _Position, binding: Binding, row_index: int) -
             row=row_index,
         )
     if status in (_S["TOO_MANY_FIELDS"], _S["TOO_FEW_FIELDS"]):
-        expected = f"{binding.nfields} fields"
-        if trailing:
-            expected += " and a trailing delimiter (an empty last field)"
-            nfound -= 1 if nfound > binding.nfields else 0
+        expected, found = f"{binding.nfields} fields", f"{nfound}"
+        if trailing:  # (the core counts the empty field after the trailing delimiter)
+            expected += " and a trailing delimiter"
+            if nfound == binding.nfields:
+                found += " and no trailing delimiter"
+            elif nfound > binding.nfields:
+                found = f"{nfound - 1} and a trailing delimiter"
         return ParseError(
-            f"expected {expected}, found {nfound}",
+            f"expected {expected}, found {found}",
             line=pos.line_of(row_start),
             offset=pos.offset_of(row_start),
             row=row_index,
