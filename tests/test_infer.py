@@ -251,11 +251,15 @@ def test_options_override_sniffing():
     assert infer_schema(data, quote=None).dialect.quote is None
     assert infer_schema(data, quote="'").dialect.quote == "'"
     assert infer_schema(data, encoding="latin-1").dialect.encoding == "latin-1"
+    structure = ["escape", "comment", "skip_rows", "trailing_delimiter", "skip_initial_space",
+                 "ragged", "lenient_quotes"]
     assert schema.inferred["sniffed"] == [
-        "encoding", "quote", "null_values", "decimal", "thousands",
+        "encoding", "quote", "null_values", *structure, "decimal", "thousands",
     ]  # fmt: skip
+    assert "comment" not in infer_schema(data, comment="#").inferred["sniffed"]
     assert infer_schema(data).inferred["sniffed"] == [
-        "encoding", "delimiter", "quote", "header", "null_values", "decimal", "thousands",
+        "encoding", "delimiter", "quote", "header", "null_values", *structure,
+        "decimal", "thousands",
     ]  # fmt: skip
     with_nulls = infer_schema(b"a,b\n1,-\n2,3\n", null_values=["", "-"])
     assert with_nulls.dialect.null_values == ("", "-")
@@ -972,6 +976,9 @@ def check_against_csv(path: Path, spec: dict, schema: fastetl.Schema, table) -> 
     opts = spec["csv"]
     q = opts.get("quotechar")
     kw = {"quotechar": q} if q else {"quoting": csv.QUOTE_NONE}
+    for key in ("escapechar", "skipinitialspace"):
+        if key in opts:
+            kw[key] = opts[key]
     text = path.read_bytes().decode(schema.dialect.encoding)
     rows = list(csv.reader(io.StringIO(text), delimiter=opts["delimiter"], **kw))
     if schema.dialect.header:
@@ -991,14 +998,15 @@ def test_realworld(name, tmp_path):
     path = REALWORLD / name
     if "needs" in spec:  # an optional extra (charset_normalizer: fastetl[encodings]); in .[test]
         pytest.importorskip(spec["needs"])
+    options = spec.get("options", {})  # the keywords given
     if spec["outcome"] == "refused":
         with pytest.raises(FastETLError) as info:
-            schema = infer_schema(path, **spec.get("options", {}))
+            schema = infer_schema(path, **options)
             fastetl.read_csv(path, schema)
         assert type(info.value).__name__ == spec["error_type"]
         assert spec["error"] in str(info.value)
         return
-    schema = infer_schema(path, **spec.get("options", {}))  # options: the keywords given
+    schema = infer_schema(path, **options)
     # the schema survives its JSON form
     assert fastetl.Schema.from_json(schema.to_json()) == schema
     for key, value in spec.get("dialect", {}).items():
@@ -1006,6 +1014,8 @@ def test_realworld(name, tmp_path):
         assert (list(got) if isinstance(got, tuple) else got) == value, key
     for key, value in spec.get("inferred", {}).items():
         assert schema.inferred[key] == value, key
+    if "detected" in spec:
+        assert schema.inferred.get("detected", []) == spec["detected"]
     if "line_terminator" in spec:
         assert sniff(path.read_bytes()).line_terminator == spec["line_terminator"]
     if "ncols" in spec:

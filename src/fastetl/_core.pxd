@@ -62,6 +62,17 @@ cdef struct Span:
     bint escaped             # the content holds doubled quotes to undo
 
 
+cdef struct Syntax:
+    # How rows split into fields (_scan.pxi: syntax_of reads it from the syntax word).
+    char delim
+    int quote                # -1: no quoting
+    int escape               # -1: none
+    int comment              # -1: none
+    bint skip_space
+    bint lenient
+    bint plain               # none of escape/comment/skip_space/lenient: the fast paths apply
+
+
 cdef struct FlagSpec:
     Py_ssize_t byte          # record offset of the byte holding the bit
     uint8_t mask
@@ -93,6 +104,9 @@ cdef class Parser:
     cdef Py_ssize_t itemsize
     cdef char delim
     cdef int quote
+    cdef Syntax syn
+    cdef bint ragged_fill        # a short row's missing fields are nulls
+    cdef bint trailing           # the last field is the empty one after a trailing delimiter
     cdef char **null_ptrs
     cdef Py_ssize_t *null_lens
     cdef Py_ssize_t n_nulls
@@ -115,9 +129,10 @@ cdef class Parser:
     cdef void rollback(self) noexcept nogil
     cdef inline int set_flags(self, Col *c, const char *raw, Py_ssize_t rawn,
                        const char *t, Py_ssize_t tn, char *rec) noexcept nogil
-    cdef int unescape(self, const char **sp, Py_ssize_t *np) noexcept nogil
+    cdef int unescape(self, const char **sp, Py_ssize_t *np, bint quoted) noexcept nogil
+    cdef int fill_missing(self, Col *c, char *rec) noexcept nogil
     cdef inline int prepare(self, Col *c, const char **sp, Py_ssize_t *np, const char **tp,
-                     Py_ssize_t *tnp, bint escaped, char *rec) noexcept nogil
+                     Py_ssize_t *tnp, bint escaped, bint quoted, char *rec) noexcept nogil
     cdef int parse_block(self, const char *buf, Py_ssize_t pos, Py_ssize_t end, bint final,
                          char *out, Py_ssize_t max_rows, int64_t *bad, Py_ssize_t bad_cap,
                          Result *r) noexcept nogil

@@ -8,6 +8,7 @@ from typing_extensions import Buffer
 STATUS: dict[str, int]
 KINDS: dict[str, int]
 FORMAT_MAX: int
+SYNTAX: dict[str, int]
 BAD_ROW_WIDTH: int
 MAX_CATEGORY_VALUE: int
 BAD_FIELDS: tuple[str, ...]
@@ -21,11 +22,13 @@ class Parser:
         fields: list[dict[str, Any] | None],
         flags: list[dict[str, Any]],
         itemsize: int,
-        delimiter: int,
+        delimiter: int,  # a syntax word: the delimiter byte and the options above it
         quote: int,
         null_values: list[bytes],
         true_values: list[bytes] | None = None,
         false_values: list[bytes] | None = None,
+        ragged_fill: bool = ...,
+        trailing: bool = ...,
     ) -> None: ...
     def parse(
         self,

@@ -32,6 +32,8 @@ cdef enum:
     ST_FLAG_BOOL = 20        # a flag's source is not a bool
     ST_TRAILING_NUL = 21     # str whose stored text ends with NUL (numpy S would drop it)
     ST_CATEGORY_VALUE_TOO_LONG = 22  # a learned category value over MAX_CATEGORY_VALUE bytes
+    ST_MISSING = 23          # (ragged_fill) a field a short row lacks, in a column without nulls
+    ST_TRAILING_TEXT = 34    # (trailing delimiter) text after the row's last delimiter
     ST_TOO_MANY_FIELDS = 30
     ST_TOO_FEW_FIELDS = 31
     ST_UNTERMINATED = 32     # the input ends inside a quoted field
@@ -82,7 +84,8 @@ STATUS = {
     "TOO_LONG": ST_TOO_LONG, "BAD_UTF8": ST_BAD_UTF8, "NOT_IN_CATEGORY": ST_NOT_IN_CATEGORY,
     "CATEGORY_FULL": ST_CATEGORY_FULL, "EXTRA_DIGITS": ST_EXTRA_DIGITS,
     "TOO_PRECISE": ST_TOO_PRECISE, "BAD_DATE": ST_BAD_DATE, "FLAG_BOOL": ST_FLAG_BOOL,
-    "TRAILING_NUL": ST_TRAILING_NUL, "CATEGORY_VALUE_TOO_LONG": ST_CATEGORY_VALUE_TOO_LONG,
+    "TRAILING_NUL": ST_TRAILING_NUL, "MISSING": ST_MISSING,
+    "TRAILING_TEXT": ST_TRAILING_TEXT, "CATEGORY_VALUE_TOO_LONG": ST_CATEGORY_VALUE_TOO_LONG,
     "TOO_MANY_FIELDS": ST_TOO_MANY_FIELDS, "TOO_FEW_FIELDS": ST_TOO_FEW_FIELDS,
     "UNTERMINATED": ST_UNTERMINATED, "AFTER_QUOTE": ST_AFTER_QUOTE, "NO_MEMORY": ST_NO_MEMORY,
 }
@@ -106,6 +109,9 @@ include "_scan.pxi"
 include "_numbers.pxi"
 include "_dates.pxi"
 include "_text.pxi"
+
+# the flag bits of a syntax word above the delimiter, escape and comment bytes (_scan.pxi)
+SYNTAX = {"skip_space": SYN_SKIP_SPACE, "lenient": SYN_LENIENT}
 
 cdef extern from * nogil:
     """
@@ -345,7 +351,8 @@ cdef class Parser:
     """
 
     def __cinit__(self, list fields, list flags, Py_ssize_t itemsize, int delimiter, int quote,
-                  list null_values, list true_values=None, list false_values=None):
+                  list null_values, list true_values=None, list false_values=None,
+                  bint ragged_fill=False, bint trailing=False):
         cdef Py_ssize_t i
         cdef Col *c
         cdef FlagSpec *f
@@ -354,8 +361,11 @@ cdef class Parser:
         self.nfields = len(fields)
         self.nflags = len(flags)
         self.itemsize = itemsize
-        self.delim = <char>delimiter
+        syntax_of(delimiter, quote, &self.syn)   # delimiter: a syntax word (_scan.pxi)
+        self.delim = self.syn.delim
         self.quote = quote
+        self.ragged_fill = ragged_fill
+        self.trailing = trailing
         if self.nfields < 1 or itemsize < 1:
             raise ValueError("a parser needs at least one field and a record size")
         self.cols = <Col *>calloc(<size_t>self.nfields, sizeof(Col))
@@ -542,9 +552,9 @@ cdef class Parser:
                 rec[f.byte] |= <char>f.mask
         return ST_OK
 
-    cdef int unescape(self, const char **sp, Py_ssize_t *np) noexcept nogil:
-        """Undo doubled quotes: *sp/*np become the text in scratch slot 0.  -1 when out of
-        memory.  Out of line: few fields have them."""
+    cdef int unescape(self, const char **sp, Py_ssize_t *np, bint quoted) noexcept nogil:
+        """Undo doubled quotes (and escapes): *sp/*np become the text in scratch slot 0.
+        -1 when out of memory.  Out of line: few fields have them."""
         cdef const char *s = sp[0]
         cdef Py_ssize_t n = np[0]
         cdef Py_ssize_t i = 0
@@ -552,6 +562,10 @@ cdef class Parser:
         cdef char *tmp = self.scratch_reserve(0, n)
         if tmp == NULL:
             return -1
+        if not self.syn.plain:
+            np[0] = unescape_into(s, n, quoted, self.quote, self.syn.escape, tmp)
+            sp[0] = tmp
+            return 0
         while i < n:
             tmp[j] = s[i]
             if s[i] == <char>self.quote:
@@ -563,7 +577,7 @@ cdef class Parser:
         return 0
 
     cdef inline int prepare(self, Col *c, const char **sp, Py_ssize_t *np, const char **tp,
-                     Py_ssize_t *tnp, bint escaped, char *rec) noexcept nogil:
+                     Py_ssize_t *tnp, bint escaped, bint quoted, char *rec) noexcept nogil:
         """Everything before store_op for a field that is not plain: undo doubled quotes,
         trim, set flags, take nulls.  ST_STORE when the value is still to be stored, with
         *sp/*np the text and *tp/*tnp the trimmed text; else the field's status."""
@@ -578,7 +592,7 @@ cdef class Parser:
         cdef float f32
         cdef bint text = c.text
         cdef char *tmp
-        if escaped and self.unescape(&s, &n) != 0:
+        if escaped and self.unescape(&s, &n, quoted) != 0:
             return ST_NO_MEMORY
         t = s
         tn = n
@@ -626,6 +640,34 @@ cdef class Parser:
         tnp[0] = tn
         return ST_STORE
 
+    cdef int fill_missing(self, Col *c, char *rec) noexcept nogil:
+        """A field a short row lacks (ragged_fill): a null, or ST_MISSING where the column,
+        or a bool flag read from it, takes no nulls."""
+        cdef Py_ssize_t k
+        cdef double d
+        cdef float f32
+        cdef int64_t v64
+        cdef int kind = c.kind
+        for k in range(c.flag_first, c.flag_first + c.flag_count):
+            if not self.flags[k].has_equals and not self.flags[k].source_nullable:
+                return ST_MISSING
+        if kind == K_FLAGONLY:
+            return ST_OK
+        if not c.nullable:
+            return ST_MISSING
+        if kind == K_FLOAT64:
+            d = FASTETL_NAN
+            memcpy(rec + c.offset, &d, 8)
+        elif kind == K_FLOAT32:
+            f32 = <float>FASTETL_NAN
+            memcpy(rec + c.offset, &f32, 4)
+        elif kind == K_DATE or kind == K_DATETIME:
+            v64 = INT64_MIN
+            memcpy(rec + c.offset, &v64, 8)
+        else:
+            rec[c.null_byte] |= <char>c.null_mask
+        return ST_OK
+
     cdef int parse_block(self, const char *buf, Py_ssize_t pos, Py_ssize_t end, bint final,
                          char *out, Py_ssize_t max_rows, int64_t *bad, Py_ssize_t bad_cap,
                          Result *r) noexcept nogil:
@@ -668,13 +710,16 @@ cdef class Parser:
         cdef Scan sc                       # scan_field's delimiter bits
         cdef Scan sq                       # split_row_bits's, quotes included
         cdef int fs, st
+        cdef Py_ssize_t nreal              # fields the row has (< nfields: ragged_fill)
+        cdef const Syntax *syn = &self.syn
+        cdef bint plain = syn.plain
         r.status = ST_OK
         r.nbad = 0
         self.journal_len = 0
         sc.base = -64
         sq.base = -64
         while rows < max_rows:
-            row_start = skip_blank_lines(buf, pos, end, final)
+            row_start = skip_blank_any(buf, pos, end, final, syn)
             if row_start < 0:
                 break                      # a lone CR at the block end: wait for more
             pos = row_start
@@ -682,9 +727,10 @@ cdef class Parser:
                 break
             st = ST_OK
             # -- split the row into spans ------------------------------------
-            nf = split_row_bits(buf, pos, end, delim, quote, &sq, spans, nfields, &pos)
+            nf = split_row_bits(buf, pos, end, delim, quote, &sq, spans, nfields, &pos) \
+                if plain else -1
             if nf < 0:                      # irregular quoting, or the row reaches the data's end
-                fs = split_row_fields(buf, pos, end, final, delim, quote, &sc, spans, nfields,
+                fs = split_row_fields(buf, pos, end, final, syn, &sc, spans, nfields,
                                       &nf, &pos, &f)
                 if fs == FIELD_NEED_MORE:
                     r.rows = rows
@@ -701,9 +747,19 @@ cdef class Parser:
                     row_end = line_end_after(buf, f.bad if fs == FIELD_AFTER_QUOTE else pos,
                                              end, final)
             # -- convert its fields ----------------------------------------
+            nreal = nf
+            if st == ST_OK and self.trailing and nf == nfields and (
+                    spans[nf - 1].length != 0 or spans[nf - 1].quoted):
+                st = ST_TRAILING_TEXT      # text after the trailing delimiter
+                r.field = nf - 1
+                r.field_start = spans[nf - 1].start
+                r.field_len = spans[nf - 1].length
+                r.field_quoted = spans[nf - 1].quoted
+                r.nfound = nf
+                row_end = pos
             if st != ST_OK:
-                pass                       # broken quoting
-            elif nf != nfields:
+                pass                       # broken quoting, or text after a trailing delimiter
+            elif nf != nfields and not (nf < nfields and self.ragged_fill):
                 st = ST_TOO_MANY_FIELDS if nf > nfields else ST_TOO_FEW_FIELDS
                 r.field = -1
                 r.field_start = row_start
@@ -712,11 +768,18 @@ cdef class Parser:
                 r.nfound = nf
                 row_end = pos
             else:
+                for j in range(nf, nfields):    # (ragged_fill) the fields the row lacks
+                    set_span(&spans[j], row_start, 0, False, False)
                 rec = out + rows * itemsize
                 memset(rec, 0, <size_t>itemsize)
                 for j in range(nops):
                     o = &ops[j]
                     sp = &spans[o.field]
+                    if o.field >= nreal:   # (ragged_fill) a field the row lacks
+                        st = self.fill_missing(o.col, rec)
+                        if st != ST_OK:
+                            break
+                        continue
                     prepared = sp.escaped or not o.as_is
                     while True:    # once; twice for a field that failed to store as it stands
                         s = buf + sp.start
@@ -724,7 +787,8 @@ cdef class Parser:
                         t = s
                         tn = n
                         if prepared:
-                            st = self.prepare(o.col, &s, &n, &t, &tn, sp.escaped, rec)
+                            st = self.prepare(o.col, &s, &n, &t, &tn, sp.escaped, sp.quoted,
+                                              rec)
                             if st != ST_STORE:
                                 break
                         st = store_op(self, o, s, n, t, tn, rec)   # its one call site
@@ -742,7 +806,7 @@ cdef class Parser:
                 r.field_start = sp.start
                 r.field_len = sp.length
                 r.field_quoted = sp.quoted
-                r.nfound = nfields
+                r.nfound = nreal
                 row_end = pos
             # -- a bad row ---------------------------------------------------
             self.rollback()
@@ -855,18 +919,21 @@ def split_row(data, Py_ssize_t start, Py_ssize_t end, bint final, int delimiter,
     cdef list fields = []
     cdef Py_ssize_t pos
     cdef bytes content
+    cdef Syntax sx
+    cdef bytearray text
+    syntax_of(delimiter, quote, &sx)
     PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
     try:
         if not (0 <= start <= end <= src.len):
             raise ValueError("bad input range")
         sc.base = -64
-        pos = skip_blank_lines(<const char *>src.buf, start, end, final)
+        pos = skip_blank_any(<const char *>src.buf, start, end, final, &sx)
         if pos < 0:
             return (-1, [], start)
         if pos >= end:                      # only blank lines so far
             return (0, [], pos) if final else (-1, [], start)
         while True:
-            fs = scan_field(<const char *>src.buf, pos, end, final, <char>delimiter, quote, &f, &sc)
+            fs = scan_any(<const char *>src.buf, pos, end, final, &sx, &f, &sc)
             if fs == FIELD_NEED_MORE:
                 return (-1, [], start)
             if fs == FIELD_UNTERMINATED:
@@ -874,7 +941,12 @@ def split_row(data, Py_ssize_t start, Py_ssize_t end, bint final, int delimiter,
             if fs == FIELD_AFTER_QUOTE:
                 return (ST_AFTER_QUOTE, fields, f.bad)
             content = (<const char *>src.buf)[f.span.start:f.span.start + f.span.length]
-            if f.span.escaped:
+            if f.span.escaped and not sx.plain:
+                text = bytearray(len(content))
+                content = bytes(text[:unescape_into(<const char *>src.buf + f.span.start,
+                                                    f.span.length, f.span.quoted, quote,
+                                                    sx.escape, <char *>text)])
+            elif f.span.escaped:
                 q = bytes([quote])
                 content = content.replace(q + q, q)
             fields.append(content)
@@ -893,6 +965,8 @@ def find_row_end(data, Py_ssize_t start, Py_ssize_t end, bint final, int delimit
     cdef int fs
     cdef Py_ssize_t pos = start
     cdef Py_ssize_t nf = 0
+    cdef Syntax sx
+    syntax_of(delimiter, quote, &sx)
     PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
     try:
         if not (0 <= start <= end <= src.len):
@@ -900,7 +974,7 @@ def find_row_end(data, Py_ssize_t start, Py_ssize_t end, bint final, int delimit
         sc.base = -64
         with nogil:
             while True:
-                fs = scan_field(<const char *>src.buf, pos, end, final, <char>delimiter, quote, &f, &sc)
+                fs = scan_any(<const char *>src.buf, pos, end, final, &sx, &f, &sc)
                 if fs == FIELD_NEED_MORE or fs == FIELD_UNTERMINATED or fs == FIELD_AFTER_QUOTE:
                     break
                 nf += 1
@@ -919,7 +993,7 @@ def find_row_end(data, Py_ssize_t start, Py_ssize_t end, bint final, int delimit
 
 
 cdef int _next_row_start(const char *buf, Py_ssize_t start, Py_ssize_t target, Py_ssize_t end,
-                         bint final, char delim, int quote, bint lenient,
+                         bint final, const Syntax *sx, bint lenient,
                          Py_ssize_t *out) noexcept nogil:
     """Walk whole rows from ``start`` (a row start) to the first row start >= ``target``.
 
@@ -932,7 +1006,7 @@ cdef int _next_row_start(const char *buf, Py_ssize_t start, Py_ssize_t target, P
     cdef int fs
     sc.base = -64
     while True:
-        row_start = skip_blank_lines(buf, pos, end, final)
+        row_start = skip_blank_any(buf, pos, end, final, sx)
         if row_start < 0:
             out[0] = pos
             return -1
@@ -941,7 +1015,7 @@ cdef int _next_row_start(const char *buf, Py_ssize_t start, Py_ssize_t target, P
             return ST_OK
         pos = row_start
         while True:
-            fs = scan_field(buf, pos, end, final, delim, quote, &f, &sc)
+            fs = scan_any(buf, pos, end, final, sx, &f, &sc)
             if fs == FIELD_NEED_MORE:
                 out[0] = row_start
                 return -1
@@ -974,13 +1048,15 @@ def next_row_start(data, Py_ssize_t start, Py_ssize_t target, Py_ssize_t end, bi
     cdef Py_buffer src
     cdef Py_ssize_t pos = start
     cdef int st
+    cdef Syntax sx
+    syntax_of(delimiter, quote, &sx)
     PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
     try:
         if not (0 <= start <= end <= src.len):
             raise ValueError("bad input range")
         with nogil:
             st = _next_row_start(<const char *>src.buf, start, target, end, final,
-                                 <char>delimiter, quote, lenient, &pos)
+                                 &sx, lenient, &pos)
     finally:
         PyBuffer_Release(&src)
     return (st, pos)

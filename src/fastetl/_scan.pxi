@@ -429,7 +429,7 @@ cdef inline Py_ssize_t split_row_bits(const char *buf, Py_ssize_t pos, Py_ssize_
 
 
 cdef int split_row_fields(const char *buf, Py_ssize_t pos, Py_ssize_t end, bint final,
-                         char delim, int quote, Scan *sc, Span *spans, Py_ssize_t cap,
+                         const Syntax *sx, Scan *sc, Span *spans, Py_ssize_t cap,
                          Py_ssize_t *nfound, Py_ssize_t *next, Field *f) noexcept nogil:
     """Split the row at ``pos`` field by field with scan_field (any row: the rare ones
     split_row_bits leaves), into ``spans[:min(fields, cap)]``; ``*nfound``: the fields
@@ -440,7 +440,7 @@ cdef int split_row_fields(const char *buf, Py_ssize_t pos, Py_ssize_t end, bint 
     cdef Py_ssize_t nf = 0
     cdef int fs
     while True:
-        fs = scan_field(buf, pos, end, final, delim, quote, f, sc)
+        fs = scan_any(buf, pos, end, final, sx, f, sc)
         if fs == FIELD_NEED_MORE or fs == FIELD_UNTERMINATED or fs == FIELD_AFTER_QUOTE:
             break
         if nf < cap:
@@ -495,3 +495,228 @@ cdef Py_ssize_t count_line_breaks(const char *buf, Py_ssize_t start, Py_ssize_t 
             n += 1
         i += 1
     return n
+
+
+# -- the other dialects: escapes, comments, spaces before a quote, lenient quotes ---------
+# A core function's ``delimiter`` argument is a syntax word: the delimiter byte, plus
+# (escape + 1) << 8, (comment + 1) << 16, SYN_SKIP_SPACE and SYN_LENIENT (see
+# pipeline._core_dialect).  A word under 256 is the plain dialect, tokenized by the
+# fast paths above; any other goes through scan_field_ex, one byte at a time.
+
+cdef enum:
+    SYN_SKIP_SPACE = 1 << 24   # spaces after a delimiter (and at a row start) are not text
+    SYN_LENIENT = 1 << 25      # a quote inside a quoted field not followed by a delimiter
+                               # or line end is a literal quote
+
+
+cdef inline void syntax_of(int word, int quote, Syntax *sx) noexcept nogil:
+    sx.delim = <char>(word & 0xFF)
+    sx.quote = quote
+    sx.escape = ((word >> 8) & 0xFF) - 1
+    sx.comment = ((word >> 16) & 0xFF) - 1
+    sx.skip_space = (word & SYN_SKIP_SPACE) != 0
+    sx.lenient = (word & SYN_LENIENT) != 0
+    sx.plain = word < 256
+
+
+cdef inline bint is_blank(char c) noexcept nogil:
+    return c == c' ' or c == c'\t'
+
+
+cdef inline Py_ssize_t _after_line(const char *buf, Py_ssize_t i, Py_ssize_t end,
+                                   bint final) noexcept nogil:
+    """Just past the line end at or after ``i`` (a comment's end); ``end`` at the data's
+    end when final; -1 when more data is needed to know."""
+    while i < end:
+        if buf[i] == c'\n':
+            return i + 1
+        if buf[i] == c'\r':
+            if i + 1 < end:
+                return i + 2 if buf[i + 1] == c'\n' else i + 1
+            return end if final else -1
+        i += 1
+    return end if final else -1
+
+
+cdef inline int _comment_end(const char *buf, Py_ssize_t i, Py_ssize_t end, bint final,
+                             Field *f) noexcept nogil:
+    """A comment starts at buf[i]: the row ends with its line."""
+    cdef Py_ssize_t nxt = _after_line(buf, i, end, final)
+    if nxt < 0:
+        return FIELD_NEED_MORE
+    f.next = nxt
+    return FIELD_EOL
+
+
+cdef int scan_field_ex(const char *buf, Py_ssize_t pos, Py_ssize_t end, bint final,
+                       const Syntax *sx, Field *f) noexcept nogil:
+    """scan_field for a dialect that is not plain.  The escape byte makes the byte after
+    it text (a delimiter, quote, line break, comment mark or the escape itself), in
+    quoted and unquoted fields alike: ``escaped`` is set and unescape_into removes it.
+    A comment mark outside quotes ends the field and the row (spaces and tabs before it
+    are not part of an unquoted field); with skip_space the spaces at a field's start
+    are dropped; with lenient a quote inside a quoted field that is not doubled and not
+    followed by a delimiter, line end or the data's end is kept as text."""
+    cdef Py_ssize_t i = pos
+    cdef Py_ssize_t j, k
+    cdef char c
+    cdef char delim = sx.delim
+    cdef int quote = sx.quote
+    cdef int esc = sx.escape
+    cdef int com = sx.comment
+    cdef bint escaped = False
+    if sx.skip_space:
+        while i < end and buf[i] == c' ':
+            i += 1
+        if i >= end and not final:
+            return FIELD_NEED_MORE
+    if quote >= 0 and i < end and buf[i] == <char>quote:
+        j = i + 1
+        while True:
+            if j >= end:
+                return FIELD_UNTERMINATED if final else FIELD_NEED_MORE
+            c = buf[j]
+            if esc >= 0 and c == <char>esc:
+                if j + 1 >= end:
+                    return FIELD_UNTERMINATED if final else FIELD_NEED_MORE
+                escaped = True
+                j += 2
+                continue
+            if c == <char>quote:
+                if j + 1 >= end:
+                    if not final:
+                        return FIELD_NEED_MORE
+                    break
+                c = buf[j + 1]
+                if c == <char>quote:
+                    escaped = True             # "" is one literal quote
+                    j += 2
+                    continue
+                if sx.lenient and c != delim and c != c'\n' and c != c'\r':
+                    k = j + 1
+                    if com >= 0:               # blanks, then a comment: the field closes
+                        while k < end and is_blank(buf[k]):
+                            k += 1
+                        if k >= end and not final:
+                            return FIELD_NEED_MORE
+                    if not (com >= 0 and k < end and buf[k] == <char>com):
+                        j += 1                 # a lone quote in the text, kept
+                        continue
+                break
+            j += 1
+        f.span.start = i + 1
+        f.span.length = j - i - 1
+        f.span.quoted = True
+        f.span.escaped = escaped
+        k = j + 1                              # past the closing quote
+        if k >= end:
+            f.next = end
+            return FIELD_EOF
+        c = buf[k]
+        if c == delim:
+            f.next = k + 1
+            return FIELD_DELIM
+        if c == c'\n' or c == c'\r':
+            return _line_end(buf, k, end, final, f)
+        if com >= 0:
+            while k < end and is_blank(buf[k]):
+                k += 1
+            if k < end and buf[k] == <char>com:
+                return _comment_end(buf, k, end, final, f)
+            if k >= end and not final:
+                return FIELD_NEED_MORE
+        f.bad = j + 1
+        return FIELD_AFTER_QUOTE
+
+    f.span.start = i
+    f.span.quoted = False
+    j = i
+    while True:
+        if j >= end:
+            if not final:
+                return FIELD_NEED_MORE
+            f.span.length = j - i
+            f.span.escaped = escaped
+            f.next = end
+            return FIELD_EOF
+        c = buf[j]
+        if c == delim:
+            f.span.length = j - i
+            f.span.escaped = escaped
+            f.next = j + 1
+            return FIELD_DELIM
+        if c == c'\n' or c == c'\r':
+            f.span.length = j - i
+            f.span.escaped = escaped
+            return _line_end(buf, j, end, final, f)
+        if esc >= 0 and c == <char>esc:
+            if j + 1 >= end and not final:
+                return FIELD_NEED_MORE
+            escaped = True
+            j += 2 if j + 1 < end else 1       # (an escape at the data's end is text)
+            continue
+        if com >= 0 and c == <char>com:
+            k = j
+            while k > i and is_blank(buf[k - 1]) and not (esc >= 0 and k - 2 >= i
+                                                          and buf[k - 2] == <char>esc):
+                k -= 1
+            f.span.length = k - i
+            f.span.escaped = escaped
+            return _comment_end(buf, j, end, final, f)
+        j += 1
+
+
+
+cdef Py_ssize_t unescape_into(const char *s, Py_ssize_t n, bint quoted, int quote, int esc,
+                              char *out) noexcept nogil:
+    """The text of a field whose span is ``escaped``, into ``out`` (n bytes of room): an
+    escape byte is dropped and the byte after it kept; in a quoted field "" is one quote
+    (and, lenient, a lone quote is kept).  Returns the text's length."""
+    cdef Py_ssize_t i = 0
+    cdef Py_ssize_t j = 0
+    while i < n:
+        if esc >= 0 and s[i] == <char>esc and i + 1 < n:
+            i += 1
+        elif quoted and quote >= 0 and s[i] == <char>quote and i + 1 < n \
+                and s[i + 1] == <char>quote:
+            i += 1
+        out[j] = s[i]
+        i += 1
+        j += 1
+    return j
+
+
+cdef inline Py_ssize_t skip_blank_lines_ex(const char *buf, Py_ssize_t pos, Py_ssize_t end,
+                                           bint final, const Syntax *sx) noexcept nogil:
+    """skip_blank_lines, and with a comment mark also the lines that hold nothing but a
+    comment (spaces and tabs may come before the mark)."""
+    cdef Py_ssize_t i, nxt
+    while True:
+        pos = skip_blank_lines(buf, pos, end, final)
+        if pos < 0 or pos >= end or sx.comment < 0:
+            return pos
+        i = pos
+        while i < end and is_blank(buf[i]):
+            i += 1
+        if i >= end:
+            return pos if final else -1
+        if buf[i] != <char>sx.comment:
+            return pos
+        nxt = _after_line(buf, i, end, final)
+        if nxt < 0:
+            return -1
+        pos = nxt
+
+
+cdef inline int scan_any(const char *buf, Py_ssize_t pos, Py_ssize_t end, bint final,
+                         const Syntax *sx, Field *f, Scan *sc) noexcept nogil:
+    if sx.plain:
+        return scan_field(buf, pos, end, final, sx.delim, sx.quote, f, sc)
+    return scan_field_ex(buf, pos, end, final, sx, f)
+
+
+cdef inline Py_ssize_t skip_blank_any(const char *buf, Py_ssize_t pos, Py_ssize_t end,
+                                      bint final, const Syntax *sx) noexcept nogil:
+    if sx.comment < 0:
+        return skip_blank_lines(buf, pos, end, final)
+    return skip_blank_lines_ex(buf, pos, end, final, sx)

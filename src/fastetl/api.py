@@ -156,9 +156,13 @@ def _spooled_bytes(original: Src, used: Src) -> int:
         return 0
 
 
-# Keywords of convert/read_csv that say how values are spelled (None: sniff, or the
-# schema's); and those that steer inference (only without a schema).
+# Keywords of convert/read_csv that say how values are spelled or rows are laid out
+# (None: sniff, or the schema's); and those that steer inference (only without a schema).
 VALUE_OPTIONS = ("decimal", "thousands", "true_values", "false_values")
+STRUCTURE_OPTIONS = (
+    "escape", "comment", "skip_rows", "trailing_delimiter", "skip_initial_space", "ragged",
+    "lenient_quotes",
+)  # fmt: skip
 PARTIAL_OPTIONS = ("types", "columns", "dayfirst")
 
 
@@ -170,7 +174,9 @@ def _resolve(
     options: dict[str, Any] | None = None,
 ) -> tuple[Src, Schema]:
     """The input (spooled if it must be read twice) and the schema (given or inferred).
-    ``options``: the value-spelling and partial-schema keywords given (not None)."""
+    ``options``: the value-spelling, row-structure and partial-schema keywords given
+    (not None): with a schema, the first two replace its dialect's; without one, they
+    all go to inference, which sniffs what was not given."""
     options = {k: v for k, v in (options or {}).items() if v is not None}
     if schema is not None:
         if infer_rows is not None:
@@ -182,7 +188,7 @@ def _resolve(
                 "inference); change the schema's columns instead"
             )
         sch = as_schema(schema)
-        if options:  # given spellings win over the schema's own
+        if options:  # given spellings and structure win over the schema's own
             d = sch.dialect.to_dict() | {
                 k: list(v) if isinstance(v, (list, tuple)) else v for k, v in options.items()
             }
@@ -338,6 +344,13 @@ def convert(
     types: dict[str, Any] | None = None,
     columns: list[str] | None = None,
     dayfirst: bool | None = None,
+    escape: str | None = None,
+    comment: str | None = None,
+    skip_rows: int | None = None,
+    trailing_delimiter: bool | None = None,
+    skip_initial_space: bool | None = None,
+    ragged: str | None = None,
+    lenient_quotes: bool | None = None,
 ) -> ConvertReport:
     """Convert the CSV ``src`` into the ``.npy`` file ``dst`` (plus ``dst + ".json"``).
 
@@ -375,8 +388,12 @@ def convert(
     ``","``, ``" "`` ...), ``true_values``/``false_values`` (extra boolean words).  Without a
     schema, ``types`` (``{"preco": "decimal(2)"}``) and ``columns`` (names to keep) adjust
     the inferred one, and ``dayfirst`` reads dates that fit both orders (01/02/2024).
+    The row-structure options (``escape``, ``comment``, ``skip_rows``,
+    ``trailing_delimiter``, ``skip_initial_space``, ``ragged``, ``lenient_quotes``; see
+    :class:`Dialect`) replace the schema's when given; without a schema they are
+    given to inference, which sniffs those left at None.
     """
-    value_options = {
+    reading = {
         "decimal": decimal,
         "thousands": thousands,
         "true_values": true_values,
@@ -384,6 +401,13 @@ def convert(
         "types": types,
         "columns": columns,
         "dayfirst": dayfirst,
+        "escape": escape,
+        "comment": comment,
+        "skip_rows": skip_rows,
+        "trailing_delimiter": trailing_delimiter,
+        "skip_initial_space": skip_initial_space,
+        "ragged": ragged,
+        "lenient_quotes": lenient_quotes,
     }
     _check_options(block_size, workers)
     _check_on_error(on_error, rejects)
@@ -414,7 +438,7 @@ def convert(
             resume=resume,
             checkpoint_every=checkpoint_every,
             widen=widen,
-            value_options=value_options,
+            reading=reading,
         )
 
 
@@ -448,7 +472,7 @@ def _convert_locked(
     resume: bool,
     checkpoint_every: float,
     widen: bool | None,
-    value_options: dict[str, Any] | None = None,
+    reading: dict[str, Any] | None = None,
 ) -> ConvertReport:
     """:func:`convert`, holding the output's lock."""
     schema_arg = schema
@@ -464,7 +488,7 @@ def _convert_locked(
     elif saved is not None and schema is None:
         schema = saved["schema"]  # the schema it was started with (checked again below)
     original = src
-    src, sch = _resolve(src, schema, infer_rows, on_error, value_options)
+    src, sch = _resolve(src, schema, infer_rows, on_error, reading)
     widen = (schema_arg is None if widen is None else widen) and not append
     if widen:
         src = _seekable(src)  # a widening reads the input again
@@ -652,6 +676,13 @@ def read_csv(
     types: dict[str, Any] | None = None,
     columns: list[str] | None = None,
     dayfirst: bool | None = None,
+    escape: str | None = None,
+    comment: str | None = None,
+    skip_rows: int | None = None,
+    trailing_delimiter: bool | None = None,
+    skip_initial_space: bool | None = None,
+    ragged: str | None = None,
+    lenient_quotes: bool | None = None,
 ) -> Table:
     """Read the CSV ``src`` into memory, as a :class:`~fastetl.Table`.
 
@@ -663,12 +694,14 @@ def read_csv(
     ``widen`` as in :func:`convert`.
     ``decimal``, ``thousands``, ``true_values``, ``false_values``, ``types``, ``columns``
     and ``dayfirst`` as in :func:`convert`.
+    :func:`convert`; ``"reject"`` needs ``rejects``, the file for the bad rows; the
+    row-structure options (``escape``, ``comment`` ...) as in :func:`convert`.
     """
     _check_options(block_size, workers)
     _check_on_error(on_error, rejects)
     if on_error == "reject" and rejects is None:
         raise ValueError('on_error="reject" needs rejects=, the file to write bad rows to')
-    value_options = {
+    reading = {
         "decimal": decimal,
         "thousands": thousands,
         "true_values": true_values,
@@ -676,9 +709,16 @@ def read_csv(
         "types": types,
         "columns": columns,
         "dayfirst": dayfirst,
+        "escape": escape,
+        "comment": comment,
+        "skip_rows": skip_rows,
+        "trailing_delimiter": trailing_delimiter,
+        "skip_initial_space": skip_initial_space,
+        "ragged": ragged,
+        "lenient_quotes": lenient_quotes,
     }
     widen = schema is None if widen is None else widen
-    src, sch = _resolve(src, schema, infer_rows, on_error, value_options)
+    src, sch = _resolve(src, schema, infer_rows, on_error, reading)
     if widen:
         src = _seekable(src)  # a widening reads the input again
     pos = _tell(src, widen)

@@ -123,6 +123,22 @@ def _name_type(text: str) -> tuple[str, str]:
     return name.strip(), typ.strip()
 
 
+def _quote_char(text: str) -> str | None:
+    if text.lower() in ("none", ""):
+        return None  # no quoting
+    return _one_char(text)
+
+
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="fastetl",
@@ -313,6 +329,42 @@ def _dialect_options(p: argparse.ArgumentParser) -> None:
         const=False,
         help="dates that fit both orders (01/02/2024) are month-first",
     )
+    # the row structure (Dialect fields); each given one is used as it is, never sniffed
+    p.add_argument(
+        "--quote", type=_quote_char, default=..., metavar="C", help="quote character, or 'none'"
+    )
+    p.add_argument(
+        "--escape", type=_one_char, metavar="C", help="escape character (e.g. '\\'): the next "
+        "character is text"
+    )
+    p.add_argument(
+        "--comment", type=_one_char, metavar="C", help="comment mark (e.g. '#'): from it to "
+        "the line end is not data"
+    )
+    p.add_argument(
+        "--skip-rows", type=_count, metavar="N", help="lines before the header (or first row) "
+        "that are not read"
+    )
+    p.add_argument(
+        "--ragged", choices=("strict", "fill"), help="short rows: an error (strict) or their "
+        "missing trailing fields null (fill)"
+    )
+    p.add_argument(
+        "--skip-initial-space", action="store_const", const=True, help="spaces after a "
+        "delimiter are not text (a, \"b, c\" is two fields)"
+    )
+    p.add_argument(
+        "--lenient-quotes", action="store_const", const=True, help='a quote inside a quoted '
+        'field that is not doubled ("a "b" c") is kept as text'
+    )
+    p.add_argument(
+        "--trailing-delimiter", action="store_const", const=True, help="every row ends with "
+        "a delimiter: the empty last field is dropped"
+    )
+    p.add_argument(
+        "--null-values", metavar="A,B,..", help="the texts that mean null, comma-separated "
+        "(default: the empty field only)"
+    )
     p.add_argument(
         "--infer-rows",
         type=_infer_rows,
@@ -356,6 +408,22 @@ def _input(args: argparse.Namespace) -> Any:
     return out
 
 
+_STRUCTURE_FLAGS = (
+    "escape", "comment", "skip_rows", "ragged", "skip_initial_space", "lenient_quotes",
+    "trailing_delimiter",
+)  # fmt: skip
+
+
+def _structure_given(args: argparse.Namespace) -> dict[str, Any]:
+    """The Dialect fields given by flags, besides --delimiter/--encoding/--no-header."""
+    given = {k: getattr(args, k) for k in _STRUCTURE_FLAGS if getattr(args, k) is not None}
+    if args.quote is not ...:
+        given["quote"] = args.quote
+    if args.null_values is not None:
+        given["null_values"] = args.null_values.split(",")
+    return given
+
+
 def _schema(args: argparse.Namespace, src: Any) -> tuple[fastetl.Schema, bool]:
     """The schema to use, and whether it was inferred."""
     path = getattr(args, "schema", None)
@@ -378,6 +446,7 @@ def _schema(args: argparse.Namespace, src: Any) -> tuple[fastetl.Schema, bool]:
                     columns=args.columns,
                     dayfirst=args.dayfirst,
                     **spelling,
+                    **_structure_given(args),
                 )
         except fastetl.ParseError as e:
             raise inference_error(e, getattr(args, "on_error", "raise")) from None
@@ -403,6 +472,7 @@ def _schema(args: argparse.Namespace, src: Any) -> tuple[fastetl.Schema, bool]:
         if args.no_header:
             changes["header"] = False
         changes |= spelling
+        changes |= _structure_given(args)
         if changes:
             d = schema.dialect.to_dict() | changes
             schema = schema.replace(dialect=fastetl.Dialect.from_dict(d))
@@ -495,6 +565,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
             or args.types
             or args.columns
             or args.dayfirst is not None
+            or _structure_given(args)
         ):
             raise UsageError("with --append or --resume, dialect options need --schema")
         src, schema, inferred = args.input, None, False

@@ -32,11 +32,13 @@ import os
 import re
 import warnings
 from collections import Counter, deque
+from itertools import combinations
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import _core
 from .errors import EncodingGuessWarning, ParseError, SchemaError, shown
+from .layout import SYN_LENIENT, syntax_bits, syntax_word
 from .schema import (
     INT_TYPES,
     MAX_NAME_BYTES,
@@ -70,6 +72,19 @@ _RESYNC_TRIES = 64  # line starts tried when re-synchronising a middle/end sampl
 _RESYNC_ROWS = 3  # consecutive well-formed rows needed to accept a re-synchronised start
 FLOAT_EXACT = 2**53  # integers up to this magnitude are exact in float64
 _LEFT_OUT_LINES = 20  # lines of left-out sample rows listed in the schema's inferred facts
+COMMENT_MARKS = ("#",)  # comment marks detected (any other is an option)
+ESCAPES = ("\\",)  # escape characters detected
+PREAMBLE_LINES = 50  # most lines taken for a preamble before the header
+# the row-structure options of a Dialect, and what each is when not given nor detected
+STRUCTURE = {
+    "escape": None,
+    "comment": None,
+    "skip_rows": 0,
+    "trailing_delimiter": False,
+    "skip_initial_space": False,
+    "ragged": "strict",
+    "lenient_quotes": False,
+}
 
 _NEED_MORE = -1
 _S = _core.STATUS
@@ -1130,6 +1145,8 @@ class Sniffed:
     bom: bool = False
     encoding_how: str = "given"  # how the encoding was chosen (see EncodingGuess.how)
     encoding_warning: str | None = None  # the bytes do not look like the chosen encoding
+    structure: dict[str, Any] = field(default_factory=lambda: dict(STRUCTURE))
+    detected: tuple[str, ...] = ()  # the structure options found in the data (not defaults)
 
     def dialect(self, null_values: tuple[str, ...] = ("",)) -> Dialect:
         return Dialect(
@@ -1138,7 +1155,12 @@ class Sniffed:
             header=self.header,
             encoding=self.encoding,
             null_values=null_values,
+            **self.structure,
         )
+
+    def word(self) -> int:
+        """The core's syntax word for this reading (layout.syntax_word)."""
+        return syntax_word(self.dialect())
 
 
 def _line_terminator(buf: bytes) -> str:
@@ -1261,7 +1283,7 @@ class _Reading:
         )
 
 
-def _read_candidate(buf: bytes, final: bool, d: str, q: str | None) -> _Reading:
+def _read_candidate(buf: bytes, final: bool, d: str, q: str | None, extra: int = 0) -> _Reading:
     r = _Reading(delimiter=d, quote=q, rows=[])
     counts: list[int] = []
     stray: list[bool] = []
@@ -1272,7 +1294,7 @@ def _read_candidate(buf: bytes, final: bool, d: str, q: str | None) -> _Reading:
     if q is not None:
         qb, db = re.escape(q.encode()), re.escape(d.encode())
         opening = re.compile(rb"(?:^|" + db + rb")[ \t]*" + qb)
-    for start, nxt, fields in _rows_lenient(buf, 0, final, ord(d), _q(q)):
+    for start, nxt, fields in _rows_lenient(buf, 0, final, ord(d) | extra, _q(q)):
         r.nrows += 1
         longest = max(longest, nxt - start)
         end = nxt
@@ -1305,20 +1327,28 @@ def _read_candidate(buf: bytes, final: bool, d: str, q: str | None) -> _Reading:
     return r
 
 
-def _choose_structure(buf: bytes, final: bool, delimiter: str | None, quote: Any) -> _Reading:
+def _choose_structure(
+    buf: bytes, final: bool, delimiter: str | None, quote: Any, extra: int = 0
+) -> _Reading:
     """The best reading of the head: for each delimiter the quote that reads it best
-    (:meth:`_Reading.quote_key`), then the best delimiter (:meth:`_Reading.key`)."""
+    (:meth:`_Reading.quote_key`), then the best delimiter (:meth:`_Reading.key`).
+    ``extra``: the syntax word's bits above the delimiter (escape, comment ...)."""
     sbuf = buf[:SNIFF_BYTES]
     sfinal = final and len(buf) <= SNIFF_BYTES
     ds = (delimiter,) if delimiter is not None else DELIMITERS
     qs = (quote,) if quote is not ... else QUOTES
     best: _Reading | None = None
+    marks = {((extra >> 8) & 0xFF) - 1, ((extra >> 16) & 0xFF) - 1}  # escape, comment
     for d in ds:
         mine: _Reading | None = None
+        if ord(d) in marks and delimiter is None:
+            continue
         for q in qs:
-            if q is not None and q == d:
+            if q is not None and (q == d or ord(q) in marks):
                 continue
-            r = _read_candidate(sbuf, sfinal, d, q)
+            if q is None and extra & SYN_LENIENT:
+                continue
+            r = _read_candidate(sbuf, sfinal, d, q, extra)
             if mine is None or r.quote_key() > mine.quote_key():
                 mine = r
         if mine is not None and (best is None or mine.key() > best.key()):
@@ -1400,6 +1430,156 @@ def _detect_header(rows: list[list[bytes]]) -> bool:
     return names_like
 
 
+def _extra(st: dict[str, Any]) -> int:
+    return syntax_bits(st["escape"], st["comment"], st["skip_initial_space"], st["lenient_quotes"])
+
+
+def _consistent(r: _Reading) -> bool:
+    """Every row of the reading splits into the same number of fields, none broken."""
+    return r.usable and not r.broken and r.consistency == 1.0
+
+
+def skip_lines(buf: bytes, start: int, count: int) -> int:
+    """Just after ``count`` line breaks from ``start`` (the end when fewer)."""
+    for _ in range(count):
+        m = _LINE_BREAK.search(buf, start)
+        if m is None:
+            return len(buf)
+        start = m.end()
+    return start
+
+
+_SEP_LINE = re.compile(rb"sep=([^\r\n])[ \t]*(?:\r\n|\r|\n)", re.IGNORECASE)
+
+
+def _trailing(rows: list[list[bytes]]) -> bool:
+    """Every data row ends with a delimiter: one empty field more than the first row has
+    (or, the first row ending with a delimiter too, all of them end so)."""
+    if len(rows) < 2:
+        return False
+    k = len(rows[1])
+    if k < 2 or any(len(r) != k or r[-1] != b"" for r in rows[1:]):
+        return False
+    first = rows[0]
+    return len(first) == k - 1 or (len(first) == k and first[-1] == b"" and first[-2] != b"")
+
+
+def _preamble(buf: bytes, final: bool, r: _Reading, extra: int) -> int:
+    """Where the header starts when lines before it do not split like the rows after it
+    (titles, banners): the first row from which every sampled row has the reading's
+    common number of fields, when every row above has at most half as many (at least
+    one) and none has broken quoting (at most PREAMBLE_LINES lines down); 0 when none."""
+    if r.fields < 2:
+        return 0
+    rows = []
+    for start, _nxt, fields in _rows_lenient(buf, 0, final, ord(r.delimiter) | extra, _q(r.quote)):
+        rows.append((start, -1 if fields is None else len(fields)))
+        if len(rows) >= SNIFF_ROWS:
+            break
+    i = len(rows)
+    while i > 0 and rows[i - 1][1] == r.fields:
+        i -= 1
+    if i == 0 or len(rows) - i < 2:
+        return 0
+    if any(n < 0 or n > max(1, r.fields // 2) for _, n in rows[:i]):
+        return 0  # a row like the table's, or broken quoting, above: not a preamble
+    at = rows[i][0]
+    return at if _core.count_lines(buf, 0, at) <= PREAMBLE_LINES else 0
+
+
+def _clean_cuts(buf: bytes, mark: str) -> bool:
+    """A comment mark that follows text (``C#``) is not a comment: a mark detected must
+    start its line or follow a blank, a delimiter or a quote, wherever it stands."""
+    return re.search(rb"[^\s,;|\t\"']" + re.escape(mark.encode()), buf[:SNIFF_BYTES]) is None
+
+
+def _sniff_structure(
+    u8: bytes,
+    final: bool,
+    delimiter: str | None,
+    quote: Any,
+    given: dict[str, Any],
+) -> tuple[int, dict[str, Any], list[str], str | None, _Reading]:
+    """Preamble, comments, escapes, initial spaces and a trailing delimiter (rules in
+    docs/INFERENCE.md).  Returns where the rows start in ``u8``, the structure options,
+    the ones found in the data, the delimiter a ``sep=`` line names, and the reading."""
+    st = dict(STRUCTURE) | given
+    found: list[str] = []
+    off = 0
+    if "skip_rows" in given:
+        off = skip_lines(u8, 0, given["skip_rows"])
+    elif m := _SEP_LINE.match(u8):  # Excel's "sep=;" line: it names the delimiter
+        if delimiter is None:
+            delimiter = m.group(1).decode("utf-8", "replace")
+        off = m.end()
+        st["skip_rows"] = 1
+        found.append("skip_rows")
+    body = u8[off:]
+    head = body[:SNIFF_BYTES]
+    may_skip = not found and "skip_rows" not in given
+    may_trail = "trailing_delimiter" not in given
+
+    def evaluate(opts: dict[str, Any], preamble: bool) -> tuple[_Reading, bool, int, bool]:
+        """The reading with these options: (reading, consistent, preamble offset, trailing)."""
+        r = _choose_structure(body, final, delimiter, quote, _extra(opts))
+        if _consistent(r):  # (a header ending with the delimiter too: still consistent)
+            return r, True, 0, may_trail and _trailing(r.rows)
+        if may_trail and _trailing(r.rows):
+            return r, True, 0, True
+        at = _preamble(body, final, r, _extra(opts)) if preamble and may_skip else 0
+        if at:
+            r2 = _choose_structure(body[at:], final, delimiter, quote, _extra(opts))
+            if _consistent(r2) and r2.fields > 1:
+                return r2, True, at, False
+        return r, False, 0, False
+
+    # the options the head shows some sign of (each is tried only then)
+    signs: list[tuple[str, Any]] = []
+    taken = {delimiter, quote, given.get("escape"), given.get("comment")}
+    if "comment" not in given:
+        for mark in COMMENT_MARKS:
+            if mark in taken:
+                continue
+            line = re.search(rb"(?:\A|[\r\n])[ \t]*" + re.escape(mark.encode()), head)
+            if line and _clean_cuts(head, mark):
+                signs.append(("comment", mark))
+                break
+    if "escape" not in given:
+        for esc in ESCAPES:
+            if esc in taken:
+                continue
+            if re.search(re.escape(esc.encode()) + rb"[\"',;|\t\\]", head):
+                signs.append(("escape", esc))
+                break
+    if "skip_initial_space" not in given and re.search(rb"[,;|\t] +[\"']", head):
+        signs.append(("skip_initial_space", True))
+    # fewest options first: the plain reading, then each alone, then two, then all three;
+    # a preamble (the weakest evidence: it drops lines) only when none reads consistently
+    combos = [()] + [c for k in range(1, len(signs) + 1) for c in combinations(signs, k)]
+    best = None
+    for preamble, combo in [(False, c) for c in combos] + [(True, c) for c in combos]:
+        opts = st | dict(combo)
+        got = evaluate(opts, preamble)
+        if best is None:
+            best = (opts, combo, got)
+        if got[1]:
+            best = (opts, combo, got)
+            break
+    assert best is not None
+    opts, combo, (reading, ok, at, trailing) = best
+    if ok:
+        st = opts
+        found += [k for k, _ in combo]
+        if trailing:
+            st["trailing_delimiter"] = True
+            found.append("trailing_delimiter")
+        if at:
+            st["skip_rows"] = _core.count_lines(u8, 0, off + at)
+            found.append("skip_rows")
+            off += at
+    return off, st, found, delimiter, reading
+
+
 def sniff(
     sample: bytes,
     *,
@@ -1409,12 +1589,14 @@ def sniff(
     header: bool | None = None,
     final: bool = True,
     _others: tuple[bytes, ...] = (),
+    structure: dict[str, Any] | None = None,
 ) -> Sniffed:
-    """Sniff the encoding, delimiter, quote, header and line ends of ``sample``.
+    """Sniff the encoding, delimiter, quote, header, line ends and row structure
+    (preamble, comments, escapes ...: :data:`STRUCTURE`) of ``sample``.
 
     ``sample`` holds the first bytes of the input (``final``: all of it).  Options
-    that are given are taken as they are.  Returns a :class:`Sniffed`, whose
-    ``encoding`` may be any Python codec name.
+    that are given (``structure``: those of the row structure) are taken as they
+    are.  Returns a :class:`Sniffed`, whose ``encoding`` may be any Python codec name.
     """
     if encoding is None:
         guess = guess_encoding(sample, *_others, head_is_all=final)
@@ -1425,10 +1607,13 @@ def sniff(
         guess = EncodingGuess(encoding, bom, "given")
     head_bom = sample[:4]
     u8 = _to_utf8(sample, encoding, first=True, head_bom=head_bom)
-    reading = _choose_structure(u8, final, delimiter, quote)
+    given = {k: v for k, v in (structure or {}).items() if v is not None}
+    _off, st, found, delimiter, reading = _sniff_structure(u8, final, delimiter, quote, given)
     d, q = reading.delimiter, reading.quote
     if header is None:
         rows = reading.rows  # rows with broken quoting left out
+        if rows and st["trailing_delimiter"]:
+            rows = [r[:-1] if len(r) > 1 and r[-1] == b"" else r for r in rows]
         header = _detect_header(rows) if rows else True
     return Sniffed(
         encoding=encoding,
@@ -1439,6 +1624,8 @@ def sniff(
         bom=bool(bom),
         encoding_how=guess.how,
         encoding_warning=guess.warning,
+        structure=st,
+        detected=tuple(found),
     )
 
 
@@ -1458,6 +1645,25 @@ def sniff_dialect(sample: bytes, **options: Any) -> Dialect:
 # =============================================================================
 # The sample: rows from the beginning, the middle and the end
 # =============================================================================
+class _Fit:
+    """The fields of sampled rows as the converter binds them: the empty field after a
+    trailing delimiter dropped, and (ragged="fill") a short row's missing fields empty."""
+
+    def __init__(self, structure: dict[str, Any]) -> None:
+        self.trailing = structure["trailing_delimiter"]
+        self.fill = structure["ragged"] == "fill"
+        self.ncols = -1  # the header's (or first row's) fields, once known
+
+    def rows(self, it: Any) -> Any:
+        for rs, nxt, fields in it:
+            if fields is not None:
+                if self.trailing and len(fields) > 1 and fields[-1] == b"":
+                    fields = fields[:-1]
+                if self.fill and 0 < len(fields) < self.ncols:
+                    fields = fields + [b""] * (self.ncols - len(fields))
+            yield rs, nxt, fields
+
+
 @dataclass
 class _Sample:
     header: list[bytes] | None
@@ -1491,7 +1697,7 @@ def _window_rows(
     final: bool,
     d: int,
     q: int,
-    ncols: int,
+    fit: _Fit,
     cap: int,
     keep_last: bool,
 ) -> tuple[list[tuple[list[bytes], bytes]], int]:
@@ -1514,8 +1720,8 @@ def _window_rows(
         end = s
         clean = True
         try:
-            for rs, nxt, fields in _rows(buf, s, final, d, q):
-                if len(fields) != ncols:
+            for rs, nxt, fields in fit.rows(_rows(buf, s, final, d, q)):
+                if len(fields) != fit.ncols:
                     clean = False
                     break
                 got.append((fields, buf[rs:nxt]))
@@ -1540,6 +1746,7 @@ def _sample(
     encoding: str | None,
     header: bool | None,
     lenient: bool = False,
+    structure: dict[str, Any] | None = None,
 ) -> _Sample:
     others = tuple(c for c in (raw.middle, raw.tail) if c)
     sn = sniff(
@@ -1550,6 +1757,7 @@ def _sample(
         header=header,
         final=raw.head_is_all,
         _others=others,
+        structure=structure,
     )
     head_bom = raw.head[:4]
     try:
@@ -1559,8 +1767,9 @@ def _sample(
             f"byte {e.start} is not valid {sn.encoding} ({e.reason}); check the encoding"
         ) from None
     u8 = _to_utf8(raw.head, sn.encoding, first=True, head_bom=head_bom)
-    d, q = ord(sn.delimiter), _q(sn.quote)
-    it = _rows(u8, 0, raw.head_is_all, d, q)
+    d, q = sn.word(), _q(sn.quote)
+    fit = _Fit(sn.structure)
+    it = fit.rows(_rows(u8, skip_lines(u8, 0, sn.structure["skip_rows"]), raw.head_is_all, d, q))
     counted = [0, 0]  # line breaks before counted[1]
 
     def line_of(p: int) -> int:
@@ -1576,7 +1785,7 @@ def _sample(
         raise SchemaError(
             "the input is empty: there is no header and no data to infer a schema from"
         )
-    ncols = len(first[2])
+    ncols = fit.ncols = len(first[2])
     hdr = first[2] if sn.header else None
     rows: list[tuple[list[bytes], bytes]] = (
         [] if sn.header else [(first[2], u8[first[0] : first[1]])]
@@ -1588,7 +1797,7 @@ def _sample(
     end = first[1]
     left_out: list[int] = []
     if lenient:  # malformed rows are left out and counted; the conversion deals with them
-        it = _rows_lenient(u8, first[1], raw.head_is_all, d, q)
+        it = fit.rows(_rows_lenient(u8, first[1], raw.head_is_all, d, q))
     try:
         for rs, nxt, fields in it:
             bad = fields is None or len(fields) != ncols
@@ -1613,13 +1822,13 @@ def _sample(
             end = ends[len(rows) - 1] if rows else first[1]
             mid_start = max(end, len(u8) // 2)
             mid, mid_end = _window_rows(
-                u8, mid_start, mid_start == end, True, d, q, ncols, window_cap, keep_last=False
+                u8, mid_start, mid_start == end, True, d, q, fit, window_cap, keep_last=False
             )
             rows += mid
             avg = max(1, (end - first[0]) // max(1, head_cap))
             tail_start = max(mid_end, len(u8) - 2 * avg * window_cap - 1024)
             tail, _ = _window_rows(
-                u8, tail_start, tail_start == mid_end, True, d, q, ncols, window_cap, keep_last=True
+                u8, tail_start, tail_start == mid_end, True, d, q, fit, window_cap, keep_last=True
             )
             rows += tail
         else:
@@ -1627,7 +1836,7 @@ def _sample(
                 if not chunk:
                     continue
                 cu8 = _to_utf8(chunk, sn.encoding, first=False, head_bom=head_bom)
-                got, _ = _window_rows(cu8, 0, False, fin, d, q, ncols, window_cap, keep_last=fin)
+                got, _ = _window_rows(cu8, 0, False, fin, d, q, fit, window_cap, keep_last=fin)
                 rows += got
     return _Sample(
         header=hdr, rows=rows, complete=complete, sniffed=sn, ncols=ncols, left_out=left_out
@@ -1637,20 +1846,29 @@ def _sample(
 # =============================================================================
 # Checking with the converter
 # =============================================================================
-def _quote_field(text: str, d: str, q: str | None) -> str:
+def _quote_field(
+    text: str, d: str, q: str | None, escape: str | None = None, comment: str | None = None
+) -> str:
     if q is None:
         return text
-    if any(c in text for c in (d, q, "\r", "\n")) or text != text.strip(" \t") or text == "":
+    marks = (d, q, "\r", "\n", escape or q, comment or q)
+    if any(c in text for c in marks) or text != text.strip(" \t") or text == "":
+        if escape is not None:
+            text = text.replace(escape, escape + escape)
         return q + text.replace(q, q + q) + q
     return text
 
 
 def _sample_bytes(sample: _Sample, names: list[str]) -> bytes:
     sn = sample.sniffed
+    st = sn.structure
     parts = []
     if sample.header is not None:
         parts.append(
-            sn.delimiter.join(_quote_field(n, sn.delimiter, sn.quote) for n in names).encode()
+            sn.delimiter.join(
+                _quote_field(n, sn.delimiter, sn.quote, st["escape"], st["comment"])
+                for n in names
+            ).encode()
             + b"\n"
         )
     for _fields, raw in sample.rows:
@@ -2002,14 +2220,24 @@ def infer_schema(
     types: dict[str, Any] | None = None,
     columns: list[str] | tuple[str, ...] | None = None,
     dayfirst: bool | None = None,
+    escape: str | None = None,
+    comment: str | None = None,
+    skip_rows: int | None = None,
+    trailing_delimiter: bool | None = None,
+    skip_initial_space: bool | None = None,
+    ragged: str | None = None,
+    lenient_quotes: bool | None = None,
 ) -> Schema:
     """Infer the schema of the CSV ``src`` (a path, a bytes-like object or a seekable
     binary file object, whose position is restored).
 
     ``delimiter``, ``quote`` (``None``: no quoting), ``encoding``, ``header`` and
-    ``null_values`` override what sniffing finds.  ``infer_rows`` is the number
-    of rows sampled (from the beginning, the middle and the end; at most
-    :data:`SAMPLE_BYTES` bytes are read), or ``"all"``: after inferring from the
+    ``null_values`` override what sniffing finds; so do the row-structure options
+    (``escape``, ``comment``, ``skip_rows``, ``trailing_delimiter``,
+    ``skip_initial_space``, ``ragged``, ``lenient_quotes``: see :class:`Dialect`), each
+    sniffed where the data shows it (docs/INFERENCE.md) when left at None.
+    ``infer_rows`` is the number of rows sampled (from the beginning, the middle and
+    the end; at most :data:`SAMPLE_BYTES` bytes are read), or ``"all"``: after inferring from the
     sample, convert the whole input and widen columns until it converts, so the
     schema is guaranteed to convert it.
 
@@ -2057,9 +2285,24 @@ def infer_schema(
         raise ValueError(f"on_error must be one of raise, skip, reject, got {on_error!r}")
     if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
         raise SchemaError(f"delimiter must be one character, got {delimiter!r}")
+    structure = {
+        "escape": escape,
+        "comment": comment,
+        "skip_rows": skip_rows,
+        "trailing_delimiter": trailing_delimiter,
+        "skip_initial_space": skip_initial_space,
+        "ragged": ragged,
+        "lenient_quotes": lenient_quotes,
+    }
+    # the options given, checked (with the delimiter and quote given) before reading
+    Dialect(
+        **{k: v for k, v in structure.items() if v is not None},
+        **({"delimiter": delimiter} if delimiter is not None else {}),
+        **({"quote": quote} if quote is not ... else {}),
+    )
     raw = _read_raw(src)
     lenient = on_error != "raise"
-    sample = _sample(raw, rows_cap, delimiter, quote, encoding, header, lenient)
+    sample = _sample(raw, rows_cap, delimiter, quote, encoding, header, lenient, structure)
     sn = sample.sniffed
     given = {
         "encoding": encoding is not None,
@@ -2067,7 +2310,7 @@ def infer_schema(
         "quote": quote is not ...,
         "header": header is not None,
         "null_values": null_values is not None,
-    }
+    } | {k: v is not None for k, v in structure.items()}
     facts: dict[str, Any] = {
         "sniffed": [k for k, v in given.items() if not v],  # the dialect keys decided here
         "line_terminator": sn.line_terminator,
@@ -2078,6 +2321,8 @@ def infer_schema(
     if sn.encoding_warning:
         facts["encoding"]["warning"] = sn.encoding_warning
         warnings.warn(sn.encoding_warning, EncodingGuessWarning, stacklevel=2)
+    if sn.detected:
+        facts["detected"] = list(sn.detected)  # structure options the data showed
     if lenient:
         facts["on_error"] = on_error
         facts["rows_left_out"] = len(sample.left_out)
@@ -2127,8 +2372,13 @@ def infer_schema(
         "true_values": given_spelling.true_values,
         "false_values": given_spelling.false_values,
     }
-    check_dialect = Dialect(
-        delimiter=sn.delimiter, quote=sn.quote, header=sn.header, null_values=nulls, **spelled
+    check_dialect = Dialect(  # (the sample's bytes start at the header: no rows to skip)
+        delimiter=sn.delimiter,
+        quote=sn.quote,
+        header=sn.header,
+        null_values=nulls,
+        **spelled,
+        **(sn.structure | {"skip_rows": 0}),
     )
     schema = Schema(columns=tuple(cols), dialect=check_dialect)
     data = _sample_bytes(sample, names)
@@ -2148,6 +2398,7 @@ def infer_schema(
             encoding=sn.encoding,
             null_values=schema.dialect.null_values,
             **spelled,
+            **sn.structure,
         ),
         inferred=facts,
     )
@@ -2185,12 +2436,15 @@ def hint_for(error: BaseException, schema: Schema | None) -> str:
     if reason.startswith("expected") and "fields" in reason:
         return (
             "hint: this row has a different number of fields than the header; check the "
-            "delimiter and the quote character (--delimiter), or fix the row"
+            "delimiter and the quote character (--delimiter, --quote), lines before the header "
+            "(--skip-rows) or comments (--comment); short rows can be filled with nulls "
+            "(--ragged fill); or fix the row"
         )
     if "never closed" in reason or "after a closing quote" in reason:
         return (
             "hint: the quoting is broken here; if the file does not quote fields, set the "
-            'dialect\'s "quote" to null'
+            'dialect\'s "quote" to null (--quote none); for \\" escapes use --escape \'\\\'; '
+            "to keep quotes that are not doubled as text, --lenient-quotes"
         )
     if "not valid UTF-8" in reason:
         return (

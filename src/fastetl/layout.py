@@ -126,6 +126,33 @@ def field_specs(binding: Binding) -> tuple[list[dict[str, Any] | None], list[dic
     return fields, flags
 
 
+SYN_SKIP_SPACE = _core.SYNTAX["skip_space"]  # bits of a core syntax word (_scan.pxi)
+SYN_LENIENT = _core.SYNTAX["lenient"]
+
+
+def syntax_word(d: Any) -> int:
+    """The core's syntax word for a Dialect: the delimiter byte, with the escape, the
+    comment mark, skip_initial_space and lenient_quotes above it (under 256 when none
+    is set: the core's fast paths)."""
+    return ord(d.delimiter) | syntax_bits(
+        d.escape, d.comment, d.skip_initial_space, d.lenient_quotes
+    )
+
+
+def syntax_bits(escape: str | None, comment: str | None, skip_space: bool, lenient: bool) -> int:
+    """A syntax word's bits above the delimiter byte."""
+    word = 0
+    if escape is not None:
+        word |= (ord(escape) + 1) << 8
+    if comment is not None:
+        word |= (ord(comment) + 1) << 16
+    if skip_space:
+        word |= SYN_SKIP_SPACE
+    if lenient:
+        word |= SYN_LENIENT
+    return word
+
+
 def make_parser(binding: Binding, seed: dict[str, list[str]] | None = None) -> _core.Parser:
     """A fresh core parser for one conversion (or one worker of it).
 
@@ -146,13 +173,17 @@ def make_parser(binding: Binding, seed: dict[str, list[str]] | None = None) -> _
             spec["values"] = [v.encode("utf-8") for v in seed[col.name]]
             spec["frozen"] = False
     d = binding.schema.dialect
+    if d.trailing_delimiter:
+        fields.append(None)  # the empty field after the trailing delimiter (checked empty)
     return _core.Parser(
         fields,
         flags,
         binding.schema.dtype().itemsize,
-        ord(d.delimiter),
+        syntax_word(d),
         ord(d.quote) if d.quote is not None else -1,
         [v.encode("utf-8") for v in d.null_values],
         [v.encode("utf-8") for v in d.true_values],
         [v.encode("utf-8") for v in d.false_values],
+        d.ragged == "fill",
+        d.trailing_delimiter,
     )

@@ -29,7 +29,7 @@ import numpy as np
 
 from . import _core
 from .errors import ParseError
-from .layout import learned_categories, make_parser
+from .layout import learned_categories, make_parser, syntax_word
 from .schema import Binding, Schema
 from .sources import Source, check_encoding_prefix
 
@@ -257,15 +257,34 @@ def _reason(status: int, col: Any, bit_names: list[str]) -> str:
         )
     if status == _S["FLAG_BOOL"]:
         return f"is not a valid bool (for flag bit {', '.join(bit_names)})"
+    if status == _S["MISSING"]:
+        return 'is missing: the row is short, and ragged="fill" fills only nullable columns'
     return f"could not be converted (status {status})"  # pragma: no cover
 
 
 def _parse_error(res: tuple, pos: _Position, binding: Binding, row_index: int) -> ParseError:
     status, _rows, _consumed, row_start, fld, fstart, flen, quoted, nfound = res[:9]
     data = pos.data
-    if status in (_S["TOO_MANY_FIELDS"], _S["TOO_FEW_FIELDS"]):
+    trailing = binding.schema.dialect.trailing_delimiter
+    if status == _S["TRAILING_TEXT"]:
+        text = _decode(bytes(data[fstart : fstart + min(flen, _VALUE_DISPLAY)]))
         return ParseError(
-            f"expected {binding.nfields} fields, found {nfound}",
+            f"unexpected text {text!r} after the trailing delimiter "
+            f"(expected {binding.nfields} fields, then an empty one)",
+            line=pos.line_of(row_start),
+            offset=pos.offset_of(row_start),
+            row=row_index,
+        )
+    if status in (_S["TOO_MANY_FIELDS"], _S["TOO_FEW_FIELDS"]):
+        expected, found = f"{binding.nfields} fields", f"{nfound}"
+        if trailing:  # (the core counts the empty field after the trailing delimiter)
+            expected += " and a trailing delimiter"
+            if nfound == binding.nfields:
+                found += " and no trailing delimiter"
+            elif nfound > binding.nfields:
+                found = f"{nfound - 1} and a trailing delimiter"
+        return ParseError(
+            f"expected {expected}, found {found}",
             line=pos.line_of(row_start),
             offset=pos.offset_of(row_start),
             row=row_index,
@@ -290,8 +309,16 @@ def _parse_error(res: tuple, pos: _Position, binding: Binding, row_index: int) -
     assert bound is not None
     shown = min(flen, 4 * _VALUE_DISPLAY + 8)  # copy what is shown, not a huge field
     raw = bytes(data[fstart : fstart + shown])
-    if quoted and binding.schema.dialect.quote:
-        q = binding.schema.dialect.quote.encode()
+    d = binding.schema.dialect
+    if d.escape is not None:  # the value, not its spelling: \, is a comma (one pass, as the core)
+        pat = re.escape(d.escape.encode()) + b"(.)"
+        if quoted and d.quote:
+            q = re.escape(d.quote.encode())
+            pat += b"|(" + q + b")" + q
+        pattern = re.compile(pat, re.S)
+        raw = pattern.sub(lambda m: m.group(1) or m.group(2), raw)
+    elif quoted and d.quote:
+        q = d.quote.encode()
         raw = raw.replace(q + q, q)
     text = _decode(raw)
     whole = None  # the value's length in bytes, when only its start is kept
@@ -353,6 +380,9 @@ def _bind(
     """Bind the schema to the header (or to column order), recording both in ``result``.
     ``line`` is the header's line in the input."""
     names = None
+    if schema.dialect.trailing_delimiter and header_fields and len(header_fields) > 1:
+        if header_fields[-1] == b"":  # the header ends with the delimiter too
+            header_fields = header_fields[:-1]
     if header_fields is not None:
         names = []
         for i, f in enumerate(header_fields):
@@ -372,14 +402,34 @@ def _bind(
     return result.binding
 
 
-def _header_start(raw: bytes, start: int) -> int:
-    """Where the header itself starts: after the blank lines before it."""
-    return start + len(raw) - len(raw.lstrip(b"\r\n"))
+def _header_start(data: Any, start: int, end: int, final: bool, delim: int, quote: int) -> int:
+    """Where the header itself starts: after the blank (and comment) lines before it."""
+    return int(_core.next_row_start(data, start, start, end, final, delim, quote)[1])
 
 
 def _core_dialect(d: Any) -> tuple[int, int]:
-    """(delimiter, quote) as the core takes them; quote -1 means no quoting."""
-    return ord(d.delimiter), ord(d.quote) if d.quote else -1
+    """(delimiter, quote) as the core takes them: the delimiter as a syntax word (with the
+    escape, comment and quoting options, layout.syntax_word); quote -1 means no quoting."""
+    return syntax_word(d), ord(d.quote) if d.quote else -1
+
+
+def _plain(d: Any) -> bool:
+    """The dialect splits rows with delimiter and quote only (what _RowWalker knows)."""
+    return syntax_word(d) < 256
+
+
+def _skip_lines(data: Any, start: int, count: int, final: bool) -> int:
+    """Just after ``count`` line breaks from ``start`` (skip_rows); -1 when the data
+    ends first and is not ``final`` (more is to be read to know)."""
+    n = len(data)
+    for _ in range(count):
+        if start >= n:
+            return start if final else -1
+        nxt = _core.line_start_after(data, start)
+        if nxt >= n and not final and data[n - 1] not in (_LF,):
+            return -1  # no line break yet, or a CR that may be the first half of CRLF
+        start = nxt
+    return start
 
 
 def _done(
@@ -544,6 +594,7 @@ def _run_buffer(source: Source, job: _Job) -> RunResult:
     delim, quote = _core_dialect(d)
     pos = _Position(data)
     start = check_encoding_prefix(bytes(data[:4]), source.name)
+    start = _skip_lines(data, start, d.skip_rows, True)
     result = RunResult(bytes_in=n)
     header_fields = None
     if d.header:
@@ -553,7 +604,7 @@ def _run_buffer(source: Source, job: _Job) -> RunResult:
         if not fields:  # empty file (or only blank lines): no header, no rows
             return result
         header_fields, result.header_raw = fields, bytes(data[start:nxt])
-        start = _header_start(result.header_raw, start)
+        start = _header_start(data, start, n, True, delim, quote)
         line = pos.line_of(start)
         start = nxt
     else:
@@ -688,6 +739,14 @@ def _run_stream(source: Source, job: _Job) -> RunResult:
     while len(data) < 4 and not inp.eof:
         more(0)
     start = check_encoding_prefix(bytes(data[:4]), source.name)
+    while True:
+        skipped = _skip_lines(data, start, d.skip_rows, inp.eof and not inp.torn)
+        if skipped >= 0 or inp.eof:
+            break
+        more(0)
+    if skipped < 0:  # the input ends within the lines to skip (a torn last line)
+        return result
+    start = skipped
     header_fields = None
     if d.header:
         while True:
@@ -704,7 +763,7 @@ def _run_stream(source: Source, job: _Job) -> RunResult:
         if not fields:
             return result
         header_fields, result.header_raw = fields, bytes(data[start:nxt])
-        at = _header_start(result.header_raw, start)
+        at = _header_start(data, start, len(data), final, delim, quote)
         line = lines_before + _core.count_lines(data, 0, at) + 1
         start = nxt
     else:
@@ -990,7 +1049,7 @@ def _stream_blocks(
             data, start = data[cut:], 0
         elif len(data) - start > MAX_ROW_BYTES:
             line = lines_before + _core.count_lines(data, 0, start) + 1
-            if not lenient:
+            if not lenient or delim >= 256:  # (_RowWalker knows the plain dialect only)
                 raise _row_too_long(line, base + start)
             row = _LongRow(inp, data, start, base, line - 1, delim, quote)
             yield row  # (walked to its end by the committer)
@@ -1699,7 +1758,7 @@ class _Committer:
             start += 1
         read = self.writer.rows - self.bad.rows0 + self.bad.count
         line, offset = pos.line_of(start), pos.offset_of(start)
-        if not self.bad.lenient:
+        if not self.bad.lenient or not _plain(self.binding.schema.dialect):
             raise _row_too_long(line, offset, read)
         delim, quote = _core_dialect(self.binding.schema.dialect)
         walker = _RowWalker(delim, quote)

@@ -262,6 +262,15 @@ class Dialect:
 
     ``encoding`` is any Python codec name; inputs not in UTF-8 are transcoded to
     UTF-8 on the way in (str columns always hold UTF-8).
+
+    How rows split into fields, beyond delimiter and quote: ``escape`` (a byte that makes
+    the next one text, quoted or not), ``comment`` (a mark that ends the row: whole
+    comment lines are skipped), ``skip_rows`` (lines before the header, or the first
+    row), ``trailing_delimiter`` (every row ends with a delimiter: that empty last field
+    is dropped), ``skip_initial_space`` (spaces after a delimiter are not text, so
+    ``a, "b, c"`` is two fields), ``ragged`` ("strict": a short row is an error; "fill":
+    its missing trailing fields are nulls) and ``lenient_quotes`` (a quote inside a
+    quoted field that is neither doubled nor closing is kept as text).
     """
 
     delimiter: str = ","
@@ -274,6 +283,14 @@ class Dialect:
     thousands: str | None = None  # a digit-group separator: "," "." " " "'" "_", or None
     true_values: tuple[str, ...] = ()  # words read as true on top of true/t/yes/1
     false_values: tuple[str, ...] = ()  # words read as false on top of false/f/no/0
+    # row structure (issue 17); to_dict writes them when they are not these defaults
+    escape: str | None = None
+    comment: str | None = None
+    skip_rows: int = 0
+    trailing_delimiter: bool = False
+    skip_initial_space: bool = False
+    ragged: str = "strict"
+    lenient_quotes: bool = False
 
     def __post_init__(self) -> None:
         for key, val in (("delimiter", self.delimiter), ("quote", self.quote)):
@@ -303,6 +320,7 @@ class Dialect:
             if len(v.encode()) > 64:
                 raise SchemaError(f"dialect: null value {v!r} is longer than 64 bytes")
         self._check_value_spelling()
+        self._check_structure()
 
     def _check_value_spelling(self) -> None:
         if self.decimal not in DECIMAL_MARKS:
@@ -345,6 +363,31 @@ class Dialect:
                     raise SchemaError(f"dialect: {key} word {v!r} is also a null value")
                 words[v] = key
 
+    def _check_structure(self) -> None:
+        marks = {"delimiter": self.delimiter, "quote": self.quote}
+        for key in ("escape", "comment"):
+            val = getattr(self, key)
+            if val is None:
+                continue
+            if not isinstance(val, str) or len(val) != 1 or not val.isascii():
+                raise SchemaError(f"dialect: {key} must be one ASCII character, got {val!r}")
+            if val in "\r\n \t":
+                raise SchemaError(f"dialect: {key} cannot be a space or a line break")
+            for other, oval in marks.items():
+                if val == oval:
+                    raise SchemaError(f"dialect: {key} and {other} must differ")
+            marks[key] = val
+        n = self.skip_rows
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise SchemaError(f"dialect: skip_rows must be a whole number >= 0, got {n!r}")
+        for key in ("trailing_delimiter", "skip_initial_space", "lenient_quotes"):
+            if not isinstance(getattr(self, key), bool):
+                raise SchemaError(f"dialect: {key} must be true or false")
+        if self.ragged not in ("strict", "fill"):
+            raise SchemaError(f'dialect: ragged must be "strict" or "fill", got {self.ragged!r}')
+        if self.lenient_quotes and self.quote is None:
+            raise SchemaError("dialect: lenient_quotes needs a quote character")
+
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
             "delimiter": self.delimiter,
@@ -352,7 +395,7 @@ class Dialect:
             "header": self.header,
             "encoding": self.encoding,
             "null_values": list(self.null_values),
-        }
+        } | {k: v for k, v in self._structure().items() if v != _STRUCTURE_DEFAULTS[k]}
         if self.decimal != ".":
             d["decimal"] = self.decimal
         if self.thousands is not None:
@@ -363,6 +406,9 @@ class Dialect:
             d["false_values"] = list(self.false_values)
         return d
 
+    def _structure(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in _STRUCTURE_DEFAULTS}
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Dialect:
         if not isinstance(d, dict):
@@ -371,6 +417,7 @@ class Dialect:
             "delimiter", "quote", "header", "encoding", "null_values",
             "decimal", "thousands", "true_values", "false_values",
         }  # fmt: skip
+        unknown -= set(_STRUCTURE_DEFAULTS)
         if unknown:
             raise SchemaError(f"dialect: unknown key(s) {sorted(unknown)}")
         kw = dict(d)
@@ -382,6 +429,17 @@ class Dialect:
         if kw.get("quote") == "":
             kw["quote"] = None
         return cls(**kw)
+
+
+_STRUCTURE_DEFAULTS: dict[str, Any] = {
+    "escape": None,
+    "comment": None,
+    "skip_rows": 0,
+    "trailing_delimiter": False,
+    "skip_initial_space": False,
+    "ragged": "strict",
+    "lenient_quotes": False,
+}
 
 
 @dataclass(frozen=True)
