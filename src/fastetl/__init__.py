@@ -10,6 +10,7 @@ from ._version import __version__
 from .api import ConvertReport, convert, read_csv
 from .errors import FastETLError, Interrupted, OutputError, ParseError, SchemaError
 from .infer import hint_for, infer_schema
+from .profiling import Profile, profile
 from .schema import Column, Dialect, FlagBit, Flags, Schema
 from .sources import InputError
 from .table import Table, open
@@ -25,6 +26,7 @@ __all__ = [
     "Interrupted",
     "OutputError",
     "ParseError",
+    "Profile",
     "Schema",
     "SchemaError",
     "Table",
@@ -33,5 +35,6 @@ __all__ = [
     "hint_for",
     "infer_schema",
     "open",
+    "profile",
     "read_csv",
 ]
