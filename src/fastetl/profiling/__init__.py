@@ -10,5 +10,6 @@ pipeline, or an ``.npy``), ``report`` (the JSON and the HTML), ``sample``
 from .fold import Limits
 from .report import Profile
 from .run import profile
+from .sample import sample
 
-__all__ = ["Limits", "Profile", "profile"]
+__all__ = ["Limits", "Profile", "profile", "sample"]
