@@ -236,7 +236,8 @@ def candidates(values: np.ndarray, counts: dict[str, np.ndarray] | None = None) 
     n, d, a = c["len"], c["digit"], c["alpha"]
     email = (c["at"] == 1) & (c["space"] == 0) & (n >= 6)
     ipv6 = (c["colon"] >= 2) & (c["space"] == 0)
-    numeric = (d >= 8) & (d <= 19) & (a == 0)  # cpf cnpj card ipv4 cep phone
+    date = (d == 8) & ((c["dash"] == 2) | (c["slash"] == 2))  # 2024-06-19, 19/06/2024
+    numeric = (d >= 8) & (d <= 19) & (a == 0) & ~date  # cpf cnpj card cep phone
     ipv4 = (c["dot"] == 3) & (d >= 4) & (d <= 12) & (n == d + 3)
     iban = (a >= 2) & (d >= 8) & (n >= 15) & (n <= 42)
     return email | ipv6 | numeric | ipv4 | iban

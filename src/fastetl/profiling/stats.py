@@ -154,13 +154,41 @@ class HyperLogLog:
         np.maximum(self.registers, other.registers, out=self.registers)
 
     def estimate(self) -> int:
-        m = self.m
-        alpha = 0.7213 / (1 + 1.079 / m)
-        e = alpha * m * m / float(np.ldexp(1.0, -self.registers.astype(np.int32)).sum())
-        zeros = int(np.count_nonzero(self.registers == 0))
-        if e <= 2.5 * m and zeros:
-            e = m * math.log(m / zeros)  # linear counting for small cardinalities
-        return int(round(e))
+        """Ertl's improved estimator ("New cardinality estimation algorithms for
+        HyperLogLog sketches", 2017): no bias tables, no switch to linear counting."""
+        m, q = self.m, 64 - self.p
+        c = np.bincount(self.registers, minlength=q + 2).astype(np.float64)
+        z = m * _tau(1.0 - c[q + 1] / m)
+        for k in range(q, 0, -1):
+            z = 0.5 * (z + c[k])
+        z += m * _sigma(c[0] / m)
+        return int(round(m * m / (2.0 * math.log(2.0)) / z)) if z else 0
+
+
+def _sigma(x: float) -> float:
+    if x == 1.0:
+        return math.inf
+    y, z = 1.0, x
+    while True:
+        x *= x
+        before = z
+        z += x * y
+        y += y
+        if z == before:
+            return z
+
+
+def _tau(x: float) -> float:
+    if x in (0.0, 1.0):
+        return 0.0
+    y, z = 1.0, 1.0 - x
+    while True:
+        x = math.sqrt(x)
+        before = z
+        y *= 0.5
+        z -= (1.0 - x) ** 2 * y
+        if z == before:
+            return z / 3.0
 
 
 class Distinct:
