@@ -245,7 +245,7 @@ def _column_card(c: dict[str, Any]) -> str:
         for kind, p in pii.items():
             ex = ", ".join(p.get("examples", []))
             items.append(
-                f"<li><b>{e(kind)}</b>: {p['count']:,} values ({100 * p['share']:.1f}%)"
+                f"<li><strong>{e(kind)}</strong>: {p['count']:,} values ({100 * p['share']:.1f}%)"
                 + (f' — <span class="sub">{e(ex)}</span>' if ex else "")
                 + "</li>"
             )
