@@ -171,3 +171,32 @@ def test_cli_sample_of_a_csv(orders, tmp_path):
         capture_output=True, timeout=300, env={**os.environ},
     )  # fmt: skip
     assert r.returncode == 2 and "no column 'nope'" in r.stderr.decode()
+
+
+def test_csv_sample_streams_and_equals_the_npy_sample(orders, tmp_path):
+    csv_path, npy, _ = orders
+    small = tmp_path / "small.csv"
+    small.write_bytes(b"".join(open(csv_path, "rb").readlines()[:30001]))
+    conv = tmp_path / "small.npy"
+    fastetl.convert(small, conv, schema=demo_schema())
+    kw = dict(seed=9, allocation="neyman", estimate=["preco"])
+    a = sample(small, "categoria", 0.02, schema=demo_schema(), output=tmp_path / "a.npy", **kw)
+    b = sample(conv, "categoria", 0.02, output=tmp_path / "b.npy", **kw)
+    assert a["rows"] == b["rows"]
+    _close(a["estimates"], b["estimates"])  # sums over other chunkings: rounding differs
+    assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
+def _close(x, y):
+    if isinstance(x, dict):
+        assert x.keys() == y.keys()
+        for k in x:
+            _close(x[k], y[k])
+    elif isinstance(x, list):
+        assert len(x) == len(y)
+        for a, b in zip(x, y):
+            _close(a, b)
+    elif isinstance(x, float):
+        assert x == pytest.approx(y, rel=1e-12)
+    else:
+        assert x == y

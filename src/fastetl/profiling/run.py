@@ -158,6 +158,43 @@ class BadRowCounter:
         }
 
 
+class _Calls:
+    """A folder that hands each chunk to a function, on the calling thread."""
+
+    def __init__(self, fn: Any) -> None:
+        self.submit = fn
+
+
+def csv_passes(src: Any, schema: Any, passes: list[Any]) -> dict[str, Any]:
+    """Run the CSV ``src`` through the pipeline once per item of ``passes``: each is
+    called with the schema and returns the function that takes each chunk of records
+    (in input order).  Bad rows are skipped.  Returns the sidecar-like ``meta``
+    (schema, categories, source facts, row counts) of the last pass."""
+    src, sch = _api._resolve(src, schema, None, "skip")
+    if len(passes) > 1:
+        src = _api._seekable(src)  # stdin and pipes: spooled, to be read again
+    meta: dict[str, Any] = {}
+    for i, make in enumerate(passes):
+        if i and hasattr(src, "seek"):
+            src.seek(0)
+        fn = make(sch)
+        with open_source(src, sch.dialect.encoding) as source:
+            writer = FoldingWriter(sch.dtype(), _Calls(fn))  # type: ignore[arg-type]
+            result = _run_pipeline(
+                source, sch, writer, None, _api._workers(None, source, None), on_error="skip"
+            )
+            writer.flush()
+            meta = {
+                "schema": sch.to_dict(),
+                "source": source.facts(),
+                "header": result.header,
+                "rows_read": result.rows_read,
+                "rows_skipped": result.rows_bad,
+                **_api._decoding(sch, result),
+            }
+    return meta
+
+
 def _is_npy(src: Any) -> bool:
     if not isinstance(src, (str, os.PathLike)) or src == "-":
         return False

@@ -466,20 +466,42 @@ def sample(
     ``output`` (an ``.npy`` with its sidecar) when given.  Returns what was drawn and,
     for each ``estimate`` column, the estimated total and mean per stratum and
     overall with 95% intervals, beside the exact totals."""
-    from .run import _is_npy
+    from .run import _is_npy, csv_passes
 
     _check(strata, frac, allocation, seed)
+    estimate = list(estimate)
     if _is_npy(src):
         t = Table(Path(src))
-        records, meta = t.array, t.meta
-    else:
-        from ..api import read_csv
+        recs, info = sample_array(
+            t.array, t.meta, strata, frac, seed=seed, allocation=allocation, estimate=estimate
+        )
+        meta = t.meta
+    else:  # two passes through the pipeline; memory: its blocks and the sample
+        sampler: Sampler | None = None
 
-        t = read_csv(src, schema)
-        records, meta = t.array, t.meta
-    recs, info = sample_array(
-        records, meta, strata, frac, seed=seed, allocation=allocation, estimate=estimate
-    )
+        def first(sch: Schema) -> Any:
+            nonlocal sampler
+            sampler = Sampler(sch, strata, estimate)
+            return sampler.count
+
+        def second(sch: Schema) -> Any:
+            assert sampler is not None
+            sampler.plan(frac, allocation, seed)
+            return sampler.select
+
+        meta = csv_passes(src, schema, [first, second])
+        assert sampler is not None
+        sampler.categories = meta["categories"]  # type: ignore[attr-defined]
+        recs, codes = sampler.result()
+        info = {
+            "strata": strata,
+            "frac": frac,
+            "seed": seed,
+            "allocation": allocation,
+            "rows": int(len(recs)),
+            "population": int(sampler.rows),
+            "estimates": sampler.estimates(recs, codes),
+        }
     info["source"] = str(src) if isinstance(src, (str, os.PathLike)) else "<stream>"
     if output is not None:
         write_sample(recs, meta, info, output)
