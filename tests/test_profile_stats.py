@@ -158,7 +158,7 @@ def test_merge_sorted_matches_counter(seed):
     b = rng.integers(0, 50, size=int(rng.integers(0, 80)))
     ka, ca = np.unique(a, return_counts=True)
     kb, cb = np.unique(b, return_counts=True)
-    k, c = merge_sorted(ka, ca, kb, cb)
+    k, c, _ = merge_sorted(ka, ca, kb, cb)
     want = collections.Counter(a.tolist()) + collections.Counter(b.tolist())
     assert k.tolist() == sorted(want)
     assert dict(zip(k.tolist(), c.tolist())) == dict(want)

@@ -35,14 +35,17 @@ CORR_LIMIT = 64  # numeric columns in the correlation matrix (the first ones)
 class Limits:
     """What bounds the memory of a profile: per column, at most ``exact`` distinct
     values (and their counts) and ``quantile_exact`` held numbers before the sketches
-    take over; ``rows_exact`` row hashes for duplicates; ``pii_cap`` validated
-    candidates per block."""
+    take over; ``rows_exact`` row hashes for duplicates; per block and text column,
+    the characters of at most ``text_cap`` distinct values are classified and at
+    most ``pii_cap`` PII candidates validated (shares of the rest are estimated
+    from these, evenly spread over the sorted distinct values)."""
 
     exact: int = 1 << 16
     quantile_exact: int = 1 << 17
     rows_exact: int = 1 << 20
     top_capacity: int = 1024
-    pii_cap: int = 2048
+    pii_cap: int = 512
+    text_cap: int = 2048
     pii_cache: int = 1 << 15
 
 
@@ -63,6 +66,23 @@ def _utf8_lengths(values: np.ndarray) -> np.ndarray:
     n, w = len(values), values.dtype.itemsize
     b = np.ascontiguousarray(values).view(np.uint8).reshape(n, w)
     return ((b & 0xC0) != 0x80).sum(axis=1) - (b == 0).sum(axis=1)
+
+
+def _subset(weights: np.ndarray, cap: int) -> tuple[np.ndarray | None, np.ndarray]:
+    """At most ``cap`` of the distinct values weighing ``weights`` (their counts), to
+    stand for all: the ``cap // 4`` heaviest as themselves, and an even spread of the
+    rest, each weighing its share of the rest.  (None, weights) when all fit."""
+    w = weights.astype(np.float64)
+    if len(w) <= cap:
+        return None, w
+    heavy = cap // 4
+    order = np.argsort(-w, kind="stable")
+    top, rest = order[:heavy], order[heavy:]
+    spread = rest[np.linspace(0, len(rest) - 1, cap - heavy).astype(np.intp)]
+    spread = np.unique(spread)
+    scale = float(w[rest].sum()) / float(w[spread].sum())
+    pick = np.concatenate([top, spread])
+    return pick, np.concatenate([w[top], w[spread] * scale])
 
 
 def _finite(x: Any) -> Any:
@@ -93,7 +113,8 @@ class ColumnState:
         self.len_n, self.len_sum, self.len_min, self.len_max = 0, 0, None, None
         self.text_min: bytes | None = None  # text: smallest and largest value (UTF-8 order)
         self.text_max: bytes | None = None
-        self.looks: dict[str, int] = {}
+        self.looks: dict[str, float] = {}
+        self.text_estimated = False  # looks_like from a subset of the distinct values
         self.pii_counts: dict[str, float] = {}
         self.pii_checked = 0.0  # values whose kind was decided (all, unless capped)
         self.pii_estimated = False
@@ -123,13 +144,17 @@ class ColumnState:
             self.moments.add(floats, raw)
             if self.quantiles is not None:
                 self.quantiles.add(floats)
+        assert self.values is not None
+        if self.kind == "text":  # sorting 64-bit hashes beats sorting long byte strings
+            keys, first, counts = np.unique(hash_values(raw), return_index=True, return_counts=True)
+            uniq = raw[first]
+            self.values.add_counts(keys, counts, uniq)
+            self._text(uniq, counts)
+            return
         if raw.dtype.kind == "f":
             raw = raw + raw.dtype.type(0.0)  # -0.0 and 0.0 are one value
         uniq, counts = np.unique(raw, return_counts=True)
-        assert self.values is not None
         self.values.add_counts(uniq, counts)
-        if self.kind == "text":
-            self._text(uniq, counts)
 
     def _floats(self, raw: np.ndarray) -> np.ndarray:
         t = self.type
@@ -141,16 +166,21 @@ class ColumnState:
         return raw.astype(np.float64)
 
     def _text(self, uniq: np.ndarray, counts: np.ndarray) -> None:
-        lo, hi = uniq[0], uniq[-1]
+        values = uniq.tolist()
+        lo, hi = min(values), max(values)
         self.text_min = lo if self.text_min is None else min(self.text_min, lo)
         self.text_max = hi if self.text_max is None else max(self.text_max, hi)
-        lens = _utf8_lengths(uniq)
-        self._lengths(lens, counts)
+        self._lengths(_utf8_lengths(uniq), counts)
+        pick, weights = _subset(counts, self.limits.text_cap)
+        if pick is not None:  # the characters of a subset of the distinct values
+            uniq = uniq[pick]
+            self.text_estimated = self.pii_estimated = True
         cc = _pii.char_counts(uniq)
         for what, m in _pii.looks_like(cc).items():
-            self.looks[what] = self.looks.get(what, 0) + int(counts[m].sum())
+            self.looks[what] = self.looks.get(what, 0.0) + float(weights[m].sum())
         cand = _pii.candidates(uniq, cc)
-        self._pii(uniq[cand], counts[cand], int(counts.sum()))
+        self.pii_checked += float(weights[~cand].sum())  # not candidates: no kind
+        self._pii(uniq[cand], weights[cand])
 
     def _lengths(self, lens: np.ndarray, counts: np.ndarray) -> None:
         if not len(lens):
@@ -161,19 +191,18 @@ class ColumnState:
         self.len_min = lo if self.len_min is None else min(self.len_min, lo)
         self.len_max = hi if self.len_max is None else max(self.len_max, hi)
 
-    def _pii(self, values: np.ndarray, counts: np.ndarray, total: int) -> None:
-        """Validate distinct candidates (at most ``pii_cap``) and count their values."""
-        self.pii_checked += total - int(counts.sum())  # not candidates: decided, no kind
+    def _pii(self, values: np.ndarray, weights: np.ndarray) -> None:
+        """Validate distinct candidates (at most ``pii_cap``), each standing for
+        ``weights`` values, and count the values of each kind."""
         if not len(values):
             return
-        cap = self.limits.pii_cap
-        scale = 1.0
-        if len(values) > cap:
-            pick = np.linspace(0, len(values) - 1, cap).astype(np.intp)
-            scale = float(counts.sum()) / float(counts[pick].sum())
-            values, counts = values[pick], counts[pick]
+        pick, w = _subset(weights, self.limits.pii_cap)
+        if pick is not None:
+            values = values[pick]
+        if pick is not None:
             self.pii_estimated = True
-        self.pii_checked += float(counts.sum()) * scale
+        self.pii_checked += float(w.sum())
+        counts = w
         cache = self._pii_cache
         name = self.name
         for v, c in zip(values.tolist(), counts.tolist()):
@@ -185,7 +214,7 @@ class ColumnState:
                     cache[v] = kind
             if kind is None:
                 continue
-            self.pii_counts[kind] = self.pii_counts.get(kind, 0.0) + c * scale
+            self.pii_counts[kind] = self.pii_counts.get(kind, 0.0) + c
             ex = self.pii_examples.setdefault(kind, [])
             if len(ex) < 3:
                 m = _pii.mask(v.decode("utf-8", "replace"), kind)
@@ -224,6 +253,7 @@ class ColumnState:
             self.pii_counts[k] = self.pii_counts.get(k, 0.0) + f
         self.pii_checked += other.pii_checked
         self.pii_estimated |= other.pii_estimated
+        self.text_estimated |= other.text_estimated
         for k, ex in other.pii_examples.items():
             mine_ex = self.pii_examples.setdefault(k, [])
             for e in ex:
@@ -300,9 +330,10 @@ class ColumnState:
                 arr = np.asarray(enc.tolist(), dtype=f"S{max(1, max(len(e) for e in enc))}")
                 weights = codes[present[: len(words)]]
                 self._lengths(_utf8_lengths(arr), weights)
-                cc = _pii.char_counts(arr)
-                cand = _pii.candidates(arr, cc)
-                self._pii(arr[cand], weights[cand], int(weights.sum()))
+                cand = _pii.candidates(arr)
+                w = weights.astype(np.float64)
+                self.pii_checked += float(w[~cand].sum())
+                self._pii(arr[cand], w[cand])
         else:
             vc = self.values
             assert vc is not None
@@ -346,7 +377,8 @@ class ColumnState:
                 "unit": "characters",
             }
         if self.kind == "text" and self.count:
-            d["looks_like"] = {k: v / self.count for k, v in self.looks.items() if v}
+            d["looks_like"] = {k: min(v / self.count, 1.0) for k, v in self.looks.items() if v}
+            d["looks_like_exact"] = not self.text_estimated
         d["pii"] = self._pii_result()
         return d
 

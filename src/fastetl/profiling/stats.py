@@ -386,22 +386,30 @@ class Quantiles:
 
 
 def merge_sorted(
-    a: np.ndarray, ca: np.ndarray, b: np.ndarray, cb: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """The union of sorted unique keys ``a`` and ``b`` with their counts added."""
+    a: np.ndarray,
+    ca: np.ndarray,
+    b: np.ndarray,
+    cb: np.ndarray,
+    pa: np.ndarray | None = None,
+    pb: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The union of sorted unique keys ``a`` and ``b`` with their counts added (and
+    their payloads ``pa``, ``pb``: a value per key, kept from ``a`` for a shared key)."""
     if not len(a):
-        return b, cb
+        return b, cb, pb
     if not len(b):
-        return a, ca
+        return a, ca, pa
     idx = np.searchsorted(a, b)
     found = idx < len(a)
     found[found] = a[idx[found]] == b[found]
     ca = ca.copy()
-    np.add.at(ca, idx[found], cb[found])
+    ca[idx[found]] += cb[found]
     new = ~found
     if not new.any():
-        return a, ca
-    return np.insert(a, idx[new], b[new]), np.insert(ca, idx[new], cb[new])
+        return a, ca, pa
+    at = idx[new]
+    p = None if pa is None or pb is None else np.insert(pa, at, pb[new])
+    return np.insert(a, at, b[new]), np.insert(ca, at, cb[new]), p
 
 
 class ValueCounts:
@@ -416,6 +424,7 @@ class ValueCounts:
         self.p = p
         self.keys: np.ndarray | None = None  # sorted unique
         self.counts = np.zeros(0, dtype=np.int64)
+        self.payload: np.ndarray | None = None  # the value of each key, when keys are hashes
         self.error = 0  # total subtracted from every kept count (0 while exact)
         self.hll: HyperLogLog | None = None  # once not exact
         self.n = 0
@@ -424,24 +433,36 @@ class ValueCounts:
     def exact(self) -> bool:
         return self.hll is None
 
-    def add_counts(self, keys: np.ndarray, counts: np.ndarray) -> None:
-        """Add values with their counts (``keys`` sorted and unique: ``np.unique``)."""
+    def add_counts(
+        self, keys: np.ndarray, counts: np.ndarray, payload: np.ndarray | None = None
+    ) -> None:
+        """Add values with their counts (``keys`` sorted and unique: ``np.unique``).
+        With ``payload``, the keys are 64-bit hashes (:func:`hash_values`) of the
+        values ``payload`` (cheaper to sort than long text; exact but for a hash
+        collision, about ``n**2 / 2**65``)."""
         self.n += int(counts.sum())
         if self.hll is not None:
-            self.hll.add_hashes(hash_values(keys))
-        self._combine(keys, counts.astype(np.int64))
+            self.hll.add_hashes(self._hashes(keys))
+        self._combine(keys, counts.astype(np.int64), payload)
+
+    def _hashes(self, keys: np.ndarray) -> np.ndarray:
+        return keys if keys.dtype == np.uint64 and self.payload is not None else hash_values(keys)
 
     def add(self, values: np.ndarray) -> None:
         keys, counts = np.unique(values, return_counts=True)
         self.add_counts(keys, counts)
 
-    def _combine(self, keys: np.ndarray, counts: np.ndarray) -> None:
+    def _combine(
+        self, keys: np.ndarray, counts: np.ndarray, payload: np.ndarray | None = None
+    ) -> None:
         if self.keys is not None:
-            keys, counts = merge_sorted(self.keys, self.counts, keys, counts)
-        self.keys, self.counts = keys, counts
+            keys, counts, payload = merge_sorted(
+                self.keys, self.counts, keys, counts, self.payload, payload
+            )
+        self.keys, self.counts, self.payload = keys, counts, payload
         if self.hll is None and len(keys) > self.exact_limit:
             self.hll = HyperLogLog(self.p)
-            self.hll.add_hashes(hash_values(keys))
+            self.hll.add_hashes(self._hashes(keys))
         if self.hll is not None:
             self._prune()
 
@@ -455,6 +476,8 @@ class ValueCounts:
         self.counts = self.counts - cut
         keep = self.counts > 0
         self.keys, self.counts = self.keys[keep], self.counts[keep]
+        if self.payload is not None:
+            self.payload = self.payload[keep]
         self.error += cut
 
     def merge(self, other: ValueCounts) -> None:
@@ -466,11 +489,11 @@ class ValueCounts:
             if self.hll is None:
                 self.hll = HyperLogLog(self.p)
                 if self.keys is not None:
-                    self.hll.add_hashes(hash_values(self.keys))
+                    self.hll.add_hashes(self._hashes(self.keys))
             self.hll.merge(other.hll)
         elif self.hll is not None:
-            self.hll.add_hashes(hash_values(other.keys))
-        self._combine(other.keys, other.counts)
+            self.hll.add_hashes(other._hashes(other.keys))
+        self._combine(other.keys, other.counts, other.payload)
 
     def distinct(self) -> int:
         if self.hll is not None:
@@ -483,11 +506,13 @@ class ValueCounts:
         return 0.0 if self.hll is None else self.hll.relative_error
 
     def top(self, k: int) -> list[tuple[Any, int]]:
-        """The ``k`` most frequent values, most frequent first (ties: smaller value first)."""
+        """The ``k`` most frequent values, most frequent first (ties: smaller value
+        first; smaller hash, with a payload)."""
         if self.keys is None or not len(self.keys):
             return []
         order = np.lexsort((np.arange(len(self.keys)), -self.counts))[:k]
-        return [(self.keys[i], int(self.counts[i])) for i in order]
+        values = self.keys if self.payload is None else self.payload
+        return [(values[i], int(self.counts[i])) for i in order]
 
     def error_bound(self) -> int:
         """How far below its true count a reported count may be (0 when exact)."""
