@@ -68,6 +68,17 @@ def _utf8_lengths(values: np.ndarray) -> np.ndarray:
     return ((b & 0xC0) != 0x80).sum(axis=1) - (b == 0).sum(axis=1)
 
 
+def _unique_sorted(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(x, return_counts=True)`` of a sorted ``x`` (any ``x`` for bools)."""
+    if x.dtype.kind == "b":
+        return np.unique(x, return_counts=True)
+    if not len(x):
+        return x, np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.concatenate([[True], x[1:] != x[:-1]]))
+    counts = np.diff(np.append(starts, len(x)))
+    return x[starts], counts
+
+
 def _subset(weights: np.ndarray, cap: int) -> tuple[np.ndarray | None, np.ndarray]:
     """At most ``cap`` of the distinct values weighing ``weights`` (their counts), to
     stand for all: the ``cap // 4`` heaviest as themselves, and an even spread of the
@@ -138,6 +149,8 @@ class ColumnState:
             else:
                 self.codes[: len(c)] += c
             return
+        if self.kind in ("number", "time"):
+            raw = np.sort(raw)  # once: for the quantiles (sorted runs) and the counts
         if self.kind in ("number", "time", "bool"):
             floats = self._floats(raw)
             assert self.moments is not None
@@ -153,7 +166,7 @@ class ColumnState:
             return
         if raw.dtype.kind == "f":
             raw = raw + raw.dtype.type(0.0)  # -0.0 and 0.0 are one value
-        uniq, counts = np.unique(raw, return_counts=True)
+        uniq, counts = _unique_sorted(raw)
         self.values.add_counts(uniq, counts)
 
     def _floats(self, raw: np.ndarray) -> np.ndarray:

@@ -63,10 +63,17 @@ def hash_values(values: np.ndarray) -> np.ndarray:
     if pad:
         raw = np.concatenate([raw, np.zeros((n, pad), np.uint8)], axis=1)
     words = raw.view(np.uint64).reshape(n, -1)
-    h = np.full(n, 0x243F6A8885A308D3, dtype=np.uint64)
+    # two multiply-rotate lanes over the words, then the full mix: every bit of every
+    # word reaches every bit of the hash
+    a = np.full(n, 0x243F6A8885A308D3, dtype=np.uint64)
+    b = np.full(n, 0x13198A2E03707344, dtype=np.uint64)
     for j in range(words.shape[1]):
-        h = _mix(h ^ words[:, j]) + _U64(j + 1)
-    return _mix(h)
+        w = words[:, j]
+        a = (a ^ w) * _U64(0x9FB21C651E98DF25)
+        b = (b + w) * _U64(0xC2B2AE3D27D4EB4F)
+        a ^= a >> _U64(29)
+        b ^= b >> _U64(31)
+    return _mix(a ^ _mix(b))
 
 
 # ---------------------------------------------------------------------------
@@ -306,7 +313,7 @@ class Quantiles:
         while h < len(levels):
             lv = levels[h]
             if len(lv) > self._capacity(h):
-                lv = np.sort(lv)
+                lv = np.sort(lv, kind="stable")  # timsort: runs of sorted blocks merge fast
                 keep = lv[len(lv) - (len(lv) % 2) :]  # an odd item out stays here
                 pairs = lv[: len(lv) - (len(lv) % 2)]
                 up = pairs[int(self._rng.integers(2)) :: 2]
@@ -506,12 +513,11 @@ class ValueCounts:
         return 0.0 if self.hll is None else self.hll.relative_error
 
     def top(self, k: int) -> list[tuple[Any, int]]:
-        """The ``k`` most frequent values, most frequent first (ties: smaller value
-        first; smaller hash, with a payload)."""
+        """The ``k`` most frequent values, most frequent first (ties: smaller value first)."""
         if self.keys is None or not len(self.keys):
             return []
-        order = np.lexsort((np.arange(len(self.keys)), -self.counts))[:k]
         values = self.keys if self.payload is None else self.payload
+        order = np.lexsort((values, -self.counts))[:k]
         return [(values[i], int(self.counts[i])) for i in order]
 
     def error_bound(self) -> int:
