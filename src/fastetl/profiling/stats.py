@@ -199,29 +199,47 @@ def _tau(x: float) -> float:
 
 
 class Distinct:
-    """Distinct non-null values: exact while at most ``exact_limit``, then HyperLogLog."""
+    """Distinct non-null values: exact while at most ``exact_limit``, then HyperLogLog.
+
+    Blocks' unique values are kept as runs and made one sorted set only when the runs
+    outgrow that set (each value is copied O(log n) times, not once per block)."""
 
     def __init__(self, exact_limit: int = 1 << 16, p: int = HLL_P) -> None:
         self.exact_limit = exact_limit
         self.p = p
-        self.values: np.ndarray | None = None  # sorted unique values while exact
+        self._values: np.ndarray | None = None  # sorted unique values while exact
+        self._runs: list[np.ndarray] = []  # unique values not yet merged into _values
+        self._pending = 0
         self.hll: HyperLogLog | None = None
 
     @property
     def exact(self) -> bool:
+        self._flush()
         return self.hll is None
+
+    @property
+    def values(self) -> np.ndarray | None:
+        self._flush()
+        return self._values
 
     def add_unique(self, uniq: np.ndarray) -> None:
         """Add values already made unique (``np.unique`` of a block)."""
         if self.hll is not None:
             self.hll.add_hashes(hash_values(uniq))
             return
-        if self.values is None:
-            self.values = uniq
-        else:
-            ones = np.zeros(len(self.values), np.int64)
-            self.values = merge_sorted(self.values, ones, uniq, np.zeros(len(uniq), np.int64))[0]
-        if len(self.values) > self.exact_limit:
+        self._runs.append(uniq)
+        self._pending += len(uniq)
+        base = 0 if self._values is None else len(self._values)
+        if self._pending > max(base, 1 << 14):
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._runs:
+            return
+        parts = self._runs if self._values is None else [self._values, *self._runs]
+        self._values = np.unique(np.concatenate(parts))
+        self._runs, self._pending = [], 0
+        if len(self._values) > self.exact_limit:
             self._to_sketch()
 
     def add(self, values: np.ndarray) -> None:
@@ -229,14 +247,16 @@ class Distinct:
 
     def _to_sketch(self) -> None:
         self.hll = HyperLogLog(self.p)
-        if self.values is not None:
-            self.hll.add_hashes(hash_values(self.values))
-        self.values = None
+        for part in [self._values, *self._runs]:
+            if part is not None:
+                self.hll.add_hashes(hash_values(part))
+        self._values, self._runs, self._pending = None, [], 0
 
     def merge(self, other: Distinct) -> None:
         if other.hll is None:
-            if other.values is not None:
-                self.add_unique(other.values)
+            for part in [other._values, *other._runs]:
+                if part is not None:
+                    self.add_unique(part)
             return
         if self.hll is None:
             self._to_sketch()
@@ -244,9 +264,10 @@ class Distinct:
         self.hll.merge(other.hll)
 
     def count(self) -> int:
+        self._flush()
         if self.hll is not None:
             return self.hll.estimate()
-        return 0 if self.values is None else len(self.values)
+        return 0 if self._values is None else len(self._values)
 
     @property
     def relative_error(self) -> float:
@@ -432,12 +453,15 @@ class ValueCounts:
         self.keys: np.ndarray | None = None  # sorted unique
         self.counts = np.zeros(0, dtype=np.int64)
         self.payload: np.ndarray | None = None  # the value of each key, when keys are hashes
+        self._runs: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
+        self._pending = 0
         self.error = 0  # total subtracted from every kept count (0 while exact)
         self.hll: HyperLogLog | None = None  # once not exact
         self.n = 0
 
     @property
     def exact(self) -> bool:
+        self._flush()
         return self.hll is None
 
     def add_counts(
@@ -462,10 +486,36 @@ class ValueCounts:
     def _combine(
         self, keys: np.ndarray, counts: np.ndarray, payload: np.ndarray | None = None
     ) -> None:
+        if self.hll is None:  # exact: keep the run, merge runs when they outgrow the set
+            self._runs.append((keys, counts, payload))
+            self._pending += len(keys)
+            base = 0 if self.keys is None else len(self.keys)
+            if self._pending > max(base, 1 << 12):
+                self._flush()
+            return
         if self.keys is not None:
             keys, counts, payload = merge_sorted(
                 self.keys, self.counts, keys, counts, self.payload, payload
             )
+        self.keys, self.counts, self.payload = keys, counts, payload
+        self._prune()
+
+    def _flush(self) -> None:
+        """Merge the pending runs into the sorted keys (then, past the exact limit, start
+        the HyperLogLog and keep the heaviest)."""
+        if not self._runs:
+            return
+        runs = self._runs
+        if self.keys is not None:
+            runs = [(self.keys, self.counts, self.payload), *runs]
+        self._runs, self._pending = [], 0
+        allk = np.concatenate([k for k, _, _ in runs])
+        keys, first, inv = np.unique(allk, return_index=True, return_inverse=True)
+        allc = np.concatenate([c for _, c, _ in runs])
+        counts = np.bincount(inv.ravel(), weights=allc, minlength=len(keys)).astype(np.int64)
+        payload = None
+        if runs[0][2] is not None:
+            payload = np.concatenate([p for _, _, p in runs])[first]  # type: ignore[misc]
         self.keys, self.counts, self.payload = keys, counts, payload
         if self.hll is None and len(keys) > self.exact_limit:
             self.hll = HyperLogLog(self.p)
@@ -488,6 +538,8 @@ class ValueCounts:
         self.error += cut
 
     def merge(self, other: ValueCounts) -> None:
+        self._flush()
+        other._flush()
         if other.keys is None:
             return
         self.n += other.n
@@ -500,9 +552,12 @@ class ValueCounts:
             self.hll.merge(other.hll)
         elif self.hll is not None:
             self.hll.add_hashes(other._hashes(other.keys))
+        if self.hll is not None:
+            self._flush()
         self._combine(other.keys, other.counts, other.payload)
 
     def distinct(self) -> int:
+        self._flush()
         if self.hll is not None:
             return self.hll.estimate()
         return 0 if self.keys is None else len(self.keys)
@@ -514,6 +569,7 @@ class ValueCounts:
 
     def top(self, k: int) -> list[tuple[Any, int]]:
         """The ``k`` most frequent values, most frequent first (ties: smaller value first)."""
+        self._flush()
         if self.keys is None or not len(self.keys):
             return []
         values = self.keys if self.payload is None else self.payload
@@ -522,4 +578,5 @@ class ValueCounts:
 
     def error_bound(self) -> int:
         """How far below its true count a reported count may be (0 when exact)."""
+        self._flush()
         return 0 if self.hll is None else self.error
