@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
                     best[tool] = {**r, "peak": peak}
         npy_size = npy.stat().st_size if npy.exists() else 0
     print(f"{args.rows:,} demo orders, CSV {size / 1e6:,.1f} MB, .npy {npy_size / 1e6:,.1f} MB; "
-          f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")  # fmt: skip
+          f"{platform.machine()}, {os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}")  # fmt: skip
     print()
     print("| tool | seconds (best) | MB/s (of the CSV; .npy size for profile-npy) | peak RSS MiB |")
     print("|---|---:|---:|---:|")
@@ -132,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {tool} | error: {r['error']} | | |")
             continue
         mb = (npy_size if tool == "fastetl-profile-npy" else size) / 1e6
-        print(f"| {tool} | {r['seconds']:.2f} | {mb / r['seconds']:,.0f} | {r['peak'] / 2**20:,.0f} |")
+        print(
+            f"| {tool} | {r['seconds']:.2f} | {mb / r['seconds']:,.0f} | {r['peak'] / 2**20:,.0f} |"
+        )
     return 0
 
 

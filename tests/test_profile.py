@@ -55,7 +55,7 @@ def _rows(seed: int, n: int) -> list[list[str]]:
         day = (dt.date(2020, 1, 1) + dt.timedelta(days=rnd.randint(0, 1500))).isoformat()
         name = "" if rnd.random() < 0.05 else rnd.choice(NAMES) + str(rnd.randint(0, 30))
         grp = "" if rnd.random() < 0.03 else rnd.choices(GROUPS, weights=[50, 20, 15, 10, 5])[0]
-        email = f"user{rnd.randint(0, 10 ** 6)}@mail{rnd.randint(0, 5)}.com"
+        email = f"user{rnd.randint(0, 10**6)}@mail{rnd.randint(0, 5)}.com"
         ok = rnd.choice(["true", "false"])
         out.append([str(i), grp, x, k, price, day, name, email, ok])
     return out
@@ -122,7 +122,9 @@ def test_every_statistic_against_pandas(data):
     lens = s.str.len()
     assert c["lengths"]["min"] == lens.min() and c["lengths"]["max"] == lens.max()
     assert c["lengths"]["mean"] == pytest.approx(lens.mean(), rel=1e-12)
-    assert c["min"] == min(s, key=lambda v: v.encode()) and c["max"] == max(s, key=lambda v: v.encode())
+    assert c["min"] == min(s, key=lambda v: v.encode()) and c["max"] == max(
+        s, key=lambda v: v.encode()
+    )
     ranked = sorted(s.value_counts().items(), key=lambda kv: (-kv[1], kv[0].encode()))[:5]
     assert [tuple(t) for t in c["top"]] == [(v, int(n)) for v, n in ranked]
     # category: decoded top values
@@ -220,7 +222,7 @@ def test_pii_column_detected_and_its_values_appear_nowhere(tmp_path):
     def cpf() -> str:
         d = [rnd.randint(0, 9) for _ in range(9)]
         for n in (9, 10):
-            r = sum(v * w for v, w in zip(d, range(n + 1, 1, -1))) % 11
+            r = sum(v * w for v, w in zip(d, range(n + 1, 1, -1), strict=False)) % 11
             d.append(0 if r < 2 else 11 - r)
         s = "".join(map(str, d))
         return f"{s[:3]}.{s[3:6]}.{s[6:9]}-{s[9:]}"

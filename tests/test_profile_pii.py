@@ -21,7 +21,7 @@ def _cpf_digits(base9: str) -> str:
     """The textbook CPF check digits (mod 11 with weights 10..2 then 11..2)."""
     d = [int(c) for c in base9]
     for n in (9, 10):
-        s = sum(v * w for v, w in zip(d, range(n + 1, 1, -1)))
+        s = sum(v * w for v, w in zip(d, range(n + 1, 1, -1), strict=False))
         r = s % 11
         d.append(0 if r < 2 else 11 - r)
     return "".join(map(str, d))
@@ -30,7 +30,7 @@ def _cpf_digits(base9: str) -> str:
 def _cnpj_digits(base12: str) -> str:
     d = [int(c) for c in base12]
     for weights in ([5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2], [6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]):
-        r = sum(v * w for v, w in zip(d, weights)) % 11
+        r = sum(v * w for v, w in zip(d, weights, strict=False)) % 11
         d.append(0 if r < 2 else 11 - r)
     return "".join(map(str, d))
 
@@ -101,7 +101,8 @@ def test_emails():
     for v in ("joao.silva@example.com", "a+b@sub.example.com.br", "x_y-z@e.co"):
         assert pii.is_email(v) and pii.classify(v) == "email"
     for v in ("joao@", "@example.com", "joao@example", "jo ao@example.com", "joao@@example.com",
-              "joao@example.c0m", ".joao@example.com", "joao.@example.com", "a" * 65 + "@e.com"):  # fmt: skip
+              "joao@example.c0m", ".joao@example.com", "joao.@example.com",
+              "a" * 65 + "@e.com"):  # fmt: skip
         assert not pii.is_email(v), v
 
 
@@ -145,7 +146,8 @@ def test_phones_brazilian_and_e164():
 
 
 def test_iban_mod97():
-    for v in ("GB82 WEST 1234 5698 7654 32", "DE89370400440532013000", "FR1420041010050500013M02606",
+    for v in ("GB82 WEST 1234 5698 7654 32", "DE89370400440532013000",
+              "FR1420041010050500013M02606",
               "BR1800360305000010009795493C1"):  # fmt: skip
         assert pii.is_iban(v) and pii.classify(v) == "iban", v
     assert not pii.is_iban("GB82 WEST 1234 5698 7654 33")  # check fails
@@ -168,7 +170,9 @@ def test_prefilter_keeps_every_valid_value():
         values.append(_cnpj_digits("".join(rnd.choice("0123456789") for _ in range(12))))
         values.append(".".join(str(rnd.randint(0, 255)) for _ in range(4)))
         values.append(f"user{rnd.randint(0, 999)}@mail{rnd.randint(0, 9)}.com")
-        values.append(f"({rnd.randint(11, 99)}) 9{rnd.randint(1000, 9999)}-{rnd.randint(1000, 9999)}")
+        values.append(
+            f"({rnd.randint(11, 99)}) 9{rnd.randint(1000, 9999)}-{rnd.randint(1000, 9999)}"
+        )
     values += ["4111 1111 1111 1111", "GB82 WEST 1234 5698 7654 32", "2001:db8::1", "01310-100",
                "+14155550123", "a@b.co"]  # fmt: skip
     valid = [v for v in values if pii.classify(v, "telefone cep") is not None]

@@ -167,7 +167,8 @@ def test_cli_sample_of_a_csv(orders, tmp_path):
     assert info["allocation"] == "sqrt" and info["population"] == 20_000
     assert len(fastetl.open(out)) == info["rows"]
     r = subprocess.run(
-        [sys.executable, "-m", "fastetl", "sample", str(small), "--strata", "nope", "--frac", "0.1"],
+        [sys.executable, "-m", "fastetl", "sample", str(small), "--strata", "nope",
+         "--frac", "0.1"],
         capture_output=True, timeout=300, env={**os.environ},
     )  # fmt: skip
     assert r.returncode == 2 and "no column 'nope'" in r.stderr.decode()
@@ -194,7 +195,7 @@ def _close(x, y):
             _close(x[k], y[k])
     elif isinstance(x, list):
         assert len(x) == len(y)
-        for a, b in zip(x, y):
+        for a, b in zip(x, y, strict=False):
             _close(a, b)
     elif isinstance(x, float):
         assert x == pytest.approx(y, rel=1e-12)

@@ -76,7 +76,7 @@ def test_kll_rank_error_within_stated_bound(seed):
             q.merge(other)
     assert not q.exact and q.n == n
     s = np.sort(x)
-    for want, got in zip(QS, q.quantiles(QS)):
+    for want, got in zip(QS, q.quantiles(QS), strict=False):
         lo = np.searchsorted(s, got, side="left") / n  # the rank range of the returned value
         hi = np.searchsorted(s, got, side="right") / n
         err = 0.0 if lo <= want <= hi else min(abs(lo - want), abs(hi - want))
@@ -161,7 +161,7 @@ def test_merge_sorted_matches_counter(seed):
     k, c, _ = merge_sorted(ka, ca, kb, cb)
     want = collections.Counter(a.tolist()) + collections.Counter(b.tolist())
     assert k.tolist() == sorted(want)
-    assert dict(zip(k.tolist(), c.tolist())) == dict(want)
+    assert dict(zip(k.tolist(), c.tolist(), strict=False)) == dict(want)
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -199,7 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument(
         "--top", type=int, default=10, metavar="K", help="top values per column (default 10)"
     )
-    pr.add_argument("--workers", type=_positive_int, metavar="N", help="threads (default: all cores)")
+    pr.add_argument(
+        "--workers", type=_positive_int, metavar="N", help="threads (default: all cores)"
+    )
     _dialect_options(pr)
 
     sa = sub.add_parser(
@@ -212,7 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sa.add_argument("input", metavar="IN", help="CSV file (- for stdin) or a converted .npy")
     sa.add_argument("--strata", required=True, metavar="COL", help="the column that defines strata")
-    sa.add_argument("--frac", required=True, type=float, metavar="F", help="share of rows, in (0, 1]")
+    sa.add_argument(
+        "--frac", required=True, type=float, metavar="F", help="share of rows, in (0, 1]"
+    )
     sa.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     sa.add_argument(
         "--allocation",
@@ -226,7 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sa.add_argument("-o", "--output", metavar="SAMPLE.npy", help="write the sampled rows here")
     sa.add_argument("--schema", metavar="SCHEMA", help="schema JSON of a CSV (default: inferred)")
-    sa.add_argument("--json", metavar="FILE", help="write the estimates as JSON here (- for stdout)")
+    sa.add_argument(
+        "--json", metavar="FILE", help="write the estimates as JSON here (- for stdout)"
+    )
 
     d = sub.add_parser("demo", help="generate the example e-commerce orders, convert them, report")
     d.add_argument(

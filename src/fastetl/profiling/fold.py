@@ -12,7 +12,6 @@ estimated from an evenly spread subset of them, and the count says so).
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -114,7 +113,9 @@ class ColumnState:
         self.count = 0
         self.nulls = 0
         self.moments = Moments() if self.kind in ("number", "time", "bool") else None
-        self.quantiles = Quantiles(limits.quantile_exact) if self.kind in ("number", "time") else None
+        self.quantiles = (
+            Quantiles(limits.quantile_exact) if self.kind in ("number", "time") else None
+        )
         self.hist: np.ndarray | None = None  # exact counts from a second pass (an .npy)
         self.hist_edges: np.ndarray | None = None
         self.values = (
@@ -218,7 +219,7 @@ class ColumnState:
         counts = w
         cache = self._pii_cache
         name = self.name
-        for v, c in zip(values.tolist(), counts.tolist()):
+        for v, c in zip(values.tolist(), counts.tolist(), strict=False):
             if v in cache:
                 kind = cache[v]
             else:
@@ -255,11 +256,19 @@ class ColumnState:
         if other.len_n:
             self.len_n += other.len_n
             self.len_sum += other.len_sum
-            self.len_min = other.len_min if self.len_min is None else min(self.len_min, other.len_min)
-            self.len_max = other.len_max if self.len_max is None else max(self.len_max, other.len_max)
+            self.len_min = (
+                other.len_min if self.len_min is None else min(self.len_min, other.len_min)
+            )
+            self.len_max = (
+                other.len_max if self.len_max is None else max(self.len_max, other.len_max)
+            )
         if other.text_min is not None:
-            self.text_min = other.text_min if self.text_min is None else min(self.text_min, other.text_min)
-            self.text_max = other.text_max if self.text_max is None else max(self.text_max, other.text_max)  # type: ignore[type-var]
+            self.text_min = (
+                other.text_min if self.text_min is None else min(self.text_min, other.text_min)
+            )
+            self.text_max = (
+                other.text_max if self.text_max is None else max(self.text_max, other.text_max)
+            )  # type: ignore[type-var]
         for k, v in other.looks.items():
             self.looks[k] = self.looks.get(k, 0) + v
         for k, f in other.pii_counts.items():
@@ -280,7 +289,10 @@ class ColumnState:
         m = self.moments
         if self.kind not in ("number", "time") or m is None or m.n == 0:
             return None
-        lo, hi = float(self._floats(np.asarray([m.min]))[0]), float(self._floats(np.asarray([m.max]))[0])
+        lo, hi = (
+            float(self._floats(np.asarray([m.min]))[0]),
+            float(self._floats(np.asarray([m.max]))[0]),
+        )
         if not (math.isfinite(lo) and math.isfinite(hi)):
             return None
         integral = self.type in INT_TYPES or self.type in ("date", "datetime")
@@ -304,7 +316,9 @@ class ColumnState:
             return None
         t = self.type
         if t == "decimal":
-            return float(_decimal_floats(np.asarray([x], dtype=np.int64), self.column.scale or 0)[0])  # type: ignore[union-attr]
+            return float(
+                _decimal_floats(np.asarray([x], dtype=np.int64), self.column.scale or 0)[0]
+            )  # type: ignore[union-attr]
         if t in ("date", "datetime"):
             return str(np.datetime64(x))
         if isinstance(x, bytes):
@@ -365,7 +379,9 @@ class ColumnState:
             if self.kind == "time":
                 d["mean"] = self._time_value(m.mean if m.n else None)
                 d["std"] = _finite(m.std)
-                d["std_unit"] = np.datetime_data(self.column.numpy_format[1:])[0] if self.column else "D"  # type: ignore[index]
+                d["std_unit"] = (
+                    np.datetime_data(self.column.numpy_format[1:])[0] if self.column else "D"
+                )  # type: ignore[index]
             else:
                 d["mean"] = _finite(m.mean) if m.n else None
                 d["std"] = _finite(m.std)
@@ -373,7 +389,9 @@ class ColumnState:
             q = self.quantiles
             vals = q.quantiles(list(QUANTILES.values()))
             conv = self._time_value if self.kind == "time" else _finite
-            d["quantiles"] = {k: conv(v) for k, v in zip(QUANTILES, vals)} if vals else {}
+            d["quantiles"] = (
+                {k: conv(v) for k, v in zip(QUANTILES, vals, strict=False)} if vals else {}
+            )
             d["quantiles_exact"] = q.exact
             if not q.exact:
                 d["quantiles_rank_error"] = q.rank_error
@@ -505,9 +523,7 @@ class TableState:
         self.rows = 0
         self.row_hashes = Distinct(self.limits.rows_exact)
         self.numeric = [
-            cs.name
-            for cs in self.columns
-            if cs.kind == "number" and cs.type != "bool"
+            cs.name for cs in self.columns if cs.kind == "number" and cs.type != "bool"
         ][:CORR_LIMIT]
         self.corr = _Corr(len(self.numeric))
 
@@ -596,6 +612,3 @@ class TableState:
             "correlations": corr,
         }
 
-
-def iso_now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -48,7 +48,9 @@ _CNPJ_FMT = re.compile(r"\d{2}\.\d{3}\.\d{3}/\d{4}-\d{2}|\d{14}")
 _CARD_FMT = re.compile(r"\d{13,19}|\d{4}(?:[ -]\d{4}){2}[ -]\d{1,7}|\d{4}[ -]\d{6}[ -]\d{5}")
 _CEP_FMT = re.compile(r"\d{5}-\d{3}")
 _CEP_BARE = re.compile(r"\d{8}")
-_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
+_IPV4 = re.compile(
+    r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+)
 _E164 = re.compile(r"\+[1-9]\d{7,14}")
 _PHONE_CHARS = re.compile(r"[0-9+()\- .]+")
 _IBAN = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}")
@@ -86,7 +88,7 @@ def _cpf_check(d: str) -> bool:
         return False
     nums = [int(c) for c in d]
     for n in (9, 10):
-        s = sum(v * w for v, w in zip(nums[:n], range(n + 1, 1, -1)))
+        s = sum(v * w for v, w in zip(nums[:n], range(n + 1, 1, -1), strict=False))
         if (s * 10 % 11) % 10 != nums[n]:
             return False
     return True
@@ -102,7 +104,7 @@ def _cnpj_check(d: str) -> bool:
     nums = [int(c) for c in d]
     w1 = [5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]
     for n, w in ((12, w1), (13, [6, *w1])):
-        r = sum(v * x for v, x in zip(nums[:n], w)) % 11
+        r = sum(v * x for v, x in zip(nums[:n], w, strict=False)) % 11
         if (0 if r < 2 else 11 - r) != nums[n]:
             return False
     return True
@@ -224,7 +226,8 @@ def char_counts(values: np.ndarray) -> dict[str, np.ndarray]:
     low = b | 0x20
     out["alpha"] = ((low >= 97) & (low <= 122)).sum(axis=1)
     for name, ch in (("at", b"@"), ("dot", b"."), ("dash", b"-"), ("colon", b":"),
-                     ("slash", b"/"), ("plus", b"+"), ("space", b" "), ("paren", b"(")):  # fmt: skip
+                     ("slash", b"/"), ("plus", b"+"), ("space", b" "),
+                     ("paren", b"(")):  # fmt: skip
         out[name] = (b == ch[0]).sum(axis=1)
     return out
 

@@ -124,7 +124,10 @@ e = html.escape  # quote=True: safe in text and in attribute values
 
 
 def _metric(label: str, value: str) -> str:
-    return f'<div class="card metric"><div class="v">{e(value)}</div><div class="k">{e(label)}</div></div>'
+    return (
+        f'<div class="card metric"><div class="v">{e(value)}</div>'
+        f'<div class="k">{e(label)}</div></div>'
+    )
 
 
 def _bytes(n: Any) -> str:
@@ -227,18 +230,22 @@ def _column_card(c: dict[str, Any]) -> str:
                 rows.append(_row(k + ("" if c.get("quantiles_exact") else " ≈"), q[k]))
     ln = c.get("lengths")
     if ln:
-        rows.append(_row("length min / mean / max", f"{ln['min']} / {ln['mean']:.1f} / {ln['max']}"))
+        rows.append(
+            _row("length min / mean / max", f"{ln['min']} / {ln['mean']:.1f} / {ln['max']}")
+        )
     body = [
         f'<div class="card"><h3>{e(c["name"])}{badges}</h3>',
         _null_svg(c["nulls"], total),
-        f'<table>{"".join(rows)}</table>',
+        f"<table>{''.join(rows)}</table>",
     ]
     if c.get("histogram"):
         body.append(_hist_svg(c["histogram"]))
     elif c.get("top"):
         body.append(_top_svg(c["top"], c["count"]))
         if not c.get("top_exact", True):
-            body.append(f'<div class="sub">top counts within {c.get("top_error", 0):,} of the truth</div>')
+            body.append(
+                f'<div class="sub">top counts within {c.get("top_error", 0):,} of the truth</div>'
+            )
     pii = c.get("pii") or {}
     if pii:
         items = []
@@ -270,9 +277,7 @@ def _corr_table(corr: dict[str, dict[str, Any]]) -> str:
                 cells.append("<td>—</td>")
                 continue
             rgb = "var(--pos)" if r >= 0 else "var(--neg)"
-            cells.append(
-                f'<td style="background: rgba({rgb}, {abs(r) * 0.7:.2f})">{r:.2f}</td>'
-            )
+            cells.append(f'<td style="background: rgba({rgb}, {abs(r) * 0.7:.2f})">{r:.2f}</td>')
         rows.append(f"<tr><th>{e(a)}</th>{''.join(cells)}</tr>")
     return (
         '<h2>Correlations (Pearson)</h2><div class="card scroll"><table class="corr">'
@@ -288,12 +293,12 @@ def _sample_section(s: dict[str, Any] | None) -> str:
         o = est["overall"]
         exact = est.get("exact_total")
         rows.append(
-            f"<tr><td class=\"t\">{e(col)}</td><td class=\"n\">{e(_fmt(o['total']))}</td>"
-            f"<td class=\"n\">{e(_fmt(o['total_ci'][0]))} – {e(_fmt(o['total_ci'][1]))}</td>"
-            f"<td class=\"n\">{e(_fmt(exact))}</td></tr>"
+            f'<tr><td class="t">{e(col)}</td><td class="n">{e(_fmt(o["total"]))}</td>'
+            f'<td class="n">{e(_fmt(o["total_ci"][0]))} – {e(_fmt(o["total_ci"][1]))}</td>'
+            f'<td class="n">{e(_fmt(exact))}</td></tr>'
         )
     return (
-        f"<h2>Stratified sample estimates</h2><div class=\"card scroll\"><div class=\"sub\">"
+        f'<h2>Stratified sample estimates</h2><div class="card scroll"><div class="sub">'
         f"strata {e(str(s.get('strata')))}, {e(_fmt(s.get('rows')))} rows sampled "
         f"({e(str(s.get('allocation')))} allocation)</div><table><tr><th>column</th>"
         "<th>estimated total</th><th>95% interval</th><th>exact total</th></tr>"
@@ -319,7 +324,8 @@ def render_html(d: dict[str, Any]) -> str:
     ]
     parts = [
         f"<h1>Profile of {e(os.path.basename(str(d['source'])) or str(d['source']))}</h1>",
-        f'<div class="sub">{e(str(d["source"]))} · {e(d["format"])} · fastetl {e(__version__)}</div>',
+        f'<div class="sub">{e(str(d["source"]))} · {e(d["format"])} · '
+        f"fastetl {e(__version__)}</div>",
         "<h2>Overview</h2>",
         f'<div class="grid">{"".join(overview)}</div>',
     ]

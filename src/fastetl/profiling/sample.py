@@ -231,7 +231,9 @@ class Sampler:
             if not self.estimate:
                 raise ValueError("neyman allocation needs an --estimate column (it uses the first)")
             stds = self.sums[self.estimate[0]].stds(len(self.strata.keys))
-        self.want = allocate(self.sizes, n, allocation, stds) if self.rows else np.zeros(0, np.int64)
+        self.want = (
+            allocate(self.sizes, n, allocation, stds) if self.rows else np.zeros(0, np.int64)
+        )
         self.rng = np.random.default_rng(seed)
         self.kept = []
         self._bound = np.full(len(self.want), 1 << 40, dtype=np.int64)
@@ -304,7 +306,9 @@ class Sampler:
                 share = np.where(taken > 0, n_h / np.maximum(taken, 1), 0.0)
                 big_n = sizes * share
                 fpc = np.where(big_n > 0, 1 - n_h / np.maximum(big_n, 1e-300), 0.0)
-                v_tot = np.where(n_h > 0, big_n**2 * np.maximum(fpc, 0.0) * var_h / np.maximum(n_h, 1), 0.0)
+                v_tot = np.where(
+                    n_h > 0, big_n**2 * np.maximum(fpc, 0.0) * var_h / np.maximum(n_h, 1), 0.0
+                )
             tot_h = big_n * mean_h
             exact = self.sums[e].totals(k)
             strata = {}
@@ -338,7 +342,9 @@ class Sampler:
                     ),
                 },
                 "exact_total": float(exact.sum()),
-                "exact_mean": float(exact.sum() / self.sums[e].n.sum()) if self.sums[e].n.sum() else None,
+                "exact_mean": float(exact.sum() / self.sums[e].n.sum())
+                if self.sums[e].n.sum()
+                else None,
                 "strata": strata,
             }
         return out
