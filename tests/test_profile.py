@@ -337,3 +337,30 @@ def test_profile_argument_checks(data):
         fastetl.profile(path, top=-1)
     with pytest.raises(ValueError, match="workers"):
         fastetl.profile(path, workers=0)
+
+
+def test_pii_in_a_number_column_is_found_and_redacted(tmp_path):
+    """Bare CPFs read as integers (losing their leading zeros) are still PII.  (Inference
+    keeps numbers with leading zeros as text; a schema may still say int64.)"""
+    rnd = random.Random(9)
+    rows = []
+    for i in range(300):
+        d = [rnd.randint(0, 9) for _ in range(9)]
+        for n in (9, 10):
+            r = sum(v * w for v, w in zip(d, range(n + 1, 1, -1), strict=False)) % 11
+            d.append(0 if r < 2 else 11 - r)
+        rows.append(f"{i},{''.join(map(str, d))}")
+    path = tmp_path / "cpf.csv"
+    path.write_text("id,cpf\n" + "\n".join(rows) + "\n")
+    schema = {"columns": [{"name": "id", "type": "int32"}, {"name": "cpf", "type": "int64"}]}
+    prof = fastetl.profile(path, schema)
+    c = prof.column("cpf")
+    assert c["pii_kind"] == "cpf"
+    assert c["pii"]["cpf"]["count"] == 300 and c["redacted"]
+    assert c["min"] is None and c["top"] == [] and c["histogram"] is None
+    assert all(v is None for v in c["quantiles"].values())
+    text = prof.to_json() + prof.to_html()
+    for row in rows:
+        digits = row.split(",")[1]
+        assert str(int(digits)) not in text and digits not in text
+    assert prof.column("id")["pii_kind"] is None

@@ -201,3 +201,20 @@ def test_prefilter_keeps_every_valid_value():
 def test_mask(value, kind, masked):
     assert pii.mask(value, kind) == masked
     assert value not in pii.mask(value, kind)
+
+
+def test_integers_that_lost_their_leading_zeros():
+    rnd = random.Random(8)
+    for _ in range(200):
+        d = _cpf_digits("0" + "".join(rnd.choice("0123456789") for _ in range(8)))
+        if d == d[0] * 11:
+            continue
+        assert pii.classify_int(int(d)) == "cpf"
+        assert pii.int_text(int(d), "cpf") == d
+    assert pii.classify_int(int("11222333000181")) == "cnpj"
+    assert pii.classify_int(4111111111111111) == "card"
+    assert pii.classify_int(11987654321) is None  # bare digits: a phone only by name
+    assert pii.classify_int(11987654321, "telefone") == "phone"
+    assert pii.classify_int(1310100, "cep") == "cep"
+    assert pii.int_text(1310100, "cep") == "01310100"
+    assert pii.classify_int(12345678901) is None  # 11 digits, wrong check digits

@@ -131,7 +131,7 @@ class ColumnState:
         self.pii_checked = 0.0  # values whose kind was decided (all, unless capped)
         self.pii_estimated = False
         self.pii_examples: dict[str, list[str]] = {}
-        self._pii_cache: dict[bytes, str | None] = {}
+        self._pii_cache: dict[Any, str | None] = {}
 
     # -- folding -----------------------------------------------------------------
     def add(self, raw: np.ndarray, nulls: np.ndarray | None) -> None:
@@ -169,6 +169,19 @@ class ColumnState:
             raw = raw + raw.dtype.type(0.0)  # -0.0 and 0.0 are one value
         uniq, counts = _unique_sorted(raw)
         self.values.add_counts(uniq, counts)
+        if raw.dtype.kind in "iu" and raw.dtype.itemsize >= 4:
+            self._int_pii(uniq, counts)
+
+    def _int_pii(self, uniq: np.ndarray, counts: np.ndarray) -> None:
+        """Integers can be documents, cards or phones written without punctuation (and
+        without their leading zeros): validate those with 8 to 19 digits."""
+        plausible = (uniq >= 10_000_000) & (uniq < 10**19 if uniq.dtype.kind == "u" else uniq > 0)
+        w = counts.astype(np.float64)
+        self.pii_checked += float(w[~plausible].sum())
+        cand = uniq[plausible]
+        if not len(cand):
+            return
+        self._pii(cand, w[plausible], ints=True)
 
     def _floats(self, raw: np.ndarray) -> np.ndarray:
         t = self.type
@@ -205,7 +218,7 @@ class ColumnState:
         self.len_min = lo if self.len_min is None else min(self.len_min, lo)
         self.len_max = hi if self.len_max is None else max(self.len_max, hi)
 
-    def _pii(self, values: np.ndarray, weights: np.ndarray) -> None:
+    def _pii(self, values: np.ndarray, weights: np.ndarray, ints: bool = False) -> None:
         """Validate distinct candidates (at most ``pii_cap``), each standing for
         ``weights`` values, and count the values of each kind."""
         if not len(values):
@@ -223,7 +236,10 @@ class ColumnState:
             if v in cache:
                 kind = cache[v]
             else:
-                kind = _pii.classify(v.decode("utf-8", "replace"), name)
+                if ints:
+                    kind = _pii.classify_int(v, name)
+                else:
+                    kind = _pii.classify(v.decode("utf-8", "replace"), name)
                 if len(cache) < self.limits.pii_cache:
                     cache[v] = kind
             if kind is None:
@@ -231,7 +247,9 @@ class ColumnState:
             self.pii_counts[kind] = self.pii_counts.get(kind, 0.0) + c
             ex = self.pii_examples.setdefault(kind, [])
             if len(ex) < 3:
-                m = _pii.mask(v.decode("utf-8", "replace"), kind)
+                if ints:
+                    text = _pii.int_text(v, kind)
+                m = _pii.mask(text if ints else v.decode("utf-8", "replace"), kind)
                 if m not in ex:
                     ex.append(m)
 
@@ -611,4 +629,3 @@ class TableState:
             "columns": cols,
             "correlations": corr,
         }
-

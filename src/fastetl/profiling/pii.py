@@ -21,6 +21,10 @@ cep       ``12345-678``; the bare 8 digits count only in a column whose name
 iban      country code, 2 check digits and the country's length, mod-97 == 1
 ========  ===================================================================
 
+Integer columns are checked too (:func:`classify_int`): a CPF, CNPJ or CEP read as a
+number lost its leading zeros, which are put back; bare phone numbers count only in a
+column named for them.
+
 A value is first passed through :func:`candidates` (counts of character classes
 over the fixed-width bytes, numpy only); only distinct candidates reach the
 Python validators.  :func:`mask` hides all but a few characters of a value.
@@ -209,6 +213,32 @@ def classify(s: str, column: str = "") -> str | None:
     if s[:2].isalpha() and is_iban(s):
         return "iban"
     return None
+
+
+_ZFILL = {"cpf": 11, "cnpj": 14, "cep": 8}
+
+
+def classify_int(v: int, column: str = "") -> str | None:
+    """The PII kind of an integer (a number column): a CPF, CNPJ or CEP that lost its
+    leading zeros, a card number, or -- in a column named for them -- a phone."""
+    s = str(v)
+    if len(s) <= 11 and _cpf_check(s.zfill(11)):
+        return "cpf"
+    if len(s) <= 14 and _cnpj_check(s.zfill(14)):
+        return "cnpj"
+    if _CEP_NAME.search(column) and len(s) <= 8:
+        return "cep" if v else None
+    if _PHONE_NAME.search(column) and is_phone(s, True):
+        return "phone"
+    if is_card(s):
+        return "card"
+    return None
+
+
+def int_text(v: int, kind: str) -> str:
+    """An integer of PII kind ``kind`` as the text it stands for (zeros put back)."""
+    s = str(v)
+    return s.zfill(_ZFILL[kind]) if kind in _ZFILL else s
 
 
 # ---------------------------------------------------------------------------
