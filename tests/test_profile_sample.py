@@ -201,3 +201,22 @@ def _close(x, y):
         assert x == pytest.approx(y, rel=1e-12)
     else:
         assert x == y
+
+
+def test_cli_sample_html_puts_estimates_beside_exact_totals(orders, tmp_path):
+    _, npy, t = orders
+    html_path = tmp_path / "s.html"
+    r = subprocess.run(
+        [sys.executable, "-m", "fastetl", "sample", str(npy), "--strata", "metodo_pagamento",
+         "--frac", "0.01", "--estimate", "valor_total", "--html", str(html_path),
+         "--json", str(tmp_path / "s.json")],
+        capture_output=True, timeout=300, env={**os.environ},
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    page = html_path.read_text(encoding="utf-8")
+    info = json.loads((tmp_path / "s.json").read_text())
+    exact = float(np.sum(t["valor_total"]))
+    assert info["estimates"]["valor_total"]["exact_total"] == pytest.approx(exact, rel=1e-12)
+    assert "exact total" in page and "<script" not in page and "http" not in page
+    for m in set(t["metodo_pagamento"].tolist()):
+        assert f">{m}<" in page  # a row per stratum

@@ -233,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     sa.add_argument(
         "--json", metavar="FILE", help="write the estimates as JSON here (- for stdout)"
     )
+    sa.add_argument(
+        "--html", metavar="FILE", help="write the estimates beside the exact totals as HTML here"
+    )
 
     d = sub.add_parser("demo", help="generate the example e-commerce orders, convert them, report")
     d.add_argument(
@@ -623,6 +626,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     if args.json:
         _write_text(args.json, json.dumps(info, indent=2, ensure_ascii=False) + "\n", "estimates")
+    if args.html:
+        from fastetl.profiling.report import render_sample_html
+
+        _write_text(args.html, render_sample_html(info), "HTML report")
     print(
         f"fastetl: sampled {info['rows']:,} of {info['population']:,} rows "
         f"({info['allocation']} allocation over strata of {info['strata']!r}, seed {info['seed']})"

@@ -286,25 +286,55 @@ def _corr_table(corr: dict[str, dict[str, Any]]) -> str:
 
 
 def _sample_section(s: dict[str, Any] | None) -> str:
+    """The estimates of a stratified sample, each beside the exact value of the full data."""
     if not s:
         return ""
-    rows = []
+    parts = [
+        "<h2>Stratified sample estimates</h2>",
+        f'<div class="sub">strata {e(str(s.get("strata")))}: {e(_fmt(s.get("rows")))} of '
+        f"{e(_fmt(s.get('population')))} rows sampled ({e(str(s.get('allocation')))} "
+        f"allocation, seed {e(str(s.get('seed')))}); 95% intervals</div>",
+    ]
     for col, est in s.get("estimates", {}).items():
         o = est["overall"]
-        exact = est.get("exact_total")
-        rows.append(
-            f'<tr><td class="t">{e(col)}</td><td class="n">{e(_fmt(o["total"]))}</td>'
-            f'<td class="n">{e(_fmt(o["total_ci"][0]))} – {e(_fmt(o["total_ci"][1]))}</td>'
-            f'<td class="n">{e(_fmt(exact))}</td></tr>'
+        rows = [
+            "<tr><th>stratum</th><th>rows</th><th>sampled</th><th>estimated total</th>"
+            "<th>95% interval</th><th>exact total</th></tr>"
+        ]
+        items = [("all", {**o, "rows": s.get("population"), "sampled": s.get("rows"),
+                          "exact_total": est.get("exact_total")})]  # fmt: skip
+        items += list(est.get("strata", {}).items())
+        for name, v in items:
+            lo, hi = v["total_ci"]
+            inside = v.get("exact_total") is not None and lo <= v["exact_total"] <= hi
+            cls = "n" if inside else "n warn"  # the exact value outside the interval
+            rows.append(
+                f'<tr><td class="t">{e(str(name))}</td><td class="n">{e(_fmt(v.get("rows")))}</td>'
+                f'<td class="n">{e(_fmt(v.get("sampled")))}</td>'
+                f'<td class="n">{e(_fmt(v["total"]))}</td>'
+                f'<td class="n">{e(_fmt(lo))} – {e(_fmt(hi))}</td>'
+                f'<td class="{cls}">{e(_fmt(v.get("exact_total")))}</td></tr>'
+            )
+        parts.append(
+            f'<h3 class="est">{e(col)}</h3>'
+            f'<div class="card scroll"><table>{"".join(rows)}</table></div>'
         )
-    return (
-        f'<h2>Stratified sample estimates</h2><div class="card scroll"><div class="sub">'
-        f"strata {e(str(s.get('strata')))}, {e(_fmt(s.get('rows')))} rows sampled "
-        f"({e(str(s.get('allocation')))} allocation)</div><table><tr><th>column</th>"
-        "<th>estimated total</th><th>95% interval</th><th>exact total</th></tr>"
-        + "".join(rows)
-        + "</table></div>"
-    )
+    return "\n".join(parts)
+
+
+def render_sample_html(info: dict[str, Any]) -> str:
+    """The report of :func:`fastetl.profiling.sample`: its estimates beside the exact
+    values of the full data (one self-contained HTML document)."""
+    src = str(info.get("source", ""))
+    body = [
+        f"<h1>Stratified sample of {e(os.path.basename(src) or src)}</h1>",
+        f'<div class="sub">{e(src)} · fastetl {e(__version__)}</div>',
+        _sample_section(info),
+        "<footer>Estimated totals use the expansion weights N_h / n_h; intervals are "
+        "total ± 1.96 standard errors with the finite population correction.</footer>",
+    ]
+    title = f"Stratified sample of {os.path.basename(src)}"
+    return _template().substitute(title=e(title), body="\n".join(body))
 
 
 def render_html(d: dict[str, Any]) -> str:
