@@ -556,6 +556,10 @@ class TableState:
 
     def add(self, records: np.ndarray) -> None:
         """Fold a block of records (in input order after those folded before)."""
+        with np.errstate(all="ignore"):  # overflow and NaN are results here, not faults
+            self._fold(records)
+
+    def _fold(self, records: np.ndarray) -> None:
         n = len(records)
         if not n:
             return
@@ -581,6 +585,10 @@ class TableState:
 
     def add_histograms(self, records: np.ndarray, edges: dict[str, np.ndarray]) -> None:
         """The second pass over an ``.npy``: exact histogram counts on ``edges``."""
+        with np.errstate(all="ignore"):  # overflow and NaN are results here, not faults
+            self._fold_histograms(records, edges)
+
+    def _fold_histograms(self, records: np.ndarray, edges: dict[str, np.ndarray]) -> None:
         t = self._view(records)
         for cs in self.columns:
             e = edges.get(cs.name)
@@ -591,6 +599,10 @@ class TableState:
 
     def merge(self, other: TableState) -> None:
         """Fold in the state of the blocks that come right after this one's."""
+        with np.errstate(all="ignore"):  # overflow and NaN are results here, not faults
+            self._merge(other)
+
+    def _merge(self, other: TableState) -> None:
         self.rows += other.rows
         for a, b in zip(self.columns, other.columns, strict=True):
             a.merge(b)
@@ -598,6 +610,11 @@ class TableState:
         self.corr.merge(other.corr)
 
     def result(self, categories: dict[str, list[str]], top_k: int = 10) -> dict[str, Any]:
+        """The profile (JSON-shaped) of the blocks folded so far."""
+        with np.errstate(all="ignore"):  # overflow and NaN are results here, not faults
+            return self._result(categories, top_k)
+
+    def _result(self, categories: dict[str, list[str]], top_k: int = 10) -> dict[str, Any]:
         cols = [cs.result(categories.get(cs.name), top_k) for cs in self.columns]
         for cs, d in zip(self.columns, cols, strict=True):
             kind = cs.pii_kind()
