@@ -196,6 +196,7 @@ class Sampler:
         self.estimate = list(estimate)
         self.sums = {e: _Sums() for e in estimate}
         self.rows = 0
+        self._sizes = np.zeros(0, np.int64)
         # pass 2
         self.rng: np.random.Generator | None = None
         self.want: np.ndarray | None = None
@@ -212,16 +213,13 @@ class Sampler:
         k = len(self.strata.keys)
         for e in self.estimate:
             self.sums[e].add(codes, _floats(self.table, records, e), k)
-        self._sizes = np.bincount(codes, minlength=k) + (
-            np.concatenate([self._sizes, np.zeros(k - len(self._sizes), np.int64)])
-            if hasattr(self, "_sizes")
-            else 0
-        )
+        self._sizes = np.bincount(codes, minlength=k) + self.sizes
 
     @property
     def sizes(self) -> np.ndarray:
+        """Rows of each stratum seen by pass 1."""
         k = len(self.strata.keys)
-        s = getattr(self, "_sizes", np.zeros(0, np.int64))
+        s = self._sizes
         return np.concatenate([s, np.zeros(k - len(s), np.int64)]).astype(np.int64)
 
     def plan(self, frac: float, allocation: str, seed: int) -> None:
