@@ -221,3 +221,20 @@ def test_sketch_results_depend_on_the_block_sequence_only():
             q.add(p)
         runs.append(q.quantiles(QS))
     assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_bytes_extremes_is_min_and_max_of_bytes(seed):
+    from fastetl.profiling.fold import bytes_extremes
+
+    rnd = np.random.default_rng(seed)
+    width = int(rnd.integers(1, 30))
+    alphabet = [b"", b"a", b"b", b"\x01", b"\xc3\xa9", b"z", b"\xff"]
+    vals = [
+        b"".join(alphabet[int(i)] for i in rnd.integers(0, len(alphabet), rnd.integers(0, 8)))[
+            :width
+        ].rstrip(b"\0")
+        for _ in range(int(rnd.integers(1, 300)))
+    ]
+    arr = np.array(vals, dtype=f"S{width}")
+    assert bytes_extremes(arr) == (min(arr.tolist()), max(arr.tolist()))

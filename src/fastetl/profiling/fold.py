@@ -61,10 +61,37 @@ def _kind(col_type: str) -> str:
 
 
 def _utf8_lengths(values: np.ndarray) -> np.ndarray:
-    """Characters in each UTF-8 value of a numpy ``S`` array (NUL padding excluded)."""
+    """Characters in each UTF-8 value of a numpy ``S`` array (NUL padding excluded):
+    its bytes less its continuation bytes, counted only in values with a non-ASCII byte."""
+    n, w = len(values), values.dtype.itemsize
+    out = np.char.str_len(values).astype(np.int64)
+    b = np.ascontiguousarray(values).view(np.uint8).reshape(n, w)
+    high = (b >= 0x80).any(axis=1)
+    if high.any():
+        rows = b[high]
+        out[high] -= ((rows & 0xC0) == 0x80).sum(axis=1)
+    return out
+
+
+def bytes_extremes(values: np.ndarray) -> tuple[bytes, bytes]:
+    """The smallest and largest value of a non-empty numpy ``S`` array, in bytes order
+    (``min(values.tolist())``): compared 8 bytes at a time as big-endian words, keeping
+    only the values tied so far."""
     n, w = len(values), values.dtype.itemsize
     b = np.ascontiguousarray(values).view(np.uint8).reshape(n, w)
-    return ((b & 0xC0) != 0x80).sum(axis=1) - (b == 0).sum(axis=1)
+    if w % 8:
+        b = np.concatenate([b, np.zeros((n, 8 - w % 8), np.uint8)], axis=1)
+    words = b.view(">u8")
+    out = []
+    for smallest in (True, False):
+        idx = np.arange(n)
+        for j in range(words.shape[1]):
+            col = words[idx, j]
+            idx = idx[col == (col.min() if smallest else col.max())]
+            if len(idx) == 1:
+                break
+        out.append(bytes(values[idx[0]]))
+    return out[0], out[1]
 
 
 def _unique_sorted(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -193,8 +220,7 @@ class ColumnState:
         return raw.astype(np.float64)
 
     def _text(self, uniq: np.ndarray, counts: np.ndarray) -> None:
-        values = uniq.tolist()
-        lo, hi = min(values), max(values)
+        lo, hi = bytes_extremes(uniq)
         self.text_min = lo if self.text_min is None else min(self.text_min, lo)
         self.text_max = hi if self.text_max is None else max(self.text_max, hi)
         self._lengths(_utf8_lengths(uniq), counts)
