@@ -63,17 +63,15 @@ def hash_values(values: np.ndarray) -> np.ndarray:
     if pad:
         raw = np.concatenate([raw, np.zeros((n, pad), np.uint8)], axis=1)
     words = raw.view(np.uint64).reshape(n, -1)
-    # two multiply-rotate lanes over the words, then the full mix: every bit of every
-    # word reaches every bit of the hash
-    a = np.full(n, 0x243F6A8885A308D3, dtype=np.uint64)
-    b = np.full(n, 0x13198A2E03707344, dtype=np.uint64)
+    # h = f(h ^ word) word by word, f a bijection (odd multiply, xor-shift), then the full
+    # mix: values that differ in one word always hash apart
+    h = np.full(n, 0x243F6A8885A308D3, dtype=np.uint64)
+    k, r = _U64(0x9FB21C651E98DF25), _U64(29)
     for j in range(words.shape[1]):
-        w = words[:, j]
-        a = (a ^ w) * _U64(0x9FB21C651E98DF25)
-        b = (b + w) * _U64(0xC2B2AE3D27D4EB4F)
-        a ^= a >> _U64(29)
-        b ^= b >> _U64(31)
-    return _mix(a ^ _mix(b))
+        h ^= words[:, j]
+        h *= k
+        h ^= h >> r
+    return _mix(h)
 
 
 # ---------------------------------------------------------------------------
