@@ -78,11 +78,15 @@ WHEEL_REQUIRED = (
     "fastetl/py.typed",
     "fastetl/_core.pyi",
     "fastetl/data/orders_schema.json",
+    "fastetl/profiling/report.html.in",
 )
 CORE_RE = re.compile(r"^fastetl/_core(\.[^/]*)?\.(so|pyd)$")
 # What the wheel must mirror from src/fastetl: modules, stubs, marker, package data
-# (the package-data globs of pyproject.toml: py.typed, *.pyi, data/*.json).
-WHEEL_MIRRORED_RE = re.compile(r"^fastetl/(.*\.pyi?|py\.typed|data/[^/]*\.json)$")
+# (the package-data globs of pyproject.toml: py.typed, *.pyi, data/*.json, and the
+# profile report's template profiling/report.html.in).
+WHEEL_MIRRORED_RE = re.compile(
+    r"^fastetl/(.*\.pyi?|py\.typed|data/[^/]*\.json|profiling/report\.html\.in)$"
+)
 WHEEL_FORBIDDEN_SUFFIXES = (".pyx", ".pxd", ".pxi", ".c", ".cpp", ".h", ".html", ".pyc", ".pyo")
 
 # Build debris (sdist and source-tree walk).

@@ -18,6 +18,7 @@ from .errors import (
     SchemaError,
 )
 from .infer import hint_for, infer_schema
+from .profiling import Profile, profile
 from .schema import Column, Dialect, FlagBit, Flags, Schema
 from .sources import InputError
 from .table import Table, open
@@ -36,6 +37,7 @@ __all__ = [
     "Interrupted",
     "OutputError",
     "ParseError",
+    "Profile",
     "Schema",
     "SchemaError",
     "Table",
@@ -45,6 +47,7 @@ __all__ = [
     "hint_for",
     "infer_schema",
     "open",
+    "profile",
     "read_csv",
     "set_fallback",
 ]

@@ -243,6 +243,59 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("path", metavar="OUT", help="a .npy file written by fastetl convert")
     i.add_argument("-n", "--rows", type=int, default=5, metavar="N", help="rows to show (5)")
 
+    pr = sub.add_parser(
+        "profile",
+        help="statistics, PII and an HTML report of a CSV or a converted .npy",
+        description="Profile IN (a CSV, - for stdin, compressed or not, or a converted .npy) "
+        "in one pass and bounded memory: per column type, nulls, distinct, min/max, mean, "
+        "std, quantiles, histogram, top values, lengths, PII; rows, bad rows, duplicates, "
+        "correlations.  Prints a summary; --json and --html write the full profile.",
+    )
+    pr.add_argument("input", metavar="IN", help="CSV file (- for stdin) or a converted .npy")
+    pr.add_argument("--schema", metavar="SCHEMA", help="schema JSON (default: inferred)")
+    pr.add_argument("--json", metavar="FILE", help="write the profile as JSON here (- for stdout)")
+    pr.add_argument("--html", metavar="FILE", help="write the self-contained HTML report here")
+    pr.add_argument(
+        "--top", type=int, default=10, metavar="K", help="top values per column (default 10)"
+    )
+    pr.add_argument(
+        "--workers", type=_positive_int, metavar="N", help="threads (default: all cores)"
+    )
+    _dialect_options(pr)
+
+    sa = sub.add_parser(
+        "sample",
+        help="a seeded stratified random sample, with estimates and 95%% intervals",
+        description="Draw a stratified random sample of IN (a CSV or a converted .npy): "
+        "FRAC of its rows, every stratum of --strata represented (at least 2 rows), and "
+        "for each --estimate column the estimated total and mean per stratum and overall "
+        "with expansion weights and 95%% confidence intervals, beside the exact totals.",
+    )
+    sa.add_argument("input", metavar="IN", help="CSV file (- for stdin) or a converted .npy")
+    sa.add_argument("--strata", required=True, metavar="COL", help="the column that defines strata")
+    sa.add_argument(
+        "--frac", required=True, type=float, metavar="F", help="share of rows, in (0, 1]"
+    )
+    sa.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    sa.add_argument(
+        "--allocation",
+        choices=("proportional", "sqrt", "neyman"),
+        default="proportional",
+        help="rows per stratum: proportional to its size (default), to its square root "
+        "(favours rare strata), or neyman (size times the std of the first --estimate column)",
+    )
+    sa.add_argument(
+        "--estimate", nargs="+", default=[], metavar="COL", help="numeric columns to estimate"
+    )
+    sa.add_argument("-o", "--output", metavar="SAMPLE.npy", help="write the sampled rows here")
+    sa.add_argument("--schema", metavar="SCHEMA", help="schema JSON of a CSV (default: inferred)")
+    sa.add_argument(
+        "--json", metavar="FILE", help="write the estimates as JSON here (- for stdout)"
+    )
+    sa.add_argument(
+        "--html", metavar="FILE", help="write the estimates beside the exact totals as HTML here"
+    )
+
     d = sub.add_parser("demo", help="generate the example e-commerce orders, convert them, report")
     d.add_argument(
         "--rows",
@@ -754,6 +807,101 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _is_npy(path: str) -> bool:
+    if path == "-":
+        return False
+    if path.lower().endswith(".npy"):
+        return True
+    try:
+        with open(path, "rb") as f:
+            return f.read(6) == b"\x93NUMPY"
+    except OSError:
+        return False
+
+
+def _write_text(target: str, text: str, what: str) -> None:
+    if target == "-":
+        sys.stdout.write(text)
+        return
+    Path(target).write_text(text, encoding="utf-8")
+    print(f"fastetl: {what} written to {target}", file=sys.stderr)
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    if args.top < 0:
+        raise UsageError("--top must be 0 or more")
+    if _is_npy(args.input):
+        if args.schema or args.delimiter or args.encoding or args.no_header or args.infer_rows:
+            raise UsageError("a converted .npy carries its schema: no --schema or reading options")
+        prof = fastetl.profile(args.input, top=args.top, workers=args.workers)
+    else:
+        src = _input(args)
+        schema, inferred = _schema(args, src)
+        prof = fastetl.profile(src, schema, top=args.top, workers=args.workers)
+        prof.data["schema_inferred"] = inferred
+        if args.input == "-":
+            prof.data["source"] = "<stdin>"
+    if args.json:
+        _write_text(args.json, prof.to_json() + "\n", "profile JSON")
+    if args.html:
+        prof.save_html(args.html)
+        print(f"fastetl: HTML report written to {args.html}", file=sys.stderr)
+    if not args.json and not args.html:
+        print(prof)
+    return EXIT_OK
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import json
+
+    from fastetl.profiling import sample
+
+    schema = None
+    if args.schema:
+        if _is_npy(args.input):
+            raise UsageError("a converted .npy carries its schema: no --schema")
+        try:
+            schema = fastetl.Schema.load(args.schema)
+        except fastetl.SchemaError as e:
+            raise UsageError(f"--schema {args.schema}: {e}") from None
+    try:
+        info = sample(
+            args.input,
+            args.strata,
+            args.frac,
+            seed=args.seed,
+            allocation=args.allocation,
+            estimate=args.estimate,
+            output=args.output,
+            schema=schema,
+        )
+    except ValueError as e:
+        if isinstance(e, fastetl.FastETLError):
+            raise
+        raise UsageError(str(e)) from None
+    if args.json:
+        _write_text(args.json, json.dumps(info, indent=2, ensure_ascii=False) + "\n", "estimates")
+    if args.html:
+        from fastetl.profiling.report import render_sample_html
+
+        _write_text(args.html, render_sample_html(info), "HTML report")
+    print(
+        f"fastetl: sampled {info['rows']:,} of {info['population']:,} rows "
+        f"({info['allocation']} allocation over strata of {info['strata']!r}, seed {info['seed']})"
+        + (f" into {args.output}" if args.output else ""),
+        file=sys.stderr,
+    )
+    if not args.json or args.json != "-":
+        for col, est in info["estimates"].items():
+            o = est["overall"]
+            lo, hi = o["total_ci"]
+            print(
+                f"{col}: estimated total {o['total']:,.2f} (95% CI {lo:,.2f} .. {hi:,.2f}); "
+                f"exact {est['exact_total']:,.2f}"
+            )
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from fastetl.demo import demo_schema, generate_orders
 
@@ -792,6 +940,8 @@ COMMANDS = {
     "infer": cmd_infer,
     "inspect": cmd_inspect,
     "demo": cmd_demo,
+    "profile": cmd_profile,
+    "sample": cmd_sample,
 }
 
 

@@ -1,0 +1,674 @@
+"""Folding blocks of records into per-column and whole-table profile states.
+
+A :class:`TableState` takes blocks of records (the numpy structured arrays a
+conversion makes) and keeps, per column, the accumulators of
+:mod:`fastetl.profiling.stats`; :meth:`TableState.merge` combines two states (each
+made from consecutive blocks), :meth:`TableState.result` gives the JSON-shaped
+profile.  All work is numpy over whole blocks; the only Python loop over values
+is the PII validation of the distinct candidates of a block (at most
+``pii_cap`` per block and column; the share of a block that has more is
+estimated from an evenly spread subset of them, and the count says so).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..schema import FLOAT_TYPES, INT_TYPES, Column, Schema
+from ..table import Table, _decimal_floats
+from . import pii as _pii
+from .stats import Distinct, Moments, Quantiles, ValueCounts, hash_values
+
+QUANTILES: dict[str, float] = {
+    "p1": 0.01, "p5": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95, "p99": 0.99,
+}  # fmt: skip
+HIST_BINS = 20
+CORR_LIMIT = 64  # numeric columns in the correlation matrix (the first ones)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What bounds the memory of a profile: per column, at most ``exact`` distinct
+    values (and their counts) and ``quantile_exact`` held numbers before the sketches
+    take over; ``rows_exact`` row hashes for duplicates; per block and text column,
+    the characters of at most ``text_cap`` distinct values are classified and at
+    most ``pii_cap`` PII candidates validated (shares of the rest are estimated
+    from these, evenly spread over the sorted distinct values)."""
+
+    exact: int = 1 << 16
+    quantile_exact: int = 1 << 17
+    rows_exact: int = 1 << 20
+    top_capacity: int = 1024
+    pii_cap: int = 512
+    text_cap: int = 2048
+    pii_cache: int = 1 << 15
+
+
+def _kind(col_type: str) -> str:
+    if col_type in INT_TYPES or col_type in FLOAT_TYPES or col_type == "decimal":
+        return "number"
+    if col_type in ("date", "datetime"):
+        return "time"
+    if col_type == "bool":
+        return "bool"
+    if col_type == "category":
+        return "category"
+    return "text"
+
+
+def _utf8_lengths(values: np.ndarray) -> np.ndarray:
+    """Characters in each UTF-8 value of a numpy ``S`` array (NUL padding excluded):
+    its bytes less its continuation bytes, counted only in values with a non-ASCII byte."""
+    n, w = len(values), values.dtype.itemsize
+    out = np.char.str_len(values).astype(np.int64)
+    b = np.ascontiguousarray(values).view(np.uint8).reshape(n, w)
+    high = (b >= 0x80).any(axis=1)
+    if high.any():
+        rows = b[high]
+        out[high] -= ((rows & 0xC0) == 0x80).sum(axis=1)
+    return out
+
+
+def bytes_extremes(values: np.ndarray) -> tuple[bytes, bytes]:
+    """The smallest and largest value of a non-empty numpy ``S`` array, in bytes order
+    (``min(values.tolist())``): compared 8 bytes at a time as big-endian words, keeping
+    only the values tied so far."""
+    n, w = len(values), values.dtype.itemsize
+    b = np.ascontiguousarray(values).view(np.uint8).reshape(n, w)
+    if w % 8:
+        b = np.concatenate([b, np.zeros((n, 8 - w % 8), np.uint8)], axis=1)
+    words = b.view(">u8")
+    out = []
+    for smallest in (True, False):
+        idx = np.arange(n)
+        for j in range(words.shape[1]):
+            col = words[idx, j]
+            idx = idx[col == (col.min() if smallest else col.max())]
+            if len(idx) == 1:
+                break
+        out.append(bytes(values[idx[0]]))
+    return out[0], out[1]
+
+
+def _unique_sorted(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(x, return_counts=True)`` of a sorted ``x`` (any ``x`` for bools)."""
+    if x.dtype.kind == "b":
+        return np.unique(x, return_counts=True)
+    if not len(x):
+        return x, np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.concatenate([[True], x[1:] != x[:-1]]))
+    counts = np.diff(np.append(starts, len(x)))
+    return x[starts], counts
+
+
+def _subset(weights: np.ndarray, cap: int) -> tuple[np.ndarray | None, np.ndarray]:
+    """At most ``cap`` of the distinct values weighing ``weights`` (their counts), to
+    stand for all: the ``cap // 4`` heaviest as themselves, and an even spread of the
+    rest, each weighing its share of the rest.  (None, weights) when all fit."""
+    w = weights.astype(np.float64)
+    if len(w) <= cap:
+        return None, w
+    heavy = cap // 4
+    order = np.argsort(-w, kind="stable")
+    top, rest = order[:heavy], order[heavy:]
+    spread = rest[np.linspace(0, len(rest) - 1, cap - heavy).astype(np.intp)]
+    spread = np.unique(spread)
+    scale = float(w[rest].sum()) / float(w[spread].sum())
+    pick = np.concatenate([top, spread])
+    return pick, np.concatenate([w[top], w[spread] * scale])
+
+
+def _finite(x: Any) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+class ColumnState:
+    """The accumulators of one column (or flag bit, profiled as a bool column)."""
+
+    def __init__(self, name: str, col_type: str, column: Column | None, limits: Limits) -> None:
+        self.name = name
+        self.type = col_type
+        self.column = column
+        self.kind = _kind(col_type)
+        self.limits = limits
+        self.count = 0
+        self.nulls = 0
+        self.moments = Moments() if self.kind in ("number", "time", "bool") else None
+        self.quantiles = (
+            Quantiles(limits.quantile_exact) if self.kind in ("number", "time") else None
+        )
+        self.hist: np.ndarray | None = None  # exact counts from a second pass (an .npy)
+        self.hist_edges: np.ndarray | None = None
+        self.values = (
+            ValueCounts(limits.exact, limits.top_capacity) if self.kind != "category" else None
+        )
+        self.codes = np.zeros(0, dtype=np.int64)  # category: count per code
+        self.len_n, self.len_sum, self.len_min, self.len_max = 0, 0, None, None
+        self.text_min: bytes | None = None  # text: smallest and largest value (UTF-8 order)
+        self.text_max: bytes | None = None
+        self.looks: dict[str, float] = {}
+        self.text_estimated = False  # looks_like from a subset of the distinct values
+        self.pii_counts: dict[str, float] = {}
+        self.pii_checked = 0.0  # values whose kind was decided (all, unless capped)
+        self.pii_estimated = False
+        self.pii_examples: dict[str, list[str]] = {}
+        self._pii_cache: dict[Any, str | None] = {}
+
+    # -- folding -----------------------------------------------------------------
+    def add(self, raw: np.ndarray, nulls: np.ndarray | None) -> None:
+        """Fold a block: ``raw`` the stored values, ``nulls`` True where null (or None)."""
+        if nulls is not None and nulls.any():
+            self.nulls += int(nulls.sum())
+            raw = raw[~nulls]
+        self.count += len(raw)
+        if not len(raw):
+            return
+        if self.kind == "category":
+            c = np.bincount(raw.astype(np.intp))
+            if len(c) > len(self.codes):
+                c[: len(self.codes)] += self.codes
+                self.codes = c.astype(np.int64)
+            else:
+                self.codes[: len(c)] += c
+            return
+        if self.kind in ("number", "time"):
+            raw = np.sort(raw)  # once: for the quantiles (sorted runs) and the counts
+        if self.kind in ("number", "time", "bool"):
+            floats = self._floats(raw)
+            assert self.moments is not None
+            self.moments.add(floats, raw)
+            if self.quantiles is not None:
+                self.quantiles.add(floats)
+        assert self.values is not None
+        if self.kind == "text":  # sorting 64-bit hashes beats sorting long byte strings
+            keys, first, counts = np.unique(hash_values(raw), return_index=True, return_counts=True)
+            uniq = raw[first]
+            self.values.add_counts(keys, counts, uniq)
+            self._text(uniq, counts)
+            return
+        if raw.dtype.kind == "f":
+            raw = raw + raw.dtype.type(0.0)  # -0.0 and 0.0 are one value
+        uniq, counts = _unique_sorted(raw)
+        self.values.add_counts(uniq, counts)
+        if raw.dtype.kind in "iu" and raw.dtype.itemsize >= 4:
+            self._int_pii(uniq, counts)
+
+    def _int_pii(self, uniq: np.ndarray, counts: np.ndarray) -> None:
+        """Integers can be documents, cards or phones written without punctuation (and
+        without their leading zeros): validate those with 8 to 19 digits."""
+        plausible = (uniq >= 10_000_000) & (uniq < 10**19 if uniq.dtype.kind == "u" else uniq > 0)
+        w = counts.astype(np.float64)
+        self.pii_checked += float(w[~plausible].sum())
+        cand = uniq[plausible]
+        if not len(cand):
+            return
+        self._pii(cand, w[plausible], ints=True)
+
+    def _floats(self, raw: np.ndarray) -> np.ndarray:
+        t = self.type
+        if t == "decimal":
+            assert self.column is not None
+            return _decimal_floats(raw, self.column.scale or 0)
+        if t in ("date", "datetime"):
+            return raw.view(np.int64).astype(np.float64)
+        return raw.astype(np.float64)
+
+    def _text(self, uniq: np.ndarray, counts: np.ndarray) -> None:
+        lo, hi = bytes_extremes(uniq)
+        self.text_min = lo if self.text_min is None else min(self.text_min, lo)
+        self.text_max = hi if self.text_max is None else max(self.text_max, hi)
+        self._lengths(_utf8_lengths(uniq), counts)
+        pick, weights = _subset(counts, self.limits.text_cap)
+        if pick is not None:  # the characters of a subset of the distinct values
+            uniq = uniq[pick]
+            self.text_estimated = self.pii_estimated = True
+        cc = _pii.char_counts(uniq)
+        for what, m in _pii.looks_like(cc).items():
+            self.looks[what] = self.looks.get(what, 0.0) + float(weights[m].sum())
+        cand = _pii.candidates(uniq, cc)
+        self.pii_checked += float(weights[~cand].sum())  # not candidates: no kind
+        self._pii(uniq[cand], weights[cand])
+
+    def _lengths(self, lens: np.ndarray, counts: np.ndarray) -> None:
+        if not len(lens):
+            return
+        self.len_n += int(counts.sum())
+        self.len_sum += int((lens * counts).sum())
+        lo, hi = int(lens.min()), int(lens.max())
+        self.len_min = lo if self.len_min is None else min(self.len_min, lo)
+        self.len_max = hi if self.len_max is None else max(self.len_max, hi)
+
+    def _pii(self, values: np.ndarray, weights: np.ndarray, ints: bool = False) -> None:
+        """Validate distinct candidates (at most ``pii_cap``), each standing for
+        ``weights`` values, and count the values of each kind."""
+        if not len(values):
+            return
+        pick, w = _subset(weights, self.limits.pii_cap)
+        if pick is not None:
+            values = values[pick]
+        if pick is not None:
+            self.pii_estimated = True
+        self.pii_checked += float(w.sum())
+        counts = w
+        cache = self._pii_cache
+        name = self.name
+        for v, c in zip(values.tolist(), counts.tolist(), strict=False):
+            if v in cache:
+                kind = cache[v]
+            else:
+                if ints:
+                    kind = _pii.classify_int(v, name)
+                else:
+                    kind = _pii.classify(v.decode("utf-8", "replace"), name)
+                if len(cache) < self.limits.pii_cache:
+                    cache[v] = kind
+            if kind is None:
+                continue
+            self.pii_counts[kind] = self.pii_counts.get(kind, 0.0) + c
+            ex = self.pii_examples.setdefault(kind, [])
+            if len(ex) < 3:
+                if ints:
+                    text = _pii.int_text(v, kind)
+                m = _pii.mask(text if ints else v.decode("utf-8", "replace"), kind)
+                if m not in ex:
+                    ex.append(m)
+
+    def merge(self, other: ColumnState) -> None:
+        """Fold in the state of the blocks that come after this one's."""
+        self.count += other.count
+        self.nulls += other.nulls
+        if self.kind == "category":
+            a, b = self.codes, other.codes
+            if len(b) > len(a):
+                a, b = b.copy(), a
+            a[: len(b)] += b
+            self.codes = a
+            return
+        for mine, theirs in (
+            (self.moments, other.moments),
+            (self.quantiles, other.quantiles),
+            (self.values, other.values),
+        ):
+            if mine is not None:
+                mine.merge(theirs)  # type: ignore[arg-type]
+        if other.len_n:
+            self.len_n += other.len_n
+            self.len_sum += other.len_sum
+            self.len_min = (
+                other.len_min if self.len_min is None else min(self.len_min, other.len_min)
+            )
+            self.len_max = (
+                other.len_max if self.len_max is None else max(self.len_max, other.len_max)
+            )
+        if other.text_min is not None:
+            self.text_min = (
+                other.text_min if self.text_min is None else min(self.text_min, other.text_min)
+            )
+            self.text_max = (
+                other.text_max if self.text_max is None else max(self.text_max, other.text_max)
+            )  # type: ignore[type-var]
+        for k, v in other.looks.items():
+            self.looks[k] = self.looks.get(k, 0) + v
+        for k, f in other.pii_counts.items():
+            self.pii_counts[k] = self.pii_counts.get(k, 0.0) + f
+        self.pii_checked += other.pii_checked
+        self.pii_estimated |= other.pii_estimated
+        self.text_estimated |= other.text_estimated
+        for k, ex in other.pii_examples.items():
+            mine_ex = self.pii_examples.setdefault(k, [])
+            for e in ex:
+                if len(mine_ex) < 3 and e not in mine_ex:
+                    mine_ex.append(e)
+
+    # -- the second pass (an .npy) ---------------------------------------------------
+    def edges(self) -> np.ndarray | None:
+        """Histogram bin edges: ``HIST_BINS`` equal bins from min to max (one per
+        integer when an integer-valued column spans fewer)."""
+        m = self.moments
+        if self.kind not in ("number", "time") or m is None or m.n == 0:
+            return None
+        lo, hi = (
+            float(self._floats(np.asarray([m.min]))[0]),
+            float(self._floats(np.asarray([m.max]))[0]),
+        )
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            return None
+        integral = self.type in INT_TYPES or self.type in ("date", "datetime")
+        if integral and hi - lo + 1 <= HIST_BINS:
+            return np.arange(lo, hi + 2) - 0.5
+        if hi == lo:
+            return np.array([lo - 0.5, hi + 0.5])
+        return np.linspace(lo, hi, HIST_BINS + 1)
+
+    def add_histogram(self, raw: np.ndarray, nulls: np.ndarray | None, edges: np.ndarray) -> None:
+        if nulls is not None:
+            raw = raw[~nulls]
+        c, _ = np.histogram(self._floats(raw), bins=edges)
+        self.hist = c if self.hist is None else self.hist + c
+        self.hist_edges = edges
+
+    # -- the result ----------------------------------------------------------------
+    def _value(self, x: Any) -> Any:
+        """A stored value as JSON: numbers as numbers, dates as ISO text, text as text."""
+        if x is None:
+            return None
+        t = self.type
+        if t == "decimal":
+            return float(
+                _decimal_floats(np.asarray([x], dtype=np.int64), self.column.scale or 0)[0]
+            )  # type: ignore[union-attr]
+        if t in ("date", "datetime"):
+            return str(np.datetime64(x))
+        if isinstance(x, bytes):
+            return x.rstrip(b"\0").decode("utf-8", "replace")
+        if isinstance(x, np.generic):
+            x = x.item()
+        return _finite(x)
+
+    def _time_value(self, f: float | None) -> Any:
+        """A float of a date/datetime column's unit back to ISO text."""
+        if f is None or not math.isfinite(f):
+            return None
+        unit = np.datetime_data(self.column.numpy_format[1:] if self.column else "M8[D]")[0]  # type: ignore[index]
+        return str(np.datetime64(int(round(f)), unit))
+
+    def result(self, categories: list[str] | None, top_k: int) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "type": self.type}
+        if self.column is not None and self.type == "str":
+            d["width"] = self.column.width
+        d["count"] = self.count
+        d["nulls"] = self.nulls
+        top: list[tuple[Any, int]]
+        if self.kind == "category":
+            vals = list(categories or [])
+            codes = self.codes
+            present = np.nonzero(codes)[0]
+            d["distinct"] = int(len(present))
+            d["distinct_exact"] = True
+            order = sorted(present.tolist(), key=lambda i: (-int(codes[i]), i))
+            top = [(vals[i] if i < len(vals) else None, int(codes[i])) for i in order]
+            words = [vals[i] for i in present.tolist() if i < len(vals)]
+            d["min"] = min(words) if words else None
+            d["max"] = max(words) if words else None
+            if words:
+                enc = np.asarray([w.encode("utf-8") for w in words], dtype=object)
+                arr = np.asarray(enc.tolist(), dtype=f"S{max(1, max(len(e) for e in enc))}")
+                weights = codes[present[: len(words)]]
+                self._lengths(_utf8_lengths(arr), weights)
+                cand = _pii.candidates(arr)
+                w = weights.astype(np.float64)
+                self.pii_checked += float(w[~cand].sum())
+                self._pii(arr[cand], w[cand])
+        else:
+            vc = self.values
+            assert vc is not None
+            d["distinct"] = vc.distinct()
+            d["distinct_exact"] = vc.exact
+            if not vc.exact:
+                d["distinct_error"] = round(vc.relative_error, 6)
+            top = [(self._value(k), c) for k, c in vc.top(max(top_k, 0))]
+            m = self.moments
+            if m is not None:
+                d["min"], d["max"] = self._value(m.min), self._value(m.max)
+            else:
+                d["min"], d["max"] = self._value(self.text_min), self._value(self.text_max)
+        if self.moments is not None:
+            m = self.moments
+            if self.kind == "time":
+                d["mean"] = self._time_value(m.mean if m.n else None)
+                d["std"] = _finite(m.std)
+                d["std_unit"] = (
+                    np.datetime_data(self.column.numpy_format[1:])[0] if self.column else "D"
+                )  # type: ignore[index]
+            else:
+                d["mean"] = _finite(m.mean) if m.n else None
+                d["std"] = _finite(m.std)
+        if self.quantiles is not None:
+            q = self.quantiles
+            vals = q.quantiles(list(QUANTILES.values()))
+            conv = self._time_value if self.kind == "time" else _finite
+            d["quantiles"] = (
+                {k: conv(v) for k, v in zip(QUANTILES, vals, strict=False)} if vals else {}
+            )
+            d["quantiles_exact"] = q.exact
+            if not q.exact:
+                d["quantiles_rank_error"] = q.rank_error
+            d["histogram"] = self._histogram()
+        d["top"] = [[v, c] for v, c in top[: max(top_k, 0)]]
+        d["top_exact"] = self.values is None or self.values.exact
+        if self.values is not None and not self.values.exact:
+            d["top_error"] = self.values.error_bound()
+        if self.len_n:
+            d["lengths"] = {
+                "min": self.len_min,
+                "mean": self.len_sum / self.len_n,
+                "max": self.len_max,
+                "unit": "characters",
+            }
+        if self.kind == "text" and self.count:
+            d["looks_like"] = {k: min(v / self.count, 1.0) for k, v in self.looks.items() if v}
+            d["looks_like_exact"] = not self.text_estimated
+        d["pii"] = self._pii_result()
+        return d
+
+    def _histogram(self) -> dict[str, Any] | None:
+        edges = self.hist_edges if self.hist is not None else self.edges()
+        if edges is None or self.quantiles is None:
+            return None
+        if self.hist is not None:
+            counts, how = [int(c) for c in self.hist], "exact (second pass)"
+        else:
+            counts = self.quantiles.histogram(edges)
+            how = "exact" if self.quantiles.exact else "estimated from the quantile sketch"
+        conv = self._time_value if self.kind == "time" else float
+        return {"edges": [conv(e) for e in edges.tolist()], "counts": counts, "counts_from": how}
+
+    def pii_kind(self) -> str | None:
+        """The kind this column holds (a share :data:`~fastetl.profiling.pii.SHARE` of
+        its non-null values validate), else None."""
+        if not self.count or not self.pii_counts:
+            return None
+        kind, n = max(self.pii_counts.items(), key=lambda kv: (kv[1], kv[0]))
+        n = min(n, float(self.count))
+        return kind if n / self.count >= _pii.SHARE else None
+
+    def _pii_result(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for kind in _pii.KINDS:
+            n = self.pii_counts.get(kind)
+            if not n:
+                continue
+            n = min(n, float(self.count))
+            out[kind] = {
+                "count": int(round(n)),
+                "share": n / self.count if self.count else 0.0,
+                "examples": list(self.pii_examples.get(kind, [])),
+                "count_exact": not self.pii_estimated,
+            }
+        return out
+
+
+class _Corr:
+    """Sums for Pearson correlations over rows where both columns are non-null,
+    shifted by the first block's means (fewer cancellations)."""
+
+    def __init__(self, k: int) -> None:
+        self.shift: np.ndarray | None = None
+        self.n = np.zeros((k, k))
+        self.sx = np.zeros((k, k))  # sx[i, j]: sum of x_i where x_i and x_j are present
+        self.sxx = np.zeros((k, k))
+        self.sxy = np.zeros((k, k))
+
+    def add(self, x: np.ndarray, present: np.ndarray) -> None:
+        if not len(x):
+            return
+        if self.shift is None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                s = np.where(present, x, 0).sum(0) / np.maximum(present.sum(0), 1)
+            self.shift = np.where(np.isfinite(s), s, 0.0)
+        m = present.astype(np.float64)
+        z = np.where(present, x - self.shift, 0.0)
+        self.n += m.T @ m
+        self.sx += z.T @ m
+        self.sxx += (z * z).T @ m
+        self.sxy += z.T @ z
+
+    def merge(self, other: _Corr) -> None:
+        if other.shift is None:
+            return
+        if self.shift is None:
+            self.__dict__.update(other.__dict__)
+            return
+        # re-centre other's sums on this shift: x - a = (x - b) + (b - a)
+        d = other.shift - self.shift
+        n = other.n
+        sx = other.sx + d[:, None] * n
+        sxx = other.sxx + 2 * d[:, None] * other.sx + (d * d)[:, None] * n
+        sxy = other.sxy + d[:, None] * other.sx.T + d[None, :] * other.sx + np.outer(d, d) * n
+        self.n += n
+        self.sx += sx
+        self.sxx += sxx
+        self.sxy += sxy
+
+    def matrix(self) -> np.ndarray:
+        n, sx, sxx, sxy = self.n, self.sx, self.sxx, self.sxy
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cov = n * sxy - sx * sx.T
+            vx = n * sxx - sx * sx
+            r = cov / np.sqrt(vx * vx.T)
+        r[n < 2] = np.nan
+        return np.clip(r, -1.0, 1.0)
+
+
+class TableState:
+    """The profile state of consecutive blocks of one table."""
+
+    def __init__(self, schema: Schema, limits: Limits | None = None) -> None:
+        self.schema = schema
+        self.limits = limits or Limits()
+        dtype = schema.dtype()
+        # a Table over each block gives the null masks and flag bits (its decoding rules)
+        self._table = Table.from_array(
+            np.zeros(0, dtype=dtype), {"schema": schema.to_dict(), "categories": {}}
+        )
+        self.columns: list[ColumnState] = []
+        for c in schema.columns:
+            if c.stored:
+                self.columns.append(ColumnState(c.name, c.type, c, self.limits))
+        self.bits = [b.name for f in schema.flags for b in f.bits]
+        for b in self.bits:
+            self.columns.append(ColumnState(b, "bool", None, self.limits))
+        self.rows = 0
+        self.row_hashes = Distinct(self.limits.rows_exact)
+        self.numeric = [
+            cs.name for cs in self.columns if cs.kind == "number" and cs.type != "bool"
+        ][:CORR_LIMIT]
+        self.corr = _Corr(len(self.numeric))
+
+    def fork(self) -> TableState:
+        """An empty state of the same table (for a block folded apart, then merged)."""
+        return TableState(self.schema, self.limits)
+
+    def _view(self, records: np.ndarray) -> Table:
+        t = self._table
+        t.array = records
+        return t
+
+    def add(self, records: np.ndarray) -> None:
+        """Fold a block of records (in input order after those folded before)."""
+        with np.errstate(all="ignore"):  # overflow and NaN are results here, not faults
+            self._fold(records)
+
+    def _fold(self, records: np.ndarray) -> None:
+        n = len(records)
+        if not n:
+            return
+        self.rows += n
+        t = self._view(records)
+        numeric: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for cs in self.columns:
+            if cs.column is None:  # a flag bit
+                cs.add(t[cs.name], None)
+                continue
+            col = cs.column
+            raw = np.asarray(records[cs.name])
+            nulls = t.null_mask(cs.name) if col.nullable or col.null_in_value else None
+            cs.add(raw, nulls)
+            if cs.name in self.numeric:
+                present = ~nulls if nulls is not None else np.ones(n, dtype=bool)
+                numeric[cs.name] = (cs._floats(raw), present)
+        self.row_hashes.add_unique(np.unique(hash_values(records)))
+        if self.numeric:
+            x = np.column_stack([numeric[k][0] for k in self.numeric])
+            p = np.column_stack([numeric[k][1] for k in self.numeric]) & np.isfinite(x)
+            self.corr.add(x, p)
+
+    def add_histograms(self, records: np.ndarray, edges: dict[str, np.ndarray]) -> None:
+        """The second pass over an ``.npy``: exact histogram counts on ``edges``."""
+        with np.errstate(all="ignore"):  # overflow and NaN are results here, not faults
+            self._fold_histograms(records, edges)
+
+    def _fold_histograms(self, records: np.ndarray, edges: dict[str, np.ndarray]) -> None:
+        t = self._view(records)
+        for cs in self.columns:
+            e = edges.get(cs.name)
+            if e is None or cs.column is None:
+                continue
+            nulls = t.null_mask(cs.name) if cs.column.nullable or cs.column.null_in_value else None
+            cs.add_histogram(np.asarray(records[cs.name]), nulls, e)
+
+    def merge(self, other: TableState) -> None:
+        """Fold in the state of the blocks that come right after this one's."""
+        with np.errstate(all="ignore"):  # overflow and NaN are results here, not faults
+            self._merge(other)
+
+    def _merge(self, other: TableState) -> None:
+        self.rows += other.rows
+        for a, b in zip(self.columns, other.columns, strict=True):
+            a.merge(b)
+        self.row_hashes.merge(other.row_hashes)
+        self.corr.merge(other.corr)
+
+    def result(self, categories: dict[str, list[str]], top_k: int = 10) -> dict[str, Any]:
+        """The profile (JSON-shaped) of the blocks folded so far."""
+        with np.errstate(all="ignore"):  # overflow and NaN are results here, not faults
+            return self._result(categories, top_k)
+
+    def _result(self, categories: dict[str, list[str]], top_k: int = 10) -> dict[str, Any]:
+        cols = [cs.result(categories.get(cs.name), top_k) for cs in self.columns]
+        for cs, d in zip(self.columns, cols, strict=True):
+            kind = cs.pii_kind()
+            d["pii_kind"] = kind
+            if kind is not None:  # raw values of a PII column appear nowhere
+                d["min"] = d["max"] = None
+                d["top"] = []
+                d["redacted"] = True
+                if "quantiles" in d:
+                    d["quantiles"] = {k: None for k in d["quantiles"]}
+                    d["histogram"] = None
+        distinct_rows = self.row_hashes.count()
+        corr: dict[str, dict[str, float | None]] = {}
+        if len(self.numeric) >= 2:
+            r = self.corr.matrix()
+            for i, a in enumerate(self.numeric):
+                corr[a] = {b: _finite(float(r[i, j])) for j, b in enumerate(self.numeric)}
+        return {
+            "rows": self.rows,
+            "duplicate_rows": {
+                "count": max(self.rows - distinct_rows, 0),
+                "exact": self.row_hashes.exact,
+                **(
+                    {}
+                    if self.row_hashes.exact
+                    else {"distinct_rows_error": self.row_hashes.relative_error}
+                ),
+            },
+            "columns": cols,
+            "correlations": corr,
+        }

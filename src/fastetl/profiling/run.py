@@ -1,0 +1,317 @@
+"""Driving a profile: a CSV through fastetl's pipeline, or a converted ``.npy``.
+
+A CSV is parsed by :func:`fastetl.pipeline.run` exactly as :func:`fastetl.read_csv`
+would parse it (all cores, bounded queues), into a writer that keeps no records:
+:class:`FoldingWriter` cuts the records, in input order, into chunks of a fixed
+number of rows and folds each chunk into a state of its own on a thread pool;
+the chunk states are merged in input order.  So the profile depends on the input
+and the schema only -- not on the number of threads or the block size -- and
+memory is bounded by the pipeline's blocks plus ``2 * workers`` chunks plus the
+per-column bounds of :class:`~fastetl.profiling.fold.Limits`.
+
+Bad rows are counted by reason and column instead of stopping the run.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import api as _api
+from ..errors import ParseError
+from ..pipeline import run as _run_pipeline
+from ..schema import Schema
+from ..sources import open_source
+from ..table import Table
+from .fold import Limits, TableState
+from .report import Profile
+
+CHUNK_BYTES = 4 << 20  # records folded per task
+MAX_REASONS = 50  # distinct bad-row reasons kept (the rest counted as "other")
+
+
+def _chunk_rows(itemsize: int) -> int:
+    return max(1024, min(1 << 16, CHUNK_BYTES // max(itemsize, 1)))
+
+
+class _Folder:
+    """Folds chunks of records on a pool, merging their states in order."""
+
+    def __init__(self, state: TableState, workers: int) -> None:
+        self.state = state
+        self.workers = max(1, workers)
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="fastetl-profile")
+        self._pending: collections.deque[Future[TableState]] = collections.deque()
+
+    def _fold(self, records: np.ndarray) -> TableState:
+        part = self.state.fork()
+        part.add(records)
+        return part
+
+    def submit(self, records: np.ndarray) -> None:
+        """Fold ``records`` (owned by the folder from now on)."""
+        self._pending.append(self._pool.submit(self._fold, records))
+        while len(self._pending) > 2 * self.workers:
+            self.state.merge(self._pending.popleft().result())
+
+    def finish(self) -> TableState:
+        try:
+            while self._pending:
+                self.state.merge(self._pending.popleft().result())
+        finally:
+            self.close()
+        return self.state
+
+    def close(self) -> None:
+        for f in self._pending:
+            f.cancel()
+        self._pool.shutdown(wait=True)
+
+
+class FoldingWriter:
+    """A pipeline writer that folds records into a profile instead of keeping them."""
+
+    pipelined = True  # records come through append(), parsed on worker threads
+
+    def __init__(self, dtype: np.dtype, folder: _Folder) -> None:
+        self.dtype = dtype
+        self.itemsize = dtype.itemsize
+        self.rows = 0
+        self.window_rows = _chunk_rows(self.itemsize)
+        self._folder = folder
+        self._stage = np.empty(self.window_rows, dtype=dtype)
+        self._fill = 0
+        self._scratch: np.ndarray | None = None
+
+    def window(self, nrows: int, exact: bool = True) -> memoryview:
+        if self._scratch is None or len(self._scratch) < nrows:
+            self._scratch = np.zeros(max(nrows, 1), dtype=self.dtype)
+        return self._scratch.view(np.uint8).data[: nrows * self.itemsize]
+
+    def advance(self, nrows: int) -> None:
+        assert self._scratch is not None
+        self._take(self._scratch[:nrows])
+
+    def append(self, records: np.ndarray) -> None:
+        self._take(records)
+
+    def _take(self, records: np.ndarray) -> None:
+        self.rows += len(records)
+        at, n = 0, len(records)
+        while at < n:
+            room = len(self._stage) - self._fill
+            k = min(room, n - at)
+            self._stage[self._fill : self._fill + k] = records[at : at + k]
+            self._fill += k
+            at += k
+            if self._fill == len(self._stage):
+                self._folder.submit(self._stage)
+                self._stage = np.empty(self.window_rows, dtype=self.dtype)
+                self._fill = 0
+
+    def flush(self) -> None:
+        if self._fill:
+            self._folder.submit(self._stage[: self._fill])
+            self._stage = np.empty(0, dtype=self.dtype)
+            self._fill = 0
+
+
+class BadRowCounter:
+    """A rejects sink that keeps counts (by reason, by column), not the rows."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.by_reason: dict[str, int] = {}
+        self.by_column: dict[str, int] = {}
+
+    def start(self, header: bytes | None) -> None:
+        pass
+
+    def add(self, raw: bytes, error: ParseError, offset: int) -> None:
+        self._count(error)
+
+    def add_pieces(self, pieces: Any, error: Any, offset: int) -> None:
+        for _ in pieces:
+            pass
+        self._count(error())
+
+    def _count(self, error: ParseError) -> None:
+        self.total += 1
+        reason = error.reason
+        if reason not in self.by_reason and len(self.by_reason) >= MAX_REASONS:
+            reason = "other"
+        self.by_reason[reason] = self.by_reason.get(reason, 0) + 1
+        if error.column is not None:
+            self.by_column[error.column] = self.by_column.get(error.column, 0) + 1
+
+    def result(self) -> dict[str, Any]:
+        return {
+            "count": self.total,
+            "by_reason": dict(sorted(self.by_reason.items(), key=lambda kv: -kv[1])),
+            "by_column": dict(sorted(self.by_column.items(), key=lambda kv: -kv[1])),
+        }
+
+
+class _Calls:
+    """A folder that hands each chunk to a function, on the calling thread."""
+
+    def __init__(self, fn: Any) -> None:
+        self.submit = fn
+
+
+def csv_passes(src: Any, schema: Any, passes: list[Any]) -> dict[str, Any]:
+    """Run the CSV ``src`` through the pipeline once per item of ``passes``: each is
+    called with the schema and returns the function that takes each chunk of records
+    (in input order).  Bad rows are skipped.  Returns the sidecar-like ``meta``
+    (schema, categories, source facts, row counts) of the last pass."""
+    src, sch = _api._resolve(src, schema, None, "skip")
+    if len(passes) > 1:
+        src = _api._seekable(src)  # stdin and pipes: spooled, to be read again
+    meta: dict[str, Any] = {}
+    for i, make in enumerate(passes):
+        if i and hasattr(src, "seek"):
+            src.seek(0)
+        fn = make(sch)
+        with open_source(src, sch.dialect.encoding) as source:
+            writer = FoldingWriter(sch.dtype(), _Calls(fn))  # type: ignore[arg-type]
+            result = _run_pipeline(
+                source, sch, writer, None, _api._workers(None, source, None), on_error="skip"
+            )
+            writer.flush()
+            meta = {
+                "schema": sch.to_dict(),
+                "source": source.facts(),
+                "header": result.header,
+                "rows_read": result.rows_read,
+                "rows_skipped": result.rows_bad,
+                **_api._decoding(sch, result),
+            }
+    return meta
+
+
+def _is_npy(src: Any) -> bool:
+    if not isinstance(src, (str, os.PathLike)) or src == "-":
+        return False
+    p = Path(src)
+    if p.suffix.lower() == ".npy":
+        return True
+    try:
+        with open(p, "rb") as f:
+            return f.read(6) == b"\x93NUMPY"
+    except OSError:
+        return False
+
+
+def profile(
+    src: Any,
+    schema: Schema | dict | str | os.PathLike[str] | None = None,
+    *,
+    top: int = 10,
+    workers: int | None = None,
+    block_size: int | None = None,
+    infer_rows: int | str | None = None,
+    limits: Limits | None = None,
+) -> Profile:
+    """Profile ``src``: a CSV (a path, ``"-"`` for stdin, a binary file, bytes; any
+    compression :func:`fastetl.convert` reads) or a converted ``.npy``.
+
+    One pass (two over an ``.npy``, for exact histograms), all cores, bounded memory.
+    ``schema`` as in :func:`fastetl.read_csv` (inferred when left out; not used for
+    an ``.npy``, whose sidecar has it); ``top``: how many top values per column.
+    Rows that do not fit the schema are counted (``bad_rows``), not raised.
+    """
+    if isinstance(top, bool) or not isinstance(top, int) or top < 0:
+        raise ValueError(f"top must be a whole number >= 0, got {top!r}")
+    _api._check_options(block_size, workers)
+    limits = limits or Limits()
+    start = time.perf_counter()
+    if _is_npy(src):
+        if schema is not None:
+            raise ValueError("a converted .npy carries its schema: give no schema")
+        data = _profile_npy(Path(src), top, workers, limits)
+    else:
+        data = _profile_csv(src, schema, top, workers, block_size, infer_rows, limits)
+    data["seconds"] = time.perf_counter() - start
+    return Profile(data)
+
+
+def _header(source: str, fmt: str, size: int | None) -> dict[str, Any]:
+    return {"source": source, "format": fmt, "bytes": size}
+
+
+def _profile_csv(
+    src: Any,
+    schema: Any,
+    top: int,
+    workers: int | None,
+    block_size: int | None,
+    infer_rows: int | str | None,
+    limits: Limits,
+) -> dict[str, Any]:
+    src, sch = _api._resolve(src, schema, infer_rows, "skip")
+    state = TableState(sch, limits)
+    bad = BadRowCounter()
+    with open_source(src, sch.dialect.encoding) as source:
+        n = _api._workers(workers, source, block_size)
+        folder = _Folder(state, workers if workers is not None else _api.cpu_count())
+        writer = FoldingWriter(sch.dtype(), folder)
+        try:
+            result = _run_pipeline(
+                source, sch, writer, block_size, n, on_error="reject", rejects=bad
+            )
+            writer.flush()
+        except BaseException:
+            folder.close()
+            raise
+        state = folder.finish()
+        facts = source.facts()
+        cats = _api._decoding(sch, result)["categories"]
+    data = _header(str(facts.get("path")), "csv", result.bytes_in or facts.get("size"))
+    if facts.get("compression"):
+        data["compression"] = facts["compression"]
+    data["schema"] = sch.to_dict()
+    data["schema_inferred"] = schema is None
+    data["rows_read"] = result.rows_read
+    data.update(state.result(cats, top))
+    data["bad_rows"] = bad.result()
+    invalid = bad.by_column
+    for col in data["columns"]:
+        k = invalid.get(col["name"], 0)
+        col["invalid"] = {"count": k, "share": k / result.rows_read if result.rows_read else 0.0}
+    return data
+
+
+def _profile_npy(path: Path, top: int, workers: int | None, limits: Limits) -> dict[str, Any]:
+    t = Table(path)
+    sch = t.schema
+    array = t.array
+    state = TableState(sch, limits)
+    rows = _chunk_rows(array.dtype.itemsize)
+    folder = _Folder(state, workers if workers is not None else _api.cpu_count())
+    try:
+        for at in range(0, len(array), rows):
+            folder.submit(array[at : at + rows])
+    except BaseException:
+        folder.close()
+        raise
+    state = folder.finish()
+    # second pass: exact histogram counts on edges from the first pass's min and max
+    edges = {cs.name: e for cs in state.columns if (e := cs.edges()) is not None}
+    if edges:
+        for at in range(0, len(array), rows):
+            state.add_histograms(array[at : at + rows], edges)
+    data = _header(str(path), "npy", path.stat().st_size)
+    data["schema"] = sch.to_dict()
+    data["schema_inferred"] = False
+    data["rows_read"] = len(array)
+    data.update(state.result(t.meta.get("categories", {}), top))
+    data["bad_rows"] = {"count": 0, "by_reason": {}, "by_column": {}}
+    for col in data["columns"]:
+        col["invalid"] = {"count": 0, "share": 0.0}
+    return data

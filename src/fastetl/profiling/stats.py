@@ -1,0 +1,580 @@
+"""Mergeable accumulators and sketches for profiling, all fed whole numpy blocks.
+
+Every state here has ``add`` (a block of values) and ``merge`` (another state of
+the same kind).  Exact states (:class:`Moments`, exact sets and counts) merge
+exactly: ``a.merge(b)`` equals one pass over both inputs, up to the rounding of
+floating-point sums.  Sketches take over beyond a bound and merge in the order
+they are merged in, with their own seeded random source, so the same sequence of
+blocks gives the same result whatever thread computed each block:
+
+* :class:`Distinct`: the exact set while it holds at most ``exact_limit`` values,
+  then a HyperLogLog of ``2**p`` registers (relative standard error
+  ``1.04 / sqrt(2**p)``: 0.81 % at the default ``p = 14``).
+* :class:`Quantiles`: every value while there are at most ``exact_limit``
+  (quantiles then exact, numpy's "linear" method), then a KLL sketch
+  (Karnin, Lang, Liberty 2016) whose normalized rank error is stated by
+  :data:`KLL_RANK_ERROR` (checked over many seeds by the tests).
+* :class:`ValueCounts`: exact counts while there are at most ``exact_limit`` distinct
+  values, then a Misra-Gries summary of ``capacity`` counters, merged as in
+  Agarwal et al., "Mergeable summaries" (2012): each kept count is a lower bound
+  of the true count and at most :attr:`ValueCounts.error` below it, and
+  ``error <= n / (capacity + 1)``; its distinct count is then a HyperLogLog's.
+
+Nothing here loops in Python over values: each block costs a few numpy calls.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+_U64 = np.uint64
+_MASK64 = (1 << 64) - 1
+
+# ---------------------------------------------------------------------------
+# hashing (for HyperLogLog and duplicate rows)
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """splitmix64's finalizer over uint64 arrays (numpy wraps uint64 arithmetic)."""
+    h = h ^ (h >> _U64(30))
+    h = h * _U64(0xBF58476D1CE4E5B9)
+    h = h ^ (h >> _U64(27))
+    h = h * _U64(0x94D049BB133111EB)
+    return h ^ (h >> _U64(31))
+
+
+def hash_values(values: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each value: numbers (by their bits, -0.0 as 0.0), datetimes,
+    fixed-width bytes (numpy S, trailing NULs are padding) or fixed-size records."""
+    v = np.ascontiguousarray(values)
+    kind = v.dtype.kind
+    if kind == "f":
+        v = (v.astype(np.float64) + 0.0).view(np.uint64)  # -0.0 + 0.0 == +0.0
+        return _mix(v ^ _U64(0x9E3779B97F4A7C15))
+    if kind in "iubmM" and v.dtype.itemsize <= 8:
+        return _mix(v.astype(np.int64).view(np.uint64) ^ _U64(0x9E3779B97F4A7C15))
+    n = len(v)
+    size = v.dtype.itemsize
+    raw = v.view(np.uint8).reshape(n, size)
+    pad = (-size) % 8
+    if pad:
+        raw = np.concatenate([raw, np.zeros((n, pad), np.uint8)], axis=1)
+    words = raw.view(np.uint64).reshape(n, -1)
+    # h = f(h ^ word) word by word, f a bijection (odd multiply, xor-shift), then the full
+    # mix: values that differ in one word always hash apart
+    h = np.full(n, 0x243F6A8885A308D3, dtype=np.uint64)
+    k, r = _U64(0x9FB21C651E98DF25), _U64(29)
+    for j in range(words.shape[1]):
+        h ^= words[:, j]
+        h *= k
+        h ^= h >> r
+    return _mix(h)
+
+
+# ---------------------------------------------------------------------------
+# exact moments
+
+
+class Moments:
+    """Count, min, max, mean and the sum of squared deviations (Chan et al. merge)."""
+
+    __slots__ = ("n", "mean", "m2", "min", "max")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.mean = 0.0
+        self.m2 = 0.0
+        self.min: Any = None  # in the values' own type (exact for integers, dates)
+        self.max: Any = None
+
+    def add(self, floats: np.ndarray, raw: np.ndarray | None = None) -> None:
+        """``floats``: the non-null values as float64; ``raw``: the same values in their
+        own type (for an exact min and max), default ``floats``."""
+        nb = len(floats)
+        if nb == 0:
+            return
+        raw = floats if raw is None else raw
+        lo, hi = raw.min(), raw.max()
+        mb = float(floats.mean())
+        m2b = float(np.square(floats - mb).sum())
+        self._fold(nb, mb, m2b, lo, hi)
+
+    def _fold(self, nb: int, mb: float, m2b: float, lo: Any, hi: Any) -> None:
+        if self.n == 0:
+            self.n, self.mean, self.m2, self.min, self.max = nb, mb, m2b, lo, hi
+            return
+        n = self.n + nb
+        d = mb - self.mean
+        self.mean += d * nb / n
+        self.m2 += m2b + d * d * self.n * nb / n
+        self.n = n
+        self.min = min(self.min, lo)
+        self.max = max(self.max, hi)
+
+    def merge(self, other: Moments) -> None:
+        if other.n:
+            self._fold(other.n, other.mean, other.m2, other.min, other.max)
+
+    @property
+    def std(self) -> float | None:
+        """The sample standard deviation (ddof=1, as pandas' ``std``)."""
+        if self.n < 2:
+            return None
+        return math.sqrt(max(self.m2, 0.0) / (self.n - 1))
+
+
+# ---------------------------------------------------------------------------
+# distinct values: exact set, then HyperLogLog
+
+HLL_P = 14
+
+
+class HyperLogLog:
+    """HyperLogLog with ``2**p`` one-byte registers; merge is the register-wise max."""
+
+    def __init__(self, p: int = HLL_P) -> None:
+        self.p = p
+        self.m = 1 << p
+        self.registers = np.zeros(self.m, dtype=np.uint8)
+
+    @property
+    def relative_error(self) -> float:
+        """The relative standard error of :meth:`estimate`."""
+        return 1.04 / math.sqrt(self.m)
+
+    def add_hashes(self, h: np.ndarray) -> None:
+        if len(h) == 0:
+            return
+        p = self.p
+        idx = (h >> _U64(64 - p)).astype(np.intp)
+        w = h & _U64((1 << (64 - p)) - 1)
+        low = w & (~w + _U64(1))  # the lowest set bit: a power of two, exact as a float
+        rank = np.where(w == 0, 64 - p + 1, np.log2(low.astype(np.float64)) + 1).astype(np.uint8)
+        np.maximum.at(self.registers, idx, rank)
+
+    def merge(self, other: HyperLogLog) -> None:
+        np.maximum(self.registers, other.registers, out=self.registers)
+
+    def estimate(self) -> int:
+        """Ertl's improved estimator ("New cardinality estimation algorithms for
+        HyperLogLog sketches", 2017): no bias tables, no switch to linear counting."""
+        m, q = self.m, 64 - self.p
+        c = np.bincount(self.registers, minlength=q + 2).astype(np.float64)
+        z = m * _tau(1.0 - c[q + 1] / m)
+        for k in range(q, 0, -1):
+            z = 0.5 * (z + c[k])
+        z += m * _sigma(c[0] / m)
+        return int(round(m * m / (2.0 * math.log(2.0)) / z)) if z else 0
+
+
+def _sigma(x: float) -> float:
+    if x == 1.0:
+        return math.inf
+    y, z = 1.0, x
+    while True:
+        x *= x
+        before = z
+        z += x * y
+        y += y
+        if z == before:
+            return z
+
+
+def _tau(x: float) -> float:
+    if x in (0.0, 1.0):
+        return 0.0
+    y, z = 1.0, 1.0 - x
+    while True:
+        x = math.sqrt(x)
+        before = z
+        y *= 0.5
+        z -= (1.0 - x) ** 2 * y
+        if z == before:
+            return z / 3.0
+
+
+class Distinct:
+    """Distinct non-null values: exact while at most ``exact_limit``, then HyperLogLog.
+
+    Blocks' unique values are kept as runs and made one sorted set only when the runs
+    outgrow that set (each value is copied O(log n) times, not once per block)."""
+
+    def __init__(self, exact_limit: int = 1 << 16, p: int = HLL_P) -> None:
+        self.exact_limit = exact_limit
+        self.p = p
+        self._values: np.ndarray | None = None  # sorted unique values while exact
+        self._runs: list[np.ndarray] = []  # unique values not yet merged into _values
+        self._pending = 0
+        self.hll: HyperLogLog | None = None
+
+    @property
+    def exact(self) -> bool:
+        self._flush()
+        return self.hll is None
+
+    @property
+    def values(self) -> np.ndarray | None:
+        self._flush()
+        return self._values
+
+    def add_unique(self, uniq: np.ndarray) -> None:
+        """Add values already made unique (``np.unique`` of a block)."""
+        if self.hll is not None:
+            self.hll.add_hashes(hash_values(uniq))
+            return
+        self._runs.append(uniq)
+        self._pending += len(uniq)
+        base = 0 if self._values is None else len(self._values)
+        if self._pending > max(base, 1 << 14):
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._runs:
+            return
+        parts = self._runs if self._values is None else [self._values, *self._runs]
+        self._values = np.unique(np.concatenate(parts))
+        self._runs, self._pending = [], 0
+        if len(self._values) > self.exact_limit:
+            self._to_sketch()
+
+    def add(self, values: np.ndarray) -> None:
+        self.add_unique(np.unique(values))
+
+    def _to_sketch(self) -> None:
+        self.hll = HyperLogLog(self.p)
+        for part in [self._values, *self._runs]:
+            if part is not None:
+                self.hll.add_hashes(hash_values(part))
+        self._values, self._runs, self._pending = None, [], 0
+
+    def merge(self, other: Distinct) -> None:
+        if other.hll is None:
+            for part in [other._values, *other._runs]:
+                if part is not None:
+                    self.add_unique(part)
+            return
+        if self.hll is None:
+            self._to_sketch()
+        assert self.hll is not None
+        self.hll.merge(other.hll)
+
+    def count(self) -> int:
+        self._flush()
+        if self.hll is not None:
+            return self.hll.estimate()
+        return 0 if self._values is None else len(self._values)
+
+    @property
+    def relative_error(self) -> float:
+        return 0.0 if self.hll is None else self.hll.relative_error
+
+
+# ---------------------------------------------------------------------------
+# quantiles: exact, then KLL
+
+KLL_K = 1024
+KLL_RANK_ERROR = 0.005
+"""The normalized rank error :class:`Quantiles` states for its KLL sketch at the
+default ``k``: a quantile it returns has a rank within ``0.005 * n`` of the asked
+one (checked over many seeds by tests/test_profile_stats.py)."""
+
+
+class Quantiles:
+    """Quantiles of a stream of floats: exact while ``exact_limit`` values are held,
+    then a KLL sketch with compaction coin flips from a seeded generator."""
+
+    def __init__(self, exact_limit: int = 1 << 17, k: int = KLL_K, seed: int = 0) -> None:
+        self.exact_limit = exact_limit
+        self.k = k
+        self._rng = np.random.default_rng(seed)
+        self._held: list[np.ndarray] = []
+        self._nheld = 0
+        self.levels: list[np.ndarray] | None = None  # KLL levels, level h weighs 2**h
+        self.n = 0
+
+    @property
+    def exact(self) -> bool:
+        return self.levels is None
+
+    @property
+    def rank_error(self) -> float:
+        return 0.0 if self.levels is None else KLL_RANK_ERROR * (KLL_K / self.k)
+
+    def add(self, values: np.ndarray) -> None:
+        values = np.asarray(values, dtype=np.float64)
+        if len(values) == 0:
+            return
+        self.n += len(values)
+        if self.levels is None:
+            self._held.append(values)
+            self._nheld += len(values)
+            if self._nheld <= self.exact_limit:
+                return
+            values = np.concatenate(self._held)
+            self._held, self._nheld = [], 0
+            self.levels = [np.empty(0)]
+        assert self.levels is not None
+        self.levels[0] = np.concatenate([self.levels[0], values])
+        self._compress()
+
+    def _capacity(self, h: int) -> int:
+        assert self.levels is not None
+        depth = len(self.levels) - 1 - h
+        return max(8, int(math.ceil(self.k * (2.0 / 3.0) ** depth)))
+
+    def _compress(self) -> None:
+        levels = self.levels
+        assert levels is not None
+        h = 0
+        while h < len(levels):
+            lv = levels[h]
+            if len(lv) > self._capacity(h):
+                lv = np.sort(lv, kind="stable")  # timsort: runs of sorted blocks merge fast
+                keep = lv[len(lv) - (len(lv) % 2) :]  # an odd item out stays here
+                pairs = lv[: len(lv) - (len(lv) % 2)]
+                up = pairs[int(self._rng.integers(2)) :: 2]
+                levels[h] = keep
+                if h + 1 == len(levels):
+                    levels.append(up)
+                else:
+                    levels[h + 1] = np.concatenate([levels[h + 1], up])
+            h += 1
+
+    def merge(self, other: Quantiles) -> None:
+        if other.n == 0:
+            return
+        if other.levels is None:
+            for v in other._held:
+                self.add(v)
+            return
+        if self.levels is None:
+            held = np.concatenate(self._held) if self._held else np.empty(0)
+            self._held, self._nheld = [], 0
+            self.levels = [held]
+        while len(self.levels) < len(other.levels):
+            self.levels.append(np.empty(0))
+        for h, lv in enumerate(other.levels):
+            self.levels[h] = np.concatenate([self.levels[h], lv])
+        self.n += other.n
+        self._compress()
+
+    def _weighted(self) -> tuple[np.ndarray, np.ndarray]:
+        """The sketch's items, sorted, and their weights."""
+        if self.levels is None:
+            items = np.sort(np.concatenate(self._held)) if self._held else np.empty(0)
+            return items, np.ones(len(items))
+        items = np.concatenate(self.levels)
+        weights = np.concatenate(
+            [np.full(len(lv), float(1 << h)) for h, lv in enumerate(self.levels)]
+        )
+        order = np.argsort(items, kind="stable")
+        return items[order], weights[order]
+
+    def quantiles(self, qs: list[float]) -> list[float]:
+        if self.n == 0:
+            return []
+        if self.levels is None:
+            allv = np.concatenate(self._held)
+            return [float(x) for x in np.quantile(allv, qs)]
+        items, weights = self._weighted()
+        cum = np.cumsum(weights)
+        total = cum[-1]
+        out = []
+        for q in qs:
+            i = int(np.searchsorted(cum, q * total, side="left"))
+            out.append(float(items[min(i, len(items) - 1)]))
+        return out
+
+    def histogram(self, edges: np.ndarray) -> list[int]:
+        """Counts between ``edges`` (exact while exact, else estimated from the sketch's
+        weighted items, totalling ``n``)."""
+        if self.n == 0:
+            return [0] * (len(edges) - 1)
+        items, weights = self._weighted()
+        counts, _ = np.histogram(items, bins=edges, weights=weights)
+        if self.levels is None:
+            return [int(c) for c in counts]
+        # the sketch's weights total n exactly; round, keeping the total
+        scaled = counts * (self.n / counts.sum()) if counts.sum() else counts
+        out = np.floor(scaled).astype(np.int64)
+        short = self.n - int(out.sum())
+        if short > 0:
+            order = np.argsort(-(scaled - out), kind="stable")[:short]
+            out[order] += 1
+        return [int(c) for c in out]
+
+
+# ---------------------------------------------------------------------------
+# value counts: exact, then Misra-Gries top values and HyperLogLog distinct
+
+
+def merge_sorted(
+    a: np.ndarray,
+    ca: np.ndarray,
+    b: np.ndarray,
+    cb: np.ndarray,
+    pa: np.ndarray | None = None,
+    pb: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The union of sorted unique keys ``a`` and ``b`` with their counts added (and
+    their payloads ``pa``, ``pb``: a value per key, kept from ``a`` for a shared key)."""
+    if not len(a):
+        return b, cb, pb
+    if not len(b):
+        return a, ca, pa
+    idx = np.searchsorted(a, b)
+    found = idx < len(a)
+    found[found] = a[idx[found]] == b[found]
+    ca = ca.copy()
+    ca[idx[found]] += cb[found]
+    new = ~found
+    if not new.any():
+        return a, ca, pa
+    at = idx[new]
+    p = None if pa is None or pb is None else np.insert(pa, at, pb[new])
+    return np.insert(a, at, b[new]), np.insert(ca, at, cb[new]), p
+
+
+class ValueCounts:
+    """Counts per value: exact while at most ``exact_limit`` distinct values (then the
+    distinct count is exact too), else the ``capacity`` heaviest values, each at most
+    :attr:`error` below its true count (Misra-Gries), and a HyperLogLog of every value
+    for the distinct count."""
+
+    def __init__(self, exact_limit: int = 1 << 16, capacity: int = 1024, p: int = HLL_P) -> None:
+        self.exact_limit = exact_limit
+        self.capacity = capacity
+        self.p = p
+        self.keys: np.ndarray | None = None  # sorted unique
+        self.counts = np.zeros(0, dtype=np.int64)
+        self.payload: np.ndarray | None = None  # the value of each key, when keys are hashes
+        self._runs: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
+        self._pending = 0
+        self.error = 0  # total subtracted from every kept count (0 while exact)
+        self.hll: HyperLogLog | None = None  # once not exact
+        self.n = 0
+
+    @property
+    def exact(self) -> bool:
+        self._flush()
+        return self.hll is None
+
+    def add_counts(
+        self, keys: np.ndarray, counts: np.ndarray, payload: np.ndarray | None = None
+    ) -> None:
+        """Add values with their counts (``keys`` sorted and unique: ``np.unique``).
+        With ``payload``, the keys are 64-bit hashes (:func:`hash_values`) of the
+        values ``payload`` (cheaper to sort than long text; exact but for a hash
+        collision, about ``n**2 / 2**65``)."""
+        self.n += int(counts.sum())
+        if self.hll is not None:
+            self.hll.add_hashes(self._hashes(keys))
+        self._combine(keys, counts.astype(np.int64), payload)
+
+    def _hashes(self, keys: np.ndarray) -> np.ndarray:
+        return keys if keys.dtype == np.uint64 and self.payload is not None else hash_values(keys)
+
+    def add(self, values: np.ndarray) -> None:
+        keys, counts = np.unique(values, return_counts=True)
+        self.add_counts(keys, counts)
+
+    def _combine(
+        self, keys: np.ndarray, counts: np.ndarray, payload: np.ndarray | None = None
+    ) -> None:
+        if self.hll is None:  # exact: keep the run, merge runs when they outgrow the set
+            self._runs.append((keys, counts, payload))
+            self._pending += len(keys)
+            base = 0 if self.keys is None else len(self.keys)
+            if self._pending > max(base, 1 << 12):
+                self._flush()
+            return
+        if self.keys is not None:
+            keys, counts, payload = merge_sorted(
+                self.keys, self.counts, keys, counts, self.payload, payload
+            )
+        self.keys, self.counts, self.payload = keys, counts, payload
+        self._prune()
+
+    def _flush(self) -> None:
+        """Merge the pending runs into the sorted keys (then, past the exact limit, start
+        the HyperLogLog and keep the heaviest)."""
+        if not self._runs:
+            return
+        runs = self._runs
+        if self.keys is not None:
+            runs = [(self.keys, self.counts, self.payload), *runs]
+        self._runs, self._pending = [], 0
+        allk = np.concatenate([k for k, _, _ in runs])
+        keys, first, inv = np.unique(allk, return_index=True, return_inverse=True)
+        allc = np.concatenate([c for _, c, _ in runs])
+        counts = np.bincount(inv.ravel(), weights=allc, minlength=len(keys)).astype(np.int64)
+        payload = None
+        if runs[0][2] is not None:
+            payload = np.concatenate([p for _, _, p in runs])[first]  # type: ignore[misc]
+        self.keys, self.counts, self.payload = keys, counts, payload
+        if self.hll is None and len(keys) > self.exact_limit:
+            self.hll = HyperLogLog(self.p)
+            self.hll.add_hashes(self._hashes(keys))
+        if self.hll is not None:
+            self._prune()
+
+    def _prune(self) -> None:
+        """Keep ``capacity`` counters: subtract the (capacity+1)-th largest count."""
+        assert self.keys is not None
+        c = self.capacity
+        if len(self.keys) <= c:
+            return
+        cut = int(np.partition(self.counts, len(self.counts) - c - 1)[len(self.counts) - c - 1])
+        self.counts = self.counts - cut
+        keep = self.counts > 0
+        self.keys, self.counts = self.keys[keep], self.counts[keep]
+        if self.payload is not None:
+            self.payload = self.payload[keep]
+        self.error += cut
+
+    def merge(self, other: ValueCounts) -> None:
+        self._flush()
+        other._flush()
+        if other.keys is None:
+            return
+        self.n += other.n
+        self.error += other.error
+        if other.hll is not None:
+            if self.hll is None:
+                self.hll = HyperLogLog(self.p)
+                if self.keys is not None:
+                    self.hll.add_hashes(self._hashes(self.keys))
+            self.hll.merge(other.hll)
+        elif self.hll is not None:
+            self.hll.add_hashes(other._hashes(other.keys))
+        if self.hll is not None:
+            self._flush()
+        self._combine(other.keys, other.counts, other.payload)
+
+    def distinct(self) -> int:
+        self._flush()
+        if self.hll is not None:
+            return self.hll.estimate()
+        return 0 if self.keys is None else len(self.keys)
+
+    @property
+    def relative_error(self) -> float:
+        """Of :meth:`distinct` (0 while exact)."""
+        return 0.0 if self.hll is None else self.hll.relative_error
+
+    def top(self, k: int) -> list[tuple[Any, int]]:
+        """The ``k`` most frequent values, most frequent first (ties: smaller value first)."""
+        self._flush()
+        if self.keys is None or not len(self.keys):
+            return []
+        values = self.keys if self.payload is None else self.payload
+        order = np.lexsort((values, -self.counts))[:k]
+        return [(values[i], int(self.counts[i])) for i in order]
+
+    def error_bound(self) -> int:
+        """How far below its true count a reported count may be (0 when exact)."""
+        self._flush()
+        return 0 if self.hll is None else self.error

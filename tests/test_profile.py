@@ -1,0 +1,366 @@
+"""``fastetl.profile`` and ``fastetl profile`` against pandas / numpy computations on
+generated CSV files: every statistic, exact or within its sketch's stated error;
+results independent of threads and block size; the .npy path; PII redaction; bad
+rows; stdin and a compressed file through the real CLI.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gzip
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import fastetl
+from fastetl.profiling import Limits
+
+QS = {"p1": 0.01, "p5": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95, "p99": 0.99}
+
+SCHEMA = {
+    "dialect": {"delimiter": ",", "quote": '"', "header": True, "encoding": "utf-8",
+                "null_values": [""]},
+    "columns": [
+        {"name": "id", "type": "int64"},
+        {"name": "grp", "type": "category", "nullable": True},
+        {"name": "x", "type": "float64", "nullable": True},
+        {"name": "n", "type": "int32", "nullable": True},
+        {"name": "price", "type": "decimal", "scale": 2},
+        {"name": "day", "type": "date"},
+        {"name": "name", "type": "str", "width": 40, "nullable": True},
+        {"name": "email", "type": "str", "width": 40},
+        {"name": "ok", "type": "bool"},
+    ],
+}  # fmt: skip
+
+NAMES = ["Ana", "João", "Zoë Ünal", "Ícaro", "李雷", "Bob", "Maria José", "Ørjan"]
+GROUPS = ["a", "b", "c", "d", "e"]
+
+
+def _rows(seed: int, n: int) -> list[list[str]]:
+    rnd = random.Random(seed)
+    out = []
+    for i in range(n):
+        x = "" if rnd.random() < 0.1 else repr(rnd.gauss(5.0, 3.0))
+        k = "" if rnd.random() < 0.2 else str(rnd.randint(-50, 50))
+        price = f"{rnd.randint(0, 100000) / 100:.2f}"
+        day = (dt.date(2020, 1, 1) + dt.timedelta(days=rnd.randint(0, 1500))).isoformat()
+        name = "" if rnd.random() < 0.05 else rnd.choice(NAMES) + str(rnd.randint(0, 30))
+        grp = "" if rnd.random() < 0.03 else rnd.choices(GROUPS, weights=[50, 20, 15, 10, 5])[0]
+        email = f"user{rnd.randint(0, 10**6)}@mail{rnd.randint(0, 5)}.com"
+        ok = rnd.choice(["true", "false"])
+        out.append([str(i), grp, x, k, price, day, name, email, ok])
+    return out
+
+
+def _write(path: Path, rows: list[list[str]], header=None) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(header or [c["name"] for c in SCHEMA["columns"]])
+        w.writerows(rows)
+    return path
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("profile")
+    path = _write(d / "t.csv", _rows(1, 6000))
+    df = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=str)
+    return path, df
+
+
+def _num(df: pd.DataFrame, name: str) -> pd.Series:
+    return df[name].dropna().map(float)
+
+
+def _strip(p: dict) -> dict:
+    p = dict(p)
+    for k in ("seconds", "source", "bytes", "compression", "format"):
+        p.pop(k, None)
+    return p
+
+
+def test_every_statistic_against_pandas(data):
+    path, df = data
+    prof = fastetl.profile(path, SCHEMA, top=5)
+    d = prof.to_dict()
+    assert d["rows"] == len(df) and d["bad_rows"]["count"] == 0
+    cols = {c["name"]: c for c in d["columns"]}
+    for name in ("x", "n", "price"):
+        c, s = cols[name], _num(df, name)
+        assert c["count"] == len(s) and c["nulls"] == df[name].isna().sum()
+        assert c["distinct"] == s.nunique() and c["distinct_exact"]
+        assert c["min"] == s.min() and c["max"] == s.max()
+        assert c["mean"] == pytest.approx(s.mean(), rel=1e-12)
+        assert c["std"] == pytest.approx(s.std(ddof=1), rel=1e-9)
+        assert c["quantiles_exact"]
+        want = np.quantile(s.to_numpy(), list(QS.values()))
+        assert [c["quantiles"][k] for k in QS] == pytest.approx(want.tolist(), rel=1e-12)
+        vc = s.value_counts()
+        ranked = sorted(vc.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+        assert [tuple(t) for t in c["top"]] == [(float(v), int(n)) for v, n in ranked]
+        h = c["histogram"]
+        assert h["counts"] == np.histogram(s.to_numpy(), bins=h["edges"])[0].tolist()
+    # dates
+    c, s = cols["day"], pd.to_datetime(df["day"])
+    assert c["min"] == str(s.min().date()) and c["max"] == str(s.max().date())
+    assert c["distinct"] == s.nunique()
+    mean_days = (s - pd.Timestamp("1970-01-01")).dt.days.mean()
+    assert c["mean"] == str(np.datetime64(int(round(mean_days)), "D"))
+    # text: lengths in characters, top values, distinct, min/max
+    c, s = cols["name"], df["name"].dropna()
+    assert c["nulls"] == df["name"].isna().sum() and c["count"] == len(s)
+    assert c["distinct"] == s.nunique()
+    lens = s.str.len()
+    assert c["lengths"]["min"] == lens.min() and c["lengths"]["max"] == lens.max()
+    assert c["lengths"]["mean"] == pytest.approx(lens.mean(), rel=1e-12)
+    assert c["min"] == min(s, key=lambda v: v.encode()) and c["max"] == max(
+        s, key=lambda v: v.encode()
+    )
+    ranked = sorted(s.value_counts().items(), key=lambda kv: (-kv[1], kv[0].encode()))[:5]
+    assert [tuple(t) for t in c["top"]] == [(v, int(n)) for v, n in ranked]
+    # category: decoded top values
+    c, s = cols["grp"], df["grp"].dropna()
+    assert c["distinct"] == s.nunique() and c["nulls"] == df["grp"].isna().sum()
+    assert [tuple(t) for t in c["top"]] == [(v, int(n)) for v, n in s.value_counts().items()][:5]
+    # bool
+    c, s = cols["ok"], df["ok"] == "true"
+    assert c["mean"] == pytest.approx(s.mean(), rel=1e-12) and c["distinct"] == 2
+    # correlations of numeric columns, pairwise complete rows, as pandas
+    ref = pd.DataFrame({k: df[k].map(float, na_action="ignore") for k in ("id", "x", "n", "price")})
+    corr = ref.corr()
+    for a in ("id", "x", "n", "price"):
+        for b in ("id", "x", "n", "price"):
+            assert d["correlations"][a][b] == pytest.approx(corr.loc[a, b], abs=1e-9)
+    assert d["duplicate_rows"] == {"count": 0, "exact": True}
+
+
+def test_duplicate_rows_counted_as_pandas(tmp_path):
+    rows = _rows(2, 500)
+    rnd = random.Random(3)
+    rows += [list(rnd.choice(rows)) for _ in range(77)]  # exact copies
+    path = _write(tmp_path / "dup.csv", rows)
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    d = fastetl.profile(path, SCHEMA).to_dict()
+    assert d["duplicate_rows"]["count"] == int(df.duplicated().sum()) > 0
+
+
+def test_threads_and_block_size_do_not_change_the_profile(data):
+    path, _ = data
+    runs = [
+        fastetl.profile(path, SCHEMA, workers=w, block_size=b).to_dict()
+        for w, b in ((1, None), (2, 4096), (2, 77_777))
+    ]
+    small = Limits(exact=300, quantile_exact=500, rows_exact=1000, top_capacity=16)
+    runs_small = [
+        fastetl.profile(path, SCHEMA, workers=w, block_size=b, limits=small).to_dict()
+        for w, b in ((1, 10_000), (2, 3000))
+    ]
+    assert _strip(runs[0]) == _strip(runs[1]) == _strip(runs[2])
+    assert _strip(runs_small[0]) == _strip(runs_small[1])
+
+
+def test_sketches_within_their_stated_error(tmp_path):
+    rows = _rows(4, 40_000)
+    path = _write(tmp_path / "big.csv", rows)
+    df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    lim = Limits(exact=2000, quantile_exact=5000, rows_exact=5000, top_capacity=64)
+    d = fastetl.profile(path, SCHEMA, limits=lim, top=10).to_dict()
+    cols = {c["name"]: c for c in d["columns"]}
+    c = cols["id"]
+    assert not c["distinct_exact"]
+    assert abs(c["distinct"] / len(df) - 1) <= 4 * c["distinct_error"]
+    for name in ("x", "price"):
+        c = cols[name]
+        s = np.sort(_num(df, name).to_numpy())
+        assert not c["quantiles_exact"]
+        for k, q in QS.items():
+            v = c["quantiles"][k]
+            lo = np.searchsorted(s, v, "left") / len(s)
+            hi = np.searchsorted(s, v, "right") / len(s)
+            assert lo - c["quantiles_rank_error"] <= q <= hi + c["quantiles_rank_error"], (name, k)
+        assert sum(c["histogram"]["counts"]) == len(s)
+    c = cols["price"]
+    truth = _num(df, "price").value_counts()
+    assert not c["top_exact"]
+    for v, n in c["top"]:
+        assert truth[v] - c["top_error"] <= n <= truth[v]
+    assert not d["duplicate_rows"]["exact"]
+    assert d["duplicate_rows"]["count"] <= 4 * d["duplicate_rows"]["distinct_rows_error"] * len(df)
+
+
+def test_npy_profile_matches_the_csv_profile_with_exact_histograms(data, tmp_path):
+    path, df = data
+    out = tmp_path / "t.npy"
+    fastetl.convert(path, out, schema=SCHEMA)
+    a = fastetl.profile(out).to_dict()
+    b = fastetl.profile(path, SCHEMA).to_dict()
+    assert a["format"] == "npy" and a["rows"] == b["rows"]
+    for ca, cb in zip(a["columns"], b["columns"], strict=True):
+        for k in ("count", "nulls", "distinct", "min", "max", "top", "lengths", "pii"):
+            assert ca.get(k) == cb.get(k), (ca["name"], k)
+        if "mean" in cb and cb["mean"] is not None and ca["type"] not in ("date", "bool"):
+            assert ca["mean"] == pytest.approx(cb["mean"], rel=1e-12)
+        if ca.get("histogram"):
+            assert ca["histogram"]["counts_from"] == "exact (second pass)"
+    c = {c["name"]: c for c in a["columns"]}["x"]
+    s = _num(df, "x").to_numpy()
+    assert c["histogram"]["counts"] == np.histogram(s, bins=c["histogram"]["edges"])[0].tolist()
+
+
+def test_pii_column_detected_and_its_values_appear_nowhere(tmp_path):
+    rnd = random.Random(7)
+
+    def cpf() -> str:
+        d = [rnd.randint(0, 9) for _ in range(9)]
+        for n in (9, 10):
+            r = sum(v * w for v, w in zip(d, range(n + 1, 1, -1), strict=False)) % 11
+            d.append(0 if r < 2 else 11 - r)
+        s = "".join(map(str, d))
+        return f"{s[:3]}.{s[3:6]}.{s[6:9]}-{s[9:]}"
+
+    rows, raw = [], []
+    for i in range(2000):
+        c = cpf() if i % 10 else "123.456.789-00"  # 10% fail the check digits
+        e = f"pessoa{i}@exemplo.com.br"
+        rows.append([str(i), c, e, f"{rnd.randint(1, 99)}"])
+        raw += [c, e]
+    path = tmp_path / "pii.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["id", "documento", "contato", "idade"])
+        w.writerows(rows)
+    # by default, the kind of a column with more distinct candidates per block than
+    # Limits.pii_cap is decided on a subset of them: an estimate, said so
+    est = {c["name"]: c for c in fastetl.profile(path).to_dict()["columns"]}["documento"]
+    assert est["pii_kind"] == "cpf" and not est["pii"]["cpf"]["count_exact"]
+    assert abs(est["pii"]["cpf"]["share"] - 0.9) < 0.05
+    prof = fastetl.profile(path, limits=Limits(pii_cap=4096, text_cap=4096))
+    d = prof.to_dict()
+    cols = {c["name"]: c for c in d["columns"]}
+    doc = cols["documento"]
+    assert doc["pii_kind"] == "cpf"
+    assert doc["pii"]["cpf"]["count"] == 1800 and doc["pii"]["cpf"]["count_exact"]
+    assert doc["pii"]["cpf"]["share"] == pytest.approx(0.9)
+    assert cols["contato"]["pii_kind"] == "email"
+    assert cols["contato"]["pii"]["email"]["examples"][0].endswith("@e***.br")
+    assert cols["idade"]["pii_kind"] is None
+    for c in (doc, cols["contato"]):
+        assert c["top"] == [] and c["min"] is None and c["max"] is None and c["redacted"]
+    text = prof.to_json() + prof.to_html() + str(prof)
+    leaked = [v for v in raw if v in text]
+    assert leaked == [], leaked[:3]
+
+
+def test_bad_rows_counted_by_reason_and_column(tmp_path):
+    rows = [[str(i), "5", "x"] for i in range(100)]
+    rows[10][1] = "abc"
+    rows[20][1] = "1.5"
+    rows[30] = ["30", "7"]  # a field short
+    path = tmp_path / "bad.csv"
+    path.write_text("a,b,c\n" + "\n".join(",".join(r) for r in rows) + "\n")
+    schema = {"columns": [{"name": "a", "type": "int32"}, {"name": "b", "type": "int8"},
+                          {"name": "c", "type": "str", "width": 4}]}  # fmt: skip
+    d = fastetl.profile(path, schema).to_dict()
+    assert d["rows"] == 97 and d["rows_read"] == 100
+    assert d["bad_rows"]["count"] == 3
+    assert d["bad_rows"]["by_column"] == {"b": 2}
+    assert sum(d["bad_rows"]["by_reason"].values()) == 3
+    b = {c["name"]: c for c in d["columns"]}["b"]
+    assert b["invalid"] == {"count": 2, "share": 0.02}
+
+
+def test_text_columns_say_what_their_values_look_like(tmp_path):
+    path = tmp_path / "mixed.csv"
+    vals = ["12", "-3", "4.5", "2024-01-02", "hello", "2024-01-02 10:00:00", "7", "x1"]
+    path.write_text("v\n" + "\n".join(vals) + "\n")
+    d = fastetl.profile(path, {"columns": [{"name": "v", "type": "str", "width": 20}]}).to_dict()
+    looks = d["columns"][0]["looks_like"]
+    assert looks["integer"] == pytest.approx(3 / 8)
+    assert looks["decimal"] == pytest.approx(1 / 8)
+    assert looks["date"] == pytest.approx(1 / 8)
+    assert looks["datetime"] == pytest.approx(1 / 8)
+
+
+def _cli(*args, stdin=None):
+    return subprocess.run(
+        [sys.executable, "-m", "fastetl", *map(str, args)],
+        input=stdin,
+        capture_output=True,
+        env={**os.environ},
+        timeout=300,
+    )
+
+
+def test_cli_profile_of_stdin_and_of_a_gzip_file(data, tmp_path):
+    path, _ = data
+    sch = tmp_path / "s.json"
+    sch.write_text(json.dumps(SCHEMA))
+    want = _strip(fastetl.profile(path, SCHEMA).to_dict())
+    r = _cli("profile", "-", "--schema", sch, "--json", "-", stdin=path.read_bytes())
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert got["source"] == "<stdin>"
+    assert _strip(got) == want
+    gz = tmp_path / "t.csv.gz"
+    gz.write_bytes(gzip.compress(path.read_bytes()))
+    out = tmp_path / "p.json"
+    r = _cli("profile", gz, "--schema", sch, "--json", out, "--html", tmp_path / "p.html")
+    assert r.returncode == 0, r.stderr
+    got = json.loads(out.read_text())
+    assert got["compression"] == "gzip"
+    assert _strip(got) == want
+    assert (tmp_path / "p.html").read_text().startswith("<!DOCTYPE html>")
+    # inferred schema, summary on stdout
+    r = _cli("profile", path)
+    assert r.returncode == 0 and "6,000 rows" in r.stdout.decode()
+
+
+def test_cli_profile_usage_errors(tmp_path):
+    r = _cli("profile", tmp_path / "missing.csv")
+    assert r.returncode == 1 and r.stderr.decode().count("\n") == 1
+    r = _cli("profile", "x.csv", "--top", "-1")
+    assert r.returncode == 2 and r.stderr.decode().startswith("fastetl:")
+
+
+def test_profile_argument_checks(data):
+    path, _ = data
+    with pytest.raises(ValueError, match="top"):
+        fastetl.profile(path, top=-1)
+    with pytest.raises(ValueError, match="workers"):
+        fastetl.profile(path, workers=0)
+
+
+def test_pii_in_a_number_column_is_found_and_redacted(tmp_path):
+    """Bare CPFs read as integers (losing their leading zeros) are still PII.  (Inference
+    keeps numbers with leading zeros as text; a schema may still say int64.)"""
+    rnd = random.Random(9)
+    rows = []
+    for i in range(300):
+        d = [rnd.randint(0, 9) for _ in range(9)]
+        for n in (9, 10):
+            r = sum(v * w for v, w in zip(d, range(n + 1, 1, -1), strict=False)) % 11
+            d.append(0 if r < 2 else 11 - r)
+        rows.append(f"{i},{''.join(map(str, d))}")
+    path = tmp_path / "cpf.csv"
+    path.write_text("id,cpf\n" + "\n".join(rows) + "\n")
+    schema = {"columns": [{"name": "id", "type": "int32"}, {"name": "cpf", "type": "int64"}]}
+    prof = fastetl.profile(path, schema)
+    c = prof.column("cpf")
+    assert c["pii_kind"] == "cpf"
+    assert c["pii"]["cpf"]["count"] == 300 and c["redacted"]
+    assert c["min"] is None and c["top"] == [] and c["histogram"] is None
+    assert all(v is None for v in c["quantiles"].values())
+    text = prof.to_json() + prof.to_html()
+    for row in rows:
+        digits = row.split(",")[1]
+        assert str(int(digits)) not in text and digits not in text
+    assert prof.column("id")["pii_kind"] is None
