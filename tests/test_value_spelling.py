@@ -438,3 +438,16 @@ def test_cli_says_when_numbers_were_left_as_text(tmp_path):
     code, out, err = cli("convert", str(src), "o.npy", "--thousands", ",", cwd=tmp_path)
     assert code == 0 and "could be numbers" not in err
     assert fastetl.open(tmp_path / "o.npy")["code"].tolist() == [1234, 5678]
+
+
+def test_a_headerless_semicolon_file_of_decimal_commas_is_split_on_the_semicolon():
+    """1,5;2,5 is two numbers with decimal commas (the reading a person gives it), not the
+    three fields 1 / 5;2 / 5 that a comma split makes: the numbers make the `;` reading the
+    more typed one.  Values against float() of the text with a point."""
+    rows = [("1,5", "2,25"), ("3,0", "-4,75"), ("10,125", "0,5")]
+    data = "".join(f"{a};{b}\n" for a, b in rows).encode()
+    t = fastetl.read_csv(data)
+    assert t.meta["schema"]["dialect"]["delimiter"] == ";"
+    assert t.meta["schema"]["dialect"]["decimal"] == ","
+    for j, name in enumerate(t.columns):
+        assert t[name].tolist() == [float(r[j].replace(",", ".")) for r in rows]

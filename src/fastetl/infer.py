@@ -1182,7 +1182,16 @@ def _looks_typed(v: bytes) -> bool:
         s = t.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    return _is_float(s) or bool(_YMD_RE.match(s) or _DMY_RE.match(s) or _ISO_DT_RE.match(s))
+    return (
+        _is_float(s)
+        or bool(_COMMA_DECIMAL_RE.match(s))
+        or bool(_YMD_RE.match(s) or _DMY_RE.match(s) or _ISO_DT_RE.match(s))
+    )
+
+
+# A number written with a decimal comma (12,5; -0,75): typed, for choosing the delimiter of
+# a `;` file without a header (1,5;2,5 is two numbers, not the fields 1 / 5;2 / 5).
+_COMMA_DECIMAL_RE = re.compile(r"[+-]?[0-9]+,[0-9]+\Z")
 
 
 def _line_end_after(buf: bytes, p: int, final: bool) -> int:
