@@ -284,5 +284,10 @@ def _nullable(pd: Any, values: np.ndarray, nulls: np.ndarray | None) -> Any:
 
 
 def open(path: str | os.PathLike[str]) -> Table:  # noqa: A001 - mirrors the builtin on purpose
-    """Open a converted ``.npy`` file (and its sidecar) as a :class:`Table`."""
+    """Open a converted ``.npy`` file (and its sidecar) as a :class:`Table`, or a dataset
+    folder (``fastetl.dask.convert``) as a :class:`fastetl.dataset.Dataset`."""
+    if os.path.isdir(path):
+        from .dataset import Dataset  # (it reads each part as a Table)
+
+        return Dataset(path)  # type: ignore[return-value]
     return Table(path)
