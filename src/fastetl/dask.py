@@ -43,6 +43,7 @@ parts over with the wider schema (the cuts are kept).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import glob as _glob
 import json
@@ -55,6 +56,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -148,7 +150,7 @@ def _map(path: str) -> Any:
         return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
 
 
-def _look(path: str, schema: Schema) -> _File:
+def _look(path: str, schema: Schema, first: bool) -> _File:
     """The file's kind and, for a plain file, its header (read on the client: one row)."""
     d = schema.dialect
     with open_source(path, d.encoding) as source:
@@ -170,9 +172,12 @@ def _look(path: str, schema: Schema) -> _File:
             if fields:
                 f.header_raw = bytes(data[start:nxt])
                 at = _header_start(f.header_raw, start)
-                result = RunResult()
-                _bind(result, schema, fields, _core.count_lines(data, 0, at) + 1)
-                f.header = result.header
+                if first:  # bound to the schema (the others must be the same header)
+                    result = RunResult()
+                    _bind(result, schema, fields, _core.count_lines(data, 0, at) + 1)
+                    f.header = result.header
+                else:
+                    f.header = [x.decode("utf-8", "backslashreplace") for x in fields]
                 f.data_start = nxt
             else:
                 f.data_start = len(data)
@@ -383,8 +388,10 @@ def _client(client: Any) -> tuple[Any, Any]:
         return c, c
 
 
-def scheduler_client(spec: str) -> Any:
-    """``local`` / ``local:N`` (a LocalCluster of N worker processes) or an address."""
+@contextlib.contextmanager
+def connect(spec: str) -> Iterator[Any]:
+    """A client of ``spec``: ``local`` / ``local:N`` (a LocalCluster of N worker
+    processes, closed at the end) or a scheduler's address."""
     from distributed import Client, LocalCluster
 
     m = re.fullmatch(r"local(?::(\d+))?", spec)
@@ -392,9 +399,12 @@ def scheduler_client(spec: str) -> Any:
         n = int(m.group(1)) if m.group(1) else None
         if n is not None and n < 1:
             raise ValueError("local:N needs at least 1 worker")
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True)
-        return Client(cluster)
-    return Client(spec)
+        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True) as cluster:
+            with Client(cluster) as client:
+                yield client
+    else:
+        with Client(spec) as client:
+            yield client
 
 
 def _gather(client: Any, futures: list) -> list:
@@ -528,7 +538,9 @@ def _convert_locked(
     tmp = _temp_dir(out, run_id)
     tmp.mkdir()
     try:
-        files = [_look(p, sch) for p in paths]
+        files = []
+        for p in paths:
+            files.append(_look(p, sch, not any(not f.whole for f in files)))
         plain = [f for f in files if not f.whole]
         for f in plain[1:]:
             _check_header(plain[0], f)
@@ -539,6 +551,10 @@ def _convert_locked(
 
         sch, results, cats = widening.converting(sch, on_error, widen, attempt)
         doc = _dataset_doc(sch, files, ranges, results, cats, on_error)
+        keep = {p["file"] for p in doc["parts"]}
+        for p in tmp.iterdir():  # what tries on workers that died left half-written
+            if p.name not in keep:
+                p.unlink()
         with open(tmp / DATASET_FILE, "w", encoding="utf-8") as fh:
             json.dump(doc, fh, ensure_ascii=False, indent=1)
             fh.flush()
