@@ -76,6 +76,9 @@ class Dataset:
         return t
 
     def parts(self) -> list[Table]:
+        """The parts as Tables (an empty dataset: one empty Table, so columns have a type)."""
+        if not self.nparts:
+            return [Table.from_array(np.zeros(0, self.schema.dtype()), {**self.meta, "rows": 0})]
         return [self.part(k) for k in range(self.nparts)]
 
     def __len__(self) -> int:
@@ -83,7 +86,7 @@ class Dataset:
 
     @property
     def columns(self) -> list[str]:
-        return self.part(0).columns if self.nparts else []
+        return self.parts()[0].columns
 
     def __repr__(self) -> str:
         return f"<fastetl Dataset {self.path}: {len(self):,} rows in {self.nparts} part(s)>"
@@ -126,6 +129,4 @@ class Dataset:
         import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
         frames = [t.to_pandas(decimals) for t in self.parts()]
-        if not frames:
-            return Table.from_array(np.zeros(0, self.schema.dtype()), self.meta).to_pandas(decimals)
-        return pd.concat(frames, ignore_index=True)
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
