@@ -241,7 +241,8 @@ def test_a_failed_run_keeps_the_existing_dataset_whole(client, tmp_path):
     with pytest.raises(fastetl.ParseError):
         fdask.convert(bad, out, SCHEMA, client=client, partition_size=2000)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".ds.fastetl-lock", "bad.csv", "ds", "good.csv"]
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [".ds.fastetl-lock", "bad.csv", "ds", "good.csv"]
     # one writer per dataset
     with outset.OutputLock(out).acquire():
         with pytest.raises(fastetl.OutputError):

@@ -53,10 +53,10 @@ import re
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterator
 
 import numpy as np
 
@@ -608,17 +608,18 @@ def _parts(
     policy = watcher.on_error if watcher is not None else on_error
     names = next((f.header for f in files if not f.whole), None)
     binding = sch.bind(names) if names is not None or not sch.dialect.header else None
-    run = uuid.uuid4().hex[:8]
+    tag = uuid.uuid4().hex[:8]
 
     def submit(k: int, seed: dict | None) -> Any:
         r = ranges[k]
         f = files[r.file]
+        key = f"fastetl-parse-{tag}-{k}-{seed is not None}"
+        watch = watcher is not None
         if f.whole:
-            return client.submit(_convert_file, f.path, sd, policy, watcher is not None, seed,
-                                 str(tmp), k, pure=False, key=f"fastetl-parse-{run}-{k}-{seed is not None}")
+            return client.submit(_convert_file, f.path, sd, policy, watch, seed, str(tmp), k,
+                                 pure=False, key=key)
         return client.submit(_parse_part, f.path, r.start, r.end, r.lines_before, sd, names,
-                             policy, watcher is not None, seed, str(tmp), k, pure=False,
-                             key=f"fastetl-parse-{run}-{k}-{seed is not None}")
+                             policy, watch, seed, str(tmp), k, pure=False, key=key)
 
     results: list[_PartResult] = _gather(client, [submit(k, None) for k in range(len(ranges))])
     # whole files: their header checked, their line numbers named by file
@@ -686,7 +687,7 @@ def _parts(
                         nulls[col.name] = (_null_field(bit), bit)
         final = str(tmp / f"part-{k:05d}.npy")
         futs.append(client.submit(_finish_part, res.tmp, final, maps, nulls, pure=False,
-                                  key=f"fastetl-finish-{run}-{k}"))
+                                  key=f"fastetl-finish-{tag}-{k}"))
     _gather(client, futs)
     return sch, results, cats
 
