@@ -10,6 +10,7 @@ import io
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -103,11 +104,13 @@ def test_quoted_line_breaks_at_range_edges_give_identical_bytes(client, tmp_path
     assert list(t["note"]) == [r[1] for r in ref]
     assert list(t["cat"]) == [r[2] for r in ref]
     assert t["x"].tolist() == [float(r[3]) for r in ref]
-    # the parts' ranges tile the input after the header
+    # the parts' ranges tile the input after the header, and each says its first line
     assert meta["parts"][0]["start"] == header_end
     assert meta["parts"][-1]["end"] == len(data)
     for a, b in zip(meta["parts"], meta["parts"][1:]):
         assert a["end"] == b["start"]
+    for p in meta["parts"]:
+        assert p["first_line"] == data[: p["start"]].count(b"\n") + 1
     # category codes are global: the dictionary is in order of first appearance
     first_seen = list(dict.fromkeys(r[2] for r in ref))
     assert meta["categories"]["cat"] == first_seen
@@ -341,3 +344,29 @@ def test_cli_dask_to_a_running_scheduler(client, tmp_path):
         capture_output=True, text=True, env=env, timeout=120,
     )
     assert r.returncode == 2 and "stdin" in r.stderr
+
+
+def test_each_cut_task_finds_the_true_row_start_without_a_serial_walk(tmp_path):
+    # the row starts, from Python's csv writer row by row
+    rows = _rows(400, 9)
+    header = _csv([], crlf=True)
+    lengths = [len(_csv([r], header=None, crlf=True)) for r in rows]
+    starts = list(np.cumsum([len(header), *lengths]))
+    data = header + b"".join(_csv([r], header=None, crlf=True) for r in rows)
+    assert starts[-1] == len(data)
+    src = tmp_path / "in.csv"
+    src.write_bytes(data)
+    schema = fastetl.Schema.from_dict(SCHEMA).to_dict()
+    inside = 0
+    for a in range(len(header), len(data), 89):
+        true = min(s for s in starts if s >= a)
+        # one of the walks a cut task makes (the guess that the line break after the cut
+        # ends a row, or that it is inside a quoted field) starts at the true row start
+        tries = fdask._walk(str(src), -a - 1, a + 89, schema, False)
+        assert true in [t[0] for t in tries], a
+        walk = next(t for t in tries if t[0] == true)
+        nxt = min([s for s in starts if s >= a + 89] or [len(data)])
+        breaks = len(re.findall(rb"\r\n|\r|\n", data[true:nxt]))  # (quoted ones count)
+        assert walk[1:] == (0, nxt, breaks)
+        inside += data.find(b"\n", a) + 1 != true
+    assert inside > 10  # many cuts fell inside quoted fields

@@ -11,16 +11,17 @@ and schema; a bad row is reported with the same line, column and row.
 How the work is split:
 
 1. *Cuts* (one task per range, in parallel).  Range k is guessed to start just after
-   the first line break at or after ``k * partition_size`` (the core's
-   ``line_start_after``).  Its task walks whole rows from there with the core's row
-   walker (``next_row_start``, the tokenizer the parser uses, so quoted line breaks
-   are never a cut) to the first row start at or after the next range's nominal
-   start, and counts the line breaks it walked over.  The client chains the walks:
-   range 0 starts after the header; range k starts where the walk of range k-1
-   ended.  A guess that was wrong (the line break was inside a quoted field) shows
-   as a walk that started somewhere else: that walk is done again, as a task, from
-   the true start.  Line numbers of range k are the header's lines plus the prefix
-   sum of the lines of the ranges before it.
+   the first line break at or after its nominal start ``k * partition_size`` (the
+   core's ``line_start_after``).  That line break may be inside a quoted field, so the
+   task makes two walks with the core's row walker (``next_row_start``, the tokenizer
+   the parser uses): one from the guess, one from where the row ends if the guess was
+   inside a quoted field (the core tokenizes a quote followed by the bytes after the
+   guess); each goes to the first row start at or after the next range's nominal
+   start and counts the line breaks it walked over.  The client chains them: range 0
+   starts after the header, range k where the right walk of range k-1 ended, and the
+   right walk of range k is the one that started there.  When neither did (rare) a
+   walk from the true start is made then.  Line numbers of range k are the header's
+   lines plus the prefix sum of the lines of the ranges before it.
 2. *Parts* (one task per range, or per compressed or transcoded file): the core
    Parser over the memory-mapped range, into a part file with a task-unique name (a
    task that is run again after its worker died writes a new file).  Each part
@@ -67,6 +68,7 @@ from .dataset import DATASET_FILE, DATASET_FORMAT, Dataset
 from .errors import OutputError, ParseError
 from .layout import learned_categories, make_parser
 from .pipeline import (
+    MAX_ROW_BYTES,
     ON_ERROR,
     RunResult,
     _BadRows,
@@ -200,19 +202,54 @@ def _check_header(first: _File, f: _File) -> None:
 # -- tasks (run on the workers) ----------------------------------------------------------
 
 
-def _walk(path: str, start: int, target: int, schema: dict, lenient: bool) -> tuple:
-    """Walk whole rows from ``start`` (a row start, or a guess of one) to the first row
-    start at or after ``target``: (start, status, end, line breaks in start..end)."""
+def _after_quoted(data: Any, at: int, delim: int, quote: int) -> int:
+    """Where the row ends if ``at`` is inside a quoted field (-1: it cannot be).
+
+    The core's tokenizer reads a quote followed by ``data[at:]``: the row it finds is
+    the rest of the quoted field and of its row."""
+    n, window = len(data), 1 << 16
+    limit = min(n, at + MAX_ROW_BYTES)  # a longer row is refused by a local run anyway
+    q = bytes([quote])
+    if data.find(q, at, limit) < 0:  # (bytes and mmap alike)
+        return -1
+    while True:
+        end = min(limit, at + window)
+        buf = q + bytes(data[at:end])
+        status, nxt, _ = _core.find_row_end(buf, 0, len(buf), end >= n, delim, quote)
+        if status == 0:
+            return at + nxt - 1
+        if status > 0 or end >= limit:
+            return -1
+        window *= 4
+
+
+def _walk(path: str, start: int, target: int, schema: dict, lenient: bool) -> list[tuple]:
+    """Walk whole rows from ``start`` (a row start) to the first row start at or after
+    ``target``: [(start, status, end, line breaks in start..end)].
+
+    ``start`` ``-1 - p`` is a guess: just after the first line break at or after ``p``.
+    That line break may be inside a quoted field, so two walks are made: one from there,
+    one from where the row ends if it was inside one; the client knows which was right
+    once the range before is walked (the true start is where the walk before ended)."""
     d = Schema.from_dict(schema).dialect
     delim, quote = _core_dialect(d)
     data = _map(path)
     try:
         n = len(data)
-        if start < 0:  # a guess: just after the first line break at or after -start-1
-            start = _core.line_start_after(data, min(n, -start - 1))
-        status, end = _core.next_row_start(data, start, max(start, target), n, True, delim,
-                                           quote, lenient)
-        return start, status, end, _core.count_lines(data, start, end)
+        starts = [start]
+        if start < 0:  # a guess
+            g = _core.line_start_after(data, min(n, max(0, -start - 2)))  # (a row may start at p)
+            starts = [g]
+            if quote >= 0 and g < n:
+                r = _after_quoted(data, g, delim, quote)
+                if r > g:
+                    starts.append(r)
+        out = []
+        for st in starts:
+            status, end = _core.next_row_start(data, st, max(st, target), n, True, delim,
+                                               quote, lenient)
+            out.append((st, status, end, _core.count_lines(data, st, end)))
+        return out
     finally:
         if isinstance(data, mmap.mmap):
             data.close()
@@ -516,13 +553,17 @@ def _cuts(client: Any, files: list[_File], psize: int, sch: Schema, lenient: boo
         walks = _gather(client, futs)
         at, lines = f.data_start, f.lines
         ranges: list[_Range] = []
-        for k, (start, status, end, nlines) in enumerate(walks):
+        for k, tries in enumerate(walks):
             if at >= f.size:
                 break
-            if start != at:  # the guess was inside a quoted field: walk from the true start
-                start, status, end, nlines = client.submit(
+            if at >= nominal[k + 1]:  # a row from before runs past this range's end
+                continue
+            walk = next((w for w in tries if w[0] == at), None)
+            if walk is None:  # neither guess was right (rare): walk from the true start
+                walk = client.submit(
                     _walk, f.path, at, nominal[k + 1], sd, lenient, pure=False
-                ).result()
+                ).result()[0]
+            start, status, end, nlines = walk
             if status > 0:  # broken quoting (policy raise): the parse of the rest says where
                 ranges.append(_Range(i, at, f.size, lines))
                 break
