@@ -370,3 +370,31 @@ def test_each_cut_task_finds_the_true_row_start_without_a_serial_walk(tmp_path):
         assert walk[1:] == (0, nxt, breaks)
         inside += data.find(b"\n", a) + 1 != true
     assert inside > 10  # many cuts fell inside quoted fields
+
+
+def test_rejects_equal_a_local_run(client, tmp_path):
+    rows = _rows(900, 11)
+    for i in (5, 300, 301, 899):
+        rows[i][0] = f"bad{i}"
+    rows[450][1] = "x" * 50  # too long for the str(40) column
+    data = _csv(rows)
+    src = tmp_path / "in.csv"
+    src.write_bytes(data)
+    rep = fdask.convert(src, tmp_path / "ds", SCHEMA, client=client, partition_size=1200,
+                        on_error="reject")
+    local = tmp_path / "local.npy"
+    lrep = fastetl.convert(src, local, SCHEMA, on_error="reject")
+    assert _dataset_records(tmp_path / "ds").tobytes() == np.load(local).tobytes()
+    assert rep.rows_rejected == lrep.rows_rejected == 5
+    ds_rejects = tmp_path / "ds" / "rejects.csv"
+    assert Path(rep.rejects) == ds_rejects
+    assert ds_rejects.read_bytes() == Path(lrep.rejects).read_bytes()
+    got = json.loads((tmp_path / "ds" / "rejects.csv.json").read_text())
+    want = json.loads(Path(lrep.rejects + ".json").read_text())
+    assert got == want
+    # independently: the rejected rows are these rows of the input, as csv reads them
+    back = list(csv.reader(io.StringIO(ds_rejects.read_text(), newline="")))
+    assert back[1:] == [rows[i] for i in (5, 300, 301, 450, 899)]
+    assert [e["row"] for e in got["rejects"]] == [5, 300, 301, 450, 899]
+    meta = json.loads((tmp_path / "ds" / "dataset.json").read_text())
+    assert meta["rows_rejected"] == 5 and meta["rejects"] == "rejects.csv"

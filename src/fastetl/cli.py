@@ -436,8 +436,6 @@ def _convert_dask(args: argparse.Namespace) -> int:
                         (args.block_size, "--block-size")):
         if given:
             raise UsageError(f"{flag} does not apply with --dask")
-    if args.on_error == "reject":
-        raise UsageError("--on-error reject is not supported with --dask yet; use skip")
     if args.input == "-":
         raise UsageError("--dask reads files every worker sees, not stdin")
     try:
@@ -455,6 +453,8 @@ def _convert_dask(args: argparse.Namespace) -> int:
                                on_error=args.on_error, widen=inferred, wait=args.wait)
     if not args.quiet:
         print(f"fastetl: {args.input} -> {report}")
+        if report.rejects is not None:
+            print(f"fastetl: rejected rows: {report.rejects} (reasons: {report.rejects}.json)")
     return EXIT_OK
 
 

@@ -83,9 +83,10 @@ from .pipeline import (
 )
 from .schema import Schema, as_schema
 from .sources import InputError, check_encoding_prefix, open_source
-from .store import ArrayWriter
+from .store import REJECTS_FORMAT, ArrayWriter, RejectsWriter, sidecar_path
 
 DEFAULT_PARTITION_SIZE = 256 << 20
+REJECTS_FILE = "rejects.csv"  # in the dataset folder, with rejects.csv.json
 # bad rows one part hands back to the widening watcher at most (each is a few hundred bytes)
 _MAX_WATCHED = 100_000
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.I)
@@ -265,6 +266,9 @@ class _PartResult:
     watched: list[ParseError] = field(default_factory=list)  # bad rows, for the widening watcher
     header: list[str] | None = None  # a whole file's header
     bytes_in: int = 0
+    rejects: str | None = None  # the part's rejected rows (policy "reject"), JSON beside
+    header_raw: bytes | None = None  # a whole file's header line
+    source: str = ""  # the input file
 
 
 def _parse_part(
@@ -285,7 +289,8 @@ def _parse_part(
     binding = sch.bind(names)
     dtype = sch.dtype()
     watched: list[ParseError] = []
-    bad = _BadRows(policy, None, binding, watch=watched.append if watch else None)
+    sink = _part_rejects(policy, folder, index, path)
+    bad = _BadRows(policy, sink, binding, watch=watched.append if watch else None)
     data = _map(path)
     try:
         # about one record per 16 input bytes to start with (the writer grows)
@@ -313,7 +318,7 @@ def _parse_part(
             data.close()
     tmp = _save(records, folder, index, "raw")
     return _PartResult(tmp, writer.rows, bad.count, cats, error, watched[:_MAX_WATCHED],
-                       bytes_in=end - start)
+                       bytes_in=end - start, rejects=_commit_rejects(sink), source=path)
 
 
 def _convert_file(
@@ -331,10 +336,12 @@ def _convert_file(
     watched: list[ParseError] = []
     error = None
     result = RunResult()
+    sink = _part_rejects(policy, folder, index, path)
     with open_source(path, sch.dialect.encoding) as source:
         try:
-            result = run(source, sch, writer, None, 1, on_error=policy, categories=seed,
-                         watch=watched.append if watch else None)
+            result = run(source, sch, writer, None, 1, on_error=policy,
+                         rejects=_Headless(sink) if sink is not None else None,
+                         categories=seed, watch=watched.append if watch else None)
         except ParseError as e:
             error = e
             result.rows, result.rows_bad = writer.rows, 0
@@ -343,7 +350,42 @@ def _convert_file(
     if error is not None:
         cats = {}
     return _PartResult(tmp, writer.rows, result.rows_bad, cats, error,
-                       watched[:_MAX_WATCHED], result.header, result.bytes_in)
+                       watched[:_MAX_WATCHED], result.header, result.bytes_in,
+                       _commit_rejects(sink), result.header_raw, path)
+
+
+def _part_rejects(policy: str, folder: str, index: int, source: str) -> RejectsWriter | None:
+    """A part's own rejects file (no header line: the dataset's file gets one), with a
+    name no other try uses."""
+    if policy != "reject":
+        return None
+    path = Path(folder) / f".part-{index:05d}.{uuid.uuid4().hex}.rejects"
+    sink = RejectsWriter(path, source)
+    sink.start(None)
+    return sink
+
+
+def _commit_rejects(sink: RejectsWriter | None) -> str | None:
+    if sink is None:
+        return None
+    sink.commit()
+    return str(sink.path)
+
+
+class _Headless:
+    """A rejects sink that leaves the header line out (the pipeline starts it with one)."""
+
+    def __init__(self, sink: RejectsWriter) -> None:
+        self.sink = sink
+
+    def start(self, header: bytes | None) -> None:
+        pass
+
+    def add(self, raw: bytes, error: ParseError, offset: int) -> None:
+        self.sink.add(raw, error, offset)
+
+    def add_pieces(self, pieces: Any, error: Any, offset: int) -> None:
+        self.sink.add_pieces(pieces, error, offset)
 
 
 def _save(records: np.ndarray, folder: str, index: int, what: str) -> str:
@@ -399,13 +441,16 @@ class DatasetReport:
     rows: int
     rows_read: int
     rows_skipped: int
+    rows_rejected: int
     bytes_in: int
+    rejects: str | None = None  # the rejects file (policy "reject"), in the dataset folder
     widened: tuple = ()
 
     def __str__(self) -> str:
         return (
             f"{self.rows:,} rows in {self.parts} part(s) -> {self.output}"
             + (f" ({self.rows_skipped:,} bad rows skipped)" if self.rows_skipped else "")
+            + (f" ({self.rows_rejected:,} bad rows rejected)" if self.rows_rejected else "")
         )
 
 
@@ -470,15 +515,14 @@ def convert(
     (default: the current client, else a LocalCluster started for this call).
 
     ``out_dir`` must be storage every worker and the client see.  ``on_error`` is
-    ``"raise"`` or ``"skip"``.  Without ``schema`` one is inferred from the first
+    ``"raise"``, ``"skip"`` or ``"reject"`` (the rows go to ``rejects.csv`` in the
+    dataset, the reasons to ``rejects.csv.json``).  Without ``schema`` one is inferred from the first
     file (``infer_rows`` as for :func:`fastetl.convert`) and widened when a later
     value needs it (``widen``: as for :func:`fastetl.convert`).  ``wait``: as for
     :func:`fastetl.convert` when another run holds the dataset's lock.
     """
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
-    if on_error == "reject":
-        raise ValueError('on_error="reject" is not supported by fastetl.dask yet; use "skip"')
     psize = parse_size(partition_size)
     paths = expand_inputs(src)
     out = Path(out_dir)
@@ -598,6 +642,9 @@ def _convert_locked(
         sch, results, cats = widening.converting(sch, on_error, widen, attempt)
         doc = _dataset_doc(sch, files, ranges, results, cats, on_error)
         keep = {p["file"] for p in doc["parts"]}
+        if on_error == "reject":
+            doc["rejects"] = _merge_rejects(tmp, files, results)
+            keep |= {REJECTS_FILE, REJECTS_FILE + ".json"}
         for p in tmp.iterdir():  # what tries on workers that died left half-written
             if p.name not in keep:
                 p.unlink()
@@ -616,9 +663,53 @@ def _convert_locked(
         rows=doc["rows"],
         rows_read=doc["rows_read"],
         rows_skipped=doc["rows_skipped"],
+        rows_rejected=doc["rows_rejected"],
+        rejects=str(out / doc["rejects"]) if doc["rejects"] else None,
         bytes_in=sum(f.size for f in files),
         widened=tuple((sch.inferred or {}).get("widened", ())),
     )
+
+
+def _merge_rejects(tmp: Path, files: list[_File], results: list[_PartResult]) -> str:
+    """The parts' rejected rows as one rejects file of the dataset (the input's header
+    line, then the rows in input order) and its JSON (each row's index counted from the
+    first row of the input; with several files, the file of each)."""
+    rows_path = tmp / REJECTS_FILE
+    header = next((f.header_raw for f in files if f.header_raw is not None), None)
+    if header is None:
+        header = next((r.header_raw for r in results if r.header_raw is not None), None)
+    entries: list[dict[str, Any]] = []
+    before = 0
+    with open(rows_path, "wb") as out:
+        if header:
+            out.write(header if header.endswith((b"\n", b"\r")) else header + b"\n")
+        for res in results:
+            assert res.rejects is not None
+            with open(res.rejects, "rb") as fh:
+                shutil.copyfileobj(fh, out)
+            part = json.loads(sidecar_path(res.rejects).read_text(encoding="utf-8"))
+            for e in part["rejects"]:
+                if e.get("row") is not None:
+                    e["row"] += before
+                if len(files) > 1:
+                    e["file"] = res.source
+                entries.append(e)
+            before += res.rows + res.bad
+        out.flush()
+        os.fsync(out.fileno())
+    paths = [f.path for f in files]
+    doc = {
+        "format": REJECTS_FORMAT,
+        "source": paths[0] if len(paths) == 1 else paths,
+        "header": bool(header),
+        "rejects": entries,
+        "count": len(entries),
+    }
+    with open(sidecar_path(rows_path), "w", encoding="utf-8") as fh:
+        json.dump(doc, fh, ensure_ascii=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return REJECTS_FILE
 
 
 def _commit(tmp: Path, out: Path, run_id: str) -> None:
@@ -807,8 +898,9 @@ def _dataset_doc(
         "rows_read": rows + bad,
         "rows_written": rows,
         "rows_skipped": bad if on_error == "skip" else 0,
-        "rows_rejected": 0,
+        "rows_rejected": bad if on_error == "reject" else 0,
         "on_error": on_error,
+        "rejects": None,
         "header": next((f.header for f in files if f.header is not None), None),
         "sources": [f.facts for f in files],
         "parts": parts,
