@@ -516,9 +516,9 @@ def convert(
 
     ``out_dir`` must be storage every worker and the client see.  ``on_error`` is
     ``"raise"``, ``"skip"`` or ``"reject"`` (the rows go to ``rejects.csv`` in the
-    dataset, the reasons to ``rejects.csv.json``).  Without ``schema`` one is inferred from the first
-    file (``infer_rows`` as for :func:`fastetl.convert`) and widened when a later
-    value needs it (``widen``: as for :func:`fastetl.convert`).  ``wait``: as for
+    dataset, the reasons to ``rejects.csv.json``).  Without ``schema`` one is inferred
+    from the first file (``infer_rows`` as for :func:`fastetl.convert`) and widened when
+    a later value needs it (``widen``: as for :func:`fastetl.convert`).  ``wait``: as for
     :func:`fastetl.convert` when another run holds the dataset's lock.
     """
     if on_error not in ON_ERROR:
