@@ -283,8 +283,11 @@ def _parse_part(
     seed: dict[str, list[str]] | None,
     folder: str,
     index: int,
+    capacity: int,
 ) -> _PartResult:
-    """Convert ``path[start:end]`` (whole rows) into a part file of its own."""
+    """Convert ``path[start:end]`` (whole rows) into a part file of its own; ``capacity``:
+    records to make room for first (the range's line count: no row is without one, but
+    the last row of the input)."""
     sch = Schema.from_dict(schema)
     binding = sch.bind(names)
     dtype = sch.dtype()
@@ -293,8 +296,7 @@ def _parse_part(
     bad = _BadRows(policy, sink, binding, watch=watched.append if watch else None)
     data = _map(path)
     try:
-        # about one record per 16 input bytes to start with (the writer grows)
-        writer = ArrayWriter(dtype, capacity=max(1024, (end - start) // 16))
+        writer = ArrayWriter(dtype, capacity=capacity)
         pos = _Position(data, 0, 0)
         pos.know(start, lines_before)
         parser = make_parser(binding, seed)
@@ -460,6 +462,7 @@ class _Range:
     start: int
     end: int
     lines_before: int  # -1: a whole file (its own line numbers)
+    lines: int = -1  # line breaks in the range (-1: not known)
 
 
 def _client(client: Any) -> tuple[Any, Any]:
@@ -612,7 +615,7 @@ def _cuts(client: Any, files: list[_File], psize: int, sch: Schema, lenient: boo
                 ranges.append(_Range(i, at, f.size, lines))
                 break
             if end > at:
-                ranges.append(_Range(i, at, end, lines))
+                ranges.append(_Range(i, at, end, lines, nlines))
             at, lines = end, lines + nlines
         exact[i] = ranges
     out = []
@@ -750,8 +753,9 @@ def _parts(
         if f.whole:
             return client.submit(_convert_file, f.path, sd, policy, watch, seed, str(tmp), k,
                                  pure=False, key=key)
+        cap = r.lines + 1 if r.lines >= 0 else max(1024, (r.end - r.start) // 64)
         return client.submit(_parse_part, f.path, r.start, r.end, r.lines_before, sd, names,
-                             policy, watch, seed, str(tmp), k, pure=False, key=key)
+                             policy, watch, seed, str(tmp), k, cap, pure=False, key=key)
 
     results: list[_PartResult] = _gather(client, [submit(k, None) for k in range(len(ranges))])
     # whole files: their header checked, their line numbers named by file
