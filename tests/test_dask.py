@@ -339,6 +339,11 @@ def test_cli_dask_to_a_running_scheduler(client, tmp_path):
     )
     assert r.returncode == 0, r.stderr
     assert _dataset_records(out).tobytes() == _local(src, tmp_path).tobytes()
+    r = subprocess.run([sys.executable, "-m", "fastetl", "inspect", str(out), "-n", "2"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    nparts = len(json.loads((out / "dataset.json").read_text())["parts"])
+    assert f"{out}: 300 rows" in r.stdout and f"files: {nparts} part(s)" in r.stdout
     r = subprocess.run(
         [sys.executable, "-m", "fastetl", "convert", "-", str(out), "--dask", "local:1"],
         capture_output=True, text=True, env=env, timeout=120,

@@ -524,11 +524,16 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     side = path.with_name(path.name + ".json")
     n = max(0, args.rows)
     first = t.rows(0, n)
-    print(f"{path}: {len(t):,} rows, {t.array.dtype.itemsize} bytes per record")
-    print(
-        f"  files: {path.name} {_fmt_bytes(path.stat().st_size)}, "
-        f"{side.name} {_fmt_bytes(side.stat().st_size)}"
-    )
+    print(f"{path}: {len(t):,} rows, {t.schema.dtype().itemsize} bytes per record")
+    if path.is_dir():  # a dataset (fastetl convert --dask)
+        parts = meta["parts"]
+        size = sum((path / p["file"]).stat().st_size for p in parts)
+        print(f"  files: {len(parts)} part(s) {_fmt_bytes(size)}, dataset.json")
+    else:
+        print(
+            f"  files: {path.name} {_fmt_bytes(path.stat().st_size)}, "
+            f"{side.name} {_fmt_bytes(side.stat().st_size)}"
+        )
     src = meta.get("source", {})
     if src:
         when = ""
