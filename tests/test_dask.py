@@ -403,3 +403,46 @@ def test_rejects_equal_a_local_run(client, tmp_path):
     assert [e["row"] for e in got["rejects"]] == [5, 300, 301, 450, 899]
     meta = json.loads((tmp_path / "ds" / "dataset.json").read_text())
     assert meta["rows_rejected"] == 5 and meta["rejects"] == "rejects.csv"
+
+
+class _AppendOnce(WorkerPlugin):
+    """Another writer: appends a row to the input as the first part task starts."""
+
+    def __init__(self, path: str, marker: str) -> None:
+        self.path, self.marker = path, marker
+
+    def transition(self, key, start, finish, **kwargs):
+        if finish == "executing" and "fastetl-parse" in str(key):
+            try:
+                os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                return
+            with open(self.path, "ab") as fh:
+                fh.write(b"300,late,c1,1.0\n")
+
+
+def test_an_input_that_changes_during_the_run_is_refused(client, tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_bytes(_csv(_rows(300, 12)))
+    client.register_plugin(_AppendOnce(str(src), str(tmp_path / "m")), name="append-once")
+    try:
+        with pytest.raises(fastetl.InputError, match="changed while it was converted"):
+            fdask.convert(src, tmp_path / "ds", SCHEMA, client=client, partition_size=2000)
+    finally:
+        client.unregister_worker_plugin("append-once")
+    assert (tmp_path / "m").exists()
+    assert not (tmp_path / "ds").exists()
+
+
+def test_a_run_that_died_between_its_renames_gets_the_old_dataset_back(client, tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_bytes(_csv(_rows(100, 13)))
+    out = tmp_path / "ds"
+    fdask.convert(src, out, SCHEMA, client=client)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    out.rename(tmp_path / ".ds.fastetl-0123abcd.old")  # the state such a death leaves
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"id,note,cat,x\nnope,a,b,1\n")
+    with pytest.raises(fastetl.ParseError):
+        fdask.convert(bad, out, SCHEMA, client=client)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

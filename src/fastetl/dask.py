@@ -144,6 +144,19 @@ class _File:
     header: list[str] | None = None
     header_raw: bytes | None = None
     facts: dict[str, Any] = field(default_factory=dict)
+    stamp: tuple[int, int] = (0, 0)  # size and mtime when the run looked at it
+
+
+def _check_unchanged(files: list[_File]) -> None:
+    """Workers read the inputs while they convert: one that changed meanwhile may have
+    been read in two states (the cuts of one, the rows of another)."""
+    for f in files:
+        st = os.stat(f.path)
+        if (st.st_size, st.st_mtime_ns) != f.stamp:
+            raise InputError(
+                f"{f.path} changed while it was converted (its size or time of change); "
+                "convert it again once it is complete"
+            )
 
 
 def _map(path: str) -> Any:
@@ -159,8 +172,8 @@ def _look(path: str, schema: Schema, first: bool) -> _File:
     with open_source(path, d.encoding) as source:
         whole = source.compression is not None or source.encoding is not None
         facts = source.facts()
-        size = os.path.getsize(path)
-    f = _File(path, size, whole, facts=facts)
+        st = os.stat(path)
+    f = _File(path, st.st_size, whole, facts=facts, stamp=(st.st_size, st.st_mtime_ns))
     if whole:
         return f
     data = _map(path)
@@ -651,6 +664,7 @@ def _convert_locked(
         for p in tmp.iterdir():  # what tries on workers that died left half-written
             if p.name not in keep:
                 p.unlink()
+        _check_unchanged(files)
         with open(tmp / DATASET_FILE, "w", encoding="utf-8") as fh:
             json.dump(doc, fh, ensure_ascii=False, indent=1)
             fh.flush()
