@@ -446,3 +446,31 @@ def test_a_run_that_died_between_its_renames_gets_the_old_dataset_back(client, t
     with pytest.raises(fastetl.ParseError):
         fdask.convert(bad, out, SCHEMA, client=client)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+@pytest.mark.parametrize("seed", [21, 22, 23])
+def test_random_files_nullable_categories_and_sizes(client, tmp_path, seed):
+    rnd = random.Random(seed)
+    schema = {
+        "columns": [
+            {"name": "k", "type": "category", "nullable": True},
+            {"name": "s", "type": "str", "width": 12, "nullable": True},
+            {"name": "d", "type": "decimal", "scale": 2, "nullable": True},
+            {"name": "c", "type": "category"},
+        ]
+    }
+    rows = []
+    for _ in range(rnd.randrange(50, 400)):
+        k = rnd.choice(["", "", "alpha", "beta", "gamma", f"k{rnd.randrange(40)}"])
+        s = rnd.choice(["", "a\nb", 'q"x', "\r\n", "plain", "a,b"])
+        d = rnd.choice(["", "1.25", "-3", "100.5"])
+        rows.append([k, s, d, f"c{rnd.randrange(60)}"])
+    src = tmp_path / "r.csv"
+    src.write_bytes(_csv(rows, header=("k", "s", "d", "c"), crlf=rnd.random() < 0.5))
+    size = rnd.randrange(40, 2000)
+    fdask.convert(src, tmp_path / "ds", schema, client=client, partition_size=size)
+    assert _dataset_records(tmp_path / "ds").tobytes() == _local(src, tmp_path, schema).tobytes()
+    t = fastetl.open(tmp_path / "ds")
+    assert list(t["k"]) == [r[0] or None for r in rows]
+    assert list(t["c"]) == [r[3] for r in rows]
+    assert list(t["s"]) == [r[1] or None for r in rows]
