@@ -474,3 +474,17 @@ def test_random_files_nullable_categories_and_sizes(client, tmp_path, seed):
     assert list(t["k"]) == [r[0] or None for r in rows]
     assert list(t["c"]) == [r[3] for r in rows]
     assert list(t["s"]) == [r[1] or None for r in rows]
+
+
+def test_options_are_checked_before_any_work(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_bytes(_csv(_rows(3, 1)))
+    for bad in ("abc", 0, "0MB", True):
+        with pytest.raises(ValueError, match="partition_size"):
+            fdask.convert(src, tmp_path / "ds", SCHEMA, partition_size=bad)
+    with pytest.raises(ValueError, match="on_error"):
+        fdask.convert(src, tmp_path / "ds", SCHEMA, on_error="ignore")
+    with pytest.raises(fastetl.InputError, match="no file matches"):
+        fdask.convert(str(tmp_path / "nothing*.csv"), tmp_path / "ds", SCHEMA)
+    assert fdask.parse_size("256MB") == 256 * 10**6 and fdask.parse_size("64MiB") == 64 << 20
+    assert not (tmp_path / "ds").exists()

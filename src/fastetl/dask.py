@@ -85,25 +85,24 @@ from .schema import Schema, as_schema
 from .sources import InputError, check_encoding_prefix, open_source
 from .store import REJECTS_FORMAT, ArrayWriter, RejectsWriter, sidecar_path
 
-DEFAULT_PARTITION_SIZE = 256 << 20
 REJECTS_FILE = "rejects.csv"  # in the dataset folder, with rejects.csv.json
 # bad rows one part hands back to the widening watcher at most (each is a few hundred bytes)
 _MAX_WATCHED = 100_000
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.I)
-_UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
 
 
 def parse_size(size: int | str) -> int:
-    """``"256MB"``, ``"64MiB"``, ``"1e6"``-free plain ints: bytes."""
-    if isinstance(size, int) and not isinstance(size, bool):
-        n = size
-    else:
-        m = _SIZE_RE.match(str(size))
-        if not m:
-            raise ValueError(f"partition_size: not a size: {size!r} (e.g. 256MB, 64MiB, 1000000)")
-        unit = (m.group(2) or "").lower()
-        mult = _UNITS[unit[:1]] if "i" not in unit else 1 << (10 * "bkmgt".index(unit[0]))
-        n = int(float(m.group(1)) * mult)
+    """A partition size in bytes: an int, or text as Dask writes it ("256MB" is 256 * 10**6,
+    "64MiB" 64 * 2**20; :func:`dask.utils.parse_bytes`)."""
+    from dask.utils import parse_bytes
+
+    try:
+        if isinstance(size, bool):
+            raise TypeError
+        n = parse_bytes(size)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"partition_size: not a size: {size!r} (e.g. 256MB, 64MiB, 1000000)"
+        ) from None
     if n < 1:
         raise ValueError(f"partition_size must be at least 1 byte, got {size!r}")
     return n
