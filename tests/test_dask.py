@@ -488,3 +488,29 @@ def test_options_are_checked_before_any_work(tmp_path):
         fdask.convert(str(tmp_path / "nothing*.csv"), tmp_path / "ds", SCHEMA)
     assert fdask.parse_size("256MB") == 256 * 10**6 and fdask.parse_size("64MiB") == 64 << 20
     assert not (tmp_path / "ds").exists()
+
+
+_BROKEN = {
+    "unterminated": lambda b: b + b'400,"never closed,c1,1.0\n401,a,c1,2.0\n',
+    "after_quote": lambda b: b.replace(b"\n200,", b'\n200,"x"y,c1,1.0\n2000,', 1),
+    "too_many": lambda b: b.replace(b"\n250,", b"\n250,a,b,c,d\n2500,", 1),
+    "too_few": lambda b: b.replace(b"\n300,", b"\n300\n3000,", 1),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BROKEN))
+def test_broken_rows_equal_a_local_run(client, tmp_path, case):
+    data = _BROKEN[case](_csv(_rows(400, 3)))
+    src = tmp_path / "in.csv"
+    src.write_bytes(data)
+    with pytest.raises(fastetl.ParseError) as local:
+        fastetl.convert(src, tmp_path / "l.npy", SCHEMA)
+    with pytest.raises(fastetl.ParseError) as dist:
+        fdask.convert(src, tmp_path / "ds", SCHEMA, client=client, partition_size=900)
+    assert (str(dist.value), dist.value.row) == (str(local.value), local.value.row)
+    rep = fdask.convert(src, tmp_path / "ds", SCHEMA, client=client, partition_size=900,
+                        on_error="reject")
+    lrep = fastetl.convert(src, tmp_path / "l.npy", SCHEMA, on_error="reject")
+    assert _dataset_records(tmp_path / "ds").tobytes() == np.load(tmp_path / "l.npy").tobytes()
+    assert Path(rep.rejects).read_bytes() == Path(lrep.rejects).read_bytes()
+    assert rep.rows_rejected == lrep.rows_rejected > 0
