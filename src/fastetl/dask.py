@@ -541,10 +541,7 @@ def convert(
     psize = parse_size(partition_size)
     paths = expand_inputs(src)
     out = Path(out_dir)
-    if out.exists() and not (out.is_dir() and (_is_dataset(out) or not any(out.iterdir()))):
-        raise OutputError(
-            f"{out} exists and is not a fastetl dataset folder; refusing to replace it"
-        )
+    _check_replaceable(out)
     if not out.parent.is_dir():
         raise OutputError(f"cannot write {out}: folder {out.parent} does not exist")
     schema_arg = schema
@@ -569,6 +566,14 @@ def convert(
         finally:
             if own is not None:
                 own.close()
+
+
+def _check_replaceable(out: Path) -> None:
+    """Only a dataset folder (or an empty folder) is ever replaced."""
+    if out.exists() and not (out.is_dir() and (_is_dataset(out) or not any(out.iterdir()))):
+        raise OutputError(
+            f"{out} exists and is not a fastetl dataset folder; refusing to replace it"
+        )
 
 
 def _is_dataset(folder: Path) -> bool:
@@ -731,6 +736,7 @@ def _merge_rejects(tmp: Path, files: list[_File], results: list[_PartResult]) ->
 def _commit(tmp: Path, out: Path, run_id: str) -> None:
     """``tmp`` becomes ``out``; an existing dataset is moved aside first, then removed."""
     old = out.with_name(f".{out.name}.fastetl-{run_id}.old")
+    _check_replaceable(out)  # (again: the folder may have changed since the run began)
     if out.exists():
         os.replace(out, old)
     os.replace(tmp, out)
