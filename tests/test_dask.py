@@ -514,3 +514,20 @@ def test_broken_rows_equal_a_local_run(client, tmp_path, case):
     assert _dataset_records(tmp_path / "ds").tobytes() == np.load(tmp_path / "l.npy").tobytes()
     assert Path(rep.rejects).read_bytes() == Path(lrep.rejects).read_bytes()
     assert rep.rows_rejected == lrep.rows_rejected > 0
+
+
+def test_blank_lines_at_the_cuts(client, tmp_path):
+    # blank lines are not rows: a row start (of a walk, or of a cut task's guess) comes
+    # after the blank lines before it; the lines are counted all the same
+    rows = _rows(120, 14)
+    data = b"id,note,cat,x\n" + b"".join(
+        b"\n" * (i % 4) + _csv([r], header=None) for i, r in enumerate(rows)
+    )
+    src = tmp_path / "blank.csv"
+    src.write_bytes(data)
+    fdask.convert(src, tmp_path / "ds", SCHEMA, client=client, partition_size=150)
+    assert _dataset_records(tmp_path / "ds").tobytes() == _local(src, tmp_path).tobytes()
+    assert list(fastetl.open(tmp_path / "ds")["note"]) == [r[1] for r in rows]
+    meta = json.loads((tmp_path / "ds" / "dataset.json").read_text())
+    for p in meta["parts"]:
+        assert p["first_line"] == data[: p["start"]].count(b"\n") + 1

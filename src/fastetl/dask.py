@@ -259,6 +259,8 @@ def _walk(path: str, start: int, target: int, schema: dict, lenient: bool) -> li
                     starts.append(r)
         out = []
         for st in starts:
+            if start < 0:  # blank lines before a row are not its start (as in the walks)
+                st = _core.next_row_start(data, st, st, n, True, delim, quote, lenient)[1]
             status, end = _core.next_row_start(data, st, max(st, target), n, True, delim,
                                                quote, lenient)
             out.append((st, status, end, _core.count_lines(data, st, end)))
