@@ -219,6 +219,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="seconds of work between checkpoints (default 5)",
     )
+    c.add_argument(
+        "--dask",
+        metavar="SCHEDULER",
+        help="convert on a Dask cluster into the dataset folder OUT: SCHEDULER is the "
+        "address of a running scheduler, or local:N for a LocalCluster of N worker "
+        "processes; IN may be a glob (quote it) of files with one header",
+    )
+    c.add_argument(
+        "--partition-size",
+        metavar="BYTES",
+        default="256MB",
+        help="with --dask: bytes of input per task and per part (default 256MB)",
+    )
     c.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
 
     f = sub.add_parser(
@@ -601,6 +614,8 @@ class ProgressBar:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    if args.dask:
+        return _convert_dask(args)
     if args.rejects and args.on_error != "reject":
         raise UsageError("--rejects goes with --on-error reject")
     if args.append and args.resume:
@@ -709,6 +724,35 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _convert_dask(args: argparse.Namespace) -> int:
+    """``convert --dask``: the dataset folder OUT, converted on a Dask cluster."""
+    for given, flag in ((args.append, "--append"), (args.resume, "--resume"),
+                        (args.rejects, "--rejects"), (args.workers, "--workers"),
+                        (args.block_size, "--block-size")):
+        if given:
+            raise UsageError(f"{flag} does not apply with --dask")
+    if args.input == "-":
+        raise UsageError("--dask reads files every worker sees, not stdin")
+    try:
+        from . import dask as fdask
+    except ImportError as e:
+        raise UsageError(f"--dask needs Dask: pip install 'fastetl[dask]' ({e})") from None
+    try:
+        size = fdask.parse_size(args.partition_size)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    paths = fdask.expand_inputs(args.input)
+    schema, inferred = _schema(args, paths[0])
+    with fdask.connect(args.dask) as client:
+        report = fdask.convert(paths, args.output, schema, client=client, partition_size=size,
+                               on_error=args.on_error, widen=inferred, wait=args.wait)
+    if not args.quiet:
+        print(f"fastetl: {args.input} -> {report}")
+        if report.rejects is not None:
+            print(f"fastetl: rejected rows: {report.rejects} (reasons: {report.rejects}.json)")
+    return EXIT_OK
+
+
 def cmd_infer(args: argparse.Namespace) -> int:
     src = _input(args)
     schema, _ = _schema(args, src)
@@ -775,11 +819,16 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     side = path.with_name(path.name + ".json")
     n = max(0, args.rows)
     first = t.rows(0, n)
-    print(f"{path}: {len(t):,} rows, {t.array.dtype.itemsize} bytes per record")
-    print(
-        f"  files: {path.name} {_fmt_bytes(path.stat().st_size)}, "
-        f"{side.name} {_fmt_bytes(side.stat().st_size)}"
-    )
+    print(f"{path}: {len(t):,} rows, {t.schema.dtype().itemsize} bytes per record")
+    if path.is_dir():  # a dataset (fastetl convert --dask)
+        parts = meta["parts"]
+        size = sum((path / p["file"]).stat().st_size for p in parts)
+        print(f"  files: {len(parts)} part(s) {_fmt_bytes(size)}, dataset.json")
+    else:
+        print(
+            f"  files: {path.name} {_fmt_bytes(path.stat().st_size)}, "
+            f"{side.name} {_fmt_bytes(side.stat().st_size)}"
+        )
     src = meta.get("source", {})
     if src:
         when = ""

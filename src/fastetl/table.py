@@ -325,5 +325,10 @@ def _utf8(table: Table, name: str) -> np.ndarray:
 
 
 def open(path: str | os.PathLike[str]) -> Table:  # noqa: A001 - mirrors the builtin on purpose
-    """Open a converted ``.npy`` file (and its sidecar) as a :class:`Table`."""
+    """Open a converted ``.npy`` file (and its sidecar) as a :class:`Table`, or a dataset
+    folder (``fastetl.dask.convert``) as a :class:`fastetl.dataset.Dataset`."""
+    if os.path.isdir(path):
+        from .dataset import Dataset  # (it reads each part as a Table)
+
+        return Dataset(path)  # type: ignore[return-value]
     return Table(path)

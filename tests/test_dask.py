@@ -1,0 +1,565 @@
+"""fastetl.dask on a real LocalCluster (2 worker processes): the dataset's records are the
+bytes a single-machine run writes, and the values are what Python's csv module reads."""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import gzip
+import io
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("distributed")
+import dask.dataframe  # noqa: E402,F401  (the dataframe extra is part of fastetl[dask])
+from distributed import Client, LocalCluster, WorkerPlugin  # noqa: E402
+
+import fastetl  # noqa: E402
+import fastetl.dask as fdask  # noqa: E402
+from fastetl import outset  # noqa: E402
+
+SCHEMA = {
+    "columns": [
+        {"name": "id", "type": "int64"},
+        {"name": "note", "type": "str", "width": 40},
+        {"name": "cat", "type": "category"},
+        {"name": "x", "type": "float64"},
+    ]
+}
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    c = Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
+def _rows(n: int, seed: int, start: int = 0, cats: int = 12) -> list[list[str]]:
+    rnd = random.Random(seed)
+    out = []
+    for i in range(start, start + n):
+        note = f"note {i}"
+        if i % 3 == 0:  # quoted line breaks (and a quote) all over the file
+            note = f'multi\nline, "q" {i}\n'
+        out.append([str(i), note, f"c{rnd.randrange(cats)}", repr(rnd.uniform(-1e6, 1e6))])
+    return out
+
+
+def _csv(rows: list[list[str]], header=("id", "note", "cat", "x"), crlf: bool = False) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n" if crlf else "\n")
+    if header:
+        w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue().encode()
+
+
+def _local(src, tmp_path: Path, schema=SCHEMA, **kw) -> np.ndarray:
+    out = tmp_path / "local.npy"
+    fastetl.convert(src, out, schema, **kw)
+    return np.load(out)
+
+
+def _dataset_records(out: Path) -> np.ndarray:
+    meta = json.loads((out / "dataset.json").read_text())
+    # plain numpy, part by part: the dataset's parts need nothing of fastetl to read
+    return np.concatenate([np.load(out / p["file"]) for p in meta["parts"]])
+
+
+def _naive_cuts(data: bytes, start: int, size: int) -> set[int]:
+    """Where cutting just after the next line break would have cut."""
+    return {data.find(b"\n", p) + 1 for p in range(start + size, len(data), size)}
+
+
+def test_quoted_line_breaks_at_range_edges_give_identical_bytes(client, tmp_path):
+    data = _csv(_rows(600, 1))
+    src = tmp_path / "in.csv"
+    src.write_bytes(data)
+    size = 701  # many ranges, most cut in the middle of a quoted note
+    fdask.convert(src, tmp_path / "ds", SCHEMA, client=client, partition_size=size)
+    got = _dataset_records(tmp_path / "ds")
+    assert got.tobytes() == _local(src, tmp_path, workers=1).tobytes()
+    meta = json.loads((tmp_path / "ds" / "dataset.json").read_text())
+    starts = {p["start"] for p in meta["parts"]}
+    header_end = data.index(b"\n") + 1
+    # some line-break guesses were inside quotes: the exact cuts differ from them
+    assert _naive_cuts(data, header_end, size) - starts
+    assert len(meta["parts"]) > 20
+    # the values are what Python's csv module reads
+    ref = list(csv.reader(io.StringIO(data.decode(), newline="")))[1:]
+    t = fastetl.open(tmp_path / "ds")
+    assert list(t["note"]) == [r[1] for r in ref]
+    assert list(t["cat"]) == [r[2] for r in ref]
+    assert t["x"].tolist() == [float(r[3]) for r in ref]
+    # the parts' ranges tile the input after the header, and each says its first line
+    assert meta["parts"][0]["start"] == header_end
+    assert meta["parts"][-1]["end"] == len(data)
+    for a, b in zip(meta["parts"], meta["parts"][1:]):
+        assert a["end"] == b["start"]
+    for p in meta["parts"]:
+        assert p["first_line"] == data[: p["start"]].count(b"\n") + 1
+    # category codes are global: the dictionary is in order of first appearance
+    first_seen = list(dict.fromkeys(r[2] for r in ref))
+    assert meta["categories"]["cat"] == first_seen
+
+
+def test_crlf_and_inferred_schema(client, tmp_path):
+    src = tmp_path / "crlf.csv"
+    src.write_bytes(_csv(_rows(300, 2), crlf=True))
+    fdask.convert(src, tmp_path / "ds", client=client, partition_size=900)
+    meta = json.loads((tmp_path / "ds" / "dataset.json").read_text())
+    assert _dataset_records(tmp_path / "ds").tobytes() == _local(src, tmp_path, None).tobytes()
+    assert meta["schema"]["columns"] == json.loads(
+        (tmp_path / "local.npy.json").read_text()
+    )["schema"]["columns"]
+
+
+def test_files_glob_and_compressed_equal_their_concatenation(client, tmp_path):
+    parts = [_rows(80, 10 + k, start=80 * k, cats=4 + 3 * k) for k in range(5)]
+    (tmp_path / "in").mkdir()
+    for k, rows in enumerate(parts):
+        (tmp_path / "in" / f"f{k}.csv").write_bytes(_csv(rows))
+    whole = tmp_path / "whole.csv"
+    whole.write_bytes(_csv([r for rows in parts for r in rows]))
+    expect = _local(whole, tmp_path)
+    fdask.convert(str(tmp_path / "in" / "f*.csv"), tmp_path / "ds", SCHEMA, client=client,
+                  partition_size=1000)
+    assert _dataset_records(tmp_path / "ds").tobytes() == expect.tobytes()
+    # compressed files are one task each, in the same order
+    files = []
+    for k, rows in enumerate(parts):
+        raw = _csv(rows)
+        if k % 2:
+            p = tmp_path / f"g{k}.csv.gz"
+            p.write_bytes(gzip.compress(raw))
+        elif k == 2:
+            p = tmp_path / f"g{k}.csv.bz2"
+            p.write_bytes(bz2.compress(raw))
+        else:
+            p = tmp_path / f"g{k}.csv"
+            p.write_bytes(raw)
+        files.append(p)
+    fdask.convert(files, tmp_path / "ds2", SCHEMA, client=client, partition_size=1000)
+    assert _dataset_records(tmp_path / "ds2").tobytes() == expect.tobytes()
+
+
+def test_a_different_header_is_refused(client, tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_bytes(_csv(_rows(5, 1)))
+    b.write_bytes(_csv(_rows(5, 1), header=("id", "note", "kind", "x")))
+    with pytest.raises(fastetl.ParseError, match="header"):
+        fdask.convert([a, b], tmp_path / "ds", SCHEMA, client=client)
+    assert not (tmp_path / "ds").exists()
+
+
+class _KillOnce(WorkerPlugin):
+    """Kills the worker process shortly after the first part task starts (once: marker)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def transition(self, key, start, finish, **kwargs):
+        name = key if isinstance(key, str) else str(key)
+        if finish == "executing" and "fastetl-parse" in name:
+            try:
+                fd = os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                return
+            os.close(fd)
+            import threading
+
+            threading.Timer(0.01, os._exit, (1,)).start()
+
+
+def test_a_killed_worker_gives_the_same_result(client, tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_bytes(_csv(_rows(2000, 3)))
+    marker = tmp_path / "killed"
+    client.register_plugin(_KillOnce(str(marker)), name="kill-once")
+    try:
+        fdask.convert(src, tmp_path / "ds", SCHEMA, client=client, partition_size=5000)
+    finally:
+        client.unregister_worker_plugin("kill-once")
+    assert marker.exists()  # a worker was killed
+    assert _dataset_records(tmp_path / "ds").tobytes() == _local(src, tmp_path).tobytes()
+    leftovers = [p.name for p in (tmp_path / "ds").iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+    client.wait_for_workers(2, timeout=60)
+
+
+def test_bad_row_line_and_column_equal_a_local_run(client, tmp_path):
+    rows = _rows(900, 4)
+    rows[700][3] = "oops"
+    data = _csv(rows)
+    src = tmp_path / "bad.csv"
+    src.write_bytes(data)
+    with pytest.raises(fastetl.ParseError) as local:
+        fastetl.convert(src, tmp_path / "l.npy", SCHEMA)
+    with pytest.raises(fastetl.ParseError) as dist:
+        fdask.convert(src, tmp_path / "ds", SCHEMA, client=client, partition_size=1500)
+    # independently: the physical line of the bad value (quoted line breaks count)
+    line = data[: data.index(b",oops")].count(b"\n") + 1
+    assert dist.value.line == local.value.line == line
+    assert dist.value.column == local.value.column == "x"
+    assert dist.value.row == local.value.row == 700
+    assert str(dist.value) == str(local.value)
+    assert not (tmp_path / "ds").exists()
+    temps = [p.name for p in tmp_path.iterdir() if "fastetl-" in p.name]
+    assert [n for n in temps if not n.endswith(".fastetl-lock")] == []
+    # skip: the same records and counts as a local run
+    rep = fdask.convert(src, tmp_path / "ds", SCHEMA, client=client, partition_size=1500,
+                        on_error="skip")
+    assert rep.rows_skipped == 1 and rep.rows == 899
+    expect = _local(src, tmp_path, on_error="skip")
+    assert _dataset_records(tmp_path / "ds").tobytes() == expect.tobytes()
+    side = json.loads((tmp_path / "local.npy.json").read_text())
+    meta = json.loads((tmp_path / "ds" / "dataset.json").read_text())
+    for k in ("rows_read", "rows_written", "rows_skipped", "rows_rejected"):
+        assert meta[k] == side[k], k
+
+
+def test_a_failed_run_keeps_the_existing_dataset_whole(client, tmp_path):
+    good = tmp_path / "good.csv"
+    good.write_bytes(_csv(_rows(200, 5)))
+    out = tmp_path / "ds"
+    fdask.convert(good, out, SCHEMA, client=client, partition_size=2000)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    rows = _rows(400, 6)
+    rows[350][0] = "x1"
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(_csv(rows))
+    with pytest.raises(fastetl.ParseError):
+        fdask.convert(bad, out, SCHEMA, client=client, partition_size=2000)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [".ds.fastetl-lock", "bad.csv", "ds", "good.csv"]
+    # one writer per dataset
+    with outset.OutputLock(out).acquire():
+        with pytest.raises(fastetl.OutputError):
+            fdask.convert(good, out, SCHEMA, client=client)
+    # a folder that is not a dataset is never replaced
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    with pytest.raises(fastetl.OutputError, match="not a fastetl dataset"):
+        fdask.convert(good, other, SCHEMA, client=client)
+    assert (other / "keep.txt").read_text() == "mine"
+
+
+def test_a_late_value_widens_across_parts(client, tmp_path):
+    rows = [[str(i), str(i % 100), f"n{i}"] for i in range(3000)]
+    rows[2500][1] = "70000"  # past the sample: int8 -> a wider int
+    rows[2900][2] = "x" * 30  # a longer string
+    src = tmp_path / "w.csv"
+    src.write_bytes(_csv(rows, header=("id", "small", "name")))
+    rep = fdask.convert(src, tmp_path / "ds", client=client, partition_size=4000,
+                        infer_rows=200)
+    local = tmp_path / "local.npy"
+    fastetl.convert(src, local, infer_rows=200)
+    assert _dataset_records(tmp_path / "ds").tobytes() == np.load(local).tobytes()
+    meta = json.loads((tmp_path / "ds" / "dataset.json").read_text())
+    side = json.loads((tmp_path / "local.npy.json").read_text())
+    assert meta["schema"]["columns"] == side["schema"]["columns"]
+    assert {w["column"] for w in rep.widened} == {"small", "name"}
+    assert fastetl.open(tmp_path / "ds")["small"].tolist() == [int(r[1]) for r in rows]
+
+
+def test_a_full_category_errs_at_the_same_row(client, tmp_path):
+    rows = [[str(i), "n", f"v{i // 40}", "1.5"] for i in range(800)]  # 20 values
+    src = tmp_path / "c.csv"
+    src.write_bytes(_csv(rows))
+    schema = json.loads(json.dumps(SCHEMA))
+    schema["columns"][2]["max_values"] = 12
+    with pytest.raises(fastetl.ParseError) as local:
+        fastetl.convert(src, tmp_path / "l.npy", schema)
+    with pytest.raises(fastetl.ParseError) as dist:
+        fdask.convert(src, tmp_path / "ds", schema, client=client, partition_size=1000)
+    assert str(dist.value) == str(local.value)
+    assert dist.value.line == 12 * 40 + 2  # value number 13 first appears on row 480
+    fdask.convert(src, tmp_path / "ds", schema, client=client, partition_size=1000,
+                  on_error="skip")
+    expect = _local(src, tmp_path, schema, on_error="skip")
+    assert len(expect) == 12 * 40
+    assert _dataset_records(tmp_path / "ds").tobytes() == expect.tobytes()
+
+
+def test_dataframes_one_partition_per_part(client, tmp_path):
+    import pandas as pd
+
+    src = tmp_path / "in.csv"
+    src.write_bytes(_csv(_rows(500, 7)))
+    out = tmp_path / "ds"
+    fdask.convert(src, out, SCHEMA, client=client, partition_size=3000)
+    nparts = len(json.loads((out / "dataset.json").read_text())["parts"])
+    ref = pd.read_csv(src, keep_default_na=False)
+    df = fdask.read_dataset(out)
+    assert df.npartitions == nparts > 1
+    got = df.compute().reset_index(drop=True)
+    assert got["id"].tolist() == ref["id"].tolist()
+    assert got["note"].tolist() == ref["note"].tolist()
+    assert got["cat"].astype(str).tolist() == ref["cat"].tolist()
+    assert got["x"].tolist() == ref["x"].tolist()
+    by_id = fdask.from_table(fastetl.open(out), index="id")
+    assert by_id.known_divisions and by_id.npartitions == nparts
+    assert by_id.loc[250:251].compute()["note"].tolist() == ref["note"][250:252].tolist()
+    _local(src, tmp_path)
+    one = fdask.from_table(fastetl.open(tmp_path / "local.npy"))  # a file: one partition
+    assert one.npartitions == 1
+    assert one.compute()["note"].tolist() == ref["note"].tolist()
+    lazy = fdask.read_csv(src, SCHEMA, client=client, partition_size=3000,
+                          out_dir=tmp_path / "ds2")
+    assert lazy.npartitions == nparts
+    assert lazy["x"].sum().compute() == pytest.approx(ref["x"].sum())
+
+
+def test_cli_dask_to_a_running_scheduler(client, tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_bytes(_csv(_rows(300, 8)))
+    schema = tmp_path / "s.json"
+    schema.write_text(json.dumps(SCHEMA))
+    out = tmp_path / "ds"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    r = subprocess.run(
+        [sys.executable, "-m", "fastetl", "convert", str(src), str(out), "--schema",
+         str(schema), "--dask", client.scheduler.address, "--partition-size", "2kB"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    assert _dataset_records(out).tobytes() == _local(src, tmp_path).tobytes()
+    r = subprocess.run([sys.executable, "-m", "fastetl", "inspect", str(out), "-n", "2"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    nparts = len(json.loads((out / "dataset.json").read_text())["parts"])
+    assert f"{out}: 300 rows" in r.stdout and f"files: {nparts} part(s)" in r.stdout
+    r = subprocess.run(
+        [sys.executable, "-m", "fastetl", "convert", "-", str(out), "--dask", "local:1"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert r.returncode == 2 and "stdin" in r.stderr
+
+
+def test_each_cut_task_finds_the_true_row_start_without_a_serial_walk(tmp_path):
+    # the row starts, from Python's csv writer row by row
+    rows = _rows(400, 9)
+    header = _csv([], crlf=True)
+    lengths = [len(_csv([r], header=None, crlf=True)) for r in rows]
+    starts = list(np.cumsum([len(header), *lengths]))
+    data = header + b"".join(_csv([r], header=None, crlf=True) for r in rows)
+    assert starts[-1] == len(data)
+    src = tmp_path / "in.csv"
+    src.write_bytes(data)
+    schema = fastetl.Schema.from_dict(SCHEMA).to_dict()
+    inside = 0
+    for a in range(len(header), len(data), 89):
+        true = min(s for s in starts if s >= a)
+        # one of the walks a cut task makes (the guess that the line break after the cut
+        # ends a row, or that it is inside a quoted field) starts at the true row start
+        tries = fdask._walk(str(src), -a - 1, a + 89, schema, False)
+        assert true in [t[0] for t in tries], a
+        walk = next(t for t in tries if t[0] == true)
+        nxt = min([s for s in starts if s >= a + 89] or [len(data)])
+        breaks = len(re.findall(rb"\r\n|\r|\n", data[true:nxt]))  # (quoted ones count)
+        assert walk[1:] == (0, nxt, breaks)
+        inside += data.find(b"\n", a) + 1 != true
+    assert inside > 10  # many cuts fell inside quoted fields
+
+
+def test_rejects_equal_a_local_run(client, tmp_path):
+    rows = _rows(900, 11)
+    for i in (5, 300, 301, 899):
+        rows[i][0] = f"bad{i}"
+    rows[450][1] = "x" * 50  # too long for the str(40) column
+    data = _csv(rows)
+    src = tmp_path / "in.csv"
+    src.write_bytes(data)
+    rep = fdask.convert(src, tmp_path / "ds", SCHEMA, client=client, partition_size=1200,
+                        on_error="reject")
+    local = tmp_path / "local.npy"
+    lrep = fastetl.convert(src, local, SCHEMA, on_error="reject")
+    assert _dataset_records(tmp_path / "ds").tobytes() == np.load(local).tobytes()
+    assert rep.rows_rejected == lrep.rows_rejected == 5
+    ds_rejects = tmp_path / "ds" / "rejects.csv"
+    assert Path(rep.rejects) == ds_rejects
+    assert ds_rejects.read_bytes() == Path(lrep.rejects).read_bytes()
+    got = json.loads((tmp_path / "ds" / "rejects.csv.json").read_text())
+    want = json.loads(Path(lrep.rejects + ".json").read_text())
+    assert got == want
+    # independently: the rejected rows are these rows of the input, as csv reads them
+    back = list(csv.reader(io.StringIO(ds_rejects.read_text(), newline="")))
+    assert back[1:] == [rows[i] for i in (5, 300, 301, 450, 899)]
+    assert [e["row"] for e in got["rejects"]] == [5, 300, 301, 450, 899]
+    meta = json.loads((tmp_path / "ds" / "dataset.json").read_text())
+    assert meta["rows_rejected"] == 5 and meta["rejects"] == "rejects.csv"
+
+
+class _AppendOnce(WorkerPlugin):
+    """Another writer: appends a row to the input as the first part task starts."""
+
+    def __init__(self, path: str, marker: str) -> None:
+        self.path, self.marker = path, marker
+
+    def transition(self, key, start, finish, **kwargs):
+        if finish == "executing" and "fastetl-parse" in str(key):
+            try:
+                os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                return
+            with open(self.path, "ab") as fh:
+                fh.write(b"300,late,c1,1.0\n")
+
+
+def test_an_input_that_changes_during_the_run_is_refused(client, tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_bytes(_csv(_rows(300, 12)))
+    client.register_plugin(_AppendOnce(str(src), str(tmp_path / "m")), name="append-once")
+    try:
+        with pytest.raises(fastetl.InputError, match="changed while it was converted"):
+            fdask.convert(src, tmp_path / "ds", SCHEMA, client=client, partition_size=2000)
+    finally:
+        client.unregister_worker_plugin("append-once")
+    assert (tmp_path / "m").exists()
+    assert not (tmp_path / "ds").exists()
+
+
+def test_a_run_that_died_between_its_renames_gets_the_old_dataset_back(client, tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_bytes(_csv(_rows(100, 13)))
+    out = tmp_path / "ds"
+    fdask.convert(src, out, SCHEMA, client=client)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    out.rename(tmp_path / ".ds.fastetl-0123abcd.old")  # the state such a death leaves
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"id,note,cat,x\nnope,a,b,1\n")
+    with pytest.raises(fastetl.ParseError):
+        fdask.convert(bad, out, SCHEMA, client=client)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+@pytest.mark.parametrize("seed", [21, 22, 23])
+def test_random_files_nullable_categories_and_sizes(client, tmp_path, seed):
+    rnd = random.Random(seed)
+    schema = {
+        "columns": [
+            {"name": "k", "type": "category", "nullable": True},
+            {"name": "s", "type": "str", "width": 12, "nullable": True},
+            {"name": "d", "type": "decimal", "scale": 2, "nullable": True},
+            {"name": "c", "type": "category"},
+        ]
+    }
+    rows = []
+    for _ in range(rnd.randrange(50, 400)):
+        k = rnd.choice(["", "", "alpha", "beta", "gamma", f"k{rnd.randrange(40)}"])
+        s = rnd.choice(["", "a\nb", 'q"x', "\r\n", "plain", "a,b"])
+        d = rnd.choice(["", "1.25", "-3", "100.5"])
+        rows.append([k, s, d, f"c{rnd.randrange(60)}"])
+    src = tmp_path / "r.csv"
+    src.write_bytes(_csv(rows, header=("k", "s", "d", "c"), crlf=rnd.random() < 0.5))
+    size = rnd.randrange(40, 2000)
+    fdask.convert(src, tmp_path / "ds", schema, client=client, partition_size=size)
+    assert _dataset_records(tmp_path / "ds").tobytes() == _local(src, tmp_path, schema).tobytes()
+    t = fastetl.open(tmp_path / "ds")
+    assert list(t["k"]) == [r[0] or None for r in rows]
+    assert list(t["c"]) == [r[3] for r in rows]
+    assert list(t["s"]) == [r[1] or None for r in rows]
+
+
+def test_options_are_checked_before_any_work(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_bytes(_csv(_rows(3, 1)))
+    for bad in ("abc", 0, "0MB", True):
+        with pytest.raises(ValueError, match="partition_size"):
+            fdask.convert(src, tmp_path / "ds", SCHEMA, partition_size=bad)
+    with pytest.raises(ValueError, match="on_error"):
+        fdask.convert(src, tmp_path / "ds", SCHEMA, on_error="ignore")
+    with pytest.raises(fastetl.InputError, match="no file matches"):
+        fdask.convert(str(tmp_path / "nothing*.csv"), tmp_path / "ds", SCHEMA)
+    assert fdask.parse_size("256MB") == 256 * 10**6 and fdask.parse_size("64MiB") == 64 << 20
+    assert not (tmp_path / "ds").exists()
+
+
+_BROKEN = {
+    "unterminated": lambda b: b + b'400,"never closed,c1,1.0\n401,a,c1,2.0\n',
+    "after_quote": lambda b: b.replace(b"\n200,", b'\n200,"x"y,c1,1.0\n2000,', 1),
+    "too_many": lambda b: b.replace(b"\n250,", b"\n250,a,b,c,d\n2500,", 1),
+    "too_few": lambda b: b.replace(b"\n300,", b"\n300\n3000,", 1),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BROKEN))
+def test_broken_rows_equal_a_local_run(client, tmp_path, case):
+    data = _BROKEN[case](_csv(_rows(400, 3)))
+    src = tmp_path / "in.csv"
+    src.write_bytes(data)
+    with pytest.raises(fastetl.ParseError) as local:
+        fastetl.convert(src, tmp_path / "l.npy", SCHEMA)
+    with pytest.raises(fastetl.ParseError) as dist:
+        fdask.convert(src, tmp_path / "ds", SCHEMA, client=client, partition_size=900)
+    assert (str(dist.value), dist.value.row) == (str(local.value), local.value.row)
+    rep = fdask.convert(src, tmp_path / "ds", SCHEMA, client=client, partition_size=900,
+                        on_error="reject")
+    lrep = fastetl.convert(src, tmp_path / "l.npy", SCHEMA, on_error="reject")
+    assert _dataset_records(tmp_path / "ds").tobytes() == np.load(tmp_path / "l.npy").tobytes()
+    assert Path(rep.rejects).read_bytes() == Path(lrep.rejects).read_bytes()
+    assert rep.rows_rejected == lrep.rows_rejected > 0
+
+
+def test_blank_lines_at_the_cuts(client, tmp_path):
+    # blank lines are not rows: a row start (of a walk, or of a cut task's guess) comes
+    # after the blank lines before it; the lines are counted all the same
+    rows = _rows(120, 14)
+    data = b"id,note,cat,x\n" + b"".join(
+        b"\n" * (i % 4) + _csv([r], header=None) for i, r in enumerate(rows)
+    )
+    src = tmp_path / "blank.csv"
+    src.write_bytes(data)
+    fdask.convert(src, tmp_path / "ds", SCHEMA, client=client, partition_size=150)
+    assert _dataset_records(tmp_path / "ds").tobytes() == _local(src, tmp_path).tobytes()
+    assert list(fastetl.open(tmp_path / "ds")["note"]) == [r[1] for r in rows]
+    meta = json.loads((tmp_path / "ds" / "dataset.json").read_text())
+    for p in meta["parts"]:
+        assert p["first_line"] == data[: p["start"]].count(b"\n") + 1
+
+
+def test_comments_escapes_and_a_preamble_at_the_cuts(client, tmp_path):
+    """The row-structure options change where rows end: a comment line, an escaped line
+    break or delimiter, a preamble before the header.  The cuts stay exact (the same bytes
+    as a local run) and the values are what Python's csv module reads with escapechar."""
+    rnd = random.Random(5)
+    lines = ["Sales report", "generated 2024-01-01", "id,note,cat,x"]
+    ref_rows = []
+    for i in range(500):
+        if i % 7 == 0:
+            lines.append(f"# a comment, with a delimiter and a \"quote\" {i}")
+        note = f"a\\,b\\\nline {i}" if i % 3 == 0 else f"n{i}"  # escaped comma and line break
+        x = repr(rnd.uniform(-1e3, 1e3))
+        cat = f"c{rnd.randrange(5)}"
+        lines.append(f"{i},{note},{cat},{x}")
+        ref_rows.append([str(i), note, cat, x])
+    data = ("\n".join(lines) + "\n").encode()
+    src = tmp_path / "in.csv"
+    src.write_bytes(data)
+    schema = dict(SCHEMA, dialect={"escape": "\\", "comment": "#", "skip_rows": 2})
+    fdask.convert(src, tmp_path / "ds", schema, client=client, partition_size=601)
+    got = _dataset_records(tmp_path / "ds")
+    assert got.tobytes() == _local(src, tmp_path, schema=schema, workers=1).tobytes()
+    meta = json.loads((tmp_path / "ds" / "dataset.json").read_text())
+    assert len(meta["parts"]) > 10
+    body = "\n".join(l for l in lines[3:] if not l.startswith("#")) + "\n"
+    ref = list(csv.reader(io.StringIO(body, newline=""), escapechar="\\"))
+    t = fastetl.open(tmp_path / "ds")
+    assert t["id"].tolist() == [int(r[0]) for r in ref]
+    assert list(t["note"]) == [r[1] for r in ref]
+    assert t["x"].tolist() == [float(r[3]) for r in ref]
