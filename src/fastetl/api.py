@@ -164,6 +164,7 @@ STRUCTURE_OPTIONS = (
     "lenient_quotes",
 )  # fmt: skip
 PARTIAL_OPTIONS = ("types", "columns", "dayfirst")
+READING_OPTIONS = VALUE_OPTIONS + STRUCTURE_OPTIONS + PARTIAL_OPTIONS
 
 
 def _resolve(
@@ -393,22 +394,8 @@ def convert(
     :class:`Dialect`) replace the schema's when given; without a schema they are
     given to inference, which sniffs those left at None.
     """
-    reading = {
-        "decimal": decimal,
-        "thousands": thousands,
-        "true_values": true_values,
-        "false_values": false_values,
-        "types": types,
-        "columns": columns,
-        "dayfirst": dayfirst,
-        "escape": escape,
-        "comment": comment,
-        "skip_rows": skip_rows,
-        "trailing_delimiter": trailing_delimiter,
-        "skip_initial_space": skip_initial_space,
-        "ragged": ragged,
-        "lenient_quotes": lenient_quotes,
-    }
+    params = dict(locals())  # (nothing else is bound yet)
+    reading = {k: params[k] for k in READING_OPTIONS}
     _check_options(block_size, workers)
     _check_on_error(on_error, rejects)
     if append and resume:
@@ -697,26 +684,12 @@ def read_csv(
     :func:`convert`; ``"reject"`` needs ``rejects``, the file for the bad rows; the
     row-structure options (``escape``, ``comment`` ...) as in :func:`convert`.
     """
+    params = dict(locals())  # (nothing else is bound yet)
     _check_options(block_size, workers)
     _check_on_error(on_error, rejects)
     if on_error == "reject" and rejects is None:
         raise ValueError('on_error="reject" needs rejects=, the file to write bad rows to')
-    reading = {
-        "decimal": decimal,
-        "thousands": thousands,
-        "true_values": true_values,
-        "false_values": false_values,
-        "types": types,
-        "columns": columns,
-        "dayfirst": dayfirst,
-        "escape": escape,
-        "comment": comment,
-        "skip_rows": skip_rows,
-        "trailing_delimiter": trailing_delimiter,
-        "skip_initial_space": skip_initial_space,
-        "ragged": ragged,
-        "lenient_quotes": lenient_quotes,
-    }
+    reading = {k: params[k] for k in READING_OPTIONS}
     widen = schema is None if widen is None else widen
     src, sch = _resolve(src, schema, infer_rows, on_error, reading)
     if widen:

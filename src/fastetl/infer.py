@@ -45,6 +45,7 @@ from .schema import (
     MAX_STR_WIDTH,
     Column,
     Dialect,
+    STRUCTURE_DEFAULTS,
     Schema,
     _listed,
     parse_type,
@@ -75,16 +76,7 @@ _LEFT_OUT_LINES = 20  # lines of left-out sample rows listed in the schema's inf
 COMMENT_MARKS = ("#",)  # comment marks detected (any other is an option)
 ESCAPES = ("\\",)  # escape characters detected
 PREAMBLE_LINES = 50  # most lines taken for a preamble before the header
-# the row-structure options of a Dialect, and what each is when not given nor detected
-STRUCTURE = {
-    "escape": None,
-    "comment": None,
-    "skip_rows": 0,
-    "trailing_delimiter": False,
-    "skip_initial_space": False,
-    "ragged": "strict",
-    "lenient_quotes": False,
-}
+STRUCTURE = STRUCTURE_DEFAULTS  # the row-structure options and their defaults
 
 _NEED_MORE = -1
 _S = _core.STATUS

@@ -395,7 +395,7 @@ class Dialect:
             "header": self.header,
             "encoding": self.encoding,
             "null_values": list(self.null_values),
-        } | {k: v for k, v in self._structure().items() if v != _STRUCTURE_DEFAULTS[k]}
+        } | {k: v for k, v in self._structure().items() if v != STRUCTURE_DEFAULTS[k]}
         if self.decimal != ".":
             d["decimal"] = self.decimal
         if self.thousands is not None:
@@ -407,7 +407,7 @@ class Dialect:
         return d
 
     def _structure(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in _STRUCTURE_DEFAULTS}
+        return {k: getattr(self, k) for k in STRUCTURE_DEFAULTS}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Dialect:
@@ -417,7 +417,7 @@ class Dialect:
             "delimiter", "quote", "header", "encoding", "null_values",
             "decimal", "thousands", "true_values", "false_values",
         }  # fmt: skip
-        unknown -= set(_STRUCTURE_DEFAULTS)
+        unknown -= set(STRUCTURE_DEFAULTS)
         if unknown:
             raise SchemaError(f"dialect: unknown key(s) {sorted(unknown)}")
         kw = dict(d)
@@ -431,7 +431,8 @@ class Dialect:
         return cls(**kw)
 
 
-_STRUCTURE_DEFAULTS: dict[str, Any] = {
+# the row-structure options of a Dialect, and what each is when not given nor detected
+STRUCTURE_DEFAULTS: dict[str, Any] = {
     "escape": None,
     "comment": None,
     "skip_rows": 0,
