@@ -856,18 +856,6 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _is_npy(path: str) -> bool:
-    if path == "-":
-        return False
-    if path.lower().endswith(".npy"):
-        return True
-    try:
-        with open(path, "rb") as f:
-            return f.read(6) == b"\x93NUMPY"
-    except OSError:
-        return False
-
-
 def _write_text(target: str, text: str, what: str) -> None:
     if target == "-":
         sys.stdout.write(text)
@@ -879,7 +867,9 @@ def _write_text(target: str, text: str, what: str) -> None:
 def cmd_profile(args: argparse.Namespace) -> int:
     if args.top < 0:
         raise UsageError("--top must be 0 or more")
-    if _is_npy(args.input):
+    from fastetl.profiling import is_npy
+
+    if is_npy(args.input):
         if args.schema or args.delimiter or args.encoding or args.no_header or args.infer_rows:
             raise UsageError("a converted .npy carries its schema: no --schema or reading options")
         prof = fastetl.profile(args.input, top=args.top, workers=args.workers)
@@ -903,11 +893,11 @@ def cmd_profile(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     import json
 
-    from fastetl.profiling import sample
+    from fastetl.profiling import is_npy, sample
 
     schema = None
     if args.schema:
-        if _is_npy(args.input):
+        if is_npy(args.input):
             raise UsageError("a converted .npy carries its schema: no --schema")
         try:
             schema = fastetl.Schema.load(args.schema)

@@ -9,7 +9,7 @@ pipeline, or an ``.npy``), ``report`` (the JSON and the HTML), ``sample``
 
 from .fold import Limits
 from .report import Profile
-from .run import profile
+from .run import is_npy, profile
 from .sample import sample
 
-__all__ = ["Limits", "Profile", "profile", "sample"]
+__all__ = ["Limits", "Profile", "is_npy", "profile", "sample"]

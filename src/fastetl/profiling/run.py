@@ -195,7 +195,8 @@ def csv_passes(src: Any, schema: Any, passes: list[Any]) -> dict[str, Any]:
     return meta
 
 
-def _is_npy(src: Any) -> bool:
+def is_npy(src: Any) -> bool:
+    """Is ``src`` the path of a converted ``.npy`` (by its suffix or its magic bytes)?"""
     if not isinstance(src, (str, os.PathLike)) or src == "-":
         return False
     p = Path(src)
@@ -231,7 +232,7 @@ def profile(
     _api._check_options(block_size, workers)
     limits = limits or Limits()
     start = time.perf_counter()
-    if _is_npy(src):
+    if is_npy(src):
         if schema is not None:
             raise ValueError("a converted .npy carries its schema: give no schema")
         data = _profile_npy(Path(src), top, workers, limits)

@@ -470,11 +470,11 @@ def sample(
     ``output`` (an ``.npy`` with its sidecar) when given.  Returns what was drawn and,
     for each ``estimate`` column, the estimated total and mean per stratum and
     overall with 95% intervals, beside the exact totals."""
-    from .run import _is_npy, csv_passes
+    from .run import csv_passes, is_npy
 
     _check(strata, frac, allocation, seed)
     estimate = list(estimate)
-    if _is_npy(src):
+    if is_npy(src):
         t = Table(Path(src))
         recs, info = sample_array(
             t.array, t.meta, strata, frac, seed=seed, allocation=allocation, estimate=estimate
