@@ -9,6 +9,7 @@
 from ._version import __version__
 from .api import ConvertReport, convert, read_csv
 from .dropin.fallback import FallbackError, FallbackWarning, get_fallback, set_fallback
+from .dropin.numpy import genfromtxt, loadtxt
 from .errors import FastETLError, Interrupted, OutputError, ParseError, SchemaError
 from .infer import hint_for, infer_schema
 from .schema import Column, Dialect, FlagBit, Flags, Schema
@@ -33,9 +34,11 @@ __all__ = [
     "Table",
     "__version__",
     "convert",
+    "genfromtxt",
     "get_fallback",
     "hint_for",
     "infer_schema",
+    "loadtxt",
     "open",
     "read_csv",
     "set_fallback",

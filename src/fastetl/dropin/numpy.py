@@ -1,0 +1,698 @@
+"""``fastetl.loadtxt`` and ``fastetl.genfromtxt``: numpy's readers, answered by the core.
+
+Both take the installed numpy's signature and return what numpy returns: the
+same dtype, shape and values (floats bit for bit), the same exception where
+numpy refuses.  A call runs on fastetl's own path when its translation into a
+full schema (nothing sniffed) and a few cheap, exact byte-level steps gives
+exactly numpy's answer; anything else goes to numpy itself through the
+fallback policy (:mod:`.fallback`), with the reason from :data:`FALLBACK`.
+
+The translation, in order:
+
+1. the input (path, ``.gz``/``.bz2``/``.xz`` path, file object, list of lines)
+   becomes UTF-8 bytes with ``\\n`` line ends, as numpy's text layer would see it;
+2. skipped lines are cut off and comments removed (one regex pass; the core has
+   no ``comment``/``skip_rows`` yet -- when it does, :func:`_dialect` passes them);
+3. ``delimiter=None`` (runs of whitespace) becomes a single space where the text
+   allows it exactly;
+4. a schema: one column per field of the first row, the used ones typed from the
+   dtype, the others ``skip``; the core reads it (all threads);
+5. the records are shaped as numpy shapes them (2-D, structured, ``usecols``
+   order and repeats, ``unpack``, ``ndmin``).
+
+Where the core refuses a value or a row, numpy is asked for the same input: if
+numpy refuses too its exception is the answer (same class, same message);
+if numpy accepts, that is a fallback like any other.
+"""
+
+from __future__ import annotations
+
+import bz2
+import codecs
+import gzip
+import io
+import locale
+import lzma
+import operator
+import os
+import re
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import FastETLError
+from ..schema import Column, Dialect, Schema
+from .fallback import Unsupported, fall_back
+
+# The originals, taken when fastetl is imported: fastetl.install() replaces the
+# numpy attributes, and a fallback must still reach numpy's own functions.
+ORIGINAL_LOADTXT: Callable[..., Any] = np.loadtxt
+ORIGINAL_GENFROMTXT: Callable[..., Any] = np.genfromtxt
+
+# What falls back to numpy, and why: the one table the code checks and the README
+# prints.  Keys are the option (or situation); values the reason the user sees.
+FALLBACK: dict[str, str] = {
+    "converters": "converters= runs a Python function per value",
+    "like": "like= dispatches to another array library",
+    "dtype": "a dtype other than integers and floats (str, bytes, bool, complex, "
+    "datetime, object, nested or sub-array fields)",
+    "quotechar": "quotechar= with the quote character present in the data",
+    "url": "a URL as fname",
+    "encoding": "encoding='bytes'",
+    "whitespace": "delimiter=None with whitespace other than spaces and tabs",
+    "delimiter": "a delimiter that is not one ASCII character",
+    "genfromtxt-dtype": "genfromtxt with a dtype other than float (dtype=None inference, "
+    "ints, strings, structured)",
+    "genfromtxt-option": "genfromtxt with names, missing_values, filling_values, "
+    "usemask, autostrip, invalid_raise=False, loose=False, excludelist or converters",
+    "value": "a value or row the core refuses and numpy accepts",
+}
+
+_COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open, ".lzma": lzma.open}
+_BOM = codecs.BOM_UTF8
+_ASCII = bytes(range(128))
+# Bytes numpy's whitespace splitting treats as space besides ' ' and '\t'
+# (str.isspace of ASCII), and the UTF-8 of the non-ASCII spaces.
+_OTHER_SPACES = (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e", b"\x1f")
+_UNICODE_SPACES = tuple(
+    c.encode() for c in map(chr, range(0x80, 0x3001)) if c.isspace()
+)
+
+
+class _Refused(Exception):
+    """The own path met input numpy may refuse: numpy decides (and raises)."""
+
+
+class _Input:
+    """The text of a call, as UTF-8 bytes with ``\\n`` line ends, and what to give numpy
+    again if numpy has to answer (a file object or generator is spent once read)."""
+
+    def __init__(self, data: bytes, replay: Any) -> None:
+        self.data = data
+        self.replay = replay
+
+
+def _locale_encoding() -> str:
+    return locale.getpreferredencoding(False)
+
+
+def _ascii_compatible(encoding: str) -> bool:
+    try:
+        return _ASCII.decode(encoding) == _ASCII.decode("ascii")
+    except (UnicodeDecodeError, LookupError):
+        return False
+
+
+def _to_utf8(raw: bytes, encoding: str) -> bytes:
+    """``raw`` in ``encoding`` as UTF-8 bytes, decoded as numpy's text layer does."""
+    name = codecs.lookup(encoding).name
+    if name == "utf-8":
+        if raw.startswith(_BOM):
+            # numpy keeps U+FEFF as a character of the first field: no number parses
+            raise _Refused("byte order mark")
+        if not raw.isascii():
+            raw.decode("utf-8")  # numpy raises UnicodeDecodeError on bad bytes
+        return raw
+    if raw.isascii() and _ascii_compatible(encoding):
+        return raw
+    return raw.decode(encoding).encode("utf-8")
+
+
+def _universal(raw: bytes) -> bytes:
+    """Line ends as a file opened in text mode gives them (``\\r\\n``, ``\\r`` -> ``\\n``)."""
+    if b"\r" in raw:
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return raw
+
+
+def _read_input(fname: Any, encoding: str | None) -> _Input:
+    if isinstance(fname, os.PathLike):
+        fname = os.fspath(fname)
+    if isinstance(fname, bytes):
+        raise _Refused("bytes fname")
+    if isinstance(fname, str):
+        if "://" in fname:
+            raise Unsupported(FALLBACK["url"])
+        if not os.path.isfile(fname):
+            raise _Refused("no such file")  # numpy's FileNotFoundError
+        opener = _COMPRESSED.get(os.path.splitext(fname)[1].lower(), open)
+        with opener(fname, "rb") as fh:
+            raw = fh.read()
+        try:
+            data = _to_utf8(raw, encoding or _locale_encoding())
+        except UnicodeDecodeError:
+            raise _Refused("undecodable bytes") from None
+        return _Input(_universal(data), fname)
+    if hasattr(fname, "read"):
+        text = fname.read()
+        if isinstance(text, bytes):
+            text = text.decode(encoding or getattr(fname, "encoding", None) or "latin1")
+        if not isinstance(text, str):
+            raise _Refused("file read() gave neither str nor bytes")
+        replay = io.StringIO(text)
+        if "\r" in text:
+            raise _RefusedWith(replay, "carriage return in a line")
+        return _Input(text.encode("utf-8", "surrogatepass"), replay)
+    try:
+        lines = list(fname)
+    except TypeError:
+        raise _Refused("not iterable") from None
+    out = []
+    for line in lines:
+        if isinstance(line, bytes):
+            line = line.decode(encoding or "latin1")
+        if not isinstance(line, str):
+            raise _RefusedWith(lines, "a line that is not a string")
+        if line.endswith("\n"):
+            line = line[:-1]
+        if "\n" in line or "\r" in line:
+            raise _RefusedWith(lines, "a line break inside a line")
+        out.append(line)
+    return _Input("\n".join(out).encode("utf-8", "surrogatepass"), lines)
+
+
+class _RefusedWith(_Refused):
+    """Refused after the input was spent: numpy gets ``replay`` instead."""
+
+    def __init__(self, replay: Any, why: str) -> None:
+        super().__init__(why)
+        self.replay = replay
+
+
+def _skip_lines(data: bytes, n: int) -> bytes:
+    """``data`` without its first ``n`` lines."""
+    at = 0
+    for _ in range(n):
+        nl = data.find(b"\n", at)
+        if nl < 0:
+            return b""
+        at = nl + 1
+    return data[at:]
+
+
+def _strip_comments(data: bytes, comments: tuple[str, ...]) -> bytes:
+    """Each line cut at its first comment string (numpy's ``_preprocess_comments``)."""
+    marks = [c.encode("utf-8") for c in comments]
+    if not any(m in data for m in marks):
+        return data
+    pattern = b"(?:" + b"|".join(re.escape(m) for m in marks) + b")[^\n]*"
+    return re.sub(pattern, b"", data)
+
+
+def _keep_rows(data: bytes, n: int) -> bytes:
+    """``data`` up to the end of its ``n``-th non-empty line (numpy's ``max_rows``)."""
+    at = rows = 0
+    while rows < n:
+        nl = data.find(b"\n", at)
+        end = len(data) if nl < 0 else nl
+        if end > at:
+            rows += 1
+        if nl < 0:
+            return data
+        at = nl + 1
+    return data[:at]
+
+
+def _single_spaces(data: bytes) -> bytes:
+    """Text split on runs of whitespace (``delimiter=None``) rewritten with single
+    spaces between fields and none around them, so a one-space delimiter reads it
+    exactly; :class:`Unsupported` when a space other than ' ' and '\\t' appears."""
+    if any(s in data for s in _OTHER_SPACES) or (
+        not data.isascii() and any(s in data for s in _UNICODE_SPACES)
+    ):
+        raise Unsupported(FALLBACK["whitespace"])
+    clean = (
+        b"\t" not in data
+        and b"  " not in data
+        and b"\n " not in data
+        and b" \n" not in data
+        and not data.startswith(b" ")
+        and not data.endswith(b" ")
+    )
+    if clean:
+        return data
+    data = re.sub(rb"[ \t]+", b" ", data)
+    return re.sub(rb"^ | $", b"", data, flags=re.M)
+
+
+def _first_row(data: bytes) -> bytes | None:
+    for line in data.split(b"\n", 64):
+        if line:
+            return line
+    at = 0
+    while True:  # a file starting with more than 64 empty lines
+        nl = data.find(b"\n", at)
+        line = data[at:] if nl < 0 else data[at:nl]
+        if line:
+            return line
+        if nl < 0:
+            return None
+        at = nl + 1
+
+
+def _core_type(dt: np.dtype, genfromtxt: bool = False) -> str:
+    """The core's column type that reads a field numpy reads as ``dt``."""
+    if dt.kind == "f" and dt.itemsize in (2, 4, 8):
+        # numpy parses every float as a double, then casts: so do we
+        return "float64"
+    if dt.kind in "iu" and not genfromtxt:
+        return f"{'int' if dt.kind == 'i' else 'uint'}{dt.itemsize * 8}"
+    raise Unsupported(FALLBACK["genfromtxt-dtype" if genfromtxt else "dtype"])
+
+
+def _delimiter(delimiter: Any) -> str | None:
+    if delimiter is None:
+        return None
+    if isinstance(delimiter, bytes):
+        delimiter = delimiter.decode("latin1")
+    if not isinstance(delimiter, str) or len(delimiter) != 1 or not delimiter.isascii():
+        raise Unsupported(FALLBACK["delimiter"])
+    if delimiter in "\r\n\"":
+        raise Unsupported(FALLBACK["delimiter"])
+    return delimiter
+
+
+def _dialect(delimiter: str, nullable: bool) -> Dialect:
+    """The core's dialect for text already cut, uncommented and unquoted.  When the core
+    gains ``comment``/``skip_rows``, the translation passes them here instead of
+    rewriting the bytes."""
+    return Dialect(
+        delimiter=delimiter,
+        quote=None,
+        header=False,
+        encoding="utf-8",
+        null_values=("",) if nullable else (),
+    )
+
+
+def _read_columns(
+    data: bytes, delimiter: str, ncols: int, types: dict[int, str], nullable: bool
+) -> np.ndarray:
+    """Read the columns ``types`` (file index -> core type) of ``data``: a structured
+    array with fields ``f<index>``."""
+    from ..api import read_csv  # the drop-ins sit above api (DESIGN.md)
+
+    columns = [
+        Column(name=f"f{i}", type=types[i], nullable=nullable)
+        if i in types
+        else Column(name=f"f{i}", type="skip")
+        for i in range(ncols)
+    ]
+    schema = Schema(columns=columns, dialect=_dialect(delimiter, nullable))
+    try:
+        return read_csv(data, schema=schema).array
+    except FastETLError as e:
+        raise _Refused(str(e)) from None
+
+
+def _columns(used: list[int], rec: np.ndarray, dtypes: list[np.dtype]) -> list[np.ndarray]:
+    return [rec[f"f{i}"].astype(dt, copy=False) for i, dt in zip(used, dtypes)]
+
+
+def _usecols(usecols: Any, ncols: int) -> list[int]:
+    """numpy's usecols (an int or a sequence of ints, negatives from the end) as file indices."""
+    try:
+        cols = list(usecols)
+    except TypeError:
+        cols = [usecols]
+    out = []
+    for c in cols:
+        try:
+            i = operator.index(c)
+        except TypeError:
+            raise _Refused("usecols not integers") from None
+        if i < 0:
+            i += ncols
+        if not 0 <= i < ncols:
+            raise _Refused("usecols out of range")
+        out.append(i)
+    return out
+
+
+def _ensure_ndmin(a: np.ndarray, ndmin: int) -> np.ndarray:
+    # numpy's _ensure_ndmin_ndarray
+    if a.ndim > ndmin:
+        a = np.squeeze(a)
+    if a.ndim < ndmin:
+        if ndmin == 1:
+            a = np.atleast_1d(a)
+        elif ndmin == 2:
+            a = np.atleast_2d(a).T
+    return a
+
+
+def _comment_tuple(comments: Any) -> tuple[str, ...]:
+    """loadtxt's ``comments`` as numpy normalises it (str, bytes or a sequence of them)."""
+    if comments is None:
+        return ()
+    if isinstance(comments, (str, bytes)):
+        comments = [comments]
+    out = tuple(c.decode("latin1") if isinstance(c, bytes) else c for c in comments)
+    if "" in out or not all(isinstance(c, str) for c in out):
+        raise _Refused("bad comments")
+    return out
+
+
+def _quote(quotechar: Any, data: bytes) -> None:
+    if quotechar is None:
+        return
+    if not isinstance(quotechar, str) or len(quotechar) != 1:
+        raise _Refused("bad quotechar")
+    if quotechar.encode("utf-8") in data:
+        raise Unsupported(FALLBACK["quotechar"])
+
+
+def _nonneg(value: Any) -> int:
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise _Refused("not an integer") from None
+    if v < 0:
+        raise _Refused("negative")
+    return v
+
+
+# --------------------------------------------------------------------- loadtxt
+def loadtxt(
+    fname: Any,
+    dtype: Any = float,
+    comments: Any = "#",
+    delimiter: Any = None,
+    converters: Any = None,
+    skiprows: int = 0,
+    usecols: Any = None,
+    unpack: bool = False,
+    ndmin: int = 0,
+    encoding: str | None = None,
+    max_rows: int | None = None,
+    *,
+    quotechar: str | None = None,
+    like: Any = None,
+) -> Any:
+    """``numpy.loadtxt``, read by fastetl's core (see :mod:`fastetl.dropin.numpy`)."""
+    args = (fname,)
+    kwargs = dict(
+        dtype=dtype, comments=comments, delimiter=delimiter, converters=converters,
+        skiprows=skiprows, usecols=usecols, unpack=unpack, ndmin=ndmin,
+        encoding=encoding, max_rows=max_rows, quotechar=quotechar,
+    )
+    if like is not None:
+        kwargs["like"] = like
+
+    def own() -> Any:
+        if like is not None:
+            raise Unsupported(FALLBACK["like"])
+        if converters is not None:
+            raise Unsupported(FALLBACK["converters"])
+        if encoding == "bytes":
+            raise Unsupported(FALLBACK["encoding"])
+        if ndmin not in (0, 1, 2):
+            raise _Refused("ndmin")
+        dt = np.dtype(np.float64 if dtype is None else dtype)
+        targets = _target_dtypes(dt)
+        delim = _delimiter(delimiter)
+        comm = _comment_tuple(comments)
+        skip = _nonneg(skiprows)
+        rows = None if max_rows is None else _nonneg(max_rows)
+        inp = _read_input(fname, encoding)
+        try:
+            return _loadtxt_bytes(inp.data, dt, targets, delim, comm, skip, rows,
+                                  usecols, unpack, ndmin, quotechar, fname)
+        except _Refused as e:
+            raise _RefusedWith(inp.replay, str(e)) from None
+        except Unsupported as e:
+            raise _UnsupportedWith(inp.replay, str(e)) from None
+
+    done, value, reason, args = _attempt(ORIGINAL_LOADTXT, own, args, kwargs)
+    return value if done else fall_back("loadtxt", reason, value, *args, **kwargs)
+
+
+class _UnsupportedWith(Unsupported):
+    def __init__(self, replay: Any, why: str) -> None:
+        super().__init__(why)
+        self.replay = replay
+
+
+def _attempt(
+    original: Callable[..., Any], own: Callable[[], Any], args: tuple, kwargs: dict[str, Any]
+) -> tuple[bool, Any, str, tuple]:
+    """Run ``own``: ``(True, result, "", args)``, or ``(False, call, reason, args)`` for
+    the caller to hand to :func:`fall_back` (so the warning points at the user's line).
+    On :class:`_Refused`, numpy answers the same input first: if it refuses too, its
+    exception is the answer; if it accepts, that is a fallback and ``call`` gives its result."""
+    try:
+        return True, own(), "", args
+    except Unsupported as e:
+        args = (getattr(e, "replay", args[0]), *args[1:])
+        return False, original, str(e), args
+    except _Refused as e:
+        args = (getattr(e, "replay", args[0]), *args[1:])
+        try:
+            result = original(*args, **kwargs)
+        except Exception as numpy_error:
+            raise numpy_error from None  # numpy refuses this input too: that is the answer
+
+        def answer(*_a: Any, **_k: Any) -> Any:
+            return result
+
+        answer.__module__, answer.__qualname__ = original.__module__, original.__qualname__
+        return False, answer, f"{FALLBACK['value']}: {e}", args
+
+
+def _target_dtypes(dt: np.dtype) -> list[np.dtype] | None:
+    """The field dtypes of a structured ``dt`` (None for a scalar one); Unsupported
+    for fields numpy reads in a way the core does not."""
+    if dt.names is None:
+        if dt.subdtype is not None:
+            raise Unsupported(FALLBACK["dtype"])
+        _core_type(dt)
+        return None
+    out = []
+    for n in dt.names:
+        f = dt.fields[n][0]
+        if f.names is not None or f.subdtype is not None:
+            raise Unsupported(FALLBACK["dtype"])
+        _core_type(f)
+        out.append(f)
+    return out
+
+
+def _loadtxt_bytes(
+    data: bytes, dt: np.dtype, targets: list[np.dtype] | None, delim: str | None,
+    comm: tuple[str, ...], skip: int, rows: int | None, usecols: Any, unpack: bool,
+    ndmin: int, quotechar: Any, fname: Any,
+) -> Any:
+    if len(comm) > 1 or (comm and len(comm[0]) > 1):
+        if quotechar is not None:
+            raise _Refused("multiple comments with quotechar")
+        if delim is not None and delim in comm:
+            raise _Refused("comment is the delimiter")
+    data = _skip_lines(data, skip)
+    data = _strip_comments(data, comm)
+    _quote(quotechar, data)
+    if delim is None:
+        data = _single_spaces(data)
+        delim = " "
+    if rows is not None:
+        data = _keep_rows(data, rows) if rows else b""
+    first = _first_row(data)
+    nfields = len(targets) if targets is not None else None
+    if first is None:
+        return _empty_loadtxt(dt, usecols, unpack, ndmin, fname)
+    ncols = first.count(delim.encode()) + 1
+    used = _usecols(usecols, ncols) if usecols is not None else list(range(ncols))
+    if nfields is not None and nfields != len(used):
+        raise _Refused("structured dtype with another number of fields")
+    dtypes = targets if targets is not None else [dt] * len(used)
+    types = {i: _core_type(d) for i, d in zip(used, dtypes)}
+    if len(types) < len(used):  # a column used twice with two dtypes: read once, as wide
+        for i, d in zip(used, dtypes):
+            if _core_type(d) != types[i]:
+                raise Unsupported(FALLBACK["dtype"])
+    rec = _read_columns(data, delim, ncols, types, nullable=False)
+    if targets is None:
+        arr = np.empty((len(rec), len(used)), dtype=dt)
+        for k, i in enumerate(used):
+            arr[:, k] = rec[f"f{i}"]
+    else:
+        arr = np.empty(len(rec), dtype=dt)
+        for name, i in zip(dt.names, used):
+            arr[name] = rec[f"f{i}"]
+    arr = _ensure_ndmin(arr, ndmin)
+    if arr.shape and arr.shape[0] == 0:
+        _no_data_warning(fname)
+    return _unpack(arr, unpack)
+
+
+def _unpack(arr: np.ndarray, unpack: bool) -> Any:
+    if not unpack:
+        return arr
+    if arr.dtype.names is not None:
+        return [arr[n] for n in arr.dtype.names]
+    return arr.T
+
+
+def _no_data_warning(fname: Any) -> None:
+    # numpy's warning, pointed at the caller's line (loadtxt -> _run -> own -> here)
+    warnings.warn(f'loadtxt: input contained no data: "{fname}"', UserWarning, stacklevel=5)
+
+
+def _empty_loadtxt(dt: np.dtype, usecols: Any, unpack: bool, ndmin: int, fname: Any) -> Any:
+    """What numpy returns for input without a row: (0, len(usecols) or 1), or (0,) for
+    a structured dtype, then ndmin and unpack as always."""
+    if dt.names is not None:
+        arr = np.empty(0, dtype=dt)
+    else:
+        k = 1
+        if usecols is not None:
+            try:
+                k = len(list(usecols))
+            except TypeError:
+                k = 1
+        arr = np.empty((0, k), dtype=dt)
+    arr = _ensure_ndmin(arr, ndmin)
+    if arr.shape and arr.shape[0] == 0:
+        _no_data_warning(fname)
+    return _unpack(arr, unpack)
+
+
+# ------------------------------------------------------------------ genfromtxt
+_GENFROMTXT_DEFAULTS: dict[str, Any] = {
+    "converters": None,
+    "missing_values": None,
+    "filling_values": None,
+    "names": None,
+    "excludelist": None,
+    "autostrip": False,
+    "usemask": False,
+    "loose": True,
+    "invalid_raise": True,
+}
+
+
+def genfromtxt(
+    fname: Any,
+    dtype: Any = float,
+    comments: Any = "#",
+    delimiter: Any = None,
+    skip_header: int = 0,
+    skip_footer: int = 0,
+    converters: Any = None,
+    missing_values: Any = None,
+    filling_values: Any = None,
+    usecols: Any = None,
+    names: Any = None,
+    excludelist: Any = None,
+    deletechars: Any = " !#$%&'()*+,-./:;<=>?@[\\]^{|}~",
+    replace_space: str = "_",
+    autostrip: bool = False,
+    case_sensitive: Any = True,
+    defaultfmt: str = "f%i",
+    unpack: Any = None,
+    usemask: bool = False,
+    loose: bool = True,
+    invalid_raise: bool = True,
+    max_rows: int | None = None,
+    encoding: str | None = None,
+    *,
+    ndmin: int = 0,
+    like: Any = None,
+) -> Any:
+    """``numpy.genfromtxt``, read by fastetl's core (see :mod:`fastetl.dropin.numpy`)."""
+    args = (fname,)
+    kwargs = dict(
+        dtype=dtype, comments=comments, delimiter=delimiter, skip_header=skip_header,
+        skip_footer=skip_footer, converters=converters, missing_values=missing_values,
+        filling_values=filling_values, usecols=usecols, names=names,
+        excludelist=excludelist, deletechars=deletechars, replace_space=replace_space,
+        autostrip=autostrip, case_sensitive=case_sensitive, defaultfmt=defaultfmt,
+        unpack=unpack, usemask=usemask, loose=loose, invalid_raise=invalid_raise,
+        max_rows=max_rows, encoding=encoding, ndmin=ndmin,
+    )
+    if like is not None:
+        kwargs["like"] = like
+    given = {
+        "converters": converters, "missing_values": missing_values,
+        "filling_values": filling_values, "names": names, "excludelist": excludelist,
+        "autostrip": autostrip, "usemask": usemask, "loose": loose,
+        "invalid_raise": invalid_raise,
+    }
+
+    def own() -> Any:
+        if like is not None:
+            raise Unsupported(FALLBACK["like"])
+        for key, default in _GENFROMTXT_DEFAULTS.items():
+            if given[key] is not default and given[key] != default:
+                raise Unsupported(FALLBACK["genfromtxt-option"])
+        if encoding == "bytes":
+            raise Unsupported(FALLBACK["encoding"])
+        if ndmin not in (0, 1, 2):
+            raise _Refused("ndmin")
+        if dtype is None:
+            raise Unsupported(FALLBACK["genfromtxt-dtype"])
+        dt = np.dtype(dtype)
+        if dt.names is not None or dt.subdtype is not None:
+            raise Unsupported(FALLBACK["genfromtxt-dtype"])
+        _core_type(dt, genfromtxt=True)
+        if max_rows is not None and (skip_footer or max_rows < 1):
+            raise _Refused("max_rows")
+        if not isinstance(comments, str) and comments is not None:
+            raise _Refused("comments")
+        if comments == "":
+            raise _Refused("comments")
+        delim = _delimiter(delimiter)
+        head = _nonneg(skip_header)
+        foot = _nonneg(skip_footer)
+        inp = _read_input(fname, encoding)
+        try:
+            return _genfromtxt_bytes(inp.data, dt, delim, comments, head, foot, max_rows,
+                                     usecols, unpack, ndmin)
+        except _Refused as e:
+            raise _RefusedWith(inp.replay, str(e)) from None
+        except Unsupported as e:
+            raise _UnsupportedWith(inp.replay, str(e)) from None
+
+    done, value, reason, args = _attempt(ORIGINAL_GENFROMTXT, own, args, kwargs)
+    return value if done else fall_back("genfromtxt", reason, value, *args, **kwargs)
+
+
+def _genfromtxt_bytes(
+    data: bytes, dt: np.dtype, delim: str | None, comments: str | None, head: int,
+    foot: int, max_rows: int | None, usecols: Any, unpack: Any, ndmin: int,
+) -> Any:
+    data = _skip_lines(data, head)
+    if comments is not None:
+        data = _strip_comments(data, (comments,))
+    if delim is None:
+        data = _single_spaces(data)
+        delim = " "
+    else:
+        # genfromtxt strips spaces from both ends of each line before splitting
+        if b" \n" in data or b"\n " in data or data.startswith(b" ") or data.endswith(b" "):
+            data = re.sub(rb"^ +| +$", b"", data, flags=re.M)
+    if max_rows is not None:
+        data = _keep_rows(data, max_rows)
+    first = _first_row(data)
+    if first is None:
+        raise _Refused("empty input")  # numpy warns and returns an empty array
+    ncols = first.count(delim.encode()) + 1
+    if isinstance(usecols, str):
+        raise Unsupported(FALLBACK["genfromtxt-option"])
+    used = _usecols(usecols, ncols) if usecols is not None else list(range(ncols))
+    if usecols is not None and len(set(used)) != len(used):
+        raise Unsupported(FALLBACK["genfromtxt-option"])
+    types = {i: "float64" for i in used}
+    rec = _read_columns(data, delim, ncols, types, nullable=True)
+    if foot:
+        rec = rec[: max(len(rec) - foot, 0)]
+    if len(rec) == 0:  # numpy builds np.array([], dtype): shape (0,)
+        return _ensure_ndmin(np.array([], dtype=dt), ndmin)
+    arr = np.empty((len(rec), len(used)), dtype=dt)
+    for k, i in enumerate(used):
+        arr[:, k] = rec[f"f{i}"]
+    arr = _ensure_ndmin(arr, ndmin)
+    return arr.T if unpack else arr
+
+
+__all__ = ["FALLBACK", "genfromtxt", "loadtxt"]
