@@ -9,6 +9,7 @@
 from ._version import __version__
 from .api import ConvertReport, convert, read_csv
 from .dropin.fallback import FallbackError, FallbackWarning, get_fallback, set_fallback
+from .dropin.accelerate import install, uninstall
 from .dropin.numpy import genfromtxt, loadtxt
 from .errors import FastETLError, Interrupted, OutputError, ParseError, SchemaError
 from .infer import hint_for, infer_schema
@@ -38,8 +39,10 @@ __all__ = [
     "get_fallback",
     "hint_for",
     "infer_schema",
+    "install",
     "loadtxt",
     "open",
     "read_csv",
     "set_fallback",
+    "uninstall",
 ]
