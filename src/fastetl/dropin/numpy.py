@@ -62,8 +62,8 @@ FALLBACK: dict[str, str] = {
     "encoding": "encoding='bytes'",
     "whitespace": "delimiter=None with whitespace other than spaces and tabs",
     "delimiter": "a delimiter that is not one ASCII character",
-    "genfromtxt-dtype": "genfromtxt with a dtype other than float (dtype=None inference, "
-    "ints, strings, structured)",
+    "genfromtxt-dtype": "genfromtxt with a dtype other than integers and floats "
+    "(dtype=None inference, strings, structured)",
     "genfromtxt-option": "genfromtxt with names, missing_values, filling_values, "
     "usemask, autostrip, invalid_raise=False, loose=False, excludelist or converters",
     "value": "a value or row the core refuses and numpy accepts",
@@ -71,6 +71,7 @@ FALLBACK: dict[str, str] = {
 
 _COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open, ".lzma": lzma.open}
 _BOM = codecs.BOM_UTF8
+_NEGATIVE_ZERO = re.compile(rb"-0+(?![0-9])")
 _ASCII = bytes(range(128))
 # Bytes numpy's whitespace splitting treats as space besides ' ' and '\t'
 # (str.isspace of ASCII), and the UTF-8 of the non-ASCII spaces.
@@ -150,9 +151,13 @@ def _read_input(fname: Any, encoding: str | None) -> _Input:
             text = text.decode(encoding or getattr(fname, "encoding", None) or "latin1")
         if not isinstance(text, str):
             raise _Refused("file read() gave neither str nor bytes")
-        replay = io.StringIO(text)
+        replay = io.StringIO(text, newline="\n")
         if "\r" in text:
-            raise _RefusedWith(replay, "carriage return in a line")
+            # "\r\n" ends a line however the file object splits its lines; a lone "\r"
+            # ends one or sits inside one, depending on how it was opened
+            text = text.replace("\r\n", "\n")
+            if "\r" in text:
+                raise _RefusedWith(replay, "carriage return in a line")
         return _Input(text.encode("utf-8", "surrogatepass"), replay)
     try:
         lines = list(fname)
@@ -164,7 +169,9 @@ def _read_input(fname: Any, encoding: str | None) -> _Input:
             line = line.decode(encoding or "latin1")
         if not isinstance(line, str):
             raise _RefusedWith(lines, "a line that is not a string")
-        if line.endswith("\n"):
+        if line.endswith("\r\n"):
+            line = line[:-2]
+        elif line.endswith(("\n", "\r")):
             line = line[:-1]
         if "\n" in line or "\r" in line:
             raise _RefusedWith(lines, "a line break inside a line")
@@ -256,7 +263,7 @@ def _core_type(dt: np.dtype, genfromtxt: bool = False) -> str:
     if dt.kind == "f" and dt.itemsize in (2, 4, 8):
         # numpy parses every float as a double, then casts: so do we
         return "float64"
-    if dt.kind in "iu" and not genfromtxt:
+    if dt.kind in "iu":
         return f"{'int' if dt.kind == 'i' else 'uint'}{dt.itemsize * 8}"
     raise Unsupported(FALLBACK["genfromtxt-dtype" if genfromtxt else "dtype"])
 
@@ -488,6 +495,8 @@ def _loadtxt_bytes(
             raise _Refused("multiple comments with quotechar")
         if delim is not None and delim in comm:
             raise _Refused("comment is the delimiter")
+    if targets is not None and usecols is not None and _count(usecols) != len(targets):
+        raise _Refused("structured dtype and usecols disagree")  # numpy's TypeError
     data = _skip_lines(data, skip)
     data = _strip_comments(data, comm)
     _quote(quotechar, data)
@@ -510,6 +519,8 @@ def _loadtxt_bytes(
         for i, d in zip(used, dtypes):
             if _core_type(d) != types[i]:
                 raise Unsupported(FALLBACK["dtype"])
+    if any(t.startswith("uint") for t in types.values()) and _NEGATIVE_ZERO.search(data):
+        raise _Refused("'-0' for an unsigned integer")  # the core takes it, numpy does not
     rec = _read_columns(data, delim, ncols, types, nullable=False)
     if targets is None:
         arr = np.empty((len(rec), len(used)), dtype=dt)
@@ -523,6 +534,13 @@ def _loadtxt_bytes(
     if arr.shape and arr.shape[0] == 0:
         _no_data_warning(fname)
     return _unpack(arr, unpack)
+
+
+def _count(usecols: Any) -> int:
+    try:
+        return len(list(usecols))
+    except TypeError:
+        return 1
 
 
 def _unpack(arr: np.ndarray, unpack: bool) -> Any:
@@ -544,12 +562,7 @@ def _empty_loadtxt(dt: np.dtype, usecols: Any, unpack: bool, ndmin: int, fname: 
     if dt.names is not None:
         arr = np.empty(0, dtype=dt)
     else:
-        k = 1
-        if usecols is not None:
-            try:
-                k = len(list(usecols))
-            except TypeError:
-                k = 1
+        k = 1 if usecols is None else _count(usecols)
         arr = np.empty((0, k), dtype=dt)
     arr = _ensure_ndmin(arr, ndmin)
     if arr.shape and arr.shape[0] == 0:
@@ -647,7 +660,7 @@ def genfromtxt(
         inp = _read_input(fname, encoding)
         try:
             return _genfromtxt_bytes(inp.data, dt, delim, comments, head, foot, max_rows,
-                                     usecols, unpack, ndmin)
+                                     usecols, unpack, ndmin, fname)
         except _Refused as e:
             raise _RefusedWith(inp.replay, str(e)) from None
         except Unsupported as e:
@@ -659,7 +672,7 @@ def genfromtxt(
 
 def _genfromtxt_bytes(
     data: bytes, dt: np.dtype, delim: str | None, comments: str | None, head: int,
-    foot: int, max_rows: int | None, usecols: Any, unpack: Any, ndmin: int,
+    foot: int, max_rows: int | None, usecols: Any, unpack: Any, ndmin: int, fname: Any,
 ) -> Any:
     data = _skip_lines(data, head)
     if comments is not None:
@@ -675,22 +688,28 @@ def _genfromtxt_bytes(
         data = _keep_rows(data, max_rows)
     first = _first_row(data)
     if first is None:
-        raise _Refused("empty input")  # numpy warns and returns an empty array
+        warnings.warn(f'genfromtxt: Empty input file: "{fname}"', UserWarning, stacklevel=5)
+        arr = _ensure_ndmin(np.array([], dtype=dt), ndmin)
+        return arr.T if unpack else arr
     ncols = first.count(delim.encode()) + 1
     if isinstance(usecols, str):
         raise Unsupported(FALLBACK["genfromtxt-option"])
     used = _usecols(usecols, ncols) if usecols is not None else list(range(ncols))
     if usecols is not None and len(set(used)) != len(used):
         raise Unsupported(FALLBACK["genfromtxt-option"])
-    types = {i: "float64" for i in used}
-    rec = _read_columns(data, delim, ncols, types, nullable=True)
+    core = _core_type(dt, genfromtxt=True)
+    types = {i: core for i in used}
+    # a missing float is NaN (numpy's filling value); a missing int is -1, which the
+    # core does not give: it refuses the empty field and numpy answers
+    rec = _read_columns(data, delim, ncols, types, nullable=dt.kind == "f")
     if foot:
         rec = rec[: max(len(rec) - foot, 0)]
     if len(rec) == 0:  # numpy builds np.array([], dtype): shape (0,)
-        return _ensure_ndmin(np.array([], dtype=dt), ndmin)
-    arr = np.empty((len(rec), len(used)), dtype=dt)
-    for k, i in enumerate(used):
-        arr[:, k] = rec[f"f{i}"]
+        arr = np.array([], dtype=dt)
+    else:
+        arr = np.empty((len(rec), len(used)), dtype=dt)
+        for k, i in enumerate(used):
+            arr[:, k] = rec[f"f{i}"]
     arr = _ensure_ndmin(arr, ndmin)
     return arr.T if unpack else arr
 
