@@ -66,6 +66,7 @@ FALLBACK: dict[str, str] = {
     "(dtype=None inference, strings, structured)",
     "genfromtxt-option": "genfromtxt with names, missing_values, filling_values, "
     "usemask, autostrip, invalid_raise=False, loose=False, excludelist or converters",
+    "max_rows": "max_rows= on a file object (numpy leaves the rest of it unread)",
     "value": "a value or row the core refuses and numpy accepts",
 }
 
@@ -207,14 +208,17 @@ def _strip_comments(data: bytes, comments: tuple[str, ...]) -> bytes:
     return re.sub(pattern, b"", data)
 
 
-def _keep_rows(data: bytes, n: int) -> bytes:
-    """``data`` up to the end of its ``n``-th non-empty line (numpy's ``max_rows``)."""
+def _keep_rows(data: bytes, n: int, warned: bool) -> bytes:
+    """``data`` up to the end of its ``n``-th non-empty line (``max_rows``).  numpy's
+    loadtxt warns when an empty line does not count (``warned``): numpy answers those."""
     at = rows = 0
     while rows < n:
         nl = data.find(b"\n", at)
         end = len(data) if nl < 0 else nl
         if end > at:
             rows += 1
+        elif warned and (nl >= 0 or rows):
+            raise _Refused("an empty line before max_rows rows")  # numpy warns
         if nl < 0:
             return data
         at = nl + 1
@@ -422,6 +426,10 @@ def loadtxt(
         comm = _comment_tuple(comments)
         skip = _nonneg(skiprows)
         rows = None if max_rows is None else _nonneg(max_rows)
+        if rows is not None and hasattr(fname, "read"):
+            # numpy leaves the lines after max_rows unread, for the next call
+            raise Unsupported(FALLBACK["max_rows"])
+        _probe(ORIGINAL_LOADTXT, kwargs)
         inp = _read_input(fname, encoding)
         try:
             return _loadtxt_bytes(inp.data, dt, targets, delim, comm, skip, rows,
@@ -439,6 +447,18 @@ class _UnsupportedWith(Unsupported):
     def __init__(self, replay: Any, why: str) -> None:
         super().__init__(why)
         self.replay = replay
+
+
+def _probe(original: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+    """numpy's own checks of the keywords (collisions of delimiter, comments and quote,
+    control characters, usecols types ...), run on an empty input: a few microseconds.
+    Keywords numpy refuses go to numpy with the real input, for its exact exception."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            original([], **kwargs)
+        except Exception:
+            raise _Refused("keywords numpy refuses") from None
 
 
 def _attempt(
@@ -504,13 +524,15 @@ def _loadtxt_bytes(
         data = _single_spaces(data)
         delim = " "
     if rows is not None:
-        data = _keep_rows(data, rows) if rows else b""
+        data = _keep_rows(data, rows, warned=True) if rows else b""
     first = _first_row(data)
     nfields = len(targets) if targets is not None else None
     if first is None:
         return _empty_loadtxt(dt, usecols, unpack, ndmin, fname)
     ncols = first.count(delim.encode()) + 1
     used = _usecols(usecols, ncols) if usecols is not None else list(range(ncols))
+    if not used:
+        raise _Refused("no column used")
     if nfields is not None and nfields != len(used):
         raise _Refused("structured dtype with another number of fields")
     dtypes = targets if targets is not None else [dt] * len(used)
@@ -644,12 +666,18 @@ def genfromtxt(
             raise _Refused("ndmin")
         if dtype is None:
             raise Unsupported(FALLBACK["genfromtxt-dtype"])
-        dt = np.dtype(dtype)
+        try:
+            dt = np.dtype(dtype)
+        except (TypeError, ValueError):
+            raise Unsupported(FALLBACK["genfromtxt-dtype"]) from None
         if dt.names is not None or dt.subdtype is not None:
             raise Unsupported(FALLBACK["genfromtxt-dtype"])
         _core_type(dt, genfromtxt=True)
         if max_rows is not None and (skip_footer or max_rows < 1):
             raise _Refused("max_rows")
+        if max_rows is not None and hasattr(fname, "read"):
+            raise Unsupported(FALLBACK["max_rows"])
+        _probe(ORIGINAL_GENFROMTXT, kwargs)
         if not isinstance(comments, str) and comments is not None:
             raise _Refused("comments")
         if comments == "":
@@ -685,7 +713,7 @@ def _genfromtxt_bytes(
         if b" \n" in data or b"\n " in data or data.startswith(b" ") or data.endswith(b" "):
             data = re.sub(rb"^ +| +$", b"", data, flags=re.M)
     if max_rows is not None:
-        data = _keep_rows(data, max_rows)
+        data = _keep_rows(data, max_rows, warned=False)
     first = _first_row(data)
     if first is None:
         warnings.warn(f'genfromtxt: Empty input file: "{fname}"', UserWarning, stacklevel=5)
