@@ -238,7 +238,8 @@ OWN_PATH_CASES = [
 
 @pytest.mark.parametrize(("text", "kw"), OWN_PATH_CASES)
 def test_loadtxt_own_path(text, kw):
-    assert _compare(fastetl.loadtxt, ORIGINAL_LOADTXT, lambda: io.StringIO(text), kw)
+    # (a list of lines: max_rows on a file object falls back, numpy leaves its rest unread)
+    assert _compare(fastetl.loadtxt, ORIGINAL_LOADTXT, lambda: text.splitlines(True), kw)
 
 
 @pytest.mark.parametrize(

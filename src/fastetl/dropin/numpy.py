@@ -225,22 +225,30 @@ def _keep_rows(data: bytes, n: int, warned: bool) -> bytes:
     return data[:at]
 
 
-def _single_spaces(data: bytes) -> bytes:
-    """Text split on runs of whitespace (``delimiter=None``) rewritten with single
-    spaces between fields and none around them, so a one-space delimiter reads it
-    exactly; :class:`Unsupported` when a space other than ' ' and '\\t' appears."""
+def _single_spaces(data: bytes, strict: bool) -> bytes:
+    """Text split on runs of whitespace (``delimiter=None``) rewritten, where needed, so a
+    one-space delimiter reads it exactly; :class:`Unsupported` when a space other than
+    ' ' and '\t' appears.
+
+    Not ``strict`` (every field read, none nullable): only tabs are rewritten.  A run of
+    spaces, or a space at a line's end, then makes an empty field, which the core refuses
+    (numpy answers), and a space beside a tab is stripped from a number as numpy strips
+    it; so the two-byte searches, slow on big inputs, are not needed."""
     if any(s in data for s in _OTHER_SPACES) or (
         not data.isascii() and any(s in data for s in _UNICODE_SPACES)
     ):
         raise Unsupported(FALLBACK["whitespace"])
-    clean = (
-        b"\t" not in data
-        and b"  " not in data
-        and b"\n " not in data
-        and b" \n" not in data
-        and not data.startswith(b" ")
-        and not data.endswith(b" ")
-    )
+    if not strict:
+        clean = b"\t" not in data
+    else:
+        clean = (
+            b"\t" not in data
+            and b"  " not in data
+            and b"\n " not in data
+            and b" \n" not in data
+            and not data.startswith(b" ")
+            and not data.endswith(b" ")
+        )
     if clean:
         return data
     data = re.sub(rb"[ \t]+", b" ", data)
@@ -248,11 +256,8 @@ def _single_spaces(data: bytes) -> bytes:
 
 
 def _first_row(data: bytes) -> bytes | None:
-    for line in data.split(b"\n", 64):
-        if line:
-            return line
     at = 0
-    while True:  # a file starting with more than 64 empty lines
+    while True:
         nl = data.find(b"\n", at)
         line = data[at:] if nl < 0 else data[at:nl]
         if line:
@@ -521,7 +526,8 @@ def _loadtxt_bytes(
     data = _strip_comments(data, comm)
     _quote(quotechar, data)
     if delim is None:
-        data = _single_spaces(data)
+        # every field read (no usecols): the core's refusals cover the rest (see there)
+        data = _single_spaces(data, strict=usecols is not None)
         delim = " "
     if rows is not None:
         data = _keep_rows(data, rows, warned=True) if rows else b""
@@ -706,11 +712,11 @@ def _genfromtxt_bytes(
     if comments is not None:
         data = _strip_comments(data, (comments,))
     if delim is None:
-        data = _single_spaces(data)
+        data = _single_spaces(data, strict=True)  # an empty field is a NaN here
         delim = " "
     else:
         # genfromtxt strips spaces from both ends of each line before splitting
-        if b" \n" in data or b"\n " in data or data.startswith(b" ") or data.endswith(b" "):
+        if b" " in data:  # (one-byte search: fast; a savetxt file has no space)
             data = re.sub(rb"^ +| +$", b"", data, flags=re.M)
     if max_rows is not None:
         data = _keep_rows(data, max_rows, warned=False)
