@@ -140,7 +140,8 @@ def _inputs(text: str, kind: str, folder: str):
     return lambda: text.splitlines(keepends=True)
 
 
-DTYPES = ["f8", "f4", "f2", "i8", "i4", "i1", "u1", "u8", "i4,f8", "f8,f8,f8", ">f8", "U8"]
+DTYPES = ["f8", "f4", "f2", "i8", "i4", "i1", "u1", "u8", "i4,f8", "f8,f8,f8", ">f8", "U8", "U2",
+          str, "S3", "S", "U3,f8", "?", "c16"]
 
 
 @settings(max_examples=EXAMPLES)

@@ -42,7 +42,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import FastETLError
-from ..schema import Column, Dialect, Schema
+from ..schema import MAX_STR_WIDTH, Column, Dialect, Schema
 from .fallback import Unsupported, fall_back
 
 # The originals, taken when fastetl is imported: fastetl.install() replaces the
@@ -55,8 +55,9 @@ ORIGINAL_GENFROMTXT: Callable[..., Any] = np.genfromtxt
 FALLBACK: dict[str, str] = {
     "converters": "converters= runs a Python function per value",
     "like": "like= dispatches to another array library",
-    "dtype": "a dtype other than integers and floats (str, bytes, bool, complex, "
-    "datetime, object, nested or sub-array fields)",
+    "dtype": "a dtype other than integers, floats and strings (bool, complex, "
+    "datetime, object, nested or sub-array fields, unsized strings in a structured dtype)",
+    "bytes": "an S (bytes) dtype with non-ASCII text (numpy encodes it as Latin-1)",
     "quotechar": "quotechar= with the quote character present in the data",
     "url": "a URL as fname",
     "encoding": "encoding='bytes'",
@@ -303,14 +304,17 @@ def _dialect(delimiter: str, nullable: bool) -> Dialect:
 
 
 def _read_columns(
-    data: bytes, delimiter: str, ncols: int, types: dict[int, str], nullable: bool
+    data: bytes, delimiter: str, ncols: int, types: dict[int, Any], nullable: bool
 ) -> np.ndarray:
-    """Read the columns ``types`` (file index -> core type) of ``data``: a structured
-    array with fields ``f<index>``."""
+    """Read the columns ``types`` (file index -> core type, or a dict of Column keys)
+    of ``data``: a structured array with fields ``f<index>``."""
     from ..api import read_csv  # the drop-ins sit above api (DESIGN.md)
 
+    def spec(t: Any) -> dict[str, Any]:
+        return t if isinstance(t, dict) else {"type": t}
+
     columns = [
-        Column(name=f"f{i}", type=types[i], nullable=nullable)
+        Column(name=f"f{i}", nullable=nullable, **spec(types[i]))
         if i in types
         else Column(name=f"f{i}", type="skip")
         for i in range(ncols)
@@ -498,16 +502,58 @@ def _target_dtypes(dt: np.dtype) -> list[np.dtype] | None:
     if dt.names is None:
         if dt.subdtype is not None:
             raise Unsupported(FALLBACK["dtype"])
-        _core_type(dt)
+        _column_spec(dt, 1)
         return None
     out = []
     for n in dt.names:
         f = dt.fields[n][0]
-        if f.names is not None or f.subdtype is not None:
+        if f.names is not None or f.subdtype is not None or f.itemsize == 0:
             raise Unsupported(FALLBACK["dtype"])
-        _core_type(f)
+        _column_spec(f, 1)
         out.append(f)
     return out
+
+
+def _column_spec(dt: np.dtype, bound: int) -> dict[str, Any]:
+    """The core column that reads a field numpy reads as ``dt``.  Strings: ``S``/``U``
+    of n characters are read n bytes / 4n bytes wide (UTF-8), cut at a character; an
+    unsized one (``dtype=str``) ``bound`` bytes wide, the longest line."""
+    if dt.kind == "U":
+        n = dt.itemsize // 4
+        return {"type": "str", "width": 4 * n if n else bound, "truncate": True}
+    if dt.kind == "S":
+        return {"type": "str", "width": dt.itemsize or bound, "truncate": True}
+    return {"type": _core_type(dt)}
+
+
+def _longest_line(data: bytes) -> int:
+    longest = at = 0
+    while at < len(data):
+        nl = data.find(b"\n", at)
+        end = len(data) if nl < 0 else nl
+        longest = max(longest, end - at)
+        at = end + 1
+    return max(longest, 1)
+
+
+def _as_dtype(col: np.ndarray, dt: np.dtype) -> np.ndarray:
+    """A column of core records as numpy gives it in ``dt``: strings decoded from UTF-8
+    (``U``) or kept (``S``, ASCII text); unsized ones as wide as their longest value."""
+    if dt.kind == "U":
+        col = np.strings.decode(col, "utf-8")
+    elif dt.kind == "S" and dt.itemsize == 0:
+        width = int(np.strings.str_len(col).max(initial=0))
+        col = col.astype(f"S{max(width, 1)}")
+    return col
+
+
+def _fill_dtype(dt: np.dtype, cols: list[np.ndarray]) -> np.dtype:
+    """``dt``, or for an unsized string dtype the width its longest value needs."""
+    if dt.kind in "US" and dt.itemsize == 0:
+        per = 4 if dt.kind == "U" else 1
+        width = max((c.dtype.itemsize // per for c in cols), default=1)
+        return np.dtype(f"{dt.kind}{max(width, 1)}")
+    return dt
 
 
 def _loadtxt_bytes(
@@ -525,15 +571,22 @@ def _loadtxt_bytes(
     data = _skip_lines(data, skip)
     data = _strip_comments(data, comm)
     _quote(quotechar, data)
+    fields = targets if targets is not None else [dt]
+    strings = any(f.kind in "US" for f in fields)
+    if strings and any(f.kind == "S" for f in fields) and not data.isascii():
+        raise Unsupported(FALLBACK["bytes"])
     if delim is None:
-        # every field read (no usecols): the core's refusals cover the rest (see there)
-        data = _single_spaces(data, strict=usecols is not None)
+        # every field read (no usecols) and none can be empty (no strings): the core's
+        # refusals cover the rest (see there)
+        data = _single_spaces(data, strict=usecols is not None or strings)
         delim = " "
     if rows is not None:
         data = _keep_rows(data, rows, warned=True) if rows else b""
     first = _first_row(data)
     nfields = len(targets) if targets is not None else None
     if first is None:
+        if strings:
+            raise _Refused("no data, string dtype")  # numpy sizes the strings: it answers
         return _empty_loadtxt(dt, usecols, unpack, ndmin, fname)
     ncols = first.count(delim.encode()) + 1
     used = _usecols(usecols, ncols) if usecols is not None else list(range(ncols))
@@ -542,22 +595,27 @@ def _loadtxt_bytes(
     if nfields is not None and nfields != len(used):
         raise _Refused("structured dtype with another number of fields")
     dtypes = targets if targets is not None else [dt] * len(used)
-    types = {i: _core_type(d) for i, d in zip(used, dtypes)}
-    if len(types) < len(used):  # a column used twice with two dtypes: read once, as wide
-        for i, d in zip(used, dtypes):
-            if _core_type(d) != types[i]:
-                raise Unsupported(FALLBACK["dtype"])
-    if any(t.startswith("uint") for t in types.values()) and _NEGATIVE_ZERO.search(data):
+    bound = _longest_line(data) if strings else 1
+    if bound > MAX_STR_WIDTH:
+        raise Unsupported(FALLBACK["dtype"])
+    types: dict[int, dict[str, Any]] = {}
+    for i, d in zip(used, dtypes):
+        spec = _column_spec(d, bound)
+        if types.setdefault(i, spec) != spec:  # a column used twice, as two types
+            raise Unsupported(FALLBACK["dtype"])
+    unsigned = any(t["type"].startswith("uint") for t in types.values())
+    if unsigned and _NEGATIVE_ZERO.search(data):
         raise _Refused("'-0' for an unsigned integer")  # the core takes it, numpy does not
     rec = _read_columns(data, delim, ncols, types, nullable=False)
+    cols = [_as_dtype(rec[f"f{i}"], d) for i, d in zip(used, dtypes)]
     if targets is None:
-        arr = np.empty((len(rec), len(used)), dtype=dt)
-        for k, i in enumerate(used):
-            arr[:, k] = rec[f"f{i}"]
+        arr = np.empty((len(rec), len(used)), dtype=_fill_dtype(dt, cols))
+        for k, col in enumerate(cols):
+            arr[:, k] = col
     else:
         arr = np.empty(len(rec), dtype=dt)
-        for name, i in zip(dt.names, used):
-            arr[name] = rec[f"f{i}"]
+        for name, col in zip(dt.names, cols):
+            arr[name] = col
     arr = _ensure_ndmin(arr, ndmin)
     if arr.shape and arr.shape[0] == 0:
         _no_data_warning(fname)
