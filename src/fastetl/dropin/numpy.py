@@ -55,8 +55,9 @@ ORIGINAL_GENFROMTXT: Callable[..., Any] = np.genfromtxt
 FALLBACK: dict[str, str] = {
     "converters": "converters= runs a Python function per value",
     "like": "like= dispatches to another array library",
-    "dtype": "a dtype other than integers, floats and strings (bool, complex, "
-    "datetime, object, nested or sub-array fields, unsized strings in a structured dtype)",
+    "dtype": "a dtype other than integers, floats, bool, strings and object (complex, "
+    "longdouble, datetime, nested or sub-array fields, unsized strings or objects in a "
+    "structured dtype)",
     "bytes": "an S (bytes) dtype with non-ASCII text (numpy encodes it as Latin-1)",
     "quotechar": "quotechar= with the quote character present in the data",
     "url": "a URL as fname",
@@ -507,7 +508,7 @@ def _target_dtypes(dt: np.dtype) -> list[np.dtype] | None:
     out = []
     for n in dt.names:
         f = dt.fields[n][0]
-        if f.names is not None or f.subdtype is not None or f.itemsize == 0:
+        if f.names is not None or f.subdtype is not None or f.itemsize == 0 or f.kind == "O":
             raise Unsupported(FALLBACK["dtype"])
         _column_spec(f, 1)
         out.append(f)
@@ -523,6 +524,10 @@ def _column_spec(dt: np.dtype, bound: int) -> dict[str, Any]:
         return {"type": "str", "width": 4 * n if n else bound, "truncate": True}
     if dt.kind == "S":
         return {"type": "str", "width": dt.itemsize or bound, "truncate": True}
+    if dt.kind == "O":  # numpy gives each field as a str
+        return {"type": "str", "width": bound, "truncate": True}
+    if dt.kind == "b":  # numpy parses an int64 and compares it with 0
+        return {"type": "int64"}
     return {"type": _core_type(dt)}
 
 
@@ -541,6 +546,10 @@ def _as_dtype(col: np.ndarray, dt: np.dtype) -> np.ndarray:
     (``U``) or kept (``S``, ASCII text); unsized ones as wide as their longest value."""
     if dt.kind == "U":
         col = np.strings.decode(col, "utf-8")
+    elif dt.kind == "O":
+        col = np.strings.decode(col, "utf-8").astype(object)
+    elif dt.kind == "b":
+        col = col != 0
     elif dt.kind == "S" and dt.itemsize == 0:
         width = int(np.strings.str_len(col).max(initial=0))
         col = col.astype(f"S{max(width, 1)}")
@@ -572,7 +581,7 @@ def _loadtxt_bytes(
     data = _strip_comments(data, comm)
     _quote(quotechar, data)
     fields = targets if targets is not None else [dt]
-    strings = any(f.kind in "US" for f in fields)
+    strings = any(f.kind in "USO" for f in fields)
     if strings and any(f.kind == "S" for f in fields) and not data.isascii():
         raise Unsupported(FALLBACK["bytes"])
     if delim is None:
