@@ -256,6 +256,20 @@ def test_genfromtxt_own_path(text, kw):
     assert _compare(fastetl.genfromtxt, ORIGINAL_GENFROMTXT, lambda: io.StringIO(text), kw)
 
 
+@pytest.mark.parametrize("delimiter", [",", None])
+def test_max_rows_leaves_the_rest_of_a_file_object(delimiter):
+    text = "# h\n1,2\n3,4\n\n5,6\n7,8\n".replace(",", delimiter or " ")
+    fastetl.set_fallback("error")
+    for ours, theirs, kw in (
+        (fastetl.loadtxt, ORIGINAL_LOADTXT, {"skiprows": 1}),
+        (fastetl.genfromtxt, ORIGINAL_GENFROMTXT, {"skip_header": 1}),
+    ):
+        mine, ref = io.StringIO(text), io.StringIO(text)
+        _same(theirs(ref, delimiter=delimiter, max_rows=2, **kw),
+              ours(mine, delimiter=delimiter, max_rows=2, **kw))
+        _same(theirs(ref, delimiter=delimiter), ours(mine, delimiter=delimiter))
+
+
 def test_no_data_warns_as_numpy(tmp_path):
     path = tmp_path / "empty.txt"
     path.write_text("# only a comment\n")

@@ -68,7 +68,7 @@ FALLBACK: dict[str, str] = {
     "(dtype=None inference, strings, structured)",
     "genfromtxt-option": "genfromtxt with names, missing_values, filling_values, "
     "usemask, autostrip, invalid_raise=False, loose=False, excludelist or converters",
-    "max_rows": "max_rows= on a file object (numpy leaves the rest of it unread)",
+    "max_rows": "max_rows=0 on a file object",
     "value": "a value or row the core refuses and numpy accepts",
 }
 
@@ -188,6 +188,30 @@ class _RefusedWith(_Refused):
     def __init__(self, replay: Any, why: str) -> None:
         super().__init__(why)
         self.replay = replay
+
+
+def _take_lines(
+    fh: Any, skip: int, rows: int, comments: tuple[str, ...], whitespace: bool
+) -> list[Any]:
+    """The lines numpy reads from the file object ``fh`` for ``skiprows=skip`` and
+    ``max_rows=rows`` (lines are taken one by one, as numpy takes them, so the rest is
+    left in ``fh``): the skipped lines, then lines until ``rows`` of them hold data."""
+    lines: list[Any] = []
+    it = iter(fh)
+    got = 0
+    for line in it:
+        lines.append(line)
+        if len(lines) <= skip:
+            continue
+        text = line.decode("latin1") if isinstance(line, bytes) else str(line)
+        for c in comments:
+            text = text.split(c, 1)[0]
+        text = text.rstrip("\r\n")
+        if text.strip() if whitespace else text:
+            got += 1
+            if got == rows:
+                break
+    return lines
 
 
 def _skip_lines(data: bytes, n: int) -> bytes:
@@ -436,11 +460,14 @@ def loadtxt(
         comm = _comment_tuple(comments)
         skip = _nonneg(skiprows)
         rows = None if max_rows is None else _nonneg(max_rows)
-        if rows is not None and hasattr(fname, "read"):
-            # numpy leaves the lines after max_rows unread, for the next call
-            raise Unsupported(FALLBACK["max_rows"])
         _probe(ORIGINAL_LOADTXT, kwargs)
-        inp = _read_input(fname, encoding)
+        src = fname
+        if rows is not None and hasattr(fname, "read"):
+            # numpy leaves the lines after max_rows unread, for the next call: so do we
+            if not rows:
+                raise Unsupported(FALLBACK["max_rows"])
+            src = _take_lines(fname, skip, rows, comm, delimiter is None)
+        inp = _read_input(src, encoding)
         try:
             return _loadtxt_bytes(inp.data, dt, targets, delim, comm, skip, rows,
                                   usecols, unpack, ndmin, quotechar, fname)
@@ -748,8 +775,6 @@ def genfromtxt(
         _core_type(dt, genfromtxt=True)
         if max_rows is not None and (skip_footer or max_rows < 1):
             raise _Refused("max_rows")
-        if max_rows is not None and hasattr(fname, "read"):
-            raise Unsupported(FALLBACK["max_rows"])
         _probe(ORIGINAL_GENFROMTXT, kwargs)
         if not isinstance(comments, str) and comments is not None:
             raise _Refused("comments")
@@ -758,7 +783,12 @@ def genfromtxt(
         delim = _delimiter(delimiter)
         head = _nonneg(skip_header)
         foot = _nonneg(skip_footer)
-        inp = _read_input(fname, encoding)
+        src = fname
+        if max_rows is not None and hasattr(fname, "read"):
+            # genfromtxt takes lines one by one and leaves the rest: so do we
+            marks = () if comments is None else (comments,)
+            src = _take_lines(fname, head, max_rows, marks, None if delim is None else " ")
+        inp = _read_input(src, encoding)
         try:
             return _genfromtxt_bytes(inp.data, dt, delim, comments, head, foot, max_rows,
                                      usecols, unpack, ndmin, fname)
