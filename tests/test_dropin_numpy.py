@@ -14,6 +14,7 @@ import gzip
 import io
 import lzma
 import os
+import re
 import tempfile
 import warnings
 
@@ -91,11 +92,14 @@ def _compare(ours, reference, make_input, kw) -> bool:
 
 
 # ------------------------------------------------------------------ random files
-FIELDS = st.one_of(
+NUMBERS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.floats(width=32).map(lambda f: f"{f:.9g}"),
     st.integers(-(2**70), 2**70).map(str),
     st.integers(-300, 300).map(str),
+)
+FIELDS = st.one_of(
+    NUMBERS,
     st.sampled_from(
         ["nan", "-nan", "NaN", "inf", "-Infinity", "+1", "-0", ".5", "5.", "1e5", "1E-5",
          " 1.5", "2.5 ", "1_0", "0x10", "abc", "", " ", "1.0", "1e400", "4.9e-324", "1,5",
@@ -110,10 +114,11 @@ def files(draw):
     delim = draw(st.sampled_from([",", ";", "\t", " ", None]))
     ncols = draw(st.integers(1, 5))
     ragged = draw(st.booleans()) and draw(st.booleans())
+    fields = NUMBERS if draw(st.booleans()) else FIELDS  # half the files all numbers
     rows = []
     for _ in range(draw(st.integers(0, 8))):
         n = draw(st.integers(1, 6)) if ragged else ncols
-        rows.append([draw(FIELDS) for _ in range(n)])
+        rows.append([draw(fields) for _ in range(n)])
     sep = draw(st.sampled_from(["  ", "\t", " \t "])) if delim is None else delim
     lines = [sep.join(r) for r in rows]
     if delim is None and draw(st.booleans()):
@@ -182,14 +187,19 @@ def test_loadtxt_matches_numpy(f, kind, dtype, comments, skiprows, usecols, unpa
     unpack=st.sampled_from([None, True]),
     ndmin=st.sampled_from([0, 1, 2]),
     max_rows=st.sampled_from([None, None, 1, 3]),
+    names=st.sampled_from([None, True]),
+    header=st.sampled_from(["", "a,b,c,d,e\n", "# a b c d e\n", "x,,y z,x,A\n"]),
 )
 def test_genfromtxt_matches_numpy(f, kind, dtype, comments, skip_header, skip_footer, usecols,
-                                  unpack, ndmin, max_rows):
-    text, delim, _ = f
+                                  unpack, ndmin, max_rows, names, header):
+    text, delim, ncols = f
+    if names:  # a header line as wide as the rows, spelt with their delimiter
+        cells = re.split(r"[ ,]", header.rstrip("\n"))[:ncols] if header else []
+        text = (delim or " ").join(cells) + "\n" + text if cells else text
     note(repr(text))
     kw = dict(dtype=dtype, comments=comments, delimiter=delim, skip_header=skip_header,
               skip_footer=skip_footer, usecols=usecols, unpack=unpack, ndmin=ndmin,
-              max_rows=max_rows)
+              max_rows=max_rows, names=names)
     with tempfile.TemporaryDirectory() as folder:
         _compare(fastetl.genfromtxt, ORIGINAL_GENFROMTXT, _inputs(text, kind, folder), kw)
 

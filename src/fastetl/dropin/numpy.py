@@ -31,6 +31,7 @@ import bz2
 import codecs
 import gzip
 import io
+import itertools
 import locale
 import lzma
 import operator
@@ -66,9 +67,10 @@ FALLBACK: dict[str, str] = {
     "delimiter": "a delimiter that is not one ASCII character",
     "genfromtxt-dtype": "genfromtxt with a dtype other than integers and floats "
     "(dtype=None inference, strings, structured)",
-    "genfromtxt-option": "genfromtxt with names, missing_values, filling_values, "
+    "genfromtxt-option": "genfromtxt with names other than True, missing_values, filling_values, "
     "usemask, autostrip, invalid_raise=False, loose=False, excludelist or converters",
-    "max_rows": "max_rows=0 on a file object",
+    "max_rows": "max_rows=0 on a file object (loadtxt); max_rows with names=True on a file "
+    "object (genfromtxt)",
     "value": "a value or row the core refuses and numpy accepts",
 }
 
@@ -191,11 +193,12 @@ class _RefusedWith(_Refused):
 
 
 def _take_lines(
-    fh: Any, skip: int, rows: int, comments: tuple[str, ...], whitespace: bool
+    fh: Any, skip: int, rows: int, comments: tuple[str, ...], strip: str | None
 ) -> list[Any]:
     """The lines numpy reads from the file object ``fh`` for ``skiprows=skip`` and
     ``max_rows=rows`` (lines are taken one by one, as numpy takes them, so the rest is
-    left in ``fh``): the skipped lines, then lines until ``rows`` of them hold data."""
+    left in ``fh``): the skipped lines, then lines until ``rows`` of them hold data (once
+    cut at a comment and stripped of ``strip``, None = any whitespace)."""
     lines: list[Any] = []
     it = iter(fh)
     got = 0
@@ -207,11 +210,25 @@ def _take_lines(
         for c in comments:
             text = text.split(c, 1)[0]
         text = text.rstrip("\r\n")
-        if text.strip() if whitespace else text:
+        if text.strip(strip):
             got += 1
             if got == rows:
                 break
     return lines
+
+
+def _read_taken(src: Any, fname: Any, encoding: str | None) -> _Input:
+    """:func:`_read_input` of ``src``; when ``src`` is lines taken from the file object
+    ``fname``, numpy, if it must answer, gets them and then the rest of ``fname`` (it
+    may read further than we did: genfromtxt does not count rows it refuses)."""
+    if src is fname:
+        return _read_input(src, encoding)
+    try:
+        inp = _read_input(src, encoding)
+    except _Refused as e:
+        raise _RefusedWith(itertools.chain(src, fname), str(e)) from None
+    inp.replay = itertools.chain(src, fname)
+    return inp
 
 
 def _skip_lines(data: bytes, n: int) -> bytes:
@@ -466,8 +483,8 @@ def loadtxt(
             # numpy leaves the lines after max_rows unread, for the next call: so do we
             if not rows:
                 raise Unsupported(FALLBACK["max_rows"])
-            src = _take_lines(fname, skip, rows, comm, delimiter is None)
-        inp = _read_input(src, encoding)
+            src = _take_lines(fname, skip, rows, comm, None if delimiter is None else "")
+        inp = _read_taken(src, fname, encoding)
         try:
             return _loadtxt_bytes(inp.data, dt, targets, delim, comm, skip, rows,
                                   usecols, unpack, ndmin, quotechar, fname)
@@ -758,6 +775,10 @@ def genfromtxt(
         if like is not None:
             raise Unsupported(FALLBACK["like"])
         for key, default in _GENFROMTXT_DEFAULTS.items():
+            if key == "names" and given[key] is True:
+                continue  # names from the first line: on the own path
+            if key == "excludelist":
+                continue  # it only shapes names
             if given[key] is not default and given[key] != default:
                 raise Unsupported(FALLBACK["genfromtxt-option"])
         if encoding == "bytes":
@@ -775,7 +796,8 @@ def genfromtxt(
         _core_type(dt, genfromtxt=True)
         if max_rows is not None and (skip_footer or max_rows < 1):
             raise _Refused("max_rows")
-        _probe(ORIGINAL_GENFROMTXT, kwargs)
+        # (on an empty input, names=True and usecols by name fail in numpy: not probed)
+        _probe(ORIGINAL_GENFROMTXT, {**kwargs, "names": None, "usecols": None})
         if not isinstance(comments, str) and comments is not None:
             raise _Refused("comments")
         if comments == "":
@@ -785,13 +807,20 @@ def genfromtxt(
         foot = _nonneg(skip_footer)
         src = fname
         if max_rows is not None and hasattr(fname, "read"):
+            if names is True:  # the header line is found by other rules than rows
+                raise Unsupported(FALLBACK["max_rows"])
             # genfromtxt takes lines one by one and leaves the rest: so do we
             marks = () if comments is None else (comments,)
             src = _take_lines(fname, head, max_rows, marks, None if delim is None else " ")
-        inp = _read_input(src, encoding)
+        inp = _read_taken(src, fname, encoding)
         try:
+            naming = None
+            if names is True:
+                naming = dict(excludelist=excludelist, deletechars=deletechars,
+                              case_sensitive=case_sensitive, replace_space=replace_space,
+                              defaultfmt=defaultfmt, delimiter=delimiter)
             return _genfromtxt_bytes(inp.data, dt, delim, comments, head, foot, max_rows,
-                                     usecols, unpack, ndmin, fname)
+                                     usecols, unpack, ndmin, fname, naming)
         except _Refused as e:
             raise _RefusedWith(inp.replay, str(e)) from None
         except Unsupported as e:
@@ -804,8 +833,12 @@ def genfromtxt(
 def _genfromtxt_bytes(
     data: bytes, dt: np.dtype, delim: str | None, comments: str | None, head: int,
     foot: int, max_rows: int | None, usecols: Any, unpack: Any, ndmin: int, fname: Any,
+    naming: dict[str, Any] | None = None,
 ) -> Any:
     data = _skip_lines(data, head)
+    named = None
+    if naming is not None:
+        data, named, usecols = _header(data, comments, usecols, dt, naming)
     if comments is not None:
         data = _strip_comments(data, (comments,))
     if delim is None:
@@ -818,11 +851,15 @@ def _genfromtxt_bytes(
     if max_rows is not None:
         data = _keep_rows(data, max_rows, warned=False)
     first = _first_row(data)
+    if first is None and named is not None:
+        raise _Refused("a header and no rows")  # numpy's own shape of nothing: it answers
     if first is None:
         warnings.warn(f'genfromtxt: Empty input file: "{fname}"', UserWarning, stacklevel=5)
         arr = _ensure_ndmin(np.array([], dtype=dt), ndmin)
         return arr.T if unpack else arr
     ncols = first.count(delim.encode()) + 1
+    if named is not None and usecols is None and ncols != len(named.names):
+        raise _Refused("rows and header disagree")  # numpy's error
     if isinstance(usecols, str):
         raise Unsupported(FALLBACK["genfromtxt-option"])
     used = _usecols(usecols, ncols) if usecols is not None else list(range(ncols))
@@ -835,6 +872,16 @@ def _genfromtxt_bytes(
     rec = _read_columns(data, delim, ncols, types, nullable=dt.kind == "f")
     if foot:
         rec = rec[: max(len(rec) - foot, 0)]
+    if named is not None:
+        if len(rec) == 0:
+            raise _Refused("a header and no rows")
+        arr = np.empty(len(rec), dtype=named)
+        for name, i in zip(named.names, used):
+            arr[name] = rec[f"f{i}"]
+        arr = _ensure_ndmin(arr, ndmin)
+        if not unpack:
+            return arr
+        return arr[named.names[0]] if len(named.names) == 1 else [arr[n] for n in named.names]
     if len(rec) == 0:  # numpy builds np.array([], dtype): shape (0,)
         arr = np.array([], dtype=dt)
     else:
@@ -843,6 +890,64 @@ def _genfromtxt_bytes(
             arr[:, k] = rec[f"f{i}"]
     arr = _ensure_ndmin(arr, ndmin)
     return arr.T if unpack else arr
+
+
+def _header(
+    data: bytes, comments: str | None, usecols: Any, dt: np.dtype, naming: dict[str, Any]
+) -> tuple[bytes, np.dtype, Any]:
+    """genfromtxt's ``names=True``: the first line with values (a comment's text counts),
+    its names made valid by numpy's own NameValidator and easy_dtype, ``usecols`` by
+    name or from the end made indices.  Returns the rest of the data, the structured
+    dtype, and the usecols."""
+    try:
+        from numpy.lib._iotools import LineSplitter, NameValidator, easy_dtype
+    except ImportError:  # pragma: no cover - a numpy that moved its helpers
+        raise Unsupported(FALLBACK["genfromtxt-option"]) from None
+    split = LineSplitter(delimiter=naming["delimiter"], comments=comments, autostrip=False)
+    at = 0
+    values: list[str] = []
+    while not values:
+        if at >= len(data):
+            raise _Refused("no header line")  # numpy warns and returns an empty array
+        nl = data.find(b"\n", at)
+        end = len(data) if nl < 0 else nl
+        line = data[at:end].decode("utf-8")
+        at = end + 1
+        if comments is not None and comments in line:
+            line = "".join(line.split(comments)[1:])
+        values = split(line)
+    if comments is not None and values[0].strip() in comments:
+        del values[0]
+    if not values:
+        raise _Refused("empty header")
+    names = NameValidator(
+        excludelist=naming["excludelist"], deletechars=naming["deletechars"],
+        case_sensitive=naming["case_sensitive"], replace_space=naming["replace_space"],
+    )([str(v.strip()) for v in values])
+    named = easy_dtype(
+        dt, defaultfmt=naming["defaultfmt"], names=names, excludelist=naming["excludelist"],
+        deletechars=naming["deletechars"], case_sensitive=naming["case_sensitive"],
+        replace_space=naming["replace_space"],
+    )
+    if usecols is not None:
+        if isinstance(usecols, str):
+            usecols = [c.strip() for c in usecols.split(",")]
+        try:
+            usecols = list(usecols)
+        except TypeError:
+            usecols = [usecols]
+        for k, c in enumerate(usecols):
+            if isinstance(c, str):
+                if c not in names:
+                    raise _Refused("usecols name not in the header")
+                usecols[k] = names.index(c)
+            elif c < 0:
+                usecols[k] = c + len(values)
+        if len(named) > len(usecols):
+            named = np.dtype([named.descr[c] for c in usecols])
+    if named.names is None or len(named.names) != len(usecols or values):
+        raise Unsupported(FALLBACK["genfromtxt-option"])
+    return data[at:], named, usecols
 
 
 __all__ = ["FALLBACK", "genfromtxt", "loadtxt"]
