@@ -77,7 +77,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.keep or tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        print(f"| file ({args.rows:,} x 8, savetxt) | reader | best s | MB/s | peak RSS MB | speed-up |")
+        print(f"| file ({args.rows:,} x 8, savetxt) | reader | best s | MB/s | peak RSS MB "
+              "| speed-up |")
         print("|---|---|---:|---:|---:|---:|")
         for delim, label in ((",", "comma"), (" ", "whitespace")):
             path = make(folder, args.rows, delim, args.seed)

@@ -103,7 +103,8 @@ FIELDS = st.one_of(
     st.sampled_from(
         ["nan", "-nan", "NaN", "inf", "-Infinity", "+1", "-0", ".5", "5.", "1e5", "1E-5",
          " 1.5", "2.5 ", "1_0", "0x10", "abc", "", " ", "1.0", "1e400", "4.9e-324", "1,5",
-         "\u00a01", "1d3", "\u0661", "infinity", "nan(1)", "+-1", "1e", "e1", "--1", "١"]
+         "\u00a01", "1d3", "\u0661", "infinity", "nan(1)", "+-1", "1e", "e1", "--1", "١",
+         'a"b', '"1.5"', '""', '"a,b"', '"x""y"', ' "1"', '"1"2']
     ),
 )
 
@@ -119,6 +120,8 @@ def files(draw):
     for _ in range(draw(st.integers(0, 8))):
         n = draw(st.integers(1, 6)) if ragged else ncols
         rows.append([draw(fields) for _ in range(n)])
+    if draw(st.booleans()):  # some fields quoted whole, as a CSV writer quotes
+        rows = [[f'"{c}"' if draw(st.booleans()) else c for c in r] for r in rows]
     sep = draw(st.sampled_from(["  ", "\t", " \t "])) if delim is None else delim
     lines = [sep.join(r) for r in rows]
     if delim is None and draw(st.booleans()):
@@ -164,13 +167,15 @@ DTYPES = ["f8", "f4", "f2", "i8", "i4", "i1", "u1", "u8", "i4,f8", "f8,f8,f8", "
     unpack=st.booleans(),
     ndmin=st.sampled_from([0, 1, 2]),
     max_rows=st.sampled_from([None, None, 0, 1, 3]),
+    quotechar=st.sampled_from([None, '"']),
 )
 def test_loadtxt_matches_numpy(f, kind, dtype, comments, skiprows, usecols, unpack, ndmin,
-                               max_rows):
+                               max_rows, quotechar):
     text, delim, _ = f
     note(repr(text))
     kw = dict(dtype=dtype, comments=comments, delimiter=delim, skiprows=skiprows,
-              usecols=usecols, unpack=unpack, ndmin=ndmin, max_rows=max_rows)
+              usecols=usecols, unpack=unpack, ndmin=ndmin, max_rows=max_rows,
+              quotechar=quotechar)
     with tempfile.TemporaryDirectory() as folder:
         _compare(fastetl.loadtxt, ORIGINAL_LOADTXT, _inputs(text, kind, folder), kw)
 

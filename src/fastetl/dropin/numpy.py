@@ -42,6 +42,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._core import split_row
 from ..errors import FastETLError
 from ..schema import MAX_STR_WIDTH, Column, Dialect, Schema
 from .fallback import Unsupported, fall_back
@@ -60,7 +61,8 @@ FALLBACK: dict[str, str] = {
     "longdouble, datetime, nested or sub-array fields, unsized strings or objects in a "
     "structured dtype)",
     "bytes": "an S (bytes) dtype with non-ASCII text (numpy encodes it as Latin-1)",
-    "quotechar": "quotechar= with the quote character present in the data",
+    "quotechar": "quotechar= with quotes the core reads otherwise than numpy (a quote "
+    "inside a field, a quoted line break, quotes with comments or delimiter=None)",
     "url": "a URL as fname",
     "encoding": "encoding='bytes'",
     "whitespace": "delimiter=None with whitespace other than spaces and tabs",
@@ -332,13 +334,13 @@ def _delimiter(delimiter: Any) -> str | None:
     return delimiter
 
 
-def _dialect(delimiter: str, nullable: bool) -> Dialect:
+def _dialect(delimiter: str, nullable: bool, quote: str | None = None) -> Dialect:
     """The core's dialect for text already cut, uncommented and unquoted.  When the core
     gains ``comment``/``skip_rows``, the translation passes them here instead of
     rewriting the bytes."""
     return Dialect(
         delimiter=delimiter,
-        quote=None,
+        quote=quote,
         header=False,
         encoding="utf-8",
         null_values=("",) if nullable else (),
@@ -346,7 +348,8 @@ def _dialect(delimiter: str, nullable: bool) -> Dialect:
 
 
 def _read_columns(
-    data: bytes, delimiter: str, ncols: int, types: dict[int, Any], nullable: bool
+    data: bytes, delimiter: str, ncols: int, types: dict[int, Any], nullable: bool,
+    quote: str | None = None,
 ) -> np.ndarray:
     """Read the columns ``types`` (file index -> core type, or a dict of Column keys)
     of ``data``: a structured array with fields ``f<index>``."""
@@ -361,7 +364,7 @@ def _read_columns(
         else Column(name=f"f{i}", type="skip")
         for i in range(ncols)
     ]
-    schema = Schema(columns=columns, dialect=_dialect(delimiter, nullable))
+    schema = Schema(columns=columns, dialect=_dialect(delimiter, nullable, quote))
     try:
         return read_csv(data, schema=schema).array
     except FastETLError as e:
@@ -416,13 +419,30 @@ def _comment_tuple(comments: Any) -> tuple[str, ...]:
     return out
 
 
-def _quote(quotechar: Any, data: bytes) -> None:
+def _quote(
+    quotechar: Any, data: bytes, delim: str | None, comments: tuple[str, ...]
+) -> str | None:
+    """The quote character the core must know, or None when the data has none.  The
+    core reads quotes as RFC 4180 does; numpy's reader more loosely (a quote anywhere
+    opens quoting).  They agree when every field is either free of quotes or quoted
+    whole (doubled quotes inside), on one line: checked by one regular expression."""
     if quotechar is None:
-        return
+        return None
     if not isinstance(quotechar, str) or len(quotechar) != 1:
         raise _Refused("bad quotechar")
-    if quotechar.encode("utf-8") in data:
+    q = quotechar.encode("utf-8")
+    if q not in data:
+        return None
+    commented = any(c.encode() in data for c in comments)
+    if delim is None or len(q) != 1 or q in b"\n\r" or commented:
         raise Unsupported(FALLBACK["quotechar"])
+    qe, de = re.escape(q), re.escape(delim.encode())
+    quoted = qe + b"(?:[^" + qe + b"\n]|" + qe + qe + b")*" + qe
+    field = b"(?:" + quoted + b"|[^" + qe + de + b"\n]*)"
+    line = field + b"(?:" + de + field + b")*"
+    if re.fullmatch(b"(?:" + line + b"\n)*(?:" + line + b")?", data) is None:
+        raise Unsupported(FALLBACK["quotechar"])
+    return quotechar
 
 
 def _nonneg(value: Any) -> int:
@@ -622,8 +642,8 @@ def _loadtxt_bytes(
     if targets is not None and usecols is not None and _count(usecols) != len(targets):
         raise _Refused("structured dtype and usecols disagree")  # numpy's TypeError
     data = _skip_lines(data, skip)
+    quote = _quote(quotechar, data, delim, comm)
     data = _strip_comments(data, comm)
-    _quote(quotechar, data)
     fields = targets if targets is not None else [dt]
     strings = any(f.kind in "USO" for f in fields)
     if strings and any(f.kind == "S" for f in fields) and not data.isascii():
@@ -641,7 +661,10 @@ def _loadtxt_bytes(
         if strings:
             raise _Refused("no data, string dtype")  # numpy sizes the strings: it answers
         return _empty_loadtxt(dt, usecols, unpack, ndmin, fname)
-    ncols = first.count(delim.encode()) + 1
+    if quote is None:
+        ncols = first.count(delim.encode()) + 1
+    else:
+        ncols = len(split_row(first, 0, len(first), True, ord(delim), ord(quote))[1])
     used = _usecols(usecols, ncols) if usecols is not None else list(range(ncols))
     if not used:
         raise _Refused("no column used")
@@ -659,7 +682,7 @@ def _loadtxt_bytes(
     unsigned = any(t["type"].startswith("uint") for t in types.values())
     if unsigned and _NEGATIVE_ZERO.search(data):
         raise _Refused("'-0' for an unsigned integer")  # the core takes it, numpy does not
-    rec = _read_columns(data, delim, ncols, types, nullable=False)
+    rec = _read_columns(data, delim, ncols, types, nullable=False, quote=quote)
     cols = [_as_dtype(rec[f"f{i}"], d) for i, d in zip(used, dtypes)]
     if targets is None:
         arr = np.empty((len(rec), len(used)), dtype=_fill_dtype(dt, cols))
