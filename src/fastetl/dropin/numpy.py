@@ -892,7 +892,9 @@ def _genfromtxt_bytes(
     types = {i: core for i in used}
     # a missing float is NaN (numpy's filling value); a missing int is -1, which the
     # core does not give: it refuses the empty field and numpy answers
-    rec = _read_columns(data, delim, ncols, types, nullable=dt.kind == "f")
+    # (names=True with usecols: numpy fails on a missing value; the core refuses it too)
+    nullable = dt.kind == "f" and not (named is not None and usecols is not None)
+    rec = _read_columns(data, delim, ncols, types, nullable=nullable)
     if foot:
         rec = rec[: max(len(rec) - foot, 0)]
     if named is not None:
