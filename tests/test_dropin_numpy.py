@@ -161,6 +161,7 @@ DTYPES = ["f8", "f4", "f2", "i8", "i4", "i1", "u1", "u8", "i4,f8", "f8,f8,f8", "
     f=files(),
     kind=st.sampled_from(["path", "gz", "bz2", "xz", "stringio", "bytesio", "list"]),
     dtype=st.sampled_from(DTYPES),
+    encoding=st.sampled_from([None, "utf-8", "latin1", "bytes"]),
     comments=st.sampled_from(["#", None, ["#", "%"], "%"]),
     skiprows=st.integers(0, 3),
     usecols=st.sampled_from([None, 0, -1, [0], [1, 0], [0, 0], [-1, 0], [5]]),
@@ -169,13 +170,13 @@ DTYPES = ["f8", "f4", "f2", "i8", "i4", "i1", "u1", "u8", "i4,f8", "f8,f8,f8", "
     max_rows=st.sampled_from([None, None, 0, 1, 3]),
     quotechar=st.sampled_from([None, '"']),
 )
-def test_loadtxt_matches_numpy(f, kind, dtype, comments, skiprows, usecols, unpack, ndmin,
-                               max_rows, quotechar):
+def test_loadtxt_matches_numpy(f, kind, dtype, encoding, comments, skiprows, usecols, unpack,
+                               ndmin, max_rows, quotechar):
     text, delim, _ = f
     note(repr(text))
     kw = dict(dtype=dtype, comments=comments, delimiter=delim, skiprows=skiprows,
               usecols=usecols, unpack=unpack, ndmin=ndmin, max_rows=max_rows,
-              quotechar=quotechar)
+              quotechar=quotechar, encoding=encoding)
     with tempfile.TemporaryDirectory() as folder:
         _compare(fastetl.loadtxt, ORIGINAL_LOADTXT, _inputs(text, kind, folder), kw)
 

@@ -64,7 +64,6 @@ FALLBACK: dict[str, str] = {
     "quotechar": "quotechar= with quotes the core reads otherwise than numpy (a quote "
     "inside a field, a quoted line break, quotes with comments or delimiter=None)",
     "url": "a URL as fname",
-    "encoding": "encoding='bytes'",
     "whitespace": "delimiter=None with whitespace other than spaces and tabs",
     "delimiter": "a delimiter that is not one ASCII character",
     "genfromtxt-dtype": "genfromtxt with a dtype other than integers and floats "
@@ -487,8 +486,8 @@ def loadtxt(
             raise Unsupported(FALLBACK["like"])
         if converters is not None:
             raise Unsupported(FALLBACK["converters"])
-        if encoding == "bytes":
-            raise Unsupported(FALLBACK["encoding"])
+        # encoding="bytes" only changes what converters get: without them, it is None
+        enc = None if encoding == "bytes" else encoding
         if ndmin not in (0, 1, 2):
             raise _Refused("ndmin")
         dt = np.dtype(np.float64 if dtype is None else dtype)
@@ -504,7 +503,7 @@ def loadtxt(
             if not rows:
                 raise Unsupported(FALLBACK["max_rows"])
             src = _take_lines(fname, skip, rows, comm, None if delimiter is None else "")
-        inp = _read_taken(src, fname, encoding)
+        inp = _read_taken(src, fname, enc)
         try:
             return _loadtxt_bytes(inp.data, dt, targets, delim, comm, skip, rows,
                                   usecols, unpack, ndmin, quotechar, fname)
@@ -804,8 +803,8 @@ def genfromtxt(
                 continue  # it only shapes names
             if given[key] is not default and given[key] != default:
                 raise Unsupported(FALLBACK["genfromtxt-option"])
-        if encoding == "bytes":
-            raise Unsupported(FALLBACK["encoding"])
+        # encoding="bytes" only changes what converters get: without them, it is None
+        enc = None if encoding == "bytes" else encoding
         if ndmin not in (0, 1, 2):
             raise _Refused("ndmin")
         if dtype is None:
@@ -835,7 +834,7 @@ def genfromtxt(
             # genfromtxt takes lines one by one and leaves the rest: so do we
             marks = () if comments is None else (comments,)
             src = _take_lines(fname, head, max_rows, marks, None if delim is None else " ")
-        inp = _read_taken(src, fname, encoding)
+        inp = _read_taken(src, fname, enc)
         try:
             naming = None
             if names is True:
