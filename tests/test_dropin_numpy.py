@@ -194,10 +194,12 @@ def test_loadtxt_matches_numpy(f, kind, dtype, encoding, comments, skiprows, use
     ndmin=st.sampled_from([0, 1, 2]),
     max_rows=st.sampled_from([None, None, 1, 3]),
     names=st.sampled_from([None, True]),
+    flags=st.fixed_dictionaries({"autostrip": st.booleans(), "loose": st.booleans(),
+                                 "invalid_raise": st.booleans()}),
     header=st.sampled_from(["", "a,b,c,d,e\n", "# a b c d e\n", "x,,y z,x,A\n"]),
 )
 def test_genfromtxt_matches_numpy(f, kind, dtype, comments, skip_header, skip_footer, usecols,
-                                  unpack, ndmin, max_rows, names, header):
+                                  unpack, ndmin, max_rows, names, flags, header):
     text, delim, ncols = f
     if names:  # a header line as wide as the rows, spelt with their delimiter
         cells = re.split(r"[ ,]", header.rstrip("\n"))[:ncols] if header else []
@@ -205,7 +207,7 @@ def test_genfromtxt_matches_numpy(f, kind, dtype, comments, skip_header, skip_fo
     note(repr(text))
     kw = dict(dtype=dtype, comments=comments, delimiter=delim, skip_header=skip_header,
               skip_footer=skip_footer, usecols=usecols, unpack=unpack, ndmin=ndmin,
-              max_rows=max_rows, names=names)
+              max_rows=max_rows, names=names, **flags)
     with tempfile.TemporaryDirectory() as folder:
         _compare(fastetl.genfromtxt, ORIGINAL_GENFROMTXT, _inputs(text, kind, folder), kw)
 

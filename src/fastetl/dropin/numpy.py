@@ -68,8 +68,8 @@ FALLBACK: dict[str, str] = {
     "delimiter": "a delimiter that is not one ASCII character",
     "genfromtxt-dtype": "genfromtxt with a dtype other than integers and floats "
     "(dtype=None inference, strings, structured)",
-    "genfromtxt-option": "genfromtxt with names other than True, missing_values, filling_values, "
-    "usemask, autostrip, invalid_raise=False, loose=False, excludelist or converters",
+    "genfromtxt-option": "genfromtxt with names other than True, missing_values, "
+    "filling_values, usemask or converters",
     "max_rows": "max_rows=0 on a file object (loadtxt); max_rows with names=True on a file "
     "object (genfromtxt)",
     "value": "a value or row the core refuses and numpy accepts",
@@ -732,6 +732,10 @@ def _empty_loadtxt(dt: np.dtype, usecols: Any, unpack: bool, ndmin: int, fname: 
 
 
 # ------------------------------------------------------------------ genfromtxt
+# Options that change nothing the own path answers: excludelist shapes names only;
+# autostrip strips what number parsing strips anyway; loose and invalid_raise decide
+# what happens to invalid values and rows, which the core refuses, so numpy answers.
+_GENFROMTXT_FREE = frozenset({"excludelist", "autostrip", "loose", "invalid_raise"})
 _GENFROMTXT_DEFAULTS: dict[str, Any] = {
     "converters": None,
     "missing_values": None,
@@ -799,8 +803,8 @@ def genfromtxt(
         for key, default in _GENFROMTXT_DEFAULTS.items():
             if key == "names" and given[key] is True:
                 continue  # names from the first line: on the own path
-            if key == "excludelist":
-                continue  # it only shapes names
+            if key in _GENFROMTXT_FREE:
+                continue
             if given[key] is not default and given[key] != default:
                 raise Unsupported(FALLBACK["genfromtxt-option"])
         # encoding="bytes" only changes what converters get: without them, it is None
