@@ -185,7 +185,7 @@ def test_loadtxt_matches_numpy(f, kind, dtype, encoding, comments, skiprows, use
 @given(
     f=files(),
     kind=st.sampled_from(["path", "gz", "stringio", "list"]),
-    dtype=st.sampled_from([float, "f4", "f8", "i8", None]),
+    dtype=st.sampled_from([float, "f4", "f8", "i8", None, "f8,i4", "f4,f8,f8", "U3", "f8,f8"]),
     comments=st.sampled_from(["#", None, "%"]),
     skip_header=st.integers(0, 2),
     skip_footer=st.integers(0, 2),

@@ -358,12 +358,13 @@ def _read_columns(
         return t if isinstance(t, dict) else {"type": t}
 
     columns = [
-        Column(name=f"f{i}", nullable=nullable, **spec(types[i]))
+        Column(name=f"f{i}", **{"nullable": nullable, **spec(types[i])})
         if i in types
         else Column(name=f"f{i}", type="skip")
         for i in range(ncols)
     ]
-    schema = Schema(columns=columns, dialect=_dialect(delimiter, nullable, quote))
+    nulls = any(c.nullable for c in columns)
+    schema = Schema(columns=columns, dialect=_dialect(delimiter, nulls, quote))
     try:
         return read_csv(data, schema=schema).array
     except FastETLError as e:
@@ -817,9 +818,14 @@ def genfromtxt(
             dt = np.dtype(dtype)
         except (TypeError, ValueError):
             raise Unsupported(FALLBACK["genfromtxt-dtype"]) from None
-        if dt.names is not None or dt.subdtype is not None:
+        if dt.subdtype is not None:
             raise Unsupported(FALLBACK["genfromtxt-dtype"])
-        _core_type(dt, genfromtxt=True)
+        for f in [dt] if dt.names is None else [dt.fields[n][0] for n in dt.names]:
+            if f.names is not None or f.subdtype is not None:
+                raise Unsupported(FALLBACK["genfromtxt-dtype"])
+            _core_type(f, genfromtxt=True)
+        if dt.names is not None and len(dt.descr) != len(dt.names):  # padding
+            raise Unsupported(FALLBACK["genfromtxt-dtype"])
         if max_rows is not None and (skip_footer or max_rows < 1):
             raise _Refused("max_rows")
         # (on an empty input, names=True and usecols by name fail in numpy: not probed)
@@ -877,7 +883,7 @@ def _genfromtxt_bytes(
     if max_rows is not None:
         data = _keep_rows(data, max_rows, warned=False)
     first = _first_row(data)
-    if first is None and named is not None:
+    if first is None and (named is not None or dt.names is not None):
         raise _Refused("a header and no rows")  # numpy's own shape of nothing: it answers
     if first is None:
         warnings.warn(f'genfromtxt: Empty input file: "{fname}"', UserWarning, stacklevel=5)
@@ -891,13 +897,22 @@ def _genfromtxt_bytes(
     used = _usecols(usecols, ncols) if usecols is not None else list(range(ncols))
     if usecols is not None and len(set(used)) != len(used):
         raise Unsupported(FALLBACK["genfromtxt-option"])
-    core = _core_type(dt, genfromtxt=True)
-    types = {i: core for i in used}
+    if named is None and dt.names is not None:  # a structured dtype, its own names
+        named = dt
+        if usecols is not None and len(named) > len(used):
+            named = np.dtype([named.descr[u] for u in used])
+    if named is not None and len(named.names) != len(used):
+        raise _Refused("dtype and columns disagree")
+    fields = [dt] * len(used) if named is None else [named.fields[n][0] for n in named.names]
     # a missing float is NaN (numpy's filling value); a missing int is -1, which the
     # core does not give: it refuses the empty field and numpy answers
-    # (names=True with usecols: numpy fails on a missing value; the core refuses it too)
-    nullable = dt.kind == "f" and not (named is not None and usecols is not None)
-    rec = _read_columns(data, delim, ncols, types, nullable=nullable)
+    # (named fields with usecols: numpy fails on a missing value; the core refuses it)
+    strict = named is not None and usecols is not None
+    types = {
+        i: {"type": _core_type(f, genfromtxt=True), "nullable": f.kind == "f" and not strict}
+        for i, f in zip(used, fields)
+    }
+    rec = _read_columns(data, delim, ncols, types, nullable=False)
     if foot:
         rec = rec[: max(len(rec) - foot, 0)]
     if named is not None:
