@@ -824,7 +824,8 @@ def genfromtxt(
             if f.names is not None or f.subdtype is not None:
                 raise Unsupported(FALLBACK["genfromtxt-dtype"])
             _core_type(f, genfromtxt=True)
-        if dt.names is not None and len(dt.descr) != len(dt.names):  # padding
+        if dt.names is not None and (len(dt.descr) != len(dt.names) or names is True):
+            # (padding; or header names laid over the dtype's: numpy's own rules)
             raise Unsupported(FALLBACK["genfromtxt-dtype"])
         if max_rows is not None and (skip_footer or max_rows < 1):
             raise _Refused("max_rows")
