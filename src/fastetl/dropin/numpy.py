@@ -182,7 +182,8 @@ def _read_input(fname: Any, encoding: str | None) -> _Input:
         if "\n" in line or "\r" in line:
             raise _RefusedWith(lines, "a line break inside a line")
         out.append(line)
-    return _Input("\n".join(out).encode("utf-8", "surrogatepass"), lines)
+    text = "".join(line + "\n" for line in out)  # (an empty last line stays a line)
+    return _Input(text.encode("utf-8", "surrogatepass"), lines)
 
 
 class _RefusedWith(_Refused):
@@ -249,23 +250,50 @@ def _strip_comments(data: bytes, comments: tuple[str, ...]) -> bytes:
     if not any(m in data for m in marks):
         return data
     pattern = b"(?:" + b"|".join(re.escape(m) for m in marks) + b")[^\n]*"
+    if not data.endswith(b"\n"):  # a last line left empty stays a line (numpy warns of it)
+        data += b"\n"
     return re.sub(pattern, b"", data)
 
 
-def _keep_rows(data: bytes, n: int, warned: bool) -> bytes:
-    """``data`` up to the end of its ``n``-th non-empty line (``max_rows``).  numpy's
-    loadtxt warns when an empty line does not count (``warned``): numpy answers those."""
-    at = rows = 0
+# numpy's warning (its C reader's words) for an empty line that max_rows does not count
+_NOT_COUNTED = (
+    "Input line {line} contained no data and will not be counted towards `max_rows={rows}`.  "
+    "This differs from the behaviour in NumPy <=1.22 which counted lines rather than rows.  "
+    "If desired, the previous behaviour can be achieved by using `itertools.islice`.\n"
+    "Please see the 1.23 release notes for an example on how to do this.  If you wish to "
+    "ignore this warning, use `warnings.filterwarnings`.  This warning is expected to be "
+    "removed in the future and is given only once per `loadtxt` call."
+)
+
+
+def _chunk_rows() -> int:
+    from numpy.lib import _npyio_impl
+
+    return int(getattr(_npyio_impl, "_loadtxt_chunksize", 50_000))
+
+
+def _keep_rows(
+    data: bytes, n: int, first_line: int | None, notes: list[str] | None = None
+) -> bytes:
+    """``data`` up to the end of its ``n``-th non-empty line (``max_rows``).  loadtxt
+    (``first_line``: the number of the first line of ``data`` in the input) warns, once,
+    of an empty line met before the ``n``-th row, as numpy does: the warning goes to
+    ``notes``, said once the rows are read (if numpy must answer, numpy says it)."""
+    at = rows = lines = 0
+    warned = first_line is None
     while rows < n:
         nl = data.find(b"\n", at)
         end = len(data) if nl < 0 else nl
         if end > at:
             rows += 1
-        elif warned and (nl >= 0 or rows):
-            raise _Refused("an empty line before max_rows rows")  # numpy warns
+        elif nl >= 0 and not warned:
+            warned = True
+            if notes is not None:
+                notes.append(_NOT_COUNTED.format(line=first_line + lines, rows=n))
         if nl < 0:
             return data
         at = nl + 1
+        lines += 1
     return data[:at]
 
 
@@ -295,6 +323,8 @@ def _single_spaces(data: bytes, strict: bool) -> bytes:
         )
     if clean:
         return data
+    if not data.endswith(b"\n"):  # a last line left empty stays a line (numpy warns of it)
+        data += b"\n"
     data = re.sub(rb"[ \t]+", b" ", data)
     return re.sub(rb"^ | $", b"", data, flags=re.M)
 
@@ -653,13 +683,21 @@ def _loadtxt_bytes(
         # refusals cover the rest (see there)
         data = _single_spaces(data, strict=usecols is not None or strings)
         delim = " "
+    # numpy reads unsized strings in chunks of max_rows=50,000 rows (its warnings say so)
+    chunk = _chunk_rows() if targets is None and dt.kind in "SU" and not dt.itemsize else None
+    notes: list[str] = []
     if rows is not None:
-        data = _keep_rows(data, rows, warned=True) if rows else b""
+        big = chunk is not None and rows > chunk
+        data = _keep_rows(data, rows, None if big else skip + 1, notes) if rows else b""
+    if chunk is not None and (rows is None or rows > chunk):
+        _keep_rows(data, chunk, skip + 1, notes)  # (for the warning only)
     first = _first_row(data)
     nfields = len(targets) if targets is not None else None
     if first is None:
         if strings:
             raise _Refused("no data, string dtype")  # numpy sizes the strings: it answers
+        for text in notes:
+            warnings.warn(text, UserWarning, stacklevel=5)
         return _empty_loadtxt(dt, usecols, unpack, ndmin, fname)
     if quote is None:
         ncols = first.count(delim.encode()) + 1
@@ -684,14 +722,20 @@ def _loadtxt_bytes(
         raise _Refused("'-0' for an unsigned integer")  # the core takes it, numpy does not
     rec = _read_columns(data, delim, ncols, types, nullable=False, quote=quote)
     cols = [_as_dtype(rec[f"f{i}"], d) for i, d in zip(used, dtypes)]
-    if targets is None:
-        arr = np.empty((len(rec), len(used)), dtype=_fill_dtype(dt, cols))
-        for k, col in enumerate(cols):
-            arr[:, k] = col
-    else:
-        arr = np.empty(len(rec), dtype=dt)
-        for name, col in zip(dt.names, cols):
-            arr[name] = col
+    # numpy's reader casts doubles to float32 silently, and to float16 with a warning
+    # on overflow: numpy's casts below do the same under this errstate
+    half = any(f.kind == "f" and f.itemsize == 2 for f in fields)
+    with np.errstate(over="warn" if half else "ignore"):
+        if targets is None:
+            arr = np.empty((len(rec), len(used)), dtype=_fill_dtype(dt, cols))
+            for k, col in enumerate(cols):
+                arr[:, k] = col
+        else:
+            arr = np.empty(len(rec), dtype=dt)
+            for name, col in zip(dt.names, cols):
+                arr[name] = col
+    for text in notes:  # loadtxt -> _attempt -> own -> _loadtxt_bytes
+        warnings.warn(text, UserWarning, stacklevel=5)
     arr = _ensure_ndmin(arr, ndmin)
     if arr.shape and arr.shape[0] == 0:
         _no_data_warning(fname)
@@ -882,7 +926,7 @@ def _genfromtxt_bytes(
         if b" " in data:  # (one-byte search: fast; a savetxt file has no space)
             data = re.sub(rb"^ +| +$", b"", data, flags=re.M)
     if max_rows is not None:
-        data = _keep_rows(data, max_rows, warned=False)
+        data = _keep_rows(data, max_rows, first_line=None)
     first = _first_row(data)
     if first is None and (named is not None or dt.names is not None):
         raise _Refused("a header and no rows")  # numpy's own shape of nothing: it answers
