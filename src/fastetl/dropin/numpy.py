@@ -73,6 +73,7 @@ FALLBACK: dict[str, str] = {
     "max_rows": "max_rows=0 on a file object (loadtxt); max_rows with names=True on a file "
     "object (genfromtxt)",
     "value": "a value or row the core refuses and numpy accepts",
+    # (and "unforeseen ...": an error of the translation itself, after which numpy answers)
 }
 
 _COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open, ".lzma": lzma.open}
@@ -154,7 +155,10 @@ def _read_input(fname: Any, encoding: str | None) -> _Input:
     if hasattr(fname, "read"):
         text = fname.read()
         if isinstance(text, bytes):
-            text = text.decode(encoding or getattr(fname, "encoding", None) or "latin1")
+            try:
+                text = text.decode(encoding or getattr(fname, "encoding", None) or "latin1")
+            except UnicodeDecodeError:  # numpy raises it, reading the same bytes
+                raise _RefusedWith(io.BytesIO(text), "undecodable bytes") from None
         if not isinstance(text, str):
             raise _Refused("file read() gave neither str nor bytes")
         replay = io.StringIO(text, newline="\n")
@@ -521,7 +525,10 @@ def loadtxt(
         enc = None if encoding == "bytes" else encoding
         if ndmin not in (0, 1, 2):
             raise _Refused("ndmin")
-        dt = np.dtype(np.float64 if dtype is None else dtype)
+        try:
+            dt = np.dtype(np.float64 if dtype is None else dtype)
+        except (TypeError, ValueError):
+            raise _Refused("not a dtype") from None  # numpy's own error
         targets = _target_dtypes(dt)
         delim = _delimiter(delimiter)
         comm = _comment_tuple(comments)
@@ -542,6 +549,8 @@ def loadtxt(
             raise _RefusedWith(inp.replay, str(e)) from None
         except Unsupported as e:
             raise _UnsupportedWith(inp.replay, str(e)) from None
+        except Exception as e:  # numpy answers the input it would have read
+            raise _RefusedWith(inp.replay, _unforeseen(e)) from e
 
     done, value, reason, args = _attempt(ORIGINAL_LOADTXT, own, args, kwargs)
     return value if done else fall_back("loadtxt", reason, value, *args, **kwargs)
@@ -577,7 +586,8 @@ def _attempt(
     except Unsupported as e:
         args = (getattr(e, "replay", args[0]), *args[1:])
         return False, original, str(e), args
-    except _Refused as e:
+    except Exception as e:  # _Refused; or a case the translation did not foresee
+        why = f"{FALLBACK['value']}: {e}" if isinstance(e, _Refused) else _unforeseen(e)
         args = (getattr(e, "replay", args[0]), *args[1:])
         try:
             result = original(*args, **kwargs)
@@ -588,7 +598,11 @@ def _attempt(
             return result
 
         answer.__module__, answer.__qualname__ = original.__module__, original.__qualname__
-        return False, answer, f"{FALLBACK['value']}: {e}", args
+        return False, answer, why, args
+
+
+def _unforeseen(e: BaseException) -> str:
+    return f"unforeseen {type(e).__name__} on fastetl's path: {e}"
 
 
 def _target_dtypes(dt: np.dtype) -> list[np.dtype] | None:
@@ -902,6 +916,8 @@ def genfromtxt(
             raise _RefusedWith(inp.replay, str(e)) from None
         except Unsupported as e:
             raise _UnsupportedWith(inp.replay, str(e)) from None
+        except Exception as e:  # numpy answers the input it would have read
+            raise _RefusedWith(inp.replay, _unforeseen(e)) from e
 
     done, value, reason, args = _attempt(ORIGINAL_GENFROMTXT, own, args, kwargs)
     return value if done else fall_back("genfromtxt", reason, value, *args, **kwargs)
