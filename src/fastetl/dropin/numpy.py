@@ -13,6 +13,8 @@ The translation, in order:
    becomes UTF-8 bytes with ``\\n`` line ends, as numpy's text layer would see it;
 2. skipped lines are cut off and comments removed (one regex pass; the core has
    no ``comment``/``skip_rows`` yet -- when it does, :func:`_dialect` passes them);
+   numpy's keyword checks run first, on an empty input (:func:`_probe`), so a
+   keyword numpy refuses gets numpy's own error;
 3. ``delimiter=None`` (runs of whitespace) becomes a single space where the text
    allows it exactly;
 4. a schema: one column per field of the first row, the used ones typed from the
@@ -403,10 +405,6 @@ def _read_columns(
         return read_csv(data, schema=schema).array
     except FastETLError as e:
         raise _Refused(str(e)) from None
-
-
-def _columns(used: list[int], rec: np.ndarray, dtypes: list[np.dtype]) -> list[np.ndarray]:
-    return [rec[f"f{i}"].astype(dt, copy=False) for i, dt in zip(used, dtypes)]
 
 
 def _usecols(usecols: Any, ncols: int) -> list[int]:
