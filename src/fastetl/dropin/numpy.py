@@ -146,7 +146,8 @@ def _read_input(fname: Any, encoding: str | None) -> _Input:
             raise Unsupported(FALLBACK["url"])
         if not os.path.isfile(fname):
             raise _Refused("no such file")  # numpy's FileNotFoundError
-        opener = _COMPRESSED.get(os.path.splitext(fname)[1].lower(), open)
+        # (numpy picks the decompressor by the exact extension: ".GZ" is read as text)
+        opener = _COMPRESSED.get(os.path.splitext(fname)[1], open)
         with opener(fname, "rb") as fh:
             raw = fh.read()
         try:
