@@ -8,7 +8,9 @@
 
 from ._version import __version__
 from .api import ConvertReport, convert, read_csv
+from .dropin.accelerate import install, uninstall
 from .dropin.fallback import FallbackError, FallbackWarning, get_fallback, set_fallback
+from .dropin.numpy import genfromtxt, loadtxt
 from .errors import (
     EncodingGuessWarning,
     FastETLError,
@@ -43,11 +45,15 @@ __all__ = [
     "Table",
     "__version__",
     "convert",
+    "genfromtxt",
     "get_fallback",
     "hint_for",
     "infer_schema",
+    "install",
+    "loadtxt",
     "open",
     "profile",
     "read_csv",
     "set_fallback",
+    "uninstall",
 ]

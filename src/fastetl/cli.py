@@ -324,6 +324,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder for orders.csv and orders.npy (default ./fastetl-demo)",
     )
     d.add_argument("--seed", type=int, default=0, help="random seed of the generated data")
+
+    r = sub.add_parser(
+        "run",
+        help="run a Python script with numpy.loadtxt/genfromtxt and pandas.read_csv "
+        "answered by fastetl",
+        description="Run SCRIPT as 'python SCRIPT ARGS...' would, unchanged, with "
+        "numpy.loadtxt, numpy.genfromtxt and pandas.read_csv answered by fastetl's "
+        "drop-ins. Calls fastetl cannot answer exactly go to the originals (see "
+        "FASTETL_FALLBACK). The exit code is the script's.",
+    )
+    r.add_argument("script", metavar="SCRIPT", help="the Python script to run")
+    r.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="its arguments")
     return p
 
 
@@ -974,7 +986,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from fastetl.dropin.accelerate import run_script
+
+    if not os.path.isfile(args.script):
+        raise UsageError(f"run: can't open file {args.script!r}: no such file")
+    return run_script(args.script, list(args.args))
+
+
 COMMANDS = {
+    "run": cmd_run,
     "convert": cmd_convert,
     "infer": cmd_infer,
     "inspect": cmd_inspect,
@@ -991,7 +1012,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     # SIGTERM (docker stop, systemd, timeout) stops a command as Ctrl-C does
-    if hasattr(signal, "SIGTERM") and threading.current_thread() is threading.main_thread():
+    # (not for `run`: the script keeps Python's own signal handling)
+    if (
+        args.command != "run"
+        and hasattr(signal, "SIGTERM")
+        and threading.current_thread() is threading.main_thread()
+    ):
         signal.signal(signal.SIGTERM, raise_terminated)
     try:
         return COMMANDS[args.command](args)

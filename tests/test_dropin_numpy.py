@@ -1,0 +1,319 @@
+"""fastetl.loadtxt / fastetl.genfromtxt against the installed numpy's own functions.
+
+Every case runs the same file and keywords through numpy (the reference) and
+through fastetl, and compares the answers exactly: the same dtype, shape and
+bytes (floats bit for bit, NaN signs included), or the same exception class.
+Each case also says whether fastetl answered it on its own path (it is run under
+``set_fallback("error")`` first); a few fixed cases require the own path.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import os
+import re
+import tempfile
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, note, settings
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+
+import fastetl
+from fastetl.dropin.numpy import ORIGINAL_GENFROMTXT, ORIGINAL_LOADTXT
+
+EXAMPLES = 150 * int(os.environ.get("FASTETL_FUZZ", "1"))
+
+
+@pytest.fixture(autouse=True)
+def _policy():
+    yield
+    fastetl.set_fallback(None)
+
+
+def _same(a, b) -> None:
+    """Exactly the same answer: type, dtype, shape, bytes (lists of arrays too)."""
+    assert type(a) is type(b), (type(a), type(b))
+    if isinstance(a, list):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            _same(x, y)
+        return
+    assert a.dtype == b.dtype, (a.dtype, b.dtype)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    if a.dtype == object:  # the bytes are pointers: compare the objects
+        flat = list(zip(a.ravel().tolist(), b.ravel().tolist()))
+        assert all(type(x) is type(y) and x == y for x, y in flat), (a, b)
+        return
+    assert np.ascontiguousarray(a).tobytes() == np.ascontiguousarray(b).tobytes(), (a, b)
+
+
+def _answer(fn, make_input, kw):
+    """(result, exception, warning texts) of fn(input, **kw)."""
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        try:
+            result, error = fn(make_input(), **kw), None
+        except Exception as e:  # the class is compared
+            result, error = None, e
+    said = [  # (a file object's address differs from call to call)
+        re.sub(r"0x[0-9a-f]+", "0x?", str(w.message))
+        for w in seen if not issubclass(w.category, fastetl.FallbackWarning)
+    ]
+    return result, error, said
+
+
+def _note(text: str) -> None:
+    try:
+        note(text)
+    except InvalidArgument:  # outside a hypothesis test: pytest shows the locals
+        pass
+
+
+def _compare(ours, reference, make_input, kw) -> bool:
+    """Compare fastetl with numpy on one case; True when fastetl's own path answered."""
+    want, want_err, want_said = _answer(reference, make_input, kw)
+    fastetl.set_fallback("error")
+    got, got_err, got_said = _answer(ours, make_input, kw)
+    own = not isinstance(got_err, fastetl.FallbackError)
+    if not own:
+        fastetl.set_fallback("silent")
+        got, got_err, got_said = _answer(ours, make_input, kw)
+    else:  # numpy's warnings too (no data, an empty line max_rows does not count);
+        # as a set: numpy's casts warn of an overflow once per value, a column's cast once
+        assert set(got_said) == set(want_said)
+    _note(f"own path: {own}; numpy: {want_err!r}; fastetl: {got_err!r}")
+    if want_err is not None:
+        assert got_err is not None, f"numpy refused ({want_err!r}), fastetl returned {got!r}"
+        assert type(got_err) is type(want_err), (got_err, want_err)
+        if own:  # numpy's own message, too
+            assert str(got_err) == str(want_err)
+    else:
+        assert got_err is None, f"numpy returned {want!r}, fastetl raised {got_err!r}"
+        _same(want, got)
+    return own
+
+
+# ------------------------------------------------------------------ random files
+NUMBERS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.floats(width=32).map(lambda f: f"{f:.9g}"),
+    st.integers(-(2**70), 2**70).map(str),
+    st.integers(-300, 300).map(str),
+)
+FIELDS = st.one_of(
+    NUMBERS,
+    st.sampled_from(
+        ["nan", "-nan", "NaN", "inf", "-Infinity", "+1", "-0", ".5", "5.", "1e5", "1E-5",
+         " 1.5", "2.5 ", "1_0", "0x10", "abc", "", " ", "1.0", "1e400", "4.9e-324", "1,5",
+         "\u00a01", "1d3", "\u0661", "infinity", "nan(1)", "+-1", "1e", "e1", "--1", "١",
+         'a"b', '"1.5"', '""', '"a,b"', '"x""y"', ' "1"', '"1"2']
+    ),
+)
+
+
+@st.composite
+def files(draw):
+    """A small text file: rows of fields, with the delimiter, comments, blank lines."""
+    delim = draw(st.sampled_from([",", ";", "\t", " ", None]))
+    ncols = draw(st.integers(1, 5))
+    ragged = draw(st.booleans()) and draw(st.booleans())
+    fields = NUMBERS if draw(st.booleans()) else FIELDS  # half the files all numbers
+    rows = []
+    for _ in range(draw(st.integers(0, 8))):
+        n = draw(st.integers(1, 6)) if ragged else ncols
+        rows.append([draw(fields) for _ in range(n)])
+    if draw(st.booleans()):  # some fields quoted whole, as a CSV writer quotes
+        rows = [[f'"{c}"' if draw(st.booleans()) else c for c in r] for r in rows]
+    sep = draw(st.sampled_from(["  ", "\t", " \t "])) if delim is None else delim
+    lines = [sep.join(r) for r in rows]
+    if delim is None and draw(st.booleans()):
+        lines = [" " + ln + " " for ln in lines]
+    if draw(st.booleans()):
+        at = draw(st.integers(0, len(lines)))
+        lines.insert(at, draw(st.sampled_from(["", "# a comment", "  ", "% other"])))
+    if lines and draw(st.booleans()):
+        k = draw(st.integers(0, len(lines) - 1))
+        lines[k] += draw(st.sampled_from([" # tail", "#x", " % t"]))
+    end = draw(st.sampled_from(["\n", "\r\n"]))
+    text = end.join(lines) + (end if draw(st.booleans()) else "")
+    return text, delim, ncols
+
+
+def _inputs(text: str, kind: str, folder: str):
+    """A zero-argument function giving ``text`` as numpy would be handed it."""
+    if kind in ("path", "gz", "bz2", "xz"):
+        opener = {"path": open, "gz": gzip.open, "bz2": bz2.open, "xz": lzma.open}[kind]
+        path = os.path.join(folder, f"data.{kind}")
+        with opener(path, "wb") as fh:
+            fh.write(text.encode("utf-8"))
+        return lambda: path
+    if kind == "stringio":
+        return lambda: io.StringIO(text, newline="")
+    if kind == "bytesio":
+        return lambda: io.BytesIO(text.encode("utf-8"))
+    return lambda: text.splitlines(keepends=True)
+
+
+DTYPES = ["f8", "f4", "f2", "i8", "i4", "i1", "u1", "u8", "i4,f8", "f8,f8,f8", ">f8", "U8", "U2",
+          str, "S3", "S", "U3,f8", "?", "c16", object, "?,i2"]
+
+
+@settings(max_examples=EXAMPLES)
+@given(
+    f=files(),
+    kind=st.sampled_from(["path", "gz", "bz2", "xz", "stringio", "bytesio", "list"]),
+    dtype=st.sampled_from(DTYPES),
+    encoding=st.sampled_from([None, "utf-8", "latin1", "bytes"]),
+    comments=st.sampled_from(["#", None, ["#", "%"], "%"]),
+    skiprows=st.integers(0, 3),
+    usecols=st.sampled_from([None, 0, -1, [0], [1, 0], [0, 0], [-1, 0], [5]]),
+    unpack=st.booleans(),
+    ndmin=st.sampled_from([0, 1, 2]),
+    max_rows=st.sampled_from([None, None, 0, 1, 3]),
+    quotechar=st.sampled_from([None, '"']),
+)
+def test_loadtxt_matches_numpy(f, kind, dtype, encoding, comments, skiprows, usecols, unpack,
+                               ndmin, max_rows, quotechar):
+    text, delim, _ = f
+    note(repr(text))
+    kw = dict(dtype=dtype, comments=comments, delimiter=delim, skiprows=skiprows,
+              usecols=usecols, unpack=unpack, ndmin=ndmin, max_rows=max_rows,
+              quotechar=quotechar, encoding=encoding)
+    with tempfile.TemporaryDirectory() as folder:
+        _compare(fastetl.loadtxt, ORIGINAL_LOADTXT, _inputs(text, kind, folder), kw)
+
+
+@settings(max_examples=EXAMPLES)
+@given(
+    f=files(),
+    kind=st.sampled_from(["path", "gz", "stringio", "list"]),
+    dtype=st.sampled_from([float, "f4", "f8", "i8", None, "f8,i4", "f4,f8,f8", "U3", "f8,f8"]),
+    comments=st.sampled_from(["#", None, "%"]),
+    skip_header=st.integers(0, 2),
+    skip_footer=st.integers(0, 2),
+    usecols=st.sampled_from([None, 0, -1, [0], [1, 0], [-1, 0]]),
+    unpack=st.sampled_from([None, True]),
+    ndmin=st.sampled_from([0, 1, 2]),
+    max_rows=st.sampled_from([None, None, 1, 3]),
+    names=st.sampled_from([None, True]),
+    flags=st.fixed_dictionaries({"autostrip": st.booleans(), "loose": st.booleans(),
+                                 "invalid_raise": st.booleans()}),
+    header=st.sampled_from(["", "a,b,c,d,e\n", "# a b c d e\n", "x,,y z,x,A\n"]),
+)
+def test_genfromtxt_matches_numpy(f, kind, dtype, comments, skip_header, skip_footer, usecols,
+                                  unpack, ndmin, max_rows, names, flags, header):
+    text, delim, ncols = f
+    if names:  # a header line as wide as the rows, spelt with their delimiter
+        cells = re.split(r"[ ,]", header.rstrip("\n"))[:ncols] if header else []
+        text = (delim or " ").join(cells) + "\n" + text if cells else text
+    note(repr(text))
+    kw = dict(dtype=dtype, comments=comments, delimiter=delim, skip_header=skip_header,
+              skip_footer=skip_footer, usecols=usecols, unpack=unpack, ndmin=ndmin,
+              max_rows=max_rows, names=names, **flags)
+    with tempfile.TemporaryDirectory() as folder:
+        _compare(fastetl.genfromtxt, ORIGINAL_GENFROMTXT, _inputs(text, kind, folder), kw)
+
+
+# ------------------------------------------------- floats: bit for bit, many of them
+@settings(max_examples=EXAMPLES)
+@given(st.lists(st.floats(allow_nan=False), min_size=1, max_size=200),
+       st.sampled_from(["%.18e", "%r", "%.17g", "%.6f", "%.3g", "%a"]))
+def test_float_text_bit_identical(values, fmt):
+    if fmt == "%a":
+        text = "\n".join(v.hex() for v in values)
+    elif fmt == "%r":
+        text = "\n".join(repr(v) for v in values)
+    else:
+        text = "\n".join(fmt % v for v in values)
+    _compare(fastetl.loadtxt, ORIGINAL_LOADTXT, lambda: text.splitlines(), {})
+
+
+# ------------------------------------------------ the own path answers these calls
+def _savetxt(tmp_path, rows, delimiter, name):
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((rows, 8)) * 10.0 ** rng.integers(-5, 5, (rows, 8))
+    path = tmp_path / name
+    np.savetxt(path, a, delimiter=delimiter)
+    return path
+
+
+@pytest.mark.parametrize("delimiter", [",", " "])
+def test_savetxt_matrix_on_own_path(tmp_path, delimiter):
+    path = _savetxt(tmp_path, 3000, delimiter, "m.txt")
+    kw = {"delimiter": delimiter if delimiter == "," else None}
+    fastetl.set_fallback("error")
+    got = fastetl.loadtxt(path, **kw)
+    _same(ORIGINAL_LOADTXT(path, **kw), got)
+    _same(ORIGINAL_GENFROMTXT(path, **kw), fastetl.genfromtxt(path, **kw))
+
+
+OWN_PATH_CASES = [
+    ("1,2\n3,4\n", dict(delimiter=",")),
+    ("# h\n1 2 # c\n\n3\t4\n", {}),
+    ("a,b\n1,2\n3,4\n5,6\n", dict(delimiter=",", skiprows=1, max_rows=2, unpack=True)),
+    ("1,2,3\n4,5,6\n", dict(delimiter=",", usecols=(-1, 0, 0))),
+    ("1,2.5\n3,4.5\n", dict(delimiter=",", dtype="i4,f4")),
+    ("1;2\n", dict(delimiter=";", dtype=np.int8, ndmin=2)),
+    ("1\n2\n", dict(ndmin=1)),
+    ('"1",2\n', dict(delimiter=",")),  # no quotechar: numpy refuses '"1"' too
+    ("1,2\n3\n", dict(delimiter=",")),  # numpy's column-count error, and its message
+    ("1,x\n", dict(delimiter=",")),
+]
+
+
+@pytest.mark.parametrize(("text", "kw"), OWN_PATH_CASES)
+def test_loadtxt_own_path(text, kw):
+    # (a list of lines: max_rows on a file object falls back, numpy leaves its rest unread)
+    assert _compare(fastetl.loadtxt, ORIGINAL_LOADTXT, lambda: text.splitlines(True), kw)
+
+
+@pytest.mark.parametrize(
+    ("text", "kw"),
+    [("1,,3\n4,5,6\n", dict(delimiter=",")), (" 1 2\n3 4 \n5 6\n", dict(skip_footer=1)),
+     ("x\n1 2\n", dict(skip_header=1, ndmin=2)), ("1,2\n3\n", dict(delimiter=","))],
+)
+def test_genfromtxt_own_path(text, kw):
+    assert _compare(fastetl.genfromtxt, ORIGINAL_GENFROMTXT, lambda: io.StringIO(text), kw)
+
+
+@pytest.mark.parametrize("delimiter", [",", None])
+def test_max_rows_leaves_the_rest_of_a_file_object(delimiter):
+    text = "# h\n1,2\n3,4\n\n5,6\n7,8\n".replace(",", delimiter or " ")
+    fastetl.set_fallback("error")
+    for ours, theirs, kw in (
+        (fastetl.loadtxt, ORIGINAL_LOADTXT, {"skiprows": 1}),
+        (fastetl.genfromtxt, ORIGINAL_GENFROMTXT, {"skip_header": 1}),
+    ):
+        mine, ref = io.StringIO(text), io.StringIO(text)
+        _same(theirs(ref, delimiter=delimiter, max_rows=2, **kw),
+              ours(mine, delimiter=delimiter, max_rows=2, **kw))
+        _same(theirs(ref, delimiter=delimiter), ours(mine, delimiter=delimiter))
+
+
+def test_no_data_warns_as_numpy(tmp_path):
+    path = tmp_path / "empty.txt"
+    path.write_text("# only a comment\n")
+    fastetl.set_fallback("error")
+    with pytest.warns(UserWarning, match="input contained no data") as seen:
+        got = fastetl.loadtxt(path, usecols=[0, 1])
+    assert not any(isinstance(w.message, fastetl.FallbackWarning) for w in seen)
+    with pytest.warns(UserWarning, match="input contained no data"):
+        _same(ORIGINAL_LOADTXT(path, usecols=[0, 1]), got)
+
+
+def test_signature_is_numpys():
+    import inspect
+
+    for ours, theirs in ((fastetl.loadtxt, ORIGINAL_LOADTXT),
+                         (fastetl.genfromtxt, ORIGINAL_GENFROMTXT)):
+        a, b = inspect.signature(ours), inspect.signature(theirs)
+        assert list(a.parameters) == list(b.parameters)
+        for name, p in b.parameters.items():
+            assert a.parameters[name].kind == p.kind, name
+            assert a.parameters[name].default == p.default, name
