@@ -1,0 +1,760 @@
+"""``fastetl.pandas.read_csv``: ``pandas.read_csv``'s signature and results, on
+fastetl's compiled, threaded parser where it can give exactly what pandas gives.
+
+How a call is answered (docs: README, "Drop-in: pandas"):
+
+1. **Arguments.**  The call is bound to the installed pandas' signature.  Every
+   argument is checked against what fastetl's own path covers (:func:`_plan`);
+   anything else is :class:`~fastetl.dropin.fallback.Unsupported` and the call goes
+   to ``pandas.read_csv`` unchanged, under the fallback policy.
+2. **Names and a first guess.**  pandas itself reads the first
+   :data:`SAMPLE_ROWS` rows with the same arguments: that gives the column labels
+   exactly as pandas spells them (and the ``Index`` type that holds them) and a
+   first guess of every column's type.  Nothing else of the sample is used.
+3. **Types from all the data.**  pandas' type of a column is a function of all its
+   values, so fastetl reads the whole file with the guessed types (int64 and
+   float64 nullable, text as a learned dictionary or a fixed-width str) and, when its
+   converter refuses a value, asks pandas what that one value is (:func:`_verdict`)
+   and widens the column (int -> float -> text) only when pandas agrees that the
+   value is not of the type; then reads again.  A disagreement falls back.  The
+   last read is the result: one pass when the guess holds.
+4. **Values.**  Numbers come as they are stored; an int column with nulls becomes
+   float64 as in pandas (values up to 2**53, else fallback); text columns become
+   pandas 3's ``str`` dtype, built in Arrow from the dictionary and the codes (or
+   from the fixed-width bytes) -- no Python object per value.  Where fastetl's
+   rules and pandas' could still part (a null marker with blanks around it, a
+   ``nan`` spelling pandas does not count as missing, pandas' low_memory chunks
+   giving a column mixed types) the raw bytes or the values are checked, and the
+   call falls back when the check cannot prove the frames equal.
+
+The translations of the dialect options that fastetl's core does not take yet
+(comment, skiprows, escapechar, decimal, thousands, true/false values) are
+written in :data:`PENDING_DIALECT`: each falls back today.
+"""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import io
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas
+from pandas.io.parsers import readers as _readers
+
+from .. import _core
+from ..api import read_csv as _fastetl_read_csv
+from ..errors import ParseError, SchemaError
+from ..schema import Column, Dialect, Schema, unique_names
+from .fallback import Unsupported, fall_back
+
+# The function in its own module: `fastetl run` / install() patch `pandas.read_csv`,
+# never this one, so the original stays reachable.
+_original = _readers.read_csv
+SIGNATURE = inspect.signature(_original)
+NAME = "pandas.read_csv"
+
+SAMPLE_ROWS = 1000  # rows pandas reads for the labels and the first guess of the types
+HEAD_BYTES = 1 << 20  # bytes read to split the header row
+CATEGORY_VALUES = 1 << 16  # distinct values a text column keeps as a dictionary
+STR_MIN_WIDTH = 16
+MAX_WIDTH = 1 << 20
+EXACT_INT_FLOAT = 2**53  # ints up to here become floats exactly
+_COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar", ".tgz", ".tbz", ".txz")
+_TRUE = ("True", "TRUE", "true")
+_FALSE = ("False", "FALSE", "false")
+_NA_DEFAULT = tuple(sorted(_readers.STR_NA_VALUES))
+
+# Keyword -> the value at which fastetl's own path reads exactly what pandas reads.
+# Any other value falls back.  The dialect options that helpers A/B are adding to
+# fastetl's Dialect are listed in PENDING_DIALECT: when the core has them, move the
+# keyword here and pass it on in _dialect (one line each).
+_ONLY_DEFAULT = {
+    "engine": (None, "c"),
+    "converters": (None,),
+    "true_values": (None,),
+    "false_values": (None,),
+    "skipinitialspace": (False,),
+    "skiprows": (None, 0),
+    "skipfooter": (0,),
+    "nrows": (None,),
+    "skip_blank_lines": (True,),
+    "parse_dates": (None, False),
+    "date_format": (None,),
+    "dayfirst": (False,),
+    "iterator": (False,),
+    "chunksize": (None,),
+    "thousands": (None,),
+    "decimal": (".",),
+    "lineterminator": (None,),
+    "quoting": (csv.QUOTE_MINIMAL,),
+    "doublequote": (True,),
+    "escapechar": (None,),
+    "comment": (None,),
+    "encoding_errors": ("strict",),
+    "dialect": (None,),
+    "on_bad_lines": ("error",),
+    "memory_map": (False,),
+    "float_precision": (None, "high"),
+    "storage_options": (None,),
+    "index_col": (None, False),
+}
+PENDING_DIALECT = {
+    # pandas keyword: the fastetl Dialect field it becomes (helpers A/B)
+    "comment": "comment",
+    "skiprows": "skip_rows",
+    "escapechar": "escape",
+    "decimal": "decimal",
+    "thousands": "thousands",
+    "true_values": "true_values",
+    "false_values": "false_values",
+}
+
+
+@dataclass
+class _Col:
+    """One column of the result: where it is in the file and how it is read."""
+
+    label: Any  # the pandas label
+    position: int  # field index in each row
+    kind: str  # "int", "float", "text"
+    want: str | None = None  # a dtype the call asked for: see _WANT
+    width: int | None = None  # text read as str(width) instead of a dictionary
+    demoted: bool = False  # widened from a number after a value pandas does not read as one
+
+
+@dataclass
+class _Plan:
+    path: str
+    size: int
+    delimiter: str
+    quote: str
+    header: bool  # the first row holds the names
+    nfields: int
+    nulls: tuple[str, ...]
+    columns: list[_Col]
+    labels: Any  # the pandas Index of the column labels
+    low_memory: bool
+    backend: Any
+    guards: dict[str, Any] = field(default_factory=dict)
+
+
+# What dtype= may ask for, per column, on fastetl's own path -> (kind to read, output).
+_WANT = {
+    "float64": ("float", "float64"),
+    "int64": ("int", "int64"),
+    "str": ("text", "str"),
+    "object": ("text", "object"),
+    "string": ("text", "string"),
+    "category": ("text", "category"),
+    "Int64": ("int", "Int64"),
+}
+
+
+def _want_name(dtype: Any) -> str:
+    """The key of _WANT for a dtype argument, or Unsupported."""
+    if dtype is str:
+        return "str"
+    if dtype is object:
+        return "object"
+    if dtype is float:
+        return "float64"
+    if dtype is int:
+        return "int64"
+    if isinstance(dtype, str) and dtype in _WANT:
+        return dtype
+    try:
+        d = pandas.api.types.pandas_dtype(dtype)
+    except TypeError:
+        raise Unsupported(f"dtype {dtype!r} is not one pandas knows") from None
+    if d == np.dtype("float64"):
+        return "float64"
+    if d == np.dtype("int64"):
+        return "int64"
+    if d == np.dtype(object):
+        return "object"
+    if isinstance(d, pandas.CategoricalDtype) and d.categories is None:
+        return "category"
+    if isinstance(d, pandas.Int64Dtype):
+        return "Int64"
+    if isinstance(d, pandas.StringDtype):
+        if d == pandas.StringDtype(na_value=np.nan):
+            return "str"
+        if d == pandas.StringDtype():
+            return "string"
+    raise Unsupported(f"dtype {dtype!r} is not covered")
+
+
+# -- arguments -----------------------------------------------------------------------
+
+
+def _is_default(value: Any, allowed: tuple[Any, ...]) -> bool:
+    return any(value is a or (type(value) is type(a) and value == a) for a in allowed)
+
+
+def _path_of(src: Any) -> str:
+    if isinstance(src, (str, os.PathLike)):
+        path = os.fspath(src)
+        if isinstance(path, bytes):
+            raise Unsupported("a bytes path")
+        if "://" in path:
+            raise Unsupported("a URL")
+        if not os.path.isfile(path):
+            raise Unsupported("not a regular file (pandas says what it is)")
+        return path
+    raise Unsupported(f"input of type {type(src).__name__} (only file paths are read directly)")
+
+
+def _separator(opts: dict[str, Any]) -> str:
+    sep, delim = opts["sep"], opts["delimiter"]
+    nd = _readers.lib.no_default
+    if delim is not nd and delim is not None:
+        if sep is not nd:
+            raise Unsupported("both sep and delimiter")
+        sep = delim
+    if sep is nd:
+        return ","
+    if not isinstance(sep, str) or len(sep) != 1 or not sep.isascii() or sep in "\r\n\"":
+        raise Unsupported(f"sep={sep!r} (one ASCII character is covered)")
+    if sep == " ":
+        raise Unsupported("sep=' '")
+    return sep
+
+
+def _na_set(opts: dict[str, Any]) -> tuple[str, ...]:
+    if not opts["na_filter"]:
+        return ()
+    na = opts["na_values"]
+    extra: tuple[str, ...] = ()
+    if na is not None:
+        if isinstance(na, str):
+            extra = (na,)
+        elif isinstance(na, (list, tuple, set, frozenset)) and all(isinstance(v, str) for v in na):
+            extra = tuple(na)
+        else:
+            raise Unsupported("na_values other than strings (or per column)")
+    base = _NA_DEFAULT if opts["keep_default_na"] else ()
+    nulls = tuple(dict.fromkeys((*base, *extra)))
+    for v in nulls:
+        if len(v.encode()) > 64 or any(c in v for c in "\r\n"):
+            raise Unsupported(f"the NA value {v!r}")
+    return nulls
+
+
+def _plan(opts: dict[str, Any]) -> _Plan:
+    """What fastetl reads for this call, or Unsupported."""
+    for key, allowed in _ONLY_DEFAULT.items():
+        if not _is_default(opts[key], allowed):
+            raise Unsupported(f"{key}={opts[key]!r}")
+    path = _path_of(opts["filepath_or_buffer"])
+    comp = opts["compression"]
+    if comp not in ("infer", None) or (
+        comp == "infer" and path.lower().endswith(_COMPRESSED)
+    ):
+        raise Unsupported("compressed input")
+    enc = opts["encoding"]
+    if enc is not None:
+        import codecs
+
+        try:
+            if codecs.lookup(enc).name != "utf-8":
+                raise Unsupported(f"encoding={enc!r}")
+        except LookupError:
+            raise Unsupported(f"encoding={enc!r}") from None
+    backend = opts["dtype_backend"]
+    if backend is not _readers.lib.no_default:
+        raise Unsupported(f"dtype_backend={backend!r}")
+    quote = opts["quotechar"]
+    if not isinstance(quote, str) or len(quote) != 1 or not quote.isascii() or quote in "\r\n":
+        raise Unsupported(f"quotechar={quote!r}")
+    delim = _separator(opts)
+    if delim == quote:
+        raise Unsupported("sep equal to quotechar")
+    header, names = opts["header"], opts["names"]
+    nd = _readers.lib.no_default
+    if names is not nd and names is not None:
+        if header != "infer" and header is not None:
+            raise Unsupported("names with a header row")
+        header_row = False
+    elif header in ("infer", 0):
+        header_row = True
+    elif header is None:
+        header_row = False
+    else:
+        raise Unsupported(f"header={header!r}")
+    size = os.path.getsize(path)
+    if size == 0:
+        raise Unsupported("an empty file")
+    return _Plan(
+        path=path,
+        size=size,
+        delimiter=delim,
+        quote=quote,
+        header=header_row,
+        nfields=0,
+        nulls=_na_set(opts),
+        columns=[],
+        labels=None,
+        low_memory=bool(opts["low_memory"]),
+        backend=backend,
+    )
+
+
+# -- names, positions and the first guess ----------------------------------------------
+
+
+def _first_row(plan: _Plan) -> list[bytes]:
+    with open(plan.path, "rb") as f:
+        head = f.read(HEAD_BYTES)
+    final = len(head) == plan.size
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    status, fields, _end = _core.split_row(
+        head, 0, len(head), final, ord(plan.delimiter), ord(plan.quote)
+    )
+    if status != 0 or not fields:
+        raise Unsupported("the first row is not plain CSV to fastetl")
+    return fields
+
+
+def _mangled(header: list[str]) -> bool:
+    """True when pandas would rename a header name (empty, repeated)."""
+    return any(h == "" for h in header) or len(set(header)) != len(header)
+
+
+def _guess(plan: _Plan, opts: dict[str, Any]) -> pandas.DataFrame:
+    kw = dict(opts)
+    kw["nrows"] = SAMPLE_ROWS
+    src = kw.pop("filepath_or_buffer")
+    try:
+        return _original(src, **kw)
+    except Exception as e:  # pandas refuses the head: it will say so itself
+        raise Unsupported(f"pandas refuses the first rows ({type(e).__name__})") from None
+
+
+def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> None:
+    """The columns of the result: labels, positions in the row, first guess of types."""
+    raw = _first_row(plan)
+    try:
+        fields = [f.decode("utf-8") for f in raw]
+    except UnicodeDecodeError:
+        raise Unsupported("a header that is not UTF-8") from None
+    plan.nfields = len(fields)
+    if plan.header and _mangled(fields):
+        raise Unsupported("a header with empty or repeated names")
+    names = unique_names(fields) if plan.header else [f"f{i}" for i in range(plan.nfields)]
+    plan.guards["names"] = names
+    plan.guards["positions"] = {n: i for i, n in enumerate(names)}
+    labels = list(sample.columns)
+    usecols = opts["usecols"]
+    if usecols is None:
+        if len(labels) != plan.nfields:
+            raise Unsupported("rows and header of different lengths (an implied index)")
+        positions = list(range(plan.nfields))
+    else:
+        if not plan.header or not isinstance(usecols, (list, tuple)):
+            raise Unsupported("this usecols")
+        if all(isinstance(u, str) for u in usecols):
+            positions = sorted(fields.index(u) for u in set(usecols) if u in fields)
+        elif all(isinstance(u, int) and not isinstance(u, bool) for u in usecols):
+            positions = sorted({u for u in usecols if 0 <= u < plan.nfields})
+        else:
+            raise Unsupported("usecols mixing names and numbers")
+        if [fields[p] for p in positions] != [str(x) for x in labels]:
+            raise Unsupported("usecols that pandas resolves otherwise")
+    if plan.header and usecols is None and [str(x) for x in labels] != fields:
+        raise Unsupported("labels that pandas spells otherwise")
+    dtype = opts["dtype"]
+    cols = []
+    for label, pos in zip(labels, positions):
+        want = None
+        if dtype is not None:
+            if isinstance(dtype, dict):
+                if label in dtype:
+                    want = _want_name(dtype[label])
+                elif pos in dtype and not plan.header:
+                    want = _want_name(dtype[pos])
+            else:
+                want = _want_name(dtype)
+        if want is not None:
+            kind = _WANT[want][0]
+        else:
+            d = sample[label].dtype
+            if d == np.dtype("int64"):
+                kind = "int"
+            elif d == np.dtype("float64"):
+                kind = "float"
+            elif d == np.dtype(bool) or d == np.dtype(object) or isinstance(d, pandas.StringDtype):
+                kind = "text"
+            else:
+                raise Unsupported(f"column {label!r} of type {d} in the first rows")
+        cols.append(_Col(label=label, position=pos, kind=kind, want=want))
+    if isinstance(dtype, dict):
+        known = {c.label for c in cols} | ({c.position for c in cols} if not plan.header else set())
+        if any(k not in known for k in dtype):
+            raise Unsupported("dtype for a column not read")
+    plan.columns = cols
+    plan.labels = sample.columns
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+def _schema(plan: _Plan) -> Schema:
+    names = plan.guards["names"]
+    by_pos = {c.position: c for c in plan.columns}
+    out = []
+    for i, n in enumerate(names):
+        c = by_pos.get(i)
+        if c is None:
+            out.append(Column(n, "skip"))
+        elif c.kind == "int":
+            out.append(Column(n, "int64", nullable=True))
+        elif c.kind == "float":
+            out.append(Column(n, "float64", nullable=True))
+        elif c.width is not None:
+            out.append(Column(n, "str", nullable=True, width=c.width))
+        else:
+            out.append(Column(n, "category", nullable=True, max_values=CATEGORY_VALUES))
+    dialect = Dialect(
+        delimiter=plan.delimiter,
+        quote=plan.quote,
+        header="rename" if plan.header else False,
+        encoding="utf-8",
+        null_values=plan.nulls,
+    )
+    return Schema(columns=tuple(out), dialect=dialect)
+
+
+def _verdict(value: str) -> str:
+    """pandas' type for a column holding only ``value`` (no NA filtering): int, uint,
+    float, bool or text."""
+    text = '"' + value.replace('"', '""') + '"\n'
+    got = _original(io.StringIO("x\n" + text), na_filter=False, dtype=None)["x"].dtype
+    if got == np.dtype("int64"):
+        return "int"
+    if got == np.dtype("uint64"):
+        return "uint"
+    if got == np.dtype("float64"):
+        return "float"
+    if got == np.dtype(bool):
+        return "bool"
+    return "text"
+
+
+def _widen(plan: _Plan, e: ParseError) -> None:
+    """Change the plan after fastetl refused a value, or Unsupported."""
+    col = None
+    pos = plan.guards["positions"].get(e.column) if e.column is not None else None
+    if pos is not None:
+        col = next((c for c in plan.columns if c.position == pos), None)
+    if col is None:
+        raise Unsupported(f"fastetl cannot read this file as pandas does ({e.reason})")
+    reason = e.reason
+    if col.kind == "text":
+        if reason.startswith("would be value number"):
+            col.width = STR_MIN_WIDTH
+            return
+        if reason.startswith("is longer than the column's width") and col.width is not None:
+            if col.width >= MAX_WIDTH:
+                raise Unsupported("a text field longer than 1 MiB")
+            col.width = min(MAX_WIDTH, col.width * 4)
+            return
+        raise Unsupported(f"column {col.label!r}: {reason}")
+    if col.want is not None:  # pandas raises for a value of the wrong type: let it say so
+        raise Unsupported(f"column {col.label!r} {e.value!r} {reason}")
+    value = e.value
+    if value is None or len(value) >= 200:
+        raise Unsupported(f"column {col.label!r}: a long value fastetl refuses")
+    if not (
+        reason.startswith("is not a valid")
+        or reason.startswith("is out of range")
+        or reason.startswith("is empty")
+    ):
+        raise Unsupported(f"column {col.label!r}: {reason}")
+    verdict = _verdict(value)
+    if col.kind == "int" and verdict == "float":
+        col.kind = "float"
+    elif verdict in ("bool", "text"):
+        col.kind = "text"
+        col.demoted = True
+    else:
+        raise Unsupported(f"column {col.label!r}: {value!r} is {verdict} to pandas")
+
+
+def _read(plan: _Plan) -> Any:
+    passes = 3 * len(plan.columns) + 8
+    for _ in range(passes):
+        schema = _schema(plan)
+        try:
+            return _fastetl_read_csv(plan.path, schema, workers=None), schema
+        except ParseError as e:
+            _widen(plan, e)
+        except SchemaError as e:  # pragma: no cover - the plan makes valid schemas
+            raise Unsupported(str(e)) from None
+    raise Unsupported("too many passes")  # pragma: no cover
+
+
+# -- from fastetl's records to pandas ---------------------------------------------------
+
+
+def _buffer_lines(nfields: int) -> int:
+    """Rows in one chunk of pandas' low_memory reading (pandas' own heuristic)."""
+    heuristic = (1 << 20) // max(1, nfields)
+    lines = 1
+    while lines * 2 < heuristic:
+        lines *= 2
+    return lines
+
+
+_MAYBE_NOT_TEXT = re.compile(r"\s*[+\-]?(\d|\.\d|inf|nan)", re.IGNORECASE)
+
+
+def _not_text(value: str) -> bool:
+    """True unless ``value`` is surely text to pandas (not a number, a bool, a NA)."""
+    return (
+        _MAYBE_NOT_TEXT.match(value) is not None
+        or value.strip() in _TRUE
+        or value.strip() in _FALSE
+    )
+
+
+def _every_chunk_has(plan: _Plan, mask: np.ndarray) -> bool:
+    """True when every chunk pandas' low_memory reading may cut holds a True of ``mask``."""
+    n = len(mask)
+    step = max(1, _buffer_lines(plan.nfields) // 2)
+    if not plan.low_memory or n <= step:
+        return True
+    ends = np.arange(0, n, step)
+    counts = np.add.reduceat(mask.astype(np.int64), ends)
+    return bool((counts > 0).all())
+
+
+def _null_guard(plan: _Plan) -> None:
+    """Unsupported when the file may hold a field that fastetl reads as null in a number
+    column and pandas does not: a null marker (or nothing) with blanks around it, or
+    a spelling of nan that is not one of the null markers."""
+    if "raw" not in plan.guards:
+        with open(plan.path, "rb") as f:
+            plan.guards["raw"] = f.read()
+    data: bytes = plan.guards["raw"]
+    d = plan.delimiter.encode()
+    q = plan.quote.encode()
+    needles = [d + b" ", b" " + d, d + b"\t", b"\t" + d, b"\n ", b" \n", b"\n\t", b"\t\n",
+               b" \r", b"\t\r", q + b" ", b" " + q, q + b"\t", b"\t" + q]
+    if data[:1] in (b" ", b"\t") or any(n in data for n in needles):
+        tokens = "|".join(re.escape(t) for t in plan.nulls if t)
+        inner = rf"[ \t]+(?:{tokens})?[ \t]*|(?:{tokens})[ \t]+" if tokens else r"[ \t]+"
+        dd, qq = re.escape(plan.delimiter), re.escape(plan.quote)
+        pat = rf"(?:^|{dd}){qq}?(?:{inner}){qq}?(?:{dd}|\r|$)"
+        if re.search(pat.encode(), data, re.MULTILINE):
+            raise Unsupported("a null marker with blanks around it")
+    allowed = set(plan.nulls)
+    for m in re.finditer(rb"(?i)[+\-]?nan", data):
+        if m.group().decode() not in allowed:
+            dd, qq = re.escape(plan.delimiter), re.escape(plan.quote)
+            pat = rf"(?:^|{dd}){qq}?[ \t]*[+\-]?nan[ \t]*{qq}?(?:{dd}|\r|$)"
+            for f in re.finditer(pat.encode(), data, re.MULTILINE | re.IGNORECASE):
+                word = f.group().strip(b"\r" + d + q).strip().decode()
+                if word not in allowed:
+                    raise Unsupported(f"{word!r} in the data, which pandas does not read as NaN")
+            break
+
+
+def _arrow_strings(values: np.ndarray, nulls: np.ndarray | None) -> Any:
+    """A pyarrow large_string array from fixed-width UTF-8 bytes (numpy S), no Python
+    object per value."""
+    import pyarrow as pa
+
+    n = len(values)
+    width = values.dtype.itemsize
+    grid = values.view(np.uint8).reshape(n, width)
+    lengths = width - np.argmax(grid[:, ::-1] != 0, axis=1)
+    lengths[~grid.any(axis=1)] = 0
+    if nulls is not None:
+        lengths[nulls] = 0
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    data = grid[np.arange(width)[None, :] < lengths[:, None]]
+    validity = None
+    nnull = 0
+    if nulls is not None and nulls.any():
+        validity = pa.py_buffer(np.packbits(~nulls, bitorder="little"))
+        nnull = int(nulls.sum())
+    return pa.LargeStringArray.from_buffers(
+        n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(data)), validity, nnull
+    )
+
+
+def _have_arrow() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _text_array(values: Any, want: str | None) -> Any:
+    """pandas' array for a text column from an Arrow string array."""
+    if want in (None, "str"):
+        dtype = pandas.StringDtype(na_value=np.nan)
+    elif want == "string":
+        dtype = pandas.StringDtype()
+    else:  # object
+        out = np.asarray(values.to_numpy(zero_copy_only=False), dtype=object)
+        out[np.asarray(values.is_null())] = np.nan
+        return out
+    if dtype.storage == "pyarrow":
+        from pandas.arrays import ArrowStringArray
+
+        return ArrowStringArray(values, dtype=dtype)
+    return pandas.array(values.to_pylist(), dtype=dtype)  # pragma: no cover
+
+
+def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
+    """A text column: bools where pandas makes them bools, else strings."""
+    nulls = table.null_mask(name)
+    has_null = bool(nulls.any())
+    if c.type == "category":
+        values = table.meta["categories"][name]
+        codes = np.asarray(table.array[name]).astype(np.int64)
+        if col.want is None and values and all(v in _TRUE or v in _FALSE for v in values):
+            truth = np.array([v in _TRUE for v in values])[codes]
+            if not _every_chunk_has(plan, ~nulls):
+                raise Unsupported(f"column {col.label!r}: pandas' chunks would mix types")
+            if not has_null:
+                return truth
+            out = truth.astype(object)
+            out[nulls] = np.nan
+            return out
+        if col.want is None:
+            surely = np.array([not _not_text(v) for v in values] + [False])
+            codes_n = codes.copy()
+            codes_n[nulls] = len(values)
+            if not _every_chunk_has(plan, surely[codes_n]):
+                raise Unsupported(f"column {col.label!r}: pandas' chunks would mix types")
+        if col.want == "category":
+            return _categorical(values, codes, nulls)
+        if not _have_arrow():  # pragma: no cover - pyarrow is installed where tested
+            obj = np.asarray([*values, np.nan], dtype=object)
+            codes_n = codes.copy()
+            codes_n[nulls] = len(values)
+            arr = obj[codes_n]
+            return arr if col.want == "object" else pandas.array(arr, dtype="str")
+        import pyarrow as pa
+
+        dictionary = pa.array(values, type=pa.large_string())
+        idx = pa.array(codes, mask=nulls if has_null else None, type=pa.int64())
+        return _text_array(dictionary.take(idx), col.want)
+    raw = np.asarray(table.array[name])
+    if col.want is None:
+        first = raw.view(np.uint8).reshape(len(raw), raw.dtype.itemsize)[:, 0]
+        surely = np.ones(256, dtype=bool)
+        for ch in b"0123456789+-. \tinINtTfF":
+            surely[ch] = False
+        surely[0] = False
+        sure = surely[first]
+        if has_null:
+            sure &= ~nulls
+        if not _every_chunk_has(plan, sure):
+            raise Unsupported(f"column {col.label!r}: pandas' chunks could mix types")
+        if not sure.any() or _any_bool_only(raw, nulls):
+            raise Unsupported(f"column {col.label!r}: text not proven")
+    if col.want == "category":
+        raise Unsupported("a category of more than 65,536 values")
+    if not _have_arrow():  # pragma: no cover
+        raise Unsupported("wide text without pyarrow")
+    return _text_array(_arrow_strings(raw, nulls if has_null else None), col.want)
+
+
+def _any_bool_only(raw: np.ndarray, nulls: np.ndarray) -> bool:
+    return False
+
+
+def _categorical(values: list[str], codes: np.ndarray, nulls: np.ndarray) -> Any:
+    """pandas' dtype='category': categories sorted, as pandas makes them from text."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    remap = np.empty(len(values) + 1, dtype=np.int64)
+    remap[np.array(order, dtype=np.int64)] = np.arange(len(values))
+    remap[len(values)] = -1
+    codes_n = codes.copy()
+    codes_n[nulls] = len(values)
+    cats = pandas.Index([values[i] for i in order])
+    return pandas.Categorical.from_codes(remap[codes_n], categories=cats)
+
+
+def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
+    by_pos = {i: c for i, c in enumerate(schema.columns)}
+    data = {}
+    guarded = False
+    for k, col in enumerate(plan.columns):
+        c = by_pos[col.position]
+        name = c.name
+        if col.kind == "text":
+            data[k] = _text(plan, table, col, name, c)
+            continue
+        raw = np.asarray(table.array[name])
+        if col.kind == "float":
+            nan = np.isnan(raw)
+            if nan.any() and not guarded:
+                _null_guard(plan)
+                guarded = True
+            data[k] = raw if col.want is None else raw.astype(np.float64)
+            continue
+        nulls = table.null_mask(name)
+        if nulls.any():
+            if col.want == "int64":  # pragma: no cover - fastetl refuses first
+                raise Unsupported("NA in an int64 column")
+            if not guarded:
+                _null_guard(plan)
+                guarded = True
+            if col.want == "Int64":
+                data[k] = pandas.arrays.IntegerArray(raw.copy(), nulls.copy())
+                continue
+            if np.abs(raw[~nulls]).max(initial=0) > EXACT_INT_FLOAT:
+                raise Unsupported("integers beyond 2**53 in a column with NA")
+            out = raw.astype(np.float64)
+            out[nulls] = np.nan
+            data[k] = out
+        elif col.want == "Int64":
+            data[k] = pandas.arrays.IntegerArray(raw.copy(), np.zeros(len(raw), dtype=bool))
+        else:
+            data[k] = raw
+    df = pandas.DataFrame(data, copy=False)
+    df.columns = plan.labels
+    return df
+
+
+def _answer(opts: dict[str, Any]) -> pandas.DataFrame:
+    plan = _plan(opts)
+    sample = _guess(plan, opts)
+    _columns(plan, opts, sample)
+    if not plan.columns:
+        raise Unsupported("no columns")
+    table, schema = _read(plan)
+    if len(table) == 0:
+        raise Unsupported("no data rows")
+    return _frame(plan, table, schema)
+
+
+def read_csv(*args: Any, **kwargs: Any) -> Any:
+    """``pandas.read_csv``, answered by fastetl where it gives the same frame (see the
+    module's documentation); otherwise pandas answers, under the fallback policy."""
+    try:
+        bound = SIGNATURE.bind(*args, **kwargs)
+    except TypeError:
+        return _original(*args, **kwargs)  # pandas says what is wrong with the call
+    bound.apply_defaults()
+    try:
+        return _answer(dict(bound.arguments))
+    except Unsupported as e:
+        return fall_back(NAME, str(e), _original, *args, **kwargs)
+
+
+read_csv.__signature__ = SIGNATURE  # type: ignore[attr-defined]
+
+__all__ = ["PENDING_DIALECT", "read_csv"]
