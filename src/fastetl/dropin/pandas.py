@@ -37,6 +37,7 @@ from __future__ import annotations
 import csv
 import inspect
 import io
+import mmap
 import os
 import re
 from dataclasses import dataclass, field
@@ -124,6 +125,7 @@ class _Col:
     kind: str  # "int", "float", "text"
     want: str | None = None  # a dtype the call asked for: see _WANT
     width: int | None = None  # text read as str(width) instead of a dictionary
+    longest: int = 0  # bytes of the longest text in the first rows
     demoted: bool = False  # widened from a number after a value pandas does not read as one
 
 
@@ -392,7 +394,13 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
                 kind = "text"
             else:
                 raise Unsupported(f"column {label!r} of type {d} in the first rows")
-        cols.append(_Col(label=label, position=pos, kind=kind, want=want))
+        col = _Col(label=label, position=pos, kind=kind, want=want)
+        if kind == "text":
+            texts = [v for v in sample[label].tolist() if isinstance(v, str)]
+            col.longest = max((len(v.encode()) for v in texts), default=0)
+            if want != "category" and len(sample) >= SAMPLE_ROWS and len(set(texts)) > len(sample) // 2:
+                col.width = _width(col.longest)  # mostly distinct: no dictionary
+        cols.append(col)
     if isinstance(dtype, dict):
         known = {c.label for c in cols} | ({c.position for c in cols} if not plan.header else set())
         if any(k not in known for k in dtype):
@@ -430,6 +438,14 @@ def _schema(plan: _Plan) -> Schema:
     return Schema(columns=tuple(out), dialect=dialect)
 
 
+def _width(longest: int) -> int:
+    """A str width with room for values twice as long as the longest seen."""
+    w = STR_MIN_WIDTH
+    while w < 2 * longest and w < MAX_WIDTH:
+        w *= 2
+    return w
+
+
 def _verdict(value: str) -> str:
     """pandas' type for a column holding only ``value`` (no NA filtering): int, uint,
     float, bool or text."""
@@ -457,12 +473,13 @@ def _widen(plan: _Plan, e: ParseError) -> None:
     reason = e.reason
     if col.kind == "text":
         if reason.startswith("would be value number"):
-            col.width = STR_MIN_WIDTH
+            col.width = _width(col.longest)
             return
         if reason.startswith("is longer than the column's width") and col.width is not None:
             if col.width >= MAX_WIDTH:
                 raise Unsupported("a text field longer than 1 MiB")
-            col.width = min(MAX_WIDTH, col.width * 4)
+            seen = len((e.value or "").encode())
+            col.width = min(MAX_WIDTH, max(col.width * 4, _width(seen)))
             return
         raise Unsupported(f"column {col.label!r}: {reason}")
     if col.want is not None:  # pandas raises for a value of the wrong type: let it say so
@@ -484,6 +501,58 @@ def _widen(plan: _Plan, e: ParseError) -> None:
         col.demoted = True
     else:
         raise Unsupported(f"column {col.label!r}: {value!r} is {verdict} to pandas")
+
+
+def _raw(plan: _Plan) -> Any:
+    """The file's bytes, memory-mapped (for the checks that search them)."""
+    if "raw" not in plan.guards:
+        with open(plan.path, "rb") as f:
+            plan.guards["raw"] = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    return plan.guards["raw"]
+
+
+_WINDOW = 8 << 20  # bytes the checks below look at at once (bounded memory)
+
+
+def _windows(plan: _Plan) -> Any:
+    """(base, w, lo, hi): the file's bytes as uint8 in windows ``w = file[base:]``, each
+    with 8 bytes of its neighbours on either side; positions lo <= p < hi of ``w`` are
+    the window's own."""
+    arr = np.frombuffer(_raw(plan), dtype=np.uint8)
+    for s in range(0, len(arr), _WINDOW):
+        base = max(0, s - 8)
+        yield base, arr[base : s + _WINDOW + 8], s - base, s - base + _WINDOW
+
+
+def _table(chars: bytes) -> np.ndarray:
+    t = np.zeros(256, dtype=bool)
+    t[list(chars)] = True
+    return t
+
+
+def _blank_beside(plan: _Plan, chars: bytes) -> bool:
+    """True when a blank (space, tab) stands at the start or end of the file or beside
+    one of ``chars``: the first, cheap stage of the checks below."""
+    side = _table(chars)
+    size = len(_raw(plan))
+    for base, w, lo, hi in _windows(plan):
+        pos = np.flatnonzero((w == 32) | (w == 9))
+        pos = pos[(pos >= lo) & (pos < hi)]
+        if not len(pos):
+            continue
+        if base + pos[0] == 0 or base + pos[-1] == size - 1:
+            return True
+        if side[w[pos - 1]].any() or side[w[pos + 1]].any():
+            return True
+    return False
+
+
+def _blank_lines_guard(plan: _Plan) -> None:
+    """pandas skips a line of blanks (fastetl reads it as a row): Unsupported when the
+    file may have one."""
+    if _blank_beside(plan, b"\r\n"):
+        if re.search(rb"(?:^|[\r\n])[ \t]+(?:[\r\n]|$)", _raw(plan)):
+            raise Unsupported("a line of blanks, which pandas skips")
 
 
 def _read(plan: _Plan) -> Any:
@@ -537,32 +606,75 @@ def _every_chunk_has(plan: _Plan, mask: np.ndarray) -> bool:
 def _null_guard(plan: _Plan) -> None:
     """Unsupported when the file may hold a field that fastetl reads as null in a number
     column and pandas does not: a null marker (or nothing) with blanks around it, or
-    a spelling of nan that is not one of the null markers."""
-    if "raw" not in plan.guards:
-        with open(plan.path, "rb") as f:
-            plan.guards["raw"] = f.read()
-    data: bytes = plan.guards["raw"]
-    d = plan.delimiter.encode()
-    q = plan.quote.encode()
-    needles = [d + b" ", b" " + d, d + b"\t", b"\t" + d, b"\n ", b" \n", b"\n\t", b"\t\n",
-               b" \r", b"\t\r", q + b" ", b" " + q, q + b"\t", b"\t" + q]
-    if data[:1] in (b" ", b"\t") or any(n in data for n in needles):
+    a spelling of nan that is not one of the null markers (fastetl's float converter
+    reads every nan; pandas' reads none)."""
+    d, q = plan.delimiter.encode(), plan.quote.encode()
+    if _blank_beside(plan, d + q + b"\r\n"):
         tokens = "|".join(re.escape(t) for t in plan.nulls if t)
         inner = rf"[ \t]+(?:{tokens})?[ \t]*|(?:{tokens})[ \t]+" if tokens else r"[ \t]+"
         dd, qq = re.escape(plan.delimiter), re.escape(plan.quote)
-        pat = rf"(?:^|{dd}){qq}?(?:{inner}){qq}?(?:{dd}|\r|$)"
-        if re.search(pat.encode(), data, re.MULTILINE):
+        pat = rf"(?:^|{dd}|\n){qq}?(?:{inner}){qq}?(?:{dd}|\r|\n|$)"
+        if re.search(pat.encode(), _raw(plan)):
             raise Unsupported("a null marker with blanks around it")
-    allowed = set(plan.nulls)
-    for m in re.finditer(rb"(?i)[+\-]?nan", data):
-        if m.group().decode() not in allowed:
-            dd, qq = re.escape(plan.delimiter), re.escape(plan.quote)
-            pat = rf"(?:^|{dd}){qq}?[ \t]*[+\-]?nan[ \t]*{qq}?(?:{dd}|\r|$)"
-            for f in re.finditer(pat.encode(), data, re.MULTILINE | re.IGNORECASE):
-                word = f.group().strip(b"\r" + d + q).strip().decode()
-                if word not in allowed:
-                    raise Unsupported(f"{word!r} in the data, which pandas does not read as NaN")
-            break
+    allowed = [
+        t.encode() for t in plan.nulls if re.fullmatch(r"[+\-]?nan", t, re.IGNORECASE)
+    ]
+    keys = np.array([_nan_key(t) for t in allowed], dtype=np.int64)
+    edge = _table(d + q + b"\r\n \t")
+    sign = _table(b"+-")
+    size = len(_raw(plan))
+    for base, w, lo, hi in _windows(plan):
+        low = w | np.uint8(0x20)
+        p = np.flatnonzero((low[:-2] == 110) & (low[1:-1] == 97) & (low[2:] == 110))
+        p = p[(p >= lo) & (p < hi)]
+        if not len(p):
+            continue
+        signed = np.zeros(len(p), dtype=bool)
+        ok = p > 0
+        signed[ok] = sign[w[p[ok] - 1]]
+        first = p - signed
+        before = np.ones(len(p), dtype=bool)  # a field's first byte, or blank before it
+        inner = first > 0
+        before[inner] = edge[w[first[inner] - 1]]
+        after = np.ones(len(p), dtype=bool)
+        inside = p + 3 < len(w)
+        after[inside] = edge[w[p[inside] + 3]]
+        after[~inside] = base + p[~inside] + 3 >= size
+        hit = before & after
+        if not hit.any():
+            continue
+        p, signed = p[hit], signed[hit]
+        key = (w[p].astype(np.int64) << 16) | (w[p + 1].astype(np.int64) << 8) | w[p + 2]
+        sgn = np.zeros(len(p), dtype=np.int64)
+        sgn[signed] = w[p[signed] - 1]
+        key |= sgn << 24
+        if not np.isin(key, keys).all():
+            raise Unsupported("a spelling of nan that pandas does not read as NaN")
+
+
+def _nan_key(t: bytes) -> int:
+    sgn = t[0] if t[:1] in (b"+", b"-") else 0
+    word = t[-3:]
+    return (sgn << 24) | (word[0] << 16) | (word[1] << 8) | word[2]
+
+
+_LEADS = np.zeros(256, dtype=bool)
+for _b in b"0123456789+-. \t":
+    _LEADS[_b] = True
+_LEADS[0] = True
+
+
+def _surely_text(raw: np.ndarray) -> np.ndarray:
+    """For fixed-width UTF-8 values (numpy S, width >= 5, contiguous): True where the
+    value cannot be a number, a bool or nan to pandas -- its first byte is not a digit,
+    a sign, a point or a blank, and it starts with none of inf, nan, true, false."""
+    grid = raw.view(np.uint8).reshape(len(raw), raw.dtype.itemsize)
+    low = grid[:, :5] | np.uint8(0x20)  # ASCII letters in lower case
+    maybe = _LEADS[grid[:, 0]]
+    for word in (b"inf", b"nan", b"true", b"false"):
+        w = np.frombuffer(word, dtype=np.uint8)
+        maybe |= (low[:, : len(w)] == w).all(axis=1)
+    return ~maybe
 
 
 def _arrow_strings(values: np.ndarray, nulls: np.ndarray | None) -> Any:
@@ -650,29 +762,21 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
         dictionary = pa.array(values, type=pa.large_string())
         idx = pa.array(codes, mask=nulls if has_null else None, type=pa.int64())
         return _text_array(dictionary.take(idx), col.want)
-    raw = np.asarray(table.array[name])
+    raw = np.ascontiguousarray(table.array[name])
     if col.want is None:
-        first = raw.view(np.uint8).reshape(len(raw), raw.dtype.itemsize)[:, 0]
-        surely = np.ones(256, dtype=bool)
-        for ch in b"0123456789+-. \tinINtTfF":
-            surely[ch] = False
-        surely[0] = False
-        sure = surely[first]
+        sure = _surely_text(raw)
         if has_null:
             sure &= ~nulls
         if not _every_chunk_has(plan, sure):
             raise Unsupported(f"column {col.label!r}: pandas' chunks could mix types")
-        if not sure.any() or _any_bool_only(raw, nulls):
+        if not sure.any():
             raise Unsupported(f"column {col.label!r}: text not proven")
     if col.want == "category":
         raise Unsupported("a category of more than 65,536 values")
+
     if not _have_arrow():  # pragma: no cover
         raise Unsupported("wide text without pyarrow")
     return _text_array(_arrow_strings(raw, nulls if has_null else None), col.want)
-
-
-def _any_bool_only(raw: np.ndarray, nulls: np.ndarray) -> bool:
-    return False
 
 
 def _categorical(values: list[str], codes: np.ndarray, nulls: np.ndarray) -> Any:
@@ -724,6 +828,9 @@ def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
             data[k] = pandas.arrays.IntegerArray(raw.copy(), np.zeros(len(raw), dtype=bool))
         else:
             data[k] = raw
+    for k, v in data.items():  # object arrays stay object (pandas 3 would infer str)
+        if isinstance(v, np.ndarray) and v.dtype == object:
+            data[k] = pandas.Series(v, dtype=object, copy=False)
     df = pandas.DataFrame(data, copy=False)
     df.columns = plan.labels
     return df
@@ -735,10 +842,16 @@ def _answer(opts: dict[str, Any]) -> pandas.DataFrame:
     _columns(plan, opts, sample)
     if not plan.columns:
         raise Unsupported("no columns")
-    table, schema = _read(plan)
-    if len(table) == 0:
-        raise Unsupported("no data rows")
-    return _frame(plan, table, schema)
+    try:
+        _blank_lines_guard(plan)
+        table, schema = _read(plan)
+        if len(table) == 0:
+            raise Unsupported("no data rows")
+        return _frame(plan, table, schema)
+    finally:
+        raw = plan.guards.pop("raw", None)
+        if raw is not None:
+            raw.close()
 
 
 def read_csv(*args: Any, **kwargs: Any) -> Any:

@@ -1,0 +1,316 @@
+"""fastetl.pandas.read_csv against the installed pandas.read_csv (its C engine).
+
+Every test reads the same file through both and compares the frames with
+``assert_frame_equal(check_exact=True)`` -- or, where pandas refuses, checks that
+fastetl refuses with the same exception class.  The differential tests draw random
+files (numbers, bools, words, free text with quotes and delimiters, null markers,
+mixed columns) and random keyword combinations.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import fastetl
+import fastetl.pandas as fpd
+from fastetl.dropin import pandas as dropin
+from fastetl.dropin.fallback import FallbackError, FallbackWarning
+
+
+@pytest.fixture(autouse=True)
+def _policy():
+    fastetl.set_fallback(None)
+    yield
+    fastetl.set_fallback(None)
+
+
+def _call(fn, *args, **kwargs):
+    """(frame or exception class, warning classes other than FallbackWarning)."""
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        try:
+            out = fn(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001 - the class is what is compared
+            out = type(e)
+    kinds = sorted({w.category.__name__ for w in seen if w.category is not FallbackWarning})
+    return out, kinds
+
+
+def same(path, **kwargs):
+    """fastetl.pandas.read_csv gives what pandas.read_csv gives (frame, error, warnings)."""
+    want, want_w = _call(pandas.read_csv, path, **kwargs)
+    got, got_w = _call(fpd.read_csv, path, **kwargs)
+    if isinstance(want, type):
+        assert got is want, f"pandas raised {want.__name__}, fastetl gave {got!r}"
+    else:
+        assert not isinstance(got, type), f"fastetl raised {got.__name__}"
+        pandas.testing.assert_frame_equal(got, want, check_exact=True)
+    assert got_w == want_w
+    return got
+
+
+def own(path, **kwargs):
+    """Like :func:`same`, on fastetl's own path (a fallback is an error)."""
+    fastetl.set_fallback("error")
+    try:
+        return same(path, **kwargs)
+    finally:
+        fastetl.set_fallback(None)
+
+
+def write(tmp_path: Path, text: str, name: str = "data.csv") -> Path:
+    p = tmp_path / name
+    p.write_bytes(text.encode("utf-8"))
+    return p
+
+
+# -- the own path on common files ------------------------------------------------------
+
+MIXED = (
+    "id,qty,price,flag,word,note,empty\n"
+    '1,10,1.5,True,alpha,"a, b",\n'
+    '2,,2.25,False,beta,"say ""hi""",\n'
+    "3,30,NA,True,alpha,plain,\n"
+    "4,40,-1e3,False,,x y,\n"
+)
+
+
+def test_common_file_on_own_path(tmp_path):
+    p = write(tmp_path, MIXED)
+    df = own(p)
+    assert list(df.dtypes.astype(str)) == [
+        "int64", "float64", "float64", "bool", "str", "str", "float64"
+    ]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"usecols": ["price", "word"]},
+        {"usecols": [0, 4]},
+        {"header": None},
+        {"names": list("abcdefg"), "header": 0},
+        {"dtype": {"id": "Int64", "word": "category", "qty": "float64"}},
+        {"dtype": str},
+        {"dtype": {"note": object, "word": "string"}},
+        {"na_values": ["alpha"]},
+        {"na_values": "x y", "keep_default_na": False},
+        {"keep_default_na": False},
+        {"na_filter": False},
+        {"sep": ","},
+        {"low_memory": False},
+        {"encoding": "utf-8"},
+    ],
+)
+def test_keywords(tmp_path, kwargs):
+    p = write(tmp_path, MIXED)
+    if kwargs.get("names") is not None:  # names with header=0: a fallback, but equal
+        same(p, **kwargs)
+    else:
+        own(p, **kwargs)
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_separators(tmp_path, sep):
+    p = write(tmp_path, MIXED.replace(",", sep))
+    own(p, sep=sep)
+
+
+def test_types_come_from_the_whole_file(tmp_path):
+    """A column whose first 1000 rows are ints and whose last value is a float or a word
+    is float or text in pandas: fastetl reads it again with the wider type."""
+    rows = "\n".join(f"{i},{i},{i},{i % 2 == 0}" for i in range(3000))
+    p = write(tmp_path, "a,b,c,d\n" + rows + "\n1,2.5,word,maybe\n")
+    df = own(p)
+    assert list(df.dtypes.astype(str)) == ["int64", "float64", "str", "str"]
+
+
+def test_int_with_nulls_is_float(tmp_path):
+    p = write(tmp_path, "a,b\n1,x\n,y\n9007199254740993,z\n")
+    same(p)  # beyond 2**53 with a null: a fallback, equal all the same
+    p = write(tmp_path, "a,b\n1,x\n,y\n-42,z\n")
+    own(p)
+
+
+def test_wide_text_reaches_arrow_without_objects(tmp_path):
+    texts = [f"free text number {i} with {'x' * (i % 50)}" for i in range(5000)]
+    p = write(tmp_path, "n,t\n" + "\n".join(f"{i},{t}" for i, t in enumerate(texts)) + "\n")
+    df = own(p)
+    assert df["t"].array._pa_array.type == __import__("pyarrow").large_string()
+
+
+# -- pandas' low_memory chunks ---------------------------------------------------------
+
+
+def test_chunks_that_would_mix_types_fall_back(tmp_path):
+    """pandas reads big files in chunks and types each: a column that is text in its
+    first chunk and numbers in the next becomes object with a DtypeWarning.  fastetl
+    gives that same frame (by falling back)."""
+    ncols = 8
+    nrows = dropin._buffer_lines(ncols) + 1000
+    first = ",".join(["w"] + ["1"] * (ncols - 1))
+    rest = ",".join(["5"] * ncols)
+    text = ",".join(f"c{i}" for i in range(ncols)) + "\n" + first + "\n"
+    text += (rest + "\n") * (nrows - 1)
+    p = write(tmp_path, text)
+    df = same(p)
+    assert df["c0"].dtype == object
+    fastetl.set_fallback("error")
+    with pytest.raises(FallbackError, match="chunks"):
+        fpd.read_csv(p)
+
+
+def test_null_marker_with_blanks(tmp_path):
+    """pandas does not trim before looking for NA: ' NA' in a number column is text."""
+    p = write(tmp_path, "a,b\n1.5,1\n NA,2\n")
+    same(p)
+    p = write(tmp_path, "a,b\n1.5,1\nNAN,2\n")
+    same(p)
+    p = write(tmp_path, "a,b\n1.5,1\n ,2\n")
+    same(p)
+
+
+# -- fallback policy -------------------------------------------------------------------
+
+
+def test_fallback_warns_and_answers(tmp_path):
+    p = write(tmp_path, MIXED)
+    with pytest.warns(FallbackWarning, match="converters"):
+        got = fpd.read_csv(p, converters={"id": lambda v: v + "!"})
+    want = pandas.read_csv(p, converters={"id": lambda v: v + "!"})
+    pandas.testing.assert_frame_equal(got, want, check_exact=True)
+
+
+def test_fallback_error_and_silent(tmp_path):
+    p = write(tmp_path, MIXED)
+    fastetl.set_fallback("error")
+    with pytest.raises(FallbackError, match="nrows"):
+        fpd.read_csv(p, nrows=2)
+    fastetl.set_fallback("silent")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = fpd.read_csv(p, nrows=2)
+    pandas.testing.assert_frame_equal(got, pandas.read_csv(p, nrows=2), check_exact=True)
+
+
+def test_fallback_environment_in_a_subprocess(tmp_path):
+    p = write(tmp_path, MIXED)
+    code = (
+        "import fastetl.pandas as pd, sys\n"
+        "try:\n"
+        f"    pd.read_csv({str(p)!r}, nrows=1)\n"
+        "except Exception as e:\n"
+        "    print(type(e).__name__); sys.exit(0)\n"
+        "print('no error')\n"
+    )
+    env = {**__import__("os").environ, "FASTETL_FALLBACK": "error"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "FallbackError", out.stderr
+
+
+def test_signature_and_namespace():
+    import inspect
+
+    assert inspect.signature(fpd.read_csv) == inspect.signature(pandas.read_csv)
+    assert fpd.DataFrame is pandas.DataFrame
+    assert fpd.testing is pandas.testing
+
+
+def test_errors_are_pandas_errors(tmp_path):
+    """Malformed input: pandas' own exception (fastetl hands the call over)."""
+    fastetl.set_fallback("silent")
+    p = write(tmp_path, "a,b\n1,2\n1,2,3\n")
+    same(p)
+    same(tmp_path / "missing.csv")
+    same(write(tmp_path, "", "empty.csv"))
+    same(p, bad_keyword=1) if False else None
+    with pytest.raises(TypeError):
+        fpd.read_csv(p, no_such_keyword=1)
+
+
+# -- differential ----------------------------------------------------------------------
+
+_WORDS = ["alpha", "beta", "x y", "a,b", 'q"uote', "True", "false", "NA", "nan", "NAN",
+          "", " ", " 1", "1 ", "-", "null", "n/a", "é", "line\nbreak", "+5", "1e5", ".5",
+          "inf", "-Infinity", "0x10", "1_000", "007", "TRUE", "None", "#N/A", "<NA>"]
+
+
+@st.composite
+def _column(draw, nrows):
+    kind = draw(st.sampled_from(["int", "float", "bool", "word", "text", "mixed", "empty"]))
+    ints = st.integers(-(2**63), 2**63 - 1) | st.integers(-1000, 1000)
+    floats = st.floats(allow_nan=False, allow_infinity=True)
+    out = []
+    for _ in range(nrows):
+        if kind == "int":
+            v = str(draw(ints))
+        elif kind == "float":
+            f = draw(floats)
+            v = draw(st.sampled_from([repr(f), f"{f:.2f}", f"{f:.6e}", f"{f:g}"]))
+        elif kind == "bool":
+            v = draw(st.sampled_from(["True", "False", "TRUE", "false"]))
+        elif kind == "word":
+            v = draw(st.sampled_from(["red", "green", "blue"]))
+        elif kind == "text":
+            v = draw(st.text(st.characters(codec="utf-8", exclude_characters="\x00\r"), max_size=12))
+        elif kind == "mixed":
+            v = draw(st.sampled_from(_WORDS) | st.integers(-5, 5).map(str))
+        else:
+            v = ""
+        if draw(st.integers(0, 9)) == 0:
+            v = draw(st.sampled_from(["", "NA", "nan", "N/A", "NULL"]))
+        out.append(v)
+    return out
+
+
+@st.composite
+def _case(draw):
+    ncols = draw(st.integers(1, 5))
+    nrows = draw(st.integers(1, 30))
+    sep = draw(st.sampled_from([",", ";", "\t", "|"]))
+    names = [f"c{i}" for i in range(ncols)]
+    cols = [draw(_column(nrows)) for _ in range(ncols)]
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=sep, lineterminator=draw(st.sampled_from(["\n", "\r\n"])))
+    w.writerow(names)
+    for r in range(nrows):
+        w.writerow([c[r] for c in cols])
+    kwargs = {}
+    if sep != "," or draw(st.booleans()):
+        kwargs["sep"] = sep
+    if draw(st.integers(0, 4)) == 0:
+        kwargs["header"] = None
+    if draw(st.integers(0, 4)) == 0 and "header" not in kwargs:
+        kwargs["usecols"] = draw(st.lists(st.sampled_from(names), min_size=1, unique=True))
+    if draw(st.integers(0, 4)) == 0:
+        kwargs["keep_default_na"] = False
+    if draw(st.integers(0, 5)) == 0:
+        kwargs["na_filter"] = False
+    if draw(st.integers(0, 4)) == 0:
+        kwargs["na_values"] = draw(st.lists(st.sampled_from(["red", "-", "0", "alpha"]), max_size=2))
+    if draw(st.integers(0, 4)) == 0 and "header" not in kwargs:
+        pick = draw(st.sampled_from(names))
+        kwargs["dtype"] = {pick: draw(st.sampled_from(["str", "object", "string", "category",
+                                                        "float64", "Int64", "int64"]))}
+    return buf.getvalue(), kwargs
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                    HealthCheck.too_slow])
+@given(case=_case())
+def test_differential(tmp_path, case):
+    text, kwargs = case
+    fastetl.set_fallback("silent")
+    p = write(tmp_path, text, "diff.csv")
+    same(p, **kwargs)
