@@ -40,6 +40,7 @@ import io
 import mmap
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,7 +132,8 @@ class _Col:
 
 @dataclass
 class _Plan:
-    path: str
+    path: str | None
+    data: bytes | None  # the content of a file object (path is None)
     size: int
     delimiter: str
     quote: str
@@ -198,6 +200,36 @@ def _is_default(value: Any, allowed: tuple[Any, ...]) -> bool:
     return any(value is a or (type(value) is type(a) and value == a) for a in allowed)
 
 
+class _Rewind(Exception):
+    """Internal: the input was a file object and was read; carries what to hand pandas."""
+
+
+def _take(src: Any, replay: dict[str, Any]) -> bytes:
+    """The whole content of a file object, as UTF-8 bytes, and what pandas must get
+    instead of ``src`` when the call falls back (``src`` itself, rewound, when it can
+    seek; else a new buffer with the same content)."""
+    try:
+        pos = src.tell() if src.seekable() else None
+    except (AttributeError, OSError, ValueError):
+        pos = None
+    content = src.read()
+    if pos is not None:
+        again = src
+    elif isinstance(content, str):
+        again = io.StringIO(content)
+    else:
+        again = io.BytesIO(content)
+    replay["src"], replay["pos"] = again, pos
+    if isinstance(content, str):
+        try:
+            return content.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Unsupported("text that is not valid Unicode") from None
+    if isinstance(content, (bytes, bytearray)):
+        return bytes(content)
+    raise Unsupported(f"a file object whose read() gives {type(content).__name__}")
+
+
 def _path_of(src: Any) -> str:
     if isinstance(src, (str, os.PathLike)):
         path = os.fspath(src)
@@ -239,6 +271,12 @@ def _na_set(opts: dict[str, Any]) -> tuple[str, ...]:
             extra = tuple(na)
         else:
             raise Unsupported("na_values other than strings (or per column)")
+    for v in extra:
+        try:
+            float(v)
+        except ValueError:
+            continue
+        raise Unsupported(f"the numeric NA value {v!r} (pandas also matches it by value)")
     base = _NA_DEFAULT if opts["keep_default_na"] else ()
     nulls = tuple(dict.fromkeys((*base, *extra)))
     for v in nulls:
@@ -247,17 +285,24 @@ def _na_set(opts: dict[str, Any]) -> tuple[str, ...]:
     return nulls
 
 
-def _plan(opts: dict[str, Any]) -> _Plan:
+def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
     """What fastetl reads for this call, or Unsupported."""
     for key, allowed in _ONLY_DEFAULT.items():
         if not _is_default(opts[key], allowed):
             raise Unsupported(f"{key}={opts[key]!r}")
-    path = _path_of(opts["filepath_or_buffer"])
+    src = opts["filepath_or_buffer"]
     comp = opts["compression"]
-    if comp not in ("infer", None) or (
-        comp == "infer" and path.lower().endswith(_COMPRESSED)
-    ):
-        raise Unsupported("compressed input")
+    data = None
+    if hasattr(src, "read") and not isinstance(src, (str, os.PathLike)):
+        if comp not in ("infer", None):
+            raise Unsupported("compressed input")
+        path = None
+    else:
+        path = _path_of(src)
+        if comp not in ("infer", None) or (
+            comp == "infer" and path.lower().endswith(_COMPRESSED)
+        ):
+            raise Unsupported("compressed input")
     enc = opts["encoding"]
     if enc is not None:
         import codecs
@@ -288,11 +333,16 @@ def _plan(opts: dict[str, Any]) -> _Plan:
         header_row = False
     else:
         raise Unsupported(f"header={header!r}")
-    size = os.path.getsize(path)
+    if path is None:
+        data = _take(src, replay)
+        size = len(data)
+    else:
+        size = os.path.getsize(path)
     if size == 0:
         raise Unsupported("an empty file")
     return _Plan(
         path=path,
+        data=data,
         size=size,
         delimiter=delim,
         quote=quote,
@@ -310,8 +360,11 @@ def _plan(opts: dict[str, Any]) -> _Plan:
 
 
 def _first_row(plan: _Plan) -> list[bytes]:
-    with open(plan.path, "rb") as f:
-        head = f.read(HEAD_BYTES)
+    if plan.data is not None:
+        head = plan.data[:HEAD_BYTES]
+    else:
+        with open(plan.path, "rb") as f:
+            head = f.read(HEAD_BYTES)
     final = len(head) == plan.size
     if head.startswith(b"\xef\xbb\xbf"):
         head = head[3:]
@@ -332,10 +385,17 @@ def _guess(plan: _Plan, opts: dict[str, Any]) -> pandas.DataFrame:
     kw = dict(opts)
     kw["nrows"] = SAMPLE_ROWS
     src = kw.pop("filepath_or_buffer")
-    try:
-        return _original(src, **kw)
-    except Exception as e:  # pandas refuses the head: it will say so itself
-        raise Unsupported(f"pandas refuses the first rows ({type(e).__name__})") from None
+    if plan.data is not None:
+        src = io.BytesIO(plan.data)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        try:
+            sample = _original(src, **kw)
+        except Exception as e:  # pandas refuses the head: it will say so itself
+            raise Unsupported(f"pandas refuses the first rows ({type(e).__name__})") from None
+    if seen:  # pandas warns about the head: it will say so itself
+        raise Unsupported(f"pandas warns about the first rows ({seen[0].category.__name__})")
+    return sample
 
 
 def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> None:
@@ -506,6 +566,9 @@ def _widen(plan: _Plan, e: ParseError) -> None:
 def _raw(plan: _Plan) -> Any:
     """The file's bytes, memory-mapped (for the checks that search them)."""
     if "raw" not in plan.guards:
+        if plan.data is not None:
+            plan.guards["raw"] = memoryview(plan.data)
+            return plan.guards["raw"]
         with open(plan.path, "rb") as f:
             plan.guards["raw"] = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     return plan.guards["raw"]
@@ -560,7 +623,8 @@ def _read(plan: _Plan) -> Any:
     for _ in range(passes):
         schema = _schema(plan)
         try:
-            return _fastetl_read_csv(plan.path, schema, workers=None), schema
+            src = plan.path if plan.data is None else plan.data
+            return _fastetl_read_csv(src, schema, workers=None), schema
         except ParseError as e:
             _widen(plan, e)
         except SchemaError as e:  # pragma: no cover - the plan makes valid schemas
@@ -750,6 +814,8 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
             if not _every_chunk_has(plan, surely[codes_n]):
                 raise Unsupported(f"column {col.label!r}: pandas' chunks would mix types")
         if col.want == "category":
+            if any(_not_text(v) for v in values) or "" in values:
+                raise Unsupported("category values that pandas may read as numbers")
             return _categorical(values, codes, nulls)
         if not _have_arrow():  # pragma: no cover - pyarrow is installed where tested
             obj = np.asarray([*values, np.nan], dtype=object)
@@ -836,8 +902,8 @@ def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
     return df
 
 
-def _answer(opts: dict[str, Any]) -> pandas.DataFrame:
-    plan = _plan(opts)
+def _answer(opts: dict[str, Any], replay: dict[str, Any]) -> pandas.DataFrame:
+    plan = _plan(opts, replay)
     sample = _guess(plan, opts)
     _columns(plan, opts, sample)
     if not plan.columns:
@@ -850,8 +916,11 @@ def _answer(opts: dict[str, Any]) -> pandas.DataFrame:
         return _frame(plan, table, schema)
     finally:
         raw = plan.guards.pop("raw", None)
-        if raw is not None:
-            raw.close()
+        if isinstance(raw, mmap.mmap):
+            try:
+                raw.close()
+            except BufferError:  # pragma: no cover - a view outlived its check: GC closes it
+                pass
 
 
 def read_csv(*args: Any, **kwargs: Any) -> Any:
@@ -862,9 +931,17 @@ def read_csv(*args: Any, **kwargs: Any) -> Any:
     except TypeError:
         return _original(*args, **kwargs)  # pandas says what is wrong with the call
     bound.apply_defaults()
+    replay: dict[str, Any] = {}
     try:
-        return _answer(dict(bound.arguments))
+        return _answer(dict(bound.arguments), replay)
     except Unsupported as e:
+        if replay:  # a file object was read: pandas gets it back as it was
+            if replay["pos"] is not None:
+                replay["src"].seek(replay["pos"])
+            if args:
+                args = (replay["src"], *args[1:])
+            else:
+                kwargs = {**kwargs, "filepath_or_buffer": replay["src"]}
         return fall_back(NAME, str(e), _original, *args, **kwargs)
 
 
