@@ -48,9 +48,11 @@ def _call(fn, *args, **kwargs):
 
 
 def same(path, **kwargs):
-    """fastetl.pandas.read_csv gives what pandas.read_csv gives (frame, error, warnings)."""
-    want, want_w = _call(pandas.read_csv, path, **kwargs)
-    got, got_w = _call(fpd.read_csv, path, **kwargs)
+    """fastetl.pandas.read_csv gives what pandas.read_csv gives (frame, error, warnings).
+    ``path`` may be a function that makes the input (a new buffer for each reader)."""
+    make = path if callable(path) else (lambda: path)
+    want, want_w = _call(pandas.read_csv, make(), **kwargs)
+    got, got_w = _call(fpd.read_csv, make(), **kwargs)
     if isinstance(want, type):
         assert got is want, f"pandas raised {want.__name__}, fastetl gave {got!r}"
     else:
@@ -299,18 +301,36 @@ def _case(draw):
         kwargs["na_filter"] = False
     if draw(st.integers(0, 4)) == 0:
         kwargs["na_values"] = draw(st.lists(st.sampled_from(["red", "-", "0", "alpha"]), max_size=2))
+    if draw(st.integers(0, 5)) == 0:
+        kwargs["names"] = [f"n{i}" for i in range(ncols)]
+        if draw(st.booleans()):
+            kwargs["header"] = 0
+    if draw(st.integers(0, 4)) == 0:
+        which = draw(st.sampled_from(["int", "label", "list"]))
+        used = kwargs.get("usecols", names)
+        if which == "int":
+            kwargs["index_col"] = draw(st.integers(0, max(0, len(used) - 1)))
+        elif which == "label" and "header" not in kwargs and "names" not in kwargs:
+            kwargs["index_col"] = draw(st.sampled_from(used))
+        elif len(used) > 2:
+            kwargs["index_col"] = [0, 1]
     if draw(st.integers(0, 4)) == 0 and "header" not in kwargs:
         pick = draw(st.sampled_from(names))
         kwargs["dtype"] = {pick: draw(st.sampled_from(["str", "object", "string", "category",
                                                         "float64", "Int64", "int64"]))}
-    return buf.getvalue(), kwargs
+    return buf.getvalue(), kwargs, draw(st.sampled_from(["path", "text", "bytes"]))
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                     HealthCheck.too_slow])
 @given(case=_case())
 def test_differential(tmp_path, case):
-    text, kwargs = case
+    text, kwargs, how = case
     fastetl.set_fallback("silent")
-    p = write(tmp_path, text, "diff.csv")
-    same(p, **kwargs)
+    if how == "path":
+        src = write(tmp_path, text, "diff.csv")
+    elif how == "text":
+        src = lambda: io.StringIO(text)  # noqa: E731
+    else:
+        src = lambda: io.BytesIO(text.encode("utf-8"))  # noqa: E731
+    same(src, **kwargs)

@@ -93,17 +93,16 @@ _ONLY_DEFAULT = {
     "thousands": (None,),
     "decimal": (".",),
     "lineterminator": (None,),
-    "quoting": (csv.QUOTE_MINIMAL,),
+    "quoting": (csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONE),
     "doublequote": (True,),
     "escapechar": (None,),
     "comment": (None,),
     "encoding_errors": ("strict",),
     "dialect": (None,),
     "on_bad_lines": ("error",),
-    "memory_map": (False,),
-    "float_precision": (None, "high"),
+    "memory_map": (False, True),
+    "float_precision": (None, "high", "round_trip"),  # (fastetl's floats are round-trip)
     "storage_options": (None,),
-    "index_col": (None, False),
 }
 PENDING_DIALECT = {
     # pandas keyword: the fastetl Dialect field it becomes (helpers A/B)
@@ -136,7 +135,7 @@ class _Plan:
     data: bytes | None  # the content of a file object (path is None)
     size: int
     delimiter: str
-    quote: str
+    quote: str | None
     header: bool  # the first row holds the names
     nfields: int
     nulls: tuple[str, ...]
@@ -200,8 +199,13 @@ def _is_default(value: Any, allowed: tuple[Any, ...]) -> bool:
     return any(value is a or (type(value) is type(a) and value == a) for a in allowed)
 
 
-class _Rewind(Exception):
-    """Internal: the input was a file object and was read; carries what to hand pandas."""
+class _PandasSays(Exception):
+    """Internal: pandas refuses this call; its own exception is the answer (raised by
+    calling it: not a fallback, there is nothing to accelerate)."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        super().__init__()
+        self.error = error
 
 
 def _take(src: Any, replay: dict[str, Any]) -> bytes:
@@ -237,8 +241,10 @@ def _path_of(src: Any) -> str:
             raise Unsupported("a bytes path")
         if "://" in path:
             raise Unsupported("a URL")
+        if not os.path.exists(path):
+            raise _PandasSays()  # FileNotFoundError, as pandas words it
         if not os.path.isfile(path):
-            raise Unsupported("not a regular file (pandas says what it is)")
+            raise Unsupported("not a regular file")
         return path
     raise Unsupported(f"input of type {type(src).__name__} (only file paths are read directly)")
 
@@ -321,12 +327,17 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
     delim = _separator(opts)
     if delim == quote:
         raise Unsupported("sep equal to quotechar")
+    if opts["quoting"] == csv.QUOTE_NONE:
+        quote = None
     header, names = opts["header"], opts["names"]
     nd = _readers.lib.no_default
     if names is not nd and names is not None:
-        if header != "infer" and header is not None:
-            raise Unsupported("names with a header row")
-        header_row = False
+        if header in ("infer", None):
+            header_row = False
+        elif header == 0:
+            header_row = True
+        else:
+            raise Unsupported(f"header={header!r}")
     elif header in ("infer", 0):
         header_row = True
     elif header is None:
@@ -338,8 +349,6 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         size = len(data)
     else:
         size = os.path.getsize(path)
-    if size == 0:
-        raise Unsupported("an empty file")
     return _Plan(
         path=path,
         data=data,
@@ -369,7 +378,7 @@ def _first_row(plan: _Plan) -> list[bytes]:
     if head.startswith(b"\xef\xbb\xbf"):
         head = head[3:]
     status, fields, _end = _core.split_row(
-        head, 0, len(head), final, ord(plan.delimiter), ord(plan.quote)
+        head, 0, len(head), final, ord(plan.delimiter), ord(plan.quote) if plan.quote else -1
     )
     if status != 0 or not fields:
         raise Unsupported("the first row is not plain CSV to fastetl")
@@ -387,12 +396,19 @@ def _guess(plan: _Plan, opts: dict[str, Any]) -> pandas.DataFrame:
     src = kw.pop("filepath_or_buffer")
     if plan.data is not None:
         src = io.BytesIO(plan.data)
+    kw["index_col"] = None  # (set at the end, from the columns)
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         try:
             sample = _original(src, **kw)
-        except Exception as e:  # pandas refuses the head: it will say so itself
-            raise Unsupported(f"pandas refuses the first rows ({type(e).__name__})") from None
+        except Exception as e:  # pandas refuses the call: its error is the answer
+            failed = e
+        else:
+            failed = None
+    if failed is not None:
+        for w in seen:  # ... with the warnings it gave on the way
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        raise _PandasSays(failed)
     if seen:  # pandas warns about the head: it will say so itself
         raise Unsupported(f"pandas warns about the first rows ({seen[0].category.__name__})")
     return sample
@@ -406,8 +422,6 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
     except UnicodeDecodeError:
         raise Unsupported("a header that is not UTF-8") from None
     plan.nfields = len(fields)
-    if plan.header and _mangled(fields):
-        raise Unsupported("a header with empty or repeated names")
     names = unique_names(fields) if plan.header else [f"f{i}" for i in range(plan.nfields)]
     plan.guards["names"] = names
     plan.guards["positions"] = {n: i for i, n in enumerate(names)}
@@ -416,20 +430,27 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
     if usecols is None:
         if len(labels) != plan.nfields:
             raise Unsupported("rows and header of different lengths (an implied index)")
-        positions = list(range(plan.nfields))
+        positions = list(range(plan.nfields))  # labels as pandas spells them, in order
     else:
-        if not plan.header or not isinstance(usecols, (list, tuple)):
+        if callable(usecols) or isinstance(usecols, (str, bytes)):
             raise Unsupported("this usecols")
+        usecols = list(usecols)
+        if plan.header and _mangled(fields):
+            raise Unsupported("usecols with empty or repeated header names")
+        if not plan.header and not all(isinstance(u, int) for u in usecols):
+            raise Unsupported("usecols by name without a header row")
         if all(isinstance(u, str) for u in usecols):
             positions = sorted(fields.index(u) for u in set(usecols) if u in fields)
         elif all(isinstance(u, int) and not isinstance(u, bool) for u in usecols):
             positions = sorted({u for u in usecols if 0 <= u < plan.nfields})
         else:
             raise Unsupported("usecols mixing names and numbers")
-        if [fields[p] for p in positions] != [str(x) for x in labels]:
+        if len(positions) != len(labels) or (
+            plan.header
+            and opts["names"] in (None, _readers.lib.no_default)
+            and [fields[p] for p in positions] != [str(x) for x in labels]
+        ):
             raise Unsupported("usecols that pandas resolves otherwise")
-    if plan.header and usecols is None and [str(x) for x in labels] != fields:
-        raise Unsupported("labels that pandas spells otherwise")
     dtype = opts["dtype"]
     cols = []
     for label, pos in zip(labels, positions):
@@ -467,6 +488,7 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
             raise Unsupported("dtype for a column not read")
     plan.columns = cols
     plan.labels = sample.columns
+    plan.guards["header_fields"] = fields
 
 
 # -- reading ---------------------------------------------------------------------------
@@ -611,9 +633,10 @@ def _blank_beside(plan: _Plan, chars: bytes) -> bool:
 
 
 def _blank_lines_guard(plan: _Plan) -> None:
-    """pandas skips a line of blanks (fastetl reads it as a row): Unsupported when the
-    file may have one."""
-    if _blank_beside(plan, b"\r\n"):
+    """pandas skips a line of blanks; fastetl reads it as a row, which with more than one
+    field is a row too short (fastetl refuses it, and the call falls back): with one
+    field, Unsupported when the file may have such a line."""
+    if plan.nfields == 1 and _blank_beside(plan, b"\r\n"):
         if re.search(rb"(?:^|[\r\n])[ \t]+(?:[\r\n]|$)", _raw(plan)):
             raise Unsupported("a line of blanks, which pandas skips")
 
@@ -644,13 +667,15 @@ def _buffer_lines(nfields: int) -> int:
     return lines
 
 
-_MAYBE_NOT_TEXT = re.compile(r"\s*[+\-]?(\d|\.\d|inf|nan)", re.IGNORECASE)
+_MAYBE_NOT_TEXT = re.compile(
+    r"\s*[+\-]?(?:\d*\.?\d*(?:[eE][+\-]?\d*)?|inf(?:inity)?|nan)\s*", re.IGNORECASE
+)
 
 
 def _not_text(value: str) -> bool:
     """True unless ``value`` is surely text to pandas (not a number, a bool, a NA)."""
     return (
-        _MAYBE_NOT_TEXT.match(value) is not None
+        _MAYBE_NOT_TEXT.fullmatch(value) is not None
         or value.strip() in _TRUE
         or value.strip() in _FALSE
     )
@@ -672,12 +697,13 @@ def _null_guard(plan: _Plan) -> None:
     column and pandas does not: a null marker (or nothing) with blanks around it, or
     a spelling of nan that is not one of the null markers (fastetl's float converter
     reads every nan; pandas' reads none)."""
-    d, q = plan.delimiter.encode(), plan.quote.encode()
+    d, q = plan.delimiter.encode(), (plan.quote or "").encode()
     if _blank_beside(plan, d + q + b"\r\n"):
         tokens = "|".join(re.escape(t) for t in plan.nulls if t)
         inner = rf"[ \t]+(?:{tokens})?[ \t]*|(?:{tokens})[ \t]+" if tokens else r"[ \t]+"
-        dd, qq = re.escape(plan.delimiter), re.escape(plan.quote)
-        pat = rf"(?:^|{dd}|\n){qq}?(?:{inner}){qq}?(?:{dd}|\r|\n|$)"
+        dd = re.escape(plan.delimiter)
+        qq = re.escape(plan.quote) + "?" if plan.quote else ""
+        pat = rf"(?:^|{dd}|\n){qq}(?:{inner}){qq}(?:{dd}|\r|\n|$)"
         if re.search(pat.encode(), _raw(plan)):
             raise Unsupported("a null marker with blanks around it")
     allowed = [
@@ -722,23 +748,48 @@ def _nan_key(t: bytes) -> int:
     return (sgn << 24) | (word[0] << 16) | (word[1] << 8) | word[2]
 
 
-_LEADS = np.zeros(256, dtype=bool)
-for _b in b"0123456789+-. \t":
-    _LEADS[_b] = True
-_LEADS[0] = True
+_NUMBER_BYTES = _table(b"0123456789+-.eE \t\0")
+_SIGN_AFTER = _table(b"eE \t")
 
 
 def _surely_text(raw: np.ndarray) -> np.ndarray:
-    """For fixed-width UTF-8 values (numpy S, width >= 5, contiguous): True where the
-    value cannot be a number, a bool or nan to pandas -- its first byte is not a digit,
-    a sign, a point or a blank, and it starts with none of inf, nan, true, false."""
+    """For fixed-width UTF-8 values (numpy S, contiguous): True where the value cannot
+    be a number, a bool or nan/inf to pandas.  Such a value starts with something else
+    than a digit, sign, point or blank and not with inf, nan, true or false (any case),
+    or has a byte no number has, or a sign that is not first nor after an exponent or a
+    blank (2024-01-31)."""
     grid = raw.view(np.uint8).reshape(len(raw), raw.dtype.itemsize)
+    lead = grid[:, 0]
+    numeric_lead = _NUMBER_BYTES[lead] & (lead != 0)
     low = grid[:, :5] | np.uint8(0x20)  # ASCII letters in lower case
-    maybe = _LEADS[grid[:, 0]]
-    for word in (b"inf", b"nan", b"true", b"false"):
-        w = np.frombuffer(word, dtype=np.uint8)
-        maybe |= (low[:, : len(w)] == w).all(axis=1)
-    return ~maybe
+    word = np.zeros(len(grid), dtype=bool)
+    for w in (b"inf", b"nan", b"true", b"false"):
+        if grid.shape[1] >= len(w):
+            word |= (low[:, : len(w)] == np.frombuffer(w, dtype=np.uint8)).all(axis=1)
+    other = ~_NUMBER_BYTES[grid].all(axis=1)
+    signs = (grid[:, 1:] == 43) | (grid[:, 1:] == 45)
+    misplaced = (signs & ~_SIGN_AFTER[grid[:, :-1]]).any(axis=1)
+    return (~numeric_lead & ~word & (lead != 0)) | (numeric_lead & (other | misplaced))
+
+
+def _chunks_proven(plan: _Plan, raw: np.ndarray, nulls: np.ndarray | None) -> bool:
+    """True when every chunk pandas' low_memory reading may cut from this text column
+    holds a value that is surely text (so pandas types each chunk as text too)."""
+    n = len(raw)
+    step = max(1, _buffer_lines(plan.nfields) // 2)
+    if not plan.low_memory or n <= step:
+        return True
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        for a, b in ((lo, min(hi, lo + 256)), (lo, hi)):  # a look at the first rows first
+            sure = _surely_text(raw[a:b])
+            if nulls is not None:
+                sure &= ~nulls[a:b]
+            if sure.any():
+                break
+        else:
+            return False
+    return True
 
 
 def _arrow_strings(values: np.ndarray, nulls: np.ndarray | None) -> Any:
@@ -749,8 +800,7 @@ def _arrow_strings(values: np.ndarray, nulls: np.ndarray | None) -> Any:
     n = len(values)
     width = values.dtype.itemsize
     grid = values.view(np.uint8).reshape(n, width)
-    lengths = width - np.argmax(grid[:, ::-1] != 0, axis=1)
-    lengths[~grid.any(axis=1)] = 0
+    lengths = np.char.str_len(values).astype(np.int64)  # (fastetl refuses trailing NULs)
     if nulls is not None:
         lengths[nulls] = 0
     offsets = np.zeros(n + 1, dtype=np.int64)
@@ -829,14 +879,8 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
         idx = pa.array(codes, mask=nulls if has_null else None, type=pa.int64())
         return _text_array(dictionary.take(idx), col.want)
     raw = np.ascontiguousarray(table.array[name])
-    if col.want is None:
-        sure = _surely_text(raw)
-        if has_null:
-            sure &= ~nulls
-        if not _every_chunk_has(plan, sure):
-            raise Unsupported(f"column {col.label!r}: pandas' chunks could mix types")
-        if not sure.any():
-            raise Unsupported(f"column {col.label!r}: text not proven")
+    if col.want is None and not _chunks_proven(plan, raw, nulls if has_null else None):
+        raise Unsupported(f"column {col.label!r}: pandas' chunks could mix types")
     if col.want == "category":
         raise Unsupported("a category of more than 65,536 values")
 
@@ -908,12 +952,13 @@ def _answer(opts: dict[str, Any], replay: dict[str, Any]) -> pandas.DataFrame:
     _columns(plan, opts, sample)
     if not plan.columns:
         raise Unsupported("no columns")
+    index = _index_labels(plan, opts["index_col"])
     try:
         _blank_lines_guard(plan)
         table, schema = _read(plan)
         if len(table) == 0:
             raise Unsupported("no data rows")
-        return _frame(plan, table, schema)
+        df = _frame(plan, table, schema)
     finally:
         raw = plan.guards.pop("raw", None)
         if isinstance(raw, mmap.mmap):
@@ -921,6 +966,52 @@ def _answer(opts: dict[str, Any], replay: dict[str, Any]) -> pandas.DataFrame:
                 raw.close()
             except BufferError:  # pragma: no cover - a view outlived its check: GC closes it
                 pass
+    if index:
+        df = _set_index(df, plan, index)
+    return df
+
+
+def _index_labels(plan: _Plan, index_col: Any) -> list[Any]:
+    """The labels of the columns that index_col makes the index (in its order)."""
+    if index_col is None or index_col is False:
+        return []
+    items = list(index_col) if isinstance(index_col, (list, tuple)) else [index_col]
+    labels = list(plan.labels)
+    out = []
+    for item in items:
+        if isinstance(item, bool):
+            raise Unsupported(f"index_col={index_col!r}")
+        if isinstance(item, int):
+            if not 0 <= item < len(labels):
+                raise Unsupported(f"index_col={index_col!r}")
+            out.append(labels[item])
+        elif item in labels and labels.count(item) == 1:
+            out.append(item)
+        else:
+            raise Unsupported(f"index_col={index_col!r}")
+    if len(set(map(repr, out))) != len(out) or len(out) == len(labels):
+        raise Unsupported(f"index_col={index_col!r}")
+    return out
+
+
+def _set_index(df: pandas.DataFrame, plan: _Plan, index: list[Any]) -> pandas.DataFrame:
+    """index_col: pandas names an index column without a header name None."""
+    fields = plan.guards["header_fields"]
+    for label in index:  # pandas makes an index its own way: the plain types only
+        d = df[label].dtype
+        if not (d == np.dtype("int64") or d == np.dtype("float64") or d == "str"):
+            raise Unsupported(f"an index column of type {d}")
+    out = df.set_index(index)
+    if plan.header:
+        names = []
+        for label in index:
+            pos = next(c.position for c in plan.columns if c.label == label)
+            names.append(None if fields[pos] == "" else label)
+        if len(index) == 1:
+            out.index.name = names[0]
+        else:
+            out.index.names = names
+    return out
 
 
 def read_csv(*args: Any, **kwargs: Any) -> Any:
@@ -934,6 +1025,10 @@ def read_csv(*args: Any, **kwargs: Any) -> Any:
     replay: dict[str, Any] = {}
     try:
         return _answer(dict(bound.arguments), replay)
+    except _PandasSays as e:
+        if e.error is not None:
+            raise e.error from None
+        return _original(*args, **kwargs)
     except Unsupported as e:
         if replay:  # a file object was read: pandas gets it back as it was
             if replay["pos"] is not None:
