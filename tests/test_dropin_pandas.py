@@ -138,6 +138,19 @@ def test_types_come_from_the_whole_file(tmp_path):
     assert list(df.dtypes.astype(str)) == ["int64", "float64", "str", "str"]
 
 
+def test_bools_in_any_case(tmp_path):
+    """pandas' C parser reads true/false in any case as bools; with NA, object bools."""
+    own(write(tmp_path, "a,b\ntRuE,x\nfAlSe,y\nTRUE,z\n"))
+    own(write(tmp_path, "a,b\ntrue,x\n,y\nFalse,z\n"))
+
+
+def test_integers_beyond_int64(tmp_path):
+    """Beyond int64 pandas gives uint64 or Python ints (object): handed to pandas."""
+    for v in (2**63, 2**64, -(2**63) - 1, 92233720368547758070):
+        same(write(tmp_path, f"a,b\n1,x\n{v},y\n"))
+        same(lambda v=v: io.StringIO(str(v)), header=None)
+
+
 def test_int_with_nulls_is_float(tmp_path):
     p = write(tmp_path, "a,b\n1,x\n,y\n9007199254740993,z\n")
     same(p)  # beyond 2**53 with a null: a fallback, equal all the same
@@ -261,7 +274,7 @@ def _column(draw, nrows):
             f = draw(floats)
             v = draw(st.sampled_from([repr(f), f"{f:.2f}", f"{f:.6e}", f"{f:g}"]))
         elif kind == "bool":
-            v = draw(st.sampled_from(["True", "False", "TRUE", "false"]))
+            v = draw(st.sampled_from(["True", "False", "TRUE", "false", "tRuE", "FALSE"]))
         elif kind == "word":
             v = draw(st.sampled_from(["red", "green", "blue"]))
         elif kind == "text":

@@ -67,8 +67,7 @@ STR_MIN_WIDTH = 16
 MAX_WIDTH = 1 << 20
 EXACT_INT_FLOAT = 2**53  # ints up to here become floats exactly
 _COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar", ".tgz", ".tbz", ".txz")
-_TRUE = ("True", "TRUE", "true")
-_FALSE = ("False", "FALSE", "false")
+_BOOLS = ("true", "false")  # pandas' C parser reads these in any case (tRuE too)
 _NA_DEFAULT = tuple(sorted(_readers.STR_NA_VALUES))
 
 # Keyword -> the value at which fastetl's own path reads exactly what pandas reads.
@@ -180,7 +179,7 @@ def _want_name(dtype: Any) -> str:
         return "int64"
     if d == np.dtype(object):
         return "object"
-    if isinstance(d, pandas.CategoricalDtype) and d.categories is None:
+    if isinstance(d, pandas.CategoricalDtype) and d.categories is None and not d.ordered:
         return "category"
     if isinstance(d, pandas.Int64Dtype):
         return "Int64"
@@ -318,6 +317,11 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
                 raise Unsupported(f"encoding={enc!r}")
         except LookupError:
             raise Unsupported(f"encoding={enc!r}") from None
+    with warnings.catch_warnings():  # (the option itself is deprecated: quiet)
+        warnings.simplefilter("ignore")
+        infer_string = pandas.get_option("future.infer_string")
+    if not infer_string:
+        raise Unsupported("future.infer_string disabled (text as object)")
     backend = opts["dtype_backend"]
     if backend is not _readers.lib.no_default:
         raise Unsupported(f"dtype_backend={backend!r}")
@@ -471,8 +475,13 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
                 kind = "int"
             elif d == np.dtype("float64"):
                 kind = "float"
-            elif d == np.dtype(bool) or d == np.dtype(object) or isinstance(d, pandas.StringDtype):
+            elif d == np.dtype(bool) or isinstance(d, pandas.StringDtype):
                 kind = "text"
+            elif d == np.dtype(object) and all(
+                isinstance(v, (str, bool)) or (isinstance(v, float) and v != v)
+                for v in sample[label].tolist()
+            ):
+                kind = "text"  # (bools with NA, or texts)
             else:
                 raise Unsupported(f"column {label!r} of type {d} in the first rows")
         col = _Col(label=label, position=pos, kind=kind, want=want)
@@ -676,8 +685,7 @@ def _not_text(value: str) -> bool:
     """True unless ``value`` is surely text to pandas (not a number, a bool, a NA)."""
     return (
         _MAYBE_NOT_TEXT.fullmatch(value) is not None
-        or value.strip() in _TRUE
-        or value.strip() in _FALSE
+        or value.strip().lower() in _BOOLS
     )
 
 
@@ -848,8 +856,8 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
     if c.type == "category":
         values = table.meta["categories"][name]
         codes = np.asarray(table.array[name]).astype(np.int64)
-        if col.want is None and values and all(v in _TRUE or v in _FALSE for v in values):
-            truth = np.array([v in _TRUE for v in values])[codes]
+        if col.want is None and values and all(v.lower() in _BOOLS for v in values):
+            truth = np.array([v.lower() == "true" for v in values])[codes]
             if not _every_chunk_has(plan, ~nulls):
                 raise Unsupported(f"column {col.label!r}: pandas' chunks would mix types")
             if not has_null:
