@@ -138,6 +138,13 @@ def test_types_come_from_the_whole_file(tmp_path):
     assert list(df.dtypes.astype(str)) == ["int64", "float64", "str", "str"]
 
 
+@pytest.mark.parametrize("backend", ["numpy_nullable", "pyarrow"])
+def test_dtype_backend(tmp_path, backend):
+    p = write(tmp_path, MIXED + "5,,,True,gamma,z,\n")
+    df = own(p, dtype_backend=backend)
+    assert df["qty"].dtype == ("Int64" if backend == "numpy_nullable" else "int64[pyarrow]")
+
+
 def test_bools_in_any_case(tmp_path):
     """pandas' C parser reads true/false in any case as bools; with NA, object bools."""
     own(write(tmp_path, "a,b\ntRuE,x\nfAlSe,y\nTRUE,z\n"))
@@ -331,6 +338,8 @@ def _case(draw):
         pick = draw(st.sampled_from(names))
         kwargs["dtype"] = {pick: draw(st.sampled_from(["str", "object", "string", "category",
                                                         "float64", "Int64", "int64"]))}
+    if draw(st.integers(0, 4)) == 0 and "dtype" not in kwargs:
+        kwargs["dtype_backend"] = draw(st.sampled_from(["numpy_nullable", "pyarrow"]))
     return buf.getvalue(), kwargs, draw(st.sampled_from(["path", "text", "bytes"]))
 
 

@@ -323,8 +323,12 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
     if not infer_string:
         raise Unsupported("future.infer_string disabled (text as object)")
     backend = opts["dtype_backend"]
-    if backend is not _readers.lib.no_default:
+    if backend is _readers.lib.no_default:
+        backend = None
+    elif backend not in ("numpy_nullable", "pyarrow") or not _have_arrow():
         raise Unsupported(f"dtype_backend={backend!r}")
+    elif opts["dtype"] is not None:
+        raise Unsupported("dtype with dtype_backend")
     quote = opts["quotechar"]
     if not isinstance(quote, str) or len(quote) != 1 or not quote.isascii() or quote in "\r\n":
         raise Unsupported(f"quotechar={quote!r}")
@@ -410,12 +414,39 @@ def _guess(plan: _Plan, opts: dict[str, Any]) -> pandas.DataFrame:
         else:
             failed = None
     if failed is not None:
-        for w in seen:  # ... with the warnings it gave on the way
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        for w in seen:  # ... with the warnings it gave on the way (at read_csv's caller)
+            warnings.warn(w.message, w.category, stacklevel=4)
         raise _PandasSays(failed)
-    if seen:  # pandas warns about the head: it will say so itself
-        raise Unsupported(f"pandas warns about the first rows ({seen[0].category.__name__})")
+    for w in seen:
+        if not issubclass(w.category, (DeprecationWarning, FutureWarning)):
+            # about the data (ParserWarning, DtypeWarning ...): pandas will say it itself
+            raise Unsupported(f"pandas warns about the first rows ({w.category.__name__})")
+    plan.guards["warnings"] = seen  # about the arguments: said again with the answer
     return sample
+
+
+def _plain(d: Any) -> Any:
+    """The default-backend dtype a dtype_backend dtype stands for (the first guess)."""
+    if isinstance(d, pandas.ArrowDtype):
+        import pyarrow as pa
+
+        t = d.pyarrow_dtype
+        if pa.types.is_int64(t) or pa.types.is_null(t):
+            return np.dtype("int64")
+        if pa.types.is_float64(t):
+            return np.dtype("float64")
+        if pa.types.is_boolean(t):
+            return np.dtype(bool)
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            return pandas.StringDtype(na_value=np.nan)
+        return d
+    if isinstance(d, pandas.Int64Dtype):
+        return np.dtype("int64")
+    if isinstance(d, pandas.Float64Dtype):
+        return np.dtype("float64")
+    if isinstance(d, pandas.BooleanDtype):
+        return np.dtype(bool)
+    return d
 
 
 def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> None:
@@ -470,7 +501,7 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
         if want is not None:
             kind = _WANT[want][0]
         else:
-            d = sample[label].dtype
+            d = _plain(sample[label].dtype)
             if d == np.dtype("int64"):
                 kind = "int"
             elif d == np.dtype("float64"):
@@ -832,8 +863,14 @@ def _have_arrow() -> bool:
     return True
 
 
-def _text_array(values: Any, want: str | None) -> Any:
+def _text_array(values: Any, want: str | None, backend: str | None = None) -> Any:
     """pandas' array for a text column from an Arrow string array."""
+    if backend == "pyarrow":
+        import pyarrow as pa
+
+        return pandas.arrays.ArrowExtensionArray(values.cast(pa.string()))
+    if backend == "numpy_nullable":
+        want = "string"
     if want in (None, "str"):
         dtype = pandas.StringDtype(na_value=np.nan)
     elif want == "string":
@@ -860,6 +897,8 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
             truth = np.array([v.lower() == "true" for v in values])[codes]
             if not _every_chunk_has(plan, ~nulls):
                 raise Unsupported(f"column {col.label!r}: pandas' chunks would mix types")
+            if plan.backend is not None:
+                return _nullable(plan.backend, truth, nulls)
             if not has_null:
                 return truth
             out = truth.astype(object)
@@ -885,7 +924,7 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
 
         dictionary = pa.array(values, type=pa.large_string())
         idx = pa.array(codes, mask=nulls if has_null else None, type=pa.int64())
-        return _text_array(dictionary.take(idx), col.want)
+        return _text_array(dictionary.take(idx), col.want, plan.backend)
     raw = np.ascontiguousarray(table.array[name])
     if col.want is None and not _chunks_proven(plan, raw, nulls if has_null else None):
         raise Unsupported(f"column {col.label!r}: pandas' chunks could mix types")
@@ -894,7 +933,7 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
 
     if not _have_arrow():  # pragma: no cover
         raise Unsupported("wide text without pyarrow")
-    return _text_array(_arrow_strings(raw, nulls if has_null else None), col.want)
+    return _text_array(_arrow_strings(raw, nulls if has_null else None), col.want, plan.backend)
 
 
 def _categorical(values: list[str], codes: np.ndarray, nulls: np.ndarray) -> Any:
@@ -907,6 +946,27 @@ def _categorical(values: list[str], codes: np.ndarray, nulls: np.ndarray) -> Any
     codes_n[nulls] = len(values)
     cats = pandas.Index([values[i] for i in order])
     return pandas.Categorical.from_codes(remap[codes_n], categories=cats)
+
+
+def _nullable(backend: str, values: np.ndarray, nulls: np.ndarray) -> Any:
+    """A column of dtype_backend="numpy_nullable" (Int64, Float64, boolean) or
+    "pyarrow" (int64, double, bool, and null for a column of nothing but NA)."""
+    if backend == "pyarrow":
+        import pyarrow as pa
+
+        if len(values) and nulls.all():
+            arr = pa.nulls(len(values))
+        else:
+            arr = pa.array(values, mask=nulls if nulls.any() else None)
+        return pandas.arrays.ArrowExtensionArray(arr)
+    values = np.ascontiguousarray(values)
+    if values.dtype == np.dtype("int64"):
+        return pandas.arrays.IntegerArray(values.copy(), nulls.copy())
+    if values.dtype == np.dtype("float64"):
+        out = values.copy()
+        out[nulls] = 0.0
+        return pandas.arrays.FloatingArray(out, nulls.copy())
+    return pandas.arrays.BooleanArray(values.copy(), nulls.copy())
 
 
 def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
@@ -925,15 +985,24 @@ def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
             if nan.any() and not guarded:
                 _null_guard(plan)
                 guarded = True
+            if plan.backend is not None:
+                if nan.all():  # pandas: a column of nothing but NA is Int64 / null
+                    data[k] = _nullable(plan.backend, np.zeros(len(raw), np.int64), nan)
+                else:
+                    data[k] = _nullable(plan.backend, raw, nan)
+                continue
             data[k] = raw if col.want is None else raw.astype(np.float64)
             continue
         nulls = table.null_mask(name)
+        if nulls.any() and not guarded:
+            _null_guard(plan)
+            guarded = True
+        if plan.backend is not None:
+            data[k] = _nullable(plan.backend, raw, nulls)
+            continue
         if nulls.any():
             if col.want == "int64":  # pragma: no cover - fastetl refuses first
                 raise Unsupported("NA in an int64 column")
-            if not guarded:
-                _null_guard(plan)
-                guarded = True
             if col.want == "Int64":
                 data[k] = pandas.arrays.IntegerArray(raw.copy(), nulls.copy())
                 continue
@@ -976,6 +1045,8 @@ def _answer(opts: dict[str, Any], replay: dict[str, Any]) -> pandas.DataFrame:
                 pass
     if index:
         df = _set_index(df, plan, index)
+    for w in plan.guards.get("warnings", ()):  # (pointing at the caller of read_csv)
+        warnings.warn(w.message, w.category, stacklevel=3)
     return df
 
 
