@@ -811,6 +811,22 @@ def _surely_text(raw: np.ndarray) -> np.ndarray:
     return (~numeric_lead & ~word & (lead != 0)) | (numeric_lead & (other | misplaced))
 
 
+_BIG_INT = re.compile(r"\s*[+\-]?\d{19,}\s*")
+_DIGITS = _table(b"0123456789")
+
+
+def _big_ints(raw: np.ndarray) -> bool:
+    """True when a fixed-width value is an integer of 19 digits or more: pandas reads a
+    column holding one in ways of its own (uint64, Python ints, '' for NA)."""
+    lengths = np.char.str_len(raw)
+    long = lengths >= 19
+    if not long.any():
+        return False
+    grid = raw[long].view(np.uint8).reshape(int(long.sum()), raw.dtype.itemsize)
+    digits = _DIGITS[grid] | (grid == 0) | (grid == 43) | (grid == 45) | (grid == 32)
+    return bool(digits.all(axis=1).any())
+
+
 def _chunks_proven(plan: _Plan, raw: np.ndarray, nulls: np.ndarray | None) -> bool:
     """True when every chunk pandas' low_memory reading may cut from this text column
     holds a value that is surely text (so pandas types each chunk as text too)."""
@@ -904,6 +920,8 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
             out = truth.astype(object)
             out[nulls] = np.nan
             return out
+        if any(_BIG_INT.fullmatch(v) for v in values):
+            raise Unsupported(f"column {col.label!r}: integers beyond int64 among texts")
         if col.want is None:
             surely = np.array([not _not_text(v) for v in values] + [False])
             codes_n = codes.copy()
@@ -926,6 +944,8 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
         idx = pa.array(codes, mask=nulls if has_null else None, type=pa.int64())
         return _text_array(dictionary.take(idx), col.want, plan.backend)
     raw = np.ascontiguousarray(table.array[name])
+    if _big_ints(raw):
+        raise Unsupported(f"column {col.label!r}: integers beyond int64 among texts")
     if col.want is None and not _chunks_proven(plan, raw, nulls if has_null else None):
         raise Unsupported(f"column {col.label!r}: pandas' chunks could mix types")
     if col.want == "category":
