@@ -219,13 +219,22 @@ def test_fallback_warns_and_answers(tmp_path):
 def test_fallback_error_and_silent(tmp_path):
     p = write(tmp_path, MIXED)
     fastetl.set_fallback("error")
-    with pytest.raises(FallbackError, match="nrows"):
-        fpd.read_csv(p, nrows=2)
+    with pytest.raises(FallbackError, match="skipfooter"):
+        fpd.read_csv(p, skipfooter=1)
     fastetl.set_fallback("silent")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        got = fpd.read_csv(p, nrows=2)
-    pandas.testing.assert_frame_equal(got, pandas.read_csv(p, nrows=2), check_exact=True)
+        got = fpd.read_csv(p, skipfooter=1, engine="python")
+    want = pandas.read_csv(p, skipfooter=1, engine="python")
+    pandas.testing.assert_frame_equal(got, want, check_exact=True)
+
+
+def test_nrows_types_from_those_rows_only(tmp_path):
+    """With nrows, pandas types the columns from those rows only."""
+    p = write(tmp_path, "a,b\n1,x\n2,y\nword,3.5\n")
+    df = own(p, nrows=2)
+    assert df["a"].dtype == "int64"
+    own(lambda: io.StringIO("a,b\n1,x\n2,y\nword,3.5\n"), nrows=3)
 
 
 def test_fallback_environment_in_a_subprocess(tmp_path):
@@ -233,7 +242,7 @@ def test_fallback_environment_in_a_subprocess(tmp_path):
     code = (
         "import fastetl.pandas as pd, sys\n"
         "try:\n"
-        f"    pd.read_csv({str(p)!r}, nrows=1)\n"
+        f"    pd.read_csv({str(p)!r}, skipfooter=1, engine='python')\n"
         "except Exception as e:\n"
         "    print(type(e).__name__); sys.exit(0)\n"
         "print('no error')\n"
@@ -340,6 +349,8 @@ def _case(draw):
         pick = draw(st.sampled_from(names))
         kwargs["dtype"] = {pick: draw(st.sampled_from(["str", "object", "string", "category",
                                                         "float64", "Int64", "int64"]))}
+    if draw(st.integers(0, 4)) == 0:
+        kwargs["nrows"] = draw(st.integers(1, nrows + 2))
     if draw(st.integers(0, 4)) == 0 and "dtype" not in kwargs:
         kwargs["dtype_backend"] = draw(st.sampled_from(["numpy_nullable", "pyarrow"]))
     return buf.getvalue(), kwargs, draw(st.sampled_from(["path", "text", "bytes"]))

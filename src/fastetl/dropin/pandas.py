@@ -65,7 +65,8 @@ HEAD_BYTES = 1 << 20  # bytes read to split the header row
 CATEGORY_VALUES = 1 << 16  # distinct values a text column keeps as a dictionary
 STR_MIN_WIDTH = 16
 MAX_WIDTH = 1 << 20
-EXACT_INT_FLOAT = 2**53  # ints up to here become floats exactly
+EXACT_INT_FLOAT = 2**53
+MAX_NROWS = 200_000  # nrows cut by a Python loop over rows: a bounded one  # ints up to here become floats exactly
 _COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar", ".tgz", ".tbz", ".txz")
 _BOOLS = ("true", "false")  # pandas' C parser reads these in any case (tRuE too)
 _NA_DEFAULT = tuple(sorted(_readers.STR_NA_VALUES))
@@ -82,7 +83,6 @@ _ONLY_DEFAULT = {
     "skipinitialspace": (False,),
     "skiprows": (None, 0),
     "skipfooter": (0,),
-    "nrows": (None,),
     "skip_blank_lines": (True,),
     "parse_dates": (None, False),
     "date_format": (None,),
@@ -290,6 +290,46 @@ def _na_set(opts: dict[str, Any]) -> tuple[str, ...]:
     return nulls
 
 
+def _first_rows(
+    path: str | None, data: bytes | None, count: int, delim: str, quote: str | None
+) -> bytes:
+    """The bytes of the input's first ``count`` rows (``nrows`` plus the header row)."""
+    q = ord(quote) if quote else -1
+    buf = b""
+    done = False
+    f = open(path, "rb") if path is not None else None
+    try:
+        if data is not None:
+            buf, done = data, True
+        pos = 0
+        rows = 0
+        while rows < count:
+            if not done and len(buf) - pos < (1 << 16):
+                more = f.read(1 << 20) if f is not None else b""
+                done = not more
+                buf += more
+            if pos >= len(buf):
+                break
+            status, nxt, _ = _core.find_row_end(buf, pos, len(buf), done, ord(delim), q)
+            if status == -1:
+                if done:  # pragma: no cover - final data always ends a row
+                    break
+                more = f.read(1 << 20) if f is not None else b""
+                done = not more
+                buf += more
+                continue
+            if status != 0:
+                raise Unsupported("a row fastetl cannot split among the first nrows")
+            if nxt == pos + 1 or buf[pos : nxt].strip(b"\r\n") == b"":
+                raise Unsupported("a blank line among the first nrows (pandas skips it)")
+            pos = nxt
+            rows += 1
+        return bytes(buf[:pos])
+    finally:
+        if f is not None:
+            f.close()
+
+
 def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
     """What fastetl reads for this call, or Unsupported."""
     for key, allowed in _ONLY_DEFAULT.items():
@@ -357,6 +397,14 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         size = len(data)
     else:
         size = os.path.getsize(path)
+    nrows = opts["nrows"]
+    if nrows is not None:
+        if not isinstance(nrows, int) or isinstance(nrows, bool) or nrows < 1:
+            raise Unsupported(f"nrows={nrows!r}")  # (pandas says what is wrong with it)
+        if nrows > MAX_NROWS:
+            raise Unsupported(f"nrows over {MAX_NROWS:,}")
+        data = _first_rows(path, data, nrows + header_row, delim, quote)
+        path, size = None, len(data)
     return _Plan(
         path=path,
         data=data,
@@ -400,7 +448,7 @@ def _mangled(header: list[str]) -> bool:
 
 def _guess(plan: _Plan, opts: dict[str, Any]) -> pandas.DataFrame:
     kw = dict(opts)
-    kw["nrows"] = SAMPLE_ROWS
+    kw["nrows"] = min(SAMPLE_ROWS, opts["nrows"] or SAMPLE_ROWS)
     src = kw.pop("filepath_or_buffer")
     if plan.data is not None:
         src = io.BytesIO(plan.data)
