@@ -145,6 +145,16 @@ def test_dtype_backend(tmp_path, backend):
     assert df["qty"].dtype == ("Int64" if backend == "numpy_nullable" else "int64[pyarrow]")
 
 
+def test_parse_dates_iso(tmp_path):
+    p = write(tmp_path, "a,d,e\n1,2020-01-01,x\n2,,y\n3,9999-12-31,z\n")
+    df = own(p, parse_dates=["d"])
+    assert df["d"].dtype == "datetime64[us]"
+    own(p, parse_dates=[0], usecols=["d", "e"])
+    same(p, parse_dates=[1], usecols=["d", "e"])  # (pandas tries e: a warning, a fallback)
+    same(write(tmp_path, "a,d\n1,2020-1-1\n2,2020-01-02\n"), parse_dates=["d"])
+    same(write(tmp_path, "a,d\n1,2020-01-01\n2,nope\n"), parse_dates=["d"])
+
+
 def test_bools_in_any_case(tmp_path):
     """pandas' C parser reads true/false in any case as bools; with NA, object bools."""
     own(write(tmp_path, "a,b\ntRuE,x\nfAlSe,y\nTRUE,z\n"))
@@ -281,7 +291,8 @@ _WORDS = ["alpha", "beta", "x y", "a,b", 'q"uote', "True", "false", "NA", "nan",
 
 @st.composite
 def _column(draw, nrows):
-    kind = draw(st.sampled_from(["int", "float", "bool", "word", "text", "mixed", "empty"]))
+    kind = draw(st.sampled_from(["int", "float", "bool", "word", "text", "mixed", "empty",
+                                 "date"]))
     ints = st.integers(-(2**63), 2**63 - 1) | st.integers(-1000, 1000)
     floats = st.floats(allow_nan=False, allow_infinity=True)
     out = []
@@ -293,6 +304,9 @@ def _column(draw, nrows):
             v = draw(st.sampled_from([repr(f), f"{f:.2f}", f"{f:.6e}", f"{f:g}"]))
         elif kind == "bool":
             v = draw(st.sampled_from(["True", "False", "TRUE", "false", "tRuE", "FALSE"]))
+        elif kind == "date":
+            d = draw(st.dates(min_value=__import__("datetime").date(1, 1, 1)))
+            v = draw(st.sampled_from([d.isoformat(), d.isoformat(), f"{d.year}-{d.month}-{d.day}"]))
         elif kind == "word":
             v = draw(st.sampled_from(["red", "green", "blue"]))
         elif kind == "text":
@@ -349,6 +363,8 @@ def _case(draw):
         pick = draw(st.sampled_from(names))
         kwargs["dtype"] = {pick: draw(st.sampled_from(["str", "object", "string", "category",
                                                         "float64", "Int64", "int64"]))}
+    if draw(st.integers(0, 3)) == 0:
+        kwargs["parse_dates"] = draw(st.lists(st.integers(0, ncols - 1), max_size=2, unique=True))
     if draw(st.integers(0, 4)) == 0:
         kwargs["nrows"] = draw(st.integers(1, nrows + 2))
     if draw(st.integers(0, 4)) == 0 and "dtype" not in kwargs:

@@ -84,7 +84,6 @@ _ONLY_DEFAULT = {
     "skiprows": (None, 0),
     "skipfooter": (0,),
     "skip_blank_lines": (True,),
-    "parse_dates": (None, False),
     "date_format": (None,),
     "dayfirst": (False,),
     "iterator": (False,),
@@ -473,6 +472,27 @@ def _guess(plan: _Plan, opts: dict[str, Any]) -> pandas.DataFrame:
     return sample
 
 
+def _date_labels(parse_dates: Any, labels: list[Any], plan: _Plan) -> list[Any]:
+    """The labels of the columns parse_dates names (ISO dates only: see _schema)."""
+    if parse_dates is None or parse_dates is False or (
+        isinstance(parse_dates, (list, tuple)) and not parse_dates
+    ):
+        return []
+    if not isinstance(parse_dates, (list, tuple)) or plan.backend is not None:
+        raise Unsupported(f"parse_dates={parse_dates!r}")
+    out = []
+    for item in parse_dates:
+        if isinstance(item, str) and labels.count(item) == 1:
+            out.append(item)
+        elif isinstance(item, int) and not isinstance(item, bool) and 0 <= item < len(labels):
+            out.append(labels[item])
+        else:
+            raise Unsupported(f"parse_dates={parse_dates!r}")
+    if _blank_beside(plan, plan.delimiter.encode() + b"\r\n" + (plan.quote or "").encode()):
+        raise Unsupported("parse_dates with blanks beside fields")
+    return out
+
+
 def _plain(d: Any) -> Any:
     """The default-backend dtype a dtype_backend dtype stands for (the first guess)."""
     if isinstance(d, pandas.ArrowDtype):
@@ -535,9 +555,17 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
         ):
             raise Unsupported("usecols that pandas resolves otherwise")
     dtype = opts["dtype"]
+    dates = _date_labels(opts["parse_dates"], labels, plan)
     cols = []
     for label, pos in zip(labels, positions):
         want = None
+        if label in dates:
+            if not str(sample[label].dtype) == "datetime64[us]":
+                raise Unsupported(f"column {label!r}: dates pandas reads otherwise")
+            if dtype is not None and (not isinstance(dtype, dict) or label in dtype):
+                raise Unsupported("dtype for a parse_dates column")
+            cols.append(_Col(label=label, position=pos, kind="date"))
+            continue
         if dtype is not None:
             if isinstance(dtype, dict):
                 if label in dtype:
@@ -594,6 +622,8 @@ def _schema(plan: _Plan) -> Schema:
             out.append(Column(n, "int64", nullable=True))
         elif c.kind == "float":
             out.append(Column(n, "float64", nullable=True))
+        elif c.kind == "date":  # ISO dates only; pandas reads every one of them alike
+            out.append(Column(n, "date", nullable=True))
         elif c.width is not None:
             out.append(Column(n, "str", nullable=True, width=c.width))
         else:
@@ -652,6 +682,8 @@ def _widen(plan: _Plan, e: ParseError) -> None:
             col.width = min(MAX_WIDTH, max(col.width * 4, _width(seen)))
             return
         raise Unsupported(f"column {col.label!r}: {reason}")
+    if col.kind == "date":
+        raise Unsupported(f"column {col.label!r}: {e.value!r} is not an ISO date to fastetl")
     if col.want is not None:  # pandas raises for a value of the wrong type: let it say so
         raise Unsupported(f"column {col.label!r} {e.value!r} {reason}")
     value = e.value
@@ -1048,6 +1080,9 @@ def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
             data[k] = _text(plan, table, col, name, c)
             continue
         raw = np.asarray(table.array[name])
+        if col.kind == "date":
+            data[k] = raw.astype("M8[us]")
+            continue
         if col.kind == "float":
             nan = np.isnan(raw)
             if nan.any() and not guarded:
@@ -1093,12 +1128,12 @@ def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
 
 def _answer(opts: dict[str, Any], replay: dict[str, Any]) -> pandas.DataFrame:
     plan = _plan(opts, replay)
-    sample = _guess(plan, opts)
-    _columns(plan, opts, sample)
-    if not plan.columns:
-        raise Unsupported("no columns")
-    index = _index_labels(plan, opts["index_col"])
     try:
+        sample = _guess(plan, opts)
+        _columns(plan, opts, sample)
+        if not plan.columns:
+            raise Unsupported("no columns")
+        index = _index_labels(plan, opts["index_col"])
         _blank_lines_guard(plan)
         table, schema = _read(plan)
         if len(table) == 0:
