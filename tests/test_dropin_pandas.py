@@ -155,6 +155,23 @@ def test_parse_dates_iso(tmp_path):
     same(write(tmp_path, "a,d\n1,2020-01-01\n2,nope\n"), parse_dates=["d"])
 
 
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz", ".zip"])
+def test_compressed(tmp_path, suffix):
+    plain = write(tmp_path, MIXED)
+    p = tmp_path / f"data.csv{suffix}"
+    pandas.read_csv(plain).to_csv(p, index=False)  # pandas writes each format itself
+    own(p)
+    own(p, compression={".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip"}[suffix])
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252", "utf-16", "utf-8-sig"])
+def test_encodings(tmp_path, encoding):
+    p = tmp_path / "enc.csv"
+    p.write_bytes("name,n\nJosé,1\nçà,2\n".encode(encoding))
+    own(p, encoding=encoding)
+    same(lambda: io.BytesIO(p.read_bytes()), encoding=encoding)
+
+
 def test_bools_in_any_case(tmp_path):
     """pandas' C parser reads true/false in any case as bools; with NA, object bools."""
     own(write(tmp_path, "a,b\ntRuE,x\nfAlSe,y\nTRUE,z\n"))

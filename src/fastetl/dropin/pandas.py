@@ -222,6 +222,7 @@ def _take(src: Any, replay: dict[str, Any]) -> bytes:
     else:
         again = io.BytesIO(content)
     replay["src"], replay["pos"] = again, pos
+    replay["text"] = isinstance(content, str)
     if isinstance(content, str):
         try:
             return content.encode("utf-8")
@@ -230,6 +231,76 @@ def _take(src: Any, replay: dict[str, Any]) -> bytes:
     if isinstance(content, (bytes, bytearray)):
         return bytes(content)
     raise Unsupported(f"a file object whose read() gives {type(content).__name__}")
+
+
+_METHODS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip"}
+
+
+def _compression(comp: Any, path: str | None) -> str | None:
+    """The compression pandas applies: None, gzip, bz2, xz or zip (else Unsupported)."""
+    if comp is None:
+        return None
+    if comp == "infer":
+        if path is None:
+            return None
+        low = path.lower()
+        for suffix, method in _METHODS.items():
+            if low.endswith(suffix):
+                return method
+        if low.endswith(_COMPRESSED):
+            raise Unsupported("this compressed input")
+        return None
+    if comp in ("gzip", "bz2", "xz", "zip"):
+        return comp
+    raise Unsupported(f"compression={comp!r}")
+
+
+def _decompressed(data: bytes, method: str | None) -> bytes:
+    """The input decompressed in memory (what pandas reads through its handle)."""
+    import bz2
+    import gzip
+    import lzma
+    import zipfile
+
+    try:
+        if method == "gzip":
+            return gzip.decompress(data)
+        if method == "bz2":
+            return bz2.decompress(data)
+        if method == "xz":
+            return lzma.decompress(data)
+        if method == "zip":
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                names = [n for n in z.namelist() if not n.endswith("/")]
+                if len(names) != 1:
+                    raise Unsupported("a zip archive of more than one file")
+                return z.read(names[0])
+    except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, ValueError):
+        raise Unsupported("input that does not decompress") from None
+    return data
+
+
+def _codec(encoding: Any) -> str | None:
+    """None for UTF-8 (read as it is), else the Python codec to decode with."""
+    import codecs
+
+    if encoding is None:
+        return None
+    try:
+        name = codecs.lookup(encoding).name
+    except (LookupError, TypeError):
+        raise Unsupported(f"encoding={encoding!r}") from None
+    return None if name == "utf-8" else name
+
+
+def _decoded(data: bytes, codec: str | None) -> bytes:
+    """``data`` in UTF-8, decoded from ``codec`` as pandas decodes it (strict)."""
+    if codec is None:
+        return data
+    try:
+        return data.decode(codec).encode("utf-8", errors="strict")
+    except (UnicodeError, ValueError):
+        raise Unsupported(f"text that does not decode as {codec}") from None
 
 
 def _path_of(src: Any) -> str:
@@ -335,27 +406,10 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         if not _is_default(opts[key], allowed):
             raise Unsupported(f"{key}={opts[key]!r}")
     src = opts["filepath_or_buffer"]
-    comp = opts["compression"]
-    data = None
-    if hasattr(src, "read") and not isinstance(src, (str, os.PathLike)):
-        if comp not in ("infer", None):
-            raise Unsupported("compressed input")
-        path = None
-    else:
-        path = _path_of(src)
-        if comp not in ("infer", None) or (
-            comp == "infer" and path.lower().endswith(_COMPRESSED)
-        ):
-            raise Unsupported("compressed input")
-    enc = opts["encoding"]
-    if enc is not None:
-        import codecs
-
-        try:
-            if codecs.lookup(enc).name != "utf-8":
-                raise Unsupported(f"encoding={enc!r}")
-        except LookupError:
-            raise Unsupported(f"encoding={enc!r}") from None
+    is_file = hasattr(src, "read") and not isinstance(src, (str, os.PathLike))
+    path = None if is_file else _path_of(src)
+    method = _compression(opts["compression"], path)
+    codec = _codec(opts["encoding"])
     with warnings.catch_warnings():  # (the option itself is deprecated: quiet)
         warnings.simplefilter("ignore")
         infer_string = pandas.get_option("future.infer_string")
@@ -391,11 +445,18 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         header_row = False
     else:
         raise Unsupported(f"header={header!r}")
+    data = None
     if path is None:
         data = _take(src, replay)
-        size = len(data)
-    else:
-        size = os.path.getsize(path)
+        if replay.get("text"):
+            codec = None  # (pandas ignores encoding= for text)
+    if method is not None or codec is not None:  # decoded here, read as UTF-8 bytes
+        if data is None:
+            with open(path, "rb") as f:
+                data = f.read()
+        data = _decoded(_decompressed(data, method), codec)
+        path = None
+    size = len(data) if data is not None else os.path.getsize(path)
     nrows = opts["nrows"]
     if nrows is not None:
         if not isinstance(nrows, int) or isinstance(nrows, bool) or nrows < 1:
@@ -449,8 +510,10 @@ def _guess(plan: _Plan, opts: dict[str, Any]) -> pandas.DataFrame:
     kw = dict(opts)
     kw["nrows"] = min(SAMPLE_ROWS, opts["nrows"] or SAMPLE_ROWS)
     src = kw.pop("filepath_or_buffer")
-    if plan.data is not None:
+    if plan.data is not None:  # (decompressed, in UTF-8)
         src = io.BytesIO(plan.data)
+        kw["compression"] = None
+        kw["encoding"] = None
     kw["index_col"] = None  # (set at the end, from the columns)
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
