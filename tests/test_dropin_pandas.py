@@ -172,6 +172,14 @@ def test_encodings(tmp_path, encoding):
     same(lambda: io.BytesIO(p.read_bytes()), encoding=encoding)
 
 
+def test_skiprows(tmp_path):
+    p = write(tmp_path, "junk line\n" + MIXED)
+    own(p, skiprows=1)
+    own(p, skiprows=[0, 2])
+    own(p, skiprows=[0, 3], nrows=2)
+    same(write(tmp_path, "x\n\n" + MIXED), skiprows=2)  # (a blank line: pandas answers)
+
+
 def test_bools_in_any_case(tmp_path):
     """pandas' C parser reads true/false in any case as bools; with NA, object bools."""
     own(write(tmp_path, "a,b\ntRuE,x\nfAlSe,y\nTRUE,z\n"))
@@ -382,6 +390,8 @@ def _case(draw):
                                                         "float64", "Int64", "int64"]))}
     if draw(st.integers(0, 3)) == 0:
         kwargs["parse_dates"] = draw(st.lists(st.integers(0, ncols - 1), max_size=2, unique=True))
+    if draw(st.integers(0, 4)) == 0:
+        kwargs["skiprows"] = draw(st.integers(0, 3) | st.lists(st.integers(0, nrows), max_size=3))
     if draw(st.integers(0, 4)) == 0:
         kwargs["nrows"] = draw(st.integers(1, nrows + 2))
     if draw(st.integers(0, 4)) == 0 and "dtype" not in kwargs:

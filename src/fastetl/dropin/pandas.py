@@ -81,7 +81,6 @@ _ONLY_DEFAULT = {
     "true_values": (None,),
     "false_values": (None,),
     "skipinitialspace": (False,),
-    "skiprows": (None, 0),
     "skipfooter": (0,),
     "skip_blank_lines": (True,),
     "date_format": (None,),
@@ -103,7 +102,9 @@ _ONLY_DEFAULT = {
     "storage_options": (None,),
 }
 PENDING_DIALECT = {
-    # pandas keyword: the fastetl Dialect field it becomes (helpers A/B)
+    # pandas keyword: the fastetl Dialect field it becomes (helpers A/B).  skiprows is
+    # answered today by cutting the rows out of the bytes (_without_rows); with the
+    # dialect's skip_rows an int skiprows needs no copy.
     "comment": "comment",
     "skiprows": "skip_rows",
     "escapechar": "escape",
@@ -400,6 +401,46 @@ def _first_rows(
             f.close()
 
 
+def _skip_set(skiprows: Any) -> set[int]:
+    """skiprows as the set of row numbers to leave out (header row = 0)."""
+    if skiprows is None:
+        return set()
+    if isinstance(skiprows, int) and not isinstance(skiprows, bool):
+        if not 0 <= skiprows <= MAX_NROWS:
+            raise Unsupported(f"skiprows={skiprows!r}")
+        return set(range(skiprows))
+    if isinstance(skiprows, (list, tuple, set, frozenset, range)):
+        items = set(skiprows)
+        if all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < MAX_NROWS for i in items):
+            return items
+    raise Unsupported("this skiprows")
+
+
+def _without_rows(data: bytes, skip: set[int], delim: str, quote: str | None) -> bytes:
+    """``data`` without the rows numbered in ``skip`` (each a line of its own: a row that
+    spans lines, or a blank line, among them hands the call to pandas)."""
+    q = ord(quote) if quote else -1
+    last = max(skip)
+    kept = []
+    pos = 0
+    for row in range(last + 1):
+        if pos >= len(data):
+            break
+        status, nxt, _ = _core.find_row_end(data, pos, len(data), True, ord(delim), q)
+        if status != 0:
+            raise Unsupported("a row fastetl cannot split among the rows to skip")
+        line = data[pos:nxt]
+        if line.strip(b"\r\n") == b"" or line.rstrip(b"\r\n").count(b"\n") or (
+            line.rstrip(b"\r\n").count(b"\r")
+        ):
+            raise Unsupported("a blank line or a row of several lines among the rows to skip")
+        if row not in skip:
+            kept.append(line)
+        pos = nxt
+    kept.append(data[pos:])
+    return b"".join(kept)
+
+
 def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
     """What fastetl reads for this call, or Unsupported."""
     for key, allowed in _ONLY_DEFAULT.items():
@@ -455,6 +496,13 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
             with open(path, "rb") as f:
                 data = f.read()
         data = _decoded(_decompressed(data, method), codec)
+        path = None
+    skip = _skip_set(opts["skiprows"])
+    if skip:
+        if data is None:
+            with open(path, "rb") as f:
+                data = f.read()
+        data = _without_rows(data, skip, delim, quote)
         path = None
     size = len(data) if data is not None else os.path.getsize(path)
     nrows = opts["nrows"]
@@ -514,6 +562,7 @@ def _guess(plan: _Plan, opts: dict[str, Any]) -> pandas.DataFrame:
         src = io.BytesIO(plan.data)
         kw["compression"] = None
         kw["encoding"] = None
+        kw["skiprows"] = None  # (already cut out of plan.data)
     kw["index_col"] = None  # (set at the end, from the columns)
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
