@@ -563,6 +563,7 @@ def _guess(plan: _Plan, opts: dict[str, Any]) -> pandas.DataFrame:
         kw["compression"] = None
         kw["encoding"] = None
         kw["skiprows"] = None  # (already cut out of plan.data)
+        kw["memory_map"] = False  # (a buffer cannot be mapped)
     kw["index_col"] = None  # (set at the end, from the columns)
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
@@ -573,6 +574,10 @@ def _guess(plan: _Plan, opts: dict[str, Any]) -> pandas.DataFrame:
         else:
             failed = None
     if failed is not None:
+        if plan.data is not None:
+            # pandas read a buffer made for it here, not the input as given: its error
+            # may be about that buffer; pandas is asked again, with the call as given
+            raise _PandasSays()
         for w in seen:  # ... with the warnings it gave on the way (at read_csv's caller)
             warnings.warn(w.message, w.category, stacklevel=4)
         raise _PandasSays(failed)
@@ -1319,11 +1324,7 @@ def read_csv(*args: Any, **kwargs: Any) -> Any:
     replay: dict[str, Any] = {}
     try:
         return _answer(dict(bound.arguments), replay)
-    except _PandasSays as e:
-        if e.error is not None:
-            raise e.error from None
-        return _original(*args, **kwargs)
-    except Unsupported as e:
+    except (_PandasSays, Unsupported) as e:
         if replay:  # a file object was read: pandas gets it back as it was
             if replay["pos"] is not None:
                 replay["src"].seek(replay["pos"])
@@ -1331,7 +1332,19 @@ def read_csv(*args: Any, **kwargs: Any) -> Any:
                 args = (replay["src"], *args[1:])
             else:
                 kwargs = {**kwargs, "filepath_or_buffer": replay["src"]}
-        return fall_back(NAME, str(e), _original, *args, **kwargs)
+        if isinstance(e, Unsupported):
+            return fall_back(NAME, str(e), _original, *args, **kwargs)
+        if e.error is not None:
+            raise e.error from None
+        # pandas refuses the call, it seems: its own exception is the answer; if it
+        # answers after all, that answer is a fallback like any other
+        result = _original(*args, **kwargs)
+
+        def answered(*_a: Any, **_k: Any) -> Any:
+            return result
+
+        answered.__module__, answered.__qualname__ = _original.__module__, _original.__qualname__
+        return fall_back(NAME, "pandas read the input as given", answered)
 
 
 read_csv.__signature__ = SIGNATURE  # type: ignore[attr-defined]
