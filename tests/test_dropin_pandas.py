@@ -287,6 +287,21 @@ def test_fallback_environment_in_a_subprocess(tmp_path):
     assert out.stdout.strip() == "FallbackError", out.stderr
 
 
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"comment": "#"}, {"decimal": ","}, {"thousands": "."}, {"escapechar": "\\"},
+     {"true_values": ["yes"]}, {"false_values": ["no"]}],
+)
+def test_pending_dialect_options_fall_back(tmp_path, kwargs):
+    """Options fastetl's dialect does not take yet: pandas answers, and says so."""
+    p = write(tmp_path, "a;b\n1,5;yes # c\n2.000,25;no\n")
+    fastetl.set_fallback("error")
+    with pytest.raises(FallbackError, match=next(iter(kwargs))):
+        fpd.read_csv(p, sep=";", **kwargs)
+    fastetl.set_fallback("silent")
+    same(p, sep=";", **kwargs)
+
+
 def test_signature_and_namespace():
     import inspect
 

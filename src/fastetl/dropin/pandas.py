@@ -28,8 +28,8 @@ How a call is answered (docs: README, "Drop-in: pandas"):
    call falls back when the check cannot prove the frames equal.
 
 The translations of the dialect options that fastetl's core does not take yet
-(comment, skiprows, escapechar, decimal, thousands, true/false values) are
-written in :data:`PENDING_DIALECT`: each falls back today.
+(comment, escapechar, decimal, thousands, true/false values) are written in
+:data:`PENDING_DIALECT`: each falls back today.
 """
 
 from __future__ import annotations
@@ -71,15 +71,12 @@ _COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar", ".tgz", ".tbz", ".t
 _BOOLS = ("true", "false")  # pandas' C parser reads these in any case (tRuE too)
 _NA_DEFAULT = tuple(sorted(_readers.STR_NA_VALUES))
 
-# Keyword -> the value at which fastetl's own path reads exactly what pandas reads.
-# Any other value falls back.  The dialect options that helpers A/B are adding to
-# fastetl's Dialect are listed in PENDING_DIALECT: when the core has them, move the
-# keyword here and pass it on in _dialect (one line each).
+# Keyword -> the values at which fastetl's own path reads exactly what pandas reads.
+# Any other value falls back.  The dialect options being added to fastetl's Dialect
+# are in PENDING_DIALECT instead (see there).
 _ONLY_DEFAULT = {
     "engine": (None, "c"),
     "converters": (None,),
-    "true_values": (None,),
-    "false_values": (None,),
     "skipinitialspace": (False,),
     "skipfooter": (0,),
     "skip_blank_lines": (True,),
@@ -87,13 +84,9 @@ _ONLY_DEFAULT = {
     "dayfirst": (False,),
     "iterator": (False,),
     "chunksize": (None,),
-    "thousands": (None,),
-    "decimal": (".",),
     "lineterminator": (None,),
     "quoting": (csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONE),
     "doublequote": (True,),
-    "escapechar": (None,),
-    "comment": (None,),
     "encoding_errors": ("strict",),
     "dialect": (None,),
     "on_bad_lines": ("error",),
@@ -102,17 +95,34 @@ _ONLY_DEFAULT = {
     "storage_options": (None,),
 }
 PENDING_DIALECT = {
-    # pandas keyword: the fastetl Dialect field it becomes (helpers A/B).  skiprows is
-    # answered today by cutting the rows out of the bytes (_without_rows); with the
-    # dialect's skip_rows an int skiprows needs no copy.
-    "comment": "comment",
-    "skiprows": "skip_rows",
-    "escapechar": "escape",
-    "decimal": "decimal",
-    "thousands": "thousands",
-    "true_values": "true_values",
-    "false_values": "false_values",
+    # pandas keyword: (its default, the fastetl Dialect field it becomes).  A keyword
+    # at another value falls back unless it is in ENABLED_DIALECT; once the core reads
+    # the field, adding the keyword there passes it on (_dialect_extra).  Check its
+    # effect on type inference first: true_values/false_values also make bools, and
+    # decimal/thousands change what pandas reads as a number (_verdict asks pandas
+    # with them).  skiprows is answered today by cutting the rows out of the bytes
+    # (_without_rows); the dialect's skip_rows would save that copy.
+    "comment": (None, "comment"),
+    "escapechar": (None, "escape"),
+    "decimal": (".", "decimal"),
+    "thousands": (None, "thousands"),
+    "true_values": (None, "true_values"),
+    "false_values": (None, "false_values"),
 }
+ENABLED_DIALECT: frozenset[str] = frozenset()
+
+
+def _dialect_extra(opts: dict[str, Any]) -> dict[str, Any]:
+    """The Dialect fields of the PENDING_DIALECT keywords given, or Unsupported."""
+    extra: dict[str, Any] = {}
+    for key, (default, name) in PENDING_DIALECT.items():
+        value = opts[key]
+        if _is_default(value, (default,)):
+            continue
+        if key not in ENABLED_DIALECT:
+            raise Unsupported(f"{key}={value!r}")
+        extra[name] = tuple(value) if isinstance(value, (list, tuple)) else value
+    return extra
 
 
 @dataclass
@@ -143,6 +153,7 @@ class _Plan:
     low_memory: bool
     backend: Any
     guards: dict[str, Any] = field(default_factory=dict)
+    dialect_extra: dict[str, Any] = field(default_factory=dict)
 
 
 # What dtype= may ask for, per column, on fastetl's own path -> (kind to read, output).
@@ -446,6 +457,7 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
     for key, allowed in _ONLY_DEFAULT.items():
         if not _is_default(opts[key], allowed):
             raise Unsupported(f"{key}={opts[key]!r}")
+    dialect_extra = _dialect_extra(opts)
     src = opts["filepath_or_buffer"]
     is_file = hasattr(src, "read") and not isinstance(src, (str, os.PathLike))
     path = None if is_file else _path_of(src)
@@ -526,6 +538,7 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         labels=None,
         low_memory=bool(opts["low_memory"]),
         backend=backend,
+        dialect_extra=dialect_extra,
     )
 
 
@@ -751,6 +764,7 @@ def _schema(plan: _Plan) -> Schema:
         header="rename" if plan.header else False,
         encoding="utf-8",
         null_values=plan.nulls,
+        **plan.dialect_extra,
     )
     return Schema(columns=tuple(out), dialect=dialect)
 
