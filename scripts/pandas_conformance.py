@@ -36,7 +36,7 @@ def _run(route: str, policy: str | None, extra: list[str], timeout: float) -> di
         env["FASTETL_FALLBACK"] = policy
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
            "-p", "pandas_parser_plugin", str(tests), "-m", "not network and not single_cpu",
-           "-x" if False else "--maxfail=100000", "-W", "ignore::DeprecationWarning", *extra]
+           "--tb=no", "-o", "faulthandler_timeout=120", *extra]
     t0 = time.perf_counter()
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     counts = {k: 0 for k in ("passed", "failed", "errors", "skipped", "xfailed", "xpassed")}

@@ -350,7 +350,8 @@ def _column(draw, nrows):
         elif kind == "word":
             v = draw(st.sampled_from(["red", "green", "blue"]))
         elif kind == "text":
-            v = draw(st.text(st.characters(codec="utf-8", exclude_characters="\x00\r"), max_size=12))
+            chars = st.characters(codec="utf-8", exclude_characters="\x00\r")
+            v = draw(st.text(chars, max_size=12))
         elif kind == "mixed":
             v = draw(st.sampled_from(_WORDS) | st.integers(-5, 5).map(str))
         else:
@@ -385,7 +386,8 @@ def _case(draw):
     if draw(st.integers(0, 5)) == 0:
         kwargs["na_filter"] = False
     if draw(st.integers(0, 4)) == 0:
-        kwargs["na_values"] = draw(st.lists(st.sampled_from(["red", "-", "0", "alpha"]), max_size=2))
+        words = st.sampled_from(["red", "-", "0", "alpha"])
+        kwargs["na_values"] = draw(st.lists(words, max_size=2))
     if draw(st.integers(0, 5)) == 0:
         kwargs["names"] = [f"n{i}" for i in range(ncols)]
         if draw(st.booleans()):

@@ -65,8 +65,8 @@ HEAD_BYTES = 1 << 20  # bytes read to split the header row
 CATEGORY_VALUES = 1 << 16  # distinct values a text column keeps as a dictionary
 STR_MIN_WIDTH = 16
 MAX_WIDTH = 1 << 20
-EXACT_INT_FLOAT = 2**53
-MAX_NROWS = 200_000  # nrows cut by a Python loop over rows: a bounded one  # ints up to here become floats exactly
+EXACT_INT_FLOAT = 2**53  # ints up to here become floats exactly
+MAX_NROWS = 200_000  # nrows and skiprows are cut by a Python loop over rows: a bounded one
 _COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar", ".tgz", ".tbz", ".txz")
 _BOOLS = ("true", "false")  # pandas' C parser reads these in any case (tRuE too)
 _NA_DEFAULT = tuple(sorted(_readers.STR_NA_VALUES))
@@ -422,7 +422,7 @@ def _skip_set(skiprows: Any) -> set[int]:
         return set(range(skiprows))
     if isinstance(skiprows, (list, tuple, set, frozenset, range)):
         items = set(skiprows)
-        if all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < MAX_NROWS for i in items):
+        if all(type(i) is int and 0 <= i < MAX_NROWS for i in items):
             return items
     raise Unsupported("this skiprows")
 
@@ -465,7 +465,10 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
     codec = _codec(opts["encoding"])
     with warnings.catch_warnings():  # (the option itself is deprecated: quiet)
         warnings.simplefilter("ignore")
-        infer_string = pandas.get_option("future.infer_string")
+        try:
+            infer_string = pandas.get_option("future.infer_string")
+        except (KeyError, pandas.errors.OptionError):  # pragma: no cover - pandas < 2.1
+            infer_string = False
     if not infer_string:
         raise Unsupported("future.infer_string disabled (text as object)")
     backend = opts["dtype_backend"]
@@ -725,7 +728,8 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
         if kind == "text":
             texts = [v for v in sample[label].tolist() if isinstance(v, str)]
             col.longest = max((len(v.encode()) for v in texts), default=0)
-            if want != "category" and len(sample) >= SAMPLE_ROWS and len(set(texts)) > len(sample) // 2:
+            distinct = len(set(texts)) > len(sample) // 2
+            if want != "category" and len(sample) >= SAMPLE_ROWS and distinct:
                 col.width = _width(col.longest)  # mostly distinct: no dictionary
         cols.append(col)
     if isinstance(dtype, dict):
@@ -1106,11 +1110,11 @@ def _text_array(values: Any, want: str | None, backend: str | None = None) -> An
         out = np.asarray(values.to_numpy(zero_copy_only=False), dtype=object)
         out[np.asarray(values.is_null())] = np.nan
         return out
-    if dtype.storage == "pyarrow":
-        from pandas.arrays import ArrowStringArray
+    if dtype.storage != "pyarrow":  # pragma: no cover - pandas stores str in Arrow here
+        raise Unsupported("pandas stores strings without pyarrow")
+    from pandas.arrays import ArrowStringArray
 
-        return ArrowStringArray(values, dtype=dtype)
-    return pandas.array(values.to_pylist(), dtype=dtype)  # pragma: no cover
+    return ArrowStringArray(values, dtype=dtype)
 
 
 def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
@@ -1144,11 +1148,7 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
                 raise Unsupported("category values that pandas may read as numbers")
             return _categorical(values, codes, nulls)
         if not _have_arrow():  # pragma: no cover - pyarrow is installed where tested
-            obj = np.asarray([*values, np.nan], dtype=object)
-            codes_n = codes.copy()
-            codes_n[nulls] = len(values)
-            arr = obj[codes_n]
-            return arr if col.want == "object" else pandas.array(arr, dtype="str")
+            raise Unsupported("text columns without pyarrow")
         import pyarrow as pa
 
         dictionary = pa.array(values, type=pa.large_string())
