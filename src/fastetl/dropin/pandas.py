@@ -1030,14 +1030,15 @@ _BIG_INT = re.compile(r"\s*[+\-]?\d{19,}\s*")
 _DIGITS = _table(b"0123456789")
 
 
-def _big_ints(raw: np.ndarray) -> bool:
+def _big_ints(raw: np.ndarray, lengths: np.ndarray) -> bool:
     """True when a fixed-width value is an integer of 19 digits or more: pandas reads a
     column holding one in ways of its own (uint64, Python ints, '' for NA)."""
-    lengths = np.char.str_len(raw)
-    long = lengths >= 19
-    if not long.any():
+    first = raw.view(np.uint8).reshape(len(raw), raw.dtype.itemsize)[:, 0]
+    maybe = (lengths >= 19) & (_DIGITS[first] | (first == 43) | (first == 45) | (first == 32))
+    if not maybe.any():
         return False
-    grid = raw[long].view(np.uint8).reshape(int(long.sum()), raw.dtype.itemsize)
+    sub = raw[maybe]
+    grid = sub.view(np.uint8).reshape(len(sub), raw.dtype.itemsize)
     digits = _DIGITS[grid] | (grid == 0) | (grid == 43) | (grid == 45) | (grid == 32)
     return bool(digits.all(axis=1).any())
 
@@ -1062,7 +1063,7 @@ def _chunks_proven(plan: _Plan, raw: np.ndarray, nulls: np.ndarray | None) -> bo
     return True
 
 
-def _arrow_strings(values: np.ndarray, nulls: np.ndarray | None) -> Any:
+def _arrow_strings(values: np.ndarray, nulls: np.ndarray | None, lengths: np.ndarray) -> Any:
     """A pyarrow large_string array from fixed-width UTF-8 bytes (numpy S), no Python
     object per value."""
     import pyarrow as pa
@@ -1070,8 +1071,8 @@ def _arrow_strings(values: np.ndarray, nulls: np.ndarray | None) -> Any:
     n = len(values)
     width = values.dtype.itemsize
     grid = values.view(np.uint8).reshape(n, width)
-    lengths = np.char.str_len(values).astype(np.int64)  # (fastetl refuses trailing NULs)
     if nulls is not None:
+        lengths = lengths.copy()
         lengths[nulls] = 0
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
@@ -1155,7 +1156,8 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
         idx = pa.array(codes, mask=nulls if has_null else None, type=pa.int64())
         return _text_array(dictionary.take(idx), col.want, plan.backend)
     raw = np.ascontiguousarray(table.array[name])
-    if _big_ints(raw):
+    lengths = np.char.str_len(raw).astype(np.int64)  # (fastetl refuses trailing NULs)
+    if _big_ints(raw, lengths):
         raise Unsupported(f"column {col.label!r}: integers beyond int64 among texts")
     if col.want is None and not _chunks_proven(plan, raw, nulls if has_null else None):
         raise Unsupported(f"column {col.label!r}: pandas' chunks could mix types")
@@ -1164,7 +1166,8 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
 
     if not _have_arrow():  # pragma: no cover
         raise Unsupported("wide text without pyarrow")
-    return _text_array(_arrow_strings(raw, nulls if has_null else None), col.want, plan.backend)
+    strings = _arrow_strings(raw, nulls if has_null else None, lengths)
+    return _text_array(strings, col.want, plan.backend)
 
 
 def _categorical(values: list[str], codes: np.ndarray, nulls: np.ndarray) -> Any:
