@@ -135,7 +135,6 @@ class _Col:
     want: str | None = None  # a dtype the call asked for: see _WANT
     width: int | None = None  # text read as str(width) instead of a dictionary
     longest: int = 0  # bytes of the longest text in the first rows
-    demoted: bool = False  # widened from a number after a value pandas does not read as one
 
 
 @dataclass
@@ -835,7 +834,6 @@ def _widen(plan: _Plan, e: ParseError) -> None:
         col.kind = "float"
     elif verdict in ("bool", "text"):
         col.kind = "text"
-        col.demoted = True
     else:
         raise Unsupported(f"column {col.label!r}: {value!r} is {verdict} to pandas")
 
