@@ -164,3 +164,57 @@ def test_fastetl_run_missing_script(tmp_path):
                        capture_output=True, text=True, env=_env(), timeout=120)
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "nope.py" in r.stderr
+
+
+PANDAS_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import pandas as pd
+
+    print("module", pd.read_csv.__module__)
+    df = pd.read_csv(sys.argv[1])
+    print(df.dtypes.to_dict())
+    print(df.to_dict("list"))
+    """
+)
+
+
+def test_install_answers_pandas_read_csv_only_when_asked():
+    """pandas.read_csv is opt-in: install() leaves it alone, install(pandas=True) patches
+    it (pandas is imported here already), uninstall() puts it back."""
+    pd = pytest.importorskip("pandas")
+    original = pd.read_csv
+    fastetl.install()
+    try:
+        assert pd.read_csv is original
+    finally:
+        fastetl.uninstall()
+    fastetl.install(pandas=True)
+    try:
+        import fastetl.pandas as fpd
+
+        assert pd.read_csv is fpd.read_csv
+        fastetl.set_fallback("error")
+        got = pd.read_csv(io.StringIO("a,b\n1,x\n2,y\n"))
+        pd.testing.assert_frame_equal(got, original(io.StringIO("a,b\n1,x\n2,y\n")), check_exact=True)
+    finally:
+        fastetl.uninstall()
+    assert pd.read_csv is original
+
+
+@pytest.mark.parametrize("flag", [[], ["--pandas"]])
+def test_fastetl_run_patches_pandas_with_the_flag(tmp_path, flag):
+    pytest.importorskip("pandas")
+    data = tmp_path / "data.csv"
+    data.write_text("a,b,c\n1,x,0.5\n2,y,1.25\n")
+    script = tmp_path / "script.py"
+    script.write_text(PANDAS_SCRIPT)
+    plain = subprocess.run([sys.executable, str(script), str(data)], capture_output=True,
+                           text=True, env=_env(), cwd=tmp_path, timeout=120)
+    ours = subprocess.run([sys.executable, "-m", "fastetl", "run", *flag, str(script), str(data)],
+                          capture_output=True, text=True, env=_env(FASTETL_FALLBACK="error"),
+                          cwd=tmp_path, timeout=120)
+    assert ours.returncode == plain.returncode == 0, ours.stderr
+    mine = "fastetl.dropin.pandas" if flag else plain.stdout.splitlines()[0].split()[1]
+    assert ours.stdout.splitlines()[0] == f"module {mine}"
+    assert ours.stdout.splitlines()[1:] == plain.stdout.splitlines()[1:]  # the same frame

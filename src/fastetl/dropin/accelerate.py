@@ -1,10 +1,10 @@
 """Zero-edit acceleration: :func:`install`, :func:`uninstall` and ``fastetl run``.
 
 :func:`install` points ``numpy.loadtxt`` and ``numpy.genfromtxt`` at fastetl's
-drop-ins, and ``pandas.read_csv`` at ``fastetl.dropin.pandas.read_csv`` when that
-module exists -- at once if pandas is already imported, else the moment the
-program imports pandas (an import hook), so a numpy-only script never pays for
-importing pandas.  :func:`uninstall` puts the originals back.
+drop-ins, and with ``pandas=True`` ``pandas.read_csv`` at
+``fastetl.dropin.pandas.read_csv`` -- at once if pandas is already imported, else the
+moment the program imports pandas (an import hook), so a numpy-only script never pays
+for importing pandas.  :func:`uninstall` puts the originals back.
 
 :func:`run_script` runs a script as ``python SCRIPT ARGS...`` would (``__main__``,
 ``sys.argv``, the script's folder first on ``sys.path``), with the drop-ins
@@ -78,13 +78,14 @@ class _PandasHook:
         return spec
 
 
-def install() -> None:
-    """Answer ``numpy.loadtxt``, ``numpy.genfromtxt`` (and ``pandas.read_csv``, when
-    fastetl's pandas drop-in is there) with fastetl's drop-ins in this process."""
+def install(*, pandas: bool = False) -> None:
+    """Answer ``numpy.loadtxt`` and ``numpy.genfromtxt`` with fastetl's drop-ins in this
+    process, and with ``pandas=True`` ``pandas.read_csv`` too.  (pandas is opt-in while
+    its drop-in is slower than pandas' own C engine on common files: README, Drop-in.)"""
     global _hook
     _patch(np, "loadtxt", _np_dropin.loadtxt)
     _patch(np, "genfromtxt", _np_dropin.genfromtxt)
-    if not _has_pandas_dropin():
+    if not pandas or not _has_pandas_dropin():
         return
     if "pandas" in sys.modules:
         _patch_pandas(sys.modules["pandas"])
@@ -145,9 +146,10 @@ def _run_main(script: str) -> None:
     exec(code, main.__dict__)
 
 
-def run_script(script: str, args: list[str]) -> int:
-    """Run ``script`` as ``python script *args`` does, with the drop-ins installed;
-    returns the exit code.  Exceptions the script raises print their traceback."""
+def run_script(script: str, args: list[str], *, pandas: bool = False) -> int:
+    """Run ``script`` as ``python script *args`` does, with the drop-ins installed
+    (``pandas``: ``pandas.read_csv`` too, see :func:`install`); returns the exit code.
+    Exceptions the script raises print their traceback."""
     argv, path0 = sys.argv[:], sys.path[0] if sys.path else None
     sys.argv = [script, *args]
     folder = os.path.dirname(os.path.realpath(script))
@@ -156,7 +158,7 @@ def run_script(script: str, args: list[str]) -> int:
     else:
         sys.path.insert(0, folder)
     main_before = sys.modules.get("__main__")
-    install()
+    install(pandas=pandas)
     try:
         _run_main(script)
         return 0

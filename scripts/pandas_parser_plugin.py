@@ -1,0 +1,54 @@
+"""A pytest plugin that routes pandas' own parser tests to fastetl.pandas.read_csv.
+
+Loaded by scripts/pandas_conformance.py (``-p pandas_parser_plugin``).  pandas'
+parser fixtures (``all_parsers``, ``c_parser_only`` ...) call ``pandas.read_csv``
+with ``engine="c"``; the plugin replaces that attribute, for the whole session, by
+
+* ``FASTETL_ROUTE=passthrough``: a pure pass-through wrapper (``*args, **kwargs``
+  handed to the original unchanged) -- the baseline;
+* ``FASTETL_ROUTE=fastetl``: ``fastetl.dropin.pandas.read_csv``, under the fallback
+  policy of ``FASTETL_FALLBACK`` (``silent``: every call fastetl cannot answer
+  exactly goes to pandas; ``error``: such a call fails the test).
+
+Only the C engine's tests are kept (ids ``c_high`` / ``c_low``): the Python and
+pyarrow engines are not what the drop-in mirrors.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pandas
+import pytest
+
+_saved = {}
+
+
+def pytest_configure(config):
+    route = os.environ.get("FASTETL_ROUTE", "fastetl")
+    original = pandas.read_csv
+    if route == "passthrough":
+
+        def read_csv(*args, **kwargs):
+            return original(*args, **kwargs)
+
+    elif route == "fastetl":
+        from fastetl.dropin.pandas import read_csv
+    else:
+        raise pytest.UsageError(f"FASTETL_ROUTE must be passthrough or fastetl, got {route!r}")
+    _saved["read_csv"] = original
+    pandas.read_csv = read_csv
+
+
+def pytest_unconfigure(config):
+    if "read_csv" in _saved:
+        pandas.read_csv = _saved.pop("read_csv")
+
+
+def pytest_collection_modifyitems(config, items):
+    keep, drop = [], []
+    for item in items:
+        (keep if ("c_high" in item.nodeid or "c_low" in item.nodeid) else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

@@ -1,0 +1,430 @@
+"""fastetl.pandas.read_csv against the installed pandas.read_csv (its C engine).
+
+Every test reads the same file through both and compares the frames with
+``assert_frame_equal(check_exact=True)`` -- or, where pandas refuses, checks that
+fastetl refuses with the same exception class.  The differential tests draw random
+files (numbers, bools, words, free text with quotes and delimiters, null markers,
+mixed columns) and random keyword combinations.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import fastetl
+import fastetl.pandas as fpd
+from fastetl.dropin import pandas as dropin
+from fastetl.dropin.fallback import FallbackError, FallbackWarning
+
+
+@pytest.fixture(autouse=True)
+def _policy():
+    fastetl.set_fallback(None)
+    yield
+    fastetl.set_fallback(None)
+
+
+def _call(fn, *args, **kwargs):
+    """(frame or exception class, warning classes other than FallbackWarning)."""
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        try:
+            out = fn(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001 - the class is what is compared
+            out = type(e)
+    kinds = sorted({w.category.__name__ for w in seen if w.category is not FallbackWarning})
+    return out, kinds
+
+
+def same(path, **kwargs):
+    """fastetl.pandas.read_csv gives what pandas.read_csv gives (frame, error, warnings).
+    ``path`` may be a function that makes the input (a new buffer for each reader)."""
+    make = path if callable(path) else (lambda: path)
+    want, want_w = _call(pandas.read_csv, make(), **kwargs)
+    got, got_w = _call(fpd.read_csv, make(), **kwargs)
+    if isinstance(want, type):
+        assert got is want, f"pandas raised {want.__name__}, fastetl gave {got!r}"
+    else:
+        assert not isinstance(got, type), f"fastetl raised {got.__name__}"
+        pandas.testing.assert_frame_equal(got, want, check_exact=True)
+    assert got_w == want_w
+    return got
+
+
+def own(path, **kwargs):
+    """Like :func:`same`, on fastetl's own path (a fallback is an error)."""
+    fastetl.set_fallback("error")
+    try:
+        return same(path, **kwargs)
+    finally:
+        fastetl.set_fallback(None)
+
+
+def write(tmp_path: Path, text: str, name: str = "data.csv") -> Path:
+    p = tmp_path / name
+    p.write_bytes(text.encode("utf-8"))
+    return p
+
+
+# -- the own path on common files ------------------------------------------------------
+
+MIXED = (
+    "id,qty,price,flag,word,note,empty\n"
+    '1,10,1.5,True,alpha,"a, b",\n'
+    '2,,2.25,False,beta,"say ""hi""",\n'
+    "3,30,NA,True,alpha,plain,\n"
+    "4,40,-1e3,False,,x y,\n"
+)
+
+
+def test_common_file_on_own_path(tmp_path):
+    p = write(tmp_path, MIXED)
+    df = own(p)
+    assert list(df.dtypes.astype(str)) == [
+        "int64", "float64", "float64", "bool", "str", "str", "float64"
+    ]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"usecols": ["price", "word"]},
+        {"usecols": [0, 4]},
+        {"header": None},
+        {"names": list("abcdefg"), "header": 0},
+        {"dtype": {"id": "Int64", "word": "category", "qty": "float64"}},
+        {"dtype": str},
+        {"dtype": {"note": object, "word": "string"}},
+        {"na_values": ["alpha"]},
+        {"na_values": "x y", "keep_default_na": False},
+        {"keep_default_na": False},
+        {"na_filter": False},
+        {"sep": ","},
+        {"low_memory": False},
+        {"encoding": "utf-8"},
+    ],
+)
+def test_keywords(tmp_path, kwargs):
+    p = write(tmp_path, MIXED)
+    if kwargs.get("names") is not None:  # names with header=0: a fallback, but equal
+        same(p, **kwargs)
+    else:
+        own(p, **kwargs)
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_separators(tmp_path, sep):
+    p = write(tmp_path, MIXED.replace(",", sep))
+    own(p, sep=sep)
+
+
+def test_types_come_from_the_whole_file(tmp_path):
+    """A column whose first 1000 rows are ints and whose last value is a float or a word
+    is float or text in pandas: fastetl reads it again with the wider type."""
+    rows = "\n".join(f"{i},{i},{i},{i % 2 == 0}" for i in range(3000))
+    p = write(tmp_path, "a,b,c,d\n" + rows + "\n1,2.5,word,maybe\n")
+    df = own(p)
+    assert list(df.dtypes.astype(str)) == ["int64", "float64", "str", "str"]
+
+
+@pytest.mark.parametrize("backend", ["numpy_nullable", "pyarrow"])
+def test_dtype_backend(tmp_path, backend):
+    p = write(tmp_path, MIXED + "5,,,True,gamma,z,\n")
+    df = own(p, dtype_backend=backend)
+    assert df["qty"].dtype == ("Int64" if backend == "numpy_nullable" else "int64[pyarrow]")
+
+
+def test_parse_dates_iso(tmp_path):
+    p = write(tmp_path, "a,d,e\n1,2020-01-01,x\n2,,y\n3,9999-12-31,z\n")
+    df = own(p, parse_dates=["d"])
+    assert df["d"].dtype == "datetime64[us]"
+    own(p, parse_dates=[0], usecols=["d", "e"])
+    same(p, parse_dates=[1], usecols=["d", "e"])  # (pandas tries e: a warning, a fallback)
+    same(write(tmp_path, "a,d\n1,2020-1-1\n2,2020-01-02\n"), parse_dates=["d"])
+    same(write(tmp_path, "a,d\n1,2020-01-01\n2,nope\n"), parse_dates=["d"])
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz", ".zip"])
+def test_compressed(tmp_path, suffix):
+    plain = write(tmp_path, MIXED)
+    p = tmp_path / f"data.csv{suffix}"
+    pandas.read_csv(plain).to_csv(p, index=False)  # pandas writes each format itself
+    own(p)
+    own(p, compression={".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip"}[suffix])
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252", "utf-16", "utf-8-sig"])
+def test_encodings(tmp_path, encoding):
+    p = tmp_path / "enc.csv"
+    p.write_bytes("name,n\nJosé,1\nçà,2\n".encode(encoding))
+    own(p, encoding=encoding)
+    same(lambda: io.BytesIO(p.read_bytes()), encoding=encoding)
+
+
+def test_skiprows(tmp_path):
+    p = write(tmp_path, "junk line\n" + MIXED)
+    own(p, skiprows=1)
+    own(p, skiprows=[0, 2])
+    own(p, skiprows=[0, 3], nrows=2)
+    same(write(tmp_path, "x\n\n" + MIXED), skiprows=2)  # (a blank line: pandas answers)
+
+
+def test_bools_in_any_case(tmp_path):
+    """pandas' C parser reads true/false in any case as bools; with NA, object bools."""
+    own(write(tmp_path, "a,b\ntRuE,x\nfAlSe,y\nTRUE,z\n"))
+    own(write(tmp_path, "a,b\ntrue,x\n,y\nFalse,z\n"))
+
+
+def test_integers_beyond_int64(tmp_path):
+    """Beyond int64 pandas gives uint64 or Python ints (object): handed to pandas."""
+    for v in (2**63, 2**64, -(2**63) - 1, 92233720368547758070):
+        same(write(tmp_path, f"a,b\n1,x\n{v},y\n"))
+        same(lambda v=v: io.StringIO(str(v)), header=None)
+    # with an empty field pandas keeps '' in the text it makes of such a column
+    same(lambda: io.StringIO(f"{2**63},1\n,2"), header=None)
+
+
+def test_int_with_nulls_is_float(tmp_path):
+    p = write(tmp_path, "a,b\n1,x\n,y\n9007199254740993,z\n")
+    same(p)  # beyond 2**53 with a null: a fallback, equal all the same
+    p = write(tmp_path, "a,b\n1,x\n,y\n-42,z\n")
+    own(p)
+
+
+def test_wide_text_reaches_arrow_without_objects(tmp_path):
+    texts = [f"free text number {i} with {'x' * (i % 50)}" for i in range(5000)]
+    p = write(tmp_path, "n,t\n" + "\n".join(f"{i},{t}" for i, t in enumerate(texts)) + "\n")
+    df = own(p)
+    assert df["t"].array._pa_array.type == __import__("pyarrow").large_string()
+
+
+# -- pandas' low_memory chunks ---------------------------------------------------------
+
+
+def test_chunks_that_would_mix_types_fall_back(tmp_path):
+    """pandas reads big files in chunks and types each: a column that is text in its
+    first chunk and numbers in the next becomes object with a DtypeWarning.  fastetl
+    gives that same frame (by falling back)."""
+    ncols = 8
+    nrows = dropin._buffer_lines(ncols) + 1000
+    first = ",".join(["w"] + ["1"] * (ncols - 1))
+    rest = ",".join(["5"] * ncols)
+    text = ",".join(f"c{i}" for i in range(ncols)) + "\n" + first + "\n"
+    text += (rest + "\n") * (nrows - 1)
+    p = write(tmp_path, text)
+    df = same(p)
+    assert df["c0"].dtype == object
+    fastetl.set_fallback("error")
+    with pytest.raises(FallbackError, match="chunks"):
+        fpd.read_csv(p)
+
+
+def test_null_marker_with_blanks(tmp_path):
+    """pandas does not trim before looking for NA: ' NA' in a number column is text."""
+    p = write(tmp_path, "a,b\n1.5,1\n NA,2\n")
+    same(p)
+    p = write(tmp_path, "a,b\n1.5,1\nNAN,2\n")
+    same(p)
+    p = write(tmp_path, "a,b\n1.5,1\n ,2\n")
+    same(p)
+
+
+# -- fallback policy -------------------------------------------------------------------
+
+
+def test_fallback_warns_and_answers(tmp_path):
+    p = write(tmp_path, MIXED)
+    with pytest.warns(FallbackWarning, match="converters"):
+        got = fpd.read_csv(p, converters={"id": lambda v: v + "!"})
+    want = pandas.read_csv(p, converters={"id": lambda v: v + "!"})
+    pandas.testing.assert_frame_equal(got, want, check_exact=True)
+
+
+def test_fallback_error_and_silent(tmp_path):
+    p = write(tmp_path, MIXED)
+    fastetl.set_fallback("error")
+    with pytest.raises(FallbackError, match="skipfooter"):
+        fpd.read_csv(p, skipfooter=1)
+    fastetl.set_fallback("silent")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = fpd.read_csv(p, skipfooter=1, engine="python")
+    want = pandas.read_csv(p, skipfooter=1, engine="python")
+    pandas.testing.assert_frame_equal(got, want, check_exact=True)
+
+
+def test_nrows_types_from_those_rows_only(tmp_path):
+    """With nrows, pandas types the columns from those rows only."""
+    p = write(tmp_path, "a,b\n1,x\n2,y\nword,3.5\n")
+    df = own(p, nrows=2)
+    assert df["a"].dtype == "int64"
+    own(lambda: io.StringIO("a,b\n1,x\n2,y\nword,3.5\n"), nrows=3)
+
+
+def test_fallback_environment_in_a_subprocess(tmp_path):
+    p = write(tmp_path, MIXED)
+    code = (
+        "import fastetl.pandas as pd, sys\n"
+        "try:\n"
+        f"    pd.read_csv({str(p)!r}, skipfooter=1, engine='python')\n"
+        "except Exception as e:\n"
+        "    print(type(e).__name__); sys.exit(0)\n"
+        "print('no error')\n"
+    )
+    env = {**__import__("os").environ, "FASTETL_FALLBACK": "error"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "FallbackError", out.stderr
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"comment": "#"}, {"decimal": ","}, {"thousands": "."}, {"escapechar": "\\"},
+     {"true_values": ["yes"]}, {"false_values": ["no"]}],
+)
+def test_pending_dialect_options_fall_back(tmp_path, kwargs):
+    """Options fastetl's dialect does not take yet: pandas answers, and says so."""
+    p = write(tmp_path, "a;b\n1,5;yes # c\n2.000,25;no\n")
+    fastetl.set_fallback("error")
+    with pytest.raises(FallbackError, match=next(iter(kwargs))):
+        fpd.read_csv(p, sep=";", **kwargs)
+    fastetl.set_fallback("silent")
+    same(p, sep=";", **kwargs)
+
+
+def test_signature_and_namespace():
+    import inspect
+
+    assert inspect.signature(fpd.read_csv) == inspect.signature(pandas.read_csv)
+    assert fpd.DataFrame is pandas.DataFrame
+    assert fpd.testing is pandas.testing
+
+
+def test_errors_are_pandas_errors(tmp_path):
+    """Malformed input: pandas' own exception (fastetl hands the call over)."""
+    fastetl.set_fallback("silent")
+    p = write(tmp_path, "a,b\n1,2\n1,2,3\n")
+    same(p)
+    same(tmp_path / "missing.csv")
+    same(write(tmp_path, "", "empty.csv"))
+    with pytest.raises(TypeError):
+        fpd.read_csv(p, no_such_keyword=1)
+
+
+# -- differential ----------------------------------------------------------------------
+
+_WORDS = ["alpha", "beta", "x y", "a,b", 'q"uote', "True", "false", "NA", "nan", "NAN",
+          "", " ", " 1", "1 ", "-", "null", "n/a", "é", "line\nbreak", "+5", "1e5", ".5",
+          "inf", "-Infinity", "0x10", "1_000", "007", "TRUE", "None", "#N/A", "<NA>"]
+
+
+@st.composite
+def _column(draw, nrows):
+    kind = draw(st.sampled_from(["int", "float", "bool", "word", "text", "mixed", "empty",
+                                 "date"]))
+    ints = st.integers(-(2**63), 2**63 - 1) | st.integers(-1000, 1000)
+    floats = st.floats(allow_nan=False, allow_infinity=True)
+    out = []
+    for _ in range(nrows):
+        if kind == "int":
+            v = str(draw(ints))
+        elif kind == "float":
+            f = draw(floats)
+            v = draw(st.sampled_from([repr(f), f"{f:.2f}", f"{f:.6e}", f"{f:g}"]))
+        elif kind == "bool":
+            v = draw(st.sampled_from(["True", "False", "TRUE", "false", "tRuE", "FALSE"]))
+        elif kind == "date":
+            d = draw(st.dates(min_value=__import__("datetime").date(1, 1, 1)))
+            v = draw(st.sampled_from([d.isoformat(), d.isoformat(), f"{d.year}-{d.month}-{d.day}"]))
+        elif kind == "word":
+            v = draw(st.sampled_from(["red", "green", "blue"]))
+        elif kind == "text":
+            chars = st.characters(codec="utf-8", exclude_characters="\x00\r")
+            v = draw(st.text(chars, max_size=12))
+        elif kind == "mixed":
+            v = draw(st.sampled_from(_WORDS) | st.integers(-5, 5).map(str))
+        else:
+            v = ""
+        if draw(st.integers(0, 9)) == 0:
+            v = draw(st.sampled_from(["", "NA", "nan", "N/A", "NULL"]))
+        out.append(v)
+    return out
+
+
+@st.composite
+def _case(draw):
+    ncols = draw(st.integers(1, 5))
+    nrows = draw(st.integers(1, 30))
+    sep = draw(st.sampled_from([",", ";", "\t", "|"]))
+    names = [f"c{i}" for i in range(ncols)]
+    cols = [draw(_column(nrows)) for _ in range(ncols)]
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=sep, lineterminator=draw(st.sampled_from(["\n", "\r\n"])))
+    w.writerow(names)
+    for r in range(nrows):
+        w.writerow([c[r] for c in cols])
+    kwargs = {}
+    if sep != "," or draw(st.booleans()):
+        kwargs["sep"] = sep
+    if draw(st.integers(0, 4)) == 0:
+        kwargs["header"] = None
+    if draw(st.integers(0, 4)) == 0 and "header" not in kwargs:
+        kwargs["usecols"] = draw(st.lists(st.sampled_from(names), min_size=1, unique=True))
+    if draw(st.integers(0, 4)) == 0:
+        kwargs["keep_default_na"] = False
+    if draw(st.integers(0, 5)) == 0:
+        kwargs["na_filter"] = False
+    if draw(st.integers(0, 4)) == 0:
+        words = st.sampled_from(["red", "-", "0", "alpha"])
+        kwargs["na_values"] = draw(st.lists(words, max_size=2))
+    if draw(st.integers(0, 5)) == 0:
+        kwargs["names"] = [f"n{i}" for i in range(ncols)]
+        if draw(st.booleans()):
+            kwargs["header"] = 0
+    if draw(st.integers(0, 4)) == 0:
+        which = draw(st.sampled_from(["int", "label", "list"]))
+        used = kwargs.get("usecols", names)
+        if which == "int":
+            kwargs["index_col"] = draw(st.integers(0, max(0, len(used) - 1)))
+        elif which == "label" and "header" not in kwargs and "names" not in kwargs:
+            kwargs["index_col"] = draw(st.sampled_from(used))
+        elif len(used) > 2:
+            kwargs["index_col"] = [0, 1]
+    if draw(st.integers(0, 4)) == 0 and "header" not in kwargs:
+        pick = draw(st.sampled_from(names))
+        kwargs["dtype"] = {pick: draw(st.sampled_from(["str", "object", "string", "category",
+                                                        "float64", "Int64", "int64"]))}
+    if draw(st.integers(0, 3)) == 0:
+        kwargs["parse_dates"] = draw(st.lists(st.integers(0, ncols - 1), max_size=2, unique=True))
+    if draw(st.integers(0, 4)) == 0:
+        kwargs["skiprows"] = draw(st.integers(0, 3) | st.lists(st.integers(0, nrows), max_size=3))
+    if draw(st.integers(0, 4)) == 0:
+        kwargs["nrows"] = draw(st.integers(1, nrows + 2))
+    if draw(st.integers(0, 4)) == 0 and "dtype" not in kwargs:
+        kwargs["dtype_backend"] = draw(st.sampled_from(["numpy_nullable", "pyarrow"]))
+    return buf.getvalue(), kwargs, draw(st.sampled_from(["path", "text", "bytes"]))
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                    HealthCheck.too_slow])
+@given(case=_case())
+def test_differential(tmp_path, case):
+    text, kwargs, how = case
+    fastetl.set_fallback("silent")
+    if how == "path":
+        src = write(tmp_path, text, "diff.csv")
+    elif how == "text":
+        src = lambda: io.StringIO(text)  # noqa: E731
+    else:
+        src = lambda: io.BytesIO(text.encode("utf-8"))  # noqa: E731
+    same(src, **kwargs)
