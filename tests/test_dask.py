@@ -563,3 +563,39 @@ def test_comments_escapes_and_a_preamble_at_the_cuts(client, tmp_path):
     assert t["id"].tolist() == [int(r[0]) for r in ref]
     assert list(t["note"]) == [r[1] for r in ref]
     assert t["x"].tolist() == [float(r[3]) for r in ref]
+
+
+def _long_row_input(tmp_path: Path) -> tuple[Path, bytes]:
+    rows = _rows(300, 7)
+    head = _csv(rows[:150])
+    long = b'999,"' + b"x" * (17 << 20) + b"\n"  # over 16 MiB: the quote is never closed
+    src = tmp_path / "in.csv"
+    src.write_bytes(head + long + _csv(rows[150:], header=None))
+    return src, head
+
+
+def test_a_row_longer_than_the_limit_is_the_local_error(client, tmp_path):
+    """Under raise, a row over 16 MiB (a quote left open) is the local run's error, word
+    for word, at the same line."""
+    src, _ = _long_row_input(tmp_path)
+    with pytest.raises(fastetl.ParseError) as local:
+        _local(src, tmp_path)
+    with pytest.raises(fastetl.ParseError) as got:
+        fdask.convert(src, tmp_path / "ds", SCHEMA, client=client, partition_size=1 << 20)
+    assert "longer than 16 MiB" in str(got.value)
+    assert str(got.value) == str(local.value)
+    assert not (tmp_path / "ds").exists()
+
+
+def test_a_row_longer_than_the_limit_under_skip_is_refused_in_one_line(client, tmp_path):
+    """Under skip the local run takes such a row as one bad row; the Dask path's cuts are
+    not made around it, so it refuses the input, in one line naming the row's line,
+    rather than give another result than a local run."""
+    src, head = _long_row_input(tmp_path)
+    with pytest.raises(fastetl.ParseError) as got:
+        fdask.convert(src, tmp_path / "ds", SCHEMA, client=client, partition_size=1 << 20,
+                      on_error="skip")
+    assert "the Dask path cannot cut around it" in str(got.value)
+    assert got.value.line == head.count(b"\n") + 1
+    assert "\n" not in str(got.value)
+    assert not (tmp_path / "ds").exists()

@@ -68,18 +68,22 @@ from .dataset import DATASET_FILE, DATASET_FORMAT, Dataset
 from .errors import OutputError, ParseError
 from .layout import learned_categories, make_parser
 from .pipeline import (
+    DEFAULT_BLOCK_SIZE,
     MAX_ROW_BYTES,
     ON_ERROR,
     RunResult,
     _BadRows,
     _bind,
     _core_dialect,
-    _skip_lines,
     _header_error,
     _header_start,
+    _NEED_MORE,
     _null_field,
     _parse_range,
     _Position,
+    _S,
+    _skip_lines,
+    long_row,
     run,
 )
 from .schema import Schema, as_schema
@@ -318,7 +322,7 @@ def _parse_part(
         parser = make_parser(binding, seed)
         error = None
         try:
-            stop = _parse_range(parser, pos, start, end, True, writer, bad)
+            stop = _parse_rows(parser, pos, data, start, end, writer, bad, sch)
         except ParseError as e:
             error = e
         else:
@@ -337,6 +341,49 @@ def _parse_part(
     tmp = _save(records, folder, index, "raw")
     return _PartResult(tmp, writer.rows, bad.count, cats, error, watched[:_MAX_WATCHED],
                        bytes_in=end - start, rejects=_commit_rejects(sink), source=path)
+
+
+def _parse_rows(
+    parser: Any,
+    pos: _Position,
+    data: Any,
+    start: int,
+    end: int,
+    writer: ArrayWriter,
+    bad: _BadRows,
+    sch: Schema,
+) -> int:
+    """Parse the whole rows of ``data[start:end]`` (``end`` is a row boundary) block by
+    block, as the local pipeline does, so that a row longer than MAX_ROW_BYTES meets the
+    local run's rule: under raise, the same error at the same line.  Under skip and reject
+    the local run takes it as one bad row; the range cuts are not made around such rows, so
+    the Dask path refuses the input instead (one line saying so) -- never a different
+    result in silence.  Returns where the rows end."""
+    delim, quote = _core_dialect(sch.dialect)
+    at = start
+    while at < end:
+        stop = min(end, at + DEFAULT_BLOCK_SIZE)
+        final = stop >= end
+        new = _parse_range(parser, pos, at, stop, final, writer, bad)
+        if new == at and not final:  # one row longer than the block: find its end
+            limit = min(end, at + MAX_ROW_BYTES)
+            status, nxt = _core.next_row_start(
+                data, at, at + 1, limit, limit >= end, delim, quote, bad.lenient
+            )
+            if status == _NEED_MORE:
+                if not bad.lenient:
+                    long_row(data, at, pos, writer, bad, sch.dialect)  # raises, as locally
+                raise ParseError(
+                    f"a row is longer than {MAX_ROW_BYTES >> 20} MiB: the Dask path cannot "
+                    "cut around it; convert this input with fastetl.convert",
+                    line=pos.line_of(at),
+                    offset=pos.offset_of(at),
+                )
+            if status != _S["OK"]:
+                nxt = end  # the parse below meets the error
+            new = _parse_range(parser, pos, at, nxt, True, writer, bad)
+        at = new
+    return at
 
 
 def _convert_file(

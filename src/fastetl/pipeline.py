@@ -1089,6 +1089,38 @@ _MATCH_WINDOW = 64 << 10  # quoted text is matched this much at a time (the matc
 # some state for each "" it passes: a whole piece at once costs ~30 bytes per "")
 
 
+def long_row(
+    data: Any, start: int, pos: _Position, writer: Writer, bad: _BadRows, dialect: Any
+) -> tuple[int, bool]:
+    """The row at ``data[start:]`` of a buffer input is longer than MAX_ROW_BYTES:
+    under raise, refuse it; else walk it to its end.  Returns where it ends, and
+    whether it was taken here as one bad row (else the core is to parse it: a quote
+    never closed, and the row up to the line break after it is within the limit)."""
+    n = len(data)
+    while start < n and data[start] in (_LF, _CRB):  # blank lines are not rows
+        start += 1
+    read = writer.rows - bad.rows0 + bad.count
+    line, offset = pos.line_of(start), pos.offset_of(start)
+    if not bad.lenient or not _plain(dialect):
+        raise _row_too_long(line, offset, read)
+    delim, quote = _core_dialect(dialect)
+    walker = _RowWalker(delim, quote)
+    view = memoryview(data).cast("B")
+    at, end = start, -1
+    while end < 0:
+        stop = min(n, at + _PIECE)
+        end = walker.feed(view, at, stop, 0)
+        if end < 0 and stop >= n:
+            end = walker.finish(n)
+        at = stop
+    if walker.unclosed() and end - start <= MAX_ROW_BYTES:
+        return end, False
+    err = _row_too_long(line, offset, read)
+    pieces = (view[i : min(end, i + _PIECE)] for i in range(start, end, _PIECE))
+    bad.take_pieces(pieces, lambda: err, offset)
+    return end, True
+
+
 class _RowWalker:
     """Finds where a row ends, fed its bytes piece by piece, by the core's rules: a field
     that starts with the quote is quoted ("" inside it is one quote), text after a
@@ -1749,33 +1781,9 @@ class _Committer:
 
     def _long_row(self, data: Any, start: int, b: _Block) -> tuple[int, bool]:
         """The row at ``data[start:]`` of a buffer input is longer than MAX_ROW_BYTES:
-        under raise, refuse it; else walk it to its end.  Returns where it ends, and
-        whether it was taken here as one bad row (else the core is to parse it: a quote
-        never closed, and the row up to the line break after it is within the limit)."""
-        pos = self._position(b)
-        n = len(data)
-        while start < n and data[start] in (_LF, _CRB):  # blank lines are not rows
-            start += 1
-        read = self.writer.rows - self.bad.rows0 + self.bad.count
-        line, offset = pos.line_of(start), pos.offset_of(start)
-        if not self.bad.lenient or not _plain(self.binding.schema.dialect):
-            raise _row_too_long(line, offset, read)
-        delim, quote = _core_dialect(self.binding.schema.dialect)
-        walker = _RowWalker(delim, quote)
-        view = memoryview(data).cast("B")
-        at, end = start, -1
-        while end < 0:
-            stop = min(n, at + _PIECE)
-            end = walker.feed(view, at, stop, 0)
-            if end < 0 and stop >= n:
-                end = walker.finish(n)
-            at = stop
-        if walker.unclosed() and end - start <= MAX_ROW_BYTES:
-            return end, False
-        err = _row_too_long(line, offset, read)
-        pieces = (view[i : min(end, i + _PIECE)] for i in range(start, end, _PIECE))
-        self.bad.take_pieces(pieces, lambda: err, offset)
-        return end, True
+        see :func:`long_row`."""
+        dialect = self.binding.schema.dialect
+        return long_row(data, start, self._position(b), self.writer, self.bad, dialect)
 
     def _fill_unmapped(self) -> None:
         """Values a worker learned before the global dictionary had them: map them now."""
