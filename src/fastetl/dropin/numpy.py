@@ -534,6 +534,10 @@ def loadtxt(
         skip = _nonneg(skiprows)
         rows = None if max_rows is None else _nonneg(max_rows)
         _probe(ORIGINAL_LOADTXT, kwargs)
+        if rows is None and quotechar is None:
+            fast = _loadtxt_path(fname, dt, targets, delim, comm, skip, usecols, unpack, ndmin, enc)
+            if fast is not None:
+                return fast
         src = fname
         if rows is not None and hasattr(fname, "read"):
             # numpy leaves the lines after max_rows unread, for the next call: so do we
@@ -753,6 +757,103 @@ def _loadtxt_bytes(
     if arr.shape and arr.shape[0] == 0:
         _no_data_warning(fname)
     return _unpack(arr, unpack)
+
+
+# A line holding only spaces or tabs before a comment mark: the core skips it as a
+# comment line, numpy reads the blanks left as a row (and refuses it).
+_BLANKS_THEN_COMMENT = re.compile(rb"(?:^|[\r\n])[ \t]+#")
+
+
+def _loadtxt_path(
+    fname: Any, dt: np.dtype, targets: list[np.dtype] | None, delim: str | None,
+    comm: tuple[str, ...], skip: int, usecols: Any, unpack: bool, ndmin: int,
+    enc: str | None,
+) -> Any:
+    """The common case read without preparing bytes in Python: a plain file path, a
+    float or signed integer dtype, a one-character delimiter or None (runs of spaces),
+    ``comments="#"`` or None.
+    The core reads the path itself (in windows), with its own ``comment`` and
+    ``skip_rows``; the records of N float64 fields are viewed as the 2-D result.
+    None when the input is not provably read as numpy reads it, or when the core refuses
+    a row: the caller's path (byte preparation, then numpy) answers."""
+    if isinstance(fname, os.PathLike):
+        fname = os.fspath(fname)
+    if not isinstance(fname, str) or "://" in fname or not os.path.isfile(fname):
+        return None
+    if os.path.splitext(fname)[1] in _COMPRESSED or targets is not None:
+        return None
+    if not (dt.kind == "f" and dt.itemsize in (4, 8) or dt.kind == "i"):
+        return None
+    if delim in (" ", "\t") or comm not in ((), ("#",)):
+        return None
+    if not _ascii_compatible(enc or _locale_encoding()):
+        return None
+    import mmap
+
+    with open(fname, "rb") as fh:
+        if os.fstat(fh.fileno()).st_size == 0:
+            return None
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            # ASCII only: no byte order mark, no text numpy's decoding could refuse
+            if int(np.frombuffer(mm, dtype=np.uint8).max()) >= 0x80:
+                return None
+            if delim is None:
+                # runs of spaces split as numpy splits them: the core's delimiter " "
+                # with skip_initial_space (a space at a line's end or start makes an
+                # empty field, which the core refuses: the caller's path then reads
+                # it); other whitespace is left to the caller's path
+                if any(mm.find(b) >= 0 for b in (b"\t", *_OTHER_SPACES)):
+                    return None
+            elif comm and mm.find(b"#") >= 0 and _BLANKS_THEN_COMMENT.search(mm):
+                return None
+    first = None
+    with open(fname, encoding="ascii", newline=None) as fh:  # numpy's universal newlines
+        for line in itertools.islice(fh, skip, None):
+            text = line.rstrip("\n")
+            if comm:
+                text = text.split("#", 1)[0]
+            if text.strip(" ") if delim is None else text:
+                first = text
+                break
+    if first is None:
+        return None  # no row: the caller's path gives numpy's empty result and warning
+    ncols = len(first.split()) if delim is None else first.count(delim) + 1
+    used = _usecols(usecols, ncols) if usecols is not None else list(range(ncols))
+    if not used:
+        return None
+    from ..api import read_csv  # the drop-ins sit above api (DESIGN.md)
+
+    ctype = _core_type(dt)
+    wanted = set(used)
+    columns = [
+        Column(name=f"f{i}", type=ctype if i in wanted else "skip") for i in range(ncols)
+    ]
+    dialect = Dialect(
+        delimiter=delim or " ", quote=None, header=False, encoding="utf-8", null_values=(),
+        comment=comm[0] if comm else None, skip_rows=skip, skip_initial_space=delim is None,
+    )
+    try:
+        rec = read_csv(fname, schema=Schema(columns=columns, dialect=dialect)).array
+    except FastETLError:
+        # a row the core refuses here may still be read by the byte preparation (a
+        # space at a line's end ...), or numpy's own error is the answer: the caller decides
+        return None
+    if len(rec) == 0:
+        return None
+    order = sorted(wanted)  # the record's fields, in file order
+    plain = np.dtype([(f"f{i}", np.dtype(ctype)) for i in order])
+    if rec.dtype == plain and rec.flags.c_contiguous:
+        # N fields of one type, packed: the same bytes as a (rows, N) array
+        arr = rec.view(np.dtype(ctype)).reshape(len(rec), len(order))
+        if used != order:
+            arr = arr[:, [order.index(i) for i in used]]
+    else:
+        arr = np.empty((len(rec), len(used)), dtype=np.dtype(ctype))
+        for k, i in enumerate(used):
+            arr[:, k] = rec[f"f{i}"]
+    if arr.dtype != dt:
+        arr = arr.astype(dt)  # numpy parses doubles and casts them (silently to float32)
+    return _unpack(_ensure_ndmin(arr, ndmin), unpack)
 
 
 def _count(usecols: Any) -> int:
