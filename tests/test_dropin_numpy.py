@@ -304,6 +304,26 @@ def test_loadtxt_path(tmp_path, data, kw):
     _compare(fastetl.loadtxt, ORIGINAL_LOADTXT, lambda: str(path), kw)
 
 
+@settings(max_examples=EXAMPLES)
+@given(
+    f=files(),
+    dtype=st.sampled_from(["f8", "f4", ">f8", "i8", "i2"]),
+    comments=st.sampled_from(["#", None]),
+    skiprows=st.integers(0, 3),
+    usecols=st.sampled_from([None, 0, -1, [1, 0], [0, 0], [5]]),
+    ndmin=st.sampled_from([0, 1, 2]),
+    encoding=st.sampled_from([None, "latin1"]),
+)
+def test_loadtxt_path_matches_numpy(f, dtype, comments, skiprows, usecols, ndmin, encoding):
+    # the calls the core answers reading the path itself (PATH_CASES), from random files
+    text, delim, _ = f
+    note(repr(text))
+    kw = dict(dtype=dtype, comments=comments, delimiter=delim, skiprows=skiprows,
+              usecols=usecols, ndmin=ndmin, encoding=encoding)
+    with tempfile.TemporaryDirectory() as folder:
+        _compare(fastetl.loadtxt, ORIGINAL_LOADTXT, _inputs(text, "path", folder), kw)
+
+
 def test_loadtxt_path_views_the_records(tmp_path):
     # N float64 fields are the bytes of a (rows, N) array: the result is a view of them
     path = _savetxt(tmp_path, 500, ",", "m.csv")

@@ -852,7 +852,8 @@ def _loadtxt_path(
         for k, i in enumerate(used):
             arr[:, k] = rec[f"f{i}"]
     if arr.dtype != dt:
-        arr = arr.astype(dt)  # numpy parses doubles and casts them (silently to float32)
+        with np.errstate(over="ignore"):  # numpy parses doubles and casts them silently
+            arr = arr.astype(dt)
     return _unpack(_ensure_ndmin(arr, ndmin), unpack)
 
 
