@@ -759,9 +759,51 @@ def _loadtxt_bytes(
     return _unpack(arr, unpack)
 
 
-# A line holding only spaces or tabs before a comment mark: the core skips it as a
-# comment line, numpy reads the blanks left as a row (and refuses it).
-_BLANKS_THEN_COMMENT = re.compile(rb"(?:^|[\r\n])[ \t]+#")
+def _blanks_then_comment(text: bytes) -> bool:
+    """Whether a line of ``text`` holds only spaces or tabs before a comment mark "#":
+    the core skips it as a comment line, numpy reads the blanks left as a row (and
+    refuses it).  (``text`` starts at a line's start.)"""
+    k = text.find(b"#")
+    while k >= 0:
+        start = max(text.rfind(b"\n", 0, k), text.rfind(b"\r", 0, k)) + 1
+        if start < k and not text[start:k].strip(b" \t"):
+            return True
+        k = text.find(b"#", k + 1)
+    return False
+
+
+_SCAN_BYTES = 1 << 22
+
+
+def _plain_text(fname: str, spaces: bool, comment: bool) -> bool:
+    """Whether the core reads the file ``fname`` as numpy reads it, in bounded chunks:
+    ASCII (no byte order mark, nothing numpy's decoding could refuse); for
+    ``delimiter=None`` (``spaces``) no whitespace but spaces and line ends (runs of
+    spaces split as numpy splits them: the core's delimiter " " with
+    skip_initial_space; a space at a line's start or end makes an empty field, which
+    the core refuses); with a delimiter and ``comment``, no line of blanks before a
+    comment mark."""
+    tail = b""  # the last line of the chunk before, when it is blanks only
+    with open(fname, "rb") as fh:
+        while True:
+            chunk = fh.read(_SCAN_BYTES)
+            if not chunk:
+                return True
+            if not chunk.isascii():
+                return False
+            if spaces:
+                if any(b in chunk for b in (b"\t", *_OTHER_SPACES)):
+                    return False
+                continue
+            if not comment:
+                continue
+            text = tail + chunk
+            if _blanks_then_comment(text):
+                return False
+            last = max(text.rfind(b"\n"), text.rfind(b"\r")) + 1
+            tail = text[last:] if not text[last:].strip(b" \t") else b"x"
+            if len(tail) > _SCAN_BYTES:
+                return False
 
 
 def _loadtxt_path(
@@ -788,24 +830,8 @@ def _loadtxt_path(
         return None
     if not _ascii_compatible(enc or _locale_encoding()):
         return None
-    import mmap
-
-    with open(fname, "rb") as fh:
-        if os.fstat(fh.fileno()).st_size == 0:
-            return None
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            # ASCII only: no byte order mark, no text numpy's decoding could refuse
-            if int(np.frombuffer(mm, dtype=np.uint8).max()) >= 0x80:
-                return None
-            if delim is None:
-                # runs of spaces split as numpy splits them: the core's delimiter " "
-                # with skip_initial_space (a space at a line's end or start makes an
-                # empty field, which the core refuses: the caller's path then reads
-                # it); other whitespace is left to the caller's path
-                if any(mm.find(b) >= 0 for b in (b"\t", *_OTHER_SPACES)):
-                    return None
-            elif comm and mm.find(b"#") >= 0 and _BLANKS_THEN_COMMENT.search(mm):
-                return None
+    if os.path.getsize(fname) == 0 or not _plain_text(fname, delim is None, bool(comm)):
+        return None
     first = None
     with open(fname, encoding="ascii", newline=None) as fh:  # numpy's universal newlines
         for line in itertools.islice(fh, skip, None):
