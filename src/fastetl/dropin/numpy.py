@@ -7,6 +7,14 @@ full schema (nothing sniffed) and a few cheap, exact byte-level steps gives
 exactly numpy's answer; anything else goes to numpy itself through the
 fallback policy (:mod:`.fallback`), with the reason from :data:`FALLBACK`.
 
+The common loadtxt call -- a plain file path, a float or signed integer dtype, one
+delimiter or runs of spaces, ``comments="#"`` or None, no ``quotechar`` or
+``max_rows`` -- skips the byte preparation below: the core reads the path itself, in
+windows, with its own ``comment`` and ``skip_rows`` options, and N float64 fields are
+viewed as the 2-D result without a copy (:func:`_loadtxt_path`).  A file it cannot
+prove it reads as numpy does (non-ASCII bytes, other whitespace, a line of blanks
+before a comment), and any row the core refuses there, take the general translation.
+
 The translation, in order:
 
 1. the input (path, ``.gz``/``.bz2``/``.xz`` path, file object, list of lines)
