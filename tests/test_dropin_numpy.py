@@ -273,6 +273,66 @@ def test_loadtxt_own_path(text, kw):
     assert _compare(fastetl.loadtxt, ORIGINAL_LOADTXT, lambda: text.splitlines(True), kw)
 
 
+# A file path read by the core itself (its comment and skip_rows), bytes as written
+PATH_CASES = [
+    (b"1,2\n3,4\n", dict(delimiter=",")),
+    (b"1,2\r\n3,4\r\n", dict(delimiter=",")),
+    (b"1,2\r3,4\r", dict(delimiter=",")),
+    (b"# h\n\n# h2\n1,2 # c\n#\n3,4#,5\n", dict(delimiter=",", skiprows=2)),
+    (b"1,2\n  # blanks then a comment: numpy reads a row\n3,4\n", dict(delimiter=",")),
+    (b"1,2\n\t#\n3,4\n", dict(delimiter=",")),
+    (b"1,2,3\n4,5,6\n", dict(delimiter=",", usecols=(2, 0, 2), dtype="f4")),
+    (b"1,2,3\n4,5,6\n", dict(delimiter=",", usecols=-1, ndmin=2, dtype="i2")),
+    (b"1;2\n3;4\n", dict(delimiter=";", unpack=True, comments=None)),
+    (b"1,2 # \xc3\xa9\n3,4\n", dict(delimiter=",")),
+    (b"1,2 # \xff\n3,4\n", dict(delimiter=",")),
+    (b"\xef\xbb\xbf1,2\n", dict(delimiter=",")),
+    (b"1,2\n3,4,5\n", dict(delimiter=",", usecols=(0, 1))),
+    (b"1,2\n3,x\n", dict(delimiter=",")),
+    (b"1,2\n3,\n", dict(delimiter=",")),
+    (b"1  2\n  # c\n 3 4 \n5 6#\n", {}),
+    (b"1 2\n3\t4\n", dict(skiprows=1)),
+    (b"1 2\n3 4\n", dict(skiprows=5)),
+    (b"1e5 -0 +.5\n-inf nan 5.\n", {}),
+]
+
+
+@pytest.mark.parametrize(("data", "kw"), PATH_CASES)
+def test_loadtxt_path(tmp_path, data, kw):
+    path = tmp_path / "data.txt"
+    path.write_bytes(data)
+    _compare(fastetl.loadtxt, ORIGINAL_LOADTXT, lambda: str(path), kw)
+
+
+@settings(max_examples=EXAMPLES)
+@given(
+    f=files(),
+    dtype=st.sampled_from(["f8", "f4", ">f8", "i8", "i2"]),
+    comments=st.sampled_from(["#", None]),
+    skiprows=st.integers(0, 3),
+    usecols=st.sampled_from([None, 0, -1, [1, 0], [0, 0], [5]]),
+    ndmin=st.sampled_from([0, 1, 2]),
+    encoding=st.sampled_from([None, "latin1"]),
+)
+def test_loadtxt_path_matches_numpy(f, dtype, comments, skiprows, usecols, ndmin, encoding):
+    # the calls the core answers reading the path itself (PATH_CASES), from random files
+    text, delim, _ = f
+    note(repr(text))
+    kw = dict(dtype=dtype, comments=comments, delimiter=delim, skiprows=skiprows,
+              usecols=usecols, ndmin=ndmin, encoding=encoding)
+    with tempfile.TemporaryDirectory() as folder:
+        _compare(fastetl.loadtxt, ORIGINAL_LOADTXT, _inputs(text, "path", folder), kw)
+
+
+def test_loadtxt_path_views_the_records(tmp_path):
+    # N float64 fields are the bytes of a (rows, N) array: the result is a view of them
+    path = _savetxt(tmp_path, 500, ",", "m.csv")
+    fastetl.set_fallback("error")
+    got = fastetl.loadtxt(path, delimiter=",")
+    _same(ORIGINAL_LOADTXT(path, delimiter=","), got)
+    assert got.base is not None and got.base.dtype.names is not None
+
+
 @pytest.mark.parametrize(
     ("text", "kw"),
     [("1,,3\n4,5,6\n", dict(delimiter=",")), (" 1 2\n3 4 \n5 6\n", dict(skip_footer=1)),

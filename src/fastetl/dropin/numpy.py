@@ -7,6 +7,14 @@ full schema (nothing sniffed) and a few cheap, exact byte-level steps gives
 exactly numpy's answer; anything else goes to numpy itself through the
 fallback policy (:mod:`.fallback`), with the reason from :data:`FALLBACK`.
 
+The common loadtxt call -- a plain file path, a float or signed integer dtype, one
+delimiter or runs of spaces, ``comments="#"`` or None, no ``quotechar`` or
+``max_rows`` -- skips the byte preparation below: the core reads the path itself, in
+windows, with its own ``comment`` and ``skip_rows`` options, and N float64 fields are
+viewed as the 2-D result without a copy (:func:`_loadtxt_path`).  A file it cannot
+prove it reads as numpy does (non-ASCII bytes, other whitespace, a line of blanks
+before a comment), and any row the core refuses there, take the general translation.
+
 The translation, in order:
 
 1. the input (path, ``.gz``/``.bz2``/``.xz`` path, file object, list of lines)
@@ -534,6 +542,10 @@ def loadtxt(
         skip = _nonneg(skiprows)
         rows = None if max_rows is None else _nonneg(max_rows)
         _probe(ORIGINAL_LOADTXT, kwargs)
+        if rows is None and quotechar is None:
+            fast = _loadtxt_path(fname, dt, targets, delim, comm, skip, usecols, unpack, ndmin, enc)
+            if fast is not None:
+                return fast
         src = fname
         if rows is not None and hasattr(fname, "read"):
             # numpy leaves the lines after max_rows unread, for the next call: so do we
@@ -753,6 +765,130 @@ def _loadtxt_bytes(
     if arr.shape and arr.shape[0] == 0:
         _no_data_warning(fname)
     return _unpack(arr, unpack)
+
+
+def _blanks_then_comment(text: bytes) -> bool:
+    """Whether a line of ``text`` holds only spaces or tabs before a comment mark "#":
+    the core skips it as a comment line, numpy reads the blanks left as a row (and
+    refuses it).  (``text`` starts at a line's start.)"""
+    k = text.find(b"#")
+    while k >= 0:
+        start = max(text.rfind(b"\n", 0, k), text.rfind(b"\r", 0, k)) + 1
+        if start < k and not text[start:k].strip(b" \t"):
+            return True
+        k = text.find(b"#", k + 1)
+    return False
+
+
+_SCAN_BYTES = 1 << 22
+
+
+def _plain_text(fname: str, spaces: bool, comment: bool) -> bool:
+    """Whether the core reads the file ``fname`` as numpy reads it, in bounded chunks:
+    ASCII (no byte order mark, nothing numpy's decoding could refuse); for
+    ``delimiter=None`` (``spaces``) no whitespace but spaces and line ends (runs of
+    spaces split as numpy splits them: the core's delimiter " " with
+    skip_initial_space; a space at a line's start or end makes an empty field, which
+    the core refuses); with a delimiter and ``comment``, no line of blanks before a
+    comment mark."""
+    tail = b""  # the last line of the chunk before, when it is blanks only
+    with open(fname, "rb") as fh:
+        while True:
+            chunk = fh.read(_SCAN_BYTES)
+            if not chunk:
+                return True
+            if not chunk.isascii():
+                return False
+            if spaces:
+                if any(b in chunk for b in (b"\t", *_OTHER_SPACES)):
+                    return False
+                continue
+            if not comment:
+                continue
+            text = tail + chunk
+            if _blanks_then_comment(text):
+                return False
+            last = max(text.rfind(b"\n"), text.rfind(b"\r")) + 1
+            tail = text[last:] if not text[last:].strip(b" \t") else b"x"
+            if len(tail) > _SCAN_BYTES:
+                return False
+
+
+def _loadtxt_path(
+    fname: Any, dt: np.dtype, targets: list[np.dtype] | None, delim: str | None,
+    comm: tuple[str, ...], skip: int, usecols: Any, unpack: bool, ndmin: int,
+    enc: str | None,
+) -> Any:
+    """The common case read without preparing bytes in Python: a plain file path, a
+    float or signed integer dtype, a one-character delimiter or None (runs of spaces),
+    ``comments="#"`` or None.
+    The core reads the path itself (in windows), with its own ``comment`` and
+    ``skip_rows``; the records of N float64 fields are viewed as the 2-D result.
+    None when the input is not provably read as numpy reads it, or when the core refuses
+    a row: the caller's path (byte preparation, then numpy) answers."""
+    if isinstance(fname, os.PathLike):
+        fname = os.fspath(fname)
+    if not isinstance(fname, str) or "://" in fname or not os.path.isfile(fname):
+        return None
+    if os.path.splitext(fname)[1] in _COMPRESSED or targets is not None:
+        return None
+    if not (dt.kind == "f" and dt.itemsize in (4, 8) or dt.kind == "i"):
+        return None
+    if delim in (" ", "\t") or comm not in ((), ("#",)):
+        return None
+    if not _ascii_compatible(enc or _locale_encoding()):
+        return None
+    if os.path.getsize(fname) == 0 or not _plain_text(fname, delim is None, bool(comm)):
+        return None
+    first = None
+    with open(fname, encoding="ascii", newline=None) as fh:  # numpy's universal newlines
+        for line in itertools.islice(fh, skip, None):
+            text = line.rstrip("\n")
+            if comm:
+                text = text.split("#", 1)[0]
+            if text.strip(" ") if delim is None else text:
+                first = text
+                break
+    if first is None:
+        return None  # no row: the caller's path gives numpy's empty result and warning
+    ncols = len(first.split()) if delim is None else first.count(delim) + 1
+    used = _usecols(usecols, ncols) if usecols is not None else list(range(ncols))
+    if not used:
+        return None
+    from ..api import read_csv  # the drop-ins sit above api (DESIGN.md)
+
+    ctype = _core_type(dt)
+    wanted = set(used)
+    columns = [
+        Column(name=f"f{i}", type=ctype if i in wanted else "skip") for i in range(ncols)
+    ]
+    dialect = Dialect(
+        delimiter=delim or " ", quote=None, header=False, encoding="utf-8", null_values=(),
+        comment=comm[0] if comm else None, skip_rows=skip, skip_initial_space=delim is None,
+    )
+    try:
+        rec = read_csv(fname, schema=Schema(columns=columns, dialect=dialect)).array
+    except FastETLError:
+        # a row the core refuses here may still be read by the byte preparation (a
+        # space at a line's end ...), or numpy's own error is the answer: the caller decides
+        return None
+    if len(rec) == 0:
+        return None
+    order = sorted(wanted)  # the record's fields, in file order
+    plain = np.dtype([(f"f{i}", np.dtype(ctype)) for i in order])
+    if rec.dtype == plain and rec.flags.c_contiguous:
+        # N fields of one type, packed: the same bytes as a (rows, N) array
+        arr = rec.view(np.dtype(ctype)).reshape(len(rec), len(order))
+        if used != order:
+            arr = arr[:, [order.index(i) for i in used]]
+    else:
+        arr = np.empty((len(rec), len(used)), dtype=np.dtype(ctype))
+        for k, i in enumerate(used):
+            arr[:, k] = rec[f"f{i}"]
+    if arr.dtype != dt:
+        with np.errstate(over="ignore"):  # numpy parses doubles and casts them silently
+            arr = arr.astype(dt)
+    return _unpack(_ensure_ndmin(arr, ndmin), unpack)
 
 
 def _count(usecols: Any) -> int:
