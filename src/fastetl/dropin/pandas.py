@@ -27,9 +27,10 @@ How a call is answered (docs: README, "Drop-in: pandas"):
    giving a column mixed types) the raw bytes or the values are checked, and the
    call falls back when the check cannot prove the frames equal.
 
-The translations of the dialect options that fastetl's core does not take yet
-(comment, escapechar, decimal, thousands, true/false values) are written in
-:data:`PENDING_DIALECT`: each falls back today.
+Short rows are read as pandas reads them (missing trailing fields are NA: the core's
+``ragged="fill"``).  ``comment``, ``skipinitialspace`` and ``true_values`` /
+``false_values`` are answered here (:data:`ENABLED_DIALECT`); the other dialect options
+in :data:`PENDING_DIALECT` (escapechar, decimal, thousands) still fall back.
 """
 
 from __future__ import annotations
@@ -77,7 +78,6 @@ _NA_DEFAULT = tuple(sorted(_readers.STR_NA_VALUES))
 _ONLY_DEFAULT = {
     "engine": (None, "c"),
     "converters": (None,),
-    "skipinitialspace": (False,),
     "skipfooter": (0,),
     "skip_blank_lines": (True,),
     "date_format": (None,),
@@ -108,8 +108,13 @@ PENDING_DIALECT = {
     "thousands": (None, "thousands"),
     "true_values": (None, "true_values"),
     "false_values": (None, "false_values"),
+    "skipinitialspace": (False, "skip_initial_space"),
 }
-ENABLED_DIALECT: frozenset[str] = frozenset()
+# Read exactly as pandas reads them (the guards: _comment_guard, _bool_words).
+# true_values/false_values stay here, not in the core's dialect: the drop-in reads
+# bools as text and maps them itself (_text), as pandas decides per column.
+ENABLED_DIALECT = frozenset({"comment", "skipinitialspace", "true_values", "false_values"})
+_NOT_TO_CORE = ("true_values", "false_values")
 
 
 def _dialect_extra(opts: dict[str, Any]) -> dict[str, Any]:
@@ -121,6 +126,8 @@ def _dialect_extra(opts: dict[str, Any]) -> dict[str, Any]:
             continue
         if key not in ENABLED_DIALECT:
             raise Unsupported(f"{key}={value!r}")
+        if key in _NOT_TO_CORE:
+            continue
         extra[name] = tuple(value) if isinstance(value, (list, tuple)) else value
     return extra
 
@@ -485,6 +492,16 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         raise Unsupported("sep equal to quotechar")
     if opts["quoting"] == csv.QUOTE_NONE:
         quote = None
+    comment = opts["comment"]
+    if comment is not None:
+        if not isinstance(comment, str) or len(comment) != 1 or not comment.isascii() or (
+            comment in "\r\n \t" or comment in (delim, quote)
+        ):
+            raise Unsupported(f"comment={comment!r}")
+        if opts["skiprows"] is not None or opts["nrows"] is not None:
+            # (pandas counts comment lines for skiprows, not for nrows: not here)
+            raise Unsupported("comment with skiprows or nrows")
+    words = _bool_words(opts)
     header, names = opts["header"], opts["names"]
     nd = _readers.lib.no_default
     if names is not nd and names is not None:
@@ -527,6 +544,9 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
             raise Unsupported(f"nrows over {MAX_NROWS:,}")
         data = _first_rows(path, data, nrows + header_row, delim, quote)
         path, size = None, len(data)
+    nulls = _na_set(opts)
+    if "" in nulls:  # pandas reads a short row's missing fields as empty ones: NA here
+        dialect_extra["ragged"] = "fill"
     return _Plan(
         path=path,
         data=data,
@@ -535,13 +555,40 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         quote=quote,
         header=header_row,
         nfields=0,
-        nulls=_na_set(opts),
+        nulls=nulls,
         columns=[],
         labels=None,
         low_memory=bool(opts["low_memory"]),
         backend=backend,
         dialect_extra=dialect_extra,
+        guards={"bool_words": words},
     )
+
+
+def _bool_words(opts: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
+    """true_values and false_values (pandas matches them exactly, as whole values), or
+    Unsupported where pandas' reading of them is not the plain one."""
+    out = []
+    for key in ("true_values", "false_values"):
+        vals = opts[key]
+        if vals is None:
+            out.append(frozenset())
+            continue
+        if isinstance(vals, (str, bytes)) or not isinstance(vals, (list, tuple, set, frozenset)):
+            raise Unsupported(f"{key}={vals!r}")
+        for v in vals:
+            if not isinstance(v, str) or not v or v.lower() in _BOOLS or _not_text(v):
+                raise Unsupported(f"{key} word {v!r}")  # (numbers, bool words: pandas' own)
+            if v != v.strip() or any(c in v for c in "\r\n\"'"):
+                raise Unsupported(f"{key} word {v!r}")
+        out.append(frozenset(vals))
+    true, false = out
+    if true & false:
+        raise Unsupported("a word in both true_values and false_values")
+    nulls = set(_na_set(opts))
+    if (true | false) & nulls:
+        raise Unsupported("a true/false word that is also an NA value")
+    return true, false
 
 
 # -- names, positions and the first guess ----------------------------------------------
@@ -556,11 +603,21 @@ def _first_row(plan: _Plan) -> list[bytes]:
     final = len(head) == plan.size
     if head.startswith(b"\xef\xbb\xbf"):
         head = head[3:]
+    comment = plan.dialect_extra.get("comment")
+    start = 0
+    while comment is not None and head.startswith(comment.encode(), start):
+        # a comment line before the header (quotes in it are text): pandas skips it
+        m = re.compile(rb"\r\n|\r|\n").search(head, start)
+        if m is None:
+            raise Unsupported("no row after the comment lines")
+        start = m.end()
     status, fields, _end = _core.split_row(
-        head, 0, len(head), final, ord(plan.delimiter), ord(plan.quote) if plan.quote else -1
+        head, start, len(head), final, ord(plan.delimiter), ord(plan.quote) if plan.quote else -1
     )
     if status != 0 or not fields:
         raise Unsupported("the first row is not plain CSV to fastetl")
+    if comment is not None and any(comment.encode() in f for f in fields):
+        raise Unsupported("a comment mark in the first row")
     return fields
 
 
@@ -886,12 +943,25 @@ def _blank_beside(plan: _Plan, chars: bytes) -> bool:
 
 
 def _blank_lines_guard(plan: _Plan) -> None:
-    """pandas skips a line of blanks; fastetl reads it as a row, which with more than one
-    field is a row too short (fastetl refuses it, and the call falls back): with one
-    field, Unsupported when the file may have such a line."""
-    if plan.nfields == 1 and _blank_beside(plan, b"\r\n"):
+    """pandas skips a line of blanks; fastetl reads it as a row (a short one, filled with
+    nulls): Unsupported when the file may have such a line."""
+    if _blank_beside(plan, b"\r\n"):
         if re.search(rb"(?:^|[\r\n])[ \t]+(?:[\r\n]|$)", _raw(plan)):
             raise Unsupported("a line of blanks, which pandas skips")
+
+
+def _comment_guard(plan: _Plan) -> None:
+    """fastetl drops the blanks before a comment mark (and skips a line of blanks and a
+    comment); pandas keeps them as text: Unsupported when a blank stands before one."""
+    comment = plan.dialect_extra.get("comment")
+    if comment is not None:
+        raw = _raw(plan)
+        mark = comment.encode()
+        if re.search(rb"[ \t]" + re.escape(mark), raw):
+            raise Unsupported("blanks before a comment mark (pandas keeps them)")
+        if plan.quote is not None and re.search(re.escape(plan.quote.encode() + mark), raw):
+            # (pandas takes the byte after a closing quote as text, even a mark)
+            raise Unsupported("a comment mark just after a quote")
 
 
 def _read(plan: _Plan) -> Any:
@@ -1048,10 +1118,16 @@ def _chunks_proven(plan: _Plan, raw: np.ndarray, nulls: np.ndarray | None) -> bo
     step = max(1, _buffer_lines(plan.nfields) // 2)
     if not plan.low_memory or n <= step:
         return True
+    true, false = plan.guards["bool_words"]
+    words = None
+    if true or false:  # (a word longer than the width is cut: only more falls back)
+        words = np.array([w.encode() for w in true | false], dtype=raw.dtype)
     for lo in range(0, n, step):
         hi = min(n, lo + step)
         for a, b in ((lo, min(hi, lo + 256)), (lo, hi)):  # a look at the first rows first
             sure = _surely_text(raw[a:b])
+            if words is not None:
+                sure &= ~np.isin(raw[a:b], words)
             if nulls is not None:
                 sure &= ~nulls[a:b]
             if sure.any():
@@ -1123,8 +1199,11 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
     if c.type == "category":
         values = table.meta["categories"][name]
         codes = np.asarray(table.array[name]).astype(np.int64)
-        if col.want is None and values and all(v.lower() in _BOOLS for v in values):
-            truth = np.array([v.lower() == "true" for v in values])[codes]
+        true, false = plan.guards["bool_words"]
+        if col.want is None and values and all(
+            v.lower() in _BOOLS or v in true or v in false for v in values
+        ):
+            truth = np.array([v.lower() == "true" or v in true for v in values])[codes]
             if not _every_chunk_has(plan, ~nulls):
                 raise Unsupported(f"column {col.label!r}: pandas' chunks would mix types")
             if plan.backend is not None:
@@ -1137,7 +1216,9 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
         if any(_BIG_INT.fullmatch(v) for v in values):
             raise Unsupported(f"column {col.label!r}: integers beyond int64 among texts")
         if col.want is None:
-            surely = np.array([not _not_text(v) for v in values] + [False])
+            surely = np.array(
+                [not (_not_text(v) or v in true or v in false) for v in values] + [False]
+            )
             codes_n = codes.copy()
             codes_n[nulls] = len(values)
             if not _every_chunk_has(plan, surely[codes_n]):
@@ -1267,6 +1348,7 @@ def _answer(opts: dict[str, Any], replay: dict[str, Any]) -> pandas.DataFrame:
             raise Unsupported("no columns")
         index = _index_labels(plan, opts["index_col"])
         _blank_lines_guard(plan)
+        _comment_guard(plan)
         table, schema = _read(plan)
         if len(table) == 0:
             raise Unsupported("no data rows")
