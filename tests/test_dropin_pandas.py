@@ -289,7 +289,7 @@ def test_fallback_environment_in_a_subprocess(tmp_path):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"decimal": ","}, {"thousands": "."}, {"escapechar": "\\"}],
+    [{"decimal": ","}, {"thousands": "."}],
 )
 def test_pending_dialect_options_fall_back(tmp_path, kwargs):
     """Options fastetl's dialect does not take yet: pandas answers, and says so."""
@@ -333,6 +333,23 @@ def test_line_of_blanks_falls_back(tmp_path):
         fpd.read_csv(p)
     fastetl.set_fallback("silent")
     same(p)
+
+
+def test_escapechar_on_own_path(tmp_path):
+    p = write(tmp_path, 'a,b,c\n1,x\\,y,"say \\"hi\\""\n2,\\\\,"q""r"\n')
+    df = own(p, escapechar="\\")
+    assert df["b"].tolist() == ["x,y", "\\"]
+
+
+def test_escape_before_other_bytes_falls_back(tmp_path):
+    """An escape before a letter: the checks on the raw bytes could miss a nan it
+    hides, so pandas answers."""
+    p = write(tmp_path, "a,b\n1,2.5\n2,N\\An\n")
+    fastetl.set_fallback("error")
+    with pytest.raises(FallbackError, match="escape"):
+        fpd.read_csv(p, escapechar="\\")
+    fastetl.set_fallback("silent")
+    same(p, escapechar="\\")
 
 
 def test_skipinitialspace_on_own_path(tmp_path):
@@ -442,7 +459,11 @@ def _case(draw):
     short = draw(st.integers(0, 3)) == 0
     end = draw(st.sampled_from(["\n", "\r\n"]))
     buf = io.StringIO()
-    w = csv.writer(buf, delimiter=sep, lineterminator=end)
+    dialect = {}
+    if draw(st.integers(0, 3)) == 0:
+        kwargs["escapechar"] = dialect["escapechar"] = "\\"
+        dialect["doublequote"] = draw(st.booleans())
+    w = csv.writer(buf, delimiter=sep, lineterminator=end, **dialect)
     if comment and draw(st.booleans()):
         buf.write("#a comment line" + sep + '"' + end)
     w.writerow(names)

@@ -113,7 +113,9 @@ PENDING_DIALECT = {
 # Read exactly as pandas reads them (the guards: _comment_guard, _bool_words).
 # true_values/false_values stay here, not in the core's dialect: the drop-in reads
 # bools as text and maps them itself (_text), as pandas decides per column.
-ENABLED_DIALECT = frozenset({"comment", "skipinitialspace", "true_values", "false_values"})
+ENABLED_DIALECT = frozenset(
+    {"comment", "escapechar", "skipinitialspace", "true_values", "false_values"}
+)
 _NOT_TO_CORE = ("true_values", "false_values")
 
 
@@ -501,6 +503,14 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         if opts["skiprows"] is not None or opts["nrows"] is not None:
             # (pandas counts comment lines for skiprows, not for nrows: not here)
             raise Unsupported("comment with skiprows or nrows")
+    escape = opts["escapechar"]
+    if escape is not None:
+        if not isinstance(escape, str) or len(escape) != 1 or not escape.isascii() or (
+            escape in "\r\n \t" or escape in (delim, quote, comment)
+        ):
+            raise Unsupported(f"escapechar={escape!r}")
+        if opts["skiprows"] is not None or opts["nrows"] is not None:
+            raise Unsupported("escapechar with skiprows or nrows")
     words = _bool_words(opts)
     header, names = opts["header"], opts["names"]
     nd = _readers.lib.no_default
@@ -616,6 +626,9 @@ def _first_row(plan: _Plan) -> list[bytes]:
     )
     if status != 0 or not fields:
         raise Unsupported("the first row is not plain CSV to fastetl")
+    escape = plan.dialect_extra.get("escape")
+    if escape is not None and escape.encode() in head[start:_end]:
+        raise Unsupported("an escape in the first row")
     if comment is not None and any(comment.encode() in f for f in fields):
         raise Unsupported("a comment mark in the first row")
     return fields
@@ -948,6 +961,19 @@ def _blank_lines_guard(plan: _Plan) -> None:
     if _blank_beside(plan, b"\r\n"):
         if re.search(rb"(?:^|[\r\n])[ \t]+(?:[\r\n]|$)", _raw(plan)):
             raise Unsupported("a line of blanks, which pandas skips")
+
+
+def _escape_guard(plan: _Plan) -> None:
+    """An escape before a delimiter, quote, escape, comment mark or line break is read
+    alike; before other bytes (letters of nan, digits ...) the raw-byte checks could
+    miss what it hides: Unsupported."""
+    escape = plan.dialect_extra.get("escape")
+    if escape is not None:
+        marks = plan.delimiter + (plan.quote or "") + escape + "\r\n"
+        marks += plan.dialect_extra.get("comment") or ""
+        pat = re.escape(escape.encode()) + b"(?:[^" + re.escape(marks.encode()) + b"]|$)"
+        if re.search(pat, _raw(plan)):
+            raise Unsupported("an escape before a byte that needs none")
 
 
 def _comment_guard(plan: _Plan) -> None:
@@ -1349,6 +1375,7 @@ def _answer(opts: dict[str, Any], replay: dict[str, Any]) -> pandas.DataFrame:
         index = _index_labels(plan, opts["index_col"])
         _blank_lines_guard(plan)
         _comment_guard(plan)
+        _escape_guard(plan)
         table, schema = _read(plan)
         if len(table) == 0:
             raise Unsupported("no data rows")
