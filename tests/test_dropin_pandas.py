@@ -352,6 +352,20 @@ def test_escape_before_other_bytes_falls_back(tmp_path):
     same(p, escapechar="\\")
 
 
+def test_true_false_values_in_a_category(tmp_path):
+    """pandas makes bool categories of the words: pandas answers."""
+    same(write(tmp_path, "a\nyes\nno\nyes\n"), dtype="category", true_values=["yes"],
+         false_values=["no"])
+
+
+def test_tar_gz_is_a_tar_archive(tmp_path):
+    """pandas reads .tar.gz as a tar archive (not as gzip text, which short rows filled
+    with NA would read without an error)."""
+    path = tmp_path / "t.tar.gz"
+    pandas.DataFrame({"a": ["x", "y"], "b": ["Hugo Chávez", "R."]}).to_csv(path, index=False)
+    same(path)
+
+
 def test_skipinitialspace_on_own_path(tmp_path):
     p = write(tmp_path, 'a,b,c\n1, x, "q, r"\n 2,\ty,s\n3,, t\n')
     own(p, skipinitialspace=True)

@@ -264,6 +264,8 @@ def _compression(comp: Any, path: str | None) -> str | None:
         if path is None:
             return None
         low = path.lower()
+        if re.search(r"\.tar(?:\.[a-z0-9]+)?$", low):
+            raise Unsupported("a tar archive")  # (pandas reads .tar.gz as tar, not gzip)
         for suffix, method in _METHODS.items():
             if low.endswith(suffix):
                 return method
@@ -1250,7 +1252,7 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
             if not _every_chunk_has(plan, surely[codes_n]):
                 raise Unsupported(f"column {col.label!r}: pandas' chunks would mix types")
         if col.want == "category":
-            if any(_not_text(v) for v in values) or "" in values:
+            if any(_not_text(v) or v in true or v in false for v in values) or "" in values:
                 raise Unsupported("category values that pandas may read as numbers")
             return _categorical(values, codes, nulls)
         if not _have_arrow():  # pragma: no cover - pyarrow is installed where tested
