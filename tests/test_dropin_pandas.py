@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import subprocess
 import sys
 import warnings
@@ -289,16 +290,36 @@ def test_fallback_environment_in_a_subprocess(tmp_path):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"decimal": ","}, {"thousands": "."}],
+    [{"decimal": ";"}, {"thousands": ";"}, {"decimal": ",", "thousands": ","}],
 )
-def test_pending_dialect_options_fall_back(tmp_path, kwargs):
-    """Options fastetl's dialect does not take yet: pandas answers, and says so."""
-    p = write(tmp_path, "a;b\n1,5;yes # c\n2.000,25;no\n")
+def test_number_marks_pandas_reads_its_own_way_fall_back(tmp_path, kwargs):
+    """Marks the core does not take, or that pandas refuses: pandas answers."""
+    p = write(tmp_path, "a|b\n1,5|yes # c\n2.000,25|no\n")
+    same(p, sep="|", **kwargs)
+
+
+@pytest.mark.parametrize(
+    "decimal,thousands",
+    [(",", None), (",", "."), (".", ","), (".", " "), (".", "_"), (",", "'"), (",", " ")],
+)
+def test_number_marks_on_own_path(tmp_path, decimal, thousands):
+    """Integers in groups, and fractions in text columns (pandas' floats with these marks
+    are not correctly rounded: see the next test)."""
+    t = thousands or ""
+    text = (f"a|b|c\n1{t}000|7|1{decimal}5\n-2{t}500|12{t}345{t}678|x\n"
+            f"3|-4|2{t}000\n")
+    df = own(write(tmp_path, text), sep="|", decimal=decimal, thousands=thousands)
+    assert df["a"].dtype == np.int64
+
+
+@pytest.mark.parametrize("decimal,thousands", [(",", None), (".", ",")])
+def test_floats_with_number_marks_fall_back(tmp_path, decimal, thousands):
+    p = write(tmp_path, f"a|b\n8{decimal}094464919385088e+44|1\n1{decimal}5|2\n")
     fastetl.set_fallback("error")
-    with pytest.raises(FallbackError, match=next(iter(kwargs))):
-        fpd.read_csv(p, sep=";", **kwargs)
+    with pytest.raises(FallbackError, match="floats with decimal"):
+        fpd.read_csv(p, sep="|", decimal=decimal, thousands=thousands)
     fastetl.set_fallback("silent")
-    same(p, sep=";", **kwargs)
+    same(p, sep="|", decimal=decimal, thousands=thousands)
 
 
 def test_comment_on_own_path(tmp_path):
@@ -470,6 +491,25 @@ def _case(draw):
     if draw(st.integers(0, 3)) == 0:
         kwargs["true_values"] = draw(st.lists(st.sampled_from(["yes", "Yes", "ja"]), max_size=2))
         kwargs["false_values"] = draw(st.lists(st.sampled_from(["no", "nein"]), max_size=2))
+    marks = draw(st.sampled_from([(".", None)] * 4 + [(",", None), (",", "."), (".", ","),
+                                                      (".", " "), (".", "_"), (",", "'")]))
+    if marks[0] != "." or draw(st.integers(0, 5)) == 0:
+        kwargs["decimal"] = marks[0]
+    if marks[1] is not None and marks[1] != sep:
+        kwargs["thousands"] = marks[1]
+
+    def spell(v):  # numbers with the marks (some in groups, some not)
+        m = re.fullmatch(r"([+-]?)(\d+)(?:\.(\d*))?((?:[eE][+-]?\d+)?)", v)
+        if m is None or (marks == (".", None)) or draw(st.integers(0, 5)) == 0:
+            return v
+        sign, whole, frac, exp = m.groups()
+        if "thousands" in kwargs and draw(st.booleans()):
+            n = draw(st.sampled_from([3, 3, 3, 2, 4]))
+            groups = [whole[max(0, i - n) : i] for i in range(len(whole), 0, -n)][::-1]
+            whole = kwargs["thousands"].join(groups)
+        frac = "" if frac is None else kwargs.get("decimal", ".") + frac
+        return sign + whole + frac + exp
+
     short = draw(st.integers(0, 3)) == 0
     end = draw(st.sampled_from(["\n", "\r\n"]))
     buf = io.StringIO()
@@ -482,7 +522,7 @@ def _case(draw):
         buf.write("#a comment line" + sep + '"' + end)
     w.writerow(names)
     for r in range(nrows):
-        row = [c[r] for c in cols]
+        row = [spell(c[r]) for c in cols]
         if draw(st.integers(0, 3)) == 0:
             row = [" " + v if draw(st.booleans()) else v for v in row]
         if short and ncols > 1 and draw(st.integers(0, 3)) == 0:

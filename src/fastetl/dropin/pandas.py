@@ -52,7 +52,7 @@ from pandas.io.parsers import readers as _readers
 from .. import _core
 from ..api import read_csv as _fastetl_read_csv
 from ..errors import ParseError, SchemaError
-from ..schema import Column, Dialect, Schema, unique_names
+from ..schema import DECIMAL_MARKS, THOUSANDS_SEPARATORS, Column, Dialect, Schema, unique_names
 from .fallback import Unsupported, fall_back
 
 # The function in its own module: `fastetl run` / install() patch `pandas.read_csv`,
@@ -114,7 +114,8 @@ PENDING_DIALECT = {
 # true_values/false_values stay here, not in the core's dialect: the drop-in reads
 # bools as text and maps them itself (_text), as pandas decides per column.
 ENABLED_DIALECT = frozenset(
-    {"comment", "escapechar", "skipinitialspace", "true_values", "false_values"}
+    {"comment", "escapechar", "skipinitialspace", "true_values", "false_values", "decimal",
+     "thousands"}
 )
 _NOT_TO_CORE = ("true_values", "false_values")
 
@@ -514,6 +515,15 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         if opts["skiprows"] is not None or opts["nrows"] is not None:
             raise Unsupported("escapechar with skiprows or nrows")
     words = _bool_words(opts)
+    decimal, thousands = opts["decimal"], opts["thousands"]
+    if decimal not in DECIMAL_MARKS or (
+        thousands is not None and (thousands not in THOUSANDS_SEPARATORS or thousands == decimal)
+    ):
+        raise Unsupported(f"decimal={decimal!r} with thousands={thousands!r}")
+    if (thousands is not None and thousands in (delim, quote, comment, escape)) or (
+        decimal in (quote, comment, escape)
+    ):
+        raise Unsupported("a number mark that is also a mark of the dialect")
     header, names = opts["header"], opts["names"]
     nd = _readers.lib.no_default
     if names is not nd and names is not None:
@@ -573,7 +583,7 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         low_memory=bool(opts["low_memory"]),
         backend=backend,
         dialect_extra=dialect_extra,
-        guards={"bool_words": words},
+        guards={"bool_words": words, "marks": decimal + (thousands or "")},
     )
 
 
@@ -852,11 +862,13 @@ def _width(longest: int) -> int:
     return w
 
 
-def _verdict(value: str) -> str:
+def _verdict(value: str, plan: _Plan) -> str:
     """pandas' type for a column holding only ``value`` (no NA filtering): int, uint,
-    float, bool or text."""
+    float, bool or text (with the call's decimal and thousands)."""
     text = '"' + value.replace('"', '""') + '"\n'
-    got = _original(io.StringIO("x\n" + text), na_filter=False, dtype=None)["x"].dtype
+    marks = {"decimal": plan.dialect_extra.get("decimal", "."),
+             "thousands": plan.dialect_extra.get("thousands")}
+    got = _original(io.StringIO("x\n" + text), na_filter=False, dtype=None, **marks)["x"].dtype
     if got == np.dtype("int64"):
         return "int"
     if got == np.dtype("uint64"):
@@ -901,7 +913,7 @@ def _widen(plan: _Plan, e: ParseError) -> None:
         or reason.startswith("is empty")
     ):
         raise Unsupported(f"column {col.label!r}: {reason}")
-    verdict = _verdict(value)
+    verdict = _verdict(value, plan)
     if col.kind == "int" and verdict == "float":
         col.kind = "float"
     elif verdict in ("bool", "text"):
@@ -1023,8 +1035,11 @@ _MAYBE_NOT_TEXT = re.compile(
 )
 
 
-def _not_text(value: str) -> bool:
-    """True unless ``value`` is surely text to pandas (not a number, a bool, a NA)."""
+def _not_text(value: str, marks: str = "") -> bool:
+    """True unless ``value`` is surely text to pandas (not a number, a bool, a NA);
+    ``marks``: decimal and thousands marks a number may hold too."""
+    if marks.strip("."):
+        value = value.translate({ord(m): None for m in marks})
     return (
         _MAYBE_NOT_TEXT.fullmatch(value) is not None
         or value.strip().lower() in _BOOLS
@@ -1102,7 +1117,7 @@ _NUMBER_BYTES = _table(b"0123456789+-.eE \t\0")
 _SIGN_AFTER = _table(b"eE \t")
 
 
-def _surely_text(raw: np.ndarray) -> np.ndarray:
+def _surely_text(raw: np.ndarray, marks: str = "") -> np.ndarray:
     """For fixed-width UTF-8 values (numpy S, contiguous): True where the value cannot
     be a number, a bool or nan/inf to pandas.  Such a value starts with something else
     than a digit, sign, point or blank and not with inf, nan, true or false (any case),
@@ -1110,13 +1125,14 @@ def _surely_text(raw: np.ndarray) -> np.ndarray:
     blank (2024-01-31)."""
     grid = raw.view(np.uint8).reshape(len(raw), raw.dtype.itemsize)
     lead = grid[:, 0]
-    numeric_lead = _NUMBER_BYTES[lead] & (lead != 0)
+    number_bytes = _NUMBER_BYTES | _table(marks.encode()) if marks else _NUMBER_BYTES
+    numeric_lead = number_bytes[lead] & (lead != 0)
     low = grid[:, :5] | np.uint8(0x20)  # ASCII letters in lower case
     word = np.zeros(len(grid), dtype=bool)
     for w in (b"inf", b"nan", b"true", b"false"):
         if grid.shape[1] >= len(w):
             word |= (low[:, : len(w)] == np.frombuffer(w, dtype=np.uint8)).all(axis=1)
-    other = ~_NUMBER_BYTES[grid].all(axis=1)
+    other = ~number_bytes[grid].all(axis=1)
     signs = (grid[:, 1:] == 43) | (grid[:, 1:] == 45)
     misplaced = (signs & ~_SIGN_AFTER[grid[:, :-1]]).any(axis=1)
     return (~numeric_lead & ~word & (lead != 0)) | (numeric_lead & (other | misplaced))
@@ -1126,7 +1142,7 @@ _BIG_INT = re.compile(r"\s*[+\-]?\d{19,}\s*")
 _DIGITS = _table(b"0123456789")
 
 
-def _big_ints(raw: np.ndarray, lengths: np.ndarray) -> bool:
+def _big_ints(raw: np.ndarray, lengths: np.ndarray, marks: str = "") -> bool:
     """True when a fixed-width value is an integer of 19 digits or more: pandas reads a
     column holding one in ways of its own (uint64, Python ints, '' for NA)."""
     first = raw.view(np.uint8).reshape(len(raw), raw.dtype.itemsize)[:, 0]
@@ -1136,6 +1152,8 @@ def _big_ints(raw: np.ndarray, lengths: np.ndarray) -> bool:
     sub = raw[maybe]
     grid = sub.view(np.uint8).reshape(len(sub), raw.dtype.itemsize)
     digits = _DIGITS[grid] | (grid == 0) | (grid == 43) | (grid == 45) | (grid == 32)
+    if marks:  # (a thousands separator: a big integer spelled in groups)
+        digits |= _table(marks.encode())[grid]
     return bool(digits.all(axis=1).any())
 
 
@@ -1153,7 +1171,7 @@ def _chunks_proven(plan: _Plan, raw: np.ndarray, nulls: np.ndarray | None) -> bo
     for lo in range(0, n, step):
         hi = min(n, lo + step)
         for a, b in ((lo, min(hi, lo + 256)), (lo, hi)):  # a look at the first rows first
-            sure = _surely_text(raw[a:b])
+            sure = _surely_text(raw[a:b], plan.guards["marks"])
             if words is not None:
                 sure &= ~np.isin(raw[a:b], words)
             if nulls is not None:
@@ -1241,18 +1259,23 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
             out = truth.astype(object)
             out[nulls] = np.nan
             return out
-        if any(_BIG_INT.fullmatch(v) for v in values):
+        marks = plan.guards["marks"]
+        cut = {ord(m): None for m in marks[1:]}  # (the thousands separator)
+        if any(_BIG_INT.fullmatch(v.translate(cut)) for v in values):
             raise Unsupported(f"column {col.label!r}: integers beyond int64 among texts")
         if col.want is None:
             surely = np.array(
-                [not (_not_text(v) or v in true or v in false) for v in values] + [False]
+                [not (_not_text(v, marks) or v in true or v in false) for v in values]
+                + [False]
             )
             codes_n = codes.copy()
             codes_n[nulls] = len(values)
             if not _every_chunk_has(plan, surely[codes_n]):
                 raise Unsupported(f"column {col.label!r}: pandas' chunks would mix types")
         if col.want == "category":
-            if any(_not_text(v) or v in true or v in false for v in values) or "" in values:
+            if any(_not_text(v, marks) or v in true or v in false for v in values) or (
+                "" in values
+            ):
                 raise Unsupported("category values that pandas may read as numbers")
             return _categorical(values, codes, nulls)
         if not _have_arrow():  # pragma: no cover - pyarrow is installed where tested
@@ -1264,7 +1287,7 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
         return _text_array(dictionary.take(idx), col.want, plan.backend)
     raw = np.ascontiguousarray(table.array[name])
     lengths = np.char.str_len(raw).astype(np.int64)  # (fastetl refuses trailing NULs)
-    if _big_ints(raw, lengths):
+    if _big_ints(raw, lengths, plan.guards["marks"][1:]):
         raise Unsupported(f"column {col.label!r}: integers beyond int64 among texts")
     if col.want is None and not _chunks_proven(plan, raw, nulls if has_null else None):
         raise Unsupported(f"column {col.label!r}: pandas' chunks could mix types")
@@ -1311,6 +1334,10 @@ def _nullable(backend: str, values: np.ndarray, nulls: np.ndarray) -> Any:
 
 
 def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
+    if plan.guards["marks"] != "." and any(c.kind == "float" for c in plan.columns):
+        # pandas' float parser with these marks is not correctly rounded (8.094464919385088e+44
+        # with thousands="," is 8.094464919385087e+44): integers only
+        raise Unsupported("floats with decimal or thousands (pandas rounds them its own way)")
     by_pos = {i: c for i, c in enumerate(schema.columns)}
     data = {}
     guarded = False
