@@ -28,9 +28,10 @@ How a call is answered (docs: README, "Drop-in: pandas"):
    call falls back when the check cannot prove the frames equal.
 
 Short rows are read as pandas reads them (missing trailing fields are NA: the core's
-``ragged="fill"``).  ``comment``, ``skipinitialspace`` and ``true_values`` /
-``false_values`` are answered here (:data:`ENABLED_DIALECT`); the other dialect options
-in :data:`PENDING_DIALECT` (escapechar, decimal, thousands) still fall back.
+``ragged="fill"``).  pandas' dialect options (comment, escapechar, skipinitialspace,
+decimal, thousands, true/false values: :data:`PENDING_DIALECT`, all in
+:data:`ENABLED_DIALECT`) go to the core's dialect where its reading is pandas' and fall
+back where it could part (see the guards named there).
 """
 
 from __future__ import annotations
