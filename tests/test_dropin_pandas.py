@@ -312,6 +312,19 @@ def test_number_marks_on_own_path(tmp_path, decimal, thousands):
     assert df["a"].dtype == np.int64
 
 
+def test_number_marks_no_widening(tmp_path):
+    """A value the core refuses under decimal/thousands: pandas answers (its verdict on the
+    value alone differs from its reading of the column)."""
+    big = "10" + ".00" * 7 + (".07.51.74.48.69.16.51.82.08.62.74.71.42.90.64.35.24.08.21.34.82"
+                              ".90.91.02.35.77.65.92.52.42.41.52.04.66.45.41.10.10.97.75.80.35"
+                              ".42.82.65.95.50.38.85.25.26.32.66.77.50.40,00")
+    p = write(tmp_path, f"c0\nNA\n0,0\ninf\n{big}\n")
+    same(p, sep=";", decimal=",", thousands=".")
+    fastetl.set_fallback("error")
+    with pytest.raises(FallbackError, match="with decimal or thousands"):
+        fpd.read_csv(p, sep=";", decimal=",", thousands=".")
+
+
 @pytest.mark.parametrize("decimal,thousands", [(",", None), (".", ",")])
 def test_floats_with_number_marks_fall_back(tmp_path, decimal, thousands):
     p = write(tmp_path, f"a|b\n8{decimal}094464919385088e+44|1\n1{decimal}5|2\n")

@@ -914,6 +914,10 @@ def _widen(plan: _Plan, e: ParseError) -> None:
         or reason.startswith("is empty")
     ):
         raise Unsupported(f"column {col.label!r}: {reason}")
+    if plan.guards["marks"] != ".":
+        # pandas judges a lone value with these marks otherwise than in its column
+        # ('10.00.00,00' is text alone, a float among '0,0'): no widening then
+        raise Unsupported(f"column {col.label!r}: {value!r} with decimal or thousands")
     verdict = _verdict(value, plan)
     if col.kind == "int" and verdict == "float":
         col.kind = "float"
