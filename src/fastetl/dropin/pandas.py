@@ -27,9 +27,11 @@ How a call is answered (docs: README, "Drop-in: pandas"):
    giving a column mixed types) the raw bytes or the values are checked, and the
    call falls back when the check cannot prove the frames equal.
 
-The translations of the dialect options that fastetl's core does not take yet
-(comment, escapechar, decimal, thousands, true/false values) are written in
-:data:`PENDING_DIALECT`: each falls back today.
+Short rows are read as pandas reads them (missing trailing fields are NA: the core's
+``ragged="fill"``).  pandas' dialect options (comment, escapechar, skipinitialspace,
+decimal, thousands, true/false values: :data:`PENDING_DIALECT`, all in
+:data:`ENABLED_DIALECT`) go to the core's dialect where its reading is pandas' and fall
+back where it could part (see the guards named there).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from pandas.io.parsers import readers as _readers
 from .. import _core
 from ..api import read_csv as _fastetl_read_csv
 from ..errors import ParseError, SchemaError
-from ..schema import Column, Dialect, Schema, unique_names
+from ..schema import DECIMAL_MARKS, THOUSANDS_SEPARATORS, Column, Dialect, Schema, unique_names
 from .fallback import Unsupported, fall_back
 
 # The function in its own module: `fastetl run` / install() patch `pandas.read_csv`,
@@ -77,7 +79,6 @@ _NA_DEFAULT = tuple(sorted(_readers.STR_NA_VALUES))
 _ONLY_DEFAULT = {
     "engine": (None, "c"),
     "converters": (None,),
-    "skipinitialspace": (False,),
     "skipfooter": (0,),
     "skip_blank_lines": (True,),
     "date_format": (None,),
@@ -108,8 +109,16 @@ PENDING_DIALECT = {
     "thousands": (None, "thousands"),
     "true_values": (None, "true_values"),
     "false_values": (None, "false_values"),
+    "skipinitialspace": (False, "skip_initial_space"),
 }
-ENABLED_DIALECT: frozenset[str] = frozenset()
+# Read exactly as pandas reads them (the guards: _comment_guard, _bool_words).
+# true_values/false_values stay here, not in the core's dialect: the drop-in reads
+# bools as text and maps them itself (_text), as pandas decides per column.
+ENABLED_DIALECT = frozenset(
+    {"comment", "escapechar", "skipinitialspace", "true_values", "false_values", "decimal",
+     "thousands"}
+)
+_NOT_TO_CORE = ("true_values", "false_values")
 
 
 def _dialect_extra(opts: dict[str, Any]) -> dict[str, Any]:
@@ -121,6 +130,8 @@ def _dialect_extra(opts: dict[str, Any]) -> dict[str, Any]:
             continue
         if key not in ENABLED_DIALECT:
             raise Unsupported(f"{key}={value!r}")
+        if key in _NOT_TO_CORE:
+            continue
         extra[name] = tuple(value) if isinstance(value, (list, tuple)) else value
     return extra
 
@@ -255,6 +266,8 @@ def _compression(comp: Any, path: str | None) -> str | None:
         if path is None:
             return None
         low = path.lower()
+        if re.search(r"\.tar(?:\.[a-z0-9]+)?$", low):
+            raise Unsupported("a tar archive")  # (pandas reads .tar.gz as tar, not gzip)
         for suffix, method in _METHODS.items():
             if low.endswith(suffix):
                 return method
@@ -485,6 +498,33 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         raise Unsupported("sep equal to quotechar")
     if opts["quoting"] == csv.QUOTE_NONE:
         quote = None
+    comment = opts["comment"]
+    if comment is not None:
+        if not isinstance(comment, str) or len(comment) != 1 or not comment.isascii() or (
+            comment in "\r\n \t" or comment in (delim, quote)
+        ):
+            raise Unsupported(f"comment={comment!r}")
+        if opts["skiprows"] is not None or opts["nrows"] is not None:
+            # (pandas counts comment lines for skiprows, not for nrows: not here)
+            raise Unsupported("comment with skiprows or nrows")
+    escape = opts["escapechar"]
+    if escape is not None:
+        if not isinstance(escape, str) or len(escape) != 1 or not escape.isascii() or (
+            escape in "\r\n \t" or escape in (delim, quote, comment)
+        ):
+            raise Unsupported(f"escapechar={escape!r}")
+        if opts["skiprows"] is not None or opts["nrows"] is not None:
+            raise Unsupported("escapechar with skiprows or nrows")
+    words = _bool_words(opts)
+    decimal, thousands = opts["decimal"], opts["thousands"]
+    if decimal not in DECIMAL_MARKS or (
+        thousands is not None and (thousands not in THOUSANDS_SEPARATORS or thousands == decimal)
+    ):
+        raise Unsupported(f"decimal={decimal!r} with thousands={thousands!r}")
+    if (thousands is not None and thousands in (delim, quote, comment, escape)) or (
+        decimal in (quote, comment, escape)
+    ):
+        raise Unsupported("a number mark that is also a mark of the dialect")
     header, names = opts["header"], opts["names"]
     nd = _readers.lib.no_default
     if names is not nd and names is not None:
@@ -527,6 +567,9 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
             raise Unsupported(f"nrows over {MAX_NROWS:,}")
         data = _first_rows(path, data, nrows + header_row, delim, quote)
         path, size = None, len(data)
+    nulls = _na_set(opts)
+    if "" in nulls:  # pandas reads a short row's missing fields as empty ones: NA here
+        dialect_extra["ragged"] = "fill"
     return _Plan(
         path=path,
         data=data,
@@ -535,13 +578,40 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         quote=quote,
         header=header_row,
         nfields=0,
-        nulls=_na_set(opts),
+        nulls=nulls,
         columns=[],
         labels=None,
         low_memory=bool(opts["low_memory"]),
         backend=backend,
         dialect_extra=dialect_extra,
+        guards={"bool_words": words, "marks": decimal + (thousands or "")},
     )
+
+
+def _bool_words(opts: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
+    """true_values and false_values (pandas matches them exactly, as whole values), or
+    Unsupported where pandas' reading of them is not the plain one."""
+    out = []
+    for key in ("true_values", "false_values"):
+        vals = opts[key]
+        if vals is None:
+            out.append(frozenset())
+            continue
+        if isinstance(vals, (str, bytes)) or not isinstance(vals, (list, tuple, set, frozenset)):
+            raise Unsupported(f"{key}={vals!r}")
+        for v in vals:
+            if not isinstance(v, str) or not v or v.lower() in _BOOLS or _not_text(v):
+                raise Unsupported(f"{key} word {v!r}")  # (numbers, bool words: pandas' own)
+            if v != v.strip() or any(c in v for c in "\r\n\"'"):
+                raise Unsupported(f"{key} word {v!r}")
+        out.append(frozenset(vals))
+    true, false = out
+    if true & false:
+        raise Unsupported("a word in both true_values and false_values")
+    nulls = set(_na_set(opts))
+    if (true | false) & nulls:
+        raise Unsupported("a true/false word that is also an NA value")
+    return true, false
 
 
 # -- names, positions and the first guess ----------------------------------------------
@@ -556,11 +626,24 @@ def _first_row(plan: _Plan) -> list[bytes]:
     final = len(head) == plan.size
     if head.startswith(b"\xef\xbb\xbf"):
         head = head[3:]
+    comment = plan.dialect_extra.get("comment")
+    start = 0
+    while comment is not None and head.startswith(comment.encode(), start):
+        # a comment line before the header (quotes in it are text): pandas skips it
+        m = re.compile(rb"\r\n|\r|\n").search(head, start)
+        if m is None:
+            raise Unsupported("no row after the comment lines")
+        start = m.end()
     status, fields, _end = _core.split_row(
-        head, 0, len(head), final, ord(plan.delimiter), ord(plan.quote) if plan.quote else -1
+        head, start, len(head), final, ord(plan.delimiter), ord(plan.quote) if plan.quote else -1
     )
     if status != 0 or not fields:
         raise Unsupported("the first row is not plain CSV to fastetl")
+    escape = plan.dialect_extra.get("escape")
+    if escape is not None and escape.encode() in head[start:_end]:
+        raise Unsupported("an escape in the first row")
+    if comment is not None and any(comment.encode() in f for f in fields):
+        raise Unsupported("a comment mark in the first row")
     return fields
 
 
@@ -780,11 +863,13 @@ def _width(longest: int) -> int:
     return w
 
 
-def _verdict(value: str) -> str:
+def _verdict(value: str, plan: _Plan) -> str:
     """pandas' type for a column holding only ``value`` (no NA filtering): int, uint,
-    float, bool or text."""
+    float, bool or text (with the call's decimal and thousands)."""
     text = '"' + value.replace('"', '""') + '"\n'
-    got = _original(io.StringIO("x\n" + text), na_filter=False, dtype=None)["x"].dtype
+    marks = {"decimal": plan.dialect_extra.get("decimal", "."),
+             "thousands": plan.dialect_extra.get("thousands")}
+    got = _original(io.StringIO("x\n" + text), na_filter=False, dtype=None, **marks)["x"].dtype
     if got == np.dtype("int64"):
         return "int"
     if got == np.dtype("uint64"):
@@ -829,7 +914,11 @@ def _widen(plan: _Plan, e: ParseError) -> None:
         or reason.startswith("is empty")
     ):
         raise Unsupported(f"column {col.label!r}: {reason}")
-    verdict = _verdict(value)
+    if plan.guards["marks"] != ".":
+        # pandas judges a lone value with these marks otherwise than in its column
+        # ('10.00.00,00' is text alone, a float among '0,0'): no widening then
+        raise Unsupported(f"column {col.label!r}: {value!r} with decimal or thousands")
+    verdict = _verdict(value, plan)
     if col.kind == "int" and verdict == "float":
         col.kind = "float"
     elif verdict in ("bool", "text"):
@@ -886,12 +975,38 @@ def _blank_beside(plan: _Plan, chars: bytes) -> bool:
 
 
 def _blank_lines_guard(plan: _Plan) -> None:
-    """pandas skips a line of blanks; fastetl reads it as a row, which with more than one
-    field is a row too short (fastetl refuses it, and the call falls back): with one
-    field, Unsupported when the file may have such a line."""
-    if plan.nfields == 1 and _blank_beside(plan, b"\r\n"):
+    """pandas skips a line of blanks; fastetl reads it as a row (a short one, filled with
+    nulls): Unsupported when the file may have such a line."""
+    if _blank_beside(plan, b"\r\n"):
         if re.search(rb"(?:^|[\r\n])[ \t]+(?:[\r\n]|$)", _raw(plan)):
             raise Unsupported("a line of blanks, which pandas skips")
+
+
+def _escape_guard(plan: _Plan) -> None:
+    """An escape before a delimiter, quote, escape, comment mark or line break is read
+    alike; before other bytes (letters of nan, digits ...) the raw-byte checks could
+    miss what it hides: Unsupported."""
+    escape = plan.dialect_extra.get("escape")
+    if escape is not None:
+        marks = plan.delimiter + (plan.quote or "") + escape + "\r\n"
+        marks += plan.dialect_extra.get("comment") or ""
+        pat = re.escape(escape.encode()) + b"(?:[^" + re.escape(marks.encode()) + b"]|$)"
+        if re.search(pat, _raw(plan)):
+            raise Unsupported("an escape before a byte that needs none")
+
+
+def _comment_guard(plan: _Plan) -> None:
+    """fastetl drops the blanks before a comment mark (and skips a line of blanks and a
+    comment); pandas keeps them as text: Unsupported when a blank stands before one."""
+    comment = plan.dialect_extra.get("comment")
+    if comment is not None:
+        raw = _raw(plan)
+        mark = comment.encode()
+        if re.search(rb"[ \t]" + re.escape(mark), raw):
+            raise Unsupported("blanks before a comment mark (pandas keeps them)")
+        if plan.quote is not None and re.search(re.escape(plan.quote.encode() + mark), raw):
+            # (pandas takes the byte after a closing quote as text, even a mark)
+            raise Unsupported("a comment mark just after a quote")
 
 
 def _read(plan: _Plan) -> Any:
@@ -925,8 +1040,11 @@ _MAYBE_NOT_TEXT = re.compile(
 )
 
 
-def _not_text(value: str) -> bool:
-    """True unless ``value`` is surely text to pandas (not a number, a bool, a NA)."""
+def _not_text(value: str, marks: str = "") -> bool:
+    """True unless ``value`` is surely text to pandas (not a number, a bool, a NA);
+    ``marks``: decimal and thousands marks a number may hold too."""
+    if marks.strip("."):
+        value = value.translate({ord(m): None for m in marks})
     return (
         _MAYBE_NOT_TEXT.fullmatch(value) is not None
         or value.strip().lower() in _BOOLS
@@ -1004,7 +1122,7 @@ _NUMBER_BYTES = _table(b"0123456789+-.eE \t\0")
 _SIGN_AFTER = _table(b"eE \t")
 
 
-def _surely_text(raw: np.ndarray) -> np.ndarray:
+def _surely_text(raw: np.ndarray, marks: str = "") -> np.ndarray:
     """For fixed-width UTF-8 values (numpy S, contiguous): True where the value cannot
     be a number, a bool or nan/inf to pandas.  Such a value starts with something else
     than a digit, sign, point or blank and not with inf, nan, true or false (any case),
@@ -1012,13 +1130,14 @@ def _surely_text(raw: np.ndarray) -> np.ndarray:
     blank (2024-01-31)."""
     grid = raw.view(np.uint8).reshape(len(raw), raw.dtype.itemsize)
     lead = grid[:, 0]
-    numeric_lead = _NUMBER_BYTES[lead] & (lead != 0)
+    number_bytes = _NUMBER_BYTES | _table(marks.encode()) if marks else _NUMBER_BYTES
+    numeric_lead = number_bytes[lead] & (lead != 0)
     low = grid[:, :5] | np.uint8(0x20)  # ASCII letters in lower case
     word = np.zeros(len(grid), dtype=bool)
     for w in (b"inf", b"nan", b"true", b"false"):
         if grid.shape[1] >= len(w):
             word |= (low[:, : len(w)] == np.frombuffer(w, dtype=np.uint8)).all(axis=1)
-    other = ~_NUMBER_BYTES[grid].all(axis=1)
+    other = ~number_bytes[grid].all(axis=1)
     signs = (grid[:, 1:] == 43) | (grid[:, 1:] == 45)
     misplaced = (signs & ~_SIGN_AFTER[grid[:, :-1]]).any(axis=1)
     return (~numeric_lead & ~word & (lead != 0)) | (numeric_lead & (other | misplaced))
@@ -1028,7 +1147,7 @@ _BIG_INT = re.compile(r"\s*[+\-]?\d{19,}\s*")
 _DIGITS = _table(b"0123456789")
 
 
-def _big_ints(raw: np.ndarray, lengths: np.ndarray) -> bool:
+def _big_ints(raw: np.ndarray, lengths: np.ndarray, marks: str = "") -> bool:
     """True when a fixed-width value is an integer of 19 digits or more: pandas reads a
     column holding one in ways of its own (uint64, Python ints, '' for NA)."""
     first = raw.view(np.uint8).reshape(len(raw), raw.dtype.itemsize)[:, 0]
@@ -1038,6 +1157,8 @@ def _big_ints(raw: np.ndarray, lengths: np.ndarray) -> bool:
     sub = raw[maybe]
     grid = sub.view(np.uint8).reshape(len(sub), raw.dtype.itemsize)
     digits = _DIGITS[grid] | (grid == 0) | (grid == 43) | (grid == 45) | (grid == 32)
+    if marks:  # (a thousands separator: a big integer spelled in groups)
+        digits |= _table(marks.encode())[grid]
     return bool(digits.all(axis=1).any())
 
 
@@ -1048,10 +1169,16 @@ def _chunks_proven(plan: _Plan, raw: np.ndarray, nulls: np.ndarray | None) -> bo
     step = max(1, _buffer_lines(plan.nfields) // 2)
     if not plan.low_memory or n <= step:
         return True
+    true, false = plan.guards["bool_words"]
+    words = None
+    if true or false:  # (a word longer than the width is cut: only more falls back)
+        words = np.array([w.encode() for w in true | false], dtype=raw.dtype)
     for lo in range(0, n, step):
         hi = min(n, lo + step)
         for a, b in ((lo, min(hi, lo + 256)), (lo, hi)):  # a look at the first rows first
-            sure = _surely_text(raw[a:b])
+            sure = _surely_text(raw[a:b], plan.guards["marks"])
+            if words is not None:
+                sure &= ~np.isin(raw[a:b], words)
             if nulls is not None:
                 sure &= ~nulls[a:b]
             if sure.any():
@@ -1123,8 +1250,11 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
     if c.type == "category":
         values = table.meta["categories"][name]
         codes = np.asarray(table.array[name]).astype(np.int64)
-        if col.want is None and values and all(v.lower() in _BOOLS for v in values):
-            truth = np.array([v.lower() == "true" for v in values])[codes]
+        true, false = plan.guards["bool_words"]
+        if col.want is None and values and all(
+            v.lower() in _BOOLS or v in true or v in false for v in values
+        ):
+            truth = np.array([v.lower() == "true" or v in true for v in values])[codes]
             if not _every_chunk_has(plan, ~nulls):
                 raise Unsupported(f"column {col.label!r}: pandas' chunks would mix types")
             if plan.backend is not None:
@@ -1134,16 +1264,23 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
             out = truth.astype(object)
             out[nulls] = np.nan
             return out
-        if any(_BIG_INT.fullmatch(v) for v in values):
+        marks = plan.guards["marks"]
+        cut = {ord(m): None for m in marks[1:]}  # (the thousands separator)
+        if any(_BIG_INT.fullmatch(v.translate(cut)) for v in values):
             raise Unsupported(f"column {col.label!r}: integers beyond int64 among texts")
         if col.want is None:
-            surely = np.array([not _not_text(v) for v in values] + [False])
+            surely = np.array(
+                [not (_not_text(v, marks) or v in true or v in false) for v in values]
+                + [False]
+            )
             codes_n = codes.copy()
             codes_n[nulls] = len(values)
             if not _every_chunk_has(plan, surely[codes_n]):
                 raise Unsupported(f"column {col.label!r}: pandas' chunks would mix types")
         if col.want == "category":
-            if any(_not_text(v) for v in values) or "" in values:
+            if any(_not_text(v, marks) or v in true or v in false for v in values) or (
+                "" in values
+            ):
                 raise Unsupported("category values that pandas may read as numbers")
             return _categorical(values, codes, nulls)
         if not _have_arrow():  # pragma: no cover - pyarrow is installed where tested
@@ -1155,7 +1292,7 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
         return _text_array(dictionary.take(idx), col.want, plan.backend)
     raw = np.ascontiguousarray(table.array[name])
     lengths = np.char.str_len(raw).astype(np.int64)  # (fastetl refuses trailing NULs)
-    if _big_ints(raw, lengths):
+    if _big_ints(raw, lengths, plan.guards["marks"][1:]):
         raise Unsupported(f"column {col.label!r}: integers beyond int64 among texts")
     if col.want is None and not _chunks_proven(plan, raw, nulls if has_null else None):
         raise Unsupported(f"column {col.label!r}: pandas' chunks could mix types")
@@ -1202,6 +1339,10 @@ def _nullable(backend: str, values: np.ndarray, nulls: np.ndarray) -> Any:
 
 
 def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
+    if plan.guards["marks"] != "." and any(c.kind == "float" for c in plan.columns):
+        # pandas' float parser with these marks is not correctly rounded (8.094464919385088e+44
+        # with thousands="," is 8.094464919385087e+44): integers only
+        raise Unsupported("floats with decimal or thousands (pandas rounds them its own way)")
     by_pos = {i: c for i, c in enumerate(schema.columns)}
     data = {}
     guarded = False
@@ -1267,6 +1408,8 @@ def _answer(opts: dict[str, Any], replay: dict[str, Any]) -> pandas.DataFrame:
             raise Unsupported("no columns")
         index = _index_labels(plan, opts["index_col"])
         _blank_lines_guard(plan)
+        _comment_guard(plan)
+        _escape_guard(plan)
         table, schema = _read(plan)
         if len(table) == 0:
             raise Unsupported("no data rows")
