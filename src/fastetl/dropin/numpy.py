@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import contextlib
 import gzip
 import io
 import itertools
@@ -48,6 +49,7 @@ import operator
 import os
 import re
 import warnings
+from collections.abc import Iterator
 from typing import Any, Callable
 
 import numpy as np
@@ -553,18 +555,26 @@ def loadtxt(
                 raise Unsupported(FALLBACK["max_rows"])
             src = _take_lines(fname, skip, rows, comm, None if delimiter is None else "")
         inp = _read_taken(src, fname, enc)
-        try:
+        with _replaying(inp):
             return _loadtxt_bytes(inp.data, dt, targets, delim, comm, skip, rows,
                                   usecols, unpack, ndmin, quotechar, fname)
-        except _Refused as e:
-            raise _RefusedWith(inp.replay, str(e)) from None
-        except Unsupported as e:
-            raise _UnsupportedWith(inp.replay, str(e)) from None
-        except Exception as e:  # numpy answers the input it would have read
-            raise _RefusedWith(inp.replay, _unforeseen(e)) from e
 
     done, value, reason, args = _attempt(ORIGINAL_LOADTXT, own, args, kwargs)
     return value if done else fall_back("loadtxt", reason, value, *args, **kwargs)
+
+
+@contextlib.contextmanager
+def _replaying(inp: Any) -> Iterator[None]:
+    """Refusals of the own path on ``inp`` carry its replay, so that numpy is asked about
+    the very input it would have read (a refusal, an unsupported case, anything unforeseen)."""
+    try:
+        yield
+    except _Refused as e:
+        raise _RefusedWith(inp.replay, str(e)) from None
+    except Unsupported as e:
+        raise _UnsupportedWith(inp.replay, str(e)) from None
+    except Exception as e:  # numpy answers the input it would have read
+        raise _RefusedWith(inp.replay, _unforeseen(e)) from e
 
 
 class _UnsupportedWith(Unsupported):
@@ -1039,7 +1049,7 @@ def genfromtxt(
             marks = () if comments is None else (comments,)
             src = _take_lines(fname, head, max_rows, marks, None if delim is None else " ")
         inp = _read_taken(src, fname, enc)
-        try:
+        with _replaying(inp):
             naming = None
             if names is True:
                 naming = dict(excludelist=excludelist, deletechars=deletechars,
@@ -1047,12 +1057,6 @@ def genfromtxt(
                               defaultfmt=defaultfmt, delimiter=delimiter)
             return _genfromtxt_bytes(inp.data, dt, delim, comments, head, foot, max_rows,
                                      usecols, unpack, ndmin, fname, naming)
-        except _Refused as e:
-            raise _RefusedWith(inp.replay, str(e)) from None
-        except Unsupported as e:
-            raise _UnsupportedWith(inp.replay, str(e)) from None
-        except Exception as e:  # numpy answers the input it would have read
-            raise _RefusedWith(inp.replay, _unforeseen(e)) from e
 
     done, value, reason, args = _attempt(ORIGINAL_GENFROMTXT, own, args, kwargs)
     return value if done else fall_back("genfromtxt", reason, value, *args, **kwargs)
