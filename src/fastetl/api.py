@@ -476,7 +476,9 @@ _NOT_OPTIONS = ("src", "dst", "schema", "progress", "wait", "openlineage", "hash
 def _options(params: dict[str, Any]) -> dict[str, Any]:
     """The options of a conversion as its lineage records them: those given (not None),
     the schema as given or inferred; JSON-ready."""
-    out: dict[str, Any] = {"schema": "given" if params["schema"] is not None else "inferred"}
+    given = params["schema"]  # (a Schema inference made, e.g. by the CLI, says so)
+    inferred = given is None or bool(getattr(given, "inferred", None))
+    out: dict[str, Any] = {"schema": "inferred" if inferred else "given"}
     for k, v in params.items():
         if k in _NOT_OPTIONS or v is None:
             continue

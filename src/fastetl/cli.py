@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import json
 import os
 import signal
 import sys
@@ -232,6 +233,21 @@ def build_parser() -> argparse.ArgumentParser:
         default="256MB",
         help="with --dask: bytes of input per task and per part (default 256MB)",
     )
+    c.add_argument(
+        "--no-hash",
+        action="store_true",
+        help="do not compute the input's content hash (the sidecar's content_hash)",
+    )
+    c.add_argument(
+        "--no-host",
+        action="store_true",
+        help="leave the host name out of the sidecar's lineage entry",
+    )
+    c.add_argument(
+        "--openlineage",
+        metavar="FILE",
+        help="also write an OpenLineage RunEvent (JSON) of the conversion to FILE",
+    )
     c.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
 
     f = sub.add_parser(
@@ -251,6 +267,15 @@ def build_parser() -> argparse.ArgumentParser:
         '"inferred" facts, as for convert --on-error skip/reject',
     )
     _dialect_options(f)
+
+    ln = sub.add_parser(
+        "lineage",
+        help="print the lineage chain of a converted file (one entry per input)",
+        description="Print what OUT was made from: per input (appends add theirs), the "
+        "source, its content hash, the schema hash, row counts, times, host and options.",
+    )
+    ln.add_argument("path", metavar="OUT", help="a .npy file written by fastetl convert")
+    ln.add_argument("--json", action="store_true", help="print the chain as JSON")
 
     i = sub.add_parser("inspect", help="show the schema, size and first rows of a converted file")
     i.add_argument("path", metavar="OUT", help="a .npy file written by fastetl convert")
@@ -675,6 +700,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
             checkpoint_every=args.checkpoint_every,
             wait=args.wait,
             widen=inferred,
+            hash=not args.no_hash,
+            host=not args.no_host,
+            openlineage=args.openlineage,
         )
     except fastetl.Interrupted as e:
         if bar is not None:
@@ -874,6 +902,18 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_lineage(args: argparse.Namespace) -> int:
+    from fastetl import lineage
+
+    meta = fastetl.open(args.path).meta  # (the sidecar, checked against the .npy)
+    entries = lineage.chain(meta)
+    if args.json:
+        print(json.dumps(entries, indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(lineage.describe(entries, meta["rows"]))
+    return EXIT_OK
+
+
 def _write_text(target: str, text: str, what: str) -> None:
     if target == "-":
         sys.stdout.write(text)
@@ -1005,6 +1045,7 @@ COMMANDS = {
     "convert": cmd_convert,
     "infer": cmd_infer,
     "inspect": cmd_inspect,
+    "lineage": cmd_lineage,
     "demo": cmd_demo,
     "profile": cmd_profile,
     "sample": cmd_sample,
