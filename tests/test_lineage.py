@@ -15,7 +15,6 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import random
 import subprocess
 import sys

@@ -87,19 +87,6 @@ class ContentHash:
         return {"algorithm": ALGORITHM, "value": h.hexdigest(), "bytes": self.nbytes}
 
 
-def read_pieces(read: Any, start: int, end: int | None) -> Any:
-    """Buffers of a file's bytes from ``start`` to ``end`` (None: its end), read with
-    ``read(offset, size) -> bytes`` (short at the file's end)."""
-    at = start
-    while end is None or at < end:
-        size = _READ if end is None else min(_READ, end - at)
-        piece = read(at, size)
-        if not piece:
-            return
-        yield piece
-        at += len(piece)
-
-
 def file_hash(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The content hash of a file, as a conversion of it records it (compressed files:
     of the compressed bytes)."""
