@@ -455,3 +455,17 @@ def test_a_failed_conversion_writes_a_fail_event(tmp_path):
     msg = ev["run"]["facets"]["errorMessage"]["message"]
     assert "oops" in msg and "line 3" in msg
     assert not (tmp_path / "o.npy").exists()
+
+
+def test_the_cli_writes_a_fail_event_when_the_input_is_missing(tmp_path):
+    ev_path = tmp_path / "event.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "fastetl", "convert", str(tmp_path / "nope.csv"),
+         str(tmp_path / "o.npy"), "--openlineage", str(ev_path)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 1 and "no such file" in proc.stderr
+    ev = json.loads(ev_path.read_text())
+    _check_event(ev, "FAIL")
+    assert ev["inputs"] == [{"namespace": "file", "name": str(tmp_path / "nope.csv")}]
+    assert "no such file" in ev["run"]["facets"]["errorMessage"]["message"]

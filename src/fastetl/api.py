@@ -454,7 +454,8 @@ def convert(
             )
     except BaseException as e:
         if openlineage is not None:
-            _ol.write_event(openlineage, _failed_event(facts, src, dst_path, e))
+            event = _ol.failed_event(facts.run_id, lineage.now(), src, str(dst_path), e)
+            _ol.write_event(openlineage, event)
         raise
 
 
@@ -488,28 +489,6 @@ def _options(params: dict[str, Any]) -> dict[str, Any]:
             v = list(v)
         out[k] = v
     return out
-
-
-def _failed_event(facts: _RunFacts, src: Any, dst: Path, e: BaseException) -> dict[str, Any]:
-    path = os.fspath(src) if isinstance(src, (str, os.PathLike)) and src != "-" else None
-    return _ol.run_event(
-        event_type="ABORT" if isinstance(e, KeyboardInterrupt) else "FAIL",
-        event_time=lineage.now(),
-        run_id=facts.run_id,
-        job_name=_job_name(dst),
-        source_path=path,
-        source_name="<stdin>" if src == "-" else stream_name(src),
-        output=str(dst),
-        schema=None,
-        rows=None,
-        size=None,
-        error=str(e).splitlines()[0] if str(e) else type(e).__name__,
-    )
-
-
-def _job_name(dst: Path) -> str:
-    """The OpenLineage job: converting into this output."""
-    return f"convert:{dst.name}"
 
 
 def _clear_leftovers(
@@ -699,7 +678,7 @@ def _convert_locked(
                     event_type="COMPLETE",
                     event_time=entry["ended"],
                     run_id=facts.run_id,
-                    job_name=_job_name(dst_path),
+                    job_name=_ol.job_name(dst_path),
                     source_path=source.path,
                     source_name=source.name,
                     output=str(dst_path),

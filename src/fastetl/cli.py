@@ -681,8 +681,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
             raise UsageError("with --append or --resume, dialect options need --schema")
         src, schema, inferred = args.input, None, False
     else:
-        src = _input(args)
-        schema, inferred = _schema(args, src)
+        try:
+            src = _input(args)
+            schema, inferred = _schema(args, src)
+        except (fastetl.FastETLError, OSError, KeyboardInterrupt) as e:
+            if args.openlineage:  # (the conversion never started: say it failed)
+                _failed_event(args, e)
+            raise
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     bar = ProgressBar() if show and not args.quiet else None
     try:
@@ -768,6 +773,15 @@ def cmd_convert(args: argparse.Namespace) -> int:
         if report.rejects is not None:
             print(f"fastetl: rejected rows: {report.rejects} (reasons: {report.rejects}.json)")
     return EXIT_OK
+
+
+def _failed_event(args: argparse.Namespace, error: BaseException) -> None:
+    from fastetl import lineage, openlineage
+
+    event = openlineage.failed_event(
+        lineage.new_run_id(), lineage.now(), args.input, args.output, error
+    )
+    openlineage.write_event(args.openlineage, event)
 
 
 def _convert_dask(args: argparse.Namespace) -> int:

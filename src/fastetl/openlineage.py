@@ -108,6 +108,39 @@ def run_event(
     }
 
 
+def failed_event(
+    run_id: str, time: str, src: Any, output: str, error: BaseException
+) -> dict[str, Any]:
+    """The FAIL event (ABORT when interrupted) of a conversion of ``src`` (a path,
+    ``"-"``, a file object or bytes) that stopped with ``error``."""
+    is_path = isinstance(src, (str, os.PathLike)) and src != "-"
+    if is_path:
+        name = os.fspath(src)
+    elif src == "-":
+        name = "<stdin>"
+    else:
+        name = str(getattr(src, "name", None) or f"<{type(src).__name__}>")
+    text = str(error)
+    return run_event(
+        event_type="ABORT" if isinstance(error, KeyboardInterrupt) else "FAIL",
+        event_time=time,
+        run_id=run_id,
+        job_name=job_name(output),
+        source_path=os.fspath(src) if is_path else None,
+        source_name=name,
+        output=output,
+        schema=None,
+        rows=None,
+        size=None,
+        error=text.splitlines()[0] if text else type(error).__name__,
+    )
+
+
+def job_name(output: str | os.PathLike[str]) -> str:
+    """The OpenLineage job: converting into this output."""
+    return f"convert:{Path(output).name}"
+
+
 def write_event(path: str | os.PathLike[str], event: dict[str, Any]) -> None:
     """Write the event as one JSON document (replacing the file)."""
     tmp = Path(str(path) + ".tmp")
