@@ -244,13 +244,9 @@ class Source:
     def _hash_gap(self, start: int, end: int) -> Any:
         """The bytes between ``start`` and ``end`` the hasher has not seen (a run
         resumed past them), read from the snapshot."""
-        assert self.snapshot is not None
         snap = self.snapshot
-        while start < end:
-            buf = bytearray(min(end - start, 4 << 20))
-            snap.readinto(start, buf)
-            yield buf
-            start += len(buf)
+        assert snap is not None
+        return _pieces(lambda at, n: snap[at : at + n], start, end)
 
     def content_hash(self) -> dict[str, Any] | None:
         """The hash of the input's bytes (once it is read to its end): the file's bytes
