@@ -122,6 +122,9 @@ def _files(folder: Path) -> dict[str, bytes]:
         if p.name == "o.npy.json":  # the sidecar says when it was made: leave that out
             meta = json.loads(data)
             meta.pop("created")
+            # (and the run's lineage: its times, run id and options; its content hash,
+            # of the whole input even when resumed, is compared with the rest)
+            meta.pop("lineage")
             data = json.dumps(meta, sort_keys=True).encode()
         out[p.name] = data
     return out

@@ -264,7 +264,8 @@ def _has_pandas() -> bool:
 
 
 def _unknown_keys(meta: dict[str, Any]) -> None:
-    meta["lineage"] = {"run": "abc", "inputs": [1, 2, 3]}
+    # (a key of a later version; "lineage", once the example here, is now known and checked)
+    meta["provenance"] = {"run": "abc", "inputs": [1, 2, 3]}
     meta["source"]["checksum"] = "sha256:00"
     meta["appended"] = [{"source": {"path": "b.csv"}, "rows_read": 0, "future": True}]
 

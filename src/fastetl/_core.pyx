@@ -1093,3 +1093,5 @@ def count_lines(data, Py_ssize_t start, Py_ssize_t end):
     return n
 
 include "_bridges.pxi"
+
+include "_hash.pxi"

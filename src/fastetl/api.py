@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from . import outset, widening
+from . import lineage, outset, widening
+from . import openlineage as _ol
 from .errors import Interrupted, OutputError, ParseError, SchemaError
 from .pipeline import DEFAULT_BLOCK_SIZE, ON_ERROR, RunResult, estimate_rows, run
 from .resume import Checkpoints, ResumePoint, identity, resume_point
@@ -243,8 +244,12 @@ def _sidecar(
     before: dict[str, Any] | None,
     total_rows: int,
     output: Path,
+    content_hash: dict[str, Any] | None = None,
+    run_lineage: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The sidecar's content; ``before`` is the sidecar of the output appended to."""
+    """The sidecar's content; ``before`` is the sidecar of the output appended to.
+    ``content_hash``: the input's (None: not hashed); ``run_lineage``: this run's
+    lineage entry, added to the chain of ``before``'s."""
     counts = _counts(result, on_error)
     this = {
         "source": source.facts(),
@@ -253,6 +258,8 @@ def _sidecar(
         "rejects": _beside(rejects, output) if rejects is not None else None,
         **counts,
     }
+    if content_hash is not None:
+        this["content_hash"] = content_hash
     doc: dict[str, Any] = {
         "format": SIDECAR_FORMAT,
         "fastetl_version": __version__,
@@ -264,9 +271,13 @@ def _sidecar(
         doc.update(this)
     else:  # the first input's facts stay; counts are totals; each append is listed
         doc.update({k: before.get(k) for k in ("source", "header", "on_error", "rejects")})
+        if "content_hash" in before:
+            doc["content_hash"] = before["content_hash"]
         for k, v in counts.items():
             doc[k] = before.get(k, before["rows"] if k in ("rows_read", "rows_written") else 0) + v
         doc["appended"] = [*before.get("appended", []), this]
+    if run_lineage is not None:
+        doc["lineage"] = [*lineage.chain(before or {}), run_lineage]
     doc.update(_decoding(schema, result))
     return doc
 
@@ -352,6 +363,9 @@ def convert(
     skip_initial_space: bool | None = None,
     ragged: str | None = None,
     lenient_quotes: bool | None = None,
+    hash: bool = True,
+    host: bool = True,
+    openlineage: str | os.PathLike[str] | None = None,
 ) -> ConvertReport:
     """Convert the CSV ``src`` into the ``.npy`` file ``dst`` (plus ``dst + ".json"``).
 
@@ -393,9 +407,18 @@ def convert(
     ``trailing_delimiter``, ``skip_initial_space``, ``ragged``, ``lenient_quotes``; see
     :class:`Dialect`) replace the schema's when given; without a schema they are
     given to inference, which sniffs those left at None.
+
+    Lineage (see :mod:`fastetl.lineage`): the sidecar records the input's content hash
+    (``hash=False``: not computed), and in its ``lineage`` list one entry per input
+    (appends add theirs): schema hash, version, options, start and end times, the host
+    name (``host=False``: left out) and row counts.  ``openlineage``: a file to write
+    an OpenLineage RunEvent into (COMPLETE, or FAIL when the conversion fails).
     """
     params = dict(locals())  # (nothing else is bound yet)
     reading = {k: params[k] for k in READING_OPTIONS}
+    facts = _RunFacts(
+        lineage.new_run_id(), lineage.now(), hash, host, _options(params), openlineage
+    )
     _check_options(block_size, workers)
     _check_on_error(on_error, rejects)
     if append and resume:
@@ -410,23 +433,62 @@ def convert(
     folder = dst_path.parent if str(dst_path.parent) else Path(".")
     if not folder.is_dir():
         raise OutputError(f"cannot write {dst}: folder {folder} does not exist")
-    with sigterm_as_interrupt(), outset.OutputLock(dst_path).acquire(wait):
-        return _convert_locked(
-            src,
-            dst_path,
-            schema,
-            block_size=block_size,
-            workers=workers,
-            infer_rows=infer_rows,
-            progress=progress,
-            on_error=on_error,
-            rejects=rejects,
-            append=append,
-            resume=resume,
-            checkpoint_every=checkpoint_every,
-            widen=widen,
-            reading=reading,
-        )
+    try:
+        with sigterm_as_interrupt(), outset.OutputLock(dst_path).acquire(wait):
+            return _convert_locked(
+                src,
+                dst_path,
+                schema,
+                block_size=block_size,
+                workers=workers,
+                infer_rows=infer_rows,
+                progress=progress,
+                on_error=on_error,
+                rejects=rejects,
+                append=append,
+                resume=resume,
+                checkpoint_every=checkpoint_every,
+                widen=widen,
+                reading=reading,
+                facts=facts,
+            )
+    except BaseException as e:
+        if openlineage is not None:
+            event = _ol.failed_event(facts.run_id, lineage.now(), src, str(dst_path), e)
+            _ol.write_event(openlineage, event)
+        raise
+
+
+@dataclass
+class _RunFacts:
+    """What a run's lineage records, known before it starts."""
+
+    run_id: str
+    started: str
+    hash: bool
+    host: bool
+    options: dict[str, Any]
+    openlineage: Any = None
+
+
+_NOT_OPTIONS = ("src", "dst", "schema", "progress", "wait", "openlineage", "hash", "host")
+
+
+def _options(params: dict[str, Any]) -> dict[str, Any]:
+    """The options of a conversion as its lineage records them: those given (not None),
+    the schema as given or inferred; JSON-ready."""
+    given = params["schema"]  # (a Schema inference made, e.g. by the CLI, says so)
+    inferred = given is None or bool(getattr(given, "inferred", None))
+    out: dict[str, Any] = {"schema": "inferred" if inferred else "given"}
+    for k, v in params.items():
+        if k in _NOT_OPTIONS or v is None:
+            continue
+        if isinstance(v, os.PathLike):
+            v = os.fspath(v)
+        elif isinstance(v, tuple):
+            v = list(v)
+        out[k] = v
+    return out
 
 
 def _clear_leftovers(
@@ -460,6 +522,7 @@ def _convert_locked(
     checkpoint_every: float,
     widen: bool | None,
     reading: dict[str, Any] | None = None,
+    facts: _RunFacts | None = None,
 ) -> ConvertReport:
     """:func:`convert`, holding the output's lock."""
     schema_arg = schema
@@ -494,7 +557,8 @@ def _convert_locked(
         again, tries = tries > 0, tries + 1
         if again:
             _rewind(src, pos)
-        with open_source(src, sch.dialect.encoding) as source:
+        hasher = lineage.ContentHash() if facts is not None and facts.hash else None
+        with open_source(src, sch.dialect.encoding, hasher) as source:
             outputs = [dst_path, sidecar_path(dst_path)]
             if rejects_path is not None:
                 outputs += [rejects_path, sidecar_path(rejects_path)]
@@ -557,8 +621,25 @@ def _convert_locked(
                 )
                 if watcher:
                     watcher.check()  # a column to widen: this pass is not kept
+                content = source.content_hash()
+                entry = None
+                if facts is not None:
+                    entry = lineage.entry(
+                        run_id=facts.run_id,
+                        source=source.facts(),
+                        content_hash=content,
+                        schema=sch.to_dict(),
+                        version=__version__,
+                        options=facts.options,
+                        started=facts.started,
+                        ended=lineage.now(),
+                        host=facts.host,
+                        counts=_counts(result, on_error),
+                        output=str(dst_path.resolve()),
+                    )
                 meta = _sidecar(
-                    sch, source, result, on_error, rejects_path, before, writer.rows, dst_path
+                    sch, source, result, on_error, rejects_path, before, writer.rows, dst_path,
+                    content, entry,
                 )
                 renames = sink.finish() if sink is not None else []
                 size, more = writer.finish(meta)
@@ -592,6 +673,20 @@ def _convert_locked(
             finally:
                 if ckpt is not None:
                     ckpt.close()
+            if facts is not None and facts.openlineage is not None and entry is not None:
+                event = _ol.run_event(
+                    event_type="COMPLETE",
+                    event_time=entry["ended"],
+                    run_id=facts.run_id,
+                    job_name=_ol.job_name(dst_path),
+                    source_path=source.path,
+                    source_name=source.name,
+                    output=str(dst_path),
+                    schema=meta["schema"],
+                    rows=result.rows,
+                    size=result.rows * writer.itemsize,
+                )
+                _ol.write_event(facts.openlineage, event)
         return ConvertReport(
             rows=result.rows,
             bytes_in=result.bytes_in,

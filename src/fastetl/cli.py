@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import json
 import os
 import signal
 import sys
@@ -232,6 +233,21 @@ def build_parser() -> argparse.ArgumentParser:
         default="256MB",
         help="with --dask: bytes of input per task and per part (default 256MB)",
     )
+    c.add_argument(
+        "--no-hash",
+        action="store_true",
+        help="do not compute the input's content hash (the sidecar's content_hash)",
+    )
+    c.add_argument(
+        "--no-host",
+        action="store_true",
+        help="leave the host name out of the sidecar's lineage entry",
+    )
+    c.add_argument(
+        "--openlineage",
+        metavar="FILE",
+        help="also write an OpenLineage RunEvent (JSON) of the conversion to FILE",
+    )
     c.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
 
     f = sub.add_parser(
@@ -251,6 +267,15 @@ def build_parser() -> argparse.ArgumentParser:
         '"inferred" facts, as for convert --on-error skip/reject',
     )
     _dialect_options(f)
+
+    ln = sub.add_parser(
+        "lineage",
+        help="print the lineage chain of a converted file (one entry per input)",
+        description="Print what OUT was made from: per input (appends add theirs), the "
+        "source, its content hash, the schema hash, row counts, times, host and options.",
+    )
+    ln.add_argument("path", metavar="OUT", help="a .npy file written by fastetl convert")
+    ln.add_argument("--json", action="store_true", help="print the chain as JSON")
 
     i = sub.add_parser("inspect", help="show the schema, size and first rows of a converted file")
     i.add_argument("path", metavar="OUT", help="a .npy file written by fastetl convert")
@@ -656,8 +681,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
             raise UsageError("with --append or --resume, dialect options need --schema")
         src, schema, inferred = args.input, None, False
     else:
-        src = _input(args)
-        schema, inferred = _schema(args, src)
+        try:
+            src = _input(args)
+            schema, inferred = _schema(args, src)
+        except (fastetl.FastETLError, OSError, KeyboardInterrupt) as e:
+            if args.openlineage:  # (the conversion never started: say it failed)
+                _failed_event(args, e)
+            raise
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     bar = ProgressBar() if show and not args.quiet else None
     try:
@@ -675,6 +705,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
             checkpoint_every=args.checkpoint_every,
             wait=args.wait,
             widen=inferred,
+            hash=not args.no_hash,
+            host=not args.no_host,
+            openlineage=args.openlineage,
         )
     except fastetl.Interrupted as e:
         if bar is not None:
@@ -740,6 +773,15 @@ def cmd_convert(args: argparse.Namespace) -> int:
         if report.rejects is not None:
             print(f"fastetl: rejected rows: {report.rejects} (reasons: {report.rejects}.json)")
     return EXIT_OK
+
+
+def _failed_event(args: argparse.Namespace, error: BaseException) -> None:
+    from fastetl import lineage, openlineage
+
+    event = openlineage.failed_event(
+        lineage.new_run_id(), lineage.now(), args.input, args.output, error
+    )
+    openlineage.write_event(args.openlineage, event)
 
 
 def _convert_dask(args: argparse.Namespace) -> int:
@@ -874,6 +916,18 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_lineage(args: argparse.Namespace) -> int:
+    from fastetl import lineage
+
+    meta = fastetl.open(args.path).meta  # (the sidecar, checked against the .npy)
+    entries = lineage.chain(meta)
+    if args.json:
+        print(json.dumps(entries, indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(lineage.describe(entries, meta["rows"]))
+    return EXIT_OK
+
+
 def _write_text(target: str, text: str, what: str) -> None:
     if target == "-":
         sys.stdout.write(text)
@@ -1005,6 +1059,7 @@ COMMANDS = {
     "convert": cmd_convert,
     "infer": cmd_infer,
     "inspect": cmd_inspect,
+    "lineage": cmd_lineage,
     "demo": cmd_demo,
     "profile": cmd_profile,
     "sample": cmd_sample,

@@ -44,6 +44,7 @@ NUMPY_MAX_HEADER_SIZE = 10000
 _MIN_TIME, _MAX_TIME = -62135596800, 253402300799
 _ON_ERROR = ("raise", "skip", "reject")
 _COUNTS = ("rows_read", "rows_written", "rows_rejected", "rows_skipped")
+_LINEAGE_TEXT = ("run_id", "output", "schema_hash", "fastetl_version", "started", "ended", "host")
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,16 @@ def check_keys(meta: dict[str, Any], side: Path) -> Schema:
             raise c.fail("appended", f"must be a list, not {_show(appended)}")
         for i, run in enumerate(appended):
             _check_run(c, c.is_dict(run, f"appended[{i}]"), f"appended[{i}].")
+    if "lineage" in meta:
+        entries = meta["lineage"]
+        if not isinstance(entries, list):
+            raise c.fail("lineage", f"must be a list, not {_show(entries)}")
+        for i, entry in enumerate(entries):
+            key = f"lineage[{i}]"
+            _check_run(c, c.is_dict(entry, key), f"{key}.")
+            for k in _LINEAGE_TEXT:
+                if k in entry:
+                    c.is_str(entry[k], f"{key}.{k}")
     return schema
 
 
@@ -274,6 +285,11 @@ def _check_run(c: _Check, run: dict[str, Any], prefix: str) -> None:
     for key in _COUNTS:
         if key in run:
             c.is_int(run[key], f"{prefix}{key}")
+    if run.get("content_hash") is not None:  # (null: not hashed)
+        ch = c.is_dict(run["content_hash"], f"{prefix}content_hash")
+        for key in ("algorithm", "value"):
+            c.is_str(ch.get(key), f"{prefix}content_hash.{key}")
+        c.is_int(ch.get("bytes"), f"{prefix}content_hash.bytes")
 
 
 def _layout_diff(want: np.dtype, have: np.dtype) -> str:

@@ -144,6 +144,12 @@ class Source:
     # bytes of an unterminated last line left out: the file grew while it was read,
     # so that line was being written, not a row of the snapshot (set by the pipeline)
     tail_left_out: int = 0
+    # told the input's bytes as they are read, in order (``feed``/``feed_at``/``digest``:
+    # a lineage.ContentHash), when its content hash is wanted
+    hasher: Any = None
+    # where the bytes not seen by the hasher as they were read are read at the end:
+    # (read(offset, size) -> bytes, end or None); None when every byte is seen
+    _rehash: Any = None
     _pos: int = 0  # where read/readinto go on in the snapshot
     _over: bytes = b""  # read from the stream, not yet handed out
     _closers: list[Any] = field(default_factory=list)
@@ -175,6 +181,8 @@ class Source:
             view = memoryview(buf).cast("B")
             n = min(len(view), snap.size - self._pos)
             snap.readinto(self._pos, view[:n])
+            if self.hasher is not None:  # (bytes read again, after a seek back, are not)
+                self.hasher.feed_at(self._pos, view[:n], self._hash_gap)
             self._pos += n
             return n
         view = memoryview(buf).cast("B")
@@ -232,6 +240,33 @@ class Source:
             return None
         lo = max(0, offset - FINGERPRINT_BYTES)
         return hashlib.blake2b(self.buffer[lo:offset], digest_size=16).hexdigest()
+
+    def _hash_gap(self, start: int, end: int) -> Any:
+        """The bytes between ``start`` and ``end`` the hasher has not seen (a run
+        resumed past them), read from the snapshot."""
+        snap = self.snapshot
+        assert snap is not None
+        return _pieces(lambda at, n: snap[at : at + n], start, end)
+
+    def content_hash(self) -> dict[str, Any] | None:
+        """The hash of the input's bytes (once it is read to its end): the file's bytes
+        for a file (compressed or not), what was read for a stream (compressed bytes
+        before they are decompressed).  The bytes the hasher did not see as they were
+        read (a compressed or transcoded file, a seekable file object) are read again
+        here.  None when no hasher was given."""
+        h = self.hasher
+        if h is None:
+            return None
+        if self._rehash is not None:
+            read, end = self._rehash
+            for piece in _pieces(read, h.nbytes, end):
+                h.feed(piece)
+        elif self.snapshot is not None:
+            for piece in self._hash_gap(h.nbytes, self.snapshot.size):
+                h.feed(piece)
+        elif self.stream is None and self.buffer is not None and h.nbytes == 0:
+            h.feed(self.buffer)  # bytes in memory
+        return h.digest()
 
     def facts(self) -> dict[str, Any]:
         d: dict[str, Any] = {"path": self.path or self.name}
@@ -430,11 +465,70 @@ def _spool_raw(stream: Any, head: bytes) -> Any:
     return out
 
 
+def _pieces(read: Any, start: int, end: int | None) -> Any:
+    """Buffers of bytes from ``start`` to ``end`` (None: the end), by ``read(offset, size)``."""
+    while end is None or start < end:
+        piece = read(start, 4 << 20 if end is None else min(4 << 20, end - start))
+        if not piece:
+            return
+        yield piece
+        start += len(piece)
+
+
+def _reader_at(stream: Any, origin: int) -> Any:
+    """``read(offset, size)`` of a seekable stream whose input starts at ``origin``."""
+
+    def read(offset: int, size: int) -> bytes:
+        stream.seek(origin + offset)
+        return stream.read(size) or b""
+
+    return read
+
+
+def _file_reader(raw: Any) -> Any:
+    """``read(offset, size)`` of a regular file (by position, as a Snapshot reads)."""
+
+    def read(offset: int, size: int) -> bytes:
+        try:
+            return os.pread(raw.fileno(), size, offset)
+        except (AttributeError, OSError):  # (no pread: Windows)
+            raw.seek(offset)
+            return raw.read(size) or b""
+
+    return read
+
+
+class _Hashing:
+    """A stream read once (stdin, a pipe) whose bytes are handed to a hasher as read."""
+
+    def __init__(self, stream: Any, hasher: Any) -> None:
+        self._stream = stream
+        self._hasher = hasher
+        self.name = getattr(stream, "name", None)
+
+    def read(self, n: int = -1) -> Any:
+        data = self._stream.read(n)
+        if data:
+            self._hasher.feed(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
 def _open_stream(out: Source, stream: Any) -> Source:
     """``out`` reading ``stream`` (a binary or a text file object, stdin, a pipe):
     decompressed when it is compressed, encoded to UTF-8 when it is text."""
     if isinstance(stream, io.TextIOBase):
         out.stream, out.text = _TextAsUTF8(stream, out.name), True
+        if out.hasher is not None:  # (a text object's bytes are its UTF-8)
+            out.stream = _Hashing(out.stream, out.hasher)
         return out
     seekable = False
     try:
@@ -450,9 +544,17 @@ def _open_stream(out: Source, stream: Any) -> Source:
             head = _read_head(stream)
     except _READ_ERRORS as e:
         raise InputError(f"cannot read {out.name}: {e}") from None
+    if out.hasher is not None and not isinstance(head, str):
+        if seekable:  # read again at the end (its bytes may be read in any order)
+            out._rehash = (_reader_at(stream, pos), None)
+        else:
+            out.hasher.feed(head)
+            stream = _Hashing(stream, out.hasher)
     if isinstance(head, str):  # a text object that is not an io.TextIOBase
         stream = _Prefixed(head, stream) if not seekable else stream
         out.stream, out.text = _TextAsUTF8(stream, out.name), True
+        if out.hasher is not None:
+            out.stream = _Hashing(out.stream, out.hasher)
         return out
     if not seekable:
         if compression_of(head) == "zip":
@@ -465,15 +567,17 @@ def _open_stream(out: Source, stream: Any) -> Source:
     return out
 
 
-def open_source(src: Any, encoding: str = "utf-8") -> Source:
+def open_source(src: Any, encoding: str = "utf-8", hasher: Any = None) -> Source:
     """Open a path, ``"-"`` (stdin), a binary or text file object or a bytes-like object.
 
     Compressed data (gzip, bzip2, xz, zstd, a zip archive of one file) is recognised by
     its first bytes on every kind of input and decompressed as it is read.  Whatever
     the input's ``encoding``, the Source delivers UTF-8 (a text file object's
-    characters are only encoded: ``encoding`` does not apply to them).
+    characters are only encoded: ``encoding`` does not apply to them).  ``hasher``
+    (a :class:`fastetl.lineage.ContentHash`) is told the input's bytes as they are
+    read: see :meth:`Source.content_hash`.
     """
-    source = _open(src)
+    source = _open(src, hasher)
     if source.text:
         return source
     try:
@@ -493,18 +597,21 @@ def stream_name(src: Any) -> str:
     return str(name)
 
 
-def _open(src: Any) -> Source:
+def _open(src: Any, hasher: Any = None) -> Source:
     if isinstance(src, (bytes, bytearray, memoryview)):
         head = bytes(memoryview(src).cast("B")[:_MAGIC_BYTES]) if len(src) else b""
         if compression_of(head) is None:
-            return Source(name="<bytes>", buffer=src, size=len(src))
-        out = Source(name="<bytes>", size=len(src))
+            return Source(name="<bytes>", buffer=src, size=len(src), hasher=hasher)
+        out = Source(name="<bytes>", size=len(src), hasher=hasher)
+        if hasher is not None:  # (hashed at the end: the bytes are in memory)
+            view = memoryview(src).cast("B")
+            out._rehash = (lambda at, n: view[at : at + n], len(view))
         _open_compressed(io.BytesIO(src), head, out.name, out)
         return out
     if isinstance(src, str) and src == "-":
-        return _open_stream(Source(name="<stdin>"), sys.stdin.buffer)
+        return _open_stream(Source(name="<stdin>", hasher=hasher), sys.stdin.buffer)
     if hasattr(src, "read"):
-        return _open_stream(Source(name=stream_name(src)), src)
+        return _open_stream(Source(name=stream_name(src), hasher=hasher), src)
     if not isinstance(src, (str, os.PathLike)):
         raise TypeError(
             f"src must be a path, '-', a file object or bytes, not {type(src).__name__}"
@@ -519,7 +626,7 @@ def _open(src: Any) -> Source:
         raise InputError(f"{name}: is a directory, not a CSV file") from None
     except OSError as e:
         raise InputError(f"{name}: cannot open ({e.strerror or e})") from None
-    out = Source(name=name, path=str(path.resolve()))
+    out = Source(name=name, path=str(path.resolve()), hasher=hasher)
     out._closers.append(fh)
     try:
         st = os.fstat(fh.fileno())
@@ -529,8 +636,11 @@ def _open(src: Any) -> Source:
         if regular:
             head = fh.read(_MAGIC_BYTES)
             fh.seek(0)
+            if hasher is not None:  # a compressed file is hashed from the file at the end
+                out._rehash = (_file_reader(fh.raw), st.st_size)
             if _open_compressed(fh, head, name, out):
                 return out
+            out._rehash = None  # (a plain file: hashed as the snapshot is read)
         if regular and st.st_size > 0:
             out.buffer = out.snapshot = Snapshot(fh.raw, name, st.st_size)
         elif regular:
