@@ -21,6 +21,7 @@ from . import outset, widening
 from .errors import Interrupted, OutputError, ParseError, SchemaError
 from .pipeline import DEFAULT_BLOCK_SIZE, ON_ERROR, RunResult, estimate_rows, run
 from .resume import Checkpoints, ResumePoint, identity, resume_point
+from .rules import has_rules
 from .schema import Dialect, Schema, as_schema
 from .signals import Terminated, sigterm_as_interrupt
 from .sources import InputError, Source, is_stream_path, open_source, spool, stream_name
@@ -29,6 +30,7 @@ from .store import (
     ArrayWriter,
     NpyWriter,
     RejectsWriter,
+    load_pair,
     read_checkpoint,
     read_sidecar,
     remove_checkpoint,
@@ -253,6 +255,8 @@ def _sidecar(
         "rejects": _beside(rejects, output) if rejects is not None else None,
         **counts,
     }
+    if result.rule_violations:  # rows that broke each rule (the first each broke)
+        this["rule_violations"] = result.rule_violations
     doc: dict[str, Any] = {
         "format": SIDECAR_FORMAT,
         "fastetl_version": __version__,
@@ -266,6 +270,11 @@ def _sidecar(
         doc.update({k: before.get(k) for k in ("source", "header", "on_error", "rejects")})
         for k, v in counts.items():
             doc[k] = before.get(k, before["rows"] if k in ("rows_read", "rows_written") else 0) + v
+        if result.rule_violations:
+            had = before.get("rule_violations") or {}
+            doc["rule_violations"] = {
+                k: had.get(k, 0) + v for k, v in result.rule_violations.items()
+            }
         doc["appended"] = [*before.get("appended", []), this]
     doc.update(_decoding(schema, result))
     return doc
@@ -554,6 +563,7 @@ def _convert_locked(
                     resume=mark,
                     categories=before.get("categories") if before is not None else None,
                     watch=watcher.watch if watcher else None,
+                    existing=load_pair(dst_path)[1] if append and has_rules(sch) else None,
                 )
                 if watcher:
                     watcher.check()  # a column to widen: this pass is not kept
