@@ -34,6 +34,7 @@ from ..schema import FLOAT_TYPES, INT_TYPES, Column
 MAX_EXPR_CHARS = 10_000
 MAX_DEPTH = 160  # nesting steps at most (each pair of parentheses takes 4): no RecursionError
 MAX_SCALE = 18
+MAX_TREE = 200  # operators one inside another at most (a chain a + b + c ... counts each)
 _I64_MAX = 2**63 - 1
 _I64_MIN = -(2**63)
 
@@ -138,6 +139,15 @@ class _Parser:
         self.columns = columns
         self.depth = 0
         self.used: list[str] = []
+        self.depths: dict[int, int] = {}  # id(node) -> its depth in the tree
+
+    def grow(self, node: tuple, at: int) -> tuple:
+        """``node`` (just made): its depth checked, so evaluating it cannot recurse deep."""
+        d = 1 + max((self.depths.get(id(c), 1) for c in node[2:] if isinstance(c, tuple)), default=0)
+        if d > MAX_TREE:
+            raise _Fail(f"the expression has more than {MAX_TREE} operators one inside another", at)
+        self.depths[id(node)] = d
+        return node
 
     # helpers
     def peek(self) -> Tok:
@@ -181,7 +191,7 @@ class _Parser:
             for side in (node, right):
                 if _kind(side[1]) != "bool":
                     raise _Fail(f"'{word}' joins conditions, not a {_t_name(side[1])}", t.at)
-            node = (word, ("bool",), node, right)
+            node = self.grow((word, ("bool",), node, right), t.at)
         self.depth -= 1
         return node
 
@@ -199,7 +209,7 @@ class _Parser:
             self.depth -= 1
             if _kind(inner[1]) != "bool":
                 raise _Fail(f"'not' takes a condition, not a {_t_name(inner[1])}", t.at)
-            return ("not", ("bool",), inner)
+            return self.grow(("not", ("bool",), inner), t.at)
         return self.compare()
 
     def compare(self) -> tuple:
@@ -208,7 +218,7 @@ class _Parser:
         if t.kind == "op" and t.text in _COMPARE:
             self.next()
             right = self.sum_()
-            return _compare(_COMPARE[t.text], left, right, t.at)
+            return self.grow(_compare(_COMPARE[t.text], left, right, t.at), t.at)
         return left
 
     def sum_(self) -> tuple:
@@ -217,7 +227,7 @@ class _Parser:
         node = self.product()
         while self.is_op("+", "-"):
             t = self.next()
-            node = _arith(t.text, node, self.product(), t.at)
+            node = self.grow(_arith(t.text, node, self.product(), t.at), t.at)
         self.depth -= 1
         return node
 
@@ -225,7 +235,7 @@ class _Parser:
         node = self.unary()
         while self.is_op("*", "/"):
             t = self.next()
-            node = _arith(t.text, node, self.unary(), t.at)
+            node = self.grow(_arith(t.text, node, self.unary(), t.at), t.at)
         return node
 
     def unary(self) -> tuple:
@@ -236,7 +246,7 @@ class _Parser:
             self.depth -= 1
             if _kind(inner[1]) not in ("num", "float"):
                 raise _Fail(f"cannot negate a {_t_name(inner[1])}", t.at)
-            return ("neg", inner[1], inner)
+            return self.grow(("neg", inner[1], inner), t.at)
         return self.atom()
 
     def atom(self) -> tuple:
@@ -261,7 +271,7 @@ class _Parser:
                 self.expect(")", t.at)
                 if _kind(inner[1]) not in ("num", "float"):
                     raise _Fail(f"abs() takes a number, not a {_t_name(inner[1])}", t.at)
-                return ("abs", inner[1], inner)
+                return self.grow(("abs", inner[1], inner), t.at)
             if self.is_op("("):
                 raise _Fail(f"unknown function {shown(t.text)} (the only one is abs)", t.at)
             return self.column(t.text, t.at)
