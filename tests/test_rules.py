@@ -371,3 +371,42 @@ def test_check_command(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps({"rules": [{"name": "x", "expr": "nope > 1"}]}))
     p = _cli("check", str(out), "--rules", str(tmp_path / "bad.json"))
     assert p.returncode == 1 and p.stderr.count("\n") == 1 and "unknown column 'nope'" in p.stderr
+
+
+def test_unique_and_counts_survive_resume(tmp_path):
+    rnd = random.Random(8)
+    vals = [rnd.randint(0, 40000) for _ in range(60000)]
+    src = tmp_path / "u.csv"
+    src.write_text("k,v\n" + "".join(f"{k},{k % 50}\n" for k in vals))
+    schema = {"columns": [{"name": "k", "type": "int64", "unique": True},
+                          {"name": "v", "type": "int64", "max": 45}]}  # fmt: skip
+    whole = tmp_path / "whole" / "o.npy"
+    whole.parent.mkdir()
+    fastetl.convert(src, whole, schema=schema, on_error="skip", block_size=1 << 14)
+    calls = 0
+
+    def stop(done, total):
+        nonlocal calls
+        calls += 1
+        if calls == 20:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "o.npy"
+    with pytest.raises(fastetl.Interrupted) as e:
+        fastetl.convert(src, out, schema=schema, on_error="skip", block_size=1 << 14,
+                        checkpoint_every=0.0, progress=stop)  # fmt: skip
+    assert e.value.resume_rows
+    rep = fastetl.convert(src, out, schema=schema, on_error="skip", block_size=1 << 14, resume=True)
+    assert rep.resumed_at == e.value.resume_rows
+    assert out.read_bytes() == whole.read_bytes()
+    seen, kept, counts = set(), [], {"v.max": 0, "k.unique": 0}
+    for k in vals:
+        if k % 50 > 45:
+            counts["v.max"] += 1
+        elif k in seen:
+            counts["k.unique"] += 1
+        else:
+            seen.add(k)
+            kept.append(k)
+    assert np.load(out)["k"].tolist() == kept
+    assert _meta(out)["rule_violations"] == counts == _meta(whole)["rule_violations"]

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ._version import __version__
 from . import outset, widening
 from .errors import Interrupted, OutputError, ParseError, SchemaError
@@ -563,7 +565,7 @@ def _convert_locked(
                     resume=mark,
                     categories=before.get("categories") if before is not None else None,
                     watch=watcher.watch if watcher else None,
-                    existing=load_pair(dst_path)[1] if append and has_rules(sch) else None,
+                    existing=_existing(dst_path, append, writer, mark, sch),
                 )
                 if watcher:
                     watcher.check()  # a column to widen: this pass is not kept
@@ -622,6 +624,22 @@ def _convert_locked(
         )
 
     return widening.converting(sch, on_error, widen, attempt)
+
+
+def _existing(
+    dst: Path, append: bool, writer: NpyWriter, mark: Any, schema: Schema
+) -> np.ndarray | None:
+    """The records already in the output (appending) or in the partial output (resuming),
+    whose values count for a ``unique`` rule."""
+    if not has_rules(schema):
+        return None
+    if append:
+        return load_pair(dst)[1]
+    if mark is not None and mark.rows:
+        return np.memmap(
+            writer.tmp_path, schema.dtype(), "r", writer.data_offset, (mark.rows,)
+        )
+    return None
 
 
 def _abort(writer: NpyWriter | None, sink: RejectsWriter | None, dst: Path) -> None:

@@ -101,6 +101,7 @@ class Mark:
     rows: int  # records written
     bad: int  # bad rows skipped or rejected
     categories: dict[str, list[str]]
+    rule_counts: dict[str, int] = field(default_factory=dict)  # rows per rule broken
 
 
 class Checkpointer(Protocol):
@@ -592,7 +593,9 @@ class _Job:
         if self.checkpoint is not None:
             n = lines()
             if self.checkpoint.due():
-                self.checkpoint.save(Mark(offset, n, self.writer.rows, bad.count, cats()))
+                counts = dict(self.checker.counts) if self.checker is not None else {}
+                mark = Mark(offset, n, self.writer.rows, bad.count, cats(), counts)
+                self.checkpoint.save(mark)
 
 
 def _no_progress(done: int) -> None:
@@ -1608,6 +1611,8 @@ class _Committer:
             self.checker = job.checker = Checker(binding.schema, self._dictionary)
             if job.existing is not None:
                 self.checker.seed(job.existing)
+            if job.resume is not None:
+                self.checker.counts.update(job.resume.rule_counts)
 
     def _dictionary(self, name: str) -> list[str]:
         """A category column's values by global code, as text (for the rules)."""
