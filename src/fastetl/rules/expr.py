@@ -49,7 +49,7 @@ _TOKEN = re.compile(
     )""",
     re.X,
 )
-_KEYWORDS = {"and", "or", "not", "true", "false", "abs"}
+_ANY = ("num", "float", "date", "datetime", "str", "cat", "bool", "text")
 _COMPARE = {"=": "==", "==": "==", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">",
             ">=": ">="}  # fmt: skip
 
@@ -171,6 +171,15 @@ class _Parser:
         if self.depth > MAX_DEPTH:
             raise _Fail(f"the expression nests more than {MAX_DEPTH} levels deep", at)
 
+    def inside(self, at: int, sub: Any, kinds: tuple[str, ...], what: str) -> tuple:
+        """``sub()`` one level deeper, its type one of ``kinds`` (else: ``what``)."""
+        self.deeper(at)
+        node = sub()
+        self.depth -= 1
+        if _kind(node[1]) not in kinds:
+            raise _Fail(f"{what}, not a {_t_name(node[1])}", at)
+        return node
+
     # grammar
     def parse(self) -> tuple:
         node = self.or_()
@@ -204,11 +213,7 @@ class _Parser:
     def not_(self) -> tuple:
         if self.is_word("not"):
             t = self.next()
-            self.deeper(t.at)
-            inner = self.not_()
-            self.depth -= 1
-            if _kind(inner[1]) != "bool":
-                raise _Fail(f"'not' takes a condition, not a {_t_name(inner[1])}", t.at)
+            inner = self.inside(t.at, self.not_, ("bool",), "'not' takes a condition")
             return self.grow(("not", ("bool",), inner), t.at)
         return self.compare()
 
@@ -241,11 +246,7 @@ class _Parser:
     def unary(self) -> tuple:
         if self.is_op("-"):
             t = self.next()
-            self.deeper(t.at)
-            inner = self.unary()
-            self.depth -= 1
-            if _kind(inner[1]) not in ("num", "float"):
-                raise _Fail(f"cannot negate a {_t_name(inner[1])}", t.at)
+            inner = self.inside(t.at, self.unary, ("num", "float"), "'-' takes a number")
             return self.grow(("neg", inner[1], inner), t.at)
         return self.atom()
 
@@ -265,20 +266,14 @@ class _Parser:
                 return ("lit", ("bool",), low == "true")
             if low == "abs" and self.is_op("("):
                 self.next()
-                self.deeper(t.at)
-                inner = self.or_()
-                self.depth -= 1
+                inner = self.inside(t.at, self.or_, ("num", "float"), "abs() takes a number")
                 self.expect(")", t.at)
-                if _kind(inner[1]) not in ("num", "float"):
-                    raise _Fail(f"abs() takes a number, not a {_t_name(inner[1])}", t.at)
                 return self.grow(("abs", inner[1], inner), t.at)
             if self.is_op("("):
                 raise _Fail(f"unknown function {shown(t.text)} (the only one is abs)", t.at)
             return self.column(t.text, t.at)
         if t.kind == "op" and t.text == "(":
-            self.deeper(t.at)
-            inner = self.or_()
-            self.depth -= 1
+            inner = self.inside(t.at, self.or_, _ANY, "")
             self.expect(")", t.at)
             return inner
         if t.kind == "end":
@@ -339,11 +334,15 @@ def _typed(t: Tok) -> tuple:
     except ValueError:
         raise _Fail(f"{kind}'{body}' is not a valid {kind} (write {kind}'"
                     f"{'2024-01-31' if kind == 'date' else '2024-01-31T12:00:00'}')", t.at) from None
+    return ("lit", ("datetime", "us"), epoch_micros(v))
+
+
+def epoch_micros(v: _dt.datetime) -> int:
+    """Microseconds since 1970-01-01T00:00 (an aware datetime: of its UTC instant)."""
     if v.tzinfo is not None:
         v = v.astimezone(_dt.timezone.utc).replace(tzinfo=None)
     delta = v - _dt.datetime(1970, 1, 1)
-    us = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
-    return ("lit", ("datetime", "us"), us)
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _scale_of(t: tuple) -> int:

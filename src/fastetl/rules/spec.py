@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import SchemaError, shown
 from ..schema import FLOAT_TYPES, INT_TYPES, Column
-from .expr import Compiled, compile_expr
+from .expr import Compiled, compile_expr, epoch_micros
 
 COLUMN_RULE_KEYS = ("min", "max", "pattern", "allowed", "max_length", "unique")
 ROW_RULE_KEYS = frozenset({"name", "expr", "tolerance"})
@@ -97,10 +97,7 @@ def stored_value(col: Column, key: str, v: Any) -> Any:
             raise _bad(
                 col, key, f"must be a datetime as 'YYYY-MM-DDTHH:MM:SS', got {shown(v)}"
             ) from None
-        if x.tzinfo is not None:
-            x = x.astimezone(_dt.timezone.utc).replace(tzinfo=None)
-        d = x - _dt.datetime(1970, 1, 1)
-        us = (d.days * 86400 + d.seconds) * 1_000_000 + d.microseconds
+        us = epoch_micros(x)
         per = _UNITS[col.datetime_unit]
         if per >= 1_000_000:
             return us * (per // 1_000_000)
