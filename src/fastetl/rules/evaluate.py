@@ -383,7 +383,8 @@ def _isin(col: Column, v: np.ndarray, allowed: tuple, dictionary: Callable) -> n
     t = col.type
     if t == "category":
         values = dictionary(col.name)
-        ok = np.array([x in set(allowed) for x in values] + [True], bool)
+        wanted = set(allowed)
+        ok = np.array([x in wanted for x in values] + [True], bool)
         return ok[np.minimum(v.astype(np.int64), len(values))]
     if t in ("str", "text"):
         return np.isin(v, np.array([a.encode("utf-8") for a in allowed], dtype=v.dtype))

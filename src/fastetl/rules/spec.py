@@ -25,7 +25,9 @@ from .expr import Compiled, compile_expr, epoch_micros
 COLUMN_RULE_KEYS = ("min", "max", "pattern", "allowed", "max_length", "unique")
 ROW_RULE_KEYS = frozenset({"name", "expr", "tolerance"})
 _ORDERED = frozenset((*INT_TYPES, *FLOAT_TYPES, "decimal", "date", "datetime"))
-_TEXT = frozenset({"str", "category", "text"})
+_TEXT = frozenset({"str", "category"})
+# the types rules know how to read from the records
+_CHECKED = frozenset((*INT_TYPES, *FLOAT_TYPES, "bool", "date", "datetime", "decimal", *_TEXT))
 _UNITS = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 
@@ -125,6 +127,8 @@ def column_rules(col: Column, given: dict[str, Any]) -> ColumnRules | None:
             f"column {shown(col.name)}: a skip column is not stored, "
             f"so rules {sorted(given)} cannot apply"
         )
+    if t not in _CHECKED:
+        raise SchemaError(f"column {shown(col.name)}: rules do not apply to type {t} yet")
     kw: dict[str, Any] = {}
     for key in ("min", "max"):
         if key in given:
