@@ -281,7 +281,9 @@ def test_tolerance(tmp_path):
         c.pop("min", None)
     ok = {**schema, "rules": [{"name": "frete_cabe", "expr": "total >= frete", "tolerance": share + 0.001}]}
     rep = fastetl.convert(src, tmp_path / "a.npy", schema=ok)  # raise: within the tolerance
-    assert rep.rows == len(rows) - broke
+    assert rep.rows == len(rows) - broke and rep.rows_skipped == broke
+    meta = _meta(tmp_path / "a.npy")
+    assert meta["rows_read"] == meta["rows_written"] + meta["rows_skipped"] == len(rows)
     assert _meta(tmp_path / "a.npy")["rule_violations"] == {"frete_cabe": broke}
     over = {**schema, "rules": [{"name": "frete_cabe", "expr": "total >= frete", "tolerance": share - 0.001}]}
     for policy in ("raise", "skip"):

@@ -234,7 +234,8 @@ def _counts(result: RunResult, on_error: str) -> dict[str, int]:
         "rows_read": result.rows_read,
         "rows_written": result.rows,
         "rows_rejected": result.rows_bad if on_error == "reject" else 0,
-        "rows_skipped": result.rows_bad if on_error == "skip" else 0,
+        # (under raise: rows left out by a rule with a tolerance, see fastetl.rules)
+        "rows_skipped": result.rows_bad if on_error != "reject" else 0,
     }
 
 
