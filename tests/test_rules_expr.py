@@ -214,3 +214,11 @@ def test_schema_round_trip_keeps_rules():
     again = fastetl.Schema.from_json(s.to_json())
     assert again.to_dict() == s.to_dict()
     assert again.to_dict()["rules"] == [{"name": "r", "expr": "a >= 0"}]
+
+
+def test_long_flat_expression_evaluates():
+    # 150 terms: a tree 150 deep, within the limit; evaluated without a RecursionError
+    recs, rows = records(50, seed=12)
+    expr = " + ".join(["b"] * 150) + " > 1000"
+    want = [i for i, r in enumerate(rows) if not r["b"] * 150 > 1000]
+    assert broken(expr, recs) == want
