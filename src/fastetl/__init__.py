@@ -21,11 +21,13 @@ from .errors import (
 )
 from .infer import hint_for, infer_schema
 from .profiling import Profile, profile
+from .rules import CheckReport, check
 from .schema import Column, Dialect, FlagBit, Flags, Schema
 from .sources import InputError
 from .table import Table, open
 
 __all__ = [
+    "CheckReport",
     "Column",
     "ConvertReport",
     "Dialect",
@@ -44,6 +46,7 @@ __all__ = [
     "SchemaError",
     "Table",
     "__version__",
+    "check",
     "convert",
     "genfromtxt",
     "get_fallback",

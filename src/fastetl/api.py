@@ -16,12 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ._version import __version__
 from . import lineage, outset, widening
 from . import openlineage as _ol
 from .errors import Interrupted, OutputError, ParseError, SchemaError
 from .pipeline import DEFAULT_BLOCK_SIZE, ON_ERROR, RunResult, estimate_rows, run
 from .resume import Checkpoints, ResumePoint, identity, resume_point
+from .rules import has_rules
 from .schema import Dialect, Schema, as_schema
 from .signals import Terminated, sigterm_as_interrupt
 from .sources import InputError, Source, is_stream_path, open_source, spool, stream_name
@@ -30,6 +33,7 @@ from .store import (
     ArrayWriter,
     NpyWriter,
     RejectsWriter,
+    load_pair,
     read_checkpoint,
     read_sidecar,
     remove_checkpoint,
@@ -231,7 +235,8 @@ def _counts(result: RunResult, on_error: str) -> dict[str, int]:
         "rows_read": result.rows_read,
         "rows_written": result.rows,
         "rows_rejected": result.rows_bad if on_error == "reject" else 0,
-        "rows_skipped": result.rows_bad if on_error == "skip" else 0,
+        # (under raise: rows left out by a rule with a tolerance, see fastetl.rules)
+        "rows_skipped": result.rows_bad if on_error != "reject" else 0,
     }
 
 
@@ -260,6 +265,8 @@ def _sidecar(
     }
     if content_hash is not None:
         this["content_hash"] = content_hash
+    if result.rule_violations:  # rows that broke each rule (the first each broke)
+        this["rule_violations"] = result.rule_violations
     doc: dict[str, Any] = {
         "format": SIDECAR_FORMAT,
         "fastetl_version": __version__,
@@ -275,6 +282,11 @@ def _sidecar(
             doc["content_hash"] = before["content_hash"]
         for k, v in counts.items():
             doc[k] = before.get(k, before["rows"] if k in ("rows_read", "rows_written") else 0) + v
+        if result.rule_violations:
+            had = before.get("rule_violations") or {}
+            doc["rule_violations"] = {
+                k: had.get(k, 0) + v for k, v in result.rule_violations.items()
+            }
         doc["appended"] = [*before.get("appended", []), this]
     if run_lineage is not None:
         doc["lineage"] = [*lineage.chain(before or {}), run_lineage]
@@ -618,6 +630,7 @@ def _convert_locked(
                     resume=mark,
                     categories=before.get("categories") if before is not None else None,
                     watch=watcher.watch if watcher else None,
+                    existing=_existing(dst_path, append, writer, mark, sch),
                 )
                 if watcher:
                     watcher.check()  # a column to widen: this pass is not kept
@@ -707,6 +720,22 @@ def _convert_locked(
         )
 
     return widening.converting(sch, on_error, widen, attempt)
+
+
+def _existing(
+    dst: Path, append: bool, writer: NpyWriter, mark: Any, schema: Schema
+) -> np.ndarray | None:
+    """The records already in the output (appending) or in the partial output (resuming),
+    whose values count for a ``unique`` rule."""
+    if not has_rules(schema):
+        return None
+    if append:
+        return load_pair(dst)[1]
+    if mark is not None and mark.rows:
+        return np.memmap(
+            writer.tmp_path, schema.dtype(), "r", writer.data_offset, (mark.rows,)
+        )
+    return None
 
 
 def _abort(writer: NpyWriter | None, sink: RejectsWriter | None, dst: Path) -> None:

@@ -281,6 +281,17 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("path", metavar="OUT", help="a .npy file written by fastetl convert")
     i.add_argument("-n", "--rows", type=int, default=5, metavar="N", help="rows to show (5)")
 
+    ck = sub.add_parser(
+        "check",
+        help="check a converted file against data-quality rules",
+        description="Check OUT against RULES (a schema, or just its rule keys: "
+        '{"columns": [{"name": ..., "min": ...}], "rules": [...]}), or against the rules '
+        "of the schema it was converted with. Prints rows breaking each rule; exit status "
+        "1 when any row breaks one.",
+    )
+    ck.add_argument("path", metavar="OUT", help="a .npy file written by fastetl convert")
+    ck.add_argument("--rules", metavar="RULES.json", help="the rules (default: the output's own)")
+
     pr = sub.add_parser(
         "profile",
         help="statistics, PII and an HTML report of a CSV or a converted .npy",
@@ -928,6 +939,12 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    report = fastetl.check(args.path, args.rules)
+    print(report.table())
+    return EXIT_OK if report.ok else EXIT_DATA
+
+
 def _write_text(target: str, text: str, what: str) -> None:
     if target == "-":
         sys.stdout.write(text)
@@ -1060,6 +1077,7 @@ COMMANDS = {
     "infer": cmd_infer,
     "inspect": cmd_inspect,
     "lineage": cmd_lineage,
+    "check": cmd_check,
     "demo": cmd_demo,
     "profile": cmd_profile,
     "sample": cmd_sample,

@@ -65,7 +65,7 @@ from . import _core, outset, widening
 from ._version import __version__
 from .api import _decoding, inference_error
 from .dataset import DATASET_FILE, DATASET_FORMAT, Dataset
-from .errors import OutputError, ParseError
+from .errors import OutputError, ParseError, SchemaError
 from .layout import learned_categories, make_parser
 from .pipeline import (
     DEFAULT_BLOCK_SIZE,
@@ -86,6 +86,7 @@ from .pipeline import (
     long_row,
     run,
 )
+from .rules import has_rules
 from .schema import Schema, as_schema
 from .sources import InputError, check_encoding_prefix, open_source
 from .store import REJECTS_FORMAT, ArrayWriter, RejectsWriter, sidecar_path
@@ -608,6 +609,11 @@ def convert(
         if infer_rows is not None:
             raise ValueError("infer_rows applies only when no schema is given")
         sch = as_schema(schema)
+        if has_rules(sch):  # the parts are parsed apart: unique could not be exact
+            raise SchemaError(
+                "the Dask path does not check data-quality rules yet: convert without "
+                "dask, or convert and then run fastetl check on the output"
+            )
     widen = schema_arg is None if widen is None else widen
     with outset.OutputLock(out).acquire(wait):
         _clear_stale(out)

@@ -30,6 +30,7 @@ import numpy as np
 from . import _core
 from .errors import ParseError
 from .layout import learned_categories, make_parser, syntax_word
+from .rules.evaluate import Checker, has_rules
 from .schema import Binding, Schema
 from .sources import Source, check_encoding_prefix
 
@@ -100,6 +101,7 @@ class Mark:
     rows: int  # records written
     bad: int  # bad rows skipped or rejected
     categories: dict[str, list[str]]
+    rule_counts: dict[str, int] = field(default_factory=dict)  # rows per rule broken
 
 
 class Checkpointer(Protocol):
@@ -121,6 +123,7 @@ class RunResult:
     header_raw: bytes | None = None  # the header line as it is in the input
     binding: Binding | None = None
     categories: dict[str, list[str]] = field(default_factory=dict)
+    rule_violations: dict[str, int] = field(default_factory=dict)  # rows per rule broken
 
     @property
     def rows_read(self) -> int:
@@ -184,13 +187,23 @@ class _BadRows:
     def take(self, pos: _Position, bad: np.ndarray, rows_read: int) -> None:
         """Bad rows (one per line of ``bad``) found after ``rows_read`` rows were read."""
         for i, b in enumerate(bad.tolist()):
-            res = (b[2], 0, 0, b[0], b[3], b[4], b[5], bool(b[6]), b[7])
-            err = _parse_error(res, pos, self.binding, rows_read + b[8] + i)
-            if self.watch is not None:
-                self.watch(err)
-            if self.sink is not None:
-                self.sink.add(bytes(pos.data[b[0] : b[1]]), err, pos.offset_of(b[0]))
-            self.count += 1
+            self.take_one(pos, b, rows_read + b[8] + i)
+
+    def take_one(self, pos: _Position, b: list[int], row_index: int) -> None:
+        """One bad row as the core describes it (a line of the bad-rows array)."""
+        res = (b[2], 0, 0, b[0], b[3], b[4], b[5], bool(b[6]), b[7])
+        err = _parse_error(res, pos, self.binding, row_index)
+        if self.watch is not None:
+            self.watch(err)
+        if self.sink is not None:
+            self.sink.add(bytes(pos.data[b[0] : b[1]]), err, pos.offset_of(b[0]))
+        self.count += 1
+
+    def take_rule(self, raw: bytes, err: ParseError, offset: int) -> None:
+        """A row that parsed but breaks a rule (see :mod:`fastetl.rules`): left out."""
+        if self.sink is not None:
+            self.sink.add(raw, err, offset)
+        self.count += 1
 
     def take_pieces(self, pieces: Any, error: Callable[[], ParseError], offset: int) -> None:
         """One bad row too long to hold: ``pieces`` yields its bytes (it is read to its end
@@ -455,6 +468,7 @@ def run(
     resume: Mark | None = None,
     categories: dict[str, list[str]] | None = None,
     watch: Callable[[ParseError], None] | None = None,
+    existing: np.ndarray | None = None,
 ) -> RunResult:
     """Convert the whole input into records in ``writer``, with ``workers`` threads.
 
@@ -467,6 +481,9 @@ def run(
     learned dictionaries with these values (appending to an output).  ``watch``, under
     a lenient policy, is shown each bad row's error, in input order, before the policy
     takes the row; it may raise to stop the run (a column to widen).
+    The schema's rules (:mod:`fastetl.rules`) are checked on every block: a row that
+    breaks one is a bad row; ``existing`` (appending) holds the records already in the
+    output, whose values count for ``unique``.
     """
     block = int(block_size or DEFAULT_BLOCK_SIZE)
     if block < 1:
@@ -489,17 +506,40 @@ def run(
         resume,
         resume.categories if resume is not None else categories,
         watch,
+        existing,
     )
-    if source.is_buffer:
-        report = job.tick
+    try:
+        if source.is_buffer:
+            report = job.tick
 
-        def tick(done: int) -> None:  # also hand parsed input back to the OS
-            source.release(done)
-            report(done)
+            def tick(done: int) -> None:  # also hand parsed input back to the OS
+                source.release(done)
+                report(done)
 
-        job.tick = tick
-        return _run_buffer(source, job)
-    return _run_stream(source, job)
+            job.tick = tick
+            result = _run_buffer(source, job)
+        else:
+            result = _run_stream(source, job)
+    finally:
+        if job.checker is not None:
+            job.checker.close()
+    if job.checker is not None:
+        result.rule_violations = dict(job.checker.counts)
+        _check_tolerance(job.checker, result)
+    return result
+
+
+def _check_tolerance(checker: Checker, result: RunResult) -> None:
+    """A rule with a tolerance fails the run when more of the rows read break it."""
+    for r in checker.tolerant:
+        n = checker.counts[r.name]
+        assert r.tolerance is not None
+        if n > r.tolerance * result.rows_read:
+            share = n / max(1, result.rows_read)
+            raise ParseError(
+                f'rule "{r.name}" is broken by {n:,} of {result.rows_read:,} rows read '
+                f"({share:.2%}), more than its tolerance of {r.tolerance:.2%}"
+            )
 
 
 @dataclass
@@ -517,6 +557,8 @@ class _Job:
     resume: Mark | None
     categories: dict[str, list[str]] | None  # learned dictionaries start with these
     watch: Callable[[ParseError], None] | None = None
+    existing: np.ndarray | None = None  # records already in the output (appending)
+    checker: Checker | None = None  # the rules' (made by the committer)
 
     def bad_rows(self, result: RunResult) -> _BadRows:
         assert result.binding is not None
@@ -538,7 +580,7 @@ class _Job:
     def threaded(self) -> bool:
         """Parse on worker threads (the calling thread commits and writes), rather than
         straight into the writer's window on the calling thread."""
-        return self.workers > 1 or self.writer.pipelined
+        return self.workers > 1 or self.writer.pipelined or has_rules(self.schema)
 
     def mark(
         self, offset: int, lines: Callable[[], int], bad: _BadRows, cats: Callable[[], dict]
@@ -551,7 +593,9 @@ class _Job:
         if self.checkpoint is not None:
             n = lines()
             if self.checkpoint.due():
-                self.checkpoint.save(Mark(offset, n, self.writer.rows, bad.count, cats()))
+                counts = dict(self.checker.counts) if self.checker is not None else {}
+                mark = Mark(offset, n, self.writer.rows, bad.count, cats(), counts)
+                self.checkpoint.save(mark)
 
 
 def _no_progress(done: int) -> None:
@@ -1561,6 +1605,24 @@ class _Committer:
             [[] for _ in self.learned] for _ in range(job.workers)
         ]
         self.unmapped = 0  # how many -1s the maps hold
+        self.checker: Checker | None = None
+        if has_rules(binding.schema):
+            self._decoded: dict[str, list[str]] = {}
+            self.checker = job.checker = Checker(binding.schema, self._dictionary)
+            if job.existing is not None:
+                self.checker.seed(job.existing)
+            if job.resume is not None:
+                self.checker.counts.update(job.resume.rule_counts)
+
+    def _dictionary(self, name: str) -> list[str]:
+        """A category column's values by global code, as text (for the rules)."""
+        for k, (_, col) in enumerate(self.learned):
+            if col.name == name:
+                have = self._decoded.setdefault(name, [])
+                have += [v.decode("utf-8") for v in self.values[k][len(have) :]]
+                return have
+        col = next(c for c in self.binding.schema.columns if c.name == name)
+        return list(col.values or ())
 
     def _position(self, b: _Block) -> _Position:
         if self.pos is not None and self.pos.data is b.data:
@@ -1650,12 +1712,21 @@ class _Committer:
         n = len(recs)
         b = done.block
         read = self.writer.rows - self.bad.rows0 + self.bad.count
-        if n:
+        broken = None
+        if self.checker is not None and n:
+            broken = self._check_rules(done, read)
+            if broken is not None:
+                keep = np.ones(n, bool)
+                keep[broken[0]] = False
+                recs = recs[keep]
+        if len(recs):
             self.writer.append(recs)
         if done.buffer is not None:  # written: the next block may parse into it
             self.buffers.put(done.buffer)
         pos = self._position(b)
-        if len(done.bad):
+        if broken is not None:
+            self._take_broken(pos, done, read, *broken)
+        elif len(done.bad):
             self.bad.take(pos, done.bad, read)
         if done.error is not None:
             raise _parse_error(done.error, pos, self.binding, read + n)
@@ -1666,6 +1737,82 @@ class _Committer:
         else:
             end = self.expect = done.end
         self.job.mark(b.base + end, lambda: pos.lines_to(end), self.bad, self.categories)
+
+    def _check_rules(self, done: _Done, read: int) -> tuple | None:
+        """The block's records that break a rule: None, or (their indices, the rule of
+        each, their rows' spans in the block's data).  Under raise the first that breaks
+        a rule with no tolerance stops the run, here."""
+        checker = self.checker
+        assert checker is not None
+        idx, which = checker.check(done.records)
+        if not len(idx):
+            return None
+        spans = self._spans(done, int(idx[-1]))
+        if not self.bad.lenient:
+            strict = [r.tolerance is None for r in checker.rules]
+            for i, k in zip(idx.tolist(), which.tolist(), strict=True):
+                if strict[k]:
+                    pos = self._position(done.block)
+                    raise self._rule_error(pos, done, read, i, k, spans)
+        return idx, which, spans
+
+    def _rule_error(
+        self, pos: _Position, done: _Done, read: int, i: int, k: int, spans: list
+    ) -> ParseError:
+        assert self.checker is not None
+        column, value, reason = self.checker.reason(k, done.records[i])
+        before = int(np.count_nonzero(done.bad[:, 8] <= i)) if len(done.bad) else 0
+        start = spans[i][0]
+        return ParseError(
+            reason,
+            line=pos.line_of(start),
+            column=column,
+            value=value,
+            offset=pos.offset_of(start),
+            row=read + i + before,
+        )
+
+    def _take_broken(
+        self, pos: _Position, done: _Done, read: int, idx: Any, which: Any, spans: list
+    ) -> None:
+        """The bad rows of a block and its rows that break rules, in input order."""
+        bad = done.bad.tolist()
+        j = 0
+        for i, k in zip(idx.tolist(), which.tolist(), strict=True):
+            while j < len(bad) and bad[j][8] <= i:
+                self.bad.take_one(pos, bad[j], read + bad[j][8] + j)
+                j += 1
+            err = self._rule_error(pos, done, read, i, k, spans)
+            start, end = spans[i]
+            self.bad.take_rule(bytes(pos.data[start:end]), err, pos.offset_of(start))
+        for j in range(j, len(bad)):
+            self.bad.take_one(pos, bad[j], read + bad[j][8] + j)
+
+    def _spans(self, done: _Done, last: int) -> list[tuple[int, int]]:
+        """(start, end) in the block's data of the rows of records 0 to ``last``: its
+        rows walked again (only for a block with rows that break a rule), the bad rows
+        between them stepped over."""
+        b = done.block
+        data, end, final = b.data, b.end, b.final
+        if not final and 0 < end < len(data) and data[end - 1] == 13:
+            end += 1  # (as _parse_block: a CR may be the first half of CRLF)
+        delim, quote = _core_dialect(self.binding.schema.dialect)
+        lenient = self.bad.lenient
+
+        def row_at(at: int) -> int:
+            return int(_core.next_row_start(data, at, at, end, final, delim, quote, lenient)[1])
+
+        bad = done.bad.tolist()
+        spans: list[tuple[int, int]] = []
+        r, j = row_at(b.start), 0
+        for k in range(last + 1):
+            while j < len(bad) and bad[j][8] == k:  # this row is a bad one: step over it
+                r = row_at(bad[j][1])
+                j += 1
+            status, nxt, _ = _core.find_row_end(data, r, end, final, delim, quote)
+            spans.append((r, int(nxt)))
+            r = row_at(int(nxt))
+        return spans
 
     def _global_codes(self, done: _Done) -> np.ndarray | None:
         """The block's records with global category codes, the global dictionaries

@@ -87,6 +87,8 @@ _TYPE_KEYS: dict[str, frozenset[str]] = {
     "skip": frozenset(),
 }
 _COMMON_KEYS = frozenset({"name", "type", "nullable"})
+# a column's data-quality rules (fastetl.rules), for any type the rule applies to
+_RULE_KEYS = frozenset({"min", "max", "pattern", "allowed", "max_length", "unique"})
 _DATE_DIRECTIVES = frozenset("YymbBdjaA")
 _DATETIME_DIRECTIVES = _DATE_DIRECTIVES | frozenset("HIpMSfz")
 
@@ -459,6 +461,9 @@ class Column:
     format: str | None = None  # date / datetime
     unit: str | None = None  # datetime
     tz: str | None = None  # datetime: "UTC" = the values are UTC instants (read with offsets)
+    # data-quality rules (min, max, pattern, allowed, max_length, unique): given as a dict
+    # of those keys, kept as fastetl.rules.ColumnRules; not part of the layout
+    rules: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         where = f"column {shown(self.name)}"
@@ -522,6 +527,10 @@ class Column:
                 raise SchemaError(f'{where}: tz must be "UTC" (or left out), got {self.tz!r}')
         if t == "skip" and self.nullable:
             raise SchemaError(f"{where}: a skip column cannot be nullable")
+        if isinstance(self.rules, dict):
+            from .rules.spec import column_rules  # (late: the rules package imports schema)
+
+            object.__setattr__(self, "rules", column_rules(self, self.rules))
         # Keys that belong to another type are mistakes worth reporting.
         given = {
             k
@@ -593,6 +602,8 @@ class Column:
         for key in ("truncate", "round"):
             if getattr(self, key):
                 d[key] = True
+        if self.rules is not None:
+            d.update(self.rules.to_dict())
         return d
 
     @classmethod
@@ -606,16 +617,17 @@ class Column:
                 f"column {shown(d['name'])}: unknown type {shown(d['type'])} "
                 f"(known: {', '.join(TYPES)})"
             )
-        unknown = set(d) - (_COMMON_KEYS | _TYPE_KEYS[d["type"]])
+        unknown = set(d) - (_COMMON_KEYS | _TYPE_KEYS[d["type"]] | _RULE_KEYS)
         if unknown:
             raise SchemaError(
                 f"column {shown(d['name'])}: key(s) {sorted(unknown)} do not apply to "
                 f"type {d['type']}"
             )
-        kw = dict(d)
+        kw = {k: v for k, v in d.items() if k not in _RULE_KEYS}
         if isinstance(kw.get("values"), list):
             kw["values"] = tuple(kw["values"])
-        return cls(**kw)
+        rules = {k: v for k, v in d.items() if k in _RULE_KEYS}
+        return cls(**kw, rules=rules or None)
 
 
 @dataclass(frozen=True)
@@ -743,6 +755,8 @@ class Schema:
     # What inference found out beside the types (sample size, rows left out, names cut,
     # line ends): information only, the converter does not use it; not compared.
     inferred: dict[str, Any] | None = field(default=None, compare=False)
+    # row rules: "rules": [{"name", "expr", "tolerance"}] (fastetl.rules.RowRule)
+    rules: tuple[Any, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         if self.inferred is not None and not isinstance(self.inferred, dict):
@@ -781,6 +795,10 @@ class Schema:
                             "file without a header cannot locate; list it in columns "
                             "(type skip if it should not be stored)"
                         )
+        if isinstance(self.rules, list) or self.rules:
+            from .rules.spec import row_rules  # (late: the rules package imports schema)
+
+            object.__setattr__(self, "rules", row_rules(self.rules, self.columns))
 
     # -- layout --------------------------------------------------------------
     @property
@@ -878,6 +896,8 @@ class Schema:
         }
         if self.flags:
             d["flags"] = [f.to_dict() for f in self.flags]
+        if self.rules:
+            d["rules"] = [r.to_dict() for r in self.rules]
         if self.inferred is not None:
             d["inferred"] = self.inferred
         return d
@@ -893,7 +913,7 @@ class Schema:
         pad = " " * indent
         d = self.to_dict()
         parts = [f'{pad}"dialect": {one(d["dialect"])}']
-        for key in ("columns", "flags"):
+        for key in ("columns", "flags", "rules"):
             if key in d:
                 items = f",\n{pad}{pad}".join(one(x) for x in d[key])
                 parts.append(f'{pad}"{key}": [\n{pad}{pad}{items}\n{pad}]')
@@ -905,7 +925,7 @@ class Schema:
     def from_dict(cls, d: dict[str, Any]) -> Schema:
         if not isinstance(d, dict):
             raise SchemaError(f"a schema must be a JSON object, got {type(d).__name__}")
-        unknown = set(d) - {"dialect", "columns", "flags", "inferred"}
+        unknown = set(d) - {"dialect", "columns", "flags", "rules", "inferred"}
         if unknown:
             raise SchemaError(f"schema: unknown key(s) {sorted(unknown)}")
         cols = d.get("columns")
@@ -919,6 +939,7 @@ class Schema:
             flags=tuple(Flags.from_dict(f) for f in flags),
             dialect=Dialect.from_dict(d.get("dialect", {})),
             inferred=d.get("inferred"),
+            rules=d.get("rules", ()),
         )
 
     @classmethod
@@ -947,6 +968,7 @@ class Schema:
             "flags": self.flags,
             "dialect": self.dialect,
             "inferred": self.inferred,
+            "rules": self.rules,
             **changes,
         }
         return Schema(**kw)

@@ -1,0 +1,607 @@
+"""Row-rule expressions: a tokenizer and a recursive-descent parser into a small typed
+tree, evaluated on numpy arrays of records.  No user text is ever run as Python.
+
+The syntax (docs/SEMANTICS.md, "Rules")::
+
+    expr    := or
+    or      := and ("or" and)*
+    and     := not ("and" not)*
+    not     := "not" not | compare
+    compare := sum (("=" | "==" | "!=" | "<>" | "<" | "<=" | ">" | ">=") sum)?
+    sum     := product (("+" | "-") product)*
+    product := unary (("*" | "/") unary)*
+    unary   := "-" unary | atom
+    atom    := NUMBER | 'text' | date'YYYY-MM-DD' | datetime'YYYY-MM-DDTHH:MM:SS[.f][+HH:MM]'
+             | NAME | "column name" | abs(expr) | "(" expr ")" | true | false
+
+Integers and decimals are exact (scaled integers at a common scale; Python integers
+where int64 would overflow); a float anywhere, or ``/``, makes the arithmetic float64.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import numpy as np
+
+from ..errors import SchemaError, shown
+from ..schema import FLOAT_TYPES, INT_TYPES, Column
+
+MAX_EXPR_CHARS = 10_000
+MAX_DEPTH = 160  # nesting steps at most (each pair of parentheses takes 4): no RecursionError
+MAX_SCALE = 18
+MAX_TREE = 200  # operators one inside another at most (a chain a + b + c ... counts each)
+_I64_MAX = 2**63 - 1
+_I64_MIN = -(2**63)
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+      (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+    | (?P<typed>(?:date|datetime)'[^']*')
+    | (?P<text>'(?:[^']|'')*')
+    | (?P<qname>"(?:[^"]|"")*")
+    | (?P<name>[A-Za-z_\u00c0-\uffff][\w\u00c0-\uffff]*)
+    | (?P<op><=|>=|!=|<>|==|[-+*/()<>=,])
+    )""",
+    re.X,
+)
+_ANY = ("num", "float", "date", "datetime", "str", "cat", "bool", "text")
+_COMPARE = {"=": "==", "==": "==", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">",
+            ">=": ">="}  # fmt: skip
+
+
+class _Fail(Exception):
+    def __init__(self, message: str, at: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.at = at
+
+
+@dataclass
+class Tok:
+    kind: str  # num text typed qname name op end
+    text: str
+    at: int  # 0-based character position
+
+
+def tokenize(text: str) -> list[Tok]:
+    out: list[Tok] = []
+    i, n = 0, len(text)
+    while True:
+        while i < n and text[i].isspace():
+            i += 1
+        if i >= n:
+            out.append(Tok("end", "", n))
+            return out
+        m = _TOKEN.match(text, i)
+        if m is None or m.lastgroup is None:
+            raise _Fail(f"unexpected {shown(text[i : i + 10])}", i)
+        kind = m.lastgroup
+        out.append(Tok(kind, m.group(kind), m.start(kind)))
+        i = m.end()
+
+
+# -- the typed tree ----------------------------------------------------------------
+# Each node is a tuple (op, type, *args).  Types:
+#   ("num", scale)  exact integers scaled by 10**scale (ints: scale 0)
+#   ("float",)      float64
+#   ("date",)       days since 1970-01-01 (int64)
+#   ("datetime", unit)  int64 in unit
+#   ("str",)        bytes (numpy S), compared bytewise (UTF-8)
+#   ("cat", name)   a category column: codes, compared with a text literal only
+#   ("bool",)
+
+
+def _kind(t: tuple) -> str:
+    return t[0]
+
+
+def _t_name(t: tuple) -> str:
+    k = t[0]
+    if k == "num":
+        return "integer" if t[1] == 0 else f"decimal({t[1]})"
+    return {"cat": "category", "str": "text", "datetime": "datetime"}.get(k, k)
+
+
+def column_type(col: Column) -> tuple:
+    t = col.type
+    if t in INT_TYPES:
+        return ("num", 0)
+    if t == "decimal":
+        return ("num", col.scale)
+    if t in FLOAT_TYPES:
+        return ("float",)
+    if t == "bool":
+        return ("bool",)
+    if t == "date":
+        return ("date",)
+    if t == "datetime":
+        return ("datetime", col.datetime_unit)
+    if t == "category":
+        return ("cat", col.name)
+    if t == "str":
+        return ("str",)
+    return ("other", t)
+
+
+_UNIT_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+class _Parser:
+    def __init__(self, text: str, columns: dict[str, Column]) -> None:
+        self.text = text
+        self.toks = tokenize(text)
+        self.i = 0
+        self.columns = columns
+        self.depth = 0
+        self.used: list[str] = []
+        self.depths: dict[int, int] = {}  # id(node) -> its depth in the tree
+
+    def grow(self, node: tuple, at: int) -> tuple:
+        """``node`` (just made): its depth checked, so evaluating it cannot recurse deep."""
+        d = 1 + max((self.depths.get(id(c), 1) for c in node[2:] if isinstance(c, tuple)), default=0)
+        if d > MAX_TREE:
+            raise _Fail(f"the expression has more than {MAX_TREE} operators one inside another", at)
+        self.depths[id(node)] = d
+        return node
+
+    # helpers
+    def peek(self) -> Tok:
+        return self.toks[self.i]
+
+    def next(self) -> Tok:
+        t = self.toks[self.i]
+        self.i += 1
+        return t
+
+    def is_op(self, *ops: str) -> bool:
+        t = self.peek()
+        return t.kind == "op" and t.text in ops
+
+    def is_word(self, word: str) -> bool:
+        t = self.peek()
+        return t.kind == "name" and t.text.lower() == word
+
+    def deeper(self, at: int) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _Fail(f"the expression nests more than {MAX_DEPTH} levels deep", at)
+
+    def inside(self, at: int, sub: Any, kinds: tuple[str, ...], what: str) -> tuple:
+        """``sub()`` one level deeper, its type one of ``kinds`` (else: ``what``)."""
+        self.deeper(at)
+        node = sub()
+        self.depth -= 1
+        if _kind(node[1]) not in kinds:
+            raise _Fail(f"{what}, not a {_t_name(node[1])}", at)
+        return node
+
+    # grammar
+    def parse(self) -> tuple:
+        node = self.or_()
+        t = self.peek()
+        if t.kind != "end":
+            raise _Fail(f"unexpected {shown(t.text)}", t.at)
+        if _kind(node[1]) != "bool":
+            raise _Fail(f"the rule must be a comparison or a condition, not a {_t_name(node[1])}", 0)
+        return node
+
+    def _chain(self, word: str, sub: Any) -> tuple:
+        at = self.peek().at
+        self.deeper(at)
+        node = sub()
+        while self.is_word(word):
+            t = self.next()
+            right = sub()
+            for side in (node, right):
+                if _kind(side[1]) != "bool":
+                    raise _Fail(f"'{word}' joins conditions, not a {_t_name(side[1])}", t.at)
+            node = self.grow((word, ("bool",), node, right), t.at)
+        self.depth -= 1
+        return node
+
+    def or_(self) -> tuple:
+        return self._chain("or", self.and_)
+
+    def and_(self) -> tuple:
+        return self._chain("and", self.not_)
+
+    def not_(self) -> tuple:
+        if self.is_word("not"):
+            t = self.next()
+            inner = self.inside(t.at, self.not_, ("bool",), "'not' takes a condition")
+            return self.grow(("not", ("bool",), inner), t.at)
+        return self.compare()
+
+    def compare(self) -> tuple:
+        left = self.sum_()
+        t = self.peek()
+        if t.kind == "op" and t.text in _COMPARE:
+            self.next()
+            right = self.sum_()
+            return self.grow(_compare(_COMPARE[t.text], left, right, t.at), t.at)
+        return left
+
+    def sum_(self) -> tuple:
+        at = self.peek().at
+        self.deeper(at)
+        node = self.product()
+        while self.is_op("+", "-"):
+            t = self.next()
+            node = self.grow(_arith(t.text, node, self.product(), t.at), t.at)
+        self.depth -= 1
+        return node
+
+    def product(self) -> tuple:
+        node = self.unary()
+        while self.is_op("*", "/"):
+            t = self.next()
+            node = self.grow(_arith(t.text, node, self.unary(), t.at), t.at)
+        return node
+
+    def unary(self) -> tuple:
+        if self.is_op("-"):
+            t = self.next()
+            inner = self.inside(t.at, self.unary, ("num", "float"), "'-' takes a number")
+            return self.grow(("neg", inner[1], inner), t.at)
+        return self.atom()
+
+    def atom(self) -> tuple:
+        t = self.next()
+        if t.kind == "num":
+            return _number(t)
+        if t.kind == "text":
+            return ("lit", ("text",), t.text[1:-1].replace("''", "'"))
+        if t.kind == "typed":
+            return _typed(t)
+        if t.kind == "qname":
+            return self.column(t.text[1:-1].replace('""', '"'), t.at)
+        if t.kind == "name":
+            low = t.text.lower()
+            if low in ("true", "false") and t.text not in self.columns:
+                return ("lit", ("bool",), low == "true")
+            if low == "abs" and self.is_op("("):
+                self.next()
+                inner = self.inside(t.at, self.or_, ("num", "float"), "abs() takes a number")
+                self.expect(")", t.at)
+                return self.grow(("abs", inner[1], inner), t.at)
+            if self.is_op("("):
+                raise _Fail(f"unknown function {shown(t.text)} (the only one is abs)", t.at)
+            return self.column(t.text, t.at)
+        if t.kind == "op" and t.text == "(":
+            inner = self.inside(t.at, self.or_, _ANY, "")
+            self.expect(")", t.at)
+            return inner
+        if t.kind == "end":
+            raise _Fail("the expression ends too soon", t.at)
+        raise _Fail(f"unexpected {shown(t.text)}", t.at)
+
+    def expect(self, op: str, opened: int) -> None:
+        t = self.peek()
+        if t.kind == "op" and t.text == op:
+            self.next()
+            return
+        raise _Fail(f"'(' at position {opened + 1} is not closed", t.at)
+
+    def column(self, name: str, at: int) -> tuple:
+        col = self.columns.get(name)
+        if col is None:
+            raise _Fail(f"unknown column {shown(name)}", at)
+        ct = column_type(col)
+        if ct[0] == "other":
+            raise _Fail(f"column {shown(name)} of type {col.type} cannot be used in a rule", at)
+        if name not in self.used:
+            self.used.append(name)
+        return ("col", ct, name)
+
+
+def _number(t: Tok) -> tuple:
+    text = t.text
+    if len(text) > 40:
+        raise _Fail(f"number {shown(text)} is too long", t.at)
+    if "e" in text or "E" in text:
+        v = float(text)
+        if not np.isfinite(v):
+            raise _Fail(f"number {shown(text)} is out of range", t.at)
+        return ("lit", ("float",), v)
+    try:
+        d = Decimal(text)
+    except InvalidOperation:  # pragma: no cover - the pattern lets only numbers through
+        raise _Fail(f"bad number {shown(text)}", t.at) from None
+    scale = len(text.split(".", 1)[1]) if "." in text else 0
+    if scale > MAX_SCALE:
+        raise _Fail(f"number {shown(text)} has more than {MAX_SCALE} decimal places", t.at)
+    scaled = int(d.scaleb(scale))
+    if scaled > _I64_MAX:
+        raise _Fail(f"number {shown(text)} is out of range (at most 2**63-1 units)", t.at)
+    return ("lit", ("num", scale), scaled)
+
+
+def _typed(t: Tok) -> tuple:
+    kind, _, rest = t.text.partition("'")
+    body = rest[:-1]
+    try:
+        if kind == "date":
+            d = _dt.date.fromisoformat(body)
+            if len(body) != 10:
+                raise ValueError
+            return ("lit", ("date",), (d - _dt.date(1970, 1, 1)).days)
+        v = _dt.datetime.fromisoformat(body)
+    except ValueError:
+        raise _Fail(f"{kind}'{body}' is not a valid {kind} (write {kind}'"
+                    f"{'2024-01-31' if kind == 'date' else '2024-01-31T12:00:00'}')", t.at) from None
+    return ("lit", ("datetime", "us"), epoch_micros(v))
+
+
+def epoch_micros(v: _dt.datetime) -> int:
+    """Microseconds since 1970-01-01T00:00 (an aware datetime: of its UTC instant)."""
+    if v.tzinfo is not None:
+        v = v.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    delta = v - _dt.datetime(1970, 1, 1)
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _scale_of(t: tuple) -> int:
+    return t[1] if t[0] == "num" else 0
+
+
+def _arith(op: str, a: tuple, b: tuple, at: int) -> tuple:
+    ka, kb = _kind(a[1]), _kind(b[1])
+    if ka in ("num", "float") and kb in ("num", "float"):
+        if op == "/" or ka == "float" or kb == "float":
+            return ("arith", ("float",), op, a, b)
+        if op == "*":
+            s = a[1][1] + b[1][1]
+            if s > MAX_SCALE:
+                raise _Fail(f"the product has more than {MAX_SCALE} decimal places", at)
+            return ("arith", ("num", s), op, a, b)
+        return ("arith", ("num", max(a[1][1], b[1][1])), op, a, b)
+    if ka == "date" and kb == "num" and b[1][1] == 0 and op in "+-":
+        return ("shift", a[1], op, a, b)  # date +- days
+    if ka == "date" and kb == "date" and op == "-":
+        return ("days", ("num", 0), a, b)
+    raise _Fail(f"cannot apply {op!r} to a {_t_name(a[1])} and a {_t_name(b[1])}", at)
+
+
+def _compare(op: str, a: tuple, b: tuple, at: int) -> tuple:
+    ka, kb = _kind(a[1]), _kind(b[1])
+    ok = (
+        (ka in ("num", "float") and kb in ("num", "float"))
+        or (ka in ("date", "datetime") and kb in ("date", "datetime"))
+        or ({ka, kb} <= {"str", "text"} and "str" in (ka, kb))
+        or ({ka, kb} == {"cat", "text"} and op in ("==", "!="))
+        or (ka == kb == "bool" and op in ("==", "!="))
+    )
+    if not ok:
+        how = " (a category is compared with = or != only)" if "cat" in (ka, kb) else ""
+        raise _Fail(f"cannot compare a {_t_name(a[1])} with a {_t_name(b[1])}{how}", at)
+    return ("cmp", ("bool",), op, a, b)
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A parsed row rule: its tree and the columns it reads."""
+
+    tree: tuple
+    columns: tuple[str, ...]
+
+
+def compile_expr(text: Any, columns: dict[str, Column], where: str) -> Compiled:
+    """Parse ``text`` against the schema's ``columns``; SchemaError naming ``where`` and
+    the position (1-based character) on any problem."""
+    if not isinstance(text, str) or not text.strip():
+        raise SchemaError(f"{where}: expr must be a non-empty string, got {shown(text)}")
+    if len(text) > MAX_EXPR_CHARS:
+        raise SchemaError(f"{where}: expr is longer than {MAX_EXPR_CHARS:,} characters")
+    try:
+        p = _Parser(text, columns)
+        tree = p.parse()
+    except _Fail as e:
+        raise SchemaError(f"{where}: {e.message} at position {e.at + 1} of {shown(text)}") from None
+    return Compiled(tree, tuple(p.used))
+
+
+# -- evaluation ------------------------------------------------------------------
+
+
+class Context:
+    """What evaluating needs besides the tree: each column's values and nulls."""
+
+    def __init__(self, values: Any, nulls: Any, codes: Any) -> None:
+        self.values = values  # name -> numpy array (the record field)
+        self.nulls = nulls  # name -> bool array or None
+        self.codes = codes  # (name, text) -> code or None: a category's dictionary
+
+
+def _add_exact(op: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """x op y for int64 arrays, exactly: object (Python int) arrays where int64 overflows."""
+    if x.dtype == object or y.dtype == object:
+        return _pyop(op, x, y)
+    with np.errstate(over="ignore"):
+        if op == "+":
+            r = x + y
+            over = ((x ^ r) & (y ^ r)) < 0
+        elif op == "-":
+            r = x - y
+            over = ((x ^ y) & (x ^ r)) < 0
+        else:
+            r = x * y
+            nz = x != 0
+            safe = np.where(nz, x, 1)
+            over = nz & ((r // safe != y) | ((x == -1) & (y == _I64_MIN)))
+    if np.any(over):
+        return _pyop(op, x.astype(object), y.astype(object))
+    return r
+
+
+def _pyop(op: str, x: Any, y: Any) -> np.ndarray:
+    x = np.asarray(x).astype(object)
+    y = np.asarray(y).astype(object)
+    return {"+": np.add, "-": np.subtract, "*": np.multiply}[op](x, y)
+
+
+def _rescale(v: np.ndarray, by: int) -> np.ndarray:
+    if by == 0:
+        return v
+    return _add_exact("*", v, np.full(v.shape, 10**by, np.int64) if v.dtype != object else
+                      np.full(v.shape, 10**by, object))
+
+
+def _or(a: Any, b: Any) -> Any:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a | b
+
+
+def _as_int(v: np.ndarray) -> np.ndarray:
+    if v.dtype == np.uint64:
+        if len(v) and v.max() > _I64_MAX:
+            return v.astype(object)
+        return v.astype(np.int64)
+    if v.dtype == object:
+        return v
+    return v.astype(np.int64, copy=False)
+
+
+def evaluate(node: tuple, ctx: Context, n: int) -> tuple[Any, Any]:
+    """(values, nulls) of ``node`` over ``n`` records; nulls None when there are none."""
+    op = node[0]
+    t = node[1]
+    if op == "lit":
+        if t[0] == "float":
+            return np.full(n, node[2], np.float64), None
+        if t[0] == "bool":
+            return np.full(n, node[2], bool), None
+        if t[0] == "text":
+            return node[2], None  # compared as a scalar
+        return np.full(n, node[2], np.int64), None
+    if op == "col":
+        name = node[2]
+        v = ctx.values[name]
+        nulls = ctx.nulls.get(name)
+        k = t[0]
+        if k == "num":
+            return _as_int(np.asarray(v)), nulls
+        if k == "float":
+            v = np.asarray(v, np.float64)
+            nan = np.isnan(v)
+            return v, _or(nulls, nan) if nan.any() else nulls
+        if k in ("date", "datetime"):
+            iv = np.asarray(v).view(np.int64)
+            nat = iv == np.iinfo(np.int64).min
+            return iv, _or(nulls, nat) if nat.any() else nulls
+        if k == "bool":
+            return np.asarray(v).astype(bool), nulls
+        return np.asarray(v), nulls  # str (S) or category codes
+    if op in ("and", "or"):
+        a, na = evaluate(node[2], ctx, n)
+        b, nb = evaluate(node[3], ctx, n)
+        return (a & b if op == "and" else a | b), _or(na, nb)
+    if op == "not":
+        a, na = evaluate(node[2], ctx, n)
+        return ~a, na
+    if op == "neg":
+        a, na = evaluate(node[2], ctx, n)
+        if t[0] == "float":
+            return -a, na
+        return _add_exact("-", np.zeros(n, np.int64), a), na
+    if op == "abs":
+        a, na = evaluate(node[2], ctx, n)
+        if t[0] == "float":
+            return np.abs(a), na
+        neg = a < 0
+        return np.where(neg, _add_exact("-", np.zeros(n, np.int64), a), a), na
+    if op == "arith":
+        sym, x, y = node[2], node[3], node[4]
+        a, na = evaluate(x, ctx, n)
+        b, nb = evaluate(y, ctx, n)
+        nulls = _or(na, nb)
+        if t[0] == "float":
+            fa, fb = _to_float(a, x[1]), _to_float(b, y[1])
+            with np.errstate(all="ignore"):
+                r = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}[sym](fa, fb)
+            return r, nulls
+        if sym == "*":
+            return _add_exact("*", a, b), nulls
+        s = t[1]
+        a = _rescale(a, s - x[1][1])
+        b = _rescale(b, s - y[1][1])
+        return _add_exact(sym, a, b), nulls
+    if op == "shift":
+        a, na = evaluate(node[3], ctx, n)
+        b, nb = evaluate(node[4], ctx, n)
+        return _add_exact(node[2], a, b), _or(na, nb)
+    if op == "days":
+        a, na = evaluate(node[2], ctx, n)
+        b, nb = evaluate(node[3], ctx, n)
+        return _add_exact("-", a, b), _or(na, nb)
+    if op == "cmp":
+        return _cmp(node, ctx, n)
+    raise AssertionError(op)  # pragma: no cover
+
+
+def _to_float(v: Any, t: tuple) -> np.ndarray:
+    if t[0] == "float":
+        return v
+    f = np.asarray(v).astype(np.float64)
+    return f / 10.0 ** t[1] if t[1] else f
+
+
+_NP_CMP = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal,
+           ">": np.greater, ">=": np.greater_equal}  # fmt: skip
+
+
+def _cmp(node: tuple, ctx: Context, n: int) -> tuple[Any, Any]:
+    sym, x, y = node[2], node[3], node[4]
+    a, na = evaluate(x, ctx, n)
+    b, nb = evaluate(y, ctx, n)
+    nulls = _or(na, nb)
+    ka, kb = x[1][0], y[1][0]
+    f = _NP_CMP[sym]
+    if "cat" in (ka, kb):
+        (codes, cat), text = (a, x[1][1]), b
+        if ka != "cat":
+            (codes, cat), text = (b, y[1][1]), a
+        code = ctx.codes(cat, text)
+        if code is None:  # not in the dictionary: no value equals it
+            return np.full(n, sym == "!=", bool), nulls
+        return f(codes, code), nulls
+    if "str" in (ka, kb) or "text" in (ka, kb):
+        a = a.encode("utf-8") if isinstance(a, str) else a
+        b = b.encode("utf-8") if isinstance(b, str) else b
+        return f(a, b), nulls
+    if ka in ("num", "float") and kb in ("num", "float"):
+        if ka == "float" or kb == "float":
+            return f(_to_float(a, x[1]), _to_float(b, y[1])), nulls
+        s = max(x[1][1], y[1][1])
+        a, b = _rescale(a, s - x[1][1]), _rescale(b, s - y[1][1])
+        if a.dtype == object or b.dtype == object:
+            return f(a.astype(object), b.astype(object)).astype(bool), nulls
+        return f(a, b), nulls
+    if ka in ("date", "datetime"):
+        a, b = _same_time(a, x[1]), _same_time(b, y[1])
+        ua, ub = a[1], b[1]
+        u = ua if _UNIT_PER_SECOND[ua] >= _UNIT_PER_SECOND[ub] else ub
+        a = _rescale_time(a[0], ua, u)
+        b = _rescale_time(b[0], ub, u)
+        return f(a, b), nulls
+    return f(a, b), nulls  # bool
+
+
+def _same_time(v: Any, t: tuple) -> tuple[Any, str]:
+    if t[0] == "date":  # days -> seconds
+        return _add_exact("*", v, np.full(len(v), 86400, np.int64)), "s"
+    return v, t[1]
+
+
+def _rescale_time(v: Any, have: str, want: str) -> Any:
+    k = _UNIT_PER_SECOND[want] // _UNIT_PER_SECOND[have]
+    if k == 1:
+        return v
+    return _add_exact("*", v, np.full(len(v), k, np.int64))

@@ -1,0 +1,414 @@
+"""Data-quality rules while converting, and ``fastetl check`` on an output.
+
+Each rule is run on valid, invalid and edge values under raise, skip and reject; what
+breaks it is decided here by Python (csv, int, Decimal, float, datetime, re) and the
+conversion must leave out exactly those rows, count them per rule in the sidecar,
+reject them with the rule named, or stop at the first under raise."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import random
+import re
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastetl
+from fastetl.rules.evaluate import UniqueSet
+
+
+def _int(t):
+    return int(t)
+
+
+def _dec(t):
+    return Decimal(t)
+
+
+def _date(t):
+    return dt.date.fromisoformat(t)
+
+
+def _datetime(t):
+    return dt.datetime.fromisoformat(t.replace(" ", "T"))
+
+
+# (column spec with one rule, the rule's name suffix, cells, python value of a cell,
+#  predicate: the value breaks the rule)
+CASES = [
+    ({"type": "int64", "min": 0}, "min", ["0", "-1", "5", "", "-9223372036854775808", "7"],
+     _int, lambda v: v < 0),
+    ({"type": "int8", "max": 100}, "max", ["100", "101", "-128", "", "127"], _int, lambda v: v > 100),
+    ({"type": "decimal", "scale": 2, "max": "10.05"}, "max",
+     ["10.05", "10.06", "-3", "", "10.1", "10.04", "10"], _dec, lambda v: v > Decimal("10.05")),
+    ({"type": "decimal", "scale": 2, "min": -1}, "min", ["-1.00", "-1.01", "0", ""], _dec,
+     lambda v: v < -1),
+    ({"type": "float64", "min": 0.5}, "min", ["0.5", "0.49999999999", "1e3", "", "-0.0", "inf"],
+     float, lambda v: v < 0.5),
+    ({"type": "date", "min": "2024-01-01", "max": "2024-12-31"}, "min|max",
+     ["2024-01-01", "2023-12-31", "2024-12-31", "2025-01-01", "", "2024-02-29"], _date,
+     lambda v: v < dt.date(2024, 1, 1) or v > dt.date(2024, 12, 31)),
+    ({"type": "datetime", "max": "2024-06-01T12:00:00"}, "max",
+     ["2024-06-01T12:00:00", "2024-06-01T12:00:00.000001", "2024-06-01 11:59:59", ""],
+     _datetime, lambda v: v > dt.datetime(2024, 6, 1, 12)),
+    ({"type": "str", "width": 12, "pattern": r"[a-z]+\d?"}, "pattern",
+     ["abc", "abc1", "ABC", "", "a1b", "abc12"], str, lambda v: re.fullmatch(r"[a-z]+\d?", v) is None),
+    ({"type": "str", "width": 12, "max_length": 3}, "max_length",
+     ["abc", "abcd", "ção", "çãoo", "", "ab"], str, lambda v: len(v) > 3),
+    ({"type": "category", "allowed": ["pix", "boleto"]}, "allowed",
+     ["pix", "card", "boleto", "", "Pix", "pix"], str, lambda v: v not in ("pix", "boleto")),
+    ({"type": "category", "pattern": "[a-c]"}, "pattern", ["a", "d", "b", "a", "dd", ""], str,
+     lambda v: re.fullmatch("[a-c]", v) is None),
+    ({"type": "category", "max_length": 2}, "max_length", ["ab", "abc", "ção", "çã", ""], str,
+     lambda v: len(v) > 2),
+    ({"type": "int32", "allowed": [1, 3, 5]}, "allowed", ["1", "2", "5", "", "3", "-1"], _int,
+     lambda v: v not in (1, 3, 5)),
+    ({"type": "decimal", "scale": 1, "allowed": ["1.5", 2]}, "allowed", ["1.5", "2.0", "2.5", ""],
+     _dec, lambda v: v not in (Decimal("1.5"), Decimal(2))),
+    ({"type": "date", "allowed": ["2024-01-01"]}, "allowed", ["2024-01-01", "2024-01-02", ""],
+     _date, lambda v: v != dt.date(2024, 1, 1)),
+    ({"type": "bool", "allowed": [True]}, "allowed", ["true", "false", "1", "0", ""],
+     lambda t: t in ("true", "1"), lambda v: v is not True),
+]  # fmt: skip
+
+
+def _schema(spec: dict, nullable: bool = True) -> dict:
+    col = {"name": "v", **spec}
+    if nullable:
+        col["nullable"] = True
+    return {"columns": [{"name": "id", "type": "int64"}, col]}
+
+
+def _expected_bad(cells, parse, pred) -> list[int]:
+    return [i for i, c in enumerate(cells) if c != "" and pred(parse(c))]
+
+
+def _write(tmp: Path, cells: list[str]) -> Path:
+    src = tmp / "in.csv"
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["id", "v"])
+    for i, c in enumerate(cells):
+        w.writerow([i, c])
+    src.write_text(buf.getvalue(), encoding="utf-8")
+    return src
+
+
+def _meta(out: Path) -> dict:
+    return json.loads(out.with_name(out.name + ".json").read_text())
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("spec,rule,cells,parse,pred", CASES, ids=[f"{c[0]['type']}-{c[1]}" for c in CASES])
+def test_column_rule(tmp_path, spec, rule, cells, parse, pred, workers):
+    src = _write(tmp_path, cells)
+    bad = _expected_bad(cells, parse, pred)
+    assert bad, "each case has a value that breaks its rule"
+    schema = _schema(spec)
+    # raise: the first row that breaks the rule stops the run, named
+    with pytest.raises(fastetl.ParseError) as e:
+        fastetl.convert(src, tmp_path / "r.npy", schema=schema, workers=workers, block_size=16)
+    assert e.value.line == bad[0] + 2
+    assert e.value.column == "v"
+    assert re.search(rf"\(rule v\.({rule})\)", str(e.value))
+    assert "\n" not in str(e.value)
+    assert not (tmp_path / "r.npy").exists()
+    # skip: exactly those rows left out, and counted per rule
+    out = tmp_path / "s.npy"
+    rep = fastetl.convert(src, out, schema=schema, on_error="skip", workers=workers, block_size=16)
+    assert rep.rows_skipped == len(bad)
+    ids = np.load(out)["id"].tolist()
+    assert ids == [i for i in range(len(cells)) if i not in bad]
+    counts = _meta(out)["rule_violations"]
+    assert sum(counts.values()) == len(bad)
+    assert all(re.fullmatch(rf"v\.({rule})", k) for k in counts)
+    # reject: the rows, with the rule as the reason
+    out = tmp_path / "j.npy"
+    fastetl.convert(src, out, schema=schema, on_error="reject", workers=workers, block_size=16)
+    rej = json.loads((tmp_path / "j.npy.rejects.csv.json").read_text())["rejects"]
+    assert [r["line"] for r in rej] == [i + 2 for i in bad]
+    assert all(re.search(rf"rule v\.({rule})", r["reason"]) for r in rej)
+    rows = list(csv.reader(io.StringIO((tmp_path / "j.npy.rejects.csv").read_text())))
+    assert rows[1:] == [[str(i), cells[i]] for i in bad]
+
+
+def test_null_passes_every_rule(tmp_path):
+    src = _write(tmp_path, ["", "", "1"])
+    spec = {"type": "int64", "min": 5, "allowed": [7], "unique": True}
+    rep = fastetl.convert(src, tmp_path / "o.npy", schema=_schema(spec), on_error="skip")
+    assert rep.rows_skipped == 1  # only "1": the two nulls pass, unique included
+
+
+@pytest.mark.parametrize(
+    "spec,why",
+    [
+        ({"type": "int64", "min": "3"}, "must be an integer"),
+        ({"type": "int64", "min": 5, "max": 4}, "greater than max"),
+        ({"type": "decimal", "scale": 2, "min": "1.234"}, "more than 2 decimal places"),
+        ({"type": "date", "max": "2024-02-30"}, "must be a date"),
+        ({"type": "str", "width": 4, "pattern": "(["}, "not a valid regular expression"),
+        ({"type": "str", "width": 4, "min": "a"}, "does not apply to type str"),
+        ({"type": "int64", "pattern": "1"}, "does not apply to type int64"),
+        ({"type": "category", "allowed": []}, "non-empty list"),
+        ({"type": "category", "allowed": [1]}, "must be a string"),
+        ({"type": "str", "width": 4, "max_length": -1}, "whole number"),
+        ({"type": "int64", "unique": "yes"}, "true or false"),
+        ({"type": "skip", "min": 1}, "skip column"),
+        ({"type": "float64", "max": float("nan")}, "finite"),
+    ],
+)
+def test_bad_rule_keys_fail_at_load(spec, why):
+    with pytest.raises(fastetl.SchemaError, match=why) as e:
+        fastetl.Schema.from_dict(_schema(spec, nullable=False))
+    assert "\n" not in str(e.value) and str(e.value).startswith("column 'v'")
+
+
+def test_values_keeps_its_meaning():
+    s = fastetl.Schema.from_dict(_schema({"type": "category", "values": ["a", "b"], "allowed": ["a"]}))
+    col = s.columns[1]
+    assert col.values == ("a", "b") and col.rules.allowed == ("a",)
+    assert fastetl.Schema.from_json(s.to_json()).to_dict() == s.to_dict()
+
+
+def _orders(n: int, seed: int) -> tuple[str, list[list[str]]]:
+    rnd = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        rows.append([
+            str(rnd.randint(1, n // 2)),
+            f"{rnd.randint(-50, 5000) / 100:.2f}",
+            f"{rnd.randint(0, 800) / 100:.2f}",
+            (dt.date(2024, 1, 1) + dt.timedelta(rnd.randint(0, 400))).isoformat(),
+            (dt.date(2024, 1, 1) + dt.timedelta(rnd.randint(0, 420))).isoformat() if rnd.random() > 0.1 else "",
+            rnd.choice(["pix", "boleto", "card", "cash"]),
+        ])  # fmt: skip
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["pedido", "total", "frete", "data_pedido", "data_entrega", "metodo"])
+    w.writerows(rows)
+    return buf.getvalue(), rows
+
+
+ORDERS_SCHEMA = {
+    "columns": [
+        {"name": "pedido", "type": "int64", "unique": True},
+        {"name": "total", "type": "decimal", "scale": 2, "min": 0},
+        {"name": "frete", "type": "decimal", "scale": 2},
+        {"name": "data_pedido", "type": "date", "max": "2024-12-31"},
+        {"name": "data_entrega", "type": "date", "nullable": True},
+        {"name": "metodo", "type": "category", "allowed": ["pix", "boleto", "card"]},
+    ],
+    "rules": [
+        {"name": "frete_cabe", "expr": "total >= frete"},
+        {"name": "entrega_depois", "expr": "data_entrega >= data_pedido"},
+    ],
+}
+
+
+def _orders_reference(rows: list[list[str]], seen: set[int] | None = None) -> tuple[list[int], dict]:
+    """Rows kept, and rows per rule (the first each breaks; unique over the rows kept)."""
+    seen = set() if seen is None else seen
+    names = ["total.min", "data_pedido.max", "metodo.allowed", "frete_cabe", "entrega_depois",
+             "pedido.unique"]  # fmt: skip
+    counts = dict.fromkeys(names, 0)
+    kept = []
+    for i, (p, total, frete, dp, de, m) in enumerate(rows):
+        t, f, d1 = Decimal(total), Decimal(frete), dt.date.fromisoformat(dp)
+        d2 = dt.date.fromisoformat(de) if de else None
+        checks = [t < 0, d1 > dt.date(2024, 12, 31), m not in ("pix", "boleto", "card"),
+                  not t >= f, d2 is not None and not d2 >= d1]  # fmt: skip
+        broke = next((names[k] for k, c in enumerate(checks) if c), None)
+        if broke is None and int(p) in seen:
+            broke = "pedido.unique"
+        if broke is None:
+            seen.add(int(p))
+            kept.append(i)
+        else:
+            counts[broke] += 1
+    return kept, counts
+
+
+@pytest.mark.parametrize("policy", ["skip", "reject"])
+def test_orders_rules_exact_and_thread_independent(tmp_path, policy):
+    text, rows = _orders(3000, seed=11)
+    src = tmp_path / "orders.csv"
+    src.write_text(text)
+    kept, counts = _orders_reference(rows)
+    outs = []
+    for workers, block in [(1, None), (2, 4096), (2, 333)]:
+        out = tmp_path / f"o{workers}_{block}.npy"
+        fastetl.convert(src, out, schema=ORDERS_SCHEMA, on_error=policy, workers=workers, block_size=block)
+        meta = _meta(out)
+        assert meta["rule_violations"] == counts
+        assert np.load(out)["pedido"].tolist() == [int(rows[i][0]) for i in kept]
+        rej = out.with_name(out.name + ".rejects.csv")
+        outs.append((out.read_bytes(), rej.read_bytes() if rej.exists() else b""))
+    assert outs[0] == outs[1] == outs[2]
+
+
+def test_raise_names_the_row_rule(tmp_path):
+    text, rows = _orders(500, seed=3)
+    src = tmp_path / "orders.csv"
+    src.write_text(text)
+    kept, _ = _orders_reference(rows)
+    first = next(i for i in range(len(rows)) if i not in kept)
+    with pytest.raises(fastetl.ParseError) as e:
+        fastetl.convert(src, tmp_path / "o.npy", schema=ORDERS_SCHEMA, workers=2, block_size=512)
+    assert e.value.line == first + 2
+    assert e.value.row == first
+
+
+def test_tolerance(tmp_path):
+    text, rows = _orders(400, seed=5)
+    src = tmp_path / "orders.csv"
+    src.write_text(text)
+    broke = sum(1 for r in rows if not Decimal(r[1]) >= Decimal(r[2]))
+    assert broke
+    share = broke / len(rows)
+    schema = {"columns": [{**c, **({"unique": False} if c["name"] == "pedido" else {})}
+                          for c in ORDERS_SCHEMA["columns"][:3]] + [
+        {"name": "data_pedido", "type": "date"}, {"name": "data_entrega", "type": "date", "nullable": True},
+        {"name": "metodo", "type": "category"}]}  # fmt: skip
+    for c in schema["columns"]:
+        c.pop("min", None)
+    ok = {**schema, "rules": [{"name": "frete_cabe", "expr": "total >= frete", "tolerance": share + 0.001}]}
+    rep = fastetl.convert(src, tmp_path / "a.npy", schema=ok)  # raise: within the tolerance
+    assert rep.rows == len(rows) - broke and rep.rows_skipped == broke
+    meta = _meta(tmp_path / "a.npy")
+    assert meta["rows_read"] == meta["rows_written"] + meta["rows_skipped"] == len(rows)
+    assert _meta(tmp_path / "a.npy")["rule_violations"] == {"frete_cabe": broke}
+    over = {**schema, "rules": [{"name": "frete_cabe", "expr": "total >= frete", "tolerance": share - 0.001}]}
+    for policy in ("raise", "skip"):
+        with pytest.raises(fastetl.ParseError, match=f'rule "frete_cabe" is broken by {broke} of'):
+            fastetl.convert(src, tmp_path / "b.npy", schema=over, on_error=policy)
+        assert not (tmp_path / "b.npy").exists()
+
+
+def test_unique_beyond_memory(tmp_path, monkeypatch):
+    monkeypatch.setenv("FASTETL_UNIQUE_MEMORY", "256")  # a few dozen values, then disk runs
+    rnd = random.Random(2)
+    vals = [rnd.randint(0, 6000) for _ in range(20000)]
+    src = tmp_path / "u.csv"
+    src.write_text("k,s\n" + "".join(f"{v},x{v % 997}\n" for v in vals))
+    schema = {"columns": [{"name": "k", "type": "int64", "unique": True},
+                          {"name": "s", "type": "str", "width": 8, "unique": True}]}  # fmt: skip
+    seen_k, seen_s, kept = set(), set(), []
+    for v in vals:
+        if v in seen_k:
+            continue
+        seen_k.add(v)
+        if f"x{v % 997}" in seen_s:
+            continue
+        seen_s.add(f"x{v % 997}")
+        kept.append(v)
+    out = tmp_path / "u.npy"
+    fastetl.convert(src, out, schema=schema, on_error="skip", workers=2, block_size=4096)
+    assert np.load(out)["k"].tolist() == kept
+
+
+def test_unique_set_spills_and_stays_exact():
+    u = UniqueSet(limit=64)
+    rnd = np.random.default_rng(4)
+    seen: set[int] = set()
+    for _ in range(50):
+        block = rnd.integers(0, 2000, 100)
+        want = []
+        for x in block.tolist():
+            want.append(x in seen)
+            seen.add(x)
+        assert u.check_add(block).tolist() == want
+    assert len(u.runs) > 5  # the values went to disk, in sorted runs
+    u.close()
+
+
+def test_unique_across_append(tmp_path):
+    schema = {"columns": [{"name": "k", "type": "int64", "unique": True}]}
+    (tmp_path / "a.csv").write_text("k\n1\n2\n3\n")
+    (tmp_path / "b.csv").write_text("k\n3\n4\n1\n4\n5\n")
+    out = tmp_path / "o.npy"
+    fastetl.convert(tmp_path / "a.csv", out, schema=schema)
+    with pytest.raises(fastetl.ParseError, match=r"line 2, .*'3' repeats"):
+        fastetl.convert(tmp_path / "b.csv", out, append=True)
+    rep = fastetl.convert(tmp_path / "b.csv", out, append=True, on_error="skip")
+    assert rep.rows_skipped == 3
+    assert np.load(out)["k"].tolist() == [1, 2, 3, 4, 5]
+    assert _meta(out)["rule_violations"] == {"k.unique": 3}
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fastetl", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_check_command(tmp_path):
+    text, rows = _orders(800, seed=9)
+    src = tmp_path / "orders.csv"
+    src.write_text(text)
+    plain = {"columns": [{"name": c["name"], "type": c["type"], **({"scale": 2} if c["type"] == "decimal" else {}),
+                          **({"nullable": True} if c.get("nullable") else {})} for c in ORDERS_SCHEMA["columns"]]}  # fmt: skip
+    (tmp_path / "plain.json").write_text(json.dumps(plain))
+    out = tmp_path / "o.npy"
+    p = _cli("convert", str(src), str(out), "--schema", str(tmp_path / "plain.json"))
+    assert p.returncode == 0, p.stderr
+    (tmp_path / "rules.json").write_text(json.dumps(ORDERS_SCHEMA))
+    p = _cli("check", str(out), "--rules", str(tmp_path / "rules.json"))
+    assert p.returncode == 1, p.stderr
+    _, counts = _orders_reference(rows)
+    table = {line.split()[0]: line.split()[1] for line in p.stdout.splitlines()[1:-1]}
+    assert table == {k: f"{v:,}" for k, v in counts.items()}
+    assert fastetl.check(out, tmp_path / "rules.json").violations == counts
+    # just rule keys, all kept: exit 0
+    (tmp_path / "loose.json").write_text(json.dumps({"columns": [{"name": "total", "min": -1}]}))
+    p = _cli("check", str(out), "--rules", str(tmp_path / "loose.json"))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "0 violations" in p.stdout
+    # a bad rules file: one line, exit 1
+    (tmp_path / "bad.json").write_text(json.dumps({"rules": [{"name": "x", "expr": "nope > 1"}]}))
+    p = _cli("check", str(out), "--rules", str(tmp_path / "bad.json"))
+    assert p.returncode == 1 and p.stderr.count("\n") == 1 and "unknown column 'nope'" in p.stderr
+
+
+def test_unique_and_counts_survive_resume(tmp_path):
+    rnd = random.Random(8)
+    vals = [rnd.randint(0, 40000) for _ in range(60000)]
+    src = tmp_path / "u.csv"
+    src.write_text("k,v\n" + "".join(f"{k},{k % 50}\n" for k in vals))
+    schema = {"columns": [{"name": "k", "type": "int64", "unique": True},
+                          {"name": "v", "type": "int64", "max": 45}]}  # fmt: skip
+    whole = tmp_path / "whole" / "o.npy"
+    whole.parent.mkdir()
+    fastetl.convert(src, whole, schema=schema, on_error="skip", block_size=1 << 14)
+    calls = 0
+
+    def stop(done, total):
+        nonlocal calls
+        calls += 1
+        if calls == 20:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "o.npy"
+    with pytest.raises(fastetl.Interrupted) as e:
+        fastetl.convert(src, out, schema=schema, on_error="skip", block_size=1 << 14,
+                        checkpoint_every=0.0, progress=stop)  # fmt: skip
+    assert e.value.resume_rows
+    rep = fastetl.convert(src, out, schema=schema, on_error="skip", block_size=1 << 14, resume=True)
+    assert rep.resumed_at == e.value.resume_rows
+    assert out.read_bytes() == whole.read_bytes()
+    seen, kept, counts = set(), [], {"v.max": 0, "k.unique": 0}
+    for k in vals:
+        if k % 50 > 45:
+            counts["v.max"] += 1
+        elif k in seen:
+            counts["k.unique"] += 1
+        else:
+            seen.add(k)
+            kept.append(k)
+    assert np.load(out)["k"].tolist() == kept
+    assert _meta(out)["rule_violations"] == counts == _meta(whole)["rule_violations"]
