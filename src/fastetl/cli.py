@@ -309,6 +309,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--html", metavar="FILE", help="write the estimates beside the exact totals as HTML here"
     )
 
+    e = sub.add_parser(
+        "export",
+        help="write a converted file as Parquet, Arrow (Feather v2), CSV or JSON Lines",
+        description="Write OUT (a .npy file written by fastetl convert) to DEST, in bounded "
+        "memory. DEST is replaced only when the whole export is written.",
+    )
+    e.add_argument("path", metavar="OUT", help="a .npy file written by fastetl convert")
+    e.add_argument("dest", metavar="DEST", help="the file to write")
+    e.add_argument(
+        "--format",
+        choices=("parquet", "arrow", "csv", "jsonl"),
+        help="the format (default: from DEST's suffix: .parquet .arrow/.feather .csv .jsonl)",
+    )
+    e.add_argument("--columns", metavar="A,B", help="the columns to write, in this order")
+    e.add_argument(
+        "--no-formula-escape",
+        dest="formula_escape",
+        action="store_false",
+        help="CSV: write text cells starting with = + - @ TAB CR as they are (for machine "
+        "consumers; by default they get a leading ' so spreadsheets do not run them)",
+    )
+
     d = sub.add_parser("demo", help="generate the example e-commerce orders, convert them, report")
     d.add_argument(
         "--rows",
@@ -1000,7 +1022,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_script(args.script, list(args.args), pandas=args.pandas)
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from fastetl.export import export  # (pyarrow is loaded only for an export)
+
+    columns = None
+    if args.columns is not None:
+        columns = [c.strip() for c in args.columns.split(",")]
+    try:
+        report = export(
+            args.path, args.dest, args.format, columns, formula_escape=args.formula_escape
+        )
+    except (ValueError, ImportError) as e:
+        raise UsageError(str(e)) from None
+    print(f"fastetl: {report}", file=sys.stderr)
+    return EXIT_OK
+
+
 COMMANDS = {
+    "export": cmd_export,
     "run": cmd_run,
     "convert": cmd_convert,
     "infer": cmd_infer,
