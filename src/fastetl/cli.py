@@ -152,10 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="convert a CSV file into a .npy file and a JSON sidecar",
         description="Convert IN (a CSV file, or - for stdin) into OUT (.npy) plus OUT.json "
         "(schema, dictionaries, counts). OUT is replaced only when the whole input has "
-        "converted. Without --schema the schema is inferred (see 'fastetl infer').",
+        "converted. Without --schema the schema is inferred (see 'fastetl infer'). "
+        "An OUT ending in .parquet or .arrow/.feather is written in that format straight "
+        "from the CSV, with no .npy in between.",
     )
     c.add_argument("input", metavar="IN", help="CSV file, .gz/.bz2/.xz file, or - for stdin")
-    c.add_argument("output", metavar="OUT", help="the .npy file to write")
+    c.add_argument(
+        "output", metavar="OUT", help="the .npy file to write (or OUT.parquet, OUT.arrow)"
+    )
     c.add_argument(
         "--schema", metavar="SCHEMA.json", help="the schema (JSON); inferred when not given"
     )
@@ -660,6 +664,14 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise UsageError("--rejects goes with --on-error reject")
     if args.append and args.resume:
         raise UsageError("--append and --resume cannot be combined")
+    from fastetl.export.onepass import streamed_format
+
+    fmt = streamed_format(args.output)
+    if fmt is not None and (args.append or args.resume or args.on_error == "reject"):
+        raise UsageError(
+            f"--append, --resume and --on-error reject do not apply to a {fmt} output "
+            "(convert to .npy, then fastetl export)"
+        )
     if args.checkpoint_every < 0:
         raise UsageError("--checkpoint-every must be 0 or more seconds")
     if (args.append or args.resume) and not args.schema:
