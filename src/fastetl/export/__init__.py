@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..table import Table
 from ..table import open as open_table
@@ -157,6 +159,32 @@ def pick(names: list[str], columns: list[str] | None) -> list[str]:
     if len(set(columns)) != len(columns):
         raise ValueError("columns names a column twice")
     return list(columns)
+
+
+T = TypeVar("T")
+_END = object()
+
+
+def read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """``items``, each made on a helper thread while the caller uses the one before:
+    decoding the next batch overlaps writing this one (both run outside the GIL, in
+    the bridges' compiled loops and in Arrow's writers).  At most two items exist at
+    a time; an error on either side stops both."""
+    with ThreadPoolExecutor(1, thread_name_prefix="fastetl-export") as pool:
+        nxt = pool.submit(next, items, _END)
+        try:
+            while True:
+                item = nxt.result()
+                if item is _END:
+                    return
+                nxt = pool.submit(next, items, _END)
+                yield item
+        finally:
+            nxt.cancel()
+            wait([nxt])  # (the generator may be closed only once it is not running)
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
 
 
 def need_pyarrow(what: str) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import bridges
 from ..table import Table
-from . import need_pyarrow, pick
+from . import need_pyarrow, pick, read_ahead
 
 
 def plan(t: Table, columns: list[str] | None, fmt: str, formula_escape: bool) -> dict[str, Any]:
@@ -44,7 +44,8 @@ def open_writer(fmt: str, path: Path, schema: Any) -> Any:
 def write(t: Table, plan: dict[str, Any], path: Path, rows: int) -> None:
     writer = open_writer(plan["fmt"], path, plan["out"])
     try:
-        for batch in t.iter_batches(rows):
-            writer.write_batch(batch.select(plan["names"]))
+        names = plan["names"]
+        for batch in read_ahead(b.select(names) for b in t.iter_batches(rows)):
+            writer.write_batch(batch)
     finally:
         writer.close()

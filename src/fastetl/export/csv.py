@@ -37,7 +37,7 @@ import numpy as np
 from .. import bridges
 from ..errors import OutputError
 from ..table import Table
-from . import need_pyarrow, pick
+from . import need_pyarrow, pick, read_ahead
 
 # a cell a spreadsheet may run: it starts with one of these (OWASP, "CSV Injection")
 FORMULA_START = r"^[=+\-@\t\r]"
@@ -159,14 +159,17 @@ def write(t: Table, plan: dict[str, Any], path: Path, rows: int) -> None:
     options = pcsv.WriteOptions(
         include_header=True, eol="\r\n", null_string=plan["null"], quoting_style="needed"
     )
+
+    def text(batch: Any) -> Any:
+        arrays = [_column(pa, pc, batch, name, plan) for name in names]
+        if len(arrays) == 1 and plan["null"] == "":
+            # a lone empty cell is a blank line, which readers skip: write "" instead
+            arrays = [pc.fill_null(arrays[0].cast(pa.string()), "")]
+        return pa.RecordBatch.from_arrays(arrays, names=header)
+
     writer = None
     try:
-        for batch in t.iter_batches(rows):
-            arrays = [_column(pa, pc, batch, name, plan) for name in names]
-            if len(arrays) == 1 and plan["null"] == "":
-                # a lone empty cell is a blank line, which readers skip: write "" instead
-                arrays = [pc.fill_null(arrays[0].cast(pa.string()), "")]
-            out = pa.RecordBatch.from_arrays(arrays, names=header)
+        for out in read_ahead(text(b) for b in t.iter_batches(rows)):
             if writer is None:
                 writer = pcsv.CSVWriter(str(path), out.schema, write_options=options)
             writer.write_batch(out)

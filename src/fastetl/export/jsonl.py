@@ -22,7 +22,7 @@ from typing import Any
 
 from .. import bridges
 from ..table import Table
-from . import need_pyarrow, pick
+from . import need_pyarrow, pick, read_ahead
 
 _ESCAPES = (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))
 _NEEDS_ESCAPE = '[\\\\"\\x00-\\x1f]'
@@ -78,25 +78,25 @@ def write(t: Table, plan: dict[str, Any], path: Path, rows: int) -> None:
 
     names = plan["names"]
     keys = [json.dumps(n, ensure_ascii=False) + ":" for n in names]
+
+    def text(batch: Any) -> Any:
+        parts: list[Any] = []
+        for k, name in enumerate(names):
+            frag = pc.fill_null(_fragment(pa, pc, batch.column(name)), "null")
+            parts += [("{" if k == 0 else ",") + keys[k], frag]
+        if not names:
+            parts = ["{"]
+        return pc.binary_join_element_wise(*parts, "}\n", "")
+
     with open(path, "wb") as fh:
-        for batch in t.iter_batches(rows):
-            if batch.num_rows == 0:
-                continue
-            parts: list[Any] = []
-            for k, name in enumerate(names):
-                frag = pc.fill_null(_fragment(pa, pc, batch.column(name)), "null")
-                parts += [("{" if k == 0 else ",") + keys[k], frag]
-            if not names:
-                parts = ["{"]
-            lines = pc.binary_join_element_wise(*parts, "}\n", "")
-            data = lines.buffers()[2]
-            offsets = lines.buffers()[1]
-            # the values are back to back in the data buffer: one write per batch
-            first, last = _span(pa, lines, offsets)
-            fh.write(memoryview(data)[first:last])
+        batches = (b for b in t.iter_batches(rows) if b.num_rows)
+        for lines in read_ahead(text(b) for b in batches):
+            # the lines are back to back in the data buffer: one write per batch
+            first, last = _span(lines, lines.buffers()[1])
+            fh.write(memoryview(lines.buffers()[2])[first:last])
 
 
-def _span(pa: Any, lines: Any, offsets: Any) -> tuple[int, int]:
+def _span(lines: Any, offsets: Any) -> tuple[int, int]:
     import numpy as np
 
     off = np.frombuffer(offsets, dtype=np.int32, count=len(lines) + 1 + lines.offset)
