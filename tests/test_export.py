@@ -456,14 +456,16 @@ def test_empty_table(tmp_path, fmt):
 
 
 def test_a_failed_export_leaves_the_destination_as_it_was(converted, tmp_path):
-    out, _ = converted
+    out, want = converted
     bad = tmp_path / "bad.npy"
     bad.write_bytes(out.read_bytes())
     Path(str(bad) + ".json").write_bytes(Path(str(out) + ".json").read_bytes())
-    # invalid UTF-8 in a str field of the last row, written into the records by hand
+    # invalid UTF-8 in a str field of a late row (not a null), written in by hand
     arr = np.load(bad, mmap_mode="r+")
     field = arr.dtype.fields["s"]
-    offset = arr.offset + (len(arr) - 1) * arr.dtype.itemsize + field[1]
+    row = len(arr) - 2
+    assert want[row]["s"] is not None
+    offset = arr.offset + row * arr.dtype.itemsize + field[1]
     del arr
     with open(bad, "r+b") as fh:
         fh.seek(offset)
@@ -533,3 +535,35 @@ def test_cli_export_errors(converted, tmp_path):
     p = _cli("export", "missing.npy", "x.csv", cwd=tmp_path)
     assert p.returncode == 1 and p.stderr.count("\n") == 1 and "no such file" in p.stderr
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_csv_extreme_values(tmp_path):
+    ints = [-(2**63), 2**63 - 1, 0, -1]
+    cents = [-(2**63), 2**63 - 1, -5, 5, 0, -100]
+    days = [date(1, 1, 1), date(9999, 12, 31), date(1969, 12, 31), date(2000, 2, 29)]
+    stamps = [datetime(1, 1, 1), datetime(9999, 12, 31, 23, 59, 59, 999999),
+              datetime(1969, 12, 31, 23, 59, 59, 1), datetime(1970, 1, 1)]  # fmt: skip
+    src = tmp_path / "x.csv"
+    with open(src, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["i", "u", "dec", "dec0", "d", "ts"])
+        for k in range(6):
+            w.writerow([ints[k % 4], (2**64 - 1) if k % 2 else 0,
+                        str(Decimal(cents[k]).scaleb(-2)), cents[k], days[k % 4].isoformat(),
+                        stamps[k % 4].isoformat()])  # fmt: skip
+    schema = {"columns": [{"name": "i", "type": "int64"}, {"name": "u", "type": "uint64"},
+                          {"name": "dec", "type": "decimal", "scale": 2},
+                          {"name": "dec0", "type": "decimal", "scale": 0},
+                          {"name": "d", "type": "date"},
+                          {"name": "ts", "type": "datetime", "unit": "us"}]}  # fmt: skip
+    out = tmp_path / "x.npy"
+    fastetl.convert(src, out, schema=schema, workers=1)
+    export(out, tmp_path / "y.csv")
+    rows = _read_csv(tmp_path / "y.csv")[1:]
+    for k, row in enumerate(rows):
+        assert int(row[0]) == ints[k % 4] and int(row[1]) == ((2**64 - 1) if k % 2 else 0)
+        assert Decimal(row[2]) == Decimal(cents[k]).scaleb(-2) and row[3] == str(cents[k])
+        assert date.fromisoformat(row[4]) == days[k % 4]
+        assert datetime.fromisoformat(row[5]) == stamps[k % 4]
+    fastetl.convert(tmp_path / "y.csv", tmp_path / "z.npy", schema=schema, workers=1)
+    _npy_equal(out, tmp_path / "z.npy")

@@ -1093,3 +1093,4 @@ def count_lines(data, Py_ssize_t start, Py_ssize_t end):
     return n
 
 include "_bridges.pxi"
+include "_csvout.pxi"
