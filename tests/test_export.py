@@ -495,7 +495,7 @@ def test_bad_arguments(converted, tmp_path):
 
 def test_export_of_a_table_in_memory(tmp_path):
     t = fastetl.read_csv(io.BytesIO(b"a,b\n1,x\n2,y\n"))
-    export(t, tmp_path / "m.parquet")
+    fastetl.export(t, tmp_path / "m.parquet")  # (the public name)
     assert pq.read_table(tmp_path / "m.parquet").to_pylist() == [
         {"a": 1, "b": "x"},
         {"a": 2, "b": "y"},

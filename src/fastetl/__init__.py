@@ -19,6 +19,7 @@ from .errors import (
     ParseError,
     SchemaError,
 )
+from .export import ExportReport, export
 from .infer import hint_for, infer_schema
 from .profiling import Profile, profile
 from .schema import Column, Dialect, FlagBit, Flags, Schema
@@ -30,6 +31,7 @@ __all__ = [
     "ConvertReport",
     "Dialect",
     "EncodingGuessWarning",
+    "ExportReport",
     "FallbackError",
     "FallbackWarning",
     "FastETLError",
@@ -45,6 +47,7 @@ __all__ = [
     "Table",
     "__version__",
     "convert",
+    "export",
     "genfromtxt",
     "get_fallback",
     "hint_for",
