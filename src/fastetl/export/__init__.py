@@ -75,7 +75,7 @@ def format_of(dest: str | os.PathLike[str], format: str | None = None) -> str:  
     if suffix not in SUFFIXES:
         raise ValueError(
             f"cannot tell the format of {os.fspath(dest)!r} from its suffix "
-            f"(known: {', '.join(SUFFIXES)}); give format= ({', '.join(FORMATS)})"
+            f"(known: {', '.join(SUFFIXES)}); give the format: {', '.join(FORMATS)}"
         )
     return SUFFIXES[suffix]
 
