@@ -567,3 +567,53 @@ def test_csv_extreme_values(tmp_path):
         assert datetime.fromisoformat(row[5]) == stamps[k % 4]
     fastetl.convert(tmp_path / "y.csv", tmp_path / "z.npy", schema=schema, workers=1)
     _npy_equal(out, tmp_path / "z.npy")
+
+
+# -- bounded memory -------------------------------------------------------------------------
+EXPORT_CHILD = """
+import json, sys
+spec = json.loads(sys.argv[1])
+import fastetl, pyarrow, pyarrow.compute, pyarrow.csv, pyarrow.parquet
+sys.modules["fastetl.export"].BATCH_BYTES = spec["batch"]
+from fastetl.export import export
+
+def peak():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) << 10
+
+t = fastetl.open(spec["npy"])
+base = peak()  # the interpreter, numpy, pyarrow, the table opened
+out = {"rows": export(t, spec["dest"]).rows, "base": base, "peak": peak()}
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_exports_hold_a_few_batches_not_the_file(tmp_path):
+    # 160 MB of records (a wide str field holding short values) from a 3 MB CSV
+    rows = 160_000
+    src = tmp_path / "wide.csv"
+    with open(src, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["k", "s"])
+        w.writerows([k, f"v{k % 977}"] for k in range(rows))
+    out = tmp_path / "wide.npy"
+    schema = {"columns": [{"name": "k", "type": "int64"},
+                          {"name": "s", "type": "str", "width": 1000}]}  # fmt: skip
+    fastetl.convert(src, out, schema=schema, workers=1)
+    assert out.stat().st_size > 160e6
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    for fmt in ("parquet", "arrow", "csv", "jsonl"):
+        dest = tmp_path / f"wide.{fmt}"
+        spec = {"npy": str(out), "dest": str(dest), "batch": 4 << 20}
+        p = subprocess.run([sys.executable, "-c", EXPORT_CHILD, json.dumps(spec)],
+                           capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
+        assert p.returncode == 0, p.stderr
+        got = json.loads(p.stdout)
+        assert got["rows"] == rows
+        # a few batches of 4 MB (and what the allocators keep of freed ones), not the
+        # 160 MB of records
+        grew = got["peak"] - got["base"]
+        assert grew < 100 << 20, (fmt, grew >> 20)
+        dest.unlink()
