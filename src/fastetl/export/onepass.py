@@ -113,7 +113,8 @@ class FormatWriter:
         }
         table = Table.from_array(records, meta)
         if self._arrow_schema is None:
-            # the index type depends only on the column's limit, not on the values so far
+            # (dictionary indices are int32 until a dictionary passes 2**31 values: the
+            # schema of the first batch holds for the file)
             self._arrow_schema = bridges.arrow_schema(table)
             self._writer = open_writer(self.fmt, self._tmp, self._arrow_schema)
         # (a batch is at most BATCH_BYTES of records: its text fits Arrow's int32 offsets)
