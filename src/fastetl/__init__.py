@@ -19,6 +19,7 @@ from .errors import (
     ParseError,
     SchemaError,
 )
+from .export import ExportReport, export
 from .infer import hint_for, infer_schema
 from .profiling import Profile, profile
 from .rules import CheckReport, check
@@ -32,6 +33,7 @@ __all__ = [
     "ConvertReport",
     "Dialect",
     "EncodingGuessWarning",
+    "ExportReport",
     "FallbackError",
     "FallbackWarning",
     "FastETLError",
@@ -48,6 +50,7 @@ __all__ = [
     "__version__",
     "check",
     "convert",
+    "export",
     "genfromtxt",
     "get_fallback",
     "hint_for",

@@ -1095,3 +1095,4 @@ def count_lines(data, Py_ssize_t start, Py_ssize_t end):
 include "_bridges.pxi"
 
 include "_hash.pxi"
+include "_csvout.pxi"

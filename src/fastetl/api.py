@@ -440,6 +440,21 @@ def convert(
     if not (isinstance(wait, bool) or (isinstance(wait, (int, float)) and wait >= 0)):
         raise ValueError(f"wait must be True, False or seconds >= 0, got {wait!r}")
     dst_path = Path(dst)
+    from .export.onepass import streamed_format  # (light: pyarrow is loaded when used)
+
+    fmt = streamed_format(dst_path)
+    if fmt is not None:  # OUT.parquet / OUT.arrow: written straight, no .npy in between
+        if append or resume or on_error == "reject":
+            raise ValueError(
+                f"a conversion to {fmt} takes neither append, resume nor on_error='reject' "
+                "(convert to .npy, then fastetl.export)"
+            )
+        with sigterm_as_interrupt():
+            return _convert_streamed(
+                src, dst_path, schema, fmt, block_size=block_size, workers=workers,
+                infer_rows=infer_rows, progress=progress, on_error=on_error, widen=widen,
+                reading=reading,
+            )  # fmt: skip
     if dst_path.is_dir():
         raise OutputError(f"{dst} is a directory; give the path of the .npy file to write")
     folder = dst_path.parent if str(dst_path.parent) else Path(".")
@@ -736,6 +751,70 @@ def _existing(
             writer.tmp_path, schema.dtype(), "r", writer.data_offset, (mark.rows,)
         )
     return None
+
+
+def _convert_streamed(
+    src: Src,
+    dst: Path,
+    schema: Any,
+    fmt: str,
+    *,
+    block_size: int | None,
+    workers: int | None,
+    infer_rows: int | str | None,
+    progress: Callable[[int, int | None], None] | None,
+    on_error: str,
+    widen: bool | None,
+    reading: dict[str, Any],
+) -> ConvertReport:
+    """:func:`convert` into Parquet or Arrow IPC: the pipeline's records go to
+    ``export.onepass.FormatWriter`` (which writes, and commits, the file)."""
+    from .export.onepass import FormatWriter
+
+    widen = schema is None if widen is None else widen
+    src, sch = _resolve(src, schema, infer_rows, on_error, reading)
+    if widen:
+        src = _seekable(src)  # a widening reads the input again
+    pos = _tell(src, widen)
+    t0 = time.perf_counter()
+    tries = 0
+
+    def attempt(sch: Schema, watcher: widening.Watcher | None) -> ConvertReport:
+        nonlocal tries
+        if tries:
+            _rewind(src, pos)
+        tries += 1
+        with open_source(src, sch.dialect.encoding) as source:
+            if _same_file(source, dst):
+                raise OutputError(f"refusing to write the output over the input {source.name}")
+            total = source.size if source.compression is None and source.encoding is None else None
+            with FormatWriter(dst, fmt, sch) as writer:
+                result = run(
+                    source,
+                    sch,
+                    writer,
+                    block_size,
+                    _workers(workers, source, block_size),
+                    (lambda done: progress(done, total)) if progress else None,
+                    on_error=watcher.on_error if watcher else on_error,
+                    checkpoint=writer,
+                    watch=watcher.watch if watcher else None,
+                )
+                if watcher:
+                    watcher.check()  # a column to widen: this pass is not kept
+                writer.finish(result.categories)
+        return ConvertReport(
+            rows=result.rows,
+            bytes_in=result.bytes_in,
+            bytes_out=dst.stat().st_size,
+            seconds=time.perf_counter() - t0,
+            output=str(dst),
+            sidecar="",
+            widened=tuple((sch.inferred or {}).get("widened", ())),
+            **{k: v for k, v in _counts(result, on_error).items() if k != "rows_written"},
+        )
+
+    return widening.converting(sch, on_error, widen, attempt)
 
 
 def _abort(writer: NpyWriter | None, sink: RejectsWriter | None, dst: Path) -> None:

@@ -184,6 +184,8 @@ def _arrow_column(pa: Any, t: Any, name: str, col: Column, typ: Any) -> Any:
         return _strings(t, name, arrow_strings, nulls, large=False)
     if col.type == "category":
         codes = t._codes(name)  # checked against the dictionary; -1 for nulls
+        if nulls is not None:  # a null's slot holds a valid index: readers such as
+            codes[nulls] = 0  # polars check every slot of an IPC file's indices
         indices = pa.array(codes.astype(typ.index_type.to_pandas_dtype()), mask=nulls)
         dictionary = pa.array(t.meta["categories"][name], type=pa.string())
         return pa.DictionaryArray.from_arrays(indices, dictionary)

@@ -153,10 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="convert a CSV file into a .npy file and a JSON sidecar",
         description="Convert IN (a CSV file, or - for stdin) into OUT (.npy) plus OUT.json "
         "(schema, dictionaries, counts). OUT is replaced only when the whole input has "
-        "converted. Without --schema the schema is inferred (see 'fastetl infer').",
+        "converted. Without --schema the schema is inferred (see 'fastetl infer'). "
+        "An OUT ending in .parquet or .arrow/.feather is written in that format straight "
+        "from the CSV, with no .npy in between.",
     )
     c.add_argument("input", metavar="IN", help="CSV file, .gz/.bz2/.xz file, or - for stdin")
-    c.add_argument("output", metavar="OUT", help="the .npy file to write")
+    c.add_argument(
+        "output", metavar="OUT", help="the .npy file to write (or OUT.parquet, OUT.arrow)"
+    )
     c.add_argument(
         "--schema", metavar="SCHEMA.json", help="the schema (JSON); inferred when not given"
     )
@@ -343,6 +347,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sa.add_argument(
         "--html", metavar="FILE", help="write the estimates beside the exact totals as HTML here"
+    )
+
+    e = sub.add_parser(
+        "export",
+        help="write a converted file as Parquet, Arrow (Feather v2), CSV or JSON Lines",
+        description="Write OUT (a .npy file written by fastetl convert) to DEST, in bounded "
+        "memory. DEST is replaced only when the whole export is written.",
+    )
+    e.add_argument("path", metavar="OUT", help="a .npy file written by fastetl convert")
+    e.add_argument("dest", metavar="DEST", help="the file to write")
+    e.add_argument(
+        "--format",
+        choices=("parquet", "arrow", "csv", "jsonl"),
+        help="the format (default: from DEST's suffix: .parquet .arrow/.feather .csv .jsonl)",
+    )
+    e.add_argument("--columns", metavar="A,B", help="the columns to write, in this order")
+    e.add_argument(
+        "--no-formula-escape",
+        dest="formula_escape",
+        action="store_false",
+        help="CSV: write text cells starting with = + - @ TAB CR as they are (for machine "
+        "consumers; by default they get a leading ' so spreadsheets do not run them)",
     )
 
     d = sub.add_parser("demo", help="generate the example e-commerce orders, convert them, report")
@@ -674,6 +700,14 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise UsageError("--rejects goes with --on-error reject")
     if args.append and args.resume:
         raise UsageError("--append and --resume cannot be combined")
+    from fastetl.export.onepass import streamed_format
+
+    fmt = streamed_format(args.output)
+    if fmt is not None and (args.append or args.resume or args.on_error == "reject"):
+        raise UsageError(
+            f"--append, --resume and --on-error reject do not apply to a {fmt} output "
+            "(convert to .npy, then fastetl export)"
+        )
     if args.checkpoint_every < 0:
         raise UsageError("--checkpoint-every must be 0 or more seconds")
     if (args.append or args.resume) and not args.schema:
@@ -1071,7 +1105,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_script(args.script, list(args.args), pandas=args.pandas)
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from fastetl.export import export  # (pyarrow is loaded only for an export)
+
+    columns = None
+    if args.columns is not None:
+        columns = [c.strip() for c in args.columns.split(",")]
+    try:
+        report = export(
+            args.path, args.dest, args.format, columns, formula_escape=args.formula_escape
+        )
+    except (ValueError, ImportError) as e:
+        raise UsageError(str(e)) from None
+    print(f"fastetl: {report}", file=sys.stderr)
+    return EXIT_OK
+
+
 COMMANDS = {
+    "export": cmd_export,
     "run": cmd_run,
     "convert": cmd_convert,
     "infer": cmd_infer,

@@ -1,0 +1,200 @@
+"""Exports of a converted file: Parquet, Arrow IPC (Feather v2), CSV and JSON Lines.
+
+``fastetl.export(table_or_path, dest, format=None, columns=None, formula_escape=True)``
+reads the records slice by slice (``Table.iter_batches``: about one batch in memory
+at a time, whatever the size of the file), turns each slice into Arrow arrays in
+compiled code (``bridges``) and hands them to the format's writer.  ``dest`` is
+written under a temporary name beside it and renamed over ``dest`` only when the
+whole export has been written: an error leaves an existing ``dest`` as it was.
+
+One module per format (``arrow``: Parquet and IPC; ``csv``; ``jsonl``); ``onepass``
+writes Parquet or Arrow straight from a conversion (``fastetl convert IN OUT.parquet``).
+``table.py`` does not import this package.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..table import Table
+from ..table import open as open_table
+from ._files import atomic_output
+
+FORMATS = ("parquet", "arrow", "csv", "jsonl")
+SUFFIXES = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".arrow": "arrow",
+    ".feather": "arrow",
+    ".ipc": "arrow",
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+# records per batch: about this many bytes of records in memory at a time
+BATCH_BYTES = 32 << 20
+MAX_BATCH_ROWS = 1 << 20
+
+
+@dataclass
+class ExportReport:
+    """What an export wrote."""
+
+    rows: int
+    format: str
+    dest: str
+    bytes_in: int  # bytes of records read (rows x record size)
+    bytes_out: int
+    seconds: float
+
+    @property
+    def mb_per_s(self) -> float:
+        """Records read per second, in MB (10**6 bytes) of ``.npy``."""
+        return self.bytes_in / 1e6 / self.seconds if self.seconds > 0 else float("inf")
+
+    def __str__(self) -> str:
+        return (
+            f"{self.rows:,} rows -> {self.dest} ({self.format}, {self.bytes_out:,} bytes) "
+            f"in {self.seconds:.2f} s ({self.mb_per_s:,.0f} MB/s of records)"
+        )
+
+
+def format_of(dest: str | os.PathLike[str], format: str | None = None) -> str:  # noqa: A002
+    """The export format: ``format`` when given, else from ``dest``'s suffix."""
+    if format is not None:
+        if format not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+        return format
+    suffix = Path(dest).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ValueError(
+            f"cannot tell the format of {os.fspath(dest)!r} from its suffix "
+            f"(known: {', '.join(SUFFIXES)}); give the format: {', '.join(FORMATS)}"
+        )
+    return SUFFIXES[suffix]
+
+
+def batch_rows(t: Table) -> int:
+    """Rows per batch: about :data:`BATCH_BYTES` of records."""
+    return max(1, min(MAX_BATCH_ROWS, BATCH_BYTES // max(1, t.array.dtype.itemsize)))
+
+
+def export(
+    table_or_path: Table | str | os.PathLike[str],
+    dest: str | os.PathLike[str],
+    format: str | None = None,  # noqa: A002 - the word users know
+    columns: list[str] | None = None,
+    formula_escape: bool = True,
+    *,
+    rows_per_batch: int | None = None,
+) -> ExportReport:
+    """Write a converted file (a path to its ``.npy``, or a :class:`~fastetl.Table`)
+    to ``dest`` as Parquet, Arrow IPC (Feather v2), CSV or JSON Lines.
+
+    ``format``: ``"parquet"``, ``"arrow"``, ``"csv"`` or ``"jsonl"``; by default from
+    ``dest``'s suffix (``.parquet``/``.pq``, ``.arrow``/``.feather``/``.ipc``, ``.csv``,
+    ``.jsonl``/``.ndjson``).  ``columns``: the names to write, in this order (default:
+    all).  ``formula_escape`` (CSV only): cells of text columns that a spreadsheet would
+    run as a formula get a leading ``'`` (see the README, "Export").  ``dest`` is
+    replaced only when the whole export is written.  Parquet and Arrow need
+    ``fastetl[arrow]`` (pyarrow); so do CSV and JSON Lines, which are formatted by
+    Arrow's compiled kernels.
+    """
+    fmt = format_of(dest, format)
+    if not isinstance(formula_escape, bool):
+        raise ValueError(f"formula_escape must be True or False, got {formula_escape!r}")
+    if columns is not None and (
+        isinstance(columns, str) or not all(isinstance(c, str) for c in columns)
+    ):
+        raise ValueError("columns must be a list of column names")
+    t = table_or_path if isinstance(table_or_path, Table) else None
+    if t is None:
+        if not isinstance(table_or_path, (str, os.PathLike)):
+            raise TypeError(
+                f"export takes a fastetl.Table or the path of a converted .npy file, "
+                f"not {type(table_or_path).__name__}"
+            )
+        if os.path.isdir(table_or_path):
+            raise ValueError(f"{os.fspath(table_or_path)} is a folder: export one .npy file")
+        t = open_table(table_or_path)
+    if t.path is not None and os.path.exists(dest) and os.path.samefile(t.path, dest):
+        raise ValueError(f"refusing to write the export over its own input {t.path}")
+    rows = batch_rows(t) if rows_per_batch is None else int(rows_per_batch)
+    if rows < 1:
+        raise ValueError(f"rows_per_batch must be a positive integer, got {rows_per_batch!r}")
+    t0 = time.perf_counter()
+    if fmt in ("parquet", "arrow"):
+        from . import arrow as writer_module
+    elif fmt == "csv":
+        from . import csv as writer_module  # type: ignore[no-redef]
+    else:
+        from . import jsonl as writer_module  # type: ignore[no-redef]
+    plan = writer_module.plan(t, columns, fmt=fmt, formula_escape=formula_escape)
+    with atomic_output(Path(dest)) as tmp:
+        writer_module.write(t, plan, tmp, rows)
+    return ExportReport(
+        rows=len(t),
+        format=fmt,
+        dest=os.fspath(dest),
+        bytes_in=len(t) * t.array.dtype.itemsize,
+        bytes_out=os.path.getsize(dest),
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def pick(names: list[str], columns: list[str] | None) -> list[str]:
+    """``columns`` checked against the ``names`` a format can write (all by default)."""
+    if columns is None:
+        return list(names)
+    known = set(names)
+    bad = [c for c in columns if c not in known]
+    if bad:
+        raise ValueError(f"no column {bad[0]!r} to export; columns: {names}")
+    if len(set(columns)) != len(columns):
+        raise ValueError("columns names a column twice")
+    return list(columns)
+
+
+T = TypeVar("T")
+_END = object()
+
+
+def read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """``items``, each made on a helper thread while the caller uses the one before:
+    decoding the next batch overlaps writing this one (both run outside the GIL, in
+    the bridges' compiled loops and in Arrow's writers).  At most two items exist at
+    a time; an error on either side stops both."""
+    with ThreadPoolExecutor(1, thread_name_prefix="fastetl-export") as pool:
+        nxt = pool.submit(next, items, _END)
+        try:
+            while True:
+                item = nxt.result()
+                if item is _END:
+                    return
+                nxt = pool.submit(next, items, _END)
+                yield item
+        finally:
+            nxt.cancel()
+            wait([nxt])  # (the generator may be closed only once it is not running)
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+
+def need_pyarrow(what: str) -> Any:
+    try:
+        import pyarrow
+    except ImportError:
+        raise ImportError(
+            f"{what} needs pyarrow: pip install 'fastetl[arrow]'"
+        ) from None
+    return pyarrow
+
+
+__all__ = ["FORMATS", "ExportReport", "export", "format_of"]

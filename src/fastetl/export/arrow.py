@@ -1,0 +1,51 @@
+"""Parquet and Arrow IPC (Feather v2) exports, through pyarrow's own writers.
+
+The batches are ``bridges.record_batch``'s: dictionary-encoded categories,
+``decimal128(19, scale)``, ``date32``, ``timestamp`` (UTC where the column read
+offsets), strings, nulls from the masks, flag bits as bool columns.  Each batch is
+one Parquet row group.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .. import bridges
+from ..table import Table
+from . import need_pyarrow, pick, read_ahead
+
+
+def plan(t: Table, columns: list[str] | None, fmt: str, formula_escape: bool) -> dict[str, Any]:
+    need_pyarrow(f"export to {fmt}")
+    schema = bridges.arrow_schema(t)
+    names = pick(schema.names, columns)
+    return {"fmt": fmt, "schema": schema, "names": names, "out": schema_of(schema, names)}
+
+
+def schema_of(schema: Any, names: list[str]) -> Any:
+    import pyarrow as pa
+
+    return pa.schema([schema.field(n) for n in names])
+
+
+def open_writer(fmt: str, path: Path, schema: Any) -> Any:
+    """pyarrow's writer of ``fmt`` into ``path`` (call ``write_batch``, then ``close``)."""
+    import pyarrow as pa
+
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetWriter(str(path), schema, compression="snappy")
+    options = pa.ipc.IpcWriteOptions(emit_dictionary_deltas=True)
+    return pa.ipc.new_file(str(path), schema, options=options)
+
+
+def write(t: Table, plan: dict[str, Any], path: Path, rows: int) -> None:
+    writer = open_writer(plan["fmt"], path, plan["out"])
+    try:
+        names = plan["names"]
+        for batch in read_ahead(b.select(names) for b in t.iter_batches(rows)):
+            writer.write_batch(batch)
+    finally:
+        writer.close()
