@@ -699,7 +699,7 @@ def read_csv(
 
     def attempt(
         sch: Schema, watcher: widening.Watcher | None
-    ) -> tuple[Any, RunResult, dict[str, Any], Schema]:
+    ) -> tuple[Any, Any, RunResult, dict[str, Any], Schema]:
         nonlocal tries
         if tries:
             _rewind(src, pos)
@@ -726,9 +726,9 @@ def read_csv(
                 if sink is not None:
                     sink.abort()
                 raise
-            return writer.result(), result, source.facts(), sch
+            return writer.result(), writer.text(), result, source.facts(), sch
 
-    array, result, facts, sch = widening.converting(sch, on_error, widen, attempt)
+    array, text, result, facts, sch = widening.converting(sch, on_error, widen, attempt)
     meta = {
         "schema": sch.to_dict(),
         "rows": result.rows,
@@ -737,4 +737,4 @@ def read_csv(
         **_counts(result, on_error),
         **_decoding(sch, result),
     }
-    return Table.from_array(array, meta)
+    return Table.from_array(array, meta, text if sch.text_names else None)

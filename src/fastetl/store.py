@@ -44,13 +44,15 @@ from .outset import (
     try_recover,
     write_json_atomic,
 )
-from .schema import Schema
+from .schema import Schema, text_fields
 
 __all__ = ["checkpoint_path", "write_json_atomic"]  # re-exported for the callers of store
 
 NPY_MAGIC = b"\x93NUMPY"
 NPY_ALIGN = 64
 SIDECAR_SUFFIX = ".json"
+TEXT_SUFFIX = ".text.npy"
+TEXT_DTYPE = np.dtype(np.uint8)
 SIDECAR_FORMAT = 1
 CHECKPOINT_FORMAT = 1
 REJECTS_FORMAT = 1
@@ -81,6 +83,20 @@ def sidecar_path(path: str | os.PathLike[str]) -> Path:
     """``orders.npy`` -> ``orders.npy.json``."""
     p = Path(path)
     return p.with_name(p.name + SIDECAR_SUFFIX)
+
+
+def text_path(path: str | os.PathLike[str]) -> Path:
+    """``orders.npy`` -> ``orders.text.npy``: the bytes of its text columns."""
+    p = Path(path)
+    return p.with_name((p.name[:-4] if p.name.endswith(".npy") else p.name) + TEXT_SUFFIX)
+
+
+def shift_text(records: np.ndarray, names: tuple[str, ...], base: int) -> None:
+    """Move the text offsets of ``records`` (counted from the start of their block's
+    text) by ``base``, where that text goes."""
+    if base:
+        for name in names:
+            records[name]["offset"] += np.uint64(base)
 
 
 def npy_header(dtype: np.dtype, rows: int, total: int | None = None) -> bytes:
@@ -169,6 +185,9 @@ class ArrayWriter:
         self.rows = 0
         self._array = np.zeros(max(capacity, 16), dtype=dtype)
         self.window_rows = max(1, min(DEFAULT_WINDOW_BYTES // self.itemsize, max(1024, capacity)))
+        self.text_names = text_fields(dtype)
+        self.text_len = 0
+        self._text = np.zeros(0, np.uint8)
 
     def window(self, nrows: int, exact: bool = True) -> memoryview:
         """Writable bytes for ``nrows`` records after the last committed one (fewer, but at
@@ -193,9 +212,27 @@ class ArrayWriter:
         np.frombuffer(self.window(n), dtype=self.dtype)[:] = records
         self.rows += n
 
+    def add_text(self, records: np.ndarray, text: bytes) -> None:
+        """The text of ``records`` after the text before it (see pipeline.Writer)."""
+        shift_text(records, self.text_names, self.text_len)
+        end = self.text_len + len(text)
+        if end > len(self._text):
+            new = np.empty(max(end, 2 * len(self._text), 1 << 16), np.uint8)
+            new[: self.text_len] = self._text[: self.text_len]
+            self._text = new
+        self._text[self.text_len : end] = np.frombuffer(text, np.uint8)
+        self.text_len = end
+
     def result(self) -> np.ndarray:
         out = self._array[: self.rows]
         if len(self._array) > 2 * self.rows + 1024:  # give back what we over-allocated
+            out = out.copy()
+        return out
+
+    def text(self) -> np.ndarray:
+        """The bytes of the text columns (what their offsets point into)."""
+        out = self._text[: self.text_len]
+        if len(self._text) > 2 * self.text_len + (1 << 16):
             out = out.copy()
         return out
 
