@@ -34,6 +34,7 @@ from .store import (
     remove_checkpoint,
     sidecar_path,
     sidecar_schema,
+    text_path,
     verify_pair,
 )
 from .table import Table
@@ -437,6 +438,7 @@ def _clear_leftovers(
     was completed by :func:`outset.recover` before), and of the default rejects
     file even when this run rejects nothing (a dead run may have).  (count, bytes)."""
     finals = [dst, sidecar_path(dst), outset.checkpoint_path(dst), outset.journal_path(dst)]
+    finals.append(text_path(dst))
     for r in dict.fromkeys([default_rejects_path(dst), rejects]):
         if r is not None:
             finals += [r, sidecar_path(r)]
@@ -528,6 +530,8 @@ def _convert_locked(
                     resume_rows=mark.rows if mark is not None else None,
                     append=append,
                     pipelined=cpu_count() > 1,
+                    text_partial=point.text_partial if point is not None else None,
+                    text_bytes=point.text_bytes if point is not None else None,
                 )
                 if rejects_path is not None:
                     sink = RejectsWriter(

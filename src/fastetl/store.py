@@ -252,6 +252,8 @@ class NpyWriter:
         resume_rows: int | None = None,
         append: bool = False,
         pipelined: bool = True,
+        text_partial: str | os.PathLike[str] | None = None,
+        text_bytes: int | None = None,
     ) -> None:
         """The records go to a temporary file named for ``target`` and the run ``run``
         (:func:`fastetl.outset.temp_path`), created exclusively; ``partial`` and
@@ -259,7 +261,10 @@ class NpyWriter:
         keeping that many records; ``append`` starts from a copy of the existing
         target's records.  ``pipelined``: records are parsed on a worker thread, even
         with one worker, while the calling thread writes the blocks parsed before (on
-        one CPU, better not: then one thread parses into the reused window and writes it)."""
+        one CPU, better not: then one thread parses into the reused window and writes it).
+        Records with ``text`` columns put their bytes in ``OUT.text.npy`` (:func:`text_path`),
+        a temporary file of the run too (resumed from ``text_partial``, ``text_bytes`` of it
+        kept), committed with the records."""
         self.target = Path(target)
         self.run = run or new_run_id()
         self.pipelined = pipelined
@@ -274,6 +279,8 @@ class NpyWriter:
         self._fd: int | None = None
         self._syncer: _Syncer | None = None  # started by the first SYNC_AHEAD_BYTES
         self._unsynced = 0
+        self.text_names = text_fields(dtype)
+        self.textfile: _TextFile | None = None
         folder = self.target.parent if str(self.target.parent) else Path(".")
         if not folder.is_dir():
             raise OutputError(f"cannot write {self.target}: folder {folder} does not exist")
@@ -298,6 +305,8 @@ class NpyWriter:
                 self._copy_target()
             else:
                 os.write(self._fd, self._header)
+            if self.text_names:
+                self.textfile = _TextFile(self.target, self.run, append, text_partial, text_bytes)
         except OSError as e:
             self.abort()
             raise OutputError(f"cannot write {self.tmp_path}: {e.strerror or e}") from None
@@ -392,11 +401,24 @@ class NpyWriter:
             self._syncer.request(start + len(data))
             self._check_synced()
 
+    def add_text(self, records: np.ndarray, text: bytes) -> None:
+        """The text of ``records`` after the text before it (see pipeline.Writer)."""
+        assert self.textfile is not None
+        shift_text(records, self.text_names, self.textfile.length)
+        self.textfile.write(text)
+
+    @property
+    def text_len(self) -> int:
+        """Bytes of text written so far (0 without text columns)."""
+        return self.textfile.length if self.textfile is not None else 0
+
     def sync(self) -> None:
         """Make the records written so far durable (for a checkpoint).  Never at the
         same time as a background fsync: an I/O error is reported to one fsync only,
         and must not be taken by one whose caller does not look."""
         assert self._fd is not None
+        if self.textfile is not None:
+            self.textfile.sync()
         if self._syncer is None:
             self._fsync_now()
             return
@@ -435,7 +457,11 @@ class NpyWriter:
     def detach(self) -> None:
         """Stop writing but keep the partial file (a later run resumes it)."""
         self._stage = None
-        self._close_file()
+        try:
+            self._close_file()
+        finally:
+            if self.textfile is not None:
+                self.textfile.close()
 
     # -- ending ----------------------------------------------------------------
     def finish(self, sidecar: dict[str, Any]) -> tuple[int, list[tuple[Path, Path]]]:
@@ -463,9 +489,19 @@ class NpyWriter:
         load = _sidecar.numpy_load_options(self.data_offset)
         if load:  # what a plain numpy.load needs for these (very wide) records
             sidecar["numpy_load"] = load
+        text = self.textfile
+        if text is not None:
+            sidecar["text"] = {
+                "path": text.target.name,
+                "bytes": text.length,
+                "data_offset": text.data_offset,
+            }
         pair = pair_id(sidecar)
         sidecar["pair"] = {"id": pair.hex()}
+        renames = []
         try:
+            if text is not None:  # (its trailer ties it to this commit, as the records')
+                renames.append(text.finish(pair))
             os.ftruncate(self._fd, size)
             _write_at(self._fd, memoryview(_pair_trailer(pair, self.rows)), size)
             os.lseek(self._fd, 0, os.SEEK_SET)
@@ -485,7 +521,8 @@ class NpyWriter:
         except BaseException:
             self.abort()
             raise
-        return size + PAIR_BYTES, [(self.tmp_path, self.target), (self._sidecar_tmp, side)]
+        renames += [(self.tmp_path, self.target), (self._sidecar_tmp, side)]
+        return size + PAIR_BYTES, renames
 
     def commit(self, sidecar: dict[str, Any]) -> int:
         """Finish the file and move it and its sidecar into place together.  Returns
@@ -506,6 +543,100 @@ class NpyWriter:
             pass
         finally:  # (even when Ctrl-C interrupts the wait for a background fsync)
             _remove_quietly(self.tmp_path, self._sidecar_tmp)
+            if self.textfile is not None:
+                self.textfile.abort()
+
+
+class _TextFile:
+    """The bytes of an output's text columns: ``OUT.text.npy``, a 1-d uint8 ``.npy``
+    (``numpy.load`` reads it), written in a temporary file of the run and committed with
+    the records; after its bytes, the records' pair trailer (:func:`_pair_trailer`) ties
+    it to their commit."""
+
+    def __init__(
+        self,
+        target: Path,
+        run: str,
+        append: bool,
+        partial: str | os.PathLike[str] | None,
+        keep: int | None,
+    ) -> None:
+        self.target = text_path(target)
+        header = npy_header(TEXT_DTYPE, 0)
+        self.data_offset = len(header)
+        self.length = 0
+        self.tmp_path: Path | None = None
+        self._fd: int | None = None
+        if partial is not None and keep is not None:  # resume: keep the checkpoint's bytes
+            self.tmp_path = Path(partial)
+            self._fd = os.open(self.tmp_path, os.O_RDWR | _O_NOFOLLOW | getattr(os, "O_BINARY", 0))
+            if os.read(self._fd, self.data_offset) != header or (
+                os.fstat(self._fd).st_size < self.data_offset + keep
+            ):
+                raise OutputError(
+                    f"the partial output {self.tmp_path} does not match the checkpoint; "
+                    "convert again without resuming"
+                )
+            self.length = keep
+            os.ftruncate(self._fd, self.data_offset + keep)
+            return
+        self.tmp_path, self._fd = create_temp(self.target, run)
+        if not append:
+            os.write(self._fd, header)
+            return
+        try:
+            dtype, n, offset = read_npy_header(self.target)
+        except (OSError, ValueError) as e:
+            raise OutputError(f"cannot append to {target}: {e}") from None
+        if dtype != TEXT_DTYPE or offset != self.data_offset:
+            raise OutputError(f"cannot append to {target}: {self.target} is not its text file")
+        with open(self.target, "rb") as src:
+            done, size = 0, offset + n
+            while done < size:
+                chunk = src.read(min(8 << 20, size - done))
+                if not chunk:
+                    raise OutputError(f"cannot append to {target}: {self.target} is truncated")
+                done += os.write(self._fd, chunk)
+        self.length = n
+
+    def write(self, data: bytes) -> None:
+        assert self._fd is not None
+        try:
+            _write_at(self._fd, memoryview(data), self.data_offset + self.length)
+        except OSError as e:
+            raise OutputError(f"cannot write {self.target}: {e.strerror or e}") from None
+        self.length += len(data)
+
+    def sync(self) -> None:
+        assert self._fd is not None
+        try:
+            os.fsync(self._fd)
+        except OSError as e:
+            raise OutputError(f"cannot write {self.tmp_path}: {e.strerror or e}") from None
+
+    def finish(self, pair: bytes) -> tuple[Path, Path]:
+        """Its length in the header, the pair trailer, synced and closed: the rename to do."""
+        assert self._fd is not None and self.tmp_path is not None
+        end = self.data_offset + self.length
+        os.ftruncate(self._fd, end)
+        _write_at(self._fd, memoryview(_pair_trailer(pair, self.length)), end)
+        _write_at(self._fd, memoryview(npy_header(TEXT_DTYPE, self.length, self.data_offset)), 0)
+        os.fsync(self._fd)
+        self.close()
+        return self.tmp_path, self.target
+
+    def close(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+    def abort(self) -> None:
+        try:
+            self.close()
+        except OSError:  # pragma: no cover
+            pass
+        finally:
+            _remove_quietly(self.tmp_path)
 
 
 class _Syncer:
@@ -600,6 +731,8 @@ def pair_id(sidecar: dict[str, Any]) -> bytes:
     run, thread count or input file."""
     doc = {k: sidecar.get(k) for k in PAIR_KEYS}
     doc["data_offset"] = sidecar["output"]["data_offset"]
+    if "text" in sidecar:  # (only there: the ids of outputs without text stay as they were)
+        doc["text"] = sidecar["text"]
     text = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
 
@@ -943,7 +1076,9 @@ def open_records(
 PAIR_TRIES = 50  # a reader meets a commit between its two renames: look again, for ~1 s
 
 
-def load_pair(path: str | os.PathLike[str]) -> tuple[dict[str, Any], np.ndarray]:
+def load_pair(
+    path: str | os.PathLike[str],
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray | None]:
     """The sidecar and the records of a converted file, from the same commit.
 
     The records are memory-mapped from the file whose pair id was checked (not
@@ -970,14 +1105,51 @@ def load_pair(path: str | os.PathLike[str]) -> tuple[dict[str, Any], np.ndarray]
                 if not try_recover(Path(path)):  # a run that died committing: complete it
                     time.sleep(0.02)  # else a commit under way: look again
                 continue
+            try:
+                text = _load_text(path, meta)
+            except PairError:
+                if attempt + 1 == PAIR_TRIES:
+                    raise
+                if not try_recover(Path(path)):
+                    time.sleep(0.02)
+                continue
             if rows == 0:
-                return meta, np.zeros(0, dtype=dtype)
+                return meta, np.zeros(0, dtype=dtype), text
             end = offset + rows * dtype.itemsize
             if os.fstat(fh.fileno()).st_size < end:
                 raise OutputError(f"cannot read {path}: it is shorter than its header says")
             array = np.memmap(fh, dtype=dtype, mode="r", offset=offset, shape=(rows,))
-            return meta, array
+            return meta, array, text
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _load_text(path: str | os.PathLike[str], meta: dict[str, Any]) -> np.ndarray | None:
+    """The text bytes of the commit ``meta`` describes (memory-mapped), None when its
+    records have no text columns; PairError when the text file is another commit's."""
+    info = meta.get("text")
+    if info is None:
+        if Schema.from_dict(meta["schema"]).text_names:
+            raise OutputError(f"{sidecar_path(path)} does not say where the text columns are")
+        return None
+    tpath = text_path(path)
+    try:
+        fh = open(tpath, "rb")  # noqa: SIM115 - closed below; the map keeps its own
+    except OSError as e:
+        raise OutputError(f"cannot read {tpath}: {e.strerror or e}") from None
+    with fh:
+        try:
+            dtype, n, offset, found = _pair_of(fh, tpath)
+        except (OSError, ValueError, EOFError) as e:
+            raise OutputError(f"cannot read {tpath}: {e}") from None
+        want = meta.get("pair", {}).get("id")
+        if dtype != TEXT_DTYPE or found != want or n != info["bytes"]:
+            raise PairError(
+                f"{tpath} was not written with {Path(path).name} and its sidecar "
+                "(another run replaced it, or a run stopped while committing)"
+            )
+        if n == 0:
+            return np.zeros(0, np.uint8)
+        return np.memmap(fh, dtype=TEXT_DTYPE, mode="r", offset=offset, shape=(n,))
 
 
 def sidecar_schema(meta: dict[str, Any]) -> Schema:

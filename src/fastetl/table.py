@@ -48,7 +48,7 @@ class Table:
         # which are memory-mapped (none: no map): nothing is read here.  The category
         # codes are checked as they are decoded, not by a scan of the file.
         try:
-            meta, array = load_pair(self.path)
+            meta, array, text = load_pair(self.path)
         except PairError:
             read_sidecar(self.path, records=True)  # a sidecar edited by hand: say which key
             raise
@@ -58,6 +58,7 @@ class Table:
         facts = NpyFacts(dtype=array.dtype, rows=len(array), data_offset=offset, size=None)
         check_records(meta, self.schema, sidecar_path(self.path), facts, self.path.name)
         self.array: np.ndarray = array
+        self.text: np.ndarray = text if text is not None else np.zeros(0, np.uint8)
         self._data_offset = offset  # where array[0] is in the file (None: not mapped)
         self._index()
 
