@@ -330,3 +330,72 @@ def test_kill_9_then_resume_is_byte_identical(tmp_path):
     assert rep.resumed_at is not None and 0 < rep.resumed_at < rep.rows
     assert _files(run) == _files(ref)
     assert [n for n in os.listdir(run) if n.startswith(".") and "lock" not in n] == []
+
+
+def _median_rule(values: list[str]) -> bool:
+    """docs/INFERENCE.md's rule, computed here from the csv module's values: text when
+    the longest value is over 64 bytes and over 4 times the median length."""
+    sizes = sorted(len(v.encode()) for v in values if v != "")
+    top = sizes[-1]
+    return top > 64 and top > 4 * sizes[(len(sizes) - 1) // 2]
+
+
+def test_inference_picks_text_where_lengths_vary_widely(tmp_path):
+    rng = random.Random(3)
+    src = tmp_path / "free.csv"
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["id", "comment", "code", "short"])
+    for i in range(2000):
+        words = rng.choice([1, 2, 3, 60])
+        comment = " ".join(f"w{rng.randint(0, 9999)}," for _ in range(words))
+        w.writerow([i, comment, f"{i:080d}", f"s{i}"])
+    src.write_text(buf.getvalue(), encoding="utf-8")
+    with open(src, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))[1:]
+    cols = {c.name: c for c in fastetl.infer_schema(src).columns}
+    assert _median_rule([r[1] for r in rows]) and cols["comment"].type == "text"
+    assert not _median_rule([r[2] for r in rows]) and cols["code"].type == "str"
+    assert cols["short"].type == "str"
+    t = fastetl.read_csv(src)
+    assert t["comment"].tolist() == [r[1] for r in rows]
+    assert t["code"].tolist() == [r[2] for r in rows]
+
+
+def test_a_long_value_past_the_sample_widens_str_to_text(tmp_path):
+    src = tmp_path / "w.csv"
+    long = 'long, "quoted"\nvalue ' * 20
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["id", "name"])
+    for i in range(300_000):
+        w.writerow([i, long if i == 150_001 else f"n{i}"])
+    src.write_text(buf.getvalue(), encoding="utf-8")
+    with open(src, newline="", encoding="utf-8") as fh:
+        want = [r[1] for r in list(csv.reader(fh))[1:]]
+    got = []
+    for workers in (1, 2):
+        folder = tmp_path / f"w{workers}"
+        folder.mkdir()
+        rep = fastetl.convert(src, folder / "o.npy", workers=workers)
+        assert [(w["column"], w["to"]) for w in rep.widened] == [("name", "text")]
+        t = fastetl.open(folder / "o.npy")
+        assert t["name"].tolist() == want
+        got.append(_files(folder))
+    assert got[0] == got[1]
+    # the same bytes as a conversion with the widened schema from the start
+    schema = fastetl.open(tmp_path / "w1" / "o.npy").schema
+    fastetl.convert(src, tmp_path / "direct.npy", schema.to_dict())
+    assert np.load(tmp_path / "direct.npy").tobytes() == np.load(tmp_path / "w1" / "o.npy").tobytes()
+    direct = np.load(tmp_path / "direct.text.npy")
+    assert direct.tobytes() == np.load(tmp_path / "w1" / "o.text.npy").tobytes()
+
+
+def test_profile_reads_an_inferred_text_column_as_str(tmp_path):
+    src = tmp_path / "p.csv"
+    src.write_text("id,comment\n" + "".join(f"{i},{'x' * (1 if i % 4 else 200)}{i}\n" for i in range(400)))
+    assert fastetl.infer_schema(src).columns[1].type == "text"
+    p = subprocess.run([sys.executable, "-m", "fastetl", "profile", str(src)], capture_output=True,
+                       text=True, timeout=300)  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert "400 rows" in p.stdout and "0 bad rows" in p.stdout

@@ -894,6 +894,11 @@ def cmd_profile(args: argparse.Namespace) -> int:
     else:
         src = _input(args)
         schema, inferred = _schema(args, src)
+        if inferred and schema.text_names:  # a profile folds fixed-width values: str there
+            args.types = [*(args.types or []), *((n, "str") for n in schema.text_names)]
+            if hasattr(src, "seek"):
+                src.seek(0)
+            schema, inferred = _schema(args, src)
         prof = fastetl.profile(src, schema, top=args.top, workers=args.workers)
         prof.data["schema_inferred"] = inferred
         if args.input == "-":
