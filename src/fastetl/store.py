@@ -1086,32 +1086,16 @@ def load_pair(
     that meets a commit between its renames tries again, for about a second."""
     for attempt in range(PAIR_TRIES):
         meta = read_sidecar(path)
-        try:
-            fh = open(path, "rb")  # noqa: SIM115 - closed below; the map keeps its own
-        except FileNotFoundError:
-            raise OutputError(f"{path}: no such file") from None
-        except OSError as e:
-            raise OutputError(f"cannot read {path}: {e.strerror or e}") from None
+        fh, dtype, rows, offset, found = _open_npy(path)
         with fh:
             try:
-                dtype, rows, offset, found = _pair_of(fh, path)
-            except (OSError, ValueError, EOFError) as e:
-                raise OutputError(f"cannot read {path}: {e}") from None
-            try:
                 _check_pair(path, meta, found)
+                text = _load_text(path, meta)  # (its trailer: the same commit's, or PairError)
             except PairError as e:
                 if e.edited or attempt + 1 == PAIR_TRIES:
                     raise
                 if not try_recover(Path(path)):  # a run that died committing: complete it
                     time.sleep(0.02)  # else a commit under way: look again
-                continue
-            try:
-                text = _load_text(path, meta)
-            except PairError:
-                if attempt + 1 == PAIR_TRIES:
-                    raise
-                if not try_recover(Path(path)):
-                    time.sleep(0.02)
                 continue
             if rows == 0:
                 return meta, np.zeros(0, dtype=dtype), text
@@ -1123,6 +1107,23 @@ def load_pair(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _open_npy(path: str | os.PathLike[str]) -> tuple[Any, np.dtype, int, int, str | None]:
+    """The .npy at ``path`` open for reading, with its dtype, rows, data offset and pair
+    id (:func:`_pair_of`); one OutputError when it cannot be read.  The caller closes it
+    (a memory map of it keeps its own)."""
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - returned open
+    except FileNotFoundError:
+        raise OutputError(f"{path}: no such file") from None
+    except OSError as e:
+        raise OutputError(f"cannot read {path}: {e.strerror or e}") from None
+    try:
+        return (fh, *_pair_of(fh, path))
+    except (OSError, ValueError, EOFError) as e:
+        fh.close()
+        raise OutputError(f"cannot read {path}: {e}") from None
+
+
 def _load_text(path: str | os.PathLike[str], meta: dict[str, Any]) -> np.ndarray | None:
     """The text bytes of the commit ``meta`` describes (memory-mapped), None when its
     records have no text columns; PairError when the text file is another commit's."""
@@ -1132,15 +1133,8 @@ def _load_text(path: str | os.PathLike[str], meta: dict[str, Any]) -> np.ndarray
             raise OutputError(f"{sidecar_path(path)} does not say where the text columns are")
         return None
     tpath = text_path(path)
-    try:
-        fh = open(tpath, "rb")  # noqa: SIM115 - closed below; the map keeps its own
-    except OSError as e:
-        raise OutputError(f"cannot read {tpath}: {e.strerror or e}") from None
+    fh, dtype, n, offset, found = _open_npy(tpath)
     with fh:
-        try:
-            dtype, n, offset, found = _pair_of(fh, tpath)
-        except (OSError, ValueError, EOFError) as e:
-            raise OutputError(f"cannot read {tpath}: {e}") from None
         want = meta.get("pair", {}).get("id")
         if dtype != TEXT_DTYPE or found != want or n != info["bytes"]:
             raise PairError(
