@@ -386,14 +386,16 @@ def test_a_long_value_past_the_sample_widens_str_to_text(tmp_path):
     # the same bytes as a conversion with the widened schema from the start
     schema = fastetl.open(tmp_path / "w1" / "o.npy").schema
     fastetl.convert(src, tmp_path / "direct.npy", schema.to_dict())
-    assert np.load(tmp_path / "direct.npy").tobytes() == np.load(tmp_path / "w1" / "o.npy").tobytes()
+    direct = np.load(tmp_path / "direct.npy")
+    assert direct.tobytes() == np.load(tmp_path / "w1" / "o.npy").tobytes()
     direct = np.load(tmp_path / "direct.text.npy")
     assert direct.tobytes() == np.load(tmp_path / "w1" / "o.text.npy").tobytes()
 
 
 def test_profile_reads_an_inferred_text_column_as_str(tmp_path):
     src = tmp_path / "p.csv"
-    src.write_text("id,comment\n" + "".join(f"{i},{'x' * (1 if i % 4 else 200)}{i}\n" for i in range(400)))
+    rows = "".join(f"{i},{'x' * (1 if i % 4 else 200)}{i}\n" for i in range(400))
+    src.write_text("id,comment\n" + rows)
     assert fastetl.infer_schema(src).columns[1].type == "text"
     p = subprocess.run([sys.executable, "-m", "fastetl", "profile", str(src)], capture_output=True,
                        text=True, timeout=300)  # fmt: skip

@@ -662,7 +662,7 @@ cdef class Parser:
                 v64 = INT64_MIN           # NaT
                 memcpy(rec + c.offset, &v64, 8)
             else:
-                if kind == K_TEXT:        # (offset: where the next value goes, whatever the threads)
+                if kind == K_TEXT:        # offset: where the next value goes (thread-free)
                     text_ref(self, 0, rec + c.offset)
                 rec[c.null_byte] |= <char>c.null_mask
             return ST_OK

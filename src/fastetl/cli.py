@@ -843,9 +843,11 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         size = sum((path / p["file"]).stat().st_size for p in parts)
         print(f"  files: {len(parts)} part(s) {_fmt_bytes(size)}, dataset.json")
     else:
+        text = path.with_name(meta["text"]["path"]) if "text" in meta else None
         print(
             f"  files: {path.name} {_fmt_bytes(path.stat().st_size)}, "
-            f"{side.name} {_fmt_bytes(side.stat().st_size)}"
+            + (f"{text.name} {_fmt_bytes(text.stat().st_size)}, " if text else "")
+            + f"{side.name} {_fmt_bytes(side.stat().st_size)}"
         )
     src = meta.get("source", {})
     if src:

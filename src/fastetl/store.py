@@ -466,8 +466,8 @@ class NpyWriter:
     # -- ending ----------------------------------------------------------------
     def finish(self, sidecar: dict[str, Any]) -> tuple[int, list[tuple[Path, Path]]]:
         """Complete the file (its row count, the pair trailer; synced and closed) and
-        its sidecar's temporary file.  Returns the file's size and the renames that
-        put both in place (see :meth:`commit`)."""
+        its sidecar's temporary file.  Returns the file's size (with its text file's)
+        and the renames that put the set in place (see :meth:`commit`)."""
         self._stage = None
         assert self._fd is not None and self.tmp_path is not None
         size = self.data_offset + self.rows * self.itemsize
@@ -522,6 +522,8 @@ class NpyWriter:
             self.abort()
             raise
         renames += [(self.tmp_path, self.target), (self._sidecar_tmp, side)]
+        if text is not None:  # (the size of the output: the text file's too)
+            size += text.data_offset + text.length + PAIR_BYTES
         return size + PAIR_BYTES, renames
 
     def commit(self, sidecar: dict[str, Any]) -> int:
