@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .. import api as _api
-from ..errors import ParseError
+from ..errors import ParseError, SchemaError
 from ..pipeline import run as _run_pipeline
 from ..schema import Schema
 from ..sources import open_source
@@ -165,14 +165,18 @@ def _fixed_width(src: Any, schema: Any, infer_rows: int | str | None) -> tuple[A
     if not sch.text_names:
         return src, sch
     if schema is not None:
-        raise ValueError(
-            f"profiling a text column ({sch.text_names[0]!r}) is not supported yet: "
-            "give it as str with a width"
-        )
+        raise _no_text(sch)
     if hasattr(src, "seek"):
         src.seek(0)
     return _api._resolve(
         src, None, infer_rows, "skip", {"types": {name: "str" for name in sch.text_names}}
+    )
+
+
+def _no_text(sch: Schema) -> SchemaError:
+    return SchemaError(
+        f"column {sch.text_names[0]!r} is text: a profile reads fixed-width values only (yet); "
+        "give it as str with a width"
     )
 
 
@@ -309,6 +313,8 @@ def _profile_csv(
 def _profile_npy(path: Path, top: int, workers: int | None, limits: Limits) -> dict[str, Any]:
     t = Table(path)
     sch = t.schema
+    if sch.text_names:
+        raise _no_text(sch)
     array = t.array
     state = TableState(sch, limits)
     rows = _chunk_rows(array.dtype.itemsize)
