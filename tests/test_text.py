@@ -332,12 +332,13 @@ def test_kill_9_then_resume_is_byte_identical(tmp_path):
     assert [n for n in os.listdir(run) if n.startswith(".") and "lock" not in n] == []
 
 
-def _median_rule(values: list[str]) -> bool:
-    """docs/INFERENCE.md's rule, computed here from the csv module's values: text when
-    the longest value is over 64 bytes and over 4 times the median length."""
-    sizes = sorted(len(v.encode()) for v in values if v != "")
-    top = sizes[-1]
-    return top > 64 and top > 4 * sizes[(len(sizes) - 1) // 2]
+def _saving_rule(values: list[str]) -> bool:
+    """docs/INFERENCE.md's rule, computed here from the csv module's values: text when the
+    longest value is over 64 bytes and str's width (1.5x it, rounded up to 8) is over twice
+    what text takes per row (12 bytes and the mean length)."""
+    sizes = [len(v.encode()) for v in values]
+    width = 8 * -(-(max(sizes) * 1.5) // 8)
+    return max(sizes) > 64 and width > 2 * (12 + sum(sizes) / len(sizes))
 
 
 def test_inference_picks_text_where_lengths_vary_widely(tmp_path):
@@ -354,8 +355,8 @@ def test_inference_picks_text_where_lengths_vary_widely(tmp_path):
     with open(src, newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))[1:]
     cols = {c.name: c for c in fastetl.infer_schema(src).columns}
-    assert _median_rule([r[1] for r in rows]) and cols["comment"].type == "text"
-    assert not _median_rule([r[2] for r in rows]) and cols["code"].type == "str"
+    assert _saving_rule([r[1] for r in rows]) and cols["comment"].type == "text"
+    assert not _saving_rule([r[2] for r in rows]) and cols["code"].type == "str"
     assert cols["short"].type == "str"
     t = fastetl.read_csv(src)
     assert t["comment"].tolist() == [r[1] for r in rows]

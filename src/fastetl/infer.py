@@ -68,11 +68,13 @@ CATEGORY_MAX_DISTINCT = 255  # a text column with more distinct values is str
 CATEGORY_MAX_RATIO = 0.05  # ... or with more than 5% distinct values among its non-nulls
 STR_MIN_WIDTH = 8
 STR_HEADROOM = 1.5
-# Free text is ``text`` (stored once, out of line) rather than str(width) (the widest
-# value, padded, in every row) when its longest value is over TEXT_MIN_BYTES and over
-# TEXT_SPREAD times its median length (or too long for any str width).
+# Free text is ``text`` (each value once, out of line, plus a 12-byte reference) rather
+# than str(width) (the widest value x 1.5, padded, in every row) when its longest value is
+# over TEXT_MIN_BYTES and the str width would take over TEXT_SAVING times the bytes text
+# takes per row (or no str width holds it).
 TEXT_MIN_BYTES = 64
-TEXT_SPREAD = 4
+TEXT_SAVING = 2
+TEXT_REF_BYTES = 12
 MAX_PASSES = 64  # full-file passes allowed in guaranteed mode (plus 4 per column)
 _RESYNC_TRIES = 64  # line starts tried when re-synchronising a middle/end sample
 _RESYNC_ROWS = 3  # consecutive well-formed rows needed to accept a re-synchronised start
@@ -929,20 +931,16 @@ class _Stats:
 
 
 def _lengths_vary(st: _Stats, longest: int | None = None) -> bool:
-    """The TEXT_MIN_BYTES / TEXT_SPREAD rule over the sample (``longest``: a longer value
+    """The TEXT_MIN_BYTES / TEXT_SAVING rule over the sample (``longest``: a longer value
     met past it)."""
     top = max(st.max_bytes, longest or 0)
     if top * STR_HEADROOM > MAX_STR_WIDTH:
         return True
     if top <= TEXT_MIN_BYTES:
         return False
-    sizes = sorted((len(v.encode("utf-8")), n) for v, n in st.counts.items() if v != "")
-    half, seen = sum(n for _, n in sizes) / 2, 0
-    for size, n in sizes:
-        seen += n
-        if seen >= half:
-            return top > TEXT_SPREAD * size
-    return True
+    rows = sum(st.counts.values())
+    mean = sum(len(v.encode("utf-8")) * n for v, n in st.counts.items()) / max(rows, 1)
+    return _round_width(top) > TEXT_SAVING * (TEXT_REF_BYTES + mean)
 
 
 def _text_column(name: str, st: _Stats, null_values: tuple[str, ...]) -> Column:
@@ -1082,9 +1080,9 @@ def _widen(
     if t == "str":
         if "longer than" in reason:
             need = whole or len(raw.encode("utf-8"))
-            if (need > TEXT_MIN_BYTES and need > TEXT_SPREAD * (col.width or 0)) or (
+            if (need > TEXT_MIN_BYTES and _round_width(need) > TEXT_SAVING * (col.width or 0)) or (
                 need * STR_HEADROOM > MAX_STR_WIDTH
-            ):  # far past the sample's lengths: text (the same rule as inference's)
+            ):  # str would more than double its width for it: text (as inference's rule)
                 return Column(name=col.name, type="text", nullable=col.nullable)
             w = max(_round_width(need), (col.width or 0) + 8)
             return _with(col, width=min(w, MAX_STR_WIDTH))
