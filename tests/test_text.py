@@ -402,3 +402,26 @@ def test_profile_reads_an_inferred_text_column_as_str(tmp_path):
                        text=True, timeout=300)  # fmt: skip
     assert p.returncode == 0, p.stderr
     assert "400 rows" in p.stdout and "0 bad rows" in p.stdout
+
+
+def test_a_text_file_of_another_commit_is_refused(tmp_path, data):
+    b = _write(tmp_path / "b.csv", 300, seed=12)
+    fastetl.convert(data, tmp_path / "o.npy", SCHEMA)
+    fastetl.convert(b, tmp_path / "p.npy", SCHEMA)
+    os.replace(tmp_path / "p.text.npy", tmp_path / "o.text.npy")  # a stray copy, by hand
+    with outset.OutputLock(tmp_path / "o.npy").acquire():  # (no run to complete)
+        with pytest.raises(fastetl.OutputError, match="o.text.npy was not written with"):
+            fastetl.open(tmp_path / "o.npy")
+    with pytest.raises(fastetl.OutputError, match="o.text.npy was not written with"):
+        fastetl.convert(b, tmp_path / "o.npy", SCHEMA, append=True)
+    assert listing(tmp_path) == ["b.csv", "o.npy", "o.npy.json", "o.text.npy", "p.npy",
+                                 "p.npy.json"]  # fmt: skip
+
+
+def test_a_reference_past_the_text_is_one_clear_error(data):
+    t = fastetl.read_csv(data, SCHEMA)
+    cut = fastetl.Table.from_array(t.array, t.meta, t.text[: len(t.text) // 2])
+    with pytest.raises(fastetl.OutputError) as e:
+        cut["body"]
+    assert "column 'body', row " in str(e.value) and "past the end" in str(e.value)
+    assert "\n" not in str(e.value)

@@ -132,6 +132,15 @@ def utf8_objects(raw: np.ndarray, nulls: np.ndarray | None = None, null: Any = N
 
 
 # -- out-of-line text --------------------------------------------------------------
+class TextPastEnd(ValueError):
+    """A text reference that points past the end of the text bytes (a text file that is
+    not the records' own, or damaged)."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(f"value {index} points past the end of the text bytes")
+        self.index = index
+
+
 def _text_refs(text: np.ndarray, refs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(offsets, lengths) of text references, checked to lie within ``text``."""
     if refs.dtype.names != ("offset", "length"):
@@ -141,8 +150,7 @@ def _text_refs(text: np.ndarray, refs: np.ndarray) -> tuple[np.ndarray, np.ndarr
         past = off > np.uint64(len(text))
         past |= off + ln.astype(np.uint64) > np.uint64(len(text))
         if past.any():
-            i = int(np.argmax(past))
-            raise InvalidUTF8(i, b"<past the end of the text bytes>")
+            raise TextPastEnd(int(np.argmax(past)))
     return off, ln
 
 
@@ -190,6 +198,12 @@ def _strings(t: Any, name: str, build: Any, *args: Any, **kw: Any) -> Any:
         if build in (text_arrow, text_objects):
             return build(t.text, np.asarray(t.array[name]), *args, **kw)
         return build(np.asarray(t.array[name]), *args, **kw)
+    except TextPastEnd as e:
+        where = f"{t.path}: " if t.path is not None else ""
+        raise OutputError(
+            f"{where}column {name!r}, row {t._start + e.index:,}: the value lies past the end "
+            "of the text bytes (a text file not written with these records, or damaged)"
+        ) from None
     except InvalidUTF8 as e:
         where = f"{t.path}: " if t.path is not None else ""
         raise OutputError(

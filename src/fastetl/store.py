@@ -583,6 +583,15 @@ class _TextFile:
             os.ftruncate(self._fd, self.data_offset + keep)
             return
         self.tmp_path, self._fd = create_temp(self.target, run)
+        try:
+            self._start(target, header, append)
+        except BaseException:  # (the writer has no hold on this file yet)
+            self.abort()
+            raise
+
+    def _start(self, target: Path, header: bytes, append: bool) -> None:
+        """A new file's header, or (append) a copy of the existing text file."""
+        assert self._fd is not None
         if not append:
             os.write(self._fd, header)
             return
@@ -1048,6 +1057,7 @@ def verify_pair(path: str | os.PathLike[str], meta: dict[str, Any]) -> None:
     except (OSError, ValueError, EOFError) as e:
         raise OutputError(f"cannot read {path}: {e}") from None
     _check_pair(path, meta, found)
+    _load_text(path, meta)  # (its text file: the same commit's, or PairError)
 
 
 def open_records(
