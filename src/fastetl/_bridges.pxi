@@ -132,3 +132,74 @@ def utf8_objects(object raw, object out):
             PyBuffer_Release(&dst)
     finally:
         PyBuffer_Release(&src)
+
+
+# -- out-of-line text (schema type ``text``): each record holds the (offset, length) of
+#    its value in one byte array; the bounds are checked by the caller (bridges.py).
+
+def text_arrow(const uint8_t[:] text, const uint64_t[:] offsets, const uint32_t[:] lengths,
+               object out):
+    """Arrow large_string buffers of text values: fills ``out`` (a writable int64 buffer
+    of ``len(offsets) + 1`` items) with where each value starts and returns ``(data,
+    bad)``: a bytearray of the values ``text[offsets[i]:offsets[i] + lengths[i]]`` back
+    to back, and the index of the first value that is not valid UTF-8 (-1: none)."""
+    cdef Py_buffer off
+    cdef Py_ssize_t n = offsets.shape[0]
+    cdef Py_ssize_t i, total = 0, bad = -1
+    cdef int64_t *o64
+    cdef char *dst
+    cdef const char *src = <const char *>&text[0] if text.shape[0] else NULL
+    if lengths.shape[0] != n:
+        raise ValueError("offsets and lengths differ in length")
+    PyObject_GetBuffer(out, &off, PyBUF_WRITABLE)
+    try:
+        if off.itemsize != 8 or off.len != (n + 1) * 8:
+            raise ValueError(f"out must be {n + 1} int64 items")
+        o64 = <int64_t *>off.buf
+        with nogil:
+            for i in range(n):
+                o64[i] = total
+                total += lengths[i]
+            o64[n] = total
+        data = PyByteArray_FromStringAndSize(NULL, total)
+        dst = PyByteArray_AS_STRING(data)
+        with nogil:
+            for i in range(n):
+                if lengths[i]:
+                    memcpy(dst + o64[i], src + offsets[i], lengths[i])
+                    if bad < 0 and not utf8_valid(dst + o64[i], lengths[i]):
+                        bad = i
+        return data, bad
+    finally:
+        PyBuffer_Release(&off)
+
+
+def text_objects(const uint8_t[:] text, const uint64_t[:] offsets, const uint32_t[:] lengths,
+                 object out):
+    """Decodes each text value ``text[offsets[i]:offsets[i] + lengths[i]]`` into ``out``,
+    an object array of the same length; returns the index of the first value that is
+    not valid UTF-8 (its slot and those after it are left as they were), or -1."""
+    cdef Py_buffer dst
+    cdef Py_ssize_t n = offsets.shape[0]
+    cdef Py_ssize_t i
+    cdef PyObject **slots
+    cdef object s
+    cdef const char *src = <const char *>&text[0] if text.shape[0] else NULL
+    if lengths.shape[0] != n:
+        raise ValueError("offsets and lengths differ in length")
+    PyObject_GetBuffer(out, &dst, PyBUF_WRITABLE | PyBUF_FORMAT)
+    try:
+        if dst.format == NULL or dst.format[0] != c'O' or dst.len != n * sizeof(PyObject *):
+            raise ValueError(f"out must be an object array of {n} items")
+        slots = <PyObject **>dst.buf
+        for i in range(n):
+            try:
+                s = PyUnicode_DecodeUTF8(src + offsets[i] if lengths[i] else src, lengths[i], NULL)
+            except UnicodeDecodeError:
+                return i
+            Py_INCREF(s)
+            Py_XDECREF(slots[i])
+            slots[i] = <PyObject *>s
+        return -1
+    finally:
+        PyBuffer_Release(&dst)

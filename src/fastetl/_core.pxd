@@ -122,6 +122,10 @@ cdef class Parser:
     cdef Span *spans             # the fields of the row at hand, nfields of them
     cdef Op *ops                 # the fields that are looked at, in order
     cdef Py_ssize_t nops
+    cdef char *tbuf              # text column bytes since the last take_text (K_TEXT)
+    cdef Py_ssize_t tbuf_len
+    cdef Py_ssize_t tbuf_cap
+    cdef Py_ssize_t tbuf_row     # tbuf_len when the row at hand started (for rollback)
 
     cdef char *scratch_reserve(self, int slot, Py_ssize_t n) noexcept nogil
     cdef inline bint is_null(self, const char *s, Py_ssize_t n) noexcept nogil

@@ -55,6 +55,7 @@ cdef enum:
     K_DECIMAL = 9
     K_STR = 10
     K_CATEGORY = 11
+    K_TEXT = 12              # variable length: bytes to Parser.tbuf, (offset, length) stored
 
 # -- how a field's value is stored (Op.code): the kind, with the integer width and
 #    the date format fixed, so that the one switch in store_op does all the choosing
@@ -78,6 +79,7 @@ cdef enum:
     OP_ISO_DATETIME = 16
     OP_DATE = 17             # with a format
     OP_DATETIME = 18         # with a format
+    OP_TEXT = 19
 
 STATUS = {
     "OK": ST_OK, "INVALID": ST_INVALID, "RANGE": ST_RANGE, "EMPTY": ST_EMPTY,
@@ -93,6 +95,7 @@ KINDS = {
     "ignore": K_IGNORE, "flagonly": K_FLAGONLY, "int": K_INT, "uint": K_UINT,
     "float32": K_FLOAT32, "float64": K_FLOAT64, "bool": K_BOOL, "date": K_DATE,
     "datetime": K_DATETIME, "decimal": K_DECIMAL, "str": K_STR, "category": K_CATEGORY,
+    "text": K_TEXT,
 }
 FORMAT_MAX = 63
 cdef enum:
@@ -160,6 +163,8 @@ cdef int op_code(const Col *c) noexcept nogil:
         return OP_STR
     if kind == K_CATEGORY:
         return OP_CATEGORY
+    if kind == K_TEXT:
+        return OP_TEXT
     if kind == K_FLOAT64:
         return OP_FLOAT64
     if kind == K_FLOAT32:
@@ -186,7 +191,7 @@ cdef bint op_as_is(const Col *c, bint nulls_never_values) noexcept nogil:
     cdef int kind = c.kind
     if kind == K_IGNORE or kind == K_FLAGONLY or c.flag_count != 0 or c.numfmt:
         return False
-    if kind == K_STR or kind == K_CATEGORY:
+    if kind == K_STR or kind == K_CATEGORY or kind == K_TEXT:
         return not c.nullable
     if not nulls_never_values:
         return False
@@ -218,6 +223,37 @@ cdef inline int store_str(Col *c, const char *s, Py_ssize_t n, char *dst) noexce
         if i > 0 and s[i - 1] == 0:
             st = ST_TRAILING_NUL
     return st
+
+
+cdef inline void text_ref(Parser p, Py_ssize_t n, char *dst) noexcept nogil:
+    """A text field's reference: where its bytes start in the parser's text buffer (the
+    committer adds where that buffer goes in the text file) and how many there are."""
+    cdef uint64_t off = <uint64_t>p.tbuf_len
+    cdef uint32_t ln = <uint32_t>n
+    memcpy(dst, &off, 8)
+    memcpy(dst + 8, &ln, 4)
+
+
+cdef inline int store_text(Parser p, const char *s, Py_ssize_t n, char *dst) noexcept nogil:
+    """Copy a text value (quotes undone, NULs and all) to the parser's text buffer."""
+    cdef Py_ssize_t cap
+    cdef void *q
+    if not utf8_valid(s, n):
+        return ST_BAD_UTF8
+    if n > <Py_ssize_t>0xFFFFFFFF:
+        return ST_TOO_LONG
+    if p.tbuf_len + n > p.tbuf_cap:
+        cap = max(p.tbuf_len + n, 2 * p.tbuf_cap, 4096)
+        q = realloc(p.tbuf, <size_t>cap)
+        if q == NULL:
+            return ST_NO_MEMORY
+        p.tbuf = <char *>q
+        p.tbuf_cap = cap
+    text_ref(p, n, dst)
+    if n > 0:
+        memcpy(p.tbuf + p.tbuf_len, s, <size_t>n)
+        p.tbuf_len += n
+    return ST_OK
 
 
 cdef inline int store_category(Parser p, Py_ssize_t field, Col *c, const char *s, Py_ssize_t n,
@@ -324,6 +360,8 @@ cdef inline int store_op(Parser p, const Op *o, const char *s, Py_ssize_t n,
         return store_str(c, s, n, dst)
     elif code == OP_CATEGORY:
         return store_category(p, o.field, c, s, n, dst)
+    elif code == OP_TEXT:
+        return store_text(p, s, n, dst)
     elif code == OP_FLOAT64:
         return store_float64(p, t, tn, dst)
     elif code == OP_FLOAT32:
@@ -424,7 +462,7 @@ cdef class Parser:
                 raise ValueError("date format too long")
             c.fmt_len = len(fmt)
             memcpy(c.fmt, <const char *>fmt, <size_t>len(fmt))
-            c.text = c.kind == K_STR or c.kind == K_CATEGORY
+            c.text = c.kind == K_STR or c.kind == K_CATEGORY or c.kind == K_TEXT
             c.dec = <char>spec.get("decimal", 46)
             c.thou = <char>spec.get("thousands", 0)
             c.numfmt = c.dec != c'.' or c.thou != 0
@@ -488,6 +526,7 @@ cdef class Parser:
         free(self.scratch[0])
         free(self.scratch[1])
         free(self.scratch[2])
+        free(self.tbuf)
 
     # -- helpers of the hot loop ---------------------------------------------
     cdef char *scratch_reserve(self, int slot, Py_ssize_t n) noexcept nogil:
@@ -523,7 +562,8 @@ cdef class Parser:
         return ST_INVALID
 
     cdef void rollback(self) noexcept nogil:
-        """Take back the category values the current row added (newest first)."""
+        """Take back the category values (newest first) and the text the current row added."""
+        self.tbuf_len = self.tbuf_row
         while self.journal_len > 0:
             self.journal_len -= 1
             catdict_pop(self.cols[self.journal[self.journal_len]].dict)
@@ -622,6 +662,8 @@ cdef class Parser:
                 v64 = INT64_MIN           # NaT
                 memcpy(rec + c.offset, &v64, 8)
             else:
+                if kind == K_TEXT:        # offset: where the next value goes (thread-free)
+                    text_ref(self, 0, rec + c.offset)
                 rec[c.null_byte] |= <char>c.null_mask
             return ST_OK
         if not text and (tn == 0 or self.is_null(t, tn)):
@@ -665,6 +707,8 @@ cdef class Parser:
             v64 = INT64_MIN
             memcpy(rec + c.offset, &v64, 8)
         else:
+            if kind == K_TEXT:
+                text_ref(self, 0, rec + c.offset)
             rec[c.null_byte] |= <char>c.null_mask
         return ST_OK
 
@@ -726,6 +770,7 @@ cdef class Parser:
             if pos >= end:
                 break
             st = ST_OK
+            self.tbuf_row = self.tbuf_len
             # -- split the row into spans ------------------------------------
             nf = split_row_bits(buf, pos, end, delim, quote, &sq, spans, nfields, &pos) \
                 if plain else -1
@@ -888,6 +933,14 @@ cdef class Parser:
             raise MemoryError("out of memory while parsing")
         return (st, r.rows, r.consumed, r.row_start, r.field, r.field_start, r.field_len,
                 r.field_quoted, r.nfound, r.nbad)
+
+    def take_text(self):
+        """The bytes of the text values parsed since the last call (the offsets stored in
+        their records count from its start), as bytes; the buffer starts again empty."""
+        cdef bytes out = self.tbuf[:self.tbuf_len] if self.tbuf_len else b""
+        self.tbuf_len = 0
+        self.tbuf_row = 0
+        return out
 
     def categories(self, Py_ssize_t field, Py_ssize_t first=0):
         """The dictionary of a category field from code ``first`` on, as bytes, by code."""

@@ -39,6 +39,7 @@ from .store import (
     remove_checkpoint,
     sidecar_path,
     sidecar_schema,
+    text_path,
     verify_pair,
 )
 from .table import Table
@@ -526,6 +527,7 @@ def _clear_leftovers(
     was completed by :func:`outset.recover` before), and of the default rejects
     file even when this run rejects nothing (a dead run may have).  (count, bytes)."""
     finals = [dst, sidecar_path(dst), outset.checkpoint_path(dst), outset.journal_path(dst)]
+    finals.append(text_path(dst))
     for r in dict.fromkeys([default_rejects_path(dst), rejects]):
         if r is not None:
             finals += [r, sidecar_path(r)]
@@ -619,6 +621,8 @@ def _convert_locked(
                     resume_rows=mark.rows if mark is not None else None,
                     append=append,
                     pipelined=cpu_count() > 1,
+                    text_partial=point.text_partial if point is not None else None,
+                    text_bytes=point.text_bytes if point is not None else None,
                 )
                 if rejects_path is not None:
                     sink = RejectsWriter(
@@ -902,7 +906,7 @@ def read_csv(
 
     def attempt(
         sch: Schema, watcher: widening.Watcher | None
-    ) -> tuple[Any, RunResult, dict[str, Any], Schema]:
+    ) -> tuple[Any, Any, RunResult, dict[str, Any], Schema]:
         nonlocal tries
         if tries:
             _rewind(src, pos)
@@ -929,9 +933,9 @@ def read_csv(
                 if sink is not None:
                     sink.abort()
                 raise
-            return writer.result(), result, source.facts(), sch
+            return writer.result(), writer.text(), result, source.facts(), sch
 
-    array, result, facts, sch = widening.converting(sch, on_error, widen, attempt)
+    array, text, result, facts, sch = widening.converting(sch, on_error, widen, attempt)
     meta = {
         "schema": sch.to_dict(),
         "rows": result.rows,
@@ -940,4 +944,4 @@ def read_csv(
         **_counts(result, on_error),
         **_decoding(sch, result),
     }
-    return Table.from_array(array, meta)
+    return Table.from_array(array, meta, text if sch.text_names else None)

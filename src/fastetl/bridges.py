@@ -7,6 +7,9 @@ the compiled core (``_bridges.pxi``), never by Python code per value:
   offsets and data buffers in one C pass (each value's length is its width less the
   trailing NULs, numpy's own rule); :func:`utf8_objects` makes the ``str`` objects in
   one C loop where Arrow is not wanted.
+* ``text`` (each record holds the offset and length of its value in the table's text
+  bytes, ``OUT.text.npy``): :func:`text_arrow` gathers the values into Arrow
+  ``large_string`` buffers in one C pass; :func:`text_objects` makes ``str`` objects.
 * ``category``: the sidecar dictionary as the Arrow dictionary (or the pandas
   categories), the stored codes as the indices.
 * ``decimal(scale)``: the scaled int64 *is* the low word of a ``decimal128(19, scale)``;
@@ -128,10 +131,79 @@ def utf8_objects(raw: np.ndarray, nulls: np.ndarray | None = None, null: Any = N
     return out
 
 
+# -- out-of-line text --------------------------------------------------------------
+class TextPastEnd(ValueError):
+    """A text reference that points past the end of the text bytes (a text file that is
+    not the records' own, or damaged)."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(f"value {index} points past the end of the text bytes")
+        self.index = index
+
+
+def _text_refs(text: np.ndarray, refs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, lengths) of text references, checked to lie within ``text``."""
+    if refs.dtype.names != ("offset", "length"):
+        raise TypeError(f"expected text references (offset, length), got {refs.dtype}")
+    off, ln = refs["offset"], refs["length"]
+    if len(refs):
+        past = off > np.uint64(len(text))
+        past |= off + ln.astype(np.uint64) > np.uint64(len(text))
+        if past.any():
+            raise TextPastEnd(int(np.argmax(past)))
+    return off, ln
+
+
+def text_arrow(text: np.ndarray, refs: np.ndarray, nulls: np.ndarray | None = None) -> Any:
+    """A ``pyarrow`` large_string array of the text values ``refs`` (a numpy array of
+    (offset, length) records, any stride) point to in ``text`` (uint8); ``nulls``
+    becomes the validity bitmap.  One C pass, no Python object per value.  Raises
+    :class:`InvalidUTF8` at the first value that is not UTF-8 or lies past ``text``."""
+    pa = _need("pyarrow", "text_arrow()")
+    off, ln = _text_refs(text, refs)
+    offsets = np.empty(len(refs) + 1, dtype=np.int64)
+    data, bad = _core.text_arrow(text, off, ln, offsets)
+    if bad >= 0:
+        raise InvalidUTF8(bad, bytes(data[offsets[bad] : offsets[bad + 1]]))
+    validity, count = _validity(pa, nulls)
+    return pa.Array.from_buffers(
+        pa.large_string(),
+        len(refs),
+        [validity, pa.py_buffer(offsets), pa.py_buffer(data)],
+        null_count=count,
+    )
+
+
+def text_objects(
+    text: np.ndarray, refs: np.ndarray, nulls: np.ndarray | None = None, null: Any = None
+) -> np.ndarray:
+    """The text values ``refs`` point to in ``text`` as an object array of ``str`` (one C
+    loop); ``null`` where ``nulls`` is True.  Raises :class:`InvalidUTF8` as
+    :func:`text_arrow` does."""
+    off, ln = _text_refs(text, refs)
+    out = np.empty(len(refs), dtype=object)
+    bad = _core.text_objects(text, off, ln, out)
+    if bad >= 0:
+        o = int(off[bad])
+        raise InvalidUTF8(bad, bytes(text[o : o + int(ln[bad])]))
+    if nulls is not None:
+        out[nulls] = null
+    return out
+
+
 def _strings(t: Any, name: str, build: Any, *args: Any, **kw: Any) -> Any:
-    """``build(t.array[name], ...)``, an invalid value reported with its column and row."""
+    """``build(t.array[name], ...)`` (``build(t.text, t.array[name], ...)`` for a text
+    column), an invalid value reported with its column and row."""
     try:
+        if build in (text_arrow, text_objects):
+            return build(t.text, np.asarray(t.array[name]), *args, **kw)
         return build(np.asarray(t.array[name]), *args, **kw)
+    except TextPastEnd as e:
+        where = f"{t.path}: " if t.path is not None else ""
+        raise OutputError(
+            f"{where}column {name!r}, row {t._start + e.index:,}: the value lies past the end "
+            "of the text bytes (a text file not written with these records, or damaged)"
+        ) from None
     except InvalidUTF8 as e:
         where = f"{t.path}: " if t.path is not None else ""
         raise OutputError(
@@ -152,6 +224,8 @@ def _arrow_type(pa: Any, col: Column, ncategories: int) -> Any:
     t = col.type
     if t == "str":
         return pa.string()
+    if t == "text":
+        return pa.large_string()
     if t == "category":
         index = pa.int32() if ncategories <= _INT32_MAX else pa.int64()
         return pa.dictionary(index, pa.string())
@@ -182,6 +256,8 @@ def _arrow_column(pa: Any, t: Any, name: str, col: Column, typ: Any) -> Any:
     nulls = t.null_mask(name) if col.nullable else None
     if col.type == "str":
         return _strings(t, name, arrow_strings, nulls, large=False)
+    if col.type == "text":
+        return _strings(t, name, text_arrow, nulls)
     if col.type == "category":
         codes = t._codes(name)  # checked against the dictionary; -1 for nulls
         if nulls is not None:  # a null's slot holds a valid index: readers such as
@@ -248,13 +324,15 @@ def _str_dtype(pd: Any) -> Any:
     return None if dtype == object else dtype
 
 
-def _pandas_strings(pd: Any, t: Any, name: str, nulls: np.ndarray | None) -> Any:
+def _pandas_strings(pd: Any, t: Any, name: str, nulls: np.ndarray | None, text: bool) -> Any:
     dtype = _str_dtype(pd)
     # "pyarrow_numpy": pandas 2.1-2.2's name for the same storage under infer_string
     if dtype is not None and getattr(dtype, "storage", None) in ("pyarrow", "pyarrow_numpy"):
         # the Arrow array is the pandas array: no Python object per value
+        if text:
+            return dtype.__from_arrow__(_strings(t, name, text_arrow, nulls))
         return dtype.__from_arrow__(_strings(t, name, arrow_strings, nulls, large=True))
-    values = _strings(t, name, utf8_objects, nulls, np.nan)
+    values = _strings(t, name, text_objects if text else utf8_objects, nulls, np.nan)
     return values if dtype is None else pd.array(values, dtype=dtype)
 
 
@@ -282,8 +360,8 @@ def to_pandas(t: Any, decimals: str = "float") -> Any:
         nulls = t.null_mask(name) if col.masked else None
         if col.type == "category":
             data[name] = pd.Categorical.from_codes(t._codes(name), t.meta["categories"][name])
-        elif col.type == "str":
-            data[name] = _pandas_strings(pd, t, name, nulls)
+        elif col.type in ("str", "text"):
+            data[name] = _pandas_strings(pd, t, name, nulls, col.type == "text")
         elif col.type == "decimal" and decimals == "decimal":
             data[name] = t.decimal(name)
         elif col.type == "decimal" and decimals == "int":

@@ -930,9 +930,11 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         size = sum((path / p["file"]).stat().st_size for p in parts)
         print(f"  files: {len(parts)} part(s) {_fmt_bytes(size)}, dataset.json")
     else:
+        text = path.with_name(meta["text"]["path"]) if "text" in meta else None
         print(
             f"  files: {path.name} {_fmt_bytes(path.stat().st_size)}, "
-            f"{side.name} {_fmt_bytes(side.stat().st_size)}"
+            + (f"{text.name} {_fmt_bytes(text.stat().st_size)}, " if text else "")
+            + f"{side.name} {_fmt_bytes(side.stat().st_size)}"
         )
     src = meta.get("source", {})
     if src:
@@ -999,6 +1001,11 @@ def cmd_profile(args: argparse.Namespace) -> int:
     else:
         src = _input(args)
         schema, inferred = _schema(args, src)
+        if inferred and schema.text_names:  # a profile folds fixed-width values: str there
+            args.types = [*(args.types or []), *((n, "str") for n in schema.text_names)]
+            if hasattr(src, "seek"):
+                src.seek(0)
+            schema, inferred = _schema(args, src)
         prof = fastetl.profile(src, schema, top=args.top, workers=args.workers)
         prof.data["schema_inferred"] = inferred
         if args.input == "-":

@@ -600,9 +600,12 @@ def convert(
     if schema is None:
         from .infer import infer_schema
 
+        rows = 10_000 if infer_rows is None else infer_rows
         try:
-            sch = infer_schema(paths[0], infer_rows=10_000 if infer_rows is None else infer_rows,
-                               on_error=on_error)
+            sch = infer_schema(paths[0], infer_rows=rows, on_error=on_error)
+            if sch.text_names:  # a dataset holds fixed-width records only (yet): str there
+                types = {name: "str" for name in sch.text_names}
+                sch = infer_schema(paths[0], infer_rows=rows, on_error=on_error, types=types)
         except ParseError as e:
             raise inference_error(e, on_error) from None
     else:
@@ -714,6 +717,11 @@ def _convert_locked(
         ranges = _cuts(client, files, psize, sch, on_error != "raise")
 
         def attempt(s: Schema, watcher: widening.Watcher | None) -> tuple:
+            if s.text_names:
+                raise SchemaError(
+                    f"column {s.text_names[0]!r}: a dataset cannot hold text columns yet; "
+                    "give a schema with str and a width"
+                )
             return _parts(client, files, ranges, s, on_error, watcher, tmp)
 
         sch, results, cats = widening.converting(sch, on_error, widen, attempt)

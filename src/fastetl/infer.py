@@ -68,6 +68,13 @@ CATEGORY_MAX_DISTINCT = 255  # a text column with more distinct values is str
 CATEGORY_MAX_RATIO = 0.05  # ... or with more than 5% distinct values among its non-nulls
 STR_MIN_WIDTH = 8
 STR_HEADROOM = 1.5
+# Free text is ``text`` (each value once, out of line, plus a 12-byte reference) rather
+# than str(width) (the widest value x 1.5, padded, in every row) when its longest value is
+# over TEXT_MIN_BYTES and the str width would take over TEXT_SAVING times the bytes text
+# takes per row (or no str width holds it).
+TEXT_MIN_BYTES = 64
+TEXT_SAVING = 2
+TEXT_REF_BYTES = 12
 MAX_PASSES = 64  # full-file passes allowed in guaranteed mode (plus 4 per column)
 _RESYNC_TRIES = 64  # line starts tried when re-synchronising a middle/end sample
 _RESYNC_ROWS = 3  # consecutive well-formed rows needed to accept a re-synchronised start
@@ -923,8 +930,21 @@ class _Stats:
             self.hi = n if self.hi is None else max(self.hi, n)
 
 
+def _lengths_vary(st: _Stats, longest: int | None = None) -> bool:
+    """The TEXT_MIN_BYTES / TEXT_SAVING rule over the sample (``longest``: a longer value
+    met past it)."""
+    top = max(st.max_bytes, longest or 0)
+    if top * STR_HEADROOM > MAX_STR_WIDTH:
+        return True
+    if top <= TEXT_MIN_BYTES:
+        return False
+    rows = sum(st.counts.values())
+    mean = sum(len(v.encode("utf-8")) * n for v, n in st.counts.items()) / max(rows, 1)
+    return _round_width(top) > TEXT_SAVING * (TEXT_REF_BYTES + mean)
+
+
 def _text_column(name: str, st: _Stats, null_values: tuple[str, ...]) -> Column:
-    """str or category, by the documented cardinality rule."""
+    """category, text or str, by the documented cardinality and length rules."""
     tokens = set(null_values) - {""}
     nullable = "" in st.counts and not (tokens & set(st.counts))
     distinct = sum(1 for v in st.counts if v != "")
@@ -935,6 +955,8 @@ def _text_column(name: str, st: _Stats, null_values: tuple[str, ...]) -> Column:
             nullable=nullable,
             max_values=255 if distinct <= 127 else 65535,
         )
+    if _lengths_vary(st):
+        return Column(name=name, type="text", nullable=nullable)
     return Column(name=name, type="str", nullable=nullable, width=_round_width(st.max_bytes))
 
 
@@ -1017,6 +1039,8 @@ def _text_of(
         nullable = "" in st.counts and not (tokens & set(st.counts))
     else:
         nullable = col.nullable
+    if st is not None and _lengths_vary(st, nbytes) or nbytes * STR_HEADROOM > MAX_STR_WIDTH:
+        return Column(name=col.name, type="text", nullable=nullable)
     return Column(name=col.name, type="str", nullable=nullable, width=_round_width(nbytes))
 
 
@@ -1056,9 +1080,11 @@ def _widen(
     if t == "str":
         if "longer than" in reason:
             need = whole or len(raw.encode("utf-8"))
+            if (need > TEXT_MIN_BYTES and _round_width(need) > TEXT_SAVING * (col.width or 0)) or (
+                need * STR_HEADROOM > MAX_STR_WIDTH
+            ):  # str would more than double its width for it: text (as inference's rule)
+                return Column(name=col.name, type="text", nullable=col.nullable)
             w = max(_round_width(need), (col.width or 0) + 8)
-            if (col.width or 0) >= MAX_STR_WIDTH:
-                return None
             return _with(col, width=min(w, MAX_STR_WIDTH))
         return None
     if t == "category":
@@ -2042,6 +2068,9 @@ class _DiscardWriter:
 
     def append(self, records: Any) -> None:
         self.rows += len(records)
+
+    def add_text(self, records: Any, text: bytes) -> None:
+        pass
 
 
 class _ValueErrors:

@@ -51,6 +51,8 @@ def _column_spec(
         spec["kind"] = K["str"]
         spec["size"] = col.width
         spec["truncate"] = col.truncate
+    elif t == "text":
+        spec["kind"] = K["text"]
     elif t == "category":
         spec["kind"] = K["category"]
         spec["size"] = int(col.numpy_format[2:])

@@ -75,6 +75,11 @@ class Writer(Protocol):
 
     def append(self, records: np.ndarray) -> None: ...
 
+    def add_text(self, records: np.ndarray, text: bytes) -> None:
+        """(Only with text columns.)  Put the text the core kept for ``records`` after the
+        text before it, and move their text offsets (counted from the start of ``text``)
+        to match, before the records are appended or advanced over."""
+
 
 class BadRowSink(Protocol):
     """Where rejected rows go (see :class:`fastetl.store.RejectsWriter`)."""
@@ -361,12 +366,16 @@ def _parse_range(
 ) -> int:
     """Parse the whole rows of data[start:end] into the writer; returns where to go on."""
     room = bad.buffer()
+    text = bool(bad.binding.schema.text_names)
     while True:
         win = writer.window(writer.window_rows, exact=False)
         wrows = len(win) // writer.itemsize
         read = writer.rows - bad.rows0 + bad.count
         res = parser.parse(pos.data, start, end, final, win, 0, wrows, room)
         status, rows, consumed, nbad = res[0], res[1], res[2], res[9]
+        if text:
+            recs = np.frombuffer(win, bad.binding.schema.dtype(), rows)
+            writer.add_text(recs, parser.take_text())
         writer.advance(rows)
         start = consumed
         if status != _S["OK"]:
@@ -910,6 +919,7 @@ class _Done:
     # it had described BAD_ROWS_PER_BLOCK bad rows): the committer parses the rest
     full: bool = False
     lines: int = -1  # line breaks in the block (counted when its lines_before is not known)
+    text: bytes = b""  # the bytes of its text columns (the records' offsets count from 0)
 
 
 def _buffer_blocks(data: Any, start: int, n: int, block: int) -> Any:
@@ -1561,7 +1571,8 @@ def _work(
         lines = -1
         if block.lines_before == -1:  # (here, not on the committer's thread)
             lines = _core.count_lines(block.data, block.start, block.end)
-        return _Done(block, pid, recs, error, bad, new_values, end, buf, full, lines)
+        text = parser.take_text()  # (b"" without text columns)
+        return _Done(block, pid, recs, error, bad, new_values, end, buf, full, lines, text)
     finally:
         slot.give(workers)
 
@@ -1590,6 +1601,7 @@ class _Committer:
         self.bad = bad
         self.pos = pos  # for a buffer input: line numbers are counted on from block to block
         self.learned = learned_categories(binding)
+        self.text = bool(binding.schema.text_names)
         seed = job.seed() or {}
         self.values: list[list[bytes]] = [
             [v.encode("utf-8") for v in seed.get(col.name, [])] for _, col in self.learned
@@ -1719,6 +1731,8 @@ class _Committer:
                 keep = np.ones(n, bool)
                 keep[broken[0]] = False
                 recs = recs[keep]
+        if len(recs) and self.text:  # offsets in input order: the same whatever the threads
+            self.writer.add_text(recs, done.text)
         if len(recs):
             self.writer.append(recs)
         if done.buffer is not None:  # written: the next block may parse into it
@@ -1924,7 +1938,8 @@ class _Committer:
                 added = True
         if added and self.unmapped:
             self._fill_unmapped()
-        return _Done(piece, -1, recs, error, bad, [[] for _ in self.learned], stop, buf, full)
+        none = [[] for _ in self.learned]
+        return _Done(piece, -1, recs, error, bad, none, stop, buf, full, text=parser.take_text())
 
     def _long_row(self, data: Any, start: int, b: _Block) -> tuple[int, bool]:
         """The row at ``data[start:]`` of a buffer input is longer than MAX_ROW_BYTES:

@@ -30,7 +30,7 @@ from .outset import checkpoint_path, is_temp_of, write_json_atomic
 from .pipeline import Mark
 from .schema import Schema
 from .sources import InputError, Source
-from .store import CHECKPOINT_FORMAT, NpyWriter, RejectsWriter, sidecar_path
+from .store import CHECKPOINT_FORMAT, NpyWriter, RejectsWriter, sidecar_path, text_path
 
 HASH_CHUNK = 8 << 20  # the prefix CRC is kept at every multiple of this
 
@@ -174,12 +174,20 @@ class Checkpoints:
             **self.identity,
             "input_check": input_check(self.source, mark.offset, self._hash),
             "partial": str(self.writer.tmp_path),
+            **self._text(),
             "rejects_state": self.rejects.state() if self.rejects is not None else None,
             "mark": dataclasses.asdict(mark),
         }
         write_json_atomic(checkpoint_path(self.target), doc, self.writer.run)
         self.saved = mark
         self.last = time.monotonic()
+
+    def _text(self) -> dict[str, Any]:
+        """Where the text bytes of the checkpoint are (only with text columns)."""
+        text = self.writer.textfile
+        if text is None:
+            return {}
+        return {"text_partial": str(text.tmp_path), "text_bytes": text.length}
 
     def close(self) -> None:
         if self._hash is not None:
@@ -208,10 +216,14 @@ class ResumePoint:
     mark: Mark
     partial: Path  # the records of the interrupted run
     rejects_state: dict[str, Any] | None
+    text_partial: Path | None = None  # the text bytes of the interrupted run
+    text_bytes: int | None = None
 
     def files(self) -> set[Path]:
         """The interrupted run's files this run takes up."""
         out = {self.partial}
+        if self.text_partial is not None:
+            out.add(self.text_partial)
         if self.rejects_state is not None:
             out |= {Path(self.rejects_state["rows_path"]), Path(self.rejects_state["meta_path"])}
         return out
@@ -241,7 +253,16 @@ def resume_point(
         mark = Mark(**doc["mark"])
         partial = Path(doc["partial"])
         state = doc.get("rejects_state")
-        point = ResumePoint(mark, partial, state)
+        text = doc.get("text_partial")
+        point = ResumePoint(
+            mark,
+            partial,
+            state,
+            Path(text) if text is not None else None,
+            int(doc["text_bytes"]) if text is not None else None,
+        )
+        if text is not None and not is_temp_of(Path(text), text_path(dst)):
+            raise ValueError(f"{text} is not a temporary file of {text_path(dst)}")
         finals = [dst]
         if state is not None:
             assert rejects is not None

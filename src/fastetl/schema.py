@@ -55,6 +55,7 @@ TYPES = (
     "datetime",
     "decimal",
     "str",
+    "text",
     "category",
     "skip",
 )
@@ -68,6 +69,15 @@ MAX_STR_WIDTH = 1 << 20
 MAX_NAME_BYTES = 1024
 DEFAULT_MAX_CATEGORY_VALUES = 65535
 NULLS_FIELD = "_nulls"
+# A text column's field: where its UTF-8 bytes start in the output's text file
+# (OUT.text.npy, or the in-memory text buffer of read_csv) and how many there are.
+TEXT_REF = [("offset", "<u8"), ("length", "<u4")]
+
+
+def text_fields(dtype: np.dtype) -> tuple[str, ...]:
+    """The fields of a record dtype that are text references (TEXT_REF)."""
+    ref = np.dtype(TEXT_REF)
+    return tuple(n for n, (dt, *_) in (dtype.fields or {}).items() if dt == ref)
 DECIMAL_MARKS = (".", ",")
 THOUSANDS_SEPARATORS = (",", ".", " ", "'", "_")
 # The boolean words the core always reads (any case), and what each means.
@@ -83,6 +93,7 @@ _TYPE_KEYS: dict[str, frozenset[str]] = {
     "datetime": frozenset({"format", "unit", "tz"}),
     "decimal": frozenset({"scale", "round"}),
     "str": frozenset({"width", "truncate"}),
+    "text": frozenset(),
     "category": frozenset({"values", "max_values"}),
     "skip": frozenset(),
 }
@@ -584,6 +595,8 @@ class Column:
             return "<i8"
         if t == "str":
             return f"S{self.width}"
+        if t == "text":
+            return TEXT_REF  # type: ignore[return-value]
         if t == "category":
             # code 0 .. limit-1 must fit
             return INT_TYPES[smallest_unsigned(max(self.category_limit - 1, 0))][0]
@@ -805,6 +818,11 @@ class Schema:
     def masked_columns(self) -> tuple[Column, ...]:
         """Columns with a bit in the null mask, in bit order."""
         return tuple(c for c in self.columns if c.stored and c.masked)
+
+    @property
+    def text_names(self) -> tuple[str, ...]:
+        """The names of the ``text`` columns (their bytes live out of line)."""
+        return tuple(c.name for c in self.columns if c.type == "text")
 
     def null_fields(self) -> list[tuple[str, str]]:
         n = len(self.masked_columns)

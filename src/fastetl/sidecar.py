@@ -161,6 +161,11 @@ def check_keys(meta: dict[str, Any], side: Path) -> Schema:
         for key in ("data_offset", "bytes"):
             if key in out:
                 c.is_int(out[key], f"output.{key}")
+    if "text" in meta:
+        text = c.is_dict(meta["text"], "text")
+        c.is_str(text.get("path"), "text.path")
+        for key in ("data_offset", "bytes"):
+            c.is_int(text.get(key), f"text.{key}")
     if "numpy_load" in meta:
         opts = c.is_dict(meta["numpy_load"], "numpy_load")
         if "max_header_size" in opts:

@@ -44,13 +44,15 @@ from .outset import (
     try_recover,
     write_json_atomic,
 )
-from .schema import Schema
+from .schema import Schema, text_fields
 
 __all__ = ["checkpoint_path", "write_json_atomic"]  # re-exported for the callers of store
 
 NPY_MAGIC = b"\x93NUMPY"
 NPY_ALIGN = 64
 SIDECAR_SUFFIX = ".json"
+TEXT_SUFFIX = ".text.npy"
+TEXT_DTYPE = np.dtype(np.uint8)
 SIDECAR_FORMAT = 1
 CHECKPOINT_FORMAT = 1
 REJECTS_FORMAT = 1
@@ -81,6 +83,20 @@ def sidecar_path(path: str | os.PathLike[str]) -> Path:
     """``orders.npy`` -> ``orders.npy.json``."""
     p = Path(path)
     return p.with_name(p.name + SIDECAR_SUFFIX)
+
+
+def text_path(path: str | os.PathLike[str]) -> Path:
+    """``orders.npy`` -> ``orders.text.npy``: the bytes of its text columns."""
+    p = Path(path)
+    return p.with_name((p.name[:-4] if p.name.endswith(".npy") else p.name) + TEXT_SUFFIX)
+
+
+def shift_text(records: np.ndarray, names: tuple[str, ...], base: int) -> None:
+    """Move the text offsets of ``records`` (counted from the start of their block's
+    text) by ``base``, where that text goes."""
+    if base:
+        for name in names:
+            records[name]["offset"] += np.uint64(base)
 
 
 def npy_header(dtype: np.dtype, rows: int, total: int | None = None) -> bytes:
@@ -169,6 +185,9 @@ class ArrayWriter:
         self.rows = 0
         self._array = np.zeros(max(capacity, 16), dtype=dtype)
         self.window_rows = max(1, min(DEFAULT_WINDOW_BYTES // self.itemsize, max(1024, capacity)))
+        self.text_names = text_fields(dtype)
+        self.text_len = 0
+        self._text = np.zeros(0, np.uint8)
 
     def window(self, nrows: int, exact: bool = True) -> memoryview:
         """Writable bytes for ``nrows`` records after the last committed one (fewer, but at
@@ -193,9 +212,27 @@ class ArrayWriter:
         np.frombuffer(self.window(n), dtype=self.dtype)[:] = records
         self.rows += n
 
+    def add_text(self, records: np.ndarray, text: bytes) -> None:
+        """The text of ``records`` after the text before it (see pipeline.Writer)."""
+        shift_text(records, self.text_names, self.text_len)
+        end = self.text_len + len(text)
+        if end > len(self._text):
+            new = np.empty(max(end, 2 * len(self._text), 1 << 16), np.uint8)
+            new[: self.text_len] = self._text[: self.text_len]
+            self._text = new
+        self._text[self.text_len : end] = np.frombuffer(text, np.uint8)
+        self.text_len = end
+
     def result(self) -> np.ndarray:
         out = self._array[: self.rows]
         if len(self._array) > 2 * self.rows + 1024:  # give back what we over-allocated
+            out = out.copy()
+        return out
+
+    def text(self) -> np.ndarray:
+        """The bytes of the text columns (what their offsets point into)."""
+        out = self._text[: self.text_len]
+        if len(self._text) > 2 * self.text_len + (1 << 16):
             out = out.copy()
         return out
 
@@ -215,6 +252,8 @@ class NpyWriter:
         resume_rows: int | None = None,
         append: bool = False,
         pipelined: bool = True,
+        text_partial: str | os.PathLike[str] | None = None,
+        text_bytes: int | None = None,
     ) -> None:
         """The records go to a temporary file named for ``target`` and the run ``run``
         (:func:`fastetl.outset.temp_path`), created exclusively; ``partial`` and
@@ -222,7 +261,10 @@ class NpyWriter:
         keeping that many records; ``append`` starts from a copy of the existing
         target's records.  ``pipelined``: records are parsed on a worker thread, even
         with one worker, while the calling thread writes the blocks parsed before (on
-        one CPU, better not: then one thread parses into the reused window and writes it)."""
+        one CPU, better not: then one thread parses into the reused window and writes it).
+        Records with ``text`` columns put their bytes in ``OUT.text.npy`` (:func:`text_path`),
+        a temporary file of the run too (resumed from ``text_partial``, ``text_bytes`` of it
+        kept), committed with the records."""
         self.target = Path(target)
         self.run = run or new_run_id()
         self.pipelined = pipelined
@@ -237,6 +279,8 @@ class NpyWriter:
         self._fd: int | None = None
         self._syncer: _Syncer | None = None  # started by the first SYNC_AHEAD_BYTES
         self._unsynced = 0
+        self.text_names = text_fields(dtype)
+        self.textfile: _TextFile | None = None
         folder = self.target.parent if str(self.target.parent) else Path(".")
         if not folder.is_dir():
             raise OutputError(f"cannot write {self.target}: folder {folder} does not exist")
@@ -261,6 +305,8 @@ class NpyWriter:
                 self._copy_target()
             else:
                 os.write(self._fd, self._header)
+            if self.text_names:
+                self.textfile = _TextFile(self.target, self.run, append, text_partial, text_bytes)
         except OSError as e:
             self.abort()
             raise OutputError(f"cannot write {self.tmp_path}: {e.strerror or e}") from None
@@ -355,11 +401,24 @@ class NpyWriter:
             self._syncer.request(start + len(data))
             self._check_synced()
 
+    def add_text(self, records: np.ndarray, text: bytes) -> None:
+        """The text of ``records`` after the text before it (see pipeline.Writer)."""
+        assert self.textfile is not None
+        shift_text(records, self.text_names, self.textfile.length)
+        self.textfile.write(text)
+
+    @property
+    def text_len(self) -> int:
+        """Bytes of text written so far (0 without text columns)."""
+        return self.textfile.length if self.textfile is not None else 0
+
     def sync(self) -> None:
         """Make the records written so far durable (for a checkpoint).  Never at the
         same time as a background fsync: an I/O error is reported to one fsync only,
         and must not be taken by one whose caller does not look."""
         assert self._fd is not None
+        if self.textfile is not None:
+            self.textfile.sync()
         if self._syncer is None:
             self._fsync_now()
             return
@@ -398,13 +457,17 @@ class NpyWriter:
     def detach(self) -> None:
         """Stop writing but keep the partial file (a later run resumes it)."""
         self._stage = None
-        self._close_file()
+        try:
+            self._close_file()
+        finally:
+            if self.textfile is not None:
+                self.textfile.close()
 
     # -- ending ----------------------------------------------------------------
     def finish(self, sidecar: dict[str, Any]) -> tuple[int, list[tuple[Path, Path]]]:
         """Complete the file (its row count, the pair trailer; synced and closed) and
-        its sidecar's temporary file.  Returns the file's size and the renames that
-        put both in place (see :meth:`commit`)."""
+        its sidecar's temporary file.  Returns the file's size (with its text file's)
+        and the renames that put the set in place (see :meth:`commit`)."""
         self._stage = None
         assert self._fd is not None and self.tmp_path is not None
         size = self.data_offset + self.rows * self.itemsize
@@ -426,9 +489,19 @@ class NpyWriter:
         load = _sidecar.numpy_load_options(self.data_offset)
         if load:  # what a plain numpy.load needs for these (very wide) records
             sidecar["numpy_load"] = load
+        text = self.textfile
+        if text is not None:
+            sidecar["text"] = {
+                "path": text.target.name,
+                "bytes": text.length,
+                "data_offset": text.data_offset,
+            }
         pair = pair_id(sidecar)
         sidecar["pair"] = {"id": pair.hex()}
+        renames = []
         try:
+            if text is not None:  # (its trailer ties it to this commit, as the records')
+                renames.append(text.finish(pair))
             os.ftruncate(self._fd, size)
             _write_at(self._fd, memoryview(_pair_trailer(pair, self.rows)), size)
             os.lseek(self._fd, 0, os.SEEK_SET)
@@ -448,7 +521,10 @@ class NpyWriter:
         except BaseException:
             self.abort()
             raise
-        return size + PAIR_BYTES, [(self.tmp_path, self.target), (self._sidecar_tmp, side)]
+        renames += [(self.tmp_path, self.target), (self._sidecar_tmp, side)]
+        if text is not None:  # (the size of the output: the text file's too)
+            size += text.data_offset + text.length + PAIR_BYTES
+        return size + PAIR_BYTES, renames
 
     def commit(self, sidecar: dict[str, Any]) -> int:
         """Finish the file and move it and its sidecar into place together.  Returns
@@ -469,6 +545,109 @@ class NpyWriter:
             pass
         finally:  # (even when Ctrl-C interrupts the wait for a background fsync)
             _remove_quietly(self.tmp_path, self._sidecar_tmp)
+            if self.textfile is not None:
+                self.textfile.abort()
+
+
+class _TextFile:
+    """The bytes of an output's text columns: ``OUT.text.npy``, a 1-d uint8 ``.npy``
+    (``numpy.load`` reads it), written in a temporary file of the run and committed with
+    the records; after its bytes, the records' pair trailer (:func:`_pair_trailer`) ties
+    it to their commit."""
+
+    def __init__(
+        self,
+        target: Path,
+        run: str,
+        append: bool,
+        partial: str | os.PathLike[str] | None,
+        keep: int | None,
+    ) -> None:
+        self.target = text_path(target)
+        header = npy_header(TEXT_DTYPE, 0)
+        self.data_offset = len(header)
+        self.length = 0
+        self.tmp_path: Path | None = None
+        self._fd: int | None = None
+        if partial is not None and keep is not None:  # resume: keep the checkpoint's bytes
+            self.tmp_path = Path(partial)
+            self._fd = os.open(self.tmp_path, os.O_RDWR | _O_NOFOLLOW | getattr(os, "O_BINARY", 0))
+            if os.read(self._fd, self.data_offset) != header or (
+                os.fstat(self._fd).st_size < self.data_offset + keep
+            ):
+                raise OutputError(
+                    f"the partial output {self.tmp_path} does not match the checkpoint; "
+                    "convert again without resuming"
+                )
+            self.length = keep
+            os.ftruncate(self._fd, self.data_offset + keep)
+            return
+        self.tmp_path, self._fd = create_temp(self.target, run)
+        try:
+            self._start(target, header, append)
+        except BaseException:  # (the writer has no hold on this file yet)
+            self.abort()
+            raise
+
+    def _start(self, target: Path, header: bytes, append: bool) -> None:
+        """A new file's header, or (append) a copy of the existing text file."""
+        assert self._fd is not None
+        if not append:
+            os.write(self._fd, header)
+            return
+        try:
+            dtype, n, offset = read_npy_header(self.target)
+        except (OSError, ValueError) as e:
+            raise OutputError(f"cannot append to {target}: {e}") from None
+        if dtype != TEXT_DTYPE or offset != self.data_offset:
+            raise OutputError(f"cannot append to {target}: {self.target} is not its text file")
+        with open(self.target, "rb") as src:
+            done, size = 0, offset + n
+            while done < size:
+                chunk = src.read(min(8 << 20, size - done))
+                if not chunk:
+                    raise OutputError(f"cannot append to {target}: {self.target} is truncated")
+                done += os.write(self._fd, chunk)
+        self.length = n
+
+    def write(self, data: bytes) -> None:
+        assert self._fd is not None
+        try:
+            _write_at(self._fd, memoryview(data), self.data_offset + self.length)
+        except OSError as e:
+            raise OutputError(f"cannot write {self.target}: {e.strerror or e}") from None
+        self.length += len(data)
+
+    def sync(self) -> None:
+        assert self._fd is not None
+        try:
+            os.fsync(self._fd)
+        except OSError as e:
+            raise OutputError(f"cannot write {self.tmp_path}: {e.strerror or e}") from None
+
+    def finish(self, pair: bytes) -> tuple[Path, Path]:
+        """Its length in the header, the pair trailer, synced and closed: the rename to do."""
+        assert self._fd is not None and self.tmp_path is not None
+        end = self.data_offset + self.length
+        os.ftruncate(self._fd, end)
+        _write_at(self._fd, memoryview(_pair_trailer(pair, self.length)), end)
+        _write_at(self._fd, memoryview(npy_header(TEXT_DTYPE, self.length, self.data_offset)), 0)
+        os.fsync(self._fd)
+        self.close()
+        return self.tmp_path, self.target
+
+    def close(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+    def abort(self) -> None:
+        try:
+            self.close()
+        except OSError:  # pragma: no cover
+            pass
+        finally:
+            _remove_quietly(self.tmp_path)
 
 
 class _Syncer:
@@ -563,6 +742,8 @@ def pair_id(sidecar: dict[str, Any]) -> bytes:
     run, thread count or input file."""
     doc = {k: sidecar.get(k) for k in PAIR_KEYS}
     doc["data_offset"] = sidecar["output"]["data_offset"]
+    if "text" in sidecar:  # (only there: the ids of outputs without text stay as they were)
+        doc["text"] = sidecar["text"]
     text = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
 
@@ -876,6 +1057,7 @@ def verify_pair(path: str | os.PathLike[str], meta: dict[str, Any]) -> None:
     except (OSError, ValueError, EOFError) as e:
         raise OutputError(f"cannot read {path}: {e}") from None
     _check_pair(path, meta, found)
+    _load_text(path, meta)  # (its text file: the same commit's, or PairError)
 
 
 def open_records(
@@ -906,7 +1088,9 @@ def open_records(
 PAIR_TRIES = 50  # a reader meets a commit between its two renames: look again, for ~1 s
 
 
-def load_pair(path: str | os.PathLike[str]) -> tuple[dict[str, Any], np.ndarray]:
+def load_pair(
+    path: str | os.PathLike[str],
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray | None]:
     """The sidecar and the records of a converted file, from the same commit.
 
     The records are memory-mapped from the file whose pair id was checked (not
@@ -914,19 +1098,11 @@ def load_pair(path: str | os.PathLike[str]) -> tuple[dict[str, Any], np.ndarray]
     that meets a commit between its renames tries again, for about a second."""
     for attempt in range(PAIR_TRIES):
         meta = read_sidecar(path)
-        try:
-            fh = open(path, "rb")  # noqa: SIM115 - closed below; the map keeps its own
-        except FileNotFoundError:
-            raise OutputError(f"{path}: no such file") from None
-        except OSError as e:
-            raise OutputError(f"cannot read {path}: {e.strerror or e}") from None
+        fh, dtype, rows, offset, found = _open_npy(path)
         with fh:
             try:
-                dtype, rows, offset, found = _pair_of(fh, path)
-            except (OSError, ValueError, EOFError) as e:
-                raise OutputError(f"cannot read {path}: {e}") from None
-            try:
                 _check_pair(path, meta, found)
+                text = _load_text(path, meta)  # (its trailer: the same commit's, or PairError)
             except PairError as e:
                 if e.edited or attempt + 1 == PAIR_TRIES:
                     raise
@@ -934,13 +1110,52 @@ def load_pair(path: str | os.PathLike[str]) -> tuple[dict[str, Any], np.ndarray]
                     time.sleep(0.02)  # else a commit under way: look again
                 continue
             if rows == 0:
-                return meta, np.zeros(0, dtype=dtype)
+                return meta, np.zeros(0, dtype=dtype), text
             end = offset + rows * dtype.itemsize
             if os.fstat(fh.fileno()).st_size < end:
                 raise OutputError(f"cannot read {path}: it is shorter than its header says")
             array = np.memmap(fh, dtype=dtype, mode="r", offset=offset, shape=(rows,))
-            return meta, array
+            return meta, array, text
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _open_npy(path: str | os.PathLike[str]) -> tuple[Any, np.dtype, int, int, str | None]:
+    """The .npy at ``path`` open for reading, with its dtype, rows, data offset and pair
+    id (:func:`_pair_of`); one OutputError when it cannot be read.  The caller closes it
+    (a memory map of it keeps its own)."""
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - returned open
+    except FileNotFoundError:
+        raise OutputError(f"{path}: no such file") from None
+    except OSError as e:
+        raise OutputError(f"cannot read {path}: {e.strerror or e}") from None
+    try:
+        return (fh, *_pair_of(fh, path))
+    except (OSError, ValueError, EOFError) as e:
+        fh.close()
+        raise OutputError(f"cannot read {path}: {e}") from None
+
+
+def _load_text(path: str | os.PathLike[str], meta: dict[str, Any]) -> np.ndarray | None:
+    """The text bytes of the commit ``meta`` describes (memory-mapped), None when its
+    records have no text columns; PairError when the text file is another commit's."""
+    info = meta.get("text")
+    if info is None:
+        if Schema.from_dict(meta["schema"]).text_names:
+            raise OutputError(f"{sidecar_path(path)} does not say where the text columns are")
+        return None
+    tpath = text_path(path)
+    fh, dtype, n, offset, found = _open_npy(tpath)
+    with fh:
+        want = meta.get("pair", {}).get("id")
+        if dtype != TEXT_DTYPE or found != want or n != info["bytes"]:
+            raise PairError(
+                f"{tpath} was not written with {Path(path).name} and its sidecar "
+                "(another run replaced it, or a run stopped while committing)"
+            )
+        if n == 0:
+            return np.zeros(0, np.uint8)
+        return np.memmap(fh, dtype=TEXT_DTYPE, mode="r", offset=offset, shape=(n,))
 
 
 def sidecar_schema(meta: dict[str, Any]) -> Schema:

@@ -48,7 +48,7 @@ class Table:
         # which are memory-mapped (none: no map): nothing is read here.  The category
         # codes are checked as they are decoded, not by a scan of the file.
         try:
-            meta, array = load_pair(self.path)
+            meta, array, text = load_pair(self.path)
         except PairError:
             read_sidecar(self.path, records=True)  # a sidecar edited by hand: say which key
             raise
@@ -58,13 +58,17 @@ class Table:
         facts = NpyFacts(dtype=array.dtype, rows=len(array), data_offset=offset, size=None)
         check_records(meta, self.schema, sidecar_path(self.path), facts, self.path.name)
         self.array: np.ndarray = array
+        self.text: np.ndarray = text if text is not None else np.zeros(0, np.uint8)
         self._data_offset = offset  # where array[0] is in the file (None: not mapped)
         self._index()
 
     @classmethod
-    def from_array(cls, array: np.ndarray, meta: dict[str, Any]) -> Table:
+    def from_array(
+        cls, array: np.ndarray, meta: dict[str, Any], text: np.ndarray | None = None
+    ) -> Table:
         """A Table over records in memory; ``meta`` is shaped like a sidecar (at least
-        ``"schema"`` and ``"categories"``).  :func:`fastetl.read_csv` returns one."""
+        ``"schema"`` and ``"categories"``); ``text`` holds the bytes of the ``text``
+        columns (uint8).  :func:`fastetl.read_csv` returns one."""
         self = cls.__new__(cls)
         self.path = None
         self.meta = meta
@@ -73,6 +77,9 @@ class Table:
             raise ValueError(
                 f"records of {array.dtype} do not match the schema's {self.schema.dtype()}"
             )
+        if self.schema.text_names and text is None:
+            raise ValueError("records with text columns need their text bytes")
+        self.text = np.zeros(0, np.uint8) if text is None else np.asarray(text, np.uint8)
         self.array = array
         self._data_offset = None
         self._index()
@@ -138,6 +145,8 @@ class Table:
             out = out.take(self._codes(name))
         elif col.type == "str":
             out = _utf8(self, name)
+        elif col.type == "text":
+            out = bridges._strings(self, name, bridges.text_objects)
         elif col.type == "decimal":
             floats = _decimal_floats(raw, col.scale or 0)
             if nulls is None:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .. import api as _api
-from ..errors import ParseError
+from ..errors import ParseError, SchemaError
 from ..pipeline import run as _run_pipeline
 from ..schema import Schema
 from ..sources import open_source
@@ -158,6 +158,28 @@ class BadRowCounter:
         }
 
 
+def _fixed_width(src: Any, schema: Any, infer_rows: int | str | None) -> tuple[Any, Schema]:
+    """The input and schema of a profile: its folds read fixed-width values, so where
+    inference picks ``text`` it infers again with ``str`` (the sample's width) there."""
+    src, sch = _api._resolve(src, schema, infer_rows, "skip")
+    if not sch.text_names:
+        return src, sch
+    if schema is not None:
+        raise _no_text(sch)
+    if hasattr(src, "seek"):
+        src.seek(0)
+    return _api._resolve(
+        src, None, infer_rows, "skip", {"types": {name: "str" for name in sch.text_names}}
+    )
+
+
+def _no_text(sch: Schema) -> SchemaError:
+    return SchemaError(
+        f"column {sch.text_names[0]!r} is text: a profile reads fixed-width values only (yet); "
+        "give it as str with a width"
+    )
+
+
 class _Calls:
     """A folder that hands each chunk to a function, on the calling thread."""
 
@@ -170,7 +192,7 @@ def csv_passes(src: Any, schema: Any, passes: list[Any]) -> dict[str, Any]:
     called with the schema and returns the function that takes each chunk of records
     (in input order).  Bad rows are skipped.  Returns the sidecar-like ``meta``
     (schema, categories, source facts, row counts) of the last pass."""
-    src, sch = _api._resolve(src, schema, None, "skip")
+    src, sch = _fixed_width(src, schema, None)
     if len(passes) > 1:
         src = _api._seekable(src)  # stdin and pipes: spooled, to be read again
     meta: dict[str, Any] = {}
@@ -255,7 +277,7 @@ def _profile_csv(
     infer_rows: int | str | None,
     limits: Limits,
 ) -> dict[str, Any]:
-    src, sch = _api._resolve(src, schema, infer_rows, "skip")
+    src, sch = _fixed_width(src, schema, infer_rows)
     state = TableState(sch, limits)
     bad = BadRowCounter()
     with open_source(src, sch.dialect.encoding) as source:
@@ -291,6 +313,8 @@ def _profile_csv(
 def _profile_npy(path: Path, top: int, workers: int | None, limits: Limits) -> dict[str, Any]:
     t = Table(path)
     sch = t.schema
+    if sch.text_names:
+        raise _no_text(sch)
     array = t.array
     state = TableState(sch, limits)
     rows = _chunk_rows(array.dtype.itemsize)

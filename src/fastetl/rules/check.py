@@ -106,7 +106,7 @@ def check(path: str | os.PathLike[str], rules: Any = None) -> CheckReport:
     """Check the converted output ``path`` against ``rules`` (a schema or just its rule
     keys: a dict, JSON text or a path), or against the rules of the schema it was
     converted with.  ``unique`` counts each repeat after a value's first row."""
-    meta, records = load_pair(path)
+    meta, records, _text = load_pair(path)  # (rules read no text column yet)
     schema = sidecar_schema(meta)
     if rules is not None:
         schema = with_rules(schema, rules)
