@@ -7,7 +7,8 @@
 # side turns that into a ParseError.
 #
 # Parts: _scan.pxi (tokenizer), _numbers.pxi (ints, floats, decimals, bools),
-# _dates.pxi (dates, datetimes), _text.pxi (UTF-8, str, categories).
+# _dates.pxi (dates, datetimes), _text.pxi (UTF-8, str, categories), _infer.pxi (the
+# sample classifier inference asks).
 
 cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
@@ -109,6 +110,7 @@ include "_scan.pxi"
 include "_numbers.pxi"
 include "_dates.pxi"
 include "_text.pxi"
+include "_infer.pxi"
 
 # the flag bits of a syntax word above the delimiter, escape and comment bytes (_scan.pxi)
 SYNTAX = {"skip_space": SYN_SKIP_SPACE, "lenient": SYN_LENIENT}

@@ -468,7 +468,6 @@ _INT_RE = re.compile(r"[+-]?([0-9]+)\Z")
 _FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 _FLOAT_WORDS = frozenset(("inf", "infinity", "nan"))
 _BOOL_WORDS = frozenset(("true", "false", "t", "f", "yes", "no", "1", "0"))
-_ISO_DATE_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})\Z")
 _YMD_RE = re.compile(r"([0-9]{4})([-/.])([0-9]{1,2})\2([0-9]{1,2})\Z")
 _DMY_RE = re.compile(r"([0-9]{1,2})([-/.])([0-9]{1,2})\2([0-9]{4})\Z")
 _ISO_DT_RE = re.compile(
@@ -593,8 +592,7 @@ def _date_format(vals: list[str], dayfirst: bool | None = None) -> Any:
     """The date format all ``vals`` share: ``None`` (ISO), a format string, or ``_NOT``.
     Where every value fits both day-first and month-first, ``dayfirst`` decides
     (None: day-first)."""
-    iso = _match_all(_ISO_DATE_RE, vals)
-    if iso is not None and all(_valid_date(*map(int, m.groups())) for m in iso):
+    if _core.iso_dates(vals):
         return None
     ymd = _match_all(_YMD_RE, vals)
     if ymd is not None:
@@ -690,30 +688,21 @@ def _int_type(lo: int, hi: int) -> str | None:
 _NUM_RE = re.compile(r"[+-]?(?:([0-9]+)(?:\.([0-9]*))?|\.([0-9]+))([eE][+-]?[0-9]+)?\Z")
 
 
-def _numeric(vals: list[str]) -> str | None:
-    """One pass over ``vals``: ``"int"``, ``"float"`` or None (not all numbers).
+def _numeric(vals: list[str], spelling: Spelling = (".", None)) -> str | None:
+    """``"int"``, ``"float"`` or None (not all numbers, or a separator misplaced) for
+    ``vals`` read under ``spelling``: one compiled pass (``_core.numeric_kind``).
 
     A number with a fraction is a float, as every other reader (numpy, pandas,
     pyarrow, polars, duckdb) infers it: ``numpy.load`` users and
     ``structured_to_unstructured`` must see the values, not scaled integers.
     Exact decimals are for a schema to ask for.
     """
-    only_ints = True
-    numbers = False
-    for v in vals:
-        m = _NUM_RE.match(v)
-        if m is None:
-            if (v[1:] if v[:1] in "+-" else v).lower() in _FLOAT_WORDS:
-                only_ints = False
-                continue
-            return None
-        numbers = True
-        _whole, f1, f2, exp = m.groups()
-        if f1 is not None or f2 is not None or exp is not None:
-            only_ints = False
-    if not numbers:
-        return None
-    return "int" if only_ints else "float"
+    dec, thou = spelling
+    kind = _core.numeric_kind(list(vals), ord(dec), ord(thou) if thou else 0)
+    return _KINDS[kind]
+
+
+_KINDS = (None, "int", "float")
 
 
 _NUMBER_TYPES = frozenset((*INT_TYPES, "float32", "float64", "decimal"))
@@ -777,9 +766,10 @@ def _spelled(vals: list[str], spelling: Spelling) -> list[str] | None:
 
 def _numbers(vals: list[str], spelling: Spelling) -> list[float] | None:
     """The values of ``vals`` read as numbers under ``spelling``, or None."""
-    nv = _spelled(vals, spelling)
-    if nv is None or _numeric(nv) is None:
+    if _numeric(vals, spelling) is None:
         return None
+    nv = _spelled(vals, spelling)
+    assert nv is not None  # _numeric read them under the same spelling
     try:
         return [float(v) for v in nv]
     except ValueError:  # pragma: no cover - _numeric accepted them
@@ -814,10 +804,10 @@ def sniff_spelling(
     for j, vals in enumerate(columns):
         if not vals:
             continue
-        if _numbers(vals, base) is not None:
+        if _numeric(vals, base) is not None:
             plain.append(vals)
             continue
-        fits = {c for c in cands if _numbers(vals, c) is not None}
+        fits = {c for c in cands if _numeric(vals, c) is not None}
         if fits:
             evidence.append(j)
             feasible &= fits
@@ -846,17 +836,14 @@ def _classify(
         v not in ("0", "1") for v in vals
     ):
         return {"type": "bool"}
-    spelled = _spelled(vals, spelling)
-    kind = _numeric(spelled) if spelled is not None else None
-    if kind is not None:
-        vals = spelled  # type: ignore[assignment]
+    kind = _numeric(vals, spelling)
+    if kind is not None and spelling != PLAIN:
+        vals = _spelled(vals, spelling)  # type: ignore[assignment]
     if kind == "int":
-        if any(_leading_zero(v) for v in vals):
-            return None  # identifiers such as zip codes keep their zeros
-        nums = [n for v in vals if (n := _small_int(v)) is not None]
-        if len(nums) < len(vals):
-            return None  # beyond 64 bits: text, exactly as written
-        t = _int_type(min(nums), max(nums))
+        # None: a leading zero (identifiers such as zip codes keep their zeros), or
+        # beyond 64 bits (text, exactly as written)
+        lohi = _core.int_range(vals)
+        t = _int_type(*lohi) if lohi is not None else None
         return {"type": t} if t else None  # beyond 64 bits: text, exactly as written
     if kind == "float":
         return {"type": "float64"}

@@ -1,0 +1,223 @@
+# The sample classifier: what kind of values a column's sampled texts are, for inference.
+#
+# Included by _core.pyx.  infer.py keeps the decisions (docs/INFERENCE.md); these
+# functions answer its questions over a whole column in one compiled pass: the
+# texts' pointers are gathered with the GIL, then read without it.  Each mirrors the
+# exact syntax infer.py documents (the converter's syntax): tests/test_infer_core.py
+# checks them against independent references (re, int(), float(), datetime).
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object o)
+    void *PyUnicode_DATA(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+
+cdef enum:
+    VK_NOT = 0      # not a number
+    VK_INT = 1      # [+-]?[0-9]+
+    VK_FLOAT = 2    # a number with a fraction or an exponent
+    VK_WORD = 3     # inf, infinity, nan (any case, an optional sign)
+
+
+cdef struct Texts:
+    Py_ssize_t count
+    const char **ptr
+    Py_ssize_t *len
+    Py_ssize_t longest
+    bint ascii          # every text is ASCII
+
+
+cdef int texts_gather(list vals, Texts *t) except -1:
+    """The pointers and lengths of the str ``vals`` (borrowed: ``vals`` must stay alive);
+    stops early (``ascii`` false) at the first text that is not ASCII."""
+    cdef Py_ssize_t i, n = len(vals)
+    cdef object v
+    t.count = 0
+    t.longest = 0
+    t.ascii = True
+    t.ptr = <const char **>malloc((n + 1) * sizeof(char *))
+    t.len = <Py_ssize_t *>malloc((n + 1) * sizeof(Py_ssize_t))
+    if t.ptr == NULL or t.len == NULL:
+        free(t.ptr)
+        free(t.len)
+        raise MemoryError()
+    for i in range(n):
+        v = vals[i]
+        if not isinstance(v, str) or not PyUnicode_IS_ASCII(v):
+            t.ascii = False
+            return 0
+        t.ptr[i] = <const char *>PyUnicode_DATA(v)
+        t.len[i] = PyUnicode_GET_LENGTH(v)
+        if t.len[i] > t.longest:
+            t.longest = t.len[i]
+        t.count = i + 1
+    return 0
+
+
+cdef void texts_free(Texts *t) noexcept:
+    free(t.ptr)
+    free(t.len)
+
+
+cdef int value_kind(const char *s, Py_ssize_t n) noexcept nogil:
+    """The kind of the text ``s[:n]``: the _NUM_RE of infer.py,
+    ``[+-]?(?:[0-9]+(?:\\.[0-9]*)?|\\.[0-9]+)(?:[eE][+-]?[0-9]+)?``, or a float word."""
+    cdef Py_ssize_t i = 0
+    cdef Py_ssize_t j, k, whole, frac
+    cdef bint point = False
+    if n > 0 and (s[0] == c'+' or s[0] == c'-'):
+        i = 1
+    j = i
+    while i < n and is_digit(s[i]):
+        i += 1
+    whole = i - j
+    if i < n and s[i] == c'.':
+        point = True
+        i += 1
+        k = i
+        while i < n and is_digit(s[i]):
+            i += 1
+        frac = i - k
+        if whole == 0 and frac == 0:
+            return VK_NOT
+    elif whole == 0:
+        j = 1 if n > 0 and (s[0] == c'+' or s[0] == c'-') else 0
+        if (eq_nocase(s + j, n - j, b"inf", 3) or eq_nocase(s + j, n - j, b"infinity", 8)
+                or eq_nocase(s + j, n - j, b"nan", 3)):
+            return VK_WORD
+        return VK_NOT
+    if i < n and (s[i] == c'e' or s[i] == c'E'):
+        j = i + 1
+        if j < n and (s[j] == c'+' or s[j] == c'-'):
+            j += 1
+        k = j
+        while j < n and is_digit(s[j]):
+            j += 1
+        if j == k:
+            return VK_NOT
+        i = j
+        point = True
+    if i != n:
+        return VK_NOT
+    return VK_FLOAT if point else VK_INT
+
+
+cdef int texts_numeric(Texts *t, char dec, char thou, char *buf) noexcept nogil:
+    """infer.py's ``_numeric`` of the texts read under the spelling (dec, thou): 1 every
+    one an integer, 2 numbers (some with a fraction, an exponent or a word; at least one
+    not a word), 0 otherwise (or a separator misplaced).  ``buf``: room for the longest."""
+    cdef Py_ssize_t i, n
+    cdef bint plain = dec == c'.' and thou == 0
+    cdef bint only_ints = True
+    cdef bint numbers = False
+    cdef const char *s
+    cdef int k
+    for i in range(t.count):
+        s = t.ptr[i]
+        n = t.len[i]
+        if not plain:
+            n = normalize_number(s, n, dec, thou, buf)
+            if n < 0:
+                return 0
+            s = buf
+        k = value_kind(s, n)
+        if k == VK_NOT:
+            return 0
+        if k == VK_WORD:
+            only_ints = False
+            continue
+        numbers = True
+        if k == VK_FLOAT:
+            only_ints = False
+    if not numbers:
+        return 0
+    return 1 if only_ints else 2
+
+
+def numeric_kind(list vals, int decimal=46, int thousands=0):
+    """What the distinct trimmed texts ``vals`` are under the number spelling
+    (``decimal``, ``thousands``: bytes, 0 for none): 1 integers, 2 numbers, 0 not all
+    numbers (infer.py's ``_numeric`` of ``_spelled``)."""
+    cdef Texts t
+    cdef int out = 0
+    cdef char *buf
+    texts_gather(vals, &t)
+    try:
+        if not t.ascii:
+            return 0
+        buf = <char *>malloc(t.longest + 1)
+        if buf == NULL:
+            raise MemoryError()
+        with nogil:
+            out = texts_numeric(&t, <char>decimal, <char>thousands, buf)
+        free(buf)
+        return out
+    finally:
+        texts_free(&t)
+
+
+cdef inline bint mag_less(bint an, uint64_t am, bint bn, uint64_t bm) noexcept nogil:
+    """(-1)**an * am < (-1)**bn * bm, zero having no sign."""
+    if an != bn:
+        return an
+    return am > bm if an else am < bm
+
+
+def int_range(list vals):
+    """``(lo, hi)`` of the integer texts ``vals`` (each ``[+-]?[0-9]+``), or None when one
+    has a leading zero (``007``: an identifier), more than 20 digits or a magnitude past
+    64 bits: inference keeps such a column as text."""
+    cdef Texts t
+    cdef Py_ssize_t i, j, n
+    cdef const char *s
+    cdef bint neg, lo_neg = False, hi_neg = False
+    cdef uint64_t mag, lo_mag = 0, hi_mag = 0
+    cdef bint ok = True
+    texts_gather(vals, &t)
+    try:
+        if not t.ascii or t.count == 0:
+            return None
+        with nogil:
+            for i in range(t.count):
+                s = t.ptr[i]
+                n = t.len[i]
+                j = 1 if n > 0 and (s[0] == c'+' or s[0] == c'-') else 0
+                if n - j > 20 or (n - j > 1 and s[j] == c'0'):
+                    ok = False
+                    break
+                if parse_uint_magnitude(s, n, &neg, &mag) != ST_OK:
+                    ok = False
+                    break
+                if mag == 0:
+                    neg = False
+                if i == 0 or mag_less(neg, mag, lo_neg, lo_mag):
+                    lo_neg, lo_mag = neg, mag
+                if i == 0 or mag_less(hi_neg, hi_mag, neg, mag):
+                    hi_neg, hi_mag = neg, mag
+        if not ok:
+            return None
+        lo = -<object>lo_mag if lo_neg else <object>lo_mag
+        hi = -<object>hi_mag if hi_neg else <object>hi_mag
+        return (lo, hi)
+    finally:
+        texts_free(&t)
+
+
+def iso_dates(list vals):
+    """Is every text of ``vals`` a real calendar date written ``YYYY-MM-DD``?"""
+    cdef Texts t
+    cdef Py_ssize_t i, at
+    cdef int64_t days
+    cdef bint ok = True
+    texts_gather(vals, &t)
+    try:
+        if not t.ascii:
+            return False
+        with nogil:
+            for i in range(t.count):
+                at = 0
+                if t.len[i] != 10 or parse_iso_date(t.ptr[i], 10, &at, &days) != ST_OK:
+                    ok = False
+                    break
+        return ok
+    finally:
+        texts_free(&t)
