@@ -221,3 +221,46 @@ def iso_dates(list vals):
         return ok
     finally:
         texts_free(&t)
+
+
+cdef extern from "Python.h":
+    object PyUnicode_DecodeUTF8(const char *s, Py_ssize_t size, const char *errors)
+
+
+def column_stats(raw, counts):
+    """From ``raw`` (a column's fields as split, bytes -> occurrences, in the order first
+    seen) fill ``counts`` (text -> occurrences: the bytes decoded as UTF-8, bad bytes
+    replaced) and return ``(max_bytes, blank, typed)``: the longest field in bytes,
+    whether some field is empty or only spaces and tabs, and the distinct texts with
+    the spaces and tabs around them trimmed, empty ones left out, in the order first seen
+    (the column's typed view)."""
+    cdef Py_ssize_t longest = 0, n
+    cdef const char *s
+    cdef bint blank = False
+    cdef bint trimmed = False
+    cdef list typed = []
+    cdef object k, v, t, had
+    if not isinstance(raw, dict) or not isinstance(counts, dict):
+        raise TypeError("column_stats takes two dicts")
+    cdef dict out = <dict>counts                      # a Counter: a dict, same item API
+    for k, v in (<dict>raw).items():
+        s = <const char *>k
+        n = len(<bytes>k)
+        if n > longest:
+            longest = n
+        t = PyUnicode_DecodeUTF8(s, n, "replace")
+        had = out.get(t)
+        out[t] = v if had is None else had + v
+        if n and not is_space(s[0]) and not is_space(s[n - 1]):
+            if had is None:                         # a new text with nothing to trim
+                typed.append(t)
+        else:
+            t = t.strip(" \t")
+            if not t:
+                blank = True
+            else:
+                typed.append(t)
+                trimmed = True
+    if trimmed:                                     # a trimmed text may repeat another
+        typed = list(dict.fromkeys(typed))
+    return longest, blank, typed

@@ -64,6 +64,7 @@ QUOTES: tuple[str | None, ...] = ('"', "'", None)  # candidates
 _QUOTE_RANK = {'"': 2, None: 1, "'": 0}
 # Texts that mean "missing" when they stand where a typed value is expected.
 NULL_TOKENS = ("NA", "N/A", "n/a", "NULL", "null", "None", "NaN", "nan", "#N/A", "-")
+_NULL_SET = frozenset(NULL_TOKENS)
 CATEGORY_MAX_DISTINCT = 255  # a text column with more distinct values is str
 CATEGORY_MAX_RATIO = 0.05  # ... or with more than 5% distinct values among its non-nulls
 STR_MIN_WIDTH = 8
@@ -874,19 +875,20 @@ class _Stats:
     hi: int | None = None
     nonnull: int = 0  # non-empty verbatim values
     swapped_date: bool = False
+    typed: list[str] | None = None  # typed_values(), once computed
+    blank: bool = False  # some value is empty or only spaces and tabs (with typed)
 
     @classmethod
     def of(cls, values: Any) -> _Stats:
         """From the column's fields (bytes as split, or str)."""
         raw = Counter(values)
         if raw and isinstance(next(iter(raw)), bytes):
-            st = cls(counts=Counter(), max_bytes=max(map(len, raw)))
-            for k, n in raw.items():
-                st.counts[k.decode("utf-8", errors="replace")] += n
+            st = cls(counts=Counter())
+            st.max_bytes, st.blank, st.typed = _core.column_stats(raw, st.counts)
         else:
             st = cls(counts=raw)
             st.max_bytes = max((len(v.encode("utf-8")) for v in raw), default=0)
-        st.nonnull = sum(n for v, n in st.counts.items() if v != "")
+        st.nonnull = sum(st.counts.values()) - st.counts.get("", 0)
         return st
 
     def int_range(self) -> None:
@@ -898,8 +900,18 @@ class _Stats:
                 self.lo, self.hi = min(ints), max(ints)
 
     def typed_values(self) -> list[str]:
-        """Distinct trimmed non-empty texts (the typed view of the column)."""
-        return list(dict.fromkeys(t for v in self.counts if (t := v.strip(" \t"))))
+        """Distinct trimmed non-empty texts (the typed view of the column), in the order
+        first seen.  The list is kept: do not change it."""
+        if self.typed is None:
+            trimmed = [v.strip(" \t") for v in self.counts]
+            self.blank = "" in trimmed
+            self.typed = list(dict.fromkeys(t for t in trimmed if t))
+        return self.typed
+
+    def has_null(self, nulls: tuple[str, ...]) -> bool:
+        """Is some value, trimmed, one of ``nulls``?"""
+        vals = self.typed_values()
+        return (self.blank and "" in nulls) or any(t in nulls for t in vals)
 
     def see(self, text: str) -> None:
         """Account for one value met outside the sample."""
@@ -913,8 +925,8 @@ class _Stats:
 def _text_column(name: str, st: _Stats, null_values: tuple[str, ...]) -> Column:
     """str or category, by the documented cardinality rule."""
     tokens = set(null_values) - {""}
-    nullable = "" in st.counts and not (tokens & set(st.counts))
-    distinct = sum(1 for v in st.counts if v != "")
+    nullable = "" in st.counts and not any(t in st.counts for t in tokens)
+    distinct = len(st.counts) - ("" in st.counts)
     if 0 < distinct <= CATEGORY_MAX_DISTINCT and distinct <= CATEGORY_MAX_RATIO * st.nonnull:
         return Column(
             name=name,
@@ -939,11 +951,12 @@ def _infer(
     for st in stats:
         vals = st.typed_values()
         if null_values is not None:
-            vals = [v for v in vals if v not in null_values]
+            given = frozenset(null_values)
+            vals = [v for v in vals if v not in given]
         spec = _classify(vals, spelling, words, dayfirst)
         if spec is None and null_values is None:
-            toks = [v for v in vals if v in NULL_TOKENS]
-            rest = [v for v in vals if v not in NULL_TOKENS]
+            toks = [v for v in vals if v in _NULL_SET]
+            rest = [v for v in vals if v not in _NULL_SET]
             if toks and rest:
                 spec = _classify(rest, spelling, words, dayfirst)
                 if spec is not None:
@@ -958,7 +971,7 @@ def _infer(
         if spec is None:
             cols.append(_text_column(name, st, nulls))
             continue
-        nullable = any(v.strip(" \t") in nulls for v in st.counts)
+        nullable = st.has_null(nulls)
         cols.append(Column(name=name, nullable=nullable, **spec))
     return cols, nulls
 
@@ -2154,7 +2167,7 @@ def _as_tuple(words: Any) -> Any:
 
 def _number_texts(st: _Stats, null_values: Any) -> list[str]:
     """A column's distinct trimmed values that may be numbers (null words left out)."""
-    nulls = NULL_TOKENS if null_values is None else tuple(null_values)
+    nulls = _NULL_SET if null_values is None else frozenset(null_values)
     return [v for v in st.typed_values() if v not in nulls]
 
 
