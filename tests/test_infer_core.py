@@ -1,0 +1,186 @@
+"""The compiled sample classifier (_infer.pxi) against independent references.
+
+Inference asks the core what a column's sampled texts are (numbers, the integer range,
+ISO dates, the column's counts and typed view); infer.py keeps the decisions.  Each
+question is checked here on random texts against Python itself (``float()``, ``int()``,
+``datetime``, ``collections.Counter``), and the decisions end to end against numpy's
+integer ranges.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import fastetl
+from fastetl import _core
+from fastetl.infer import infer_columns, infer_schema, normalize_number
+
+WORDS = ("inf", "infinity", "nan")
+NUMBERISH = "0123456789+-.eE"
+
+
+def ref_kind(v: str) -> str | None:
+    """What a text is, by Python's own readers: "word" (inf, nan), "int", "float" or
+    None.  The syntax is float()'s, without its extras (spaces, underscores, non-ASCII
+    digits)."""
+    core = v[1:] if v[:1] in "+-" else v
+    if core.lower() in WORDS:
+        return "word"
+    if not v or any(c not in NUMBERISH for c in v):
+        return None
+    try:
+        float(v)
+    except ValueError:
+        return None
+    try:
+        int(v)
+    except ValueError:
+        return "float"
+    return "int"
+
+
+def ref_column_kind(vals: list[str]) -> int:
+    """1: every text an integer; 2: numbers, at least one not a word; 0: otherwise."""
+    kinds = [ref_kind(v) for v in vals]
+    if not kinds or None in kinds or all(k == "word" for k in kinds):
+        return 0
+    return 1 if all(k == "int" for k in kinds) else 2
+
+
+number_texts = st.text(alphabet=NUMBERISH + "naifINFty ,_\u0661", max_size=10)
+numberish_texts = st.one_of(
+    number_texts,
+    st.from_regex(
+        r"[+-]?([0-9]{1,22}(\.[0-9]{0,4})?|\.[0-9]{1,4})([eE][+-]?[0-9]{1,3})?", fullmatch=True
+    ),
+    st.sampled_from(["inf", "-Infinity", "+NaN", "nan", "1.", ".5", "-0", "1e", "e5", ".", "+"]),
+)
+
+
+@given(st.lists(numberish_texts, min_size=1, max_size=6))
+def test_numeric_kind_is_what_float_and_int_read(vals):
+    assert _core.numeric_kind(vals) == ref_column_kind(vals)
+
+
+@given(numberish_texts)
+def test_one_text_kind(v):
+    assert _core.numeric_kind([v]) == ref_column_kind([v])
+
+
+SPELLINGS = [(",", None), (".", ","), (",", "."), (".", " "), (",", "'"), (".", "_")]
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+@given(vals=st.lists(st.text(alphabet="0123456789.,' _-eE", max_size=12), min_size=1, max_size=4))
+def test_numeric_kind_under_a_spelling(spelling, vals):
+    # the reference: the documented normalisation (separators out, the mark a point),
+    # then Python's readers
+    normal = [normalize_number(v, spelling) for v in vals]
+    expected = 0 if None in normal else ref_column_kind(normal)  # type: ignore[arg-type]
+    dec, thou = spelling
+    assert _core.numeric_kind(vals, ord(dec), ord(thou) if thou else 0) == expected
+
+
+def test_numeric_kind_refuses_non_ascii_digits_and_extras():
+    for v in ["\u0661", "1\u00a0", "1_000", " 1", "1 ", "0x10", "1e5.0", "--1", "1..2"]:
+        assert _core.numeric_kind([v]) == 0, v
+        assert ref_column_kind([v]) == 0, v
+
+
+int_texts = st.one_of(
+    st.integers(min_value=-(2**64) - 5, max_value=2**64 + 5).map(str),
+    st.integers(min_value=0, max_value=10**25).map(lambda n: f"+{n}"),
+    st.from_regex(r"[+-]?0[0-9]{1,4}", fullmatch=True),
+    st.from_regex(r"[0-9]{19,23}", fullmatch=True),
+)
+
+
+@given(st.lists(int_texts, min_size=1, max_size=6))
+def test_int_range_is_int_min_max(vals):
+    digits = [v.lstrip("+-") for v in vals]
+    ints = [int(v) for v in vals]
+    if any(len(d) > 1 and d[0] == "0" for d in digits) or any(abs(n) >= 2**64 for n in ints):
+        assert _core.int_range(vals) is None
+    else:
+        assert _core.int_range(vals) == (min(ints), max(ints))
+
+
+def ref_iso_date(v: str) -> bool:
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", v, flags=re.ASCII):
+        return False
+    try:
+        dt.datetime.strptime(v, "%Y-%m-%d")
+    except ValueError:
+        return False
+    return True
+
+
+iso_like = st.one_of(
+    st.dates().map(lambda d: d.isoformat()),
+    st.from_regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", fullmatch=True),
+    st.text(alphabet="0123456789-/ T:", min_size=8, max_size=12),
+)
+
+
+@given(st.lists(iso_like, max_size=5))
+def test_iso_dates_are_real_dates(vals):
+    assert _core.iso_dates(vals) == all(ref_iso_date(v) for v in vals)
+
+
+field_bytes = st.one_of(
+    st.text(alphabet="ab 1\t\u00e9", max_size=5).map(lambda t: t.encode()),
+    st.binary(max_size=4),  # bytes that are not UTF-8 too: replaced when decoded
+)
+
+
+@given(st.lists(field_bytes, max_size=30))
+def test_column_stats_are_counter_and_strip(fields):
+    raw = Counter(fields)
+    counts: Counter = Counter()
+    longest, blank, typed = _core.column_stats(raw, counts)
+    expected: Counter = Counter()
+    for f in fields:
+        expected[f.decode("utf-8", errors="replace")] += 1
+    assert counts == expected
+    assert list(counts) == list(dict.fromkeys(f.decode("utf-8", "replace") for f in fields))
+    assert longest == max(map(len, fields), default=0)
+    trimmed = [t.strip(" \t") for t in expected]
+    assert blank == ("" in trimmed)
+    assert typed == list(dict.fromkeys(t for t in trimmed if t))
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64", "uint64"])
+@given(data=st.data())
+def test_integer_columns_get_the_narrowest_numpy_type(dtype, data):
+    info = np.iinfo(dtype)
+    nums = data.draw(
+        st.lists(st.integers(int(info.min), int(info.max)), min_size=1, max_size=20)
+    )
+    texts = [str(n) for n in nums]
+    cols, _ = infer_columns([[t] for t in texts])
+    lo, hi = min(nums), max(nums)
+    if set(texts) <= {"0", "1"}:
+        want = "int8"
+    else:
+        want = next(
+            t
+            for t in ("int8", "int16", "int32", "int64", "uint64")
+            if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max
+        )
+    assert cols[0].type == want
+
+
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=20))
+def test_float_columns_are_float64_and_read_back_exactly(nums):
+    texts = [repr(x) for x in nums]
+    data = ("x\n" + "\n".join(texts) + "\n").encode()
+    assert infer_schema(data).columns[0].type == "float64"
+    got = fastetl.read_csv(data)
+    assert [float(v).hex() for v in got["x"]] == [float(t).hex() for t in texts]
