@@ -264,3 +264,74 @@ def column_stats(raw, counts):
     if trimmed:                                     # a trimmed text may repeat another
         typed = list(dict.fromkeys(typed))
     return longest, blank, typed
+
+
+def row_shapes(data, Py_ssize_t start, bint final, int delimiter, int quote,
+               Py_ssize_t max_rows):
+    """The rows of ``data[start:]`` as the lenient policies read them, without their
+    fields: a list of ``(row_start, next, nfields)``, ``nfields`` -1 for a row whose
+    quoting breaks (reading goes on after the line it breaks on).  Up to ``max_rows``
+    rows; stops at the end of the data or at a row cut by it (when not ``final``).
+    The same rows as ``split_row`` called row after row (infer.py's ``_rows_lenient``),
+    for sniffing the delimiter and quote."""
+    cdef Py_buffer src
+    cdef Field f
+    cdef Scan sc
+    cdef Syntax sx
+    cdef int fs
+    cdef const char *buf
+    cdef Py_ssize_t n, p, pos, at, nxt, nf, count = 0
+    cdef Py_ssize_t cap = max_rows if max_rows > 0 else 0
+    cdef Py_ssize_t *out = <Py_ssize_t *>malloc((3 * cap + 1) * sizeof(Py_ssize_t))
+    if out == NULL:
+        raise MemoryError()
+    syntax_of(delimiter, quote, &sx)
+    PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
+    try:
+        if not 0 <= start <= src.len:
+            raise ValueError("bad input range")
+        buf = <const char *>src.buf
+        n = src.len
+        pos = start
+        with nogil:
+            while count < cap:
+                p = pos
+                while p < n and (buf[p] == c'\n' or buf[p] == c'\r'):
+                    p += 1                              # blank lines, as the core skips them
+                if p >= n:
+                    break
+                at = skip_blank_any(buf, p, n, final, &sx)
+                if at < 0 or at >= n:
+                    break                               # only blank lines (or comments) left
+                sc.base = -64
+                nf = 0
+                fs = FIELD_EOL
+                while True:
+                    fs = scan_any(buf, at, n, final, &sx, &f, &sc)
+                    if fs == FIELD_NEED_MORE or fs == FIELD_UNTERMINATED:
+                        break
+                    if fs == FIELD_AFTER_QUOTE:
+                        at = f.bad
+                        break
+                    nf += 1
+                    at = f.next
+                    if fs != FIELD_DELIM:
+                        break
+                if fs == FIELD_NEED_MORE:
+                    break
+                if fs == FIELD_UNTERMINATED or fs == FIELD_AFTER_QUOTE:
+                    nxt = line_end_after(buf, at, n, final)
+                    if nxt < 0:
+                        break
+                    nf = -1
+                else:
+                    nxt = at
+                out[3 * count] = p
+                out[3 * count + 1] = nxt
+                out[3 * count + 2] = nf
+                count += 1
+                pos = nxt
+        return [(out[3 * i], out[3 * i + 1], out[3 * i + 2]) for i in range(count)]
+    finally:
+        PyBuffer_Release(&src)
+        free(out)

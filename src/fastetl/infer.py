@@ -32,7 +32,7 @@ import os
 import re
 import warnings
 from collections import Counter, deque
-from itertools import combinations
+from itertools import combinations, islice
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -440,22 +440,19 @@ def _rows(buf: bytes, pos: int, final: bool, delim: int, quote: int):
     """Yield ``(row_start, next, fields)`` for the whole rows of ``buf[pos:]``.
 
     Stops at the end of the buffer or at a row cut by it (when not ``final``);
-    raises :class:`_RowError` on a quoting error.
+    raises :class:`_RowError` on a quoting error.  Rows are split by the core in
+    batches (small first: a reader may stop after a few rows).
     """
-    n = len(buf)
+    batch = 16
     while True:
-        p = pos
-        while p < n and buf[p] in (10, 13):  # blank lines, as the core skips them
-            p += 1
-        if p >= n:
-            return
-        status, fields, nxt = _core.split_row(buf, p, n, final, delim, quote)
+        rows, status, nxt = _core.split_rows(buf, pos, final, delim, quote, batch)
+        yield from rows
         if status > 0:
             raise _RowError(status, nxt)
-        if status == _NEED_MORE or not fields:
+        if len(rows) < batch:
             return
-        yield p, nxt, fields
-        pos = nxt
+        pos = rows[-1][1]
+        batch = min(4 * batch, 4096)
 
 
 def _q(quote: str | None) -> int:
@@ -1239,7 +1236,7 @@ class _Reading:
 
     delimiter: str
     quote: str | None
-    rows: list[list[bytes]]  # the well-formed rows, in order
+    _rows: list[list[bytes]] | None  # the well-formed rows, in order (see rows)
     nrows: int = 0  # rows read, broken ones included
     broken: int = 0  # rows with broken quoting (read over as skip reads them)
     swallowed: bool = False  # a quote ran to the end of the (cut) sample
@@ -1248,6 +1245,18 @@ class _Reading:
     good: int = 0  # rows with that number of fields and no leftover quote character
     typed: float = 0.0  # share of cells that look typed (rows 2-20)
     evidence: int = 0  # fields the quote opens and closes on one line
+    source: tuple | None = None  # (buf, final, syntax word, quote): to split rows on demand
+
+    @property
+    def rows(self) -> list[list[bytes]]:
+        """The fields of the well-formed rows, in order (split when first asked: most
+        readings are only counted)."""
+        if self._rows is None:
+            assert self.source is not None
+            buf, final, word, quote = self.source
+            it = _rows_lenient(buf, 0, final, word, quote)
+            self._rows = [f for _, _, f in islice(it, self.nrows) if f is not None]
+        return self._rows
 
     @property
     def share(self) -> float:
@@ -1285,7 +1294,8 @@ class _Reading:
 
 
 def _read_candidate(buf: bytes, final: bool, d: str, q: str | None, extra: int = 0) -> _Reading:
-    r = _Reading(delimiter=d, quote=q, rows=[])
+    word, quote = ord(d) | extra, _q(q)
+    r = _Reading(delimiter=d, quote=q, _rows=None, source=(buf, final, word, quote))
     counts: list[int] = []
     stray: list[bool] = []
     typed = total = 0
@@ -1295,27 +1305,31 @@ def _read_candidate(buf: bytes, final: bool, d: str, q: str | None, extra: int =
     if q is not None:
         qb, db = re.escape(q.encode()), re.escape(d.encode())
         opening = re.compile(rb"(?:^|" + db + rb")[ \t]*" + qb)
-    for start, nxt, fields in _rows_lenient(buf, 0, final, ord(d) | extra, _q(q)):
+    # the rows counted in compiled code; split only where their fields are looked at
+    n = len(buf)
+    for start, nxt, nfields in _core.row_shapes(buf, 0, final, word, quote, SNIFF_ROWS):
         r.nrows += 1
         longest = max(longest, nxt - start)
         end = nxt
-        if fields is None:
+        if nfields < 0:
             r.broken += 1
-        else:
-            r.rows.append(fields)
-            counts.append(len(fields))
-            raw = buf[start:nxt]
-            quoted = b'"' in raw or b"'" in raw  # else no cell can hold a leftover quote
-            stray.append(quoted and any(_stray(f, q) for f in fields))
-            if 1 < len(counts) <= 20:
-                total += len(fields)
-                typed += sum(1 for f in fields if _looks_typed(f))
-            if opening is not None and quoted:
-                raw = raw.rstrip(b"\r\n")
-                if b"\n" not in raw and b"\r" not in raw:
-                    r.evidence += len(opening.findall(raw))
-        if r.nrows >= SNIFF_ROWS:
-            break
+            continue
+        counts.append(nfields)
+        # else no cell can hold a leftover quote
+        quoted = buf.find(b'"', start, nxt) >= 0 or buf.find(b"'", start, nxt) >= 0
+        looked = 1 < len(counts) <= 20
+        if not (quoted or looked):
+            stray.append(False)
+            continue
+        fields = _core.split_row(buf, start, n, final, word, quote)[1]
+        stray.append(quoted and any(_stray(f, q) for f in fields))
+        if looked:
+            total += len(fields)
+            typed += sum(1 for f in fields if _looks_typed(f))
+        if opening is not None and quoted:
+            raw = buf[start:nxt].rstrip(b"\r\n")
+            if b"\n" not in raw and b"\r" not in raw:
+                r.evidence += len(opening.findall(raw))
     if r.nrows < SNIFF_ROWS and not final and len(buf) - end > max(8192, 4 * longest):
         r.swallowed = True  # a quote swallowed the rest of the sample: not this quote
     if not counts:
@@ -1355,7 +1369,7 @@ def _choose_structure(
         if mine is not None and (best is None or mine.key() > best.key()):
             best = mine
     if best is None:  # only when the quote given is the delimiter: the Dialect says why
-        return _Reading(delimiter=ds[0], quote=qs[0], rows=[])
+        return _Reading(delimiter=ds[0], quote=qs[0], _rows=[])
     return best
 
 
@@ -1541,7 +1555,10 @@ def _sniff_structure(
         for mark in COMMENT_MARKS:
             if mark in taken:
                 continue
-            line = re.search(rb"(?:\A|[\r\n])[ \t]*" + re.escape(mark.encode()), head)
+            # (the regex alone is slow on a head without the mark: look for the mark first)
+            line = mark.encode() in head and re.search(
+                rb"(?:\A|[\r\n])[ \t]*" + re.escape(mark.encode()), head
+            )
             if line and _clean_cuts(head, mark):
                 signs.append(("comment", mark))
                 break
@@ -1552,7 +1569,11 @@ def _sniff_structure(
             if re.search(re.escape(esc.encode()) + rb"[\"',;|\t\\]", head):
                 signs.append(("escape", esc))
                 break
-    if "skip_initial_space" not in given and re.search(rb"[,;|\t] +[\"']", head):
+    if (
+        "skip_initial_space" not in given
+        and (b' "' in head or b" '" in head)
+        and re.search(rb"[,;|\t] +[\"']", head)
+    ):
         signs.append(("skip_initial_space", True))
     # fewest options first: the plain reading, then each alone, then two, then all three;
     # a preamble (the weakest evidence: it drops lines) only when none reads consistently
