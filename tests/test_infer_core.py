@@ -9,7 +9,9 @@ integer ranges.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
 from collections import Counter
 
@@ -184,3 +186,84 @@ def test_float_columns_are_float64_and_read_back_exactly(nums):
     assert infer_schema(data).columns[0].type == "float64"
     got = fastetl.read_csv(data)
     assert [float(v).hex() for v in got["x"]] == [float(t).hex() for t in texts]
+
+
+# -- the rows of the sample: counted and split in batches -----------------------------------
+cell = st.text(alphabet='ab ,;"\n\t|1', max_size=6)
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+@given(table=st.lists(st.lists(cell, min_size=1, max_size=4), min_size=1, max_size=8))
+def test_rows_are_what_the_csv_module_reads(delimiter, table):
+    text = io.StringIO()
+    csv.writer(text, delimiter=delimiter, lineterminator="\n").writerows(table)
+    data = text.getvalue().encode()
+    # the reference: Python's csv module (blank lines are skipped by both)
+    want = [r for r in csv.reader(io.StringIO(text.getvalue()), delimiter=delimiter) if r]
+    word, quote = ord(delimiter), ord('"')
+    shapes = _core.row_shapes(data, 0, True, word, quote, 1000)
+    assert [n for _, _, n in shapes] == [len(r) for r in want]
+    rows, status, nxt = _core.split_rows(data, 0, True, word, quote, 1000)
+    assert [[f.decode() for f in fields] for _, _, fields in rows] == want
+    assert (status, nxt) == (0, len(data))
+    assert [(s, e) for s, e, _ in rows] == [(s, e) for s, e, _ in shapes]
+
+
+def split_one_by_one(data: bytes, final: bool, word: int, quote: int) -> list:
+    """The rows as split_row gives them called row after row, broken ones read over to the
+    end of their line (as on_error="skip" reads them)."""
+    out = []
+    pos, n = 0, len(data)
+    while True:
+        p = pos
+        while p < n and data[p] in (10, 13):
+            p += 1
+        if p >= n:
+            return out
+        status, fields, nxt = _core.split_row(data, p, n, final, word, quote)
+        if status > 0:
+            ends = [i + 1 for i in range(nxt, n) if data[i] in (10, 13)]
+            if not ends:
+                if not final:
+                    return out
+                end = n
+            else:
+                end = ends[0]
+                if data[end - 1] == 13:  # CR: CRLF counts as one, a CR at the end waits
+                    if end < n and data[end] == 10:
+                        end += 1
+                    elif end == n and not final:
+                        return out
+            out.append((p, end, -1))
+            pos = end
+            continue
+        if status == -1 or not fields:
+            return out
+        out.append((p, nxt, len(fields)))
+        pos = nxt
+
+
+@given(
+    data=st.binary(max_size=40).map(lambda b: b.replace(b"\x00", b"")),
+    chunk=st.lists(
+        st.sampled_from([b'"', b",", b"\n", b"\r", b"x", b'""', b"\r\n"]), max_size=20
+    ),
+    final=st.booleans(),
+)
+def test_row_shapes_are_split_row_row_after_row(data, chunk, final):
+    data = data + b"".join(chunk)
+    want = split_one_by_one(data, final, ord(","), ord('"'))
+    assert _core.row_shapes(data, 0, final, ord(","), ord('"'), 1000) == want
+    got = []
+    pos = 0
+    while True:  # in small batches, as sampling asks for them
+        rows, status, nxt = _core.split_rows(data, pos, final, ord(","), ord('"'), 2)
+        got += [(s, e, len(f)) for s, e, f in rows]
+        if status != 0 or len(rows) < 2:
+            break
+        pos = rows[-1][1]
+    assert got == want[: len(got)]
+    if status > 0:  # it stops at the first row whose quoting breaks
+        assert want[len(got)][2] == -1
+    else:
+        assert all(n >= 0 for _, _, n in want)
