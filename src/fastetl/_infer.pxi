@@ -335,3 +335,86 @@ def row_shapes(data, Py_ssize_t start, bint final, int delimiter, int quote,
     finally:
         PyBuffer_Release(&src)
         free(out)
+
+
+cdef inline bint two_digits(const char *s, Py_ssize_t n, Py_ssize_t at, int64_t *out) noexcept nogil:
+    if at + 2 > n or not is_digit(s[at]) or not is_digit(s[at + 1]):
+        return False
+    out[0] = (s[at] - c'0') * 10 + (s[at + 1] - c'0')
+    return True
+
+
+cdef int iso_datetime_kind(const char *s, Py_ssize_t n) noexcept nogil:
+    """-1 unless ``s[:n]`` is infer.py's ISO datetime (a real date, then optionally
+    ``[T ]HH:MM[:SS[.f{1,9}]][Z|+HH[[:]MM]]`` with hours <= 23, minutes and seconds <= 59);
+    else 1 for digits past the microsecond that are not all zero, | 2 for an offset."""
+    cdef Py_ssize_t at = 0, k
+    cdef int64_t days, hh, mi, ss
+    cdef int out = 0
+    if parse_iso_date(s, n, &at, &days) != ST_OK:
+        return -1
+    if at == n:
+        return 0
+    if (s[at] != c'T' and s[at] != c' ') or not two_digits(s, n, at + 1, &hh):
+        return -1
+    at += 3
+    if at >= n or s[at] != c':' or not two_digits(s, n, at + 1, &mi):
+        return -1
+    at += 3
+    if hh > 23 or mi > 59:
+        return -1
+    if at < n and s[at] == c':':
+        if not two_digits(s, n, at + 1, &ss) or ss > 59:
+            return -1
+        at += 3
+        if at < n and s[at] == c'.':
+            at += 1
+            k = 0
+            while at < n and is_digit(s[at]):
+                if k >= 6 and s[at] != c'0':
+                    out = 1
+                k += 1
+                at += 1
+            if k == 0 or k > 9:
+                return -1
+    if at == n:
+        return out
+    if s[at] == c'Z':
+        return out | 2 if at + 1 == n else -1
+    if (s[at] != c'+' and s[at] != c'-') or not two_digits(s, n, at + 1, &hh):
+        return -1
+    at += 3
+    if at < n and s[at] == c':':
+        at += 1
+    if at == n and s[at - 1] != c':':
+        return out | 2
+    if at + 2 == n and two_digits(s, n, at, &mi):
+        return out | 2
+    return -1
+
+
+def iso_datetimes(list vals):
+    """infer.py's ``_iso_datetime`` test of every text of ``vals``: -1 when one is not an
+    ISO datetime (or date), else 1 when some value has non-zero digits past the
+    microsecond, | 2 when every value has an offset (and there is one)."""
+    cdef Texts t
+    cdef Py_ssize_t i
+    cdef int k, ns = 0
+    cdef bint offsets = True
+    texts_gather(vals, &t)
+    try:
+        if not t.ascii:
+            return -1
+        with nogil:
+            for i in range(t.count):
+                k = iso_datetime_kind(t.ptr[i], t.len[i])
+                if k < 0:
+                    ns = -1
+                    break
+                ns |= k & 1
+                offsets = offsets and (k & 2) != 0
+        if ns < 0:
+            return -1
+        return ns | (2 if offsets and t.count else 0)
+    finally:
+        texts_free(&t)

@@ -621,23 +621,13 @@ def _date_format(vals: list[str], dayfirst: bool | None = None) -> Any:
 
 
 def _iso_datetime(vals: list[str]) -> Any:
-    """``{"type": "datetime", ...}`` when every value is an ISO datetime, else ``_NOT``."""
-    unit = "us"
-    offsets = bool(vals)
-    for v in vals:
-        m = _ISO_DT_RE.match(v)
-        if not m:
-            return _NOT
-        y, mo, d, hh, mi, ss, frac, tz = m.groups()
-        offsets = offsets and tz is not None
-        if not _valid_date(int(y), int(mo), int(d)):
-            return _NOT
-        if hh is not None and (int(hh) > 23 or int(mi) > 59 or (ss is not None and int(ss) > 59)):
-            return _NOT
-        if frac and len(frac) > 6 and frac[6:].strip("0"):
-            unit = "ns"
-    spec = {"type": "datetime", "unit": unit} if unit != "us" else {"type": "datetime"}
-    if offsets:  # every value says its offset: UTC instants (Arrow, pandas: tz-aware)
+    """``{"type": "datetime", ...}`` when every value is an ISO datetime, else ``_NOT``
+    (the syntax of _ISO_DT_RE, read in compiled code: ``_core.iso_datetimes``)."""
+    got = _core.iso_datetimes(vals)
+    if got < 0:
+        return _NOT
+    spec = {"type": "datetime", "unit": "ns"} if got & 1 else {"type": "datetime"}
+    if got & 2:  # every value says its offset: UTC instants (Arrow, pandas: tz-aware)
         spec["tz"] = "UTC"
     return spec
 
@@ -949,9 +939,10 @@ def _infer(
         vals = st.typed_values()
         if null_values is not None:
             given = frozenset(null_values)
-            vals = [v for v in vals if v not in given]
+            if not given.isdisjoint(vals):
+                vals = [v for v in vals if v not in given]
         spec = _classify(vals, spelling, words, dayfirst)
-        if spec is None and null_values is None:
+        if spec is None and null_values is None and not _NULL_SET.isdisjoint(vals):
             toks = [v for v in vals if v in _NULL_SET]
             rest = [v for v in vals if v not in _NULL_SET]
             if toks and rest:
@@ -1677,6 +1668,11 @@ class _Fit:
         self.ncols = -1  # the header's (or first row's) fields, once known
 
     def rows(self, it: Any) -> Any:
+        if not (self.trailing or self.fill):
+            return it  # nothing to fit: the rows as split
+        return self._fitted(it)
+
+    def _fitted(self, it: Any) -> Any:
         for rs, nxt, fields in it:
             if fields is not None:
                 if self.trailing and len(fields) > 1 and fields[-1] == b"":
@@ -2189,7 +2185,8 @@ def _as_tuple(words: Any) -> Any:
 def _number_texts(st: _Stats, null_values: Any) -> list[str]:
     """A column's distinct trimmed values that may be numbers (null words left out)."""
     nulls = _NULL_SET if null_values is None else frozenset(null_values)
-    return [v for v in st.typed_values() if v not in nulls]
+    vals = st.typed_values()
+    return vals if nulls.isdisjoint(vals) else [v for v in vals if v not in nulls]
 
 
 def _partial(
