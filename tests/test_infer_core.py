@@ -314,3 +314,19 @@ def test_iso_datetimes_match_the_documented_syntax(vals):
         ns = 1 if any(k & 1 for k in kinds) else 0
         want = ns | (2 if vals and all(k & 2 for k in kinds) else 0)
     assert _core.iso_datetimes(vals) == want
+
+
+@given(st.integers(1, 4).flatmap(
+    lambda k: st.lists(st.lists(st.binary(max_size=3), min_size=k, max_size=k), max_size=12)
+))
+def test_count_columns_is_counter_of_each_column(rows):
+    ncols = len(rows[0]) if rows else 3
+    got = _core.count_columns([(r, b"raw") for r in rows], ncols)
+    want = [Counter(r[j] for r in rows) for j in range(ncols)]
+    assert got == want
+    assert [list(g) for g in got] == [list(w) for w in want]  # first seen first
+
+
+def test_count_columns_refuses_a_row_of_another_width():
+    with pytest.raises(ValueError, match="expected 2"):
+        _core.count_columns([([b"a", b"b"], b""), ([b"a"], b"")], 2)

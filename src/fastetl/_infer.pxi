@@ -337,7 +337,8 @@ def row_shapes(data, Py_ssize_t start, bint final, int delimiter, int quote,
         free(out)
 
 
-cdef inline bint two_digits(const char *s, Py_ssize_t n, Py_ssize_t at, int64_t *out) noexcept nogil:
+cdef inline bint two_digits(const char *s, Py_ssize_t n, Py_ssize_t at,
+                            int64_t *out) noexcept nogil:
     if at + 2 > n or not is_digit(s[at]) or not is_digit(s[at + 1]):
         return False
     out[0] = (s[at] - c'0') * 10 + (s[at + 1] - c'0')
@@ -418,3 +419,24 @@ def iso_datetimes(list vals):
         return ns | (2 if offsets and t.count else 0)
     finally:
         texts_free(&t)
+
+
+def count_columns(list rows, Py_ssize_t ncols):
+    """Per column, its fields -> occurrences (dicts in the order first seen), from the
+    sample's ``rows``: ``(fields, raw)`` pairs whose ``fields`` are ``ncols`` bytes each.
+    What ``Counter`` of each column gives, without building the columns first."""
+    cdef list out = [{} for _ in range(ncols)]
+    cdef list fields
+    cdef dict d
+    cdef Py_ssize_t j
+    cdef object v, had
+    for row in rows:
+        fields = <list?>(<tuple?>row)[0]
+        if len(fields) != ncols:
+            raise ValueError(f"a row has {len(fields)} fields, expected {ncols}")
+        for j in range(ncols):
+            d = <dict>out[j]
+            v = fields[j]
+            had = d.get(v)
+            d[v] = 1 if had is None else had + 1
+    return out

@@ -866,15 +866,21 @@ class _Stats:
     blank: bool = False  # some value is empty or only spaces and tabs (with typed)
 
     @classmethod
+    def of_counts(cls, raw: dict[bytes, int]) -> _Stats:
+        """From the column's fields as split (bytes) -> occurrences."""
+        st = cls(counts=Counter())
+        st.max_bytes, st.blank, st.typed = _core.column_stats(raw, st.counts)
+        st.nonnull = sum(st.counts.values()) - st.counts.get("", 0)
+        return st
+
+    @classmethod
     def of(cls, values: Any) -> _Stats:
         """From the column's fields (bytes as split, or str)."""
         raw = Counter(values)
         if raw and isinstance(next(iter(raw)), bytes):
-            st = cls(counts=Counter())
-            st.max_bytes, st.blank, st.typed = _core.column_stats(raw, st.counts)
-        else:
-            st = cls(counts=raw)
-            st.max_bytes = max((len(v.encode("utf-8")) for v in raw), default=0)
+            return cls.of_counts(raw)
+        st = cls(counts=raw)
+        st.max_bytes = max((len(v.encode("utf-8")) for v in raw), default=0)
         st.nonnull = sum(st.counts.values()) - st.counts.get("", 0)
         return st
 
@@ -2358,8 +2364,7 @@ def infer_schema(
         original = None
         names = [f"column_{i + 1}" for i in range(sample.ncols)]
     renamed = original is not None and names != original
-    by_column = list(zip(*(f for f, _raw in sample.rows), strict=True)) or [()] * sample.ncols
-    stats = [_Stats.of(v) for v in by_column]
+    stats = [_Stats.of_counts(c) for c in _core.count_columns(sample.rows, sample.ncols)]
     spelling, unread = sniff_spelling(
         [_number_texts(st, null_values) for st in stats], decimal, thousands
     )
