@@ -59,7 +59,7 @@ cdef void texts_free(Texts *t) noexcept:
 
 
 cdef int value_kind(const char *s, Py_ssize_t n) noexcept nogil:
-    """The kind of the text ``s[:n]``: the _NUM_RE of infer.py,
+    """The kind of the text ``s[:n]``: a number,
     ``[+-]?(?:[0-9]+(?:\\.[0-9]*)?|\\.[0-9]+)(?:[eE][+-]?[0-9]+)?``, or a float word."""
     cdef Py_ssize_t i = 0
     cdef Py_ssize_t j, k, whole, frac

@@ -673,9 +673,6 @@ def _int_type(lo: int, hi: int) -> str | None:
     return None
 
 
-_NUM_RE = re.compile(r"[+-]?(?:([0-9]+)(?:\.([0-9]*))?|\.([0-9]+))([eE][+-]?[0-9]+)?\Z")
-
-
 def _numeric(vals: list[str], spelling: Spelling = (".", None)) -> str | None:
     """``"int"``, ``"float"`` or None (not all numbers, or a separator misplaced) for
     ``vals`` read under ``spelling``: one compiled pass (``_core.numeric_kind``).
