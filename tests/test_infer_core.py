@@ -202,11 +202,11 @@ def test_rows_are_what_the_csv_module_reads(delimiter, table):
     want = [r for r in csv.reader(io.StringIO(text.getvalue()), delimiter=delimiter) if r]
     word, quote = ord(delimiter), ord('"')
     shapes = _core.row_shapes(data, 0, True, word, quote, 1000)
-    assert [n for _, _, n in shapes] == [len(r) for r in want]
+    assert [n for _, _, n, _ in shapes] == [len(r) for r in want]
     rows, status, nxt = _core.split_rows(data, 0, True, word, quote, 1000)
     assert [[f.decode() for f in fields] for _, _, fields in rows] == want
     assert (status, nxt) == (0, len(data))
-    assert [(s, e) for s, e, _ in rows] == [(s, e) for s, e, _ in shapes]
+    assert [(s, e) for s, e, _ in rows] == [(s, e) for s, e, _, _ in shapes]
 
 
 def split_one_by_one(data: bytes, final: bool, word: int, quote: int) -> list:
@@ -253,7 +253,8 @@ def split_one_by_one(data: bytes, final: bool, word: int, quote: int) -> list:
 def test_row_shapes_are_split_row_row_after_row(data, chunk, final):
     data = data + b"".join(chunk)
     want = split_one_by_one(data, final, ord(","), ord('"'))
-    assert _core.row_shapes(data, 0, final, ord(","), ord('"'), 1000) == want
+    shapes = _core.row_shapes(data, 0, final, ord(","), ord('"'), 1000)
+    assert [s[:3] for s in shapes] == want
     got = []
     pos = 0
     while True:  # in small batches, as sampling asks for them
@@ -330,3 +331,27 @@ def test_count_columns_is_counter_of_each_column(rows):
 def test_count_columns_refuses_a_row_of_another_width():
     with pytest.raises(ValueError, match="expected 2"):
         _core.count_columns([([b"a", b"b"], b""), ([b"a"], b"")], 2)
+
+
+def ref_stray(cell: bytes, quote: str | None) -> bool:
+    """A quote character left in a cell by a reading that did not use it as its quote:
+    a ``"`` at either end, or a ``'`` at both (docs/INFERENCE.md, section 2)."""
+    t = cell.strip(b" \t")
+    if not t:
+        return False
+    if quote != '"' and (t.startswith(b'"') or t.endswith(b'"')):
+        return True
+    return quote != "'" and len(t) >= 2 and t.startswith(b"'") and t.endswith(b"'")
+
+
+@pytest.mark.parametrize("quote", ['"', "'", None])
+@given(data=st.lists(st.sampled_from([b'"', b"'", b",", b"\n", b" ", b"x", b'""', b"\t"]),
+                     max_size=24).map(b"".join))
+def test_row_shapes_see_leftover_quotes(quote, data):
+    q = ord(quote) if quote else -1
+    for start, _nxt, nfields, stray in _core.row_shapes(data, 0, True, ord(","), q, 1000):
+        if nfields < 0:
+            continue
+        fields = _core.split_row(data, start, len(data), True, ord(","), q)[1]
+        want = any(ref_stray(f, quote) for f in fields)
+        assert stray == int(want) or stray == 2

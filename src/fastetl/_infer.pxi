@@ -266,14 +266,38 @@ def column_stats(raw, counts):
     return longest, blank, typed
 
 
+cdef int field_stray(const char *s, Py_ssize_t n, bint escaped, int quote) noexcept nogil:
+    """infer.py's ``_stray`` of a field's content: 1 when, spaces and tabs trimmed, it
+    starts or ends with a ``"`` that is not ``quote``, or starts and ends with a ``'``
+    that is not; 0 when not; 2 when escapes in it keep its content from being read here."""
+    cdef Py_ssize_t i = 0
+    if memchr(s, c'"', n) == NULL and memchr(s, c"'", n) == NULL:
+        return 0
+    if escaped:
+        return 2
+    while i < n and is_space(s[i]):
+        i += 1
+    while n > i and is_space(s[n - 1]):
+        n -= 1
+    if i >= n:
+        return 0
+    if quote != c'"' and (s[i] == c'"' or s[n - 1] == c'"'):
+        return 1
+    if quote != c"'" and n - i >= 2 and s[i] == c"'" and s[n - 1] == c"'":
+        return 1
+    return 0
+
+
 def row_shapes(data, Py_ssize_t start, bint final, int delimiter, int quote,
                Py_ssize_t max_rows):
     """The rows of ``data[start:]`` as the lenient policies read them, without their
-    fields: a list of ``(row_start, next, nfields)``, ``nfields`` -1 for a row whose
+    fields: a list of ``(row_start, next, nfields, stray)``, ``nfields`` -1 for a row whose
     quoting breaks (reading goes on after the line it breaks on).  Up to ``max_rows``
     rows; stops at the end of the data or at a row cut by it (when not ``final``).
     The same rows as ``split_row`` called row after row (infer.py's ``_rows_lenient``),
-    for sniffing the delimiter and quote."""
+    for sniffing the delimiter and quote.  ``stray``: 1 when a field holds a quote
+    character this reading did not use as its quote (infer.py's ``_stray``), 0 when none
+    does, 2 when a field with escapes would have to be unescaped to tell."""
     cdef Py_buffer src
     cdef Field f
     cdef Scan sc
@@ -282,7 +306,8 @@ def row_shapes(data, Py_ssize_t start, bint final, int delimiter, int quote,
     cdef const char *buf
     cdef Py_ssize_t n, p, pos, at, nxt, nf, count = 0
     cdef Py_ssize_t cap = max_rows if max_rows > 0 else 0
-    cdef Py_ssize_t *out = <Py_ssize_t *>malloc((3 * cap + 1) * sizeof(Py_ssize_t))
+    cdef int stray
+    cdef Py_ssize_t *out = <Py_ssize_t *>malloc((4 * cap + 1) * sizeof(Py_ssize_t))
     if out == NULL:
         raise MemoryError()
     syntax_of(delimiter, quote, &sx)
@@ -305,6 +330,7 @@ def row_shapes(data, Py_ssize_t start, bint final, int delimiter, int quote,
                     break                               # only blank lines (or comments) left
                 sc.base = -64
                 nf = 0
+                stray = 0
                 fs = FIELD_EOL
                 while True:
                     fs = scan_any(buf, at, n, final, &sx, &f, &sc)
@@ -313,6 +339,9 @@ def row_shapes(data, Py_ssize_t start, bint final, int delimiter, int quote,
                     if fs == FIELD_AFTER_QUOTE:
                         at = f.bad
                         break
+                    if stray == 0:
+                        stray = field_stray(buf + f.span.start, f.span.length, f.span.escaped,
+                                            quote)
                     nf += 1
                     at = f.next
                     if fs != FIELD_DELIM:
@@ -326,12 +355,14 @@ def row_shapes(data, Py_ssize_t start, bint final, int delimiter, int quote,
                     nf = -1
                 else:
                     nxt = at
-                out[3 * count] = p
-                out[3 * count + 1] = nxt
-                out[3 * count + 2] = nf
+                out[4 * count] = p
+                out[4 * count + 1] = nxt
+                out[4 * count + 2] = nf
+                out[4 * count + 3] = stray if nf >= 0 else 0
                 count += 1
                 pos = nxt
-        return [(out[3 * i], out[3 * i + 1], out[3 * i + 2]) for i in range(count)]
+        return [(out[4 * i], out[4 * i + 1], out[4 * i + 2], out[4 * i + 3])
+                for i in range(count)]
     finally:
         PyBuffer_Release(&src)
         free(out)

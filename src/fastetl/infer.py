@@ -1301,7 +1301,9 @@ def _read_candidate(buf: bytes, final: bool, d: str, q: str | None, extra: int =
         opening = re.compile(rb"(?:^|" + db + rb")[ \t]*" + qb)
     # the rows counted in compiled code; split only where their fields are looked at
     n = len(buf)
-    for start, nxt, nfields in _core.row_shapes(buf, 0, final, word, quote, SNIFF_ROWS):
+    for start, nxt, nfields, leftover in _core.row_shapes(
+        buf, 0, final, word, quote, SNIFF_ROWS
+    ):
         r.nrows += 1
         longest = max(longest, nxt - start)
         end = nxt
@@ -1312,11 +1314,11 @@ def _read_candidate(buf: bytes, final: bool, d: str, q: str | None, extra: int =
         # else no cell can hold a leftover quote
         quoted = buf.find(b'"', start, nxt) >= 0 or buf.find(b"'", start, nxt) >= 0
         looked = 1 < len(counts) <= 20
-        if not (quoted or looked):
-            stray.append(False)
-            continue
-        fields = _core.split_row(buf, start, n, final, word, quote)[1]
-        stray.append(quoted and any(_stray(f, q) for f in fields))
+        if leftover != 2 and not looked:  # the core told whether a cell holds one
+            stray.append(leftover == 1)
+        else:
+            fields = _core.split_row(buf, start, n, final, word, quote)[1]
+            stray.append(quoted and any(_stray(f, q) for f in fields))
         if looked:
             total += len(fields)
             typed += sum(1 for f in fields if _looks_typed(f))
