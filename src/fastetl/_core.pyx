@@ -7,7 +7,8 @@
 # side turns that into a ParseError.
 #
 # Parts: _scan.pxi (tokenizer), _numbers.pxi (ints, floats, decimals, bools),
-# _dates.pxi (dates, datetimes), _text.pxi (UTF-8, str, categories).
+# _dates.pxi (dates, datetimes), _text.pxi (UTF-8, str, categories), _infer.pxi (the
+# sample classifier inference asks).
 
 cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
@@ -112,6 +113,7 @@ include "_scan.pxi"
 include "_numbers.pxi"
 include "_dates.pxi"
 include "_text.pxi"
+include "_infer.pxi"
 
 # the flag bits of a syntax word above the delimiter, escape and comment bytes (_scan.pxi)
 SYNTAX = {"skip_space": SYN_SKIP_SPACE, "lenient": SYN_LENIENT}
@@ -958,6 +960,53 @@ cdef class Parser:
         return self.cols[field].dict.count
 
 
+cdef int split_into(const char *buf, Py_ssize_t start, Py_ssize_t end, bint final,
+                    const Syntax *sx, int quote, list fields, Py_ssize_t *nxt) except -2:
+    """Append the fields of the row at ``buf[start:]`` to ``fields`` (see split_row);
+    returns split_row's status, with its ``next`` in ``*nxt``."""
+    cdef Field f
+    cdef Scan sc
+    cdef int fs
+    cdef Py_ssize_t pos
+    cdef bytes content
+    cdef bytearray text
+    sc.base = -64
+    nxt[0] = start
+    pos = skip_blank_any(buf, start, end, final, sx)
+    if pos < 0:
+        return -1
+    if pos >= end:                      # only blank lines so far
+        if not final:
+            return -1
+        nxt[0] = pos
+        return 0
+    while True:
+        fs = scan_any(buf, pos, end, final, sx, &f, &sc)
+        if fs == FIELD_NEED_MORE:
+            del fields[:]
+            return -1
+        if fs == FIELD_UNTERMINATED:
+            nxt[0] = pos
+            return ST_UNTERMINATED
+        if fs == FIELD_AFTER_QUOTE:
+            nxt[0] = f.bad
+            return ST_AFTER_QUOTE
+        content = buf[f.span.start:f.span.start + f.span.length]
+        if f.span.escaped and not sx.plain:
+            text = bytearray(len(content))
+            content = bytes(text[:unescape_into(buf + f.span.start,
+                                                f.span.length, f.span.quoted, quote,
+                                                sx.escape, <char *>text)])
+        elif f.span.escaped:
+            q = bytes([quote])
+            content = content.replace(q + q, q)
+        fields.append(content)
+        pos = f.next
+        if fs != FIELD_DELIM:
+            nxt[0] = pos
+            return 0
+
+
 def split_row(data, Py_ssize_t start, Py_ssize_t end, bint final, int delimiter, int quote):
     """Tokenize the row at ``data[start:]`` with the same rules as the parser.
 
@@ -966,46 +1015,55 @@ def split_row(data, Py_ssize_t start, Py_ssize_t end, bint final, int delimiter,
     ``fields`` is a list of bytes with quotes undone.  Blank lines before the row are skipped.
     """
     cdef Py_buffer src
-    cdef Field f
-    cdef Scan sc
-    cdef int fs
     cdef list fields = []
-    cdef Py_ssize_t pos
-    cdef bytes content
+    cdef Py_ssize_t nxt
+    cdef int status
     cdef Syntax sx
-    cdef bytearray text
     syntax_of(delimiter, quote, &sx)
     PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
     try:
         if not (0 <= start <= end <= src.len):
             raise ValueError("bad input range")
-        sc.base = -64
-        pos = skip_blank_any(<const char *>src.buf, start, end, final, &sx)
-        if pos < 0:
-            return (-1, [], start)
-        if pos >= end:                      # only blank lines so far
-            return (0, [], pos) if final else (-1, [], start)
-        while True:
-            fs = scan_any(<const char *>src.buf, pos, end, final, &sx, &f, &sc)
-            if fs == FIELD_NEED_MORE:
-                return (-1, [], start)
-            if fs == FIELD_UNTERMINATED:
-                return (ST_UNTERMINATED, fields, pos)
-            if fs == FIELD_AFTER_QUOTE:
-                return (ST_AFTER_QUOTE, fields, f.bad)
-            content = (<const char *>src.buf)[f.span.start:f.span.start + f.span.length]
-            if f.span.escaped and not sx.plain:
-                text = bytearray(len(content))
-                content = bytes(text[:unescape_into(<const char *>src.buf + f.span.start,
-                                                    f.span.length, f.span.quoted, quote,
-                                                    sx.escape, <char *>text)])
-            elif f.span.escaped:
-                q = bytes([quote])
-                content = content.replace(q + q, q)
-            fields.append(content)
-            pos = f.next
-            if fs != FIELD_DELIM:
-                return (0, fields, pos)
+        status = split_into(<const char *>src.buf, start, end, final, &sx, quote, fields, &nxt)
+        return (status, fields, nxt)
+    finally:
+        PyBuffer_Release(&src)
+
+
+def split_rows(data, Py_ssize_t start, bint final, int delimiter, int quote,
+               Py_ssize_t max_rows):
+    """Up to ``max_rows`` rows of ``data[start:]``, split as split_row splits them one by
+    one, after skipping the line breaks before each (as infer.py's sampling does):
+    ``(rows, status, next)`` with ``rows`` a list of ``(row_start, next, fields)``; the
+    status and ``next`` of the row that stopped it (status > 0: broken quoting there;
+    -1: a row cut by the end of the data; 0 with ``next`` the end: nothing more)."""
+    cdef Py_buffer src
+    cdef const char *buf
+    cdef Py_ssize_t n, p, pos = start, nxt = start
+    cdef int status = 0
+    cdef list rows = []
+    cdef list fields
+    cdef Syntax sx
+    syntax_of(delimiter, quote, &sx)
+    PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
+    try:
+        if not 0 <= start <= src.len:
+            raise ValueError("bad input range")
+        buf = <const char *>src.buf
+        n = src.len
+        while len(rows) < max_rows:
+            p = pos
+            while p < n and (buf[p] == c'\n' or buf[p] == c'\r'):
+                p += 1
+            if p >= n:
+                return (rows, 0, n)
+            fields = []
+            status = split_into(buf, p, n, final, &sx, quote, fields, &nxt)
+            if status != 0 or not fields:
+                return (rows, status, nxt)
+            rows.append((p, nxt, fields))
+            pos = nxt
+        return (rows, 0, pos)
     finally:
         PyBuffer_Release(&src)
 

@@ -32,7 +32,7 @@ import os
 import re
 import warnings
 from collections import Counter, deque
-from itertools import combinations
+from itertools import combinations, islice
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +64,7 @@ QUOTES: tuple[str | None, ...] = ('"', "'", None)  # candidates
 _QUOTE_RANK = {'"': 2, None: 1, "'": 0}
 # Texts that mean "missing" when they stand where a typed value is expected.
 NULL_TOKENS = ("NA", "N/A", "n/a", "NULL", "null", "None", "NaN", "nan", "#N/A", "-")
+_NULL_SET = frozenset(NULL_TOKENS)
 CATEGORY_MAX_DISTINCT = 255  # a text column with more distinct values is str
 CATEGORY_MAX_RATIO = 0.05  # ... or with more than 5% distinct values among its non-nulls
 STR_MIN_WIDTH = 8
@@ -446,22 +447,19 @@ def _rows(buf: bytes, pos: int, final: bool, delim: int, quote: int):
     """Yield ``(row_start, next, fields)`` for the whole rows of ``buf[pos:]``.
 
     Stops at the end of the buffer or at a row cut by it (when not ``final``);
-    raises :class:`_RowError` on a quoting error.
+    raises :class:`_RowError` on a quoting error.  Rows are split by the core in
+    batches (small first: a reader may stop after a few rows).
     """
-    n = len(buf)
+    batch = 16
     while True:
-        p = pos
-        while p < n and buf[p] in (10, 13):  # blank lines, as the core skips them
-            p += 1
-        if p >= n:
-            return
-        status, fields, nxt = _core.split_row(buf, p, n, final, delim, quote)
+        rows, status, nxt = _core.split_rows(buf, pos, final, delim, quote, batch)
+        yield from rows
         if status > 0:
             raise _RowError(status, nxt)
-        if status == _NEED_MORE or not fields:
+        if len(rows) < batch:
             return
-        yield p, nxt, fields
-        pos = nxt
+        pos = rows[-1][1]
+        batch = min(4 * batch, 4096)
 
 
 def _q(quote: str | None) -> int:
@@ -475,7 +473,6 @@ _INT_RE = re.compile(r"[+-]?([0-9]+)\Z")
 _FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 _FLOAT_WORDS = frozenset(("inf", "infinity", "nan"))
 _BOOL_WORDS = frozenset(("true", "false", "t", "f", "yes", "no", "1", "0"))
-_ISO_DATE_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})\Z")
 _YMD_RE = re.compile(r"([0-9]{4})([-/.])([0-9]{1,2})\2([0-9]{1,2})\Z")
 _DMY_RE = re.compile(r"([0-9]{1,2})([-/.])([0-9]{1,2})\2([0-9]{4})\Z")
 _ISO_DT_RE = re.compile(
@@ -600,8 +597,7 @@ def _date_format(vals: list[str], dayfirst: bool | None = None) -> Any:
     """The date format all ``vals`` share: ``None`` (ISO), a format string, or ``_NOT``.
     Where every value fits both day-first and month-first, ``dayfirst`` decides
     (None: day-first)."""
-    iso = _match_all(_ISO_DATE_RE, vals)
-    if iso is not None and all(_valid_date(*map(int, m.groups())) for m in iso):
+    if _core.iso_dates(vals):
         return None
     ymd = _match_all(_YMD_RE, vals)
     if ymd is not None:
@@ -632,23 +628,13 @@ def _date_format(vals: list[str], dayfirst: bool | None = None) -> Any:
 
 
 def _iso_datetime(vals: list[str]) -> Any:
-    """``{"type": "datetime", ...}`` when every value is an ISO datetime, else ``_NOT``."""
-    unit = "us"
-    offsets = bool(vals)
-    for v in vals:
-        m = _ISO_DT_RE.match(v)
-        if not m:
-            return _NOT
-        y, mo, d, hh, mi, ss, frac, tz = m.groups()
-        offsets = offsets and tz is not None
-        if not _valid_date(int(y), int(mo), int(d)):
-            return _NOT
-        if hh is not None and (int(hh) > 23 or int(mi) > 59 or (ss is not None and int(ss) > 59)):
-            return _NOT
-        if frac and len(frac) > 6 and frac[6:].strip("0"):
-            unit = "ns"
-    spec = {"type": "datetime", "unit": unit} if unit != "us" else {"type": "datetime"}
-    if offsets:  # every value says its offset: UTC instants (Arrow, pandas: tz-aware)
+    """``{"type": "datetime", ...}`` when every value is an ISO datetime, else ``_NOT``
+    (the syntax of _ISO_DT_RE, read in compiled code: ``_core.iso_datetimes``)."""
+    got = _core.iso_datetimes(vals)
+    if got < 0:
+        return _NOT
+    spec = {"type": "datetime", "unit": "ns"} if got & 1 else {"type": "datetime"}
+    if got & 2:  # every value says its offset: UTC instants (Arrow, pandas: tz-aware)
         spec["tz"] = "UTC"
     return spec
 
@@ -694,33 +680,21 @@ def _int_type(lo: int, hi: int) -> str | None:
     return None
 
 
-_NUM_RE = re.compile(r"[+-]?(?:([0-9]+)(?:\.([0-9]*))?|\.([0-9]+))([eE][+-]?[0-9]+)?\Z")
-
-
-def _numeric(vals: list[str]) -> str | None:
-    """One pass over ``vals``: ``"int"``, ``"float"`` or None (not all numbers).
+def _numeric(vals: list[str], spelling: Spelling = (".", None)) -> str | None:
+    """``"int"``, ``"float"`` or None (not all numbers, or a separator misplaced) for
+    ``vals`` read under ``spelling``: one compiled pass (``_core.numeric_kind``).
 
     A number with a fraction is a float, as every other reader (numpy, pandas,
     pyarrow, polars, duckdb) infers it: ``numpy.load`` users and
     ``structured_to_unstructured`` must see the values, not scaled integers.
     Exact decimals are for a schema to ask for.
     """
-    only_ints = True
-    numbers = False
-    for v in vals:
-        m = _NUM_RE.match(v)
-        if m is None:
-            if (v[1:] if v[:1] in "+-" else v).lower() in _FLOAT_WORDS:
-                only_ints = False
-                continue
-            return None
-        numbers = True
-        _whole, f1, f2, exp = m.groups()
-        if f1 is not None or f2 is not None or exp is not None:
-            only_ints = False
-    if not numbers:
-        return None
-    return "int" if only_ints else "float"
+    dec, thou = spelling
+    kind = _core.numeric_kind(list(vals), ord(dec), ord(thou) if thou else 0)
+    return _KINDS[kind]
+
+
+_KINDS = (None, "int", "float")
 
 
 _NUMBER_TYPES = frozenset((*INT_TYPES, "float32", "float64", "decimal"))
@@ -784,9 +758,10 @@ def _spelled(vals: list[str], spelling: Spelling) -> list[str] | None:
 
 def _numbers(vals: list[str], spelling: Spelling) -> list[float] | None:
     """The values of ``vals`` read as numbers under ``spelling``, or None."""
-    nv = _spelled(vals, spelling)
-    if nv is None or _numeric(nv) is None:
+    if _numeric(vals, spelling) is None:
         return None
+    nv = _spelled(vals, spelling)
+    assert nv is not None  # _numeric read them under the same spelling
     try:
         return [float(v) for v in nv]
     except ValueError:  # pragma: no cover - _numeric accepted them
@@ -821,10 +796,10 @@ def sniff_spelling(
     for j, vals in enumerate(columns):
         if not vals:
             continue
-        if _numbers(vals, base) is not None:
+        if _numeric(vals, base) is not None:
             plain.append(vals)
             continue
-        fits = {c for c in cands if _numbers(vals, c) is not None}
+        fits = {c for c in cands if _numeric(vals, c) is not None}
         if fits:
             evidence.append(j)
             feasible &= fits
@@ -853,17 +828,14 @@ def _classify(
         v not in ("0", "1") for v in vals
     ):
         return {"type": "bool"}
-    spelled = _spelled(vals, spelling)
-    kind = _numeric(spelled) if spelled is not None else None
-    if kind is not None:
-        vals = spelled  # type: ignore[assignment]
+    kind = _numeric(vals, spelling)
+    if kind is not None and spelling != PLAIN:
+        vals = _spelled(vals, spelling)  # type: ignore[assignment]
     if kind == "int":
-        if any(_leading_zero(v) for v in vals):
-            return None  # identifiers such as zip codes keep their zeros
-        nums = [n for v in vals if (n := _small_int(v)) is not None]
-        if len(nums) < len(vals):
-            return None  # beyond 64 bits: text, exactly as written
-        t = _int_type(min(nums), max(nums))
+        # None: a leading zero (identifiers such as zip codes keep their zeros), or
+        # beyond 64 bits (text, exactly as written)
+        lohi = _core.int_range(vals)
+        t = _int_type(*lohi) if lohi is not None else None
         return {"type": t} if t else None  # beyond 64 bits: text, exactly as written
     if kind == "float":
         return {"type": "float64"}
@@ -894,19 +866,26 @@ class _Stats:
     hi: int | None = None
     nonnull: int = 0  # non-empty verbatim values
     swapped_date: bool = False
+    typed: list[str] | None = None  # typed_values(), once computed
+    blank: bool = False  # some value is empty or only spaces and tabs (with typed)
+
+    @classmethod
+    def of_counts(cls, raw: dict[bytes, int]) -> _Stats:
+        """From the column's fields as split (bytes) -> occurrences."""
+        st = cls(counts=Counter())
+        st.max_bytes, st.blank, st.typed = _core.column_stats(raw, st.counts)
+        st.nonnull = sum(st.counts.values()) - st.counts.get("", 0)
+        return st
 
     @classmethod
     def of(cls, values: Any) -> _Stats:
         """From the column's fields (bytes as split, or str)."""
         raw = Counter(values)
         if raw and isinstance(next(iter(raw)), bytes):
-            st = cls(counts=Counter(), max_bytes=max(map(len, raw)))
-            for k, n in raw.items():
-                st.counts[k.decode("utf-8", errors="replace")] += n
-        else:
-            st = cls(counts=raw)
-            st.max_bytes = max((len(v.encode("utf-8")) for v in raw), default=0)
-        st.nonnull = sum(n for v, n in st.counts.items() if v != "")
+            return cls.of_counts(raw)
+        st = cls(counts=raw)
+        st.max_bytes = max((len(v.encode("utf-8")) for v in raw), default=0)
+        st.nonnull = sum(st.counts.values()) - st.counts.get("", 0)
         return st
 
     def int_range(self) -> None:
@@ -918,8 +897,18 @@ class _Stats:
                 self.lo, self.hi = min(ints), max(ints)
 
     def typed_values(self) -> list[str]:
-        """Distinct trimmed non-empty texts (the typed view of the column)."""
-        return list(dict.fromkeys(t for v in self.counts if (t := v.strip(" \t"))))
+        """Distinct trimmed non-empty texts (the typed view of the column), in the order
+        first seen.  The list is kept: do not change it."""
+        if self.typed is None:
+            trimmed = [v.strip(" \t") for v in self.counts]
+            self.blank = "" in trimmed
+            self.typed = list(dict.fromkeys(t for t in trimmed if t))
+        return self.typed
+
+    def has_null(self, nulls: tuple[str, ...]) -> bool:
+        """Is some value, trimmed, one of ``nulls``?"""
+        vals = self.typed_values()
+        return (self.blank and "" in nulls) or any(t in nulls for t in vals)
 
     def see(self, text: str) -> None:
         """Account for one value met outside the sample."""
@@ -946,8 +935,8 @@ def _lengths_vary(st: _Stats, longest: int | None = None) -> bool:
 def _text_column(name: str, st: _Stats, null_values: tuple[str, ...]) -> Column:
     """category, text or str, by the documented cardinality and length rules."""
     tokens = set(null_values) - {""}
-    nullable = "" in st.counts and not (tokens & set(st.counts))
-    distinct = sum(1 for v in st.counts if v != "")
+    nullable = "" in st.counts and not any(t in st.counts for t in tokens)
+    distinct = len(st.counts) - ("" in st.counts)
     if 0 < distinct <= CATEGORY_MAX_DISTINCT and distinct <= CATEGORY_MAX_RATIO * st.nonnull:
         return Column(
             name=name,
@@ -974,11 +963,13 @@ def _infer(
     for st in stats:
         vals = st.typed_values()
         if null_values is not None:
-            vals = [v for v in vals if v not in null_values]
+            given = frozenset(null_values)
+            if not given.isdisjoint(vals):
+                vals = [v for v in vals if v not in given]
         spec = _classify(vals, spelling, words, dayfirst)
-        if spec is None and null_values is None:
-            toks = [v for v in vals if v in NULL_TOKENS]
-            rest = [v for v in vals if v not in NULL_TOKENS]
+        if spec is None and null_values is None and not _NULL_SET.isdisjoint(vals):
+            toks = [v for v in vals if v in _NULL_SET]
+            rest = [v for v in vals if v not in _NULL_SET]
             if toks and rest:
                 spec = _classify(rest, spelling, words, dayfirst)
                 if spec is not None:
@@ -993,7 +984,7 @@ def _infer(
         if spec is None:
             cols.append(_text_column(name, st, nulls))
             continue
-        nullable = any(v.strip(" \t") in nulls for v in st.counts)
+        nullable = st.has_null(nulls)
         cols.append(Column(name=name, nullable=nullable, **spec))
     return cols, nulls
 
@@ -1265,7 +1256,7 @@ class _Reading:
 
     delimiter: str
     quote: str | None
-    rows: list[list[bytes]]  # the well-formed rows, in order
+    _rows: list[list[bytes]] | None  # the well-formed rows, in order (see rows)
     nrows: int = 0  # rows read, broken ones included
     broken: int = 0  # rows with broken quoting (read over as skip reads them)
     swallowed: bool = False  # a quote ran to the end of the (cut) sample
@@ -1274,6 +1265,18 @@ class _Reading:
     good: int = 0  # rows with that number of fields and no leftover quote character
     typed: float = 0.0  # share of cells that look typed (rows 2-20)
     evidence: int = 0  # fields the quote opens and closes on one line
+    source: tuple | None = None  # (buf, final, syntax word, quote): to split rows on demand
+
+    @property
+    def rows(self) -> list[list[bytes]]:
+        """The fields of the well-formed rows, in order (split when first asked: most
+        readings are only counted)."""
+        if self._rows is None:
+            assert self.source is not None
+            buf, final, word, quote = self.source
+            it = _rows_lenient(buf, 0, final, word, quote)
+            self._rows = [f for _, _, f in islice(it, self.nrows) if f is not None]
+        return self._rows
 
     @property
     def share(self) -> float:
@@ -1311,7 +1314,8 @@ class _Reading:
 
 
 def _read_candidate(buf: bytes, final: bool, d: str, q: str | None, extra: int = 0) -> _Reading:
-    r = _Reading(delimiter=d, quote=q, rows=[])
+    word, quote = ord(d) | extra, _q(q)
+    r = _Reading(delimiter=d, quote=q, _rows=None, source=(buf, final, word, quote))
     counts: list[int] = []
     stray: list[bool] = []
     typed = total = 0
@@ -1321,27 +1325,33 @@ def _read_candidate(buf: bytes, final: bool, d: str, q: str | None, extra: int =
     if q is not None:
         qb, db = re.escape(q.encode()), re.escape(d.encode())
         opening = re.compile(rb"(?:^|" + db + rb")[ \t]*" + qb)
-    for start, nxt, fields in _rows_lenient(buf, 0, final, ord(d) | extra, _q(q)):
+    # the rows counted in compiled code; split only where their fields are looked at
+    n = len(buf)
+    for start, nxt, nfields, leftover in _core.row_shapes(
+        buf, 0, final, word, quote, SNIFF_ROWS
+    ):
         r.nrows += 1
         longest = max(longest, nxt - start)
         end = nxt
-        if fields is None:
+        if nfields < 0:
             r.broken += 1
+            continue
+        counts.append(nfields)
+        # else no cell can hold a leftover quote
+        quoted = buf.find(b'"', start, nxt) >= 0 or buf.find(b"'", start, nxt) >= 0
+        looked = 1 < len(counts) <= 20
+        if leftover != 2 and not looked:  # the core told whether a cell holds one
+            stray.append(leftover == 1)
         else:
-            r.rows.append(fields)
-            counts.append(len(fields))
-            raw = buf[start:nxt]
-            quoted = b'"' in raw or b"'" in raw  # else no cell can hold a leftover quote
+            fields = _core.split_row(buf, start, n, final, word, quote)[1]
             stray.append(quoted and any(_stray(f, q) for f in fields))
-            if 1 < len(counts) <= 20:
-                total += len(fields)
-                typed += sum(1 for f in fields if _looks_typed(f))
-            if opening is not None and quoted:
-                raw = raw.rstrip(b"\r\n")
-                if b"\n" not in raw and b"\r" not in raw:
-                    r.evidence += len(opening.findall(raw))
-        if r.nrows >= SNIFF_ROWS:
-            break
+        if looked:
+            total += len(fields)
+            typed += sum(1 for f in fields if _looks_typed(f))
+        if opening is not None and quoted:
+            raw = buf[start:nxt].rstrip(b"\r\n")
+            if b"\n" not in raw and b"\r" not in raw:
+                r.evidence += len(opening.findall(raw))
     if r.nrows < SNIFF_ROWS and not final and len(buf) - end > max(8192, 4 * longest):
         r.swallowed = True  # a quote swallowed the rest of the sample: not this quote
     if not counts:
@@ -1381,7 +1391,7 @@ def _choose_structure(
         if mine is not None and (best is None or mine.key() > best.key()):
             best = mine
     if best is None:  # only when the quote given is the delimiter: the Dialect says why
-        return _Reading(delimiter=ds[0], quote=qs[0], rows=[])
+        return _Reading(delimiter=ds[0], quote=qs[0], _rows=[])
     return best
 
 
@@ -1567,7 +1577,10 @@ def _sniff_structure(
         for mark in COMMENT_MARKS:
             if mark in taken:
                 continue
-            line = re.search(rb"(?:\A|[\r\n])[ \t]*" + re.escape(mark.encode()), head)
+            # (the regex alone is slow on a head without the mark: look for the mark first)
+            line = mark.encode() in head and re.search(
+                rb"(?:\A|[\r\n])[ \t]*" + re.escape(mark.encode()), head
+            )
             if line and _clean_cuts(head, mark):
                 signs.append(("comment", mark))
                 break
@@ -1578,7 +1591,11 @@ def _sniff_structure(
             if re.search(re.escape(esc.encode()) + rb"[\"',;|\t\\]", head):
                 signs.append(("escape", esc))
                 break
-    if "skip_initial_space" not in given and re.search(rb"[,;|\t] +[\"']", head):
+    if (
+        "skip_initial_space" not in given
+        and (b' "' in head or b" '" in head)
+        and re.search(rb"[,;|\t] +[\"']", head)
+    ):
         signs.append(("skip_initial_space", True))
     # fewest options first: the plain reading, then each alone, then two, then all three;
     # a preamble (the weakest evidence: it drops lines) only when none reads consistently
@@ -1682,6 +1699,11 @@ class _Fit:
         self.ncols = -1  # the header's (or first row's) fields, once known
 
     def rows(self, it: Any) -> Any:
+        if not (self.trailing or self.fill):
+            return it  # nothing to fit: the rows as split
+        return self._fitted(it)
+
+    def _fitted(self, it: Any) -> Any:
         for rs, nxt, fields in it:
             if fields is not None:
                 if self.trailing and len(fields) > 1 and fields[-1] == b"":
@@ -2196,8 +2218,9 @@ def _as_tuple(words: Any) -> Any:
 
 def _number_texts(st: _Stats, null_values: Any) -> list[str]:
     """A column's distinct trimmed values that may be numbers (null words left out)."""
-    nulls = NULL_TOKENS if null_values is None else tuple(null_values)
-    return [v for v in st.typed_values() if v not in nulls]
+    nulls = _NULL_SET if null_values is None else frozenset(null_values)
+    vals = st.typed_values()
+    return vals if nulls.isdisjoint(vals) else [v for v in vals if v not in nulls]
 
 
 def _partial(
@@ -2369,8 +2392,7 @@ def infer_schema(
         original = None
         names = [f"column_{i + 1}" for i in range(sample.ncols)]
     renamed = original is not None and names != original
-    by_column = list(zip(*(f for f, _raw in sample.rows), strict=True)) or [()] * sample.ncols
-    stats = [_Stats.of(v) for v in by_column]
+    stats = [_Stats.of_counts(c) for c in _core.count_columns(sample.rows, sample.ncols)]
     spelling, unread = sniff_spelling(
         [_number_texts(st, null_values) for st in stats], decimal, thousands
     )

@@ -1,0 +1,473 @@
+# The sample classifier: what kind of values a column's sampled texts are, for inference.
+#
+# Included by _core.pyx.  infer.py keeps the decisions (docs/INFERENCE.md); these
+# functions answer its questions over a whole column in one compiled pass: the
+# texts' pointers are gathered with the GIL, then read without it.  Each mirrors the
+# exact syntax infer.py documents (the converter's syntax): tests/test_infer_core.py
+# checks them against independent references (re, int(), float(), datetime).
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object o)
+    void *PyUnicode_DATA(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+
+cdef enum:
+    VK_NOT = 0      # not a number
+    VK_INT = 1      # [+-]?[0-9]+
+    VK_FLOAT = 2    # a number with a fraction or an exponent
+    VK_WORD = 3     # inf, infinity, nan (any case, an optional sign)
+
+
+cdef struct Texts:
+    Py_ssize_t count
+    const char **ptr
+    Py_ssize_t *len
+    Py_ssize_t longest
+    bint ascii          # every text is ASCII
+
+
+cdef int texts_gather(list vals, Texts *t) except -1:
+    """The pointers and lengths of the str ``vals`` (borrowed: ``vals`` must stay alive);
+    stops early (``ascii`` false) at the first text that is not ASCII."""
+    cdef Py_ssize_t i, n = len(vals)
+    cdef object v
+    t.count = 0
+    t.longest = 0
+    t.ascii = True
+    t.ptr = <const char **>malloc((n + 1) * sizeof(char *))
+    t.len = <Py_ssize_t *>malloc((n + 1) * sizeof(Py_ssize_t))
+    if t.ptr == NULL or t.len == NULL:
+        free(t.ptr)
+        free(t.len)
+        raise MemoryError()
+    for i in range(n):
+        v = vals[i]
+        if not isinstance(v, str) or not PyUnicode_IS_ASCII(v):
+            t.ascii = False
+            return 0
+        t.ptr[i] = <const char *>PyUnicode_DATA(v)
+        t.len[i] = PyUnicode_GET_LENGTH(v)
+        if t.len[i] > t.longest:
+            t.longest = t.len[i]
+        t.count = i + 1
+    return 0
+
+
+cdef void texts_free(Texts *t) noexcept:
+    free(t.ptr)
+    free(t.len)
+
+
+cdef int value_kind(const char *s, Py_ssize_t n) noexcept nogil:
+    """The kind of the text ``s[:n]``: a number,
+    ``[+-]?(?:[0-9]+(?:\\.[0-9]*)?|\\.[0-9]+)(?:[eE][+-]?[0-9]+)?``, or a float word."""
+    cdef Py_ssize_t i = 0
+    cdef Py_ssize_t j, k, whole, frac
+    cdef bint point = False
+    if n > 0 and (s[0] == c'+' or s[0] == c'-'):
+        i = 1
+    j = i
+    while i < n and is_digit(s[i]):
+        i += 1
+    whole = i - j
+    if i < n and s[i] == c'.':
+        point = True
+        i += 1
+        k = i
+        while i < n and is_digit(s[i]):
+            i += 1
+        frac = i - k
+        if whole == 0 and frac == 0:
+            return VK_NOT
+    elif whole == 0:
+        j = 1 if n > 0 and (s[0] == c'+' or s[0] == c'-') else 0
+        if (eq_nocase(s + j, n - j, b"inf", 3) or eq_nocase(s + j, n - j, b"infinity", 8)
+                or eq_nocase(s + j, n - j, b"nan", 3)):
+            return VK_WORD
+        return VK_NOT
+    if i < n and (s[i] == c'e' or s[i] == c'E'):
+        j = i + 1
+        if j < n and (s[j] == c'+' or s[j] == c'-'):
+            j += 1
+        k = j
+        while j < n and is_digit(s[j]):
+            j += 1
+        if j == k:
+            return VK_NOT
+        i = j
+        point = True
+    if i != n:
+        return VK_NOT
+    return VK_FLOAT if point else VK_INT
+
+
+cdef int texts_numeric(Texts *t, char dec, char thou, char *buf) noexcept nogil:
+    """infer.py's ``_numeric`` of the texts read under the spelling (dec, thou): 1 every
+    one an integer, 2 numbers (some with a fraction, an exponent or a word; at least one
+    not a word), 0 otherwise (or a separator misplaced).  ``buf``: room for the longest."""
+    cdef Py_ssize_t i, n
+    cdef bint plain = dec == c'.' and thou == 0
+    cdef bint only_ints = True
+    cdef bint numbers = False
+    cdef const char *s
+    cdef int k
+    for i in range(t.count):
+        s = t.ptr[i]
+        n = t.len[i]
+        if not plain:
+            n = normalize_number(s, n, dec, thou, buf)
+            if n < 0:
+                return 0
+            s = buf
+        k = value_kind(s, n)
+        if k == VK_NOT:
+            return 0
+        if k == VK_WORD:
+            only_ints = False
+            continue
+        numbers = True
+        if k == VK_FLOAT:
+            only_ints = False
+    if not numbers:
+        return 0
+    return 1 if only_ints else 2
+
+
+def numeric_kind(list vals, int decimal=46, int thousands=0):
+    """What the distinct trimmed texts ``vals`` are under the number spelling
+    (``decimal``, ``thousands``: bytes, 0 for none): 1 integers, 2 numbers, 0 not all
+    numbers (infer.py's ``_numeric`` of ``_spelled``)."""
+    cdef Texts t
+    cdef int out = 0
+    cdef char *buf
+    texts_gather(vals, &t)
+    try:
+        if not t.ascii:
+            return 0
+        buf = <char *>malloc(t.longest + 1)
+        if buf == NULL:
+            raise MemoryError()
+        with nogil:
+            out = texts_numeric(&t, <char>decimal, <char>thousands, buf)
+        free(buf)
+        return out
+    finally:
+        texts_free(&t)
+
+
+cdef inline bint mag_less(bint an, uint64_t am, bint bn, uint64_t bm) noexcept nogil:
+    """(-1)**an * am < (-1)**bn * bm, zero having no sign."""
+    if an != bn:
+        return an
+    return am > bm if an else am < bm
+
+
+def int_range(list vals):
+    """``(lo, hi)`` of the integer texts ``vals`` (each ``[+-]?[0-9]+``), or None when one
+    has a leading zero (``007``: an identifier), more than 20 digits or a magnitude past
+    64 bits: inference keeps such a column as text."""
+    cdef Texts t
+    cdef Py_ssize_t i, j, n
+    cdef const char *s
+    cdef bint neg, lo_neg = False, hi_neg = False
+    cdef uint64_t mag, lo_mag = 0, hi_mag = 0
+    cdef bint ok = True
+    texts_gather(vals, &t)
+    try:
+        if not t.ascii or t.count == 0:
+            return None
+        with nogil:
+            for i in range(t.count):
+                s = t.ptr[i]
+                n = t.len[i]
+                j = 1 if n > 0 and (s[0] == c'+' or s[0] == c'-') else 0
+                if n - j > 20 or (n - j > 1 and s[j] == c'0'):
+                    ok = False
+                    break
+                if parse_uint_magnitude(s, n, &neg, &mag) != ST_OK:
+                    ok = False
+                    break
+                if mag == 0:
+                    neg = False
+                if i == 0 or mag_less(neg, mag, lo_neg, lo_mag):
+                    lo_neg, lo_mag = neg, mag
+                if i == 0 or mag_less(hi_neg, hi_mag, neg, mag):
+                    hi_neg, hi_mag = neg, mag
+        if not ok:
+            return None
+        lo = -<object>lo_mag if lo_neg else <object>lo_mag
+        hi = -<object>hi_mag if hi_neg else <object>hi_mag
+        return (lo, hi)
+    finally:
+        texts_free(&t)
+
+
+def iso_dates(list vals):
+    """Is every text of ``vals`` a real calendar date written ``YYYY-MM-DD``?"""
+    cdef Texts t
+    cdef Py_ssize_t i, at
+    cdef int64_t days
+    cdef bint ok = True
+    texts_gather(vals, &t)
+    try:
+        if not t.ascii:
+            return False
+        with nogil:
+            for i in range(t.count):
+                at = 0
+                if t.len[i] != 10 or parse_iso_date(t.ptr[i], 10, &at, &days) != ST_OK:
+                    ok = False
+                    break
+        return ok
+    finally:
+        texts_free(&t)
+
+
+cdef extern from "Python.h":
+    object PyUnicode_DecodeUTF8(const char *s, Py_ssize_t size, const char *errors)
+
+
+def column_stats(raw, counts):
+    """From ``raw`` (a column's fields as split, bytes -> occurrences, in the order first
+    seen) fill ``counts`` (text -> occurrences: the bytes decoded as UTF-8, bad bytes
+    replaced) and return ``(max_bytes, blank, typed)``: the longest field in bytes,
+    whether some field is empty or only spaces and tabs, and the distinct texts with
+    the spaces and tabs around them trimmed, empty ones left out, in the order first seen
+    (the column's typed view)."""
+    cdef Py_ssize_t longest = 0, n
+    cdef const char *s
+    cdef bint blank = False
+    cdef bint trimmed = False
+    cdef list typed = []
+    cdef object k, v, t, had
+    if not isinstance(raw, dict) or not isinstance(counts, dict):
+        raise TypeError("column_stats takes two dicts")
+    cdef dict out = <dict>counts                      # a Counter: a dict, same item API
+    for k, v in (<dict>raw).items():
+        s = <const char *>k
+        n = len(<bytes>k)
+        if n > longest:
+            longest = n
+        t = PyUnicode_DecodeUTF8(s, n, "replace")
+        had = out.get(t)
+        out[t] = v if had is None else had + v
+        if n and not is_space(s[0]) and not is_space(s[n - 1]):
+            if had is None:                         # a new text with nothing to trim
+                typed.append(t)
+        else:
+            t = t.strip(" \t")
+            if not t:
+                blank = True
+            else:
+                typed.append(t)
+                trimmed = True
+    if trimmed:                                     # a trimmed text may repeat another
+        typed = list(dict.fromkeys(typed))
+    return longest, blank, typed
+
+
+cdef int field_stray(const char *s, Py_ssize_t n, bint escaped, int quote) noexcept nogil:
+    """infer.py's ``_stray`` of a field's content: 1 when, spaces and tabs trimmed, it
+    starts or ends with a ``"`` that is not ``quote``, or starts and ends with a ``'``
+    that is not; 0 when not; 2 when escapes in it keep its content from being read here."""
+    cdef Py_ssize_t i = 0
+    if memchr(s, c'"', n) == NULL and memchr(s, c"'", n) == NULL:
+        return 0
+    if escaped:
+        return 2
+    while i < n and is_space(s[i]):
+        i += 1
+    while n > i and is_space(s[n - 1]):
+        n -= 1
+    if i >= n:
+        return 0
+    if quote != c'"' and (s[i] == c'"' or s[n - 1] == c'"'):
+        return 1
+    if quote != c"'" and n - i >= 2 and s[i] == c"'" and s[n - 1] == c"'":
+        return 1
+    return 0
+
+
+def row_shapes(data, Py_ssize_t start, bint final, int delimiter, int quote,
+               Py_ssize_t max_rows):
+    """The rows of ``data[start:]`` as the lenient policies read them, without their
+    fields: a list of ``(row_start, next, nfields, stray)``, ``nfields`` -1 for a row whose
+    quoting breaks (reading goes on after the line it breaks on).  Up to ``max_rows``
+    rows; stops at the end of the data or at a row cut by it (when not ``final``).
+    The same rows as ``split_row`` called row after row (infer.py's ``_rows_lenient``),
+    for sniffing the delimiter and quote.  ``stray``: 1 when a field holds a quote
+    character this reading did not use as its quote (infer.py's ``_stray``), 0 when none
+    does, 2 when a field with escapes would have to be unescaped to tell."""
+    cdef Py_buffer src
+    cdef Field f
+    cdef Scan sc
+    cdef Syntax sx
+    cdef int fs
+    cdef const char *buf
+    cdef Py_ssize_t n, p, pos, at, nxt, nf, count = 0
+    cdef Py_ssize_t cap = max_rows if max_rows > 0 else 0
+    cdef int stray
+    cdef Py_ssize_t *out = <Py_ssize_t *>malloc((4 * cap + 1) * sizeof(Py_ssize_t))
+    if out == NULL:
+        raise MemoryError()
+    syntax_of(delimiter, quote, &sx)
+    PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
+    try:
+        if not 0 <= start <= src.len:
+            raise ValueError("bad input range")
+        buf = <const char *>src.buf
+        n = src.len
+        pos = start
+        with nogil:
+            while count < cap:
+                p = pos
+                while p < n and (buf[p] == c'\n' or buf[p] == c'\r'):
+                    p += 1                              # blank lines, as the core skips them
+                if p >= n:
+                    break
+                at = skip_blank_any(buf, p, n, final, &sx)
+                if at < 0 or at >= n:
+                    break                               # only blank lines (or comments) left
+                sc.base = -64
+                nf = 0
+                stray = 0
+                fs = FIELD_EOL
+                while True:
+                    fs = scan_any(buf, at, n, final, &sx, &f, &sc)
+                    if fs == FIELD_NEED_MORE or fs == FIELD_UNTERMINATED:
+                        break
+                    if fs == FIELD_AFTER_QUOTE:
+                        at = f.bad
+                        break
+                    if stray == 0:
+                        stray = field_stray(buf + f.span.start, f.span.length, f.span.escaped,
+                                            quote)
+                    nf += 1
+                    at = f.next
+                    if fs != FIELD_DELIM:
+                        break
+                if fs == FIELD_NEED_MORE:
+                    break
+                if fs == FIELD_UNTERMINATED or fs == FIELD_AFTER_QUOTE:
+                    nxt = line_end_after(buf, at, n, final)
+                    if nxt < 0:
+                        break
+                    nf = -1
+                else:
+                    nxt = at
+                out[4 * count] = p
+                out[4 * count + 1] = nxt
+                out[4 * count + 2] = nf
+                out[4 * count + 3] = stray if nf >= 0 else 0
+                count += 1
+                pos = nxt
+        return [(out[4 * i], out[4 * i + 1], out[4 * i + 2], out[4 * i + 3])
+                for i in range(count)]
+    finally:
+        PyBuffer_Release(&src)
+        free(out)
+
+
+cdef inline bint two_digits(const char *s, Py_ssize_t n, Py_ssize_t at,
+                            int64_t *out) noexcept nogil:
+    if at + 2 > n or not is_digit(s[at]) or not is_digit(s[at + 1]):
+        return False
+    out[0] = (s[at] - c'0') * 10 + (s[at + 1] - c'0')
+    return True
+
+
+cdef int iso_datetime_kind(const char *s, Py_ssize_t n) noexcept nogil:
+    """-1 unless ``s[:n]`` is infer.py's ISO datetime (a real date, then optionally
+    ``[T ]HH:MM[:SS[.f{1,9}]][Z|+HH[[:]MM]]`` with hours <= 23, minutes and seconds <= 59);
+    else 1 for digits past the microsecond that are not all zero, | 2 for an offset."""
+    cdef Py_ssize_t at = 0, k
+    cdef int64_t days, hh, mi, ss
+    cdef int out = 0
+    if parse_iso_date(s, n, &at, &days) != ST_OK:
+        return -1
+    if at == n:
+        return 0
+    if (s[at] != c'T' and s[at] != c' ') or not two_digits(s, n, at + 1, &hh):
+        return -1
+    at += 3
+    if at >= n or s[at] != c':' or not two_digits(s, n, at + 1, &mi):
+        return -1
+    at += 3
+    if hh > 23 or mi > 59:
+        return -1
+    if at < n and s[at] == c':':
+        if not two_digits(s, n, at + 1, &ss) or ss > 59:
+            return -1
+        at += 3
+        if at < n and s[at] == c'.':
+            at += 1
+            k = 0
+            while at < n and is_digit(s[at]):
+                if k >= 6 and s[at] != c'0':
+                    out = 1
+                k += 1
+                at += 1
+            if k == 0 or k > 9:
+                return -1
+    if at == n:
+        return out
+    if s[at] == c'Z':
+        return out | 2 if at + 1 == n else -1
+    if (s[at] != c'+' and s[at] != c'-') or not two_digits(s, n, at + 1, &hh):
+        return -1
+    at += 3
+    if at < n and s[at] == c':':
+        at += 1
+    if at == n and s[at - 1] != c':':
+        return out | 2
+    if at + 2 == n and two_digits(s, n, at, &mi):
+        return out | 2
+    return -1
+
+
+def iso_datetimes(list vals):
+    """infer.py's ``_iso_datetime`` test of every text of ``vals``: -1 when one is not an
+    ISO datetime (or date), else 1 when some value has non-zero digits past the
+    microsecond, | 2 when every value has an offset (and there is one)."""
+    cdef Texts t
+    cdef Py_ssize_t i
+    cdef int k, ns = 0
+    cdef bint offsets = True
+    texts_gather(vals, &t)
+    try:
+        if not t.ascii:
+            return -1
+        with nogil:
+            for i in range(t.count):
+                k = iso_datetime_kind(t.ptr[i], t.len[i])
+                if k < 0:
+                    ns = -1
+                    break
+                ns |= k & 1
+                offsets = offsets and (k & 2) != 0
+        if ns < 0:
+            return -1
+        return ns | (2 if offsets and t.count else 0)
+    finally:
+        texts_free(&t)
+
+
+def count_columns(list rows, Py_ssize_t ncols):
+    """Per column, its fields -> occurrences (dicts in the order first seen), from the
+    sample's ``rows``: ``(fields, raw)`` pairs whose ``fields`` are ``ncols`` bytes each.
+    What ``Counter`` of each column gives, without building the columns first."""
+    cdef list out = [{} for _ in range(ncols)]
+    cdef list fields
+    cdef dict d
+    cdef Py_ssize_t j
+    cdef object v, had
+    for row in rows:
+        fields = <list?>(<tuple?>row)[0]
+        if len(fields) != ncols:
+            raise ValueError(f"a row has {len(fields)} fields, expected {ncols}")
+        for j in range(ncols):
+            d = <dict>out[j]
+            v = fields[j]
+            had = d.get(v)
+            d[v] = 1 if had is None else had + 1
+    return out

@@ -1,0 +1,357 @@
+"""The compiled sample classifier (_infer.pxi) against independent references.
+
+Inference asks the core what a column's sampled texts are (numbers, the integer range,
+ISO dates, the column's counts and typed view); infer.py keeps the decisions.  Each
+question is checked here on random texts against Python itself (``float()``, ``int()``,
+``datetime``, ``collections.Counter``), and the decisions end to end against numpy's
+integer ranges.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import fastetl
+from fastetl import _core
+from fastetl.infer import infer_columns, infer_schema, normalize_number
+
+WORDS = ("inf", "infinity", "nan")
+NUMBERISH = "0123456789+-.eE"
+
+
+def ref_kind(v: str) -> str | None:
+    """What a text is, by Python's own readers: "word" (inf, nan), "int", "float" or
+    None.  The syntax is float()'s, without its extras (spaces, underscores, non-ASCII
+    digits)."""
+    core = v[1:] if v[:1] in "+-" else v
+    if core.lower() in WORDS:
+        return "word"
+    if not v or any(c not in NUMBERISH for c in v):
+        return None
+    try:
+        float(v)
+    except ValueError:
+        return None
+    try:
+        int(v)
+    except ValueError:
+        return "float"
+    return "int"
+
+
+def ref_column_kind(vals: list[str]) -> int:
+    """1: every text an integer; 2: numbers, at least one not a word; 0: otherwise."""
+    kinds = [ref_kind(v) for v in vals]
+    if not kinds or None in kinds or all(k == "word" for k in kinds):
+        return 0
+    return 1 if all(k == "int" for k in kinds) else 2
+
+
+number_texts = st.text(alphabet=NUMBERISH + "naifINFty ,_\u0661", max_size=10)
+numberish_texts = st.one_of(
+    number_texts,
+    st.from_regex(
+        r"[+-]?([0-9]{1,22}(\.[0-9]{0,4})?|\.[0-9]{1,4})([eE][+-]?[0-9]{1,3})?", fullmatch=True
+    ),
+    st.sampled_from(["inf", "-Infinity", "+NaN", "nan", "1.", ".5", "-0", "1e", "e5", ".", "+"]),
+)
+
+
+@given(st.lists(numberish_texts, min_size=1, max_size=6))
+def test_numeric_kind_is_what_float_and_int_read(vals):
+    assert _core.numeric_kind(vals) == ref_column_kind(vals)
+
+
+@given(numberish_texts)
+def test_one_text_kind(v):
+    assert _core.numeric_kind([v]) == ref_column_kind([v])
+
+
+SPELLINGS = [(",", None), (".", ","), (",", "."), (".", " "), (",", "'"), (".", "_")]
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+@given(vals=st.lists(st.text(alphabet="0123456789.,' _-eE", max_size=12), min_size=1, max_size=4))
+def test_numeric_kind_under_a_spelling(spelling, vals):
+    # the reference: the documented normalisation (separators out, the mark a point),
+    # then Python's readers
+    normal = [normalize_number(v, spelling) for v in vals]
+    expected = 0 if None in normal else ref_column_kind(normal)  # type: ignore[arg-type]
+    dec, thou = spelling
+    assert _core.numeric_kind(vals, ord(dec), ord(thou) if thou else 0) == expected
+
+
+def test_numeric_kind_refuses_non_ascii_digits_and_extras():
+    for v in ["\u0661", "1\u00a0", "1_000", " 1", "1 ", "0x10", "1e5.0", "--1", "1..2"]:
+        assert _core.numeric_kind([v]) == 0, v
+        assert ref_column_kind([v]) == 0, v
+
+
+int_texts = st.one_of(
+    st.integers(min_value=-(2**64) - 5, max_value=2**64 + 5).map(str),
+    st.integers(min_value=0, max_value=10**25).map(lambda n: f"+{n}"),
+    st.from_regex(r"[+-]?0[0-9]{1,4}", fullmatch=True),
+    st.from_regex(r"[0-9]{19,23}", fullmatch=True),
+)
+
+
+@given(st.lists(int_texts, min_size=1, max_size=6))
+def test_int_range_is_int_min_max(vals):
+    digits = [v.lstrip("+-") for v in vals]
+    ints = [int(v) for v in vals]
+    if any(len(d) > 1 and d[0] == "0" for d in digits) or any(abs(n) >= 2**64 for n in ints):
+        assert _core.int_range(vals) is None
+    else:
+        assert _core.int_range(vals) == (min(ints), max(ints))
+
+
+def ref_iso_date(v: str) -> bool:
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", v, flags=re.ASCII):
+        return False
+    try:
+        dt.datetime.strptime(v, "%Y-%m-%d")
+    except ValueError:
+        return False
+    return True
+
+
+iso_like = st.one_of(
+    st.dates().map(lambda d: d.isoformat()),
+    st.from_regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", fullmatch=True),
+    st.text(alphabet="0123456789-/ T:", min_size=8, max_size=12),
+)
+
+
+@given(st.lists(iso_like, max_size=5))
+def test_iso_dates_are_real_dates(vals):
+    assert _core.iso_dates(vals) == all(ref_iso_date(v) for v in vals)
+
+
+field_bytes = st.one_of(
+    st.text(alphabet="ab 1\t\u00e9", max_size=5).map(lambda t: t.encode()),
+    st.binary(max_size=4),  # bytes that are not UTF-8 too: replaced when decoded
+)
+
+
+@given(st.lists(field_bytes, max_size=30))
+def test_column_stats_are_counter_and_strip(fields):
+    raw = Counter(fields)
+    counts: Counter = Counter()
+    longest, blank, typed = _core.column_stats(raw, counts)
+    expected: Counter = Counter()
+    for f in fields:
+        expected[f.decode("utf-8", errors="replace")] += 1
+    assert counts == expected
+    assert list(counts) == list(dict.fromkeys(f.decode("utf-8", "replace") for f in fields))
+    assert longest == max(map(len, fields), default=0)
+    trimmed = [t.strip(" \t") for t in expected]
+    assert blank == ("" in trimmed)
+    assert typed == list(dict.fromkeys(t for t in trimmed if t))
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64", "uint64"])
+@given(data=st.data())
+def test_integer_columns_get_the_narrowest_numpy_type(dtype, data):
+    info = np.iinfo(dtype)
+    nums = data.draw(
+        st.lists(st.integers(int(info.min), int(info.max)), min_size=1, max_size=20)
+    )
+    texts = [str(n) for n in nums]
+    cols, _ = infer_columns([[t] for t in texts])
+    lo, hi = min(nums), max(nums)
+    if set(texts) <= {"0", "1"}:
+        want = "int8"
+    else:
+        want = next(
+            t
+            for t in ("int8", "int16", "int32", "int64", "uint64")
+            if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max
+        )
+    assert cols[0].type == want
+
+
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=20))
+def test_float_columns_are_float64_and_read_back_exactly(nums):
+    texts = [repr(x) for x in nums]
+    data = ("x\n" + "\n".join(texts) + "\n").encode()
+    assert infer_schema(data).columns[0].type == "float64"
+    got = fastetl.read_csv(data)
+    assert [float(v).hex() for v in got["x"]] == [float(t).hex() for t in texts]
+
+
+# -- the rows of the sample: counted and split in batches -----------------------------------
+cell = st.text(alphabet='ab ,;"\n\t|1', max_size=6)
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+@given(table=st.lists(st.lists(cell, min_size=1, max_size=4), min_size=1, max_size=8))
+def test_rows_are_what_the_csv_module_reads(delimiter, table):
+    text = io.StringIO()
+    csv.writer(text, delimiter=delimiter, lineterminator="\n").writerows(table)
+    data = text.getvalue().encode()
+    # the reference: Python's csv module (blank lines are skipped by both)
+    want = [r for r in csv.reader(io.StringIO(text.getvalue()), delimiter=delimiter) if r]
+    word, quote = ord(delimiter), ord('"')
+    shapes = _core.row_shapes(data, 0, True, word, quote, 1000)
+    assert [n for _, _, n, _ in shapes] == [len(r) for r in want]
+    rows, status, nxt = _core.split_rows(data, 0, True, word, quote, 1000)
+    assert [[f.decode() for f in fields] for _, _, fields in rows] == want
+    assert (status, nxt) == (0, len(data))
+    assert [(s, e) for s, e, _ in rows] == [(s, e) for s, e, _, _ in shapes]
+
+
+def split_one_by_one(data: bytes, final: bool, word: int, quote: int) -> list:
+    """The rows as split_row gives them called row after row, broken ones read over to the
+    end of their line (as on_error="skip" reads them)."""
+    out = []
+    pos, n = 0, len(data)
+    while True:
+        p = pos
+        while p < n and data[p] in (10, 13):
+            p += 1
+        if p >= n:
+            return out
+        status, fields, nxt = _core.split_row(data, p, n, final, word, quote)
+        if status > 0:
+            ends = [i + 1 for i in range(nxt, n) if data[i] in (10, 13)]
+            if not ends:
+                if not final:
+                    return out
+                end = n
+            else:
+                end = ends[0]
+                if data[end - 1] == 13:  # CR: CRLF counts as one, a CR at the end waits
+                    if end < n and data[end] == 10:
+                        end += 1
+                    elif end == n and not final:
+                        return out
+            out.append((p, end, -1))
+            pos = end
+            continue
+        if status == -1 or not fields:
+            return out
+        out.append((p, nxt, len(fields)))
+        pos = nxt
+
+
+@given(
+    data=st.binary(max_size=40).map(lambda b: b.replace(b"\x00", b"")),
+    chunk=st.lists(
+        st.sampled_from([b'"', b",", b"\n", b"\r", b"x", b'""', b"\r\n"]), max_size=20
+    ),
+    final=st.booleans(),
+)
+def test_row_shapes_are_split_row_row_after_row(data, chunk, final):
+    data = data + b"".join(chunk)
+    want = split_one_by_one(data, final, ord(","), ord('"'))
+    shapes = _core.row_shapes(data, 0, final, ord(","), ord('"'), 1000)
+    assert [s[:3] for s in shapes] == want
+    got = []
+    pos = 0
+    while True:  # in small batches, as sampling asks for them
+        rows, status, nxt = _core.split_rows(data, pos, final, ord(","), ord('"'), 2)
+        got += [(s, e, len(f)) for s, e, f in rows]
+        if status != 0 or len(rows) < 2:
+            break
+        pos = rows[-1][1]
+    assert got == want[: len(got)]
+    if status > 0:  # it stops at the first row whose quoting breaks (whose line end,
+        # when the data is cut before it, is not known yet: no row there)
+        assert len(want) == len(got) or want[len(got)][2] == -1
+    else:
+        assert all(n >= 0 for _, _, n in want)
+
+
+ISO_DT = re.compile(  # docs/INFERENCE.md: ISO datetimes (a date alone too)
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
+    r"(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,9}))?)?"
+    r"(Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?",
+    flags=re.ASCII,
+)
+
+
+def ref_iso_datetime(v: str) -> int:
+    m = ISO_DT.fullmatch(v)
+    if m is None:
+        return -1
+    y, mo, d, hh, mi, ss, frac, tz = m.groups()
+    try:
+        dt.date(int(y), int(mo), int(d))
+    except ValueError:
+        return -1
+    if hh is not None and (int(hh) > 23 or int(mi) > 59 or (ss is not None and int(ss) > 59)):
+        return -1
+    ns = 1 if frac and frac[6:].strip("0") else 0
+    return ns | (2 if tz else 0)
+
+
+iso_dt_texts = st.one_of(
+    st.datetimes().map(lambda x: x.isoformat(sep=" ")),
+    st.datetimes(timezones=st.just(dt.timezone.utc)).map(lambda x: x.isoformat()),
+    st.from_regex(
+        r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{0,11})?)?"
+        r"(Z|[+-][0-9]{1,2}(:?[0-9]{0,3})?)?)?",
+        fullmatch=True,
+    ),
+    st.text(alphabet="0123456789-T :.Z+", min_size=10, max_size=30),
+)
+
+
+@given(st.lists(iso_dt_texts, max_size=4))
+def test_iso_datetimes_match_the_documented_syntax(vals):
+    kinds = [ref_iso_datetime(v) for v in vals]
+    if -1 in kinds:
+        want = -1
+    else:
+        ns = 1 if any(k & 1 for k in kinds) else 0
+        want = ns | (2 if vals and all(k & 2 for k in kinds) else 0)
+    assert _core.iso_datetimes(vals) == want
+
+
+@given(st.integers(1, 4).flatmap(
+    lambda k: st.lists(st.lists(st.binary(max_size=3), min_size=k, max_size=k), max_size=12)
+))
+def test_count_columns_is_counter_of_each_column(rows):
+    ncols = len(rows[0]) if rows else 3
+    got = _core.count_columns([(r, b"raw") for r in rows], ncols)
+    want = [Counter(r[j] for r in rows) for j in range(ncols)]
+    assert got == want
+    assert [list(g) for g in got] == [list(w) for w in want]  # first seen first
+
+
+def test_count_columns_refuses_a_row_of_another_width():
+    with pytest.raises(ValueError, match="expected 2"):
+        _core.count_columns([([b"a", b"b"], b""), ([b"a"], b"")], 2)
+
+
+def ref_stray(cell: bytes, quote: str | None) -> bool:
+    """A quote character left in a cell by a reading that did not use it as its quote:
+    a ``"`` at either end, or a ``'`` at both (docs/INFERENCE.md, section 2)."""
+    t = cell.strip(b" \t")
+    if not t:
+        return False
+    if quote != '"' and (t.startswith(b'"') or t.endswith(b'"')):
+        return True
+    return quote != "'" and len(t) >= 2 and t.startswith(b"'") and t.endswith(b"'")
+
+
+@pytest.mark.parametrize("quote", ['"', "'", None])
+@given(data=st.lists(st.sampled_from([b'"', b"'", b",", b"\n", b" ", b"x", b'""', b"\t"]),
+                     max_size=24).map(b"".join))
+def test_row_shapes_see_leftover_quotes(quote, data):
+    q = ord(quote) if quote else -1
+    for start, _nxt, nfields, stray in _core.row_shapes(data, 0, True, ord(","), q, 1000):
+        if nfields < 0:
+            continue
+        fields = _core.split_row(data, start, len(data), True, ord(","), q)[1]
+        want = any(ref_stray(f, quote) for f in fields)
+        assert stray == int(want) or stray == 2
