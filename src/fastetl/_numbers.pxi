@@ -433,7 +433,7 @@ cdef inline int parse_double(Parser p, const char *s, Py_ssize_t n, double *out)
     if i < n and s[i] == c'.':
         nfrac = read_digits(s, i + 1, n, &mant) - (i + 1)
         i += 1 + nfrac
-    if nint + nfrac == 0 or nint + nfrac > MAX_SIG_DIGITS:
+    if nint + nfrac == 0 or nint + nfrac > MAX_SIG_DIGITS or not fast_paths:
         return parse_double_digits(p, s, n, out)
     exp10 = -nfrac
     i = read_exponent(s, i, n, &exp10)

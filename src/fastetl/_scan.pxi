@@ -428,6 +428,97 @@ cdef inline Py_ssize_t split_row_bits(const char *buf, Py_ssize_t pos, Py_ssize_
         return k + 1
 
 
+cdef bint fast_paths = True     # set_fast_paths(False): the portable byte loops only
+
+
+def set_fast_paths(bint on):
+    """Turn the core's word-at-a-time row splitters and digit readers on (the default) or
+    off, for every Parser of the process; returns the previous setting.  Off, every row
+    is split one field at a time and every float read digit by digit: the reference the
+    tests compare the fast paths with.  Set it before a conversion starts."""
+    global fast_paths
+    cdef bint was = fast_paths
+    fast_paths = on
+    return was
+
+
+cdef inline uint64_t ex_mask(const char *buf, Py_ssize_t p, Py_ssize_t end,
+                             const Syntax *sx) noexcept nogil:
+    """split_row_ex_bits's bits for buf[p:p + 64]: the delimiter, LF, CR, the comment mark,
+    the quote and (skip_space) the space."""
+    cdef unsigned char d = <unsigned char>sx.delim
+    cdef unsigned char x = <unsigned char>sx.comment if sx.comment >= 0 else d
+    cdef unsigned char y = <unsigned char>sx.quote if sx.quote >= 0 else d
+    cdef unsigned char z = c' ' if sx.skip_space else d
+    cdef uint64_t m = fastetl_mask64(buf + p, end - p, d, c'\n', c'\r', x)
+    if y != d or z != d:
+        m |= fastetl_mask64(buf + p, end - p, y, z, y, z)
+    return m
+
+
+cdef inline Py_ssize_t split_row_ex_bits(const char *buf, Py_ssize_t pos, Py_ssize_t end,
+                                         const Syntax *sx, Scan *sq, Span *spans,
+                                         Py_ssize_t cap, Py_ssize_t *next) noexcept nogil:
+    """split_row_bits for a dialect with a comment mark or skip_space (no escape, not
+    lenient: the caller checks): the row at ``pos`` split in one pass over the bits of
+    its delimiters, line breaks, spaces, quotes and comment marks, when it ends before
+    ``end`` and holds no comment mark and no quote at a field's start (after its skipped
+    spaces).  Spaces at a field's start are skipped as scan_field_ex skips them (with
+    delimiter ' ', a run of spaces is one delimiter and a row's leading spaces go).
+    Returns the number of fields with ``spans`` and ``*next`` as split_row_bits, or -1
+    for any other row (scan_field_ex then splits it).  ``sq``: this loop's scan state."""
+    cdef Py_ssize_t k = 0
+    cdef Py_ssize_t fstart = pos
+    cdef Py_ssize_t i
+    cdef Py_ssize_t off = pos - sq.base
+    cdef uint64_t m
+    cdef char ch
+    cdef char delim = sx.delim
+    cdef bint skip = sx.skip_space
+    if off < 0 or off >= 64:
+        sq.base = pos
+        sq.bits = ex_mask(buf, pos, end, sx)
+        off = 0
+    m = sq.bits & (~(<uint64_t>0) << off)
+    while True:
+        while m == 0:
+            i = sq.base + 64
+            if i >= end:
+                return -1                          # the row runs to the end of the data
+            sq.base = i
+            sq.bits = ex_mask(buf, i, end, sx)
+            m = sq.bits
+        i = sq.base + fastetl_ctz64(m)
+        m &= m - 1
+        ch = buf[i]
+        if ch == c' ' and skip and i == fstart:
+            fstart = i + 1                         # a space before the field's text
+            continue
+        if ch == delim:
+            if k < cap:
+                set_span(&spans[k], fstart, i - fstart, False, False)
+            k += 1
+            fstart = i + 1
+            continue
+        if ch == c'\n':
+            next[0] = i + 1
+        elif ch == c'\r':
+            if i + 1 >= end:
+                return -1                          # CR or CRLF: not known yet
+            next[0] = i + 2 if buf[i + 1] == c'\n' else i + 1
+        elif sx.comment >= 0 and ch == <char>sx.comment:
+            return -1                              # a comment ends the row
+        elif sx.quote >= 0 and ch == <char>sx.quote:
+            if i == fstart:
+                return -1                          # a quoted field
+            continue                               # a quote inside an unquoted field is text
+        else:
+            continue                               # a space inside a field
+        if k < cap:
+            set_span(&spans[k], fstart, i - fstart, False, False)
+        return k + 1
+
+
 cdef int split_row_fields(const char *buf, Py_ssize_t pos, Py_ssize_t end, bint final,
                          const Syntax *sx, Scan *sc, Span *spans, Py_ssize_t cap,
                          Py_ssize_t *nfound, Py_ssize_t *next, Field *f) noexcept nogil:
