@@ -269,3 +269,32 @@ def test_savetxt_matrices_read_as_numpy_loadtxt(tmp_path, fast, delimiter, fmt):
     want = np.loadtxt(path, delimiter=delimiter)
     assert got.dtype == want.dtype and got.shape == want.shape
     assert got.tobytes() == want.tobytes()
+
+
+# -- the byte search the numpy drop-in checks its files with -------------------------------
+
+
+def find_reference(data: bytes, chars: bytes, non_ascii: bool) -> int:
+    hits = [k for k, b in enumerate(data) if b in chars or (non_ascii and b >= 0x80)]
+    return hits[0] if hits else -1
+
+
+@pytest.mark.parametrize("chars,non_ascii", [(b"\t", True), (b"\t\x0b\x0c\x1c\x1d\x1e\x1f", True),
+                                             (b"#", False), (b"", True), (b"", False),
+                                             (b"\x80\xff\x00", False)])
+def test_find_bytes_equals_a_python_search_at_every_offset(fast, chars, non_ascii):
+    rng = np.random.default_rng(16)
+    base = bytes(rng.integers(0x20, 0x7F, 200, dtype=np.uint8))
+    base = base.translate(bytes.maketrans(b"#", b"a"))
+    assert _core.find_bytes(base, chars, non_ascii) == find_reference(base, chars, non_ascii)
+    for hit in (b"\t", b"\x0b", b"\x1f", b"#", b"\x80", b"\xe9", b"\xff", b"\x00"):
+        for k in range(0, 70):
+            data = base[:k] + hit + base[k:]
+            for view in (data, data[1:], memoryview(data)[3:]):
+                want = find_reference(bytes(view), chars, non_ascii)
+                assert _core.find_bytes(view, chars, non_ascii) == want, (hit, k)
+
+
+def test_find_bytes_takes_at_most_eight_bytes():
+    with pytest.raises(ValueError):
+        _core.find_bytes(b"abc", b"123456789", False)

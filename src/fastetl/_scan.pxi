@@ -442,6 +442,81 @@ def set_fast_paths(bint on):
     return was
 
 
+cdef extern from * nogil:
+    """
+    /* The first k < n where p[k] is one of the m (at most 8) bytes of set, or (high) is
+       0x80 or more; n when there is none.  By a 256-byte table here, 16 bytes at a time
+       with SSE2 below. */
+    static Py_ssize_t fastetl_find_bytes_portable(const unsigned char *p, Py_ssize_t n,
+                                                  const unsigned char *set, int m, int high) {
+        unsigned char table[256];
+        Py_ssize_t k;
+        int i;
+        memset(table, 0, sizeof table);
+        if (high)
+            memset(table + 128, 1, 128);
+        for (i = 0; i < m; i++)
+            table[set[i]] = 1;
+        for (k = 0; k < n; k++)
+            if (table[p[k]])
+                return k;
+        return n;
+    }
+    #if !defined(FASTETL_PORTABLE) && (defined(__SSE2__) || defined(_M_X64) \
+            || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
+    static Py_ssize_t fastetl_find_bytes(const unsigned char *p, Py_ssize_t n,
+                                         const unsigned char *set, int m, int high, int fast) {
+        __m128i v[8];
+        Py_ssize_t k = 0;
+        int i;
+        if (fast) {
+            for (i = 0; i < m; i++)
+                v[i] = _mm_set1_epi8((char)set[i]);
+            for (; k + 16 <= n; k += 16) {
+                __m128i x = _mm_loadu_si128((const __m128i *)(p + k));
+                __m128i e = _mm_setzero_si128();
+                int hit = high ? _mm_movemask_epi8(x) : 0;
+                for (i = 0; i < m; i++)
+                    e = _mm_or_si128(e, _mm_cmpeq_epi8(x, v[i]));
+                hit |= _mm_movemask_epi8(e);
+                if (hit)
+                    return k + fastetl_ctz64((uint64_t)(unsigned)hit);
+            }
+        }
+        return k + fastetl_find_bytes_portable(p + k, n - k, set, m, high);
+    }
+    #else
+    static Py_ssize_t fastetl_find_bytes(const unsigned char *p, Py_ssize_t n,
+                                         const unsigned char *set, int m, int high, int fast) {
+        (void)fast;
+        return fastetl_find_bytes_portable(p, n, set, m, high);
+    }
+    #endif
+    """
+    Py_ssize_t fastetl_find_bytes(const unsigned char *p, Py_ssize_t n, const unsigned char *set,
+                                  int m, int high, int fast)
+
+
+def find_bytes(data, bytes chars, bint non_ascii):
+    """The first offset in ``data`` (any buffer: bytes, an mmap) of a byte in ``chars`` (at
+    most 8) or, with ``non_ascii``, of a byte 0x80 or above; -1 when there is none."""
+    cdef Py_buffer src
+    cdef Py_ssize_t k, n
+    cdef const unsigned char *cs = <const unsigned char *>chars
+    cdef int m = <int>len(chars)
+    if m > 8:
+        raise ValueError("at most 8 bytes to find")
+    PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
+    n = src.len
+    try:
+        with nogil:
+            k = fastetl_find_bytes(<const unsigned char *>src.buf, n, cs, m, non_ascii,
+                                   fast_paths)
+    finally:
+        PyBuffer_Release(&src)
+    return -1 if k == n else k
+
+
 cdef inline uint64_t ex_mask(const char *buf, Py_ssize_t p, Py_ssize_t end,
                              const Syntax *sx) noexcept nogil:
     """split_row_ex_bits's bits for buf[p:p + 64]: the delimiter, LF, CR, the comment mark,

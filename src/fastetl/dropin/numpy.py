@@ -45,6 +45,7 @@ import io
 import itertools
 import locale
 import lzma
+import mmap
 import operator
 import os
 import re
@@ -54,7 +55,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._core import split_row
+from .._core import find_bytes, split_row
 from ..errors import FastETLError
 from ..schema import MAX_STR_WIDTH, Column, Dialect, Schema
 from .fallback import Unsupported, fall_back
@@ -777,7 +778,7 @@ def _loadtxt_bytes(
     return _unpack(arr, unpack)
 
 
-def _blanks_then_comment(text: bytes) -> bool:
+def _blanks_then_comment(text: bytes | mmap.mmap) -> bool:
     """Whether a line of ``text`` holds only spaces or tabs before a comment mark "#":
     the core skips it as a comment line, numpy reads the blanks left as a row (and
     refuses it).  (``text`` starts at a line's start.)"""
@@ -790,38 +791,18 @@ def _blanks_then_comment(text: bytes) -> bool:
     return False
 
 
-_SCAN_BYTES = 1 << 22
-
-
 def _plain_text(fname: str, spaces: bool, comment: bool) -> bool:
-    """Whether the core reads the file ``fname`` as numpy reads it, in bounded chunks:
-    ASCII (no byte order mark, nothing numpy's decoding could refuse); for
-    ``delimiter=None`` (``spaces``) no whitespace but spaces and line ends (runs of
-    spaces split as numpy splits them: the core's delimiter " " with
-    skip_initial_space; a space at a line's start or end makes an empty field, which
-    the core refuses); with a delimiter and ``comment``, no line of blanks before a
-    comment mark."""
-    tail = b""  # the last line of the chunk before, when it is blanks only
-    with open(fname, "rb") as fh:
-        while True:
-            chunk = fh.read(_SCAN_BYTES)
-            if not chunk:
-                return True
-            if not chunk.isascii():
-                return False
-            if spaces:
-                if any(b in chunk for b in (b"\t", *_OTHER_SPACES)):
-                    return False
-                continue
-            if not comment:
-                continue
-            text = tail + chunk
-            if _blanks_then_comment(text):
-                return False
-            last = max(text.rfind(b"\n"), text.rfind(b"\r")) + 1
-            tail = text[last:] if not text[last:].strip(b" \t") else b"x"
-            if len(tail) > _SCAN_BYTES:
-                return False
+    """Whether the core reads the (non-empty) file ``fname`` as numpy reads it: ASCII (no
+    byte order mark, nothing numpy's decoding could refuse); for ``delimiter=None``
+    (``spaces``) no whitespace but spaces and line ends (runs of spaces split as numpy
+    splits them: the core's delimiter " " with skip_initial_space); with a delimiter and
+    ``comment``, no line of blanks before a comment mark.  The file is looked at through
+    a memory map, by the core's byte search: nothing is read into Python."""
+    with open(fname, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        others = b"\t" + b"".join(_OTHER_SPACES) if spaces else b""
+        if find_bytes(mm, others, True) >= 0:
+            return False
+        return spaces or not comment or not _blanks_then_comment(mm)
 
 
 def _loadtxt_path(
