@@ -298,3 +298,28 @@ def test_find_bytes_equals_a_python_search_at_every_offset(fast, chars, non_asci
 def test_find_bytes_takes_at_most_eight_bytes():
     with pytest.raises(ValueError):
         _core.find_bytes(b"abc", b"123456789", False)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[FIXTURE])
+@given(pieces=st.lists(st.sampled_from([b"1.5", b",", b" ", b"  ", b"\t", b"#", b"# c", b"\n",
+                                        b"\r\n", b"\r", b"\x0c", b"\xc3\xa9"]), min_size=1,
+                       max_size=40),
+       chunk=st.integers(1, 9), spaces=st.booleans(), comment=st.booleans())
+def test_loadtxt_file_check_is_the_same_whatever_the_chunk_size(tmp_path, monkeypatch, pieces,
+                                                                 chunk, spaces, comment):
+    """The drop-in's check of a file (ASCII; no tab or other space for delimiter=None; no
+    line of blanks before '#') against the same rules applied to the whole text at once."""
+    from fastetl.dropin import numpy as dn
+
+    data = b"".join(pieces)
+    path = tmp_path / "f.txt"
+    path.write_bytes(data)
+    want = data.isascii()
+    if spaces:
+        want = want and not re.search(rb"[\t\x0b\x0c\x1c-\x1f]", data)
+    elif comment:
+        want = want and not re.search(rb"(?:\A|[\r\n])[ \t]+#", data)
+        # (a line starting with more blanks than a chunk holds is refused: numpy answers)
+        assume(not re.search(rb"(?:\A|[\r\n])[ \t]{%d}" % (chunk + 1), data))
+    monkeypatch.setattr(dn, "_SCAN_BYTES", chunk)
+    assert dn._plain_text(str(path), spaces, comment) == want

@@ -45,7 +45,6 @@ import io
 import itertools
 import locale
 import lzma
-import mmap
 import operator
 import os
 import re
@@ -778,7 +777,7 @@ def _loadtxt_bytes(
     return _unpack(arr, unpack)
 
 
-def _blanks_then_comment(text: bytes | mmap.mmap) -> bool:
+def _blanks_then_comment(text: bytes) -> bool:
     """Whether a line of ``text`` holds only spaces or tabs before a comment mark "#":
     the core skips it as a comment line, numpy reads the blanks left as a row (and
     refuses it).  (``text`` starts at a line's start.)"""
@@ -791,18 +790,38 @@ def _blanks_then_comment(text: bytes | mmap.mmap) -> bool:
     return False
 
 
+_SCAN_BYTES = 1 << 22
+
+
 def _plain_text(fname: str, spaces: bool, comment: bool) -> bool:
-    """Whether the core reads the (non-empty) file ``fname`` as numpy reads it: ASCII (no
-    byte order mark, nothing numpy's decoding could refuse); for ``delimiter=None``
-    (``spaces``) no whitespace but spaces and line ends (runs of spaces split as numpy
-    splits them: the core's delimiter " " with skip_initial_space); with a delimiter and
-    ``comment``, no line of blanks before a comment mark.  The file is looked at through
-    a memory map, by the core's byte search: nothing is read into Python."""
-    with open(fname, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        others = b"\t" + b"".join(_OTHER_SPACES) if spaces else b""
-        if find_bytes(mm, others, True) >= 0:
-            return False
-        return spaces or not comment or not _blanks_then_comment(mm)
+    """Whether the core reads the file ``fname`` as numpy reads it, in bounded chunks:
+    ASCII (no byte order mark, nothing numpy's decoding could refuse); for
+    ``delimiter=None`` (``spaces``) no whitespace but spaces and line ends (runs of
+    spaces split as numpy splits them: the core's delimiter " " with
+    skip_initial_space; a space at a line's start or end makes an empty field, which
+    the core refuses); with a delimiter and ``comment``, no line of blanks before a
+    comment mark.  The chunks are read into one reused buffer and searched by the core
+    (:func:`find_bytes`): no Python object per chunk unless it holds a comment mark."""
+    others = b"\t" + b"".join(_OTHER_SPACES) if spaces else b""
+    buf = bytearray(_SCAN_BYTES)
+    tail = b""  # the last line of the chunks before, when it is blanks only
+    with open(fname, "rb", buffering=0) as fh:
+        while True:
+            n = fh.readinto(buf)
+            if not n:
+                return True
+            chunk = memoryview(buf)[:n]
+            if find_bytes(chunk, others, True) >= 0:
+                return False
+            if spaces or not comment:
+                continue
+            if find_bytes(chunk, b"#", False) >= 0 and _blanks_then_comment(tail + chunk):
+                return False
+            last = max(buf.rfind(b"\n", 0, n), buf.rfind(b"\r", 0, n)) + 1
+            rest = tail + chunk if last == 0 else bytes(chunk[last:])
+            tail = rest if not rest.strip(b" \t") else b"x"
+            if len(tail) > _SCAN_BYTES:
+                return False
 
 
 def _loadtxt_path(
