@@ -323,3 +323,8 @@ def test_loadtxt_file_check_is_the_same_whatever_the_chunk_size(tmp_path, monkey
         assume(not re.search(rb"(?:\A|[\r\n])[ \t]{%d}" % (chunk + 1), data))
     monkeypatch.setattr(dn, "_SCAN_BYTES", chunk)
     assert dn._plain_text(str(path), spaces, comment) == want
+
+
+def test_find_bytes_refuses_none_for_its_bytes():
+    with pytest.raises(TypeError):
+        _core.find_bytes(b"abc", None, False)  # type: ignore[arg-type]

@@ -497,7 +497,7 @@ cdef extern from * nogil:
                                   int m, int high, int fast)
 
 
-def find_bytes(data, bytes chars, bint non_ascii):
+def find_bytes(data, bytes chars not None, bint non_ascii):
     """The first offset in ``data`` (any buffer: bytes, an mmap) of a byte in ``chars`` (at
     most 8) or, with ``non_ascii``, of a byte 0x80 or above; -1 when there is none."""
     cdef Py_buffer src
