@@ -4,7 +4,9 @@
 One run writes a ROWS x 8 float matrix with ``numpy.savetxt`` (``%.18e``), comma-
 and space-delimited, then times, interleaved (A B A B ...), each reader in a
 fresh process per repeat, and checks that fastetl's answer is numpy's, byte for
-byte.  It prints seconds (best of the repeats), MB/s, peak RSS and the ratio.
+byte.  It prints seconds (best of the repeats), MB/s, the CPU seconds of that run
+(user + system, all threads: steadier than seconds on a shared machine), peak RSS
+and the ratio of the seconds.
 Nothing is asserted about speed.
 
     python benchmarks/dropin.py                  # 1,000,000 rows: minutes, on a quiet machine
@@ -33,12 +35,17 @@ reader, path, delim, out = sys.argv[1:5]
 fn = {"numpy.loadtxt": ORIGINAL_LOADTXT, "fastetl.loadtxt": fastetl.loadtxt,
       "numpy.genfromtxt": ORIGINAL_GENFROMTXT, "fastetl.genfromtxt": fastetl.genfromtxt}[reader]
 fastetl.set_fallback("error")   # a fallback would time numpy, not fastetl
+def cpu():
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
+c = cpu()
 t = time.perf_counter()
 a = fn(path, delimiter=None if delim == "ws" else delim)
 secs = time.perf_counter() - t
+c = cpu() - c
 np.save(out, a)
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps({"secs": secs, "rss": rss}))
+print(json.dumps({"secs": secs, "cpu": c, "rss": rss}))
 """
 
 
@@ -77,16 +84,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.keep or tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        print(f"| file ({args.rows:,} x 8, savetxt) | reader | best s | MB/s | peak RSS MB "
-              "| speed-up |")
-        print("|---|---|---:|---:|---:|---:|")
+        print(f"| file ({args.rows:,} x 8, savetxt) | reader | best s | MB/s | CPU s "
+              "| peak RSS MB | speed-up |")
+        print("|---|---|---:|---:|---:|---:|---:|")
         for delim, label in ((",", "comma"), (" ", "whitespace")):
             path = make(folder, args.rows, delim, args.seed)
             mb = path.stat().st_size / 1e6
             key = "," if delim == "," else "ws"
             for name in names:
                 pair = [f"numpy.{name}", f"fastetl.{name}"]
-                best = {r: {"secs": float("inf"), "rss": 0} for r in pair}
+                best = {r: {"secs": float("inf"), "cpu": 0.0, "rss": 0} for r in pair}
                 outs = {r: Path(tmp) / f"{r}.npy" for r in pair}
                 for _ in range(args.repeat):
                     for r in pair:  # interleaved
@@ -102,7 +109,7 @@ def main() -> int:
                     s = best[r]["secs"]
                     up = f"{ratio:.1f}x" if r.startswith("fastetl") else ""
                     print(f"| {label} ({mb:.0f} MB) | {r} | {s:.3f} | {mb / s:.0f} | "
-                          f"{best[r]['rss'] / 1e6:.0f} | {up} |")
+                          f"{best[r]['cpu']:.3f} | {best[r]['rss'] / 1e6:.0f} | {up} |")
     return 0
 
 

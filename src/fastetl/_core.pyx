@@ -758,7 +758,9 @@ cdef class Parser:
         cdef int fs, st
         cdef Py_ssize_t nreal              # fields the row has (< nfields: ragged_fill)
         cdef const Syntax *syn = &self.syn
-        cdef bint plain = syn.plain
+        cdef bint plain = syn.plain and fast_paths
+        cdef bint ex_bits = (not syn.plain and fast_paths and syn.escape < 0
+                             and not syn.lenient)   # split_row_ex_bits applies
         r.status = ST_OK
         r.nbad = 0
         self.journal_len = 0
@@ -774,8 +776,12 @@ cdef class Parser:
             st = ST_OK
             self.tbuf_row = self.tbuf_len
             # -- split the row into spans ------------------------------------
-            nf = split_row_bits(buf, pos, end, delim, quote, &sq, spans, nfields, &pos) \
-                if plain else -1
+            if plain:
+                nf = split_row_bits(buf, pos, end, delim, quote, &sq, spans, nfields, &pos)
+            elif ex_bits:
+                nf = split_row_ex_bits(buf, pos, end, syn, &sq, spans, nfields, &pos)
+            else:
+                nf = -1
             if nf < 0:                      # irregular quoting, or the row reaches the data's end
                 fs = split_row_fields(buf, pos, end, final, syn, &sc, spans, nfields,
                                       &nf, &pos, &f)

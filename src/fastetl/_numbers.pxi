@@ -371,8 +371,80 @@ cdef double slow_float(Parser p, const char *s, Py_ssize_t n, int *status) noexc
     return v
 
 
+cdef inline Py_ssize_t read_digits(const char *s, Py_ssize_t i, Py_ssize_t n,
+                                    uint64_t *acc) noexcept nogil:
+    """The run of digits at s[i:n] into *acc (acc * 10 + digit each; it wraps past 2**64,
+    which callers rule out by counting): eight at a time, then one by one.  Returns
+    where the run ends."""
+    cdef uint64_t v
+    cdef uint64_t a = acc[0]
+    while n - i >= 8:
+        v = fastetl_load8(s + i)
+        if not fastetl_all8digits(v):
+            break
+        a = a * 100000000 + fastetl_parse8(v)
+        i += 8
+    while i < n and is_digit(s[i]):
+        a = a * 10 + <uint64_t>(s[i] - c'0')
+        i += 1
+    acc[0] = a
+    return i
+
+
+cdef inline Py_ssize_t read_exponent(const char *s, Py_ssize_t i, Py_ssize_t n,
+                                     int64_t *exp10) noexcept nogil:
+    """An exponent [eE][+-]?digits at s[i] (if any) added to *exp10; where it ends, or
+    -1 for an 'e' without digits."""
+    cdef int64_t e = 0
+    cdef bint eneg = False
+    cdef bint seen_e_digit = False
+    if i < n and (s[i] == c'e' or s[i] == c'E'):
+        i += 1
+        if i < n and (s[i] == c'+' or s[i] == c'-'):
+            eneg = s[i] == c'-'
+            i += 1
+        while i < n and is_digit(s[i]):
+            seen_e_digit = True
+            if e < 100000000:
+                e = e * 10 + (s[i] - c'0')
+            i += 1
+        if not seen_e_digit:
+            return -1
+        exp10[0] += -e if eneg else e
+    return i
+
+
 cdef inline int parse_double(Parser p, const char *s, Py_ssize_t n, double *out) noexcept nogil:
-    """float(text) for [+-]?(digits[.digits]|.digits)([eE][+-]?digits)?|inf|infinity|nan."""
+    """float(text) for [+-]?(digits[.digits]|.digits)([eE][+-]?digits)?|inf|infinity|nan.
+
+    The usual text -- at most 19 digits in all, leading zeros included, so they fit a
+    uint64 -- is read here, eight digits at a time; any other goes to
+    parse_double_digits (more digits, words, invalid text)."""
+    cdef Py_ssize_t i = 0
+    cdef Py_ssize_t nint, nfrac = 0
+    cdef bint neg = False
+    cdef uint64_t mant = 0
+    cdef int64_t exp10 = 0
+    if n > 0 and (s[0] == c'+' or s[0] == c'-'):
+        neg = s[0] == c'-'
+        i = 1
+    nint = read_digits(s, i, n, &mant) - i
+    i += nint
+    if i < n and s[i] == c'.':
+        nfrac = read_digits(s, i + 1, n, &mant) - (i + 1)
+        i += 1 + nfrac
+    if nint + nfrac == 0 or nint + nfrac > MAX_SIG_DIGITS or not fast_paths:
+        return parse_double_digits(p, s, n, out)
+    exp10 = -nfrac
+    i = read_exponent(s, i, n, &exp10)
+    if i != n:
+        return ST_INVALID           # (i == -1: an 'e' without digits)
+    return double_of(p, s, n, neg, mant, exp10, False, out)
+
+
+cdef int parse_double_digits(Parser p, const char *s, Py_ssize_t n, double *out) noexcept nogil:
+    """parse_double for any text, digit by digit: the first 19 significant digits are
+    kept, the rest only noted (``truncated``)."""
     cdef Py_ssize_t i = 0
     cdef bint neg = False
     cdef uint64_t mant = 0
@@ -380,13 +452,7 @@ cdef inline int parse_double(Parser p, const char *s, Py_ssize_t n, double *out)
     cdef bint truncated = False  # a non-zero digit did not fit in mant
     cdef bint any_digit = False
     cdef int64_t exp10 = 0
-    cdef int64_t e = 0
-    cdef bint eneg = False
-    cdef bint seen_e_digit = False
-    cdef double v
-    cdef int st
     cdef int d
-    cdef uint64_t bits = 0, bits_up = 0
     if n > 0 and (s[0] == c'+' or s[0] == c'-'):
         neg = s[0] == c'-'
         i = 1
@@ -425,21 +491,19 @@ cdef inline int parse_double(Parser p, const char *s, Py_ssize_t n, double *out)
             i += 1
     if not any_digit:
         return ST_INVALID
-    if i < n and (s[i] == c'e' or s[i] == c'E'):
-        i += 1
-        if i < n and (s[i] == c'+' or s[i] == c'-'):
-            eneg = s[i] == c'-'
-            i += 1
-        while i < n and is_digit(s[i]):
-            seen_e_digit = True
-            if e < 100000000:
-                e = e * 10 + (s[i] - c'0')
-            i += 1
-        if not seen_e_digit:
-            return ST_INVALID
-        exp10 += -e if eneg else e
+    i = read_exponent(s, i, n, &exp10)
     if i != n:
         return ST_INVALID
+    return double_of(p, s, n, neg, mant, exp10, truncated, out)
+
+
+cdef inline int double_of(Parser p, const char *s, Py_ssize_t n, bint neg, uint64_t mant,
+                          int64_t exp10, bint truncated, double *out) noexcept nogil:
+    """The double of the validated text s[:n] = (-1 if neg) * (mant, plus something below
+    1 when ``truncated``) * 10**exp10, correctly rounded."""
+    cdef double v
+    cdef int st
+    cdef uint64_t bits = 0, bits_up = 0
     if mant == 0:
         v = 0.0
     elif (FASTETL_CLINGER_OK and not truncated and mant <= (<uint64_t>1 << 53)

@@ -428,6 +428,172 @@ cdef inline Py_ssize_t split_row_bits(const char *buf, Py_ssize_t pos, Py_ssize_
         return k + 1
 
 
+cdef bint fast_paths = True     # set_fast_paths(False): the portable byte loops only
+
+
+def set_fast_paths(bint on):
+    """Turn the core's word-at-a-time row splitters and digit readers on (the default) or
+    off, for every Parser of the process; returns the previous setting.  Off, every row
+    is split one field at a time and every float read digit by digit: the reference the
+    tests compare the fast paths with.  Set it before a conversion starts."""
+    global fast_paths
+    cdef bint was = fast_paths
+    fast_paths = on
+    return was
+
+
+cdef extern from * nogil:
+    """
+    /* The first k < n where p[k] is one of the m (at most 8) bytes of set, or (high) is
+       0x80 or more; n when there is none.  By a 256-byte table here, 16 bytes at a time
+       with SSE2 below. */
+    static Py_ssize_t fastetl_find_bytes_portable(const unsigned char *p, Py_ssize_t n,
+                                                  const unsigned char *set, int m, int high) {
+        unsigned char table[256];
+        Py_ssize_t k;
+        int i;
+        memset(table, 0, sizeof table);
+        if (high)
+            memset(table + 128, 1, 128);
+        for (i = 0; i < m; i++)
+            table[set[i]] = 1;
+        for (k = 0; k < n; k++)
+            if (table[p[k]])
+                return k;
+        return n;
+    }
+    #if !defined(FASTETL_PORTABLE) && (defined(__SSE2__) || defined(_M_X64) \
+            || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
+    static Py_ssize_t fastetl_find_bytes(const unsigned char *p, Py_ssize_t n,
+                                         const unsigned char *set, int m, int high, int fast) {
+        __m128i v[8];
+        Py_ssize_t k = 0;
+        int i;
+        if (fast) {
+            for (i = 0; i < m; i++)
+                v[i] = _mm_set1_epi8((char)set[i]);
+            for (; k + 16 <= n; k += 16) {
+                __m128i x = _mm_loadu_si128((const __m128i *)(p + k));
+                __m128i e = _mm_setzero_si128();
+                int hit = high ? _mm_movemask_epi8(x) : 0;
+                for (i = 0; i < m; i++)
+                    e = _mm_or_si128(e, _mm_cmpeq_epi8(x, v[i]));
+                hit |= _mm_movemask_epi8(e);
+                if (hit)
+                    return k + fastetl_ctz64((uint64_t)(unsigned)hit);
+            }
+        }
+        return k + fastetl_find_bytes_portable(p + k, n - k, set, m, high);
+    }
+    #else
+    static Py_ssize_t fastetl_find_bytes(const unsigned char *p, Py_ssize_t n,
+                                         const unsigned char *set, int m, int high, int fast) {
+        (void)fast;
+        return fastetl_find_bytes_portable(p, n, set, m, high);
+    }
+    #endif
+    """
+    Py_ssize_t fastetl_find_bytes(const unsigned char *p, Py_ssize_t n, const unsigned char *set,
+                                  int m, int high, int fast)
+
+
+def find_bytes(data, bytes chars not None, bint non_ascii):
+    """The first offset in ``data`` (any buffer: bytes, an mmap) of a byte in ``chars`` (at
+    most 8) or, with ``non_ascii``, of a byte 0x80 or above; -1 when there is none."""
+    cdef Py_buffer src
+    cdef Py_ssize_t k, n
+    cdef const unsigned char *cs = <const unsigned char *>chars
+    cdef int m = <int>len(chars)
+    if m > 8:
+        raise ValueError("at most 8 bytes to find")
+    PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
+    n = src.len
+    try:
+        with nogil:
+            k = fastetl_find_bytes(<const unsigned char *>src.buf, n, cs, m, non_ascii,
+                                   fast_paths)
+    finally:
+        PyBuffer_Release(&src)
+    return -1 if k == n else k
+
+
+cdef inline uint64_t ex_mask(const char *buf, Py_ssize_t p, Py_ssize_t end,
+                             const Syntax *sx) noexcept nogil:
+    """split_row_ex_bits's bits for buf[p:p + 64]: the delimiter, LF, CR, the comment mark,
+    the quote and (skip_space) the space."""
+    cdef unsigned char d = <unsigned char>sx.delim
+    cdef unsigned char x = <unsigned char>sx.comment if sx.comment >= 0 else d
+    cdef unsigned char y = <unsigned char>sx.quote if sx.quote >= 0 else d
+    cdef unsigned char z = c' ' if sx.skip_space else d
+    cdef uint64_t m = fastetl_mask64(buf + p, end - p, d, c'\n', c'\r', x)
+    if y != d or z != d:
+        m |= fastetl_mask64(buf + p, end - p, y, z, y, z)
+    return m
+
+
+cdef inline Py_ssize_t split_row_ex_bits(const char *buf, Py_ssize_t pos, Py_ssize_t end,
+                                         const Syntax *sx, Scan *sq, Span *spans,
+                                         Py_ssize_t cap, Py_ssize_t *next) noexcept nogil:
+    """split_row_bits for a dialect with a comment mark or skip_space (no escape, not
+    lenient: the caller checks): the row at ``pos`` split in one pass over the bits of
+    its delimiters, line breaks, spaces, quotes and comment marks, when it ends before
+    ``end`` and holds no comment mark and no quote at a field's start (after its skipped
+    spaces).  Spaces at a field's start are skipped as scan_field_ex skips them (with
+    delimiter ' ', a run of spaces is one delimiter and a row's leading spaces go).
+    Returns the number of fields with ``spans`` and ``*next`` as split_row_bits, or -1
+    for any other row (scan_field_ex then splits it).  ``sq``: this loop's scan state."""
+    cdef Py_ssize_t k = 0
+    cdef Py_ssize_t fstart = pos
+    cdef Py_ssize_t i
+    cdef Py_ssize_t off = pos - sq.base
+    cdef uint64_t m
+    cdef char ch
+    cdef char delim = sx.delim
+    cdef bint skip = sx.skip_space
+    if off < 0 or off >= 64:
+        sq.base = pos
+        sq.bits = ex_mask(buf, pos, end, sx)
+        off = 0
+    m = sq.bits & (~(<uint64_t>0) << off)
+    while True:
+        while m == 0:
+            i = sq.base + 64
+            if i >= end:
+                return -1                          # the row runs to the end of the data
+            sq.base = i
+            sq.bits = ex_mask(buf, i, end, sx)
+            m = sq.bits
+        i = sq.base + fastetl_ctz64(m)
+        m &= m - 1
+        ch = buf[i]
+        if ch == c' ' and skip and i == fstart:
+            fstart = i + 1                         # a space before the field's text
+            continue
+        if ch == delim:
+            if k < cap:
+                set_span(&spans[k], fstart, i - fstart, False, False)
+            k += 1
+            fstart = i + 1
+            continue
+        if ch == c'\n':
+            next[0] = i + 1
+        elif ch == c'\r':
+            if i + 1 >= end:
+                return -1                          # CR or CRLF: not known yet
+            next[0] = i + 2 if buf[i + 1] == c'\n' else i + 1
+        elif sx.comment >= 0 and ch == <char>sx.comment:
+            return -1                              # a comment ends the row
+        elif sx.quote >= 0 and ch == <char>sx.quote:
+            if i == fstart:
+                return -1                          # a quoted field
+            continue                               # a quote inside an unquoted field is text
+        else:
+            continue                               # a space inside a field
+        if k < cap:
+            set_span(&spans[k], fstart, i - fstart, False, False)
+        return k + 1
+
+
 cdef int split_row_fields(const char *buf, Py_ssize_t pos, Py_ssize_t end, bint final,
                          const Syntax *sx, Scan *sc, Span *spans, Py_ssize_t cap,
                          Py_ssize_t *nfound, Py_ssize_t *next, Field *f) noexcept nogil:

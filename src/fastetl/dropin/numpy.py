@@ -54,7 +54,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._core import split_row
+from .._core import find_bytes, split_row
 from ..errors import FastETLError
 from ..schema import MAX_STR_WIDTH, Column, Dialect, Schema
 from .fallback import Unsupported, fall_back
@@ -800,26 +800,26 @@ def _plain_text(fname: str, spaces: bool, comment: bool) -> bool:
     spaces split as numpy splits them: the core's delimiter " " with
     skip_initial_space; a space at a line's start or end makes an empty field, which
     the core refuses); with a delimiter and ``comment``, no line of blanks before a
-    comment mark."""
-    tail = b""  # the last line of the chunk before, when it is blanks only
-    with open(fname, "rb") as fh:
+    comment mark.  The chunks are read into one reused buffer and searched by the core
+    (:func:`find_bytes`): no Python object per chunk unless it holds a comment mark."""
+    others = b"\t" + b"".join(_OTHER_SPACES) if spaces else b""
+    buf = bytearray(_SCAN_BYTES)
+    tail = b""  # the last line of the chunks before, when it is blanks only
+    with open(fname, "rb", buffering=0) as fh:
         while True:
-            chunk = fh.read(_SCAN_BYTES)
-            if not chunk:
+            n = fh.readinto(buf)
+            if not n:
                 return True
-            if not chunk.isascii():
+            chunk = memoryview(buf)[:n]
+            if find_bytes(chunk, others, True) >= 0:
                 return False
-            if spaces:
-                if any(b in chunk for b in (b"\t", *_OTHER_SPACES)):
-                    return False
+            if spaces or not comment:
                 continue
-            if not comment:
-                continue
-            text = tail + chunk
-            if _blanks_then_comment(text):
+            if find_bytes(chunk, b"#", False) >= 0 and _blanks_then_comment(tail + chunk):
                 return False
-            last = max(text.rfind(b"\n"), text.rfind(b"\r")) + 1
-            tail = text[last:] if not text[last:].strip(b" \t") else b"x"
+            last = max(buf.rfind(b"\n", 0, n), buf.rfind(b"\r", 0, n)) + 1
+            rest = tail + chunk if last == 0 else bytes(chunk[last:])
+            tail = rest if not rest.strip(b" \t") else b"x"
             if len(tail) > _SCAN_BYTES:
                 return False
 
