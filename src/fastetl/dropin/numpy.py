@@ -464,28 +464,45 @@ def _comment_tuple(comments: Any) -> tuple[str, ...]:
 
 def _quote(
     quotechar: Any, data: bytes, delim: str | None, comments: tuple[str, ...]
-) -> str | None:
-    """The quote character the core must know, or None when the data has none.  The
+) -> tuple[str | None, bytes | None]:
+    """The quote character the core must know (None when the data has none), and, when
+    a quoted field holds a line break, the pattern of one record (else None).  The
     core reads quotes as RFC 4180 does; numpy's reader more loosely (a quote anywhere
     opens quoting).  They agree when every field is either free of quotes or quoted
-    whole (doubled quotes inside), on one line: checked by one regular expression."""
+    whole (doubled quotes inside): checked by one regular expression."""
     if quotechar is None:
-        return None
+        return None, None
     if not isinstance(quotechar, str) or len(quotechar) != 1:
         raise _Refused("bad quotechar")
     q = quotechar.encode("utf-8")
     if q not in data:
-        return None
+        return None, None
     commented = any(c.encode() in data for c in comments)
     if delim is None or len(q) != 1 or q in b"\n\r" or commented:
         raise Unsupported(FALLBACK["quotechar"])
     qe, de = re.escape(q), re.escape(delim.encode())
-    quoted = qe + b"(?:[^" + qe + b"\n]|" + qe + qe + b")*" + qe
+    quoted = qe + b"(?:[^" + qe + b"]|" + qe + qe + b")*" + qe
     field = b"(?:" + quoted + b"|[^" + qe + de + b"\n]*)"
     line = field + b"(?:" + de + field + b")*"
     if re.fullmatch(b"(?:" + line + b"\n)*(?:" + line + b")?", data) is None:
         raise Unsupported(FALLBACK["quotechar"])
-    return quotechar
+    # an opening quote (at a field's start), then a line break before the closing one
+    opened = b"(?:^|" + de + b")" + qe + b"(?:[^" + qe + b"\n]|" + qe + qe + b")*\n"
+    if re.search(opened, data, flags=re.M) is None:
+        return quotechar, None
+    return quotechar, line
+
+
+def _records(data: bytes, line: bytes) -> Iterator[bytes]:
+    """The records of ``data`` (``line`` matches one), quoted line breaks kept inside."""
+    at = 0
+    pattern = re.compile(line)
+    while at < len(data):
+        m = pattern.match(data, at)
+        end = m.end() if m is not None else data.find(b"\n", at)
+        end = len(data) if end < 0 else end
+        yield data[at:end]
+        at = end + 1
 
 
 def _nonneg(value: Any) -> int:
@@ -627,24 +644,123 @@ def _unforeseen(e: BaseException) -> str:
 
 
 def _target_dtypes(dt: np.dtype) -> list[np.dtype] | None:
-    """The field dtypes of a structured ``dt`` (None for a scalar one); Unsupported
-    for fields numpy reads in a way the core does not."""
+    """The scalar fields of a structured ``dt`` (nested fields and sub-arrays flattened,
+    as numpy fills them), or None for a scalar ``dt``; Unsupported for fields numpy reads
+    in a way the core does not."""
     if dt.names is None:
         if dt.subdtype is not None:
             raise Unsupported(FALLBACK["dtype"])
-        _column_spec(dt, 1)
+        _check_field(dt)
         return None
     out = []
-    for n in dt.names:
-        f = dt.fields[n][0]
-        if f.names is not None or f.subdtype is not None or f.itemsize == 0 or f.kind == "O":
+    for f, _ in _leaves(dt):
+        if f.itemsize == 0 or f.kind == "O":
             raise Unsupported(FALLBACK["dtype"])
-        _column_spec(f, 1)
+        _check_field(f)
         out.append(f)
     return out
 
 
-def _column_spec(dt: np.dtype, bound: int) -> dict[str, Any]:
+def _check_field(dt: np.dtype) -> None:
+    """Unsupported unless the own path reads a field numpy reads as ``dt``."""
+    if dt.kind not in "biufcUSO":
+        raise Unsupported(FALLBACK["dtype"])
+
+
+def _leaves(dt: np.dtype, offset: int = 0) -> list[tuple[np.dtype, int]]:
+    """The scalar fields of a structured ``dt`` in the order numpy's loadtxt fills them
+    from the columns (nested fields and sub-arrays flattened, C order), with their
+    byte offsets in a record."""
+    if dt.subdtype is not None:
+        base, shape = dt.subdtype
+        out = []
+        for k in range(int(np.prod(shape))):
+            out.extend(_leaves(base, offset + k * base.itemsize))
+        return out
+    if dt.names is None:
+        return [(dt, offset)]
+    out = []
+    for n in dt.names:
+        f, at = dt.fields[n][:2]
+        out.extend(_leaves(f, offset + at))
+    return out
+
+
+def _flat_view(dt: np.dtype, leaves: list[tuple[np.dtype, int]]) -> np.dtype:
+    """A dtype with one named field per leaf of ``dt``, at the leaf's offset: a view
+    of ``dt``'s records through which each column is assigned."""
+    return np.dtype({
+        "names": [f"l{k}" for k in range(len(leaves))],
+        "formats": [d for d, _ in leaves],
+        "offsets": [at for _, at in leaves],
+        "itemsize": dt.itemsize,
+    })
+
+
+def _as_text(dt: np.dtype, plain: bool) -> bool:
+    """Whether a number field numpy reads as ``dt`` is read by the core as text, then
+    parsed by numpy's own casts (:func:`_parse_text`): complex and long double (no core
+    type), byte-swapped numbers, and any number when the text is not ASCII (numpy strips
+    Unicode spaces from a number; the core does not)."""
+    if dt.kind not in "biufc":
+        return False
+    if dt.kind == "c" or (dt.kind == "f" and dt.itemsize > 8):
+        return True
+    if dt.kind == "f" and dt.itemsize == 2:
+        return False  # (numpy's half casts follow other rules: the core's float path)
+    return not dt.isnative or not plain
+
+
+# A sign written "+-" or "++" between the parts of a complex number (numpy's reader
+# takes a signed imaginary part after the "+"; its cast does not)
+_PLUS_SIGN = re.compile(r"(?<=[0-9.nfyNFY])\+([+-])(?=[0-9.a-zA-Z])")
+
+
+def _parse_text(col: np.ndarray, dt: np.dtype) -> np.ndarray:
+    """Fields read as UTF-8 text, parsed as numpy's loadtxt parses a ``dt`` field: numpy's
+    own string casts (C loops), after refusing what they take and loadtxt does not
+    (``_`` in digits, non-ASCII digits, a bare ``j``, ``J``).  A refusal lets numpy
+    answer (its error, or a fallback)."""
+    u = np.strings.decode(col, "utf-8")
+    if dt.itemsize > (8 if dt.kind == "f" else 16):
+        # long doubles: numpy's loadtxt reads them with the very cast
+        return _cast(u, dt)
+    u = np.strings.strip(u)
+    try:
+        np.strings.encode(u, "ascii")
+    except UnicodeEncodeError:
+        raise _Refused("a number with non-ASCII characters") from None
+    if (np.strings.find(u, "_") >= 0).any() or (np.strings.str_len(u) == 0).any():
+        raise _Refused("a number numpy's cast reads otherwise")
+    if dt.kind == "c":
+        inner = np.strings.strip(np.strings.lstrip(np.strings.rstrip(u, ")"), "("))
+        if (
+            (np.strings.find(u, "J") >= 0).any()
+            or np.strings.startswith(inner, "j").any()
+            or (np.strings.find(inner, "+j") >= 0).any()
+            or (np.strings.find(inner, "-j") >= 0).any()
+        ):
+            raise _Refused("a complex number numpy's cast reads otherwise")
+        signs = (np.strings.find(u, "+-") >= 0) | (np.strings.find(u, "++") >= 0)
+        if signs.any():  # (rare: savetxt of old numpy versions)
+            u = u.copy()
+            u[signs] = [_PLUS_SIGN.sub(r"\1", str(v)) for v in u[signs]]
+    if dt.kind == "u" and np.strings.startswith(u, "-").any():
+        raise _Refused("'-0' for an unsigned integer")  # the cast takes it, numpy does not
+    if dt.kind == "b":  # numpy parses an integer and compares it with 0
+        return _cast(u, np.dtype(np.int64)) != 0
+    return _cast(u, dt)
+
+
+def _cast(u: np.ndarray, dt: np.dtype) -> np.ndarray:
+    try:
+        with np.errstate(all="ignore"):
+            return u.astype(dt)
+    except (ValueError, OverflowError, TypeError):
+        raise _Refused("a number numpy's cast refuses") from None
+
+
+def _column_spec(dt: np.dtype, bound: int, text: bool = False) -> dict[str, Any]:
     """The core column that reads a field numpy reads as ``dt``.  Strings: ``S``/``U``
     of n characters are read n bytes / 4n bytes wide (UTF-8), cut at a character; an
     unsized one (``dtype=str``) ``bound`` bytes wide, the longest line."""
@@ -653,7 +769,7 @@ def _column_spec(dt: np.dtype, bound: int) -> dict[str, Any]:
         return {"type": "str", "width": 4 * n if n else bound, "truncate": True}
     if dt.kind == "S":
         return {"type": "str", "width": dt.itemsize or bound, "truncate": True}
-    if dt.kind == "O":  # numpy gives each field as a str
+    if dt.kind == "O" or text:  # numpy gives each field as a str; or text to parse
         return {"type": "str", "width": bound, "truncate": True}
     if dt.kind == "b":  # numpy parses an int64 and compares it with 0
         return {"type": "int64"}
@@ -707,16 +823,21 @@ def _loadtxt_bytes(
     if targets is not None and usecols is not None and _count(usecols) != len(targets):
         raise _Refused("structured dtype and usecols disagree")  # numpy's TypeError
     data = _skip_lines(data, skip)
-    quote = _quote(quotechar, data, delim, comm)
+    quote, multiline = _quote(quotechar, data, delim, comm)
+    if multiline is not None and rows is not None:
+        # (numpy counts rows, the byte steps below count lines)
+        raise Unsupported(FALLBACK["quotechar"])
     data = _strip_comments(data, comm)
     fields = targets if targets is not None else [dt]
+    plain = data.isascii()
+    texts = any(_as_text(f, plain) for f in fields)
     strings = any(f.kind in "USO" for f in fields)
     if strings and any(f.kind == "S" for f in fields) and not data.isascii():
         raise Unsupported(FALLBACK["bytes"])
     if delim is None:
         # every field read (no usecols) and none can be empty (no strings): the core's
         # refusals cover the rest (see there)
-        data = _single_spaces(data, strict=usecols is not None or strings)
+        data = _single_spaces(data, strict=usecols is not None or strings or texts)
         delim = " "
     # numpy reads unsized strings in chunks of max_rows=50,000 rows (its warnings say so)
     chunk = _chunk_rows() if targets is None and dt.kind in "SU" and not dt.itemsize else None
@@ -726,7 +847,10 @@ def _loadtxt_bytes(
         data = _keep_rows(data, rows, None if big else skip + 1, notes) if rows else b""
     if chunk is not None and (rows is None or rows > chunk):
         _keep_rows(data, chunk, skip + 1, notes)  # (for the warning only)
-    first = _first_row(data)
+    if multiline is None:
+        first = _first_row(data)
+    else:
+        first = next((r for r in _records(data, multiline) if r), None)
     nfields = len(targets) if targets is not None else None
     if first is None:
         if strings:
@@ -744,19 +868,24 @@ def _loadtxt_bytes(
     if nfields is not None and nfields != len(used):
         raise _Refused("structured dtype with another number of fields")
     dtypes = targets if targets is not None else [dt] * len(used)
-    bound = _longest_line(data) if strings else 1
+    bound = _longest_line(data) if strings or texts else 1
+    if multiline is not None and (strings or texts):
+        bound = max(map(len, _records(data, multiline)))
     if bound > MAX_STR_WIDTH:
         raise Unsupported(FALLBACK["dtype"])
     types: dict[int, dict[str, Any]] = {}
     for i, d in zip(used, dtypes):
-        spec = _column_spec(d, bound)
+        spec = _column_spec(d, bound, _as_text(d, plain))
         if types.setdefault(i, spec) != spec:  # a column used twice, as two types
             raise Unsupported(FALLBACK["dtype"])
     unsigned = any(t["type"].startswith("uint") for t in types.values())
     if unsigned and _NEGATIVE_ZERO.search(data):
         raise _Refused("'-0' for an unsigned integer")  # the core takes it, numpy does not
     rec = _read_columns(data, delim, ncols, types, nullable=False, quote=quote)
-    cols = [_as_dtype(rec[f"f{i}"], d) for i, d in zip(used, dtypes)]
+    cols = [
+        _parse_text(rec[f"f{i}"], d) if _as_text(d, plain) else _as_dtype(rec[f"f{i}"], d)
+        for i, d in zip(used, dtypes)
+    ]
     # numpy's reader casts doubles to float32 silently, and to float16 with a warning
     # on overflow: numpy's casts below do the same under this errstate
     half = any(f.kind == "f" and f.itemsize == 2 for f in fields)
@@ -766,9 +895,10 @@ def _loadtxt_bytes(
             for k, col in enumerate(cols):
                 arr[:, k] = col
         else:
-            arr = np.empty(len(rec), dtype=dt)
-            for name, col in zip(dt.names, cols):
-                arr[name] = col
+            arr = np.zeros(len(rec), dtype=dt)
+            flat = arr.view(_flat_view(dt, _leaves(dt)))
+            for name, col in zip(flat.dtype.names, cols):
+                flat[name] = col
     for text in notes:  # loadtxt -> _attempt -> own -> _loadtxt_bytes
         warnings.warn(text, UserWarning, stacklevel=5)
     arr = _ensure_ndmin(arr, ndmin)
