@@ -1146,20 +1146,9 @@ def genfromtxt(
         if ndmin not in (0, 1, 2):
             raise _Refused("ndmin")
         if dtype is None:
-            raise Unsupported(FALLBACK["genfromtxt-dtype"])
-        try:
-            dt = np.dtype(dtype)
-        except (TypeError, ValueError):
-            raise Unsupported(FALLBACK["genfromtxt-dtype"]) from None
-        if dt.subdtype is not None:
-            raise Unsupported(FALLBACK["genfromtxt-dtype"])
-        for f in [dt] if dt.names is None else [dt.fields[n][0] for n in dt.names]:
-            if f.names is not None or f.subdtype is not None:
-                raise Unsupported(FALLBACK["genfromtxt-dtype"])
-            _core_type(f, genfromtxt=True)
-        if dt.names is not None and (len(dt.descr) != len(dt.names) or names is True):
-            # (padding; or header names laid over the dtype's: numpy's own rules)
-            raise Unsupported(FALLBACK["genfromtxt-dtype"])
+            dt = None  # inferred, by genfromtxt's rules (:func:`_infer_column`)
+        else:
+            dt = _genfromtxt_dtype(dtype, names)
         if max_rows is not None and (skip_footer or max_rows < 1):
             raise _Refused("max_rows")
         # (on an empty input, names=True and usecols by name fail in numpy: not probed)
@@ -1185,22 +1174,47 @@ def genfromtxt(
                 naming = dict(excludelist=excludelist, deletechars=deletechars,
                               case_sensitive=case_sensitive, replace_space=replace_space,
                               defaultfmt=defaultfmt, delimiter=delimiter)
+            byte_strings = encoding == "bytes"
+            if byte_strings and dt is None and not inp.data.isascii():
+                raise Unsupported(FALLBACK["genfromtxt-dtype"])  # (numpy reads Latin-1)
             return _genfromtxt_bytes(inp.data, dt, delim, comments, head, foot, max_rows,
-                                     usecols, unpack, ndmin, fname, naming)
+                                     usecols, unpack, ndmin, fname, naming, byte_strings,
+                                     defaultfmt)
 
     done, value, reason, args = _attempt(ORIGINAL_GENFROMTXT, own, args, kwargs)
     return value if done else fall_back("genfromtxt", reason, value, *args, **kwargs)
 
 
+def _genfromtxt_dtype(dtype: Any, names: Any) -> np.dtype:
+    """genfromtxt's ``dtype`` when the own path reads it; Unsupported otherwise."""
+    try:
+        dt = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise Unsupported(FALLBACK["genfromtxt-dtype"]) from None
+    if dt.subdtype is not None:
+        raise Unsupported(FALLBACK["genfromtxt-dtype"])
+    for f in [dt] if dt.names is None else [dt.fields[n][0] for n in dt.names]:
+        if f.names is not None or f.subdtype is not None:
+            raise Unsupported(FALLBACK["genfromtxt-dtype"])
+        _core_type(f, genfromtxt=True)
+    if dt.names is not None and (len(dt.descr) != len(dt.names) or names is True):
+        # (padding; or header names laid over the dtype's: numpy's own rules)
+        raise Unsupported(FALLBACK["genfromtxt-dtype"])
+    return dt
+
+
 def _genfromtxt_bytes(
     data: bytes, dt: np.dtype, delim: str | None, comments: str | None, head: int,
     foot: int, max_rows: int | None, usecols: Any, unpack: Any, ndmin: int, fname: Any,
-    naming: dict[str, Any] | None = None,
+    naming: dict[str, Any] | None = None, byte_strings: bool = False,
+    defaultfmt: str = "f%i",
 ) -> Any:
     data = _skip_lines(data, head)
     named = None
     if naming is not None:
-        data, named, usecols = _header(data, comments, usecols, dt, naming)
+        # (inferring: the names ride on a placeholder dtype)
+        placeholder = np.dtype(np.float64) if dt is None else dt
+        data, named, usecols = _header(data, comments, usecols, placeholder, naming)
     if comments is not None:
         data = _strip_comments(data, (comments,))
     if delim is None:
@@ -1213,6 +1227,8 @@ def _genfromtxt_bytes(
     if max_rows is not None:
         data = _keep_rows(data, max_rows, first_line=None)
     first = _first_row(data)
+    if first is None and dt is None:
+        raise _Refused("no rows to infer from")  # numpy answers
     if first is None and (named is not None or dt.names is not None):
         raise _Refused("a header and no rows")  # numpy's own shape of nothing: it answers
     if first is None:
@@ -1227,6 +1243,12 @@ def _genfromtxt_bytes(
     used = _usecols(usecols, ncols) if usecols is not None else list(range(ncols))
     if usecols is not None and len(set(used)) != len(used):
         raise Unsupported(FALLBACK["genfromtxt-option"])
+    if dt is None:
+        names = None if named is None else list(named.names)
+        if names is not None and len(names) != len(used):
+            raise _Refused("names and columns disagree")
+        return _genfromtxt_infer(data, delim, ncols, used, names, foot, unpack, ndmin,
+                                 byte_strings, defaultfmt)
     if named is None and dt.names is not None:  # a structured dtype, its own names
         named = dt
         if usecols is not None and len(named) > len(used):
@@ -1263,6 +1285,100 @@ def _genfromtxt_bytes(
             arr[:, k] = rec[f"f{i}"]
     arr = _ensure_ndmin(arr, ndmin)
     return arr.T if unpack else arr
+
+
+def _infer_column(u: np.ndarray) -> tuple[type, np.ndarray]:
+    """genfromtxt's type of a column with ``dtype=None`` (its StringConverter's upgrade
+    chain bool -> int -> float -> complex -> str; an empty or blank field is missing and
+    takes the type's default), and the column's values.  numpy's string casts parse as
+    Python's int(), float() and complex() do, which genfromtxt calls per value."""
+    miss = np.strings.strip(u) == ""
+    rest = u[~miss]
+    up = np.strings.upper(u)
+    true, false = up == "TRUE", up == "FALSE"
+    if (true | false | miss).all():
+        if miss.any():  # (numpy then leaves the column out of its "uniform" test)
+            raise _Refused("a boolean column with a missing value")
+        return np.bool_, true
+    for kind, default in ((np.int_, -1), (np.float64, np.nan), (np.complex128, np.nan + 0j)):
+        try:
+            with np.errstate(all="ignore"):
+                values = rest.astype(kind)
+        except (ValueError, OverflowError, TypeError):
+            continue
+        out = np.full(len(u), default, dtype=kind)
+        out[~miss] = values
+        return kind, out
+    try:
+        rest.astype(np.longdouble)
+    except (ValueError, OverflowError, TypeError):
+        pass
+    else:
+        raise _Refused("a long double column")  # numpy answers
+    # Past long double, numpy's chain tries the abstract np.integer: its first value
+    # that int() reads makes numpy raise TypeError (numpy answers that)
+    try:
+        int(str(rest[0]))
+    except ValueError:
+        return np.str_, u
+    raise _Refused("a text column whose first value is an integer")
+
+
+def _genfromtxt_infer(
+    data: bytes, delim: str, ncols: int, used: list[int], names: list[str] | None,
+    foot: int, unpack: Any, ndmin: int, byte_strings: bool, defaultfmt: str,
+) -> Any:
+    """genfromtxt with ``dtype=None``: every used column read by the core as text, then
+    typed as genfromtxt types it (:func:`_infer_column`) and put together as numpy
+    puts it (one type: a 2-D array; else a structured one)."""
+    bound = _longest_line(data)
+    if bound > MAX_STR_WIDTH:
+        raise Unsupported(FALLBACK["genfromtxt-dtype"])
+    spec = {"type": "str", "width": bound, "truncate": True}
+    rec = _read_columns(data, delim, ncols, {i: spec for i in used}, nullable=False)
+    # (numpy infers the types from every row, then drops skip_footer rows)
+    typed = [_infer_column(np.strings.decode(rec[f"f{i}"], "utf-8")) for i in used]
+    kinds = [k for k, _ in typed]
+    rows = max(len(rec) - foot, 0)
+    cols = [c[:rows] for _, c in typed]
+    if rows == 0:
+        raise _Refused("no rows left")
+    if byte_strings and np.str_ in kinds:
+        for k, kind in enumerate(kinds):
+            if kind is np.str_:  # (the text is ASCII: checked before)
+                kinds[k], cols[k] = np.bytes_, np.strings.encode(cols[k], "latin1")
+    sized = [
+        np.dtype((kind, max(int(np.strings.str_len(c).max()), 0)))
+        if kind in (np.str_, np.bytes_) else np.dtype(kind)
+        for kind, c in zip(kinds, cols)
+    ]
+    if any(d.kind in "SU" and d.itemsize == 0 for d in sized):
+        raise _Refused("an empty string column")  # numpy's unsized string: it answers
+    if byte_strings and np.bytes_ in kinds:  # (genfromtxt -> _attempt -> own -> here)
+        warnings.warn(
+            "Reading unicode strings without specifying the encoding argument is "
+            "deprecated. Set the encoding, use None for the system default.",
+            np.exceptions.VisibleDeprecationWarning, stacklevel=6,
+        )
+    if names is None and len(set(kinds)) == 1:
+        out_dt = sized[0]
+        if out_dt.kind in "SU":  # (one width for all: the widest)
+            out_dt = max(sized, key=lambda d: d.itemsize)
+        arr = np.empty((rows, len(cols)), dtype=out_dt)
+        for k, c in enumerate(cols):
+            arr[:, k] = c
+    else:
+        labels = names if names is not None else [defaultfmt % k for k in range(len(cols))]
+        arr = np.empty(rows, dtype=list(zip(labels, sized)))
+        for name, c in zip(arr.dtype.names, cols):
+            arr[name] = c
+    arr = _ensure_ndmin(arr, ndmin)
+    if not unpack:
+        return arr
+    fields = arr.dtype.names
+    if fields is None:
+        return arr.T
+    return arr[fields[0]] if len(fields) == 1 else [arr[n] for n in fields]
 
 
 def _header(

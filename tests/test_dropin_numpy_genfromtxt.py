@@ -1,0 +1,76 @@
+"""fastetl.genfromtxt against numpy.genfromtxt with ``dtype=None`` (genfromtxt's own type
+inference): random files of mixed columns -- booleans, integers (some past int64),
+floats, complex numbers, text, blanks -- through numpy (the reference) and through
+fastetl, compared exactly (dtype, shape, bytes) or by exception class, with numpy's
+warnings (``_compare`` of test_dropin_numpy)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_dropin_numpy import EXAMPLES, _compare
+
+import fastetl
+from fastetl.dropin.numpy import ORIGINAL_GENFROMTXT
+
+COLUMN_KINDS = {
+    "bool": st.sampled_from(["True", "False", "TRUE", "false", "tRuE"]),
+    "int": st.one_of(st.integers(-(2**70), 2**70).map(str),
+                     st.sampled_from(["+7", "1_000", "007", "-0"])),
+    "float": st.one_of(st.floats(allow_nan=True).map(repr),
+                       st.sampled_from(["1e5", ".5", "inf", "-nan", "Infinity", "1_0.5"])),
+    "complex": st.sampled_from(["3+4j", "-1j", "(1+2j)", "nan+nanj", "2", "1e3-2.5j"]),
+    "text": st.text(alphabet="abcXYZ_.-\u00e9", min_size=1, max_size=6),
+    "blank": st.sampled_from(["", " "]),
+}
+
+
+@st.composite
+def mixed_files(draw):
+    delim = draw(st.sampled_from([",", ";", "\t", None]))
+    kinds = draw(st.lists(st.sampled_from(sorted(COLUMN_KINDS)), min_size=1, max_size=4))
+    rows = []
+    for _ in range(draw(st.integers(1, 6))):
+        row = []
+        for k in kinds:  # mostly the column's kind; now and then another, or a blank
+            kind = k if draw(st.integers(0, 5)) else draw(st.sampled_from(sorted(COLUMN_KINDS)))
+            cell = draw(COLUMN_KINDS[kind])
+            if delim is None:  # (a blank is no field when whitespace splits)
+                cell = cell.replace(" ", "") or "x"
+            row.append(cell)
+        rows.append(row)
+    sep = delim or draw(st.sampled_from([" ", "  ", "\t"]))
+    header = sep.join(f"c{i}" for i in range(len(kinds)))
+    text = "\n".join(sep.join(r) for r in rows)
+    return delim, header, text
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(mixed_files(), st.booleans(), st.sampled_from([None, "utf-8", "bytes"]),
+       st.sampled_from([0, 1, 2]), st.booleans(), st.sampled_from([0, 1]),
+       st.sampled_from([None, 0, [0], [-1, 0]]))
+def test_dtype_none_matches_numpy(f, names, encoding, ndmin, unpack, skip_footer, usecols):
+    delim, header, text = f
+    body = (header + "\n" + text) if names else text
+    kw = {"dtype": None, "delimiter": delim, "names": True if names else None,
+          "encoding": encoding, "ndmin": ndmin, "unpack": unpack,
+          "skip_footer": skip_footer, "usecols": usecols}
+    _compare(fastetl.genfromtxt, ORIGINAL_GENFROMTXT, lambda: io.StringIO(body), kw)
+
+
+@pytest.mark.parametrize(("text", "kw"), [
+    ("A 64 75.0 3+4j True\nBCD 25 60.0 5+6j False", {"encoding": "bytes"}),
+    ("1 2 3 4\n5 6 7 8\n", {}),
+    ("73786976294838206464 17179869184 1024", {}),
+    ("gender age weight\nM 64.0 75.0\nF 25.0 60.0", {"names": True, "encoding": "bytes"}),
+    ("M 21 72.\nF 35 58.", {"unpack": True, "encoding": "utf-8"}),
+    ("1,,3\n4,5,\n", {"delimiter": ","}),
+])
+def test_dtype_none_own_path(text, kw):
+    """These run on fastetl's own path (no fallback), with numpy's answer."""
+    own = _compare(fastetl.genfromtxt, ORIGINAL_GENFROMTXT, lambda: io.StringIO(text),
+                   {"dtype": None, **kw})
+    assert own
