@@ -290,12 +290,15 @@ def _chunk_rows() -> int:
 
 
 def _keep_rows(
-    data: bytes, n: int, first_line: int | None, notes: list[str] | None = None
+    data: bytes, n: int, first_line: int | None, notes: list[str] | None = None,
+    open_end: bool = False,
 ) -> bytes:
     """``data`` up to the end of its ``n``-th non-empty line (``max_rows``).  loadtxt
     (``first_line``: the number of the first line of ``data`` in the input) warns, once,
     of an empty line met before the ``n``-th row, as numpy does: the warning goes to
-    ``notes``, said once the rows are read (if numpy must answer, numpy says it)."""
+    ``notes``, said once the rows are read (if numpy must answer, numpy says it).
+    ``open_end``: the input's last line had no line end (one was added): numpy does
+    not warn of that line."""
     at = rows = lines = 0
     warned = first_line is None
     while rows < n:
@@ -303,7 +306,7 @@ def _keep_rows(
         end = len(data) if nl < 0 else nl
         if end > at:
             rows += 1
-        elif nl >= 0 and not warned:
+        elif nl >= 0 and not warned and not (open_end and nl == len(data) - 1):
             warned = True
             if notes is not None:
                 notes.append(_NOT_COUNTED.format(line=first_line + lines, rows=n))
@@ -823,6 +826,7 @@ def _loadtxt_bytes(
     if targets is not None and usecols is not None and _count(usecols) != len(targets):
         raise _Refused("structured dtype and usecols disagree")  # numpy's TypeError
     data = _skip_lines(data, skip)
+    open_end = not data.endswith(b"\n")
     quote, multiline = _quote(quotechar, data, delim, comm)
     if multiline is not None and rows is not None:
         # (numpy counts rows, the byte steps below count lines)
@@ -844,9 +848,10 @@ def _loadtxt_bytes(
     notes: list[str] = []
     if rows is not None:
         big = chunk is not None and rows > chunk
-        data = _keep_rows(data, rows, None if big else skip + 1, notes) if rows else b""
+        data = (_keep_rows(data, rows, None if big else skip + 1, notes, open_end)
+                if rows else b"")
     if chunk is not None and (rows is None or rows > chunk):
-        _keep_rows(data, chunk, skip + 1, notes)  # (for the warning only)
+        _keep_rows(data, chunk, skip + 1, notes, open_end)  # (for the warning only)
     if multiline is None:
         first = _first_row(data)
     else:
