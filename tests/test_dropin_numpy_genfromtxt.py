@@ -74,3 +74,37 @@ def test_dtype_none_own_path(text, kw):
     own = _compare(fastetl.genfromtxt, ORIGINAL_GENFROMTXT, lambda: io.StringIO(text),
                    {"dtype": None, **kw})
     assert own
+
+
+TYPED = st.sampled_from([
+    "U5", "S3", str, "U", "i8", "f8",
+    (int, float, str), (float, float, float), [("a", "S2"), ("b", "f8"), ("c", "U4")],
+])
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(mixed_files(), TYPED, st.sampled_from([None, "a", "a, b, c", ["x", "y", "z"], ("p",)]),
+       st.booleans(), st.sampled_from([None, [0], [0, -1], "a, c", ("a", "b")]),
+       st.sampled_from([None, "utf-8"]))
+def test_typed_names_strings_match_numpy(f, dtype, names, autostrip, usecols, encoding):
+    delim, _header, text = f
+    kw = {"dtype": dtype, "delimiter": delim, "names": names, "autostrip": autostrip,
+          "usecols": usecols, "encoding": encoding}
+    _compare(fastetl.genfromtxt, ORIGINAL_GENFROMTXT, lambda: io.StringIO(text), kw)
+
+
+@pytest.mark.parametrize(("text", "kw"), [
+    ("1 2 3\n 4 5 6", {"dtype": (int, float, int), "names": "a"}),
+    ("0, 1, 2.3\n4, 5, 6.7", {"delimiter": ",", "dtype": (int, float, float),
+                              "defaultfmt": "f_%02i"}),
+    ("0, 1, 2.3\n4, 5, 6.7", {"delimiter": ",", "dtype": float, "names": "a, b, c"}),
+    ("1 2 3\n4 5 6", {"names": "a, b, c", "usecols": "a, c"}),
+    ("1 2 3\n4 5 6", {"names": ["a", "b", "c"], "usecols": (0, -1)}),
+    ("ab, cd\nx,  y ", {"dtype": str, "delimiter": ",", "autostrip": True}),
+    ("M 64 75.0\nF 25 60.0", {"dtype": {"names": ("g", "a", "w"), "formats": ("S1", "i4", "f4")},
+                              "names": ("gender", "age", "weight")}),
+])
+def test_typed_own_path(text, kw):
+    """These run on fastetl's own path (no fallback), with numpy's answer."""
+    own = _compare(fastetl.genfromtxt, ORIGINAL_GENFROMTXT, lambda: io.StringIO(text), kw)
+    assert own

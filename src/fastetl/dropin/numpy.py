@@ -1072,7 +1072,8 @@ def _empty_loadtxt(dt: np.dtype, usecols: Any, unpack: bool, ndmin: int, fname: 
 
 # ------------------------------------------------------------------ genfromtxt
 # Options that change nothing the own path answers: excludelist shapes names only;
-# autostrip strips what number parsing strips anyway; loose and invalid_raise decide
+# autostrip strips what number parsing strips anyway (and text, by np.strings.strip);
+# loose and invalid_raise decide
 # what happens to invalid values and rows, which the core refuses, so numpy answers.
 _GENFROMTXT_FREE = frozenset({"excludelist", "autostrip", "loose", "invalid_raise"})
 _GENFROMTXT_DEFAULTS: dict[str, Any] = {
@@ -1140,8 +1141,8 @@ def genfromtxt(
         if like is not None:
             raise Unsupported(FALLBACK["like"])
         for key, default in _GENFROMTXT_DEFAULTS.items():
-            if key == "names" and given[key] is True:
-                continue  # names from the first line: on the own path
+            if key == "names" and (given[key] is True or _names_given(given[key])):
+                continue  # names from the first line, or given: on the own path
             if key in _GENFROMTXT_FREE:
                 continue
             if given[key] is not default and given[key] != default:
@@ -1153,7 +1154,7 @@ def genfromtxt(
         if dtype is None:
             dt = None  # inferred, by genfromtxt's rules (:func:`_infer_column`)
         else:
-            dt = _genfromtxt_dtype(dtype, names)
+            dt = _genfromtxt_dtype(dtype, names, defaultfmt)
         if max_rows is not None and (skip_footer or max_rows < 1):
             raise _Refused("max_rows")
         # (on an empty input, names=True and usecols by name fail in numpy: not probed)
@@ -1175,8 +1176,8 @@ def genfromtxt(
         inp = _read_taken(src, fname, enc)
         with _replaying(inp):
             naming = None
-            if names is True:
-                naming = dict(excludelist=excludelist, deletechars=deletechars,
+            if names is True or _names_given(names):
+                naming = dict(names=names, excludelist=excludelist, deletechars=deletechars,
                               case_sensitive=case_sensitive, replace_space=replace_space,
                               defaultfmt=defaultfmt, delimiter=delimiter)
             byte_strings = encoding == "bytes"
@@ -1184,26 +1185,49 @@ def genfromtxt(
                 raise Unsupported(FALLBACK["genfromtxt-dtype"])  # (numpy reads Latin-1)
             return _genfromtxt_bytes(inp.data, dt, delim, comments, head, foot, max_rows,
                                      usecols, unpack, ndmin, fname, naming, byte_strings,
-                                     defaultfmt)
+                                     defaultfmt, bool(autostrip))
 
     done, value, reason, args = _attempt(ORIGINAL_GENFROMTXT, own, args, kwargs)
     return value if done else fall_back("genfromtxt", reason, value, *args, **kwargs)
 
 
-def _genfromtxt_dtype(dtype: Any, names: Any) -> np.dtype:
-    """genfromtxt's ``dtype`` when the own path reads it; Unsupported otherwise."""
+def _names_given(names: Any) -> bool:
+    """Whether genfromtxt's ``names`` is a list of names the own path takes: a string of
+    comma-separated names or a list/tuple of strings."""
+    if isinstance(names, str):
+        return bool(names)
+    return (
+        isinstance(names, (list, tuple)) and len(names) > 0
+        and all(isinstance(n, str) for n in names)
+    )
+
+
+def _genfromtxt_dtype(dtype: Any, names: Any, defaultfmt: Any) -> np.dtype:
+    """genfromtxt's ``dtype`` when the own path reads it (a sequence of types made a
+    structured dtype by numpy's own easy_dtype); Unsupported otherwise."""
     try:
-        dt = np.dtype(dtype)
-    except (TypeError, ValueError):
+        if isinstance(dtype, (list, tuple)) and all(isinstance(t, type) for t in dtype):
+            from numpy.lib._iotools import easy_dtype
+
+            dt = easy_dtype(dtype, defaultfmt=defaultfmt)
+        else:
+            dt = np.dtype(dtype)
+    except (TypeError, ValueError, ImportError):
         raise Unsupported(FALLBACK["genfromtxt-dtype"]) from None
     if dt.subdtype is not None:
         raise Unsupported(FALLBACK["genfromtxt-dtype"])
     for f in [dt] if dt.names is None else [dt.fields[n][0] for n in dt.names]:
         if f.names is not None or f.subdtype is not None:
             raise Unsupported(FALLBACK["genfromtxt-dtype"])
+        if f.kind in "US":  # (an unsized string field: numpy's own sizing rules)
+            if f.itemsize == 0 and dt.names is not None:
+                raise Unsupported(FALLBACK["genfromtxt-dtype"])
+            continue
         _core_type(f, genfromtxt=True)
+    if dt.names is None and dt.kind in "US" and names is not None:
+        raise Unsupported(FALLBACK["genfromtxt-dtype"])  # (numpy's own rules of names)
     if dt.names is not None and (len(dt.descr) != len(dt.names) or names is True):
-        # (padding; or header names laid over the dtype's: numpy's own rules)
+        # (padding; or names laid over the dtype's: numpy's own rules)
         raise Unsupported(FALLBACK["genfromtxt-dtype"])
     return dt
 
@@ -1212,7 +1236,7 @@ def _genfromtxt_bytes(
     data: bytes, dt: np.dtype, delim: str | None, comments: str | None, head: int,
     foot: int, max_rows: int | None, usecols: Any, unpack: Any, ndmin: int, fname: Any,
     naming: dict[str, Any] | None = None, byte_strings: bool = False,
-    defaultfmt: str = "f%i",
+    defaultfmt: str = "f%i", autostrip: bool = False,
 ) -> Any:
     data = _skip_lines(data, head)
     named = None
@@ -1220,6 +1244,10 @@ def _genfromtxt_bytes(
         # (inferring: the names ride on a placeholder dtype)
         placeholder = np.dtype(np.float64) if dt is None else dt
         data, named, usecols = _header(data, comments, usecols, placeholder, naming)
+    if named is None and usecols is not None and (
+        isinstance(usecols, str) or any(isinstance(c, str) for c in _as_list(usecols))
+    ):
+        raise _Refused("usecols by name without names")  # numpy's error
     if comments is not None:
         data = _strip_comments(data, (comments,))
     if delim is None:
@@ -1253,7 +1281,7 @@ def _genfromtxt_bytes(
         if names is not None and len(names) != len(used):
             raise _Refused("names and columns disagree")
         return _genfromtxt_infer(data, delim, ncols, used, names, foot, unpack, ndmin,
-                                 byte_strings, defaultfmt)
+                                 byte_strings, defaultfmt, autostrip)
     if named is None and dt.names is not None:  # a structured dtype, its own names
         named = dt
         if usecols is not None and len(named) > len(used):
@@ -1265,31 +1293,63 @@ def _genfromtxt_bytes(
     # core does not give: it refuses the empty field and numpy answers
     # (named fields with usecols: numpy fails on a missing value; the core refuses it)
     strict = named is not None and usecols is not None
+    strings = any(f.kind in "US" for f in fields)
+    if strings and any(f.kind == "S" for f in fields) and not data.isascii():
+        raise Unsupported(FALLBACK["bytes"])
+    bound = _longest_line(data) if strings else 1
+    if bound > MAX_STR_WIDTH:
+        raise Unsupported(FALLBACK["genfromtxt-dtype"])
     types = {
-        i: {"type": _core_type(f, genfromtxt=True), "nullable": f.kind == "f" and not strict}
+        i: {"type": "str", "width": bound, "truncate": True} if f.kind in "US"
+        else {"type": _core_type(f, genfromtxt=True), "nullable": f.kind == "f" and not strict}
         for i, f in zip(used, fields)
     }
     rec = _read_columns(data, delim, ncols, types, nullable=False)
     if foot:
         rec = rec[: max(len(rec) - foot, 0)]
+    cols = [_genfromtxt_strings(rec[f"f{i}"], f, autostrip) for i, f in zip(used, fields)]
     if named is not None:
         if len(rec) == 0:
             raise _Refused("a header and no rows")
         arr = np.empty(len(rec), dtype=named)
-        for name, i in zip(named.names, used):
-            arr[name] = rec[f"f{i}"]
+        for name, col in zip(named.names, cols):
+            arr[name] = col
         arr = _ensure_ndmin(arr, ndmin)
         if not unpack:
             return arr
         return arr[named.names[0]] if len(named.names) == 1 else [arr[n] for n in named.names]
     if len(rec) == 0:  # numpy builds np.array([], dtype): shape (0,)
+        if dt.kind in "US":
+            raise _Refused("no rows, a string dtype")  # numpy's sizing: it answers
         arr = np.array([], dtype=dt)
     else:
-        arr = np.empty((len(rec), len(used)), dtype=dt)
-        for k, i in enumerate(used):
-            arr[:, k] = rec[f"f{i}"]
+        arr = np.empty((len(rec), len(used)), dtype=_fill_dtype(dt, cols))
+        for k, col in enumerate(cols):
+            arr[:, k] = col
     arr = _ensure_ndmin(arr, ndmin)
     return arr.T if unpack else arr
+
+
+def _as_list(value: Any) -> list[Any]:
+    try:
+        return list(value)
+    except TypeError:
+        return [value]
+
+
+def _genfromtxt_strings(col: np.ndarray, dt: np.dtype, autostrip: bool) -> np.ndarray:
+    """A column of core records as genfromtxt gives a ``dt`` field: text decoded from
+    UTF-8 (``U``) or kept (``S``, ASCII), stripped under ``autostrip``."""
+    if dt.kind not in "US":
+        return col
+    if dt.kind == "U":
+        col = np.strings.decode(col, "utf-8")
+    if autostrip:
+        col = np.strings.strip(col)
+    if dt.itemsize == 0:  # (unsized: as wide as the longest value, as numpy sizes it)
+        width = int(np.strings.str_len(col).max(initial=0))
+        col = col.astype(f"{dt.kind}{max(width, 1)}")
+    return col
 
 
 def _infer_column(u: np.ndarray) -> tuple[type, np.ndarray]:
@@ -1332,6 +1392,7 @@ def _infer_column(u: np.ndarray) -> tuple[type, np.ndarray]:
 def _genfromtxt_infer(
     data: bytes, delim: str, ncols: int, used: list[int], names: list[str] | None,
     foot: int, unpack: Any, ndmin: int, byte_strings: bool, defaultfmt: str,
+    autostrip: bool,
 ) -> Any:
     """genfromtxt with ``dtype=None``: every used column read by the core as text, then
     typed as genfromtxt types it (:func:`_infer_column`) and put together as numpy
@@ -1342,7 +1403,8 @@ def _genfromtxt_infer(
     spec = {"type": "str", "width": bound, "truncate": True}
     rec = _read_columns(data, delim, ncols, {i: spec for i in used}, nullable=False)
     # (numpy infers the types from every row, then drops skip_footer rows)
-    typed = [_infer_column(np.strings.decode(rec[f"f{i}"], "utf-8")) for i in used]
+    texts = [np.strings.decode(rec[f"f{i}"], "utf-8") for i in used]
+    typed = [_infer_column(np.strings.strip(u) if autostrip else u) for u in texts]
     kinds = [k for k, _ in typed]
     rows = max(len(rec) - foot, 0)
     cols = [c[:rows] for _, c in typed]
@@ -1389,10 +1451,12 @@ def _genfromtxt_infer(
 def _header(
     data: bytes, comments: str | None, usecols: Any, dt: np.dtype, naming: dict[str, Any]
 ) -> tuple[bytes, np.dtype, Any]:
-    """genfromtxt's ``names=True``: the first line with values (a comment's text counts),
-    its names made valid by numpy's own NameValidator and easy_dtype, ``usecols`` by
-    name or from the end made indices.  Returns the rest of the data, the structured
+    """genfromtxt's ``names``: for ``names=True`` the first line with values (a comment's
+    text counts, the line is used up), else the names given (a comma-separated string
+    or a sequence); made valid by numpy's own NameValidator and easy_dtype, ``usecols``
+    by name or from the end made indices.  Returns the rest of the data, the structured
     dtype, and the usecols."""
+    given = naming["names"]
     try:
         from numpy.lib._iotools import LineSplitter, NameValidator, easy_dtype
     except ImportError:  # pragma: no cover - a numpy that moved its helpers
@@ -1407,17 +1471,22 @@ def _header(
         end = len(data) if nl < 0 else nl
         line = data[at:end].decode("utf-8")
         at = end + 1
-        if comments is not None and comments in line:
+        if given is True and comments is not None and comments in line:
             line = "".join(line.split(comments)[1:])
         values = split(line)
-    if comments is not None and values[0].strip() in comments:
+    if given is True and comments is not None and values[0].strip() in comments:
         del values[0]
     if not values:
         raise _Refused("empty header")
+    if given is True:
+        raw = [str(v.strip()) for v in values]
+    else:  # (the line read is data: it stays)
+        at = 0
+        raw = [c.strip() for c in given.split(",")] if isinstance(given, str) else given
     names = NameValidator(
         excludelist=naming["excludelist"], deletechars=naming["deletechars"],
         case_sensitive=naming["case_sensitive"], replace_space=naming["replace_space"],
-    )([str(v.strip()) for v in values])
+    )(raw)
     named = easy_dtype(
         dt, defaultfmt=naming["defaultfmt"], names=names, excludelist=naming["excludelist"],
         deletechars=naming["deletechars"], case_sensitive=naming["case_sensitive"],
