@@ -39,7 +39,8 @@ def complex_texts(draw):
     if draw(st.booleans()):  # near misses numpy refuses (or reads)
         text = draw(st.sampled_from([
             "j", "-j", "+j", "1+j", "1J", "1+2J", "1_0", "(1", "1)", "1 +2j", "1+ 2j", "()",
-            "1e+-5j", "+-1", "7++5j", "7-+5j", "7--5j", "7+-j", "(1+2j) x", "\u0661", "1\x00", "",
+            "1e+-5j", "+-1", "( 1+2j )", "(\u202f1+2j\u3000)", "( 1 +2j)", "( )", "7++5j",
+            "7-+5j", "7--5j", "7+-j", "(1+2j) x", "\u0661", "1\x00", "",
         ]))
     return text
 
@@ -77,7 +78,7 @@ def test_complex_matches_numpy(data, dtype, ncols, as_list):
 
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(st.data(), st.sampled_from(["g", ">f8", ">f4", ">i4", "<u2", ">i8", "u1", "?", "i2",
-                                   "f8", "q"]),
+                                   "f8", "q", "e", ">e"]),
        st.integers(1, 3))
 def test_spaced_and_swapped_numbers_match_numpy(data, dtype, ncols):
     text = _lines(data.draw, spaced(NUMBER_TEXTS), ncols)
@@ -172,3 +173,12 @@ def test_quoted_line_breaks_match_numpy(text, dtype, path):
         make = lambda: io.StringIO(text)  # noqa: E731
     _compare(fastetl.loadtxt, ORIGINAL_LOADTXT, make,
              {"dtype": dtype, "delimiter": ",", "quotechar": '"', "encoding": "utf-8"})
+
+
+@pytest.mark.parametrize("converters", [0, [1], "", {"a": int}, {0: 1}, {1.5: float}])
+def test_converters_numpy_refuses_get_numpys_error(converters):
+    """converters numpy refuses: numpy's own exception, and no fallback (the own path
+    checks them; the user's functions themselves always fall back)."""
+    own = _compare(fastetl.loadtxt, ORIGINAL_LOADTXT, lambda: io.StringIO("1 2\n3 4"),
+                   {"converters": converters})
+    assert own

@@ -549,6 +549,7 @@ def loadtxt(
         if like is not None:
             raise Unsupported(FALLBACK["like"])
         if converters is not None:
+            _check_converters(converters)
             raise Unsupported(FALLBACK["converters"])
         # encoding="bytes" only changes what converters get: without them, it is None
         enc = None if encoding == "bytes" else encoding
@@ -581,6 +582,18 @@ def loadtxt(
 
     done, value, reason, args = _attempt(ORIGINAL_LOADTXT, own, args, kwargs)
     return value if done else fall_back("loadtxt", reason, value, *args, **kwargs)
+
+
+def _check_converters(converters: Any) -> None:
+    """loadtxt's checks of ``converters`` (a callable, or a dict of integer keys to
+    callables): what numpy refuses is refused, and numpy raises its own error."""
+    if callable(converters):
+        return
+    if not isinstance(converters, dict):
+        raise _Refused("converters neither a dict nor a callable")
+    for key, fn in converters.items():
+        if not isinstance(key, int) or not callable(fn):
+            raise _Refused("a converters key not an integer, or a value not callable")
 
 
 @contextlib.contextmanager
@@ -709,8 +722,6 @@ def _as_text(dt: np.dtype, plain: bool) -> bool:
         return False
     if dt.kind == "c" or (dt.kind == "f" and dt.itemsize > 8):
         return True
-    if dt.kind == "f" and dt.itemsize == 2:
-        return False  # (numpy's half casts follow other rules: the core's float path)
     return not dt.isnative or not plain
 
 
@@ -729,6 +740,11 @@ def _parse_text(col: np.ndarray, dt: np.dtype) -> np.ndarray:
         # long doubles: numpy's loadtxt reads them with the very cast
         return _cast(u, dt)
     u = np.strings.strip(u)
+    if dt.kind == "c":
+        paren = np.strings.startswith(u, "(") & np.strings.endswith(u, ")")
+        if paren.any():  # numpy strips the spaces inside the parentheses too
+            inside = np.strings.strip(np.strings.slice(u, 1, -1))
+            u = np.where(paren, np.strings.add(np.strings.add("(", inside), ")"), u)
     try:
         np.strings.encode(u, "ascii")
     except UnicodeEncodeError:
@@ -752,6 +768,8 @@ def _parse_text(col: np.ndarray, dt: np.dtype) -> np.ndarray:
         raise _Refused("'-0' for an unsigned integer")  # the cast takes it, numpy does not
     if dt.kind == "b":  # numpy parses an integer and compares it with 0
         return _cast(u, np.dtype(np.int64)) != 0
+    if dt.kind == "f" and dt.itemsize == 2:  # a double, cast as the caller casts it
+        return _cast(u, np.dtype(np.float64))
     return _cast(u, dt)
 
 
