@@ -46,6 +46,9 @@ def _same(a, b) -> None:
         return
     assert a.dtype == b.dtype, (a.dtype, b.dtype)
     assert a.shape == b.shape, (a.shape, b.shape)
+    if isinstance(a, np.ma.MaskedArray):  # the masks, then the values beneath
+        _same(np.ma.getmaskarray(a), np.ma.getmaskarray(b))
+        a, b = a.data, b.data
     if _long_double(a.dtype):  # its padding bytes are garbage: compare the values
         if a.dtype.names is not None:
             for name in a.dtype.names:

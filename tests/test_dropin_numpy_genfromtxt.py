@@ -108,3 +108,50 @@ def test_typed_own_path(text, kw):
     """These run on fastetl's own path (no fallback), with numpy's answer."""
     own = _compare(fastetl.genfromtxt, ORIGINAL_GENFROMTXT, lambda: io.StringIO(text), kw)
     assert own
+
+
+MISSING = st.sampled_from([None, "N/A", "2,5", "-999.0", ["x", "N/A"], {0: "x"}, {None: "?"},
+                           b"N/A", -99, "True"])
+FILLING = st.sampled_from([None, -999, 0.5, [1, 2], {0: 7}, "zz", True])
+
+
+@st.composite
+def files_with_missing(draw):
+    delim, header, text = draw(mixed_files())
+    marks = ["N/A", "2", "5", "-999.00", "x", "?", "-99", "True", ""]
+    sep = delim or " "
+    lines = []
+    for line in text.split("\n"):
+        cells = line.split(sep) if delim else line.split()
+        cells = [draw(st.sampled_from(marks)) if draw(st.integers(0, 3)) == 0 else c
+                 for c in cells]
+        if delim is None:
+            cells = [c or "x" for c in cells]
+        lines.append(sep.join(cells))
+    return delim, header, "\n".join(lines)
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(files_with_missing(), MISSING, FILLING, st.booleans(), st.booleans(),
+       st.sampled_from([None, "utf-8", "bytes"]))
+def test_missing_filling_usemask_match_numpy(f, missing, filling, usemask, names, encoding):
+    delim, header, text = f
+    body = (header + "\n" + text) if names else text
+    kw = {"dtype": None, "delimiter": delim, "missing_values": missing,
+          "filling_values": filling, "usemask": usemask, "names": True if names else None,
+          "encoding": encoding}
+    _compare(fastetl.genfromtxt, ORIGINAL_GENFROMTXT, lambda: io.StringIO(body), kw)
+
+
+@pytest.mark.parametrize(("text", "kw"), [
+    ("1, 2, 3\n1, , 5\n0, 6, \n", {"delimiter": ",", "filling_values": -999}),
+    ("A,B\n0,1\n2,N/A", {"delimiter": ",", "missing_values": "N/A", "names": True,
+                         "usemask": True}),
+    ("1 2 3\n4 5 6\n", {"missing_values": "2,5", "usemask": True}),
+    ("True 2 3\nFalse 5 6\n", {"missing_values": "2,5", "usemask": True}),
+])
+def test_missing_own_path(text, kw):
+    """These run on fastetl's own path (no fallback), with numpy's answer."""
+    own = _compare(fastetl.genfromtxt, ORIGINAL_GENFROMTXT, lambda: io.StringIO(text),
+                   {"dtype": None, **kw})
+    assert own

@@ -1094,6 +1094,8 @@ def _empty_loadtxt(dt: np.dtype, usecols: Any, unpack: bool, ndmin: int, fname: 
 # loose and invalid_raise decide
 # what happens to invalid values and rows, which the core refuses, so numpy answers.
 _GENFROMTXT_FREE = frozenset({"excludelist", "autostrip", "loose", "invalid_raise"})
+# Options the own path takes with dtype=None (a dict by column index, without usecols)
+_GENFROMTXT_INFERRED = frozenset({"missing_values", "filling_values", "usemask"})
 _GENFROMTXT_DEFAULTS: dict[str, Any] = {
     "converters": None,
     "missing_values": None,
@@ -1161,6 +1163,10 @@ def genfromtxt(
         for key, default in _GENFROMTXT_DEFAULTS.items():
             if key == "names" and (given[key] is True or _names_given(given[key])):
                 continue  # names from the first line, or given: on the own path
+            if key in _GENFROMTXT_INFERRED and dtype is None and (
+                not isinstance(given[key], dict) or usecols is None
+            ):
+                continue  # (dtype=None: see _per_column)
             if key in _GENFROMTXT_FREE:
                 continue
             if given[key] is not default and given[key] != default:
@@ -1203,7 +1209,8 @@ def genfromtxt(
                 raise Unsupported(FALLBACK["genfromtxt-dtype"])  # (numpy reads Latin-1)
             return _genfromtxt_bytes(inp.data, dt, delim, comments, head, foot, max_rows,
                                      usecols, unpack, ndmin, fname, naming, byte_strings,
-                                     defaultfmt, bool(autostrip))
+                                     defaultfmt, bool(autostrip),
+                                     (missing_values, filling_values, bool(usemask)))
 
     done, value, reason, args = _attempt(ORIGINAL_GENFROMTXT, own, args, kwargs)
     return value if done else fall_back("genfromtxt", reason, value, *args, **kwargs)
@@ -1254,7 +1261,7 @@ def _genfromtxt_bytes(
     data: bytes, dt: np.dtype, delim: str | None, comments: str | None, head: int,
     foot: int, max_rows: int | None, usecols: Any, unpack: Any, ndmin: int, fname: Any,
     naming: dict[str, Any] | None = None, byte_strings: bool = False,
-    defaultfmt: str = "f%i", autostrip: bool = False,
+    defaultfmt: str = "f%i", autostrip: bool = False, missing: tuple = (None, None, False),
 ) -> Any:
     data = _skip_lines(data, head)
     named = None
@@ -1299,7 +1306,7 @@ def _genfromtxt_bytes(
         if names is not None and len(names) != len(used):
             raise _Refused("names and columns disagree")
         return _genfromtxt_infer(data, delim, ncols, used, names, foot, unpack, ndmin,
-                                 byte_strings, defaultfmt, autostrip)
+                                 byte_strings, defaultfmt, autostrip, *missing)
     if named is None and dt.names is not None:  # a structured dtype, its own names
         named = dt
         if usecols is not None and len(named) > len(used):
@@ -1370,51 +1377,160 @@ def _genfromtxt_strings(col: np.ndarray, dt: np.dtype, autostrip: bool) -> np.nd
     return col
 
 
-def _infer_column(u: np.ndarray) -> tuple[type, np.ndarray]:
+_DEFAULTS: dict[Any, Any] = {np.int_: -1, np.float64: np.nan, np.complex128: np.nan + 0j}
+
+
+def _infer_column(
+    u: np.ndarray, tokens: list[str], fill: Any
+) -> tuple[type, np.ndarray, np.ndarray, bool]:
     """genfromtxt's type of a column with ``dtype=None`` (its StringConverter's upgrade
-    chain bool -> int -> float -> complex -> str; an empty or blank field is missing and
-    takes the type's default), and the column's values.  numpy's string casts parse as
-    Python's int(), float() and complex() do, which genfromtxt calls per value."""
-    miss = np.strings.strip(u) == ""
+    chain bool -> int -> float -> complex -> str; a field whose stripped text is one of
+    ``tokens``, the column's missing values, may fail), the column's values (a missing
+    field that does not parse takes ``fill``, or the type's default), its missing
+    mask, and whether numpy counts the column's type as "checked" (not for a boolean
+    column with a missing value).  numpy's string casts parse as Python's int(),
+    float() and complex() do, which genfromtxt calls per value."""
+    miss = np.isin(np.strings.strip(u), tokens)
     rest = u[~miss]
     up = np.strings.upper(u)
     true, false = up == "TRUE", up == "FALSE"
     if (true | false | miss).all():
-        if miss.any():  # (numpy then leaves the column out of its "uniform" test)
-            raise _Refused("a boolean column with a missing value")
-        return np.bool_, true
-    for kind, default in ((np.int_, -1), (np.float64, np.nan), (np.complex128, np.nan + 0j)):
+        if not miss.any():
+            return np.bool_, true, miss, True
+        # a missing field is False (or the filling value, kept as given: numpy's array
+        # casts it), and numpy leaves the column out of its "uniform" test
+        values = true.astype(object)
+        values[miss & ~(true | false)] = False if fill is None else fill
+        return np.bool_, values, miss, False
+    for kind in (np.int_, np.float64, np.complex128):
         try:
             with np.errstate(all="ignore"):
                 values = rest.astype(kind)
         except (ValueError, OverflowError, TypeError):
             continue
+        default = _DEFAULTS[kind] if fill is None else fill
         out = np.full(len(u), default, dtype=kind)
         out[~miss] = values
-        return kind, out
+        for token in np.unique(u[miss]):  # a missing value that parses keeps its value
+            try:
+                out[u == token] = _convert_token(str(token), kind)
+            except (ValueError, OverflowError, TypeError):
+                pass
+        return kind, out, miss, True
     try:
         rest.astype(np.longdouble)
     except (ValueError, OverflowError, TypeError):
         pass
     else:
         raise _Refused("a long double column")  # numpy answers
-    # Past long double, numpy's chain tries the abstract np.integer: its first value
-    # that int() reads makes numpy raise TypeError (numpy answers that)
-    try:
-        int(str(rest[0]))
-    except ValueError:
-        return np.str_, u
-    raise _Refused("a text column whose first value is an integer")
+    # Past long double, numpy's chain tries the abstract np.integer, from the first
+    # value on: a value int() reads before the first non-missing one that int() does
+    # not read makes numpy raise TypeError (numpy answers that)
+    if miss.all():
+        raise _Refused("a text column of missing values")
+    first = int(np.argmin(miss))
+    for text in [*np.unique(u[:first]).tolist(), str(u[first])]:
+        try:
+            int(text)
+        except ValueError:
+            continue
+        raise _Refused("a text column with an integer before its first text")
+    return np.str_, u, miss, True
+
+
+def _convert_token(token: str, kind: Any) -> Any:
+    """One missing value converted as genfromtxt's converter of ``kind`` converts it
+    (str2bool for booleans); ValueError when it does not parse."""
+    if kind is np.bool_:
+        if token.upper() not in ("TRUE", "FALSE"):
+            raise ValueError(token)
+        return token.upper() == "TRUE"
+    with np.errstate(all="ignore"):
+        return np.array([token]).astype(kind)[0]
+
+
+def _per_column(
+    missing_values: Any, filling_values: Any, n: int
+) -> tuple[list[list[str]], list[Any]]:
+    """genfromtxt's missing values (strings, ``""`` always among them) and filling values
+    of each of ``n`` columns, as numpy spreads them (a string of comma-separated values
+    or a scalar for all columns, a sequence column by column, a dict by column index)."""
+    miss: list[list[str]] = [[""] for _ in range(n)]
+    given = missing_values or ()
+    if isinstance(given, bytes):
+        given = given.decode("latin1")
+    if isinstance(given, dict):
+        for key, val in given.items():
+            vals = [str(v) for v in val] if isinstance(val, (list, tuple)) else [str(val)]
+            if key is None:
+                for entry in miss:
+                    entry.extend(vals)
+            elif isinstance(key, int) and -n <= key < n:
+                miss[key].extend(vals)
+            else:
+                raise Unsupported(FALLBACK["genfromtxt-option"])
+    elif isinstance(given, (list, tuple)):
+        for value, entry in zip(given, miss):
+            if str(value) not in entry:
+                entry.append(str(value))
+    elif isinstance(given, str):
+        for entry in miss:
+            entry.extend(given.split(","))
+    else:
+        for entry in miss:
+            entry.append(str(given))
+    fills: list[Any] = [None] * n
+    if isinstance(filling_values, dict):
+        for key, val in filling_values.items():
+            if not isinstance(key, int) or not -n <= key < n:
+                raise Unsupported(FALLBACK["genfromtxt-option"])
+            fills[key] = val
+    elif isinstance(filling_values, (list, tuple)):
+        fills[: len(filling_values)] = list(filling_values)[:n]
+    elif filling_values is not None:
+        fills = [filling_values] * n
+    return miss, fills
+
+
+def _masked(arr: np.ndarray, masks: list[np.ndarray], kinds: list[Any],
+            tokens: list[list[str]], fills: list[Any]) -> Any:
+    """genfromtxt's ``usemask=True`` result: ``arr`` as a masked array, a field masked
+    where its text was a missing value and, for named fields, where its value equals
+    what a missing value converts to (numpy's own last step)."""
+    if arr.dtype.names is None:
+        mask = np.stack(masks, axis=1) if masks else np.zeros(arr.shape, bool)
+    else:
+        mask = np.empty(arr.shape, dtype=[(n, bool) for n in arr.dtype.names])
+        for name, m, kind, toks, fill in zip(arr.dtype.names, masks, kinds, tokens, fills):
+            mask[name] = m
+            for token in toks:
+                if token == "":
+                    continue
+                if kind in (np.str_, np.bytes_):
+                    value: Any = token if kind is np.str_ else token.encode("latin1")
+                else:
+                    try:
+                        value = _convert_token(token, kind)
+                    except (ValueError, OverflowError, TypeError):
+                        if token.strip() != token:
+                            raise _Refused("a missing value with spaces") from None
+                        value = _DEFAULTS.get(kind, False) if fill is None else fill
+                mask[name] |= arr[name] == value
+    out = arr.view(np.ma.MaskedArray)
+    out._mask = mask
+    return out
 
 
 def _genfromtxt_infer(
     data: bytes, delim: str, ncols: int, used: list[int], names: list[str] | None,
     foot: int, unpack: Any, ndmin: int, byte_strings: bool, defaultfmt: str,
-    autostrip: bool,
+    autostrip: bool, missing_values: Any = None, filling_values: Any = None,
+    usemask: bool = False,
 ) -> Any:
     """genfromtxt with ``dtype=None``: every used column read by the core as text, then
     typed as genfromtxt types it (:func:`_infer_column`) and put together as numpy
-    puts it (one type: a 2-D array; else a structured one)."""
+    puts it (one type: a 2-D array; else a structured one; masked under ``usemask``)."""
+    tokens, fills = _per_column(missing_values, filling_values, len(used))
     bound = _longest_line(data)
     if bound > MAX_STR_WIDTH:
         raise Unsupported(FALLBACK["genfromtxt-dtype"])
@@ -1422,16 +1538,21 @@ def _genfromtxt_infer(
     rec = _read_columns(data, delim, ncols, {i: spec for i in used}, nullable=False)
     # (numpy infers the types from every row, then drops skip_footer rows)
     texts = [np.strings.decode(rec[f"f{i}"], "utf-8") for i in used]
-    typed = [_infer_column(np.strings.strip(u) if autostrip else u) for u in texts]
-    kinds = [k for k, _ in typed]
+    typed = [
+        _infer_column(np.strings.strip(u) if autostrip else u, toks, fill)
+        for u, toks, fill in zip(texts, tokens, fills)
+    ]
+    kinds = [k for k, _, _, _ in typed]
     rows = max(len(rec) - foot, 0)
-    cols = [c[:rows] for _, c in typed]
+    cols = [c[:rows] for _, c, _, _ in typed]
+    masks = [m[:rows] for _, _, m, _ in typed]
     if rows == 0:
         raise _Refused("no rows left")
     if byte_strings and np.str_ in kinds:
         for k, kind in enumerate(kinds):
             if kind is np.str_:  # (the text is ASCII: checked before)
                 kinds[k], cols[k] = np.bytes_, np.strings.encode(cols[k], "latin1")
+    base = {k for k, (_, _, _, checked) in zip(kinds, typed) if checked}
     sized = [
         np.dtype((kind, max(int(np.strings.str_len(c).max()), 0)))
         if kind in (np.str_, np.bytes_) else np.dtype(kind)
@@ -1445,10 +1566,14 @@ def _genfromtxt_infer(
             "deprecated. Set the encoding, use None for the system default.",
             np.exceptions.VisibleDeprecationWarning, stacklevel=6,
         )
-    if names is None and len(set(kinds)) == 1:
-        out_dt = sized[0]
-        if out_dt.kind in "SU":  # (one width for all: the widest)
-            out_dt = max(sized, key=lambda d: d.itemsize)
+    if names is None and len(base) == 1:
+        uniform = base.pop()
+        if uniform in (np.str_, np.bytes_):
+            if len(set(kinds)) > 1:
+                raise _Refused("text and unchecked columns")  # numpy's str() of them
+            out_dt = max(sized, key=lambda d: d.itemsize)  # (one width for all)
+        else:
+            out_dt = np.dtype(uniform)
         arr = np.empty((rows, len(cols)), dtype=out_dt)
         for k, c in enumerate(cols):
             arr[:, k] = c
@@ -1457,6 +1582,8 @@ def _genfromtxt_infer(
         arr = np.empty(rows, dtype=list(zip(labels, sized)))
         for name, c in zip(arr.dtype.names, cols):
             arr[name] = c
+    if usemask:
+        arr = _masked(arr, masks, kinds, tokens, fills)
     arr = _ensure_ndmin(arr, ndmin)
     if not unpack:
         return arr
