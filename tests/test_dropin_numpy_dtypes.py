@@ -182,3 +182,22 @@ def test_converters_numpy_refuses_get_numpys_error(converters):
     own = _compare(fastetl.loadtxt, ORIGINAL_LOADTXT, lambda: io.StringIO("1 2\n3 4"),
                    {"converters": converters})
     assert own
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.lists(st.lists(st.text(alphabet="ab\u00e9\u00ff\u2013\U00010203 ", min_size=1,
+                                 max_size=4).map(str.strip).filter(bool),
+                         min_size=2, max_size=2), min_size=1, max_size=4),
+       st.sampled_from(["S", "S2", "S5", [("a", "S1"), ("b", "U2")], [("a", "U3"), ("b", "S")]]))
+def test_bytes_dtype_non_ascii_matches_numpy(rows, dtype):
+    """numpy encodes an S field's text as Latin-1 (ValueError when it cannot)."""
+    text = "".join(",".join(r) + "\n" for r in rows)
+    _compare(fastetl.loadtxt, ORIGINAL_LOADTXT, lambda: io.StringIO(text),
+             {"dtype": dtype, "delimiter": ","})
+
+
+@pytest.mark.parametrize("delimiter", ["", "\n", "\r"])
+def test_delimiters_numpy_refuses_get_numpys_error(delimiter):
+    own = _compare(fastetl.loadtxt, ORIGINAL_LOADTXT, lambda: io.StringIO("1 2\n3 4"),
+                   {"delimiter": delimiter})
+    assert own

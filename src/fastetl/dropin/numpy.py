@@ -376,6 +376,8 @@ def _delimiter(delimiter: Any) -> str | None:
         return None
     if isinstance(delimiter, bytes):
         delimiter = delimiter.decode("latin1")
+    if delimiter in ("", "\n", "\r"):
+        raise _Refused("a delimiter numpy refuses")  # (numpy raises its own error)
     if not isinstance(delimiter, str) or len(delimiter) != 1 or not delimiter.isascii():
         raise Unsupported(FALLBACK["delimiter"])
     if delimiter in "\r\n\"":
@@ -718,6 +720,8 @@ def _as_text(dt: np.dtype, plain: bool) -> bool:
     parsed by numpy's own casts (:func:`_parse_text`): complex and long double (no core
     type), byte-swapped numbers, and any number when the text is not ASCII (numpy strips
     Unicode spaces from a number; the core does not)."""
+    if dt.kind == "S":  # non-ASCII text: numpy encodes it as Latin-1 (_parse_text)
+        return not plain
     if dt.kind not in "biufc":
         return False
     if dt.kind == "c" or (dt.kind == "f" and dt.itemsize > 8):
@@ -736,6 +740,13 @@ def _parse_text(col: np.ndarray, dt: np.dtype) -> np.ndarray:
     (``_`` in digits, non-ASCII digits, a bare ``j``, ``J``).  A refusal lets numpy
     answer (its error, or a fallback)."""
     u = np.strings.decode(col, "utf-8")
+    if dt.kind == "S":
+        try:
+            col = np.strings.encode(u, "latin1")
+        except UnicodeEncodeError:
+            raise _Refused("text Latin-1 cannot encode, for an S dtype") from None
+        width = dt.itemsize or int(np.strings.str_len(col).max(initial=0))
+        return col.astype(f"S{max(width, 1)}")  # (numpy cuts at the width, in bytes)
     if dt.itemsize > (8 if dt.kind == "f" else 16):
         # long doubles: numpy's loadtxt reads them with the very cast
         return _cast(u, dt)
@@ -788,8 +799,9 @@ def _column_spec(dt: np.dtype, bound: int, text: bool = False) -> dict[str, Any]
     if dt.kind == "U":
         n = dt.itemsize // 4
         return {"type": "str", "width": 4 * n if n else bound, "truncate": True}
-    if dt.kind == "S":
-        return {"type": "str", "width": dt.itemsize or bound, "truncate": True}
+    if dt.kind == "S":  # (as text: all of it, numpy cuts the Latin-1 bytes)
+        return {"type": "str", "width": bound if text else dt.itemsize or bound,
+                "truncate": True}
     if dt.kind == "O" or text:  # numpy gives each field as a str; or text to parse
         return {"type": "str", "width": bound, "truncate": True}
     if dt.kind == "b":  # numpy parses an int64 and compares it with 0
@@ -854,8 +866,6 @@ def _loadtxt_bytes(
     plain = data.isascii()
     texts = any(_as_text(f, plain) for f in fields)
     strings = any(f.kind in "USO" for f in fields)
-    if strings and any(f.kind == "S" for f in fields) and not data.isascii():
-        raise Unsupported(FALLBACK["bytes"])
     if delim is None:
         # every field read (no usecols) and none can be empty (no strings): the core's
         # refusals cover the rest (see there)
