@@ -133,11 +133,13 @@ def files_with_missing(draw):
 
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(files_with_missing(), MISSING, FILLING, st.booleans(), st.booleans(),
-       st.sampled_from([None, "utf-8", "bytes"]))
-def test_missing_filling_usemask_match_numpy(f, missing, filling, usemask, names, encoding):
+       st.sampled_from([None, "utf-8", "bytes"]),
+       st.sampled_from([None, None, float, "f4", "i8", [("a", "f8"), ("b", "i8")]]))
+def test_missing_filling_usemask_match_numpy(f, missing, filling, usemask, names, encoding,
+                                             dtype):
     delim, header, text = f
     body = (header + "\n" + text) if names else text
-    kw = {"dtype": None, "delimiter": delim, "missing_values": missing,
+    kw = {"dtype": dtype, "delimiter": delim, "missing_values": missing,
           "filling_values": filling, "usemask": usemask, "names": True if names else None,
           "encoding": encoding}
     _compare(fastetl.genfromtxt, ORIGINAL_GENFROMTXT, lambda: io.StringIO(body), kw)
@@ -149,6 +151,9 @@ def test_missing_filling_usemask_match_numpy(f, missing, filling, usemask, names
                          "usemask": True}),
     ("1 2 3\n4 5 6\n", {"missing_values": "2,5", "usemask": True}),
     ("True 2 3\nFalse 5 6\n", {"missing_values": "2,5", "usemask": True}),
+    ("1\t2\t3\n\t2\t\n1\t\t3", {"dtype": float, "delimiter": "\t", "usemask": True}),
+    ("1,2,*,4\n5,*,7,8\n", {"dtype": "i8", "delimiter": ",", "missing_values": "*",
+                            "filling_values": 0}),
 ])
 def test_missing_own_path(text, kw):
     """These run on fastetl's own path (no fallback), with numpy's answer."""

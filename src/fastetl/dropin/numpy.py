@@ -1173,10 +1173,10 @@ def genfromtxt(
         for key, default in _GENFROMTXT_DEFAULTS.items():
             if key == "names" and (given[key] is True or _names_given(given[key])):
                 continue  # names from the first line, or given: on the own path
-            if key in _GENFROMTXT_INFERRED and dtype is None and (
+            if key in _GENFROMTXT_INFERRED and _text_typed(dtype) and (
                 not isinstance(given[key], dict) or usecols is None
             ):
-                continue  # (dtype=None: see _per_column)
+                continue  # (dtype=None, or float64/int64 fields: see _per_column)
             if key in _GENFROMTXT_FREE:
                 continue
             if given[key] is not default and given[key] != default:
@@ -1224,6 +1224,21 @@ def genfromtxt(
 
     done, value, reason, args = _attempt(ORIGINAL_GENFROMTXT, own, args, kwargs)
     return value if done else fall_back("genfromtxt", reason, value, *args, **kwargs)
+
+
+def _text_typed(dtype: Any) -> bool:
+    """Whether genfromtxt's ``dtype`` is read as text and typed by :func:`_infer_column`
+    (with missing_values, filling_values, usemask): None, or float64, float32 and int64
+    fields (numpy's converters float() and np.int64, which numpy's casts mirror)."""
+    if dtype is None:
+        return True
+    try:
+        dt = np.dtype(dtype)
+    except (TypeError, ValueError):
+        return False
+    fields = [dt] if dt.names is None else [dt.fields[n][0] for n in dt.names]
+    return all(f.names is None and f.subdtype is None and f.isnative
+               and f.str[1:] in ("f8", "f4", "i8") for f in fields)
 
 
 def _names_given(names: Any) -> bool:
@@ -1324,6 +1339,10 @@ def _genfromtxt_bytes(
     if named is not None and len(named.names) != len(used):
         raise _Refused("dtype and columns disagree")
     fields = [dt] * len(used) if named is None else [named.fields[n][0] for n in named.names]
+    if missing != (None, None, False):  # (float64/int64 fields: see _text_typed)
+        return _genfromtxt_infer(data, delim, ncols, used, None, foot, unpack, ndmin,
+                                 byte_strings, defaultfmt, autostrip, *missing,
+                                 fixed=(fields, named if named is not None else dt))
     # a missing float is NaN (numpy's filling value); a missing int is -1, which the
     # core does not give: it refuses the empty field and numpy answers
     # (named fields with usecols: numpy fails on a missing value; the core refuses it)
@@ -1535,7 +1554,7 @@ def _genfromtxt_infer(
     data: bytes, delim: str, ncols: int, used: list[int], names: list[str] | None,
     foot: int, unpack: Any, ndmin: int, byte_strings: bool, defaultfmt: str,
     autostrip: bool, missing_values: Any = None, filling_values: Any = None,
-    usemask: bool = False,
+    usemask: bool = False, fixed: tuple[list[np.dtype], np.dtype] | None = None,
 ) -> Any:
     """genfromtxt with ``dtype=None``: every used column read by the core as text, then
     typed as genfromtxt types it (:func:`_infer_column`) and put together as numpy
@@ -1548,6 +1567,9 @@ def _genfromtxt_infer(
     rec = _read_columns(data, delim, ncols, {i: spec for i in used}, nullable=False)
     # (numpy infers the types from every row, then drops skip_footer rows)
     texts = [np.strings.decode(rec[f"f{i}"], "utf-8") for i in used]
+    if fixed is not None:  # a dtype given: each field's own converter
+        return _genfromtxt_fixed(texts, tokens, fills, fixed, foot, unpack, ndmin,
+                                 autostrip, usemask)
     typed = [
         _infer_column(np.strings.strip(u) if autostrip else u, toks, fill)
         for u, toks, fill in zip(texts, tokens, fills)
@@ -1601,6 +1623,55 @@ def _genfromtxt_infer(
     if fields is None:
         return arr.T
     return arr[fields[0]] if len(fields) == 1 else [arr[n] for n in fields]
+
+
+def _genfromtxt_fixed(
+    texts: list[np.ndarray], tokens: list[list[str]], fills: list[Any],
+    fixed: tuple[list[np.dtype], np.dtype], foot: int, unpack: Any, ndmin: int,
+    autostrip: bool, usemask: bool,
+) -> Any:
+    """genfromtxt with a float64/float32/int64 dtype and missing_values, filling_values
+    or usemask: each column converted by its field's converter (float(), np.int64),
+    a missing field by its filling value (or NaN, -1), put together as numpy does."""
+    fields, out_dt = fixed
+    kinds = [np.float64 if f.kind == "f" else np.int_ for f in fields]
+    cols, masks = [], []
+    for u, toks, fill, kind in zip(texts, tokens, fills, kinds):
+        u = np.strings.strip(u) if autostrip else u
+        miss = np.isin(np.strings.strip(u), toks)
+        try:
+            with np.errstate(all="ignore"):
+                values = u[~miss].astype(kind)
+        except (ValueError, OverflowError, TypeError):
+            raise _Refused("a value the field's converter refuses") from None  # (loose)
+        out = np.full(len(u), _DEFAULTS[kind] if fill is None else fill, dtype=kind)
+        out[~miss] = values
+        for token in np.unique(u[miss]):  # a missing value that parses keeps its value
+            try:
+                out[u == token] = _convert_token(str(token), kind)
+            except (ValueError, OverflowError, TypeError):
+                pass
+        rows = max(len(u) - foot, 0)
+        cols.append(out[:rows])
+        masks.append(miss[:rows])
+    rows = len(cols[0]) if cols else 0
+    if out_dt.names is not None:
+        arr = np.empty(rows, dtype=out_dt)
+        for name, c in zip(out_dt.names, cols):
+            arr[name] = c
+    else:
+        arr = np.empty((rows, len(cols)), dtype=out_dt)
+        for k, c in enumerate(cols):
+            arr[:, k] = c
+    if usemask:
+        arr = _masked(arr, masks, kinds, tokens, fills)
+    arr = _ensure_ndmin(arr, ndmin)
+    if not unpack:
+        return arr
+    names = arr.dtype.names
+    if names is None:
+        return arr.T
+    return arr[names[0]] if len(names) == 1 else [arr[n] for n in names]
 
 
 def _header(
