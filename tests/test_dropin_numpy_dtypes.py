@@ -9,6 +9,7 @@ random files through numpy (the reference) and through fastetl, compared exactly
 from __future__ import annotations
 
 import io
+import tempfile
 
 import numpy as np
 import pytest
@@ -152,7 +153,8 @@ def quoted_files(draw):
     lines = []
     for _ in range(draw(st.integers(1, 4))):
         w = draw(word)
-        first = '"' + w.replace('"', '""') + '"' if draw(st.booleans()) or "," in w or "\n" in w else w
+        quoted = draw(st.booleans()) or "," in w or "\n" in w
+        first = '"' + w.replace('"', '""') + '"' if quoted else w
         num = draw(spaced(st.sampled_from(["1", "-2", "3.5", "x"])))
         if draw(st.booleans()):
             num = f'"{num}\n"' if draw(st.booleans()) else f'"{num}"'
@@ -164,7 +166,6 @@ def quoted_files(draw):
 @given(quoted_files(), st.sampled_from(["U6,f8", "S6,i4", "U4,F", "U3,?"]), st.booleans())
 def test_quoted_line_breaks_match_numpy(text, dtype, path):
     if path:  # (a path: the file's text layer turns its line ends into "\n")
-        import tempfile
         with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False,
                                          encoding="utf-8", newline="") as fh:
             fh.write(text)

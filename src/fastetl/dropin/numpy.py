@@ -26,9 +26,14 @@ The translation, in order:
 3. ``delimiter=None`` (runs of whitespace) becomes a single space where the text
    allows it exactly;
 4. a schema: one column per field of the first row, the used ones typed from the
-   dtype, the others ``skip``; the core reads it (all threads);
-5. the records are shaped as numpy shapes them (2-D, structured, ``usecols``
-   order and repeats, ``unpack``, ``ndmin``).
+   dtype, the others ``skip``; the core reads it (all threads).  Fields the core
+   has no type for -- complex, long double, byte-swapped numbers, numbers with
+   Unicode spaces, ``S`` fields of non-ASCII text -- and genfromtxt's ``dtype=None``
+   inference and missing/filling values are read as text columns and converted
+   column by column by numpy's own string casts (:func:`_parse_text`,
+   :func:`_infer_column`), which parse as the Python functions numpy calls per value;
+5. the records are shaped as numpy shapes them (2-D, structured with nested and
+   sub-array fields, ``usecols`` order and repeats, ``unpack``, ``ndmin``, masked).
 
 Where the core refuses a value or a row, numpy is asked for the same input: if
 numpy refuses too its exception is the answer (same class, same message);
@@ -69,21 +74,22 @@ ORIGINAL_GENFROMTXT: Callable[..., Any] = np.genfromtxt
 FALLBACK: dict[str, str] = {
     "converters": "converters= runs a Python function per value",
     "like": "like= dispatches to another array library",
-    "dtype": "a dtype other than integers, floats, bool, strings and object (complex, "
-    "longdouble, datetime, nested or sub-array fields, unsized strings or objects in a "
-    "structured dtype)",
-    "bytes": "an S (bytes) dtype with non-ASCII text (numpy encodes it as Latin-1)",
+    "dtype": "a dtype other than numbers, bool, strings and object (datetime, void), "
+    "or unsized strings or objects in a structured dtype",
+    "bytes": "genfromtxt with an S (bytes) dtype and non-ASCII text (numpy encodes it as "
+    "Latin-1)",
     "quotechar": "quotechar= with quotes the core reads otherwise than numpy (a quote "
-    "inside a field, a quoted line break, quotes with comments or delimiter=None)",
+    "inside a field, quotes with comments or delimiter=None)",
     "url": "a URL as fname",
     "whitespace": "delimiter=None with whitespace other than spaces and tabs",
     "delimiter": "a delimiter that is not one ASCII character",
-    "genfromtxt-dtype": "genfromtxt with a dtype other than integers and floats "
-    "(dtype=None inference, strings, structured)",
-    "genfromtxt-option": "genfromtxt with names other than True, missing_values, "
-    "filling_values, usemask or converters",
+    "genfromtxt-dtype": "genfromtxt with a dtype other than numbers and strings "
+    "(object, nested or sub-array fields, names over a string dtype)",
+    "genfromtxt-option": "genfromtxt with converters, or missing_values/filling_values/"
+    "usemask with a dtype other than None, float64, float32 and int64 (or as a dict "
+    "with usecols, or by name)",
     "max_rows": "max_rows=0 on a file object (loadtxt); max_rows with names=True on a file "
-    "object (genfromtxt)",
+    "object (genfromtxt); max_rows with a quoted line break",
     "value": "a value or row the core refuses and numpy accepts",
     # (and "unforeseen ...": an error of the translation itself, after which numpy answers)
 }
@@ -860,7 +866,7 @@ def _loadtxt_bytes(
     quote, multiline = _quote(quotechar, data, delim, comm)
     if multiline is not None and rows is not None:
         # (numpy counts rows, the byte steps below count lines)
-        raise Unsupported(FALLBACK["quotechar"])
+        raise Unsupported(FALLBACK["max_rows"])
     data = _strip_comments(data, comm)
     fields = targets if targets is not None else [dt]
     plain = data.isascii()
