@@ -1322,7 +1322,10 @@ def _genfromtxt_bytes(
         raise _Refused("a header and no rows")  # numpy's own shape of nothing: it answers
     if first is None:
         warnings.warn(f'genfromtxt: Empty input file: "{fname}"', UserWarning, stacklevel=5)
-        arr = _ensure_ndmin(np.array([], dtype=dt), ndmin)
+        arr = np.array([], dtype=dt)
+        if missing[2]:  # usemask: numpy's empty masked array
+            arr = _masked(arr, [], [], [], [])
+        arr = _ensure_ndmin(arr, ndmin)
         return arr.T if unpack else arr
     ncols = first.count(delim.encode()) + 1
     if named is not None and usecols is None and ncols != len(named.names):
@@ -1443,15 +1446,7 @@ def _infer_column(
                 values = rest.astype(kind)
         except (ValueError, OverflowError, TypeError):
             continue
-        default = _DEFAULTS[kind] if fill is None else fill
-        out = np.full(len(u), default, dtype=kind)
-        out[~miss] = values
-        for token in np.unique(u[miss]):  # a missing value that parses keeps its value
-            try:
-                out[u == token] = _convert_token(str(token), kind)
-            except (ValueError, OverflowError, TypeError):
-                pass
-        return kind, out, miss, True
+        return kind, _filled(u, miss, values, kind, fill), miss, True
     try:
         rest.astype(np.longdouble)
     except (ValueError, OverflowError, TypeError):
@@ -1482,6 +1477,33 @@ def _convert_token(token: str, kind: Any) -> Any:
         return token.upper() == "TRUE"
     with np.errstate(all="ignore"):
         return np.array([token]).astype(kind)[0]
+
+
+def _filled(
+    u: np.ndarray, miss: np.ndarray, values: np.ndarray, kind: Any, fill: Any
+) -> np.ndarray:
+    """A column of ``kind``: ``values`` where the text was not missing; a missing field
+    its own value if it parses (numpy's converter runs first), else ``fill`` or the
+    type's default."""
+    out = np.full(len(u), _DEFAULTS[kind] if fill is None else fill, dtype=kind)
+    out[~miss] = values
+    for token in np.unique(u[miss]):
+        try:
+            out[u == token] = _convert_token(str(token), kind)
+        except (ValueError, OverflowError, TypeError):
+            pass
+    return out
+
+
+def _shaped(arr: Any, ndmin: int, unpack: Any) -> Any:
+    """genfromtxt's last steps: ``ndmin``, then ``unpack`` (the transpose, or the fields)."""
+    arr = _ensure_ndmin(arr, ndmin)
+    if not unpack:
+        return arr
+    names = arr.dtype.names
+    if names is None:
+        return arr.T
+    return arr[names[0]] if len(names) == 1 else [arr[n] for n in names]
 
 
 def _per_column(
@@ -1622,13 +1644,7 @@ def _genfromtxt_infer(
             arr[name] = c
     if usemask:
         arr = _masked(arr, masks, kinds, tokens, fills)
-    arr = _ensure_ndmin(arr, ndmin)
-    if not unpack:
-        return arr
-    fields = arr.dtype.names
-    if fields is None:
-        return arr.T
-    return arr[fields[0]] if len(fields) == 1 else [arr[n] for n in fields]
+    return _shaped(arr, ndmin, unpack)
 
 
 def _genfromtxt_fixed(
@@ -1650,17 +1666,13 @@ def _genfromtxt_fixed(
                 values = u[~miss].astype(kind)
         except (ValueError, OverflowError, TypeError):
             raise _Refused("a value the field's converter refuses") from None  # (loose)
-        out = np.full(len(u), _DEFAULTS[kind] if fill is None else fill, dtype=kind)
-        out[~miss] = values
-        for token in np.unique(u[miss]):  # a missing value that parses keeps its value
-            try:
-                out[u == token] = _convert_token(str(token), kind)
-            except (ValueError, OverflowError, TypeError):
-                pass
+        out = _filled(u, miss, values, kind, fill)
         rows = max(len(u) - foot, 0)
         cols.append(out[:rows])
         masks.append(miss[:rows])
     rows = len(cols[0]) if cols else 0
+    if rows == 0:
+        raise _Refused("no rows")  # (numpy's shape of nothing, unmasked: it answers)
     if out_dt.names is not None:
         arr = np.empty(rows, dtype=out_dt)
         for name, c in zip(out_dt.names, cols):
@@ -1671,13 +1683,7 @@ def _genfromtxt_fixed(
             arr[:, k] = c
     if usemask:
         arr = _masked(arr, masks, kinds, tokens, fills)
-    arr = _ensure_ndmin(arr, ndmin)
-    if not unpack:
-        return arr
-    names = arr.dtype.names
-    if names is None:
-        return arr.T
-    return arr[names[0]] if len(names) == 1 else [arr[n] for n in names]
+    return _shaped(arr, ndmin, unpack)
 
 
 def _header(
