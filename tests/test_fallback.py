@@ -72,14 +72,14 @@ def test_environment_variable(monkeypatch, mode):
     assert fastetl.get_fallback() == mode.strip().lower()
     if mode.strip().lower() == "error":
         with pytest.raises(fastetl.FallbackError):
-            fastetl.genfromtxt(io.StringIO(TEXT), delimiter=",", dtype=None)
+            fastetl.genfromtxt(io.StringIO(TEXT), delimiter=",", converters={0: _convert})
 
 
 def test_set_fallback_wins_over_the_environment(monkeypatch):
     monkeypatch.setenv("FASTETL_FALLBACK", "error")
     fastetl.set_fallback("silent")
-    got = fastetl.genfromtxt(io.StringIO(TEXT), delimiter=",", dtype=None)
-    want = ORIGINAL_GENFROMTXT(io.StringIO(TEXT), delimiter=",", dtype=None)
+    got = fastetl.genfromtxt(io.StringIO(TEXT), delimiter=",", converters={0: _convert})
+    want = ORIGINAL_GENFROMTXT(io.StringIO(TEXT), delimiter=",", converters={0: _convert})
     assert got.dtype == want.dtype
     np.testing.assert_array_equal(got, want)
 

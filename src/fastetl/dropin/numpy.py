@@ -26,9 +26,14 @@ The translation, in order:
 3. ``delimiter=None`` (runs of whitespace) becomes a single space where the text
    allows it exactly;
 4. a schema: one column per field of the first row, the used ones typed from the
-   dtype, the others ``skip``; the core reads it (all threads);
-5. the records are shaped as numpy shapes them (2-D, structured, ``usecols``
-   order and repeats, ``unpack``, ``ndmin``).
+   dtype, the others ``skip``; the core reads it (all threads).  Fields the core
+   has no type for -- complex, long double, byte-swapped numbers, numbers with
+   Unicode spaces, ``S`` fields of non-ASCII text -- and genfromtxt's ``dtype=None``
+   inference and missing/filling values are read as text columns and converted
+   column by column by numpy's own string casts (:func:`_parse_text`,
+   :func:`_infer_column`), which parse as the Python functions numpy calls per value;
+5. the records are shaped as numpy shapes them (2-D, structured with nested and
+   sub-array fields, ``usecols`` order and repeats, ``unpack``, ``ndmin``, masked).
 
 Where the core refuses a value or a row, numpy is asked for the same input: if
 numpy refuses too its exception is the answer (same class, same message);
@@ -69,21 +74,22 @@ ORIGINAL_GENFROMTXT: Callable[..., Any] = np.genfromtxt
 FALLBACK: dict[str, str] = {
     "converters": "converters= runs a Python function per value",
     "like": "like= dispatches to another array library",
-    "dtype": "a dtype other than integers, floats, bool, strings and object (complex, "
-    "longdouble, datetime, nested or sub-array fields, unsized strings or objects in a "
-    "structured dtype)",
-    "bytes": "an S (bytes) dtype with non-ASCII text (numpy encodes it as Latin-1)",
+    "dtype": "a dtype other than numbers, bool, strings and object (datetime, void), "
+    "or unsized strings or objects in a structured dtype",
+    "bytes": "genfromtxt with an S (bytes) dtype and non-ASCII text (numpy encodes it as "
+    "Latin-1)",
     "quotechar": "quotechar= with quotes the core reads otherwise than numpy (a quote "
-    "inside a field, a quoted line break, quotes with comments or delimiter=None)",
+    "inside a field, quotes with comments or delimiter=None)",
     "url": "a URL as fname",
     "whitespace": "delimiter=None with whitespace other than spaces and tabs",
     "delimiter": "a delimiter that is not one ASCII character",
-    "genfromtxt-dtype": "genfromtxt with a dtype other than integers and floats "
-    "(dtype=None inference, strings, structured)",
-    "genfromtxt-option": "genfromtxt with names other than True, missing_values, "
-    "filling_values, usemask or converters",
+    "genfromtxt-dtype": "genfromtxt with a dtype other than numbers and strings "
+    "(object, nested or sub-array fields, names over a string dtype)",
+    "genfromtxt-option": "genfromtxt with converters, or missing_values/filling_values/"
+    "usemask with a dtype other than None, float64, float32 and int64 (or as a dict "
+    "with usecols, or by name)",
     "max_rows": "max_rows=0 on a file object (loadtxt); max_rows with names=True on a file "
-    "object (genfromtxt)",
+    "object (genfromtxt); max_rows with a quoted line break",
     "value": "a value or row the core refuses and numpy accepts",
     # (and "unforeseen ...": an error of the translation itself, after which numpy answers)
 }
@@ -290,12 +296,15 @@ def _chunk_rows() -> int:
 
 
 def _keep_rows(
-    data: bytes, n: int, first_line: int | None, notes: list[str] | None = None
+    data: bytes, n: int, first_line: int | None, notes: list[str] | None = None,
+    open_end: bool = False,
 ) -> bytes:
     """``data`` up to the end of its ``n``-th non-empty line (``max_rows``).  loadtxt
     (``first_line``: the number of the first line of ``data`` in the input) warns, once,
     of an empty line met before the ``n``-th row, as numpy does: the warning goes to
-    ``notes``, said once the rows are read (if numpy must answer, numpy says it)."""
+    ``notes``, said once the rows are read (if numpy must answer, numpy says it).
+    ``open_end``: the input's last line had no line end (one was added): numpy does
+    not warn of that line."""
     at = rows = lines = 0
     warned = first_line is None
     while rows < n:
@@ -303,7 +312,7 @@ def _keep_rows(
         end = len(data) if nl < 0 else nl
         if end > at:
             rows += 1
-        elif nl >= 0 and not warned:
+        elif nl >= 0 and not warned and not (open_end and nl == len(data) - 1):
             warned = True
             if notes is not None:
                 notes.append(_NOT_COUNTED.format(line=first_line + lines, rows=n))
@@ -373,6 +382,8 @@ def _delimiter(delimiter: Any) -> str | None:
         return None
     if isinstance(delimiter, bytes):
         delimiter = delimiter.decode("latin1")
+    if delimiter in ("", "\n", "\r"):
+        raise _Refused("a delimiter numpy refuses")  # (numpy raises its own error)
     if not isinstance(delimiter, str) or len(delimiter) != 1 or not delimiter.isascii():
         raise Unsupported(FALLBACK["delimiter"])
     if delimiter in "\r\n\"":
@@ -464,28 +475,45 @@ def _comment_tuple(comments: Any) -> tuple[str, ...]:
 
 def _quote(
     quotechar: Any, data: bytes, delim: str | None, comments: tuple[str, ...]
-) -> str | None:
-    """The quote character the core must know, or None when the data has none.  The
+) -> tuple[str | None, bytes | None]:
+    """The quote character the core must know (None when the data has none), and, when
+    a quoted field holds a line break, the pattern of one record (else None).  The
     core reads quotes as RFC 4180 does; numpy's reader more loosely (a quote anywhere
     opens quoting).  They agree when every field is either free of quotes or quoted
-    whole (doubled quotes inside), on one line: checked by one regular expression."""
+    whole (doubled quotes inside): checked by one regular expression."""
     if quotechar is None:
-        return None
+        return None, None
     if not isinstance(quotechar, str) or len(quotechar) != 1:
         raise _Refused("bad quotechar")
     q = quotechar.encode("utf-8")
     if q not in data:
-        return None
+        return None, None
     commented = any(c.encode() in data for c in comments)
     if delim is None or len(q) != 1 or q in b"\n\r" or commented:
         raise Unsupported(FALLBACK["quotechar"])
     qe, de = re.escape(q), re.escape(delim.encode())
-    quoted = qe + b"(?:[^" + qe + b"\n]|" + qe + qe + b")*" + qe
+    quoted = qe + b"(?:[^" + qe + b"]|" + qe + qe + b")*" + qe
     field = b"(?:" + quoted + b"|[^" + qe + de + b"\n]*)"
     line = field + b"(?:" + de + field + b")*"
     if re.fullmatch(b"(?:" + line + b"\n)*(?:" + line + b")?", data) is None:
         raise Unsupported(FALLBACK["quotechar"])
-    return quotechar
+    # an opening quote (at a field's start), then a line break before the closing one
+    opened = b"(?:^|" + de + b")" + qe + b"(?:[^" + qe + b"\n]|" + qe + qe + b")*\n"
+    if re.search(opened, data, flags=re.M) is None:
+        return quotechar, None
+    return quotechar, line
+
+
+def _records(data: bytes, line: bytes) -> Iterator[bytes]:
+    """The records of ``data`` (``line`` matches one), quoted line breaks kept inside."""
+    at = 0
+    pattern = re.compile(line)
+    while at < len(data):
+        m = pattern.match(data, at)
+        end = m.end() if m is not None else data.find(b"\n", at)
+        end = len(data) if end < 0 else end
+        yield data[at:end]
+        at = end + 1
 
 
 def _nonneg(value: Any) -> int:
@@ -529,6 +557,7 @@ def loadtxt(
         if like is not None:
             raise Unsupported(FALLBACK["like"])
         if converters is not None:
+            _check_converters(converters)
             raise Unsupported(FALLBACK["converters"])
         # encoding="bytes" only changes what converters get: without them, it is None
         enc = None if encoding == "bytes" else encoding
@@ -561,6 +590,18 @@ def loadtxt(
 
     done, value, reason, args = _attempt(ORIGINAL_LOADTXT, own, args, kwargs)
     return value if done else fall_back("loadtxt", reason, value, *args, **kwargs)
+
+
+def _check_converters(converters: Any) -> None:
+    """loadtxt's checks of ``converters`` (a callable, or a dict of integer keys to
+    callables): what numpy refuses is refused, and numpy raises its own error."""
+    if callable(converters):
+        return
+    if not isinstance(converters, dict):
+        raise _Refused("converters neither a dict nor a callable")
+    for key, fn in converters.items():
+        if not isinstance(key, int) or not callable(fn):
+            raise _Refused("a converters key not an integer, or a value not callable")
 
 
 @contextlib.contextmanager
@@ -627,33 +668,147 @@ def _unforeseen(e: BaseException) -> str:
 
 
 def _target_dtypes(dt: np.dtype) -> list[np.dtype] | None:
-    """The field dtypes of a structured ``dt`` (None for a scalar one); Unsupported
-    for fields numpy reads in a way the core does not."""
+    """The scalar fields of a structured ``dt`` (nested fields and sub-arrays flattened,
+    as numpy fills them), or None for a scalar ``dt``; Unsupported for fields numpy reads
+    in a way the core does not."""
     if dt.names is None:
         if dt.subdtype is not None:
             raise Unsupported(FALLBACK["dtype"])
-        _column_spec(dt, 1)
+        _check_field(dt)
         return None
     out = []
-    for n in dt.names:
-        f = dt.fields[n][0]
-        if f.names is not None or f.subdtype is not None or f.itemsize == 0 or f.kind == "O":
+    for f, _ in _leaves(dt):
+        if f.itemsize == 0 or f.kind == "O":
             raise Unsupported(FALLBACK["dtype"])
-        _column_spec(f, 1)
+        _check_field(f)
         out.append(f)
     return out
 
 
-def _column_spec(dt: np.dtype, bound: int) -> dict[str, Any]:
+def _check_field(dt: np.dtype) -> None:
+    """Unsupported unless the own path reads a field numpy reads as ``dt``."""
+    if dt.kind not in "biufcUSO":
+        raise Unsupported(FALLBACK["dtype"])
+
+
+def _leaves(dt: np.dtype, offset: int = 0) -> list[tuple[np.dtype, int]]:
+    """The scalar fields of a structured ``dt`` in the order numpy's loadtxt fills them
+    from the columns (nested fields and sub-arrays flattened, C order), with their
+    byte offsets in a record."""
+    if dt.subdtype is not None:
+        base, shape = dt.subdtype
+        out = []
+        for k in range(int(np.prod(shape))):
+            out.extend(_leaves(base, offset + k * base.itemsize))
+        return out
+    if dt.names is None:
+        return [(dt, offset)]
+    out = []
+    for n in dt.names:
+        f, at = dt.fields[n][:2]
+        out.extend(_leaves(f, offset + at))
+    return out
+
+
+def _flat_view(dt: np.dtype, leaves: list[tuple[np.dtype, int]]) -> np.dtype:
+    """A dtype with one named field per leaf of ``dt``, at the leaf's offset: a view
+    of ``dt``'s records through which each column is assigned."""
+    return np.dtype({
+        "names": [f"l{k}" for k in range(len(leaves))],
+        "formats": [d for d, _ in leaves],
+        "offsets": [at for _, at in leaves],
+        "itemsize": dt.itemsize,
+    })
+
+
+def _as_text(dt: np.dtype, plain: bool) -> bool:
+    """Whether a number field numpy reads as ``dt`` is read by the core as text, then
+    parsed by numpy's own casts (:func:`_parse_text`): complex and long double (no core
+    type), byte-swapped numbers, and any number when the text is not ASCII (numpy strips
+    Unicode spaces from a number; the core does not)."""
+    if dt.kind == "S":  # non-ASCII text: numpy encodes it as Latin-1 (_parse_text)
+        return not plain
+    if dt.kind not in "biufc":
+        return False
+    if dt.kind == "c" or (dt.kind == "f" and dt.itemsize > 8):
+        return True
+    return not dt.isnative or not plain
+
+
+# A sign written "+-" or "++" between the parts of a complex number (numpy's reader
+# takes a signed imaginary part after the "+"; its cast does not)
+_PLUS_SIGN = re.compile(r"(?<=[0-9.nfyNFY])\+([+-])(?=[0-9.a-zA-Z])")
+
+
+def _parse_text(col: np.ndarray, dt: np.dtype) -> np.ndarray:
+    """Fields read as UTF-8 text, parsed as numpy's loadtxt parses a ``dt`` field: numpy's
+    own string casts (C loops), after refusing what they take and loadtxt does not
+    (``_`` in digits, non-ASCII digits, a bare ``j``, ``J``).  A refusal lets numpy
+    answer (its error, or a fallback)."""
+    u = np.strings.decode(col, "utf-8")
+    if dt.kind == "S":
+        try:
+            col = np.strings.encode(u, "latin1")
+        except UnicodeEncodeError:
+            raise _Refused("text Latin-1 cannot encode, for an S dtype") from None
+        width = dt.itemsize or int(np.strings.str_len(col).max(initial=0))
+        return col.astype(f"S{max(width, 1)}")  # (numpy cuts at the width, in bytes)
+    if dt.itemsize > (8 if dt.kind == "f" else 16):
+        # long doubles: numpy's loadtxt reads them with the very cast
+        return _cast(u, dt)
+    u = np.strings.strip(u)
+    if dt.kind == "c":
+        paren = np.strings.startswith(u, "(") & np.strings.endswith(u, ")")
+        if paren.any():  # numpy strips the spaces inside the parentheses too
+            inside = np.strings.strip(np.strings.slice(u, 1, -1))
+            u = np.where(paren, np.strings.add(np.strings.add("(", inside), ")"), u)
+    try:
+        np.strings.encode(u, "ascii")
+    except UnicodeEncodeError:
+        raise _Refused("a number with non-ASCII characters") from None
+    if (np.strings.find(u, "_") >= 0).any() or (np.strings.str_len(u) == 0).any():
+        raise _Refused("a number numpy's cast reads otherwise")
+    if dt.kind == "c":
+        inner = np.strings.strip(np.strings.lstrip(np.strings.rstrip(u, ")"), "("))
+        if (
+            (np.strings.find(u, "J") >= 0).any()
+            or np.strings.startswith(inner, "j").any()
+            or (np.strings.find(inner, "+j") >= 0).any()
+            or (np.strings.find(inner, "-j") >= 0).any()
+        ):
+            raise _Refused("a complex number numpy's cast reads otherwise")
+        signs = (np.strings.find(u, "+-") >= 0) | (np.strings.find(u, "++") >= 0)
+        if signs.any():  # (rare: savetxt of old numpy versions)
+            u = u.copy()
+            u[signs] = [_PLUS_SIGN.sub(r"\1", str(v)) for v in u[signs]]
+    if dt.kind == "u" and np.strings.startswith(u, "-").any():
+        raise _Refused("'-0' for an unsigned integer")  # the cast takes it, numpy does not
+    if dt.kind == "b":  # numpy parses an integer and compares it with 0
+        return _cast(u, np.dtype(np.int64)) != 0
+    if dt.kind == "f" and dt.itemsize == 2:  # a double, cast as the caller casts it
+        return _cast(u, np.dtype(np.float64))
+    return _cast(u, dt)
+
+
+def _cast(u: np.ndarray, dt: np.dtype) -> np.ndarray:
+    try:
+        with np.errstate(all="ignore"):
+            return u.astype(dt)
+    except (ValueError, OverflowError, TypeError):
+        raise _Refused("a number numpy's cast refuses") from None
+
+
+def _column_spec(dt: np.dtype, bound: int, text: bool = False) -> dict[str, Any]:
     """The core column that reads a field numpy reads as ``dt``.  Strings: ``S``/``U``
     of n characters are read n bytes / 4n bytes wide (UTF-8), cut at a character; an
     unsized one (``dtype=str``) ``bound`` bytes wide, the longest line."""
     if dt.kind == "U":
         n = dt.itemsize // 4
         return {"type": "str", "width": 4 * n if n else bound, "truncate": True}
-    if dt.kind == "S":
-        return {"type": "str", "width": dt.itemsize or bound, "truncate": True}
-    if dt.kind == "O":  # numpy gives each field as a str
+    if dt.kind == "S":  # (as text: all of it, numpy cuts the Latin-1 bytes)
+        return {"type": "str", "width": bound if text else dt.itemsize or bound,
+                "truncate": True}
+    if dt.kind == "O" or text:  # numpy gives each field as a str; or text to parse
         return {"type": "str", "width": bound, "truncate": True}
     if dt.kind == "b":  # numpy parses an int64 and compares it with 0
         return {"type": "int64"}
@@ -707,26 +862,34 @@ def _loadtxt_bytes(
     if targets is not None and usecols is not None and _count(usecols) != len(targets):
         raise _Refused("structured dtype and usecols disagree")  # numpy's TypeError
     data = _skip_lines(data, skip)
-    quote = _quote(quotechar, data, delim, comm)
+    open_end = not data.endswith(b"\n")
+    quote, multiline = _quote(quotechar, data, delim, comm)
+    if multiline is not None and rows is not None:
+        # (numpy counts rows, the byte steps below count lines)
+        raise Unsupported(FALLBACK["max_rows"])
     data = _strip_comments(data, comm)
     fields = targets if targets is not None else [dt]
+    plain = data.isascii()
+    texts = any(_as_text(f, plain) for f in fields)
     strings = any(f.kind in "USO" for f in fields)
-    if strings and any(f.kind == "S" for f in fields) and not data.isascii():
-        raise Unsupported(FALLBACK["bytes"])
     if delim is None:
         # every field read (no usecols) and none can be empty (no strings): the core's
         # refusals cover the rest (see there)
-        data = _single_spaces(data, strict=usecols is not None or strings)
+        data = _single_spaces(data, strict=usecols is not None or strings or texts)
         delim = " "
     # numpy reads unsized strings in chunks of max_rows=50,000 rows (its warnings say so)
     chunk = _chunk_rows() if targets is None and dt.kind in "SU" and not dt.itemsize else None
     notes: list[str] = []
     if rows is not None:
         big = chunk is not None and rows > chunk
-        data = _keep_rows(data, rows, None if big else skip + 1, notes) if rows else b""
+        data = (_keep_rows(data, rows, None if big else skip + 1, notes, open_end)
+                if rows else b"")
     if chunk is not None and (rows is None or rows > chunk):
-        _keep_rows(data, chunk, skip + 1, notes)  # (for the warning only)
-    first = _first_row(data)
+        _keep_rows(data, chunk, skip + 1, notes, open_end)  # (for the warning only)
+    if multiline is None:
+        first = _first_row(data)
+    else:
+        first = next((r for r in _records(data, multiline) if r), None)
     nfields = len(targets) if targets is not None else None
     if first is None:
         if strings:
@@ -744,19 +907,24 @@ def _loadtxt_bytes(
     if nfields is not None and nfields != len(used):
         raise _Refused("structured dtype with another number of fields")
     dtypes = targets if targets is not None else [dt] * len(used)
-    bound = _longest_line(data) if strings else 1
+    bound = _longest_line(data) if strings or texts else 1
+    if multiline is not None and (strings or texts):
+        bound = max(map(len, _records(data, multiline)))
     if bound > MAX_STR_WIDTH:
         raise Unsupported(FALLBACK["dtype"])
     types: dict[int, dict[str, Any]] = {}
     for i, d in zip(used, dtypes):
-        spec = _column_spec(d, bound)
+        spec = _column_spec(d, bound, _as_text(d, plain))
         if types.setdefault(i, spec) != spec:  # a column used twice, as two types
             raise Unsupported(FALLBACK["dtype"])
     unsigned = any(t["type"].startswith("uint") for t in types.values())
     if unsigned and _NEGATIVE_ZERO.search(data):
         raise _Refused("'-0' for an unsigned integer")  # the core takes it, numpy does not
     rec = _read_columns(data, delim, ncols, types, nullable=False, quote=quote)
-    cols = [_as_dtype(rec[f"f{i}"], d) for i, d in zip(used, dtypes)]
+    cols = [
+        _parse_text(rec[f"f{i}"], d) if _as_text(d, plain) else _as_dtype(rec[f"f{i}"], d)
+        for i, d in zip(used, dtypes)
+    ]
     # numpy's reader casts doubles to float32 silently, and to float16 with a warning
     # on overflow: numpy's casts below do the same under this errstate
     half = any(f.kind == "f" and f.itemsize == 2 for f in fields)
@@ -766,9 +934,10 @@ def _loadtxt_bytes(
             for k, col in enumerate(cols):
                 arr[:, k] = col
         else:
-            arr = np.empty(len(rec), dtype=dt)
-            for name, col in zip(dt.names, cols):
-                arr[name] = col
+            arr = np.zeros(len(rec), dtype=dt)
+            flat = arr.view(_flat_view(dt, _leaves(dt)))
+            for name, col in zip(flat.dtype.names, cols):
+                flat[name] = col
     for text in notes:  # loadtxt -> _attempt -> own -> _loadtxt_bytes
         warnings.warn(text, UserWarning, stacklevel=5)
     arr = _ensure_ndmin(arr, ndmin)
@@ -937,9 +1106,12 @@ def _empty_loadtxt(dt: np.dtype, usecols: Any, unpack: bool, ndmin: int, fname: 
 
 # ------------------------------------------------------------------ genfromtxt
 # Options that change nothing the own path answers: excludelist shapes names only;
-# autostrip strips what number parsing strips anyway; loose and invalid_raise decide
+# autostrip strips what number parsing strips anyway (and text, by np.strings.strip);
+# loose and invalid_raise decide
 # what happens to invalid values and rows, which the core refuses, so numpy answers.
 _GENFROMTXT_FREE = frozenset({"excludelist", "autostrip", "loose", "invalid_raise"})
+# Options the own path takes with dtype=None (a dict by column index, without usecols)
+_GENFROMTXT_INFERRED = frozenset({"missing_values", "filling_values", "usemask"})
 _GENFROMTXT_DEFAULTS: dict[str, Any] = {
     "converters": None,
     "missing_values": None,
@@ -1005,8 +1177,12 @@ def genfromtxt(
         if like is not None:
             raise Unsupported(FALLBACK["like"])
         for key, default in _GENFROMTXT_DEFAULTS.items():
-            if key == "names" and given[key] is True:
-                continue  # names from the first line: on the own path
+            if key == "names" and (given[key] is True or _names_given(given[key])):
+                continue  # names from the first line, or given: on the own path
+            if key in _GENFROMTXT_INFERRED and _text_typed(dtype) and (
+                not isinstance(given[key], dict) or usecols is None
+            ):
+                continue  # (dtype=None, or float64/int64 fields: see _per_column)
             if key in _GENFROMTXT_FREE:
                 continue
             if given[key] is not default and given[key] != default:
@@ -1016,20 +1192,9 @@ def genfromtxt(
         if ndmin not in (0, 1, 2):
             raise _Refused("ndmin")
         if dtype is None:
-            raise Unsupported(FALLBACK["genfromtxt-dtype"])
-        try:
-            dt = np.dtype(dtype)
-        except (TypeError, ValueError):
-            raise Unsupported(FALLBACK["genfromtxt-dtype"]) from None
-        if dt.subdtype is not None:
-            raise Unsupported(FALLBACK["genfromtxt-dtype"])
-        for f in [dt] if dt.names is None else [dt.fields[n][0] for n in dt.names]:
-            if f.names is not None or f.subdtype is not None:
-                raise Unsupported(FALLBACK["genfromtxt-dtype"])
-            _core_type(f, genfromtxt=True)
-        if dt.names is not None and (len(dt.descr) != len(dt.names) or names is True):
-            # (padding; or header names laid over the dtype's: numpy's own rules)
-            raise Unsupported(FALLBACK["genfromtxt-dtype"])
+            dt = None  # inferred, by genfromtxt's rules (:func:`_infer_column`)
+        else:
+            dt = _genfromtxt_dtype(dtype, names, defaultfmt)
         if max_rows is not None and (skip_footer or max_rows < 1):
             raise _Refused("max_rows")
         # (on an empty input, names=True and usecols by name fail in numpy: not probed)
@@ -1051,26 +1216,94 @@ def genfromtxt(
         inp = _read_taken(src, fname, enc)
         with _replaying(inp):
             naming = None
-            if names is True:
-                naming = dict(excludelist=excludelist, deletechars=deletechars,
+            if names is True or _names_given(names):
+                naming = dict(names=names, excludelist=excludelist, deletechars=deletechars,
                               case_sensitive=case_sensitive, replace_space=replace_space,
                               defaultfmt=defaultfmt, delimiter=delimiter)
+            byte_strings = encoding == "bytes"
+            if byte_strings and dt is None and not inp.data.isascii():
+                raise Unsupported(FALLBACK["genfromtxt-dtype"])  # (numpy reads Latin-1)
             return _genfromtxt_bytes(inp.data, dt, delim, comments, head, foot, max_rows,
-                                     usecols, unpack, ndmin, fname, naming)
+                                     usecols, unpack, ndmin, fname, naming, byte_strings,
+                                     defaultfmt, bool(autostrip),
+                                     (missing_values, filling_values, bool(usemask)))
 
     done, value, reason, args = _attempt(ORIGINAL_GENFROMTXT, own, args, kwargs)
     return value if done else fall_back("genfromtxt", reason, value, *args, **kwargs)
 
 
+def _text_typed(dtype: Any) -> bool:
+    """Whether genfromtxt's ``dtype`` is read as text and typed by :func:`_infer_column`
+    (with missing_values, filling_values, usemask): None, or float64, float32 and int64
+    fields (numpy's converters float() and np.int64, which numpy's casts mirror)."""
+    if dtype is None:
+        return True
+    try:
+        dt = np.dtype(dtype)
+    except (TypeError, ValueError):
+        return False
+    fields = [dt] if dt.names is None else [dt.fields[n][0] for n in dt.names]
+    return all(f.names is None and f.subdtype is None and f.isnative
+               and f.str[1:] in ("f8", "f4", "i8") for f in fields)
+
+
+def _names_given(names: Any) -> bool:
+    """Whether genfromtxt's ``names`` is a list of names the own path takes: a string of
+    comma-separated names or a list/tuple of strings."""
+    if isinstance(names, str):
+        return bool(names)
+    return (
+        isinstance(names, (list, tuple)) and len(names) > 0
+        and all(isinstance(n, str) for n in names)
+    )
+
+
+def _genfromtxt_dtype(dtype: Any, names: Any, defaultfmt: Any) -> np.dtype:
+    """genfromtxt's ``dtype`` when the own path reads it (a sequence of types made a
+    structured dtype by numpy's own easy_dtype); Unsupported otherwise."""
+    try:
+        if isinstance(dtype, (list, tuple)) and all(isinstance(t, type) for t in dtype):
+            from numpy.lib._iotools import easy_dtype
+
+            dt = easy_dtype(dtype, defaultfmt=defaultfmt)
+        else:
+            dt = np.dtype(dtype)
+    except (TypeError, ValueError, ImportError):
+        raise Unsupported(FALLBACK["genfromtxt-dtype"]) from None
+    if dt.subdtype is not None:
+        raise Unsupported(FALLBACK["genfromtxt-dtype"])
+    for f in [dt] if dt.names is None else [dt.fields[n][0] for n in dt.names]:
+        if f.names is not None or f.subdtype is not None:
+            raise Unsupported(FALLBACK["genfromtxt-dtype"])
+        if f.kind in "US":  # (an unsized string field: numpy's own sizing rules)
+            if f.itemsize == 0 and dt.names is not None:
+                raise Unsupported(FALLBACK["genfromtxt-dtype"])
+            continue
+        _core_type(f, genfromtxt=True)
+    if dt.names is None and dt.kind in "US" and names is not None:
+        raise Unsupported(FALLBACK["genfromtxt-dtype"])  # (numpy's own rules of names)
+    if dt.names is not None and (len(dt.descr) != len(dt.names) or names is True):
+        # (padding; or names laid over the dtype's: numpy's own rules)
+        raise Unsupported(FALLBACK["genfromtxt-dtype"])
+    return dt
+
+
 def _genfromtxt_bytes(
     data: bytes, dt: np.dtype, delim: str | None, comments: str | None, head: int,
     foot: int, max_rows: int | None, usecols: Any, unpack: Any, ndmin: int, fname: Any,
-    naming: dict[str, Any] | None = None,
+    naming: dict[str, Any] | None = None, byte_strings: bool = False,
+    defaultfmt: str = "f%i", autostrip: bool = False, missing: tuple = (None, None, False),
 ) -> Any:
     data = _skip_lines(data, head)
     named = None
     if naming is not None:
-        data, named, usecols = _header(data, comments, usecols, dt, naming)
+        # (inferring: the names ride on a placeholder dtype)
+        placeholder = np.dtype(np.float64) if dt is None else dt
+        data, named, usecols = _header(data, comments, usecols, placeholder, naming)
+    if named is None and usecols is not None and (
+        isinstance(usecols, str) or any(isinstance(c, str) for c in _as_list(usecols))
+    ):
+        raise _Refused("usecols by name without names")  # numpy's error
     if comments is not None:
         data = _strip_comments(data, (comments,))
     if delim is None:
@@ -1083,11 +1316,16 @@ def _genfromtxt_bytes(
     if max_rows is not None:
         data = _keep_rows(data, max_rows, first_line=None)
     first = _first_row(data)
+    if first is None and dt is None:
+        raise _Refused("no rows to infer from")  # numpy answers
     if first is None and (named is not None or dt.names is not None):
         raise _Refused("a header and no rows")  # numpy's own shape of nothing: it answers
     if first is None:
         warnings.warn(f'genfromtxt: Empty input file: "{fname}"', UserWarning, stacklevel=5)
-        arr = _ensure_ndmin(np.array([], dtype=dt), ndmin)
+        arr = np.array([], dtype=dt)
+        if missing[2]:  # usemask: numpy's empty masked array
+            arr = _masked(arr, [], [], [], [])
+        arr = _ensure_ndmin(arr, ndmin)
         return arr.T if unpack else arr
     ncols = first.count(delim.encode()) + 1
     if named is not None and usecols is None and ncols != len(named.names):
@@ -1097,6 +1335,12 @@ def _genfromtxt_bytes(
     used = _usecols(usecols, ncols) if usecols is not None else list(range(ncols))
     if usecols is not None and len(set(used)) != len(used):
         raise Unsupported(FALLBACK["genfromtxt-option"])
+    if dt is None:
+        names = None if named is None else list(named.names)
+        if names is not None and len(names) != len(used):
+            raise _Refused("names and columns disagree")
+        return _genfromtxt_infer(data, delim, ncols, used, names, foot, unpack, ndmin,
+                                 byte_strings, defaultfmt, autostrip, *missing)
     if named is None and dt.names is not None:  # a structured dtype, its own names
         named = dt
         if usecols is not None and len(named) > len(used):
@@ -1104,44 +1348,353 @@ def _genfromtxt_bytes(
     if named is not None and len(named.names) != len(used):
         raise _Refused("dtype and columns disagree")
     fields = [dt] * len(used) if named is None else [named.fields[n][0] for n in named.names]
+    if missing != (None, None, False):  # (float64/int64 fields: see _text_typed)
+        return _genfromtxt_infer(data, delim, ncols, used, None, foot, unpack, ndmin,
+                                 byte_strings, defaultfmt, autostrip, *missing,
+                                 fixed=(fields, named if named is not None else dt))
     # a missing float is NaN (numpy's filling value); a missing int is -1, which the
     # core does not give: it refuses the empty field and numpy answers
     # (named fields with usecols: numpy fails on a missing value; the core refuses it)
     strict = named is not None and usecols is not None
+    strings = any(f.kind in "US" for f in fields)
+    if strings and any(f.kind == "S" for f in fields) and not data.isascii():
+        raise Unsupported(FALLBACK["bytes"])
+    bound = _longest_line(data) if strings else 1
+    if bound > MAX_STR_WIDTH:
+        raise Unsupported(FALLBACK["genfromtxt-dtype"])
     types = {
-        i: {"type": _core_type(f, genfromtxt=True), "nullable": f.kind == "f" and not strict}
+        i: {"type": "str", "width": bound, "truncate": True} if f.kind in "US"
+        else {"type": _core_type(f, genfromtxt=True), "nullable": f.kind == "f" and not strict}
         for i, f in zip(used, fields)
     }
     rec = _read_columns(data, delim, ncols, types, nullable=False)
     if foot:
         rec = rec[: max(len(rec) - foot, 0)]
+    cols = [_genfromtxt_strings(rec[f"f{i}"], f, autostrip) for i, f in zip(used, fields)]
     if named is not None:
         if len(rec) == 0:
             raise _Refused("a header and no rows")
         arr = np.empty(len(rec), dtype=named)
-        for name, i in zip(named.names, used):
-            arr[name] = rec[f"f{i}"]
+        for name, col in zip(named.names, cols):
+            arr[name] = col
         arr = _ensure_ndmin(arr, ndmin)
         if not unpack:
             return arr
         return arr[named.names[0]] if len(named.names) == 1 else [arr[n] for n in named.names]
     if len(rec) == 0:  # numpy builds np.array([], dtype): shape (0,)
+        if dt.kind in "US":
+            raise _Refused("no rows, a string dtype")  # numpy's sizing: it answers
         arr = np.array([], dtype=dt)
     else:
-        arr = np.empty((len(rec), len(used)), dtype=dt)
-        for k, i in enumerate(used):
-            arr[:, k] = rec[f"f{i}"]
+        arr = np.empty((len(rec), len(used)), dtype=_fill_dtype(dt, cols))
+        for k, col in enumerate(cols):
+            arr[:, k] = col
     arr = _ensure_ndmin(arr, ndmin)
     return arr.T if unpack else arr
+
+
+def _as_list(value: Any) -> list[Any]:
+    try:
+        return list(value)
+    except TypeError:
+        return [value]
+
+
+def _genfromtxt_strings(col: np.ndarray, dt: np.dtype, autostrip: bool) -> np.ndarray:
+    """A column of core records as genfromtxt gives a ``dt`` field: text decoded from
+    UTF-8 (``U``) or kept (``S``, ASCII), stripped under ``autostrip``."""
+    if dt.kind not in "US":
+        return col
+    if dt.kind == "U":
+        col = np.strings.decode(col, "utf-8")
+    if autostrip:
+        col = np.strings.strip(col)
+    if dt.itemsize == 0:  # (unsized: as wide as the longest value, as numpy sizes it)
+        width = int(np.strings.str_len(col).max(initial=0))
+        col = col.astype(f"{dt.kind}{max(width, 1)}")
+    return col
+
+
+_DEFAULTS: dict[Any, Any] = {np.int_: -1, np.float64: np.nan, np.complex128: np.nan + 0j}
+
+
+def _infer_column(
+    u: np.ndarray, tokens: list[str], fill: Any
+) -> tuple[type, np.ndarray, np.ndarray, bool]:
+    """genfromtxt's type of a column with ``dtype=None`` (its StringConverter's upgrade
+    chain bool -> int -> float -> complex -> str; a field whose stripped text is one of
+    ``tokens``, the column's missing values, may fail), the column's values (a missing
+    field that does not parse takes ``fill``, or the type's default), its missing
+    mask, and whether numpy counts the column's type as "checked" (not for a boolean
+    column with a missing value).  numpy's string casts parse as Python's int(),
+    float() and complex() do, which genfromtxt calls per value."""
+    miss = np.isin(np.strings.strip(u), tokens)
+    rest = u[~miss]
+    up = np.strings.upper(u)
+    true, false = up == "TRUE", up == "FALSE"
+    if (true | false | miss).all():
+        if not miss.any():
+            return np.bool_, true, miss, True
+        # a missing field is False (or the filling value, kept as given: numpy's array
+        # casts it), and numpy leaves the column out of its "uniform" test
+        values = true.astype(object)
+        values[miss & ~(true | false)] = False if fill is None else fill
+        return np.bool_, values, miss, False
+    for kind in (np.int_, np.float64, np.complex128):
+        try:
+            with np.errstate(all="ignore"):
+                values = rest.astype(kind)
+        except (ValueError, OverflowError, TypeError):
+            continue
+        return kind, _filled(u, miss, values, kind, fill), miss, True
+    try:
+        rest.astype(np.longdouble)
+    except (ValueError, OverflowError, TypeError):
+        pass
+    else:
+        raise _Refused("a long double column")  # numpy answers
+    # Past long double, numpy's chain tries the abstract np.integer, from the first
+    # value on: a value int() reads before the first non-missing one that int() does
+    # not read makes numpy raise TypeError (numpy answers that)
+    if miss.all():
+        raise _Refused("a text column of missing values")
+    first = int(np.argmin(miss))
+    for text in [*np.unique(u[:first]).tolist(), str(u[first])]:
+        try:
+            int(text)
+        except ValueError:
+            continue
+        raise _Refused("a text column with an integer before its first text")
+    return np.str_, u, miss, True
+
+
+def _convert_token(token: str, kind: Any) -> Any:
+    """One missing value converted as genfromtxt's converter of ``kind`` converts it
+    (str2bool for booleans); ValueError when it does not parse."""
+    if kind is np.bool_:
+        if token.upper() not in ("TRUE", "FALSE"):
+            raise ValueError(token)
+        return token.upper() == "TRUE"
+    with np.errstate(all="ignore"):
+        return np.array([token]).astype(kind)[0]
+
+
+def _filled(
+    u: np.ndarray, miss: np.ndarray, values: np.ndarray, kind: Any, fill: Any
+) -> np.ndarray:
+    """A column of ``kind``: ``values`` where the text was not missing; a missing field
+    its own value if it parses (numpy's converter runs first), else ``fill`` or the
+    type's default."""
+    out = np.full(len(u), _DEFAULTS[kind] if fill is None else fill, dtype=kind)
+    out[~miss] = values
+    for token in np.unique(u[miss]):
+        try:
+            out[u == token] = _convert_token(str(token), kind)
+        except (ValueError, OverflowError, TypeError):
+            pass
+    return out
+
+
+def _shaped(arr: Any, ndmin: int, unpack: Any) -> Any:
+    """genfromtxt's last steps: ``ndmin``, then ``unpack`` (the transpose, or the fields)."""
+    arr = _ensure_ndmin(arr, ndmin)
+    if not unpack:
+        return arr
+    names = arr.dtype.names
+    if names is None:
+        return arr.T
+    return arr[names[0]] if len(names) == 1 else [arr[n] for n in names]
+
+
+def _per_column(
+    missing_values: Any, filling_values: Any, n: int
+) -> tuple[list[list[str]], list[Any]]:
+    """genfromtxt's missing values (strings, ``""`` always among them) and filling values
+    of each of ``n`` columns, as numpy spreads them (a string of comma-separated values
+    or a scalar for all columns, a sequence column by column, a dict by column index)."""
+    miss: list[list[str]] = [[""] for _ in range(n)]
+    given = missing_values or ()
+    if isinstance(given, bytes):
+        given = given.decode("latin1")
+    if isinstance(given, dict):
+        for key, val in given.items():
+            vals = [str(v) for v in val] if isinstance(val, (list, tuple)) else [str(val)]
+            if key is None:
+                for entry in miss:
+                    entry.extend(vals)
+            elif isinstance(key, int) and -n <= key < n:
+                miss[key].extend(vals)
+            else:
+                raise Unsupported(FALLBACK["genfromtxt-option"])
+    elif isinstance(given, (list, tuple)):
+        for value, entry in zip(given, miss):
+            if str(value) not in entry:
+                entry.append(str(value))
+    elif isinstance(given, str):
+        for entry in miss:
+            entry.extend(given.split(","))
+    else:
+        for entry in miss:
+            entry.append(str(given))
+    fills: list[Any] = [None] * n
+    if isinstance(filling_values, dict):
+        for key, val in filling_values.items():
+            if not isinstance(key, int) or not -n <= key < n:
+                raise Unsupported(FALLBACK["genfromtxt-option"])
+            fills[key] = val
+    elif isinstance(filling_values, (list, tuple)):
+        fills[: len(filling_values)] = list(filling_values)[:n]
+    elif filling_values is not None:
+        fills = [filling_values] * n
+    return miss, fills
+
+
+def _masked(arr: np.ndarray, masks: list[np.ndarray], kinds: list[Any],
+            tokens: list[list[str]], fills: list[Any]) -> Any:
+    """genfromtxt's ``usemask=True`` result: ``arr`` as a masked array, a field masked
+    where its text was a missing value and, for named fields, where its value equals
+    what a missing value converts to (numpy's own last step)."""
+    if arr.dtype.names is None:
+        mask = np.stack(masks, axis=1) if masks else np.zeros(arr.shape, bool)
+    else:
+        mask = np.empty(arr.shape, dtype=[(n, bool) for n in arr.dtype.names])
+        for name, m, kind, toks, fill in zip(arr.dtype.names, masks, kinds, tokens, fills):
+            mask[name] = m
+            for token in toks:
+                if token == "":
+                    continue
+                if kind in (np.str_, np.bytes_):
+                    value: Any = token if kind is np.str_ else token.encode("latin1")
+                else:
+                    try:
+                        value = _convert_token(token, kind)
+                    except (ValueError, OverflowError, TypeError):
+                        if token.strip() != token:
+                            raise _Refused("a missing value with spaces") from None
+                        value = _DEFAULTS.get(kind, False) if fill is None else fill
+                mask[name] |= arr[name] == value
+    out = arr.view(np.ma.MaskedArray)
+    out._mask = mask
+    return out
+
+
+def _genfromtxt_infer(
+    data: bytes, delim: str, ncols: int, used: list[int], names: list[str] | None,
+    foot: int, unpack: Any, ndmin: int, byte_strings: bool, defaultfmt: str,
+    autostrip: bool, missing_values: Any = None, filling_values: Any = None,
+    usemask: bool = False, fixed: tuple[list[np.dtype], np.dtype] | None = None,
+) -> Any:
+    """genfromtxt with ``dtype=None``: every used column read by the core as text, then
+    typed as genfromtxt types it (:func:`_infer_column`) and put together as numpy
+    puts it (one type: a 2-D array; else a structured one; masked under ``usemask``)."""
+    tokens, fills = _per_column(missing_values, filling_values, len(used))
+    bound = _longest_line(data)
+    if bound > MAX_STR_WIDTH:
+        raise Unsupported(FALLBACK["genfromtxt-dtype"])
+    spec = {"type": "str", "width": bound, "truncate": True}
+    rec = _read_columns(data, delim, ncols, {i: spec for i in used}, nullable=False)
+    # (numpy infers the types from every row, then drops skip_footer rows)
+    texts = [np.strings.decode(rec[f"f{i}"], "utf-8") for i in used]
+    if fixed is not None:  # a dtype given: each field's own converter
+        return _genfromtxt_fixed(texts, tokens, fills, fixed, foot, unpack, ndmin,
+                                 autostrip, usemask)
+    typed = [
+        _infer_column(np.strings.strip(u) if autostrip else u, toks, fill)
+        for u, toks, fill in zip(texts, tokens, fills)
+    ]
+    kinds = [k for k, _, _, _ in typed]
+    rows = max(len(rec) - foot, 0)
+    cols = [c[:rows] for _, c, _, _ in typed]
+    masks = [m[:rows] for _, _, m, _ in typed]
+    if rows == 0:
+        raise _Refused("no rows left")
+    if byte_strings and np.str_ in kinds:
+        for k, kind in enumerate(kinds):
+            if kind is np.str_:  # (the text is ASCII: checked before)
+                kinds[k], cols[k] = np.bytes_, np.strings.encode(cols[k], "latin1")
+    base = {k for k, (_, _, _, checked) in zip(kinds, typed) if checked}
+    sized = [
+        np.dtype((kind, max(int(np.strings.str_len(c).max()), 0)))
+        if kind in (np.str_, np.bytes_) else np.dtype(kind)
+        for kind, c in zip(kinds, cols)
+    ]
+    if any(d.kind in "SU" and d.itemsize == 0 for d in sized):
+        raise _Refused("an empty string column")  # numpy's unsized string: it answers
+    if byte_strings and np.bytes_ in kinds:  # (genfromtxt -> _attempt -> own -> here)
+        warnings.warn(
+            "Reading unicode strings without specifying the encoding argument is "
+            "deprecated. Set the encoding, use None for the system default.",
+            np.exceptions.VisibleDeprecationWarning, stacklevel=6,
+        )
+    if names is None and len(base) == 1:
+        uniform = base.pop()
+        if uniform in (np.str_, np.bytes_):
+            if len(set(kinds)) > 1:
+                raise _Refused("text and unchecked columns")  # numpy's str() of them
+            out_dt = max(sized, key=lambda d: d.itemsize)  # (one width for all)
+        else:
+            out_dt = np.dtype(uniform)
+        arr = np.empty((rows, len(cols)), dtype=out_dt)
+        for k, c in enumerate(cols):
+            arr[:, k] = c
+    else:
+        labels = names if names is not None else [defaultfmt % k for k in range(len(cols))]
+        arr = np.empty(rows, dtype=list(zip(labels, sized)))
+        for name, c in zip(arr.dtype.names, cols):
+            arr[name] = c
+    if usemask:
+        arr = _masked(arr, masks, kinds, tokens, fills)
+    return _shaped(arr, ndmin, unpack)
+
+
+def _genfromtxt_fixed(
+    texts: list[np.ndarray], tokens: list[list[str]], fills: list[Any],
+    fixed: tuple[list[np.dtype], np.dtype], foot: int, unpack: Any, ndmin: int,
+    autostrip: bool, usemask: bool,
+) -> Any:
+    """genfromtxt with a float64/float32/int64 dtype and missing_values, filling_values
+    or usemask: each column converted by its field's converter (float(), np.int64),
+    a missing field by its filling value (or NaN, -1), put together as numpy does."""
+    fields, out_dt = fixed
+    kinds = [np.float64 if f.kind == "f" else np.int_ for f in fields]
+    cols, masks = [], []
+    for u, toks, fill, kind in zip(texts, tokens, fills, kinds):
+        u = np.strings.strip(u) if autostrip else u
+        miss = np.isin(np.strings.strip(u), toks)
+        try:
+            with np.errstate(all="ignore"):
+                values = u[~miss].astype(kind)
+        except (ValueError, OverflowError, TypeError):
+            raise _Refused("a value the field's converter refuses") from None  # (loose)
+        out = _filled(u, miss, values, kind, fill)
+        rows = max(len(u) - foot, 0)
+        cols.append(out[:rows])
+        masks.append(miss[:rows])
+    rows = len(cols[0]) if cols else 0
+    if rows == 0:
+        raise _Refused("no rows")  # (numpy's shape of nothing, unmasked: it answers)
+    if out_dt.names is not None:
+        arr = np.empty(rows, dtype=out_dt)
+        for name, c in zip(out_dt.names, cols):
+            arr[name] = c
+    else:
+        arr = np.empty((rows, len(cols)), dtype=out_dt)
+        for k, c in enumerate(cols):
+            arr[:, k] = c
+    if usemask:
+        arr = _masked(arr, masks, kinds, tokens, fills)
+    return _shaped(arr, ndmin, unpack)
 
 
 def _header(
     data: bytes, comments: str | None, usecols: Any, dt: np.dtype, naming: dict[str, Any]
 ) -> tuple[bytes, np.dtype, Any]:
-    """genfromtxt's ``names=True``: the first line with values (a comment's text counts),
-    its names made valid by numpy's own NameValidator and easy_dtype, ``usecols`` by
-    name or from the end made indices.  Returns the rest of the data, the structured
+    """genfromtxt's ``names``: for ``names=True`` the first line with values (a comment's
+    text counts, the line is used up), else the names given (a comma-separated string
+    or a sequence); made valid by numpy's own NameValidator and easy_dtype, ``usecols``
+    by name or from the end made indices.  Returns the rest of the data, the structured
     dtype, and the usecols."""
+    given = naming["names"]
     try:
         from numpy.lib._iotools import LineSplitter, NameValidator, easy_dtype
     except ImportError:  # pragma: no cover - a numpy that moved its helpers
@@ -1156,17 +1709,22 @@ def _header(
         end = len(data) if nl < 0 else nl
         line = data[at:end].decode("utf-8")
         at = end + 1
-        if comments is not None and comments in line:
+        if given is True and comments is not None and comments in line:
             line = "".join(line.split(comments)[1:])
         values = split(line)
-    if comments is not None and values[0].strip() in comments:
+    if given is True and comments is not None and values[0].strip() in comments:
         del values[0]
     if not values:
         raise _Refused("empty header")
+    if given is True:
+        raw = [str(v.strip()) for v in values]
+    else:  # (the line read is data: it stays)
+        at = 0
+        raw = [c.strip() for c in given.split(",")] if isinstance(given, str) else given
     names = NameValidator(
         excludelist=naming["excludelist"], deletechars=naming["deletechars"],
         case_sensitive=naming["case_sensitive"], replace_space=naming["replace_space"],
-    )([str(v.strip()) for v in values])
+    )(raw)
     named = easy_dtype(
         dt, defaultfmt=naming["defaultfmt"], names=names, excludelist=naming["excludelist"],
         deletechars=naming["deletechars"], case_sensitive=naming["case_sensitive"],
