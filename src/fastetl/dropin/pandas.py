@@ -68,6 +68,7 @@ CATEGORY_VALUES = 1 << 16  # distinct values a text column keeps as a dictionary
 STR_MIN_WIDTH = 16
 MAX_WIDTH = 1 << 20
 EXACT_INT_FLOAT = 2**53  # ints up to here become floats exactly
+LEGACY_BYTES = 1 << 20  # float_precision="legacy" is checked number by number up to here
 MAX_NROWS = 200_000  # nrows and skiprows are cut by a Python loop over rows: a bounded one
 _COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar", ".tgz", ".tbz", ".txz")
 _BOOLS = ("true", "false")  # pandas' C parser reads these in any case (tRuE too)
@@ -92,7 +93,8 @@ _ONLY_DEFAULT = {
     "dialect": (None,),
     "on_bad_lines": ("error",),
     "memory_map": (False, True),
-    "float_precision": (None, "high", "round_trip"),  # (fastetl's floats are round-trip)
+    # (fastetl's floats are round-trip; "legacy" where it agrees: _marks_float_guard)
+    "float_precision": (None, "high", "round_trip", "legacy"),
     "storage_options": (None,),
 }
 PENDING_DIALECT = {
@@ -584,7 +586,8 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         low_memory=bool(opts["low_memory"]),
         backend=backend,
         dialect_extra=dialect_extra,
-        guards={"bool_words": words, "marks": decimal + (thousands or "")},
+        guards={"bool_words": words, "marks": decimal + (thousands or ""),
+                "precision": opts["float_precision"]},
     )
 
 
@@ -1338,11 +1341,41 @@ def _nullable(backend: str, values: np.ndarray, nulls: np.ndarray) -> Any:
     return pandas.arrays.BooleanArray(values.copy(), nulls.copy())
 
 
+def _marks_float_guard(plan: _Plan) -> None:
+    """pandas' float parser with decimal/thousands marks (float_precision None or "high")
+    is not correctly rounded (8.094464919385088e+44 with thousands="," is
+    8.094464919385087e+44); it is exact where one multiplication or division by a power
+    of ten is: at most 15 digits and an exponent of one digit.  "round_trip" rounds
+    correctly.  "legacy" scales by the powers 10, 100, 1e4, 1e8, 1e16 in turn: exact
+    where the number's exponent (after its fraction digits) is 0 or one of those, which
+    is checked number by number (in Python: files up to LEGACY_BYTES).  Unsupported
+    unless every number of the file is of that kind."""
+    precision = plan.guards["precision"]
+    if precision == "round_trip":
+        return
+    marks = re.escape(plan.guards["marks"].encode())
+    raw = _raw(plan)
+    if re.search(rb"(?:[0-9][" + marks + rb"]?){16}", raw) or re.search(
+        rb"[eE][+-]?[0-9]{2}", raw
+    ):
+        raise Unsupported("floats beyond 15 digits (pandas rounds them its own way)")
+    if precision != "legacy":
+        return
+    if len(raw) > LEGACY_BYTES:
+        raise Unsupported("float_precision='legacy' on a file over 1 MiB")
+    dec = re.escape(plan.guards["marks"][0].encode())
+    number = rb"[0-9]*(?:" + dec + rb"([0-9]*))?(?:[eE]([+-]?[0-9]))?"
+    for m in re.finditer(number, bytes(raw)):
+        power = abs(int(m.group(2) or 0) - len(m.group(1) or b""))
+        if power & (power - 1):
+            raise Unsupported("float_precision='legacy' scaling a number twice")
+
+
 def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
-    if plan.guards["marks"] != "." and any(c.kind == "float" for c in plan.columns):
-        # pandas' float parser with these marks is not correctly rounded (8.094464919385088e+44
-        # with thousands="," is 8.094464919385087e+44): integers only
-        raise Unsupported("floats with decimal or thousands (pandas rounds them its own way)")
+    if any(c.kind == "float" for c in plan.columns) and (
+        plan.guards["marks"] != "." or plan.guards["precision"] == "legacy"
+    ):
+        _marks_float_guard(plan)
     by_pos = {i: c for i, c in enumerate(schema.columns)}
     data = {}
     guarded = False
