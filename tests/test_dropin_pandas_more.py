@@ -6,6 +6,7 @@ class where pandas refuses."""
 
 from __future__ import annotations
 
+import io
 import warnings
 
 import pandas
@@ -65,3 +66,123 @@ def test_legacy_scaling_twice_falls_back(tmp_path):
         fpd.read_csv(p, float_precision="legacy")
     fastetl.set_fallback("silent")
     same(p, float_precision="legacy")
+
+
+# -- chunksize / iterator --------------------------------------------------------------
+
+
+def _chunks(fn, make, **kwargs):
+    """The frames of a chunked read (or the exception class) and its warnings."""
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        try:
+            with fn(make(), **kwargs) as reader:
+                out = list(reader)
+        except Exception as e:  # noqa: BLE001 - the class is what is compared
+            out = type(e)
+    return out, sorted({w.category.__name__ for w in seen if w.category.__name__ != "FallbackWarning"})
+
+
+def same_chunks(make, **kwargs):
+    want, want_w = _chunks(pandas.read_csv, make, **kwargs)
+    got, got_w = _chunks(fpd.read_csv, make, **kwargs)
+    if isinstance(want, type):
+        assert got is want
+    else:
+        assert not isinstance(got, type), f"fastetl raised {got.__name__}"
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            pandas.testing.assert_frame_equal(g, w, check_exact=True)
+    assert got_w == want_w
+    return got
+
+
+_CELLS = st.sampled_from(["1", "-7", "2.5", "", "NA", "x", "y z", '"q,1"', "True", "1e3"])
+
+
+@st.composite
+def _chunk_case(draw):
+    ncols = draw(st.integers(1, 4))
+    rows = draw(st.lists(st.lists(_CELLS, min_size=ncols, max_size=ncols), min_size=1,
+                         max_size=30))
+    header = ",".join(f"c{i}" for i in range(ncols))
+    text = header + "\n" + "".join(",".join(r) + "\n" for r in rows)
+    kwargs = {"chunksize": draw(st.integers(1, 12))}
+    if draw(st.booleans()):
+        kwargs["nrows"] = draw(st.integers(1, 35))
+    if draw(st.booleans()):
+        kwargs["index_col"] = 0
+    if ncols > 1 and draw(st.booleans()):
+        kwargs["usecols"] = ["c0", f"c{ncols - 1}"]
+    if draw(st.booleans()):
+        kwargs["header"] = None
+        kwargs.pop("usecols", None)
+    return text, kwargs
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(case=_chunk_case(), quoted_source=st.booleans())
+def test_chunks_differential(tmp_path_factory, case, quoted_source):
+    """Random files x chunksize/nrows/index_col/usecols/header: every chunk equals
+    pandas' chunk (a chunk fastetl cannot answer is pandas' own, silently)."""
+    text, kwargs = case
+    fastetl.set_fallback("silent")
+    if quoted_source:
+        same_chunks(lambda: io.StringIO(text), **kwargs)
+    else:
+        p = write(tmp_path_factory.mktemp("c"), text)
+        same_chunks(lambda: p, **kwargs)
+
+
+def test_chunks_on_own_path(tmp_path):
+    text = "a,b,c\n" + "".join(
+        f"{i},{'w' if i % 7 else ''},{i / 4 if i % 5 else 'NA'}\n" for i in range(50)
+    ) + "\n\n9,\"q\nr\",1"
+    p = write(tmp_path, text)
+    fastetl.set_fallback("error")
+    for size in (1, 3, 7, 50, 100):
+        same_chunks(lambda: p, chunksize=size)
+        same_chunks(lambda: io.StringIO(text), chunksize=size, index_col=0)
+    got = fpd.read_csv(p, iterator=True)
+    want = pandas.read_csv(p, iterator=True)
+    with got, want:
+        for n in (4, 1, 10):
+            pandas.testing.assert_frame_equal(got.get_chunk(n), want.get_chunk(n), check_exact=True)
+        pandas.testing.assert_frame_equal(got.read(), want.read(), check_exact=True)
+
+
+def test_chunk_errors_as_pandas(tmp_path):
+    """A bad chunksize, a too-long row opening a later chunk: pandas' exception class."""
+    p = write(tmp_path, "1,2,3\n4,5,6\n7,8,9,10\n11,12,13\n")
+    fastetl.set_fallback("error")
+    for size in (0, 1.5, "x"):
+        same_chunks(lambda: p, chunksize=size)
+    for size in (1, 2):
+        same_chunks(lambda: p, chunksize=size, header=None)
+
+
+def test_chunks_bounded_memory(tmp_path):
+    """A file many times bigger than one chunk: the memory traced while reading it
+    chunk by chunk stays a small multiple of one chunk's frame, not the file."""
+    import tracemalloc
+
+    rows = 800_000
+    p = tmp_path / "big.csv"
+    with open(p, "w") as f:
+        f.write("a,b,c\n")
+        block = "".join(f"{i},{i * 3},word{i % 13}\n" for i in range(10_000))
+        for _ in range(rows // 10_000):
+            f.write(block)
+    size = p.stat().st_size
+    fastetl.set_fallback("error")
+    tracemalloc.start()
+    try:
+        total = 0
+        with fpd.read_csv(p, chunksize=5_000) as reader:
+            for chunk in reader:
+                total += len(chunk)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert total == rows
+    assert peak < size / 4, (peak, size)  # (one chunk: about 1.7 MB of 13 MB)

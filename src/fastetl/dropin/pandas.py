@@ -84,7 +84,7 @@ _ONLY_DEFAULT = {
     "skip_blank_lines": (True,),
     "date_format": (None,),
     "dayfirst": (False,),
-    "iterator": (False,),
+    "iterator": (False,),  # (read_csv hands these to pandas_chunks.TextFileReader)
     "chunksize": (None,),
     "lineterminator": (None,),
     "quoting": (csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONE),
@@ -1513,8 +1513,13 @@ def read_csv(*args: Any, **kwargs: Any) -> Any:
         return _original(*args, **kwargs)  # pandas says what is wrong with the call
     bound.apply_defaults()
     replay: dict[str, Any] = {}
+    opts = dict(bound.arguments)
     try:
-        return _answer(dict(bound.arguments), replay)
+        if opts["chunksize"] is not None or opts["iterator"]:
+            from .pandas_chunks import TextFileReader
+
+            return TextFileReader(opts, opts["chunksize"], replay)
+        return _answer(opts, replay)
     except (_PandasSays, Unsupported) as e:
         if replay:  # a file object was read: pandas gets it back as it was
             if replay["pos"] is not None:
