@@ -186,3 +186,11 @@ def test_chunks_bounded_memory(tmp_path):
         tracemalloc.stop()
     assert total == rows
     assert peak < size / 4, (peak, size)  # (one chunk: about 1.7 MB of 13 MB)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"index_col": 0}, {"index_col": ["b", "a"]},
+                                    {"usecols": ["a", "c"]}, {"dtype": {"a": "int64"}}])
+def test_header_only_on_own_path(tmp_path, kwargs):
+    """No data rows: the frame of the header alone (labels, dtypes, an empty index)."""
+    p = write(tmp_path, "a,b,c\n")
+    own(p, **kwargs)

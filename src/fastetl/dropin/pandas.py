@@ -1445,8 +1445,12 @@ def _answer(opts: dict[str, Any], replay: dict[str, Any]) -> pandas.DataFrame:
         _escape_guard(plan)
         table, schema = _read(plan)
         if len(table) == 0:
-            raise Unsupported("no data rows")
-        df = _frame(plan, table, schema)
+            # no data rows: pandas' reading of the header (the sample) is all there is
+            if len(sample) != 0:
+                raise Unsupported("no data rows to fastetl, some to pandas")
+            df = sample
+        else:
+            df = _frame(plan, table, schema)
     finally:
         raw = plan.guards.pop("raw", None)
         if isinstance(raw, mmap.mmap):
@@ -1489,6 +1493,8 @@ def _set_index(df: pandas.DataFrame, plan: _Plan, index: list[Any]) -> pandas.Da
     fields = plan.guards["header_fields"]
     for label in index:  # pandas makes an index its own way: the plain types only
         d = df[label].dtype
+        if not len(df):
+            continue  # (an empty index: pandas' own, from the header)
         if not (d == np.dtype("int64") or d == np.dtype("float64") or d == "str"):
             raise Unsupported(f"an index column of type {d}")
     out = df.set_index(index)
