@@ -33,12 +33,19 @@ _BLANK_LINE = re.compile(rb"(?:^|[\r\n])[ \t]+(?:[\r\n]|$)")
 
 def _check_options(opts: dict[str, Any], chunksize: Any) -> None:
     """Unsupported for what this reader does not cut rows for (pandas answers)."""
+    from .pandas import _ONLY_DEFAULT, _PandasSays, _dialect_extra, _is_default
+
     if chunksize is not None and (
         not isinstance(chunksize, int) or isinstance(chunksize, bool) or chunksize < 1
     ):
-        from .pandas import _PandasSays
-
         raise _PandasSays()  # (pandas says what is wrong with it)
+
+    if not isinstance(opts["iterator"], bool):
+        raise _PandasSays()  # (pandas says what is wrong with it)
+    for key, allowed in _ONLY_DEFAULT.items():
+        if key not in ("iterator", "chunksize") and not _is_default(opts[key], allowed):
+            raise Unsupported(f"{key}={opts[key]!r}")
+    _dialect_extra(opts)
     for key in ("skiprows", "comment", "escapechar"):
         if opts[key] is not None:
             raise Unsupported(f"{key} with chunksize or iterator")
@@ -47,6 +54,11 @@ def _check_options(opts: dict[str, Any], chunksize: Any) -> None:
     nrows = opts["nrows"]
     if nrows is not None and (not isinstance(nrows, int) or isinstance(nrows, bool) or nrows < 0):
         raise Unsupported(f"nrows={nrows!r}")
+
+
+class _Handles:
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
 
 
 class TextFileReader:
@@ -66,6 +78,9 @@ class TextFileReader:
         self._currow = 0
         self._first = True
         self._closed = False
+        self._exhausted = False
+        # what the rows are read from (pandas' reader names its handle so too)
+        self.handles = _Handles(opts["filepath_or_buffer"])
         self._map: mmap.mmap | None = None
         src = opts["filepath_or_buffer"]
         if hasattr(src, "read") and not isinstance(src, (str, os.PathLike)):
@@ -174,6 +189,8 @@ class TextFileReader:
     # -- pandas' reader -----------------------------------------------------------------
 
     def read(self, nrows: int | None = None) -> pandas.DataFrame:
+        if self._exhausted:
+            raise StopIteration
         if self._closed:
             raise ValueError("I/O operation on closed file.")
         if nrows is not None and (not isinstance(nrows, int) or nrows < 0):
@@ -181,9 +198,16 @@ class TextFileReader:
         rows, count = self._take_rows(nrows)
         if not rows.strip(b"\r\n") and not self._first:
             self.close()
+            self._exhausted = True
             raise StopIteration
-        df = self._chunk(rows)
-        if self._opts["index_col"] is None or self._opts["index_col"] is False:
+        try:
+            df = self._chunk(rows)
+        except BaseException:
+            self.close()  # (as pandas: a chunk that raised closes the reader)
+            raise
+        if isinstance(df.index, pandas.RangeIndex) and (
+            self._opts["index_col"] is None or self._opts["index_col"] is False
+        ):
             df.index = pandas.RangeIndex(self._currow, self._currow + len(df))
         self._currow += len(df)
         self._first = False
@@ -200,8 +224,11 @@ class TextFileReader:
         except (d._PandasSays, Unsupported) as e:
             kw["filepath_or_buffer"] = io.BytesIO(data)
             if isinstance(e, Unsupported):
-                return fall_back(d.NAME, str(e), d._original, **kw)
-            return d._original(**kw)
+                df = fall_back(d.NAME, str(e), d._original, **kw)
+            else:
+                df = d._original(**kw)
+            self._columns = list(df.columns)
+            return df
         if not self._first and list(df.columns) != self._columns:
             # its first row is longer than the first chunk's rows: pandas' table is set
             line = bytes(self._buf[: self._start]).count(b"\n") + 1
