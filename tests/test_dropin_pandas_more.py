@@ -194,3 +194,37 @@ def test_header_only_on_own_path(tmp_path, kwargs):
     """No data rows: the frame of the header alone (labels, dtypes, an empty index)."""
     p = write(tmp_path, "a,b,c\n")
     own(p, **kwargs)
+
+
+# -- numeric dtypes ----------------------------------------------------------------------
+
+_NUMERIC_DTYPES = ["int8", "int16", "int32", "uint8", "uint16", "uint32", "uint64", "Int8",
+                   "Int16", "Int32", "UInt8", "UInt16", "UInt32", "UInt64", "float32",
+                   "Float32", "Float64"]
+_NUMBERS = st.sampled_from(["0", "1", "-1", "127", "128", "-129", "255", "256", "65536",
+                            "-40000", "4294967296", "2.5", "-0.0", "1e39", "", "NA", "x"])
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(cells=st.lists(st.tuples(_NUMBERS, _NUMBERS), min_size=1, max_size=8),
+       dtype=st.sampled_from(_NUMERIC_DTYPES), per_column=st.booleans())
+def test_numeric_dtypes_differential(tmp_path_factory, cells, dtype, per_column):
+    """dtype= a numpy or nullable integer / float dtype: pandas' frame, or its exception
+    class (NA in an int8 column, 300 as uint8, text as a number ...)."""
+    p = write(tmp_path_factory.mktemp("d"), "a,b\n" + "".join(f"{x},{y}\n" for x, y in cells))
+    fastetl.set_fallback("silent")
+    same(p, dtype={"a": dtype} if per_column else dtype)
+
+
+@pytest.mark.parametrize("dtype", _NUMERIC_DTYPES)
+def test_numeric_dtypes_on_own_path(tmp_path, dtype):
+    p = write(tmp_path, "a,b\n1,2\n0,17\n")
+    df = own(p, dtype=dtype)
+    assert str(df["a"].dtype) == dtype
+
+
+def test_thousands_equal_to_the_delimiter(tmp_path):
+    """thousands="," with sep=",": digits grouped inside quotes only, for both readers."""
+    p = write(tmp_path, 'a,b,c\n"1,234",5,"2,500.5"\n"-7",0,1.5\n')
+    df = own(p, thousands=",")
+    assert df["a"].tolist() == [1234, -7]

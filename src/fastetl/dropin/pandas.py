@@ -178,6 +178,11 @@ _WANT = {
     "category": ("text", "category"),
     "Int64": ("int", "Int64"),
 }
+# more numeric dtypes: read as int64 / float64, then cast where every value fits (_cast)
+_WANT.update({n: ("int", n) for n in ("int8", "int16", "int32", "uint8", "uint16", "uint32",
+                                      "uint64", "Int8", "Int16", "Int32", "UInt8", "UInt16",
+                                      "UInt32", "UInt64")})
+_WANT.update({n: ("float", n) for n in ("float32", "Float32", "Float64")})
 
 
 def _want_name(dtype: Any) -> str:
@@ -206,6 +211,11 @@ def _want_name(dtype: Any) -> str:
         return "category"
     if isinstance(d, pandas.Int64Dtype):
         return "Int64"
+    if isinstance(d, np.dtype) and d.name in _WANT:
+        return d.name
+    if isinstance(d, (pandas.core.arrays.integer.IntegerDtype,
+                      pandas.core.arrays.floating.FloatingDtype)) and d.name in _WANT:
+        return d.name
     if isinstance(d, pandas.StringDtype):
         if d == pandas.StringDtype(na_value=np.nan):
             return "str"
@@ -523,7 +533,8 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         thousands is not None and (thousands not in THOUSANDS_SEPARATORS or thousands == decimal)
     ):
         raise Unsupported(f"decimal={decimal!r} with thousands={thousands!r}")
-    if (thousands is not None and thousands in (delim, quote, comment, escape)) or (
+    # (thousands may be the delimiter: then it groups digits inside quotes only, for both)
+    if (thousands is not None and thousands in (quote, comment, escape)) or (
         decimal in (quote, comment, escape)
     ):
         raise Unsupported("a number mark that is also a mark of the dialect")
@@ -1371,6 +1382,24 @@ def _marks_float_guard(plan: _Plan) -> None:
             raise Unsupported("float_precision='legacy' scaling a number twice")
 
 
+def _cast(col: _Col, raw: np.ndarray, nulls: np.ndarray) -> Any:
+    """An int64 column as the integer dtype asked for (numpy's, or pandas' nullable
+    Int8 ... UInt64), or Unsupported where pandas refuses (NA in a numpy integer column,
+    a value out of range): pandas' own error is the answer then."""
+    target = np.dtype(col.want.lower())
+    values = raw[~nulls]
+    info = np.iinfo(target)
+    if len(values) and (values.min() < info.min or values.max() > info.max):
+        raise Unsupported(f"column {col.label!r}: a value out of range of {col.want}")
+    if col.want[0].isupper():
+        out = raw.astype(target)
+        out[nulls] = 0
+        return pandas.arrays.IntegerArray(out, nulls.copy())
+    if nulls.any():
+        raise Unsupported(f"column {col.label!r}: NA in a {col.want} column")
+    return raw.astype(target)
+
+
 def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
     if any(c.kind == "float" for c in plan.columns) and (
         plan.guards["marks"] != "." or plan.guards["precision"] == "legacy"
@@ -1400,7 +1429,14 @@ def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
                 else:
                     data[k] = _nullable(plan.backend, raw, nan)
                 continue
-            data[k] = raw if col.want is None else raw.astype(np.float64)
+            if col.want in ("Float32", "Float64"):
+                if not plan.nulls:  # (a nan read as a value: pandas' mask may differ)
+                    raise Unsupported(f"dtype {col.want} with na_filter=False")
+                data[k] = pandas.arrays.FloatingArray(
+                    raw.astype(col.want.lower()), nan.copy()
+                )
+                continue
+            data[k] = raw if col.want is None else raw.astype(col.want)
             continue
         nulls = table.null_mask(name)
         if nulls.any() and not guarded:
@@ -1408,6 +1444,9 @@ def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
             guarded = True
         if plan.backend is not None:
             data[k] = _nullable(plan.backend, raw, nulls)
+            continue
+        if col.want not in (None, "int64", "Int64"):
+            data[k] = _cast(col, raw, nulls)
             continue
         if nulls.any():
             if col.want == "int64":  # pragma: no cover - fastetl refuses first
