@@ -228,3 +228,34 @@ def test_thousands_equal_to_the_delimiter(tmp_path):
     p = write(tmp_path, 'a,b,c\n"1,234",5,"2,500.5"\n"-7",0,1.5\n')
     df = own(p, thousands=",")
     assert df["a"].tolist() == [1234, -7]
+
+
+# -- dialect ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def weird_dialect():
+    import csv
+
+    csv.register_dialect("fastetl-weird", delimiter=":", quotechar="`", escapechar="~",
+                         doublequote=False, skipinitialspace=False, quoting=csv.QUOTE_NONE)
+    yield "fastetl-weird"
+    csv.unregister_dialect("fastetl-weird")
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"sep": ","}, {"delimiter": ":"}, {"quotechar": "'"},
+                                    {"escapechar": "!"}, {"skipinitialspace": True},
+                                    {"doublequote": True}])
+def test_dialect_on_own_path(tmp_path, weird_dialect, kwargs):
+    """dialect=: its options win, with pandas' ParserWarning for each conflicting value."""
+    p = write(tmp_path, "a:b:c\n1:2~:x:`q`\n3:4.5:y\n")
+    own(p, dialect=weird_dialect, **kwargs)
+
+
+def test_invalid_dialect_is_pandas_error(tmp_path):
+    class NotADialect:
+        pass
+
+    p = write(tmp_path, "a\n1\n")
+    fastetl.set_fallback("error")
+    same(p, dialect=NotADialect)

@@ -88,9 +88,8 @@ _ONLY_DEFAULT = {
     "chunksize": (None,),
     "lineterminator": (None,),
     "quoting": (csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONE),
-    "doublequote": (True,),
+    "doublequote": (True, False),  # (False: only with quoting=QUOTE_NONE, see _plan)
     "encoding_errors": ("strict",),
-    "dialect": (None,),
     "on_bad_lines": ("error",),
     "memory_map": (False, True),
     # (fastetl's floats are round-trip; "legacy" where it agrees: _marks_float_guard)
@@ -476,8 +475,35 @@ def _without_rows(data: bytes, skip: set[int], delim: str, quote: str | None) ->
     return b"".join(kept)
 
 
+def _dialect(opts: dict[str, Any]) -> list[Any]:
+    """dialect=: its six options put into ``opts`` as pandas merges them (its own
+    helpers), and the warnings pandas gives on the way (conflicting values)."""
+    if opts["dialect"] is None:
+        return []
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        try:
+            dialect = _readers._extract_dialect({"dialect": opts["dialect"]})
+            kw = {k: opts[k] for k in _readers.MANDATORY_DIALECT_ATTRS if k != "delimiter"}
+            kw.update(_readers._refine_defaults_read(
+                opts["dialect"], opts["delimiter"], opts["engine"], opts["sep"],
+                opts["on_bad_lines"], opts["names"], {"delimiter": ","},
+                opts["dtype_backend"], opts["lineterminator"],
+            ))
+            merged = _readers._merge_with_dialect_properties(dialect, kw)
+        except Exception as e:  # pandas refuses the dialect: its error is the answer
+            raise _PandasSays(e) from None
+    opts["sep"], opts["delimiter"] = merged["delimiter"], _readers.lib.no_default
+    for key in _readers.MANDATORY_DIALECT_ATTRS:
+        if key != "delimiter":
+            opts[key] = merged[key]
+    opts["dialect"] = None
+    return list(seen)
+
+
 def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
     """What fastetl reads for this call, or Unsupported."""
+    said = _dialect(opts)
     for key, allowed in _ONLY_DEFAULT.items():
         if not _is_default(opts[key], allowed):
             raise Unsupported(f"{key}={opts[key]!r}")
@@ -510,6 +536,8 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         raise Unsupported("sep equal to quotechar")
     if opts["quoting"] == csv.QUOTE_NONE:
         quote = None
+    elif opts["doublequote"] is False:
+        raise Unsupported("doublequote=False")
     comment = opts["comment"]
     if comment is not None:
         if not isinstance(comment, str) or len(comment) != 1 or not comment.isascii() or (
@@ -597,7 +625,7 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         low_memory=bool(opts["low_memory"]),
         backend=backend,
         dialect_extra=dialect_extra,
-        guards={"bool_words": words, "marks": decimal + (thousands or ""),
+        guards={"bool_words": words, "marks": decimal + (thousands or ""), "said": said,
                 "precision": opts["float_precision"]},
     )
 
@@ -1499,7 +1527,7 @@ def _answer(opts: dict[str, Any], replay: dict[str, Any]) -> pandas.DataFrame:
                 pass
     if index:
         df = _set_index(df, plan, index)
-    for w in plan.guards.get("warnings", ()):  # (pointing at the caller of read_csv)
+    for w in plan.guards["said"] + plan.guards.get("warnings", []):  # (at read_csv's caller)
         warnings.warn(w.message, w.category, stacklevel=3)
     return df
 

@@ -19,6 +19,7 @@ import io
 import mmap
 import os
 import re
+import warnings
 from typing import Any
 
 import numpy as np
@@ -71,6 +72,7 @@ class TextFileReader:
         from . import pandas as dropin
 
         self._dropin = dropin
+        said = dropin._dialect(opts)
         _check_options(opts, chunksize)
         self.chunksize = chunksize
         self.nrows = opts["nrows"]
@@ -117,6 +119,8 @@ class TextFileReader:
         )
         self._pos = 0
         self._prefix = self._header()
+        for w in said:  # (pandas' warnings about the dialect, at read_csv's caller)
+            warnings.warn(w.message, w.category, stacklevel=4)
 
     # -- cutting rows -------------------------------------------------------------------
 
