@@ -259,3 +259,40 @@ def test_invalid_dialect_is_pandas_error(tmp_path):
     p = write(tmp_path, "a\n1\n")
     fastetl.set_fallback("error")
     same(p, dialect=NotADialect)
+
+
+# -- dtype="category" ------------------------------------------------------------------
+
+_CATEGORY_WORDS = st.sampled_from(["1", "2", "1.0", "-3", "1e3", "a", "b", "True", "false",
+                                   "TRUE", "tRuE", "", "NA", "nan", " 1", "01", "inf", "yes",
+                                   "2020-01-01"])
+_CATEGORY_DTYPES = st.sampled_from(["category", "cat-ordered", "cat-str", "cat-int", "cat-bool"])
+
+
+def _category_dtype(name):
+    from pandas.api.types import CategoricalDtype
+
+    return {"category": "category", "cat-ordered": CategoricalDtype(ordered=True),
+            "cat-str": CategoricalDtype(["1", "2", "a"]), "cat-int": CategoricalDtype([1, 2, 3]),
+            "cat-bool": CategoricalDtype([True, False])}[name]
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(words=st.lists(_CATEGORY_WORDS, min_size=1, max_size=8), dtype=_CATEGORY_DTYPES,
+       true_words=st.booleans(), keep_default_na=st.booleans())
+def test_category_differential(tmp_path_factory, words, dtype, true_words, keep_default_na):
+    """dtype="category" or a CategoricalDtype: pandas 3.1 makes numbers or bools of the
+    categories when all of them are; given categories recode the values."""
+    p = write(tmp_path_factory.mktemp("k"), "a,b\n" + "".join(f"{w},{i}\n" for i, w in enumerate(words)))
+    kwargs = {"dtype": {"a": _category_dtype(dtype)}, "keep_default_na": keep_default_na}
+    if true_words:
+        kwargs["true_values"] = ["yes"]
+    fastetl.set_fallback("silent")
+    same(p, **kwargs)
+
+
+@pytest.mark.parametrize("dtype", ["category", "cat-ordered", "cat-str", "cat-int", "cat-bool"])
+def test_category_on_own_path(tmp_path, dtype):
+    p = write(tmp_path, "a,b\n1,x\n2,y\nTrue,x\n,z\n3,x\n")
+    own(p, dtype=_category_dtype(dtype))
+    own(p, dtype={"b": _category_dtype(dtype)})

@@ -147,6 +147,7 @@ class _Col:
     want: str | None = None  # a dtype the call asked for: see _WANT
     width: int | None = None  # text read as str(width) instead of a dictionary
     longest: int = 0  # bytes of the longest text in the first rows
+    categorical: Any = None  # the CategoricalDtype dtype= asked for (want "category")
 
 
 @dataclass
@@ -206,8 +207,8 @@ def _want_name(dtype: Any) -> str:
         return "int64"
     if d == np.dtype(object):
         return "object"
-    if isinstance(d, pandas.CategoricalDtype) and d.categories is None and not d.ordered:
-        return "category"
+    if isinstance(d, pandas.CategoricalDtype):
+        return "category"  # (categories and order: _Col.categorical)
     if isinstance(d, pandas.Int64Dtype):
         return "Int64"
     if isinstance(d, np.dtype) and d.name in _WANT:
@@ -823,14 +824,17 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
                 raise Unsupported("dtype for a parse_dates column")
             cols.append(_Col(label=label, position=pos, kind="date"))
             continue
+        asked = None
         if dtype is not None:
             if isinstance(dtype, dict):
                 if label in dtype:
-                    want = _want_name(dtype[label])
+                    asked = dtype[label]
                 elif pos in dtype and not plan.header:
-                    want = _want_name(dtype[pos])
+                    asked = dtype[pos]
             else:
-                want = _want_name(dtype)
+                asked = dtype
+            if asked is not None:
+                want = _want_name(asked)
         if want is not None:
             kind = _WANT[want][0]
         else:
@@ -849,6 +853,8 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
             else:
                 raise Unsupported(f"column {label!r} of type {d} in the first rows")
         col = _Col(label=label, position=pos, kind=kind, want=want)
+        if want == "category":
+            col.categorical = pandas.api.types.pandas_dtype(asked)
         if kind == "text":
             texts = [v for v in sample[label].tolist() if isinstance(v, str)]
             col.longest = max((len(v.encode()) for v in texts), default=0)
@@ -1320,11 +1326,7 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
             if not _every_chunk_has(plan, surely[codes_n]):
                 raise Unsupported(f"column {col.label!r}: pandas' chunks would mix types")
         if col.want == "category":
-            if any(_not_text(v, marks) or v in true or v in false for v in values) or (
-                "" in values
-            ):
-                raise Unsupported("category values that pandas may read as numbers")
-            return _categorical(values, codes, nulls)
+            return _categorical(plan, col, values, codes, nulls)
         if not _have_arrow():  # pragma: no cover - pyarrow is installed where tested
             raise Unsupported("text columns without pyarrow")
         import pyarrow as pa
@@ -1347,16 +1349,32 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
     return _text_array(strings, col.want, plan.backend)
 
 
-def _categorical(values: list[str], codes: np.ndarray, nulls: np.ndarray) -> Any:
-    """pandas' dtype='category': categories sorted, as pandas makes them from text."""
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    remap = np.empty(len(values) + 1, dtype=np.int64)
-    remap[np.array(order, dtype=np.int64)] = np.arange(len(values))
-    remap[len(values)] = -1
+def _categorical(
+    plan: _Plan, col: _Col, values: list[str], codes: np.ndarray, nulls: np.ndarray
+) -> Any:
+    """dtype="category" (or a CategoricalDtype): pandas' own helpers make the categories
+    from the dictionary -- numbers or bools where they all are (pandas 3.1), sorted; or
+    the categories asked for -- and fastetl's codes are recoded to them."""
+    true, false = plan.guards["bool_words"]
+    cats = pandas.Index(values)
     codes_n = codes.copy()
-    codes_n[nulls] = len(values)
-    cats = pandas.Index([values[i] for i in order])
-    return pandas.Categorical.from_codes(remap[codes_n], categories=cats)
+    codes_n[nulls] = -1
+    dtype = col.categorical
+    if dtype.categories is None:
+        converted = pandas.Categorical._maybe_convert_categories(
+            cats,
+            true_values=sorted(true) or None,
+            false_values=sorted(false) or None,
+            convert_numeric=plan.guards["marks"] == ".",
+            convert_bool=True,
+            bool_case_insensitive=True,
+        )
+        return pandas.Categorical._from_converted_categories(
+            cats if converted is None else converted, codes_n, ordered=dtype.ordered
+        )
+    # (pandas' C parser adds the words given to the default true words)
+    words = ["True", "TRUE", "true", *sorted(true)] if true else None
+    return pandas.Categorical._from_inferred_categories(cats, codes_n, dtype, true_values=words)
 
 
 def _nullable(backend: str, values: np.ndarray, nulls: np.ndarray) -> Any:
