@@ -296,3 +296,42 @@ def test_category_on_own_path(tmp_path, dtype):
     p = write(tmp_path, "a,b\n1,x\n2,y\nTrue,x\n,z\n3,x\n")
     own(p, dtype=_category_dtype(dtype))
     own(p, dtype={"b": _category_dtype(dtype)})
+
+
+# -- sep=r"\s+" --------------------------------------------------------------------------
+
+_BLANKS = st.sampled_from([" ", "  ", "\t", " \t "])
+
+
+@st.composite
+def _spaced_text(draw):
+    ncols = draw(st.integers(1, 4))
+    lines = [" ".join("abcd"[:ncols])]
+    for _ in range(draw(st.integers(1, 8))):
+        row = [draw(st.sampled_from(["1", "2.5", "x", "NA", "-3", "True", "ab"]))
+               for _ in range(ncols)]
+        text = row[0] + "".join(draw(_BLANKS) + c for c in row[1:])
+        lines.append(draw(st.sampled_from(["", " ", "\t"])) + text
+                     + draw(st.sampled_from(["", " ", "\t "])))
+    if draw(st.booleans()):
+        lines.insert(draw(st.integers(1, len(lines))), draw(st.sampled_from(["", "   "])))
+    return "\n".join(lines) + draw(st.sampled_from(["", "\n", "\r\n"]))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(text=_spaced_text(), header=st.booleans(), chunked=st.booleans())
+def test_whitespace_sep_differential(tmp_path_factory, text, header, chunked):
+    """sep=r"\\s+": runs of spaces and tabs, blanks at the ends of lines, blank lines."""
+    p = write(tmp_path_factory.mktemp("w"), text)
+    kwargs = {"sep": r"\s+"} if header else {"sep": r"\s+", "header": None}
+    fastetl.set_fallback("silent")
+    if chunked:
+        same_chunks(lambda: p, chunksize=3, **kwargs)
+    else:
+        same(p, **kwargs)
+
+
+def test_whitespace_sep_on_own_path(tmp_path):
+    p = write(tmp_path, "a b  c\n 1\t2.5  x \n\n3 4 y\t\n")
+    own(p, sep=r"\s+")
+    own(p, sep=r"\s+", usecols=["a", "c"])

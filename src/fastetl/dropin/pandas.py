@@ -354,6 +354,20 @@ def _path_of(src: Any) -> str:
     raise Unsupported(f"input of type {type(src).__name__} (only file paths are read directly)")
 
 
+# sep="\s+": runs of blanks (space, tab: pandas' C tokenizer) become this one byte, and
+# blanks at the start and end of a line go, before the core reads the text (_spaced)
+_WHITESPACE = "\x1f"
+
+
+def _spaced(data: bytes) -> bytes:
+    """Text split on runs of blanks rewritten with the delimiter _WHITESPACE (or
+    Unsupported where that could read otherwise: quotes, the byte itself, comments)."""
+    if b'"' in data or _WHITESPACE.encode() in data:
+        raise Unsupported("sep='\\s+' with quotes in the text")
+    data = re.sub(rb"[ \t]+", b"\x1f", data)
+    return re.sub(rb"(?:^|(?<=[\r\n]))\x1f|\x1f(?=\r|\n|$)", b"", data)
+
+
 def _separator(opts: dict[str, Any]) -> str:
     sep, delim = opts["sep"], opts["delimiter"]
     nd = _readers.lib.no_default
@@ -363,6 +377,8 @@ def _separator(opts: dict[str, Any]) -> str:
         sep = delim
     if sep is nd:
         return ","
+    if sep == r"\s+":
+        return _WHITESPACE
     if not isinstance(sep, str) or len(sep) != 1 or not sep.isascii() or sep in "\r\n\"":
         raise Unsupported(f"sep={sep!r} (one ASCII character is covered)")
     if sep == " ":
@@ -593,6 +609,13 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
                 data = f.read()
         data = _decoded(_decompressed(data, method), codec)
         path = None
+    if delim == _WHITESPACE:
+        if opts["quotechar"] != '"' or opts["comment"] is not None or opts["escapechar"] is not None:
+            raise Unsupported("sep='\\s+' with quotechar, comment or escapechar")
+        if data is None:
+            with open(path, "rb") as f:
+                data = f.read()
+        data, path = _spaced(data), None
     skip = _skip_set(opts["skiprows"])
     if skip:
         if data is None:
@@ -706,6 +729,8 @@ def _guess(plan: _Plan, opts: dict[str, Any]) -> pandas.DataFrame:
         kw["skiprows"] = None  # (already cut out of plan.data)
         kw["memory_map"] = False  # (a buffer cannot be mapped)
     kw["index_col"] = None  # (set at the end, from the columns)
+    if plan.delimiter == _WHITESPACE:  # (the blanks are rewritten in plan.data)
+        kw["sep"], kw["delimiter"] = _WHITESPACE, _readers.lib.no_default
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         try:
@@ -1430,19 +1455,19 @@ def _marks_float_guard(plan: _Plan) -> None:
 
 def _cast(col: _Col, raw: np.ndarray, nulls: np.ndarray) -> Any:
     """An int64 column as the integer dtype asked for (numpy's, or pandas' nullable
-    Int8 ... UInt64), or Unsupported where pandas refuses (NA in a numpy integer column,
-    a value out of range): pandas' own error is the answer then."""
+    Int8 ... UInt64); where pandas refuses (NA in a numpy integer column, a value out
+    of range) its own error is the answer (_PandasSays)."""
     target = np.dtype(col.want.lower())
     values = raw[~nulls]
     info = np.iinfo(target)
     if len(values) and (values.min() < info.min or values.max() > info.max):
-        raise Unsupported(f"column {col.label!r}: a value out of range of {col.want}")
+        raise _PandasSays()
     if col.want[0].isupper():
         out = raw.astype(target)
         out[nulls] = 0
         return pandas.arrays.IntegerArray(out, nulls.copy())
     if nulls.any():
-        raise Unsupported(f"column {col.label!r}: NA in a {col.want} column")
+        raise _PandasSays()
     return raw.astype(target)
 
 

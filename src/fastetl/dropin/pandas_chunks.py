@@ -111,6 +111,8 @@ class TextFileReader:
             quote = None
         self._delim = ord(delim)
         self._quote = ord(quote) if quote else -1
+        if delim == dropin._WHITESPACE and b'"' in self._buf:
+            raise Unsupported("sep='\\s+' with quotes in the text")
         if _BLANK_LINE.search(self._buf):
             raise Unsupported("a line of blanks, which pandas skips")
         # numpy may cut at line feeds where no quote or lone carriage return is
