@@ -335,3 +335,29 @@ def test_whitespace_sep_on_own_path(tmp_path):
     p = write(tmp_path, "a b  c\n 1\t2.5  x \n\n3 4 y\t\n")
     own(p, sep=r"\s+")
     own(p, sep=r"\s+", usecols=["a", "c"])
+
+
+# -- numeric na_values ------------------------------------------------------------------
+
+_NA_CELLS = st.sampled_from(["-999", "-999.0", "-999.000", "1.2", "2", "x", "NA", "", "1e3",
+                             "1000", "5.5", "+1000", "01000", "nan"])
+_NA_VALUES = st.sampled_from([["-999"], [-999], [-999.0], ["-999.0", "-999"], "x", ["1e3"],
+                              [5.5], [1000], ["5.5", "x"], 7, [], ["nan"]])
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(rows=st.lists(st.tuples(_NA_CELLS, _NA_CELLS), min_size=1, max_size=6),
+       na_values=_NA_VALUES, keep_default_na=st.booleans())
+def test_numeric_na_values_differential(tmp_path_factory, rows, na_values, keep_default_na):
+    """na_values with numbers (or numeric strings): pandas' spellings of them as NA text,
+    and in a column of fractions the values equal to them (-999.000 for -999)."""
+    p = write(tmp_path_factory.mktemp("n"), "A,B\n" + "".join(f"{a},{b}\n" for a, b in rows))
+    fastetl.set_fallback("silent")
+    same(p, na_values=na_values, keep_default_na=keep_default_na)
+
+
+@pytest.mark.parametrize("na_values", [["-999.0", "-999"], [-999, -999.0], [-999.0], [-999]])
+def test_numeric_na_values_on_own_path(tmp_path, na_values):
+    p = write(tmp_path, "A,B\n-999,1.200\n2,-999.000\n3,4.500\n")
+    df = own(p, na_values=na_values)
+    assert df.isna().sum().tolist() == [1, 1]

@@ -368,6 +368,16 @@ def _spaced(data: bytes) -> bytes:
     return re.sub(rb"(?:^|(?<=[\r\n]))\x1f|\x1f(?=\r|\n|$)", b"", data)
 
 
+def _na_floats(opts: dict[str, Any]) -> np.ndarray:
+    """The values a float column reads as NA beside the strings (pandas' na_fvalues)."""
+    if not opts["na_filter"] or opts["na_values"] is None:
+        return np.zeros(0)
+    _, floats = _readers._clean_na_values(
+        opts["na_values"], opts["keep_default_na"], floatify=True
+    )
+    return np.array(sorted(floats), dtype=np.float64)
+
+
 def _separator(opts: dict[str, Any]) -> str:
     sep, delim = opts["sep"], opts["delimiter"]
     nd = _readers.lib.no_default
@@ -387,23 +397,20 @@ def _separator(opts: dict[str, Any]) -> str:
 
 
 def _na_set(opts: dict[str, Any]) -> tuple[str, ...]:
+    """The NA strings of the call (pandas' own spelling of numeric ones: -999 gives
+    "-999" and "-999.0"); the numbers pandas also matches by value: _na_floats."""
     if not opts["na_filter"]:
         return ()
     na = opts["na_values"]
     extra: tuple[str, ...] = ()
     if na is not None:
-        if isinstance(na, str):
-            extra = (na,)
-        elif isinstance(na, (list, tuple, set, frozenset)) and all(isinstance(v, str) for v in na):
-            extra = tuple(na)
-        else:
-            raise Unsupported("na_values other than strings (or per column)")
-    for v in extra:
+        if isinstance(na, dict):
+            raise Unsupported("na_values per column")
         try:
-            float(v)
-        except ValueError:
-            continue
-        raise Unsupported(f"the numeric NA value {v!r} (pandas also matches it by value)")
+            strings, _ = _readers._clean_na_values(na, False, floatify=True)
+        except Exception:  # (pandas says what is wrong with them)
+            raise Unsupported("these na_values") from None
+        extra = tuple(sorted(v for v in strings if isinstance(v, str)))
     base = _NA_DEFAULT if opts["keep_default_na"] else ()
     nulls = tuple(dict.fromkeys((*base, *extra)))
     for v in nulls:
@@ -650,6 +657,7 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         backend=backend,
         dialect_extra=dialect_extra,
         guards={"bool_words": words, "marks": decimal + (thousands or ""), "said": said,
+                "na_floats": _na_floats(opts),
                 "precision": opts["float_precision"]},
     )
 
@@ -1490,6 +1498,16 @@ def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
             data[k] = raw.astype("M8[us]")
             continue
         if col.kind == "float":
+            floats = plan.guards["na_floats"]
+            if len(floats):  # (numbers pandas reads as NA by value: -999.000 for -999)
+                hit = np.isin(raw, floats)
+                if hit.any():
+                    # pandas compares by value only where its int parse failed (a
+                    # fraction in the column): a column of whole numbers is unclear
+                    whole = raw[~np.isnan(raw)]
+                    if (whole == np.floor(whole)).all():
+                        raise Unsupported(f"column {col.label!r}: a numeric NA among whole numbers")
+                    raw = np.where(hit, np.nan, raw)
             nan = np.isnan(raw)
             if nan.any() and not guarded:
                 _null_guard(plan)
