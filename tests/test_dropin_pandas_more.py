@@ -361,3 +361,30 @@ def test_numeric_na_values_on_own_path(tmp_path, na_values):
     p = write(tmp_path, "A,B\n-999,1.200\n2,-999.000\n3,4.500\n")
     df = own(p, na_values=na_values)
     assert df.isna().sum().tolist() == [1, 1]
+
+
+# -- encoding_errors -----------------------------------------------------------------
+
+_BYTES = st.sampled_from([b"a", b"1", b"\xff", b"\xe2\x82", b"\xc3\xa9", b",", b'"', b"\n",
+                          b"x\xfe", b""])
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(parts=st.lists(_BYTES, min_size=1, max_size=12), errors=st.sampled_from(["replace", "ignore"]),
+       dtype=st.sampled_from([None, "category", object]))
+def test_encoding_errors_differential(tmp_path_factory, parts, errors, dtype):
+    """Invalid UTF-8 with encoding_errors replace/ignore: pandas decodes field by field,
+    fastetl the whole text first (a line emptied by 'ignore' goes to pandas)."""
+    p = tmp_path_factory.mktemp("e") / "data.csv"
+    p.write_bytes(b"a,b\n" + b"".join(parts) + b"\n")
+    fastetl.set_fallback("silent")
+    same(p, encoding_errors=errors, dtype=dtype, keep_default_na=False)
+
+
+def test_encoding_errors_on_own_path(tmp_path):
+    p = tmp_path / "data.csv"
+    p.write_bytes(b'a,b\n"q\xff",1\n,2\n"q\xfe",3\n"z",4\n')
+    for errors in ("replace", "ignore"):
+        own(p, encoding_errors=errors)
+        own(p, encoding_errors=errors, dtype={"a": "category"})
+

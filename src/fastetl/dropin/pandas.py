@@ -89,7 +89,7 @@ _ONLY_DEFAULT = {
     "lineterminator": (None,),
     "quoting": (csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONE),
     "doublequote": (True, False),  # (False: only with quoting=QUOTE_NONE, see _plan)
-    "encoding_errors": ("strict",),
+    "encoding_errors": ("strict", "replace", "ignore"),  # (decoded here: _decoded)
     "on_bad_lines": ("error",),
     "memory_map": (False, True),
     # (fastetl's floats are round-trip; "legacy" where it agrees: _marks_float_guard)
@@ -329,12 +329,20 @@ def _codec(encoding: Any) -> str | None:
     return None if name == "utf-8" else name
 
 
-def _decoded(data: bytes, codec: str | None) -> bytes:
-    """``data`` in UTF-8, decoded from ``codec`` as pandas decodes it (strict)."""
-    if codec is None:
+def _decoded(data: bytes, codec: str | None, errors: str = "strict") -> bytes:
+    """``data`` in UTF-8, decoded from ``codec`` (None: UTF-8) as pandas decodes it,
+    with its ``encoding_errors`` (strict, replace, ignore)."""
+    if codec is None and errors == "strict":
         return data
+    if errors == "ignore" and codec is None:
+        out = data.decode("utf-8", errors).encode("utf-8")
+        blank = re.compile(rb"(?:^|(?<=[\r\n]))[ \t]*(?=[\r\n]|$)")  # (line starts)
+        if out != data and len(blank.findall(out)) != len(blank.findall(data)):
+            # pandas decodes field by field: a line of dropped bytes stays a row
+            raise Unsupported("encoding_errors='ignore' emptying a line")
+        return out
     try:
-        return data.decode(codec).encode("utf-8", errors="strict")
+        return data.decode(codec or "utf-8", errors).encode("utf-8", errors="strict")
     except (UnicodeError, ValueError):
         raise Unsupported(f"text that does not decode as {codec}") from None
 
@@ -610,11 +618,13 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         data = _take(src, replay)
         if replay.get("text"):
             codec = None  # (pandas ignores encoding= for text)
-    if method is not None or codec is not None:  # decoded here, read as UTF-8 bytes
+    errors = "strict" if replay.get("text") else opts["encoding_errors"]
+    if method is not None or codec is not None or errors != "strict":
+        # decoded here, read as UTF-8 bytes
         if data is None:
             with open(path, "rb") as f:
                 data = f.read()
-        data = _decoded(_decompressed(data, method), codec)
+        data = _decoded(_decompressed(data, method), codec, errors)
         path = None
     if delim == _WHITESPACE:
         if opts["quotechar"] != '"' or opts["comment"] is not None or opts["escapechar"] is not None:
