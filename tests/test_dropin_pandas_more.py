@@ -388,3 +388,42 @@ def test_encoding_errors_on_own_path(tmp_path):
         own(p, encoding_errors=errors)
         own(p, encoding_errors=errors, dtype={"a": "category"})
 
+
+
+# -- lineterminator, bool arguments ------------------------------------------------------
+
+_LT_CELLS = st.sampled_from(["1", "x", "", "2.5", '"q\nr"', '"a\rb"'])
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(rows=st.lists(st.tuples(_LT_CELLS, _LT_CELLS), min_size=1, max_size=5),
+       ends=st.sampled_from(["\n", "\r", "\r\n"]),
+       terminator=st.sampled_from(["\n", "\r", b"\n", b"\r"]), chunked=st.booleans())
+def test_lineterminator_differential(tmp_path_factory, rows, ends, terminator, chunked):
+    """lineterminator "\\n" or "\\r": the default reading where the text has no other
+    line end; pandas' own where it has (there the other byte is data)."""
+    text = ends.join(["a,b"] + [f"{a},{b}" for a, b in rows]) + ends
+    p = tmp_path_factory.mktemp("t") / "data.csv"
+    p.write_bytes(text.encode())
+    fastetl.set_fallback("silent")
+    if chunked:
+        same_chunks(lambda: p, chunksize=2, lineterminator=terminator)
+    else:
+        same(p, lineterminator=terminator)
+
+
+def test_lineterminator_on_own_path(tmp_path):
+    p = tmp_path / "data.csv"
+    p.write_bytes(b'a,b\n1,"x"\n2,y\n')
+    own(p, lineterminator="\n")
+    own(p, lineterminator=b"\n")
+
+
+@pytest.mark.parametrize("kwarg", ["dayfirst", "doublequote", "keep_default_na", "memory_map",
+                                   "na_filter", "skip_blank_lines", "skipinitialspace"])
+@pytest.mark.parametrize("value", ["False", None, 1.5])
+def test_bool_arguments_checked_as_pandas(tmp_path, kwarg, value):
+    """A bool argument that is not a bool: pandas' ValueError, not its truthiness."""
+    p = write(tmp_path, "a\n1\n")
+    fastetl.set_fallback("error")
+    same(p, **{kwarg: value})

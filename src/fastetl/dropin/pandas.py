@@ -86,7 +86,7 @@ _ONLY_DEFAULT = {
     "dayfirst": (False,),
     "iterator": (False,),  # (read_csv hands these to pandas_chunks.TextFileReader)
     "chunksize": (None,),
-    "lineterminator": (None,),
+    "lineterminator": (None, "\n", "\r", b"\n", b"\r", bytearray(b"\n"), bytearray(b"\r")),
     "quoting": (csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONE),
     "doublequote": (True, False),  # (False: only with quoting=QUOTE_NONE, see _plan)
     "encoding_errors": ("strict", "replace", "ignore"),  # (decoded here: _decoded)
@@ -507,6 +507,36 @@ def _without_rows(data: bytes, skip: set[int], delim: str, quote: str | None) ->
     return b"".join(kept)
 
 
+def _line_ends(terminator: Any, path: str | None, data: bytes | None) -> None:
+    """lineterminator="\n" (or "\r") reads as the default where the text holds no
+    other line end ("\r" or "\n"), which pandas would take as data: else Unsupported."""
+    if terminator is None:
+        return
+    mark = terminator.encode("latin-1") if isinstance(terminator, str) else bytes(terminator)
+    other = b"\r" if mark == b"\n" else b"\n"
+    if data is not None:
+        found = other in data
+    else:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size == 0:
+                return
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                found = m.find(other) != -1
+    if found:
+        raise Unsupported(f"lineterminator={terminator!r} with {other!r} in the text")
+
+
+def _bool_arguments(opts: dict[str, Any]) -> None:
+    """pandas' check of its bool arguments (na_filter="False" is an error, not true)."""
+    check = getattr(_readers, "_validate_bool_kwargs", None)
+    if check is not None:
+        try:
+            check(opts)
+        except ValueError as e:
+            raise _PandasSays(e) from None
+
+
 def _dialect(opts: dict[str, Any]) -> list[Any]:
     """dialect=: its six options put into ``opts`` as pandas merges them (its own
     helpers), and the warnings pandas gives on the way (conflicting values)."""
@@ -535,6 +565,7 @@ def _dialect(opts: dict[str, Any]) -> list[Any]:
 
 def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
     """What fastetl reads for this call, or Unsupported."""
+    _bool_arguments(opts)
     said = _dialect(opts)
     for key, allowed in _ONLY_DEFAULT.items():
         if not _is_default(opts[key], allowed):
@@ -633,6 +664,7 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
             with open(path, "rb") as f:
                 data = f.read()
         data, path = _spaced(data), None
+    _line_ends(opts["lineterminator"], path, data)
     skip = _skip_set(opts["skiprows"])
     if skip:
         if data is None:

@@ -72,6 +72,7 @@ class TextFileReader:
         from . import pandas as dropin
 
         self._dropin = dropin
+        dropin._bool_arguments(opts)
         said = dropin._dialect(opts)
         _check_options(opts, chunksize)
         self.chunksize = chunksize
@@ -113,6 +114,7 @@ class TextFileReader:
         self._quote = ord(quote) if quote else -1
         if delim == dropin._WHITESPACE and b'"' in self._buf:
             raise Unsupported("sep='\\s+' with quotes in the text")
+        dropin._line_ends(opts["lineterminator"], None, self._buf)
         if _BLANK_LINE.search(self._buf):
             raise Unsupported("a line of blanks, which pandas skips")
         # numpy may cut at line feeds where no quote or lone carriage return is
