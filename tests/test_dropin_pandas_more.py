@@ -427,3 +427,15 @@ def test_bool_arguments_checked_as_pandas(tmp_path, kwarg, value):
     p = write(tmp_path, "a\n1\n")
     fastetl.set_fallback("error")
     same(p, **{kwarg: value})
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(cells=st.lists(st.tuples(_NUMBERS, _NUMBERS), min_size=1, max_size=6),
+       dtype=st.sampled_from(_NUMERIC_DTYPES + ["int64", "float64", "Int64"]),
+       backend=st.sampled_from(["numpy_nullable", "pyarrow"]))
+def test_numeric_dtype_with_backend_differential(tmp_path_factory, cells, dtype, backend):
+    """dtype for one column with dtype_backend: that column as asked, the others in
+    the backend's types (or pandas' exception class)."""
+    p = write(tmp_path_factory.mktemp("b"), "a,b\n" + "".join(f"{x},{y}\n" for x, y in cells))
+    fastetl.set_fallback("silent")
+    same(p, dtype={"a": dtype}, dtype_backend=backend)

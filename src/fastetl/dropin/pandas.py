@@ -589,8 +589,6 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         backend = None
     elif backend not in ("numpy_nullable", "pyarrow") or not _have_arrow():
         raise Unsupported(f"dtype_backend={backend!r}")
-    elif opts["dtype"] is not None:
-        raise Unsupported("dtype with dtype_backend")
     quote = opts["quotechar"]
     if not isinstance(quote, str) or len(quote) != 1 or not quote.isascii() or quote in "\r\n":
         raise Unsupported(f"quotechar={quote!r}")
@@ -912,6 +910,9 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
                 want = _want_name(asked)
         if want is not None:
             kind = _WANT[want][0]
+            if plan.backend is not None and (kind not in ("int", "float") or want.islower()):
+                # (pandas makes 0 under int8 a float64 there): nullable numbers only
+                raise Unsupported("a numpy or text dtype with dtype_backend")
         else:
             d = _plain(sample[label].dtype)
             if d == np.dtype("int64"):
@@ -1554,7 +1555,7 @@ def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
             if nan.any() and not guarded:
                 _null_guard(plan)
                 guarded = True
-            if plan.backend is not None:
+            if plan.backend is not None and col.want is None:  # (a dtype asked for wins)
                 if nan.all():  # pandas: a column of nothing but NA is Int64 / null
                     data[k] = _nullable(plan.backend, np.zeros(len(raw), np.int64), nan)
                 else:
@@ -1573,7 +1574,7 @@ def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
         if nulls.any() and not guarded:
             _null_guard(plan)
             guarded = True
-        if plan.backend is not None:
+        if plan.backend is not None and col.want is None:
             data[k] = _nullable(plan.backend, raw, nulls)
             continue
         if col.want not in (None, "int64", "Int64"):
