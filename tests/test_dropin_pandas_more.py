@@ -439,3 +439,21 @@ def test_numeric_dtype_with_backend_differential(tmp_path_factory, cells, dtype,
     p = write(tmp_path_factory.mktemp("b"), "a,b\n" + "".join(f"{x},{y}\n" for x, y in cells))
     fastetl.set_fallback("silent")
     same(p, dtype={"a": dtype}, dtype_backend=backend)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(lines=st.lists(st.sampled_from(["1,2", "x,", "", "  ", "\t", "3, 4", '"q",5']),
+                      min_size=1, max_size=5),
+       ends=st.sampled_from(["\n", "\r", "\r\n"]), last=st.sampled_from(["", "\n", "\n\n", " "]))
+def test_skip_blank_lines_false_differential(tmp_path_factory, lines, ends, last):
+    """skip_blank_lines=False: the default reading where no line is blank; pandas'
+    own (a row of NA for each blank line) where one is."""
+    p = tmp_path_factory.mktemp("s") / "data.csv"
+    p.write_bytes((ends.join(["a,b"] + lines) + last).encode())
+    fastetl.set_fallback("silent")
+    same(p, skip_blank_lines=False)
+
+
+def test_skip_blank_lines_false_on_own_path(tmp_path):
+    p = write(tmp_path, "a,b\n1,2\nx,\n")
+    own(p, skip_blank_lines=False)

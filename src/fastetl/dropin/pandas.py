@@ -81,7 +81,7 @@ _ONLY_DEFAULT = {
     "engine": (None, "c"),
     "converters": (None,),
     "skipfooter": (0,),
-    "skip_blank_lines": (True,),
+    "skip_blank_lines": (True, False),  # (False: where no line is blank, _blank_lines_guard)
     "date_format": (None,),
     "dayfirst": (False,),
     "iterator": (False,),  # (read_csv hands these to pandas_chunks.TextFileReader)
@@ -697,7 +697,7 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         backend=backend,
         dialect_extra=dialect_extra,
         guards={"bool_words": words, "marks": decimal + (thousands or ""), "said": said,
-                "na_floats": _na_floats(opts),
+                "na_floats": _na_floats(opts), "skip_blank_lines": opts["skip_blank_lines"],
                 "precision": opts["float_precision"]},
     )
 
@@ -1098,9 +1098,16 @@ def _blank_beside(plan: _Plan, chars: bytes) -> bool:
     return False
 
 
+_BLANK_LINE = re.compile(rb"(?:^|(?<=\n)|(?<=\r)(?!\n))[ \t]*(?=\r|\n)|[\r\n][ \t]+$")
+
+
 def _blank_lines_guard(plan: _Plan) -> None:
     """pandas skips a line of blanks; fastetl reads it as a row (a short one, filled with
-    nulls): Unsupported when the file may have such a line."""
+    nulls): Unsupported when the file may have such a line.  With skip_blank_lines=False
+    pandas keeps every blank line as a row: Unsupported when there is one."""
+    if not plan.guards["skip_blank_lines"]:
+        if plan.dialect_extra.get("comment") is not None or _BLANK_LINE.search(_raw(plan)):
+            raise Unsupported("skip_blank_lines=False with a blank line or comments")
     if _blank_beside(plan, b"\r\n"):
         if re.search(rb"(?:^|[\r\n])[ \t]+(?:[\r\n]|$)", _raw(plan)):
             raise Unsupported("a line of blanks, which pandas skips")
