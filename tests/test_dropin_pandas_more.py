@@ -457,3 +457,27 @@ def test_skip_blank_lines_false_differential(tmp_path_factory, lines, ends, last
 def test_skip_blank_lines_false_on_own_path(tmp_path):
     p = write(tmp_path, "a,b\n1,2\nx,\n")
     own(p, skip_blank_lines=False)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(lines=st.lists(st.sampled_from(["a,b", "1,2", "x,", "", "c,d", "3,4,5", '"q",5',
+                                       '"m\nn",1']), min_size=1, max_size=7),
+       header=st.integers(1, 3), names=st.booleans(), index_col=st.booleans())
+def test_header_below_the_first_row_differential(tmp_path_factory, lines, header, names,
+                                                  index_col):
+    """header=k: the rows above the header row are left out (pandas' own reading where
+    one of them is blank or spans lines)."""
+    p = write(tmp_path_factory.mktemp("h"), "\n".join(lines) + "\n")
+    kwargs = {"header": header}
+    if names:
+        kwargs["names"] = ["p", "q"]
+    if index_col:
+        kwargs["index_col"] = 0
+    fastetl.set_fallback("silent")
+    same(p, **kwargs)
+
+
+def test_header_below_the_first_row_on_own_path(tmp_path):
+    p = write(tmp_path, "junk\nmore,junk\na,b\n1,x\n2,y\n")
+    own(p, header=2)
+    own(p, header=2, names=["p", "q"])

@@ -629,6 +629,11 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         raise Unsupported("a number mark that is also a mark of the dialect")
     header, names = opts["header"], opts["names"]
     nd = _readers.lib.no_default
+    above = 0  # header=k: the k rows above the header row are cut like skiprows
+    if type(header) is int and 0 < header <= MAX_NROWS:
+        if opts["skiprows"] is not None or comment is not None:
+            raise Unsupported(f"header={header!r} with skiprows or comment")
+        above, header = header, 0
     if names is not nd and names is not None:
         if header in ("infer", None):
             header_row = False
@@ -663,7 +668,7 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
                 data = f.read()
         data, path = _spaced(data), None
     _line_ends(opts["lineterminator"], path, data)
-    skip = _skip_set(opts["skiprows"])
+    skip = _skip_set(opts["skiprows"]) | set(range(above))
     if skip:
         if data is None:
             with open(path, "rb") as f:
@@ -698,6 +703,7 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         dialect_extra=dialect_extra,
         guards={"bool_words": words, "marks": decimal + (thousands or ""), "said": said,
                 "na_floats": _na_floats(opts), "skip_blank_lines": opts["skip_blank_lines"],
+                "header_cut": above > 0,
                 "precision": opts["float_precision"]},
     )
 
@@ -775,6 +781,8 @@ def _guess(plan: _Plan, opts: dict[str, Any]) -> pandas.DataFrame:
         kw["compression"] = None
         kw["encoding"] = None
         kw["skiprows"] = None  # (already cut out of plan.data)
+        if plan.guards["header_cut"]:
+            kw["header"] = 0  # (the rows above it too)
         kw["memory_map"] = False  # (a buffer cannot be mapped)
     kw["index_col"] = None  # (set at the end, from the columns)
     if plan.delimiter == _WHITESPACE:  # (the blanks are rewritten in plan.data)
