@@ -61,9 +61,8 @@ def test_short_floats_with_marks_on_own_path(tmp_path, precision):
 def test_legacy_scaling_twice_falls_back(tmp_path):
     """legacy divides 1,234 by 10 and then by 100 (two roundings): pandas answers."""
     p = write(tmp_path, "a\n1.234\n0.3\n")
-    fastetl.set_fallback("error")
     with pytest.raises(FallbackError, match="legacy"):
-        fpd.read_csv(p, float_precision="legacy")
+        own(p, float_precision="legacy")  # (own: a fallback is an error)
     fastetl.set_fallback("silent")
     same(p, float_precision="legacy")
 
@@ -481,3 +480,20 @@ def test_header_below_the_first_row_on_own_path(tmp_path):
     p = write(tmp_path, "junk\nmore,junk\na,b\n1,x\n2,y\n")
     own(p, header=2)
     own(p, header=2, names=["p", "q"])
+
+
+def test_numpy_str_dtype_as_pandas(tmp_path):
+    """np.str_ is object to pandas, not its str dtype (numpy's U is no numeric dtype)."""
+    import numpy as np
+
+    p = write(tmp_path, "a,b\nx,a\ny,a\n")
+    fastetl.set_fallback("silent")
+    same(p, dtype=np.str_)
+    same(p, dtype={"a": np.str_})
+
+
+def test_skip_blank_lines_false_blank_line_after_a_bom(tmp_path):
+    p = tmp_path / "data.csv"
+    p.write_bytes(b"\xef\xbb\xbf\n1\n")
+    fastetl.set_fallback("silent")
+    same(p, names=["a"], skip_blank_lines=False)

@@ -211,7 +211,7 @@ def _want_name(dtype: Any) -> str:
         return "category"  # (categories and order: _Col.categorical)
     if isinstance(d, pandas.Int64Dtype):
         return "Int64"
-    if isinstance(d, np.dtype) and d.name in _WANT:
+    if isinstance(d, np.dtype) and d.kind in "iuf" and d.name in _WANT:
         return d.name
     if isinstance(d, (pandas.core.arrays.integer.IntegerDtype,
                       pandas.core.arrays.floating.FloatingDtype)) and d.name in _WANT:
@@ -1106,7 +1106,9 @@ def _blank_beside(plan: _Plan, chars: bytes) -> bool:
     return False
 
 
-_BLANK_LINE = re.compile(rb"(?:^|(?<=\n)|(?<=\r)(?!\n))[ \t]*(?=\r|\n)|[\r\n][ \t]+$")
+_BLANK_LINE = re.compile(
+    rb"(?:^(?:\xef\xbb\xbf)?|(?<=\n)|(?<=\r)(?!\n))[ \t]*(?=\r|\n)|[\r\n][ \t]+$"
+)
 
 
 def _blank_lines_guard(plan: _Plan) -> None:
