@@ -336,10 +336,10 @@ def _decoded(data: bytes, codec: str | None, errors: str = "strict") -> bytes:
         return data
     if errors == "ignore" and codec is None:
         out = data.decode("utf-8", errors).encode("utf-8")
-        blank = re.compile(rb"(?:^|(?<=[\r\n]))[ \t]*(?=[\r\n]|$)")  # (line starts)
-        if out != data and len(blank.findall(out)) != len(blank.findall(data)):
-            # pandas decodes field by field: a line of dropped bytes stays a row
-            raise Unsupported("encoding_errors='ignore' emptying a line")
+        if out != data:
+            # pandas types each field from its bytes before decoding it: "1\xff" is
+            # text to it, 1 here; a line of dropped bytes stays a row
+            raise Unsupported("encoding_errors='ignore' dropping bytes")
         return out
     try:
         return data.decode(codec or "utf-8", errors).encode("utf-8", errors="strict")
