@@ -3,12 +3,13 @@
 pandas.read_csv routed to fastetl.pandas.read_csv, beside a pure pass-through
 wrapper, and print the counts.
 
-    python scripts/pandas_conformance.py [--timeout SECONDS] [pytest args...]
+    python scripts/pandas_conformance.py [--timeout SECONDS] [--min-own SHARE] [pytest args...]
 
 Three runs: pass-through (the baseline), fastetl with FASTETL_FALLBACK=silent
 (target: everything the baseline passes), fastetl with FASTETL_FALLBACK=error
 (fastetl's own path only; target: >= 70% of the baseline's C-engine tests).
-Exit status 1 when the silent run passes fewer tests than the baseline.
+Exit status 1 when the silent run passes fewer tests than the baseline, or when
+the own path passes less than ``--min-own`` (a share, default 0) of the tests run.
 """
 
 from __future__ import annotations
@@ -49,8 +50,13 @@ def _run(route: str, policy: str | None, extra: list[str], timeout: float) -> di
 
 def main(argv: list[str]) -> int:
     timeout = 1800.0
-    if argv[:1] == ["--timeout"]:
-        timeout, argv = float(argv[1]), argv[2:]
+    min_own = 0.0
+    while argv[:1] in (["--timeout"], ["--min-own"]):
+        if argv[0] == "--timeout":
+            timeout = float(argv[1])
+        else:
+            min_own = float(argv[1])
+        argv = argv[2:]
     rows = []
     for label, route, policy in (
         ("pass-through", "passthrough", None),
@@ -67,6 +73,9 @@ def main(argv: list[str]) -> int:
     print(f"own path (error): {error['passed']}/{ran} = {share:.1%} of the C-engine tests run")
     if silent["passed"] < base["passed"]:
         print("FAIL: the silent run passes fewer tests than the pass-through wrapper")
+        return 1
+    if share < min_own:
+        print(f"FAIL: the own path passes {share:.1%} (< {min_own:.1%})")
         return 1
     return 0
 

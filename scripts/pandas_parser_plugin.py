@@ -11,7 +11,9 @@ with ``engine="c"``; the plugin replaces that attribute, for the whole session, 
   exactly goes to pandas; ``error``: such a call fails the test).
 
 Only the C engine's tests are kept (ids ``c_high`` / ``c_low``): the Python and
-pyarrow engines are not what the drop-in mirrors.
+pyarrow engines are not what the drop-in mirrors.  A call naming one of them
+(``engine="python"``) is a test's oracle -- the expected frame it compares the C
+engine's answer with -- and goes to pandas unchanged in every route.
 """
 
 from __future__ import annotations
@@ -33,7 +35,12 @@ def pytest_configure(config):
             return original(*args, **kwargs)
 
     elif route == "fastetl":
-        from fastetl.dropin.pandas import read_csv
+        from fastetl.dropin.pandas import read_csv as fastetl_read_csv
+
+        def read_csv(*args, **kwargs):
+            if kwargs.get("engine") not in (None, "c"):  # the oracle, not the test subject
+                return original(*args, **kwargs)
+            return fastetl_read_csv(*args, **kwargs)
     else:
         raise pytest.UsageError(f"FASTETL_ROUTE must be passthrough or fastetl, got {route!r}")
     _saved["read_csv"] = original

@@ -68,6 +68,7 @@ CATEGORY_VALUES = 1 << 16  # distinct values a text column keeps as a dictionary
 STR_MIN_WIDTH = 16
 MAX_WIDTH = 1 << 20
 EXACT_INT_FLOAT = 2**53  # ints up to here become floats exactly
+LEGACY_BYTES = 1 << 20  # float_precision="legacy" is checked number by number up to here
 MAX_NROWS = 200_000  # nrows and skiprows are cut by a Python loop over rows: a bounded one
 _COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar", ".tgz", ".tbz", ".txz")
 _BOOLS = ("true", "false")  # pandas' C parser reads these in any case (tRuE too)
@@ -80,19 +81,19 @@ _ONLY_DEFAULT = {
     "engine": (None, "c"),
     "converters": (None,),
     "skipfooter": (0,),
-    "skip_blank_lines": (True,),
+    "skip_blank_lines": (True, False),  # (False: where no line is blank, _blank_lines_guard)
     "date_format": (None,),
     "dayfirst": (False,),
-    "iterator": (False,),
+    "iterator": (False,),  # (read_csv hands these to pandas_chunks.TextFileReader)
     "chunksize": (None,),
-    "lineterminator": (None,),
+    "lineterminator": (None, "\n", "\r", b"\n", b"\r", bytearray(b"\n"), bytearray(b"\r")),
     "quoting": (csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONE),
-    "doublequote": (True,),
-    "encoding_errors": ("strict",),
-    "dialect": (None,),
+    "doublequote": (True, False),  # (False: only with quoting=QUOTE_NONE, see _plan)
+    "encoding_errors": ("strict", "replace", "ignore"),  # (decoded here: _decoded)
     "on_bad_lines": ("error",),
     "memory_map": (False, True),
-    "float_precision": (None, "high", "round_trip"),  # (fastetl's floats are round-trip)
+    # (fastetl's floats are round-trip; "legacy" where it agrees: _marks_float_guard)
+    "float_precision": (None, "high", "round_trip", "legacy"),
     "storage_options": (None,),
 }
 PENDING_DIALECT = {
@@ -146,6 +147,7 @@ class _Col:
     want: str | None = None  # a dtype the call asked for: see _WANT
     width: int | None = None  # text read as str(width) instead of a dictionary
     longest: int = 0  # bytes of the longest text in the first rows
+    categorical: Any = None  # the CategoricalDtype dtype= asked for (want "category")
 
 
 @dataclass
@@ -176,6 +178,11 @@ _WANT = {
     "category": ("text", "category"),
     "Int64": ("int", "Int64"),
 }
+# more numeric dtypes: read as int64 / float64, then cast where every value fits (_cast)
+_WANT.update({n: ("int", n) for n in ("int8", "int16", "int32", "uint8", "uint16", "uint32",
+                                      "uint64", "Int8", "Int16", "Int32", "UInt8", "UInt16",
+                                      "UInt32", "UInt64")})
+_WANT.update({n: ("float", n) for n in ("float32", "Float32", "Float64")})
 
 
 def _want_name(dtype: Any) -> str:
@@ -200,10 +207,15 @@ def _want_name(dtype: Any) -> str:
         return "int64"
     if d == np.dtype(object):
         return "object"
-    if isinstance(d, pandas.CategoricalDtype) and d.categories is None and not d.ordered:
-        return "category"
+    if isinstance(d, pandas.CategoricalDtype):
+        return "category"  # (categories and order: _Col.categorical)
     if isinstance(d, pandas.Int64Dtype):
         return "Int64"
+    if isinstance(d, np.dtype) and d.kind in "iuf" and d.name in _WANT:
+        return d.name
+    if isinstance(d, (pandas.core.arrays.integer.IntegerDtype,
+                      pandas.core.arrays.floating.FloatingDtype)) and d.name in _WANT:
+        return d.name
     if isinstance(d, pandas.StringDtype):
         if d == pandas.StringDtype(na_value=np.nan):
             return "str"
@@ -317,12 +329,20 @@ def _codec(encoding: Any) -> str | None:
     return None if name == "utf-8" else name
 
 
-def _decoded(data: bytes, codec: str | None) -> bytes:
-    """``data`` in UTF-8, decoded from ``codec`` as pandas decodes it (strict)."""
-    if codec is None:
+def _decoded(data: bytes, codec: str | None, errors: str = "strict") -> bytes:
+    """``data`` in UTF-8, decoded from ``codec`` (None: UTF-8) as pandas decodes it,
+    with its ``encoding_errors`` (strict, replace, ignore)."""
+    if codec is None and errors == "strict":
         return data
+    if errors == "ignore" and codec is None:
+        out = data.decode("utf-8", errors).encode("utf-8")
+        if out != data:
+            # pandas types each field from its bytes before decoding it: "1\xff" is
+            # text to it, 1 here; a line of dropped bytes stays a row
+            raise Unsupported("encoding_errors='ignore' dropping bytes")
+        return out
     try:
-        return data.decode(codec).encode("utf-8", errors="strict")
+        return data.decode(codec or "utf-8", errors).encode("utf-8", errors="strict")
     except (UnicodeError, ValueError):
         raise Unsupported(f"text that does not decode as {codec}") from None
 
@@ -342,6 +362,30 @@ def _path_of(src: Any) -> str:
     raise Unsupported(f"input of type {type(src).__name__} (only file paths are read directly)")
 
 
+# sep="\s+": runs of blanks (space, tab: pandas' C tokenizer) become this one byte, and
+# blanks at the start and end of a line go, before the core reads the text (_spaced)
+_WHITESPACE = "\x1f"
+
+
+def _spaced(data: bytes) -> bytes:
+    """Text split on runs of blanks rewritten with the delimiter _WHITESPACE (or
+    Unsupported where that could read otherwise: quotes, the byte itself, comments)."""
+    if b'"' in data or _WHITESPACE.encode() in data:
+        raise Unsupported("sep='\\s+' with quotes in the text")
+    data = re.sub(rb"[ \t]+", b"\x1f", data)
+    return re.sub(rb"(?:^|(?<=[\r\n]))\x1f|\x1f(?=\r|\n|$)", b"", data)
+
+
+def _na_floats(opts: dict[str, Any]) -> np.ndarray:
+    """The values a float column reads as NA beside the strings (pandas' na_fvalues)."""
+    if not opts["na_filter"] or opts["na_values"] is None:
+        return np.zeros(0)
+    _, floats = _readers._clean_na_values(
+        opts["na_values"], opts["keep_default_na"], floatify=True
+    )
+    return np.array(sorted(floats), dtype=np.float64)
+
+
 def _separator(opts: dict[str, Any]) -> str:
     sep, delim = opts["sep"], opts["delimiter"]
     nd = _readers.lib.no_default
@@ -351,6 +395,8 @@ def _separator(opts: dict[str, Any]) -> str:
         sep = delim
     if sep is nd:
         return ","
+    if sep == r"\s+":
+        return _WHITESPACE
     if not isinstance(sep, str) or len(sep) != 1 or not sep.isascii() or sep in "\r\n\"":
         raise Unsupported(f"sep={sep!r} (one ASCII character is covered)")
     if sep == " ":
@@ -359,23 +405,20 @@ def _separator(opts: dict[str, Any]) -> str:
 
 
 def _na_set(opts: dict[str, Any]) -> tuple[str, ...]:
+    """The NA strings of the call (pandas' own spelling of numeric ones: -999 gives
+    "-999" and "-999.0"); the numbers pandas also matches by value: _na_floats."""
     if not opts["na_filter"]:
         return ()
     na = opts["na_values"]
     extra: tuple[str, ...] = ()
     if na is not None:
-        if isinstance(na, str):
-            extra = (na,)
-        elif isinstance(na, (list, tuple, set, frozenset)) and all(isinstance(v, str) for v in na):
-            extra = tuple(na)
-        else:
-            raise Unsupported("na_values other than strings (or per column)")
-    for v in extra:
+        if isinstance(na, dict):
+            raise Unsupported("na_values per column")
         try:
-            float(v)
-        except ValueError:
-            continue
-        raise Unsupported(f"the numeric NA value {v!r} (pandas also matches it by value)")
+            strings, _ = _readers._clean_na_values(na, False, floatify=True)
+        except Exception:  # (pandas says what is wrong with them)
+            raise Unsupported("these na_values") from None
+        extra = tuple(sorted(v for v in strings if isinstance(v, str)))
     base = _NA_DEFAULT if opts["keep_default_na"] else ()
     nulls = tuple(dict.fromkeys((*base, *extra)))
     for v in nulls:
@@ -464,8 +507,66 @@ def _without_rows(data: bytes, skip: set[int], delim: str, quote: str | None) ->
     return b"".join(kept)
 
 
+def _line_ends(terminator: Any, path: str | None, data: bytes | None) -> None:
+    """lineterminator="\n" (or "\r") reads as the default where the text holds no
+    other line end ("\r" or "\n"), which pandas would take as data: else Unsupported."""
+    if terminator is None:
+        return
+    mark = terminator.encode("latin-1") if isinstance(terminator, str) else bytes(terminator)
+    other = b"\r" if mark == b"\n" else b"\n"
+    if data is not None:
+        found = other in data
+    else:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size == 0:
+                return
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                found = m.find(other) != -1
+    if found:
+        raise Unsupported(f"lineterminator={terminator!r} with {other!r} in the text")
+
+
+def _bool_arguments(opts: dict[str, Any]) -> None:
+    """pandas' check of its bool arguments (na_filter="False" is an error, not true)."""
+    check = getattr(_readers, "_validate_bool_kwargs", None)
+    if check is not None:
+        try:
+            check(opts)
+        except ValueError as e:
+            raise _PandasSays(e) from None
+
+
+def _dialect(opts: dict[str, Any]) -> list[Any]:
+    """dialect=: its six options put into ``opts`` as pandas merges them (its own
+    helpers), and the warnings pandas gives on the way (conflicting values)."""
+    if opts["dialect"] is None:
+        return []
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        try:
+            dialect = _readers._extract_dialect({"dialect": opts["dialect"]})
+            kw = {k: opts[k] for k in _readers.MANDATORY_DIALECT_ATTRS if k != "delimiter"}
+            kw.update(_readers._refine_defaults_read(
+                opts["dialect"], opts["delimiter"], opts["engine"], opts["sep"],
+                opts["on_bad_lines"], opts["names"], {"delimiter": ","},
+                opts["dtype_backend"], opts["lineterminator"],
+            ))
+            merged = _readers._merge_with_dialect_properties(dialect, kw)
+        except Exception as e:  # pandas refuses the dialect: its error is the answer
+            raise _PandasSays(e) from None
+    opts["sep"], opts["delimiter"] = merged["delimiter"], _readers.lib.no_default
+    for key in _readers.MANDATORY_DIALECT_ATTRS:
+        if key != "delimiter":
+            opts[key] = merged[key]
+    opts["dialect"] = None
+    return list(seen)
+
+
 def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
     """What fastetl reads for this call, or Unsupported."""
+    _bool_arguments(opts)
+    said = _dialect(opts)
     for key, allowed in _ONLY_DEFAULT.items():
         if not _is_default(opts[key], allowed):
             raise Unsupported(f"{key}={opts[key]!r}")
@@ -488,8 +589,6 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         backend = None
     elif backend not in ("numpy_nullable", "pyarrow") or not _have_arrow():
         raise Unsupported(f"dtype_backend={backend!r}")
-    elif opts["dtype"] is not None:
-        raise Unsupported("dtype with dtype_backend")
     quote = opts["quotechar"]
     if not isinstance(quote, str) or len(quote) != 1 or not quote.isascii() or quote in "\r\n":
         raise Unsupported(f"quotechar={quote!r}")
@@ -498,6 +597,8 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         raise Unsupported("sep equal to quotechar")
     if opts["quoting"] == csv.QUOTE_NONE:
         quote = None
+    elif opts["doublequote"] is False:
+        raise Unsupported("doublequote=False")
     comment = opts["comment"]
     if comment is not None:
         if not isinstance(comment, str) or len(comment) != 1 or not comment.isascii() or (
@@ -521,12 +622,18 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         thousands is not None and (thousands not in THOUSANDS_SEPARATORS or thousands == decimal)
     ):
         raise Unsupported(f"decimal={decimal!r} with thousands={thousands!r}")
-    if (thousands is not None and thousands in (delim, quote, comment, escape)) or (
+    # (thousands may be the delimiter: then it groups digits inside quotes only, for both)
+    if (thousands is not None and thousands in (quote, comment, escape)) or (
         decimal in (quote, comment, escape)
     ):
         raise Unsupported("a number mark that is also a mark of the dialect")
     header, names = opts["header"], opts["names"]
     nd = _readers.lib.no_default
+    above = 0  # header=k: the k rows above the header row are cut like skiprows
+    if type(header) is int and 0 < header <= MAX_NROWS:
+        if opts["skiprows"] is not None or comment is not None:
+            raise Unsupported(f"header={header!r} with skiprows or comment")
+        above, header = header, 0
     if names is not nd and names is not None:
         if header in ("infer", None):
             header_row = False
@@ -545,13 +652,23 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         data = _take(src, replay)
         if replay.get("text"):
             codec = None  # (pandas ignores encoding= for text)
-    if method is not None or codec is not None:  # decoded here, read as UTF-8 bytes
+    errors = "strict" if replay.get("text") else opts["encoding_errors"]
+    if method is not None or codec is not None or errors != "strict":
+        # decoded here, read as UTF-8 bytes
         if data is None:
             with open(path, "rb") as f:
                 data = f.read()
-        data = _decoded(_decompressed(data, method), codec)
+        data = _decoded(_decompressed(data, method), codec, errors)
         path = None
-    skip = _skip_set(opts["skiprows"])
+    if delim == _WHITESPACE:
+        if opts["quotechar"] != '"' or opts["comment"] is not None or opts["escapechar"] is not None:
+            raise Unsupported("sep='\\s+' with quotechar, comment or escapechar")
+        if data is None:
+            with open(path, "rb") as f:
+                data = f.read()
+        data, path = _spaced(data), None
+    _line_ends(opts["lineterminator"], path, data)
+    skip = _skip_set(opts["skiprows"]) | set(range(above))
     if skip:
         if data is None:
             with open(path, "rb") as f:
@@ -584,7 +701,10 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         low_memory=bool(opts["low_memory"]),
         backend=backend,
         dialect_extra=dialect_extra,
-        guards={"bool_words": words, "marks": decimal + (thousands or "")},
+        guards={"bool_words": words, "marks": decimal + (thousands or ""), "said": said,
+                "na_floats": _na_floats(opts), "skip_blank_lines": opts["skip_blank_lines"],
+                "header_cut": above > 0,
+                "precision": opts["float_precision"]},
     )
 
 
@@ -661,8 +781,12 @@ def _guess(plan: _Plan, opts: dict[str, Any]) -> pandas.DataFrame:
         kw["compression"] = None
         kw["encoding"] = None
         kw["skiprows"] = None  # (already cut out of plan.data)
+        if plan.guards["header_cut"]:
+            kw["header"] = 0  # (the rows above it too)
         kw["memory_map"] = False  # (a buffer cannot be mapped)
     kw["index_col"] = None  # (set at the end, from the columns)
+    if plan.delimiter == _WHITESPACE:  # (the blanks are rewritten in plan.data)
+        kw["sep"], kw["delimiter"] = _WHITESPACE, _readers.lib.no_default
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         try:
@@ -781,16 +905,22 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
                 raise Unsupported("dtype for a parse_dates column")
             cols.append(_Col(label=label, position=pos, kind="date"))
             continue
+        asked = None
         if dtype is not None:
             if isinstance(dtype, dict):
                 if label in dtype:
-                    want = _want_name(dtype[label])
+                    asked = dtype[label]
                 elif pos in dtype and not plan.header:
-                    want = _want_name(dtype[pos])
+                    asked = dtype[pos]
             else:
-                want = _want_name(dtype)
+                asked = dtype
+            if asked is not None:
+                want = _want_name(asked)
         if want is not None:
             kind = _WANT[want][0]
+            if plan.backend is not None and (kind not in ("int", "float") or want.islower()):
+                # (pandas makes 0 under int8 a float64 there): nullable numbers only
+                raise Unsupported("a numpy or text dtype with dtype_backend")
         else:
             d = _plain(sample[label].dtype)
             if d == np.dtype("int64"):
@@ -807,6 +937,8 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
             else:
                 raise Unsupported(f"column {label!r} of type {d} in the first rows")
         col = _Col(label=label, position=pos, kind=kind, want=want)
+        if want == "category":
+            col.categorical = pandas.api.types.pandas_dtype(asked)
         if kind == "text":
             texts = [v for v in sample[label].tolist() if isinstance(v, str)]
             col.longest = max((len(v.encode()) for v in texts), default=0)
@@ -974,9 +1106,18 @@ def _blank_beside(plan: _Plan, chars: bytes) -> bool:
     return False
 
 
+_BLANK_LINE = re.compile(
+    rb"(?:^(?:\xef\xbb\xbf)?|(?<=\n)|(?<=\r)(?!\n))[ \t]*(?=\r|\n)|[\r\n][ \t]+$"
+)
+
+
 def _blank_lines_guard(plan: _Plan) -> None:
     """pandas skips a line of blanks; fastetl reads it as a row (a short one, filled with
-    nulls): Unsupported when the file may have such a line."""
+    nulls): Unsupported when the file may have such a line.  With skip_blank_lines=False
+    pandas keeps every blank line as a row: Unsupported when there is one."""
+    if not plan.guards["skip_blank_lines"]:
+        if plan.dialect_extra.get("comment") is not None or _BLANK_LINE.search(_raw(plan)):
+            raise Unsupported("skip_blank_lines=False with a blank line or comments")
     if _blank_beside(plan, b"\r\n"):
         if re.search(rb"(?:^|[\r\n])[ \t]+(?:[\r\n]|$)", _raw(plan)):
             raise Unsupported("a line of blanks, which pandas skips")
@@ -1278,11 +1419,7 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
             if not _every_chunk_has(plan, surely[codes_n]):
                 raise Unsupported(f"column {col.label!r}: pandas' chunks would mix types")
         if col.want == "category":
-            if any(_not_text(v, marks) or v in true or v in false for v in values) or (
-                "" in values
-            ):
-                raise Unsupported("category values that pandas may read as numbers")
-            return _categorical(values, codes, nulls)
+            return _categorical(plan, col, values, codes, nulls)
         if not _have_arrow():  # pragma: no cover - pyarrow is installed where tested
             raise Unsupported("text columns without pyarrow")
         import pyarrow as pa
@@ -1305,16 +1442,32 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
     return _text_array(strings, col.want, plan.backend)
 
 
-def _categorical(values: list[str], codes: np.ndarray, nulls: np.ndarray) -> Any:
-    """pandas' dtype='category': categories sorted, as pandas makes them from text."""
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    remap = np.empty(len(values) + 1, dtype=np.int64)
-    remap[np.array(order, dtype=np.int64)] = np.arange(len(values))
-    remap[len(values)] = -1
+def _categorical(
+    plan: _Plan, col: _Col, values: list[str], codes: np.ndarray, nulls: np.ndarray
+) -> Any:
+    """dtype="category" (or a CategoricalDtype): pandas' own helpers make the categories
+    from the dictionary -- numbers or bools where they all are (pandas 3.1), sorted; or
+    the categories asked for -- and fastetl's codes are recoded to them."""
+    true, false = plan.guards["bool_words"]
+    cats = pandas.Index(values)
     codes_n = codes.copy()
-    codes_n[nulls] = len(values)
-    cats = pandas.Index([values[i] for i in order])
-    return pandas.Categorical.from_codes(remap[codes_n], categories=cats)
+    codes_n[nulls] = -1
+    dtype = col.categorical
+    if dtype.categories is None:
+        converted = pandas.Categorical._maybe_convert_categories(
+            cats,
+            true_values=sorted(true) or None,
+            false_values=sorted(false) or None,
+            convert_numeric=plan.guards["marks"] == ".",
+            convert_bool=True,
+            bool_case_insensitive=True,
+        )
+        return pandas.Categorical._from_converted_categories(
+            cats if converted is None else converted, codes_n, ordered=dtype.ordered
+        )
+    # (pandas' C parser adds the words given to the default true words)
+    words = ["True", "TRUE", "true", *sorted(true)] if true else None
+    return pandas.Categorical._from_inferred_categories(cats, codes_n, dtype, true_values=words)
 
 
 def _nullable(backend: str, values: np.ndarray, nulls: np.ndarray) -> Any:
@@ -1338,11 +1491,59 @@ def _nullable(backend: str, values: np.ndarray, nulls: np.ndarray) -> Any:
     return pandas.arrays.BooleanArray(values.copy(), nulls.copy())
 
 
+def _marks_float_guard(plan: _Plan) -> None:
+    """pandas' float parser with decimal/thousands marks (float_precision None or "high")
+    is not correctly rounded (8.094464919385088e+44 with thousands="," is
+    8.094464919385087e+44); it is exact where one multiplication or division by a power
+    of ten is: at most 15 digits and an exponent of one digit.  "round_trip" rounds
+    correctly.  "legacy" scales by the powers 10, 100, 1e4, 1e8, 1e16 in turn: exact
+    where the number's exponent (after its fraction digits) is 0 or one of those, which
+    is checked number by number (in Python: files up to LEGACY_BYTES).  Unsupported
+    unless every number of the file is of that kind."""
+    precision = plan.guards["precision"]
+    if precision == "round_trip":
+        return
+    marks = re.escape(plan.guards["marks"].encode())
+    raw = _raw(plan)
+    if re.search(rb"(?:[0-9][" + marks + rb"]?){16}", raw) or re.search(
+        rb"[eE][+-]?[0-9]{2}", raw
+    ):
+        raise Unsupported("floats beyond 15 digits (pandas rounds them its own way)")
+    if precision != "legacy":
+        return
+    if len(raw) > LEGACY_BYTES:
+        raise Unsupported("float_precision='legacy' on a file over 1 MiB")
+    dec = re.escape(plan.guards["marks"][0].encode())
+    number = rb"[0-9]*(?:" + dec + rb"([0-9]*))?(?:[eE]([+-]?[0-9]))?"
+    for m in re.finditer(number, bytes(raw)):
+        power = abs(int(m.group(2) or 0) - len(m.group(1) or b""))
+        if power & (power - 1):
+            raise Unsupported("float_precision='legacy' scaling a number twice")
+
+
+def _cast(col: _Col, raw: np.ndarray, nulls: np.ndarray) -> Any:
+    """An int64 column as the integer dtype asked for (numpy's, or pandas' nullable
+    Int8 ... UInt64); where pandas refuses (NA in a numpy integer column, a value out
+    of range) its own error is the answer (_PandasSays)."""
+    target = np.dtype(col.want.lower())
+    values = raw[~nulls]
+    info = np.iinfo(target)
+    if len(values) and (values.min() < info.min or values.max() > info.max):
+        raise _PandasSays()
+    if col.want[0].isupper():
+        out = raw.astype(target)
+        out[nulls] = 0
+        return pandas.arrays.IntegerArray(out, nulls.copy())
+    if nulls.any():
+        raise _PandasSays()
+    return raw.astype(target)
+
+
 def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
-    if plan.guards["marks"] != "." and any(c.kind == "float" for c in plan.columns):
-        # pandas' float parser with these marks is not correctly rounded (8.094464919385088e+44
-        # with thousands="," is 8.094464919385087e+44): integers only
-        raise Unsupported("floats with decimal or thousands (pandas rounds them its own way)")
+    if any(c.kind == "float" for c in plan.columns) and (
+        plan.guards["marks"] != "." or plan.guards["precision"] == "legacy"
+    ):
+        _marks_float_guard(plan)
     by_pos = {i: c for i, c in enumerate(schema.columns)}
     data = {}
     guarded = False
@@ -1357,24 +1558,44 @@ def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
             data[k] = raw.astype("M8[us]")
             continue
         if col.kind == "float":
+            floats = plan.guards["na_floats"]
+            if len(floats):  # (numbers pandas reads as NA by value: -999.000 for -999)
+                hit = np.isin(raw, floats)
+                if hit.any():
+                    # pandas compares by value only where its int parse failed (a
+                    # fraction in the column): a column of whole numbers is unclear
+                    whole = raw[~np.isnan(raw)]
+                    if (whole == np.floor(whole)).all():
+                        raise Unsupported(f"column {col.label!r}: a numeric NA among whole numbers")
+                    raw = np.where(hit, np.nan, raw)
             nan = np.isnan(raw)
             if nan.any() and not guarded:
                 _null_guard(plan)
                 guarded = True
-            if plan.backend is not None:
+            if plan.backend is not None and col.want is None:  # (a dtype asked for wins)
                 if nan.all():  # pandas: a column of nothing but NA is Int64 / null
                     data[k] = _nullable(plan.backend, np.zeros(len(raw), np.int64), nan)
                 else:
                     data[k] = _nullable(plan.backend, raw, nan)
                 continue
-            data[k] = raw if col.want is None else raw.astype(np.float64)
+            if col.want in ("Float32", "Float64"):
+                if not plan.nulls:  # (a nan read as a value: pandas' mask may differ)
+                    raise Unsupported(f"dtype {col.want} with na_filter=False")
+                data[k] = pandas.arrays.FloatingArray(
+                    raw.astype(col.want.lower()), nan.copy()
+                )
+                continue
+            data[k] = raw if col.want is None else raw.astype(col.want)
             continue
         nulls = table.null_mask(name)
         if nulls.any() and not guarded:
             _null_guard(plan)
             guarded = True
-        if plan.backend is not None:
+        if plan.backend is not None and col.want is None:
             data[k] = _nullable(plan.backend, raw, nulls)
+            continue
+        if col.want not in (None, "int64", "Int64"):
+            data[k] = _cast(col, raw, nulls)
             continue
         if nulls.any():
             if col.want == "int64":  # pragma: no cover - fastetl refuses first
@@ -1412,8 +1633,12 @@ def _answer(opts: dict[str, Any], replay: dict[str, Any]) -> pandas.DataFrame:
         _escape_guard(plan)
         table, schema = _read(plan)
         if len(table) == 0:
-            raise Unsupported("no data rows")
-        df = _frame(plan, table, schema)
+            # no data rows: pandas' reading of the header (the sample) is all there is
+            if len(sample) != 0:
+                raise Unsupported("no data rows to fastetl, some to pandas")
+            df = sample
+        else:
+            df = _frame(plan, table, schema)
     finally:
         raw = plan.guards.pop("raw", None)
         if isinstance(raw, mmap.mmap):
@@ -1423,7 +1648,7 @@ def _answer(opts: dict[str, Any], replay: dict[str, Any]) -> pandas.DataFrame:
                 pass
     if index:
         df = _set_index(df, plan, index)
-    for w in plan.guards.get("warnings", ()):  # (pointing at the caller of read_csv)
+    for w in plan.guards["said"] + plan.guards.get("warnings", []):  # (at read_csv's caller)
         warnings.warn(w.message, w.category, stacklevel=3)
     return df
 
@@ -1456,6 +1681,8 @@ def _set_index(df: pandas.DataFrame, plan: _Plan, index: list[Any]) -> pandas.Da
     fields = plan.guards["header_fields"]
     for label in index:  # pandas makes an index its own way: the plain types only
         d = df[label].dtype
+        if not len(df):
+            continue  # (an empty index: pandas' own, from the header)
         if not (d == np.dtype("int64") or d == np.dtype("float64") or d == "str"):
             raise Unsupported(f"an index column of type {d}")
     out = df.set_index(index)
@@ -1480,8 +1707,13 @@ def read_csv(*args: Any, **kwargs: Any) -> Any:
         return _original(*args, **kwargs)  # pandas says what is wrong with the call
     bound.apply_defaults()
     replay: dict[str, Any] = {}
+    opts = dict(bound.arguments)
     try:
-        return _answer(dict(bound.arguments), replay)
+        if opts["chunksize"] is not None or opts["iterator"]:
+            from .pandas_chunks import TextFileReader
+
+            return TextFileReader(opts, opts["chunksize"], replay)
+        return _answer(opts, replay)
     except (_PandasSays, Unsupported) as e:
         if replay:  # a file object was read: pandas gets it back as it was
             if replay["pos"] is not None:
