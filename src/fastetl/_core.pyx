@@ -1096,3 +1096,4 @@ include "_bridges.pxi"
 
 include "_hash.pxi"
 include "_csvout.pxi"
+include "_fold.pxi"
