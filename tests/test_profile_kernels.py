@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fastetl.profiling.fold import _sort_counted, _unique_sorted
-from fastetl.profiling.stats import count_hashes, hash_values, sorted_unique
+from fastetl.profiling.stats import count_hashes, hash_values, sorted_unique, sum_runs
 
 _U64 = np.uint64
 
@@ -124,3 +124,27 @@ def test_sort_counted_equals_numpy_sort_and_unique(dtype, ints, spread, limit):
         assert len(uniq) <= limit
     else:
         assert dtype == "u8" or len(np.unique(raw)) > limit or np.isnat(raw).any()
+
+
+@given(
+    st.sampled_from(["i8", "u8", "i2", "f8", "M8[s]", "?"]),
+    st.lists(st.lists(st.integers(-50, 50), max_size=40), max_size=6),
+    st.booleans(),
+)
+def test_sum_runs_equals_numpy_unique_and_bincount(dtype, runs, nans):
+    parts = []
+    for r in runs:
+        x = np.array(r, dtype=np.int64).astype(dtype) if dtype != "M8[s]" else np.array(
+            r, dtype=np.int64
+        ).view(dtype)
+        if nans and dtype == "f8" and len(x):
+            x[::3] = np.nan
+        parts.append(np.unique(x))  # each run sorted and unique, as a block's counts
+    keys = np.concatenate(parts) if parts else np.zeros(0, dtype)
+    counts = np.arange(1, len(keys) + 1, dtype=np.int64) * 3
+    got_k, got_first, got_c = sum_runs(keys, counts)
+    want_k, want_first, inv = np.unique(keys, return_index=True, return_inverse=True)
+    want_c = np.bincount(inv.ravel(), weights=counts, minlength=len(want_k)).astype(np.int64)
+    np.testing.assert_array_equal(got_k, want_k)
+    np.testing.assert_array_equal(got_first, want_first)
+    np.testing.assert_array_equal(got_c, want_c)

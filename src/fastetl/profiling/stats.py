@@ -79,6 +79,25 @@ def sorted_unique(x: np.ndarray, runs: bool = False) -> np.ndarray:
     return s[keep]
 
 
+def sum_runs(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct ``keys`` (sorted runs of unique values, concatenated), the index of
+    each one's first appearance and its ``counts`` added up, as ``np.unique(keys,
+    return_index=True, return_inverse=True)`` and a bincount would give -- by a stable
+    sort, which merges sorted runs in about linear time (NaNs are one value)."""
+    if not len(keys):
+        return keys, np.zeros(0, np.intp), np.zeros(0, np.int64)
+    order = np.argsort(keys, kind="stable")
+    s = keys[order]
+    new = np.empty(len(s), dtype=bool)
+    new[0] = True
+    np.not_equal(s[1:], s[:-1], out=new[1:])
+    if s.dtype.kind in "fc":
+        new[1:] &= ~(np.isnan(s[1:]) & np.isnan(s[:-1]))
+    starts = np.flatnonzero(new)
+    total = np.add.reduceat(counts[order].astype(np.int64), starts)
+    return s[starts], order[starts], total
+
+
 def count_hashes(h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``np.unique(h, return_index=True, return_counts=True)`` of 64-bit hashes
     (:func:`hash_values`), counted in a hash table in compiled code: its sort is
@@ -525,9 +544,8 @@ class ValueCounts:
             runs = [(self.keys, self.counts, self.payload), *runs]
         self._runs, self._pending = [], 0
         allk = np.concatenate([k for k, _, _ in runs])
-        keys, first, inv = np.unique(allk, return_index=True, return_inverse=True)
         allc = np.concatenate([c for _, c, _ in runs])
-        counts = np.bincount(inv.ravel(), weights=allc, minlength=len(keys)).astype(np.int64)
+        keys, first, counts = sum_runs(allk, allc)
         payload = None
         if runs[0][2] is not None:
             payload = np.concatenate([p for _, _, p in runs])[first]  # type: ignore[misc]
@@ -553,6 +571,13 @@ class ValueCounts:
         self.error += cut
 
     def merge(self, other: ValueCounts) -> None:
+        if self.hll is None and other.hll is None:  # both exact: other's runs join ours
+            self.n += other.n
+            if other.keys is not None:
+                self._combine(other.keys, other.counts, other.payload)
+            for keys, counts, payload in other._runs:
+                self._combine(keys, counts, payload)
+            return
         self._flush()
         other._flush()
         if other.keys is None:
