@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fastetl.profiling.fold import _sort_counted, _unique_sorted
+from fastetl.profiling.pii import CLASSES, text_classes
 from fastetl.profiling.stats import count_hashes, hash_values, sorted_unique, sum_runs
 
 _U64 = np.uint64
@@ -148,3 +149,49 @@ def test_sum_runs_equals_numpy_unique_and_bincount(dtype, runs, nans):
     np.testing.assert_array_equal(got_k, want_k)
     np.testing.assert_array_equal(got_first, want_first)
     np.testing.assert_array_equal(got_c, want_c)
+
+
+def numpy_text_classes(values: np.ndarray) -> dict[str, np.ndarray]:
+    """The counts per value with numpy: np.char.str_len, continuation bytes, classes."""
+    n, w = len(values), values.dtype.itemsize
+    b = np.ascontiguousarray(values).view(np.uint8).reshape(n, w)
+    out = {"len": np.char.str_len(values).astype(np.int64)}
+    out["chars"] = out["len"] - ((b & 0xC0) == 0x80).sum(axis=1)
+    out["digit"] = ((b >= 48) & (b <= 57)).sum(axis=1)
+    low = b | 0x20
+    out["alpha"] = ((low >= 97) & (low <= 122)).sum(axis=1)
+    for name, ch in (("at", b"@"), ("dot", b"."), ("dash", b"-"), ("colon", b":"),
+                     ("slash", b"/"), ("plus", b"+"), ("space", b" "),
+                     ("paren", b"(")):  # fmt: skip
+        out[name] = (b == ch[0]).sum(axis=1)
+    return out
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=12).map(lambda t: t.encode("utf-8")),
+            st.binary(max_size=12),
+            st.text("0123456789@.-:/+ (aZé", max_size=12).map(lambda t: t.encode("utf-8")),
+        ),
+        max_size=40,
+    ),
+    st.integers(1, 30),
+)
+def test_text_classes_equal_numpy(values, width):
+    a = np.array([v[:width] for v in values], dtype=f"S{width}")
+    got = text_classes(a)
+    want = numpy_text_classes(a)
+    assert got.shape == (len(a), len(CLASSES))
+    for i, name in enumerate(CLASSES):
+        np.testing.assert_array_equal(got[:, i], want[name], err_msg=name)
+    chars = [len(v.decode("utf-8")) for v in a.tolist() if _utf8(v)]  # Python's own count
+    assert chars == [int(c) for c, v in zip(got[:, 1], a.tolist(), strict=True) if _utf8(v)]
+
+
+def _utf8(v: bytes) -> bool:
+    try:
+        v.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -190,3 +190,72 @@ def fold_count_int64(values, Py_ssize_t limit, out_keys, out_counts):
     finally:
         PyBuffer_Release(&dk)
         PyBuffer_Release(&src)
+
+
+def fold_text_classes(data, Py_ssize_t size, out):
+    """Per ``size``-byte value of ``data`` (numpy ``S``: trailing NULs are padding),
+    12 int64 counts into ``out``: its bytes (to the last non-NUL one), its UTF-8
+    characters (those bytes less the continuation bytes), digits, ASCII letters, and
+    the bytes ``@ . - : / +``, space and ``(``.  The GIL is released while counting."""
+    cdef Py_buffer src, dst
+    cdef Py_ssize_t n, i, j, last
+    cdef const uint8_t *row
+    cdef int64_t *o
+    cdef int64_t cont, digit, alpha, at, dot, dash, colon, slash, plus, space, paren
+    cdef uint8_t b
+    if size < 1:
+        raise ValueError("size must be at least 1 byte")
+    _fold_buffers(data, &src, out, &dst)
+    try:
+        n = src.len // size
+        if src.len != n * size or dst.len < n * 12 * 8:
+            raise ValueError("data is not whole values, or out is too small")
+        o = <int64_t *>dst.buf
+        with nogil:
+            for i in range(n):
+                row = <const uint8_t *>src.buf + i * size
+                last = 0
+                cont = digit = alpha = at = dot = dash = colon = slash = plus = space = paren = 0
+                for j in range(size):
+                    b = row[j]
+                    if b == 0:
+                        continue
+                    last = j + 1
+                    if b >= 0x80:
+                        cont += (b & 0xC0) == 0x80
+                    elif 48 <= b <= 57:
+                        digit += 1
+                    elif 97 <= (b | 0x20) <= 122:
+                        alpha += 1
+                    elif b == 64:
+                        at += 1
+                    elif b == 46:
+                        dot += 1
+                    elif b == 45:
+                        dash += 1
+                    elif b == 58:
+                        colon += 1
+                    elif b == 47:
+                        slash += 1
+                    elif b == 43:
+                        plus += 1
+                    elif b == 32:
+                        space += 1
+                    elif b == 40:
+                        paren += 1
+                o[0] = last
+                o[1] = last - cont
+                o[2] = digit
+                o[3] = alpha
+                o[4] = at
+                o[5] = dot
+                o[6] = dash
+                o[7] = colon
+                o[8] = slash
+                o[9] = plus
+                o[10] = space
+                o[11] = paren
+                o += 12
+    finally:
+        PyBuffer_Release(&dst)
+        PyBuffer_Release(&src)

@@ -63,16 +63,8 @@ def _kind(col_type: str) -> str:
 
 
 def _utf8_lengths(values: np.ndarray) -> np.ndarray:
-    """Characters in each UTF-8 value of a numpy ``S`` array (NUL padding excluded):
-    its bytes less its continuation bytes, counted only in values with a non-ASCII byte."""
-    n, w = len(values), values.dtype.itemsize
-    out = np.char.str_len(values).astype(np.int64)
-    b = np.ascontiguousarray(values).view(np.uint8).reshape(n, w)
-    high = (b >= 0x80).any(axis=1)
-    if high.any():
-        rows = b[high]
-        out[high] -= ((rows & 0xC0) == 0x80).sum(axis=1)
-    return out
+    """Characters in each UTF-8 value of a numpy ``S`` array (NUL padding excluded)."""
+    return _pii.text_classes(values)[:, 1]
 
 
 def bytes_extremes(values: np.ndarray) -> tuple[bytes, bytes]:
