@@ -11,17 +11,9 @@ from hypothesis import strategies as st
 
 from fastetl.profiling.fold import _sort_counted, _unique_sorted
 from fastetl.profiling.pii import CLASSES, text_classes
-from fastetl.profiling.stats import count_hashes, hash_values, sorted_unique, sum_runs
+from fastetl.profiling.stats import _mix, count_hashes, hash_values, sorted_unique, sum_runs
 
 _U64 = np.uint64
-
-
-def _mix(h: np.ndarray) -> np.ndarray:
-    h = h ^ (h >> _U64(30))
-    h = h * _U64(0xBF58476D1CE4E5B9)
-    h = h ^ (h >> _U64(27))
-    h = h * _U64(0x94D049BB133111EB)
-    return h ^ (h >> _U64(31))
 
 
 def numpy_record_hash(values: np.ndarray) -> np.ndarray:
