@@ -130,8 +130,8 @@ def test_sum_runs_equals_numpy_unique_and_bincount(dtype, runs, nans):
         x = np.array(r, dtype=np.int64).astype(dtype) if dtype != "M8[s]" else np.array(
             r, dtype=np.int64
         ).view(dtype)
-        if nans and dtype == "f8" and len(x):
-            x[::3] = np.nan
+        if nans and dtype in ("f8", "M8[s]") and len(x):
+            x[::3] = np.nan if dtype == "f8" else np.datetime64("NaT")
         parts.append(np.unique(x))  # each run sorted and unique, as a block's counts
     keys = np.concatenate(parts) if parts else np.zeros(0, dtype)
     counts = np.arange(1, len(keys) + 1, dtype=np.int64) * 3

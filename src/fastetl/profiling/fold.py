@@ -22,7 +22,15 @@ from .. import _core
 from ..schema import FLOAT_TYPES, INT_TYPES, Column, Schema
 from ..table import Table, _decimal_floats
 from . import pii as _pii
-from .stats import Distinct, Moments, Quantiles, ValueCounts, count_hashes, hash_values, sorted_unique
+from .stats import (
+    Distinct,
+    Moments,
+    Quantiles,
+    ValueCounts,
+    count_hashes,
+    hash_values,
+    sorted_unique,
+)
 
 QUANTILES: dict[str, float] = {
     "p1": 0.01, "p5": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95, "p99": 0.99,
@@ -92,10 +100,8 @@ def _unique_sorted(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(x, return_counts=True)`` of a sorted ``x`` (any ``x`` for bools)."""
     if x.dtype.kind == "b":  # the values present, False first
         t = int(np.count_nonzero(x))
-        present = [v for v, c in ((False, len(x) - t), (True, t)) if c]
-        return np.array(present, dtype=bool), np.array(
-            [c for c in (len(x) - t, t) if c], dtype=np.int64
-        )
+        counts = np.array([len(x) - t, t], dtype=np.int64)
+        return np.array([False, True])[counts > 0], counts[counts > 0]
     if not len(x):
         return x, np.zeros(0, np.int64)
     starts = np.flatnonzero(np.concatenate([[True], x[1:] != x[:-1]]))

@@ -83,7 +83,7 @@ def sum_runs(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """The distinct ``keys`` (sorted runs of unique values, concatenated), the index of
     each one's first appearance and its ``counts`` added up, as ``np.unique(keys,
     return_index=True, return_inverse=True)`` and a bincount would give -- by a stable
-    sort, which merges sorted runs in about linear time (NaNs are one value)."""
+    sort, which merges sorted runs in about linear time (NaNs are one value, NaTs too)."""
     if not len(keys):
         return keys, np.zeros(0, np.intp), np.zeros(0, np.int64)
     order = np.argsort(keys, kind="stable")
@@ -91,8 +91,9 @@ def sum_runs(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarr
     new = np.empty(len(s), dtype=bool)
     new[0] = True
     np.not_equal(s[1:], s[:-1], out=new[1:])
-    if s.dtype.kind in "fc":
-        new[1:] &= ~(np.isnan(s[1:]) & np.isnan(s[:-1]))
+    if s.dtype.kind in "fcmM":
+        nan = np.isnan(s)
+        new[1:] &= ~(nan[1:] & nan[:-1])
     starts = np.flatnonzero(new)
     total = np.add.reduceat(counts[order].astype(np.int64), starts)
     return s[starts], order[starts], total
