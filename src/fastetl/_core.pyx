@@ -1213,3 +1213,4 @@ include "_bridges.pxi"
 
 include "_hash.pxi"
 include "_csvout.pxi"
+include "_fold.pxi"

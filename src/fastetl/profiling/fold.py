@@ -18,15 +18,25 @@ from typing import Any
 
 import numpy as np
 
+from .. import _core
 from ..schema import FLOAT_TYPES, INT_TYPES, Column, Schema
 from ..table import Table, _decimal_floats
 from . import pii as _pii
-from .stats import Distinct, Moments, Quantiles, ValueCounts, hash_values
+from .stats import (
+    Distinct,
+    Moments,
+    Quantiles,
+    ValueCounts,
+    count_hashes,
+    hash_values,
+    sorted_unique,
+)
 
 QUANTILES: dict[str, float] = {
     "p1": 0.01, "p5": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95, "p99": 0.99,
 }  # fmt: skip
 HIST_BINS = 20
+COUNT_LIMIT = 4096  # distinct values of a block's integer column counted, not sorted
 CORR_LIMIT = 64  # numeric columns in the correlation matrix (the first ones)
 
 
@@ -61,16 +71,8 @@ def _kind(col_type: str) -> str:
 
 
 def _utf8_lengths(values: np.ndarray) -> np.ndarray:
-    """Characters in each UTF-8 value of a numpy ``S`` array (NUL padding excluded):
-    its bytes less its continuation bytes, counted only in values with a non-ASCII byte."""
-    n, w = len(values), values.dtype.itemsize
-    out = np.char.str_len(values).astype(np.int64)
-    b = np.ascontiguousarray(values).view(np.uint8).reshape(n, w)
-    high = (b >= 0x80).any(axis=1)
-    if high.any():
-        rows = b[high]
-        out[high] -= ((rows & 0xC0) == 0x80).sum(axis=1)
-    return out
+    """Characters in each UTF-8 value of a numpy ``S`` array (NUL padding excluded)."""
+    return _pii.text_classes(values)[:, 1]
 
 
 def bytes_extremes(values: np.ndarray) -> tuple[bytes, bytes]:
@@ -96,13 +98,34 @@ def bytes_extremes(values: np.ndarray) -> tuple[bytes, bytes]:
 
 def _unique_sorted(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(x, return_counts=True)`` of a sorted ``x`` (any ``x`` for bools)."""
-    if x.dtype.kind == "b":
-        return np.unique(x, return_counts=True)
+    if x.dtype.kind == "b":  # the values present, False first
+        t = int(np.count_nonzero(x))
+        counts = np.array([len(x) - t, t], dtype=np.int64)
+        return np.array([False, True])[counts > 0], counts[counts > 0]
     if not len(x):
         return x, np.zeros(0, np.int64)
     starts = np.flatnonzero(np.concatenate([[True], x[1:] != x[:-1]]))
     counts = np.diff(np.append(starts, len(x)))
     return x[starts], counts
+
+
+def _sort_counted(
+    raw: np.ndarray, limit: int
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """``np.sort(raw)`` and, for integers and times with at most ``limit`` distinct
+    values, ``_unique_sorted`` of it: those counted in a hash table in compiled code
+    (no GIL), then their sorted values repeated (a sort of the distinct values only)."""
+    k, size = raw.dtype.kind, raw.dtype.itemsize
+    if k in "iMm" or (k == "u" and size < 8):
+        v = np.ascontiguousarray(raw).view(np.int64) if size == 8 else raw.astype(np.int64)
+        keys, counts = np.empty(limit, np.int64), np.empty(limit, np.int64)
+        m = _core.fold_count_int64(v, limit, keys, counts)
+        if m >= 0 and not (k in "Mm" and (keys[:m] == np.iinfo(np.int64).min).any()):  # NaT
+            order = np.argsort(keys[:m])
+            keys, counts = keys[order], counts[order]
+            uniq = keys.view(raw.dtype) if size == 8 else keys.astype(raw.dtype)
+            return np.repeat(uniq, counts), (uniq, counts)
+    return np.sort(raw), None
 
 
 def _subset(weights: np.ndarray, cap: int) -> tuple[np.ndarray | None, np.ndarray]:
@@ -177,8 +200,9 @@ class ColumnState:
             else:
                 self.codes[: len(c)] += c
             return
-        if self.kind in ("number", "time"):
-            raw = np.sort(raw)  # once: for the quantiles (sorted runs) and the counts
+        counted = None
+        if self.kind in ("number", "time"):  # once: for the quantiles (sorted runs), the counts
+            raw, counted = _sort_counted(raw, COUNT_LIMIT)
         if self.kind in ("number", "time", "bool"):
             floats = self._floats(raw)
             assert self.moments is not None
@@ -187,14 +211,14 @@ class ColumnState:
                 self.quantiles.add(floats)
         assert self.values is not None
         if self.kind == "text":  # sorting 64-bit hashes beats sorting long byte strings
-            keys, first, counts = np.unique(hash_values(raw), return_index=True, return_counts=True)
+            keys, first, counts = count_hashes(hash_values(raw))
             uniq = raw[first]
             self.values.add_counts(keys, counts, uniq)
             self._text(uniq, counts)
             return
         if raw.dtype.kind == "f":
             raw = raw + raw.dtype.type(0.0)  # -0.0 and 0.0 are one value
-        uniq, counts = _unique_sorted(raw)
+        uniq, counts = _unique_sorted(raw) if counted is None else counted
         self.values.add_counts(uniq, counts)
         if raw.dtype.kind in "iu" and raw.dtype.itemsize >= 4:
             self._int_pii(uniq, counts)
@@ -603,7 +627,7 @@ class TableState:
             if cs.name in self.numeric:
                 present = ~nulls if nulls is not None else np.ones(n, dtype=bool)
                 numeric[cs.name] = (cs._floats(raw), present)
-        self.row_hashes.add_unique(np.unique(hash_values(records)))
+        self.row_hashes.add_unique(sorted_unique(hash_values(records)))
         if self.numeric:
             x = np.column_stack([numeric[k][0] for k in self.numeric])
             p = np.column_stack([numeric[k][1] for k in self.numeric]) & np.isfinite(x)

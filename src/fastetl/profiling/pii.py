@@ -38,6 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import _core
+
 KINDS: tuple[str, ...] = ("email", "phone", "cpf", "cnpj", "card", "ipv4", "ipv6", "cep", "iban")
 
 SHARE = 0.8
@@ -245,21 +247,26 @@ def int_text(v: int, kind: str) -> str:
 # the vectorised pre-filter
 
 
+CLASSES = ("len", "chars", "digit", "alpha", "at", "dot", "dash", "colon", "slash", "plus",
+           "space", "paren")  # fmt: skip
+
+
+def text_classes(values: np.ndarray) -> np.ndarray:
+    """Per value of a numpy ``S`` array, the counts :data:`CLASSES` names (one row
+    each): its bytes, its UTF-8 characters, its digits, ASCII letters and each
+    separator PII formats use -- one pass in compiled code, without the GIL."""
+    v = np.ascontiguousarray(values)
+    out = np.empty((len(v), len(CLASSES)), dtype=np.int64)
+    if len(v):
+        _core.fold_text_classes(v.view(np.uint8).reshape(-1), v.dtype.itemsize, out)
+    return out
+
+
 def char_counts(values: np.ndarray) -> dict[str, np.ndarray]:
     """Per value of a numpy ``S`` array: its length and how many of its bytes are
     digits, letters, and each separator PII formats use."""
-    n = len(values)
-    w = values.dtype.itemsize
-    b = np.ascontiguousarray(values).view(np.uint8).reshape(n, w)
-    out = {"len": np.char.str_len(values) if n else np.zeros(0, np.int64)}
-    out["digit"] = ((b >= 48) & (b <= 57)).sum(axis=1)
-    low = b | 0x20
-    out["alpha"] = ((low >= 97) & (low <= 122)).sum(axis=1)
-    for name, ch in (("at", b"@"), ("dot", b"."), ("dash", b"-"), ("colon", b":"),
-                     ("slash", b"/"), ("plus", b"+"), ("space", b" "),
-                     ("paren", b"(")):  # fmt: skip
-        out[name] = (b == ch[0]).sum(axis=1)
-    return out
+    c = text_classes(values)
+    return {name: c[:, i] for i, name in enumerate(CLASSES) if name != "chars"}
 
 
 def candidates(values: np.ndarray, counts: dict[str, np.ndarray] | None = None) -> np.ndarray:

@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import _core
+
 _U64 = np.uint64
 _MASK64 = (1 << 64) - 1
 
@@ -56,22 +58,57 @@ def hash_values(values: np.ndarray) -> np.ndarray:
         return _mix(v ^ _U64(0x9E3779B97F4A7C15))
     if kind in "iubmM" and v.dtype.itemsize <= 8:
         return _mix(v.astype(np.int64).view(np.uint64) ^ _U64(0x9E3779B97F4A7C15))
-    n = len(v)
-    size = v.dtype.itemsize
-    raw = v.view(np.uint8).reshape(n, size)
-    pad = (-size) % 8
-    if pad:
-        raw = np.concatenate([raw, np.zeros((n, pad), np.uint8)], axis=1)
-    words = raw.view(np.uint64).reshape(n, -1)
-    # h = f(h ^ word) word by word, f a bijection (odd multiply, xor-shift), then the full
-    # mix: values that differ in one word always hash apart
-    h = np.full(n, 0x243F6A8885A308D3, dtype=np.uint64)
-    k, r = _U64(0x9FB21C651E98DF25), _U64(29)
-    for j in range(words.shape[1]):
-        h ^= words[:, j]
-        h *= k
-        h ^= h >> r
-    return _mix(h)
+    # h = f(h ^ word) word by word (native order, the last word zero-padded), f a
+    # bijection (odd multiply, xor-shift), then the full mix: values that differ in one
+    # word always hash apart.  In compiled code, without the GIL.
+    out = np.empty(len(v), dtype=np.uint64)
+    if len(v):
+        _core.fold_hash_records(v.view(np.uint8).reshape(-1), v.dtype.itemsize, out)
+    return out
+
+
+def sorted_unique(x: np.ndarray, runs: bool = False) -> np.ndarray:
+    """``np.unique(x)`` of numbers without NaN, by a sort (``runs``: ``x`` is sorted
+    runs, merged by a stable sort) -- numpy's own goes through a slower hash set."""
+    if len(x) < 2:
+        return x.copy()
+    s = np.sort(x, kind="stable" if runs else "quicksort")
+    keep = np.empty(len(s), dtype=bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
+
+
+def sum_runs(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct ``keys`` (sorted runs of unique values, concatenated), the index of
+    each one's first appearance and its ``counts`` added up, as ``np.unique(keys,
+    return_index=True, return_inverse=True)`` and a bincount would give -- by a stable
+    sort, which merges sorted runs in about linear time (NaNs are one value, NaTs too)."""
+    if not len(keys):
+        return keys, np.zeros(0, np.intp), np.zeros(0, np.int64)
+    order = np.argsort(keys, kind="stable")
+    s = keys[order]
+    new = np.empty(len(s), dtype=bool)
+    new[0] = True
+    np.not_equal(s[1:], s[:-1], out=new[1:])
+    if s.dtype.kind in "fcmM":
+        nan = np.isnan(s)
+        new[1:] &= ~(nan[1:] & nan[:-1])
+    starts = np.flatnonzero(new)
+    total = np.add.reduceat(counts[order].astype(np.int64), starts)
+    return s[starts], order[starts], total
+
+
+def count_hashes(h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``np.unique(h, return_index=True, return_counts=True)`` of 64-bit hashes
+    (:func:`hash_values`), counted in a hash table in compiled code: its sort is
+    over the distinct hashes only."""
+    h = np.ascontiguousarray(h, dtype=np.uint64)
+    n = len(h)
+    keys, first, counts = np.empty(n, np.uint64), np.empty(n, np.int64), np.empty(n, np.int64)
+    m = _core.fold_count_keys(h, keys, first, counts) if n else 0
+    order = np.argsort(keys[:m])
+    return keys[order], first[order], counts[order]
 
 
 # ---------------------------------------------------------------------------
@@ -235,7 +272,7 @@ class Distinct:
         if not self._runs:
             return
         parts = self._runs if self._values is None else [self._values, *self._runs]
-        self._values = np.unique(np.concatenate(parts))
+        self._values = sorted_unique(np.concatenate(parts), runs=True)
         self._runs, self._pending = [], 0
         if len(self._values) > self.exact_limit:
             self._to_sketch()
@@ -508,9 +545,8 @@ class ValueCounts:
             runs = [(self.keys, self.counts, self.payload), *runs]
         self._runs, self._pending = [], 0
         allk = np.concatenate([k for k, _, _ in runs])
-        keys, first, inv = np.unique(allk, return_index=True, return_inverse=True)
         allc = np.concatenate([c for _, c, _ in runs])
-        counts = np.bincount(inv.ravel(), weights=allc, minlength=len(keys)).astype(np.int64)
+        keys, first, counts = sum_runs(allk, allc)
         payload = None
         if runs[0][2] is not None:
             payload = np.concatenate([p for _, _, p in runs])[first]  # type: ignore[misc]
@@ -536,6 +572,13 @@ class ValueCounts:
         self.error += cut
 
     def merge(self, other: ValueCounts) -> None:
+        if self.hll is None and other.hll is None:  # both exact: other's runs join ours
+            self.n += other.n
+            if other.keys is not None:
+                self._combine(other.keys, other.counts, other.payload)
+            for keys, counts, payload in other._runs:
+                self._combine(keys, counts, payload)
+            return
         self._flush()
         other._flush()
         if other.keys is None:

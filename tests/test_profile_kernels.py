@@ -1,0 +1,189 @@
+"""The compiled folding kernels of a profile (src/fastetl/_fold.pxi, through
+fastetl.profiling.stats and fold) against the numpy expressions they replace, on
+random blocks (hypothesis): each must give exactly the numpy result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fastetl.profiling.fold import _sort_counted, _unique_sorted
+from fastetl.profiling.pii import CLASSES, text_classes
+from fastetl.profiling.stats import _mix, count_hashes, hash_values, sorted_unique, sum_runs
+
+_U64 = np.uint64
+
+
+def numpy_record_hash(values: np.ndarray) -> np.ndarray:
+    """The record hash in numpy: 8-byte words (native order, the last zero-padded),
+    ``h = f(h ^ word)`` with f an odd multiply and a xor-shift, then splitmix64's mix."""
+    v = np.ascontiguousarray(values)
+    n, size = len(v), v.dtype.itemsize
+    if not n:
+        return np.zeros(0, dtype=np.uint64)
+    raw = v.view(np.uint8).reshape(n, size)
+    pad = (-size) % 8
+    if pad:
+        raw = np.concatenate([raw, np.zeros((n, pad), np.uint8)], axis=1)
+    words = raw.view(np.uint64).reshape(n, -1)
+    h = np.full(n, 0x243F6A8885A308D3, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(words.shape[1]):
+            h ^= words[:, j]
+            h *= _U64(0x9FB21C651E98DF25)
+            h ^= h >> _U64(29)
+        return _mix(h)
+
+
+@given(
+    st.lists(st.binary(max_size=23), max_size=60),
+    st.integers(1, 23),
+)
+def test_hash_of_bytes_values_equals_numpy(values, width):
+    a = np.array([v[:width] for v in values], dtype=f"S{width}")
+    got = hash_values(a)
+    assert got.dtype == np.uint64
+    np.testing.assert_array_equal(got, numpy_record_hash(a))
+
+
+@given(st.lists(st.tuples(st.integers(-(2**63), 2**63 - 1), st.binary(max_size=5),
+                          st.floats(width=32), st.booleans()), max_size=60))  # fmt: skip
+def test_hash_of_records_equals_numpy(rows):
+    dt = np.dtype([("a", "<i8"), ("b", "S5"), ("c", "<f4"), ("d", "?")])  # 18 bytes
+    a = np.array(rows, dtype=dt)
+    np.testing.assert_array_equal(hash_values(a), numpy_record_hash(a))
+    sliced = a[::2]  # not contiguous: hashed as its values
+    np.testing.assert_array_equal(hash_values(sliced), numpy_record_hash(sliced))
+
+
+def test_hash_of_a_byte_string_ignores_its_padding_only():
+    a = np.array([b"ab", b"ab\0", b"ba", b"abc"], dtype="S3")
+    h = hash_values(a)
+    assert h[0] == h[1] and len({int(x) for x in h[1:]}) == 3
+
+
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=300), st.integers(1, 40))
+def test_count_hashes_equals_numpy_unique(keys, modulo):
+    # few distinct keys (collisions in the table) and many
+    h = np.array(keys, dtype=np.uint64)
+    h = np.concatenate([h, h[: len(h) // 2] % _U64(modulo)])
+    got = count_hashes(h)
+    want = np.unique(h, return_index=True, return_counts=True)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=300), st.booleans())
+def test_sorted_unique_equals_numpy_unique(keys, runs):
+    h = np.array(keys, dtype=np.uint64)
+    h = np.concatenate([h, h[::3]])
+    if runs:
+        h = np.concatenate([np.sort(h[: len(h) // 2]), np.sort(h[len(h) // 2 :])])
+    np.testing.assert_array_equal(sorted_unique(h, runs=runs), np.unique(h))
+
+
+@given(st.lists(st.booleans(), max_size=50))
+def test_bool_counts_equal_numpy_unique(values):
+    x = np.array(values, dtype=bool)
+    got_v, got_c = _unique_sorted(x)
+    want_v, want_c = np.unique(x, return_counts=True)
+    np.testing.assert_array_equal(got_v, want_v)
+    np.testing.assert_array_equal(got_c, want_c)
+    assert got_v.dtype == want_v.dtype
+
+
+@given(
+    st.sampled_from(["i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "M8[D]", "M8[ms]"]),
+    st.lists(st.integers(-(2**63), 2**63 - 1), max_size=200),
+    st.integers(1, 64),
+    st.integers(1, 300),
+)
+def test_sort_counted_equals_numpy_sort_and_unique(dtype, ints, spread, limit):
+    # few distinct values (counted) or more than ``limit`` (sorted); NaT sorts last
+    x = np.array([i % spread - spread // 2 for i in ints] + ints[:3], dtype=np.int64)
+    raw = x.astype(dtype) if dtype[0] != "M" else x.view(dtype)
+    got, counted = _sort_counted(raw, limit)
+    want = np.sort(raw)
+    assert got.dtype == raw.dtype
+    np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
+    if counted is not None:
+        assert dtype[0] == "i" or dtype in ("u1", "u2", "u4") or not np.isnat(raw).any()
+        uniq, counts = counted
+        want_u, want_c = np.unique(want, return_counts=True)
+        np.testing.assert_array_equal(uniq.view(np.uint8), want_u.view(np.uint8))
+        np.testing.assert_array_equal(counts, want_c)
+        assert len(uniq) <= limit
+    else:
+        assert dtype == "u8" or len(np.unique(raw)) > limit or np.isnat(raw).any()
+
+
+@given(
+    st.sampled_from(["i8", "u8", "i2", "f8", "M8[s]", "?"]),
+    st.lists(st.lists(st.integers(-50, 50), max_size=40), max_size=6),
+    st.booleans(),
+)
+def test_sum_runs_equals_numpy_unique_and_bincount(dtype, runs, nans):
+    parts = []
+    for r in runs:
+        x = np.array(r, dtype=np.int64).astype(dtype) if dtype != "M8[s]" else np.array(
+            r, dtype=np.int64
+        ).view(dtype)
+        if nans and dtype in ("f8", "M8[s]") and len(x):
+            x[::3] = np.nan if dtype == "f8" else np.datetime64("NaT")
+        parts.append(np.unique(x))  # each run sorted and unique, as a block's counts
+    keys = np.concatenate(parts) if parts else np.zeros(0, dtype)
+    counts = np.arange(1, len(keys) + 1, dtype=np.int64) * 3
+    got_k, got_first, got_c = sum_runs(keys, counts)
+    want_k, want_first, inv = np.unique(keys, return_index=True, return_inverse=True)
+    want_c = np.bincount(inv.ravel(), weights=counts, minlength=len(want_k)).astype(np.int64)
+    np.testing.assert_array_equal(got_k, want_k)
+    np.testing.assert_array_equal(got_first, want_first)
+    np.testing.assert_array_equal(got_c, want_c)
+
+
+def numpy_text_classes(values: np.ndarray) -> dict[str, np.ndarray]:
+    """The counts per value with numpy: np.char.str_len, continuation bytes, classes."""
+    n, w = len(values), values.dtype.itemsize
+    b = np.ascontiguousarray(values).view(np.uint8).reshape(n, w)
+    out = {"len": np.char.str_len(values).astype(np.int64)}
+    out["chars"] = out["len"] - ((b & 0xC0) == 0x80).sum(axis=1)
+    out["digit"] = ((b >= 48) & (b <= 57)).sum(axis=1)
+    low = b | 0x20
+    out["alpha"] = ((low >= 97) & (low <= 122)).sum(axis=1)
+    for name, ch in (("at", b"@"), ("dot", b"."), ("dash", b"-"), ("colon", b":"),
+                     ("slash", b"/"), ("plus", b"+"), ("space", b" "),
+                     ("paren", b"(")):  # fmt: skip
+        out[name] = (b == ch[0]).sum(axis=1)
+    return out
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=12).map(lambda t: t.encode("utf-8")),
+            st.binary(max_size=12),
+            st.text("0123456789@.-:/+ (aZé", max_size=12).map(lambda t: t.encode("utf-8")),
+        ),
+        max_size=40,
+    ),
+    st.integers(1, 30),
+)
+def test_text_classes_equal_numpy(values, width):
+    a = np.array([v[:width] for v in values], dtype=f"S{width}")
+    got = text_classes(a)
+    want = numpy_text_classes(a)
+    assert got.shape == (len(a), len(CLASSES))
+    for i, name in enumerate(CLASSES):
+        np.testing.assert_array_equal(got[:, i], want[name], err_msg=name)
+    chars = [len(v.decode("utf-8")) for v in a.tolist() if _utf8(v)]  # Python's own count
+    assert chars == [int(c) for c, v in zip(got[:, 1], a.tolist(), strict=True) if _utf8(v)]
+
+
+def _utf8(v: bytes) -> bool:
+    try:
+        v.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
