@@ -301,17 +301,93 @@ def test_unique_beyond_memory(tmp_path, monkeypatch):
     schema = {"columns": [{"name": "k", "type": "int64", "unique": True},
                           {"name": "s", "type": "str", "width": 8, "unique": True}]}  # fmt: skip
     seen_k, seen_s, kept = set(), set(), []
-    for v in vals:
-        if v in seen_k:
+    for v in vals:  # a row left out claims no value in the other unique column
+        if v in seen_k or f"x{v % 997}" in seen_s:
             continue
         seen_k.add(v)
-        if f"x{v % 997}" in seen_s:
-            continue
         seen_s.add(f"x{v % 997}")
         kept.append(v)
     out = tmp_path / "u.npy"
     fastetl.convert(src, out, schema=schema, on_error="skip", workers=2, block_size=4096)
     assert np.load(out)["k"].tolist() == kept
+
+
+def _unique_reference(rows, base_a=(), base_b=()):
+    """Rows kept and the rule each other row breaks, one by one in order: ``c.max``
+    first, then ``a.unique``, then ``b.unique``, over the values of rows KEPT only."""
+    seen_a, seen_b = set(base_a), set(base_b)
+    kept, broke = [], {}
+    for i, (a, b, c) in enumerate(rows):
+        if c != "" and int(c) > 5:
+            broke[i] = "c.max"
+        elif a != "" and int(a) in seen_a:
+            broke[i] = "a.unique"
+        elif b in seen_b:
+            broke[i] = "b.unique"
+        else:
+            kept.append(i)
+            if a != "":
+                seen_a.add(int(a))
+            seen_b.add(b)
+    return kept, broke
+
+
+UNIQUE2 = {"columns": [{"name": "a", "type": "int64", "nullable": True, "unique": True},
+                       {"name": "b", "type": "str", "width": 8, "unique": True},
+                       {"name": "c", "type": "int64", "nullable": True, "max": 5}]}  # fmt: skip
+
+
+def _unique_rows(n, seed):
+    rnd = random.Random(seed)
+    return [(rnd.choice(["", str(rnd.randint(0, n // 3))]) if rnd.random() < 0.1
+             else str(rnd.randint(0, n // 3)), f"b{rnd.randint(0, n // 3)}",
+             rnd.choice(["", str(rnd.randint(0, 7))])) for _ in range(n)]  # fmt: skip
+
+
+@pytest.mark.parametrize("policy", ["skip", "reject"])
+def test_rows_left_out_claim_no_unique_value(tmp_path, policy):
+    # row 1 breaks c.max, row 2 b.unique: neither claims its a, so rows 3 and 4 are kept
+    rows = [("1", "x", "0"), ("2", "y", "9"), ("3", "x", "0"), ("2", "z", ""), ("3", "w", "")]
+    # a chain where each row's fate hangs on the one before: decided past the rounds
+    rows += [(str(100000 + i // 2), f"c{(i + 1) // 2}", "") for i in range(40)]
+    rows += _unique_rows(3000, seed=5)
+    src = tmp_path / "u.csv"
+    src.write_text("a,b,c\n" + "".join(f"{a},{b},{c}\n" for a, b, c in rows))
+    kept, broke = _unique_reference(rows)
+    assert kept[:3] == [0, 3, 4] and broke[1] == "c.max" and broke[2] == "b.unique"
+    counts = {r: 0 for r in ("c.max", "a.unique", "b.unique")}
+    for r in broke.values():
+        counts[r] += 1
+    for workers, block in [(1, None), (2, 1 << 10), (2, 97)]:
+        out = tmp_path / f"o{workers}{block}.npy"
+        fastetl.convert(src, out, schema=UNIQUE2, on_error=policy, workers=workers, block_size=block)
+        got = np.load(out)
+        assert got["b"].tolist() == [rows[i][1].encode() for i in kept]
+        assert _meta(out)["rule_violations"] == counts
+        if policy == "reject":
+            rej = json.loads(out.with_name(out.name + ".rejects.csv.json").read_text())["rejects"]
+            assert [r["line"] for r in rej] == [i + 2 for i in sorted(broke)]
+            assert [re.search(r"rule (\S+)\)", r["reason"])[1] for r in rej] == [
+                broke[i] for i in sorted(broke)]  # fmt: skip
+    # raise: the first row left out stops the run, at its line
+    with pytest.raises(fastetl.ParseError) as e:
+        fastetl.convert(src, tmp_path / "r.npy", schema=UNIQUE2, block_size=97)
+    assert e.value.line == min(broke) + 2
+
+
+def test_rows_left_out_claim_no_unique_value_across_append(tmp_path):
+    first = [("1", "x", "0"), ("2", "y", "9")]  # row 2 breaks c.max: 2 stays free
+    more = [("2", "x", ""), ("2", "q", ""), ("1", "r", ""), ("2", "s", "")] + _unique_rows(500, 6)
+    out = tmp_path / "o.npy"
+    (tmp_path / "a.csv").write_text("a,b,c\n" + "".join(f"{a},{b},{c}\n" for a, b, c in first))
+    (tmp_path / "b.csv").write_text("a,b,c\n" + "".join(f"{a},{b},{c}\n" for a, b, c in more))
+    fastetl.convert(tmp_path / "a.csv", out, schema=UNIQUE2, on_error="skip")
+    fastetl.convert(tmp_path / "b.csv", out, append=True, on_error="skip", block_size=64)
+    kept0, _ = _unique_reference(first)
+    kept, _ = _unique_reference(more, {int(first[i][0]) for i in kept0}, {first[i][1] for i in kept0})
+    assert kept[:1] == [1]  # "2,x": x was kept, so left out; "2,q" is kept: row "2,y" was not
+    assert np.load(out)["b"].tolist() == [first[i][1].encode() for i in kept0] + [
+        more[i][1].encode() for i in kept]  # fmt: skip
 
 
 def test_unique_set_spills_and_stays_exact():
