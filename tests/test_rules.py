@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 import random
 import re
 import subprocess
@@ -292,8 +293,11 @@ def test_tolerance(tmp_path):
         assert not (tmp_path / "b.npy").exists()
 
 
-def test_unique_beyond_memory(tmp_path, monkeypatch):
+@pytest.mark.parametrize("runs", [None, "2"])
+def test_unique_beyond_memory(tmp_path, monkeypatch, runs):
     monkeypatch.setenv("FASTETL_UNIQUE_MEMORY", "256")  # a few dozen values, then disk runs
+    if runs:
+        monkeypatch.setenv("FASTETL_UNIQUE_RUNS", runs)  # and runs merged past two
     rnd = random.Random(2)
     vals = [rnd.randint(0, 6000) for _ in range(20000)]
     src = tmp_path / "u.csv"
@@ -402,6 +406,32 @@ def test_unique_set_spills_and_stays_exact():
             seen.add(x)
         assert u.check_add(block).tolist() == want
     assert len(u.runs) > 5  # the values went to disk, in sorted runs
+    u.close()
+
+
+@pytest.mark.parametrize("max_runs", [2, 3])
+@pytest.mark.parametrize("kind", ["int", "bytes"])
+def test_unique_runs_are_merged_and_stay_exact(max_runs, kind):
+    u = UniqueSet(limit=64, max_runs=max_runs)
+    rnd = np.random.default_rng(7)
+    seen: set = set()
+    most = 0
+    for _ in range(120):
+        block = rnd.integers(0, 5000, 60)
+        if kind == "bytes":
+            block = np.array([f"v{x}".encode() for x in block.tolist()], "S6")
+        want = []
+        for x in block.tolist():
+            want.append(x in seen)
+            seen.add(x)
+        assert u.check_add(block).tolist() == want
+        most = max(most, len(u.runs))
+    assert most == max_runs  # runs were made, and merged each time they passed the bound
+    files = sorted(os.listdir(os.path.dirname(u.paths[0])))
+    assert files == sorted(os.path.basename(p) for p in u.paths)  # merged runs removed
+    stored = np.concatenate([*u.mem, *u.runs]).tolist()
+    assert sorted(stored) == sorted(seen) and len(stored) == len(seen)  # each value once
+    assert all(r.tolist() == sorted(r.tolist()) for r in u.runs)
     u.close()
 
 

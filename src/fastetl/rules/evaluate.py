@@ -32,6 +32,7 @@ from .expr import Context, evaluate
 from .spec import ColumnRules, RowRule
 
 UNIQUE_MEMORY = 64 << 20  # bytes of seen values one unique column keeps in memory
+UNIQUE_RUNS = 8  # sorted runs on disk per unique column before some are merged
 _MEM_PARTS = 8  # sorted arrays in memory before they are merged into one
 _UNIQUE_ROUNDS = 4  # rounds deciding a block's rows before the rest go one by one
 _PATTERN_CACHE = 1 << 16  # distinct str values whose pattern/length result is remembered
@@ -47,6 +48,18 @@ def unique_memory() -> int:
                 f"FASTETL_UNIQUE_MEMORY must be a number of bytes, got {shown(text)}"
             ) from None
     return UNIQUE_MEMORY
+
+
+def unique_runs() -> int:
+    text = os.environ.get("FASTETL_UNIQUE_RUNS")
+    if text:
+        try:
+            return max(2, int(text))
+        except ValueError:
+            raise ValueError(
+                f"FASTETL_UNIQUE_RUNS must be a number of runs, got {shown(text)}"
+            ) from None
+    return UNIQUE_RUNS
 
 
 @dataclass(frozen=True)
@@ -98,13 +111,21 @@ def has_rules(schema: Schema) -> bool:
 
 
 class UniqueSet:
-    """The distinct values seen so far of one column, exactly, in bounded memory."""
+    """The distinct values seen so far of one column, exactly, in bounded memory.
 
-    def __init__(self, limit: int) -> None:
+    Past ``limit`` bytes the values in memory go to a sorted run on disk; past
+    ``max_runs`` runs the newest are merged (streamed, ``limit`` bytes at a time) while
+    the next older run is no bigger than what is merged so far, so a run is rewritten
+    about log2(runs) times and a block is searched in at most ``max_runs`` runs."""
+
+    def __init__(self, limit: int, max_runs: int | None = None) -> None:
         self.limit = limit
+        self.max_runs = max_runs if max_runs is not None else unique_runs()
         self.mem: list[np.ndarray] = []
         self.runs: list[np.ndarray] = []
+        self.paths: list[str] = []  # of the runs
         self.nbytes = 0
+        self._made = 0  # run files made (their names)
         self._dir: str | None = None
         self._cleanup: Any = None
 
@@ -132,18 +153,64 @@ class UniqueSet:
         if self.nbytes > self.limit:
             self._spill()
 
-    def _spill(self) -> None:
-        merged = np.sort(np.concatenate(self.mem)) if len(self.mem) > 1 else self.mem[0]
+    def _path(self) -> str:
         if self._dir is None:
             self._dir = tempfile.mkdtemp(prefix="fastetl-unique-")
             self._cleanup = weakref.finalize(self, shutil.rmtree, self._dir, True)
-        path = os.path.join(self._dir, f"run{len(self.runs)}.npy")
+        self._made += 1
+        return os.path.join(self._dir, f"run{self._made}.npy")
+
+    def _spill(self) -> None:
+        merged = np.sort(np.concatenate(self.mem)) if len(self.mem) > 1 else self.mem[0]
+        path = self._path()
         np.save(path, merged)
         self.runs.append(np.load(path, mmap_mode="r"))
+        self.paths.append(path)
         self.mem, self.nbytes = [], 0
+        if len(self.runs) > self.max_runs:
+            self._merge()
+
+    def _merge(self) -> None:
+        """Merge the newest runs into one: at least two, and each older run no bigger
+        than the runs merged after it (sizes then halve from old to new)."""
+        k = len(self.runs) - 2
+        total = len(self.runs[-1]) + len(self.runs[-2])
+        while k > 0 and len(self.runs[k - 1]) <= total:
+            k -= 1
+            total += len(self.runs[k])
+        runs = self.runs[k:]
+        path = self._path()
+        out = np.lib.format.open_memmap(path, "w+", runs[0].dtype, (total,))
+        step = max(256, self.limit // (runs[0].dtype.itemsize * len(runs)))
+        at = [0] * len(runs)
+        w = 0
+        while w < total:
+            live = [i for i, r in enumerate(runs) if at[i] < len(r)]
+            # every value up to the smallest of the next pieces' last values
+            cut = min(runs[i][min(at[i] + step, len(runs[i])) - 1] for i in live)
+            parts = []
+            for i in live:
+                piece = runs[i][at[i] : at[i] + step]
+                stop = int(np.searchsorted(piece, cut, side="right"))
+                parts.append(piece[:stop])
+                at[i] += stop
+            chunk = np.sort(np.concatenate(parts))
+            out[w : w + len(chunk)] = chunk
+            w += len(chunk)
+        out.flush()
+        del out, runs, parts, piece
+        old = self.paths[k:]
+        self.runs[k:] = [np.load(path, mmap_mode="r")]
+        self.paths[k:] = [path]
+        for p in old:
+            try:
+                os.remove(p)
+            except OSError:  # pragma: no cover - still mapped (Windows): removed at the end
+                pass
 
     def close(self) -> None:
         self.runs = []
+        self.paths = []
         self.mem = []
         if self._cleanup is not None:
             self._cleanup()
