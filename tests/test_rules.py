@@ -172,6 +172,33 @@ def test_bad_rule_keys_fail_at_load(spec, why):
     assert "\n" not in str(e.value) and str(e.value).startswith("column 'v'")
 
 
+BACKTRACKING = [r"(a+)+$", r"(\w+\s?)*$", r"(.*,)+x", r"(a|ab)*c", r"(a|a)+$", r"(a*)*b",
+                r"^(([a-z])+.)+[A-Z]([a-z])+$", r"(\d+|x)*y", r"(?:x+x+)+y", r"((ab)*|a)*c",
+                r"(?i:(x|X\d)+)$", r"(a|)+"]  # fmt: skip
+LINEAR = [r"(\w+\.)*\w+", r"[a-z]+\d?", r"(\d{1,3}\.){3}\d{1,3}", r"([a-z0-9]+[-.])*[a-z0-9]+",
+          r"(?:a|b)*", r"(a|b\d)*", r"(a++)+", r"(?>a+)+", r"\d+\d+x", r"(ab|cd)+",
+          r"[^@\s]+@[^@\s]+\.[a-z]+"]  # fmt: skip
+
+
+@pytest.mark.parametrize("pattern", BACKTRACKING)
+def test_pattern_that_can_backtrack_exponentially_fails_at_load(pattern):
+    with pytest.raises(fastetl.SchemaError, match="may take exponential time") as e:
+        fastetl.Schema.from_dict(_schema({"type": "str", "width": 40, "pattern": pattern}))
+    assert "\n" not in str(e.value) and str(e.value).startswith("column 'v'")
+
+
+def test_patterns_without_nested_ambiguity_load_and_match(tmp_path):
+    cells = ["ab.cd", "a", "10.0.0.1", "x-y.z", "abab", "aaa", "b1a", "123x", "cdab", "u@v.io",
+             "", "a b", "a..b", "1.2.3", "aab"]  # fmt: skip
+    src = _write(tmp_path, cells)
+    for k, pattern in enumerate(LINEAR):
+        out = tmp_path / f"p{k}.npy"
+        fastetl.convert(src, out, schema=_schema({"type": "str", "width": 40, "pattern": pattern}),
+                        on_error="skip")  # fmt: skip
+        want = [i for i, c in enumerate(cells) if c == "" or re.fullmatch(pattern, c)]
+        assert np.load(out)["id"].tolist() == want, pattern
+
+
 def test_values_keeps_its_meaning():
     s = fastetl.Schema.from_dict(_schema({"type": "category", "values": ["a", "b"], "allowed": ["a"]}))
     col = s.columns[1]
