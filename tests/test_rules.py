@@ -421,6 +421,36 @@ def test_rows_left_out_claim_no_unique_value_across_append(tmp_path):
         more[i][1].encode() for i in kept]  # fmt: skip
 
 
+@pytest.mark.parametrize("workers,block", [(1, None), (2, 256), (2, 61)])
+def test_rule_rows_found_again_among_bad_rows_and_quoted_breaks(tmp_path, workers, block):
+    """The rows breaking a rule are found again in their block (compiled walk): their
+    lines and bytes, between bad rows, blank lines, CRLF and quoted line breaks."""
+    rnd = random.Random(13)
+    text, line, want = ["id,v\r\n"], 2, []  # want: (line, fields) of each reject, in order
+    for i in range(1500):
+        if rnd.random() < 0.05:
+            text.append("\r\n")  # a blank line: not a row
+            line += 1
+        v = rnd.choice(["a", "b", '"c\nd"', '"x,y"', "toolong", '"p""q"'])
+        ident = str(i) if rnd.random() > 0.05 else "zz"  # a bad row (not an int)
+        row = f"{ident},{v}\r\n"
+        value = next(csv.reader(io.StringIO(row)))[1]
+        if ident == "zz" or len(value) > 2:
+            want.append((line, [ident, value]))
+        text.append(row)
+        line += row.count("\n")
+    src = tmp_path / "r.csv"
+    src.write_bytes("".join(text).encode())
+    schema = {"columns": [{"name": "id", "type": "int64"},
+                          {"name": "v", "type": "str", "width": 8, "max_length": 2}]}  # fmt: skip
+    out = tmp_path / "o.npy"
+    fastetl.convert(src, out, schema=schema, on_error="reject", workers=workers, block_size=block)
+    rej = json.loads(out.with_name(out.name + ".rejects.csv.json").read_text())["rejects"]
+    got = list(csv.reader(io.StringIO(out.with_name(out.name + ".rejects.csv").read_bytes().decode())))
+    assert [r["line"] for r in rej] == [w[0] for w in want]
+    assert got[1:] == [w[1] for w in want]
+
+
 def test_unique_set_spills_and_stays_exact():
     u = UniqueSet(limit=64)
     rnd = np.random.default_rng(4)
