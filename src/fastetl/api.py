@@ -449,12 +449,16 @@ def convert(
                 f"a conversion to {fmt} takes neither append, resume nor on_error='reject' "
                 "(convert to .npy, then fastetl.export)"
             )
-        with sigterm_as_interrupt():
-            return _convert_streamed(
-                src, dst_path, schema, fmt, block_size=block_size, workers=workers,
-                infer_rows=infer_rows, progress=progress, on_error=on_error, widen=widen,
-                reading=reading,
-            )  # fmt: skip
+        try:
+            with sigterm_as_interrupt():
+                return _convert_streamed(
+                    src, dst_path, schema, fmt, block_size=block_size, workers=workers,
+                    infer_rows=infer_rows, progress=progress, on_error=on_error, widen=widen,
+                    reading=reading, facts=facts,
+                )  # fmt: skip
+        except BaseException as e:
+            _failed_event(facts, src, dst_path, e)
+            raise
     if dst_path.is_dir():
         raise OutputError(f"{dst} is a directory; give the path of the .npy file to write")
     folder = dst_path.parent if str(dst_path.parent) else Path(".")
@@ -480,10 +484,15 @@ def convert(
                 facts=facts,
             )
     except BaseException as e:
-        if openlineage is not None:
-            event = _ol.failed_event(facts.run_id, lineage.now(), src, str(dst_path), e)
-            _ol.write_event(openlineage, event)
+        _failed_event(facts, src, dst_path, e)
         raise
+
+
+def _failed_event(facts: _RunFacts, src: Any, dst: Path, error: BaseException) -> None:
+    """The OpenLineage FAIL (or ABORT) event of a conversion that did not complete."""
+    if facts.openlineage is not None:
+        event = _ol.failed_event(facts.run_id, lineage.now(), src, str(dst), error)
+        _ol.write_event(facts.openlineage, event)
 
 
 @dataclass
@@ -766,9 +775,11 @@ def _convert_streamed(
     on_error: str,
     widen: bool | None,
     reading: dict[str, Any],
+    facts: _RunFacts,
 ) -> ConvertReport:
     """:func:`convert` into Parquet or Arrow IPC: the pipeline's records go to
-    ``export.onepass.FormatWriter`` (which writes, and commits, the file)."""
+    ``export.onepass.FormatWriter`` (which writes, and commits, the file, with the
+    schema and the lineage entry in its metadata)."""
     from .export.onepass import FormatWriter
 
     widen = schema is None if widen is None else widen
@@ -784,7 +795,8 @@ def _convert_streamed(
         if tries:
             _rewind(src, pos)
         tries += 1
-        with open_source(src, sch.dialect.encoding) as source:
+        hasher = lineage.ContentHash() if facts.hash else None
+        with open_source(src, sch.dialect.encoding, hasher) as source:
             if _same_file(source, dst):
                 raise OutputError(f"refusing to write the output over the input {source.name}")
             total = source.size if source.compression is None and source.encoding is None else None
@@ -802,7 +814,34 @@ def _convert_streamed(
                 )
                 if watcher:
                     watcher.check()  # a column to widen: this pass is not kept
-                writer.finish(result.categories)
+                entry = lineage.entry(
+                    run_id=facts.run_id,
+                    source=source.facts(),
+                    content_hash=source.content_hash(),
+                    schema=sch.to_dict(),
+                    version=__version__,
+                    options=facts.options,
+                    started=facts.started,
+                    ended=lineage.now(),
+                    host=facts.host,
+                    counts=_counts(result, on_error),
+                    output=str(dst.resolve()),
+                )
+                writer.finish(result.categories, [entry])
+        if facts.openlineage is not None:
+            event = _ol.run_event(
+                event_type="COMPLETE",
+                event_time=entry["ended"],
+                run_id=facts.run_id,
+                job_name=_ol.job_name(dst),
+                source_path=source.path,
+                source_name=source.name,
+                output=str(dst),
+                schema=sch.to_dict(),
+                rows=result.rows,
+                size=dst.stat().st_size,
+            )
+            _ol.write_event(facts.openlineage, event)
         return ConvertReport(
             rows=result.rows,
             bytes_in=result.bytes_in,
