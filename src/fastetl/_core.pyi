@@ -76,5 +76,5 @@ CSV_BAD_CODE: int
 
 def csv_rows(
     records: Any, start: int, stop: int, specs: list[dict[str, Any]], null: bytes,
-    out: _Buf, row_max: int,
+    out: _Buf, row_max: int, json: bool = ...,
 ) -> tuple[int, int, int, int]: ...
