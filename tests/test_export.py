@@ -267,7 +267,8 @@ def test_jsonl_escapes_every_control_and_matches_json_dumps(tmp_path):
     texts = ["".join(chr(c) for c in range(1, 32)), 'q"uo\\te', "\x7f é € 😀 \u2028",
              "a\\nb", "\t\r\n", "", "-12.50"]  # fmt: skip
     rows = [(i, texts[i % len(texts)], texts[(i * 3) % len(texts)],
-             f"{(-1) ** i * i * 1.25:.2f}", "" if i % 4 == 0 else str(i)) for i in range(60)]  # fmt: skip
+             f"{(-1) ** i * i * 1.25:.2f}", "" if i % 4 == 0 else str(i))
+            for i in range(60)]  # fmt: skip
     src = tmp_path / "t.csv"
     with open(src, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)

@@ -391,7 +391,8 @@ def test_rows_left_out_claim_no_unique_value(tmp_path, policy):
         counts[r] += 1
     for workers, block in [(1, None), (2, 1 << 10), (2, 97)]:
         out = tmp_path / f"o{workers}{block}.npy"
-        fastetl.convert(src, out, schema=UNIQUE2, on_error=policy, workers=workers, block_size=block)
+        fastetl.convert(src, out, schema=UNIQUE2, on_error=policy, workers=workers,
+                        block_size=block)
         got = np.load(out)
         assert got["b"].tolist() == [rows[i][1].encode() for i in kept]
         assert _meta(out)["rule_violations"] == counts
@@ -415,7 +416,8 @@ def test_rows_left_out_claim_no_unique_value_across_append(tmp_path):
     fastetl.convert(tmp_path / "a.csv", out, schema=UNIQUE2, on_error="skip")
     fastetl.convert(tmp_path / "b.csv", out, append=True, on_error="skip", block_size=64)
     kept0, _ = _unique_reference(first)
-    kept, _ = _unique_reference(more, {int(first[i][0]) for i in kept0}, {first[i][1] for i in kept0})
+    base_a, base_b = {int(first[i][0]) for i in kept0}, {first[i][1] for i in kept0}
+    kept, _ = _unique_reference(more, base_a, base_b)
     assert kept[:1] == [1]  # "2,x": x was kept, so left out; "2,q" is kept: row "2,y" was not
     assert np.load(out)["b"].tolist() == [first[i][1].encode() for i in kept0] + [
         more[i][1].encode() for i in kept]  # fmt: skip
@@ -446,7 +448,8 @@ def test_rule_rows_found_again_among_bad_rows_and_quoted_breaks(tmp_path, worker
     out = tmp_path / "o.npy"
     fastetl.convert(src, out, schema=schema, on_error="reject", workers=workers, block_size=block)
     rej = json.loads(out.with_name(out.name + ".rejects.csv.json").read_text())["rejects"]
-    got = list(csv.reader(io.StringIO(out.with_name(out.name + ".rejects.csv").read_bytes().decode())))
+    text = out.with_name(out.name + ".rejects.csv").read_bytes().decode()
+    got = list(csv.reader(io.StringIO(text)))
     assert [r["line"] for r in rej] == [w[0] for w in want]
     assert got[1:] == [w[1] for w in want]
 

@@ -1103,7 +1103,8 @@ def row_spans(data, Py_ssize_t start, Py_ssize_t end, bint final, int delimiter,
                     sc.base = -64
                     while True:
                         fs = scan_any(<const char *>src.buf, pos, end, final, &sx, &f, &sc)
-                        if fs == FIELD_NEED_MORE or fs == FIELD_UNTERMINATED or fs == FIELD_AFTER_QUOTE:
+                        if (fs == FIELD_NEED_MORE or fs == FIELD_UNTERMINATED
+                                or fs == FIELD_AFTER_QUOTE):
                             break
                         pos = f.next
                         if fs != FIELD_DELIM:

@@ -3,7 +3,8 @@
 # RFC 8259 says, decimals, dates and datetimes as strings, ``{...}\n`` lines).
 #
 # Included by _core.pyx.  Used by export/csv.py and export/jsonl.py, which build the
-# column specs once per export (what each output column reads from a record, and how it is spelled) and the
+# column specs once per export (what each output column reads from a record, and how it
+# is spelled) and the
 # few columns no loop here spells (floats, dates in a custom format: Arrow formats them;
 # categories: their cells are made once per export) as ready cells.  The loop never
 # raises: it returns how far it got and, for a value it refuses, the row and column.

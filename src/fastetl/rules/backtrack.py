@@ -223,7 +223,10 @@ def _risk(seq: Any, sets: _Sets) -> str | None:
             for inner in _inner_repeats(body):
                 chars = sets.chars(inner)
                 if not any(not _overlap(chars, m) for m in musts):
-                    return "a repeated part holds another repeat with nothing between them to tell the passes apart"
+                    return (
+                        "a repeated part holds another repeat with nothing between them "
+                        "to tell the passes apart"
+                    )
             for alts in _branches(body):
                 firsts = [sets.first(b) for b in alts]
                 for i, (f, e) in enumerate(firsts):
