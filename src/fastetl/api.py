@@ -488,6 +488,58 @@ def convert(
         raise
 
 
+def _entry(
+    facts: _RunFacts,
+    source: Source,
+    content: dict[str, Any] | None,
+    sch: Schema,
+    result: RunResult,
+    on_error: str,
+    dst: Path,
+) -> dict[str, Any]:
+    """The run's lineage entry (a sidecar's, or a one-pass file's metadata)."""
+    return lineage.entry(
+        run_id=facts.run_id,
+        source=source.facts(),
+        content_hash=content,
+        schema=sch.to_dict(),
+        version=__version__,
+        options=facts.options,
+        started=facts.started,
+        ended=lineage.now(),
+        host=facts.host,
+        counts=_counts(result, on_error),
+        output=str(dst.resolve()),
+    )
+
+
+def _completed_event(
+    facts: _RunFacts,
+    entry: dict[str, Any],
+    source: Source,
+    dst: Path,
+    schema: dict[str, Any],
+    rows: int,
+    size: int,
+) -> None:
+    """The OpenLineage COMPLETE event of a conversion (when one was asked for)."""
+    if facts.openlineage is None:
+        return
+    event = _ol.run_event(
+        event_type="COMPLETE",
+        event_time=entry["ended"],
+        run_id=facts.run_id,
+        job_name=_ol.job_name(dst),
+        source_path=source.path,
+        source_name=source.name,
+        output=str(dst),
+        schema=schema,
+        rows=rows,
+        size=size,
+    )
+    _ol.write_event(facts.openlineage, event)
+
+
 def _failed_event(facts: _RunFacts, src: Any, dst: Path, error: BaseException) -> None:
     """The OpenLineage FAIL (or ABORT) event of a conversion that did not complete."""
     if facts.openlineage is not None:
@@ -661,19 +713,7 @@ def _convert_locked(
                 content = source.content_hash()
                 entry = None
                 if facts is not None:
-                    entry = lineage.entry(
-                        run_id=facts.run_id,
-                        source=source.facts(),
-                        content_hash=content,
-                        schema=sch.to_dict(),
-                        version=__version__,
-                        options=facts.options,
-                        started=facts.started,
-                        ended=lineage.now(),
-                        host=facts.host,
-                        counts=_counts(result, on_error),
-                        output=str(dst_path.resolve()),
-                    )
+                    entry = _entry(facts, source, content, sch, result, on_error, dst_path)
                 meta = _sidecar(
                     sch, source, result, on_error, rejects_path, before, writer.rows, dst_path,
                     content, entry,
@@ -710,20 +750,11 @@ def _convert_locked(
             finally:
                 if ckpt is not None:
                     ckpt.close()
-            if facts is not None and facts.openlineage is not None and entry is not None:
-                event = _ol.run_event(
-                    event_type="COMPLETE",
-                    event_time=entry["ended"],
-                    run_id=facts.run_id,
-                    job_name=_ol.job_name(dst_path),
-                    source_path=source.path,
-                    source_name=source.name,
-                    output=str(dst_path),
-                    schema=meta["schema"],
-                    rows=result.rows,
-                    size=result.rows * writer.itemsize,
-                )
-                _ol.write_event(facts.openlineage, event)
+            if facts is not None and entry is not None:
+                _completed_event(
+                    facts, entry, source, dst_path, meta["schema"], result.rows,
+                    result.rows * writer.itemsize,
+                )  # fmt: skip
         return ConvertReport(
             rows=result.rows,
             bytes_in=result.bytes_in,
@@ -814,34 +845,9 @@ def _convert_streamed(
                 )
                 if watcher:
                     watcher.check()  # a column to widen: this pass is not kept
-                entry = lineage.entry(
-                    run_id=facts.run_id,
-                    source=source.facts(),
-                    content_hash=source.content_hash(),
-                    schema=sch.to_dict(),
-                    version=__version__,
-                    options=facts.options,
-                    started=facts.started,
-                    ended=lineage.now(),
-                    host=facts.host,
-                    counts=_counts(result, on_error),
-                    output=str(dst.resolve()),
-                )
+                entry = _entry(facts, source, source.content_hash(), sch, result, on_error, dst)
                 writer.finish(result.categories, [entry])
-        if facts.openlineage is not None:
-            event = _ol.run_event(
-                event_type="COMPLETE",
-                event_time=entry["ended"],
-                run_id=facts.run_id,
-                job_name=_ol.job_name(dst),
-                source_path=source.path,
-                source_name=source.name,
-                output=str(dst),
-                schema=sch.to_dict(),
-                rows=result.rows,
-                size=dst.stat().st_size,
-            )
-            _ol.write_event(facts.openlineage, event)
+        _completed_event(facts, entry, source, dst, sch.to_dict(), result.rows, dst.stat().st_size)
         return ConvertReport(
             rows=result.rows,
             bytes_in=result.bytes_in,

@@ -39,27 +39,21 @@ _PATTERN_CACHE = 1 << 16  # distinct str values whose pattern/length result is r
 
 
 def unique_memory() -> int:
-    text = os.environ.get("FASTETL_UNIQUE_MEMORY")
-    if text:
-        try:
-            return max(1, int(text))
-        except ValueError:
-            raise ValueError(
-                f"FASTETL_UNIQUE_MEMORY must be a number of bytes, got {shown(text)}"
-            ) from None
-    return UNIQUE_MEMORY
+    return _env_int("FASTETL_UNIQUE_MEMORY", UNIQUE_MEMORY, 1, "a number of bytes")
 
 
 def unique_runs() -> int:
-    text = os.environ.get("FASTETL_UNIQUE_RUNS")
+    return _env_int("FASTETL_UNIQUE_RUNS", UNIQUE_RUNS, 2, "a number of runs")
+
+
+def _env_int(name: str, default: int, least: int, what: str) -> int:
+    text = os.environ.get(name)
     if text:
         try:
-            return max(2, int(text))
+            return max(least, int(text))
         except ValueError:
-            raise ValueError(
-                f"FASTETL_UNIQUE_RUNS must be a number of runs, got {shown(text)}"
-            ) from None
-    return UNIQUE_RUNS
+            raise ValueError(f"{name} must be {what}, got {shown(text)}") from None
+    return default
 
 
 @dataclass(frozen=True)
