@@ -407,6 +407,26 @@ def test_rows_left_out_claim_no_unique_value(tmp_path, policy):
     assert e.value.line == min(broke) + 2
 
 
+def test_rows_left_out_under_a_tolerance_claim_no_unique_value(tmp_path):
+    # raise, but "c <= 5" has a tolerance: its rows are left out, and free their values
+    rows = [("1", "x", "9"), ("1", "y", "0"), ("2", "y", "")] + _unique_rows(2000, seed=9)
+    src = tmp_path / "u.csv"
+    src.write_text("a,b,c\n" + "".join(f"{a},{b},{c}\n" for a, b, c in rows))
+    schema = {"columns": [{k: v for k, v in c.items() if k != "max"} for c in UNIQUE2["columns"]],
+              "rules": [{"name": "c_small", "expr": "c <= 5", "tolerance": 1}]}  # fmt: skip
+    kept, broke = _unique_reference(rows)
+    assert kept[:1] == [1] and broke[0] == "c.max" and broke[2] == "b.unique"
+    out = tmp_path / "o.npy"
+    with pytest.raises(fastetl.ParseError, match="b.unique"):  # a strict rule still stops it
+        fastetl.convert(src, out, schema=schema, block_size=97)
+    rep = fastetl.convert(src, out, schema=schema, on_error="skip", workers=2, block_size=97)
+    assert np.load(out)["b"].tolist() == [rows[i][1].encode() for i in kept]
+    counts = {"c_small": 0, "a.unique": 0, "b.unique": 0}
+    for r in broke.values():
+        counts["c_small" if r == "c.max" else r] += 1
+    assert _meta(out)["rule_violations"] == counts and rep.rows_skipped == len(broke)
+
+
 def test_rows_left_out_claim_no_unique_value_across_append(tmp_path):
     first = [("1", "x", "0"), ("2", "y", "9")]  # row 2 breaks c.max: 2 stays free
     more = [("2", "x", ""), ("2", "q", ""), ("1", "r", ""), ("2", "s", "")] + _unique_rows(500, 6)
