@@ -599,3 +599,35 @@ def test_a_row_longer_than_the_limit_under_skip_is_refused_in_one_line(client, t
     assert got.value.line == head.count(b"\n") + 1
     assert "\n" not in str(got.value)
     assert not (tmp_path / "ds").exists()
+
+
+def test_content_hashes_equal_a_local_conversions(client, tmp_path):
+    """Each source's content hash, made by tasks over 1 MiB-aligned pieces while the
+    parts are cut elsewhere, is the one fastetl.lineage.file_hash (and a local
+    conversion's sidecar) gives for the file."""
+    from fastetl.lineage import file_hash
+
+    big = tmp_path / "big.csv"
+    big.write_bytes(_csv(_rows(60_000, 21)))  # ~3 MB: several 1 MiB chunks, a short last one
+    assert big.stat().st_size > 2 << 20
+    assert big.stat().st_size % (1 << 20)
+    out = tmp_path / "one.dataset"
+    fdask.convert(big, out, SCHEMA, client=client, partition_size=1_000_000)  # parts not aligned
+    doc = json.loads((out / "dataset.json").read_text())
+    assert len(doc["parts"]) > 2
+    local = tmp_path / "local.npy"
+    fastetl.convert(big, local, SCHEMA)
+    sidecar = json.loads((tmp_path / "local.npy.json").read_text())
+    assert doc["content_hash"] == file_hash(big) == sidecar["content_hash"]
+    assert doc["sources"][0]["content_hash"] == file_hash(big)
+    # several files, one compressed (its compressed bytes), one empty of rows
+    (tmp_path / "parts").mkdir()
+    a, b, c = (tmp_path / "parts" / n for n in ("a.csv", "b.csv.gz", "c.csv"))
+    a.write_bytes(_csv(_rows(3000, 22)))
+    b.write_bytes(gzip.compress(_csv(_rows(500, 23, start=3000))))
+    c.write_bytes(_csv([]))
+    out = tmp_path / "many.dataset"
+    fdask.convert([str(a), str(b), str(c)], out, SCHEMA, client=client, partition_size="64KB")
+    doc = json.loads((out / "dataset.json").read_text())
+    assert [s["content_hash"] for s in doc["sources"]] == [file_hash(p) for p in (a, b, c)]
+    assert doc["content_hash"] is None

@@ -260,6 +260,38 @@ def test_jsonl_read_back_by_json_and_polars(converted, tmp_path):
     assert frame["dec"].to_list() == [e["dec"] for e in expected]
 
 
+def test_jsonl_escapes_every_control_and_matches_json_dumps(tmp_path):
+    """Each line is, byte for byte, ``json.dumps`` of the row (RFC 8259 escapes, UTF-8
+    as it is), for text holding every control character, quotes, backslashes and
+    non-ASCII, in str and category columns and in the keys."""
+    texts = ["".join(chr(c) for c in range(1, 32)), 'q"uo\\te', "\x7f é € 😀 \u2028",
+             "a\\nb", "\t\r\n", "", "-12.50"]  # fmt: skip
+    rows = [(i, texts[i % len(texts)], texts[(i * 3) % len(texts)],
+             f"{(-1) ** i * i * 1.25:.2f}", "" if i % 4 == 0 else str(i))
+            for i in range(60)]  # fmt: skip
+    src = tmp_path / "t.csv"
+    with open(src, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", 'we"ird\\key', "cat", "dec", "n"])
+        w.writerows(rows)
+    schema = {"columns": [{"name": "id", "type": "int32"},
+                          {"name": 'we"ird\\key', "type": "str", "width": 64, "nullable": True},
+                          {"name": "cat", "type": "category", "nullable": True},
+                          {"name": "dec", "type": "decimal", "scale": 2},
+                          {"name": "n", "type": "int64", "nullable": True}]}  # fmt: skip
+    out = tmp_path / "t.npy"
+    fastetl.convert(src, out, schema=schema)
+    dest = tmp_path / "t.jsonl"
+    export(out, dest, rows_per_batch=7)
+    lines = dest.read_bytes().decode("utf-8").split("\n")
+    assert lines[-1] == ""
+    for line, (i, text, cat, dec, n) in zip(lines[:-1], rows, strict=True):
+        want = {"id": i, 'we"ird\\key': text or None, "cat": cat or None,
+                "dec": str(Decimal(dec)), "n": int(n) if n else None}  # fmt: skip
+        assert json.loads(line) == want
+        assert line == json.dumps(want, ensure_ascii=False, separators=(",", ":"))
+
+
 # -- CSV ----------------------------------------------------------------------------------
 def _read_csv(path: Path) -> list[list[str]]:
     with open(path, newline="", encoding="utf-8") as fh:

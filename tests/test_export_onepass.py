@@ -112,3 +112,50 @@ def test_cli_convert_to_parquet_and_arrow(tmp_path):
         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120,
     )  # fmt: skip
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "--append" in p.stderr
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".arrow"])
+def test_one_pass_stores_schema_and_lineage_in_the_file(tmp_path, monkeypatch, suffix):
+    import json
+
+    from fastetl.lineage import file_hash
+
+    monkeypatch.setattr(onepass, "BATCH_BYTES", 4096)  # several batches
+    src = tmp_path / "in.csv"
+    src.write_text("a,b\n" + "".join(f"{i if i % 7 else 'x'},v{i}\n" for i in range(600)))
+    schema = {"columns": [{"name": "a", "type": "int32"}, {"name": "b", "type": "str", "width": 5}]}
+    dest = tmp_path / f"out{suffix}"
+    fastetl.convert(src, dest, schema=schema, on_error="skip", workers=2, block_size=1024)
+    # read with pyarrow only: the footer / the file's schema and its last batch
+    if suffix == ".parquet":
+        kv = pq.read_metadata(dest).metadata
+        rows = pq.read_metadata(dest).num_rows
+    else:
+        reader = pa.ipc.open_file(dest)
+        last = reader.get_batch_with_custom_metadata(reader.num_record_batches - 1)[1]
+        kv = {**reader.schema.metadata, **dict(last)}
+        rows = reader.read_all().num_rows
+    # the schema, as the .npy's sidecar of the same conversion holds it
+    npy = tmp_path / "same.npy"
+    fastetl.convert(src, npy, schema=schema, on_error="skip")
+    sidecar = json.loads((tmp_path / "same.npy.json").read_text())
+    assert json.loads(kv[b"fastetl.schema"]) == sidecar["schema"]
+    (entry,) = json.loads(kv[b"fastetl.lineage"])
+    assert entry["content_hash"] == file_hash(src)
+    bad = sum(1 for i in range(600) if i % 7 == 0)
+    counts = (entry["rows_read"], entry["rows_written"], entry["rows_skipped"])
+    assert counts == (600, 600 - bad, bad)
+    assert rows == 600 - bad
+    assert entry["schema_hash"] == sidecar["lineage"][0]["schema_hash"]
+    # and the CLI prints the chain from the file itself
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    p = subprocess.run([sys.executable, "-m", "fastetl", "lineage", str(dest)],
+                       capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert entry["content_hash"]["value"] in p.stdout and f"{600 - bad:,} written" in p.stdout
+    p = subprocess.run([sys.executable, "-m", "fastetl", "lineage", str(dest), "--json"],
+                       capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    assert json.loads(p.stdout) == [entry]
+    # --no-hash: the entry says so
+    fastetl.convert(src, dest, schema=schema, on_error="skip", hash=False)
+    assert onepass.stored_meta(dest)["lineage"][0]["content_hash"] is None

@@ -457,6 +457,32 @@ def test_a_failed_conversion_writes_a_fail_event(tmp_path):
     assert not (tmp_path / "o.npy").exists()
 
 
+def test_openlineage_events_of_a_one_pass_parquet_conversion(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    from fastetl.export.onepass import stored_meta
+
+    src = tmp_path / "in.csv"
+    src.write_text("id,name,price,kind\n1,a,2.5,k\n2,b,3,k\n")
+    out, ev_path = tmp_path / "o.parquet", tmp_path / "event.json"
+    fastetl.convert(src, out, SCHEMA, openlineage=ev_path)
+    ev = json.loads(ev_path.read_text())
+    _check_event(ev, "COMPLETE")
+    (entry,) = stored_meta(out)["lineage"]
+    assert ev["run"]["runId"] == entry["run_id"] and ev["eventTime"] == entry["ended"]
+    assert ev["inputs"] == [{"namespace": "file", "name": str(src.resolve())}]
+    (o,) = ev["outputs"]
+    assert (o["namespace"], o["name"]) == ("file", str(out.resolve()))
+    stats = o["outputFacets"]["outputStatistics"]
+    assert stats["rowCount"] == pq.read_metadata(out).num_rows == 2
+    assert stats["size"] == out.stat().st_size
+    src.write_text("id,name,price,kind\n1,a,2.5,k\n2,b,oops,k\n")
+    with pytest.raises(fastetl.ParseError):
+        fastetl.convert(src, tmp_path / "p.parquet", SCHEMA, openlineage=ev_path)
+    ev = json.loads(ev_path.read_text())
+    _check_event(ev, "FAIL")
+    assert "line 3" in ev["run"]["facets"]["errorMessage"]["message"]
+
+
 def test_the_cli_writes_a_fail_event_when_the_input_is_missing(tmp_path):
     ev_path = tmp_path / "event.json"
     proc = subprocess.run(

@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 import random
 import re
 import subprocess
@@ -171,6 +172,33 @@ def test_bad_rule_keys_fail_at_load(spec, why):
     assert "\n" not in str(e.value) and str(e.value).startswith("column 'v'")
 
 
+BACKTRACKING = [r"(a+)+$", r"(\w+\s?)*$", r"(.*,)+x", r"(a|ab)*c", r"(a|a)+$", r"(a*)*b",
+                r"^(([a-z])+.)+[A-Z]([a-z])+$", r"(\d+|x)*y", r"(?:x+x+)+y", r"((ab)*|a)*c",
+                r"(?i:(x|X\d)+)$", r"(a|)+"]  # fmt: skip
+LINEAR = [r"(\w+\.)*\w+", r"[a-z]+\d?", r"(\d{1,3}\.){3}\d{1,3}", r"([a-z0-9]+[-.])*[a-z0-9]+",
+          r"(?:a|b)*", r"(a|b\d)*", r"(a++)+", r"(?>a+)+", r"\d+\d+x", r"(ab|cd)+",
+          r"[^@\s]+@[^@\s]+\.[a-z]+"]  # fmt: skip
+
+
+@pytest.mark.parametrize("pattern", BACKTRACKING)
+def test_pattern_that_can_backtrack_exponentially_fails_at_load(pattern):
+    with pytest.raises(fastetl.SchemaError, match="may take exponential time") as e:
+        fastetl.Schema.from_dict(_schema({"type": "str", "width": 40, "pattern": pattern}))
+    assert "\n" not in str(e.value) and str(e.value).startswith("column 'v'")
+
+
+def test_patterns_without_nested_ambiguity_load_and_match(tmp_path):
+    cells = ["ab.cd", "a", "10.0.0.1", "x-y.z", "abab", "aaa", "b1a", "123x", "cdab", "u@v.io",
+             "", "a b", "a..b", "1.2.3", "aab"]  # fmt: skip
+    src = _write(tmp_path, cells)
+    for k, pattern in enumerate(LINEAR):
+        out = tmp_path / f"p{k}.npy"
+        fastetl.convert(src, out, schema=_schema({"type": "str", "width": 40, "pattern": pattern}),
+                        on_error="skip")  # fmt: skip
+        want = [i for i, c in enumerate(cells) if c == "" or re.fullmatch(pattern, c)]
+        assert np.load(out)["id"].tolist() == want, pattern
+
+
 def test_values_keeps_its_meaning():
     s = fastetl.Schema.from_dict(_schema({"type": "category", "values": ["a", "b"], "allowed": ["a"]}))
     col = s.columns[1]
@@ -292,8 +320,11 @@ def test_tolerance(tmp_path):
         assert not (tmp_path / "b.npy").exists()
 
 
-def test_unique_beyond_memory(tmp_path, monkeypatch):
+@pytest.mark.parametrize("runs", [None, "2"])
+def test_unique_beyond_memory(tmp_path, monkeypatch, runs):
     monkeypatch.setenv("FASTETL_UNIQUE_MEMORY", "256")  # a few dozen values, then disk runs
+    if runs:
+        monkeypatch.setenv("FASTETL_UNIQUE_RUNS", runs)  # and runs merged past two
     rnd = random.Random(2)
     vals = [rnd.randint(0, 6000) for _ in range(20000)]
     src = tmp_path / "u.csv"
@@ -301,17 +332,146 @@ def test_unique_beyond_memory(tmp_path, monkeypatch):
     schema = {"columns": [{"name": "k", "type": "int64", "unique": True},
                           {"name": "s", "type": "str", "width": 8, "unique": True}]}  # fmt: skip
     seen_k, seen_s, kept = set(), set(), []
-    for v in vals:
-        if v in seen_k:
+    for v in vals:  # a row left out claims no value in the other unique column
+        if v in seen_k or f"x{v % 997}" in seen_s:
             continue
         seen_k.add(v)
-        if f"x{v % 997}" in seen_s:
-            continue
         seen_s.add(f"x{v % 997}")
         kept.append(v)
     out = tmp_path / "u.npy"
     fastetl.convert(src, out, schema=schema, on_error="skip", workers=2, block_size=4096)
     assert np.load(out)["k"].tolist() == kept
+
+
+def _unique_reference(rows, base_a=(), base_b=()):
+    """Rows kept and the rule each other row breaks, one by one in order: ``c.max``
+    first, then ``a.unique``, then ``b.unique``, over the values of rows KEPT only."""
+    seen_a, seen_b = set(base_a), set(base_b)
+    kept, broke = [], {}
+    for i, (a, b, c) in enumerate(rows):
+        if c != "" and int(c) > 5:
+            broke[i] = "c.max"
+        elif a != "" and int(a) in seen_a:
+            broke[i] = "a.unique"
+        elif b in seen_b:
+            broke[i] = "b.unique"
+        else:
+            kept.append(i)
+            if a != "":
+                seen_a.add(int(a))
+            seen_b.add(b)
+    return kept, broke
+
+
+UNIQUE2 = {"columns": [{"name": "a", "type": "int64", "nullable": True, "unique": True},
+                       {"name": "b", "type": "str", "width": 8, "unique": True},
+                       {"name": "c", "type": "int64", "nullable": True, "max": 5}]}  # fmt: skip
+
+
+def _unique_rows(n, seed):
+    rnd = random.Random(seed)
+    return [(rnd.choice(["", str(rnd.randint(0, n // 3))]) if rnd.random() < 0.1
+             else str(rnd.randint(0, n // 3)), f"b{rnd.randint(0, n // 3)}",
+             rnd.choice(["", str(rnd.randint(0, 7))])) for _ in range(n)]  # fmt: skip
+
+
+@pytest.mark.parametrize("policy", ["skip", "reject"])
+def test_rows_left_out_claim_no_unique_value(tmp_path, policy):
+    # row 1 breaks c.max, row 2 b.unique: neither claims its a, so rows 3 and 4 are kept
+    rows = [("1", "x", "0"), ("2", "y", "9"), ("3", "x", "0"), ("2", "z", ""), ("3", "w", "")]
+    # a chain where each row's fate hangs on the one before: decided past the rounds
+    rows += [(str(100000 + i // 2), f"c{(i + 1) // 2}", "") for i in range(40)]
+    rows += _unique_rows(3000, seed=5)
+    src = tmp_path / "u.csv"
+    src.write_text("a,b,c\n" + "".join(f"{a},{b},{c}\n" for a, b, c in rows))
+    kept, broke = _unique_reference(rows)
+    assert kept[:3] == [0, 3, 4] and broke[1] == "c.max" and broke[2] == "b.unique"
+    counts = {r: 0 for r in ("c.max", "a.unique", "b.unique")}
+    for r in broke.values():
+        counts[r] += 1
+    for workers, block in [(1, None), (2, 1 << 10), (2, 97)]:
+        out = tmp_path / f"o{workers}{block}.npy"
+        fastetl.convert(src, out, schema=UNIQUE2, on_error=policy, workers=workers,
+                        block_size=block)
+        got = np.load(out)
+        assert got["b"].tolist() == [rows[i][1].encode() for i in kept]
+        assert _meta(out)["rule_violations"] == counts
+        if policy == "reject":
+            rej = json.loads(out.with_name(out.name + ".rejects.csv.json").read_text())["rejects"]
+            assert [r["line"] for r in rej] == [i + 2 for i in sorted(broke)]
+            assert [re.search(r"rule (\S+)\)", r["reason"])[1] for r in rej] == [
+                broke[i] for i in sorted(broke)]  # fmt: skip
+    # raise: the first row left out stops the run, at its line
+    with pytest.raises(fastetl.ParseError) as e:
+        fastetl.convert(src, tmp_path / "r.npy", schema=UNIQUE2, block_size=97)
+    assert e.value.line == min(broke) + 2
+
+
+def test_rows_left_out_under_a_tolerance_claim_no_unique_value(tmp_path):
+    # raise, but "c <= 5" has a tolerance: its rows are left out, and free their values
+    rows = [("1", "x", "9"), ("1", "y", "0"), ("2", "y", "")] + _unique_rows(2000, seed=9)
+    src = tmp_path / "u.csv"
+    src.write_text("a,b,c\n" + "".join(f"{a},{b},{c}\n" for a, b, c in rows))
+    schema = {"columns": [{k: v for k, v in c.items() if k != "max"} for c in UNIQUE2["columns"]],
+              "rules": [{"name": "c_small", "expr": "c <= 5", "tolerance": 1}]}  # fmt: skip
+    kept, broke = _unique_reference(rows)
+    assert kept[:1] == [1] and broke[0] == "c.max" and broke[2] == "b.unique"
+    out = tmp_path / "o.npy"
+    with pytest.raises(fastetl.ParseError, match="b.unique"):  # a strict rule still stops it
+        fastetl.convert(src, out, schema=schema, block_size=97)
+    rep = fastetl.convert(src, out, schema=schema, on_error="skip", workers=2, block_size=97)
+    assert np.load(out)["b"].tolist() == [rows[i][1].encode() for i in kept]
+    counts = {"c_small": 0, "a.unique": 0, "b.unique": 0}
+    for r in broke.values():
+        counts["c_small" if r == "c.max" else r] += 1
+    assert _meta(out)["rule_violations"] == counts and rep.rows_skipped == len(broke)
+
+
+def test_rows_left_out_claim_no_unique_value_across_append(tmp_path):
+    first = [("1", "x", "0"), ("2", "y", "9")]  # row 2 breaks c.max: 2 stays free
+    more = [("2", "x", ""), ("2", "q", ""), ("1", "r", ""), ("2", "s", "")] + _unique_rows(500, 6)
+    out = tmp_path / "o.npy"
+    (tmp_path / "a.csv").write_text("a,b,c\n" + "".join(f"{a},{b},{c}\n" for a, b, c in first))
+    (tmp_path / "b.csv").write_text("a,b,c\n" + "".join(f"{a},{b},{c}\n" for a, b, c in more))
+    fastetl.convert(tmp_path / "a.csv", out, schema=UNIQUE2, on_error="skip")
+    fastetl.convert(tmp_path / "b.csv", out, append=True, on_error="skip", block_size=64)
+    kept0, _ = _unique_reference(first)
+    base_a, base_b = {int(first[i][0]) for i in kept0}, {first[i][1] for i in kept0}
+    kept, _ = _unique_reference(more, base_a, base_b)
+    assert kept[:1] == [1]  # "2,x": x was kept, so left out; "2,q" is kept: row "2,y" was not
+    assert np.load(out)["b"].tolist() == [first[i][1].encode() for i in kept0] + [
+        more[i][1].encode() for i in kept]  # fmt: skip
+
+
+@pytest.mark.parametrize("workers,block", [(1, None), (2, 256), (2, 61)])
+def test_rule_rows_found_again_among_bad_rows_and_quoted_breaks(tmp_path, workers, block):
+    """The rows breaking a rule are found again in their block (compiled walk): their
+    lines and bytes, between bad rows, blank lines, CRLF and quoted line breaks."""
+    rnd = random.Random(13)
+    text, line, want = ["id,v\r\n"], 2, []  # want: (line, fields) of each reject, in order
+    for i in range(1500):
+        if rnd.random() < 0.05:
+            text.append("\r\n")  # a blank line: not a row
+            line += 1
+        v = rnd.choice(["a", "b", '"c\nd"', '"x,y"', "toolong", '"p""q"'])
+        ident = str(i) if rnd.random() > 0.05 else "zz"  # a bad row (not an int)
+        row = f"{ident},{v}\r\n"
+        value = next(csv.reader(io.StringIO(row)))[1]
+        if ident == "zz" or len(value) > 2:
+            want.append((line, [ident, value]))
+        text.append(row)
+        line += row.count("\n")
+    src = tmp_path / "r.csv"
+    src.write_bytes("".join(text).encode())
+    schema = {"columns": [{"name": "id", "type": "int64"},
+                          {"name": "v", "type": "str", "width": 8, "max_length": 2}]}  # fmt: skip
+    out = tmp_path / "o.npy"
+    fastetl.convert(src, out, schema=schema, on_error="reject", workers=workers, block_size=block)
+    rej = json.loads(out.with_name(out.name + ".rejects.csv.json").read_text())["rejects"]
+    text = out.with_name(out.name + ".rejects.csv").read_bytes().decode()
+    got = list(csv.reader(io.StringIO(text)))
+    assert [r["line"] for r in rej] == [w[0] for w in want]
+    assert got[1:] == [w[1] for w in want]
 
 
 def test_unique_set_spills_and_stays_exact():
@@ -326,6 +486,32 @@ def test_unique_set_spills_and_stays_exact():
             seen.add(x)
         assert u.check_add(block).tolist() == want
     assert len(u.runs) > 5  # the values went to disk, in sorted runs
+    u.close()
+
+
+@pytest.mark.parametrize("max_runs", [2, 3])
+@pytest.mark.parametrize("kind", ["int", "bytes"])
+def test_unique_runs_are_merged_and_stay_exact(max_runs, kind):
+    u = UniqueSet(limit=64, max_runs=max_runs)
+    rnd = np.random.default_rng(7)
+    seen: set = set()
+    most = 0
+    for _ in range(120):
+        block = rnd.integers(0, 5000, 60)
+        if kind == "bytes":
+            block = np.array([f"v{x}".encode() for x in block.tolist()], "S6")
+        want = []
+        for x in block.tolist():
+            want.append(x in seen)
+            seen.add(x)
+        assert u.check_add(block).tolist() == want
+        most = max(most, len(u.runs))
+    assert most == max_runs  # runs were made, and merged each time they passed the bound
+    files = sorted(os.listdir(os.path.dirname(u.paths[0])))
+    assert files == sorted(os.path.basename(p) for p in u.paths)  # merged runs removed
+    stored = np.concatenate([*u.mem, *u.runs]).tolist()
+    assert sorted(stored) == sorted(seen) and len(stored) == len(seen)  # each value once
+    assert all(r.tolist() == sorted(r.tolist()) for r in u.runs)
     u.close()
 
 

@@ -61,6 +61,10 @@ def next_row_start(
     quote: int,
     lenient: bool = ...,
 ) -> tuple[int, int]: ...
+def row_spans(
+    data: _Buf, start: int, end: int, final: bool, delimiter: int, quote: int,
+    lenient: bool, bad: _Buf, count: int, out: _Buf,
+) -> int: ...
 def line_start_after(data: _Buf, pos: int) -> int: ...
 def count_lines(data: _Buf, start: int, end: int) -> int: ...
 def set_fast_paths(on: bool) -> bool: ...
@@ -81,7 +85,7 @@ CSV_BAD_CODE: int
 
 def csv_rows(
     records: Any, start: int, stop: int, specs: list[dict[str, Any]], null: bytes,
-    out: _Buf, row_max: int,
+    out: _Buf, row_max: int, json: bool = ...,
 ) -> tuple[int, int, int, int]: ...
 
 

@@ -1179,6 +1179,67 @@ def next_row_start(data, Py_ssize_t start, Py_ssize_t target, Py_ssize_t end, bi
     return (st, pos)
 
 
+def row_spans(data, Py_ssize_t start, Py_ssize_t end, bint final, int delimiter, int quote,
+              bint lenient, bad, Py_ssize_t count, out):
+    """Where the rows of the first ``count`` records of a parsed block are, walked in
+    compiled code from ``start`` (the block's first row start) as Parser.parse walked
+    them: ``bad`` (the parse's bad rows, BAD_WIDTH int64s each, in order) are stepped
+    over.  Writes each row's (start, end) as two int64s into ``out`` (a writable
+    buffer of ``2 * count`` int64s); returns how many rows it found (``count`` unless
+    the data ended first)."""
+    cdef Py_buffer src, bsrc, osrc
+    cdef Field f
+    cdef Scan sc
+    cdef int fs
+    cdef Syntax sx
+    cdef Py_ssize_t k = 0, j = 0, nbad, r = start, pos, at
+    cdef const int64_t *bd
+    cdef int64_t *o
+    syntax_of(delimiter, quote, &sx)
+    PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
+    PyObject_GetBuffer(bad, &bsrc, PyBUF_SIMPLE)
+    try:
+        PyObject_GetBuffer(out, &osrc, PyBUF_WRITABLE)
+        try:
+            if not (0 <= start <= end <= src.len):
+                raise ValueError("bad input range")
+            if count < 0 or osrc.len < count * 2 * <Py_ssize_t>sizeof(int64_t):
+                raise ValueError("out is too small")
+            nbad = bsrc.len // (BAD_WIDTH * <Py_ssize_t>sizeof(int64_t))
+            bd = <const int64_t *>bsrc.buf
+            o = <int64_t *>osrc.buf
+            with nogil:
+                _next_row_start(<const char *>src.buf, start, start, end, final, &sx, lenient, &r)
+                while k < count:
+                    while j < nbad and bd[j * BAD_WIDTH + 8] == k:  # rows_before: step over it
+                        at = <Py_ssize_t>bd[j * BAD_WIDTH + 1]  # its row_end
+                        _next_row_start(<const char *>src.buf, at, at, end, final, &sx,
+                                        lenient, &r)
+                        j += 1
+                    pos = r
+                    sc.base = -64
+                    while True:
+                        fs = scan_any(<const char *>src.buf, pos, end, final, &sx, &f, &sc)
+                        if (fs == FIELD_NEED_MORE or fs == FIELD_UNTERMINATED
+                                or fs == FIELD_AFTER_QUOTE):
+                            break
+                        pos = f.next
+                        if fs != FIELD_DELIM:
+                            break
+                    if fs == FIELD_NEED_MORE or fs == FIELD_UNTERMINATED or fs == FIELD_AFTER_QUOTE:
+                        break
+                    o[2 * k] = r
+                    o[2 * k + 1] = pos
+                    k += 1
+                    _next_row_start(<const char *>src.buf, pos, pos, end, final, &sx, lenient, &r)
+        finally:
+            PyBuffer_Release(&osrc)
+    finally:
+        PyBuffer_Release(&bsrc)
+        PyBuffer_Release(&src)
+    return k
+
+
 def line_start_after(data, Py_ssize_t pos):
     """Just after the first line break at or after ``pos`` (CRLF counts as one), or the
     end of the data: where a row would start if ``pos`` were outside quotes."""

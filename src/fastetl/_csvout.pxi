@@ -1,7 +1,10 @@
-# CSV out: records (one batch of a converted file) as RFC 4180 text, one C loop per batch.
+# CSV out: records (one batch of a converted file) as RFC 4180 text, one C loop per batch;
+# the same loop writes JSON Lines (``json``: each cell after its key, strings escaped as
+# RFC 8259 says, decimals, dates and datetimes as strings, ``{...}\n`` lines).
 #
-# Included by _core.pyx.  Used by export/csv.py, which builds the column specs once per
-# export (what each output column reads from a record, and how it is spelled) and the
+# Included by _core.pyx.  Used by export/csv.py and export/jsonl.py, which build the
+# column specs once per export (what each output column reads from a record, and how it
+# is spelled) and the
 # few columns no loop here spells (floats, dates in a custom format: Arrow formats them;
 # categories: their cells are made once per export) as ready cells.  The loop never
 # raises: it returns how far it got and, for a value it refuses, the row and column.
@@ -34,6 +37,8 @@ cdef struct OutCol:
     const char *cell_data
     Py_ssize_t ncells
     const uint8_t *cell_valid   # cells: 1 where the row's cell is not null (NULL: all)
+    const char *key         # json: what comes before the value ('{"name":' or ',"name":')
+    Py_ssize_t key_len
 
 
 cdef inline Py_ssize_t put_u64(char *p, uint64_t v) noexcept nogil:
@@ -156,6 +161,47 @@ cdef inline Py_ssize_t put_text(char *p, const char *s, Py_ssize_t n, bint escap
     return j + 1
 
 
+cdef inline Py_ssize_t put_json_text(char *p, const char *s, Py_ssize_t n) noexcept nogil:
+    """A JSON string (RFC 8259): quoted; quote, backslash and the controls U+0000 to
+    U+001F escaped (``\\n \\r \\t \\b \\f``, else ``\\u00XX``); UTF-8 as it is."""
+    cdef Py_ssize_t i, j = 1, run = 0
+    cdef uint8_t b
+    cdef const char *hexd = b"0123456789abcdef"
+    p[0] = c'"'
+    for i in range(n):
+        b = <uint8_t>s[i]
+        if b >= 0x20 and b != 0x22 and b != 0x5C:
+            continue
+        if i > run:
+            memcpy(p + j, s + run, i - run)
+            j += i - run
+        run = i + 1
+        p[j] = c'\\'
+        if b == 0x22 or b == 0x5C:
+            p[j + 1] = <char>b
+        elif b == 0x0A:
+            p[j + 1] = c'n'
+        elif b == 0x0D:
+            p[j + 1] = c'r'
+        elif b == 0x09:
+            p[j + 1] = c't'
+        elif b == 0x08:
+            p[j + 1] = c'b'
+        elif b == 0x0C:
+            p[j + 1] = c'f'
+        else:
+            memcpy(p + j + 1, b"u00", 3)
+            p[j + 4] = hexd[b >> 4]
+            p[j + 5] = hexd[b & 15]
+            j += 4
+        j += 2
+    if n > run:
+        memcpy(p + j, s + run, n - run)
+        j += n - run
+    p[j] = c'"'
+    return j + 1
+
+
 cdef inline bint needs_quotes(const char *s, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
     for i in range(n):
@@ -188,10 +234,11 @@ cdef Py_ssize_t csv_rows_nogil(const char *recs, Py_ssize_t itemsize, Py_ssize_t
                                Py_ssize_t stop, OutCol *cols, int ncols, const char *null,
                                Py_ssize_t null_len, char *out, Py_ssize_t cap,
                                Py_ssize_t row_max, Py_ssize_t *used, int *status,
-                               int *bad_col) noexcept nogil:
-    """Rows [start, stop) of the records as CSV lines into out[0:cap], while a line of at
-    most ``row_max`` bytes still fits.  Returns the row it stopped at (``used``: bytes
-    written); on a value it refuses, sets ``status`` and ``bad_col`` and returns its row."""
+                               int *bad_col, bint json) noexcept nogil:
+    """Rows [start, stop) of the records as CSV lines (``json``: JSON Lines) into
+    out[0:cap], while a line of at most ``row_max`` bytes still fits.  Returns the row
+    it stopped at (``used``: bytes written); on a value it refuses, sets ``status`` and
+    ``bad_col`` and returns its row."""
     cdef Py_ssize_t r, pos = 0, n, k, i
     cdef const char *rec
     cdef const char *s
@@ -206,7 +253,10 @@ cdef Py_ssize_t csv_rows_nogil(const char *recs, Py_ssize_t itemsize, Py_ssize_t
         rec = recs + r * itemsize
         for j in range(ncols):
             c = &cols[j]
-            if j:
+            if json:
+                memcpy(out + pos, c.key, c.key_len)
+                pos += c.key_len
+            elif j:
                 out[pos] = c','
                 pos += 1
             if c.null_byte >= 0 and (<const uint8_t *>rec)[c.null_byte] & c.null_mask:
@@ -219,6 +269,9 @@ cdef Py_ssize_t csv_rows_nogil(const char *recs, Py_ssize_t itemsize, Py_ssize_t
                 pos += put_u64(out + pos, read_uint(rec + c.offset, c.size))
             elif c.kind == 3:
                 v = (<const int64_t *>(rec + c.offset))[0]
+                if json:  # an exact string: most JSON readers make numbers binary floats
+                    out[pos] = c'"'
+                    pos += 1
                 if c.scale == 0:
                     pos += put_i64(out + pos, v)
                 else:
@@ -230,14 +283,23 @@ cdef Py_ssize_t csv_rows_nogil(const char *recs, Py_ssize_t itemsize, Py_ssize_t
                     out[pos] = c'.'
                     put_digits(out + pos + 1, code % <uint64_t>c.unit_mul, c.scale)
                     pos += 1 + c.scale
+                if json:
+                    out[pos] = c'"'
+                    pos += 1
             elif c.kind == 4 or c.kind == 5:
                 v = (<const int64_t *>(rec + c.offset))[0]
                 if v == INT64_MIN:  # NaT: a null
                     memcpy(out + pos, null, null_len)
                     pos += null_len
                     continue
+                if json:
+                    out[pos] = c'"'
+                    pos += 1
                 if c.kind == 4:
                     pos += put_date(out + pos, v)
+                    if json:
+                        out[pos] = c'"'
+                        pos += 1
                     continue
                 secs = floor_div(v, c.unit_mul)
                 frac = v - secs * c.unit_mul
@@ -258,6 +320,9 @@ cdef Py_ssize_t csv_rows_nogil(const char *recs, Py_ssize_t itemsize, Py_ssize_t
                 if c.utc:
                     out[pos] = c'Z'
                     pos += 1
+                if json:
+                    out[pos] = c'"'
+                    pos += 1
             elif c.kind == 6 or c.kind == 10:
                 if c.kind == 6:
                     k = rec[c.offset] != 0
@@ -277,7 +342,10 @@ cdef Py_ssize_t csv_rows_nogil(const char *recs, Py_ssize_t itemsize, Py_ssize_t
                     bad_col[0] = j
                     used[0] = pos
                     return r
-                pos += put_text(out + pos, s, n, c.escape)
+                if json:
+                    pos += put_json_text(out + pos, s, n)
+                else:
+                    pos += put_text(out + pos, s, n, c.escape)
             elif c.kind == 8:
                 code = read_uint(rec + c.offset, c.size)
                 if code >= <uint64_t>c.ncells:
@@ -302,18 +370,26 @@ cdef Py_ssize_t csv_rows_nogil(const char *recs, Py_ssize_t itemsize, Py_ssize_t
                     memcpy(out + pos, s, n)
                     pos += n
             # kind 0 (empty): nothing
-        out[pos] = c'\r'
-        out[pos + 1] = c'\n'
+        if json:
+            if ncols == 0:
+                out[pos] = c'{'
+                pos += 1
+            out[pos] = c'}'
+            out[pos + 1] = c'\n'
+        else:
+            out[pos] = c'\r'
+            out[pos + 1] = c'\n'
         pos += 2
     used[0] = pos
     return stop
 
 
 def csv_rows(object records, Py_ssize_t start, Py_ssize_t stop, list specs, bytes null,
-             object out, Py_ssize_t row_max):
+             object out, Py_ssize_t row_max, bint json=False):
     """Rows [start, stop) of the 1-d contiguous structured array ``records`` as CSV lines
     (``\\r\\n``) into the writable buffer ``out``, spelled by ``specs`` (one dict per output
-    column: see export/csv.py); ``null`` is a null's text.  Stops early when a line of
+    column: see export/csv.py); ``null`` is a null's text.  ``json``: JSON Lines instead
+    (each spec's ``key`` bytes before its value; see export/jsonl.py).  Stops early when a line of
     ``row_max`` bytes might not fit.  Returns ``(row stopped at, bytes used, status,
     column)``: status 0, or CSV_BAD_UTF8 / CSV_BAD_CODE at that row and column.
     Cells of a ``cells`` column are indexed by row, as the records are."""
@@ -350,6 +426,11 @@ def csv_rows(object records, Py_ssize_t start, Py_ssize_t stop, list specs, byte
                 cols[j].bit_mask = spec.get("bit_mask", 0)
                 cols[j].escape = spec.get("escape", False)
                 cols[j].quote = spec.get("quote", False)
+                if json:
+                    key = spec["key"]
+                    keep.append(key)
+                    cols[j].key = <const char *>(<bytes>key)
+                    cols[j].key_len = len(<bytes>key)
                 if "cell_off" in spec:
                     PyObject_GetBuffer(spec["cell_off"], &views[nviews], PyBUF_SIMPLE)
                     cols[j].cell_off = <const int64_t *>views[nviews].buf
@@ -365,7 +446,7 @@ def csv_rows(object records, Py_ssize_t start, Py_ssize_t stop, list specs, byte
             with nogil:
                 got = csv_rows_nogil(<const char *>rb.buf, itemsize, start, stop, cols, ncols,
                                      nul, null_len, <char *>ob.buf, ob.len, row_max, &used,
-                                     &status, &bad_col)
+                                     &status, &bad_col, json)
             return got, used, status, bad_col
         finally:
             for j in range(nviews):

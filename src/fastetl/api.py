@@ -450,12 +450,16 @@ def convert(
                 f"a conversion to {fmt} takes neither append, resume nor on_error='reject' "
                 "(convert to .npy, then fastetl.export)"
             )
-        with sigterm_as_interrupt():
-            return _convert_streamed(
-                src, dst_path, schema, fmt, block_size=block_size, workers=workers,
-                infer_rows=infer_rows, progress=progress, on_error=on_error, widen=widen,
-                reading=reading,
-            )  # fmt: skip
+        try:
+            with sigterm_as_interrupt():
+                return _convert_streamed(
+                    src, dst_path, schema, fmt, block_size=block_size, workers=workers,
+                    infer_rows=infer_rows, progress=progress, on_error=on_error, widen=widen,
+                    reading=reading, facts=facts,
+                )  # fmt: skip
+        except BaseException as e:
+            _failed_event(facts, src, dst_path, e)
+            raise
     if dst_path.is_dir():
         raise OutputError(f"{dst} is a directory; give the path of the .npy file to write")
     folder = dst_path.parent if str(dst_path.parent) else Path(".")
@@ -481,10 +485,67 @@ def convert(
                 facts=facts,
             )
     except BaseException as e:
-        if openlineage is not None:
-            event = _ol.failed_event(facts.run_id, lineage.now(), src, str(dst_path), e)
-            _ol.write_event(openlineage, event)
+        _failed_event(facts, src, dst_path, e)
         raise
+
+
+def _entry(
+    facts: _RunFacts,
+    source: Source,
+    content: dict[str, Any] | None,
+    sch: Schema,
+    result: RunResult,
+    on_error: str,
+    dst: Path,
+) -> dict[str, Any]:
+    """The run's lineage entry (a sidecar's, or a one-pass file's metadata)."""
+    return lineage.entry(
+        run_id=facts.run_id,
+        source=source.facts(),
+        content_hash=content,
+        schema=sch.to_dict(),
+        version=__version__,
+        options=facts.options,
+        started=facts.started,
+        ended=lineage.now(),
+        host=facts.host,
+        counts=_counts(result, on_error),
+        output=str(dst.resolve()),
+    )
+
+
+def _completed_event(
+    facts: _RunFacts,
+    entry: dict[str, Any],
+    source: Source,
+    dst: Path,
+    schema: dict[str, Any],
+    rows: int,
+    size: int,
+) -> None:
+    """The OpenLineage COMPLETE event of a conversion (when one was asked for)."""
+    if facts.openlineage is None:
+        return
+    event = _ol.run_event(
+        event_type="COMPLETE",
+        event_time=entry["ended"],
+        run_id=facts.run_id,
+        job_name=_ol.job_name(dst),
+        source_path=source.path,
+        source_name=source.name,
+        output=str(dst),
+        schema=schema,
+        rows=rows,
+        size=size,
+    )
+    _ol.write_event(facts.openlineage, event)
+
+
+def _failed_event(facts: _RunFacts, src: Any, dst: Path, error: BaseException) -> None:
+    """The OpenLineage FAIL (or ABORT) event of a conversion that did not complete."""
+    if facts.openlineage is not None:
+        event = _ol.failed_event(facts.run_id, lineage.now(), src, str(dst), error)
+        _ol.write_event(facts.openlineage, event)
 
 
 @dataclass
@@ -656,19 +717,7 @@ def _convert_locked(
                 content = source.content_hash()
                 entry = None
                 if facts is not None:
-                    entry = lineage.entry(
-                        run_id=facts.run_id,
-                        source=source.facts(),
-                        content_hash=content,
-                        schema=sch.to_dict(),
-                        version=__version__,
-                        options=facts.options,
-                        started=facts.started,
-                        ended=lineage.now(),
-                        host=facts.host,
-                        counts=_counts(result, on_error),
-                        output=str(dst_path.resolve()),
-                    )
+                    entry = _entry(facts, source, content, sch, result, on_error, dst_path)
                 meta = _sidecar(
                     sch, source, result, on_error, rejects_path, before, writer.rows, dst_path,
                     content, entry,
@@ -705,20 +754,11 @@ def _convert_locked(
             finally:
                 if ckpt is not None:
                     ckpt.close()
-            if facts is not None and facts.openlineage is not None and entry is not None:
-                event = _ol.run_event(
-                    event_type="COMPLETE",
-                    event_time=entry["ended"],
-                    run_id=facts.run_id,
-                    job_name=_ol.job_name(dst_path),
-                    source_path=source.path,
-                    source_name=source.name,
-                    output=str(dst_path),
-                    schema=meta["schema"],
-                    rows=result.rows,
-                    size=result.rows * writer.itemsize,
-                )
-                _ol.write_event(facts.openlineage, event)
+            if facts is not None and entry is not None:
+                _completed_event(
+                    facts, entry, source, dst_path, meta["schema"], result.rows,
+                    result.rows * writer.itemsize,
+                )  # fmt: skip
         return ConvertReport(
             rows=result.rows,
             bytes_in=result.bytes_in,
@@ -770,9 +810,11 @@ def _convert_streamed(
     on_error: str,
     widen: bool | None,
     reading: dict[str, Any],
+    facts: _RunFacts,
 ) -> ConvertReport:
     """:func:`convert` into Parquet or Arrow IPC: the pipeline's records go to
-    ``export.onepass.FormatWriter`` (which writes, and commits, the file)."""
+    ``export.onepass.FormatWriter`` (which writes, and commits, the file, with the
+    schema and the lineage entry in its metadata)."""
     from .export.onepass import FormatWriter
 
     widen = schema is None if widen is None else widen
@@ -788,7 +830,8 @@ def _convert_streamed(
         if tries:
             _rewind(src, pos)
         tries += 1
-        with open_source(src, sch.dialect.encoding) as source:
+        hasher = lineage.ContentHash() if facts.hash else None
+        with open_source(src, sch.dialect.encoding, hasher) as source:
             if _same_file(source, dst):
                 raise OutputError(f"refusing to write the output over the input {source.name}")
             total = source.size if source.compression is None and source.encoding is None else None
@@ -806,7 +849,9 @@ def _convert_streamed(
                 )
                 if watcher:
                     watcher.check()  # a column to widen: this pass is not kept
-                writer.finish(result.categories)
+                entry = _entry(facts, source, source.content_hash(), sch, result, on_error, dst)
+                writer.finish(result.categories, [entry])
+        _completed_event(facts, entry, source, dst, sch.to_dict(), result.rows, dst.stat().st_size)
         return ConvertReport(
             rows=result.rows,
             bytes_in=result.bytes_in,

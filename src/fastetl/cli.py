@@ -965,8 +965,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 def cmd_lineage(args: argparse.Namespace) -> int:
     from fastetl import lineage
+    from fastetl.export.onepass import stored_meta, streamed_format
 
-    meta = fastetl.open(args.path).meta  # (the sidecar, checked against the .npy)
+    if streamed_format(args.path):  # written in one pass: the file's own metadata
+        meta = stored_meta(args.path)
+    else:
+        meta = fastetl.open(args.path).meta  # (the sidecar, checked against the .npy)
     entries = lineage.chain(meta)
     if args.json:
         print(json.dumps(entries, indent=2, ensure_ascii=False))

@@ -61,7 +61,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core, outset, widening
+from . import _core, lineage, outset, widening
 from ._version import __version__
 from .api import _decoding, inference_error
 from .dataset import DATASET_FILE, DATASET_FORMAT, Dataset
@@ -208,6 +208,41 @@ def _look(path: str, schema: Schema, first: bool) -> _File:
         if isinstance(data, mmap.mmap):
             data.close()
     return f
+
+
+def _hash_range(path: str, start: int, end: int) -> bytes:
+    """The digests of the 1 MiB chunks of ``path[start:end]`` (``start`` a multiple of
+    1 MiB, ``end`` one too or the file's end): a piece of the file's content hash."""
+    data = _map(path)
+    try:
+        view = memoryview(data)[start:end]
+        try:
+            return lineage.chunk_digests(view)
+        finally:
+            view.release()
+    finally:
+        if isinstance(data, mmap.mmap):
+            data.close()
+
+
+def _submit_hashes(client: Any, files: list[_File], psize: int) -> list[list[Any]]:
+    """Per file, the tasks hashing it in pieces of whole 1 MiB chunks (about
+    ``partition_size`` each): they run beside the parts; the file as stored (a
+    compressed file: its compressed bytes), as a local conversion hashes it."""
+    step = max(1, psize // lineage.CHUNK) * lineage.CHUNK
+    tag = uuid.uuid4().hex[:8]
+    return [
+        [client.submit(_hash_range, f.path, at, min(at + step, f.size), pure=False,
+                       key=f"fastetl-hash-{tag}-{i}-{at // step}")
+         for at in range(0, f.size, step)]  # fmt: skip
+        for i, f in enumerate(files)
+    ]
+
+
+def _content_hashes(client: Any, files: list[_File], futs: list[list[Any]]) -> None:
+    """Each file's content hash into its facts (``sources`` in dataset.json)."""
+    for f, pieces in zip(files, futs, strict=True):
+        f.facts["content_hash"] = lineage.combine(b"".join(_gather(client, pieces)), f.size)
 
 
 def _check_header(first: _File, f: _File) -> None:
@@ -714,6 +749,7 @@ def _convert_locked(
         plain = [f for f in files if not f.whole]
         for f in plain[1:]:
             _check_header(plain[0], f)
+        hashes = _submit_hashes(client, files, psize)
         ranges = _cuts(client, files, psize, sch, on_error != "raise")
 
         def attempt(s: Schema, watcher: widening.Watcher | None) -> tuple:
@@ -725,6 +761,7 @@ def _convert_locked(
             return _parts(client, files, ranges, s, on_error, watcher, tmp)
 
         sch, results, cats = widening.converting(sch, on_error, widen, attempt)
+        _content_hashes(client, files, hashes)
         doc = _dataset_doc(sch, files, ranges, results, cats, on_error)
         keep = {p["file"] for p in doc["parts"]}
         if on_error == "reject":
@@ -991,6 +1028,8 @@ def _dataset_doc(
         "rejects": None,
         "header": next((f.header for f in files if f.header is not None), None),
         "sources": [f.facts for f in files],
+        # (as a sidecar's: of the one input; each source's is in its facts)
+        "content_hash": files[0].facts.get("content_hash") if len(files) == 1 else None,
         "parts": parts,
     }
     doc.update(_decoding(sch, RunResult(categories=cats)))

@@ -83,8 +83,28 @@ class ContentHash:
         h = self._list.copy()
         if self._part:
             h.update(_core.xxh64_chunks(self._part, CHUNK))
-        h.update(self.nbytes.to_bytes(8, "little"))
-        return {"algorithm": ALGORITHM, "value": h.hexdigest(), "bytes": self.nbytes}
+        return _value(h, self.nbytes)
+
+
+def chunk_digests(data: Any) -> bytes:
+    """The XXH64s (8 bytes each, in order) of the 1 MiB chunks of ``data``, the last
+    one shorter: of a piece of an input that starts at a multiple of 1 MiB and ends at
+    one or at the input's end (what :func:`combine` takes, piece after piece)."""
+    return _core.xxh64_chunks(data, CHUNK)
+
+
+def combine(digests: bytes, nbytes: int) -> dict[str, Any]:
+    """The content hash of an input of ``nbytes`` bytes from all its chunks' digests in
+    order (:func:`chunk_digests` of its pieces, concatenated): the value a
+    :class:`ContentHash` fed the same bytes gives (hashes made on several machines)."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(digests)
+    return _value(h, nbytes)
+
+
+def _value(h: Any, nbytes: int) -> dict[str, Any]:
+    h.update(nbytes.to_bytes(8, "little"))
+    return {"algorithm": ALGORITHM, "value": h.hexdigest(), "bytes": nbytes}
 
 
 def file_hash(path: str | os.PathLike[str]) -> dict[str, Any]:

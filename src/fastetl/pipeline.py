@@ -1802,31 +1802,23 @@ class _Committer:
         for j in range(j, len(bad)):
             self.bad.take_one(pos, bad[j], read + bad[j][8] + j)
 
-    def _spans(self, done: _Done, last: int) -> list[tuple[int, int]]:
-        """(start, end) in the block's data of the rows of records 0 to ``last``: its
-        rows walked again (only for a block with rows that break a rule), the bad rows
-        between them stepped over."""
+    def _spans(self, done: _Done, last: int) -> list[list[int]]:
+        """[start, end] in the block's data of the rows of records 0 to ``last``: its
+        rows walked again in compiled code (only for a block with rows that break a
+        rule), the bad rows between them stepped over."""
         b = done.block
         data, end, final = b.data, b.end, b.final
         if not final and 0 < end < len(data) and data[end - 1] == 13:
             end += 1  # (as _parse_block: a CR may be the first half of CRLF)
         delim, quote = _core_dialect(self.binding.schema.dialect)
-        lenient = self.bad.lenient
-
-        def row_at(at: int) -> int:
-            return int(_core.next_row_start(data, at, at, end, final, delim, quote, lenient)[1])
-
-        bad = done.bad.tolist()
-        spans: list[tuple[int, int]] = []
-        r, j = row_at(b.start), 0
-        for k in range(last + 1):
-            while j < len(bad) and bad[j][8] == k:  # this row is a bad one: step over it
-                r = row_at(bad[j][1])
-                j += 1
-            status, nxt, _ = _core.find_row_end(data, r, end, final, delim, quote)
-            spans.append((r, int(nxt)))
-            r = row_at(int(nxt))
-        return spans
+        out = np.empty((last + 1, 2), np.int64)
+        bad = np.ascontiguousarray(done.bad, np.int64)
+        found = _core.row_spans(
+            data, b.start, end, final, delim, quote, self.bad.lenient, bad, last + 1, out
+        )
+        if found <= last:  # pragma: no cover - the parser found these rows
+            raise AssertionError("internal error: a parsed row was not found again")
+        return out.tolist()
 
     def _global_codes(self, done: _Done) -> np.ndarray | None:
         """The block's records with global category codes, the global dictionaries

@@ -27,11 +27,13 @@ The lines are made by a compiled loop (``_core.csv_rows``, without the GIL, on t
 threads at once, pieces of a batch handed out in order); the few spellings it
 does not make are ready cells made by Arrow's kernels: floats (the shortest text that
 reads back to the same float), dates and datetimes in a custom format, and columns
-that only ``equals`` bits read.  Nothing loops in Python per value.
+that only ``equals`` bits read.  Nothing loops in Python per value.  JSON Lines
+(export/jsonl.py) are made by the same loop and machinery (``json=True`` specs).
 """
 
 from __future__ import annotations
 
+import json as _json
 import re
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -100,6 +102,20 @@ def plan(t: Table, columns: list[str] | None, fmt: str, formula_escape: bool) ->
         null = ""
     if len(chosen) == 1 and null == "":
         null = '""'  # a lone empty cell would be a blank line, which readers skip
+    specs = column_specs(t, chosen, formula_escape, sources)
+    header = ",".join(text_cell(n, formula_escape) for n in chosen) + "\r\n"
+    return {"names": chosen, "specs": specs, "null": null, "header": header}
+
+
+def column_specs(
+    t: Table,
+    names: list[str],
+    escape: bool,
+    sources: dict[str, list[tuple[str, str | None]]],
+    json: bool = False,
+) -> list[dict[str, Any]]:
+    """What the compiled loop reads for each output column: a stored column (with its
+    null bit), a flag bit (JSON: by the bit's name), or a column only flag bits read."""
     assert t.array.dtype.fields is not None
     fields = t.array.dtype.fields
     nulls_at = fields["_nulls"][1] if "_nulls" in fields else 0
@@ -111,9 +127,13 @@ def plan(t: Table, columns: list[str] | None, fmt: str, formula_escape: bool) ->
     }
     by_name = {c.name: c for c in t.schema.columns}
     specs: list[dict[str, Any]] = []
-    for name in chosen:
+    for name in names:
         col = by_name.get(name)
         spec: dict[str, Any]
+        if col is None and name not in sources:  # a flag bit, by its name
+            at, mask = bit_at[name]
+            specs.append({"kind": K["flagbit"], "offset": at, "bit_mask": mask})
+            continue
         if col is None:  # a column only flag bits read
             bits = sources[name]
             if bits[0][1] is None:
@@ -121,20 +141,19 @@ def plan(t: Table, columns: list[str] | None, fmt: str, formula_escape: bool) ->
                 spec = {"kind": K["flagbit"], "offset": at, "bit_mask": mask}
             else:
                 spec = {"kind": K["cells"], "make": "equals", "bits": bits, "quote": True,
-                        "escape": formula_escape}  # fmt: skip
+                        "escape": escape}  # fmt: skip
             specs.append(spec)
             continue
-        spec = _stored_spec(t, col, fields, formula_escape)
+        spec = _stored_spec(t, col, fields, escape, json)
         k = null_bit.get(name)
         if k is not None:
             spec["null_byte"] = nulls_at + k // 8
             spec["null_mask"] = 1 << (k % 8)
         specs.append(spec)
-    header = ",".join(text_cell(n, formula_escape) for n in chosen) + "\r\n"
-    return {"names": chosen, "specs": specs, "null": null, "header": header}
+    return specs
 
 
-def _stored_spec(t: Table, col: Any, fields: Any, escape: bool) -> dict[str, Any]:
+def _stored_spec(t: Table, col: Any, fields: Any, escape: bool, json: bool) -> dict[str, Any]:
     if col.type == "skip":
         return {"kind": K["empty"]}
     at = fields[col.name][1]
@@ -151,19 +170,22 @@ def _stored_spec(t: Table, col: Any, fields: Any, escape: bool) -> dict[str, Any
     if col.type == "str":
         return {"kind": K["str"], "offset": at, "size": col.width, "escape": escape}
     if col.type == "category":
-        cells = [text_cell(v, escape).encode("utf-8") for v in t.meta["categories"][col.name]]
+        cells = [
+            (_json.dumps(v, ensure_ascii=False) if json else text_cell(v, escape)).encode("utf-8")
+            for v in t.meta["categories"][col.name]
+        ]
         offsets = np.zeros(len(cells) + 1, dtype=np.int64)
         np.cumsum([len(c) for c in cells], out=offsets[1:])
         return {"kind": K["category"], "offset": at, "size": size, "cell_off": offsets,
                 "cell_data": b"".join(cells), "most": max(map(len, cells), default=0)}  # fmt: skip
-    if col.type in ("date", "datetime") and col.format in _ISO:
+    if col.type in ("date", "datetime") and (json or col.format in _ISO):
         if col.type == "date":
             return {"kind": K["date"], "offset": at}
         unit = col.datetime_unit
         return {"kind": K["datetime"], "offset": at, "unit_mul": _UNITS[unit],
                 "scale": _DIGITS[unit], "utc": utc(col)}  # fmt: skip
     # floats, and dates and datetimes in a format: cells made by Arrow for each batch
-    return {"kind": K["cells"], "make": col.type, "column": col, "quote": True}
+    return {"kind": K["cells"], "make": col.type, "column": col, "quote": not json, "json": json}
 
 
 def _cells(pa: Any, pc: Any, part: Table, spec: dict[str, Any]) -> dict[str, Any]:
@@ -177,7 +199,13 @@ def _cells(pa: Any, pc: Any, part: Table, spec: dict[str, Any]) -> dict[str, Any
     else:
         col = spec["column"]
         raw = np.ascontiguousarray(part.array[col.name])
-        if make in ("float32", "float64"):
+        if make in ("float32", "float64") and spec.get("json"):
+            # JSON has no NaN (null) nor infinities (strings, as JSON.stringify's readers
+            # of Python's json module take them)
+            nulls = np.isnan(raw)
+            out = pa.array(raw, mask=nulls if nulls.any() else None).cast(pa.string())
+            out = pc.replace_substring_regex(out, pattern="^(-?)inf$", replacement='"\\1Infinity"')
+        elif make in ("float32", "float64"):
             nulls = np.isnan(raw) if col.nullable else None
             out = pa.array(raw, mask=nulls if nulls is not None and nulls.any() else None)
             out = out.cast(pa.string())
@@ -193,6 +221,11 @@ def _cells(pa: Any, pc: Any, part: Table, spec: dict[str, Any]) -> dict[str, Any
                 tz = "UTC" if utc(col) else None
                 ts = pa.array(values, type=pa.timestamp(unit, tz=tz), mask=mask)
                 out = _strftime(pa, pc, ts, col.format, unit, tz)
+    return cell_buffers(pa, out, n)
+
+
+def cell_buffers(pa: Any, out: Any, n: int) -> dict[str, Any]:
+    """An Arrow string array of ``n`` cells as the compiled loop's cell buffers."""
     if isinstance(out, pa.ChunkedArray):
         out = out.combine_chunks()
     if out.type != pa.string():
@@ -232,17 +265,18 @@ def _strftime(pa: Any, pc: Any, values: Any, fmt: str, unit: str, tz: str | None
 
 
 
-def _row_most(specs: list[dict[str, Any]], null: bytes) -> int:
+def _row_most(specs: list[dict[str, Any]], null: bytes, json: bool = False) -> int:
     """Bytes one line takes at most."""
     total = 2 + len(specs)
     for spec in specs:
         kind = spec["kind"]
+        total += len(spec.get("key", b""))
         if kind == K["str"]:
-            most = 2 * spec["size"] + 3
+            most = (6 if json else 2) * spec["size"] + 3  # (JSON: \u00XX for a byte)
         elif kind in (K["category"], K["cells"]):
             most = 2 * spec["most"] + 3
         else:
-            most = _MOST[kind]
+            most = _MOST[kind] + 2 * json  # (JSON: decimals and dates quoted)
         total += max(most, len(null))
     return total
 
@@ -255,7 +289,9 @@ def _lines(t: Table, plan: dict[str, Any], rows: int) -> Any:
     import pyarrow.compute as pc
 
     null = plan["null"].encode("utf-8")
-    yield plan["header"].encode("utf-8")
+    json = plan.get("json", False)
+    if plan["header"]:
+        yield plan["header"].encode("utf-8")
     with ThreadPoolExecutor(2, thread_name_prefix="fastetl-csv") as pool:
         pending: deque[Future] = deque()
         try:
@@ -265,7 +301,7 @@ def _lines(t: Table, plan: dict[str, Any], rows: int) -> Any:
                     if spec["kind"] == K["cells"]:
                         spec = {**spec, **_cells(pa, pc, part, spec)}
                     specs.append(spec)
-                most = _row_most(specs, null)
+                most = _row_most(specs, null, json)
                 records = np.ascontiguousarray(part.array)
                 step = max(1, OUT_BYTES // most)
                 for at in range(0, len(records), step):
@@ -285,7 +321,9 @@ def _piece(part: Table, plan: dict[str, Any], records: np.ndarray, at: int, stop
            specs: list[dict[str, Any]], null: bytes, most: int) -> memoryview:  # fmt: skip
     """Rows [at, stop) of a batch as CSV text (one call of the compiled loop)."""
     buf = bytearray((stop - at) * most)
-    got, used, status, j = _core.csv_rows(records, at, stop, specs, null, buf, most)
+    got, used, status, j = _core.csv_rows(
+        records, at, stop, specs, null, buf, most, plan.get("json", False)
+    )
     if status:
         _refuse(part, plan["names"][j], got, status)
     assert got == stop

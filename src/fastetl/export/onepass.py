@@ -9,11 +9,18 @@ row group, or one IPC batch.  It is also the run's checkpointer: a ``Mark`` carr
 the learned category dictionaries as they are once a block is written, which cover
 every code written so far (they only grow), so a batch is made at a mark.  The file
 is written under a temporary name and renamed over ``OUT`` only at :meth:`finish`.
+
+There is no sidecar: the file carries what one holds, as key-value metadata
+(:data:`SCHEMA_KEY`: the schema's JSON; :data:`LINEAGE_KEY`: the lineage entries'
+JSON) — Parquet in its footer, Arrow IPC the schema in the file's schema and the
+lineage (known only at the end) in the last record batch's custom metadata.
+:func:`stored_meta` reads them back (``fastetl lineage OUT.parquet``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +36,8 @@ from ._files import atomic_output
 from .arrow import open_writer
 
 STREAMED = ("parquet", "arrow")
+SCHEMA_KEY = "fastetl.schema"
+LINEAGE_KEY = "fastetl.lineage"
 
 
 def streamed_format(dst: str | Path) -> str | None:
@@ -71,9 +80,13 @@ class FormatWriter:
         finally:
             self._stack.__exit__(*exc)  # renames the file when no error came
 
-    def finish(self, categories: dict[str, list[str]]) -> None:
-        """Write what is held, with the final dictionaries (then leave the ``with``)."""
-        self._flush(categories, final=True)
+    def finish(self, categories: dict[str, list[str]], lineage: list[dict[str, Any]]) -> None:
+        """Write what is held, with the final dictionaries, and the lineage entries
+        (then leave the ``with``)."""
+        entries = {LINEAGE_KEY: json.dumps(lineage, ensure_ascii=False)}
+        self._flush(categories, final=True, custom=entries if self.fmt == "arrow" else None)
+        if self.fmt == "parquet":
+            self._writer.add_key_value_metadata({**self._schema_meta(), **entries})
 
     # -- pipeline.Writer ---------------------------------------------------------------
     @property
@@ -98,9 +111,14 @@ class FormatWriter:
     def save(self, mark: Mark) -> None:
         self._flush(mark.categories, final=False)
 
-    def _flush(self, learned: dict[str, list[str]], final: bool) -> None:
+    def _schema_meta(self) -> dict[str, str]:
+        return {SCHEMA_KEY: json.dumps(self.schema.to_dict(), ensure_ascii=False)}
+
+    def _flush(
+        self, learned: dict[str, list[str]], final: bool, custom: dict[str, str] | None = None
+    ) -> None:
         n = self._pending.rows
-        if n == 0 and not (final and self._writer is None):
+        if n == 0 and not (final and (self._writer is None or custom is not None)):
             return
         records = self._pending.result()[:n]
         meta = {
@@ -116,8 +134,45 @@ class FormatWriter:
             # (dictionary indices are int32 until a dictionary passes 2**31 values: the
             # schema of the first batch holds for the file)
             self._arrow_schema = bridges.arrow_schema(table)
-            self._writer = open_writer(self.fmt, self._tmp, self._arrow_schema)
+            in_file = self._arrow_schema
+            if self.fmt == "arrow":  # (Parquet's go in the footer, at the end)
+                in_file = in_file.with_metadata(self._schema_meta())
+            self._writer = open_writer(self.fmt, self._tmp, in_file)
         # (a batch is at most BATCH_BYTES of records: its text fits Arrow's int32 offsets)
-        self._writer.write_batch(bridges.record_batch(table, self._arrow_schema))
+        batch = bridges.record_batch(table, self._arrow_schema)
+        if custom is not None:
+            self._writer.write_batch(batch, custom_metadata=custom)
+        else:
+            self._writer.write_batch(batch)
         self.written += n
         self._pending = ArrayWriter(self.dtype, capacity=min(self.batch_rows, 1 << 16))
+
+
+def stored_meta(path: str | Path) -> dict[str, Any]:
+    """What a one-pass conversion stored in ``path`` (a Parquet or Arrow IPC file):
+    ``{"schema", "lineage", "rows"}`` (``schema`` None and ``lineage`` empty for a file
+    fastetl did not write)."""
+    import pyarrow as pa
+
+    fmt = streamed_format(path)
+    need_pyarrow(f"read {fmt} metadata")
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        md = pq.read_metadata(str(path))
+        kv, rows, last = md.metadata or {}, md.num_rows, {}
+    else:
+        with pa.memory_map(str(path)) as f:
+            reader = pa.ipc.open_file(f)
+            kv, rows = reader.schema.metadata or {}, 0
+            for i in range(reader.num_record_batches):
+                rows += reader.get_batch(i).num_rows
+            last = {}
+            if reader.num_record_batches:
+                custom = reader.get_batch_with_custom_metadata(reader.num_record_batches - 1)[1]
+                last = custom or {}
+    got = {**{bytes(k).decode(): bytes(v).decode() for k, v in dict(kv).items()},
+           **{bytes(k).decode(): bytes(v).decode() for k, v in dict(last).items()}}  # fmt: skip
+    schema = json.loads(got[SCHEMA_KEY]) if SCHEMA_KEY in got else None
+    lineage = json.loads(got[LINEAGE_KEY]) if LINEAGE_KEY in got else []
+    return {"schema": schema, "lineage": lineage, "rows": rows}

@@ -32,20 +32,28 @@ from .expr import Context, evaluate
 from .spec import ColumnRules, RowRule
 
 UNIQUE_MEMORY = 64 << 20  # bytes of seen values one unique column keeps in memory
+UNIQUE_RUNS = 8  # sorted runs on disk per unique column before some are merged
 _MEM_PARTS = 8  # sorted arrays in memory before they are merged into one
+_UNIQUE_ROUNDS = 4  # rounds deciding a block's rows before the rest go one by one
 _PATTERN_CACHE = 1 << 16  # distinct str values whose pattern/length result is remembered
 
 
 def unique_memory() -> int:
-    text = os.environ.get("FASTETL_UNIQUE_MEMORY")
+    return _env_int("FASTETL_UNIQUE_MEMORY", UNIQUE_MEMORY, 1, "a number of bytes")
+
+
+def unique_runs() -> int:
+    return _env_int("FASTETL_UNIQUE_RUNS", UNIQUE_RUNS, 2, "a number of runs")
+
+
+def _env_int(name: str, default: int, least: int, what: str) -> int:
+    text = os.environ.get(name)
     if text:
         try:
-            return max(1, int(text))
+            return max(least, int(text))
         except ValueError:
-            raise ValueError(
-                f"FASTETL_UNIQUE_MEMORY must be a number of bytes, got {shown(text)}"
-            ) from None
-    return UNIQUE_MEMORY
+            raise ValueError(f"{name} must be {what}, got {shown(text)}") from None
+    return default
 
 
 @dataclass(frozen=True)
@@ -97,13 +105,21 @@ def has_rules(schema: Schema) -> bool:
 
 
 class UniqueSet:
-    """The distinct values seen so far of one column, exactly, in bounded memory."""
+    """The distinct values seen so far of one column, exactly, in bounded memory.
 
-    def __init__(self, limit: int) -> None:
+    Past ``limit`` bytes the values in memory go to a sorted run on disk; past
+    ``max_runs`` runs the newest are merged (streamed, ``limit`` bytes at a time) while
+    the next older run is no bigger than what is merged so far, so a run is rewritten
+    about log2(runs) times and a block is searched in at most ``max_runs`` runs."""
+
+    def __init__(self, limit: int, max_runs: int | None = None) -> None:
         self.limit = limit
+        self.max_runs = max_runs if max_runs is not None else unique_runs()
         self.mem: list[np.ndarray] = []
         self.runs: list[np.ndarray] = []
+        self.paths: list[str] = []  # of the runs
         self.nbytes = 0
+        self._made = 0  # run files made (their names)
         self._dir: str | None = None
         self._cleanup: Any = None
 
@@ -131,18 +147,64 @@ class UniqueSet:
         if self.nbytes > self.limit:
             self._spill()
 
-    def _spill(self) -> None:
-        merged = np.sort(np.concatenate(self.mem)) if len(self.mem) > 1 else self.mem[0]
+    def _path(self) -> str:
         if self._dir is None:
             self._dir = tempfile.mkdtemp(prefix="fastetl-unique-")
             self._cleanup = weakref.finalize(self, shutil.rmtree, self._dir, True)
-        path = os.path.join(self._dir, f"run{len(self.runs)}.npy")
+        self._made += 1
+        return os.path.join(self._dir, f"run{self._made}.npy")
+
+    def _spill(self) -> None:
+        merged = np.sort(np.concatenate(self.mem)) if len(self.mem) > 1 else self.mem[0]
+        path = self._path()
         np.save(path, merged)
         self.runs.append(np.load(path, mmap_mode="r"))
+        self.paths.append(path)
         self.mem, self.nbytes = [], 0
+        if len(self.runs) > self.max_runs:
+            self._merge()
+
+    def _merge(self) -> None:
+        """Merge the newest runs into one: at least two, and each older run no bigger
+        than the runs merged after it (sizes then halve from old to new)."""
+        k = len(self.runs) - 2
+        total = len(self.runs[-1]) + len(self.runs[-2])
+        while k > 0 and len(self.runs[k - 1]) <= total:
+            k -= 1
+            total += len(self.runs[k])
+        runs = self.runs[k:]
+        path = self._path()
+        out = np.lib.format.open_memmap(path, "w+", runs[0].dtype, (total,))
+        step = max(256, self.limit // (runs[0].dtype.itemsize * len(runs)))
+        at = [0] * len(runs)
+        w = 0
+        while w < total:
+            live = [i for i, r in enumerate(runs) if at[i] < len(r)]
+            # every value up to the smallest of the next pieces' last values
+            cut = min(runs[i][min(at[i] + step, len(runs[i])) - 1] for i in live)
+            parts = []
+            for i in live:
+                piece = runs[i][at[i] : at[i] + step]
+                stop = int(np.searchsorted(piece, cut, side="right"))
+                parts.append(piece[:stop])
+                at[i] += stop
+            chunk = np.sort(np.concatenate(parts))
+            out[w : w + len(chunk)] = chunk
+            w += len(chunk)
+        out.flush()
+        del out, runs, parts, piece
+        old = self.paths[k:]
+        self.runs[k:] = [np.load(path, mmap_mode="r")]
+        self.paths[k:] = [path]
+        for p in old:
+            try:
+                os.remove(p)
+            except OSError:  # pragma: no cover - still mapped (Windows): removed at the end
+                pass
 
     def close(self) -> None:
         self.runs = []
+        self.paths = []
         self.mem = []
         if self._cleanup is not None:
             self._cleanup()
@@ -259,19 +321,8 @@ class Checker:
             broken = self._broken(r, recs, n)
             if broken is not None:
                 which[(which < 0) & broken] = k
-        for k, r in enumerate(self.rules):
-            if r.key != "unique":
-                continue
-            col = r.column
-            assert col is not None
-            v = np.asarray(recs[col.name])
-            keep = which < 0
-            valued = self._valued(recs, v, col)
-            if valued is not None:
-                keep &= valued
-            idx = np.flatnonzero(keep)
-            dup = self.unique[r.name].check_add(unique_keys(col, v[idx]))
-            which[idx[dup]] = k
+        if self.unique:
+            self._check_unique(recs, which)
         bad = np.flatnonzero(which >= 0)
         rules = which[bad]
         if len(bad):
@@ -283,6 +334,94 @@ class Checker:
                 if len(noted) < 5:
                     noted += (rows[: 5 - len(noted)] + start_row).tolist()
         return bad, rules
+
+    def _check_unique(self, recs: np.ndarray, which: np.ndarray) -> None:
+        """Mark in ``which`` the rows, among those no other rule left out, that repeat a
+        value of a row KEPT before them in a ``unique`` column; add the kept rows' values.
+
+        A row left out (for any rule) claims no value: with several ``unique`` columns,
+        whether a row is kept depends on which earlier rows were.  A row whose values
+        come first (among the rows still in play) in every ``unique`` column is kept
+        whatever happens before it, and a row repeating a kept row's value is left out;
+        rounds of that decide every row (one round for one ``unique`` column), and rows
+        still open after a few rounds are decided one by one in order."""
+        n = len(recs)
+        cols = []  # (rule index, keys of every row, which rows have a value)
+        for k, r in enumerate(self.rules):
+            if r.key != "unique":
+                continue
+            col = r.column
+            assert col is not None
+            v = np.asarray(recs[col.name])
+            valued = self._valued(recs, v, col)
+            cols.append((k, unique_keys(col, v), np.ones(n, bool) if valued is None else valued))
+        play = which < 0
+        judged = play.copy()
+        before = []  # per unique column: the row repeats a value of an earlier block
+        for k, keys, has in cols:
+            idx = np.flatnonzero(play & has)
+            seen = np.zeros(n, bool)
+            if len(idx):
+                uniq, inv = np.unique(keys[idx], return_inverse=True)
+                seen[idx] = self.unique[self.rules[k].name].seen(uniq)[inv.reshape(-1)]
+            before.append(seen)
+            play &= ~seen
+        kept = np.zeros(n, bool)
+        for _ in range(_UNIQUE_ROUNDS):
+            idx = np.flatnonzero(play)
+            if not len(idx):
+                break
+            first_all = np.ones(len(idx), bool)
+            clash = np.zeros(len(idx), bool)  # repeats a kept row's value
+            for _k, keys, has in cols:
+                sub = np.flatnonzero(has[idx])
+                if not len(sub):
+                    continue
+                rows = idx[sub]
+                _, first, inv = np.unique(keys[rows], return_index=True, return_inverse=True)
+                owner = rows[first[inv.reshape(-1)]]
+                later = owner != rows
+                first_all[sub[later]] = False
+                clash[sub[later & kept[owner]]] = True
+            kept[idx[first_all]] = True
+            play[idx[clash]] = False
+            if not (play & ~kept).any():
+                break
+        else:
+            self._unique_in_order(cols, play, kept)
+        for j, (k, keys, has) in enumerate(cols):
+            name = self.rules[k].name
+            take = kept & has
+            # the first unique column (in schema order) whose value a kept row (of an
+            # earlier block, or earlier in this one) has is the rule a left-out row breaks
+            clash = before[j].copy()
+            idx = np.flatnonzero(take)
+            out = np.flatnonzero((which < 0) & ~kept & has & ~clash)
+            if len(idx) and len(out):
+                order = np.argsort(keys[idx], kind="stable")
+                sk, sr = keys[idx][order], idx[order]
+                at = np.searchsorted(sk, keys[out])
+                ok = at < len(sk)
+                ok[ok] = (sk[at[ok]] == keys[out][ok]) & (sr[at[ok]] < out[ok])
+                clash[out[ok]] = True
+            which[(which < 0) & ~kept & clash] = k
+            if len(idx):
+                self.unique[name].add(np.unique(keys[idx]))
+        assert (kept | (which >= 0) | ~judged).all()  # each row judged is kept or left out
+
+    def _unique_in_order(self, cols: list, play: np.ndarray, kept: np.ndarray) -> None:
+        """Decide the rows still open, one by one in input order (their values clash
+        with no kept row's: a kept row comes first among the rows in play)."""
+        taken = [set(keys[kept & has].tolist()) for _k, keys, has in cols]
+        lists = [(keys.tolist(), has.tolist()) for _k, keys, has in cols]
+        for i in np.flatnonzero(play & ~kept).tolist():
+            if any(h[i] and ks[i] in t for (ks, h), t in zip(lists, taken, strict=True)):
+                play[i] = False
+                continue
+            kept[i] = True
+            for (ks, h), t in zip(lists, taken, strict=True):
+                if h[i]:
+                    t.add(ks[i])
 
     def _broken(self, r: Rule, recs: np.ndarray, n: int) -> np.ndarray | None:
         if r.column is None:

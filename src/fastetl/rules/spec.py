@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import SchemaError, shown
 from ..schema import FLOAT_TYPES, INT_TYPES, Column
+from .backtrack import exponential_risk
 from .expr import Compiled, compile_expr, epoch_micros
 
 COLUMN_RULE_KEYS = ("min", "max", "pattern", "allowed", "max_length", "unique")
@@ -150,6 +151,12 @@ def column_rules(col: Column, given: dict[str, Any]) -> ColumnRules | None:
             kw["pattern"] = re.compile(p)
         except (re.error, RecursionError, OverflowError) as e:
             raise _bad(col, "pattern", f"{shown(p)} is not a valid regular expression ({e})") from None
+        why = exponential_risk(p)
+        if why is not None:
+            raise _bad(
+                col, "pattern", f"{shown(p)} may take exponential time: {why} (rewrite it, e.g. "
+                "with a possessive quantifier or an atomic group; docs/SEMANTICS.md, Rules)"
+            )
     if "allowed" in given:
         a = given["allowed"]
         if not isinstance(a, list) or not a:
