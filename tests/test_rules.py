@@ -41,6 +41,14 @@ def _datetime(t):
     return dt.datetime.fromisoformat(t.replace(" ", "T"))
 
 
+def _f32(t):
+    return np.float32(float(t))
+
+
+def _ns(t):
+    return np.datetime64(t, "ns")
+
+
 # (column spec with one rule, the rule's name suffix, cells, python value of a cell,
 #  predicate: the value breaks the rule)
 CASES = [
@@ -77,6 +85,21 @@ CASES = [
      _date, lambda v: v != dt.date(2024, 1, 1)),
     ({"type": "bool", "allowed": [True]}, "allowed", ["true", "false", "1", "0", ""],
      lambda t: t in ("true", "1"), lambda v: v is not True),
+    # float32: a bound is compared in the column's precision (numpy's float32 rounding)
+    ({"type": "float32", "max": 0.1}, "max", ["0.1", "0.10000001", "0.1000001", "", "-1"],
+     _f32, lambda v: v > np.float32(0.1)),
+    ({"type": "float32", "min": 0.1}, "min", ["0.1", "0.09999999", "0.0999999", "", "7"],
+     _f32, lambda v: v < np.float32(0.1)),
+    ({"type": "float32", "allowed": [0.1, 2.5]}, "allowed", ["0.1", "2.5", "0.2", ""],
+     _f32, lambda v: v not in (np.float32(0.1), np.float32(2.5))),
+    # an allowed value wider than the column is not cut to the width
+    ({"type": "str", "width": 3, "allowed": ["abcdef", "xyz"]}, "allowed",
+     ["abc", "xyz", "ab", ""], str, lambda v: v not in ("abcdef", "xyz")),
+    # nanoseconds in a bound are kept (numpy parses the reference)
+    ({"type": "datetime", "unit": "ns", "min": "2024-01-01T00:00:00.123456789"}, "min",
+     ["2024-01-01T00:00:00.123456789", "2024-01-01T00:00:00.123456788",
+      "2024-01-01T00:00:00.1234566", "2024-01-01T00:00:00.12345679", ""],
+     _ns, lambda v: v < np.datetime64("2024-01-01T00:00:00.123456789", "ns")),
 ]  # fmt: skip
 
 

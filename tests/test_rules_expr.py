@@ -173,6 +173,14 @@ HOSTILE = [
     ("a" * 20000, "longer than"),
     ("a > 1 \x00", "unexpected"),
     ("`a` > 1", "unexpected"),
+    # the documented limits exactly: 40 levels of parentheses, 200 terms
+    ("(" * 40 + "a" + ")" * 40 + " > 0", None),
+    ("(" * 41 + "a" + ")" * 41 + " > 0", "nests more than 40 levels"),
+    (" + ".join(["a"] * 200) + " > 0", None),
+    (" + ".join(["a"] * 201) + " > 0", "operators one inside another"),
+    # digits other than ASCII's are not numbers (str.isdigit would say they are)
+    ("a > \u0661", "unknown column"),
+    ("a > 1\u0662", "unexpected"),
 ]
 
 
@@ -222,3 +230,30 @@ def test_long_flat_expression_evaluates():
     expr = " + ".join(["b"] * 150) + " > 1000"
     want = [i for i, r in enumerate(rows) if not r["b"] * 150 > 1000]
     assert broken(expr, recs) == want
+
+
+def test_nanosecond_literal_is_exact():
+    # a datetime literal keeps 9 digits of a second (numpy's datetime64 is the reference)
+    cols = [{"name": "t", "type": "datetime", "unit": "ns"}]
+    lit = "2024-01-01T00:00:00.123456789"
+    sch = fastetl.Schema.from_dict({"columns": cols, "rules": [{"name": "r", "expr": f"t >= datetime'{lit}'"}]})
+    vals = ["2024-01-01T00:00:00.123456788", lit, "2024-01-01T00:00:00.1234565",
+            "2024-01-01T00:00:00.12345679"]  # fmt: skip
+    recs = np.zeros(len(vals), sch.dtype())
+    recs["t"] = np.array(vals, "datetime64[ns]")
+    checker = Checker(sch, lambda name: [])
+    bad, _ = checker.check(recs)
+    want = [i for i, v in enumerate(vals) if not np.datetime64(v, "ns") >= np.datetime64(lit, "ns")]
+    assert bad.tolist() == want
+
+
+def test_pattern_shown_as_written():
+    # the message quotes the pattern as the schema writes it, not with doubled backslashes
+    cols = [{"name": "cep", "type": "str", "width": 9, "pattern": r"\d{5}-\d{3}"}]
+    sch = fastetl.Schema.from_dict({"columns": cols})
+    recs = np.zeros(1, sch.dtype())
+    recs["cep"] = b"x"
+    checker = Checker(sch, lambda name: [])
+    _, rules = checker.check(recs)
+    _, _, reason = checker.reason(int(rules[0]), recs[0])
+    assert "\\d{5}-\\d{3}" in reason and "\\\\" not in reason

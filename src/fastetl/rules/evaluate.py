@@ -67,7 +67,7 @@ class Rule:
         what = {
             "min": f"is less than the min of {v}",
             "max": f"is greater than the max of {v}",
-            "pattern": f"does not match the pattern {shown(v)}",
+            "pattern": "does not match the pattern " + shown(v, quote='"'),
             "allowed": "is not one of the allowed values",
             "max_length": f"is longer than the max_length of {v} characters",
             "unique": "repeats a value of an earlier row (unique)",
@@ -387,7 +387,10 @@ def _isin(col: Column, v: np.ndarray, allowed: tuple, dictionary: Callable) -> n
         ok = np.array([x in wanted for x in values] + [True], bool)
         return ok[np.minimum(v.astype(np.int64), len(values))]
     if t in ("str", "text"):
-        return np.isin(v, np.array([a.encode("utf-8") for a in allowed], dtype=v.dtype))
+        # a value longer than the column's width is never stored: cutting it to the
+        # width would let its first bytes pass
+        fit = [b for b in (a.encode("utf-8") for a in allowed) if len(b) <= v.dtype.itemsize]
+        return np.isin(v, np.array(fit, dtype=v.dtype)) if fit else np.zeros(len(v), bool)
     if t in ("date", "datetime"):
         return np.isin(v.view(np.int64), np.array(allowed, np.int64))
     if t in INT_TYPES or t == "decimal":

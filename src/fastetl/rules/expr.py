@@ -32,7 +32,9 @@ from ..errors import SchemaError, shown
 from ..schema import FLOAT_TYPES, INT_TYPES, Column
 
 MAX_EXPR_CHARS = 10_000
-MAX_DEPTH = 160  # nesting steps at most (each pair of parentheses takes 4): no RecursionError
+MAX_PARENS = 40  # levels of parentheses at most
+# nesting steps at most: the top level takes 3, each pair of parentheses 4 (no RecursionError)
+MAX_DEPTH = 3 + 4 * MAX_PARENS
 MAX_SCALE = 18
 MAX_TREE = 200  # operators one inside another at most (a chain a + b + c ... counts each)
 _I64_MAX = 2**63 - 1
@@ -40,7 +42,7 @@ _I64_MIN = -(2**63)
 
 _TOKEN = re.compile(
     r"""\s*(?:
-      (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+      (?P<num>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
     | (?P<typed>(?:date|datetime)'[^']*')
     | (?P<text>'(?:[^']|'')*')
     | (?P<qname>"(?:[^"]|"")*")
@@ -143,7 +145,7 @@ class _Parser:
 
     def grow(self, node: tuple, at: int) -> tuple:
         """``node`` (just made): its depth checked, so evaluating it cannot recurse deep."""
-        d = 1 + max((self.depths.get(id(c), 1) for c in node[2:] if isinstance(c, tuple)), default=0)
+        d = 1 + max((self.depths.get(id(c), 0) for c in node[2:] if isinstance(c, tuple)), default=0)
         if d > MAX_TREE:
             raise _Fail(f"the expression has more than {MAX_TREE} operators one inside another", at)
         self.depths[id(node)] = d
@@ -169,7 +171,9 @@ class _Parser:
     def deeper(self, at: int) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise _Fail(f"the expression nests more than {MAX_DEPTH} levels deep", at)
+            raise _Fail(
+                f"the expression nests more than {MAX_PARENS} levels of parentheses deep", at
+            )
 
     def inside(self, at: int, sub: Any, kinds: tuple[str, ...], what: str) -> tuple:
         """``sub()`` one level deeper, its type one of ``kinds`` (else: ``what``)."""
@@ -330,11 +334,35 @@ def _typed(t: Tok) -> tuple:
             if len(body) != 10:
                 raise ValueError
             return ("lit", ("date",), (d - _dt.date(1970, 1, 1)).days)
-        v = _dt.datetime.fromisoformat(body)
+        ns, digits = epoch_nanos(body)
     except ValueError:
         raise _Fail(f"{kind}'{body}' is not a valid {kind} (write {kind}'"
                     f"{'2024-01-31' if kind == 'date' else '2024-01-31T12:00:00'}')", t.at) from None
-    return ("lit", ("datetime", "us"), epoch_micros(v))
+    if digits <= 6:
+        return ("lit", ("datetime", "us"), ns // 1000)
+    if not _I64_MIN < ns <= _I64_MAX:
+        raise _Fail(f"{kind}'{body}' is out of range for nanoseconds", t.at)
+    return ("lit", ("datetime", "ns"), ns)
+
+
+_FRACTION = re.compile(r"(T|\s)([0-9]{2}:?[0-9]{2}:?[0-9]{2})[.,]([0-9]+)", re.ASCII)
+
+
+def epoch_nanos(text: str) -> tuple[int, int]:
+    """(nanoseconds since 1970-01-01T00:00 of the ISO 8601 datetime ``text``, digits
+    of its fraction of a second): up to 9 digits, which ``fromisoformat`` alone cuts to
+    6.  ``ValueError`` when it is not a datetime or has more than 9."""
+    m = _FRACTION.search(text)
+    frac = 0
+    digits = 0
+    if m is not None:
+        digits = len(m.group(3))
+        if digits > 9:
+            raise ValueError(text)
+        frac = int(m.group(3).ljust(9, "0"))
+        text = text[: m.end(2)] + text[m.end(3) :]
+    us = epoch_micros(_dt.datetime.fromisoformat(text))
+    return us * 1000 + frac, digits
 
 
 def epoch_micros(v: _dt.datetime) -> int:

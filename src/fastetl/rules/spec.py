@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import SchemaError, shown
 from ..schema import FLOAT_TYPES, INT_TYPES, Column
-from .expr import Compiled, compile_expr, epoch_micros
+from .expr import Compiled, compile_expr, epoch_nanos
 
 COLUMN_RULE_KEYS = ("min", "max", "pattern", "allowed", "max_length", "unique")
 ROW_RULE_KEYS = frozenset({"name", "expr", "tolerance"})
@@ -69,7 +69,15 @@ def stored_value(col: Column, key: str, v: Any) -> Any:
     if t in FLOAT_TYPES:
         if not (_is_int(v) or isinstance(v, float)) or not math.isfinite(v):
             raise _bad(col, key, f"must be a finite number for type {t}, got {shown(v)}")
-        return float(v)
+        if t == "float64":
+            return float(v)
+        # compared in the column's own precision: the value as a float32 holds it
+        # (max 0.1 keeps a stored 0.1; a bound past float32's range is infinite)
+        with np.errstate(over="ignore"):
+            f = float(np.float32(v))
+        if key == "allowed" and not math.isfinite(f):
+            raise _bad(col, key, f"{shown(v)} is out of range for type {t}")
+        return f
     if t == "decimal":
         if isinstance(v, bool) or not isinstance(v, (int, float, str)):
             raise _bad(col, key, f"must be a number or a decimal string, got {shown(v)}")
@@ -94,18 +102,15 @@ def stored_value(col: Column, key: str, v: Any) -> Any:
         try:
             if not isinstance(v, str):
                 raise ValueError
-            x = _dt.datetime.fromisoformat(v)
+            ns, _ = epoch_nanos(v)
         except ValueError:
             raise _bad(
                 col, key, f"must be a datetime as 'YYYY-MM-DDTHH:MM:SS', got {shown(v)}"
             ) from None
-        us = epoch_micros(x)
-        per = _UNITS[col.datetime_unit]
-        if per >= 1_000_000:
-            return us * (per // 1_000_000)
-        if us % (1_000_000 // per):
+        step = 1_000_000_000 // _UNITS[col.datetime_unit]
+        if ns % step:
             raise _bad(col, key, f"{shown(v)} is more precise than the column's unit")
-        return us // (1_000_000 // per)
+        return ns // step
     if t == "bool":
         if not isinstance(v, bool):
             raise _bad(col, key, f"must be true or false for type bool, got {shown(v)}")
@@ -149,7 +154,8 @@ def column_rules(col: Column, given: dict[str, Any]) -> ColumnRules | None:
         try:
             kw["pattern"] = re.compile(p)
         except (re.error, RecursionError, OverflowError) as e:
-            raise _bad(col, "pattern", f"{shown(p)} is not a valid regular expression ({e})") from None
+            shown_p = shown(p, quote='"')  # (as written: no doubled backslashes)
+            raise _bad(col, "pattern", f"{shown_p} is not a valid regular expression ({e})") from None
     if "allowed" in given:
         a = given["allowed"]
         if not isinstance(a, list) or not a:
