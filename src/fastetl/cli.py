@@ -771,6 +771,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
         if hint:
             raise _Hinted(f"{e}; {hint}") from None
         raise
+    except ImportError as e:  # OUT.parquet / OUT.arrow without pyarrow: the extra to install
+        raise UsageError(str(e)) from None
     finally:
         if bar is not None:
             bar.close()
@@ -976,7 +978,12 @@ def cmd_lineage(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    report = fastetl.check(args.path, args.rules)
+    from fastetl.rules.check import RulesError
+
+    try:
+        report = fastetl.check(args.path, args.rules)
+    except RulesError as e:  # the rules file, not the data: exit 2 as for --schema
+        raise UsageError(f"--rules {args.rules}: {e}") from None
     print(report.table())
     return EXIT_OK if report.ok else EXIT_DATA
 

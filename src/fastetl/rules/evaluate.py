@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import shown
+from ..errors import FastETLError, shown
 from ..schema import FLOAT_TYPES, INT_TYPES, Column, Schema
 from .expr import Context, evaluate
 from .spec import ColumnRules, RowRule
@@ -36,13 +36,17 @@ _MEM_PARTS = 8  # sorted arrays in memory before they are merged into one
 _PATTERN_CACHE = 1 << 16  # distinct str values whose pattern/length result is remembered
 
 
+class SettingError(FastETLError, ValueError):
+    """An environment setting fastetl reads is invalid (one line, as any error)."""
+
+
 def unique_memory() -> int:
     text = os.environ.get("FASTETL_UNIQUE_MEMORY")
     if text:
         try:
             return max(1, int(text))
         except ValueError:
-            raise ValueError(
+            raise SettingError(
                 f"FASTETL_UNIQUE_MEMORY must be a number of bytes, got {shown(text)}"
             ) from None
     return UNIQUE_MEMORY
