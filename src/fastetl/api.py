@@ -6,6 +6,7 @@ They check options, open the input, choose a writer and hand the rest to
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import io
 import os
@@ -425,7 +426,9 @@ def convert(
     (``hash=False``: not computed), and in its ``lineage`` list one entry per input
     (appends add theirs): schema hash, version, options, start and end times, the host
     name (``host=False``: left out) and row counts.  ``openlineage``: a file to write
-    an OpenLineage RunEvent into (COMPLETE, or FAIL when the conversion fails).
+    the run's OpenLineage RunEvents into, as JSON Lines: START when the run begins, then
+    COMPLETE (FAIL when the conversion fails, ABORT when interrupted); its folder must
+    exist (checked before anything is converted).
     """
     params = dict(locals())  # (nothing else is bound yet)
     reading = {k: params[k] for k in READING_OPTIONS}
@@ -440,6 +443,8 @@ def convert(
         raise ValueError(f"checkpoint_every must be >= 0 seconds, got {checkpoint_every!r}")
     if not (isinstance(wait, bool) or (isinstance(wait, (int, float)) and wait >= 0)):
         raise ValueError(f"wait must be True, False or seconds >= 0, got {wait!r}")
+    if openlineage is not None:
+        _ol.check_destination(openlineage)
     dst_path = Path(dst)
     from .export.onepass import streamed_format  # (light: pyarrow is loaded when used)
 
@@ -461,6 +466,9 @@ def convert(
     folder = dst_path.parent if str(dst_path.parent) else Path(".")
     if not folder.is_dir():
         raise OutputError(f"cannot write {dst}: folder {folder} does not exist")
+    if openlineage is not None:
+        facts.start = _ol.start_event(facts.run_id, facts.started, src, dst_path, host)
+        _ol.write_events(openlineage, [facts.start])
     try:
         with sigterm_as_interrupt(), outset.OutputLock(dst_path).acquire(wait):
             return _convert_locked(
@@ -481,9 +489,10 @@ def convert(
                 facts=facts,
             )
     except BaseException as e:
-        if openlineage is not None:
-            event = _ol.failed_event(facts.run_id, lineage.now(), src, str(dst_path), e)
-            _ol.write_event(openlineage, event)
+        if facts.start is not None:
+            event = _ol.failed_event(facts.run_id, lineage.now(), src, str(dst_path), e, host)
+            with contextlib.suppress(OSError):  # (the conversion's error is the one to raise)
+                _ol.write_events(openlineage, [facts.start, event])
         raise
 
 
@@ -497,6 +506,7 @@ class _RunFacts:
     host: bool
     options: dict[str, Any]
     openlineage: Any = None
+    start: dict[str, Any] | None = None  # the OpenLineage START event written
 
 
 _NOT_OPTIONS = ("src", "dst", "schema", "progress", "wait", "openlineage", "hash", "host")
@@ -705,20 +715,20 @@ def _convert_locked(
             finally:
                 if ckpt is not None:
                     ckpt.close()
-            if facts is not None and facts.openlineage is not None and entry is not None:
+            if facts is not None and facts.start is not None and entry is not None:
                 event = _ol.run_event(
                     event_type="COMPLETE",
                     event_time=entry["ended"],
                     run_id=facts.run_id,
                     job_name=_ol.job_name(dst_path),
-                    source_path=source.path,
-                    source_name=source.name,
+                    input_ds=facts.start["inputs"][0],
                     output=str(dst_path),
                     schema=meta["schema"],
                     rows=result.rows,
                     size=result.rows * writer.itemsize,
+                    host=facts.host,
                 )
-                _ol.write_event(facts.openlineage, event)
+                _ol.write_events(facts.openlineage, [facts.start, event])
         return ConvertReport(
             rows=result.rows,
             bytes_in=result.bytes_in,

@@ -710,6 +710,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
         )
     if args.checkpoint_every < 0:
         raise UsageError("--checkpoint-every must be 0 or more seconds")
+    if args.openlineage:  # before anything is read or written: no event for a bad path
+        from fastetl.openlineage import check_destination
+
+        check_destination(args.openlineage)
     if (args.append or args.resume) and not args.schema:
         # the schema is the output's own (or the checkpoint's), not a new inference
         if (
@@ -823,12 +827,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def _failed_event(args: argparse.Namespace, error: BaseException) -> None:
+    """START and FAIL of a run that stopped before its conversion began."""
     from fastetl import lineage, openlineage
 
-    event = openlineage.failed_event(
-        lineage.new_run_id(), lineage.now(), args.input, args.output, error
-    )
-    openlineage.write_event(args.openlineage, event)
+    run, host = lineage.new_run_id(), not args.no_host
+    start = openlineage.start_event(run, lineage.now(), args.input, args.output, host)
+    event = openlineage.failed_event(run, lineage.now(), args.input, args.output, error, host)
+    openlineage.write_events(args.openlineage, [start, event])
 
 
 def _convert_dask(args: argparse.Namespace) -> int:
