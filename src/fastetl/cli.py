@@ -290,8 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="check a converted file against data-quality rules",
         description="Check OUT against RULES (a schema, or just its rule keys: "
         '{"columns": [{"name": ..., "min": ...}], "rules": [...]}), or against the rules '
-        "of the schema it was converted with. Prints rows breaking each rule; exit status "
-        "1 when any row breaks one.",
+        "of the schema it was converted with. Prints, per rule, the output rows breaking "
+        "it (a row counts under every rule it breaks); exit status 1 when any row breaks "
+        "one, 2 when RULES cannot be read or do not fit OUT.",
     )
     ck.add_argument("path", metavar="OUT", help="a .npy file written by fastetl convert")
     ck.add_argument("--rules", metavar="RULES.json", help="the rules (default: the output's own)")
