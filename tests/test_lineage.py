@@ -15,7 +15,9 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import random
+import socket
 import subprocess
 import sys
 import uuid
@@ -418,6 +420,24 @@ def _check_event(ev: dict, event_type: str) -> None:
         _check_facet(facet)
 
 
+def _events(path) -> list[dict]:
+    """The events file: JSON Lines, as the OpenLineage client's file transport (append)
+    writes it -- one event per line."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def _start_then(path, terminal: str) -> dict:
+    """The file holds START then ``terminal`` of one run (same runId, job, inputs)."""
+    start, end = _events(path)
+    _check_event(start, "START")
+    _check_event(end, terminal)
+    assert start["run"]["runId"] == end["run"]["runId"]
+    assert start["job"] == end["job"] and start["inputs"] == end["inputs"]
+    assert _utc(start["eventTime"]) <= _utc(end["eventTime"])
+    return end
+
+
 def test_an_openlineage_event_of_a_conversion(tmp_path, big):
     out, ev_path = tmp_path / "o.npy", tmp_path / "event.json"
     (tmp_path / "s.json").write_text(json.dumps(SCHEMA))
@@ -427,8 +447,9 @@ def test_an_openlineage_event_of_a_conversion(tmp_path, big):
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    ev = json.loads(ev_path.read_text())
-    _check_event(ev, "COMPLETE")
+    ev = _start_then(ev_path, "COMPLETE")
+    assert ev["job"]["name"] == str(out.resolve())  # the output's full path: one job per output
+    assert ev["job"]["namespace"] == os.environ.get("OPENLINEAGE_NAMESPACE", socket.gethostname())
     records = np.load(out)
     entry = _meta(out)["lineage"][0]
     assert ev["run"]["runId"] == entry["run_id"]
@@ -449,8 +470,7 @@ def test_a_failed_conversion_writes_a_fail_event(tmp_path):
     ev_path = tmp_path / "event.json"
     with pytest.raises(fastetl.ParseError):
         fastetl.convert(src, tmp_path / "o.npy", SCHEMA, openlineage=ev_path)
-    ev = json.loads(ev_path.read_text())
-    _check_event(ev, "FAIL")
+    ev = _start_then(ev_path, "FAIL")
     assert ev["inputs"] == [{"namespace": "file", "name": str(src.resolve())}]
     msg = ev["run"]["facets"]["errorMessage"]["message"]
     assert "oops" in msg and "line 3" in msg
@@ -465,8 +485,7 @@ def test_openlineage_events_of_a_one_pass_parquet_conversion(tmp_path):
     src.write_text("id,name,price,kind\n1,a,2.5,k\n2,b,3,k\n")
     out, ev_path = tmp_path / "o.parquet", tmp_path / "event.json"
     fastetl.convert(src, out, SCHEMA, openlineage=ev_path)
-    ev = json.loads(ev_path.read_text())
-    _check_event(ev, "COMPLETE")
+    ev = _start_then(ev_path, "COMPLETE")
     (entry,) = stored_meta(out)["lineage"]
     assert ev["run"]["runId"] == entry["run_id"] and ev["eventTime"] == entry["ended"]
     assert ev["inputs"] == [{"namespace": "file", "name": str(src.resolve())}]
@@ -478,8 +497,7 @@ def test_openlineage_events_of_a_one_pass_parquet_conversion(tmp_path):
     src.write_text("id,name,price,kind\n1,a,2.5,k\n2,b,oops,k\n")
     with pytest.raises(fastetl.ParseError):
         fastetl.convert(src, tmp_path / "p.parquet", SCHEMA, openlineage=ev_path)
-    ev = json.loads(ev_path.read_text())
-    _check_event(ev, "FAIL")
+    ev = _start_then(ev_path, "FAIL")
     assert "line 3" in ev["run"]["facets"]["errorMessage"]["message"]
 
 
@@ -491,10 +509,51 @@ def test_the_cli_writes_a_fail_event_when_the_input_is_missing(tmp_path):
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 1 and "no such file" in proc.stderr
-    ev = json.loads(ev_path.read_text())
-    _check_event(ev, "FAIL")
+    ev = _start_then(ev_path, "FAIL")
     assert ev["inputs"] == [{"namespace": "file", "name": str(tmp_path / "nope.csv")}]
     assert "no such file" in ev["run"]["facets"]["errorMessage"]["message"]
+
+
+def test_same_named_outputs_are_two_jobs_and_stdin_runs_two_datasets(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("id,name,price,kind\n1,a,2.5,k\n")
+    jobs, inputs = [], []
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        ev_path = tmp_path / folder / "ev.jsonl"
+        proc = subprocess.run(
+            [sys.executable, "-m", "fastetl", "convert", "-", str(tmp_path / folder / "o.npy"),
+             "-q", "--no-host", "--openlineage", str(ev_path)],
+            input=src.read_text(), capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        ev = _start_then(ev_path, "COMPLETE")
+        assert ev["job"]["namespace"] == os.environ.get("OPENLINEAGE_NAMESPACE", "fastetl")
+        jobs.append(ev["job"]["name"])
+        inputs.append(ev["inputs"][0]["name"])
+    assert jobs == [str((tmp_path / f / "o.npy").resolve()) for f in ("a", "b")]
+    assert inputs[0] != inputs[1] and all(n.startswith("stdin:") for n in inputs)
+
+
+@pytest.mark.parametrize("where", ["missing-folder", "a-directory"])
+def test_a_bad_openlineage_path_fails_before_converting(tmp_path, where):
+    src = tmp_path / "in.csv"
+    src.write_text("id,name,price,kind\n1,a,2.5,k\n")
+    dest = tmp_path / "nope" / "ev.jsonl" if where == "missing-folder" else tmp_path
+    before = sorted(p.name for p in tmp_path.iterdir())
+    proc = subprocess.run(
+        [sys.executable, "-m", "fastetl", "convert", str(src), str(tmp_path / "o.npy"),
+         "--openlineage", str(dest)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "--openlineage" in proc.stderr and "Traceback" not in proc.stderr
+    # nothing converted, nothing written beside it (no .tmp, no output, no lock)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert not tmp_path.with_name(tmp_path.name + ".tmp").exists()
+    with pytest.raises(fastetl.OutputError, match="--openlineage"):
+        fastetl.convert(src, tmp_path / "o.npy", openlineage=dest)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
 def test_a_file_read_with_a_jump_and_a_step_back_is_hashed_whole(big):

@@ -42,6 +42,14 @@ def _datetime(t):
     return dt.datetime.fromisoformat(t.replace(" ", "T"))
 
 
+def _f32(t):
+    return np.float32(float(t))
+
+
+def _ns(t):
+    return np.datetime64(t, "ns")
+
+
 # (column spec with one rule, the rule's name suffix, cells, python value of a cell,
 #  predicate: the value breaks the rule)
 CASES = [
@@ -78,6 +86,21 @@ CASES = [
      _date, lambda v: v != dt.date(2024, 1, 1)),
     ({"type": "bool", "allowed": [True]}, "allowed", ["true", "false", "1", "0", ""],
      lambda t: t in ("true", "1"), lambda v: v is not True),
+    # float32: a bound is compared in the column's precision (numpy's float32 rounding)
+    ({"type": "float32", "max": 0.1}, "max", ["0.1", "0.10000001", "0.1000001", "", "-1"],
+     _f32, lambda v: v > np.float32(0.1)),
+    ({"type": "float32", "min": 0.1}, "min", ["0.1", "0.09999999", "0.0999999", "", "7"],
+     _f32, lambda v: v < np.float32(0.1)),
+    ({"type": "float32", "allowed": [0.1, 2.5]}, "allowed", ["0.1", "2.5", "0.2", ""],
+     _f32, lambda v: v not in (np.float32(0.1), np.float32(2.5))),
+    # an allowed value wider than the column is not cut to the width
+    ({"type": "str", "width": 3, "allowed": ["abcdef", "xyz"]}, "allowed",
+     ["abc", "xyz", "ab", ""], str, lambda v: v not in ("abcdef", "xyz")),
+    # nanoseconds in a bound are kept (numpy parses the reference)
+    ({"type": "datetime", "unit": "ns", "min": "2024-01-01T00:00:00.123456789"}, "min",
+     ["2024-01-01T00:00:00.123456789", "2024-01-01T00:00:00.123456788",
+      "2024-01-01T00:00:00.1234566", "2024-01-01T00:00:00.12345679", ""],
+     _ns, lambda v: v < np.datetime64("2024-01-01T00:00:00.123456789", "ns")),
 ]  # fmt: skip
 
 
@@ -262,6 +285,25 @@ def _orders_reference(rows: list[list[str]], seen: set[int] | None = None) -> tu
         else:
             counts[broke] += 1
     return kept, counts
+
+
+def _orders_every_rule(rows: list[list[str]]) -> tuple[dict, dict]:
+    """Rows per rule, each rule judged alone (a row counts under every rule it breaks;
+    unique: every repeat after a value's first row), and the first 5 of each."""
+    names = ["total.min", "data_pedido.max", "metodo.allowed", "frete_cabe", "entrega_depois",
+             "pedido.unique"]  # fmt: skip
+    hits: dict[str, list[int]] = {n: [] for n in names}
+    seen: set[int] = set()
+    for i, (p, total, frete, dp, de, m) in enumerate(rows):
+        t, f, d1 = Decimal(total), Decimal(frete), dt.date.fromisoformat(dp)
+        d2 = dt.date.fromisoformat(de) if de else None
+        checks = [t < 0, d1 > dt.date(2024, 12, 31), m not in ("pix", "boleto", "card"),
+                  not t >= f, d2 is not None and not d2 >= d1, int(p) in seen]  # fmt: skip
+        seen.add(int(p))
+        for name, c in zip(names, checks):
+            if c:
+                hits[name].append(i)
+    return {n: len(v) for n, v in hits.items()}, {n: v[:5] for n, v in hits.items()}
 
 
 @pytest.mark.parametrize("policy", ["skip", "reject"])
@@ -546,19 +588,61 @@ def test_check_command(tmp_path):
     (tmp_path / "rules.json").write_text(json.dumps(ORDERS_SCHEMA))
     p = _cli("check", str(out), "--rules", str(tmp_path / "rules.json"))
     assert p.returncode == 1, p.stderr
-    _, counts = _orders_reference(rows)
+    counts, first = _orders_every_rule(rows)
+    assert sum(counts.values()) > sum(_orders_reference(rows)[1].values())  # (overlaps exist)
+    assert "first output rows" in p.stdout.splitlines()[0]
     table = {line.split()[0]: line.split()[1] for line in p.stdout.splitlines()[1:-1]}
     assert table == {k: f"{v:,}" for k, v in counts.items()}
-    assert fastetl.check(out, tmp_path / "rules.json").violations == counts
+    report = fastetl.check(out, tmp_path / "rules.json")
+    assert report.violations == counts and report.first_rows == first
     # just rule keys, all kept: exit 0
     (tmp_path / "loose.json").write_text(json.dumps({"columns": [{"name": "total", "min": -1}]}))
     p = _cli("check", str(out), "--rules", str(tmp_path / "loose.json"))
     assert p.returncode == 0, p.stdout + p.stderr
     assert "0 violations" in p.stdout
-    # a bad rules file: one line, exit 1
+    # a bad rules file: one line, exit 2 (as a bad --schema), not 1 (rows breaking rules)
     (tmp_path / "bad.json").write_text(json.dumps({"rules": [{"name": "x", "expr": "nope > 1"}]}))
     p = _cli("check", str(out), "--rules", str(tmp_path / "bad.json"))
-    assert p.returncode == 1 and p.stderr.count("\n") == 1 and "unknown column 'nope'" in p.stderr
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "unknown column 'nope'" in p.stderr
+    # a misspelt rule key is refused, as a schema refuses it, not dropped
+    (tmp_path / "typo.json").write_text(json.dumps({"columns": [{"name": "total", "mni": 0}]}))
+    p = _cli("check", str(out), "--rules", str(tmp_path / "typo.json"))
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "'mni'" in p.stderr
+    # a rules file that is not UTF-8: one line, exit 2
+    (tmp_path / "latin.json").write_bytes('{"columns": [{"name": "total", "min": 0}]} é'.encode("latin-1"))
+    p = _cli("check", str(out), "--rules", str(tmp_path / "latin.json"))
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "not UTF-8" in p.stderr
+    assert "Traceback" not in p.stderr
+
+
+def test_check_counts_a_row_under_every_rule(tmp_path):
+    # row 2 breaks metodo.allowed and repeats pedido 1: it counts under both
+    (tmp_path / "a.csv").write_text("pedido,metodo\n1,pix\n2,pix\n1,cash\n3,cash\n")
+    schema = {"columns": [{"name": "pedido", "type": "int64"}, {"name": "metodo", "type": "category"}]}
+    out = tmp_path / "o.npy"
+    fastetl.convert(tmp_path / "a.csv", out, schema=schema)
+    rules = {"columns": [{"name": "pedido", "unique": True},
+                         {"name": "metodo", "allowed": ["pix", "boleto"]}]}  # fmt: skip
+    rows = list(csv.reader(io.StringIO((tmp_path / "a.csv").read_text())))[1:]
+    firsts = {}
+    want_unique = [i for i, r in enumerate(rows) if firsts.setdefault(r[0], i) != i]
+    want_allowed = [i for i, r in enumerate(rows) if r[1] not in ("pix", "boleto")]
+    report = fastetl.check(out, rules)
+    assert report.violations == {"metodo.allowed": len(want_allowed), "pedido.unique": len(want_unique)}
+    assert report.first_rows == {"metodo.allowed": want_allowed, "pedido.unique": want_unique}
+
+
+def test_unique_memory_setting_is_one_line(tmp_path):
+    (tmp_path / "a.csv").write_text("k\n1\n")
+    (tmp_path / "s.json").write_text(json.dumps({"columns": [{"name": "k", "type": "int64", "unique": True}]}))
+    p = subprocess.run(
+        [sys.executable, "-m", "fastetl", "convert", str(tmp_path / "a.csv"), str(tmp_path / "o.npy"),
+         "--schema", str(tmp_path / "s.json")],
+        capture_output=True, text=True, timeout=120,
+        env={**__import__("os").environ, "FASTETL_UNIQUE_MEMORY": "abc"},
+    )  # fmt: skip
+    assert p.returncode == 1 and p.stderr.count("\n") == 1, p.stderr
+    assert "FASTETL_UNIQUE_MEMORY" in p.stderr and "Traceback" not in p.stderr
 
 
 def test_unique_and_counts_survive_resume(tmp_path):
@@ -598,3 +682,17 @@ def test_unique_and_counts_survive_resume(tmp_path):
             kept.append(k)
     assert np.load(out)["k"].tolist() == kept
     assert _meta(out)["rule_violations"] == counts == _meta(whole)["rule_violations"]
+
+
+def test_parquet_without_pyarrow_is_one_line(tmp_path):
+    # pyarrow made unimportable in a real child process: the CLI names the extra, no traceback
+    (tmp_path / "a.csv").write_text("k\n1\n")
+    code = (
+        "import sys; sys.modules['pyarrow'] = None\n"
+        "from fastetl.cli import main\n"
+        f"sys.exit(main(['convert', {str(tmp_path / 'a.csv')!r}, {str(tmp_path / 'o.parquet')!r}]))"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and p.stderr.count("\n") == 1, p.stderr
+    assert "pyarrow" in p.stderr and "Traceback" not in p.stderr
+    assert not (tmp_path / "o.parquet").exists()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -94,7 +95,10 @@ CASES = [
     ("-b < 5000.001", ["b"], lambda r: -r["b"] < Decimal("5000.001")),
     ("f > 0.5 and not (a < 0)", ["f", "a"], lambda r: r["f"] > 0.5 and not r["a"] < 0),
     ("f * 2 <= b", ["f", "b"], lambda r: r["f"] * 2 <= float(r["b"])),
-    ("b / 4 < 100", ["b"], lambda r: float(r["b"]) / 4 < 100),
+    ("b / 4 < 100", ["b"], lambda r: Fraction(r["b"]) / 4 < 100),
+    ("a / 3 + b / 7 >= c / 11", ["a", "b", "c"],
+     lambda r: Fraction(r["a"]) / 3 + Fraction(r["b"]) / 7 >= Fraction(r["c"]) / 11),
+    ("b / c * c = b", ["b", "c"], lambda r: r["c"] != 0 and Fraction(r["b"]) / Fraction(r["c"]) * Fraction(r["c"]) == Fraction(r["b"])),
     ("d2 >= d1", ["d1", "d2"], lambda r: r["d2"] >= r["d1"]),
     ("d2 - d1 <= 30", ["d1", "d2"], lambda r: (r["d2"] - r["d1"]).days <= 30),
     ("d1 + 10 > date'2022-02-01'", ["d1"], lambda r: r["d1"] + dt.timedelta(10) > dt.date(2022, 2, 1)),
@@ -173,6 +177,14 @@ HOSTILE = [
     ("a" * 20000, "longer than"),
     ("a > 1 \x00", "unexpected"),
     ("`a` > 1", "unexpected"),
+    # the documented limits exactly: 40 levels of parentheses, 200 terms
+    ("(" * 40 + "a" + ")" * 40 + " > 0", None),
+    ("(" * 41 + "a" + ")" * 41 + " > 0", "nests more than 40 levels"),
+    (" + ".join(["a"] * 200) + " > 0", None),
+    (" + ".join(["a"] * 201) + " > 0", "operators one inside another"),
+    # digits other than ASCII's are not numbers (str.isdigit would say they are)
+    ("a > \u0661", "unknown column"),
+    ("a > 1\u0662", "unexpected"),
 ]
 
 
@@ -222,3 +234,76 @@ def test_long_flat_expression_evaluates():
     expr = " + ".join(["b"] * 150) + " > 1000"
     want = [i for i, r in enumerate(rows) if not r["b"] * 150 > 1000]
     assert broken(expr, recs) == want
+
+
+def test_nanosecond_literal_is_exact():
+    # a datetime literal keeps 9 digits of a second (numpy's datetime64 is the reference)
+    cols = [{"name": "t", "type": "datetime", "unit": "ns"}]
+    lit = "2024-01-01T00:00:00.123456789"
+    sch = fastetl.Schema.from_dict({"columns": cols, "rules": [{"name": "r", "expr": f"t >= datetime'{lit}'"}]})
+    vals = ["2024-01-01T00:00:00.123456788", lit, "2024-01-01T00:00:00.1234565",
+            "2024-01-01T00:00:00.12345679"]  # fmt: skip
+    recs = np.zeros(len(vals), sch.dtype())
+    recs["t"] = np.array(vals, "datetime64[ns]")
+    checker = Checker(sch, lambda name: [])
+    bad, _ = checker.check(recs)
+    want = [i for i, v in enumerate(vals) if not np.datetime64(v, "ns") >= np.datetime64(lit, "ns")]
+    assert bad.tolist() == want
+
+
+def test_pattern_shown_as_written():
+    # the message quotes the pattern as the schema writes it, not with doubled backslashes
+    cols = [{"name": "cep", "type": "str", "width": 9, "pattern": r"\d{5}-\d{3}"}]
+    sch = fastetl.Schema.from_dict({"columns": cols})
+    recs = np.zeros(1, sch.dtype())
+    recs["cep"] = b"x"
+    checker = Checker(sch, lambda name: [])
+    _, rules = checker.check(recs)
+    _, _, reason = checker.reason(int(rules[0]), recs[0])
+    assert "\\d{5}-\\d{3}" in reason and "\\\\" not in reason
+
+
+DIVISIONS = [
+    # the review's case: 0.30 / 3.00 is exactly 0.1 (as a float it is 0.09999999999999999)
+    ("f / v >= 0.1", lambda f, v, w: f / v >= Fraction("0.1")),
+    ("f / v < w", lambda f, v, w: f / v < w),
+    ("-(f / v) <= abs(w / v) - 1", lambda f, v, w: -(f / v) <= abs(w / v) - 1),
+    ("f / (v - w) > 0.333", lambda f, v, w: f / (v - w) > Fraction("0.333")),
+    ("1 / v * v = 1", lambda f, v, w: 1 / v * v == 1),
+]
+
+
+@pytest.mark.parametrize("expr,holds", DIVISIONS, ids=[d[0] for d in DIVISIONS])
+def test_decimal_division_is_exact(expr, holds):
+    """Division of decimals against Python's Fraction (exact); a row whose divisor is
+    zero breaks the rule."""
+    cols = [{"name": "f", "type": "decimal", "scale": 2}, {"name": "v", "type": "decimal", "scale": 2},
+            {"name": "w", "type": "decimal", "scale": 3}]  # fmt: skip
+    sch = fastetl.Schema.from_dict({"columns": cols, "rules": [{"name": "r", "expr": expr}]})
+    rnd = random.Random(expr)
+    vals = [(30, 300, 100), (29, 300, 100), (5, 0, 0), (0, -10, 7), (10**17, 3, 10**15)]
+    vals += [(rnd.randint(-400, 400), rnd.choice([0, rnd.randint(-400, 400)]), rnd.randint(-2000, 2000))
+             for _ in range(600)]  # fmt: skip
+    recs = np.zeros(len(vals), sch.dtype())
+    recs["f"], recs["v"], recs["w"] = (np.array([x[k] for x in vals], np.int64) for k in range(3))
+    want = []
+    for i, (f, v, w) in enumerate(vals):
+        f, v, w = Fraction(f, 100), Fraction(v, 100), Fraction(w, 1000)
+        try:
+            ok = holds(f, v, w)
+        except ZeroDivisionError:
+            ok = False
+        if not ok:
+            want.append(i)
+    assert broken_in(sch, recs) == want
+    if expr == "f / v >= 0.1":
+        assert 0 not in want and 1 in want and 2 in want  # (2: a zero divisor)
+
+
+def broken_in(sch: fastetl.Schema, recs: np.ndarray) -> list[int]:
+    ch = Checker(sch, lambda name: [])
+    try:
+        idx, _ = ch.check(recs)
+    finally:
+        ch.close()
+    return idx.tolist()

@@ -6,6 +6,7 @@ They check options, open the input, choose a writer and hand the rest to
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import io
 import os
@@ -425,7 +426,9 @@ def convert(
     (``hash=False``: not computed), and in its ``lineage`` list one entry per input
     (appends add theirs): schema hash, version, options, start and end times, the host
     name (``host=False``: left out) and row counts.  ``openlineage``: a file to write
-    an OpenLineage RunEvent into (COMPLETE, or FAIL when the conversion fails).
+    the run's OpenLineage RunEvents into, as JSON Lines: START when the run begins, then
+    COMPLETE (FAIL when the conversion fails, ABORT when interrupted); its folder must
+    exist (checked before anything is converted).
     """
     params = dict(locals())  # (nothing else is bound yet)
     reading = {k: params[k] for k in READING_OPTIONS}
@@ -440,6 +443,8 @@ def convert(
         raise ValueError(f"checkpoint_every must be >= 0 seconds, got {checkpoint_every!r}")
     if not (isinstance(wait, bool) or (isinstance(wait, (int, float)) and wait >= 0)):
         raise ValueError(f"wait must be True, False or seconds >= 0, got {wait!r}")
+    if openlineage is not None:
+        _ol.check_destination(openlineage)
     dst_path = Path(dst)
     from .export.onepass import streamed_format  # (light: pyarrow is loaded when used)
 
@@ -450,6 +455,7 @@ def convert(
                 f"a conversion to {fmt} takes neither append, resume nor on_error='reject' "
                 "(convert to .npy, then fastetl.export)"
             )
+        _start_event(facts, src, dst_path)
         try:
             with sigterm_as_interrupt():
                 return _convert_streamed(
@@ -465,6 +471,7 @@ def convert(
     folder = dst_path.parent if str(dst_path.parent) else Path(".")
     if not folder.is_dir():
         raise OutputError(f"cannot write {dst}: folder {folder} does not exist")
+    _start_event(facts, src, dst_path)
     try:
         with sigterm_as_interrupt(), outset.OutputLock(dst_path).acquire(wait):
             return _convert_locked(
@@ -514,38 +521,46 @@ def _entry(
     )
 
 
+def _start_event(facts: _RunFacts, src: Any, dst: Path) -> None:
+    """Write the OpenLineage START event of a conversion (when events were asked for)."""
+    if facts.openlineage is not None:
+        facts.start = _ol.start_event(facts.run_id, facts.started, src, dst, facts.host)
+        _ol.write_events(facts.openlineage, [facts.start])
+
+
 def _completed_event(
     facts: _RunFacts,
     entry: dict[str, Any],
-    source: Source,
     dst: Path,
     schema: dict[str, Any],
     rows: int,
     size: int,
 ) -> None:
-    """The OpenLineage COMPLETE event of a conversion (when one was asked for)."""
-    if facts.openlineage is None:
+    """Write START and then COMPLETE (the events file holds the run's events)."""
+    if facts.openlineage is None or facts.start is None:
         return
     event = _ol.run_event(
         event_type="COMPLETE",
         event_time=entry["ended"],
         run_id=facts.run_id,
         job_name=_ol.job_name(dst),
-        source_path=source.path,
-        source_name=source.name,
+        input_ds=facts.start["inputs"][0],
         output=str(dst),
         schema=schema,
         rows=rows,
         size=size,
+        host=facts.host,
     )
-    _ol.write_event(facts.openlineage, event)
+    _ol.write_events(facts.openlineage, [facts.start, event])
 
 
 def _failed_event(facts: _RunFacts, src: Any, dst: Path, error: BaseException) -> None:
-    """The OpenLineage FAIL (or ABORT) event of a conversion that did not complete."""
-    if facts.openlineage is not None:
-        event = _ol.failed_event(facts.run_id, lineage.now(), src, str(dst), error)
-        _ol.write_event(facts.openlineage, event)
+    """Write START and then FAIL (ABORT when interrupted) of a conversion that started."""
+    if facts.openlineage is None or facts.start is None:
+        return
+    event = _ol.failed_event(facts.run_id, lineage.now(), src, str(dst), error, facts.host)
+    with contextlib.suppress(OSError):  # (the conversion's error is the one to raise)
+        _ol.write_events(facts.openlineage, [facts.start, event])
 
 
 @dataclass
@@ -558,6 +573,7 @@ class _RunFacts:
     host: bool
     options: dict[str, Any]
     openlineage: Any = None
+    start: dict[str, Any] | None = None  # the OpenLineage START event written
 
 
 _NOT_OPTIONS = ("src", "dst", "schema", "progress", "wait", "openlineage", "hash", "host")
@@ -756,7 +772,7 @@ def _convert_locked(
                     ckpt.close()
             if facts is not None and entry is not None:
                 _completed_event(
-                    facts, entry, source, dst_path, meta["schema"], result.rows,
+                    facts, entry, dst_path, meta["schema"], result.rows,
                     result.rows * writer.itemsize,
                 )  # fmt: skip
         return ConvertReport(
@@ -851,7 +867,7 @@ def _convert_streamed(
                     watcher.check()  # a column to widen: this pass is not kept
                 entry = _entry(facts, source, source.content_hash(), sch, result, on_error, dst)
                 writer.finish(result.categories, [entry])
-        _completed_event(facts, entry, source, dst, sch.to_dict(), result.rows, dst.stat().st_size)
+        _completed_event(facts, entry, dst, sch.to_dict(), result.rows, dst.stat().st_size)
         return ConvertReport(
             rows=result.rows,
             bytes_in=result.bytes_in,

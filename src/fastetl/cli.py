@@ -290,8 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="check a converted file against data-quality rules",
         description="Check OUT against RULES (a schema, or just its rule keys: "
         '{"columns": [{"name": ..., "min": ...}], "rules": [...]}), or against the rules '
-        "of the schema it was converted with. Prints rows breaking each rule; exit status "
-        "1 when any row breaks one.",
+        "of the schema it was converted with. Prints, per rule, the output rows breaking "
+        "it (a row counts under every rule it breaks); exit status 1 when any row breaks "
+        "one, 2 when RULES cannot be read or do not fit OUT.",
     )
     ck.add_argument("path", metavar="OUT", help="a .npy file written by fastetl convert")
     ck.add_argument("--rules", metavar="RULES.json", help="the rules (default: the output's own)")
@@ -710,6 +711,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
         )
     if args.checkpoint_every < 0:
         raise UsageError("--checkpoint-every must be 0 or more seconds")
+    if args.openlineage:  # before anything is read or written: no event for a bad path
+        from fastetl.openlineage import check_destination
+
+        check_destination(args.openlineage)
     if (args.append or args.resume) and not args.schema:
         # the schema is the output's own (or the checkpoint's), not a new inference
         if (
@@ -771,6 +776,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
         if hint:
             raise _Hinted(f"{e}; {hint}") from None
         raise
+    except ImportError as e:  # OUT.parquet / OUT.arrow without pyarrow: the extra to install
+        raise UsageError(str(e)) from None
     finally:
         if bar is not None:
             bar.close()
@@ -821,12 +828,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def _failed_event(args: argparse.Namespace, error: BaseException) -> None:
+    """START and FAIL of a run that stopped before its conversion began."""
     from fastetl import lineage, openlineage
 
-    event = openlineage.failed_event(
-        lineage.new_run_id(), lineage.now(), args.input, args.output, error
-    )
-    openlineage.write_event(args.openlineage, event)
+    run, host = lineage.new_run_id(), not args.no_host
+    start = openlineage.start_event(run, lineage.now(), args.input, args.output, host)
+    event = openlineage.failed_event(run, lineage.now(), args.input, args.output, error, host)
+    openlineage.write_events(args.openlineage, [start, event])
 
 
 def _convert_dask(args: argparse.Namespace) -> int:
@@ -980,7 +988,12 @@ def cmd_lineage(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    report = fastetl.check(args.path, args.rules)
+    from fastetl.rules.check import RulesError
+
+    try:
+        report = fastetl.check(args.path, args.rules)
+    except RulesError as e:  # the rules file, not the data: exit 2 as for --schema
+        raise UsageError(f"--rules {args.rules}: {e}") from None
     print(report.table())
     return EXIT_OK if report.ok else EXIT_DATA
 

@@ -1,24 +1,34 @@
-"""An OpenLineage RunEvent for one conversion (``--openlineage FILE``).
+"""OpenLineage RunEvents of one conversion (``--openlineage FILE``).
 
-The event follows the OpenLineage spec 2-0-2 (``spec/OpenLineage.json`` in the
-OpenLineage repository): a ``RunEvent`` with ``eventType`` COMPLETE or FAIL,
-``eventTime``, ``run.runId`` (the UUID of the sidecar's lineage entry), ``job``
-(namespace and name), the input and the output as datasets (namespace and name;
+The events follow the OpenLineage spec 2-0-2 (``spec/OpenLineage.json`` in the
+OpenLineage repository): a run sends a ``START`` event when it begins and a terminal
+one (``COMPLETE``, ``FAIL`` or ``ABORT``) when it ends, both with the same
+``run.runId`` (the UUID of the sidecar's lineage entry), ``eventTime``, ``job``
+(namespace ``$OPENLINEAGE_NAMESPACE``, else the host name, else ``fastetl``; name the
+output's absolute path), the input and the output as datasets (namespace and name;
 local files are namespace ``file``, name the absolute path, as the spec's naming
-conventions say), the output's ``schema`` dataset facet and ``outputStatistics``
-output facet (row count, size), ``producer`` and ``schemaURL``.  It is written
-to a file, never sent: a lineage server ingests the file (e.g. POST it to
-Marquez's ``/api/v1/lineage``).
+conventions say; stdin and file objects are named per run), the output's ``schema``
+dataset facet and ``outputStatistics`` output facet (row count, size), ``producer``
+and ``schemaURL``.
+
+They are written, never sent, as the OpenLineage client's file transport writes
+them with ``append: true``: JSON Lines, one event per line -- the START line when
+the run begins, START and the terminal line when it ends (the file is replaced
+through a temporary file in the same folder, so it is always whole).  A lineage
+server ingests each line (e.g. POST it to Marquez's ``/api/v1/lineage``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
 from ._version import __version__
+from .errors import OutputError
 
 SPEC = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
 RUN_EVENT_URL = SPEC + "#/$defs/RunEvent"
@@ -45,6 +55,35 @@ def _dataset(path: str | None, name: str) -> dict[str, Any]:
     return {"namespace": DEFAULT_NAMESPACE, "name": name}
 
 
+def input_dataset(src: Any, run_id: str) -> dict[str, Any]:
+    """The input ``src`` (a path, ``"-"``, a file object or bytes) as a dataset: a file
+    by its absolute path; stdin and the rest by what they are and the run (two runs
+    reading stdin read two different datasets: ``stdin:RUN-ID``)."""
+    if isinstance(src, (str, os.PathLike)) and src != "-":
+        return _dataset(os.fspath(src), "")
+    if src == "-":
+        what = "stdin"
+    else:
+        what = str(getattr(src, "name", None) or type(src).__name__)
+        if what.startswith("<") and what.endswith(">"):  # sys.stdin is "<stdin>"
+            what = what[1:-1]
+    return {"namespace": DEFAULT_NAMESPACE, "name": f"{what}:{run_id}"}
+
+
+def job_namespace(host: bool = True) -> str:
+    """``$OPENLINEAGE_NAMESPACE``, else the host name (unless ``host`` is False: the
+    run records no host), else ``fastetl``."""
+    given = os.environ.get("OPENLINEAGE_NAMESPACE")
+    if given:
+        return given
+    if host:
+        try:
+            return socket.gethostname() or DEFAULT_NAMESPACE
+        except OSError:  # pragma: no cover - no host name to be had
+            return DEFAULT_NAMESPACE
+    return DEFAULT_NAMESPACE
+
+
 def _fields(schema: dict[str, Any]) -> list[dict[str, str]]:
     """The output's fields (what the records hold: skipped columns are not stored)."""
     out = []
@@ -63,13 +102,13 @@ def run_event(
     event_time: str,
     run_id: str,
     job_name: str,
-    source_path: str | None,
-    source_name: str,
+    input_ds: dict[str, Any],
     output: str,
     schema: dict[str, Any] | None,
     rows: int | None,
     size: int | None,
     error: str | None = None,
+    host: bool = True,
 ) -> dict[str, Any]:
     """The RunEvent as a JSON-ready dict."""
     facet = {"_producer": PRODUCER}
@@ -97,52 +136,83 @@ def run_event(
         "eventType": event_type,
         "eventTime": event_time,
         "run": run,
-        "job": {
-            "namespace": os.environ.get("OPENLINEAGE_NAMESPACE") or DEFAULT_NAMESPACE,
-            "name": job_name,
-        },
-        "inputs": [_dataset(source_path, source_name)],
+        "job": {"namespace": job_namespace(host), "name": job_name},
+        "inputs": [input_ds],
         "outputs": [out_ds],
         "producer": PRODUCER,
         "schemaURL": RUN_EVENT_URL,
     }
 
 
+def start_event(
+    run_id: str, time: str, src: Any, output: str | os.PathLike[str], host: bool = True
+) -> dict[str, Any]:
+    """The START event of a conversion of ``src`` into ``output``."""
+    return run_event(
+        event_type="START",
+        event_time=time,
+        run_id=run_id,
+        job_name=job_name(output),
+        input_ds=input_dataset(src, run_id),
+        output=str(output),
+        schema=None,
+        rows=None,
+        size=None,
+        host=host,
+    )
+
+
 def failed_event(
-    run_id: str, time: str, src: Any, output: str, error: BaseException
+    run_id: str, time: str, src: Any, output: str, error: BaseException, host: bool = True
 ) -> dict[str, Any]:
     """The FAIL event (ABORT when interrupted) of a conversion of ``src`` (a path,
     ``"-"``, a file object or bytes) that stopped with ``error``."""
-    is_path = isinstance(src, (str, os.PathLike)) and src != "-"
-    if is_path:
-        name = os.fspath(src)
-    elif src == "-":
-        name = "<stdin>"
-    else:
-        name = str(getattr(src, "name", None) or f"<{type(src).__name__}>")
     text = str(error)
     return run_event(
         event_type="ABORT" if isinstance(error, KeyboardInterrupt) else "FAIL",
         event_time=time,
         run_id=run_id,
         job_name=job_name(output),
-        source_path=os.fspath(src) if is_path else None,
-        source_name=name,
+        input_ds=input_dataset(src, run_id),
         output=output,
         schema=None,
         rows=None,
         size=None,
         error=text.splitlines()[0] if text else type(error).__name__,
+        host=host,
     )
 
 
 def job_name(output: str | os.PathLike[str]) -> str:
-    """The OpenLineage job: converting into this output."""
-    return f"convert:{Path(output).name}"
+    """The OpenLineage job: converting into this output, named by its absolute path
+    (two outputs of the same name in different folders are two jobs)."""
+    return str(Path(output).resolve())
 
 
-def write_event(path: str | os.PathLike[str], event: dict[str, Any]) -> None:
-    """Write the event as one JSON document (replacing the file)."""
-    tmp = Path(str(path) + ".tmp")
-    tmp.write_text(json.dumps(event, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+def check_destination(path: str | os.PathLike[str]) -> None:
+    """``OutputError`` (one line) unless ``path`` can be the events file: its folder
+    exists and it is not itself a folder.  Checked before a conversion starts."""
+    p = Path(path)
+    if p.is_dir():
+        raise OutputError(f"--openlineage {path} is a directory; give the path of a file to write")
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"cannot write --openlineage {path}: folder {folder} does not exist")
+
+
+def write_events(path: str | os.PathLike[str], events: list[dict[str, Any]]) -> None:
+    """Write ``events`` as JSON Lines (one compact event per line), replacing the file
+    through a temporary file in its folder (made as the output's are)."""
+    from .outset import create_temp
+
+    final = Path(path)
+    tmp, fd = create_temp(final, events[0]["run"]["runId"])
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for ev in events:
+                f.write(json.dumps(ev, ensure_ascii=False) + "\n")
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

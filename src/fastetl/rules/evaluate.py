@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import shown
+from ..errors import FastETLError, shown
 from ..schema import FLOAT_TYPES, INT_TYPES, Column, Schema
 from .expr import Context, evaluate
 from .spec import ColumnRules, RowRule
@@ -36,6 +36,10 @@ UNIQUE_RUNS = 8  # sorted runs on disk per unique column before some are merged
 _MEM_PARTS = 8  # sorted arrays in memory before they are merged into one
 _UNIQUE_ROUNDS = 4  # rounds deciding a block's rows before the rest go one by one
 _PATTERN_CACHE = 1 << 16  # distinct str values whose pattern/length result is remembered
+
+
+class SettingError(FastETLError, ValueError):
+    """An environment setting fastetl reads is invalid (one line, as any error)."""
 
 
 def unique_memory() -> int:
@@ -52,7 +56,7 @@ def _env_int(name: str, default: int, least: int, what: str) -> int:
         try:
             return max(least, int(text))
         except ValueError:
-            raise ValueError(f"{name} must be {what}, got {shown(text)}") from None
+            raise SettingError(f"{name} must be {what}, got {shown(text)}") from None
     return default
 
 
@@ -75,7 +79,7 @@ class Rule:
         what = {
             "min": f"is less than the min of {v}",
             "max": f"is greater than the max of {v}",
-            "pattern": f"does not match the pattern {shown(v)}",
+            "pattern": "does not match the pattern " + shown(v, quote='"'),
             "allowed": "is not one of the allowed values",
             "max_length": f"is longer than the max_length of {v} characters",
             "unique": "repeats a value of an earlier row (unique)",
@@ -526,7 +530,10 @@ def _isin(col: Column, v: np.ndarray, allowed: tuple, dictionary: Callable) -> n
         ok = np.array([x in wanted for x in values] + [True], bool)
         return ok[np.minimum(v.astype(np.int64), len(values))]
     if t in ("str", "text"):
-        return np.isin(v, np.array([a.encode("utf-8") for a in allowed], dtype=v.dtype))
+        # a value longer than the column's width is never stored: cutting it to the
+        # width would let its first bytes pass
+        fit = [b for b in (a.encode("utf-8") for a in allowed) if len(b) <= v.dtype.itemsize]
+        return np.isin(v, np.array(fit, dtype=v.dtype)) if fit else np.zeros(len(v), bool)
     if t in ("date", "datetime"):
         return np.isin(v.view(np.int64), np.array(allowed, np.int64))
     if t in INT_TYPES or t == "decimal":

@@ -15,7 +15,9 @@ The syntax (docs/SEMANTICS.md, "Rules")::
              | NAME | "column name" | abs(expr) | "(" expr ")" | true | false
 
 Integers and decimals are exact (scaled integers at a common scale; Python integers
-where int64 would overflow); a float anywhere, or ``/``, makes the arithmetic float64.
+where int64 would overflow); ``/`` between them is exact too (a quotient of integers,
+compared by cross-multiplying; a zero divisor makes the row break the rule); a float
+anywhere makes the arithmetic float64.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from ..errors import SchemaError, shown
 from ..schema import FLOAT_TYPES, INT_TYPES, Column
 
 MAX_EXPR_CHARS = 10_000
-MAX_DEPTH = 160  # nesting steps at most (each pair of parentheses takes 4): no RecursionError
+MAX_PARENS = 40  # levels of parentheses at most
+# nesting steps at most: the top level takes 3, each pair of parentheses 4 (no RecursionError)
+MAX_DEPTH = 3 + 4 * MAX_PARENS
 MAX_SCALE = 18
 MAX_TREE = 200  # operators one inside another at most (a chain a + b + c ... counts each)
 _I64_MAX = 2**63 - 1
@@ -40,7 +44,7 @@ _I64_MIN = -(2**63)
 
 _TOKEN = re.compile(
     r"""\s*(?:
-      (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+      (?P<num>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
     | (?P<typed>(?:date|datetime)'[^']*')
     | (?P<text>'(?:[^']|'')*')
     | (?P<qname>"(?:[^"]|"")*")
@@ -49,7 +53,8 @@ _TOKEN = re.compile(
     )""",
     re.X,
 )
-_ANY = ("num", "float", "date", "datetime", "str", "cat", "bool", "text")
+_ANY = ("num", "ratio", "float", "date", "datetime", "str", "cat", "bool", "text")
+_NUMERIC = ("num", "ratio", "float")
 _COMPARE = {"=": "==", "==": "==", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">",
             ">=": ">="}  # fmt: skip
 
@@ -104,6 +109,8 @@ def _t_name(t: tuple) -> str:
     k = t[0]
     if k == "num":
         return "integer" if t[1] == 0 else f"decimal({t[1]})"
+    if k == "ratio":
+        return "number"
     return {"cat": "category", "str": "text", "datetime": "datetime"}.get(k, k)
 
 
@@ -143,7 +150,7 @@ class _Parser:
 
     def grow(self, node: tuple, at: int) -> tuple:
         """``node`` (just made): its depth checked, so evaluating it cannot recurse deep."""
-        d = 1 + max((self.depths.get(id(c), 1) for c in node[2:] if isinstance(c, tuple)), default=0)
+        d = 1 + max((self.depths.get(id(c), 0) for c in node[2:] if isinstance(c, tuple)), default=0)
         if d > MAX_TREE:
             raise _Fail(f"the expression has more than {MAX_TREE} operators one inside another", at)
         self.depths[id(node)] = d
@@ -169,7 +176,9 @@ class _Parser:
     def deeper(self, at: int) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise _Fail(f"the expression nests more than {MAX_DEPTH} levels deep", at)
+            raise _Fail(
+                f"the expression nests more than {MAX_PARENS} levels of parentheses deep", at
+            )
 
     def inside(self, at: int, sub: Any, kinds: tuple[str, ...], what: str) -> tuple:
         """``sub()`` one level deeper, its type one of ``kinds`` (else: ``what``)."""
@@ -246,7 +255,7 @@ class _Parser:
     def unary(self) -> tuple:
         if self.is_op("-"):
             t = self.next()
-            inner = self.inside(t.at, self.unary, ("num", "float"), "'-' takes a number")
+            inner = self.inside(t.at, self.unary, _NUMERIC, "'-' takes a number")
             return self.grow(("neg", inner[1], inner), t.at)
         return self.atom()
 
@@ -266,7 +275,7 @@ class _Parser:
                 return ("lit", ("bool",), low == "true")
             if low == "abs" and self.is_op("("):
                 self.next()
-                inner = self.inside(t.at, self.or_, ("num", "float"), "abs() takes a number")
+                inner = self.inside(t.at, self.or_, _NUMERIC, "abs() takes a number")
                 self.expect(")", t.at)
                 return self.grow(("abs", inner[1], inner), t.at)
             if self.is_op("("):
@@ -330,11 +339,35 @@ def _typed(t: Tok) -> tuple:
             if len(body) != 10:
                 raise ValueError
             return ("lit", ("date",), (d - _dt.date(1970, 1, 1)).days)
-        v = _dt.datetime.fromisoformat(body)
+        ns, digits = epoch_nanos(body)
     except ValueError:
         raise _Fail(f"{kind}'{body}' is not a valid {kind} (write {kind}'"
                     f"{'2024-01-31' if kind == 'date' else '2024-01-31T12:00:00'}')", t.at) from None
-    return ("lit", ("datetime", "us"), epoch_micros(v))
+    if digits <= 6:
+        return ("lit", ("datetime", "us"), ns // 1000)
+    if not _I64_MIN < ns <= _I64_MAX:
+        raise _Fail(f"{kind}'{body}' is out of range for nanoseconds", t.at)
+    return ("lit", ("datetime", "ns"), ns)
+
+
+_FRACTION = re.compile(r"(T|\s)([0-9]{2}:?[0-9]{2}:?[0-9]{2})[.,]([0-9]+)", re.ASCII)
+
+
+def epoch_nanos(text: str) -> tuple[int, int]:
+    """(nanoseconds since 1970-01-01T00:00 of the ISO 8601 datetime ``text``, digits
+    of its fraction of a second): up to 9 digits, which ``fromisoformat`` alone cuts to
+    6.  ``ValueError`` when it is not a datetime or has more than 9."""
+    m = _FRACTION.search(text)
+    frac = 0
+    digits = 0
+    if m is not None:
+        digits = len(m.group(3))
+        if digits > 9:
+            raise ValueError(text)
+        frac = int(m.group(3).ljust(9, "0"))
+        text = text[: m.end(2)] + text[m.end(3) :]
+    us = epoch_micros(_dt.datetime.fromisoformat(text))
+    return us * 1000 + frac, digits
 
 
 def epoch_micros(v: _dt.datetime) -> int:
@@ -351,9 +384,11 @@ def _scale_of(t: tuple) -> int:
 
 def _arith(op: str, a: tuple, b: tuple, at: int) -> tuple:
     ka, kb = _kind(a[1]), _kind(b[1])
-    if ka in ("num", "float") and kb in ("num", "float"):
-        if op == "/" or ka == "float" or kb == "float":
+    if ka in _NUMERIC and kb in _NUMERIC:
+        if ka == "float" or kb == "float":
             return ("arith", ("float",), op, a, b)
+        if op == "/" or ka == "ratio" or kb == "ratio":  # exact: a quotient of integers
+            return ("arith", ("ratio",), op, a, b)
         if op == "*":
             s = a[1][1] + b[1][1]
             if s > MAX_SCALE:
@@ -370,7 +405,7 @@ def _arith(op: str, a: tuple, b: tuple, at: int) -> tuple:
 def _compare(op: str, a: tuple, b: tuple, at: int) -> tuple:
     ka, kb = _kind(a[1]), _kind(b[1])
     ok = (
-        (ka in ("num", "float") and kb in ("num", "float"))
+        (ka in _NUMERIC and kb in _NUMERIC)
         or (ka in ("date", "datetime") and kb in ("date", "datetime"))
         or ({ka, kb} <= {"str", "text"} and "str" in (ka, kb))
         or ({ka, kb} == {"cat", "text"} and op in ("==", "!="))
@@ -415,6 +450,7 @@ class Context:
         self.values = values  # name -> numpy array (the record field)
         self.nulls = nulls  # name -> bool array or None
         self.codes = codes  # (name, text) -> code or None: a category's dictionary
+        self.undefined: Any = None  # rows where an exact division had a zero divisor
 
 
 def _add_exact(op: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -470,7 +506,19 @@ def _as_int(v: np.ndarray) -> np.ndarray:
 
 
 def evaluate(node: tuple, ctx: Context, n: int) -> tuple[Any, Any]:
-    """(values, nulls) of ``node`` over ``n`` records; nulls None when there are none."""
+    """(values, nulls) of the rule ``node`` over ``n`` records; nulls None when there
+    are none.  A row where an exact division has a zero divisor does not hold (False):
+    it breaks the rule, unless a column the rule reads is null there."""
+    ctx.undefined = None
+    v, nulls = _eval(node, ctx, n)
+    if ctx.undefined is not None and node[1][0] == "bool":
+        v = np.asarray(v, bool) & ~ctx.undefined
+    return v, nulls
+
+
+def _eval(node: tuple, ctx: Context, n: int) -> tuple[Any, Any]:
+    """(values, nulls) of ``node`` over ``n`` records; nulls None when there are none.
+    An exact quotient ("ratio") is a pair (numerators, denominators > 0)."""
     op = node[0]
     t = node[1]
     if op == "lit":
@@ -500,33 +548,40 @@ def evaluate(node: tuple, ctx: Context, n: int) -> tuple[Any, Any]:
             return np.asarray(v).astype(bool), nulls
         return np.asarray(v), nulls  # str (S) or category codes
     if op in ("and", "or"):
-        a, na = evaluate(node[2], ctx, n)
-        b, nb = evaluate(node[3], ctx, n)
+        a, na = _eval(node[2], ctx, n)
+        b, nb = _eval(node[3], ctx, n)
         return (a & b if op == "and" else a | b), _or(na, nb)
     if op == "not":
-        a, na = evaluate(node[2], ctx, n)
+        a, na = _eval(node[2], ctx, n)
         return ~a, na
     if op == "neg":
-        a, na = evaluate(node[2], ctx, n)
+        a, na = _eval(node[2], ctx, n)
         if t[0] == "float":
             return -a, na
+        if t[0] == "ratio":
+            return (_add_exact("-", np.zeros(n, np.int64), a[0]), a[1]), na
         return _add_exact("-", np.zeros(n, np.int64), a), na
     if op == "abs":
-        a, na = evaluate(node[2], ctx, n)
+        a, na = _eval(node[2], ctx, n)
         if t[0] == "float":
             return np.abs(a), na
+        if t[0] == "ratio":
+            p = a[0]
+            return (np.where(p < 0, _add_exact("-", np.zeros(n, np.int64), p), p), a[1]), na
         neg = a < 0
         return np.where(neg, _add_exact("-", np.zeros(n, np.int64), a), a), na
     if op == "arith":
         sym, x, y = node[2], node[3], node[4]
-        a, na = evaluate(x, ctx, n)
-        b, nb = evaluate(y, ctx, n)
+        a, na = _eval(x, ctx, n)
+        b, nb = _eval(y, ctx, n)
         nulls = _or(na, nb)
         if t[0] == "float":
             fa, fb = _to_float(a, x[1]), _to_float(b, y[1])
             with np.errstate(all="ignore"):
                 r = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}[sym](fa, fb)
             return r, nulls
+        if t[0] == "ratio":
+            return _ratio_op(sym, _as_ratio(a, x[1], n), _as_ratio(b, y[1], n), ctx), nulls
         if sym == "*":
             return _add_exact("*", a, b), nulls
         s = t[1]
@@ -534,21 +589,52 @@ def evaluate(node: tuple, ctx: Context, n: int) -> tuple[Any, Any]:
         b = _rescale(b, s - y[1][1])
         return _add_exact(sym, a, b), nulls
     if op == "shift":
-        a, na = evaluate(node[3], ctx, n)
-        b, nb = evaluate(node[4], ctx, n)
+        a, na = _eval(node[3], ctx, n)
+        b, nb = _eval(node[4], ctx, n)
         return _add_exact(node[2], a, b), _or(na, nb)
     if op == "days":
-        a, na = evaluate(node[2], ctx, n)
-        b, nb = evaluate(node[3], ctx, n)
+        a, na = _eval(node[2], ctx, n)
+        b, nb = _eval(node[3], ctx, n)
         return _add_exact("-", a, b), _or(na, nb)
     if op == "cmp":
         return _cmp(node, ctx, n)
     raise AssertionError(op)  # pragma: no cover
 
 
+def _as_ratio(v: Any, t: tuple, n: int) -> tuple[Any, Any]:
+    """An exact number as (numerators, denominators): a scaled integer over 10**scale."""
+    if t[0] == "ratio":
+        return v
+    return v, np.full(n, 10 ** t[1], np.int64)
+
+
+def _ratio_op(sym: str, a: tuple[Any, Any], b: tuple[Any, Any], ctx: Context) -> tuple[Any, Any]:
+    """a sym b for exact quotients, with Python integers where int64 would overflow.  A
+    zero divisor marks the row undefined (``ctx.undefined``); its value is then 0/1."""
+    (pa, qa), (pb, qb) = a, b
+    if sym in ("+", "-"):
+        p = _add_exact(sym, _add_exact("*", pa, qb), _add_exact("*", pb, qa))
+        return p, _add_exact("*", qa, qb)
+    if sym == "*":
+        return _add_exact("*", pa, pb), _add_exact("*", qa, qb)
+    p, q = _add_exact("*", pa, qb), _add_exact("*", qa, pb)
+    neg = np.asarray(q < 0, bool)
+    if neg.any():  # the denominator keeps the sign positive
+        p = np.where(neg, _add_exact("-", np.zeros(len(neg), np.int64), p), p)
+        q = np.where(neg, _add_exact("-", np.zeros(len(neg), np.int64), q), q)
+    zero = np.asarray(q == 0, bool)
+    if zero.any():
+        ctx.undefined = zero if ctx.undefined is None else ctx.undefined | zero
+        p, q = np.where(zero, 0, p), np.where(zero, 1, q)
+    return p, q
+
+
 def _to_float(v: Any, t: tuple) -> np.ndarray:
     if t[0] == "float":
         return v
+    if t[0] == "ratio":
+        with np.errstate(all="ignore"):
+            return np.asarray(v[0]).astype(np.float64) / np.asarray(v[1]).astype(np.float64)
     f = np.asarray(v).astype(np.float64)
     return f / 10.0 ** t[1] if t[1] else f
 
@@ -559,8 +645,8 @@ _NP_CMP = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal
 
 def _cmp(node: tuple, ctx: Context, n: int) -> tuple[Any, Any]:
     sym, x, y = node[2], node[3], node[4]
-    a, na = evaluate(x, ctx, n)
-    b, nb = evaluate(y, ctx, n)
+    a, na = _eval(x, ctx, n)
+    b, nb = _eval(y, ctx, n)
     nulls = _or(na, nb)
     ka, kb = x[1][0], y[1][0]
     f = _NP_CMP[sym]
@@ -576,9 +662,15 @@ def _cmp(node: tuple, ctx: Context, n: int) -> tuple[Any, Any]:
         a = a.encode("utf-8") if isinstance(a, str) else a
         b = b.encode("utf-8") if isinstance(b, str) else b
         return f(a, b), nulls
-    if ka in ("num", "float") and kb in ("num", "float"):
+    if ka in _NUMERIC and kb in _NUMERIC:
         if ka == "float" or kb == "float":
             return f(_to_float(a, x[1]), _to_float(b, y[1])), nulls
+        if ka == "ratio" or kb == "ratio":  # p/q OP r/s  <=>  p*s OP r*q  (q, s > 0)
+            (pa, qa), (pb, qb) = _as_ratio(a, x[1], n), _as_ratio(b, y[1], n)
+            a, b = _add_exact("*", pa, qb), _add_exact("*", pb, qa)
+            if a.dtype == object or b.dtype == object:
+                return f(a.astype(object), b.astype(object)).astype(bool), nulls
+            return f(a, b), nulls
         s = max(x[1][1], y[1][1])
         a, b = _rescale(a, s - x[1][1]), _rescale(b, s - y[1][1])
         if a.dtype == object or b.dtype == object:

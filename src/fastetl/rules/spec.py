@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import SchemaError, shown
 from ..schema import FLOAT_TYPES, INT_TYPES, Column
 from .backtrack import exponential_risk
-from .expr import Compiled, compile_expr, epoch_micros
+from .expr import Compiled, compile_expr, epoch_nanos
 
 COLUMN_RULE_KEYS = ("min", "max", "pattern", "allowed", "max_length", "unique")
 ROW_RULE_KEYS = frozenset({"name", "expr", "tolerance"})
@@ -70,7 +70,15 @@ def stored_value(col: Column, key: str, v: Any) -> Any:
     if t in FLOAT_TYPES:
         if not (_is_int(v) or isinstance(v, float)) or not math.isfinite(v):
             raise _bad(col, key, f"must be a finite number for type {t}, got {shown(v)}")
-        return float(v)
+        if t == "float64":
+            return float(v)
+        # compared in the column's own precision: the value as a float32 holds it
+        # (max 0.1 keeps a stored 0.1; a bound past float32's range is infinite)
+        with np.errstate(over="ignore"):
+            f = float(np.float32(v))
+        if key == "allowed" and not math.isfinite(f):
+            raise _bad(col, key, f"{shown(v)} is out of range for type {t}")
+        return f
     if t == "decimal":
         if isinstance(v, bool) or not isinstance(v, (int, float, str)):
             raise _bad(col, key, f"must be a number or a decimal string, got {shown(v)}")
@@ -95,18 +103,15 @@ def stored_value(col: Column, key: str, v: Any) -> Any:
         try:
             if not isinstance(v, str):
                 raise ValueError
-            x = _dt.datetime.fromisoformat(v)
+            ns, _ = epoch_nanos(v)
         except ValueError:
             raise _bad(
                 col, key, f"must be a datetime as 'YYYY-MM-DDTHH:MM:SS', got {shown(v)}"
             ) from None
-        us = epoch_micros(x)
-        per = _UNITS[col.datetime_unit]
-        if per >= 1_000_000:
-            return us * (per // 1_000_000)
-        if us % (1_000_000 // per):
+        step = 1_000_000_000 // _UNITS[col.datetime_unit]
+        if ns % step:
             raise _bad(col, key, f"{shown(v)} is more precise than the column's unit")
-        return us // (1_000_000 // per)
+        return ns // step
     if t == "bool":
         if not isinstance(v, bool):
             raise _bad(col, key, f"must be true or false for type bool, got {shown(v)}")
@@ -147,15 +152,16 @@ def column_rules(col: Column, given: dict[str, Any]) -> ColumnRules | None:
             raise _bad(col, "pattern", f"does not apply to type {t} (str, category)")
         if not isinstance(p, str):
             raise _bad(col, "pattern", f"must be a regular expression string, got {shown(p)}")
+        shown_p = shown(p, quote='"')  # (as written: no doubled backslashes)
         try:
             kw["pattern"] = re.compile(p)
         except (re.error, RecursionError, OverflowError) as e:
-            raise _bad(col, "pattern", f"{shown(p)} is not a valid regular expression ({e})") from None
+            raise _bad(col, "pattern", f"{shown_p} is not a valid regular expression ({e})") from None
         why = exponential_risk(p)
         if why is not None:
             raise _bad(
-                col, "pattern", f"{shown(p)} may take exponential time: {why} (rewrite it, e.g. "
-                "with a possessive quantifier or an atomic group; docs/SEMANTICS.md, Rules)"
+                col, "pattern", f"{shown_p} may take exponential time: {why} (rewrite "
+                "it, e.g. with a possessive quantifier or an atomic group; docs/SEMANTICS.md, Rules)"
             )
     if "allowed" in given:
         a = given["allowed"]
