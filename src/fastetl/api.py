@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ._version import __version__
-from . import lineage, outset, widening
+from . import lineage, memory, outset, widening
 from . import openlineage as _ol
 from .errors import Interrupted, OutputError, ParseError, SchemaError
 from .pipeline import DEFAULT_BLOCK_SIZE, ON_ERROR, RunResult, estimate_rows, run
@@ -849,6 +849,19 @@ def _append_schema(before: dict[str, Any], schema: Any, dst: Path) -> Schema:
     return given
 
 
+def _array_writer(sch: Schema, source: Any) -> ArrayWriter:
+    """Where read_csv puts the records: room reserved once, twice the estimate from a
+    buffer's or file's size, else (stdin, pipes, compressed input) a fixed reservation
+    of address space; the array moves only if that is not enough."""
+    dtype = sch.dtype()
+    rows = estimate_rows(source)
+    if source.is_buffer:
+        reserve = 2 * rows * dtype.itemsize + (1 << 20)
+    else:
+        reserve = memory.RESERVE_UNKNOWN_BYTES
+    return ArrayWriter(dtype, capacity=rows, reserve_bytes=reserve)
+
+
 def read_csv(
     src: Src,
     schema: Schema | dict | str | os.PathLike[str] | None = None,
@@ -908,7 +921,7 @@ def read_csv(
             _rewind(src, pos)
         tries += 1
         with open_source(src, sch.dialect.encoding) as source:
-            writer = ArrayWriter(sch.dtype(), capacity=estimate_rows(source))
+            writer = _array_writer(sch, source)
             sink = RejectsWriter(rejects, source.name) if rejects is not None else None
             try:
                 result = run(
@@ -926,6 +939,7 @@ def read_csv(
                 if sink is not None:
                     sink.commit()
             except BaseException:
+                writer.close()
                 if sink is not None:
                     sink.abort()
                 raise
