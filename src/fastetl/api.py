@@ -72,11 +72,21 @@ class ConvertReport:
     spooled_bytes: int = 0  # input copied to a temporary file to be read twice (stdin)
     tail_left_out: int = 0  # bytes of an unfinished last line of an input that grew meanwhile
     widened: tuple[dict[str, Any], ...] = ()  # columns an inferred schema widened past its sample
+    # compressed input: its compression and its size on disk (bytes_in and mb_per_s count
+    # the decompressed bytes)
+    compression: str | None = None
+    compressed_bytes: int | None = None
 
     @property
     def mb_per_s(self) -> float:
-        """Input megabytes (10**6 bytes) per second."""
+        """Input megabytes (10**6 bytes, decompressed) per second."""
         return self.bytes_in / 1e6 / self.seconds if self.seconds > 0 else float("inf")
+
+    def _compressed(self) -> str:
+        if self.compression is None:
+            return ""
+        size = f"{self.compressed_bytes / 1e6:,.1f} MB of " if self.compressed_bytes else ""
+        return f" (decompressed from {size}{self.compression})"
 
     def __str__(self) -> str:
         bad = ""
@@ -86,7 +96,7 @@ class ConvertReport:
             bad += f", {self.rows_skipped:,} skipped"
         return (
             f"{self.rows_read:,} rows read, {self.rows:,} written{bad}; "
-            f"{self.bytes_in / 1e6:,.1f} MB in, "
+            f"{self.bytes_in / 1e6:,.1f} MB in{self._compressed()}, "
             f"{self.bytes_out / 1e6:,.1f} MB out, {self.seconds:.2f} s, "
             f"{self.mb_per_s:,.0f} MB/s"
         )
@@ -731,6 +741,8 @@ def _convert_locked(
             spooled_bytes=spooled,
             tail_left_out=source.tail_left_out,
             widened=tuple((sch.inferred or {}).get("widened", ())),
+            compression=source.compression,
+            compressed_bytes=source.size if source.compression else None,
             **{k: v for k, v in _counts(result, on_error).items() if k != "rows_written"},
         )
 
