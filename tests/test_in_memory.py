@@ -11,11 +11,8 @@ own peak RSS).  No timing is asserted.
 
 from __future__ import annotations
 
-import bz2
 import gzip
-import io
 import json
-import lzma
 import subprocess
 import sys
 import textwrap
@@ -30,6 +27,7 @@ from fastetl import memory
 from fastetl.schema import as_schema
 from fastetl.store import ArrayWriter
 from reference import assert_same_records, reference_parse
+from test_inputs import COMPRESS  # gzip, bzip2, xz, zstd, zip
 
 SCHEMA = {
     "dialect": {"delimiter": ",", "quote": '"', "header": True},
@@ -54,19 +52,6 @@ def _csv(rows: int, seed: int = 0) -> bytes:
         s = f'"a,{i % 977}"' if i % 5 == 0 else f"v{i % 10_000}"
         out.append(f"{i * 7 - 3},{float(xs[i])!r},{s},{d},{cats[i % 4]}")
     return ("\n".join(out) + "\n").encode()
-
-
-def _zstd(data: bytes) -> bytes:
-    zstandard = pytest.importorskip("zstandard")
-    return zstandard.ZstdCompressor().compress(data)
-
-
-COMPRESS = {
-    "gzip": gzip.compress,
-    "bz2": bz2.compress,
-    "xz": lzma.compress,
-    "zstd": _zstd,
-}
 
 
 @pytest.fixture(scope="module")
