@@ -376,9 +376,8 @@ def _open_compressed(raw: Any, head: bytes, name: str, src: Source) -> bool:
     else:
         opener = next(o for _, k, o in _COMPRESSED if k == kind)
         stream = opener(raw, "rb")
+    stream = _ReadAhead(stream)  # (which closes the decompressing stream)
     src._closers.append(stream)
-    stream = _ReadAhead(stream)
-    src._closers.append(stream)  # (closed first: its thread stops before the stream closes)
     src.stream = stream
     src.compression = kind
     return True
@@ -395,6 +394,7 @@ class _ReadAhead:
         self.name = getattr(stream, "name", None)
         self._queue: queue.Queue[Any] = queue.Queue(DECOMPRESS_AHEAD)
         self._stop = threading.Event()
+        self._closing = threading.Lock()
         self._thread: threading.Thread | None = None
         self._item = b""  # the chunk being handed out, from _at on
         self._chunk = memoryview(b"")
@@ -410,6 +410,18 @@ class _ReadAhead:
                     return
         except BaseException as e:  # handed to the reader, raised there
             self._put(e)
+        finally:
+            if self._stop.is_set():  # closed while this thread read: it closes the stream
+                self._close_stream()
+
+    def _close_stream(self) -> None:
+        with self._closing:
+            stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.close()
+            except (OSError, ValueError):
+                pass
 
     def _put(self, item: Any) -> None:
         while not self._stop.is_set():
@@ -461,11 +473,16 @@ class _ReadAhead:
         return True
 
     def close(self) -> None:
-        """Stop the thread (it finishes the chunk it is reading)."""
+        """Stop the thread and close the stream.  A thread still waiting for input (a
+        pipe whose writer is slow) is not waited for: it closes the stream once its
+        read returns."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout=0.5)
+            if thread.is_alive():
+                return
+        self._close_stream()
 
 
 class _Prefixed:
