@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ._version import __version__
-from . import lineage, outset, widening
+from . import lineage, memory, outset, widening
 from . import openlineage as _ol
 from .errors import Interrupted, OutputError, ParseError, SchemaError
 from .pipeline import DEFAULT_BLOCK_SIZE, ON_ERROR, RunResult, estimate_rows, run
@@ -74,11 +74,21 @@ class ConvertReport:
     spooled_bytes: int = 0  # input copied to a temporary file to be read twice (stdin)
     tail_left_out: int = 0  # bytes of an unfinished last line of an input that grew meanwhile
     widened: tuple[dict[str, Any], ...] = ()  # columns an inferred schema widened past its sample
+    # compressed input: its compression and its size on disk (bytes_in and mb_per_s count
+    # the decompressed bytes)
+    compression: str | None = None
+    compressed_bytes: int | None = None
 
     @property
     def mb_per_s(self) -> float:
-        """Input megabytes (10**6 bytes) per second."""
+        """Input megabytes (10**6 bytes, decompressed) per second."""
         return self.bytes_in / 1e6 / self.seconds if self.seconds > 0 else float("inf")
+
+    def _compressed(self) -> str:
+        if self.compression is None:
+            return ""
+        size = f"{self.compressed_bytes / 1e6:,.1f} MB of " if self.compressed_bytes else ""
+        return f" (decompressed from {size}{self.compression})"
 
     def __str__(self) -> str:
         bad = ""
@@ -88,7 +98,7 @@ class ConvertReport:
             bad += f", {self.rows_skipped:,} skipped"
         return (
             f"{self.rows_read:,} rows read, {self.rows:,} written{bad}; "
-            f"{self.bytes_in / 1e6:,.1f} MB in, "
+            f"{self.bytes_in / 1e6:,.1f} MB in{self._compressed()}, "
             f"{self.bytes_out / 1e6:,.1f} MB out, {self.seconds:.2f} s, "
             f"{self.mb_per_s:,.0f} MB/s"
         )
@@ -791,6 +801,8 @@ def _convert_locked(
             spooled_bytes=spooled,
             tail_left_out=source.tail_left_out,
             widened=tuple((sch.inferred or {}).get("widened", ())),
+            compression=source.compression,
+            compressed_bytes=source.size if source.compression else None,
             **{k: v for k, v in _counts(result, on_error).items() if k != "rows_written"},
         )
 
@@ -914,6 +926,19 @@ def _append_schema(before: dict[str, Any], schema: Any, dst: Path) -> Schema:
     return given
 
 
+def _array_writer(sch: Schema, source: Any) -> ArrayWriter:
+    """Where read_csv puts the records: room reserved once, twice the estimate from a
+    buffer's or file's size, else (stdin, pipes, compressed input) a fixed reservation
+    of address space; the array moves only if that is not enough."""
+    dtype = sch.dtype()
+    rows = estimate_rows(source)
+    if source.is_buffer:
+        reserve = 2 * rows * dtype.itemsize + (1 << 20)
+    else:
+        reserve = memory.RESERVE_UNKNOWN_BYTES
+    return ArrayWriter(dtype, capacity=rows, reserve_bytes=reserve)
+
+
 def read_csv(
     src: Src,
     schema: Schema | dict | str | os.PathLike[str] | None = None,
@@ -973,7 +998,7 @@ def read_csv(
             _rewind(src, pos)
         tries += 1
         with open_source(src, sch.dialect.encoding) as source:
-            writer = ArrayWriter(sch.dtype(), capacity=estimate_rows(source))
+            writer = _array_writer(sch, source)
             sink = RejectsWriter(rejects, source.name) if rejects is not None else None
             try:
                 result = run(
@@ -991,6 +1016,7 @@ def read_csv(
                 if sink is not None:
                     sink.commit()
             except BaseException:
+                writer.close()
                 if sink is not None:
                     sink.abort()
                 raise

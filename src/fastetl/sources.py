@@ -21,6 +21,7 @@ import hashlib
 import io
 import lzma
 import os
+import queue
 import shutil
 import stat
 import sys
@@ -57,6 +58,10 @@ _READ_ERRORS: tuple[type[BaseException], ...] = (
 
 
 FINGERPRINT_BYTES = 64 << 10  # bytes hashed to recognise an input when resuming
+# Compressed input is decompressed on a thread of its own, this many bytes at a time,
+# at most DECOMPRESS_AHEAD chunks ahead of the parser (so a few MiB in memory).
+DECOMPRESS_CHUNK = 1 << 20
+DECOMPRESS_AHEAD = 4
 
 
 class InputError(FastETLError, OSError):
@@ -371,10 +376,113 @@ def _open_compressed(raw: Any, head: bytes, name: str, src: Source) -> bool:
     else:
         opener = next(o for _, k, o in _COMPRESSED if k == kind)
         stream = opener(raw, "rb")
+    stream = _ReadAhead(stream)  # (which closes the decompressing stream)
+    src._closers.append(stream)
     src.stream = stream
     src.compression = kind
-    src._closers.append(stream)
     return True
+
+
+class _ReadAhead:
+    """A stream read on a thread of its own, into a bounded queue of chunks: the
+    decompression of compressed input runs while the parser works on what came before
+    (zlib, bz2, lzma and zstandard let go of the GIL while they decompress).  Errors
+    reading the stream are raised by :meth:`read`, in order."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.name = getattr(stream, "name", None)
+        self._queue: queue.Queue[Any] = queue.Queue(DECOMPRESS_AHEAD)
+        self._stop = threading.Event()
+        self._closing = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._item = b""  # the chunk being handed out, from _at on
+        self._chunk = memoryview(b"")
+        self._at = 0
+        self._ended = False
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                data = self._stream.read(DECOMPRESS_CHUNK)
+                self._put(data)
+                if not data:
+                    return
+        except BaseException as e:  # handed to the reader, raised there
+            self._put(e)
+        finally:
+            if self._stop.is_set():  # closed while this thread read: it closes the stream
+                self._close_stream()
+
+    def _close_stream(self) -> None:
+        with self._closing:
+            stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.close()
+            except (OSError, ValueError):
+                pass
+
+    def _put(self, item: Any) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                pass
+
+    def _next(self) -> bool:
+        """The next chunk into ``_chunk``; False at the end."""
+        if self._ended:
+            return False
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="fastetl-decompress", daemon=True
+            )
+            self._thread.start()
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            self._ended = True
+            raise item
+        if not item:
+            self._ended = True
+            return False
+        self._item, self._chunk, self._at = item, memoryview(item), 0
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes (fewer only where a chunk ends; b"" at the end); all the
+        rest when ``n`` is negative."""
+        if n is None or n < 0:
+            parts = [bytes(self._chunk[self._at :])]
+            self._at = len(self._chunk)
+            while self._next():
+                parts.append(bytes(self._chunk))
+                self._at = len(self._chunk)
+            return b"".join(parts)
+        if self._at >= len(self._chunk) and not self._next():
+            return b""
+        if self._at == 0 and n >= len(self._item):  # the whole chunk: no copy
+            self._at = len(self._item)
+            return bytes(self._item)
+        out = bytes(self._chunk[self._at : self._at + n])
+        self._at += len(out)
+        return out
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        """Stop the thread and close the stream.  A thread still waiting for input (a
+        pipe whose writer is slow) is not waited for: it closes the stream once its
+        read returns."""
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout=0.5)
+            if thread.is_alive():
+                return
+        self._close_stream()
 
 
 class _Prefixed:

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from numpy.lib import format as npy_format
 
+from . import memory as _memory
 from . import sidecar as _sidecar
 from .errors import OutputError, ParseError
 from .outset import (
@@ -57,6 +58,7 @@ SIDECAR_FORMAT = 1
 CHECKPOINT_FORMAT = 1
 REJECTS_FORMAT = 1
 DEFAULT_WINDOW_BYTES = 32 << 20  # in memory: records parsed per call
+SMALL_RESULT_BYTES = 32 << 20  # in memory: a result this small is copied out of its reservation
 # On disk: the reused window.  Small enough to stay in the CPU cache between the
 # parse that fills it and the write that copies it out (512 KiB measured best of
 # 256 KiB .. 32 MiB on the demo orders), large enough that a write call is rare.
@@ -175,19 +177,37 @@ def read_npy_header(path: str | os.PathLike[str], fh: Any = None) -> tuple[np.dt
 
 
 class ArrayWriter:
-    """Records into a growing in-memory numpy array."""
+    """Records into an in-memory numpy array, allocated once.
+
+    With ``reserve_bytes`` (how much the records might take, at most, as far as
+    anyone knows) the array is a reservation of address space
+    (:mod:`fastetl.memory`) whose pages a helper thread makes ready just ahead of
+    the rows written: no growth by copying, no page fault on the thread that
+    writes.  Without one, or where the OS has no such reservation, it is an
+    ordinary array that doubles when full."""
 
     pipelined = False  # one thread parses straight into the array
 
-    def __init__(self, dtype: np.dtype, capacity: int = 1024) -> None:
+    def __init__(
+        self, dtype: np.dtype, capacity: int = 1024, *, reserve_bytes: int | None = None
+    ) -> None:
         self.dtype = dtype
         self.itemsize = dtype.itemsize
         self.rows = 0
-        self._array = np.zeros(max(capacity, 16), dtype=dtype)
+        self._mem = _memory.reserve(reserve_bytes, dtype) if reserve_bytes else None
+        if self._mem is not None:
+            self._array = self._mem.array
+        else:
+            self._array = np.zeros(max(capacity, 16), dtype=dtype)
         self.window_rows = max(1, min(DEFAULT_WINDOW_BYTES // self.itemsize, max(1024, capacity)))
         self.text_names = text_fields(dtype)
         self.text_len = 0
         self._text = np.zeros(0, np.uint8)
+
+    @property
+    def reserved(self) -> bool:
+        """Whether the records go into a reservation (else an ordinary growing array)."""
+        return self._mem is not None
 
     def window(self, nrows: int, exact: bool = True) -> memoryview:
         """Writable bytes for ``nrows`` records after the last committed one (fewer, but at
@@ -197,11 +217,20 @@ class ArrayWriter:
             nrows = min(nrows, free)
         need = self.rows + nrows
         if need > len(self._array):
-            new = np.zeros(max(need, 2 * len(self._array)), dtype=self.dtype)
-            new[: self.rows] = self._array[: self.rows]
-            self._array = new
+            self._grow(max(need, (4 if self._mem is not None else 2) * len(self._array)))
+        if self._mem is not None:
+            self._mem.used(need * self.itemsize)
         start = self.rows * self.itemsize
         return self._array.view(np.uint8).data[start : start + nrows * self.itemsize]
+
+    def _grow(self, rows: int) -> None:
+        """Move the records into room for ``rows`` (the reservation was too small)."""
+        mem = _memory.reserve(rows * self.itemsize, self.dtype) if self._mem else None
+        new = mem.array if mem is not None else np.zeros(rows, dtype=self.dtype)
+        _copy_records(new, self._array[: self.rows])
+        if self._mem is not None:
+            self._mem.stop()
+        self._mem, self._array = mem, new
 
     def advance(self, nrows: int) -> None:
         self.rows += nrows
@@ -209,7 +238,7 @@ class ArrayWriter:
     def append(self, records: np.ndarray) -> None:
         """Copy finished records in after the last one."""
         n = len(records)
-        np.frombuffer(self.window(n), dtype=self.dtype)[:] = records
+        _copy_records(np.frombuffer(self.window(n), dtype=self.dtype), records)
         self.rows += n
 
     def add_text(self, records: np.ndarray, text: bytes) -> None:
@@ -223,10 +252,26 @@ class ArrayWriter:
         self._text[self.text_len : end] = np.frombuffer(text, np.uint8)
         self.text_len = end
 
+    def close(self) -> None:
+        """Stop making pages ready (the writer is not used any more)."""
+        if self._mem is not None:
+            self._mem.stop()
+
     def result(self) -> np.ndarray:
         out = self._array[: self.rows]
-        if len(self._array) > 2 * self.rows + 1024:  # give back what we over-allocated
-            out = out.copy()
+        if self._mem is not None:
+            used = self.rows * self.itemsize
+            if used <= SMALL_RESULT_BYTES and 4 * used < self._mem.nbytes:
+                # a small result of a large reservation: a copy costs little, and does
+                # not keep gigabytes of address space for as long as the result lives
+                self._mem.stop()
+                out = _copy_records(np.empty(self.rows, self.dtype), out)
+                self._mem = None
+                self._array = out
+            else:  # the pages past the records go back to the OS
+                self._mem.trim(used)
+        elif len(self._array) > 2 * self.rows + 1024:  # give back what we over-allocated
+            out = _copy_records(np.empty(self.rows, self.dtype), out)
         return out
 
     def text(self) -> np.ndarray:
@@ -235,6 +280,15 @@ class ArrayWriter:
         if len(self._text) > 2 * self.text_len + (1 << 16):
             out = out.copy()
         return out
+
+
+def _copy_records(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
+    """``src`` into the start of ``dst`` (same dtype), as bytes: numpy copies a structured
+    array field by field, ~10x slower than the memcpy this is (measured on the demo
+    orders, 273-byte records: 170 ms against 15 ms for 115 MB).  Returns ``dst``."""
+    n = len(src) * src.dtype.itemsize
+    dst.view(np.uint8)[:n] = np.ascontiguousarray(src).view(np.uint8)
+    return dst
 
 
 class NpyWriter:

@@ -1,0 +1,238 @@
+"""read_csv's result in memory: the same records as convert, whatever the input kind.
+
+The records go into one reservation of address space (fastetl.memory), or, where the
+OS has none (forced here with ``fastetl.memory.ENABLED = False``), into an ordinary
+array that grows.  Compressed input is decompressed on a thread of its own.  Checked:
+the records against the reference parser (tests/reference.py) and against ``convert``
+then ``numpy.load`` of every input kind; that the memory goes back when the result is
+dropped; that a compressed input's memory stays bounded (child processes report their
+own peak RSS).  No timing is asserted.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastetl
+from fastetl import memory
+from fastetl.schema import as_schema
+from fastetl.store import ArrayWriter
+from reference import assert_same_records, reference_parse
+from test_inputs import COMPRESS  # gzip, bzip2, xz, zstd, zip
+
+SCHEMA = {
+    "dialect": {"delimiter": ",", "quote": '"', "header": True},
+    "columns": [
+        {"name": "id", "type": "int64"},
+        {"name": "x", "type": "float64"},
+        {"name": "s", "type": "str", "width": 12},
+        {"name": "d", "type": "date", "nullable": True},
+        {"name": "k", "type": "category"},
+    ],
+}
+
+
+def _csv(rows: int, seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    xs = rng.normal(size=rows) * 10.0 ** rng.integers(-5, 8, size=rows)
+    days = rng.integers(1, 29, size=rows)
+    cats = ["red", "green", "blue", "cyan"]
+    out = ["id,x,s,d,k"]
+    for i in range(rows):
+        d = "" if i % 13 == 0 else f"2024-02-{days[i]:02d}"
+        s = f'"a,{i % 977}"' if i % 5 == 0 else f"v{i % 10_000}"
+        out.append(f"{i * 7 - 3},{float(xs[i])!r},{s},{d},{cats[i % 4]}")
+    return ("\n".join(out) + "\n").encode()
+
+
+@pytest.fixture(scope="module")
+def data() -> bytes:
+    return _csv(30_000)
+
+
+@pytest.fixture(scope="module")
+def expected(data: bytes) -> np.ndarray:
+    return reference_parse(data, as_schema(SCHEMA))
+
+
+# the same columns, records of 226 bytes: 200,000 rows make 45 MB
+WIDE = {
+    **SCHEMA,
+    "columns": [{**c, "width": 200} if c["name"] == "s" else c for c in SCHEMA["columns"]],
+}
+
+
+def _through_convert(src, tmp: Path, schema: dict = SCHEMA) -> np.ndarray:
+    out = tmp / "out.npy"
+    fastetl.convert(src, out, schema)
+    return np.load(out)
+
+
+@pytest.mark.parametrize("kind", ["file", "bytes", "file object", *COMPRESS])
+def test_read_csv_equals_reference_and_convert(tmp_path: Path, data, expected, kind: str):
+    raw = COMPRESS[kind](data) if kind in COMPRESS else data
+    path = tmp_path / "in.csv"
+    path.write_bytes(raw)
+    if kind == "bytes":
+        got = fastetl.read_csv(raw, SCHEMA).array
+    elif kind == "file object":
+        with path.open("rb") as fh:
+            got = fastetl.read_csv(fh, SCHEMA).array
+    else:
+        got = fastetl.read_csv(path, SCHEMA).array
+    assert_same_records(got, expected, kind)
+    assert_same_records(_through_convert(path, tmp_path), expected, f"{kind} converted")
+    # the decompressing thread is gone once the read is over
+    assert not [t for t in threading.enumerate() if t.name == "fastetl-decompress"]
+
+
+@pytest.mark.parametrize("workers,block_size", [(1, 4096), (4, 4096), (3, 777), (8, 1 << 16)])
+@pytest.mark.parametrize("kind", ["file", "gzip"])
+def test_threads_and_tiny_blocks(tmp_path: Path, data, expected, workers, block_size, kind):
+    path = tmp_path / "in.csv"
+    path.write_bytes(gzip.compress(data) if kind == "gzip" else data)
+    got = fastetl.read_csv(path, SCHEMA, workers=workers, block_size=block_size).array
+    assert_same_records(got, expected, f"{kind} workers={workers} block={block_size}")
+
+
+CHILD = textwrap.dedent(
+    """
+    import json, sys, numpy as np, fastetl, fastetl.memory
+    spec = json.loads(sys.argv[1])
+    if spec.get("no_reserve"):
+        fastetl.memory.ENABLED = False
+    src = "-" if spec["src"] == "-" else spec["src"]
+    def rss():
+        for line in open("/proc/self/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) << 10
+    before = rss()
+    t = fastetl.read_csv(src, spec["schema"], workers=spec.get("workers"))
+    np.save(spec["out"], t.array)
+    held = rss()
+    del t
+    after = rss()
+    peak = [int(l.split()[1]) << 10 for l in open("/proc/self/status") if l.startswith("VmHWM:")]
+    print(json.dumps({"before": before, "held": held, "after": after, "peak": peak[0]}))
+    """
+)
+
+
+def _child(tmp: Path, src: str, stdin=None, **spec) -> tuple[dict, np.ndarray]:
+    out = tmp / "child.npy"
+    spec = {"src": src, "schema": WIDE, "out": str(out), **spec}
+    p = subprocess.run(
+        [sys.executable, "-c", CHILD, json.dumps(spec)],
+        stdin=stdin if stdin is not None else subprocess.DEVNULL,
+        capture_output=True,
+        timeout=600,
+        cwd=tmp,
+    )
+    assert p.returncode == 0, p.stderr.decode()[-2000:]
+    return json.loads(p.stdout), np.load(out)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+@pytest.mark.parametrize("how", ["stdin", "stdin gzip", "file", "file, no reservation"])
+def test_result_in_a_child_and_memory_given_back(tmp_path: Path, how: str):
+    """stdin (size unknown: a reservation of address space), a file (sized from the
+    file), and the portable path (an array that grows): the same records as convert;
+    the result's memory is held while it lives and given back when it is dropped."""
+    data = _csv(200_000, seed=3)  # 45 MB of records
+    raw = gzip.compress(data, 1) if "gzip" in how else data
+    path = tmp_path / "in.csv"
+    path.write_bytes(raw)
+    spec = {"no_reserve": "no reservation" in how, "workers": 2}
+    if how.startswith("stdin"):
+        with path.open("rb") as fh:
+            facts, got = _child(tmp_path, "-", stdin=fh, **spec)
+    else:
+        facts, got = _child(tmp_path, str(path), **spec)
+    want = _through_convert(path, tmp_path, WIDE)
+    assert_same_records(got, want, how)
+    size = got.nbytes
+    assert size > 30 << 20
+    assert facts["held"] - facts["before"] > size * 0.9  # (held: the records are there)
+    assert facts["held"] - facts["after"] > size * 0.9  # ... and given back when dropped
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_compressed_input_in_bounded_memory(tmp_path: Path):
+    """Converting 120 MB of gzip-compressed CSV holds a few blocks, not the input: the
+    decompressing thread runs at most a few chunks ahead."""
+    one = _csv(20_000, seed=5)
+    head, body = one.split(b"\n", 1)
+    raw = head + b"\n" + body * 30  # ~120 MB once decompressed
+    path = tmp_path / "big.csv.gz"
+    path.write_bytes(gzip.compress(raw, 1))
+    code = textwrap.dedent(
+        f"""
+        import fastetl, json
+        r = fastetl.convert({str(path)!r}, {str(tmp_path / "big.npy")!r}, {SCHEMA!r}, workers=2)
+        peak = [int(l.split()[1]) << 10 for l in open("/proc/self/status")
+                if l.startswith("VmHWM:")][0]
+        print(json.dumps({{"rows": r.rows, "peak": peak, "mb_in": r.bytes_in,
+                          "report": str(r)}}))
+        """
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=600)
+    assert p.returncode == 0, p.stderr.decode()[-2000:]
+    facts = json.loads(p.stdout)
+    assert facts["rows"] == raw.count(b"\n") - 1
+    assert facts["mb_in"] == len(raw)  # the report counts the decompressed bytes
+    assert "decompressed from" in facts["report"] and "gzip" in facts["report"]
+    assert facts["peak"] < 150 << 20, facts
+
+
+def test_an_error_in_compressed_input_stops_the_thread(tmp_path: Path, data):
+    bad = data + b"12,notanumber,x,2024-01-01,red\n" + data.split(b"\n", 1)[1]
+    path = tmp_path / "bad.csv.gz"
+    path.write_bytes(gzip.compress(bad))
+    with pytest.raises(fastetl.ParseError) as e:
+        fastetl.read_csv(path, SCHEMA)
+    assert "notanumber" in str(e.value) and "\n" not in str(e.value)
+    assert not [t for t in threading.enumerate() if t.name == "fastetl-decompress"]
+    with pytest.raises(fastetl.InputError) as e:  # a corrupt stream: one clear line
+        fastetl.read_csv(gzip.compress(data)[:-4000], SCHEMA)
+    assert "\n" not in str(e.value)
+    assert not [t for t in threading.enumerate() if t.name == "fastetl-decompress"]
+
+
+@pytest.mark.parametrize("reserve", [None, 1, 1 << 30])
+def test_array_writer_ways_agree(expected, reserve):
+    """The portable array, a reservation too small (moved to a larger one, twice or
+    more) and a roomy one: the same records, and a result the caller can keep."""
+    dtype = expected.dtype
+    w = ArrayWriter(dtype, capacity=16, reserve_bytes=reserve)
+    assert w.reserved == (reserve is not None and memory.ENABLED)
+    step = 997
+    for i in range(0, len(expected), step):
+        w.append(expected[i : i + step])
+    out = w.result()
+    assert_same_records(out, expected, f"reserve={reserve}")
+    out["id"][0] = 42  # writable, the caller's to keep
+    assert out["id"][0] == 42
+
+
+def test_windows_written_in_place(expected):
+    """The one-thread path writes records straight into the reservation's windows."""
+    w = ArrayWriter(expected.dtype, capacity=16, reserve_bytes=64 << 20)
+    raw = np.ascontiguousarray(expected).view(np.uint8)
+    size = expected.dtype.itemsize
+    at = 0
+    while at < len(expected):
+        win = w.window(1000, exact=False)
+        n = min(len(win) // size, len(expected) - at)
+        np.frombuffer(win, np.uint8)[: n * size] = raw[at * size : (at + n) * size]
+        w.advance(n)
+        at += n
+    assert_same_records(w.result(), expected, "windows")
