@@ -1,5 +1,6 @@
 """Type stubs for the private compiled core (fastetl._core)."""
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -95,3 +96,6 @@ def split_rows(
     data: _Buf, start: int, final: bool, delimiter: int, quote: int, max_rows: int
 ) -> tuple[list[tuple[int, int, list[bytes]]], int, int]: ...
 def count_columns(rows: list[tuple[list[bytes], bytes]], ncols: int) -> list[dict[bytes, int]]: ...
+def column_summaries(
+    rows: list[tuple[list[bytes], bytes]], ncols: int, make: Callable[[], dict[str, int]] = ...
+) -> list[tuple[dict[str, int], int, bool, list[str]]]: ...
