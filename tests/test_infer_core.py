@@ -431,3 +431,31 @@ def test_a_head_without_quotes_reads_alike_under_every_quote(delimiter, lines):
         assert [[f.decode() for f in row] for row in r.rows] == ref
     best = infer._choose_structure(buf, True, delimiter, ...)
     assert [[f.decode() for f in row] for row in best.rows] == ref
+
+
+def ref_utf8_ok(data: bytes, final: bool) -> bool:
+    try:
+        __import__("codecs").getincrementaldecoder("utf-8")().decode(data, final)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+utf8_pieces = st.lists(
+    st.one_of(
+        st.text(max_size=3).map(lambda t: t.encode()),
+        st.sampled_from([b"\xc3", b"\xe2\x82", b"\xf0\x9f\x98", b"\xe0\x80", b"\xed\xa0",
+                         b"\xf4\x90", b"\xf0\x8f", b"\x80", b"\xc0\xaf", b"\xff", b"\xf5"]),
+        st.binary(max_size=3),
+    ),
+    max_size=12,
+).map(b"".join)
+
+
+@pytest.mark.parametrize("final", [True, False])
+@given(data=utf8_pieces)
+def test_utf8_ok_is_the_incremental_decoder(final, data):
+    assert _core.utf8_ok(data, final) == ref_utf8_ok(data, final)
+    # and on the data cut anywhere, as the sample's windows cut it
+    for cut in range(len(data)):
+        assert _core.utf8_ok(data[:cut], False) == ref_utf8_ok(data[:cut], False)

@@ -554,3 +554,45 @@ def column_summaries(list rows, Py_ssize_t ncols, make=dict):
         free(longest)
         free(flags)
         free(cells)
+
+
+
+cdef bint utf8_prefix_valid(const unsigned char *u, Py_ssize_t n, bint final) noexcept nogil:
+    """utf8_ok on ``n`` bytes."""
+    cdef Py_ssize_t p, need
+    cdef unsigned char c
+    if utf8_valid(<const char *>u, n):
+        return True
+    if final:
+        return False
+    # the last lead byte among the final three: the character it starts may be cut
+    p = n - 1
+    while p >= 0 and p > n - 4 and (u[p] & 0xC0) == 0x80:
+        p -= 1
+    if p < 0:
+        return False
+    c = u[p]
+    need = 2 if 0xC2 <= c < 0xE0 else 3 if 0xE0 <= c < 0xF0 else 4 if 0xF0 <= c < 0xF5 else 0
+    if need == 0 or n - p >= need:
+        return False                            # not a cut character: the bytes are bad
+    if n - p >= 2:          # the second byte's range for this lead (Python's decoder lets
+        # a cut surrogate, ED A0-BF, wait for its last byte: so does this)
+        if ((c == 0xE0 and u[p + 1] < 0xA0) or (c == 0xF0 and u[p + 1] < 0x90)
+                or (c == 0xF4 and u[p + 1] >= 0x90)):
+            return False
+    return utf8_valid(<const char *>u, p)
+
+
+def utf8_ok(data, bint final):
+    """Does ``data`` decode as strict UTF-8, as Python's incremental UTF-8 decoder reads
+    it (``final`` false: a character cut by the end of the data is fine, as long as the
+    bytes of it that are there could start one)?  Without making the text."""
+    cdef Py_buffer src
+    cdef bint ok
+    PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
+    try:
+        with nogil:
+            ok = utf8_prefix_valid(<const unsigned char *>src.buf, src.len, final)
+        return ok
+    finally:
+        PyBuffer_Release(&src)

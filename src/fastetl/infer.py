@@ -226,11 +226,8 @@ def _raw_head(source: Any) -> _Raw:
 # Encoding
 # =============================================================================
 def _utf8_ok(data: bytes, final: bool) -> bool:
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(data, final)
-    except UnicodeDecodeError:
-        return False
-    return True
+    # checked in compiled code, as Python's incremental decoder would, without the text
+    return _core.utf8_ok(data, final)
 
 
 def _decodes(data: bytes, encoding: str, final: bool) -> bool:
@@ -1826,7 +1823,8 @@ def _sample(
     )
     head_bom = raw.head[:4]
     try:
-        codecs.getincrementaldecoder(sn.encoding)().decode(raw.head, raw.head_is_all)
+        if not (_is_utf8(sn.encoding) and _utf8_ok(raw.head, raw.head_is_all)):
+            codecs.getincrementaldecoder(sn.encoding)().decode(raw.head, raw.head_is_all)
     except UnicodeDecodeError as e:  # a given encoding, or a truncated UTF-16 file
         raise InputError(
             f"byte {e.start} is not valid {sn.encoding} ({e.reason}); check the encoding"
