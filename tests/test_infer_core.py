@@ -355,3 +355,107 @@ def test_row_shapes_see_leftover_quotes(quote, data):
         fields = _core.split_row(data, start, len(data), True, ord(","), q)[1]
         want = any(ref_stray(f, quote) for f in fields)
         assert stray == int(want) or stray == 2
+
+
+def ref_summary(column: list[bytes]) -> tuple[Counter, int, bool, list[str]]:
+    """A column's summary by Python alone: Counter of the decoded texts, the longest
+    field in bytes, whether a field is blank, the distinct trimmed non-empty texts."""
+    counts = Counter(f.decode("utf-8", errors="replace") for f in column)
+    trimmed = [t.strip(" \t") for t in counts]
+    typed = list(dict.fromkeys(t for t in trimmed if t))
+    return counts, max(map(len, column), default=0), "" in trimmed, typed
+
+
+def check_summaries(rows: list[list[bytes]], ncols: int) -> None:
+    got = _core.column_summaries([(r, b"raw") for r in rows], ncols, Counter)
+    assert len(got) == ncols
+    for j, (counts, longest, blank, typed) in enumerate(got):
+        want = ref_summary([r[j] for r in rows])
+        assert type(counts) is Counter
+        assert (counts, longest, blank, typed) == want
+        assert list(counts) == list(want[0])  # first seen first
+
+
+@given(st.integers(1, 4).flatmap(
+    lambda k: st.lists(st.lists(field_bytes, min_size=k, max_size=k), max_size=30)
+))
+def test_column_summaries_are_counter_and_strip(rows):
+    check_summaries(rows, len(rows[0]) if rows else 2)
+
+
+@pytest.mark.parametrize("distinct", [3, 200, 250, 10_000])
+@given(data=st.data())
+def test_column_summaries_of_long_columns(distinct, data):
+    # past the 256 fields the core probes before choosing how to count: few distinct
+    # values (counted as bytes first) and nearly all distinct (decoded one by one)
+    nrows = data.draw(st.integers(250, 700))
+    pool = data.draw(st.lists(field_bytes, min_size=1, max_size=8))
+    rows = [
+        [str(i % distinct).encode(), pool[i % len(pool)], b" " + str(i % 7).encode()]
+        for i in range(nrows)
+    ]
+    check_summaries(rows, 3)
+
+
+def test_column_summaries_refuse_what_is_not_a_sample():
+    with pytest.raises(ValueError, match="expected 2"):
+        _core.column_summaries([([b"a", b"b"], b""), ([b"a"], b"")], 2)
+    with pytest.raises(TypeError):
+        _core.column_summaries([(["a"], b"")], 1)
+    with pytest.raises(TypeError):
+        _core.column_summaries([([b"a"], b"")], 1, list)
+
+
+@pytest.mark.parametrize("delimiter", [",", "\t", ";", "|"])
+@given(
+    st.lists(
+        st.lists(st.text(alphabet="ab1 .-,;\t|", max_size=4), min_size=1, max_size=4),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_a_head_without_quotes_reads_alike_under_every_quote(delimiter, lines):
+    # sniffing reads such a head once per delimiter and lends the reading to each quote
+    from dataclasses import asdict
+
+    from fastetl import infer
+
+    text = "".join(delimiter.join(cells) + "\n" for cells in lines)
+    buf = text.encode()
+    split = csv.reader(io.StringIO(text), delimiter=delimiter, quoting=csv.QUOTE_NONE)
+    ref = [r for r in split if r]
+    readings = {q: infer._read_candidate(buf, True, delimiter, q) for q in infer.QUOTES}
+    plain = asdict(readings[None]) | {"quote": None, "source": None, "_rows": None}
+    for q, r in readings.items():
+        assert asdict(r) | {"quote": None, "source": None, "_rows": None} == plain
+        assert [[f.decode() for f in row] for row in r.rows] == ref
+    best = infer._choose_structure(buf, True, delimiter, ...)
+    assert [[f.decode() for f in row] for row in best.rows] == ref
+
+
+def ref_utf8_ok(data: bytes, final: bool) -> bool:
+    try:
+        __import__("codecs").getincrementaldecoder("utf-8")().decode(data, final)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+utf8_pieces = st.lists(
+    st.one_of(
+        st.text(max_size=3).map(lambda t: t.encode()),
+        st.sampled_from([b"\xc3", b"\xe2\x82", b"\xf0\x9f\x98", b"\xe0\x80", b"\xed\xa0",
+                         b"\xf4\x90", b"\xf0\x8f", b"\x80", b"\xc0\xaf", b"\xff", b"\xf5"]),
+        st.binary(max_size=3),
+    ),
+    max_size=12,
+).map(b"".join)
+
+
+@pytest.mark.parametrize("final", [True, False])
+@given(data=utf8_pieces)
+def test_utf8_ok_is_the_incremental_decoder(final, data):
+    assert _core.utf8_ok(data, final) == ref_utf8_ok(data, final)
+    # and on the data cut anywhere, as the sample's windows cut it
+    for cut in range(len(data)):
+        assert _core.utf8_ok(data[:cut], False) == ref_utf8_ok(data[:cut], False)

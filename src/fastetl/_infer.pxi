@@ -227,6 +227,37 @@ cdef extern from "Python.h":
     object PyUnicode_DecodeUTF8(const char *s, Py_ssize_t size, const char *errors)
 
 
+cdef enum:
+    SUMMARY_PROBE = 256     # fields of a column looked at before choosing how to count
+
+
+cdef int add_text(dict d, list typed, char *flags, Py_ssize_t *longest, bytes k,
+                  object count) except -1:
+    """The step of column_stats and column_summaries: the field ``k`` seen ``count``
+    times more (``flags`` bit 1: a blank field, bit 2: a text trimmed)."""
+    cdef const char *s = <const char *>k
+    cdef Py_ssize_t n = len(k)
+    cdef object t, had
+    if n > longest[0]:
+        longest[0] = n
+    t = PyUnicode_DecodeUTF8(s, n, "replace")
+    had = d.get(t)
+    if had is not None:
+        d[t] = had + count
+        return 0
+    d[t] = count
+    if n and not is_space(s[0]) and not is_space(s[n - 1]):
+        typed.append(t)
+    else:
+        t = t.strip(" \t")
+        if not t:
+            flags[0] |= 1
+        else:
+            typed.append(t)
+            flags[0] |= 2
+    return 0
+
+
 def column_stats(raw, counts):
     """From ``raw`` (a column's fields as split, bytes -> occurrences, in the order first
     seen) fill ``counts`` (text -> occurrences: the bytes decoded as UTF-8, bad bytes
@@ -234,36 +265,17 @@ def column_stats(raw, counts):
     whether some field is empty or only spaces and tabs, and the distinct texts with
     the spaces and tabs around them trimmed, empty ones left out, in the order first seen
     (the column's typed view)."""
-    cdef Py_ssize_t longest = 0, n
-    cdef const char *s
-    cdef bint blank = False
-    cdef bint trimmed = False
+    cdef Py_ssize_t longest = 0
+    cdef char flags = 0                             # bit 1: blank, bit 2: trimmed
     cdef list typed = []
-    cdef object k, v, t, had
+    cdef object k, v
     if not isinstance(raw, dict) or not isinstance(counts, dict):
         raise TypeError("column_stats takes two dicts")
-    cdef dict out = <dict>counts                      # a Counter: a dict, same item API
     for k, v in (<dict>raw).items():
-        s = <const char *>k
-        n = len(<bytes>k)
-        if n > longest:
-            longest = n
-        t = PyUnicode_DecodeUTF8(s, n, "replace")
-        had = out.get(t)
-        out[t] = v if had is None else had + v
-        if n and not is_space(s[0]) and not is_space(s[n - 1]):
-            if had is None:                         # a new text with nothing to trim
-                typed.append(t)
-        else:
-            t = t.strip(" \t")
-            if not t:
-                blank = True
-            else:
-                typed.append(t)
-                trimmed = True
-    if trimmed:                                     # a trimmed text may repeat another
+        add_text(<dict>counts, typed, &flags, &longest, <bytes?>k, v)
+    if flags & 2:                                   # a trimmed text may repeat another
         typed = list(dict.fromkeys(typed))
-    return longest, blank, typed
+    return longest, bool(flags & 1), typed
 
 
 cdef int field_stray(const char *s, Py_ssize_t n, bint escaped, int quote) noexcept nogil:
@@ -471,3 +483,116 @@ def count_columns(list rows, Py_ssize_t ncols):
             had = d.get(v)
             d[v] = 1 if had is None else had + 1
     return out
+
+
+def column_summaries(list rows, Py_ssize_t ncols, make=dict):
+    """Per column of the sample's ``rows`` (``(fields, raw)`` pairs whose ``fields`` are
+    ``ncols`` bytes each), what count_columns then column_stats give, in one pass and
+    without a dict of the fields as bytes: ``(counts, longest, blank, typed)`` with
+    ``counts`` the texts (the fields decoded as UTF-8, bad bytes replaced) -> occurrences
+    in the order first seen, ``longest`` the longest field in bytes, ``blank`` whether
+    some field is empty or only spaces and tabs, ``typed`` the distinct texts trimmed of
+    the spaces and tabs around them, empty ones left out, in the order first seen.
+    ``make`` makes each ``counts`` (a dict or a dict subclass such as Counter)."""
+    cdef list outs = [make() for _ in range(ncols)]
+    cdef list typeds = [[] for _ in range(ncols)]
+    cdef Py_ssize_t *longest = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
+    cdef char *flags = <char *>calloc(ncols + 1, 1)    # bit 1: blank, bit 2: trimmed
+    cdef list fields, typed
+    cdef dict d, raw
+    cdef Py_ssize_t i, j, nrows = len(rows)
+    cdef object k, v, had
+    # the fields column by column (borrowed: ``rows`` keeps them alive)
+    cdef PyObject **cells = <PyObject **>malloc((ncols * nrows + 1) * sizeof(PyObject *))
+    if longest == NULL or flags == NULL or cells == NULL:
+        free(longest)
+        free(flags)
+        free(cells)
+        raise MemoryError()
+    try:
+        if not all(isinstance(o, dict) for o in outs):
+            raise TypeError("column_summaries: make must make dicts")
+        for i in range(nrows):
+            fields = <list?>(<tuple?>rows[i])[0]
+            if len(fields) != ncols:
+                raise ValueError(f"a row has {len(fields)} fields, expected {ncols}")
+            for j in range(ncols):
+                k = fields[j]
+                if type(k) is not bytes:
+                    raise TypeError("column_summaries: the fields must be bytes")
+                cells[j * nrows + i] = <PyObject *>k
+        # column by column: each column's texts are made together, and read together
+        # by the decisions that follow (a row-major pass scatters them in memory).  The
+        # fields are counted as bytes and the distinct ones decoded, unless nearly all
+        # of the first SUMMARY_PROBE fields differ: then each field is decoded as it
+        # comes (a dict of bytes would only add a step).
+        for j in range(ncols):
+            d = <dict>outs[j]
+            typed = <list>typeds[j]
+            raw = {}
+            i = 0
+            while i < nrows:
+                if i == SUMMARY_PROBE and 16 * len(raw) > 15 * SUMMARY_PROBE:
+                    break
+                k = <object>cells[j * nrows + i]
+                had = raw.get(k)
+                raw[k] = 1 if had is None else had + 1
+                i += 1
+            for k, v in raw.items():
+                add_text(d, typed, &flags[j], &longest[j], <bytes>k, v)
+            while i < nrows:
+                add_text(d, typed, &flags[j], &longest[j], <bytes>cells[j * nrows + i], 1)
+                i += 1
+        out = []
+        for j in range(ncols):
+            typed = typeds[j]
+            if flags[j] & 2:                        # a trimmed text may repeat another
+                typed = list(dict.fromkeys(typed))
+            out.append((outs[j], longest[j], bool(flags[j] & 1), typed))
+        return out
+    finally:
+        free(longest)
+        free(flags)
+        free(cells)
+
+
+
+cdef bint utf8_prefix_valid(const unsigned char *u, Py_ssize_t n, bint final) noexcept nogil:
+    """utf8_ok on ``n`` bytes."""
+    cdef Py_ssize_t p, need
+    cdef unsigned char c
+    if utf8_valid(<const char *>u, n):
+        return True
+    if final:
+        return False
+    # the last lead byte among the final three: the character it starts may be cut
+    p = n - 1
+    while p >= 0 and p > n - 4 and (u[p] & 0xC0) == 0x80:
+        p -= 1
+    if p < 0:
+        return False
+    c = u[p]
+    need = 2 if 0xC2 <= c < 0xE0 else 3 if 0xE0 <= c < 0xF0 else 4 if 0xF0 <= c < 0xF5 else 0
+    if need == 0 or n - p >= need:
+        return False                            # not a cut character: the bytes are bad
+    if n - p >= 2:          # the second byte's range for this lead (Python's decoder lets
+        # a cut surrogate, ED A0-BF, wait for its last byte: so does this)
+        if ((c == 0xE0 and u[p + 1] < 0xA0) or (c == 0xF0 and u[p + 1] < 0x90)
+                or (c == 0xF4 and u[p + 1] >= 0x90)):
+            return False
+    return utf8_valid(<const char *>u, p)
+
+
+def utf8_ok(data, bint final):
+    """Does ``data`` decode as strict UTF-8, as Python's incremental UTF-8 decoder reads
+    it (``final`` false: a character cut by the end of the data is fine, as long as the
+    bytes of it that are there could start one)?  Without making the text."""
+    cdef Py_buffer src
+    cdef bint ok
+    PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
+    try:
+        with nogil:
+            ok = utf8_prefix_valid(<const unsigned char *>src.buf, src.len, final)
+        return ok
+    finally:
+        PyBuffer_Release(&src)

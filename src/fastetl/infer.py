@@ -33,7 +33,7 @@ import re
 import warnings
 from collections import Counter, deque
 from itertools import combinations, islice
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import _core
@@ -226,11 +226,8 @@ def _raw_head(source: Any) -> _Raw:
 # Encoding
 # =============================================================================
 def _utf8_ok(data: bytes, final: bool) -> bool:
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(data, final)
-    except UnicodeDecodeError:
-        return False
-    return True
+    # checked in compiled code, as Python's incremental decoder would, without the text
+    return _core.utf8_ok(data, final)
 
 
 def _decodes(data: bytes, encoding: str, final: bool) -> bool:
@@ -878,6 +875,14 @@ class _Stats:
         return st
 
     @classmethod
+    def of_summary(cls, summary: tuple[Counter, int, bool, list[str]]) -> _Stats:
+        """From one of ``_core.column_summaries``'s columns."""
+        counts, max_bytes, blank, typed = summary
+        st = cls(counts=counts, max_bytes=max_bytes, typed=typed, blank=blank)
+        st.nonnull = sum(counts.values()) - counts.get("", 0)
+        return st
+
+    @classmethod
     def of(cls, values: Any) -> _Stats:
         """From the column's fields (bytes as split, or str)."""
         raw = Counter(values)
@@ -908,7 +913,7 @@ class _Stats:
     def has_null(self, nulls: tuple[str, ...]) -> bool:
         """Is some value, trimmed, one of ``nulls``?"""
         vals = self.typed_values()
-        return (self.blank and "" in nulls) or any(t in nulls for t in vals)
+        return (self.blank and "" in nulls) or not frozenset(nulls).isdisjoint(vals)
 
     def see(self, text: str) -> None:
         """Account for one value met outside the sample."""
@@ -1376,16 +1381,24 @@ def _choose_structure(
     qs = (quote,) if quote is not ... else QUOTES
     best: _Reading | None = None
     marks = {((extra >> 8) & 0xFF) - 1, ((extra >> 16) & 0xFF) - 1}  # escape, comment
+    # without a quote character in the head every quote reads it alike: read it once per
+    # delimiter, and give the other quotes that reading under their own name
+    quoteless = b'"' not in sbuf and b"'" not in sbuf
     for d in ds:
         mine: _Reading | None = None
         if ord(d) in marks and delimiter is None:
             continue
+        once: _Reading | None = None
         for q in qs:
             if q is not None and (q == d or ord(q) in marks):
                 continue
             if q is None and extra & SYN_LENIENT:
                 continue
-            r = _read_candidate(sbuf, sfinal, d, q, extra)
+            if once is None or not quoteless:
+                r = once = _read_candidate(sbuf, sfinal, d, q, extra)
+            else:
+                source = (sbuf, sfinal, ord(d) | extra, _q(q))
+                r = replace(once, quote=q, _rows=None, source=source)
             if mine is None or r.quote_key() > mine.quote_key():
                 mine = r
         if mine is not None and (best is None or mine.key() > best.key()):
@@ -1428,10 +1441,10 @@ def _detect_header(rows: list[list[bytes]]) -> bool:
     body = rows[1:200]
     columns = []
     for j in range(len(firstt)):
-        texts = (r[j].decode("utf-8", "replace").strip(" \t") for r in body if j < len(r))
-        vals = list(dict.fromkeys(t for t in texts if t))
-        columns.append([v for v in vals if v not in NULL_TOKENS] or vals)
-    sp, _ = sniff_spelling([[v for v in vals if v not in NULL_TOKENS] for vals in columns])
+        # the distinct trimmed non-empty texts in the order first seen, as _Stats has them
+        vals = _core.column_stats(dict.fromkeys((r[j] for r in body if j < len(r)), 1), {})[2]
+        columns.append([v for v in vals if v not in _NULL_SET] or vals)
+    sp, _ = sniff_spelling([[v for v in vals if v not in _NULL_SET] for vals in columns])
     names_like = (
         all(firstt)
         and len(set(first)) == len(first)
@@ -1810,7 +1823,8 @@ def _sample(
     )
     head_bom = raw.head[:4]
     try:
-        codecs.getincrementaldecoder(sn.encoding)().decode(raw.head, raw.head_is_all)
+        if not (_is_utf8(sn.encoding) and _utf8_ok(raw.head, raw.head_is_all)):
+            codecs.getincrementaldecoder(sn.encoding)().decode(raw.head, raw.head_is_all)
     except UnicodeDecodeError as e:  # a given encoding, or a truncated UTF-16 file
         raise InputError(
             f"byte {e.start} is not valid {sn.encoding} ({e.reason}); check the encoding"
@@ -2392,7 +2406,8 @@ def infer_schema(
         original = None
         names = [f"column_{i + 1}" for i in range(sample.ncols)]
     renamed = original is not None and names != original
-    stats = [_Stats.of_counts(c) for c in _core.count_columns(sample.rows, sample.ncols)]
+    summaries = _core.column_summaries(sample.rows, sample.ncols, Counter)
+    stats = [_Stats.of_summary(c) for c in summaries]
     spelling, unread = sniff_spelling(
         [_number_texts(st, null_values) for st in stats], decimal, thousands
     )
