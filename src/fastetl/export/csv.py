@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from ..bridges import utc
+from ..bridges import _strings, text_arrow, utc
 from ..errors import OutputError
 from ..table import Table
 from . import need_pyarrow, pick
@@ -150,6 +150,8 @@ def _stored_spec(t: Table, col: Any, fields: Any, escape: bool) -> dict[str, Any
         return {"kind": K["decimal"], "offset": at, "scale": scale, "unit_mul": 10**scale}
     if col.type == "str":
         return {"kind": K["str"], "offset": at, "size": col.width, "escape": escape}
+    if col.type == "text":  # cells made quoted (and neutralised) for each batch
+        return {"kind": K["cells"], "make": "text", "column": col, "escape_text": escape}
     if col.type == "category":
         cells = [text_cell(v, escape).encode("utf-8") for v in t.meta["categories"][col.name]]
         offsets = np.zeros(len(cells) + 1, dtype=np.int64)
@@ -170,7 +172,11 @@ def _cells(pa: Any, pc: Any, part: Table, spec: dict[str, Any]) -> dict[str, Any
     """The batch's cells of a ``cells`` column, as buffers for the compiled loop."""
     make = spec["make"]
     n = len(part)
-    if make == "equals":
+    if make == "text":
+        nulls = part.null_mask(spec["column"].name) if spec["column"].nullable else None
+        values = _strings(part, spec["column"].name, text_arrow, nulls)
+        out = _quoted(pa, pc, values, spec["escape_text"])
+    elif make == "equals":
         out = pa.nulls(n, pa.string())
         for bit, equals in spec["bits"]:
             out = pc.if_else(pa.array(part[bit]), pa.scalar(equals), out)
@@ -195,9 +201,10 @@ def _cells(pa: Any, pc: Any, part: Table, spec: dict[str, Any]) -> dict[str, Any
                 out = _strftime(pa, pc, ts, col.format, unit, tz)
     if isinstance(out, pa.ChunkedArray):
         out = out.combine_chunks()
-    if out.type != pa.string():
+    if out.type not in (pa.string(), pa.large_string()):
         out = out.cast(pa.string())
-    offsets = np.frombuffer(out.buffers()[1], dtype=np.int32, count=out.offset + n + 1)
+    width = np.int64 if out.type == pa.large_string() else np.int32
+    offsets = np.frombuffer(out.buffers()[1], dtype=width, count=out.offset + n + 1)
     offsets = offsets[out.offset :].astype(np.int64)
     data = out.buffers()[2]
     valid = None
@@ -206,6 +213,23 @@ def _cells(pa: Any, pc: Any, part: Table, spec: dict[str, Any]) -> dict[str, Any
     most = int((offsets[1:] - offsets[:-1]).max()) if n else 0
     return {"cell_off": offsets, "cell_data": data if data is not None else b"",
             "cell_valid": valid, "most": most}  # fmt: skip
+
+
+def _quoted(pa: Any, pc: Any, values: Any, escape: bool) -> Any:
+    """Text values as cells the compiled loop writes as they are: quoted, quotes
+    doubled, and with ``escape`` a leading ``'`` where a value would start a formula
+    (as :func:`text_cell`); nulls stay null."""
+    def lit(text: str) -> Any:
+        return pa.scalar(text, values.type)
+
+    if escape:
+        formula = pc.and_not(
+            pc.match_substring_regex(values, FORMULA_START),
+            pc.match_substring_regex(values, PLAIN_NUMBER),
+        )
+        values = pc.if_else(formula, pc.binary_join_element_wise(lit("'"), values, lit("")), values)
+    values = pc.replace_substring(values, pattern='"', replacement='""')
+    return pc.binary_join_element_wise(lit('"'), values, lit('"'), lit(""))
 
 
 def _strftime(pa: Any, pc: Any, values: Any, fmt: str, unit: str, tz: str | None) -> Any:
