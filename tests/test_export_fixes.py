@@ -139,3 +139,30 @@ def test_text_csv_formula_escape(text_out, tmp_path):
         t = "" if r["t"] is None else r["t"]
         risky = t[:1] in ("=", "+", "-", "@", "\t", "\r") and t != "-12.5"
         assert cell == ("'" + t if risky else t)
+
+
+# -- item 18: a conversion into a name of an export format it does not write -----------------
+@pytest.mark.parametrize("name", ["o.jsonl", "o.NDJSON", "o.csv"])
+def test_convert_refuses_csv_and_jsonl_names(tmp_path, name):
+    src = tmp_path / "in.csv"
+    src.write_text("a\n1\n2\n", encoding="utf-8")
+    before = listing(tmp_path)
+    with pytest.raises(ValueError, match="convert to .npy, then export"):
+        fastetl.convert(src, tmp_path / name)
+    proc = subprocess.run([sys.executable, "-m", "fastetl", "convert", str(src), str(tmp_path / name)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1 and "then export" in proc.stderr
+    assert listing(tmp_path) == before
+
+
+def test_convert_writes_npy_under_any_other_name(tmp_path):
+    import numpy as np
+
+    src = tmp_path / "in.csv"
+    src.write_text("a\n1\n2\n", encoding="utf-8")
+    for name in ("o.dat", "o"):
+        fastetl.convert(src, tmp_path / name)
+        with open(src, newline="") as fh:
+            want = [int(r[0]) for r in list(csv.reader(fh))[1:]]
+        assert np.load(tmp_path / name)["a"].tolist() == want

@@ -441,8 +441,11 @@ def convert(
     if not (isinstance(wait, bool) or (isinstance(wait, (int, float)) and wait >= 0)):
         raise ValueError(f"wait must be True, False or seconds >= 0, got {wait!r}")
     dst_path = Path(dst)
-    from .export.onepass import streamed_format  # (light: pyarrow is loaded when used)
+    from .export.onepass import streamed_format, unwritable_reason  # (light: no pyarrow)
 
+    refused = unwritable_reason(dst_path)
+    if refused is not None:
+        raise ValueError(refused)
     fmt = streamed_format(dst_path)
     if fmt is not None:  # OUT.parquet / OUT.arrow: written straight, no .npy in between
         if append or resume or on_error == "reject":

@@ -694,6 +694,11 @@ class ProgressBar:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    from fastetl.export.onepass import unwritable_reason
+
+    refused = unwritable_reason(args.output)
+    if refused is not None:
+        raise UsageError(refused)
     if args.dask:
         return _convert_dask(args)
     if args.rejects and args.on_error != "reject":

@@ -38,6 +38,20 @@ def streamed_format(dst: str | Path) -> str | None:
     return fmt if fmt in STREAMED else None
 
 
+def unwritable_reason(dst: str | Path) -> str | None:
+    """Why a conversion refuses ``dst``: its suffix names an export format a conversion
+    does not write (CSV, JSON Lines), where a ``.npy`` under that name would mislead.
+    None for any other name (a ``.npy`` is written, whatever the suffix)."""
+    suffix = Path(dst).suffix.lower()
+    fmt = SUFFIXES.get(suffix)
+    if fmt is None or fmt in STREAMED:
+        return None
+    return (
+        f"a conversion writes .npy, Parquet or Arrow, not {fmt} ({suffix}): convert to "
+        f".npy, then export (fastetl export OUT.npy {Path(dst).name})"
+    )
+
+
 class FormatWriter:
     """Records of one conversion into a Parquet or Arrow IPC file (see the module)."""
 
