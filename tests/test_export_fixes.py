@@ -166,3 +166,66 @@ def test_convert_writes_npy_under_any_other_name(tmp_path):
         with open(src, newline="") as fh:
             want = [int(r[0]) for r in list(csv.reader(fh))[1:]]
         assert np.load(tmp_path / name)["a"].tolist() == want
+
+
+# -- item 4: one pass into an Arrow file whose learned dictionary grows ----------------------
+def _growing_csv(path: Path, n: int) -> list[dict]:
+    # the category gains new values in every part of the file; the text column too
+    rows = [{"id": i, "t": TEXTS[i % len(TEXTS)], "c": f"city{i // 40}" if i % 3 else "first"}
+            for i in range(n)]  # fmt: skip
+    _text_csv(path, rows)
+    return rows
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_one_pass_arrow_with_a_growing_dictionary(tmp_path, monkeypatch, workers):
+    from fastetl.export import onepass
+
+    monkeypatch.setattr(onepass, "BATCH_BYTES", 1024)  # many batches
+    src = tmp_path / "in.csv"
+    rows = _growing_csv(src, 3000)
+    dest = tmp_path / "out.arrow"
+    fastetl.convert(src, dest, schema=TEXT_SCHEMA, workers=workers, block_size=4096)
+    assert listing(tmp_path) == ["in.csv", "out.arrow"]  # no spool left
+    want_c = [r["c"] for r in rows]
+    want_t = [r["t"] or None for r in rows]
+    reader = pa.ipc.open_file(dest)
+    assert reader.num_record_batches > 5
+    dictionaries = {tuple(reader.get_batch(k).column("c").dictionary.to_pylist())
+                    for k in range(reader.num_record_batches)}  # fmt: skip
+    assert dictionaries == {tuple(dict.fromkeys(want_c))}  # one, whole dictionary
+    pframe = pl.read_ipc(dest)  # failed on dictionary deltas
+    assert pframe["c"].cast(pl.String).to_list() == want_c
+    assert pframe["t"].to_list() == want_t
+    assert pframe["id"].to_list() == [r["id"] for r in rows]
+    frame = pd.read_feather(dest)
+    assert frame["c"].astype(str).tolist() == want_c
+    table = reader.read_all()
+    assert table.column("c").to_pylist() == want_c and table.column("t").to_pylist() == want_t
+
+
+def test_one_pass_parquet_with_text(tmp_path, monkeypatch):
+    from fastetl.export import onepass
+
+    monkeypatch.setattr(onepass, "BATCH_BYTES", 1024)
+    src = tmp_path / "in.csv"
+    rows = _growing_csv(src, 1000)
+    dest = tmp_path / "out.parquet"
+    fastetl.convert(src, dest, schema=TEXT_SCHEMA, workers=2, block_size=4096)
+    assert pq.ParquetFile(dest).metadata.num_row_groups > 2
+    assert pl.read_parquet(dest)["t"].to_list() == [r["t"] or None for r in rows]
+    assert pq.read_table(dest).column("c").to_pylist() == [r["c"] for r in rows]
+
+
+def test_one_pass_arrow_spool_removed_on_error(tmp_path, monkeypatch):
+    from fastetl.export import onepass
+
+    monkeypatch.setattr(onepass, "BATCH_BYTES", 1024)
+    src = tmp_path / "in.csv"
+    _growing_csv(src, 2000)
+    with open(src, "a", encoding="utf-8") as fh:
+        fh.write("oops,x,y\r\n")  # a bad id at the end: after batches were spooled
+    dest = tmp_path / "out.arrow"
+    with pytest.raises(fastetl.ParseError):
+        fastetl.convert(src, dest, schema=TEXT_SCHEMA, workers=1, block_size=4096)
+    assert listing(tmp_path) == ["in.csv"]

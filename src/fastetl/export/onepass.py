@@ -5,7 +5,8 @@
 it the record blocks in input order, with global category codes.  It holds about
 :data:`BATCH_BYTES` of records, then turns them into one Arrow record batch (the
 bridges' compiled decoders, as for ``fastetl.export``) and writes it: one Parquet
-row group, or one IPC batch.  It is also the run's checkpointer: a ``Mark`` carries
+row group, or one IPC batch (spooled, for an Arrow file whose learned dictionaries
+may still grow: see :meth:`FormatWriter._rewrite`).  It is also the run's checkpointer: a ``Mark`` carries
 the learned category dictionaries as they are once a block is written, which cover
 every code written so far (they only grow), so a batch is made at a mark.  The file
 is written under a temporary name and renamed over ``OUT`` only at :meth:`finish`.
@@ -14,12 +15,13 @@ is written under a temporary name and renamed over ``OUT`` only at :meth:`finish
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .. import bridges
+from .. import bridges, outset
 from ..pipeline import Mark
 from ..schema import Schema
 from ..store import ArrayWriter
@@ -72,6 +74,12 @@ class FormatWriter:
         self._writer: Any = None
         self._arrow_schema: Any = None
         self.categories: dict[str, list[str]] = {}
+        # an Arrow file holds one dictionary per column, the final one: while learned
+        # dictionaries grow, batches go to an IPC stream (with deltas) first
+        self.spooled = fmt == "arrow" and any(
+            c.type == "category" and c.values is None for c in schema.columns
+        )
+        self._spool: Path | None = None
 
     # -- the file --------------------------------------------------------------------
     def __enter__(self) -> FormatWriter:
@@ -88,6 +96,34 @@ class FormatWriter:
     def finish(self, categories: dict[str, list[str]]) -> None:
         """Write what is held, with the final dictionaries (then leave the ``with``)."""
         self._flush(categories, final=True)
+        if self.spooled:
+            self._rewrite(categories)
+
+    def _rewrite(self, categories: dict[str, list[str]]) -> None:
+        """The spooled stream into the Arrow file, batch by batch, each learned category
+        column given the final dictionary (codes are global: each batch's dictionary is
+        a prefix of it).  Costs writing and reading the batches once more, on disk."""
+        import pyarrow as pa
+
+        assert self._spool is not None
+        self._writer.close()
+        self._writer = open_writer("arrow", self._tmp, self._arrow_schema)
+        final = {
+            c.name: pa.array(categories.get(c.name, []), type=pa.string())
+            for c in self.schema.columns
+            if c.type == "category" and c.values is None
+        }
+        with pa.memory_map(str(self._spool)) as source:
+            for batch in pa.ipc.open_stream(source):
+                columns = [
+                    pa.DictionaryArray.from_arrays(col.indices, final[name])
+                    if name in final
+                    else col
+                    for name, col in zip(batch.schema.names, batch.columns)
+                ]
+                self._writer.write_batch(
+                    pa.RecordBatch.from_arrays(columns, schema=self._arrow_schema)
+                )
 
     # -- pipeline.Writer ---------------------------------------------------------------
     @property
@@ -105,9 +141,12 @@ class FormatWriter:
         self._pending.append(records)
         self.rows += len(records)
 
+    def add_text(self, records: np.ndarray, text: bytes) -> None:
+        self._pending.add_text(records, text)
+
     # -- pipeline.Checkpointer: a batch is written at a mark -----------------------------
     def due(self) -> bool:
-        return self._pending.rows >= self.batch_rows
+        return self._pending.rows >= self.batch_rows or self._pending.text_len >= BATCH_BYTES
 
     def save(self, mark: Mark) -> None:
         self._flush(mark.categories, final=False)
@@ -125,13 +164,25 @@ class FormatWriter:
                 if c.type == "category"
             },
         }
-        table = Table.from_array(records, meta)
+        text = self._pending.text() if self.schema.text_names else None
+        table = Table.from_array(records, meta, text)
         if self._arrow_schema is None:
             # (dictionary indices are int32 until a dictionary passes 2**31 values: the
             # schema of the first batch holds for the file)
             self._arrow_schema = bridges.arrow_schema(table)
-            self._writer = open_writer(self.fmt, self._tmp, self._arrow_schema)
+            if self.spooled:
+                self._spool, fd = outset.create_temp(self.dst, outset.new_run_id())
+                os.close(fd)
+                self._stack.callback(_remove, self._spool)
+                self._writer = open_writer("arrow-stream", self._spool, self._arrow_schema)
+            else:
+                self._writer = open_writer(self.fmt, self._tmp, self._arrow_schema)
         # (a batch is at most BATCH_BYTES of records: its text fits Arrow's int32 offsets)
         self._writer.write_batch(bridges.record_batch(table, self._arrow_schema))
         self.written += n
         self._pending = ArrayWriter(self.dtype, capacity=min(self.batch_rows, 1 << 16))
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
