@@ -149,8 +149,8 @@ def test_convert_refuses_csv_and_jsonl_names(tmp_path, name):
     before = listing(tmp_path)
     with pytest.raises(ValueError, match="convert to .npy, then export"):
         fastetl.convert(src, tmp_path / name)
-    proc = subprocess.run([sys.executable, "-m", "fastetl", "convert", str(src), str(tmp_path / name)],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    cmd = [sys.executable, "-m", "fastetl", "convert", str(src), str(tmp_path / name)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and "then export" in proc.stderr
     assert listing(tmp_path) == before

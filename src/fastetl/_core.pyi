@@ -72,10 +72,11 @@ def xxh64_chunks(data: _Buf, chunk: int, seed: int = 0) -> bytes: ...
 CSV_KINDS: dict[str, int]
 CSV_BAD_UTF8: int
 CSV_BAD_CODE: int
+CSV_BAD_CELL: int
 
 def csv_rows(
     records: Any, start: int, stop: int, specs: list[dict[str, Any]], null: bytes,
-    out: _Buf, row_max: int,
+    out: _Buf, row_max: int, dialect: tuple[bytes, bytes, bytes, bytes, bytes, bool] | None = ...,
 ) -> tuple[int, int, int, int]: ...
 
 

@@ -6,7 +6,8 @@ it the record blocks in input order, with global category codes.  It holds about
 :data:`BATCH_BYTES` of records, then turns them into one Arrow record batch (the
 bridges' compiled decoders, as for ``fastetl.export``) and writes it: one Parquet
 row group, or one IPC batch (spooled, for an Arrow file whose learned dictionaries
-may still grow: see :meth:`FormatWriter._rewrite`).  It is also the run's checkpointer: a ``Mark`` carries
+may still grow: see :meth:`FormatWriter._rewrite`).  It is also the run's
+checkpointer: a ``Mark`` carries
 the learned category dictionaries as they are once a block is written, which cover
 every code written so far (they only grow), so a batch is made at a mark.  The file
 is written under a temporary name and renamed over ``OUT`` only at :meth:`finish`.
