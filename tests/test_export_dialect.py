@@ -172,3 +172,25 @@ def test_a_character_the_encoding_cannot_hold_is_a_one_line_error(tmp_path):
     with pytest.raises(fastetl.OutputError, match=want):
         export(t, dest)
     assert not dest.exists()
+
+
+@pytest.mark.parametrize("dialect", [{"quote": "'"}, {"quote": None, "delimiter": "'",
+                                                      "escape": "\\"}])  # fmt: skip
+def test_formula_mark_is_text_in_a_dialect_that_reads_it(tmp_path, dialect):
+    # the neutralising ' is the quote (or the delimiter) of these dialects
+    values = ["=1+1", "@x", "-cmd", "-12.5", "plain"]
+    schema = {"dialect": dialect, "columns": [{"name": "s", "type": "str", "width": 9},
+                                              {"name": "t", "type": "text"}]}  # fmt: skip
+    src = tmp_path / "in.csv"
+    buf = io.StringIO()
+    w = csv.writer(buf, **_fmt(dialect))
+    w.writerows([["s", "t"]] + [[v, v] for v in values])
+    src.write_text(buf.getvalue(), encoding="utf-8")
+    out = tmp_path / "o.npy"
+    fastetl.convert(src, out, schema=schema, workers=1)
+    dest = tmp_path / "x.csv"
+    export(out, dest)  # formula_escape on
+    opts = {k: v for k, v in _fmt(dialect).items() if k != "lineterminator"}
+    got = list(csv.reader(io.StringIO(dest.read_text(encoding="utf-8"), newline=""), **opts))
+    want = [v if v in ("-12.5", "plain") else "'" + v for v in values]
+    assert got[1:] == [[v, v] for v in want]

@@ -185,6 +185,14 @@ cdef Py_ssize_t put_text_d(char *p, const char *s, Py_ssize_t n, bint escape,
         p[0] = d.quote
         j = 1
     if escape and starts_formula(s, n):
+        if d.quote == c"'":  # (the mark is text: doubled as any quote inside quotes)
+            p[j] = c"'"
+            j += 1
+        elif d.quote == 0 and is_special(d, c"'"):
+            if d.esc == 0:
+                return -1
+            p[j] = d.esc
+            j += 1
         p[j] = c"'"
         j += 1
     for i in range(n):
