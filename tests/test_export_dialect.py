@@ -140,33 +140,33 @@ def test_csv_export_round_trip_in_the_schema_dialect(tmp_path, dialect):
     assert (again / "o.text.npy").read_bytes() == (tmp_path / "o.text.npy").read_bytes()
 
 
-TWO = {"columns": [{"name": "i", "type": "int64"}, {"name": "s", "type": "str", "width": 8}]}
+def _read_in(tmp_path: Path, text: str, kind: str, dialect: dict) -> fastetl.Table:
+    """``text`` (a default-dialect CSV of columns i, s) converted, then opened with the
+    schema's dialect changed to ``dialect`` (as if converted from another file)."""
+    src = tmp_path / "in.csv"
+    src.write_text(text, encoding="utf-8")
+    out = tmp_path / "o.npy"
+    s = {"name": "s", "type": kind, **({"width": 8} if kind == "str" else {})}
+    fastetl.convert(src, out, schema={"columns": [{"name": "i", "type": "int64"}, s]})
+    t = fastetl.open(out)
+    t.schema = fastetl.Schema.from_dict({**t.schema.to_dict(), "dialect": dialect})
+    return t
 
 
-def test_a_value_the_dialect_cannot_spell_is_a_one_line_error(tmp_path):
+@pytest.mark.parametrize("kind", ["str", "text"])
+def test_a_value_the_dialect_cannot_spell_is_a_one_line_error(tmp_path, kind):
     # no quote, no escape: a delimiter inside a value cannot be written (it could not
     # have been read from such a file: the records came from a file in another dialect)
-    src = tmp_path / "in.csv"
-    src.write_text('i,s\n1,"a\tb"\n', encoding="utf-8")
-    out = tmp_path / "o.npy"
-    fastetl.convert(src, out, schema=TWO)
-    t = fastetl.open(out)
-    tabs = {"delimiter": "\t", "quote": None}
-    t.schema = fastetl.Schema.from_dict({**t.schema.to_dict(), "dialect": tabs})
+    t = _read_in(tmp_path, 'i,s\n1,ok\n2,"a\tb"\n', kind, {"delimiter": "\t", "quote": None})
     dest = tmp_path / "x.csv"
-    with pytest.raises(fastetl.OutputError, match=r"column 's', row 0: 'a\\tb' cannot be") as e:
+    with pytest.raises(fastetl.OutputError, match=r"column 's', row 1: 'a\\tb' cannot be") as e:
         export(t, dest)
     assert "\n" not in str(e.value)
     assert not dest.exists()
 
 
 def test_a_character_the_encoding_cannot_hold_is_a_one_line_error(tmp_path):
-    src = tmp_path / "in.csv"
-    src.write_text("i,s\n1,ok\n2,€uro\n", encoding="utf-8")
-    out = tmp_path / "o.npy"
-    fastetl.convert(src, out, schema=TWO)
-    t = fastetl.open(out)
-    t.schema = fastetl.Schema.from_dict({**t.schema.to_dict(), "dialect": {"encoding": "latin-1"}})
+    t = _read_in(tmp_path, "i,s\n1,ok\n2,€uro\n", "str", {"encoding": "latin-1"})
     dest = tmp_path / "x.csv"
     want = r"line 3 of the CSV: '€' cannot be written in the schema's encoding latin-1"
     with pytest.raises(fastetl.OutputError, match=want):
