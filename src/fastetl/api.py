@@ -444,7 +444,9 @@ def convert(
     from .export.onepass import streamed_format, unwritable_reason  # (light: no pyarrow)
 
     refused = unwritable_reason(dst_path)
-    if refused is not None:
+    # (the input itself under that name: refused later, saying so)
+    own = isinstance(src, (str, os.PathLike)) and dst_path.exists() and os.path.exists(src)
+    if refused is not None and not (own and os.path.samefile(src, dst_path)):
         raise ValueError(refused)
     fmt = streamed_format(dst_path)
     if fmt is not None:  # OUT.parquet / OUT.arrow: written straight, no .npy in between
