@@ -518,7 +518,7 @@ def test_bad_arguments(converted, tmp_path):
         export(out, tmp_path / "x.txt")
     with pytest.raises(ValueError, match="format must be one of"):
         export(out, tmp_path / "x.csv", format="xlsx")
-    with pytest.raises(ValueError, match="over its own input"):
+    with pytest.raises(ValueError, match="a file of its input"):
         export(out, out, format="csv")
     with pytest.raises(fastetl.OutputError, match="no such file"):
         export(tmp_path / "missing.npy", tmp_path / "x.csv")

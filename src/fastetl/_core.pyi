@@ -83,10 +83,12 @@ def fold_text_classes(data: _Buf, size: int, out: _Buf) -> None: ...
 CSV_KINDS: dict[str, int]
 CSV_BAD_UTF8: int
 CSV_BAD_CODE: int
+CSV_BAD_CELL: int
 
 def csv_rows(
     records: Any, start: int, stop: int, specs: list[dict[str, Any]], null: bytes,
-    out: _Buf, row_max: int, json: bool = ...,
+    out: _Buf, row_max: int, dialect: tuple[bytes, bytes, bytes, bytes, bytes, bool] | None = ...,
+    json: bool = ...,
 ) -> tuple[int, int, int, int]: ...
 
 

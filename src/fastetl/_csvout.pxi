@@ -10,6 +10,7 @@
 # raises: it returns how far it got and, for a value it refuses, the row and column.
 
 from libc.stdint cimport int8_t, int16_t, int32_t, uint16_t
+from libc.string cimport memmove
 
 CSV_KINDS = {
     "empty": 0, "int": 1, "uint": 2, "decimal": 3, "date": 4, "datetime": 5, "bool": 6,
@@ -18,8 +19,18 @@ CSV_KINDS = {
 cdef enum:
     BAD_UTF8 = 1  # a str value that is not UTF-8
     BAD_CODE = 2  # a category code past the dictionary
+    BAD_CELL = 3  # a cell the dialect cannot spell (e.g. a delimiter with no quote or escape)
 CSV_BAD_UTF8 = BAD_UTF8
 CSV_BAD_CODE = BAD_CODE
+CSV_BAD_CELL = BAD_CELL
+
+cdef struct OutDialect:
+    char delim
+    char quote      # 0: none
+    char esc        # 0: none
+    char comment    # 0: none
+    char mark       # decimal mark
+    bint trailing   # every line ends with a delimiter
 
 cdef struct OutCol:
     int kind
@@ -202,10 +213,81 @@ cdef inline Py_ssize_t put_json_text(char *p, const char *s, Py_ssize_t n) noexc
     return j + 1
 
 
-cdef inline bint needs_quotes(const char *s, Py_ssize_t n) noexcept nogil:
+cdef inline bint is_special(const OutDialect *d, char ch) noexcept nogil:
+    return (ch == d.delim or ch == c'\r' or ch == c'\n' or (d.quote != 0 and ch == d.quote)
+            or (d.esc != 0 and ch == d.esc) or (d.comment != 0 and ch == d.comment))
+
+
+cdef Py_ssize_t put_text_d(char *p, const char *s, Py_ssize_t n, bint escape,
+                           const OutDialect *d) noexcept nogil:
+    """A text cell in dialect ``d``: quoted by its quote (quotes doubled, escapes escaped);
+    without a quote, raw with the escape before each special byte.  A leading ' where it
+    would start a formula.  -1: the dialect cannot spell it (no quote, no escape)."""
+    cdef Py_ssize_t i, j = 0
+    cdef char ch
+    if d.quote == c'"' and d.esc == 0:
+        return put_text(p, s, n, escape)
+    if d.quote != 0:
+        p[0] = d.quote
+        j = 1
+    if escape and starts_formula(s, n):
+        if d.quote == c"'":  # (the mark is text: doubled as any quote inside quotes)
+            p[j] = c"'"
+            j += 1
+        elif d.quote == 0 and is_special(d, c"'"):
+            if d.esc == 0:
+                return -1
+            p[j] = d.esc
+            j += 1
+        p[j] = c"'"
+        j += 1
+    for i in range(n):
+        ch = s[i]
+        if d.quote != 0:
+            if ch == d.quote:
+                p[j] = ch
+                j += 1
+            elif d.esc != 0 and ch == d.esc:
+                p[j] = ch
+                j += 1
+        elif is_special(d, ch):
+            if d.esc == 0:
+                return -1
+            p[j] = d.esc
+            j += 1
+        p[j] = ch
+        j += 1
+    if d.quote != 0:
+        p[j] = d.quote
+        j += 1
+    return j
+
+
+cdef inline Py_ssize_t wrap_cell(char *p, Py_ssize_t n, const OutDialect *d) noexcept nogil:
+    """A cell written at p[0:n] with no quoting (a number, a date...): quoted when it holds
+    a byte the dialect reads otherwise (a ``,`` decimal mark with a ``,`` delimiter, a
+    comment mark).  Returns its new length, or -1 when the dialect cannot spell it."""
+    cdef Py_ssize_t i
+    cdef bint special = False
+    for i in range(n):
+        if is_special(d, p[i]):
+            if d.quote != 0 and p[i] == d.quote:
+                return -1
+            special = True
+    if not special:
+        return n
+    if d.quote == 0:
+        return -1
+    memmove(p + 1, p, n)
+    p[0] = d.quote
+    p[n + 1] = d.quote
+    return n + 2
+
+
+cdef inline bint needs_quotes(const char *s, Py_ssize_t n, const OutDialect *d) noexcept nogil:
     cdef Py_ssize_t i
     for i in range(n):
-        if s[i] == c',' or s[i] == c'"' or s[i] == c'\r' or s[i] == c'\n':
+        if is_special(d, s[i]):
             return True
     return False
 
@@ -234,12 +316,13 @@ cdef Py_ssize_t csv_rows_nogil(const char *recs, Py_ssize_t itemsize, Py_ssize_t
                                Py_ssize_t stop, OutCol *cols, int ncols, const char *null,
                                Py_ssize_t null_len, char *out, Py_ssize_t cap,
                                Py_ssize_t row_max, Py_ssize_t *used, int *status,
-                               int *bad_col, bint json) noexcept nogil:
-    """Rows [start, stop) of the records as CSV lines (``json``: JSON Lines) into
-    out[0:cap], while a line of at most ``row_max`` bytes still fits.  Returns the row
+                               int *bad_col, const OutDialect *d, bint json) noexcept nogil:
+    """Rows [start, stop) of the records as CSV lines in dialect ``d`` (``json``: JSON Lines)
+    into out[0:cap], while a line of at most ``row_max`` bytes still fits.  Returns the row
     it stopped at (``used``: bytes written); on a value it refuses, sets ``status`` and
     ``bad_col`` and returns its row."""
-    cdef Py_ssize_t r, pos = 0, n, k, i
+    cdef Py_ssize_t r, pos = 0, n, k, i, cs
+    cdef bint plain
     cdef const char *rec
     cdef const char *s
     cdef OutCol *c
@@ -257,8 +340,10 @@ cdef Py_ssize_t csv_rows_nogil(const char *recs, Py_ssize_t itemsize, Py_ssize_t
                 memcpy(out + pos, c.key, c.key_len)
                 pos += c.key_len
             elif j:
-                out[pos] = c','
+                out[pos] = d.delim
                 pos += 1
+            cs = pos
+            plain = True  # a cell written unquoted: checked against the dialect below
             if c.null_byte >= 0 and (<const uint8_t *>rec)[c.null_byte] & c.null_mask:
                 memcpy(out + pos, null, null_len)
                 pos += null_len
@@ -280,7 +365,7 @@ cdef Py_ssize_t csv_rows_nogil(const char *recs, Py_ssize_t itemsize, Py_ssize_t
                         out[pos] = c'-'
                         pos += 1
                     pos += put_u64(out + pos, code / <uint64_t>c.unit_mul)
-                    out[pos] = c'.'
+                    out[pos] = d.mark
                     put_digits(out + pos + 1, code % <uint64_t>c.unit_mul, c.scale)
                     pos += 1 + c.scale
                 if json:
@@ -297,29 +382,26 @@ cdef Py_ssize_t csv_rows_nogil(const char *recs, Py_ssize_t itemsize, Py_ssize_t
                     pos += 1
                 if c.kind == 4:
                     pos += put_date(out + pos, v)
-                    if json:
-                        out[pos] = c'"'
+                else:
+                    secs = floor_div(v, c.unit_mul)
+                    frac = v - secs * c.unit_mul
+                    days = floor_div(secs, 86400)
+                    sod = secs - days * 86400
+                    pos += put_date(out + pos, days)
+                    out[pos] = c'T'
+                    put_digits(out + pos + 1, <uint64_t>(sod / 3600), 2)
+                    out[pos + 3] = c':'
+                    put_digits(out + pos + 4, <uint64_t>(sod / 60 % 60), 2)
+                    out[pos + 6] = c':'
+                    put_digits(out + pos + 7, <uint64_t>(sod % 60), 2)
+                    pos += 9
+                    if c.scale > 0:
+                        out[pos] = c'.'
+                        put_digits(out + pos + 1, <uint64_t>frac, c.scale)
+                        pos += 1 + c.scale
+                    if c.utc:
+                        out[pos] = c'Z'
                         pos += 1
-                    continue
-                secs = floor_div(v, c.unit_mul)
-                frac = v - secs * c.unit_mul
-                days = floor_div(secs, 86400)
-                sod = secs - days * 86400
-                pos += put_date(out + pos, days)
-                out[pos] = c'T'
-                put_digits(out + pos + 1, <uint64_t>(sod / 3600), 2)
-                out[pos + 3] = c':'
-                put_digits(out + pos + 4, <uint64_t>(sod / 60 % 60), 2)
-                out[pos + 6] = c':'
-                put_digits(out + pos + 7, <uint64_t>(sod % 60), 2)
-                pos += 9
-                if c.scale > 0:
-                    out[pos] = c'.'
-                    put_digits(out + pos + 1, <uint64_t>frac, c.scale)
-                    pos += 1 + c.scale
-                if c.utc:
-                    out[pos] = c'Z'
-                    pos += 1
                 if json:
                     out[pos] = c'"'
                     pos += 1
@@ -345,7 +427,14 @@ cdef Py_ssize_t csv_rows_nogil(const char *recs, Py_ssize_t itemsize, Py_ssize_t
                 if json:
                     pos += put_json_text(out + pos, s, n)
                 else:
-                    pos += put_text(out + pos, s, n, c.escape)
+                    k = put_text_d(out + pos, s, n, c.escape, d)
+                    if k < 0:
+                        status[0] = BAD_CELL
+                        bad_col[0] = j
+                        used[0] = pos
+                        return r
+                    pos += k
+                plain = False
             elif c.kind == 8:
                 code = read_uint(rec + c.offset, c.size)
                 if code >= <uint64_t>c.ncells:
@@ -356,6 +445,7 @@ cdef Py_ssize_t csv_rows_nogil(const char *recs, Py_ssize_t itemsize, Py_ssize_t
                 n = c.cell_off[code + 1] - c.cell_off[code]
                 memcpy(out + pos, c.cell_data + c.cell_off[code], n)
                 pos += n
+                plain = False  # (cells made in the dialect's spelling)
             elif c.kind == 9:
                 i = r
                 if c.cell_valid != NULL and not c.cell_valid[i]:
@@ -364,12 +454,28 @@ cdef Py_ssize_t csv_rows_nogil(const char *recs, Py_ssize_t itemsize, Py_ssize_t
                     continue
                 s = c.cell_data + c.cell_off[i]
                 n = c.cell_off[i + 1] - c.cell_off[i]
-                if c.escape or (c.quote and needs_quotes(s, n)):
-                    pos += put_text(out + pos, s, n, c.escape)
+                if c.escape or (c.quote and needs_quotes(s, n, d)):
+                    k = put_text_d(out + pos, s, n, c.escape, d)
+                    if k < 0:
+                        status[0] = BAD_CELL
+                        bad_col[0] = j
+                        used[0] = pos
+                        return r
+                    pos += k
+                    plain = False
                 else:
                     memcpy(out + pos, s, n)
                     pos += n
+                    plain = c.quote  # (without quote: cells made in the dialect's spelling)
             # kind 0 (empty): nothing
+            if plain and not json and pos > cs:
+                k = wrap_cell(out + cs, pos - cs, d)
+                if k < 0:
+                    status[0] = BAD_CELL
+                    bad_col[0] = j
+                    used[0] = cs
+                    return r
+                pos = cs + k
         if json:
             if ncols == 0:
                 out[pos] = c'{'
@@ -377,6 +483,9 @@ cdef Py_ssize_t csv_rows_nogil(const char *recs, Py_ssize_t itemsize, Py_ssize_t
             out[pos] = c'}'
             out[pos + 1] = c'\n'
         else:
+            if d.trailing:
+                out[pos] = d.delim
+                pos += 1
             out[pos] = c'\r'
             out[pos + 1] = c'\n'
         pos += 2
@@ -385,14 +494,16 @@ cdef Py_ssize_t csv_rows_nogil(const char *recs, Py_ssize_t itemsize, Py_ssize_t
 
 
 def csv_rows(object records, Py_ssize_t start, Py_ssize_t stop, list specs, bytes null,
-             object out, Py_ssize_t row_max, bint json=False):
+             object out, Py_ssize_t row_max, tuple dialect=None, bint json=False):
     """Rows [start, stop) of the 1-d contiguous structured array ``records`` as CSV lines
     (``\\r\\n``) into the writable buffer ``out``, spelled by ``specs`` (one dict per output
     column: see export/csv.py); ``null`` is a null's text.  ``json``: JSON Lines instead
     (each spec's ``key`` bytes before its value; see export/jsonl.py).  Stops early when a line of
     ``row_max`` bytes might not fit.  Returns ``(row stopped at, bytes used, status,
-    column)``: status 0, or CSV_BAD_UTF8 / CSV_BAD_CODE at that row and column.
-    Cells of a ``cells`` column are indexed by row, as the records are."""
+    column)``: status 0, or CSV_BAD_UTF8 / CSV_BAD_CODE / CSV_BAD_CELL at that row and
+    column.  Cells of a ``cells`` column are indexed by row, as the records are.
+    ``dialect``: ``(delimiter, quote, escape, comment, decimal mark, trailing delimiter)``,
+    one-byte ``bytes`` (``b""`` for none) and a bool; default RFC 4180."""
     cdef Py_buffer rb, ob
     cdef OutCol *cols = NULL
     cdef int ncols = len(specs), j, status = 0, bad_col = -1
@@ -402,6 +513,18 @@ def csv_rows(object records, Py_ssize_t start, Py_ssize_t stop, list specs, byte
     cdef list keep = []
     cdef Py_buffer *views = NULL
     cdef int nviews = 0
+    cdef OutDialect d
+    d.delim, d.quote, d.esc, d.comment, d.mark, d.trailing = c',', c'"', 0, 0, c'.', False
+    if dialect is not None:
+        for k, b in enumerate(dialect[:5]):
+            if len(b) > 1 or (k in (0, 4) and len(b) != 1):
+                raise ValueError(f"dialect item {k} must be one byte, got {b!r}")
+        d.delim = (<bytes>dialect[0])[0]
+        d.quote = (<bytes>dialect[1])[0] if dialect[1] else 0
+        d.esc = (<bytes>dialect[2])[0] if dialect[2] else 0
+        d.comment = (<bytes>dialect[3])[0] if dialect[3] else 0
+        d.mark = (<bytes>dialect[4])[0]
+        d.trailing = bool(dialect[5])
     PyObject_GetBuffer(records, &rb, PyBUF_SIMPLE)
     try:
         PyObject_GetBuffer(out, &ob, PyBUF_WRITABLE)
@@ -446,7 +569,7 @@ def csv_rows(object records, Py_ssize_t start, Py_ssize_t stop, list specs, byte
             with nogil:
                 got = csv_rows_nogil(<const char *>rb.buf, itemsize, start, stop, cols, ncols,
                                      nul, null_len, <char *>ob.buf, ob.len, row_max, &used,
-                                     &status, &bad_col, json)
+                                     &status, &bad_col, &d, json)
             return got, used, status, bad_col
         finally:
             for j in range(nviews):

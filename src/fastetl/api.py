@@ -456,8 +456,13 @@ def convert(
     if openlineage is not None:
         _ol.check_destination(openlineage)
     dst_path = Path(dst)
-    from .export.onepass import streamed_format  # (light: pyarrow is loaded when used)
+    from .export.onepass import streamed_format, unwritable_reason  # (light: no pyarrow)
 
+    refused = unwritable_reason(dst_path)
+    # (the input itself under that name: refused later, saying so)
+    own = isinstance(src, (str, os.PathLike)) and dst_path.exists() and os.path.exists(src)
+    if refused is not None and not (own and os.path.samefile(src, dst_path)):
+        raise ValueError(refused)
     fmt = streamed_format(dst_path)
     if fmt is not None:  # OUT.parquet / OUT.arrow: written straight, no .npy in between
         if append or resume or on_error == "reject":

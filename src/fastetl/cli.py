@@ -695,6 +695,13 @@ class ProgressBar:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    from fastetl.export.onepass import unwritable_reason
+
+    refused = unwritable_reason(args.output)
+    out = Path(args.output)
+    own = args.input != "-" and out.exists() and os.path.exists(args.input)
+    if refused is not None and not (own and os.path.samefile(args.input, out)):
+        raise UsageError(refused)  # (the input itself under that name: refused later, saying so)
     if args.dask:
         return _convert_dask(args)
     if args.rejects and args.on_error != "reject":

@@ -123,8 +123,8 @@ def export(
         if os.path.isdir(table_or_path):
             raise ValueError(f"{os.fspath(table_or_path)} is a folder: export one .npy file")
         t = open_table(table_or_path)
-    if t.path is not None and os.path.exists(dest) and os.path.samefile(t.path, dest):
-        raise ValueError(f"refusing to write the export over its own input {t.path}")
+    if t.path is not None:
+        guard_input_set(t, dest)
     rows = batch_rows(t) if rows_per_batch is None else int(rows_per_batch)
     if rows < 1:
         raise ValueError(f"rows_per_batch must be a positive integer, got {rows_per_batch!r}")
@@ -146,6 +146,39 @@ def export(
         bytes_out=os.path.getsize(dest),
         seconds=time.perf_counter() - t0,
     )
+
+
+def input_set(t: Table) -> list[Path]:
+    """The files a converted output is made of: its ``.npy``, sidecar, text bytes,
+    rejects file and the rejects' reasons (whether they exist or not)."""
+    from ..store import sidecar_path, text_path
+
+    assert t.path is not None
+    npy = Path(t.path)
+    files = [npy, sidecar_path(npy), text_path(npy)]
+    rejects = t.meta.get("rejects") if isinstance(t.meta, dict) else None
+    if isinstance(rejects, str) and rejects:
+        r = Path(rejects)
+        r = r if r.is_absolute() else npy.parent / r
+        files += [r, r.with_name(r.name + ".json")]
+    return files
+
+
+def guard_input_set(t: Table, dest: str | os.PathLike[str]) -> None:
+    """Refuse a ``dest`` that is one of the files of the export's input (see
+    :func:`input_set`): writing it would damage the data being read."""
+    target = Path(dest)
+    for f in input_set(t):
+        same = (
+            os.path.samefile(f, target)
+            if f.exists() and target.exists()
+            else f.resolve() == target.resolve()
+        )
+        if same:
+            raise ValueError(
+                f"refusing to write the export over {os.fspath(f)}, a file of its input "
+                f"{os.fspath(t.path)}"
+            )
 
 
 def pick(names: list[str], columns: list[str] | None) -> list[str]:

@@ -30,14 +30,22 @@ def schema_of(schema: Any, names: list[str]) -> Any:
 
 
 def open_writer(fmt: str, path: Path, schema: Any) -> Any:
-    """pyarrow's writer of ``fmt`` into ``path`` (call ``write_batch``, then ``close``)."""
+    """pyarrow's writer of ``fmt`` into ``path`` (call ``write_batch``, then ``close``).
+
+    An Arrow file never holds dictionary deltas (polars and others cannot read them):
+    every batch must carry the same dictionary, the whole one (a batch with another is an
+    error, not a file readers refuse).  ``"arrow-stream"``: an IPC stream with deltas, the
+    spool of a one-pass conversion whose dictionaries still grow (:mod:`.onepass`)."""
     import pyarrow as pa
 
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
         return pq.ParquetWriter(str(path), schema, compression="snappy")
-    options = pa.ipc.IpcWriteOptions(emit_dictionary_deltas=True)
+    if fmt == "arrow-stream":
+        options = pa.ipc.IpcWriteOptions(emit_dictionary_deltas=True)
+        return pa.ipc.new_stream(str(path), schema, options=options)
+    options = pa.ipc.IpcWriteOptions(emit_dictionary_deltas=False)
     return pa.ipc.new_file(str(path), schema, options=options)
 
 

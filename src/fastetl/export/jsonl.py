@@ -30,7 +30,7 @@ from . import need_pyarrow, pick
 def plan(t: Table, columns: list[str] | None, fmt: str, formula_escape: bool) -> dict[str, Any]:
     need_pyarrow("export to jsonl")
     names = pick(bridges.arrow_schema(t).names, columns)
-    specs = _csv.column_specs(t, names, False, {}, json=True)
+    specs = _csv.column_specs(t, names, False, {}, t.schema.dialect, json=True)
     for k, (name, spec) in enumerate(zip(names, specs, strict=True)):
         key = ("{" if k == 0 else ",") + json.dumps(name, ensure_ascii=False) + ":"
         spec["key"] = key.encode("utf-8")

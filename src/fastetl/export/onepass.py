@@ -5,7 +5,9 @@
 it the record blocks in input order, with global category codes.  It holds about
 :data:`BATCH_BYTES` of records, then turns them into one Arrow record batch (the
 bridges' compiled decoders, as for ``fastetl.export``) and writes it: one Parquet
-row group, or one IPC batch.  It is also the run's checkpointer: a ``Mark`` carries
+row group, or one IPC batch (spooled, for an Arrow file whose learned dictionaries
+may still grow: see :meth:`FormatWriter._rewrite`).  It is also the run's
+checkpointer: a ``Mark`` carries
 the learned category dictionaries as they are once a block is written, which cover
 every code written so far (they only grow), so a batch is made at a mark.  The file
 is written under a temporary name and renamed over ``OUT`` only at :meth:`finish`.
@@ -21,12 +23,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .. import bridges
+from .. import bridges, outset
 from ..pipeline import Mark
 from ..schema import Schema
 from ..store import ArrayWriter
@@ -45,6 +48,20 @@ def streamed_format(dst: str | Path) -> str | None:
     (by its suffix), else None (a ``.npy``)."""
     fmt = SUFFIXES.get(Path(dst).suffix.lower())
     return fmt if fmt in STREAMED else None
+
+
+def unwritable_reason(dst: str | Path) -> str | None:
+    """Why a conversion refuses ``dst``: its suffix names an export format a conversion
+    does not write (CSV, JSON Lines), where a ``.npy`` under that name would mislead.
+    None for any other name (a ``.npy`` is written, whatever the suffix)."""
+    suffix = Path(dst).suffix.lower()
+    fmt = SUFFIXES.get(suffix)
+    if fmt is None or fmt in STREAMED:
+        return None
+    return (
+        f"a conversion writes .npy, Parquet or Arrow, not {fmt} ({suffix}): convert to "
+        f".npy, then export (fastetl export OUT.npy {Path(dst).name})"
+    )
 
 
 class FormatWriter:
@@ -67,6 +84,12 @@ class FormatWriter:
         self._writer: Any = None
         self._arrow_schema: Any = None
         self.categories: dict[str, list[str]] = {}
+        # an Arrow file holds one dictionary per column, the final one: while learned
+        # dictionaries grow, batches go to an IPC stream (with deltas) first
+        self.spooled = fmt == "arrow" and any(
+            c.type == "category" and c.values is None for c in schema.columns
+        )
+        self._spool: Path | None = None
 
     # -- the file --------------------------------------------------------------------
     def __enter__(self) -> FormatWriter:
@@ -84,9 +107,45 @@ class FormatWriter:
         """Write what is held, with the final dictionaries, and the lineage entries
         (then leave the ``with``)."""
         entries = {LINEAGE_KEY: json.dumps(lineage, ensure_ascii=False)}
-        self._flush(categories, final=True, custom=entries if self.fmt == "arrow" else None)
+        custom = entries if self.fmt == "arrow" else None  # (on the last batch)
+        self._flush(categories, final=True, custom=custom)
+        if self.spooled:
+            self._rewrite(categories, custom)
         if self.fmt == "parquet":
             self._writer.add_key_value_metadata({**self._schema_meta(), **entries})
+
+    def _rewrite(self, categories: dict[str, list[str]], custom: dict[str, str] | None) -> None:
+        """The spooled stream into the Arrow file, batch by batch, each learned category
+        column given the final dictionary (codes are global: each batch's dictionary is
+        a prefix of it).  Costs writing and reading the batches once more, on disk."""
+        import pyarrow as pa
+
+        assert self._spool is not None
+        self._writer.close()
+        in_file = self._arrow_schema.with_metadata(self._schema_meta())
+        self._writer = open_writer("arrow", self._tmp, in_file)
+        final = {
+            c.name: pa.array(categories.get(c.name, []), type=pa.string())
+            for c in self.schema.columns
+            if c.type == "category" and c.values is None
+        }
+        held = None  # (one batch behind: the last one carries the lineage entries)
+        with pa.memory_map(str(self._spool)) as source:
+            for batch in pa.ipc.open_stream(source):
+                if held is not None:
+                    self._writer.write_batch(held)
+                columns = [
+                    pa.DictionaryArray.from_arrays(col.indices, final[name])
+                    if name in final
+                    else col
+                    for name, col in zip(batch.schema.names, batch.columns)
+                ]
+                held = pa.RecordBatch.from_arrays(columns, schema=self._arrow_schema)
+        if held is not None:
+            if custom is not None:
+                self._writer.write_batch(held, custom_metadata=custom)
+            else:
+                self._writer.write_batch(held)
 
     # -- pipeline.Writer ---------------------------------------------------------------
     @property
@@ -104,9 +163,12 @@ class FormatWriter:
         self._pending.append(records)
         self.rows += len(records)
 
+    def add_text(self, records: np.ndarray, text: bytes) -> None:
+        self._pending.add_text(records, text)
+
     # -- pipeline.Checkpointer: a batch is written at a mark -----------------------------
     def due(self) -> bool:
-        return self._pending.rows >= self.batch_rows
+        return self._pending.rows >= self.batch_rows or self._pending.text_len >= BATCH_BYTES
 
     def save(self, mark: Mark) -> None:
         self._flush(mark.categories, final=False)
@@ -129,7 +191,8 @@ class FormatWriter:
                 if c.type == "category"
             },
         }
-        table = Table.from_array(records, meta)
+        text = self._pending.text() if self.schema.text_names else None
+        table = Table.from_array(records, meta, text)
         if self._arrow_schema is None:
             # (dictionary indices are int32 until a dictionary passes 2**31 values: the
             # schema of the first batch holds for the file)
@@ -137,7 +200,13 @@ class FormatWriter:
             in_file = self._arrow_schema
             if self.fmt == "arrow":  # (Parquet's go in the footer, at the end)
                 in_file = in_file.with_metadata(self._schema_meta())
-            self._writer = open_writer(self.fmt, self._tmp, in_file)
+            if self.spooled:
+                self._spool, fd = outset.create_temp(self.dst, outset.new_run_id())
+                os.close(fd)
+                self._stack.callback(_remove, self._spool)
+                self._writer = open_writer("arrow-stream", self._spool, self._arrow_schema)
+            else:
+                self._writer = open_writer(self.fmt, self._tmp, in_file)
         # (a batch is at most BATCH_BYTES of records: its text fits Arrow's int32 offsets)
         batch = bridges.record_batch(table, self._arrow_schema)
         if custom is not None:
@@ -176,3 +245,8 @@ def stored_meta(path: str | Path) -> dict[str, Any]:
     schema = json.loads(got[SCHEMA_KEY]) if SCHEMA_KEY in got else None
     lineage = json.loads(got[LINEAGE_KEY]) if LINEAGE_KEY in got else []
     return {"schema": schema, "lineage": lineage, "rows": rows}
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
