@@ -229,3 +229,35 @@ def test_one_pass_arrow_spool_removed_on_error(tmp_path, monkeypatch):
     with pytest.raises(fastetl.ParseError):
         fastetl.convert(src, dest, schema=TEXT_SCHEMA, workers=1, block_size=4096)
     assert listing(tmp_path) == ["in.csv"]
+
+
+def test_text_to_json_lines_read_back_by_json_and_pyarrow(text_out, tmp_path):
+    import json
+
+    import pyarrow.json as pj
+
+    out, rows = text_out
+    dest = tmp_path / "x.jsonl"
+    export(out, dest, rows_per_batch=17)
+    got = [json.loads(line) for line in dest.read_text(encoding="utf-8").splitlines()]
+    want = [r["t"] or None for r in rows]  # an empty cell of a nullable column is a null
+    assert [g["t"] for g in got] == want
+    assert [g["id"] for g in got] == [r["id"] for r in rows]
+    assert [g["c"] for g in got] == [r["c"] for r in rows]
+    assert pj.read_json(dest).column("t").to_pylist() == want
+
+
+def test_one_pass_arrow_spooled_keeps_schema_and_lineage(tmp_path, monkeypatch):
+    from fastetl.export import onepass
+
+    monkeypatch.setattr(onepass, "BATCH_BYTES", 1024)  # many batches, through the spool
+    src = tmp_path / "in.csv"
+    rows = _growing_csv(src, 2000)
+    dest = tmp_path / "out.arrow"
+    fastetl.convert(src, dest, schema=TEXT_SCHEMA, workers=2, block_size=4096)
+    meta = onepass.stored_meta(dest)
+    assert [c["name"] for c in meta["schema"]["columns"]] == ["id", "t", "c"]
+    (entry,) = meta["lineage"]
+    assert entry["rows_written"] == meta["rows"] == len(rows)
+    assert entry["content_hash"]["bytes"] == src.stat().st_size
+    assert entry["content_hash"]["value"] == fastetl.lineage.file_hash(src)["value"]
