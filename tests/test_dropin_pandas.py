@@ -312,6 +312,15 @@ def test_number_marks_on_own_path(tmp_path, decimal, thousands):
     assert df["a"].dtype == np.int64
 
 
+def _falls_back(path, reason: str, **kw) -> None:
+    """Under "error" the call refuses, naming ``reason``; under "silent" pandas answers it."""
+    fastetl.set_fallback("error")
+    with pytest.raises(FallbackError, match=reason):
+        fpd.read_csv(path, **kw)
+    fastetl.set_fallback("silent")
+    same(path, **kw)
+
+
 def test_number_marks_no_widening(tmp_path):
     """A value the core refuses under decimal/thousands: pandas answers (its verdict on the
     value alone differs from its reading of the column)."""
@@ -328,11 +337,7 @@ def test_number_marks_no_widening(tmp_path):
 @pytest.mark.parametrize("decimal,thousands", [(",", None), (".", ",")])
 def test_floats_with_number_marks_fall_back(tmp_path, decimal, thousands):
     p = write(tmp_path, f"a|b\n8{decimal}094464919385088e+44|1\n1{decimal}5|2\n")
-    fastetl.set_fallback("error")
-    with pytest.raises(FallbackError, match="floats beyond 15 digits"):
-        fpd.read_csv(p, sep="|", decimal=decimal, thousands=thousands)
-    fastetl.set_fallback("silent")
-    same(p, sep="|", decimal=decimal, thousands=thousands)
+    _falls_back(p, "floats beyond 15 digits", sep="|", decimal=decimal, thousands=thousands)
 
 
 def test_comment_on_own_path(tmp_path):
@@ -346,11 +351,7 @@ def test_comment_on_own_path(tmp_path):
 def test_blanks_before_a_comment_fall_back(tmp_path):
     """pandas keeps the blanks before a mark as text; fastetl drops them: pandas answers."""
     p = write(tmp_path, "a,b\n1,x #note\n  #only\n2,y\n")
-    fastetl.set_fallback("error")
-    with pytest.raises(FallbackError, match="comment"):
-        fpd.read_csv(p, comment="#")
-    fastetl.set_fallback("silent")
-    same(p, comment="#")
+    _falls_back(p, "comment", comment="#")
 
 
 def test_short_rows_are_filled_on_own_path(tmp_path):
@@ -362,11 +363,7 @@ def test_short_rows_are_filled_on_own_path(tmp_path):
 def test_line_of_blanks_falls_back(tmp_path):
     """pandas skips a line of blanks; fastetl would read a short row: pandas answers."""
     p = write(tmp_path, "a,b\n1,x\n   \n3,z\n")
-    fastetl.set_fallback("error")
-    with pytest.raises(FallbackError, match="blanks"):
-        fpd.read_csv(p)
-    fastetl.set_fallback("silent")
-    same(p)
+    _falls_back(p, "blanks")
 
 
 def test_escapechar_on_own_path(tmp_path):
@@ -379,11 +376,7 @@ def test_escape_before_other_bytes_falls_back(tmp_path):
     """An escape before a letter: the checks on the raw bytes could miss a nan it
     hides, so pandas answers."""
     p = write(tmp_path, "a,b\n1,2.5\n2,N\\An\n")
-    fastetl.set_fallback("error")
-    with pytest.raises(FallbackError, match="escape"):
-        fpd.read_csv(p, escapechar="\\")
-    fastetl.set_fallback("silent")
-    same(p, escapechar="\\")
+    _falls_back(p, "escape", escapechar="\\")
 
 
 def test_true_false_values_in_a_category(tmp_path):
