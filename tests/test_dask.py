@@ -665,7 +665,7 @@ def test_openlineage_events_and_lineage_of_a_dask_run(client, tmp_path):
     assert [e["source"]["path"] for e in entries] == [str(a.resolve()), str(b.resolve())]
     assert {e["run_id"] for e in entries} == {ev["run"]["runId"]}
     assert ev["eventTime"] == entries[0]["ended"]
-    for e, p in zip(entries, (a, b)):
+    for e, p in zip(entries, (a, b), strict=True):
         assert e["content_hash"] == file_hash(p)
         fastetl.convert(p, tmp_path / "one.npy", SCHEMA)
         local = json.loads((tmp_path / "one.npy.json").read_text())["lineage"][0]

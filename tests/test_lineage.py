@@ -675,7 +675,7 @@ def test_a_compressed_or_transcoded_file_is_read_once(tmp_path, big, kind):
     rows = text.splitlines()
     junk = [raw[i % 4096 : i % 4096 + 24].hex() for i in range(len(rows))]
     text = b"\n".join(r + (b",j" if i == 0 else b"," + j.encode()) for i, (r, j) in
-                      enumerate(zip(rows, junk))) + b"\n"  # fmt: skip
+                      enumerate(zip(rows, junk, strict=True))) + b"\n"  # fmt: skip
     data = _packers()[kind](text)
     src = tmp_path / "in.csv"
     src.write_bytes(data)

@@ -763,11 +763,11 @@ def _open(src: Any, hasher: Any = None) -> Source:
             head = fh.read(_MAGIC_BYTES)
             fh.seek(0)
             if compression_of(head) is not None:
-                raw: Any = fh
+                packed: Any = fh
                 if hasher is not None:  # hashed as the decompressor reads the file
-                    raw = _Hashing(fh, hasher)
-                    out._hash_rest = raw.rest
-                _open_compressed(raw, head, name, out)
+                    packed = _Hashing(fh, hasher)
+                    out._hash_rest = packed.rest
+                _open_compressed(packed, head, name, out)
                 return out
         if regular and st.st_size > 0:
             out.buffer = out.snapshot = Snapshot(fh.raw, name, st.st_size)

@@ -672,9 +672,9 @@ def _to_float(v: Any, node: tuple, bits: int) -> np.ndarray:
     t = node[1]
     want = np.float32 if bits == 32 else np.float64
     if node[0] == "lit" and t[0] == "num":
-        f = float(Decimal(node[2]).scaleb(-t[1]))  # (correctly rounded, as float(text))
+        text = float(Decimal(node[2]).scaleb(-t[1]))  # (correctly rounded, as float(text))
         with np.errstate(over="ignore"):
-            return np.full(len(v), f, np.float64).astype(want)
+            return np.full(len(v), text, np.float64).astype(want)
     if t[0] == "float":
         with np.errstate(over="ignore"):
             return np.asarray(v).astype(want, copy=False)
