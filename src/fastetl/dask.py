@@ -64,7 +64,15 @@ import numpy as np
 from . import _core, lineage, outset, widening
 from . import openlineage as _ol
 from ._version import __version__
-from .api import _decoding, inference_error
+from .api import (
+    _completed_event,
+    _counts,
+    _decoding,
+    _failed_event,
+    _RunFacts,
+    _start_event,
+    inference_error,
+)
 from .dataset import DATASET_FILE, DATASET_FORMAT, Dataset
 from .errors import OutputError, ParseError, SchemaError
 from .layout import learned_categories, make_parser
@@ -673,18 +681,18 @@ def convert(
         raise OutputError(f"cannot write {out}: folder {out.parent} does not exist")
     if openlineage is not None:
         _ol.check_destination(openlineage)
-    run = _Run(lineage.new_run_id(), lineage.now(), hash, host, openlineage, paths, out)
     inferred = schema is None or bool(getattr(schema, "inferred", None))  # (as convert's)
-    run.options = {"schema": "inferred" if inferred else "given", "dask": True,
-                   "partition_size": partition_size, "on_error": on_error}
+    options = {"schema": "inferred" if inferred else "given", "dask": True,
+               "partition_size": partition_size, "on_error": on_error}
     if widen is not None:
-        run.options["widen"] = widen
-    run.event_start()
+        options["widen"] = widen
+    run = _RunFacts(lineage.new_run_id(), lineage.now(), hash, host, options, openlineage)
+    _start_event(run, paths, out)
     try:
         return _convert(paths, out, schema, client, psize, on_error, infer_rows, widen, wait,
                         run)
     except BaseException as e:
-        run.event_failed(e)
+        _failed_event(run, paths, out, e)
         raise
 
 
@@ -698,7 +706,7 @@ def _convert(
     infer_rows: int | str | None,
     widen: bool | None,
     wait: bool | float,
-    run: _Run,
+    run: _RunFacts,
 ) -> DatasetReport:
     """:func:`convert` once its options are checked and its START event written."""
     schema_arg = schema
@@ -731,76 +739,29 @@ def _convert(
         finally:
             if own is not None:
                 own.close()
-    run.event_complete(doc)
+    if doc["lineage"]:
+        itemsize = Schema.from_dict(doc["schema"]).dtype().itemsize
+        _completed_event(run, doc["lineage"][0], out, doc["schema"], doc["rows"],
+                         doc["rows"] * itemsize)
     return report
 
 
-@dataclass
-class _Run:
-    """One Dask conversion's lineage facts, known before it starts, and its events."""
-
-    run_id: str
-    started: str
-    hash: bool
-    host: bool
-    openlineage: Any
-    paths: list[str]
-    out: Path
-    options: dict[str, Any] = field(default_factory=dict)
-    start: dict[str, Any] | None = None  # the OpenLineage START event written
-
-    def entries(self, sch: Schema, files: list[_File], ranges: list[_Range],
-                results: list[_PartResult], on_error: str) -> list[dict[str, Any]]:
-        """One lineage entry per input file, as a local conversion of it would write."""
-        ended = lineage.now()
-        out = []
-        for i, f in enumerate(files):
-            mine = [res for rg, res in zip(ranges, results, strict=True) if rg.file == i]
-            rows, bad = sum(r.rows for r in mine), sum(r.bad for r in mine)
-            counts = {"rows_read": rows + bad, "rows_written": rows,
-                      "rows_rejected": bad if on_error == "reject" else 0,
-                      "rows_skipped": bad if on_error != "reject" else 0}
-            source = {k: v for k, v in f.facts.items() if k != "content_hash"}
-            out.append(lineage.entry(
-                run_id=self.run_id, source=source, content_hash=f.facts.get("content_hash"),
-                schema=sch.to_dict(), version=__version__, options=self.options,
-                started=self.started, ended=ended, host=self.host, counts=counts,
-                output=str(self.out.resolve()),
-            ))  # fmt: skip
-        return out
-
-    def event_start(self) -> None:
-        if self.openlineage is not None:
-            self.start = _ol.start_event(self.run_id, self.started, self.paths, self.out,
-                                         self.host)
-            _ol.write_events(self.openlineage, [self.start])
-
-    def event_complete(self, doc: dict[str, Any]) -> None:
-        """COMPLETE: the dataset's schema facet, its rows and record bytes."""
-        if self.start is None:
-            return
-        itemsize = Schema.from_dict(doc["schema"]).dtype().itemsize
-        event = _ol.run_event(
-            event_type="COMPLETE",
-            event_time=doc["lineage"][0]["ended"] if doc["lineage"] else lineage.now(),
-            run_id=self.run_id,
-            job_name=_ol.job_name(self.out),
-            input_ds=self.start["inputs"],
-            output=str(self.out),
-            schema=doc["schema"],
-            rows=doc["rows"],
-            size=doc["rows"] * itemsize,
-            host=self.host,
-        )
-        _ol.write_events(self.openlineage, [self.start, event])
-
-    def event_failed(self, error: BaseException) -> None:
-        if self.start is None:
-            return
-        event = _ol.failed_event(self.run_id, lineage.now(), self.paths, str(self.out), error,
-                                 self.host)
-        with contextlib.suppress(OSError):  # (the conversion's error is the one to raise)
-            _ol.write_events(self.openlineage, [self.start, event])
+def _entries(run: _RunFacts, out: Path, sch: Schema, files: list[_File],
+             ranges: list[_Range], results: list[_PartResult], on_error: str) -> list[dict]:
+    """One lineage entry per input file, as a local conversion of it would write."""
+    ended = lineage.now()
+    entries = []
+    for i, f in enumerate(files):
+        mine = [res for rg, res in zip(ranges, results, strict=True) if rg.file == i]
+        done = RunResult(rows=sum(r.rows for r in mine), rows_bad=sum(r.bad for r in mine))
+        entries.append(lineage.entry(
+            run_id=run.run_id, content_hash=f.facts.get("content_hash"),
+            source={k: v for k, v in f.facts.items() if k != "content_hash"},
+            schema=sch.to_dict(), version=__version__, options=run.options,
+            started=run.started, ended=ended, host=run.host,
+            counts=_counts(done, on_error), output=str(out.resolve()),
+        ))  # fmt: skip
+    return entries
 
 
 def _check_replaceable(out: Path) -> None:
@@ -884,7 +845,7 @@ def _convert_locked(
     psize: int,
     on_error: str,
     widen: bool,
-    run: _Run,
+    run: _RunFacts,
 ) -> tuple[DatasetReport, dict[str, Any]]:
     run_id = outset.new_run_id()
     tmp = _temp_dir(out, run_id)
@@ -910,7 +871,7 @@ def _convert_locked(
         if run.hash:
             _content_hashes(files, ranges, results)
         doc = _dataset_doc(sch, files, ranges, results, cats, on_error)
-        doc["lineage"] = run.entries(sch, files, ranges, results, on_error)
+        doc["lineage"] = _entries(run, out, sch, files, ranges, results, on_error)
         keep = {p["file"] for p in doc["parts"]}
         if on_error == "reject":
             doc["rejects"] = _merge_rejects(tmp, files, results)
