@@ -631,3 +631,92 @@ def test_content_hashes_equal_a_local_conversions(client, tmp_path):
     doc = json.loads((out / "dataset.json").read_text())
     assert [s["content_hash"] for s in doc["sources"]] == [file_hash(p) for p in (a, b, c)]
     assert doc["content_hash"] is None
+
+
+def test_openlineage_events_and_lineage_of_a_dask_run(client, tmp_path):
+    """The events a local conversion writes (checked field by field from the spec by
+    test_lineage's helpers), with every input file as an input dataset and the dataset
+    folder as the output; dataset.json's lineage has one entry per file, whose counts
+    are those of a local conversion of that file alone."""
+    from test_lineage import _start_then
+
+    from fastetl.lineage import file_hash
+
+    (tmp_path / "in").mkdir()
+    a, b = tmp_path / "in" / "a.csv", tmp_path / "in" / "b.csv.gz"
+    a.write_bytes(_csv(_rows(4000, 31)))
+    b.write_bytes(gzip.compress(_csv(_rows(700, 32, start=4000))))
+    out, ev_path = tmp_path / "ds", tmp_path / "ev.jsonl"
+    fdask.convert([str(a), str(b)], out, SCHEMA, client=client, partition_size="64KB",
+                  openlineage=ev_path)
+    doc = json.loads((out / "dataset.json").read_text())
+    ev = _start_then(ev_path, "COMPLETE")
+    assert ev["inputs"] == [{"namespace": "file", "name": str(p.resolve())} for p in (a, b)]
+    (o,) = ev["outputs"]
+    assert (o["namespace"], o["name"]) == ("file", str(out.resolve()))
+    assert ev["job"]["name"] == str(out.resolve())
+    records = _dataset_records(out)
+    stored = [n for n in records.dtype.names if not n.startswith("_nulls")]
+    assert [f["name"] for f in o["facets"]["schema"]["fields"]] == stored
+    stats = o["outputFacets"]["outputStatistics"]
+    assert stats["rowCount"] == len(records) == 4700
+    assert stats["size"] == records.nbytes
+    entries = doc["lineage"]
+    assert [e["source"]["path"] for e in entries] == [str(a.resolve()), str(b.resolve())]
+    assert {e["run_id"] for e in entries} == {ev["run"]["runId"]}
+    assert ev["eventTime"] == entries[0]["ended"]
+    for e, p in zip(entries, (a, b), strict=True):
+        assert e["content_hash"] == file_hash(p)
+        fastetl.convert(p, tmp_path / "one.npy", SCHEMA)
+        local = json.loads((tmp_path / "one.npy.json").read_text())["lineage"][0]
+        for key in ("rows_read", "rows_written", "rows_rejected", "rows_skipped",
+                    "schema_hash", "host", "output"):
+            want = str(out.resolve()) if key == "output" else local[key]
+            assert e[key] == want, key
+    # a failed run: START, then FAIL naming the bad row
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(_csv(_rows(3000, 33)) + b"3000,x,c1,oops\n")
+    with pytest.raises(fastetl.ParseError):
+        fdask.convert(bad, tmp_path / "ds2", SCHEMA, client=client, partition_size="64KB",
+                      openlineage=ev_path)
+    ev = _start_then(ev_path, "FAIL")
+    assert "oops" in ev["run"]["facets"]["errorMessage"]["message"]
+    assert ev["inputs"] == [{"namespace": "file", "name": str(bad.resolve())}]
+
+
+def test_cli_dask_lineage_options(client, tmp_path):
+    from test_lineage import _start_then
+
+    src = tmp_path / "in.csv"
+    src.write_bytes(_csv(_rows(500, 34)))
+    schema = tmp_path / "s.json"
+    schema.write_text(json.dumps(SCHEMA))
+    out, ev_path = tmp_path / "ds", tmp_path / "ev.jsonl"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    r = subprocess.run(
+        [sys.executable, "-m", "fastetl", "convert", str(src), str(out), "--schema",
+         str(schema), "--dask", client.scheduler.address, "--partition-size", "8kB",
+         "--no-hash", "--no-host", "--openlineage", str(ev_path)],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((out / "dataset.json").read_text())
+    assert doc["content_hash"] is None and "content_hash" not in doc["sources"][0]
+    (entry,) = doc["lineage"]
+    assert entry["content_hash"] is None and "host" not in entry
+    ev = _start_then(ev_path, "COMPLETE")
+    assert ev["job"]["namespace"] == os.environ.get("OPENLINEAGE_NAMESPACE", "fastetl")
+    assert ev["run"]["runId"] == entry["run_id"]
+    r = subprocess.run([sys.executable, "-m", "fastetl", "lineage", str(out)],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert str(src.resolve()) in r.stdout and "not hashed" in r.stdout
+    # a bad events path: refused before anything runs, in one line
+    r = subprocess.run(
+        [sys.executable, "-m", "fastetl", "convert", str(src), str(tmp_path / "ds3"),
+         "--schema", str(schema), "--dask", client.scheduler.address,
+         "--openlineage", str(tmp_path / "nope" / "ev.jsonl")],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "--openlineage" in r.stderr
+    assert not (tmp_path / "ds3").exists()

@@ -571,3 +571,152 @@ def test_a_file_read_with_a_jump_and_a_step_back_is_hashed_whole(big):
         while source.readinto(buf):
             pass
         assert source.content_hash()["value"] == content_hash_reference(raw)
+
+
+# -- every input is read once: the hash is made below decompressors and transcoders ----
+
+
+def _zip_one(data: bytes) -> bytes:
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("orders.csv", data)
+    return buf.getvalue()
+
+
+def _packers() -> dict:
+    import bz2
+    import lzma
+
+    import zstandard  # (in the test extra)
+
+    return {
+        "gzip": lambda d: gzip.compress(d, compresslevel=1),
+        "bzip2": bz2.compress,
+        "xz": lambda d: lzma.compress(d, preset=0),
+        "zstd": lambda d: zstandard.ZstdCompressor().compress(d),
+        "zip": _zip_one,
+        "latin-1": lambda d: d.replace(b"name1", "nãme".encode("latin-1")),
+        "plain": lambda d: d,
+    }
+
+
+PACKED = ["gzip", "bzip2", "xz", "zstd", "zip", "latin-1", "plain"]
+
+
+class CountingReader(io.BytesIO):
+    """A real seekable file object that counts the bytes it hands out."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.handed = 0
+
+    def read(self, n=-1):
+        out = super().read(n)
+        self.handed += len(out)
+        return out
+
+    def read1(self, n=-1):
+        out = super().read1(n)
+        self.handed += len(out)
+        return out
+
+    def readinto(self, b):
+        got = super().readinto(b)
+        self.handed += got
+        return got
+
+
+def _dialect_for(kind: str) -> dict:
+    return {**SCHEMA, "dialect": {"encoding": "latin-1"}} if kind == "latin-1" else SCHEMA
+
+
+@pytest.mark.parametrize("kind", PACKED)
+def test_a_seekable_file_object_is_read_once_and_hashed(tmp_path, big, kind):
+    data = _packers()[kind](big.read_bytes())
+    src = CountingReader(data)
+    out = tmp_path / "o.npy"
+    fastetl.convert(src, out, _dialect_for(kind))
+    ch = _meta(out)["content_hash"]
+    assert ch == {
+        "algorithm": lineage.ALGORITHM,
+        "value": content_hash_reference(data),
+        "bytes": len(data),
+    }
+    # once: the 8 bytes that tell compressed data from text are looked at first, and a
+    # zip archive's directory (at its end, a few dozen bytes) is read first by zipfile
+    # (with the bytes just before it, to look for a zip64 record), then again for the
+    # hash (it comes after the member's bytes)
+    extra = 8 + (2 * (len(data) - data.rindex(b"PK\x01\x02")) if kind == "zip" else 0)
+    assert len(data) <= src.handed <= len(data) + extra, (src.handed, len(data))
+
+
+@pytest.mark.parametrize("kind", PACKED)
+def test_bytes_in_memory_are_hashed_as_read(tmp_path, big, kind):
+    data = _packers()[kind](big.read_bytes())
+    out = tmp_path / "o.npy"
+    fastetl.convert(data, out, _dialect_for(kind))
+    assert _meta(out)["content_hash"]["value"] == content_hash_reference(data)
+
+
+def _rchar() -> int:
+    with open("/proc/self/io") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("rchar:"))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/io"), reason="counts reads in /proc/self/io")
+@pytest.mark.parametrize("kind", PACKED)
+def test_a_compressed_or_transcoded_file_is_read_once(tmp_path, big, kind):
+    """The bytes this process read (the kernel's count) while converting a file: the
+    file once (no second pass to hash it), and little else."""
+    raw = bytes(random.Random(5).randrange(256) for _ in range(1 << 16))
+    text = big.read_bytes()  # with a column of random bytes: about as big compressed
+    rows = text.splitlines()
+    junk = [raw[i % 4096 : i % 4096 + 24].hex() for i in range(len(rows))]
+    text = b"\n".join(r + (b",j" if i == 0 else b"," + j.encode()) for i, (r, j) in
+                      enumerate(zip(rows, junk, strict=True))) + b"\n"  # fmt: skip
+    data = _packers()[kind](text)
+    src = tmp_path / "in.csv"
+    src.write_bytes(data)
+    schema = _dialect_for(kind)
+    schema = {**schema, "columns": [*schema["columns"], {"name": "j", "type": "skip"}]}
+    fastetl.convert(src, tmp_path / "warm.npy", schema)  # (imports, first-use reads)
+    before = _rchar()
+    fastetl.convert(src, tmp_path / "o.npy", schema)
+    read = _rchar() - before
+    assert _meta(tmp_path / "o.npy")["content_hash"]["value"] == content_hash_reference(data)
+    assert len(data) <= read < len(data) * 1.25 + (64 << 10), (read, len(data))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+@pytest.mark.parametrize("kind", ["gzip", "zip", "latin-1"])
+@pytest.mark.parametrize("with_schema", [True, False])
+def test_a_fifo_that_can_be_read_once_gets_its_hash(tmp_path, big, kind, with_schema):
+    import threading
+
+    data = _packers()[kind](big.read_bytes())
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+
+    def writer() -> None:
+        with open(fifo, "wb") as fh:  # blocks until the conversion opens it
+            fh.write(data)
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    out = tmp_path / "o.npy"
+    args = [sys.executable, "-m", "fastetl", "convert", str(fifo), str(out), "-q"]
+    if with_schema:
+        (tmp_path / "s.json").write_text(json.dumps(_dialect_for(kind)))
+        args += ["--schema", str(tmp_path / "s.json")]
+    elif kind == "latin-1":
+        args += ["--encoding", "latin-1"]
+    proc = subprocess.run(args, capture_output=True, timeout=300)
+    t.join(10)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert _meta(out)["content_hash"] == {
+        "algorithm": lineage.ALGORITHM,
+        "value": content_hash_reference(data),
+        "bytes": len(data),
+    }

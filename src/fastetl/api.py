@@ -537,7 +537,8 @@ def _entry(
 
 
 def _start_event(facts: _RunFacts, src: Any, dst: Path) -> None:
-    """Write the OpenLineage START event of a conversion (when events were asked for)."""
+    """Write the OpenLineage START event of a conversion (when events were asked for) of
+    ``src`` (a list of files: a Dask conversion's)."""
     if facts.openlineage is not None:
         facts.start = _ol.start_event(facts.run_id, facts.started, src, dst, facts.host)
         _ol.write_events(facts.openlineage, [facts.start])
@@ -559,7 +560,7 @@ def _completed_event(
         event_time=entry["ended"],
         run_id=facts.run_id,
         job_name=_ol.job_name(dst),
-        input_ds=facts.start["inputs"][0],
+        input_ds=facts.start["inputs"],
         output=str(dst),
         schema=schema,
         rows=rows,

@@ -862,10 +862,21 @@ def _convert_dask(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise UsageError(str(e)) from None
     paths = fdask.expand_inputs(args.input)
-    schema, inferred = _schema(args, paths[0])
+    if args.openlineage:  # before anything is read or written: no event for a bad path
+        from fastetl.openlineage import check_destination
+
+        check_destination(args.openlineage)
+    try:
+        schema, inferred = _schema(args, paths[0])
+    except (fastetl.FastETLError, OSError, KeyboardInterrupt) as e:
+        if args.openlineage:  # (the conversion never started: say it failed)
+            _failed_event(args, e)
+        raise
     with fdask.connect(args.dask) as client:
         report = fdask.convert(paths, args.output, schema, client=client, partition_size=size,
-                               on_error=args.on_error, widen=inferred, wait=args.wait)
+                               on_error=args.on_error, widen=inferred, wait=args.wait,
+                               hash=not args.no_hash, host=not args.no_host,
+                               openlineage=args.openlineage)
     if not args.quiet:
         print(f"fastetl: {args.input} -> {report}")
         if report.rejects is not None:

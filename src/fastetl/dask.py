@@ -62,8 +62,17 @@ from typing import Any
 import numpy as np
 
 from . import _core, lineage, outset, widening
+from . import openlineage as _ol
 from ._version import __version__
-from .api import _decoding, inference_error
+from .api import (
+    _completed_event,
+    _counts,
+    _decoding,
+    _failed_event,
+    _RunFacts,
+    _start_event,
+    inference_error,
+)
 from .dataset import DATASET_FILE, DATASET_FORMAT, Dataset
 from .errors import OutputError, ParseError, SchemaError
 from .layout import learned_categories, make_parser
@@ -210,39 +219,51 @@ def _look(path: str, schema: Schema, first: bool) -> _File:
     return f
 
 
-def _hash_range(path: str, start: int, end: int) -> bytes:
-    """The digests of the 1 MiB chunks of ``path[start:end]`` (``start`` a multiple of
-    1 MiB, ``end`` one too or the file's end): a piece of the file's content hash."""
-    data = _map(path)
+def _chunk_digests(data: Any, start: int, end: int) -> tuple[int, bytes]:
+    """(index of the first, digests of) the 1 MiB chunks of the file ``data`` that start
+    in ``[start, end)``, each to its own end (the last may reach past ``end``, into the
+    next range: at most 1 MiB read twice): a part's share of the file's content hash."""
+    first = -(-start // lineage.CHUNK)
+    at = first * lineage.CHUNK
+    if at >= end:
+        return first, b""
+    stop = min(len(data), ((end - 1) // lineage.CHUNK + 1) * lineage.CHUNK)
+    view = memoryview(data)[at:stop]
     try:
-        view = memoryview(data)[start:end]
-        try:
-            return lineage.chunk_digests(view)
-        finally:
-            view.release()
+        return first, lineage.chunk_digests(view)
     finally:
-        if isinstance(data, mmap.mmap):
-            data.close()
+        view.release()
 
 
-def _submit_hashes(client: Any, files: list[_File], psize: int) -> list[list[Any]]:
-    """Per file, the tasks hashing it in pieces of whole 1 MiB chunks (about
-    ``partition_size`` each): they run beside the parts; the file as stored (a
-    compressed file: its compressed bytes), as a local conversion hashes it."""
-    step = max(1, psize // lineage.CHUNK) * lineage.CHUNK
-    tag = uuid.uuid4().hex[:8]
-    return [
-        [client.submit(_hash_range, f.path, at, min(at + step, f.size), pure=False,
-                       key=f"fastetl-hash-{tag}-{i}-{at // step}")
-         for at in range(0, f.size, step)]  # fmt: skip
-        for i, f in enumerate(files)
-    ]
-
-
-def _content_hashes(client: Any, files: list[_File], futs: list[list[Any]]) -> None:
-    """Each file's content hash into its facts (``sources`` in dataset.json)."""
-    for f, pieces in zip(files, futs, strict=True):
-        f.facts["content_hash"] = lineage.combine(b"".join(_gather(client, pieces)), f.size)
+def _content_hashes(files: list[_File], ranges: list[_Range], results: list[_PartResult]) -> None:
+    """Each file's content hash into its facts (``sources`` in dataset.json): from the
+    digests its parts made as they parsed (a plain file), or the hash its one task made
+    as it read it (a compressed or transcoded file).  Chunks no part started (a file
+    with no rows after its header) are hashed here."""
+    for i, f in enumerate(files):
+        mine = [res for rg, res in zip(ranges, results, strict=True) if rg.file == i]
+        if f.whole:
+            f.facts["content_hash"] = mine[0].content_hash
+            continue
+        digests, nxt = bytearray(), 0  # chunks [0, nxt) have their digests
+        data = None
+        try:
+            for res in sorted(mine, key=lambda r: r.hash_first):
+                if res.hash_first > nxt:  # (not expected: ranges are contiguous)
+                    data = data if data is not None else _map(f.path)
+                    digests += _chunk_digests(data, nxt * lineage.CHUNK,
+                                              res.hash_first * lineage.CHUNK)[1]
+                    nxt = res.hash_first
+                skip = nxt - res.hash_first
+                digests += res.digests[8 * skip :]
+                nxt = max(nxt, res.hash_first + len(res.digests) // 8)
+            if nxt * lineage.CHUNK < f.size:
+                data = data if data is not None else _map(f.path)
+                digests += _chunk_digests(data, nxt * lineage.CHUNK, f.size)[1]
+        finally:
+            if isinstance(data, mmap.mmap):
+                data.close()
+        f.facts["content_hash"] = lineage.combine(bytes(digests), f.size)
 
 
 def _check_header(first: _File, f: _File) -> None:
@@ -325,6 +346,11 @@ class _PartResult:
     rejects: str | None = None  # the part's rejected rows (policy "reject"), JSON beside
     header_raw: bytes | None = None  # a whole file's header line
     source: str = ""  # the input file
+    # the content hash: of a plain file's range, the digests of the 1 MiB chunks that
+    # start in it (the first is chunk ``hash_first``); of a whole file, its hash
+    hash_first: int = 0
+    digests: bytes = b""
+    content_hash: dict[str, Any] | None = None
 
 
 def _parse_part(
@@ -340,10 +366,13 @@ def _parse_part(
     folder: str,
     index: int,
     capacity: int,
+    hash_from: int = -1,
 ) -> _PartResult:
     """Convert ``path[start:end]`` (whole rows) into a part file of its own; ``capacity``:
     records to make room for first (the range's line count: no row is without one, but
-    the last row of the input)."""
+    the last row of the input).  ``hash_from`` (-1: no hash): also hash the 1 MiB chunks
+    of the file that start from there (0 for a file's first range: its header too) up to
+    ``end``, from the same map the rows are parsed from."""
     sch = Schema.from_dict(schema)
     binding = sch.bind(names)
     dtype = sch.dtype()
@@ -371,12 +400,16 @@ def _parse_part(
             for i, col in learned_categories(binding)
         }
         records = writer.result()
+        first, digests = 0, b""
+        if hash_from >= 0 and error is None:
+            first, digests = _chunk_digests(data, hash_from, end)
     finally:
         if isinstance(data, mmap.mmap):
             data.close()
     tmp = _save(records, folder, index, "raw")
     return _PartResult(tmp, writer.rows, bad.count, cats, error, watched[:_MAX_WATCHED],
-                       bytes_in=end - start, rejects=_commit_rejects(sink), source=path)
+                       bytes_in=end - start, rejects=_commit_rejects(sink), source=path,
+                       hash_first=first, digests=digests)
 
 
 def _parse_rows(
@@ -430,19 +463,24 @@ def _convert_file(
     seed: dict[str, list[str]] | None,
     folder: str,
     index: int,
+    hash: bool = False,
 ) -> _PartResult:
-    """Convert a whole (compressed or transcoded) file with the local pipeline, one thread."""
+    """Convert a whole (compressed or transcoded) file with the local pipeline, one thread
+    (``hash``: hashing its bytes as they are read, as a local conversion does)."""
     sch = Schema.from_dict(schema)
     writer = ArrayWriter(sch.dtype())
     watched: list[ParseError] = []
     error = None
     result = RunResult()
+    content = None
     sink = _part_rejects(policy, folder, index, path)
-    with open_source(path, sch.dialect.encoding) as source:
+    hasher = lineage.ContentHash() if hash else None
+    with open_source(path, sch.dialect.encoding, hasher) as source:
         try:
             result = run(source, sch, writer, None, 1, on_error=policy,
                          rejects=_Headless(sink) if sink is not None else None,
                          categories=seed, watch=watched.append if watch else None)
+            content = source.content_hash()
         except ParseError as e:
             error = e
             result.rows, result.rows_bad = writer.rows, 0
@@ -452,7 +490,8 @@ def _convert_file(
         cats = {}
     return _PartResult(tmp, writer.rows, result.rows_bad, cats, error,
                        watched[:_MAX_WATCHED], result.header, result.bytes_in,
-                       _commit_rejects(sink), result.header_raw, path)
+                       _commit_rejects(sink), result.header_raw, path,
+                       content_hash=content)
 
 
 def _part_rejects(policy: str, folder: str, index: int, source: str) -> RejectsWriter | None:
@@ -611,6 +650,9 @@ def convert(
     infer_rows: int | str | None = None,
     widen: bool | None = None,
     wait: bool | float = False,
+    hash: bool = True,
+    host: bool = True,
+    openlineage: str | os.PathLike[str] | None = None,
 ) -> DatasetReport:
     """Convert ``src`` (a file, a list of files or a glob: their concatenation with one
     header) into the dataset folder ``out_dir`` on the Dask cluster of ``client``
@@ -622,6 +664,12 @@ def convert(
     from the first file (``infer_rows`` as for :func:`fastetl.convert`) and widened when
     a later value needs it (``widen``: as for :func:`fastetl.convert`).  ``wait``: as for
     :func:`fastetl.convert` when another run holds the dataset's lock.
+
+    Lineage, as for :func:`fastetl.convert`: each input's content hash (``hash=False``:
+    not computed), made by the tasks as they parse; ``dataset.json``'s ``lineage`` list
+    (one entry per input file; ``host=False`` leaves the host name out); ``openlineage``:
+    a file to write the run's OpenLineage events into (START, then COMPLETE, FAIL or
+    ABORT; the inputs are the files, the output the dataset folder).
     """
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
@@ -631,6 +679,36 @@ def convert(
     _check_replaceable(out)
     if not out.parent.is_dir():
         raise OutputError(f"cannot write {out}: folder {out.parent} does not exist")
+    if openlineage is not None:
+        _ol.check_destination(openlineage)
+    inferred = schema is None or bool(getattr(schema, "inferred", None))  # (as convert's)
+    options = {"schema": "inferred" if inferred else "given", "dask": True,
+               "partition_size": partition_size, "on_error": on_error}
+    if widen is not None:
+        options["widen"] = widen
+    run = _RunFacts(lineage.new_run_id(), lineage.now(), hash, host, options, openlineage)
+    _start_event(run, paths, out)
+    try:
+        return _convert(paths, out, schema, client, psize, on_error, infer_rows, widen, wait,
+                        run)
+    except BaseException as e:
+        _failed_event(run, paths, out, e)
+        raise
+
+
+def _convert(
+    paths: list[str],
+    out: Path,
+    schema: Any,
+    client: Any,
+    psize: int,
+    on_error: str,
+    infer_rows: int | str | None,
+    widen: bool | None,
+    wait: bool | float,
+    run: _RunFacts,
+) -> DatasetReport:
+    """:func:`convert` once its options are checked and its START event written."""
     schema_arg = schema
     if schema is None:
         from .infer import infer_schema
@@ -657,10 +735,33 @@ def convert(
         _clear_stale(out)
         cl, own = _client(client)
         try:
-            return _convert_locked(cl, paths, out, sch, psize, on_error, widen)
+            report, doc = _convert_locked(cl, paths, out, sch, psize, on_error, widen, run)
         finally:
             if own is not None:
                 own.close()
+    if doc["lineage"]:
+        itemsize = Schema.from_dict(doc["schema"]).dtype().itemsize
+        _completed_event(run, doc["lineage"][0], out, doc["schema"], doc["rows"],
+                         doc["rows"] * itemsize)
+    return report
+
+
+def _entries(run: _RunFacts, out: Path, sch: Schema, files: list[_File],
+             ranges: list[_Range], results: list[_PartResult], on_error: str) -> list[dict]:
+    """One lineage entry per input file, as a local conversion of it would write."""
+    ended = lineage.now()
+    entries = []
+    for i, f in enumerate(files):
+        mine = [res for rg, res in zip(ranges, results, strict=True) if rg.file == i]
+        done = RunResult(rows=sum(r.rows for r in mine), rows_bad=sum(r.bad for r in mine))
+        entries.append(lineage.entry(
+            run_id=run.run_id, content_hash=f.facts.get("content_hash"),
+            source={k: v for k, v in f.facts.items() if k != "content_hash"},
+            schema=sch.to_dict(), version=__version__, options=run.options,
+            started=run.started, ended=ended, host=run.host,
+            counts=_counts(done, on_error), output=str(out.resolve()),
+        ))  # fmt: skip
+    return entries
 
 
 def _check_replaceable(out: Path) -> None:
@@ -737,8 +838,15 @@ def _cuts(client: Any, files: list[_File], psize: int, sch: Schema, lenient: boo
 
 
 def _convert_locked(
-    client: Any, paths: list[str], out: Path, sch: Schema, psize: int, on_error: str, widen: bool
-) -> DatasetReport:
+    client: Any,
+    paths: list[str],
+    out: Path,
+    sch: Schema,
+    psize: int,
+    on_error: str,
+    widen: bool,
+    run: _RunFacts,
+) -> tuple[DatasetReport, dict[str, Any]]:
     run_id = outset.new_run_id()
     tmp = _temp_dir(out, run_id)
     tmp.mkdir()
@@ -749,7 +857,6 @@ def _convert_locked(
         plain = [f for f in files if not f.whole]
         for f in plain[1:]:
             _check_header(plain[0], f)
-        hashes = _submit_hashes(client, files, psize)
         ranges = _cuts(client, files, psize, sch, on_error != "raise")
 
         def attempt(s: Schema, watcher: widening.Watcher | None) -> tuple:
@@ -758,11 +865,13 @@ def _convert_locked(
                     f"column {s.text_names[0]!r}: a dataset cannot hold text columns yet; "
                     "give a schema with str and a width"
                 )
-            return _parts(client, files, ranges, s, on_error, watcher, tmp)
+            return _parts(client, files, ranges, s, on_error, watcher, tmp, run.hash)
 
         sch, results, cats = widening.converting(sch, on_error, widen, attempt)
-        _content_hashes(client, files, hashes)
+        if run.hash:
+            _content_hashes(files, ranges, results)
         doc = _dataset_doc(sch, files, ranges, results, cats, on_error)
+        doc["lineage"] = _entries(run, out, sch, files, ranges, results, on_error)
         keep = {p["file"] for p in doc["parts"]}
         if on_error == "reject":
             doc["rejects"] = _merge_rejects(tmp, files, results)
@@ -780,7 +889,7 @@ def _convert_locked(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return DatasetReport(
+    report = DatasetReport(
         output=str(out),
         parts=len(results),
         rows=doc["rows"],
@@ -791,6 +900,7 @@ def _convert_locked(
         bytes_in=sum(f.size for f in files),
         widened=tuple((sch.inferred or {}).get("widened", ())),
     )
+    return report, doc
 
 
 def _merge_rejects(tmp: Path, files: list[_File], results: list[_PartResult]) -> str:
@@ -855,9 +965,11 @@ def _parts(
     on_error: str,
     watcher: widening.Watcher | None,
     tmp: Path,
+    hash: bool = True,
 ) -> tuple:
     """Every range converted and committed as a part in ``tmp``: (schema, part facts,
-    global dictionaries).  Raises the first bad row (in input order) under "raise"."""
+    global dictionaries).  Raises the first bad row (in input order) under "raise".
+    ``hash``: the tasks also hash the input as they read it (see :func:`_content_hashes`)."""
     for p in tmp.iterdir():  # an earlier attempt's files (a widening)
         p.unlink()
     sd = sch.to_dict()
@@ -873,10 +985,13 @@ def _parts(
         watch = watcher is not None
         if f.whole:
             return client.submit(_convert_file, f.path, sd, policy, watch, seed, str(tmp), k,
-                                 pure=False, key=key)
+                                 hash, pure=False, key=key)
         cap = r.lines + 1 if r.lines >= 0 else max(1024, (r.end - r.start) // 64)
+        first = k == 0 or ranges[k - 1].file != r.file  # (its header is hashed too)
+        hash_from = -1 if not hash else 0 if first else r.start
         return client.submit(_parse_part, f.path, r.start, r.end, r.lines_before, sd, names,
-                             policy, watch, seed, str(tmp), k, cap, pure=False, key=key)
+                             policy, watch, seed, str(tmp), k, cap, hash_from, pure=False,
+                             key=key)
 
     results: list[_PartResult] = _gather(client, [submit(k, None) for k in range(len(ranges))])
     # whole files: their header checked, their line numbers named by file

@@ -70,6 +70,13 @@ def input_dataset(src: Any, run_id: str) -> dict[str, Any]:
     return {"namespace": DEFAULT_NAMESPACE, "name": f"{what}:{run_id}"}
 
 
+def input_datasets(src: Any, run_id: str) -> list[dict[str, Any]]:
+    """The inputs as datasets: each file of a list (a Dask conversion's), else ``src``."""
+    if isinstance(src, (list, tuple)):
+        return [input_dataset(s, run_id) for s in src]
+    return [input_dataset(src, run_id)]
+
+
 def job_namespace(host: bool = True) -> str:
     """``$OPENLINEAGE_NAMESPACE``, else the host name (unless ``host`` is False: the
     run records no host), else ``fastetl``."""
@@ -102,7 +109,7 @@ def run_event(
     event_time: str,
     run_id: str,
     job_name: str,
-    input_ds: dict[str, Any],
+    input_ds: dict[str, Any] | list[dict[str, Any]],
     output: str,
     schema: dict[str, Any] | None,
     rows: int | None,
@@ -110,7 +117,7 @@ def run_event(
     error: str | None = None,
     host: bool = True,
 ) -> dict[str, Any]:
-    """The RunEvent as a JSON-ready dict."""
+    """The RunEvent as a JSON-ready dict (``input_ds``: the input, or a list of them)."""
     facet = {"_producer": PRODUCER}
     out_ds = _dataset(output, output)
     if schema is not None:
@@ -137,7 +144,7 @@ def run_event(
         "eventTime": event_time,
         "run": run,
         "job": {"namespace": job_namespace(host), "name": job_name},
-        "inputs": [input_ds],
+        "inputs": input_ds if isinstance(input_ds, list) else [input_ds],
         "outputs": [out_ds],
         "producer": PRODUCER,
         "schemaURL": RUN_EVENT_URL,
@@ -147,13 +154,13 @@ def run_event(
 def start_event(
     run_id: str, time: str, src: Any, output: str | os.PathLike[str], host: bool = True
 ) -> dict[str, Any]:
-    """The START event of a conversion of ``src`` into ``output``."""
+    """The START event of a conversion of ``src`` (or of a list of files) into ``output``."""
     return run_event(
         event_type="START",
         event_time=time,
         run_id=run_id,
         job_name=job_name(output),
-        input_ds=input_dataset(src, run_id),
+        input_ds=input_datasets(src, run_id),
         output=str(output),
         schema=None,
         rows=None,
@@ -173,7 +180,7 @@ def failed_event(
         event_time=time,
         run_id=run_id,
         job_name=job_name(output),
-        input_ds=input_dataset(src, run_id),
+        input_ds=input_datasets(src, run_id),
         output=output,
         schema=None,
         rows=None,

@@ -152,9 +152,10 @@ class Source:
     # told the input's bytes as they are read, in order (``feed``/``feed_at``/``digest``:
     # a lineage.ContentHash), when its content hash is wanted
     hasher: Any = None
-    # where the bytes not seen by the hasher as they were read are read at the end:
-    # (read(offset, size) -> bytes, end or None); None when every byte is seen
-    _rehash: Any = None
+    # feeds the hasher, at the end, the bytes of a seekable input after the last one it
+    # was fed: bytes a decompressor never read, or read out of order (a zip archive's
+    # directory, read first); None when the input is read once, in order
+    _hash_rest: Any = None
     _pos: int = 0  # where read/readinto go on in the snapshot
     _over: bytes = b""  # read from the stream, not yet handed out
     _closers: list[Any] = field(default_factory=list)
@@ -256,16 +257,15 @@ class Source:
     def content_hash(self) -> dict[str, Any] | None:
         """The hash of the input's bytes (once it is read to its end): the file's bytes
         for a file (compressed or not), what was read for a stream (compressed bytes
-        before they are decompressed).  The bytes the hasher did not see as they were
-        read (a compressed or transcoded file, a seekable file object) are read again
-        here.  None when no hasher was given."""
+        before they are decompressed).  Every byte is hashed as it is first read, below
+        any decompressor or transcoder; only bytes never read in order (after the end
+        of a compressed stream, a zip archive's directory) are read here.  None when no
+        hasher was given."""
         h = self.hasher
         if h is None:
             return None
-        if self._rehash is not None:
-            read, end = self._rehash
-            for piece in _pieces(read, h.nbytes, end):
-                h.feed(piece)
+        if self._hash_rest is not None:
+            self._hash_rest()
         elif self.snapshot is not None:
             for piece in self._hash_gap(h.nbytes, self.snapshot.size):
                 h.feed(piece)
@@ -583,48 +583,64 @@ def _pieces(read: Any, start: int, end: int | None) -> Any:
         start += len(piece)
 
 
-def _reader_at(stream: Any, origin: int) -> Any:
-    """``read(offset, size)`` of a seekable stream whose input starts at ``origin``."""
-
-    def read(offset: int, size: int) -> bytes:
-        stream.seek(origin + offset)
-        return stream.read(size) or b""
-
-    return read
-
-
-def _file_reader(raw: Any) -> Any:
-    """``read(offset, size)`` of a regular file (by position, as a Snapshot reads)."""
-
-    def read(offset: int, size: int) -> bytes:
-        try:
-            return os.pread(raw.fileno(), size, offset)
-        except (AttributeError, OSError):  # (no pread: Windows)
-            raw.seek(offset)
-            return raw.read(size) or b""
-
-    return read
-
-
 class _Hashing:
-    """A stream read once (stdin, a pipe) whose bytes are handed to a hasher as read."""
+    """A binary stream whose bytes are told to a hasher as they are first read, in input
+    order: below a decompressor (the compressed bytes), a transcoder or the parser.
 
-    def __init__(self, stream: Any, hasher: Any) -> None:
+    The input starts where the stream is when wrapped (``at``: bytes of it the hasher
+    was fed already, a stream that cannot seek).  A read that starts at or before the
+    hasher's end feeds what is new; bytes read again (after a seek back) or ahead of it
+    (a zip archive's directory, read first) are not fed then: :meth:`rest` reads what
+    follows the last byte fed once the input has been read (a seekable stream)."""
+
+    def __init__(self, stream: Any, hasher: Any, at: int = 0) -> None:
         self._stream = stream
         self._hasher = hasher
         self.name = getattr(stream, "name", None)
+        self._seekable = False
+        try:
+            self._seekable = bool(stream.seekable())
+        except (AttributeError, OSError, ValueError):
+            pass
+        self._origin = stream.tell() - at if self._seekable else 0
+        self._pos = at  # the input offset of the stream's position
 
     def read(self, n: int = -1) -> Any:
         data = self._stream.read(n)
         if data:
-            self._hasher.feed(data)
+            self._take(data)
         return data
+
+    def _take(self, data: Any) -> None:
+        h = self._hasher
+        start, self._pos = self._pos, self._pos + len(data)
+        if start <= h.nbytes < self._pos:
+            h.feed(memoryview(data)[h.nbytes - start :])
+
+    def rest(self) -> None:
+        """Feed the hasher the bytes after the last one it was fed, to the stream's end."""
+        if not self._seekable:
+            return
+        self.seek(self._origin + self._hasher.nbytes)
+        try:
+            while self.read(4 << 20):
+                pass
+        except _READ_ERRORS as e:
+            raise InputError(f"cannot read {self.name or '<stream>'}: {e}") from None
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        at = self._stream.seek(offset, whence)
+        self._pos = at - self._origin
+        return at
+
+    def tell(self) -> int:
+        return self._stream.tell()
 
     def readable(self) -> bool:
         return True
 
     def seekable(self) -> bool:
-        return False
+        return self._seekable
 
     def close(self) -> None:
         pass
@@ -653,11 +669,12 @@ def _open_stream(out: Source, stream: Any) -> Source:
     except _READ_ERRORS as e:
         raise InputError(f"cannot read {out.name}: {e}") from None
     if out.hasher is not None and not isinstance(head, str):
-        if seekable:  # read again at the end (its bytes may be read in any order)
-            out._rehash = (_reader_at(stream, pos), None)
+        if seekable:  # hashed as read from ``pos``; the rest of it at the end
+            stream = _Hashing(stream, out.hasher)
+            out._hash_rest = stream.rest
         else:
             out.hasher.feed(head)
-            stream = _Hashing(stream, out.hasher)
+            stream = _Hashing(stream, out.hasher, len(head))
     if isinstance(head, str):  # a text object that is not an io.TextIOBase
         stream = _Prefixed(head, stream) if not seekable else stream
         out.stream, out.text = _TextAsUTF8(stream, out.name), True
@@ -711,10 +728,11 @@ def _open(src: Any, hasher: Any = None) -> Source:
         if compression_of(head) is None:
             return Source(name="<bytes>", buffer=src, size=len(src), hasher=hasher)
         out = Source(name="<bytes>", size=len(src), hasher=hasher)
-        if hasher is not None:  # (hashed at the end: the bytes are in memory)
-            view = memoryview(src).cast("B")
-            out._rehash = (lambda at, n: view[at : at + n], len(view))
-        _open_compressed(io.BytesIO(src), head, out.name, out)
+        raw: Any = io.BytesIO(src)
+        if hasher is not None:
+            raw = _Hashing(raw, hasher)
+            out._hash_rest = raw.rest
+        _open_compressed(raw, head, out.name, out)
         return out
     if isinstance(src, str) and src == "-":
         return _open_stream(Source(name="<stdin>", hasher=hasher), sys.stdin.buffer)
@@ -744,11 +762,13 @@ def _open(src: Any, hasher: Any = None) -> Source:
         if regular:
             head = fh.read(_MAGIC_BYTES)
             fh.seek(0)
-            if hasher is not None:  # a compressed file is hashed from the file at the end
-                out._rehash = (_file_reader(fh.raw), st.st_size)
-            if _open_compressed(fh, head, name, out):
+            if compression_of(head) is not None:
+                packed: Any = fh
+                if hasher is not None:  # hashed as the decompressor reads the file
+                    packed = _Hashing(fh, hasher)
+                    out._hash_rest = packed.rest
+                _open_compressed(packed, head, name, out)
                 return out
-            out._rehash = None  # (a plain file: hashed as the snapshot is read)
         if regular and st.st_size > 0:
             out.buffer = out.snapshot = Snapshot(fh.raw, name, st.st_size)
         elif regular:
@@ -863,6 +883,18 @@ def _snapshot_reader(snap: Snapshot) -> Any:
     return read
 
 
+def _hashing_reader(read: Any, hasher: Any) -> Any:
+    """``read`` that tells ``hasher`` the bytes it reads (a file or bytes transcoded:
+    each byte is read once, in order)."""
+
+    def hashing(n: int) -> bytes:
+        chunk = read(n)
+        hasher.feed(chunk)
+        return chunk
+
+    return hashing
+
+
 def _raw_reader(src: Source) -> Any:
     raw = src.stream
 
@@ -884,6 +916,8 @@ def transcode(src: Source, encoding: str) -> Source:
         read = _snapshot_reader(src.snapshot)
     else:
         read = _buffer_reader(src.buffer) if src.is_buffer else _raw_reader(src)
+    if src.hasher is not None and src.stream is None:  # (a stream is hashed below)
+        read = _hashing_reader(read, src.hasher)
     stream = _Transcoder(read, encoding, src.name)
     src.buffer = None
     src.stream = stream  # type: ignore[assignment]

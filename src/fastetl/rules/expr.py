@@ -17,7 +17,9 @@ The syntax (docs/SEMANTICS.md, "Rules")::
 Integers and decimals are exact (scaled integers at a common scale; Python integers
 where int64 would overflow); ``/`` between them is exact too (a quotient of integers,
 compared by cross-multiplying; a zero divisor makes the row break the rule); a float
-anywhere makes the arithmetic float64.
+anywhere makes the arithmetic floating point, in numpy's precision (NEP 50): float32
+when the columns it reads are float32 columns and integer columns of 16 bits or less,
+literals being "weak" as Python numbers are; float64 otherwise.
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ def tokenize(text: str) -> list[Tok]:
 # -- the typed tree ----------------------------------------------------------------
 # Each node is a tuple (op, type, *args).  Types:
 #   ("num", scale)  exact integers scaled by 10**scale (ints: scale 0)
-#   ("float",)      float64
+#   ("float", bits) float64 or float32 (bits 64 or 32: see _width)
 #   ("date",)       days since 1970-01-01 (int64)
 #   ("datetime", unit)  int64 in unit
 #   ("str",)        bytes (numpy S), compared bytewise (UTF-8)
@@ -121,7 +123,7 @@ def column_type(col: Column) -> tuple:
     if t == "decimal":
         return ("num", col.scale)
     if t in FLOAT_TYPES:
-        return ("float",)
+        return ("float", 32 if t == "float32" else 64)
     if t == "bool":
         return ("bool",)
     if t == "date":
@@ -305,7 +307,7 @@ class _Parser:
             raise _Fail(f"column {shown(name)} of type {col.type} cannot be used in a rule", at)
         if name not in self.used:
             self.used.append(name)
-        return ("col", ct, name)
+        return ("col", ct, name, _col_width(col))
 
 
 def _number(t: Tok) -> tuple:
@@ -316,7 +318,7 @@ def _number(t: Tok) -> tuple:
         v = float(text)
         if not np.isfinite(v):
             raise _Fail(f"number {shown(text)} is out of range", t.at)
-        return ("lit", ("float",), v)
+        return ("lit", ("float", 64), v)
     try:
         d = Decimal(text)
     except InvalidOperation:  # pragma: no cover - the pattern lets only numbers through
@@ -378,6 +380,38 @@ def epoch_micros(v: _dt.datetime) -> int:
     return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+# How wide a float a numeric sub-expression needs, as numpy promotes (NEP 50): 0 for
+# literals only ("weak", as Python numbers are: they take the other side's precision),
+# 16 for integer columns float32 holds exactly (int8, int16, uint8, uint16), 32 for a
+# float32 column, 64 for anything else (float64, wider integers, decimals, an exact
+# quotient of columns).  Floating arithmetic and comparisons are float32 when the widest
+# part is 32, float64 otherwise.
+_SMALL_INTS = ("int8", "int16", "uint8", "uint16")
+
+
+def _col_width(col: Column) -> int:
+    if col.type == "float32":
+        return 32
+    return 16 if col.type in _SMALL_INTS else 64
+
+
+def _width(node: tuple) -> int:
+    op = node[0]
+    if op == "lit":
+        return 0
+    if op == "col":
+        return node[3]
+    kids = [k for k in node[2:] if isinstance(k, tuple)]
+    w = max((_width(k) for k in kids), default=0)
+    if node[1][0] == "ratio" and w:  # numpy divides integers in float64
+        return 64
+    return w
+
+
+def _float_bits(a: tuple, b: tuple) -> int:
+    return 32 if max(_width(a), _width(b)) == 32 else 64
+
+
 def _scale_of(t: tuple) -> int:
     return t[1] if t[0] == "num" else 0
 
@@ -386,7 +420,7 @@ def _arith(op: str, a: tuple, b: tuple, at: int) -> tuple:
     ka, kb = _kind(a[1]), _kind(b[1])
     if ka in _NUMERIC and kb in _NUMERIC:
         if ka == "float" or kb == "float":
-            return ("arith", ("float",), op, a, b)
+            return ("arith", ("float", _float_bits(a, b)), op, a, b)
         if op == "/" or ka == "ratio" or kb == "ratio":  # exact: a quotient of integers
             return ("arith", ("ratio",), op, a, b)
         if op == "*":
@@ -414,6 +448,8 @@ def _compare(op: str, a: tuple, b: tuple, at: int) -> tuple:
     if not ok:
         how = " (a category is compared with = or != only)" if "cat" in (ka, kb) else ""
         raise _Fail(f"cannot compare a {_t_name(a[1])} with a {_t_name(b[1])}{how}", at)
+    if ka in _NUMERIC and kb in _NUMERIC and "float" in (ka, kb):
+        return ("cmp", ("bool",), op, a, b, _float_bits(a, b))
     return ("cmp", ("bool",), op, a, b)
 
 
@@ -537,7 +573,7 @@ def _eval(node: tuple, ctx: Context, n: int) -> tuple[Any, Any]:
         if k == "num":
             return _as_int(np.asarray(v)), nulls
         if k == "float":
-            v = np.asarray(v, np.float64)
+            v = np.asarray(v, np.float32 if t[1] == 32 else np.float64)
             nan = np.isnan(v)
             return v, _or(nulls, nan) if nan.any() else nulls
         if k in ("date", "datetime"):
@@ -576,7 +612,7 @@ def _eval(node: tuple, ctx: Context, n: int) -> tuple[Any, Any]:
         b, nb = _eval(y, ctx, n)
         nulls = _or(na, nb)
         if t[0] == "float":
-            fa, fb = _to_float(a, x[1]), _to_float(b, y[1])
+            fa, fb = _to_float(a, x, t[1]), _to_float(b, y, t[1])
             with np.errstate(all="ignore"):
                 r = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}[sym](fa, fb)
             return r, nulls
@@ -629,14 +665,26 @@ def _ratio_op(sym: str, a: tuple[Any, Any], b: tuple[Any, Any], ctx: Context) ->
     return p, q
 
 
-def _to_float(v: Any, t: tuple) -> np.ndarray:
+def _to_float(v: Any, node: tuple, bits: int) -> np.ndarray:
+    """The values ``v`` of ``node`` as floats of ``bits`` (64 or 32).  A literal is
+    the float its text reads as (Python's ``float``), then rounded to float32 when the
+    other side is float32, as numpy rounds a Python float it meets (NEP 50)."""
+    t = node[1]
+    want = np.float32 if bits == 32 else np.float64
+    if node[0] == "lit" and t[0] == "num":
+        text = float(Decimal(node[2]).scaleb(-t[1]))  # (correctly rounded, as float(text))
+        with np.errstate(over="ignore"):
+            return np.full(len(v), text, np.float64).astype(want)
     if t[0] == "float":
-        return v
+        with np.errstate(over="ignore"):
+            return np.asarray(v).astype(want, copy=False)
     if t[0] == "ratio":
         with np.errstate(all="ignore"):
-            return np.asarray(v[0]).astype(np.float64) / np.asarray(v[1]).astype(np.float64)
-    f = np.asarray(v).astype(np.float64)
-    return f / 10.0 ** t[1] if t[1] else f
+            f = np.asarray(v[0]).astype(np.float64) / np.asarray(v[1]).astype(np.float64)
+    else:
+        f = np.asarray(v).astype(np.float64)
+        f = f / 10.0 ** t[1] if t[1] else f
+    return f.astype(want, copy=False)
 
 
 _NP_CMP = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal,
@@ -664,7 +712,8 @@ def _cmp(node: tuple, ctx: Context, n: int) -> tuple[Any, Any]:
         return f(a, b), nulls
     if ka in _NUMERIC and kb in _NUMERIC:
         if ka == "float" or kb == "float":
-            return f(_to_float(a, x[1]), _to_float(b, y[1])), nulls
+            bits = node[5]
+            return f(_to_float(a, x, bits), _to_float(b, y, bits)), nulls
         if ka == "ratio" or kb == "ratio":  # p/q OP r/s  <=>  p*s OP r*q  (q, s > 0)
             (pa, qa), (pb, qb) = _as_ratio(a, x[1], n), _as_ratio(b, y[1], n)
             a, b = _add_exact("*", pa, qb), _add_exact("*", pb, qa)
