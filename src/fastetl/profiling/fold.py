@@ -12,6 +12,7 @@ estimated from an evenly spread subset of them, and the count says so).
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -44,10 +45,12 @@ CORR_LIMIT = 64  # numeric columns in the correlation matrix (the first ones)
 class Limits:
     """What bounds the memory of a profile: per column, at most ``exact`` distinct
     values (and their counts) and ``quantile_exact`` held numbers before the sketches
-    take over; ``rows_exact`` row hashes for duplicates; per block and text column,
-    the characters of at most ``text_cap`` distinct values are classified and at
-    most ``pii_cap`` PII candidates validated (shares of the rest are estimated
-    from these, evenly spread over the sorted distinct values)."""
+    take over; ``rows_exact`` row hashes for duplicates.  Every distinct value is
+    checked for PII in compiled code but those left to the Python validators (IPv6,
+    non-ASCII): at most ``pii_cap`` of them per block and column (the shares of the
+    rest are estimated from these, evenly spread over the sorted distinct values).
+    ``text_cap`` is kept for callers that set it; it bounds nothing any more (the
+    characters of every distinct value are counted, in compiled code)."""
 
     exact: int = 1 << 16
     quantile_exact: int = 1 << 17
@@ -176,7 +179,6 @@ class ColumnState:
         self.text_min: bytes | None = None  # text: smallest and largest value (UTF-8 order)
         self.text_max: bytes | None = None
         self.looks: dict[str, float] = {}
-        self.text_estimated = False  # looks_like from a subset of the distinct values
         self.pii_counts: dict[str, float] = {}
         self.pii_checked = 0.0  # values whose kind was decided (all, unless capped)
         self.pii_estimated = False
@@ -247,12 +249,10 @@ class ColumnState:
         lo, hi = bytes_extremes(uniq)
         self.text_min = lo if self.text_min is None else min(self.text_min, lo)
         self.text_max = hi if self.text_max is None else max(self.text_max, hi)
-        self._lengths(_utf8_lengths(uniq), counts)
-        pick, weights = _subset(counts, self.limits.text_cap)
-        if pick is not None:  # the characters of a subset of the distinct values
-            uniq = uniq[pick]
-            self.text_estimated = self.pii_estimated = True
-        cc = _pii.char_counts(uniq)
+        classes = _pii.text_classes(uniq)  # every distinct value's, in compiled code
+        self._lengths(classes[:, 1], counts)
+        cc = {name: classes[:, i] for i, name in enumerate(_pii.CLASSES) if name != "chars"}
+        weights = counts.astype(np.float64)
         for what, m in _pii.looks_like(cc).items():
             self.looks[what] = self.looks.get(what, 0.0) + float(weights[m].sum())
         cand = _pii.candidates(uniq, cc)
@@ -269,20 +269,44 @@ class ColumnState:
         self.len_max = hi if self.len_max is None else max(self.len_max, hi)
 
     def _pii(self, values: np.ndarray, weights: np.ndarray, ints: bool = False) -> None:
-        """Validate distinct candidates (at most ``pii_cap``), each standing for
-        ``weights`` values, and count the values of each kind."""
+        """Count the values of each kind among distinct candidates, each standing for
+        ``weights`` values: checked in compiled code, but for those it leaves to the
+        Python validators (IPv6, non-ASCII: at most ``pii_cap`` of them a block)."""
         if not len(values):
             return
+        codes = _pii.classify_codes(values, self.name)
+        ask = codes == _pii.ASK
+        if ask.any():
+            self._pii_python(values[ask], weights[ask], ints)
+            keep = ~ask
+            values, weights, codes = values[keep], weights[keep], codes[keep]
+        self.pii_checked += float(weights.sum())
+        per_kind = np.bincount(codes, weights=weights, minlength=len(_pii.KINDS) + 1)
+        for i in np.flatnonzero(per_kind[1:]).tolist():
+            kind = _pii.KINDS[i]
+            self.pii_counts[kind] = self.pii_counts.get(kind, 0.0) + float(per_kind[i + 1])
+            ex = self.pii_examples.setdefault(kind, [])
+            if len(ex) < 3:
+                for v in values[np.flatnonzero(codes == i + 1)[:3]].tolist():
+                    self._example(ex, v, kind, ints)
+
+    def _example(self, ex: list[str], v: Any, kind: str, ints: bool) -> None:
+        if len(ex) < 3:
+            text = _pii.int_text(v, kind) if ints else v.decode("utf-8", "replace")
+            m = _pii.mask(text, kind)
+            if m not in ex:
+                ex.append(m)
+
+    def _pii_python(self, values: np.ndarray, weights: np.ndarray, ints: bool) -> None:
+        """The values the compiled validators leave to Python (at most ``pii_cap``)."""
         pick, w = _subset(weights, self.limits.pii_cap)
         if pick is not None:
             values = values[pick]
-        if pick is not None:
             self.pii_estimated = True
         self.pii_checked += float(w.sum())
-        counts = w
         cache = self._pii_cache
         name = self.name
-        for v, c in zip(values.tolist(), counts.tolist(), strict=False):
+        for v, c in zip(values.tolist(), w.tolist(), strict=False):
             if v in cache:
                 kind = cache[v]
             else:
@@ -295,13 +319,7 @@ class ColumnState:
             if kind is None:
                 continue
             self.pii_counts[kind] = self.pii_counts.get(kind, 0.0) + c
-            ex = self.pii_examples.setdefault(kind, [])
-            if len(ex) < 3:
-                if ints:
-                    text = _pii.int_text(v, kind)
-                m = _pii.mask(text if ints else v.decode("utf-8", "replace"), kind)
-                if m not in ex:
-                    ex.append(m)
+            self._example(self.pii_examples.setdefault(kind, []), v, kind, ints)
 
     def merge(self, other: ColumnState) -> None:
         """Fold in the state of the blocks that come after this one's."""
@@ -343,7 +361,6 @@ class ColumnState:
             self.pii_counts[k] = self.pii_counts.get(k, 0.0) + f
         self.pii_checked += other.pii_checked
         self.pii_estimated |= other.pii_estimated
-        self.text_estimated |= other.text_estimated
         for k, ex in other.pii_examples.items():
             mine_ex = self.pii_examples.setdefault(k, [])
             for e in ex:
@@ -477,7 +494,7 @@ class ColumnState:
             }
         if self.kind == "text" and self.count:
             d["looks_like"] = {k: min(v / self.count, 1.0) for k, v in self.looks.items() if v}
-            d["looks_like_exact"] = not self.text_estimated
+            d["looks_like_exact"] = True  # every distinct value's characters counted
         d["pii"] = self._pii_result()
         return d
 
@@ -536,6 +553,13 @@ class _Corr:
             with np.errstate(invalid="ignore", divide="ignore"):
                 s = np.where(present, x, 0).sum(0) / np.maximum(present.sum(0), 1)
             self.shift = np.where(np.isfinite(s), s, 0.0)
+        if present.all():  # no nulls: every pair's count and sums are the column's own
+            z = x - self.shift
+            self.n += len(z)
+            self.sx += z.sum(0)[:, None]
+            self.sxx += np.square(z).sum(0)[:, None]
+            self.sxy += z.T @ z
+            return
         m = present.astype(np.float64)
         z = np.where(present, x - self.shift, 0.0)
         self.n += m.T @ m
@@ -573,14 +597,17 @@ class _Corr:
 class TableState:
     """The profile state of consecutive blocks of one table."""
 
-    def __init__(self, schema: Schema, limits: Limits | None = None) -> None:
+    def __init__(
+        self, schema: Schema, limits: Limits | None = None, table: Table | None = None
+    ) -> None:
         self.schema = schema
         self.limits = limits or Limits()
-        dtype = schema.dtype()
         # a Table over each block gives the null masks and flag bits (its decoding rules)
-        self._table = Table.from_array(
-            np.zeros(0, dtype=dtype), {"schema": schema.to_dict(), "categories": {}}
-        )
+        if table is None:
+            table = Table.from_array(
+                np.zeros(0, dtype=schema.dtype()), {"schema": schema.to_dict(), "categories": {}}
+            )
+        self._table = copy.copy(table)  # its own: _view() points it at each block
         self.columns: list[ColumnState] = []
         for c in schema.columns:
             if c.stored:
@@ -597,7 +624,7 @@ class TableState:
 
     def fork(self) -> TableState:
         """An empty state of the same table (for a block folded apart, then merged)."""
-        return TableState(self.schema, self.limits)
+        return TableState(self.schema, self.limits, self._table)
 
     def _view(self, records: np.ndarray) -> Table:
         t = self._table
