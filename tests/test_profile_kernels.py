@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 from fastetl.profiling.fold import _sort_counted, _unique_sorted
 from fastetl.profiling.pii import CLASSES, text_classes
-from fastetl.profiling.stats import _mix, count_hashes, hash_values, sorted_unique, sum_runs
+from fastetl.profiling.stats import (
+    HyperLogLog,
+    _mix,
+    count_hashes,
+    hash_values,
+    sorted_unique,
+    sum_runs,
+)
 
 _U64 = np.uint64
 
@@ -187,3 +194,52 @@ def _utf8(v: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+@given(
+    st.sampled_from(["i1", "i8", "u4", "u8", "f4", "f8", "M8[D]", "?"]),
+    st.lists(st.integers(-(2**63), 2**63 - 1), max_size=200),
+)
+def test_hash_of_numbers_equals_numpy(dtype, ints):
+    # the bits of each number as a word (floats: -0.0 as 0.0), xor a constant, mixed
+    x = np.array(ints, dtype=np.int64)
+    if dtype[0] == "f":
+        raw = (x % 2001 - 1000).astype(dtype) / 8
+        raw[::7] = -0.0
+        words = (raw.astype(np.float64) + 0.0).view(np.uint64)
+    else:
+        raw = x.view(dtype) if dtype[0] == "M" else x.astype(dtype)
+        words = raw.astype(np.int64).view(np.uint64)
+    with np.errstate(over="ignore"):
+        want = _mix(words ^ _U64(0x9E3779B97F4A7C15))
+    np.testing.assert_array_equal(hash_values(raw), want)
+    if dtype[0] == "f" and len(raw):
+        assert hash_values(np.array([-0.0], dtype))[0] == hash_values(np.array([0.0], dtype))[0]
+
+
+def numpy_hll_registers(h: np.ndarray, p: int) -> np.ndarray:
+    """HyperLogLog registers in numpy: the top p bits pick one, each keeps the largest
+    1 + trailing zeros of the other bits (64 - p + 1 when they are all zero)."""
+    reg = np.zeros(1 << p, dtype=np.uint8)
+    idx = (h >> _U64(64 - p)).astype(np.intp)
+    w = h & _U64((1 << (64 - p)) - 1)
+    low = w & (~w + _U64(1))  # the lowest set bit: a power of two, exact as a float
+    with np.errstate(divide="ignore"):  # log2(0) where w == 0, not taken
+        rank = np.where(w == 0, 64 - p + 1, np.log2(low.astype(np.float64)) + 1)
+    np.maximum.at(reg, idx, rank.astype(np.uint8))
+    return reg
+
+
+@given(
+    st.lists(st.integers(0, 2**64 - 1), max_size=300),
+    st.sampled_from([4, 10, 14]),
+    st.integers(0, 63),
+)
+def test_hll_registers_equal_numpy(keys, p, zeros):
+    # random words, and words whose low bits are all zero (ranks up to 64 - p + 1)
+    h = np.array(keys, dtype=np.uint64)
+    h = np.concatenate([h, (h >> _U64(zeros)) << _U64(zeros), h & ~_U64((1 << (64 - p)) - 1)])
+    sketch = HyperLogLog(p)
+    sketch.add_hashes(h[: len(h) // 2])
+    sketch.add_hashes(h[len(h) // 2 :])
+    np.testing.assert_array_equal(sketch.registers, numpy_hll_registers(h, p))

@@ -561,3 +561,65 @@ def fold_pii_codes(data, Py_ssize_t size, int flags, out):
     finally:
         PyBuffer_Release(&dst)
         PyBuffer_Release(&src)
+
+
+def fold_mix_words(values, out):
+    """splitmix64's finalizer of each 64-bit word of ``values`` xor 0x9E3779B97F4A7C15
+    into ``out`` (uint64 each): :func:`fastetl.profiling.stats.hash_values` of
+    numbers, after their bits are made a word.  The GIL is released while mixing."""
+    cdef Py_buffer src, dst
+    cdef Py_ssize_t n, i
+    cdef const uint64_t *v
+    cdef uint64_t *o
+    _fold_buffers(values, &src, out, &dst)
+    try:
+        n = src.len // 8
+        if src.len != n * 8 or dst.len < n * 8:
+            raise ValueError("values are not whole words, or out is too small")
+        v = <const uint64_t *>src.buf
+        o = <uint64_t *>dst.buf
+        with nogil:
+            for i in range(n):
+                o[i] = fastetl_fold_mix(v[i] ^ 0x9E3779B97F4A7C15ULL)
+    finally:
+        PyBuffer_Release(&dst)
+        PyBuffer_Release(&src)
+
+
+def fold_hll_add(hashes, int p, registers):
+    """Fold 64-bit ``hashes`` into the ``2**p`` one-byte HyperLogLog ``registers``: the
+    top ``p`` bits pick a register, which keeps the largest rank (1 + the number of
+    trailing zeros of the other ``64 - p`` bits; ``65 - p`` when they are all zero).
+    The GIL is released while folding."""
+    cdef Py_buffer src, dst
+    cdef Py_ssize_t n, i
+    cdef const uint64_t *h
+    cdef uint8_t *r
+    cdef uint64_t w, low_mask
+    cdef int rank, q
+    if p < 4 or p > 18:
+        raise ValueError("p must be 4 to 18")
+    _fold_buffers(hashes, &src, registers, &dst)
+    try:
+        n = src.len // 8
+        if src.len != n * 8 or dst.len != (<Py_ssize_t>1 << p):
+            raise ValueError("hashes are not whole words, or registers are not 2**p bytes")
+        h = <const uint64_t *>src.buf
+        r = <uint8_t *>dst.buf
+        q = 64 - p
+        low_mask = ((<uint64_t>1) << q) - 1
+        with nogil:
+            for i in range(n):
+                w = h[i] & low_mask
+                if w == 0:
+                    rank = q + 1
+                else:
+                    rank = 1
+                    while not (w & 1):
+                        w >>= 1
+                        rank += 1
+                if rank > r[h[i] >> q]:
+                    r[h[i] >> q] = <uint8_t>rank
+    finally:
+        PyBuffer_Release(&dst)
+        PyBuffer_Release(&src)
