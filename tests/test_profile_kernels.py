@@ -10,7 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fastetl.profiling.fold import _sort_counted, _unique_sorted
-from fastetl.profiling.pii import CLASSES, text_classes
+from fastetl.profiling.pii import (
+    CANDIDATE,
+    CLASSES,
+    LOOKS,
+    candidates,
+    looks_like,
+    text_classes,
+    text_facts,
+)
 from fastetl.profiling.stats import (
     HyperLogLog,
     _mix,
@@ -243,3 +251,49 @@ def test_hll_registers_equal_numpy(keys, p, zeros):
     sketch.add_hashes(h[: len(h) // 2])
     sketch.add_hashes(h[len(h) // 2 :])
     np.testing.assert_array_equal(sketch.registers, numpy_hll_registers(h, p))
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=24).map(lambda t: t.encode("utf-8")),
+            st.binary(max_size=24),
+            st.text("0123456789@.-:/+ (aZé", max_size=24).map(lambda t: t.encode("utf-8")),
+            st.text("0123456789-/:. TAB", max_size=24).map(lambda t: t.encode("utf-8")),
+        ),
+        max_size=40,
+    ),
+    st.integers(1, 44),
+)
+def test_text_facts_equal_numpy_looks_and_candidates(values, width):
+    # the compiled flags are the numpy expressions of looks_like and candidates over
+    # the counts numpy makes (numpy_text_classes)
+    _facts_as_numpy(np.array([v[:width] for v in values], dtype=f"S{width}"))
+
+
+FACT_EXAMPLES = [
+    "192.168.0.1", "1.2.3.4", "01.2.3.4", "1.2.3", "2024-06-19", "19/06/2024", "2024-06-1",
+    "2024-06-19T10:00:00", "19/06/2024 10:00", "-12", "+3", "12", "1-2", "3.14", "-3.5",
+    "1.2.3.", "1,5", "joao@ex.com", "j@e.c", "a b@ex.com", "::1", "fe80::1:2", "a: b:c",
+    "123.456.789-09", "12345678", "1234567890123456789", "12345678901234567890",
+    "DE89370400440532013000", "DE89 3704 0044 0532 0130 00", "GB82WEST12345698765432",
+    "AB12345678", "Maria", "",
+]  # fmt: skip
+
+
+def test_text_facts_on_examples_of_every_flag():
+    a = np.array([v.encode() for v in FACT_EXAMPLES], dtype="S32")
+    _, flags = text_facts(a)
+    for bit in (1, 2, 4, 8, CANDIDATE):  # each flag is both set and unset here
+        assert 0 < int(np.count_nonzero(flags & bit)) < len(a), bit
+    _facts_as_numpy(a)
+
+
+def _facts_as_numpy(a: np.ndarray) -> None:
+    chars, flags = text_facts(a)
+    want = numpy_text_classes(a)
+    np.testing.assert_array_equal(chars, want["chars"])
+    for i, (what, m) in enumerate(looks_like(want).items()):
+        assert what == LOOKS[i]
+        np.testing.assert_array_equal((flags & (1 << i)) != 0, m, err_msg=what)
+    np.testing.assert_array_equal((flags & CANDIDATE) != 0, candidates(a, want), err_msg="pii")

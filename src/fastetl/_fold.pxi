@@ -192,17 +192,61 @@ def fold_count_int64(values, Py_ssize_t limit, out_keys, out_counts):
         PyBuffer_Release(&src)
 
 
+cdef inline void _text_counts(const uint8_t *row, Py_ssize_t size, int64_t *o) noexcept nogil:
+    """The 12 counts of fold_text_classes of one ``size``-byte value into ``o``."""
+    cdef Py_ssize_t j, last = 0
+    cdef int64_t cont = 0, digit = 0, alpha = 0, at = 0, dot = 0, dash = 0, colon = 0
+    cdef int64_t slash = 0, plus = 0, space = 0, paren = 0
+    cdef uint8_t b
+    for j in range(size):
+        b = row[j]
+        if b == 0:
+            continue
+        last = j + 1
+        if b >= 0x80:
+            cont += (b & 0xC0) == 0x80
+        elif 48 <= b <= 57:
+            digit += 1
+        elif 97 <= (b | 0x20) <= 122:
+            alpha += 1
+        elif b == 64:
+            at += 1
+        elif b == 46:
+            dot += 1
+        elif b == 45:
+            dash += 1
+        elif b == 58:
+            colon += 1
+        elif b == 47:
+            slash += 1
+        elif b == 43:
+            plus += 1
+        elif b == 32:
+            space += 1
+        elif b == 40:
+            paren += 1
+    o[0] = last
+    o[1] = last - cont
+    o[2] = digit
+    o[3] = alpha
+    o[4] = at
+    o[5] = dot
+    o[6] = dash
+    o[7] = colon
+    o[8] = slash
+    o[9] = plus
+    o[10] = space
+    o[11] = paren
+
+
 def fold_text_classes(data, Py_ssize_t size, out):
     """Per ``size``-byte value of ``data`` (numpy ``S``: trailing NULs are padding),
     12 int64 counts into ``out``: its bytes (to the last non-NUL one), its UTF-8
     characters (those bytes less the continuation bytes), digits, ASCII letters, and
     the bytes ``@ . - : / +``, space and ``(``.  The GIL is released while counting."""
     cdef Py_buffer src, dst
-    cdef Py_ssize_t n, i, j, last
-    cdef const uint8_t *row
+    cdef Py_ssize_t n, i
     cdef int64_t *o
-    cdef int64_t cont, digit, alpha, at, dot, dash, colon, slash, plus, space, paren
-    cdef uint8_t b
     if size < 1:
         raise ValueError("size must be at least 1 byte")
     _fold_buffers(data, &src, out, &dst)
@@ -213,51 +257,66 @@ def fold_text_classes(data, Py_ssize_t size, out):
         o = <int64_t *>dst.buf
         with nogil:
             for i in range(n):
-                row = <const uint8_t *>src.buf + i * size
-                last = 0
-                cont = digit = alpha = at = dot = dash = colon = slash = plus = space = paren = 0
-                for j in range(size):
-                    b = row[j]
-                    if b == 0:
-                        continue
-                    last = j + 1
-                    if b >= 0x80:
-                        cont += (b & 0xC0) == 0x80
-                    elif 48 <= b <= 57:
-                        digit += 1
-                    elif 97 <= (b | 0x20) <= 122:
-                        alpha += 1
-                    elif b == 64:
-                        at += 1
-                    elif b == 46:
-                        dot += 1
-                    elif b == 45:
-                        dash += 1
-                    elif b == 58:
-                        colon += 1
-                    elif b == 47:
-                        slash += 1
-                    elif b == 43:
-                        plus += 1
-                    elif b == 32:
-                        space += 1
-                    elif b == 40:
-                        paren += 1
-                o[0] = last
-                o[1] = last - cont
-                o[2] = digit
-                o[3] = alpha
-                o[4] = at
-                o[5] = dot
-                o[6] = dash
-                o[7] = colon
-                o[8] = slash
-                o[9] = plus
-                o[10] = space
-                o[11] = paren
-                o += 12
+                _text_counts(<const uint8_t *>src.buf + i * size, size, o + 12 * i)
     finally:
         PyBuffer_Release(&dst)
+        PyBuffer_Release(&src)
+
+
+def fold_text_facts(data, Py_ssize_t size, out_chars, out_flags):
+    """Per ``size``-byte value of ``data`` (numpy ``S``), its UTF-8 characters into
+    ``out_chars`` (int64) and flags into ``out_flags`` (uint8): 1, 2, 4, 8 when it
+    looks like an integer, a decimal, a date, a datetime, 16 when it is a PII
+    candidate -- :func:`fastetl.profiling.pii.looks_like` and
+    :func:`~fastetl.profiling.pii.candidates` of its :func:`fold_text_classes`
+    counts.  The GIL is released while counting."""
+    cdef Py_buffer src, dc, df
+    cdef Py_ssize_t n, i
+    cdef int64_t c[12]
+    cdef int64_t ln, d, a, other, sign, seps
+    cdef int integer, two_seps
+    cdef int64_t *oc
+    cdef uint8_t *of
+    cdef uint8_t f
+    if size < 1:
+        raise ValueError("size must be at least 1 byte")
+    _fold_buffers(data, &src, out_chars, &dc)
+    try:
+        PyObject_GetBuffer(out_flags, &df, PyBUF_WRITABLE)
+        try:
+            n = src.len // size
+            if src.len != n * size or dc.len < n * 8 or df.len < n:
+                raise ValueError("data is not whole values, or an output is too small")
+            oc = <int64_t *>dc.buf
+            of = <uint8_t *>df.buf
+            with nogil:
+                for i in range(n):
+                    _text_counts(<const uint8_t *>src.buf + i * size, size, c)
+                    oc[i] = c[1]
+                    ln, d, a = c[0], c[2], c[3]
+                    other = ln - d
+                    sign = c[6] + c[9]
+                    seps = c[5]
+                    two_seps = c[6] == 2 or c[8] == 2
+                    integer = d > 0 and other <= 1 and other == sign
+                    f = 1 if integer else 0
+                    if d > 0 and seps == 1 and other - seps <= 1 and not integer:
+                        f |= 2
+                    if d == 8 and ln == 10 and two_seps:
+                        f |= 4
+                    if d >= 12 and c[7] >= 1 and two_seps:
+                        f |= 8
+                    if ((c[4] == 1 and c[10] == 0 and ln >= 6)  # email
+                            or (c[7] >= 2 and c[10] == 0)  # ipv6
+                            or (8 <= d <= 19 and a == 0 and not (d == 8 and two_seps))
+                            or (c[5] == 3 and 4 <= d <= 12 and ln == d + 3)  # ipv4
+                            or (a >= 2 and d >= 8 and 15 <= ln <= 42)):  # iban
+                        f |= 16
+                    of[i] = f
+        finally:
+            PyBuffer_Release(&df)
+    finally:
+        PyBuffer_Release(&dc)
         PyBuffer_Release(&src)
 
 

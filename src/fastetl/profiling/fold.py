@@ -249,13 +249,13 @@ class ColumnState:
         lo, hi = bytes_extremes(uniq)
         self.text_min = lo if self.text_min is None else min(self.text_min, lo)
         self.text_max = hi if self.text_max is None else max(self.text_max, hi)
-        classes = _pii.text_classes(uniq)  # every distinct value's, in compiled code
-        self._lengths(classes[:, 1], counts)
-        cc = {name: classes[:, i] for i, name in enumerate(_pii.CLASSES) if name != "chars"}
+        chars, flags = _pii.text_facts(uniq)  # every distinct value's, in compiled code
+        self._lengths(chars, counts)
         weights = counts.astype(np.float64)
-        for what, m in _pii.looks_like(cc).items():
+        for i, what in enumerate(_pii.LOOKS):
+            m = (flags & (1 << i)) != 0
             self.looks[what] = self.looks.get(what, 0.0) + float(weights[m].sum())
-        cand = _pii.candidates(uniq, cc)
+        cand = (flags & _pii.CANDIDATE) != 0
         self.pii_checked += float(weights[~cand].sum())  # not candidates: no kind
         self._pii(uniq[cand], weights[cand])
 
