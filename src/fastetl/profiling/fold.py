@@ -635,6 +635,7 @@ class TableState:
         """Fold a block of records (in input order after those folded before)."""
         with np.errstate(all="ignore"):  # overflow and NaN are results here, not faults
             self._fold(records)
+        self._view(records[:0])  # the state keeps no reference to the block
 
     def _fold(self, records: np.ndarray) -> None:
         n = len(records)
@@ -664,6 +665,7 @@ class TableState:
         """The second pass over an ``.npy``: exact histogram counts on ``edges``."""
         with np.errstate(all="ignore"):  # overflow and NaN are results here, not faults
             self._fold_histograms(records, edges)
+        self._view(records[:0])
 
     def _fold_histograms(self, records: np.ndarray, edges: dict[str, np.ndarray]) -> None:
         t = self._view(records)
