@@ -545,12 +545,15 @@ class ValueCounts:
         if self.keys is not None:
             runs = [(self.keys, self.counts, self.payload), *runs]
         self._runs, self._pending = [], 0
-        allk = np.concatenate([k for k, _, _ in runs])
-        allc = np.concatenate([c for _, c, _ in runs])
-        keys, first, counts = sum_runs(allk, allc)
-        payload = None
-        if runs[0][2] is not None:
-            payload = np.concatenate([p for _, _, p in runs])[first]  # type: ignore[misc]
+        if len(runs) == 1 and runs[0][0].dtype.kind in "iub":  # sorted, unique: as it is
+            keys, counts, payload = runs[0]  # (not floats and times: NaNs are one value)
+        else:
+            allk = np.concatenate([k for k, _, _ in runs])
+            allc = np.concatenate([c for _, c, _ in runs])
+            keys, first, counts = sum_runs(allk, allc)
+            payload = None
+            if runs[0][2] is not None:
+                payload = np.concatenate([p for _, _, p in runs])[first]  # type: ignore[misc]
         self.keys, self.counts, self.payload = keys, counts, payload
         if self.hll is None and len(keys) > self.exact_limit:
             self.hll = HyperLogLog(self.p)
