@@ -217,6 +217,29 @@ def test_npy_profile_matches_the_csv_profile_with_exact_histograms(data, tmp_pat
     assert c["histogram"]["counts"] == np.histogram(s, bins=c["histogram"]["edges"])[0].tolist()
 
 
+def test_npy_histograms_count_values_on_the_edges_as_numpy(tmp_path):
+    # 0..1000 in 20 bins puts values on every edge; 3..12 gets a bin per integer
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 1001, size=5000)
+    a[:2] = (0, 1000)
+    b = rng.integers(3, 13, size=5000)
+    c = rng.integers(0, 1001, size=5000) / 8  # float edges at multiples of 6.25
+    c[:2] = (0, 125)
+    path = tmp_path / "h.csv"
+    rows = zip(a.tolist(), b.tolist(), c.tolist(), strict=True)
+    path.write_text("a,b,c\n" + "".join(f"{x},{y},{z!r}\n" for x, y, z in rows))
+    out = tmp_path / "h.npy"
+    schema = {"columns": [{"name": "a", "type": "int32"}, {"name": "b", "type": "int8"},
+                          {"name": "c", "type": "float64"}]}  # fmt: skip
+    fastetl.convert(path, out, schema=schema)
+    cols = {c["name"]: c for c in fastetl.profile(out).to_dict()["columns"]}
+    for name, values in (("a", a), ("b", b), ("c", c)):
+        h = cols[name]["histogram"]
+        assert h["counts_from"] == "exact (second pass)"
+        assert h["counts"] == np.histogram(values, bins=h["edges"])[0].tolist()
+    assert len(cols["b"]["histogram"]["counts"]) == 10
+
+
 def test_pii_column_detected_and_its_values_appear_nowhere(tmp_path):
     rnd = random.Random(7)
 

@@ -390,7 +390,12 @@ class ColumnState:
     def add_histogram(self, raw: np.ndarray, nulls: np.ndarray | None, edges: np.ndarray) -> None:
         if nulls is not None:
             raw = raw[~nulls]
-        c, _ = np.histogram(self._floats(raw), bins=edges)
+        x, n = self._floats(raw), len(edges) - 1
+        if np.array_equal(np.linspace(edges[0], edges[-1], n + 1), edges):
+            # numpy's equal-bins path (no sort), on the very edges it would make
+            c, _ = np.histogram(x, bins=n, range=(edges[0], edges[-1]))
+        else:
+            c, _ = np.histogram(x, bins=edges)
         self.hist = c if self.hist is None else self.hist + c
         self.hist_edges = edges
 
