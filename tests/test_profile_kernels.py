@@ -174,17 +174,20 @@ def numpy_text_classes(values: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-@given(
-    st.lists(
+def byte_strings(size: int, *alphabets: str) -> st.SearchStrategy[list[bytes]]:
+    """Lists of values of at most ``size`` bytes: UTF-8 text, any bytes, and UTF-8
+    text of each of ``alphabets``."""
+    texts = [st.text(a, max_size=size) for a in alphabets]
+    return st.lists(
         st.one_of(
-            st.text(max_size=12).map(lambda t: t.encode("utf-8")),
-            st.binary(max_size=12),
-            st.text("0123456789@.-:/+ (aZé", max_size=12).map(lambda t: t.encode("utf-8")),
+            st.binary(max_size=size),
+            *[t.map(lambda t: t.encode("utf-8")) for t in (st.text(max_size=size), *texts)],
         ),
         max_size=40,
-    ),
-    st.integers(1, 30),
-)
+    )
+
+
+@given(byte_strings(12, "0123456789@.-:/+ (aZé"), st.integers(1, 30))
 def test_text_classes_equal_numpy(values, width):
     a = np.array([v[:width] for v in values], dtype=f"S{width}")
     got = text_classes(a)
@@ -253,18 +256,7 @@ def test_hll_registers_equal_numpy(keys, p, zeros):
     np.testing.assert_array_equal(sketch.registers, numpy_hll_registers(h, p))
 
 
-@given(
-    st.lists(
-        st.one_of(
-            st.text(max_size=24).map(lambda t: t.encode("utf-8")),
-            st.binary(max_size=24),
-            st.text("0123456789@.-:/+ (aZé", max_size=24).map(lambda t: t.encode("utf-8")),
-            st.text("0123456789-/:. TAB", max_size=24).map(lambda t: t.encode("utf-8")),
-        ),
-        max_size=40,
-    ),
-    st.integers(1, 44),
-)
+@given(byte_strings(24, "0123456789@.-:/+ (aZé", "0123456789-/:. TAB"), st.integers(1, 44))
 def test_text_facts_equal_numpy_looks_and_candidates(values, width):
     # the compiled flags are the numpy expressions of looks_like and candidates over
     # the counts numpy makes (numpy_text_classes)

@@ -19,6 +19,7 @@ from fastetl.profiling import pii
 
 NAMES = ("documento", "telefone", "cep_entrega", "celular_cep")
 ALPHABET = "0123456789" * 3 + "@.-:/+() abcxyzABCXYZ_%" + "é٣"
+OCTETS = (0, 1, 9, 10, 99, 100, 199, 200, 255, 256, 300)  # IPv4 parts, valid and not
 
 
 def _check(d: list[int], weights: list[int], mod: int = 11) -> int:
@@ -89,7 +90,7 @@ def _other(rnd: random.Random) -> str:
         [
             f"{rnd.choice(['ana', 'j.silva', 'x_y+z'])}@{rnd.choice(['exemplo', 'a-b', '-x'])}."
             f"{rnd.choice(['com', 'com.br', 'c0m', 'b'])}",
-            ".".join(str(rnd.choice([0, 1, 9, 10, 99, 100, 199, 200, 255, 256, 300])) for _ in range(4)),
+            ".".join(str(rnd.choice(OCTETS)) for _ in range(4)),
             f"{rnd.randrange(100000):05d}-{rnd.randrange(1000):03d}",
             f"{rnd.randrange(10**8):08d}",
             "00000-000",

@@ -560,7 +560,11 @@ cdef extern from * nogil:
         size_t n = 0, i;
         unsigned long long x = v;
         do { s[n++] = (unsigned char)('0' + x % 10); x /= 10; } while (x);
-        for (i = 0; i < n / 2; i++) { unsigned char c = s[i]; s[i] = s[n - 1 - i]; s[n - 1 - i] = c; }
+        for (i = 0; i < n / 2; i++) {
+            unsigned char c = s[i];
+            s[i] = s[n - 1 - i];
+            s[n - 1 - i] = c;
+        }
         if (n <= 11) {
             memset(d, 0, 11 - n);
             for (i = 0; i < n; i++) d[11 - n + i] = (unsigned char)(s[i] - '0');
@@ -616,7 +620,8 @@ def fold_pii_codes(data, Py_ssize_t size, int flags, out):
                     last = size
                     while last > 0 and row[last - 1] == 0:
                         last -= 1
-                    o[i] = <uint8_t>fastetl_pii_text(<const unsigned char *>row, <size_t>last, phone, cep)
+                    o[i] = <uint8_t>fastetl_pii_text(
+                        <const unsigned char *>row, <size_t>last, phone, cep)
     finally:
         PyBuffer_Release(&dst)
         PyBuffer_Release(&src)

@@ -28,7 +28,8 @@ column named for them.
 A value is first passed through :func:`candidates` (counts of character classes
 over the fixed-width bytes); the distinct candidates are then checked by
 :func:`classify_codes`, these validators compiled to C (IPv6 and values with
-non-ASCII bytes are left to the Python validators here).  :func:`mask` hides all but a few characters of a value.
+non-ASCII bytes are left to the Python validators here).  :func:`mask` hides all
+but a few characters of a value.
 """
 
 from __future__ import annotations
