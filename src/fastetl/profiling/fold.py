@@ -4,8 +4,9 @@ A :class:`TableState` takes blocks of records (the numpy structured arrays a
 conversion makes) and keeps, per column, the accumulators of
 :mod:`fastetl.profiling.stats`; :meth:`TableState.merge` combines two states (each
 made from consecutive blocks), :meth:`TableState.result` gives the JSON-shaped
-profile.  All work is numpy over whole blocks; the only Python loop over values
-is the PII validation of the distinct candidates of a block (at most
+profile.  All work is numpy or compiled kernels over whole blocks; the only
+Python loop over values is the PII validation of the distinct candidates the
+compiled validators leave to Python -- IPv6 and non-ASCII values -- (at most
 ``pii_cap`` per block and column; the share of a block that has more is
 estimated from an evenly spread subset of them, and the count says so).
 """
@@ -71,11 +72,6 @@ def _kind(col_type: str) -> str:
     if col_type == "category":
         return "category"
     return "text"
-
-
-def _utf8_lengths(values: np.ndarray) -> np.ndarray:
-    """Characters in each UTF-8 value of a numpy ``S`` array (NUL padding excluded)."""
-    return _pii.text_classes(values)[:, 1]
 
 
 def bytes_extremes(values: np.ndarray) -> tuple[bytes, bytes]:
@@ -446,8 +442,9 @@ class ColumnState:
                 enc = np.asarray([w.encode("utf-8") for w in words], dtype=object)
                 arr = np.asarray(enc.tolist(), dtype=f"S{max(1, max(len(e) for e in enc))}")
                 weights = codes[present[: len(words)]]
-                self._lengths(_utf8_lengths(arr), weights)
-                cand = _pii.candidates(arr)
+                chars, flags = _pii.text_facts(arr)
+                self._lengths(chars, weights)
+                cand = (flags & _pii.CANDIDATE) != 0
                 w = weights.astype(np.float64)
                 self.pii_checked += float(w[~cand].sum())
                 self._pii(arr[cand], w[cand])
