@@ -73,6 +73,17 @@ def test_hash_of_records_equals_numpy(rows):
     np.testing.assert_array_equal(hash_values(sliced), numpy_record_hash(sliced))
 
 
+@given(st.lists(st.binary(max_size=13), max_size=60), st.integers(1, 4))
+def test_hash_of_a_field_read_in_place_equals_numpy(values, step):
+    # a text field of records (values 22 bytes apart), every step-th: hashed where it
+    # lies, as the numpy hash of its values copied out
+    dt = np.dtype([("a", "<i8"), ("s", "S13"), ("b", "u1")])
+    a = np.zeros(len(values), dtype=dt)
+    a["s"] = values
+    field = a["s"][::step]
+    np.testing.assert_array_equal(hash_values(field), numpy_record_hash(field.copy()))
+
+
 def test_hash_of_a_byte_string_ignores_its_padding_only():
     a = np.array([b"ab", b"ab\0", b"ba", b"abc"], dtype="S3")
     h = hash_values(a)

@@ -27,30 +27,36 @@ cdef inline int _fold_buffers(object a, Py_buffer *pa, object b, Py_buffer *pb) 
     return 0
 
 
-def fold_hash_records(data, Py_ssize_t size, out):
+def fold_hash_records(data, Py_ssize_t size, out, Py_ssize_t stride=0):
     """The 64-bit hash of each ``size``-byte record of ``data`` into ``out`` (8 bytes
     a record, native order): 8-byte words (native order, the last one zero-padded)
     folded by ``h = f(h ^ word)`` (an odd multiply and a xor-shift), then splitmix64's
     finalizer -- :func:`fastetl.profiling.stats.hash_values` of fixed-size values.
-    The GIL is released while hashing."""
+    With ``stride`` > 0 the records start ``stride`` bytes apart (a field of larger
+    records: ``data`` runs from the first one's start to the last one's end).  The
+    GIL is released while hashing."""
     cdef Py_buffer src, dst
     cdef Py_ssize_t n, i, j, full, rem
     cdef const uint8_t *row
     cdef uint64_t *o
     cdef uint64_t h, w
-    if size < 1:
-        raise ValueError("size must be at least 1 byte")
+    if size < 1 or stride < 0 or (stride and stride < size):
+        raise ValueError("size must be at least 1 byte, stride 0 or at least size")
     _fold_buffers(data, &src, out, &dst)
     try:
-        n = src.len // size
-        if src.len != n * size or dst.len < n * 8:
-            raise ValueError("data is not whole records, or out is too small")
+        if stride == 0:
+            stride = size
+        n = (src.len - size) // stride + 1 if src.len >= size else 0
+        if src.len != (n - 1) * stride + size if n else src.len != 0:
+            raise ValueError("data is not whole records")
+        if dst.len < n * 8:
+            raise ValueError("out is too small")
         full = size // 8
         rem = size - 8 * full
         o = <uint64_t *>dst.buf
         with nogil:
             for i in range(n):
-                row = <const uint8_t *>src.buf + i * size
+                row = <const uint8_t *>src.buf + i * stride
                 h = 0x243F6A8885A308D3ULL
                 for j in range(full):
                     memcpy(&w, row + 8 * j, 8)

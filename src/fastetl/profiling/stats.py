@@ -51,6 +51,16 @@ def _mix(h: np.ndarray) -> np.ndarray:
 def hash_values(values: np.ndarray) -> np.ndarray:
     """A 64-bit hash of each value: numbers (by their bits, -0.0 as 0.0), datetimes,
     fixed-width bytes (numpy S, trailing NULs are padding) or fixed-size records."""
+    size, n = values.dtype.itemsize, len(values)
+    if values.dtype.kind in "SV" and values.ndim == 1 and n > 1 and values.strides[0] > size:
+        # a field of records, read in place (not copied out first): the bytes from the
+        # first value's start to the last one's end, values ``stride`` apart
+        stride = values.strides[0]
+        first = values[:1].view(np.uint8)
+        data = np.lib.stride_tricks.as_strided(first, ((n - 1) * stride + size,), (1,))
+        out = np.empty(n, dtype=np.uint64)
+        _core.fold_hash_records(data, size, out, stride)
+        return out
     v = np.ascontiguousarray(values)
     kind = v.dtype.kind
     if kind == "f" or (kind in "iubmM" and v.dtype.itemsize <= 8):
