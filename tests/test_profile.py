@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import gzip
+import ipaddress
 import json
 import os
 import random
@@ -216,6 +217,29 @@ def test_npy_profile_matches_the_csv_profile_with_exact_histograms(data, tmp_pat
     assert c["histogram"]["counts"] == np.histogram(s, bins=c["histogram"]["edges"])[0].tolist()
 
 
+def test_npy_histograms_count_values_on_the_edges_as_numpy(tmp_path):
+    # 0..1000 in 20 bins puts values on every edge; 3..12 gets a bin per integer
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 1001, size=5000)
+    a[:2] = (0, 1000)
+    b = rng.integers(3, 13, size=5000)
+    c = rng.integers(0, 1001, size=5000) / 8  # float edges at multiples of 6.25
+    c[:2] = (0, 125)
+    path = tmp_path / "h.csv"
+    rows = zip(a.tolist(), b.tolist(), c.tolist(), strict=True)
+    path.write_text("a,b,c\n" + "".join(f"{x},{y},{z!r}\n" for x, y, z in rows))
+    out = tmp_path / "h.npy"
+    schema = {"columns": [{"name": "a", "type": "int32"}, {"name": "b", "type": "int8"},
+                          {"name": "c", "type": "float64"}]}  # fmt: skip
+    fastetl.convert(path, out, schema=schema)
+    cols = {c["name"]: c for c in fastetl.profile(out).to_dict()["columns"]}
+    for name, values in (("a", a), ("b", b), ("c", c)):
+        h = cols[name]["histogram"]
+        assert h["counts_from"] == "exact (second pass)"
+        assert h["counts"] == np.histogram(values, bins=h["edges"])[0].tolist()
+    assert len(cols["b"]["histogram"]["counts"]) == 10
+
+
 def test_pii_column_detected_and_its_values_appear_nowhere(tmp_path):
     rnd = random.Random(7)
 
@@ -238,12 +262,8 @@ def test_pii_column_detected_and_its_values_appear_nowhere(tmp_path):
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["id", "documento", "contato", "idade"])
         w.writerows(rows)
-    # by default, the kind of a column with more distinct candidates per block than
-    # Limits.pii_cap is decided on a subset of them: an estimate, said so
-    est = {c["name"]: c for c in fastetl.profile(path).to_dict()["columns"]}["documento"]
-    assert est["pii_kind"] == "cpf" and not est["pii"]["cpf"]["count_exact"]
-    assert abs(est["pii"]["cpf"]["share"] - 0.9) < 0.05
-    prof = fastetl.profile(path, limits=Limits(pii_cap=4096, text_cap=4096))
+    # every distinct value is validated (in compiled code), whatever Limits.pii_cap
+    prof = fastetl.profile(path, limits=Limits(pii_cap=4))
     d = prof.to_dict()
     cols = {c["name"]: c for c in d["columns"]}
     doc = cols["documento"]
@@ -258,6 +278,56 @@ def test_pii_column_detected_and_its_values_appear_nowhere(tmp_path):
     text = prof.to_json() + prof.to_html() + str(prof)
     leaked = [v for v in raw if v in text]
     assert leaked == [], leaked[:3]
+
+
+def test_pii_left_to_python_is_capped_and_said_estimated(tmp_path):
+    # IPv6 addresses are validated in Python: past Limits.pii_cap distinct candidates a
+    # block, the share is estimated from a spread subset of them, and said so
+    rnd = random.Random(11)
+    vals = []
+    for i in range(3000):
+        a = ipaddress.IPv6Address(rnd.getrandbits(128)).compressed
+        vals.append(a if i % 4 else a.replace(":", ":g", 1))  # a quarter invalid
+    path = tmp_path / "ip.csv"
+    path.write_text("ip\n" + "\n".join(vals) + "\n")
+    def valid(v: str) -> bool:
+        try:
+            ipaddress.IPv6Address(v)
+        except ValueError:
+            return False
+        return True
+
+    truth = sum(map(valid, vals)) / len(vals)
+    schema = {"columns": [{"name": "ip", "type": "str", "width": 48}]}
+    est = fastetl.profile(path, schema, limits=Limits(pii_cap=256)).to_dict()["columns"][0]
+    assert not est["pii"]["ipv6"]["count_exact"]
+    assert abs(est["pii"]["ipv6"]["share"] - truth) < 0.05
+    exact = fastetl.profile(path, schema, limits=Limits(pii_cap=4096)).to_dict()["columns"][0]
+    assert exact["pii"]["ipv6"]["count_exact"]
+    assert exact["pii"]["ipv6"]["count"] == round(truth * len(vals))
+
+
+def test_correlations_of_chunks_with_and_without_nulls(tmp_path):
+    # 150,000 rows: the first chunks have no null (their sums taken column by column),
+    # the last has some (pairwise complete rows): together, pandas' correlations
+    rng = np.random.default_rng(5)
+    n = 150_000
+    a = rng.normal(size=n) + np.linspace(0, 5, n)  # drifting: chunks' means differ
+    b = 0.5 * a + rng.normal(size=n)
+    c = rng.integers(-1000, 1000, size=n) + np.arange(n) // 1000
+    cells = [[repr(float(a[i])), repr(float(b[i])), str(c[i])] for i in range(n)]
+    for i in rng.choice(np.arange(140_000, n), size=2000, replace=False):
+        cells[i][int(i % 3)] = ""
+    path = tmp_path / "corr.csv"
+    path.write_text("a,b,c\n" + "\n".join(",".join(r) for r in cells) + "\n")
+    schema = {"columns": [{"name": "a", "type": "float64", "nullable": True},
+                          {"name": "b", "type": "float64", "nullable": True},
+                          {"name": "c", "type": "int32", "nullable": True}]}  # fmt: skip
+    got = fastetl.profile(path, schema).to_dict()["correlations"]
+    ref = pd.read_csv(path).corr()
+    for x in "abc":
+        for y in "abc":
+            assert got[x][y] == pytest.approx(ref.loc[x, y], abs=1e-9)
 
 
 def test_bad_rows_counted_by_reason_and_column(tmp_path):

@@ -10,8 +10,23 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fastetl.profiling.fold import _sort_counted, _unique_sorted
-from fastetl.profiling.pii import CLASSES, text_classes
-from fastetl.profiling.stats import _mix, count_hashes, hash_values, sorted_unique, sum_runs
+from fastetl.profiling.pii import (
+    CANDIDATE,
+    CLASSES,
+    LOOKS,
+    candidates,
+    looks_like,
+    text_classes,
+    text_facts,
+)
+from fastetl.profiling.stats import (
+    HyperLogLog,
+    _mix,
+    count_hashes,
+    hash_values,
+    sorted_unique,
+    sum_runs,
+)
 
 _U64 = np.uint64
 
@@ -56,6 +71,17 @@ def test_hash_of_records_equals_numpy(rows):
     np.testing.assert_array_equal(hash_values(a), numpy_record_hash(a))
     sliced = a[::2]  # not contiguous: hashed as its values
     np.testing.assert_array_equal(hash_values(sliced), numpy_record_hash(sliced))
+
+
+@given(st.lists(st.binary(max_size=13), max_size=60), st.integers(1, 4))
+def test_hash_of_a_field_read_in_place_equals_numpy(values, step):
+    # a text field of records (values 22 bytes apart), every step-th: hashed where it
+    # lies, as the numpy hash of its values copied out
+    dt = np.dtype([("a", "<i8"), ("s", "S13"), ("b", "u1")])
+    a = np.zeros(len(values), dtype=dt)
+    a["s"] = values
+    field = a["s"][::step]
+    np.testing.assert_array_equal(hash_values(field), numpy_record_hash(field.copy()))
 
 
 def test_hash_of_a_byte_string_ignores_its_padding_only():
@@ -159,17 +185,20 @@ def numpy_text_classes(values: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-@given(
-    st.lists(
+def byte_strings(size: int, *alphabets: str) -> st.SearchStrategy[list[bytes]]:
+    """Lists of values of at most ``size`` bytes: UTF-8 text, any bytes, and UTF-8
+    text of each of ``alphabets``."""
+    texts = [st.text(a, max_size=size) for a in alphabets]
+    return st.lists(
         st.one_of(
-            st.text(max_size=12).map(lambda t: t.encode("utf-8")),
-            st.binary(max_size=12),
-            st.text("0123456789@.-:/+ (aZé", max_size=12).map(lambda t: t.encode("utf-8")),
+            st.binary(max_size=size),
+            *[t.map(lambda t: t.encode("utf-8")) for t in (st.text(max_size=size), *texts)],
         ),
         max_size=40,
-    ),
-    st.integers(1, 30),
-)
+    )
+
+
+@given(byte_strings(12, "0123456789@.-:/+ (aZé"), st.integers(1, 30))
 def test_text_classes_equal_numpy(values, width):
     a = np.array([v[:width] for v in values], dtype=f"S{width}")
     got = text_classes(a)
@@ -187,3 +216,87 @@ def _utf8(v: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+@given(
+    st.sampled_from(["i1", "i8", "u4", "u8", "f4", "f8", "M8[D]", "?"]),
+    st.lists(st.integers(-(2**63), 2**63 - 1), max_size=200),
+)
+def test_hash_of_numbers_equals_numpy(dtype, ints):
+    # the bits of each number as a word (floats: -0.0 as 0.0), xor a constant, mixed
+    x = np.array(ints, dtype=np.int64)
+    if dtype[0] == "f":
+        raw = (x % 2001 - 1000).astype(dtype) / 8
+        raw[::7] = -0.0
+        words = (raw.astype(np.float64) + 0.0).view(np.uint64)
+    else:
+        raw = x.view(dtype) if dtype[0] == "M" else x.astype(dtype)
+        words = raw.astype(np.int64).view(np.uint64)
+    with np.errstate(over="ignore"):
+        want = _mix(words ^ _U64(0x9E3779B97F4A7C15))
+    np.testing.assert_array_equal(hash_values(raw), want)
+    if dtype[0] == "f" and len(raw):
+        assert hash_values(np.array([-0.0], dtype))[0] == hash_values(np.array([0.0], dtype))[0]
+
+
+def numpy_hll_registers(h: np.ndarray, p: int) -> np.ndarray:
+    """HyperLogLog registers in numpy: the top p bits pick one, each keeps the largest
+    1 + trailing zeros of the other bits (64 - p + 1 when they are all zero)."""
+    reg = np.zeros(1 << p, dtype=np.uint8)
+    idx = (h >> _U64(64 - p)).astype(np.intp)
+    w = h & _U64((1 << (64 - p)) - 1)
+    low = w & (~w + _U64(1))  # the lowest set bit: a power of two, exact as a float
+    with np.errstate(divide="ignore"):  # log2(0) where w == 0, not taken
+        rank = np.where(w == 0, 64 - p + 1, np.log2(low.astype(np.float64)) + 1)
+    np.maximum.at(reg, idx, rank.astype(np.uint8))
+    return reg
+
+
+@given(
+    st.lists(st.integers(0, 2**64 - 1), max_size=300),
+    st.sampled_from([4, 10, 14]),
+    st.integers(0, 63),
+)
+def test_hll_registers_equal_numpy(keys, p, zeros):
+    # random words, and words whose low bits are all zero (ranks up to 64 - p + 1)
+    h = np.array(keys, dtype=np.uint64)
+    h = np.concatenate([h, (h >> _U64(zeros)) << _U64(zeros), h & ~_U64((1 << (64 - p)) - 1)])
+    sketch = HyperLogLog(p)
+    sketch.add_hashes(h[: len(h) // 2])
+    sketch.add_hashes(h[len(h) // 2 :])
+    np.testing.assert_array_equal(sketch.registers, numpy_hll_registers(h, p))
+
+
+@given(byte_strings(24, "0123456789@.-:/+ (aZé", "0123456789-/:. TAB"), st.integers(1, 44))
+def test_text_facts_equal_numpy_looks_and_candidates(values, width):
+    # the compiled flags are the numpy expressions of looks_like and candidates over
+    # the counts numpy makes (numpy_text_classes)
+    _facts_as_numpy(np.array([v[:width] for v in values], dtype=f"S{width}"))
+
+
+FACT_EXAMPLES = [
+    "192.168.0.1", "1.2.3.4", "01.2.3.4", "1.2.3", "2024-06-19", "19/06/2024", "2024-06-1",
+    "2024-06-19T10:00:00", "19/06/2024 10:00", "-12", "+3", "12", "1-2", "3.14", "-3.5",
+    "1.2.3.", "1,5", "joao@ex.com", "j@e.c", "a b@ex.com", "::1", "fe80::1:2", "a: b:c",
+    "123.456.789-09", "12345678", "1234567890123456789", "12345678901234567890",
+    "DE89370400440532013000", "DE89 3704 0044 0532 0130 00", "GB82WEST12345698765432",
+    "AB12345678", "Maria", "",
+]  # fmt: skip
+
+
+def test_text_facts_on_examples_of_every_flag():
+    a = np.array([v.encode() for v in FACT_EXAMPLES], dtype="S32")
+    _, flags = text_facts(a)
+    for bit in (1, 2, 4, 8, CANDIDATE):  # each flag is both set and unset here
+        assert 0 < int(np.count_nonzero(flags & bit)) < len(a), bit
+    _facts_as_numpy(a)
+
+
+def _facts_as_numpy(a: np.ndarray) -> None:
+    chars, flags = text_facts(a)
+    want = numpy_text_classes(a)
+    np.testing.assert_array_equal(chars, want["chars"])
+    for i, (what, m) in enumerate(looks_like(want).items()):
+        assert what == LOOKS[i]
+        np.testing.assert_array_equal((flags & (1 << i)) != 0, m, err_msg=what)
+    np.testing.assert_array_equal((flags & CANDIDATE) != 0, candidates(a, want), err_msg="pii")

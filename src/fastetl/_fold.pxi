@@ -27,30 +27,36 @@ cdef inline int _fold_buffers(object a, Py_buffer *pa, object b, Py_buffer *pb) 
     return 0
 
 
-def fold_hash_records(data, Py_ssize_t size, out):
+def fold_hash_records(data, Py_ssize_t size, out, Py_ssize_t stride=0):
     """The 64-bit hash of each ``size``-byte record of ``data`` into ``out`` (8 bytes
     a record, native order): 8-byte words (native order, the last one zero-padded)
     folded by ``h = f(h ^ word)`` (an odd multiply and a xor-shift), then splitmix64's
     finalizer -- :func:`fastetl.profiling.stats.hash_values` of fixed-size values.
-    The GIL is released while hashing."""
+    With ``stride`` > 0 the records start ``stride`` bytes apart (a field of larger
+    records: ``data`` runs from the first one's start to the last one's end).  The
+    GIL is released while hashing."""
     cdef Py_buffer src, dst
     cdef Py_ssize_t n, i, j, full, rem
     cdef const uint8_t *row
     cdef uint64_t *o
     cdef uint64_t h, w
-    if size < 1:
-        raise ValueError("size must be at least 1 byte")
+    if size < 1 or stride < 0 or (stride and stride < size):
+        raise ValueError("size must be at least 1 byte, stride 0 or at least size")
     _fold_buffers(data, &src, out, &dst)
     try:
-        n = src.len // size
-        if src.len != n * size or dst.len < n * 8:
-            raise ValueError("data is not whole records, or out is too small")
+        if stride == 0:
+            stride = size
+        n = (src.len - size) // stride + 1 if src.len >= size else 0
+        if src.len != (n - 1) * stride + size if n else src.len != 0:
+            raise ValueError("data is not whole records")
+        if dst.len < n * 8:
+            raise ValueError("out is too small")
         full = size // 8
         rem = size - 8 * full
         o = <uint64_t *>dst.buf
         with nogil:
             for i in range(n):
-                row = <const uint8_t *>src.buf + i * size
+                row = <const uint8_t *>src.buf + i * stride
                 h = 0x243F6A8885A308D3ULL
                 for j in range(full):
                     memcpy(&w, row + 8 * j, 8)
@@ -192,17 +198,61 @@ def fold_count_int64(values, Py_ssize_t limit, out_keys, out_counts):
         PyBuffer_Release(&src)
 
 
+cdef inline void _text_counts(const uint8_t *row, Py_ssize_t size, int64_t *o) noexcept nogil:
+    """The 12 counts of fold_text_classes of one ``size``-byte value into ``o``."""
+    cdef Py_ssize_t j, last = 0
+    cdef int64_t cont = 0, digit = 0, alpha = 0, at = 0, dot = 0, dash = 0, colon = 0
+    cdef int64_t slash = 0, plus = 0, space = 0, paren = 0
+    cdef uint8_t b
+    for j in range(size):
+        b = row[j]
+        if b == 0:
+            continue
+        last = j + 1
+        if b >= 0x80:
+            cont += (b & 0xC0) == 0x80
+        elif 48 <= b <= 57:
+            digit += 1
+        elif 97 <= (b | 0x20) <= 122:
+            alpha += 1
+        elif b == 64:
+            at += 1
+        elif b == 46:
+            dot += 1
+        elif b == 45:
+            dash += 1
+        elif b == 58:
+            colon += 1
+        elif b == 47:
+            slash += 1
+        elif b == 43:
+            plus += 1
+        elif b == 32:
+            space += 1
+        elif b == 40:
+            paren += 1
+    o[0] = last
+    o[1] = last - cont
+    o[2] = digit
+    o[3] = alpha
+    o[4] = at
+    o[5] = dot
+    o[6] = dash
+    o[7] = colon
+    o[8] = slash
+    o[9] = plus
+    o[10] = space
+    o[11] = paren
+
+
 def fold_text_classes(data, Py_ssize_t size, out):
     """Per ``size``-byte value of ``data`` (numpy ``S``: trailing NULs are padding),
     12 int64 counts into ``out``: its bytes (to the last non-NUL one), its UTF-8
     characters (those bytes less the continuation bytes), digits, ASCII letters, and
     the bytes ``@ . - : / +``, space and ``(``.  The GIL is released while counting."""
     cdef Py_buffer src, dst
-    cdef Py_ssize_t n, i, j, last
-    cdef const uint8_t *row
+    cdef Py_ssize_t n, i
     cdef int64_t *o
-    cdef int64_t cont, digit, alpha, at, dot, dash, colon, slash, plus, space, paren
-    cdef uint8_t b
     if size < 1:
         raise ValueError("size must be at least 1 byte")
     _fold_buffers(data, &src, out, &dst)
@@ -213,49 +263,433 @@ def fold_text_classes(data, Py_ssize_t size, out):
         o = <int64_t *>dst.buf
         with nogil:
             for i in range(n):
-                row = <const uint8_t *>src.buf + i * size
-                last = 0
-                cont = digit = alpha = at = dot = dash = colon = slash = plus = space = paren = 0
-                for j in range(size):
-                    b = row[j]
-                    if b == 0:
-                        continue
-                    last = j + 1
-                    if b >= 0x80:
-                        cont += (b & 0xC0) == 0x80
-                    elif 48 <= b <= 57:
-                        digit += 1
-                    elif 97 <= (b | 0x20) <= 122:
-                        alpha += 1
-                    elif b == 64:
-                        at += 1
-                    elif b == 46:
-                        dot += 1
-                    elif b == 45:
-                        dash += 1
-                    elif b == 58:
-                        colon += 1
-                    elif b == 47:
-                        slash += 1
-                    elif b == 43:
-                        plus += 1
-                    elif b == 32:
-                        space += 1
-                    elif b == 40:
-                        paren += 1
-                o[0] = last
-                o[1] = last - cont
-                o[2] = digit
-                o[3] = alpha
-                o[4] = at
-                o[5] = dot
-                o[6] = dash
-                o[7] = colon
-                o[8] = slash
-                o[9] = plus
-                o[10] = space
-                o[11] = paren
-                o += 12
+                _text_counts(<const uint8_t *>src.buf + i * size, size, o + 12 * i)
+    finally:
+        PyBuffer_Release(&dst)
+        PyBuffer_Release(&src)
+
+
+def fold_text_facts(data, Py_ssize_t size, out_chars, out_flags):
+    """Per ``size``-byte value of ``data`` (numpy ``S``), its UTF-8 characters into
+    ``out_chars`` (int64) and flags into ``out_flags`` (uint8): 1, 2, 4, 8 when it
+    looks like an integer, a decimal, a date, a datetime, 16 when it is a PII
+    candidate -- :func:`fastetl.profiling.pii.looks_like` and
+    :func:`~fastetl.profiling.pii.candidates` of its :func:`fold_text_classes`
+    counts.  The GIL is released while counting."""
+    cdef Py_buffer src, dc, df
+    cdef Py_ssize_t n, i
+    cdef int64_t c[12]
+    cdef int64_t ln, d, a, other, sign, seps
+    cdef int integer, two_seps
+    cdef int64_t *oc
+    cdef uint8_t *of
+    cdef uint8_t f
+    if size < 1:
+        raise ValueError("size must be at least 1 byte")
+    _fold_buffers(data, &src, out_chars, &dc)
+    try:
+        PyObject_GetBuffer(out_flags, &df, PyBUF_WRITABLE)
+        try:
+            n = src.len // size
+            if src.len != n * size or dc.len < n * 8 or df.len < n:
+                raise ValueError("data is not whole values, or an output is too small")
+            oc = <int64_t *>dc.buf
+            of = <uint8_t *>df.buf
+            with nogil:
+                for i in range(n):
+                    _text_counts(<const uint8_t *>src.buf + i * size, size, c)
+                    oc[i] = c[1]
+                    ln, d, a = c[0], c[2], c[3]
+                    other = ln - d
+                    sign = c[6] + c[9]
+                    seps = c[5]
+                    two_seps = c[6] == 2 or c[8] == 2
+                    integer = d > 0 and other <= 1 and other == sign
+                    f = 1 if integer else 0
+                    if d > 0 and seps == 1 and other - seps <= 1 and not integer:
+                        f |= 2
+                    if d == 8 and ln == 10 and two_seps:
+                        f |= 4
+                    if d >= 12 and c[7] >= 1 and two_seps:
+                        f |= 8
+                    if ((c[4] == 1 and c[10] == 0 and ln >= 6)  # email
+                            or (c[7] >= 2 and c[10] == 0)  # ipv6
+                            or (8 <= d <= 19 and a == 0 and not (d == 8 and two_seps))
+                            or (c[5] == 3 and 4 <= d <= 12 and ln == d + 3)  # ipv4
+                            or (a >= 2 and d >= 8 and 15 <= ln <= 42)):  # iban
+                        f |= 16
+                    of[i] = f
+        finally:
+            PyBuffer_Release(&df)
+    finally:
+        PyBuffer_Release(&dc)
+        PyBuffer_Release(&src)
+
+
+# PII validators over the bytes (fastetl.profiling.pii's, in C): one code per value,
+# 0 for none, 1 + the index of its kind in pii.KINDS, or FOLD_PII_ASK where Python's
+# validators decide (a ':' -- IPv6 -- or a byte past ASCII: Unicode digits).
+
+cdef extern from * nogil:
+    """
+    #include <string.h>
+    #define FPII_EMAIL 1
+    #define FPII_PHONE 2
+    #define FPII_CPF 3
+    #define FPII_CNPJ 4
+    #define FPII_CARD 5
+    #define FPII_IPV4 6
+    #define FPII_CEP 8
+    #define FPII_IBAN 9
+    #define FPII_ASK 255
+    static int fpii_dig(unsigned char c) { return c >= '0' && c <= '9'; }
+    static int fpii_alpha(unsigned char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
+    static int fpii_upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
+    /* s fully matches pat: 'd' a digit, any other byte itself */
+    static int fpii_pat(const unsigned char *s, size_t n, const char *pat) {
+        size_t i;
+        for (i = 0; i < n; i++) {
+            if (pat[i] == 0) return 0;
+            if (pat[i] == 'd') { if (!fpii_dig(s[i])) return 0; }
+            else if ((unsigned char)pat[i] != s[i]) return 0;
+        }
+        return pat[n] == 0;
+    }
+    static int fpii_all_digits(const unsigned char *s, size_t n) {
+        size_t i;
+        for (i = 0; i < n; i++) if (!fpii_dig(s[i])) return 0;
+        return 1;
+    }
+    static size_t fpii_digits(const unsigned char *s, size_t n, unsigned char *d) {
+        size_t i, k = 0;
+        for (i = 0; i < n; i++) if (fpii_dig(s[i])) d[k++] = (unsigned char)(s[i] - '0');
+        return k;
+    }
+    static int fpii_same(const unsigned char *d, size_t n) {
+        size_t i;
+        for (i = 1; i < n; i++) if (d[i] != d[0]) return 0;
+        return 1;
+    }
+    static int fpii_cpf_check(const unsigned char *d) {  /* 11 digit values */
+        int n, i, s;
+        if (fpii_same(d, 11)) return 0;
+        for (n = 9; n <= 10; n++) {
+            s = 0;
+            for (i = 0; i < n; i++) s += d[i] * (n + 1 - i);
+            if ((s * 10 % 11) % 10 != d[n]) return 0;
+        }
+        return 1;
+    }
+    static int fpii_cnpj_check(const unsigned char *d) {  /* 14 digit values */
+        static const int w[13] = {6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2};
+        int n, i, s, r;
+        if (fpii_same(d, 14)) return 0;
+        for (n = 12; n <= 13; n++) {
+            s = 0;
+            for (i = 0; i < n; i++) s += d[i] * w[i + 13 - n];
+            r = s % 11;
+            if ((r < 2 ? 0 : 11 - r) != d[n]) return 0;
+        }
+        return 1;
+    }
+    static int fpii_atext(unsigned char c) {
+        return fpii_dig(c) || fpii_alpha(c) || (c && strchr("!#$%&'*+/=?^_`{|}~-", c) != NULL);
+    }
+    static int fpii_email(const unsigned char *s, size_t n) {
+        size_t i, at = n, start, len;
+        int parts = 0;
+        if (n > 254) return 0;
+        for (i = 0; i < n; i++) if (s[i] == '@') { at = i; break; }
+        if (at == n || at == 0 || at > 64) return 0;
+        start = 0;  /* local part: atoms joined by single dots */
+        for (i = 0; i <= at; i++) {
+            if (i == at || s[i] == '.') {
+                if (i == start) return 0;
+                start = i + 1;
+            } else if (!fpii_atext(s[i])) return 0;
+        }
+        start = at + 1;  /* domain: labels, then a letters-only top-level domain */
+        for (i = at + 1; i <= n; i++) {
+            if (i < n && s[i] != '.') continue;
+            len = i - start;
+            if (len < 1 || len > 63) return 0;
+            parts++;
+            if (i == n) {
+                size_t j;
+                if (parts < 2 || len < 2) return 0;
+                for (j = start; j < i; j++) if (!fpii_alpha(s[j])) return 0;
+            } else {
+                size_t j;
+                if (!(fpii_dig(s[start]) || fpii_alpha(s[start]))) return 0;
+                if (!(fpii_dig(s[i - 1]) || fpii_alpha(s[i - 1]))) return 0;
+                for (j = start; j < i; j++)
+                    if (!(fpii_dig(s[j]) || fpii_alpha(s[j]) || s[j] == '-')) return 0;
+            }
+            start = i + 1;
+        }
+        return 1;
+    }
+    static int fpii_ipv4(const unsigned char *s, size_t n) {
+        size_t i = 0, len;
+        int part, v;
+        for (part = 0; part < 4; part++) {
+            if (part) { if (i >= n || s[i] != '.') return 0; i++; }
+            len = 0; v = 0;
+            while (i < n && fpii_dig(s[i]) && len < 4) { v = v * 10 + (s[i] - '0'); i++; len++; }
+            if (len == 0 || len > 3 || v > 255) return 0;
+            if (len > 1 && s[i - len] == '0') return 0;
+        }
+        return i == n;
+    }
+    static int fpii_ddd(const unsigned char *d) {
+        static const char *ddd = "11 12 13 14 15 16 17 18 19 21 22 24 27 28 31 32 33 34 35 37 38 "
+            "41 42 43 44 45 46 47 48 49 51 53 54 55 61 62 63 64 65 66 67 68 69 71 73 74 75 77 79 "
+            "81 82 83 84 85 86 87 88 89 91 92 93 94 95 96 97 98 99";
+        const char *p;
+        for (p = ddd; *p; p += (p[2] ? 3 : 2))
+            if (p[0] - '0' == d[0] && p[1] - '0' == d[1]) return 1;
+        return 0;
+    }
+    static int fpii_phone(const unsigned char *s, size_t n, int named) {
+        unsigned char buf[256];
+        const unsigned char *d;
+        size_t i, nd;
+        int formatted;
+        if (n >= 9 && n <= 16 && s[0] == '+' && s[1] >= '1' && s[1] <= '9'
+                && fpii_all_digits(s + 1, n - 1))
+            return 1;  /* E.164 */
+        if (n == 0 || n > sizeof buf) return 0;
+        for (i = 0; i < n; i++)
+            if (!(fpii_dig(s[i]) || (s[i] && strchr("+()- .", s[i]) != NULL))) return 0;
+        for (i = 1; i < n; i++) if (s[i] == '+') return 0;
+        nd = fpii_digits(s, n, buf);
+        d = buf;
+        formatted = nd != n;
+        if (s[0] == '+') {
+            if (nd < 2 || d[0] != 5 || d[1] != 5) return 0;
+            d += 2; nd -= 2;
+        } else if ((nd == 12 || nd == 13) && d[0] == 5 && d[1] == 5) {
+            d += 2; nd -= 2;
+        }
+        if (nd == 11) { if (d[2] != 9) return 0; }
+        else if (nd == 10) { if (d[2] < 2 || d[2] > 5) return 0; }
+        else return 0;
+        return fpii_ddd(d) && (formatted || named);
+    }
+    static int fpii_luhn(const unsigned char *d, size_t n) {
+        size_t i;
+        int total = 0, v;
+        for (i = 0; i < n; i++) {
+            v = d[n - 1 - i];
+            if (i % 2) { v *= 2; if (v > 9) v -= 9; }
+            total += v;
+        }
+        return total % 10 == 0;
+    }
+    static int fpii_sep(unsigned char c) { return c == ' ' || c == '-'; }
+    static int fpii_card(const unsigned char *s, size_t n) {
+        unsigned char d[32];
+        size_t i, nd;
+        int ok = 0;
+        if (n >= 13 && n <= 19 && fpii_all_digits(s, n)) ok = 1;
+        else if (n >= 16 && n <= 22 && fpii_sep(s[4]) && fpii_sep(s[9]) && fpii_sep(s[14])) {
+            ok = 1;
+            for (i = 0; i < n; i++)
+                if (i != 4 && i != 9 && i != 14 && !fpii_dig(s[i])) { ok = 0; break; }
+        }
+        if (!ok && n == 17 && fpii_sep(s[4]) && fpii_sep(s[11])) {
+            ok = 1;
+            for (i = 0; i < n; i++)
+                if (i != 4 && i != 11 && !fpii_dig(s[i])) { ok = 0; break; }
+        }
+        if (!ok) return 0;
+        nd = fpii_digits(s, n, d);
+        return nd >= 13 && nd <= 19 && d[0] >= 2 && d[0] <= 6 && fpii_luhn(d, nd);
+    }
+    static int fpii_iban(const unsigned char *s, size_t n) {
+        static const char *lens = "AD24AT20BE16BG22BR29CH21CY28CZ24DE22DK18EE20ES24FI18FR27GB22"
+            "GR27HR21HU28IE22IS26IT27LI21LT20LU20LV21MC27MT31NL18NO15PL28PT25RO24SE24SI19SK24SM27";
+        unsigned char t[64];
+        size_t i, k = 0;
+        const char *p;
+        int r = 0;
+        for (i = 0; i < n; i++) {
+            if (s[i] == ' ') continue;
+            if (k == 34) return 0;
+            t[k++] = s[i];
+        }
+        if (k < 15 || !fpii_upper(t[0]) || !fpii_upper(t[1]) || !fpii_dig(t[2]) || !fpii_dig(t[3]))
+            return 0;
+        for (i = 4; i < k; i++) if (!(fpii_upper(t[i]) || fpii_dig(t[i]))) return 0;
+        for (p = lens; *p; p += 4)
+            if (p[0] == t[0] && p[1] == t[1] && (size_t)((p[2] - '0') * 10 + p[3] - '0') != k)
+                return 0;
+        for (i = 0; i < k; i++) {
+            unsigned char c = t[(i + 4) % k];
+            if (fpii_dig(c)) r = (r * 10 + (c - '0')) % 97;
+            else r = (r * 100 + (c - 'A' + 10)) % 97;
+        }
+        return r == 1;
+    }
+    /* pii.classify(s, column) of an ASCII value without ':' (else FPII_ASK) */
+    static int fastetl_pii_text(const unsigned char *s, size_t n, int phone_named, int cep_named) {
+        unsigned char d[32];
+        size_t i;
+        int has_at = 0, has_colon = 0, wide = 0;
+        for (i = 0; i < n; i++) {
+            if (s[i] == '@') has_at = 1;
+            else if (s[i] == ':') has_colon = 1;
+            else if (s[i] >= 0x80) wide = 1;
+        }
+        if (has_at) return (!wide && fpii_email(s, n)) ? FPII_EMAIL : 0;
+        if (has_colon || wide || n > 240) return FPII_ASK;
+        if ((fpii_pat(s, n, "ddd.ddd.ddd-dd") || (n == 11 && fpii_all_digits(s, n)))
+                && fpii_digits(s, n, d) == 11 && fpii_cpf_check(d))
+            return FPII_CPF;
+        if ((fpii_pat(s, n, "dd.ddd.ddd/dddd-dd") || (n == 14 && fpii_all_digits(s, n)))
+                && fpii_digits(s, n, d) == 14 && fpii_cnpj_check(d))
+            return FPII_CNPJ;
+        if (fpii_pat(s, n, "ddddd-ddd")) {
+            if (memcmp(s, "00000-000", 9) != 0) return FPII_CEP;
+        } else if (cep_named && n == 8 && fpii_all_digits(s, n) && memcmp(s, "00000000", 8) != 0)
+            return FPII_CEP;
+        if (fpii_ipv4(s, n)) return FPII_IPV4;
+        if (fpii_phone(s, n, phone_named)) return FPII_PHONE;
+        if (fpii_card(s, n)) return FPII_CARD;
+        if (n >= 1 && fpii_alpha(s[0]) && (n == 1 || fpii_alpha(s[1])) && fpii_iban(s, n))
+            return FPII_IBAN;
+        return 0;
+    }
+    /* pii.classify_int(v, column) of a positive integer */
+    static int fastetl_pii_int(unsigned long long v, int phone_named, int cep_named) {
+        unsigned char s[24], d[24];
+        size_t n = 0, i;
+        unsigned long long x = v;
+        do { s[n++] = (unsigned char)('0' + x % 10); x /= 10; } while (x);
+        for (i = 0; i < n / 2; i++) {
+            unsigned char c = s[i];
+            s[i] = s[n - 1 - i];
+            s[n - 1 - i] = c;
+        }
+        if (n <= 11) {
+            memset(d, 0, 11 - n);
+            for (i = 0; i < n; i++) d[11 - n + i] = (unsigned char)(s[i] - '0');
+            if (fpii_cpf_check(d)) return FPII_CPF;
+        }
+        if (n <= 14) {
+            memset(d, 0, 14 - n);
+            for (i = 0; i < n; i++) d[14 - n + i] = (unsigned char)(s[i] - '0');
+            if (fpii_cnpj_check(d)) return FPII_CNPJ;
+        }
+        if (cep_named && n <= 8) return v ? FPII_CEP : 0;
+        if (phone_named && fpii_phone(s, n, 1)) return FPII_PHONE;
+        if (fpii_card(s, n)) return FPII_CARD;
+        return 0;
+    }
+    """
+    int fastetl_pii_text(const unsigned char *s, size_t n, int phone_named, int cep_named)
+    int fastetl_pii_int(unsigned long long v, int phone_named, int cep_named)
+
+FOLD_PII_ASK = 255
+
+
+def fold_pii_codes(data, Py_ssize_t size, int flags, out):
+    """The PII kind of each value as a code into ``out`` (uint8, one a value): 0 none,
+    ``1 + i`` for ``pii.KINDS[i]``, :data:`FOLD_PII_ASK` where Python decides.  With
+    ``size`` > 0, ``data`` holds ``size``-byte values (numpy ``S``: trailing NULs are
+    padding), checked as :func:`fastetl.profiling.pii.classify` checks text; with
+    ``size`` == 0, ``data`` holds positive uint64 integers, checked as
+    :func:`~fastetl.profiling.pii.classify_int` checks them.  ``flags``: 1 the column's
+    name says phone, 2 it says CEP.  The GIL is released while checking."""
+    cdef Py_buffer src, dst
+    cdef Py_ssize_t n, i, last
+    cdef const uint8_t *row
+    cdef uint8_t *o
+    cdef const uint64_t *ints
+    cdef int phone = flags & 1, cep = (flags >> 1) & 1
+    if size < 0:
+        raise ValueError("size must be >= 0")
+    _fold_buffers(data, &src, out, &dst)
+    try:
+        n = src.len // (size if size else 8)
+        if src.len != n * (size if size else 8) or dst.len < n:
+            raise ValueError("data is not whole values, or out is too small")
+        o = <uint8_t *>dst.buf
+        with nogil:
+            if size == 0:
+                ints = <const uint64_t *>src.buf
+                for i in range(n):
+                    o[i] = <uint8_t>fastetl_pii_int(ints[i], phone, cep)
+            else:
+                for i in range(n):
+                    row = <const uint8_t *>src.buf + i * size
+                    last = size
+                    while last > 0 and row[last - 1] == 0:
+                        last -= 1
+                    o[i] = <uint8_t>fastetl_pii_text(
+                        <const unsigned char *>row, <size_t>last, phone, cep)
+    finally:
+        PyBuffer_Release(&dst)
+        PyBuffer_Release(&src)
+
+
+def fold_mix_words(values, out):
+    """splitmix64's finalizer of each 64-bit word of ``values`` xor 0x9E3779B97F4A7C15
+    into ``out`` (uint64 each): :func:`fastetl.profiling.stats.hash_values` of
+    numbers, after their bits are made a word.  The GIL is released while mixing."""
+    cdef Py_buffer src, dst
+    cdef Py_ssize_t n, i
+    cdef const uint64_t *v
+    cdef uint64_t *o
+    _fold_buffers(values, &src, out, &dst)
+    try:
+        n = src.len // 8
+        if src.len != n * 8 or dst.len < n * 8:
+            raise ValueError("values are not whole words, or out is too small")
+        v = <const uint64_t *>src.buf
+        o = <uint64_t *>dst.buf
+        with nogil:
+            for i in range(n):
+                o[i] = fastetl_fold_mix(v[i] ^ 0x9E3779B97F4A7C15ULL)
+    finally:
+        PyBuffer_Release(&dst)
+        PyBuffer_Release(&src)
+
+
+def fold_hll_add(hashes, int p, registers):
+    """Fold 64-bit ``hashes`` into the ``2**p`` one-byte HyperLogLog ``registers``: the
+    top ``p`` bits pick a register, which keeps the largest rank (1 + the number of
+    trailing zeros of the other ``64 - p`` bits; ``65 - p`` when they are all zero).
+    The GIL is released while folding."""
+    cdef Py_buffer src, dst
+    cdef Py_ssize_t n, i
+    cdef const uint64_t *h
+    cdef uint8_t *r
+    cdef uint64_t w, low_mask
+    cdef int rank, q
+    if p < 4 or p > 18:
+        raise ValueError("p must be 4 to 18")
+    _fold_buffers(hashes, &src, registers, &dst)
+    try:
+        n = src.len // 8
+        if src.len != n * 8 or dst.len != (<Py_ssize_t>1 << p):
+            raise ValueError("hashes are not whole words, or registers are not 2**p bytes")
+        h = <const uint64_t *>src.buf
+        r = <uint8_t *>dst.buf
+        q = 64 - p
+        low_mask = ((<uint64_t>1) << q) - 1
+        with nogil:
+            for i in range(n):
+                w = h[i] & low_mask
+                if w == 0:
+                    rank = q + 1
+                else:
+                    rank = 1
+                    while not (w & 1):
+                        w >>= 1
+                        rank += 1
+                if rank > r[h[i] >> q]:
+                    r[h[i] >> q] = <uint8_t>rank
     finally:
         PyBuffer_Release(&dst)
         PyBuffer_Release(&src)

@@ -4,14 +4,16 @@ A :class:`TableState` takes blocks of records (the numpy structured arrays a
 conversion makes) and keeps, per column, the accumulators of
 :mod:`fastetl.profiling.stats`; :meth:`TableState.merge` combines two states (each
 made from consecutive blocks), :meth:`TableState.result` gives the JSON-shaped
-profile.  All work is numpy over whole blocks; the only Python loop over values
-is the PII validation of the distinct candidates of a block (at most
+profile.  All work is numpy or compiled kernels over whole blocks; the only
+Python loop over values is the PII validation of the distinct candidates the
+compiled validators leave to Python -- IPv6 and non-ASCII values -- (at most
 ``pii_cap`` per block and column; the share of a block that has more is
 estimated from an evenly spread subset of them, and the count says so).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -44,10 +46,12 @@ CORR_LIMIT = 64  # numeric columns in the correlation matrix (the first ones)
 class Limits:
     """What bounds the memory of a profile: per column, at most ``exact`` distinct
     values (and their counts) and ``quantile_exact`` held numbers before the sketches
-    take over; ``rows_exact`` row hashes for duplicates; per block and text column,
-    the characters of at most ``text_cap`` distinct values are classified and at
-    most ``pii_cap`` PII candidates validated (shares of the rest are estimated
-    from these, evenly spread over the sorted distinct values)."""
+    take over; ``rows_exact`` row hashes for duplicates.  Every distinct value is
+    checked for PII in compiled code but those left to the Python validators (IPv6,
+    non-ASCII): at most ``pii_cap`` of them per block and column (the shares of the
+    rest are estimated from these, evenly spread over the sorted distinct values).
+    ``text_cap`` is kept for callers that set it; it bounds nothing any more (the
+    characters of every distinct value are counted, in compiled code)."""
 
     exact: int = 1 << 16
     quantile_exact: int = 1 << 17
@@ -68,11 +72,6 @@ def _kind(col_type: str) -> str:
     if col_type == "category":
         return "category"
     return "text"
-
-
-def _utf8_lengths(values: np.ndarray) -> np.ndarray:
-    """Characters in each UTF-8 value of a numpy ``S`` array (NUL padding excluded)."""
-    return _pii.text_classes(values)[:, 1]
 
 
 def bytes_extremes(values: np.ndarray) -> tuple[bytes, bytes]:
@@ -176,7 +175,6 @@ class ColumnState:
         self.text_min: bytes | None = None  # text: smallest and largest value (UTF-8 order)
         self.text_max: bytes | None = None
         self.looks: dict[str, float] = {}
-        self.text_estimated = False  # looks_like from a subset of the distinct values
         self.pii_counts: dict[str, float] = {}
         self.pii_checked = 0.0  # values whose kind was decided (all, unless capped)
         self.pii_estimated = False
@@ -247,15 +245,13 @@ class ColumnState:
         lo, hi = bytes_extremes(uniq)
         self.text_min = lo if self.text_min is None else min(self.text_min, lo)
         self.text_max = hi if self.text_max is None else max(self.text_max, hi)
-        self._lengths(_utf8_lengths(uniq), counts)
-        pick, weights = _subset(counts, self.limits.text_cap)
-        if pick is not None:  # the characters of a subset of the distinct values
-            uniq = uniq[pick]
-            self.text_estimated = self.pii_estimated = True
-        cc = _pii.char_counts(uniq)
-        for what, m in _pii.looks_like(cc).items():
+        chars, flags = _pii.text_facts(uniq)  # every distinct value's, in compiled code
+        self._lengths(chars, counts)
+        weights = counts.astype(np.float64)
+        for i, what in enumerate(_pii.LOOKS):
+            m = (flags & (1 << i)) != 0
             self.looks[what] = self.looks.get(what, 0.0) + float(weights[m].sum())
-        cand = _pii.candidates(uniq, cc)
+        cand = (flags & _pii.CANDIDATE) != 0
         self.pii_checked += float(weights[~cand].sum())  # not candidates: no kind
         self._pii(uniq[cand], weights[cand])
 
@@ -269,20 +265,44 @@ class ColumnState:
         self.len_max = hi if self.len_max is None else max(self.len_max, hi)
 
     def _pii(self, values: np.ndarray, weights: np.ndarray, ints: bool = False) -> None:
-        """Validate distinct candidates (at most ``pii_cap``), each standing for
-        ``weights`` values, and count the values of each kind."""
+        """Count the values of each kind among distinct candidates, each standing for
+        ``weights`` values: checked in compiled code, but for those it leaves to the
+        Python validators (IPv6, non-ASCII: at most ``pii_cap`` of them a block)."""
         if not len(values):
             return
+        codes = _pii.classify_codes(values, self.name)
+        ask = codes == _pii.ASK
+        if ask.any():
+            self._pii_python(values[ask], weights[ask], ints)
+            keep = ~ask
+            values, weights, codes = values[keep], weights[keep], codes[keep]
+        self.pii_checked += float(weights.sum())
+        per_kind = np.bincount(codes, weights=weights, minlength=len(_pii.KINDS) + 1)
+        for i in np.flatnonzero(per_kind[1:]).tolist():
+            kind = _pii.KINDS[i]
+            self.pii_counts[kind] = self.pii_counts.get(kind, 0.0) + float(per_kind[i + 1])
+            ex = self.pii_examples.setdefault(kind, [])
+            if len(ex) < 3:
+                for v in values[np.flatnonzero(codes == i + 1)[:3]].tolist():
+                    self._example(ex, v, kind, ints)
+
+    def _example(self, ex: list[str], v: Any, kind: str, ints: bool) -> None:
+        if len(ex) < 3:
+            text = _pii.int_text(v, kind) if ints else v.decode("utf-8", "replace")
+            m = _pii.mask(text, kind)
+            if m not in ex:
+                ex.append(m)
+
+    def _pii_python(self, values: np.ndarray, weights: np.ndarray, ints: bool) -> None:
+        """The values the compiled validators leave to Python (at most ``pii_cap``)."""
         pick, w = _subset(weights, self.limits.pii_cap)
         if pick is not None:
             values = values[pick]
-        if pick is not None:
             self.pii_estimated = True
         self.pii_checked += float(w.sum())
-        counts = w
         cache = self._pii_cache
         name = self.name
-        for v, c in zip(values.tolist(), counts.tolist(), strict=False):
+        for v, c in zip(values.tolist(), w.tolist(), strict=False):
             if v in cache:
                 kind = cache[v]
             else:
@@ -295,13 +315,7 @@ class ColumnState:
             if kind is None:
                 continue
             self.pii_counts[kind] = self.pii_counts.get(kind, 0.0) + c
-            ex = self.pii_examples.setdefault(kind, [])
-            if len(ex) < 3:
-                if ints:
-                    text = _pii.int_text(v, kind)
-                m = _pii.mask(text if ints else v.decode("utf-8", "replace"), kind)
-                if m not in ex:
-                    ex.append(m)
+            self._example(self.pii_examples.setdefault(kind, []), v, kind, ints)
 
     def merge(self, other: ColumnState) -> None:
         """Fold in the state of the blocks that come after this one's."""
@@ -343,7 +357,6 @@ class ColumnState:
             self.pii_counts[k] = self.pii_counts.get(k, 0.0) + f
         self.pii_checked += other.pii_checked
         self.pii_estimated |= other.pii_estimated
-        self.text_estimated |= other.text_estimated
         for k, ex in other.pii_examples.items():
             mine_ex = self.pii_examples.setdefault(k, [])
             for e in ex:
@@ -373,7 +386,12 @@ class ColumnState:
     def add_histogram(self, raw: np.ndarray, nulls: np.ndarray | None, edges: np.ndarray) -> None:
         if nulls is not None:
             raw = raw[~nulls]
-        c, _ = np.histogram(self._floats(raw), bins=edges)
+        x, n = self._floats(raw), len(edges) - 1
+        if np.array_equal(np.linspace(edges[0], edges[-1], n + 1), edges):
+            # numpy's equal-bins path (no sort), on the very edges it would make
+            c, _ = np.histogram(x, bins=n, range=(edges[0], edges[-1]))
+        else:
+            c, _ = np.histogram(x, bins=edges)
         self.hist = c if self.hist is None else self.hist + c
         self.hist_edges = edges
 
@@ -424,8 +442,9 @@ class ColumnState:
                 enc = np.asarray([w.encode("utf-8") for w in words], dtype=object)
                 arr = np.asarray(enc.tolist(), dtype=f"S{max(1, max(len(e) for e in enc))}")
                 weights = codes[present[: len(words)]]
-                self._lengths(_utf8_lengths(arr), weights)
-                cand = _pii.candidates(arr)
+                chars, flags = _pii.text_facts(arr)
+                self._lengths(chars, weights)
+                cand = (flags & _pii.CANDIDATE) != 0
                 w = weights.astype(np.float64)
                 self.pii_checked += float(w[~cand].sum())
                 self._pii(arr[cand], w[cand])
@@ -477,7 +496,7 @@ class ColumnState:
             }
         if self.kind == "text" and self.count:
             d["looks_like"] = {k: min(v / self.count, 1.0) for k, v in self.looks.items() if v}
-            d["looks_like_exact"] = not self.text_estimated
+            d["looks_like_exact"] = True  # every distinct value's characters counted
         d["pii"] = self._pii_result()
         return d
 
@@ -536,6 +555,13 @@ class _Corr:
             with np.errstate(invalid="ignore", divide="ignore"):
                 s = np.where(present, x, 0).sum(0) / np.maximum(present.sum(0), 1)
             self.shift = np.where(np.isfinite(s), s, 0.0)
+        if present.all():  # no nulls: every pair's count and sums are the column's own
+            z = x - self.shift
+            self.n += len(z)
+            self.sx += z.sum(0)[:, None]
+            self.sxx += np.square(z).sum(0)[:, None]
+            self.sxy += z.T @ z
+            return
         m = present.astype(np.float64)
         z = np.where(present, x - self.shift, 0.0)
         self.n += m.T @ m
@@ -573,14 +599,17 @@ class _Corr:
 class TableState:
     """The profile state of consecutive blocks of one table."""
 
-    def __init__(self, schema: Schema, limits: Limits | None = None) -> None:
+    def __init__(
+        self, schema: Schema, limits: Limits | None = None, table: Table | None = None
+    ) -> None:
         self.schema = schema
         self.limits = limits or Limits()
-        dtype = schema.dtype()
         # a Table over each block gives the null masks and flag bits (its decoding rules)
-        self._table = Table.from_array(
-            np.zeros(0, dtype=dtype), {"schema": schema.to_dict(), "categories": {}}
-        )
+        if table is None:
+            table = Table.from_array(
+                np.zeros(0, dtype=schema.dtype()), {"schema": schema.to_dict(), "categories": {}}
+            )
+        self._table = copy.copy(table)  # its own: _view() points it at each block
         self.columns: list[ColumnState] = []
         for c in schema.columns:
             if c.stored:
@@ -597,7 +626,7 @@ class TableState:
 
     def fork(self) -> TableState:
         """An empty state of the same table (for a block folded apart, then merged)."""
-        return TableState(self.schema, self.limits)
+        return TableState(self.schema, self.limits, self._table)
 
     def _view(self, records: np.ndarray) -> Table:
         t = self._table
@@ -608,6 +637,7 @@ class TableState:
         """Fold a block of records (in input order after those folded before)."""
         with np.errstate(all="ignore"):  # overflow and NaN are results here, not faults
             self._fold(records)
+        self._view(records[:0])  # the state keeps no reference to the block
 
     def _fold(self, records: np.ndarray) -> None:
         n = len(records)
@@ -637,6 +667,7 @@ class TableState:
         """The second pass over an ``.npy``: exact histogram counts on ``edges``."""
         with np.errstate(all="ignore"):  # overflow and NaN are results here, not faults
             self._fold_histograms(records, edges)
+        self._view(records[:0])
 
     def _fold_histograms(self, records: np.ndarray, edges: dict[str, np.ndarray]) -> None:
         t = self._view(records)

@@ -26,8 +26,10 @@ number lost its leading zeros, which are put back; bare phone numbers count only
 column named for them.
 
 A value is first passed through :func:`candidates` (counts of character classes
-over the fixed-width bytes, numpy only); only distinct candidates reach the
-Python validators.  :func:`mask` hides all but a few characters of a value.
+over the fixed-width bytes); the distinct candidates are then checked by
+:func:`classify_codes`, these validators compiled to C (IPv6 and values with
+non-ASCII bytes are left to the Python validators here).  :func:`mask` hides all
+but a few characters of a value.
 """
 
 from __future__ import annotations
@@ -219,6 +221,28 @@ def classify(s: str, column: str = "") -> str | None:
 
 _ZFILL = {"cpf": 11, "cnpj": 14, "cep": 8}
 
+ASK = _core.FOLD_PII_ASK
+"""The code :func:`classify_codes` gives a value it leaves to :func:`classify`."""
+
+
+def classify_codes(values: np.ndarray, column: str = "") -> np.ndarray:
+    """:func:`classify` of each value of a numpy ``S`` array (or :func:`classify_int` of
+    each positive integer of an integer array), in compiled code without the GIL: a
+    uint8 code per value, 0 for none, ``1 + KINDS.index(kind)`` for a kind, and
+    :data:`ASK` where :func:`classify` must decide (a value with ``:`` -- IPv6 -- or
+    a byte past ASCII, whose Unicode digits Python's validators accept)."""
+    flags = (1 if _PHONE_NAME.search(column) else 0) | (2 if _CEP_NAME.search(column) else 0)
+    out = np.empty(len(values), dtype=np.uint8)
+    if not len(values):
+        return out
+    if values.dtype.kind == "S":
+        v = np.ascontiguousarray(values)
+        _core.fold_pii_codes(v.view(np.uint8).reshape(-1), v.dtype.itemsize, flags, out)
+    else:
+        v = np.ascontiguousarray(values, dtype=np.uint64)
+        _core.fold_pii_codes(v, 0, flags, out)
+    return out
+
 
 def classify_int(v: int, column: str = "") -> str | None:
     """The PII kind of an integer (a number column): a CPF, CNPJ or CEP that lost its
@@ -260,6 +284,25 @@ def text_classes(values: np.ndarray) -> np.ndarray:
     if len(v):
         _core.fold_text_classes(v.view(np.uint8).reshape(-1), v.dtype.itemsize, out)
     return out
+
+
+LOOKS = ("integer", "decimal", "date", "datetime")
+"""What :func:`looks_like` names, in the order of :func:`text_facts`' flag bits."""
+CANDIDATE = 16
+"""The flag bit of :func:`text_facts` for a value :func:`candidates` keeps."""
+
+
+def text_facts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per value of a numpy ``S`` array, its UTF-8 characters (int64) and flags
+    (uint8): bit ``1 << i`` where it looks like ``LOOKS[i]`` (:func:`looks_like`),
+    :data:`CANDIDATE` where :func:`candidates` keeps it -- one pass in compiled code,
+    without the GIL."""
+    v = np.ascontiguousarray(values)
+    chars = np.empty(len(v), dtype=np.int64)
+    flags = np.empty(len(v), dtype=np.uint8)
+    if len(v):
+        _core.fold_text_facts(v.view(np.uint8).reshape(-1), v.dtype.itemsize, chars, flags)
+    return chars, flags
 
 
 def char_counts(values: np.ndarray) -> dict[str, np.ndarray]:

@@ -14,8 +14,9 @@ Bad rows are counted by reason and column instead of stopping the run.
 
 from __future__ import annotations
 
-import collections
 import os
+import queue
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -41,37 +42,64 @@ def _chunk_rows(itemsize: int) -> int:
 
 
 class _Folder:
-    """Folds chunks of records on a pool, merging their states in order."""
+    """Folds chunks of records on a pool; a merging thread folds their states into
+    ``state`` in input order (so the caller -- the pipeline's committer -- never
+    waits for a merge, only for room: at most ``2 * workers`` chunks in flight)."""
 
     def __init__(self, state: TableState, workers: int) -> None:
         self.state = state
         self.workers = max(1, workers)
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="fastetl-profile")
-        self._pending: collections.deque[Future[TableState]] = collections.deque()
+        self._queue: queue.Queue[Future[TableState] | None] = queue.Queue(2 * self.workers)
+        self._error: BaseException | None = None
+        self._stop = False
+        self._merger = threading.Thread(
+            target=self._merge_all, name="fastetl-profile-merge", daemon=True
+        )
+        self._merger.start()
 
     def _fold(self, records: np.ndarray) -> TableState:
         part = self.state.fork()
         part.add(records)
         return part
 
+    def _merge_all(self) -> None:
+        while True:
+            f = self._queue.get()
+            if f is None:
+                return
+            if self._error is not None or self._stop:
+                f.cancel()
+                continue
+            try:
+                self.state.merge(f.result())
+            except BaseException as e:  # handed to the caller by submit() or finish()
+                self._error = e
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
     def submit(self, records: np.ndarray) -> None:
         """Fold ``records`` (owned by the folder from now on)."""
-        self._pending.append(self._pool.submit(self._fold, records))
-        while len(self._pending) > 2 * self.workers:
-            self.state.merge(self._pending.popleft().result())
+        self._raise()
+        self._queue.put(self._pool.submit(self._fold, records))
 
     def finish(self) -> TableState:
         try:
-            while self._pending:
-                self.state.merge(self._pending.popleft().result())
+            self._queue.put(None)
+            self._merger.join()
+            self._raise()
         finally:
             self.close()
         return self.state
 
     def close(self) -> None:
-        for f in self._pending:
-            f.cancel()
-        self._pool.shutdown(wait=True)
+        if self._merger.is_alive():
+            self._stop = True
+            self._queue.put(None)
+            self._merger.join()
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 class FoldingWriter:

@@ -51,13 +51,27 @@ def _mix(h: np.ndarray) -> np.ndarray:
 def hash_values(values: np.ndarray) -> np.ndarray:
     """A 64-bit hash of each value: numbers (by their bits, -0.0 as 0.0), datetimes,
     fixed-width bytes (numpy S, trailing NULs are padding) or fixed-size records."""
+    size, n = values.dtype.itemsize, len(values)
+    if values.dtype.kind in "SV" and values.ndim == 1 and n > 1 and values.strides[0] > size:
+        # a field of records, read in place (not copied out first): the bytes from the
+        # first value's start to the last one's end, values ``stride`` apart
+        stride = values.strides[0]
+        first = values[:1].view(np.uint8)
+        data = np.lib.stride_tricks.as_strided(first, ((n - 1) * stride + size,), (1,))
+        out = np.empty(n, dtype=np.uint64)
+        _core.fold_hash_records(data, size, out, stride)
+        return out
     v = np.ascontiguousarray(values)
     kind = v.dtype.kind
-    if kind == "f":
-        v = (v.astype(np.float64) + 0.0).view(np.uint64)  # -0.0 + 0.0 == +0.0
-        return _mix(v ^ _U64(0x9E3779B97F4A7C15))
-    if kind in "iubmM" and v.dtype.itemsize <= 8:
-        return _mix(v.astype(np.int64).view(np.uint64) ^ _U64(0x9E3779B97F4A7C15))
+    if kind == "f" or (kind in "iubmM" and v.dtype.itemsize <= 8):
+        if kind == "f":
+            words = (v.astype(np.float64) + 0.0).view(np.uint64)  # -0.0 + 0.0 == +0.0
+        else:
+            words = np.ascontiguousarray(v.astype(np.int64, copy=False)).view(np.uint64)
+        out = np.empty(len(words), dtype=np.uint64)  # _mix(words ^ 0x9E37...), compiled
+        if len(words):
+            _core.fold_mix_words(words, out)
+        return out
     # h = f(h ^ word) word by word (native order, the last word zero-padded), f a
     # bijection (odd multiply, xor-shift), then the full mix: values that differ in one
     # word always hash apart.  In compiled code, without the GIL.
@@ -185,12 +199,9 @@ class HyperLogLog:
     def add_hashes(self, h: np.ndarray) -> None:
         if len(h) == 0:
             return
-        p = self.p
-        idx = (h >> _U64(64 - p)).astype(np.intp)
-        w = h & _U64((1 << (64 - p)) - 1)
-        low = w & (~w + _U64(1))  # the lowest set bit: a power of two, exact as a float
-        rank = np.where(w == 0, 64 - p + 1, np.log2(low.astype(np.float64)) + 1).astype(np.uint8)
-        np.maximum.at(self.registers, idx, rank)
+        # the top p bits pick a register, which keeps the largest rank of the rest
+        # (1 + its trailing zeros); in compiled code
+        _core.fold_hll_add(np.ascontiguousarray(h, dtype=np.uint64), self.p, self.registers)
 
     def merge(self, other: HyperLogLog) -> None:
         np.maximum(self.registers, other.registers, out=self.registers)
@@ -544,12 +555,15 @@ class ValueCounts:
         if self.keys is not None:
             runs = [(self.keys, self.counts, self.payload), *runs]
         self._runs, self._pending = [], 0
-        allk = np.concatenate([k for k, _, _ in runs])
-        allc = np.concatenate([c for _, c, _ in runs])
-        keys, first, counts = sum_runs(allk, allc)
-        payload = None
-        if runs[0][2] is not None:
-            payload = np.concatenate([p for _, _, p in runs])[first]  # type: ignore[misc]
+        if len(runs) == 1 and runs[0][0].dtype.kind in "iub":  # sorted, unique: as it is
+            keys, counts, payload = runs[0]  # (not floats and times: NaNs are one value)
+        else:
+            allk = np.concatenate([k for k, _, _ in runs])
+            allc = np.concatenate([c for _, c, _ in runs])
+            keys, first, counts = sum_runs(allk, allc)
+            payload = None
+            if runs[0][2] is not None:
+                payload = np.concatenate([p for _, _, p in runs])[first]  # type: ignore[misc]
         self.keys, self.counts, self.payload = keys, counts, payload
         if self.hll is None and len(keys) > self.exact_limit:
             self.hll = HyperLogLog(self.p)
