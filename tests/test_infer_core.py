@@ -277,6 +277,61 @@ def test_row_shapes_are_split_row_row_after_row(data, chunk, final):
             assert all(n >= 0 for _, _, n in want)
 
 
+def ref_fit(data, final, ncols, trailing, fill, lenient, cap, peek):
+    """infer.py's sampling loop by the parser's split_row, row after row: the rows of
+    ``ncols`` fields (fitted: a trailing empty field dropped, a short row filled) up to
+    ``cap``, the starts of the malformed rows left out (lenient), and why it stopped."""
+    comma, quote = ord(","), ord('"')
+    starts, ends, left = [], [], []
+    rows = split_one_by_one(data, final, comma, quote)
+    for s, e, nf in rows:
+        if nf >= 0:
+            fields = _core.split_row(data, s, len(data), final, comma, quote)[1]
+            if trailing and nf > 1 and fields[-1] == b"":
+                nf -= 1
+            if fill and 0 < nf < ncols:
+                nf = ncols
+        if nf < 0 and not lenient:
+            return starts, ends, left, 3
+        if nf != ncols and not lenient:
+            return starts, ends, left, 2
+        if len(starts) >= cap:
+            return starts, ends, left, 1
+        if nf != ncols:
+            left.append(s)
+            continue
+        starts.append(s)
+        ends.append(e)
+        if len(starts) >= cap and not peek:
+            return starts, ends, left, 1
+    pos = rows[-1][1] if rows else 0
+    while pos < len(data) and data[pos] in (10, 13):
+        pos += 1
+    if not lenient and pos < len(data):  # a broken row whose line end is not known yet
+        if _core.split_row(data, pos, len(data), final, comma, quote)[0] > 0:
+            return starts, ends, left, 3
+    return starts, ends, left, 0
+
+
+@given(
+    data=st.lists(
+        st.sampled_from([b'"', b",", b"\n", b"\r", b"x", b'""', b"\r\n", b"a,b\n", b",\n"]),
+        max_size=30,
+    ).map(b"".join),
+    final=st.booleans(),
+    ncols=st.integers(1, 3),
+    trailing=st.booleans(),
+    fill=st.booleans(),
+    lenient=st.booleans(),
+    cap=st.integers(0, 6),
+    peek=st.booleans(),
+)
+def test_fit_spans_is_the_sampling_loop(data, final, ncols, trailing, fill, lenient, cap, peek):
+    got = _core.fit_spans(data, 0, final, ord(","), ord('"'), ncols, trailing, fill, lenient,
+                          cap, peek)
+    assert got[:4] == ref_fit(data, final, ncols, trailing, fill, lenient, cap, peek)
+
+
 ISO_DT = re.compile(  # docs/INFERENCE.md: ISO datetimes (a date alone too)
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
     r"(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,9}))?)?"

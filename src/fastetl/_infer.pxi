@@ -507,6 +507,71 @@ from libc.string cimport memcmp
 # counts of distinct fields hashed in C (infer.py's _sample and its summaries).
 # -----------------------------------------------------------------------------
 
+cdef struct RowSpan:
+    Py_ssize_t start        # where the row starts (after the line breaks before it)
+    Py_ssize_t next         # where the next row starts (or, status > 0, the error's place)
+    Py_ssize_t nfields      # -1: a broken row read over (lenient)
+    bint last_empty         # its last field is empty (for a trailing delimiter)
+
+
+cdef int next_span(const char *buf, Py_ssize_t pos, Py_ssize_t n, bint final,
+                   const Syntax *sx, bint lenient, RowSpan *r) noexcept nogil:
+    """The row at ``buf[pos:]``, as split_row splits it after skipping the line breaks
+    before it, into ``r``: 0 a row; 1 no more rows (``r.next``: where reading stopped);
+    -1 a row cut by the end of the data (not ``final``); ST_UNTERMINATED or
+    ST_AFTER_QUOTE for broken quoting (``r.next``: where), unless ``lenient``: then the
+    row is read over to the end of its line (``nfields`` -1)."""
+    cdef Field f
+    cdef Scan sc
+    cdef int fs = FIELD_EOL
+    cdef Py_ssize_t p = pos, at
+    sc.base = -64
+    sc.bits = 0
+    while p < n and (buf[p] == c'\n' or buf[p] == c'\r'):
+        p += 1                                      # blank lines, as the core skips them
+    r.start = p
+    r.next = p
+    if p >= n:
+        r.next = n
+        return 1
+    at = skip_blank_any(buf, p, n, final, sx)
+    if at < 0:
+        return -1
+    if at >= n:                                     # only blank lines (or comments) left
+        if not final:
+            return -1
+        r.next = at
+        return 1
+    r.nfields = 0
+    r.last_empty = False
+    while True:
+        fs = scan_any(buf, at, n, final, sx, &f, &sc)
+        if fs == FIELD_NEED_MORE or fs == FIELD_UNTERMINATED:
+            break
+        if fs == FIELD_AFTER_QUOTE:
+            at = f.bad
+            break
+        r.nfields += 1
+        r.last_empty = f.span.length == 0
+        at = f.next
+        if fs != FIELD_DELIM:
+            break
+    if fs == FIELD_NEED_MORE:
+        return -1
+    if fs == FIELD_UNTERMINATED or fs == FIELD_AFTER_QUOTE:
+        if not lenient:
+            r.next = at
+            return ST_UNTERMINATED if fs == FIELD_UNTERMINATED else ST_AFTER_QUOTE
+        r.next = line_end_after(buf, at, n, final)
+        if r.next < 0:
+            return -1
+        r.nfields = -1
+        r.last_empty = False
+        return 0
+    r.next = at
+    return 0
+
+
 def split_spans(data, Py_ssize_t start, bint final, int delimiter, int quote,
                 Py_ssize_t max_rows, bint lenient=False):
     """Up to ``max_rows`` rows of ``data[start:]``, as split_row splits them one by one
@@ -519,91 +584,129 @@ def split_spans(data, Py_ssize_t start, bint final, int delimiter, int quote,
     ``(row_start, resume, -1, 0)`` and reading goes on after the line it breaks on (as
     the lenient policies read it)."""
     cdef Py_buffer src
-    cdef Field f
-    cdef Scan sc
     cdef Syntax sx
-    cdef int fs = FIELD_EOL
+    cdef RowSpan r
     cdef int status = 0
-    cdef const char *buf
-    cdef Py_ssize_t n, p, at, nxt, nf, count = 0, pos = start, stop = start
+    cdef Py_ssize_t count = 0, pos = start, stop = start
     cdef Py_ssize_t cap = max_rows if max_rows > 0 else 0
-    cdef bint last_empty
-    cdef Py_ssize_t *out = <Py_ssize_t *>malloc((4 * cap + 1) * sizeof(Py_ssize_t))
+    cdef RowSpan *out = <RowSpan *>malloc((cap + 1) * sizeof(RowSpan))
     if out == NULL:
         raise MemoryError()
     syntax_of(delimiter, quote, &sx)
-    sc.bits = 0
     PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
     try:
         if not 0 <= start <= src.len:
             raise ValueError("bad input range")
-        buf = <const char *>src.buf
-        n = src.len
         with nogil:
-            while True:
-                if count >= cap:
-                    stop = pos
+            while count < cap:
+                status = next_span(<const char *>src.buf, pos, src.len, final, &sx, lenient, &r)
+                if status != 0:
+                    stop = r.next if status != -1 else r.start
+                    if status == 1:
+                        status = 0
                     break
-                p = pos
-                while p < n and (buf[p] == c'\n' or buf[p] == c'\r'):
-                    p += 1                              # blank lines, as the core skips them
-                if p >= n:
-                    stop = n
-                    break
-                stop = p
-                at = skip_blank_any(buf, p, n, final, &sx)
-                if at < 0:
-                    status = -1
-                    break
-                if at >= n:
-                    if not final:
-                        status = -1
-                    else:
-                        stop = at
-                    break                               # only blank lines (or comments) left
-                sc.base = -64
-                nf = 0
-                last_empty = False
-                while True:
-                    fs = scan_any(buf, at, n, final, &sx, &f, &sc)
-                    if fs == FIELD_NEED_MORE or fs == FIELD_UNTERMINATED:
-                        break
-                    if fs == FIELD_AFTER_QUOTE:
-                        at = f.bad
-                        break
-                    nf += 1
-                    last_empty = f.span.length == 0
-                    at = f.next
-                    if fs != FIELD_DELIM:
-                        break
-                if fs == FIELD_NEED_MORE:
-                    status = -1
-                    break
-                if fs == FIELD_UNTERMINATED or fs == FIELD_AFTER_QUOTE:
-                    if not lenient:
-                        status = ST_UNTERMINATED if fs == FIELD_UNTERMINATED else ST_AFTER_QUOTE
-                        stop = at
-                        break
-                    nxt = line_end_after(buf, at, n, final)
-                    if nxt < 0:
-                        status = -1
-                        break
-                    nf = -1
-                    last_empty = False
-                else:
-                    nxt = at
-                out[4 * count] = p
-                out[4 * count + 1] = nxt
-                out[4 * count + 2] = nf
-                out[4 * count + 3] = last_empty
+                out[count] = r
                 count += 1
-                pos = nxt
-        rows = [(out[4 * i], out[4 * i + 1], out[4 * i + 2], out[4 * i + 3])
+                pos = stop = r.next
+        rows = [(out[i].start, out[i].next, out[i].nfields, out[i].last_empty)
                 for i in range(count)]
         return (rows, status, stop)
     finally:
         PyBuffer_Release(&src)
         free(out)
+
+
+def fit_spans(data, Py_ssize_t start, bint final, int delimiter, int quote,
+              Py_ssize_t ncols, bint trailing, bint fill, bint lenient, Py_ssize_t cap,
+              bint peek):
+    """The sample's rows of ``data[start:]`` (infer.py's ``_sample`` and windows), their
+    field counts fitted as the converter binds them (``trailing``: a last empty field
+    dropped; ``fill``: a short row counts ``ncols``): up to ``cap`` rows of ``ncols``
+    fields, stopping at the first that has another count or broken quoting (with
+    ``lenient`` such rows are left out, their starts listed, and reading goes on).
+    Returns ``(starts, ends, left_out, kind, at, value)``; ``kind`` says why it stopped:
+    0 the data ended (``at``: where); 1 ``cap`` rows read (and, with ``peek``, a next row
+    that is whole and fits, or any next row when ``lenient``: ``at`` its start); 2 a row
+    of ``value`` fields (``at``: its start); 3 broken quoting (``value`` its status,
+    ``at`` where it breaks)."""
+    cdef Py_buffer src
+    cdef Syntax sx
+    cdef RowSpan r
+    cdef int status = 0, kind = 0
+    cdef Py_ssize_t pos = start, at = start, value = 0, nf
+    cdef Py_ssize_t count = 0, room = 1024, nleft = 0, left_room = 16
+    cdef Py_ssize_t *rows = <Py_ssize_t *>malloc(2 * room * sizeof(Py_ssize_t))
+    cdef Py_ssize_t *left = <Py_ssize_t *>malloc(left_room * sizeof(Py_ssize_t))
+    cdef Py_ssize_t *grown
+    if rows == NULL or left == NULL:
+        free(rows)
+        free(left)
+        raise MemoryError()
+    syntax_of(delimiter, quote, &sx)
+    PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
+    try:
+        if not 0 <= start <= src.len:
+            raise ValueError("bad input range")
+        with nogil:
+            while True:
+                status = next_span(<const char *>src.buf, pos, src.len, final, &sx, lenient, &r)
+                if status == 1 or status == -1:
+                    kind = 0
+                    at = r.next if status == 1 else r.start
+                    break
+                if status > 0:
+                    kind = 3
+                    at = r.next
+                    value = status
+                    break
+                nf = r.nfields
+                if trailing and nf > 1 and r.last_empty:
+                    nf -= 1
+                if fill and 0 < nf < ncols:
+                    nf = ncols
+                if nf != ncols and not lenient:
+                    kind = 2
+                    at = r.start
+                    value = nf
+                    break
+                if count >= cap:
+                    kind = 1
+                    at = r.start
+                    break
+                if nf != ncols:
+                    if nleft == left_room:
+                        left_room *= 2
+                        grown = <Py_ssize_t *>realloc(left, left_room * sizeof(Py_ssize_t))
+                        if grown == NULL:
+                            kind = -1
+                            break
+                        left = grown
+                    left[nleft] = r.start
+                    nleft += 1
+                else:
+                    if count == room:
+                        room *= 2
+                        grown = <Py_ssize_t *>realloc(rows, 2 * room * sizeof(Py_ssize_t))
+                        if grown == NULL:
+                            kind = -1
+                            break
+                        rows = grown
+                    rows[2 * count] = r.start
+                    rows[2 * count + 1] = r.next
+                    count += 1
+                    if count >= cap and not peek:
+                        kind = 1
+                        at = r.next
+                        break
+                pos = r.next
+        if kind < 0:
+            raise MemoryError()
+        return ([rows[2 * i] for i in range(count)], [rows[2 * i + 1] for i in range(count)],
+                [left[i] for i in range(nleft)], kind, at, value)
+    finally:
+        PyBuffer_Release(&src)
+        free(rows)
+        free(left)
 
 
 cdef struct Cell:

@@ -79,6 +79,7 @@ TEXT_REF_BYTES = 12
 MAX_PASSES = 64  # full-file passes allowed in guaranteed mode (plus 4 per column)
 _RESYNC_TRIES = 64  # line starts tried when re-synchronising a middle/end sample
 _RESYNC_ROWS = 3  # consecutive well-formed rows needed to accept a re-synchronised start
+_ALL_ROWS = 1 << 62  # no cap on the rows read
 FLOAT_EXACT = 2**53  # integers up to this magnitude are exact in float64
 _LEFT_OUT_LINES = 20  # lines of left-out sample rows listed in the schema's inferred facts
 COMMENT_MARKS = ("#",)  # comment marks detected (any other is an option)
@@ -1796,24 +1797,17 @@ def _window_rows(
         breaks = _LINE_BREAK.finditer(buf, start)
         starts = [m.end() for _, m in zip(range(_RESYNC_TRIES), breaks, strict=False)]
     for s in starts:
-        got: Any = deque(maxlen=cap) if keep_last else []
-        n_ok = 0
-        end = s
-        clean = True
-        try:
-            for rs, nxt, nf in fit.spans(_spans(buf, s, final, d, q)):
-                if nf != fit.ncols:
-                    clean = False
-                    break
-                got.append((rs, nxt))
-                n_ok += 1
-                end = nxt
-                if not keep_last and n_ok >= cap:
-                    break
-        except _RowError:
-            clean = False
+        got_s, got_e, _, kind, _, _ = _core.fit_spans(
+            buf, s, final, d, q, fit.ncols, fit.trailing, fit.fill, False,
+            _ALL_ROWS if keep_last else cap, False,
+        )
+        n_ok = len(got_s)
+        end = got_e[-1] if got_e else s
+        clean = kind <= 1  # (not stopped by a row of another width or broken quoting)
         if n_ok >= _RESYNC_ROWS or (n_ok and (known or (final and clean))):
-            return [r[0] for r in got], [r[1] for r in got], end
+            if keep_last:
+                del got_s[: max(0, n_ok - cap)], got_e[: max(0, n_ok - cap)]
+            return got_s, got_e, end
         if known:
             break
     return [], [], start
@@ -1879,25 +1873,20 @@ def _sample(
     ends: list[int] = [] if sn.header else [first[1]]
     window_cap = rows_cap // 4
     head_cap = rows_cap - 2 * window_cap
-    complete = final
-    left_out: list[int] = []
-    if lenient:  # malformed rows are left out and counted; the conversion deals with them
-        it = fit.spans(_spans(u8, first[1], final, d, q, lenient=True))
-    try:
-        for rs, nxt, nf in it:
-            bad = nf != ncols
-            if bad and not lenient:
-                raise _ragged(line_of(rs), ncols, nf)
-            if len(starts) >= rows_cap or (len(starts) >= head_cap and not final):
-                complete = False
-                break
-            if bad:
-                left_out.append(line_of(rs))
-                continue
-            starts.append(rs)
-            ends.append(nxt)
-    except _RowError as e:
-        raise _quote_error(e.status, line_of(min(e.pos, len(u8)))) from None
+    cap = rows_cap if final else head_cap
+    # malformed rows are left out and counted (lenient); the conversion deals with them
+    more_s, more_e, left, kind, at, value = _core.fit_spans(
+        u8, first[1], final, d, q, ncols, fit.trailing, fit.fill, lenient,
+        max(0, cap - len(starts)), True,
+    )
+    if kind == 2:
+        raise _ragged(line_of(at), ncols, value)
+    if kind == 3:
+        raise _quote_error(value, line_of(min(at, len(u8))))
+    complete = final and kind != 1
+    starts += more_s
+    ends += more_e
+    left_out = [line_of(p) for p in left]
     segments = [(u8, final, starts, ends)]
     if not complete and window_cap:
         if final:
