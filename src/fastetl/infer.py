@@ -1336,22 +1336,24 @@ def _read_candidate(buf: bytes, final: bool, d: str, q: str | None, extra: int =
         opening = re.compile(rb"(?:^|" + db + rb")[ \t]*" + qb)
     # the rows counted in compiled code; split only where their fields are looked at
     n = len(buf)
-    for start, nxt, nfields, leftover in _core.row_shapes(
-        buf, 0, final, word, quote, SNIFF_ROWS
-    ):
-        r.nrows += 1
-        longest = max(longest, nxt - start)
-        end = nxt
+    shapes = _core.row_shapes(buf, 0, final, word, quote, SNIFF_ROWS)
+    if shapes:
+        r.nrows = len(shapes)
+        end = shapes[-1][1]
+        longest = max(nxt - start for start, nxt, _, _ in shapes)
+        r.broken = sum(1 for sh in shapes if sh[2] < 0)
+    for start, nxt, nfields, leftover in shapes:
         if nfields < 0:
-            r.broken += 1
             continue
         counts.append(nfields)
-        # else no cell can hold a leftover quote
-        quoted = buf.find(b'"', start, nxt) >= 0 or buf.find(b"'", start, nxt) >= 0
         looked = 1 < len(counts) <= 20
         if leftover != 2 and not looked:  # the core told whether a cell holds one
             stray.append(leftover == 1)
-        else:
+            if opening is None:
+                continue
+        # else no cell can hold a leftover quote
+        quoted = buf.find(b'"', start, nxt) >= 0 or buf.find(b"'", start, nxt) >= 0
+        if leftover == 2 or looked:
             fields = _core.split_row(buf, start, n, final, word, quote)[1]
             stray.append(quoted and any(_stray(f, q) for f in fields))
         if looked:
