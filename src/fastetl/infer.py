@@ -690,7 +690,9 @@ def _numeric(vals: list[str], spelling: Spelling = (".", None)) -> str | None:
     Exact decimals are for a schema to ask for.
     """
     dec, thou = spelling
-    kind = _core.numeric_kind(list(vals), ord(dec), ord(thou) if thou else 0)
+    if type(vals) is not list:
+        vals = list(vals)
+    kind = _core.numeric_kind(vals, ord(dec), ord(thou) if thou else 0)
     return _KINDS[kind]
 
 
