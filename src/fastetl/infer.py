@@ -31,7 +31,7 @@ import math
 import os
 import re
 import warnings
-from collections import Counter, deque
+from collections import Counter
 from itertools import combinations, islice
 from dataclasses import dataclass, field, replace
 from typing import Any
