@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 import fastetl
 from fastetl import _core
 from fastetl.infer import infer_columns, infer_schema, normalize_number
+from fastetl.layout import syntax_bits
 
 WORDS = ("inf", "infinity", "nan")
 NUMBERISH = "0123456789+-.eE"
@@ -203,10 +204,10 @@ def test_rows_are_what_the_csv_module_reads(delimiter, table):
     word, quote = ord(delimiter), ord('"')
     shapes = _core.row_shapes(data, 0, True, word, quote, 1000)
     assert [n for _, _, n, _ in shapes] == [len(r) for r in want]
-    rows, status, nxt = _core.split_rows(data, 0, True, word, quote, 1000)
-    assert [[f.decode() for f in fields] for _, _, fields in rows] == want
+    rows, status, nxt = _core.split_spans(data, 0, True, word, quote, 1000)
+    assert [(n, last) for _, _, n, last in rows] == [(len(r), r[-1] == "") for r in want]
     assert (status, nxt) == (0, len(data))
-    assert [(s, e) for s, e, _ in rows] == [(s, e) for s, e, _, _ in shapes]
+    assert [(s, e) for s, e, _, _ in rows] == [(s, e) for s, e, _, _ in shapes]
 
 
 def split_one_by_one(data: bytes, final: bool, word: int, quote: int) -> list:
@@ -255,20 +256,80 @@ def test_row_shapes_are_split_row_row_after_row(data, chunk, final):
     want = split_one_by_one(data, final, ord(","), ord('"'))
     shapes = _core.row_shapes(data, 0, final, ord(","), ord('"'), 1000)
     assert [s[:3] for s in shapes] == want
-    got = []
-    pos = 0
-    while True:  # in small batches, as sampling asks for them
-        rows, status, nxt = _core.split_rows(data, pos, final, ord(","), ord('"'), 2)
-        got += [(s, e, len(f)) for s, e, f in rows]
-        if status != 0 or len(rows) < 2:
-            break
-        pos = rows[-1][1]
-    assert got == want[: len(got)]
-    if status > 0:  # it stops at the first row whose quoting breaks (whose line end,
-        # when the data is cut before it, is not known yet: no row there)
-        assert len(want) == len(got) or want[len(got)][2] == -1
-    else:
-        assert all(n >= 0 for _, _, n in want)
+    for lenient in (False, True):
+        got = []
+        pos = 0
+        while True:  # in small batches, as sampling asks for them
+            rows, status, nxt = _core.split_spans(data, pos, final, ord(","), ord('"'), 2,
+                                                  lenient)
+            got += [(s, e, n) for s, e, n, _ in rows]
+            if status != 0 or len(rows) < 2:
+                break
+            pos = rows[-1][1]
+        if lenient:  # every row, broken ones read over to the end of their line
+            assert got == want and status <= 0
+            continue
+        assert got == want[: len(got)]
+        if status > 0:  # it stops at the first row whose quoting breaks (whose line end,
+            # when the data is cut before it, is not known yet: no row there)
+            assert len(want) == len(got) or want[len(got)][2] == -1
+        else:
+            assert all(n >= 0 for _, _, n in want)
+
+
+def ref_fit(data, final, ncols, trailing, fill, lenient, cap, peek):
+    """infer.py's sampling loop by the parser's split_row, row after row: the rows of
+    ``ncols`` fields (fitted: a trailing empty field dropped, a short row filled) up to
+    ``cap``, the starts of the malformed rows left out (lenient), and why it stopped."""
+    comma, quote = ord(","), ord('"')
+    starts, ends, left = [], [], []
+    rows = split_one_by_one(data, final, comma, quote)
+    for s, e, nf in rows:
+        if nf >= 0:
+            fields = _core.split_row(data, s, len(data), final, comma, quote)[1]
+            if trailing and nf > 1 and fields[-1] == b"":
+                nf -= 1
+            if fill and 0 < nf < ncols:
+                nf = ncols
+        if nf < 0 and not lenient:
+            return starts, ends, left, 3
+        if nf != ncols and not lenient:
+            return starts, ends, left, 2
+        if len(starts) >= cap:
+            return starts, ends, left, 1
+        if nf != ncols:
+            left.append(s)
+            continue
+        starts.append(s)
+        ends.append(e)
+        if len(starts) >= cap and not peek:
+            return starts, ends, left, 1
+    pos = rows[-1][1] if rows else 0
+    while pos < len(data) and data[pos] in (10, 13):
+        pos += 1
+    if not lenient and pos < len(data):  # a broken row whose line end is not known yet
+        if _core.split_row(data, pos, len(data), final, comma, quote)[0] > 0:
+            return starts, ends, left, 3
+    return starts, ends, left, 0
+
+
+@given(
+    data=st.lists(
+        st.sampled_from([b'"', b",", b"\n", b"\r", b"x", b'""', b"\r\n", b"a,b\n", b",\n"]),
+        max_size=30,
+    ).map(b"".join),
+    final=st.booleans(),
+    ncols=st.integers(1, 3),
+    trailing=st.booleans(),
+    fill=st.booleans(),
+    lenient=st.booleans(),
+    cap=st.integers(0, 6),
+    peek=st.booleans(),
+)
+def test_fit_spans_is_the_sampling_loop(data, final, ncols, trailing, fill, lenient, cap, peek):
+    got = _core.fit_spans(data, 0, final, ord(","), ord('"'), ncols, trailing, fill, lenient,
+                          cap, peek)
+    assert got[:4] == ref_fit(data, final, ncols, trailing, fill, lenient, cap, peek)
 
 
 ISO_DT = re.compile(  # docs/INFERENCE.md: ISO datetimes (a date alone too)
@@ -317,22 +378,6 @@ def test_iso_datetimes_match_the_documented_syntax(vals):
     assert _core.iso_datetimes(vals) == want
 
 
-@given(st.integers(1, 4).flatmap(
-    lambda k: st.lists(st.lists(st.binary(max_size=3), min_size=k, max_size=k), max_size=12)
-))
-def test_count_columns_is_counter_of_each_column(rows):
-    ncols = len(rows[0]) if rows else 3
-    got = _core.count_columns([(r, b"raw") for r in rows], ncols)
-    want = [Counter(r[j] for r in rows) for j in range(ncols)]
-    assert got == want
-    assert [list(g) for g in got] == [list(w) for w in want]  # first seen first
-
-
-def test_count_columns_refuses_a_row_of_another_width():
-    with pytest.raises(ValueError, match="expected 2"):
-        _core.count_columns([([b"a", b"b"], b""), ([b"a"], b"")], 2)
-
-
 def ref_stray(cell: bytes, quote: str | None) -> bool:
     """A quote character left in a cell by a reading that did not use it as its quote:
     a ``"`` at either end, or a ``'`` at both (docs/INFERENCE.md, section 2)."""
@@ -366,44 +411,75 @@ def ref_summary(column: list[bytes]) -> tuple[Counter, int, bool, list[str]]:
     return counts, max(map(len, column), default=0), "" in trimmed, typed
 
 
-def check_summaries(rows: list[list[bytes]], ncols: int) -> None:
-    got = _core.column_summaries([(r, b"raw") for r in rows], ncols, Counter)
+def csv_of(rows: list[list[bytes]], escape: bytes | None, trailing: bool) -> bytes:
+    """The rows written as CSV, every field quoted (with ``escape``: quotes inside
+    escaped by it, else doubled), a delimiter after the last field with ``trailing``."""
+    out = []
+    for r in rows:
+        if escape:
+            cells = [b'"' + f.replace(escape, escape + escape).replace(b'"', escape + b'"')
+                     + b'"' for f in r]
+        else:
+            cells = [b'"' + f.replace(b'"', b'""') + b'"' for f in r]
+        out.append(b",".join(cells) + (b"," if trailing else b"") + b"\n")
+    return b"".join(out)
+
+
+def check_summaries(rows: list[list[bytes]], ncols: int, escape: bytes | None = None,
+                    trailing: bool = False, pieces: int = 1) -> None:
+    """span_summaries of the rows written as CSV (cut into ``pieces`` texts) against
+    Python's Counter and strip of the fields themselves (missing ones empty)."""
+    word = ord(",") | syntax_bits(escape.decode() if escape else None, None, False, False)
+    segments = []
+    step = max(1, -(-len(rows) // pieces))
+    for k in range(0, max(len(rows), 1), step):
+        data = csv_of(rows[k : k + step], escape, trailing)
+        spans, status, nxt = _core.split_spans(data, 0, True, word, ord('"'), 10**6)
+        assert (status, nxt) == (0, len(data))
+        assert len(spans) == len(rows[k : k + step])
+        segments.append((data, True, [s for s, _, _, _ in spans]))
+    got = _core.span_summaries(segments, ncols, word, ord('"'), trailing, Counter)
     assert len(got) == ncols
     for j, (counts, longest, blank, typed) in enumerate(got):
-        want = ref_summary([r[j] for r in rows])
+        want = ref_summary([r[j] if j < len(r) else b"" for r in rows])
         assert type(counts) is Counter
         assert (counts, longest, blank, typed) == want
         assert list(counts) == list(want[0])  # first seen first
 
 
+@pytest.mark.parametrize("escape", [None, b"\\"])
+@pytest.mark.parametrize("trailing", [False, True])
 @given(st.integers(1, 4).flatmap(
     lambda k: st.lists(st.lists(field_bytes, min_size=k, max_size=k), max_size=30)
-))
-def test_column_summaries_are_counter_and_strip(rows):
-    check_summaries(rows, len(rows[0]) if rows else 2)
+), st.integers(1, 3))
+def test_span_summaries_are_counter_and_strip(escape, trailing, rows, pieces):
+    check_summaries(rows, len(rows[0]) if rows else 2, escape, trailing, pieces)
+
+
+@given(st.lists(st.lists(field_bytes, min_size=1, max_size=4), min_size=1, max_size=30))
+def test_span_summaries_fill_short_rows_with_empty_fields(rows):
+    # ragged="fill": a row with fewer fields reads its missing ones as empty
+    check_summaries(rows, max(len(r) for r in rows))
 
 
 @pytest.mark.parametrize("distinct", [3, 200, 250, 10_000])
 @given(data=st.data())
-def test_column_summaries_of_long_columns(distinct, data):
-    # past the 256 fields the core probes before choosing how to count: few distinct
-    # values (counted as bytes first) and nearly all distinct (decoded one by one)
+def test_span_summaries_of_long_columns(distinct, data):
+    # many rows: the hash table holds few distinct values, or nearly all distinct
     nrows = data.draw(st.integers(250, 700))
     pool = data.draw(st.lists(field_bytes, min_size=1, max_size=8))
     rows = [
         [str(i % distinct).encode(), pool[i % len(pool)], b" " + str(i % 7).encode()]
         for i in range(nrows)
     ]
-    check_summaries(rows, 3)
+    check_summaries(rows, 3, pieces=data.draw(st.integers(1, 3)))
 
 
-def test_column_summaries_refuse_what_is_not_a_sample():
-    with pytest.raises(ValueError, match="expected 2"):
-        _core.column_summaries([([b"a", b"b"], b""), ([b"a"], b"")], 2)
+def test_span_summaries_refuse_what_is_not_a_sample():
+    with pytest.raises(ValueError, match="bad row start"):
+        _core.span_summaries([(b"a,b\n", True, [5])], 2, ord(","), ord('"'))
     with pytest.raises(TypeError):
-        _core.column_summaries([(["a"], b"")], 1)
-    with pytest.raises(TypeError):
-        _core.column_summaries([([b"a"], b"")], 1, list)
+        _core.span_summaries([(b"a\n", True, [0])], 1, ord(","), ord('"'), False, list)
 
 
 @pytest.mark.parametrize("delimiter", [",", "\t", ";", "|"])

@@ -1036,44 +1036,6 @@ def split_row(data, Py_ssize_t start, Py_ssize_t end, bint final, int delimiter,
         PyBuffer_Release(&src)
 
 
-def split_rows(data, Py_ssize_t start, bint final, int delimiter, int quote,
-               Py_ssize_t max_rows):
-    """Up to ``max_rows`` rows of ``data[start:]``, split as split_row splits them one by
-    one, after skipping the line breaks before each (as infer.py's sampling does):
-    ``(rows, status, next)`` with ``rows`` a list of ``(row_start, next, fields)``; the
-    status and ``next`` of the row that stopped it (status > 0: broken quoting there;
-    -1: a row cut by the end of the data; 0 with ``next`` the end: nothing more)."""
-    cdef Py_buffer src
-    cdef const char *buf
-    cdef Py_ssize_t n, p, pos = start, nxt = start
-    cdef int status = 0
-    cdef list rows = []
-    cdef list fields
-    cdef Syntax sx
-    syntax_of(delimiter, quote, &sx)
-    PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
-    try:
-        if not 0 <= start <= src.len:
-            raise ValueError("bad input range")
-        buf = <const char *>src.buf
-        n = src.len
-        while len(rows) < max_rows:
-            p = pos
-            while p < n and (buf[p] == c'\n' or buf[p] == c'\r'):
-                p += 1
-            if p >= n:
-                return (rows, 0, n)
-            fields = []
-            status = split_into(buf, p, n, final, &sx, quote, fields, &nxt)
-            if status != 0 or not fields:
-                return (rows, status, nxt)
-            rows.append((p, nxt, fields))
-            pos = nxt
-        return (rows, 0, pos)
-    finally:
-        PyBuffer_Release(&src)
-
-
 def find_row_end(data, Py_ssize_t start, Py_ssize_t end, bint final, int delimiter, int quote):
     """Where the row starting at ``start`` ends: ``(status, next, nfields)`` (see split_row)."""
     cdef Py_buffer src

@@ -227,16 +227,10 @@ cdef extern from "Python.h":
     object PyUnicode_DecodeUTF8(const char *s, Py_ssize_t size, const char *errors)
 
 
-cdef enum:
-    SUMMARY_PROBE = 256     # fields of a column looked at before choosing how to count
-
-
-cdef int add_text(dict d, list typed, char *flags, Py_ssize_t *longest, bytes k,
-                  object count) except -1:
-    """The step of column_stats and column_summaries: the field ``k`` seen ``count``
+cdef int add_text_at(dict d, list typed, char *flags, Py_ssize_t *longest, const char *s,
+                     Py_ssize_t n, object count) except -1:
+    """The step of column_stats and span_summaries: the field ``s[:n]`` seen ``count``
     times more (``flags`` bit 1: a blank field, bit 2: a text trimmed)."""
-    cdef const char *s = <const char *>k
-    cdef Py_ssize_t n = len(k)
     cdef object t, had
     if n > longest[0]:
         longest[0] = n
@@ -272,7 +266,8 @@ def column_stats(raw, counts):
     if not isinstance(raw, dict) or not isinstance(counts, dict):
         raise TypeError("column_stats takes two dicts")
     for k, v in (<dict>raw).items():
-        add_text(<dict>counts, typed, &flags, &longest, <bytes?>k, v)
+        k = <bytes?>k
+        add_text_at(<dict>counts, typed, &flags, &longest, <const char *>k, len(k), v)
     if flags & 2:                                   # a trimmed text may repeat another
         typed = list(dict.fromkeys(typed))
     return longest, bool(flags & 1), typed
@@ -464,99 +459,6 @@ def iso_datetimes(list vals):
         texts_free(&t)
 
 
-def count_columns(list rows, Py_ssize_t ncols):
-    """Per column, its fields -> occurrences (dicts in the order first seen), from the
-    sample's ``rows``: ``(fields, raw)`` pairs whose ``fields`` are ``ncols`` bytes each.
-    What ``Counter`` of each column gives, without building the columns first."""
-    cdef list out = [{} for _ in range(ncols)]
-    cdef list fields
-    cdef dict d
-    cdef Py_ssize_t j
-    cdef object v, had
-    for row in rows:
-        fields = <list?>(<tuple?>row)[0]
-        if len(fields) != ncols:
-            raise ValueError(f"a row has {len(fields)} fields, expected {ncols}")
-        for j in range(ncols):
-            d = <dict>out[j]
-            v = fields[j]
-            had = d.get(v)
-            d[v] = 1 if had is None else had + 1
-    return out
-
-
-def column_summaries(list rows, Py_ssize_t ncols, make=dict):
-    """Per column of the sample's ``rows`` (``(fields, raw)`` pairs whose ``fields`` are
-    ``ncols`` bytes each), what count_columns then column_stats give, in one pass and
-    without a dict of the fields as bytes: ``(counts, longest, blank, typed)`` with
-    ``counts`` the texts (the fields decoded as UTF-8, bad bytes replaced) -> occurrences
-    in the order first seen, ``longest`` the longest field in bytes, ``blank`` whether
-    some field is empty or only spaces and tabs, ``typed`` the distinct texts trimmed of
-    the spaces and tabs around them, empty ones left out, in the order first seen.
-    ``make`` makes each ``counts`` (a dict or a dict subclass such as Counter)."""
-    cdef list outs = [make() for _ in range(ncols)]
-    cdef list typeds = [[] for _ in range(ncols)]
-    cdef Py_ssize_t *longest = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
-    cdef char *flags = <char *>calloc(ncols + 1, 1)    # bit 1: blank, bit 2: trimmed
-    cdef list fields, typed
-    cdef dict d, raw
-    cdef Py_ssize_t i, j, nrows = len(rows)
-    cdef object k, v, had
-    # the fields column by column (borrowed: ``rows`` keeps them alive)
-    cdef PyObject **cells = <PyObject **>malloc((ncols * nrows + 1) * sizeof(PyObject *))
-    if longest == NULL or flags == NULL or cells == NULL:
-        free(longest)
-        free(flags)
-        free(cells)
-        raise MemoryError()
-    try:
-        if not all(isinstance(o, dict) for o in outs):
-            raise TypeError("column_summaries: make must make dicts")
-        for i in range(nrows):
-            fields = <list?>(<tuple?>rows[i])[0]
-            if len(fields) != ncols:
-                raise ValueError(f"a row has {len(fields)} fields, expected {ncols}")
-            for j in range(ncols):
-                k = fields[j]
-                if type(k) is not bytes:
-                    raise TypeError("column_summaries: the fields must be bytes")
-                cells[j * nrows + i] = <PyObject *>k
-        # column by column: each column's texts are made together, and read together
-        # by the decisions that follow (a row-major pass scatters them in memory).  The
-        # fields are counted as bytes and the distinct ones decoded, unless nearly all
-        # of the first SUMMARY_PROBE fields differ: then each field is decoded as it
-        # comes (a dict of bytes would only add a step).
-        for j in range(ncols):
-            d = <dict>outs[j]
-            typed = <list>typeds[j]
-            raw = {}
-            i = 0
-            while i < nrows:
-                if i == SUMMARY_PROBE and 16 * len(raw) > 15 * SUMMARY_PROBE:
-                    break
-                k = <object>cells[j * nrows + i]
-                had = raw.get(k)
-                raw[k] = 1 if had is None else had + 1
-                i += 1
-            for k, v in raw.items():
-                add_text(d, typed, &flags[j], &longest[j], <bytes>k, v)
-            while i < nrows:
-                add_text(d, typed, &flags[j], &longest[j], <bytes>cells[j * nrows + i], 1)
-                i += 1
-        out = []
-        for j in range(ncols):
-            typed = typeds[j]
-            if flags[j] & 2:                        # a trimmed text may repeat another
-                typed = list(dict.fromkeys(typed))
-            out.append((outs[j], longest[j], bool(flags[j] & 1), typed))
-        return out
-    finally:
-        free(longest)
-        free(flags)
-        free(cells)
-
-
-
 cdef bint utf8_prefix_valid(const unsigned char *u, Py_ssize_t n, bint final) noexcept nogil:
     """utf8_ok on ``n`` bytes."""
     cdef Py_ssize_t p, need
@@ -596,3 +498,431 @@ def utf8_ok(data, bint final):
         return ok
     finally:
         PyBuffer_Release(&src)
+
+
+from libc.string cimport memcmp
+
+# -----------------------------------------------------------------------------
+# The sample walked without a Python object per field: row spans, then per column
+# counts of distinct fields hashed in C (infer.py's _sample and its summaries).
+# -----------------------------------------------------------------------------
+
+cdef struct RowSpan:
+    Py_ssize_t start        # where the row starts (after the line breaks before it)
+    Py_ssize_t next         # where the next row starts (or, status > 0, the error's place)
+    Py_ssize_t nfields      # -1: a broken row read over (lenient)
+    bint last_empty         # its last field is empty (for a trailing delimiter)
+
+
+cdef int next_span(const char *buf, Py_ssize_t pos, Py_ssize_t n, bint final,
+                   const Syntax *sx, bint lenient, RowSpan *r) noexcept nogil:
+    """The row at ``buf[pos:]``, as split_row splits it after skipping the line breaks
+    before it, into ``r``: 0 a row; 1 no more rows (``r.next``: where reading stopped);
+    -1 a row cut by the end of the data (not ``final``); ST_UNTERMINATED or
+    ST_AFTER_QUOTE for broken quoting (``r.next``: where), unless ``lenient``: then the
+    row is read over to the end of its line (``nfields`` -1)."""
+    cdef Field f
+    cdef Scan sc
+    cdef int fs = FIELD_EOL
+    cdef Py_ssize_t p = pos, at
+    sc.base = -64
+    sc.bits = 0
+    while p < n and (buf[p] == c'\n' or buf[p] == c'\r'):
+        p += 1                                      # blank lines, as the core skips them
+    r.start = p
+    r.next = p
+    if p >= n:
+        r.next = n
+        return 1
+    at = skip_blank_any(buf, p, n, final, sx)
+    if at < 0:
+        return -1
+    if at >= n:                                     # only blank lines (or comments) left
+        if not final:
+            return -1
+        r.next = at
+        return 1
+    r.nfields = 0
+    r.last_empty = False
+    while True:
+        fs = scan_any(buf, at, n, final, sx, &f, &sc)
+        if fs == FIELD_NEED_MORE or fs == FIELD_UNTERMINATED:
+            break
+        if fs == FIELD_AFTER_QUOTE:
+            at = f.bad
+            break
+        r.nfields += 1
+        r.last_empty = f.span.length == 0
+        at = f.next
+        if fs != FIELD_DELIM:
+            break
+    if fs == FIELD_NEED_MORE:
+        return -1
+    if fs == FIELD_UNTERMINATED or fs == FIELD_AFTER_QUOTE:
+        if not lenient:
+            r.next = at
+            return ST_UNTERMINATED if fs == FIELD_UNTERMINATED else ST_AFTER_QUOTE
+        r.next = line_end_after(buf, at, n, final)
+        if r.next < 0:
+            return -1
+        r.nfields = -1
+        r.last_empty = False
+        return 0
+    r.next = at
+    return 0
+
+
+def split_spans(data, Py_ssize_t start, bint final, int delimiter, int quote,
+                Py_ssize_t max_rows, bint lenient=False):
+    """Up to ``max_rows`` rows of ``data[start:]``, as split_row splits them one by one
+    after skipping the line breaks before each (infer.py's sampling), without their
+    fields: ``(rows, status, next)`` with ``rows`` a list of ``(row_start, next,
+    nfields, last_empty)`` (``last_empty``: the row's last field is empty, for a
+    trailing delimiter), and the status and ``next`` of the row that stopped it
+    (status > 0: broken quoting there; -1: a row cut by the end of the data; 0 with
+    ``next`` the end: nothing more).  With ``lenient`` a row whose quoting breaks is
+    ``(row_start, resume, -1, 0)`` and reading goes on after the line it breaks on (as
+    the lenient policies read it)."""
+    cdef Py_buffer src
+    cdef Syntax sx
+    cdef RowSpan r
+    cdef int status = 0
+    cdef Py_ssize_t count = 0, pos = start, stop = start
+    cdef Py_ssize_t cap = max_rows if max_rows > 0 else 0
+    cdef RowSpan *out = <RowSpan *>malloc((cap + 1) * sizeof(RowSpan))
+    if out == NULL:
+        raise MemoryError()
+    syntax_of(delimiter, quote, &sx)
+    PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
+    try:
+        if not 0 <= start <= src.len:
+            raise ValueError("bad input range")
+        with nogil:
+            while count < cap:
+                status = next_span(<const char *>src.buf, pos, src.len, final, &sx, lenient, &r)
+                if status != 0:
+                    stop = r.next if status != -1 else r.start
+                    if status == 1:
+                        status = 0
+                    break
+                out[count] = r
+                count += 1
+                pos = stop = r.next
+        rows = [(out[i].start, out[i].next, out[i].nfields, out[i].last_empty)
+                for i in range(count)]
+        return (rows, status, stop)
+    finally:
+        PyBuffer_Release(&src)
+        free(out)
+
+
+def fit_spans(data, Py_ssize_t start, bint final, int delimiter, int quote,
+              Py_ssize_t ncols, bint trailing, bint fill, bint lenient, Py_ssize_t cap,
+              bint peek):
+    """The sample's rows of ``data[start:]`` (infer.py's ``_sample`` and windows), their
+    field counts fitted as the converter binds them (``trailing``: a last empty field
+    dropped; ``fill``: a short row counts ``ncols``): up to ``cap`` rows of ``ncols``
+    fields, stopping at the first that has another count or broken quoting (with
+    ``lenient`` such rows are left out, their starts listed, and reading goes on).
+    Returns ``(starts, ends, left_out, kind, at, value)``; ``kind`` says why it stopped:
+    0 the data ended (``at``: where); 1 ``cap`` rows read (and, with ``peek``, a next row
+    that is whole and fits, or any next row when ``lenient``: ``at`` its start); 2 a row
+    of ``value`` fields (``at``: its start); 3 broken quoting (``value`` its status,
+    ``at`` where it breaks)."""
+    cdef Py_buffer src
+    cdef Syntax sx
+    cdef RowSpan r
+    cdef int status = 0, kind = 0
+    cdef Py_ssize_t pos = start, at = start, value = 0, nf
+    cdef Py_ssize_t count = 0, room = 1024, nleft = 0, left_room = 16
+    cdef Py_ssize_t *rows = <Py_ssize_t *>malloc(2 * room * sizeof(Py_ssize_t))
+    cdef Py_ssize_t *left = <Py_ssize_t *>malloc(left_room * sizeof(Py_ssize_t))
+    cdef Py_ssize_t *grown
+    if rows == NULL or left == NULL:
+        free(rows)
+        free(left)
+        raise MemoryError()
+    syntax_of(delimiter, quote, &sx)
+    PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
+    try:
+        if not 0 <= start <= src.len:
+            raise ValueError("bad input range")
+        with nogil:
+            while True:
+                status = next_span(<const char *>src.buf, pos, src.len, final, &sx, lenient, &r)
+                if status == 1 or status == -1:
+                    kind = 0
+                    at = r.next if status == 1 else r.start
+                    break
+                if status > 0:
+                    kind = 3
+                    at = r.next
+                    value = status
+                    break
+                nf = r.nfields
+                if trailing and nf > 1 and r.last_empty:
+                    nf -= 1
+                if fill and 0 < nf < ncols:
+                    nf = ncols
+                if nf != ncols and not lenient:
+                    kind = 2
+                    at = r.start
+                    value = nf
+                    break
+                if count >= cap:
+                    kind = 1
+                    at = r.start
+                    break
+                if nf != ncols:
+                    if nleft == left_room:
+                        left_room *= 2
+                        grown = <Py_ssize_t *>realloc(left, left_room * sizeof(Py_ssize_t))
+                        if grown == NULL:
+                            kind = -1
+                            break
+                        left = grown
+                    left[nleft] = r.start
+                    nleft += 1
+                else:
+                    if count == room:
+                        room *= 2
+                        grown = <Py_ssize_t *>realloc(rows, 2 * room * sizeof(Py_ssize_t))
+                        if grown == NULL:
+                            kind = -1
+                            break
+                        rows = grown
+                    rows[2 * count] = r.start
+                    rows[2 * count + 1] = r.next
+                    count += 1
+                    if count >= cap and not peek:
+                        kind = 1
+                        at = r.next
+                        break
+                pos = r.next
+        if kind < 0:
+            raise MemoryError()
+        return ([rows[2 * i] for i in range(count)], [rows[2 * i + 1] for i in range(count)],
+                [left[i] for i in range(nleft)], kind, at, value)
+    finally:
+        PyBuffer_Release(&src)
+        free(rows)
+        free(left)
+
+
+cdef struct Cell:
+    Py_ssize_t off          # in its segment's buffer, or (seg -1) in the arena
+    Py_ssize_t len
+    Py_ssize_t seg
+
+
+cdef inline uint64_t bytes_hash(const char *s, Py_ssize_t n) noexcept nogil:
+    """FNV-1a over ``s[:n]`` (only to spread a column's distinct fields over a table)."""
+    cdef uint64_t h = 1469598103934665603ULL
+    cdef Py_ssize_t i
+    for i in range(n):
+        h = (h ^ <unsigned char>s[i]) * 1099511628211ULL
+    return h ^ (h >> 29)
+
+
+cdef int walk_cells(const char *buf, Py_ssize_t n, bint final, const Syntax *sx, int quote,
+                    Py_ssize_t rs, Py_ssize_t ncols, bint trailing, Py_ssize_t seg,
+                    Cell *cells, Py_ssize_t stride, char **arena, Py_ssize_t *used,
+                    Py_ssize_t *room) noexcept nogil:
+    """The fields of the row at ``buf[rs:]`` into ``cells[j * stride]`` (j < ncols; the
+    missing ones empty, as ragged="fill" reads them; a trailing delimiter's empty field
+    left out); escaped fields unescaped into the arena.  -1 when out of memory."""
+    cdef Field f
+    cdef Scan sc
+    cdef int fs
+    cdef Py_ssize_t at, j = 0, k
+    cdef char *grown
+    sc.base = -64
+    sc.bits = 0
+    at = skip_blank_any(buf, rs, n, final, sx)
+    while 0 <= at < n:
+        fs = scan_any(buf, at, n, final, sx, &f, &sc)
+        if fs == FIELD_NEED_MORE or fs == FIELD_UNTERMINATED or fs == FIELD_AFTER_QUOTE:
+            break
+        if j < ncols:
+            if f.span.escaped:
+                if used[0] + f.span.length > room[0]:
+                    k = 2 * room[0] + f.span.length + 64
+                    grown = <char *>realloc(arena[0], k)
+                    if grown == NULL:
+                        return -1
+                    arena[0] = grown
+                    room[0] = k
+                cells[j * stride].off = used[0]
+                cells[j * stride].len = unescape_into(
+                    buf + f.span.start, f.span.length, f.span.quoted or sx.plain, quote,
+                    sx.escape, arena[0] + used[0])
+                cells[j * stride].seg = -1
+                used[0] += cells[j * stride].len
+            else:
+                cells[j * stride].off = f.span.start
+                cells[j * stride].len = f.span.length
+                cells[j * stride].seg = seg
+        j += 1
+        at = f.next
+        if fs != FIELD_DELIM:
+            break
+    while j < ncols:
+        cells[j * stride].off = 0
+        cells[j * stride].len = 0
+        cells[j * stride].seg = seg
+        j += 1
+    return 0
+
+
+def span_summaries(list segments, Py_ssize_t ncols, int delimiter, int quote,
+                   bint trailing=False, make=dict):
+    """Per column of the sample's rows, ``(counts, longest, blank, typed)``: ``counts``
+    the texts (the fields decoded as UTF-8, bad bytes replaced) -> occurrences in the
+    order first seen (made by ``make``: a dict or a dict subclass such as Counter),
+    ``longest`` the longest field in bytes, ``blank`` whether some field is empty or
+    only spaces and tabs, ``typed`` the distinct texts trimmed of the spaces and tabs
+    around them, empty ones left out, in the order first seen.
+
+    ``segments``: ``(data, final, starts)`` for each piece of the sample, ``starts`` the
+    rows' starts in ``data`` (rows split_spans read there with ``ncols`` fields; fewer
+    are read as ragged="fill" reads them, empty; with ``trailing`` a last empty field
+    past ``ncols`` is dropped).  The rows are split here without a Python object per
+    field (no GIL); each column's fields are counted in a hash table and only the
+    distinct ones are decoded."""
+    cdef Py_ssize_t nseg = len(segments)
+    cdef Py_ssize_t nrows = 0, i, j, s, r, k, start_row
+    cdef Py_buffer *bufs = <Py_buffer *>calloc(nseg + 1, sizeof(Py_buffer))
+    cdef int *got = <int *>calloc(nseg + 1, sizeof(int))
+    cdef Cell *cells = NULL
+    cdef char *arena = NULL
+    cdef Py_ssize_t used = 0, room = 0
+    cdef Py_ssize_t *rows_at = NULL        # row start offsets, all segments in order
+    cdef Py_ssize_t *seg_end = NULL        # rows of segments < s + 1
+    cdef char *seg_final = NULL
+    cdef const char **base = NULL
+    cdef Py_ssize_t *lens = NULL
+    cdef Py_ssize_t *table = NULL          # hash slots: distinct index + 1, 0 empty
+    cdef Py_ssize_t *first = NULL          # per distinct: its first cell (row)
+    cdef Py_ssize_t *times = NULL          # per distinct: occurrences
+    cdef Py_ssize_t cap, mask, nd, slot
+    cdef uint64_t h
+    cdef Syntax sx
+    cdef int rc = 0
+    cdef const char *p
+    cdef const char *q
+    cdef Cell *c
+    cdef Cell *e
+    cdef list outs, typeds, out
+    cdef list starts
+    cdef char fl
+    cdef Py_ssize_t longest
+    if bufs == NULL or got == NULL:
+        free(bufs)
+        free(got)
+        raise MemoryError()
+    syntax_of(delimiter, quote, &sx)
+    try:
+        for s in range(nseg):
+            nrows += len(<list?>(<tuple?>segments[s])[2])
+        outs = [make() for _ in range(ncols)]
+        if not all(isinstance(o, dict) for o in outs):
+            raise TypeError("span_summaries: make must make dicts")
+        typeds = [[] for _ in range(ncols)]
+        cells = <Cell *>malloc((ncols * nrows + 1) * sizeof(Cell))
+        rows_at = <Py_ssize_t *>malloc((nrows + 1) * sizeof(Py_ssize_t))
+        seg_end = <Py_ssize_t *>malloc((nseg + 1) * sizeof(Py_ssize_t))
+        seg_final = <char *>malloc(nseg + 1)
+        base = <const char **>malloc((nseg + 1) * sizeof(char *))
+        lens = <Py_ssize_t *>malloc((nseg + 1) * sizeof(Py_ssize_t))
+        if (cells == NULL or rows_at == NULL or seg_end == NULL or seg_final == NULL
+                or base == NULL or lens == NULL):
+            raise MemoryError()
+        r = 0
+        for s in range(nseg):
+            seg = <tuple>segments[s]
+            PyObject_GetBuffer(seg[0], &bufs[s], PyBUF_SIMPLE)
+            got[s] = 1
+            base[s] = <const char *>bufs[s].buf
+            lens[s] = bufs[s].len
+            seg_final[s] = bool(seg[1])
+            starts = <list>seg[2]
+            for k in range(len(starts)):
+                rows_at[r] = starts[k]
+                if not 0 <= rows_at[r] <= lens[s]:
+                    raise ValueError("bad row start")
+                r += 1
+            seg_end[s] = r
+        with nogil:
+            r = 0
+            for s in range(nseg):
+                while r < seg_end[s]:
+                    if walk_cells(base[s], lens[s], seg_final[s], &sx, quote, rows_at[r], ncols,
+                                  trailing, s, cells + r, nrows, &arena, &used, &room) < 0:
+                        rc = -1
+                        break
+                    r += 1
+                if rc < 0:
+                    break
+        if rc < 0:
+            raise MemoryError()
+        cap = 16
+        while cap < 2 * nrows:
+            cap *= 2
+        mask = cap - 1
+        table = <Py_ssize_t *>malloc(cap * sizeof(Py_ssize_t))
+        first = <Py_ssize_t *>malloc((nrows + 1) * sizeof(Py_ssize_t))
+        times = <Py_ssize_t *>malloc((nrows + 1) * sizeof(Py_ssize_t))
+        if table == NULL or first == NULL or times == NULL:
+            raise MemoryError()
+        for j in range(ncols):
+            # the column's distinct fields, in the order first seen, counted (no GIL)
+            with nogil:
+                memset(table, 0, cap * sizeof(Py_ssize_t))
+                nd = 0
+                for i in range(nrows):
+                    c = cells + j * nrows + i
+                    p = arena + c.off if c.seg < 0 else base[c.seg] + c.off
+                    h = bytes_hash(p, c.len)
+                    slot = <Py_ssize_t>(h & <uint64_t>mask)
+                    while True:
+                        k = table[slot]
+                        if k == 0:
+                            table[slot] = nd + 1
+                            first[nd] = i
+                            times[nd] = 1
+                            nd += 1
+                            break
+                        e = cells + j * nrows + first[k - 1]
+                        q = arena + e.off if e.seg < 0 else base[e.seg] + e.off
+                        if e.len == c.len and memcmp(p, q, c.len) == 0:
+                            times[k - 1] += 1
+                            break
+                        slot = (slot + 1) & mask
+            fl = 0
+            longest = 0
+            d = <dict>outs[j]
+            typed = <list>typeds[j]
+            for k in range(nd):
+                c = cells + j * nrows + first[k]
+                p = arena + c.off if c.seg < 0 else base[c.seg] + c.off
+                add_text_at(d, typed, &fl, &longest, p, c.len, times[k])
+            if fl & 2:                              # a trimmed text may repeat another
+                typed = list(dict.fromkeys(typed))
+            typeds[j] = (outs[j], longest, bool(fl & 1), typed)
+        return typeds
+    finally:
+        for s in range(nseg):
+            if got[s]:
+                PyBuffer_Release(&bufs[s])
+        free(bufs)
+        free(got)
+        free(cells)
+        free(arena)
+        free(rows_at)
+        free(seg_end)
+        free(seg_final)
+        free(base)
+        free(lens)
+        free(table)
+        free(first)
+        free(times)

@@ -31,7 +31,7 @@ import math
 import os
 import re
 import warnings
-from collections import Counter, deque
+from collections import Counter
 from itertools import combinations, islice
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -79,6 +79,7 @@ TEXT_REF_BYTES = 12
 MAX_PASSES = 64  # full-file passes allowed in guaranteed mode (plus 4 per column)
 _RESYNC_TRIES = 64  # line starts tried when re-synchronising a middle/end sample
 _RESYNC_ROWS = 3  # consecutive well-formed rows needed to accept a re-synchronised start
+_ALL_ROWS = 1 << 62  # no cap on the rows read
 FLOAT_EXACT = 2**53  # integers up to this magnitude are exact in float64
 _LEFT_OUT_LINES = 20  # lines of left-out sample rows listed in the schema's inferred facts
 COMMENT_MARKS = ("#",)  # comment marks detected (any other is an option)
@@ -440,16 +441,18 @@ class _RowError(Exception):
         self.pos = pos
 
 
-def _rows(buf: bytes, pos: int, final: bool, delim: int, quote: int):
-    """Yield ``(row_start, next, fields)`` for the whole rows of ``buf[pos:]``.
+def _spans(buf: bytes, pos: int, final: bool, delim: int, quote: int, lenient: bool = False):
+    """Yield ``(row_start, next, nfields, last_empty)`` for the whole rows of ``buf[pos:]``
+    (``last_empty``: the last field is empty).
 
-    Stops at the end of the buffer or at a row cut by it (when not ``final``);
-    raises :class:`_RowError` on a quoting error.  Rows are split by the core in
-    batches (small first: a reader may stop after a few rows).
+    Stops at the end of the buffer or at a row cut by it (when not ``final``); raises
+    :class:`_RowError` on a quoting error, or with ``lenient`` yields the row with
+    ``nfields`` -1 and goes on after it, as ``on_error="skip"`` reads it.  Rows are
+    split by the core in batches (small first: a reader may stop after a few rows).
     """
     batch = 16
     while True:
-        rows, status, nxt = _core.split_rows(buf, pos, final, delim, quote, batch)
+        rows, status, nxt = _core.split_spans(buf, pos, final, delim, quote, batch, lenient)
         yield from rows
         if status > 0:
             raise _RowError(status, nxt)
@@ -687,7 +690,9 @@ def _numeric(vals: list[str], spelling: Spelling = (".", None)) -> str | None:
     Exact decimals are for a schema to ask for.
     """
     dec, thou = spelling
-    kind = _core.numeric_kind(list(vals), ord(dec), ord(thou) if thou else 0)
+    if type(vals) is not list:
+        vals = list(vals)
+    kind = _core.numeric_kind(vals, ord(dec), ord(thou) if thou else 0)
     return _KINDS[kind]
 
 
@@ -876,7 +881,7 @@ class _Stats:
 
     @classmethod
     def of_summary(cls, summary: tuple[Counter, int, bool, list[str]]) -> _Stats:
-        """From one of ``_core.column_summaries``'s columns."""
+        """From one of ``_core.span_summaries``'s columns."""
         counts, max_bytes, blank, typed = summary
         st = cls(counts=counts, max_bytes=max_bytes, typed=typed, blank=blank)
         st.nonnull = sum(counts.values()) - counts.get("", 0)
@@ -1220,8 +1225,9 @@ def _line_end_after(buf: bytes, p: int, final: bool) -> int:
 
 
 def _rows_lenient(buf: bytes, pos: int, final: bool, delim: int, quote: int):
-    """Like :func:`_rows`, but a row with broken quoting is yielded with ``None`` for
-    its fields and reading goes on after it, as ``on_error="skip"`` reads it."""
+    """Yield ``(row_start, next, fields)`` for the whole rows of ``buf[pos:]``; a row with
+    broken quoting is yielded with ``None`` for its fields and reading goes on after it,
+    as ``on_error="skip"`` reads it."""
     n = len(buf)
     while True:
         p = pos
@@ -1332,22 +1338,24 @@ def _read_candidate(buf: bytes, final: bool, d: str, q: str | None, extra: int =
         opening = re.compile(rb"(?:^|" + db + rb")[ \t]*" + qb)
     # the rows counted in compiled code; split only where their fields are looked at
     n = len(buf)
-    for start, nxt, nfields, leftover in _core.row_shapes(
-        buf, 0, final, word, quote, SNIFF_ROWS
-    ):
-        r.nrows += 1
-        longest = max(longest, nxt - start)
-        end = nxt
+    shapes = _core.row_shapes(buf, 0, final, word, quote, SNIFF_ROWS)
+    if shapes:
+        r.nrows = len(shapes)
+        end = shapes[-1][1]
+        longest = max(nxt - start for start, nxt, _, _ in shapes)
+        r.broken = sum(1 for sh in shapes if sh[2] < 0)
+    for start, nxt, nfields, leftover in shapes:
         if nfields < 0:
-            r.broken += 1
             continue
         counts.append(nfields)
-        # else no cell can hold a leftover quote
-        quoted = buf.find(b'"', start, nxt) >= 0 or buf.find(b"'", start, nxt) >= 0
         looked = 1 < len(counts) <= 20
         if leftover != 2 and not looked:  # the core told whether a cell holds one
             stray.append(leftover == 1)
-        else:
+            if opening is None:
+                continue
+        # else no cell can hold a leftover quote
+        quoted = buf.find(b'"', start, nxt) >= 0 or buf.find(b"'", start, nxt) >= 0
+        if leftover == 2 or looked:
             fields = _core.split_row(buf, start, n, final, word, quote)[1]
             stray.append(quoted and any(_stray(f, q) for f in fields))
         if looked:
@@ -1716,6 +1724,17 @@ class _Fit:
             return it  # nothing to fit: the rows as split
         return self._fitted(it)
 
+    def spans(self, it: Any) -> Any:
+        """:meth:`rows` of :func:`_spans`: ``(row_start, next, nfields)``, ``nfields`` as
+        the fields of :meth:`rows` would count."""
+        trailing, fill = self.trailing, self.fill
+        for rs, nxt, nf, last_empty in it:
+            if trailing and nf > 1 and last_empty:
+                nf -= 1
+            if fill and 0 < nf < self.ncols:
+                nf = self.ncols
+            yield rs, nxt, nf
+
     def _fitted(self, it: Any) -> Any:
         for rs, nxt, fields in it:
             if fields is not None:
@@ -1729,11 +1748,16 @@ class _Fit:
 @dataclass
 class _Sample:
     header: list[bytes] | None
-    rows: list[tuple[list[bytes], bytes]]  # (fields, raw row text in UTF-8)
+    # the rows, where they lie: (UTF-8 text, final, row starts, row ends) per piece read
+    segments: list[tuple[bytes, bool, list[int], list[int]]]
     complete: bool  # the rows are every row of the input
     sniffed: Sniffed
     ncols: int
     left_out: list[int] = field(default_factory=list)  # lines of malformed rows left out
+
+    @property
+    def nrows(self) -> int:
+        return sum(len(seg[2]) for seg in self.segments)
 
 
 def _ragged(line: int | None, ncols: int, found: int) -> ParseError:
@@ -1762,9 +1786,9 @@ def _window_rows(
     fit: _Fit,
     cap: int,
     keep_last: bool,
-) -> tuple[list[tuple[list[bytes], bytes]], int]:
+) -> tuple[list[int], list[int], int]:
     """Up to ``cap`` rows of ``buf`` from ``start`` (the first ones, or the last ones
-    with ``keep_last``) and where they end.
+    with ``keep_last``): their starts, their ends, and where they end.
 
     When ``start`` is not ``known`` to be a row start, it is re-synchronised: each
     of the next line starts is tried until one gives :data:`_RESYNC_ROWS`
@@ -1777,27 +1801,20 @@ def _window_rows(
         breaks = _LINE_BREAK.finditer(buf, start)
         starts = [m.end() for _, m in zip(range(_RESYNC_TRIES), breaks, strict=False)]
     for s in starts:
-        got: Any = deque(maxlen=cap) if keep_last else []
-        n_ok = 0
-        end = s
-        clean = True
-        try:
-            for rs, nxt, fields in fit.rows(_rows(buf, s, final, d, q)):
-                if len(fields) != fit.ncols:
-                    clean = False
-                    break
-                got.append((fields, buf[rs:nxt]))
-                n_ok += 1
-                end = nxt
-                if not keep_last and n_ok >= cap:
-                    break
-        except _RowError:
-            clean = False
+        got_s, got_e, _, kind, _, _ = _core.fit_spans(
+            buf, s, final, d, q, fit.ncols, fit.trailing, fit.fill, False,
+            _ALL_ROWS if keep_last else cap, False,
+        )
+        n_ok = len(got_s)
+        end = got_e[-1] if got_e else s
+        clean = kind <= 1  # (not stopped by a row of another width or broken quoting)
         if n_ok >= _RESYNC_ROWS or (n_ok and (known or (final and clean))):
-            return list(got), end
+            if keep_last:
+                del got_s[: max(0, n_ok - cap)], got_e[: max(0, n_ok - cap)]
+            return got_s, got_e, end
         if known:
             break
-    return [], start
+    return [], [], start
 
 
 def _sample(
@@ -1832,7 +1849,9 @@ def _sample(
     u8 = _to_utf8(raw.head, sn.encoding, first=True, head_bom=head_bom)
     d, q = sn.word(), _q(sn.quote)
     fit = _Fit(sn.structure)
-    it = fit.rows(_rows(u8, skip_lines(u8, 0, sn.structure["skip_rows"]), raw.head_is_all, d, q))
+    final = raw.head_is_all
+    skip = skip_lines(u8, 0, sn.structure["skip_rows"])
+    it = fit.spans(_spans(u8, skip, final, d, q))
     counted = [0, 0]  # line breaks before counted[1]
 
     def line_of(p: int) -> int:
@@ -1848,61 +1867,62 @@ def _sample(
         raise SchemaError(
             "the input is empty: there is no header and no data to infer a schema from"
         )
-    ncols = fit.ncols = len(first[2])
-    hdr = first[2] if sn.header else None
-    rows: list[tuple[list[bytes], bytes]] = (
-        [] if sn.header else [(first[2], u8[first[0] : first[1]])]
-    )
-    ends = [] if sn.header else [first[1]]
+    ncols = fit.ncols = first[2]
+    if sn.header:  # the header's fields themselves (the only row split into objects here)
+        _, fields, _ = _core.split_row(u8, first[0], len(u8), final, d, q)
+        hdr = next(fit.rows(iter([(first[0], first[1], fields)])))[2]
+    else:
+        hdr = None
+    starts: list[int] = [] if sn.header else [first[0]]
+    ends: list[int] = [] if sn.header else [first[1]]
     window_cap = rows_cap // 4
     head_cap = rows_cap - 2 * window_cap
-    complete = raw.head_is_all
-    end = first[1]
-    left_out: list[int] = []
-    if lenient:  # malformed rows are left out and counted; the conversion deals with them
-        it = fit.rows(_rows_lenient(u8, first[1], raw.head_is_all, d, q))
-    try:
-        for rs, nxt, fields in it:
-            bad = fields is None or len(fields) != ncols
-            if bad and not lenient:
-                raise _ragged(line_of(rs), ncols, len(fields))
-            if len(rows) >= rows_cap or (len(rows) >= head_cap and not raw.head_is_all):
-                complete = False
-                break
-            if bad:
-                left_out.append(line_of(rs))
-                end = nxt
-                continue
-            rows.append((fields, u8[rs:nxt]))
-            ends.append(nxt)
-            end = nxt
-    except _RowError as e:
-        raise _quote_error(e.status, line_of(min(e.pos, len(u8)))) from None
+    cap = rows_cap if final else head_cap
+    # malformed rows are left out and counted (lenient); the conversion deals with them
+    more_s, more_e, left, kind, at, value = _core.fit_spans(
+        u8, first[1], final, d, q, ncols, fit.trailing, fit.fill, lenient,
+        max(0, cap - len(starts)), True,
+    )
+    if kind == 2:
+        raise _ragged(line_of(at), ncols, value)
+    if kind == 3:
+        raise _quote_error(value, line_of(min(at, len(u8))))
+    complete = final and kind != 1
+    starts += more_s
+    ends += more_e
+    left_out = [line_of(p) for p in left]
+    segments = [(u8, final, starts, ends)]
     if not complete and window_cap:
-        if raw.head_is_all:
+        if final:
             # a small input with more rows than asked for: windows in the same text
-            del rows[head_cap:]
-            end = ends[len(rows) - 1] if rows else first[1]
+            del starts[head_cap:], ends[head_cap:]
+            end = ends[-1] if ends else first[1]
             mid_start = max(end, len(u8) // 2)
-            mid, mid_end = _window_rows(
+            mid_s, mid_e, mid_end = _window_rows(
                 u8, mid_start, mid_start == end, True, d, q, fit, window_cap, keep_last=False
             )
-            rows += mid
             avg = max(1, (end - first[0]) // max(1, head_cap))
             tail_start = max(mid_end, len(u8) - 2 * avg * window_cap - 1024)
-            tail, _ = _window_rows(
+            tail_s, tail_e, _ = _window_rows(
                 u8, tail_start, tail_start == mid_end, True, d, q, fit, window_cap, keep_last=True
             )
-            rows += tail
+            segments += [(u8, True, mid_s, mid_e), (u8, True, tail_s, tail_e)]
         else:
             for chunk, fin in ((raw.middle, False), (raw.tail, True)):
                 if not chunk:
                     continue
                 cu8 = _to_utf8(chunk, sn.encoding, first=False, head_bom=head_bom)
-                got, _ = _window_rows(cu8, 0, False, fin, d, q, fit, window_cap, keep_last=fin)
-                rows += got
+                got_s, got_e, _ = _window_rows(
+                    cu8, 0, False, fin, d, q, fit, window_cap, keep_last=fin
+                )
+                segments.append((cu8, fin, got_s, got_e))
     return _Sample(
-        header=hdr, rows=rows, complete=complete, sniffed=sn, ncols=ncols, left_out=left_out
+        header=hdr,
+        segments=segments,
+        complete=complete,
+        sniffed=sn,
+        ncols=ncols,
+        left_out=left_out,
     )
 
 
@@ -1934,8 +1954,15 @@ def _sample_bytes(sample: _Sample, names: list[str]) -> bytes:
             ).encode()
             + b"\n"
         )
-    for _fields, raw in sample.rows:
-        parts.append(raw if raw.endswith((b"\n", b"\r")) else raw + b"\n")
+    for buf, _final, starts, ends in sample.segments:
+        i, n = 0, len(starts)
+        while i < n:  # rows that follow each other are one slice of the text
+            j = i
+            while j + 1 < n and starts[j + 1] == ends[j]:
+                j += 1
+            raw = buf[starts[i] : ends[j]]
+            parts.append(raw if raw.endswith((b"\n", b"\r")) else raw + b"\n")
+            i = j + 1
     return b"".join(parts)
 
 
@@ -2382,7 +2409,7 @@ def infer_schema(
         "sniffed": [k for k, v in given.items() if not v],  # the dialect keys decided here
         "line_terminator": sn.line_terminator,
         "encoding": {"name": sn.encoding, "how": sn.encoding_how},
-        "sample_rows": len(sample.rows),
+        "sample_rows": sample.nrows,
         "sample_complete": sample.complete,
     }
     if sn.encoding_warning:
@@ -2406,7 +2433,14 @@ def infer_schema(
         original = None
         names = [f"column_{i + 1}" for i in range(sample.ncols)]
     renamed = original is not None and names != original
-    summaries = _core.column_summaries(sample.rows, sample.ncols, Counter)
+    summaries = _core.span_summaries(
+        [(buf, fin, starts) for buf, fin, starts, _ in sample.segments],
+        sample.ncols,
+        sn.word(),
+        _q(sn.quote),
+        sn.structure["trailing_delimiter"],
+        Counter,
+    )
     stats = [_Stats.of_summary(c) for c in summaries]
     spelling, unread = sniff_spelling(
         [_number_texts(st, null_values) for st in stats], decimal, thousands
