@@ -7,7 +7,8 @@ compiled code (``bridges``) and hands them to the format's writer.  ``dest`` is
 written under a temporary name beside it and renamed over ``dest`` only when the
 whole export has been written: an error leaves an existing ``dest`` as it was.
 
-One module per format (``arrow``: Parquet and IPC; ``csv``; ``jsonl``); ``onepass``
+One module per format (``parquet``; ``arrow``: IPC, and the Arrow plan and writers
+Parquet shares; ``csv``; ``jsonl``); ``onepass``
 writes Parquet or Arrow straight from a conversion (``fastetl convert IN OUT.parquet``).
 ``table.py`` does not import this package.
 """
@@ -129,8 +130,10 @@ def export(
     if rows < 1:
         raise ValueError(f"rows_per_batch must be a positive integer, got {rows_per_batch!r}")
     t0 = time.perf_counter()
-    if fmt in ("parquet", "arrow"):
-        from . import arrow as writer_module
+    if fmt == "parquet":
+        from . import parquet as writer_module
+    elif fmt == "arrow":
+        from . import arrow as writer_module  # type: ignore[no-redef]
     elif fmt == "csv":
         from . import csv as writer_module  # type: ignore[no-redef]
     else:

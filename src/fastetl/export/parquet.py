@@ -1,0 +1,175 @@
+"""Parquet export: row groups encoded on every core, stitched into one file.
+
+pyarrow's Parquet writer encodes one row group at a time on one thread.  A Parquet
+file is a run of independent row groups followed by a footer (``FileMetaData``) that
+says where each column chunk starts, as absolute file offsets.  So each slice of
+records is decoded (``bridges.record_batch``) and encoded as a small, complete
+Parquet file in memory by pyarrow's own writer, on a pool of threads (both steps run
+outside the GIL); in slice order, each one's row-group bytes are appended to the
+destination and its footer's row groups are kept with their offsets moved by where
+the bytes landed (:mod:`._thrift` rewrites the footer).  The footer written at the end
+is the first part's, with every row group and the total row count: the same schema,
+``ARROW:schema`` and key-value metadata pyarrow writes.  At most ``workers + 1``
+slices are in memory at a time.
+
+Writer properties: snappy compression and statistics (pyarrow's defaults);
+dictionary encoding for categories, strings, and the other columns whose first
+values repeat (at most one distinct value in :data:`DICTIONARY_RATIO` of a sample):
+trying a dictionary on a column of unique numbers costs CPU and makes the file bigger.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from .. import bridges
+from ..table import Table
+from . import _thrift as th
+from .arrow import plan
+
+MAGIC = b"PAR1"
+SAMPLE_ROWS = 16384
+DICTIONARY_RATIO = 4  # dictionary-encode a number column with <= 1 distinct value in 4
+MAX_WORKERS = 4
+MIN_PARALLEL_BYTES = 8 << 20  # records below this stay in the row groups asked for
+COMPRESSION = "snappy"
+
+# FileMetaData / RowGroup / ColumnChunk / ColumnMetaData fields holding file offsets
+_NUM_ROWS, _ROW_GROUPS = 3, 4
+_RG_COLUMNS, _RG_FILE_OFFSET, _RG_ORDINAL = 1, 5, 7
+_CC_FILE_OFFSET, _CC_META, _CC_OFFSET_INDEX, _CC_COLUMN_INDEX = 2, 3, 4, 6
+_CM_OFFSETS = (9, 10, 11, 14)  # data page, index page, dictionary page, bloom filter
+
+
+def workers() -> int:
+    return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
+
+
+def group_rows(n: int, itemsize: int, rows: int, w: int) -> int:
+    """Rows per row group: at most ``rows``, and, for a table worth encoding in
+    parallel, a multiple of ``w`` groups of equal size (3 groups on 2 threads take as
+    long as 4)."""
+    if n * itemsize < MIN_PARALLEL_BYTES or w == 1:
+        return rows
+    groups = w * -(-n // (w * rows))
+    return -(-n // groups)
+
+
+def dictionary_columns(sample: Any) -> list[str]:
+    """The columns of ``sample`` (a ``pyarrow.RecordBatch``) to dictionary-encode."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out = []
+    for field, column in zip(sample.schema, sample.columns):
+        t = field.type
+        if pa.types.is_dictionary(t) or pa.types.is_string(t) or pa.types.is_large_string(t):
+            out.append(field.name)  # (Parquet falls back to plain past 1 MB of dictionary)
+        elif not pa.types.is_boolean(t) and len(column):
+            if pc.count_distinct(column).as_py() * DICTIONARY_RATIO <= len(column):
+                out.append(field.name)
+    return out
+
+
+def properties(sample: Any) -> dict[str, Any]:
+    """pyarrow ``ParquetWriter`` keywords for batches shaped like ``sample``."""
+    return {"compression": COMPRESSION, "use_dictionary": dictionary_columns(sample)}
+
+
+def encode(batch: Any, props: dict[str, Any]) -> Any:
+    """``batch`` as a complete Parquet file in memory (a ``pyarrow.Buffer``)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    with pq.ParquetWriter(sink, batch.schema, **props) as writer:
+        writer.write_batch(batch, row_group_size=max(1, len(batch)))
+    return sink.getvalue()
+
+
+def _shift(fields: th.Struct, fids: tuple[int, ...], by: int) -> None:
+    for f in fields:
+        if f[0] in fids and f[2]:  # (0: not set)
+            f[2] += by
+
+
+class Stitcher:
+    """Appends in-memory Parquet files' row groups to ``out`` (positioned at 0), then
+    writes one footer for them all (:meth:`close`)."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        out.write(MAGIC)
+        self.pos = len(MAGIC)
+        self.meta: th.Struct | None = None
+        self.groups: list[th.Struct] = []
+        self.rows = 0
+
+    def append(self, part: Any) -> None:
+        data = memoryview(part)
+        size = int.from_bytes(data[-8:-4], "little")
+        if bytes(data[:4]) != MAGIC or bytes(data[-4:]) != MAGIC or size + 12 > len(data):
+            raise ValueError("not a Parquet file")
+        meta = th.decode(bytes(data[len(data) - 8 - size : len(data) - 8]))
+        by = self.pos - len(MAGIC)
+        for group in (th.get(meta, _ROW_GROUPS) or (th.STRUCT, []))[1]:
+            _shift(group, (_RG_FILE_OFFSET,), by)
+            if th.get(group, _RG_ORDINAL) is not None:
+                th.put(group, _RG_ORDINAL, th.I16, len(self.groups))
+            for chunk in th.get(group, _RG_COLUMNS)[1]:
+                _shift(chunk, (_CC_FILE_OFFSET, _CC_OFFSET_INDEX, _CC_COLUMN_INDEX), by)
+                _shift(th.get(chunk, _CC_META), _CM_OFFSETS, by)
+            self.groups.append(group)
+        self.rows += th.get(meta, _NUM_ROWS)
+        body = data[len(MAGIC) : len(data) - 8 - size]
+        self.out.write(body)
+        self.pos += len(body)
+        if self.meta is None:
+            self.meta = meta
+
+    def close(self) -> None:
+        assert self.meta is not None, "no part appended"
+        th.put(self.meta, _NUM_ROWS, th.I64, self.rows)
+        th.put(self.meta, _ROW_GROUPS, th.LIST, (th.STRUCT, self.groups))
+        footer = th.encode(self.meta)
+        self.out.write(footer)
+        self.out.write(len(footer).to_bytes(4, "little"))
+        self.out.write(MAGIC)
+
+
+def write(t: Table, plan: dict[str, Any], path: Path, rows: int) -> None:
+    """Writes the export ``plan`` (``arrow.plan``'s) of ``t`` to ``path`` as Parquet."""
+    schema, names = plan["schema"], plan["names"]
+    w = workers()
+    rows = group_rows(len(t), t.array.dtype.itemsize, rows, w)
+
+    def job(part: Table, props: dict[str, Any]) -> Any:
+        return encode(bridges.record_batch(part, schema).select(names), props)
+
+    pending: deque[Future[Any]] = deque()
+    with ThreadPoolExecutor(w, thread_name_prefix="fastetl-parquet") as pool, open(
+        path, "wb"
+    ) as out:
+        try:
+            stitch = Stitcher(out)
+            props = None
+            for _, _, part in t._slices(rows):
+                if props is None:
+                    sample = bridges.record_batch(part._sub(0, SAMPLE_ROWS), schema)
+                    props = properties(sample.select(names))
+                pending.append(pool.submit(job, part, props))
+                while len(pending) > w:
+                    stitch.append(pending.popleft().result())
+            while pending:
+                stitch.append(pending.popleft().result())
+            stitch.close()
+        finally:
+            for f in pending:
+                f.cancel()
+
+
+__all__ = ["plan", "write"]
