@@ -284,6 +284,9 @@ def _arrow_column(pa: Any, t: Any, name: str, col: Column, typ: Any) -> Any:
 # the compiled decode's column kinds and null sources (``_arrowout.pxi``'s AK_/AN_)
 _AK_FIXED, _AK_DATE32, _AK_DECIMAL, _AK_BOOL, _AK_CATEGORY, _AK_STR, _AK_BIT = range(7)
 _AN_NONE, _AN_MASK, _AN_NAN32, _AN_NAN64, _AN_NAT = range(5)
+# the compiled decode writes a str column's values into room for all of them at full
+# width; a column needing more (a whole table's at once) takes arrow_strings' two passes
+_STR_ROOM = 64 << 20
 
 
 def _decode_plan(t: Any, schema: Any) -> list[tuple[str, Column | None, Any, list[int] | None]]:
@@ -308,7 +311,7 @@ def _decode_plan(t: Any, schema: Any) -> list[tuple[str, Column | None, Any, lis
         elif col.type in ("float32", "float64") and col.nullable:
             nulls_from = _AN_NAN32 if width == 4 else _AN_NAN64
         extra = 0
-        if col.type == "text" or (col.type == "str" and n * width > _INT32_MAX):
+        if col.type == "text" or (col.type == "str" and n * width > _STR_ROOM):
             out.append((name, col, typ, None))
             continue
         if col.type == "str":
@@ -350,12 +353,14 @@ def _decode_buffers(n: int, row: list[int]) -> tuple[np.ndarray, np.ndarray | No
     return values, validity, offsets
 
 
-def record_batch(t: Any, schema: Any = None) -> Any:
+def record_batch(t: Any, schema: Any = None, *, tight: bool = True) -> Any:
     """All rows of ``t`` (usually a slice of a table) as one ``pyarrow.RecordBatch``.
 
     Every column but ``text`` is decoded by one compiled pass over the records
     (``_core.arrow_decode``: each record read once, nogil) into the buffers Arrow
-    takes as they are; ``text`` columns gather their values with :func:`text_arrow`."""
+    takes as they are; ``text`` columns gather their values with :func:`text_arrow`.
+    ``tight=False``: a ``str`` column's data may keep the room of every value at full
+    width (for a batch written and dropped at once: no copy to a buffer of its size)."""
     pa = _need("pyarrow", "to_arrow()")
     schema = arrow_schema(t) if schema is None else schema
     records = np.ascontiguousarray(t.array)
@@ -382,7 +387,10 @@ def record_batch(t: Any, schema: Any = None) -> Any:
         vbuf = pa.py_buffer(validity) if nulls else None
         kind = row[0]  # type: ignore[index]
         if kind == _AK_STR:
-            bufs = [vbuf, pa.py_buffer(offsets), pa.py_buffer(values[:total])]
+            data = values[:total]
+            if tight and 2 * total < len(values):  # don't keep the room of short values
+                data = data.copy()
+            bufs = [vbuf, pa.py_buffer(offsets), pa.py_buffer(data)]
             built[name] = pa.Array.from_buffers(typ, n, bufs, null_count=nulls)
         elif kind == _AK_CATEGORY:
             indices = pa.Array.from_buffers(

@@ -1,9 +1,10 @@
 """Exports of a converted file: Parquet, Arrow IPC (Feather v2), CSV and JSON Lines.
 
 ``fastetl.export(table_or_path, dest, format=None, columns=None, formula_escape=True)``
-reads the records slice by slice (``Table.iter_batches``: about one batch in memory
-at a time, whatever the size of the file), turns each slice into Arrow arrays in
-compiled code (``bridges``) and hands them to the format's writer.  ``dest`` is
+reads the records slice by slice (``Table._slices``: a few slices in memory at a
+time, whatever the size of the file), turns each slice into Arrow arrays in compiled
+code (``bridges``) on every core (:func:`in_order`) and hands them to the format's
+writer.  ``dest`` is
 written under a temporary name beside it and renamed over ``dest`` only when the
 whole export has been written: an error leaves an existing ``dest`` as it was.
 
@@ -17,8 +18,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, wait
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -198,26 +200,32 @@ def pick(names: list[str], columns: list[str] | None) -> list[str]:
 
 
 T = TypeVar("T")
-_END = object()
+R = TypeVar("R")
 
 
-def read_ahead(items: Iterator[T]) -> Iterator[T]:
-    """``items``, each made on a helper thread while the caller uses the one before:
-    decoding the next batch overlaps writing this one (both run outside the GIL, in
-    the bridges' compiled loops and in Arrow's writers).  At most two items exist at
-    a time; an error on either side stops both."""
-    with ThreadPoolExecutor(1, thread_name_prefix="fastetl-export") as pool:
-        nxt = pool.submit(next, items, _END)
+def workers() -> int:
+    """Threads an export decodes (and encodes) slices on: the cores, at most 4."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def in_order(fn: Callable[[T], R], items: Iterator[T], threads: int) -> Iterator[R]:
+    """``fn(item)`` for each of ``items``, in their order, made on ``threads`` helper
+    threads ahead of the caller: decoding (and encoding) the next slices overlaps
+    writing this one, all outside the GIL (the bridges' compiled loops, Arrow's
+    writers).  ``items`` are pulled on the caller's thread; at most ``threads + 1``
+    results exist at a time; an error on either side stops both."""
+    pending: deque[Future[R]] = deque()
+    with ThreadPoolExecutor(threads, thread_name_prefix="fastetl-export") as pool:
         try:
-            while True:
-                item = nxt.result()
-                if item is _END:
-                    return
-                nxt = pool.submit(next, items, _END)
-                yield item
+            for item in items:
+                pending.append(pool.submit(fn, item))
+                while len(pending) > threads:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
         finally:
-            nxt.cancel()
-            wait([nxt])  # (the generator may be closed only once it is not running)
+            for f in pending:
+                f.cancel()
             close = getattr(items, "close", None)
             if close is not None:
                 close()

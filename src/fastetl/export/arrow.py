@@ -3,7 +3,8 @@
 The batches are ``bridges.record_batch``'s: dictionary-encoded categories,
 ``decimal128(19, scale)``, ``date32``, ``timestamp`` (UTC where the column read
 offsets), strings, nulls from the masks, flag bits as bool columns.  Each batch is
-one Parquet row group.
+one Parquet row group (:mod:`.parquet` writes Parquet exports; ``onepass`` uses
+:func:`open_writer`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from .. import bridges
 from ..table import Table
-from . import need_pyarrow, pick, read_ahead
+from . import in_order, need_pyarrow, pick, workers
 
 
 def plan(t: Table, columns: list[str] | None, fmt: str, formula_escape: bool) -> dict[str, Any]:
@@ -51,9 +52,13 @@ def open_writer(fmt: str, path: Path, schema: Any) -> Any:
 
 def write(t: Table, plan: dict[str, Any], path: Path, rows: int) -> None:
     writer = open_writer(plan["fmt"], path, plan["out"])
+    schema, names = plan["schema"], plan["names"]
+
+    def batch(part: Table) -> Any:
+        return bridges.record_batch(part, schema, tight=False).select(names)
+
     try:
-        names = plan["names"]
-        for batch in read_ahead(b.select(names) for b in t.iter_batches(rows)):
-            writer.write_batch(batch)
+        for b in in_order(batch, (part for _, _, part in t._slices(rows)), workers()):
+            writer.write_batch(b)
     finally:
         writer.close()

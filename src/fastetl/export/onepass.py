@@ -208,7 +208,7 @@ class FormatWriter:
             else:
                 self._writer = open_writer(self.fmt, self._tmp, in_file)
         # (a batch is at most BATCH_BYTES of records: its text fits Arrow's int32 offsets)
-        batch = bridges.record_batch(table, self._arrow_schema)
+        batch = bridges.record_batch(table, self._arrow_schema, tight=False)
         if custom is not None:
             self._writer.write_batch(batch, custom_metadata=custom)
         else:

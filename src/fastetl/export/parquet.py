@@ -9,8 +9,8 @@ outside the GIL); in slice order, each one's row-group bytes are appended to the
 destination and its footer's row groups are kept with their offsets moved by where
 the bytes landed (:mod:`._thrift` rewrites the footer).  The footer written at the end
 is the first part's, with every row group and the total row count: the same schema,
-``ARROW:schema`` and key-value metadata pyarrow writes.  At most ``workers + 1``
-slices are in memory at a time.
+``ARROW:schema`` and key-value metadata pyarrow writes.  A few slices are in memory
+at a time (:func:`~fastetl.export.in_order`).
 
 Writer properties: snappy compression and statistics (pyarrow's defaults);
 dictionary encoding for categories, strings, and the other columns whose first
@@ -20,21 +20,19 @@ trying a dictionary on a column of unique numbers costs CPU and makes the file b
 
 from __future__ import annotations
 
-import os
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from .. import bridges
 from ..table import Table
 from . import _thrift as th
+from . import in_order, workers
 from .arrow import plan
 
 MAGIC = b"PAR1"
 SAMPLE_ROWS = 16384
 DICTIONARY_RATIO = 4  # dictionary-encode a number column with <= 1 distinct value in 4
-MAX_WORKERS = 4
 MIN_PARALLEL_BYTES = 8 << 20  # records below this stay in the row groups asked for
 COMPRESSION = "snappy"
 
@@ -43,10 +41,6 @@ _NUM_ROWS, _ROW_GROUPS = 3, 4
 _RG_COLUMNS, _RG_FILE_OFFSET, _RG_ORDINAL = 1, 5, 7
 _CC_FILE_OFFSET, _CC_META, _CC_OFFSET_INDEX, _CC_COLUMN_INDEX = 2, 3, 4, 6
 _CM_OFFSETS = (9, 10, 11, 14)  # data page, index page, dictionary page, bloom filter
-
-
-def workers() -> int:
-    return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
 
 
 def group_rows(n: int, itemsize: int, rows: int, w: int) -> int:
@@ -145,31 +139,23 @@ def write(t: Table, plan: dict[str, Any], path: Path, rows: int) -> None:
     """Writes the export ``plan`` (``arrow.plan``'s) of ``t`` to ``path`` as Parquet."""
     schema, names = plan["schema"], plan["names"]
     w = workers()
-    rows = group_rows(len(t), t.array.dtype.itemsize, rows, w)
+    props: dict[str, Any] = {}
 
-    def job(part: Table, props: dict[str, Any]) -> Any:
-        return encode(bridges.record_batch(part, schema).select(names), props)
+    def parts() -> Iterator[Table]:
+        for _, _, part in t._slices(group_rows(len(t), t.array.dtype.itemsize, rows, w)):
+            if not props:  # (on the caller's thread, before the first part is encoded)
+                sample = bridges.record_batch(part._sub(0, SAMPLE_ROWS), schema)
+                props.update(properties(sample.select(names)))
+            yield part
 
-    pending: deque[Future[Any]] = deque()
-    with ThreadPoolExecutor(w, thread_name_prefix="fastetl-parquet") as pool, open(
-        path, "wb"
-    ) as out:
-        try:
-            stitch = Stitcher(out)
-            props = None
-            for _, _, part in t._slices(rows):
-                if props is None:
-                    sample = bridges.record_batch(part._sub(0, SAMPLE_ROWS), schema)
-                    props = properties(sample.select(names))
-                pending.append(pool.submit(job, part, props))
-                while len(pending) > w:
-                    stitch.append(pending.popleft().result())
-            while pending:
-                stitch.append(pending.popleft().result())
-            stitch.close()
-        finally:
-            for f in pending:
-                f.cancel()
+    def part_file(part: Table) -> Any:
+        return encode(bridges.record_batch(part, schema, tight=False).select(names), props)
+
+    with open(path, "wb") as out:
+        stitch = Stitcher(out)
+        for data in in_order(part_file, parts(), w):
+            stitch.append(data)
+        stitch.close()
 
 
 __all__ = ["plan", "write"]
