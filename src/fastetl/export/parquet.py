@@ -7,9 +7,9 @@ records is decoded (``bridges.record_batch``) and encoded as a small, complete
 Parquet file in memory by pyarrow's own writer, on a pool of threads (both steps run
 outside the GIL); in slice order, each one's row-group bytes are appended to the
 destination and its footer's row groups are kept with their offsets moved by where
-the bytes landed (:mod:`._thrift` rewrites the footer).  The footer written at the end
-is the first part's, with every row group and the total row count: the same schema,
-``ARROW:schema`` and key-value metadata pyarrow writes.  A few slices are in memory
+the bytes landed (the compiled ``_core.parquet_row_groups`` walks the footer's Thrift).
+The footer written at the end is the first part's, with every row group and the total
+row count: the same schema, ``ARROW:schema`` and key-value metadata pyarrow writes.  A few slices are in memory
 at a time (:func:`~fastetl.export.in_order`).
 
 Writer properties: snappy compression and statistics (pyarrow's defaults);
@@ -24,9 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .. import bridges
+from .. import _core, bridges
 from ..table import Table
-from . import _thrift as th
 from . import in_order, workers
 from .arrow import plan
 
@@ -36,11 +35,7 @@ DICTIONARY_RATIO = 4  # dictionary-encode a number column with <= 1 distinct val
 MIN_PARALLEL_BYTES = 8 << 20  # records below this stay in the row groups asked for
 COMPRESSION = "snappy"
 
-# FileMetaData / RowGroup / ColumnChunk / ColumnMetaData fields holding file offsets
-_NUM_ROWS, _ROW_GROUPS = 3, 4
-_RG_COLUMNS, _RG_FILE_OFFSET, _RG_ORDINAL = 1, 5, 7
-_CC_FILE_OFFSET, _CC_META, _CC_OFFSET_INDEX, _CC_COLUMN_INDEX = 2, 3, 4, 6
-_CM_OFFSETS = (9, 10, 11, 14)  # data page, index page, dictionary page, bloom filter
+_STRUCT = 12  # Thrift compact protocol: a list's element type
 
 
 def group_rows(n: int, itemsize: int, rows: int, w: int) -> int:
@@ -85,51 +80,66 @@ def encode(batch: Any, props: dict[str, Any]) -> Any:
     return sink.getvalue()
 
 
-def _shift(fields: th.Struct, fids: tuple[int, ...], by: int) -> None:
-    for f in fields:
-        if f[0] in fids and f[2]:  # (0: not set)
-            f[2] += by
+def _varint(v: int) -> bytes:
+    out = bytearray()
+    while v >= 0x80:
+        out.append(v & 0x7F | 0x80)
+        v >>= 7
+    out.append(v)
+    return bytes(out)
 
 
 class Stitcher:
     """Appends in-memory Parquet files' row groups to ``out`` (positioned at 0), then
-    writes one footer for them all (:meth:`close`)."""
+    writes one footer for them all (:meth:`close`): the first file's, with every row
+    group (offsets moved by the compiled ``_core.parquet_row_groups``) and the sum of
+    the row counts."""
 
     def __init__(self, out: BinaryIO) -> None:
         self.out = out
         out.write(MAGIC)
         self.pos = len(MAGIC)
-        self.meta: th.Struct | None = None
-        self.groups: list[th.Struct] = []
+        self.first: tuple[bytes, tuple[int, int, int, int]] | None = None
+        self.groups: list[bytes] = []
+        self.count = 0
         self.rows = 0
 
     def append(self, part: Any) -> None:
-        data = memoryview(part)
+        data = memoryview(part).cast("B")
         size = int.from_bytes(data[-8:-4], "little")
         if bytes(data[:4]) != MAGIC or bytes(data[-4:]) != MAGIC or size + 12 > len(data):
             raise ValueError("not a Parquet file")
-        meta = th.decode(bytes(data[len(data) - 8 - size : len(data) - 8]))
-        by = self.pos - len(MAGIC)
-        for group in (th.get(meta, _ROW_GROUPS) or (th.STRUCT, []))[1]:
-            _shift(group, (_RG_FILE_OFFSET,), by)
-            if th.get(group, _RG_ORDINAL) is not None:
-                th.put(group, _RG_ORDINAL, th.I16, len(self.groups))
-            for chunk in th.get(group, _RG_COLUMNS)[1]:
-                _shift(chunk, (_CC_FILE_OFFSET, _CC_OFFSET_INDEX, _CC_COLUMN_INDEX), by)
-                _shift(th.get(chunk, _CC_META), _CM_OFFSETS, by)
-            self.groups.append(group)
-        self.rows += th.get(meta, _NUM_ROWS)
+        footer = data[len(data) - 8 - size : len(data) - 8]
+        groups, count, rows, spans = _core.parquet_row_groups(
+            footer, self.pos - len(MAGIC), self.count
+        )
         body = data[len(MAGIC) : len(data) - 8 - size]
         self.out.write(body)
         self.pos += len(body)
-        if self.meta is None:
-            self.meta = meta
+        self.groups.append(groups)
+        self.count += count
+        self.rows += rows
+        if self.first is None:
+            self.first = (bytes(footer), spans)
 
     def close(self) -> None:
-        assert self.meta is not None, "no part appended"
-        th.put(self.meta, _NUM_ROWS, th.I64, self.rows)
-        th.put(self.meta, _ROW_GROUPS, th.LIST, (th.STRUCT, self.groups))
-        footer = th.encode(self.meta)
+        assert self.first is not None, "no part appended"
+        footer, (rows_start, rows_end, groups_start, groups_end) = self.first
+        head = (
+            bytes([self.count << 4 | _STRUCT])
+            if self.count < 15
+            else bytes([0xF0 | _STRUCT]) + _varint(self.count)
+        )
+        footer = b"".join(
+            [
+                footer[:rows_start],
+                _varint(self.rows << 1),  # (zigzag: the count is not negative)
+                footer[rows_end:groups_start],
+                head,
+                *self.groups,
+                footer[groups_end:],
+            ]
+        )
         self.out.write(footer)
         self.out.write(len(footer).to_bytes(4, "little"))
         self.out.write(MAGIC)
