@@ -9,13 +9,15 @@ outside the GIL); in slice order, each one's row-group bytes are appended to the
 destination and its footer's row groups are kept with their offsets moved by where
 the bytes landed (the compiled ``_core.parquet_row_groups`` walks the footer's Thrift).
 The footer written at the end is the first part's, with every row group and the total
-row count: the same schema, ``ARROW:schema`` and key-value metadata pyarrow writes.  A few slices are in memory
-at a time (:func:`~fastetl.export.in_order`).
+row count: the same schema, ``ARROW:schema`` and key-value metadata pyarrow writes.
+A few slices are in memory at a time (:func:`~fastetl.export.in_order`).
 
 Writer properties: snappy compression and statistics (pyarrow's defaults);
-dictionary encoding for categories, strings, and the other columns whose first
-values repeat (at most one distinct value in :data:`DICTIONARY_RATIO` of a sample):
-trying a dictionary on a column of unique numbers costs CPU and makes the file bigger.
+dictionary encoding for categories, strings, and the other columns whose values
+repeat in the row group's first rows (at most one distinct value in
+:data:`DICTIONARY_RATIO`): trying a dictionary on a column of unique numbers costs CPU
+and makes the file bigger.  Parquet decides encodings per column chunk, so each row
+group decides on its own rows, on its own thread.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def dictionary_columns(sample: Any) -> list[str]:
 
 
 def properties(sample: Any) -> dict[str, Any]:
-    """pyarrow ``ParquetWriter`` keywords for batches shaped like ``sample``."""
+    """pyarrow ``ParquetWriter`` keywords for a batch whose first rows are ``sample``."""
     return {"compression": COMPRESSION, "use_dictionary": dictionary_columns(sample)}
 
 
@@ -149,21 +151,16 @@ def write(t: Table, plan: dict[str, Any], path: Path, rows: int) -> None:
     """Writes the export ``plan`` (``arrow.plan``'s) of ``t`` to ``path`` as Parquet."""
     schema, names = plan["schema"], plan["names"]
     w = workers()
-    props: dict[str, Any] = {}
-
-    def parts() -> Iterator[Table]:
-        for _, _, part in t._slices(group_rows(len(t), t.array.dtype.itemsize, rows, w)):
-            if not props:  # (on the caller's thread, before the first part is encoded)
-                sample = bridges.record_batch(part._sub(0, SAMPLE_ROWS), schema)
-                props.update(properties(sample.select(names)))
-            yield part
 
     def part_file(part: Table) -> Any:
-        return encode(bridges.record_batch(part, schema, tight=False).select(names), props)
+        batch = bridges.record_batch(part, schema, tight=False).select(names)
+        return encode(batch, properties(batch.slice(0, SAMPLE_ROWS)))
 
+    rows = group_rows(len(t), t.array.dtype.itemsize, rows, w)
+    parts = (part for _, _, part in t._slices(rows))
     with open(path, "wb") as out:
         stitch = Stitcher(out)
-        for data in in_order(part_file, parts(), w):
+        for data in in_order(part_file, parts, w):
             stitch.append(data)
         stitch.close()
 
