@@ -30,8 +30,9 @@ def schema_of(schema: Any, names: list[str]) -> Any:
     return pa.schema([schema.field(n) for n in names])
 
 
-def open_writer(fmt: str, path: Path, schema: Any) -> Any:
-    """pyarrow's writer of ``fmt`` into ``path`` (call ``write_batch``, then ``close``).
+def open_writer(fmt: str, path: Path, schema: Any, **options: Any) -> Any:
+    """pyarrow's writer of ``fmt`` into ``path`` (call ``write_batch``, then ``close``);
+    ``options``: more ``ParquetWriter`` keywords (``parquet.properties``).
 
     An Arrow file never holds dictionary deltas (polars and others cannot read them):
     every batch must carry the same dictionary, the whole one (a batch with another is an
@@ -42,7 +43,7 @@ def open_writer(fmt: str, path: Path, schema: Any) -> Any:
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        return pq.ParquetWriter(str(path), schema, compression="snappy")
+        return pq.ParquetWriter(str(path), schema, **{"compression": "snappy", **options})
     if fmt == "arrow-stream":
         options = pa.ipc.IpcWriteOptions(emit_dictionary_deltas=True)
         return pa.ipc.new_stream(str(path), schema, options=options)
