@@ -173,6 +173,15 @@ def test_record_batch_of_a_slice_starting_inside_a_byte(wide):
     check_table(pa.Table.from_batches([got]), {k: v[13:700] for k, v in want.items()}, "slice")
 
 
+def test_str_columns_past_the_room_limit_take_the_exact_builder(wide, monkeypatch):
+    out, want = wide
+    monkeypatch.setattr(bridges, "_STR_ROOM", 100)  # every str column of 1000 rows passes it
+    t = fastetl.open(out)
+    plan = bridges._decode_plan(t, bridges.arrow_schema(t))
+    assert [name for name, _, _, row in plan if row is None] == ["s", "long"]
+    check_table(t.to_arrow(), want, "exact builder")
+
+
 @pytest.mark.parametrize("rows", [7, 100, 1000])
 def test_parquet_read_back_by_pyarrow_polars_duckdb(wide, tmp_path, rows):
     out, want = wide
