@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import bridges
 from ..table import Table
-from . import in_order, need_pyarrow, pick, workers
+from . import SliceReader, in_order, need_pyarrow, pick, workers
 
 
 def plan(t: Table, columns: list[str] | None, fmt: str, formula_escape: bool) -> dict[str, Any]:
@@ -54,12 +54,18 @@ def open_writer(fmt: str, path: Path, schema: Any, **options: Any) -> Any:
 def write(t: Table, plan: dict[str, Any], path: Path, rows: int) -> None:
     writer = open_writer(plan["fmt"], path, plan["out"])
     schema, names = plan["schema"], plan["names"]
+    reader = SliceReader(t)
 
-    def batch(part: Table) -> Any:
-        return bridges.record_batch(part, schema, tight=False).select(names)
+    def batch(span: tuple[int, int]) -> Any:
+        out = bridges.record_batch(reader.read(*span), schema, tight=False).select(names)
+        reader.release(*span)
+        return out
 
+    batches = in_order(batch, reader.ranges(rows), workers())
     try:
-        for b in in_order(batch, (part for _, _, part in t._slices(rows)), workers()):
+        for b in batches:
             writer.write_batch(b)
     finally:
+        batches.close()  # (its threads stop before the reader's files close)
+        reader.close()
         writer.close()

@@ -28,7 +28,7 @@ from typing import Any, BinaryIO
 
 from .. import _core, bridges
 from ..table import Table
-from . import in_order, workers
+from . import SliceReader, in_order, workers
 from .arrow import plan
 
 MAGIC = b"PAR1"
@@ -152,17 +152,24 @@ def write(t: Table, plan: dict[str, Any], path: Path, rows: int) -> None:
     schema, names = plan["schema"], plan["names"]
     w = workers()
 
-    def part_file(part: Table) -> Any:
-        batch = bridges.record_batch(part, schema, tight=False).select(names)
+    reader = SliceReader(t)
+
+    def part_file(span: tuple[int, int]) -> Any:
+        batch = bridges.record_batch(reader.read(*span), schema, tight=False).select(names)
+        reader.release(*span)
         return encode(batch, properties(batch.slice(0, SAMPLE_ROWS)))
 
-    rows = group_rows(len(t), t.array.dtype.itemsize, rows, w)
-    parts = (part for _, _, part in t._slices(rows))
-    with open(path, "wb") as out:
-        stitch = Stitcher(out)
-        for data in in_order(part_file, parts, w):
-            stitch.append(data)
-        stitch.close()
+    ranges = reader.ranges(group_rows(len(t), t.array.dtype.itemsize, rows, w))
+    parts = in_order(part_file, ranges, w)
+    try:
+        with open(path, "wb") as out:
+            stitch = Stitcher(out)
+            for data in parts:
+                stitch.append(data)
+            stitch.close()
+    finally:
+        parts.close()  # (its threads stop before the reader's files close)
+        reader.close()
 
 
 __all__ = ["plan", "write"]
