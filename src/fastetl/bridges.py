@@ -367,25 +367,26 @@ def record_batch(t: Any, schema: Any = None, *, tight: bool = True) -> Any:
     n = len(records)
     plan = _decode_plan(t, schema)
     compiled = [p for p in plan if p[3] is not None]
-    outs = [_decode_buffers(n, p[3]) for p in compiled]  # type: ignore[arg-type]
+    outs = [_decode_buffers(n, row) for _, _, _, row in compiled if row is not None]
     result = np.zeros((len(compiled), 2), np.int64)
     bad_col, bad_row = _core.arrow_decode(
         records.view(np.uint8).reshape(-1),
         records.dtype.itemsize,
-        np.array([p[3] for p in compiled], np.int64).reshape(len(compiled), 7),
+        np.array([row for _, _, _, row in compiled], np.int64).reshape(len(compiled), 7),
         [(v, m, None if o is None else o.view(np.uint8)) for v, m, o in outs],
         result,
     )
     if bad_col >= 0:  # the column's own decode names the value and the row
         name, col, typ, _ = compiled[bad_col]
-        _arrow_column(pa, t, name, col, typ)  # type: ignore[arg-type]
+        assert col is not None  # (a flag bit cannot be bad)
+        _arrow_column(pa, t, name, col, typ)
         raise OutputError(f"column {name!r}, row {t._start + bad_row:,}: cannot decode")
     built = {}
     for (name, col, typ, row), (values, validity, offsets), (nulls, total) in zip(
         compiled, outs, result.tolist()
     ):
         vbuf = pa.py_buffer(validity) if nulls else None
-        kind = row[0]  # type: ignore[index]
+        kind = row[0] if row is not None else -1
         if kind == _AK_STR:
             data = values[:total]
             if tight and 2 * total < len(values):  # don't keep the room of short values
@@ -400,10 +401,13 @@ def record_batch(t: Any, schema: Any = None, *, tight: bool = True) -> Any:
             built[name] = pa.DictionaryArray.from_arrays(indices, dictionary, safe=False)
         else:
             built[name] = pa.Array.from_buffers(typ, n, [vbuf, pa.py_buffer(values)], nulls)
-    arrays = [
-        built[name] if row is not None else _arrow_column(pa, t, name, col, typ)
-        for name, col, typ, row in plan
-    ]
+    arrays = []
+    for name, col, typ, row in plan:
+        if row is None:  # (text, or past what the pass decodes; flag bits never are)
+            assert col is not None
+            arrays.append(_arrow_column(pa, t, name, col, typ))
+        else:
+            arrays.append(built[name])
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
