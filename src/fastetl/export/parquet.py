@@ -10,7 +10,8 @@ destination and its footer's row groups are kept with their offsets moved by whe
 the bytes landed (the compiled ``_core.parquet_row_groups`` walks the footer's Thrift).
 The footer written at the end is the first part's, with every row group and the total
 row count: the same schema, ``ARROW:schema`` and key-value metadata pyarrow writes.
-A few slices are in memory at a time (:func:`~fastetl.export.in_order`).
+A few slices are in memory at a time (:func:`~fastetl.export.in_order`); the parts
+written go to disk while the next are encoded (``EarlySync``).
 
 Writer properties: snappy compression and statistics (pyarrow's defaults);
 dictionary encoding for categories, strings, and the other columns whose values
@@ -29,6 +30,7 @@ from typing import Any, BinaryIO
 from .. import _core, bridges
 from ..table import Table
 from . import SliceReader, in_order, workers
+from ._files import EarlySync
 from .arrow import plan
 
 MAGIC = b"PAR1"
@@ -163,10 +165,14 @@ def write(t: Table, plan: dict[str, Any], path: Path, rows: int) -> None:
     parts = in_order(part_file, ranges, w)
     try:
         with open(path, "wb") as out:
-            stitch = Stitcher(out)
-            for data in parts:
-                stitch.append(data)
-            stitch.close()
+            stitch, sync = Stitcher(out), EarlySync(out)
+            try:
+                for data in parts:
+                    stitch.append(data)
+                    sync.kick()
+                stitch.close()
+            finally:
+                sync.close()
     finally:
         parts.close()  # (its threads stop before the reader's files close)
         reader.close()
