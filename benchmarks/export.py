@@ -12,7 +12,9 @@ memory (made before the clock starts: their writers get the data for free),
 every row of the table, so the rows compare.  Also ``fastetl.convert(CSV, X.parquet)`` (one
 pass) against convert-to-.npy then export.  No assertion on time: the machines are shared;
 quote best-of-N from one run, with the load average.  The CPU seconds (every thread of
-the process) say what a run costs when the machine is busy with other work.
+the process) say what a run costs when the machine is busy with other work; the last
+column is the size of the file each writer wrote (pyarrow's and pandas' with their
+defaults: snappy, dictionary on every column).
 """
 
 from __future__ import annotations
@@ -68,6 +70,19 @@ def main() -> None:
         if frame is not None:
             cases["pandas to_parquet"] = lambda: frame.to_parquet(d / "p.parquet")
             cases["pandas to_csv"] = lambda: frame.to_csv(d / "p.csv", index=False)
+        outputs = {  # the file each writer leaves, for its size
+            "fastetl export -> parquet": d / "f.parquet",
+            "pyarrow write_table (parquet)": d / "a.parquet",
+            "fastetl export -> csv": d / "f.csv",
+            "pyarrow write_csv": d / "a.csv",
+            "fastetl export -> arrow": d / "f.arrow",
+            "pyarrow write_feather": d / "a.arrow",
+            "fastetl export -> jsonl": d / "f.jsonl",
+            "fastetl convert csv -> parquet (one pass)": d / "one.parquet",
+            "fastetl convert csv -> npy": d / "two.npy",
+            "pandas to_parquet": d / "p.parquet",
+            "pandas to_csv": d / "p.csv",
+        }
         best = {name: (float("inf"), 0.0) for name in cases}
         for _ in range(args.repeat):
             for name, fn in cases.items():
@@ -78,11 +93,12 @@ def main() -> None:
         print(f"{args.rows:,} demo orders: {nbytes / 1e6:,.1f} MB of .npy records, "
               f"{os.path.getsize(src) / 1e6:,.1f} MB of CSV; best of {args.repeat}; "
               f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
-        print("| writer | best s | MB/s of .npy | CPU s (all threads) | MB/s per CPU s |")
-        print("|---|---:|---:|---:|---:|")
+        print("| writer | best s | MB/s of .npy | CPU s (all threads) | MB/s per CPU s | file MB |")
+        print("|---|---:|---:|---:|---:|---:|")
         for name, (wall, cpu) in best.items():
+            size = os.path.getsize(outputs[name]) / 1e6 if name in outputs else float("nan")
             print(f"| {name} | {wall:.3f} | {nbytes / 1e6 / wall:,.0f} | {cpu:.3f} | "
-                  f"{nbytes / 1e6 / cpu:,.0f} |")  # fmt: skip
+                  f"{nbytes / 1e6 / cpu:,.0f} | {size:,.1f} |")  # fmt: skip
 
 
 if __name__ == "__main__":

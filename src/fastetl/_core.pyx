@@ -1233,6 +1233,8 @@ def count_lines(data, Py_ssize_t start, Py_ssize_t end):
     return n
 
 include "_bridges.pxi"
+include "_arrowout.pxi"
+include "_pqfooter.pxi"
 
 include "_hash.pxi"
 include "_csvout.pxi"

@@ -281,15 +281,133 @@ def _arrow_column(pa: Any, t: Any, name: str, col: Column, typ: Any) -> Any:
     return pa.array(np.ascontiguousarray(raw), type=typ, mask=nulls)
 
 
-def record_batch(t: Any, schema: Any = None) -> Any:
-    """All rows of ``t`` (usually a slice of a table) as one ``pyarrow.RecordBatch``."""
+# the compiled decode's column kinds and null sources (``_arrowout.pxi``'s AK_/AN_)
+_AK_FIXED, _AK_DATE32, _AK_DECIMAL, _AK_BOOL, _AK_CATEGORY, _AK_STR, _AK_BIT = range(7)
+_AN_NONE, _AN_MASK, _AN_NAN32, _AN_NAN64, _AN_NAT = range(5)
+# the compiled decode writes a str column's values into room for all of them at full
+# width; a column needing more (a whole table's at once) takes arrow_strings' two passes
+_STR_ROOM = 64 << 20
+
+
+def _decode_plan(t: Any, schema: Any) -> list[tuple[str, Column | None, Any, list[int] | None]]:
+    """Per Arrow column: ``(name, column or None for a flag bit, Arrow type, plan row)``;
+    the plan row ``(kind, nulls_from, off, width, null_off, null_mask, extra)`` tells the
+    compiled decode where the value and its null live in the record, or is None for a
+    column it does not decode (``text``, or what needs 64-bit offsets or indices)."""
+    fields = t.array.dtype.fields
+    n = len(t.array)
+    out: list[tuple[str, Column | None, Any, list[int] | None]] = []
+    for name, col in t._columns.items():
+        typ = schema.field(name).type
+        off, width = fields[name][1], t.array.dtype[name].itemsize
+        nulls_from, null_off, null_mask = _AN_NONE, 0, 0
+        if col.masked:
+            k = t._null_bit[name]
+            field = "_nulls" if k < 64 else f"_nulls{k // 64}"
+            nulls_from, null_mask = _AN_MASK, 1 << (k % 8)
+            null_off = fields[field][1] + (k % 64) // 8
+        elif col.type in ("date", "datetime"):
+            nulls_from = _AN_NAT  # NaT is null, nullable or not (numpy's own rule)
+        elif col.type in ("float32", "float64") and col.nullable:
+            nulls_from = _AN_NAN32 if width == 4 else _AN_NAN64
+        extra = 0
+        if col.type == "text" or (col.type == "str" and n * width > _STR_ROOM):
+            out.append((name, col, typ, None))
+            continue
+        if col.type == "str":
+            kind = _AK_STR
+        elif col.type == "category":
+            if typ.index_type.bit_width != 32:
+                out.append((name, col, typ, None))
+                continue
+            kind, extra = _AK_CATEGORY, len(t.meta["categories"][name])
+        elif col.type == "decimal":
+            kind = _AK_DECIMAL
+        elif col.type == "date":
+            kind = _AK_DATE32
+        elif col.type == "bool":
+            kind = _AK_BOOL
+        else:
+            kind = _AK_FIXED
+        out.append((name, col, typ, [kind, nulls_from, off, width, null_off, null_mask, extra]))
+    for bit, (field, i) in t._bits.items():
+        row = [_AK_BIT, _AN_NONE, fields[field][1] + i // 8, 1, 0, 0, 1 << (i % 8)]
+        out.append((bit, None, schema.field(bit).type, row))
+    return out
+
+
+def _decode_buffers(n: int, row: list[int]) -> tuple[np.ndarray, np.ndarray | None, Any]:
+    """The (values, validity, offsets) arrays the compiled decode fills for one column."""
+    kind, nulls_from, width = row[0], row[1], row[3]
+    bits = (n + 7) // 8
+    validity = np.zeros(bits, np.uint8) if nulls_from != _AN_NONE else None
+    offsets = None
+    if kind in (_AK_BOOL, _AK_BIT):
+        values = np.zeros(bits, np.uint8)
+    elif kind == _AK_STR:
+        values = np.empty(n * width, np.uint8)  # room for every value at its full width
+        offsets = np.empty(n + 1, np.int32)
+    else:
+        size = {_AK_DATE32: 4, _AK_DECIMAL: 16, _AK_CATEGORY: 4}.get(kind, width)
+        values = np.empty(n * size, np.uint8)
+    return values, validity, offsets
+
+
+def record_batch(t: Any, schema: Any = None, *, tight: bool = True) -> Any:
+    """All rows of ``t`` (usually a slice of a table) as one ``pyarrow.RecordBatch``.
+
+    Every column but ``text`` is decoded by one compiled pass over the records
+    (``_core.arrow_decode``: each record read once, nogil) into the buffers Arrow
+    takes as they are; ``text`` columns gather their values with :func:`text_arrow`.
+    ``tight=False``: a ``str`` column's data may keep the room of every value at full
+    width (for a batch written and dropped at once: no copy to a buffer of its size)."""
     pa = _need("pyarrow", "to_arrow()")
     schema = arrow_schema(t) if schema is None else schema
-    arrays = [
-        _arrow_column(pa, t, name, col, schema.field(name).type)
-        for name, col in t._columns.items()
-    ]
-    arrays += [pa.array(t[bit]) for bit in t._bits]
+    records = np.ascontiguousarray(t.array)
+    n = len(records)
+    plan = _decode_plan(t, schema)
+    compiled = [p for p in plan if p[3] is not None]
+    outs = [_decode_buffers(n, row) for _, _, _, row in compiled if row is not None]
+    result = np.zeros((len(compiled), 2), np.int64)
+    bad_col, bad_row = _core.arrow_decode(
+        records.view(np.uint8).reshape(-1),
+        records.dtype.itemsize,
+        np.array([row for _, _, _, row in compiled], np.int64).reshape(len(compiled), 7),
+        [(v, m, None if o is None else o.view(np.uint8)) for v, m, o in outs],
+        result,
+    )
+    if bad_col >= 0:  # the column's own decode names the value and the row
+        name, col, typ, _ = compiled[bad_col]
+        assert col is not None  # (a flag bit cannot be bad)
+        _arrow_column(pa, t, name, col, typ)
+        raise OutputError(f"column {name!r}, row {t._start + bad_row:,}: cannot decode")
+    built = {}
+    for (name, col, typ, row), (values, validity, offsets), (nulls, total) in zip(
+        compiled, outs, result.tolist()
+    ):
+        vbuf = pa.py_buffer(validity) if nulls else None
+        kind = row[0] if row is not None else -1
+        if kind == _AK_STR:
+            data = values[:total]
+            if tight and 2 * total < len(values):  # don't keep the room of short values
+                data = data.copy()
+            bufs = [vbuf, pa.py_buffer(offsets), pa.py_buffer(data)]
+            built[name] = pa.Array.from_buffers(typ, n, bufs, null_count=nulls)
+        elif kind == _AK_CATEGORY:
+            indices = pa.Array.from_buffers(
+                typ.index_type, n, [vbuf, pa.py_buffer(values)], null_count=nulls
+            )
+            dictionary = pa.array(t.meta["categories"][name], type=pa.string())
+            built[name] = pa.DictionaryArray.from_arrays(indices, dictionary, safe=False)
+        else:
+            built[name] = pa.Array.from_buffers(typ, n, [vbuf, pa.py_buffer(values)], nulls)
+    arrays = []
+    for name, col, typ, row in plan:
+        if row is None:  # (text, or past what the pass decodes; flag bits never are)
+            assert col is not None
+            arrays.append(_arrow_column(pa, t, name, col, typ))
+        else:
+            arrays.append(built[name])
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 

@@ -235,9 +235,11 @@ class Table:
             if fh is not None:
                 fh.close()
 
-    def _read(self, fh: Any, row: int, count: int) -> np.ndarray:
-        """``count`` records from row ``row`` of the open file, into memory."""
-        out = np.empty(count, dtype=self.array.dtype)
+    def _read(self, fh: Any, row: int, count: int, out: np.ndarray | None = None) -> np.ndarray:
+        """``count`` records from row ``row`` of the open file, into memory (into ``out``,
+        ``count`` records of the table's dtype, when given)."""
+        if out is None:
+            out = np.empty(count, dtype=self.array.dtype)
         view = memoryview(out.view(np.uint8))
         fh.seek(self._data_offset + row * self.array.dtype.itemsize)
         done = 0

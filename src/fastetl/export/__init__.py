@@ -1,13 +1,14 @@
 """Exports of a converted file: Parquet, Arrow IPC (Feather v2), CSV and JSON Lines.
 
 ``fastetl.export(table_or_path, dest, format=None, columns=None, formula_escape=True)``
-reads the records slice by slice (``Table.iter_batches``: about one batch in memory
-at a time, whatever the size of the file), turns each slice into Arrow arrays in
-compiled code (``bridges``) and hands them to the format's writer.  ``dest`` is
+reads the records slice by slice (a few slices in memory at a time, whatever the size
+of the file), turns each slice into Arrow arrays in compiled code (``bridges``) on every
+core (:class:`SliceReader`, :func:`in_order`) and hands them to the format's writer.  ``dest`` is
 written under a temporary name beside it and renamed over ``dest`` only when the
 whole export has been written: an error leaves an existing ``dest`` as it was.
 
-One module per format (``arrow``: Parquet and IPC; ``csv``; ``jsonl``); ``onepass``
+One module per format (``parquet``; ``arrow``: IPC, and the Arrow plan and writers
+Parquet shares; ``csv``; ``jsonl``); ``onepass``
 writes Parquet or Arrow straight from a conversion (``fastetl convert IN OUT.parquet``).
 ``table.py`` does not import this package.
 """
@@ -15,14 +16,18 @@ writes Parquet or Arrow straight from a conversion (``fastetl convert IN OUT.par
 from __future__ import annotations
 
 import os
+import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, wait
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..table import Table
+import numpy as np
+
+from ..table import Table, _release
 from ..table import open as open_table
 from ._files import atomic_output
 
@@ -129,8 +134,10 @@ def export(
     if rows < 1:
         raise ValueError(f"rows_per_batch must be a positive integer, got {rows_per_batch!r}")
     t0 = time.perf_counter()
-    if fmt in ("parquet", "arrow"):
-        from . import arrow as writer_module
+    if fmt == "parquet":
+        from . import parquet as writer_module
+    elif fmt == "arrow":
+        from . import arrow as writer_module  # type: ignore[no-redef]
     elif fmt == "csv":
         from . import csv as writer_module  # type: ignore[no-redef]
     else:
@@ -195,26 +202,82 @@ def pick(names: list[str], columns: list[str] | None) -> list[str]:
 
 
 T = TypeVar("T")
-_END = object()
+R = TypeVar("R")
 
 
-def read_ahead(items: Iterator[T]) -> Iterator[T]:
-    """``items``, each made on a helper thread while the caller uses the one before:
-    decoding the next batch overlaps writing this one (both run outside the GIL, in
-    the bridges' compiled loops and in Arrow's writers).  At most two items exist at
-    a time; an error on either side stops both."""
-    with ThreadPoolExecutor(1, thread_name_prefix="fastetl-export") as pool:
-        nxt = pool.submit(next, items, _END)
+def workers() -> int:
+    """Threads an export decodes (and encodes) slices on: the cores, at most 4."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class SliceReader:
+    """Rows ``[start, stop)`` of a table as a Table whose records are in memory, for the
+    threads of :func:`in_order`: each thread reads its slices from its own handle on
+    the file into its own buffer, reused from one slice to the next (no fresh pages to
+    fault in and zero for every slice; the reads run in parallel, off the caller's
+    thread).  A slice is valid until the same thread reads the next one: decode it, then
+    drop it.  Over a table in memory, or a file no longer this commit's, a slice is a
+    view of the records (:meth:`release` then drops a mapped slice's pages, as
+    ``Table._slices`` does).  :meth:`close` closes the handles."""
+
+    def __init__(self, t: Table) -> None:
+        self.t = t
+        self.by_file = t._data_offset is not None and t.path is not None and len(t) > 0
+        self.local = threading.local()
+        self.handles: list[Any] = []
+        self.lock = threading.Lock()
+
+    def ranges(self, rows: int) -> Iterator[tuple[int, int]]:
+        """Consecutive ``(start, stop)`` of ``rows`` rows (one empty one for no rows)."""
+        n = len(self.t)
+        return ((a, min(a + rows, n)) for a in range(0, max(n, 1), rows))
+
+    def read(self, start: int, stop: int) -> Table:
+        from ..store import open_records
+
+        t, local = self.t, self.local
+        part = t._sub(start, stop)
+        if self.by_file and not hasattr(local, "fh"):
+            assert t.path is not None and t._data_offset is not None
+            local.fh = open_records(t.path, t.meta, t.array.dtype, t._data_offset)
+            local.buf = np.empty(0, t.array.dtype)
+            if local.fh is not None:
+                with self.lock:
+                    self.handles.append(local.fh)
+        if getattr(local, "fh", None) is not None:
+            if len(local.buf) < stop - start:
+                local.buf = np.empty(stop - start, t.array.dtype)
+            part.array = t._read(local.fh, t._start + start, stop - start,
+                                 local.buf[: stop - start])  # fmt: skip
+        return part
+
+    def release(self, start: int, stop: int) -> None:
+        if getattr(self.local, "fh", None) is None:
+            _release(self.t.array, start, stop)
+
+    def close(self) -> None:
+        for fh in self.handles:
+            fh.close()
+
+
+def in_order(fn: Callable[[T], R], items: Iterator[T], threads: int) -> Iterator[R]:
+    """``fn(item)`` for each of ``items``, in their order, made on ``threads`` helper
+    threads ahead of the caller: decoding (and encoding) the next slices overlaps
+    writing this one, all outside the GIL (the bridges' compiled loops, Arrow's
+    writers).  ``items`` are pulled on the caller's thread; at most ``threads + 1``
+    results exist at a time; an error on either side stops both."""
+    pending: deque[Future[R]] = deque()
+    with ThreadPoolExecutor(threads, thread_name_prefix="fastetl-export") as pool:
         try:
-            while True:
-                item = nxt.result()
-                if item is _END:
-                    return
-                nxt = pool.submit(next, items, _END)
-                yield item
+            for item in items:
+                pending.append(pool.submit(fn, item))
+                while len(pending) > threads:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
         finally:
-            nxt.cancel()
-            wait([nxt])  # (the generator may be closed only once it is not running)
+            for f in pending:
+                f.cancel()
             close = getattr(items, "close", None)
             if close is not None:
                 close()

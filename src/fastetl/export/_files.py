@@ -7,7 +7,9 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
 from .. import outset
 from ..errors import OutputError
@@ -39,3 +41,30 @@ def atomic_output(dest: Path) -> Iterator[Path]:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+
+
+class EarlySync:
+    """Puts what is written to ``out`` on disk on a helper thread while the caller goes
+    on encoding and writing (:meth:`kick` after each part), so the fsync that commits
+    the file (:func:`atomic_output`) waits only for its last part.  :meth:`close` waits
+    for the sync in flight."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="fastetl-sync")
+        self.pending: Future[None] | None = None
+
+    def kick(self) -> None:
+        if self.pending is not None and not self.pending.done():
+            return  # (the next kick syncs what this one would)
+        if self.pending is not None:
+            self.pending.result()
+        self.out.flush()
+        self.pending = self.pool.submit(getattr(os, "fdatasync", os.fsync), self.out.fileno())
+
+    def close(self) -> None:
+        try:
+            if self.pending is not None:
+                self.pending.result()
+        finally:
+            self.pool.shutdown()

@@ -3,7 +3,8 @@
 The batches are ``bridges.record_batch``'s: dictionary-encoded categories,
 ``decimal128(19, scale)``, ``date32``, ``timestamp`` (UTC where the column read
 offsets), strings, nulls from the masks, flag bits as bool columns.  Each batch is
-one Parquet row group.
+one Parquet row group (:mod:`.parquet` writes Parquet exports; ``onepass`` uses
+:func:`open_writer`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from .. import bridges
 from ..table import Table
-from . import need_pyarrow, pick, read_ahead
+from . import SliceReader, in_order, need_pyarrow, pick, workers
 
 
 def plan(t: Table, columns: list[str] | None, fmt: str, formula_escape: bool) -> dict[str, Any]:
@@ -29,8 +30,9 @@ def schema_of(schema: Any, names: list[str]) -> Any:
     return pa.schema([schema.field(n) for n in names])
 
 
-def open_writer(fmt: str, path: Path, schema: Any) -> Any:
-    """pyarrow's writer of ``fmt`` into ``path`` (call ``write_batch``, then ``close``).
+def open_writer(fmt: str, path: Path, schema: Any, **options: Any) -> Any:
+    """pyarrow's writer of ``fmt`` into ``path`` (call ``write_batch``, then ``close``);
+    ``options``: more ``ParquetWriter`` keywords (``parquet.properties``).
 
     An Arrow file never holds dictionary deltas (polars and others cannot read them):
     every batch must carry the same dictionary, the whole one (a batch with another is an
@@ -41,7 +43,7 @@ def open_writer(fmt: str, path: Path, schema: Any) -> Any:
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        return pq.ParquetWriter(str(path), schema, compression="snappy")
+        return pq.ParquetWriter(str(path), schema, **{"compression": "snappy", **options})
     if fmt == "arrow-stream":
         options = pa.ipc.IpcWriteOptions(emit_dictionary_deltas=True)
         return pa.ipc.new_stream(str(path), schema, options=options)
@@ -51,9 +53,19 @@ def open_writer(fmt: str, path: Path, schema: Any) -> Any:
 
 def write(t: Table, plan: dict[str, Any], path: Path, rows: int) -> None:
     writer = open_writer(plan["fmt"], path, plan["out"])
+    schema, names = plan["schema"], plan["names"]
+    reader = SliceReader(t)
+
+    def batch(span: tuple[int, int]) -> Any:
+        out = bridges.record_batch(reader.read(*span), schema, tight=False).select(names)
+        reader.release(*span)
+        return out
+
+    batches = in_order(batch, reader.ranges(rows), workers())
     try:
-        names = plan["names"]
-        for batch in read_ahead(b.select(names) for b in t.iter_batches(rows)):
-            writer.write_batch(batch)
+        for b in batches:
+            writer.write_batch(b)
     finally:
+        batches.close()  # (its threads stop before the reader's files close)
+        reader.close()
         writer.close()

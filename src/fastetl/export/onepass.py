@@ -34,7 +34,7 @@ from ..pipeline import Mark
 from ..schema import Schema
 from ..store import ArrayWriter
 from ..table import Table
-from . import BATCH_BYTES, MAX_BATCH_ROWS, SUFFIXES, need_pyarrow
+from . import BATCH_BYTES, MAX_BATCH_ROWS, SUFFIXES, need_pyarrow, parquet
 from ._files import atomic_output
 from .arrow import open_writer
 
@@ -197,6 +197,9 @@ class FormatWriter:
             # (dictionary indices are int32 until a dictionary passes 2**31 values: the
             # schema of the first batch holds for the file)
             self._arrow_schema = bridges.arrow_schema(table)
+        # (a batch is at most BATCH_BYTES of records: its text fits Arrow's int32 offsets)
+        batch = bridges.record_batch(table, self._arrow_schema, tight=False)
+        if self._writer is None:
             in_file = self._arrow_schema
             if self.fmt == "arrow":  # (Parquet's go in the footer, at the end)
                 in_file = in_file.with_metadata(self._schema_meta())
@@ -205,10 +208,11 @@ class FormatWriter:
                 os.close(fd)
                 self._stack.callback(_remove, self._spool)
                 self._writer = open_writer("arrow-stream", self._spool, self._arrow_schema)
+            elif self.fmt == "parquet":  # the export's writer properties, from the first rows
+                props = parquet.properties(batch.slice(0, parquet.SAMPLE_ROWS))
+                self._writer = open_writer(self.fmt, self._tmp, in_file, **props)
             else:
                 self._writer = open_writer(self.fmt, self._tmp, in_file)
-        # (a batch is at most BATCH_BYTES of records: its text fits Arrow's int32 offsets)
-        batch = bridges.record_batch(table, self._arrow_schema)
         if custom is not None:
             self._writer.write_batch(batch, custom_metadata=custom)
         else:
