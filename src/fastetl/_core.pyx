@@ -1271,6 +1271,7 @@ def count_lines(data, Py_ssize_t start, Py_ssize_t end):
     return n
 
 include "_bridges.pxi"
+include "_pdframe.pxi"
 
 include "_hash.pxi"
 include "_csvout.pxi"

@@ -51,6 +51,7 @@ import pandas
 from pandas.io.parsers import readers as _readers
 
 from .. import _core
+from ..bridges import arrow_strings
 from ..api import read_csv as _fastetl_read_csv
 from ..errors import ParseError, SchemaError
 from ..schema import DECIMAL_MARKS, THOUSANDS_SEPARATORS, Column, Dialect, Schema, unique_names
@@ -1091,19 +1092,8 @@ def _table(chars: bytes) -> np.ndarray:
 
 def _blank_beside(plan: _Plan, chars: bytes) -> bool:
     """True when a blank (space, tab) stands at the start or end of the file or beside
-    one of ``chars``: the first, cheap stage of the checks below."""
-    side = _table(chars)
-    size = len(_raw(plan))
-    for base, w, lo, hi in _windows(plan):
-        pos = np.flatnonzero((w == 32) | (w == 9))
-        pos = pos[(pos >= lo) & (pos < hi)]
-        if not len(pos):
-            continue
-        if base + pos[0] == 0 or base + pos[-1] == size - 1:
-            return True
-        if side[w[pos - 1]].any() or side[w[pos + 1]].any():
-            return True
-    return False
+    one of ``chars``: the first, cheap stage of the checks below (one compiled pass)."""
+    return bool(_core.blank_beside(_raw(plan), chars))
 
 
 _BLANK_LINE = re.compile(
@@ -1288,11 +1278,19 @@ _BIG_INT = re.compile(r"\s*[+\-]?\d{19,}\s*")
 _DIGITS = _table(b"0123456789")
 
 
-def _big_ints(raw: np.ndarray, lengths: np.ndarray, marks: str = "") -> bool:
-    """True when a fixed-width value is an integer of 19 digits or more: pandas reads a
-    column holding one in ways of its own (uint64, Python ints, '' for NA)."""
-    first = raw.view(np.uint8).reshape(len(raw), raw.dtype.itemsize)[:, 0]
-    maybe = (lengths >= 19) & (_DIGITS[first] | (first == 43) | (first == 45) | (first == 32))
+def _big_ints(raw: np.ndarray, strings: Any, marks: str = "") -> bool:
+    """True when a fixed-width value (``raw``, numpy S, any stride; ``strings``: the same
+    values in Arrow) is an integer of 19 digits or more: pandas reads a column holding
+    one in ways of its own (uint64, Python ints, '' for NA)."""
+    _, off, data = strings.buffers()
+    offsets = np.frombuffer(off, np.int64, len(raw) + 1)
+    lengths = np.diff(offsets)
+    long = lengths >= 19
+    if not long.any():
+        return False
+    first = np.frombuffer(data, np.uint8)[offsets[:-1][long]]
+    maybe = np.zeros(len(raw), bool)
+    maybe[long] = _DIGITS[first] | (first == 43) | (first == 45) | (first == 32)
     if not maybe.any():
         return False
     sub = raw[maybe]
@@ -1317,7 +1315,7 @@ def _chunks_proven(plan: _Plan, raw: np.ndarray, nulls: np.ndarray | None) -> bo
     for lo in range(0, n, step):
         hi = min(n, lo + step)
         for a, b in ((lo, min(hi, lo + 256)), (lo, hi)):  # a look at the first rows first
-            sure = _surely_text(raw[a:b], plan.guards["marks"])
+            sure = _surely_text(np.ascontiguousarray(raw[a:b]), plan.guards["marks"])
             if words is not None:
                 sure &= ~np.isin(raw[a:b], words)
             if nulls is not None:
@@ -1327,30 +1325,6 @@ def _chunks_proven(plan: _Plan, raw: np.ndarray, nulls: np.ndarray | None) -> bo
         else:
             return False
     return True
-
-
-def _arrow_strings(values: np.ndarray, nulls: np.ndarray | None, lengths: np.ndarray) -> Any:
-    """A pyarrow large_string array from fixed-width UTF-8 bytes (numpy S), no Python
-    object per value."""
-    import pyarrow as pa
-
-    n = len(values)
-    width = values.dtype.itemsize
-    grid = values.view(np.uint8).reshape(n, width)
-    if nulls is not None:
-        lengths = lengths.copy()
-        lengths[nulls] = 0
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    data = grid[np.arange(width)[None, :] < lengths[:, None]]
-    validity = None
-    nnull = 0
-    if nulls is not None and nulls.any():
-        validity = pa.py_buffer(np.packbits(~nulls, bitorder="little"))
-        nnull = int(nulls.sum())
-    return pa.LargeStringArray.from_buffers(
-        n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(data)), validity, nnull
-    )
 
 
 def _have_arrow() -> bool:
@@ -1427,18 +1401,16 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
         dictionary = pa.array(values, type=pa.large_string())
         idx = pa.array(codes, mask=nulls if has_null else None, type=pa.int64())
         return _text_array(dictionary.take(idx), col.want, plan.backend)
-    raw = np.ascontiguousarray(table.array[name])
-    lengths = np.char.str_len(raw).astype(np.int64)  # (fastetl refuses trailing NULs)
-    if _big_ints(raw, lengths, plan.guards["marks"][1:]):
+    raw = table.array[name]  # (strided: read in place, then by slices)
+    if not _have_arrow():  # pragma: no cover
+        raise Unsupported("wide text without pyarrow")
+    strings = arrow_strings(raw, nulls if has_null else None, large=True)
+    if _big_ints(raw, strings, plan.guards["marks"][1:]):
         raise Unsupported(f"column {col.label!r}: integers beyond int64 among texts")
     if col.want is None and not _chunks_proven(plan, raw, nulls if has_null else None):
         raise Unsupported(f"column {col.label!r}: pandas' chunks could mix types")
     if col.want == "category":
         raise Unsupported("a category of more than 65,536 values")
-
-    if not _have_arrow():  # pragma: no cover
-        raise Unsupported("wide text without pyarrow")
-    strings = _arrow_strings(raw, nulls if has_null else None, lengths)
     return _text_array(strings, col.want, plan.backend)
 
 
