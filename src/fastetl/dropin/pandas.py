@@ -51,11 +51,11 @@ import pandas
 from pandas.io.parsers import readers as _readers
 
 from .. import _core
-from ..bridges import arrow_strings
-from ..api import read_csv as _fastetl_read_csv
+from ..api import read_into
 from ..errors import ParseError, SchemaError
 from ..schema import DECIMAL_MARKS, THOUSANDS_SEPARATORS, Column, Dialect, Schema, unique_names
 from .fallback import Unsupported, fall_back
+from .pandas_columns import ColumnWriter
 
 # The function in its own module: `fastetl run` / install() patch `pandas.read_csv`,
 # never this one, so the original stays reachable.
@@ -70,6 +70,7 @@ STR_MIN_WIDTH = 16
 MAX_WIDTH = 1 << 20
 EXACT_INT_FLOAT = 2**53  # ints up to here become floats exactly
 LEGACY_BYTES = 1 << 20  # float_precision="legacy" is checked number by number up to here
+SMALL_INPUT = 4 << 20  # bytes read on one thread (see _workers)
 MAX_NROWS = 200_000  # nrows and skiprows are cut by a Python loop over rows: a bounded one
 _COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar", ".tgz", ".tbz", ".txz")
 _BOOLS = ("true", "false")  # pandas' C parser reads these in any case (tRuE too)
@@ -973,8 +974,8 @@ def _schema(plan: _Plan) -> Schema:
             out.append(Column(n, "float64", nullable=True))
         elif c.kind == "date":  # ISO dates only; pandas reads every one of them alike
             out.append(Column(n, "date", nullable=True))
-        elif c.width is not None:
-            out.append(Column(n, "str", nullable=True, width=c.width))
+        elif c.width is not None:  # (out of line: each value its own length, no padding)
+            out.append(Column(n, "text", nullable=True))
         else:
             out.append(Column(n, "category", nullable=True, max_values=CATEGORY_VALUES))
     dialect = Dialect(
@@ -1146,12 +1147,20 @@ def _read(plan: _Plan) -> Any:
         schema = _schema(plan)
         try:
             src = plan.path if plan.data is None else plan.data
-            return _fastetl_read_csv(src, schema, workers=None), schema
+            writer = ColumnWriter(schema)
+            meta = read_into(src, schema, writer, workers=_workers(plan.size))
+            return writer.columns(meta), schema
         except ParseError as e:
             _widen(plan, e)
         except SchemaError as e:  # pragma: no cover - the plan makes valid schemas
             raise Unsupported(str(e)) from None
     raise Unsupported("too many passes")  # pragma: no cover
+
+
+def _workers(size: int) -> int | None:
+    """Threads for an input of ``size`` bytes: one below SMALL_INPUT (a thread costs
+    more than it saves there), else one per core."""
+    return 1 if size < SMALL_INPUT else None
 
 
 # -- from fastetl's records to pandas ---------------------------------------------------
@@ -1278,46 +1287,60 @@ _BIG_INT = re.compile(r"\s*[+\-]?\d{19,}\s*")
 _DIGITS = _table(b"0123456789")
 
 
-def _big_ints(raw: np.ndarray, strings: Any, marks: str = "") -> bool:
-    """True when a fixed-width value (``raw``, numpy S, any stride; ``strings``: the same
-    values in Arrow) is an integer of 19 digits or more: pandas reads a column holding
-    one in ways of its own (uint64, Python ints, '' for NA)."""
-    _, off, data = strings.buffers()
-    offsets = np.frombuffer(off, np.int64, len(raw) + 1)
-    lengths = np.diff(offsets)
-    long = lengths >= 19
-    if not long.any():
+def _fixed(offsets: np.ndarray, data: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The values ``rows`` of an Arrow string column (its ``offsets`` and ``data``) as a
+    contiguous numpy S array, NUL-padded (what the checks below read), no Python object
+    per value."""
+    starts, lengths = offsets[rows], offsets[rows + 1] - offsets[rows]
+    width = max(1, int(lengths.max(initial=0)))
+    grid = np.zeros((len(rows), width), np.uint8)
+    keep = np.arange(width)[None, :] < lengths[:, None]
+    grid[keep] = data[(starts[:, None] + np.arange(width)[None, :])[keep]]
+    return grid.view(f"S{width}").reshape(len(rows))
+
+
+def _big_ints(offsets: np.ndarray, data: np.ndarray, marks: str = "") -> bool:
+    """True when a value of an Arrow string column is an integer of 19 digits or more:
+    pandas reads a column holding one in ways of its own (uint64, Python ints, '' for NA)."""
+    rows = np.flatnonzero(np.diff(offsets) >= 19)
+    if not len(rows):
         return False
-    first = np.frombuffer(data, np.uint8)[offsets[:-1][long]]
-    maybe = np.zeros(len(raw), bool)
-    maybe[long] = _DIGITS[first] | (first == 43) | (first == 45) | (first == 32)
-    if not maybe.any():
+    first = data[offsets[rows]]
+    rows = rows[_DIGITS[first] | (first == 43) | (first == 45) | (first == 32)]
+    if not len(rows):
         return False
-    sub = raw[maybe]
-    grid = sub.view(np.uint8).reshape(len(sub), raw.dtype.itemsize)
+    sub = _fixed(offsets, data, rows)
+    grid = sub.view(np.uint8).reshape(len(sub), sub.dtype.itemsize)
     digits = _DIGITS[grid] | (grid == 0) | (grid == 43) | (grid == 45) | (grid == 32)
     if marks:  # (a thousands separator: a big integer spelled in groups)
         digits |= _table(marks.encode())[grid]
     return bool(digits.all(axis=1).any())
 
 
-def _chunks_proven(plan: _Plan, raw: np.ndarray, nulls: np.ndarray | None) -> bool:
+def _buffers(strings: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, data) of an Arrow large_string array, as numpy (no copy)."""
+    _, off, data = strings.buffers()
+    offsets = np.frombuffer(off, np.int64)[strings.offset : strings.offset + len(strings) + 1]
+    return offsets, (np.zeros(0, np.uint8) if data is None else np.frombuffer(data, np.uint8))
+
+
+def _chunks_proven(plan: _Plan, strings: Any, nulls: np.ndarray | None) -> bool:
     """True when every chunk pandas' low_memory reading may cut from this text column
-    holds a value that is surely text (so pandas types each chunk as text too)."""
-    n = len(raw)
+    (an Arrow ChunkedArray) holds a value that is surely text (so pandas types each
+    chunk as text too)."""
+    n = len(strings)
     step = max(1, _buffer_lines(plan.nfields) // 2)
     if not plan.low_memory or n <= step:
         return True
     true, false = plan.guards["bool_words"]
-    words = None
-    if true or false:  # (a word longer than the width is cut: only more falls back)
-        words = np.array([w.encode() for w in true | false], dtype=raw.dtype)
+    words = [w.encode() for w in true | false]
     for lo in range(0, n, step):
         hi = min(n, lo + step)
         for a, b in ((lo, min(hi, lo + 256)), (lo, hi)):  # a look at the first rows first
-            sure = _surely_text(np.ascontiguousarray(raw[a:b]), plan.guards["marks"])
-            if words is not None:
-                sure &= ~np.isin(raw[a:b], words)
+            raw = _fixed(*_buffers(strings.slice(a, b - a).combine_chunks()), np.arange(b - a))
+            sure = _surely_text(raw, plan.guards["marks"])
+            if words:
+                sure &= ~np.isin(raw, np.array(words, dtype=f"S{max(map(len, words))}"))
             if nulls is not None:
                 sure &= ~nulls[a:b]
             if sure.any():
@@ -1401,13 +1424,12 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
         dictionary = pa.array(values, type=pa.large_string())
         idx = pa.array(codes, mask=nulls if has_null else None, type=pa.int64())
         return _text_array(dictionary.take(idx), col.want, plan.backend)
-    raw = table.array[name]  # (strided: read in place, then by slices)
     if not _have_arrow():  # pragma: no cover
         raise Unsupported("wide text without pyarrow")
-    strings = arrow_strings(raw, nulls if has_null else None, large=True)
-    if _big_ints(raw, strings, plan.guards["marks"][1:]):
+    strings = table.strings(name)
+    if any(_big_ints(*_buffers(c), plan.guards["marks"][1:]) for c in strings.chunks):
         raise Unsupported(f"column {col.label!r}: integers beyond int64 among texts")
-    if col.want is None and not _chunks_proven(plan, raw, nulls if has_null else None):
+    if col.want is None and not _chunks_proven(plan, strings, nulls if has_null else None):
         raise Unsupported(f"column {col.label!r}: pandas' chunks could mix types")
     if col.want == "category":
         raise Unsupported("a category of more than 65,536 values")
