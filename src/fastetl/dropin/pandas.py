@@ -1146,9 +1146,18 @@ def _read(plan: _Plan) -> Any:
     for _ in range(passes):
         schema = _schema(plan)
         try:
-            src = plan.path if plan.data is None else plan.data
+            # a file is read through the map the checks opened: the page cache's own
+            # pages, no copy into read buffers
+            data = plan.data if plan.data is not None else _raw(plan) if plan.size else b""
+            view = memoryview(data)
             writer = ColumnWriter(schema)
-            meta = read_into(src, schema, writer, workers=_workers(plan.size))
+            try:
+                meta = read_into(view, schema, writer, workers=_workers(plan.size))
+            finally:
+                try:
+                    view.release()
+                except BufferError:  # pragma: no cover - an export outlived the read: GC
+                    pass
             return writer.columns(meta), schema
         except ParseError as e:
             _widen(plan, e)
@@ -1198,8 +1207,7 @@ def _every_chunk_has(plan: _Plan, mask: np.ndarray) -> bool:
     if not plan.low_memory or n <= step:
         return True
     ends = np.arange(0, n, step)
-    counts = np.add.reduceat(mask.astype(np.int64), ends)
-    return bool((counts > 0).all())
+    return bool(np.logical_or.reduceat(mask, ends).all())
 
 
 def _null_guard(plan: _Plan) -> None:
@@ -1387,7 +1395,7 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
     has_null = bool(nulls.any())
     if c.type == "category":
         values = table.meta["categories"][name]
-        codes = np.asarray(table.array[name]).astype(np.int64)
+        codes = np.asarray(table.array[name])  # (unsigned, as stored; 0 where null)
         true, false = plan.guards["bool_words"]
         if col.want is None and values and all(
             v.lower() in _BOOLS or v in true or v in false for v in values
@@ -1411,19 +1419,27 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
                 [not (_not_text(v, marks) or v in true or v in false) for v in values]
                 + [False]
             )
-            codes_n = codes.copy()
-            codes_n[nulls] = len(values)
-            if not _every_chunk_has(plan, surely[codes_n]):
+            sure = surely[codes]
+            if has_null:
+                sure &= ~nulls
+            if not _every_chunk_has(plan, sure):
                 raise Unsupported(f"column {col.label!r}: pandas' chunks would mix types")
         if col.want == "category":
-            return _categorical(plan, col, values, codes, nulls)
+            return _categorical(plan, col, values, codes.astype(np.int64), nulls)
         if not _have_arrow():  # pragma: no cover - pyarrow is installed where tested
             raise Unsupported("text columns without pyarrow")
         import pyarrow as pa
 
-        dictionary = pa.array(values, type=pa.large_string())
-        idx = pa.array(codes, mask=nulls if has_null else None, type=pa.int64())
-        return _text_array(dictionary.take(idx), col.want, plan.backend)
+        # the values by code, in one compiled pass (no Arrow take of int64 indices)
+        offsets, data = _buffers(pa.array(values, type=pa.large_string()))
+        out = np.empty(len(codes) + 1, np.int64)
+        data = _core.codes_arrow(offsets, data, codes, nulls if has_null else None, out)
+        validity = pa.py_buffer(np.packbits(~nulls, bitorder="little")) if has_null else None
+        strings = pa.LargeStringArray.from_buffers(
+            len(codes), pa.py_buffer(out), pa.py_buffer(data), validity,
+            int(nulls.sum()) if has_null else 0,
+        )
+        return _text_array(strings, col.want, plan.backend)
     if not _have_arrow():  # pragma: no cover
         raise Unsupported("wide text without pyarrow")
     strings = table.strings(name)
