@@ -1072,6 +1072,26 @@ def _raw(plan: _Plan) -> Any:
     return plan.guards["raw"]
 
 
+RELEASE_BYTES = 32 << 20  # mapped bytes done with before the map lets go of them
+
+
+def _let_go(plan: _Plan, upto: int | None = None) -> None:
+    """Unmap the pages of the file's map before ``upto`` (None: all of them), at least
+    RELEASE_BYTES at a time: the bytes stay in the page cache and come back on the next
+    touch, but the file no longer counts in this process's resident memory (the whole
+    file would, after a scan of it: a peak pandas, reading by blocks, does not have)."""
+    raw = plan.guards.get("raw")
+    dontneed = getattr(mmap, "MADV_DONTNEED", None)  # (not on Windows)
+    if not isinstance(raw, mmap.mmap) or dontneed is None or not hasattr(raw, "madvise"):
+        return
+    done = plan.guards.get("let_go", 0)
+    end = len(raw) if upto is None else upto - upto % mmap.PAGESIZE
+    if upto is not None and end - done < RELEASE_BYTES:
+        return
+    raw.madvise(dontneed, 0, end)
+    plan.guards["let_go"] = 0 if upto is None else end
+
+
 _WINDOW = 8 << 20  # bytes the checks below look at at once (bounded memory)
 
 
@@ -1151,9 +1171,12 @@ def _read(plan: _Plan) -> Any:
             data = plan.data if plan.data is not None else _raw(plan) if plan.size else b""
             view = memoryview(data)
             writer = ColumnWriter(schema)
+            _let_go(plan)
             try:
-                meta = read_into(view, schema, writer, workers=_workers(plan.size))
+                meta = read_into(view, schema, writer, workers=_workers(plan.size),
+                                 progress=lambda done: _let_go(plan, done))
             finally:
+                _let_go(plan)
                 try:
                     view.release()
                 except BufferError:  # pragma: no cover - an export outlived the read: GC
@@ -1625,6 +1648,7 @@ def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
     for k, v in data.items():  # object arrays stay object (pandas 3 would infer str)
         if isinstance(v, np.ndarray) and v.dtype == object:
             data[k] = pandas.Series(v, dtype=object, copy=False)
+    _let_go(plan)  # (after the checks above that scan the file)
     df = pandas.DataFrame(data, copy=False)
     df.columns = plan.labels
     return df
