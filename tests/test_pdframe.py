@@ -49,3 +49,71 @@ def test_blank_beside_across_window_edges():
         assert _core.blank_beside(raw, b",") is False
     assert _core.blank_beside(b"", b",") is False
     assert _core.blank_beside(memoryview(b"x \t"), b"\r\n") is True  # a blank at the end
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.text(max_size=6), max_size=8),
+    st.lists(st.tuples(st.integers(0, 7), st.booleans()), max_size=60),
+    st.sampled_from([np.uint8, np.uint16, np.uint32, np.uint64]),
+)
+def test_codes_arrow_is_arrows_take(values, rows, code_type):
+    import pyarrow as pa
+
+    if not values:
+        rows = [(0, True) for _ in rows]  # (only nulls point past an empty dictionary)
+    codes = np.array([c % max(1, len(values)) for c, _ in rows], dtype=code_type)
+    nulls = np.array([null for _, null in rows], dtype=bool)
+    dictionary = pa.array(values, type=pa.large_string())
+    _, off, data = dictionary.buffers()
+    offsets = np.frombuffer(off, np.int64)[: len(values) + 1]
+    data = np.zeros(0, np.uint8) if data is None else np.frombuffer(data, np.uint8)
+    out = np.empty(len(codes) + 1, np.int64)
+    got = _core.codes_arrow(offsets, data, codes, nulls, out)
+    strings = pa.LargeStringArray.from_buffers(
+        len(codes), pa.py_buffer(out), pa.py_buffer(got),
+        pa.py_buffer(np.packbits(~nulls, bitorder="little")), int(nulls.sum()),
+    )
+    want = dictionary.take(pa.array(codes.astype(np.int64), mask=nulls))
+    assert strings.to_pylist() == want.to_pylist()
+
+
+def test_codes_arrow_refuses_a_code_past_the_dictionary():
+    import pytest
+
+    offsets = np.array([0, 1], np.int64)
+    with pytest.raises(ValueError, match="past the dictionary"):
+        _core.codes_arrow(offsets, np.frombuffer(b"a", np.uint8), np.array([0, 1], np.uint8),
+                          None, np.empty(3, np.int64))
+
+
+def test_a_big_file_read_by_blocks_on_two_threads_is_pandas_frame(tmp_path, monkeypatch):
+    """Above SMALL_INPUT the drop-in reads on every core, block by block, into column
+    chunks (ColumnWriter), letting go of the file's pages as it goes: the frame is still
+    pandas' own, nulls, free text, a word column and floats included."""
+    import pandas
+
+    import fastetl
+    import fastetl.pandas as fpd
+    from fastetl.dropin import pandas as dropin
+
+    monkeypatch.setattr(dropin, "RELEASE_BYTES", 1 << 20)  # (let go many times here)
+    rng = np.random.default_rng(7)
+    n = 90_000
+    words = np.array(["north", "south", "east", "west"])
+    lines = ["id,qty,price,region,note"]
+    for i in range(n):
+        # (qty's first NA after pandas' sample rows: fastetl reads int64 with null bits)
+        qty = "" if i > 1000 and i % 97 == 0 else str(int(rng.integers(-500, 5000)))
+        note = "" if i % 89 == 0 else f'"item {i}, lot ""{i % 977}"" é"'
+        region = "" if i % 101 == 0 else words[i % 4]
+        lines.append(f"{i},{qty},{rng.random() * 1000:.2f},{region},{note}")
+    path = tmp_path / "big.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert path.stat().st_size >= dropin.SMALL_INPUT
+    fastetl.set_fallback("error")
+    try:
+        got = fpd.read_csv(path)
+    finally:
+        fastetl.set_fallback(None)
+    pandas.testing.assert_frame_equal(got, pandas.read_csv(path), check_exact=True)

@@ -858,6 +858,21 @@ def _plain(d: Any) -> Any:
     return d
 
 
+def _text_facts(values: pandas.Series) -> tuple[int, int]:
+    """(bytes of the longest text, how many distinct texts) among the sample's values of
+    a column (its NA and bools left out): by Arrow's kernels where pandas keeps the
+    column in Arrow, else value by value."""
+    if isinstance(values.dtype, pandas.StringDtype) and values.dtype.storage == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pa.array(values.array)
+        longest = pc.max(pc.binary_length(arr)).as_py()
+        return longest or 0, pc.count_distinct(arr).as_py()
+    texts = [v for v in values.tolist() if isinstance(v, str)]
+    return max((len(v.encode()) for v in texts), default=0), len(set(texts))
+
+
 def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> None:
     """The columns of the result: labels, positions in the row, first guess of types."""
     raw = _first_row(plan)
@@ -942,9 +957,8 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
         if want == "category":
             col.categorical = pandas.api.types.pandas_dtype(asked)
         if kind == "text":
-            texts = [v for v in sample[label].tolist() if isinstance(v, str)]
-            col.longest = max((len(v.encode()) for v in texts), default=0)
-            distinct = len(set(texts)) > len(sample) // 2
+            col.longest, count = _text_facts(sample[label])
+            distinct = count > len(sample) // 2
             if want != "category" and len(sample) >= SAMPLE_ROWS and distinct:
                 col.width = _width(col.longest)  # mostly distinct: no dictionary
         cols.append(col)
