@@ -117,3 +117,27 @@ def test_a_big_file_read_by_blocks_on_two_threads_is_pandas_frame(tmp_path, monk
     finally:
         fastetl.set_fallback(None)
     pandas.testing.assert_frame_equal(got, pandas.read_csv(path), check_exact=True)
+
+
+# (null markers are at most 64 bytes: a 64-byte one takes the parser's long-marker path)
+_MARKS = ["", "NA", "N/A", "nan", "1.#IND", "-1.#QNAN", "n/a", "1", "NaN7", "x" * 63, "x" * 64,
+          "NULL", "null", "na", "#N/A N/A"]
+_WORDS = st.sampled_from(_MARKS + ["y" * 70, "x" * 65, "NaN", "1.5"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(_MARKS), min_size=1, max_size=6, unique=True),
+       st.lists(_WORDS, min_size=1, max_size=30))
+def test_null_markers_are_exactly_the_listed_values(markers, values):
+    """The parser's quick rejects (length, first and last byte) never miss a listed null
+    marker nor take another value for one: the null mask is Python's ``in``."""
+    import fastetl
+    from fastetl.schema import Column, Dialect, Schema
+
+    text = "v\n" + "".join(f'"{v}"\n' for v in values)
+    schema = Schema(
+        columns=(Column("v", "text", nullable=True),),
+        dialect=Dialect(delimiter=",", quote='"', header=True, null_values=tuple(markers)),
+    )
+    t = fastetl.read_csv(text.encode(), schema)
+    assert t.null_mask("v").tolist() == [v in markers for v in values]
