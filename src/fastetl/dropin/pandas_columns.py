@@ -5,8 +5,8 @@ columns a DataFrame is made of.
 :class:`ColumnWriter` in input order (the pipeline's ``Writer`` protocol).  The writer
 keeps no records: while the block is hot in the cache it copies each number column
 out of the records (one contiguous chunk per block), takes the null bits, and turns
-each ``text`` column's values into an Arrow string chunk (one compiled pass:
-:func:`fastetl.bridges.text_arrow`).  At the end the number chunks are joined once and
+each ``text`` column's values into an Arrow string chunk (one compiled pass, the
+gather of :func:`fastetl.bridges.text_arrow`).  At the end the number chunks are joined once and
 the text chunks stay an Arrow ``ChunkedArray``, which pandas' Arrow-backed ``str``
 dtype holds as it is.  So a read never holds all the records and all the columns
 at once, and nothing is gathered from strided records afterwards.
@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from ..bridges import text_arrow
+from .. import _core
+from ..bridges import _validity
 from ..schema import Schema
 
 SCRATCH_BYTES = 1 << 20  # records parsed per call on one thread (then turned into columns)
@@ -85,8 +86,7 @@ class ColumnWriter:
                     nulls = ((w >> bit) & 1).astype(bool)
             self._masks[name].append(nulls)
             if typ == "text":
-                text = np.frombuffer(self._text, np.uint8)
-                self._chunks[name].append(text_arrow(text, recs[name], nulls))
+                self._chunks[name].append(_text_chunk(self._text, recs[name], nulls))
             else:
                 self._chunks[name].append(np.array(recs[name]))  # contiguous copy
         self._text = b""
@@ -118,6 +118,25 @@ class ColumnWriter:
                 )
         self._scratch = np.empty(0, self.dtype)
         return Columns(self.rows, arrays, masks, meta)
+
+
+def _text_chunk(text: bytes, refs: np.ndarray, nulls: np.ndarray | None) -> Any:
+    """One block's values of a text column as an Arrow large_string array: the compiled
+    gather of :func:`fastetl.bridges.text_arrow`, without its bounds check (the
+    references are the parser's own, into this block's ``text``)."""
+    import pyarrow as pa
+
+    offsets = np.empty(len(refs) + 1, np.int64)
+    data, bad = _core.text_arrow(
+        np.frombuffer(text, np.uint8), refs["offset"], refs["length"], offsets
+    )
+    if bad >= 0:  # pragma: no cover - the core stores valid UTF-8 only
+        raise ValueError(f"row {bad} of a block: a text value that is not UTF-8")
+    validity, count = _validity(pa, nulls)
+    return pa.Array.from_buffers(
+        pa.large_string(), len(refs), [validity, pa.py_buffer(offsets), pa.py_buffer(data)],
+        null_count=count,
+    )
 
 
 class Columns:
