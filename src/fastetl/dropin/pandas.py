@@ -858,19 +858,14 @@ def _plain(d: Any) -> Any:
     return d
 
 
-def _text_facts(values: pandas.Series) -> tuple[int, int]:
-    """(bytes of the longest text, how many distinct texts) among the sample's values of
-    a column (its NA and bools left out): by Arrow's kernels where pandas keeps the
-    column in Arrow, else value by value."""
+def _distinct(values: pandas.Series) -> int:
+    """How many distinct texts the sample's values of a column hold (NA and bools left
+    out): Arrow's hash kernel where pandas keeps the column in Arrow, else a set."""
     if isinstance(values.dtype, pandas.StringDtype) and values.dtype.storage == "pyarrow":
         import pyarrow as pa
-        import pyarrow.compute as pc
 
-        arr = pa.array(values.array)
-        longest = pc.max(pc.binary_length(arr)).as_py()
-        return longest or 0, pc.count_distinct(arr).as_py()
-    texts = [v for v in values.tolist() if isinstance(v, str)]
-    return max((len(v.encode()) for v in texts), default=0), len(set(texts))
+        return len(pa.array(values.array).drop_null().unique())
+    return len({v for v in values.tolist() if isinstance(v, str)})
 
 
 def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> None:
@@ -956,11 +951,11 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
         col = _Col(label=label, position=pos, kind=kind, want=want)
         if want == "category":
             col.categorical = pandas.api.types.pandas_dtype(asked)
-        if kind == "text":
-            col.longest, count = _text_facts(sample[label])
-            distinct = count > len(sample) // 2
-            if want != "category" and len(sample) >= SAMPLE_ROWS and distinct:
-                col.width = _width(col.longest)  # mostly distinct: no dictionary
+        if kind == "text" and want != "category" and len(sample) >= SAMPLE_ROWS:
+            if _distinct(sample[label]) > len(sample) // 2:
+                # mostly distinct: no dictionary (the values are kept out of line, each
+                # its own length: the width is only a mark, see _schema)
+                col.width = _width(col.longest)
         cols.append(col)
     if isinstance(dtype, dict):
         known = {c.label for c in cols} | ({c.position for c in cols} if not plan.header else set())
