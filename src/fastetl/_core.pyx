@@ -617,6 +617,8 @@ cdef class Parser:
         cdef Py_ssize_t n = np[0]
         cdef Py_ssize_t i = 0
         cdef Py_ssize_t j = 0
+        cdef Py_ssize_t k
+        cdef const char *q
         cdef char *tmp = self.scratch_reserve(0, n)
         if tmp == NULL:
             return -1
@@ -624,12 +626,15 @@ cdef class Parser:
             np[0] = unescape_into(s, n, quoted, self.quote, self.syn.escape, tmp)
             sp[0] = tmp
             return 0
+        # each run up to and with a quote is copied whole, the doubled quote after it
+        # skipped (memchr finds the quotes: a byte-at-a-time loop was a tenth of a parse
+        # of quoted free text)
         while i < n:
-            tmp[j] = s[i]
-            if s[i] == <char>self.quote:
-                i += 1
-            i += 1
-            j += 1
+            q = <const char *>memchr(s + i, self.quote, <size_t>(n - i))
+            k = n - i if q == NULL else q - (s + i) + 1
+            fastetl_copy(tmp + j, s + i, k)
+            j += k
+            i += k + 1 if q != NULL else k
         sp[0] = tmp
         np[0] = j
         return 0
