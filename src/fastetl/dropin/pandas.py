@@ -13,7 +13,7 @@ How a call is answered (docs: README, "Drop-in: pandas"):
    first guess of every column's type.  Nothing else of the sample is used.
 3. **Types from all the data.**  pandas' type of a column is a function of all its
    values, so fastetl reads the whole file with the guessed types (int64 and
-   float64 nullable, text as a learned dictionary or a fixed-width str) and, when its
+   float64 nullable, text as a learned dictionary or out-of-line text) and, when its
    converter refuses a value, asks pandas what that one value is (:func:`_verdict`)
    and widens the column (int -> float -> text) only when pandas agrees that the
    value is not of the type; then reads again.  A disagreement falls back.  The
@@ -21,7 +21,8 @@ How a call is answered (docs: README, "Drop-in: pandas"):
 4. **Values.**  Numbers come as they are stored; an int column with nulls becomes
    float64 as in pandas (values up to 2**53, else fallback); text columns become
    pandas 3's ``str`` dtype, built in Arrow from the dictionary and the codes (or
-   from the fixed-width bytes) -- no Python object per value.  Where fastetl's
+   from the out-of-line text, block by block: :mod:`.pandas_columns`) -- no Python
+   object per value.  Where fastetl's
    rules and pandas' could still part (a null marker with blanks around it, a
    ``nan`` spelling pandas does not count as missing, pandas' low_memory chunks
    giving a column mixed types) the raw bytes or the values are checked, and the
@@ -147,7 +148,7 @@ class _Col:
     position: int  # field index in each row
     kind: str  # "int", "float", "text"
     want: str | None = None  # a dtype the call asked for: see _WANT
-    width: int | None = None  # text read as str(width) instead of a dictionary
+    width: int | None = None  # not None: text read out of line instead of a dictionary
     longest: int = 0  # bytes of the longest text in the first rows
     categorical: Any = None  # the CategoricalDtype dtype= asked for (want "category")
 
