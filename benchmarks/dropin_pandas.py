@@ -14,7 +14,8 @@ frames of fastetl and pandas' C engine are compared with
 ``assert_frame_equal(check_exact=True)`` in a child of its own, and fastetl's run
 must not fall back (``FASTETL_FALLBACK=error``).  Prints a Markdown table: best
 seconds, MB/s (10**6 bytes of CSV per second), speed relative to the fastest
-pandas engine, highest peak RSS.  No assertion on speed: the machines are shared.
+pandas engine, best CPU seconds (user + system, all threads) and that ratio, highest
+peak RSS.  No assertion on speed: the machines are shared.
 """
 
 from __future__ import annotations
@@ -39,14 +40,18 @@ import os, sys, time, json
 os.environ['FASTETL_FALLBACK'] = 'error'
 {setup}
 path = sys.argv[1]
+import resource
+r0 = resource.getrusage(resource.RUSAGE_SELF)
 t0 = time.perf_counter()
 df = pd.read_csv(path, **kw)
 seconds = time.perf_counter() - t0
+r1 = resource.getrusage(resource.RUSAGE_SELF)
+cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
 peak = 0
 for line in open('/proc/self/status'):
     if line.startswith('VmHWM:'):
         peak = int(line.split()[1]) << 10
-print(json.dumps({{'seconds': seconds, 'peak': peak, 'rows': len(df)}}))
+print(json.dumps({{'seconds': seconds, 'cpu': cpu, 'peak': peak, 'rows': len(df)}}))
 """
 
 CHECK = """
@@ -126,17 +131,20 @@ def main() -> int:
         if not ok:
             rows.append((reader, None, None, next(r["error"] for r in runs if "error" in r)))
             continue
-        rows.append((reader, min(r["seconds"] for r in runs), max(r["peak"] for r in runs), ""))
+        rows.append((reader, min(r["seconds"] for r in runs), max(r["peak"] for r in runs),
+                     min(r["cpu"] for r in runs)))
     pandas_best = min((s for r, s, _, _ in rows if r.startswith("pandas") and s), default=None)
-    print("\n| reader | best s | MB/s | vs fastest pandas | peak RSS MB | note |")
-    print("|---|---:|---:|---:|---:|---|")
-    for reader, secs, peak, note in rows:
+    pandas_cpu = min((c for r, s, _, c in rows if r.startswith("pandas") and s), default=None)
+    print("\n| reader | best s | MB/s | vs fastest pandas | best CPU s | vs (CPU) | peak RSS MB |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for reader, secs, peak, cpu in rows:
         if secs is None:
-            print(f"| {reader} | - | - | - | - | {note} |")
+            print(f"| {reader} | - | - | - | - | - | {cpu} |")
             continue
         ratio = pandas_best / secs if pandas_best else float("nan")
+        cratio = pandas_cpu / cpu if pandas_cpu and cpu else float("nan")
         print(f"| {reader} | {secs:.3f} | {size / 1e6 / secs:,.0f} | {ratio:.2f}x | "
-              f"{peak / 2**20:,.0f} | {note} |")
+              f"{cpu:.3f} | {cratio:.2f}x | {peak / 2**20:,.0f} |")
     if args.keep is None:
         path.unlink()
         folder.rmdir()

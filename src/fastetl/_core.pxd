@@ -111,6 +111,10 @@ cdef class Parser:
     cdef Py_ssize_t *null_lens
     cdef Py_ssize_t n_nulls
     cdef bint nulls_only_empty
+    cdef uint64_t null_len_mask      # bit n: a null value of n bytes (n < 64)
+    cdef bint null_long              # a null value of 64 bytes or more
+    cdef uint8_t null_first[256]     # 1: a non-empty null value starts with this byte
+    cdef uint8_t null_last[256]      # 1: a non-empty null value ends with this byte
     cdef char *scratch[3]        # 0: unescaped text, 1: slow_float, 2: a normalised number
     cdef Py_ssize_t scratch_cap[3]
     cdef char **word_ptrs        # the dialect's true_values then false_values

@@ -945,6 +945,27 @@ def _array_writer(sch: Schema, source: Any) -> ArrayWriter:
     return ArrayWriter(dtype, capacity=rows, reserve_bytes=reserve)
 
 
+def read_into(
+    src: Src,
+    schema: Schema,
+    writer: Any,
+    *,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
+    """Read the CSV ``src`` with ``schema`` into the caller's ``writer`` (the protocol of
+    :class:`fastetl.pipeline.Writer`: it gets each block's records in input order, so it
+    may keep them in another shape, as the pandas drop-in keeps columns).  Bad rows
+    raise (``on_error="raise"``), no widening; ``progress`` is called now and then with
+    the input bytes done (those before it are not read again).  Returns what
+    :func:`read_csv`'s Table keeps in ``meta`` beside the records: the row count and
+    the decoding facts."""
+    _check_options(None, workers)
+    with open_source(src, schema.dialect.encoding) as source:
+        result = run(source, schema, writer, None, _workers(workers, source, None), progress)
+    return {"rows": result.rows, **_decoding(schema, result)}
+
+
 def read_csv(
     src: Src,
     schema: Schema | dict | str | os.PathLike[str] | None = None,

@@ -13,7 +13,7 @@ How a call is answered (docs: README, "Drop-in: pandas"):
    first guess of every column's type.  Nothing else of the sample is used.
 3. **Types from all the data.**  pandas' type of a column is a function of all its
    values, so fastetl reads the whole file with the guessed types (int64 and
-   float64 nullable, text as a learned dictionary or a fixed-width str) and, when its
+   float64 nullable, text as a learned dictionary or out-of-line text) and, when its
    converter refuses a value, asks pandas what that one value is (:func:`_verdict`)
    and widens the column (int -> float -> text) only when pandas agrees that the
    value is not of the type; then reads again.  A disagreement falls back.  The
@@ -21,7 +21,8 @@ How a call is answered (docs: README, "Drop-in: pandas"):
 4. **Values.**  Numbers come as they are stored; an int column with nulls becomes
    float64 as in pandas (values up to 2**53, else fallback); text columns become
    pandas 3's ``str`` dtype, built in Arrow from the dictionary and the codes (or
-   from the fixed-width bytes) -- no Python object per value.  Where fastetl's
+   from the out-of-line text, block by block: :mod:`.pandas_columns`) -- no Python
+   object per value.  Where fastetl's
    rules and pandas' could still part (a null marker with blanks around it, a
    ``nan`` spelling pandas does not count as missing, pandas' low_memory chunks
    giving a column mixed types) the raw bytes or the values are checked, and the
@@ -51,10 +52,11 @@ import pandas
 from pandas.io.parsers import readers as _readers
 
 from .. import _core
-from ..api import read_csv as _fastetl_read_csv
+from ..api import read_into
 from ..errors import ParseError, SchemaError
 from ..schema import DECIMAL_MARKS, THOUSANDS_SEPARATORS, Column, Dialect, Schema, unique_names
 from .fallback import Unsupported, fall_back
+from .pandas_columns import ColumnWriter
 
 # The function in its own module: `fastetl run` / install() patch `pandas.read_csv`,
 # never this one, so the original stays reachable.
@@ -69,6 +71,7 @@ STR_MIN_WIDTH = 16
 MAX_WIDTH = 1 << 20
 EXACT_INT_FLOAT = 2**53  # ints up to here become floats exactly
 LEGACY_BYTES = 1 << 20  # float_precision="legacy" is checked number by number up to here
+SMALL_INPUT = 4 << 20  # bytes read on one thread (see _workers)
 MAX_NROWS = 200_000  # nrows and skiprows are cut by a Python loop over rows: a bounded one
 _COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar", ".tgz", ".tbz", ".txz")
 _BOOLS = ("true", "false")  # pandas' C parser reads these in any case (tRuE too)
@@ -145,7 +148,7 @@ class _Col:
     position: int  # field index in each row
     kind: str  # "int", "float", "text"
     want: str | None = None  # a dtype the call asked for: see _WANT
-    width: int | None = None  # text read as str(width) instead of a dictionary
+    width: int | None = None  # not None: text read out of line instead of a dictionary
     longest: int = 0  # bytes of the longest text in the first rows
     categorical: Any = None  # the CategoricalDtype dtype= asked for (want "category")
 
@@ -856,6 +859,16 @@ def _plain(d: Any) -> Any:
     return d
 
 
+def _distinct(values: pandas.Series) -> int:
+    """How many distinct texts the sample's values of a column hold (NA and bools left
+    out): Arrow's hash kernel where pandas keeps the column in Arrow, else a set."""
+    if isinstance(values.dtype, pandas.StringDtype) and values.dtype.storage == "pyarrow":
+        import pyarrow as pa
+
+        return len(pa.array(values.array).drop_null().unique())
+    return len({v for v in values.tolist() if isinstance(v, str)})
+
+
 def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> None:
     """The columns of the result: labels, positions in the row, first guess of types."""
     raw = _first_row(plan)
@@ -939,12 +952,11 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
         col = _Col(label=label, position=pos, kind=kind, want=want)
         if want == "category":
             col.categorical = pandas.api.types.pandas_dtype(asked)
-        if kind == "text":
-            texts = [v for v in sample[label].tolist() if isinstance(v, str)]
-            col.longest = max((len(v.encode()) for v in texts), default=0)
-            distinct = len(set(texts)) > len(sample) // 2
-            if want != "category" and len(sample) >= SAMPLE_ROWS and distinct:
-                col.width = _width(col.longest)  # mostly distinct: no dictionary
+        if kind == "text" and want != "category" and len(sample) >= SAMPLE_ROWS:
+            if _distinct(sample[label]) > len(sample) // 2:
+                # mostly distinct: no dictionary (the values are kept out of line, each
+                # its own length: the width is only a mark, see _schema)
+                col.width = _width(col.longest)
         cols.append(col)
     if isinstance(dtype, dict):
         known = {c.label for c in cols} | ({c.position for c in cols} if not plan.header else set())
@@ -972,8 +984,8 @@ def _schema(plan: _Plan) -> Schema:
             out.append(Column(n, "float64", nullable=True))
         elif c.kind == "date":  # ISO dates only; pandas reads every one of them alike
             out.append(Column(n, "date", nullable=True))
-        elif c.width is not None:
-            out.append(Column(n, "str", nullable=True, width=c.width))
+        elif c.width is not None:  # (out of line: each value its own length, no padding)
+            out.append(Column(n, "text", nullable=True))
         else:
             out.append(Column(n, "category", nullable=True, max_values=CATEGORY_VALUES))
     dialect = Dialect(
@@ -1070,6 +1082,26 @@ def _raw(plan: _Plan) -> Any:
     return plan.guards["raw"]
 
 
+RELEASE_BYTES = 32 << 20  # mapped bytes done with before the map lets go of them
+
+
+def _let_go(plan: _Plan, upto: int | None = None) -> None:
+    """Unmap the pages of the file's map before ``upto`` (None: all of them), at least
+    RELEASE_BYTES at a time: the bytes stay in the page cache and come back on the next
+    touch, but the file no longer counts in this process's resident memory (the whole
+    file would, after a scan of it: a peak pandas, reading by blocks, does not have)."""
+    raw = plan.guards.get("raw")
+    dontneed = getattr(mmap, "MADV_DONTNEED", None)  # (not on Windows)
+    if not isinstance(raw, mmap.mmap) or dontneed is None or not hasattr(raw, "madvise"):
+        return
+    done = plan.guards.get("let_go", 0)
+    end = len(raw) if upto is None else upto - upto % mmap.PAGESIZE
+    if upto is not None and end - done < RELEASE_BYTES:
+        return
+    raw.madvise(dontneed, 0, end)
+    plan.guards["let_go"] = 0 if upto is None else end
+
+
 _WINDOW = 8 << 20  # bytes the checks below look at at once (bounded memory)
 
 
@@ -1091,19 +1123,8 @@ def _table(chars: bytes) -> np.ndarray:
 
 def _blank_beside(plan: _Plan, chars: bytes) -> bool:
     """True when a blank (space, tab) stands at the start or end of the file or beside
-    one of ``chars``: the first, cheap stage of the checks below."""
-    side = _table(chars)
-    size = len(_raw(plan))
-    for base, w, lo, hi in _windows(plan):
-        pos = np.flatnonzero((w == 32) | (w == 9))
-        pos = pos[(pos >= lo) & (pos < hi)]
-        if not len(pos):
-            continue
-        if base + pos[0] == 0 or base + pos[-1] == size - 1:
-            return True
-        if side[w[pos - 1]].any() or side[w[pos + 1]].any():
-            return True
-    return False
+    one of ``chars``: the first, cheap stage of the checks below (one compiled pass)."""
+    return bool(_core.blank_beside(_raw(plan), chars))
 
 
 _BLANK_LINE = re.compile(
@@ -1155,13 +1176,33 @@ def _read(plan: _Plan) -> Any:
     for _ in range(passes):
         schema = _schema(plan)
         try:
-            src = plan.path if plan.data is None else plan.data
-            return _fastetl_read_csv(src, schema, workers=None), schema
+            # a file is read through the map the checks opened: the page cache's own
+            # pages, no copy into read buffers
+            data = plan.data if plan.data is not None else _raw(plan) if plan.size else b""
+            view = memoryview(data)
+            writer = ColumnWriter(schema)
+            _let_go(plan)
+            try:
+                meta = read_into(view, schema, writer, workers=_workers(plan.size),
+                                 progress=lambda done: _let_go(plan, done))
+            finally:
+                _let_go(plan)
+                try:
+                    view.release()
+                except BufferError:  # pragma: no cover - an export outlived the read: GC
+                    pass
+            return writer.columns(meta), schema
         except ParseError as e:
             _widen(plan, e)
         except SchemaError as e:  # pragma: no cover - the plan makes valid schemas
             raise Unsupported(str(e)) from None
     raise Unsupported("too many passes")  # pragma: no cover
+
+
+def _workers(size: int) -> int | None:
+    """Threads for an input of ``size`` bytes: one below SMALL_INPUT (a thread costs
+    more than it saves there), else one per core."""
+    return 1 if size < SMALL_INPUT else None
 
 
 # -- from fastetl's records to pandas ---------------------------------------------------
@@ -1199,8 +1240,7 @@ def _every_chunk_has(plan: _Plan, mask: np.ndarray) -> bool:
     if not plan.low_memory or n <= step:
         return True
     ends = np.arange(0, n, step)
-    counts = np.add.reduceat(mask.astype(np.int64), ends)
-    return bool((counts > 0).all())
+    return bool(np.logical_or.reduceat(mask, ends).all())
 
 
 def _null_guard(plan: _Plan) -> None:
@@ -1288,38 +1328,60 @@ _BIG_INT = re.compile(r"\s*[+\-]?\d{19,}\s*")
 _DIGITS = _table(b"0123456789")
 
 
-def _big_ints(raw: np.ndarray, lengths: np.ndarray, marks: str = "") -> bool:
-    """True when a fixed-width value is an integer of 19 digits or more: pandas reads a
-    column holding one in ways of its own (uint64, Python ints, '' for NA)."""
-    first = raw.view(np.uint8).reshape(len(raw), raw.dtype.itemsize)[:, 0]
-    maybe = (lengths >= 19) & (_DIGITS[first] | (first == 43) | (first == 45) | (first == 32))
-    if not maybe.any():
+def _fixed(offsets: np.ndarray, data: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The values ``rows`` of an Arrow string column (its ``offsets`` and ``data``) as a
+    contiguous numpy S array, NUL-padded (what the checks below read), no Python object
+    per value."""
+    starts, lengths = offsets[rows], offsets[rows + 1] - offsets[rows]
+    width = max(1, int(lengths.max(initial=0)))
+    grid = np.zeros((len(rows), width), np.uint8)
+    keep = np.arange(width)[None, :] < lengths[:, None]
+    grid[keep] = data[(starts[:, None] + np.arange(width)[None, :])[keep]]
+    return grid.view(f"S{width}").reshape(len(rows))
+
+
+def _big_ints(offsets: np.ndarray, data: np.ndarray, marks: str = "") -> bool:
+    """True when a value of an Arrow string column is an integer of 19 digits or more:
+    pandas reads a column holding one in ways of its own (uint64, Python ints, '' for NA)."""
+    rows = np.flatnonzero(np.diff(offsets) >= 19)
+    if not len(rows):
         return False
-    sub = raw[maybe]
-    grid = sub.view(np.uint8).reshape(len(sub), raw.dtype.itemsize)
+    first = data[offsets[rows]]
+    rows = rows[_DIGITS[first] | (first == 43) | (first == 45) | (first == 32)]
+    if not len(rows):
+        return False
+    sub = _fixed(offsets, data, rows)
+    grid = sub.view(np.uint8).reshape(len(sub), sub.dtype.itemsize)
     digits = _DIGITS[grid] | (grid == 0) | (grid == 43) | (grid == 45) | (grid == 32)
     if marks:  # (a thousands separator: a big integer spelled in groups)
         digits |= _table(marks.encode())[grid]
     return bool(digits.all(axis=1).any())
 
 
-def _chunks_proven(plan: _Plan, raw: np.ndarray, nulls: np.ndarray | None) -> bool:
+def _buffers(strings: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, data) of an Arrow large_string array, as numpy (no copy)."""
+    _, off, data = strings.buffers()
+    offsets = np.frombuffer(off, np.int64)[strings.offset : strings.offset + len(strings) + 1]
+    return offsets, (np.zeros(0, np.uint8) if data is None else np.frombuffer(data, np.uint8))
+
+
+def _chunks_proven(plan: _Plan, strings: Any, nulls: np.ndarray | None) -> bool:
     """True when every chunk pandas' low_memory reading may cut from this text column
-    holds a value that is surely text (so pandas types each chunk as text too)."""
-    n = len(raw)
+    (an Arrow ChunkedArray) holds a value that is surely text (so pandas types each
+    chunk as text too)."""
+    n = len(strings)
     step = max(1, _buffer_lines(plan.nfields) // 2)
     if not plan.low_memory or n <= step:
         return True
     true, false = plan.guards["bool_words"]
-    words = None
-    if true or false:  # (a word longer than the width is cut: only more falls back)
-        words = np.array([w.encode() for w in true | false], dtype=raw.dtype)
+    words = [w.encode() for w in true | false]
     for lo in range(0, n, step):
         hi = min(n, lo + step)
         for a, b in ((lo, min(hi, lo + 256)), (lo, hi)):  # a look at the first rows first
-            sure = _surely_text(raw[a:b], plan.guards["marks"])
-            if words is not None:
-                sure &= ~np.isin(raw[a:b], words)
+            raw = _fixed(*_buffers(strings.slice(a, b - a).combine_chunks()), np.arange(b - a))
+            sure = _surely_text(raw, plan.guards["marks"])
+            if words:
+                sure &= ~np.isin(raw, np.array(words, dtype=f"S{max(map(len, words))}"))
             if nulls is not None:
                 sure &= ~nulls[a:b]
             if sure.any():
@@ -1327,30 +1389,6 @@ def _chunks_proven(plan: _Plan, raw: np.ndarray, nulls: np.ndarray | None) -> bo
         else:
             return False
     return True
-
-
-def _arrow_strings(values: np.ndarray, nulls: np.ndarray | None, lengths: np.ndarray) -> Any:
-    """A pyarrow large_string array from fixed-width UTF-8 bytes (numpy S), no Python
-    object per value."""
-    import pyarrow as pa
-
-    n = len(values)
-    width = values.dtype.itemsize
-    grid = values.view(np.uint8).reshape(n, width)
-    if nulls is not None:
-        lengths = lengths.copy()
-        lengths[nulls] = 0
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    data = grid[np.arange(width)[None, :] < lengths[:, None]]
-    validity = None
-    nnull = 0
-    if nulls is not None and nulls.any():
-        validity = pa.py_buffer(np.packbits(~nulls, bitorder="little"))
-        nnull = int(nulls.sum())
-    return pa.LargeStringArray.from_buffers(
-        n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(data)), validity, nnull
-    )
 
 
 def _have_arrow() -> bool:
@@ -1390,7 +1428,7 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
     has_null = bool(nulls.any())
     if c.type == "category":
         values = table.meta["categories"][name]
-        codes = np.asarray(table.array[name]).astype(np.int64)
+        codes = np.asarray(table.array[name])  # (unsigned, as stored; 0 where null)
         true, false = plan.guards["bool_words"]
         if col.want is None and values and all(
             v.lower() in _BOOLS or v in true or v in false for v in values
@@ -1414,31 +1452,36 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
                 [not (_not_text(v, marks) or v in true or v in false) for v in values]
                 + [False]
             )
-            codes_n = codes.copy()
-            codes_n[nulls] = len(values)
-            if not _every_chunk_has(plan, surely[codes_n]):
+            sure = surely[codes]
+            if has_null:
+                sure &= ~nulls
+            if not _every_chunk_has(plan, sure):
                 raise Unsupported(f"column {col.label!r}: pandas' chunks would mix types")
         if col.want == "category":
-            return _categorical(plan, col, values, codes, nulls)
+            return _categorical(plan, col, values, codes.astype(np.int64), nulls)
         if not _have_arrow():  # pragma: no cover - pyarrow is installed where tested
             raise Unsupported("text columns without pyarrow")
         import pyarrow as pa
 
-        dictionary = pa.array(values, type=pa.large_string())
-        idx = pa.array(codes, mask=nulls if has_null else None, type=pa.int64())
-        return _text_array(dictionary.take(idx), col.want, plan.backend)
-    raw = np.ascontiguousarray(table.array[name])
-    lengths = np.char.str_len(raw).astype(np.int64)  # (fastetl refuses trailing NULs)
-    if _big_ints(raw, lengths, plan.guards["marks"][1:]):
+        # the values by code, in one compiled pass (no Arrow take of int64 indices)
+        offsets, data = _buffers(pa.array(values, type=pa.large_string()))
+        out = np.empty(len(codes) + 1, np.int64)
+        data = _core.codes_arrow(offsets, data, codes, nulls if has_null else None, out)
+        validity = pa.py_buffer(np.packbits(~nulls, bitorder="little")) if has_null else None
+        strings = pa.LargeStringArray.from_buffers(
+            len(codes), pa.py_buffer(out), pa.py_buffer(data), validity,
+            int(nulls.sum()) if has_null else 0,
+        )
+        return _text_array(strings, col.want, plan.backend)
+    if not _have_arrow():  # pragma: no cover
+        raise Unsupported("wide text without pyarrow")
+    strings = table.strings(name)
+    if any(_big_ints(*_buffers(c), plan.guards["marks"][1:]) for c in strings.chunks):
         raise Unsupported(f"column {col.label!r}: integers beyond int64 among texts")
-    if col.want is None and not _chunks_proven(plan, raw, nulls if has_null else None):
+    if col.want is None and not _chunks_proven(plan, strings, nulls if has_null else None):
         raise Unsupported(f"column {col.label!r}: pandas' chunks could mix types")
     if col.want == "category":
         raise Unsupported("a category of more than 65,536 values")
-
-    if not _have_arrow():  # pragma: no cover
-        raise Unsupported("wide text without pyarrow")
-    strings = _arrow_strings(raw, nulls if has_null else None, lengths)
     return _text_array(strings, col.want, plan.backend)
 
 
@@ -1615,6 +1658,7 @@ def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
     for k, v in data.items():  # object arrays stay object (pandas 3 would infer str)
         if isinstance(v, np.ndarray) and v.dtype == object:
             data[k] = pandas.Series(v, dtype=object, copy=False)
+    _let_go(plan)  # (after the checks above that scan the file)
     df = pandas.DataFrame(data, copy=False)
     df.columns = plan.labels
     return df

@@ -1,0 +1,143 @@
+"""The pandas drop-in's compiled helpers (_pdframe.pxi) against numpy formulations of
+the same questions, on random bytes (hypothesis): the scans must find exactly what
+the whole-file numpy passes they replace found."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fastetl import _core
+
+# bytes that matter to the scans, and filler
+_BYTES = st.sampled_from(list(b'ab,;"\r\n \tx0'))
+_SIDES = st.lists(st.sampled_from(list(b',;"\r\n\t x')), min_size=1, max_size=8, unique=True)
+
+
+def _blank_beside_numpy(raw: bytes, side: bytes) -> bool:
+    table = np.zeros(256, bool)
+    table[list(side)] = True
+    w = np.frombuffer(raw, np.uint8)
+    pos = np.flatnonzero((w == 32) | (w == 9))
+    if not len(pos):
+        return False
+    if pos[0] == 0 or pos[-1] == len(w) - 1:
+        return True
+    return bool(table[w[pos - 1]].any() or table[w[pos + 1]].any())
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.tuples(_BYTES, st.integers(0, 70)), max_size=12),
+    _SIDES,
+)
+def test_blank_beside_is_numpys_answer(pieces, side):
+    # runs of filler between the bytes that matter: windows of 64 bytes are crossed
+    raw = b"".join(b"a" * gap + bytes([c]) for c, gap in pieces)
+    side = bytes(side)
+    assert _core.blank_beside(raw, side) == _blank_beside_numpy(raw, side)
+
+
+def test_blank_beside_across_window_edges():
+    for at in (62, 63, 64, 65, 127, 128):
+        for left, right in ((b" ", b","), (b",", b" ")):
+            raw = b"a" * at + left + right + b"a" * 70
+            assert _core.blank_beside(raw, b",") is True
+            assert _blank_beside_numpy(raw, b",") is True
+        raw = b"a" * at + b" a," + b"a" * 70
+        assert _core.blank_beside(raw, b",") is False
+    assert _core.blank_beside(b"", b",") is False
+    assert _core.blank_beside(memoryview(b"x \t"), b"\r\n") is True  # a blank at the end
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.text(max_size=6), max_size=8),
+    st.lists(st.tuples(st.integers(0, 7), st.booleans()), max_size=60),
+    st.sampled_from([np.uint8, np.uint16, np.uint32, np.uint64]),
+)
+def test_codes_arrow_is_arrows_take(values, rows, code_type):
+    import pyarrow as pa
+
+    if not values:
+        rows = [(0, True) for _ in rows]  # (only nulls point past an empty dictionary)
+    codes = np.array([c % max(1, len(values)) for c, _ in rows], dtype=code_type)
+    nulls = np.array([null for _, null in rows], dtype=bool)
+    dictionary = pa.array(values, type=pa.large_string())
+    _, off, data = dictionary.buffers()
+    offsets = np.frombuffer(off, np.int64)[: len(values) + 1]
+    data = np.zeros(0, np.uint8) if data is None else np.frombuffer(data, np.uint8)
+    out = np.empty(len(codes) + 1, np.int64)
+    got = _core.codes_arrow(offsets, data, codes, nulls, out)
+    strings = pa.LargeStringArray.from_buffers(
+        len(codes), pa.py_buffer(out), pa.py_buffer(got),
+        pa.py_buffer(np.packbits(~nulls, bitorder="little")), int(nulls.sum()),
+    )
+    want = dictionary.take(pa.array(codes.astype(np.int64), mask=nulls))
+    assert strings.to_pylist() == want.to_pylist()
+
+
+def test_codes_arrow_refuses_a_code_past_the_dictionary():
+    import pytest
+
+    offsets = np.array([0, 1], np.int64)
+    with pytest.raises(ValueError, match="past the dictionary"):
+        _core.codes_arrow(offsets, np.frombuffer(b"a", np.uint8), np.array([0, 1], np.uint8),
+                          None, np.empty(3, np.int64))
+
+
+def test_a_big_file_read_by_blocks_on_two_threads_is_pandas_frame(tmp_path, monkeypatch):
+    """Above SMALL_INPUT the drop-in reads on every core, block by block, into column
+    chunks (ColumnWriter), letting go of the file's pages as it goes: the frame is still
+    pandas' own, nulls, free text, a word column and floats included."""
+    import pandas
+
+    import fastetl
+    import fastetl.pandas as fpd
+    from fastetl.dropin import pandas as dropin
+
+    monkeypatch.setattr(dropin, "RELEASE_BYTES", 1 << 20)  # (let go many times here)
+    rng = np.random.default_rng(7)
+    n = 90_000
+    words = np.array(["north", "south", "east", "west"])
+    lines = ["id,qty,price,region,note"]
+    for i in range(n):
+        # (qty's first NA after pandas' sample rows: fastetl reads int64 with null bits)
+        qty = "" if i > 1000 and i % 97 == 0 else str(int(rng.integers(-500, 5000)))
+        note = "" if i % 89 == 0 else f'"item {i}, lot ""{i % 977}"" é"'
+        region = "" if i % 101 == 0 else words[i % 4]
+        lines.append(f"{i},{qty},{rng.random() * 1000:.2f},{region},{note}")
+    path = tmp_path / "big.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert path.stat().st_size >= dropin.SMALL_INPUT
+    fastetl.set_fallback("error")
+    try:
+        got = fpd.read_csv(path)
+    finally:
+        fastetl.set_fallback(None)
+    pandas.testing.assert_frame_equal(got, pandas.read_csv(path), check_exact=True)
+
+
+# (null markers are at most 64 bytes: a 64-byte one takes the parser's long-marker path)
+_MARKS = ["", "NA", "N/A", "nan", "1.#IND", "-1.#QNAN", "n/a", "1", "NaN7", "x" * 63, "x" * 64,
+          "NULL", "null", "na", "#N/A N/A"]
+_WORDS = st.sampled_from(_MARKS + ["y" * 70, "x" * 65, "NaN", "1.5"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(_MARKS), min_size=1, max_size=6, unique=True),
+       st.lists(_WORDS, min_size=1, max_size=30))
+def test_null_markers_are_exactly_the_listed_values(markers, values):
+    """The parser's quick rejects (length, first and last byte) never miss a listed null
+    marker nor take another value for one: the null mask is Python's ``in``."""
+    import fastetl
+    from fastetl.schema import Column, Dialect, Schema
+
+    text = "v\n" + "".join(f'"{v}"\n' for v in values)
+    schema = Schema(
+        columns=(Column("v", "text", nullable=True),),
+        dialect=Dialect(delimiter=",", quote='"', header=True, null_values=tuple(markers)),
+    )
+    t = fastetl.read_csv(text.encode(), schema)
+    assert t.null_mask("v").tolist() == [v in markers for v in values]
