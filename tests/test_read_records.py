@@ -226,3 +226,20 @@ def test_dropin_on_a_file_of_many_pieces(tmp_path, delimiter, late):
         fastetl.set_fallback(None)
     assert got.dtype == want.dtype and got.shape == want.shape
     assert got.tobytes() == want.tobytes()
+
+
+def test_without_a_reservation_the_dropin_reads_as_before(tmp_path, monkeypatch):
+    # where no address space can be reserved (Windows), read_records says None and the
+    # drop-in checks the file whole, then reads it with read_csv: the same answer
+    from fastetl import memory
+
+    monkeypatch.setattr(memory, "ENABLED", False)
+    path = _write(tmp_path, "# head\n1.5,2.5\n\n3.5,4.5 # tail\n")
+    assert read_records(path, _schema(2, comment="#")) is None
+    fastetl.set_fallback("error")
+    try:
+        got = fastetl.loadtxt(path, delimiter=",")
+    finally:
+        fastetl.set_fallback(None)
+    want = ORIGINAL_LOADTXT(path, delimiter=",")
+    assert got.dtype == want.dtype and got.tobytes() == want.tobytes()

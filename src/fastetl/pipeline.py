@@ -2108,6 +2108,8 @@ def read_plain_file(
     of the file once, piece by piece, before it is parsed, and may raise to stop the run
     (the exception of the first piece in input order that failed is raised).  Under the
     policy "raise" only: the first bad row raises its :class:`ParseError`."""
+    if not hasattr(os, "preadv") or not memory.ENABLED:  # (Windows): the usual path
+        return None
     dtype = schema.dtype()
     itemsize = dtype.itemsize
     try:
