@@ -164,10 +164,10 @@ cdef extern from * nogil:
         e = 138 + ub + fastetl_pow5_e5[q - FASTETL_POW5_MIN] + q - lz;   /* of m54 / 2 */
         if (e >= -1074) {
             m = m54 >> 1;
-            if ((m54 & 1) && (sticky || (m & 1))) {
-                m += 1;
-                if (m == (1ULL << 53)) { m >>= 1; e += 1; }
-            }
+            /* round half to even, without a branch (the rounding bit is a coin toss:
+               a branch on it is mispredicted half the time) */
+            m += (m54 & 1) & ((uint64_t)(sticky != 0) | (m & 1));
+            if (m == (1ULL << 53)) { m >>= 1; e += 1; }
             if (e > 1023 - 52) { *bits = 0x7FF0000000000000ULL; return 0; }
             *bits = ((uint64_t)(e + 1075) << 52) | (m & ((1ULL << 52) - 1));
             return 0;
@@ -425,9 +425,9 @@ cdef inline int parse_double(Parser p, const char *s, Py_ssize_t n, double *out)
     cdef bint neg = False
     cdef uint64_t mant = 0
     cdef int64_t exp10 = 0
-    if n > 0 and (s[0] == c'+' or s[0] == c'-'):
+    if n > 0:  # (the sign without a branch: signs of data are coin tosses too)
         neg = s[0] == c'-'
-        i = 1
+        i = neg | (s[0] == c'+')
     nint = read_digits(s, i, n, &mant) - i
     i += nint
     if i < n and s[i] == c'.':

@@ -23,7 +23,15 @@ from ._version import __version__
 from . import lineage, memory, outset, widening
 from . import openlineage as _ol
 from .errors import Interrupted, OutputError, ParseError, SchemaError
-from .pipeline import DEFAULT_BLOCK_SIZE, ON_ERROR, RunResult, estimate_rows, run
+from .pipeline import (
+    DEFAULT_BLOCK_SIZE,
+    ON_ERROR,
+    RunResult,
+    estimate_rows,
+    plain_file_applies,
+    read_plain_file,
+    run,
+)
 from .resume import Checkpoints, ResumePoint, identity, resume_point
 from .rules import has_rules
 from .schema import Dialect, Schema, as_schema
@@ -964,6 +972,30 @@ def read_into(
     with open_source(src, schema.dialect.encoding) as source:
         result = run(source, schema, writer, None, _workers(workers, source, None), progress)
     return {"rows": result.rows, **_decoding(schema, result)}
+
+
+def read_records(
+    path: str | os.PathLike[str],
+    schema: Schema,
+    *,
+    workers: int | None = None,
+    inspect: Callable[[Any, int, int], None] | None = None,
+) -> np.ndarray | None:
+    """The records of the regular file ``path`` under a full ``schema``, as read_csv's
+    ``t.array`` gives them, read straight into one array by all threads -- or None when
+    the file or the schema needs read_csv (quotes, escapes, a header, learned categories,
+    text columns, rules, no room to reserve ...).  For the drop-ins, whose inputs are
+    mostly this simple.  ``inspect(data, start, end)`` is shown each byte of the file
+    once, before it is parsed, and may raise to stop the read (its exception is raised).
+    Bad rows raise their :class:`ParseError` (the policy "raise")."""
+    path = os.fspath(path)
+    if not isinstance(schema, Schema) or not plain_file_applies(schema):
+        return None
+    if is_stream_path(path) or not os.path.isfile(path):
+        return None
+    want = cpu_count() if workers is None else workers
+    _check_options(None, want)
+    return read_plain_file(path, schema, want, inspect)
 
 
 def read_csv(

@@ -15,6 +15,7 @@ number, the column name and the offending text.
 from __future__ import annotations
 
 import mmap
+import os
 import re
 import tempfile
 import threading
@@ -28,12 +29,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from . import _core
+from . import _core, memory
 from .errors import ParseError
 from .layout import learned_categories, make_parser, syntax_word
 from .rules.evaluate import Checker, has_rules
 from .schema import Binding, Schema
-from .sources import Source, check_encoding_prefix
+from .sources import InputError, Source, check_encoding_prefix, compression_of
+from .store import SMALL_RESULT_BYTES
 
 DEFAULT_BLOCK_SIZE = 2 << 20  # per block: 2 MiB kept 2 workers near 72 MiB peak RSS (4 MiB: ~103)
 # A row longer than this is never held whole: under raise it is refused; under skip and
@@ -2053,3 +2055,241 @@ def _run_parallel(
                 slot.close()
             raise
     return committer.categories()
+
+
+# -- a plain file parsed straight into its result ------------------------------------
+# For read_csv's simplest inputs (a regular file; no quotes, escapes or header; records
+# of fixed size with no dictionary learned and no rules): every worker reads its own
+# pieces of the file (``os.preadv`` into a buffer it keeps: each byte read once, and the
+# copy made on all threads), counts their line breaks (a bound on their rows, so the
+# place of each piece's records in the result is known as soon as the pieces before it
+# are counted) and parses the rows straight into one reserved array: no record buffer,
+# no copy, the result's pages touched first by the threads that fill them.
+PLAIN_PIECE_BYTES = 4 << 20  # the pieces of a file (smaller for small files: all threads busy)
+_PIECE_SLACK = 64 << 10  # read past a piece's end, where its last row ends
+_MAX_RESERVE_BYTES = 1 << 40  # address space for the records at most (else the usual path)
+
+
+def plain_file_applies(schema: Schema) -> bool:
+    """Whether :func:`read_plain_file` reads inputs of ``schema``."""
+    d = schema.dialect
+    if d.quote is not None or d.escape is not None or d.header or d.ragged != "strict":
+        return False
+    if d.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        return False
+    if schema.text_names or has_rules(schema):
+        return False
+    return not any(c.type == "category" for c in schema.columns)
+
+
+class _NotPlain(Exception):
+    """The file is not for read_plain_file after all: the caller takes the usual path."""
+
+
+class _PlainRun:
+    """What the workers of one :func:`read_plain_file` share (under ``cond``)."""
+
+    def __init__(self, nchunks: int) -> None:
+        self.cond = threading.Condition()
+        self.next = 0  # the next piece to take
+        self.counts: dict[int, int] = {}  # piece -> line breaks (its rows at most)
+        self.offsets = [0]  # offsets[k]: the first record of piece k (known for k < len)
+        self.rows: dict[int, int] = {}  # piece -> records written
+        self.stop = nchunks  # the first piece that failed (or nchunks)
+        self.failed: dict[int, Any] = {}  # piece -> exception, or (result tuple, context)
+
+    def fail(self, k: int, what: Any) -> None:
+        with self.cond:
+            self.failed[k] = what
+            self.stop = min(self.stop, k)
+            self.cond.notify_all()
+
+
+def read_plain_file(
+    path: str,
+    schema: Schema,
+    workers: int,
+    inspect: Callable[[Any, int, int], None] | None = None,
+    piece: int | None = None,
+) -> np.ndarray | None:
+    """The records of the regular file ``path`` under ``schema`` (see
+    :func:`plain_file_applies`), parsed by ``workers`` threads (the calling one among
+    them) straight into one array; None where no address space can be reserved for it
+    (the caller takes the usual path).  ``inspect(data, start, end)`` is shown every byte
+    of the file once, piece by piece, before it is parsed, and may raise to stop the run
+    (the exception of the first piece in input order that failed is raised).  Under the
+    policy "raise" only: the first bad row raises its :class:`ParseError`."""
+    if not hasattr(os, "preadv") or not memory.ENABLED:  # (Windows): the usual path
+        return None
+    dtype = schema.dtype()
+    itemsize = dtype.itemsize
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
+    try:
+        size = os.fstat(fd).st_size
+
+        def pread(buf: np.ndarray, at: int, offset: int, n: int) -> None:
+            view = memoryview(buf)[at : at + n]
+            got = 0
+            while got < n:
+                try:
+                    k = os.preadv(fd, [view[got:]], offset + got)
+                except OSError as e:
+                    raise InputError(f"cannot read {path}: {e.strerror or e}") from None
+                if not k:
+                    raise InputError(f"{path} shrank while it was read")
+                got += k
+
+        binding = _bind(RunResult(), schema, None)
+        d = schema.dialect
+        head = np.empty(min(size, 64 << 10), np.uint8)
+        pread(head, 0, 0, len(head))
+        if compression_of(bytes(head[:8])) is not None:
+            return None
+        start = check_encoding_prefix(bytes(head[:4]), path)
+        while True:  # skip_rows: read on until the lines to skip end
+            start0 = _skip_lines(head, start, d.skip_rows, len(head) == size)
+            if start0 >= 0:
+                break
+            if len(head) > MAX_ROW_BYTES:
+                return None
+            more = np.empty(min(size, 2 * len(head)), np.uint8)
+            pread(more, 0, 0, len(more))
+            head = more
+        if inspect is not None:
+            inspect(head, 0, start0)
+        lines0 = _core.count_lines(head, 0, start0)
+        # every row takes at least one byte per field (delimiters and its line break)
+        bound = (size - start0) // max(1, binding.nfields) + 1
+        if bound * itemsize > _MAX_RESERVE_BYTES:
+            return None
+        mem = memory.reserve(bound * itemsize, dtype)
+        if mem is None:
+            return None
+        out = mem.array.view(np.uint8)
+        span = size - start0
+        chunk = piece or max(64 << 10, min(PLAIN_PIECE_BYTES, span // (4 * workers) + 1))
+        nchunks = max(1, -(-span // chunk))
+        run = _PlainRun(nchunks)
+
+        def work() -> None:
+            parser = make_parser(binding)
+            buf = np.empty(chunk + _PIECE_SLACK + 1, np.uint8)
+            while True:
+                with run.cond:
+                    k = run.next
+                    run.next += 1
+                    if k >= nchunks or k > run.stop:
+                        return
+                try:
+                    buf = _plain_piece(run, k, buf, parser, out, pread, inspect, size,
+                                       start0, chunk, nchunks, bound)
+                except BaseException as e:  # (the first piece in input order decides)
+                    run.fail(k, e)
+                    return
+                if buf is None:
+                    return
+
+        threads = [
+            threading.Thread(target=work, name="fastetl-plain") for _ in range(workers - 1)
+        ]
+        for t in threads:
+            t.start()
+        try:
+            work()
+        finally:
+            for t in threads:
+                t.join()
+    finally:
+        os.close(fd)
+    if run.failed:
+        k = min(run.failed)
+        what = run.failed[k]
+        if isinstance(what, _NotPlain):
+            return None
+        if isinstance(what, BaseException):
+            raise what
+        res, data, base, lines_in = what
+        pos = _Position(data, lines0 + sum(run.counts[j] for j in range(k)) - lines_in, base)
+        raise _parse_error(res, pos, binding, sum(run.rows[j] for j in range(k)) + res[1])
+    total = 0
+    for k in range(nchunks):  # pieces with fewer rows than lines leave gaps: close them
+        n, at = run.rows[k] * itemsize, run.offsets[k] * itemsize
+        if at != total and n:
+            out[total : total + n] = out[at : at + n]  # (numpy copies overlaps safely)
+        total += n
+    total //= itemsize
+    result = mem.array[:total]
+    if total * itemsize <= SMALL_RESULT_BYTES and 4 * total * itemsize < mem.nbytes:
+        result = result.copy()  # (as ArrayWriter.result: no gigabytes of address space kept)
+    return result
+
+
+def _plain_piece(
+    run: _PlainRun, k: int, buf: np.ndarray, parser: _core.Parser, out: np.ndarray,
+    pread: Callable[[np.ndarray, int, int, int], None],
+    inspect: Callable[[Any, int, int], None] | None, size: int, start0: int,
+    chunk: int, nchunks: int, bound: int,
+) -> np.ndarray | None:
+    """Read, count and parse piece ``k`` (the rows that start in its bytes) into ``out``,
+    in ``buf`` (or a bigger buffer, returned to be kept); None: stop (an earlier piece failed
+    or this one holds a bad row)."""
+    lo = start0 + k * chunk
+    hi = min(size, lo + chunk)
+    first = lo if k == 0 else lo - 1  # buf[0]: the byte before the piece, whether a line ends there
+    have = min(size, hi + _PIECE_SLACK) - first
+    if have > len(buf):
+        buf = np.empty(have, np.uint8)
+    pread(buf, 0, first, have)
+
+    def cut(at: int) -> int | None:
+        """Where the first row starting at or after buf[at] starts (just after a line
+        break, CRLF one: the same cut for the piece that ends there and the one that
+        starts there); None: not known until more is read."""
+        r = int(_core.line_start_after(buf[:have], at))
+        return None if r >= have and first + have < size else r
+
+    while True:
+        s = 0 if k == 0 else cut(0)
+        if s is not None:
+            if first + s >= hi:  # no row starts in this piece
+                e: int | None = s
+                break
+            e = have if hi >= size else cut(hi - 1 - first)
+            if e is not None:
+                break
+        if have > chunk + MAX_ROW_BYTES:
+            raise _NotPlain  # one row longer than a row may be: the usual path says so
+        bigger = np.empty(min(size - first, 2 * have), np.uint8)
+        bigger[:have] = buf[:have]
+        pread(bigger, have, first + have, len(bigger) - have)
+        buf, have = bigger, len(bigger)
+    assert e is not None
+    data = buf[:have]
+    if inspect is not None:
+        inspect(data, s, e)
+    lines = _core.count_lines(data, s, e)
+    cap = lines + (1 if first + e == size else 0)  # (a last line with no line break)
+    with run.cond:
+        run.counts[k] = lines
+        while len(run.offsets) - 1 in run.counts:  # (as far as the pieces are counted)
+            j = len(run.offsets) - 1
+            run.offsets.append(run.offsets[j] + run.counts[j])
+        run.cond.notify_all()
+        run.cond.wait_for(lambda: len(run.offsets) > k or run.stop < k)
+        if run.stop < k:
+            return None
+        at = run.offsets[k]
+    if at + cap > bound:  # more lines than the rows reserved for (blank or comment lines)
+        raise _NotPlain
+    res = parser.parse(data, s, e, True, out, at, cap)
+    if res[0] != _S["OK"] or res[2] != e:
+        if res[0] == _S["OK"]:  # pragma: no cover - rows never exceed line breaks
+            raise AssertionError("internal error: a piece was not parsed to its end")
+        run.fail(k, (res, data, first, _core.count_lines(data, 0, s)))
+        return None
+    with run.cond:
+        run.rows[k] = res[1]
+    return buf

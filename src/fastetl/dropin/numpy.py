@@ -9,8 +9,9 @@ fallback policy (:mod:`.fallback`), with the reason from :data:`FALLBACK`.
 
 The common loadtxt call -- a plain file path, a float or signed integer dtype, one
 delimiter or runs of spaces, ``comments="#"`` or None, no ``quotechar`` or
-``max_rows`` -- skips the byte preparation below: the core reads the path itself, in
-windows, with its own ``comment`` and ``skip_rows`` options, and N float64 fields are
+``max_rows`` -- skips the byte preparation below: the file is read once, piece by piece
+on all threads (``api.read_records``), each piece checked and parsed with the core's own
+``comment`` and ``skip_rows`` options straight into the result, and N float64 fields are
 viewed as the 2-D result without a copy (:func:`_loadtxt_path`).  A file it cannot
 prove it reads as numpy does (non-ASCII bytes, other whitespace, a line of blanks
 before a comment), and any row the core refuses there, take the general translation.
@@ -993,6 +994,29 @@ def _plain_text(fname: str, spaces: bool, comment: bool) -> bool:
                 return False
 
 
+class _NotPlainText(Exception):
+    """A piece of the file the core may read otherwise than numpy (see _plain_text)."""
+
+
+class _Inspector:
+    """:func:`_plain_text`'s checks, made on each piece of the file as the core reads it
+    (``api.read_records``: the file is read once): raises :class:`_NotPlainText`."""
+
+    def __init__(self, spaces: bool, comment: bool) -> None:
+        self.others = b"\t" + b"".join(_OTHER_SPACES) if spaces else b""
+        self.comment = comment and not spaces
+        self.marks = self.others + (b"#" if self.comment else b"")
+
+    def __call__(self, data: Any, start: int, end: int) -> None:
+        piece = data[start:end]  # (whole lines)
+        if find_bytes(piece, self.marks, True) < 0:
+            return
+        if not self.comment or find_bytes(piece, self.others, True) >= 0:
+            raise _NotPlainText
+        if _blanks_then_comment(bytes(piece)):
+            raise _NotPlainText
+
+
 def _loadtxt_path(
     fname: Any, dt: np.dtype, targets: list[np.dtype] | None, delim: str | None,
     comm: tuple[str, ...], skip: int, usecols: Any, unpack: bool, ndmin: int,
@@ -1001,8 +1025,10 @@ def _loadtxt_path(
     """The common case read without preparing bytes in Python: a plain file path, a
     float or signed integer dtype, a one-character delimiter or None (runs of spaces),
     ``comments="#"`` or None.
-    The core reads the path itself (in windows), with its own ``comment`` and
-    ``skip_rows``; the records of N float64 fields are viewed as the 2-D result.
+    The file is read once by all threads (``api.read_records``), each piece checked as
+    :func:`_plain_text` checks a file (:class:`_Inspector`) and parsed with the core's own
+    ``comment`` and ``skip_rows`` into one array; the records of N float64 fields are
+    viewed as the 2-D result.
     None when the input is not provably read as numpy reads it, or when the core refuses
     a row: the caller's path (byte preparation, then numpy) answers."""
     if isinstance(fname, os.PathLike):
@@ -1017,24 +1043,27 @@ def _loadtxt_path(
         return None
     if not _ascii_compatible(enc or _locale_encoding()):
         return None
-    if os.path.getsize(fname) == 0 or not _plain_text(fname, delim is None, bool(comm)):
+    if os.path.getsize(fname) == 0:
         return None
     first = None
-    with open(fname, encoding="ascii", newline=None) as fh:  # numpy's universal newlines
-        for line in itertools.islice(fh, skip, None):
-            text = line.rstrip("\n")
-            if comm:
-                text = text.split("#", 1)[0]
-            if text.strip(" ") if delim is None else text:
-                first = text
-                break
+    try:
+        with open(fname, encoding="ascii", newline=None) as fh:  # numpy's universal newlines
+            for line in itertools.islice(fh, skip, None):
+                text = line.rstrip("\n")
+                if comm:
+                    text = text.split("#", 1)[0]
+                if text.strip(" ") if delim is None else text:
+                    first = text
+                    break
+    except UnicodeDecodeError:
+        return None  # (not ASCII: the caller's path)
     if first is None:
         return None  # no row: the caller's path gives numpy's empty result and warning
     ncols = len(first.split()) if delim is None else first.count(delim) + 1
     used = _usecols(usecols, ncols) if usecols is not None else list(range(ncols))
     if not used:
         return None
-    from ..api import read_csv  # the drop-ins sit above api (DESIGN.md)
+    from ..api import read_csv, read_records  # the drop-ins sit above api (DESIGN.md)
 
     ctype = _core_type(dt)
     wanted = set(used)
@@ -1045,11 +1074,18 @@ def _loadtxt_path(
         delimiter=delim or " ", quote=None, header=False, encoding="utf-8", null_values=(),
         comment=comm[0] if comm else None, skip_rows=skip, skip_initial_space=delim is None,
     )
+    schema = Schema(columns=columns, dialect=dialect)
     try:
-        rec = read_csv(fname, schema=Schema(columns=columns, dialect=dialect)).array
-    except FastETLError:
+        # one read of the file: each piece checked (_Inspector) as it is parsed
+        rec = read_records(fname, schema, inspect=_Inspector(delim is None, bool(comm)))
+        if rec is None:  # (no room reserved for the result ...): read_csv, checked first
+            if not _plain_text(fname, delim is None, bool(comm)):
+                return None
+            rec = read_csv(fname, schema=schema).array
+    except (FastETLError, _NotPlainText):
         # a row the core refuses here may still be read by the byte preparation (a
-        # space at a line's end ...), or numpy's own error is the answer: the caller decides
+        # space at a line's end ...), or numpy's own error is the answer: the caller
+        # decides; and a file the core may read otherwise than numpy goes there too
         return None
     if len(rec) == 0:
         return None
