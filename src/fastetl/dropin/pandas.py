@@ -43,7 +43,7 @@ import mmap
 import os
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -54,6 +54,7 @@ from .. import _core
 from ..api import read_csv as _fastetl_read_csv
 from ..errors import ParseError, SchemaError
 from ..schema import DECIMAL_MARKS, THOUSANDS_SEPARATORS, Column, Dialect, Schema, unique_names
+from . import pandas_floats
 from .fallback import Unsupported, fall_back
 
 # The function in its own module: `fastetl run` / install() patch `pandas.read_csv`,
@@ -567,6 +568,8 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
     """What fastetl reads for this call, or Unsupported."""
     _bool_arguments(opts)
     said = _dialect(opts)
+    if not _is_default(opts["float_precision"], _ONLY_DEFAULT["float_precision"]):
+        raise _PandasSays()  # (the C engine knows no other: pandas' own error, if it says so)
     for key, allowed in _ONLY_DEFAULT.items():
         if not _is_default(opts[key], allowed):
             raise Unsupported(f"{key}={opts[key]!r}")
@@ -1491,26 +1494,32 @@ def _nullable(backend: str, values: np.ndarray, nulls: np.ndarray) -> Any:
     return pandas.arrays.BooleanArray(values.copy(), nulls.copy())
 
 
-def _marks_float_guard(plan: _Plan) -> None:
-    """pandas' float parser with decimal/thousands marks (float_precision None or "high")
-    is not correctly rounded (8.094464919385088e+44 with thousands="," is
-    8.094464919385087e+44); it is exact where one multiplication or division by a power
-    of ten is: at most 15 digits and an exponent of one digit.  "round_trip" rounds
-    correctly.  "legacy" scales by the powers 10, 100, 1e4, 1e8, 1e16 in turn: exact
-    where the number's exponent (after its fraction digits) is 0 or one of those, which
-    is checked number by number (in Python: files up to LEGACY_BYTES).  Unsupported
-    unless every number of the file is of that kind."""
+def _marks_float_guard(plan: _Plan) -> bool:
+    """True when fastetl's floats are pandas' for this file; False when the float columns
+    need pandas' own rounding (:func:`_pandas_floats`).  How pandas rounds is checked
+    once per set of options (pandas_floats.rounding): pandas 3.1 reads numbers without
+    a thousands mark correctly rounded, under every float_precision; with one, its parser
+    (precise_xstrtod) is exact where one multiplication or division by a power of ten
+    is: at most 15 digits and an exponent of one digit, else it rounds its own way,
+    which pandas_floats.xstrtod repeats.  An older pandas' "legacy" scales by the
+    powers 10, 100, 1e4, 1e8, 1e16 in turn: exact where the number's exponent (after its fraction digits) is 0 or one
+    of those, which is checked number by number (in Python: files up to LEGACY_BYTES).
+    Unsupported where none of this proves the frames equal."""
     precision = plan.guards["precision"]
-    if precision == "round_trip":
-        return
+    decimal, thousands = plan.guards["marks"][0], plan.guards["marks"][1:] or None
+    rounding = pandas_floats.rounding(precision, decimal, thousands)
+    if rounding == "nearest":
+        return True
     marks = re.escape(plan.guards["marks"].encode())
     raw = _raw(plan)
-    if re.search(rb"(?:[0-9][" + marks + rb"]?){16}", raw) or re.search(
-        rb"[eE][+-]?[0-9]{2}", raw
-    ):
+    # (xstrtod: an exponent of one digit may still scale by 10**23 or more, inexact)
+    exponent = rb"[eE][+-]?[0-9]" if rounding == "xstrtod" else rb"[eE][+-]?[0-9]{2}"
+    if re.search(rb"(?:[0-9][" + marks + rb"]?){16}", raw) or re.search(exponent, raw):
+        if rounding == "xstrtod":
+            return False
         raise Unsupported("floats beyond 15 digits (pandas rounds them its own way)")
-    if precision != "legacy":
-        return
+    if rounding == "xstrtod" or precision != "legacy":
+        return True
     if len(raw) > LEGACY_BYTES:
         raise Unsupported("float_precision='legacy' on a file over 1 MiB")
     dec = re.escape(plan.guards["marks"][0].encode())
@@ -1519,6 +1528,38 @@ def _marks_float_guard(plan: _Plan) -> None:
         power = abs(int(m.group(2) or 0) - len(m.group(1) or b""))
         if power & (power - 1):
             raise Unsupported("float_precision='legacy' scaling a number twice")
+    return True
+
+
+def _float_texts(plan: _Plan) -> Any:
+    """The file read again with only its float columns, as text (for pandas' rounding)."""
+    twin = replace(
+        plan,
+        columns=[replace(c, kind="text", width=_width(32)) for c in plan.columns
+                 if c.kind == "float"],
+    )
+    return _read(twin)[0]
+
+
+def _pandas_floats(plan: _Plan, texts: Any, name: str, values: np.ndarray) -> np.ndarray:
+    """``values`` (a float column, correctly rounded) as pandas rounds them with the
+    call's decimal/thousands marks: the numbers of more than 15 characters or with an
+    exponent again, by pandas_floats.xstrtod from their text."""
+    raw = np.asarray(texts.array[name])
+    nulls = texts.null_mask(name)
+    todo = ~nulls & ((np.char.str_len(raw) > 15) | (np.char.find(np.char.lower(raw), b"e") >= 0))
+    if not todo.any():
+        return values
+    decimal, thousands = plan.guards["marks"][0], plan.guards["marks"][1:] or None
+    out = values.copy()
+    for i in np.flatnonzero(todo):
+        got = pandas_floats.xstrtod(raw[i].decode("utf-8"), decimal, thousands)
+        if got is None:
+            if not np.isnan(values[i]) and not np.isinf(values[i]):
+                raise Unsupported(f"{raw[i]!r} is a float to fastetl, not to pandas' parser")
+            continue  # (nan, inf: pandas' own words, read alike)
+        out[i] = got
+    return out
 
 
 def _cast(col: _Col, raw: np.ndarray, nulls: np.ndarray) -> Any:
@@ -1540,10 +1581,11 @@ def _cast(col: _Col, raw: np.ndarray, nulls: np.ndarray) -> Any:
 
 
 def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
+    texts = None  # the float columns as text, where pandas rounds them its own way
     if any(c.kind == "float" for c in plan.columns) and (
-        plan.guards["marks"] != "." or plan.guards["precision"] == "legacy"
-    ):
-        _marks_float_guard(plan)
+        plan.guards["marks"] != "." or plan.guards["precision"] not in (None, "high", "round_trip")
+    ) and not _marks_float_guard(plan):
+        texts = _float_texts(plan)
     by_pos = {i: c for i, c in enumerate(schema.columns)}
     data = {}
     guarded = False
@@ -1558,6 +1600,8 @@ def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
             data[k] = raw.astype("M8[us]")
             continue
         if col.kind == "float":
+            if texts is not None:
+                raw = _pandas_floats(plan, texts, name, raw)
             floats = plan.guards["na_floats"]
             if len(floats):  # (numbers pandas reads as NA by value: -999.000 for -999)
                 hit = np.isin(raw, floats)
