@@ -706,7 +706,7 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         dialect_extra=dialect_extra,
         guards={"bool_words": words, "marks": decimal + (thousands or ""), "said": said,
                 "na_floats": _na_floats(opts), "skip_blank_lines": opts["skip_blank_lines"],
-                "header_cut": above > 0,
+                "header_cut": above > 0, "chunk": bool(replay.get("chunk")),
                 "precision": opts["float_precision"]},
     )
 
@@ -767,7 +767,47 @@ def _first_row(plan: _Plan) -> list[bytes]:
         raise Unsupported("an escape in the first row")
     if comment is not None and any(comment.encode() in f for f in fields):
         raise Unsupported("a comment mark in the first row")
+    plan.guards["first_row"] = (head, start, _end, final)
     return fields
+
+
+def _leading_columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> int:
+    """pandas' implicit index: data rows longer than the header row by k fields make
+    their first k fields the (unnamed) index.  k (from the first data row, as pandas
+    counts it), or 0; Unsupported where fastetl could find another k than pandas."""
+    if opts["index_col"] is not None or not plan.header or len(sample) == 0:
+        return 0
+    head, start, end, final = plan.guards["first_row"]
+    status, fields, _ = _core.split_row(
+        head, end, len(head), final, ord(plan.delimiter), ord(plan.quote) if plan.quote else -1
+    )
+    k = len(fields) - plan.nfields
+    if status != 0 or k <= 0:
+        return 0
+    nd = _readers.lib.no_default
+    if opts["usecols"] is not None or opts["names"] not in (None, nd):
+        raise Unsupported("rows longer than the header with usecols or names")
+    one_line = head[start:end].rstrip(b"\r\n")
+    if start != 0 or b"\n" in one_line or b"\r" in one_line:
+        raise Unsupported("rows longer than the header after comments or a header of lines")
+    if plan.guards.get("chunk"):  # (pandas counts k on the file's first row, not a chunk's)
+        raise Unsupported("rows longer than the header with chunksize or iterator")
+    if sample.index.nlevels != k or len(sample.columns) != plan.nfields:
+        raise Unsupported("rows longer than the header that pandas reads otherwise")
+    return k
+
+
+def _lead_index(df: pandas.DataFrame, k: int, labels: Any) -> pandas.DataFrame:
+    """The frame of an implicit index (:func:`_leading_columns`): its first ``k`` columns
+    made the unnamed index, the rest labelled as pandas labels them."""
+    for i in range(k):
+        d = df.iloc[:, i].dtype
+        if len(df) and not (d == np.dtype("int64") or d == np.dtype("float64") or d == "str"):
+            raise Unsupported(f"an index column of type {d}")
+    out = df.set_index(list(df.columns[:k]))
+    out.index.names = [None] * k
+    out.columns = labels
+    return out
 
 
 def _mangled(header: list[str]) -> bool:
@@ -872,6 +912,16 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
     plan.guards["positions"] = {n: i for i, n in enumerate(names)}
     labels = list(sample.columns)
     usecols = opts["usecols"]
+    lead = _leading_columns(plan, opts, sample)
+    if lead:  # (the header row is cut: fields by position, the index first)
+        sample = sample.reset_index(drop=False, names=[("\0lead", i) for i in range(lead)])
+        labels = list(sample.columns)
+        plan.nfields += lead
+        names = [f"f{i}" for i in range(plan.nfields)]
+        plan.guards["names"] = names
+        plan.guards["positions"] = {n: i for i, n in enumerate(names)}
+        plan.guards["lead"] = lead
+        plan.dialect_extra["skip_rows"] = 1
     if usecols is None:
         if len(labels) != plan.nfields:
             raise Unsupported("rows and header of different lengths (an implied index)")
@@ -954,7 +1004,7 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
         if any(k not in known for k in dtype):
             raise Unsupported("dtype for a column not read")
     plan.columns = cols
-    plan.labels = sample.columns
+    plan.labels = sample.columns if not lead else pandas.RangeIndex(plan.nfields)
     plan.guards["header_fields"] = fields
 
 
@@ -982,7 +1032,7 @@ def _schema(plan: _Plan) -> Schema:
     dialect = Dialect(
         delimiter=plan.delimiter,
         quote=plan.quote,
-        header="rename" if plan.header else False,
+        header="rename" if plan.header and not plan.guards.get("lead") else False,
         encoding="utf-8",
         null_values=plan.nulls,
         **plan.dialect_extra,
@@ -1683,6 +1733,8 @@ def _answer(opts: dict[str, Any], replay: dict[str, Any]) -> pandas.DataFrame:
             df = sample
         else:
             df = _frame(plan, table, schema)
+            if plan.guards.get("lead"):
+                df = _lead_index(df, plan.guards["lead"], sample.columns)
     finally:
         raw = plan.guards.pop("raw", None)
         if isinstance(raw, mmap.mmap):
