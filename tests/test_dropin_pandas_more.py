@@ -540,3 +540,55 @@ def test_skip_blank_lines_false_blank_line_after_a_bom(tmp_path):
     p.write_bytes(b"\xef\xbb\xbf\n1\n")
     fastetl.set_fallback("silent")
     same(p, names=["a"], skip_blank_lines=False)
+
+
+# -- rows longer than the header: pandas' implicit index --------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A,B,C\nfoo,1,2,3\nbar,4,5,6\nbaz,7,8,9\n",  # a str index
+        "A,B\nx,1,2,3\ny,4,5,6\n",  # two levels
+        "A,B,C\n1.5,1,2,3\n2,4,5,6\n",  # a float index
+        "A,B,C\n1,a,2,3\n2,4,5\n",  # an int index (a range to pandas), a short row
+    ],
+)
+def test_implicit_index_on_own_path(tmp_path, text):
+    df = own(write(tmp_path, text))
+    assert df.index.name is None and df.index.nlevels == text.split("\n")[1].count(",") - text.split("\n")[0].count(",")
+
+
+@st.composite
+def _longer_rows(draw):
+    """A header of n names and rows of n + k fields (k leading), sometimes a row of
+    another length further down."""
+    n, k = draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    rows = draw(st.lists(st.lists(_CELLS, min_size=n + k, max_size=n + k), min_size=1,
+                         max_size=8))
+    lines = [",".join(r) for r in rows]
+    if draw(st.booleans()):
+        extra = draw(st.lists(_CELLS, min_size=1, max_size=n + k + 2))
+        lines.insert(draw(st.integers(1, len(lines))), ",".join(extra))
+    return ",".join(f"c{i}" for i in range(n)) + "\n" + "\n".join(lines) + "\n"
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(text=_longer_rows())
+def test_implicit_index_differential(tmp_path_factory, text):
+    """Random files whose rows are longer than the header: pandas' frame (its index from
+    the leading fields) or its exception, silently where fastetl falls back."""
+    fastetl.set_fallback("silent")
+    same(write(tmp_path_factory.mktemp("i"), text))
+
+
+def test_implicit_index_with_chunks_is_pandas(tmp_path):
+    """pandas counts the leading fields on the file's first row, not on each chunk's:
+    chunks of such a file are pandas' own (a fallback)."""
+    p = write(tmp_path, "A,B\nx,1,2\ny,3,4\nz,5,6\nw,7,8\n")
+    fastetl.set_fallback("silent")
+    same_chunks(lambda: p, chunksize=2)
+    fastetl.set_fallback("error")
+    with pytest.raises(FallbackError, match="longer than the header"):
+        with fpd.read_csv(p, chunksize=2) as reader:
+            list(reader)

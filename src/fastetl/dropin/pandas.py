@@ -782,8 +782,10 @@ def _leading_columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame
         head, end, len(head), final, ord(plan.delimiter), ord(plan.quote) if plan.quote else -1
     )
     k = len(fields) - plan.nfields
-    if status != 0 or k <= 0:
-        return 0
+    if status != 0 or k <= 0 or any(
+        plan.dialect_extra.get(m) for m in ("escape", "comment", "skip_initial_space")
+    ):
+        return 0  # (these may join or end fields, split_row does not know them: the core says)
     nd = _readers.lib.no_default
     if opts["usecols"] is not None or opts["names"] not in (None, nd):
         raise Unsupported("rows longer than the header with usecols or names")
