@@ -19,7 +19,7 @@ import fastetl.pandas as fpd
 from fastetl.dropin import pandas_floats
 from fastetl.dropin.fallback import FallbackError
 
-from test_dropin_pandas import _policy, own, same, write  # noqa: F401 - _policy: autouse
+from test_dropin_pandas import _falls_back, _policy, own, same, write  # noqa: F401 - _policy: autouse
 
 _PRECISIONS = [None, "high", "round_trip", "legacy"]
 
@@ -592,3 +592,20 @@ def test_implicit_index_with_chunks_is_pandas(tmp_path):
     with pytest.raises(FallbackError, match="longer than the header"):
         with fpd.read_csv(p, chunksize=2) as reader:
             list(reader)
+
+
+@pytest.mark.parametrize("key", ["sep", "delimiter"])
+@pytest.mark.parametrize("sep,terminator", [("\n", None), ("\r", "\r"), ("\n", "\n")])
+def test_line_break_as_separator_is_pandas_error(tmp_path, key, sep, terminator):
+    """A line break as the separator: pandas' own ValueError, not a fallback."""
+    p = write(tmp_path, "a,b,c\n1,2,3\n")
+    fastetl.set_fallback("error")
+    with pytest.raises(ValueError, match="cannot be used as a separator") as err:
+        fpd.read_csv(p, lineterminator=terminator, **{key: sep})
+    assert not isinstance(err.value, FallbackError)
+    same(p, lineterminator=terminator, **{key: sep})
+
+
+def test_line_break_as_separator_with_another_terminator_falls_back(tmp_path):
+    p = write(tmp_path, "a\nb\nc~1\n2\n3~")
+    _falls_back(p, "lineterminator", sep="\n", lineterminator="~")

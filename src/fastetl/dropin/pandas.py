@@ -398,6 +398,10 @@ def _separator(opts: dict[str, Any]) -> str:
         return ","
     if sep == r"\s+":
         return _WHITESPACE
+    if isinstance(sep, str) and sep in ("\n", "\r"):
+        # pandas refuses a line break as the separator unless another lineterminator
+        # frees it: its own error (or, where it reads the input, a fallback)
+        raise _PandasSays()
     if not isinstance(sep, str) or len(sep) != 1 or not sep.isascii() or sep in "\r\n\"":
         raise Unsupported(f"sep={sep!r} (one ASCII character is covered)")
     if sep == " ":
