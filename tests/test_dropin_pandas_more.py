@@ -609,3 +609,62 @@ def test_line_break_as_separator_is_pandas_error(tmp_path, key, sep, terminator)
 def test_line_break_as_separator_with_another_terminator_falls_back(tmp_path):
     p = write(tmp_path, "a\nb\nc~1\n2\n3~")
     _falls_back(p, "lineterminator", sep="\n", lineterminator="~")
+
+
+# -- header rows: MultiIndex columns ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text,kwargs",
+    [
+        ("a,b,c\nq,r,s\n1,2,3\n4,5,6\n", {}),
+        ("a,b,c\nq,r,s\n1,2,3\n4,5,6\n", {"index_col": 0}),
+        ("i,b,c\nj,r,s\nidx,,\n1,2,3\n4,5,6\n", {"index_col": 0}),  # a row of index names
+        ("i,b,c\nj,r,s\nidx,,\n1,2,3\n4,5,6\n", {}),  # (without index_col: a data row)
+        ("a,b,c\nq,r,s\n", {}),  # no data rows
+        ("a,b,c\nq,r,s\nx,y,z\n1,2.5,w\n", {"header": [0, 2]}),  # a row between is cut
+        ("a,a,b\nq,r,s\nu,v,w\nx,1,2\ny,3,4\n", {"header": [0, 1, 2], "index_col": 0}),
+        ("a,b\n1,2\n", {"header": [0]}),  # one row: plain labels
+    ],
+)
+def test_header_rows_on_own_path(tmp_path, text, kwargs):
+    kwargs.setdefault("header", [0, 1])
+    own(write(tmp_path, text), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"header": -1}, {"header": True}, {"header": "x"}, {"header": [0, -1]},
+     {"header": [0, 1], "names": ["p", "q", "r"]}, {"header": [0, 1], "usecols": [0]}],
+)
+def test_header_pandas_refuses_is_pandas_error(tmp_path, kwargs):
+    p = write(tmp_path, "a,b,c\nq,r,s\n1,2,3\n")
+    fastetl.set_fallback("error")
+    with pytest.raises((ValueError, TypeError)) as err:
+        fpd.read_csv(p, **kwargs)
+    assert not isinstance(err.value, FallbackError)
+    same(p, **kwargs)
+
+
+@st.composite
+def _header_rows(draw):
+    ncols = draw(st.integers(1, 4))
+    nhead = draw(st.integers(2, 3))
+    cells = st.sampled_from(["a", "b", "", "1", "x y"])
+    head = [draw(st.lists(cells, min_size=ncols, max_size=ncols)) for _ in range(nhead)]
+    rows = draw(st.lists(st.lists(_CELLS, min_size=ncols, max_size=ncols), max_size=6))
+    text = "".join(",".join(r) + "\n" for r in head + rows)
+    kwargs = {"header": list(range(nhead))}
+    if ncols > 1 and draw(st.booleans()):
+        kwargs["index_col"] = draw(st.sampled_from([0, [0], [0, 1][: ncols - 1]]))
+    return text, kwargs
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(case=_header_rows())
+def test_header_rows_differential(tmp_path_factory, case):
+    """Random header rows x index_col: pandas' frame or its exception (pandas' answer,
+    silently, where fastetl falls back)."""
+    text, kwargs = case
+    fastetl.set_fallback("silent")
+    same(write(tmp_path_factory.mktemp("h"), text), **kwargs)

@@ -636,6 +636,26 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         raise Unsupported("a number mark that is also a mark of the dialect")
     header, names = opts["header"], opts["names"]
     nd = _readers.lib.no_default
+    if isinstance(header, (list, tuple)) and len(header) == 1 and type(header[0]) is int:
+        header = header[0]  # (pandas reads header=[k] as header=k)
+    mi_header = None  # header rows giving MultiIndex columns (_mi_columns)
+    if isinstance(header, bool) or (type(header) is int and header < 0) or (
+        isinstance(header, str) and header != "infer"
+    ):
+        raise _PandasSays()  # (pandas refuses these: its own error)
+    if isinstance(header, (list, tuple)) and len(header) > 1:
+        if not all(type(h) is int and h >= 0 for h in header) or (
+            names not in (nd, None) or opts["usecols"] is not None
+        ):
+            raise _PandasSays()  # (pandas refuses these with header rows: its own error)
+        if list(header) != sorted(set(header)) or header[-1] >= MAX_NROWS:
+            raise Unsupported(f"header={header!r}")
+        if (opts["skiprows"] is not None or opts["nrows"] is not None or comment is not None
+                or escape is not None or opts["dtype"] is not None
+                or opts["parse_dates"] not in (None, False)):
+            raise Unsupported("header rows with skiprows, nrows, comment, escapechar, dtype "
+                              "or parse_dates")
+        mi_header, header = list(header), None
     above = 0  # header=k: the k rows above the header row are cut like skiprows
     if type(header) is int and 0 < header <= MAX_NROWS:
         if opts["skiprows"] is not None or comment is not None:
@@ -711,6 +731,7 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         guards={"bool_words": words, "marks": decimal + (thousands or ""), "said": said,
                 "na_floats": _na_floats(opts), "skip_blank_lines": opts["skip_blank_lines"],
                 "header_cut": above > 0, "chunk": bool(replay.get("chunk")),
+                "mi_header": mi_header,
                 "precision": opts["float_precision"]},
     )
 
@@ -816,6 +837,63 @@ def _lead_index(df: pandas.DataFrame, k: int, labels: Any) -> pandas.DataFrame:
     return out
 
 
+def _mi_columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> pandas.DataFrame:
+    """header=[r0, r1, ...]: cut the header rows (and the row of index names after them,
+    where pandas takes it as one) from the input, and give the sample as a frame of one
+    column per field position (the index columns first made columns again)."""
+    rows = plan.guards["mi_header"]
+    head, _start, _end, final = plan.guards["first_row"]
+    d, q = ord(plan.delimiter), ord(plan.quote) if plan.quote else -1
+    split, pos = [], 0
+    while len(split) < rows[-1] + 2 and pos < len(head):
+        status, fields, nxt = _core.split_row(head, pos, len(head), final, d, q)
+        if status != 0 or not head[pos:nxt].strip(b"\r\n"):
+            raise Unsupported("header rows fastetl cannot split, or a blank line among them")
+        split.append(fields)
+        pos = nxt
+    ic = opts["index_col"]
+    ic = [] if ic is None or ic is False else list(ic) if isinstance(ic, (list, tuple)) else [ic]
+    if not all(type(i) is int and 0 <= i < plan.nfields for i in ic) or len(set(ic)) != len(ic):
+        raise Unsupported(f"index_col={opts['index_col']!r} with header rows")
+    start = rows[-1] + 1  # pandas' rule: the next row names the index unless it cannot
+    if ic and start < len(split):
+        lc, unnamed = len(split[start]), sum(1 for f in split[start] if f == b"")
+        if not (lc != unnamed and lc - len(ic) > unnamed):
+            start += 1
+    data = plan.data
+    if data is None:
+        with open(plan.path, "rb") as f:
+            data = f.read()
+    plan.data = _without_rows(data, set(range(start)), plan.delimiter, plan.quote)
+    plan.path, plan.size = None, len(plan.data)
+    keep = [p for p in range(plan.nfields) if p not in ic]
+    if len(sample.columns) != len(keep) or sample.index.nlevels != max(1, len(ic)):
+        raise Unsupported("header rows that pandas reads otherwise")
+    flat = {p: sample.iloc[:, j].reset_index(drop=True) for j, p in enumerate(keep)}
+    for j, p in enumerate(ic):
+        flat[p] = pandas.Series(sample.index.get_level_values(j), copy=False).reset_index(drop=True)
+    plan.guards["mi_index"] = ic
+    return pandas.DataFrame({p: flat[p] for p in range(plan.nfields)})
+
+
+def _mi_frame(df: pandas.DataFrame, plan: _Plan, sample: pandas.DataFrame) -> pandas.DataFrame:
+    """The frame of header rows (:func:`_mi_columns`): pandas' MultiIndex columns and
+    index, checked against pandas' reading of the first rows."""
+    ic = plan.guards["mi_index"]
+    out = df
+    if ic:
+        for i in ic:
+            d = df[i].dtype
+            if len(df) and not (d == np.dtype("int64") or d == np.dtype("float64") or d == "str"):
+                raise Unsupported(f"an index column of type {d}")
+        out = df.set_index(ic)
+        out.index.names = list(sample.index.names)
+    out.columns = sample.columns
+    if not out.iloc[: len(sample)].equals(sample):
+        raise Unsupported("header rows that pandas reads otherwise")
+    return out
+
+
 def _mangled(header: list[str]) -> bool:
     """True when pandas would rename a header name (empty, repeated)."""
     return any(h == "" for h in header) or len(set(header)) != len(header)
@@ -833,7 +911,8 @@ def _guess(plan: _Plan, opts: dict[str, Any]) -> pandas.DataFrame:
         if plan.guards["header_cut"]:
             kw["header"] = 0  # (the rows above it too)
         kw["memory_map"] = False  # (a buffer cannot be mapped)
-    kw["index_col"] = None  # (set at the end, from the columns)
+    if not plan.guards["mi_header"]:  # (with header rows it decides where the data start)
+        kw["index_col"] = None  # (set at the end, from the columns)
     if plan.delimiter == _WHITESPACE:  # (the blanks are rewritten in plan.data)
         kw["sep"], kw["delimiter"] = _WHITESPACE, _readers.lib.no_default
     with warnings.catch_warnings(record=True) as seen:
@@ -916,6 +995,8 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
     names = unique_names(fields) if plan.header else [f"f{i}" for i in range(plan.nfields)]
     plan.guards["names"] = names
     plan.guards["positions"] = {n: i for i, n in enumerate(names)}
+    if plan.guards["mi_header"]:  # (the header rows are cut: fields by position)
+        sample = _mi_columns(plan, opts, sample)
     labels = list(sample.columns)
     usecols = opts["usecols"]
     lead = _leading_columns(plan, opts, sample)
@@ -1011,6 +1092,8 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
             raise Unsupported("dtype for a column not read")
     plan.columns = cols
     plan.labels = sample.columns if not lead else pandas.RangeIndex(plan.nfields)
+    if plan.guards["mi_header"]:
+        plan.labels = pandas.RangeIndex(plan.nfields)
     plan.guards["header_fields"] = fields
 
 
@@ -1727,7 +1810,7 @@ def _answer(opts: dict[str, Any], replay: dict[str, Any]) -> pandas.DataFrame:
         _columns(plan, opts, sample)
         if not plan.columns:
             raise Unsupported("no columns")
-        index = _index_labels(plan, opts["index_col"])
+        index = [] if plan.guards["mi_header"] else _index_labels(plan, opts["index_col"])
         _blank_lines_guard(plan)
         _comment_guard(plan)
         _escape_guard(plan)
@@ -1741,6 +1824,8 @@ def _answer(opts: dict[str, Any], replay: dict[str, Any]) -> pandas.DataFrame:
             df = _frame(plan, table, schema)
             if plan.guards.get("lead"):
                 df = _lead_index(df, plan.guards["lead"], sample.columns)
+            if plan.guards["mi_header"]:
+                df = _mi_frame(df, plan, sample)
     finally:
         raw = plan.guards.pop("raw", None)
         if isinstance(raw, mmap.mmap):
