@@ -93,7 +93,8 @@ _ONLY_DEFAULT = {
     "encoding_errors": ("strict", "replace", "ignore"),  # (decoded here: _decoded)
     "on_bad_lines": ("error",),
     "memory_map": (False, True),
-    # (fastetl's floats are round-trip; "legacy" where it agrees: _marks_float_guard)
+    # (fastetl's floats are round-trip; pandas' own rounding where it differs and is
+    # known: _marks_float_guard, pandas_floats; another value is pandas' error: _plan)
     "float_precision": (None, "high", "round_trip", "legacy"),
     "storage_options": (None,),
 }
