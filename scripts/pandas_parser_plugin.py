@@ -14,16 +14,21 @@ Only the C engine's tests are kept (ids ``c_high`` / ``c_low``): the Python and
 pyarrow engines are not what the drop-in mirrors.  A call naming one of them
 (``engine="python"``) is a test's oracle -- the expected frame it compares the C
 engine's answer with -- and goes to pandas unchanged in every route.
+
+``FASTETL_RESULTS=FILE`` writes each test's outcome (JSON lines) to FILE, with the
+fallback's reason where a fallback failed it (the counts by reason).
 """
 
 from __future__ import annotations
 
+import json
 import os
 
 import pandas
 import pytest
 
 _saved = {}
+_FALLBACK_MARK = "cannot answer this call itself ("
 
 
 def pytest_configure(config):
@@ -59,3 +64,21 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+def pytest_runtest_logreport(report):
+    path = os.environ.get("FASTETL_RESULTS")
+    if not path:
+        return
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        outcome = "xfailed" if hasattr(report, "wasxfail") else report.outcome
+        line = {"test": report.nodeid, "outcome": outcome}
+        if report.failed:
+            text = str(report.longrepr)
+            at = text.rfind(_FALLBACK_MARK)
+            if at >= 0:  # the fallback's reason, for the counts by reason
+                line["fallback"] = text[at + len(_FALLBACK_MARK) :].split("; FASTETL", 1)[0][:-1]
+            else:
+                line["error"] = text.strip().splitlines()[-1][:300] if text.strip() else ""
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(line) + "\n")

@@ -16,9 +16,10 @@ from hypothesis import strategies as st
 
 import fastetl
 import fastetl.pandas as fpd
+from fastetl.dropin import pandas_floats
 from fastetl.dropin.fallback import FallbackError
 
-from test_dropin_pandas import _policy, own, same, write  # noqa: F401 - _policy: autouse
+from test_dropin_pandas import _falls_back, _policy, own, same, write  # noqa: F401 - _policy: autouse
 
 _PRECISIONS = [None, "high", "round_trip", "legacy"]
 
@@ -58,14 +59,56 @@ def test_short_floats_with_marks_on_own_path(tmp_path, precision):
     assert df["a"].dtype == "float64"
 
 
-def test_legacy_scaling_twice_falls_back(tmp_path):
-    """legacy divides 1,234 by 10 and then by 100 (two roundings): pandas answers."""
+def test_legacy_scaling_twice(tmp_path):
+    """An old pandas' legacy divides 1,234 by 10 and then by 100 (two roundings): pandas
+    answers; pandas 3 reads plain numbers correctly rounded under every precision: the
+    own path answers."""
     p = write(tmp_path, "a\n1.234\n0.3\n")
     fastetl.set_fallback("silent")
     same(p, float_precision="legacy")  # (pandas' answer, with its deprecation warning)
     fastetl.set_fallback("error")
-    with pytest.raises(FallbackError, match="legacy"):
-        fpd.read_csv(p, float_precision="legacy")
+    if pandas_floats.rounding("legacy") == "nearest":
+        own(p, float_precision="legacy")
+    else:
+        with pytest.raises(FallbackError, match="legacy"):
+            fpd.read_csv(p, float_precision="legacy")
+
+
+@st.composite
+def _long_numbers(draw):
+    """Numbers of up to 30 digits (leading zeros, exponents up to +-330, signs) spelled
+    with a decimal mark and maybe thousands groups: pandas rounds them its own way."""
+    decimal, thousands = draw(st.sampled_from([(",", None), (",", "."), (".", ","),
+                                               (",", "_"), (".", None)]))
+    values = []
+    for _ in range(draw(st.integers(1, 8))):
+        whole = draw(st.text("0123456789", max_size=15))
+        frac = draw(st.text("0123456789", max_size=30))
+        if thousands and whole and draw(st.booleans()):
+            whole = f"{int(whole):,}".replace(",", thousands)
+        text = draw(st.sampled_from(["", "-", "+"])) + whole + decimal + frac
+        if not (whole or frac):
+            text += "0"
+        if draw(st.booleans()):
+            text += "e" + str(draw(st.integers(-330, 330)))
+        values.append(text)
+    return decimal, thousands, values
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(case=_long_numbers(), precision=st.sampled_from(_PRECISIONS))
+def test_long_floats_with_marks_differential(tmp_path_factory, case, precision):
+    """Long numbers with number marks, every float_precision: pandas' own rounding on
+    fastetl's own path (pandas' frame, bit for bit)."""
+    decimal, thousands, values = case
+    p = write(tmp_path_factory.mktemp("l"), "a|b\n" + "".join(f"{v}|1\n" for v in values))
+    kw = dict(sep="|", decimal=decimal, thousands=thousands, float_precision=precision)
+    want = pandas.read_csv(p, **kw) if precision is None else None
+    if want is not None and want["a"].dtype != "float64":
+        fastetl.set_fallback("silent")  # (not a float column to pandas: not this test's)
+        same(p, **kw)
+    else:
+        own(p, **kw)
 
 
 # -- chunksize / iterator --------------------------------------------------------------
@@ -497,3 +540,131 @@ def test_skip_blank_lines_false_blank_line_after_a_bom(tmp_path):
     p.write_bytes(b"\xef\xbb\xbf\n1\n")
     fastetl.set_fallback("silent")
     same(p, names=["a"], skip_blank_lines=False)
+
+
+# -- rows longer than the header: pandas' implicit index --------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A,B,C\nfoo,1,2,3\nbar,4,5,6\nbaz,7,8,9\n",  # a str index
+        "A,B\nx,1,2,3\ny,4,5,6\n",  # two levels
+        "A,B,C\n1.5,1,2,3\n2,4,5,6\n",  # a float index
+        "A,B,C\n1,a,2,3\n2,4,5\n",  # an int index (a range to pandas), a short row
+    ],
+)
+def test_implicit_index_on_own_path(tmp_path, text):
+    df = own(write(tmp_path, text))
+    assert df.index.name is None and df.index.nlevels == text.split("\n")[1].count(",") - text.split("\n")[0].count(",")
+
+
+@st.composite
+def _longer_rows(draw):
+    """A header of n names and rows of n + k fields (k leading), sometimes a row of
+    another length further down."""
+    n, k = draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    rows = draw(st.lists(st.lists(_CELLS, min_size=n + k, max_size=n + k), min_size=1,
+                         max_size=8))
+    lines = [",".join(r) for r in rows]
+    if draw(st.booleans()):
+        extra = draw(st.lists(_CELLS, min_size=1, max_size=n + k + 2))
+        lines.insert(draw(st.integers(1, len(lines))), ",".join(extra))
+    return ",".join(f"c{i}" for i in range(n)) + "\n" + "\n".join(lines) + "\n"
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(text=_longer_rows())
+def test_implicit_index_differential(tmp_path_factory, text):
+    """Random files whose rows are longer than the header: pandas' frame (its index from
+    the leading fields) or its exception, silently where fastetl falls back."""
+    fastetl.set_fallback("silent")
+    same(write(tmp_path_factory.mktemp("i"), text))
+
+
+def test_implicit_index_with_chunks_is_pandas(tmp_path):
+    """pandas counts the leading fields on the file's first row, not on each chunk's:
+    chunks of such a file are pandas' own (a fallback)."""
+    p = write(tmp_path, "A,B\nx,1,2\ny,3,4\nz,5,6\nw,7,8\n")
+    fastetl.set_fallback("silent")
+    same_chunks(lambda: p, chunksize=2)
+    fastetl.set_fallback("error")
+    with pytest.raises(FallbackError, match="longer than the header"):
+        with fpd.read_csv(p, chunksize=2) as reader:
+            list(reader)
+
+
+@pytest.mark.parametrize("key", ["sep", "delimiter"])
+@pytest.mark.parametrize("sep,terminator", [("\n", None), ("\r", "\r"), ("\n", "\n")])
+def test_line_break_as_separator_is_pandas_error(tmp_path, key, sep, terminator):
+    """A line break as the separator: pandas' own ValueError, not a fallback."""
+    p = write(tmp_path, "a,b,c\n1,2,3\n")
+    fastetl.set_fallback("error")
+    with pytest.raises(ValueError, match="cannot be used as a separator") as err:
+        fpd.read_csv(p, lineterminator=terminator, **{key: sep})
+    assert not isinstance(err.value, FallbackError)
+    same(p, lineterminator=terminator, **{key: sep})
+
+
+def test_line_break_as_separator_with_another_terminator_falls_back(tmp_path):
+    p = write(tmp_path, "a\nb\nc~1\n2\n3~")
+    _falls_back(p, "lineterminator", sep="\n", lineterminator="~")
+
+
+# -- header rows: MultiIndex columns ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text,kwargs",
+    [
+        ("a,b,c\nq,r,s\n1,2,3\n4,5,6\n", {}),
+        ("a,b,c\nq,r,s\n1,2,3\n4,5,6\n", {"index_col": 0}),
+        ("i,b,c\nj,r,s\nidx,,\n1,2,3\n4,5,6\n", {"index_col": 0}),  # a row of index names
+        ("i,b,c\nj,r,s\nidx,,\n1,2,3\n4,5,6\n", {}),  # (without index_col: a data row)
+        ("a,b,c\nq,r,s\n", {}),  # no data rows
+        ("a,b,c\nq,r,s\nx,y,z\n1,2.5,w\n", {"header": [0, 2]}),  # a row between is cut
+        ("a,a,b\nq,r,s\nu,v,w\nx,1,2\ny,3,4\n", {"header": [0, 1, 2], "index_col": 0}),
+        ("a,b\n1,2\n", {"header": [0]}),  # one row: plain labels
+    ],
+)
+def test_header_rows_on_own_path(tmp_path, text, kwargs):
+    kwargs.setdefault("header", [0, 1])
+    own(write(tmp_path, text), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"header": -1}, {"header": True}, {"header": "x"}, {"header": [0, -1]},
+     {"header": [0, 1], "names": ["p", "q", "r"]}, {"header": [0, 1], "usecols": [0]}],
+)
+def test_header_pandas_refuses_is_pandas_error(tmp_path, kwargs):
+    p = write(tmp_path, "a,b,c\nq,r,s\n1,2,3\n")
+    fastetl.set_fallback("error")
+    with pytest.raises((ValueError, TypeError)) as err:
+        fpd.read_csv(p, **kwargs)
+    assert not isinstance(err.value, FallbackError)
+    same(p, **kwargs)
+
+
+@st.composite
+def _header_rows(draw):
+    ncols = draw(st.integers(1, 4))
+    nhead = draw(st.integers(2, 3))
+    cells = st.sampled_from(["a", "b", "", "1", "x y"])
+    head = [draw(st.lists(cells, min_size=ncols, max_size=ncols)) for _ in range(nhead)]
+    rows = draw(st.lists(st.lists(_CELLS, min_size=ncols, max_size=ncols), max_size=6))
+    text = "".join(",".join(r) + "\n" for r in head + rows)
+    kwargs = {"header": list(range(nhead))}
+    if ncols > 1 and draw(st.booleans()):
+        kwargs["index_col"] = draw(st.sampled_from([0, [0], [0, 1][: ncols - 1]]))
+    return text, kwargs
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(case=_header_rows())
+def test_header_rows_differential(tmp_path_factory, case):
+    """Random header rows x index_col: pandas' frame or its exception (pandas' answer,
+    silently, where fastetl falls back)."""
+    text, kwargs = case
+    fastetl.set_fallback("silent")
+    same(write(tmp_path_factory.mktemp("h"), text), **kwargs)

@@ -44,7 +44,7 @@ import mmap
 import os
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -55,6 +55,7 @@ from .. import _core
 from ..api import read_into
 from ..errors import ParseError, SchemaError
 from ..schema import DECIMAL_MARKS, THOUSANDS_SEPARATORS, Column, Dialect, Schema, unique_names
+from . import pandas_floats
 from .fallback import Unsupported, fall_back
 from .pandas_columns import ColumnWriter
 
@@ -95,7 +96,8 @@ _ONLY_DEFAULT = {
     "encoding_errors": ("strict", "replace", "ignore"),  # (decoded here: _decoded)
     "on_bad_lines": ("error",),
     "memory_map": (False, True),
-    # (fastetl's floats are round-trip; "legacy" where it agrees: _marks_float_guard)
+    # (fastetl's floats are round-trip; pandas' own rounding where it differs and is
+    # known: _marks_float_guard, pandas_floats; another value is pandas' error: _plan)
     "float_precision": (None, "high", "round_trip", "legacy"),
     "storage_options": (None,),
 }
@@ -400,6 +402,10 @@ def _separator(opts: dict[str, Any]) -> str:
         return ","
     if sep == r"\s+":
         return _WHITESPACE
+    if isinstance(sep, str) and sep in ("\n", "\r"):
+        # pandas refuses a line break as the separator unless another lineterminator
+        # frees it: its own error (or, where it reads the input, a fallback)
+        raise _PandasSays()
     if not isinstance(sep, str) or len(sep) != 1 or not sep.isascii() or sep in "\r\n\"":
         raise Unsupported(f"sep={sep!r} (one ASCII character is covered)")
     if sep == " ":
@@ -570,6 +576,8 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
     """What fastetl reads for this call, or Unsupported."""
     _bool_arguments(opts)
     said = _dialect(opts)
+    if not _is_default(opts["float_precision"], _ONLY_DEFAULT["float_precision"]):
+        raise _PandasSays()  # (the C engine knows no other: pandas' own error, if it says so)
     for key, allowed in _ONLY_DEFAULT.items():
         if not _is_default(opts[key], allowed):
             raise Unsupported(f"{key}={opts[key]!r}")
@@ -632,6 +640,26 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         raise Unsupported("a number mark that is also a mark of the dialect")
     header, names = opts["header"], opts["names"]
     nd = _readers.lib.no_default
+    if isinstance(header, (list, tuple)) and len(header) == 1 and type(header[0]) is int:
+        header = header[0]  # (pandas reads header=[k] as header=k)
+    mi_header = None  # header rows giving MultiIndex columns (_mi_columns)
+    if isinstance(header, bool) or (type(header) is int and header < 0) or (
+        isinstance(header, str) and header != "infer"
+    ):
+        raise _PandasSays()  # (pandas refuses these: its own error)
+    if isinstance(header, (list, tuple)) and len(header) > 1:
+        if not all(type(h) is int and h >= 0 for h in header) or (
+            names not in (nd, None) or opts["usecols"] is not None
+        ):
+            raise _PandasSays()  # (pandas refuses these with header rows: its own error)
+        if list(header) != sorted(set(header)) or header[-1] >= MAX_NROWS:
+            raise Unsupported(f"header={header!r}")
+        if (opts["skiprows"] is not None or opts["nrows"] is not None or comment is not None
+                or escape is not None or opts["dtype"] is not None
+                or opts["parse_dates"] not in (None, False)):
+            raise Unsupported("header rows with skiprows, nrows, comment, escapechar, dtype "
+                              "or parse_dates")
+        mi_header, header = list(header), None
     above = 0  # header=k: the k rows above the header row are cut like skiprows
     if type(header) is int and 0 < header <= MAX_NROWS:
         if opts["skiprows"] is not None or comment is not None:
@@ -706,7 +734,8 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         dialect_extra=dialect_extra,
         guards={"bool_words": words, "marks": decimal + (thousands or ""), "said": said,
                 "na_floats": _na_floats(opts), "skip_blank_lines": opts["skip_blank_lines"],
-                "header_cut": above > 0,
+                "header_cut": above > 0, "chunk": bool(replay.get("chunk")),
+                "mi_header": mi_header,
                 "precision": opts["float_precision"]},
     )
 
@@ -767,7 +796,106 @@ def _first_row(plan: _Plan) -> list[bytes]:
         raise Unsupported("an escape in the first row")
     if comment is not None and any(comment.encode() in f for f in fields):
         raise Unsupported("a comment mark in the first row")
+    plan.guards["first_row"] = (head, start, _end, final)
     return fields
+
+
+def _leading_columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> int:
+    """pandas' implicit index: data rows longer than the header row by k fields make
+    their first k fields the (unnamed) index.  k (from the first data row, as pandas
+    counts it), or 0; Unsupported where fastetl could find another k than pandas."""
+    if opts["index_col"] is not None or not plan.header or len(sample) == 0:
+        return 0
+    head, start, end, final = plan.guards["first_row"]
+    status, fields, _ = _core.split_row(
+        head, end, len(head), final, ord(plan.delimiter), ord(plan.quote) if plan.quote else -1
+    )
+    k = len(fields) - plan.nfields
+    if status != 0 or k <= 0 or any(
+        plan.dialect_extra.get(m) for m in ("escape", "comment", "skip_initial_space")
+    ):
+        return 0  # (these may join or end fields, split_row does not know them: the core says)
+    nd = _readers.lib.no_default
+    if opts["usecols"] is not None or opts["names"] not in (None, nd):
+        raise Unsupported("rows longer than the header with usecols or names")
+    one_line = head[start:end].rstrip(b"\r\n")
+    if start != 0 or b"\n" in one_line or b"\r" in one_line:
+        raise Unsupported("rows longer than the header after comments or a header of lines")
+    if plan.guards.get("chunk"):  # (pandas counts k on the file's first row, not a chunk's)
+        raise Unsupported("rows longer than the header with chunksize or iterator")
+    if sample.index.nlevels != k or len(sample.columns) != plan.nfields:
+        raise Unsupported("rows longer than the header that pandas reads otherwise")
+    return k
+
+
+def _lead_index(df: pandas.DataFrame, k: int, labels: Any) -> pandas.DataFrame:
+    """The frame of an implicit index (:func:`_leading_columns`): its first ``k`` columns
+    made the unnamed index, the rest labelled as pandas labels them."""
+    for i in range(k):
+        d = df.iloc[:, i].dtype
+        if len(df) and not (d == np.dtype("int64") or d == np.dtype("float64") or d == "str"):
+            raise Unsupported(f"an index column of type {d}")
+    out = df.set_index(list(df.columns[:k]))
+    out.index.names = [None] * k
+    out.columns = labels
+    return out
+
+
+def _mi_columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> pandas.DataFrame:
+    """header=[r0, r1, ...]: cut the header rows (and the row of index names after them,
+    where pandas takes it as one) from the input, and give the sample as a frame of one
+    column per field position (the index columns first made columns again)."""
+    rows = plan.guards["mi_header"]
+    head, _start, _end, final = plan.guards["first_row"]
+    d, q = ord(plan.delimiter), ord(plan.quote) if plan.quote else -1
+    split, pos = [], 0
+    while len(split) < rows[-1] + 2 and pos < len(head):
+        status, fields, nxt = _core.split_row(head, pos, len(head), final, d, q)
+        if status != 0 or not head[pos:nxt].strip(b"\r\n"):
+            raise Unsupported("header rows fastetl cannot split, or a blank line among them")
+        split.append(fields)
+        pos = nxt
+    ic = opts["index_col"]
+    ic = [] if ic is None or ic is False else list(ic) if isinstance(ic, (list, tuple)) else [ic]
+    if not all(type(i) is int and 0 <= i < plan.nfields for i in ic) or len(set(ic)) != len(ic):
+        raise Unsupported(f"index_col={opts['index_col']!r} with header rows")
+    start = rows[-1] + 1  # pandas' rule: the next row names the index unless it cannot
+    if ic and start < len(split):
+        lc, unnamed = len(split[start]), sum(1 for f in split[start] if f == b"")
+        if not (lc != unnamed and lc - len(ic) > unnamed):
+            start += 1
+    data = plan.data
+    if data is None:
+        with open(plan.path, "rb") as f:
+            data = f.read()
+    plan.data = _without_rows(data, set(range(start)), plan.delimiter, plan.quote)
+    plan.path, plan.size = None, len(plan.data)
+    keep = [p for p in range(plan.nfields) if p not in ic]
+    if len(sample.columns) != len(keep) or sample.index.nlevels != max(1, len(ic)):
+        raise Unsupported("header rows that pandas reads otherwise")
+    flat = {p: sample.iloc[:, j].reset_index(drop=True) for j, p in enumerate(keep)}
+    for j, p in enumerate(ic):
+        flat[p] = pandas.Series(sample.index.get_level_values(j), copy=False).reset_index(drop=True)
+    plan.guards["mi_index"] = ic
+    return pandas.DataFrame({p: flat[p] for p in range(plan.nfields)})
+
+
+def _mi_frame(df: pandas.DataFrame, plan: _Plan, sample: pandas.DataFrame) -> pandas.DataFrame:
+    """The frame of header rows (:func:`_mi_columns`): pandas' MultiIndex columns and
+    index, checked against pandas' reading of the first rows."""
+    ic = plan.guards["mi_index"]
+    out = df
+    if ic:
+        for i in ic:
+            d = df[i].dtype
+            if len(df) and not (d == np.dtype("int64") or d == np.dtype("float64") or d == "str"):
+                raise Unsupported(f"an index column of type {d}")
+        out = df.set_index(ic)
+        out.index.names = list(sample.index.names)
+    out.columns = sample.columns
+    if not out.iloc[: len(sample)].equals(sample):
+        raise Unsupported("header rows that pandas reads otherwise")
+    return out
 
 
 def _mangled(header: list[str]) -> bool:
@@ -787,7 +915,8 @@ def _guess(plan: _Plan, opts: dict[str, Any]) -> pandas.DataFrame:
         if plan.guards["header_cut"]:
             kw["header"] = 0  # (the rows above it too)
         kw["memory_map"] = False  # (a buffer cannot be mapped)
-    kw["index_col"] = None  # (set at the end, from the columns)
+    if not plan.guards["mi_header"]:  # (with header rows it decides where the data start)
+        kw["index_col"] = None  # (set at the end, from the columns)
     if plan.delimiter == _WHITESPACE:  # (the blanks are rewritten in plan.data)
         kw["sep"], kw["delimiter"] = _WHITESPACE, _readers.lib.no_default
     with warnings.catch_warnings(record=True) as seen:
@@ -880,8 +1009,20 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
     names = unique_names(fields) if plan.header else [f"f{i}" for i in range(plan.nfields)]
     plan.guards["names"] = names
     plan.guards["positions"] = {n: i for i, n in enumerate(names)}
+    if plan.guards["mi_header"]:  # (the header rows are cut: fields by position)
+        sample = _mi_columns(plan, opts, sample)
     labels = list(sample.columns)
     usecols = opts["usecols"]
+    lead = _leading_columns(plan, opts, sample)
+    if lead:  # (the header row is cut: fields by position, the index first)
+        sample = sample.reset_index(drop=False, names=[("\0lead", i) for i in range(lead)])
+        labels = list(sample.columns)
+        plan.nfields += lead
+        names = [f"f{i}" for i in range(plan.nfields)]
+        plan.guards["names"] = names
+        plan.guards["positions"] = {n: i for i, n in enumerate(names)}
+        plan.guards["lead"] = lead
+        plan.dialect_extra["skip_rows"] = 1
     if usecols is None:
         if len(labels) != plan.nfields:
             raise Unsupported("rows and header of different lengths (an implied index)")
@@ -963,7 +1104,9 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
         if any(k not in known for k in dtype):
             raise Unsupported("dtype for a column not read")
     plan.columns = cols
-    plan.labels = sample.columns
+    plan.labels = sample.columns if not lead else pandas.RangeIndex(plan.nfields)
+    if plan.guards["mi_header"]:
+        plan.labels = pandas.RangeIndex(plan.nfields)
     plan.guards["header_fields"] = fields
 
 
@@ -991,7 +1134,7 @@ def _schema(plan: _Plan) -> Schema:
     dialect = Dialect(
         delimiter=plan.delimiter,
         quote=plan.quote,
-        header="rename" if plan.header else False,
+        header="rename" if plan.header and not plan.guards.get("lead") else False,
         encoding="utf-8",
         null_values=plan.nulls,
         **plan.dialect_extra,
@@ -1534,26 +1677,32 @@ def _nullable(backend: str, values: np.ndarray, nulls: np.ndarray) -> Any:
     return pandas.arrays.BooleanArray(values.copy(), nulls.copy())
 
 
-def _marks_float_guard(plan: _Plan) -> None:
-    """pandas' float parser with decimal/thousands marks (float_precision None or "high")
-    is not correctly rounded (8.094464919385088e+44 with thousands="," is
-    8.094464919385087e+44); it is exact where one multiplication or division by a power
-    of ten is: at most 15 digits and an exponent of one digit.  "round_trip" rounds
-    correctly.  "legacy" scales by the powers 10, 100, 1e4, 1e8, 1e16 in turn: exact
-    where the number's exponent (after its fraction digits) is 0 or one of those, which
-    is checked number by number (in Python: files up to LEGACY_BYTES).  Unsupported
-    unless every number of the file is of that kind."""
+def _marks_float_guard(plan: _Plan) -> bool:
+    """True when fastetl's floats are pandas' for this file; False when the float columns
+    need pandas' own rounding (:func:`_pandas_floats`).  How pandas rounds is checked
+    once per set of options (pandas_floats.rounding): pandas 3.1 reads numbers without
+    a thousands mark correctly rounded, under every float_precision; with one, its parser
+    (precise_xstrtod) is exact where one multiplication or division by a power of ten
+    is: at most 15 digits and an exponent of one digit, else it rounds its own way,
+    which pandas_floats.xstrtod repeats.  An older pandas' "legacy" scales by the
+    powers 10, 100, 1e4, 1e8, 1e16 in turn: exact where the number's exponent (after its fraction digits) is 0 or one
+    of those, which is checked number by number (in Python: files up to LEGACY_BYTES).
+    Unsupported where none of this proves the frames equal."""
     precision = plan.guards["precision"]
-    if precision == "round_trip":
-        return
+    decimal, thousands = plan.guards["marks"][0], plan.guards["marks"][1:] or None
+    rounding = pandas_floats.rounding(precision, decimal, thousands)
+    if rounding == "nearest":
+        return True
     marks = re.escape(plan.guards["marks"].encode())
     raw = _raw(plan)
-    if re.search(rb"(?:[0-9][" + marks + rb"]?){16}", raw) or re.search(
-        rb"[eE][+-]?[0-9]{2}", raw
-    ):
+    # (xstrtod: an exponent of one digit may still scale by 10**23 or more, inexact)
+    exponent = rb"[eE][+-]?[0-9]" if rounding == "xstrtod" else rb"[eE][+-]?[0-9]{2}"
+    if re.search(rb"(?:[0-9][" + marks + rb"]?){16}", raw) or re.search(exponent, raw):
+        if rounding == "xstrtod":
+            return False
         raise Unsupported("floats beyond 15 digits (pandas rounds them its own way)")
-    if precision != "legacy":
-        return
+    if rounding == "xstrtod" or precision != "legacy":
+        return True
     if len(raw) > LEGACY_BYTES:
         raise Unsupported("float_precision='legacy' on a file over 1 MiB")
     dec = re.escape(plan.guards["marks"][0].encode())
@@ -1562,6 +1711,38 @@ def _marks_float_guard(plan: _Plan) -> None:
         power = abs(int(m.group(2) or 0) - len(m.group(1) or b""))
         if power & (power - 1):
             raise Unsupported("float_precision='legacy' scaling a number twice")
+    return True
+
+
+def _float_texts(plan: _Plan) -> Any:
+    """The file read again with only its float columns, as text (for pandas' rounding)."""
+    twin = replace(
+        plan,
+        columns=[replace(c, kind="text", width=_width(32)) for c in plan.columns
+                 if c.kind == "float"],
+    )
+    return _read(twin)[0]
+
+
+def _pandas_floats(plan: _Plan, texts: Any, name: str, values: np.ndarray) -> np.ndarray:
+    """``values`` (a float column, correctly rounded) as pandas rounds them with the
+    call's decimal/thousands marks: the numbers of more than 15 characters or with an
+    exponent again, by pandas_floats.xstrtod from their text."""
+    raw = np.asarray(texts.array[name])
+    nulls = texts.null_mask(name)
+    todo = ~nulls & ((np.char.str_len(raw) > 15) | (np.char.find(np.char.lower(raw), b"e") >= 0))
+    if not todo.any():
+        return values
+    decimal, thousands = plan.guards["marks"][0], plan.guards["marks"][1:] or None
+    out = values.copy()
+    for i in np.flatnonzero(todo):
+        got = pandas_floats.xstrtod(raw[i].decode("utf-8"), decimal, thousands)
+        if got is None:
+            if not np.isnan(values[i]) and not np.isinf(values[i]):
+                raise Unsupported(f"{raw[i]!r} is a float to fastetl, not to pandas' parser")
+            continue  # (nan, inf: pandas' own words, read alike)
+        out[i] = got
+    return out
 
 
 def _cast(col: _Col, raw: np.ndarray, nulls: np.ndarray) -> Any:
@@ -1583,10 +1764,11 @@ def _cast(col: _Col, raw: np.ndarray, nulls: np.ndarray) -> Any:
 
 
 def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
+    texts = None  # the float columns as text, where pandas rounds them its own way
     if any(c.kind == "float" for c in plan.columns) and (
-        plan.guards["marks"] != "." or plan.guards["precision"] == "legacy"
-    ):
-        _marks_float_guard(plan)
+        plan.guards["marks"] != "." or plan.guards["precision"] not in (None, "high", "round_trip")
+    ) and not _marks_float_guard(plan):
+        texts = _float_texts(plan)
     by_pos = {i: c for i, c in enumerate(schema.columns)}
     data = {}
     guarded = False
@@ -1601,6 +1783,8 @@ def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
             data[k] = raw.astype("M8[us]")
             continue
         if col.kind == "float":
+            if texts is not None:
+                raw = _pandas_floats(plan, texts, name, raw)
             floats = plan.guards["na_floats"]
             if len(floats):  # (numbers pandas reads as NA by value: -999.000 for -999)
                 hit = np.isin(raw, floats)
@@ -1671,7 +1855,7 @@ def _answer(opts: dict[str, Any], replay: dict[str, Any]) -> pandas.DataFrame:
         _columns(plan, opts, sample)
         if not plan.columns:
             raise Unsupported("no columns")
-        index = _index_labels(plan, opts["index_col"])
+        index = [] if plan.guards["mi_header"] else _index_labels(plan, opts["index_col"])
         _blank_lines_guard(plan)
         _comment_guard(plan)
         _escape_guard(plan)
@@ -1683,6 +1867,10 @@ def _answer(opts: dict[str, Any], replay: dict[str, Any]) -> pandas.DataFrame:
             df = sample
         else:
             df = _frame(plan, table, schema)
+            if plan.guards.get("lead"):
+                df = _lead_index(df, plan.guards["lead"], sample.columns)
+            if plan.guards["mi_header"]:
+                df = _mi_frame(df, plan, sample)
     finally:
         raw = plan.guards.pop("raw", None)
         if isinstance(raw, mmap.mmap):

@@ -228,7 +228,7 @@ class TextFileReader:
         kw.update(filepath_or_buffer=io.BytesIO(data), chunksize=None, iterator=False,
                   nrows=None, compression=None, encoding=None, memory_map=False)
         try:
-            df = d._answer(kw, {})
+            df = d._answer(kw, {"chunk": "one chunk of rows"})
         except (d._PandasSays, Unsupported) as e:
             kw["filepath_or_buffer"] = io.BytesIO(data)
             if isinstance(e, Unsupported):
