@@ -1728,18 +1728,22 @@ def _pandas_floats(plan: _Plan, texts: Any, name: str, values: np.ndarray) -> np
     """``values`` (a float column, correctly rounded) as pandas rounds them with the
     call's decimal/thousands marks: the numbers of more than 15 characters or with an
     exponent again, by pandas_floats.xstrtod from their text."""
-    raw = np.asarray(texts.array[name])
-    nulls = texts.null_mask(name)
-    todo = ~nulls & ((np.char.str_len(raw) > 15) | (np.char.find(np.char.lower(raw), b"e") >= 0))
+    import pyarrow.compute as pc
+
+    strings = texts.strings(name)  # text columns come out of line, as Arrow strings
+    long = pc.or_(pc.greater(pc.utf8_length(strings), 15),
+                  pc.match_substring(strings, "e", ignore_case=True))
+    todo = ~texts.null_mask(name) & long.to_numpy(zero_copy_only=False).astype(bool)
     if not todo.any():
         return values
     decimal, thousands = plan.guards["marks"][0], plan.guards["marks"][1:] or None
     out = values.copy()
-    for i in np.flatnonzero(todo):
-        got = pandas_floats.xstrtod(raw[i].decode("utf-8"), decimal, thousands)
+    where = np.flatnonzero(todo)
+    for i, text in zip(where, strings.take(where).to_pylist(), strict=True):
+        got = pandas_floats.xstrtod(text, decimal, thousands)
         if got is None:
             if not np.isnan(values[i]) and not np.isinf(values[i]):
-                raise Unsupported(f"{raw[i]!r} is a float to fastetl, not to pandas' parser")
+                raise Unsupported(f"{text!r} is a float to fastetl, not to pandas' parser")
             continue  # (nan, inf: pandas' own words, read alike)
         out[i] = got
     return out
