@@ -72,7 +72,6 @@ ORIGINAL_GENFROMTXT: Callable[..., Any] = np.genfromtxt
 # What falls back to numpy, and why: the one table the code checks and the README
 # prints.  Keys are the option (or situation); values the reason the user sees.
 FALLBACK: dict[str, str] = {
-    "converters": "converters= runs a Python function per value",
     "like": "like= dispatches to another array library",
     "dtype": "a dtype other than numbers, bool, strings and object (datetime, void), "
     "or unsized strings or objects in a structured dtype",
@@ -101,6 +100,8 @@ _ASCII = bytes(range(128))
 # Bytes numpy's whitespace splitting treats as space besides ' ' and '\t'
 # (str.isspace of ASCII), and the UTF-8 of the non-ASCII spaces.
 _OTHER_SPACES = (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e", b"\x1f")
+# The dtypes numpy's loadtxt reads as objects, in chunks, then casts (unit discovery)
+_UNSIZED = frozenset(map(np.dtype, ("S0", "U0", "M8", "m8")))
 _UNICODE_SPACES = tuple(
     c.encode() for c in map(chr, range(0x80, 0x3001)) if c.isspace()
 )
@@ -108,6 +109,15 @@ _UNICODE_SPACES = tuple(
 
 class _Refused(Exception):
     """The own path met input numpy may refuse: numpy decides (and raises)."""
+
+
+class _NumpysAnswer(Exception):
+    """numpy's own exception, raised by the own path as numpy raises it where asking
+    numpy again would not give it (a converter already called may answer otherwise)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class _Input:
@@ -558,8 +568,7 @@ def loadtxt(
             raise Unsupported(FALLBACK["like"])
         if converters is not None:
             _check_converters(converters)
-            raise Unsupported(FALLBACK["converters"])
-        # encoding="bytes" only changes what converters get: without them, it is None
+        # encoding="bytes" only changes what converters get (Latin-1 bytes, not str)
         enc = None if encoding == "bytes" else encoding
         if ndmin not in (0, 1, 2):
             raise _Refused("ndmin")
@@ -573,7 +582,7 @@ def loadtxt(
         skip = _nonneg(skiprows)
         rows = None if max_rows is None else _nonneg(max_rows)
         _probe(ORIGINAL_LOADTXT, kwargs)
-        if rows is None and quotechar is None:
+        if rows is None and quotechar is None and converters is None:
             fast = _loadtxt_path(fname, dt, targets, delim, comm, skip, usecols, unpack, ndmin, enc)
             if fast is not None:
                 return fast
@@ -585,8 +594,9 @@ def loadtxt(
             src = _take_lines(fname, skip, rows, comm, None if delimiter is None else "")
         inp = _read_taken(src, fname, enc)
         with _replaying(inp):
+            convert = None if converters is None else (converters, encoding == "bytes")
             return _loadtxt_bytes(inp.data, dt, targets, delim, comm, skip, rows,
-                                  usecols, unpack, ndmin, quotechar, fname)
+                                  usecols, unpack, ndmin, quotechar, fname, convert)
 
     done, value, reason, args = _attempt(ORIGINAL_LOADTXT, own, args, kwargs)
     return value if done else fall_back("loadtxt", reason, value, *args, **kwargs)
@@ -610,6 +620,8 @@ def _replaying(inp: Any) -> Iterator[None]:
     the very input it would have read (a refusal, an unsupported case, anything unforeseen)."""
     try:
         yield
+    except _NumpysAnswer:
+        raise
     except _Refused as e:
         raise _RefusedWith(inp.replay, str(e)) from None
     except Unsupported as e:
@@ -645,6 +657,8 @@ def _attempt(
     exception is the answer; if it accepts, that is a fallback and ``call`` gives its result."""
     try:
         return True, own(), "", args
+    except _NumpysAnswer as e:
+        raise e.error from e.error.__cause__
     except Unsupported as e:
         args = (getattr(e, "replay", args[0]), *args[1:])
         return False, original, str(e), args
@@ -678,7 +692,7 @@ def _target_dtypes(dt: np.dtype) -> list[np.dtype] | None:
         return None
     out = []
     for f, _ in _leaves(dt):
-        if f.itemsize == 0 or f.kind == "O":
+        if f.itemsize == 0 or f in _UNSIZED:
             raise Unsupported(FALLBACK["dtype"])
         _check_field(f)
         out.append(f)
@@ -687,7 +701,7 @@ def _target_dtypes(dt: np.dtype) -> list[np.dtype] | None:
 
 def _check_field(dt: np.dtype) -> None:
     """Unsupported unless the own path reads a field numpy reads as ``dt``."""
-    if dt.kind not in "biufcUSO":
+    if dt.kind not in "biufcUSOMm":
         raise Unsupported(FALLBACK["dtype"])
 
 
@@ -852,8 +866,12 @@ def _fill_dtype(dt: np.dtype, cols: list[np.ndarray]) -> np.dtype:
 def _loadtxt_bytes(
     data: bytes, dt: np.dtype, targets: list[np.dtype] | None, delim: str | None,
     comm: tuple[str, ...], skip: int, rows: int | None, usecols: Any, unpack: bool,
-    ndmin: int, quotechar: Any, fname: Any,
+    ndmin: int, quotechar: Any, fname: Any, convert: tuple[Any, bool] | None = None,
 ) -> Any:
+    """loadtxt on prepared bytes.  ``convert``: the converters and whether they take
+    Latin-1 bytes (``encoding="bytes"``): their columns, and datetime fields, are read
+    as text by the core, then converted and stored as numpy stores them
+    (:func:`_generic_columns`)."""
     if len(comm) > 1 or (comm and len(comm[0]) > 1):
         if quotechar is not None:
             raise _Refused("multiple comments with quotechar")
@@ -871,14 +889,17 @@ def _loadtxt_bytes(
     fields = targets if targets is not None else [dt]
     plain = data.isascii()
     texts = any(_as_text(f, plain) for f in fields)
-    strings = any(f.kind in "USO" for f in fields)
+    # (fields read as text and handed to Python: converters, datetimes)
+    generic = convert is not None or any(f.kind in "Mm" for f in fields)
+    strings = any(f.kind in "USO" for f in fields) or generic
     if delim is None:
         # every field read (no usecols) and none can be empty (no strings): the core's
         # refusals cover the rest (see there)
         data = _single_spaces(data, strict=usecols is not None or strings or texts)
         delim = " "
-    # numpy reads unsized strings in chunks of max_rows=50,000 rows (its warnings say so)
-    chunk = _chunk_rows() if targets is None and dt.kind in "SU" and not dt.itemsize else None
+    # numpy reads unsized strings and datetimes in chunks of max_rows=50,000 rows of
+    # objects, each cast on its own (its warnings and units say so)
+    chunk = _chunk_rows() if targets is None and dt in _UNSIZED else None
     notes: list[str] = []
     if rows is not None:
         big = chunk is not None and rows > chunk
@@ -907,14 +928,22 @@ def _loadtxt_bytes(
     if nfields is not None and nfields != len(used):
         raise _Refused("structured dtype with another number of fields")
     dtypes = targets if targets is not None else [dt] * len(used)
+    convs = {} if convert is None else _converter_columns(convert[0], usecols, len(used))
+    generic_cols = {j for j, d in enumerate(dtypes)
+                    if j in convs or d.kind in "Mm" or (targets is not None and d.kind == "O")}
+    if chunk is not None and generic_cols:  # numpy's object chunks: every column
+        generic_cols = set(range(len(used)))
     bound = _longest_line(data) if strings or texts else 1
     if multiline is not None and (strings or texts):
         bound = max(map(len, _records(data, multiline)))
     if bound > MAX_STR_WIDTH:
         raise Unsupported(FALLBACK["dtype"])
     types: dict[int, dict[str, Any]] = {}
-    for i, d in zip(used, dtypes):
-        spec = _column_spec(d, bound, _as_text(d, plain))
+    for j, (i, d) in enumerate(zip(used, dtypes)):
+        if j in generic_cols:
+            spec = {"type": "str", "width": bound, "truncate": True}
+        else:
+            spec = _column_spec(d, bound, _as_text(d, plain))
         if types.setdefault(i, spec) != spec:  # a column used twice, as two types
             raise Unsupported(FALLBACK["dtype"])
     unsigned = any(t["type"].startswith("uint") for t in types.values())
@@ -922,9 +951,14 @@ def _loadtxt_bytes(
         raise _Refused("'-0' for an unsigned integer")  # the core takes it, numpy does not
     rec = _read_columns(data, delim, ncols, types, nullable=False, quote=quote)
     cols = [
-        _parse_text(rec[f"f{i}"], d) if _as_text(d, plain) else _as_dtype(rec[f"f{i}"], d)
-        for i, d in zip(used, dtypes)
+        None if j in generic_cols
+        else _parse_text(rec[f"f{i}"], d) if _as_text(d, plain) else _as_dtype(rec[f"f{i}"], d)
+        for j, (i, d) in enumerate(zip(used, dtypes))
     ]
+    if generic_cols:
+        arr = _generic_columns(rec, cols, used, dt, targets, convs,
+                               convert is not None and convert[1], chunk)
+        return _loadtxt_shaped(arr, notes, ndmin, unpack, fname)
     # numpy's reader casts doubles to float32 silently, and to float16 with a warning
     # on overflow: numpy's casts below do the same under this errstate
     half = any(f.kind == "f" and f.itemsize == 2 for f in fields)
@@ -938,12 +972,117 @@ def _loadtxt_bytes(
             flat = arr.view(_flat_view(dt, _leaves(dt)))
             for name, col in zip(flat.dtype.names, cols):
                 flat[name] = col
-    for text in notes:  # loadtxt -> _attempt -> own -> _loadtxt_bytes
-        warnings.warn(text, UserWarning, stacklevel=5)
+    return _loadtxt_shaped(arr, notes, ndmin, unpack, fname)
+
+
+def _loadtxt_shaped(arr: np.ndarray, notes: list[str], ndmin: int, unpack: bool,
+                    fname: Any) -> Any:
+    """loadtxt's last steps: the warnings noted while reading, ``ndmin``, ``unpack``."""
+    for text in notes:  # loadtxt -> _attempt -> own -> _loadtxt_bytes -> here
+        warnings.warn(text, UserWarning, stacklevel=6)
     arr = _ensure_ndmin(arr, ndmin)
     if arr.shape and arr.shape[0] == 0:
         _no_data_warning(fname)
     return _unpack(arr, unpack)
+
+
+def _converter_columns(converters: Any, usecols: Any, n: int) -> dict[int, Any]:
+    """The converter of each of the ``n`` result columns, as numpy assigns them: a
+    callable for all; a dict's key is a column of the file, matched against ``usecols``
+    as given (keys not used are ignored) or, without usecols, counted from the end when
+    negative (out of range: numpy's ValueError)."""
+    if callable(converters):
+        return dict.fromkeys(range(n), converters)
+    wanted = None if usecols is None else [operator.index(c) for c in _as_list(usecols)]
+    out: dict[int, Any] = {}
+    for key, fn in converters.items():
+        col = operator.index(key)
+        if wanted is not None:
+            if col not in wanted:
+                continue
+            col = wanted.index(col)
+        elif not -n <= col < n:
+            raise _Refused("a converter for a column out of range")  # numpy's error
+        out[col % n] = fn
+    return out
+
+
+def _generic_columns(
+    rec: np.ndarray, cols: list[np.ndarray | None], used: list[int], dt: np.dtype,
+    targets: list[np.dtype] | None, convs: dict[int, Any], byte_conv: bool,
+    chunk: int | None,
+) -> np.ndarray:
+    """loadtxt's result when some columns (``cols`` None: read by the core as text) are
+    stored as numpy's reader stores a value it has no parser for: each field's text (or
+    what its converter returns for it, called row by row as numpy calls it) assigned
+    to its element, which is numpy's own assignment (``PyArray_Pack``).  An unsized
+    string or datetime dtype is read as numpy reads it: objects, cast in chunks."""
+    n = len(rec)
+    if chunk is not None:
+        out_dt = np.dtype(object)
+        arr = np.empty((n, len(used)), dtype=out_dt)
+    elif targets is None:
+        out_dt = dt
+        arr = np.empty((n, len(used)), dtype=dt)
+    else:
+        out_dt = dt
+        arr = np.zeros(n, dtype=dt)
+    flat = None
+    if targets is None:
+        views = [arr[:, j] for j in range(len(used))]
+        kinds = [arr.dtype] * len(used)
+    elif not dt.hasobject:
+        flat = arr.view(_flat_view(dt, _leaves(dt)))
+        views = [flat[name] for name in flat.dtype.names]
+        kinds = targets
+    elif len(dt.names) == len(targets):  # (no view of objects: the fields themselves)
+        views = [arr[name] for name in dt.names]
+        kinds = targets
+    else:
+        raise Unsupported(FALLBACK["dtype"])  # objects among nested or sub-array fields
+    texts: dict[int, list[str]] = {}
+    for j, (i, view) in enumerate(zip(used, views)):
+        if cols[j] is not None:  # a field parsed as always
+            view[...] = cols[j]
+            continue
+        u = np.strings.decode(rec[f"f{i}"], "utf-8")
+        if j in convs:
+            texts[j] = u.tolist()
+            continue
+        if chunk is not None and dt.kind == "S":  # numpy's bytes for an S dtype
+            try:
+                u = np.strings.encode(u, "latin1")
+            except UnicodeEncodeError:
+                raise _Refused("text Latin-1 cannot encode, for an S dtype") from None
+        try:
+            view[...] = u.astype(object)
+        except (ValueError, TypeError, OverflowError):
+            raise _Refused("a value numpy's assignment refuses") from None
+    order = sorted(texts)
+    for k in range(n):  # row by row, as numpy calls the converters
+        for j in order:
+            text = texts[j][k]
+            try:
+                views[j][k] = convs[j](text.encode("latin1") if byte_conv else text)
+            except Exception as e:  # numpy's error, the cause chained
+                row = k % chunk if chunk is not None else k
+                kind = out_dt if targets is None else kinds[j]
+                error = ValueError(
+                    f"could not convert string {repr(text)[:100]} to {kind} at row {row}, "
+                    f"column {used[j] + 1}."
+                )
+                error.__cause__ = e
+                # (the objects stored so far are freed, as numpy frees them: the
+                # traceback keeps this frame, not the array)
+                arr = views = view = flat = None  # type: ignore[assignment]
+                raise _NumpysAnswer(error) from None
+    if chunk is None:
+        return arr
+    try:
+        parts = [arr[at : at + chunk].astype(dt) for at in range(0, n, chunk)]
+    except (ValueError, TypeError, OverflowError):
+        raise _Refused("a value numpy's cast refuses") from None
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _blanks_then_comment(text: bytes) -> bool:

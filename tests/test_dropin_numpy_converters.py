@@ -1,0 +1,137 @@
+"""fastetl.loadtxt's converters= and datetime dtypes against numpy.loadtxt itself.
+
+The core splits the rows; each converted field's text goes to the user's function,
+row by row, and its result is stored by numpy's own assignment, as numpy's reader
+does.  Random files and keywords go through numpy (the reference) and through
+fastetl, compared exactly (dtype, shape, bytes or objects) or by exception class and
+message (``_compare`` of test_dropin_numpy); the fixed cases must run on the own path.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_dropin_numpy import EXAMPLES, _compare
+
+import fastetl
+from fastetl.dropin.numpy import ORIGINAL_LOADTXT
+
+
+def _hex_or_nan(s):
+    return np.nan if s.strip() == "x" else float.fromhex(s)
+
+
+# converters as scripts write them: to a number, to text, refusing some values
+FUNCTIONS = {
+    "float": float,
+    "int-or-missing": lambda s: int(s or -999),
+    "upper": lambda s: s.upper(),
+    "strip": lambda s: s.strip(),
+    "len": len,
+    "hex-or-nan": _hex_or_nan,
+    "bytes-upper": lambda b: b.upper() if isinstance(b, bytes) else b.encode().upper(),
+}
+WORDS = st.sampled_from(["1", "-2", "3.5", "", " 4 ", "x", "0x1p-2", "ab", "\u00e9t\u00e9", "7e1"])
+
+
+@st.composite
+def files(draw):
+    ncols = draw(st.integers(1, 4))
+    rows = draw(st.lists(st.lists(WORDS, min_size=ncols, max_size=ncols), min_size=1,
+                         max_size=6))
+    return "".join(",".join(r) + "\n" for r in rows), ncols
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(files(), st.data(), st.sampled_from([float, int, "U4", "S3", object, "U", "f4"]),
+       st.sampled_from([None, "utf-8", "bytes"]), st.booleans())
+def test_converters_match_numpy(f, data, dtype, encoding, use_cols):
+    text, ncols = f
+    names = sorted(FUNCTIONS)
+    if data.draw(st.booleans(), label="one callable"):
+        converters = FUNCTIONS[data.draw(st.sampled_from(names))]
+    else:
+        keys = data.draw(st.lists(st.integers(-ncols - 1, ncols), max_size=3))
+        converters = {k: FUNCTIONS[data.draw(st.sampled_from(names))] for k in keys}
+    kw = {"dtype": dtype, "delimiter": ",", "converters": converters, "encoding": encoding}
+    if use_cols:
+        kw["usecols"] = data.draw(st.lists(st.integers(-ncols, ncols - 1), min_size=1,
+                                           max_size=3))
+    _compare(fastetl.loadtxt, ORIGINAL_LOADTXT, lambda: io.StringIO(text), kw)
+
+
+@pytest.mark.parametrize(("text", "kw"), [
+    ("1.5,2.5\n3.0,XXX\n5.5,6.0",
+     {"delimiter": ",", "converters": {-1: lambda s: np.nan if s == "XXX" else float(s)}}),
+    ("1,2,3,,5\n6,7,8,9,10\n",
+     {"dtype": int, "delimiter": ",", "usecols": (1, 3),
+      "converters": {3: lambda s: int(s or -999)}}),
+    ("1 21\n3 42\n", {"usecols": (1,), "converters": {0: lambda s: int(s, 16)}}),
+    ("1 21\n3 42\n", {"usecols": (1,), "converters": {1: lambda s: int(s, 16)}}),
+    ("cat,dog\n\u03b1\u03b2\u03b3,\u03b4\u03b5\u03b6\n",
+     {"dtype": "U12", "delimiter": ",", "converters": {0: str.upper}}),
+    ("1.5,2.5,Abc\n3.0,4.0,dEf\n",
+     {"dtype": [("m", "i4"), ("r", "f4"), ("code", "U8")], "delimiter": ",",
+      "converters": {0: lambda s: int(10 * float(s)), -1: str.upper}}),
+    ("abc,def\nrst,xyz", {"dtype": "U3", "delimiter": ",", "converters": bytes.upper,
+                          "encoding": "bytes"}),
+    (" 1; 2001-01-01\n 2; 2002-01-31 ",
+     {"dtype": [("idx", int), ("code", object)], "delimiter": ";",
+      "converters": {1: lambda s: s.strip()}}),
+    ("0x1.8p1\n-0x1p-3\n", {"dtype": "f4", "converters": float.fromhex}),
+    ("spam\nXXXtis_but_a_scratch\n", {"dtype": "U", "converters": lambda s: s.lstrip("X")}),
+    ("1 2\n3 4", {"converters": {3: int}}),  # numpy's ValueError: column out of range
+    ("1,a\n2,b\n", {"delimiter": ",", "converters": {1: float}}),  # the function refuses
+    ("2012-03\n2013-01-15\n", {"dtype": "M8"}),
+    ("2012-03-01,5\n2013-01-15,6\n", {"dtype": [("d", "M8[D]"), ("n", "i4")], "delimiter": ","}),
+    ("1 day\n", {"dtype": "m8"}),  # numpy refuses the text: its own error
+])
+def test_own_path(text, kw):
+    """These run on fastetl's own path (no fallback), with numpy's answer."""
+    assert _compare(fastetl.loadtxt, ORIGINAL_LOADTXT, lambda: io.StringIO(text), kw)
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.lists(st.sampled_from(["2012-03", "2013-01-15", "2013-01-15T10:20", "NaT", "2012",
+                                 "1970-01-01T00:00:00.5", "x"]), min_size=1, max_size=8),
+       st.sampled_from(["M8", "M8[D]", "M8[s]", "m8"]), st.integers(1, 3))
+def test_datetimes_match_numpy(values, dtype, chunk):
+    """Unitless datetimes are read as numpy reads them: text cast in chunks of rows, the
+    unit found in each chunk (the chunk size made small to cross it)."""
+    from numpy.lib import _npyio_impl
+
+    text = "\n".join(values) + "\n"
+    saved = _npyio_impl._loadtxt_chunksize
+    _npyio_impl._loadtxt_chunksize = chunk
+    try:
+        _compare(fastetl.loadtxt, ORIGINAL_LOADTXT, lambda: io.StringIO(text), {"dtype": dtype})
+    finally:
+        _npyio_impl._loadtxt_chunksize = saved
+
+
+@pytest.mark.skipif(not hasattr(sys, "getrefcount"), reason="needs reference counts")
+def test_converter_error_is_numpys_and_frees_the_objects():
+    """A converter failing half-way: numpy's message (row and column) with the cause
+    chained, the function not called again by numpy, the objects stored so far freed."""
+    sentinel = object()
+    calls = []
+
+    def conv(text):
+        if len(calls) >= 3:
+            raise KeyError("stop")
+        calls.append(text)
+        return sentinel
+
+    fastetl.set_fallback("error")
+    with pytest.raises(ValueError, match=r"^could not convert string 'x' to object at row 3, "
+                                         r"column 1\.$") as info:
+        fastetl.loadtxt(io.StringIO("x\n" * 10), dtype=object, converters={0: conv})
+    assert isinstance(info.value.__cause__, KeyError)
+    assert len(calls) == 3
+    del info
+    assert sys.getrefcount(sentinel) == 2
