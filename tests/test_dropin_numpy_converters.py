@@ -1,4 +1,6 @@
-"""fastetl.loadtxt's converters= and datetime dtypes against numpy.loadtxt itself.
+"""fastetl.loadtxt's converters= and datetime dtypes against numpy.loadtxt itself;
+genfromtxt's rows of the wrong length (invalid_raise, skip_footer, max_rows) and its
+narrow integer fields against numpy.genfromtxt.
 
 The core splits the rows; each converted field's text goes to the user's function,
 row by row, and its result is stored by numpy's own assignment, as numpy's reader
@@ -19,7 +21,7 @@ from hypothesis import strategies as st
 from test_dropin_numpy import EXAMPLES, _compare
 
 import fastetl
-from fastetl.dropin.numpy import ORIGINAL_LOADTXT
+from fastetl.dropin.numpy import ORIGINAL_GENFROMTXT, ORIGINAL_LOADTXT
 
 
 def _hex_or_nan(s):
@@ -135,3 +137,80 @@ def test_converter_error_is_numpys_and_frees_the_objects():
     assert len(calls) == 3
     del info
     assert sys.getrefcount(sentinel) == 2
+
+
+@pytest.mark.parametrize(("text", "kw"), [
+    ("0,0,XXX\n0,XXX,0,XXX\n\n0,XXX,XXX,0,XXX\n", {"dtype": [], "usecols": []}),
+    ("0,0,XXX\n0,XXX,0,XXX\n", {"usecols": [], "dtype": int}),
+    ("# only a comment\n", {"dtype": bytes}),
+    ("", {"dtype": "U2", "ndmin": 2}),
+    ("\n", {"dtype": object}),
+])
+def test_no_rows_or_no_columns_own_path(text, kw):
+    """usecols=[] and inputs without rows, for string dtypes too: numpy's shape."""
+    assert _compare(fastetl.loadtxt, ORIGINAL_LOADTXT, lambda: io.StringIO(text),
+                    {"delimiter": ",", **kw})
+
+
+LENGTHS = st.lists(st.integers(0, 4), min_size=1, max_size=9)
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(LENGTHS, st.sampled_from([",", None]), st.booleans(), st.integers(0, 3),
+       st.sampled_from([None, 1, 3]), st.sampled_from([None, (0,), (0, -1), (1, 2)]),
+       st.booleans(), st.sampled_from([None, float, "i4"]), st.booleans())
+def test_rows_of_the_wrong_length_match_numpy(lengths, delim, names, foot, max_rows, usecols,
+                                              invalid_raise, dtype, file_object):
+    """genfromtxt leaves rows of the wrong length out (a ConversionWarning naming their
+    lines) or raises, unless they fall in skip_footer; max_rows counts the rows kept."""
+    sep = delim or " "
+    lines = [sep.join(str(k + j) for j in range(n)) for k, n in enumerate(lengths)]
+    text = ("a" + sep + "b" + sep + "c\n" if names else "") + "\n".join(lines) + "\n"
+    if max_rows is not None and foot:
+        foot = 0  # (numpy refuses the two together)
+    kw = {"delimiter": delim, "names": True if names else None, "skip_footer": foot,
+          "max_rows": max_rows, "usecols": usecols, "invalid_raise": invalid_raise,
+          "dtype": dtype}
+    make = (lambda: io.StringIO(text)) if file_object else (lambda: text.splitlines())
+    _compare(fastetl.genfromtxt, ORIGINAL_GENFROMTXT, make, kw)
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.lists(st.sampled_from(["64.0", "-2.9", "1e3", "7", " 8 ", "3e9", "nan", "x", "-0.5",
+                                 "255.5", "1_0"]), min_size=1, max_size=5),
+       st.sampled_from(["i1", "i2", "i4", "u1", "u2", "u4", [("a", "i4"), ("b", "u2")]]))
+def test_narrow_integers_match_numpy(values, dtype):
+    """genfromtxt reads integers narrower than 64 bits with int(float(text))."""
+    text = "".join(f"{v},{v}\n" for v in values)
+    _compare(fastetl.genfromtxt, ORIGINAL_GENFROMTXT, lambda: io.StringIO(text),
+             {"dtype": dtype, "delimiter": ","})
+
+
+@pytest.mark.parametrize(("text", "kw"), [
+    ("1 1\n2  \n3 3\n4 4\n5  \n6 6\n7 7\n", {"skip_footer": 1, "invalid_raise": False}),
+    ("1 1\n2 2\n3 3\n4 4\n5  \n6  \n7  \n", {"skip_footer": 3}),
+    ("a, b, c\n1, 1, 1\n2, 2 2\n3, 3, 3\n",
+     {"delimiter": ",", "names": True, "dtype": None, "invalid_raise": False}),
+    ("1 1\n2 2\n0 \n3 3\n4 4\n5  \n", {"max_rows": 4, "invalid_raise": False}),
+    ("a b\n#c d\n1 1\n2 2\n#0 \n3 3\n4 4\n", {"skip_header": 1, "max_rows": 3,
+                                                "names": True}),
+    ("1,64.0\n2,-3.5\n", {"delimiter": ",", "dtype": [("a", "i2"), ("b", "i4")]}),
+])
+def test_genfromtxt_own_path(text, kw):
+    """These run on fastetl's own path (no fallback), with numpy's answer and warnings."""
+    assert _compare(fastetl.genfromtxt, ORIGINAL_GENFROMTXT, lambda: io.StringIO(text), kw)
+
+
+def test_max_rows_with_a_header_leaves_the_rest_of_the_file():
+    """names=True and max_rows on a file object: the header and max_rows rows are taken,
+    the rest is left for the next call, as numpy leaves it."""
+    text = "a b\n#c d\n1 1\n2 2\n#0 \n3 3\n4 4\n5  5\n"
+    fastetl.set_fallback("error")
+    ours, theirs = io.StringIO(text), io.StringIO(text)
+    kw = {"skip_header": 1, "max_rows": 3, "names": True}
+    first = fastetl.genfromtxt(ours, **kw)
+    want = ORIGINAL_GENFROMTXT(theirs, **kw)
+    assert first.dtype == want.dtype and first.tobytes() == want.tobytes()
+    rest = fastetl.genfromtxt(ours, dtype=first.dtype)
+    want_rest = ORIGINAL_GENFROMTXT(theirs, dtype=want.dtype)
+    assert rest.dtype == want_rest.dtype and rest.tobytes() == want_rest.tobytes()

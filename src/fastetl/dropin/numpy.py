@@ -64,6 +64,11 @@ from ..errors import FastETLError
 from ..schema import MAX_STR_WIDTH, Column, Dialect, Schema
 from .fallback import Unsupported, fall_back
 
+try:
+    from numpy.lib._iotools import ConversionWarning
+except ImportError:  # pragma: no cover - a numpy that moved it
+    ConversionWarning = UserWarning  # type: ignore[assignment,misc]
+
 # The originals, taken when fastetl is imported: fastetl.install() replaces the
 # numpy attributes, and a fallback must still reach numpy's own functions.
 ORIGINAL_LOADTXT: Callable[..., Any] = np.loadtxt
@@ -87,8 +92,9 @@ FALLBACK: dict[str, str] = {
     "genfromtxt-option": "genfromtxt with converters, or missing_values/filling_values/"
     "usemask with a dtype other than None, float64, float32 and int64 (or as a dict "
     "with usecols, or by name)",
-    "max_rows": "max_rows=0 on a file object (loadtxt); max_rows with names=True on a file "
-    "object (genfromtxt); max_rows with a quoted line break",
+    "max_rows": "max_rows=0 on a file object (loadtxt); max_rows with names=True and "
+    "usecols or invalid_raise=False on a file object (genfromtxt); max_rows with a quoted "
+    "line break",
     "value": "a value or row the core refuses and numpy accepts",
     # (and "unforeseen ...": an error of the translation itself, after which numpy answers)
 }
@@ -228,12 +234,17 @@ class _RefusedWith(_Refused):
 
 
 def _take_lines(
-    fh: Any, skip: int, rows: int, comments: tuple[str, ...], strip: str | None
+    fh: Any, skip: int, rows: int, comments: tuple[str, ...], strip: str | None,
+    counts: Callable[[str], bool] | None = None, header: bool = False,
 ) -> list[Any]:
     """The lines numpy reads from the file object ``fh`` for ``skiprows=skip`` and
     ``max_rows=rows`` (lines are taken one by one, as numpy takes them, so the rest is
     left in ``fh``): the skipped lines, then lines until ``rows`` of them hold data (once
-    cut at a comment and stripped of ``strip``, None = any whitespace)."""
+    cut at a comment and stripped of ``strip``, None = any whitespace; and, given
+    ``counts``, for which it is true: genfromtxt does not count rows of the wrong length
+    with ``invalid_raise=False``).  ``header``: the first line with values after the
+    skipped ones is genfromtxt's ``names=True`` header (a comment mark in it is dropped,
+    its text kept), taken before the rows."""
     lines: list[Any] = []
     it = iter(fh)
     got = 0
@@ -242,10 +253,17 @@ def _take_lines(
         if len(lines) <= skip:
             continue
         text = line.decode("latin1") if isinstance(line, bytes) else str(line)
+        if header:
+            for c in comments:
+                if c in text:
+                    text = "".join(text.split(c)[1:])
         for c in comments:
             text = text.split(c, 1)[0]
         text = text.rstrip("\r\n")
-        if text.strip(strip):
+        if header:
+            header = not text.strip(strip)
+            continue
+        if text.strip(strip) and (counts is None or counts(text)):
             got += 1
             if got == rows:
                 break
@@ -913,8 +931,8 @@ def _loadtxt_bytes(
         first = next((r for r in _records(data, multiline) if r), None)
     nfields = len(targets) if targets is not None else None
     if first is None:
-        if strings:
-            raise _Refused("no data, string dtype")  # numpy sizes the strings: it answers
+        if generic or (targets is not None and strings):
+            raise _Refused("no data, objects to cast")  # numpy's own shape: it answers
         for text in notes:
             warnings.warn(text, UserWarning, stacklevel=5)
         return _empty_loadtxt(dt, usecols, unpack, ndmin, fname)
@@ -923,8 +941,12 @@ def _loadtxt_bytes(
     else:
         ncols = len(split_row(first, 0, len(first), True, ord(delim), ord(quote))[1])
     used = _usecols(usecols, ncols) if usecols is not None else list(range(ncols))
-    if not used:
-        raise _Refused("no column used")
+    if not used:  # usecols=[]: as many empty rows as rows with data
+        if multiline is not None or dt in _UNSIZED or (nfields or 0) != 0:
+            raise _Refused("no column used")
+        n = sum(1 for line in data.split(b"\n") if line)
+        arr = np.empty((n, 0), dtype=dt) if targets is None else np.zeros(n, dtype=dt)
+        return _loadtxt_shaped(arr, notes, ndmin, unpack, fname)
     if nfields is not None and nfields != len(used):
         raise _Refused("structured dtype with another number of fields")
     dtypes = targets if targets is not None else [dt] * len(used)
@@ -1347,11 +1369,13 @@ def genfromtxt(
         foot = _nonneg(skip_footer)
         src = fname
         if max_rows is not None and hasattr(fname, "read"):
-            if names is True:  # the header line is found by other rules than rows
-                raise Unsupported(FALLBACK["max_rows"])
+            if names is True and (not invalid_raise or usecols is not None):
+                raise Unsupported(FALLBACK["max_rows"])  # (rows counted against the header)
             # genfromtxt takes lines one by one and leaves the rest: so do we
             marks = () if comments is None else (comments,)
-            src = _take_lines(fname, head, max_rows, marks, None if delim is None else " ")
+            counts = None if invalid_raise else _right_length(delim, usecols)
+            src = _take_lines(fname, head, max_rows, marks, None if delim is None else " ",
+                              counts, header=names is True)
         inp = _read_taken(src, fname, enc)
         with _replaying(inp):
             naming = None
@@ -1362,10 +1386,15 @@ def genfromtxt(
             byte_strings = encoding == "bytes"
             if byte_strings and dt is None and not inp.data.isascii():
                 raise Unsupported(FALLBACK["genfromtxt-dtype"])  # (numpy reads Latin-1)
-            return _genfromtxt_bytes(inp.data, dt, delim, comments, head, foot, max_rows,
-                                     usecols, unpack, ndmin, fname, naming, byte_strings,
-                                     defaultfmt, bool(autostrip),
-                                     (missing_values, filling_values, bool(usemask)))
+            notes: list[str] = []
+            result = _genfromtxt_bytes(inp.data, dt, delim, comments, head, foot, max_rows,
+                                       usecols, unpack, ndmin, fname, naming, byte_strings,
+                                       defaultfmt, bool(autostrip),
+                                       (missing_values, filling_values, bool(usemask)),
+                                       (bool(invalid_raise), notes))
+        for text in notes:  # (said once numpy's answer is ours: genfromtxt -> _attempt -> own)
+            warnings.warn(text, ConversionWarning, stacklevel=4)
+        return result
 
     done, value, reason, args = _attempt(ORIGINAL_GENFROMTXT, own, args, kwargs)
     return value if done else fall_back("genfromtxt", reason, value, *args, **kwargs)
@@ -1432,6 +1461,7 @@ def _genfromtxt_bytes(
     foot: int, max_rows: int | None, usecols: Any, unpack: Any, ndmin: int, fname: Any,
     naming: dict[str, Any] | None = None, byte_strings: bool = False,
     defaultfmt: str = "f%i", autostrip: bool = False, missing: tuple = (None, None, False),
+    invalid: tuple[bool, list[str]] = (True, []),
 ) -> Any:
     data = _skip_lines(data, head)
     named = None
@@ -1452,7 +1482,11 @@ def _genfromtxt_bytes(
         # genfromtxt strips spaces from both ends of each line before splitting
         if b" " in data:  # (one-byte search: fast; a savetxt file has no space)
             data = re.sub(rb"^ +| +$", b"", data, flags=re.M)
-    if max_rows is not None:
+    if foot or not invalid[0]:  # (rows of the wrong length: dropped, or in the footer)
+        data, foot, usecols = _right_rows(data, delim, named if naming is not None and
+                                          naming["names"] is True else None, usecols, head,
+                                          foot, max_rows, *invalid)
+    elif max_rows is not None:
         data = _keep_rows(data, max_rows, first_line=None)
     first = _first_row(data)
     if first is None and dt is None:
@@ -1503,13 +1537,18 @@ def _genfromtxt_bytes(
         raise Unsupported(FALLBACK["genfromtxt-dtype"])
     types = {
         i: {"type": "str", "width": bound, "truncate": True} if f.kind in "US"
+        else {"type": "float64"} if _int_of_float(f)
         else {"type": _core_type(f, genfromtxt=True), "nullable": f.kind == "f" and not strict}
         for i, f in zip(used, fields)
     }
     rec = _read_columns(data, delim, ncols, types, nullable=False)
     if foot:
         rec = rec[: max(len(rec) - foot, 0)]
-    cols = [_genfromtxt_strings(rec[f"f{i}"], f, autostrip) for i, f in zip(used, fields)]
+    cols = [
+        _truncated(rec[f"f{i}"], f) if _int_of_float(f)
+        else _genfromtxt_strings(rec[f"f{i}"], f, autostrip)
+        for i, f in zip(used, fields)
+    ]
     if named is not None:
         if len(rec) == 0:
             raise _Refused("a header and no rows")
@@ -1530,6 +1569,109 @@ def _genfromtxt_bytes(
             arr[:, k] = col
     arr = _ensure_ndmin(arr, ndmin)
     return arr.T if unpack else arr
+
+
+def _int_of_float(dt: np.dtype) -> bool:
+    """Whether genfromtxt reads a ``dt`` field with ``int(float(text))``: integers
+    narrower than 64 bits (numpy's StringConverter keeps int() for 64 bits only)."""
+    return dt.kind in "iu" and dt.itemsize < 8
+
+
+def _truncated(col: np.ndarray, dt: np.dtype) -> np.ndarray:
+    """``int(float(text))`` of a float64 column (the core parsed the floats as float()
+    does), stored in ``dt``; a value int() or ``dt`` refuses lets numpy answer."""
+    if not np.isfinite(col).all():
+        raise _Refused("int() of an infinite or NaN value")
+    whole = np.trunc(col)
+    info = np.iinfo(dt)
+    if len(whole) and (whole.min() < info.min or whole.max() > info.max):
+        raise _Refused("an integer out of the field's range")  # numpy's OverflowError
+    return whole.astype(dt)
+
+
+def _right_length(delim: str | None, usecols: Any) -> Callable[[str], bool]:
+    """Whether a line (cut at its comment) is a row genfromtxt keeps: as many fields as
+    the first row, or enough for ``usecols`` (numpy's LineSplitter splits it)."""
+    from numpy.lib._iotools import LineSplitter
+
+    split = LineSplitter(delimiter=delim, comments=None, autostrip=False)
+    cols = None if usecols is None else [operator.index(c) for c in _as_list(usecols)]
+    first: list[int] = []
+
+    def counts(text: str) -> bool:
+        n = len(split(text))
+        if not first:
+            first.append(n)
+        if cols is None:
+            return n == first[0]
+        return all(-first[0] <= c < n if c < 0 else c < n for c in cols)
+
+    return counts
+
+
+def _right_rows(
+    data: bytes, delim: str, header: np.dtype | None, usecols: Any, head: int, foot: int,
+    max_rows: int | None, invalid_raise: bool, notes: list[str],
+) -> tuple[bytes, int, Any]:
+    """genfromtxt's rows of the wrong length (not as many fields as the first row, or
+    too few for ``usecols``): left out, with numpy's message (its line numbers, counted
+    from the first row or the ``header`` line) as a ConversionWarning in ``notes``; an
+    error (numpy answers) under ``invalid_raise`` unless they fall in the footer, which
+    shrinks by as many.  ``max_rows`` counts the rows kept.  Returns the rows kept (cut
+    after the last used field when their lengths differ), the footer and usecols made
+    non-negative from the first row, as numpy makes them."""
+    d = delim.encode()
+    lines = data.split(b"\n")
+    start = 0 if header is not None else next((k for k, x in enumerate(lines) if x), 0)
+    if header is not None:
+        first = len(header.names) if usecols is None else None
+    else:
+        first = lines[start].count(d) + 1 if start < len(lines) else 0
+    cols = None
+    if usecols is not None:
+        cols = [operator.index(c) for c in _as_list(usecols)]
+        if any(c < 0 for c in cols):
+            if first is None:  # (named: _header made them non-negative already)
+                raise _Refused("negative usecols")
+            cols = [c + first if c < 0 else c for c in cols]
+        if any(c < 0 for c in cols):
+            raise _Refused("usecols out of range")
+    nbcols = len(cols) if cols is not None else first
+    kept: list[bytes] = []
+    wrong: list[tuple[int, int]] = []
+    ragged = False
+    for k in range(start, len(lines)):
+        line = lines[k]
+        if not line:
+            continue
+        n = line.count(d) + 1
+        if (n != nbcols) if cols is None else any(c >= n for c in cols):
+            wrong.append((k - start + (header is not None) + head + 1, n))
+            continue
+        ragged = ragged or (bool(kept) and n != kept_n)
+        kept_n = n
+        kept.append(line)
+        if len(kept) == max_rows:
+            break
+    if not kept and wrong:
+        raise _Refused("no row of the right length")  # (numpy's shape of nothing)
+    if wrong:
+        nbrows = len(kept) + len(wrong) - foot
+        if foot > 0:
+            skipped = len([w for w in wrong if w[0] > nbrows + head])
+            wrong = wrong[: len(wrong) - skipped]
+            foot -= skipped
+        if wrong:
+            if invalid_raise:
+                raise _Refused("rows of the wrong length")  # numpy's ValueError
+            notes.append("\n".join(
+                ["Some errors were detected !"]
+                + [f"    Line #{i} (got {n} columns instead of {nbcols})" for i, n in wrong]
+            ))
+    if ragged and cols is not None:
+        width = max(cols) + 1
+        kept = [d.join(line.split(d)[:width]) for line in kept]
+    return b"".join(line + b"\n" for line in kept), foot, cols
 
 
 def _as_list(value: Any) -> list[Any]:
