@@ -64,7 +64,8 @@ def _same(a, b) -> None:
         return
     if a.dtype == object:  # the bytes are pointers: compare the objects
         flat = list(zip(a.ravel().tolist(), b.ravel().tolist()))
-        assert all(type(x) is type(y) and x == y for x, y in flat), (a, b)
+        assert all(type(x) is type(y) and (x == y or (x != x and y != y))  # (NaN)
+                   for x, y in flat), (a, b)
         return
     assert np.ascontiguousarray(a).tobytes() == np.ascontiguousarray(b).tobytes(), (a, b)
 

@@ -214,3 +214,57 @@ def test_max_rows_with_a_header_leaves_the_rest_of_the_file():
     rest = fastetl.genfromtxt(ours, dtype=first.dtype)
     want_rest = ORIGINAL_GENFROMTXT(theirs, dtype=want.dtype)
     assert rest.dtype == want_rest.dtype and rest.tobytes() == want_rest.tobytes()
+
+
+SPACES = st.sampled_from([" ", "  ", "\t", "\u2003", "\u00a0", "\u3000", "\x0c", " \u2028 ",
+                          "\x1f"])
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["1", "-2.5", "x", "7e1", ""]), min_size=0, max_size=3),
+                min_size=1, max_size=5),
+       st.data(), st.sampled_from([float, int, "U3", [("a", "f8"), ("b", "U2")]]),
+       st.sampled_from([None, [0], [-1]]))
+def test_any_whitespace_splits_as_numpy(rows, data, dtype, usecols):
+    """delimiter=None: every run of whitespace numpy takes for space (tabs, form feeds,
+    Unicode spaces) separates fields; blank lines and spaces at a line's ends are none."""
+    lines = []
+    for row in rows:
+        lead, tail = data.draw(SPACES), data.draw(SPACES)
+        cells = [c for c in row if c]
+        body = "".join(c + data.draw(SPACES) for c in cells[:-1]) + (cells[-1] if cells else "")
+        lines.append((lead if data.draw(st.booleans()) else "") + body
+                     + (tail if data.draw(st.booleans()) else ""))
+    text = "\n".join(lines) + "\n"
+    kw = {"dtype": dtype, "delimiter": None, "usecols": usecols}
+    _compare(fastetl.loadtxt, ORIGINAL_LOADTXT, lambda: io.StringIO(text), kw)
+    if dtype in (float, "U3"):
+        _compare(fastetl.genfromtxt, ORIGINAL_GENFROMTXT, lambda: io.StringIO(text),
+                 {"dtype": dtype, "delimiter": None})
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(LENGTHS, st.lists(st.integers(-3, 3), min_size=1, max_size=3), st.booleans(),
+       st.sampled_from([float, "U4", object]))
+def test_usecols_over_rows_of_other_lengths_match_numpy(lengths, usecols, convert, dtype):
+    """loadtxt picks usecols row by row (negatives from each row's end); a row too short
+    is numpy's ValueError naming it."""
+    text = "".join(",".join(str(k * 10 + j) for j in range(n)) + "\n"
+                   for k, n in enumerate(lengths))
+    kw = {"dtype": dtype, "delimiter": ",", "usecols": usecols}
+    if convert:
+        kw["converters"] = {usecols[-1]: lambda s: -float(s)}
+    _compare(fastetl.loadtxt, ORIGINAL_LOADTXT, lambda: io.StringIO(text), kw)
+
+
+@pytest.mark.parametrize(("text", "kw"), [
+    ("1 2\u200330\n\n\u2003\n4 5 60\u2003\n  \u2003  \n7 8 \u2003 90\n  # c\n3 2 1",
+     {"dtype": int}),
+    ("1 2 30\n\n \n4 5 60 \n     \n7 8   90\n  # c\n3 2 1", {"dtype": int}),
+    ("0,0,XXX\n0,XXX,0,XXX\n0,XXX,XXX,0,XXX\n",
+     {"dtype": float, "delimiter": ",", "usecols": [0, -2]}),
+    ("0,1,2\n0,1,2,3,4", {"delimiter": ",", "usecols": [0, -1],
+                          "converters": {-1: lambda x: -1}}),
+])
+def test_whitespace_and_ragged_own_path(text, kw):
+    assert _compare(fastetl.loadtxt, ORIGINAL_LOADTXT, lambda: io.StringIO(text), kw)

@@ -85,7 +85,6 @@ FALLBACK: dict[str, str] = {
     "quotechar": "quotechar= with quotes the core reads otherwise than numpy (a quote "
     "inside a field, quotes with comments or delimiter=None)",
     "url": "a URL as fname",
-    "whitespace": "delimiter=None with whitespace other than spaces and tabs",
     "delimiter": "a delimiter that is not one ASCII character",
     "genfromtxt-dtype": "genfromtxt with a dtype other than numbers and strings "
     "(object, nested or sub-array fields, names over a string dtype)",
@@ -110,6 +109,12 @@ _OTHER_SPACES = (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e", b"\x1f")
 _UNSIZED = frozenset(map(np.dtype, ("S0", "U0", "M8", "m8")))
 _UNICODE_SPACES = tuple(
     c.encode() for c in map(chr, range(0x80, 0x3001)) if c.isspace()
+)
+# A run of whitespace as numpy's delimiter=None splits on it (str.isspace, line ends
+# aside: the input's lines are already split)
+_WHITESPACE = re.compile(
+    b"(?:[ \t" + b"".join(_OTHER_SPACES) + b"]|"
+    + b"|".join(re.escape(s) for s in _UNICODE_SPACES) + b")+"
 )
 
 
@@ -353,18 +358,20 @@ def _keep_rows(
 
 def _single_spaces(data: bytes, strict: bool) -> bytes:
     """Text split on runs of whitespace (``delimiter=None``) rewritten, where needed, so a
-    one-space delimiter reads it exactly; :class:`Unsupported` when a space other than
-    ' ' and '\t' appears.
+    one-space delimiter reads it exactly: every run of whitespace (tabs, form feeds,
+    Unicode spaces: what numpy's reader and ``str.split`` take for space) one space,
+    none at a line's ends.
 
     Not ``strict`` (every field read, none nullable): only tabs are rewritten.  A run of
     spaces, or a space at a line's end, then makes an empty field, which the core refuses
     (numpy answers), and a space beside a tab is stripped from a number as numpy strips
     it; so the two-byte searches, slow on big inputs, are not needed."""
-    if any(s in data for s in _OTHER_SPACES) or (
+    others = any(s in data for s in _OTHER_SPACES) or (
         not data.isascii() and any(s in data for s in _UNICODE_SPACES)
-    ):
-        raise Unsupported(FALLBACK["whitespace"])
-    if not strict:
+    )
+    if others:
+        clean = False
+    elif not strict:
         clean = b"\t" not in data
     else:
         clean = (
@@ -379,7 +386,7 @@ def _single_spaces(data: bytes, strict: bool) -> bytes:
         return data
     if not data.endswith(b"\n"):  # a last line left empty stays a line (numpy warns of it)
         data += b"\n"
-    data = re.sub(rb"[ \t]+", b" ", data)
+    data = _WHITESPACE.sub(b" ", data)
     return re.sub(rb"^ | $", b"", data, flags=re.M)
 
 
@@ -885,11 +892,15 @@ def _loadtxt_bytes(
     data: bytes, dt: np.dtype, targets: list[np.dtype] | None, delim: str | None,
     comm: tuple[str, ...], skip: int, rows: int | None, usecols: Any, unpack: bool,
     ndmin: int, quotechar: Any, fname: Any, convert: tuple[Any, bool] | None = None,
+    strict_spaces: bool = False, ragged: bool = False,
 ) -> Any:
     """loadtxt on prepared bytes.  ``convert``: the converters and whether they take
     Latin-1 bytes (``encoding="bytes"``): their columns, and datetime fields, are read
     as text by the core, then converted and stored as numpy stores them
-    (:func:`_generic_columns`)."""
+    (:func:`_generic_columns`).  ``strict_spaces``: runs of whitespace are rewritten
+    even where the core's refusal would do (see :func:`_single_spaces`); ``ragged``:
+    ``data`` holds the used columns only, picked by :func:`_pick_columns`."""
+    given = data
     if len(comm) > 1 or (comm and len(comm[0]) > 1):
         if quotechar is not None:
             raise _Refused("multiple comments with quotechar")
@@ -913,8 +924,11 @@ def _loadtxt_bytes(
     if delim is None:
         # every field read (no usecols) and none can be empty (no strings): the core's
         # refusals cover the rest (see there)
-        data = _single_spaces(data, strict=usecols is not None or strings or texts)
+        loose = not (strict_spaces or usecols is not None or strings or texts)
+        data = _single_spaces(data, strict=not loose)
         delim = " "
+    else:
+        loose = False
     # numpy reads unsized strings and datetimes in chunks of max_rows=50,000 rows of
     # objects, each cast on its own (its warnings and units say so)
     chunk = _chunk_rows() if targets is None and dt in _UNSIZED else None
@@ -971,7 +985,23 @@ def _loadtxt_bytes(
     unsigned = any(t["type"].startswith("uint") for t in types.values())
     if unsigned and _NEGATIVE_ZERO.search(data):
         raise _Refused("'-0' for an unsigned integer")  # the core takes it, numpy does not
-    rec = _read_columns(data, delim, ncols, types, nullable=False, quote=quote)
+    try:
+        rec = _read_columns(data, delim, ncols, types, nullable=False, quote=quote)
+    except _Refused:
+        if loose:
+            # (a line of blanks, a space at a line's end: read again, every run rewritten)
+            return _loadtxt_bytes(given, dt, targets, None, comm, skip, rows, usecols,
+                                  unpack, ndmin, quotechar, fname, convert,
+                                  strict_spaces=True)
+        if usecols is None or quote is not None or rows is not None or ragged:
+            raise
+        # rows of other lengths: usecols picked row by row (negatives from each row's
+        # end), as numpy picks them, then read again
+        picked = _pick_columns(data, delim, usecols)
+        if convert is not None and not callable(convert[0]):
+            convert = (convs, convert[1])  # (by result column, now that usecols is done)
+        return _loadtxt_bytes(picked, dt, targets, delim, (), 0, None, None, unpack, ndmin,
+                              None, fname, convert, ragged=True)
     cols = [
         None if j in generic_cols
         else _parse_text(rec[f"f{i}"], d) if _as_text(d, plain) else _as_dtype(rec[f"f{i}"], d)
@@ -979,7 +1009,7 @@ def _loadtxt_bytes(
     ]
     if generic_cols:
         arr = _generic_columns(rec, cols, used, dt, targets, convs,
-                               convert is not None and convert[1], chunk)
+                               convert is not None and convert[1], chunk, bool(notes))
         return _loadtxt_shaped(arr, notes, ndmin, unpack, fname)
     # numpy's reader casts doubles to float32 silently, and to float16 with a warning
     # on overflow: numpy's casts below do the same under this errstate
@@ -995,6 +1025,27 @@ def _loadtxt_bytes(
             for name, col in zip(flat.dtype.names, cols):
                 flat[name] = col
     return _loadtxt_shaped(arr, notes, ndmin, unpack, fname)
+
+
+def _pick_columns(data: bytes, delim: str, usecols: Any) -> bytes:
+    """The fields ``usecols`` of each line of ``data`` (a negative index counts from the
+    line's own end, as numpy's reader counts it); a line too short for them lets numpy
+    answer (its ValueError names the row)."""
+    d = delim.encode()
+    cols = [operator.index(c) for c in _as_list(usecols)]
+    out = []
+    for line in data.split(b"\n"):
+        if not line:
+            continue
+        parts = line.split(d)
+        n = len(parts)
+        if any(not -n <= c < n for c in cols):
+            raise _Refused("a row too short for usecols")  # numpy's error
+        line = d.join([parts[c] for c in cols])
+        if not line:  # (one empty field: no line can say it)
+            raise _Refused("an empty field alone")
+        out.append(line + b"\n")
+    return b"".join(out)
 
 
 def _loadtxt_shaped(arr: np.ndarray, notes: list[str], ndmin: int, unpack: bool,
@@ -1032,13 +1083,15 @@ def _converter_columns(converters: Any, usecols: Any, n: int) -> dict[int, Any]:
 def _generic_columns(
     rec: np.ndarray, cols: list[np.ndarray | None], used: list[int], dt: np.dtype,
     targets: list[np.dtype] | None, convs: dict[int, Any], byte_conv: bool,
-    chunk: int | None,
+    chunk: int | None, warned: bool = False,
 ) -> np.ndarray:
     """loadtxt's result when some columns (``cols`` None: read by the core as text) are
     stored as numpy's reader stores a value it has no parser for: each field's text (or
     what its converter returns for it, called row by row as numpy calls it) assigned
     to its element, which is numpy's own assignment (``PyArray_Pack``).  An unsized
-    string or datetime dtype is read as numpy reads it: objects, cast in chunks."""
+    string or datetime dtype is read as numpy reads it: objects, cast in chunks.
+    ``warned``: numpy warns while reading (empty lines under max_rows); a converter's
+    error then lets numpy answer, warnings and error in its order."""
     n = len(rec)
     if chunk is not None:
         out_dt = np.dtype(object)
@@ -1087,6 +1140,8 @@ def _generic_columns(
             try:
                 views[j][k] = convs[j](text.encode("latin1") if byte_conv else text)
             except Exception as e:  # numpy's error, the cause chained
+                if warned:
+                    raise _Refused("a converter refuses a value") from None
                 row = k % chunk if chunk is not None else k
                 kind = out_dt if targets is None else kinds[j]
                 error = ValueError(
@@ -1671,7 +1726,8 @@ def _right_rows(
     if ragged and cols is not None:
         width = max(cols) + 1
         kept = [d.join(line.split(d)[:width]) for line in kept]
-    return b"".join(line + b"\n" for line in kept), foot, cols
+    # (numpy's footer may go below zero here: then nothing is cut)
+    return b"".join(line + b"\n" for line in kept), max(foot, 0), cols
 
 
 def _as_list(value: Any) -> list[Any]:
