@@ -195,6 +195,8 @@ def test_narrow_integers_match_numpy(values, dtype):
     ("a b\n#c d\n1 1\n2 2\n#0 \n3 3\n4 4\n", {"skip_header": 1, "max_rows": 3,
                                                 "names": True}),
     ("1,64.0\n2,-3.5\n", {"delimiter": ",", "dtype": [("a", "i2"), ("b", "i4")]}),
+    # a missing value that reads as a bool is that bool, and the column stays "checked"
+    ("True,\n", {"delimiter": ",", "dtype": None, "missing_values": "True"}),
 ])
 def test_genfromtxt_own_path(text, kw):
     """These run on fastetl's own path (no fallback), with numpy's answer and warnings."""

@@ -1659,7 +1659,8 @@ def _right_length(delim: str | None, usecols: Any) -> Callable[[str], bool]:
             first.append(n)
         if cols is None:
             return n == first[0]
-        return all(-first[0] <= c < n if c < 0 else c < n for c in cols)
+        # (negatives count from the first row's end: numpy makes them indices once)
+        return all(0 <= (c + first[0] if c < 0 else c) < n for c in cols)
 
     return counts
 
@@ -1770,12 +1771,14 @@ def _infer_column(
     up = np.strings.upper(u)
     true, false = up == "TRUE", up == "FALSE"
     if (true | false | miss).all():
-        if not miss.any():
+        # (a missing value that reads as a bool is that bool: numpy's converter runs first)
+        failing = miss & ~(true | false)
+        if not failing.any():
             return np.bool_, true, miss, True
         # a missing field is False (or the filling value, kept as given: numpy's array
         # casts it), and numpy leaves the column out of its "uniform" test
         values = true.astype(object)
-        values[miss & ~(true | false)] = False if fill is None else fill
+        values[failing] = False if fill is None else fill
         return np.bool_, values, miss, False
     for kind in (np.int_, np.float64, np.complex128):
         try:
