@@ -58,9 +58,14 @@ def _same(a, b) -> None:
             assert np.array_equal(x, y, equal_nan=True), (a, b)
             assert (np.signbit(x) == np.signbit(y)).all(), (a, b)
         return
+    if a.dtype.names is not None and a.dtype.hasobject:  # field by field (below)
+        for name in a.dtype.names:
+            _same(a[name], b[name])
+        return
     if a.dtype == object:  # the bytes are pointers: compare the objects
         flat = list(zip(a.ravel().tolist(), b.ravel().tolist()))
-        assert all(type(x) is type(y) and x == y for x, y in flat), (a, b)
+        assert all(type(x) is type(y) and (x == y or (x != x and y != y))  # (NaN)
+                   for x, y in flat), (a, b)
         return
     assert np.ascontiguousarray(a).tobytes() == np.ascontiguousarray(b).tobytes(), (a, b)
 

@@ -179,7 +179,7 @@ def test_quoted_line_breaks_match_numpy(text, dtype, path):
 @pytest.mark.parametrize("converters", [0, [1], "", {"a": int}, {0: 1}, {1.5: float}])
 def test_converters_numpy_refuses_get_numpys_error(converters):
     """converters numpy refuses: numpy's own exception, and no fallback (the own path
-    checks them; the user's functions themselves always fall back)."""
+    checks them as numpy does)."""
     own = _compare(fastetl.loadtxt, ORIGINAL_LOADTXT, lambda: io.StringIO("1 2\n3 4"),
                    {"converters": converters})
     assert own

@@ -65,6 +65,11 @@ from ..errors import FastETLError
 from ..schema import MAX_STR_WIDTH, Column, Dialect, Schema
 from .fallback import Unsupported, fall_back
 
+try:
+    from numpy.lib._iotools import ConversionWarning
+except ImportError:  # pragma: no cover - a numpy that moved it
+    ConversionWarning = UserWarning  # type: ignore[assignment,misc]
+
 # The originals, taken when fastetl is imported: fastetl.install() replaces the
 # numpy attributes, and a fallback must still reach numpy's own functions.
 ORIGINAL_LOADTXT: Callable[..., Any] = np.loadtxt
@@ -73,7 +78,6 @@ ORIGINAL_GENFROMTXT: Callable[..., Any] = np.genfromtxt
 # What falls back to numpy, and why: the one table the code checks and the README
 # prints.  Keys are the option (or situation); values the reason the user sees.
 FALLBACK: dict[str, str] = {
-    "converters": "converters= runs a Python function per value",
     "like": "like= dispatches to another array library",
     "dtype": "a dtype other than numbers, bool, strings and object (datetime, void), "
     "or unsized strings or objects in a structured dtype",
@@ -82,15 +86,15 @@ FALLBACK: dict[str, str] = {
     "quotechar": "quotechar= with quotes the core reads otherwise than numpy (a quote "
     "inside a field, quotes with comments or delimiter=None)",
     "url": "a URL as fname",
-    "whitespace": "delimiter=None with whitespace other than spaces and tabs",
     "delimiter": "a delimiter that is not one ASCII character",
     "genfromtxt-dtype": "genfromtxt with a dtype other than numbers and strings "
     "(object, nested or sub-array fields, names over a string dtype)",
     "genfromtxt-option": "genfromtxt with converters, or missing_values/filling_values/"
     "usemask with a dtype other than None, float64, float32 and int64 (or as a dict "
     "with usecols, or by name)",
-    "max_rows": "max_rows=0 on a file object (loadtxt); max_rows with names=True on a file "
-    "object (genfromtxt); max_rows with a quoted line break",
+    "max_rows": "max_rows=0 on a file object (loadtxt); max_rows with names=True and "
+    "usecols or invalid_raise=False on a file object (genfromtxt); max_rows with a quoted "
+    "line break",
     "value": "a value or row the core refuses and numpy accepts",
     # (and "unforeseen ...": an error of the translation itself, after which numpy answers)
 }
@@ -102,13 +106,30 @@ _ASCII = bytes(range(128))
 # Bytes numpy's whitespace splitting treats as space besides ' ' and '\t'
 # (str.isspace of ASCII), and the UTF-8 of the non-ASCII spaces.
 _OTHER_SPACES = (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e", b"\x1f")
+# The dtypes numpy's loadtxt reads as objects, in chunks, then casts (unit discovery)
+_UNSIZED = frozenset(map(np.dtype, ("S0", "U0", "M8", "m8")))
 _UNICODE_SPACES = tuple(
     c.encode() for c in map(chr, range(0x80, 0x3001)) if c.isspace()
+)
+# A run of whitespace as numpy's delimiter=None splits on it (str.isspace, line ends
+# aside: the input's lines are already split)
+_WHITESPACE = re.compile(
+    b"(?:[ \t" + b"".join(_OTHER_SPACES) + b"]|"
+    + b"|".join(re.escape(s) for s in _UNICODE_SPACES) + b")+"
 )
 
 
 class _Refused(Exception):
     """The own path met input numpy may refuse: numpy decides (and raises)."""
+
+
+class _NumpysAnswer(Exception):
+    """numpy's own exception, raised by the own path as numpy raises it where asking
+    numpy again would not give it (a converter already called may answer otherwise)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class _Input:
@@ -219,12 +240,17 @@ class _RefusedWith(_Refused):
 
 
 def _take_lines(
-    fh: Any, skip: int, rows: int, comments: tuple[str, ...], strip: str | None
+    fh: Any, skip: int, rows: int, comments: tuple[str, ...], strip: str | None,
+    counts: Callable[[str], bool] | None = None, header: bool = False,
 ) -> list[Any]:
     """The lines numpy reads from the file object ``fh`` for ``skiprows=skip`` and
     ``max_rows=rows`` (lines are taken one by one, as numpy takes them, so the rest is
     left in ``fh``): the skipped lines, then lines until ``rows`` of them hold data (once
-    cut at a comment and stripped of ``strip``, None = any whitespace)."""
+    cut at a comment and stripped of ``strip``, None = any whitespace; and, given
+    ``counts``, for which it is true: genfromtxt does not count rows of the wrong length
+    with ``invalid_raise=False``).  ``header``: the first line with values after the
+    skipped ones is genfromtxt's ``names=True`` header (a comment mark in it is dropped,
+    its text kept), taken before the rows."""
     lines: list[Any] = []
     it = iter(fh)
     got = 0
@@ -233,10 +259,17 @@ def _take_lines(
         if len(lines) <= skip:
             continue
         text = line.decode("latin1") if isinstance(line, bytes) else str(line)
+        if header:
+            for c in comments:
+                if c in text:
+                    text = "".join(text.split(c)[1:])
         for c in comments:
             text = text.split(c, 1)[0]
         text = text.rstrip("\r\n")
-        if text.strip(strip):
+        if header:
+            header = not text.strip(strip)
+            continue
+        if text.strip(strip) and (counts is None or counts(text)):
             got += 1
             if got == rows:
                 break
@@ -326,18 +359,20 @@ def _keep_rows(
 
 def _single_spaces(data: bytes, strict: bool) -> bytes:
     """Text split on runs of whitespace (``delimiter=None``) rewritten, where needed, so a
-    one-space delimiter reads it exactly; :class:`Unsupported` when a space other than
-    ' ' and '\t' appears.
+    one-space delimiter reads it exactly: every run of whitespace (tabs, form feeds,
+    Unicode spaces: what numpy's reader and ``str.split`` take for space) one space,
+    none at a line's ends.
 
     Not ``strict`` (every field read, none nullable): only tabs are rewritten.  A run of
     spaces, or a space at a line's end, then makes an empty field, which the core refuses
     (numpy answers), and a space beside a tab is stripped from a number as numpy strips
     it; so the two-byte searches, slow on big inputs, are not needed."""
-    if any(s in data for s in _OTHER_SPACES) or (
+    others = any(s in data for s in _OTHER_SPACES) or (
         not data.isascii() and any(s in data for s in _UNICODE_SPACES)
-    ):
-        raise Unsupported(FALLBACK["whitespace"])
-    if not strict:
+    )
+    if others:
+        clean = False
+    elif not strict:
         clean = b"\t" not in data
     else:
         clean = (
@@ -352,7 +387,7 @@ def _single_spaces(data: bytes, strict: bool) -> bytes:
         return data
     if not data.endswith(b"\n"):  # a last line left empty stays a line (numpy warns of it)
         data += b"\n"
-    data = re.sub(rb"[ \t]+", b" ", data)
+    data = _WHITESPACE.sub(b" ", data)
     return re.sub(rb"^ | $", b"", data, flags=re.M)
 
 
@@ -559,8 +594,7 @@ def loadtxt(
             raise Unsupported(FALLBACK["like"])
         if converters is not None:
             _check_converters(converters)
-            raise Unsupported(FALLBACK["converters"])
-        # encoding="bytes" only changes what converters get: without them, it is None
+        # encoding="bytes" only changes what converters get (Latin-1 bytes, not str)
         enc = None if encoding == "bytes" else encoding
         if ndmin not in (0, 1, 2):
             raise _Refused("ndmin")
@@ -574,7 +608,7 @@ def loadtxt(
         skip = _nonneg(skiprows)
         rows = None if max_rows is None else _nonneg(max_rows)
         _probe(ORIGINAL_LOADTXT, kwargs)
-        if rows is None and quotechar is None:
+        if rows is None and quotechar is None and converters is None:
             fast = _loadtxt_path(fname, dt, targets, delim, comm, skip, usecols, unpack, ndmin, enc)
             if fast is not None:
                 return fast
@@ -586,8 +620,9 @@ def loadtxt(
             src = _take_lines(fname, skip, rows, comm, None if delimiter is None else "")
         inp = _read_taken(src, fname, enc)
         with _replaying(inp):
+            convert = None if converters is None else (converters, encoding == "bytes")
             return _loadtxt_bytes(inp.data, dt, targets, delim, comm, skip, rows,
-                                  usecols, unpack, ndmin, quotechar, fname)
+                                  usecols, unpack, ndmin, quotechar, fname, convert)
 
     done, value, reason, args = _attempt(ORIGINAL_LOADTXT, own, args, kwargs)
     return value if done else fall_back("loadtxt", reason, value, *args, **kwargs)
@@ -611,6 +646,8 @@ def _replaying(inp: Any) -> Iterator[None]:
     the very input it would have read (a refusal, an unsupported case, anything unforeseen)."""
     try:
         yield
+    except _NumpysAnswer:
+        raise
     except _Refused as e:
         raise _RefusedWith(inp.replay, str(e)) from None
     except Unsupported as e:
@@ -646,6 +683,8 @@ def _attempt(
     exception is the answer; if it accepts, that is a fallback and ``call`` gives its result."""
     try:
         return True, own(), "", args
+    except _NumpysAnswer as e:
+        raise e.error from e.error.__cause__
     except Unsupported as e:
         args = (getattr(e, "replay", args[0]), *args[1:])
         return False, original, str(e), args
@@ -679,7 +718,7 @@ def _target_dtypes(dt: np.dtype) -> list[np.dtype] | None:
         return None
     out = []
     for f, _ in _leaves(dt):
-        if f.itemsize == 0 or f.kind == "O":
+        if f.itemsize == 0 or f in _UNSIZED:
             raise Unsupported(FALLBACK["dtype"])
         _check_field(f)
         out.append(f)
@@ -688,7 +727,7 @@ def _target_dtypes(dt: np.dtype) -> list[np.dtype] | None:
 
 def _check_field(dt: np.dtype) -> None:
     """Unsupported unless the own path reads a field numpy reads as ``dt``."""
-    if dt.kind not in "biufcUSO":
+    if dt.kind not in "biufcUSOMm":
         raise Unsupported(FALLBACK["dtype"])
 
 
@@ -853,8 +892,16 @@ def _fill_dtype(dt: np.dtype, cols: list[np.ndarray]) -> np.dtype:
 def _loadtxt_bytes(
     data: bytes, dt: np.dtype, targets: list[np.dtype] | None, delim: str | None,
     comm: tuple[str, ...], skip: int, rows: int | None, usecols: Any, unpack: bool,
-    ndmin: int, quotechar: Any, fname: Any,
+    ndmin: int, quotechar: Any, fname: Any, convert: tuple[Any, bool] | None = None,
+    strict_spaces: bool = False, ragged: bool = False,
 ) -> Any:
+    """loadtxt on prepared bytes.  ``convert``: the converters and whether they take
+    Latin-1 bytes (``encoding="bytes"``): their columns, and datetime fields, are read
+    as text by the core, then converted and stored as numpy stores them
+    (:func:`_generic_columns`).  ``strict_spaces``: runs of whitespace are rewritten
+    even where the core's refusal would do (see :func:`_single_spaces`); ``ragged``:
+    ``data`` holds the used columns only, picked by :func:`_pick_columns`."""
+    given = data
     if len(comm) > 1 or (comm and len(comm[0]) > 1):
         if quotechar is not None:
             raise _Refused("multiple comments with quotechar")
@@ -872,14 +919,20 @@ def _loadtxt_bytes(
     fields = targets if targets is not None else [dt]
     plain = data.isascii()
     texts = any(_as_text(f, plain) for f in fields)
-    strings = any(f.kind in "USO" for f in fields)
+    # (fields read as text and handed to Python: converters, datetimes)
+    generic = convert is not None or any(f.kind in "Mm" for f in fields)
+    strings = any(f.kind in "USO" for f in fields) or generic
     if delim is None:
         # every field read (no usecols) and none can be empty (no strings): the core's
         # refusals cover the rest (see there)
-        data = _single_spaces(data, strict=usecols is not None or strings or texts)
+        loose = not (strict_spaces or usecols is not None or strings or texts)
+        data = _single_spaces(data, strict=not loose)
         delim = " "
-    # numpy reads unsized strings in chunks of max_rows=50,000 rows (its warnings say so)
-    chunk = _chunk_rows() if targets is None and dt.kind in "SU" and not dt.itemsize else None
+    else:
+        loose = False
+    # numpy reads unsized strings and datetimes in chunks of max_rows=50,000 rows of
+    # objects, each cast on its own (its warnings and units say so)
+    chunk = _chunk_rows() if targets is None and dt in _UNSIZED else None
     notes: list[str] = []
     if rows is not None:
         big = chunk is not None and rows > chunk
@@ -893,8 +946,8 @@ def _loadtxt_bytes(
         first = next((r for r in _records(data, multiline) if r), None)
     nfields = len(targets) if targets is not None else None
     if first is None:
-        if strings:
-            raise _Refused("no data, string dtype")  # numpy sizes the strings: it answers
+        if generic or (targets is not None and strings):
+            raise _Refused("no data, objects to cast")  # numpy's own shape: it answers
         for text in notes:
             warnings.warn(text, UserWarning, stacklevel=5)
         return _empty_loadtxt(dt, usecols, unpack, ndmin, fname)
@@ -903,29 +956,62 @@ def _loadtxt_bytes(
     else:
         ncols = len(split_row(first, 0, len(first), True, ord(delim), ord(quote))[1])
     used = _usecols(usecols, ncols) if usecols is not None else list(range(ncols))
-    if not used:
-        raise _Refused("no column used")
+    if not used:  # usecols=[]: as many empty rows as rows with data
+        if multiline is not None or dt in _UNSIZED or (nfields or 0) != 0:
+            raise _Refused("no column used")
+        n = sum(1 for line in data.split(b"\n") if line)
+        arr = np.empty((n, 0), dtype=dt) if targets is None else np.zeros(n, dtype=dt)
+        return _loadtxt_shaped(arr, notes, ndmin, unpack, fname)
     if nfields is not None and nfields != len(used):
         raise _Refused("structured dtype with another number of fields")
     dtypes = targets if targets is not None else [dt] * len(used)
+    convs = {} if convert is None else _converter_columns(convert[0], usecols, len(used))
+    generic_cols = {j for j, d in enumerate(dtypes)
+                    if j in convs or d.kind in "Mm" or (targets is not None and d.kind == "O")}
+    if chunk is not None and generic_cols:  # numpy's object chunks: every column
+        generic_cols = set(range(len(used)))
     bound = _longest_line(data) if strings or texts else 1
     if multiline is not None and (strings or texts):
         bound = max(map(len, _records(data, multiline)))
     if bound > MAX_STR_WIDTH:
         raise Unsupported(FALLBACK["dtype"])
     types: dict[int, dict[str, Any]] = {}
-    for i, d in zip(used, dtypes):
-        spec = _column_spec(d, bound, _as_text(d, plain))
+    for j, (i, d) in enumerate(zip(used, dtypes)):
+        if j in generic_cols:
+            spec = {"type": "str", "width": bound, "truncate": True}
+        else:
+            spec = _column_spec(d, bound, _as_text(d, plain))
         if types.setdefault(i, spec) != spec:  # a column used twice, as two types
             raise Unsupported(FALLBACK["dtype"])
     unsigned = any(t["type"].startswith("uint") for t in types.values())
     if unsigned and _NEGATIVE_ZERO.search(data):
         raise _Refused("'-0' for an unsigned integer")  # the core takes it, numpy does not
-    rec = _read_columns(data, delim, ncols, types, nullable=False, quote=quote)
+    try:
+        rec = _read_columns(data, delim, ncols, types, nullable=False, quote=quote)
+    except _Refused:
+        if loose:
+            # (a line of blanks, a space at a line's end: read again, every run rewritten)
+            return _loadtxt_bytes(given, dt, targets, None, comm, skip, rows, usecols,
+                                  unpack, ndmin, quotechar, fname, convert,
+                                  strict_spaces=True)
+        if usecols is None or quote is not None or rows is not None or ragged:
+            raise
+        # rows of other lengths: usecols picked row by row (negatives from each row's
+        # end), as numpy picks them, then read again
+        picked = _pick_columns(data, delim, usecols)
+        if convert is not None and not callable(convert[0]):
+            convert = (convs, convert[1])  # (by result column, now that usecols is done)
+        return _loadtxt_bytes(picked, dt, targets, delim, (), 0, None, None, unpack, ndmin,
+                              None, fname, convert, ragged=True)
     cols = [
-        _parse_text(rec[f"f{i}"], d) if _as_text(d, plain) else _as_dtype(rec[f"f{i}"], d)
-        for i, d in zip(used, dtypes)
+        None if j in generic_cols
+        else _parse_text(rec[f"f{i}"], d) if _as_text(d, plain) else _as_dtype(rec[f"f{i}"], d)
+        for j, (i, d) in enumerate(zip(used, dtypes))
     ]
+    if generic_cols:
+        arr = _generic_columns(rec, cols, used, dt, targets, convs,
+                               convert is not None and convert[1], chunk, bool(notes))
+        return _loadtxt_shaped(arr, notes, ndmin, unpack, fname)
     # numpy's reader casts doubles to float32 silently, and to float16 with a warning
     # on overflow: numpy's casts below do the same under this errstate
     half = any(f.kind == "f" and f.itemsize == 2 for f in fields)
@@ -939,12 +1025,142 @@ def _loadtxt_bytes(
             flat = arr.view(_flat_view(dt, _leaves(dt)))
             for name, col in zip(flat.dtype.names, cols):
                 flat[name] = col
-    for text in notes:  # loadtxt -> _attempt -> own -> _loadtxt_bytes
-        warnings.warn(text, UserWarning, stacklevel=5)
+    return _loadtxt_shaped(arr, notes, ndmin, unpack, fname)
+
+
+def _pick_columns(data: bytes, delim: str, usecols: Any) -> bytes:
+    """The fields ``usecols`` of each line of ``data`` (a negative index counts from the
+    line's own end, as numpy's reader counts it); a line too short for them lets numpy
+    answer (its ValueError names the row)."""
+    d = delim.encode()
+    cols = [operator.index(c) for c in _as_list(usecols)]
+    out = []
+    for line in data.split(b"\n"):
+        if not line:
+            continue
+        parts = line.split(d)
+        n = len(parts)
+        if any(not -n <= c < n for c in cols):
+            raise _Refused("a row too short for usecols")  # numpy's error
+        line = d.join([parts[c] for c in cols])
+        if not line:  # (one empty field: no line can say it)
+            raise _Refused("an empty field alone")
+        out.append(line + b"\n")
+    return b"".join(out)
+
+
+def _loadtxt_shaped(arr: np.ndarray, notes: list[str], ndmin: int, unpack: bool,
+                    fname: Any) -> Any:
+    """loadtxt's last steps: the warnings noted while reading, ``ndmin``, ``unpack``."""
+    for text in notes:  # loadtxt -> _attempt -> own -> _loadtxt_bytes -> here
+        warnings.warn(text, UserWarning, stacklevel=6)
     arr = _ensure_ndmin(arr, ndmin)
     if arr.shape and arr.shape[0] == 0:
         _no_data_warning(fname)
     return _unpack(arr, unpack)
+
+
+def _converter_columns(converters: Any, usecols: Any, n: int) -> dict[int, Any]:
+    """The converter of each of the ``n`` result columns, as numpy assigns them: a
+    callable for all; a dict's key is a column of the file, matched against ``usecols``
+    as given (keys not used are ignored) or, without usecols, counted from the end when
+    negative (out of range: numpy's ValueError)."""
+    if callable(converters):
+        return dict.fromkeys(range(n), converters)
+    wanted = None if usecols is None else [operator.index(c) for c in _as_list(usecols)]
+    out: dict[int, Any] = {}
+    for key, fn in converters.items():
+        col = operator.index(key)
+        if wanted is not None:
+            if col not in wanted:
+                continue
+            col = wanted.index(col)
+        elif not -n <= col < n:
+            raise _Refused("a converter for a column out of range")  # numpy's error
+        out[col % n] = fn
+    return out
+
+
+def _generic_columns(
+    rec: np.ndarray, cols: list[np.ndarray | None], used: list[int], dt: np.dtype,
+    targets: list[np.dtype] | None, convs: dict[int, Any], byte_conv: bool,
+    chunk: int | None, warned: bool = False,
+) -> np.ndarray:
+    """loadtxt's result when some columns (``cols`` None: read by the core as text) are
+    stored as numpy's reader stores a value it has no parser for: each field's text (or
+    what its converter returns for it, called row by row as numpy calls it) assigned
+    to its element, which is numpy's own assignment (``PyArray_Pack``).  An unsized
+    string or datetime dtype is read as numpy reads it: objects, cast in chunks.
+    ``warned``: numpy warns while reading (empty lines under max_rows); a converter's
+    error then lets numpy answer, warnings and error in its order."""
+    n = len(rec)
+    if chunk is not None:
+        out_dt = np.dtype(object)
+        arr = np.empty((n, len(used)), dtype=out_dt)
+    elif targets is None:
+        out_dt = dt
+        arr = np.empty((n, len(used)), dtype=dt)
+    else:
+        out_dt = dt
+        arr = np.zeros(n, dtype=dt)
+    flat = None
+    if targets is None:
+        views = [arr[:, j] for j in range(len(used))]
+        kinds = [arr.dtype] * len(used)
+    elif not dt.hasobject:
+        flat = arr.view(_flat_view(dt, _leaves(dt)))
+        views = [flat[name] for name in flat.dtype.names]
+        kinds = targets
+    elif len(dt.names) == len(targets):  # (no view of objects: the fields themselves)
+        views = [arr[name] for name in dt.names]
+        kinds = targets
+    else:
+        raise Unsupported(FALLBACK["dtype"])  # objects among nested or sub-array fields
+    texts: dict[int, list[str]] = {}
+    for j, (i, view) in enumerate(zip(used, views)):
+        if cols[j] is not None:  # a field parsed as always
+            view[...] = cols[j]
+            continue
+        u = np.strings.decode(rec[f"f{i}"], "utf-8")
+        if j in convs:
+            texts[j] = u.tolist()
+            continue
+        if chunk is not None and dt.kind == "S":  # numpy's bytes for an S dtype
+            try:
+                u = np.strings.encode(u, "latin1")
+            except UnicodeEncodeError:
+                raise _Refused("text Latin-1 cannot encode, for an S dtype") from None
+        try:
+            view[...] = u.astype(object)
+        except (ValueError, TypeError, OverflowError):
+            raise _Refused("a value numpy's assignment refuses") from None
+    order = sorted(texts)
+    for k in range(n):  # row by row, as numpy calls the converters
+        for j in order:
+            text = texts[j][k]
+            try:
+                views[j][k] = convs[j](text.encode("latin1") if byte_conv else text)
+            except Exception as e:  # numpy's error, the cause chained
+                if warned:
+                    raise _Refused("a converter refuses a value") from None
+                row = k % chunk if chunk is not None else k
+                kind = out_dt if targets is None else kinds[j]
+                error = ValueError(
+                    f"could not convert string {repr(text)[:100]} to {kind} at row {row}, "
+                    f"column {used[j] + 1}."
+                )
+                error.__cause__ = e
+                # (the objects stored so far are freed, as numpy frees them: the
+                # traceback keeps this frame, not the array)
+                arr = views = view = flat = None  # type: ignore[assignment]
+                raise _NumpysAnswer(error) from None
+    if chunk is None:
+        return arr
+    try:
+        parts = [arr[at : at + chunk].astype(dt) for at in range(0, n, chunk)]
+    except (ValueError, TypeError, OverflowError):
+        raise _Refused("a value numpy's cast refuses") from None
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _blanks_then_comment(text: bytes) -> bool:
@@ -1244,11 +1460,13 @@ def genfromtxt(
         foot = _nonneg(skip_footer)
         src = fname
         if max_rows is not None and hasattr(fname, "read"):
-            if names is True:  # the header line is found by other rules than rows
-                raise Unsupported(FALLBACK["max_rows"])
+            if names is True and (not invalid_raise or usecols is not None):
+                raise Unsupported(FALLBACK["max_rows"])  # (rows counted against the header)
             # genfromtxt takes lines one by one and leaves the rest: so do we
             marks = () if comments is None else (comments,)
-            src = _take_lines(fname, head, max_rows, marks, None if delim is None else " ")
+            counts = None if invalid_raise else _right_length(delim, usecols)
+            src = _take_lines(fname, head, max_rows, marks, None if delim is None else " ",
+                              counts, header=names is True)
         inp = _read_taken(src, fname, enc)
         with _replaying(inp):
             naming = None
@@ -1259,10 +1477,15 @@ def genfromtxt(
             byte_strings = encoding == "bytes"
             if byte_strings and dt is None and not inp.data.isascii():
                 raise Unsupported(FALLBACK["genfromtxt-dtype"])  # (numpy reads Latin-1)
-            return _genfromtxt_bytes(inp.data, dt, delim, comments, head, foot, max_rows,
-                                     usecols, unpack, ndmin, fname, naming, byte_strings,
-                                     defaultfmt, bool(autostrip),
-                                     (missing_values, filling_values, bool(usemask)))
+            notes: list[str] = []
+            result = _genfromtxt_bytes(inp.data, dt, delim, comments, head, foot, max_rows,
+                                       usecols, unpack, ndmin, fname, naming, byte_strings,
+                                       defaultfmt, bool(autostrip),
+                                       (missing_values, filling_values, bool(usemask)),
+                                       (bool(invalid_raise), notes))
+        for text in notes:  # (said once numpy's answer is ours: genfromtxt -> _attempt -> own)
+            warnings.warn(text, ConversionWarning, stacklevel=4)
+        return result
 
     done, value, reason, args = _attempt(ORIGINAL_GENFROMTXT, own, args, kwargs)
     return value if done else fall_back("genfromtxt", reason, value, *args, **kwargs)
@@ -1329,6 +1552,7 @@ def _genfromtxt_bytes(
     foot: int, max_rows: int | None, usecols: Any, unpack: Any, ndmin: int, fname: Any,
     naming: dict[str, Any] | None = None, byte_strings: bool = False,
     defaultfmt: str = "f%i", autostrip: bool = False, missing: tuple = (None, None, False),
+    invalid: tuple[bool, list[str]] = (True, []),
 ) -> Any:
     data = _skip_lines(data, head)
     named = None
@@ -1349,7 +1573,11 @@ def _genfromtxt_bytes(
         # genfromtxt strips spaces from both ends of each line before splitting
         if b" " in data:  # (one-byte search: fast; a savetxt file has no space)
             data = re.sub(rb"^ +| +$", b"", data, flags=re.M)
-    if max_rows is not None:
+    if foot or not invalid[0]:  # (rows of the wrong length: dropped, or in the footer)
+        data, foot, usecols = _right_rows(data, delim, named if naming is not None and
+                                          naming["names"] is True else None, usecols, head,
+                                          foot, max_rows, *invalid)
+    elif max_rows is not None:
         data = _keep_rows(data, max_rows, first_line=None)
     first = _first_row(data)
     if first is None and dt is None:
@@ -1400,13 +1628,18 @@ def _genfromtxt_bytes(
         raise Unsupported(FALLBACK["genfromtxt-dtype"])
     types = {
         i: {"type": "str", "width": bound, "truncate": True} if f.kind in "US"
+        else {"type": "float64"} if _int_of_float(f)
         else {"type": _core_type(f, genfromtxt=True), "nullable": f.kind == "f" and not strict}
         for i, f in zip(used, fields)
     }
     rec = _read_columns(data, delim, ncols, types, nullable=False)
     if foot:
         rec = rec[: max(len(rec) - foot, 0)]
-    cols = [_genfromtxt_strings(rec[f"f{i}"], f, autostrip) for i, f in zip(used, fields)]
+    cols = [
+        _truncated(rec[f"f{i}"], f) if _int_of_float(f)
+        else _genfromtxt_strings(rec[f"f{i}"], f, autostrip)
+        for i, f in zip(used, fields)
+    ]
     if named is not None:
         if len(rec) == 0:
             raise _Refused("a header and no rows")
@@ -1427,6 +1660,111 @@ def _genfromtxt_bytes(
             arr[:, k] = col
     arr = _ensure_ndmin(arr, ndmin)
     return arr.T if unpack else arr
+
+
+def _int_of_float(dt: np.dtype) -> bool:
+    """Whether genfromtxt reads a ``dt`` field with ``int(float(text))``: integers
+    narrower than 64 bits (numpy's StringConverter keeps int() for 64 bits only)."""
+    return dt.kind in "iu" and dt.itemsize < 8
+
+
+def _truncated(col: np.ndarray, dt: np.dtype) -> np.ndarray:
+    """``int(float(text))`` of a float64 column (the core parsed the floats as float()
+    does), stored in ``dt``; a value int() or ``dt`` refuses lets numpy answer."""
+    if not np.isfinite(col).all():
+        raise _Refused("int() of an infinite or NaN value")
+    whole = np.trunc(col)
+    info = np.iinfo(dt)
+    if len(whole) and (whole.min() < info.min or whole.max() > info.max):
+        raise _Refused("an integer out of the field's range")  # numpy's OverflowError
+    return whole.astype(dt)
+
+
+def _right_length(delim: str | None, usecols: Any) -> Callable[[str], bool]:
+    """Whether a line (cut at its comment) is a row genfromtxt keeps: as many fields as
+    the first row, or enough for ``usecols`` (numpy's LineSplitter splits it)."""
+    from numpy.lib._iotools import LineSplitter
+
+    split = LineSplitter(delimiter=delim, comments=None, autostrip=False)
+    cols = None if usecols is None else [operator.index(c) for c in _as_list(usecols)]
+    first: list[int] = []
+
+    def counts(text: str) -> bool:
+        n = len(split(text))
+        if not first:
+            first.append(n)
+        if cols is None:
+            return n == first[0]
+        # (negatives count from the first row's end: numpy makes them indices once)
+        return all(0 <= (c + first[0] if c < 0 else c) < n for c in cols)
+
+    return counts
+
+
+def _right_rows(
+    data: bytes, delim: str, header: np.dtype | None, usecols: Any, head: int, foot: int,
+    max_rows: int | None, invalid_raise: bool, notes: list[str],
+) -> tuple[bytes, int, Any]:
+    """genfromtxt's rows of the wrong length (not as many fields as the first row, or
+    too few for ``usecols``): left out, with numpy's message (its line numbers, counted
+    from the first row or the ``header`` line) as a ConversionWarning in ``notes``; an
+    error (numpy answers) under ``invalid_raise`` unless they fall in the footer, which
+    shrinks by as many.  ``max_rows`` counts the rows kept.  Returns the rows kept (cut
+    after the last used field when their lengths differ), the footer and usecols made
+    non-negative from the first row, as numpy makes them."""
+    d = delim.encode()
+    lines = data.split(b"\n")
+    start = 0 if header is not None else next((k for k, x in enumerate(lines) if x), 0)
+    if header is not None:
+        first = len(header.names) if usecols is None else None
+    else:
+        first = lines[start].count(d) + 1 if start < len(lines) else 0
+    cols = None
+    if usecols is not None:
+        cols = [operator.index(c) for c in _as_list(usecols)]
+        if any(c < 0 for c in cols):
+            if first is None:  # (named: _header made them non-negative already)
+                raise _Refused("negative usecols")
+            cols = [c + first if c < 0 else c for c in cols]
+        if any(c < 0 for c in cols):
+            raise _Refused("usecols out of range")
+    nbcols = len(cols) if cols is not None else first
+    kept: list[bytes] = []
+    wrong: list[tuple[int, int]] = []
+    ragged = False
+    for k in range(start, len(lines)):
+        line = lines[k]
+        if not line:
+            continue
+        n = line.count(d) + 1
+        if (n != nbcols) if cols is None else any(c >= n for c in cols):
+            wrong.append((k - start + (header is not None) + head + 1, n))
+            continue
+        ragged = ragged or (bool(kept) and n != kept_n)
+        kept_n = n
+        kept.append(line)
+        if len(kept) == max_rows:
+            break
+    if not kept and wrong:
+        raise _Refused("no row of the right length")  # (numpy's shape of nothing)
+    if wrong:
+        nbrows = len(kept) + len(wrong) - foot
+        if foot > 0:
+            skipped = len([w for w in wrong if w[0] > nbrows + head])
+            wrong = wrong[: len(wrong) - skipped]
+            foot -= skipped
+        if wrong:
+            if invalid_raise:
+                raise _Refused("rows of the wrong length")  # numpy's ValueError
+            notes.append("\n".join(
+                ["Some errors were detected !"]
+                + [f"    Line #{i} (got {n} columns instead of {nbcols})" for i, n in wrong]
+            ))
+    if ragged and cols is not None:
+        width = max(cols) + 1
+        kept = [d.join(line.split(d)[:width]) for line in kept]
+    # (numpy's footer may go below zero here: then nothing is cut)
+    return b"".join(line + b"\n" for line in kept), max(foot, 0), cols
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -1469,12 +1807,14 @@ def _infer_column(
     up = np.strings.upper(u)
     true, false = up == "TRUE", up == "FALSE"
     if (true | false | miss).all():
-        if not miss.any():
+        # (a missing value that reads as a bool is that bool: numpy's converter runs first)
+        failing = miss & ~(true | false)
+        if not failing.any():
             return np.bool_, true, miss, True
         # a missing field is False (or the filling value, kept as given: numpy's array
         # casts it), and numpy leaves the column out of its "uniform" test
         values = true.astype(object)
-        values[miss & ~(true | false)] = False if fill is None else fill
+        values[failing] = False if fill is None else fill
         return np.bool_, values, miss, False
     for kind in (np.int_, np.float64, np.complex128):
         try:
