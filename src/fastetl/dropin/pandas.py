@@ -68,8 +68,6 @@ NAME = "pandas.read_csv"
 SAMPLE_ROWS = 1000  # rows pandas reads for the labels and the first guess of the types
 HEAD_BYTES = 1 << 20  # bytes read to split the header row
 CATEGORY_VALUES = 1 << 16  # distinct values a text column keeps as a dictionary
-STR_MIN_WIDTH = 16
-MAX_WIDTH = 1 << 20
 EXACT_INT_FLOAT = 2**53  # ints up to here become floats exactly
 LEGACY_BYTES = 1 << 20  # float_precision="legacy" is checked number by number up to here
 SMALL_INPUT = 4 << 20  # bytes read on one thread (see _workers)
@@ -150,8 +148,7 @@ class _Col:
     position: int  # field index in each row
     kind: str  # "int", "float", "text"
     want: str | None = None  # a dtype the call asked for: see _WANT
-    width: int | None = None  # not None: text read out of line instead of a dictionary
-    longest: int = 0  # bytes of the longest text in the first rows
+    out_of_line: bool = False  # text read out of line (each value its own length), no dictionary
     categorical: Any = None  # the CategoricalDtype dtype= asked for (want "category")
 
 
@@ -1095,9 +1092,8 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
             col.categorical = pandas.api.types.pandas_dtype(asked)
         if kind == "text" and want != "category" and len(sample) >= SAMPLE_ROWS:
             if _distinct(sample[label]) > len(sample) // 2:
-                # mostly distinct: no dictionary (the values are kept out of line, each
-                # its own length: the width is only a mark, see _schema)
-                col.width = _width(col.longest)
+                # mostly distinct: no dictionary, the values kept out of line (_schema)
+                col.out_of_line = True
         cols.append(col)
     if isinstance(dtype, dict):
         known = {c.label for c in cols} | ({c.position for c in cols} if not plan.header else set())
@@ -1127,7 +1123,7 @@ def _schema(plan: _Plan) -> Schema:
             out.append(Column(n, "float64", nullable=True))
         elif c.kind == "date":  # ISO dates only; pandas reads every one of them alike
             out.append(Column(n, "date", nullable=True))
-        elif c.width is not None:  # (out of line: each value its own length, no padding)
+        elif c.out_of_line:  # (each value its own length, no padding)
             out.append(Column(n, "text", nullable=True))
         else:
             out.append(Column(n, "category", nullable=True, max_values=CATEGORY_VALUES))
@@ -1140,14 +1136,6 @@ def _schema(plan: _Plan) -> Schema:
         **plan.dialect_extra,
     )
     return Schema(columns=tuple(out), dialect=dialect)
-
-
-def _width(longest: int) -> int:
-    """A str width with room for values twice as long as the longest seen."""
-    w = STR_MIN_WIDTH
-    while w < 2 * longest and w < MAX_WIDTH:
-        w *= 2
-    return w
 
 
 def _verdict(value: str, plan: _Plan) -> str:
@@ -1178,14 +1166,8 @@ def _widen(plan: _Plan, e: ParseError) -> None:
         raise Unsupported(f"fastetl cannot read this file as pandas does ({e.reason})")
     reason = e.reason
     if col.kind == "text":
-        if reason.startswith("would be value number"):
-            col.width = _width(col.longest)
-            return
-        if reason.startswith("is longer than the column's width") and col.width is not None:
-            if col.width >= MAX_WIDTH:
-                raise Unsupported("a text field longer than 1 MiB")
-            seen = len((e.value or "").encode())
-            col.width = min(MAX_WIDTH, max(col.width * 4, _width(seen)))
+        if reason.startswith("would be value number"):  # too many values for a dictionary
+            col.out_of_line = True
             return
         raise Unsupported(f"column {col.label!r}: {reason}")
     if col.kind == "date":
@@ -1718,7 +1700,7 @@ def _float_texts(plan: _Plan) -> Any:
     """The file read again with only its float columns, as text (for pandas' rounding)."""
     twin = replace(
         plan,
-        columns=[replace(c, kind="text", width=_width(32)) for c in plan.columns
+        columns=[replace(c, kind="text", out_of_line=True) for c in plan.columns
                  if c.kind == "float"],
     )
     return _read(twin)[0]
