@@ -150,26 +150,27 @@ KIND_TYPES: dict[str, dict[str, str]] = {
         "int64": "int64", "int16": "int16", "float64": "float64",
         "money": "money as decimal (scale 2, a scaled int64)", "datetime": "datetime (µs)",
         "category": "category with fixed values (codes)", "str": "str(width) fixed bytes",
+        "text": "text (any length, out of line)",
     },
     "pyarrow": {
         "int64": "int64", "int16": "int16", "float64": "float64",
         "money": "decimal128(12,2) for money", "datetime": "timestamp[s]",
-        "category": "dictionary<int32,string> for categories", "str": "string",
+        "category": "dictionary<int32,string> for categories", "str": "string", "text": "string",
     },
     "polars": {
         "int64": "Int64", "int16": "Int16", "float64": "Float64",
         "money": "Decimal(12,2) for money", "datetime": "Datetime(us)",
-        "category": "Enum for categories", "str": "String",
+        "category": "Enum for categories", "str": "String", "text": "String",
     },
     "pandas-c": {
         "int64": "int64", "int16": "int16", "float64": "float64",
         "money": "**float64 for money**", "datetime": "`parse_dates` + `date_format`",
-        "category": "CategoricalDtype(values)", "str": "str",
+        "category": "CategoricalDtype(values)", "str": "str", "text": "str",
     },
     "duckdb": {
         "int64": "BIGINT", "int16": "SMALLINT", "float64": "DOUBLE",
         "money": "DECIMAL(12,2) for money", "datetime": "TIMESTAMP",
-        "category": "ENUM for categories", "str": "VARCHAR",
+        "category": "ENUM for categories", "str": "VARCHAR", "text": "VARCHAR",
     },
 }  # fmt: skip
 
@@ -478,7 +479,8 @@ def _prepare_typed(key: str, src: str, threads: int, workdir: str, shape: str):
         pa_kind = {
             "int64": pa.int64(), "int16": pa.int16(), "float64": pa.float64(),
             "money": pa.decimal128(12, 2), "datetime": pa.timestamp("s"),
-            "category": pa.dictionary(pa.int32(), pa.string()), "str": pa.string(),
+            "category": pa.dictionary(pa.int32(), pa.string()),
+            "str": pa.string(), "text": pa.string(),
         }  # fmt: skip
         opts = pacsv.ConvertOptions(column_types={c.name: pa_kind[c.kind] for c in cols})
         read = pacsv.ReadOptions(use_threads=True)
@@ -494,7 +496,8 @@ def _prepare_typed(key: str, src: str, threads: int, workdir: str, shape: str):
                 return pl.Enum(list(c.values))
             return {
                 "int64": pl.Int64, "int16": pl.Int16, "float64": pl.Float64,
-                "money": pl.Decimal(12, 2), "datetime": pl.Datetime("us"), "str": pl.String,
+                "money": pl.Decimal(12, 2), "datetime": pl.Datetime("us"),
+                "str": pl.String, "text": pl.String,
             }[c.kind]  # fmt: skip
 
         overrides = {c.name: pl_type(c) for c in cols}
@@ -518,7 +521,7 @@ def _prepare_typed(key: str, src: str, threads: int, workdir: str, shape: str):
                 dtype[c.name] = pd.CategoricalDtype(list(c.values))
             else:
                 dtype[c.name] = {"money": "float64", "float64": "float64", "int64": "int64",
-                                 "int16": "int16", "str": "str"}[c.kind]  # fmt: skip
+                                 "int16": "int16", "str": "str", "text": "str"}[c.kind]  # fmt: skip
         kw = {"parse_dates": dates, "date_format": "%Y-%m-%d %H:%M:%S"} if dates else {}
         return (
             lambda: len(pd.read_csv(src, dtype=dtype, engine=engine, **kw))
@@ -553,7 +556,8 @@ def _prepare_typed(key: str, src: str, threads: int, workdir: str, shape: str):
             else:
                 columns[c.name] = {
                     "int64": "BIGINT", "int16": "SMALLINT", "float64": "DOUBLE",
-                    "money": "DECIMAL(12,2)", "datetime": "TIMESTAMP", "str": "VARCHAR",
+                    "money": "DECIMAL(12,2)", "datetime": "TIMESTAMP",
+                    "str": "VARCHAR", "text": "VARCHAR",
                 }[c.kind]  # fmt: skip
 
         def run_duckdb() -> int:

@@ -18,6 +18,8 @@ Column kinds (what every reader gets "with a schema"; ``compare.py`` NOTES say i
                     dictionary<int32,string>, polars Enum, duckdb ENUM, pandas CategoricalDtype
     str             text of at most ``width`` UTF-8 bytes: fastetl str(width), the others
                     their string type
+    text            free text of any length: fastetl text (out of line), the others their
+                    string type
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import numpy as np
 @dataclass(frozen=True)
 class Col:
     name: str
-    kind: str  # int64 int16 float64 money datetime category str
+    kind: str  # int64 int16 float64 money datetime category str text
     values: tuple[str, ...] = ()  # category
     width: int = 0  # str
 
@@ -128,12 +130,6 @@ def _csv_field(text: str) -> str:
     if any(c in text for c in ',"\n'):
         return '"' + text.replace('"', '""') + '"'
     return text
-
-
-def text_width() -> int:
-    """The longest text field, in UTF-8 bytes (the schema's width)."""
-    longest = max(len(w.encode()) for w in _WORDS + list(_QUOTES))
-    return TEXT_MAX_WORDS * (longest + 2)
 
 
 def _text_rows(rng: np.random.Generator, n: int, first_id: int) -> str:
@@ -234,7 +230,7 @@ SHAPES: dict[str, Shape] = {
         (
             Col("id", "int64"),
             Col("author", "str", width=32),
-            Col("text", "str", width=text_width()),
+            Col("text", "text"),
         ),
         None,  # needs the running id: see chunk_text below
         ("id", "author", "text"),
@@ -303,6 +299,8 @@ def fastetl_schema(shape: str) -> dict:
             d.update(type="category", values=list(c.values))
         elif c.kind == "str":
             d.update(type="str", width=c.width)
+        elif c.kind == "text":
+            d.update(type="text")
         else:
             d["type"] = c.kind
         cols.append(d)
