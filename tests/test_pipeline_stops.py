@@ -1,19 +1,23 @@
-"""How a run ends when it is stopped.
+"""How a run ends when it is stopped, and when a slow stream's rows are reported.
 
 read_plain_file: a failing piece or an interrupt of the calling thread leaves no worker
 thread alive and no file descriptor open (a worker never reads from a closed descriptor
-number)."""
+number).  _run_parallel: a stream's first block is parsed and reported before the next
+bytes come (a slow producer sees work done)."""
 
 from __future__ import annotations
 
 import csv
+import io
 import os
 import signal
 import sys
 import threading
 
+import numpy as np
 import pytest
 
+import fastetl
 from fastetl import pipeline
 from fastetl.schema import Column, Dialect, Schema
 
@@ -143,3 +147,38 @@ def test_an_interrupt_while_joining_waits_for_every_worker_before_the_file_is_cl
         assert armed, "the last piece always went to the calling thread"
     finally:
         signal.signal(signal.SIGINT, old)
+
+
+def test_a_pipes_first_block_is_reported_before_the_rest_comes(tmp_path):
+    schema = {"columns": [{"name": "id", "type": "int32"}, {"name": "x", "type": "float64"}]}
+    rows = [f"{i},{i / 8}\n" for i in range(2000)]
+    head = ("id,x\n" + "".join(rows[:100])).encode()
+    rest = "".join(rows[100:]).encode()
+    r, w = os.pipe()
+    reported = threading.Event()
+    waited_too_long = []
+
+    def producer():  # a slow producer: the rest comes once the first rows are reported
+        with os.fdopen(w, "wb") as fh:
+            fh.write(head)
+            fh.flush()
+            if not reported.wait(WAIT):
+                waited_too_long.append(True)
+            fh.write(rest)
+
+    writer = threading.Thread(target=producer)
+    writer.start()
+    try:
+        with os.fdopen(r, "rb", buffering=0) as src:
+            out = tmp_path / "out.npy"
+            fastetl.convert(
+                src, out, schema, workers=2, block_size=1 << 16,
+                progress=lambda done, total: reported.set(),
+            )
+    finally:
+        reported.set()
+        writer.join(WAIT)
+    assert not waited_too_long, "nothing was reported until the rest of the input came"
+    got = np.load(out)
+    ref = list(csv.reader(io.StringIO("".join(rows))))
+    assert [(int(a), float(b)) for a, b in ref] == [(int(v["id"]), float(v["x"])) for v in got]

@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import chain, islice
+from itertools import chain
 from typing import Any, Protocol
 
 import numpy as np
@@ -2014,18 +2014,27 @@ def _run_parallel(
         # than a row may be (a row too long then always reaches the committer)
         blocks = _at_most(blocks, max(2, min(2 * job.block, MAX_ROW_BYTES)))
     blocks = iter(blocks)
-    head = list(islice(blocks, 2))
-    if len(head) == 1 and isinstance(head[0], _Block):
+    first = next(blocks, None)
+    ticket = 0
+    if isinstance(first, _Block) and (
+        first.final if pos is not None  # a buffer: only its last block is final
+        else sync is None  # a stream: its size is not known, nor when more comes
+        or first.base + first.end >= sync.snapshot.size  # a file read to its end
+    ):
         # the whole input is one block (a small file): parsed on this thread, no pool to
-        # start and join (about a millisecond, as much as parsing 300 KB)
-        done = _work(head[0], slots[0], 0, workers, buffers, learned, guess, lenient)
+        # start and join (about a millisecond, as much as parsing 300 KB); and a stream's
+        # first block is parsed and reported before the next one is read, however slowly
+        # it comes
+        done = _work(first, slots[0], 0, workers, buffers, learned, guess, lenient)
         committer.commit(done)
         job.tick(committer.done_to(done))
+        ticket = 1
+        first = next(blocks, None)
+    if first is None:
         return committer.categories()
-    blocks = chain(head, blocks)
+    blocks = chain([first], blocks)
     with ThreadPoolExecutor(workers, thread_name_prefix="fastetl") as pool:
         try:
-            ticket = 0
             for block in blocks:
                 if isinstance(block, _LongRow):  # its turn comes after every row before it
                     while pending:
