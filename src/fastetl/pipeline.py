@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import chain, islice
+from itertools import chain
 from typing import Any, Protocol
 
 import numpy as np
@@ -2014,18 +2014,27 @@ def _run_parallel(
         # than a row may be (a row too long then always reaches the committer)
         blocks = _at_most(blocks, max(2, min(2 * job.block, MAX_ROW_BYTES)))
     blocks = iter(blocks)
-    head = list(islice(blocks, 2))
-    if len(head) == 1 and isinstance(head[0], _Block):
+    first = next(blocks, None)
+    ticket = 0
+    if isinstance(first, _Block) and (
+        first.final if pos is not None  # a buffer: only its last block is final
+        else sync is None  # a stream: its size is not known, nor when more comes
+        or first.base + first.end >= sync.snapshot.size  # a file read to its end
+    ):
         # the whole input is one block (a small file): parsed on this thread, no pool to
-        # start and join (about a millisecond, as much as parsing 300 KB)
-        done = _work(head[0], slots[0], 0, workers, buffers, learned, guess, lenient)
+        # start and join (about a millisecond, as much as parsing 300 KB); and a stream's
+        # first block is parsed and reported before the next one is read, however slowly
+        # it comes
+        done = _work(first, slots[0], 0, workers, buffers, learned, guess, lenient)
         committer.commit(done)
         job.tick(committer.done_to(done))
+        ticket = 1
+        first = next(blocks, None)
+    if first is None:
         return committer.categories()
-    blocks = chain(head, blocks)
+    blocks = chain([first], blocks)
     with ThreadPoolExecutor(workers, thread_name_prefix="fastetl") as pool:
         try:
-            ticket = 0
             for block in blocks:
                 if isinstance(block, _LongRow):  # its turn comes after every row before it
                     while pending:
@@ -2097,6 +2106,7 @@ class _PlainRun:
         self.rows: dict[int, int] = {}  # piece -> records written
         self.stop = nchunks  # the first piece that failed (or nchunks)
         self.failed: dict[int, Any] = {}  # piece -> exception, or (result tuple, context)
+        self.running = 0  # worker threads started and not done with the file
 
     def fail(self, k: int, what: Any) -> None:
         with self.cond:
@@ -2127,6 +2137,7 @@ def read_plain_file(
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     except OSError as e:
         raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
+    closable = True  # no worker thread may still read from fd
     try:
         size = os.fstat(fd).st_size
 
@@ -2178,12 +2189,13 @@ def read_plain_file(
             parser = make_parser(binding)
             buf = np.empty(chunk + _PIECE_SLACK + 1, np.uint8)
             while True:
-                with run.cond:
-                    k = run.next
-                    run.next += 1
-                    if k >= nchunks or k > run.stop:
-                        return
-                try:
+                k = -1
+                try:  # (a piece taken is always counted or failed: later ones wait for it)
+                    with run.cond:
+                        k = run.next
+                        run.next += 1
+                        if k >= nchunks or k > run.stop:
+                            return
                     buf = _plain_piece(run, k, buf, parser, out, pread, inspect, size,
                                        start0, chunk, nchunks, bound)
                 except BaseException as e:  # (the first piece in input order decides)
@@ -2192,18 +2204,42 @@ def read_plain_file(
                 if buf is None:
                     return
 
+        def worker() -> None:
+            try:
+                work()
+            finally:
+                with run.cond:
+                    run.running -= 1
+                    run.cond.notify_all()
+
         threads = [
-            threading.Thread(target=work, name="fastetl-plain") for _ in range(workers - 1)
+            threading.Thread(target=worker, name="fastetl-plain") for _ in range(workers - 1)
         ]
-        for t in threads:
-            t.start()
+        stopped: BaseException | None = None
+        closable = False
         try:
-            work()
-        finally:
             for t in threads:
-                t.join()
+                with run.cond:
+                    run.running += 1
+                try:
+                    t.start()
+                except BaseException:
+                    if t.ident is None:  # (it never ran)
+                        with run.cond:
+                            run.running -= 1
+                    raise
+            work()
+        except BaseException as e:  # (an interrupt, or no memory for a worker's buffer)
+            stopped = e
+            raise
+        finally:
+            try:
+                _stop_and_join(run, threads, stopped)
+            finally:
+                closable = run.running <= 0
     finally:
-        os.close(fd)
+        if closable:  # (else leaked: no worker reads from a number the process may
+            os.close(fd)  # give another file)
     if run.failed:
         k = min(run.failed)
         what = run.failed[k]
@@ -2225,6 +2261,30 @@ def read_plain_file(
     if total * itemsize <= SMALL_RESULT_BYTES and 4 * total * itemsize < mem.nbytes:
         result = result.copy()  # (as ArrayWriter.result: no gigabytes of address space kept)
     return result
+
+
+def _stop_and_join(run: _PlainRun, threads: list[threading.Thread],
+                   stopped: BaseException | None) -> None:
+    """Wait for every worker of ``run`` to be done; when the calling thread stopped
+    (``stopped``) or is interrupted while it waits, the workers are stopped first (those
+    waiting for an earlier piece's count wake up), and an interrupt is raised once all
+    are done.  Done is counted by the workers themselves: a Thread.join interrupted by
+    Ctrl-C may mark a thread still running as stopped (CPython 3.11)."""
+    interrupt: BaseException | None = None
+    while True:
+        try:
+            if stopped is not None:
+                run.fail(-1, stopped)
+            with run.cond:
+                run.cond.wait_for(lambda: run.running <= 0)
+            for t in threads:  # (about to end: done with the file)
+                if t.is_alive():
+                    t.join()
+            break
+        except BaseException as e:  # (a second interrupt: stop them all the same)
+            stopped = interrupt = e
+    if interrupt is not None:
+        raise interrupt
 
 
 def _plain_piece(
