@@ -466,6 +466,41 @@ def test_string_builders_refuse_other_arrays():
             bridges.utf8_objects(bad)
 
 
+def test_arrow_decode_refuses_a_plan_or_buffer_that_does_not_fit_before_reading():
+    from fastetl import _core
+
+    recs = np.array([(7, 1, b"ab"), (-3, 0, b"c"), (40000, 1, b"")],
+                    [("i", "<i4"), ("m", "u1"), ("s", "S3")])
+    raw, n = recs.view(np.uint8).reshape(-1), len(recs)
+
+    def decode(row, values, validity=None, offsets=None):
+        return _core.arrow_decode(raw, recs.itemsize, np.array([row], np.int64),
+                                  [(values, validity, offsets)], np.zeros((1, 2), np.int64))
+
+    values = np.zeros(4 * n, np.uint8)  # a plan that fits decodes numpy's values
+    assert decode([0, 0, 0, 4, 0, 0, 0], values) == (-1, -1)
+    assert values.view("<i4").tolist() == recs["i"].tolist()
+    bits = np.zeros(1, np.uint8)
+    for row, buffers, match in (
+        ([0, 1, 0, 4, 8, 1, 0], (values, bits), "null mask byte 8 outside"),  # itemsize 8
+        ([0, 0, 0, 3, 0, 0, 0], (values,), "kind 0 with width 3"),
+        ([2, 0, 0, 4, 0, 0, 0], (np.zeros(16 * n, np.uint8),), "kind 2 with width 4"),
+        ([4, 0, 0, 9, 0, 0, 9], (values,), "outside the record"),
+        ([4, 0, 0, 0, 0, 0, 9], (values,), "kind 4 with width 0"),
+        ([7, 0, 0, 1, 0, 0, 0], (values,), "kind 7"),
+        ([0, 5, 0, 4, 0, 0, 0], (values,), "unknown nulls source 5"),
+        ([0, 0, 0, 4, 0, 0, 0], (np.zeros(0, np.uint8),), "values buffer of 0 bytes, 12"),
+        ([1, 0, 0, 4, 0, 0, 0], (values,), "kind 1 with width 4"),
+        ([0, 1, 0, 4, 4, 1, 0], (values, np.zeros(0, np.uint8)), "validity buffer of 0"),
+        ([5, 0, 5, 3, 0, 0, 0], (np.zeros(9, np.uint8),), "needs offsets"),
+        ([5, 0, 5, 3, 0, 0, 0], (np.zeros(9, np.uint8), None, np.zeros(15, np.uint8)),
+         "offsets buffer of 15 bytes, 16"),
+        ([2, 0, 0, 8, 0, 0, 0], (np.zeros(16 * n - 1, np.uint8),), "needed"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            decode(row, *buffers)
+
+
 def test_bytes_that_are_not_utf8_in_a_npy_are_one_clear_error(tmp_path):
     src = tmp_path / "s.csv"
     src.write_text("id,s\n1,abc\n2,déf\n3,ghi\n", encoding="utf-8")

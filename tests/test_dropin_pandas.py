@@ -600,3 +600,56 @@ def test_differential(tmp_path, case):
     else:
         src = lambda: io.BytesIO(text.encode("utf-8"))  # noqa: E731
     same(src, **kwargs)
+
+
+def _mapped_kib(addr: int) -> int:
+    """Resident kB of the mapping holding ``addr`` (Linux's /proc/self/smaps)."""
+    inside = False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        m = re.match(r"([0-9a-f]+)-([0-9a-f]+) ", line)
+        if m:
+            inside = int(m[1], 16) <= addr < int(m[2], 16)
+        elif inside and line.startswith("Rss:"):
+            return int(line.split()[1])
+    raise AssertionError("mapping not found")
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux's smaps")
+def test_letting_go_of_a_read_starts_where_the_last_let_go_stopped(tmp_path, monkeypatch):
+    # each progress step advises its own pages away, not [0, end) again (quadratic):
+    # a page before the last step, touched again, stays resident
+    import ctypes
+    import mmap
+    import types
+
+    from fastetl.dropin import pandas as dropin
+
+    monkeypatch.setattr(dropin, "RELEASE_BYTES", 2 << 20)
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"x" * (8 << 20))
+    with open(path, "r+b") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_WRITE) as raw:
+        addr = ctypes.addressof(ctypes.c_char.from_buffer(raw))  # (the export ends here)
+        plan = types.SimpleNamespace(guards={"raw": raw})
+        assert raw[:] == path.read_bytes()  # every page touched
+        dropin._let_go(plan, 4 << 20)
+        assert _mapped_kib(addr) < 8192
+        assert raw[: 1 << 20] == b"x" * (1 << 20)  # the first MiB touched again
+        dropin._let_go(plan, 8 << 20)  # was [0, 8 MiB): the first MiB let go again
+        assert _mapped_kib(addr) >= 1024  # (more when the kernel maps around faults)
+        dropin._let_go(plan)  # the end of a read: every page
+        assert _mapped_kib(addr) == 0
+
+
+def test_a_text_block_gather_refuses_references_past_its_text():
+    # the compiled gather has no bound: a block whose text was not added is one error
+    from fastetl import bridges
+    from fastetl.dropin.pandas_columns import _text_chunk
+    from fastetl.schema import TEXT_REF
+
+    refs = np.array([(0, 2), (2, 3)], TEXT_REF)
+    assert _text_chunk(b"abcde", refs, None).to_pylist() == ["ab", "cde"]
+    for text in (b"", b"abcd"):
+        with pytest.raises(bridges.TextPastEnd):
+            _text_chunk(text, refs, None)
+    with pytest.raises(bridges.TextPastEnd):
+        _text_chunk(b"abcde", np.array([(2**64 - 1, 2)], TEXT_REF), None)

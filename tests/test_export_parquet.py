@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import random
 from decimal import Decimal
 from pathlib import Path
@@ -315,6 +316,60 @@ def test_row_groups_of_what_is_not_a_footer_is_a_value_error(tmp_path):
             _core.parquet_row_groups(bad, 0, 0)
 
 
+def test_row_groups_bool_map_elements_are_one_byte_and_sizes_bounded():
+    # compact protocol: a bool map key/value is one byte, like a list element; sizes
+    # past the bytes left are refused up front (a bool/bool map of 2^62 entries hung)
+    import subprocess
+    import sys
+
+    code = (
+        "from fastetl import _core\n"
+        f"for f in ({bytes([0x1B]) + varint(1 << 62) + bytes([0x11, 0])!r},"
+        f" {bytes([0x19, 0xF1]) + varint(1 << 62) + bytes([0])!r},"
+        f" {bytes([0x36, 10, 0x49, 0xFC]) + varint(1 << 62) + bytes([0])!r}):\n"
+        "    try:\n        _core.parquet_row_groups(f, 0, 0)\n"
+        "    except ValueError as e:\n        print(e)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.count("not a Parquet footer") == 3, done
+    # map<bool, i32> {true: 1, false: 2} before num_rows (5) and an empty row_groups
+    footer = bytes([0x1B, 2, 0x15, 1, 2, 2, 4, 0x26, 10, 0x19, 0x0C, 0])
+    assert _core.parquet_row_groups(footer, 0, 0)[1:3] == (0, 5)
+
+
+def test_row_groups_refuse_strided_repeated_overflow_ordinal_and_page_index(tmp_path):
+    footer = footers(tmp_path)[1]
+    with pytest.raises(BufferError):  # a strided view is not read as contiguous
+        _core.parquet_row_groups(memoryview(footer)[::-1], 0, 0)
+    one = bytes([0x36, 10, 0x19, 0x0C])  # num_rows 5, row_groups empty
+    for again in (bytes([0x06, 6, 10]), bytes([0x09, 8, 0x0C])):  # field 3 / 4 repeated
+        with pytest.raises(ValueError, match="not a Parquet footer"):
+            _core.parquet_row_groups(one + again + b"\x00", 0, 0)
+    with pytest.raises(ValueError, match="passes int64"):
+        _core.parquet_row_groups(footer, 2**63 - 2, 0)
+    # two row groups with an ordinal (field 7, i16): renumbered, and refused past 32767
+    groups2 = bytes([0x36, 10, 0x19, 0x2C, 0x74, 0, 0, 0x74, 0, 0, 0])
+    assert _core.parquet_row_groups(groups2, 0, 5)[0] == bytes([0x74, 10, 0, 0x74, 12, 0])
+    assert _core.parquet_row_groups(groups2, 0, 32766)[1] == 2
+    with pytest.raises(ValueError, match="32768 row groups"):
+        _core.parquet_row_groups(groups2, 0, 32767)
+    table = pa.table({"i": pa.array(range(3000))})
+    pq.write_table(table, tmp_path / "pi.parquet", write_page_index=True)
+    data = (tmp_path / "pi.parquet").read_bytes()
+    size = int.from_bytes(data[-8:-4], "little")
+    with pytest.raises(ValueError, match="write_page_index=False"):
+        _core.parquet_row_groups(data[-8 - size : -8], 4, 0)
+    assert pqexport.properties(table.slice(0, 10))["write_page_index"] is False
+
+
+def test_stitcher_refuses_a_footer_with_row_groups_before_num_rows():
+    footer = bytes([0x49, 0x0C, 0x06, 6, 10, 0])  # row_groups (4) then num_rows (3)
+    assert _core.parquet_row_groups(footer, 0, 0)[1:3] == (0, 5)
+    part = b"PAR1" + footer + len(footer).to_bytes(4, "little") + b"PAR1"
+    with pytest.raises(ValueError, match="cannot splice"):
+        pqexport.Stitcher(io.BytesIO()).append(part)
+
+
 def test_stitched_offsets_are_the_parts_moved(tmp_path):
     table = pa.table({"i": pa.array(range(3000)), "s": pa.array([str(i % 7) for i in range(3000)])})
     parts = [pqexport.encode(table.slice(lo, 1000).to_batches()[0], {}) for lo in (0, 1000, 2000)]
@@ -337,15 +392,21 @@ def test_stitched_offsets_are_the_parts_moved(tmp_path):
         shift += len(p) - 12 - int.from_bytes(bytes(p[-8:-4]), "little")
 
 
-def test_stitched_page_index_and_many_groups(tmp_path):
-    """Parts written with a page index (offsets outside the row groups) stitch too."""
+def test_stitched_many_groups_and_a_page_index_refused(tmp_path):
+    """A page index holds absolute page offsets in the body, which the stitch does not
+    move: a part after the first with one is refused, not written corrupt."""
     table = pa.table({"i": pa.array(range(5000)), "s": pa.array([str(i % 7) for i in range(5000)])})
+    with pytest.raises(ValueError, match="write_page_index=False"):
+        stitch = pqexport.Stitcher(io.BytesIO())
+        for lo in range(0, 5000, 700):
+            part = table.slice(lo, 700).to_batches()[0]
+            stitch.append(pqexport.encode(part, {"write_page_index": True}))
     dest = tmp_path / "stitched.parquet"
     with open(dest, "wb") as fh:
         stitch = pqexport.Stitcher(fh)
         for lo in range(0, 5000, 700):
             part = table.slice(lo, 700).to_batches()[0]
-            stitch.append(pqexport.encode(part, {"write_page_index": True}))
+            stitch.append(pqexport.encode(part, {}))
         stitch.close()
     assert pq.read_table(dest).equals(table)
     f = pq.ParquetFile(dest, page_checksum_verification=True)

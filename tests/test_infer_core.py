@@ -475,6 +475,25 @@ def test_span_summaries_of_long_columns(distinct, data):
     check_summaries(rows, 3, pieces=data.draw(st.integers(1, 3)))
 
 
+def test_split_spans_of_a_huge_max_rows_allocates_by_the_input():
+    # (max_rows + 1) * sizeof(RowSpan) overflowed for sys.maxsize: a tiny malloc overrun
+    import sys
+
+    text = "a,b\n1,\n\n3,4\n"
+    want = [r for r in csv.reader(io.StringIO(text)) if r]
+    for max_rows in (sys.maxsize, sys.maxsize // 2, 2**40):
+        rows, status, nxt = _core.split_spans(text.encode(), 0, True, ord(","), ord('"'),
+                                              max_rows)
+        assert [(n, last) for _, _, n, last in rows] == [(len(r), r[-1] == "") for r in want]
+        assert (status, nxt) == (0, len(text))
+
+
+def test_span_summaries_of_escaped_empty_fields_only():
+    # an escaped empty field is the first arena use: the arena is allocated (no NULL to
+    # memcmp/hash even at length 0)
+    check_summaries([[b"", b"x"], [b"", b""], [b"", b"x"]], 2, escape=b"\\")
+
+
 def test_span_summaries_refuse_what_is_not_a_sample():
     with pytest.raises(ValueError, match="bad row start"):
         _core.span_summaries([(b"a,b\n", True, [5])], 2, ord(","), ord('"'))

@@ -87,6 +87,26 @@ def test_codes_arrow_refuses_a_code_past_the_dictionary():
                           None, np.empty(3, np.int64))
 
 
+def test_codes_arrow_refuses_strided_nulls_and_a_dictionary_that_does_not_hold():
+    import pytest
+
+    one = (np.array([0, 1], np.int64), np.frombuffer(b"a", np.uint8))
+    codes = np.zeros(4, np.uint8)
+    for nulls in (np.array([[True, False]] * 4)[:, 1], np.zeros(4, bool)[::-1]):
+        with pytest.raises(ValueError, match="contiguous"):  # was read as nul[i]: wrong / OOB
+            _core.codes_arrow(*one, codes, nulls, np.empty(5, np.int64))
+    data = np.frombuffer(b"abc", np.uint8)
+    for offsets, match in (
+        (np.empty(0, np.int64), "dict_offsets is empty"),  # ndict -1: every code "in range"
+        (np.array([0, 2, 1], np.int64), "decreases"),
+        (np.array([-1, 1], np.int64), "negative"),
+        (np.array([0, 1, 4], np.int64), "past dict_data"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            _core.codes_arrow(offsets, data, np.array([5, 200, 0], np.uint8), None,
+                              np.empty(4, np.int64))
+
+
 def test_a_big_file_read_by_blocks_on_two_threads_is_pandas_frame(tmp_path, monkeypatch):
     """Above SMALL_INPUT the drop-in reads on every core, block by block, into column
     chunks (ColumnWriter), letting go of the file's pages as it goes: the frame is still

@@ -300,3 +300,34 @@ def _facts_as_numpy(a: np.ndarray) -> None:
         assert what == LOOKS[i]
         np.testing.assert_array_equal((flags & (1 << i)) != 0, m, err_msg=what)
     np.testing.assert_array_equal((flags & CANDIDATE) != 0, candidates(a, want), err_msg="pii")
+
+
+def _unaligned(words: np.ndarray, shift: int) -> np.ndarray:
+    """``words``' bytes in a uint8 array whose data starts ``shift`` bytes past an
+    8-byte boundary (a bytes slice or memoryview at any offset)."""
+    raw = np.zeros(words.nbytes + 16, np.uint8)
+    start = (-raw.ctypes.data) % 8 + shift
+    out = raw[start : start + words.nbytes]
+    out[:] = words.view(np.uint8)
+    return out
+
+
+@given(st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=50), st.integers(1, 7))
+def test_word_kernels_read_unaligned_buffers(keys, shift):
+    # loads through memcpy: the words of a view at any byte offset are the words
+    from fastetl import _core
+
+    h = np.array(keys, dtype=np.uint64)
+    src = _unaligned(h, shift)
+    assert src.ctypes.data % 8 == shift
+    out = _unaligned(np.zeros(len(h), np.uint64), shift)
+    _core.fold_mix_words(src, out)
+    np.testing.assert_array_equal(out.view(np.uint64), _mix(h ^ _U64(0x9E3779B97F4A7C15)))
+    reg = np.zeros(1 << 10, np.uint8)
+    _core.fold_hll_add(src, 10, reg)
+    np.testing.assert_array_equal(reg, numpy_hll_registers(h, 10))
+    codes = np.empty(len(h), np.uint8)
+    _core.fold_pii_codes(src, 0, 1, codes)
+    want = np.empty(len(h), np.uint8)
+    _core.fold_pii_codes(np.ascontiguousarray(h), 0, 1, want)  # aligned: tested above
+    np.testing.assert_array_equal(codes, want)

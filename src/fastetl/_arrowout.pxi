@@ -115,10 +115,15 @@ cdef inline int arrow_row(ArrowCol *c, const char *rec, Py_ssize_t i) noexcept n
     return 0
 
 
-cdef char *writable_buffer(object obj, list keep) except NULL:
-    """The address of ``obj``'s writable bytes (a C-contiguous uint8 numpy array);
+cdef char *writable_buffer(object obj, list keep, Py_ssize_t need, Py_ssize_t col,
+                          str what) except NULL:
+    """The address of ``obj``'s writable bytes (a C-contiguous uint8 numpy array) of
+    at least ``need`` bytes (else ValueError naming column ``col``'s ``what`` buffer);
     the memoryview that holds it is appended to ``keep``."""
     cdef uint8_t[::1] view = obj
+    if view.shape[0] < need:
+        raise ValueError(f"column {col}: {what} buffer of {view.shape[0]} bytes, "
+                         f"{need} needed")
     keep.append(view)
     if view.shape[0] == 0:
         return <char *>1                    # never written: the plan gives it no rows
@@ -134,12 +139,16 @@ def arrow_decode(const uint8_t[::1] records, Py_ssize_t itemsize, const int64_t[
     offsets)``, C-contiguous uint8 arrays (``validity`` and ``offsets`` may be None),
     zeroed where bits are set.  Fills ``result`` (one row per column: null count, bytes
     of string data) and returns ``(-1, -1)``, or ``(column, row)`` of the first value
-    that is not valid (UTF-8, or a category code past its dictionary), where it stops."""
+    that is not valid (UTF-8, or a category code past its dictionary), where it stops.
+    ValueError, before any row is read, for a plan that does not fit the records (kind,
+    width, offsets) or a buffer too small for its ``n`` rows."""
     cdef Py_ssize_t n = records.shape[0] // itemsize if itemsize > 0 else 0
     cdef Py_ssize_t ncols = plan.shape[0]
     cdef Py_ssize_t i, j, bad_col = -1, bad_row = -1
     cdef const char *base
     cdef ArrowCol *cols
+    cdef ArrowCol *c
+    cdef Py_ssize_t bits, need
     cdef list keep = []
     if len(outs) != ncols or result.shape[0] != ncols or plan.shape[1] != 7:
         raise ValueError("plan, outs and result must have one row per column")
@@ -160,14 +169,35 @@ def arrow_decode(const uint8_t[::1] records, Py_ssize_t itemsize, const int64_t[
             cols[j].null_off = plan[j, 4]
             cols[j].null_mask = <uint8_t>plan[j, 5]
             cols[j].extra = plan[j, 6]
-            if cols[j].off < 0 or cols[j].off + max(cols[j].width, 1) > itemsize:
+            c = &cols[j]
+            if c.off < 0 or c.width < 0 or c.off + max(c.width, 1) > itemsize:
                 raise ValueError(f"column {j} lies outside the record")
-            cols[j].values = writable_buffer(values, keep)
+            if c.nulls_from < AN_NONE or c.nulls_from > AN_NAT:
+                raise ValueError(f"column {j}: unknown nulls source {c.nulls_from}")
+            if c.nulls_from == AN_MASK and not 0 <= c.null_off < itemsize:
+                raise ValueError(f"column {j}: null mask byte {c.null_off} outside the record")
+            # the nogil loop trusts these: checked here, O(ncols), with the GIL
+            bits = (n + 7) // 8
+            if c.kind == AK_FIXED and c.width in (1, 2, 4, 8):
+                need = n * c.width
+            elif (c.kind == AK_DATE32 or c.kind == AK_DECIMAL) and c.width == 8:
+                need = n * (4 if c.kind == AK_DATE32 else 16)
+            elif c.kind == AK_CATEGORY and 1 <= c.width <= 8:
+                need = n * 4
+            elif c.kind == AK_STR:
+                need = n * c.width
+            elif c.kind == AK_BOOL or c.kind == AK_BIT:
+                need = bits
+            else:
+                raise ValueError(f"column {j}: kind {c.kind} with width {c.width}")
+            c.values = writable_buffer(values, keep, need, j, "values")
             if validity is not None:
-                cols[j].validity = <uint8_t *>writable_buffer(validity, keep)
-            if offsets is not None:
-                cols[j].offsets = <int32_t *>writable_buffer(offsets, keep)
-                cols[j].offsets[0] = 0
+                c.validity = <uint8_t *>writable_buffer(validity, keep, bits, j, "validity")
+            if c.kind == AK_STR:
+                if offsets is None:
+                    raise ValueError(f"column {j}: a string column needs offsets")
+                c.offsets = <int32_t *>writable_buffer(offsets, keep, 4 * (n + 1), j, "offsets")
+                c.offsets[0] = 0
         with nogil:
             for i in range(n):
                 for j in range(ncols):

@@ -12,6 +12,7 @@
 
 cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from cpython.ref cimport PyObject
 from libc.stdint cimport INT64_MAX, INT64_MIN, UINT64_MAX, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
@@ -420,6 +421,11 @@ cdef class Parser:
                 or self.spans == NULL or self.ops == NULL
                 or self.null_ptrs == NULL or self.null_lens == NULL):
             raise MemoryError()
+        # the pre-filter is only ever OR-ed into: start it empty (an __init__ run again)
+        self.null_len_mask = 0
+        self.null_long = False
+        memset(self.null_first, 0, sizeof(self.null_first))
+        memset(self.null_last, 0, sizeof(self.null_last))
         for i, v in enumerate(null_values):
             self.null_lens[i] = len(v)
             self.null_ptrs[i] = <char *>malloc(<size_t>len(v) + 1)

@@ -16,6 +16,14 @@ cdef extern from * nogil:
     unsigned long long fastetl_fold_mix(unsigned long long h)
 
 
+cdef inline uint64_t load_u64(const void *p, Py_ssize_t i) noexcept nogil:
+    """The ``i``-th 64-bit word at ``p``, which need not be aligned (a bytes slice or a
+    memoryview of any offset; memcpy is one load at -O2)."""
+    cdef uint64_t w
+    memcpy(&w, <const char *>p + 8 * i, 8)
+    return w
+
+
 cdef inline int _fold_buffers(object a, Py_buffer *pa, object b, Py_buffer *pb) except -1:
     """A read-only buffer of ``a`` and a writable one of ``b`` (both C-contiguous)."""
     PyObject_GetBuffer(a, pa, PyBUF_SIMPLE)
@@ -605,7 +613,6 @@ def fold_pii_codes(data, Py_ssize_t size, int flags, out):
     cdef Py_ssize_t n, i, last
     cdef const uint8_t *row
     cdef uint8_t *o
-    cdef const uint64_t *ints
     cdef int phone = flags & 1, cep = (flags >> 1) & 1
     if size < 0:
         raise ValueError("size must be >= 0")
@@ -617,9 +624,8 @@ def fold_pii_codes(data, Py_ssize_t size, int flags, out):
         o = <uint8_t *>dst.buf
         with nogil:
             if size == 0:
-                ints = <const uint64_t *>src.buf
                 for i in range(n):
-                    o[i] = <uint8_t>fastetl_pii_int(ints[i], phone, cep)
+                    o[i] = <uint8_t>fastetl_pii_int(load_u64(src.buf, i), phone, cep)
             else:
                 for i in range(n):
                     row = <const uint8_t *>src.buf + i * size
@@ -639,18 +645,16 @@ def fold_mix_words(values, out):
     numbers, after their bits are made a word.  The GIL is released while mixing."""
     cdef Py_buffer src, dst
     cdef Py_ssize_t n, i
-    cdef const uint64_t *v
-    cdef uint64_t *o
+    cdef uint64_t w
     _fold_buffers(values, &src, out, &dst)
     try:
         n = src.len // 8
         if src.len != n * 8 or dst.len < n * 8:
             raise ValueError("values are not whole words, or out is too small")
-        v = <const uint64_t *>src.buf
-        o = <uint64_t *>dst.buf
         with nogil:
             for i in range(n):
-                o[i] = fastetl_fold_mix(v[i] ^ 0x9E3779B97F4A7C15ULL)
+                w = fastetl_fold_mix(load_u64(src.buf, i) ^ 0x9E3779B97F4A7C15ULL)
+                memcpy(<char *>dst.buf + 8 * i, &w, 8)
     finally:
         PyBuffer_Release(&dst)
         PyBuffer_Release(&src)
@@ -663,9 +667,8 @@ def fold_hll_add(hashes, int p, registers):
     The GIL is released while folding."""
     cdef Py_buffer src, dst
     cdef Py_ssize_t n, i
-    cdef const uint64_t *h
     cdef uint8_t *r
-    cdef uint64_t w, low_mask
+    cdef uint64_t w, hv, low_mask
     cdef int rank, q
     if p < 4 or p > 18:
         raise ValueError("p must be 4 to 18")
@@ -674,13 +677,13 @@ def fold_hll_add(hashes, int p, registers):
         n = src.len // 8
         if src.len != n * 8 or dst.len != (<Py_ssize_t>1 << p):
             raise ValueError("hashes are not whole words, or registers are not 2**p bytes")
-        h = <const uint64_t *>src.buf
         r = <uint8_t *>dst.buf
         q = 64 - p
         low_mask = ((<uint64_t>1) << q) - 1
         with nogil:
             for i in range(n):
-                w = h[i] & low_mask
+                hv = load_u64(src.buf, i)
+                w = hv & low_mask
                 if w == 0:
                     rank = q + 1
                 else:
@@ -688,8 +691,8 @@ def fold_hll_add(hashes, int p, registers):
                     while not (w & 1):
                         w >>= 1
                         rank += 1
-                if rank > r[h[i] >> q]:
-                    r[h[i] >> q] = <uint8_t>rank
+                if rank > r[hv >> q]:
+                    r[hv >> q] = <uint8_t>rank
     finally:
         PyBuffer_Release(&dst)
         PyBuffer_Release(&src)

@@ -589,14 +589,19 @@ def split_spans(data, Py_ssize_t start, bint final, int delimiter, int quote,
     cdef int status = 0
     cdef Py_ssize_t count = 0, pos = start, stop = start
     cdef Py_ssize_t cap = max_rows if max_rows > 0 else 0
-    cdef RowSpan *out = <RowSpan *>malloc((cap + 1) * sizeof(RowSpan))
-    if out == NULL:
-        raise MemoryError()
+    cdef RowSpan *out = NULL
     syntax_of(delimiter, quote, &sx)
     PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
     try:
         if not 0 <= start <= src.len:
             raise ValueError("bad input range")
+        # every row takes at least a byte: no more than the bytes left (+1) are needed
+        cap = min(cap, src.len - start + 1)
+        if <size_t>cap >= PY_SSIZE_T_MAX // sizeof(RowSpan):
+            raise MemoryError()
+        out = <RowSpan *>malloc((cap + 1) * sizeof(RowSpan))
+        if out == NULL:
+            raise MemoryError()
         with nogil:
             while count < cap:
                 status = next_span(<const char *>src.buf, pos, src.len, final, &sx, lenient, &r)
@@ -745,7 +750,8 @@ cdef int walk_cells(const char *buf, Py_ssize_t n, bint final, const Syntax *sx,
             break
         if j < ncols:
             if f.span.escaped:
-                if used[0] + f.span.length > room[0]:
+                # >=: an escaped empty field allocates too (no NULL arena to memcmp)
+                if used[0] + f.span.length >= room[0]:
                     k = 2 * room[0] + f.span.length + 64
                     grown = <char *>realloc(arena[0], k)
                     if grown == NULL:

@@ -74,10 +74,11 @@ def codes_arrow(const int64_t[:] dict_offsets, const uint8_t[:] dict_data, const
     and returns the bytes of the values back to back (a bytearray).  ``dict_offsets`` and
     ``dict_data`` are the dictionary's own Arrow buffers; ``nulls`` (a bool array, or
     None) marks rows whose code is not read (their value is empty).  ValueError when a
-    code of a row that is not null is past the dictionary."""
+    code of a row that is not null is past the dictionary, and when the dictionary's
+    offsets are empty, decrease, or leave ``dict_data``."""
     cdef Py_ssize_t n = codes.shape[0], i, total = 0, bad = -1
     cdef Py_ssize_t ndict = dict_offsets.shape[0] - 1
-    cdef const uint8_t[:] isnull
+    cdef const uint8_t[::1] isnull
     cdef const uint8_t *nul = NULL
     cdef const char *src = <const char *>&dict_data[0] if dict_data.shape[0] else NULL
     cdef char *dst
@@ -85,6 +86,14 @@ def codes_arrow(const int64_t[:] dict_offsets, const uint8_t[:] dict_data, const
     cdef int64_t ln
     if out.shape[0] != n + 1:
         raise ValueError(f"out must be {n + 1} int64 items")
+    if ndict < 0:
+        raise ValueError("dict_offsets is empty (a dictionary has len + 1 offsets)")
+    for i in range(ndict):   # O(ndict): the copies below trust these
+        if dict_offsets[i] < 0 or dict_offsets[i + 1] < dict_offsets[i]:
+            raise ValueError(f"dict_offsets[{i + 1}] = {dict_offsets[i + 1]} decreases or is negative")
+    if dict_offsets[ndict] > dict_data.shape[0]:
+        raise ValueError(f"dict_offsets end at {dict_offsets[ndict]}, past dict_data "
+                         f"({dict_data.shape[0]} bytes)")
     if nulls is not None:
         isnull = nulls.view("u1")
         if isnull.shape[0] != n:

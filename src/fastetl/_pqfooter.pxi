@@ -38,6 +38,12 @@ ctypedef struct ThIn:
     const uint8_t *s
     Py_ssize_t n
     Py_ssize_t pos
+    bint page_index        # a column chunk with a (non-zero) page index offset seen
+
+# th_* statuses below -1 (-1: not a compact-protocol struct)
+cdef enum:
+    TH_ORDINAL = -2        # a row-group ordinal past Thrift's i16
+    TH_OVERFLOW = -3       # an offset moved past int64
 
 
 cdef int th_put(ThOut *o, const uint8_t *s, Py_ssize_t n) noexcept nogil:
@@ -97,11 +103,25 @@ cdef int th_copy(ThIn *r, ThOut *o, Py_ssize_t start) noexcept nogil:
     return th_put(o, r.s + start, r.pos - start)
 
 
+cdef int th_bool_elem(ThIn *r, ThOut *o) noexcept nogil:
+    """A bool that is a list, set or map element: one byte (unlike a bool field)."""
+    if r.pos >= r.n or th_put(o, r.s + r.pos, 1) < 0:
+        return -1
+    r.pos += 1
+    return 0
+
+
+cdef int th_elem(ThIn *r, ThOut *o, int t, int kind, int64_t shift, int depth) noexcept nogil:
+    if t == TH_TRUE or t == TH_FALSE:
+        return th_bool_elem(r, o)
+    return th_value(r, o, t, kind, shift, depth)
+
+
 cdef int th_value(ThIn *r, ThOut *o, int t, int kind, int64_t shift, int depth) noexcept nogil:
     cdef Py_ssize_t start = r.pos
     cdef uint64_t v, size, k
     cdef uint8_t head
-    cdef int elem, kt = 0, vt = 0
+    cdef int elem, kt = 0, vt = 0, status
     if depth > 64:
         return -1
     if t == TH_TRUE or t == TH_FALSE:
@@ -130,18 +150,16 @@ cdef int th_value(ThIn *r, ThOut *o, int t, int kind, int64_t shift, int depth) 
         elem = head & 0x0F
         if size == 15 and th_varint(r, &size) < 0:
             return -1
-        if th_copy(r, o, start) < 0:
+        # every element is at least one byte: bounds the loop by the input
+        if size > <uint64_t>(r.n - r.pos) or th_copy(r, o, start) < 0:
             return -1
         for k in range(size):
-            if elem == TH_TRUE or elem == TH_FALSE:   # a bool element is one byte
-                if r.pos >= r.n or th_put(o, r.s + r.pos, 1) < 0:
-                    return -1
-                r.pos += 1
-            elif th_value(r, o, elem, kind, shift, depth + 1) < 0:
-                return -1
+            status = th_elem(r, o, elem, kind, shift, depth + 1)
+            if status < 0:
+                return status
         return 0
     if t == TH_MAP:
-        if th_varint(r, &size) < 0:
+        if th_varint(r, &size) < 0 or size > <uint64_t>(r.n - r.pos):
             return -1
         if size:
             if r.pos >= r.n:
@@ -152,9 +170,9 @@ cdef int th_value(ThIn *r, ThOut *o, int t, int kind, int64_t shift, int depth) 
         if th_copy(r, o, start) < 0:
             return -1
         for k in range(size):
-            if th_value(r, o, kt, PQ_OTHER, 0, depth + 1) < 0:
+            if th_elem(r, o, kt, PQ_OTHER, 0, depth + 1) < 0:
                 return -1
-            if th_value(r, o, vt, PQ_OTHER, 0, depth + 1) < 0:
+            if th_elem(r, o, vt, PQ_OTHER, 0, depth + 1) < 0:
                 return -1
         return 0
     if t == TH_STRUCT:
@@ -177,11 +195,11 @@ cdef int th_struct(ThIn *r, ThOut *o, int kind, int64_t shift, int64_t ordinal,
     """Copies one struct; in a row group, column chunk or column metadata the offset
     fields move by ``shift`` (a 0, "not set", stays) and a row group's ordinal becomes
     ``ordinal``."""
-    cdef int64_t fid, last = 0
+    cdef int64_t fid, last = 0, x
     cdef Py_ssize_t start
     cdef uint64_t v
     cdef uint8_t head
-    cdef int t, child
+    cdef int t, child, status
     if depth > 64:
         return -1
     while True:
@@ -205,12 +223,19 @@ cdef int th_struct(ThIn *r, ThOut *o, int kind, int64_t shift, int64_t ordinal,
         if t == TH_I64 and th_moves(kind, fid):
             if th_varint(r, &v) < 0:
                 return -1
-            if th_unzig(v) != 0:
-                v = th_zig(th_unzig(v) + shift)
+            x = th_unzig(v)
+            if x != 0 and kind == PQ_COLUMN_CHUNK and fid != 2:
+                r.page_index = True      # its offsets inside the body would not move
+            if x != 0:
+                if (shift > 0 and x > INT64_MAX - shift) or (shift < 0 and x < INT64_MIN - shift):
+                    return TH_OVERFLOW
+                v = th_zig(x + shift)
             if th_put_varint(o, v) < 0:
                 return -1
             continue
         if t == TH_I16 and kind == PQ_ROW_GROUP and fid == 7 and ordinal >= 0:
+            if ordinal > 32767:
+                return TH_ORDINAL
             if th_varint(r, &v) < 0 or th_put_varint(o, th_zig(ordinal)) < 0:
                 return -1
             continue
@@ -219,11 +244,12 @@ cdef int th_struct(ThIn *r, ThOut *o, int kind, int64_t shift, int64_t ordinal,
             child = PQ_COLUMN_CHUNK
         elif kind == PQ_COLUMN_CHUNK and fid == 3:
             child = PQ_COLUMN_META
-        if th_value(r, o, t, child, shift, depth + 1) < 0:
-            return -1
+        status = th_value(r, o, t, child, shift, depth + 1)
+        if status < 0:
+            return status
 
 
-def parquet_row_groups(const uint8_t[:] footer, int64_t shift, int64_t first_ordinal):
+def parquet_row_groups(const uint8_t[::1] footer, int64_t shift, int64_t first_ordinal):
     """The row groups of a Parquet ``FileMetaData`` (the footer's Thrift bytes), each
     struct copied with its file offsets moved by ``shift`` and its ordinal (when it has
     one) counting from ``first_ordinal``.
@@ -232,7 +258,10 @@ def parquet_row_groups(const uint8_t[:] footer, int64_t shift, int64_t first_ord
     how many, the file's row count, and ``spans`` = ``(rows_start, rows_end,
     groups_start, groups_end)``, where in ``footer`` the values of ``num_rows`` (field
     3) and ``row_groups`` (field 4: the list header and its structs) lie.  ValueError
-    when ``footer`` is not such a struct."""
+    when ``footer`` is not such a struct (or repeats ``num_rows`` or ``row_groups``),
+    when a column chunk has a page index and ``shift`` is not 0 (the index's page
+    offsets, in the file's body, would not move), when a moved offset passes int64, and when an ordinal would pass 32767
+    (Thrift's i16; the export then refuses rather than write one readers truncate)."""
     cdef ThIn r
     cdef ThOut o
     cdef int64_t fid, last = 0, num_rows = -1, count = -1, k
@@ -243,6 +272,7 @@ def parquet_row_groups(const uint8_t[:] footer, int64_t shift, int64_t first_ord
     r.s = &footer[0] if footer.shape[0] else NULL
     r.n = footer.shape[0]
     r.pos = 0
+    r.page_index = False
     o.p = NULL
     o.len = 0
     o.cap = 0
@@ -265,6 +295,9 @@ def parquet_row_groups(const uint8_t[:] footer, int64_t shift, int64_t first_ord
                 else:
                     fid = th_unzig(v)
                 last = fid
+                if (fid == 3 and rows_start >= 0) or (fid == 4 and groups_start >= 0):
+                    status = -1      # repeated: the splice would keep only one of them
+                    break
                 if fid == 3 and t == TH_I64:
                     rows_start = r.pos
                     if th_varint(&r, &v) < 0:
@@ -283,9 +316,12 @@ def parquet_row_groups(const uint8_t[:] footer, int64_t shift, int64_t first_ord
                         status = -1
                         break
                     count = <int64_t>size
+                    if size > <uint64_t>(r.n - r.pos):
+                        status = -1
+                        break
                     for k in range(count):
-                        if th_struct(&r, &o, PQ_ROW_GROUP, shift, first_ordinal + k, 1) < 0:
-                            status = -1
+                        status = th_struct(&r, &o, PQ_ROW_GROUP, shift, first_ordinal + k, 1)
+                        if status < 0:
                             break
                     if status < 0:
                         break
@@ -293,6 +329,14 @@ def parquet_row_groups(const uint8_t[:] footer, int64_t shift, int64_t first_ord
                 elif th_value(&r, NULL, t, PQ_OTHER, 0, 1) < 0:
                     status = -1
                     break
+        if status == TH_ORDINAL:
+            raise ValueError(f"more than 32768 row groups (Parquet's row-group ordinal is "
+                             f"an i16): write fewer, larger ones")
+        if status == TH_OVERFLOW:
+            raise ValueError(f"a file offset moved by {shift} passes int64")
+        if status == 0 and r.page_index and shift != 0:
+            raise ValueError("a column chunk has a page index, whose offsets in the file's "
+                             "body would not move: write the parts with write_page_index=False")
         if status < 0 or num_rows < 0 or count < 0:
             raise ValueError("not a Parquet footer (FileMetaData with num_rows and row_groups)")
         groups = (<char *>o.p)[:o.len] if o.len else b""

@@ -1223,7 +1223,9 @@ def _let_go(plan: _Plan, upto: int | None = None) -> None:
     end = len(raw) if upto is None else upto - upto % mmap.PAGESIZE
     if upto is not None and end - done < RELEASE_BYTES:
         return
-    raw.madvise(dontneed, 0, end)
+    start = 0 if upto is None else done  # (a read's progress: the pages before, let go)
+    if end > start:
+        raw.madvise(dontneed, start, end - start)
     plan.guards["let_go"] = 0 if upto is None else end
 
 

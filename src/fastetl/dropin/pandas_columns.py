@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from ..bridges import _validity
+from ..bridges import _text_refs, _validity
 from ..schema import Schema
 
 SCRATCH_BYTES = 1 << 20  # records parsed per call on one thread (then turned into columns)
@@ -122,14 +122,15 @@ class ColumnWriter:
 
 def _text_chunk(text: bytes, refs: np.ndarray, nulls: np.ndarray | None) -> Any:
     """One block's values of a text column as an Arrow large_string array: the compiled
-    gather of :func:`fastetl.bridges.text_arrow`, without its bounds check (the
-    references are the parser's own, into this block's ``text``)."""
+    gather of :func:`fastetl.bridges.text_arrow` (the references are the parser's own,
+    into this block's ``text``; checked once, vectorised, as the gather has no bound:
+    a block whose text was not added is an error, not a read past the buffer)."""
     import pyarrow as pa
 
+    raw = np.frombuffer(text, np.uint8)
+    off, ln = _text_refs(raw, refs)
     offsets = np.empty(len(refs) + 1, np.int64)
-    data, bad = _core.text_arrow(
-        np.frombuffer(text, np.uint8), refs["offset"], refs["length"], offsets
-    )
+    data, bad = _core.text_arrow(raw, off, ln, offsets)
     if bad >= 0:  # pragma: no cover - the core stores valid UTF-8 only
         raise ValueError(f"row {bad} of a block: a text value that is not UTF-8")
     validity, count = _validity(pa, nulls)

@@ -70,7 +70,12 @@ def dictionary_columns(sample: Any) -> list[str]:
 
 def properties(sample: Any) -> dict[str, Any]:
     """pyarrow ``ParquetWriter`` keywords for a batch whose first rows are ``sample``."""
-    return {"compression": COMPRESSION, "use_dictionary": dictionary_columns(sample)}
+    # no page index: its page offsets live in the body, where the Stitcher cannot move them
+    return {
+        "compression": COMPRESSION,
+        "use_dictionary": dictionary_columns(sample),
+        "write_page_index": False,
+    }
 
 
 def encode(batch: Any, props: dict[str, Any]) -> Any:
@@ -124,6 +129,9 @@ class Stitcher:
         self.count += count
         self.rows += rows
         if self.first is None:
+            rows_start, rows_end, groups_start, groups_end = spans
+            if not 0 <= rows_start < rows_end <= groups_start < groups_end <= len(footer):
+                raise ValueError("Parquet footer with row_groups before num_rows: cannot splice")
             self.first = (bytes(footer), spans)
 
     def close(self) -> None:
