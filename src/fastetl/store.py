@@ -482,10 +482,7 @@ class NpyWriter:
 
     def _fsync_now(self) -> None:
         assert self._fd is not None
-        try:
-            os.fsync(self._fd)
-        except OSError as e:
-            raise OutputError(f"cannot write {self.tmp_path}: {e.strerror or e}") from None
+        _fsync(self._fd, self.tmp_path)
 
     def _check_synced(self) -> None:
         """Raise the error of a background sync: the records it covered may be lost."""
@@ -674,10 +671,7 @@ class _TextFile:
 
     def sync(self) -> None:
         assert self._fd is not None
-        try:
-            os.fsync(self._fd)
-        except OSError as e:
-            raise OutputError(f"cannot write {self.tmp_path}: {e.strerror or e}") from None
+        _fsync(self._fd, self.tmp_path)
 
     def finish(self, pair: bytes) -> tuple[Path, Path]:
         """Its length in the header, the pair trailer, synced and closed: the rename to do."""
@@ -769,6 +763,14 @@ class _Syncer:
         except OSError:  # advice only: a file system that does not take it keeps its pages
             return
         self.dropped = end
+
+
+def _fsync(fd: int, path: Path | None) -> None:
+    """fsync ``fd`` (the temporary file ``path``); a failure is the output's one-line error."""
+    try:
+        os.fsync(fd)
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 def _write_at(fd: int, data: memoryview, offset: int) -> None:
