@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _core
 from ..errors import FastETLError, shown
 from ..schema import FLOAT_TYPES, INT_TYPES, Column, Schema
 from .expr import Context, evaluate
@@ -554,7 +555,11 @@ def _text_breaks(r: Rule, text: str) -> bool:
 
 
 def _utf8_lengths(v: np.ndarray) -> np.ndarray:
-    """Characters in each UTF-8 value of an S array (bytes that do not continue one)."""
-    w = v.dtype.itemsize
-    b = np.ascontiguousarray(v).view(np.uint8).reshape(len(v), w)
-    return ((b != 0) & ((b & 0xC0) != 0x80)).sum(axis=1)
+    """Characters in each UTF-8 value of an S array, as the profile counts them
+    (``_core.fold_text_classes``: the bytes up to the last non-NUL one, a NUL inside
+    the value included, less the bytes that continue a character)."""
+    c = np.ascontiguousarray(v)
+    counts = np.empty((len(c), 12), np.int64)
+    if len(c):
+        _core.fold_text_classes(c.view(np.uint8).reshape(-1), c.dtype.itemsize, counts)
+    return counts[:, 1]
