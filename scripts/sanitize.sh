@@ -96,6 +96,8 @@ reports() {
 #   test_parallel     threads, blocks cut at every size, streams, compressed inputs
 #   test_differential random files against the pure-Python reference (hypothesis),
 #                     at a fifth of the usual example count
+#   test_text         out-of-line text: the parser's references, and the bridges'
+#                     gathers over 12-byte references at every alignment
 #   fuzz/test_fuzz_target  the fuzz target's oracles over the seed corpus and
 #                     random inputs (no atheris needed)
 # Left out (run with --full): test_cli, test_demo_data, test_infer, test_schema,
@@ -114,7 +116,7 @@ else
         tests/test_differential.py tests/test_parallel.py >"$WORK/shard-1.log" 2>&1 &
     pid1=$!
     "$PY" -m pytest -q -p no:cacheprovider --capture=sys \
-        tests/test_tokenizer.py tests/test_values.py tests/test_errors.py \
+        tests/test_tokenizer.py tests/test_values.py tests/test_errors.py tests/test_text.py \
         fuzz/test_fuzz_target.py >"$WORK/shard-2.log" 2>&1 &
     pid2=$!
     wait "$pid1" || status=1

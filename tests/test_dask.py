@@ -720,3 +720,93 @@ def test_cli_dask_lineage_options(client, tmp_path):
     )
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "--openlineage" in r.stderr
     assert not (tmp_path / "ds3").exists()
+
+
+# -- text columns: each part's text bytes beside it ----------------------------------
+TEXT_SCHEMA = {
+    "dialect": {"null_values": ["NA"]},
+    "columns": [
+        {"name": "id", "type": "int64"},
+        {"name": "body", "type": "text", "nullable": True},
+        {"name": "cat", "type": "category"},
+    ],
+}
+
+
+def _text_rows(n: int, seed: int) -> list[list[str]]:
+    rnd = random.Random(seed)
+    pieces = ["a", "b c", ",", '"', "\n", "\r\n", "é", "日本", "\x00", "🙂", "x" * 300, ""]
+    return [[str(i), "NA" if i % 9 == 4 else "".join(rnd.choice(pieces) for _ in
+             range(rnd.choice([0, 1, 3, 12]))), f"c{i % 5}"] for i in range(n)]  # fmt: skip
+
+
+def _part_values(out: Path, name: str) -> list[str]:
+    """A text column, part by part, with plain numpy: each part's references count from
+    the start of its own text file."""
+    meta = json.loads((out / "dataset.json").read_text())
+    got = []
+    for p in meta["parts"]:
+        recs, text = np.load(out / p["file"]), np.load(out / p["text"])
+        got += [bytes(text[o : o + k]).decode("utf-8")
+                for o, k in zip(recs[name]["offset"].tolist(), recs[name]["length"].tolist())]  # fmt: skip
+    return got
+
+
+def _same_as_local(out: Path, local: Path) -> None:
+    """The dataset's records (references counted from the parts' text, one after the
+    other) and text are the bytes a local conversion writes."""
+    ds = fastetl.open(out)
+    assert ds.array.tobytes() == np.load(local).tobytes()
+    assert ds.text.tobytes() == np.load(local.with_name(local.stem + ".text.npy")).tobytes()
+
+
+@pytest.mark.parametrize("on_error", ["raise", "reject"])
+def test_text_columns_equal_a_local_run_and_the_csv_module(client, tmp_path, on_error):
+    rows = _text_rows(700, 31)
+    if on_error == "reject":
+        rows[100][0], rows[555][0] = "bad", "bad"
+    data = _csv(rows, header=("id", "body", "cat"))
+    src = tmp_path / "in.csv"
+    src.write_bytes(data)
+    rep = fdask.convert(src, tmp_path / "ds", TEXT_SCHEMA, client=client, partition_size=2000,
+                        on_error=on_error)
+    local = tmp_path / "local.npy"
+    fastetl.convert(src, local, TEXT_SCHEMA, on_error=on_error)
+    _same_as_local(tmp_path / "ds", local)
+    assert rep.parts > 10
+    ref = [r for r in list(csv.reader(io.StringIO(data.decode(), newline="")))[1:]
+           if r[0] != "bad"]  # fmt: skip
+    want = [None if r[1] == "NA" else r[1] for r in ref]
+    assert _part_values(tmp_path / "ds", "body") == [w or "" for w in want]
+    assert list(fastetl.open(tmp_path / "ds")["body"]) == want
+    df = fdask.read_dataset(tmp_path / "ds").compute()
+    assert [None if v is None or v != v else v for v in df["body"]] == want
+    # a compressed file is one task: its text too
+    gz = tmp_path / "in.csv.gz"
+    gz.write_bytes(gzip.compress(data))
+    fdask.convert([gz, src], tmp_path / "ds2", TEXT_SCHEMA, client=client,
+                  partition_size=2000, on_error=on_error)
+    assert list(fastetl.open(tmp_path / "ds2")["body"]) == want + want
+
+
+def test_an_inferred_text_column_and_a_late_long_value_equal_a_local_run(client, tmp_path):
+    rnd = random.Random(4)
+    rows = [[str(i), " ".join(f"w{rnd.randint(0, 9999)}," for _ in
+             range(rnd.choice([1, 2, 3, 60]))), f"n{i}"] for i in range(3000)]  # fmt: skip
+    rows[2900][2] = 'long, "quoted"\nvalue ' * 20  # past the sample: str -> text
+    src = tmp_path / "t.csv"
+    src.write_bytes(_csv(rows, header=("id", "comment", "name")))
+    rep = fdask.convert(src, tmp_path / "ds", client=client, partition_size=20000,
+                        infer_rows=200)
+    local = tmp_path / "local.npy"
+    lrep = fastetl.convert(src, local, infer_rows=200)
+    meta = json.loads((tmp_path / "ds" / "dataset.json").read_text())
+    side = json.loads((tmp_path / "local.npy.json").read_text())
+    assert meta["schema"]["columns"] == side["schema"]["columns"]
+    assert {c["name"]: c["type"] for c in side["schema"]["columns"]} == {
+        "id": "int16", "comment": "text", "name": "text"}  # fmt: skip
+    assert [(w["column"], w["to"]) for w in rep.widened] == [
+        (w["column"], w["to"]) for w in lrep.widened] == [("name", "text")]  # fmt: skip
+    _same_as_local(tmp_path / "ds", local)
+    assert list(fastetl.open(tmp_path / "ds")["name"]) == [r[2] for r in rows]
+    assert _part_values(tmp_path / "ds", "comment") == [r[1] for r in rows]

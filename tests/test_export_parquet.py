@@ -8,7 +8,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
 import random
+import subprocess
+import sys
+import textwrap
 from decimal import Decimal
 from pathlib import Path
 
@@ -319,9 +323,6 @@ def test_row_groups_of_what_is_not_a_footer_is_a_value_error(tmp_path):
 def test_row_groups_bool_map_elements_are_one_byte_and_sizes_bounded():
     # compact protocol: a bool map key/value is one byte, like a list element; sizes
     # past the bytes left are refused up front (a bool/bool map of 2^62 entries hung)
-    import subprocess
-    import sys
-
     code = (
         "from fastetl import _core\n"
         f"for f in ({bytes([0x1B]) + varint(1 << 62) + bytes([0x11, 0])!r},"
@@ -362,12 +363,65 @@ def test_row_groups_refuse_strided_repeated_overflow_ordinal_and_page_index(tmp_
     assert pqexport.properties(table.slice(0, 10))["write_page_index"] is False
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS and /proc are Linux's")
+def test_row_groups_that_cannot_be_copied_for_memory_are_a_memory_error():
+    # a 64 MB row group copied under an address-space limit 32 MB above what the
+    # process holds: the copy's realloc fails, which is not "not a Parquet footer"
+    code = textwrap.dedent(
+        """
+        import resource
+        from fastetl import _core
+        n = 64 << 20
+        struct = bytes([0x88]) + VARINT + bytes(n) + b"\\x00"  # field 8: binary of n bytes
+        footer = bytes([0x36, 10, 0x19, 0x1C]) + struct + b"\\x00"
+        groups, count, rows, _ = _core.parquet_row_groups(footer, 0, 0)
+        assert (groups == struct, count, rows) == (True, 1, 5)
+        del groups
+        with open("/proc/self/status") as fh:
+            vm = next(int(x.split()[1]) for x in fh if x.startswith("VmSize:")) << 10
+        resource.setrlimit(resource.RLIMIT_AS, (vm + (32 << 20), resource.RLIM_INFINITY))
+        try:
+            _core.parquet_row_groups(footer, 0, 0)
+        except Exception as e:
+            print(type(e).__name__, e)
+        """
+    ).replace("VARINT", repr(varint(64 << 20)))
+    env = dict(os.environ)
+    if "ASAN_OPTIONS" in env:  # (scripts/sanitize.sh --full: ASan's malloc returns NULL too)
+        env["ASAN_OPTIONS"] += ":allocator_may_return_null=1"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=120)  # fmt: skip
+    assert done.stdout.startswith("MemoryError "), done
+    assert done.stdout.count("\n") == 1
+
+
 def test_stitcher_refuses_a_footer_with_row_groups_before_num_rows():
     footer = bytes([0x49, 0x0C, 0x06, 6, 10, 0])  # row_groups (4) then num_rows (3)
     assert _core.parquet_row_groups(footer, 0, 0)[1:3] == (0, 5)
     part = b"PAR1" + footer + len(footer).to_bytes(4, "little") + b"PAR1"
     with pytest.raises(ValueError, match="cannot splice"):
         pqexport.Stitcher(io.BytesIO()).append(part)
+
+
+def test_stitcher_refuses_a_part_whose_footer_differs_outside_its_row_groups():
+    table = pa.table({"i": pa.array(range(2000)), "s": pa.array([str(i % 7) for i in range(2000)])})
+    first = pqexport.encode(table.slice(0, 1000).to_batches()[0], {})
+    second = table.slice(1000, 1000).to_batches()[0]
+    same = pqexport.encode(second, {"use_dictionary": False, "compression": "none"})
+    marked = bytes(first).replace(b"parquet-cpp-arrow", b"parquet-cpp-arrOw")
+    assert pq.ParquetFile(pa.BufferReader(marked)).metadata.created_by.startswith(
+        "parquet-cpp-arrOw"
+    )
+    for other in (
+        pqexport.encode(second.cast(pa.schema([("i", pa.int32()), ("s", pa.string())])), {}),
+        pqexport.encode(second.replace_schema_metadata({"k": "v"}), {}),
+        marked,
+    ):
+        stitch = pqexport.Stitcher(io.BytesIO())
+        stitch.append(first)
+        stitch.append(same)  # other encodings, the same schema: one footer serves both
+        with pytest.raises(ValueError, match="part 3 differs from the first outside its row "):
+            stitch.append(other)
 
 
 def test_stitched_offsets_are_the_parts_moved(tmp_path):

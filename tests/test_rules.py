@@ -72,6 +72,10 @@ CASES = [
      ["abc", "abc1", "ABC", "", "a1b", "abc12"], str, lambda v: re.fullmatch(r"[a-z]+\d?", v) is None),
     ({"type": "str", "width": 12, "max_length": 3}, "max_length",
      ["abc", "abcd", "ção", "çãoo", "", "ab"], str, lambda v: len(v) > 3),
+    # a NUL inside a value is one of its characters (trailing NULs, numpy's padding,
+    # are refused in a str column)
+    ({"type": "str", "width": 12, "max_length": 3}, "max_length",
+     ["a\x00bc", "a\x00b", "\x00\x00x", "ç\x00ão", "", "\x00ab"], str, lambda v: len(v) > 3),
     ({"type": "category", "allowed": ["pix", "boleto"]}, "allowed",
      ["pix", "card", "boleto", "", "Pix", "pix"], str, lambda v: v not in ("pix", "boleto")),
     ({"type": "category", "pattern": "[a-c]"}, "pattern", ["a", "d", "b", "a", "dd", ""], str,

@@ -33,6 +33,7 @@ ctypedef struct ThOut:
     uint8_t *p             # NULL: a walk that only skips
     Py_ssize_t len
     Py_ssize_t cap
+    bint nomem             # a realloc failed (the walk stops as for bad input)
 
 ctypedef struct ThIn:
     const uint8_t *s
@@ -55,6 +56,7 @@ cdef int th_put(ThOut *o, const uint8_t *s, Py_ssize_t n) noexcept nogil:
         cap = max(2 * o.cap, o.len + n + 256)
         p = <uint8_t *>realloc(o.p, cap)
         if p == NULL:
+            o.nomem = True
             return -1
         o.p = p
         o.cap = cap
@@ -261,7 +263,8 @@ def parquet_row_groups(const uint8_t[::1] footer, int64_t shift, int64_t first_o
     when ``footer`` is not such a struct (or repeats ``num_rows`` or ``row_groups``),
     when a column chunk has a page index and ``shift`` is not 0 (the index's page
     offsets, in the file's body, would not move), when a moved offset passes int64, and when an ordinal would pass 32767
-    (Thrift's i16; the export then refuses rather than write one readers truncate)."""
+    (Thrift's i16; the export then refuses rather than write one readers truncate).
+    MemoryError when the copy cannot grow."""
     cdef ThIn r
     cdef ThOut o
     cdef int64_t fid, last = 0, num_rows = -1, count = -1, k
@@ -276,6 +279,7 @@ def parquet_row_groups(const uint8_t[::1] footer, int64_t shift, int64_t first_o
     o.p = NULL
     o.len = 0
     o.cap = 0
+    o.nomem = False
     try:
         with nogil:
             while True:
@@ -329,6 +333,8 @@ def parquet_row_groups(const uint8_t[::1] footer, int64_t shift, int64_t first_o
                 elif th_value(&r, NULL, t, PQ_OTHER, 0, 1) < 0:
                     status = -1
                     break
+        if o.nomem:
+            raise MemoryError(f"copying the row groups of a {r.n}-byte Parquet footer")
         if status == TH_ORDINAL:
             raise ValueError(f"more than 32768 row groups (Parquet's row-group ordinal is "
                              f"an i16): write fewer, larger ones")

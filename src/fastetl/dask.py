@@ -6,7 +6,9 @@ worker of a Dask cluster, and commits a *dataset*: a folder of ``part-00000.npy`
 ``part-00001.npy``, ... plus ``dataset.json`` (schema, global category
 dictionaries, per-part rows and source ranges, counts).  The records of the parts,
 concatenated, are the same bytes :func:`fastetl.convert` writes for the same input
-and schema; a bad row is reported with the same line, column and row.
+and schema; a bad row is reported with the same line, column and row.  With ``text``
+columns each part has its text bytes beside it (``part-00000.text.npy``) and its
+references count from there (:class:`fastetl.dataset.Dataset` joins them).
 
 How the work is split:
 
@@ -98,7 +100,7 @@ from .pipeline import (
 from .rules import has_rules
 from .schema import Schema, as_schema
 from .sources import InputError, check_encoding_prefix, open_source
-from .store import REJECTS_FORMAT, ArrayWriter, RejectsWriter, sidecar_path
+from .store import REJECTS_FORMAT, ArrayWriter, RejectsWriter, sidecar_path, text_path
 
 REJECTS_FILE = "rejects.csv"  # in the dataset folder, with rejects.csv.json
 # bad rows one part hands back to the widening watcher at most (each is a few hundred bytes)
@@ -400,13 +402,14 @@ def _parse_part(
             for i, col in learned_categories(binding)
         }
         records = writer.result()
+        text = writer.text() if writer.text_names else None
         first, digests = 0, b""
         if hash_from >= 0 and error is None:
             first, digests = _chunk_digests(data, hash_from, end)
     finally:
         if isinstance(data, mmap.mmap):
             data.close()
-    tmp = _save(records, folder, index, "raw")
+    tmp = _save(records, folder, index, "raw", text)
     return _PartResult(tmp, writer.rows, bad.count, cats, error, watched[:_MAX_WATCHED],
                        bytes_in=end - start, rejects=_commit_rejects(sink), source=path,
                        hash_first=first, digests=digests)
@@ -484,7 +487,8 @@ def _convert_file(
         except ParseError as e:
             error = e
             result.rows, result.rows_bad = writer.rows, 0
-    tmp = _save(writer.result(), folder, index, "raw")
+    text = writer.text() if writer.text_names else None
+    tmp = _save(writer.result(), folder, index, "raw", text)
     cats = dict(result.categories)
     if error is not None:
         cats = {}
@@ -528,19 +532,34 @@ class _Headless:
         self.sink.add_pieces(pieces, error, offset)
 
 
-def _save(records: np.ndarray, folder: str, index: int, what: str) -> str:
-    """The records as a .npy file with a name no other task (or try) uses."""
+def _save(records: np.ndarray, folder: str, index: int, what: str,
+          text: np.ndarray | None = None) -> str:
+    """The records as a .npy file with a name no other task (or try) uses; ``text``
+    (the bytes of the text columns, which the records' references count from) beside
+    it, in :func:`_text_of` the name."""
     tmp = os.path.join(folder, f".part-{index:05d}.{uuid.uuid4().hex}.{what}")
+    if text is not None:
+        with open(_text_of(tmp), "wb") as fh:
+            np.save(fh, text, allow_pickle=False)
     with open(tmp, "wb") as fh:
         np.save(fh, records, allow_pickle=False)
     return tmp
+
+
+def _text_of(tmp: str) -> str:
+    """Where the text bytes of the part file ``tmp`` are until the part is finished."""
+    return tmp + ".text"
 
 
 def _finish_part(tmp: str, final: str, maps: dict[str, np.ndarray], nulls: dict[str, tuple]) -> str:
     """Write the part's final file, its category codes mapped to the global ones.
 
     ``tmp`` is never changed (only read, or renamed when no code changes), so the
-    task gives the same file however many times it runs."""
+    task gives the same file however many times it runs.  Its text bytes (text
+    columns) are renamed to ``part-NNNNN.text.npy`` first: each part's references
+    count from the start of its own text file."""
+    if os.path.exists(_text_of(tmp)):
+        os.replace(_text_of(tmp), text_path(final))
     if not maps:
         if os.path.exists(tmp):
             os.replace(tmp, final)
@@ -716,9 +735,6 @@ def _convert(
         rows = 10_000 if infer_rows is None else infer_rows
         try:
             sch = infer_schema(paths[0], infer_rows=rows, on_error=on_error)
-            if sch.text_names:  # a dataset holds fixed-width records only (yet): str there
-                types = {name: "str" for name in sch.text_names}
-                sch = infer_schema(paths[0], infer_rows=rows, on_error=on_error, types=types)
         except ParseError as e:
             raise inference_error(e, on_error) from None
     else:
@@ -860,11 +876,6 @@ def _convert_locked(
         ranges = _cuts(client, files, psize, sch, on_error != "raise")
 
         def attempt(s: Schema, watcher: widening.Watcher | None) -> tuple:
-            if s.text_names:
-                raise SchemaError(
-                    f"column {s.text_names[0]!r}: a dataset cannot hold text columns yet; "
-                    "give a schema with str and a width"
-                )
             return _parts(client, files, ranges, s, on_error, watcher, tmp, run.hash)
 
         sch, results, cats = widening.converting(sch, on_error, widen, attempt)
@@ -872,7 +883,7 @@ def _convert_locked(
             _content_hashes(files, ranges, results)
         doc = _dataset_doc(sch, files, ranges, results, cats, on_error)
         doc["lineage"] = _entries(run, out, sch, files, ranges, results, on_error)
-        keep = {p["file"] for p in doc["parts"]}
+        keep = {p[k] for p in doc["parts"] for k in ("file", "text") if k in p}
         if on_error == "reject":
             doc["rejects"] = _merge_rejects(tmp, files, results)
             keep |= {REJECTS_FILE, REJECTS_FILE + ".json"}
@@ -1100,10 +1111,12 @@ def _merge(res: _PartResult, cats: dict, index: dict, learned: list) -> None:
 
 
 def _remove(path: str) -> None:
-    try:
-        os.remove(path)
-    except OSError:
-        pass
+    """A part's temporary file, and its text bytes."""
+    for p in (path, _text_of(path)):
+        try:
+            os.remove(p)
+        except OSError:
+            pass
 
 
 def _remove_parts(results: list[_PartResult]) -> None:
@@ -1128,6 +1141,8 @@ def _dataset_doc(
                 "source": f.path}
         if not f.whole:
             part.update({"start": rg.start, "end": rg.end, "first_line": rg.lines_before + 1})
+        if sch.text_names:
+            part["text"] = text_path(part["file"]).name
         parts.append(part)
     doc: dict[str, Any] = {
         "format": DATASET_FORMAT,
@@ -1190,7 +1205,7 @@ def from_table(t: Any, index: str | None = None) -> Any:
     else:
         raise ValueError("from_table needs a Table opened from a file or a dataset")
     path = str(t.path)
-    meta = Table.from_array(tables[0].array[:0], tables[0].meta).to_pandas()
+    meta = Table.from_array(tables[0].array[:0], tables[0].meta, tables[0].text).to_pandas()
     divisions = None
     if index is not None:
         meta = meta.set_index(index)

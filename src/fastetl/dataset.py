@@ -3,9 +3,10 @@
 A dataset is ``part-00000.npy``, ``part-00001.npy``, ... plus ``dataset.json``
 (the schema, the global category dictionaries, the parts in input order).  Each
 part is a plain ``.npy`` file (``numpy.load(part, mmap_mode="r")``); its category
-codes index the dataset's global dictionaries.  :class:`Dataset` memory-maps the
-parts and decodes them as :class:`~fastetl.table.Table` does; a column is the
-parts' columns one after the other.
+codes index the dataset's global dictionaries.  With ``text`` columns each part has
+its text bytes beside it (``part-00000.text.npy``, uint8), which its (offset, length)
+references count from.  :class:`Dataset` memory-maps the parts and decodes them as
+:class:`~fastetl.table.Table` does; a column is the parts' columns one after the other.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 
 from .errors import OutputError
 from .schema import Schema
+from .store import shift_text
 from .table import Table
 
 DATASET_FILE = "dataset.json"
@@ -70,7 +72,16 @@ class Dataset:
                 raise OutputError(
                     f"{path} holds {len(array):,} rows; {DATASET_FILE} says {info['rows']:,}"
                 )
-            t = Table.from_array(array, {**self.meta, "rows": info["rows"]})
+            text = None
+            if self.schema.text_names:
+                tpath = self.path / str(info.get("text", ""))
+                try:
+                    text = np.load(tpath, mmap_mode="r", allow_pickle=False)
+                except (OSError, ValueError) as e:
+                    raise OutputError(f"{tpath}: cannot be read: {e}") from None
+                if text.dtype != np.uint8 or text.ndim != 1:
+                    raise OutputError(f"{tpath}: not the text bytes of a part (1-d uint8)")
+            t = Table.from_array(array, {**self.meta, "rows": info["rows"]}, text)
             t.path = path
             self._parts[k] = t
         return t
@@ -78,7 +89,8 @@ class Dataset:
     def parts(self) -> list[Table]:
         """The parts as Tables (an empty dataset: one empty Table, so columns have a type)."""
         if not self.nparts:
-            return [Table.from_array(np.zeros(0, self.schema.dtype()), {**self.meta, "rows": 0})]
+            return [Table.from_array(np.zeros(0, self.schema.dtype()), {**self.meta, "rows": 0},
+                                     np.zeros(0, np.uint8))]  # fmt: skip
         return [self.part(k) for k in range(self.nparts)]
 
     def __len__(self) -> int:
@@ -111,8 +123,21 @@ class Dataset:
 
     @property
     def array(self) -> np.ndarray:
-        """Every part's records in one array (a copy: the parts are separate files)."""
-        return np.concatenate([np.asarray(t.array) for t in self.parts()])
+        """Every part's records in one array (a copy: the parts are separate files);
+        text references count from the start of :attr:`text`."""
+        parts = self.parts()
+        out = np.concatenate([np.asarray(t.array) for t in parts])
+        at, base = 0, 0
+        for t in parts:
+            shift_text(out[at : at + len(t)], self.schema.text_names, base)
+            at, base = at + len(t), base + len(t.text)
+        return out
+
+    @property
+    def text(self) -> np.ndarray:
+        """Every part's text bytes in one array (what :attr:`array`'s references count
+        from; empty without text columns)."""
+        return np.concatenate([np.asarray(t.text) for t in self.parts()])
 
     def rows(self, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
         stop = len(self) if stop is None else min(stop, len(self))

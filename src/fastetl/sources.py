@@ -62,6 +62,9 @@ FINGERPRINT_BYTES = 64 << 10  # bytes hashed to recognise an input when resuming
 # at most DECOMPRESS_AHEAD chunks ahead of the parser (so a few MiB in memory).
 DECOMPRESS_CHUNK = 1 << 20
 DECOMPRESS_AHEAD = 4
+# Bytes read ahead of the content hash (a zip archive's directory, read first) kept to
+# be hashed in order at the end rather than read again; past this they are read again.
+HASH_AHEAD_KEEP = 1 << 20
 
 
 class InputError(FastETLError, OSError):
@@ -589,9 +592,10 @@ class _Hashing:
 
     The input starts where the stream is when wrapped (``at``: bytes of it the hasher
     was fed already, a stream that cannot seek).  A read that starts at or before the
-    hasher's end feeds what is new; bytes read again (after a seek back) or ahead of it
-    (a zip archive's directory, read first) are not fed then: :meth:`rest` reads what
-    follows the last byte fed once the input has been read (a seekable stream)."""
+    hasher's end feeds what is new; bytes read again (after a seek back) are not fed, nor
+    are bytes read ahead of it (a zip archive's directory, read first), which are kept
+    (up to :data:`HASH_AHEAD_KEEP`): :meth:`rest` feeds them once the input has been read,
+    reading only what no read gave (a seekable stream)."""
 
     def __init__(self, stream: Any, hasher: Any, at: int = 0) -> None:
         self._stream = stream
@@ -604,6 +608,8 @@ class _Hashing:
             pass
         self._origin = stream.tell() - at if self._seekable else 0
         self._pos = at  # the input offset of the stream's position
+        self._ahead: list[tuple[int, bytes]] = []  # (input offset, bytes) read ahead
+        self._kept = 0
 
     def read(self, n: int = -1) -> Any:
         data = self._stream.read(n)
@@ -616,17 +622,27 @@ class _Hashing:
         start, self._pos = self._pos, self._pos + len(data)
         if start <= h.nbytes < self._pos:
             h.feed(memoryview(data)[h.nbytes - start :])
+        elif start > h.nbytes and self._seekable and self._kept + len(data) <= HASH_AHEAD_KEEP:
+            self._ahead.append((start, bytes(data)))
+            self._kept += len(data)
 
     def rest(self) -> None:
-        """Feed the hasher the bytes after the last one it was fed, to the stream's end."""
+        """Feed the hasher the bytes after the last one it was fed, to the stream's end:
+        those kept from reads ahead as they are, the others read now."""
         if not self._seekable:
             return
-        self.seek(self._origin + self._hasher.nbytes)
+        h = self._hasher
         try:
-            while self.read(4 << 20):
-                pass
+            for start, data in [*sorted(self._ahead, key=lambda a: a[0]), (-1, b"")]:
+                self.seek(self._origin + h.nbytes)
+                while start < 0 or h.nbytes < start:  # (-1: to the end)
+                    if not self.read(4 << 20 if start < 0 else min(4 << 20, start - h.nbytes)):
+                        break
+                if 0 <= start <= h.nbytes < start + len(data):
+                    h.feed(memoryview(data)[h.nbytes - start :])
         except _READ_ERRORS as e:
             raise InputError(f"cannot read {self.name or '<stream>'}: {e}") from None
+        self._ahead, self._kept = [], 0
 
     def seek(self, offset: int, whence: int = 0) -> int:
         at = self._stream.seek(offset, whence)

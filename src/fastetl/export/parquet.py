@@ -98,17 +98,29 @@ def _varint(v: int) -> bytes:
     return bytes(out)
 
 
+def _shared(footer: Any, spans: tuple[int, int, int, int]) -> bytes:
+    """A footer's bytes but the values of ``num_rows`` and ``row_groups`` (``spans``, as
+    ``_core.parquet_row_groups`` gives them), which the stitch replaces: what every part
+    must have as the first part has it."""
+    rows_start, rows_end, groups_start, groups_end = spans
+    if not 0 <= rows_start < rows_end <= groups_start < groups_end <= len(footer):
+        raise ValueError("Parquet footer with row_groups before num_rows: cannot splice")
+    return b"".join([footer[:rows_start], footer[rows_end:groups_start], footer[groups_end:]])
+
+
 class Stitcher:
     """Appends in-memory Parquet files' row groups to ``out`` (positioned at 0), then
     writes one footer for them all (:meth:`close`): the first file's, with every row
     group (offsets moved by the compiled ``_core.parquet_row_groups``) and the sum of
-    the row counts."""
+    the row counts.  A part whose footer differs from the first's anywhere else (its
+    schema, key-value metadata, created_by) is refused."""
 
     def __init__(self, out: BinaryIO) -> None:
         self.out = out
         out.write(MAGIC)
         self.pos = len(MAGIC)
         self.first: tuple[bytes, tuple[int, int, int, int]] | None = None
+        self.rest = b""  # the first footer but num_rows and row_groups
         self.groups: list[bytes] = []
         self.count = 0
         self.rows = 0
@@ -122,17 +134,20 @@ class Stitcher:
         groups, count, rows, spans = _core.parquet_row_groups(
             footer, self.pos - len(MAGIC), self.count
         )
+        rest = _shared(footer, spans)
+        if self.first is None:
+            self.first, self.rest = (bytes(footer), spans), rest
+        elif rest != self.rest:
+            raise ValueError(
+                f"Parquet part {len(self.groups) + 1} differs from the first outside its row "
+                f"groups (schema, key-value metadata or created_by): they cannot share a footer"
+            )
         body = data[len(MAGIC) : len(data) - 8 - size]
         self.out.write(body)
         self.pos += len(body)
         self.groups.append(groups)
         self.count += count
         self.rows += rows
-        if self.first is None:
-            rows_start, rows_end, groups_start, groups_end = spans
-            if not 0 <= rows_start < rows_end <= groups_start < groups_end <= len(footer):
-                raise ValueError("Parquet footer with row_groups before num_rows: cannot splice")
-            self.first = (bytes(footer), spans)
 
     def close(self) -> None:
         assert self.first is not None, "no part appended"

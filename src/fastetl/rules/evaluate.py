@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _core
 from ..errors import FastETLError, shown
 from ..schema import FLOAT_TYPES, INT_TYPES, Column, Schema
 from .expr import Context, evaluate
@@ -554,7 +555,13 @@ def _text_breaks(r: Rule, text: str) -> bool:
 
 
 def _utf8_lengths(v: np.ndarray) -> np.ndarray:
-    """Characters in each UTF-8 value of an S array (bytes that do not continue one)."""
-    w = v.dtype.itemsize
-    b = np.ascontiguousarray(v).view(np.uint8).reshape(len(v), w)
-    return ((b != 0) & ((b & 0xC0) != 0x80)).sum(axis=1)
+    """Characters in each UTF-8 value of an S array, as the profile counts them
+    (``_core.fold_text_facts``, from ``fold_text_classes``' counts: the bytes up to the
+    last non-NUL one, a NUL inside the value included, less the bytes that continue a
+    character).  Its flags are not used: the 1-byte-a-value output costs less than the
+    12 counts would (96 bytes a value)."""
+    c = np.ascontiguousarray(v)
+    chars, flags = np.empty(len(c), np.int64), np.empty(len(c), np.uint8)
+    if len(c):
+        _core.fold_text_facts(c.view(np.uint8).reshape(-1), c.dtype.itemsize, chars, flags)
+    return chars
