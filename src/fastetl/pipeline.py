@@ -53,6 +53,7 @@ BAD_ROWS_PER_BLOCK = 4096  # bad rows one parse of a block describes before it s
 IN_FLIGHT_BYTES = 80 << 20
 MEMORY_BOUND = 200 << 20  # what one conversion holds in all, with the default options
 _PIECE = 1 << 20  # a long row is walked (and rejected) this many bytes at a time
+_TEXT_ROUND = 1 << 20  # a block's text buffer: a multiple of this many bytes (see _take_text)
 ON_ERROR = ("raise", "skip", "reject")
 BAD_ROWS_PER_CALL = 256  # bad rows the core may describe before handing back control
 _S = _core.STATUS
@@ -922,7 +923,8 @@ class _Done:
     # it had described BAD_ROWS_PER_BLOCK bad rows): the committer parses the rest
     full: bool = False
     lines: int = -1  # line breaks in the block (counted when its lines_before is not known)
-    text: bytes = b""  # the bytes of its text columns (the records' offsets count from 0)
+    text: Any = b""  # the bytes of its text columns (the records' offsets count from 0)
+    text_buffer: np.ndarray | None = None  # what text is a view of (back to the pool once written)
 
 
 def _buffer_blocks(data: Any, start: int, n: int, block: int) -> Any:
@@ -1432,10 +1434,10 @@ class _Buffers:
     ``keep`` are kept, and one is let go for each new one made, so about as many exist
     as are in flight."""
 
-    def __init__(self, dtype: np.dtype, keep: int) -> None:
+    def __init__(self, dtype: np.dtype, keep: int, cap_bytes: int = RECORD_BUFFER_BYTES) -> None:
         self.dtype = dtype
         self.keep = keep
-        self.cap_rows = max(1, RECORD_BUFFER_BYTES // max(1, dtype.itemsize))
+        self.cap_rows = max(1, cap_bytes // max(1, dtype.itemsize))
         self._free: list[np.ndarray] = []
         self._lock = threading.Lock()
 
@@ -1457,6 +1459,19 @@ class _Buffers:
                     return
                 self._free.pop(smallest)
             self._free.append(buf)
+
+
+def _take_text(parser: _core.Parser, texts: _Buffers | None) -> tuple[Any, np.ndarray | None]:
+    """The text the parser kept since the last call, and the buffer of ``texts`` that
+    holds it, to put back once written (None: ``texts`` is None, the text is fresh
+    bytes).  A block's text in fresh bytes cost a page fault per 4 KiB of it, on every
+    block: most of the page faults of a free-text conversion on 2 threads."""
+    if texts is None:
+        return parser.take_text(), None
+    n = -parser.take_text_into(_EMPTY)  # (how many bytes: nothing is taken)
+    # rounded up, so that a buffer serves the next blocks too, whose text differs a little
+    buf = texts.get(max(_TEXT_ROUND, -(-n // _TEXT_ROUND) * _TEXT_ROUND))
+    return buf[: parser.take_text_into(buf)], buf
 
 
 class _RowsPerByte:
@@ -1560,6 +1575,7 @@ def _work(
     learned: list[int],
     guess: _RowsPerByte,
     lenient: bool,
+    texts: _Buffers | None = None,
 ) -> _Done:
     slot.take(ticket)  # (raises _Stopped when the run is over)
     pid, parser = slot.pid, slot.parser
@@ -1574,8 +1590,8 @@ def _work(
         lines = -1
         if block.lines_before == -1:  # (here, not on the committer's thread)
             lines = _core.count_lines(block.data, block.start, block.end)
-        text = parser.take_text()  # (b"" without text columns)
-        return _Done(block, pid, recs, error, bad, new_values, end, buf, full, lines, text)
+        text, tbuf = _take_text(parser, texts)  # (b"" without text columns)
+        return _Done(block, pid, recs, error, bad, new_values, end, buf, full, lines, text, tbuf)
     finally:
         slot.give(workers)
 
@@ -1605,6 +1621,8 @@ class _Committer:
         self.pos = pos  # for a buffer input: line numbers are counted on from block to block
         self.learned = learned_categories(binding)
         self.text = bool(binding.schema.text_names)
+        # the workers' text buffers, used again (see _take_text)
+        self.texts = _Buffers(np.dtype(np.uint8), 2 * job.workers + 2, 1 << 62) if self.text else None
         seed = job.seed() or {}
         self.values: list[list[bytes]] = [
             [v.encode("utf-8") for v in seed.get(col.name, [])] for _, col in self.learned
@@ -1736,6 +1754,8 @@ class _Committer:
                 recs = recs[keep]
         if len(recs) and self.text:  # offsets in input order: the same whatever the threads
             self.writer.add_text(recs, done.text)
+        if done.text_buffer is not None and self.texts is not None:  # (written: taken again)
+            self.texts.put(done.text_buffer)
         if len(recs):
             self.writer.append(recs)
         if done.buffer is not None:  # written: the next block may parse into it
@@ -1992,6 +2012,7 @@ def _run_parallel(
     slots = [_Slot(i, make_parser(binding)) for i in range(workers)]
     buffers = _Buffers(binding.schema.dtype(), 2 * workers + 2)
     committer = _Committer(job, binding, bad, pos, start, buffers, sync)
+    texts = committer.texts
     learned = [i for i, _ in committer.learned]
     guess = _RowsPerByte()
     lenient = bad.lenient
@@ -2025,7 +2046,7 @@ def _run_parallel(
         # start and join (about a millisecond, as much as parsing 300 KB); and a stream's
         # first block is parsed and reported before the next one is read, however slowly
         # it comes
-        done = _work(first, slots[0], 0, workers, buffers, learned, guess, lenient)
+        done = _work(first, slots[0], 0, workers, buffers, learned, guess, lenient, texts)
         committer.commit(done)
         job.tick(committer.done_to(done))
         ticket = 1
@@ -2049,7 +2070,8 @@ def _run_parallel(
                 slot = slots[ticket % workers]
                 pending.append(
                     pool.submit(
-                        _work, block, slot, ticket, workers, buffers, learned, guess, lenient
+                        _work, block, slot, ticket, workers, buffers, learned, guess, lenient,
+                        texts,
                     )
                 )
                 ticket += 1
