@@ -2129,6 +2129,11 @@ class _PlainRun:
         self.stop = nchunks  # the first piece that failed (or nchunks)
         self.failed: dict[int, Any] = {}  # piece -> exception, or (result tuple, context)
         self.running = 0  # worker threads started and not done with the file
+        # the gaps closed (see _close_gaps): pieces before ``moved`` are in place, holding
+        # the first ``placed`` records; ``moving``: a worker is moving one now
+        self.moved = 0
+        self.placed = 0
+        self.moving = False
 
     def fail(self, k: int, what: Any) -> None:
         with self.cond:
@@ -2219,7 +2224,7 @@ def read_plain_file(
                         if k >= nchunks or k > run.stop:
                             return
                     buf = _plain_piece(run, k, buf, parser, out, pread, inspect, size,
-                                       start0, chunk, nchunks, bound)
+                                       start0, chunk, nchunks, bound, itemsize)
                 except BaseException as e:  # (the first piece in input order decides)
                     run.fail(k, e)
                     return
@@ -2272,17 +2277,38 @@ def read_plain_file(
         res, data, base, lines_in = what
         pos = _Position(data, lines0 + sum(run.counts[j] for j in range(k)) - lines_in, base)
         raise _parse_error(res, pos, binding, sum(run.rows[j] for j in range(k)) + res[1])
-    total = 0
-    for k in range(nchunks):  # pieces with fewer rows than lines leave gaps: close them
-        n, at = run.rows[k] * itemsize, run.offsets[k] * itemsize
-        if at != total and n:
-            out[total : total + n] = out[at : at + n]  # (numpy copies overlaps safely)
-        total += n
-    total //= itemsize
+    _close_gaps(run, out, itemsize)  # (the workers closed them all, but for a stop)
+    if run.moved != nchunks:  # pragma: no cover - every piece is parsed and moved
+        raise AssertionError("internal error: a piece of the file was not put in place")
+    total = run.placed
     result = mem.array[:total]
     if total * itemsize <= SMALL_RESULT_BYTES and 4 * total * itemsize < mem.nbytes:
         result = result.copy()  # (as ArrayWriter.result: no gigabytes of address space kept)
     return result
+
+
+def _close_gaps(run: _PlainRun, out: np.ndarray, itemsize: int) -> None:
+    """Move the records of the pieces parsed so far, in input order, to just after the
+    records before them: a piece with fewer rows than line breaks (a blank or comment
+    line: numpy.savetxt's header is one) leaves a gap after its records.  Done by
+    whichever worker finds the next piece parsed, while the others parse on (this was one
+    pass over the whole result on one thread, after the parse); one worker moves at a
+    time, in order (a piece's new place may overlap where the piece before it was)."""
+    while True:
+        with run.cond:
+            k = run.moved
+            if run.moving or k not in run.rows:
+                return
+            run.moving = True
+        n, at, to = run.rows[k] * itemsize, run.offsets[k] * itemsize, run.placed * itemsize
+        try:
+            if at != to and n:
+                out[to : to + n] = out[at : at + n]  # (numpy copies overlaps safely)
+        finally:
+            with run.cond:
+                run.placed += run.rows[k]
+                run.moved = k + 1
+                run.moving = False
 
 
 def _stop_and_join(run: _PlainRun, threads: list[threading.Thread],
@@ -2313,7 +2339,7 @@ def _plain_piece(
     run: _PlainRun, k: int, buf: np.ndarray, parser: _core.Parser, out: np.ndarray,
     pread: Callable[[np.ndarray, int, int, int], None],
     inspect: Callable[[Any, int, int], None] | None, size: int, start0: int,
-    chunk: int, nchunks: int, bound: int,
+    chunk: int, nchunks: int, bound: int, itemsize: int,
 ) -> np.ndarray | None:
     """Read, count and parse piece ``k`` (the rows that start in its bytes) into ``out``,
     in ``buf`` (or a bigger buffer, returned to be kept); None: stop (an earlier piece failed
@@ -2374,4 +2400,5 @@ def _plain_piece(
         return None
     with run.cond:
         run.rows[k] = res[1]
+    _close_gaps(run, out, itemsize)
     return buf
