@@ -426,3 +426,21 @@ def test_a_reference_past_the_text_is_one_clear_error(data):
         cut["body"]
     assert "column 'body', row " in str(e.value) and "past the end" in str(e.value)
     assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("reserve_text", [None, 1, 1 << 30])
+def test_text_in_memory_every_way(tmp_path, data, reserve_text):
+    """read_csv's text bytes in a reservation (moved to a larger one when too small, more
+    than once here), or in an array that grows: the same bytes as convert writes."""
+    from fastetl.api import read_into
+    from fastetl.schema import as_schema
+    from fastetl.store import ArrayWriter
+
+    fastetl.convert(data, tmp_path / "o.npy", SCHEMA, workers=1)
+    sch = as_schema(SCHEMA)
+    w = ArrayWriter(sch.dtype(), reserve_bytes=1 << 30, reserve_text=reserve_text)
+    read_into(data, sch, w, workers=2)
+    text = w.text()
+    assert len(text) > 64 << 10  # (past the first reservation of 1 byte, and its next)
+    assert w.result().tobytes() == np.load(tmp_path / "o.npy").tobytes()
+    assert text.tobytes() == np.load(tmp_path / "o.text.npy").tobytes()
