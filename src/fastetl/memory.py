@@ -78,7 +78,8 @@ class Reserved:
         self.prefaulting = _MADVISE is not None
 
     def used(self, nbytes: int) -> None:
-        """The first ``nbytes`` are (about to be) written: keep the pages after them ready."""
+        """The first ``nbytes`` are written, the next ones are being written: keep the
+        pages after them ready (PREFAULT_AHEAD_BYTES of them, more or less a step)."""
         self._used = nbytes
         if not self.prefaulting or self._ready - nbytes >= PREFAULT_AHEAD_BYTES // 2:
             return

@@ -228,9 +228,10 @@ class ArrayWriter:
         need = self.rows + nrows
         if need > len(self._array):
             self._grow(max(need, (4 if self._mem is not None else 2) * len(self._array)))
-        if self._mem is not None:
-            self._mem.used(need * self.itemsize)
         start = self.rows * self.itemsize
+        if self._mem is not None:  # (from where the rows go now, not from the window's end:
+            # a window of 32 MiB made ready 32 MiB too many at the end of the result)
+            self._mem.used(start)
         return self._array.view(np.uint8).data[start : start + nrows * self.itemsize]
 
     def _grow(self, rows: int) -> None:
@@ -264,7 +265,7 @@ class ArrayWriter:
                 self._tmem.stop()
             self._tmem, self._text = mem, new
         if self._tmem is not None:
-            self._tmem.used(end)
+            self._tmem.used(self.text_len)
         self._text[self.text_len : end] = np.frombuffer(text, np.uint8)
         self.text_len = end
 
