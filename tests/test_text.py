@@ -444,3 +444,25 @@ def test_text_in_memory_every_way(tmp_path, data, reserve_text):
     assert len(text) > 64 << 10  # (past the first reservation of 1 byte, and its next)
     assert w.result().tobytes() == np.load(tmp_path / "o.npy").tobytes()
     assert text.tobytes() == np.load(tmp_path / "o.text.npy").tobytes()
+
+
+def test_values_longer_than_a_block_on_two_threads(tmp_path):
+    """Blocks whose text is bigger than the buffers the workers keep (values of 1-3 MiB
+    among short ones, past the 1 MiB rounding): every value as the csv module reads it."""
+    rng = random.Random(11)
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["id", "note", "tag", "body"])
+    for i in range(400):
+        body = _value(rng)
+        if i % 97 == 5:
+            body = "".join(rng.choice('ab,"é\n ') for _ in range(rng.randint(1 << 20, 3 << 20)))
+        w.writerow([i, _value(rng), "t", body])
+    path = tmp_path / "long.csv"
+    path.write_bytes(buf.getvalue().encode("utf-8"))
+    want = _expected(path)
+    out = tmp_path / "o.npy"
+    fastetl.convert(path, out, SCHEMA, workers=2, block_size=1 << 16)
+    assert _plain_numpy(out, "body") == want["body"]
+    t = fastetl.read_csv(path, SCHEMA, workers=2, block_size=1 << 16)
+    assert t["body"].tolist() == want["body"]

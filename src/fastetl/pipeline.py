@@ -1622,7 +1622,9 @@ class _Committer:
         self.learned = learned_categories(binding)
         self.text = bool(binding.schema.text_names)
         # the workers' text buffers, used again (see _take_text)
-        self.texts = _Buffers(np.dtype(np.uint8), 2 * job.workers + 2, 1 << 62) if self.text else None
+        self.texts = None
+        if self.text:
+            self.texts = _Buffers(np.dtype(np.uint8), 2 * job.workers + 2, 1 << 62)
         seed = job.seed() or {}
         self.values: list[list[bytes]] = [
             [v.encode("utf-8") for v in seed.get(col.name, [])] for _, col in self.learned
