@@ -17,6 +17,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -236,3 +237,45 @@ def test_windows_written_in_place(expected):
         w.advance(n)
         at += n
     assert_same_records(w.result(), expected, "windows")
+
+
+def _resident(mem: memory.Reserved) -> int:
+    """Bytes of the reservation ``mem`` in memory, from /proc/self/smaps."""
+    start = f"{mem._base:x}-"
+    with open("/proc/self/smaps") as fh:
+        lines = iter(fh)
+        for line in lines:
+            if line.startswith(start):
+                for field in lines:
+                    if field.startswith("Rss:"):
+                        return int(field.split()[1]) << 10
+    raise AssertionError("the reservation is not in /proc/self/smaps")
+
+
+def _populate_works() -> bool:
+    """Whether this kernel makes pages present on request (MADV_POPULATE_WRITE, 5.14)."""
+    mem = memory.reserve(1 << 20, np.dtype(np.uint8))
+    return mem is not None and memory._MADVISE is not None and (
+        memory._MADVISE(mem._base, memory._PAGE, memory._MADV_POPULATE_WRITE) == 0
+    )
+
+
+@pytest.mark.skipif(not _populate_works(), reason="no MADV_POPULATE_WRITE (Linux >= 5.14)")
+def test_pages_made_ready_ahead_of_records_that_end_inside_a_page():
+    """Records end anywhere in a page: the pages ahead of them are made present all the
+    same (a range starting inside a page was refused, and that stopped the prefaulting
+    for the rest of the run)."""
+    mem = memory.reserve(96 << 20, np.dtype(np.uint8))
+    assert mem is not None
+    try:
+        for used in range(24 * 1000 + 7, 60 << 20, (3 << 20) + 4099):  # (as blocks come)
+            mem.array[:used] = 1  # (the records the writer wrote)
+            mem.used(used)
+            want = used + memory.PREFAULT_AHEAD_BYTES // 2
+            deadline = time.monotonic() + 60  # (a bound on the wait, not a timing check)
+            while mem.prefaulting and _resident(mem) < want and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert mem.prefaulting, f"prefaulting stopped after {used} bytes"
+            assert _resident(mem) >= want
+    finally:
+        mem.stop()

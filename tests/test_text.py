@@ -452,3 +452,43 @@ def test_references_at_any_byte_offset_are_read_as_numpy_reads_them(lead):
     assert want == values
     assert fastetl.bridges.text_arrow(text, refs).to_pylist() == want
     assert fastetl.bridges.text_objects(text, refs).tolist() == want
+
+
+@pytest.mark.parametrize("reserve_text", [None, 1, 1 << 30])
+def test_text_in_memory_every_way(tmp_path, data, reserve_text):
+    """read_csv's text bytes in a reservation (moved to a larger one when too small, more
+    than once here), or in an array that grows: the same bytes as convert writes."""
+    from fastetl.api import read_into
+    from fastetl.schema import as_schema
+    from fastetl.store import ArrayWriter
+
+    fastetl.convert(data, tmp_path / "o.npy", SCHEMA, workers=1)
+    sch = as_schema(SCHEMA)
+    w = ArrayWriter(sch.dtype(), reserve_bytes=1 << 30, reserve_text=reserve_text)
+    read_into(data, sch, w, workers=2)
+    text = w.text()
+    assert len(text) > 64 << 10  # (past the first reservation of 1 byte, and its next)
+    assert w.result().tobytes() == np.load(tmp_path / "o.npy").tobytes()
+    assert text.tobytes() == np.load(tmp_path / "o.text.npy").tobytes()
+
+
+def test_values_longer_than_a_block_on_two_threads(tmp_path):
+    """Blocks whose text is bigger than the buffers the workers keep (values of 1-3 MiB
+    among short ones, past the 1 MiB rounding): every value as the csv module reads it."""
+    rng = random.Random(11)
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["id", "note", "tag", "body"])
+    for i in range(400):
+        body = _value(rng)
+        if i % 97 == 5:
+            body = "".join(rng.choice('ab,"é\n ') for _ in range(rng.randint(1 << 20, 3 << 20)))
+        w.writerow([i, _value(rng), "t", body])
+    path = tmp_path / "long.csv"
+    path.write_bytes(buf.getvalue().encode("utf-8"))
+    want = _expected(path)
+    out = tmp_path / "o.npy"
+    fastetl.convert(path, out, SCHEMA, workers=2, block_size=1 << 16)
+    assert _plain_numpy(out, "body") == want["body"]
+    t = fastetl.read_csv(path, SCHEMA, workers=2, block_size=1 << 16)
+    assert t["body"].tolist() == want["body"]

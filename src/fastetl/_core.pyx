@@ -977,6 +977,19 @@ cdef class Parser:
         self.tbuf_row = 0
         return out
 
+    def take_text_into(self, unsigned char[::1] out):
+        """As :meth:`take_text`, into ``out`` (a buffer the caller keeps and uses again:
+        no fresh memory per block): the number of bytes taken; or, when ``out`` is too
+        small, minus the number of bytes there are (nothing is taken)."""
+        cdef Py_ssize_t n = self.tbuf_len
+        if n > out.shape[0]:
+            return -n
+        if n:
+            memcpy(&out[0], self.tbuf, <size_t>n)
+        self.tbuf_len = 0
+        self.tbuf_row = 0
+        return n
+
     def categories(self, Py_ssize_t field, Py_ssize_t first=0):
         """The dictionary of a category field from code ``first`` on, as bytes, by code."""
         if not 0 <= field < self.nfields or self.cols[field].kind != K_CATEGORY:

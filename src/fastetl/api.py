@@ -948,9 +948,10 @@ def _array_writer(sch: Schema, source: Any) -> ArrayWriter:
     rows = estimate_rows(source)
     if source.is_buffer:
         reserve = 2 * rows * dtype.itemsize + (1 << 20)
+        text = len(source.buffer) + (1 << 20)  # (a value's text is never longer than its field)
     else:
-        reserve = memory.RESERVE_UNKNOWN_BYTES
-    return ArrayWriter(dtype, capacity=rows, reserve_bytes=reserve)
+        reserve = text = memory.RESERVE_UNKNOWN_BYTES
+    return ArrayWriter(dtype, capacity=rows, reserve_bytes=reserve, reserve_text=text)
 
 
 def read_into(

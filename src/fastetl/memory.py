@@ -78,7 +78,8 @@ class Reserved:
         self.prefaulting = _MADVISE is not None
 
     def used(self, nbytes: int) -> None:
-        """The first ``nbytes`` are (about to be) written: keep the pages after them ready."""
+        """The first ``nbytes`` are written, the next ones are being written: keep the
+        pages after them ready (PREFAULT_AHEAD_BYTES of them, more or less a step)."""
         self._used = nbytes
         if not self.prefaulting or self._ready - nbytes >= PREFAULT_AHEAD_BYTES // 2:
             return
@@ -96,8 +97,11 @@ class Reserved:
         with self._wake:
             if self._stopped:
                 return None
+            # (page boundaries: madvise refuses a range that starts inside a page, and a
+            # refusal stopped the prefaulting for good, a third of the way into a 147 MB
+            # result: the writer then faulted the rest itself)
             start = max(self._ready, self._used - self._used % _PAGE)
-            end = min(self.nbytes, self._used + PREFAULT_AHEAD_BYTES)
+            end = min(self.nbytes, _page_up(self._used + PREFAULT_AHEAD_BYTES))
             if start < end:
                 end = min(end, start + PREFAULT_STEP)
                 self._ready = end
@@ -125,6 +129,10 @@ class Reserved:
                 self._map.madvise(mmap.MADV_DONTNEED, start, self.nbytes - start)
             except (OSError, ValueError):  # pragma: no cover - a page-aligned range of ours
                 pass
+
+
+def _page_up(nbytes: int) -> int:
+    return -(-nbytes // _PAGE) * _PAGE
 
 
 def _prefault(ref: weakref.ref[Reserved]) -> None:

@@ -53,6 +53,7 @@ BAD_ROWS_PER_BLOCK = 4096  # bad rows one parse of a block describes before it s
 IN_FLIGHT_BYTES = 80 << 20
 MEMORY_BOUND = 200 << 20  # what one conversion holds in all, with the default options
 _PIECE = 1 << 20  # a long row is walked (and rejected) this many bytes at a time
+_TEXT_ROUND = 1 << 20  # a block's text buffer: a multiple of this many bytes (see _take_text)
 ON_ERROR = ("raise", "skip", "reject")
 BAD_ROWS_PER_CALL = 256  # bad rows the core may describe before handing back control
 _S = _core.STATUS
@@ -922,7 +923,8 @@ class _Done:
     # it had described BAD_ROWS_PER_BLOCK bad rows): the committer parses the rest
     full: bool = False
     lines: int = -1  # line breaks in the block (counted when its lines_before is not known)
-    text: bytes = b""  # the bytes of its text columns (the records' offsets count from 0)
+    text: Any = b""  # the bytes of its text columns (the records' offsets count from 0)
+    text_buffer: np.ndarray | None = None  # what text is a view of (back to the pool once written)
 
 
 def _buffer_blocks(data: Any, start: int, n: int, block: int) -> Any:
@@ -1432,10 +1434,10 @@ class _Buffers:
     ``keep`` are kept, and one is let go for each new one made, so about as many exist
     as are in flight."""
 
-    def __init__(self, dtype: np.dtype, keep: int) -> None:
+    def __init__(self, dtype: np.dtype, keep: int, cap_bytes: int = RECORD_BUFFER_BYTES) -> None:
         self.dtype = dtype
         self.keep = keep
-        self.cap_rows = max(1, RECORD_BUFFER_BYTES // max(1, dtype.itemsize))
+        self.cap_rows = max(1, cap_bytes // max(1, dtype.itemsize))
         self._free: list[np.ndarray] = []
         self._lock = threading.Lock()
 
@@ -1457,6 +1459,19 @@ class _Buffers:
                     return
                 self._free.pop(smallest)
             self._free.append(buf)
+
+
+def _take_text(parser: _core.Parser, texts: _Buffers | None) -> tuple[Any, np.ndarray | None]:
+    """The text the parser kept since the last call, and the buffer of ``texts`` that
+    holds it, to put back once written (None: ``texts`` is None, the text is fresh
+    bytes).  A block's text in fresh bytes cost a page fault per 4 KiB of it, on every
+    block: most of the page faults of a free-text conversion on 2 threads."""
+    if texts is None:
+        return parser.take_text(), None
+    n = -parser.take_text_into(_EMPTY)  # (how many bytes: nothing is taken)
+    # rounded up, so that a buffer serves the next blocks too, whose text differs a little
+    buf = texts.get(max(_TEXT_ROUND, -(-n // _TEXT_ROUND) * _TEXT_ROUND))
+    return buf[: parser.take_text_into(buf)], buf
 
 
 class _RowsPerByte:
@@ -1560,6 +1575,7 @@ def _work(
     learned: list[int],
     guess: _RowsPerByte,
     lenient: bool,
+    texts: _Buffers | None = None,
 ) -> _Done:
     slot.take(ticket)  # (raises _Stopped when the run is over)
     pid, parser = slot.pid, slot.parser
@@ -1574,8 +1590,8 @@ def _work(
         lines = -1
         if block.lines_before == -1:  # (here, not on the committer's thread)
             lines = _core.count_lines(block.data, block.start, block.end)
-        text = parser.take_text()  # (b"" without text columns)
-        return _Done(block, pid, recs, error, bad, new_values, end, buf, full, lines, text)
+        text, tbuf = _take_text(parser, texts)  # (b"" without text columns)
+        return _Done(block, pid, recs, error, bad, new_values, end, buf, full, lines, text, tbuf)
     finally:
         slot.give(workers)
 
@@ -1605,6 +1621,10 @@ class _Committer:
         self.pos = pos  # for a buffer input: line numbers are counted on from block to block
         self.learned = learned_categories(binding)
         self.text = bool(binding.schema.text_names)
+        # the workers' text buffers, used again (see _take_text)
+        self.texts = None
+        if self.text:
+            self.texts = _Buffers(np.dtype(np.uint8), 2 * job.workers + 2, 1 << 62)
         seed = job.seed() or {}
         self.values: list[list[bytes]] = [
             [v.encode("utf-8") for v in seed.get(col.name, [])] for _, col in self.learned
@@ -1736,6 +1756,8 @@ class _Committer:
                 recs = recs[keep]
         if len(recs) and self.text:  # offsets in input order: the same whatever the threads
             self.writer.add_text(recs, done.text)
+        if done.text_buffer is not None and self.texts is not None:  # (written: taken again)
+            self.texts.put(done.text_buffer)
         if len(recs):
             self.writer.append(recs)
         if done.buffer is not None:  # written: the next block may parse into it
@@ -1992,6 +2014,7 @@ def _run_parallel(
     slots = [_Slot(i, make_parser(binding)) for i in range(workers)]
     buffers = _Buffers(binding.schema.dtype(), 2 * workers + 2)
     committer = _Committer(job, binding, bad, pos, start, buffers, sync)
+    texts = committer.texts
     learned = [i for i, _ in committer.learned]
     guess = _RowsPerByte()
     lenient = bad.lenient
@@ -2025,7 +2048,7 @@ def _run_parallel(
         # start and join (about a millisecond, as much as parsing 300 KB); and a stream's
         # first block is parsed and reported before the next one is read, however slowly
         # it comes
-        done = _work(first, slots[0], 0, workers, buffers, learned, guess, lenient)
+        done = _work(first, slots[0], 0, workers, buffers, learned, guess, lenient, texts)
         committer.commit(done)
         job.tick(committer.done_to(done))
         ticket = 1
@@ -2049,7 +2072,8 @@ def _run_parallel(
                 slot = slots[ticket % workers]
                 pending.append(
                     pool.submit(
-                        _work, block, slot, ticket, workers, buffers, learned, guess, lenient
+                        _work, block, slot, ticket, workers, buffers, learned, guess, lenient,
+                        texts,
                     )
                 )
                 ticket += 1
@@ -2107,6 +2131,11 @@ class _PlainRun:
         self.stop = nchunks  # the first piece that failed (or nchunks)
         self.failed: dict[int, Any] = {}  # piece -> exception, or (result tuple, context)
         self.running = 0  # worker threads started and not done with the file
+        # the gaps closed (see _close_gaps): pieces before ``moved`` are in place, holding
+        # the first ``placed`` records; ``moving``: a worker is moving one now
+        self.moved = 0
+        self.placed = 0
+        self.moving = False
 
     def fail(self, k: int, what: Any) -> None:
         with self.cond:
@@ -2197,7 +2226,7 @@ def read_plain_file(
                         if k >= nchunks or k > run.stop:
                             return
                     buf = _plain_piece(run, k, buf, parser, out, pread, inspect, size,
-                                       start0, chunk, nchunks, bound)
+                                       start0, chunk, nchunks, bound, itemsize)
                 except BaseException as e:  # (the first piece in input order decides)
                     run.fail(k, e)
                     return
@@ -2250,17 +2279,38 @@ def read_plain_file(
         res, data, base, lines_in = what
         pos = _Position(data, lines0 + sum(run.counts[j] for j in range(k)) - lines_in, base)
         raise _parse_error(res, pos, binding, sum(run.rows[j] for j in range(k)) + res[1])
-    total = 0
-    for k in range(nchunks):  # pieces with fewer rows than lines leave gaps: close them
-        n, at = run.rows[k] * itemsize, run.offsets[k] * itemsize
-        if at != total and n:
-            out[total : total + n] = out[at : at + n]  # (numpy copies overlaps safely)
-        total += n
-    total //= itemsize
+    _close_gaps(run, out, itemsize)  # (the workers closed them all, but for a stop)
+    if run.moved != nchunks:  # pragma: no cover - every piece is parsed and moved
+        raise AssertionError("internal error: a piece of the file was not put in place")
+    total = run.placed
     result = mem.array[:total]
     if total * itemsize <= SMALL_RESULT_BYTES and 4 * total * itemsize < mem.nbytes:
         result = result.copy()  # (as ArrayWriter.result: no gigabytes of address space kept)
     return result
+
+
+def _close_gaps(run: _PlainRun, out: np.ndarray, itemsize: int) -> None:
+    """Move the records of the pieces parsed so far, in input order, to just after the
+    records before them: a piece with fewer rows than line breaks (a blank or comment
+    line: numpy.savetxt's header is one) leaves a gap after its records.  Done by
+    whichever worker finds the next piece parsed, while the others parse on (this was one
+    pass over the whole result on one thread, after the parse); one worker moves at a
+    time, in order (a piece's new place may overlap where the piece before it was)."""
+    while True:
+        with run.cond:
+            k = run.moved
+            if run.moving or k not in run.rows:
+                return
+            run.moving = True
+        n, at, to = run.rows[k] * itemsize, run.offsets[k] * itemsize, run.placed * itemsize
+        try:
+            if at != to and n:
+                out[to : to + n] = out[at : at + n]  # (numpy copies overlaps safely)
+        finally:
+            with run.cond:
+                run.placed += run.rows[k]
+                run.moved = k + 1
+                run.moving = False
 
 
 def _stop_and_join(run: _PlainRun, threads: list[threading.Thread],
@@ -2291,7 +2341,7 @@ def _plain_piece(
     run: _PlainRun, k: int, buf: np.ndarray, parser: _core.Parser, out: np.ndarray,
     pread: Callable[[np.ndarray, int, int, int], None],
     inspect: Callable[[Any, int, int], None] | None, size: int, start0: int,
-    chunk: int, nchunks: int, bound: int,
+    chunk: int, nchunks: int, bound: int, itemsize: int,
 ) -> np.ndarray | None:
     """Read, count and parse piece ``k`` (the rows that start in its bytes) into ``out``,
     in ``buf`` (or a bigger buffer, returned to be kept); None: stop (an earlier piece failed
@@ -2352,4 +2402,5 @@ def _plain_piece(
         return None
     with run.cond:
         run.rows[k] = res[1]
+    _close_gaps(run, out, itemsize)
     return buf

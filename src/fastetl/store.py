@@ -189,7 +189,12 @@ class ArrayWriter:
     pipelined = False  # one thread parses straight into the array
 
     def __init__(
-        self, dtype: np.dtype, capacity: int = 1024, *, reserve_bytes: int | None = None
+        self,
+        dtype: np.dtype,
+        capacity: int = 1024,
+        *,
+        reserve_bytes: int | None = None,
+        reserve_text: int | None = None,
     ) -> None:
         self.dtype = dtype
         self.itemsize = dtype.itemsize
@@ -202,7 +207,12 @@ class ArrayWriter:
         self.window_rows = max(1, min(DEFAULT_WINDOW_BYTES // self.itemsize, max(1024, capacity)))
         self.text_names = text_fields(dtype)
         self.text_len = 0
-        self._text = np.zeros(0, np.uint8)
+        # the text columns' bytes: a reservation too (``reserve_text``: as many bytes as
+        # the text might take) where the records have one, else an array that doubles
+        self._tmem = None
+        if self.text_names and reserve_text and self._mem is not None:
+            self._tmem = _memory.reserve(reserve_text, TEXT_DTYPE)
+        self._text = self._tmem.array if self._tmem is not None else np.zeros(0, np.uint8)
 
     @property
     def reserved(self) -> bool:
@@ -218,9 +228,10 @@ class ArrayWriter:
         need = self.rows + nrows
         if need > len(self._array):
             self._grow(max(need, (4 if self._mem is not None else 2) * len(self._array)))
-        if self._mem is not None:
-            self._mem.used(need * self.itemsize)
         start = self.rows * self.itemsize
+        if self._mem is not None:  # (from where the rows go now, not from the window's end:
+            # a window of 32 MiB made ready 32 MiB too many at the end of the result)
+            self._mem.used(start)
         return self._array.view(np.uint8).data[start : start + nrows * self.itemsize]
 
     def _grow(self, rows: int) -> None:
@@ -246,9 +257,15 @@ class ArrayWriter:
         shift_text(records, self.text_names, self.text_len)
         end = self.text_len + len(text)
         if end > len(self._text):
-            new = np.empty(max(end, 2 * len(self._text), 1 << 16), np.uint8)
+            size = max(end, (4 if self._tmem is not None else 2) * len(self._text), 1 << 16)
+            mem = _memory.reserve(size, TEXT_DTYPE) if self._tmem is not None else None
+            new = mem.array if mem is not None else np.empty(size, np.uint8)
             new[: self.text_len] = self._text[: self.text_len]
-            self._text = new
+            if self._tmem is not None:
+                self._tmem.stop()
+            self._tmem, self._text = mem, new
+        if self._tmem is not None:
+            self._tmem.used(self.text_len)
         self._text[self.text_len : end] = np.frombuffer(text, np.uint8)
         self.text_len = end
 
@@ -256,30 +273,36 @@ class ArrayWriter:
         """Stop making pages ready (the writer is not used any more)."""
         if self._mem is not None:
             self._mem.stop()
+        if self._tmem is not None:
+            self._tmem.stop()
 
     def result(self) -> np.ndarray:
-        out = self._array[: self.rows]
-        if self._mem is not None:
-            used = self.rows * self.itemsize
-            if used <= SMALL_RESULT_BYTES and 4 * used < self._mem.nbytes:
-                # a small result of a large reservation: a copy costs little, and does
-                # not keep gigabytes of address space for as long as the result lives
-                self._mem.stop()
-                out = _copy_records(np.empty(self.rows, self.dtype), out)
-                self._mem = None
-                self._array = out
-            else:  # the pages past the records go back to the OS
-                self._mem.trim(used)
-        elif len(self._array) > 2 * self.rows + 1024:  # give back what we over-allocated
-            out = _copy_records(np.empty(self.rows, self.dtype), out)
+        out = _kept(self._mem, self._array, self.rows)
+        if self._mem is not None and out.base is None:  # copied out: the reservation goes
+            self._mem, self._array = None, out
         return out
 
     def text(self) -> np.ndarray:
         """The bytes of the text columns (what their offsets point into)."""
-        out = self._text[: self.text_len]
-        if len(self._text) > 2 * self.text_len + (1 << 16):
-            out = out.copy()
-        return out
+        return _kept(self._tmem, self._text, self.text_len)
+
+
+def _kept(mem: _memory.Reserved | None, array: np.ndarray, n: int) -> np.ndarray:
+    """The first ``n`` items of ``array`` (all of reservation ``mem``, or an ordinary
+    array that grew) to hand out: a small result of a large reservation or array is
+    copied (a copy costs little, and does not keep gigabytes of address space, or an
+    over-allocation, for as long as the result lives); else the pages after the items go
+    back to the OS."""
+    out = array[:n]
+    used = n * array.dtype.itemsize
+    if mem is not None:
+        if used <= SMALL_RESULT_BYTES and 4 * used < mem.nbytes:
+            mem.stop()
+            return _copy_records(np.empty(n, array.dtype), out)
+        mem.trim(used)
+    elif len(array) > 2 * n + 1024:
+        return _copy_records(np.empty(n, array.dtype), out)
+    return out
 
 
 def _copy_records(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
