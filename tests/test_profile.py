@@ -434,3 +434,57 @@ def test_pii_in_a_number_column_is_found_and_redacted(tmp_path):
         digits = row.split(",")[1]
         assert str(int(digits)) not in text and digits not in text
     assert prof.column("id")["pii_kind"] is None
+
+
+def test_npy_profile_reads_text_columns_through_their_text_file(tmp_path):
+    """A ``text`` column (values out of line, in OUT.text.npy) profiled from the .npy:
+    counts, lengths, top values, min/max and duplicates against pandas, with values
+    long enough that a block is folded in several pieces."""
+    rnd = random.Random(5)
+    words = ["ana", "bob", "zoë ünal", "李雷", "user7@mail.com"]
+    vals = []
+    for _ in range(4000):
+        r = rnd.random()
+        if r < 0.1:
+            vals.append("")
+        elif r < 0.15:
+            vals.append("y" * rnd.randint(1, 3000))
+        else:
+            vals.append(rnd.choice(words) + str(rnd.randint(0, 40)))
+    ids = [rnd.randint(0, 3) for _ in vals]
+    path = tmp_path / "t.csv"
+    _write(path, [[str(i), v] for i, v in zip(ids, vals, strict=True)], header=["a", "b"])
+    schema = {"dialect": {"null_values": [""]},
+              "columns": [{"name": "a", "type": "int64"},
+                          {"name": "b", "type": "text", "nullable": True}]}  # fmt: skip
+    out = tmp_path / "t.npy"
+    fastetl.convert(path, out, schema=schema)
+    c = {c["name"]: c for c in fastetl.profile(out, top=4).to_dict()["columns"]}["b"]
+    df = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=str)
+    s = df["b"].dropna()
+    assert c["type"] == "text" and c["count"] == len(s) and c["nulls"] == df["b"].isna().sum()
+    assert c["distinct"] == s.nunique() and c["distinct_exact"]
+    lens = s.str.len()
+    assert (c["lengths"]["min"], c["lengths"]["max"]) == (lens.min(), lens.max())
+    assert c["lengths"]["mean"] == pytest.approx(lens.mean(), rel=1e-12)
+    assert c["min"] == min(s, key=lambda v: v.encode())
+    assert c["max"] == max(s, key=lambda v: v.encode())
+    ranked = sorted(s.value_counts().items(), key=lambda kv: (-kv[1], kv[0].encode()))[:4]
+    assert [tuple(t) for t in c["top"]] == [(v, int(n)) for v, n in ranked]
+    d = fastetl.profile(out).to_dict()
+    assert d["duplicate_rows"]["count"] == int(df.duplicated().sum())
+
+
+def test_npy_profile_of_a_damaged_text_file_is_one_line(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("b\n" + "\n".join(["abc", "defgh", "ij"] * 10) + "\n")
+    out = tmp_path / "t.npy"
+    fastetl.convert(path, out, schema={"columns": [{"name": "b", "type": "text"}]})
+    text = tmp_path / "t.text.npy"
+    arr = np.load(text)
+    np.save(text, arr[: len(arr) // 2])  # the text file cut short
+    r = subprocess.run([sys.executable, "-m", "fastetl", "profile", str(out)],
+                       capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fastetl: ") and "t.text.npy" in lines[0]

@@ -696,3 +696,51 @@ def fold_hll_add(hashes, int p, registers):
     finally:
         PyBuffer_Release(&dst)
         PyBuffer_Release(&src)
+
+
+def fold_text_gather(text, offsets, lengths, Py_ssize_t width, out):
+    """Copy the text values at ``offsets`` (uint64) of ``lengths`` (uint32) bytes in
+    ``text`` into ``out`` as ``width``-byte values, NUL-padded (numpy ``S{width}``):
+    the out-of-line values of a ``text`` column as the fixed-width values the profile
+    folds.  Returns -1, or the index of the first value that lies past the end of
+    ``text`` or is longer than ``width`` (nothing is copied then).  The GIL is
+    released while copying."""
+    cdef Py_buffer src, dst, po, pl
+    cdef Py_ssize_t n, i, bad = -1
+    cdef const uint64_t *off
+    cdef const uint32_t *ln
+    cdef uint64_t size
+    cdef char *o
+    if width < 1:
+        raise ValueError("width must be at least 1 byte")
+    _fold_buffers(text, &src, out, &dst)
+    try:
+        PyObject_GetBuffer(offsets, &po, PyBUF_SIMPLE)
+        try:
+            PyObject_GetBuffer(lengths, &pl, PyBUF_SIMPLE)
+            try:
+                n = po.len // 8
+                if po.len != n * 8 or pl.len != n * 4 or dst.len < n * width:
+                    raise ValueError("offsets, lengths and out do not hold the same values")
+                off = <const uint64_t *>po.buf
+                ln = <const uint32_t *>pl.buf
+                o = <char *>dst.buf
+                size = <uint64_t>src.len
+                with nogil:
+                    for i in range(n):
+                        if (off[i] > size or ln[i] > size - off[i]
+                                or <Py_ssize_t>ln[i] > width):
+                            bad = i
+                            break
+                    if bad < 0:
+                        for i in range(n):
+                            memcpy(o + i * width, <const char *>src.buf + off[i], ln[i])
+                            memset(o + i * width + ln[i], 0, <size_t>(width - ln[i]))
+                return bad
+            finally:
+                PyBuffer_Release(&pl)
+        finally:
+            PyBuffer_Release(&po)
+    finally:
+        PyBuffer_Release(&dst)
+        PyBuffer_Release(&src)

@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import _core
 from ..schema import FLOAT_TYPES, INT_TYPES, Column, Schema
+from ..bridges import TextPastEnd
 from ..table import Table, _decimal_floats
 from . import pii as _pii
 from .stats import (
@@ -40,6 +41,7 @@ QUANTILES: dict[str, float] = {
 HIST_BINS = 20
 COUNT_LIMIT = 4096  # distinct values of a block's integer column counted, not sorted
 CORR_LIMIT = 64  # numeric columns in the correlation matrix (the first ones)
+TEXT_BYTES = 4 << 20  # a text column's values copied out at a time, fixed width
 
 
 @dataclass(frozen=True)
@@ -600,7 +602,11 @@ class TableState:
     """The profile state of consecutive blocks of one table."""
 
     def __init__(
-        self, schema: Schema, limits: Limits | None = None, table: Table | None = None
+        self,
+        schema: Schema,
+        limits: Limits | None = None,
+        table: Table | None = None,
+        text_widths: dict[str, int] | None = None,
     ) -> None:
         self.schema = schema
         self.limits = limits or Limits()
@@ -614,6 +620,8 @@ class TableState:
         for c in schema.columns:
             if c.stored:
                 self.columns.append(ColumnState(c.name, c.type, c, self.limits))
+        self.text_names = [c.name for c in schema.columns if c.stored and c.type == "text"]
+        self.text_widths = dict(text_widths or {})  # text column -> its longest value's bytes
         self.bits = [b.name for f in schema.flags for b in f.bits]
         for b in self.bits:
             self.columns.append(ColumnState(b, "bool", None, self.limits))
@@ -626,7 +634,7 @@ class TableState:
 
     def fork(self) -> TableState:
         """An empty state of the same table (for a block folded apart, then merged)."""
-        return TableState(self.schema, self.limits, self._table)
+        return TableState(self.schema, self.limits, self._table, self.text_widths)
 
     def _view(self, records: np.ndarray) -> Table:
         t = self._table
@@ -646,6 +654,7 @@ class TableState:
         self.rows += n
         t = self._view(records)
         numeric: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        text_hashes: list[np.ndarray] = []
         for cs in self.columns:
             if cs.column is None:  # a flag bit
                 cs.add(t[cs.name], None)
@@ -653,15 +662,58 @@ class TableState:
             col = cs.column
             raw = np.asarray(records[cs.name])
             nulls = t.null_mask(cs.name) if col.nullable or col.null_in_value else None
+            if col.type == "text":
+                text_hashes.append(self._fold_text(cs, raw, nulls))
+                continue
             cs.add(raw, nulls)
             if cs.name in self.numeric:
                 present = ~nulls if nulls is not None else np.ones(n, dtype=bool)
                 numeric[cs.name] = (cs._floats(raw), present)
-        self.row_hashes.add_unique(sorted_unique(hash_values(records)))
+        self.row_hashes.add_unique(sorted_unique(self._row_hashes(records, text_hashes)))
         if self.numeric:
             x = np.column_stack([numeric[k][0] for k in self.numeric])
             p = np.column_stack([numeric[k][1] for k in self.numeric]) & np.isfinite(x)
             self.corr.add(x, p)
+
+    def _fold_text(self, cs: ColumnState, refs: np.ndarray, nulls: np.ndarray | None) -> np.ndarray:
+        """Fold a ``text`` column (its values out of line, in the table's text bytes):
+        its values copied out as ``S`` values of the column's longest value's width
+        (one width for the whole column: values hash the same in every block), at most
+        ``TEXT_BYTES`` at a time.  Returns each row's value hash (0 where null), for
+        the duplicate rows."""
+        width = self.text_widths.get(cs.name) or max(int(refs["length"].max(initial=0)), 1)
+        off = np.ascontiguousarray(refs["offset"])
+        lens = np.ascontiguousarray(refs["length"])
+        out = np.zeros(len(refs), dtype=np.uint64)
+        step = max(1, TEXT_BYTES // width)
+        for at in range(0, len(refs), step):
+            stop = min(len(refs), at + step)
+            values = np.empty(stop - at, dtype=f"S{width}")
+            bad = _core.fold_text_gather(self._table.text, off[at:stop], lens[at:stop], width, values)
+            if bad >= 0:
+                raise TextPastEnd(at + bad)
+            part = None if nulls is None else nulls[at:stop]
+            cs.add(values, part)
+            h = hash_values(values)
+            if part is not None:
+                h[part] = 0
+            out[at:stop] = h
+        return out
+
+    def _row_hashes(self, records: np.ndarray, text_hashes: list[np.ndarray]) -> np.ndarray:
+        """A hash of each row's values: its record's bytes, where a ``text`` column's
+        reference (unique to the row) is replaced by its value's hash."""
+        if not text_hashes:
+            return hash_values(records)
+        rec = records.copy()
+        for name in self.text_names:
+            rec[name] = 0
+        h = hash_values(rec)
+        for i, th in enumerate(text_hashes):
+            h ^= th * np.uint64(2 * i + 0x9E3779B97F4A7C15 | 1)
+        out = np.empty(len(h), dtype=np.uint64)
+        _core.fold_mix_words(h, out)
+        return out
 
     def add_histograms(self, records: np.ndarray, edges: dict[str, np.ndarray]) -> None:
         """The second pass over an ``.npy``: exact histogram counts on ``edges``."""

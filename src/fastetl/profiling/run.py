@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from .. import api as _api
-from ..errors import ParseError, SchemaError
+from ..bridges import TextPastEnd, _text_refs
+from ..errors import OutputError, ParseError, SchemaError
 from ..pipeline import run as _run_pipeline
 from ..schema import Schema
 from ..sources import open_source
@@ -203,8 +204,8 @@ def _fixed_width(src: Any, schema: Any, infer_rows: int | str | None) -> tuple[A
 
 def _no_text(sch: Schema) -> SchemaError:
     return SchemaError(
-        f"column {sch.text_names[0]!r} is text: a profile reads fixed-width values only (yet); "
-        "give it as str with a width"
+        f"column {sch.text_names[0]!r} is text: a CSV profile reads fixed-width values only "
+        "(yet); give it as str with a width, or profile the converted .npy"
     )
 
 
@@ -341,10 +342,18 @@ def _profile_csv(
 def _profile_npy(path: Path, top: int, workers: int | None, limits: Limits) -> dict[str, Any]:
     t = Table(path)
     sch = t.schema
-    if sch.text_names:
-        raise _no_text(sch)
     array = t.array
-    state = TableState(sch, limits)
+    widths = {}  # a text column's values are folded at one width: its longest value's
+    for name in sch.text_names:  # values past the text bytes: refused before folding
+        try:
+            _, lens = _text_refs(t.text, np.asarray(array[name]))
+            widths[name] = max(int(lens.max(initial=0)), 1)
+        except TextPastEnd as e:
+            raise OutputError(
+                f"{path}: column {name!r}, row {e.index:,}: the value lies past the end of "
+                "the text bytes (a text file not written with these records, or damaged)"
+            ) from None
+    state = TableState(sch, limits, t if sch.text_names else None, widths)
     rows = _chunk_rows(array.dtype.itemsize)
     folder = _Folder(state, workers if workers is not None else _api.cpu_count())
     try:
