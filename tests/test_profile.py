@@ -488,3 +488,25 @@ def test_npy_profile_of_a_damaged_text_file_is_one_line(tmp_path):
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("fastetl: ") and "t.text.npy" in lines[0]
+
+
+def test_quantiles_exact_from_the_value_counts_past_the_held_values(tmp_path):
+    """More values than the quantiles hold, but few distinct ones: the quantiles and the
+    histogram come from the exact value counts, equal to numpy's, whatever the threads."""
+    rng = np.random.default_rng(11)
+    a = rng.integers(-500, 500, size=30_000)
+    b = np.round(rng.normal(50, 20, size=30_000), 1)
+    path = tmp_path / "q.csv"
+    path.write_text("a,b\n" + "".join(f"{x},{y!r}\n" for x, y in zip(a.tolist(), b.tolist())))
+    schema = {"columns": [{"name": "a", "type": "int32"}, {"name": "b", "type": "float64"}]}
+    lim = Limits(exact=5000, quantile_exact=1000)
+    runs = [fastetl.profile(path, schema, workers=w, block_size=bs, limits=lim).to_dict()
+            for w, bs in ((1, None), (2, 10_000))]  # fmt: skip
+    assert _strip(runs[0]) == _strip(runs[1])
+    for c, x in zip(runs[0]["columns"], (a, b), strict=True):
+        assert c["quantiles_exact"] and "quantiles_rank_error" not in c
+        want = np.quantile(x, list(QS.values()))
+        assert [c["quantiles"][k] for k in QS] == pytest.approx(want.tolist(), rel=1e-12)
+        h = c["histogram"]
+        assert h["counts_from"] == "exact"
+        assert h["counts"] == np.histogram(x, bins=h["edges"])[0].tolist()

@@ -31,6 +31,7 @@ from .stats import (
     Quantiles,
     ValueCounts,
     count_hashes,
+    counted_quantiles,
     hash_values,
     sorted_unique,
 )
@@ -111,11 +112,12 @@ def _unique_sorted(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _sort_counted(
-    raw: np.ndarray, limit: int
+    raw: np.ndarray, limit: int, repeat: bool = True
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
     """``np.sort(raw)`` and, for integers and times with at most ``limit`` distinct
     values, ``_unique_sorted`` of it: those counted in a hash table in compiled code
-    (no GIL), then their sorted values repeated (a sort of the distinct values only)."""
+    (no GIL), then their sorted values repeated (a sort of the distinct values only;
+    ``repeat=False``: ``raw`` itself is returned when counted)."""
     k, size = raw.dtype.kind, raw.dtype.itemsize
     if k in "iMm" or (k == "u" and size < 8):
         v = np.ascontiguousarray(raw).view(np.int64) if size == 8 else raw.astype(np.int64)
@@ -125,7 +127,7 @@ def _sort_counted(
             order = np.argsort(keys[:m])
             keys, counts = keys[order], counts[order]
             uniq = keys.view(raw.dtype) if size == 8 else keys.astype(raw.dtype)
-            return np.repeat(uniq, counts), (uniq, counts)
+            return (np.repeat(uniq, counts) if repeat else raw), (uniq, counts)
     return np.sort(raw), None
 
 
@@ -164,14 +166,16 @@ class ColumnState:
         self.count = 0
         self.nulls = 0
         self.moments = Moments() if self.kind in ("number", "time", "bool") else None
-        self.quantiles = (
-            Quantiles(limits.quantile_exact) if self.kind in ("number", "time") else None
-        )
+        # quantiles: from the exact value counts while they are exact; a KLL sketch from
+        # the moment they are not (fed all the counts so far, then every block's)
+        self.quantiles: Quantiles | None = None
         self.hist: np.ndarray | None = None  # exact counts from a second pass (an .npy)
         self.hist_edges: np.ndarray | None = None
         self.values = (
             ValueCounts(limits.exact, limits.top_capacity) if self.kind != "category" else None
         )
+        if self.values is not None and self.kind in ("number", "time"):
+            self.values.sink = self._sketch
         self.codes = np.zeros(0, dtype=np.int64)  # category: count per code
         self.len_n, self.len_sum, self.len_min, self.len_max = 0, 0, None, None
         self.text_min: bytes | None = None  # text: smallest and largest value (UTF-8 order)
@@ -201,14 +205,15 @@ class ColumnState:
                 self.codes[: len(c)] += c
             return
         counted = None
-        if self.kind in ("number", "time"):  # once: for the quantiles (sorted runs), the counts
-            raw, counted = _sort_counted(raw, COUNT_LIMIT)
-        if self.kind in ("number", "time", "bool"):
-            floats = self._floats(raw)
+        if self.kind in ("number", "time"):  # once: the counts (a hash table, or a sort)
+            raw, counted = _sort_counted(raw, COUNT_LIMIT, repeat=False)
+        assert self.moments is not None or self.kind == "text"
+        if counted is not None:  # the moments of few distinct values, weighted
             assert self.moments is not None
-            self.moments.add(floats, raw)
-            if self.quantiles is not None:
-                self.quantiles.add(floats)
+            uniq, counts = counted
+            self.moments.add_counts(self._floats(uniq), counts, uniq[0], uniq[-1])
+        elif self.moments is not None:
+            self.moments.add(self._floats(raw), raw)
         assert self.values is not None
         if self.kind == "text":  # sorting 64-bit hashes beats sorting long byte strings
             keys, first, counts = count_hashes(hash_values(raw))
@@ -222,6 +227,22 @@ class ColumnState:
         self.values.add_counts(uniq, counts)
         if raw.dtype.kind in "iu" and raw.dtype.itemsize >= 4:
             self._int_pii(uniq, counts)
+
+    def _counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """The exact value counts (while exact): sorted values as float64, counts."""
+        vc = self.values
+        assert vc is not None and vc.exact
+        if vc.keys is None:
+            return np.zeros(0), np.zeros(0, np.int64)
+        return self._floats(vc.keys), vc.counts
+
+    def _sketch(self, keys: np.ndarray, counts: np.ndarray) -> None:
+        """The value counts' sink: once they are not exact, the quantiles are a KLL
+        sketch fed every value (sorted distinct values with their counts)."""
+        if self.quantiles is None:
+            self.quantiles = Quantiles(self.limits.quantile_exact)
+        if len(keys):
+            self.quantiles.add_counts(self._floats(keys), counts)
 
     def _int_pii(self, uniq: np.ndarray, counts: np.ndarray) -> None:
         """Integers can be documents, cards or phones written without punctuation (and
@@ -330,13 +351,26 @@ class ColumnState:
             a[: len(b)] += b
             self.codes = a
             return
-        for mine, theirs in (
-            (self.moments, other.moments),
-            (self.quantiles, other.quantiles),
-            (self.values, other.values),
-        ):
-            if mine is not None:
-                mine.merge(theirs)  # type: ignore[arg-type]
+        if self.moments is not None:
+            self.moments.merge(other.moments)  # type: ignore[arg-type]
+        if self.values is not None:
+            assert other.values is not None
+            if self.values.hll is not None or other.values.hll is not None:
+                other.values._flush()  # (its sketch may start: before other's counts are cut)
+            if other.quantiles is None:  # other's values are all in its exact counts
+                self.values.merge(other.values)  # (fed to this sketch, if there is one)
+            else:  # other's values are in its sketch: this one's join it, then other's
+                if self.quantiles is None:
+                    self.values._flush()  # (which may start this sketch)
+                if self.quantiles is None:
+                    self._sketch(*self._counts())
+                assert self.quantiles is not None
+                self.quantiles.merge(other.quantiles)
+                self.values.sink = None
+                try:
+                    self.values.merge(other.values)
+                finally:
+                    self.values.sink = self._sketch
         if other.len_n:
             self.len_n += other.len_n
             self.len_sum += other.len_sum
@@ -474,15 +508,18 @@ class ColumnState:
             else:
                 d["mean"] = _finite(m.mean) if m.n else None
                 d["std"] = _finite(m.std)
-        if self.quantiles is not None:
+        if self.kind in ("number", "time"):
             q = self.quantiles
-            vals = q.quantiles(list(QUANTILES.values()))
+            if q is None:  # the exact counts
+                vals = counted_quantiles(*self._counts(), list(QUANTILES.values()))
+            else:
+                vals = q.quantiles(list(QUANTILES.values()))
             conv = self._time_value if self.kind == "time" else _finite
             d["quantiles"] = (
                 {k: conv(v) for k, v in zip(QUANTILES, vals, strict=False)} if vals else {}
             )
-            d["quantiles_exact"] = q.exact
-            if not q.exact:
+            d["quantiles_exact"] = q is None or q.exact
+            if q is not None and not q.exact:
                 d["quantiles_rank_error"] = q.rank_error
             d["histogram"] = self._histogram()
         d["top"] = [[v, c] for v, c in top[: max(top_k, 0)]]
@@ -504,10 +541,14 @@ class ColumnState:
 
     def _histogram(self) -> dict[str, Any] | None:
         edges = self.hist_edges if self.hist is not None else self.edges()
-        if edges is None or self.quantiles is None:
+        if edges is None or self.kind not in ("number", "time"):
             return None
         if self.hist is not None:
             counts, how = [int(c) for c in self.hist], "exact (second pass)"
+        elif self.quantiles is None:  # the exact counts
+            values, weights = self._counts()
+            c, _ = np.histogram(values, bins=edges, weights=weights.astype(np.float64))
+            counts, how = [int(x) for x in c], "exact"
         else:
             counts = self.quantiles.histogram(edges)
             how = "exact" if self.quantiles.exact else "estimated from the quantile sketch"
@@ -559,10 +600,11 @@ class _Corr:
             self.shift = np.where(np.isfinite(s), s, 0.0)
         if present.all():  # no nulls: every pair's count and sums are the column's own
             z = x - self.shift
+            g = z.T @ z  # its diagonal: each column's sum of squares
             self.n += len(z)
-            self.sx += z.sum(0)[:, None]
-            self.sxx += np.square(z).sum(0)[:, None]
-            self.sxy += z.T @ z
+            self.sx += (np.ones(len(z)) @ z)[:, None]
+            self.sxx += np.diagonal(g)[:, None]
+            self.sxy += g
             return
         m = present.astype(np.float64)
         z = np.where(present, x - self.shift, 0.0)
@@ -653,7 +695,7 @@ class TableState:
             return
         self.rows += n
         t = self._view(records)
-        numeric: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        numeric: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
         text_hashes: list[np.ndarray] = []
         for cs in self.columns:
             if cs.column is None:  # a flag bit
@@ -667,12 +709,14 @@ class TableState:
                 continue
             cs.add(raw, nulls)
             if cs.name in self.numeric:
-                present = ~nulls if nulls is not None else np.ones(n, dtype=bool)
-                numeric[cs.name] = (cs._floats(raw), present)
+                numeric[cs.name] = (cs._floats(raw), None if nulls is None else ~nulls)
         self.row_hashes.add_unique(sorted_unique(self._row_hashes(records, text_hashes)))
         if self.numeric:
             x = np.column_stack([numeric[k][0] for k in self.numeric])
-            p = np.column_stack([numeric[k][1] for k in self.numeric]) & np.isfinite(x)
+            p = np.isfinite(x)
+            for j, k in enumerate(self.numeric):
+                if numeric[k][1] is not None:
+                    p[:, j] &= numeric[k][1]
             self.corr.add(x, p)
 
     def _fold_text(self, cs: ColumnState, refs: np.ndarray, nulls: np.ndarray | None) -> np.ndarray:

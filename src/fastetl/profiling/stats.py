@@ -153,6 +153,17 @@ class Moments:
         m2b = float(np.square(floats - mb).sum())
         self._fold(nb, mb, m2b, lo, hi)
 
+    def add_counts(self, values: np.ndarray, counts: np.ndarray, lo: Any, hi: Any) -> None:
+        """Add distinct ``values`` (float64), each ``counts`` times (no value repeated);
+        ``lo`` and ``hi``: the smallest and largest in their own type."""
+        w = counts.astype(np.float64)
+        nb = int(counts.sum())
+        if nb == 0:
+            return
+        mb = float(np.dot(values, w)) / nb
+        d = values - mb
+        self._fold(nb, mb, float(np.dot(d * d, w)), lo, hi)
+
     def _fold(self, nb: int, mb: float, m2b: float, lo: Any, hi: Any) -> None:
         if self.n == 0:
             self.n, self.mean, self.m2, self.min, self.max = nb, mb, m2b, lo, hi
@@ -368,6 +379,36 @@ class Quantiles:
         self.levels[0] = np.concatenate([self.levels[0], values])
         self._compress()
 
+    def add_counts(self, values: np.ndarray, counts: np.ndarray) -> None:
+        """Add sorted ``values``, each ``counts`` times: held (repeated) while exact, else
+        into the KLL levels by the bits of its count (bit ``h`` set: one item at level
+        ``h``, which weighs ``2**h``) -- no value is repeated."""
+        values = np.asarray(values, dtype=np.float64)
+        c = np.asarray(counts, dtype=np.int64)
+        total = int(c.sum())
+        if total == 0:
+            return
+        if self.levels is None and self._nheld + total <= self.exact_limit:
+            self.add(np.repeat(values, c))
+            return
+        if self.levels is None:
+            held = np.concatenate(self._held) if self._held else np.empty(0)
+            self._held, self._nheld = [], 0
+            self.levels = [held]
+        self.n += total
+        h = 0
+        while True:
+            pick = (c & 1) != 0
+            if pick.any():
+                while len(self.levels) <= h:
+                    self.levels.append(np.empty(0))
+                self.levels[h] = np.concatenate([self.levels[h], values[pick]])
+            c = c >> 1
+            if not c.any():
+                break
+            h += 1
+        self._compress()
+
     def _capacity(self, h: int) -> int:
         assert self.levels is not None
         depth = len(self.levels) - 1 - h
@@ -455,6 +496,28 @@ class Quantiles:
         return [int(c) for c in out]
 
 
+def counted_quantiles(values: np.ndarray, counts: np.ndarray, qs: list[float]) -> list[float]:
+    """``np.quantile(np.repeat(values, counts), qs)`` (numpy's "linear" method) of sorted
+    ``values`` (float64), without repeating them: the two order statistics each ``q``
+    falls between are found in the running counts."""
+    cum = np.cumsum(counts, dtype=np.int64)
+    n = int(cum[-1]) if len(cum) else 0
+    if n == 0:
+        return []
+    if np.isnan(values).any():
+        return [math.nan] * len(qs)
+    out = []
+    for q in qs:
+        pos = q * (n - 1)
+        lo = math.floor(pos)
+        t = pos - lo
+        a = float(values[int(np.searchsorted(cum, lo, "right"))])
+        b = float(values[int(np.searchsorted(cum, min(lo + 1, n - 1), "right"))])
+        d = b - a
+        out.append(b - d * (1 - t) if t >= 0.5 else a + d * t)  # numpy's _lerp
+    return out
+
+
 # ---------------------------------------------------------------------------
 # value counts: exact, then Misra-Gries top values and HyperLogLog distinct
 
@@ -504,6 +567,9 @@ class ValueCounts:
         self.error = 0  # total subtracted from every kept count (0 while exact)
         self.hll: HyperLogLog | None = None  # once not exact
         self.n = 0
+        # called with (keys, counts) of every value added once not exact: first all the
+        # values so far (before the heaviest are kept), then each block's or state's
+        self.sink: Any = None
 
     @property
     def exact(self) -> bool:
@@ -539,6 +605,8 @@ class ValueCounts:
             if self._pending > max(base, 1 << 12):
                 self._flush()
             return
+        if self.sink is not None:
+            self.sink(keys, counts)
         if self.keys is not None:
             keys, counts, payload = merge_sorted(
                 self.keys, self.counts, keys, counts, self.payload, payload
@@ -568,6 +636,8 @@ class ValueCounts:
         if self.hll is None and len(keys) > self.exact_limit:
             self.hll = HyperLogLog(self.p)
             self.hll.add_hashes(self._hashes(keys))
+            if self.sink is not None:
+                self.sink(keys, counts)
         if self.hll is not None:
             self._prune()
 
