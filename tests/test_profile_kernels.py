@@ -331,3 +331,44 @@ def test_word_kernels_read_unaligned_buffers(keys, shift):
     want = np.empty(len(h), np.uint8)
     _core.fold_pii_codes(np.ascontiguousarray(h), 0, 1, want)  # aligned: tested above
     np.testing.assert_array_equal(codes, want)
+
+
+@given(
+    st.integers(0, 300),
+    st.integers(1, 6),
+    st.floats(0.0, 0.6),
+    st.integers(0, 2**32 - 1),
+)
+def test_corr_sums_equal_numpy_masked_products(rows, k, absent, seed):
+    """fold_corr's pairwise sums (absent: NaN or inf) against numpy's masked products."""
+    from fastetl import _core
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(3.0, 2.0, size=(rows, k))
+    holes = rng.random((rows, k)) < absent
+    x[holes] = rng.choice([np.nan, np.inf, -np.inf], size=int(holes.sum()))
+    shift = rng.normal(size=k)
+    got = [np.full((k, k), 0.5) for _ in range(4)]  # sums are added to what is there
+    _core.fold_corr(np.ascontiguousarray(x), k, shift, *got)
+    m = np.isfinite(x).astype(np.float64)
+    z = np.where(np.isfinite(x), x - shift, 0.0)
+    want = [m.T @ m, z.T @ m, (z * z).T @ m, z.T @ z]
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g - 0.5, w, rtol=1e-12, atol=1e-9)
+
+
+def test_text_gather_equals_numpy_fixed_width_values():
+    from fastetl import _core
+
+    rng = np.random.default_rng(2)
+    values = [bytes(rng.integers(1, 256, size=int(n)).astype(np.uint8)) for n in
+              rng.integers(0, 40, size=500)]  # fmt: skip
+    text = np.frombuffer(b"".join(values), dtype=np.uint8)
+    lens = np.array([len(v) for v in values], dtype=np.uint32)
+    offs = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.uint64)
+    width = int(lens.max())
+    out = np.empty(len(values), dtype=f"S{width}")
+    assert _core.fold_text_gather(text, offs, lens, width, out) == -1
+    assert out.tolist() == np.array(values, dtype=f"S{width}").tolist()
+    offs[7] = len(text)  # past the end (with a length): refused, nothing copied
+    assert _core.fold_text_gather(text, offs, lens, width, out) == (7 if lens[7] else -1)

@@ -744,3 +744,102 @@ def fold_text_gather(text, offsets, lengths, Py_ssize_t width, out):
     finally:
         PyBuffer_Release(&dst)
         PyBuffer_Release(&src)
+
+
+def fold_corr(x, Py_ssize_t k, shift, out_n, out_sx, out_sxx, out_sxy):
+    """Add the sums of Pearson correlations of the ``k`` columns of ``x`` (float64 rows
+    of ``k`` values, C order; a value that is not finite is absent) less ``shift`` (``k``
+    float64) into the ``k * k`` float64 matrices: for each pair ``(i, j)`` over the rows
+    where both are present, their count ``out_n``, the sum of ``x_i`` ``out_sx``, of
+    ``x_i ** 2`` ``out_sxx`` and of ``x_i * x_j`` ``out_sxy``.  Rows with every value
+    present take a quicker path (one product per pair).  In compiled code without the
+    GIL and without BLAS (whose threads each hold a large buffer)."""
+    cdef Py_buffer bx, bs, bn, bsx, bsxx, bsxy
+    cdef Py_ssize_t rows, r, i, j
+    cdef const double *row
+    cdef const double *sh
+    cdef double *n_
+    cdef double *sx
+    cdef double *sxx
+    cdef double *sxy
+    cdef double *z = NULL
+    cdef double *full = NULL  # k sums, k sums of squares, k * k products
+    cdef double full_n = 0.0, zi
+    cdef int *present = NULL
+    cdef bint all_present
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    _fold_buffers(x, &bx, out_n, &bn)
+    try:
+        PyObject_GetBuffer(shift, &bs, PyBUF_SIMPLE)
+        PyObject_GetBuffer(out_sx, &bsx, PyBUF_WRITABLE)
+        PyObject_GetBuffer(out_sxx, &bsxx, PyBUF_WRITABLE)
+        PyObject_GetBuffer(out_sxy, &bsxy, PyBUF_WRITABLE)
+        try:
+            rows = bx.len // (8 * k)
+            if (bx.len != rows * 8 * k or bs.len != 8 * k or bn.len != 8 * k * k
+                    or bsx.len != 8 * k * k or bsxx.len != 8 * k * k or bsxy.len != 8 * k * k):
+                raise ValueError("x is not whole rows of k values, or a sum is not k * k")
+            z = <double *>malloc(<size_t>k * sizeof(double))
+            present = <int *>malloc(<size_t>k * sizeof(int))
+            full = <double *>calloc(<size_t>(2 * k + k * k), sizeof(double))
+            if z == NULL or present == NULL or full == NULL:
+                raise MemoryError()
+            sh = <const double *>bs.buf
+            n_ = <double *>bn.buf
+            sx = <double *>bsx.buf
+            sxx = <double *>bsxx.buf
+            sxy = <double *>bsxy.buf
+            with nogil:
+                for r in range(rows):
+                    row = <const double *>bx.buf + r * k
+                    all_present = True
+                    for i in range(k):
+                        present[i] = row[i] - row[i] == 0.0  # finite: not NaN, not inf
+                        if not present[i]:
+                            all_present = False
+                        z[i] = row[i] - sh[i]
+                    if all_present:
+                        full_n += 1.0
+                        for i in range(k):
+                            zi = z[i]
+                            full[i] += zi
+                            full[k + i] += zi * zi
+                            for j in range(i + 1, k):
+                                full[2 * k + i * k + j] += zi * z[j]
+                        continue
+                    for i in range(k):
+                        if not present[i]:
+                            continue
+                        zi = z[i]
+                        for j in range(k):
+                            if present[j]:
+                                n_[i * k + j] += 1.0
+                                sx[i * k + j] += zi
+                                sxx[i * k + j] += zi * zi
+                                if j > i:
+                                    sxy[i * k + j] += zi * z[j]
+                                    sxy[j * k + i] += zi * z[j]
+                                elif j == i:
+                                    sxy[i * k + i] += zi * zi
+                for i in range(k):
+                    for j in range(k):
+                        n_[i * k + j] += full_n
+                        sx[i * k + j] += full[i]
+                        sxx[i * k + j] += full[k + i]
+                        if j > i:
+                            sxy[i * k + j] += full[2 * k + i * k + j]
+                            sxy[j * k + i] += full[2 * k + i * k + j]
+                        elif j == i:
+                            sxy[i * k + i] += full[k + i]
+        finally:
+            free(full)
+            free(present)
+            free(z)
+            PyBuffer_Release(&bsxy)
+            PyBuffer_Release(&bsxx)
+            PyBuffer_Release(&bsx)
+            PyBuffer_Release(&bs)
+    finally:
+        PyBuffer_Release(&bn)
+        PyBuffer_Release(&bx)

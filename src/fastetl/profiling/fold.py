@@ -591,27 +591,18 @@ class _Corr:
         self.sxx = np.zeros((k, k))
         self.sxy = np.zeros((k, k))
 
-    def add(self, x: np.ndarray, present: np.ndarray) -> None:
+    def add(self, x: np.ndarray) -> None:
+        """Fold a block: ``x`` its rows of numeric values (C order), absent values NaN
+        (any value that is not finite is left out of the pairs it is in)."""
         if not len(x):
             return
         if self.shift is None:
             with np.errstate(invalid="ignore", divide="ignore"):
-                s = np.where(present, x, 0).sum(0) / np.maximum(present.sum(0), 1)
+                fin = np.isfinite(x)
+                s = np.where(fin, x, 0).sum(0) / np.maximum(fin.sum(0), 1)
             self.shift = np.where(np.isfinite(s), s, 0.0)
-        if present.all():  # no nulls: every pair's count and sums are the column's own
-            z = x - self.shift
-            g = z.T @ z  # its diagonal: each column's sum of squares
-            self.n += len(z)
-            self.sx += (np.ones(len(z)) @ z)[:, None]
-            self.sxx += np.diagonal(g)[:, None]
-            self.sxy += g
-            return
-        m = present.astype(np.float64)
-        z = np.where(present, x - self.shift, 0.0)
-        self.n += m.T @ m
-        self.sx += z.T @ m
-        self.sxx += (z * z).T @ m
-        self.sxy += z.T @ z
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        _core.fold_corr(x, x.shape[1], self.shift, self.n, self.sx, self.sxx, self.sxy)
 
     def merge(self, other: _Corr) -> None:
         if other.shift is None:
@@ -712,12 +703,13 @@ class TableState:
                 numeric[cs.name] = (cs._floats(raw), None if nulls is None else ~nulls)
         self.row_hashes.add_unique(sorted_unique(self._row_hashes(records, text_hashes)))
         if self.numeric:
-            x = np.column_stack([numeric[k][0] for k in self.numeric])
-            p = np.isfinite(x)
+            x = np.empty((n, len(self.numeric)))
             for j, k in enumerate(self.numeric):
-                if numeric[k][1] is not None:
-                    p[:, j] &= numeric[k][1]
-            self.corr.add(x, p)
+                floats, present = numeric[k]
+                x[:, j] = floats
+                if present is not None:
+                    x[~present, j] = np.nan
+            self.corr.add(x)
 
     def _fold_text(self, cs: ColumnState, refs: np.ndarray, nulls: np.ndarray | None) -> np.ndarray:
         """Fold a ``text`` column (its values out of line, in the table's text bytes):
