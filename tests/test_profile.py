@@ -210,8 +210,9 @@ def test_npy_profile_matches_the_csv_profile_with_exact_histograms(data, tmp_pat
             assert ca.get(k) == cb.get(k), (ca["name"], k)
         if "mean" in cb and cb["mean"] is not None and ca["type"] not in ("date", "bool"):
             assert ca["mean"] == pytest.approx(cb["mean"], rel=1e-12)
-        if ca.get("histogram"):
-            assert ca["histogram"]["counts_from"] == "exact (second pass)"
+        if ca.get("histogram"):  # exact: from the value counts, else by a second pass
+            want = "exact" if ca["quantiles_exact"] else "exact (second pass)"
+            assert ca["histogram"]["counts_from"] == want
     c = {c["name"]: c for c in a["columns"]}["x"]
     s = _num(df, "x").to_numpy()
     assert c["histogram"]["counts"] == np.histogram(s, bins=c["histogram"]["edges"])[0].tolist()
@@ -232,10 +233,14 @@ def test_npy_histograms_count_values_on_the_edges_as_numpy(tmp_path):
     schema = {"columns": [{"name": "a", "type": "int32"}, {"name": "b", "type": "int8"},
                           {"name": "c", "type": "float64"}]}  # fmt: skip
     fastetl.convert(path, out, schema=schema)
-    cols = {c["name"]: c for c in fastetl.profile(out).to_dict()["columns"]}
+    counted = fastetl.profile(out).to_dict()["columns"]  # few distinct values: the counts
+    sketched = fastetl.profile(out, limits=Limits(exact=100)).to_dict()["columns"]
+    cols = {c["name"]: c for c in sketched}
     for name, values in (("a", a), ("b", b), ("c", c)):
         h = cols[name]["histogram"]
-        assert h["counts_from"] == "exact (second pass)"
+        assert h["counts_from"] == ("exact (second pass)" if name != "b" else "exact")
+        hc = {c["name"]: c for c in counted}[name]["histogram"]
+        assert (hc["counts_from"], hc["edges"], hc["counts"]) == ("exact", h["edges"], h["counts"])
         assert h["counts"] == np.histogram(values, bins=h["edges"])[0].tolist()
     assert len(cols["b"]["histogram"]["counts"]) == 10
 

@@ -228,6 +228,10 @@ class ColumnState:
         if raw.dtype.kind in "iu" and raw.dtype.itemsize >= 4:
             self._int_pii(uniq, counts)
 
+    def counted(self) -> bool:
+        """Are the quantiles and histogram from the exact value counts (no sketch)?"""
+        return self.values is not None and self.values.exact and self.quantiles is None
+
     def _counts(self) -> tuple[np.ndarray, np.ndarray]:
         """The exact value counts (while exact): sorted values as float64, counts."""
         vc = self.values

@@ -363,8 +363,13 @@ def _profile_npy(path: Path, top: int, workers: int | None, limits: Limits) -> d
         folder.close()
         raise
     state = folder.finish()
-    # second pass: exact histogram counts on edges from the first pass's min and max
-    edges = {cs.name: e for cs in state.columns if (e := cs.edges()) is not None}
+    # second pass: exact histogram counts on edges from the first pass's min and max, for
+    # the columns whose counts are not exact (the others' histograms come from them)
+    edges = {
+        cs.name: e
+        for cs in state.columns
+        if not cs.counted() and (e := cs.edges()) is not None
+    }
     if edges:
         for at in range(0, len(array), rows):
             state.add_histograms(array[at : at + rows], edges)
