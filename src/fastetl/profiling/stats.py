@@ -160,9 +160,9 @@ class Moments:
         nb = int(counts.sum())
         if nb == 0:
             return
-        mb = float(np.dot(values, w)) / nb
+        mb = float((values * w).sum()) / nb  # numpy's pairwise sums, not BLAS
         d = values - mb
-        self._fold(nb, mb, float(np.dot(d * d, w)), lo, hi)
+        self._fold(nb, mb, float((d * d * w).sum()), lo, hi)
 
     def _fold(self, nb: int, mb: float, m2b: float, lo: Any, hi: Any) -> None:
         if self.n == 0:
