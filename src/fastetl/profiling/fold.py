@@ -705,7 +705,9 @@ class TableState:
             cs.add(raw, nulls)
             if cs.name in self.numeric:
                 numeric[cs.name] = (cs._floats(raw), None if nulls is None else ~nulls)
-        self.row_hashes.add_unique(sorted_unique(self._row_hashes(records, text_hashes)))
+        self.row_hashes.add_unique(
+            sorted_unique(self._row_hashes(records, text_hashes), in_place=True)
+        )
         if self.numeric:
             x = np.empty((n, len(self.numeric)))
             for j, k in enumerate(self.numeric):

@@ -81,12 +81,17 @@ def hash_values(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def sorted_unique(x: np.ndarray, runs: bool = False) -> np.ndarray:
+def sorted_unique(x: np.ndarray, runs: bool = False, in_place: bool = False) -> np.ndarray:
     """``np.unique(x)`` of numbers without NaN, by a sort (``runs``: ``x`` is sorted
-    runs, merged by a stable sort) -- numpy's own goes through a slower hash set."""
+    runs, merged by a stable sort) -- numpy's own goes through a slower hash set.
+    ``in_place``: ``x`` is sorted where it is (no copy of it)."""
     if len(x) < 2:
         return x.copy()
-    s = np.sort(x, kind="stable" if runs else "quicksort")
+    if in_place:
+        x.sort(kind="stable" if runs else "quicksort")
+        s = x
+    else:
+        s = np.sort(x, kind="stable" if runs else "quicksort")
     keep = np.empty(len(s), dtype=bool)
     keep[0] = True
     np.not_equal(s[1:], s[:-1], out=keep[1:])
@@ -294,8 +299,10 @@ class Distinct:
         if not self._runs:
             return
         parts = self._runs if self._values is None else [self._values, *self._runs]
-        self._values = sorted_unique(np.concatenate(parts), runs=True)
-        self._runs, self._pending = [], 0
+        allv = np.concatenate(parts)
+        del parts
+        self._values, self._runs, self._pending = None, [], 0  # freed before the sort
+        self._values = sorted_unique(allv, runs=True, in_place=True)
         if len(self._values) > self.exact_limit:
             self._to_sketch()
 
