@@ -283,3 +283,17 @@ def test_moments_of_counted_values_equal_numpy():
     assert m.n == len(x) and (m.min, m.max) == (x.min(), x.max())
     assert math.isclose(m.mean, float(np.mean(x)), rel_tol=1e-12)
     assert math.isclose(m.std, float(np.std(x, ddof=1)), rel_tol=1e-9)
+
+
+def test_distinct_counts_every_run_of_a_merge_that_outgrows_the_exact_set():
+    """A state whose pending runs push the merged set past its bound part-way through a
+    merge: the runs after that point are counted by the HyperLogLog too."""
+    vc, other = ValueCounts(exact_limit=150), ValueCounts(exact_limit=150)
+    vc.add_counts(np.arange(1000, dtype=np.int64), np.ones(1000, np.int64))
+    for i in range(2, 10):  # 8 runs of 500, pending (fewer than 4,096 values: not merged)
+        r = np.arange(i * 500, (i + 1) * 500, dtype=np.int64)
+        other.add_counts(r, np.ones(len(r), np.int64))
+    assert other.hll is None and vc.hll is None
+    vc.merge(other)
+    assert not vc.exact
+    assert abs(vc.distinct() / 5000 - 1) <= 4 * vc.relative_error

@@ -591,8 +591,6 @@ class ValueCounts:
         values ``payload`` (cheaper to sort than long text; exact but for a hash
         collision, about ``n**2 / 2**65``)."""
         self.n += int(counts.sum())
-        if self.hll is not None:
-            self.hll.add_hashes(self._hashes(keys))
         self._combine(keys, counts.astype(np.int64), payload)
 
     def _hashes(self, keys: np.ndarray) -> np.ndarray:
@@ -612,6 +610,9 @@ class ValueCounts:
             if self._pending > max(base, 1 << 12):
                 self._flush()
             return
+        # not exact: every value into the HyperLogLog (also the runs of a merge that come
+        # after the set outgrew its bound part-way), and to the sink
+        self.hll.add_hashes(keys if payload is not None else hash_values(keys))
         if self.sink is not None:
             self.sink(keys, counts)
         if self.keys is not None:
@@ -682,8 +683,6 @@ class ValueCounts:
                 if self.keys is not None:
                     self.hll.add_hashes(self._hashes(self.keys))
             self.hll.merge(other.hll)
-        elif self.hll is not None:
-            self.hll.add_hashes(other._hashes(other.keys))
         if self.hll is not None:
             self._flush()
         self._combine(other.keys, other.counts, other.payload)
