@@ -32,8 +32,10 @@ _U64 = np.uint64
 
 
 def numpy_record_hash(values: np.ndarray) -> np.ndarray:
-    """The record hash in numpy: 8-byte words (native order, the last zero-padded),
-    ``h = f(h ^ word)`` with f an odd multiply and a xor-shift, then splitmix64's mix."""
+    """The record hash in numpy: 8-byte words (native order, the last zero-padded) dealt
+    to four lanes (word j to lane j % 4), each ``h = f(h ^ word)`` with f an odd multiply
+    and a xor-shift, the lanes joined as h0 ^ rotl(h1, 16) ^ rotl(h2, 32) ^ rotl(h3, 48),
+    then splitmix64's mix."""
     v = np.ascontiguousarray(values)
     n, size = len(v), v.dtype.itemsize
     if not n:
@@ -43,12 +45,17 @@ def numpy_record_hash(values: np.ndarray) -> np.ndarray:
     if pad:
         raw = np.concatenate([raw, np.zeros((n, pad), np.uint8)], axis=1)
     words = raw.view(np.uint64).reshape(n, -1)
-    h = np.full(n, 0x243F6A8885A308D3, dtype=np.uint64)
+    seeds = (0x243F6A8885A308D3, 0x13198A2E03707344, 0xA4093822299F31D0, 0x082EFA98EC4E6C89)
+    lanes = [np.full(n, s, dtype=np.uint64) for s in seeds]
     with np.errstate(over="ignore"):
         for j in range(words.shape[1]):
+            h = lanes[j % 4]
             h ^= words[:, j]
             h *= _U64(0x9FB21C651E98DF25)
             h ^= h >> _U64(29)
+        h = lanes[0].copy()
+        for r, lane in zip((16, 32, 48), lanes[1:], strict=True):
+            h ^= (lane << _U64(r)) | (lane >> _U64(64 - r))
         return _mix(h)
 
 

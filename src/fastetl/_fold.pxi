@@ -35,11 +35,25 @@ cdef inline int _fold_buffers(object a, Py_buffer *pa, object b, Py_buffer *pb) 
     return 0
 
 
+cdef inline uint64_t _lane_step(uint64_t h, uint64_t w) noexcept nogil:
+    h ^= w
+    h *= 0x9FB21C651E98DF25ULL
+    return h ^ (h >> 29)
+
+
+cdef inline uint64_t _rotl(uint64_t x, int r) noexcept nogil:
+    return (x << r) | (x >> (64 - r))
+
+
 def fold_hash_records(data, Py_ssize_t size, out, Py_ssize_t stride=0):
     """The 64-bit hash of each ``size``-byte record of ``data`` into ``out`` (8 bytes
-    a record, native order): 8-byte words (native order, the last one zero-padded)
-    folded by ``h = f(h ^ word)`` (an odd multiply and a xor-shift), then splitmix64's
-    finalizer -- :func:`fastetl.profiling.stats.hash_values` of fixed-size values.
+    a record, native order): its 8-byte words (native order, the last one zero-padded)
+    dealt to four lanes in turn (word ``j`` to lane ``j % 4``), each folding its words by
+    ``h = f(h ^ word)`` (an odd multiply and a xor-shift: a bijection); the lanes joined
+    as ``h0 ^ rotl(h1, 16) ^ rotl(h2, 32) ^ rotl(h3, 48)``, then splitmix64's finalizer
+    -- :func:`fastetl.profiling.stats.hash_values` of fixed-size values.  Four lanes
+    are four independent multiply chains (a record's words are hashed about four times
+    as fast as by one chain); records that differ in one word still always hash apart.
     With ``stride`` > 0 the records start ``stride`` bytes apart (a field of larger
     records: ``data`` runs from the first one's start to the last one's end).  The
     GIL is released while hashing."""
@@ -47,7 +61,7 @@ def fold_hash_records(data, Py_ssize_t size, out, Py_ssize_t stride=0):
     cdef Py_ssize_t n, i, j, full, rem
     cdef const uint8_t *row
     cdef uint64_t *o
-    cdef uint64_t h, w
+    cdef uint64_t h0, h1, h2, h3, w, last
     if size < 1 or stride < 0 or (stride and stride < size):
         raise ValueError("size must be at least 1 byte, stride 0 or at least size")
     _fold_buffers(data, &src, out, &dst)
@@ -65,19 +79,32 @@ def fold_hash_records(data, Py_ssize_t size, out, Py_ssize_t stride=0):
         with nogil:
             for i in range(n):
                 row = <const uint8_t *>src.buf + i * stride
-                h = 0x243F6A8885A308D3ULL
-                for j in range(full):
-                    memcpy(&w, row + 8 * j, 8)
-                    h ^= w
-                    h *= 0x9FB21C651E98DF25ULL
-                    h ^= h >> 29
-                if rem:
-                    w = 0
-                    memcpy(&w, row + 8 * full, rem)
-                    h ^= w
-                    h *= 0x9FB21C651E98DF25ULL
-                    h ^= h >> 29
-                o[i] = fastetl_fold_mix(h)
+                h0 = 0x243F6A8885A308D3ULL
+                h1 = 0x13198A2E03707344ULL
+                h2 = 0xA4093822299F31D0ULL
+                h3 = 0x082EFA98EC4E6C89ULL
+                j = 0
+                while j + 4 <= full:
+                    h0 = _lane_step(h0, load_u64(row, j))
+                    h1 = _lane_step(h1, load_u64(row, j + 1))
+                    h2 = _lane_step(h2, load_u64(row, j + 2))
+                    h3 = _lane_step(h3, load_u64(row, j + 3))
+                    j += 4
+                last = 0
+                if rem:  # the last word, zero-padded, is word ``full``
+                    memcpy(&last, row + 8 * full, rem)
+                while j < full or (j == full and rem):
+                    w = load_u64(row, j) if j < full else last
+                    if j % 4 == 0:
+                        h0 = _lane_step(h0, w)
+                    elif j % 4 == 1:
+                        h1 = _lane_step(h1, w)
+                    elif j % 4 == 2:
+                        h2 = _lane_step(h2, w)
+                    else:
+                        h3 = _lane_step(h3, w)
+                    j += 1
+                o[i] = fastetl_fold_mix(h0 ^ _rotl(h1, 16) ^ _rotl(h2, 32) ^ _rotl(h3, 48))
     finally:
         PyBuffer_Release(&dst)
         PyBuffer_Release(&src)
