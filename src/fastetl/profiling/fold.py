@@ -48,8 +48,9 @@ TEXT_BYTES = 4 << 20  # a text column's values copied out at a time, fixed width
 @dataclass(frozen=True)
 class Limits:
     """What bounds the memory of a profile: per column, at most ``exact`` distinct
-    values (and their counts) and ``quantile_exact`` held numbers before the sketches
-    take over; ``rows_exact`` row hashes for duplicates.  Every distinct value is
+    values (and their counts: the quantiles and histograms are computed from them) before
+    the sketches take over, the quantile sketch then holding up to ``quantile_exact``
+    numbers exactly; ``rows_exact`` row hashes for duplicates.  Every distinct value is
     checked for PII in compiled code but those left to the Python validators (IPv6,
     non-ASCII): at most ``pii_cap`` of them per block and column (the shares of the
     rest are estimated from these, evenly spread over the sorted distinct values).
