@@ -6,8 +6,8 @@ would parse it (all cores, bounded queues), into a writer that keeps no records:
 number of rows and folds each chunk into a state of its own on a thread pool;
 the chunk states are merged in input order.  So the profile depends on the input
 and the schema only -- not on the number of threads or the block size -- and
-memory is bounded by the pipeline's blocks plus ``2 * workers`` chunks plus the
-per-column bounds of :class:`~fastetl.profiling.fold.Limits`.
+memory is bounded by the pipeline's blocks plus ``workers + 3`` chunks (folding or
+waiting, one merging, one filling) plus the per-column bounds of :class:`~fastetl.profiling.fold.Limits`.
 
 Bad rows are counted by reason and column instead of stopping the run.
 """
@@ -48,13 +48,14 @@ def _chunk_rows(itemsize: int) -> int:
 class _Folder:
     """Folds chunks of records on a pool; a merging thread folds their states into
     ``state`` in input order (so the caller -- the pipeline's committer -- never
-    waits for a merge, only for room: at most ``2 * workers`` chunks in flight)."""
+    waits for a merge, only for room: at most ``workers + 1`` chunks in flight, each
+    folding or waiting for a thread: the folds are the slow stage, more would wait)."""
 
     def __init__(self, state: TableState, workers: int) -> None:
         self.state = state
         self.workers = max(1, workers)
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="fastetl-profile")
-        self._queue: queue.Queue[Future[TableState] | None] = queue.Queue(2 * self.workers)
+        self._queue: queue.Queue[Future[TableState] | None] = queue.Queue(self.workers + 1)
         self._error: BaseException | None = None
         self._stop = False
         self._merger = threading.Thread(
