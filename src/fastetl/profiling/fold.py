@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from ..schema import FLOAT_TYPES, INT_TYPES, Column, Schema
 from ..bridges import TextPastEnd
+from ..schema import FLOAT_TYPES, INT_TYPES, Column, Schema
 from ..table import Table, _decimal_floats
 from . import pii as _pii
 from .stats import (
@@ -732,7 +732,8 @@ class TableState:
         for at in range(0, len(refs), step):
             stop = min(len(refs), at + step)
             values = np.empty(stop - at, dtype=f"S{width}")
-            bad = _core.fold_text_gather(self._table.text, off[at:stop], lens[at:stop], width, values)
+            text = self._table.text
+            bad = _core.fold_text_gather(text, off[at:stop], lens[at:stop], width, values)
             if bad >= 0:
                 raise TextPastEnd(at + bad)
             part = None if nulls is None else nulls[at:stop]

@@ -7,7 +7,8 @@ number of rows and folds each chunk into a state of its own on a thread pool;
 the chunk states are merged in input order.  So the profile depends on the input
 and the schema only -- not on the number of threads or the block size -- and
 memory is bounded by the pipeline's blocks plus ``workers + 3`` chunks (folding or
-waiting, one merging, one filling) plus the per-column bounds of :class:`~fastetl.profiling.fold.Limits`.
+waiting, one merging, one filling) plus the per-column bounds of
+:class:`~fastetl.profiling.fold.Limits`.
 
 Bad rows are counted by reason and column instead of stopping the run.
 """
