@@ -210,8 +210,9 @@ def test_npy_profile_matches_the_csv_profile_with_exact_histograms(data, tmp_pat
             assert ca.get(k) == cb.get(k), (ca["name"], k)
         if "mean" in cb and cb["mean"] is not None and ca["type"] not in ("date", "bool"):
             assert ca["mean"] == pytest.approx(cb["mean"], rel=1e-12)
-        if ca.get("histogram"):
-            assert ca["histogram"]["counts_from"] == "exact (second pass)"
+        if ca.get("histogram"):  # exact: from the value counts, else by a second pass
+            want = "exact" if ca["quantiles_exact"] else "exact (second pass)"
+            assert ca["histogram"]["counts_from"] == want
     c = {c["name"]: c for c in a["columns"]}["x"]
     s = _num(df, "x").to_numpy()
     assert c["histogram"]["counts"] == np.histogram(s, bins=c["histogram"]["edges"])[0].tolist()
@@ -232,10 +233,14 @@ def test_npy_histograms_count_values_on_the_edges_as_numpy(tmp_path):
     schema = {"columns": [{"name": "a", "type": "int32"}, {"name": "b", "type": "int8"},
                           {"name": "c", "type": "float64"}]}  # fmt: skip
     fastetl.convert(path, out, schema=schema)
-    cols = {c["name"]: c for c in fastetl.profile(out).to_dict()["columns"]}
+    counted = fastetl.profile(out).to_dict()["columns"]  # few distinct values: the counts
+    sketched = fastetl.profile(out, limits=Limits(exact=100)).to_dict()["columns"]
+    cols = {c["name"]: c for c in sketched}
     for name, values in (("a", a), ("b", b), ("c", c)):
         h = cols[name]["histogram"]
-        assert h["counts_from"] == "exact (second pass)"
+        assert h["counts_from"] == ("exact (second pass)" if name != "b" else "exact")
+        hc = {c["name"]: c for c in counted}[name]["histogram"]
+        assert (hc["counts_from"], hc["edges"], hc["counts"]) == ("exact", h["edges"], h["counts"])
         assert h["counts"] == np.histogram(values, bins=h["edges"])[0].tolist()
     assert len(cols["b"]["histogram"]["counts"]) == 10
 
@@ -434,3 +439,79 @@ def test_pii_in_a_number_column_is_found_and_redacted(tmp_path):
         digits = row.split(",")[1]
         assert str(int(digits)) not in text and digits not in text
     assert prof.column("id")["pii_kind"] is None
+
+
+def test_npy_profile_reads_text_columns_through_their_text_file(tmp_path):
+    """A ``text`` column (values out of line, in OUT.text.npy) profiled from the .npy:
+    counts, lengths, top values, min/max and duplicates against pandas, with values
+    long enough that a block is folded in several pieces."""
+    rnd = random.Random(5)
+    words = ["ana", "bob", "zoë ünal", "李雷", "user7@mail.com"]
+    vals = []
+    for _ in range(4000):
+        r = rnd.random()
+        if r < 0.1:
+            vals.append("")
+        elif r < 0.15:
+            vals.append("y" * rnd.randint(1, 3000))
+        else:
+            vals.append(rnd.choice(words) + str(rnd.randint(0, 40)))
+    ids = [rnd.randint(0, 3) for _ in vals]
+    path = tmp_path / "t.csv"
+    _write(path, [[str(i), v] for i, v in zip(ids, vals, strict=True)], header=["a", "b"])
+    schema = {"dialect": {"null_values": [""]},
+              "columns": [{"name": "a", "type": "int64"},
+                          {"name": "b", "type": "text", "nullable": True}]}  # fmt: skip
+    out = tmp_path / "t.npy"
+    fastetl.convert(path, out, schema=schema)
+    c = {c["name"]: c for c in fastetl.profile(out, top=4).to_dict()["columns"]}["b"]
+    df = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=str)
+    s = df["b"].dropna()
+    assert c["type"] == "text" and c["count"] == len(s) and c["nulls"] == df["b"].isna().sum()
+    assert c["distinct"] == s.nunique() and c["distinct_exact"]
+    lens = s.str.len()
+    assert (c["lengths"]["min"], c["lengths"]["max"]) == (lens.min(), lens.max())
+    assert c["lengths"]["mean"] == pytest.approx(lens.mean(), rel=1e-12)
+    assert c["min"] == min(s, key=lambda v: v.encode())
+    assert c["max"] == max(s, key=lambda v: v.encode())
+    ranked = sorted(s.value_counts().items(), key=lambda kv: (-kv[1], kv[0].encode()))[:4]
+    assert [tuple(t) for t in c["top"]] == [(v, int(n)) for v, n in ranked]
+    d = fastetl.profile(out).to_dict()
+    assert d["duplicate_rows"]["count"] == int(df.duplicated().sum())
+
+
+def test_npy_profile_of_a_damaged_text_file_is_one_line(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("b\n" + "\n".join(["abc", "defgh", "ij"] * 10) + "\n")
+    out = tmp_path / "t.npy"
+    fastetl.convert(path, out, schema={"columns": [{"name": "b", "type": "text"}]})
+    text = tmp_path / "t.text.npy"
+    arr = np.load(text)
+    np.save(text, arr[: len(arr) // 2])  # the text file cut short
+    r = subprocess.run([sys.executable, "-m", "fastetl", "profile", str(out)],
+                       capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fastetl: ") and "t.text.npy" in lines[0]
+
+
+def test_quantiles_exact_from_the_value_counts_past_the_held_values(tmp_path):
+    """More values than the quantiles hold, but few distinct ones: the quantiles and the
+    histogram come from the exact value counts, equal to numpy's, whatever the threads."""
+    rng = np.random.default_rng(11)
+    a = rng.integers(-500, 500, size=30_000)
+    b = np.round(rng.normal(50, 20, size=30_000), 1)
+    path = tmp_path / "q.csv"
+    path.write_text("a,b\n" + "".join(f"{x},{y!r}\n" for x, y in zip(a.tolist(), b.tolist())))
+    schema = {"columns": [{"name": "a", "type": "int32"}, {"name": "b", "type": "float64"}]}
+    lim = Limits(exact=5000, quantile_exact=1000)
+    runs = [fastetl.profile(path, schema, workers=w, block_size=bs, limits=lim).to_dict()
+            for w, bs in ((1, None), (2, 10_000))]  # fmt: skip
+    assert _strip(runs[0]) == _strip(runs[1])
+    for c, x in zip(runs[0]["columns"], (a, b), strict=True):
+        assert c["quantiles_exact"] and "quantiles_rank_error" not in c
+        want = np.quantile(x, list(QS.values()))
+        assert [c["quantiles"][k] for k in QS] == pytest.approx(want.tolist(), rel=1e-12)
+        h = c["histogram"]
+        assert h["counts_from"] == "exact"
+        assert h["counts"] == np.histogram(x, bins=h["edges"])[0].tolist()

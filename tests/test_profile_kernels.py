@@ -32,8 +32,10 @@ _U64 = np.uint64
 
 
 def numpy_record_hash(values: np.ndarray) -> np.ndarray:
-    """The record hash in numpy: 8-byte words (native order, the last zero-padded),
-    ``h = f(h ^ word)`` with f an odd multiply and a xor-shift, then splitmix64's mix."""
+    """The record hash in numpy: 8-byte words (native order, the last zero-padded) dealt
+    to four lanes (word j to lane j % 4), each ``h = f(h ^ word)`` with f an odd multiply
+    and a xor-shift, the lanes joined as h0 ^ rotl(h1, 16) ^ rotl(h2, 32) ^ rotl(h3, 48),
+    then splitmix64's mix."""
     v = np.ascontiguousarray(values)
     n, size = len(v), v.dtype.itemsize
     if not n:
@@ -43,12 +45,17 @@ def numpy_record_hash(values: np.ndarray) -> np.ndarray:
     if pad:
         raw = np.concatenate([raw, np.zeros((n, pad), np.uint8)], axis=1)
     words = raw.view(np.uint64).reshape(n, -1)
-    h = np.full(n, 0x243F6A8885A308D3, dtype=np.uint64)
+    seeds = (0x243F6A8885A308D3, 0x13198A2E03707344, 0xA4093822299F31D0, 0x082EFA98EC4E6C89)
+    lanes = [np.full(n, s, dtype=np.uint64) for s in seeds]
     with np.errstate(over="ignore"):
         for j in range(words.shape[1]):
+            h = lanes[j % 4]
             h ^= words[:, j]
             h *= _U64(0x9FB21C651E98DF25)
             h ^= h >> _U64(29)
+        h = lanes[0].copy()
+        for r, lane in zip((16, 32, 48), lanes[1:], strict=True):
+            h ^= (lane << _U64(r)) | (lane >> _U64(64 - r))
         return _mix(h)
 
 
@@ -331,3 +338,44 @@ def test_word_kernels_read_unaligned_buffers(keys, shift):
     want = np.empty(len(h), np.uint8)
     _core.fold_pii_codes(np.ascontiguousarray(h), 0, 1, want)  # aligned: tested above
     np.testing.assert_array_equal(codes, want)
+
+
+@given(
+    st.integers(0, 300),
+    st.integers(1, 6),
+    st.floats(0.0, 0.6),
+    st.integers(0, 2**32 - 1),
+)
+def test_corr_sums_equal_numpy_masked_products(rows, k, absent, seed):
+    """fold_corr's pairwise sums (absent: NaN or inf) against numpy's masked products."""
+    from fastetl import _core
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(3.0, 2.0, size=(rows, k))
+    holes = rng.random((rows, k)) < absent
+    x[holes] = rng.choice([np.nan, np.inf, -np.inf], size=int(holes.sum()))
+    shift = rng.normal(size=k)
+    got = [np.full((k, k), 0.5) for _ in range(4)]  # sums are added to what is there
+    _core.fold_corr(np.ascontiguousarray(x), k, shift, *got)
+    m = np.isfinite(x).astype(np.float64)
+    z = np.where(np.isfinite(x), x - shift, 0.0)
+    want = [m.T @ m, z.T @ m, (z * z).T @ m, z.T @ z]
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g - 0.5, w, rtol=1e-12, atol=1e-9)
+
+
+def test_text_gather_equals_numpy_fixed_width_values():
+    from fastetl import _core
+
+    rng = np.random.default_rng(2)
+    values = [bytes(rng.integers(1, 256, size=int(n)).astype(np.uint8)) for n in
+              rng.integers(0, 40, size=500)]  # fmt: skip
+    text = np.frombuffer(b"".join(values), dtype=np.uint8)
+    lens = np.array([len(v) for v in values], dtype=np.uint32)
+    offs = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.uint64)
+    width = int(lens.max())
+    out = np.empty(len(values), dtype=f"S{width}")
+    assert _core.fold_text_gather(text, offs, lens, width, out) == -1
+    assert out.tolist() == np.array(values, dtype=f"S{width}").tolist()
+    offs[7] = len(text)  # past the end (with a length): refused, nothing copied
+    assert _core.fold_text_gather(text, offs, lens, width, out) == (7 if lens[7] else -1)

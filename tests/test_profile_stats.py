@@ -20,6 +20,7 @@ from fastetl.profiling.stats import (
     Moments,
     Quantiles,
     ValueCounts,
+    counted_quantiles,
     hash_values,
     merge_sorted,
 )
@@ -238,3 +239,61 @@ def test_bytes_extremes_is_min_and_max_of_bytes(seed):
     ]
     arr = np.array(vals, dtype=f"S{width}")
     assert bytes_extremes(arr) == (min(arr.tolist()), max(arr.tolist()))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_counted_quantiles_equal_numpy_of_the_repeated_values(seed):
+    rng = np.random.default_rng(seed)
+    values = np.unique(rng.normal(size=int(rng.integers(1, 50))) * 10.0**rng.integers(0, 8))
+    counts = rng.integers(1, 1000, size=len(values))
+    qs = [*QS, 0.0, 1.0, float(rng.random())]
+    want = np.quantile(np.repeat(values, counts), qs)
+    assert counted_quantiles(values, counts, qs) == [float(v) for v in want]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_kll_fed_counts_within_stated_bound(seed):
+    """Distinct values with counts (the value counts' sink) go into the KLL levels by the
+    bits of each count, merged in any split: the stated rank error holds."""
+    rng = np.random.default_rng(seed)
+    values = np.unique(rng.lognormal(size=int(rng.integers(20_000, 60_000))))
+    counts = rng.zipf(1.5, size=len(values)).clip(1, 5000)
+    q = Quantiles(exact_limit=1000, seed=seed)
+    for part in np.array_split(np.arange(len(values)), int(rng.integers(1, 8))):
+        other = Quantiles(exact_limit=1000, seed=seed + 1)
+        other.add_counts(values[part], counts[part])
+        q.merge(other) if seed % 2 else q.add_counts(values[part], counts[part])
+    x = np.repeat(values, counts)
+    assert not q.exact and q.n == len(x)
+    s = np.sort(x)
+    for want, got in zip(QS, q.quantiles(QS), strict=False):
+        lo = np.searchsorted(s, got, side="left") / len(s)
+        hi = np.searchsorted(s, got, side="right") / len(s)
+        err = 0.0 if lo <= want <= hi else min(abs(lo - want), abs(hi - want))
+        assert err <= q.rank_error == KLL_RANK_ERROR, (seed, want, err)
+
+
+def test_moments_of_counted_values_equal_numpy():
+    rng = np.random.default_rng(7)
+    values = np.unique(rng.integers(-10**6, 10**6, size=300)).astype(np.float64)
+    counts = rng.integers(1, 100, size=len(values))
+    m = Moments()
+    m.add_counts(values, counts, values[0], values[-1])
+    x = np.repeat(values, counts)
+    assert m.n == len(x) and (m.min, m.max) == (x.min(), x.max())
+    assert math.isclose(m.mean, float(np.mean(x)), rel_tol=1e-12)
+    assert math.isclose(m.std, float(np.std(x, ddof=1)), rel_tol=1e-9)
+
+
+def test_distinct_counts_every_run_of_a_merge_that_outgrows_the_exact_set():
+    """A state whose pending runs push the merged set past its bound part-way through a
+    merge: the runs after that point are counted by the HyperLogLog too."""
+    vc, other = ValueCounts(exact_limit=150), ValueCounts(exact_limit=150)
+    vc.add_counts(np.arange(1000, dtype=np.int64), np.ones(1000, np.int64))
+    for i in range(2, 10):  # 8 runs of 500, pending (fewer than 4,096 values: not merged)
+        r = np.arange(i * 500, (i + 1) * 500, dtype=np.int64)
+        other.add_counts(r, np.ones(len(r), np.int64))
+    assert other.hll is None and vc.hll is None
+    vc.merge(other)
+    assert not vc.exact
+    assert abs(vc.distinct() / 5000 - 1) <= 4 * vc.relative_error

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
+from ..bridges import TextPastEnd
 from ..schema import FLOAT_TYPES, INT_TYPES, Column, Schema
 from ..table import Table, _decimal_floats
 from . import pii as _pii
@@ -30,6 +31,7 @@ from .stats import (
     Quantiles,
     ValueCounts,
     count_hashes,
+    counted_quantiles,
     hash_values,
     sorted_unique,
 )
@@ -40,13 +42,15 @@ QUANTILES: dict[str, float] = {
 HIST_BINS = 20
 COUNT_LIMIT = 4096  # distinct values of a block's integer column counted, not sorted
 CORR_LIMIT = 64  # numeric columns in the correlation matrix (the first ones)
+TEXT_BYTES = 4 << 20  # a text column's values copied out at a time, fixed width
 
 
 @dataclass(frozen=True)
 class Limits:
     """What bounds the memory of a profile: per column, at most ``exact`` distinct
-    values (and their counts) and ``quantile_exact`` held numbers before the sketches
-    take over; ``rows_exact`` row hashes for duplicates.  Every distinct value is
+    values (and their counts: the quantiles and histograms are computed from them) before
+    the sketches take over, the quantile sketch then holding up to ``quantile_exact``
+    numbers exactly; ``rows_exact`` row hashes for duplicates.  Every distinct value is
     checked for PII in compiled code but those left to the Python validators (IPv6,
     non-ASCII): at most ``pii_cap`` of them per block and column (the shares of the
     rest are estimated from these, evenly spread over the sorted distinct values).
@@ -109,11 +113,12 @@ def _unique_sorted(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _sort_counted(
-    raw: np.ndarray, limit: int
+    raw: np.ndarray, limit: int, repeat: bool = True
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
     """``np.sort(raw)`` and, for integers and times with at most ``limit`` distinct
     values, ``_unique_sorted`` of it: those counted in a hash table in compiled code
-    (no GIL), then their sorted values repeated (a sort of the distinct values only)."""
+    (no GIL), then their sorted values repeated (a sort of the distinct values only;
+    ``repeat=False``: ``raw`` itself is returned when counted)."""
     k, size = raw.dtype.kind, raw.dtype.itemsize
     if k in "iMm" or (k == "u" and size < 8):
         v = np.ascontiguousarray(raw).view(np.int64) if size == 8 else raw.astype(np.int64)
@@ -123,7 +128,7 @@ def _sort_counted(
             order = np.argsort(keys[:m])
             keys, counts = keys[order], counts[order]
             uniq = keys.view(raw.dtype) if size == 8 else keys.astype(raw.dtype)
-            return np.repeat(uniq, counts), (uniq, counts)
+            return (np.repeat(uniq, counts) if repeat else raw), (uniq, counts)
     return np.sort(raw), None
 
 
@@ -162,14 +167,16 @@ class ColumnState:
         self.count = 0
         self.nulls = 0
         self.moments = Moments() if self.kind in ("number", "time", "bool") else None
-        self.quantiles = (
-            Quantiles(limits.quantile_exact) if self.kind in ("number", "time") else None
-        )
+        # quantiles: from the exact value counts while they are exact; a KLL sketch from
+        # the moment they are not (fed all the counts so far, then every block's)
+        self.quantiles: Quantiles | None = None
         self.hist: np.ndarray | None = None  # exact counts from a second pass (an .npy)
         self.hist_edges: np.ndarray | None = None
         self.values = (
             ValueCounts(limits.exact, limits.top_capacity) if self.kind != "category" else None
         )
+        if self.values is not None and self.kind in ("number", "time"):
+            self.values.sink = self._sketch
         self.codes = np.zeros(0, dtype=np.int64)  # category: count per code
         self.len_n, self.len_sum, self.len_min, self.len_max = 0, 0, None, None
         self.text_min: bytes | None = None  # text: smallest and largest value (UTF-8 order)
@@ -199,14 +206,15 @@ class ColumnState:
                 self.codes[: len(c)] += c
             return
         counted = None
-        if self.kind in ("number", "time"):  # once: for the quantiles (sorted runs), the counts
-            raw, counted = _sort_counted(raw, COUNT_LIMIT)
-        if self.kind in ("number", "time", "bool"):
-            floats = self._floats(raw)
+        if self.kind in ("number", "time"):  # once: the counts (a hash table, or a sort)
+            raw, counted = _sort_counted(raw, COUNT_LIMIT, repeat=False)
+        assert self.moments is not None or self.kind == "text"
+        if counted is not None:  # the moments of few distinct values, weighted
             assert self.moments is not None
-            self.moments.add(floats, raw)
-            if self.quantiles is not None:
-                self.quantiles.add(floats)
+            uniq, counts = counted
+            self.moments.add_counts(self._floats(uniq), counts, uniq[0], uniq[-1])
+        elif self.moments is not None:
+            self.moments.add(self._floats(raw), raw)
         assert self.values is not None
         if self.kind == "text":  # sorting 64-bit hashes beats sorting long byte strings
             keys, first, counts = count_hashes(hash_values(raw))
@@ -220,6 +228,26 @@ class ColumnState:
         self.values.add_counts(uniq, counts)
         if raw.dtype.kind in "iu" and raw.dtype.itemsize >= 4:
             self._int_pii(uniq, counts)
+
+    def counted(self) -> bool:
+        """Are the quantiles and histogram from the exact value counts (no sketch)?"""
+        return self.values is not None and self.values.exact and self.quantiles is None
+
+    def _counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """The exact value counts (while exact): sorted values as float64, counts."""
+        vc = self.values
+        assert vc is not None and vc.exact
+        if vc.keys is None:
+            return np.zeros(0), np.zeros(0, np.int64)
+        return self._floats(vc.keys), vc.counts
+
+    def _sketch(self, keys: np.ndarray, counts: np.ndarray) -> None:
+        """The value counts' sink: once they are not exact, the quantiles are a KLL
+        sketch fed every value (sorted distinct values with their counts)."""
+        if self.quantiles is None:
+            self.quantiles = Quantiles(self.limits.quantile_exact)
+        if len(keys):
+            self.quantiles.add_counts(self._floats(keys), counts)
 
     def _int_pii(self, uniq: np.ndarray, counts: np.ndarray) -> None:
         """Integers can be documents, cards or phones written without punctuation (and
@@ -328,13 +356,26 @@ class ColumnState:
             a[: len(b)] += b
             self.codes = a
             return
-        for mine, theirs in (
-            (self.moments, other.moments),
-            (self.quantiles, other.quantiles),
-            (self.values, other.values),
-        ):
-            if mine is not None:
-                mine.merge(theirs)  # type: ignore[arg-type]
+        if self.moments is not None:
+            self.moments.merge(other.moments)  # type: ignore[arg-type]
+        if self.values is not None:
+            assert other.values is not None
+            if self.values.hll is not None or other.values.hll is not None:
+                other.values._flush()  # (its sketch may start: before other's counts are cut)
+            if other.quantiles is None:  # other's values are all in its exact counts
+                self.values.merge(other.values)  # (fed to this sketch, if there is one)
+            else:  # other's values are in its sketch: this one's join it, then other's
+                if self.quantiles is None:
+                    self.values._flush()  # (which may start this sketch)
+                if self.quantiles is None:
+                    self._sketch(*self._counts())
+                assert self.quantiles is not None
+                self.quantiles.merge(other.quantiles)
+                self.values.sink = None
+                try:
+                    self.values.merge(other.values)
+                finally:
+                    self.values.sink = self._sketch
         if other.len_n:
             self.len_n += other.len_n
             self.len_sum += other.len_sum
@@ -472,15 +513,18 @@ class ColumnState:
             else:
                 d["mean"] = _finite(m.mean) if m.n else None
                 d["std"] = _finite(m.std)
-        if self.quantiles is not None:
+        if self.kind in ("number", "time"):
             q = self.quantiles
-            vals = q.quantiles(list(QUANTILES.values()))
+            if q is None:  # the exact counts
+                vals = counted_quantiles(*self._counts(), list(QUANTILES.values()))
+            else:
+                vals = q.quantiles(list(QUANTILES.values()))
             conv = self._time_value if self.kind == "time" else _finite
             d["quantiles"] = (
                 {k: conv(v) for k, v in zip(QUANTILES, vals, strict=False)} if vals else {}
             )
-            d["quantiles_exact"] = q.exact
-            if not q.exact:
+            d["quantiles_exact"] = q is None or q.exact
+            if q is not None and not q.exact:
                 d["quantiles_rank_error"] = q.rank_error
             d["histogram"] = self._histogram()
         d["top"] = [[v, c] for v, c in top[: max(top_k, 0)]]
@@ -502,10 +546,14 @@ class ColumnState:
 
     def _histogram(self) -> dict[str, Any] | None:
         edges = self.hist_edges if self.hist is not None else self.edges()
-        if edges is None or self.quantiles is None:
+        if edges is None or self.kind not in ("number", "time"):
             return None
         if self.hist is not None:
             counts, how = [int(c) for c in self.hist], "exact (second pass)"
+        elif self.quantiles is None:  # the exact counts
+            values, weights = self._counts()
+            c, _ = np.histogram(values, bins=edges, weights=weights.astype(np.float64))
+            counts, how = [int(x) for x in c], "exact"
         else:
             counts = self.quantiles.histogram(edges)
             how = "exact" if self.quantiles.exact else "estimated from the quantile sketch"
@@ -548,26 +596,18 @@ class _Corr:
         self.sxx = np.zeros((k, k))
         self.sxy = np.zeros((k, k))
 
-    def add(self, x: np.ndarray, present: np.ndarray) -> None:
+    def add(self, x: np.ndarray) -> None:
+        """Fold a block: ``x`` its rows of numeric values (C order), absent values NaN
+        (any value that is not finite is left out of the pairs it is in)."""
         if not len(x):
             return
         if self.shift is None:
             with np.errstate(invalid="ignore", divide="ignore"):
-                s = np.where(present, x, 0).sum(0) / np.maximum(present.sum(0), 1)
+                fin = np.isfinite(x)
+                s = np.where(fin, x, 0).sum(0) / np.maximum(fin.sum(0), 1)
             self.shift = np.where(np.isfinite(s), s, 0.0)
-        if present.all():  # no nulls: every pair's count and sums are the column's own
-            z = x - self.shift
-            self.n += len(z)
-            self.sx += z.sum(0)[:, None]
-            self.sxx += np.square(z).sum(0)[:, None]
-            self.sxy += z.T @ z
-            return
-        m = present.astype(np.float64)
-        z = np.where(present, x - self.shift, 0.0)
-        self.n += m.T @ m
-        self.sx += z.T @ m
-        self.sxx += (z * z).T @ m
-        self.sxy += z.T @ z
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        _core.fold_corr(x, x.shape[1], self.shift, self.n, self.sx, self.sxx, self.sxy)
 
     def merge(self, other: _Corr) -> None:
         if other.shift is None:
@@ -600,7 +640,11 @@ class TableState:
     """The profile state of consecutive blocks of one table."""
 
     def __init__(
-        self, schema: Schema, limits: Limits | None = None, table: Table | None = None
+        self,
+        schema: Schema,
+        limits: Limits | None = None,
+        table: Table | None = None,
+        text_widths: dict[str, int] | None = None,
     ) -> None:
         self.schema = schema
         self.limits = limits or Limits()
@@ -614,6 +658,8 @@ class TableState:
         for c in schema.columns:
             if c.stored:
                 self.columns.append(ColumnState(c.name, c.type, c, self.limits))
+        self.text_names = [c.name for c in schema.columns if c.stored and c.type == "text"]
+        self.text_widths = dict(text_widths or {})  # text column -> its longest value's bytes
         self.bits = [b.name for f in schema.flags for b in f.bits]
         for b in self.bits:
             self.columns.append(ColumnState(b, "bool", None, self.limits))
@@ -626,7 +672,7 @@ class TableState:
 
     def fork(self) -> TableState:
         """An empty state of the same table (for a block folded apart, then merged)."""
-        return TableState(self.schema, self.limits, self._table)
+        return TableState(self.schema, self.limits, self._table, self.text_widths)
 
     def _view(self, records: np.ndarray) -> Table:
         t = self._table
@@ -645,7 +691,8 @@ class TableState:
             return
         self.rows += n
         t = self._view(records)
-        numeric: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        numeric: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+        text_hashes: list[np.ndarray] = []
         for cs in self.columns:
             if cs.column is None:  # a flag bit
                 cs.add(t[cs.name], None)
@@ -653,15 +700,64 @@ class TableState:
             col = cs.column
             raw = np.asarray(records[cs.name])
             nulls = t.null_mask(cs.name) if col.nullable or col.null_in_value else None
+            if col.type == "text":
+                text_hashes.append(self._fold_text(cs, raw, nulls))
+                continue
             cs.add(raw, nulls)
             if cs.name in self.numeric:
-                present = ~nulls if nulls is not None else np.ones(n, dtype=bool)
-                numeric[cs.name] = (cs._floats(raw), present)
-        self.row_hashes.add_unique(sorted_unique(hash_values(records)))
+                numeric[cs.name] = (cs._floats(raw), None if nulls is None else ~nulls)
+        self.row_hashes.add_unique(
+            sorted_unique(self._row_hashes(records, text_hashes), in_place=True)
+        )
         if self.numeric:
-            x = np.column_stack([numeric[k][0] for k in self.numeric])
-            p = np.column_stack([numeric[k][1] for k in self.numeric]) & np.isfinite(x)
-            self.corr.add(x, p)
+            x = np.empty((n, len(self.numeric)))
+            for j, k in enumerate(self.numeric):
+                floats, present = numeric[k]
+                x[:, j] = floats
+                if present is not None:
+                    x[~present, j] = np.nan
+            self.corr.add(x)
+
+    def _fold_text(self, cs: ColumnState, refs: np.ndarray, nulls: np.ndarray | None) -> np.ndarray:
+        """Fold a ``text`` column (its values out of line, in the table's text bytes):
+        its values copied out as ``S`` values of the column's longest value's width
+        (one width for the whole column: values hash the same in every block), at most
+        ``TEXT_BYTES`` at a time.  Returns each row's value hash (0 where null), for
+        the duplicate rows."""
+        width = self.text_widths.get(cs.name) or max(int(refs["length"].max(initial=0)), 1)
+        off = np.ascontiguousarray(refs["offset"])
+        lens = np.ascontiguousarray(refs["length"])
+        out = np.zeros(len(refs), dtype=np.uint64)
+        step = max(1, TEXT_BYTES // width)
+        for at in range(0, len(refs), step):
+            stop = min(len(refs), at + step)
+            values = np.empty(stop - at, dtype=f"S{width}")
+            text = self._table.text
+            bad = _core.fold_text_gather(text, off[at:stop], lens[at:stop], width, values)
+            if bad >= 0:
+                raise TextPastEnd(at + bad)
+            part = None if nulls is None else nulls[at:stop]
+            cs.add(values, part)
+            h = hash_values(values)
+            if part is not None:
+                h[part] = 0
+            out[at:stop] = h
+        return out
+
+    def _row_hashes(self, records: np.ndarray, text_hashes: list[np.ndarray]) -> np.ndarray:
+        """A hash of each row's values: its record's bytes, where a ``text`` column's
+        reference (unique to the row) is replaced by its value's hash."""
+        if not text_hashes:
+            return hash_values(records)
+        rec = records.copy()
+        for name in self.text_names:
+            rec[name] = 0
+        h = hash_values(rec)
+        for i, th in enumerate(text_hashes):
+            h ^= th * np.uint64(2 * i + 0x9E3779B97F4A7C15 | 1)
+        out = np.empty(len(h), dtype=np.uint64)
+        _core.fold_mix_words(h, out)
+        return out
 
     def add_histograms(self, records: np.ndarray, edges: dict[str, np.ndarray]) -> None:
         """The second pass over an ``.npy``: exact histogram counts on ``edges``."""

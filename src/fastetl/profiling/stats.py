@@ -81,12 +81,17 @@ def hash_values(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def sorted_unique(x: np.ndarray, runs: bool = False) -> np.ndarray:
+def sorted_unique(x: np.ndarray, runs: bool = False, in_place: bool = False) -> np.ndarray:
     """``np.unique(x)`` of numbers without NaN, by a sort (``runs``: ``x`` is sorted
-    runs, merged by a stable sort) -- numpy's own goes through a slower hash set."""
+    runs, merged by a stable sort) -- numpy's own goes through a slower hash set.
+    ``in_place``: ``x`` is sorted where it is (no copy of it)."""
     if len(x) < 2:
         return x.copy()
-    s = np.sort(x, kind="stable" if runs else "quicksort")
+    if in_place:
+        x.sort(kind="stable" if runs else "quicksort")
+        s = x
+    else:
+        s = np.sort(x, kind="stable" if runs else "quicksort")
     keep = np.empty(len(s), dtype=bool)
     keep[0] = True
     np.not_equal(s[1:], s[:-1], out=keep[1:])
@@ -152,6 +157,17 @@ class Moments:
         mb = float(floats.mean())
         m2b = float(np.square(floats - mb).sum())
         self._fold(nb, mb, m2b, lo, hi)
+
+    def add_counts(self, values: np.ndarray, counts: np.ndarray, lo: Any, hi: Any) -> None:
+        """Add distinct ``values`` (float64), each ``counts`` times (no value repeated);
+        ``lo`` and ``hi``: the smallest and largest in their own type."""
+        w = counts.astype(np.float64)
+        nb = int(counts.sum())
+        if nb == 0:
+            return
+        mb = float((values * w).sum()) / nb  # numpy's pairwise sums, not BLAS
+        d = values - mb
+        self._fold(nb, mb, float((d * d * w).sum()), lo, hi)
 
     def _fold(self, nb: int, mb: float, m2b: float, lo: Any, hi: Any) -> None:
         if self.n == 0:
@@ -283,8 +299,10 @@ class Distinct:
         if not self._runs:
             return
         parts = self._runs if self._values is None else [self._values, *self._runs]
-        self._values = sorted_unique(np.concatenate(parts), runs=True)
-        self._runs, self._pending = [], 0
+        allv = np.concatenate(parts)
+        del parts
+        self._values, self._runs, self._pending = None, [], 0  # freed before the sort
+        self._values = sorted_unique(allv, runs=True, in_place=True)
         if len(self._values) > self.exact_limit:
             self._to_sketch()
 
@@ -366,6 +384,36 @@ class Quantiles:
             self.levels = [np.empty(0)]
         assert self.levels is not None
         self.levels[0] = np.concatenate([self.levels[0], values])
+        self._compress()
+
+    def add_counts(self, values: np.ndarray, counts: np.ndarray) -> None:
+        """Add sorted ``values``, each ``counts`` times: held (repeated) while exact, else
+        into the KLL levels by the bits of its count (bit ``h`` set: one item at level
+        ``h``, which weighs ``2**h``) -- no value is repeated."""
+        values = np.asarray(values, dtype=np.float64)
+        c = np.asarray(counts, dtype=np.int64)
+        total = int(c.sum())
+        if total == 0:
+            return
+        if self.levels is None and self._nheld + total <= self.exact_limit:
+            self.add(np.repeat(values, c))
+            return
+        if self.levels is None:
+            held = np.concatenate(self._held) if self._held else np.empty(0)
+            self._held, self._nheld = [], 0
+            self.levels = [held]
+        self.n += total
+        h = 0
+        while True:
+            pick = (c & 1) != 0
+            if pick.any():
+                while len(self.levels) <= h:
+                    self.levels.append(np.empty(0))
+                self.levels[h] = np.concatenate([self.levels[h], values[pick]])
+            c = c >> 1
+            if not c.any():
+                break
+            h += 1
         self._compress()
 
     def _capacity(self, h: int) -> int:
@@ -455,6 +503,28 @@ class Quantiles:
         return [int(c) for c in out]
 
 
+def counted_quantiles(values: np.ndarray, counts: np.ndarray, qs: list[float]) -> list[float]:
+    """``np.quantile(np.repeat(values, counts), qs)`` (numpy's "linear" method) of sorted
+    ``values`` (float64), without repeating them: the two order statistics each ``q``
+    falls between are found in the running counts."""
+    cum = np.cumsum(counts, dtype=np.int64)
+    n = int(cum[-1]) if len(cum) else 0
+    if n == 0:
+        return []
+    if np.isnan(values).any():
+        return [math.nan] * len(qs)
+    out = []
+    for q in qs:
+        pos = q * (n - 1)
+        lo = math.floor(pos)
+        t = pos - lo
+        a = float(values[int(np.searchsorted(cum, lo, "right"))])
+        b = float(values[int(np.searchsorted(cum, min(lo + 1, n - 1), "right"))])
+        d = b - a
+        out.append(b - d * (1 - t) if t >= 0.5 else a + d * t)  # numpy's _lerp
+    return out
+
+
 # ---------------------------------------------------------------------------
 # value counts: exact, then Misra-Gries top values and HyperLogLog distinct
 
@@ -504,6 +574,9 @@ class ValueCounts:
         self.error = 0  # total subtracted from every kept count (0 while exact)
         self.hll: HyperLogLog | None = None  # once not exact
         self.n = 0
+        # called with (keys, counts) of every value added once not exact: first all the
+        # values so far (before the heaviest are kept), then each block's or state's
+        self.sink: Any = None
 
     @property
     def exact(self) -> bool:
@@ -518,8 +591,6 @@ class ValueCounts:
         values ``payload`` (cheaper to sort than long text; exact but for a hash
         collision, about ``n**2 / 2**65``)."""
         self.n += int(counts.sum())
-        if self.hll is not None:
-            self.hll.add_hashes(self._hashes(keys))
         self._combine(keys, counts.astype(np.int64), payload)
 
     def _hashes(self, keys: np.ndarray) -> np.ndarray:
@@ -539,6 +610,11 @@ class ValueCounts:
             if self._pending > max(base, 1 << 12):
                 self._flush()
             return
+        # not exact: every value into the HyperLogLog (also the runs of a merge that come
+        # after the set outgrew its bound part-way), and to the sink
+        self.hll.add_hashes(keys if payload is not None else hash_values(keys))
+        if self.sink is not None:
+            self.sink(keys, counts)
         if self.keys is not None:
             keys, counts, payload = merge_sorted(
                 self.keys, self.counts, keys, counts, self.payload, payload
@@ -568,6 +644,8 @@ class ValueCounts:
         if self.hll is None and len(keys) > self.exact_limit:
             self.hll = HyperLogLog(self.p)
             self.hll.add_hashes(self._hashes(keys))
+            if self.sink is not None:
+                self.sink(keys, counts)
         if self.hll is not None:
             self._prune()
 
@@ -605,8 +683,6 @@ class ValueCounts:
                 if self.keys is not None:
                     self.hll.add_hashes(self._hashes(self.keys))
             self.hll.merge(other.hll)
-        elif self.hll is not None:
-            self.hll.add_hashes(other._hashes(other.keys))
         if self.hll is not None:
             self._flush()
         self._combine(other.keys, other.counts, other.payload)
