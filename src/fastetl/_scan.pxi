@@ -156,14 +156,52 @@ cdef extern from * nogil:
         return ~(t | x | lows);                  /* high bit: the byte of x is zero */
     }
 
-    /* Bit k set when p[k] is a, b, c or d, for the k < n (at most 64) bytes that are read;
-       bits from n up are clear.  Whole 16-byte vectors with SSE2 (every x86-64), else
-       exact word-at-a-time compares; fewer than 64 bytes go through a zeroed copy. */
+    /* -- which bytes are special, 64 at a time, on the vector unit the CPU has ---------
+       One function per level, chosen once at run time (the wheel is built for baseline
+       x86-64): portable C (word-at-a-time compares, any compiler and CPU); SSE2 (every
+       x86-64); AVX2 where the CPU and the OS have it; NEON (every arm64).  Every level
+       gives the same bits; set_scan_path forces one (the tests run them all), and
+       FASTETL_PORTABLE compiles every level but the portable one out. */
+
     #if !defined(FASTETL_PORTABLE) && (defined(__SSE2__) || defined(_M_X64) \
             || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
+    #define FASTETL_HAVE_SSE2 1
     #include <emmintrin.h>
-    static inline uint64_t fastetl_mask64_full(const char *p, unsigned char a, unsigned char b,
-                                               unsigned char c, unsigned char d) {
+    #endif
+    #if !defined(FASTETL_PORTABLE) && (defined(__x86_64__) || defined(_M_X64)) \
+            && (defined(__GNUC__) || defined(__clang__) || defined(_MSC_VER))
+    #define FASTETL_HAVE_AVX2 1     /* compiled for its own target, run after a CPU check */
+    #include <immintrin.h>
+    #if defined(_MSC_VER) && !defined(__clang__)
+    #include <intrin.h>
+    #define FASTETL_TARGET(t)        /* MSVC compiles any intrinsic without a flag */
+    #else
+    #define FASTETL_TARGET(t) __attribute__((target(t)))
+    #endif
+    #endif
+    #if !defined(FASTETL_PORTABLE) && (defined(__aarch64__) || defined(_M_ARM64))
+    #define FASTETL_HAVE_NEON 1
+    #include <arm_neon.h>
+    #endif
+
+    /* Bit k set when p[k] is a, b, c or d, for 64 readable bytes at p: the portable level. */
+    static uint64_t fastetl_mask4_portable(const char *p, unsigned char a, unsigned char b,
+                                           unsigned char c, unsigned char d) {
+        uint64_t m = 0, v, e;
+        int k;
+        for (k = 0; k < 8; k++) {
+            v = fastetl_load8(p + 8 * k);
+            e = fastetl_bytes_eq_exact(v, a) | fastetl_bytes_eq_exact(v, b)
+                | fastetl_bytes_eq_exact(v, c) | fastetl_bytes_eq_exact(v, d);
+            /* the 8 high bits, byte j's to bit j */
+            m |= (((e >> 7) * 0x0102040810204080ULL) >> 56) << (8 * k);
+        }
+        return m;
+    }
+
+    #ifdef FASTETL_HAVE_SSE2
+    static uint64_t fastetl_mask4_sse2(const char *p, unsigned char a, unsigned char b,
+                                       unsigned char c, unsigned char d) {
         const __m128i va = _mm_set1_epi8((char)a), vb = _mm_set1_epi8((char)b);
         const __m128i vc = _mm_set1_epi8((char)c), vd = _mm_set1_epi8((char)d);
         uint64_t m = 0;
@@ -176,32 +214,121 @@ cdef extern from * nogil:
         }
         return m;
     }
-    #else
-    static inline uint64_t fastetl_mask64_full(const char *p, unsigned char a, unsigned char b,
-                                               unsigned char c, unsigned char d) {
-        uint64_t m = 0, v, e;
-        int k;
-        for (k = 0; k < 8; k++) {
-            v = fastetl_load8(p + 8 * k);
-            e = fastetl_bytes_eq_exact(v, a) | fastetl_bytes_eq_exact(v, b)
-                | fastetl_bytes_eq_exact(v, c) | fastetl_bytes_eq_exact(v, d);
-            /* the 8 high bits, byte j's to bit j */
-            m |= (((e >> 7) * 0x0102040810204080ULL) >> 56) << (8 * k);
-        }
-        return m;
+    #endif
+
+    #ifdef FASTETL_HAVE_AVX2
+    FASTETL_TARGET("avx2")
+    static uint64_t fastetl_mask4_avx2(const char *p, unsigned char a, unsigned char b,
+                                       unsigned char c, unsigned char d) {
+        const __m256i va = _mm256_set1_epi8((char)a), vb = _mm256_set1_epi8((char)b);
+        const __m256i vc = _mm256_set1_epi8((char)c), vd = _mm256_set1_epi8((char)d);
+        __m256i v0 = _mm256_loadu_si256((const __m256i *)p);
+        __m256i v1 = _mm256_loadu_si256((const __m256i *)(p + 32));
+        __m256i e0 = _mm256_or_si256(
+            _mm256_or_si256(_mm256_cmpeq_epi8(v0, va), _mm256_cmpeq_epi8(v0, vb)),
+            _mm256_or_si256(_mm256_cmpeq_epi8(v0, vc), _mm256_cmpeq_epi8(v0, vd)));
+        __m256i e1 = _mm256_or_si256(
+            _mm256_or_si256(_mm256_cmpeq_epi8(v1, va), _mm256_cmpeq_epi8(v1, vb)),
+            _mm256_or_si256(_mm256_cmpeq_epi8(v1, vc), _mm256_cmpeq_epi8(v1, vd)));
+        return (uint64_t)(uint32_t)_mm256_movemask_epi8(e0)
+               | (uint64_t)(uint32_t)_mm256_movemask_epi8(e1) << 32;
     }
     #endif
 
+    #ifdef FASTETL_HAVE_NEON
+    static uint64_t fastetl_mask4_neon(const char *p, unsigned char a, unsigned char b,
+                                       unsigned char c, unsigned char d) {
+        /* each byte's compare (0 or 0xFF) as one bit, byte k of the 64 to bit k */
+        static const uint8_t weights[16] = {1, 2, 4, 8, 16, 32, 64, 128,
+                                            1, 2, 4, 8, 16, 32, 64, 128};
+        const uint8x16_t bit = vld1q_u8(weights);
+        const uint8x16_t va = vdupq_n_u8(a), vb = vdupq_n_u8(b);
+        const uint8x16_t vc = vdupq_n_u8(c), vd = vdupq_n_u8(d);
+        uint8x16_t e[4], s0, s1;
+        int k;
+        for (k = 0; k < 4; k++) {
+            uint8x16_t v = vld1q_u8((const uint8_t *)p + 16 * k);
+            e[k] = vandq_u8(vorrq_u8(vorrq_u8(vceqq_u8(v, va), vceqq_u8(v, vb)),
+                                     vorrq_u8(vceqq_u8(v, vc), vceqq_u8(v, vd))), bit);
+        }
+        s0 = vpaddq_u8(e[0], e[1]);
+        s1 = vpaddq_u8(e[2], e[3]);
+        s0 = vpaddq_u8(s0, s1);
+        s0 = vpaddq_u8(s0, s0);
+        return vgetq_lane_u64(vreinterpretq_u64_u8(s0), 0);
+    }
+    #endif
+
+    /* The levels, slowest first; `avx2`: needs the CPU check. */
+    typedef struct {
+        const char *name;
+        int avx2;
+        uint64_t (*mask4)(const char *, unsigned char, unsigned char, unsigned char,
+                          unsigned char);
+    } fastetl_scan_path;
+
+    static const fastetl_scan_path fastetl_scan_paths[] = {
+        {"portable", 0, fastetl_mask4_portable},
+    #ifdef FASTETL_HAVE_SSE2
+        {"sse2", 0, fastetl_mask4_sse2},
+    #endif
+    #ifdef FASTETL_HAVE_AVX2
+        {"avx2", 1, fastetl_mask4_avx2},
+    #endif
+    #ifdef FASTETL_HAVE_NEON
+        {"neon", 0, fastetl_mask4_neon},
+    #endif
+    };
+    #define FASTETL_NPATHS ((int)(sizeof fastetl_scan_paths / sizeof fastetl_scan_paths[0]))
+
+    /* The level in use: set_scan_path; the best usable one from the module's start. */
+    static const fastetl_scan_path *fastetl_scan = &fastetl_scan_paths[0];
+
+    /* Whether the CPU has AVX2 and the OS saves its registers. */
+    static int fastetl_cpu_avx2(void) {
+    #if defined(FASTETL_HAVE_AVX2) && defined(_MSC_VER) && !defined(__clang__)
+        int info[4];
+        int top;
+        __cpuid(info, 0);
+        top = info[0];
+        __cpuid(info, 1);
+        if (!(info[2] & (1 << 27)) || !(info[2] & (1 << 28)))    /* OSXSAVE, AVX */
+            return 0;
+        if ((_xgetbv(0) & 6) != 6 || top < 7)                   /* XMM and YMM state saved */
+            return 0;
+        __cpuidex(info, 7, 0);
+        return (info[1] & (1 << 5)) != 0;
+    #elif defined(FASTETL_HAVE_AVX2)
+        __builtin_cpu_init();       /* (it checks the OS's support of the AVX state too) */
+        return __builtin_cpu_supports("avx2") != 0;
+    #else
+        return 0;
+    #endif
+    }
+
+    static int fastetl_scan_usable(int i) {
+        static int avx2 = -1;
+        if (avx2 < 0)
+            avx2 = fastetl_cpu_avx2();
+        return i >= 0 && i < FASTETL_NPATHS && (!fastetl_scan_paths[i].avx2 || avx2);
+    }
+    static int fastetl_scan_count(void) { return FASTETL_NPATHS; }
+    static const char *fastetl_scan_name(int i) { return fastetl_scan_paths[i].name; }
+    static int fastetl_scan_current(void) { return (int)(fastetl_scan - fastetl_scan_paths); }
+    static void fastetl_scan_set(int i) { fastetl_scan = &fastetl_scan_paths[i]; }
+
+    /* Bit k set when p[k] is a, b, c or d, for the k < n (at most 64) bytes that are
+       read; bits from n up are clear.  Fewer than 64 bytes go through a zeroed copy. */
     static inline uint64_t fastetl_mask64(const char *p, Py_ssize_t n, unsigned char a,
                                           unsigned char b, unsigned char c, unsigned char d) {
         char tmp[64];
         if (n >= 64)
-            return fastetl_mask64_full(p, a, b, c, d);
+            return fastetl_scan->mask4(p, a, b, c, d);
         if (n <= 0)
             return 0;
         memset(tmp, 0, sizeof tmp);
         memcpy(tmp, p, (size_t)n);
-        return fastetl_mask64_full(tmp, a, b, c, d) & (((uint64_t)1 << n) - 1);
+        return fastetl_scan->mask4(tmp, a, b, c, d) & (((uint64_t)1 << n) - 1);
     }
     """
     uint64_t fastetl_load8(const char *p)
@@ -212,6 +339,11 @@ cdef extern from * nogil:
     uint64_t fastetl_mask64(const char *p, Py_ssize_t n, unsigned char a, unsigned char b,
                             unsigned char c, unsigned char d)
     int fastetl_ctz64(uint64_t x)
+    int fastetl_scan_usable(int i)
+    int fastetl_scan_count()
+    const char *fastetl_scan_name(int i)
+    int fastetl_scan_current()
+    void fastetl_scan_set(int i)
 
 
 # scan_field results
@@ -440,6 +572,56 @@ def set_fast_paths(bint on):
     cdef bint was = fast_paths
     fast_paths = on
     return was
+
+
+def scan_paths():
+    """The structural scan's paths (which bytes are special, 64 at a time) that this
+    build has and this CPU can run, slowest first: ``portable`` (plain C), ``sse2``
+    and ``avx2`` (x86-64), ``neon`` (arm64).  The last is the default."""
+    return tuple(fastetl_scan_name(i).decode() for i in range(fastetl_scan_count())
+                 if fastetl_scan_usable(i))
+
+
+def scan_path():
+    """The structural scan's path in use (see scan_paths)."""
+    return fastetl_scan_name(fastetl_scan_current()).decode()
+
+
+def set_scan_path(str name not None):
+    """Force the structural scan to ``name``, one of scan_paths(), for every Parser of
+    the process; returns the previous one.  Every path gives the same results (the tests
+    compare them); set it before a conversion starts.  The environment variable
+    FASTETL_SIMD does the same once, when fastetl is imported."""
+    cdef int i
+    cdef str was = scan_path()
+    for i in range(fastetl_scan_count()):
+        if fastetl_scan_usable(i) and fastetl_scan_name(i).decode() == name:
+            fastetl_scan_set(i)
+            return was
+    raise ValueError(f"scan path {name!r} is not one this build and CPU offer: "
+                     f"{', '.join(scan_paths())}")
+
+
+def _scan_path_from_env():
+    """Start on the best path this CPU runs, or on the one FASTETL_SIMD names (a name
+    it cannot run is a warning, and the best path stays)."""
+    import os
+    import warnings
+    cdef int i
+    for i in range(fastetl_scan_count()):
+        if fastetl_scan_usable(i):
+            fastetl_scan_set(i)                    # the last usable one wins
+    paths = scan_paths()
+    want = os.environ.get("FASTETL_SIMD", "").strip().lower()
+    if want and want in paths:
+        set_scan_path(want)
+    elif want:
+        warnings.warn(f"FASTETL_SIMD={want!r} is not a scan path this build and CPU "
+                      f"offer ({', '.join(paths)}); using {scan_path()!r}",
+                      RuntimeWarning, stacklevel=2)
+
+
+_scan_path_from_env()
 
 
 cdef extern from * nogil:

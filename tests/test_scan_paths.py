@@ -1,0 +1,220 @@
+"""The structural scan's levels (portable C, SSE2, AVX2, NEON), forced one by one.
+
+The core finds delimiters, line breaks and quotes 64 bytes at a time on the vector unit
+the CPU has, chosen once at run time (``_core.scan_paths()``, ``_core.set_scan_path``,
+``FASTETL_SIMD``).  Every level must split every input exactly as the portable one does
+and as Python's ``csv`` module (through tests/reference.py, which also knows fastetl's
+errors) does: the same records, or the same first error.  The inputs put delimiters,
+quotes, doubled quotes, CR and LF at every offset of the 16-, 32- and 64-byte windows,
+and block ends (the scanner's short windows) inside quoted fields.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import platform
+import random
+import subprocess
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from reference import compare_with_reference
+
+import fastetl
+from fastetl import Schema, _core
+
+PATHS = _core.scan_paths()
+# a FASTETL_PORTABLE=1 build (setup.py) has the portable path only; CI sets it for the tests too
+PORTABLE_BUILD = os.environ.get("FASTETL_PORTABLE", "").strip().lower() in {"1", "true", "yes",
+                                                                          "on"}
+
+
+@pytest.fixture(params=PATHS)
+def scan_path(request):
+    was = _core.set_scan_path(request.param)
+    yield request.param
+    _core.set_scan_path(was)
+
+
+def _cpu_flags() -> set[str]:
+    """The CPU's feature flags as Linux reports them (empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith(("flags", "Features")):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+# -- the choice ------------------------------------------------------------------------------
+
+
+def test_the_paths_are_the_ones_this_cpu_has():
+    assert PATHS[0] == "portable"
+    assert len(set(PATHS)) == len(PATHS)
+    machine = platform.machine().lower()
+    flags = _cpu_flags()
+    if PORTABLE_BUILD:
+        assert PATHS == ("portable",)
+    elif machine in ("x86_64", "amd64"):
+        assert "sse2" in PATHS
+        if flags:
+            assert ("avx2" in PATHS) == ("avx2" in flags)
+    elif machine in ("aarch64", "arm64"):
+        assert "neon" in PATHS
+    if not os.environ.get("FASTETL_SIMD"):
+        assert _core.scan_path() == PATHS[-1]  # the best one by default
+
+
+def test_set_scan_path_returns_the_previous_one_and_refuses_others():
+    was = _core.set_scan_path("portable")
+    try:
+        assert _core.scan_path() == "portable"
+        assert _core.set_scan_path(PATHS[-1]) == "portable"
+        assert _core.scan_path() == PATHS[-1]
+        for bad in ("avx512", "", "PORTABLE", "neon" if "neon" not in PATHS else "avx2"):
+            if bad in PATHS:
+                continue
+            with pytest.raises(ValueError, match="not one this build and CPU offer"):
+                _core.set_scan_path(bad)
+            assert _core.scan_path() == PATHS[-1]  # unchanged
+    finally:
+        _core.set_scan_path(was)
+
+
+@pytest.mark.parametrize("name", [*PATHS, "no-such-path"])
+def test_fastetl_simd_chooses_the_path_at_import(name):
+    env = dict(os.environ, FASTETL_SIMD=name)
+    code = "import fastetl, fastetl._core as c; print(c.scan_path())"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    if name in PATHS:
+        assert out.stdout.strip() == name
+        assert "FASTETL_SIMD" not in out.stderr
+    else:
+        assert out.stdout.strip() == PATHS[-1]
+        lines = [ln for ln in out.stderr.splitlines() if "FASTETL_SIMD" in ln]
+        assert len(lines) == 1 and "'no-such-path'" in lines[0], out.stderr
+
+
+# -- every path splits like the reference -----------------------------------------------------
+
+
+def _read_all(data: bytes, schema: Schema, block_size):
+    try:
+        return fastetl.read_csv(data, schema, workers=1, block_size=block_size).array, None
+    except fastetl.ParseError as e:
+        return None, str(e)
+
+
+@pytest.mark.parametrize("delimiter", [",", "\t", ";"])
+def test_fields_of_every_length_split_like_python_csv(scan_path, delimiter):
+    """Fields of 0-70 bytes (and a few of 100-200) so that every special byte falls at
+    every offset of a 16-, 32- and 64-byte window; quoted fields with the delimiter,
+    doubled quotes, CR and LF inside; LF and CRLF rows; tiny blocks end inside quotes."""
+    rng = random.Random(f"{scan_path}{delimiter}")
+    plain = ["a", "Z", "0", " ", "é", "+", chr(ord(delimiter) + 1), "\x01", "\x7f"]
+    special = [*plain, '"', delimiter, "\n", "\r"]
+    rows = []
+    for _ in range(600):
+        row = []
+        for _ in range(4):
+            n = rng.randint(0, 70) if rng.random() < 0.95 else rng.randint(100, 200)
+            chars = plain if rng.random() < 0.6 else special
+            row.append("".join(rng.choice(chars) for _ in range(n)))
+        rows.append(row)
+    def cell(v: str) -> str:  # (csv.writer leaves a lone CR unquoted)
+        if any(c in v for c in (delimiter, '"', "\r", "\n")):
+            return '"' + v.replace('"', '""') + '"'
+        return v
+
+    lines = [delimiter.join(f"c{i}" for i in range(4))]
+    lines += [delimiter.join(cell(v) for v in row) for row in rows]
+    lf = "\n".join(lines) + "\n"
+    schema = Schema.from_dict(
+        {
+            "dialect": {"delimiter": delimiter},
+            "columns": [{"name": f"c{i}", "type": "str", "width": 400} for i in range(4)],
+        }
+    )
+    for text in (lf, lf.replace("\n", "\r\n")):
+        want = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))[1:]
+        for bs in (None, 61, 64):
+            got = fastetl.read_csv(text.encode(), schema, workers=1, block_size=bs)
+            cols = [got[f"c{i}"] for i in range(4)]
+            assert len(got) == len(want)
+            for i, row in enumerate(want):
+                assert [c[i] for c in cols] == row, (scan_path, bs, i, row)
+
+
+_ALPHABET = st.sampled_from(['"', '""', ",", "\n", "\r", "\r\n", "a", "bc", " ", "é", "x" * 15,
+                             "y" * 31, "z" * 63])  # fmt: skip
+_SCHEMA3 = Schema.from_dict(
+    {"columns": [{"name": n, "type": "str", "width": 300} for n in ("a", "b", "c")]}
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          print_blob=True)  # fmt: skip
+@given(body=st.lists(_ALPHABET, max_size=60).map("".join),
+       cut=st.integers(0, 300))  # fmt: skip
+def test_random_bytes_every_path_agrees_with_the_reference_and_the_portable_path(body, cut):
+    """Random bytes of quotes, doubled quotes, delimiters, CR/LF and runs that end at 16,
+    32 and 64 bytes: on every path the same records or the same first error as the
+    reference (tests/reference.py, Python's csv plus fastetl's strictness) at several
+    block sizes; and the same row ends as the portable path, also with the data cut
+    anywhere (a block end inside a quote: more is needed, never a guess)."""
+    data = ("a,b,c\n" + body).encode()
+    was = _core.scan_path()
+    try:
+        seen = {}
+        for name in PATHS:
+            _core.set_scan_path(name)
+            compare_with_reference(data, _SCHEMA3, block_sizes=(1, 16, 64, None))
+            end = min(cut, len(data))
+            seen[name] = (
+                _read_all(data, _SCHEMA3, 32),
+                [_core.find_row_end(data, start, end, final, ord(","), ord('"'))
+                 for start in (0, 6) for final in (False, True) if start <= end],
+                _core.next_row_start(data, 0, end // 2, end, False, ord(","), ord('"')),
+            )  # fmt: skip
+        portable = seen["portable"]
+        for name, got in seen.items():
+            assert repr(got) == repr(portable), name
+    finally:
+        _core.set_scan_path(was)
+
+
+def test_comment_and_space_dialects_split_alike_on_every_path(scan_path):
+    """The other dialects' one-pass splitter (comment marks, spaces before a field) reads
+    its bits through the same scan: the same records on every path as on the portable."""
+    rng = random.Random(7)
+    lines = ["a;b;c"]
+    for _ in range(400):
+        cells = ["".join(rng.choice("xy z") for _ in range(rng.randint(0, 70)))
+                 for _ in range(3)]  # fmt: skip
+        line = ";".join(" " * rng.randint(0, 2) + c.strip() for c in cells)
+        if rng.random() < 0.2:
+            line += " #" + "c" * rng.randint(0, 70)
+        lines.append(line)
+    data = ("\n".join(lines) + "\n").encode()
+    schema = Schema.from_dict(
+        {
+            "dialect": {"delimiter": ";", "comment": "#", "skip_initial_space": True},
+            "columns": [{"name": n, "type": "str", "width": 100} for n in "abc"],
+        }
+    )
+    got = fastetl.read_csv(data, schema, workers=1, block_size=64).array.tobytes()
+    was = _core.set_scan_path("portable")
+    try:
+        want = fastetl.read_csv(data, schema, workers=1, block_size=64).array.tobytes()
+    finally:
+        _core.set_scan_path(was)
+    assert got == want
