@@ -30,6 +30,7 @@ import datetime as _dt
 import math
 import os
 import re
+import stat
 import warnings
 from collections import Counter
 from itertools import combinations, islice
@@ -165,6 +166,10 @@ def _read_raw(src: Any) -> _Raw:
             return _raw_from_buffer(data)
         with open_source(src) as source:
             return _raw_head(source)
+    if isinstance(src, (str, os.PathLike)) and src != "-":
+        small = _small_file(src)
+        if small is not None:
+            return small
     if isinstance(src, str) and src == "-":
         raise InputError(
             "cannot infer a schema from standard input directly: it can be read only once. "
@@ -216,6 +221,23 @@ def _read_raw(src: Any) -> _Raw:
         return _raw_head(source)
 
 
+def _small_file(path: Any) -> _Raw | None:
+    """The whole of a regular, uncompressed file of at most SAMPLE_BYTES, read at once
+    (no map to set up for a small file); None otherwise (and for any error, which
+    open_source then reports)."""
+    try:
+        with open(path, "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > SAMPLE_BYTES:
+                return None
+            data = f.read(SAMPLE_BYTES + 1)
+    except (OSError, TypeError, ValueError):
+        return None
+    if len(data) > SAMPLE_BYTES or compression_of(data[:8]) is not None:
+        return None
+    return _Raw(head=data, head_is_all=True, size=len(data))
+
+
 def _raw_head(source: Any) -> _Raw:
     """The sample of an input read as a stream (compressed, or text): no seeking, the
     sample is the head of its text."""
@@ -227,8 +249,19 @@ def _raw_head(source: Any) -> _Raw:
 # Encoding
 # =============================================================================
 def _utf8_ok(data: bytes, final: bool) -> bool:
-    # checked in compiled code, as Python's incremental decoder would, without the text
-    return _core.utf8_ok(data, final)
+    # checked in compiled code, as Python's incremental decoder would, without the text;
+    # the sample's head is asked about three times (encoding, check, transcoding): the
+    # last answer is kept for the same bytes object (bytes cannot change)
+    last = _UTF8_LAST
+    if last and last[0] is data and last[1] == final:
+        return last[2]
+    ok = _core.utf8_ok(data, final)
+    if type(data) is bytes and len(data) >= 65536:
+        _UTF8_LAST[:] = (data, final, ok)
+    return ok
+
+
+_UTF8_LAST: list[Any] = []  # (data, final, answer) of the last large bytes checked
 
 
 def _decodes(data: bytes, encoding: str, final: bool) -> bool:
@@ -1578,8 +1611,10 @@ def _bool_vote(head: str, vals: list[str]) -> bool | None:
     single letters for them (``T/F``, ``Y/N``): None when the column is not such a column,
     True ("header") when the first value is not written like the values below (a letter
     over words, a word over letters, or not a boolean at all), False ("data") when it is."""
+    if not vals or not all(v.lower() in _BOOLISH for v in vals):  # (the first non-word stops)
+        return None
     low = [v.lower() for v in vals]
-    if not low or not all(v in _BOOLISH for v in low) or all(v in ("0", "1") for v in low):
+    if all(v in ("0", "1") for v in low):
         return None
     h = head.lower()
     if h not in _BOOLISH or h in ("0", "1"):
@@ -1595,9 +1630,13 @@ def _detect_header(rows: list[list[bytes]]) -> bool:
     firstt = [f.strip(" \t") for f in first]
     body = rows[1:200]
     columns = []
-    for j in range(len(firstt)):
+    width = len(firstt)
+    # the body's columns (one transposition when every row is as wide as the first)
+    whole = list(zip(*body)) if body and all(len(r) == width for r in body) else None
+    for j in range(width):
         # the distinct trimmed non-empty texts in the order first seen, as _Stats has them
-        vals = _core.column_stats(dict.fromkeys((r[j] for r in body if j < len(r)), 1), {})[2]
+        col = whole[j] if whole is not None else (r[j] for r in body if j < len(r))
+        vals = _core.column_stats(dict.fromkeys(col, 1), {})[2]
         columns.append([v for v in vals if v not in _NULL_SET] or vals)
     sp, _ = sniff_spelling([[v for v in vals if v not in _NULL_SET] for vals in columns])
     names_like = (
@@ -1964,7 +2003,15 @@ def _window_rows(
     return [], [], start
 
 
-def _sample(
+def _sample(*args: Any, **kw: Any) -> _Sample:
+    """:func:`_sample_of`, forgetting the head's UTF-8 answer after it (_utf8_ok)."""
+    try:
+        return _sample_of(*args, **kw)
+    finally:
+        _UTF8_LAST.clear()
+
+
+def _sample_of(
     raw: _Raw,
     rows_cap: int,
     delimiter: str | None,
@@ -2243,15 +2290,18 @@ def widen_for(schema: Schema, error: BaseException) -> Schema | None:
     )
 
 
-def _check_sample(data: bytes, header: bool):
-    """A check that converts the sample (UTF-8 bytes) with the real converter."""
+def _check_sample(data: bytes, header: bool, rows: int = 1 << 14):
+    """A check that converts the sample (UTF-8 bytes, ``rows`` rows) with the real
+    converter."""
     from .pipeline import run  # late: the pipeline is not needed to sniff
 
     def check(schema: Schema) -> None:
         d = schema.dialect.to_dict() | {"encoding": "utf-8", "header": header}
         schema = schema.replace(dialect=Dialect.from_dict(d))
         with open_source(data, "utf-8") as source:
-            run(source, schema, _DiscardWriter(schema.dtype()))
+            # (a window for the sample's rows: 16,384 wide rows zeroed cost more than
+            # checking them)
+            run(source, schema, _DiscardWriter(schema.dtype(), max(1, min(rows + 1, 1 << 14))))
 
     return check
 
@@ -2630,7 +2680,7 @@ def infer_schema(
     data = _sample_bytes(sample, names)
     schema = _fit(
         schema,
-        _check_sample(data, sample.header is not None),
+        _check_sample(data, sample.header is not None, sample.nrows),
         stats,
         MAX_PASSES + 16 * len(cols),
         fixed=fixed,
