@@ -252,16 +252,16 @@ def _utf8_ok(data: bytes, final: bool) -> bool:
     # checked in compiled code, as Python's incremental decoder would, without the text;
     # the sample's head is asked about three times (encoding, check, transcoding): the
     # last answer is kept for the same bytes object (bytes cannot change)
-    last = _UTF8_LAST
-    if last and last[0] is data and last[1] == final:
+    last = _UTF8_LAST[0]  # (one read of one tuple: threads may infer at the same time)
+    if last is not None and last[0] is data and last[1] == final:
         return last[2]
     ok = _core.utf8_ok(data, final)
     if type(data) is bytes and len(data) >= 65536:
-        _UTF8_LAST[:] = (data, final, ok)
+        _UTF8_LAST[0] = (data, final, ok)
     return ok
 
 
-_UTF8_LAST: list[Any] = []  # (data, final, answer) of the last large bytes checked
+_UTF8_LAST: list[Any] = [None]  # (data, final, answer) of the last large bytes checked
 
 
 def _decodes(data: bytes, encoding: str, final: bool) -> bool:
@@ -2008,7 +2008,7 @@ def _sample(*args: Any, **kw: Any) -> _Sample:
     try:
         return _sample_of(*args, **kw)
     finally:
-        _UTF8_LAST.clear()
+        _UTF8_LAST[0] = None
 
 
 def _sample_of(
