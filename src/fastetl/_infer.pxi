@@ -717,16 +717,69 @@ def fit_spans(data, Py_ssize_t start, bint final, int delimiter, int quote,
 cdef struct Cell:
     Py_ssize_t off          # in its segment's buffer, or (seg -1) in the arena
     Py_ssize_t len
-    Py_ssize_t seg
+    uint64_t h              # bytes_hash of the field
+    int seg
+    char kind               # value_kind of the field trimmed of spaces and tabs
+    char info               # 1: not ASCII; 2: empty, or spaces or tabs around it
 
 
 cdef inline uint64_t bytes_hash(const char *s, Py_ssize_t n) noexcept nogil:
-    """FNV-1a over ``s[:n]`` (only to spread a column's distinct fields over a table)."""
-    cdef uint64_t h = 1469598103934665603ULL
-    cdef Py_ssize_t i
-    for i in range(n):
-        h = (h ^ <unsigned char>s[i]) * 1099511628211ULL
+    """A hash of ``s[:n]``, eight bytes at a time (only to spread a column's distinct
+    fields over a table)."""
+    cdef uint64_t h = 1469598103934665603ULL ^ <uint64_t>n
+    cdef uint64_t w
+    cdef unsigned int w32
+    cdef unsigned short w16
+    cdef Py_ssize_t i = 0
+    while i + 8 <= n:
+        memcpy(&w, s + i, 8)
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL
+        h ^= h >> 32
+        i += 8
+    w = 0
+    if n - i >= 4:
+        memcpy(&w32, s + i, 4)
+        w = w32
+        i += 4
+    if n - i >= 2:
+        memcpy(&w16, s + i, 2)
+        w = (w << 16) | w16
+        i += 2
+    if n - i >= 1:
+        w = (w << 8) | <unsigned char>s[i]
+    h = (h ^ w) * 0x9E3779B97F4A7C15ULL
     return h ^ (h >> 29)
+
+
+cdef inline const char *trimmed(const char *p, Py_ssize_t *n) noexcept nogil:
+    """``p[:n]`` without the spaces and tabs around it (``n`` updated)."""
+    cdef Py_ssize_t a = 0, b = n[0]
+    while a < b and is_space(p[a]):
+        a += 1
+    while b > a and is_space(p[b - 1]):
+        b -= 1
+    n[0] = b - a
+    return p + a
+
+
+cdef inline void cell_facts(Cell *c, const char *p) noexcept nogil:
+    """What the sample's summaries ask of a field, found while its bytes are at hand."""
+    cdef Py_ssize_t n = c.len, i = 0
+    cdef uint64_t w, high = 0
+    cdef const char *t = p
+    c.h = bytes_hash(p, n)
+    while i + 8 <= n:
+        memcpy(&w, p + i, 8)
+        high |= w
+        i += 8
+    while i < n:
+        high |= <unsigned char>p[i]
+        i += 1
+    c.info = 1 if high & 0x8080808080808080ULL else 0
+    if n == 0 or is_space(p[0]) or is_space(p[n - 1]):
+        c.info |= 2
+        t = trimmed(p, &n)
+    c.kind = value_kind(t, n)
 
 
 cdef int walk_cells(const char *buf, Py_ssize_t n, bint final, const Syntax *sx, int quote,
@@ -763,11 +816,13 @@ cdef int walk_cells(const char *buf, Py_ssize_t n, bint final, const Syntax *sx,
                     buf + f.span.start, f.span.length, f.span.quoted or sx.plain, quote,
                     sx.escape, arena[0] + used[0])
                 cells[j * stride].seg = -1
+                cell_facts(&cells[j * stride], arena[0] + used[0])
                 used[0] += cells[j * stride].len
             else:
                 cells[j * stride].off = f.span.start
                 cells[j * stride].len = f.span.length
-                cells[j * stride].seg = seg
+                cells[j * stride].seg = <int>seg
+                cell_facts(&cells[j * stride], buf + f.span.start)
         j += 1
         at = f.next
         if fs != FIELD_DELIM:
@@ -775,9 +830,461 @@ cdef int walk_cells(const char *buf, Py_ssize_t n, bint final, const Syntax *sx,
     while j < ncols:
         cells[j * stride].off = 0
         cells[j * stride].len = 0
-        cells[j * stride].seg = seg
+        cells[j * stride].seg = <int>seg
+        cell_facts(&cells[j * stride], buf)
         j += 1
     return 0
+
+
+cdef inline const char *cell_at(const Cell *c, const char *arena,
+                                 const char **base) noexcept nogil:
+    return arena + c.off if c.seg < 0 else base[c.seg] + c.off
+
+
+cdef class SampleColumns:
+    """The sample's rows split into columns, each column's distinct fields counted (in C,
+    no Python object per field), kept to answer inference's questions about a column
+    (what kind of numbers, which dates...) without making a ``str`` per distinct field;
+    the texts are made only for the columns that ask for them (:meth:`summary`).
+    Made by :func:`sample_columns`."""
+    cdef list objs                  # the segments' data (kept alive with their buffers)
+    cdef Py_buffer *bufs
+    cdef Py_ssize_t nseg, got
+    cdef const char **base
+    cdef Cell *cells                # column j's cell of row i: cells[i * ncols + j]
+    cdef char *arena
+    cdef Py_ssize_t *first          # column j's distinct k: first[j * nrows + k] (a row)
+    cdef Py_ssize_t *times          # ... its occurrences
+    cdef const char **tp            # ... its text trimmed of spaces and tabs (tp, tn)
+    cdef Py_ssize_t *tn
+    cdef char *kind                 # ... value_kind of that text (the plain spelling)
+    cdef Py_ssize_t *ndist          # per column: distinct fields
+    cdef Py_ssize_t *longest        # per column: the longest field in bytes
+    cdef Py_ssize_t *empties        # per column: fields that are empty (verbatim)
+    cdef char *flags                # per column: 1 blank, 2 trimmed, 4 not ASCII, 8 not UTF-8
+    cdef Py_ssize_t *nbytes         # per column: the fields' bytes, all rows
+    cdef readonly Py_ssize_t ncols, nrows
+
+    def __dealloc__(self):
+        cdef Py_ssize_t s
+        if self.bufs != NULL:
+            for s in range(self.got):
+                PyBuffer_Release(&self.bufs[s])
+        free(self.bufs)
+        free(self.base)
+        free(self.cells)
+        free(self.arena)
+        free(self.first)
+        free(self.times)
+        free(self.tp)
+        free(self.tn)
+        free(self.kind)
+        free(self.ndist)
+        free(self.longest)
+        free(self.empties)
+        free(self.nbytes)
+        free(self.flags)
+
+    cdef int check(self, Py_ssize_t j) except -1:
+        if not 0 <= j < self.ncols:
+            raise IndexError("no such column")
+        return 0
+
+    def summary(self, Py_ssize_t j, make=dict):
+        """``(counts, longest, blank, typed)`` of column ``j`` (see span_summaries)."""
+        cdef Py_ssize_t k, nd, longest = 0
+        cdef char fl = 0
+        cdef const Cell *c
+        cdef list typed = []
+        self.check(j)
+        d = make()
+        if not isinstance(d, dict):
+            raise TypeError("span_summaries: make must make dicts")
+        nd = self.ndist[j]
+        for k in range(nd):
+            c = self.cells + self.first[j * self.nrows + k] * self.ncols + j
+            add_text_at(<dict>d, typed, &fl, &longest, cell_at(c, self.arena, self.base),
+                        c.len, self.times[j * self.nrows + k])
+        if fl & 2:                                  # a trimmed text may repeat another
+            typed = list(dict.fromkeys(typed))
+        return (d, longest, bool(fl & 1), typed)
+
+    def facts(self, Py_ssize_t j):
+        """``(rows, empty, longest, blank, ascii, distinct, nbytes)`` of column ``j``: its
+        fields, the empty ones, the longest in bytes, whether one is empty or only
+        spaces and tabs, whether every field is ASCII, the distinct fields, and the
+        bytes of all its fields."""
+        self.check(j)
+        return (self.nrows, self.empties[j], self.longest[j], bool(self.flags[j] & 1),
+                not (self.flags[j] & 4), self.ndist[j], self.nbytes[j])
+
+    def verbatim(self, Py_ssize_t j, tokens):
+        """Is one of the texts ``tokens`` a field of column ``j``, as it is (not
+        trimmed)?  None when the column is not UTF-8 (ask the texts)."""
+        cdef Py_ssize_t k, o = j * self.nrows
+        cdef const Cell *c
+        cdef bytes b
+        cdef list keep = []
+        self.check(j)
+        if self.flags[j] & 8:
+            return None
+        for t in tokens:
+            if isinstance(t, str):
+                if "\ufffd" in t:
+                    return None
+                try:
+                    keep.append((<str>t).encode("utf-8"))
+                except UnicodeEncodeError:
+                    return None
+        for k in range(self.ndist[j]):
+            c = self.cells + self.first[o + k] * self.ncols + j
+            for b in keep:
+                if len(b) == c.len and memcmp(<const char *>b, cell_at(c, self.arena, self.base),
+                                              c.len) == 0:
+                    return True
+        return False
+
+    cdef int tokens(self, object exclude, list keep, Texts *t) except -1:
+        """The texts of ``exclude`` as UTF-8 into ``t`` (``keep`` holds their bytes); 1
+        when one cannot be compared with the fields' bytes (not UTF-8, or U+FFFD)."""
+        cdef bytes b
+        t.count = 0
+        t.longest = 0
+        t.ascii = False                 # (here: some text is an integer or a float)
+        t.ptr = NULL
+        t.len = NULL
+        for v in exclude:
+            if isinstance(v, str) and v:
+                if "\ufffd" in v:
+                    return 1
+                try:
+                    keep.append((<str>v).encode("utf-8"))
+                except UnicodeEncodeError:
+                    return 1
+        t.ptr = <const char **>malloc((len(keep) + 1) * sizeof(char *))
+        t.len = <Py_ssize_t *>malloc((len(keep) + 1) * sizeof(Py_ssize_t))
+        if t.ptr == NULL or t.len == NULL:
+            free(t.ptr)
+            free(t.len)
+            t.ptr = NULL
+            t.len = NULL
+            raise MemoryError()
+        for b in keep:
+            t.ptr[t.count] = <const char *>b
+            t.len[t.count] = len(b)
+            t.count += 1
+            # (longest: here a mask of the texts' lengths, bit 63 for 63 bytes or more)
+            t.longest |= <Py_ssize_t>(1ULL << min(len(b), 63))
+            if value_kind(<const char *>b, len(b)) in (VK_INT, VK_FLOAT):
+                t.ascii = True
+        return 0
+
+    cdef Py_ssize_t next_typed(self, Py_ssize_t j, Py_ssize_t k, const Texts *ex,
+                               const char **s, Py_ssize_t *n) noexcept nogil:
+        """From distinct ``k`` on, the first field of column ``j`` that, trimmed, is not
+        empty and not one of ``ex``: its index (its text in ``s``, ``n``), or -1."""
+        cdef const char *p
+        cdef Py_ssize_t m, i, o = j * self.nrows
+        cdef bint out
+        while k < self.ndist[j]:
+            m = self.tn[o + k]
+            p = self.tp[o + k]
+            out = m == 0
+            if (not out and (ex.ascii or self.kind[o + k] == VK_NOT
+                             or self.kind[o + k] == VK_WORD)
+                    and (<uint64_t>ex.longest >> (m if m < 63 else 63)) & 1):
+                i = 0
+                while not out and i < ex.count:
+                    out = ex.len[i] == m and memcmp(ex.ptr[i], p, m) == 0
+                    i += 1
+            if not out:
+                s[0] = p
+                n[0] = m
+                return k
+            k += 1
+        return -1
+
+    cdef list among(self, Py_ssize_t j, list tokens):
+        """Which of ``tokens`` (bytes) column ``j``'s trimmed fields are, in their order."""
+        cdef const char *p
+        cdef Py_ssize_t k, m, i, nt = len(tokens), o = j * self.nrows
+        cdef bytes b
+        cdef list found = [False] * nt
+        cdef uint64_t lens = 0
+        for b in tokens:
+            lens |= 1ULL << min(len(b), 63)
+        for k in range(self.ndist[j]):
+            m = self.tn[o + k]
+            p = self.tp[o + k]
+            if not (lens >> (m if m < 63 else 63)) & 1:
+                continue
+            for i in range(nt):
+                b = <bytes>tokens[i]
+                if len(b) == m and memcmp(<const char *>b, p, m) == 0:
+                    found[i] = True
+        return [(<bytes>tokens[i]).decode("ascii") for i in range(nt) if found[i]]
+
+    def ask(self, Py_ssize_t j, str what, exclude=(), int decimal=46, int thousands=0):
+        """infer.py's questions about column ``j``'s distinct trimmed non-empty texts,
+        those in ``exclude`` left out, answered over the fields' bytes: ``"numeric"``
+        numeric_kind, ``"int_range"`` int_range of the texts as spelled
+        (``decimal``, ``thousands``), ``"iso_dates"``, ``"iso_datetimes"``, ``"any"``
+        whether there is one at all, ``"first"`` the first of them (None: none), ``"in"``
+        which of the ASCII texts of ``exclude`` (taken as the question's words here) the
+        column's trimmed texts hold.
+        None for every question when a field of the column is not UTF-8 (ask the texts)."""
+        cdef Texts ex
+        cdef list keep = []
+        cdef Py_ssize_t k = 0, n, m, longest
+        cdef const char *s
+        cdef char *buf = NULL
+        cdef int q, vk, out = 0, dk
+        cdef bint plain = decimal == c'.' and thousands == 0
+        cdef bint only_ints = True, numbers = False, ok = True, offsets = True, seen = False
+        cdef bint neg, lo_neg = False, hi_neg = False
+        cdef uint64_t mag, lo_mag = 0, hi_mag = 0
+        cdef int64_t days
+        cdef Py_ssize_t at
+        self.check(j)
+        if self.flags[j] & 8:
+            return None
+        q = {"numeric": 0, "int_range": 1, "iso_dates": 2, "iso_datetimes": 3, "any": 4,
+             "first": 5, "in": 6}[what]
+        if self.tokens(exclude, keep, &ex):
+            free(ex.ptr)
+            free(ex.len)
+            return None
+        try:
+            if q == 6:
+                return self.among(j, keep)
+            if q == 4 or q == 5:
+                k = self.next_typed(j, 0, &ex, &s, &n)
+                if q == 4:
+                    return k >= 0
+                return None if k < 0 else PyUnicode_DecodeUTF8(s, n, "strict")
+            buf = <char *>malloc(self.longest[j] + 1)
+            if buf == NULL:
+                raise MemoryError()
+            with nogil:
+                while True:
+                    k = self.next_typed(j, k, &ex, &s, &n)
+                    if k < 0:
+                        break
+                    k += 1
+                    if q <= 1 and not plain:
+                        n = normalize_number(s, n, <char>decimal, <char>thousands, buf)
+                        if n < 0:
+                            ok = False
+                            break
+                        s = buf
+                    if q == 0:
+                        vk = self.kind[j * self.nrows + k - 1] if plain else value_kind(s, n)
+                        if vk == VK_NOT:
+                            ok = False
+                            break
+                        if vk == VK_WORD:
+                            only_ints = False
+                            continue
+                        numbers = True
+                        if vk == VK_FLOAT:
+                            only_ints = False
+                    elif q == 1:
+                        m = 1 if n > 0 and (s[0] == c'+' or s[0] == c'-') else 0
+                        if n - m > 20 or (n - m > 1 and s[m] == c'0'):
+                            ok = False
+                            break
+                        if parse_uint_magnitude(s, n, &neg, &mag) != ST_OK:
+                            ok = False
+                            break
+                        if mag == 0:
+                            neg = False
+                        if not seen or mag_less(neg, mag, lo_neg, lo_mag):
+                            lo_neg, lo_mag = neg, mag
+                        if not seen or mag_less(hi_neg, hi_mag, neg, mag):
+                            hi_neg, hi_mag = neg, mag
+                        seen = True
+                    elif q == 2:
+                        at = 0
+                        if n != 10 or parse_iso_date(s, 10, &at, &days) != ST_OK:
+                            ok = False
+                            break
+                    else:
+                        dk = iso_datetime_kind(s, n)
+                        if dk < 0:
+                            ok = False
+                            break
+                        out |= dk & 1
+                        offsets = offsets and (dk & 2) != 0
+                        seen = True
+            if q == 0:
+                return 0 if not ok or not numbers else (1 if only_ints else 2)
+            if q == 1:
+                if not ok or not seen:
+                    return False                # (int_range's None: not a number range)
+                lo = -<object>lo_mag if lo_neg else <object>lo_mag
+                hi = -<object>hi_mag if hi_neg else <object>hi_mag
+                return (lo, hi)
+            if q == 2:
+                return ok
+            return -1 if not ok else out | (2 if offsets and seen else 0)
+        finally:
+            free(buf)
+            free(ex.ptr)
+            free(ex.len)
+
+
+def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
+                   bint trailing=False):
+    """The sample's rows split into columns and each column's distinct fields counted,
+    without a Python object per field: a :class:`SampleColumns`.  ``segments``:
+    ``(data, final, starts)`` for each piece of the sample, as span_summaries takes them."""
+    cdef SampleColumns out = SampleColumns.__new__(SampleColumns)
+    cdef Py_ssize_t nseg = len(segments)
+    cdef Py_ssize_t nrows = 0, i, j, s, r, k, nd
+    cdef Py_ssize_t used = 0, room = 0
+    cdef Py_ssize_t *rows_at = NULL        # row start offsets, all segments in order
+    cdef Py_ssize_t *seg_end = NULL        # rows of segments < s + 1
+    cdef char *seg_final = NULL
+    cdef Py_ssize_t *lens = NULL
+    cdef Py_ssize_t *table = NULL          # hash slots: distinct index + 1, 0 empty
+    cdef uint64_t *th = NULL               # ... and its hash
+    cdef Py_ssize_t *first
+    cdef Py_ssize_t *times
+    cdef Py_ssize_t cap, mask, slot, m
+    cdef uint64_t h
+    cdef Syntax sx
+    cdef int rc = 0
+    cdef const char *p
+    cdef const char *q
+    cdef Cell *c
+    cdef Cell *e
+    cdef list starts
+    cdef char fl
+    syntax_of(delimiter, quote, &sx)
+    out.objs = []
+    out.ncols = ncols
+    try:
+        for s in range(nseg):
+            nrows += len(<list?>(<tuple?>segments[s])[2])
+        if ncols < 0 or (nrows and <size_t>ncols >= PY_SSIZE_T_MAX // sizeof(Cell) // <size_t>nrows):
+            raise MemoryError()
+        out.nrows = nrows
+        out.bufs = <Py_buffer *>calloc(nseg + 1, sizeof(Py_buffer))
+        out.base = <const char **>malloc((nseg + 1) * sizeof(char *))
+        out.cells = <Cell *>malloc((ncols * nrows + 1) * sizeof(Cell))
+        out.first = <Py_ssize_t *>malloc((ncols * nrows + 1) * sizeof(Py_ssize_t))
+        out.times = <Py_ssize_t *>malloc((ncols * nrows + 1) * sizeof(Py_ssize_t))
+        out.tp = <const char **>malloc((ncols * nrows + 1) * sizeof(char *))
+        out.tn = <Py_ssize_t *>malloc((ncols * nrows + 1) * sizeof(Py_ssize_t))
+        out.kind = <char *>malloc(ncols * nrows + 1)
+        out.ndist = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
+        out.longest = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
+        out.empties = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
+        out.nbytes = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
+        out.flags = <char *>calloc(ncols + 1, 1)
+        rows_at = <Py_ssize_t *>malloc((nrows + 1) * sizeof(Py_ssize_t))
+        seg_end = <Py_ssize_t *>malloc((nseg + 1) * sizeof(Py_ssize_t))
+        seg_final = <char *>malloc(nseg + 1)
+        lens = <Py_ssize_t *>malloc((nseg + 1) * sizeof(Py_ssize_t))
+        if (out.bufs == NULL or out.base == NULL or out.cells == NULL or out.first == NULL
+                or out.times == NULL or out.tp == NULL or out.tn == NULL or out.kind == NULL
+                or out.ndist == NULL or out.longest == NULL
+                or out.empties == NULL or out.nbytes == NULL or out.flags == NULL or rows_at == NULL
+                or seg_end == NULL or seg_final == NULL or lens == NULL):
+            raise MemoryError()
+        r = 0
+        for s in range(nseg):
+            seg = <tuple>segments[s]
+            PyObject_GetBuffer(seg[0], &out.bufs[s], PyBUF_SIMPLE)
+            out.got = s + 1
+            out.objs.append(seg[0])
+            out.base[s] = <const char *>out.bufs[s].buf
+            lens[s] = out.bufs[s].len
+            seg_final[s] = bool(seg[1])
+            starts = <list>seg[2]
+            for k in range(len(starts)):
+                rows_at[r] = starts[k]
+                if not 0 <= rows_at[r] <= lens[s]:
+                    raise ValueError("bad row start")
+                r += 1
+            seg_end[s] = r
+        cap = 16
+        while cap < 2 * nrows:
+            cap *= 2
+        mask = cap - 1
+        table = <Py_ssize_t *>malloc(cap * sizeof(Py_ssize_t))
+        th = <uint64_t *>malloc(cap * sizeof(uint64_t))
+        if table == NULL or th == NULL:
+            raise MemoryError()
+        with nogil:
+            r = 0
+            for s in range(nseg):
+                while r < seg_end[s]:
+                    if walk_cells(out.base[s], lens[s], seg_final[s], &sx, quote, rows_at[r],
+                                  ncols, trailing, s, out.cells + r * ncols, 1, &out.arena, &used,
+                                  &room) < 0:
+                        rc = -1
+                        break
+                    r += 1
+                if rc < 0:
+                    break
+            for j in range(ncols if rc == 0 else 0):
+                # the column's distinct fields, in the order first seen, counted
+                memset(table, 0, cap * sizeof(Py_ssize_t))
+                nd = 0
+                first = out.first + j * nrows
+                times = out.times + j * nrows
+                fl = 0
+                for i in range(nrows):
+                    c = out.cells + i * ncols + j
+                    h = c.h
+                    slot = <Py_ssize_t>(h & <uint64_t>mask)
+                    while True:
+                        k = table[slot]
+                        if k == 0:
+                            table[slot] = nd + 1
+                            th[slot] = h
+                            first[nd] = i
+                            times[nd] = 1
+                            # what the column's fields are, from each distinct one
+                            if c.len > out.longest[j]:
+                                out.longest[j] = c.len
+                            m = c.len
+                            p = cell_at(c, out.arena, out.base)
+                            if c.info & 1:
+                                fl |= 4 if utf8_valid(p, m) else 12
+                            if c.info & 2:
+                                p = trimmed(p, &m)
+                                fl |= 1 if m == 0 else 2
+                            out.tp[j * nrows + nd] = p
+                            out.tn[j * nrows + nd] = m
+                            out.kind[j * nrows + nd] = c.kind
+                            nd += 1
+                            break
+                        if th[slot] == h:
+                            e = out.cells + first[k - 1] * ncols + j
+                            # (up to 8 bytes the hash is one-to-one: equal is equal)
+                            if e.len == c.len and (c.len <= 8 or memcmp(
+                                    cell_at(c, out.arena, out.base),
+                                    cell_at(e, out.arena, out.base), c.len) == 0):
+                                times[k - 1] += 1
+                                break
+                        slot = (slot + 1) & mask
+                    if c.len == 0:
+                        out.empties[j] += 1
+                    out.nbytes[j] += c.len
+                out.ndist[j] = nd
+                out.flags[j] = fl
+        if rc < 0:
+            raise MemoryError()
+        return out
+    finally:
+        free(rows_at)
+        free(seg_end)
+        free(seg_final)
+        free(lens)
+        free(table)
+        free(th)
 
 
 def span_summaries(list segments, Py_ssize_t ncols, int delimiter, int quote,
@@ -794,141 +1301,8 @@ def span_summaries(list segments, Py_ssize_t ncols, int delimiter, int quote,
     are read as ragged="fill" reads them, empty; with ``trailing`` a last empty field
     past ``ncols`` is dropped).  The rows are split here without a Python object per
     field (no GIL); each column's fields are counted in a hash table and only the
-    distinct ones are decoded."""
-    cdef Py_ssize_t nseg = len(segments)
-    cdef Py_ssize_t nrows = 0, i, j, s, r, k, start_row
-    cdef Py_buffer *bufs = <Py_buffer *>calloc(nseg + 1, sizeof(Py_buffer))
-    cdef int *got = <int *>calloc(nseg + 1, sizeof(int))
-    cdef Cell *cells = NULL
-    cdef char *arena = NULL
-    cdef Py_ssize_t used = 0, room = 0
-    cdef Py_ssize_t *rows_at = NULL        # row start offsets, all segments in order
-    cdef Py_ssize_t *seg_end = NULL        # rows of segments < s + 1
-    cdef char *seg_final = NULL
-    cdef const char **base = NULL
-    cdef Py_ssize_t *lens = NULL
-    cdef Py_ssize_t *table = NULL          # hash slots: distinct index + 1, 0 empty
-    cdef Py_ssize_t *first = NULL          # per distinct: its first cell (row)
-    cdef Py_ssize_t *times = NULL          # per distinct: occurrences
-    cdef Py_ssize_t cap, mask, nd, slot
-    cdef uint64_t h
-    cdef Syntax sx
-    cdef int rc = 0
-    cdef const char *p
-    cdef const char *q
-    cdef Cell *c
-    cdef Cell *e
-    cdef list outs, typeds, out
-    cdef list starts
-    cdef char fl
-    cdef Py_ssize_t longest
-    if bufs == NULL or got == NULL:
-        free(bufs)
-        free(got)
-        raise MemoryError()
-    syntax_of(delimiter, quote, &sx)
-    try:
-        for s in range(nseg):
-            nrows += len(<list?>(<tuple?>segments[s])[2])
-        outs = [make() for _ in range(ncols)]
-        if not all(isinstance(o, dict) for o in outs):
-            raise TypeError("span_summaries: make must make dicts")
-        typeds = [[] for _ in range(ncols)]
-        cells = <Cell *>malloc((ncols * nrows + 1) * sizeof(Cell))
-        rows_at = <Py_ssize_t *>malloc((nrows + 1) * sizeof(Py_ssize_t))
-        seg_end = <Py_ssize_t *>malloc((nseg + 1) * sizeof(Py_ssize_t))
-        seg_final = <char *>malloc(nseg + 1)
-        base = <const char **>malloc((nseg + 1) * sizeof(char *))
-        lens = <Py_ssize_t *>malloc((nseg + 1) * sizeof(Py_ssize_t))
-        if (cells == NULL or rows_at == NULL or seg_end == NULL or seg_final == NULL
-                or base == NULL or lens == NULL):
-            raise MemoryError()
-        r = 0
-        for s in range(nseg):
-            seg = <tuple>segments[s]
-            PyObject_GetBuffer(seg[0], &bufs[s], PyBUF_SIMPLE)
-            got[s] = 1
-            base[s] = <const char *>bufs[s].buf
-            lens[s] = bufs[s].len
-            seg_final[s] = bool(seg[1])
-            starts = <list>seg[2]
-            for k in range(len(starts)):
-                rows_at[r] = starts[k]
-                if not 0 <= rows_at[r] <= lens[s]:
-                    raise ValueError("bad row start")
-                r += 1
-            seg_end[s] = r
-        with nogil:
-            r = 0
-            for s in range(nseg):
-                while r < seg_end[s]:
-                    if walk_cells(base[s], lens[s], seg_final[s], &sx, quote, rows_at[r], ncols,
-                                  trailing, s, cells + r, nrows, &arena, &used, &room) < 0:
-                        rc = -1
-                        break
-                    r += 1
-                if rc < 0:
-                    break
-        if rc < 0:
-            raise MemoryError()
-        cap = 16
-        while cap < 2 * nrows:
-            cap *= 2
-        mask = cap - 1
-        table = <Py_ssize_t *>malloc(cap * sizeof(Py_ssize_t))
-        first = <Py_ssize_t *>malloc((nrows + 1) * sizeof(Py_ssize_t))
-        times = <Py_ssize_t *>malloc((nrows + 1) * sizeof(Py_ssize_t))
-        if table == NULL or first == NULL or times == NULL:
-            raise MemoryError()
-        for j in range(ncols):
-            # the column's distinct fields, in the order first seen, counted (no GIL)
-            with nogil:
-                memset(table, 0, cap * sizeof(Py_ssize_t))
-                nd = 0
-                for i in range(nrows):
-                    c = cells + j * nrows + i
-                    p = arena + c.off if c.seg < 0 else base[c.seg] + c.off
-                    h = bytes_hash(p, c.len)
-                    slot = <Py_ssize_t>(h & <uint64_t>mask)
-                    while True:
-                        k = table[slot]
-                        if k == 0:
-                            table[slot] = nd + 1
-                            first[nd] = i
-                            times[nd] = 1
-                            nd += 1
-                            break
-                        e = cells + j * nrows + first[k - 1]
-                        q = arena + e.off if e.seg < 0 else base[e.seg] + e.off
-                        if e.len == c.len and memcmp(p, q, c.len) == 0:
-                            times[k - 1] += 1
-                            break
-                        slot = (slot + 1) & mask
-            fl = 0
-            longest = 0
-            d = <dict>outs[j]
-            typed = <list>typeds[j]
-            for k in range(nd):
-                c = cells + j * nrows + first[k]
-                p = arena + c.off if c.seg < 0 else base[c.seg] + c.off
-                add_text_at(d, typed, &fl, &longest, p, c.len, times[k])
-            if fl & 2:                              # a trimmed text may repeat another
-                typed = list(dict.fromkeys(typed))
-            typeds[j] = (outs[j], longest, bool(fl & 1), typed)
-        return typeds
-    finally:
-        for s in range(nseg):
-            if got[s]:
-                PyBuffer_Release(&bufs[s])
-        free(bufs)
-        free(got)
-        free(cells)
-        free(arena)
-        free(rows_at)
-        free(seg_end)
-        free(seg_final)
-        free(base)
-        free(lens)
-        free(table)
-        free(first)
-        free(times)
+    distinct ones are decoded (:func:`sample_columns`, then each column's summary)."""
+    cols = sample_columns(segments, ncols, delimiter, quote, trailing)
+    if not isinstance(make(), dict):
+        raise TypeError("span_summaries: make must make dicts")
+    return [cols.summary(j, make) for j in range(ncols)]

@@ -30,6 +30,7 @@ import datetime as _dt
 import math
 import os
 import re
+import stat
 import warnings
 from collections import Counter
 from itertools import combinations, islice
@@ -165,6 +166,10 @@ def _read_raw(src: Any) -> _Raw:
             return _raw_from_buffer(data)
         with open_source(src) as source:
             return _raw_head(source)
+    if isinstance(src, (str, os.PathLike)) and src != "-":
+        small = _small_file(src)
+        if small is not None:
+            return small
     if isinstance(src, str) and src == "-":
         raise InputError(
             "cannot infer a schema from standard input directly: it can be read only once. "
@@ -216,6 +221,23 @@ def _read_raw(src: Any) -> _Raw:
         return _raw_head(source)
 
 
+def _small_file(path: Any) -> _Raw | None:
+    """The whole of a regular, uncompressed file of at most SAMPLE_BYTES, read at once
+    (no map to set up for a small file); None otherwise (and for any error, which
+    open_source then reports)."""
+    try:
+        with open(path, "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > SAMPLE_BYTES:
+                return None
+            data = f.read(SAMPLE_BYTES + 1)
+    except (OSError, TypeError, ValueError):
+        return None
+    if len(data) > SAMPLE_BYTES or compression_of(data[:8]) is not None:
+        return None
+    return _Raw(head=data, head_is_all=True, size=len(data))
+
+
 def _raw_head(source: Any) -> _Raw:
     """The sample of an input read as a stream (compressed, or text): no seeking, the
     sample is the head of its text."""
@@ -227,8 +249,19 @@ def _raw_head(source: Any) -> _Raw:
 # Encoding
 # =============================================================================
 def _utf8_ok(data: bytes, final: bool) -> bool:
-    # checked in compiled code, as Python's incremental decoder would, without the text
-    return _core.utf8_ok(data, final)
+    # checked in compiled code, as Python's incremental decoder would, without the text;
+    # the sample's head is asked about three times (encoding, check, transcoding): the
+    # last answer is kept for the same bytes object (bytes cannot change)
+    last = _UTF8_LAST[0]  # (one read of one tuple: threads may infer at the same time)
+    if last is not None and last[0] is data and last[1] == final:
+        return last[2]
+    ok = _core.utf8_ok(data, final)
+    if type(data) is bytes and len(data) >= 65536:
+        _UTF8_LAST[0] = (data, final, ok)
+    return ok
+
+
+_UTF8_LAST: list[Any] = [None]  # (data, final, answer) of the last large bytes checked
 
 
 def _decodes(data: bytes, encoding: str, final: bool) -> bool:
@@ -597,6 +630,16 @@ def _date_format(vals: list[str], dayfirst: bool | None = None) -> Any:
     """The date format all ``vals`` share: ``None`` (ISO), a format string, or ``_NOT``.
     Where every value fits both day-first and month-first, ``dayfirst`` decides
     (None: day-first)."""
+    if type(vals) is _Vals:
+        iso = vals.ask("iso_dates")
+        if iso:
+            return None
+        first = _first(vals)
+        if iso is not None and not (
+            _YMD_RE.match(first) or _DMY_RE.match(first) or _named_shapes(first)
+        ):
+            return _NOT  # (every reading below fails on the first value)
+        vals = list(vals)
     if _core.iso_dates(vals):
         return None
     ymd = _match_all(_YMD_RE, vals)
@@ -630,7 +673,9 @@ def _date_format(vals: list[str], dayfirst: bool | None = None) -> Any:
 def _iso_datetime(vals: list[str]) -> Any:
     """``{"type": "datetime", ...}`` when every value is an ISO datetime, else ``_NOT``
     (the syntax of _ISO_DT_RE, read in compiled code: ``_core.iso_datetimes``)."""
-    got = _core.iso_datetimes(vals)
+    got = vals.ask("iso_datetimes") if type(vals) is _Vals else None
+    if got is None:
+        got = _core.iso_datetimes(list(vals))
     if got < 0:
         return _NOT
     spec = {"type": "datetime", "unit": "ns"} if got & 1 else {"type": "datetime"}
@@ -642,6 +687,8 @@ def _iso_datetime(vals: list[str]) -> Any:
 def _custom_datetime(vals: list[str], dayfirst: bool | None = None) -> Any:
     """A ``<date format> %H:%M[:%S[.%f]][ %p]`` datetime shared by every value (a 12-hour
     clock with AM/PM), else ``_NOT``."""
+    if type(vals) is _Vals and not _DT_RE.match(_first(vals)):
+        return _NOT  # (the first value is not one)
     ms = _match_all(_DT_RE, vals)
     if ms is None:
         return _NOT
@@ -690,10 +737,23 @@ def _numeric(vals: list[str], spelling: Spelling = (".", None)) -> str | None:
     Exact decimals are for a schema to ask for.
     """
     dec, thou = spelling
+    if type(vals) is _Vals:
+        kind = vals.ask("numeric", spelling)
+        if kind is not None:
+            return _KINDS[kind]
     if type(vals) is not list:
         vals = list(vals)
     kind = _core.numeric_kind(vals, ord(dec), ord(thou) if thou else 0)
     return _KINDS[kind]
+
+
+def _int_range(vals: Any, spelling: Spelling) -> tuple[int, int] | None:
+    """``_core.int_range`` of the integer texts ``vals`` as read under ``spelling``."""
+    if type(vals) is _Vals:
+        got = vals.ask("int_range", spelling)
+        if got is not None:
+            return got or None
+    return _core.int_range(_spelled(list(vals), spelling))
 
 
 _KINDS = (None, "int", "float")
@@ -705,6 +765,80 @@ PLAIN: Spelling = (".", None)
 # The spellings sniffing tries, simplest first (a tie between readings that agree goes to
 # the first); others (a space, an apostrophe) are read by option only.
 _SPELLINGS: tuple[Spelling, ...] = (PLAIN, (",", None), (".", ","), (",", "."))
+
+
+class _Vals:
+    """A column's distinct trimmed non-empty texts in the order first seen (its typed
+    view), those in ``exclude`` left out: what ``_Stats.typed_values`` lists, read from
+    the compiled sample (``_core.SampleColumns``).  The questions number and date columns
+    are asked (:meth:`ask`) are answered over the fields' bytes without making the
+    texts; iterating makes them (once), for the decisions that walk them."""
+
+    __slots__ = ("_cols", "_j", "_st", "exclude", "_list")
+
+    def __init__(self, st: _Stats, exclude: frozenset[str] = frozenset()) -> None:
+        self._st = st
+        self._cols, self._j = st.cols
+        self.exclude = exclude
+        self._list: list[str] | None = None
+
+    def ask(self, what: str, spelling: Spelling = PLAIN) -> Any:
+        """``SampleColumns.ask`` of this column (None: ask the texts instead)."""
+        dec, thou = spelling
+        return self._cols.ask(self._j, what, self.exclude, ord(dec), ord(thou) if thou else 0)
+
+    def list(self) -> list[str]:
+        if self._list is None:
+            vals = self._st.typed_values()
+            ex = self.exclude
+            self._list = [v for v in vals if v not in ex] if not ex.isdisjoint(vals) else vals
+        return self._list
+
+    def without(self, tokens: Any) -> _Vals:
+        return _Vals(self._st, self.exclude | frozenset(tokens))
+
+    def among(self, tokens: Any) -> list[str]:
+        """The texts of ``tokens`` that are values here."""
+        words = frozenset(tokens) - self.exclude
+        got = self._cols.ask(self._j, "in", words)
+        return [t for t in got if t in words] if got is not None else [
+            v for v in self.list() if v in words
+        ]
+
+    def __iter__(self) -> Any:
+        return iter(self.list())
+
+    def __len__(self) -> int:
+        return len(self.list())
+
+    def __bool__(self) -> bool:
+        got = self.ask("any")
+        return bool(self.list()) if got is None else got
+
+
+def _first(vals: Any) -> str:
+    """The first of the (non-empty) values."""
+    if type(vals) is _Vals:
+        got = vals.ask("first")
+        if got is not None:
+            return got
+        return vals.list()[0]
+    return vals[0]
+
+
+def _without(vals: Any, tokens: frozenset[str]) -> Any:
+    """``vals`` without the texts in ``tokens``."""
+    if type(vals) is _Vals:
+        return vals.without(tokens)
+    return vals if tokens.isdisjoint(vals) else [v for v in vals if v not in tokens]
+
+
+def _among(vals: Any, tokens: frozenset[str]) -> list[str]:
+    """The values of ``vals`` that are in ``tokens``."""
+    if type(vals) is _Vals:
+        return vals.among(tokens)
+    return [v for v in vals if v in tokens]
+
 
 
 def normalize_number(v: str, spelling: Spelling) -> str | None:
@@ -826,17 +960,18 @@ def _classify(
     Numbers are read under ``spelling``; ``words`` are the dialect's own boolean words."""
     if not vals:
         return None
-    if all(v.lower() in _BOOL_WORDS or v in words for v in vals) and any(
-        v not in ("0", "1") for v in vals
+    first = _first(vals)
+    if (
+        (first.lower() in _BOOL_WORDS or first in words)
+        and all(v.lower() in _BOOL_WORDS or v in words for v in vals)
+        and any(v not in ("0", "1") for v in vals)
     ):
         return {"type": "bool"}
     kind = _numeric(vals, spelling)
-    if kind is not None and spelling != PLAIN:
-        vals = _spelled(vals, spelling)  # type: ignore[assignment]
     if kind == "int":
         # None: a leading zero (identifiers such as zip codes keep their zeros), or
         # beyond 64 bits (text, exactly as written)
-        lohi = _core.int_range(vals)
+        lohi = _int_range(vals, spelling)
         t = _int_type(*lohi) if lohi is not None else None
         return {"type": t} if t else None  # beyond 64 bits: text, exactly as written
     if kind == "float":
@@ -862,7 +997,7 @@ def _round_width(nbytes: int) -> int:
 class _Stats:
     """What the sample says about one column (kept to widen it later)."""
 
-    counts: Counter  # verbatim text -> occurrences
+    _counts: Counter | None  # verbatim text -> occurrences (see counts)
     max_bytes: int = 0
     lo: int | None = None  # integer range seen (typed view)
     hi: int | None = None
@@ -870,22 +1005,65 @@ class _Stats:
     swapped_date: bool = False
     typed: list[str] | None = None  # typed_values(), once computed
     blank: bool = False  # some value is empty or only spaces and tabs (with typed)
+    cols: Any = None  # (_core.SampleColumns, index): where counts and typed are made from
+
+    @property
+    def counts(self) -> Counter:
+        if self._counts is None:
+            cols, j = self.cols
+            self._counts, _, _, self.typed = cols.summary(j, Counter)
+        return self._counts
 
     @classmethod
     def of_counts(cls, raw: dict[bytes, int]) -> _Stats:
         """From the column's fields as split (bytes) -> occurrences."""
-        st = cls(counts=Counter())
+        st = cls(_counts=Counter())
         st.max_bytes, st.blank, st.typed = _core.column_stats(raw, st.counts)
         st.nonnull = sum(st.counts.values()) - st.counts.get("", 0)
         return st
 
     @classmethod
-    def of_summary(cls, summary: tuple[Counter, int, bool, list[str]]) -> _Stats:
-        """From one of ``_core.span_summaries``'s columns."""
-        counts, max_bytes, blank, typed = summary
-        st = cls(counts=counts, max_bytes=max_bytes, typed=typed, blank=blank)
-        st.nonnull = sum(counts.values()) - counts.get("", 0)
+    def of_columns(cls, cols: Any, j: int) -> _Stats:
+        """From column ``j`` of ``_core.sample_columns``: its texts are made only when
+        a decision asks for them (``counts``, ``typed_values``; ``values`` answers
+        the questions about numbers and dates without them)."""
+        rows, empty, max_bytes, blank, _, distinct, nbytes = cols.facts(j)
+        st = cls(
+            _counts=None,
+            max_bytes=max_bytes,
+            blank=blank,
+            nonnull=rows - empty,
+            cols=(cols, j),
+        )
+        st._sizes = (rows, distinct, nbytes, empty > 0)
         return st
+
+    _sizes: tuple[int, int, int, bool] | None = None  # of_columns: see sizes
+
+    def sizes(self) -> tuple[int, int, int, bool]:
+        """``(rows, distinct, bytes, empty)``: the values, the distinct ones, the UTF-8
+        bytes of them all, and whether one is empty (verbatim)."""
+        if self._sizes is None or self._counts is not None:
+            c = self.counts
+            nbytes = sum(len(v.encode("utf-8")) * n for v, n in c.items())
+            return sum(c.values()), len(c), nbytes, "" in c
+        return self._sizes
+
+    def verbatim(self, tokens: Any) -> bool:
+        """Is one of ``tokens`` a value as written (not trimmed)?"""
+        if self._counts is None and self.cols is not None:
+            cols, j = self.cols
+            got = cols.verbatim(j, tokens)
+            if got is not None:
+                return got
+        return any(t in self.counts for t in tokens)
+
+    def values(self) -> Any:
+        """The typed view (:meth:`typed_values`), as a :class:`_Vals` when the stats
+        come from the compiled sample."""
+        if self.cols is not None and self.typed is None:
+            return _Vals(self)
+        return self.typed_values()
 
     @classmethod
     def of(cls, values: Any) -> _Stats:
@@ -893,7 +1071,7 @@ class _Stats:
         raw = Counter(values)
         if raw and isinstance(next(iter(raw)), bytes):
             return cls.of_counts(raw)
-        st = cls(counts=raw)
+        st = cls(_counts=raw)
         st.max_bytes = max((len(v.encode("utf-8")) for v in raw), default=0)
         st.nonnull = sum(st.counts.values()) - st.counts.get("", 0)
         return st
@@ -909,6 +1087,8 @@ class _Stats:
     def typed_values(self) -> list[str]:
         """Distinct trimmed non-empty texts (the typed view of the column), in the order
         first seen.  The list is kept: do not change it."""
+        if self.typed is None and self.cols is not None:
+            self.counts  # noqa: B018 (made with the typed view)
         if self.typed is None:
             trimmed = [v.strip(" \t") for v in self.counts]
             self.blank = "" in trimmed
@@ -917,8 +1097,9 @@ class _Stats:
 
     def has_null(self, nulls: tuple[str, ...]) -> bool:
         """Is some value, trimmed, one of ``nulls``?"""
-        vals = self.typed_values()
-        return (self.blank and "" in nulls) or not frozenset(nulls).isdisjoint(vals)
+        if self.blank and "" in nulls:
+            return True
+        return bool(_among(self.values(), frozenset(nulls)))
 
     def see(self, text: str) -> None:
         """Account for one value met outside the sample."""
@@ -937,16 +1118,17 @@ def _lengths_vary(st: _Stats, longest: int | None = None) -> bool:
         return True
     if top <= TEXT_MIN_BYTES:
         return False
-    rows = sum(st.counts.values())
-    mean = sum(len(v.encode("utf-8")) * n for v, n in st.counts.items()) / max(rows, 1)
+    rows, _, nbytes, _ = st.sizes()
+    mean = nbytes / max(rows, 1)
     return _round_width(top) > TEXT_SAVING * (TEXT_REF_BYTES + mean)
 
 
 def _text_column(name: str, st: _Stats, null_values: tuple[str, ...]) -> Column:
     """category, text or str, by the documented cardinality and length rules."""
     tokens = set(null_values) - {""}
-    nullable = "" in st.counts and not any(t in st.counts for t in tokens)
-    distinct = len(st.counts) - ("" in st.counts)
+    _, distinct, _, empty = st.sizes()
+    nullable = empty and not st.verbatim(tokens)
+    distinct -= empty
     if 0 < distinct <= CATEGORY_MAX_DISTINCT and distinct <= CATEGORY_MAX_RATIO * st.nonnull:
         return Column(
             name=name,
@@ -971,16 +1153,14 @@ def _infer(
     specs: list[dict[str, Any] | None] = []
     adopted: set[str] = set()
     for st in stats:
-        vals = st.typed_values()
+        vals = st.values()
         if null_values is not None:
-            given = frozenset(null_values)
-            if not given.isdisjoint(vals):
-                vals = [v for v in vals if v not in given]
+            vals = _without(vals, frozenset(null_values))
         spec = _classify(vals, spelling, words, dayfirst)
-        if spec is None and null_values is None and not _NULL_SET.isdisjoint(vals):
-            toks = [v for v in vals if v in _NULL_SET]
-            rest = [v for v in vals if v not in _NULL_SET]
-            if toks and rest:
+        toks = _among(vals, _NULL_SET) if spec is None and null_values is None else None
+        if toks:
+            rest = _without(vals, _NULL_SET)
+            if rest:
                 spec = _classify(rest, spelling, words, dayfirst)
                 if spec is not None:
                     adopted.update(toks)
@@ -1431,8 +1611,10 @@ def _bool_vote(head: str, vals: list[str]) -> bool | None:
     single letters for them (``T/F``, ``Y/N``): None when the column is not such a column,
     True ("header") when the first value is not written like the values below (a letter
     over words, a word over letters, or not a boolean at all), False ("data") when it is."""
+    if not vals or not all(v.lower() in _BOOLISH for v in vals):  # (the first non-word stops)
+        return None
     low = [v.lower() for v in vals]
-    if not low or not all(v in _BOOLISH for v in low) or all(v in ("0", "1") for v in low):
+    if all(v in ("0", "1") for v in low):
         return None
     h = head.lower()
     if h not in _BOOLISH or h in ("0", "1"):
@@ -1448,9 +1630,13 @@ def _detect_header(rows: list[list[bytes]]) -> bool:
     firstt = [f.strip(" \t") for f in first]
     body = rows[1:200]
     columns = []
-    for j in range(len(firstt)):
+    width = len(firstt)
+    # the body's columns (one transposition when every row is as wide as the first)
+    whole = list(zip(*body)) if body and all(len(r) == width for r in body) else None
+    for j in range(width):
         # the distinct trimmed non-empty texts in the order first seen, as _Stats has them
-        vals = _core.column_stats(dict.fromkeys((r[j] for r in body if j < len(r)), 1), {})[2]
+        col = whole[j] if whole is not None else (r[j] for r in body if j < len(r))
+        vals = _core.column_stats(dict.fromkeys(col, 1), {})[2]
         columns.append([v for v in vals if v not in _NULL_SET] or vals)
     sp, _ = sniff_spelling([[v for v in vals if v not in _NULL_SET] for vals in columns])
     names_like = (
@@ -1817,7 +2003,15 @@ def _window_rows(
     return [], [], start
 
 
-def _sample(
+def _sample(*args: Any, **kw: Any) -> _Sample:
+    """:func:`_sample_of`, forgetting the head's UTF-8 answer after it (_utf8_ok)."""
+    try:
+        return _sample_of(*args, **kw)
+    finally:
+        _UTF8_LAST[0] = None
+
+
+def _sample_of(
     raw: _Raw,
     rows_cap: int,
     delimiter: str | None,
@@ -2096,15 +2290,18 @@ def widen_for(schema: Schema, error: BaseException) -> Schema | None:
     )
 
 
-def _check_sample(data: bytes, header: bool):
-    """A check that converts the sample (UTF-8 bytes) with the real converter."""
+def _check_sample(data: bytes, header: bool, rows: int = 1 << 14):
+    """A check that converts the sample (UTF-8 bytes, ``rows`` rows) with the real
+    converter."""
     from .pipeline import run  # late: the pipeline is not needed to sniff
 
     def check(schema: Schema) -> None:
         d = schema.dialect.to_dict() | {"encoding": "utf-8", "header": header}
         schema = schema.replace(dialect=Dialect.from_dict(d))
         with open_source(data, "utf-8") as source:
-            run(source, schema, _DiscardWriter(schema.dtype()))
+            # (a window for the sample's rows: 16,384 wide rows zeroed cost more than
+            # checking them)
+            run(source, schema, _DiscardWriter(schema.dtype(), max(1, min(rows + 1, 1 << 14))))
 
     return check
 
@@ -2260,8 +2457,7 @@ def _as_tuple(words: Any) -> Any:
 def _number_texts(st: _Stats, null_values: Any) -> list[str]:
     """A column's distinct trimmed values that may be numbers (null words left out)."""
     nulls = _NULL_SET if null_values is None else frozenset(null_values)
-    vals = st.typed_values()
-    return vals if nulls.isdisjoint(vals) else [v for v in vals if v not in nulls]
+    return _without(st.values(), nulls)
 
 
 def _partial(
@@ -2433,15 +2629,14 @@ def infer_schema(
         original = None
         names = [f"column_{i + 1}" for i in range(sample.ncols)]
     renamed = original is not None and names != original
-    summaries = _core.span_summaries(
+    columns_of = _core.sample_columns(
         [(buf, fin, starts) for buf, fin, starts, _ in sample.segments],
         sample.ncols,
         sn.word(),
         _q(sn.quote),
         sn.structure["trailing_delimiter"],
-        Counter,
     )
-    stats = [_Stats.of_summary(c) for c in summaries]
+    stats = [_Stats.of_columns(columns_of, j) for j in range(sample.ncols)]
     spelling, unread = sniff_spelling(
         [_number_texts(st, null_values) for st in stats], decimal, thousands
     )
@@ -2485,7 +2680,7 @@ def infer_schema(
     data = _sample_bytes(sample, names)
     schema = _fit(
         schema,
-        _check_sample(data, sample.header is not None),
+        _check_sample(data, sample.header is not None, sample.nrows),
         stats,
         MAX_PASSES + 16 * len(cols),
         fixed=fixed,

@@ -1,0 +1,152 @@
+"""The sample's columns classified over their bytes (``_core.sample_columns``) against
+the rules they replace.
+
+Inference used to make a ``str`` per distinct field and ask its questions of lists of
+texts (``_core.numeric_kind``, ``int_range``, ``iso_dates``, ``iso_datetimes``, set
+membership); ``SampleColumns.ask`` answers the same questions from the split sample
+without the texts.  Each answer is checked here against the list rule on the texts
+Python itself decodes and strips (and, for numbers, against ``float()``/``int()``), and
+the column decisions of ``infer._infer`` from both kinds of statistics are compared.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fastetl import _core
+from fastetl import infer as inf
+
+from test_infer_core import csv_of, ref_column_kind
+
+NULLS = sorted(inf._NULL_SET)
+SPELLINGS = inf._SPELLINGS
+
+# fields that look like what inference meets: numbers in every spelling, dates and
+# datetimes, null words, words, blanks and spaces around, non-ASCII text, and bytes that
+# are not UTF-8
+field_text = st.one_of(
+    st.from_regex(r"[+-]?[0-9]{1,21}", fullmatch=True),
+    st.from_regex(r"-?[0-9]{1,3}([.,][0-9]{3}){0,2}([.,][0-9]{1,3})?", fullmatch=True),
+    st.from_regex(r"[+-]?[0-9]{0,4}\.[0-9]{0,4}([eE][+-]?[0-9]{1,3})?", fullmatch=True),
+    st.from_regex(r"(19|20)[0-9]{2}-[01][0-9]-[0-3][0-9]", fullmatch=True),
+    st.from_regex(
+        r"20[0-9]{2}-[01][0-9]-[0-3][0-9][T ][0-2][0-9]:[0-5][0-9](:[0-6][0-9](\.[0-9]{1,9})?)?"
+        r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?",
+        fullmatch=True,
+    ),
+    st.sampled_from(NULLS + ["", " ", "\t", "inf", "-NaN", "true", "no", "0", "1", "007",
+                             "é", "1,5", "Dec 8, 2022", "01/02/2024"]),
+    st.text(alphabet="ab1 .-,\t\u00e9", max_size=6),
+)
+field_bytes = st.one_of(
+    st.tuples(field_text, st.sampled_from(["", " ", "\t"]), st.sampled_from(["", " "])).map(
+        lambda t: (t[1] + t[0] + t[2]).encode()
+    ),
+    st.binary(max_size=3),  # not UTF-8 too
+)
+
+
+def columns_of(rows: list[list[bytes]], ncols: int):
+    data = csv_of(rows, None, False)
+    spans, status, nxt = _core.split_spans(data, 0, True, ord(","), ord('"'), 10**6)
+    assert (status, nxt) == (0, len(data))
+    return _core.sample_columns([(data, True, [s for s, _, _, _ in spans])], ncols, ord(","),
+                                ord('"'))
+
+
+def typed_of(column: list[bytes]) -> list[str]:
+    """The distinct trimmed non-empty texts, in the order first seen (Python alone)."""
+    counts = Counter(f.decode("utf-8", errors="replace") for f in column)
+    return list(dict.fromkeys(t for t in (v.strip(" \t") for v in counts) if t))
+
+
+def list_answer(what: str, vals: list[str], spelling) -> object:
+    """The list rule each compiled question replaces."""
+    dec, thou = spelling
+    if what == "numeric":
+        return _core.numeric_kind(vals, ord(dec), ord(thou) if thou else 0)
+    if what == "int_range":
+        got = _core.int_range(inf._spelled(vals, spelling) or [])
+        return got if got is not None else False
+    if what == "iso_dates":
+        return _core.iso_dates(vals)
+    if what == "iso_datetimes":
+        return _core.iso_datetimes(vals)
+    if what == "any":
+        return bool(vals)
+    return vals[0] if vals else None  # first
+
+
+@settings(max_examples=300)
+@given(
+    st.integers(1, 3).flatmap(
+        lambda k: st.lists(st.lists(field_bytes, min_size=k, max_size=k), min_size=1,
+                           max_size=25)
+    ),
+    st.sampled_from(SPELLINGS),
+    st.data(),
+)
+def test_every_question_is_answered_as_the_texts_answer_it(rows, spelling, data):
+    ncols = len(rows[0])
+    cols = columns_of(rows, ncols)
+    for j in range(ncols):
+        column = [r[j] for r in rows]
+        texts = [f.decode("utf-8", errors="replace") for f in column]
+        # left out: null words, numbers, and values of the column itself
+        exclude = data.draw(
+            st.lists(st.sampled_from(NULLS + ["", "-999", "é", "0", *typed_of(column)]),
+                     max_size=4)
+        )
+        vals = [v for v in typed_of(column) if v not in set(exclude)]
+        utf8 = all(f.decode("utf-8", errors="replace").encode() == f for f in column)
+        rows_n, empty, longest, blank, ascii_, distinct, nbytes = cols.facts(j)
+        assert rows_n == len(column)
+        assert empty == column.count(b"")
+        assert longest == max(map(len, column))
+        assert blank == any(not t.strip(" \t") for t in texts)
+        assert ascii_ == all(f.isascii() for f in column)
+        assert distinct == len(set(column))
+        assert nbytes == sum(map(len, column))
+        for what in ("numeric", "int_range", "iso_dates", "iso_datetimes", "any", "first"):
+            if what == "int_range" and list_answer("numeric", vals, spelling) != 1:
+                continue  # (asked of integer columns only)
+            got = cols.ask(j, what, exclude, ord(spelling[0]),
+                           ord(spelling[1]) if spelling[1] else 0)
+            if not utf8:
+                assert got is None
+                continue
+            assert got == list_answer(what, vals, spelling), (what, vals)
+        if utf8 and spelling == inf.PLAIN:
+            assert cols.ask(j, "numeric", exclude) == (ref_column_kind(vals) if vals else 0)
+            words = sorted(set(NULLS) - set(exclude))
+            assert sorted(cols.ask(j, "in", words)) == sorted(set(vals) & set(words))
+            assert cols.verbatim(j, NULLS) == any(t in set(NULLS) for t in texts)
+
+
+@settings(max_examples=200)
+@given(
+    st.integers(1, 3).flatmap(
+        lambda k: st.lists(st.lists(field_bytes, min_size=k, max_size=k), min_size=1,
+                           max_size=25)
+    ),
+    st.sampled_from([None, ("",), ("", "NA"), ("-",)]),
+    st.sampled_from(SPELLINGS),
+)
+def test_column_decisions_equal_those_from_the_texts(rows, null_values, spelling):
+    # the decisions of inference from the compiled columns equal those from the texts
+    # (the statistics the list rules read: _Stats.of with the fields as split)
+    ncols = len(rows[0])
+    cols = columns_of(rows, ncols)
+    names = [f"c{j}" for j in range(ncols)]
+    compiled = [inf._Stats.of_columns(cols, j) for j in range(ncols)]
+    texts = [inf._Stats.of([r[j] for r in rows]) for j in range(ncols)]
+    got = inf._infer(names, compiled, null_values, spelling)
+    want = inf._infer(names, texts, null_values, spelling)
+    assert got == want
+    numbers = [inf._number_texts(s, null_values) for s in compiled]
+    assert inf.sniff_spelling(numbers) == inf.sniff_spelling(
+        [inf._number_texts(s, null_values) for s in texts]
+    )
