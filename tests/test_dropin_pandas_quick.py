@@ -104,3 +104,15 @@ def test_switching_columns_differential(tmp_path_factory, columns):
     path = _file(tmp_path_factory.mktemp("quick"), header, columns)
     got = same(path)
     assert isinstance(got, pandas.DataFrame)
+
+
+@pytest.mark.parametrize("big", ["12345678901234567890", " -9223372036854775809", "+" + "9" * 25])
+def test_a_big_integer_among_free_text(tmp_path, big):
+    # a column of mostly distinct texts (read out of line) holding an integer of 19+
+    # digits: pandas reads such a column its own way (handed to pandas), as a column of
+    # texts beside it that only start like numbers is not
+    n = 3 * dropin.QUICK_ROWS
+    free = [f"item {i} of {i * 7 % 11}" for i in range(n)]
+    near = [f"{10**18 + i} x" for i in range(n)]
+    same(_file(tmp_path, ["free", "near"], [free[:-1] + [big], near]))
+    own(_file(tmp_path, ["free", "near"], [free, near], name="own.csv"))

@@ -1583,6 +1583,7 @@ def _surely_text(raw: np.ndarray, marks: str = "") -> np.ndarray:
 
 _BIG_INT = re.compile(r"\s*[+\-]?\d{19,}\s*")
 _DIGITS = _table(b"0123456789")
+_NUMBER_LEAD = _table(b"0123456789+- ")
 
 
 def _fixed(offsets: np.ndarray, data: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -1600,11 +1601,13 @@ def _fixed(offsets: np.ndarray, data: np.ndarray, rows: np.ndarray) -> np.ndarra
 def _big_ints(offsets: np.ndarray, data: np.ndarray, marks: str = "") -> bool:
     """True when a value of an Arrow string column is an integer of 19 digits or more:
     pandas reads a column holding one in ways of its own (uint64, Python ints, '' for NA)."""
-    rows = np.flatnonzero(np.diff(offsets) >= 19)
-    if not len(rows):
+    if not len(data) or len(offsets) < 2:
         return False
-    first = data[offsets[rows]]
-    rows = rows[_DIGITS[first] | (first == 43) | (first == 45) | (first == 32)]
+    # the first byte of every value first (one gather: free text mostly starts with a
+    # letter), then the length of the few that start like a number
+    first = data[np.minimum(offsets[:-1], len(data) - 1)]
+    rows = np.flatnonzero(_NUMBER_LEAD[first])
+    rows = rows[offsets[rows + 1] - offsets[rows] >= 19]
     if not len(rows):
         return False
     sub = _fixed(offsets, data, rows)
