@@ -1359,38 +1359,13 @@ _BLANK_LINE = re.compile(
 
 def _blank_lines_guard(plan: _Plan) -> None:
     """pandas skips a line of blanks; fastetl reads it as a row (a short one, filled with
-    nulls): Unsupported when the file may have such a line (the first, cheap stage of
-    this check, a blank beside a line break, is made during the read: _BlankScan).  With
-    skip_blank_lines=False pandas keeps every blank line as a row: Unsupported when
-    there is one."""
+    nulls): Unsupported when the file may have such a line.  With skip_blank_lines=False
+    pandas keeps every blank line as a row: Unsupported when there is one."""
     if not plan.guards["skip_blank_lines"]:
         if plan.dialect_extra.get("comment") is not None or _BLANK_LINE.search(_raw(plan)):
             raise Unsupported("skip_blank_lines=False with a blank line or comments")
-
-
-class _BlankScan:
-    """The first stage of :func:`_blank_lines_guard`, piece by piece as the read goes
-    (each piece just parsed, its pages still mapped: no pass of its own over the file
-    before the read); :meth:`verdict` after the read."""
-
-    def __init__(self, plan: _Plan) -> None:
-        self.plan, self.at, self.found = plan, 0, False
-
-    def upto(self, done: int) -> None:
-        """Look at the input up to ``done`` (with one byte of each neighbour, so every
-        pair of bytes is seen; a blank at a piece's edge is a finding, as at the file's:
-        the second stage decides)."""
-        if self.found or done <= self.at:
-            return
-        raw = _raw(self.plan)
-        lo, hi = max(0, self.at - 1), min(len(raw), done + 1)
-        with memoryview(raw) as view, view[lo:hi] as piece:
-            self.found = bool(_core.blank_beside(piece, b"\r\n"))
-        self.at = done
-
-    def verdict(self) -> None:
-        self.upto(self.plan.size)
-        if self.found and re.search(rb"(?:^|[\r\n])[ \t]+(?:[\r\n]|$)", _raw(self.plan)):
+    if _blank_beside(plan, b"\r\n"):
+        if re.search(rb"(?:^|[\r\n])[ \t]+(?:[\r\n]|$)", _raw(plan)):
             raise Unsupported("a line of blanks, which pandas skips")
 
 
@@ -1431,17 +1406,10 @@ def _read(plan: _Plan) -> Any:
             data = plan.data if plan.data is not None else _raw(plan) if plan.size else b""
             view = memoryview(data)
             writer = ColumnWriter(schema)
-            scan = _BlankScan(plan)
             _let_go(plan)
-
-            def progress(done: int) -> None:
-                scan.upto(done)
-                _let_go(plan, done)
-
             try:
                 meta = read_into(view, schema, writer, workers=_workers(plan.size),
-                                 progress=progress)
-                scan.verdict()
+                                 progress=lambda done: _let_go(plan, done))
             finally:
                 _let_go(plan)
                 try:
