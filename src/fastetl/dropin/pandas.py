@@ -930,7 +930,7 @@ def _guess(plan: _Plan, opts: dict[str, Any]) -> pandas.DataFrame:
             # may be about that buffer; pandas is asked again, with the call as given
             raise _PandasSays()
         for w in seen:  # ... with the warnings it gave on the way (at read_csv's caller)
-            warnings.warn(w.message, w.category, stacklevel=4)
+            warnings.warn(w.message, w.category, stacklevel=5)
         raise _PandasSays(failed)
     for w in seen:
         if not issubclass(w.category, (DeprecationWarning, FutureWarning)):
@@ -938,6 +938,104 @@ def _guess(plan: _Plan, opts: dict[str, Any]) -> pandas.DataFrame:
             raise Unsupported(f"pandas warns about the first rows ({w.category.__name__})")
     plan.guards["warnings"] = seen  # about the arguments: said again with the answer
     return sample
+
+
+QUICK_BYTES = 1 << 20  # inputs up to here may skip pandas' sample (see _quick_columns)
+QUICK_ROWS = 100  # data rows the quick guess looks at
+_INTS_TEXT = re.compile(r"(?:[ \t]*[+\-]?[0-9]+[ \t]*\n)+")
+_NUMBERS_TEXT = re.compile(  # (each part unambiguous: no backtracking blow-up)
+    r"(?:[ \t]*[+\-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+\-]?[0-9]+)?[ \t]*\n)+"
+)
+# the keywords a call may give and still try the quick guess (every other one at pandas'
+# default: labels straight from the header row, no dtype, no dates, no index, nothing
+# that changes a field's bytes or its type, no keyword pandas warns about)
+_QUICK_KEYWORDS = frozenset(
+    {"filepath_or_buffer", "sep", "delimiter", "encoding", "compression", "nrows", "skiprows",
+     "low_memory", "memory_map", "engine", "quotechar", "quoting"}
+)
+_QUICK_DEFAULTS = {
+    k: p.default for k, p in SIGNATURE.parameters.items() if k not in _QUICK_KEYWORDS
+}
+
+
+def _quick_applies(plan: _Plan, opts: dict[str, Any]) -> bool:
+    """Whether this call may try :func:`_quick_columns` before pandas' sample: a small
+    input (where pandas' own read of the first rows would cost as much as the whole
+    answer), a header row, the plain dialect, the default backend."""
+    return (
+        plan.size <= QUICK_BYTES and plan.header and plan.backend is None
+        and not plan.guards["mi_header"] and not plan.guards["chunk"]
+        and plan.guards["marks"] == "." and set(plan.dialect_extra) <= {"ragged"}
+        and plan.delimiter != _WHITESPACE
+        and all(_is_default(opts[k], (v,)) for k, v in _QUICK_DEFAULTS.items())
+    )
+
+
+def _quick_kind(values: list[str], nulls: frozenset[str]) -> str:
+    """A column's first guess from its first values: int where all but NA are integers,
+    float where all are numbers (or NA only: float64 to pandas), else text, where one is
+    surely text to pandas or a bool word (bools are read as text and made bools by
+    _text).  Only "text" must be pandas' own verdict (such a column is never read as a
+    number); a number guess is checked by the read and widened as pandas says (_widen)."""
+    vals = [v for v in values if v not in nulls]
+    if not vals:
+        return "float"
+    joined = "\n".join(vals) + "\n"  # (one match per column, not one per value)
+    if _INTS_TEXT.fullmatch(joined):
+        return "int"
+    if _NUMBERS_TEXT.fullmatch(joined):
+        return "float"
+    if any(not _not_text(v) or v.strip().lower() in _BOOLS for v in vals):
+        return "text"
+    return "float"
+
+
+def _quick_columns(plan: _Plan) -> None:
+    """The columns of the result for a call :func:`_quick_applies` to, without pandas'
+    sample: the labels are the header row's fields (Unsupported where pandas would
+    rename one: empty, repeated), the first guess of each column's type is
+    :func:`_quick_kind` of its first QUICK_ROWS values.  Unsupported where the rows are
+    not plainly split (then pandas' sample decides, as for any other call)."""
+    raw = _first_row(plan)
+    try:
+        fields = [f.decode("utf-8") for f in raw]
+    except UnicodeDecodeError:
+        raise Unsupported("a header that is not UTF-8") from None
+    if _mangled(fields):
+        raise Unsupported("a header pandas renames")
+    n = len(fields)
+    head, _start, pos, final = plan.guards["first_row"]
+    d, q = ord(plan.delimiter), ord(plan.quote) if plan.quote else -1
+    rows: list[list[str]] = []
+    while len(rows) < QUICK_ROWS and pos < len(head):
+        status, got, nxt = _core.split_row(head, pos, len(head), final, d, q)
+        if status == -1 and not final:
+            break  # (the row goes on past the head: the rows before it are enough)
+        if status != 0 or len(got) > n:
+            raise Unsupported("rows the quick guess cannot split (or longer than the header)")
+        if not head[pos:nxt].strip(b"\r\n"):
+            break  # (the end of the input: blank lines only)
+        try:
+            rows.append([f.decode("utf-8") for f in got])
+        except UnicodeDecodeError:
+            raise Unsupported("text that is not UTF-8 in the first rows") from None
+        pos = nxt
+    if not rows:
+        raise Unsupported("no data rows in the head")
+    nulls = frozenset(plan.nulls)
+    plan.nfields = n
+    plan.guards["names"] = list(fields)
+    plan.guards["positions"] = {f: i for i, f in enumerate(fields)}
+    plan.guards["header_fields"] = fields
+    plan.guards["warnings"] = []
+    plan.columns = []
+    for i, f in enumerate(fields):
+        values = [r[i] for r in rows if i < len(r)] or [""]
+        col = _Col(label=f, position=i, kind=_quick_kind(values, nulls))
+        if col.kind == "text" and len(rows) == QUICK_ROWS and len(set(values)) > len(rows) // 2:
+            col.out_of_line = True  # (mostly distinct: as _columns decides on the sample)
+        plan.columns.append(col)
+    plan.labels = pandas.Index(fields)
 
 
 def _date_labels(parse_dates: Any, labels: list[Any], plan: _Plan) -> list[Any]:
@@ -1453,6 +1551,7 @@ def _surely_text(raw: np.ndarray, marks: str = "") -> np.ndarray:
 
 _BIG_INT = re.compile(r"\s*[+\-]?\d{19,}\s*")
 _DIGITS = _table(b"0123456789")
+_NUMBER_LEAD = _table(b"0123456789+- ")
 
 
 def _fixed(offsets: np.ndarray, data: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -1470,11 +1569,13 @@ def _fixed(offsets: np.ndarray, data: np.ndarray, rows: np.ndarray) -> np.ndarra
 def _big_ints(offsets: np.ndarray, data: np.ndarray, marks: str = "") -> bool:
     """True when a value of an Arrow string column is an integer of 19 digits or more:
     pandas reads a column holding one in ways of its own (uint64, Python ints, '' for NA)."""
-    rows = np.flatnonzero(np.diff(offsets) >= 19)
-    if not len(rows):
+    if not len(data) or len(offsets) < 2:
         return False
-    first = data[offsets[rows]]
-    rows = rows[_DIGITS[first] | (first == 43) | (first == 45) | (first == 32)]
+    # the first byte of every value first (one gather: free text mostly starts with a
+    # letter), then the length of the few that start like a number
+    first = data[np.minimum(offsets[:-1], len(data) - 1)]
+    rows = np.flatnonzero(_NUMBER_LEAD[first])
+    rows = rows[offsets[rows + 1] - offsets[rows] >= 19]
     if not len(rows):
         return False
     sub = _fixed(offsets, data, rows)
@@ -1838,9 +1939,31 @@ def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
 
 def _answer(opts: dict[str, Any], replay: dict[str, Any]) -> pandas.DataFrame:
     plan = _plan(opts, replay)
+    df = None
+    if _quick_applies(plan, opts):
+        quick = replace(plan, guards=dict(plan.guards), dialect_extra=dict(plan.dialect_extra))
+        try:
+            df = _answer_plan(quick, opts, quick=True)
+            plan = quick
+        except (Unsupported, _PandasSays):
+            pass  # (pandas' sample decides, as for any other call)
+    if df is None:
+        df = _answer_plan(plan, opts, quick=False)
+    for w in plan.guards["said"] + plan.guards.get("warnings", []):  # (at read_csv's caller)
+        warnings.warn(w.message, w.category, stacklevel=3)
+    return df
+
+
+def _answer_plan(plan: _Plan, opts: dict[str, Any], quick: bool) -> pandas.DataFrame:
+    """The frame of a planned call: the columns from pandas' sample (_guess) or, where
+    ``quick``, from the first rows (_quick_columns)."""
     try:
-        sample = _guess(plan, opts)
-        _columns(plan, opts, sample)
+        if quick:
+            sample = None
+            _quick_columns(plan)
+        else:
+            sample = _guess(plan, opts)
+            _columns(plan, opts, sample)
         if not plan.columns:
             raise Unsupported("no columns")
         index = [] if plan.guards["mi_header"] else _index_labels(plan, opts["index_col"])
@@ -1850,7 +1973,7 @@ def _answer(opts: dict[str, Any], replay: dict[str, Any]) -> pandas.DataFrame:
         table, schema = _read(plan)
         if len(table) == 0:
             # no data rows: pandas' reading of the header (the sample) is all there is
-            if len(sample) != 0:
+            if sample is None or len(sample) != 0:
                 raise Unsupported("no data rows to fastetl, some to pandas")
             df = sample
         else:
@@ -1868,8 +1991,6 @@ def _answer(opts: dict[str, Any], replay: dict[str, Any]) -> pandas.DataFrame:
                 pass
     if index:
         df = _set_index(df, plan, index)
-    for w in plan.guards["said"] + plan.guards.get("warnings", []):  # (at read_csv's caller)
-        warnings.warn(w.message, w.category, stacklevel=3)
     return df
 
 

@@ -1,0 +1,118 @@
+"""fastetl.pandas.read_csv on small inputs, where the first guess of the column types
+comes from the first rows (``_quick_columns``) instead of pandas' own read of them.
+
+The guess may be wrong where the first rows mislead it (integers for a while, then a
+fraction; NA, then text ...): the frames must still be pandas' own, compared with
+``assert_frame_equal(check_exact=True)`` against the installed pandas.
+"""
+
+from __future__ import annotations
+
+import pandas
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fastetl.dropin import pandas as dropin
+from test_dropin_pandas import _policy, own, same, write  # noqa: F401 - _policy: autouse
+
+PAST = dropin.QUICK_ROWS + 20  # a row the quick guess does not look at
+
+
+def _file(tmp_path, header, columns, name="q.csv"):
+    """A CSV of ``columns`` (lists of cells, as written) under ``header``."""
+    rows = [",".join(cells) for cells in zip(*columns, strict=True)]
+    return write(tmp_path, ",".join(header) + "\n" + "\n".join(rows) + "\n", name)
+
+
+@pytest.mark.parametrize(
+    "cells, dtype",
+    [
+        (["7"] * PAST + ["2.5"], "float64"),  # ints, then a fraction
+        (["7"] * PAST + ["abc"], "str"),  # ints, then text
+        ([""] * PAST + ["3"], "float64"),  # NA, then an int: float64 with NaN
+        ([""] * PAST + ["abc"], "str"),  # NA, then text
+        (["NA"] * PAST + ["True"], "object"),  # NA, then a bool: pandas' object bools
+        (["1.5"] * PAST + ["x y"], "str"),  # floats, then text
+        (["True", "false", "TRUE"] * 50, "bool"),  # bool words in any case
+        (["inf", "-1e5", "3"] * 50, "float64"),  # pandas' own float words
+        ([""] * PAST, "float64"),  # NA only
+        (["-3", " 4", "+5"] * 50, "int64"),
+    ],
+)
+def test_a_misleading_head_on_own_path(tmp_path, cells, dtype):
+    ids = [str(i) for i in range(len(cells))]
+    got = own(_file(tmp_path, ["id", "v"], [ids, cells]))
+    assert str(got["v"].dtype) == dtype
+
+
+def test_labels_as_pandas_spells_them(tmp_path):
+    path = write(tmp_path, '\ufeff a ,"b,c",é,"d ""e"""\n1,x,2.5,\n3,y,,z\n')
+    got = own(path)
+    assert list(got.columns) == [" a ", "b,c", "é", 'd "e"']
+
+
+@pytest.mark.parametrize(
+    "text", ["a,a\n1,2\n3,4\n", "a,,b\n1,2,3\n4,5,6\n", "a,b\n1,2,3\n4,5,6\n"]
+)
+def test_a_header_pandas_renames_or_a_longer_row(tmp_path, text):
+    # renamed labels (a.1, Unnamed: 1) and an implicit index: pandas' sample says
+    same(write(tmp_path, text))
+
+
+def test_rows_longer_than_the_header_past_the_head(tmp_path):
+    ids = [str(i) for i in range(PAST)]
+    path = _file(tmp_path, ["a", "b"], [ids, ids])
+    with open(path, "a", encoding="utf-8") as f:
+        f.write("1,2,3\n")
+    same(path)  # (pandas' ParserError, by fastetl too)
+
+
+def test_mostly_distinct_text_and_a_dictionary(tmp_path):
+    n = 3 * dropin.QUICK_ROWS
+    free = [f"item {i} of {i * 7 % 11}" for i in range(n)]
+    few = ["north", "south", "east"] * dropin.QUICK_ROWS
+    got = own(_file(tmp_path, ["free", "few"], [free, few]))
+    assert got["free"].dtype == "str" and got["few"].dtype == "str"
+
+
+_CELL = {
+    "int": st.integers(-(10**12), 10**12).map(str),
+    "float": st.floats(allow_nan=False, allow_infinity=False, width=32).map(repr),
+    "na": st.sampled_from(["", "NA", "nan", "NULL", "n/a"]),
+    "bool": st.sampled_from(["True", "False", "true", "FALSE"]),
+    "word": st.text("abcxyz -", min_size=1, max_size=6).filter(lambda s: s.strip() != ""),
+}
+
+
+@st.composite
+def _switching_columns(draw):
+    """Columns whose cells are of one kind up to a row near QUICK_ROWS, then of another."""
+    rows = draw(st.integers(1, dropin.QUICK_ROWS + 40))
+    columns = []
+    for _ in range(draw(st.integers(1, 4))):
+        first, then = draw(st.sampled_from(sorted(_CELL))), draw(st.sampled_from(sorted(_CELL)))
+        at = draw(st.integers(0, rows))
+        columns.append([draw(_CELL[first] if i < at else _CELL[then]) for i in range(rows)])
+    return columns
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(columns=_switching_columns())
+def test_switching_columns_differential(tmp_path_factory, columns):
+    header = [f"c{i}" for i in range(len(columns))]
+    path = _file(tmp_path_factory.mktemp("quick"), header, columns)
+    got = same(path)
+    assert isinstance(got, pandas.DataFrame)
+
+
+@pytest.mark.parametrize("big", ["12345678901234567890", " -9223372036854775809", "+" + "9" * 25])
+def test_a_big_integer_among_free_text(tmp_path, big):
+    # a column of mostly distinct texts (read out of line) holding an integer of 19+
+    # digits: pandas reads such a column its own way (handed to pandas), as a column of
+    # texts beside it that only start like numbers is not
+    n = 3 * dropin.QUICK_ROWS
+    free = [f"item {i} of {i * 7 % 11}" for i in range(n)]
+    near = [f"{10**18 + i} x" for i in range(n)]
+    same(_file(tmp_path, ["free", "near"], [free[:-1] + [big], near]))
+    own(_file(tmp_path, ["free", "near"], [free, near], name="own.csv"))
