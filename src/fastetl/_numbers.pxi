@@ -345,7 +345,7 @@ cdef extern from * nogil:
         if (n <= 0) return 0;
         neg = s[0] == '-';
         i = neg | (s[0] == '+');
-        if (n - i <= 20 && fastetl_tail_mantissa(s + i, (int)(n - i), &mant, &nfrac)) {
+        if (n - i >= 1 && n - i <= 20 && fastetl_tail_mantissa(s + i, (int)(n - i), &mant, &nfrac)) {
             q = -nfrac;
         } else {
             /* an exponent at the end, read backwards, and the mantissa before it */
