@@ -272,18 +272,20 @@ cdef inline int store_category(Parser p, Py_ssize_t field, Col *c, const char *s
     return st
 
 
-cdef inline int store_float64(Parser p, const char *t, Py_ssize_t tn, char *dst) noexcept nogil:
+cdef inline int store_float64(Parser p, const char *t, Py_ssize_t tn, bint room,
+                                char *dst) noexcept nogil:
     cdef double d
-    cdef int st = parse_double(p, t, tn, &d)
+    cdef int st = tail_double(p, t, tn, room, &d)
     if st == ST_OK:
         memcpy(dst, &d, 8)
     return st
 
 
-cdef inline int store_float32(Parser p, const char *t, Py_ssize_t tn, char *dst) noexcept nogil:
+cdef inline int store_float32(Parser p, const char *t, Py_ssize_t tn, bint room,
+                                char *dst) noexcept nogil:
     cdef double d
     cdef float f32
-    cdef int st = parse_double(p, t, tn, &d)
+    cdef int st = tail_double(p, t, tn, room, &d)
     if st == ST_OK:
         f32 = <float>d
         if fastetl_isinf_f(f32) and not isinf(d):
@@ -333,30 +335,32 @@ cdef inline int store_formatted(Col *c, const char *t, Py_ssize_t tn, bint with_
 
 
 cdef inline int store_op(Parser p, const Op *o, const char *s, Py_ssize_t n,
-                         const char *t, Py_ssize_t tn, char *rec) noexcept nogil:
+                         const char *t, Py_ssize_t tn, bint room, char *rec) noexcept nogil:
     """Convert a field's text into the record, flags and nulls already dealt with: ``s``/``n``
-    as in the row with quotes undone (str, category), ``t``/``tn`` trimmed (the rest).
+    as in the row with quotes undone (str, category), ``t``/``tn`` trimmed (the rest);
+    ``room``: the 8 bytes before ``t`` are readable (numbers are read from their end in
+    whole words).
     One switch on ``o.code``; Parser.parse_block is its only caller, so all of it is
     inlined there, each integer width with its own constant."""
     cdef int code = o.code
     cdef char *dst = rec + o.offset
     cdef Col *c = o.col
     if code == OP_I64:
-        return convert_int(t, tn, 8, True, dst)
+        return convert_int(t, tn, 8, True, room, dst)
     elif code == OP_I32:
-        return convert_int(t, tn, 4, True, dst)
+        return convert_int(t, tn, 4, True, room, dst)
     elif code == OP_I16:
-        return convert_int(t, tn, 2, True, dst)
+        return convert_int(t, tn, 2, True, room, dst)
     elif code == OP_I8:
-        return convert_int(t, tn, 1, True, dst)
+        return convert_int(t, tn, 1, True, room, dst)
     elif code == OP_U64:
-        return convert_int(t, tn, 8, False, dst)
+        return convert_int(t, tn, 8, False, room, dst)
     elif code == OP_U32:
-        return convert_int(t, tn, 4, False, dst)
+        return convert_int(t, tn, 4, False, room, dst)
     elif code == OP_U16:
-        return convert_int(t, tn, 2, False, dst)
+        return convert_int(t, tn, 2, False, room, dst)
     elif code == OP_U8:
-        return convert_int(t, tn, 1, False, dst)
+        return convert_int(t, tn, 1, False, room, dst)
     elif code == OP_DECIMAL:
         return store_decimal(c, t, tn, dst)
     elif code == OP_STR:
@@ -366,9 +370,9 @@ cdef inline int store_op(Parser p, const Op *o, const char *s, Py_ssize_t n,
     elif code == OP_TEXT:
         return store_text(p, s, n, dst)
     elif code == OP_FLOAT64:
-        return store_float64(p, t, tn, dst)
+        return store_float64(p, t, tn, room, dst)
     elif code == OP_FLOAT32:
-        return store_float32(p, t, tn, dst)
+        return store_float32(p, t, tn, room, dst)
     elif code == OP_BOOL:
         return store_bool(p, t, tn, dst)
     elif code == OP_ISO_DATE:
@@ -773,7 +777,7 @@ cdef class Parser:
         cdef const char *s
         cdef const char *t
         cdef Py_ssize_t n, tn
-        cdef bint prepared
+        cdef bint prepared, room
         cdef Py_ssize_t itemsize = self.itemsize
         cdef char delim = self.delim
         cdef int quote = self.quote
@@ -871,7 +875,11 @@ cdef class Parser:
                                               rec)
                             if st != ST_STORE:
                                 break
-                        st = store_op(self, o, s, n, t, tn, rec)   # its one call site
+                        # room: the text lies in buf, 8 bytes or more into it (not in a
+                        # scratch buffer: unescaped, or a number with its own decimal mark)
+                        room = sp.start >= 8 and not (prepared and (sp.escaped
+                                                                     or o.col.numfmt))
+                        st = store_op(self, o, s, n, t, tn, room, rec)   # its one call site
                         if st == ST_OK or prepared:
                             break
                         prepared = True   # prepare tells a null, blanks to trim, or a bad value

@@ -226,10 +226,104 @@ cdef extern from * nogil:
         memcpy(&d, &b, sizeof d);
         return d;
     }
+    /* -v when neg (1), else v (0), without a branch: signs in data are coin tosses, and
+       a branch on them is mispredicted half the time. */
+    FASTETL_INLINE double fastetl_signed(double v, int neg) {
+        uint64_t b;
+        memcpy(&b, &v, sizeof b);
+        b ^= (uint64_t)(neg != 0) << 63;
+        memcpy(&v, &b, sizeof v);
+        return v;
+    }
     static const double fastetl_pow10[23] = {
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
         1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
     };
+    /* Reading a number from its end.  A field that starts at least 8 bytes into the
+       parser's buffer ("room") can be read in whole words ending at any point of it: the
+       bytes before it in the word belong to the buffer (the previous field, a delimiter)
+       and are replaced by '0', so no length needs a loop or a branch per digit. */
+    #define FASTETL_ZEROS 0x3030303030303030ULL
+
+    /* The k (1 or more; 8 when more) text bytes before p + 8 as the end of an eight-byte
+       word (fastetl_load8's order), '0' in place of the 8 - k bytes before them. */
+    FASTETL_INLINE uint64_t fastetl_digit_word(const char *p, int k) {
+        int pad = k >= 8 ? 0 : 8 * (8 - k);                 /* 0 to 56 */
+        uint64_t mask = (1ULL << pad) - 1;
+        return (fastetl_load8(p) & ~mask) | (FASTETL_ZEROS & mask);
+    }
+
+    /* s[0:L] (1 <= L <= 19), ASCII digits only, into *out: 1, or 0 for any other text.
+       Reads the 8 * ceil(L / 8) bytes before s + L (room). */
+    FASTETL_INLINE int fastetl_tail_digits(const char *s, int L, uint64_t *out) {
+        const char *e = s + L;
+        uint64_t w0 = fastetl_digit_word(e - 8, L), w1, w2;
+        if (L <= 8) {
+            if (!fastetl_all8digits(w0)) return 0;
+            *out = fastetl_parse8(w0);
+            return 1;
+        }
+        w1 = fastetl_digit_word(e - 16, L - 8);
+        w2 = L > 16 ? fastetl_digit_word(e - 24, L - 16) : FASTETL_ZEROS;
+        if (!(fastetl_all8digits(w0) & fastetl_all8digits(w1) & fastetl_all8digits(w2)))
+            return 0;
+        *out = (fastetl_parse8(w2) * 100000000ULL + fastetl_parse8(w1)) * 100000000ULL
+               + fastetl_parse8(w0);
+        return 1;
+    }
+
+    /* The bytes of w (fastetl_load8's order) equal to '.', as their high bits: exact for
+       the lowest one (a borrow of the zero-byte test only marks bytes above a true one). */
+    FASTETL_INLINE uint64_t fastetl_dots(uint64_t w) {
+        uint64_t x = w ^ 0x2E2E2E2E2E2E2E2EULL;
+        return (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+    }
+
+    /* w with its byte d (a '.') taken out: the bytes before it move up one, and `fill`
+       (the last byte of the word before, or '0') comes in first. */
+    FASTETL_INLINE uint64_t fastetl_squeeze(uint64_t w, int d, uint64_t fill) {
+        uint64_t low = w & ((1ULL << (8 * d)) - 1);
+        uint64_t high = w & ~((2ULL << (8 * d + 7)) - 1);      /* 0 for d == 7 */
+        return (low << 8) | high | fill;
+    }
+
+    /* s[0:L] (1 <= L <= 20), ASCII digits with at most one '.' and 1 to 19 digits, into
+       *mant (the digits, leading zeros included) and *nfrac (how many follow the point): 1,
+       or 0 for any other text.  Reads the 8 * ceil(L / 8) bytes before s + L (room). */
+    FASTETL_INLINE int fastetl_tail_mantissa(const char *s, int L, uint64_t *mant, int *nfrac) {
+        const char *e = s + L;
+        uint64_t w0 = fastetl_digit_word(e - 8, L), w1 = FASTETL_ZEROS, w2 = FASTETL_ZEROS, z;
+        int nd = L, d;
+        if (L > 8) w1 = fastetl_digit_word(e - 16, L - 8);
+        if (L > 16) w2 = fastetl_digit_word(e - 24, L - 16);
+        *nfrac = 0;
+        if ((z = fastetl_dots(w0)) != 0) {
+            d = fastetl_ctz64(z) >> 3;
+            w0 = fastetl_squeeze(w0, d, w1 >> 56);
+            w1 = (w1 << 8) | (w2 >> 56);
+            w2 = (w2 << 8) | 0x30;
+            *nfrac = 7 - d;
+            nd -= 1;
+        } else if ((z = fastetl_dots(w1)) != 0) {
+            d = fastetl_ctz64(z) >> 3;
+            w1 = fastetl_squeeze(w1, d, w2 >> 56);
+            w2 = (w2 << 8) | 0x30;
+            *nfrac = 15 - d;
+            nd -= 1;
+        } else if ((z = fastetl_dots(w2)) != 0) {
+            d = fastetl_ctz64(z) >> 3;
+            w2 = fastetl_squeeze(w2, d, 0x30);
+            *nfrac = 23 - d;
+            nd -= 1;
+        }
+        if (nd < 1 || nd > 19
+                || !(fastetl_all8digits(w0) & fastetl_all8digits(w1) & fastetl_all8digits(w2)))
+            return 0;
+        *mant = (fastetl_parse8(w2) * 100000000ULL + fastetl_parse8(w1)) * 100000000ULL
+                + fastetl_parse8(w0);
+        return 1;
+    }
+
     static const unsigned long long fastetl_pow10_u64[20] = {
         1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
         100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
@@ -237,6 +331,53 @@ cdef extern from * nogil:
         100000000000000000ULL, 1000000000000000000ULL, 10000000000000000000ULL
     };
     static inline int fastetl_isinf_f(float x) { return isinf(x); }
+
+    /* float(text) for the usual text, read from its end (room): [+-]?, then 1 to 19
+       digits with at most one point in at most 20 bytes, then an exponent ([eE][+-]?, 1 to
+       3 digits) or none.  1 with the value in *out; 0 for any other text (the caller reads
+       it digit by digit) and for the rare value that needs more than one 64-bit product. */
+    FASTETL_INLINE int fastetl_tail_double(const char *s, Py_ssize_t n, double *out) {
+        int neg, nfrac;
+        Py_ssize_t i, j;
+        int64_t e = 0, mul = 1, q;
+        uint64_t mant, bits;
+        double v;
+        if (n <= 0) return 0;
+        neg = s[0] == '-';
+        i = neg | (s[0] == '+');
+        if (n - i >= 1 && n - i <= 20 && fastetl_tail_mantissa(s + i, (int)(n - i), &mant, &nfrac)) {
+            q = -nfrac;
+        } else {
+            /* an exponent at the end, read backwards, and the mantissa before it */
+            j = n - 1;
+            while (j > i && n - j <= 3 && (unsigned char)(s[j] - '0') < 10) {
+                e += (s[j] - '0') * mul;
+                mul *= 10;
+                j -= 1;
+            }
+            if (j == n - 1 || j <= i) return 0;
+            if (s[j] == '-' || s[j] == '+') {
+                if (s[j] == '-') e = -e;
+                j -= 1;
+            }
+            if (j <= i || (s[j] | 0x20) != 'e' || j - i > 20
+                    || !fastetl_tail_mantissa(s + i, (int)(j - i), &mant, &nfrac))
+                return 0;
+            q = e - nfrac;
+        }
+        if (mant == 0) {
+            v = 0.0;
+        } else if (FASTETL_CLINGER_OK && mant <= (1ULL << 53) && q >= -22 && q <= 22) {
+            v = (double)mant;       /* Clinger: two exact doubles, one rounding */
+            v = q < 0 ? v / fastetl_pow10[-q] : v * fastetl_pow10[q];
+        } else if (fastetl_eisel_lemire(mant, q, &bits) == 0) {
+            v = fastetl_from_bits(bits);
+        } else {
+            return 0;
+        }
+        *out = fastetl_signed(v, neg);
+        return 1;
+    }
     """
     int FASTETL_CLINGER_OK
     int fastetl_eisel_lemire(uint64_t w, int64_t q, uint64_t *bits)
@@ -245,6 +386,10 @@ cdef extern from * nogil:
     uint64_t fastetl_parse8(uint64_t v)
     uint64_t fastetl_load_digits(const char *p, int k)
     uint64_t fastetl_load_decimal(const char *p, int k, int scale)
+    bint fastetl_tail_digits(const char *s, int L, uint64_t *out)
+    bint fastetl_tail_mantissa(const char *s, int L, uint64_t *mant, int *nfrac)
+    bint fastetl_tail_double(const char *s, Py_ssize_t n, double *out)
+    double fastetl_signed(double v, int neg)
     const double *fastetl_pow10
     const uint64_t *fastetl_pow10_u64
     int fastetl_isinf_f(float x)
@@ -324,24 +469,35 @@ cdef inline int parse_uint_magnitude(const char *s, Py_ssize_t n, bint *neg,
     return ST_OK
 
 
-cdef inline int convert_int(const char *s, Py_ssize_t n, int size, bint is_signed,
+cdef inline int tail_uint_magnitude(const char *s, Py_ssize_t n, bint room, bint *neg,
+                                    uint64_t *out) noexcept nogil:
+    """parse_uint_magnitude, read from the end of the text in whole words when ``room``
+    (8 readable bytes before ``s``: fastetl_tail_digits) and it has 1 to 19 digits."""
+    cdef bint ng
+    cdef Py_ssize_t i
+    if room and n > 0 and fast_paths:
+        ng = s[0] == c'-'
+        i = ng | (s[0] == c'+')
+        if 0 < n - i <= 19 and fastetl_tail_digits(s + i, <int>(n - i), out):
+            neg[0] = ng
+            return ST_OK
+    return parse_uint_magnitude(s, n, neg, out)
+
+
+cdef inline int convert_int(const char *s, Py_ssize_t n, int size, bint is_signed, bint room,
                             char *dst) noexcept nogil:
     cdef bint neg
     cdef uint64_t mag
     cdef int64_t v
-    cdef int st = parse_uint_magnitude(s, n, &neg, &mag)
+    cdef int st = tail_uint_magnitude(s, n, room, &neg, &mag)
     cdef int bits = size * 8
     if st != ST_OK:
         return st
     if is_signed:
-        if neg:
-            if mag > (<uint64_t>1 << (bits - 1)):
-                return ST_RANGE
-            v = <int64_t>(0 - mag)          # two's complement; exact for -2**63
-        else:
-            if mag > (<uint64_t>1 << (bits - 1)) - 1:
-                return ST_RANGE
-            v = <int64_t>mag
+        # no branch on the sign (a coin toss in data): a negative value may reach one more
+        if mag > (<uint64_t>1 << (bits - 1)) - 1 + <uint64_t>neg:
+            return ST_RANGE
+        v = <int64_t>((mag ^ (0 - <uint64_t>neg)) + <uint64_t>neg)   # -mag when neg; exact for -2**63
         fastetl_store_le(dst, <uint64_t>v, size)   # the low bytes, first to last
     else:
         if neg and mag != 0:
@@ -414,7 +570,15 @@ cdef inline Py_ssize_t read_exponent(const char *s, Py_ssize_t i, Py_ssize_t n,
     return i
 
 
-cdef inline int parse_double(Parser p, const char *s, Py_ssize_t n, double *out) noexcept nogil:
+cdef inline int tail_double(Parser p, const char *s, Py_ssize_t n, bint room,
+                            double *out) noexcept nogil:
+    """parse_double, by fastetl_tail_double when ``room`` (8 readable bytes before ``s``)."""
+    if room and fast_paths and fastetl_tail_double(s, n, out):
+        return ST_OK
+    return parse_double(p, s, n, out)
+
+
+cdef int parse_double(Parser p, const char *s, Py_ssize_t n, double *out) noexcept nogil:
     """float(text) for [+-]?(digits[.digits]|.digits)([eE][+-]?digits)?|inf|infinity|nan.
 
     The usual text -- at most 19 digits in all, leading zeros included, so they fit a
@@ -534,7 +698,7 @@ cdef inline int double_of(Parser p, const char *s, Py_ssize_t n, bint neg, uint6
             return st
         out[0] = v              # the text carried its own sign
         return ST_OK
-    out[0] = -v if neg else v
+    out[0] = fastetl_signed(v, neg)
     return ST_OK
 
 
