@@ -402,7 +402,7 @@ def test_known_keys_equal_a_python_dict(blocks, limit, collide):
     appearance order (a dict's), -1 where it was new; new ones join while there is room
     (``limit``).  ``collide``: every key wants slot 0 (multiples of the slot count)."""
     cap = 64
-    slots = np.zeros(cap, np.int64)
+    slots = np.zeros(cap, np.int32)
     known = np.empty(limit, np.uint64)
     ref: dict[int, int] = {}
     size = 0

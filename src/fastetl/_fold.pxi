@@ -175,7 +175,7 @@ def fold_count_keys(keys, out_keys, out_first, out_counts):
 
 def fold_known_keys(slots, known, keys, out, Py_ssize_t size):
     """Look 64-bit ``keys`` (distinct, well-mixed hashes) up in an open-addressing set
-    kept across calls: ``slots`` (int64, a power of two of them, 0 empty, else the
+    kept across calls: ``slots`` (int32, a power of two of them, 0 empty, else the
     index + 1 of a key in ``known``) and ``known`` (uint64, its first ``size`` keys in
     the set, room for the rest up to its length).  Writes each key's index in
     ``known`` to ``out`` (int64), or -1 where it was not there -- those are added, in
@@ -184,8 +184,8 @@ def fold_known_keys(slots, known, keys, out, Py_ssize_t size):
     cdef Py_buffer bs, bk, bq, bo
     cdef Py_ssize_t n, i, cap, limit
     cdef uint64_t mask, s, k
-    cdef int64_t t
-    cdef int64_t *sl
+    cdef int32_t t
+    cdef int32_t *sl
     cdef uint64_t *kn
     cdef const uint64_t *q
     cdef int64_t *o
@@ -196,14 +196,15 @@ def fold_known_keys(slots, known, keys, out, Py_ssize_t size):
             PyObject_GetBuffer(out, &bo, PyBUF_WRITABLE)
             try:
                 n = bq.len // 8
-                cap = bs.len // 8
+                cap = bs.len // 4
                 limit = bk.len // 8
                 if limit > cap - cap // 4:
                     limit = cap - cap // 4
-                if cap < 1 or cap & (cap - 1) or bo.len < n * 8 or size < 0 or size > limit:
+                if (cap < 1 or cap & (cap - 1) or cap > (1 << 30) or bo.len < n * 8
+                        or size < 0 or size > limit):
                     raise ValueError("slots are not a power of two, or out is too small")
                 mask = <uint64_t>(cap - 1)
-                sl = <int64_t *>bs.buf
+                sl = <int32_t *>bs.buf
                 kn = <uint64_t *>bk.buf
                 q = <const uint64_t *>bq.buf
                 o = <int64_t *>bo.buf
@@ -216,7 +217,7 @@ def fold_known_keys(slots, known, keys, out, Py_ssize_t size):
                             if t == 0:
                                 o[i] = -1
                                 if size < limit:
-                                    sl[s] = size + 1
+                                    sl[s] = <int32_t>(size + 1)
                                     kn[size] = k
                                     size += 1
                                 break

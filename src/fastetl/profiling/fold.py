@@ -166,7 +166,7 @@ class _Known:
         """``cap`` slots (a power of two: room for three quarters of them)."""
         room = min(self.limit, cap - cap // 4)
         n = self.n
-        self.slots = np.zeros(cap, np.int64)
+        self.slots = np.zeros(cap, np.int32)
         keys = np.empty(room, np.uint64)
         if n:  # the known keys again, in their order (their indices do not change)
             _core.fold_known_keys(self.slots, keys, self.keys[:n], np.empty(n, np.int64), 0)
