@@ -9,12 +9,14 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fastetl.profiling.fold import _sort_counted, _unique_sorted
+from fastetl import _core
+from fastetl.profiling.fold import _Known, _sort_counted, _unique_sorted
 from fastetl.profiling.pii import (
     CANDIDATE,
     CLASSES,
     LOOKS,
     candidates,
+    classify_codes,
     looks_like,
     text_classes,
     text_facts,
@@ -379,3 +381,88 @@ def test_text_gather_equals_numpy_fixed_width_values():
     assert out.tolist() == np.array(values, dtype=f"S{width}").tolist()
     offs[7] = len(text)  # past the end (with a length): refused, nothing copied
     assert _core.fold_text_gather(text, offs, lens, width, out) == (7 if lens[7] else -1)
+
+
+_FACT_VALUES = [  # plain words, numbers, dates and every PII kind, ASCII or not
+    b"abc", b"1234", b"-12.5", b"2024-01-31", b"2024-01-31 10:20:30", b"ana@mail.com",
+    b"(11) 98765-4321", b"11987654321", b"529.982.247-25", b"52998224725",
+    b"11.222.333/0001-81", b"4111 1111 1111 1111", b"192.168.0.1", b"::1",
+    b"fe80::1", b"01310-100", b"DE89370400440532013000", "jos\u00e9".encode(),
+    "\u0661\u0662\u0663".encode(), b"",
+]  # fmt: skip
+
+
+@given(
+    st.lists(st.lists(st.integers(0, 40), max_size=60), min_size=1, max_size=8),
+    st.sampled_from([1, 7, 30, 1000]),
+    st.booleans(),
+)
+def test_known_keys_equal_a_python_dict(blocks, limit, collide):
+    """The set of known keys kept across calls: each key's index is its place in first
+    appearance order (a dict's), -1 where it was new; new ones join while there is room
+    (``limit``).  ``collide``: every key wants slot 0 (multiples of the slot count)."""
+    cap = 64
+    slots = np.zeros(cap, np.int32)
+    known = np.empty(limit, np.uint64)
+    ref: dict[int, int] = {}
+    size = 0
+    room = min(limit, cap - cap // 4)
+    for block in blocks:
+        keys = np.array(sorted(set(block)), dtype=np.uint64)
+        if collide:
+            keys = keys * np.uint64(cap)
+        out = np.empty(len(keys), np.int64)
+        size = _core.fold_known_keys(slots, known, keys, out, size)
+        want = []
+        for k in keys.tolist():
+            want.append(ref.get(k, -1))
+            if k not in ref and len(ref) < room:
+                ref[k] = len(ref)
+        assert out.tolist() == want
+        assert size == len(ref)
+        assert known[:size].tolist() == list(ref)
+
+
+@given(
+    st.lists(
+        st.lists(st.sampled_from(_FACT_VALUES), max_size=40), min_size=1, max_size=8
+    ),
+    st.sampled_from([1, 5, 1 << 16]),
+)
+def test_known_facts_equal_the_facts_of_each_block(blocks, limit):
+    """The text facts and PII codes a thread keeps per distinct value are those
+    pii.text_facts and pii.classify_codes give the block's values, whether looked up
+    or computed (small limits: the set full part-way; many blocks: it grows)."""
+    known = _Known(limit)
+    for block in blocks:
+        uniq = np.unique(np.array(block, dtype="S24"))
+        keys = hash_values(uniq)
+        chars, flags, codes = known.facts(keys, uniq, "telefone")
+        want_chars, want_flags = text_facts(uniq)
+        want_codes = np.zeros(len(uniq), np.uint8)
+        cand = (want_flags & CANDIDATE) != 0
+        want_codes[cand] = classify_codes(uniq[cand], "telefone")
+        assert chars.tolist() == want_chars.tolist()
+        assert flags.tolist() == want_flags.tolist()
+        assert codes.tolist() == want_codes.tolist()
+    assert known.n == min(limit, len({v for b in blocks for v in b}))
+
+
+def test_known_facts_grow_past_their_first_slots():
+    """More distinct values than the first table holds: the set doubles, keeping every
+    value's index (its facts still those of text_facts)."""
+    rng = np.random.default_rng(3)
+    values = np.array([b"v%dx@mail.com" % i for i in range(20_000)], dtype="S24")
+    known = _Known(1 << 16)
+    seen: set[bytes] = set()
+    for _ in range(4):
+        uniq = np.unique(values[rng.integers(0, len(values), 6000)])
+        seen |= set(uniq.tolist())
+        chars, flags, _codes = known.facts(hash_values(uniq), uniq, "email")
+        want_chars, want_flags = text_facts(uniq)
+        assert chars.tolist() == want_chars.tolist()
+        assert flags.tolist() == want_flags.tolist()
+    assert len(known.slots) > 1 << 12
+    assert known.n == len(seen)
+    want = hash_values(np.array(sorted(seen), dtype="S24"))
+    assert set(known.keys[: known.n].tolist()) == set(want.tolist())

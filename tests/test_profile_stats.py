@@ -180,6 +180,21 @@ def test_value_counts_exact_when_few(seed):
     assert [(k, c) for k, c in top] == ranked
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_value_counts_top_breaks_ties_at_the_cut_by_value(seed):
+    """Many values share the k-th largest count: the top k are still the first k in
+    (count descending, value ascending) order, as Python's sorted gives them."""
+    rng = np.random.default_rng(seed)
+    words = np.array([f"v{i:03d}".encode() for i in rng.permutation(500)], dtype="S4")
+    x = words[rng.integers(0, 500, size=3000)]  # counts of 0-15: ties everywhere
+    vc = ValueCounts(exact_limit=1000)
+    for p in _parts(x, rng, 5):
+        vc.add(p)
+    want = sorted(collections.Counter(x.tolist()).items(), key=lambda kv: (-kv[1], kv[0]))
+    for k in (0, 1, 7, 10, 64, len(want), len(want) + 5):
+        assert [(bytes(v), c) for v, c in vc.top(k)] == want[:k]
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_value_counts_summary_within_its_error(seed):
     """Misra-Gries: true - error <= reported <= true, error <= n / (capacity + 1)."""

@@ -173,6 +173,68 @@ def fold_count_keys(keys, out_keys, out_first, out_counts):
         PyBuffer_Release(&src)
 
 
+def fold_known_keys(slots, known, keys, out, Py_ssize_t size):
+    """Look 64-bit ``keys`` (distinct, well-mixed hashes) up in an open-addressing set
+    kept across calls: ``slots`` (int32, a power of two of them, 0 empty, else the
+    index + 1 of a key in ``known``) and ``known`` (uint64, its first ``size`` keys in
+    the set, room for the rest up to its length).  Writes each key's index in
+    ``known`` to ``out`` (int64), or -1 where it was not there -- those are added, in
+    order, while there is room (and a quarter of ``slots`` stays empty).  Returns the
+    new size.  The GIL is released while looking."""
+    cdef Py_buffer bs, bk, bq, bo
+    cdef Py_ssize_t n, i, cap, limit
+    cdef uint64_t mask, s, k
+    cdef int32_t t
+    cdef int32_t *sl
+    cdef uint64_t *kn
+    cdef const uint64_t *q
+    cdef int64_t *o
+    _fold_buffers(keys, &bq, slots, &bs)
+    try:
+        PyObject_GetBuffer(known, &bk, PyBUF_WRITABLE)
+        try:
+            PyObject_GetBuffer(out, &bo, PyBUF_WRITABLE)
+            try:
+                n = bq.len // 8
+                cap = bs.len // 4
+                limit = bk.len // 8
+                if limit > cap - cap // 4:
+                    limit = cap - cap // 4
+                if (cap < 1 or cap & (cap - 1) or cap > (1 << 30) or bo.len < n * 8
+                        or size < 0 or size > limit):
+                    raise ValueError("slots are not a power of two, or out is too small")
+                mask = <uint64_t>(cap - 1)
+                sl = <int32_t *>bs.buf
+                kn = <uint64_t *>bk.buf
+                q = <const uint64_t *>bq.buf
+                o = <int64_t *>bo.buf
+                with nogil:
+                    for i in range(n):
+                        k = q[i]
+                        s = (k ^ (k >> 32)) & mask
+                        while True:
+                            t = sl[s]
+                            if t == 0:
+                                o[i] = -1
+                                if size < limit:
+                                    sl[s] = <int32_t>(size + 1)
+                                    kn[size] = k
+                                    size += 1
+                                break
+                            if kn[t - 1] == k:
+                                o[i] = t - 1
+                                break
+                            s = (s + 1) & mask
+                return size
+            finally:
+                PyBuffer_Release(&bo)
+        finally:
+            PyBuffer_Release(&bk)
+    finally:
+        PyBuffer_Release(&bs)
+        PyBuffer_Release(&bq)
+
+
 def fold_count_int64(values, Py_ssize_t limit, out_keys, out_counts):
     """Count equal int64 ``values`` in an open-addressing table of at most ``limit``
     distinct ones: writes them in order of first appearance to ``out_keys`` and how

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,6 +150,74 @@ def _subset(weights: np.ndarray, cap: int) -> tuple[np.ndarray | None, np.ndarra
     return pick, np.concatenate([w[top], w[spread] * scale])
 
 
+class _Known:
+    """The text facts and PII codes of the distinct values a thread has folded in one
+    column (pure functions of a value and the column's name, so a value's are computed
+    once, not once per block it is in): an open-addressing set of their hashes
+    (:func:`fastetl._core.fold_known_keys`), at most ``limit`` of them; the set grows
+    by doubling, so its memory follows the values held."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.n = 0
+        self._grow(1 << 12)
+
+    def _grow(self, cap: int) -> None:
+        """``cap`` slots (a power of two: room for three quarters of them)."""
+        room = min(self.limit, cap - cap // 4)
+        n = self.n
+        self.slots = np.zeros(cap, np.int32)
+        keys = np.empty(room, np.uint64)
+        if n:  # the known keys again, in their order (their indices do not change)
+            _core.fold_known_keys(self.slots, keys, self.keys[:n], np.empty(n, np.int64), 0)
+        self.keys = keys
+        self.chars = np.resize(self.chars, room) if n else np.empty(room, np.int32)
+        self.flags = np.resize(self.flags, room) if n else np.empty(room, np.uint8)
+        self.codes = np.resize(self.codes, room) if n else np.empty(room, np.uint8)
+
+    def facts(
+        self, keys: np.ndarray, uniq: np.ndarray, name: str
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The characters, flags (:func:`pii.text_facts`) and PII codes
+        (:func:`pii.classify_codes`, 0 where not a candidate) of the distinct values
+        ``uniq`` hashing to ``keys``: looked up, or computed for those not known yet."""
+        cap = len(self.slots)
+        while self.n + len(keys) > cap - cap // 4 and cap - cap // 4 < self.limit:
+            cap *= 2
+        if cap > len(self.slots):
+            self._grow(cap)
+        idx = np.empty(len(keys), np.int64)
+        n = _core.fold_known_keys(self.slots, self.keys, keys, idx, self.n)
+        miss = np.flatnonzero(idx < 0)
+        if len(miss) == len(keys):
+            chars, flags, codes = _facts(uniq, name)
+        else:
+            hit = idx[idx >= 0]
+            chars, flags = np.empty(len(keys), np.int64), np.empty(len(keys), np.uint8)
+            codes = np.empty(len(keys), np.uint8)
+            known = idx >= 0
+            chars[known], flags[known], codes[known] = (
+                self.chars[hit], self.flags[hit], self.codes[hit]
+            )
+            chars[miss], flags[miss], codes[miss] = _facts(uniq[miss], name)
+        added = miss[: n - self.n]  # the new values, in order, while there was room
+        self.chars[self.n : n] = chars[added]
+        self.flags[self.n : n] = flags[added]
+        self.codes[self.n : n] = codes[added]
+        self.n = n
+        return chars, flags, codes
+
+
+def _facts(values: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`pii.text_facts` of ``values``, and the PII codes of its candidates."""
+    chars, flags = _pii.text_facts(values)
+    codes = np.zeros(len(values), np.uint8)
+    cand = (flags & _pii.CANDIDATE) != 0
+    if cand.any():
+        codes[cand] = _pii.classify_codes(values[cand], name)
+    return chars, flags, codes
+
+
 def _finite(x: Any) -> Any:
     if isinstance(x, float) and not math.isfinite(x):
         return None
@@ -187,6 +256,8 @@ class ColumnState:
         self.pii_estimated = False
         self.pii_examples: dict[str, list[str]] = {}
         self._pii_cache: dict[Any, str | None] = {}
+        # per thread: the facts of the values folded so far (shared by forked states)
+        self.known: threading.local | None = None
 
     # -- folding -----------------------------------------------------------------
     def add(self, raw: np.ndarray, nulls: np.ndarray | None) -> None:
@@ -220,7 +291,7 @@ class ColumnState:
             keys, first, counts = count_hashes(hash_values(raw))
             uniq = raw[first]
             self.values.add_counts(keys, counts, uniq)
-            self._text(uniq, counts)
+            self._text(uniq, counts, keys)
             return
         if raw.dtype.kind == "f":
             raw = raw + raw.dtype.type(0.0)  # -0.0 and 0.0 are one value
@@ -269,11 +340,18 @@ class ColumnState:
             return raw.view(np.int64).astype(np.float64)
         return raw.astype(np.float64)
 
-    def _text(self, uniq: np.ndarray, counts: np.ndarray) -> None:
+    def _text(self, uniq: np.ndarray, counts: np.ndarray, keys: np.ndarray | None = None) -> None:
         lo, hi = bytes_extremes(uniq)
         self.text_min = lo if self.text_min is None else min(self.text_min, lo)
         self.text_max = hi if self.text_max is None else max(self.text_max, hi)
-        chars, flags = _pii.text_facts(uniq)  # every distinct value's, in compiled code
+        codes = None
+        if keys is not None and self.known is not None:  # ``keys``: the values' hashes
+            per = self.known.__dict__.setdefault("columns", {})
+            if self.name not in per:
+                per[self.name] = _Known(self.limits.exact)
+            chars, flags, codes = per[self.name].facts(keys, uniq, self.name)
+        else:
+            chars, flags = _pii.text_facts(uniq)  # every distinct value's, in compiled code
         self._lengths(chars, counts)
         weights = counts.astype(np.float64)
         for i, what in enumerate(_pii.LOOKS):
@@ -281,7 +359,7 @@ class ColumnState:
             self.looks[what] = self.looks.get(what, 0.0) + float(weights[m].sum())
         cand = (flags & _pii.CANDIDATE) != 0
         self.pii_checked += float(weights[~cand].sum())  # not candidates: no kind
-        self._pii(uniq[cand], weights[cand])
+        self._pii(uniq[cand], weights[cand], codes=None if codes is None else codes[cand])
 
     def _lengths(self, lens: np.ndarray, counts: np.ndarray) -> None:
         if not len(lens):
@@ -292,13 +370,21 @@ class ColumnState:
         self.len_min = lo if self.len_min is None else min(self.len_min, lo)
         self.len_max = hi if self.len_max is None else max(self.len_max, hi)
 
-    def _pii(self, values: np.ndarray, weights: np.ndarray, ints: bool = False) -> None:
+    def _pii(
+        self,
+        values: np.ndarray,
+        weights: np.ndarray,
+        ints: bool = False,
+        codes: np.ndarray | None = None,
+    ) -> None:
         """Count the values of each kind among distinct candidates, each standing for
-        ``weights`` values: checked in compiled code, but for those it leaves to the
-        Python validators (IPv6, non-ASCII: at most ``pii_cap`` of them a block)."""
+        ``weights`` values: checked in compiled code (or their ``codes`` given), but for
+        those it leaves to the Python validators (IPv6, non-ASCII: at most ``pii_cap``
+        of them a block)."""
         if not len(values):
             return
-        codes = _pii.classify_codes(values, self.name)
+        if codes is None:
+            codes = _pii.classify_codes(values, self.name)
         ask = codes == _pii.ASK
         if ask.any():
             self._pii_python(values[ask], weights[ask], ints)
@@ -669,10 +755,17 @@ class TableState:
             cs.name for cs in self.columns if cs.kind == "number" and cs.type != "bool"
         ][:CORR_LIMIT]
         self.corr = _Corr(len(self.numeric))
+        self._known = threading.local()  # each thread's text facts, kept across forks
+        for cs in self.columns:
+            cs.known = self._known
 
     def fork(self) -> TableState:
         """An empty state of the same table (for a block folded apart, then merged)."""
-        return TableState(self.schema, self.limits, self._table, self.text_widths)
+        part = TableState(self.schema, self.limits, self._table, self.text_widths)
+        part._known = self._known
+        for cs in part.columns:
+            cs.known = self._known
+        return part
 
     def _view(self, records: np.ndarray) -> Table:
         t = self._table

@@ -704,8 +704,14 @@ class ValueCounts:
         if self.keys is None or not len(self.keys):
             return []
         values = self.keys if self.payload is None else self.payload
-        order = np.lexsort((values, -self.counts))[:k]
-        return [(values[i], int(self.counts[i])) for i in order]
+        counts = self.counts
+        if 0 < k < len(counts):  # only the values counted at least the k-th largest count
+            kth = np.partition(counts, len(counts) - k)[len(counts) - k]
+            pick = np.flatnonzero(counts >= kth)
+            order = pick[np.lexsort((values[pick], -counts[pick]))[:k]]
+        else:
+            order = np.lexsort((values, -counts))[:k]
+        return [(values[i], int(counts[i])) for i in order]
 
     def error_bound(self) -> int:
         """How far below its true count a reported count may be (0 when exact)."""
