@@ -220,6 +220,11 @@ def test_loadtxt_matches_numpy(f, kind, dtype, encoding, comments, skiprows, use
     skip_footer=0, usecols=None, unpack=None, ndmin=0, max_rows=None, names=True,
     flags={"autostrip": False, "loose": True, "invalid_raise": True}, header="",
 )
+@example(  # rows shorter than the first, usecols=0 on its empty field: numpy reads it
+    f=(",0.0\n0.0\n0.0\n0.0\n0.0\n0.0", ",", 1), kind="path", dtype="f8,i4", comments="#",
+    skip_header=0, skip_footer=0, usecols=0, unpack=None, ndmin=0, max_rows=None, names=None,
+    flags={"autostrip": False, "loose": False, "invalid_raise": False}, header="",
+)
 @given(
     f=files(),
     kind=st.sampled_from(["path", "gz", "stringio", "list"]),
@@ -391,6 +396,15 @@ def test_genfromtxt_unicode_space_in_values(space, delimiter, dtype):
     d = delimiter or "  "
     text = f'a{d}b\n{space}1{d}2{space}\n"{space}3"{d}{space}\n'
     kw = dict(delimiter=delimiter, dtype=dtype, names=True)
+    _compare(fastetl.genfromtxt, ORIGINAL_GENFROMTXT, lambda: io.StringIO(text), kw)
+
+
+@pytest.mark.parametrize("text", [",0.5\n1.5\n2.5\n", "1\n,2\n3\n", " ,2\n3\n4\n"])
+@pytest.mark.parametrize("dtype", [float, "f8,i4", None])
+def test_genfromtxt_empty_used_field_of_a_longer_row(text, dtype):
+    # invalid_raise=False keeps rows of any length holding the usecols; the one empty
+    # field a longer row gives is a value (NaN) for numpy, not a blank line
+    kw = dict(delimiter=",", usecols=0, invalid_raise=False, dtype=dtype)
     _compare(fastetl.genfromtxt, ORIGINAL_GENFROMTXT, lambda: io.StringIO(text), kw)
 
 

@@ -1764,6 +1764,8 @@ def _right_rows(
     if ragged and cols is not None:
         width = max(cols) + 1
         kept = [d.join(line.split(d)[:width]) for line in kept]
+        if b"" in kept:  # (one empty used field, cut to a blank line the core skips)
+            raise _Refused("an empty first field cut to a blank line")  # numpy answers
     # (numpy's footer may go below zero here: then nothing is cut)
     return b"".join(line + b"\n" for line in kept), max(foot, 0), cols
 
