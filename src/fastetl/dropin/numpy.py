@@ -1559,7 +1559,8 @@ def _genfromtxt_bytes(
     if naming is not None:
         # (inferring: the names ride on a placeholder dtype)
         placeholder = np.dtype(np.float64) if dt is None else dt
-        data, named, usecols = _header(data, comments, usecols, placeholder, naming)
+        data, named, usecols = _header(data, comments, usecols, placeholder, naming,
+                                       inferring=dt is None)
     if named is None and usecols is not None and (
         isinstance(usecols, str) or any(isinstance(c, str) for c in _as_list(usecols))
     ):
@@ -1763,6 +1764,8 @@ def _right_rows(
     if ragged and cols is not None:
         width = max(cols) + 1
         kept = [d.join(line.split(d)[:width]) for line in kept]
+        if b"" in kept:  # (one empty used field, cut to a blank line the core skips)
+            raise _Refused("an empty first field cut to a blank line")  # numpy answers
     # (numpy's footer may go below zero here: then nothing is cut)
     return b"".join(line + b"\n" for line in kept), max(foot, 0), cols
 
@@ -2063,13 +2066,20 @@ def _genfromtxt_fixed(
 
 
 def _header(
-    data: bytes, comments: str | None, usecols: Any, dt: np.dtype, naming: dict[str, Any]
+    data: bytes, comments: str | None, usecols: Any, dt: np.dtype, naming: dict[str, Any],
+    inferring: bool = False,
 ) -> tuple[bytes, np.dtype, Any]:
     """genfromtxt's ``names``: for ``names=True`` the first line with values (a comment's
     text counts, the line is used up), else the names given (a comma-separated string
     or a sequence); made valid by numpy's own NameValidator and easy_dtype, ``usecols``
     by name or from the end made indices.  Returns the rest of the data, the structured
-    dtype, and the usecols."""
+    dtype, and the usecols.
+
+    numpy validates the names once, then ``easy_dtype`` validates them again; the two
+    spellings differ when a deleted character uncovers whitespace (``'"\xa01"'`` is
+    ``'\xa01'`` once, ``'1'`` twice: str.strip() runs before the deletion).  numpy's
+    result carries the names validated once when it infers the dtype (``inferring``), or
+    when ``usecols`` picks no fewer columns than the dtype has; else the dtype's."""
     given = naming["names"]
     try:
         from numpy.lib._iotools import LineSplitter, NameValidator, easy_dtype
@@ -2122,6 +2132,12 @@ def _header(
                 usecols[k] = c + len(values)
         if len(named) > len(usecols):
             named = np.dtype([named.descr[c] for c in usecols])
+            if inferring:  # (numpy picks these from the names validated once)
+                named.names = [names[c] for c in usecols]
+        elif inferring or usecols:
+            named.names = names
+    elif inferring:
+        named.names = names
     if named.names is None or len(named.names) != len(usecols or values):
         raise Unsupported(FALLBACK["genfromtxt-option"])
     return data[at:], named, usecols
