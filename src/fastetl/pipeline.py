@@ -82,7 +82,9 @@ class Writer(Protocol):
     def add_text(self, records: np.ndarray, text: bytes) -> None:
         """(Only with text columns.)  Put the text the core kept for ``records`` after the
         text before it, and move their text offsets (counted from the start of ``text``)
-        to match, before the records are appended or advanced over."""
+        to match, before the records are appended or advanced over.  ``text`` stays valid
+        until that append or advance returns, and not after: a writer that keeps it longer
+        copies it."""
 
 
 class BadRowSink(Protocol):
@@ -1756,10 +1758,12 @@ class _Committer:
                 recs = recs[keep]
         if len(recs) and self.text:  # offsets in input order: the same whatever the threads
             self.writer.add_text(recs, done.text)
-        if done.text_buffer is not None and self.texts is not None:  # (written: taken again)
-            self.texts.put(done.text_buffer)
         if len(recs):
             self.writer.append(recs)
+        # Only now may a worker take these buffers again: a writer may keep the text it was
+        # given until its append returns (the pandas drop-in's ColumnWriter gathers from it there).
+        if done.text_buffer is not None and self.texts is not None:
+            self.texts.put(done.text_buffer)
         if done.buffer is not None:  # written: the next block may parse into it
             self.buffers.put(done.buffer)
         pos = self._position(b)
