@@ -116,3 +116,17 @@ def test_a_big_integer_among_free_text(tmp_path, big):
     near = [f"{10**18 + i} x" for i in range(n)]
     same(_file(tmp_path, ["free", "near"], [free[:-1] + [big], near]))
     own(_file(tmp_path, ["free", "near"], [free, near], name="own.csv"))
+
+
+@pytest.mark.parametrize("head", [["1.5", "2", "-0.0", "1e5"], [""], ["NA", "nan", ""], ["7", "-3"]])
+@pytest.mark.parametrize(
+    "big", ["99999999999999999999", "18446744073709551615", "-9223372036854775809",
+            "1234567890123456789"],
+)
+@pytest.mark.parametrize("at", [0, 50, PAST])
+def test_an_integer_of_19_digits_or_more_anywhere(tmp_path, head, big, at):
+    # pandas types a column holding one its own way (uint64, Python ints, text); the
+    # first rows' guess (float, int) must not read it as a number it is not
+    cells = [head[i % len(head)] for i in range(PAST + 30)]
+    cells[at] = big
+    same(_file(tmp_path, ["v", "id"], [cells, [str(i) for i in range(len(cells))]]))

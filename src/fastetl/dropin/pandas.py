@@ -942,6 +942,8 @@ def _guess(plan: _Plan, opts: dict[str, Any]) -> pandas.DataFrame:
 
 QUICK_BYTES = 1 << 20  # inputs up to here may skip pandas' sample (see _quick_columns)
 QUICK_ROWS = 100  # data rows the quick guess looks at
+_DIGITS_TO_1 = bytes(49 if 48 <= i <= 57 else 48 for i in range(256))  # digit -> '1', else '0'
+_DIGIT_RUN = b"1" * 19
 _INTS_TEXT = re.compile(r"(?:[ \t]*[+\-]?[0-9]+[ \t]*\n)+")
 _NUMBERS_TEXT = re.compile(  # (each part unambiguous: no backtracking blow-up)
     r"(?:[ \t]*[+\-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+\-]?[0-9]+)?[ \t]*\n)+"
@@ -1005,6 +1007,11 @@ def _quick_columns(plan: _Plan) -> None:
         raise Unsupported("a header pandas renames")
     n = len(fields)
     head, _start, pos, final = plan.guards["first_row"]
+    # An integer of 19 digits or more anywhere makes pandas type its column its own way
+    # (uint64, Python ints, text: see _big_ints), which no guess from the first rows sees:
+    # such an input, or one whose head is not all of it, is left to pandas' sample.
+    if not final or _DIGIT_RUN in head.translate(_DIGITS_TO_1):
+        raise Unsupported("an integer of 19 digits or more, or an input past its head")
     d, q = ord(plan.delimiter), ord(plan.quote) if plan.quote else -1
     rows: list[list[str]] = []
     while len(rows) < QUICK_ROWS and pos < len(head):
