@@ -6,6 +6,7 @@ random blocks (hypothesis): each must give exactly the numpy result.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -466,3 +467,16 @@ def test_known_facts_grow_past_their_first_slots():
     assert known.n == len(seen)
     want = hash_values(np.array(sorted(seen), dtype="S24"))
     assert set(known.keys[: known.n].tolist()) == set(want.tolist())
+
+
+def test_fold_corr_lets_go_of_its_buffers_when_one_is_refused():
+    # a read-only sum (bytes) is refused after the shift's buffer was taken: the shift
+    # (a bytearray, which cannot grow while exported) must be let go again
+    k = 2
+    x = np.zeros((3, k))
+    shift = bytearray(8 * k)
+    sums = [np.zeros(k * k) for _ in range(3)]
+    with pytest.raises((BufferError, TypeError)):
+        _core.fold_corr(x, k, shift, sums[0], sums[1], sums[2], bytes(8 * k * k))
+    shift.extend(b"x")  # BufferError here if its export leaked
+    assert len(shift) == 8 * k + 1

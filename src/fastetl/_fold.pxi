@@ -856,15 +856,20 @@ def fold_corr(x, Py_ssize_t k, shift, out_n, out_sx, out_sxx, out_sxy):
     cdef double full_n = 0.0, zi
     cdef int *present = NULL
     cdef bint all_present
+    cdef int taken = 0  # the buffers taken so far (only those are let go)
     if k < 1:
         raise ValueError("k must be at least 1")
     _fold_buffers(x, &bx, out_n, &bn)
     try:
-        PyObject_GetBuffer(shift, &bs, PyBUF_SIMPLE)
-        PyObject_GetBuffer(out_sx, &bsx, PyBUF_WRITABLE)
-        PyObject_GetBuffer(out_sxx, &bsxx, PyBUF_WRITABLE)
-        PyObject_GetBuffer(out_sxy, &bsxy, PyBUF_WRITABLE)
         try:
+            PyObject_GetBuffer(shift, &bs, PyBUF_SIMPLE)
+            taken = 1
+            PyObject_GetBuffer(out_sx, &bsx, PyBUF_WRITABLE)
+            taken = 2
+            PyObject_GetBuffer(out_sxx, &bsxx, PyBUF_WRITABLE)
+            taken = 3
+            PyObject_GetBuffer(out_sxy, &bsxy, PyBUF_WRITABLE)
+            taken = 4
             rows = bx.len // (8 * k)
             if (bx.len != rows * 8 * k or bs.len != 8 * k or bn.len != 8 * k * k
                     or bsx.len != 8 * k * k or bsxx.len != 8 * k * k or bsxy.len != 8 * k * k):
@@ -925,10 +930,14 @@ def fold_corr(x, Py_ssize_t k, shift, out_n, out_sx, out_sxx, out_sxy):
             free(full)
             free(present)
             free(z)
-            PyBuffer_Release(&bsxy)
-            PyBuffer_Release(&bsxx)
-            PyBuffer_Release(&bsx)
-            PyBuffer_Release(&bs)
+            if taken > 3:
+                PyBuffer_Release(&bsxy)
+            if taken > 2:
+                PyBuffer_Release(&bsxx)
+            if taken > 1:
+                PyBuffer_Release(&bsx)
+            if taken > 0:
+                PyBuffer_Release(&bs)
     finally:
         PyBuffer_Release(&bn)
         PyBuffer_Release(&bx)
