@@ -130,3 +130,26 @@ def test_an_integer_of_19_digits_or_more_anywhere(tmp_path, head, big, at):
     cells = [head[i % len(head)] for i in range(PAST + 30)]
     cells[at] = big
     same(_file(tmp_path, ["v", "id"], [cells, [str(i) for i in range(len(cells))]]))
+
+
+_INTEGER_RUN = __import__("re").compile(rb"(?<![.eE0-9])[0-9]{19,}(?![.eE0-9])")
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from([b"1", b"0", b"9", b".", b"e", b"E", b"-", b",", b"\n", b"x",
+                                 b"1234567890", b"123456789"]), max_size=40))
+def test_integer_run_as_a_regular_expression_says(pieces):
+    # the quick guess's look for a 19-digit integer against the same rule written as a
+    # regular expression (digits not beside a point, an exponent mark or more digits)
+    data = b"".join(pieces)
+    assert dropin._integer_run(data) == bool(_INTEGER_RUN.search(data))
+
+
+def test_full_precision_floats_keep_the_quick_guess(tmp_path, monkeypatch):
+    # 19 digits after a point are a fraction, not an integer pandas types its own way
+    seen = []
+    real = dropin._quick_columns
+    monkeypatch.setattr(dropin, "_quick_columns", lambda plan: seen.append(real(plan)))
+    cells = ["0.0018517311427626063", "-1.2739393889900783", "6.18"] * 50
+    own(_file(tmp_path, ["v", "id"], [cells, [str(i) for i in range(len(cells))]]))
+    assert seen  # the quick guess answered (it raises Unsupported for a pandas' sample)
