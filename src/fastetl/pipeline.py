@@ -1471,6 +1471,8 @@ def _take_text(parser: _core.Parser, texts: _Buffers | None) -> tuple[Any, np.nd
     if texts is None:
         return parser.take_text(), None
     n = -parser.take_text_into(_EMPTY)  # (how many bytes: nothing is taken)
+    if n == 0:  # (a block without text holds no buffer)
+        return parser.take_text(), None
     # rounded up, so that a buffer serves the next blocks too, whose text differs a little
     buf = texts.get(max(_TEXT_ROUND, -(-n // _TEXT_ROUND) * _TEXT_ROUND))
     return buf[: parser.take_text_into(buf)], buf
