@@ -12,7 +12,12 @@ widened is kept.  The result is what converting with the widened schema from the
 start gives -- the same bytes whatever the thread count, because bad rows are seen
 in input order.
 
-The cost: one more pass over the input per round of widenings (usually one; at
+Under ``on_error="raise"`` the first pass is the plain one, unwatched: an input that
+fits its schema (the usual case) converts on the fast path (a watched pass is a
+lenient one: its bad rows go through the watcher, in input order, on worker threads).
+A value to widen stops that pass where it stands, and the watched passes start over
+from the same schema.  The cost: nothing when nothing widens; else that part of a
+pass, then one more pass over the input per round of widenings (usually one; at
 most :data:`MAX_ATTEMPTS` passes in all).  Inputs that cannot be read twice
 (stdin, pipes) are spooled to an unnamed temporary file first, as inference
 already does.  A schema the user gave is not widened: its errors are errors.
@@ -142,6 +147,17 @@ def converting(schema: Schema, on_error: str, widen: bool, attempt: Callable[...
     under ``"widened"``."""
     if not widen:
         return attempt(schema, None)
+    if on_error == "raise":
+        # first the plain run: a file that fits the schema (the usual case) converts on
+        # the fast path, with no watcher; a value to widen stops it, and the watched
+        # passes below start over from the same schema (see the module's "The cost")
+        try:
+            return attempt(schema, None)
+        except ParseError as e:
+            from .infer import widen_for
+
+            if e.column is None or widen_for(schema, e) is None:
+                raise
     for _ in range(MAX_ATTEMPTS):
         try:
             return attempt(schema, Watcher(schema, on_error))
