@@ -140,14 +140,16 @@ class Watcher:
 
 def converting(schema: Schema, on_error: str, widen: bool, attempt: Callable[..., T]) -> T:
     """Run ``attempt(schema, watcher)`` and, when ``widen``, widen the schema and run
-    it again until the input converts.  ``watcher`` is None when not widening;
-    else the attempt runs the pipeline with ``watch=watcher.watch`` under
-    ``watcher.on_error`` and calls ``watcher.check()`` before it keeps anything.
-    Each widening is listed in the next attempt's schema's ``inferred`` facts,
-    under ``"widened"``."""
+    it again until the input converts.  ``watcher`` is None when not widening, and
+    for the first (plain) pass under ``"raise"``; else the attempt runs the pipeline
+    with ``watch=watcher.watch`` under ``watcher.on_error`` and calls
+    ``watcher.check()`` before it keeps anything.  Each widening is listed in the
+    next attempt's schema's ``inferred`` facts, under ``"widened"``."""
     if not widen:
         return attempt(schema, None)
+    passes = MAX_ATTEMPTS
     if on_error == "raise":
+        passes -= 1
         # first the plain run: a file that fits the schema (the usual case) converts on
         # the fast path, with no watcher; a value to widen stops it, and the watched
         # passes below start over from the same schema (see the module's "The cost")
@@ -158,7 +160,7 @@ def converting(schema: Schema, on_error: str, widen: bool, attempt: Callable[...
 
             if e.column is None or widen_for(schema, e) is None:
                 raise
-    for _ in range(MAX_ATTEMPTS):
+    for _ in range(passes):
         try:
             return attempt(schema, Watcher(schema, on_error))
         except Widen as w:
