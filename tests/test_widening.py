@@ -157,6 +157,27 @@ def test_a_malformed_row_after_a_widening_is_still_the_error(tmp_path):
     assert not (tmp_path / "o.npy").exists()
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_malformed_row_before_a_late_value_is_the_error(tmp_path, workers):
+    """The plain first pass meets the malformed row first: it is raised as it is, with its
+    line (as csv numbers it), and no widening pass runs."""
+    rows = _rows(6000, seed=14)
+    rows[1000] = ["1", "2"]
+    rows[3000][0] = "300"
+    src = _write(tmp_path / "in.csv", rows)
+    with open(src, newline="") as fh:
+        r = csv.reader(fh)
+        line = next(r.line_num for row in r if len(row) != 3)
+    seen: list[int] = []
+    with pytest.raises(fastetl.ParseError, match=f"line {line}\\b"):
+        fastetl.convert(
+            src, tmp_path / "o.npy", infer_rows=SAMPLE, workers=workers, block_size=4096,
+            progress=lambda done, total: seen.append(done),
+        )  # fmt: skip
+    assert not any(b < a for a, b in zip(seen, seen[1:]))  # one pass
+    assert not (tmp_path / "o.npy").exists()
+
+
 def test_a_given_schema_is_not_widened_unless_asked(tmp_path):
     rows = _rows(3000, seed=5)
     rows[1000][0] = "300"
