@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fastetl.dropin import pandas as dropin
+from fastetl.dropin import pandas_quick
 from test_dropin_pandas import _policy, own, same, write  # noqa: F401 - _policy: autouse
 
 PAST = dropin.QUICK_ROWS + 20  # a row the quick guess does not look at
@@ -142,7 +143,7 @@ def test_integer_run_as_a_regular_expression_says(pieces):
     # the quick guess's look for a 19-digit integer against the same rule written as a
     # regular expression (digits not beside a point, an exponent mark or more digits)
     data = b"".join(pieces)
-    assert dropin._integer_run(data) == bool(_INTEGER_RUN.search(data))
+    assert pandas_quick.integer_run(data) == bool(_INTEGER_RUN.search(data))
 
 
 def test_full_precision_floats_keep_the_quick_guess(tmp_path, monkeypatch):

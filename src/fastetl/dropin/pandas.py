@@ -58,6 +58,7 @@ from ..schema import DECIMAL_MARKS, THOUSANDS_SEPARATORS, Column, Dialect, Schem
 from . import pandas_floats
 from .fallback import Unsupported, fall_back
 from .pandas_columns import ColumnWriter
+from .pandas_quick import integer_run
 
 # The function in its own module: `fastetl run` / install() patch `pandas.read_csv`,
 # never this one, so the original stays reachable.
@@ -942,27 +943,6 @@ def _guess(plan: _Plan, opts: dict[str, Any]) -> pandas.DataFrame:
 
 QUICK_BYTES = 1 << 20  # inputs up to here may skip pandas' sample (see _quick_columns)
 QUICK_ROWS = 100  # data rows the quick guess looks at
-# digit -> '1'; the point and exponent marks kept ('.', 'e'); any other byte -> '0'
-_DIGIT_CLASSES = bytes(
-    49 if 48 <= i <= 57 else i if i in b".e" else 101 if i == 69 else 48 for i in range(256)
-)
-
-
-def _integer_run(data: bytes) -> bool:
-    """Whether ``data`` holds a run of 19 digits or more that is not the fraction or the
-    exponent of a number, nor followed by a point or an exponent: what may be an integer
-    pandas types its own way (a false alarm costs only the quick guess)."""
-    cls = data.translate(_DIGIT_CLASSES)
-    if b"1" * 19 not in cls:  # (most inputs: one pass, no array)
-        return False
-    a = np.frombuffer(cls, np.uint8)
-    edge = np.diff((a == 49).view(np.int8), prepend=np.int8(0), append=np.int8(0))
-    starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
-    long = ends - starts >= 19
-    starts, ends = starts[long], ends[long]
-    before = np.where(starts > 0, a[np.maximum(starts - 1, 0)], 48)
-    after = np.where(ends < len(a), a[np.minimum(ends, len(a) - 1)], 48)
-    return bool(((before != 46) & (before != 101) & (after != 46) & (after != 101)).any())
 _INTS_TEXT = re.compile(r"(?:[ \t]*[+\-]?[0-9]+[ \t]*\n)+")
 _NUMBERS_TEXT = re.compile(  # (each part unambiguous: no backtracking blow-up)
     r"(?:[ \t]*[+\-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+\-]?[0-9]+)?[ \t]*\n)+"
@@ -1029,8 +1009,12 @@ def _quick_columns(plan: _Plan) -> None:
     # An integer of 19 digits or more anywhere makes pandas type its column its own way
     # (uint64, Python ints, text: see _big_ints), which no guess from the first rows sees:
     # such an input, or one whose head is not all of it, is left to pandas' sample.
-    if not final or _integer_run(head):
+    if not final or integer_run(head):
         raise Unsupported("an integer of 19 digits or more, or an input past its head")
+    if plan.data is None:
+        # the head is the whole file: the checks and the read take these bytes (less a
+        # byte order mark, as the core would skip it), not a second read through a map
+        plan.data, plan.path, plan.size = head, None, len(head)
     d, q = ord(plan.delimiter), ord(plan.quote) if plan.quote else -1
     rows: list[list[str]] = []
     while len(rows) < QUICK_ROWS and pos < len(head):
