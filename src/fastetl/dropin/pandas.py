@@ -58,7 +58,7 @@ from ..schema import DECIMAL_MARKS, THOUSANDS_SEPARATORS, Column, Dialect, Schem
 from . import pandas_floats
 from .fallback import Unsupported, fall_back
 from .pandas_columns import ColumnWriter
-from .pandas_quick import integer_run
+from .pandas_quick import head_columns, integer_run
 
 # The function in its own module: `fastetl run` / install() patch `pandas.read_csv`,
 # never this one, so the original stays reachable.
@@ -417,6 +417,8 @@ def _na_set(opts: dict[str, Any]) -> tuple[str, ...]:
     if not opts["na_filter"]:
         return ()
     na = opts["na_values"]
+    if na is None and opts["keep_default_na"]:
+        return _NA_DEFAULT  # (pandas' own: none is long or holds a line break)
     extra: tuple[str, ...] = ()
     if na is not None:
         if isinstance(na, dict):
@@ -1016,21 +1018,8 @@ def _quick_columns(plan: _Plan) -> None:
         # byte order mark, as the core would skip it), not a second read through a map
         plan.data, plan.path, plan.size = head, None, len(head)
     d, q = ord(plan.delimiter), ord(plan.quote) if plan.quote else -1
-    rows: list[list[str]] = []
-    while len(rows) < QUICK_ROWS and pos < len(head):
-        status, got, nxt = _core.split_row(head, pos, len(head), final, d, q)
-        if status == -1 and not final:
-            break  # (the row goes on past the head: the rows before it are enough)
-        if status != 0 or len(got) > n:
-            raise Unsupported("rows the quick guess cannot split (or longer than the header)")
-        if not head[pos:nxt].strip(b"\r\n"):
-            break  # (the end of the input: blank lines only)
-        try:
-            rows.append([f.decode("utf-8") for f in got])
-        except UnicodeDecodeError:
-            raise Unsupported("text that is not UTF-8 in the first rows") from None
-        pos = nxt
-    if not rows:
+    columns, nrows = head_columns(head, pos, final, d, q, n, QUICK_ROWS)
+    if not nrows:
         raise Unsupported("no data rows in the head")
     nulls = frozenset(plan.nulls)
     plan.nfields = n
@@ -1039,10 +1028,9 @@ def _quick_columns(plan: _Plan) -> None:
     plan.guards["header_fields"] = fields
     plan.guards["warnings"] = []
     plan.columns = []
-    for i, f in enumerate(fields):
-        values = [r[i] for r in rows if i < len(r)] or [""]
+    for i, (f, values) in enumerate(zip(fields, columns)):
         col = _Col(label=f, position=i, kind=_quick_kind(values, nulls))
-        if col.kind == "text" and len(rows) == QUICK_ROWS and len(set(values)) > len(rows) // 2:
+        if col.kind == "text" and nrows == QUICK_ROWS and len(set(values)) > nrows // 2:
             col.out_of_line = True  # (mostly distinct: as _columns decides on the sample)
         plan.columns.append(col)
     plan.labels = pandas.Index(fields)
@@ -2052,13 +2040,16 @@ def _set_index(df: pandas.DataFrame, plan: _Plan, index: list[Any]) -> pandas.Da
 def read_csv(*args: Any, **kwargs: Any) -> Any:
     """``pandas.read_csv``, answered by fastetl where it gives the same frame (see the
     module's documentation); otherwise pandas answers, under the fallback policy."""
-    try:
-        bound = SIGNATURE.bind(*args, **kwargs)
-    except TypeError:
-        return _original(*args, **kwargs)  # pandas says what is wrong with the call
-    bound.apply_defaults()
+    if _FAST_BIND and len(args) == 1 and _KEYWORDS.issuperset(kwargs):  # (no binding)
+        opts = {**_DEFAULTS, **kwargs, "filepath_or_buffer": args[0]}
+    else:
+        try:
+            bound = SIGNATURE.bind(*args, **kwargs)
+        except TypeError:
+            return _original(*args, **kwargs)  # pandas says what is wrong with the call
+        bound.apply_defaults()
+        opts = dict(bound.arguments)
     replay: dict[str, Any] = {}
-    opts = dict(bound.arguments)
     try:
         if opts["chunksize"] is not None or opts["iterator"]:
             from .pandas_chunks import TextFileReader
@@ -2089,5 +2080,15 @@ def read_csv(*args: Any, **kwargs: Any) -> Any:
 
 
 read_csv.__signature__ = SIGNATURE  # type: ignore[attr-defined]
+# read_csv(path, **keywords) binds as this, without inspect's binding: where pandas'
+# path is its only positional parameter and every other one is keyword-only, with a
+# default (else bind() is used for every call)
+_DEFAULTS = {k: p.default for k, p in SIGNATURE.parameters.items()}
+_KEYWORDS = frozenset(list(_DEFAULTS)[1:])
+_FAST_BIND = [p.kind for p in SIGNATURE.parameters.values()] == [
+    inspect.Parameter.POSITIONAL_OR_KEYWORD
+] + [inspect.Parameter.KEYWORD_ONLY] * len(_KEYWORDS) and all(
+    _DEFAULTS[k] is not inspect.Parameter.empty for k in _KEYWORDS
+)
 
 __all__ = ["PENDING_DIALECT", "read_csv"]

@@ -6,6 +6,10 @@ then Python only where a candidate was found."""
 from __future__ import annotations
 
 import re
+from typing import Any
+
+from .. import _core
+from .fallback import Unsupported
 
 # digit -> '1'; the point and exponent marks kept ('.', 'e'); any other byte -> '0'
 _DIGIT_CLASSES = bytes(
@@ -37,3 +41,41 @@ def integer_run(data: bytes) -> bool:
             return True
         at = cls.find(_RUN, stop)
     return False
+
+
+def head_columns(
+    head: bytes, pos: int, final: bool, delimiter: int, quote: int, width: int, limit: int
+) -> tuple[list[list[str]], int]:
+    """The first ``limit`` rows of ``head`` from ``pos`` (up to the first blank line),
+    split as the core splits them (``_core.split_row``): the values of each of the
+    ``width`` columns (a short row's missing fields left out; ``[""]`` for a column no
+    row reaches) and how many rows.  Unsupported where a row does not split or is
+    longer than ``width``, or a field is not UTF-8."""
+    rows: list[list[bytes]] = []
+    end = len(head)
+    while len(rows) < limit and pos < end:
+        status, got, nxt = _core.split_row(head, pos, end, final, delimiter, quote)
+        if status == -1 and not final:
+            break  # (the row goes on past the head: the rows before it are enough)
+        if status != 0 or len(got) > width:
+            raise Unsupported("rows the quick guess cannot split (or longer than the header)")
+        if len(got) == 1 and not got[0] and not head[pos:nxt].strip(b"\r\n"):
+            break  # (the end of the input: blank lines only)
+        rows.append(got)
+        pos = nxt
+    if all(len(r) == width for r in rows):
+        by_column: list[Any] = list(zip(*rows)) if rows else [() for _ in range(width)]
+    else:
+        by_column = [[r[i] for r in rows if i < len(r)] for i in range(width)]
+    out = []
+    for fields in by_column:
+        # one decode per column (UTF-8 fails in the joined bytes where it fails in a
+        # field: NUL is no part of a sequence); a NUL in a field: one per field
+        try:
+            values = b"\0".join(fields).decode("utf-8").split("\0")
+            if len(values) != len(fields):
+                values = [f.decode("utf-8") for f in fields]
+        except UnicodeDecodeError:
+            raise Unsupported("text that is not UTF-8 in the first rows") from None
+        out.append(values or [""])
+    return out, len(rows)
