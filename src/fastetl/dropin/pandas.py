@@ -944,7 +944,7 @@ def _guess(plan: _Plan, opts: dict[str, Any]) -> pandas.DataFrame:
 
 
 QUICK_BYTES = 1 << 20  # inputs up to here may skip pandas' sample (see _quick_columns)
-QUICK_ROWS = 100  # data rows the quick guess looks at
+QUICK_ROWS = 50  # data rows the quick guess looks at
 _INTS_TEXT = re.compile(r"(?:[ \t]*[+\-]?[0-9]+[ \t]*\n)+")
 _NUMBERS_TEXT = re.compile(  # (each part unambiguous: no backtracking blow-up)
     r"(?:[ \t]*[+\-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+\-]?[0-9]+)?[ \t]*\n)+"
