@@ -774,7 +774,9 @@ def _first_row(plan: _Plan) -> list[bytes]:
         head = plan.data[:HEAD_BYTES]
     else:
         with open(plan.path, "rb") as f:
-            head = f.read(HEAD_BYTES)
+            # (no more than the file and a byte: a read of HEAD_BYTES takes a buffer of
+            # that size first, 60 us of a small file's call)
+            head = f.read(min(HEAD_BYTES, plan.size + 1))
     final = len(head) == plan.size
     if head.startswith(b"\xef\xbb\xbf"):
         head = head[3:]
@@ -970,7 +972,7 @@ def _quick_applies(plan: _Plan, opts: dict[str, Any]) -> bool:
         and not plan.guards["mi_header"] and not plan.guards["chunk"]
         and plan.guards["marks"] == "." and set(plan.dialect_extra) <= {"ragged"}
         and plan.delimiter != _WHITESPACE
-        and all(_is_default(opts[k], (v,)) for k, v in _QUICK_DEFAULTS.items())
+        and all(opts[k] is v or _is_default(opts[k], (v,)) for k, v in _QUICK_DEFAULTS.items())
     )
 
 
@@ -1033,7 +1035,7 @@ def _quick_columns(plan: _Plan) -> None:
         if col.kind == "text" and nrows == QUICK_ROWS and len(set(values)) > nrows // 2:
             col.out_of_line = True  # (mostly distinct: as _columns decides on the sample)
         plan.columns.append(col)
-    plan.labels = pandas.Index(fields)
+    plan.labels = pandas.Index(fields, dtype="str")  # (pandas 3's str, as _plan requires)
 
 
 def _date_labels(parse_dates: Any, labels: list[Any], plan: _Plan) -> list[Any]:
