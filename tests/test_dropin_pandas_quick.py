@@ -154,3 +154,25 @@ def test_full_precision_floats_keep_the_quick_guess(tmp_path, monkeypatch):
     cells = ["0.0018517311427626063", "-1.2739393889900783", "6.18"] * 50
     own(_file(tmp_path, ["v", "id"], [cells, [str(i) for i in range(len(cells))]]))
     assert seen  # the quick guess answered (it raises Unsupported for a pandas' sample)
+
+
+@pytest.mark.parametrize(
+    "cells, quick",
+    [
+        (["1e19", "-2.5E20", "1.5", ""], True),  # large, but no 19-digit integer
+        (["12345678901234567890.5", "1.5"], True),  # 20 digits before a fraction
+        (["1.5", "", "12345678901234567890"], False),  # an integer of 20 digits
+        (["", "NA", "2.5", "-1000000000000000000"], False),  # 19 digits among floats
+    ],
+)
+def test_large_numbers_in_a_float_column(tmp_path, monkeypatch, cells, quick):
+    # the check after the read (pandas_quick.check_float_columns): the bytes are
+    # searched for a 19-digit integer only where a float column holds a value of 1e18
+    # or more; the frame is pandas' own either way
+    answered = []
+    real = dropin._quick_check
+    monkeypatch.setattr(dropin, "_quick_check", lambda *a: answered.append(real(*a)))
+    cells = [cells[i % len(cells)] for i in range(PAST)]
+    got = same(_file(tmp_path, ["v", "id"], [cells, [str(i) for i in range(len(cells))]]))
+    assert isinstance(got, pandas.DataFrame)
+    assert bool(answered) == quick

@@ -58,7 +58,7 @@ from ..schema import DECIMAL_MARKS, THOUSANDS_SEPARATORS, Column, Dialect, Schem
 from . import pandas_floats
 from .fallback import Unsupported, fall_back
 from .pandas_columns import ColumnWriter
-from .pandas_quick import head_columns, integer_run
+from .pandas_quick import check_float_columns, head_columns
 
 # The function in its own module: `fastetl run` / install() patch `pandas.read_csv`,
 # never this one, so the original stays reachable.
@@ -1012,9 +1012,10 @@ def _quick_columns(plan: _Plan) -> None:
     head, _start, pos, final = plan.guards["first_row"]
     # An integer of 19 digits or more anywhere makes pandas type its column its own way
     # (uint64, Python ints, text: see _big_ints), which no guess from the first rows sees:
-    # such an input, or one whose head is not all of it, is left to pandas' sample.
-    if not final or integer_run(head):
-        raise Unsupported("an integer of 19 digits or more, or an input past its head")
+    # checked after the read (_quick_check).  An input whose head is not all of it is
+    # left to pandas' sample.
+    if not final:
+        raise Unsupported("an input past its head")
     if plan.data is None:
         # the head is the whole file: the checks and the read take these bytes (less a
         # byte order mark, as the core would skip it), not a second read through a map
@@ -1036,6 +1037,15 @@ def _quick_columns(plan: _Plan) -> None:
             col.out_of_line = True  # (mostly distinct: as _columns decides on the sample)
         plan.columns.append(col)
     plan.labels = pandas.Index(fields, dtype="str")  # (pandas 3's str, as _plan requires)
+
+
+def _quick_check(plan: _Plan, table: Any, schema: Schema) -> None:
+    """After the read of a call _quick_columns guessed: what the guess could not see
+    (pandas_quick.check_float_columns)."""
+    names = [c.name for c in schema.columns]
+    floats = [np.asarray(table.array[names[c.position]]) for c in plan.columns
+              if c.kind == "float"]
+    check_float_columns(plan.guards["first_row"][0], floats)
 
 
 def _date_labels(parse_dates: Any, labels: list[Any], plan: _Plan) -> list[Any]:
@@ -1971,6 +1981,8 @@ def _answer_plan(plan: _Plan, opts: dict[str, Any], quick: bool) -> pandas.DataF
         _comment_guard(plan)
         _escape_guard(plan)
         table, schema = _read(plan)
+        if quick:
+            _quick_check(plan, table, schema)
         if len(table) == 0:
             # no data rows: pandas' reading of the header (the sample) is all there is
             if sample is None or len(sample) != 0:

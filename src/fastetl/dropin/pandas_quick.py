@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import numpy as np
+
 from .. import _core
 from .fallback import Unsupported
 
@@ -79,3 +81,19 @@ def head_columns(
             raise Unsupported("text that is not UTF-8 in the first rows") from None
         out.append(values or [""])
     return out, len(rows)
+
+
+BIG_FLOAT = 1e18  # an integer of 19 digits (no leading zero) is at least this
+
+
+def check_float_columns(data: bytes, floats: list[Any]) -> None:
+    """After the read: Unsupported where a column read as float64 may hold an integer of
+    19 digits or more (a value of magnitude 1e18 or more) and ``data`` holds one
+    (:func:`integer_run`): pandas types such a column its own way (uint64, Python ints,
+    text), which the first rows' guess does not see.  An int column is checked by the
+    read itself (out of int64's range: pandas is asked, ``_widen``), a text column by
+    ``_text``; so the bytes are searched only where a float column's values are large."""
+    for values in floats:
+        big = np.abs(values) >= BIG_FLOAT  # (NaN is not)
+        if big.any() and integer_run(data):
+            raise Unsupported("an integer of 19 digits or more in a column of floats")
