@@ -176,3 +176,40 @@ def test_large_numbers_in_a_float_column(tmp_path, monkeypatch, cells, quick):
     got = same(_file(tmp_path, ["v", "id"], [cells, [str(i) for i in range(len(cells))]]))
     assert isinstance(got, pandas.DataFrame)
     assert bool(answered) == quick
+
+
+_DATE_CELL = {
+    "iso": st.dates().map(lambda d: d.isoformat()),
+    "na": st.sampled_from(["", "NA", "NaT", "nan"]),
+    "other": st.sampled_from(["2020-02-30", "2020/01/02", "2020-01-02 10:00", "20200102",
+                              "2020-1-2", " 2020-01-02", "x", "12"]),
+}
+
+
+@st.composite
+def _date_columns(draw):
+    """A parse_dates column of one kind of cell up to a row near QUICK_ROWS, then of another."""
+    rows = draw(st.integers(1, dropin.QUICK_ROWS + 40))
+    first, then = draw(st.sampled_from(sorted(_DATE_CELL))), draw(st.sampled_from(sorted(_DATE_CELL)))
+    at = draw(st.integers(0, rows))
+    return [draw(_DATE_CELL[first] if i < at else _DATE_CELL[then]) for i in range(rows)]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(cells=_date_columns(), by_position=st.booleans())
+def test_parse_dates_differential(tmp_path_factory, cells, by_position):
+    # the quick guess reads a parse_dates column as ISO dates when its first values are
+    # (the read checks the rest): the frame is pandas' own whatever the cells
+    ids = [str(i) for i in range(len(cells))]
+    path = _file(tmp_path_factory.mktemp("dates"), ["id", "d"], [ids, cells])
+    same(path, parse_dates=[1 if by_position else "d"])
+
+
+def test_parse_dates_on_the_quick_path(tmp_path, monkeypatch):
+    answered = []
+    real = dropin._quick_check
+    monkeypatch.setattr(dropin, "_quick_check", lambda *a: answered.append(real(*a)))
+    cells = ["2020-01-31", "", "1999-12-31", "NA"] * 40
+    got = own(_file(tmp_path, ["d", "v"], [cells, [str(i) for i in range(len(cells))]]),
+              parse_dates=["d"])
+    assert answered and str(got["d"].dtype) == "datetime64[us]"

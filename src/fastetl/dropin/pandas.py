@@ -58,7 +58,7 @@ from ..schema import DECIMAL_MARKS, THOUSANDS_SEPARATORS, Column, Dialect, Schem
 from . import pandas_floats
 from .fallback import Unsupported, fall_back
 from .pandas_columns import ColumnWriter
-from .pandas_quick import check_float_columns, head_columns
+from .pandas_quick import check_float_columns, head_columns, iso_dates
 
 # The function in its own module: `fastetl run` / install() patch `pandas.read_csv`,
 # never this one, so the original stays reachable.
@@ -952,11 +952,11 @@ _NUMBERS_TEXT = re.compile(  # (each part unambiguous: no backtracking blow-up)
     r"(?:[ \t]*[+\-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+\-]?[0-9]+)?[ \t]*\n)+"
 )
 # the keywords a call may give and still try the quick guess (every other one at pandas'
-# default: labels straight from the header row, no dtype, no dates, no index, nothing
+# default: labels straight from the header row, no dtype, no index, nothing
 # that changes a field's bytes or its type, no keyword pandas warns about)
 _QUICK_KEYWORDS = frozenset(
     {"filepath_or_buffer", "sep", "delimiter", "encoding", "compression", "nrows", "skiprows",
-     "low_memory", "memory_map", "engine", "quotechar", "quoting"}
+     "low_memory", "memory_map", "engine", "quotechar", "quoting", "parse_dates"}
 )
 _QUICK_DEFAULTS = {
     k: p.default for k, p in SIGNATURE.parameters.items() if k not in _QUICK_KEYWORDS
@@ -1031,7 +1031,13 @@ def _quick_columns(plan: _Plan) -> None:
     plan.guards["header_fields"] = fields
     plan.guards["warnings"] = []
     plan.columns = []
+    dates = _date_labels(plan.guards["parse_dates"], fields, plan)
     for i, (f, values) in enumerate(zip(fields, columns)):
+        if f in dates:  # (read as ISO dates, or Unsupported: the read checks every one)
+            if not iso_dates([v for v in values if v not in nulls]):
+                raise Unsupported(f"column {f!r}: first values that are not all ISO dates")
+            plan.columns.append(_Col(label=f, position=i, kind="date"))
+            continue
         col = _Col(label=f, position=i, kind=_quick_kind(values, nulls))
         if col.kind == "text" and nrows == QUICK_ROWS and len(set(values)) > nrows // 2:
             col.out_of_line = True  # (mostly distinct: as _columns decides on the sample)
@@ -1951,7 +1957,8 @@ def _answer(opts: dict[str, Any], replay: dict[str, Any]) -> pandas.DataFrame:
     plan = _plan(opts, replay)
     df = None
     if _quick_applies(plan, opts):
-        quick = replace(plan, guards=dict(plan.guards), dialect_extra=dict(plan.dialect_extra))
+        quick = replace(plan, guards=dict(plan.guards, parse_dates=opts["parse_dates"]),
+                        dialect_extra=dict(plan.dialect_extra))
         try:
             df = _answer_plan(quick, opts, quick=True)
             plan = quick

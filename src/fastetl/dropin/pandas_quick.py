@@ -97,3 +97,14 @@ def check_float_columns(data: bytes, floats: list[Any]) -> None:
         big = np.abs(values) >= BIG_FLOAT  # (NaN is not)
         if big.any() and integer_run(data):
             raise Unsupported("an integer of 19 digits or more in a column of floats")
+
+
+_ISO_DATES = re.compile(r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2}\n)+")
+
+
+def iso_dates(values: list[str]) -> bool:
+    """Whether ``values`` (a parse_dates column's first values, less NA) are all dates
+    written YYYY-MM-DD, and there is one: pandas then infers that format from the first
+    and reads the column as datetime64[us]; the core's date type reads only such
+    dates, so the read checks every later value (a value it refuses: Unsupported)."""
+    return bool(values) and _ISO_DATES.fullmatch("\n".join(values) + "\n") is not None
