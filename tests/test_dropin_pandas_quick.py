@@ -190,7 +190,8 @@ _DATE_CELL = {
 def _date_columns(draw):
     """A parse_dates column of one kind of cell up to a row near QUICK_ROWS, then of another."""
     rows = draw(st.integers(1, dropin.QUICK_ROWS + 40))
-    first, then = draw(st.sampled_from(sorted(_DATE_CELL))), draw(st.sampled_from(sorted(_DATE_CELL)))
+    kinds = st.sampled_from(sorted(_DATE_CELL))
+    first, then = draw(kinds), draw(kinds)
     at = draw(st.integers(0, rows))
     return [draw(_DATE_CELL[first] if i < at else _DATE_CELL[then]) for i in range(rows)]
 
