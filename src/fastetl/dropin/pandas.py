@@ -1042,7 +1042,7 @@ def _quick_columns(plan: _Plan) -> None:
         if col.kind == "text" and nrows == QUICK_ROWS and len(set(values)) > nrows // 2:
             col.out_of_line = True  # (mostly distinct: as _columns decides on the sample)
         plan.columns.append(col)
-    plan.labels = pandas.Index(fields, dtype="str")  # (pandas 3's str, as _plan requires)
+    plan.labels = pandas.Index(fields)
 
 
 def _quick_check(plan: _Plan, table: Any, schema: Schema) -> None:
