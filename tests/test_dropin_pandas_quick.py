@@ -214,3 +214,29 @@ def test_parse_dates_on_the_quick_path(tmp_path, monkeypatch):
     got = own(_file(tmp_path, ["d", "v"], [cells, [str(i) for i in range(len(cells))]]),
               parse_dates=["d"])
     assert answered and str(got["d"].dtype) == "datetime64[us]"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.lists(st.text('ab,"\n\r 1é', max_size=5), min_size=3, max_size=3).filter(
+            lambda r: r != ["", "", ""]  # (a row of empty fields is written as a blank line)
+        ),
+        min_size=1, max_size=12,
+    ),
+    limit=st.integers(1, 15),
+    blank=st.sampled_from(["", "\n", "\r\n\n"]),
+)
+def test_head_columns_as_python_csv_reads(rows, limit, blank):
+    # the quick guess's split of the first rows, by column, against Python's csv module
+    # reading what its writer wrote (quotes doubled, line breaks inside quotes)
+    import csv
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerows(rows)  # (quotes a field with \r or \n)
+    data = (buf.getvalue() + blank).encode()
+    want = [r for r in csv.reader(io.StringIO(data.decode(), newline="")) if r][:limit]
+    columns, n = pandas_quick.head_columns(data, 0, True, ord(","), ord('"'), 3, limit)
+    assert n == len(want)
+    assert columns == [[r[i] for r in want] for i in range(3)]

@@ -61,8 +61,8 @@ def head_columns(
             break  # (the row goes on past the head: the rows before it are enough)
         if status != 0 or len(got) > width:
             raise Unsupported("rows the quick guess cannot split (or longer than the header)")
-        if len(got) == 1 and not got[0] and not head[pos:nxt].strip(b"\r\n"):
-            break  # (the end of the input: blank lines only)
+        if len(got) <= 1 and not any(got) and not head[pos:nxt].strip(b"\r\n"):
+            break  # (the end of the input: blank lines only; split_row skips the others)
         rows.append(got)
         pos = nxt
     if all(len(r) == width for r in rows):
