@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fastetl.dropin import pandas as dropin
+from fastetl.dropin import pandas_quick
 from test_dropin_pandas import _policy, own, same, write  # noqa: F401 - _policy: autouse
 
 PAST = dropin.QUICK_ROWS + 20  # a row the quick guess does not look at
@@ -142,7 +143,7 @@ def test_integer_run_as_a_regular_expression_says(pieces):
     # the quick guess's look for a 19-digit integer against the same rule written as a
     # regular expression (digits not beside a point, an exponent mark or more digits)
     data = b"".join(pieces)
-    assert dropin._integer_run(data) == bool(_INTEGER_RUN.search(data))
+    assert pandas_quick.integer_run(data) == bool(_INTEGER_RUN.search(data))
 
 
 def test_full_precision_floats_keep_the_quick_guess(tmp_path, monkeypatch):
@@ -153,3 +154,89 @@ def test_full_precision_floats_keep_the_quick_guess(tmp_path, monkeypatch):
     cells = ["0.0018517311427626063", "-1.2739393889900783", "6.18"] * 50
     own(_file(tmp_path, ["v", "id"], [cells, [str(i) for i in range(len(cells))]]))
     assert seen  # the quick guess answered (it raises Unsupported for a pandas' sample)
+
+
+@pytest.mark.parametrize(
+    "cells, quick",
+    [
+        (["1e19", "-2.5E20", "1.5", ""], True),  # large, but no 19-digit integer
+        (["12345678901234567890.5", "1.5"], True),  # 20 digits before a fraction
+        (["1.5", "", "12345678901234567890"], False),  # an integer of 20 digits
+        (["", "NA", "2.5", "-1000000000000000000"], False),  # 19 digits among floats
+    ],
+)
+def test_large_numbers_in_a_float_column(tmp_path, monkeypatch, cells, quick):
+    # the check after the read (pandas_quick.check_float_columns): the bytes are
+    # searched for a 19-digit integer only where a float column holds a value of 1e18
+    # or more; the frame is pandas' own either way
+    answered = []
+    real = dropin._quick_check
+    monkeypatch.setattr(dropin, "_quick_check", lambda *a: answered.append(real(*a)))
+    cells = [cells[i % len(cells)] for i in range(PAST)]
+    got = same(_file(tmp_path, ["v", "id"], [cells, [str(i) for i in range(len(cells))]]))
+    assert isinstance(got, pandas.DataFrame)
+    assert bool(answered) == quick
+
+
+_DATE_CELL = {
+    "iso": st.dates().map(lambda d: d.isoformat()),
+    "na": st.sampled_from(["", "NA", "NaT", "nan"]),
+    "other": st.sampled_from(["2020-02-30", "2020/01/02", "2020-01-02 10:00", "20200102",
+                              "2020-1-2", " 2020-01-02", "x", "12"]),
+}
+
+
+@st.composite
+def _date_columns(draw):
+    """A parse_dates column of one kind of cell up to a row near QUICK_ROWS, then of another."""
+    rows = draw(st.integers(1, dropin.QUICK_ROWS + 40))
+    kinds = st.sampled_from(sorted(_DATE_CELL))
+    first, then = draw(kinds), draw(kinds)
+    at = draw(st.integers(0, rows))
+    return [draw(_DATE_CELL[first] if i < at else _DATE_CELL[then]) for i in range(rows)]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(cells=_date_columns(), by_position=st.booleans())
+def test_parse_dates_differential(tmp_path_factory, cells, by_position):
+    # the quick guess reads a parse_dates column as ISO dates when its first values are
+    # (the read checks the rest): the frame is pandas' own whatever the cells
+    ids = [str(i) for i in range(len(cells))]
+    path = _file(tmp_path_factory.mktemp("dates"), ["id", "d"], [ids, cells])
+    same(path, parse_dates=[1 if by_position else "d"])
+
+
+def test_parse_dates_on_the_quick_path(tmp_path, monkeypatch):
+    answered = []
+    real = dropin._quick_check
+    monkeypatch.setattr(dropin, "_quick_check", lambda *a: answered.append(real(*a)))
+    cells = ["2020-01-31", "", "1999-12-31", "NA"] * 40
+    got = own(_file(tmp_path, ["d", "v"], [cells, [str(i) for i in range(len(cells))]]),
+              parse_dates=["d"])
+    assert answered and str(got["d"].dtype) == "datetime64[us]"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.lists(st.text('ab,"\n\r 1é', max_size=5), min_size=3, max_size=3).filter(
+            lambda r: r != ["", "", ""]  # (a row of empty fields is written as a blank line)
+        ),
+        min_size=1, max_size=12,
+    ),
+    limit=st.integers(1, 15),
+    blank=st.sampled_from(["", "\n", "\r\n\n"]),
+)
+def test_head_columns_as_python_csv_reads(rows, limit, blank):
+    # the quick guess's split of the first rows, by column, against Python's csv module
+    # reading what its writer wrote (quotes doubled, line breaks inside quotes)
+    import csv
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerows(rows)  # (quotes a field with \r or \n)
+    data = (buf.getvalue() + blank).encode()
+    want = [r for r in csv.reader(io.StringIO(data.decode(), newline="")) if r][:limit]
+    columns, n = pandas_quick.head_columns(data, 0, True, ord(","), ord('"'), 3, limit)
+    assert n == len(want)
+    assert columns == [[r[i] for r in want] for i in range(3)]

@@ -58,6 +58,7 @@ from ..schema import DECIMAL_MARKS, THOUSANDS_SEPARATORS, Column, Dialect, Schem
 from . import pandas_floats
 from .fallback import Unsupported, fall_back
 from .pandas_columns import ColumnWriter
+from .pandas_quick import check_float_columns, head_columns, iso_dates
 
 # The function in its own module: `fastetl run` / install() patch `pandas.read_csv`,
 # never this one, so the original stays reachable.
@@ -416,6 +417,8 @@ def _na_set(opts: dict[str, Any]) -> tuple[str, ...]:
     if not opts["na_filter"]:
         return ()
     na = opts["na_values"]
+    if na is None and opts["keep_default_na"]:
+        return _NA_DEFAULT  # (pandas' own: none is long or holds a line break)
     extra: tuple[str, ...] = ()
     if na is not None:
         if isinstance(na, dict):
@@ -771,7 +774,9 @@ def _first_row(plan: _Plan) -> list[bytes]:
         head = plan.data[:HEAD_BYTES]
     else:
         with open(plan.path, "rb") as f:
-            head = f.read(HEAD_BYTES)
+            # (no more than the file and a byte: a read of HEAD_BYTES takes a buffer of
+            # that size first, 60 us of a small file's call)
+            head = f.read(min(HEAD_BYTES, plan.size + 1))
     final = len(head) == plan.size
     if head.startswith(b"\xef\xbb\xbf"):
         head = head[3:]
@@ -941,38 +946,17 @@ def _guess(plan: _Plan, opts: dict[str, Any]) -> pandas.DataFrame:
 
 
 QUICK_BYTES = 1 << 20  # inputs up to here may skip pandas' sample (see _quick_columns)
-QUICK_ROWS = 100  # data rows the quick guess looks at
-# digit -> '1'; the point and exponent marks kept ('.', 'e'); any other byte -> '0'
-_DIGIT_CLASSES = bytes(
-    49 if 48 <= i <= 57 else i if i in b".e" else 101 if i == 69 else 48 for i in range(256)
-)
-
-
-def _integer_run(data: bytes) -> bool:
-    """Whether ``data`` holds a run of 19 digits or more that is not the fraction or the
-    exponent of a number, nor followed by a point or an exponent: what may be an integer
-    pandas types its own way (a false alarm costs only the quick guess)."""
-    cls = data.translate(_DIGIT_CLASSES)
-    if b"1" * 19 not in cls:  # (most inputs: one pass, no array)
-        return False
-    a = np.frombuffer(cls, np.uint8)
-    edge = np.diff((a == 49).view(np.int8), prepend=np.int8(0), append=np.int8(0))
-    starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
-    long = ends - starts >= 19
-    starts, ends = starts[long], ends[long]
-    before = np.where(starts > 0, a[np.maximum(starts - 1, 0)], 48)
-    after = np.where(ends < len(a), a[np.minimum(ends, len(a) - 1)], 48)
-    return bool(((before != 46) & (before != 101) & (after != 46) & (after != 101)).any())
+QUICK_ROWS = 50  # data rows the quick guess looks at
 _INTS_TEXT = re.compile(r"(?:[ \t]*[+\-]?[0-9]+[ \t]*\n)+")
 _NUMBERS_TEXT = re.compile(  # (each part unambiguous: no backtracking blow-up)
     r"(?:[ \t]*[+\-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+\-]?[0-9]+)?[ \t]*\n)+"
 )
 # the keywords a call may give and still try the quick guess (every other one at pandas'
-# default: labels straight from the header row, no dtype, no dates, no index, nothing
+# default: labels straight from the header row, no dtype, no index, nothing
 # that changes a field's bytes or its type, no keyword pandas warns about)
 _QUICK_KEYWORDS = frozenset(
     {"filepath_or_buffer", "sep", "delimiter", "encoding", "compression", "nrows", "skiprows",
-     "low_memory", "memory_map", "engine", "quotechar", "quoting"}
+     "low_memory", "memory_map", "engine", "quotechar", "quoting", "parse_dates"}
 )
 _QUICK_DEFAULTS = {
     k: p.default for k, p in SIGNATURE.parameters.items() if k not in _QUICK_KEYWORDS
@@ -988,7 +972,7 @@ def _quick_applies(plan: _Plan, opts: dict[str, Any]) -> bool:
         and not plan.guards["mi_header"] and not plan.guards["chunk"]
         and plan.guards["marks"] == "." and set(plan.dialect_extra) <= {"ragged"}
         and plan.delimiter != _WHITESPACE
-        and all(_is_default(opts[k], (v,)) for k, v in _QUICK_DEFAULTS.items())
+        and all(opts[k] is v or _is_default(opts[k], (v,)) for k, v in _QUICK_DEFAULTS.items())
     )
 
 
@@ -1028,25 +1012,17 @@ def _quick_columns(plan: _Plan) -> None:
     head, _start, pos, final = plan.guards["first_row"]
     # An integer of 19 digits or more anywhere makes pandas type its column its own way
     # (uint64, Python ints, text: see _big_ints), which no guess from the first rows sees:
-    # such an input, or one whose head is not all of it, is left to pandas' sample.
-    if not final or _integer_run(head):
-        raise Unsupported("an integer of 19 digits or more, or an input past its head")
+    # checked after the read (_quick_check).  An input whose head is not all of it is
+    # left to pandas' sample.
+    if not final:
+        raise Unsupported("an input past its head")
+    if plan.data is None:
+        # the head is the whole file: the checks and the read take these bytes (less a
+        # byte order mark, as the core would skip it), not a second read through a map
+        plan.data, plan.path, plan.size = head, None, len(head)
     d, q = ord(plan.delimiter), ord(plan.quote) if plan.quote else -1
-    rows: list[list[str]] = []
-    while len(rows) < QUICK_ROWS and pos < len(head):
-        status, got, nxt = _core.split_row(head, pos, len(head), final, d, q)
-        if status == -1 and not final:
-            break  # (the row goes on past the head: the rows before it are enough)
-        if status != 0 or len(got) > n:
-            raise Unsupported("rows the quick guess cannot split (or longer than the header)")
-        if not head[pos:nxt].strip(b"\r\n"):
-            break  # (the end of the input: blank lines only)
-        try:
-            rows.append([f.decode("utf-8") for f in got])
-        except UnicodeDecodeError:
-            raise Unsupported("text that is not UTF-8 in the first rows") from None
-        pos = nxt
-    if not rows:
+    columns, nrows = head_columns(head, pos, final, d, q, n, QUICK_ROWS)
+    if not nrows:
         raise Unsupported("no data rows in the head")
     nulls = frozenset(plan.nulls)
     plan.nfields = n
@@ -1055,13 +1031,27 @@ def _quick_columns(plan: _Plan) -> None:
     plan.guards["header_fields"] = fields
     plan.guards["warnings"] = []
     plan.columns = []
-    for i, f in enumerate(fields):
-        values = [r[i] for r in rows if i < len(r)] or [""]
+    dates = _date_labels(plan.guards["parse_dates"], fields, plan)
+    for i, (f, values) in enumerate(zip(fields, columns)):
+        if f in dates:  # (read as ISO dates, or Unsupported: the read checks every one)
+            if not iso_dates([v for v in values if v not in nulls]):
+                raise Unsupported(f"column {f!r}: first values that are not all ISO dates")
+            plan.columns.append(_Col(label=f, position=i, kind="date"))
+            continue
         col = _Col(label=f, position=i, kind=_quick_kind(values, nulls))
-        if col.kind == "text" and len(rows) == QUICK_ROWS and len(set(values)) > len(rows) // 2:
+        if col.kind == "text" and nrows == QUICK_ROWS and len(set(values)) > nrows // 2:
             col.out_of_line = True  # (mostly distinct: as _columns decides on the sample)
         plan.columns.append(col)
     plan.labels = pandas.Index(fields)
+
+
+def _quick_check(plan: _Plan, table: Any, schema: Schema) -> None:
+    """After the read of a call _quick_columns guessed: what the guess could not see
+    (pandas_quick.check_float_columns)."""
+    names = [c.name for c in schema.columns]
+    floats = [np.asarray(table.array[names[c.position]]) for c in plan.columns
+              if c.kind == "float"]
+    check_float_columns(plan.guards["first_row"][0], floats)
 
 
 def _date_labels(parse_dates: Any, labels: list[Any], plan: _Plan) -> list[Any]:
@@ -1967,7 +1957,8 @@ def _answer(opts: dict[str, Any], replay: dict[str, Any]) -> pandas.DataFrame:
     plan = _plan(opts, replay)
     df = None
     if _quick_applies(plan, opts):
-        quick = replace(plan, guards=dict(plan.guards), dialect_extra=dict(plan.dialect_extra))
+        quick = replace(plan, guards=dict(plan.guards, parse_dates=opts["parse_dates"]),
+                        dialect_extra=dict(plan.dialect_extra))
         try:
             df = _answer_plan(quick, opts, quick=True)
             plan = quick
@@ -1997,6 +1988,8 @@ def _answer_plan(plan: _Plan, opts: dict[str, Any], quick: bool) -> pandas.DataF
         _comment_guard(plan)
         _escape_guard(plan)
         table, schema = _read(plan)
+        if quick:
+            _quick_check(plan, table, schema)
         if len(table) == 0:
             # no data rows: pandas' reading of the header (the sample) is all there is
             if sample is None or len(sample) != 0:
@@ -2068,13 +2061,16 @@ def _set_index(df: pandas.DataFrame, plan: _Plan, index: list[Any]) -> pandas.Da
 def read_csv(*args: Any, **kwargs: Any) -> Any:
     """``pandas.read_csv``, answered by fastetl where it gives the same frame (see the
     module's documentation); otherwise pandas answers, under the fallback policy."""
-    try:
-        bound = SIGNATURE.bind(*args, **kwargs)
-    except TypeError:
-        return _original(*args, **kwargs)  # pandas says what is wrong with the call
-    bound.apply_defaults()
+    if _FAST_BIND and len(args) == 1 and _KEYWORDS.issuperset(kwargs):  # (no binding)
+        opts = {**_DEFAULTS, **kwargs, "filepath_or_buffer": args[0]}
+    else:
+        try:
+            bound = SIGNATURE.bind(*args, **kwargs)
+        except TypeError:
+            return _original(*args, **kwargs)  # pandas says what is wrong with the call
+        bound.apply_defaults()
+        opts = dict(bound.arguments)
     replay: dict[str, Any] = {}
-    opts = dict(bound.arguments)
     try:
         if opts["chunksize"] is not None or opts["iterator"]:
             from .pandas_chunks import TextFileReader
@@ -2105,5 +2101,15 @@ def read_csv(*args: Any, **kwargs: Any) -> Any:
 
 
 read_csv.__signature__ = SIGNATURE  # type: ignore[attr-defined]
+# read_csv(path, **keywords) binds as this, without inspect's binding: where pandas'
+# path is its only positional parameter and every other one is keyword-only, with a
+# default (else bind() is used for every call)
+_DEFAULTS = {k: p.default for k, p in SIGNATURE.parameters.items()}
+_KEYWORDS = frozenset(list(_DEFAULTS)[1:])
+_FAST_BIND = [p.kind for p in SIGNATURE.parameters.values()] == [
+    inspect.Parameter.POSITIONAL_OR_KEYWORD
+] + [inspect.Parameter.KEYWORD_ONLY] * len(_KEYWORDS) and all(
+    _DEFAULTS[k] is not inspect.Parameter.empty for k in _KEYWORDS
+)
 
 __all__ = ["PENDING_DIALECT", "read_csv"]
