@@ -28,11 +28,13 @@ from ..table import Table, _decimal_floats
 from . import pii as _pii
 from .stats import (
     Distinct,
+    KeyTable,
     Moments,
     Quantiles,
     ValueCounts,
     count_hashes,
     counted_quantiles,
+    grown,
     hash_values,
     sorted_unique,
 )
@@ -153,27 +155,26 @@ def _subset(weights: np.ndarray, cap: int) -> tuple[np.ndarray | None, np.ndarra
 class _Known:
     """The text facts and PII codes of the distinct values a thread has folded in one
     column (pure functions of a value and the column's name, so a value's are computed
-    once, not once per block it is in): an open-addressing set of their hashes
-    (:func:`fastetl._core.fold_known_keys`), at most ``limit`` of them; the set grows
-    by doubling, so its memory follows the values held."""
+    once, not once per block it is in): a :class:`~fastetl.profiling.stats.KeyTable`
+    of their hashes, at most ``limit`` of them."""
 
     def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.n = 0
-        self._grow(1 << 12)
+        self.table = KeyTable(limit)
+        self.chars = np.empty(0, np.int32)
+        self.flags = np.empty(0, np.uint8)
+        self.codes = np.empty(0, np.uint8)
 
-    def _grow(self, cap: int) -> None:
-        """``cap`` slots (a power of two: room for three quarters of them)."""
-        room = min(self.limit, cap - cap // 4)
-        n = self.n
-        self.slots = np.zeros(cap, np.int32)
-        keys = np.empty(room, np.uint64)
-        if n:  # the known keys again, in their order (their indices do not change)
-            _core.fold_known_keys(self.slots, keys, self.keys[:n], np.empty(n, np.int64), 0)
-        self.keys = keys
-        self.chars = np.resize(self.chars, room) if n else np.empty(room, np.int32)
-        self.flags = np.resize(self.flags, room) if n else np.empty(room, np.uint8)
-        self.codes = np.resize(self.codes, room) if n else np.empty(room, np.uint8)
+    @property
+    def n(self) -> int:
+        return self.table.n
+
+    @property
+    def slots(self) -> np.ndarray:
+        return self.table.slots
+
+    @property
+    def keys(self) -> np.ndarray:
+        return self.table.keys
 
     def facts(
         self, keys: np.ndarray, uniq: np.ndarray, name: str
@@ -181,13 +182,12 @@ class _Known:
         """The characters, flags (:func:`pii.text_facts`) and PII codes
         (:func:`pii.classify_codes`, 0 where not a candidate) of the distinct values
         ``uniq`` hashing to ``keys``: looked up, or computed for those not known yet."""
-        cap = len(self.slots)
-        while self.n + len(keys) > cap - cap // 4 and cap - cap // 4 < self.limit:
-            cap *= 2
-        if cap > len(self.slots):
-            self._grow(cap)
-        idx = np.empty(len(keys), np.int64)
-        n = _core.fold_known_keys(self.slots, self.keys, keys, idx, self.n)
+        t = self.table
+        n0 = t.n
+        idx, added = t.find(keys)
+        self.chars = grown(self.chars, n0, t.room)
+        self.flags = grown(self.flags, n0, t.room)
+        self.codes = grown(self.codes, n0, t.room)
         miss = np.flatnonzero(idx < 0)
         if len(miss) == len(keys):
             chars, flags, codes = _facts(uniq, name)
@@ -200,11 +200,10 @@ class _Known:
                 self.chars[hit], self.flags[hit], self.codes[hit]
             )
             chars[miss], flags[miss], codes[miss] = _facts(uniq[miss], name)
-        added = miss[: n - self.n]  # the new values, in order, while there was room
-        self.chars[self.n : n] = chars[added]
-        self.flags[self.n : n] = flags[added]
-        self.codes[self.n : n] = codes[added]
-        self.n = n
+        new = miss[:added]  # the new values, in order, while there was room
+        self.chars[n0 : t.n] = chars[new]
+        self.flags[n0 : t.n] = flags[new]
+        self.codes[n0 : t.n] = codes[new]
         return chars, flags, codes
 
 
