@@ -43,7 +43,7 @@ QUANTILES: dict[str, float] = {
     "p1": 0.01, "p5": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95, "p99": 0.99,
 }  # fmt: skip
 HIST_BINS = 20
-COUNT_LIMIT = 4096  # distinct values of a block's integer column counted, not sorted
+SORT_LIMIT = 4096  # a block's distinct integers sorted (more: the value table takes them as they come)
 CORR_LIMIT = 64  # numeric columns in the correlation matrix (the first ones)
 TEXT_BYTES = 4 << 20  # a text column's values copied out at a time, fixed width
 
@@ -116,20 +116,23 @@ def _unique_sorted(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _sort_counted(
-    raw: np.ndarray, limit: int, repeat: bool = True
+    raw: np.ndarray, limit: int, repeat: bool = True, sort_limit: int | None = None
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
     """``np.sort(raw)`` and, for integers and times with at most ``limit`` distinct
     values, ``_unique_sorted`` of it: those counted in a hash table in compiled code
     (no GIL), then their sorted values repeated (a sort of the distinct values only;
-    ``repeat=False``: ``raw`` itself is returned when counted)."""
+    ``repeat=False``: ``raw`` itself is returned when counted).  ``sort_limit``: more
+    distinct values than that are left in order of first appearance (not sorted)."""
     k, size = raw.dtype.kind, raw.dtype.itemsize
     if k in "iMm" or (k == "u" and size < 8):
         v = np.ascontiguousarray(raw).view(np.int64) if size == 8 else raw.astype(np.int64)
         keys, counts = np.empty(limit, np.int64), np.empty(limit, np.int64)
         m = _core.fold_count_int64(v, limit, keys, counts)
         if m >= 0 and not (k in "Mm" and (keys[:m] == np.iinfo(np.int64).min).any()):  # NaT
-            order = np.argsort(keys[:m])
-            keys, counts = keys[order], counts[order]
+            keys, counts = keys[:m], counts[:m]
+            if sort_limit is None or m <= sort_limit:
+                order = np.argsort(keys)
+                keys, counts = keys[order], counts[order]
             uniq = keys.view(raw.dtype) if size == 8 else keys.astype(raw.dtype)
             return (np.repeat(uniq, counts) if repeat else raw), (uniq, counts)
     return np.sort(raw), None
@@ -275,27 +278,29 @@ class ColumnState:
             else:
                 self.codes[: len(c)] += c
             return
-        counted = None
+        counted, ordered = None, True
         if self.kind in ("number", "time"):  # once: the counts (a hash table, or a sort)
-            raw, counted = _sort_counted(raw, COUNT_LIMIT, repeat=False)
+            raw, counted = _sort_counted(raw, len(raw), repeat=False, sort_limit=SORT_LIMIT)
         assert self.moments is not None or self.kind == "text"
-        if counted is not None:  # the moments of few distinct values, weighted
+        if counted is not None:  # the moments of the distinct values, weighted
             assert self.moments is not None
             uniq, counts = counted
-            self.moments.add_counts(self._floats(uniq), counts, uniq[0], uniq[-1])
+            ordered = len(uniq) <= SORT_LIMIT
+            lo, hi = (uniq[0], uniq[-1]) if ordered else (uniq.min(), uniq.max())
+            self.moments.add_counts(self._floats(uniq), counts, lo, hi)
         elif self.moments is not None:
             self.moments.add(self._floats(raw), raw)
         assert self.values is not None
         if self.kind == "text":  # sorting 64-bit hashes beats sorting long byte strings
-            keys, first, counts = count_hashes(hash_values(raw))
-            uniq = raw[first]
-            self.values.add_counts(keys, counts, uniq)
+            keys, first, counts = count_hashes(hash_values(raw), ordered=False)
+            uniq = raw[first]  # (in order of first appearance: the table needs no sort)
+            self.values.add_counts(keys, counts, uniq, ordered=False)
             self._text(uniq, counts, keys)
             return
         if raw.dtype.kind == "f":
             raw = raw + raw.dtype.type(0.0)  # -0.0 and 0.0 are one value
         uniq, counts = _unique_sorted(raw) if counted is None else counted
-        self.values.add_counts(uniq, counts)
+        self.values.add_counts(uniq, counts, ordered=ordered)
         if raw.dtype.kind in "iu" and raw.dtype.itemsize >= 4:
             self._int_pii(uniq, counts)
 
@@ -762,8 +767,10 @@ class TableState:
         """An empty state of the same table (for a block folded apart, then merged)."""
         part = TableState(self.schema, self.limits, self._table, self.text_widths)
         part._known = self._known
-        for cs in part.columns:
+        for cs, mine in zip(part.columns, self.columns, strict=True):
             cs.known = self._known
+            if cs.values is not None and mine.values is not None:
+                cs.values.presort = mine.values.hll is not None  # (a hint: no result changes)
         return part
 
     def _view(self, records: np.ndarray) -> Table:

@@ -118,14 +118,19 @@ def sum_runs(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return s[starts], order[starts], total
 
 
-def count_hashes(h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def count_hashes(
+    h: np.ndarray, ordered: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``np.unique(h, return_index=True, return_counts=True)`` of 64-bit hashes
     (:func:`hash_values`), counted in a hash table in compiled code: its sort is
-    over the distinct hashes only."""
+    over the distinct hashes only (``ordered=False``: none, the distinct hashes in
+    order of first appearance)."""
     h = np.ascontiguousarray(h, dtype=np.uint64)
     n = len(h)
     keys, first, counts = np.empty(n, np.uint64), np.empty(n, np.int64), np.empty(n, np.int64)
     m = _core.fold_count_keys(h, keys, first, counts) if n else 0
+    if not ordered:
+        return keys[:m], first[:m], counts[:m]
     order = np.argsort(keys[:m])
     return keys[order], first[order], counts[order]
 
@@ -643,6 +648,9 @@ class ValueCounts:
         self._tv: np.ndarray | None = None
         self._hashed = False  # keys are hashes of the payload (text), not values
         self._dirty = False  # keys/counts/payload not yet made from the table
+        # sort the runs added (the state they will be merged into is a summary: sorted
+        # here, on a folding thread, not on the merging one)
+        self.presort = False
 
     @property
     def exact(self) -> bool:
@@ -650,14 +658,28 @@ class ValueCounts:
         return self.hll is None
 
     def add_counts(
-        self, keys: np.ndarray, counts: np.ndarray, payload: np.ndarray | None = None
+        self,
+        keys: np.ndarray,
+        counts: np.ndarray,
+        payload: np.ndarray | None = None,
+        ordered: bool = True,
     ) -> None:
-        """Add values with their counts (``keys`` sorted and unique: ``np.unique``).
-        With ``payload``, the keys are 64-bit hashes (:func:`hash_values`) of the
-        values ``payload`` (cheaper to sort than long text; exact but for a hash
-        collision, about ``n**2 / 2**65``)."""
+        """Add values with their counts (``keys`` sorted and unique: ``np.unique``;
+        ``ordered=False``: unique, in any order).  With ``payload``, the keys are 64-bit
+        hashes (:func:`hash_values`) of the values ``payload`` (cheaper to sort than long
+        text; exact but for a hash collision, about ``n**2 / 2**65``)."""
         self.n += int(counts.sum())
-        self._combine(keys, counts.astype(np.int64), payload)
+        counts = counts.astype(np.int64)
+        tabled = self.hll is None and not self.presort and self._tabled(keys, payload)
+        if not ordered and not tabled:
+            o = np.argsort(keys, kind="stable")  # (the summary and the runs merge sorted keys)
+            keys, counts = keys[o], counts[o]
+            payload = None if payload is None else payload[o]
+            ordered = True
+        if self.hll is None and self._tabled(keys, payload):
+            self._put(self._run(keys, counts, payload, ordered))
+            return
+        self._combine(keys, counts, payload)
 
     def _hashes(self, keys: np.ndarray) -> np.ndarray:
         return keys if keys.dtype == np.uint64 and self.payload is not None else hash_values(keys)
@@ -672,24 +694,26 @@ class ValueCounts:
         integers and times by :func:`hash_values`, one-to-one on 64-bit words)?"""
         return payload is not None or (keys.dtype.kind in "iumM" and keys.dtype.itemsize <= 8)
 
-    def _run(self, keys: np.ndarray, counts: np.ndarray, payload: np.ndarray | None) -> tuple:
-        """A run of sorted keys as the table takes it: (hashes, counts, values, sorted)."""
+    def _run(
+        self, keys: np.ndarray, counts: np.ndarray, payload: np.ndarray | None, ordered: bool
+    ) -> tuple:
+        """A run as the table takes it: (hashes, counts, values, sorted)."""
         if payload is not None:
             self._hashed = True
-            return (keys, counts, payload, True)
-        return (hash_values(keys), counts, keys, True)
+            return (keys, counts, payload, ordered)
+        return (hash_values(keys), counts, keys, ordered)
 
     def _view(self, h: np.ndarray, c: np.ndarray, v: np.ndarray, ordered: bool) -> tuple:
-        """(keys, counts, payload) of table items: text by hash, values by value."""
+        """(keys, counts, payload, hashes) of table items: text by hash, values by value."""
         if self._hashed:
             if not ordered:
                 o = np.argsort(h)
                 h, c, v = h[o], c[o], v[o]
-            return h, c, v
+            return h, c, v, h
         if not ordered:
             o = np.argsort(v, kind="stable")
-            c, v = c[o], v[o]
-        return v, c, None
+            h, c, v = h[o], c[o], v[o]
+        return v, c, None, h
 
     def _put(self, run: tuple) -> None:
         """Add a run (:meth:`_run`) while exact: kept as it is if it is the first."""
@@ -737,7 +761,7 @@ class ValueCounts:
             allc = np.concatenate([self._tc[:n], c[rest]])
             allv = np.concatenate([self._tv[:n], v[rest]])
             self._drop_table()
-            self.keys, self.counts, self.payload = self._view(allh, allc, allv, False)
+            self.keys, self.counts, self.payload, _ = self._view(allh, allc, allv, False)
             self.hll = HyperLogLog(self.p)
             self.hll.add_hashes(allh)
             if self.sink is not None:
@@ -748,10 +772,15 @@ class ValueCounts:
         self._table, self._tc, self._tv, self._runs, self._dirty = None, self._tc[:0], None, [], False
 
     def _combine(
-        self, keys: np.ndarray, counts: np.ndarray, payload: np.ndarray | None = None
+        self,
+        keys: np.ndarray,
+        counts: np.ndarray,
+        payload: np.ndarray | None = None,
+        hashes: np.ndarray | None = None,
     ) -> None:
+        """Add sorted unique ``keys`` (``hashes``: theirs, when known)."""
         if self.hll is None and self._tabled(keys, payload):
-            self._put(self._run(keys, counts, payload))
+            self._put(self._run(keys, counts, payload, True))
             return
         if self.hll is None:  # exact: keep the run, merge runs when they outgrow the set
             self._runs.append((keys, counts, payload))
@@ -762,7 +791,9 @@ class ValueCounts:
             return
         # not exact: every value into the HyperLogLog (also the runs of a merge that come
         # after the set outgrew its bound part-way), and to the sink
-        self.hll.add_hashes(keys if payload is not None else hash_values(keys))
+        if hashes is None:
+            hashes = keys if payload is not None else hash_values(keys)
+        self.hll.add_hashes(hashes)
         if self.sink is not None:
             self.sink(keys, counts)
         if self.keys is not None:
@@ -779,10 +810,10 @@ class ValueCounts:
             if self._dirty:
                 self._dirty = False
                 if self._table is None:  # one run, sorted: as it is
-                    self.keys, self.counts, self.payload = self._view(*self._runs[0])
+                    self.keys, self.counts, self.payload, _ = self._view(*self._runs[0])
                     return
                 t = self._table
-                self.keys, self.counts, self.payload = self._view(
+                self.keys, self.counts, self.payload, _ = self._view(
                     t.keys[: t.n], self._tc[: t.n], self._tv[: t.n], False  # type: ignore[index]
                 )
             return
