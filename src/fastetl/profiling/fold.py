@@ -188,9 +188,9 @@ class _Known:
         t = self.table
         n0 = t.n
         idx, added = t.find(keys)
-        self.chars = grown(self.chars, n0, t.room)
-        self.flags = grown(self.flags, n0, t.room)
-        self.codes = grown(self.codes, n0, t.room)
+        self.chars = grown(self.chars, n0, t.n)
+        self.flags = grown(self.flags, n0, t.n)
+        self.codes = grown(self.codes, n0, t.n)
         miss = np.flatnonzero(idx < 0)
         if len(miss) == len(keys):
             chars, flags, codes = _facts(uniq, name)

@@ -140,17 +140,13 @@ class KeyTable:
     kept across calls (:func:`fastetl._core.fold_known_keys`, in compiled code): each
     key's index is its order of arrival, at most ``limit`` keys; the slots double as
     keys arrive, so memory follows the keys held.  Owners keep arrays parallel to
-    :attr:`keys` (facts, counts, values), as long as :attr:`room`."""
+    :attr:`keys` (facts, counts, values), of at least :attr:`n` items (:func:`grown`)."""
 
     def __init__(self, limit: int, cap: int = 1 << 12) -> None:
         self.limit = limit
         self.n = 0
         self.keys = np.empty(0, np.uint64)
         self._grow(cap)
-
-    @property
-    def room(self) -> int:
-        return len(self.keys)
 
     def _grow(self, cap: int) -> None:
         """``cap`` slots (a power of two: room for three quarters of them)."""
@@ -178,11 +174,12 @@ class KeyTable:
         return idx, added
 
 
-def grown(a: np.ndarray, n: int, room: int) -> np.ndarray:
-    """``a`` (its first ``n`` items kept) with room for ``room`` items."""
-    if len(a) >= room:
+def grown(a: np.ndarray, n: int, need: int) -> np.ndarray:
+    """``a`` (its first ``n`` items kept) with room for at least ``need`` items (half as
+    many again as it had, at least: a few copies as it grows, no more room than that)."""
+    if len(a) >= need:
         return a
-    out = np.empty(room, a.dtype)
+    out = np.empty(max(need, len(a) + len(a) // 2), a.dtype)
     out[:n] = a[:n]
     return out
 
@@ -742,12 +739,12 @@ class ValueCounts:
         t = self._table
         n0 = t.n
         idx, added = t.find(h)
-        self._tc = grown(self._tc, n0, t.room)
+        self._tc = grown(self._tc, n0, t.n)
         if self._tv is None:
-            self._tv = np.empty(t.room, v.dtype)
+            self._tv = np.empty(t.n, v.dtype)
         elif self._tv.dtype != v.dtype:  # (a wider text payload: all at the widest)
             self._tv = self._tv.astype(np.promote_types(self._tv.dtype, v.dtype))
-        self._tv = grown(self._tv, n0, t.room)
+        self._tv = grown(self._tv, n0, t.n)
         hit = idx >= 0
         self._tc[idx[hit]] += c[hit]
         miss = np.flatnonzero(~hit)
