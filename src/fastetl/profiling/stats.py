@@ -766,7 +766,8 @@ class ValueCounts:
             self._prune()
 
     def _drop_table(self) -> None:
-        self._table, self._tc, self._tv, self._runs, self._dirty = None, self._tc[:0], None, [], False
+        self._table, self._tv, self._runs, self._dirty = None, None, [], False
+        self._tc = np.zeros(0, np.int64)  # (not a view: the table's counts are let go)
 
     def _combine(
         self,
