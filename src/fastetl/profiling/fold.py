@@ -43,7 +43,7 @@ QUANTILES: dict[str, float] = {
     "p1": 0.01, "p5": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95, "p99": 0.99,
 }  # fmt: skip
 HIST_BINS = 20
-SORT_LIMIT = 4096  # a block's distinct integers sorted (more: the value table takes them as they come)
+SORT_LIMIT = 4096  # a block's distinct integers sorted (more: counted by the table as they come)
 CORR_LIMIT = 64  # numeric columns in the correlation matrix (the first ones)
 TEXT_BYTES = 4 << 20  # a text column's values copied out at a time, fixed width
 
