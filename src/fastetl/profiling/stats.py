@@ -118,16 +118,70 @@ def sum_runs(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return s[starts], order[starts], total
 
 
-def count_hashes(h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def count_hashes(
+    h: np.ndarray, ordered: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``np.unique(h, return_index=True, return_counts=True)`` of 64-bit hashes
     (:func:`hash_values`), counted in a hash table in compiled code: its sort is
-    over the distinct hashes only."""
+    over the distinct hashes only (``ordered=False``: none, the distinct hashes in
+    order of first appearance)."""
     h = np.ascontiguousarray(h, dtype=np.uint64)
     n = len(h)
     keys, first, counts = np.empty(n, np.uint64), np.empty(n, np.int64), np.empty(n, np.int64)
     m = _core.fold_count_keys(h, keys, first, counts) if n else 0
+    if not ordered:
+        return keys[:m], first[:m], counts[:m]
     order = np.argsort(keys[:m])
     return keys[order], first[order], counts[order]
+
+
+class KeyTable:
+    """An open-addressing set of distinct 64-bit keys (well-mixed: :func:`hash_values`)
+    kept across calls (:func:`fastetl._core.fold_known_keys`, in compiled code): each
+    key's index is its order of arrival, at most ``limit`` keys; the slots double as
+    keys arrive, so memory follows the keys held.  Owners keep arrays parallel to
+    :attr:`keys` (facts, counts, values), of at least :attr:`n` items (:func:`grown`)."""
+
+    def __init__(self, limit: int, cap: int = 1 << 12) -> None:
+        self.limit = limit
+        self.n = 0
+        self.keys = np.empty(0, np.uint64)
+        self._grow(cap)
+
+    def _grow(self, cap: int) -> None:
+        """``cap`` slots (a power of two: room for three quarters of them)."""
+        n = self.n
+        self.slots = np.zeros(cap, np.int32)
+        keys = np.empty(min(self.limit, cap - cap // 4), np.uint64)
+        if n:  # the known keys again, in their order (their indices do not change)
+            _core.fold_known_keys(self.slots, keys, self.keys[:n], np.empty(n, np.int64), 0)
+        self.keys = keys
+
+    def find(self, keys: np.ndarray) -> tuple[np.ndarray, int]:
+        """The index of each of ``keys`` (distinct uint64), -1 where it was not there;
+        those not there are added in their order while there is room: the first
+        ``added`` of the -1s (the rest did not fit: more than ``limit`` keys)."""
+        cap = len(self.slots)
+        while self.n + len(keys) > cap - cap // 4 and cap - cap // 4 < self.limit:
+            cap *= 2
+        if cap > len(self.slots):
+            self._grow(cap)
+        idx = np.empty(len(keys), np.int64)
+        n = _core.fold_known_keys(
+            self.slots, self.keys, np.ascontiguousarray(keys, np.uint64), idx, self.n
+        )
+        added, self.n = n - self.n, n
+        return idx, added
+
+
+def grown(a: np.ndarray, n: int, need: int) -> np.ndarray:
+    """``a`` (its first ``n`` items kept) with room for at least ``need`` items (half as
+    many again as it had, at least: a few copies as it grows, no more room than that)."""
+    if len(a) >= need:
+        return a
+    out = np.empty(max(need, len(a) + len(a) // 2), a.dtype)
+    out[:n] = a[:n]
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -560,7 +614,14 @@ class ValueCounts:
     """Counts per value: exact while at most ``exact_limit`` distinct values (then the
     distinct count is exact too), else the ``capacity`` heaviest values, each at most
     :attr:`error` below its true count (Misra-Gries), and a HyperLogLog of every value
-    for the distinct count."""
+    for the distinct count.
+
+    While exact, integers, dates and text (keys given as hashes of a payload) are
+    counted in a :class:`KeyTable` kept across blocks and merges: a block's run is
+    added to it in compiled code, not merged by a sort; the sorted keys are made when
+    asked for (:meth:`_flush`).  The set becomes the summary as soon as a run brings
+    it past ``exact_limit``: a point fixed by the sequence of runs, whatever the
+    threads.  Other values (floats, bools, bytes without hashes) keep sorted runs."""
 
     def __init__(self, exact_limit: int = 1 << 16, capacity: int = 1024, p: int = HLL_P) -> None:
         self.exact_limit = exact_limit
@@ -569,7 +630,7 @@ class ValueCounts:
         self.keys: np.ndarray | None = None  # sorted unique
         self.counts = np.zeros(0, dtype=np.int64)
         self.payload: np.ndarray | None = None  # the value of each key, when keys are hashes
-        self._runs: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
+        self._runs: list[Any] = []
         self._pending = 0
         self.error = 0  # total subtracted from every kept count (0 while exact)
         self.hll: HyperLogLog | None = None  # once not exact
@@ -577,6 +638,16 @@ class ValueCounts:
         # called with (keys, counts) of every value added once not exact: first all the
         # values so far (before the heaviest are kept), then each block's or state's
         self.sink: Any = None
+        # the table (while exact): its keys (hashes), their counts and values; a first
+        # run waits as it is (a block's state needs no table), later ones are added
+        self._table: KeyTable | None = None
+        self._tc = np.zeros(0, np.int64)
+        self._tv: np.ndarray | None = None
+        self._hashed = False  # keys are hashes of the payload (text), not values
+        self._dirty = False  # keys/counts/payload not yet made from the table
+        # sort the runs added (the state they will be merged into is a summary: sorted
+        # here, on a folding thread, not on the merging one)
+        self.presort = False
 
     @property
     def exact(self) -> bool:
@@ -584,14 +655,28 @@ class ValueCounts:
         return self.hll is None
 
     def add_counts(
-        self, keys: np.ndarray, counts: np.ndarray, payload: np.ndarray | None = None
+        self,
+        keys: np.ndarray,
+        counts: np.ndarray,
+        payload: np.ndarray | None = None,
+        ordered: bool = True,
     ) -> None:
-        """Add values with their counts (``keys`` sorted and unique: ``np.unique``).
-        With ``payload``, the keys are 64-bit hashes (:func:`hash_values`) of the
-        values ``payload`` (cheaper to sort than long text; exact but for a hash
-        collision, about ``n**2 / 2**65``)."""
+        """Add values with their counts (``keys`` sorted and unique: ``np.unique``;
+        ``ordered=False``: unique, in any order).  With ``payload``, the keys are 64-bit
+        hashes (:func:`hash_values`) of the values ``payload`` (cheaper to sort than long
+        text; exact but for a hash collision, about ``n**2 / 2**65``)."""
         self.n += int(counts.sum())
-        self._combine(keys, counts.astype(np.int64), payload)
+        counts = counts.astype(np.int64)
+        tabled = self.hll is None and not self.presort and self._tabled(keys, payload)
+        if not ordered and not tabled:
+            o = np.argsort(keys, kind="stable")  # (the summary and the runs merge sorted keys)
+            keys, counts = keys[o], counts[o]
+            payload = None if payload is None else payload[o]
+            ordered = True
+        if self.hll is None and self._tabled(keys, payload):
+            self._put(self._run(keys, counts, payload, ordered))
+            return
+        self._combine(keys, counts, payload)
 
     def _hashes(self, keys: np.ndarray) -> np.ndarray:
         return keys if keys.dtype == np.uint64 and self.payload is not None else hash_values(keys)
@@ -600,9 +685,101 @@ class ValueCounts:
         keys, counts = np.unique(values, return_counts=True)
         self.add_counts(keys, counts)
 
+    @staticmethod
+    def _tabled(keys: np.ndarray, payload: np.ndarray | None) -> bool:
+        """Are these counted in the table (their hashes distinct: text by its hashes,
+        integers and times by :func:`hash_values`, one-to-one on 64-bit words)?"""
+        return payload is not None or (keys.dtype.kind in "iumM" and keys.dtype.itemsize <= 8)
+
+    def _run(
+        self, keys: np.ndarray, counts: np.ndarray, payload: np.ndarray | None, ordered: bool
+    ) -> tuple:
+        """A run as the table takes it: (hashes, counts, values, sorted)."""
+        if payload is not None:
+            self._hashed = True
+            return (keys, counts, payload, ordered)
+        return (hash_values(keys), counts, keys, ordered)
+
+    def _view(self, h: np.ndarray, c: np.ndarray, v: np.ndarray, ordered: bool) -> tuple:
+        """(keys, counts, payload, hashes) of table items: text by hash, values by value."""
+        if self._hashed:
+            if not ordered:
+                o = np.argsort(h)
+                h, c, v = h[o], c[o], v[o]
+            return h, c, v, h
+        if not ordered:
+            o = np.argsort(v, kind="stable")
+            h, c, v = h[o], c[o], v[o]
+        return v, c, None, h
+
+    def _put(self, run: tuple) -> None:
+        """Add a run (:meth:`_run`) while exact: kept as it is if it is the first."""
+        if self.hll is not None:  # past the bound part-way through a merge
+            self._combine(*self._view(*run))
+            return
+        self._dirty = True
+        if self._table is None and not self._runs and len(run[0]) <= self.exact_limit:
+            self._runs.append(run)
+            return
+        self._to_table()
+        self._take(*run)
+
+    def _to_table(self) -> None:
+        runs, self._runs = self._runs, []
+        for run in runs:
+            self._take(*run)
+
+    def _take(self, h: np.ndarray, c: np.ndarray, v: np.ndarray, ordered: bool) -> None:
+        """Count distinct hashes ``h`` (values ``v``) in the table."""
+        if self.hll is not None:
+            self._combine(*self._view(h, c, v, ordered))
+            return
+        if self._table is None:
+            self._table = KeyTable(self.exact_limit)
+        t = self._table
+        n0 = t.n
+        idx, added = t.find(h)
+        self._tc = grown(self._tc, n0, t.n)
+        if self._tv is None:
+            self._tv = np.empty(t.n, v.dtype)
+        elif self._tv.dtype != v.dtype:  # (a wider text payload: all at the widest)
+            self._tv = self._tv.astype(np.promote_types(self._tv.dtype, v.dtype))
+        self._tv = grown(self._tv, n0, t.n)
+        hit = idx >= 0
+        self._tc[idx[hit]] += c[hit]
+        miss = np.flatnonzero(~hit)
+        new, rest = miss[:added], miss[added:]
+        self._tc[n0 : t.n] = c[new]
+        self._tv[n0 : t.n] = v[new]
+        self._dirty = True
+        if len(rest):  # past the bound: the set becomes the summary
+            n = t.n
+            allh = np.concatenate([t.keys[:n], h[rest]])
+            allc = np.concatenate([self._tc[:n], c[rest]])
+            allv = np.concatenate([self._tv[:n], v[rest]])
+            self._drop_table()
+            self.keys, self.counts, self.payload, _ = self._view(allh, allc, allv, False)
+            self.hll = HyperLogLog(self.p)
+            self.hll.add_hashes(allh)
+            if self.sink is not None:
+                self.sink(self.keys, self.counts)
+            self._prune()
+
+    def _drop_table(self) -> None:
+        self._table, self._tv, self._runs, self._dirty = None, None, [], False
+        self._tc = np.zeros(0, np.int64)  # (not a view: the table's counts are let go)
+
     def _combine(
-        self, keys: np.ndarray, counts: np.ndarray, payload: np.ndarray | None = None
+        self,
+        keys: np.ndarray,
+        counts: np.ndarray,
+        payload: np.ndarray | None = None,
+        hashes: np.ndarray | None = None,
     ) -> None:
+        """Add sorted unique ``keys`` (``hashes``: theirs, when known)."""
+        if self.hll is None and self._tabled(keys, payload):
+            self._put(self._run(keys, counts, payload, True))
+            return
         if self.hll is None:  # exact: keep the run, merge runs when they outgrow the set
             self._runs.append((keys, counts, payload))
             self._pending += len(keys)
@@ -612,7 +789,9 @@ class ValueCounts:
             return
         # not exact: every value into the HyperLogLog (also the runs of a merge that come
         # after the set outgrew its bound part-way), and to the sink
-        self.hll.add_hashes(keys if payload is not None else hash_values(keys))
+        if hashes is None:
+            hashes = keys if payload is not None else hash_values(keys)
+        self.hll.add_hashes(hashes)
         if self.sink is not None:
             self.sink(keys, counts)
         if self.keys is not None:
@@ -623,8 +802,19 @@ class ValueCounts:
         self._prune()
 
     def _flush(self) -> None:
-        """Merge the pending runs into the sorted keys (then, past the exact limit, start
-        the HyperLogLog and keep the heaviest)."""
+        """Make the sorted keys (of the table, or merged from the pending runs; then,
+        past the exact limit, start the HyperLogLog and keep the heaviest)."""
+        if self._table is not None or (self._runs and len(self._runs[0]) == 4):
+            if self._dirty:
+                self._dirty = False
+                if self._table is None:  # one run, sorted: as it is
+                    self.keys, self.counts, self.payload, _ = self._view(*self._runs[0])
+                    return
+                t = self._table
+                self.keys, self.counts, self.payload, _ = self._view(
+                    t.keys[: t.n], self._tc[: t.n], self._tv[: t.n], False  # type: ignore[index]
+                )
+            return
         if not self._runs:
             return
         runs = self._runs
@@ -666,6 +856,14 @@ class ValueCounts:
     def merge(self, other: ValueCounts) -> None:
         if self.hll is None and other.hll is None:  # both exact: other's runs join ours
             self.n += other.n
+            if other._table is not None or (other._runs and len(other._runs[0]) == 4):
+                self._hashed |= other._hashed
+                t = other._table
+                if t is not None:
+                    self._put((t.keys[: t.n], other._tc[: t.n], other._tv[: t.n], False))
+                for run in other._runs:
+                    self._put(run)
+                return
             if other.keys is not None:
                 self._combine(other.keys, other.counts, other.payload)
             for keys, counts, payload in other._runs:
@@ -679,6 +877,7 @@ class ValueCounts:
         self.error += other.error
         if other.hll is not None:
             if self.hll is None:
+                self._drop_table()  # (its sorted keys are made: they go on from here)
                 self.hll = HyperLogLog(self.p)
                 if self.keys is not None:
                     self.hll.add_hashes(self._hashes(self.keys))
