@@ -299,6 +299,10 @@ OWN_PATH_CASES = [
     ('"1",2\n', dict(delimiter=",")),  # no quotechar: numpy refuses '"1"' too
     ("1,2\n3\n", dict(delimiter=",")),  # numpy's column-count error, and its message
     ("1,x\n", dict(delimiter=",")),
+    # rows of other lengths, usecols picked row by row after an empty line: numpy's
+    # warning of the line max_rows (its chunks of strings) does not count, still said
+    ("\n1,2\n1\n", dict(delimiter=",", dtype=str, usecols=0)),
+    ("\n  \n1,2\n", dict(delimiter=",", dtype=str, usecols=0)),
 ]
 
 

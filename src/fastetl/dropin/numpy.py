@@ -893,14 +893,15 @@ def _loadtxt_bytes(
     data: bytes, dt: np.dtype, targets: list[np.dtype] | None, delim: str | None,
     comm: tuple[str, ...], skip: int, rows: int | None, usecols: Any, unpack: bool,
     ndmin: int, quotechar: Any, fname: Any, convert: tuple[Any, bool] | None = None,
-    strict_spaces: bool = False, ragged: bool = False,
+    strict_spaces: bool = False, ragged: bool = False, noted: tuple[str, ...] = (),
 ) -> Any:
     """loadtxt on prepared bytes.  ``convert``: the converters and whether they take
     Latin-1 bytes (``encoding="bytes"``): their columns, and datetime fields, are read
     as text by the core, then converted and stored as numpy stores them
     (:func:`_generic_columns`).  ``strict_spaces``: runs of whitespace are rewritten
     even where the core's refusal would do (see :func:`_single_spaces`); ``ragged``:
-    ``data`` holds the used columns only, picked by :func:`_pick_columns`."""
+    ``data`` holds the used columns only, picked by :func:`_pick_columns`; ``noted``: the
+    warnings the read before that pick noted (its empty lines are gone from ``data``)."""
     given = data
     if len(comm) > 1 or (comm and len(comm[0]) > 1):
         if quotechar is not None:
@@ -933,7 +934,7 @@ def _loadtxt_bytes(
     # numpy reads unsized strings and datetimes in chunks of max_rows=50,000 rows of
     # objects, each cast on its own (its warnings and units say so)
     chunk = _chunk_rows() if targets is None and dt in _UNSIZED else None
-    notes: list[str] = []
+    notes: list[str] = list(noted)
     if rows is not None:
         big = chunk is not None and rows > chunk
         data = (_keep_rows(data, rows, None if big else skip + 1, notes, open_end)
@@ -1002,7 +1003,7 @@ def _loadtxt_bytes(
         if convert is not None and not callable(convert[0]):
             convert = (convs, convert[1])  # (by result column, now that usecols is done)
         return _loadtxt_bytes(picked, dt, targets, delim, (), 0, None, None, unpack, ndmin,
-                              None, fname, convert, ragged=True)
+                              None, fname, convert, ragged=True, noted=tuple(notes))
     cols = [
         None if j in generic_cols
         else _parse_text(rec[f"f{i}"], d) if _as_text(d, plain) else _as_dtype(rec[f"f{i}"], d)
