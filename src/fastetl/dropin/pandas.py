@@ -1390,9 +1390,34 @@ def _blank_lines_guard(plan: _Plan) -> None:
     if not plan.guards["skip_blank_lines"]:
         if plan.dialect_extra.get("comment") is not None or _BLANK_LINE.search(_raw(plan)):
             raise Unsupported("skip_blank_lines=False with a blank line or comments")
-    if _blank_beside(plan, b"\r\n"):
-        if re.search(rb"(?:^|[\r\n])[ \t]+(?:[\r\n]|$)", _raw(plan)):
-            raise Unsupported("a line of blanks, which pandas skips")
+
+
+def _blank_scan(data: Any, lo: int, hi: int) -> bool:
+    """The first stage of the blank-line check on the bytes ``data[lo:hi]`` (made on the
+    read's workers, on each block's bytes while they are in memory)."""
+    return bool(_core.blank_beside(data[lo:hi], b"\r\n"))
+
+
+def _blank_lines_after(plan: _Plan, scans: list[tuple[int, int, bool]]) -> None:
+    """The rest of _blank_lines_guard, after the read: the scans the workers made of the
+    blocks' bytes, the bytes they did not see (the header, rows parsed again) scanned
+    here; Unsupported when a line of blanks is found."""
+    raw = _raw(plan)
+    n = len(raw)
+    hit = False
+    at = 0  # bytes before ``at`` are seen
+    with memoryview(raw) as view:  # (slices of a view, not copies)
+        for first, last, found in sorted(scans):
+            hit = hit or found
+            if first > at:
+                hit = hit or _blank_scan(view, max(0, at - 1), min(n, first + 1))
+            at = max(at, last)
+            if hit:
+                break
+        if not hit and at < n:
+            hit = _blank_scan(view, max(0, at - 1), n)
+    if hit and re.search(rb"(?:^|[\r\n])[ \t]+(?:[\r\n]|$)", raw):
+        raise Unsupported("a line of blanks, which pandas skips")
 
 
 def _escape_guard(plan: _Plan) -> None:
@@ -1431,7 +1456,11 @@ def _read(plan: _Plan) -> Any:
             # pages, no copy into read buffers
             data = plan.data if plan.data is not None else _raw(plan) if plan.size else b""
             view = memoryview(data)
-            writer = ColumnWriter(schema)
+            marks = plan.guards["marks"][1:]
+            writer = ColumnWriter(
+                schema, scan=_blank_scan,
+                text_check=lambda chunk: _big_ints(*_buffers(chunk), marks),
+            )
             _let_go(plan)
             try:
                 meta = read_into(view, schema, writer, workers=_workers(plan.size),
@@ -1442,8 +1471,12 @@ def _read(plan: _Plan) -> Any:
                     view.release()
                 except BufferError:  # pragma: no cover - an export outlived the read: GC
                     pass
+            _blank_lines_after(plan, writer.scans)
             return writer.columns(meta), schema
         except ParseError as e:
+            # (a line of blanks may be the bad row: pandas skips it, so the blank-line check,
+            # which the read had not finished, comes first)
+            _blank_lines_after(plan, [])
             _widen(plan, e)
         except SchemaError as e:  # pragma: no cover - the plan makes valid schemas
             raise Unsupported(str(e)) from None
@@ -1730,7 +1763,11 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
     if not _have_arrow():  # pragma: no cover
         raise Unsupported("wide text without pyarrow")
     strings = table.strings(name)
-    if any(_big_ints(*_buffers(c), plan.guards["marks"][1:]) for c in strings.chunks):
+    if table.text_flags is not None:  # (checked chunk by chunk during the read)
+        big = name in table.text_flags
+    else:
+        big = any(_big_ints(*_buffers(c), plan.guards["marks"][1:]) for c in strings.chunks)
+    if big:
         raise Unsupported(f"column {col.label!r}: integers beyond int64 among texts")
     if col.want is None and not _chunks_proven(plan, strings, nulls if has_null else None):
         raise Unsupported(f"column {col.label!r}: pandas' chunks could mix types")

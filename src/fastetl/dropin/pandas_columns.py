@@ -17,6 +17,7 @@ at once, and nothing is gathered from strided records afterwards.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -29,11 +30,29 @@ SCRATCH_BYTES = 1 << 20  # records parsed per call on one thread (then turned in
 
 
 class ColumnWriter:
-    """A ``pipeline.Writer`` that turns records into column chunks as they come."""
+    """A ``pipeline.Writer`` that turns records into column chunks as they come.
+
+    On the threaded path most of that work is done by the worker that parsed the block
+    (:meth:`prepare`): the committing thread only places what it made, in input order.
+    ``scan(data, lo, hi)``, when given, is also called there on the bytes of each
+    block's rows (one byte of either neighbour included, where there is one); what it
+    returns is kept in :attr:`scans` as ``(input offset of lo + 1 or 0, of hi - 1 or
+    the end, result)`` -- ranges the read did not show it are the caller's to scan.
+    ``text_check(chunk)`` is called on each Arrow text chunk; :attr:`text_flags` keeps
+    the names of the text columns for which it returned True once."""
 
     pipelined = False  # (one thread parses into the scratch window, then converts it)
 
-    def __init__(self, schema: Schema) -> None:
+    def __init__(
+        self,
+        schema: Schema,
+        scan: Callable[[Any, int, int], Any] | None = None,
+        text_check: Callable[[Any], bool] | None = None,
+    ) -> None:
+        self.scan = scan
+        self.text_check = text_check
+        self.scans: list[tuple[int, int, Any]] = []
+        self.text_flags: set[str] = set()
         self.dtype = schema.dtype()
         self.itemsize = self.dtype.itemsize
         self.rows = 0
@@ -69,12 +88,54 @@ class ColumnWriter:
         # which comes next with the same records)
         self._text = text
 
+    # -- the threaded path: the chunks made on the worker -----------------------------
+    def prepare(
+        self, recs: np.ndarray, text: Any, data: Any, start: int, end: int, base: int
+    ) -> Any:
+        """(On a worker thread.)  The chunks of a parsed block but its category codes
+        (the committer makes those global), and the scan of its bytes."""
+        if self.scan is not None and end > start:
+            lo, hi = max(0, start - 1), min(len(data), end + 1)
+            # (the bytes both of whose neighbours the scan saw: all, at the input's ends)
+            first = base + lo + 1 if lo or base else 0
+            last = base + hi - 1 if hi < len(data) else base + hi
+            self.scans.append((first, last, self.scan(data, lo, hi)))
+        if not len(recs):
+            return None
+        return self._chunks_of(recs, text, lambda typ: typ != "category")
+
+    def append_prepared(self, recs: np.ndarray, prepared: Any) -> None:
+        if prepared is None:
+            self._take(recs)
+            return
+        masks, chunks = prepared
+        for name, typ, _, _ in self._cols:
+            nulls = masks[name]
+            self._masks[name].append(nulls)
+            chunk = chunks.get(name)
+            self._chunks[name].append(np.array(recs[name]) if chunk is None else chunk)
+        self.rows += len(recs)
+
     # -- records -> chunks -----------------------------------------------------------
     def _take(self, recs: np.ndarray) -> None:
         n = len(recs)
         if not n:
             return
+        masks, chunks = self._chunks_of(recs, self._text, lambda typ: True)
+        for name, _, _, _ in self._cols:
+            self._masks[name].append(masks[name])
+            self._chunks[name].append(chunks[name])
+        self._text = b""
+        self.rows += n
+
+    def _chunks_of(
+        self, recs: np.ndarray, text: Any, which: Callable[[str], bool]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(null mask or None, chunk) of each column of ``recs``, the chunks of the
+        columns whose type ``which`` takes: a contiguous copy, or an Arrow text chunk."""
         words: dict[str, np.ndarray | None] = {}
+        masks: dict[str, np.ndarray | None] = {}
+        chunks: dict[str, Any] = {}
         for name, typ, field, bit in self._cols:
             nulls = None
             if field is not None:
@@ -84,13 +145,18 @@ class ColumnWriter:
                 w = words[field]
                 if w is not None:
                     nulls = ((w >> bit) & 1).astype(bool)
-            self._masks[name].append(nulls)
+            masks[name] = nulls
+            if not which(typ):
+                continue
             if typ == "text":
-                self._chunks[name].append(_text_chunk(self._text, recs[name], nulls))
+                chunk = _text_chunk(text, recs[name], nulls)
+                if self.text_check is not None and name not in self.text_flags:
+                    if self.text_check(chunk):
+                        self.text_flags.add(name)
+                chunks[name] = chunk
             else:
-                self._chunks[name].append(np.array(recs[name]))  # contiguous copy
-        self._text = b""
-        self.rows += n
+                chunks[name] = np.array(recs[name])  # contiguous copy
+        return masks, chunks
 
     def columns(self, meta: dict[str, Any]) -> Columns:
         """The columns read (the chunks joined), with ``meta`` from ``read_into``."""
@@ -117,7 +183,9 @@ class ColumnWriter:
                     [np.zeros(m, bool) if p is None else p for p, m in zip(parts, lengths)]
                 )
         self._scratch = np.empty(0, self.dtype)
-        return Columns(self.rows, arrays, masks, meta)
+        out = Columns(self.rows, arrays, masks, meta)
+        out.text_flags = set(self.text_flags) if self.text_check is not None else None
+        return out
 
 
 def _text_chunk(text: bytes, refs: np.ndarray, nulls: np.ndarray | None) -> Any:
@@ -151,6 +219,8 @@ class Columns:
         self.array = arrays
         self._masks = masks
         self.meta = meta
+        # the text columns the writer's text_check found something in (None: not checked)
+        self.text_flags: set[str] | None = None
 
     def __len__(self) -> int:
         return self.rows
