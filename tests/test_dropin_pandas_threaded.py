@@ -114,3 +114,14 @@ def test_a_line_of_blanks_among_integers_gets_pandas_answer(tmp_path):
     fastetl.set_fallback("silent")
     got = fpd.read_csv(p)
     pandas.testing.assert_frame_equal(got, pandas.read_csv(p), check_exact=True)
+
+
+def test_columns_grow_past_the_first_blocks_guess(tmp_path):
+    # the columns are sized from the first block's rows per byte: long rows first, then
+    # short ones, so the rows outgrow that guess and the columns grow (three times, here)
+    long = [b"%d,%d.5,%s,w\n" % (i, i, b"x" * 400) for i in range(6_000)]
+    short = [b"%d,%d.5,y,v\n" % (i, i) for i in range(400_000)]
+    p = tmp_path / "grow.csv"
+    _write(p, long + short)
+    got = own(p)
+    assert len(got) == len(long) + len(short)

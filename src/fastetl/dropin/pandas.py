@@ -1459,7 +1459,7 @@ def _read(plan: _Plan) -> Any:
             marks = plan.guards["marks"][1:]
             writer = ColumnWriter(
                 schema, scan=_blank_scan,
-                text_check=lambda chunk: _big_ints(*_buffers(chunk), marks),
+                text_check=lambda chunk: _big_ints(*_buffers(chunk), marks), size=view.nbytes,
             )
             _let_go(plan)
             try:

@@ -3,12 +3,14 @@ columns a DataFrame is made of.
 
 :func:`fastetl.api.read_into` hands each parsed block's records to
 :class:`ColumnWriter` in input order (the pipeline's ``Writer`` protocol).  The writer
-keeps no records: while the block is hot in the cache it copies each number column
-out of the records (one contiguous chunk per block), takes the null bits, and turns
-each ``text`` column's values into an Arrow string chunk (one compiled pass, the
-gather of :func:`fastetl.bridges.text_arrow`).  At the end the number chunks are joined once and
-the text chunks stay an Arrow ``ChunkedArray``, which pandas' Arrow-backed ``str``
-dtype holds as it is.  So a read never holds all the records and all the columns
+keeps no records: it copies each number column out of the records into one array
+per column (sized from the first block's rows per byte: the row count is not known
+before the end, and pages reserved past the last row are never touched), takes the
+null bits, and turns each ``text`` column's values into an Arrow string chunk (one
+compiled pass, the gather of :func:`fastetl.bridges.text_arrow`; on the threaded path
+the worker that parsed the block does that, see :meth:`ColumnWriter.prepare`).  The
+text chunks stay an Arrow ``ChunkedArray``, which pandas' Arrow-backed ``str`` dtype
+holds as it is.  So a read never holds all the records and all the columns
 at once, and nothing is gathered from strided records afterwards.
 
 :meth:`ColumnWriter.columns` gives the table the frame is built from (``array``,
@@ -48,7 +50,9 @@ class ColumnWriter:
         schema: Schema,
         scan: Callable[[Any, int, int], Any] | None = None,
         text_check: Callable[[Any], bool] | None = None,
+        size: int = 0,
     ) -> None:
+        self.size = size  # the input's bytes (to size the columns from the first block)
         self.scan = scan
         self.text_check = text_check
         self.scans: list[tuple[int, int, Any]] = []
@@ -68,8 +72,12 @@ class ColumnWriter:
             k = bits.get(c.name)
             field = None if k is None else ("_nulls" if k < 64 else f"_nulls{k // 64}")
             self._cols.append((c.name, c.type, field, np.uint64(k % 64) if k is not None else 0))
-        self._chunks: dict[str, list[Any]] = {c[0]: [] for c in self._cols}
+        # text columns: Arrow chunks; the others: one array each, rows placed as they come
+        self._chunks: dict[str, list[Any]] = {c[0]: [] for c in self._cols if c[1] == "text"}
+        self._out: dict[str, np.ndarray] = {}
+        self._cap = 0  # rows the arrays of _out hold
         self._masks: dict[str, list[Any]] = {c[0]: [] for c in self._cols}
+        self._lengths: list[int] = []  # the rows of each block taken (for the masks)
 
     # -- the pipeline's Writer protocol ----------------------------------------------
     def window(self, nrows: int, exact: bool = True) -> memoryview:
@@ -102,37 +110,60 @@ class ColumnWriter:
             self.scans.append((first, last, self.scan(data, lo, hi)))
         if not len(recs):
             return None
-        return self._chunks_of(recs, text, lambda typ: typ != "category")
+        return (*self._chunks_of(recs, text), end - start)
 
     def append_prepared(self, recs: np.ndarray, prepared: Any) -> None:
         if prepared is None:
             self._take(recs)
             return
-        masks, chunks = prepared
-        for name, typ, _, _ in self._cols:
-            nulls = masks[name]
-            self._masks[name].append(nulls)
-            chunk = chunks.get(name)
-            self._chunks[name].append(np.array(recs[name]) if chunk is None else chunk)
-        self.rows += len(recs)
+        masks, chunks, nbytes = prepared
+        self._place(recs, masks, chunks, len(recs) / max(1, nbytes))
 
-    # -- records -> chunks -----------------------------------------------------------
+    # -- records -> columns ----------------------------------------------------------
     def _take(self, recs: np.ndarray) -> None:
-        n = len(recs)
-        if not n:
-            return
-        masks, chunks = self._chunks_of(recs, self._text, lambda typ: True)
-        for name, _, _, _ in self._cols:
-            self._masks[name].append(masks[name])
-            self._chunks[name].append(chunks[name])
+        if len(recs):
+            self._place(recs, *self._chunks_of(recs, self._text), None)
         self._text = b""
+
+    def _place(
+        self, recs: np.ndarray, masks: dict[str, Any], chunks: dict[str, Any],
+        per_byte: float | None,
+    ) -> None:
+        """Put the rows ``recs`` after those before: their text chunks and null masks
+        (made by _chunks_of), their other columns copied into the arrays of _out."""
+        n = len(recs)
+        lo = self.rows
+        if lo + n > self._cap:
+            self._grow(lo + n, per_byte)
+        for name, typ, _, _ in self._cols:
+            self._masks[name].append(masks[name])
+            if typ == "text":
+                self._chunks[name].append(chunks[name])
+            else:
+                self._out[name][lo : lo + n] = recs[name]
+        self._lengths.append(n)
         self.rows += n
 
+    def _grow(self, need: int, per_byte: float | None) -> None:
+        """Room for ``need`` rows at least: at first as many as the input holds by the
+        first block's rows per byte (and a tenth more: the pages past the last row are
+        never touched, so never resident), then twice as many each time."""
+        cap = max(need, 2 * self._cap)
+        if not self._cap and per_byte is not None and self.size:
+            cap = max(cap, int(self.size * per_byte * 1.1) + 1024)
+        for name, typ, _, _ in self._cols:
+            if typ != "text":
+                new = np.empty(cap, self.dtype[name])
+                if self.rows:
+                    new[: self.rows] = self._out[name][: self.rows]
+                self._out[name] = new
+        self._cap = cap
+
     def _chunks_of(
-        self, recs: np.ndarray, text: Any, which: Callable[[str], bool]
+        self, recs: np.ndarray, text: Any
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(null mask or None, chunk) of each column of ``recs``, the chunks of the
-        columns whose type ``which`` takes: a contiguous copy, or an Arrow text chunk."""
+        """(null mask or None) of each column of ``recs``, and the Arrow chunk of each
+        text column."""
         words: dict[str, np.ndarray | None] = {}
         masks: dict[str, np.ndarray | None] = {}
         chunks: dict[str, Any] = {}
@@ -146,16 +177,12 @@ class ColumnWriter:
                 if w is not None:
                     nulls = ((w >> bit) & 1).astype(bool)
             masks[name] = nulls
-            if not which(typ):
-                continue
             if typ == "text":
                 chunk = _text_chunk(text, recs[name], nulls)
                 if self.text_check is not None and name not in self.text_flags:
                     if self.text_check(chunk):
                         self.text_flags.add(name)
                 chunks[name] = chunk
-            else:
-                chunks[name] = np.array(recs[name])  # contiguous copy
         return masks, chunks
 
     def columns(self, meta: dict[str, Any]) -> Columns:
@@ -163,25 +190,23 @@ class ColumnWriter:
         arrays: dict[str, Any] = {}
         masks: dict[str, np.ndarray | None] = {}
         for name, typ, field, _ in self._cols:
-            chunks, self._chunks[name] = self._chunks[name], []
             if typ == "text":
                 import pyarrow as pa
 
+                chunks, self._chunks[name] = self._chunks[name], []
                 arrays[name] = pa.chunked_array(chunks, type=pa.large_string())
-            elif len(chunks) == 1:
-                arrays[name] = chunks[0]
-            elif chunks:
-                arrays[name] = np.concatenate(chunks)
+            elif name in self._out:
+                arrays[name] = self._out.pop(name)[: self.rows]
             else:
                 arrays[name] = np.empty(0, self.dtype[name])
             parts, self._masks[name] = self._masks[name], []
             if field is None or all(p is None for p in parts):
                 masks[name] = None
             else:
-                lengths = [len(c) for c in chunks]
                 masks[name] = np.concatenate(
-                    [np.zeros(m, bool) if p is None else p for p, m in zip(parts, lengths)]
+                    [np.zeros(m, bool) if p is None else p for p, m in zip(parts, self._lengths)]
                 )
+        self._cap = 0
         self._scratch = np.empty(0, self.dtype)
         out = Columns(self.rows, arrays, masks, meta)
         out.text_flags = set(self.text_flags) if self.text_check is not None else None
