@@ -125,3 +125,44 @@ def test_columns_grow_past_the_first_blocks_guess(tmp_path):
     _write(p, long + short)
     got = own(p)
     assert len(got) == len(long) + len(short)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("with_nulls", [False, True])
+def test_dictionary_columns_decoded_in_pieces(monkeypatch, threads, with_nulls):
+    # the values of codes, however the rows are cut among threads, against pyarrow's own
+    # decoding of the same dictionary array
+    import numpy as np
+    import pyarrow as pa
+
+    monkeypatch.setattr(pandas_columns, "DECODE_PIECE_ROWS", 7)
+    rng = np.random.default_rng(threads)
+    words = ["", "north", "é", "a much longer value", "x"]
+    codes = rng.integers(0, len(words), 50).astype(np.uint16)
+    nulls = rng.random(50) < 0.3 if with_nulls else None
+    if nulls is not None:
+        codes[nulls] = 0
+    d = pa.array(words, type=pa.large_string())
+    _, off, data = d.buffers()
+    got = pandas_columns.codes_strings(
+        np.frombuffer(off, np.int64), np.frombuffer(data, np.uint8), codes, nulls, threads
+    )
+    mask = nulls
+    want = pa.DictionaryArray.from_arrays(
+        pa.array(codes.astype(np.int32), mask=mask), d
+    ).cast(pa.large_string())
+    assert len(getattr(got, "chunks", [got])) == threads
+    assert got.to_pylist() == want.to_pylist()
+
+
+@pytest.mark.parametrize(
+    "kw", [{}, {"dtype_backend": "pyarrow"}, {"dtype_backend": "numpy_nullable"},
+           {"dtype": {"word": object}}, {"dtype": {"word": "string"}}],
+)
+def test_a_dictionary_column_of_many_rows_with_nulls(tmp_path, kw):
+    # more rows than one thread decodes (pieces on every core), some of them null
+    assert 600_000 >= 2 * pandas_columns.DECODE_PIECE_ROWS
+    lines = [b"%d,%s\n" % (i, b"" if i % 7 == 3 else b"w%d" % (i % 5)) for i in range(600_000)]
+    p = tmp_path / "words.csv"
+    p.write_bytes(b"id,word\n" + b"".join(lines))
+    own(p, **kw)

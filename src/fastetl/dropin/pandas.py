@@ -52,12 +52,12 @@ import pandas
 from pandas.io.parsers import readers as _readers
 
 from .. import _core
-from ..api import read_into
+from ..api import cpu_count, read_into
 from ..errors import ParseError, SchemaError
 from ..schema import DECIMAL_MARKS, THOUSANDS_SEPARATORS, Column, Dialect, Schema, unique_names
 from . import pandas_floats
 from .fallback import Unsupported, fall_back
-from .pandas_columns import ColumnWriter
+from .pandas_columns import ColumnWriter, codes_strings
 
 # The function in its own module: `fastetl run` / install() patch `pandas.read_csv`,
 # never this one, so the original stays reachable.
@@ -1750,15 +1750,10 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
             raise Unsupported("text columns without pyarrow")
         import pyarrow as pa
 
-        # the values by code, in one compiled pass (no Arrow take of int64 indices)
+        # the values by code, in one compiled pass (no Arrow take of int64 indices), on
+        # every core: after the read, nothing else is left to do
         offsets, data = _buffers(pa.array(values, type=pa.large_string()))
-        out = np.empty(len(codes) + 1, np.int64)
-        data = _core.codes_arrow(offsets, data, codes, nulls if has_null else None, out)
-        validity = pa.py_buffer(np.packbits(~nulls, bitorder="little")) if has_null else None
-        strings = pa.LargeStringArray.from_buffers(
-            len(codes), pa.py_buffer(out), pa.py_buffer(data), validity,
-            int(nulls.sum()) if has_null else 0,
-        )
+        strings = codes_strings(offsets, data, codes, nulls if has_null else None, cpu_count())
         return _text_array(strings, col.want, plan.backend)
     if not _have_arrow():  # pragma: no cover
         raise Unsupported("wide text without pyarrow")

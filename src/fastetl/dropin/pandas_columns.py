@@ -233,6 +233,42 @@ def _text_chunk(text: bytes, refs: np.ndarray, nulls: np.ndarray | None) -> Any:
     )
 
 
+DECODE_PIECE_ROWS = 1 << 18  # rows of a dictionary column decoded by one thread at least
+
+
+def codes_strings(
+    offsets: np.ndarray, data: np.ndarray, codes: np.ndarray, nulls: np.ndarray | None,
+    threads: int = 1,
+) -> Any:
+    """A dictionary column's values as Arrow large_string, from its dictionary's Arrow
+    buffers (``offsets``, ``data``) and its ``codes`` (``nulls``: True where null; None:
+    none is): the compiled pass of :func:`fastetl._core.codes_arrow`, which lets go of
+    the GIL, on up to ``threads`` threads, a piece of the rows each (a ChunkedArray of
+    the pieces; the values are the same however the rows are cut)."""
+    import pyarrow as pa
+
+    n = len(codes)
+    pieces = max(1, min(threads, n // DECODE_PIECE_ROWS))
+    bounds = [n * k // pieces for k in range(pieces + 1)]
+
+    def piece(k: int) -> Any:
+        a, b = bounds[k], bounds[k + 1]
+        part = None if nulls is None else nulls[a:b]
+        out = np.empty(b - a + 1, np.int64)
+        values = _core.codes_arrow(offsets, data, codes[a:b], part, out)
+        validity, count = _validity(pa, part)
+        return pa.LargeStringArray.from_buffers(
+            b - a, pa.py_buffer(out), pa.py_buffer(values), validity, count
+        )
+
+    if pieces == 1:
+        return piece(0)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(pieces, thread_name_prefix="fastetl-decode") as pool:
+        return pa.chunked_array(list(pool.map(piece, range(pieces))), type=pa.large_string())
+
+
 class Columns:
     """The columns of one read: numpy arrays (numbers, dates, category codes) and Arrow
     ChunkedArrays (text), with their null masks and the read's ``meta``."""
