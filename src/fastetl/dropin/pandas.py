@@ -1460,6 +1460,7 @@ def _read(plan: _Plan) -> Any:
             writer = ColumnWriter(
                 schema, scan=_blank_scan,
                 text_check=lambda chunk: _big_ints(*_buffers(chunk), marks), size=view.nbytes,
+                text_check_when=(19, _LONG_INT_LEAD),
             )
             _let_go(plan)
             try:
@@ -1610,7 +1611,8 @@ def _surely_text(raw: np.ndarray, marks: str = "") -> np.ndarray:
 
 _BIG_INT = re.compile(r"\s*[+\-]?\d{19,}\s*")
 _DIGITS = _table(b"0123456789")
-_NUMBER_LEAD = _table(b"0123456789+- ")
+_LONG_INT_LEAD = b"0123456789+- "  # how an integer of 19 digits or more may start
+_NUMBER_LEAD = _table(_LONG_INT_LEAD)
 
 
 def _fixed(offsets: np.ndarray, data: np.ndarray, rows: np.ndarray) -> np.ndarray:

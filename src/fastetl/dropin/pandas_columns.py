@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from ..bridges import _text_refs, _validity
+from ..bridges import TextPastEnd, _validity
 from ..schema import Schema
 
 SCRATCH_BYTES = 1 << 20  # records parsed per call on one thread (then turned into columns)
@@ -40,8 +40,10 @@ class ColumnWriter:
     block's rows (one byte of either neighbour included, where there is one); what it
     returns is kept in :attr:`scans` as ``(input offset of lo + 1 or 0, of hi - 1 or
     the end, result)`` -- ranges the read did not show it are the caller's to scan.
-    ``text_check(chunk)`` is called on each Arrow text chunk; :attr:`text_flags` keeps
-    the names of the text columns for which it returned True once."""
+    ``text_check(chunk)`` is called on each Arrow text chunk (with ``text_check_when=(k,
+    lead)``: only on a chunk holding a value of ``k`` bytes or more that starts with a
+    byte of ``lead``, counted in the compiled gather); :attr:`text_flags` keeps the
+    names of the text columns for which it returned True once."""
 
     pipelined = False  # (one thread parses into the scratch window, then converts it)
 
@@ -51,7 +53,9 @@ class ColumnWriter:
         scan: Callable[[Any, int, int], Any] | None = None,
         text_check: Callable[[Any], bool] | None = None,
         size: int = 0,
+        text_check_when: tuple[int, bytes] = (0, b""),
     ) -> None:
+        self.text_check_when = text_check_when
         self.size = size  # the input's bytes (to size the columns from the first block)
         self.scan = scan
         self.text_check = text_check
@@ -178,9 +182,10 @@ class ColumnWriter:
                     nulls = ((w >> bit) & 1).astype(bool)
             masks[name] = nulls
             if typ == "text":
-                chunk = _text_chunk(text, recs[name], nulls)
-                if self.text_check is not None and name not in self.text_flags:
-                    if self.text_check(chunk):
+                chunk, longs = _text_chunk(text, recs[name], nulls, *self.text_check_when)
+                check = self.text_check
+                if check is not None and name not in self.text_flags:
+                    if (longs or not self.text_check_when[1]) and check(chunk):
                         self.text_flags.add(name)
                 chunks[name] = chunk
         return masks, chunks
@@ -213,24 +218,34 @@ class ColumnWriter:
         return out
 
 
-def _text_chunk(text: bytes, refs: np.ndarray, nulls: np.ndarray | None) -> Any:
-    """One block's values of a text column as an Arrow large_string array: the compiled
-    gather of :func:`fastetl.bridges.text_arrow` (the references are the parser's own,
-    into this block's ``text``; checked once, vectorised, as the gather has no bound:
+def _text_chunk(
+    text: bytes, refs: np.ndarray, nulls: np.ndarray | None, long_len: int = 0,
+    lead: bytes = b"",
+) -> tuple[Any, int]:
+    """One block's values of a text column as an Arrow large_string array, and how many
+    of them are ``long_len`` bytes or more and start with a byte of ``lead``: one
+    compiled gather (:func:`fastetl._core.text_chunk`; the references are the parser's
+    own, into this block's ``text``, checked in the same pass, as the copy has no bound:
     a block whose text was not added is an error, not a read past the buffer)."""
     import pyarrow as pa
 
+    if refs.dtype.names != ("offset", "length"):
+        raise TypeError(f"expected text references (offset, length), got {refs.dtype}")
     raw = np.frombuffer(text, np.uint8)
-    off, ln = _text_refs(raw, refs)
     offsets = np.empty(len(refs) + 1, np.int64)
-    data, bad = _core.text_arrow(raw, off, ln, offsets)
+    data, bad, past, longs = _core.text_chunk(
+        raw, refs["offset"], refs["length"], offsets, long_len, lead
+    )
+    if past >= 0:
+        raise TextPastEnd(past)
     if bad >= 0:  # pragma: no cover - the core stores valid UTF-8 only
         raise ValueError(f"row {bad} of a block: a text value that is not UTF-8")
     validity, count = _validity(pa, nulls)
-    return pa.Array.from_buffers(
+    chunk = pa.Array.from_buffers(
         pa.large_string(), len(refs), [validity, pa.py_buffer(offsets), pa.py_buffer(data)],
         null_count=count,
     )
+    return chunk, longs
 
 
 DECODE_PIECE_ROWS = 1 << 18  # rows of a dictionary column decoded by one thread at least
