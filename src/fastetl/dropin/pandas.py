@@ -1402,6 +1402,8 @@ def _blank_lines_after(plan: _Plan, scans: list[tuple[int, int, bool]]) -> None:
     """The rest of _blank_lines_guard, after the read: the scans the workers made of the
     blocks' bytes, the bytes they did not see (the header, rows parsed again) scanned
     here; Unsupported when a line of blanks is found."""
+    if plan.guards.get("blank_lines_checked"):  # (an earlier pass of _read saw it all)
+        return
     raw = _raw(plan)
     n = len(raw)
     hit = False
@@ -1418,6 +1420,7 @@ def _blank_lines_after(plan: _Plan, scans: list[tuple[int, int, bool]]) -> None:
             hit = _blank_scan(view, max(0, at - 1), n)
     if hit and re.search(rb"(?:^|[\r\n])[ \t]+(?:[\r\n]|$)", raw):
         raise Unsupported("a line of blanks, which pandas skips")
+    plan.guards["blank_lines_checked"] = True
 
 
 def _escape_guard(plan: _Plan) -> None:

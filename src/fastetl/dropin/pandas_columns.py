@@ -117,10 +117,7 @@ class ColumnWriter:
         return (*self._chunks_of(recs, text), end - start)
 
     def append_prepared(self, recs: np.ndarray, prepared: Any) -> None:
-        if prepared is None:
-            self._take(recs)
-            return
-        masks, chunks, nbytes = prepared
+        masks, chunks, nbytes = prepared  # (what prepare made of these same records)
         self._place(recs, masks, chunks, len(recs) / max(1, nbytes))
 
     # -- records -> columns ----------------------------------------------------------
