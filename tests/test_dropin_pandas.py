@@ -647,7 +647,7 @@ def test_a_text_block_gather_refuses_references_past_its_text():
     from fastetl.schema import TEXT_REF
 
     refs = np.array([(0, 2), (2, 3)], TEXT_REF)
-    assert _text_chunk(b"abcde", refs, None).to_pylist() == ["ab", "cde"]
+    assert _text_chunk(b"abcde", refs, None)[0].to_pylist() == ["ab", "cde"]
     for text in (b"", b"abcd"):
         with pytest.raises(bridges.TextPastEnd):
             _text_chunk(text, refs, None)

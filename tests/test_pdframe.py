@@ -161,3 +161,48 @@ def test_null_markers_are_exactly_the_listed_values(markers, values):
     )
     t = fastetl.read_csv(text.encode(), schema)
     assert t.null_mask("v").tolist() == [v in markers for v in values]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text(st.sampled_from("0123456789+- aé\u20ac"), max_size=24), max_size=30),
+    st.integers(0, 25),
+    st.sampled_from([b"", b"0123456789+- ", b"a"]),
+    st.booleans(),
+)
+def test_text_chunk_is_the_values_and_the_count_python_finds(values, long_len, lead, strided):
+    # each value's bytes placed in a text buffer in shuffled order, referenced by
+    # (offset, length) records like the parser's (strided: fields of wider records)
+    import random
+
+    from fastetl.schema import TEXT_REF
+
+    encoded = [v.encode() for v in values]
+    order = list(range(len(encoded)))
+    random.Random(len(values)).shuffle(order)
+    text, where = b"", {}
+    for k in order:
+        where[k] = len(text)
+        text += b"#" + encoded[k]
+        where[k] += 1
+    if strided:
+        recs = np.zeros(len(values), [("x", "u1"), ("ref", TEXT_REF)])
+        refs = recs["ref"]
+    else:
+        refs = np.zeros(len(values), TEXT_REF)
+    refs["offset"] = [where[k] for k in range(len(values))]
+    refs["length"] = [len(e) for e in encoded]
+    out = np.empty(len(values) + 1, np.int64)
+    data, bad, past, longs = _core.text_chunk(
+        np.frombuffer(text, np.uint8), refs["offset"], refs["length"], out, long_len, lead
+    )
+    assert (bad, past) == (-1, -1)
+    assert bytes(data) == b"".join(encoded)
+    assert out.tolist() == np.cumsum([0] + [len(e) for e in encoded]).tolist()
+    assert longs == sum(1 for e in encoded if e and len(e) >= long_len and e[0] in lead)
+    if values and len(text):  # one reference past the end of the text: found, nothing copied
+        refs["length"][-1] = len(text) - refs["offset"][-1] + 1
+        got = _core.text_chunk(
+            np.frombuffer(text, np.uint8), refs["offset"], refs["length"], out, long_len, lead
+        )
+        assert got[0] is None and got[2] == len(values) - 1

@@ -116,6 +116,9 @@ def text_objects(text: _Buf, offsets: _Buf, lengths: _Buf, out: _Buf) -> int: ..
 
 # the pandas drop-in's helpers (_pdframe.pxi)
 def blank_beside(buf: _Buf, side: bytes) -> bool: ...
+def text_chunk(
+    text: _Buf, offsets: _Buf, lengths: _Buf, out: _Buf, long_len: int, lead: bytes
+) -> tuple[bytearray | None, int, int, int]: ...
 def codes_arrow(
     dict_offsets: _Buf, dict_data: _Buf, codes: _Buf, nulls: _Buf | None, out: _Buf
 ) -> bytearray: ...

@@ -86,6 +86,14 @@ class Writer(Protocol):
         until that append or advance returns, and not after: a writer that keeps it longer
         copies it."""
 
+    # Optional, for the threaded path: ``prepare(records, text, data, start, end, base)``
+    # is called on the worker thread that parsed ``data[start:end]`` (input offset
+    # ``base + start``) into ``records`` (their category codes still the parser's own:
+    # the committer may change them) and ``text``; what it returns is handed, in input
+    # order, to ``append_prepared(records, prepared)`` in place of add_text and append
+    # (the same records, their codes global) -- unless the block's rows were parsed
+    # again or filtered: then add_text and append, as for a writer without prepare.
+
 
 class BadRowSink(Protocol):
     """Where rejected rows go (see :class:`fastetl.store.RejectsWriter`)."""
@@ -927,6 +935,7 @@ class _Done:
     lines: int = -1  # line breaks in the block (counted when its lines_before is not known)
     text: Any = b""  # the bytes of its text columns (the records' offsets count from 0)
     text_buffer: np.ndarray | None = None  # what text is a view of (back to the pool once written)
+    prepared: Any = None  # what the writer's prepare made of it on the worker (see _work)
 
 
 def _buffer_blocks(data: Any, start: int, n: int, block: int) -> Any:
@@ -1580,6 +1589,7 @@ def _work(
     guess: _RowsPerByte,
     lenient: bool,
     texts: _Buffers | None = None,
+    prepare: Callable[..., Any] | None = None,
 ) -> _Done:
     slot.take(ticket)  # (raises _Stopped when the run is over)
     pid, parser = slot.pid, slot.parser
@@ -1595,9 +1605,12 @@ def _work(
         if block.lines_before == -1:  # (here, not on the committer's thread)
             lines = _core.count_lines(block.data, block.start, block.end)
         text, tbuf = _take_text(parser, texts)  # (b"" without text columns)
-        return _Done(block, pid, recs, error, bad, new_values, end, buf, full, lines, text, tbuf)
+        done = _Done(block, pid, recs, error, bad, new_values, end, buf, full, lines, text, tbuf)
     finally:
         slot.give(workers)
+    if prepare is not None:  # (the parser is free: the next block may parse meanwhile)
+        done.prepared = prepare(recs, text, block.data, block.start, end, block.base)
+    return done
 
 
 class _Committer:
@@ -1758,10 +1771,13 @@ class _Committer:
                 keep = np.ones(n, bool)
                 keep[broken[0]] = False
                 recs = recs[keep]
-        if len(recs) and self.text:  # offsets in input order: the same whatever the threads
-            self.writer.add_text(recs, done.text)
-        if len(recs):
-            self.writer.append(recs)
+        if len(recs) and done.prepared is not None and recs is done.records:
+            self.writer.append_prepared(recs, done.prepared)  # type: ignore[attr-defined]
+        else:
+            if len(recs) and self.text:  # offsets in input order: the same whatever the threads
+                self.writer.add_text(recs, done.text)
+            if len(recs):
+                self.writer.append(recs)
         # Only now may a worker take these buffers again: a writer may keep the text it was
         # given until its append returns (the pandas drop-in's ColumnWriter gathers from it there).
         if done.text_buffer is not None and self.texts is not None:
@@ -2025,6 +2041,8 @@ def _run_parallel(
     guess = _RowsPerByte()
     lenient = bad.lenient
     pending: deque[Future[_Done]] = deque()
+    # (optional) the writer's own work on a block's records, done on the worker thread
+    prepare = getattr(job.writer, "prepare", None)
 
     def commit_oldest() -> None:
         done = pending.popleft().result()
@@ -2054,7 +2072,9 @@ def _run_parallel(
         # start and join (about a millisecond, as much as parsing 300 KB); and a stream's
         # first block is parsed and reported before the next one is read, however slowly
         # it comes
-        done = _work(first, slots[0], 0, workers, buffers, learned, guess, lenient, texts)
+        done = _work(
+            first, slots[0], 0, workers, buffers, learned, guess, lenient, texts, prepare
+        )
         committer.commit(done)
         job.tick(committer.done_to(done))
         ticket = 1
@@ -2079,7 +2099,7 @@ def _run_parallel(
                 pending.append(
                     pool.submit(
                         _work, block, slot, ticket, workers, buffers, learned, guess, lenient,
-                        texts,
+                        texts, prepare,
                     )
                 )
                 ticket += 1

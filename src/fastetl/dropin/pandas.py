@@ -52,12 +52,12 @@ import pandas
 from pandas.io.parsers import readers as _readers
 
 from .. import _core
-from ..api import read_into
+from ..api import cpu_count, read_into
 from ..errors import ParseError, SchemaError
 from ..schema import DECIMAL_MARKS, THOUSANDS_SEPARATORS, Column, Dialect, Schema, unique_names
 from . import pandas_floats
 from .fallback import Unsupported, fall_back
-from .pandas_columns import ColumnWriter
+from .pandas_columns import ColumnWriter, codes_strings
 from .pandas_quick import check_float_columns, head_columns, iso_dates
 
 # The function in its own module: `fastetl run` / install() patch `pandas.read_csv`,
@@ -1380,9 +1380,37 @@ def _blank_lines_guard(plan: _Plan) -> None:
     if not plan.guards["skip_blank_lines"]:
         if plan.dialect_extra.get("comment") is not None or _BLANK_LINE.search(_raw(plan)):
             raise Unsupported("skip_blank_lines=False with a blank line or comments")
-    if _blank_beside(plan, b"\r\n"):
-        if re.search(rb"(?:^|[\r\n])[ \t]+(?:[\r\n]|$)", _raw(plan)):
-            raise Unsupported("a line of blanks, which pandas skips")
+
+
+def _blank_scan(data: Any, lo: int, hi: int) -> bool:
+    """The first stage of the blank-line check on the bytes ``data[lo:hi]`` (made on the
+    read's workers, on each block's bytes while they are in memory)."""
+    return bool(_core.blank_beside(data[lo:hi], b"\r\n"))
+
+
+def _blank_lines_after(plan: _Plan, scans: list[tuple[int, int, bool]]) -> None:
+    """The rest of _blank_lines_guard, after the read: the scans the workers made of the
+    blocks' bytes, the bytes they did not see (the header, rows parsed again) scanned
+    here; Unsupported when a line of blanks is found."""
+    if plan.guards.get("blank_lines_checked"):  # (an earlier pass of _read saw it all)
+        return
+    raw = _raw(plan)
+    n = len(raw)
+    hit = False
+    at = 0  # bytes before ``at`` are seen
+    with memoryview(raw) as view:  # (slices of a view, not copies)
+        for first, last, found in sorted(scans):
+            hit = hit or found
+            if first > at:
+                hit = hit or _blank_scan(view, max(0, at - 1), min(n, first + 1))
+            at = max(at, last)
+            if hit:
+                break
+        if not hit and at < n:
+            hit = _blank_scan(view, max(0, at - 1), n)
+    if hit and re.search(rb"(?:^|[\r\n])[ \t]+(?:[\r\n]|$)", raw):
+        raise Unsupported("a line of blanks, which pandas skips")
+    plan.guards["blank_lines_checked"] = True
 
 
 def _escape_guard(plan: _Plan) -> None:
@@ -1421,7 +1449,12 @@ def _read(plan: _Plan) -> Any:
             # pages, no copy into read buffers
             data = plan.data if plan.data is not None else _raw(plan) if plan.size else b""
             view = memoryview(data)
-            writer = ColumnWriter(schema)
+            marks = plan.guards["marks"][1:]
+            writer = ColumnWriter(
+                schema, scan=_blank_scan,
+                text_check=lambda chunk: _big_ints(*_buffers(chunk), marks), size=view.nbytes,
+                text_check_when=(19, _LONG_INT_LEAD),
+            )
             _let_go(plan)
             try:
                 meta = read_into(view, schema, writer, workers=_workers(plan.size),
@@ -1432,8 +1465,12 @@ def _read(plan: _Plan) -> Any:
                     view.release()
                 except BufferError:  # pragma: no cover - an export outlived the read: GC
                     pass
+            _blank_lines_after(plan, writer.scans)
             return writer.columns(meta), schema
         except ParseError as e:
+            # (a line of blanks may be the bad row: pandas skips it, so the blank-line check,
+            # which the read had not finished, comes first)
+            _blank_lines_after(plan, [])
             _widen(plan, e)
         except SchemaError as e:  # pragma: no cover - the plan makes valid schemas
             raise Unsupported(str(e)) from None
@@ -1567,7 +1604,8 @@ def _surely_text(raw: np.ndarray, marks: str = "") -> np.ndarray:
 
 _BIG_INT = re.compile(r"\s*[+\-]?\d{19,}\s*")
 _DIGITS = _table(b"0123456789")
-_NUMBER_LEAD = _table(b"0123456789+- ")
+_LONG_INT_LEAD = b"0123456789+- "  # how an integer of 19 digits or more may start
+_NUMBER_LEAD = _table(_LONG_INT_LEAD)
 
 
 def _fixed(offsets: np.ndarray, data: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -1707,20 +1745,19 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
             raise Unsupported("text columns without pyarrow")
         import pyarrow as pa
 
-        # the values by code, in one compiled pass (no Arrow take of int64 indices)
+        # the values by code, in one compiled pass (no Arrow take of int64 indices), on
+        # every core: after the read, nothing else is left to do
         offsets, data = _buffers(pa.array(values, type=pa.large_string()))
-        out = np.empty(len(codes) + 1, np.int64)
-        data = _core.codes_arrow(offsets, data, codes, nulls if has_null else None, out)
-        validity = pa.py_buffer(np.packbits(~nulls, bitorder="little")) if has_null else None
-        strings = pa.LargeStringArray.from_buffers(
-            len(codes), pa.py_buffer(out), pa.py_buffer(data), validity,
-            int(nulls.sum()) if has_null else 0,
-        )
+        strings = codes_strings(offsets, data, codes, nulls if has_null else None, cpu_count())
         return _text_array(strings, col.want, plan.backend)
     if not _have_arrow():  # pragma: no cover
         raise Unsupported("wide text without pyarrow")
     strings = table.strings(name)
-    if any(_big_ints(*_buffers(c), plan.guards["marks"][1:]) for c in strings.chunks):
+    if table.text_flags is not None:  # (checked chunk by chunk during the read)
+        big = name in table.text_flags
+    else:
+        big = any(_big_ints(*_buffers(c), plan.guards["marks"][1:]) for c in strings.chunks)
+    if big:
         raise Unsupported(f"column {col.label!r}: integers beyond int64 among texts")
     if col.want is None and not _chunks_proven(plan, strings, nulls if has_null else None):
         raise Unsupported(f"column {col.label!r}: pandas' chunks could mix types")

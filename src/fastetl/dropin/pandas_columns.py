@@ -3,12 +3,14 @@ columns a DataFrame is made of.
 
 :func:`fastetl.api.read_into` hands each parsed block's records to
 :class:`ColumnWriter` in input order (the pipeline's ``Writer`` protocol).  The writer
-keeps no records: while the block is hot in the cache it copies each number column
-out of the records (one contiguous chunk per block), takes the null bits, and turns
-each ``text`` column's values into an Arrow string chunk (one compiled pass, the
-gather of :func:`fastetl.bridges.text_arrow`).  At the end the number chunks are joined once and
-the text chunks stay an Arrow ``ChunkedArray``, which pandas' Arrow-backed ``str``
-dtype holds as it is.  So a read never holds all the records and all the columns
+keeps no records: it copies each number column out of the records into one array
+per column (sized from the first block's rows per byte: the row count is not known
+before the end, and pages reserved past the last row are never touched), takes the
+null bits, and turns each ``text`` column's values into an Arrow string chunk (one
+compiled pass, the gather of :func:`fastetl.bridges.text_arrow`; on the threaded path
+the worker that parsed the block does that, see :meth:`ColumnWriter.prepare`).  The
+text chunks stay an Arrow ``ChunkedArray``, which pandas' Arrow-backed ``str`` dtype
+holds as it is.  So a read never holds all the records and all the columns
 at once, and nothing is gathered from strided records afterwards.
 
 :meth:`ColumnWriter.columns` gives the table the frame is built from (``array``,
@@ -17,23 +19,48 @@ at once, and nothing is gathered from strided records afterwards.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from .. import _core
-from ..bridges import _text_refs, _validity
+from ..bridges import TextPastEnd, _validity
 from ..schema import Schema
 
 SCRATCH_BYTES = 1 << 20  # records parsed per call on one thread (then turned into columns)
 
 
 class ColumnWriter:
-    """A ``pipeline.Writer`` that turns records into column chunks as they come."""
+    """A ``pipeline.Writer`` that turns records into column chunks as they come.
+
+    On the threaded path most of that work is done by the worker that parsed the block
+    (:meth:`prepare`): the committing thread only places what it made, in input order.
+    ``scan(data, lo, hi)``, when given, is also called there on the bytes of each
+    block's rows (one byte of either neighbour included, where there is one); what it
+    returns is kept in :attr:`scans` as ``(input offset of lo + 1 or 0, of hi - 1 or
+    the end, result)`` -- ranges the read did not show it are the caller's to scan.
+    ``text_check(chunk)`` is called on each Arrow text chunk (with ``text_check_when=(k,
+    lead)``: only on a chunk holding a value of ``k`` bytes or more that starts with a
+    byte of ``lead``, counted in the compiled gather); :attr:`text_flags` keeps the
+    names of the text columns for which it returned True once."""
 
     pipelined = False  # (one thread parses into the scratch window, then converts it)
 
-    def __init__(self, schema: Schema) -> None:
+    def __init__(
+        self,
+        schema: Schema,
+        scan: Callable[[Any, int, int], Any] | None = None,
+        text_check: Callable[[Any], bool] | None = None,
+        size: int = 0,
+        text_check_when: tuple[int, bytes] = (0, b""),
+    ) -> None:
+        self.text_check_when = text_check_when
+        self.size = size  # the input's bytes (to size the columns from the first block)
+        self.scan = scan
+        self.text_check = text_check
+        self.scans: list[tuple[int, int, Any]] = []
+        self.text_flags: set[str] = set()
         self.dtype = schema.dtype()
         self.itemsize = self.dtype.itemsize
         self.rows = 0
@@ -49,8 +76,12 @@ class ColumnWriter:
             k = bits.get(c.name)
             field = None if k is None else ("_nulls" if k < 64 else f"_nulls{k // 64}")
             self._cols.append((c.name, c.type, field, np.uint64(k % 64) if k is not None else 0))
-        self._chunks: dict[str, list[Any]] = {c[0]: [] for c in self._cols}
+        # text columns: Arrow chunks; the others: one array each, rows placed as they come
+        self._chunks: dict[str, list[Any]] = {c[0]: [] for c in self._cols if c[1] == "text"}
+        self._out: dict[str, np.ndarray] = {}
+        self._cap = 0  # rows the arrays of _out hold
         self._masks: dict[str, list[Any]] = {c[0]: [] for c in self._cols}
+        self._lengths: list[int] = []  # the rows of each block taken (for the masks)
 
     # -- the pipeline's Writer protocol ----------------------------------------------
     def window(self, nrows: int, exact: bool = True) -> memoryview:
@@ -69,12 +100,74 @@ class ColumnWriter:
         # which comes next with the same records)
         self._text = text
 
-    # -- records -> chunks -----------------------------------------------------------
+    # -- the threaded path: the chunks made on the worker -----------------------------
+    def prepare(
+        self, recs: np.ndarray, text: Any, data: Any, start: int, end: int, base: int
+    ) -> Any:
+        """(On a worker thread.)  The chunks of a parsed block but its category codes
+        (the committer makes those global), and the scan of its bytes."""
+        if self.scan is not None and end > start:
+            lo, hi = max(0, start - 1), min(len(data), end + 1)
+            # (the bytes both of whose neighbours the scan saw: all, at the input's ends)
+            first = base + lo + 1 if lo or base else 0
+            last = base + hi - 1 if hi < len(data) else base + hi
+            self.scans.append((first, last, self.scan(data, lo, hi)))
+        if not len(recs):
+            return None
+        return (*self._chunks_of(recs, text), end - start)
+
+    def append_prepared(self, recs: np.ndarray, prepared: Any) -> None:
+        masks, chunks, nbytes = prepared  # (what prepare made of these same records)
+        self._place(recs, masks, chunks, len(recs) / max(1, nbytes))
+
+    # -- records -> columns ----------------------------------------------------------
     def _take(self, recs: np.ndarray) -> None:
+        if len(recs):
+            self._place(recs, *self._chunks_of(recs, self._text), None)
+        self._text = b""
+
+    def _place(
+        self, recs: np.ndarray, masks: dict[str, Any], chunks: dict[str, Any],
+        per_byte: float | None,
+    ) -> None:
+        """Put the rows ``recs`` after those before: their text chunks and null masks
+        (made by _chunks_of), their other columns copied into the arrays of _out."""
         n = len(recs)
-        if not n:
-            return
+        lo = self.rows
+        if lo + n > self._cap:
+            self._grow(lo + n, per_byte)
+        for name, typ, _, _ in self._cols:
+            self._masks[name].append(masks[name])
+            if typ == "text":
+                self._chunks[name].append(chunks[name])
+            else:
+                self._out[name][lo : lo + n] = recs[name]
+        self._lengths.append(n)
+        self.rows += n
+
+    def _grow(self, need: int, per_byte: float | None) -> None:
+        """Room for ``need`` rows at least: at first as many as the input holds by the
+        first block's rows per byte (and a tenth more: the pages past the last row are
+        never touched, so never resident), then twice as many each time."""
+        cap = max(need, 2 * self._cap)
+        if not self._cap and per_byte is not None and self.size:
+            cap = max(cap, int(self.size * per_byte * 1.1) + 1024)
+        for name, typ, _, _ in self._cols:
+            if typ != "text":
+                new = np.empty(cap, self.dtype[name])
+                if self.rows:
+                    new[: self.rows] = self._out[name][: self.rows]
+                self._out[name] = new
+        self._cap = cap
+
+    def _chunks_of(
+        self, recs: np.ndarray, text: Any
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(null mask or None) of each column of ``recs``, and the Arrow chunk of each
+        text column."""
         words: dict[str, np.ndarray | None] = {}
+        masks: dict[str, np.ndarray | None] = {}
+        chunks: dict[str, Any] = {}
         for name, typ, field, bit in self._cols:
             nulls = None
             if field is not None:
@@ -84,60 +177,108 @@ class ColumnWriter:
                 w = words[field]
                 if w is not None:
                     nulls = ((w >> bit) & 1).astype(bool)
-            self._masks[name].append(nulls)
+            masks[name] = nulls
             if typ == "text":
-                self._chunks[name].append(_text_chunk(self._text, recs[name], nulls))
-            else:
-                self._chunks[name].append(np.array(recs[name]))  # contiguous copy
-        self._text = b""
-        self.rows += n
+                chunk, longs = _text_chunk(text, recs[name], nulls, *self.text_check_when)
+                check = self.text_check
+                if check is not None and name not in self.text_flags:
+                    if (longs or not self.text_check_when[1]) and check(chunk):
+                        self.text_flags.add(name)
+                chunks[name] = chunk
+        return masks, chunks
 
     def columns(self, meta: dict[str, Any]) -> Columns:
         """The columns read (the chunks joined), with ``meta`` from ``read_into``."""
         arrays: dict[str, Any] = {}
         masks: dict[str, np.ndarray | None] = {}
         for name, typ, field, _ in self._cols:
-            chunks, self._chunks[name] = self._chunks[name], []
             if typ == "text":
                 import pyarrow as pa
 
+                chunks, self._chunks[name] = self._chunks[name], []
                 arrays[name] = pa.chunked_array(chunks, type=pa.large_string())
-            elif len(chunks) == 1:
-                arrays[name] = chunks[0]
-            elif chunks:
-                arrays[name] = np.concatenate(chunks)
+            elif name in self._out:
+                arrays[name] = self._out.pop(name)[: self.rows]
             else:
                 arrays[name] = np.empty(0, self.dtype[name])
             parts, self._masks[name] = self._masks[name], []
             if field is None or all(p is None for p in parts):
                 masks[name] = None
             else:
-                lengths = [len(c) for c in chunks]
                 masks[name] = np.concatenate(
-                    [np.zeros(m, bool) if p is None else p for p, m in zip(parts, lengths)]
+                    [np.zeros(m, bool) if p is None else p for p, m in zip(parts, self._lengths)]
                 )
+        self._cap = 0
         self._scratch = np.empty(0, self.dtype)
-        return Columns(self.rows, arrays, masks, meta)
+        out = Columns(self.rows, arrays, masks, meta)
+        out.text_flags = set(self.text_flags) if self.text_check is not None else None
+        return out
 
 
-def _text_chunk(text: bytes, refs: np.ndarray, nulls: np.ndarray | None) -> Any:
-    """One block's values of a text column as an Arrow large_string array: the compiled
-    gather of :func:`fastetl.bridges.text_arrow` (the references are the parser's own,
-    into this block's ``text``; checked once, vectorised, as the gather has no bound:
+def _text_chunk(
+    text: bytes, refs: np.ndarray, nulls: np.ndarray | None, long_len: int = 0,
+    lead: bytes = b"",
+) -> tuple[Any, int]:
+    """One block's values of a text column as an Arrow large_string array, and how many
+    of them are ``long_len`` bytes or more and start with a byte of ``lead``: one
+    compiled gather (:func:`fastetl._core.text_chunk`; the references are the parser's
+    own, into this block's ``text``, checked in the same pass, as the copy has no bound:
     a block whose text was not added is an error, not a read past the buffer)."""
     import pyarrow as pa
 
+    if refs.dtype.names != ("offset", "length"):
+        raise TypeError(f"expected text references (offset, length), got {refs.dtype}")
     raw = np.frombuffer(text, np.uint8)
-    off, ln = _text_refs(raw, refs)
     offsets = np.empty(len(refs) + 1, np.int64)
-    data, bad = _core.text_arrow(raw, off, ln, offsets)
+    data, bad, past, longs = _core.text_chunk(
+        raw, refs["offset"], refs["length"], offsets, long_len, lead
+    )
+    if past >= 0:
+        raise TextPastEnd(past)
     if bad >= 0:  # pragma: no cover - the core stores valid UTF-8 only
         raise ValueError(f"row {bad} of a block: a text value that is not UTF-8")
     validity, count = _validity(pa, nulls)
-    return pa.Array.from_buffers(
+    chunk = pa.Array.from_buffers(
         pa.large_string(), len(refs), [validity, pa.py_buffer(offsets), pa.py_buffer(data)],
         null_count=count,
     )
+    return chunk, longs
+
+
+DECODE_PIECE_ROWS = 1 << 18  # rows of a dictionary column decoded by one thread at least
+
+
+def codes_strings(
+    offsets: np.ndarray, data: np.ndarray, codes: np.ndarray, nulls: np.ndarray | None,
+    threads: int = 1,
+) -> Any:
+    """A dictionary column's values as Arrow large_string, from its dictionary's Arrow
+    buffers (``offsets``, ``data``) and its ``codes`` (``nulls``: True where null; None:
+    none is): the compiled pass of :func:`fastetl._core.codes_arrow`, which lets go of
+    the GIL, on up to ``threads`` threads, a piece of the rows each (a ChunkedArray of
+    the pieces; the values are the same however the rows are cut)."""
+    import pyarrow as pa
+
+    n = len(codes)
+    pieces = max(1, min(threads, n // DECODE_PIECE_ROWS))
+    bounds = [n * k // pieces for k in range(pieces + 1)]
+
+    def piece(k: int) -> Any:
+        a, b = bounds[k], bounds[k + 1]
+        part = None if nulls is None else nulls[a:b]
+        out = np.empty(b - a + 1, np.int64)
+        values = _core.codes_arrow(offsets, data, codes[a:b], part, out)
+        validity, count = _validity(pa, part)
+        return pa.LargeStringArray.from_buffers(
+            b - a, pa.py_buffer(out), pa.py_buffer(values), validity, count
+        )
+
+    if pieces == 1:
+        return piece(0)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(pieces, thread_name_prefix="fastetl-decode") as pool:
+        return pa.chunked_array(list(pool.map(piece, range(pieces))), type=pa.large_string())
 
 
 class Columns:
@@ -151,6 +292,8 @@ class Columns:
         self.array = arrays
         self._masks = masks
         self.meta = meta
+        # the text columns the writer's text_check found something in (None: not checked)
+        self.text_flags: set[str] | None = None
 
     def __len__(self) -> int:
         return self.rows
