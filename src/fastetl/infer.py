@@ -33,7 +33,7 @@ import re
 import stat
 import warnings
 from collections import Counter
-from itertools import combinations, islice
+from itertools import combinations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -1373,74 +1373,6 @@ def _line_terminator(buf: bytes) -> str:
     return present[0] if len(present) == 1 else "mixed"
 
 
-def _looks_typed(v: bytes) -> bool:
-    t = v.strip(b" \t")
-    if not t:
-        return True
-    try:
-        s = t.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return (
-        _is_float(s)
-        or bool(_COMMA_DECIMAL_RE.match(s))
-        or bool(_YMD_RE.match(s) or _DMY_RE.match(s) or _ISO_DT_RE.match(s))
-    )
-
-
-# A number written with a decimal comma (12,5; -0,75): typed, for choosing the delimiter of
-# a `;` file without a header (1,5;2,5 is two numbers, not the fields 1 / 5;2 / 5).
-_COMMA_DECIMAL_RE = re.compile(r"[+-]?[0-9]+,[0-9]+\Z")
-
-
-def _line_end_after(buf: bytes, p: int, final: bool) -> int:
-    """Where the converter's lenient policies resume after a row whose quoting breaks
-    at ``p``: just after the first line break at or after ``p`` (CRLF counts as one),
-    ``len(buf)`` when the data ends first (``final``), or -1 when more data is needed."""
-    n = len(buf)
-    m = _LINE_BREAK.search(buf, p)
-    if m is None or (m.group() == b"\r" and m.end() == n and not final):
-        return n if final else -1
-    return m.end()
-
-
-def _rows_lenient(buf: bytes, pos: int, final: bool, delim: int, quote: int):
-    """Yield ``(row_start, next, fields)`` for the whole rows of ``buf[pos:]``; a row with
-    broken quoting is yielded with ``None`` for its fields and reading goes on after it,
-    as ``on_error="skip"`` reads it."""
-    n = len(buf)
-    while True:
-        p = pos
-        while p < n and buf[p] in (10, 13):
-            p += 1
-        if p >= n:
-            return
-        status, fields, nxt = _core.split_row(buf, p, n, final, delim, quote)
-        if status > 0:
-            end = _line_end_after(buf, nxt, final)
-            if end < 0:
-                return
-            yield p, end, None
-            pos = end
-            continue
-        if status == _NEED_MORE or not fields:
-            return
-        yield p, nxt, fields
-        pos = nxt
-
-
-def _stray(cell: bytes, q: str | None) -> bool:
-    """Does this (unquoted) cell hold a quote character left over by the split?  A ``"``
-    at its start or end, or a ``'`` at both ends, that the reading did not use as its
-    quote.  (A lone apostrophe at one end is ordinary text: ``'Til``, ``Rockin'``.)"""
-    t = cell.strip(b" \t")
-    if not t:
-        return False
-    if q != '"' and (t[:1] == b'"' or t[-1:] == b'"'):
-        return True
-    return q != "'" and len(t) >= 2 and t[:1] == b"'" and t[-1:] == b"'"
-
-
 @dataclass
 class _Reading:
     """One candidate (delimiter, quote) read over the head of the sample."""
@@ -1456,6 +1388,9 @@ class _Reading:
     good: int = 0  # rows with that number of fields and no leftover quote character
     typed: float = 0.0  # share of cells that look typed (rows 2-20)
     evidence: int = 0  # fields the quote opens and closes on one line
+    # every data row ends with a delimiter: one empty field more than the first row has
+    # (or, the first row ending with a delimiter too, all of them end so)
+    trailing: bool = False
     source: tuple | None = None  # (buf, final, syntax word, quote): to split rows on demand
 
     @property
@@ -1463,11 +1398,16 @@ class _Reading:
         """The fields of the well-formed rows, in order (split when first asked: most
         readings are only counted)."""
         if self._rows is None:
-            assert self.source is not None
-            buf, final, word, quote = self.source
-            it = _rows_lenient(buf, 0, final, word, quote)
-            self._rows = [f for _, _, f in islice(it, self.nrows) if f is not None]
+            self._rows = self.first_rows(self.nrows)
         return self._rows
+
+    def first_rows(self, keep: int) -> list[list[bytes]]:
+        """The first ``keep`` of :attr:`rows`."""
+        if self._rows is not None:
+            return self._rows[:keep]
+        assert self.source is not None
+        buf, final, word, quote = self.source
+        return _core.split_rows(buf, final, word, quote, self.nrows, keep)
 
     @property
     def share(self) -> float:
@@ -1505,55 +1445,19 @@ class _Reading:
 
 
 def _read_candidate(buf: bytes, final: bool, d: str, q: str | None, extra: int = 0) -> _Reading:
+    """How the delimiter ``d`` and quote ``q`` read the head ``buf``: the rows counted and
+    weighed in compiled code (``_core.score_reading``, rules in docs/INFERENCE.md), split
+    into fields only where they are looked at (:attr:`_Reading.rows`)."""
     word, quote = ord(d) | extra, _q(q)
     r = _Reading(delimiter=d, quote=q, _rows=None, source=(buf, final, word, quote))
-    counts: list[int] = []
-    stray: list[bool] = []
-    typed = total = 0
-    end = 0
-    longest = 0
-    opening = None
-    if q is not None:
-        qb, db = re.escape(q.encode()), re.escape(d.encode())
-        opening = re.compile(rb"(?:^|" + db + rb")[ \t]*" + qb)
-    # the rows counted in compiled code; split only where their fields are looked at
-    n = len(buf)
-    shapes = _core.row_shapes(buf, 0, final, word, quote, SNIFF_ROWS)
-    if shapes:
-        r.nrows = len(shapes)
-        end = shapes[-1][1]
-        longest = max(nxt - start for start, nxt, _, _ in shapes)
-        r.broken = sum(1 for sh in shapes if sh[2] < 0)
-    for start, nxt, nfields, leftover in shapes:
-        if nfields < 0:
-            continue
-        counts.append(nfields)
-        looked = 1 < len(counts) <= 20
-        if leftover != 2 and not looked:  # the core told whether a cell holds one
-            stray.append(leftover == 1)
-            if opening is None:
-                continue
-        # else no cell can hold a leftover quote
-        quoted = buf.find(b'"', start, nxt) >= 0 or buf.find(b"'", start, nxt) >= 0
-        if leftover == 2 or looked:
-            fields = _core.split_row(buf, start, n, final, word, quote)[1]
-            stray.append(quoted and any(_stray(f, q) for f in fields))
-        if looked:
-            total += len(fields)
-            typed += sum(1 for f in fields if _looks_typed(f))
-        if opening is not None and quoted:
-            raw = buf[start:nxt].rstrip(b"\r\n")
-            if b"\n" not in raw and b"\r" not in raw:
-                r.evidence += len(opening.findall(raw))
+    (r.nrows, r.broken, end, longest, k, freq, r.good, typed, total, r.evidence,
+     r.trailing) = _core.score_reading(buf, final, word, quote, SNIFF_ROWS)
     if r.nrows < SNIFF_ROWS and not final and len(buf) - end > max(8192, 4 * longest):
         r.swallowed = True  # a quote swallowed the rest of the sample: not this quote
-    if not counts:
-        return r
-    k, freq = max(Counter(counts).items(), key=lambda kv: (kv[1], kv[0]))
-    r.fields = k
-    r.consistency = round(freq / r.nrows, 3)
-    r.good = sum(1 for c, s in zip(counts, stray, strict=True) if c == k and not s)
-    r.typed = round(typed / total, 2) if total else 0.0
+    if freq:
+        r.fields = k
+        r.consistency = round(freq / r.nrows, 3)
+        r.typed = round(typed / total, 2) if total else 0.0
     return r
 
 
@@ -1623,12 +1527,15 @@ def _bool_vote(head: str, vals: list[str]) -> bool | None:
     return (len(h) == 1) != letters
 
 
+_HEADER_ROWS = 200  # rows of the head that header detection looks at (the first included)
+
+
 def _detect_header(rows: list[list[bytes]]) -> bool:
     """Is the first row a header?  (Rules in docs/INFERENCE.md.)  Numbers are read under
     the spelling the rows below have (``1,5`` over ``2,5`` is data)."""
     first = [f.decode("utf-8", errors="replace") for f in rows[0]]
     firstt = [f.strip(" \t") for f in first]
-    body = rows[1:200]
+    body = rows[1:_HEADER_ROWS]
     columns = []
     width = len(firstt)
     # the body's columns (one transposition when every row is as wide as the first)
@@ -1696,18 +1603,6 @@ def skip_lines(buf: bytes, start: int, count: int) -> int:
 _SEP_LINE = re.compile(rb"sep=([^\r\n])[ \t]*(?:\r\n|\r|\n)", re.IGNORECASE)
 
 
-def _trailing(rows: list[list[bytes]]) -> bool:
-    """Every data row ends with a delimiter: one empty field more than the first row has
-    (or, the first row ending with a delimiter too, all of them end so)."""
-    if len(rows) < 2:
-        return False
-    k = len(rows[1])
-    if k < 2 or any(len(r) != k or r[-1] != b"" for r in rows[1:]):
-        return False
-    first = rows[0]
-    return len(first) == k - 1 or (len(first) == k and first[-1] == b"" and first[-2] != b"")
-
-
 def _preamble(buf: bytes, final: bool, r: _Reading, extra: int) -> int:
     """Where the header starts when lines before it do not split like the rows after it
     (titles, banners): the first row from which every sampled row has the reading's
@@ -1715,11 +1610,8 @@ def _preamble(buf: bytes, final: bool, r: _Reading, extra: int) -> int:
     one) and none has broken quoting (at most PREAMBLE_LINES lines down); 0 when none."""
     if r.fields < 2:
         return 0
-    rows = []
-    for start, _nxt, fields in _rows_lenient(buf, 0, final, ord(r.delimiter) | extra, _q(r.quote)):
-        rows.append((start, -1 if fields is None else len(fields)))
-        if len(rows) >= SNIFF_ROWS:
-            break
+    shapes = _core.row_shapes(buf, 0, final, ord(r.delimiter) | extra, _q(r.quote), SNIFF_ROWS)
+    rows = [(start, nfields) for start, _, nfields, _ in shapes]
     i = len(rows)
     while i > 0 and rows[i - 1][1] == r.fields:
         i -= 1
@@ -1767,8 +1659,8 @@ def _sniff_structure(
         """The reading with these options: (reading, consistent, preamble offset, trailing)."""
         r = _choose_structure(body, final, delimiter, quote, _extra(opts))
         if _consistent(r):  # (a header ending with the delimiter too: still consistent)
-            return r, True, 0, may_trail and _trailing(r.rows)
-        if may_trail and _trailing(r.rows):
+            return r, True, 0, may_trail and r.trailing
+        if may_trail and r.trailing:
             return r, True, 0, True
         at = _preamble(body, final, r, _extra(opts)) if preamble and may_skip else 0
         if at:
@@ -1862,7 +1754,7 @@ def sniff(
     _off, st, found, delimiter, reading = _sniff_structure(u8, final, delimiter, quote, given)
     d, q = reading.delimiter, reading.quote
     if header is None:
-        rows = reading.rows  # rows with broken quoting left out
+        rows = reading.first_rows(_HEADER_ROWS)  # rows with broken quoting left out
         if rows and st["trailing_delimiter"]:
             rows = [r[:-1] if len(r) > 1 and r[-1] == b"" else r for r in rows]
         header = _detect_header(rows) if rows else True
