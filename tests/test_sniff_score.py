@@ -185,3 +185,30 @@ def test_long_heads_score_as_the_python_rule(head, q):
         got = asdict(infer._read_candidate(head, final, ",", q))
         want = ref_read_candidate(head, final, ",", q, 0)
         assert {k: got[k] for k in want} == want
+
+
+def ref_rows_text(buf: bytes, starts: list[int], ends: list[int]) -> bytes:
+    """infer._sample_bytes's rows before rows_text: runs of adjacent rows sliced once."""
+    parts, i, n = [], 0, len(starts)
+    while i < n:
+        j = i
+        while j + 1 < n and starts[j + 1] == ends[j]:
+            j += 1
+        raw = buf[starts[i] : ends[j]]
+        parts.append(raw if raw.endswith((b"\n", b"\r")) else raw + b"\n")
+        i = j + 1
+    return b"".join(parts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(buf=st.lists(st.sampled_from([b"a", b",", b"\n", b"\r", b"\r\n", b"1"]), max_size=40)
+       .map(b"".join), cuts=st.lists(st.integers(0, 40), max_size=12))
+def test_the_sample_text_is_its_rows_joined(buf, cuts):
+    cuts = sorted(min(c, len(buf)) for c in cuts)
+    starts, ends = cuts[0::2], cuts[1::2]
+    starts = starts[: len(ends)]
+    assert _core.rows_text(buf, starts, ends) == ref_rows_text(buf, starts, ends)
+    # rows that follow each other, as the sample's head has them
+    rows = _core.row_shapes(buf, 0, True, ord(","), ord('"'), 1000)
+    starts, ends = [s for s, _, _, _ in rows], [e for _, e, _, _ in rows]
+    assert _core.rows_text(buf, starts, ends) == ref_rows_text(buf, starts, ends)

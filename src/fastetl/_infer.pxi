@@ -489,6 +489,7 @@ cdef Py_ssize_t quote_openings(const char *s, Py_ssize_t n, char delim, char quo
 
 
 from libc.stdlib cimport qsort
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 
 
 cdef int cmp_ssize(const void *a, const void *b) noexcept nogil:
@@ -688,6 +689,61 @@ def split_rows(data, bint final, int delimiter, int quote, Py_ssize_t max_rows,
         return rows
     finally:
         PyBuffer_Release(&src)
+
+
+cdef Py_ssize_t rows_copy(const char *buf, const Py_ssize_t *pos, Py_ssize_t n,
+                          char *dst) noexcept nogil:
+    """rows_text's bytes into ``dst`` (NULL: only counted); returns their length."""
+    cdef Py_ssize_t i = 0, j, a, b, at = 0
+    while i < n:
+        j = i
+        while j + 1 < n and pos[2 * (j + 1)] == pos[2 * j + 1]:
+            j += 1
+        a = pos[2 * i]
+        b = pos[2 * j + 1]
+        if dst != NULL:
+            memcpy(dst + at, buf + a, b - a)
+        at += b - a
+        if b == a or (buf[b - 1] != c'\n' and buf[b - 1] != c'\r'):
+            if dst != NULL:
+                dst[at] = c'\n'
+            at += 1
+        i = j + 1
+    return at
+
+
+def rows_text(data, list starts, list ends):
+    """The rows ``data[starts[i]:ends[i]]`` one after the other, each ending with a line
+    break (``\n`` added where the data has none): the sample's text for the converter's
+    check (infer.py's ``_sample_bytes``).  Rows that follow each other are copied as one
+    piece, their own line breaks kept."""
+    cdef Py_buffer src
+    cdef Py_ssize_t n = len(starts), i, a, b, total
+    cdef char *dst
+    cdef Py_ssize_t *pos = <Py_ssize_t *>malloc((2 * n + 1) * sizeof(Py_ssize_t))
+    cdef bytes out
+    if pos == NULL:
+        raise MemoryError()
+    PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
+    try:
+        if len(ends) != n:
+            raise ValueError("starts and ends differ in length")
+        for i in range(n):
+            a = starts[i]
+            b = ends[i]
+            if not 0 <= a <= b <= src.len:
+                raise ValueError("bad row span")
+            pos[2 * i] = a
+            pos[2 * i + 1] = b
+        total = rows_copy(<const char *>src.buf, pos, n, NULL)
+        out = PyBytes_FromStringAndSize(NULL, total)
+        dst = PyBytes_AS_STRING(out)
+        with nogil:
+            rows_copy(<const char *>src.buf, pos, n, dst)
+        return out
+    finally:
+        PyBuffer_Release(&src)
+        free(pos)
 
 cdef inline bint two_digits(const char *s, Py_ssize_t n, Py_ssize_t at,
                             int64_t *out) noexcept nogil:
@@ -1165,7 +1221,7 @@ cdef class SampleColumns:
     cdef Py_buffer *bufs
     cdef Py_ssize_t nseg, got
     cdef const char **base
-    cdef Cell *cells                # column j's cell of row i: cells[i * ncols + j]
+    cdef Cell *cells                # column j's cell of row i: cells[j * nrows + i]
     cdef char *arena
     cdef Py_ssize_t *first          # column j's distinct k: first[j * nrows + k] (a row)
     cdef Py_ssize_t *times          # ... its occurrences
@@ -1216,7 +1272,7 @@ cdef class SampleColumns:
             raise TypeError("span_summaries: make must make dicts")
         nd = self.ndist[j]
         for k in range(nd):
-            c = self.cells + self.first[j * self.nrows + k] * self.ncols + j
+            c = self.cells + j * self.nrows + self.first[j * self.nrows + k]
             add_text_at(<dict>d, typed, &fl, &longest, cell_at(c, self.arena, self.base),
                         c.len, self.times[j * self.nrows + k])
         if fl & 2:                                  # a trimmed text may repeat another
@@ -1251,7 +1307,7 @@ cdef class SampleColumns:
                 except UnicodeEncodeError:
                     return None
         for k in range(self.ndist[j]):
-            c = self.cells + self.first[o + k] * self.ncols + j
+            c = self.cells + o + self.first[o + k]
             for b in keep:
                 if len(b) == c.len and memcmp(<const char *>b, cell_at(c, self.arena, self.base),
                                               c.len) == 0:
@@ -1535,7 +1591,7 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
             for s in range(nseg):
                 while r < seg_end[s]:
                     if walk_cells(out.base[s], lens[s], seg_final[s], &sx, quote, rows_at[r],
-                                  ncols, trailing, s, out.cells + r * ncols, 1, &out.arena, &used,
+                                  ncols, trailing, s, out.cells + r, nrows, &out.arena, &used,
                                   &room) < 0:
                         rc = -1
                         break
@@ -1550,7 +1606,7 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
                 times = out.times + j * nrows
                 fl = 0
                 for i in range(nrows):
-                    c = out.cells + i * ncols + j
+                    c = out.cells + j * nrows + i
                     h = c.h
                     slot = <Py_ssize_t>(h & <uint64_t>mask)
                     while True:
@@ -1576,7 +1632,7 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
                             nd += 1
                             break
                         if th[slot] == h:
-                            e = out.cells + first[k - 1] * ncols + j
+                            e = out.cells + j * nrows + first[k - 1]
                             # (up to 8 bytes the hash is one-to-one: equal is equal)
                             if e.len == c.len and (c.len <= 8 or memcmp(
                                     cell_at(c, out.arena, out.base),
