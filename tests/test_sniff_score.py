@@ -207,8 +207,20 @@ def test_the_sample_text_is_its_rows_joined(buf, cuts):
     cuts = sorted(min(c, len(buf)) for c in cuts)
     starts, ends = cuts[0::2], cuts[1::2]
     starts = starts[: len(ends)]
-    assert _core.rows_text(buf, starts, ends) == ref_rows_text(buf, starts, ends)
-    # rows that follow each other, as the sample's head has them
+    got = _core.rows_text(b"h\n", [(buf, starts, ends)])
+    assert got == b"h\n" + ref_rows_text(buf, starts, ends)
+    # rows that follow each other, as the sample's head has them, and several pieces
     rows = _core.row_shapes(buf, 0, True, ord(","), ord('"'), 1000)
     starts, ends = [s for s, _, _, _ in rows], [e for _, e, _, _ in rows]
-    assert _core.rows_text(buf, starts, ends) == ref_rows_text(buf, starts, ends)
+    pieces = [(buf, starts, ends), (bytearray(buf), starts[1:], ends[1:])]
+    want = b"".join(ref_rows_text(*p) for p in pieces)
+    assert _core.rows_text(b"", pieces) == want
+
+
+@pytest.mark.parametrize("size", [infer.SAMPLE_BYTES, infer.SAMPLE_BYTES + 1, 9_000_003])
+def test_a_file_is_sampled_as_its_bytes_are(tmp_path, size):
+    # a regular file is read with plain reads, a buffer through a view: the same pieces
+    data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    assert asdict(infer._read_raw(path)) == asdict(infer._raw_from_buffer(data))

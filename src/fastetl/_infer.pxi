@@ -712,38 +712,61 @@ cdef Py_ssize_t rows_copy(const char *buf, const Py_ssize_t *pos, Py_ssize_t n,
     return at
 
 
-def rows_text(data, list starts, list ends):
-    """The rows ``data[starts[i]:ends[i]]`` one after the other, each ending with a line
-    break (``\n`` added where the data has none): the sample's text for the converter's
-    check (infer.py's ``_sample_bytes``).  Rows that follow each other are copied as one
-    piece, their own line breaks kept."""
-    cdef Py_buffer src
-    cdef Py_ssize_t n = len(starts), i, a, b, total
+def rows_text(bytes prefix not None, list segments):
+    """``prefix``, then the rows ``data[starts[i]:ends[i]]`` of each ``(data, starts,
+    ends)`` of ``segments`` one after the other, each ending with a line break (``\n``
+    added where the data has none): the sample's text for the converter's check
+    (infer.py's ``_sample_bytes``), made in one buffer.  Rows that follow each other are
+    copied as one piece, their own line breaks kept."""
+    cdef Py_ssize_t nseg = len(segments), s, n, i, a, b, total = len(prefix), at
+    cdef Py_buffer *src = <Py_buffer *>calloc(nseg + 1, sizeof(Py_buffer))
+    cdef Py_ssize_t **pos = <Py_ssize_t **>calloc(nseg + 1, sizeof(Py_ssize_t *))
+    cdef Py_ssize_t *count = <Py_ssize_t *>calloc(nseg + 1, sizeof(Py_ssize_t))
+    cdef Py_ssize_t got = 0
+    cdef list starts, ends
     cdef char *dst
-    cdef Py_ssize_t *pos = <Py_ssize_t *>malloc((2 * n + 1) * sizeof(Py_ssize_t))
     cdef bytes out
-    if pos == NULL:
-        raise MemoryError()
-    PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
     try:
-        if len(ends) != n:
-            raise ValueError("starts and ends differ in length")
-        for i in range(n):
-            a = starts[i]
-            b = ends[i]
-            if not 0 <= a <= b <= src.len:
-                raise ValueError("bad row span")
-            pos[2 * i] = a
-            pos[2 * i + 1] = b
-        total = rows_copy(<const char *>src.buf, pos, n, NULL)
+        if src == NULL or pos == NULL or count == NULL:
+            raise MemoryError()
+        for s in range(nseg):
+            seg = <tuple?>segments[s]
+            starts = <list?>seg[1]
+            ends = <list?>seg[2]
+            n = len(starts)
+            if len(ends) != n:
+                raise ValueError("starts and ends differ in length")
+            PyObject_GetBuffer(seg[0], &src[s], PyBUF_SIMPLE)
+            got = s + 1
+            pos[s] = <Py_ssize_t *>malloc((2 * n + 1) * sizeof(Py_ssize_t))
+            if pos[s] == NULL:
+                raise MemoryError()
+            for i in range(n):
+                a = starts[i]
+                b = ends[i]
+                if not 0 <= a <= b <= src[s].len:
+                    raise ValueError("bad row span")
+                pos[s][2 * i] = a
+                pos[s][2 * i + 1] = b
+            count[s] = n
+            total += rows_copy(<const char *>src[s].buf, pos[s], n, NULL)
         out = PyBytes_FromStringAndSize(NULL, total)
         dst = PyBytes_AS_STRING(out)
+        memcpy(dst, <const char *>prefix, len(prefix))
+        at = len(prefix)
         with nogil:
-            rows_copy(<const char *>src.buf, pos, n, dst)
+            for s in range(nseg):
+                at += rows_copy(<const char *>src[s].buf, pos[s], count[s], dst + at)
         return out
     finally:
-        PyBuffer_Release(&src)
+        for s in range(got):
+            PyBuffer_Release(&src[s])
+        if pos != NULL:
+            for s in range(nseg):
+                free(pos[s])
+        free(src)
         free(pos)
+        free(count)
 
 cdef inline bint two_digits(const char *s, Py_ssize_t n, Py_ssize_t at,
                             int64_t *out) noexcept nogil:

@@ -222,14 +222,28 @@ def _read_raw(src: Any) -> _Raw:
 
 
 def _small_file(path: Any) -> _Raw | None:
-    """The whole of a regular, uncompressed file of at most SAMPLE_BYTES, read at once
-    (no map to set up for a small file); None otherwise (and for any error, which
-    open_source then reports)."""
+    """The sample of a regular, uncompressed file, read with plain reads (no map to set
+    up and fault in for 4 MiB): the whole file when it has at most SAMPLE_BYTES, else the
+    head and the two windows :func:`_raw_from_buffer` takes; None otherwise (and for any
+    error, which open_source then reports)."""
     try:
-        with open(path, "rb") as f:
+        with open(path, "rb", buffering=0) as f:
             info = os.fstat(f.fileno())
-            if not stat.S_ISREG(info.st_mode) or info.st_size > SAMPLE_BYTES:
+            if not stat.S_ISREG(info.st_mode):
                 return None
+            n = info.st_size
+            if n > SAMPLE_BYTES:
+                mid = (n // 2) & ~3  # as _raw_from_buffer cuts them
+                tail = (n - _WINDOW) & ~3
+                pieces = []
+                for at, k in ((0, _HEAD), (mid, _WINDOW), (tail, n - tail)):
+                    f.seek(at)
+                    pieces.append(_read_up_to(f.read, k)[0])
+                if [len(b) for b in pieces] != [_HEAD, _WINDOW, n - tail] or (
+                    compression_of(pieces[0][:8]) is not None
+                ):
+                    return None  # (compressed, or the file changed size while read)
+                return _Raw(pieces[0], False, pieces[1], pieces[2], size=n)
             data = f.read(SAMPLE_BYTES + 1)
     except (OSError, TypeError, ValueError):
         return None
@@ -2033,9 +2047,9 @@ def _quote_field(
 def _sample_bytes(sample: _Sample, names: list[str]) -> bytes:
     sn = sample.sniffed
     st = sn.structure
-    parts = []
+    header = b""
     if sample.header is not None:
-        parts.append(
+        header = (
             sn.delimiter.join(
                 _quote_field(n, sn.delimiter, sn.quote, st["escape"], st["comment"])
                 for n in names
@@ -2043,8 +2057,8 @@ def _sample_bytes(sample: _Sample, names: list[str]) -> bytes:
             + b"\n"
         )
     # each row ending with a line break; rows that follow each other are one slice
-    parts += [_core.rows_text(buf, starts, ends) for buf, _, starts, ends in sample.segments]
-    return b"".join(parts)
+    segments = [(buf, starts, ends) for buf, _, starts, ends in sample.segments]
+    return _core.rows_text(header, segments)
 
 
 def _column_index(schema: Schema, error: ParseError, aliases: list[str] | None) -> int | None:
