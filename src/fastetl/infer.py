@@ -264,14 +264,16 @@ def _raw_head(source: Any) -> _Raw:
 # =============================================================================
 def _utf8_ok(data: bytes, final: bool) -> bool:
     # checked in compiled code, as Python's incremental decoder would, without the text;
-    # the sample's head is asked about three times (encoding, check, transcoding): the
-    # last answer is kept for the same bytes object (bytes cannot change)
+    # the sample's pieces are asked about more than once (encoding, check, transcoding):
+    # the answers for the last four are kept for the same bytes objects (bytes cannot
+    # change), so the head is still known after the middle and the tail were checked
     last = _UTF8_LAST[0]  # (one read of one tuple: threads may infer at the same time)
-    if last is not None and last[0] is data and last[1] == final:
-        return last[2]
+    for known in last or ():
+        if known[0] is data and known[1] == final:
+            return known[2]
     ok = _core.utf8_ok(data, final)
     if type(data) is bytes and len(data) >= 65536:
-        _UTF8_LAST[0] = (data, final, ok)
+        _UTF8_LAST[0] = ((data, final, ok), *(last or ())[:3])
     return ok
 
 
