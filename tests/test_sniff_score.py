@@ -17,20 +17,8 @@ from fastetl import _core, infer
 from fastetl.layout import syntax_bits
 
 # -- the Python rule, as infer.py had it before the scorer ---------------------------------
-_INT_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
+# (the value regexes are infer.py's own: its type rules still use them)
 _COMMA_DECIMAL = re.compile(r"[+-]?[0-9]+,[0-9]+\Z")
-_YMD = re.compile(r"([0-9]{4})([-/.])([0-9]{1,2})\2([0-9]{1,2})\Z")
-_DMY = re.compile(r"([0-9]{1,2})([-/.])([0-9]{1,2})\2([0-9]{4})\Z")
-_ISO_DT = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
-    r"(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,9}))?)?"
-    r"(Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?\Z"
-)
-
-
-def ref_is_float(v: str) -> bool:
-    word = (v[1:] if v[:1] in "+-" else v).lower()
-    return bool(_INT_FLOAT.match(v)) or word in ("inf", "infinity", "nan")
 
 
 def ref_looks_typed(v: bytes) -> bool:
@@ -42,9 +30,9 @@ def ref_looks_typed(v: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return (
-        ref_is_float(s)
+        infer._is_float(s)
         or bool(_COMMA_DECIMAL.match(s))
-        or bool(_YMD.match(s) or _DMY.match(s) or _ISO_DT.match(s))
+        or bool(infer._YMD_RE.match(s) or infer._DMY_RE.match(s) or infer._ISO_DT_RE.match(s))
     )
 
 

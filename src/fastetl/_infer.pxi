@@ -274,9 +274,10 @@ def column_stats(raw, counts):
 
 
 cdef int field_stray(const char *s, Py_ssize_t n, bint escaped, int quote) noexcept nogil:
-    """infer.py's ``_stray`` of a field's content: 1 when, spaces and tabs trimmed, it
-    starts or ends with a ``"`` that is not ``quote``, or starts and ends with a ``'``
-    that is not; 0 when not; 2 when escapes in it keep its content from being read here."""
+    """A quote left in a field's content (docs/INFERENCE.md, section 2): 1 when, spaces
+    and tabs trimmed, it starts or ends with a ``"`` that is not ``quote``, or starts and
+    ends with a ``'`` that is not; 0 when not; 2 when escapes in it keep its content from
+    being read here."""
     cdef Py_ssize_t i = 0
     if memchr(s, c'"', n) == NULL and memchr(s, c"'", n) == NULL:
         return 0
@@ -301,9 +302,10 @@ def row_shapes(data, Py_ssize_t start, bint final, int delimiter, int quote,
     fields: a list of ``(row_start, next, nfields, stray)``, ``nfields`` -1 for a row whose
     quoting breaks (reading goes on after the line it breaks on).  Up to ``max_rows``
     rows; stops at the end of the data or at a row cut by it (when not ``final``).
-    The same rows as ``split_row`` called row after row (infer.py's ``_rows_lenient``),
+    The same rows as ``split_row`` called row after row, broken ones read over to the end of
+    their line (tests/test_infer_core.py's ``split_one_by_one``),
     for sniffing the delimiter and quote.  ``stray``: 1 when a field holds a quote
-    character this reading did not use as its quote (infer.py's ``_stray``), 0 when none
+    character this reading did not use as its quote (``field_stray``), 0 when none
     does, 2 when a field with escapes would have to be unescaped to tell."""
     cdef Py_buffer src
     cdef Field f
@@ -445,8 +447,8 @@ cdef bint date_shape(const char *s, Py_ssize_t n, Py_ssize_t first) noexcept nog
 
 
 cdef bint looks_typed_text(const char *s, Py_ssize_t n) noexcept nogil:
-    """infer.py's rule for a typed cell when sniffing: blank (spaces and tabs), a number
-    (_is_float), a number with a decimal comma (``[+-]?[0-9]+,[0-9]+``), or a date or
+    """The sniffing rule for a typed cell: blank (spaces and tabs), a number (infer.py's
+    _is_float), a number with a decimal comma (``[+-]?[0-9]+,[0-9]+``), or a date or
     ISO datetime shape.  Every such text is ASCII."""
     cdef Py_ssize_t i = 0, j
     while i < n and is_space(s[i]):
@@ -505,7 +507,7 @@ def score_reading(data, bint final, int delimiter, int quote, Py_ssize_t max_row
     trailing)``: rows read and those with broken quoting; where the last row ends; the
     longest row in bytes; the most common number of fields (the larger on a tie) and
     how many well-formed rows have it; of those, the rows without a leftover quote
-    character (infer.py's ``_stray``); the typed cells (``_looks_typed``) among the
+    character (``field_stray``); the typed cells (``looks_typed_text``) among the
     ``cells`` of well-formed rows 2 to 20; fields the quote opens on one line (``quote``
     >= 0); whether every well-formed row but the first ends with an empty field, as a
     trailing delimiter leaves (infer.py's rule in ``_Reading.trailing``)."""
@@ -656,7 +658,7 @@ def split_rows(data, bint final, int delimiter, int quote, Py_ssize_t max_rows,
                Py_ssize_t keep):
     """The fields of the well-formed rows among the first ``max_rows`` rows of ``data``
     (at most ``keep`` of them), as ``split_row`` called row after row splits them, rows
-    with broken quoting read over to the end of their line (infer.py's ``_rows_lenient``)."""
+    with broken quoting read over to the end of their line (as ``row_shapes`` reads them)."""
     cdef Py_buffer src
     cdef Syntax sx
     cdef const char *buf
