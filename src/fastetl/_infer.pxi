@@ -274,9 +274,10 @@ def column_stats(raw, counts):
 
 
 cdef int field_stray(const char *s, Py_ssize_t n, bint escaped, int quote) noexcept nogil:
-    """infer.py's ``_stray`` of a field's content: 1 when, spaces and tabs trimmed, it
-    starts or ends with a ``"`` that is not ``quote``, or starts and ends with a ``'``
-    that is not; 0 when not; 2 when escapes in it keep its content from being read here."""
+    """A quote left in a field's content (docs/INFERENCE.md, section 2): 1 when, spaces
+    and tabs trimmed, it starts or ends with a ``"`` that is not ``quote``, or starts and
+    ends with a ``'`` that is not; 0 when not; 2 when escapes in it keep its content from
+    being read here."""
     cdef Py_ssize_t i = 0
     if memchr(s, c'"', n) == NULL and memchr(s, c"'", n) == NULL:
         return 0
@@ -301,9 +302,10 @@ def row_shapes(data, Py_ssize_t start, bint final, int delimiter, int quote,
     fields: a list of ``(row_start, next, nfields, stray)``, ``nfields`` -1 for a row whose
     quoting breaks (reading goes on after the line it breaks on).  Up to ``max_rows``
     rows; stops at the end of the data or at a row cut by it (when not ``final``).
-    The same rows as ``split_row`` called row after row (infer.py's ``_rows_lenient``),
+    The same rows as ``split_row`` called row after row, broken ones read over to the end of
+    their line (tests/test_infer_core.py's ``split_one_by_one``),
     for sniffing the delimiter and quote.  ``stray``: 1 when a field holds a quote
-    character this reading did not use as its quote (infer.py's ``_stray``), 0 when none
+    character this reading did not use as its quote (``field_stray``), 0 when none
     does, 2 when a field with escapes would have to be unescaped to tell."""
     cdef Py_buffer src
     cdef Field f
@@ -374,6 +376,399 @@ def row_shapes(data, Py_ssize_t start, bint final, int delimiter, int quote,
         PyBuffer_Release(&src)
         free(out)
 
+
+
+# -----------------------------------------------------------------------------
+# One candidate reading of the head scored in one pass (infer.py's _read_candidate)
+# -----------------------------------------------------------------------------
+
+cdef inline Py_ssize_t digit_run(const char *s, Py_ssize_t n, Py_ssize_t i) noexcept nogil:
+    """Where the run of ASCII digits at ``s[i:]`` ends."""
+    while i < n and is_digit(s[i]):
+        i += 1
+    return i
+
+
+cdef bint iso_dt_shape(const char *s, Py_ssize_t n) noexcept nogil:
+    """``YYYY-MM-DD`` then optionally ``[T ]HH:MM[:SS[.f{1,9}]][Z|[+-]HH[[:]MM]]``, the
+    shape of infer.py's _ISO_DT_RE (digits only, no range checked)."""
+    cdef Py_ssize_t at = 10, k
+    if n < 10 or digit_run(s, 4, 0) != 4 or s[4] != c'-' or s[7] != c'-':
+        return False
+    if not (is_digit(s[5]) and is_digit(s[6]) and is_digit(s[8]) and is_digit(s[9])):
+        return False
+    if at == n:
+        return True
+    if (s[at] != c'T' and s[at] != c' ') or at + 6 > n or digit_run(s, at + 3, at + 1) != at + 3:
+        return False
+    if s[at + 3] != c':' or digit_run(s, at + 6, at + 4) != at + 6:
+        return False
+    at += 6
+    if at < n and s[at] == c':':
+        if at + 3 > n or digit_run(s, at + 3, at + 1) != at + 3:
+            return False
+        at += 3
+        if at < n and s[at] == c'.':
+            k = digit_run(s, n, at + 1)
+            if k == at + 1 or k > at + 10:
+                return False
+            at = k
+    if at == n:
+        return True
+    if s[at] == c'Z':
+        return at + 1 == n
+    if (s[at] != c'+' and s[at] != c'-') or at + 3 > n or digit_run(s, at + 3, at + 1) != at + 3:
+        return False
+    at += 3
+    if at == n:
+        return True
+    if s[at] == c':':
+        at += 1
+    return at + 2 == n and digit_run(s, n, at) == n
+
+
+cdef bint date_shape(const char *s, Py_ssize_t n, Py_ssize_t first) noexcept nogil:
+    """``first`` digits (4: _YMD_RE; else 1-2: _DMY_RE), a separator of ``-/.``, 1-2
+    digits, the same separator, then 1-2 digits (YMD) or 4 (DMY), and the end."""
+    cdef Py_ssize_t i = digit_run(s, n, 0), j
+    cdef char sep
+    if (first == 4 and i != 4) or (first != 4 and not 1 <= i <= 2) or i >= n:
+        return False
+    sep = s[i]
+    if sep != c'-' and sep != c'/' and sep != c'.':
+        return False
+    j = digit_run(s, n, i + 1)
+    if not 1 <= j - i - 1 <= 2 or j >= n or s[j] != sep:
+        return False
+    i = digit_run(s, n, j + 1)
+    if i != n:
+        return False
+    return 1 <= i - j - 1 <= 2 if first == 4 else i - j - 1 == 4
+
+
+cdef bint looks_typed_text(const char *s, Py_ssize_t n) noexcept nogil:
+    """The sniffing rule for a typed cell: blank (spaces and tabs), a number (infer.py's
+    _is_float), a number with a decimal comma (``[+-]?[0-9]+,[0-9]+``), or a date or
+    ISO datetime shape.  Every such text is ASCII."""
+    cdef Py_ssize_t i = 0, j
+    while i < n and is_space(s[i]):
+        i += 1
+    while n > i and is_space(s[n - 1]):
+        n -= 1
+    if i >= n:
+        return True
+    s += i
+    n -= i
+    if value_kind(s, n) != VK_NOT:
+        return True
+    i = 1 if s[0] == c'+' or s[0] == c'-' else 0
+    j = digit_run(s, n, i)
+    if j > i and j < n and s[j] == c',' and j + 1 < n and digit_run(s, n, j + 1) == n:
+        return True
+    return date_shape(s, n, 4) or date_shape(s, n, 2) or iso_dt_shape(s, n)
+
+
+def looks_typed(bytes data not None):
+    """:func:`looks_typed_text` of ``data`` (for tests)."""
+    return looks_typed_text(<const char *>data, len(data))
+
+
+cdef Py_ssize_t quote_openings(const char *s, Py_ssize_t n, char delim, char quote) noexcept nogil:
+    """Matches of ``(?:^|D)[ \t]*Q`` in ``s[:n]`` (infer.py's count of the fields a quote
+    opens), non-overlapping, left to right."""
+    cdef Py_ssize_t i = 0, j, count = 0
+    while i < n:
+        if i == 0 or s[i] == delim:
+            j = i + 1 if (i > 0 or s[0] == delim) else 0
+            while j < n and is_space(s[j]):
+                j += 1
+            if j < n and s[j] == quote:
+                count += 1
+                i = j + 1
+                continue
+        i += 1
+    return count
+
+
+from libc.stdlib cimport qsort
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+
+
+cdef int cmp_ssize(const void *a, const void *b) noexcept nogil:
+    cdef Py_ssize_t x = (<const Py_ssize_t *>a)[0], y = (<const Py_ssize_t *>b)[0]
+    return (x > y) - (x < y)
+
+
+def score_reading(data, bint final, int delimiter, int quote, Py_ssize_t max_rows):
+    """The facts infer.py's ``_read_candidate`` weighs about one (delimiter, quote)
+    reading of ``data`` (its first ``max_rows`` rows as the lenient policies read them),
+    counted in one pass without a Python object per row or field.  Returns
+    ``(nrows, broken, end, longest, fields, freq, good, typed, cells, evidence,
+    trailing)``: rows read and those with broken quoting; where the last row ends; the
+    longest row in bytes; the most common number of fields (the larger on a tie) and
+    how many well-formed rows have it; of those, the rows without a leftover quote
+    character (``field_stray``); the typed cells (``looks_typed_text``) among the
+    ``cells`` of well-formed rows 2 to 20; fields the quote opens on one line (``quote``
+    >= 0); whether every well-formed row but the first ends with an empty field, as a
+    trailing delimiter leaves (infer.py's rule in ``_Reading.trailing``)."""
+    cdef Py_buffer src
+    cdef Field f
+    cdef Scan sc
+    cdef Syntax sx
+    cdef int fs
+    cdef const char *buf
+    cdef const char *text
+    cdef char *scratch = NULL
+    cdef Py_ssize_t *sorted_counts = NULL
+    cdef Py_ssize_t n, p, at, nxt, nf, tn, e, i, k
+    cdef Py_ssize_t nrows = 0, broken = 0, end = 0, longest = 0, good_rows = 0
+    cdef Py_ssize_t typed = 0, cells = 0, evidence = 0, fields = 0, freq = 0, good = 0
+    cdef Py_ssize_t first_n = -1, second_n = -1
+    cdef bint stray, last_empty, before_empty, first_last_empty = False
+    cdef bint first_before_empty = False, trailing = True, looked, quoted
+    cdef Py_ssize_t cap = max_rows if max_rows > 0 else 0
+    cdef Py_ssize_t *counts = <Py_ssize_t *>malloc((cap + 1) * sizeof(Py_ssize_t))
+    cdef char *strays = <char *>malloc(cap + 1)
+    if counts == NULL or strays == NULL:
+        free(counts)
+        free(strays)
+        raise MemoryError()
+    syntax_of(delimiter, quote, &sx)
+    PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
+    try:
+        buf = <const char *>src.buf
+        n = src.len
+        scratch = <char *>malloc(n + 1)
+        if scratch == NULL:
+            raise MemoryError()
+        with nogil:
+            while nrows < cap:
+                p = end
+                while p < n and (buf[p] == c'\n' or buf[p] == c'\r'):
+                    p += 1                              # blank lines, as the core skips them
+                if p >= n:
+                    break
+                at = skip_blank_any(buf, p, n, final, &sx)
+                if at < 0 or at >= n:
+                    break                               # only blank lines (or comments) left
+                sc.base = -64
+                sc.bits = 0
+                nf = 0
+                stray = False
+                last_empty = before_empty = False
+                looked = 0 < good_rows < 20             # well-formed rows 2 to 20
+                k = 0                                   # typed cells of this row
+                fs = FIELD_EOL
+                while True:
+                    fs = scan_any(buf, at, n, final, &sx, &f, &sc)
+                    if fs == FIELD_NEED_MORE or fs == FIELD_UNTERMINATED:
+                        break
+                    if fs == FIELD_AFTER_QUOTE:
+                        at = f.bad
+                        break
+                    text = buf + f.span.start
+                    tn = f.span.length
+                    if f.span.escaped:                  # the field's text, as split_row gives it
+                        tn = unescape_into(text, tn, f.span.quoted, quote, sx.escape, scratch)
+                        text = scratch
+                    if not stray:
+                        stray = field_stray(text, tn, False, quote) == 1
+                    if looked and looks_typed_text(text, tn):
+                        k += 1
+                    nf += 1
+                    before_empty = last_empty
+                    last_empty = f.span.length == 0
+                    at = f.next
+                    if fs != FIELD_DELIM:
+                        break
+                if fs == FIELD_NEED_MORE:
+                    break
+                if fs == FIELD_UNTERMINATED or fs == FIELD_AFTER_QUOTE:
+                    nxt = line_end_after(buf, at, n, final)
+                    if nxt < 0:
+                        break
+                    nf = -1
+                else:
+                    nxt = at
+                nrows += 1
+                end = nxt
+                if nxt - p > longest:
+                    longest = nxt - p
+                if nf < 0:
+                    broken += 1
+                    continue
+                counts[good_rows] = nf
+                strays[good_rows] = stray
+                good_rows += 1
+                if looked:
+                    cells += nf
+                    typed += k
+                if good_rows == 1:
+                    first_n = nf
+                    first_last_empty = last_empty
+                    first_before_empty = before_empty
+                else:
+                    if good_rows == 2:
+                        second_n = nf
+                    if nf != second_n or not last_empty:
+                        trailing = False
+                if quote >= 0:                          # fields the quote opens on one line
+                    quoted = (memchr(buf + p, c'"', nxt - p) != NULL
+                              or memchr(buf + p, c"'", nxt - p) != NULL)
+                    e = nxt
+                    while e > p and (buf[e - 1] == c'\n' or buf[e - 1] == c'\r'):
+                        e -= 1
+                    if (quoted and memchr(buf + p, c'\n', e - p) == NULL
+                            and memchr(buf + p, c'\r', e - p) == NULL):
+                        evidence += quote_openings(buf + p, e - p, <char>sx.delim, <char>quote)
+            if good_rows:                   # the most common count, the larger on a tie
+                sorted_counts = <Py_ssize_t *>malloc(good_rows * sizeof(Py_ssize_t))
+                if sorted_counts != NULL:
+                    memcpy(sorted_counts, counts, good_rows * sizeof(Py_ssize_t))
+                    qsort(sorted_counts, good_rows, sizeof(Py_ssize_t), cmp_ssize)
+                    i = 0
+                    while i < good_rows:
+                        k = i
+                        while k < good_rows and sorted_counts[k] == sorted_counts[i]:
+                            k += 1
+                        if k - i >= freq:
+                            freq = k - i
+                            fields = sorted_counts[i]
+                        i = k
+                    free(sorted_counts)
+                    for i in range(good_rows):
+                        if counts[i] == fields and not strays[i]:
+                            good += 1
+        if good_rows and sorted_counts == NULL:
+            raise MemoryError()
+        trailing = (trailing and good_rows >= 2 and second_n >= 2
+                    and (first_n == second_n - 1
+                         or (first_n == second_n and first_last_empty
+                             and not first_before_empty)))
+        return (nrows, broken, end, longest, fields, freq, good, typed, cells, evidence,
+                trailing)
+    finally:
+        PyBuffer_Release(&src)
+        free(scratch)
+        free(counts)
+        free(strays)
+
+
+def split_rows(data, bint final, int delimiter, int quote, Py_ssize_t max_rows,
+               Py_ssize_t keep):
+    """The fields of the well-formed rows among the first ``max_rows`` rows of ``data``
+    (at most ``keep`` of them), as ``split_row`` called row after row splits them, rows
+    with broken quoting read over to the end of their line (as ``row_shapes`` reads them)."""
+    cdef Py_buffer src
+    cdef Syntax sx
+    cdef const char *buf
+    cdef Py_ssize_t n, p, pos = 0, nxt, count = 0
+    cdef int status
+    cdef list rows = [], fields
+    syntax_of(delimiter, quote, &sx)
+    PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
+    try:
+        buf = <const char *>src.buf
+        n = src.len
+        while count < max_rows and len(rows) < keep:
+            p = pos
+            while p < n and (buf[p] == c'\n' or buf[p] == c'\r'):
+                p += 1
+            if p >= n:
+                break
+            fields = []
+            status = split_into(buf, p, n, final, &sx, quote, fields, &nxt)
+            if status > 0:                              # read over, as skip reads it
+                nxt = line_end_after(buf, nxt, n, final)
+                if nxt < 0:
+                    break
+            elif status == -1 or not fields:
+                break
+            else:
+                rows.append(fields)
+            count += 1
+            pos = nxt
+        return rows
+    finally:
+        PyBuffer_Release(&src)
+
+
+cdef Py_ssize_t rows_copy(const char *buf, const Py_ssize_t *pos, Py_ssize_t n,
+                          char *dst) noexcept nogil:
+    """rows_text's bytes into ``dst`` (NULL: only counted); returns their length."""
+    cdef Py_ssize_t i = 0, j, a, b, at = 0
+    while i < n:
+        j = i
+        while j + 1 < n and pos[2 * (j + 1)] == pos[2 * j + 1]:
+            j += 1
+        a = pos[2 * i]
+        b = pos[2 * j + 1]
+        if dst != NULL:
+            memcpy(dst + at, buf + a, b - a)
+        at += b - a
+        if b == a or (buf[b - 1] != c'\n' and buf[b - 1] != c'\r'):
+            if dst != NULL:
+                dst[at] = c'\n'
+            at += 1
+        i = j + 1
+    return at
+
+
+def rows_text(bytes prefix not None, list segments):
+    """``prefix``, then the rows ``data[starts[i]:ends[i]]`` of each ``(data, starts,
+    ends)`` of ``segments`` one after the other, each ending with a line break (``\n``
+    added where the data has none): the sample's text for the converter's check
+    (infer.py's ``_sample_bytes``), made in one buffer.  Rows that follow each other are
+    copied as one piece, their own line breaks kept."""
+    cdef Py_ssize_t nseg = len(segments), s, n, i, a, b, total = len(prefix), at
+    cdef Py_buffer *src = <Py_buffer *>calloc(nseg + 1, sizeof(Py_buffer))
+    cdef Py_ssize_t **pos = <Py_ssize_t **>calloc(nseg + 1, sizeof(Py_ssize_t *))
+    cdef Py_ssize_t *count = <Py_ssize_t *>calloc(nseg + 1, sizeof(Py_ssize_t))
+    cdef Py_ssize_t got = 0
+    cdef list starts, ends
+    cdef char *dst
+    cdef bytes out
+    try:
+        if src == NULL or pos == NULL or count == NULL:
+            raise MemoryError()
+        for s in range(nseg):
+            seg = <tuple?>segments[s]
+            starts = <list?>seg[1]
+            ends = <list?>seg[2]
+            n = len(starts)
+            if len(ends) != n:
+                raise ValueError("starts and ends differ in length")
+            PyObject_GetBuffer(seg[0], &src[s], PyBUF_SIMPLE)
+            got = s + 1
+            pos[s] = <Py_ssize_t *>malloc((2 * n + 1) * sizeof(Py_ssize_t))
+            if pos[s] == NULL:
+                raise MemoryError()
+            for i in range(n):
+                a = starts[i]
+                b = ends[i]
+                if not 0 <= a <= b <= src[s].len:
+                    raise ValueError("bad row span")
+                pos[s][2 * i] = a
+                pos[s][2 * i + 1] = b
+            count[s] = n
+            total += rows_copy(<const char *>src[s].buf, pos[s], n, NULL)
+        out = PyBytes_FromStringAndSize(NULL, total)
+        dst = PyBytes_AS_STRING(out)
+        memcpy(dst, <const char *>prefix, len(prefix))
+        at = len(prefix)
+        with nogil:
+            for s in range(nseg):
+                at += rows_copy(<const char *>src[s].buf, pos[s], count[s], dst + at)
+        return out
+    finally:
+        for s in range(got):
+            PyBuffer_Release(&src[s])
+        if pos != NULL:
+            for s in range(nseg):
+                free(pos[s])
+        free(src)
+        free(pos)
+        free(count)
 
 cdef inline bint two_digits(const char *s, Py_ssize_t n, Py_ssize_t at,
                             int64_t *out) noexcept nogil:
@@ -851,7 +1246,7 @@ cdef class SampleColumns:
     cdef Py_buffer *bufs
     cdef Py_ssize_t nseg, got
     cdef const char **base
-    cdef Cell *cells                # column j's cell of row i: cells[i * ncols + j]
+    cdef Cell *cells                # column j's cell of row i: cells[j * nrows + i]
     cdef char *arena
     cdef Py_ssize_t *first          # column j's distinct k: first[j * nrows + k] (a row)
     cdef Py_ssize_t *times          # ... its occurrences
@@ -902,7 +1297,7 @@ cdef class SampleColumns:
             raise TypeError("span_summaries: make must make dicts")
         nd = self.ndist[j]
         for k in range(nd):
-            c = self.cells + self.first[j * self.nrows + k] * self.ncols + j
+            c = self.cells + j * self.nrows + self.first[j * self.nrows + k]
             add_text_at(<dict>d, typed, &fl, &longest, cell_at(c, self.arena, self.base),
                         c.len, self.times[j * self.nrows + k])
         if fl & 2:                                  # a trimmed text may repeat another
@@ -937,7 +1332,7 @@ cdef class SampleColumns:
                 except UnicodeEncodeError:
                     return None
         for k in range(self.ndist[j]):
-            c = self.cells + self.first[o + k] * self.ncols + j
+            c = self.cells + o + self.first[o + k]
             for b in keep:
                 if len(b) == c.len and memcmp(<const char *>b, cell_at(c, self.arena, self.base),
                                               c.len) == 0:
@@ -1221,7 +1616,7 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
             for s in range(nseg):
                 while r < seg_end[s]:
                     if walk_cells(out.base[s], lens[s], seg_final[s], &sx, quote, rows_at[r],
-                                  ncols, trailing, s, out.cells + r * ncols, 1, &out.arena, &used,
+                                  ncols, trailing, s, out.cells + r, nrows, &out.arena, &used,
                                   &room) < 0:
                         rc = -1
                         break
@@ -1236,7 +1631,7 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
                 times = out.times + j * nrows
                 fl = 0
                 for i in range(nrows):
-                    c = out.cells + i * ncols + j
+                    c = out.cells + j * nrows + i
                     h = c.h
                     slot = <Py_ssize_t>(h & <uint64_t>mask)
                     while True:
@@ -1262,7 +1657,7 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
                             nd += 1
                             break
                         if th[slot] == h:
-                            e = out.cells + first[k - 1] * ncols + j
+                            e = out.cells + j * nrows + first[k - 1]
                             # (up to 8 bytes the hash is one-to-one: equal is equal)
                             if e.len == c.len and (c.len <= 8 or memcmp(
                                     cell_at(c, out.arena, out.base),

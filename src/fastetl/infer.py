@@ -33,7 +33,7 @@ import re
 import stat
 import warnings
 from collections import Counter
-from itertools import combinations, islice
+from itertools import combinations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -222,14 +222,28 @@ def _read_raw(src: Any) -> _Raw:
 
 
 def _small_file(path: Any) -> _Raw | None:
-    """The whole of a regular, uncompressed file of at most SAMPLE_BYTES, read at once
-    (no map to set up for a small file); None otherwise (and for any error, which
-    open_source then reports)."""
+    """The sample of a regular, uncompressed file, read with plain reads (no map to set
+    up and fault in for 4 MiB): the whole file when it has at most SAMPLE_BYTES, else the
+    head and the two windows :func:`_raw_from_buffer` takes; None otherwise (and for any
+    error, which open_source then reports)."""
     try:
-        with open(path, "rb") as f:
+        with open(path, "rb", buffering=0) as f:
             info = os.fstat(f.fileno())
-            if not stat.S_ISREG(info.st_mode) or info.st_size > SAMPLE_BYTES:
+            if not stat.S_ISREG(info.st_mode):
                 return None
+            n = info.st_size
+            if n > SAMPLE_BYTES:
+                mid = (n // 2) & ~3  # as _raw_from_buffer cuts them
+                tail = (n - _WINDOW) & ~3
+                pieces = []
+                for at, k in ((0, _HEAD), (mid, _WINDOW), (tail, n - tail)):
+                    f.seek(at)
+                    pieces.append(_read_up_to(f.read, k)[0])
+                if [len(b) for b in pieces] != [_HEAD, _WINDOW, n - tail] or (
+                    compression_of(pieces[0][:8]) is not None
+                ):
+                    return None  # (compressed, or the file changed size while read)
+                return _Raw(pieces[0], False, pieces[1], pieces[2], size=n)
             data = f.read(SAMPLE_BYTES + 1)
     except (OSError, TypeError, ValueError):
         return None
@@ -250,14 +264,16 @@ def _raw_head(source: Any) -> _Raw:
 # =============================================================================
 def _utf8_ok(data: bytes, final: bool) -> bool:
     # checked in compiled code, as Python's incremental decoder would, without the text;
-    # the sample's head is asked about three times (encoding, check, transcoding): the
-    # last answer is kept for the same bytes object (bytes cannot change)
+    # the sample's pieces are asked about more than once (encoding, check, transcoding):
+    # the answers for the last four are kept for the same bytes objects (bytes cannot
+    # change), so the head is still known after the middle and the tail were checked
     last = _UTF8_LAST[0]  # (one read of one tuple: threads may infer at the same time)
-    if last is not None and last[0] is data and last[1] == final:
-        return last[2]
+    for known in last or ():
+        if known[0] is data and known[1] == final:
+            return known[2]
     ok = _core.utf8_ok(data, final)
     if type(data) is bytes and len(data) >= 65536:
-        _UTF8_LAST[0] = (data, final, ok)
+        _UTF8_LAST[0] = ((data, final, ok), *(last or ())[:3])
     return ok
 
 
@@ -1363,6 +1379,8 @@ class Sniffed:
 
 
 def _line_terminator(buf: bytes) -> str:
+    if b"\r" not in buf:  # (most files: one search instead of three counts)
+        return "\n" if b"\n" in buf else ""
     crlf = buf.count(b"\r\n")
     lf = buf.count(b"\n") - crlf
     cr = buf.count(b"\r") - crlf
@@ -1371,74 +1389,6 @@ def _line_terminator(buf: bytes) -> str:
     if not present:
         return ""
     return present[0] if len(present) == 1 else "mixed"
-
-
-def _looks_typed(v: bytes) -> bool:
-    t = v.strip(b" \t")
-    if not t:
-        return True
-    try:
-        s = t.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return (
-        _is_float(s)
-        or bool(_COMMA_DECIMAL_RE.match(s))
-        or bool(_YMD_RE.match(s) or _DMY_RE.match(s) or _ISO_DT_RE.match(s))
-    )
-
-
-# A number written with a decimal comma (12,5; -0,75): typed, for choosing the delimiter of
-# a `;` file without a header (1,5;2,5 is two numbers, not the fields 1 / 5;2 / 5).
-_COMMA_DECIMAL_RE = re.compile(r"[+-]?[0-9]+,[0-9]+\Z")
-
-
-def _line_end_after(buf: bytes, p: int, final: bool) -> int:
-    """Where the converter's lenient policies resume after a row whose quoting breaks
-    at ``p``: just after the first line break at or after ``p`` (CRLF counts as one),
-    ``len(buf)`` when the data ends first (``final``), or -1 when more data is needed."""
-    n = len(buf)
-    m = _LINE_BREAK.search(buf, p)
-    if m is None or (m.group() == b"\r" and m.end() == n and not final):
-        return n if final else -1
-    return m.end()
-
-
-def _rows_lenient(buf: bytes, pos: int, final: bool, delim: int, quote: int):
-    """Yield ``(row_start, next, fields)`` for the whole rows of ``buf[pos:]``; a row with
-    broken quoting is yielded with ``None`` for its fields and reading goes on after it,
-    as ``on_error="skip"`` reads it."""
-    n = len(buf)
-    while True:
-        p = pos
-        while p < n and buf[p] in (10, 13):
-            p += 1
-        if p >= n:
-            return
-        status, fields, nxt = _core.split_row(buf, p, n, final, delim, quote)
-        if status > 0:
-            end = _line_end_after(buf, nxt, final)
-            if end < 0:
-                return
-            yield p, end, None
-            pos = end
-            continue
-        if status == _NEED_MORE or not fields:
-            return
-        yield p, nxt, fields
-        pos = nxt
-
-
-def _stray(cell: bytes, q: str | None) -> bool:
-    """Does this (unquoted) cell hold a quote character left over by the split?  A ``"``
-    at its start or end, or a ``'`` at both ends, that the reading did not use as its
-    quote.  (A lone apostrophe at one end is ordinary text: ``'Til``, ``Rockin'``.)"""
-    t = cell.strip(b" \t")
-    if not t:
-        return False
-    if q != '"' and (t[:1] == b'"' or t[-1:] == b'"'):
-        return True
-    return q != "'" and len(t) >= 2 and t[:1] == b"'" and t[-1:] == b"'"
 
 
 @dataclass
@@ -1456,6 +1406,9 @@ class _Reading:
     good: int = 0  # rows with that number of fields and no leftover quote character
     typed: float = 0.0  # share of cells that look typed (rows 2-20)
     evidence: int = 0  # fields the quote opens and closes on one line
+    # every data row ends with a delimiter: one empty field more than the first row has
+    # (or, the first row ending with a delimiter too, all of them end so)
+    trailing: bool = False
     source: tuple | None = None  # (buf, final, syntax word, quote): to split rows on demand
 
     @property
@@ -1463,11 +1416,16 @@ class _Reading:
         """The fields of the well-formed rows, in order (split when first asked: most
         readings are only counted)."""
         if self._rows is None:
-            assert self.source is not None
-            buf, final, word, quote = self.source
-            it = _rows_lenient(buf, 0, final, word, quote)
-            self._rows = [f for _, _, f in islice(it, self.nrows) if f is not None]
+            self._rows = self.first_rows(self.nrows)
         return self._rows
+
+    def first_rows(self, keep: int) -> list[list[bytes]]:
+        """The first ``keep`` of :attr:`rows`."""
+        if self._rows is not None:
+            return self._rows[:keep]
+        assert self.source is not None
+        buf, final, word, quote = self.source
+        return _core.split_rows(buf, final, word, quote, self.nrows, keep)
 
     @property
     def share(self) -> float:
@@ -1505,55 +1463,19 @@ class _Reading:
 
 
 def _read_candidate(buf: bytes, final: bool, d: str, q: str | None, extra: int = 0) -> _Reading:
+    """How the delimiter ``d`` and quote ``q`` read the head ``buf``: the rows counted and
+    weighed in compiled code (``_core.score_reading``, rules in docs/INFERENCE.md), split
+    into fields only where they are looked at (:attr:`_Reading.rows`)."""
     word, quote = ord(d) | extra, _q(q)
     r = _Reading(delimiter=d, quote=q, _rows=None, source=(buf, final, word, quote))
-    counts: list[int] = []
-    stray: list[bool] = []
-    typed = total = 0
-    end = 0
-    longest = 0
-    opening = None
-    if q is not None:
-        qb, db = re.escape(q.encode()), re.escape(d.encode())
-        opening = re.compile(rb"(?:^|" + db + rb")[ \t]*" + qb)
-    # the rows counted in compiled code; split only where their fields are looked at
-    n = len(buf)
-    shapes = _core.row_shapes(buf, 0, final, word, quote, SNIFF_ROWS)
-    if shapes:
-        r.nrows = len(shapes)
-        end = shapes[-1][1]
-        longest = max(nxt - start for start, nxt, _, _ in shapes)
-        r.broken = sum(1 for sh in shapes if sh[2] < 0)
-    for start, nxt, nfields, leftover in shapes:
-        if nfields < 0:
-            continue
-        counts.append(nfields)
-        looked = 1 < len(counts) <= 20
-        if leftover != 2 and not looked:  # the core told whether a cell holds one
-            stray.append(leftover == 1)
-            if opening is None:
-                continue
-        # else no cell can hold a leftover quote
-        quoted = buf.find(b'"', start, nxt) >= 0 or buf.find(b"'", start, nxt) >= 0
-        if leftover == 2 or looked:
-            fields = _core.split_row(buf, start, n, final, word, quote)[1]
-            stray.append(quoted and any(_stray(f, q) for f in fields))
-        if looked:
-            total += len(fields)
-            typed += sum(1 for f in fields if _looks_typed(f))
-        if opening is not None and quoted:
-            raw = buf[start:nxt].rstrip(b"\r\n")
-            if b"\n" not in raw and b"\r" not in raw:
-                r.evidence += len(opening.findall(raw))
+    (r.nrows, r.broken, end, longest, k, freq, r.good, typed, total, r.evidence,
+     r.trailing) = _core.score_reading(buf, final, word, quote, SNIFF_ROWS)
     if r.nrows < SNIFF_ROWS and not final and len(buf) - end > max(8192, 4 * longest):
         r.swallowed = True  # a quote swallowed the rest of the sample: not this quote
-    if not counts:
-        return r
-    k, freq = max(Counter(counts).items(), key=lambda kv: (kv[1], kv[0]))
-    r.fields = k
-    r.consistency = round(freq / r.nrows, 3)
-    r.good = sum(1 for c, s in zip(counts, stray, strict=True) if c == k and not s)
-    r.typed = round(typed / total, 2) if total else 0.0
+    if freq:
+        r.fields = k
+        r.consistency = round(freq / r.nrows, 3)
+        r.typed = round(typed / total, 2) if total else 0.0
     return r
 
 
@@ -1623,12 +1545,15 @@ def _bool_vote(head: str, vals: list[str]) -> bool | None:
     return (len(h) == 1) != letters
 
 
+_HEADER_ROWS = 200  # rows of the head that header detection looks at (the first included)
+
+
 def _detect_header(rows: list[list[bytes]]) -> bool:
     """Is the first row a header?  (Rules in docs/INFERENCE.md.)  Numbers are read under
     the spelling the rows below have (``1,5`` over ``2,5`` is data)."""
     first = [f.decode("utf-8", errors="replace") for f in rows[0]]
     firstt = [f.strip(" \t") for f in first]
-    body = rows[1:200]
+    body = rows[1:_HEADER_ROWS]
     columns = []
     width = len(firstt)
     # the body's columns (one transposition when every row is as wide as the first)
@@ -1696,18 +1621,6 @@ def skip_lines(buf: bytes, start: int, count: int) -> int:
 _SEP_LINE = re.compile(rb"sep=([^\r\n])[ \t]*(?:\r\n|\r|\n)", re.IGNORECASE)
 
 
-def _trailing(rows: list[list[bytes]]) -> bool:
-    """Every data row ends with a delimiter: one empty field more than the first row has
-    (or, the first row ending with a delimiter too, all of them end so)."""
-    if len(rows) < 2:
-        return False
-    k = len(rows[1])
-    if k < 2 or any(len(r) != k or r[-1] != b"" for r in rows[1:]):
-        return False
-    first = rows[0]
-    return len(first) == k - 1 or (len(first) == k and first[-1] == b"" and first[-2] != b"")
-
-
 def _preamble(buf: bytes, final: bool, r: _Reading, extra: int) -> int:
     """Where the header starts when lines before it do not split like the rows after it
     (titles, banners): the first row from which every sampled row has the reading's
@@ -1715,11 +1628,8 @@ def _preamble(buf: bytes, final: bool, r: _Reading, extra: int) -> int:
     one) and none has broken quoting (at most PREAMBLE_LINES lines down); 0 when none."""
     if r.fields < 2:
         return 0
-    rows = []
-    for start, _nxt, fields in _rows_lenient(buf, 0, final, ord(r.delimiter) | extra, _q(r.quote)):
-        rows.append((start, -1 if fields is None else len(fields)))
-        if len(rows) >= SNIFF_ROWS:
-            break
+    shapes = _core.row_shapes(buf, 0, final, ord(r.delimiter) | extra, _q(r.quote), SNIFF_ROWS)
+    rows = [(start, nfields) for start, _, nfields, _ in shapes]
     i = len(rows)
     while i > 0 and rows[i - 1][1] == r.fields:
         i -= 1
@@ -1767,8 +1677,8 @@ def _sniff_structure(
         """The reading with these options: (reading, consistent, preamble offset, trailing)."""
         r = _choose_structure(body, final, delimiter, quote, _extra(opts))
         if _consistent(r):  # (a header ending with the delimiter too: still consistent)
-            return r, True, 0, may_trail and _trailing(r.rows)
-        if may_trail and _trailing(r.rows):
+            return r, True, 0, may_trail and r.trailing
+        if may_trail and r.trailing:
             return r, True, 0, True
         at = _preamble(body, final, r, _extra(opts)) if preamble and may_skip else 0
         if at:
@@ -1862,7 +1772,7 @@ def sniff(
     _off, st, found, delimiter, reading = _sniff_structure(u8, final, delimiter, quote, given)
     d, q = reading.delimiter, reading.quote
     if header is None:
-        rows = reading.rows  # rows with broken quoting left out
+        rows = reading.first_rows(_HEADER_ROWS)  # rows with broken quoting left out
         if rows and st["trailing_delimiter"]:
             rows = [r[:-1] if len(r) > 1 and r[-1] == b"" else r for r in rows]
         header = _detect_header(rows) if rows else True
@@ -2139,25 +2049,18 @@ def _quote_field(
 def _sample_bytes(sample: _Sample, names: list[str]) -> bytes:
     sn = sample.sniffed
     st = sn.structure
-    parts = []
+    header = b""
     if sample.header is not None:
-        parts.append(
+        header = (
             sn.delimiter.join(
                 _quote_field(n, sn.delimiter, sn.quote, st["escape"], st["comment"])
                 for n in names
             ).encode()
             + b"\n"
         )
-    for buf, _final, starts, ends in sample.segments:
-        i, n = 0, len(starts)
-        while i < n:  # rows that follow each other are one slice of the text
-            j = i
-            while j + 1 < n and starts[j + 1] == ends[j]:
-                j += 1
-            raw = buf[starts[i] : ends[j]]
-            parts.append(raw if raw.endswith((b"\n", b"\r")) else raw + b"\n")
-            i = j + 1
-    return b"".join(parts)
+    # each row ending with a line break; rows that follow each other are one slice
+    segments = [(buf, starts, ends) for buf, _, starts, ends in sample.segments]
+    return _core.rows_text(header, segments)
 
 
 def _column_index(schema: Schema, error: ParseError, aliases: list[str] | None) -> int | None:

@@ -1,0 +1,214 @@
+"""The dialect candidates are scored in compiled code (``_core.score_reading``): every fact
+``_read_candidate`` weighs must be what the Python rule it replaced computed, row by row
+with ``split_row``, regexes and ``bytes.find`` (kept here as the reference)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import asdict
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pytest
+
+from fastetl import _core, infer
+from fastetl.layout import syntax_bits
+
+# -- the Python rule, as infer.py had it before the scorer ---------------------------------
+# (the value regexes are infer.py's own: its type rules still use them)
+_COMMA_DECIMAL = re.compile(r"[+-]?[0-9]+,[0-9]+\Z")
+
+
+def ref_looks_typed(v: bytes) -> bool:
+    t = v.strip(b" \t")
+    if not t:
+        return True
+    try:
+        s = t.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return (
+        infer._is_float(s)
+        or bool(_COMMA_DECIMAL.match(s))
+        or bool(infer._YMD_RE.match(s) or infer._DMY_RE.match(s) or infer._ISO_DT_RE.match(s))
+    )
+
+
+def ref_stray(cell: bytes, q: str | None) -> bool:
+    t = cell.strip(b" \t")
+    if not t:
+        return False
+    if q != '"' and (t[:1] == b'"' or t[-1:] == b'"'):
+        return True
+    return q != "'" and len(t) >= 2 and t[:1] == b"'" and t[-1:] == b"'"
+
+
+def ref_trailing(rows: list[list[bytes]]) -> bool:
+    if len(rows) < 2:
+        return False
+    k = len(rows[1])
+    if k < 2 or any(len(r) != k or r[-1] != b"" for r in rows[1:]):
+        return False
+    first = rows[0]
+    return len(first) == k - 1 or (len(first) == k and first[-1] == b"" and first[-2] != b"")
+
+
+def ref_read_candidate(buf: bytes, final: bool, d: str, q: str | None, extra: int) -> dict:
+    """The facts of one reading, by the Python rule (rows split one by one)."""
+    word, quote = ord(d) | extra, ord(q) if q else -1
+    out = dict(nrows=0, broken=0, swallowed=False, fields=0, consistency=0.0, good=0,
+               typed=0.0, evidence=0)
+    counts: list[int] = []
+    stray: list[bool] = []
+    typed = total = end = longest = 0
+    opening = None
+    if q is not None:
+        qb, db = re.escape(q.encode()), re.escape(d.encode())
+        opening = re.compile(rb"(?:^|" + db + rb")[ \t]*" + qb)
+    n = len(buf)
+    shapes = _core.row_shapes(buf, 0, final, word, quote, infer.SNIFF_ROWS)
+    rows = []
+    if shapes:
+        out["nrows"] = len(shapes)
+        end = shapes[-1][1]
+        longest = max(nxt - start for start, nxt, _, _ in shapes)
+        out["broken"] = sum(1 for sh in shapes if sh[2] < 0)
+    for start, nxt, nfields, _ in shapes:
+        if nfields < 0:
+            continue
+        fields = _core.split_row(buf, start, n, final, word, quote)[1]
+        rows.append(fields)
+        counts.append(nfields)
+        stray.append(any(ref_stray(f, q) for f in fields))
+        if 1 < len(counts) <= 20:
+            total += len(fields)
+            typed += sum(1 for f in fields if ref_looks_typed(f))
+        quoted = buf.find(b'"', start, nxt) >= 0 or buf.find(b"'", start, nxt) >= 0
+        if opening is not None and quoted:
+            raw = buf[start:nxt].rstrip(b"\r\n")
+            if b"\n" not in raw and b"\r" not in raw:
+                out["evidence"] += len(opening.findall(raw))
+    if out["nrows"] < infer.SNIFF_ROWS and not final and n - end > max(8192, 4 * longest):
+        out["swallowed"] = True
+    out["trailing"] = ref_trailing(rows)
+    if not counts:
+        return out
+    k, freq = max(Counter(counts).items(), key=lambda kv: (kv[1], kv[0]))
+    out["fields"] = k
+    out["consistency"] = round(freq / out["nrows"], 3)
+    out["good"] = sum(1 for c, s in zip(counts, stray, strict=True) if c == k and not s)
+    out["typed"] = round(typed / total, 2) if total else 0.0
+    return out
+
+
+# -- inputs: pieces sniffing meets (quotes, delimiters, typed cells, escapes, comments) ----
+PIECES = [
+    b'"', b"'", b'""', b",", b";", b"\t", b"|", b" ", b"\n", b"\r\n", b"\r", b"x", b"ab",
+    b"1", b"-2.5", b"1e3", b"1,5", b"+0,25", b"nan", b"Inf", b"2024-01-02", b"3/4/2021",
+    b"2024-01-02T10:20", b"2024-01-02 10:20:30.5+01:00", b"\\", b"#", "é".encode(), b"\xff",
+    b"12.", b".5", b"--",
+]
+heads = st.lists(st.sampled_from(PIECES), max_size=60).map(b"".join)
+EXTRAS = {
+    "plain": 0,
+    "escape": syntax_bits("\\", None, False, False),
+    "comment": syntax_bits(None, "#", False, False),
+    "spaces": syntax_bits(None, None, True, False),
+    "lenient": syntax_bits(None, None, False, True),
+}
+
+
+@pytest.mark.parametrize("extra", list(EXTRAS), ids=list(EXTRAS))
+@settings(max_examples=300, deadline=None)
+@given(buf=heads, final=st.booleans(), d=st.sampled_from(infer.DELIMITERS),
+       q=st.sampled_from(infer.QUOTES))
+def test_the_compiled_score_is_the_python_rule(extra, buf, final, d, q):
+    bits = EXTRAS[extra]
+    got = asdict(infer._read_candidate(buf, final, d, q, bits))
+    want = ref_read_candidate(buf, final, d, q, bits)
+    assert {k: got[k] for k in want} == want
+
+
+@settings(max_examples=100, deadline=None)
+@given(rows=st.lists(st.lists(st.sampled_from(["", "1", "a", " ", "2.5"]), min_size=1,
+                              max_size=5), min_size=1, max_size=30),
+       d=st.sampled_from(infer.DELIMITERS))
+def test_trailing_delimiters_are_seen_as_the_python_rule_sees_them(rows, d):
+    buf = "".join(d.join(r) + "\n" for r in rows).encode()
+    got = infer._read_candidate(buf, True, d, '"')
+    assert got.trailing == ref_trailing(got.rows)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.one_of(
+    st.lists(st.sampled_from(list("0123456789+-.,eE:/T Z\tnaifNAIF")), max_size=30)
+    .map("".join),
+    st.text(max_size=12),
+).map(lambda s: s.encode("utf-8")))
+def test_a_typed_cell_is_what_the_regexes_say(text):
+    assert _core.looks_typed(text) == ref_looks_typed(text)
+
+
+@pytest.mark.parametrize("text", [
+    b"2024-01-02", b"2024-1-2", b"1/2/2024", b"01.02.2024", b"2024-01-02T03:04",
+    b"2024-01-02 03:04:05.123456789Z", b"2024-01-02 03:04:05.1234567890",
+    b"2024-01-02T03:04+0530", b"2024-01-02T03:04-05:30", b"2024-01-02T03:04+05:",
+    b" -1,5\t", b"1,", b",5", b"+inf", b"-Infinity", b"NaN", b"1.5e", b"12/2024",
+    b"2024/01-02", "２０２４".encode(), b"",
+])
+def test_typed_cells_at_the_edges(text):
+    assert _core.looks_typed(text) == ref_looks_typed(text)
+
+
+@pytest.mark.parametrize("q", infer.QUOTES)
+@pytest.mark.parametrize("head", [
+    b'a,b\n"x,1\n' + b"y,2\n" * 4000,          # a quote that runs past the head
+    b"a,b\n" + b'"x",1\n' * 3000 + b'"cut',      # rows, then one cut by the head's end
+    b"a;b\r\n" + b"'1';2\r\n" * 600,           # more rows than sniffing reads
+])
+def test_long_heads_score_as_the_python_rule(head, q):
+    for final in (False, True):
+        got = asdict(infer._read_candidate(head, final, ",", q))
+        want = ref_read_candidate(head, final, ",", q, 0)
+        assert {k: got[k] for k in want} == want
+
+
+def ref_rows_text(buf: bytes, starts: list[int], ends: list[int]) -> bytes:
+    """infer._sample_bytes's rows before rows_text: runs of adjacent rows sliced once."""
+    parts, i, n = [], 0, len(starts)
+    while i < n:
+        j = i
+        while j + 1 < n and starts[j + 1] == ends[j]:
+            j += 1
+        raw = buf[starts[i] : ends[j]]
+        parts.append(raw if raw.endswith((b"\n", b"\r")) else raw + b"\n")
+        i = j + 1
+    return b"".join(parts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(buf=st.lists(st.sampled_from([b"a", b",", b"\n", b"\r", b"\r\n", b"1"]), max_size=40)
+       .map(b"".join), cuts=st.lists(st.integers(0, 40), max_size=12))
+def test_the_sample_text_is_its_rows_joined(buf, cuts):
+    cuts = sorted(min(c, len(buf)) for c in cuts)
+    starts, ends = cuts[0::2], cuts[1::2]
+    starts = starts[: len(ends)]
+    got = _core.rows_text(b"h\n", [(buf, starts, ends)])
+    assert got == b"h\n" + ref_rows_text(buf, starts, ends)
+    # rows that follow each other, as the sample's head has them, and several pieces
+    rows = _core.row_shapes(buf, 0, True, ord(","), ord('"'), 1000)
+    starts, ends = [s for s, _, _, _ in rows], [e for _, e, _, _ in rows]
+    pieces = [(buf, starts, ends), (bytearray(buf), starts[1:], ends[1:])]
+    want = b"".join(ref_rows_text(*p) for p in pieces)
+    assert _core.rows_text(b"", pieces) == want
+
+
+@pytest.mark.parametrize("size", [infer.SAMPLE_BYTES, infer.SAMPLE_BYTES + 1, 9_000_003])
+def test_a_file_is_sampled_as_its_bytes_are(tmp_path, size):
+    # a regular file is read with plain reads, a buffer through a view: the same pieces
+    data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    assert asdict(infer._read_raw(path)) == asdict(infer._raw_from_buffer(data))
