@@ -2254,7 +2254,9 @@ def read_plain_file(
                     buf = _plain_piece(run, k, buf, parser, out, pread, inspect, size,
                                        start0, chunk, nchunks, bound, itemsize, quote)
                 except BaseException as e:  # (the first piece in input order decides)
-                    run.fail(k, e)
+                    # not for this path (a quote found late): every piece stops now, not
+                    # only those after it: the usual path reads the file again anyway
+                    run.fail(-1 if isinstance(e, _NotPlain) else k, e)
                     return
                 if buf is None:
                     return
