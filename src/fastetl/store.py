@@ -367,6 +367,16 @@ class _SyncedAhead:
         if self._syncer is not None:
             self._syncer.stop()
 
+    def _close_file(self) -> None:
+        """Stop the background sync and close the file; it is closed even when Ctrl-C
+        interrupts the wait for a background fsync."""
+        try:
+            self._stop_syncer()
+        finally:
+            if self._fd is not None:
+                fd, self._fd = self._fd, None
+                os.close(fd)
+
 
 class NpyWriter(_SyncedAhead):
     """Records into ``target`` (.npy) with ``pwrite`` (of parsed blocks, or of a reused
@@ -542,16 +552,6 @@ class NpyWriter(_SyncedAhead):
         if self.textfile is not None:
             self.textfile.sync()
         self._sync_all()
-
-    def _close_file(self) -> None:
-        """Stop the background sync and close the file; it is closed even when Ctrl-C
-        interrupts the wait for a background fsync."""
-        try:
-            self._stop_syncer()
-        finally:
-            if self._fd is not None:
-                fd, self._fd = self._fd, None
-                os.close(fd)
 
     def detach(self) -> None:
         """Stop writing but keep the partial file (a later run resumes it)."""
@@ -736,14 +736,7 @@ class _TextFile(_SyncedAhead):
         return self.tmp_path, self.target
 
     def close(self) -> None:
-        """Stop the background sync and close the file (closed even when Ctrl-C
-        interrupts the wait for a background fsync)."""
-        try:
-            self._stop_syncer()
-        finally:
-            if self._fd is not None:
-                fd, self._fd = self._fd, None
-                os.close(fd)
+        self._close_file()
 
     def abort(self) -> None:
         try:
