@@ -89,7 +89,6 @@ def test_many_threads_read_what_python_reads(tmp_path, shape, workers, block_siz
     schema = dict(SCHEMA)
     kw: dict = {}
     if shape == "quoted header":
-        header = ["id", "x", "n", "tag"]
         src = tmp_path / "in.csv"
         _write(src, header, rows)
         data = src.read_bytes().replace(b"id,x,n,tag", b'"id","x","n","tag"', 1)
@@ -97,7 +96,8 @@ def test_many_threads_read_what_python_reads(tmp_path, shape, workers, block_siz
     elif shape == "blank lines":
         src = _write(tmp_path / "in.csv", header, rows)
         lines = src.read_bytes().split(b"\n")
-        src.write_bytes(b"\n".join(ln + (b"\n" if i % 500 == 7 else b"") for i, ln in enumerate(lines)))
+        blank = [ln + (b"\n" if i % 500 == 7 else b"") for i, ln in enumerate(lines)]
+        src.write_bytes(b"\n".join(blank))
     elif shape == "skip_rows":
         src = _write(tmp_path / "in.csv", header, rows)
         src.write_bytes(b"# made by a test\n# two lines before the header\n" + src.read_bytes())
@@ -134,7 +134,8 @@ def test_a_quote_after_the_header_is_read_as_quoted(tmp_path):
     file goes the usual way, and the quoted value is one value."""
     rows = _rows(30_000, seed=3)
     rows[25_000][3] = "x,\ny"
-    schema = {**SCHEMA, "columns": [*SCHEMA["columns"][:3], {"name": "tag", "type": "str", "width": 8}]}
+    tag8 = {"name": "tag", "type": "str", "width": 8}
+    schema = {**SCHEMA, "columns": [*SCHEMA["columns"][:3], tag8]}
     src = _write(tmp_path / "in.csv", ["id", "x", "n", "tag"], rows)
     want = _expected(src)
     many = fastetl.read_csv(src, schema, workers=2, block_size=64 << 10)

@@ -2166,10 +2166,11 @@ def read_plain_file(
     :func:`plain_file_applies`), parsed by ``workers`` threads (the calling one among
     them) straight into one array; None where no address space can be reserved for it,
     or where a quote byte follows the header (the caller takes the usual path).
-    ``result`` is told the header and the input's size.  ``inspect(data, start, end)`` is shown every byte
-    of the file once, piece by piece, before it is parsed, and may raise to stop the run
-    (the exception of the first piece in input order that failed is raised).  Under the
-    policy "raise" only: the first bad row raises its :class:`ParseError`."""
+    ``result`` is told the header and the input's size.  ``inspect(data, start, end)``
+    is shown every byte of the file once, piece by piece, before it is parsed, and may
+    raise to stop the run (the exception of the first piece in input order that failed
+    is raised).  Under the policy "raise" only: the first bad row raises its
+    :class:`ParseError`."""
     if not hasattr(os, "preadv") or not memory.ENABLED:  # (Windows): the usual path
         return None
     dtype = schema.dtype()
