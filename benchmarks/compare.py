@@ -74,6 +74,7 @@ READERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "fastetl-1": ("fastetl.convert, 1 thread", ("fastetl",)),
     "fastetl-N": ("fastetl.convert, N threads", ("fastetl",)),
     "fastetl-read_csv": ("fastetl.read_csv (in memory), 1 thread", ("fastetl",)),
+    "fastetl-read_csv-N": ("fastetl.read_csv (in memory), N threads", ("fastetl",)),
     "pyarrow": ("pyarrow.csv.read_csv", ("pyarrow",)),
     "polars": ("polars.read_csv", ("polars",)),
     "pandas-c": ('pandas.read_csv engine="c"', ("pandas",)),
@@ -83,6 +84,7 @@ READERS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 ALIASES = {
     "fastetl": ["fastetl-1", "fastetl-N"],
+    "read_csv": ["fastetl-read_csv", "fastetl-read_csv-N"],
     "pandas": ["pandas-c", "pandas-pyarrow"],
     "numpy": ["numpy-loadtxt"],
     "loadtxt": ["numpy-loadtxt"],
@@ -103,6 +105,7 @@ NOTES: dict[str, str] = {
         "`read_csv(csv, demo_schema(), workers=1)`: the same records into an in-memory numpy "
         "array (no disk, no fsync)"
     ),
+    "fastetl-read_csv-N": "same as fastetl-read_csv with `workers={n}`",
     "pyarrow": (
         "`column_types`: int64, date32, uint32, string, dictionary<int32,string> for the 5 "
         "category columns, decimal128(12,2), int16, bool, int8 (nullable) → arrow Table; "
@@ -137,6 +140,7 @@ NOTES_TYPED: dict[str, str] = {
     "fastetl-1": "`convert(csv, .npy, schema, workers=1)`: {types} → .npy + sidecar, fsync",
     "fastetl-N": "same as fastetl-1 with `workers={n}`",
     "fastetl-read_csv": "`read_csv(csv, schema, workers=1)`: the same records into memory",
+    "fastetl-read_csv-N": "same as fastetl-read_csv with `workers={n}`",
     "pyarrow": "`column_types`: {types} → arrow Table; `set_cpu_count({n})`",
     "polars": "`schema_overrides`: {types} → DataFrame; `POLARS_MAX_THREADS={n}`",
     "pandas-c": "`dtype=`: {types}; one thread",
@@ -179,6 +183,7 @@ NOTES_INFER: dict[str, str] = {
     "fastetl-1": "`convert(csv, .npy, workers=1)`: schema inferred (inside the timed call)",
     "fastetl-N": "`convert(csv, .npy, workers={n})`: schema inferred",
     "fastetl-read_csv": "`read_csv(csv, workers=1)`: schema inferred, records in memory",
+    "fastetl-read_csv-N": "`read_csv(csv, workers={n})`: schema inferred, records in memory",
     "pyarrow": "`pyarrow.csv.read_csv(csv)` → arrow Table; `set_cpu_count({n})`",
     "polars": "`polars.read_csv(csv)` → DataFrame; `POLARS_MAX_THREADS={n}`",
     "pandas-c": "`pandas.read_csv(csv)` (C engine); one thread",
@@ -232,15 +237,11 @@ def _prepare_orders(key: str, src: str, threads: int, workdir: str):
         from fastetl.demo import demo_schema
 
         schema = demo_schema()
-        if key == "fastetl-read_csv":
-            kw = {}
-            if "workers" in inspect.signature(fastetl.read_csv).parameters:
-                kw["workers"] = 1
+        if key.startswith("fastetl-read_csv"):
+            kw = _fastetl_kw(fastetl.read_csv, _fastetl_workers(key, threads))
             return (lambda: len(fastetl.read_csv(src, schema, **kw))), fastetl.__version__
         dst = os.path.join(workdir, f"out-{key}-{os.getpid()}.npy")
-        kw = {}
-        if "workers" in inspect.signature(fastetl.convert).parameters:
-            kw["workers"] = threads if key == "fastetl-N" else 1
+        kw = _fastetl_kw(fastetl.convert, _fastetl_workers(key, threads))
 
         def run_fastetl() -> int:
             return fastetl.convert(src, dst, schema, **kw).rows
@@ -389,6 +390,11 @@ def _fastetl_kw(fn, workers: int) -> dict:
     return {"workers": workers} if "workers" in inspect.signature(fn).parameters else {}
 
 
+def _fastetl_workers(key: str, threads: int) -> int:
+    """The threads a fastetl row runs with: ``threads`` for the -N rows, else 1."""
+    return threads if key.endswith("-N") else 1
+
+
 def _prepare(key: str, src: str, threads: int, workdir: str, shape: str, mode: str):
     """Import the library and build its options; return (callable doing the read, version).
 
@@ -407,11 +413,11 @@ def _prepare_infer(key: str, src: str, threads: int, workdir: str):
     if key.startswith("fastetl"):
         import fastetl
 
-        if key == "fastetl-read_csv":
-            kw = _fastetl_kw(fastetl.read_csv, 1)
+        if key.startswith("fastetl-read_csv"):
+            kw = _fastetl_kw(fastetl.read_csv, _fastetl_workers(key, threads))
             return (lambda: len(fastetl.read_csv(src, **kw))), fastetl.__version__
         dst = os.path.join(workdir, f"out-{key}-{os.getpid()}.npy")
-        kw = _fastetl_kw(fastetl.convert, threads if key == "fastetl-N" else 1)
+        kw = _fastetl_kw(fastetl.convert, _fastetl_workers(key, threads))
         return (lambda: fastetl.convert(src, dst, **kw).rows), fastetl.__version__
     if key == "pyarrow":
         import pyarrow as pa
@@ -463,11 +469,11 @@ def _prepare_typed(key: str, src: str, threads: int, workdir: str, shape: str):
         import fastetl
 
         schema = fastetl.Schema.from_json(json.dumps(fastetl_schema(shape)))
-        if key == "fastetl-read_csv":
-            kw = _fastetl_kw(fastetl.read_csv, 1)
+        if key.startswith("fastetl-read_csv"):
+            kw = _fastetl_kw(fastetl.read_csv, _fastetl_workers(key, threads))
             return (lambda: len(fastetl.read_csv(src, schema, **kw))), fastetl.__version__
         dst = os.path.join(workdir, f"out-{key}-{os.getpid()}.npy")
-        kw = _fastetl_kw(fastetl.convert, threads if key == "fastetl-N" else 1)
+        kw = _fastetl_kw(fastetl.convert, _fastetl_workers(key, threads))
         return (lambda: fastetl.convert(src, dst, schema, **kw).rows), fastetl.__version__
 
     if key == "pyarrow":
@@ -1026,8 +1032,9 @@ def comparison(args: argparse.Namespace, workdir: Path, fastetl_mod) -> str:
             skipped[key] = (
                 "not run: `fastetl.convert` has no `workers=` option yet (single-threaded)"
             )
-        elif key == "fastetl-N" and args.threads == 1:
-            skipped[key] = "not run: --threads 1 (same as fastetl-1)"
+        elif key.endswith("-N") and key.startswith("fastetl") and args.threads == 1:
+            same = "fastetl-1" if key == "fastetl-N" else key[: -len("-N")]
+            skipped[key] = f"not run: --threads 1 (same as {same})"
 
     # Correctness first: fastetl against pandas on every file (one process per shape).
     checks: dict[tuple[str, str], dict] = {}
@@ -1081,9 +1088,10 @@ def comparison(args: argparse.Namespace, workdir: Path, fastetl_mod) -> str:
         "sampled RssAnon+RssShmem of the child (every 5 ms), i.e. without file-backed pages; "
         "CPU s = user+sys CPU time of the child (all its threads) during the read, of the best "
         "run: on a shared machine a wall time well above the CPU time of a one-thread reader "
-        "means it waited. Threads offered to multi-threaded readers and fastetl-N: "
-        f"{args.threads}. **fastetl best** = the fastest fastetl row (convert N threads, "
-        "convert 1 thread, read_csv) whose check passed; **ratio** = the reader's time ÷ "
+        "means it waited. Threads offered to multi-threaded readers, fastetl-N and "
+        f"fastetl-read_csv-N: {args.threads}. **fastetl best** = the fastest fastetl row "
+        "(convert N threads, convert 1 thread, read_csv 1 thread, read_csv N threads) whose "
+        "check passed; **ratio** = the reader's time ÷ "
         "fastetl best's time; **fastetl vs best** = fastest peer's time ÷ fastetl best's time "
         "(= fastetl MB/s ÷ peer MB/s): above 1, fastetl is faster by that factor. "
         "**check**: fastetl's convert and read_csv agree with each other and with "

@@ -406,6 +406,53 @@ def test_syncing_ahead_keeps_the_bytes_and_ends_its_thread(tmp_path: Path, monke
     assert _sync_threads() == []
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_text_file_is_synced_ahead_too(tmp_path: Path, monkeypatch, workers):
+    """The text columns' file (``OUT.text.npy``) is synced on a thread of its own as it
+    is written, not all at commit; both files come out as a run without syncing ahead
+    writes them, every value as Python's csv module reads it, and no thread is left."""
+    import csv
+    import threading
+
+    from fastetl import store
+
+    rows = [[str(i), "v" * (i % 97), f'say "{i}", then stop'] for i in range(4000)]
+    src = tmp_path / "in.csv"
+    with open(src, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, lineterminator="\n").writerows([["id", "a", "b"], *rows])
+    schema = {
+        "columns": [
+            {"name": "id", "type": "int64"},
+            {"name": "a", "type": "text"},
+            {"name": "b", "type": "text"},
+        ]
+    }
+    plain = tmp_path / "plain.npy"
+    fastetl.convert(src, plain, schema, workers=workers)
+
+    synced: dict[int, int] = {}
+    real_fsync = os.fsync
+
+    def counting_fsync(fd):
+        if threading.current_thread().name == "fastetl-sync":
+            synced[os.fstat(fd).st_size] = synced.get(os.fstat(fd).st_size, 0) + 1
+        return real_fsync(fd)
+
+    monkeypatch.setattr(store, "SYNC_AHEAD_BYTES", 16 << 10)
+    monkeypatch.setattr(os, "fsync", counting_fsync)
+    ahead = tmp_path / "ahead.npy"
+    fastetl.convert(src, ahead, schema, workers=workers, block_size=32 << 10)
+    # a sync thread synced a file bigger than the records' file: the text's
+    assert any(size > plain.stat().st_size for size in synced), synced
+    assert ahead.read_bytes()[:-32] == plain.read_bytes()[:-32]  # (the pair trailer differs)
+    t_ahead = store.text_path(ahead).read_bytes()
+    assert t_ahead[:-32] == store.text_path(plain).read_bytes()[:-32]
+    got = fastetl.open(ahead)
+    assert list(got["b"]) == [r[2] for r in rows]
+    assert list(got["a"]) == [r[1] for r in rows]
+    assert _sync_threads() == []
+
+
 def _until(what, timeout: float = 30.0) -> None:
     import time
 

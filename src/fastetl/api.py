@@ -999,6 +999,41 @@ def read_records(
     return read_plain_file(path, schema, want, inspect)
 
 
+def _read_plain(
+    src: Src,
+    source: Source,
+    sch: Schema,
+    workers: int,
+    block_size: int | None,
+    on_error: str,
+    rejects: Any,
+) -> tuple[np.ndarray, RunResult] | None:
+    """read_csv's records of a regular file with no quote byte after its header, read
+    by all ``workers`` threads straight into one array (:func:`read_plain_file`: no record
+    buffers, no copy into the result on the calling thread, which the usual path makes
+    with more than one thread), and what the run found; None: the usual path reads it
+    (one thread, a quote, a dialect or schema it does not take, a bad row or a file that
+    changed: the usual path says what is wrong, or widens)."""
+    if workers < 2 or on_error != "raise" or rejects is not None:
+        return None
+    if not isinstance(src, (str, os.PathLike)) or is_stream_path(src):
+        return None
+    if source.compression or source.encoding or source.size is None:
+        return None
+    if not plain_file_applies(sch, header_and_quote=True) or not os.path.isfile(src):
+        return None
+    result = RunResult()
+    piece = max(block_size, 64 << 10) if block_size else None
+    try:
+        array = read_plain_file(os.fspath(src), sch, workers, piece=piece, result=result)
+    except (ParseError, InputError):
+        return None
+    if array is None or os.stat(src).st_size != source.size:  # (grown: a torn last line?)
+        return None
+    result.rows = len(array)
+    return array, result
+
+
 def read_csv(
     src: Src,
     schema: Schema | dict | str | os.PathLike[str] | None = None,
@@ -1058,6 +1093,10 @@ def read_csv(
             _rewind(src, pos)
         tries += 1
         with open_source(src, sch.dialect.encoding) as source:
+            nworkers = _workers(workers, source, block_size)
+            plain = _read_plain(src, source, sch, nworkers, block_size, on_error, rejects)
+            if plain is not None:  # (no bad row in it: nothing to widen either)
+                return plain[0], None, plain[1], source.facts(), sch
             writer = _array_writer(sch, source)
             sink = RejectsWriter(rejects, source.name) if rejects is not None else None
             try:
@@ -1066,7 +1105,7 @@ def read_csv(
                     sch,
                     writer,
                     block_size,
-                    _workers(workers, source, block_size),
+                    nworkers,
                     on_error=watcher.on_error if watcher else on_error,
                     rejects=sink,
                     watch=watcher.watch if watcher else None,

@@ -2129,10 +2129,14 @@ _PIECE_SLACK = 64 << 10  # read past a piece's end, where its last row ends
 _MAX_RESERVE_BYTES = 1 << 40  # address space for the records at most (else the usual path)
 
 
-def plain_file_applies(schema: Schema) -> bool:
-    """Whether :func:`read_plain_file` reads inputs of ``schema``."""
+def plain_file_applies(schema: Schema, header_and_quote: bool = False) -> bool:
+    """Whether :func:`read_plain_file` reads inputs of ``schema``.  ``header_and_quote``:
+    also with a header and a quote character (read_csv's inputs: a file with no quote
+    byte after its header is read so; a quote found sends it back to the usual path)."""
     d = schema.dialect
-    if d.quote is not None or d.escape is not None or d.header or d.ragged != "strict":
+    if not header_and_quote and (d.quote is not None or d.header):
+        return False
+    if d.escape is not None or d.ragged != "strict":
         return False
     if d.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
         return False
@@ -2176,14 +2180,17 @@ def read_plain_file(
     workers: int,
     inspect: Callable[[Any, int, int], None] | None = None,
     piece: int | None = None,
+    result: RunResult | None = None,
 ) -> np.ndarray | None:
     """The records of the regular file ``path`` under ``schema`` (see
     :func:`plain_file_applies`), parsed by ``workers`` threads (the calling one among
-    them) straight into one array; None where no address space can be reserved for it
-    (the caller takes the usual path).  ``inspect(data, start, end)`` is shown every byte
-    of the file once, piece by piece, before it is parsed, and may raise to stop the run
-    (the exception of the first piece in input order that failed is raised).  Under the
-    policy "raise" only: the first bad row raises its :class:`ParseError`."""
+    them) straight into one array; None where no address space can be reserved for it,
+    or where a quote byte follows the header (the caller takes the usual path).
+    ``result`` is told the header and the input's size.  ``inspect(data, start, end)``
+    is shown every byte of the file once, piece by piece, before it is parsed, and may
+    raise to stop the run (the exception of the first piece in input order that failed
+    is raised).  Under the policy "raise" only: the first bad row raises its
+    :class:`ParseError`."""
     if not hasattr(os, "preadv") or not memory.ENABLED:  # (Windows): the usual path
         return None
     dtype = schema.dtype()
@@ -2208,8 +2215,9 @@ def read_plain_file(
                     raise InputError(f"{path} shrank while it was read")
                 got += k
 
-        binding = _bind(RunResult(), schema, None)
+        result = result if result is not None else RunResult()
         d = schema.dialect
+        delim, quote = _core_dialect(d)
         head = np.empty(min(size, 64 << 10), np.uint8)
         pread(head, 0, 0, len(head))
         if compression_of(bytes(head[:8])) is not None:
@@ -2224,6 +2232,19 @@ def read_plain_file(
             more = np.empty(min(size, 2 * len(head)), np.uint8)
             pread(more, 0, 0, len(more))
             head = more
+        header_fields, line = None, 1
+        if d.header:  # (split as _run_stream does; anything unusual: the usual path)
+            final = len(head) == size
+            status, header_fields, nxt = _core.split_row(head, start0, len(head), final,
+                                                         delim, quote)
+            if status != _S["OK"] or not header_fields:
+                return None
+            line = _core.count_lines(
+                head, 0, _header_start(head, start0, len(head), final, delim, quote)
+            ) + 1
+            start0 = nxt
+        binding = _bind(result, schema, header_fields, line)
+        result.bytes_in = size
         if inspect is not None:
             inspect(head, 0, start0)
         lines0 = _core.count_lines(head, 0, start0)
@@ -2252,9 +2273,11 @@ def read_plain_file(
                         if k >= nchunks or k > run.stop:
                             return
                     buf = _plain_piece(run, k, buf, parser, out, pread, inspect, size,
-                                       start0, chunk, nchunks, bound, itemsize)
+                                       start0, chunk, nchunks, bound, itemsize, quote)
                 except BaseException as e:  # (the first piece in input order decides)
-                    run.fail(k, e)
+                    # not for this path (a quote found late): every piece stops now, not
+                    # only those after it: the usual path reads the file again anyway
+                    run.fail(-1 if isinstance(e, _NotPlain) else k, e)
                     return
                 if buf is None:
                     return
@@ -2367,11 +2390,12 @@ def _plain_piece(
     run: _PlainRun, k: int, buf: np.ndarray, parser: _core.Parser, out: np.ndarray,
     pread: Callable[[np.ndarray, int, int, int], None],
     inspect: Callable[[Any, int, int], None] | None, size: int, start0: int,
-    chunk: int, nchunks: int, bound: int, itemsize: int,
+    chunk: int, nchunks: int, bound: int, itemsize: int, quote: int = -1,
 ) -> np.ndarray | None:
     """Read, count and parse piece ``k`` (the rows that start in its bytes) into ``out``,
     in ``buf`` (or a bigger buffer, returned to be kept); None: stop (an earlier piece failed
-    or this one holds a bad row)."""
+    or this one holds a bad row).  A ``quote`` byte in the piece: _NotPlain (a quoted line
+    break would make the count of its line breaks no bound on its rows)."""
     lo = start0 + k * chunk
     hi = min(size, lo + chunk)
     first = lo if k == 0 else lo - 1  # buf[0]: the byte before the piece, whether a line ends there
@@ -2404,6 +2428,8 @@ def _plain_piece(
         buf, have = bigger, len(bigger)
     assert e is not None
     data = buf[:have]
+    if quote >= 0 and _core.find_bytes(data[s:e], bytes((quote,)), False) >= 0:
+        raise _NotPlain
     if inspect is not None:
         inspect(data, s, e)
     lines = _core.count_lines(data, s, e)

@@ -314,7 +314,71 @@ def _copy_records(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
     return dst
 
 
-class NpyWriter:
+class _SyncedAhead:
+    """A temporary output file that a background :class:`_Syncer` fsyncs every
+    SYNC_AHEAD_BYTES written (its pages then leave the page cache), so the fsync at commit
+    finds little left and the file never fills the cache: the records' file, and the
+    text columns' file beside it (whose final fsync of every byte was the serial end of
+    a free-text conversion, longer than the parse on 2 threads; run 44)."""
+
+    _fd: int | None
+    tmp_path: Path | None
+    _syncer: _Syncer | None = None
+    _unsynced = 0
+
+    def _wrote(self, end: int, nbytes: int, name: Path) -> None:
+        """``nbytes`` were written, the file holds all it will ever hold below ``end``."""
+        self._unsynced += nbytes
+        if self._unsynced < SYNC_AHEAD_BYTES:
+            return
+        self._unsynced = 0
+        if self._syncer is None:
+            assert self._fd is not None
+            try:
+                self._syncer = _Syncer(self._fd)
+            except OSError as e:  # no descriptor left to duplicate
+                raise OutputError(f"cannot write {name}: {e.strerror or e}") from None
+        self._syncer.request(end)
+        self._check_synced()
+
+    def _sync_all(self) -> None:
+        """fsync what is written so far.  Never at the same time as a background fsync:
+        an I/O error is reported to one fsync only, and must not be taken by one whose
+        caller does not look."""
+        if self._syncer is None:
+            self._fsync_now()
+            return
+        with self._syncer.lock:
+            self._check_synced()
+            self._fsync_now()
+
+    def _fsync_now(self) -> None:
+        assert self._fd is not None
+        _fsync(self._fd, self.tmp_path)
+
+    def _check_synced(self) -> None:
+        """Raise the error of a background sync: the bytes it covered may be lost."""
+        if self._syncer is not None and self._syncer.error is not None:
+            e = self._syncer.error
+            raise OutputError(f"cannot write {self.tmp_path}: {e.strerror or e}")
+
+    def _stop_syncer(self) -> None:
+        """Wait for the background sync to end (before the file is closed)."""
+        if self._syncer is not None:
+            self._syncer.stop()
+
+    def _close_file(self) -> None:
+        """Stop the background sync and close the file; it is closed even when Ctrl-C
+        interrupts the wait for a background fsync."""
+        try:
+            self._stop_syncer()
+        finally:
+            if self._fd is not None:
+                fd, self._fd = self._fd, None
+                os.close(fd)
+
+
+class NpyWriter(_SyncedAhead):
     """Records into ``target`` (.npy) with ``pwrite`` (of parsed blocks, or of a reused
     window), committed atomically."""
 
@@ -467,16 +531,7 @@ class NpyWriter:
         except OSError as e:
             raise OutputError(f"cannot write {self.target}: {e.strerror or e}") from None
         self.rows += len(records)
-        self._unsynced += len(data)
-        if self._unsynced >= SYNC_AHEAD_BYTES:
-            self._unsynced = 0
-            if self._syncer is None:
-                try:
-                    self._syncer = _Syncer(self._fd)
-                except OSError as e:  # no descriptor left to duplicate
-                    raise OutputError(f"cannot write {self.target}: {e.strerror or e}") from None
-            self._syncer.request(start + len(data))
-            self._check_synced()
+        self._wrote(start + len(data), len(data), self.target)
 
     def add_text(self, records: np.ndarray, text: bytes) -> None:
         """The text of ``records`` after the text before it (see pipeline.Writer)."""
@@ -496,37 +551,7 @@ class NpyWriter:
         assert self._fd is not None
         if self.textfile is not None:
             self.textfile.sync()
-        if self._syncer is None:
-            self._fsync_now()
-            return
-        with self._syncer.lock:
-            self._check_synced()
-            self._fsync_now()
-
-    def _fsync_now(self) -> None:
-        assert self._fd is not None
-        _fsync(self._fd, self.tmp_path)
-
-    def _check_synced(self) -> None:
-        """Raise the error of a background sync: the records it covered may be lost."""
-        if self._syncer is not None and self._syncer.error is not None:
-            e = self._syncer.error
-            raise OutputError(f"cannot write {self.tmp_path}: {e.strerror or e}")
-
-    def _stop_syncer(self) -> None:
-        """Wait for the background sync to end (before the file is closed)."""
-        if self._syncer is not None:
-            self._syncer.stop()
-
-    def _close_file(self) -> None:
-        """Stop the background sync and close the file; it is closed even when Ctrl-C
-        interrupts the wait for a background fsync."""
-        try:
-            self._stop_syncer()
-        finally:
-            if self._fd is not None:
-                fd, self._fd = self._fd, None
-                os.close(fd)
+        self._sync_all()
 
     def detach(self) -> None:
         """Stop writing but keep the partial file (a later run resumes it)."""
@@ -623,7 +648,7 @@ class NpyWriter:
                 self.textfile.abort()
 
 
-class _TextFile:
+class _TextFile(_SyncedAhead):
     """The bytes of an output's text columns: ``OUT.text.npy``, a 1-d uint8 ``.npy``
     (``numpy.load`` reads it), written in a temporary file of the run and committed with
     the records; after its bytes, the records' pair trailer (:func:`_pair_trailer`) ties
@@ -691,15 +716,18 @@ class _TextFile:
         except OSError as e:
             raise OutputError(f"cannot write {self.target}: {e.strerror or e}") from None
         self.length += len(data)
+        self._wrote(self.data_offset + self.length, len(data), self.target)
 
     def sync(self) -> None:
         assert self._fd is not None
-        _fsync(self._fd, self.tmp_path)
+        self._sync_all()
 
     def finish(self, pair: bytes) -> tuple[Path, Path]:
         """Its length in the header, the pair trailer, synced and closed: the rename to do."""
         assert self._fd is not None and self.tmp_path is not None
         end = self.data_offset + self.length
+        self._stop_syncer()
+        self._check_synced()
         os.ftruncate(self._fd, end)
         _write_at(self._fd, memoryview(_pair_trailer(pair, self.length)), end)
         _write_at(self._fd, memoryview(npy_header(TEXT_DTYPE, self.length, self.data_offset)), 0)
@@ -708,9 +736,7 @@ class _TextFile:
         return self.tmp_path, self.target
 
     def close(self) -> None:
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            os.close(fd)
+        self._close_file()
 
     def abort(self) -> None:
         try:
