@@ -126,6 +126,22 @@ def test_the_first_fields_of_the_buffer_and_the_edges(fast):
         assert_floats([(p, t) for t in texts])
 
 
+def test_one_word_texts_with_any_points_are_float(fast):
+    # 1 to 8 bytes (the one-word reader): digits with no, one or two points in every
+    # place, signed or not, after a neighbour of digits and points
+    texts = []
+    for length in range(1, 9):
+        body = "73159264"[:length]
+        for i in range(length):
+            one = body[:i] + "." + body[i + 1:]
+            texts.append(one)
+            for j in range(i + 1, length):
+                texts.append(one[:j] + "." + one[j + 1:])
+        texts.append(body)
+    for sign in ("", "-", "+"):
+        assert_floats([("12.45678.", sign + t) for t in texts])
+
+
 def int_reference(text: str, kind: str) -> int | None:
     info = np.iinfo(kind)
     try:

@@ -322,9 +322,21 @@ cdef extern from * nogil:
         const char *e = s + L;
         uint64_t w0 = fastetl_digit_word(e - 8, L), w1 = FASTETL_ZEROS, w2 = FASTETL_ZEROS, z;
         int nd = L, d;
-        if (L > 8) w1 = fastetl_digit_word(e - 16, L - 8);
-        if (L > 16) w2 = fastetl_digit_word(e - 24, L - 16);
         *nfrac = 0;
+        if (L <= 8) {           /* one word: most numbers (a search of three cost more) */
+            if ((z = fastetl_dots(w0)) != 0) {
+                d = fastetl_ctz64(z) >> 3;
+                w0 = fastetl_squeeze(w0, d, 0x30);
+                *nfrac = 7 - d;
+                nd -= 1;
+            }
+            if (nd < 1 || !fastetl_all8digits(w0))
+                return 0;
+            *mant = fastetl_parse8(w0);
+            return 1;
+        }
+        w1 = fastetl_digit_word(e - 16, L - 8);
+        if (L > 16) w2 = fastetl_digit_word(e - 24, L - 16);
         if ((z = fastetl_dots(w0)) != 0) {
             d = fastetl_ctz64(z) >> 3;
             w0 = fastetl_squeeze(w0, d, w1 >> 56);
