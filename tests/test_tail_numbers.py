@@ -142,6 +142,21 @@ def test_one_word_texts_with_any_points_are_float(fast):
         assert_floats([("12.45678.", sign + t) for t in texts])
 
 
+def test_scientific_texts_with_1_to_20_fraction_digits_are_float(fast):
+    # d.ddd...e+dd (printf's %e, numpy.savetxt): its fraction read alone, for 1 to 18
+    # digits; 0 and 19+ digits and near-misses go the general way
+    frac = "14159265358979323846"
+    texts = []
+    for k in range(0, 21):
+        for lead in "0379":
+            for exp in ("e+00", "e-05", "E+308", "e-324", "e7", "e-0017", "e+123"):
+                texts.append(f"{lead}.{frac[:k]}{exp}")
+    texts += ["1.2x4e5", "x.123e5", "1..2e5", "1.2.3e5", ".12e5", "12.3e5", "1.e5", "1.-5e3",
+              "1.5e", "1.5e+", "-.5e1", "1. 5e3"]
+    for sign in ("", "-", "+"):
+        assert_floats([("9.99e9", sign + t) for t in texts])
+
+
 def int_reference(text: str, kind: str) -> int | None:
     info = np.iinfo(kind)
     try:

@@ -400,9 +400,18 @@ cdef extern from * nogil:
                 if (s[j] == '-') e = -e;
                 j -= 1;
             }
-            if (j <= i || (s[j] | 0x20) != 'e' || j - i > 20
-                    || !fastetl_tail_mantissa(s + i, (int)(j - i), &mant, &nfrac))
+            if (j <= i || (s[j] | 0x20) != 'e' || j - i > 20)
                 return 0;
+            if (j - i >= 3 && s[i + 1] == '.' && (unsigned char)(s[i] - '0') < 10) {
+                /* d.ddd...e: what printf's %e and numpy.savetxt write -- the fraction's
+                   digits alone, no point to look for */
+                nfrac = (int)(j - i - 2);
+                if (!fastetl_tail_digits(s + i + 2, nfrac, &mant))
+                    return 0;
+                mant += (uint64_t)(s[i] - '0') * fastetl_pow10_u64[nfrac];
+            } else if (!fastetl_tail_mantissa(s + i, (int)(j - i), &mant, &nfrac)) {
+                return 0;
+            }
             q = e - nfrac;
         }
         if (mant == 0) {
