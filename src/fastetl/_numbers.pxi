@@ -390,15 +390,24 @@ cdef extern from * nogil:
         } else {
             /* an exponent at the end, read backwards, and the mantissa before it */
             j = n - 1;
-            while (j > i && n - j <= 3 && (unsigned char)(s[j] - '0') < 10) {
-                e += (s[j] - '0') * mul;
-                mul *= 10;
-                j -= 1;
-            }
-            if (j == n - 1 || j <= i) return 0;
-            if (s[j] == '-' || s[j] == '+') {
-                if (s[j] == '-') e = -e;
-                j -= 1;
+            if (n - i >= 5 && (unsigned char)(s[n - 1] - '0') < 10
+                    && (unsigned char)(s[n - 2] - '0') < 10
+                    && (s[n - 3] == '-' || s[n - 3] == '+')) {
+                /* e+dd, e-dd: printf's exponent, in one step */
+                e = (s[n - 2] - '0') * 10 + (s[n - 1] - '0');
+                e = s[n - 3] == '-' ? -e : e;
+                j = n - 4;
+            } else {
+                while (j > i && n - j <= 3 && (unsigned char)(s[j] - '0') < 10) {
+                    e += (s[j] - '0') * mul;
+                    mul *= 10;
+                    j -= 1;
+                }
+                if (j == n - 1 || j <= i) return 0;
+                if (s[j] == '-' || s[j] == '+') {
+                    if (s[j] == '-') e = -e;
+                    j -= 1;
+                }
             }
             if (j <= i || (s[j] | 0x20) != 'e' || j - i > 20)
                 return 0;
