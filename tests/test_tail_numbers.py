@@ -126,6 +126,37 @@ def test_the_first_fields_of_the_buffer_and_the_edges(fast):
         assert_floats([(p, t) for t in texts])
 
 
+def test_one_word_texts_with_any_points_are_float(fast):
+    # 1 to 8 bytes (the one-word reader): digits with no, one or two points in every
+    # place, signed or not, after a neighbour of digits and points
+    texts = []
+    for length in range(1, 9):
+        body = "73159264"[:length]
+        for i in range(length):
+            one = body[:i] + "." + body[i + 1:]
+            texts.append(one)
+            for j in range(i + 1, length):
+                texts.append(one[:j] + "." + one[j + 1:])
+        texts.append(body)
+    for sign in ("", "-", "+"):
+        assert_floats([("12.45678.", sign + t) for t in texts])
+
+
+def test_scientific_texts_with_1_to_20_fraction_digits_are_float(fast):
+    # d.ddd...e+dd (printf's %e, numpy.savetxt): its fraction read alone, for 1 to 18
+    # digits; 0 and 19+ digits and near-misses go the general way
+    frac = "14159265358979323846"
+    texts = []
+    for k in range(0, 21):
+        for lead in "0379":
+            for exp in ("e+00", "e-05", "E+308", "e-324", "e7", "e-0017", "e+123"):
+                texts.append(f"{lead}.{frac[:k]}{exp}")
+    texts += ["1.2x4e5", "x.123e5", "1..2e5", "1.2.3e5", ".12e5", "12.3e5", "1.e5", "1.-5e3",
+              "1.5e", "1.5e+", "-.5e1", "1. 5e3"]
+    for sign in ("", "-", "+"):
+        assert_floats([("9.99e9", sign + t) for t in texts])
+
+
 def int_reference(text: str, kind: str) -> int | None:
     info = np.iinfo(kind)
     try:

@@ -31,29 +31,51 @@ cdef extern from * nogil:
     #define FASTETL_CLINGER_OK 1
     #endif
 
+    #if defined(__GNUC__) || defined(__clang__)
+    #define FASTETL_LIKELY(x) __builtin_expect(!!(x), 1)
+    #define FASTETL_UNLIKELY(x) __builtin_expect(!!(x), 0)
+    #else
+    #define FASTETL_LIKELY(x) (x)
+    #define FASTETL_UNLIKELY(x) (x)
+    #endif
+
     typedef struct { uint64_t hi, lo; } fastetl_u128;
 
-    /* The full 128-bit product a * b. */
-    static inline fastetl_u128 fastetl_mul64(uint64_t a, uint64_t b) {
+    /* The full 128-bit product a * b from four 32x32->64 partial products: what any C
+       compiler has.  Always compiled, so the tests run it against Python's integers
+       (fastetl_mul64 below uses it where no 128-bit product is known, and everywhere in a
+       FASTETL_PORTABLE build). */
+    static inline fastetl_u128 fastetl_mul64_portable(uint64_t a, uint64_t b) {
         fastetl_u128 r;
-    #if !defined(FASTETL_PORTABLE) && defined(__SIZEOF_INT128__)
-        unsigned __int128 p = (unsigned __int128)a * b;
-        r.hi = (uint64_t)(p >> 64);
-        r.lo = (uint64_t)p;
-    #elif !defined(FASTETL_PORTABLE) && defined(_MSC_VER) && defined(_M_X64)
-        r.lo = _umul128(a, b, &r.hi);
-    #elif !defined(FASTETL_PORTABLE) && defined(_MSC_VER) && defined(_M_ARM64)
-        r.hi = __umulh(a, b);
-        r.lo = a * b;
-    #else
-        /* portable: four 32x32->64 partial products */
         uint64_t a0 = (uint32_t)a, a1 = a >> 32, b0 = (uint32_t)b, b1 = b >> 32;
         uint64_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
         uint64_t mid = (p00 >> 32) + (uint32_t)p01 + (uint32_t)p10;   /* < 3 * 2**32 */
         r.hi = p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
         r.lo = (mid << 32) | (uint32_t)p00;
-    #endif
         return r;
+    }
+
+    /* The full 128-bit product a * b: __int128 (gcc, clang), _umul128 / __umulh (MSVC),
+       else the portable one. */
+    static inline fastetl_u128 fastetl_mul64(uint64_t a, uint64_t b) {
+    #if !defined(FASTETL_PORTABLE) && defined(__SIZEOF_INT128__)
+        fastetl_u128 r;
+        unsigned __int128 p = (unsigned __int128)a * b;
+        r.hi = (uint64_t)(p >> 64);
+        r.lo = (uint64_t)p;
+        return r;
+    #elif !defined(FASTETL_PORTABLE) && defined(_MSC_VER) && defined(_M_X64)
+        fastetl_u128 r;
+        r.lo = _umul128(a, b, &r.hi);
+        return r;
+    #elif !defined(FASTETL_PORTABLE) && defined(_MSC_VER) && defined(_M_ARM64)
+        fastetl_u128 r;
+        r.hi = __umulh(a, b);
+        r.lo = a * b;
+        return r;
+    #else
+        return fastetl_mul64_portable(a, b);
+    #endif
     }
 
     /* Leading zero bits of x != 0. */
@@ -76,17 +98,21 @@ cdef extern from * nogil:
     #endif
     }
 
+    /* a * b by the portable product when `portable` (a constant where it is used) */
+    #define FASTETL_MUL(a, b, portable) \
+        ((portable) ? fastetl_mul64_portable((a), (b)) : fastetl_mul64((a), (b)))
+
     /* For -27 <= q < 0 (so d = 5**-q < 2**63): compare N = W * 2**sh, sh = -e5(q) - 64,
        with (Z + 1) * d, where Z = (zhi, zlo) < 2**128 - 1.  X / 2**64 = N / d exactly,
        so the sign says whether floor(X / 2**64) is Z (-1) or Z + 1 (0: X / 2**64 is that
        integer exactly; 1: it is more). */
-    static int fastetl_exact_cmp(uint64_t W, int64_t q, uint64_t zhi, uint64_t zlo) {
+    static int fastetl_exact_cmp(uint64_t W, int64_t q, uint64_t zhi, uint64_t zlo, int portable) {
         uint64_t d = fastetl_pow5_u64[-q];
         int sh = -(int)fastetl_pow5_e5[q - FASTETL_POW5_MIN] - 64;   /* in [66, 126] */
         int r = sh - 64;
         uint64_t n2 = W >> (64 - r), n1 = W << r, n0 = 0;
         uint64_t z0 = zlo + 1, z1 = zhi + (z0 == 0);                 /* Z + 1 < 2**128 */
-        fastetl_u128 p0 = fastetl_mul64(z0, d), p1 = fastetl_mul64(z1, d);
+        fastetl_u128 p0 = FASTETL_MUL(z0, d, portable), p1 = FASTETL_MUL(z1, d, portable);
         uint64_t w0 = p0.lo, w1 = p0.hi + p1.lo, w2 = p1.hi + (w1 < p0.hi);
         if (n2 != w2) return n2 < w2 ? -1 : 1;
         if (n1 != w1) return n1 < w1 ? -1 : 1;
@@ -108,17 +134,16 @@ cdef extern from * nogil:
        they are X's unless the low c = 73 or 74 bits of Z are all ones (a carry could
        reach them).  Whether anything of X is left below the rounding bit ("sticky") is
        known exactly: yes when Z's low c bits are not all zero; when they are, yes when
-       f > 0 (X > P), else it is the low word of P.  Most inputs are decided by the first
-       product alone: X / 2**64 lies in [A, A + 2**64) for A = W * T.hi, so when the low
-       c - 64 bits of A.hi are neither all ones nor (with A.lo) all zero, no carry can
-       reach the mantissa and something is left below the rounding bit.  A possible carry
-       after both products is settled by exact arithmetic for -27 <= q < 0 (the only
-       exponents where w * 10**q can be an exact binary fraction and T is inexact) and
-       left to the caller's fallback otherwise. */
-    static inline int fastetl_eisel_lemire(uint64_t w, int64_t q, uint64_t *bits) {
+       f > 0 (X > P), else it is the low word of P.  A possible carry is settled by exact
+       arithmetic for -27 <= q < 0 (the only exponents where w * 10**q can be an exact
+       binary fraction and T is inexact) and left to the caller's fallback otherwise.
+       `portable` (a constant at each use) picks the product: fastetl_mul64 or
+       fastetl_mul64_portable. */
+    FASTETL_INLINE int fastetl_eisel_lemire_as(uint64_t w, int64_t q, uint64_t *bits,
+                                               const int portable) {
         const uint64_t *t;
         fastetl_u128 a, b;
-        uint64_t lo, kmask, m54, m, low;
+        uint64_t hi, lo, kmask, low, m54, m, sub;
         int lz, ub, sticky, rb;
         int64_t e, s;
         if (q < FASTETL_POW5_MIN) { *bits = 0; return 0; }      /* < 2**-1075: rounds to 0 */
@@ -126,49 +151,44 @@ cdef extern from * nogil:
         lz = fastetl_clz64(w);
         w <<= lz;
         t = fastetl_pow5_128[q - FASTETL_POW5_MIN];
-        a = fastetl_mul64(w, t[0]);
-        ub = (int)(a.hi >> 63);
-        kmask = ub ? 0x3FF : 0x1FF;
-        if ((a.hi & kmask) == kmask || ((a.hi & kmask) == 0 && a.lo == 0)) {
-            b = fastetl_mul64(w, t[1]);
-            lo = a.lo + b.hi;
-            a.hi += (lo < a.lo);
-            a.lo = lo;
-            ub = (int)(a.hi >> 63);
-            kmask = ub ? 0x3FF : 0x1FF;
-            if ((a.hi & kmask) == 0 && a.lo == 0) {
+        /* Both products, always: the first alone decides most inputs, but not those
+           written with more digits than a double needs (`%.18e`): their bits below the
+           rounding bit are a run of zeros or ones, and a branch on "is the second product
+           needed" was taken for a third of them at random -- slower than the product. */
+        a = FASTETL_MUL(w, t[0], portable);
+        b = FASTETL_MUL(w, t[1], portable);
+        lo = a.lo + b.hi;
+        hi = a.hi + (lo < a.lo);                              /* Z = (hi, lo) */
+        ub = (int)(hi >> 63);
+        kmask = 0x1FFULL | ((uint64_t)ub << 9);                /* 0x1FF or 0x3FF */
+        low = hi & kmask;
+        sticky = 1;
+        if (FASTETL_UNLIKELY((low == 0 && lo == 0) || (low == kmask && lo == UINT64_MAX))) {
+            if (low == 0) {
                 sticky = (q >= 0 && q <= FASTETL_POW5_EXACT_MAX) ? (b.lo != 0) : 1;
-            } else if ((a.hi & kmask) == kmask && a.lo == UINT64_MAX
-                       && !(q >= 0 && q <= FASTETL_POW5_EXACT_MAX)) {
+            } else if (!(q >= 0 && q <= FASTETL_POW5_EXACT_MAX)) {
                 /* X / 2**64 in (Z, Z + 2): a carry may reach the mantissa.  This happens
                    to exact binary fractions written with a few decimals (1234567890123456.5)
                    and then q >= -27 -- decide exactly; elsewhere it is one in 2**73. */
                 if (q < -FASTETL_POW5_SMALL_MAX || q > 0)
                     return -1;
-                rb = fastetl_exact_cmp(w, q, a.hi, a.lo);
-                if (rb < 0) {
-                    sticky = 1;
-                } else {
-                    a.hi += 1;                                    /* Z + 1: low c bits 0 */
-                    a.lo = 0;
-                    ub = (int)(a.hi >> 63);
+                rb = fastetl_exact_cmp(w, q, hi, lo, portable);
+                if (rb >= 0) {
+                    hi += 1;                                    /* Z + 1: low c bits 0 */
+                    ub = (int)(hi >> 63);
                     sticky = rb > 0;
                 }
-            } else {
-                sticky = 1;
-            }
-        } else {
-            sticky = 1;
+            }   /* (T exact: X / 2**64 in [Z, Z + 1), no carry; the low bits are not 0) */
         }
-        m54 = a.hi >> (ub + 9);                               /* in [2**53, 2**54) */
+        m54 = hi >> (ub + 9);                                 /* in [2**53, 2**54) */
         e = 138 + ub + fastetl_pow5_e5[q - FASTETL_POW5_MIN] + q - lz;   /* of m54 / 2 */
-        if (e >= -1074) {
+        if (FASTETL_LIKELY(e >= -1074)) {
             m = m54 >> 1;
             /* round half to even, without a branch (the rounding bit is a coin toss:
                a branch on it is mispredicted half the time) */
-            m += (m54 & 1) & ((uint64_t)(sticky != 0) | (m & 1));
-            if (m == (1ULL << 53)) { m >>= 1; e += 1; }
-            if (e > 1023 - 52) { *bits = 0x7FF0000000000000ULL; return 0; }
+            m += (m54 & 1) & ((uint64_t)sticky | (m & 1));
+            if (FASTETL_UNLIKELY(m == (1ULL << 53))) { m >>= 1; e += 1; }
+            if (FASTETL_UNLIKELY(e > 1023 - 52)) { *bits = 0x7FF0000000000000ULL; return 0; }
             *bits = ((uint64_t)(e + 1075) << 52) | (m & ((1ULL << 52) - 1));
             return 0;
         }
@@ -176,11 +196,19 @@ cdef extern from * nogil:
         if (s > 60) { *bits = 0; return 0; }
         m = m54 >> (s + 1);
         rb = (int)((m54 >> s) & 1);
-        low = m54 & ((1ULL << s) - 1);
-        if (rb && (sticky || low != 0 || (m & 1)))
+        sub = m54 & ((1ULL << s) - 1);
+        if (rb && (sticky || sub != 0 || (m & 1)))
             m += 1;
         *bits = m;              /* m == 2**52 is the smallest normal: the same bits */
         return 0;
+    }
+
+    /* The one the converters call; the portable product's twin, for the tests. */
+    static inline int fastetl_eisel_lemire(uint64_t w, int64_t q, uint64_t *bits) {
+        return fastetl_eisel_lemire_as(w, q, bits, 0);
+    }
+    static int fastetl_eisel_lemire_portable(uint64_t w, int64_t q, uint64_t *bits) {
+        return fastetl_eisel_lemire_as(w, q, bits, 1);
     }
 
     /* All eight bytes of v (from fastetl_load8) are ASCII digits: each byte's high nibble
@@ -294,9 +322,21 @@ cdef extern from * nogil:
         const char *e = s + L;
         uint64_t w0 = fastetl_digit_word(e - 8, L), w1 = FASTETL_ZEROS, w2 = FASTETL_ZEROS, z;
         int nd = L, d;
-        if (L > 8) w1 = fastetl_digit_word(e - 16, L - 8);
-        if (L > 16) w2 = fastetl_digit_word(e - 24, L - 16);
         *nfrac = 0;
+        if (L <= 8) {           /* one word: most numbers (a search of three cost more) */
+            if ((z = fastetl_dots(w0)) != 0) {
+                d = fastetl_ctz64(z) >> 3;
+                w0 = fastetl_squeeze(w0, d, 0x30);
+                *nfrac = 7 - d;
+                nd -= 1;
+            }
+            if (nd < 1 || !fastetl_all8digits(w0))
+                return 0;
+            *mant = fastetl_parse8(w0);
+            return 1;
+        }
+        w1 = fastetl_digit_word(e - 16, L - 8);
+        if (L > 16) w2 = fastetl_digit_word(e - 24, L - 16);
         if ((z = fastetl_dots(w0)) != 0) {
             d = fastetl_ctz64(z) >> 3;
             w0 = fastetl_squeeze(w0, d, w1 >> 56);
@@ -350,19 +390,37 @@ cdef extern from * nogil:
         } else {
             /* an exponent at the end, read backwards, and the mantissa before it */
             j = n - 1;
-            while (j > i && n - j <= 3 && (unsigned char)(s[j] - '0') < 10) {
-                e += (s[j] - '0') * mul;
-                mul *= 10;
-                j -= 1;
+            if (n - i >= 5 && (unsigned char)(s[n - 1] - '0') < 10
+                    && (unsigned char)(s[n - 2] - '0') < 10
+                    && (s[n - 3] == '-' || s[n - 3] == '+')) {
+                /* e+dd, e-dd: printf's exponent, in one step */
+                e = (s[n - 2] - '0') * 10 + (s[n - 1] - '0');
+                e = s[n - 3] == '-' ? -e : e;
+                j = n - 4;
+            } else {
+                while (j > i && n - j <= 3 && (unsigned char)(s[j] - '0') < 10) {
+                    e += (s[j] - '0') * mul;
+                    mul *= 10;
+                    j -= 1;
+                }
+                if (j == n - 1 || j <= i) return 0;
+                if (s[j] == '-' || s[j] == '+') {
+                    if (s[j] == '-') e = -e;
+                    j -= 1;
+                }
             }
-            if (j == n - 1 || j <= i) return 0;
-            if (s[j] == '-' || s[j] == '+') {
-                if (s[j] == '-') e = -e;
-                j -= 1;
-            }
-            if (j <= i || (s[j] | 0x20) != 'e' || j - i > 20
-                    || !fastetl_tail_mantissa(s + i, (int)(j - i), &mant, &nfrac))
+            if (j <= i || (s[j] | 0x20) != 'e' || j - i > 20)
                 return 0;
+            if (j - i >= 3 && s[i + 1] == '.' && (unsigned char)(s[i] - '0') < 10) {
+                /* d.ddd...e: what printf's %e and numpy.savetxt write -- the fraction's
+                   digits alone, no point to look for */
+                nfrac = (int)(j - i - 2);
+                if (!fastetl_tail_digits(s + i + 2, nfrac, &mant))
+                    return 0;
+                mant += (uint64_t)(s[i] - '0') * fastetl_pow10_u64[nfrac];
+            } else if (!fastetl_tail_mantissa(s + i, (int)(j - i), &mant, &nfrac)) {
+                return 0;
+            }
             q = e - nfrac;
         }
         if (mant == 0) {
@@ -380,7 +438,13 @@ cdef extern from * nogil:
     }
     """
     int FASTETL_CLINGER_OK
+    ctypedef struct fastetl_u128:
+        uint64_t hi
+        uint64_t lo
+    fastetl_u128 fastetl_mul64(uint64_t a, uint64_t b)
+    fastetl_u128 fastetl_mul64_portable(uint64_t a, uint64_t b)
     int fastetl_eisel_lemire(uint64_t w, int64_t q, uint64_t *bits)
+    int fastetl_eisel_lemire_portable(uint64_t w, int64_t q, uint64_t *bits)
     double fastetl_from_bits(uint64_t b)
     bint fastetl_all8digits(uint64_t v)
     uint64_t fastetl_parse8(uint64_t v)
@@ -399,6 +463,26 @@ cdef extern from * nogil:
     int isinf(double)
 
 DEF MAX_SIG_DIGITS = 19
+
+
+def mul64(uint64_t a, uint64_t b, bint portable=False):
+    """Test hook: the 128-bit product a * b as (high, low) words, by the compiler's product
+    (``__int128``, ``_umul128``, ``__umulh``) or by the portable one every compiler has."""
+    cdef fastetl_u128 r = fastetl_mul64_portable(a, b) if portable else fastetl_mul64(a, b)
+    return r.hi, r.lo
+
+
+def eisel_lemire(uint64_t mant, int64_t exp10, bint portable=False):
+    """Test hook: mant * 10**exp10 (mant >= 1) correctly rounded to a float by the
+    Eisel-Lemire step the converters use, with either 128-bit product (see mul64); None
+    when the step cannot decide (the converters then ask CPython's strtod)."""
+    cdef uint64_t bits = 0
+    cdef int st
+    if mant == 0:
+        raise ValueError("the mantissa must be at least 1")
+    st = (fastetl_eisel_lemire_portable(mant, exp10, &bits) if portable
+          else fastetl_eisel_lemire(mant, exp10, &bits))
+    return None if st != 0 else fastetl_from_bits(bits)
 
 
 cdef inline int is_digit(char c) noexcept nogil:
