@@ -74,15 +74,23 @@ if TYPE_CHECKING:
     from .table import Table, open
 
 
+# The submodules an attribute may load, as the eager imports once did: not ``__main__``
+# (the CLI: importing it runs it), nor ``pandas``/``dask`` (their optional packages), which
+# are imported by name (``import fastetl.pandas``)
+_SUBMODULES = frozenset({
+    "_core", "_version", "api", "bridges", "cli", "dataset", "demo", "dropin", "errors",
+    "infer", "layout", "lineage", "memory", "openlineage", "outset", "pipeline", "profiling",
+    "resume", "rules", "schema", "sidecar", "signals", "sources", "store", "table",
+    "widening",
+})
+
+
 def __getattr__(name: str) -> Any:
     where = _LAZY.get(name)
-    if where is None:  # (a submodule not imported yet, as with the eager imports)
-        try:
-            return importlib.import_module(f".{name}", __name__)
-        except ModuleNotFoundError as e:
-            if e.name != f"{__name__}.{name}":
-                raise
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    if where is None:
+        if name not in _SUBMODULES:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        return importlib.import_module(f".{name}", __name__)
     value = getattr(importlib.import_module(f".{where}", __name__), name)
     globals()[name] = value
     return value
