@@ -5,6 +5,7 @@ the file, and wherever the blocks are cut, the thing checked stands."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas
 import pytest
 
@@ -125,6 +126,49 @@ def test_columns_grow_past_the_first_blocks_guess(tmp_path):
     _write(p, long + short)
     got = own(p)
     assert len(got) == len(long) + len(short)
+
+
+def _narrow_then_wide(tmp_path):
+    # short rows first, then rows 300 times as long: the first block's rows per byte
+    # over-guess the rows of the whole input about 4 times
+    short = [b"%d,%d.5,y,v\n" % (i, i % 1000) for i in range(300_000)]
+    wide = [b"%d,%d.5,%s,w\n" % (i, i, b"x" * 5_000) for i in range(1_500)]
+    p = tmp_path / "narrow-wide.csv"
+    _write(p, short + wide)
+    return p, len(short) + len(wide)
+
+
+def _owner_bytes(column) -> int:
+    """The bytes of the array that owns a frame column's numbers."""
+    arr = column.to_numpy()
+    while isinstance(arr.base, np.ndarray):
+        arr = arr.base
+    return arr.nbytes
+
+
+def test_a_first_blocks_guess_far_over_is_given_back(tmp_path):
+    p, rows = _narrow_then_wide(tmp_path)
+    got = own(p)  # (equal to pandas')
+    assert len(got) == rows
+    for name in ("id", "price"):
+        assert _owner_bytes(got[name]) <= 8 * rows * 1.25 + 8 * 1024, name
+
+
+def test_a_guess_that_cannot_be_allocated_grows_as_the_rows_come(tmp_path, monkeypatch):
+    # (the guess of 4 times the rows refused as a strict-overcommit system refuses it)
+    p, rows = _narrow_then_wide(tmp_path)
+    arrays = pandas_columns.ColumnWriter._arrays
+    refused = []
+
+    def strict(self, cap):
+        if cap > 2 * rows:
+            refused.append(cap)
+            raise MemoryError(f"Unable to allocate {cap} rows")
+        return arrays(self, cap)
+
+    monkeypatch.setattr(pandas_columns.ColumnWriter, "_arrays", strict)
+    got = own(p)
+    assert refused and len(got) == rows
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])

@@ -150,15 +150,28 @@ class ColumnWriter:
         first block's rows per byte (and a tenth more: the pages past the last row are
         never touched, so never resident), then twice as many each time."""
         cap = max(need, 2 * self._cap)
+        guess = cap
         if not self._cap and per_byte is not None and self.size:
-            cap = max(cap, int(self.size * per_byte * 1.1) + 1024)
+            guess = max(cap, int(self.size * per_byte * 1.1) + 1024)
+        try:
+            new_out = self._arrays(guess)
+        except MemoryError:  # (a narrow first block over-guesses: rows that grow
+            if guess == cap:  # wider later; columns() gives the room back)
+                raise
+            guess, new_out = cap, self._arrays(cap)
+        self._out.update(new_out)
+        self._cap = guess
+
+    def _arrays(self, cap: int) -> dict[str, np.ndarray]:
+        """Room for ``cap`` rows of each number column, holding the rows placed so far."""
+        out = {}
         for name, typ, _, _ in self._cols:
             if typ != "text":
                 new = np.empty(cap, self.dtype[name])
                 if self.rows:
                     new[: self.rows] = self._out[name][: self.rows]
-                self._out[name] = new
-        self._cap = cap
+                out[name] = new
+        return out
 
     def _chunks_of(
         self, recs: np.ndarray, text: Any
@@ -198,7 +211,12 @@ class ColumnWriter:
                 chunks, self._chunks[name] = self._chunks[name], []
                 arrays[name] = pa.chunked_array(chunks, type=pa.large_string())
             elif name in self._out:
-                arrays[name] = self._out.pop(name)[: self.rows]
+                whole = self._out.pop(name)
+                arrays[name] = whole[: self.rows]
+                if len(whole) > self.rows + (self.rows >> 2) + 1024:
+                    # (the first block's guess was far over: rows grew wider after it;
+                    # the frame must not keep the unused room alive)
+                    arrays[name] = arrays[name].copy()
             else:
                 arrays[name] = np.empty(0, self.dtype[name])
             parts, self._masks[name] = self._masks[name], []
