@@ -77,6 +77,31 @@ def _check(table: fastetl.Table, want: dict[str, list]) -> None:
     assert [v if isinstance(v, str) else v.decode() for v in table["tag"]] == want["tag"]
 
 
+def test_a_file_with_a_bom_read_with_no_schema_is_read_by_every_thread(tmp_path, monkeypatch):
+    # inference says utf-8-sig for it: the threads still read it straight into the result
+    from fastetl import api, pipeline
+
+    rows = [r[:3] for r in _rows(20_000, seed=3)]  # (no tag: it would be a category)
+    src = _write(tmp_path / "in.csv", ["id", "x", "n"], rows, bom=True)
+    seen = []
+
+    def spy(*args, **kwargs):
+        out = pipeline.read_plain_file(*args, **kwargs)
+        seen.append(out is not None)
+        return out
+
+    monkeypatch.setattr(api, "read_plain_file", spy)
+    many = fastetl.read_csv(src, workers=2, block_size=64 << 10)
+    assert many.schema.dialect.encoding == "utf-8-sig"
+    assert seen == [True]
+    with open(src, newline="", encoding="utf-8-sig") as fh:
+        want = list(csv.reader(fh))[1:]
+    assert many["id"].tolist() == [int(r[0]) for r in want]
+    assert many["x"].tolist() == [float(r[1]) for r in want]
+    monkeypatch.undo()
+    assert many.array.tobytes() == fastetl.read_csv(src, workers=1).array.tobytes()
+
+
 @pytest.mark.parametrize("block_size", [64 << 10, 100_000, 300_000])  # (2+ blocks: 2+ threads)
 @pytest.mark.parametrize("workers", [2, 3])
 @pytest.mark.parametrize(

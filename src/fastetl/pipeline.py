@@ -2138,7 +2138,8 @@ def plain_file_applies(schema: Schema, header_and_quote: bool = False) -> bool:
         return False
     if d.escape is not None or d.ragged != "strict":
         return False
-    if d.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+    # (utf-8-sig: what inference says of a file with a BOM, which the read skips)
+    if d.encoding.lower().replace("_", "-") not in ("utf-8", "utf8", "utf-8-sig"):
         return False
     if schema.text_names or has_rules(schema):
         return False
