@@ -515,3 +515,42 @@ def test_quantiles_exact_from_the_value_counts_past_the_held_values(tmp_path):
         h = c["histogram"]
         assert h["counts_from"] == "exact"
         assert h["counts"] == np.histogram(x, bins=h["edges"])[0].tolist()
+
+
+def test_many_chunks_on_two_workers_equal_one_worker_and_pandas(tmp_path):
+    """A CSV of several fold chunks (the chunk buffers filled again once folded) and
+    many blocks: 2 workers give the 1-worker profile, and its exact statistics are
+    pandas' / numpy's."""
+    rng = np.random.default_rng(5)
+    n = 300_000  # ~5 chunks of 65,536 records
+    k = rng.integers(-1000, 1000, size=n)
+    x = np.round(rng.normal(3.0, 2.0, size=n), 3)
+    m = rng.integers(0, 7, size=n).astype(str).astype(object)
+    m[rng.random(n) < 0.15] = ""
+    path = tmp_path / "chunks.csv"
+    pd.DataFrame({"k": k, "x": x, "m": m}).to_csv(path, index=False)
+    schema = {
+        "dialect": {"null_values": [""]},
+        "columns": [{"name": "k", "type": "int32"}, {"name": "x", "type": "float64"},
+                    {"name": "m", "type": "int8", "nullable": True}],
+    }  # fmt: skip
+    runs = [fastetl.profile(path, schema, workers=w, block_size=bs).to_dict()
+            for w, bs in ((1, None), (2, 64 * 1024))]  # fmt: skip
+    assert _strip(runs[0]) == _strip(runs[1])
+    df = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    d = runs[1]
+    assert d["rows"] == n and d["bad_rows"]["count"] == 0
+    cols = {c["name"]: c for c in d["columns"]}
+    for name in ("k", "x", "m"):
+        c, s = cols[name], df[name].dropna().astype(float)
+        assert c["count"] == len(s) and c["nulls"] == int(df[name].isna().sum())
+        assert c["min"] == s.min() and c["max"] == s.max()
+        assert c["mean"] == pytest.approx(s.mean(), rel=1e-12)
+        assert c["std"] == pytest.approx(s.std(), rel=1e-9)  # (ddof 1, as pandas)
+        assert c["distinct"] == s.nunique() and c["distinct_exact"]
+        vc = s.value_counts()
+        assert [c2 for _, c2 in c["top"]] == vc.iloc[: len(c["top"])].tolist()
+    for name in ("k", "m"):  # few distinct values: quantiles from the exact counts
+        want = np.quantile(df[name].dropna().to_numpy(float), list(QS.values()))
+        got = [cols[name]["quantiles"][q] for q in QS]
+        assert got == pytest.approx(want.tolist(), rel=1e-12)

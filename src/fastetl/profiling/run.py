@@ -31,6 +31,7 @@ from ..errors import OutputError, ParseError, SchemaError
 from ..pipeline import run as _run_pipeline
 from ..schema import Schema
 from ..sources import open_source
+from ..store import _copy_records
 from ..table import Table
 from .fold import Limits, TableState
 from .report import Profile
@@ -59,14 +60,18 @@ class _Folder:
         self._queue: queue.Queue[Future[TableState] | None] = queue.Queue(self.workers + 1)
         self._error: BaseException | None = None
         self._stop = False
+        # chunks folded, handed back to the writer to fill again: warm pages, not fresh
+        self.free: list[np.ndarray] = []
         self._merger = threading.Thread(
             target=self._merge_all, name="fastetl-profile-merge", daemon=True
         )
         self._merger.start()
 
-    def _fold(self, records: np.ndarray) -> TableState:
+    def _fold(self, records: np.ndarray, reuse: bool) -> TableState:
         part = self.state.fork()
         part.add(records)
+        if reuse:
+            self.free.append(records)
         return part
 
     def _merge_all(self) -> None:
@@ -86,10 +91,11 @@ class _Folder:
         if self._error is not None:
             raise self._error
 
-    def submit(self, records: np.ndarray) -> None:
-        """Fold ``records`` (owned by the folder from now on)."""
+    def submit(self, records: np.ndarray, reuse: bool = False) -> None:
+        """Fold ``records`` (owned by the folder from now on; ``reuse``: put in
+        ``free`` once folded)."""
         self._raise()
-        self._queue.put(self._pool.submit(self._fold, records))
+        self._queue.put(self._pool.submit(self._fold, records, reuse))
 
     def finish(self) -> TableState:
         try:
@@ -141,13 +147,22 @@ class FoldingWriter:
         while at < n:
             room = len(self._stage) - self._fill
             k = min(room, n - at)
-            self._stage[self._fill : self._fill + k] = records[at : at + k]
+            # as bytes: numpy's field-by-field copy of a structured array was ~10 % of
+            # a CSV profile's CPU (46 of ~450 CPU-ms for 200,000 demo orders)
+            _copy_records(self._stage[self._fill : self._fill + k], records[at : at + k])
             self._fill += k
             at += k
             if self._fill == len(self._stage):
-                self._folder.submit(self._stage)
-                self._stage = np.empty(self.window_rows, dtype=self.dtype)
-                self._fill = 0
+                self._submit_stage()
+
+    def _submit_stage(self) -> None:
+        free = getattr(self._folder, "free", None)  # (a _Calls' function may keep its chunk)
+        if free is None:
+            self._folder.submit(self._stage)
+        else:
+            self._folder.submit(self._stage, True)
+        self._stage = free.pop() if free else np.empty(self.window_rows, dtype=self.dtype)
+        self._fill = 0
 
     def flush(self) -> None:
         if self._fill:
