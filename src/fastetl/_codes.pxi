@@ -3,6 +3,10 @@
 # committer, or the worker that parsed the block when its table is known already).
 #
 # Included by _core.pyx.
+#
+# A block's pass takes tens of microseconds: the GIL is let go only for passes far longer
+# (taking it back waits for the thread holding it, up to the switch interval: 5 ms).
+DEF _CODES_NOGIL_FROM = 1 << 17  # (records or table entries)
 
 cdef extern from * nogil:
     """
@@ -70,18 +74,47 @@ cdef inline uint64_t _code_at(const unsigned char *p, int size) noexcept nogil:
     return b64
 
 
+cdef bint _identity(const int64_t *table, Py_ssize_t count) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(count):
+        if table[j] != j:
+            return False
+    return True
+
+
+cdef Py_ssize_t _remap(unsigned char *p, Py_ssize_t n, Py_ssize_t itemsize, Py_ssize_t offset,
+                       int size, const int64_t *table, Py_ssize_t m, Py_ssize_t null_offset,
+                       int null_size, uint64_t null_mask) noexcept nogil:
+    """remap_codes's work: -1 (nothing written) where a valued code has a negative entry
+    (looked for only where the table has one), else how many codes had no entry."""
+    cdef Py_ssize_t i
+    cdef uint64_t code
+    cdef bint nullable = null_offset >= 0 and null_mask != 0
+    for i in range(m):
+        if table[i] < 0:  # (only after a dictionary filled up: see the pipeline's _extend_maps)
+            for i in range(n):
+                if nullable and _code_at(p + i * itemsize + null_offset, null_size) & null_mask:
+                    continue
+                code = _code_at(p + i * itemsize + offset, size)
+                if code >= <uint64_t>m or table[code] < 0:
+                    return -1
+            break
+    return fastetl_remap(p, n, itemsize, offset, size, table, m,
+                         null_offset if nullable else -1, null_size, null_mask)
+
+
 def identity_codes(const int64_t[::1] table, Py_ssize_t count):
     """Whether ``table`` maps every local code below ``count`` to itself (then a block
     whose codes are all below ``count`` needs no remap)."""
-    cdef Py_ssize_t j
-    cdef bint same = True
+    cdef bint same
     if count > table.shape[0]:
         return False
+    if count == 0:
+        return True
+    if count < _CODES_NOGIL_FROM:
+        return _identity(&table[0], count)
     with nogil:
-        for j in range(count):
-            if table[j] != j:
-                same = False
-                break
+        same = _identity(&table[0], count)
     return same
 
 
@@ -94,11 +127,9 @@ def remap_codes(unsigned char[::1] recs, Py_ssize_t n, Py_ssize_t itemsize,
     code.  False, and nothing written, when a valued record's code has a negative
     entry; True once remapped.  Every code is below ``len(table)`` (a parser's codes are
     below its dictionary's count): one past it is an internal error."""
-    cdef Py_ssize_t i, left = 0, m = table.shape[0]
-    cdef const unsigned char *p
-    cdef uint64_t code
+    cdef Py_ssize_t left, m = table.shape[0]
+    cdef const int64_t *t = &table[0] if m else NULL
     cdef bint nullable = null_offset >= 0 and null_mask != 0
-    cdef bint ok = True, holes = False
     if size not in (1, 2, 4, 8) or (nullable and null_size not in (1, 2, 4, 8)):
         raise ValueError(f"a code of {size} bytes, null word of {null_size}")
     if n < 0 or n * itemsize > recs.shape[0] or offset < 0 or offset + size > itemsize:
@@ -107,24 +138,13 @@ def remap_codes(unsigned char[::1] recs, Py_ssize_t n, Py_ssize_t itemsize,
         raise ValueError("the records do not hold the null word")
     if n == 0:
         return True
-    p = &recs[0]
-    with nogil:
-        for i in range(m):
-            if table[i] < 0:
-                holes = True
-                break
-        if holes:  # (only after a dictionary filled up: see the pipeline's _extend_maps)
-            for i in range(n):
-                if nullable and _code_at(p + i * itemsize + null_offset, null_size) & null_mask:
-                    continue
-                code = _code_at(p + i * itemsize + offset, size)
-                if code >= <uint64_t>m or table[code] < 0:
-                    ok = False
-                    break
-        if ok:
-            left = fastetl_remap(&recs[0], n, itemsize, offset, size,
-                                 &table[0] if m else NULL, m,
-                                 null_offset if nullable else -1, null_size, null_mask)
-    if left:
+    if n < _CODES_NOGIL_FROM and m < _CODES_NOGIL_FROM:
+        left = _remap(&recs[0], n, itemsize, offset, size, t, m, null_offset, null_size,
+                      null_mask)
+    else:
+        with nogil:
+            left = _remap(&recs[0], n, itemsize, offset, size, t, m, null_offset, null_size,
+                          null_mask)
+    if left > 0:
         raise AssertionError(f"internal error: {left} category codes past their table")
-    return ok
+    return left == 0
