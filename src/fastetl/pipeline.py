@@ -1664,15 +1664,15 @@ class _Committer:
         self.unmapped = 0  # how many -1s the maps hold
         # per learned category: where its code is in a record, and its null bit's word
         dtype = binding.schema.dtype()
+        fields: Any = dtype.fields
         self.places: list[tuple[int, int, int, int, int]] = []
         for i, col in self.learned:
-            offset, size = dtype.fields[col.name][1], dtype[col.name].itemsize  # type: ignore[index]
+            offset, size = fields[col.name][1], dtype[col.name].itemsize
             bit = binding.fields[i].null_bit  # type: ignore[union-attr]
             null_offset, null_size, mask = -1, 8, 0
             if bit >= 0:
                 name = _null_field(bit)
-                null_offset, null_size = dtype.fields[name][1], dtype[name].itemsize  # type: ignore[index]
-                mask = 1 << (bit % 64)
+                null_offset, null_size, mask = fields[name][1], dtype[name].itemsize, 1 << bit % 64
             self.places.append((offset, size, null_offset, null_size, mask))
         self.checker: Checker | None = None
         if has_rules(binding.schema):
