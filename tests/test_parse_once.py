@@ -165,3 +165,40 @@ def test_errors_and_policies_unchanged(tmp_path):
     assert str(e1.value) == str(e2.value) and "line 3" in str(e1.value)
     t = fastetl.read_csv(bad, on_error="skip")
     assert list(t["a"]) == [1, 6] and t.meta["rows_skipped"] == 1
+
+
+@pytest.mark.parametrize("side", [-1, 1])
+def test_with_schema_either_side_of_the_small_input(tmp_path, side):
+    """A read with its schema of at most SMALL_INPUT_BYTES goes into an ordinary array of
+    its line count, a bigger one into a reservation: both hold what csv and int()/float()
+    read, every row, and the result has exactly its rows."""
+    from fastetl.api import SMALL_INPUT_BYTES
+
+    rows, size, i = [], len("id,x,s\n"), 0
+    while size < SMALL_INPUT_BYTES + side * 200:
+        r = [str(i * 13 - 7), repr(i / 3), f'"q,{i}"' if i % 4 == 0 else f"s{i}"]
+        line = ",".join(r) + "\n"
+        if size + len(line) > SMALL_INPUT_BYTES + side * 200:
+            break
+        rows.append(r)
+        size += len(line)
+        i += 1
+    data = ("id,x,s\n" + "".join(",".join(r) + "\n" for r in rows)).encode()
+    assert (len(data) <= SMALL_INPUT_BYTES) == (side < 0)
+    path = tmp_path / "s.csv"
+    path.write_bytes(data)
+    schema = {
+        "dialect": {"delimiter": ",", "quote": '"', "header": True},
+        "columns": [
+            {"name": "id", "type": "int64"},
+            {"name": "x", "type": "float64"},
+            {"name": "s", "type": "str", "width": 12},
+        ],
+    }
+    want = list(csv.reader(io.StringIO(data.decode())))[1:]
+    for src in (path, data):
+        t = fastetl.read_csv(src, schema)
+        assert len(t.array) == len(want) == t.meta["rows"]
+        assert list(t["id"]) == [int(r[0]) for r in want]
+        assert list(t["x"]) == [float(r[1]) for r in want]
+        assert list(t["s"]) == [r[2] for r in want]

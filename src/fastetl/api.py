@@ -942,12 +942,19 @@ def _append_schema(before: dict[str, Any], schema: Any, dst: Path) -> Schema:
     return given
 
 
+SMALL_INPUT_BYTES = 1 << 20  # estimate_rows counts every line of an input this small
+
+
 def _array_writer(sch: Schema, source: Any) -> ArrayWriter:
     """Where read_csv puts the records: room reserved once, twice the estimate from a
     buffer's or file's size, else (stdin, pipes, compressed input) a fixed reservation
     of address space; the array moves only if that is not enough."""
     dtype = sch.dtype()
     rows = estimate_rows(source)
+    if source.is_buffer and len(source.buffer) <= SMALL_INPUT_BYTES:
+        # its lines counted whole: an ordinary array of that many rows, no reservation
+        # (whose page-making thread, copy out of a small result and unmapping cost more)
+        return ArrayWriter(dtype, capacity=rows)
     if source.is_buffer:
         reserve = 2 * rows * dtype.itemsize + (1 << 20)
         text = len(source.buffer) + (1 << 20)  # (a value's text is never longer than its field)
