@@ -31,6 +31,7 @@ def _two_parses(src):
 
 def _same(got, want) -> None:
     assert got.meta == want.meta
+    assert got.schema == want.schema == fastetl.Schema.from_dict(want.meta["schema"])
     assert got.array.dtype == want.array.dtype
     assert len(got.array) == len(want.array)
     for name in want.meta["schema"]["columns"]:
@@ -187,14 +188,8 @@ def test_with_schema_either_side_of_the_small_input(tmp_path, side):
     assert (len(data) <= SMALL_INPUT_BYTES) == (side < 0)
     path = tmp_path / "s.csv"
     path.write_bytes(data)
-    schema = {
-        "dialect": {"delimiter": ",", "quote": '"', "header": True},
-        "columns": [
-            {"name": "id", "type": "int64"},
-            {"name": "x", "type": "float64"},
-            {"name": "s", "type": "str", "width": 12},
-        ],
-    }
+    types = {"id": {"type": "int64"}, "x": {"type": "float64"}, "s": {"type": "str", "width": 12}}
+    schema = {"dialect": {"header": True}, "columns": [{"name": n} | t for n, t in types.items()]}
     want = list(csv.reader(io.StringIO(data.decode())))[1:]
     for src in (path, data):
         t = fastetl.read_csv(src, schema)

@@ -1162,4 +1162,4 @@ def _table(
         **_counts(result, on_error),
         **_decoding(sch, result),
     }
-    return Table.from_array(array, meta, text if sch.text_names else None)
+    return Table.from_array(array, meta, text if sch.text_names else None, sch)
