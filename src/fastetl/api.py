@@ -198,11 +198,13 @@ def _resolve(
     infer_rows: int | str | None,
     on_error: str,
     options: dict[str, Any] | None = None,
+    keep: list | None = None,
 ) -> tuple[Src, Schema]:
     """The input (spooled if it must be read twice) and the schema (given or inferred).
     ``options``: the value-spelling, row-structure and partial-schema keywords given
     (not None): with a schema, the first two replace its dialect's; without one, they
-    all go to inference, which sniffs what was not given."""
+    all go to inference, which sniffs what was not given.  ``keep``: inference's
+    records of an input its sample covered whole (see :func:`infer_schema`'s ``_keep``)."""
     options = {k: v for k, v in (options or {}).items() if v is not None}
     if schema is not None:
         if infer_rows is not None:
@@ -225,7 +227,7 @@ def _resolve(
     src = _seekable(src)
     try:
         rows = 10_000 if infer_rows is None else infer_rows
-        return src, infer_schema(src, infer_rows=rows, on_error=on_error, **options)
+        return src, infer_schema(src, infer_rows=rows, on_error=on_error, _keep=keep, **options)
     except ParseError as e:
         raise inference_error(e, on_error) from None
 
@@ -940,12 +942,19 @@ def _append_schema(before: dict[str, Any], schema: Any, dst: Path) -> Schema:
     return given
 
 
+SMALL_INPUT_BYTES = 1 << 20  # estimate_rows counts every line of an input this small
+
+
 def _array_writer(sch: Schema, source: Any) -> ArrayWriter:
     """Where read_csv puts the records: room reserved once, twice the estimate from a
     buffer's or file's size, else (stdin, pipes, compressed input) a fixed reservation
     of address space; the array moves only if that is not enough."""
     dtype = sch.dtype()
     rows = estimate_rows(source)
+    if source.is_buffer and len(source.buffer) <= SMALL_INPUT_BYTES:
+        # its lines counted whole: an ordinary array of that many rows, no reservation
+        # (whose page-making thread, copy out of a small result and unmapping cost more)
+        return ArrayWriter(dtype, capacity=rows)
     if source.is_buffer:
         reserve = 2 * rows * dtype.itemsize + (1 << 20)
         text = len(source.buffer) + (1 << 20)  # (a value's text is never longer than its field)
@@ -1079,7 +1088,14 @@ def read_csv(
         raise ValueError('on_error="reject" needs rejects=, the file to write bad rows to')
     reading = {k: params[k] for k in READING_OPTIONS}
     widen = schema is None if widen is None else widen
-    src, sch = _resolve(src, schema, infer_rows, on_error, reading)
+    # a small input inference reads whole is parsed once: its check's records are kept
+    kept: list | None = [] if _parse_once(src, schema, on_error, rejects) else None
+    src, sch = _resolve(src, schema, infer_rows, on_error, reading, kept)
+    if kept:
+        array, text, result = kept
+        with open_source(src, sch.dialect.encoding) as source:
+            facts = source.facts()
+        return _table(array, text, result, facts, sch, on_error)
     if widen:
         src = _seekable(src)  # a widening reads the input again
     pos = _tell(src, widen)
@@ -1122,6 +1138,22 @@ def read_csv(
             return writer.result(), writer.text(), result, source.facts(), sch
 
     array, text, result, facts, sch = widening.converting(sch, on_error, widen, attempt)
+    return _table(array, text, result, facts, sch, on_error)
+
+
+def _parse_once(src: Src, schema: Any, on_error: str, rejects: Any) -> bool:
+    """Whether read_csv may take inference's records as its result (a path or bytes,
+    no schema, bad rows raised): then a small input is parsed once, not twice."""
+    if schema is not None or on_error != "raise" or rejects is not None:
+        return False
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        return True
+    return isinstance(src, (str, os.PathLike)) and src != "-" and not is_stream_path(src)
+
+
+def _table(
+    array: Any, text: Any, result: RunResult, facts: dict[str, Any], sch: Schema, on_error: str
+) -> Table:
     meta = {
         "schema": sch.to_dict(),
         "rows": result.rows,
@@ -1130,4 +1162,4 @@ def read_csv(
         **_counts(result, on_error),
         **_decoding(sch, result),
     }
-    return Table.from_array(array, meta, text if sch.text_names else None)
+    return Table.from_array(array, meta, text if sch.text_names else None, sch)

@@ -2193,18 +2193,26 @@ def widen_for(schema: Schema, error: BaseException) -> Schema | None:
     )
 
 
-def _check_sample(data: bytes, header: bool, rows: int = 1 << 14):
+def _check_sample(data: bytes, header: bool, rows: int = 1 << 14, keep: list | None = None):
     """A check that converts the sample (UTF-8 bytes, ``rows`` rows) with the real
-    converter."""
+    converter.  With ``keep`` (the sample is the whole input), the records of the run
+    that passes are kept: ``keep`` ends as ``[records, text, RunResult]``, the read's
+    result without a second parse."""
     from .pipeline import run  # late: the pipeline is not needed to sniff
+    from .store import ArrayWriter
 
     def check(schema: Schema) -> None:
         d = schema.dialect.to_dict() | {"encoding": "utf-8", "header": header}
         schema = schema.replace(dialect=Dialect.from_dict(d))
         with open_source(data, "utf-8") as source:
-            # (a window for the sample's rows: 16,384 wide rows zeroed cost more than
-            # checking them)
-            run(source, schema, _DiscardWriter(schema.dtype(), max(1, min(rows + 1, 1 << 14))))
+            if keep is None:
+                # (a window for the sample's rows: 16,384 wide rows zeroed cost more
+                # than checking them)
+                run(source, schema, _DiscardWriter(schema.dtype(), max(1, min(rows + 1, 1 << 14))))
+                return
+            writer = ArrayWriter(schema.dtype(), capacity=rows + 1)
+            result = run(source, schema, writer)
+            keep[:] = [writer.result(), writer.text(), result]
 
     return check
 
@@ -2420,6 +2428,7 @@ def infer_schema(
     skip_initial_space: bool | None = None,
     ragged: str | None = None,
     lenient_quotes: bool | None = None,
+    _keep: list | None = None,
 ) -> Schema:
     """Infer the schema of the CSV ``src`` (a path, a bytes-like object or a seekable
     binary file object, whose position is restored).
@@ -2455,6 +2464,11 @@ def infer_schema(
     Dates such as ``01/02/2024`` where every sampled date fits both day-first and
     month-first are read day-first unless ``dayfirst=False``; the choice and the columns
     it concerns are recorded in the ``inferred`` facts (``date_order``).
+
+    ``_keep`` (for :func:`fastetl.read_csv`): a list that gets ``[records, text,
+    RunResult]`` when the sample was the whole input and its check's records are what
+    reading the input with the schema gives (UTF-8, header names kept, no row left out):
+    the input is then parsed once; else it stays empty.
     """
     if dayfirst not in (None, True, False):
         raise SchemaError(f"dayfirst must be true, false or None, got {dayfirst!r}")
@@ -2581,9 +2595,12 @@ def infer_schema(
     )
     schema = Schema(columns=tuple(cols), dialect=check_dialect)
     data = _sample_bytes(sample, names)
+    # the sample is the input: the passing check's records are the read's (one parse)
+    whole = sample.complete and not renamed and not sample.left_out and _is_utf8(sn.encoding)
+    kept: list | None = [] if _keep is not None and whole else None
     schema = _fit(
         schema,
-        _check_sample(data, sample.header is not None, sample.nrows),
+        _check_sample(data, sample.header is not None, sample.nrows, kept),
         stats,
         MAX_PASSES + 16 * len(cols),
         fixed=fixed,
@@ -2614,6 +2631,8 @@ def infer_schema(
         )
         if final.dialect.encoding != sn.encoding:  # bytes past the sample decided it
             facts["encoding"] = {"name": final.dialect.encoding, "how": "full pass"}
+    if kept:
+        _keep[:] = kept
     return final
 
 

@@ -1,0 +1,199 @@
+"""read_csv without a schema parses an input once when inference's sample is all of it.
+
+The sample check converts the sample's rows with the real converter; when those rows
+are every row of the input (a small UTF-8 file), read_csv keeps that run's records
+instead of parsing the input again.  The reference is the two-parse path it replaces:
+``infer_schema`` then ``read_csv`` with that schema (what ``read_csv(path)`` did before),
+compared value by value, with the same schema, meta and errors; and Python's ``csv``
+module and ``int``/``float`` for what the rows hold.  No timing is asserted.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import fastetl
+from fastetl.errors import ParseError
+from fastetl.infer import DEFAULT_INFER_ROWS, infer_schema
+
+
+def _two_parses(src):
+    """What read_csv(src) gave before: inference, then a read with its schema."""
+    return fastetl.read_csv(src, infer_schema(src, infer_rows=DEFAULT_INFER_ROWS))
+
+
+def _same(got, want) -> None:
+    assert got.meta == want.meta
+    assert got.schema == want.schema == fastetl.Schema.from_dict(want.meta["schema"])
+    assert got.array.dtype == want.array.dtype
+    assert len(got.array) == len(want.array)
+    for name in want.meta["schema"]["columns"]:
+        n = name["name"]
+        if name["type"] == "skip":
+            continue
+        a, b = got[n], want[n]
+        if isinstance(b, np.ndarray) and b.dtype.kind in "fmM":
+            np.testing.assert_array_equal(a, b)  # (NaN equals NaN here, NaT NaT)
+            assert a.dtype == b.dtype
+        else:
+            assert list(a) == list(b)
+
+
+def _kept(src) -> bool:
+    """Whether inference keeps its records of ``src`` (the one-parse path applies)."""
+    keep: list = []
+    infer_schema(src, infer_rows=DEFAULT_INFER_ROWS, _keep=keep)
+    return bool(keep)
+
+
+_words = st.text(alphabet='ab,"\n xé', min_size=0, max_size=6)
+_cells = st.one_of(
+    st.integers(-(2**63), 2**64 - 1).map(str),
+    st.integers(-300, 300).map(str),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.dates().map(lambda d: d.isoformat()),
+    st.sampled_from(["", "true", "false", "NA", "2023-02-30", "1e5", "0x10", "-0"]),
+    _words,
+)
+
+
+@st.composite
+def _tables(draw):
+    ncols = draw(st.integers(1, 5))
+    # a column's cells from one or two kinds: inference and its check widen
+    kinds = [draw(st.lists(_cells, min_size=1, max_size=2)) for _ in range(ncols)]
+    nrows = draw(st.integers(0, 30))
+    rows = [[draw(st.sampled_from(kinds[j])) for j in range(ncols)] for _ in range(nrows)]
+    names = [f"c{j}" for j in range(ncols)]
+    return names, rows, draw(st.sampled_from(["\n", "\r\n"])), draw(st.booleans())
+
+
+def _write(names, rows, end: str = "\n", bom: bool = False) -> bytes:
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator=end)
+    w.writerow(names)
+    w.writerows(rows)
+    return (b"\xef\xbb\xbf" if bom else b"") + out.getvalue().encode()
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(table=_tables())
+def test_one_parse_equals_two(tmp_path, table):
+    names, rows, end, bom = table
+    data = _write(names, rows, end, bom)
+    path = tmp_path / "t.csv"
+    path.write_bytes(data)
+    try:
+        want = _two_parses(path)
+    except (ParseError, fastetl.SchemaError) as e:  # the same error, the same words
+        with pytest.raises(type(e)) as got:
+            fastetl.read_csv(path)
+        assert str(got.value) == str(e)
+        return
+    got = fastetl.read_csv(path)
+    _same(got, want)
+    _same(fastetl.read_csv(data), _two_parses(data))
+    # the rows are csv's rows, and the path taken was the one-parse one
+    text = data.decode("utf-8-sig")
+    assert got.meta["rows"] == len(list(csv.reader(io.StringIO(text, newline="")))) - 1
+    assert _kept(path)
+
+
+def test_values_against_python(tmp_path):
+    """The kept records hold the values Python reads from the text (not only the same
+    as the two-parse path): ints by int(), floats by float(), text by csv."""
+    rows = [[str(i * 37 - 500), repr(i / 7), f"w,{i}" if i % 3 else ""] for i in range(2000)]
+    path = tmp_path / "v.csv"
+    path.write_bytes(_write(["i", "x", "s"], rows))
+    assert _kept(path)
+    t = fastetl.read_csv(path)
+    assert list(t["i"]) == [int(r[0]) for r in rows]
+    assert all(float(r[1]) == v for r, v in zip(rows, t["x"], strict=True))
+    s = ["" if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in t["s"]]
+    assert s == [r[2] for r in rows]
+
+
+@pytest.mark.parametrize("extra", [0, 1, 2_500])
+def test_just_over_the_sample(tmp_path, extra):
+    """At the sample's row count the input is parsed once; one row more and it is read
+    again from the file (the sample's windows are not every row): both right."""
+    n = DEFAULT_INFER_ROWS + extra
+    rows = [[str(i), str(i % 200 - 100), f"name {i}"] for i in range(n)]
+    rows[-1][1] = "70000"  # past the sample's head: widened when the input is read again
+    path = tmp_path / "n.csv"
+    path.write_bytes(_write(["id", "v", "s"], rows))
+    assert _kept(path) == (extra == 0)
+    t = fastetl.read_csv(path)
+    assert list(t["id"]) == [int(r[0]) for r in rows]
+    assert list(t["v"]) == [int(r[1]) for r in rows]
+    assert list(t["s"]) == [r[2] for r in rows]
+    _same(t, _two_parses(path)) if extra == 0 else None
+
+
+def test_renamed_header_and_other_encodings_read_twice(tmp_path):
+    """Inputs whose check differs from the read (renamed duplicate names, a non-UTF-8
+    encoding) keep the two-parse path, and read what csv reads."""
+    dup = tmp_path / "dup.csv"
+    dup.write_bytes(b"a,a,b\n1,2,x\n3,4,y\n")
+    assert not _kept(dup)
+    t = fastetl.read_csv(dup)
+    assert t.meta["header"] == ["a", "a", "b"]
+    _same(t, _two_parses(dup))
+    latin = tmp_path / "latin.csv"
+    text = "nome,n\n" + "".join(f"José {i},{i}\n" for i in range(50))
+    latin.write_bytes(text.encode("latin-1"))
+    t = fastetl.read_csv(latin)
+    assert list(t["nome"]) == [r[0] for r in list(csv.reader(io.StringIO(text)))[1:]]
+    _same(t, _two_parses(latin))
+
+
+def test_errors_and_policies_unchanged(tmp_path):
+    """A malformed row: the same one-line error with or without the kept records; under
+    skip the row is left out as before (that path parses twice)."""
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"a,b\n1,2\n3,4,5\n6,7\n")
+    with pytest.raises(ParseError) as e1:
+        fastetl.read_csv(bad)
+    with pytest.raises(ParseError) as e2:
+        infer_schema(bad, infer_rows=DEFAULT_INFER_ROWS)
+    assert str(e1.value) == str(e2.value) and "line 3" in str(e1.value)
+    t = fastetl.read_csv(bad, on_error="skip")
+    assert list(t["a"]) == [1, 6] and t.meta["rows_skipped"] == 1
+
+
+@pytest.mark.parametrize("side", [-1, 1])
+def test_with_schema_either_side_of_the_small_input(tmp_path, side):
+    """A read with its schema of at most SMALL_INPUT_BYTES goes into an ordinary array of
+    its line count, a bigger one into a reservation: both hold what csv and int()/float()
+    read, every row, and the result has exactly its rows."""
+    from fastetl.api import SMALL_INPUT_BYTES
+
+    rows, size, i = [], len("id,x,s\n"), 0
+    while size < SMALL_INPUT_BYTES + side * 200:
+        r = [str(i * 13 - 7), repr(i / 3), f'"q,{i}"' if i % 4 == 0 else f"s{i}"]
+        line = ",".join(r) + "\n"
+        if size + len(line) > SMALL_INPUT_BYTES + side * 200:
+            break
+        rows.append(r)
+        size += len(line)
+        i += 1
+    data = ("id,x,s\n" + "".join(",".join(r) + "\n" for r in rows)).encode()
+    assert (len(data) <= SMALL_INPUT_BYTES) == (side < 0)
+    path = tmp_path / "s.csv"
+    path.write_bytes(data)
+    types = {"id": {"type": "int64"}, "x": {"type": "float64"}, "s": {"type": "str", "width": 12}}
+    schema = {"dialect": {"header": True}, "columns": [{"name": n} | t for n, t in types.items()]}
+    want = list(csv.reader(io.StringIO(data.decode())))[1:]
+    for src in (path, data):
+        t = fastetl.read_csv(src, schema)
+        assert len(t.array) == len(want) == t.meta["rows"]
+        assert list(t["id"]) == [int(r[0]) for r in want]
+        assert list(t["x"]) == [float(r[1]) for r in want]
+        assert list(t["s"]) == [r[2] for r in want]
