@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 import random
 from pathlib import Path
 
@@ -217,3 +218,49 @@ def test_columns_chosen_by_header_name(tmp_path):
     assert many.array.tobytes() == one.array.tobytes()
     assert many["id"].tolist() == [int(r[0]) for r in rows]
     assert np.array_equal(many["x"], np.array([float(r[1]) for r in rows]))
+
+
+def test_a_file_replaced_before_the_threads_open_it_is_read_as_opened(tmp_path, monkeypatch):
+    # the threads open the file by path again: one replaced in between (same size, other
+    # values) must not be read in place of the one the source opened and describes
+    from fastetl import api, pipeline
+
+    rows = [r[:2] for r in _rows(20_000, seed=5)]
+    src = _write(tmp_path / "in.csv", ["id", "x"], rows)
+    old = src.read_bytes()
+    new = old.replace(b"\n1", b"\n2")  # (as many bytes: other values)
+    assert new != old and len(new) == len(old)
+
+    def replaced_first(path, *args, **kwargs):
+        other = tmp_path / "other.csv"
+        other.write_bytes(new)
+        os.replace(other, path)
+        return pipeline.read_plain_file(path, *args, **kwargs)
+
+    monkeypatch.setattr(api, "read_plain_file", replaced_first)
+    schema = {"columns": [{"name": "id", "type": "int64"}, {"name": "x", "type": "float64"}]}
+    got = fastetl.read_csv(src, schema, workers=2, block_size=64 << 10)
+    want = list(csv.reader(io.StringIO(old.decode())))[1:]
+    assert got["id"].tolist() == [int(r[0]) for r in want]
+    assert got["x"].tolist() == [float(r[1]) for r in want]
+
+
+def test_a_value_to_widen_is_not_met_by_the_threads_path_twice(tmp_path, monkeypatch):
+    # an inferred read whose column widens late: the threads' path runs on the first
+    # schema only (it stops at the value), not again in the widening's watched passes
+    from fastetl import api, pipeline
+
+    rows = [[str(i), f"{i}.5"] for i in range(30_000)]
+    rows[25_000][0] = str(2**40)  # (past the sample: int32 inferred, then int64)
+    src = _write(tmp_path / "in.csv", ["id", "x"], rows)
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(args[1])
+        return pipeline.read_plain_file(*args, **kwargs)
+
+    monkeypatch.setattr(api, "read_plain_file", counted)
+    got = fastetl.read_csv(src, workers=2, block_size=64 << 10)
+    assert len(calls) == 1, [s.columns[0].type for s in calls]
+    assert got["id"].tolist() == [int(r[0]) for r in rows]
+    assert got["x"].tolist() == [float(r[1]) for r in rows]

@@ -1037,10 +1037,25 @@ def _read_plain(
         array = read_plain_file(os.fspath(src), sch, workers, piece=piece, result=result)
     except (ParseError, InputError):
         return None
-    if array is None or os.stat(src).st_size != source.size:  # (grown: a torn last line?)
+    if array is None or not _unchanged(src, source):  # (grown: a torn last line?)
         return None
     result.rows = len(array)
     return array, result
+
+
+def _unchanged(path: Src, source: Source) -> bool:
+    """Whether ``path`` is still the file ``source`` opened, as it was: read_plain_file
+    opens it by path again, and a file replaced or rewritten in between must not give
+    values that the source's facts (size, mtime) do not describe."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return (
+        st.st_size == source.size
+        and st.st_mtime == source.mtime
+        and (source.inode is None or (st.st_dev, st.st_ino) == source.inode)
+    )
 
 
 def read_csv(
@@ -1077,9 +1092,8 @@ def read_csv(
     :func:`convert`; ``"reject"`` needs ``rejects``, the file for the bad rows.
     ``widen`` as in :func:`convert`.
     ``decimal``, ``thousands``, ``true_values``, ``false_values``, ``types``, ``columns``
-    and ``dayfirst`` as in :func:`convert`.
-    :func:`convert`; ``"reject"`` needs ``rejects``, the file for the bad rows; the
-    row-structure options (``escape``, ``comment`` ...) as in :func:`convert`.
+    and ``dayfirst`` as in :func:`convert`; the row-structure options (``escape``,
+    ``comment`` ...) as in :func:`convert`.
     """
     params = dict(locals())  # (nothing else is bound yet)
     _check_options(block_size, workers)
@@ -1110,7 +1124,11 @@ def read_csv(
         tries += 1
         with open_source(src, sch.dialect.encoding) as source:
             nworkers = _workers(workers, source, block_size)
-            plain = _read_plain(src, source, sch, nworkers, block_size, on_error, rejects)
+            # (a watched pass is a widening's: the value that stopped the plain pass is
+            # in the file, so the threads' path would stop at it again)
+            plain = None if watcher is not None else _read_plain(
+                src, source, sch, nworkers, block_size, on_error, rejects
+            )
             if plain is not None:  # (no bad row in it: nothing to widen either)
                 return plain[0], None, plain[1], source.facts(), sch
             writer = _array_writer(sch, source)

@@ -142,6 +142,7 @@ class Source:
     path: str | None = None  # absolute path for files
     size: int | None = None  # bytes on disk (compressed size for compressed files)
     mtime: float | None = None
+    inode: tuple[int, int] | None = None  # (device, inode) of a file opened by path
     compression: str | None = None
     member: str | None = None  # the file read from a zip archive
     encoding: str | None = None  # set when transcoded to UTF-8
@@ -774,6 +775,7 @@ def _open(src: Any, hasher: Any = None) -> Source:
         st = os.fstat(fh.fileno())
         out.size = st.st_size
         out.mtime = st.st_mtime
+        out.inode = (st.st_dev, st.st_ino)
         regular = stat.S_ISREG(st.st_mode)
         if regular:
             head = fh.read(_MAGIC_BYTES)
