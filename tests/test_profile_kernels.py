@@ -25,6 +25,7 @@ from fastetl.profiling.pii import (
 from fastetl.profiling.stats import (
     HyperLogLog,
     _mix,
+    argsort64,
     count_hashes,
     hash_values,
     sorted_unique,
@@ -118,6 +119,28 @@ def test_sorted_unique_equals_numpy_unique(keys, runs):
     if runs:
         h = np.concatenate([np.sort(h[: len(h) // 2]), np.sort(h[len(h) // 2 :])])
     np.testing.assert_array_equal(sorted_unique(h, runs=runs), np.unique(h))
+
+
+@given(
+    st.lists(st.integers(-(2**63), 2**63 - 1), max_size=400),
+    st.sampled_from([np.int64, np.uint64]),
+    st.integers(0, 3),
+)
+def test_radix_sort_equals_numpy_stable_argsort(keys, dtype, narrow):
+    # keys of every size, repeated (stability), or sharing all but their low bits (the
+    # passes of a digit every key shares are skipped)
+    x = np.array(keys, dtype=np.int64)
+    if narrow:
+        x = x % (1 << (4 * narrow))
+    x = np.concatenate([x, x[::2]]).astype(dtype)
+    order = np.arange(len(x), dtype=np.int64)
+    k = x.copy()
+    _core.fold_sort64(k, dtype == np.int64, order)
+    np.testing.assert_array_equal(order, np.argsort(x, kind="stable"))
+    np.testing.assert_array_equal(k, np.sort(x, kind="stable"))
+    got_k, got_o = argsort64(x)
+    np.testing.assert_array_equal(got_o, np.argsort(x, kind="stable"))
+    np.testing.assert_array_equal(got_k, x[np.argsort(x, kind="stable")])
 
 
 @given(st.lists(st.booleans(), max_size=50))

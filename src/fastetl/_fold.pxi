@@ -958,3 +958,140 @@ def fold_corr(x, Py_ssize_t k, shift, out_n, out_sx, out_sxx, out_sxy):
     finally:
         PyBuffer_Release(&bn)
         PyBuffer_Release(&bx)
+
+
+from libc.string cimport memcmp
+
+
+cdef int _radix_sort64(uint64_t *key, int64_t *idx, Py_ssize_t n, uint64_t flip) noexcept nogil:
+    """Sort ``n`` 64-bit ``key`` in place (each compared as ``key ^ flip``: ``flip`` the
+    sign bit for int64), ``idx`` (or NULL) permuted along: a least-significant-digit
+    radix sort of 8-bit digits, so stable; a digit every key shares is not a pass.
+    Returns -1 when out of memory (nothing sorted), else 0."""
+    cdef uint32_t *hist
+    cdef uint64_t *kbuf
+    cdef int64_t *ibuf = NULL
+    cdef uint64_t *ks
+    cdef uint64_t *kd
+    cdef uint64_t *kt
+    cdef int64_t *is_
+    cdef int64_t *id_
+    cdef int64_t *it
+    cdef uint64_t v
+    cdef uint32_t *h
+    cdef uint32_t total, c
+    cdef Py_ssize_t r
+    cdef int d, b, shift
+    if n < 2:
+        return 0
+    hist = <uint32_t *>calloc(8 * 256, sizeof(uint32_t))
+    kbuf = <uint64_t *>malloc(<size_t>n * sizeof(uint64_t))
+    if idx != NULL:
+        ibuf = <int64_t *>malloc(<size_t>n * sizeof(int64_t))
+    if hist == NULL or kbuf == NULL or (idx != NULL and ibuf == NULL):
+        free(hist)
+        free(kbuf)
+        free(ibuf)
+        return -1
+    for r in range(n):  # the eight digits' counts in one pass
+        v = key[r] ^ flip
+        for d in range(8):
+            hist[d * 256 + <int>((v >> (8 * d)) & 0xFF)] += 1
+    ks, kd, is_, id_ = key, kbuf, idx, ibuf
+    for d in range(8):
+        h = hist + d * 256
+        shift = 8 * d
+        if h[<int>(((ks[0] ^ flip) >> shift) & 0xFF)] == <uint32_t>n:
+            continue  # every key has this digit
+        total = 0
+        for b in range(256):  # counts -> first position of each digit
+            c = h[b]
+            h[b] = total
+            total += c
+        if is_ != NULL:
+            for r in range(n):
+                v = ks[r]
+                b = <int>(((v ^ flip) >> shift) & 0xFF)
+                kd[h[b]] = v
+                id_[h[b]] = is_[r]
+                h[b] += 1
+        else:
+            for r in range(n):
+                v = ks[r]
+                b = <int>(((v ^ flip) >> shift) & 0xFF)
+                kd[h[b]] = v
+                h[b] += 1
+        kt = ks
+        ks = kd
+        kd = kt
+        it = is_
+        is_ = id_
+        id_ = it
+    if ks != key:  # an odd number of passes: the result is in the scratch buffers
+        memcpy(key, ks, <size_t>n * sizeof(uint64_t))
+        if idx != NULL:
+            memcpy(idx, is_, <size_t>n * sizeof(int64_t))
+    free(hist)
+    free(kbuf)
+    free(ibuf)
+    return 0
+
+
+def fold_sort64(keys, bint signed, order=None):
+    """Sort the 64-bit integers ``keys`` (uint64, or int64 with ``signed``) in place,
+    as ``keys.sort(kind="stable")``; ``order`` (int64, as many, or None) is permuted
+    along: given ``arange(n)`` it becomes ``np.argsort(keys, kind="stable")``.  A
+    radix sort in compiled code, the GIL released (numpy's sorts of 64-bit keys cost
+    ~5x more on blocks of 10,000 keys)."""
+    cdef Py_buffer bk, bo
+    cdef Py_ssize_t n
+    cdef int64_t *o = NULL
+    cdef int status
+    PyObject_GetBuffer(keys, &bk, PyBUF_WRITABLE)
+    try:
+        n = bk.len // 8
+        if bk.len != n * 8:
+            raise ValueError("keys must be 64-bit integers")
+        if order is not None:
+            PyObject_GetBuffer(order, &bo, PyBUF_WRITABLE)
+            if bo.len != n * 8:
+                PyBuffer_Release(&bo)
+                raise ValueError("order must hold as many int64 as keys")
+            o = <int64_t *>bo.buf
+        try:
+            with nogil:
+                status = _radix_sort64(<uint64_t *>bk.buf, o, n,
+                                       (<uint64_t>1) << 63 if signed else 0)
+            if status < 0:
+                raise MemoryError()
+        finally:
+            if order is not None:
+                PyBuffer_Release(&bo)
+    finally:
+        PyBuffer_Release(&bk)
+
+
+def fold_bytes_extremes(data, Py_ssize_t size):
+    """The index of the first smallest and of the first largest of the ``size``-byte
+    values of ``data`` (numpy ``S``, C order, at least one), compared as bytes
+    (memcmp: NUL padding sorts first, as numpy and Python compare them)."""
+    cdef Py_buffer src
+    cdef Py_ssize_t n, i, lo = 0, hi = 0
+    cdef const char *p
+    if size < 1:
+        raise ValueError("size must be at least 1 byte")
+    PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
+    try:
+        n = src.len // size
+        if n < 1 or src.len != n * size:
+            raise ValueError("data is not one or more values of size bytes")
+        p = <const char *>src.buf
+        with nogil:
+            for i in range(1, n):
+                if memcmp(p + i * size, p + lo * size, <size_t>size) < 0:
+                    lo = i
+                elif memcmp(p + i * size, p + hi * size, <size_t>size) > 0:
+                    hi = i
+        return lo, hi
+    finally:
+        PyBuffer_Release(&src)

@@ -28,6 +28,7 @@ from ..table import Table, _decimal_floats
 from . import pii as _pii
 from .stats import (
     Distinct,
+    argsort64,
     KeyTable,
     Moments,
     Quantiles,
@@ -83,23 +84,10 @@ def _kind(col_type: str) -> str:
 
 def bytes_extremes(values: np.ndarray) -> tuple[bytes, bytes]:
     """The smallest and largest value of a non-empty numpy ``S`` array, in bytes order
-    (``min(values.tolist())``): compared 8 bytes at a time as big-endian words, keeping
-    only the values tied so far."""
-    n, w = len(values), values.dtype.itemsize
-    b = np.ascontiguousarray(values).view(np.uint8).reshape(n, w)
-    if w % 8:
-        b = np.concatenate([b, np.zeros((n, 8 - w % 8), np.uint8)], axis=1)
-    words = b.view(">u8")
-    out = []
-    for smallest in (True, False):
-        idx = np.arange(n)
-        for j in range(words.shape[1]):
-            col = words[idx, j]
-            idx = idx[col == (col.min() if smallest else col.max())]
-            if len(idx) == 1:
-                break
-        out.append(bytes(values[idx[0]]))
-    return out[0], out[1]
+    (``min(values.tolist())``): compared by memcmp in compiled code."""
+    v = np.ascontiguousarray(values)
+    lo, hi = _core.fold_bytes_extremes(v, v.dtype.itemsize)
+    return bytes(v[lo]), bytes(v[hi])
 
 
 def _unique_sorted(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -131,8 +119,8 @@ def _sort_counted(
         if m >= 0 and not (k in "Mm" and (keys[:m] == np.iinfo(np.int64).min).any()):  # NaT
             keys, counts = keys[:m], counts[:m]
             if sort_limit is None or m <= sort_limit:
-                order = np.argsort(keys)
-                keys, counts = keys[order], counts[order]
+                keys, order = argsort64(keys)
+                counts = counts[order]
             uniq = keys.view(raw.dtype) if size == 8 else keys.astype(raw.dtype)
             return (np.repeat(uniq, counts) if repeat else raw), (uniq, counts)
     return np.sort(raw), None
