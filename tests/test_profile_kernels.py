@@ -15,8 +15,10 @@ from fastetl.profiling.fold import _Known, _sort_counted, _unique_sorted
 from fastetl.profiling.pii import (
     CANDIDATE,
     CLASSES,
+    KINDS,
     LOOKS,
     candidates,
+    classify,
     classify_codes,
     looks_like,
     text_classes,
@@ -503,3 +505,38 @@ def test_fold_corr_lets_go_of_its_buffers_when_one_is_refused():
         _core.fold_corr(x, k, shift, sums[0], sums[1], sums[2], bytes(8 * k * k))
     shift.extend(b"x")  # BufferError here if its export leaked
     assert len(shift) == 8 * k + 1
+
+
+def test_known_facts_of_a_value_sharing_a_known_hash_are_its_own():
+    """Two values under one hash (forced: the hashes are the caller's): the second gets
+    its own facts and PII code -- a valid CPF is not taken for the plain word folded
+    before it, nor the word for the CPF -- and the first keeps its own."""
+    word, cpf = b"banana", b"529.982.247-25"  # (a valid CPF: its check digits hold)
+    assert classify("529.982.247-25", "doc") == "cpf"
+    for first, second in ((word, cpf), (cpf, word)):
+        known = _Known(1 << 16)
+        key = np.array([12345], dtype=np.uint64)
+        for value in (first, second, first, second):
+            uniq = np.array([value], dtype="S24")
+            chars, flags, codes = known.facts(key, uniq, "doc")
+            want_chars, want_flags = text_facts(uniq)
+            want_code = classify_codes(uniq, "doc") if want_flags[0] & CANDIDATE else [0]
+            assert chars.tolist() == want_chars.tolist()
+            assert flags.tolist() == want_flags.tolist()
+            assert codes.tolist() == list(want_code)
+            kind = KINDS[codes[0] - 1] if codes[0] else None
+            assert kind == ("cpf" if value == cpf else None)
+        assert known.n == 1  # the first value kept, the second checked each time
+
+
+def test_known_facts_keep_no_more_bytes_than_their_budget():
+    """Past its byte budget the set takes no more values (their facts computed each
+    time, still right); the values kept are checked byte for byte."""
+    known = _Known(1 << 16, budget=100)
+    values = np.array([b"value-%03d" % i for i in range(60)], dtype="S12")
+    for at in range(0, 60, 10):
+        uniq = values[at : at + 10]
+        chars, flags, _ = known.facts(hash_values(uniq), uniq, "x")
+        assert chars.tolist() == text_facts(uniq)[0].tolist()
+    assert known.n == 20  # 10 values of 9 bytes, then 10 more: past 100 bytes
+    assert bytes(known.text[: known.ends[known.n - 1]]) == b"".join(values[:20].tolist())

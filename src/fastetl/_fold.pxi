@@ -1095,3 +1095,71 @@ def fold_bytes_extremes(data, Py_ssize_t size):
         return lo, hi
     finally:
         PyBuffer_Release(&src)
+
+
+def fold_known_same(values, Py_ssize_t width, idx, text, ends, out):
+    """Is each ``width``-byte value of ``values`` (numpy ``S``) the one kept at its
+    ``idx`` (int64; < 0: not looked for, 1 is written)?  Kept value ``j`` is the bytes
+    of ``text`` from ``ends[j - 1]`` (0 for the first) to ``ends[j]`` (int64): the same
+    value when the bytes match and the rest of the ``width`` bytes are NUL padding.
+    Writes 1 (the same) or 0 (another value under the same hash) into ``out`` (uint8).
+    The GIL is released while comparing."""
+    cdef Py_buffer bv, bi, bt, be, bo
+    cdef Py_ssize_t n, i, m, tl, r
+    cdef int64_t j, a, b
+    cdef const char *v
+    cdef const int64_t *ix
+    cdef const char *tx
+    cdef const int64_t *en
+    cdef uint8_t *o
+    cdef uint8_t same
+    cdef bint bad = False
+    if width < 1:
+        raise ValueError("width must be at least 1 byte")
+    _fold_buffers(values, &bv, out, &bo)
+    try:
+        PyObject_GetBuffer(idx, &bi, PyBUF_SIMPLE)
+        try:
+            PyObject_GetBuffer(text, &bt, PyBUF_SIMPLE)
+            try:
+                PyObject_GetBuffer(ends, &be, PyBUF_SIMPLE)
+                try:
+                    n = bi.len // 8
+                    m = be.len // 8
+                    tl = bt.len
+                    if bv.len != n * width or bo.len < n:
+                        raise ValueError("values, idx and out do not hold the same values")
+                    v = <const char *>bv.buf
+                    ix = <const int64_t *>bi.buf
+                    tx = <const char *>bt.buf
+                    en = <const int64_t *>be.buf
+                    o = <uint8_t *>bo.buf
+                    with nogil:
+                        for i in range(n):
+                            j = ix[i]
+                            if j < 0:
+                                o[i] = 1
+                                continue
+                            a = en[j - 1] if j > 0 else 0
+                            b = en[j] if j < m else -1
+                            if j >= m or a < 0 or b < a or b > tl:
+                                bad = True
+                                break
+                            same = (b - a <= width
+                                    and memcmp(v + i * width, tx + a, <size_t>(b - a)) == 0)
+                            r = b - a
+                            while same and r < width:
+                                same = v[i * width + r] == 0
+                                r += 1
+                            o[i] = same
+                    if bad:
+                        raise ValueError("an index or an end lies past the kept values")
+                finally:
+                    PyBuffer_Release(&be)
+            finally:
+                PyBuffer_Release(&bt)
+        finally:
+            PyBuffer_Release(&bi)
+    finally:
+        PyBuffer_Release(&bo)
+        PyBuffer_Release(&bv)

@@ -143,17 +143,25 @@ def _subset(weights: np.ndarray, cap: int) -> tuple[np.ndarray | None, np.ndarra
     return pick, np.concatenate([w[top], w[spread] * scale])
 
 
+KNOWN_BYTES = 1 << 20  # the bytes of the values a thread keeps facts of, per text column
+
+
 class _Known:
     """The text facts and PII codes of the distinct values a thread has folded in one
     column (pure functions of a value and the column's name, so a value's are computed
     once, not once per block it is in): a :class:`~fastetl.profiling.stats.KeyTable`
-    of their hashes, at most ``limit`` of them."""
+    of their hashes, at most ``limit`` of them, and their bytes (until they pass
+    ``budget``): a value whose hash is known is checked byte for byte against the value
+    kept, so one that shares another's hash gets its own facts, never the other's."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, budget: int = KNOWN_BYTES) -> None:
         self.table = KeyTable(limit)
+        self.budget = budget
         self.chars = np.empty(0, np.int32)
         self.flags = np.empty(0, np.uint8)
         self.codes = np.empty(0, np.uint8)
+        self.text = np.empty(0, np.uint8)  # the kept values' bytes, one after another
+        self.ends = np.empty(0, np.int64)  # where each kept value's bytes end in text
 
     @property
     def n(self) -> int:
@@ -172,30 +180,53 @@ class _Known:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The characters, flags (:func:`pii.text_facts`) and PII codes
         (:func:`pii.classify_codes`, 0 where not a candidate) of the distinct values
-        ``uniq`` hashing to ``keys``: looked up, or computed for those not known yet."""
+        ``uniq`` hashing to ``keys``: looked up, or computed for those not known yet
+        (and for any whose hash is known for another value)."""
         t = self.table
         n0 = t.n
+        if n0 and int(self.ends[n0 - 1]) >= self.budget:
+            t.limit = n0  # the kept bytes are full: no more values join
         idx, added = t.find(keys)
         self.chars = grown(self.chars, n0, t.n)
         self.flags = grown(self.flags, n0, t.n)
         self.codes = grown(self.codes, n0, t.n)
-        miss = np.flatnonzero(idx < 0)
+        self.ends = grown(self.ends, n0, t.n)
+        known = idx >= 0
+        if known.any():
+            same = np.empty(len(keys), np.uint8)
+            _core.fold_known_same(
+                uniq, uniq.dtype.itemsize, idx, self.text, self.ends[:n0], same
+            )
+            known &= same.view(bool)
+        miss = np.flatnonzero(~known)
         if len(miss) == len(keys):
             chars, flags, codes = _facts(uniq, name)
         else:
-            hit = idx[idx >= 0]
+            hit = idx[known]
             chars, flags = np.empty(len(keys), np.int64), np.empty(len(keys), np.uint8)
             codes = np.empty(len(keys), np.uint8)
-            known = idx >= 0
             chars[known], flags[known], codes[known] = (
                 self.chars[hit], self.flags[hit], self.codes[hit]
             )
             chars[miss], flags[miss], codes[miss] = _facts(uniq[miss], name)
-        new = miss[:added]  # the new values, in order, while there was room
-        self.chars[n0 : t.n] = chars[new]
-        self.flags[n0 : t.n] = flags[new]
-        self.codes[n0 : t.n] = codes[new]
+        new = np.flatnonzero(idx < 0)[:added]  # the new values, in order, while there was room
+        if len(new):
+            self.chars[n0 : t.n] = chars[new]
+            self.flags[n0 : t.n] = flags[new]
+            self.codes[n0 : t.n] = codes[new]
+            self._keep(uniq[new], n0)
         return chars, flags, codes
+
+    def _keep(self, values: np.ndarray, n0: int) -> None:
+        """Keep the bytes of ``values`` (NUL padding dropped), known from index ``n0``."""
+        w = values.dtype.itemsize
+        b = np.ascontiguousarray(values).view(np.uint8).reshape(len(values), w)
+        lens = np.char.str_len(values).astype(np.int64)
+        part = b[np.arange(w) < lens[:, None]]  # each value's bytes, in order
+        at = int(self.ends[n0 - 1]) if n0 else 0
+        self.text = grown(self.text, at, at + len(part))
+        self.text[at : at + len(part)] = part
+        self.ends[n0 : n0 + len(values)] = at + np.cumsum(lens)
 
 
 def _facts(values: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

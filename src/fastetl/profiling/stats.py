@@ -190,8 +190,8 @@ class KeyTable:
         if cap > len(self.slots):
             self._grow(cap)
         idx = np.empty(len(keys), np.int64)
-        n = _core.fold_known_keys(
-            self.slots, self.keys, np.ascontiguousarray(keys, np.uint64), idx, self.n
+        n = _core.fold_known_keys(  # (keys[:limit]: room for no more than limit)
+            self.slots, self.keys[: self.limit], np.ascontiguousarray(keys, np.uint64), idx, self.n
         )
         added, self.n = n - self.n, n
         return idx, added
