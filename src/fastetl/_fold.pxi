@@ -1078,6 +1078,7 @@ def fold_bytes_extremes(data, Py_ssize_t size):
     cdef Py_buffer src
     cdef Py_ssize_t n, i, lo = 0, hi = 0
     cdef const char *p
+    cdef uint8_t a, b, c
     if size < 1:
         raise ValueError("size must be at least 1 byte")
     PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
@@ -1088,13 +1089,44 @@ def fold_bytes_extremes(data, Py_ssize_t size):
         p = <const char *>src.buf
         with nogil:
             for i in range(1, n):
-                if memcmp(p + i * size, p + lo * size, <size_t>size) < 0:
+                c = <uint8_t>p[i * size]  # the first bytes decide most comparisons
+                a = <uint8_t>p[lo * size]
+                b = <uint8_t>p[hi * size]
+                if c < a or (c == a and memcmp(p + i * size, p + lo * size, <size_t>size) < 0):
                     lo = i
-                elif memcmp(p + i * size, p + hi * size, <size_t>size) > 0:
+                elif c > b or (c == b and memcmp(p + i * size, p + hi * size, <size_t>size) > 0):
                     hi = i
         return lo, hi
     finally:
         PyBuffer_Release(&src)
+
+
+cdef inline bint _same_padded(const char *v, Py_ssize_t width, const char *t,
+                              Py_ssize_t ln) noexcept nogil:
+    """Are the ``width`` bytes at ``v`` the ``ln`` bytes at ``t`` (``ln <= width``) then
+    NULs?  Compared 8 bytes at a time (equality only: no byte order matters)."""
+    cdef Py_ssize_t r = 0
+    while r + 8 <= ln:
+        if load_u64(v + r, 0) != load_u64(t + r, 0):
+            return False
+        r += 8
+    while r < ln:
+        if v[r] != t[r]:
+            return False
+        r += 1
+    while r < width and (r & 7):
+        if v[r] != 0:
+            return False
+        r += 1
+    while r + 8 <= width:
+        if load_u64(v + r, 0) != 0:
+            return False
+        r += 8
+    while r < width:
+        if v[r] != 0:
+            return False
+        r += 1
+    return True
 
 
 def fold_known_same(values, Py_ssize_t width, idx, text, ends, out):
@@ -1105,14 +1137,13 @@ def fold_known_same(values, Py_ssize_t width, idx, text, ends, out):
     Writes 1 (the same) or 0 (another value under the same hash) into ``out`` (uint8).
     The GIL is released while comparing."""
     cdef Py_buffer bv, bi, bt, be, bo
-    cdef Py_ssize_t n, i, m, tl, r
+    cdef Py_ssize_t n, i, m, tl
     cdef int64_t j, a, b
     cdef const char *v
     cdef const int64_t *ix
     cdef const char *tx
     cdef const int64_t *en
     cdef uint8_t *o
-    cdef uint8_t same
     cdef bint bad = False
     if width < 1:
         raise ValueError("width must be at least 1 byte")
@@ -1145,13 +1176,8 @@ def fold_known_same(values, Py_ssize_t width, idx, text, ends, out):
                             if j >= m or a < 0 or b < a or b > tl:
                                 bad = True
                                 break
-                            same = (b - a <= width
-                                    and memcmp(v + i * width, tx + a, <size_t>(b - a)) == 0)
-                            r = b - a
-                            while same and r < width:
-                                same = v[i * width + r] == 0
-                                r += 1
-                            o[i] = same
+                            o[i] = b - a <= width and _same_padded(
+                                v + i * width, width, tx + a, b - a)
                     if bad:
                         raise ValueError("an index or an end lies past the kept values")
                 finally:
