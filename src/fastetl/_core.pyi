@@ -105,6 +105,9 @@ def fold_bytes_extremes(data: _Buf, size: int) -> tuple[int, int]: ...
 def fold_known_same(
     values: _Buf, width: int, idx: _Buf, text: _Buf, ends: _Buf, out: _Buf
 ) -> None: ...
+def fold_text_pack(
+    values: _Buf, width: int, text: _Buf, at: int, ends: _Buf, first: int
+) -> int: ...
 
 CSV_KINDS: dict[str, int]
 CSV_BAD_UTF8: int

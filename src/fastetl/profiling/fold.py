@@ -143,7 +143,7 @@ def _subset(weights: np.ndarray, cap: int) -> tuple[np.ndarray | None, np.ndarra
     return pick, np.concatenate([w[top], w[spread] * scale])
 
 
-KNOWN_BYTES = 1 << 20  # the bytes of the values a thread keeps facts of, per text column
+KNOWN_BYTES = 2 << 20  # the bytes of the values a thread keeps facts of, per text column
 
 
 class _Known:
@@ -219,14 +219,9 @@ class _Known:
 
     def _keep(self, values: np.ndarray, n0: int) -> None:
         """Keep the bytes of ``values`` (NUL padding dropped), known from index ``n0``."""
-        w = values.dtype.itemsize
-        b = np.ascontiguousarray(values).view(np.uint8).reshape(len(values), w)
-        lens = np.char.str_len(values).astype(np.int64)
-        part = b[np.arange(w) < lens[:, None]]  # each value's bytes, in order
         at = int(self.ends[n0 - 1]) if n0 else 0
-        self.text = grown(self.text, at, at + len(part))
-        self.text[at : at + len(part)] = part
-        self.ends[n0 : n0 + len(values)] = at + np.cumsum(lens)
+        self.text = grown(self.text, at, at + values.nbytes)  # (room for them padded)
+        _core.fold_text_pack(values, values.dtype.itemsize, self.text, at, self.ends, n0)
 
 
 def _facts(values: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
