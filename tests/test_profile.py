@@ -406,6 +406,35 @@ def test_cli_profile_usage_errors(tmp_path):
     assert r.returncode == 2 and r.stderr.decode().startswith("fastetl:")
 
 
+def test_csv_profile_with_a_text_schema_says_why_and_what_to_do(tmp_path):
+    """A given ``text`` column: refused before any row is folded, in one line that names
+    the column and the ways to a profile -- each of which works on the same file."""
+    path = tmp_path / "t.csv"
+    notes = ["hi", "a longer, quoted note", "x" * 300]
+    path.write_text("id,note\n" + "".join(f'{i},"{v}"\n' for i, v in enumerate(notes)))
+    sch = {"columns": [{"name": "id", "type": "int64"}, {"name": "note", "type": "text"}]}
+    with pytest.raises(fastetl.SchemaError) as e:
+        fastetl.profile(path, sch)
+    msg = str(e.value)
+    assert "\n" not in msg and "'note' is text" in msg and '"type": "str"' in msg
+    (tmp_path / "s.json").write_text(json.dumps(sch))
+    r = _cli("profile", path, "--schema", tmp_path / "s.json")
+    err = r.stderr.decode()
+    assert r.returncode == 1 and err.count("\n") == 1 and "'note' is text" in err
+    # the ways it names: str of the longest value's bytes, no schema, the converted .npy
+    longest = max(len(v.encode()) for v in notes)
+    as_str = {"columns": [sch["columns"][0], {"name": "note", "type": "str", "width": longest}]}
+    fastetl.convert(path, tmp_path / "t.npy", schema=sch)
+    for d in (
+        fastetl.profile(path, as_str).to_dict(),
+        fastetl.profile(path).to_dict(),
+        fastetl.profile(tmp_path / "t.npy").to_dict(),
+    ):
+        c = {c["name"]: c for c in d["columns"]}["note"]
+        assert c["count"] == len(notes) and c["distinct"] == len(set(notes))
+        assert c["lengths"]["max"] == max(len(v) for v in notes)
+
+
 def test_profile_argument_checks(data):
     path, _ = data
     with pytest.raises(ValueError, match="top"):

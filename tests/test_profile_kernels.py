@@ -15,8 +15,10 @@ from fastetl.profiling.fold import _Known, _sort_counted, _unique_sorted
 from fastetl.profiling.pii import (
     CANDIDATE,
     CLASSES,
+    KINDS,
     LOOKS,
     candidates,
+    classify,
     classify_codes,
     looks_like,
     text_classes,
@@ -25,6 +27,7 @@ from fastetl.profiling.pii import (
 from fastetl.profiling.stats import (
     HyperLogLog,
     _mix,
+    argsort64,
     count_hashes,
     hash_values,
     sorted_unique,
@@ -118,6 +121,28 @@ def test_sorted_unique_equals_numpy_unique(keys, runs):
     if runs:
         h = np.concatenate([np.sort(h[: len(h) // 2]), np.sort(h[len(h) // 2 :])])
     np.testing.assert_array_equal(sorted_unique(h, runs=runs), np.unique(h))
+
+
+@given(
+    st.lists(st.integers(-(2**63), 2**63 - 1), max_size=400),
+    st.sampled_from([np.int64, np.uint64]),
+    st.integers(0, 3),
+)
+def test_radix_sort_equals_numpy_stable_argsort(keys, dtype, narrow):
+    # keys of every size, repeated (stability), or sharing all but their low bits (the
+    # passes of a digit every key shares are skipped)
+    x = np.array(keys, dtype=np.int64)
+    if narrow:
+        x = x % (1 << (4 * narrow))
+    x = np.concatenate([x, x[::2]]).astype(dtype)
+    order = np.arange(len(x), dtype=np.int64)
+    k = x.copy()
+    _core.fold_sort64(k, dtype == np.int64, order)
+    np.testing.assert_array_equal(order, np.argsort(x, kind="stable"))
+    np.testing.assert_array_equal(k, np.sort(x, kind="stable"))
+    got_k, got_o = argsort64(x)
+    np.testing.assert_array_equal(got_o, np.argsort(x, kind="stable"))
+    np.testing.assert_array_equal(got_k, x[np.argsort(x, kind="stable")])
 
 
 @given(st.lists(st.booleans(), max_size=50))
@@ -480,3 +505,56 @@ def test_fold_corr_lets_go_of_its_buffers_when_one_is_refused():
         _core.fold_corr(x, k, shift, sums[0], sums[1], sums[2], bytes(8 * k * k))
     shift.extend(b"x")  # BufferError here if its export leaked
     assert len(shift) == 8 * k + 1
+
+
+def test_known_facts_of_a_value_sharing_a_known_hash_are_its_own():
+    """Two values under one hash (forced: the hashes are the caller's): the second gets
+    its own facts and PII code -- a valid CPF is not taken for the plain word folded
+    before it, nor the word for the CPF -- and the first keeps its own."""
+    word, cpf = b"banana", b"529.982.247-25"  # (a valid CPF: its check digits hold)
+    assert classify("529.982.247-25", "doc") == "cpf"
+    pairs = [(word, cpf), (cpf, word), (cpf, cpf[:-1]), (cpf[:-1], cpf), (word, b"banana" * 4)]
+    for first, second in pairs:
+        known = _Known(1 << 16)
+        key = np.array([12345], dtype=np.uint64)
+        for value in (first, second, first, second):
+            uniq = np.array([value], dtype="S24")
+            chars, flags, codes = known.facts(key, uniq, "doc")
+            want_chars, want_flags = text_facts(uniq)
+            want_code = classify_codes(uniq, "doc") if want_flags[0] & CANDIDATE else [0]
+            assert chars.tolist() == want_chars.tolist()
+            assert flags.tolist() == want_flags.tolist()
+            assert codes.tolist() == list(want_code)
+            kind = KINDS[codes[0] - 1] if codes[0] else None
+            assert kind == classify(value.decode(), "doc")  # the Python validator's
+        assert known.n == 1  # the first value kept, the second checked each time
+
+
+def test_known_facts_keep_no_more_bytes_than_their_budget():
+    """Past its byte budget the set takes no more values (their facts computed each
+    time, still right); the values kept are checked byte for byte."""
+    known = _Known(1 << 16, budget=100)
+    values = np.array([b"value-%03d" % i for i in range(60)], dtype="S12")
+    for at in range(0, 60, 10):
+        uniq = values[at : at + 10]
+        chars, flags, _ = known.facts(hash_values(uniq), uniq, "x")
+        assert chars.tolist() == text_facts(uniq)[0].tolist()
+    assert known.n == 20  # 10 values of 9 bytes, then 10 more: past 100 bytes
+    assert bytes(known.text[: known.ends[known.n - 1]]) == b"".join(values[:20].tolist())
+
+
+@given(st.lists(st.binary(max_size=20).map(lambda b: b.rstrip(b"\0")), max_size=50),
+       st.integers(0, 9))  # fmt: skip
+def test_text_pack_equals_the_values_joined(values, at):
+    """The kept values' bytes: each value without its NUL padding, one after another from
+    ``at``, and where each ends (Python's join and running lengths)."""
+    a = np.array(values, dtype="S20")
+    text = np.zeros(at + a.nbytes, np.uint8)
+    ends = np.full(len(a) + 2, -1, np.int64)
+    end = _core.fold_text_pack(a, 20, text, at, ends, 2)
+    joined = b"".join(a.tolist())
+    assert end == at + len(joined) and bytes(text[at:end]) == joined
+    assert ends[2:].tolist() == [at + len(b"".join(a.tolist()[: i + 1])) for i in range(len(a))]
+    if joined:  # one byte short: refused
+        with pytest.raises(ValueError):
+            _core.fold_text_pack(a, 20, np.zeros(at + len(joined) - 1, np.uint8), at, ends, 2)

@@ -958,3 +958,287 @@ def fold_corr(x, Py_ssize_t k, shift, out_n, out_sx, out_sxx, out_sxy):
     finally:
         PyBuffer_Release(&bn)
         PyBuffer_Release(&bx)
+
+
+from libc.string cimport memcmp
+
+
+cdef int _radix_sort64(uint64_t *key, int64_t *idx, Py_ssize_t n, uint64_t flip) noexcept nogil:
+    """Sort ``n`` 64-bit ``key`` in place (each compared as ``key ^ flip``: ``flip`` the
+    sign bit for int64), ``idx`` (or NULL) permuted along: a least-significant-digit
+    radix sort of 8-bit digits, so stable; a digit every key shares is not a pass.
+    Returns -1 when out of memory (nothing sorted), else 0."""
+    cdef uint32_t *hist
+    cdef uint64_t *kbuf
+    cdef int64_t *ibuf = NULL
+    cdef uint64_t *ks
+    cdef uint64_t *kd
+    cdef uint64_t *kt
+    cdef int64_t *is_
+    cdef int64_t *id_
+    cdef int64_t *it
+    cdef uint64_t v
+    cdef uint32_t *h
+    cdef uint32_t total, c
+    cdef Py_ssize_t r
+    cdef int d, b, shift
+    if n < 2:
+        return 0
+    hist = <uint32_t *>calloc(8 * 256, sizeof(uint32_t))
+    kbuf = <uint64_t *>malloc(<size_t>n * sizeof(uint64_t))
+    if idx != NULL:
+        ibuf = <int64_t *>malloc(<size_t>n * sizeof(int64_t))
+    if hist == NULL or kbuf == NULL or (idx != NULL and ibuf == NULL):
+        free(hist)
+        free(kbuf)
+        free(ibuf)
+        return -1
+    for r in range(n):  # the eight digits' counts in one pass
+        v = key[r] ^ flip
+        for d in range(8):
+            hist[d * 256 + <int>((v >> (8 * d)) & 0xFF)] += 1
+    ks, kd, is_, id_ = key, kbuf, idx, ibuf
+    for d in range(8):
+        h = hist + d * 256
+        shift = 8 * d
+        if h[<int>(((ks[0] ^ flip) >> shift) & 0xFF)] == <uint32_t>n:
+            continue  # every key has this digit
+        total = 0
+        for b in range(256):  # counts -> first position of each digit
+            c = h[b]
+            h[b] = total
+            total += c
+        if is_ != NULL:
+            for r in range(n):
+                v = ks[r]
+                b = <int>(((v ^ flip) >> shift) & 0xFF)
+                kd[h[b]] = v
+                id_[h[b]] = is_[r]
+                h[b] += 1
+        else:
+            for r in range(n):
+                v = ks[r]
+                b = <int>(((v ^ flip) >> shift) & 0xFF)
+                kd[h[b]] = v
+                h[b] += 1
+        kt = ks
+        ks = kd
+        kd = kt
+        it = is_
+        is_ = id_
+        id_ = it
+    if ks != key:  # an odd number of passes: the result is in the scratch buffers
+        memcpy(key, ks, <size_t>n * sizeof(uint64_t))
+        if idx != NULL:
+            memcpy(idx, is_, <size_t>n * sizeof(int64_t))
+    free(hist)
+    free(kbuf)
+    free(ibuf)
+    return 0
+
+
+def fold_sort64(keys, bint signed, order=None):
+    """Sort the 64-bit integers ``keys`` (uint64, or int64 with ``signed``) in place,
+    as ``keys.sort(kind="stable")``; ``order`` (int64, as many, or None) is permuted
+    along: given ``arange(n)`` it becomes ``np.argsort(keys, kind="stable")``.  A
+    radix sort in compiled code, the GIL released (numpy's sorts of 64-bit keys cost
+    ~5x more on blocks of 10,000 keys)."""
+    cdef Py_buffer bk, bo
+    cdef Py_ssize_t n
+    cdef int64_t *o = NULL
+    cdef int status
+    PyObject_GetBuffer(keys, &bk, PyBUF_WRITABLE)
+    try:
+        n = bk.len // 8
+        if bk.len != n * 8:
+            raise ValueError("keys must be 64-bit integers")
+        if order is not None:
+            PyObject_GetBuffer(order, &bo, PyBUF_WRITABLE)
+            if bo.len != n * 8:
+                PyBuffer_Release(&bo)
+                raise ValueError("order must hold as many int64 as keys")
+            o = <int64_t *>bo.buf
+        try:
+            with nogil:
+                status = _radix_sort64(<uint64_t *>bk.buf, o, n,
+                                       (<uint64_t>1) << 63 if signed else 0)
+            if status < 0:
+                raise MemoryError()
+        finally:
+            if order is not None:
+                PyBuffer_Release(&bo)
+    finally:
+        PyBuffer_Release(&bk)
+
+
+def fold_bytes_extremes(data, Py_ssize_t size):
+    """The index of the first smallest and of the first largest of the ``size``-byte
+    values of ``data`` (numpy ``S``, C order, at least one), compared as bytes
+    (memcmp: NUL padding sorts first, as numpy and Python compare them)."""
+    cdef Py_buffer src
+    cdef Py_ssize_t n, i, lo = 0, hi = 0
+    cdef const char *p
+    cdef uint8_t a, b, c
+    if size < 1:
+        raise ValueError("size must be at least 1 byte")
+    PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
+    try:
+        n = src.len // size
+        if n < 1 or src.len != n * size:
+            raise ValueError("data is not one or more values of size bytes")
+        p = <const char *>src.buf
+        with nogil:
+            for i in range(1, n):
+                c = <uint8_t>p[i * size]  # the first bytes decide most comparisons
+                a = <uint8_t>p[lo * size]
+                b = <uint8_t>p[hi * size]
+                if c < a or (c == a and memcmp(p + i * size, p + lo * size, <size_t>size) < 0):
+                    lo = i
+                elif c > b or (c == b and memcmp(p + i * size, p + hi * size, <size_t>size) > 0):
+                    hi = i
+        return lo, hi
+    finally:
+        PyBuffer_Release(&src)
+
+
+cdef inline bint _same_padded(const char *v, Py_ssize_t width, const char *t,
+                              Py_ssize_t ln) noexcept nogil:
+    """Are the ``width`` bytes at ``v`` the ``ln`` bytes at ``t`` (``ln <= width``) then
+    NULs?  Compared 8 bytes at a time (equality only: no byte order matters)."""
+    cdef Py_ssize_t r = 0
+    while r + 8 <= ln:
+        if load_u64(v + r, 0) != load_u64(t + r, 0):
+            return False
+        r += 8
+    while r < ln:
+        if v[r] != t[r]:
+            return False
+        r += 1
+    while r < width and (r & 7):
+        if v[r] != 0:
+            return False
+        r += 1
+    while r + 8 <= width:
+        if load_u64(v + r, 0) != 0:
+            return False
+        r += 8
+    while r < width:
+        if v[r] != 0:
+            return False
+        r += 1
+    return True
+
+
+def fold_known_same(values, Py_ssize_t width, idx, text, ends, out):
+    """Is each ``width``-byte value of ``values`` (numpy ``S``) the one kept at its
+    ``idx`` (int64; < 0: not looked for, 1 is written)?  Kept value ``j`` is the bytes
+    of ``text`` from ``ends[j - 1]`` (0 for the first) to ``ends[j]`` (int64): the same
+    value when the bytes match and the rest of the ``width`` bytes are NUL padding.
+    Writes 1 (the same) or 0 (another value under the same hash) into ``out`` (uint8).
+    The GIL is released while comparing."""
+    cdef Py_buffer bv, bi, bt, be, bo
+    cdef Py_ssize_t n, i, m, tl
+    cdef int64_t j, a, b
+    cdef const char *v
+    cdef const int64_t *ix
+    cdef const char *tx
+    cdef const int64_t *en
+    cdef uint8_t *o
+    cdef bint bad = False
+    if width < 1:
+        raise ValueError("width must be at least 1 byte")
+    _fold_buffers(values, &bv, out, &bo)
+    try:
+        PyObject_GetBuffer(idx, &bi, PyBUF_SIMPLE)
+        try:
+            PyObject_GetBuffer(text, &bt, PyBUF_SIMPLE)
+            try:
+                PyObject_GetBuffer(ends, &be, PyBUF_SIMPLE)
+                try:
+                    n = bi.len // 8
+                    m = be.len // 8
+                    tl = bt.len
+                    if bv.len != n * width or bo.len < n:
+                        raise ValueError("values, idx and out do not hold the same values")
+                    v = <const char *>bv.buf
+                    ix = <const int64_t *>bi.buf
+                    tx = <const char *>bt.buf
+                    en = <const int64_t *>be.buf
+                    o = <uint8_t *>bo.buf
+                    with nogil:
+                        for i in range(n):
+                            # the kept values lie anywhere: ask for an end 16 values ahead,
+                            # the bytes it points to 8 ahead (~6x faster on 12,000 values)
+                            if i + 16 < n and 0 < ix[i + 16] < m:
+                                fastetl_fold_prefetch(en + ix[i + 16] - 1)
+                            if i + 8 < n and 0 < ix[i + 8] <= m:
+                                fastetl_fold_prefetch(tx + en[ix[i + 8] - 1])
+                            j = ix[i]
+                            if j < 0:
+                                o[i] = 1
+                                continue
+                            a = en[j - 1] if j > 0 else 0
+                            b = en[j] if j < m else -1
+                            if j >= m or a < 0 or b < a or b > tl:
+                                bad = True
+                                break
+                            o[i] = b - a <= width and _same_padded(
+                                v + i * width, width, tx + a, b - a)
+                    if bad:
+                        raise ValueError("an index or an end lies past the kept values")
+                finally:
+                    PyBuffer_Release(&be)
+            finally:
+                PyBuffer_Release(&bt)
+        finally:
+            PyBuffer_Release(&bi)
+    finally:
+        PyBuffer_Release(&bo)
+        PyBuffer_Release(&bv)
+
+
+def fold_text_pack(values, Py_ssize_t width, text, Py_ssize_t at, ends, Py_ssize_t first):
+    """Copy the ``width``-byte values of ``values`` (numpy ``S``) without their NUL
+    padding one after another into ``text`` (uint8) from byte ``at``, and where each
+    ends into ``ends`` (int64) from index ``first``; returns the end of the last.
+    Raises ValueError (nothing copied) when ``text`` or ``ends`` has no room.  The GIL
+    is released while copying."""
+    cdef Py_buffer bv, bt, be
+    cdef Py_ssize_t n, i, ln, need = 0
+    cdef const char *v
+    cdef char *tx
+    cdef int64_t *en
+    if width < 1 or at < 0 or first < 0:
+        raise ValueError("width must be at least 1 byte, at and first at least 0")
+    _fold_buffers(values, &bv, text, &bt)
+    try:
+        PyObject_GetBuffer(ends, &be, PyBUF_WRITABLE)
+        try:
+            n = bv.len // width
+            if bv.len != n * width or be.len < (first + n) * 8:
+                raise ValueError("values are not whole values, or ends has no room")
+            v = <const char *>bv.buf
+            tx = <char *>bt.buf
+            en = <int64_t *>be.buf
+            with nogil:
+                for i in range(n):
+                    ln = width
+                    while ln and v[i * width + ln - 1] == 0:
+                        ln -= 1
+                    need += ln
+            if at + need > bt.len:
+                raise ValueError("text has no room for the values")
+            with nogil:
+                for i in range(n):
+                    ln = width
+                    while ln and v[i * width + ln - 1] == 0:
+                        ln -= 1
+                    memcpy(tx + at, v + i * width, <size_t>ln)
+                    at += ln
+                    en[first + i] = at
+            return at
+        finally:
+            PyBuffer_Release(&be)
+    finally:
+        PyBuffer_Release(&bt)
+        PyBuffer_Release(&bv)

@@ -28,6 +28,7 @@ from ..table import Table, _decimal_floats
 from . import pii as _pii
 from .stats import (
     Distinct,
+    argsort64,
     KeyTable,
     Moments,
     Quantiles,
@@ -83,23 +84,10 @@ def _kind(col_type: str) -> str:
 
 def bytes_extremes(values: np.ndarray) -> tuple[bytes, bytes]:
     """The smallest and largest value of a non-empty numpy ``S`` array, in bytes order
-    (``min(values.tolist())``): compared 8 bytes at a time as big-endian words, keeping
-    only the values tied so far."""
-    n, w = len(values), values.dtype.itemsize
-    b = np.ascontiguousarray(values).view(np.uint8).reshape(n, w)
-    if w % 8:
-        b = np.concatenate([b, np.zeros((n, 8 - w % 8), np.uint8)], axis=1)
-    words = b.view(">u8")
-    out = []
-    for smallest in (True, False):
-        idx = np.arange(n)
-        for j in range(words.shape[1]):
-            col = words[idx, j]
-            idx = idx[col == (col.min() if smallest else col.max())]
-            if len(idx) == 1:
-                break
-        out.append(bytes(values[idx[0]]))
-    return out[0], out[1]
+    (``min(values.tolist())``): compared by memcmp in compiled code."""
+    v = np.ascontiguousarray(values)
+    lo, hi = _core.fold_bytes_extremes(v, v.dtype.itemsize)
+    return bytes(v[lo]), bytes(v[hi])
 
 
 def _unique_sorted(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -131,8 +119,8 @@ def _sort_counted(
         if m >= 0 and not (k in "Mm" and (keys[:m] == np.iinfo(np.int64).min).any()):  # NaT
             keys, counts = keys[:m], counts[:m]
             if sort_limit is None or m <= sort_limit:
-                order = np.argsort(keys)
-                keys, counts = keys[order], counts[order]
+                keys, order = argsort64(keys)
+                counts = counts[order]
             uniq = keys.view(raw.dtype) if size == 8 else keys.astype(raw.dtype)
             return (np.repeat(uniq, counts) if repeat else raw), (uniq, counts)
     return np.sort(raw), None
@@ -155,17 +143,25 @@ def _subset(weights: np.ndarray, cap: int) -> tuple[np.ndarray | None, np.ndarra
     return pick, np.concatenate([w[top], w[spread] * scale])
 
 
+KNOWN_BYTES = 2 << 20  # the bytes of the values a thread keeps facts of, per text column
+
+
 class _Known:
     """The text facts and PII codes of the distinct values a thread has folded in one
     column (pure functions of a value and the column's name, so a value's are computed
     once, not once per block it is in): a :class:`~fastetl.profiling.stats.KeyTable`
-    of their hashes, at most ``limit`` of them."""
+    of their hashes, at most ``limit`` of them, and their bytes (until they pass
+    ``budget``): a value whose hash is known is checked byte for byte against the value
+    kept, so one that shares another's hash gets its own facts, never the other's."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, budget: int = KNOWN_BYTES) -> None:
         self.table = KeyTable(limit)
+        self.budget = budget
         self.chars = np.empty(0, np.int32)
         self.flags = np.empty(0, np.uint8)
         self.codes = np.empty(0, np.uint8)
+        self.text = np.empty(0, np.uint8)  # the kept values' bytes, one after another
+        self.ends = np.empty(0, np.int64)  # where each kept value's bytes end in text
 
     @property
     def n(self) -> int:
@@ -184,30 +180,48 @@ class _Known:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The characters, flags (:func:`pii.text_facts`) and PII codes
         (:func:`pii.classify_codes`, 0 where not a candidate) of the distinct values
-        ``uniq`` hashing to ``keys``: looked up, or computed for those not known yet."""
+        ``uniq`` hashing to ``keys``: looked up, or computed for those not known yet
+        (and for any whose hash is known for another value)."""
         t = self.table
         n0 = t.n
+        if n0 and int(self.ends[n0 - 1]) >= self.budget:
+            t.limit = n0  # the kept bytes are full: no more values join
         idx, added = t.find(keys)
         self.chars = grown(self.chars, n0, t.n)
         self.flags = grown(self.flags, n0, t.n)
         self.codes = grown(self.codes, n0, t.n)
-        miss = np.flatnonzero(idx < 0)
+        self.ends = grown(self.ends, n0, t.n)
+        known = idx >= 0
+        if known.any():
+            same = np.empty(len(keys), np.uint8)
+            _core.fold_known_same(
+                uniq, uniq.dtype.itemsize, idx, self.text, self.ends[:n0], same
+            )
+            known &= same.view(bool)
+        miss = np.flatnonzero(~known)
         if len(miss) == len(keys):
             chars, flags, codes = _facts(uniq, name)
         else:
-            hit = idx[idx >= 0]
+            hit = idx[known]
             chars, flags = np.empty(len(keys), np.int64), np.empty(len(keys), np.uint8)
             codes = np.empty(len(keys), np.uint8)
-            known = idx >= 0
             chars[known], flags[known], codes[known] = (
                 self.chars[hit], self.flags[hit], self.codes[hit]
             )
             chars[miss], flags[miss], codes[miss] = _facts(uniq[miss], name)
-        new = miss[:added]  # the new values, in order, while there was room
-        self.chars[n0 : t.n] = chars[new]
-        self.flags[n0 : t.n] = flags[new]
-        self.codes[n0 : t.n] = codes[new]
+        new = np.flatnonzero(idx < 0)[:added]  # the new values, in order, while there was room
+        if len(new):
+            self.chars[n0 : t.n] = chars[new]
+            self.flags[n0 : t.n] = flags[new]
+            self.codes[n0 : t.n] = codes[new]
+            self._keep(uniq[new], n0)
         return chars, flags, codes
+
+    def _keep(self, values: np.ndarray, n0: int) -> None:
+        """Keep the bytes of ``values`` (NUL padding dropped), known from index ``n0``."""
+        at = int(self.ends[n0 - 1]) if n0 else 0
+        self.text = grown(self.text, at, at + values.nbytes)  # (room for them padded)
+        _core.fold_text_pack(values, values.dtype.itemsize, self.text, at, self.ends, n0)
 
 
 def _facts(values: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -223,9 +223,17 @@ def _fixed_width(src: Any, schema: Any, infer_rows: int | str | None) -> tuple[A
 
 
 def _no_text(sch: Schema) -> SchemaError:
+    """A CSV profile folds fixed-width values, one width a column from the first block on
+    (a value hashes the same in every block), so a ``text`` column of a given schema
+    (values of any length, the longest not known before the end) is refused up front,
+    with the ways to a profile -- not read at a guessed width, its longer values then
+    bad rows for no fault of theirs."""
+    name = sch.text_names[0]
     return SchemaError(
-        f"column {sch.text_names[0]!r} is text: a CSV profile reads fixed-width values only "
-        "(yet); give it as str with a width, or profile the converted .npy"
+        f"column {name!r} is text (values of any length), and a CSV profile folds "
+        f'fixed-width values only: give it as {{"name": "{name}", "type": "str", "width": N}} '
+        "(N: its longest value's bytes), leave the schema out (text is then profiled as str "
+        "at the sample's width), or convert the CSV and profile the .npy"
     )
 
 
