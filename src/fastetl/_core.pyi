@@ -186,5 +186,4 @@ def remap_codes(
     null_offset: int = ...,
     null_size: int = ...,
     null_mask: int = ...,
-    check: bool = ...,
 ) -> bool: ...
