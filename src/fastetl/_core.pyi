@@ -183,3 +183,15 @@ def sample_columns(
     quote: int,
     trailing: bool = ...,
 ) -> SampleColumns: ...
+def identity_codes(table: np.ndarray, count: int) -> bool: ...
+def remap_codes(
+    recs: _Buf,
+    n: int,
+    itemsize: int,
+    offset: int,
+    size: int,
+    table: np.ndarray,
+    null_offset: int = ...,
+    null_size: int = ...,
+    null_mask: int = ...,
+) -> bool: ...

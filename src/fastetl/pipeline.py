@@ -936,6 +936,8 @@ class _Done:
     text: Any = b""  # the bytes of its text columns (the records' offsets count from 0)
     text_buffer: np.ndarray | None = None  # what text is a view of (back to the pool once written)
     prepared: Any = None  # what the writer's prepare made of it on the worker (see _work)
+    # per learned category: its codes made global on the worker already (see early_codes)
+    remapped: list[bool] | None = None
 
 
 def _buffer_blocks(data: Any, start: int, n: int, block: int) -> Any:
@@ -1590,6 +1592,7 @@ def _work(
     lenient: bool,
     texts: _Buffers | None = None,
     prepare: Callable[..., Any] | None = None,
+    codes: Callable[..., list[bool]] | None = None,
 ) -> _Done:
     slot.take(ticket)  # (raises _Stopped when the run is over)
     pid, parser = slot.pid, slot.parser
@@ -1608,6 +1611,8 @@ def _work(
         done = _Done(block, pid, recs, error, bad, new_values, end, buf, full, lines, text, tbuf)
     finally:
         slot.give(workers)
+    if codes is not None:  # global codes here, where the parser's table is known already
+        done.remapped = codes(pid, recs, before, new_values)
     if prepare is not None:  # (the parser is free: the next block may parse meanwhile)
         done.prepared = prepare(recs, text, block.data, block.start, end, block.base)
     return done
@@ -1657,6 +1662,18 @@ class _Committer:
             [[] for _ in self.learned] for _ in range(job.workers)
         ]
         self.unmapped = 0  # how many -1s the maps hold
+        # per learned category: where its code is in a record, and its null bit's word
+        dtype = binding.schema.dtype()
+        fields: Any = dtype.fields
+        self.places: list[tuple[int, int, int, int, int]] = []
+        for i, col in self.learned:
+            offset, size = fields[col.name][1], dtype[col.name].itemsize
+            bit = binding.fields[i].null_bit  # type: ignore[union-attr]
+            null_offset, null_size, mask = -1, 8, 0
+            if bit >= 0:
+                name = _null_field(bit)
+                null_offset, null_size, mask = fields[name][1], dtype[name].itemsize, 1 << bit % 64
+            self.places.append((offset, size, null_offset, null_size, mask))
         self.checker: Checker | None = None
         if has_rules(binding.schema):
             self._decoded: dict[str, list[str]] = {}
@@ -1867,63 +1884,85 @@ class _Committer:
             raise AssertionError("internal error: a parsed row was not found again")
         return out.tolist()
 
+    def early_codes(
+        self, pid: int, recs: np.ndarray, before: list[int], new_values: list[list[bytes]]
+    ) -> list[bool]:
+        """(On the worker that parsed ``recs`` with parser ``pid``.)  Per learned category,
+        whether its codes were made global here: where the block added no value to the
+        parser's dictionary and the committer has mapped every code the parser had before
+        it.  A mapped code never changes (-1 aside, and -1 is not taken here), so these are
+        the codes the committer would write, whatever the threads."""
+        done = []
+        for k, place in enumerate(self.places):
+            table = self.maps[pid][k]  # (the committer replaces it whole: a snapshot)
+            if new_values[k] or len(table) < before[k]:
+                done.append(False)
+            else:
+                done.append(self._remap(recs, table, before[k], place))
+        return done
+
+    def _remap(
+        self, recs: np.ndarray, table: np.ndarray, count: int, place: tuple[int, ...]
+    ) -> bool:
+        """Local codes (all below ``count``) of one category field of ``recs`` made global
+        through ``table``, in place; False (nothing written) where one has no global code."""
+        if _core.identity_codes(table, count):
+            return True  # (the usual case for a parser whose values came in global order)
+        offset, size, null_offset, null_size, mask = place
+        return _core.remap_codes(
+            recs.view(np.uint8), len(recs), recs.dtype.itemsize, offset, size, table,
+            null_offset, null_size, mask,
+        )
+
     def _global_codes(self, done: _Done) -> np.ndarray | None:
         """The block's records with global category codes, the global dictionaries
-        extended; None (and nothing changed) when the block must be parsed again."""
+        extended; None (the dictionaries unchanged; the records' codes may be partly
+        remapped: the block is parsed again) when the block must be parsed again."""
         if done.parser_id < 0:
             return done.records
         full = _S["CATEGORY_FULL"]
         if (done.error is not None and done.error[0] == full) or (done.bad[:, 2] == full).any():
             return None
         recs = done.records
+        pid = done.parser_id
+        bad = done.error is not None or len(done.bad) > 0
         tables = []
         for k, (_, col) in enumerate(self.learned):
             new = done.new_values[k]
-            codes, values = self.codes[k], self.values[k]
-            ext = np.empty(len(new), np.int64)
-            nxt = len(values)
-            for j, v in enumerate(new):
-                code = codes.get(v)
-                if code is None:
-                    code, nxt = nxt, nxt + 1
-                ext[j] = code
+            table = self.maps[pid][k]
+            nxt = len(self.values[k])
+            if new:
+                codes = self.codes[k]
+                ext = np.empty(len(new), np.int64)
+                for j, v in enumerate(new):
+                    code = codes.get(v)
+                    if code is None:
+                        code, nxt = nxt, nxt + 1
+                    ext[j] = code
+                table = np.concatenate([table, ext])
             if nxt > col.category_limit:
                 return None
-            if nxt >= col.category_limit and (done.error is not None or len(done.bad)):
-                # a bad row's values were taken back: with the global dictionary full,
-                # one thread may have found a full category in that row first
+            if bad and nxt >= col.category_limit:
+                # A bad row's values were taken back (new_values does not hold them, so
+                # this holds whether or not the block added any): with the global
+                # dictionary full, the row may hold a value that is new to it, in a
+                # column before the one that failed, and one thread, parsing from the
+                # global dictionary, reports that full category first.
                 return None
-            tables.append(np.concatenate([self.maps[done.parser_id][k], ext]))
-        mapped = []
-        for k, (i, col) in enumerate(self.learned):
-            local = recs[col.name]
-            valued = self._valued(recs, i)
-            codes_of = tables[k][local if valued is None else local[valued]]
-            if len(codes_of) and codes_of.min() < 0:
+            tables.append(table)
+        remapped = done.remapped or [False] * len(self.learned)
+        for k, place in enumerate(self.places):
+            if not remapped[k] and not self._remap(recs, tables[k], len(tables[k]), place):
                 return None
-            mapped.append((col.name, valued, codes_of))
         # the block fits: commit its new values and codes
         for k, _ in enumerate(self.learned):
             for v in done.new_values[k]:
                 if v not in self.codes[k]:
                     self.codes[k][v] = len(self.values[k])
                     self.values[k].append(v)
-            self.maps[done.parser_id][k] = tables[k]
-            self.local[done.parser_id][k] += done.new_values[k]
-        for name, valued, codes_of in mapped:
-            if valued is None:
-                recs[name] = codes_of
-            else:  # null rows keep code 0, as a single thread writes them
-                recs[name][valued] = codes_of
+            self.maps[pid][k] = tables[k]
+            self.local[pid][k] += done.new_values[k]
         return recs
-
-    def _valued(self, recs: np.ndarray, field: int) -> np.ndarray | None:
-        """Which records have a value in a nullable field (None: the field is not nullable)."""
-        bit = self.binding.fields[field].null_bit  # type: ignore[union-attr]
-        if bit < 0:
-            return None
-        nulls = recs[_null_field(bit)] >> np.uint64(bit % 64) & np.uint64(1)
-        return ~nulls.astype(bool)
 
     def _extend_maps(self, done: _Done) -> None:
         """After a block went another way: where the worker's new values went (-1 where
@@ -2043,6 +2082,7 @@ def _run_parallel(
     pending: deque[Future[_Done]] = deque()
     # (optional) the writer's own work on a block's records, done on the worker thread
     prepare = getattr(job.writer, "prepare", None)
+    codes = committer.early_codes if learned else None
 
     def commit_oldest() -> None:
         done = pending.popleft().result()
@@ -2073,7 +2113,7 @@ def _run_parallel(
         # first block is parsed and reported before the next one is read, however slowly
         # it comes
         done = _work(
-            first, slots[0], 0, workers, buffers, learned, guess, lenient, texts, prepare
+            first, slots[0], 0, workers, buffers, learned, guess, lenient, texts, prepare, codes
         )
         committer.commit(done)
         job.tick(committer.done_to(done))
@@ -2099,7 +2139,7 @@ def _run_parallel(
                 pending.append(
                     pool.submit(
                         _work, block, slot, ticket, workers, buffers, learned, guess, lenient,
-                        texts, prepare,
+                        texts, prepare, codes,
                     )
                 )
                 ticket += 1
