@@ -264,3 +264,34 @@ def test_a_value_to_widen_is_not_met_by_the_threads_path_twice(tmp_path, monkeyp
     assert len(calls) == 1, [s.columns[0].type for s in calls]
     assert got["id"].tolist() == [int(r[0]) for r in rows]
     assert got["x"].tolist() == [float(r[1]) for r in rows]
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink") or os.name == "nt", reason="needs symlinks")
+def test_a_symlink_pointed_elsewhere_before_the_threads_open_it_is_read_as_opened(
+    tmp_path, monkeypatch
+):
+    # the input named by a symbolic link that is pointed at another file (same size,
+    # other values) between the open and the threads' read: the file opened is read
+    from fastetl import api, pipeline
+
+    rows = [r[:2] for r in _rows(20_000, seed=6)]
+    first = _write(tmp_path / "a.csv", ["id", "x"], rows)
+    old = first.read_bytes()
+    second = tmp_path / "b.csv"
+    second.write_bytes(old.replace(b"\n1", b"\n2"))
+    assert second.read_bytes() != old and second.stat().st_size == len(old)
+    link = tmp_path / "in.csv"
+    link.symlink_to(first)
+
+    def repointed_first(path, *args, **kwargs):
+        tmp = tmp_path / "tmp-link"
+        tmp.symlink_to(second)
+        os.replace(tmp, link)
+        return pipeline.read_plain_file(path, *args, **kwargs)
+
+    monkeypatch.setattr(api, "read_plain_file", repointed_first)
+    schema = {"columns": [{"name": "id", "type": "int64"}, {"name": "x", "type": "float64"}]}
+    got = fastetl.read_csv(link, schema, workers=2, block_size=64 << 10)
+    want = list(csv.reader(io.StringIO(old.decode())))[1:]
+    assert got["id"].tolist() == [int(r[0]) for r in want]
+    assert got["x"].tolist() == [float(r[1]) for r in want]
