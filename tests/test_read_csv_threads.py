@@ -103,6 +103,33 @@ def test_a_file_with_a_bom_read_with_no_schema_is_read_by_every_thread(tmp_path,
     assert many.array.tobytes() == fastetl.read_csv(src, workers=1).array.tobytes()
 
 
+@pytest.mark.parametrize("encoding", ["UTF8", "utf_8", "U8", "UTF_8_SIG", "cp65001"])
+def test_every_spelling_of_utf8_is_read_by_every_thread(tmp_path, monkeypatch, encoding):
+    # a schema's encoding spelled another way (any name Python's codecs calls UTF-8)
+    from fastetl import api, pipeline
+
+    rows = [r[:2] for r in _rows(20_000, seed=4)]
+    src = _write(tmp_path / "in.csv", ["id", "x"], rows, bom=encoding == "UTF_8_SIG")
+    seen = []
+
+    def spy(*args, **kwargs):
+        out = pipeline.read_plain_file(*args, **kwargs)
+        seen.append(out is not None)
+        return out
+
+    monkeypatch.setattr(api, "read_plain_file", spy)
+    schema = {
+        "dialect": {"encoding": encoding},
+        "columns": [{"name": "id", "type": "int64"}, {"name": "x", "type": "float64"}],
+    }
+    got = fastetl.read_csv(src, schema, workers=2, block_size=64 << 10)
+    assert seen == [True]
+    with open(src, newline="", encoding="utf-8-sig") as fh:
+        want = list(csv.reader(fh))[1:]
+    assert got["id"].tolist() == [int(r[0]) for r in want]
+    assert got["x"].tolist() == [float(r[1]) for r in want]
+
+
 @pytest.mark.parametrize("block_size", [64 << 10, 100_000, 300_000])  # (2+ blocks: 2+ threads)
 @pytest.mark.parametrize("workers", [2, 3])
 @pytest.mark.parametrize(
