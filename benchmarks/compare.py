@@ -16,8 +16,9 @@ What it does:
    with ``pandas.read_csv(path)`` on the row count and on a few columns at 7 rows;
 3. reads every file once to warm the page cache, and byte-compiles fastetl's modules
    (``__pycache__`` beside them), as installing a wheel does and as the other readers' are
-   (``--no-bytecode``: not; then, with ``PYTHONDONTWRITEBYTECODE`` set, each child compiles
-   them, and an inferred read compiles ``fastetl.infer`` inside its timed call);
+   (``--no-bytecode``: not; then, with ``PYTHONDONTWRITEBYTECODE`` set and no bytecode left
+   by an earlier run, each child compiles them, and an inferred read compiles
+   ``fastetl.infer`` inside its timed call);
 4. runs each reader ``--repeat`` times, round-robin over shapes, modes and readers, every run
    in a fresh interpreter (``python compare.py --run READER --shape S --mode M ...``).  The
    child imports its library and prepares its options first, then times only the read with
@@ -1346,8 +1347,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--no-bytecode",
         action="store_true",
-        help="do not byte-compile fastetl's modules first (as runs before run 50 did: with "
-        "PYTHONDONTWRITEBYTECODE set, every child compiles them)",
+        help="do not byte-compile fastetl's modules first (as runs up to 49 did: with "
+        "PYTHONDONTWRITEBYTECODE set and no __pycache__ left by an earlier run, every child "
+        "compiles them)",
     )
     p.add_argument("--timeout", type=float, default=3600, help="seconds per child run")
     p.add_argument("--output", metavar="FILE", help="also write the Markdown report to FILE")
