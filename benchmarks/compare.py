@@ -833,8 +833,10 @@ def _bytecode(fastetl_mod) -> str:
     import compileall
 
     folder = Path(fastetl_mod.__file__).parent
-    if sys.flags.dont_write_bytecode and not os.access(folder, os.W_OK):  # pragma: no cover
-        return "fastetl's modules not byte-compiled (its folder is read-only)"
+    if not os.access(folder, os.W_OK):
+        return "fastetl's modules not byte-compiled here (its folder is read-only)"
+    # (py_compile writes the bytecode whatever PYTHONDONTWRITEBYTECODE says; an up-to-date
+    # .pyc, as an installed wheel's, is left as it is)
     ok = compileall.compile_dir(str(folder), quiet=2, workers=1)
     if not ok:
         return "fastetl's modules: byte-compiling some failed (those are compiled per child)"
