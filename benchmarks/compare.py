@@ -3,7 +3,7 @@
 
     python benchmarks/compare.py [--shape savetxt,ints,...] [--mode schema,infer] [--mb 200]
         [--rows N] [--threads N] [--repeat K] [--only fastetl,pyarrow,...] [--keep DIR]
-        [--memory-sizes 200M,2G] [--no-check]
+        [--memory-sizes 200M,2G] [--no-check] [--no-bytecode]
 
 What it does:
 
@@ -14,7 +14,11 @@ What it does:
 2. checks correctness once per shape, in a child of its own: fastetl's ``convert`` and
    ``read_csv`` (with the shape's schema, and inferring one) must agree with each other and
    with ``pandas.read_csv(path)`` on the row count and on a few columns at 7 rows;
-3. reads every file once to warm the page cache;
+3. reads every file once to warm the page cache, and byte-compiles fastetl's modules
+   (``__pycache__`` beside them), as installing a wheel does and as the other readers' are
+   (``--no-bytecode``: not; then, with ``PYTHONDONTWRITEBYTECODE`` set and no bytecode left
+   by an earlier run, each child compiles them, and an inferred read compiles
+   ``fastetl.infer`` inside its timed call);
 4. runs each reader ``--repeat`` times, round-robin over shapes, modes and readers, every run
    in a fresh interpreter (``python compare.py --run READER --shape S --mode M ...``).  The
    child imports its library and prepares its options first, then times only the read with
@@ -819,6 +823,26 @@ def _import_fastetl():
     return fastetl
 
 
+def _bytecode(fastetl_mod) -> str:
+    """Compile the benchmarked fastetl's modules to bytecode (``__pycache__`` beside them),
+    as pip does when it installs a wheel: the other readers' packages in site-packages have
+    theirs.  Without it, a fastetl run from a source tree with ``PYTHONDONTWRITEBYTECODE``
+    set compiles every module it loads in every child, and a module loaded inside the
+    timed call (``fastetl.infer``, in an inferred read: ~20 ms for its 2,700 lines) is
+    compiled inside it.  What the report says about it (one line)."""
+    import compileall
+
+    folder = Path(fastetl_mod.__file__).parent
+    if not os.access(folder, os.W_OK):
+        return "fastetl's modules not byte-compiled here (its folder is read-only)"
+    # (py_compile writes the bytecode whatever PYTHONDONTWRITEBYTECODE says; an up-to-date
+    # .pyc, as an installed wheel's, is left as it is)
+    ok = compileall.compile_dir(str(folder), quiet=2, workers=1)
+    if not ok:
+        return "fastetl's modules: byte-compiling some failed (those are compiled per child)"
+    return "fastetl's modules byte-compiled before the runs (as an installed wheel's are)"
+
+
 def _version(dist: str) -> str | None:
     try:
         return importlib.metadata.version(dist)
@@ -1322,6 +1346,13 @@ def main(argv: list[str] | None = None) -> int:
         help="also measure fastetl's peak RSS on files of these sizes, e.g. 200M,2G",
     )
     p.add_argument("--no-compare", action="store_true", help="only the --memory-sizes table")
+    p.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="do not byte-compile fastetl's modules first (as runs up to 49 did: with "
+        "PYTHONDONTWRITEBYTECODE set and no __pycache__ left by an earlier run, every child "
+        "compiles them)",
+    )
     p.add_argument("--timeout", type=float, default=3600, help="seconds per child run")
     p.add_argument("--output", metavar="FILE", help="also write the Markdown report to FILE")
     # child mode
@@ -1341,6 +1372,9 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--mode: schema, infer or schema,infer")
 
     fastetl_mod = _import_fastetl()
+    bytecode = "fastetl's modules compiled in each child (--no-bytecode)"
+    if not args.no_bytecode:
+        bytecode = _bytecode(fastetl_mod)
     if args.keep:
         workdir = Path(args.keep).resolve()
         workdir.mkdir(parents=True, exist_ok=True)
@@ -1351,7 +1385,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parts = [
         f"- Machine: {machine_line(fastetl_mod)}\n"
-        f"- fastetl imported from `{Path(fastetl_mod.__file__).parent}`\n"
+        f"- fastetl imported from `{Path(fastetl_mod.__file__).parent}`; {bytecode}\n"
         f"- Command: `{command}`\n"
         f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n"
     ]

@@ -78,13 +78,11 @@ def _check(table: fastetl.Table, want: dict[str, list]) -> None:
     assert [v if isinstance(v, str) else v.decode() for v in table["tag"]] == want["tag"]
 
 
-def test_a_file_with_a_bom_read_with_no_schema_is_read_by_every_thread(tmp_path, monkeypatch):
-    # inference says utf-8-sig for it: the threads still read it straight into the result
+def _spy_on_the_threads_path(monkeypatch) -> list[bool]:
+    """A list that gets, for each read_csv that tries the threads' path, whether it took it."""
     from fastetl import api, pipeline
 
-    rows = [r[:3] for r in _rows(20_000, seed=3)]  # (no tag: it would be a category)
-    src = _write(tmp_path / "in.csv", ["id", "x", "n"], rows, bom=True)
-    seen = []
+    seen: list[bool] = []
 
     def spy(*args, **kwargs):
         out = pipeline.read_plain_file(*args, **kwargs)
@@ -92,6 +90,14 @@ def test_a_file_with_a_bom_read_with_no_schema_is_read_by_every_thread(tmp_path,
         return out
 
     monkeypatch.setattr(api, "read_plain_file", spy)
+    return seen
+
+
+def test_a_file_with_a_bom_read_with_no_schema_is_read_by_every_thread(tmp_path, monkeypatch):
+    # inference says utf-8-sig for it: the threads still read it straight into the result
+    rows = [r[:3] for r in _rows(20_000, seed=3)]  # (no tag: it would be a category)
+    src = _write(tmp_path / "in.csv", ["id", "x", "n"], rows, bom=True)
+    seen = _spy_on_the_threads_path(monkeypatch)
     many = fastetl.read_csv(src, workers=2, block_size=64 << 10)
     assert many.schema.dialect.encoding == "utf-8-sig"
     assert seen == [True]
@@ -101,6 +107,24 @@ def test_a_file_with_a_bom_read_with_no_schema_is_read_by_every_thread(tmp_path,
     assert many["x"].tolist() == [float(r[1]) for r in want]
     monkeypatch.undo()
     assert many.array.tobytes() == fastetl.read_csv(src, workers=1).array.tobytes()
+
+
+@pytest.mark.parametrize("encoding", ["UTF8", "utf_8", "U8", "UTF_8_SIG", "cp65001"])
+def test_every_spelling_of_utf8_is_read_by_every_thread(tmp_path, monkeypatch, encoding):
+    # a schema's encoding spelled another way (any name Python's codecs calls UTF-8)
+    rows = [r[:2] for r in _rows(20_000, seed=4)]
+    src = _write(tmp_path / "in.csv", ["id", "x"], rows, bom=encoding == "UTF_8_SIG")
+    seen = _spy_on_the_threads_path(monkeypatch)
+    schema = {
+        "dialect": {"encoding": encoding},
+        "columns": [{"name": "id", "type": "int64"}, {"name": "x", "type": "float64"}],
+    }
+    got = fastetl.read_csv(src, schema, workers=2, block_size=64 << 10)
+    assert seen == [True]
+    with open(src, newline="", encoding="utf-8-sig") as fh:
+        want = list(csv.reader(fh))[1:]
+    assert got["id"].tolist() == [int(r[0]) for r in want]
+    assert got["x"].tolist() == [float(r[1]) for r in want]
 
 
 @pytest.mark.parametrize("block_size", [64 << 10, 100_000, 300_000])  # (2+ blocks: 2+ threads)
@@ -220,24 +244,35 @@ def test_columns_chosen_by_header_name(tmp_path):
     assert np.array_equal(many["x"], np.array([float(r[1]) for r in rows]))
 
 
-def test_a_file_replaced_before_the_threads_open_it_is_read_as_opened(tmp_path, monkeypatch):
-    # the threads open the file by path again: one replaced in between (same size, other
-    # values) must not be read in place of the one the source opened and describes
+@pytest.mark.parametrize("how", ["file replaced", "symlink pointed elsewhere"])
+def test_a_file_changed_before_the_threads_open_it_is_read_as_opened(tmp_path, monkeypatch, how):
+    # the threads open the file by path again: one replaced in between, or a symbolic link
+    # pointed at another file (same size, other values), must not be read in place of the
+    # one the source opened and describes
     from fastetl import api, pipeline
 
+    if how.startswith("symlink") and (not hasattr(os, "symlink") or os.name == "nt"):
+        pytest.skip("needs symbolic links")
     rows = [r[:2] for r in _rows(20_000, seed=5)]
-    src = _write(tmp_path / "in.csv", ["id", "x"], rows)
-    old = src.read_bytes()
-    new = old.replace(b"\n1", b"\n2")  # (as many bytes: other values)
-    assert new != old and len(new) == len(old)
+    first = _write(tmp_path / "a.csv", ["id", "x"], rows)
+    old = first.read_bytes()
+    second = tmp_path / "b.csv"
+    second.write_bytes(old.replace(b"\n1", b"\n2"))  # (as many bytes: other values)
+    assert second.read_bytes() != old and second.stat().st_size == len(old)
+    src = first
+    if how.startswith("symlink"):
+        src = tmp_path / "in.csv"
+        src.symlink_to(first)
 
-    def replaced_first(path, *args, **kwargs):
-        other = tmp_path / "other.csv"
-        other.write_bytes(new)
-        os.replace(other, path)
+    def changed_first(path, *args, **kwargs):
+        if how.startswith("symlink"):
+            (tmp_path / "tmp-link").symlink_to(second)
+            os.replace(tmp_path / "tmp-link", src)
+        else:
+            os.replace(second, src)
         return pipeline.read_plain_file(path, *args, **kwargs)
 
-    monkeypatch.setattr(api, "read_plain_file", replaced_first)
+    monkeypatch.setattr(api, "read_plain_file", changed_first)
     schema = {"columns": [{"name": "id", "type": "int64"}, {"name": "x", "type": "float64"}]}
     got = fastetl.read_csv(src, schema, workers=2, block_size=64 << 10)
     want = list(csv.reader(io.StringIO(old.decode())))[1:]

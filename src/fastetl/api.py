@@ -1027,35 +1027,20 @@ def _read_plain(
         return None
     if not isinstance(src, (str, os.PathLike)) or is_stream_path(src):
         return None
-    if source.compression or source.encoding or source.size is None:
+    if source.path is None or source.compression or source.encoding or source.size is None:
         return None
-    if not plain_file_applies(sch, header_and_quote=True) or not os.path.isfile(src):
+    if not plain_file_applies(sch, header_and_quote=True) or not os.path.isfile(source.path):
         return None
     result = RunResult()
     piece = max(block_size, 64 << 10) if block_size else None
     try:
-        array = read_plain_file(os.fspath(src), sch, workers, piece=piece, result=result)
+        array = read_plain_file(source.path, sch, workers, piece=piece, result=result)
     except (ParseError, InputError):
         return None
-    if array is None or not _unchanged(src, source):  # (grown: a torn last line?)
+    if array is None or not source.unchanged():  # (grown: a torn last line?)
         return None
     result.rows = len(array)
     return array, result
-
-
-def _unchanged(path: Src, source: Source) -> bool:
-    """Whether ``path`` is still the file ``source`` opened, as it was: read_plain_file
-    opens it by path again, and a file replaced or rewritten in between must not give
-    values that the source's facts (size, mtime) do not describe."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False
-    return (
-        st.st_size == source.size
-        and st.st_mtime == source.mtime
-        and (source.inode is None or (st.st_dev, st.st_ino) == source.inode)
-    )
 
 
 def read_csv(

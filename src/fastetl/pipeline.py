@@ -33,7 +33,7 @@ from . import _core, memory
 from .errors import ParseError
 from .layout import learned_categories, make_parser, syntax_word
 from .rules.evaluate import Checker, has_rules
-from .schema import Binding, Schema
+from .schema import Binding, Schema, is_utf8
 from .sources import InputError, Source, check_encoding_prefix, compression_of
 from .store import SMALL_RESULT_BYTES
 
@@ -2179,7 +2179,7 @@ def plain_file_applies(schema: Schema, header_and_quote: bool = False) -> bool:
     if d.escape is not None or d.ragged != "strict":
         return False
     # (utf-8-sig: what inference says of a file with a BOM, which the read skips)
-    if d.encoding.lower().replace("_", "-") not in ("utf-8", "utf8", "utf-8-sig"):
+    if not is_utf8(d.encoding):
         return False
     if schema.text_names or has_rules(schema):
         return False

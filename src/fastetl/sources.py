@@ -224,6 +224,23 @@ class Source:
         """The input before ``upto`` will not be needed again.  Nothing to do: files are
         read into buffers the pipeline lets go of, not mapped into this process."""
 
+    def unchanged(self) -> bool:
+        """Whether the path this input was opened by still names the file it opened, as
+        it was then (size, mtime, device and inode): a reader that opens it by path again
+        (read_csv's threads) must not give values the source's facts do not describe
+        (a file replaced or rewritten in between).  False for an input with no path."""
+        if self.path is None:
+            return False
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return False
+        return (
+            st.st_size == self.size
+            and st.st_mtime == self.mtime
+            and (self.inode is None or (st.st_dev, st.st_ino) == self.inode)
+        )
+
     def fingerprint(self) -> dict[str, Any] | None:
         """What identifies this input's bytes, to resume a conversion of it; None when
         the input cannot be read again (stdin, pipes, file objects)."""
