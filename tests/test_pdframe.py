@@ -170,7 +170,7 @@ def test_null_markers_are_exactly_the_listed_values(markers, values):
     st.sampled_from([b"", b"0123456789+- ", b"a"]),
     st.booleans(),
 )
-def test_text_chunk_is_the_values_and_the_count_python_finds(values, long_len, lead, strided):
+def test_text_arrow_is_the_values_and_the_count_python_finds(values, long_len, lead, strided):
     # each value's bytes placed in a text buffer in shuffled order, referenced by
     # (offset, length) records like the parser's (strided: fields of wider records)
     import random
@@ -193,7 +193,7 @@ def test_text_chunk_is_the_values_and_the_count_python_finds(values, long_len, l
     refs["offset"] = [where[k] for k in range(len(values))]
     refs["length"] = [len(e) for e in encoded]
     out = np.empty(len(values) + 1, np.int64)
-    data, bad, past, longs = _core.text_chunk(
+    data, bad, past, longs = _core.text_arrow(
         np.frombuffer(text, np.uint8), refs["offset"], refs["length"], out, long_len, lead
     )
     assert (bad, past) == (-1, -1)
@@ -202,7 +202,7 @@ def test_text_chunk_is_the_values_and_the_count_python_finds(values, long_len, l
     assert longs == sum(1 for e in encoded if e and len(e) >= long_len and e[0] in lead)
     if values and len(text):  # one reference past the end of the text: found, nothing copied
         refs["length"][-1] = len(text) - refs["offset"][-1] + 1
-        got = _core.text_chunk(
+        got = _core.text_arrow(
             np.frombuffer(text, np.uint8), refs["offset"], refs["length"], out, long_len, lead
         )
         assert got[0] is None and got[2] == len(values) - 1

@@ -239,16 +239,17 @@ def _text_chunk(
 ) -> tuple[Any, int]:
     """One block's values of a text column as an Arrow large_string array, and how many
     of them are ``long_len`` bytes or more and start with a byte of ``lead``: one
-    compiled gather (:func:`fastetl._core.text_chunk`; the references are the parser's
-    own, into this block's ``text``, checked in the same pass, as the copy has no bound:
-    a block whose text was not added is an error, not a read past the buffer)."""
+    compiled gather (:func:`fastetl._core.text_arrow`, the one of
+    :func:`fastetl.bridges.text_arrow`; the references are the parser's own, into this
+    block's ``text``, checked in its first pass, as the copy has no bound: a block whose
+    text was not added is an error, not a read past the buffer)."""
     import pyarrow as pa
 
     if refs.dtype.names != ("offset", "length"):
         raise TypeError(f"expected text references (offset, length), got {refs.dtype}")
     raw = np.frombuffer(text, np.uint8)
     offsets = np.empty(len(refs) + 1, np.int64)
-    data, bad, past, longs = _core.text_chunk(
+    data, bad, past, longs = _core.text_arrow(
         raw, refs["offset"], refs["length"], offsets, long_len, lead
     )
     if past >= 0:
