@@ -179,21 +179,21 @@ cdef Py_ssize_t text_offsets(const char *src, uint64_t size, const char *ops,
 
 
 cdef Py_ssize_t text_copy(char *dst, const char *src, const char *ops, Py_ssize_t ostride,
-                          Py_ssize_t n, const int64_t *o64) noexcept nogil:
+                          Py_ssize_t n, const int64_t *o64, bint check) noexcept nogil:
     """The second pass: each value copied to ``dst + o64[i]``; returns the first value
-    that is not valid UTF-8, or -1 (all are copied either way)."""
+    that is not valid UTF-8 (``check``), or -1 (all are copied either way)."""
     cdef Py_ssize_t i, ln, bad = -1
     for i in range(n):
         ln = o64[i + 1] - o64[i]
         if ln:
             fastetl_copy(dst + o64[i], src + ref_u64(ops, i, ostride), ln)
-            if bad < 0 and not utf8_valid(dst + o64[i], ln):
+            if check and bad < 0 and not utf8_valid(dst + o64[i], ln):
                 bad = i
     return bad
 
 
 def text_arrow(const uint8_t[:] text, const uint64_t[:] offsets, const uint32_t[:] lengths,
-               object out, Py_ssize_t long_len=0, bytes lead=b""):
+               object out, Py_ssize_t long_len=0, bytes lead=b"", bint utf8=True):
     """Arrow large_string buffers of text values: fills ``out`` (a writable int64 buffer
     of ``len(offsets) + 1`` items) with where each value starts and returns ``(data, bad,
     past, longs)``: a bytearray of the values ``text[offsets[i]:offsets[i] + lengths[i]]``
@@ -201,7 +201,9 @@ def text_arrow(const uint8_t[:] text, const uint64_t[:] offsets, const uint32_t[
     first reference past the end of ``text`` (-1: none; else ``data`` is None and ``bad``
     -1), and how many values are ``long_len`` bytes or more and start with one of the
     bytes of ``lead`` (the pandas drop-in's count of values that may be long integers;
-    0 without ``lead``).  Two nogil passes (:func:`text_offsets`, :func:`text_copy`)."""
+    0 without ``lead``).  ``utf8=False`` skips the UTF-8 check (``bad`` is -1): for text
+    the parser of this very read stored, which it checked.  Two nogil passes
+    (:func:`text_offsets`, :func:`text_copy`)."""
     cdef Py_buffer off
     cdef Py_ssize_t n = offsets.shape[0]
     cdef Py_ssize_t i, bad = -1, past = -1, longs = 0
@@ -233,7 +235,7 @@ def text_arrow(const uint8_t[:] text, const uint64_t[:] offsets, const uint32_t[
         data = PyByteArray_FromStringAndSize(NULL, o64[n])
         dst = PyByteArray_AS_STRING(data)
         with nogil:
-            bad = text_copy(dst, src, ops, ostride, n, o64)
+            bad = text_copy(dst, src, ops, ostride, n, o64, utf8)
         return data, bad, -1, longs
     finally:
         PyBuffer_Release(&off)

@@ -114,7 +114,8 @@ def csv_rows(
 
 
 def text_arrow(
-    text: _Buf, offsets: _Buf, lengths: _Buf, out: _Buf, long_len: int = ..., lead: bytes = ...
+    text: _Buf, offsets: _Buf, lengths: _Buf, out: _Buf, long_len: int = ..., lead: bytes = ...,
+    utf8: bool = ...,
 ) -> tuple[bytearray | None, int, int, int]: ...
 def text_objects(text: _Buf, offsets: _Buf, lengths: _Buf, out: _Buf) -> int: ...
 

@@ -254,20 +254,19 @@ def _text_chunk(
     compiled gather (:func:`fastetl._core.text_arrow`, the one of
     :func:`fastetl.bridges.text_arrow`; the references are the parser's own, into this
     block's ``text``, checked in its first pass, as the copy has no bound: a block whose
-    text was not added is an error, not a read past the buffer)."""
+    text was not added is an error, not a read past the buffer; their UTF-8 is not
+    checked again: the parser checked each value as it stored it)."""
     import pyarrow as pa
 
     if refs.dtype.names != ("offset", "length"):
         raise TypeError(f"expected text references (offset, length), got {refs.dtype}")
     raw = np.frombuffer(text, np.uint8)
     offsets = np.empty(len(refs) + 1, np.int64)
-    data, bad, past, longs = _core.text_arrow(
-        raw, refs["offset"], refs["length"], offsets, long_len, lead
+    data, _, past, longs = _core.text_arrow(
+        raw, refs["offset"], refs["length"], offsets, long_len, lead, False
     )
     if past >= 0:
         raise TextPastEnd(past)
-    if bad >= 0:  # pragma: no cover - the core stores valid UTF-8 only
-        raise ValueError(f"row {bad} of a block: a text value that is not UTF-8")
     validity, count = _validity(pa, nulls)
     chunk = pa.Array.from_buffers(
         pa.large_string(), len(refs), [validity, pa.py_buffer(offsets), pa.py_buffer(data)],
