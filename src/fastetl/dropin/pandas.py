@@ -1668,20 +1668,33 @@ def _chunks_proven(plan: _Plan, strings: Any, nulls: np.ndarray | None) -> bool:
         return True
     true, false = plan.guards["bool_words"]
     words = [w.encode() for w in true | false]
-    for lo in range(0, n, step):
-        hi = min(n, lo + step)
-        for a, b in ((lo, min(hi, lo + 256)), (lo, hi)):  # a look at the first rows first
-            raw = _fixed(*_buffers(strings.slice(a, b - a).combine_chunks()), np.arange(b - a))
-            sure = _surely_text(raw, plan.guards["marks"])
-            if words:
-                sure &= ~np.isin(raw, np.array(words, dtype=f"S{max(map(len, words))}"))
-            if nulls is not None:
-                sure &= ~nulls[a:b]
-            if sure.any():
-                break
-        else:
-            return False
-    return True
+
+    def fixed(a: int, b: int) -> np.ndarray:
+        return _fixed(*_buffers(strings.slice(a, b - a).combine_chunks()), np.arange(b - a))
+
+    def sure(raw: np.ndarray, nul: np.ndarray | None) -> np.ndarray:
+        out = _surely_text(raw, plan.guards["marks"])
+        if words:
+            out &= ~np.isin(raw, np.array(words, dtype=f"S{max(map(len, words))}"))
+        if nul is not None:
+            out &= ~nul
+        return out
+
+    # (this runs on the calling thread after the read) a look at the first 32 rows of
+    # every chunk, all chunks in one pass, then at the first 256 of the chunks where none
+    # of those was surely text, then at the whole of those still unproven
+    todo = list(range(0, n, step))
+    for rows in (32, 256, step):
+        looks = [(lo, min(n, lo + step, lo + rows)) for lo in todo]
+        seen = sure(
+            np.concatenate([fixed(a, b) for a, b in looks]),
+            None if nulls is None else np.concatenate([nulls[a:b] for a, b in looks]),
+        )
+        found = np.logical_or.reduceat(seen, np.cumsum([0] + [b - a for a, b in looks[:-1]]))
+        todo = [lo for lo, ok in zip(todo, found) if not ok]
+        if not todo:
+            return True
+    return False
 
 
 def _have_arrow() -> bool:
