@@ -653,3 +653,24 @@ def test_a_text_block_gather_refuses_references_past_its_text():
             _text_chunk(text, refs, None)
     with pytest.raises(bridges.TextPastEnd):
         _text_chunk(b"abcde", np.array([(2**64 - 1, 2)], TEXT_REF), None)
+
+
+@pytest.mark.parametrize("at", [0, 31, 32, 255, 256, "last", None])
+def test_free_text_proven_text_in_every_chunk_wherever_its_first_text_stands(tmp_path, at):
+    # a mostly distinct text column whose values are numbers at the start of each of
+    # pandas' low_memory chunks but the first: the own path answers (pandas' frame) when
+    # every chunk fastetl checks holds a value that is surely text, at any row of it;
+    # with a chunk of numbers only (None), pandas mixes types and fastetl falls back
+    step = dropin._buffer_lines(2) // 2
+    n = 3 * step + 10
+    first = {"last": step - 1, None: 2 * step}.get(at, at)
+    rows = ["id,t"]
+    for i in range(n):
+        text = i < step or i >= 3 * step or (i - step) % step >= first
+        rows.append(f"{i},{'t' if text else ''}{i}")
+    p = write(tmp_path, "\n".join(rows) + "\n")
+    if at is None:
+        _falls_back(p, "chunks")
+    else:
+        got = own(p)
+        assert got["t"].dtype == "str"

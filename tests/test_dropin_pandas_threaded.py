@@ -210,3 +210,42 @@ def test_a_dictionary_column_of_many_rows_with_nulls(tmp_path, kw):
     p = tmp_path / "words.csv"
     p.write_bytes(b"id,word\n" + b"".join(lines))
     own(p, **kw)
+
+
+def _stamped(rows: int = ROWS) -> list[bytes]:
+    # free text of values over 19 bytes that start with a digit: the integer check
+    # looks at every block of it
+    return [b"%d,%d.25,2024-01-%02d 10:00:00.%06d,w%d\n" % (i, i % 977, i % 28 + 1, i, i % 5)
+            for i in range(rows)]  # fmt: skip
+
+
+def test_a_column_widened_late_checks_each_block_of_text_once(tmp_path, monkeypatch):
+    # the last row makes the int column a float column: the file is parsed again, and
+    # the text blocks the first pass checked (found clean) are not checked again; the
+    # frame is pandas'
+    checked = []
+    big_ints = dropin._big_ints
+
+    def spy(offsets, data, marks=""):
+        checked.append(bytes(data[offsets[0] : offsets[-1]]))
+        return big_ints(offsets, data, marks)
+
+    monkeypatch.setattr(dropin, "_big_ints", spy)
+    lines = _stamped()
+    lines[-1] = b"0.5,1.25,2024-01-01 10:00:00,w1\n"
+    p = tmp_path / "late.csv"
+    _write(p, lines)
+    got = own(p)
+    assert got["id"].dtype == np.float64
+    assert len(checked) >= 3 and len(set(checked)) == len(checked)
+
+
+def test_a_19_digit_integer_before_a_late_widening_still_falls_back(tmp_path):
+    # what the first pass found among the text (a 19-digit integer in the first block)
+    # stays found when the file is parsed again for a column widened near its end
+    lines = _stamped()
+    lines[1] = b"1,1.25,12345678901234567890,w1\n"
+    lines[-1] = b"0.5,1.25,2024-01-01 10:00:00,w1\n"
+    p = tmp_path / "bigint-late.csv"
+    _write(p, lines)
+    _falls_back(p, "integers beyond int64")

@@ -170,7 +170,7 @@ def test_null_markers_are_exactly_the_listed_values(markers, values):
     st.sampled_from([b"", b"0123456789+- ", b"a"]),
     st.booleans(),
 )
-def test_text_chunk_is_the_values_and_the_count_python_finds(values, long_len, lead, strided):
+def test_text_arrow_is_the_values_and_the_count_python_finds(values, long_len, lead, strided):
     # each value's bytes placed in a text buffer in shuffled order, referenced by
     # (offset, length) records like the parser's (strided: fields of wider records)
     import random
@@ -193,16 +193,42 @@ def test_text_chunk_is_the_values_and_the_count_python_finds(values, long_len, l
     refs["offset"] = [where[k] for k in range(len(values))]
     refs["length"] = [len(e) for e in encoded]
     out = np.empty(len(values) + 1, np.int64)
-    data, bad, past, longs = _core.text_chunk(
+    data, bad, past, longs = _core.text_arrow(
         np.frombuffer(text, np.uint8), refs["offset"], refs["length"], out, long_len, lead
     )
     assert (bad, past) == (-1, -1)
     assert bytes(data) == b"".join(encoded)
     assert out.tolist() == np.cumsum([0] + [len(e) for e in encoded]).tolist()
     assert longs == sum(1 for e in encoded if e and len(e) >= long_len and e[0] in lead)
+    # without the UTF-8 check (text the parser checked): the same values and count
+    out2 = np.empty(len(values) + 1, np.int64)
+    got = _core.text_arrow(
+        np.frombuffer(text, np.uint8), refs["offset"], refs["length"], out2, long_len, lead, False
+    )
+    assert (bytes(got[0]), got[1:]) == (bytes(data), (-1, -1, longs))
+    assert out2.tolist() == out.tolist()
     if values and len(text):  # one reference past the end of the text: found, nothing copied
         refs["length"][-1] = len(text) - refs["offset"][-1] + 1
-        got = _core.text_chunk(
+        got = _core.text_arrow(
             np.frombuffer(text, np.uint8), refs["offset"], refs["length"], out, long_len, lead
         )
         assert got[0] is None and got[2] == len(values) - 1
+
+
+def test_text_arrow_utf8_check_finds_the_first_bad_value_and_can_be_left_out():
+    # Python's decoder is the reference for which values are UTF-8
+    values = [b"ok", "\u00e9t\u00e9".encode(), b"\xe9t\xe9", b"\xed\xa0\x80", b"fine"]
+    # (a value is UTF-8 when Python's decoder gives it back unchanged, nothing replaced)
+    want_bad = next(i for i, v in enumerate(values) if v.decode("utf-8", "replace").encode() != v)
+    text = b"".join(values)
+    at = np.cumsum([0] + [len(v) for v in values])
+    from fastetl.schema import TEXT_REF
+
+    refs = np.zeros(len(values), TEXT_REF)
+    refs["offset"], refs["length"] = at[:-1], [len(v) for v in values]
+    for check, bad in ((True, want_bad), (False, -1)):
+        out = np.empty(len(values) + 1, np.int64)
+        data, got_bad, past, _ = _core.text_arrow(
+            np.frombuffer(text, np.uint8), refs["offset"], refs["length"], out, 0, b"", check
+        )
+        assert (bytes(data), got_bad, past) == (text, bad, -1)

@@ -428,6 +428,23 @@ def test_a_reference_past_the_text_is_one_clear_error(data):
     assert "\n" not in str(e.value)
 
 
+def test_text_arrow_refuses_references_past_the_text():
+    # the compiled gather checks the references in its first pass (the copy has no
+    # bound): one TextPastEnd naming the value, nothing copied
+    pytest.importorskip("pyarrow")
+    from fastetl.schema import TEXT_REF
+
+    refs = np.array([(0, 2), (2, 3)], TEXT_REF)
+    text = np.frombuffer(b"abcde", np.uint8)
+    assert fastetl.bridges.text_arrow(text, refs).to_pylist() == ["ab", "cde"]
+    for short in (b"", b"abcd"):
+        with pytest.raises(fastetl.bridges.TextPastEnd) as e:
+            fastetl.bridges.text_arrow(np.frombuffer(short, np.uint8), refs)
+        assert e.value.index == (0 if not short else 1)
+    with pytest.raises(fastetl.bridges.TextPastEnd):
+        fastetl.bridges.text_arrow(text, np.array([(2**64 - 1, 2)], TEXT_REF))
+
+
 @pytest.mark.parametrize("lead", [1, 3, 4, 5])
 def test_references_at_any_byte_offset_are_read_as_numpy_reads_them(lead):
     # A text reference is 12 bytes inside a packed record, so its words sit at any

@@ -153,23 +153,73 @@ cdef inline uint32_t ref_u32(const char *p, Py_ssize_t i, Py_ssize_t stride) noe
     return w
 
 
+cdef Py_ssize_t text_offsets(const char *src, uint64_t size, const char *ops,
+                             Py_ssize_t ostride, const char *lns, Py_ssize_t lstride,
+                             Py_ssize_t n, int64_t *o64, Py_ssize_t long_len,
+                             const unsigned char *is_lead, Py_ssize_t *longs) noexcept nogil:
+    """The first pass of the gather: ``o64[i]`` where value ``i`` starts among the values
+    back to back (``o64[n]``: their bytes), each reference checked to lie in ``src[:size]``
+    (the copy has no bound of its own), and in ``longs`` how many values are ``long_len``
+    bytes or more and start with a byte marked in ``is_lead``.  Returns the first
+    reference past the end (``o64`` filled up to it), or -1."""
+    cdef Py_ssize_t i, total = 0
+    cdef uint64_t o
+    cdef uint32_t w
+    for i in range(n):
+        o64[i] = total
+        o = ref_u64(ops, i, ostride)
+        w = ref_u32(lns, i, lstride)
+        if o > size or w > size - o:
+            return i
+        if w and <Py_ssize_t>w >= long_len and is_lead[<unsigned char>src[o]]:
+            longs[0] += 1
+        total += w
+    o64[n] = total
+    return -1
+
+
+cdef Py_ssize_t text_copy(char *dst, const char *src, const char *ops, Py_ssize_t ostride,
+                          Py_ssize_t n, const int64_t *o64, bint check) noexcept nogil:
+    """The second pass: each value copied to ``dst + o64[i]``; returns the first value
+    that is not valid UTF-8 (``check``), or -1 (all are copied either way)."""
+    cdef Py_ssize_t i, ln, bad = -1
+    for i in range(n):
+        ln = o64[i + 1] - o64[i]
+        if ln:
+            fastetl_copy(dst + o64[i], src + ref_u64(ops, i, ostride), ln)
+            if check and bad < 0 and not utf8_valid(dst + o64[i], ln):
+                bad = i
+    return bad
+
+
 def text_arrow(const uint8_t[:] text, const uint64_t[:] offsets, const uint32_t[:] lengths,
-               object out):
+               object out, Py_ssize_t long_len=0, bytes lead=b"", bint utf8=True):
     """Arrow large_string buffers of text values: fills ``out`` (a writable int64 buffer
-    of ``len(offsets) + 1`` items) with where each value starts and returns ``(data,
-    bad)``: a bytearray of the values ``text[offsets[i]:offsets[i] + lengths[i]]`` back
-    to back, and the index of the first value that is not valid UTF-8 (-1: none)."""
+    of ``len(offsets) + 1`` items) with where each value starts and returns ``(data, bad,
+    past, longs)``: a bytearray of the values ``text[offsets[i]:offsets[i] + lengths[i]]``
+    back to back, the index of the first value that is not valid UTF-8 (-1: none), the
+    first reference past the end of ``text`` (-1: none; else ``data`` is None and ``bad``
+    -1), and how many values are ``long_len`` bytes or more and start with one of the
+    bytes of ``lead`` (the pandas drop-in's count of values that may be long integers;
+    0 without ``lead``).  ``utf8=False`` skips the UTF-8 check (``bad`` is -1): for text
+    the parser of this very read stored, which it checked.  Two nogil passes
+    (:func:`text_offsets`, :func:`text_copy`)."""
     cdef Py_buffer off
     cdef Py_ssize_t n = offsets.shape[0]
-    cdef Py_ssize_t i, total = 0, bad = -1, ln
+    cdef Py_ssize_t i, bad = -1, past = -1, longs = 0
     cdef int64_t *o64
     cdef char *dst
     cdef const char *src = <const char *>&text[0] if text.shape[0] else NULL
     cdef const char *ops
     cdef const char *lns
     cdef Py_ssize_t ostride = offsets.strides[0], lstride = lengths.strides[0]
+    cdef const unsigned char *lp = lead
+    cdef unsigned char is_lead[256]
     if lengths.shape[0] != n:
         raise ValueError("offsets and lengths differ in length")
+    memset(is_lead, 0, 256)
+    for i in range(len(lead)):
+        is_lead[lp[i]] = 1
     ops = <const char *>&offsets[0] if n else NULL
     lns = <const char *>&lengths[0] if n else NULL
     PyObject_GetBuffer(out, &off, PyBUF_WRITABLE)
@@ -178,20 +228,15 @@ def text_arrow(const uint8_t[:] text, const uint64_t[:] offsets, const uint32_t[
             raise ValueError(f"out must be {n + 1} int64 items")
         o64 = <int64_t *>off.buf
         with nogil:
-            for i in range(n):
-                o64[i] = total
-                total += ref_u32(lns, i, lstride)
-            o64[n] = total
-        data = PyByteArray_FromStringAndSize(NULL, total)
+            past = text_offsets(src, text.shape[0], ops, ostride, lns, lstride, n, o64,
+                                long_len, is_lead, &longs)
+        if past >= 0:
+            return None, -1, past, longs
+        data = PyByteArray_FromStringAndSize(NULL, o64[n])
         dst = PyByteArray_AS_STRING(data)
         with nogil:
-            for i in range(n):
-                ln = ref_u32(lns, i, lstride)
-                if ln:
-                    memcpy(dst + o64[i], src + ref_u64(ops, i, ostride), ln)
-                    if bad < 0 and not utf8_valid(dst + o64[i], ln):
-                        bad = i
-        return data, bad
+            bad = text_copy(dst, src, ops, ostride, n, o64, utf8)
+        return data, bad, -1, longs
     finally:
         PyBuffer_Release(&off)
 

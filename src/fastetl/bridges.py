@@ -160,9 +160,13 @@ def text_arrow(text: np.ndarray, refs: np.ndarray, nulls: np.ndarray | None = No
     becomes the validity bitmap.  One C pass, no Python object per value.  Raises
     :class:`InvalidUTF8` at the first value that is not UTF-8 or lies past ``text``."""
     pa = _need("pyarrow", "text_arrow()")
-    off, ln = _text_refs(text, refs)
+    if refs.dtype.names != ("offset", "length"):
+        raise TypeError(f"expected text references (offset, length), got {refs.dtype}")
     offsets = np.empty(len(refs) + 1, dtype=np.int64)
-    data, bad = _core.text_arrow(text, off, ln, offsets)
+    # (the references are checked against ``text`` in the compiled gather's first pass)
+    data, bad, past, _ = _core.text_arrow(text, refs["offset"], refs["length"], offsets)
+    if past >= 0:
+        raise TextPastEnd(past)
     if bad >= 0:
         raise InvalidUTF8(bad, bytes(data[offsets[bad] : offsets[bad + 1]]))
     validity, count = _validity(pa, nulls)

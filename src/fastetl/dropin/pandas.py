@@ -1440,7 +1440,11 @@ def _comment_guard(plan: _Plan) -> None:
             raise Unsupported("a comment mark just after a quote")
 
 
-def _read(plan: _Plan) -> Any:
+def _read(plan: _Plan, check_text: bool = True) -> Any:
+    """The columns of the file under the plan's schema (a column widened and the file
+    read again where a value does not fit it), and the schema.  ``check_text``: look
+    for integers beyond int64 among the text columns' values (_big_ints), once per
+    block and column over the passes."""
     passes = 3 * len(plan.columns) + 8
     for _ in range(passes):
         schema = _schema(plan)
@@ -1450,11 +1454,16 @@ def _read(plan: _Plan) -> Any:
             data = plan.data if plan.data is not None else _raw(plan) if plan.size else b""
             view = memoryview(data)
             marks = plan.guards["marks"][1:]
-            writer = ColumnWriter(
-                schema, scan=_blank_scan,
-                text_check=lambda chunk: _big_ints(*_buffers(chunk), marks), size=view.nbytes,
-                text_check_when=(19, _LONG_INT_LEAD),
-            )
+            if check_text:
+                writer = ColumnWriter(
+                    schema, scan=_blank_scan,
+                    text_check=lambda chunk: _big_ints(*_buffers(chunk), marks),
+                    size=view.nbytes, text_check_when=(19, _LONG_INT_LEAD),
+                    checked=plan.guards.setdefault("text_checked", set()),
+                    text_flags=plan.guards.get("text_flags"),
+                )
+            else:
+                writer = ColumnWriter(schema, scan=_blank_scan, size=view.nbytes)
             _let_go(plan)
             try:
                 meta = read_into(view, schema, writer, workers=_workers(plan.size),
@@ -1468,6 +1477,8 @@ def _read(plan: _Plan) -> Any:
             _blank_lines_after(plan, writer.scans)
             return writer.columns(meta), schema
         except ParseError as e:
+            if check_text:  # (what this pass found stays found)
+                plan.guards["text_flags"] = set(writer.text_flags)
             # (a line of blanks may be the bad row: pandas skips it, so the blank-line check,
             # which the read had not finished, comes first)
             _blank_lines_after(plan, [])
@@ -1657,20 +1668,33 @@ def _chunks_proven(plan: _Plan, strings: Any, nulls: np.ndarray | None) -> bool:
         return True
     true, false = plan.guards["bool_words"]
     words = [w.encode() for w in true | false]
-    for lo in range(0, n, step):
-        hi = min(n, lo + step)
-        for a, b in ((lo, min(hi, lo + 256)), (lo, hi)):  # a look at the first rows first
-            raw = _fixed(*_buffers(strings.slice(a, b - a).combine_chunks()), np.arange(b - a))
-            sure = _surely_text(raw, plan.guards["marks"])
-            if words:
-                sure &= ~np.isin(raw, np.array(words, dtype=f"S{max(map(len, words))}"))
-            if nulls is not None:
-                sure &= ~nulls[a:b]
-            if sure.any():
-                break
-        else:
-            return False
-    return True
+
+    def fixed(a: int, b: int) -> np.ndarray:
+        return _fixed(*_buffers(strings.slice(a, b - a).combine_chunks()), np.arange(b - a))
+
+    def sure(raw: np.ndarray, nul: np.ndarray | None) -> np.ndarray:
+        out = _surely_text(raw, plan.guards["marks"])
+        if words:
+            out &= ~np.isin(raw, np.array(words, dtype=f"S{max(map(len, words))}"))
+        if nul is not None:
+            out &= ~nul
+        return out
+
+    # (this runs on the calling thread after the read) a look at the first 32 rows of
+    # every chunk, all chunks in one pass, then at the first 256 of the chunks where none
+    # of those was surely text, then at the whole of those still unproven
+    todo = list(range(0, n, step))
+    for rows in (32, 256, step):
+        looks = [(lo, min(n, lo + step, lo + rows)) for lo in todo]
+        seen = sure(
+            np.concatenate([fixed(a, b) for a, b in looks]),
+            None if nulls is None else np.concatenate([nulls[a:b] for a, b in looks]),
+        )
+        found = np.logical_or.reduceat(seen, np.cumsum([0] + [b - a for a, b in looks[:-1]]))
+        todo = [lo for lo, ok in zip(todo, found) if not ok]
+        if not todo:
+            return True
+    return False
 
 
 def _have_arrow() -> bool:
@@ -1853,13 +1877,14 @@ def _marks_float_guard(plan: _Plan) -> bool:
 
 
 def _float_texts(plan: _Plan) -> Any:
-    """The file read again with only its float columns, as text (for pandas' rounding)."""
+    """The file read again with only its float columns, as text (for pandas' rounding;
+    no text check: these are numbers)."""
     twin = replace(
         plan,
         columns=[replace(c, kind="text", out_of_line=True) for c in plan.columns
                  if c.kind == "float"],
     )
-    return _read(twin)[0]
+    return _read(twin, check_text=False)[0]
 
 
 def _pandas_floats(plan: _Plan, texts: Any, name: str, values: np.ndarray) -> np.ndarray:

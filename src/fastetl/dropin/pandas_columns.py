@@ -43,7 +43,11 @@ class ColumnWriter:
     ``text_check(chunk)`` is called on each Arrow text chunk (with ``text_check_when=(k,
     lead)``: only on a chunk holding a value of ``k`` bytes or more that starts with a
     byte of ``lead``, counted in the compiled gather); :attr:`text_flags` keeps the
-    names of the text columns for which it returned True once."""
+    names of the text columns for which it returned True once.  ``checked``, a set the
+    caller keeps from one read of the same input to the next (a read parsed again with
+    a column widened), holds ``(column, first byte, end)`` of the threaded path's blocks
+    whose text the check found nothing in: those are not checked again; ``text_flags``
+    may start with what an earlier read found."""
 
     pipelined = False  # (one thread parses into the scratch window, then converts it)
 
@@ -54,13 +58,16 @@ class ColumnWriter:
         text_check: Callable[[Any], bool] | None = None,
         size: int = 0,
         text_check_when: tuple[int, bytes] = (0, b""),
+        checked: set[tuple[str, int, int]] | None = None,
+        text_flags: set[str] | None = None,
     ) -> None:
         self.text_check_when = text_check_when
+        self.checked = set() if checked is None else checked
         self.size = size  # the input's bytes (to size the columns from the first block)
         self.scan = scan
         self.text_check = text_check
         self.scans: list[tuple[int, int, Any]] = []
-        self.text_flags: set[str] = set()
+        self.text_flags: set[str] = set(text_flags or ())
         self.dtype = schema.dtype()
         self.itemsize = self.dtype.itemsize
         self.rows = 0
@@ -114,7 +121,7 @@ class ColumnWriter:
             self.scans.append((first, last, self.scan(data, lo, hi)))
         if not len(recs):
             return None
-        return (*self._chunks_of(recs, text), end - start)
+        return (*self._chunks_of(recs, text, (base + start, base + end)), end - start)
 
     def append_prepared(self, recs: np.ndarray, prepared: Any) -> None:
         masks, chunks, nbytes = prepared  # (what prepare made of these same records)
@@ -174,10 +181,11 @@ class ColumnWriter:
         return out
 
     def _chunks_of(
-        self, recs: np.ndarray, text: Any
+        self, recs: np.ndarray, text: Any, where: tuple[int, int] | None = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """(null mask or None) of each column of ``recs``, and the Arrow chunk of each
-        text column."""
+        text column (``where``: the input's bytes of these rows, where known: a text
+        check found clean there is kept in :attr:`checked`)."""
         words: dict[str, np.ndarray | None] = {}
         masks: dict[str, np.ndarray | None] = {}
         chunks: dict[str, Any] = {}
@@ -195,8 +203,12 @@ class ColumnWriter:
                 chunk, longs = _text_chunk(text, recs[name], nulls, *self.text_check_when)
                 check = self.text_check
                 if check is not None and name not in self.text_flags:
-                    if (longs or not self.text_check_when[1]) and check(chunk):
-                        self.text_flags.add(name)
+                    key = None if where is None else (name, *where)
+                    if key not in self.checked:
+                        if (longs or not self.text_check_when[1]) and check(chunk):
+                            self.text_flags.add(name)
+                        elif key is not None:
+                            self.checked.add(key)
                 chunks[name] = chunk
         return masks, chunks
 
@@ -239,22 +251,22 @@ def _text_chunk(
 ) -> tuple[Any, int]:
     """One block's values of a text column as an Arrow large_string array, and how many
     of them are ``long_len`` bytes or more and start with a byte of ``lead``: one
-    compiled gather (:func:`fastetl._core.text_chunk`; the references are the parser's
-    own, into this block's ``text``, checked in the same pass, as the copy has no bound:
-    a block whose text was not added is an error, not a read past the buffer)."""
+    compiled gather (:func:`fastetl._core.text_arrow`, the one of
+    :func:`fastetl.bridges.text_arrow`; the references are the parser's own, into this
+    block's ``text``, checked in its first pass, as the copy has no bound: a block whose
+    text was not added is an error, not a read past the buffer; their UTF-8 is not
+    checked again: the parser checked each value as it stored it)."""
     import pyarrow as pa
 
     if refs.dtype.names != ("offset", "length"):
         raise TypeError(f"expected text references (offset, length), got {refs.dtype}")
     raw = np.frombuffer(text, np.uint8)
     offsets = np.empty(len(refs) + 1, np.int64)
-    data, bad, past, longs = _core.text_chunk(
-        raw, refs["offset"], refs["length"], offsets, long_len, lead
+    data, _, past, longs = _core.text_arrow(
+        raw, refs["offset"], refs["length"], offsets, long_len, lead, False
     )
     if past >= 0:
         raise TextPastEnd(past)
-    if bad >= 0:  # pragma: no cover - the core stores valid UTF-8 only
-        raise ValueError(f"row {bad} of a block: a text value that is not UTF-8")
     validity, count = _validity(pa, nulls)
     chunk = pa.Array.from_buffers(
         pa.large_string(), len(refs), [validity, pa.py_buffer(offsets), pa.py_buffer(data)],
