@@ -197,3 +197,22 @@ def test_with_schema_either_side_of_the_small_input(tmp_path, side):
         assert list(t["id"]) == [int(r[0]) for r in want]
         assert list(t["x"]) == [float(r[1]) for r in want]
         assert list(t["s"]) == [r[2] for r in want]
+
+
+def test_source_facts_from_the_read(tmp_path):
+    """The one-parse path takes the source facts from the read that took the sample (the
+    input is not opened again): they are what os.stat and os.path.realpath say of the
+    file, and a buffer's length in bytes, as the two-parse path gives them."""
+    import os
+
+    data = _write(["a", "b"], [[str(i), f"x{i}"] for i in range(300)])
+    path = tmp_path / "sub" / ".." / "f.csv"
+    (tmp_path / "sub").mkdir()
+    path.write_bytes(data)
+    assert _kept(path)
+    st_ = os.stat(path)
+    got = fastetl.read_csv(path).meta["source"]
+    assert got == {"path": os.path.realpath(path), "size": st_.st_size, "mtime": st_.st_mtime}
+    assert got == _two_parses(path).meta["source"]
+    for buf in (data, bytearray(data), memoryview(data)):
+        assert fastetl.read_csv(buf).meta["source"] == {"path": "<bytes>", "size": len(data)}

@@ -35,6 +35,7 @@ import warnings
 from collections import Counter
 from itertools import combinations
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from . import _core
@@ -124,6 +125,20 @@ class _Raw:
     middle: bytes | None = None
     tail: bytes | None = None  # ends at the end of the input
     size: int | None = None
+    # a whole regular file's (path, size, mtime) as read, or a buffer's ("<bytes>", size,
+    # None): the source facts of a read that keeps the sample's records (see facts); set
+    # after the pieces are read (not a field: the pieces alone say what was sampled)
+    origin = None
+
+    def facts(self) -> dict[str, Any] | None:
+        """What :meth:`fastetl.sources.Source.facts` says of this input (a whole, plain,
+        uncompressed one), from the read that took the sample; None: not known here."""
+        if self.origin is None:
+            return None
+        path, size, mtime = self.origin
+        if mtime is None:
+            return {"path": path, "size": size}
+        return {"path": str(Path(path).resolve()), "size": size, "mtime": mtime}
 
 
 _HEAD = SAMPLE_BYTES // 2
@@ -163,7 +178,10 @@ def _read_raw(src: Any) -> _Raw:
     if isinstance(src, (bytes, bytearray, memoryview)):
         data = memoryview(src).cast("B") if isinstance(src, memoryview) else src
         if compression_of(bytes(data[:8])) is None:
-            return _raw_from_buffer(data)
+            raw = _raw_from_buffer(data)
+            if raw.head_is_all:  # (as open_source names and sizes it)
+                raw.origin = ("<bytes>", len(src), None)
+            return raw
         with open_source(src) as source:
             return _raw_head(source)
     if isinstance(src, (str, os.PathLike)) and src != "-":
@@ -249,7 +267,11 @@ def _small_file(path: Any) -> _Raw | None:
         return None
     if len(data) > SAMPLE_BYTES or compression_of(data[:8]) is not None:
         return None
-    return _Raw(head=data, head_is_all=True, size=len(data))
+    if len(data) != n:  # (the file changed size while read: its facts are not these)
+        return _Raw(head=data, head_is_all=True, size=len(data))
+    raw = _Raw(head=data, head_is_all=True, size=n)
+    raw.origin = (os.fspath(path), n, info.st_mtime)
+    return raw
 
 
 def _raw_head(source: Any) -> _Raw:
@@ -2466,7 +2488,7 @@ def infer_schema(
     it concerns are recorded in the ``inferred`` facts (``date_order``).
 
     ``_keep`` (for :func:`fastetl.read_csv`): a list that gets ``[records, text,
-    RunResult]`` when the sample was the whole input and its check's records are what
+    RunResult, source facts or None]`` when the sample was the whole input and its check's records are what
     reading the input with the schema gives (UTF-8, header names kept, no row left out):
     the input is then parsed once; else it stays empty.
     """
@@ -2632,7 +2654,7 @@ def infer_schema(
         if final.dialect.encoding != sn.encoding:  # bytes past the sample decided it
             facts["encoding"] = {"name": final.dialect.encoding, "how": "full pass"}
     if kept:
-        _keep[:] = kept
+        _keep[:] = [*kept, raw.facts()]
     return final
 
 
