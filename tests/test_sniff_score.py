@@ -212,3 +212,67 @@ def test_a_file_is_sampled_as_its_bytes_are(tmp_path, size):
     path = tmp_path / "f.csv"
     path.write_bytes(data)
     assert asdict(infer._read_raw(path)) == asdict(infer._raw_from_buffer(data))
+
+
+def ref_choose_structure(buf: bytes, final: bool, delimiter, quote, extra: int = 0):
+    """infer._choose_structure as it was before a delimiter or a quote absent from the
+    head was read once: every candidate read (only a head without any quote character
+    shared one reading per delimiter)."""
+    sbuf = buf[: infer.SNIFF_BYTES]
+    sfinal = final and len(buf) <= infer.SNIFF_BYTES
+    ds = (delimiter,) if delimiter is not None else infer.DELIMITERS
+    qs = (quote,) if quote is not ... else infer.QUOTES
+    best = None
+    marks = {((extra >> 8) & 0xFF) - 1, ((extra >> 16) & 0xFF) - 1}
+    for d in ds:
+        mine = None
+        if ord(d) in marks and delimiter is None:
+            continue
+        for q in qs:
+            if q is not None and (q == d or ord(q) in marks):
+                continue
+            if q is None and extra & infer.SYN_LENIENT:
+                continue
+            r = infer._read_candidate(sbuf, sfinal, d, q, extra)
+            if mine is None or r.quote_key() > mine.quote_key():
+                mine = r
+        if mine is not None and (best is None or mine.key() > best.key()):
+            best = mine
+    return best
+
+
+def _facts(r) -> dict:
+    got = {k: v for k, v in asdict(r).items() if k not in ("_rows", "source")}
+    return got | {"rows": r.first_rows(infer._HEADER_ROWS)}
+
+
+@pytest.mark.parametrize("extra", list(EXTRAS), ids=list(EXTRAS))
+@settings(max_examples=300, deadline=None)
+@given(buf=heads, final=st.booleans(),
+       d=st.sampled_from((None, *infer.DELIMITERS)), q=st.sampled_from((..., *infer.QUOTES)))
+def test_the_chosen_reading_is_every_candidate_s_best(extra, buf, final, d, q):
+    # delimiters and quotes absent from the head are read once: the reading chosen (its
+    # delimiter, quote, every count and its rows) is the one reading every candidate gives
+    bits = EXTRAS[extra]
+    want = ref_choose_structure(buf, final, d, q, bits)
+    got = infer._choose_structure(buf, final, d, q, bits)
+    if want is None:
+        assert got.delimiter == (d or infer.DELIMITERS[0]) and got._rows == []
+        return
+    assert _facts(got) == _facts(want)
+
+
+@pytest.mark.parametrize("head", [
+    b"a;b\r\n" + b"'1';'x;y'\r\n" * 50,          # single quotes, no double quote
+    b'a,b\n' + b'"1","x,y"\n' * 50,              # double quotes, no single quote
+    b"a\tb\n" + b"'it''s'\t2\n" * 30 + b'"q"\t3\n',  # tabs; both quotes, one reads it
+    b"a|b\n" + b"1|x\n" * 40,                    # only the last delimiter, no quote
+    b"one column\n" + b"'v'\n" * 20,             # no delimiter at all
+])
+@pytest.mark.parametrize("extra", list(EXTRAS), ids=list(EXTRAS))
+def test_chosen_reading_on_files_one_quote_or_delimiter_reads(head, extra):
+    for final in (True, False):
+        want = ref_choose_structure(head, final, None, ..., EXTRAS[extra])
+        assert _facts(infer._choose_structure(head, final, None, ..., EXTRAS[extra])) == _facts(
+            want
+        )

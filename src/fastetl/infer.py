@@ -1513,12 +1513,19 @@ def _choose_structure(
     qs = (quote,) if quote is not ... else QUOTES
     best: _Reading | None = None
     marks = {((extra >> 8) & 0xFF) - 1, ((extra >> 16) & 0xFF) - 1}  # escape, comment
-    # without a quote character in the head every quote reads it alike: read it once per
-    # delimiter, and give the other quotes that reading under their own name
-    quoteless = b'"' not in sbuf and b"'" not in sbuf
+    # quotes that are not in the head (no quote at all included) read it alike: read it
+    # once per delimiter, and give the others that reading under their own name
+    unquoted = {q for q in qs if q is None or q.encode() not in sbuf}
+    # delimiters that are not in the head read it alike too (one field a row): after
+    # the first of them, the others, later in DELIMITERS' order of preference, would tie
+    # with it on every count and lose on that order, so they are not read
+    absent_read = False
     for d in ds:
         mine: _Reading | None = None
         if ord(d) in marks and delimiter is None:
+            continue
+        absent = len(ds) > 1 and d.encode() not in sbuf
+        if absent and absent_read:
             continue
         once: _Reading | None = None
         for q in qs:
@@ -1526,13 +1533,16 @@ def _choose_structure(
                 continue
             if q is None and extra & SYN_LENIENT:
                 continue
-            if once is None or not quoteless:
-                r = once = _read_candidate(sbuf, sfinal, d, q, extra)
+            if once is None or q not in unquoted:
+                r = _read_candidate(sbuf, sfinal, d, q, extra)
+                if q in unquoted:
+                    once = r
             else:
                 source = (sbuf, sfinal, ord(d) | extra, _q(q))
                 r = replace(once, quote=q, _rows=None, source=source)
             if mine is None or r.quote_key() > mine.quote_key():
                 mine = r
+        absent_read = absent_read or (absent and mine is not None)
         if mine is not None and (best is None or mine.key() > best.key()):
             best = mine
     if best is None:  # only when the quote given is the delimiter: the Dialect says why
@@ -1727,12 +1737,15 @@ def _sniff_structure(
         for esc in ESCAPES:
             if esc in taken:
                 continue
-            if re.search(re.escape(esc.encode()) + rb"[\"',;|\t\\]", head):
+            mark = esc.encode()  # (in the head first: one memchr, not the regex)
+            if mark in head and re.search(re.escape(mark) + rb"[\"',;|\t\\]", head):
                 signs.append(("escape", esc))
                 break
     if (
         "skip_initial_space" not in given
-        and (b' "' in head or b" '" in head)
+        # (a quote byte first: one memchr; a two-byte search over a head without it
+        # costs 0.1-0.2 ms of CPU per 100 KB)
+        and ((b'"' in head and b' "' in head) or (b"'" in head and b" '" in head))
         and re.search(rb"[,;|\t] +[\"']", head)
     ):
         signs.append(("skip_initial_space", True))
