@@ -1554,10 +1554,11 @@ _LETTER_BOOLS = frozenset("tfyn")  # single letters that may stand for true/fals
 _BOOLISH = _BOOL_WORDS | _LETTER_BOOLS
 
 
-def _name_typed(text: str, spelling: Spelling = PLAIN) -> bool:
-    """Does a first-row text read as a value rather than a name?  A single letter is a
-    name (``A,B,...,F``, ``a,...,f``) even when it could be a boolean."""
-    return not (len(text) == 1 and text.isalpha()) and _classify([text], spelling) is not None
+def _name_typed(text: str, alone: dict[str, Any] | None) -> bool:
+    """Does a first-row text read as a value rather than a name (``alone``: its
+    ``_classify``)?  A single letter is a name (``A,B,...,F``, ``a,...,f``) even when it
+    could be a boolean."""
+    return not (len(text) == 1 and text.isalpha()) and alone is not None
 
 
 def _bool_vote(head: str, vals: list[str]) -> bool | None:
@@ -1580,6 +1581,16 @@ def _bool_vote(head: str, vals: list[str]) -> bool | None:
 _HEADER_ROWS = 200  # rows of the head that header detection looks at (the first included)
 
 
+def _with_head_typed(head: str, alone: dict[str, Any] | None, sp: Spelling) -> bool:
+    """Whether a typed column's values with ``head`` added may still be typed: only when
+    ``head`` is typed alone (``alone``: its ``_classify``), or is a number or a float
+    word that is untyped alone (``007``, ``nan``) -- every rule of ``_classify`` that
+    types values types each of them alone, except the numbers'.  When not, the values
+    with it are text, and classifying them (the column's every value again, the first
+    value last) is skipped: a name over 200 numeric columns cost 3-4 ms a file."""
+    return alone is not None or _numeric([head, "0"], sp) is not None
+
+
 def _detect_header(rows: list[list[bytes]]) -> bool:
     """Is the first row a header?  (Rules in docs/INFERENCE.md.)  Numbers are read under
     the spelling the rows below have (``1,5`` over ``2,5`` is data)."""
@@ -1596,10 +1607,11 @@ def _detect_header(rows: list[list[bytes]]) -> bool:
         vals = _core.column_stats(dict.fromkeys(col, 1), {})[2]
         columns.append([v for v in vals if v not in _NULL_SET] or vals)
     sp, _ = sniff_spelling([[v for v in vals if v not in _NULL_SET] for vals in columns])
+    alone_of = {t: _classify([t], sp) for t in firstt if t}  # each first value alone
     names_like = (
         all(firstt)
         and len(set(first)) == len(first)
-        and not any(_name_typed(t, sp) for t in firstt)
+        and not any(_name_typed(t, alone_of[t]) for t in firstt)
     )
     if not body:
         return names_like
@@ -1615,16 +1627,17 @@ def _detect_header(rows: list[list[bytes]]) -> bool:
                 votes_data += 1
             continue
         spec = _classify(vals, sp)
+        alone = alone_of[head]
         if spec is not None:
             if spec["type"] in INT_TYPES and _INT_RE.match(normalize_number(head, sp) or ""):
                 votes_data += 1
-            elif _classify(vals + [head], sp) == spec or (
+            elif (_with_head_typed(head, alone, sp) and _classify(vals + [head], sp) == spec) or (
                 spec["type"] == "float64" and _is_float(normalize_number(head, sp) or "")
             ):
                 votes_data += 1
             else:
                 votes_header += 1
-        elif (alone := _classify([head], sp)) is not None and alone["type"] != "bool":
+        elif alone is not None and alone["type"] != "bool":
             votes_data += 1  # a number or a date over a text column: data
     if votes_header != votes_data:
         return votes_header > votes_data
