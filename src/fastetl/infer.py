@@ -346,7 +346,8 @@ def guess_encoding(raw_head: bytes, *others: bytes, head_is_all: bool = False) -
     if h.startswith((b"\xff\xfe", b"\xfe\xff")):
         return EncodingGuess("utf-16", 2, "bom")
     probe = h[:65536]
-    if len(probe) >= 4 and probe.count(0) * 4 > len(probe):  # BOM-less UTF-16?
+    # BOM-less UTF-16? (a zero byte first: memchr, not a count of 64 KiB)
+    if len(probe) >= 4 and b"\0" in probe and probe.count(0) * 4 > len(probe):
         even, odd = probe[0::2].count(0), probe[1::2].count(0)
         guess = None
         if odd * 2 > len(probe) // 2 and even * 10 < odd:
@@ -2094,21 +2095,24 @@ def _quote_field(
     return text
 
 
-def _sample_bytes(sample: _Sample, names: list[str]) -> bytes:
+def _header_text(sample: _Sample, names: list[str]) -> bytes:
+    """The check's header line: ``names``, quoted where the dialect needs it."""
     sn = sample.sniffed
     st = sn.structure
-    header = b""
-    if sample.header is not None:
-        header = (
-            sn.delimiter.join(
-                _quote_field(n, sn.delimiter, sn.quote, st["escape"], st["comment"])
-                for n in names
-            ).encode()
-            + b"\n"
-        )
+    if sample.header is None:
+        return b""
+    return (
+        sn.delimiter.join(
+            _quote_field(n, sn.delimiter, sn.quote, st["escape"], st["comment"]) for n in names
+        ).encode()
+        + b"\n"
+    )
+
+
+def _sample_bytes(sample: _Sample, names: list[str]) -> bytes:
     # each row ending with a line break; rows that follow each other are one slice
     segments = [(buf, starts, ends) for buf, _, starts, ends in sample.segments]
-    return _core.rows_text(header, segments)
+    return _core.rows_text(_header_text(sample, names), segments)
 
 
 def _column_index(schema: Schema, error: ParseError, aliases: list[str] | None) -> int | None:
@@ -2263,6 +2267,39 @@ def _check_sample(data: bytes, header: bool, rows: int = 1 << 14, keep: list | N
             keep[:] = [writer.result(), writer.text(), result]
 
     return check
+
+
+_ONE_PARSE_BYTES = 1 << 20  # a small input with more rows than the sample: see below
+
+
+def _every_row(sample: _Sample, names: list[str], schema: Schema, cap: int) -> list | None:
+    """For a small input whose sample is not all of its rows (more than ``infer_rows``,
+    ``cap``, and fewer than twice as many lines: then one parse on one thread takes no
+    longer than the sample's check and a read on two threads did): convert every row
+    with ``schema`` first.  When they all convert, the check of the
+    sample would pass too (each sampled row is a row of the input, split alike: the
+    input has no quote or escape byte, so its rows are its lines), ``_fit`` keeps
+    ``schema``, and these records are the read's: ``[records, text, RunResult]``, one
+    parse instead of two.  Else (a row past the sample that does not fit, a bad row, an
+    input this does not apply to) None: the sample is checked and the input read again,
+    as before (that read widens, or raises)."""
+    u8, final, starts, _ = sample.segments[0]
+    st = sample.sniffed.structure
+    marks = [c for c in (sample.sniffed.quote, st["escape"]) if c is not None]
+    if not final or not starts or len(u8) > _ONE_PARSE_BYTES:
+        return None
+    if any(c.encode() in u8 for c in marks):
+        return None
+    if _core.count_lines(u8, starts[0], len(u8)) >= 2 * cap:
+        return None
+    every = _header_text(sample, names) + u8[starts[0] :]
+    rows = _core.count_lines(every, 0, len(every)) + 1
+    kept: list = []
+    try:
+        _check_sample(every, sample.header is not None, rows, kept)(schema)
+    except (ParseError, InputError):
+        return None
+    return kept
 
 
 class _DiscardWriter:
@@ -2642,17 +2679,18 @@ def infer_schema(
         **(sn.structure | {"skip_rows": 0}),
     )
     schema = Schema(columns=tuple(cols), dialect=check_dialect)
-    data = _sample_bytes(sample, names)
     # the sample is the input: the passing check's records are the read's (one parse)
-    whole = sample.complete and not renamed and not sample.left_out and _is_utf8(sn.encoding)
+    same = not renamed and not sample.left_out and _is_utf8(sn.encoding)
+    whole = sample.complete and same
     kept: list | None = [] if _keep is not None and whole else None
-    schema = _fit(
-        schema,
-        _check_sample(data, sample.header is not None, sample.nrows, kept),
-        stats,
-        MAX_PASSES + 16 * len(cols),
-        fixed=fixed,
-    )
+    if _keep is not None and not whole and same and not guaranteed:
+        kept = _every_row(sample, names, schema, rows_cap)  # (more rows than the sample)
+    if kept:  # (the sample's check would pass: no sample text to make)
+        check: Any = lambda _schema: None  # noqa: E731
+    else:
+        data = _sample_bytes(sample, names)
+        check = _check_sample(data, sample.header is not None, sample.nrows, kept)
+    schema = _fit(schema, check, stats, MAX_PASSES + 16 * len(cols), fixed=fixed)
     header_key: Any = "rename" if renamed else sn.header
     final = schema.replace(
         dialect=Dialect(
