@@ -240,3 +240,45 @@ def test_head_columns_as_python_csv_reads(rows, limit, blank):
     columns, n = pandas_quick.head_columns(data, 0, True, ord(","), ord('"'), 3, limit)
     assert n == len(want)
     assert columns == [[r[i] for r in want] for i in range(3)]
+
+
+def _head_columns_row_by_row(data, pos, final, width, limit):
+    """head_columns as it was before the rows were split by one compiled call: row by
+    row with ``_core.split_row`` (the reference for the one-call split)."""
+    from fastetl.dropin.fallback import Unsupported
+
+    try:
+        rows = pandas_quick._rows_one_by_one(data, pos, final, ord(","), ord('"'), width, limit)
+    except Unsupported as e:
+        return "unsupported", str(e)
+    if all(len(r) == width for r in rows):
+        by_column = list(zip(*rows)) if rows else [() for _ in range(width)]
+    else:
+        by_column = [[r[i] for r in rows if i < len(r)] for i in range(width)]
+    try:
+        return [[f.decode("utf-8") for f in c] or [""] for c in by_column], len(rows)
+    except UnicodeDecodeError:
+        return "unsupported", "text that is not UTF-8 in the first rows"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.lists(st.sampled_from(['a', '1', ',', '"', '\n', '\r\n', ' ', 'é', '""', '\n\n']),
+                  max_size=60).map(lambda p: "".join(p).encode()),
+    pos=st.integers(0, 5),
+    final=st.booleans(),
+    width=st.integers(1, 4),
+    limit=st.integers(1, 8),
+)
+def test_head_columns_one_call_as_row_by_row(data, pos, final, width, limit):
+    # any bytes (broken quotes, blank lines, rows longer than the header, a head cut in
+    # a row): the same columns, count and Unsupported as splitting row by row
+    from fastetl.dropin.fallback import Unsupported
+
+    pos = min(pos, len(data))
+    want = _head_columns_row_by_row(data, pos, final, width, limit)
+    try:
+        got = pandas_quick.head_columns(data, pos, final, ord(","), ord('"'), width, limit)
+    except Unsupported as e:
+        got = "unsupported", str(e)
+    assert got == want

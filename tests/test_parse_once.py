@@ -122,19 +122,59 @@ def test_values_against_python(tmp_path):
 
 @pytest.mark.parametrize("extra", [0, 1, 2_500])
 def test_just_over_the_sample(tmp_path, extra):
-    """At the sample's row count the input is parsed once; one row more and it is read
-    again from the file (the sample's windows are not every row): both right."""
+    """At the sample's row count the input is parsed once; with more rows, a small input
+    is still parsed once when every row converts with the sample's schema (here the
+    last row, which the sample's tail window holds, widened it): both right."""
     n = DEFAULT_INFER_ROWS + extra
     rows = [[str(i), str(i % 200 - 100), f"name {i}"] for i in range(n)]
     rows[-1][1] = "70000"  # past the sample's head: widened when the input is read again
     path = tmp_path / "n.csv"
     path.write_bytes(_write(["id", "v", "s"], rows))
-    assert _kept(path) == (extra == 0)
+    assert _kept(path)
     t = fastetl.read_csv(path)
     assert list(t["id"]) == [int(r[0]) for r in rows]
     assert list(t["v"]) == [int(r[1]) for r in rows]
     assert list(t["s"]) == [r[2] for r in rows]
-    _same(t, _two_parses(path)) if extra == 0 else None
+    _same(t, _two_parses(path))
+
+
+@pytest.mark.parametrize("bad", ["70000", "x", "1,2"])
+def test_a_row_past_the_sample_that_does_not_fit_is_read_again(tmp_path, bad):
+    """A small input with more rows than the sample, one of them unsampled (between the
+    head and the middle window) and not fitting the sample's schema (a wider integer,
+    text, a row with a field more): inference keeps no records, and read_csv reads the
+    input again as before: widened, or the row's one-line error, as with two parses."""
+    rows = [[str(i), str(i % 200 - 100), f"name {i}"] for i in range(12_500)]
+    rows[5_600][1] = bad
+    path = tmp_path / "p.csv"
+    text = "id,v,s\n" + "".join(",".join(r) + "\n" for r in rows)  # (1,2: a field more)
+    path.write_bytes(text.encode())
+    if bad == "1,2":  # (inference's sample finds the row: the first 10,000 are split)
+        with pytest.raises(ParseError) as e:
+            fastetl.read_csv(path)
+        assert "line 5602" in str(e.value)
+        return
+    assert not _kept(path)
+    t = fastetl.read_csv(path)
+    assert list(t["v"]) == [r[1] if bad == "x" else int(r[1]) for r in rows]
+    assert t.meta["schema"]["inferred"]["widened"]
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(table=_tables(), cap=st.integers(1, 12))
+def test_more_rows_than_the_sample_parsed_once_equals_two(tmp_path, table, cap):
+    """``infer_rows`` below the row count: the input is parsed once when every row
+    converts with the sample's schema, and the Table is the two-parse one; else it is
+    read again (the reference then says what that read gives)."""
+    names, rows, end, bom = table
+    data = _write(names, rows, end, bom)
+    path = tmp_path / "t.csv"
+    path.write_bytes(data)
+    try:
+        want = fastetl.read_csv(path, infer_schema(path, infer_rows=cap))
+    except (ParseError, fastetl.SchemaError):
+        return  # (a row past the sample the given schema refuses: read_csv widens it)
+    _same(fastetl.read_csv(path, infer_rows=cap), want)
 
 
 def test_renamed_header_and_other_encodings_read_twice(tmp_path):
@@ -197,3 +237,22 @@ def test_with_schema_either_side_of_the_small_input(tmp_path, side):
         assert list(t["id"]) == [int(r[0]) for r in want]
         assert list(t["x"]) == [float(r[1]) for r in want]
         assert list(t["s"]) == [r[2] for r in want]
+
+
+def test_source_facts_from_the_read(tmp_path):
+    """The one-parse path takes the source facts from the read that took the sample (the
+    input is not opened again): they are what os.stat and os.path.realpath say of the
+    file, and a buffer's length in bytes, as the two-parse path gives them."""
+    import os
+
+    data = _write(["a", "b"], [[str(i), f"x{i}"] for i in range(300)])
+    path = tmp_path / "sub" / ".." / "f.csv"
+    (tmp_path / "sub").mkdir()
+    path.write_bytes(data)
+    assert _kept(path)
+    st_ = os.stat(path)
+    got = fastetl.read_csv(path).meta["source"]
+    assert got == {"path": os.path.realpath(path), "size": st_.st_size, "mtime": st_.st_mtime}
+    assert got == _two_parses(path).meta["source"]
+    for buf in (data, bytearray(data), memoryview(data)):
+        assert fastetl.read_csv(buf).meta["source"] == {"path": "<bytes>", "size": len(data)}

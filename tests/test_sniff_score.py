@@ -212,3 +212,134 @@ def test_a_file_is_sampled_as_its_bytes_are(tmp_path, size):
     path = tmp_path / "f.csv"
     path.write_bytes(data)
     assert asdict(infer._read_raw(path)) == asdict(infer._raw_from_buffer(data))
+
+
+def ref_choose_structure(buf: bytes, final: bool, delimiter, quote, extra: int = 0):
+    """infer._choose_structure as it was before a delimiter or a quote absent from the
+    head was read once: every candidate read (only a head without any quote character
+    shared one reading per delimiter)."""
+    sbuf = buf[: infer.SNIFF_BYTES]
+    sfinal = final and len(buf) <= infer.SNIFF_BYTES
+    ds = (delimiter,) if delimiter is not None else infer.DELIMITERS
+    qs = (quote,) if quote is not ... else infer.QUOTES
+    best = None
+    marks = {((extra >> 8) & 0xFF) - 1, ((extra >> 16) & 0xFF) - 1}
+    for d in ds:
+        mine = None
+        if ord(d) in marks and delimiter is None:
+            continue
+        for q in qs:
+            if q is not None and (q == d or ord(q) in marks):
+                continue
+            if q is None and extra & infer.SYN_LENIENT:
+                continue
+            r = infer._read_candidate(sbuf, sfinal, d, q, extra)
+            if mine is None or r.quote_key() > mine.quote_key():
+                mine = r
+        if mine is not None and (best is None or mine.key() > best.key()):
+            best = mine
+    return best
+
+
+def _facts(r) -> dict:
+    got = {k: v for k, v in asdict(r).items() if k not in ("_rows", "source")}
+    return got | {"rows": r.first_rows(infer._HEADER_ROWS)}
+
+
+@pytest.mark.parametrize("extra", list(EXTRAS), ids=list(EXTRAS))
+@settings(max_examples=300, deadline=None)
+@given(buf=heads, final=st.booleans(),
+       d=st.sampled_from((None, *infer.DELIMITERS)), q=st.sampled_from((..., *infer.QUOTES)))
+def test_the_chosen_reading_is_every_candidate_s_best(extra, buf, final, d, q):
+    # delimiters and quotes absent from the head are read once: the reading chosen (its
+    # delimiter, quote, every count and its rows) is the one reading every candidate gives
+    bits = EXTRAS[extra]
+    want = ref_choose_structure(buf, final, d, q, bits)
+    got = infer._choose_structure(buf, final, d, q, bits)
+    if want is None:
+        assert got.delimiter == (d or infer.DELIMITERS[0]) and got._rows == []
+        return
+    assert _facts(got) == _facts(want)
+
+
+@pytest.mark.parametrize("head", [
+    b"a;b\r\n" + b"'1';'x;y'\r\n" * 50,          # single quotes, no double quote
+    b'a,b\n' + b'"1","x,y"\n' * 50,              # double quotes, no single quote
+    b"a\tb\n" + b"'it''s'\t2\n" * 30 + b'"q"\t3\n',  # tabs; both quotes, one reads it
+    b"a|b\n" + b"1|x\n" * 40,                    # only the last delimiter, no quote
+    b"one column\n" + b"'v'\n" * 20,             # no delimiter at all
+])
+@pytest.mark.parametrize("extra", list(EXTRAS), ids=list(EXTRAS))
+def test_chosen_reading_on_files_one_quote_or_delimiter_reads(head, extra):
+    for final in (True, False):
+        want = ref_choose_structure(head, final, None, ..., EXTRAS[extra])
+        assert _facts(infer._choose_structure(head, final, None, ..., EXTRAS[extra])) == _facts(
+            want
+        )
+
+
+# -- header detection: the first row's texts typed once, the values with a name skipped ----
+def ref_detect_header(rows: list[list[bytes]]) -> bool:
+    """infer._detect_header as it was before: each first value classified where it is
+    asked, and every typed column's values classified again with the first value added."""
+    first = [f.decode("utf-8", errors="replace") for f in rows[0]]
+    firstt = [f.strip(" \t") for f in first]
+    body = rows[1 : infer._HEADER_ROWS]
+    columns = []
+    for j in range(len(firstt)):
+        vals = _core.column_stats(dict.fromkeys((r[j] for r in body if j < len(r)), 1), {})[2]
+        columns.append([v for v in vals if v not in infer._NULL_SET] or vals)
+    sp, _ = infer.sniff_spelling([[v for v in c if v not in infer._NULL_SET] for c in columns])
+
+    def name_typed(t):
+        return not (len(t) == 1 and t.isalpha()) and infer._classify([t], sp) is not None
+
+    names_like = all(firstt) and len(set(first)) == len(first) and not any(map(name_typed, firstt))
+    if not body:
+        return names_like
+    header = data = 0
+    for head, vals in zip(firstt, columns, strict=True):
+        if not head:
+            continue
+        boolish = infer._bool_vote(head, vals)
+        if boolish is not None:
+            header, data = header + boolish, data + (not boolish)
+            continue
+        spec = infer._classify(vals, sp)
+        if spec is not None:
+            norm = infer.normalize_number(head, sp) or ""
+            if spec["type"] in infer.INT_TYPES and infer._INT_RE.match(norm):
+                data += 1
+            elif infer._classify(vals + [head], sp) == spec or (
+                spec["type"] == "float64" and infer._is_float(norm)
+            ):
+                data += 1
+            else:
+                header += 1
+        elif (alone := infer._classify([head], sp)) is not None and alone["type"] != "bool":
+            data += 1
+    return header > data if header != data else names_like
+
+
+HEADS = ["id", "c0", "x", "T", "n", "007", "nan", "inf", "-inf", "1e5", "12", "-3", "2.5",
+         "1,5", "1.234,5", "true", "no", "1", "0", "2024-01-02", "02/01/2024", "May 5 2024",
+         "2024-01-02 10:20:30", "1/2/2024 3:04 PM", "", " a ", "NA", "é", "99999999999999999999"]
+KINDS = [
+    ["1", "-7", "300", "007"], ["1", "22", "-3"], ["2.5", "-1e3", "nan", "inf"], ["0.25", "1.5"],
+    ["1,5", "2,25"], ["1.234,5", "2.000,25"], ["true", "false"], ["t", "f"], ["y", "n"],
+    ["0", "1"], ["2024-01-02", "2023-12-31"], ["02/01/2024", "13/01/2024"],
+    ["May 5 2024", "June 7 2023"], ["2024-01-02 10:20:30", "2023-02-03T04:05"],
+    ["1/2/2024 3:04 PM", "2/3/2024 11:59 AM"], ["abc", "de f"], ["", "NA"], ["x", "1"],
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(heads=st.lists(st.sampled_from(HEADS), min_size=1, max_size=6),
+       kinds=st.lists(st.sampled_from(range(len(KINDS))), min_size=6, max_size=6),
+       picks=st.lists(st.integers(0, 3), min_size=0, max_size=40))
+def test_header_detection_is_the_rule_it_was(heads, kinds, picks):
+    width = len(heads)
+    body = [[KINDS[kinds[j]][(p + j) % len(KINDS[kinds[j]])] for j in range(width)]
+            for p in picks]
+    rows = [[h.encode() for h in heads]] + [[v.encode() for v in r] for r in body]
+    assert infer._detect_header(rows) == ref_detect_header(rows)

@@ -1091,9 +1091,10 @@ def read_csv(
     kept: list | None = [] if _parse_once(src, schema, on_error, rejects) else None
     src, sch = _resolve(src, schema, infer_rows, on_error, reading, kept)
     if kept:
-        array, text, result = kept
-        with open_source(src, sch.dialect.encoding) as source:
-            facts = source.facts()
+        array, text, result, facts = kept
+        if facts is None:  # (the sample was not read from a plain file or a buffer)
+            with open_source(src, sch.dialect.encoding) as source:
+                facts = source.facts()
         return _table(array, text, result, facts, sch, on_error)
     if widen:
         src = _seekable(src)  # a widening reads the input again

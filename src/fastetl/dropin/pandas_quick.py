@@ -53,18 +53,13 @@ def head_columns(
     ``width`` columns (a short row's missing fields left out; ``[""]`` for a column no
     row reaches) and how many rows.  Unsupported where a row does not split or is
     longer than ``width``, or a field is not UTF-8."""
-    rows: list[list[bytes]] = []
-    end = len(head)
-    while len(rows) < limit and pos < end:
-        status, got, nxt = _core.split_row(head, pos, end, final, delimiter, quote)
-        if status == -1 and not final:
-            break  # (the row goes on past the head: the rows before it are enough)
-        if status != 0 or len(got) > width:
-            raise Unsupported("rows the quick guess cannot split (or longer than the header)")
-        if len(got) <= 1 and not any(got) and not head[pos:nxt].strip(b"\r\n"):
-            break  # (the end of the input: blank lines only; split_row skips the others)
-        rows.append(got)
-        pos = nxt
+    # one compiled call splits the rows; with fewer than ``limit`` of them (the end of the
+    # head, a blank end, a row read over for its quoting), row by row, to tell which
+    rows = _core.split_rows(memoryview(head)[pos:], final, delimiter, quote, limit, limit)
+    if len(rows) < limit:  # (``limit`` rows: none was read over, every one split)
+        rows = _rows_one_by_one(head, pos, final, delimiter, quote, width, limit)
+    elif any(len(r) > width for r in rows):
+        raise Unsupported("rows the quick guess cannot split (or longer than the header)")
     if all(len(r) == width for r in rows):
         by_column: list[Any] = list(zip(*rows)) if rows else [() for _ in range(width)]
     else:
@@ -81,6 +76,25 @@ def head_columns(
             raise Unsupported("text that is not UTF-8 in the first rows") from None
         out.append(values or [""])
     return out, len(rows)
+
+
+def _rows_one_by_one(
+    head: bytes, pos: int, final: bool, delimiter: int, quote: int, width: int, limit: int
+) -> list[list[bytes]]:
+    """:func:`head_columns`' rows, one ``_core.split_row`` call each."""
+    rows: list[list[bytes]] = []
+    end = len(head)
+    while len(rows) < limit and pos < end:
+        status, got, nxt = _core.split_row(head, pos, end, final, delimiter, quote)
+        if status == -1 and not final:
+            break  # (the row goes on past the head: the rows before it are enough)
+        if status != 0 or len(got) > width:
+            raise Unsupported("rows the quick guess cannot split (or longer than the header)")
+        if len(got) <= 1 and not any(got) and not head[pos:nxt].strip(b"\r\n"):
+            break  # (the end of the input: blank lines only; split_row skips the others)
+        rows.append(got)
+        pos = nxt
+    return rows
 
 
 BIG_FLOAT = 1e18  # an integer of 19 digits (no leading zero) is at least this
