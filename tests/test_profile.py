@@ -583,3 +583,31 @@ def test_many_chunks_on_two_workers_equal_one_worker_and_pandas(tmp_path):
         want = np.quantile(df[name].dropna().to_numpy(float), list(QS.values()))
         got = [cols[name]["quantiles"][q] for q in QS]
         assert got == pytest.approx(want.tolist(), rel=1e-12)
+
+
+def test_a_value_sharing_its_hash_with_a_cpf_keeps_its_own_facts(tmp_path):
+    """A value solved to share the 64-bit hash of a valid CPF (the hash is public) in
+    the same block as it: the CPFs are counted as CPFs, the other value is not one."""
+    from fastetl.profiling.stats import hash_values
+
+    def cpf_ok(s: str) -> bool:  # the check digits, written out here as the reference
+        d = [int(c) for c in s if c.isdigit()]
+        if len(d) != 11 or len(set(d)) == 1 or len(s) not in (11, 14):
+            return False
+        d1 = sum(x * w for x, w in zip(d[:9], range(10, 1, -1))) * 10 % 11 % 10
+        d2 = sum(x * w for x, w in zip(d[:10], range(11, 1, -1))) * 10 % 11 % 10
+        return d[9:] == [d1, d2]
+
+    cpf, other = "529.982.247-25", "T8Uqe7Vr3vcN88r8"
+    assert len(set(hash_values(np.array([cpf, other], dtype="S16")).tolist())) == 1
+    rows = [other] + [cpf] * 3999 + [other] * 5
+    path = tmp_path / "c.csv"
+    path.write_text("doc\n" + "\n".join(rows) + "\n")
+    want = sum(1 for r in rows if cpf_ok(r))
+    assert want == 3999
+    schema = {"columns": [{"name": "doc", "type": "str", "width": 16}]}
+    for w, b in ((1, None), (2, 4096), (2, 77_777)):
+        c = fastetl.profile(path, schema, workers=w, block_size=b).to_dict()["columns"]
+        col = c[0] if isinstance(c, list) else c["doc"]
+        assert col["pii"]["cpf"]["count"] == want
+        assert col["pii"]["cpf"]["share"] == want / len(rows)

@@ -127,15 +127,23 @@ def fold_hash_records(data, Py_ssize_t size, out, Py_ssize_t stride=0):
         PyBuffer_Release(&src)
 
 
-def fold_count_keys(keys, out_keys, out_first, out_counts):
+def fold_count_keys(keys, out_keys, out_first, out_counts, values=None,
+                    Py_ssize_t size=0, Py_ssize_t stride=0, out_stray=None):
     """Count equal 64-bit ``keys`` (well-mixed hashes) in an open-addressing table:
     writes the distinct keys in order of first appearance to ``out_keys``, the index
     of that first appearance to ``out_first`` and how often each occurs to
     ``out_counts`` (int64 each, room for ``len(keys)``); returns how many are
-    distinct.  The GIL is released while counting."""
+    distinct.  With ``values`` (the bytes the keys hash: value i is ``size`` bytes
+    at ``i * stride``), each key met again has its value compared byte for byte with
+    its first appearance's: ``out_stray[i]`` (int64) is the index of the distinct key
+    whose first value row i's differs from (a hash collision; still counted under
+    that key), -1 where they are the same or i is the first.  The GIL is released
+    while counting."""
     cdef Py_buffer src, dk
-    cdef Py_buffer df, dc
+    cdef Py_buffer df, dc, dv, ds
     cdef Py_ssize_t n, i, m = 0, cap = 16
+    cdef const char *vb = NULL
+    cdef int64_t *st = NULL
     cdef uint64_t mask, s, k
     cdef const uint64_t *key
     cdef uint64_t *uk
@@ -152,35 +160,58 @@ def fold_count_keys(keys, out_keys, out_first, out_counts):
                 n = src.len // 8
                 if dk.len < n * 8 or df.len < n * 8 or dc.len < n * 8:
                     raise ValueError("an output is too small")
-                while cap < 2 * n:
-                    cap *= 2
-                table = <int64_t *>calloc(<size_t>cap, sizeof(int64_t))  # slot: index + 1
-                if table == NULL:
-                    raise MemoryError()
-                mask = <uint64_t>(cap - 1)
-                key = <const uint64_t *>src.buf
-                uk = <uint64_t *>dk.buf
-                fi = <int64_t *>df.buf
-                co = <int64_t *>dc.buf
-                with nogil:
-                    for i in range(n):
-                        k = key[i]
-                        s = (k ^ (k >> 32)) & mask
-                        while True:
-                            t = table[s]
-                            if t == 0:
-                                table[s] = m + 1
-                                uk[m] = k
-                                fi[m] = i
-                                co[m] = 1
-                                m += 1
-                                break
-                            if uk[t - 1] == k:
-                                co[t - 1] += 1
-                                break
-                            s = (s + 1) & mask
-                free(table)
-                return m
+                if values is not None:
+                    PyObject_GetBuffer(values, &dv, PyBUF_SIMPLE)
+                    try:
+                        PyObject_GetBuffer(out_stray, &ds, PyBUF_WRITABLE)
+                    except BaseException:
+                        PyBuffer_Release(&dv)
+                        raise
+                    vb = <const char *>dv.buf
+                    st = <int64_t *>ds.buf
+                try:
+                    if vb != NULL and (size < 0 or stride < size or ds.len < n * 8 or (
+                            n and dv.len < (n - 1) * stride + size)):
+                        raise ValueError("the values or out_stray do not fit the keys")
+                    while cap < 2 * n:
+                        cap *= 2
+                    table = <int64_t *>calloc(<size_t>cap, sizeof(int64_t))  # slot: index + 1
+                    if table == NULL:
+                        raise MemoryError()
+                    mask = <uint64_t>(cap - 1)
+                    key = <const uint64_t *>src.buf
+                    uk = <uint64_t *>dk.buf
+                    fi = <int64_t *>df.buf
+                    co = <int64_t *>dc.buf
+                    with nogil:
+                        for i in range(n):
+                            k = key[i]
+                            s = (k ^ (k >> 32)) & mask
+                            if st != NULL:
+                                st[i] = -1
+                            while True:
+                                t = table[s]
+                                if t == 0:
+                                    table[s] = m + 1
+                                    uk[m] = k
+                                    fi[m] = i
+                                    co[m] = 1
+                                    m += 1
+                                    break
+                                if uk[t - 1] == k:
+                                    co[t - 1] += 1
+                                    if vb != NULL and memcmp(vb + i * stride,
+                                                             vb + fi[t - 1] * stride,
+                                                             <size_t>size) != 0:
+                                        st[i] = t - 1
+                                    break
+                                s = (s + 1) & mask
+                    free(table)
+                    return m
+                finally:
+                    if vb != NULL:
+                        PyBuffer_Release(&ds)
+                        PyBuffer_Release(&dv)
             finally:
                 PyBuffer_Release(&dc)
         finally:
@@ -1177,9 +1208,12 @@ def fold_known_same(values, Py_ssize_t width, idx, text, ends, out):
                             if j < 0:
                                 o[i] = 1
                                 continue
+                            if j >= m:  # (before reading en: j - 1 may lie past it too)
+                                bad = True
+                                break
                             a = en[j - 1] if j > 0 else 0
-                            b = en[j] if j < m else -1
-                            if j >= m or a < 0 or b < a or b > tl:
+                            b = en[j]
+                            if a < 0 or b < a or b > tl:
                                 bad = True
                                 break
                             o[i] = b - a <= width and _same_padded(

@@ -33,7 +33,7 @@ from .stats import (
     Moments,
     Quantiles,
     ValueCounts,
-    count_hashes,
+    count_values,
     counted_quantiles,
     grown,
     hash_values,
@@ -218,9 +218,12 @@ class _Known:
         return chars, flags, codes
 
     def _keep(self, values: np.ndarray, n0: int) -> None:
-        """Keep the bytes of ``values`` (NUL padding dropped), known from index ``n0``."""
+        """Keep the bytes of ``values`` (NUL padding dropped), known from index ``n0``:
+        room for them packed, so the kept bytes stay under ``budget`` plus one call's
+        distinct values (no new value joins once they pass it)."""
         at = int(self.ends[n0 - 1]) if n0 else 0
-        self.text = grown(self.text, at, at + values.nbytes)  # (room for them padded)
+        need = int(np.char.str_len(values).sum())  # (str_len: without the NUL padding)
+        self.text = grown(self.text, at, at + need)
         _core.fold_text_pack(values, values.dtype.itemsize, self.text, at, self.ends, n0)
 
 
@@ -306,10 +309,19 @@ class ColumnState:
             self.moments.add(self._floats(raw), raw)
         assert self.values is not None
         if self.kind == "text":  # sorting 64-bit hashes beats sorting long byte strings
-            keys, first, counts = count_hashes(hash_values(raw), ordered=False)
+            keys, first, counts, stray, under = count_values(raw)
             uniq = raw[first]  # (in order of first appearance: the table needs no sort)
             self.values.add_counts(keys, counts, uniq, ordered=False)
-            self._text(uniq, counts, keys)
+            if not len(stray):
+                self._text(uniq, counts, keys)
+                return
+            # values sharing their hash with another value of the block (a collision):
+            # counted under it above, but their facts and PII are their own
+            own = counts.copy()
+            np.subtract.at(own, under, 1)
+            self._text(uniq, own, keys)
+            extra, times = np.unique(raw[stray], return_counts=True)
+            self._text(extra, times)
             return
         if raw.dtype.kind == "f":
             raw = raw + raw.dtype.type(0.0)  # -0.0 and 0.0 are one value

@@ -48,16 +48,36 @@ def _mix(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> _U64(31))
 
 
-def hash_values(values: np.ndarray) -> np.ndarray:
-    """A 64-bit hash of each value: numbers (by their bits, -0.0 as 0.0), datetimes,
-    fixed-width bytes (numpy S, trailing NULs are padding) or fixed-size records."""
+def _in_place(values: np.ndarray) -> bool:
+    """Is ``values`` a field of records (bytes), read in place rather than copied out?"""
+    return (
+        values.dtype.kind in "SV"
+        and values.ndim == 1
+        and len(values) > 1
+        and values.strides[0] > values.dtype.itemsize
+    )
+
+
+def _value_bytes(values: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """``data, size, stride``: the bytes of fixed-width ``values`` (S or V, 1-D), value i
+    being ``size`` bytes at ``i * stride`` of ``data`` (uint8; a field of records is read
+    in place: the bytes from the first value's start to the last one's end)."""
     size, n = values.dtype.itemsize, len(values)
-    if values.dtype.kind in "SV" and values.ndim == 1 and n > 1 and values.strides[0] > size:
-        # a field of records, read in place (not copied out first): the bytes from the
-        # first value's start to the last one's end, values ``stride`` apart
+    if _in_place(values):
         stride = values.strides[0]
         first = values[:1].view(np.uint8)
         data = np.lib.stride_tricks.as_strided(first, ((n - 1) * stride + size,), (1,))
+        return data, size, stride
+    v = np.ascontiguousarray(values)
+    return v.view(np.uint8).reshape(-1), size, size
+
+
+def hash_values(values: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each value: numbers (by their bits, -0.0 as 0.0), datetimes,
+    fixed-width bytes (numpy S, trailing NULs are padding) or fixed-size records."""
+    n = len(values)
+    if _in_place(values):
+        data, size, stride = _value_bytes(values)
         out = np.empty(n, dtype=np.uint64)
         _core.fold_hash_records(data, size, out, stride)
         return out
@@ -85,8 +105,15 @@ RADIX_MIN = 64  # 64-bit integer keys sorted by fold_sort64 from this many on
 
 
 def _radix(x: np.ndarray) -> bool:
-    """Are ``x`` sorted by :func:`fastetl._core.fold_sort64` (64-bit integers, enough)?"""
-    return x.ndim == 1 and x.dtype.kind in "iu" and x.dtype.itemsize == 8 and len(x) >= RADIX_MIN
+    """Are ``x`` sorted by :func:`fastetl._core.fold_sort64` (64-bit integers in the
+    machine's byte order, enough of them, and fewer than 2**32: its counts are 32-bit)?"""
+    return (
+        x.ndim == 1
+        and x.dtype.kind in "iu"
+        and x.dtype.itemsize == 8
+        and x.dtype.isnative
+        and RADIX_MIN <= len(x) < 1 << 32
+    )
 
 
 def argsort64(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -156,6 +183,26 @@ def count_hashes(
         return keys[:m], first[:m], counts[:m]
     k, order = argsort64(keys[:m])
     return k, first[order], counts[order]
+
+
+def count_values(
+    values: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`count_hashes` of the :func:`hash_values` of fixed-width bytes ``values``
+    (in order of first appearance), each value checked byte for byte against the first
+    one counted under its hash: ``keys, first, counts, stray, under`` where ``stray``
+    are the rows whose value differs from it (a hash collision: counted under that key
+    all the same) and ``under`` the index, in ``keys``, of the key each is counted under."""
+    h = hash_values(values)
+    n = len(h)
+    keys, first, counts = np.empty(n, np.uint64), np.empty(n, np.int64), np.empty(n, np.int64)
+    under = np.empty(n, np.int64)
+    m = 0
+    if n:
+        data, size, stride = _value_bytes(values)
+        m = _core.fold_count_keys(h, keys, first, counts, data, size, stride, under)
+    stray = np.flatnonzero(under >= 0)
+    return keys[:m], first[:m], counts[:m], stray, under[stray]
 
 
 class KeyTable:
