@@ -1955,13 +1955,17 @@ class _Committer:
             if not remapped[k] and not self._remap(recs, tables[k], len(tables[k]), place):
                 return None
         # the block fits: commit its new values and codes
+        added = False
         for k, _ in enumerate(self.learned):
             for v in done.new_values[k]:
                 if v not in self.codes[k]:
                     self.codes[k][v] = len(self.values[k])
                     self.values[k].append(v)
+                    added = True
             self.maps[pid][k] = tables[k]
             self.local[pid][k] += done.new_values[k]
+        if added and self.unmapped:  # another parser's -1s for these values: map them,
+            self._fill_unmapped()  # or each of its blocks using one is parsed again
         return recs
 
     def _extend_maps(self, done: _Done) -> None:
