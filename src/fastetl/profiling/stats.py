@@ -48,6 +48,18 @@ def _mix(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> _U64(31))
 
 
+def field_bytes(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """The bytes of a non-empty 1-D array's values read in place (a field of records is
+    not copied out): from the first value's start to the last one's end, and the
+    stride that sets the values apart (at least their size: none overlap)."""
+    size, n = values.dtype.itemsize, len(values)
+    stride = values.strides[0] if n > 1 else size
+    if values.ndim != 1 or not n or stride < size:
+        raise ValueError("not a non-empty 1-D array of values set apart")
+    first = values[:1].view(np.uint8)
+    return np.lib.stride_tricks.as_strided(first, ((n - 1) * stride + size,), (1,)), stride
+
+
 def hash_values(values: np.ndarray) -> np.ndarray:
     """A 64-bit hash of each value: numbers (by their bits, -0.0 as 0.0), datetimes,
     fixed-width bytes (numpy S, trailing NULs are padding) or fixed-size records."""
@@ -55,9 +67,7 @@ def hash_values(values: np.ndarray) -> np.ndarray:
     if values.dtype.kind in "SV" and values.ndim == 1 and n > 1 and values.strides[0] > size:
         # a field of records, read in place (not copied out first): the bytes from the
         # first value's start to the last one's end, values ``stride`` apart
-        stride = values.strides[0]
-        first = values[:1].view(np.uint8)
-        data = np.lib.stride_tricks.as_strided(first, ((n - 1) * stride + size,), (1,))
+        data, stride = field_bytes(values)
         out = np.empty(n, dtype=np.uint64)
         _core.fold_hash_records(data, size, out, stride)
         return out
