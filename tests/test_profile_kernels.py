@@ -133,10 +133,12 @@ def test_counted_values_are_checked_byte_for_byte(values, modulo, in_records):
     n = len(h)
     keys, first, counts = np.empty(n, np.uint64), np.empty(n, np.int64), np.empty(n, np.int64)
     under = np.empty(n, np.int64)
-    from fastetl.profiling.stats import _value_bytes
+    from fastetl.profiling.stats import field_bytes
 
-    data, size, stride = _value_bytes(v)
-    m = _core.fold_count_keys(h, keys, first, counts, data, size, stride, under) if n else 0
+    m = 0
+    if n:
+        data, stride = field_bytes(v)
+        m = _core.fold_count_keys(h, keys, first, counts, data, 5, stride, under)
     firsts: dict[int, int] = {}
     want = []
     for i, k in enumerate(h.tolist()):
@@ -619,3 +621,88 @@ def test_text_pack_equals_the_values_joined(values, at):
     if joined:  # one byte short: refused
         with pytest.raises(ValueError):
             _core.fold_text_pack(a, 20, np.zeros(at + len(joined) - 1, np.uint8), at, ends, 2)
+
+
+_FLOAT_FIELDS = {  # a numeric column's type -> its stored dtype
+    "int8": "i1", "int16": "i2", "int32": "i4", "int64": "i8", "uint8": "u1",
+    "uint16": "u2", "uint32": "u4", "uint64": "u8", "float32": "f4", "float64": "f8",
+    "decimal": "i8",
+}
+
+
+
+def _field_values(dt: np.dtype, ints: list[int], floats: list[float]) -> np.ndarray:
+    """Values of ``dt`` with its extremes (NaN, inf, -0.0 for floats; for int64, values
+    beyond 2**53 that a float64 division would round twice)."""
+    if dt.kind == "f":
+        with np.errstate(all="ignore"):  # (float64 beyond float32: inf)
+            return np.array(floats + [-0.0, np.inf, -np.inf, np.nan]).astype(dt)
+    info = np.iinfo(dt)
+    edge = [info.min, info.max, 0]
+    if dt == np.int64:
+        edge += [2**53 + 1, -(2**53 + 3), 9_999_999_999_999_999]
+    return np.array(edge + [min(max(v, info.min), info.max) for v in ints], dtype=dt)
+
+
+@given(
+    st.lists(st.sampled_from(sorted(_FLOAT_FIELDS)), min_size=1, max_size=5),
+    st.lists(st.integers(-(2**63), 2**64 - 1), max_size=60),
+    st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=60),
+    st.integers(0, 18),
+    st.integers(0, 2**32 - 1),
+)
+def test_numeric_rows_equal_numpy_astype_and_decimal_floats(types, ints, floats, scale, seed):
+    """Numeric fields of a block's records as the correlations' float64 rows (one
+    compiled pass over the records, fields unaligned) are bit for bit numpy's
+    ``astype(float64)`` of each field (a decimal's ``_decimal_floats``: one rounding,
+    through ``decimal`` beyond 2**53), NaN where null."""
+    from fastetl.profiling.fold import ColumnState, Limits, numeric_rows
+    from fastetl.schema import Column
+    from fastetl.table import _decimal_floats
+
+    rng = np.random.default_rng(seed)
+    cols = [_field_values(np.dtype(_FLOAT_FIELDS[t]), ints, floats) for t in types]
+    n = max(len(c) for c in cols)
+    dtype = [("pad", "u1")]
+    for j, t in enumerate(types):
+        dtype += [(f"c{j}", _FLOAT_FIELDS[t]), (f"gap{j}", "S3")]  # unaligned fields
+    records = np.zeros(n, dtype=dtype)
+    states, nulls, want = [], [], []
+    for j, t in enumerate(types):
+        v = np.resize(cols[j], n)
+        records[f"c{j}"] = v
+        column = Column(f"c{j}", t, nullable=True, scale=scale if t == "decimal" else None)
+        states.append(ColumnState(f"c{j}", t, column, Limits()))
+        m = rng.random(n) < 0.3 if rng.random() < 0.5 else None
+        nulls.append(m)
+        w = _decimal_floats(v, scale) if t == "decimal" else v.astype(np.float64)
+        if m is not None:
+            w[m] = np.nan
+        want.append(w)
+    x = numeric_rows(records, states, nulls)
+    assert x.shape == (n, len(types))
+    for j, w in enumerate(want):
+        got = x[:, j]
+        assert np.array_equal(np.isnan(got), np.isnan(w))
+        ok = ~np.isnan(w)
+        assert np.array_equal(got[ok].view(np.uint64), w[ok].view(np.uint64))  # -0.0 kept
+
+
+def test_floats_rows_refuses_what_it_cannot_read():
+    """The kernel says so (one line) for a code it does not convert, a field outside the
+    records, too few bytes or nulls: never a read past its buffers."""
+    x = np.zeros((3, 1))
+    data = np.arange(3, dtype=np.int64).view(np.uint8)
+    off, code, div, big = np.zeros(1, np.int64), np.array([8], np.int32), np.zeros(1), np.zeros(1, np.int64)
+    with pytest.raises(ValueError, match="no float64 conversion"):
+        _core.fold_floats_rows(data, 8, off, np.array([3], np.int32), div, [None], x, big)
+    with pytest.raises(ValueError, match="outside the records"):
+        _core.fold_floats_rows(data, 8, np.array([4], np.int64), code, div, [None], x, big)
+    with pytest.raises(ValueError, match="too short"):
+        _core.fold_floats_rows(data[:16], 8, off, code, div, [None], x, big)
+    with pytest.raises(ValueError, match="shorter"):
+        _core.fold_floats_rows(data, 8, off, code, div, [np.zeros(2, bool)], x, big)
+    with pytest.raises(ValueError, match="k of each"):
+        _core.fold_floats_rows(data, 8, off, code, div, [None, None], x, big)
+    _core.fold_floats_rows(data, 8, off, code, div, [np.array([0, 1, 0], bool)], x, big)
+    assert np.array_equal(np.isnan(x[:, 0]), [False, True, False]) and x[2, 0] == 2.0

@@ -1276,3 +1276,137 @@ def fold_text_pack(values, Py_ssize_t width, text, Py_ssize_t at, ends, Py_ssize
     finally:
         PyBuffer_Release(&bt)
         PyBuffer_Release(&bv)
+
+
+
+def fold_floats_rows(data, Py_ssize_t stride, offsets, codes, divs, nulls, out, big):
+    """Write ``k`` numeric fields of ``n`` records as float64 rows of ``out`` (``n * k``
+    float64, C order), in one pass over the records (each record's bytes read once):
+    record ``i`` is the bytes at ``i * stride`` in ``data``; field ``j`` the value at
+    byte ``offsets[j]`` (int64) of it, of ``codes[j]`` (int32: its size in bytes, plus
+    16 for an unsigned integer, 32 for a float; native order), divided by ``divs[j]``
+    (float64) unless that is 0 (a decimal's scaled integers: ``ints / 10.0**scale``);
+    NaN where ``nulls[j]`` (a bool array, or None) is set.  The compiled form of
+    ``x[:, j] = raw.astype(np.float64)`` (or ``raw / div``), ``x[nulls, j] = np.nan``:
+    the same conversions, rounded once.  ``big[j]`` (int64) counts the integers beyond
+    2**53 in magnitude (a division of those is not the correctly rounded quotient: the
+    caller converts them through ``decimal``).  The GIL is released while reading."""
+    cdef Py_buffer bd, bo, bof, bc, bv, bb
+    cdef Py_buffer *bm = NULL
+    cdef const char **m = NULL
+    cdef Py_ssize_t n, i, j, k, taken = 0, held = 0
+    cdef const char *p
+    cdef const int64_t *off
+    cdef const int32_t *code
+    cdef const double *div
+    cdef int64_t *nbig
+    cdef double *o
+    cdef double v
+    cdef int64_t s64
+    cdef uint64_t u64
+    cdef int32_t s32
+    cdef uint32_t u32
+    cdef int16_t s16
+    cdef uint16_t u16
+    cdef float f32
+    cdef int c
+    _fold_buffers(data, &bd, out, &bo)
+    try:
+        PyObject_GetBuffer(offsets, &bof, PyBUF_SIMPLE)
+        taken = 1
+        PyObject_GetBuffer(codes, &bc, PyBUF_SIMPLE)
+        taken = 2
+        PyObject_GetBuffer(divs, &bv, PyBUF_SIMPLE)
+        taken = 3
+        PyObject_GetBuffer(big, &bb, PyBUF_WRITABLE)
+        taken = 4
+        k = bof.len // 8
+        if k < 1 or bc.len != 4 * k or bv.len != 8 * k or bb.len != 8 * k or len(nulls) != k:
+            raise ValueError("offsets, codes, divs, nulls and big are not k of each")
+        n = bo.len // (8 * k)
+        if bo.len != n * 8 * k:
+            raise ValueError("out is not whole rows of k values")
+        off = <const int64_t *>bof.buf
+        code = <const int32_t *>bc.buf
+        div = <const double *>bv.buf
+        for j in range(k):
+            c = code[j]
+            if c not in (1, 2, 4, 8, 17, 18, 20, 24, 36, 40):
+                raise ValueError(f"field {j}: no float64 conversion of code {c}")
+            if (off[j] < 0 or off[j] + (c & 15) > stride
+                    or (n and bd.len < (n - 1) * stride + off[j] + (c & 15))):
+                raise ValueError(f"field {j} lies outside the records, or data is too short")
+        bm = <Py_buffer *>calloc(<size_t>k, sizeof(Py_buffer))
+        m = <const char **>calloc(<size_t>k, sizeof(char *))
+        if bm == NULL or m == NULL:
+            raise MemoryError()
+        for j in range(k):
+            if nulls[j] is None:
+                continue
+            PyObject_GetBuffer(nulls[j], &bm[j], PyBUF_SIMPLE)
+            m[j] = <const char *>bm[j].buf
+            held = j + 1
+            if bm[j].len < n:
+                raise ValueError(f"field {j}: nulls is shorter than the records")
+        nbig = <int64_t *>bb.buf
+        p = <const char *>bd.buf
+        o = <double *>bo.buf
+        with nogil:
+            for i in range(n):
+                for j in range(k):
+                    c = code[j]
+                    if c == 8:
+                        memcpy(&s64, p + off[j], 8)
+                        v = <double>s64
+                        if s64 > 9007199254740992LL or s64 < -9007199254740992LL:
+                            nbig[j] += 1
+                    elif c == 4:
+                        memcpy(&s32, p + off[j], 4)
+                        v = <double>s32
+                    elif c == 2:
+                        memcpy(&s16, p + off[j], 2)
+                        v = <double>s16
+                    elif c == 1:
+                        v = <double>(<const signed char *>(p + off[j]))[0]
+                    elif c == 24:
+                        memcpy(&u64, p + off[j], 8)
+                        v = <double>u64
+                        if u64 > 9007199254740992ULL:
+                            nbig[j] += 1
+                    elif c == 20:
+                        memcpy(&u32, p + off[j], 4)
+                        v = <double>u32
+                    elif c == 18:
+                        memcpy(&u16, p + off[j], 2)
+                        v = <double>u16
+                    elif c == 17:
+                        v = <double>(<const unsigned char *>(p + off[j]))[0]
+                    elif c == 36:
+                        memcpy(&f32, p + off[j], 4)
+                        v = <double>f32
+                    else:
+                        memcpy(&v, p + off[j], 8)
+                    if div[j] != 0.0:
+                        v = v / div[j]
+                    if m[j] != NULL and m[j][i]:
+                        v = FASTETL_NAN
+                    o[j] = v
+                o += k
+                p += stride
+    finally:
+        if bm != NULL:
+            for j in range(held):
+                if m[j] != NULL:
+                    PyBuffer_Release(&bm[j])
+        free(bm)
+        free(<void *>m)
+        if taken >= 4:
+            PyBuffer_Release(&bb)
+        if taken >= 3:
+            PyBuffer_Release(&bv)
+        if taken >= 2:
+            PyBuffer_Release(&bc)
+        if taken >= 1:
+            PyBuffer_Release(&bof)
+        PyBuffer_Release(&bo)
+        PyBuffer_Release(&bd)

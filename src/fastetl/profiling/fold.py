@@ -35,6 +35,7 @@ from .stats import (
     ValueCounts,
     count_values,
     counted_quantiles,
+    field_bytes,
     grown,
     hash_values,
     sorted_unique,
@@ -701,6 +702,52 @@ class ColumnState:
         return out
 
 
+def _float_code(dt: np.dtype) -> int:
+    """fold_floats_rows' code of a field's dtype (0: not one it converts)."""
+    if not dt.isnative or dt.kind not in "iuf" or dt.itemsize not in (1, 2, 4, 8):
+        return 0
+    if dt.kind == "f":
+        return 32 + dt.itemsize if dt.itemsize >= 4 else 0
+    return dt.itemsize + (16 if dt.kind == "u" else 0)
+
+
+def numeric_rows(
+    records: np.ndarray, columns: list[ColumnState], nulls: list[np.ndarray | None]
+) -> np.ndarray:
+    """The float64 rows of numeric ``columns`` of ``records``: column ``j`` is
+    ``columns[j]._floats(records[name])``, NaN where ``nulls[j]`` (bool, or None).  Read
+    in one compiled pass over the records, each record's bytes once (a pass per column
+    over records far wider than its field was most of the cost), no temporary per
+    column; a decimal's integers beyond 2**53 are converted again through ``decimal``."""
+    n, k = len(records), len(columns)
+    x = np.empty((n, k))
+    if not n or not k:
+        return x
+    fields = records.dtype.fields or {}
+    offsets = np.zeros(k, np.int64)
+    codes = np.zeros(k, np.int32)
+    divs = np.zeros(k)
+    for j, cs in enumerate(columns):
+        dt, offsets[j] = fields[cs.name][:2]
+        codes[j] = _float_code(dt)
+        if cs.type == "decimal":
+            assert cs.column is not None
+            divs[j] = 10.0 ** (cs.column.scale or 0)
+    masks = [None if m is None else np.ascontiguousarray(m, dtype=np.bool_) for m in nulls]
+    big = np.zeros(k, np.int64)
+    if codes.all():
+        data, stride = field_bytes(records)
+        _core.fold_floats_rows(data, stride, offsets, codes, divs, masks, x, big)
+        again = [j for j in range(k) if big[j] and columns[j].type == "decimal"]
+    else:
+        again = list(range(k))
+    for j in again:
+        x[:, j] = columns[j]._floats(np.asarray(records[columns[j].name]))
+        if masks[j] is not None:
+            x[masks[j], j] = np.nan
+    return x
+
+
 class _Corr:
     """Sums for Pearson correlations over rows where both columns are non-null,
     shifted by the first block's means (fewer cancellations)."""
@@ -816,7 +863,7 @@ class TableState:
             return
         self.rows += n
         t = self._view(records)
-        numeric: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+        numeric: dict[str, tuple[ColumnState, np.ndarray | None]] = {}
         text_hashes: list[np.ndarray] = []
         for cs in self.columns:
             if cs.column is None:  # a flag bit
@@ -830,18 +877,13 @@ class TableState:
                 continue
             cs.add(raw, nulls)
             if cs.name in self.numeric:
-                numeric[cs.name] = (cs._floats(raw), None if nulls is None else ~nulls)
+                numeric[cs.name] = (cs, nulls)
         self.row_hashes.add_unique(
             sorted_unique(self._row_hashes(records, text_hashes), in_place=True)
         )
         if self.numeric:
-            x = np.empty((n, len(self.numeric)))
-            for j, k in enumerate(self.numeric):
-                floats, present = numeric[k]
-                x[:, j] = floats
-                if present is not None:
-                    x[~present, j] = np.nan
-            self.corr.add(x)
+            cols, masks = zip(*(numeric[k] for k in self.numeric), strict=True)
+            self.corr.add(numeric_rows(records, list(cols), list(masks)))
 
     def _fold_text(self, cs: ColumnState, refs: np.ndarray, nulls: np.ndarray | None) -> np.ndarray:
         """Fold a ``text`` column (its values out of line, in the table's text bytes):

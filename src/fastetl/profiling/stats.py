@@ -48,36 +48,26 @@ def _mix(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> _U64(31))
 
 
-def _in_place(values: np.ndarray) -> bool:
-    """Is ``values`` a field of records (bytes), read in place rather than copied out?"""
-    return (
-        values.dtype.kind in "SV"
-        and values.ndim == 1
-        and len(values) > 1
-        and values.strides[0] > values.dtype.itemsize
-    )
-
-
-def _value_bytes(values: np.ndarray) -> tuple[np.ndarray, int, int]:
-    """``data, size, stride``: the bytes of fixed-width ``values`` (S or V, 1-D), value i
-    being ``size`` bytes at ``i * stride`` of ``data`` (uint8; a field of records is read
-    in place: the bytes from the first value's start to the last one's end)."""
+def field_bytes(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """The bytes of a non-empty 1-D array's values read in place (a field of records is
+    not copied out): from the first value's start to the last one's end, and the
+    stride that sets the values apart (at least their size: none overlap)."""
     size, n = values.dtype.itemsize, len(values)
-    if _in_place(values):
-        stride = values.strides[0]
-        first = values[:1].view(np.uint8)
-        data = np.lib.stride_tricks.as_strided(first, ((n - 1) * stride + size,), (1,))
-        return data, size, stride
-    v = np.ascontiguousarray(values)
-    return v.view(np.uint8).reshape(-1), size, size
+    stride = values.strides[0] if n > 1 else size
+    if values.ndim != 1 or not n or stride < size:
+        raise ValueError("not a non-empty 1-D array of values set apart")
+    first = values[:1].view(np.uint8)
+    return np.lib.stride_tricks.as_strided(first, ((n - 1) * stride + size,), (1,)), stride
 
 
 def hash_values(values: np.ndarray) -> np.ndarray:
     """A 64-bit hash of each value: numbers (by their bits, -0.0 as 0.0), datetimes,
     fixed-width bytes (numpy S, trailing NULs are padding) or fixed-size records."""
-    n = len(values)
-    if _in_place(values):
-        data, size, stride = _value_bytes(values)
+    size, n = values.dtype.itemsize, len(values)
+    if values.dtype.kind in "SV" and values.ndim == 1 and n > 1 and values.strides[0] > size:
+        # a field of records, read in place (not copied out first): the bytes from the
+        # first value's start to the last one's end, values ``stride`` apart
+        data, stride = field_bytes(values)
         out = np.empty(n, dtype=np.uint64)
         _core.fold_hash_records(data, size, out, stride)
         return out
@@ -199,7 +189,8 @@ def count_values(
     under = np.empty(n, np.int64)
     m = 0
     if n:
-        data, size, stride = _value_bytes(values)
+        data, stride = field_bytes(values)
+        size = values.dtype.itemsize
         m = _core.fold_count_keys(h, keys, first, counts, data, size, stride, under)
     stray = np.flatnonzero(under >= 0)
     return keys[:m], first[:m], counts[:m], stray, under[stray]
