@@ -172,8 +172,16 @@ cdef extern from * nogil:
             && (defined(__GNUC__) || defined(__clang__) || defined(_MSC_VER))
     #define FASTETL_HAVE_AVX2 1     /* compiled for its own target, run after a CPU check */
     #include <immintrin.h>
+    #if defined(_MSC_VER) && defined(__clang__) && !defined(__AVX2__)
+    /* clang-cl before clang 16: immintrin.h declares the AVX2 intrinsics only when the
+       whole file is compiled for AVX2 (/arch:AVX2); its parts, included after it, do. */
+    #include <avxintrin.h>
+    #include <avx2intrin.h>
+    #endif
+    #if defined(_MSC_VER)
+    #include <intrin.h>              /* __cpuid, __cpuidex, _xgetbv (clang-cl too) */
+    #endif
     #if defined(_MSC_VER) && !defined(__clang__)
-    #include <intrin.h>
     #define FASTETL_TARGET(t)        /* MSVC compiles any intrinsic without a flag */
     #else
     #define FASTETL_TARGET(t) __attribute__((target(t)))
@@ -284,9 +292,12 @@ cdef extern from * nogil:
     /* The level in use: set_scan_path; the best usable one from the module's start. */
     static const fastetl_scan_path *fastetl_scan = &fastetl_scan_paths[0];
 
-    /* Whether the CPU has AVX2 and the OS saves its registers. */
+    /* Whether the CPU has AVX2 and the OS saves its registers.  Under _MSC_VER by cpuid
+       and xgetbv, clang-cl included (it defines _MSC_VER and __clang__): its
+       __builtin_cpu_supports calls compiler-rt's __cpu_model / __cpu_indicator_init,
+       which the MSVC linker does not link, so the module would not load. */
     static int fastetl_cpu_avx2(void) {
-    #if defined(FASTETL_HAVE_AVX2) && defined(_MSC_VER) && !defined(__clang__)
+    #if defined(FASTETL_HAVE_AVX2) && defined(_MSC_VER)
         int info[4];
         int top;
         __cpuid(info, 0);
