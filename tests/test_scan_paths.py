@@ -264,3 +264,51 @@ def test_find_one_byte_is_bytes_find(data):
         assert _core.find_bytes(data, b'"', False) == data.find(b'"')
     finally:
         _core.set_fast_paths(was)
+
+
+def test_the_scan_path_is_not_changed_under_a_running_parse():
+    """set_scan_path and set_fast_paths are process-wide and not thread-safe: while a
+    Parser.parse runs in another thread they raise (the parse keeps the path it started
+    with), and its records are those of a parse on one path alone; after it, they work."""
+    import threading
+
+    import numpy as np
+
+    from fastetl import layout
+
+    rng = np.random.default_rng(3)
+    body = "\n".join(",".join(f"{v:.6f}" for v in row) for row in rng.normal(size=(300_000, 4)))
+    data = ("a,b,c,d\n" + body + "\n").encode()
+    schema = Schema.from_dict({"columns": [{"name": n, "type": "float64"} for n in "abcd"]})
+    binding = schema.bind(["a", "b", "c", "d"])
+    nl = data.index(b"\n") + 1
+    out = np.zeros(300_001, schema.dtype())
+    done: list = []
+
+    def parse_often() -> None:  # (a window of a few hundred ms, however loaded the machine)
+        for _ in range(10):
+            done.append(layout.make_parser(binding).parse(data, nl, len(data), True, out, 0,
+                                                          len(out)))
+
+    t = threading.Thread(target=parse_often)
+    refused = 0
+    other = PATHS[0] if _core.scan_path() != PATHS[0] else PATHS[-1]
+    was = _core.scan_path()
+    t.start()
+    while t.is_alive():
+        try:
+            _core.set_scan_path(_core.scan_path())  # (the same path: allowed when idle)
+        except RuntimeError as e:
+            assert "not thread-safe" in str(e)
+            refused += 1
+            with pytest.raises(RuntimeError):
+                _core.set_fast_paths(True)
+            break
+    t.join()
+    assert refused == 1  # a parse (the GIL let go while it runs) was seen running
+    assert all(r[0] == 0 and r[1] == 300_000 for r in done) and len(done) == 10
+    want = np.loadtxt(io.StringIO(body), delimiter=",")
+    np.testing.assert_array_equal(out[:300_000]["a"], want[:, 0])
+    np.testing.assert_array_equal(out[:300_000]["d"], want[:, 3])
+    assert _core.set_scan_path(other) == was  # idle again: allowed
+    _core.set_scan_path(was)

@@ -572,14 +572,28 @@ cdef inline Py_ssize_t split_row_bits(const char *buf, Py_ssize_t pos, Py_ssize_
 
 
 cdef bint fast_paths = True     # set_fast_paths(False): the portable byte loops only
+# Parser.parse calls running now, in any thread (counted under the GIL): the scan path and
+# the fast paths are process-wide settings that each parse reads as it goes, so they are
+# not changed under a running one (set_scan_path, set_fast_paths refuse).
+cdef Py_ssize_t parses_running = 0
+
+
+cdef int _refuse_while_parsing(str what) except -1:
+    if parses_running:
+        raise RuntimeError(f"{what} while a parse is running (in another thread): it is a "
+                           f"setting for the whole process, not thread-safe; set it before "
+                           f"conversions start")
+    return 0
 
 
 def set_fast_paths(bint on):
     """Turn the core's word-at-a-time row splitters and digit readers on (the default) or
     off, for every Parser of the process; returns the previous setting.  Off, every row
     is split one field at a time and every float read digit by digit: the reference the
-    tests compare the fast paths with.  Set it before a conversion starts."""
+    tests compare the fast paths with.  Not thread-safe: set it before a conversion
+    starts (RuntimeError while a Parser.parse runs in another thread)."""
     global fast_paths
+    _refuse_while_parsing("set_fast_paths")
     cdef bint was = fast_paths
     fast_paths = on
     return was
@@ -601,9 +615,11 @@ def scan_path():
 def set_scan_path(str name not None):
     """Force the structural scan to ``name``, one of scan_paths(), for every Parser of
     the process; returns the previous one.  Every path gives the same results (the tests
-    compare them); set it before a conversion starts.  The environment variable
-    FASTETL_SIMD does the same once, when fastetl is imported."""
+    compare them).  Not thread-safe: set it before a conversion starts (RuntimeError while
+    a Parser.parse runs in another thread, which keeps the path it started with).  The
+    environment variable FASTETL_SIMD does the same once, when fastetl is imported."""
     cdef int i
+    _refuse_while_parsing("set_scan_path")
     cdef str was = scan_path()
     for i in range(fastetl_scan_count()):
         if fastetl_scan_usable(i) and fastetl_scan_name(i).decode() == name:
