@@ -98,7 +98,32 @@ cdef extern from * nogil:
                           + (leap & (m > 2)) + (unsigned)d - 1) - 719162;
         return 1;
     }
+
+    /* "YYYY-MM-DD HH:MM:SS" (or T) at s, a valid date and time: 1 with its units since
+       1970 (unit_mul per second, at most 10**6: no overflow) in *out; 0 for any other
+       text (convert_iso_datetime reads it then, and says what is wrong).  A call of its
+       own, not inlined into the parser's loop (inlined, it slowed the other columns'). */
+    #if defined(_MSC_VER)
+    #define FASTETL_NOINLINE static __declspec(noinline)
+    #elif defined(__GNUC__) || defined(__clang__)
+    #define FASTETL_NOINLINE static __attribute__((noinline))
+    #else
+    #define FASTETL_NOINLINE static
+    #endif
+    FASTETL_NOINLINE int fastetl_fixed_datetime(const char *s, int64_t unit_mul, int64_t *out) {
+        int y, m, d, h, mi, sec;
+        int64_t days;
+        if (!(fastetl_fixed_ymd(s, &y, &m, &d) & (s[10] == ' ' || s[10] == 'T')
+              & fastetl_fixed_hms(s + 11, &h, &mi, &sec)))
+            return 0;
+        if (h > 23 || mi > 59 || sec > 59 || unit_mul > 1000000
+                || !fastetl_ymd_days(y, m, d, &days))
+            return 0;
+        *out = (days * 86400 + h * 3600 + mi * 60 + sec) * unit_mul;
+        return 1;
+    }
     """
+    bint fastetl_fixed_datetime(const char *s, int64_t unit_mul, int64_t *out)
     bint fastetl_ymd_days(int y, int m, int d, int64_t *days)
     bint fastetl_fixed_ymd(const char *p, int *y, int *m, int *d)
     bint fastetl_fixed_hms(const char *p, int *h, int *mi, int *sec)
@@ -218,14 +243,13 @@ cdef int convert_iso_datetime(const char *s, Py_ssize_t n, int64_t unit_mul, int
     """YYYY-MM-DD[(T| )HH:MM[:SS[.f{1,9}]]][Z|+HH[:MM]|+HHMM]."""
     cdef Py_ssize_t i = 0
     cdef int64_t days, h = 0, mi = 0, sec = 0, frac = 0, offset = 0
-    cdef int hh, mm, ss
-    cdef int st = parse_iso_date(s, n, &i, &days)
+    cdef int st
+    # YYYY-MM-DD HH:MM:SS (or T), the usual timestamp, in three word checks
+    if n == 19 and fast_paths and fastetl_fixed_datetime(s, unit_mul, out):
+        return ST_OK
+    st = parse_iso_date(s, n, &i, &days)
     if st != ST_OK:
         return st
-    # YYYY-MM-DD HH:MM:SS (or T), the usual timestamp: its time in one word check
-    if (n == 19 and (s[10] == c' ' or s[10] == c'T') and fast_paths
-            and fastetl_fixed_hms(s + 11, &hh, &mm, &ss)):
-        return finish_datetime(days, hh, mm, ss, 0, 0, unit_mul, out)
     if i < n:
         if s[i] != c'T' and s[i] != c' ':
             return ST_INVALID
