@@ -987,7 +987,7 @@ cdef class Parser:
                     raise ValueError(f"bad input range [{start}, {end}) of {src.len} bytes")
                 if out_row < 0 or max_rows < 0 or (out_row + max_rows) * self.itemsize > dst.len:
                     raise ValueError("the output buffer is too small for max_rows records")
-                parses_running += 1        # (under the GIL: set_scan_path waits its turn)
+                parses_running += 1        # (under the GIL, as set_scan_path reads it)
                 try:
                     with nogil:
                         st = self.parse_block(<const char *>src.buf, start, end, final,
