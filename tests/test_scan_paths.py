@@ -218,3 +218,97 @@ def test_comment_and_space_dialects_split_alike_on_every_path(scan_path):
     finally:
         _core.set_scan_path(was)
     assert got == want
+
+
+# -- counting line breaks and finding a byte (the plain-file read's checks of each piece) --
+
+
+def _python_breaks(data: bytes) -> int:
+    """Line breaks as Python's str.splitlines counts the ASCII ones: CRLF once, then CR, LF."""
+    return len(data.decode("latin-1").replace("\r\n", "\n").replace("\r", "\n").split("\n")) - 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300).map(lambda b: bytes(b"\r\n,a\""[x % 5] for x in b)),
+       st.integers(0, 40), st.integers(0, 40))
+def test_line_breaks_are_counted_alike_every_way(data, cut_a, cut_b):
+    """Byte by byte (the reference), a word at a time, a vector at a time: the same count
+    as Python's, over the whole buffer and any part of it (a CR at a part's end is a
+    break there even when an LF follows outside the part)."""
+    want = _python_breaks(data)
+    for how in (0, 1, 2, 3):
+        assert _core._count_line_breaks_as(data, how) == want, how
+    a = min(cut_a, len(data))
+    b = max(a, len(data) - cut_b)
+    assert _core.count_lines(data, a, b) == _python_breaks(data[a:b])
+
+
+@pytest.mark.parametrize("how", [0, 1, 2, 3])
+def test_line_breaks_past_the_per_byte_counters(how):
+    """More than 255 breaks per byte lane (the counters' limit before they are summed),
+    each kind, with CRLF pairs across every 16-byte boundary."""
+    data = b"\n" * 70_001 + b"\r\n" * 40_003 + b"\r" * 50_007 + b"x\r\n" * 30_011
+    assert _core._count_line_breaks_as(data, how) == _python_breaks(data)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200).map(lambda b: bytes(b"ab,\"\n"[x % 5] for x in b)))
+def test_find_one_byte_is_bytes_find(data):
+    """find_bytes of one byte (C's memchr) and of two (the 16-byte loop) and with the
+    fast paths off: the first offset, as bytes.find says."""
+    assert _core.find_bytes(data, b'"', False) == data.find(b'"')
+    firsts = [i for i in (data.find(b'"'), data.find(b"\n")) if i >= 0]
+    assert _core.find_bytes(data, b'"\n', False) == (min(firsts) if firsts else -1)
+    was = _core.set_fast_paths(False)
+    try:
+        assert _core.find_bytes(data, b'"', False) == data.find(b'"')
+    finally:
+        _core.set_fast_paths(was)
+
+
+def test_the_scan_path_is_not_changed_under_a_running_parse():
+    """set_scan_path and set_fast_paths are process-wide and not thread-safe: while a
+    Parser.parse runs in another thread they raise (the parse keeps the path it started
+    with), and its records are those of a parse on one path alone; after it, they work."""
+    import threading
+
+    import numpy as np
+
+    from fastetl import layout
+
+    rng = np.random.default_rng(3)
+    body = "\n".join(",".join(f"{v:.6f}" for v in row) for row in rng.normal(size=(300_000, 4)))
+    data = ("a,b,c,d\n" + body + "\n").encode()
+    schema = Schema.from_dict({"columns": [{"name": n, "type": "float64"} for n in "abcd"]})
+    binding = schema.bind(["a", "b", "c", "d"])
+    nl = data.index(b"\n") + 1
+    out = np.zeros(300_001, schema.dtype())
+    done: list = []
+
+    def parse_often() -> None:  # (a window of a few hundred ms, however loaded the machine)
+        for _ in range(10):
+            done.append(layout.make_parser(binding).parse(data, nl, len(data), True, out, 0,
+                                                          len(out)))
+
+    t = threading.Thread(target=parse_often)
+    refused = 0
+    other = PATHS[0] if _core.scan_path() != PATHS[0] else PATHS[-1]
+    was = _core.scan_path()
+    t.start()
+    while t.is_alive():
+        try:
+            _core.set_scan_path(_core.scan_path())  # (the same path: allowed when idle)
+        except RuntimeError as e:
+            assert "not thread-safe" in str(e)
+            refused += 1
+            with pytest.raises(RuntimeError):
+                _core.set_fast_paths(True)
+            break
+    t.join()
+    assert refused == 1  # a parse (the GIL let go while it runs) was seen running
+    assert all(r[0] == 0 and r[1] == 300_000 for r in done) and len(done) == 10
+    want = np.loadtxt(io.StringIO(body), delimiter=",")
+    np.testing.assert_array_equal(out[:300_000]["a"], want[:, 0])
+    np.testing.assert_array_equal(out[:300_000]["d"], want[:, 3])
+    assert _core.set_scan_path(other) == was  # idle again: allowed
+    _core.set_scan_path(was)

@@ -126,6 +126,7 @@ cdef class Parser:
     cdef Span *spans             # the fields of the row at hand, nfields of them
     cdef Op *ops                 # the fields that are looked at, in order
     cdef Py_ssize_t nops
+    cdef int uniform_i64          # every op an int64 stored as it stands: the short loop
     cdef char *tbuf              # text column bytes since the last take_text (K_TEXT)
     cdef Py_ssize_t tbuf_len
     cdef Py_ssize_t tbuf_cap

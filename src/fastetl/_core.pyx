@@ -505,6 +505,10 @@ cdef class Parser:
                 self.ops[self.nops].offset = c.offset
                 self.ops[self.nops].col = c
                 self.nops += 1
+        self.uniform_i64 = self.nops > 0
+        for i in range(self.nops):
+            if self.ops[i].code != OP_I64 or not self.ops[i].as_is:
+                self.uniform_i64 = False
         for i, spec in enumerate(flags):
             f = &self.flags[i]
             f.byte = spec["byte"]
@@ -790,6 +794,7 @@ cdef class Parser:
         cdef Py_ssize_t nreal              # fields the row has (< nfields: ragged_fill)
         cdef const Syntax *syn = &self.syn
         cdef bint plain = syn.plain and fast_paths
+        cdef bint uniform_i64 = self.uniform_i64 and fast_paths
         cdef bint ex_bits = (not syn.plain and fast_paths and syn.escape < 0
                              and not syn.lenient)   # split_row_ex_bits applies
         r.status = ST_OK
@@ -856,6 +861,25 @@ cdef class Parser:
                     set_span(&spans[j], row_start, 0, False, False)
                 rec = out + rows * itemsize
                 memset(rec, 0, <size_t>itemsize)
+                if uniform_i64 and nf == nfields:
+                    # a row of int64s: each plain field read as it stands, no dispatch;
+                    # any other field (quoted with escapes, a null, a bad value): the
+                    # loop below does the row again, and says what is wrong
+                    for j in range(nops):
+                        o = &ops[j]
+                        sp = &spans[o.field]
+                        if sp.escaped:
+                            st = ST_INVALID
+                            break
+                        st = convert_int(buf + sp.start, sp.length, 8, True, sp.start >= 8,
+                                         rec + o.offset)
+                        if st != ST_OK:
+                            break
+                    if st == ST_OK:
+                        self.journal_len = 0
+                        rows += 1
+                        continue
+                    st = ST_OK
                 for j in range(nops):
                     o = &ops[j]
                     sp = &spans[o.field]
@@ -938,6 +962,7 @@ cdef class Parser:
         items, makes bad rows skippable: up to ``k`` are described there (columns
         :data:`BAD_FIELDS`), ``nbad`` says how many, and parsing goes on after each.
         """
+        global parses_running
         cdef Py_buffer src
         cdef Py_buffer dst
         cdef Py_buffer badbuf
@@ -962,10 +987,14 @@ cdef class Parser:
                     raise ValueError(f"bad input range [{start}, {end}) of {src.len} bytes")
                 if out_row < 0 or max_rows < 0 or (out_row + max_rows) * self.itemsize > dst.len:
                     raise ValueError("the output buffer is too small for max_rows records")
-                with nogil:
-                    st = self.parse_block(<const char *>src.buf, start, end, final,
-                                          <char *>dst.buf + out_row * self.itemsize,
-                                          max_rows, badp, bad_cap, &r)
+                parses_running += 1        # (under the GIL, as set_scan_path reads it)
+                try:
+                    with nogil:
+                        st = self.parse_block(<const char *>src.buf, start, end, final,
+                                              <char *>dst.buf + out_row * self.itemsize,
+                                              max_rows, badp, bad_cap, &r)
+                finally:
+                    parses_running -= 1
             finally:
                 PyBuffer_Release(&dst)
                 if have_bad:

@@ -39,6 +39,96 @@ cdef inline int digits(const char *s, Py_ssize_t n, Py_ssize_t *i, int lo, int h
     return k
 
 
+cdef extern from * nogil:
+    """
+    /* Dates and times at fixed positions, checked and read in whole words (the bytes in
+       fastetl_load8's order, byte k of the text at bits 8k..8k+7). */
+
+    /* The bytes of w outside `sep` (a mask of whole bytes) are ASCII digits and those
+       inside equal `want`'s. */
+    FASTETL_INLINE int fastetl_digits_and(uint64_t w, uint64_t sep, uint64_t want) {
+        return ((w & sep) == want)
+               & fastetl_all8digits((w & ~sep) | (0x3030303030303030ULL & sep));
+    }
+    /* The digit at byte k of w (a word checked by fastetl_digits_and). */
+    #define FASTETL_DIGIT_AT(w, k) ((int)(((w) >> (8 * (k))) & 0xFF) - 48)
+
+    /* "YYYY-MM-DD" at p (10 readable bytes): 1 with its numbers, or 0 for any other text
+       (then read byte by byte, for the error it is).  Two overlapping words: "YYYY-MM-"
+       and "YY-MM-DD". */
+    FASTETL_INLINE int fastetl_fixed_ymd(const char *p, int *y, int *m, int *d) {
+        uint64_t a = fastetl_load8(p), c = fastetl_load8(p + 2);
+        if (!(fastetl_digits_and(a, 0xFF0000FF00000000ULL, 0x2D00002D00000000ULL)
+              & fastetl_digits_and(c, 0x0000FF0000FF0000ULL, 0x00002D00002D0000ULL)))
+            return 0;
+        *y = FASTETL_DIGIT_AT(a, 0) * 1000 + FASTETL_DIGIT_AT(a, 1) * 100
+             + FASTETL_DIGIT_AT(a, 2) * 10 + FASTETL_DIGIT_AT(a, 3);
+        *m = FASTETL_DIGIT_AT(c, 3) * 10 + FASTETL_DIGIT_AT(c, 4);
+        *d = FASTETL_DIGIT_AT(c, 6) * 10 + FASTETL_DIGIT_AT(c, 7);
+        return 1;
+    }
+    /* "HH:MM:SS" at p (8 readable bytes): 1 with its numbers (not range-checked), or 0. */
+    FASTETL_INLINE int fastetl_fixed_hms(const char *p, int *h, int *mi, int *sec) {
+        uint64_t w = fastetl_load8(p);
+        if (!fastetl_digits_and(w, 0x0000FF0000FF0000ULL, 0x00003A00003A0000ULL))
+            return 0;
+        *h = FASTETL_DIGIT_AT(w, 0) * 10 + FASTETL_DIGIT_AT(w, 1);
+        *mi = FASTETL_DIGIT_AT(w, 3) * 10 + FASTETL_DIGIT_AT(w, 4);
+        *sec = FASTETL_DIGIT_AT(w, 6) * 10 + FASTETL_DIGIT_AT(w, 7);
+        return 1;
+    }
+
+    /* Days since 1970-01-01 of y-m-d into *days: 1, or 0 for no such date (check_ymd's
+       ST_BAD_DATE).  For the words above: no branch on the month or the year's leap
+       (days_in_month's and days_from_civil's were taken at random on real dates: a third
+       of months have 30 days, a sixth come before March). */
+    static const unsigned char fastetl_month_days[13] = {
+        0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    static const unsigned short fastetl_days_before_month[13] = {
+        0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+    FASTETL_INLINE int fastetl_ymd_days(int y, int m, int d, int64_t *days) {
+        unsigned yy, leap;
+        if (y < 1 || y > 9999 || m < 1 || m > 12 || d < 1)
+            return 0;
+        leap = ((y & 3) == 0) & (((unsigned)y % 100u != 0) | ((unsigned)y % 400u == 0));
+        if (d > (int)fastetl_month_days[m] + (int)(leap & (m == 2)))
+            return 0;
+        yy = (unsigned)y - 1;                   /* whole years since 0001-01-01 */
+        *days = (int64_t)(365u * yy + yy / 4 - yy / 100 + yy / 400 + fastetl_days_before_month[m]
+                          + (leap & (m > 2)) + (unsigned)d - 1) - 719162;
+        return 1;
+    }
+
+    /* "YYYY-MM-DD HH:MM:SS" (or T) at s, a valid date and time: 1 with its units since
+       1970 (unit_mul per second, at most 10**6: no overflow) in *out; 0 for any other
+       text (convert_iso_datetime reads it then, and says what is wrong).  A call of its
+       own, not inlined into the parser's loop (inlined, it slowed the other columns'). */
+    #if defined(_MSC_VER)
+    #define FASTETL_NOINLINE static __declspec(noinline)
+    #elif defined(__GNUC__) || defined(__clang__)
+    #define FASTETL_NOINLINE static __attribute__((noinline))
+    #else
+    #define FASTETL_NOINLINE static
+    #endif
+    FASTETL_NOINLINE int fastetl_fixed_datetime(const char *s, int64_t unit_mul, int64_t *out) {
+        int y, m, d, h, mi, sec;
+        int64_t days;
+        if (!(fastetl_fixed_ymd(s, &y, &m, &d) & (s[10] == ' ' || s[10] == 'T')
+              & fastetl_fixed_hms(s + 11, &h, &mi, &sec)))
+            return 0;
+        if (h > 23 || mi > 59 || sec > 59 || unit_mul > 1000000
+                || !fastetl_ymd_days(y, m, d, &days))
+            return 0;
+        *out = (days * 86400 + h * 3600 + mi * 60 + sec) * unit_mul;
+        return 1;
+    }
+    """
+    bint fastetl_fixed_datetime(const char *s, int64_t unit_mul, int64_t *out)
+    bint fastetl_ymd_days(int y, int m, int d, int64_t *days)
+    bint fastetl_fixed_ymd(const char *p, int *y, int *m, int *d)
+    bint fastetl_fixed_hms(const char *p, int *h, int *mi, int *sec)
+
+
 cdef inline int check_ymd(int64_t y, int64_t m, int64_t d) noexcept nogil:
     if y < 1 or y > 9999 or m < 1 or m > 12 or d < 1:
         return ST_BAD_DATE
@@ -52,8 +142,13 @@ cdef inline int parse_iso_date(const char *s, Py_ssize_t n, Py_ssize_t *i, int64
     cdef const char *p = s + i[0]
     cdef unsigned int y0, y1, y2, y3, m0, m1, d0, d1
     cdef int64_t y, m, d
-    cdef int st
-    if n - i[0] < 10 or p[4] != c'-' or p[7] != c'-':
+    cdef int st, yy, mm, dd
+    if n - i[0] < 10:
+        return ST_INVALID
+    if fast_paths and fastetl_fixed_ymd(p, &yy, &mm, &dd):    # two word checks
+        i[0] += 10
+        return ST_OK if fastetl_ymd_days(yy, mm, dd, days) else ST_BAD_DATE
+    if p[4] != c'-' or p[7] != c'-':
         return ST_INVALID
     y0 = <unsigned char>p[0] - 48u
     y1 = <unsigned char>p[1] - 48u
@@ -134,8 +229,10 @@ cdef inline int finish_datetime(int64_t days, int64_t h, int64_t mi, int64_t sec
     if h > 23 or mi > 59 or sec > 59:
         return ST_BAD_DATE
     secs = days * 86400 + h * 3600 + mi * 60 + sec - offset
-    # |secs| < 3.2e11 for years 1..9999, so only the unit multiply can overflow
-    if secs > (INT64_MAX - frac) // unit_mul or secs < (INT64_MIN + 1) // unit_mul + 1:
+    # |secs| < 3.2e11 for years 1..9999, so only the unit multiply can overflow, and
+    # only in ns (3.2e11 * 1e6 + frac < 2**63 in s, ms, us: no division per value then)
+    if unit_mul > 1000000 and (secs > (INT64_MAX - frac) // unit_mul
+                               or secs < (INT64_MIN + 1) // unit_mul + 1):
         return ST_RANGE
     out[0] = secs * unit_mul + frac
     return ST_OK
@@ -146,7 +243,11 @@ cdef int convert_iso_datetime(const char *s, Py_ssize_t n, int64_t unit_mul, int
     """YYYY-MM-DD[(T| )HH:MM[:SS[.f{1,9}]]][Z|+HH[:MM]|+HHMM]."""
     cdef Py_ssize_t i = 0
     cdef int64_t days, h = 0, mi = 0, sec = 0, frac = 0, offset = 0
-    cdef int st = parse_iso_date(s, n, &i, &days)
+    cdef int st
+    # YYYY-MM-DD HH:MM:SS (or T), the usual timestamp, in three word checks
+    if n == 19 and fast_paths and fastetl_fixed_datetime(s, unit_mul, out):
+        return ST_OK
+    st = parse_iso_date(s, n, &i, &days)
     if st != ST_OK:
         return st
     if i < n:

@@ -172,8 +172,16 @@ cdef extern from * nogil:
             && (defined(__GNUC__) || defined(__clang__) || defined(_MSC_VER))
     #define FASTETL_HAVE_AVX2 1     /* compiled for its own target, run after a CPU check */
     #include <immintrin.h>
+    #if defined(_MSC_VER) && defined(__clang__) && !defined(__AVX2__)
+    /* clang-cl before clang 16: immintrin.h declares the AVX2 intrinsics only when the
+       whole file is compiled for AVX2 (/arch:AVX2); its parts, included after it, do. */
+    #include <avxintrin.h>
+    #include <avx2intrin.h>
+    #endif
+    #if defined(_MSC_VER)
+    #include <intrin.h>              /* __cpuid, __cpuidex, _xgetbv (clang-cl too) */
+    #endif
     #if defined(_MSC_VER) && !defined(__clang__)
-    #include <intrin.h>
     #define FASTETL_TARGET(t)        /* MSVC compiles any intrinsic without a flag */
     #else
     #define FASTETL_TARGET(t) __attribute__((target(t)))
@@ -284,9 +292,12 @@ cdef extern from * nogil:
     /* The level in use: set_scan_path; the best usable one from the module's start. */
     static const fastetl_scan_path *fastetl_scan = &fastetl_scan_paths[0];
 
-    /* Whether the CPU has AVX2 and the OS saves its registers. */
+    /* Whether the CPU has AVX2 and the OS saves its registers.  Under _MSC_VER by cpuid
+       and xgetbv, clang-cl included (it defines _MSC_VER and __clang__): its
+       __builtin_cpu_supports calls compiler-rt's __cpu_model / __cpu_indicator_init,
+       which the MSVC linker does not link, so the module would not load. */
     static int fastetl_cpu_avx2(void) {
-    #if defined(FASTETL_HAVE_AVX2) && defined(_MSC_VER) && !defined(__clang__)
+    #if defined(FASTETL_HAVE_AVX2) && defined(_MSC_VER)
         int info[4];
         int top;
         __cpuid(info, 0);
@@ -561,14 +572,28 @@ cdef inline Py_ssize_t split_row_bits(const char *buf, Py_ssize_t pos, Py_ssize_
 
 
 cdef bint fast_paths = True     # set_fast_paths(False): the portable byte loops only
+# Parser.parse calls running now, in any thread (counted under the GIL): the scan path and
+# the fast paths are process-wide settings that each parse reads as it goes, so they are
+# not changed under a running one (set_scan_path, set_fast_paths refuse).
+cdef Py_ssize_t parses_running = 0
+
+
+cdef int _refuse_while_parsing(str what) except -1:
+    if parses_running:
+        raise RuntimeError(f"{what} while a parse is running (in another thread): it is a "
+                           f"setting for the whole process, not thread-safe; set it before "
+                           f"conversions start")
+    return 0
 
 
 def set_fast_paths(bint on):
     """Turn the core's word-at-a-time row splitters and digit readers on (the default) or
     off, for every Parser of the process; returns the previous setting.  Off, every row
     is split one field at a time and every float read digit by digit: the reference the
-    tests compare the fast paths with.  Set it before a conversion starts."""
+    tests compare the fast paths with.  Not thread-safe: set it before a conversion
+    starts (RuntimeError while a Parser.parse runs in another thread)."""
     global fast_paths
+    _refuse_while_parsing("set_fast_paths")
     cdef bint was = fast_paths
     fast_paths = on
     return was
@@ -590,9 +615,11 @@ def scan_path():
 def set_scan_path(str name not None):
     """Force the structural scan to ``name``, one of scan_paths(), for every Parser of
     the process; returns the previous one.  Every path gives the same results (the tests
-    compare them); set it before a conversion starts.  The environment variable
-    FASTETL_SIMD does the same once, when fastetl is imported."""
+    compare them).  Not thread-safe: set it before a conversion starts (RuntimeError while
+    a Parser.parse runs in another thread, which keeps the path it started with).  The
+    environment variable FASTETL_SIMD does the same once, when fastetl is imported."""
     cdef int i
+    _refuse_while_parsing("set_scan_path")
     cdef str was = scan_path()
     for i in range(fastetl_scan_count()):
         if fastetl_scan_usable(i) and fastetl_scan_name(i).decode() == name:
@@ -674,9 +701,108 @@ cdef extern from * nogil:
         return fastetl_find_bytes_portable(p, n, set, m, high);
     }
     #endif
+    /* fastetl_find_bytes, with C's memchr for one byte (the quote a plain file must not
+       hold: the C library's is vectorized to the CPU's widest registers, 2-4x this
+       16-byte loop on the pieces of a read). */
+    static Py_ssize_t fastetl_find_bytes_any(const unsigned char *p, Py_ssize_t n,
+                                             const unsigned char *set, int m, int high,
+                                             int fast) {
+        const void *hit;
+        if (fast && m == 1 && !high) {
+            hit = n > 0 ? memchr(p, set[0], (size_t)n) : NULL;
+            return hit == NULL ? n : (Py_ssize_t)((const unsigned char *)hit - p);
+        }
+        return fastetl_find_bytes(p, n, set, m, high, fast);
+    }
+
+    /* Line breaks in p[0:n] -- every LF (0x0A) and every CR (0x0D) not followed by LF --
+       as LF + CR - CRLF, the three counted in one pass.  `how`: 0 byte by byte (the
+       reference), 1 eight bytes a word (any CPU), 2 sixteen bytes a vector (SSE2, NEON),
+       else the best this build has.  Was: a memchr call per line (+ one for CR), a call
+       per 40-byte line of integers. */
+    static Py_ssize_t fastetl_count_breaks_bytes(const unsigned char *p, Py_ssize_t n) {
+        Py_ssize_t k, c = 0;
+        for (k = 0; k < n; k++)
+            c += p[k] == 0x0A || (p[k] == 0x0D && !(k + 1 < n && p[k + 1] == 0x0A));
+        return c;
+    }
+    /* The sum of the eight bytes of v (each at most 255). */
+    static inline uint64_t fastetl_byte_sum(uint64_t v) {
+        v = (v & 0x00FF00FF00FF00FFULL) + ((v >> 8) & 0x00FF00FF00FF00FFULL);
+        return (v * 0x0001000100010001ULL) >> 48;
+    }
+    static Py_ssize_t fastetl_count_breaks_words(const unsigned char *p, Py_ssize_t n) {
+        Py_ssize_t k = 0, c = 0;
+        int j;
+        while (k + 9 <= n) {          /* the word at k and the one at k + 1 (CRLF's LF) */
+            uint64_t lf = 0, cr = 0, crlf = 0;
+            for (j = 0; j < 255 && k + 9 <= n; j++, k += 8) {
+                uint64_t v = fastetl_load8((const char *)p + k);
+                uint64_t w = fastetl_load8((const char *)p + k + 1);
+                uint64_t r = fastetl_bytes_eq_exact(v, 0x0D) >> 7;
+                lf += fastetl_bytes_eq_exact(v, 0x0A) >> 7;
+                cr += r;
+                crlf += r & (fastetl_bytes_eq_exact(w, 0x0A) >> 7);
+            }
+            c += (Py_ssize_t)(fastetl_byte_sum(lf) + fastetl_byte_sum(cr)
+                              - fastetl_byte_sum(crlf));
+        }
+        return c + fastetl_count_breaks_bytes(p + k, n - k);
+    }
+    #if defined(FASTETL_HAVE_SSE2)
+    static Py_ssize_t fastetl_count_breaks_vec(const unsigned char *p, Py_ssize_t n) {
+        const __m128i vlf = _mm_set1_epi8(0x0A), vcr = _mm_set1_epi8(0x0D);
+        const __m128i zero = _mm_setzero_si128();
+        Py_ssize_t k = 0, c = 0;
+        int j;
+        while (k + 17 <= n) {
+            __m128i acc = zero, sub = zero;   /* LF + CR and CRLF, per byte (<= 255 each) */
+            __m128i s;
+            for (j = 0; j < 255 && k + 17 <= n; j++, k += 16) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(p + k));
+                __m128i w = _mm_loadu_si128((const __m128i *)(p + k + 1));
+                __m128i r = _mm_cmpeq_epi8(v, vcr);
+                acc = _mm_sub_epi8(acc, _mm_or_si128(_mm_cmpeq_epi8(v, vlf), r));
+                sub = _mm_sub_epi8(sub, _mm_and_si128(r, _mm_cmpeq_epi8(w, vlf)));
+            }
+            s = _mm_sub_epi64(_mm_sad_epu8(acc, zero), _mm_sad_epu8(sub, zero));
+            c += (Py_ssize_t)(_mm_cvtsi128_si64(s) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(s, s)));
+        }
+        return c + fastetl_count_breaks_bytes(p + k, n - k);
+    }
+    #elif defined(FASTETL_HAVE_NEON)
+    static Py_ssize_t fastetl_count_breaks_vec(const unsigned char *p, Py_ssize_t n) {
+        const uint8x16_t vlf = vdupq_n_u8(0x0A), vcr = vdupq_n_u8(0x0D);
+        Py_ssize_t k = 0, c = 0;
+        int j;
+        while (k + 17 <= n) {
+            uint8x16_t acc = vdupq_n_u8(0), sub = vdupq_n_u8(0);
+            for (j = 0; j < 255 && k + 17 <= n; j++, k += 16) {
+                uint8x16_t v = vld1q_u8(p + k), w = vld1q_u8(p + k + 1);
+                uint8x16_t r = vceqq_u8(v, vcr);
+                acc = vsubq_u8(acc, vorrq_u8(vceqq_u8(v, vlf), r));
+                sub = vsubq_u8(sub, vandq_u8(r, vceqq_u8(w, vlf)));
+            }
+            c += (Py_ssize_t)vaddlvq_u8(acc) - (Py_ssize_t)vaddlvq_u8(sub);
+        }
+        return c + fastetl_count_breaks_bytes(p + k, n - k);
+    }
+    #else
+    #define fastetl_count_breaks_vec fastetl_count_breaks_words
+    #endif
+    static Py_ssize_t fastetl_count_breaks(const unsigned char *p, Py_ssize_t n, int how) {
+        if (how == 0)
+            return fastetl_count_breaks_bytes(p, n);
+        if (how == 1)
+            return fastetl_count_breaks_words(p, n);
+        return fastetl_count_breaks_vec(p, n);
+    }
     """
     Py_ssize_t fastetl_find_bytes(const unsigned char *p, Py_ssize_t n, const unsigned char *set,
                                   int m, int high, int fast)
+    Py_ssize_t fastetl_find_bytes_any(const unsigned char *p, Py_ssize_t n,
+                                      const unsigned char *set, int m, int high, int fast)
+    Py_ssize_t fastetl_count_breaks(const unsigned char *p, Py_ssize_t n, int how)
 
 
 def find_bytes(data, bytes chars not None, bint non_ascii):
@@ -692,8 +818,8 @@ def find_bytes(data, bytes chars not None, bint non_ascii):
     n = src.len
     try:
         with nogil:
-            k = fastetl_find_bytes(<const unsigned char *>src.buf, n, cs, m, non_ascii,
-                                   fast_paths)
+            k = fastetl_find_bytes_any(<const unsigned char *>src.buf, n, cs, m, non_ascii,
+                                       fast_paths)
     finally:
         PyBuffer_Release(&src)
     return -1 if k == n else k
@@ -824,24 +950,21 @@ cdef inline Py_ssize_t skip_blank_lines(const char *buf, Py_ssize_t pos, Py_ssiz
 
 cdef Py_ssize_t count_line_breaks(const char *buf, Py_ssize_t start, Py_ssize_t end) noexcept nogil:
     """Line breaks in buf[start:end]: every LF, and every CR not followed by LF."""
-    cdef Py_ssize_t n = 0
-    cdef Py_ssize_t i = start
-    cdef const char *hit
-    cdef bint has_cr = memchr(buf + start, c'\r', <size_t>(end - start)) != NULL
-    if not has_cr:
-        while i < end:
-            hit = <const char *>memchr(buf + i, c'\n', <size_t>(end - i))
-            if hit == NULL:
-                break
-            n += 1
-            i = (hit - buf) + 1
-        return n
-    while i < end:
-        if buf[i] == c'\n':
-            n += 1
-        elif buf[i] == c'\r' and not (i + 1 < end and buf[i + 1] == c'\n'):
-            n += 1
-        i += 1
+    return fastetl_count_breaks(<const unsigned char *>buf + start, end - start,
+                                3 if fast_paths else 0)
+
+
+def _count_line_breaks_as(data, int how):
+    """Test hook: count_lines of all of ``data`` by one way of counting (0 byte by byte,
+    1 a word at a time, 2 the vector unit's; see fastetl_count_breaks)."""
+    cdef Py_buffer src
+    cdef Py_ssize_t n
+    PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
+    try:
+        with nogil:
+            n = fastetl_count_breaks(<const unsigned char *>src.buf, src.len, how)
+    finally:
+        PyBuffer_Release(&src)
     return n
 
 
