@@ -962,7 +962,6 @@ cdef class Parser:
         items, makes bad rows skippable: up to ``k`` are described there (columns
         :data:`BAD_FIELDS`), ``nbad`` says how many, and parsing goes on after each.
         """
-        global parses_running
         cdef Py_buffer src
         cdef Py_buffer dst
         cdef Py_buffer badbuf
@@ -987,14 +986,14 @@ cdef class Parser:
                     raise ValueError(f"bad input range [{start}, {end}) of {src.len} bytes")
                 if out_row < 0 or max_rows < 0 or (out_row + max_rows) * self.itemsize > dst.len:
                     raise ValueError("the output buffer is too small for max_rows records")
-                parses_running += 1        # (under the GIL, as set_scan_path reads it)
+                fastetl_parses_add(1)      # (set_scan_path, set_fast_paths: not now)
                 try:
                     with nogil:
                         st = self.parse_block(<const char *>src.buf, start, end, final,
                                               <char *>dst.buf + out_row * self.itemsize,
                                               max_rows, badp, bad_cap, &r)
                 finally:
-                    parses_running -= 1
+                    fastetl_parses_add(-1)
             finally:
                 PyBuffer_Release(&dst)
                 if have_bad:

@@ -572,14 +572,35 @@ cdef inline Py_ssize_t split_row_bits(const char *buf, Py_ssize_t pos, Py_ssize_
 
 
 cdef bint fast_paths = True     # set_fast_paths(False): the portable byte loops only
-# Parser.parse calls running now, in any thread (counted under the GIL): the scan path and
-# the fast paths are process-wide settings that each parse reads as it goes, so they are
-# not changed under a running one (set_scan_path, set_fast_paths refuse).
-cdef Py_ssize_t parses_running = 0
+# Parser.parse calls running now, in any thread: the scan path and the fast paths are
+# process-wide settings that each parse reads as it goes, so they are not changed under a
+# running one (set_scan_path, set_fast_paths refuse).  Counted atomically: on a
+# free-threaded Python parses start and end in many threads at once, with no GIL.
+cdef extern from *:
+    """
+    #if defined(_MSC_VER) && !defined(__clang__)
+    #include <intrin.h>
+    static volatile long fastetl_parses = 0;
+    static void fastetl_parses_add(long d) { _InterlockedExchangeAdd(&fastetl_parses, d); }
+    static long fastetl_parses_now(void) {
+        return _InterlockedCompareExchange(&fastetl_parses, 0, 0);
+    }
+    #else
+    static long fastetl_parses = 0;
+    static void fastetl_parses_add(long d) {
+        __atomic_fetch_add(&fastetl_parses, d, __ATOMIC_SEQ_CST);
+    }
+    static long fastetl_parses_now(void) {
+        return __atomic_load_n(&fastetl_parses, __ATOMIC_SEQ_CST);
+    }
+    #endif
+    """
+    void fastetl_parses_add(long d) noexcept nogil
+    long fastetl_parses_now() noexcept nogil
 
 
 cdef int _refuse_while_parsing(str what) except -1:
-    if parses_running:
+    if fastetl_parses_now():
         raise RuntimeError(f"{what} while a parse is running (in another thread): it is a "
                            f"setting for the whole process, not thread-safe; set it before "
                            f"conversions start")
