@@ -787,7 +787,9 @@ cdef extern from * nogil:
                 sub = _mm_sub_epi8(sub, _mm_and_si128(r, _mm_cmpeq_epi8(w, vlf)));
             }
             s = _mm_sub_epi64(_mm_sad_epu8(acc, zero), _mm_sad_epu8(sub, zero));
-            c += (Py_ssize_t)(_mm_cvtsi128_si64(s) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(s, s)));
+            /* each 64-bit half is at most 8 * 255: its low 32 bits are all of it (and
+               _mm_cvtsi128_si64 is x86-64 only: this builds on 32-bit x86 too) */
+            c += (Py_ssize_t)_mm_cvtsi128_si32(s) + (Py_ssize_t)_mm_cvtsi128_si32(_mm_unpackhi_epi64(s, s));
         }
         return c + fastetl_count_breaks_bytes(p + k, n - k);
     }
