@@ -757,6 +757,8 @@ def stream_name(src: Any) -> str:
 
 
 def _open(src: Any, hasher: Any = None) -> Source:
+    if isinstance(src, memoryview) and (src.ndim != 1 or src.itemsize != 1):
+        src = src.cast("B")  # its bytes, counted as bytes (not as items of 4 or 8)
     if isinstance(src, (bytes, bytearray, memoryview)):
         head = bytes(memoryview(src).cast("B")[:_MAGIC_BYTES]) if len(src) else b""
         if compression_of(head) is None:
