@@ -611,3 +611,6 @@ def test_a_value_sharing_its_hash_with_a_cpf_keeps_its_own_facts(tmp_path):
         col = c[0] if isinstance(c, list) else c["doc"]
         assert col["pii"]["cpf"]["count"] == want
         assert col["pii"]["cpf"]["share"] == want / len(rows)
+        # the two values are counted as one distinct value: said not to be exact
+        assert col["distinct"] == len(set(rows)) - 1 and not col["distinct_exact"]
+        assert col["hash_collision"] is True

@@ -274,6 +274,9 @@ class ColumnState:
         self.pii_counts: dict[str, float] = {}
         self.pii_checked = 0.0  # values whose kind was decided (all, unless capped)
         self.pii_estimated = False
+        # text: two values of one chunk shared a 64-bit hash (counted as one: distinct
+        # and top are then not exact)
+        self.collided = False
         self.pii_examples: dict[str, list[str]] = {}
         self._pii_cache: dict[Any, str | None] = {}
         # per thread: the facts of the values folded so far (shared by forked states)
@@ -317,7 +320,9 @@ class ColumnState:
                 self._text(uniq, counts, keys)
                 return
             # values sharing their hash with another value of the block (a collision):
-            # counted under it above, but their facts and PII are their own
+            # counted under it above (distinct and top say they are not exact), but
+            # their facts and PII are their own
+            self.collided = True
             own = counts.copy()
             np.subtract.at(own, under, 1)
             self._text(uniq, own, keys)
@@ -515,6 +520,7 @@ class ColumnState:
             self.pii_counts[k] = self.pii_counts.get(k, 0.0) + f
         self.pii_checked += other.pii_checked
         self.pii_estimated |= other.pii_estimated
+        self.collided |= other.collided
         for k, ex in other.pii_examples.items():
             mine_ex = self.pii_examples.setdefault(k, [])
             for e in ex:
@@ -610,7 +616,9 @@ class ColumnState:
             vc = self.values
             assert vc is not None
             d["distinct"] = vc.distinct()
-            d["distinct_exact"] = vc.exact
+            d["distinct_exact"] = vc.exact and not self.collided
+            if self.collided:
+                d["hash_collision"] = True
             if not vc.exact:
                 d["distinct_error"] = round(vc.relative_error, 6)
             top = [(self._value(k), c) for k, c in vc.top(max(top_k, 0))]
