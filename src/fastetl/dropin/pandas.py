@@ -1682,9 +1682,10 @@ def _chunks_proven(plan: _Plan, strings: Any, nulls: np.ndarray | None) -> bool:
 
     # (this runs on the calling thread after the read) a look at the first 32 rows of
     # every chunk, all chunks in one pass, then at the first 256 of the chunks where none
-    # of those was surely text, then at the whole of those still unproven
+    # of those was surely text, then at the whole of those still unproven, one chunk at
+    # a time: the first that is not proven settles it (no copy of all the rest)
     todo = list(range(0, n, step))
-    for rows in (32, 256, step):
+    for rows in (32, 256):
         looks = [(lo, min(n, lo + step, lo + rows)) for lo in todo]
         seen = sure(
             np.concatenate([fixed(a, b) for a, b in looks]),
@@ -1694,7 +1695,11 @@ def _chunks_proven(plan: _Plan, strings: Any, nulls: np.ndarray | None) -> bool:
         todo = [lo for lo, ok in zip(todo, found) if not ok]
         if not todo:
             return True
-    return False
+    for lo in todo:
+        hi = min(n, lo + step)
+        if not sure(fixed(lo, hi), None if nulls is None else nulls[lo:hi]).any():
+            return False
+    return True
 
 
 def _have_arrow() -> bool:
