@@ -119,7 +119,8 @@ def export(
         isinstance(columns, str) or not all(isinstance(c, str) for c in columns)
     ):
         raise ValueError("columns must be a list of column names")
-    from ..table import Table, open as open_table
+    from ..table import Table
+    from ..table import open as open_table
 
     t = table_or_path if isinstance(table_or_path, Table) else None
     if t is None:
