@@ -59,3 +59,22 @@ def test_export_stays_the_function_after_its_subpackage_is_imported():
         "print(isinstance(fastetl.export, types.FunctionType) or callable(fastetl.export))"
     )
     assert out == "True"
+
+
+def test_a_pandas_drop_in_read_loads_only_what_it_uses(tmp_path):
+    """``import fastetl.pandas`` and a small read load neither the API's outputs (store,
+    sidecar, checkpoints, lineage), the reader of converted files, nor the rules: a
+    drop-in user pays for those in memory only when they use them.  The read is pandas'
+    own frame all the same."""
+    path = str(tmp_path / "small.csv")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("a,b,c\n1,2.5,x\n3,,y\n")
+    unused = ("fastetl.api", "fastetl.store", "fastetl.sidecar", "fastetl.table",
+              "fastetl.rules", "fastetl.resume", "fastetl.lineage")
+    out = _fresh(
+        "import sys, pandas, fastetl.pandas as fpd\n"
+        f"got = fpd.read_csv({path!r})\n"
+        f"print(sorted(m for m in {unused!r} if m in sys.modules))\n"
+        f"pandas.testing.assert_frame_equal(got, pandas.read_csv({path!r}), check_exact=True)"
+    )
+    assert out == "[]"

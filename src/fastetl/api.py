@@ -24,16 +24,20 @@ from . import lineage, memory, outset, widening
 from . import openlineage as _ol
 from .errors import Interrupted, OutputError, ParseError, SchemaError
 from .pipeline import (
-    DEFAULT_BLOCK_SIZE,
     ON_ERROR,
     RunResult,
+    check_options as _check_options,
+    cpu_count,
+    decoding as _decoding,
     estimate_rows,
+    has_rules,
     plain_file_applies,
+    read_into as read_into,  # (the API's, kept in the pipeline: a drop-in read needs no more)
     read_plain_file,
     run,
+    workers_for as _workers,
 )
 from .resume import Checkpoints, ResumePoint, identity, resume_point
-from .rules import has_rules
 from .schema import Dialect, Schema, as_schema
 from .signals import Terminated, sigterm_as_interrupt
 from .sources import InputError, Source, is_stream_path, open_source, spool, stream_name
@@ -110,33 +114,6 @@ class ConvertReport:
             f"{self.bytes_out / 1e6:,.1f} MB out, {self.seconds:.2f} s, "
             f"{self.mb_per_s:,.0f} MB/s"
         )
-
-
-def _positive(name: str, value: Any) -> None:
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-        raise ValueError(f"{name} must be a positive whole number, got {value!r}")
-
-
-def _check_options(block_size: int | None, workers: int | None) -> None:
-    _positive("block_size", block_size)
-    _positive("workers", workers)
-
-
-def cpu_count() -> int:
-    """Cores this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def _workers(workers: int | None, source: Source, block_size: int | None) -> int:
-    """Threads worth starting: no more than there are blocks to parse."""
-    want = workers if workers is not None else cpu_count()
-    if source.size is not None and source.is_buffer:
-        blocks = -(-source.size // (block_size or DEFAULT_BLOCK_SIZE))
-        want = min(want, max(1, blocks))
-    return want
 
 
 def _seekable(src: Src) -> Src:
@@ -314,27 +291,6 @@ def _sidecar(
         doc["lineage"] = [*lineage.chain(before or {}), run_lineage]
     doc.update(_decoding(schema, result))
     return doc
-
-
-def _decoding(schema: Schema, result: RunResult) -> dict[str, Any]:
-    """What a reader needs, besides the schema, to turn the records into values: the
-    category dictionaries, the flag bit names, the null conventions (in the sidecar of
-    :func:`convert` and in the ``meta`` of the Table :func:`read_csv` returns)."""
-    return {
-        "categories": {
-            c.name: list(c.values) if c.values is not None else result.categories.get(c.name, [])
-            for c in schema.columns
-            if c.type == "category"
-        },
-        "flags": {f.name: [b.name for b in f.bits] for f in schema.flags},
-        "nulls": {
-            "float": "NaN",
-            "date": "NaT",
-            "datetime": "NaT",
-            "mask_fields": [name for name, _ in schema.null_fields()],
-            "null_bits": [c.name for c in schema.masked_columns],
-        },
-    }
 
 
 def _beside(path: Path, output: Path) -> str:
@@ -961,27 +917,6 @@ def _array_writer(sch: Schema, source: Any) -> ArrayWriter:
     else:
         reserve = text = memory.RESERVE_UNKNOWN_BYTES
     return ArrayWriter(dtype, capacity=rows, reserve_bytes=reserve, reserve_text=text)
-
-
-def read_into(
-    src: Src,
-    schema: Schema,
-    writer: Any,
-    *,
-    workers: int | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> dict:
-    """Read the CSV ``src`` with ``schema`` into the caller's ``writer`` (the protocol of
-    :class:`fastetl.pipeline.Writer`: it gets each block's records in input order, so it
-    may keep them in another shape, as the pandas drop-in keeps columns).  Bad rows
-    raise (``on_error="raise"``), no widening; ``progress`` is called now and then with
-    the input bytes done (those before it are not read again).  Returns what
-    :func:`read_csv`'s Table keeps in ``meta`` beside the records: the row count and
-    the decoding facts."""
-    _check_options(None, workers)
-    with open_source(src, schema.dialect.encoding) as source:
-        result = run(source, schema, writer, None, _workers(workers, source, None), progress)
-    return {"rows": result.rows, **_decoding(schema, result)}
 
 
 def read_records(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import mmap
 import os
 import re
+import sys
 import tempfile
 import threading
 import weakref
@@ -25,17 +26,18 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from . import _core, memory
 from .errors import ParseError
 from .layout import learned_categories, make_parser, syntax_word
-from .rules.evaluate import Checker, has_rules
 from .schema import Binding, Schema, is_utf8
-from .sources import InputError, Source, check_encoding_prefix, compression_of
-from .store import SMALL_RESULT_BYTES
+from .sources import InputError, Source, check_encoding_prefix, compression_of, open_source
+
+if TYPE_CHECKING:
+    from .rules.evaluate import Checker
 
 DEFAULT_BLOCK_SIZE = 2 << 20  # per block: 2 MiB kept 2 workers near 72 MiB peak RSS (4 MiB: ~103)
 # A row longer than this is never held whole: under raise it is refused; under skip and
@@ -61,6 +63,14 @@ _W = _core.BAD_ROW_WIDTH
 _NEED_MORE = -1
 _VALUE_DISPLAY = 200
 _NO_BAD = np.zeros((0, _W), np.int64)
+
+
+def has_rules(schema: Schema) -> bool:
+    """Whether ``schema`` has data-quality rules.  Only :mod:`fastetl.rules` makes them (a
+    rule given as a dict is turned into its objects there), so while that package is not
+    loaded no schema has any: a read without rules does not import it (nor ``ast``)."""
+    evaluate = sys.modules.get(f"{__package__}.rules.evaluate")
+    return evaluate is not None and bool(evaluate.has_rules(schema))
 
 
 class Writer(Protocol):
@@ -1677,6 +1687,8 @@ class _Committer:
         self.checker: Checker | None = None
         if has_rules(binding.schema):
             self._decoded: dict[str, list[str]] = {}
+            from .rules.evaluate import Checker
+
             self.checker = job.checker = Checker(binding.schema, self._dictionary)
             if job.existing is not None:
                 self.checker.seed(job.existing)
@@ -2378,6 +2390,8 @@ def read_plain_file(
         raise AssertionError("internal error: a piece of the file was not put in place")
     total = run.placed
     result = mem.array[:total]
+    from .store import SMALL_RESULT_BYTES  # (late: a read into memory needs no store)
+
     if total * itemsize <= SMALL_RESULT_BYTES and 4 * total * itemsize < mem.nbytes:
         result = result.copy()  # (as ArrayWriter.result: no gigabytes of address space kept)
     return result
@@ -2501,3 +2515,77 @@ def _plain_piece(
         run.rows[k] = res[1]
     _close_gaps(run, out, itemsize)
     return buf
+
+
+# -- the entry points of the API's readers (``fastetl.api`` takes them from here: a
+# drop-in read needs these, not the API's outputs, checkpoints or lineage) -----------
+
+
+def _positive(name: str, value: Any) -> None:
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+
+
+def check_options(block_size: int | None, workers: int | None) -> None:
+    _positive("block_size", block_size)
+    _positive("workers", workers)
+
+
+def cpu_count() -> int:
+    """Cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def workers_for(workers: int | None, source: Source, block_size: int | None) -> int:
+    """Threads worth starting: no more than there are blocks to parse."""
+    want = workers if workers is not None else cpu_count()
+    if source.size is not None and source.is_buffer:
+        blocks = -(-source.size // (block_size or DEFAULT_BLOCK_SIZE))
+        want = min(want, max(1, blocks))
+    return want
+
+
+def decoding(schema: Schema, result: RunResult) -> dict[str, Any]:
+    """What a reader needs, besides the schema, to turn the records into values: the
+    category dictionaries, the flag bit names, the null conventions (in the sidecar of
+    :func:`fastetl.convert` and in the ``meta`` of the Table :func:`fastetl.read_csv`
+    returns)."""
+    return {
+        "categories": {
+            c.name: list(c.values) if c.values is not None else result.categories.get(c.name, [])
+            for c in schema.columns
+            if c.type == "category"
+        },
+        "flags": {f.name: [b.name for b in f.bits] for f in schema.flags},
+        "nulls": {
+            "float": "NaN",
+            "date": "NaT",
+            "datetime": "NaT",
+            "mask_fields": [name for name, _ in schema.null_fields()],
+            "null_bits": [c.name for c in schema.masked_columns],
+        },
+    }
+
+
+def read_into(
+    src: Any,
+    schema: Schema,
+    writer: Any,
+    *,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
+    """Read the CSV ``src`` with ``schema`` into the caller's ``writer`` (the protocol of
+    :class:`fastetl.pipeline.Writer`: it gets each block's records in input order, so it
+    may keep them in another shape, as the pandas drop-in keeps columns).  Bad rows
+    raise (``on_error="raise"``), no widening; ``progress`` is called now and then with
+    the input bytes done (those before it are not read again).  Returns what
+    :func:`fastetl.read_csv`'s Table keeps in ``meta`` beside the records: the row count and
+    the decoding facts."""
+    check_options(None, workers)
+    with open_source(src, schema.dialect.encoding) as source:
+        result = run(source, schema, writer, None, workers_for(workers, source, None), progress)
+    return {"rows": result.rows, **decoding(schema, result)}

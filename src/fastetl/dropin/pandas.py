@@ -52,7 +52,7 @@ import pandas
 from pandas.io.parsers import readers as _readers
 
 from .. import _core
-from ..api import cpu_count, read_into
+from ..pipeline import cpu_count, read_into  # (not ..api: its outputs need not load)
 from ..errors import ParseError, SchemaError
 from ..schema import DECIMAL_MARKS, THOUSANDS_SEPARATORS, Column, Dialect, Schema, unique_names
 from . import pandas_floats

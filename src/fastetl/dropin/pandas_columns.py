@@ -1,7 +1,7 @@
 """The pandas drop-in's writer: fastetl's records, block by block, straight into the
 columns a DataFrame is made of.
 
-:func:`fastetl.api.read_into` hands each parsed block's records to
+:func:`fastetl.pipeline.read_into` hands each parsed block's records to
 :class:`ColumnWriter` in input order (the pipeline's ``Writer`` protocol).  The writer
 keeps no records: it copies each number column out of the records into one array
 per column (sized from the first block's rows per byte: the row count is not known

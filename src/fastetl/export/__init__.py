@@ -23,13 +23,14 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from ..table import Table, _release
-from ..table import open as open_table
 from ._files import atomic_output
+
+if TYPE_CHECKING:  # (imported where used: ``import fastetl`` binds export, not the reader)
+    from ..table import Table
 
 FORMATS = ("parquet", "arrow", "csv", "jsonl")
 SUFFIXES = {
@@ -118,6 +119,9 @@ def export(
         isinstance(columns, str) or not all(isinstance(c, str) for c in columns)
     ):
         raise ValueError("columns must be a list of column names")
+    from ..table import Table
+    from ..table import open as open_table
+
     t = table_or_path if isinstance(table_or_path, Table) else None
     if t is None:
         if not isinstance(table_or_path, (str, os.PathLike)):
@@ -253,6 +257,8 @@ class SliceReader:
 
     def release(self, start: int, stop: int) -> None:
         if getattr(self.local, "fh", None) is None:
+            from ..table import _release
+
             _release(self.t.array, start, stop)
 
     def close(self) -> None:
