@@ -1249,10 +1249,8 @@ cdef class SampleColumns:
     cdef Cell *cells                # column j's cell of row i: cells[j * nrows + i]
     cdef char *arena
     cdef Py_ssize_t *first          # column j's distinct k: first[j * nrows + k] (a row)
-    cdef Py_ssize_t *times          # ... its occurrences
-    cdef const char **tp            # ... its text trimmed of spaces and tabs (tp, tn)
-    cdef Py_ssize_t *tn
-    cdef char *kind                 # ... value_kind of that text (the plain spelling)
+    cdef Py_ssize_t *times          # ... its occurrences (its trimmed text and value_kind:
+                                    # from its cell, see text)
     cdef Py_ssize_t *ndist          # per column: distinct fields
     cdef Py_ssize_t *longest        # per column: the longest field in bytes
     cdef Py_ssize_t *empties        # per column: fields that are empty (verbatim)
@@ -1271,14 +1269,21 @@ cdef class SampleColumns:
         free(self.arena)
         free(self.first)
         free(self.times)
-        free(self.tp)
-        free(self.tn)
-        free(self.kind)
         free(self.ndist)
         free(self.longest)
         free(self.empties)
         free(self.nbytes)
         free(self.flags)
+
+    cdef inline const Cell *cell(self, Py_ssize_t j, Py_ssize_t k) noexcept nogil:
+        """Column ``j``'s distinct field ``k``."""
+        return self.cells + j * self.nrows + self.first[j * self.nrows + k]
+
+    cdef inline const char *text(self, const Cell *c, Py_ssize_t *n) noexcept nogil:
+        """The field ``c`` trimmed of spaces and tabs (its length in ``n``)."""
+        cdef const char *p = cell_at(c, self.arena, self.base)
+        n[0] = c.len
+        return trimmed(p, n) if c.info & 2 else p
 
     cdef int check(self, Py_ssize_t j) except -1:
         if not 0 <= j < self.ncols:
@@ -1379,14 +1384,14 @@ cdef class SampleColumns:
         """From distinct ``k`` on, the first field of column ``j`` that, trimmed, is not
         empty and not one of ``ex``: its index (its text in ``s``, ``n``), or -1."""
         cdef const char *p
-        cdef Py_ssize_t m, i, o = j * self.nrows
+        cdef Py_ssize_t m, i
+        cdef const Cell *c
         cdef bint out
         while k < self.ndist[j]:
-            m = self.tn[o + k]
-            p = self.tp[o + k]
+            c = self.cell(j, k)
+            p = self.text(c, &m)
             out = m == 0
-            if (not out and (ex.ascii or self.kind[o + k] == VK_NOT
-                             or self.kind[o + k] == VK_WORD)
+            if (not out and (ex.ascii or c.kind == VK_NOT or c.kind == VK_WORD)
                     and (<uint64_t>ex.longest >> (m if m < 63 else 63)) & 1):
                 i = 0
                 while not out and i < ex.count:
@@ -1402,15 +1407,14 @@ cdef class SampleColumns:
     cdef list among(self, Py_ssize_t j, list tokens):
         """Which of ``tokens`` (bytes) column ``j``'s trimmed fields are, in their order."""
         cdef const char *p
-        cdef Py_ssize_t k, m, i, nt = len(tokens), o = j * self.nrows
+        cdef Py_ssize_t k, m, i, nt = len(tokens)
         cdef bytes b
         cdef list found = [False] * nt
         cdef uint64_t lens = 0
         for b in tokens:
             lens |= 1ULL << min(len(b), 63)
         for k in range(self.ndist[j]):
-            m = self.tn[o + k]
-            p = self.tp[o + k]
+            p = self.text(self.cell(j, k), &m)
             if not (lens >> (m if m < 63 else 63)) & 1:
                 continue
             for i in range(nt):
@@ -1473,7 +1477,7 @@ cdef class SampleColumns:
                             break
                         s = buf
                     if q == 0:
-                        vk = self.kind[j * self.nrows + k - 1] if plain else value_kind(s, n)
+                        vk = self.cell(j, k - 1).kind if plain else value_kind(s, n)
                         if vk == VK_NOT:
                             ok = False
                             break
@@ -1569,9 +1573,6 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
         out.cells = <Cell *>malloc((ncols * nrows + 1) * sizeof(Cell))
         out.first = <Py_ssize_t *>malloc((ncols * nrows + 1) * sizeof(Py_ssize_t))
         out.times = <Py_ssize_t *>malloc((ncols * nrows + 1) * sizeof(Py_ssize_t))
-        out.tp = <const char **>malloc((ncols * nrows + 1) * sizeof(char *))
-        out.tn = <Py_ssize_t *>malloc((ncols * nrows + 1) * sizeof(Py_ssize_t))
-        out.kind = <char *>malloc(ncols * nrows + 1)
         out.ndist = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
         out.longest = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
         out.empties = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
@@ -1582,7 +1583,7 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
         seg_final = <char *>malloc(nseg + 1)
         lens = <Py_ssize_t *>malloc((nseg + 1) * sizeof(Py_ssize_t))
         if (out.bufs == NULL or out.base == NULL or out.cells == NULL or out.first == NULL
-                or out.times == NULL or out.tp == NULL or out.tn == NULL or out.kind == NULL
+                or out.times == NULL
                 or out.ndist == NULL or out.longest == NULL
                 or out.empties == NULL or out.nbytes == NULL or out.flags == NULL or rows_at == NULL
                 or seg_end == NULL or seg_final == NULL or lens == NULL):
@@ -1651,9 +1652,6 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
                             if c.info & 2:
                                 p = trimmed(p, &m)
                                 fl |= 1 if m == 0 else 2
-                            out.tp[j * nrows + nd] = p
-                            out.tn[j * nrows + nd] = m
-                            out.kind[j * nrows + nd] = c.kind
                             nd += 1
                             break
                         if th[slot] == h:
