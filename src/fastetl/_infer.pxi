@@ -1255,6 +1255,7 @@ cdef class SampleColumns:
     cdef Py_ssize_t *longest        # per column: the longest field in bytes
     cdef Py_ssize_t *empties        # per column: fields that are empty (verbatim)
     cdef char *flags                # per column: 1 blank, 2 trimmed, 4 not ASCII, 8 not UTF-8
+    cdef char *kinds                # per column: bit 1 << value_kind of each trimmed non-empty field
     cdef Py_ssize_t *nbytes         # per column: the fields' bytes, all rows
     cdef readonly Py_ssize_t ncols, nrows
 
@@ -1274,6 +1275,7 @@ cdef class SampleColumns:
         free(self.empties)
         free(self.nbytes)
         free(self.flags)
+        free(self.kinds)
 
     cdef inline const Cell *cell(self, Py_ssize_t j, Py_ssize_t k) noexcept nogil:
         """Column ``j``'s distinct field ``k``."""
@@ -1461,6 +1463,13 @@ cdef class SampleColumns:
                 if q == 4:
                     return k >= 0
                 return None if k < 0 else PyUnicode_DecodeUTF8(s, n, "strict")
+            if (q == 0 and plain and not ex.ascii
+                    and not self.kinds[j] & ((1 << VK_NOT) | (1 << VK_WORD))):
+                # no field a token could be (only words and non-numbers are compared with
+                # tokens that are not numbers), none a word or a non-number: the kinds seen
+                if not self.kinds[j] & ((1 << VK_INT) | (1 << VK_FLOAT)):
+                    return 0
+                return 2 if self.kinds[j] & (1 << VK_FLOAT) else 1
             buf = <char *>malloc(self.longest[j] + 1)
             if buf == NULL:
                 raise MemoryError()
@@ -1578,6 +1587,7 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
         out.empties = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
         out.nbytes = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
         out.flags = <char *>calloc(ncols + 1, 1)
+        out.kinds = <char *>calloc(ncols + 1, 1)
         rows_at = <Py_ssize_t *>malloc((nrows + 1) * sizeof(Py_ssize_t))
         seg_end = <Py_ssize_t *>malloc((nseg + 1) * sizeof(Py_ssize_t))
         seg_final = <char *>malloc(nseg + 1)
@@ -1585,7 +1595,8 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
         if (out.bufs == NULL or out.base == NULL or out.cells == NULL or out.first == NULL
                 or out.times == NULL
                 or out.ndist == NULL or out.longest == NULL
-                or out.empties == NULL or out.nbytes == NULL or out.flags == NULL or rows_at == NULL
+                or out.empties == NULL or out.nbytes == NULL or out.flags == NULL or out.kinds == NULL
+                or rows_at == NULL
                 or seg_end == NULL or seg_final == NULL or lens == NULL):
             raise MemoryError()
         r = 0
@@ -1652,6 +1663,8 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
                             if c.info & 2:
                                 p = trimmed(p, &m)
                                 fl |= 1 if m == 0 else 2
+                            if m > 0:
+                                out.kinds[j] |= <char>(1 << c.kind)
                             nd += 1
                             break
                         if th[slot] == h:
