@@ -150,3 +150,33 @@ def test_column_decisions_equal_those_from_the_texts(rows, null_values, spelling
     assert inf.sniff_spelling(numbers) == inf.sniff_spelling(
         [inf._number_texts(s, null_values) for s in texts]
     )
+
+
+# columns of numbers only (the case the kinds and integer range kept while counting answer),
+# with spaces around some, blanks and null words among them
+number_field = st.one_of(
+    st.integers(-(2**64), 2**64).map(str),
+    st.from_regex(r"[+-]?0[0-9]{0,3}", fullmatch=True),  # leading zeros: not an int range
+    st.floats(allow_nan=False, allow_infinity=False, width=32).map(repr),
+    st.sampled_from(["", " ", "NA", "-", "nan"]),
+).flatmap(lambda t: st.sampled_from([t, f" {t}", f"{t}\t"]))
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(st.lists(number_field, min_size=2, max_size=2), min_size=1, max_size=60),
+    st.lists(st.sampled_from(NULLS + ["", "0", "-1", "NA", "nan"]), max_size=3),
+)
+def test_number_columns_answered_from_their_counts_as_from_their_texts(rows, exclude):
+    data = [[f.encode() for f in r] for r in rows]
+    cols = columns_of(data, 2)
+    for j in range(2):
+        vals = [v for v in typed_of([r[j] for r in data]) if v not in set(exclude)]
+        kind = cols.ask(j, "numeric", exclude)
+        assert kind == list_answer("numeric", vals, inf.PLAIN)
+        assert kind == (ref_column_kind(vals) if vals else 0)
+        if kind == 1:
+            want = list_answer("int_range", vals, inf.PLAIN)
+            assert cols.ask(j, "int_range", exclude) == want
+            if want:  # against int() of the texts
+                assert want == (min(int(v) for v in vals), max(int(v) for v in vals))

@@ -1236,6 +1236,46 @@ cdef inline const char *cell_at(const Cell *c, const char *arena,
     return arena + c.off if c.seg < 0 else base[c.seg] + c.off
 
 
+cdef struct IntSpan:
+    # the smallest and largest of integer texts (sign, magnitude); bad: one is not read
+    uint64_t lo_mag
+    uint64_t hi_mag
+    char lo_neg
+    char hi_neg
+    char seen
+    char bad
+
+
+cdef inline bint int_fold(const char *s, Py_ssize_t n, IntSpan *r) noexcept nogil:
+    """Widen ``r`` to the integer text ``s[:n]`` as int_range reads it; False (``r.bad``
+    set) when it is not one (a leading zero, more than 20 digits, not digits)."""
+    cdef Py_ssize_t m = 1 if n > 0 and (s[0] == c'+' or s[0] == c'-') else 0
+    cdef bint neg
+    cdef uint64_t mag
+    if (n - m > 20 or (n - m > 1 and s[m] == c'0')
+            or parse_uint_magnitude(s, n, &neg, &mag) != ST_OK):
+        r.bad = True
+        return False
+    if mag == 0:
+        neg = False
+    if not r.seen or mag_less(neg, mag, r.lo_neg, r.lo_mag):
+        r.lo_neg, r.lo_mag = neg, mag
+    if not r.seen or mag_less(r.hi_neg, r.hi_mag, neg, mag):
+        r.hi_neg, r.hi_mag = neg, mag
+    r.seen = True
+    return True
+
+
+cdef object int_span(const IntSpan *r):
+    """``(lo, hi)`` of ``r``, or False when one text was not an integer or none was seen
+    (int_range's None: not a number range)."""
+    if r.bad or not r.seen:
+        return False
+    lo = -<object>r.lo_mag if r.lo_neg else <object>r.lo_mag
+    hi = -<object>r.hi_mag if r.hi_neg else <object>r.hi_mag
+    return (lo, hi)
+
+
 cdef class SampleColumns:
     """The sample's rows split into columns, each column's distinct fields counted (in C,
     no Python object per field), kept to answer inference's questions about a column
@@ -1249,14 +1289,14 @@ cdef class SampleColumns:
     cdef Cell *cells                # column j's cell of row i: cells[j * nrows + i]
     cdef char *arena
     cdef Py_ssize_t *first          # column j's distinct k: first[j * nrows + k] (a row)
-    cdef Py_ssize_t *times          # ... its occurrences
-    cdef const char **tp            # ... its text trimmed of spaces and tabs (tp, tn)
-    cdef Py_ssize_t *tn
-    cdef char *kind                 # ... value_kind of that text (the plain spelling)
+    cdef Py_ssize_t *times          # ... its occurrences (its trimmed text and value_kind:
+                                    # from its cell, see text)
     cdef Py_ssize_t *ndist          # per column: distinct fields
     cdef Py_ssize_t *longest        # per column: the longest field in bytes
     cdef Py_ssize_t *empties        # per column: fields that are empty (verbatim)
     cdef char *flags                # per column: 1 blank, 2 trimmed, 4 not ASCII, 8 not UTF-8
+    cdef char *kinds                # per column: bit 1 << value_kind of each trimmed non-empty field
+    cdef IntSpan *ints              # per column: int_range of its integer fields (plain spelling)
     cdef Py_ssize_t *nbytes         # per column: the fields' bytes, all rows
     cdef readonly Py_ssize_t ncols, nrows
 
@@ -1271,14 +1311,23 @@ cdef class SampleColumns:
         free(self.arena)
         free(self.first)
         free(self.times)
-        free(self.tp)
-        free(self.tn)
-        free(self.kind)
         free(self.ndist)
         free(self.longest)
         free(self.empties)
         free(self.nbytes)
         free(self.flags)
+        free(self.kinds)
+        free(self.ints)
+
+    cdef inline const Cell *cell(self, Py_ssize_t j, Py_ssize_t k) noexcept nogil:
+        """Column ``j``'s distinct field ``k``."""
+        return self.cells + j * self.nrows + self.first[j * self.nrows + k]
+
+    cdef inline const char *text(self, const Cell *c, Py_ssize_t *n) noexcept nogil:
+        """The field ``c`` trimmed of spaces and tabs (its length in ``n``)."""
+        cdef const char *p = cell_at(c, self.arena, self.base)
+        n[0] = c.len
+        return trimmed(p, n) if c.info & 2 else p
 
     cdef int check(self, Py_ssize_t j) except -1:
         if not 0 <= j < self.ncols:
@@ -1379,14 +1428,14 @@ cdef class SampleColumns:
         """From distinct ``k`` on, the first field of column ``j`` that, trimmed, is not
         empty and not one of ``ex``: its index (its text in ``s``, ``n``), or -1."""
         cdef const char *p
-        cdef Py_ssize_t m, i, o = j * self.nrows
+        cdef Py_ssize_t m, i
+        cdef const Cell *c
         cdef bint out
         while k < self.ndist[j]:
-            m = self.tn[o + k]
-            p = self.tp[o + k]
+            c = self.cell(j, k)
+            p = self.text(c, &m)
             out = m == 0
-            if (not out and (ex.ascii or self.kind[o + k] == VK_NOT
-                             or self.kind[o + k] == VK_WORD)
+            if (not out and (ex.ascii or c.kind == VK_NOT or c.kind == VK_WORD)
                     and (<uint64_t>ex.longest >> (m if m < 63 else 63)) & 1):
                 i = 0
                 while not out and i < ex.count:
@@ -1402,15 +1451,14 @@ cdef class SampleColumns:
     cdef list among(self, Py_ssize_t j, list tokens):
         """Which of ``tokens`` (bytes) column ``j``'s trimmed fields are, in their order."""
         cdef const char *p
-        cdef Py_ssize_t k, m, i, nt = len(tokens), o = j * self.nrows
+        cdef Py_ssize_t k, m, i, nt = len(tokens)
         cdef bytes b
         cdef list found = [False] * nt
         cdef uint64_t lens = 0
         for b in tokens:
             lens |= 1ULL << min(len(b), 63)
         for k in range(self.ndist[j]):
-            m = self.tn[o + k]
-            p = self.tp[o + k]
+            p = self.text(self.cell(j, k), &m)
             if not (lens >> (m if m < 63 else 63)) & 1:
                 continue
             for i in range(nt):
@@ -1436,8 +1484,7 @@ cdef class SampleColumns:
         cdef int q, vk, out = 0, dk
         cdef bint plain = decimal == c'.' and thousands == 0
         cdef bint only_ints = True, numbers = False, ok = True, offsets = True, seen = False
-        cdef bint neg, lo_neg = False, hi_neg = False
-        cdef uint64_t mag, lo_mag = 0, hi_mag = 0
+        cdef IntSpan span
         cdef int64_t days
         cdef Py_ssize_t at
         self.check(j)
@@ -1457,6 +1504,19 @@ cdef class SampleColumns:
                 if q == 4:
                     return k >= 0
                 return None if k < 0 else PyUnicode_DecodeUTF8(s, n, "strict")
+            if (q == 0 and plain and not ex.ascii
+                    and not self.kinds[j] & ((1 << VK_NOT) | (1 << VK_WORD))):
+                # no field a token could be (only words and non-numbers are compared with
+                # tokens that are not numbers), none a word or a non-number: the kinds seen
+                if not self.kinds[j] & ((1 << VK_INT) | (1 << VK_FLOAT)):
+                    return 0
+                return 2 if self.kinds[j] & (1 << VK_FLOAT) else 1
+            if q == 1 and plain and not ex.ascii and self.kinds[j] == (1 << VK_INT):
+                # likewise: every field an integer, their range found as they were counted
+                return int_span(&self.ints[j])
+            span.seen = span.bad = False
+            span.lo_mag = span.hi_mag = 0
+            span.lo_neg = span.hi_neg = False
             buf = <char *>malloc(self.longest[j] + 1)
             if buf == NULL:
                 raise MemoryError()
@@ -1473,7 +1533,7 @@ cdef class SampleColumns:
                             break
                         s = buf
                     if q == 0:
-                        vk = self.kind[j * self.nrows + k - 1] if plain else value_kind(s, n)
+                        vk = self.cell(j, k - 1).kind if plain else value_kind(s, n)
                         if vk == VK_NOT:
                             ok = False
                             break
@@ -1484,20 +1544,8 @@ cdef class SampleColumns:
                         if vk == VK_FLOAT:
                             only_ints = False
                     elif q == 1:
-                        m = 1 if n > 0 and (s[0] == c'+' or s[0] == c'-') else 0
-                        if n - m > 20 or (n - m > 1 and s[m] == c'0'):
-                            ok = False
+                        if not int_fold(s, n, &span):
                             break
-                        if parse_uint_magnitude(s, n, &neg, &mag) != ST_OK:
-                            ok = False
-                            break
-                        if mag == 0:
-                            neg = False
-                        if not seen or mag_less(neg, mag, lo_neg, lo_mag):
-                            lo_neg, lo_mag = neg, mag
-                        if not seen or mag_less(hi_neg, hi_mag, neg, mag):
-                            hi_neg, hi_mag = neg, mag
-                        seen = True
                     elif q == 2:
                         at = 0
                         if n != 10 or parse_iso_date(s, 10, &at, &days) != ST_OK:
@@ -1514,11 +1562,7 @@ cdef class SampleColumns:
             if q == 0:
                 return 0 if not ok or not numbers else (1 if only_ints else 2)
             if q == 1:
-                if not ok or not seen:
-                    return False                # (int_range's None: not a number range)
-                lo = -<object>lo_mag if lo_neg else <object>lo_mag
-                hi = -<object>hi_mag if hi_neg else <object>hi_mag
-                return (lo, hi)
+                return int_span(&span)
             if q == 2:
                 return ok
             return -1 if not ok else out | (2 if offsets and seen else 0)
@@ -1569,22 +1613,22 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
         out.cells = <Cell *>malloc((ncols * nrows + 1) * sizeof(Cell))
         out.first = <Py_ssize_t *>malloc((ncols * nrows + 1) * sizeof(Py_ssize_t))
         out.times = <Py_ssize_t *>malloc((ncols * nrows + 1) * sizeof(Py_ssize_t))
-        out.tp = <const char **>malloc((ncols * nrows + 1) * sizeof(char *))
-        out.tn = <Py_ssize_t *>malloc((ncols * nrows + 1) * sizeof(Py_ssize_t))
-        out.kind = <char *>malloc(ncols * nrows + 1)
         out.ndist = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
         out.longest = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
         out.empties = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
         out.nbytes = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
         out.flags = <char *>calloc(ncols + 1, 1)
+        out.kinds = <char *>calloc(ncols + 1, 1)
+        out.ints = <IntSpan *>calloc(ncols + 1, sizeof(IntSpan))
         rows_at = <Py_ssize_t *>malloc((nrows + 1) * sizeof(Py_ssize_t))
         seg_end = <Py_ssize_t *>malloc((nseg + 1) * sizeof(Py_ssize_t))
         seg_final = <char *>malloc(nseg + 1)
         lens = <Py_ssize_t *>malloc((nseg + 1) * sizeof(Py_ssize_t))
         if (out.bufs == NULL or out.base == NULL or out.cells == NULL or out.first == NULL
-                or out.times == NULL or out.tp == NULL or out.tn == NULL or out.kind == NULL
+                or out.times == NULL
                 or out.ndist == NULL or out.longest == NULL
-                or out.empties == NULL or out.nbytes == NULL or out.flags == NULL or rows_at == NULL
+                or out.empties == NULL or out.nbytes == NULL or out.flags == NULL or out.kinds == NULL or out.ints == NULL
+                or rows_at == NULL
                 or seg_end == NULL or seg_final == NULL or lens == NULL):
             raise MemoryError()
         r = 0
@@ -1651,9 +1695,10 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
                             if c.info & 2:
                                 p = trimmed(p, &m)
                                 fl |= 1 if m == 0 else 2
-                            out.tp[j * nrows + nd] = p
-                            out.tn[j * nrows + nd] = m
-                            out.kind[j * nrows + nd] = c.kind
+                            if m > 0:
+                                out.kinds[j] |= <char>(1 << c.kind)
+                                if c.kind == VK_INT and not out.ints[j].bad:
+                                    int_fold(p, m, &out.ints[j])
                             nd += 1
                             break
                         if th[slot] == h:

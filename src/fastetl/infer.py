@@ -1599,6 +1599,7 @@ def _detect_header(rows: list[list[bytes]]) -> bool:
     firstt = [f.strip(" \t") for f in first]
     body = rows[1:_HEADER_ROWS]
     columns = []
+    numbers = []  # each column's texts without the null words (for the spelling)
     width = len(firstt)
     # the body's columns (one transposition when every row is as wide as the first)
     whole = list(zip(*body)) if body and all(len(r) == width for r in body) else None
@@ -1606,8 +1607,10 @@ def _detect_header(rows: list[list[bytes]]) -> bool:
         # the distinct trimmed non-empty texts in the order first seen, as _Stats has them
         col = whole[j] if whole is not None else (r[j] for r in body if j < len(r))
         vals = _core.column_stats(dict.fromkeys(col, 1), {})[2]
-        columns.append([v for v in vals if v not in _NULL_SET] or vals)
-    sp, _ = sniff_spelling([[v for v in vals if v not in _NULL_SET] for vals in columns])
+        named = [v for v in vals if v not in _NULL_SET]
+        columns.append(named or vals)
+        numbers.append(named)
+    sp, _ = sniff_spelling(numbers)
     alone_of = {t: _classify([t], sp) for t in firstt if t}  # each first value alone
     names_like = (
         all(firstt)
