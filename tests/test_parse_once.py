@@ -271,5 +271,6 @@ def test_a_memoryview_of_wider_items_is_read_by_its_bytes(fmt, quoted):
     want = list(csv.reader(io.StringIO(text)))[1:]
     t = fastetl.read_csv(memoryview(data).cast(fmt))
     assert len(t) == len(want) == 15_000
+    assert t.meta["source"]["size"] == len(data)
     assert t["a"].tolist() == [int(r[0]) for r in want]
     assert t["b"].tolist() == [int(r[1]) for r in want]

@@ -180,7 +180,7 @@ def _read_raw(src: Any) -> _Raw:
         if compression_of(bytes(data[:8])) is None:
             raw = _raw_from_buffer(data)
             if raw.head_is_all:  # (as open_source names and sizes it)
-                raw.origin = ("<bytes>", len(src), None)
+                raw.origin = ("<bytes>", len(data), None)
             return raw
         with open_source(src) as source:
             return _raw_head(source)
