@@ -131,14 +131,10 @@ def test_counted_values_are_checked_byte_for_byte(values, modulo, in_records):
         v = rec["s"]
     h = np.ascontiguousarray(hash_values(v) % _U64(modulo))
     n = len(h)
-    keys, first, counts = np.empty(n, np.uint64), np.empty(n, np.int64), np.empty(n, np.int64)
-    under = np.empty(n, np.int64)
-    from fastetl.profiling.stats import field_bytes
-
-    m = 0
-    if n:
-        data, stride = field_bytes(v)
-        m = _core.fold_count_keys(h, keys, first, counts, data, 5, stride, under)
+    keys, first, counts, stray, stray_under = count_values(v, h)
+    m = len(keys)
+    under = np.full(n, -1, np.int64)
+    under[stray] = stray_under
     firsts: dict[int, int] = {}
     want = []
     for i, k in enumerate(h.tolist()):

@@ -158,6 +158,27 @@ def sum_runs(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return s[starts], order[starts], total
 
 
+def _count_keys(
+    h: np.ndarray, values: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`fastetl._core.fold_count_keys` of 64-bit hashes ``h``: the distinct keys in
+    order of first appearance, the index of that appearance, the counts and, with the
+    ``values`` hashed (fixed-width bytes), for each row the index of the key whose first
+    value its value differs from (-1: the same, or the first)."""
+    h = np.ascontiguousarray(h, dtype=np.uint64)
+    n = len(h)
+    keys, first, counts = np.empty(n, np.uint64), np.empty(n, np.int64), np.empty(n, np.int64)
+    under = None if values is None else np.full(n, -1, np.int64)
+    m = 0
+    if n and values is None:
+        m = _core.fold_count_keys(h, keys, first, counts)
+    elif n:
+        data, stride = field_bytes(values)
+        size = values.dtype.itemsize
+        m = _core.fold_count_keys(h, keys, first, counts, data, size, stride, under)
+    return keys[:m], first[:m], counts[:m], under
+
+
 def count_hashes(
     h: np.ndarray, ordered: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -165,35 +186,26 @@ def count_hashes(
     (:func:`hash_values`), counted in a hash table in compiled code: its sort is
     over the distinct hashes only (``ordered=False``: none, the distinct hashes in
     order of first appearance)."""
-    h = np.ascontiguousarray(h, dtype=np.uint64)
-    n = len(h)
-    keys, first, counts = np.empty(n, np.uint64), np.empty(n, np.int64), np.empty(n, np.int64)
-    m = _core.fold_count_keys(h, keys, first, counts) if n else 0
+    keys, first, counts, _ = _count_keys(h)
     if not ordered:
-        return keys[:m], first[:m], counts[:m]
-    k, order = argsort64(keys[:m])
+        return keys, first, counts
+    k, order = argsort64(keys)
     return k, first[order], counts[order]
 
 
 def count_values(
-    values: np.ndarray,
+    values: np.ndarray, h: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`count_hashes` of the :func:`hash_values` of fixed-width bytes ``values``
-    (in order of first appearance), each value checked byte for byte against the first
-    one counted under its hash: ``keys, first, counts, stray, under`` where ``stray``
-    are the rows whose value differs from it (a hash collision: counted under that key
-    all the same) and ``under`` the index, in ``keys``, of the key each is counted under."""
-    h = hash_values(values)
-    n = len(h)
-    keys, first, counts = np.empty(n, np.uint64), np.empty(n, np.int64), np.empty(n, np.int64)
-    under = np.empty(n, np.int64)
-    m = 0
-    if n:
-        data, stride = field_bytes(values)
-        size = values.dtype.itemsize
-        m = _core.fold_count_keys(h, keys, first, counts, data, size, stride, under)
+    (or of the hashes ``h`` given for them), in order of first appearance, each value
+    checked byte for byte against the first one counted under its hash: ``keys, first,
+    counts, stray, under`` where ``stray`` are the rows whose value differs from it (a
+    hash collision: counted under that key all the same) and ``under`` the index, in
+    ``keys``, of the key each is counted under."""
+    keys, first, counts, under = _count_keys(hash_values(values) if h is None else h, values)
+    assert under is not None
     stray = np.flatnonzero(under >= 0)
-    return keys[:m], first[:m], counts[:m], stray, under[stray]
+    return keys, first, counts, stray, under[stray]
 
 
 class KeyTable:
