@@ -11,6 +11,7 @@ sleeping for a fixed time.
 from __future__ import annotations
 
 import gzip
+import inspect
 import json
 import os
 import signal
@@ -251,3 +252,42 @@ def test_an_interrupt_before_any_checkpoint_leaves_nothing(tmp_path, inputs):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode != 0 and "Interrupted" in err
     assert listing(tmp_path) == []
+
+
+def test_an_interrupt_just_after_a_checkpoint_file_is_written_keeps_it(tmp_path, inputs):
+    """An interrupt that lands after the checkpoint file was put in place, before the run
+    noted it as saved (the window a signal hit in CI), still leaves that checkpoint
+    resumable: the file on disk decides, and resume finishes with the same bytes."""
+    from fastetl import resume as resume_module
+
+    save = resume_module.Checkpoints.save
+    # the line of save() just after write_json_atomic returned
+    src_lines, first = inspect.getsourcelines(save)
+    after = first + next(i for i, s in enumerate(src_lines) if "self.saved = mark" in s)
+    assert after in {ln for _, _, ln in save.__code__.co_lines()}
+
+    def tracer(frame, event, arg):
+        if frame.f_code is save.__code__:
+            def local(frame, event, arg):
+                if event == "line" and frame.f_lineno == after:
+                    sys.settrace(None)
+                    raise KeyboardInterrupt
+                return local
+            return local
+        return None
+
+    (tmp_path / "run").mkdir()
+    dst = tmp_path / "run" / "o.npy"
+    sys.settrace(tracer)
+    try:
+        with pytest.raises(fastetl.Interrupted) as e:
+            fastetl.convert(inputs["clean"], dst, SCHEMA, workers=1, block_size=1 << 16,
+                            checkpoint_every=0.0)  # fmt: skip
+    finally:
+        sys.settrace(None)
+    doc = json.loads(checkpoint_path(dst).read_text())
+    assert e.value.resume_rows == doc["mark"]["rows"] > 0
+    assert _partial(dst).exists()
+    rep = fastetl.convert(inputs["clean"], dst, SCHEMA, workers=1, block_size=1 << 16, resume=True)
+    assert rep.resumed_at is not None and rep.rows == ROWS
+    assert _files(tmp_path / "run") == _reference(inputs["clean"], tmp_path / "ref", "raise")

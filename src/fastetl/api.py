@@ -736,7 +736,7 @@ def _convert_locked(
                 if committed:  # the interrupt came after the commit point: the run is whole
                     remove_checkpoint(dst_path)
                     raise Interrupted(None, terminated, committed=True) from None
-                kept = ckpt.saved if ckpt is not None and ckpt.saved is not None else mark
+                kept = (ckpt.kept() if ckpt is not None else None) or mark
                 if kept is None or writer is None:
                     _abort(writer, sink, dst_path)
                     raise Interrupted(None, terminated) from None

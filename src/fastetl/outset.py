@@ -323,9 +323,10 @@ def _to_the_end(step: Any, *args: Any) -> KeyboardInterrupt | None:
             late = late or e
 
 
-def _journal_holds(journal: Path, doc: dict[str, Any]) -> bool:
+def holds_json(path: Path, doc: dict[str, Any]) -> bool:
+    """Whether ``path`` holds ``doc`` (as :func:`write_json_atomic` wrote it)."""
     try:
-        return json.loads(journal.read_text(encoding="utf-8")) == doc
+        return json.loads(path.read_text(encoding="utf-8")) == json.loads(json.dumps(doc))
     except (OSError, ValueError):
         return False
 
@@ -349,7 +350,7 @@ def commit_set(target: Path, renames: list[tuple[Path, Path]]) -> None:
     except KeyboardInterrupt as e:
         # between the journal's rename and our return: the commit point was passed
         holds: list[bool] = []
-        _to_the_end(lambda: holds.append(_journal_holds(journal, doc)))
+        _to_the_end(lambda: holds.append(holds_json(journal, doc)))
         if not holds[-1]:
             raise
         late = e

@@ -26,7 +26,7 @@ from typing import Any
 
 from ._version import __version__
 from .errors import OutputError
-from .outset import checkpoint_path, is_temp_of, write_json_atomic
+from .outset import checkpoint_path, holds_json, is_temp_of, write_json_atomic
 from .pipeline import Mark
 from .schema import Schema
 from .sources import InputError, Source
@@ -158,6 +158,7 @@ class Checkpoints:
         self.every = every
         self.started = self.last = time.monotonic()
         self.saved: Mark | None = None
+        self._saving: tuple[Mark, dict[str, Any]] | None = None
         self._hash: PrefixHash | None = None
 
     def due(self) -> bool:
@@ -178,9 +179,20 @@ class Checkpoints:
             "rejects_state": self.rejects.state() if self.rejects is not None else None,
             "mark": dataclasses.asdict(mark),
         }
+        self._saving = (mark, doc)
         write_json_atomic(checkpoint_path(self.target), doc, self.writer.run)
         self.saved = mark
         self.last = time.monotonic()
+
+    def kept(self) -> Mark | None:
+        """The mark of the checkpoint on disk, which a resume continues from.  An
+        interrupt can land after :meth:`save` put its file in place but before it
+        recorded ``saved``: the file decides then, so that checkpoint is kept too."""
+        if self._saving is not None and self._saving[0] is not self.saved:
+            mark, doc = self._saving
+            if holds_json(checkpoint_path(self.target), doc):
+                return mark
+        return self.saved
 
     def _text(self) -> dict[str, Any]:
         """Where the text bytes of the checkpoint are (only with text columns)."""
