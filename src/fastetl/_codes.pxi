@@ -6,7 +6,8 @@
 #
 # A block's pass takes tens of microseconds: the GIL is let go only for passes far longer
 # (taking it back waits for the thread holding it, up to the switch interval: 5 ms).
-DEF _CODES_NOGIL_FROM = 1 << 17  # (records or table entries)
+cdef enum:
+    _CODES_NOGIL_FROM = 1 << 17  # (records or table entries)
 
 cdef extern from * nogil:
     """

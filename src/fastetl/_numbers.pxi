@@ -462,7 +462,8 @@ cdef extern from * nogil:
     double copysign(double, double)
     int isinf(double)
 
-DEF MAX_SIG_DIGITS = 19
+cdef enum:
+    MAX_SIG_DIGITS = 19
 
 
 def mul64(uint64_t a, uint64_t b, bint portable=False):
