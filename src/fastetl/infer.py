@@ -1598,18 +1598,10 @@ def _detect_header(rows: list[list[bytes]]) -> bool:
     first = [f.decode("utf-8", errors="replace") for f in rows[0]]
     firstt = [f.strip(" \t") for f in first]
     body = rows[1:_HEADER_ROWS]
-    columns = []
-    numbers = []  # each column's texts without the null words (for the spelling)
-    width = len(firstt)
-    # the body's columns (one transposition when every row is as wide as the first)
-    whole = list(zip(*body)) if body and all(len(r) == width for r in body) else None
-    for j in range(width):
-        # the distinct trimmed non-empty texts in the order first seen, as _Stats has them
-        col = whole[j] if whole is not None else (r[j] for r in body if j < len(r))
-        vals = _core.column_stats(dict.fromkeys(col, 1), {})[2]
-        named = [v for v in vals if v not in _NULL_SET]
-        columns.append(named or vals)
-        numbers.append(named)
+    # each column's distinct trimmed non-empty texts in the order first seen, as _Stats
+    # has them: without the null words (for the spelling), and with them
+    numbers, every = _core.body_texts(rows[:_HEADER_ROWS], len(firstt), _NULL_SET)
+    columns = [named or vals for named, vals in zip(numbers, every, strict=True)]
     sp, _ = sniff_spelling(numbers)
     alone_of = {t: _classify([t], sp) for t in firstt if t}  # each first value alone
     names_like = (
@@ -1620,9 +1612,13 @@ def _detect_header(rows: list[list[bytes]]) -> bool:
     if not body:
         return names_like
     votes_header = votes_data = 0
+    left = sum(1 for head in firstt if head)  # the columns still to vote
     for head, vals in zip(firstt, columns, strict=True):
         if not head:
             continue
+        if abs(votes_header - votes_data) > left:
+            break  # (one vote a column: those left cannot change the answer)
+        left -= 1
         boolish = _bool_vote(head, vals)
         if boolish is not None:
             if boolish:
