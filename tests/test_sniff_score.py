@@ -359,3 +359,17 @@ def test_header_detection_of_wide_and_ragged_heads_is_the_rule_it_was(heads, kin
     body = [r[: cut[i]] if i < len(cut) and cut[i] else r[:width] for i, r in enumerate(body)]
     rows = [[h.encode() for h in heads]] + [[v.encode() for v in r] for r in body if r]
     assert infer._detect_header(rows) == ref_detect_header(rows)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from([b",", b";", b"|", b"\t", b" ", b"  ", b'"', b"'", b"a", b"\n"]),
+                max_size=60),
+       st.integers(0, 3000))
+def test_initial_space_sign_is_the_regex(parts, spaces_before):
+    # the sign skip_initial_space is sniffed on: a quote after spaces after a delimiter,
+    # as Python's re finds it; also past the bound of looked-up spaces (the regex answers)
+    head = b"".join(parts)
+    want = re.search(rb"[,;|\t] +[\"']", head) is not None
+    assert infer._initial_spaces(head) is want
+    long = b'x "' * spaces_before + head
+    assert infer._initial_spaces(long) is (re.search(rb"[,;|\t] +[\"']", long) is not None)
