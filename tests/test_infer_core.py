@@ -169,7 +169,7 @@ def test_body_texts_are_each_columns_distinct_trimmed_texts(rows, width, nulls):
     # order: rows shorter than width pass their missing columns over, longer ones are cut
     named, every = _core.body_texts(rows, width, frozenset(nulls))
     for j in range(width):
-        texts = (r[j].decode("utf-8", errors="replace").strip(" \t") for r in rows[1:] if j < len(r))
+        texts = (r[j].decode("utf-8", "replace").strip(" \t") for r in rows[1:] if j < len(r))
         want = list(dict.fromkeys(t for t in texts if t))
         assert every[j] == want
         assert named[j] == [t for t in want if t not in nulls]
