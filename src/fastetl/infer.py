@@ -1707,7 +1707,7 @@ def _initial_spaces(head: bytes) -> bool:
         while at >= 0:
             looked += 1
             if looked > 2048:
-                return _INITIAL_SPACES.search(head) is not None
+                return re.search(rb"[,;|\t] +[\"']", head) is not None  # (compiled if asked)
             i = at
             while i > 0 and head[i - 1] == 0x20:
                 i -= 1
@@ -1715,9 +1715,6 @@ def _initial_spaces(head: bytes) -> bool:
                 return True
             at = head.find(pair, at + 1)
     return False
-
-
-_INITIAL_SPACES = re.compile(rb"[,;|\t] +[\"']")
 
 
 def _sniff_structure(
