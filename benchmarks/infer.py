@@ -1,9 +1,9 @@
 """What schema inference costs: per 4 MiB sample of every shape, and a small file end to end.
 
-    python benchmarks/infer.py [--repeat 5] [--share-mb 200] [--dir DIR]
+    python benchmarks/infer.py [--repeat 5] [--share-mb 200] [--phases] [--dir DIR]
 
-Three tables, CPU time of this process (``time.process_time``: on a shared machine the wall
-time says more about the neighbours than about fastetl):
+Three tables (four with ``--phases``), CPU time of this process (``time.process_time``: on a
+shared machine the wall time says more about the neighbours than about fastetl):
 
 1. ``fastetl.infer_schema(path)`` on a 4 MiB file of each shape of ``shapes.py`` (seed 1) and
    of the demo orders (20,000 rows): what the issue-15 budget of 20 ms per 4 MiB sample is
@@ -13,6 +13,11 @@ time says more about the neighbours than about fastetl):
    ``pandas.read_csv(path)``, best of 3 × ``--repeat``.
 3. With ``--share-mb N``: inference as a share of reading an N MB file of the savetxt and the
    200-column shapes with the schema given (``read_csv(path, schema, workers=2)``, best of 2).
+4. With ``--phases``: where each 4 MiB sample's inference goes, CPU ms per step: steady
+   state (the call of table 1 with the least CPU) and the first call of a fresh process
+   (what one ``read_csv(path)`` pays in a new process: first pages and caches; ``import``
+   is ``import fastetl.infer`` after ``import fastetl``, bytecode compiled).  The steps
+   are infer.py's functions, timed by wrapping them (the wrapping adds ~0.1 ms).
 """
 
 from __future__ import annotations
@@ -46,6 +51,92 @@ def best_cpu(fn, repeat: int) -> float:
     return best
 
 
+# the steps of table 4: (label, function of fastetl.infer timed, or of its _core)
+STEPS = (
+    ("read the sample", "_read_raw"),
+    ("sniff (all)", "sniff"),
+    ("header detection", "_detect_header"),
+    ("sample rows (with sniff)", "_sample"),
+    ("sample_columns", "_core.sample_columns"),
+    ("type rules", "_infer"),
+    ("number spelling", "sniff_spelling"),
+    ("sample text for the check", "_sample_bytes"),
+    ("sample check", "_fit"),
+)
+
+
+_SPENT: dict[str, float] = {}
+_WRAPPED: list[bool] = []
+
+
+def phases(path: Path, calls: int) -> dict[str, float]:
+    """CPU ms per step of ``infer_schema(path)``: of its first call when ``calls`` is 1,
+    else of the call with the least CPU of ``calls`` (after one warm-up)."""
+    import fastetl.infer as inf
+
+    spent = _SPENT
+
+    def wrap(owner, name: str, label: str) -> None:
+        fn = getattr(owner, name)
+
+        def timed(*a, **k):
+            t = time.process_time()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.process_time() - t
+
+        setattr(owner, name, timed)
+
+    if not _WRAPPED:  # (once per process)
+        _WRAPPED.append(True)
+        for label, name in STEPS:
+            owner = inf._core if name.startswith("_core.") else inf
+            wrap(owner, name.removeprefix("_core."), label)
+    if calls > 1:
+        inf.infer_schema(path)
+    best: dict[str, float] = {}
+    for _ in range(calls):
+        spent.clear()
+        t = time.process_time()
+        inf.infer_schema(path)
+        spent["total"] = time.process_time() - t
+        if not best or spent["total"] < best["total"]:
+            best = dict(spent)
+    return {k: v * 1e3 for k, v in best.items()}
+
+
+def phases_child(path: str) -> None:
+    """A fresh process: ``import fastetl.infer`` and the first call's steps, as JSON."""
+    import json
+
+    t = time.process_time()
+    import fastetl.infer  # noqa: F401
+
+    first = {"import": (time.process_time() - t) * 1e3} | phases(Path(path), 1)
+    print(json.dumps(first))
+
+
+def phases_table(files: list[Path], repeat: int) -> None:
+    import json
+    import subprocess
+
+    cols = [("total", "total"), *STEPS]
+    print("\n| 4 MiB sample, CPU ms | import | " + " | ".join(c[0] for c in cols) + " |")
+    print("|---|---:|" + "---:|" * len(cols))
+    for p in files:
+        steady = phases(p, repeat)
+        out = subprocess.run(
+            [sys.executable, __file__, "--phases-child", str(p)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        first = json.loads(out.stdout.strip().splitlines()[-1])
+        for kind, got in (("steady", steady), ("first call", first)):
+            cells = " | ".join(f"{got.get(c[0], 0.0):.1f}" for c in cols)
+            imp = f"{got['import']:.1f}" if "import" in got else "-"
+            print(f"| {p.stem.removeprefix('infer-')}, {kind} | {imp} | {cells} |")
+
+
 def weather(path: Path, rows: int = 10_400, seed: int = 1) -> None:
     rng = np.random.default_rng(seed)
     kinds = np.array(["drizzle", "rain", "sun", "snow", "fog"])
@@ -65,7 +156,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--share-mb", type=int, default=0)
     ap.add_argument("--dir", type=Path, default=None)
+    ap.add_argument("--phases", action="store_true", help="table 4: CPU ms per step")
+    ap.add_argument("--phases-child", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.phases_child:
+        return phases_child(a.phases_child)
     work = a.dir or Path(tempfile.mkdtemp(prefix="fastetl-infer-"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"# benchmarks/infer.py --repeat {a.repeat} --share-mb {a.share_mb}")
@@ -73,6 +168,7 @@ def main() -> None:
           f"{os.cpu_count()} CPUs; load {os.getloadavg()[0]:.2f}; fastetl from "
           f"{Path(fastetl.__file__).parent}")
     print("\n| 4 MiB sample | infer_schema CPU ms |\n|---|---:|")
+    files = []
     for name in (*shapes.SHAPE_ORDER,):
         p = work / f"infer-{name}.csv"
         if not p.exists():
@@ -82,6 +178,7 @@ def main() -> None:
                 shapes.write_shape(name, p, SAMPLE, 1)
         ms = best_cpu(lambda p=p: fastetl.infer_schema(p), a.repeat) * 1e3
         print(f"| {name} ({p.stat().st_size / 1e6:.1f} MB) | {ms:.1f} |")
+        files.append(p)
 
     import pandas
 
@@ -104,6 +201,9 @@ def main() -> None:
             inf = best_cpu(lambda p=p: fastetl.infer_schema(p), 3) * 1e3
             rd = best_cpu(lambda p=p, s=schema: fastetl.read_csv(p, schema=s, workers=2), 2) * 1e3
             print(f"| {name} | {inf:.1f} | {rd:.0f} | {inf / rd:.1%} |")
+
+    if a.phases:
+        phases_table(files, a.repeat)
 
 
 if __name__ == "__main__":

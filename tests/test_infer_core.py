@@ -159,6 +159,23 @@ def test_column_stats_are_counter_and_strip(fields):
     assert typed == list(dict.fromkeys(t for t in trimmed if t))
 
 
+@given(
+    st.lists(st.lists(field_bytes, max_size=6), min_size=1, max_size=12),
+    st.integers(1, 6),
+    st.sets(st.sampled_from(["", "a", "NA", "1", "\ufffd"])),
+)
+def test_body_texts_are_each_columns_distinct_trimmed_texts(rows, width, nulls):
+    # header detection's view of the rows under the first, against str.strip and dict
+    # order: rows shorter than width pass their missing columns over, longer ones are cut
+    named, every = _core.body_texts(rows, width, frozenset(nulls))
+    for j in range(width):
+        texts = (r[j].decode("utf-8", "replace").strip(" \t") for r in rows[1:] if j < len(r))
+        want = list(dict.fromkeys(t for t in texts if t))
+        assert every[j] == want
+        assert named[j] == [t for t in want if t not in nulls]
+    assert len(named) == len(every) == width
+
+
 @pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64", "uint64"])
 @given(data=st.data())
 def test_integer_columns_get_the_narrowest_numpy_type(dtype, data):

@@ -343,3 +343,33 @@ def test_header_detection_is_the_rule_it_was(heads, kinds, picks):
             for p in picks]
     rows = [[h.encode() for h in heads]] + [[v.encode() for v in r] for r in body]
     assert infer._detect_header(rows) == ref_detect_header(rows)
+
+
+@settings(max_examples=150, deadline=None)
+@given(heads=st.lists(st.sampled_from(HEADS), min_size=7, max_size=40),
+       kinds=st.lists(st.sampled_from(range(len(KINDS))), min_size=40, max_size=40),
+       picks=st.lists(st.integers(0, 3), min_size=1, max_size=30),
+       cut=st.lists(st.integers(0, 45), max_size=30))
+def test_header_detection_of_wide_and_ragged_heads_is_the_rule_it_was(heads, kinds, picks, cut):
+    # many columns (the vote stops once the columns left cannot change it), rows cut
+    # short or longer than the first (their missing columns are passed over)
+    width = len(heads)
+    body = [[KINDS[kinds[j % 40]][(p + j) % len(KINDS[kinds[j % 40]])] for j in range(width + 3)]
+            for p in picks]
+    body = [r[: cut[i]] if i < len(cut) and cut[i] else r[:width] for i, r in enumerate(body)]
+    rows = [[h.encode() for h in heads]] + [[v.encode() for v in r] for r in body if r]
+    assert infer._detect_header(rows) == ref_detect_header(rows)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from([b",", b";", b"|", b"\t", b" ", b"  ", b'"', b"'", b"a", b"\n"]),
+                max_size=60),
+       st.integers(0, 3000))
+def test_initial_space_sign_is_the_regex(parts, spaces_before):
+    # the sign skip_initial_space is sniffed on: a quote after spaces after a delimiter,
+    # as Python's re finds it; also past the bound of looked-up spaces (the regex answers)
+    head = b"".join(parts)
+    want = re.search(rb"[,;|\t] +[\"']", head) is not None
+    assert infer._initial_spaces(head) is want
+    long = b'x "' * spaces_before + head
+    assert infer._initial_spaces(long) is (re.search(rb"[,;|\t] +[\"']", long) is not None)

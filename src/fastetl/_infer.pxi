@@ -273,6 +273,46 @@ def column_stats(raw, counts):
     return longest, bool(flags & 1), typed
 
 
+def body_texts(list rows not None, Py_ssize_t width, nulls not None):
+    """Header detection's view of the rows under the first of ``rows`` (lists of fields
+    as split, bytes): for each column ``j < width``, the distinct texts of field ``j``
+    of ``rows[1:]`` (rows without it passed over), decoded as UTF-8 (bad bytes
+    replaced), spaces and tabs around them trimmed, empty ones left out, in the order
+    first seen -- ``column_stats``' typed view -- as ``(named, all)`` lists: ``named``
+    without the texts in ``nulls`` (a set), ``all`` with them.  One pass over the
+    fields, none of them put in a per-column list first (a 200-column head took 6 ms
+    that way)."""
+    cdef list named_of = [[] for _ in range(width)], all_of = [[] for _ in range(width)]
+    cdef list seen_of = [{} for _ in range(width)], row
+    cdef dict seen
+    cdef Py_ssize_t i, j, n, m, nrows = len(rows)
+    cdef bytes k
+    cdef const char *s
+    cdef object t
+    for i in range(1, nrows):                       # (row after row: the fields in order)
+        row = <list?>rows[i]
+        m = min(len(row), width)
+        for j in range(m):
+            k = <bytes?>row[j]
+            s = <const char *>k
+            n = len(k)
+            if not n:
+                continue
+            t = PyUnicode_DecodeUTF8(s, n, "replace")
+            if is_space(s[0]) or is_space(s[n - 1]):
+                t = t.strip(" \t")
+                if not t:
+                    continue
+            seen = <dict>seen_of[j]
+            if t in seen:
+                continue
+            seen[t] = None
+            (<list>all_of[j]).append(t)
+            if t not in nulls:
+                (<list>named_of[j]).append(t)
+    return named_of, all_of
+
+
 cdef int field_stray(const char *s, Py_ssize_t n, bint escaped, int quote) noexcept nogil:
     """A quote left in a field's content (docs/INFERENCE.md, section 2): 1 when, spaces
     and tabs trimmed, it starts or ends with a ``"`` that is not ``quote``, or starts and
