@@ -17,6 +17,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import fastetl
@@ -151,6 +152,15 @@ def test_blocks_whose_rows_a_rule_drops_whole(tmp_path, monkeypatch):
     assert seen["placed"] > 3 and seen["stopped"] == 0
     _check(t, [r for r in _expected(src) if not r[1] or int(r[1]) >= -1000])
     _same_as_one_thread(t, src, schema, on_error="skip")
+    # convert too: the same records and text whatever the blocks and threads (the files'
+    # trailers differ: a token of each run)
+    outs = []
+    for k, (w, bs) in enumerate([(1, None), (2, 32 << 10), (3, 50_000)]):
+        dst = tmp_path / f"out{k}.npy"
+        fastetl.convert(src, dst, schema, workers=w, block_size=bs, on_error="skip")
+        outs.append((np.load(dst).tobytes(), np.load(store.text_path(dst)).tobytes()))
+    assert outs[0] == outs[1] == outs[2]
+    assert outs[0][1] == t.text.tobytes()
 
 
 def test_bad_rows_skipped_keep_no_text(tmp_path, monkeypatch):
