@@ -1497,7 +1497,7 @@ class _TextPlaces:
     the blocks before it, as soon as their sizes are known (a prefix sum), while the
     committer commits others.  One copy, on the workers: before, the worker copied the
     text into a buffer of its own and the committer, the one thread that places every
-    block, copied it again into the result (run 60).
+    block, copied it again into the result.
 
     The committer commits a placed block's text where it lies when the block comes
     right after the text committed so far.  Anything else (a block parsed again on the
