@@ -1020,8 +1020,9 @@ cdef class Parser:
         cdef Py_ssize_t n = self.tbuf_len
         if n > out.shape[0]:
             return -n
-        if n:
-            memcpy(&out[0], self.tbuf, <size_t>n)
+        if n:  # (a block's text, megabytes: the other threads go on meanwhile)
+            with nogil:
+                memcpy(&out[0], self.tbuf, <size_t>n)
         self.tbuf_len = 0
         self.tbuf_row = 0
         return n

@@ -399,7 +399,12 @@ def _parse_range(
         status, rows, consumed, nbad = res[0], res[1], res[2], res[9]
         if text:
             recs = np.frombuffer(win, bad.binding.schema.dtype(), rows)
-            writer.add_text(recs, parser.take_text())
+            if hasattr(writer, "text_into"):  # straight to its place: one copy
+                at, n = writer.text_len, -parser.take_text_into(_EMPTY)
+                parser.take_text_into(writer.text_into(n))
+                writer.text_placed(recs, at, n)
+            else:
+                writer.add_text(recs, parser.take_text())
         writer.advance(rows)
         start = consumed
         if status != _S["OK"]:
@@ -945,6 +950,7 @@ class _Done:
     lines: int = -1  # line breaks in the block (counted when its lines_before is not known)
     text: Any = b""  # the bytes of its text columns (the records' offsets count from 0)
     text_buffer: np.ndarray | None = None  # what text is a view of (back to the pool once written)
+    text_at: int = -1  # where the text was placed in the writer's text (see _TextPlaces)
     prepared: Any = None  # what the writer's prepare made of it on the worker (see _work)
     # per learned category: its codes made global on the worker already (see early_codes)
     remapped: list[bool] | None = None
@@ -1484,19 +1490,109 @@ class _Buffers:
             self._free.append(buf)
 
 
-def _take_text(parser: _core.Parser, texts: _Buffers | None) -> tuple[Any, np.ndarray | None]:
-    """The text the parser kept since the last call, and the buffer of ``texts`` that
+class _TextPlaces:
+    """Where each block's text goes in the writer's text buffer (a writer with
+    ``text_view``: read_csv's ArrayWriter), decided in input order (by ticket) on the
+    workers: each takes its parser's text straight to its final place, after the text of
+    the blocks before it, as soon as their sizes are known (a prefix sum), while the
+    committer commits others.  One copy, on the workers: before, the worker copied the
+    text into a buffer of its own and the committer, the one thread that places every
+    block, copied it again into the result.
+
+    The committer commits a placed block's text where it lies when the block comes
+    right after the text committed so far.  Anything else (a block parsed again on the
+    committer, or dropped, cut by guess inside a row; a buffer too small) first
+    stops the placing (:meth:`stop`): the blocks placed and not yet committed
+    are copied out, and from then on the committer writes every block's text itself,
+    as before; so the text is laid out alike whatever the threads and blocks."""
+
+    def __init__(self, writer: Any, first: int) -> None:
+        self.cond = threading.Condition()
+        self.writer = writer
+        self.turn = first  # the ticket whose text is placed next
+        self.at = writer.text_len  # where it goes
+        self.room = writer.text_room  # (the buffer does not grow while workers write)
+        self.closed = False  # no more placing (the run ended, or the committer stopped it)
+        self.writing = 0  # workers copying text in now
+        self.spill: tuple[int, np.ndarray] | None = None  # see stop
+
+    def place(self, ticket: int, parser: _core.Parser) -> tuple[int, np.ndarray] | None:
+        """(On the worker that parsed ticket ``ticket``, which holds ``parser``.)  Take the
+        parser's text to its place: where, and the bytes there; None: not placed (the
+        placing stopped, or the buffer is too small: it stops now), the text is still
+        the parser's."""
+        n = -parser.take_text_into(_EMPTY)  # (how many bytes: nothing is taken)
+        with self.cond:
+            self.cond.wait_for(lambda: self.turn == ticket or self.closed)
+            if self.closed or self.at + n > self.room:
+                self.closed = True
+                self.cond.notify_all()
+                return None
+            at = self.at
+            self.at += n
+            self.turn += 1
+            self.writing += 1
+            self.cond.notify_all()
+        try:
+            view = self.writer.text_view(at, n)
+            parser.take_text_into(view)
+        finally:
+            with self.cond:
+                self.writing -= 1
+                self.cond.notify_all()
+        return at, view
+
+    def close(self) -> None:
+        """No more placing; waiters give up (their text stays the parser's)."""
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+
+    def stop(self) -> None:
+        """(The committer, before it writes text itself.)  No more placing, and the text
+        placed past what was committed copied out, to be committed from there (see
+        :meth:`text_of`)."""
+        if self.spill is not None:
+            return
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+            self.cond.wait_for(lambda: self.writing == 0)
+            lo = self.writer.text_len
+            self.spill = (lo, self.writer.text_view(lo, self.at - lo).copy())
+
+    def text_of(self, done: _Done) -> Any:
+        """The text of ``done`` to commit (after :meth:`stop`)."""
+        if done.text_at < 0:
+            return done.text
+        assert self.spill is not None
+        lo, spilled = self.spill
+        return spilled[done.text_at - lo : done.text_at - lo + len(done.text)]
+
+
+def _take_text(
+    parser: _core.Parser,
+    texts: _Buffers | None,
+    places: _TextPlaces | None = None,
+    ticket: int = -1,
+) -> tuple[Any, np.ndarray | None, int]:
+    """The text the parser kept since the last call, the buffer of ``texts`` that
     holds it, to put back once written (None: ``texts`` is None, the text is fresh
-    bytes).  A block's text in fresh bytes cost a page fault per 4 KiB of it, on every
+    bytes, or it is in place), and where it was placed by ``places`` (-1: not placed).
+    A block's text in fresh bytes cost a page fault per 4 KiB of it, on every
     block: most of the page faults of a free-text conversion on 2 threads."""
+    if places is not None:
+        placed = places.place(ticket, parser)
+        if placed is not None:
+            return placed[1], None, placed[0]
     if texts is None:
-        return parser.take_text(), None
+        return parser.take_text(), None, -1
     n = -parser.take_text_into(_EMPTY)  # (how many bytes: nothing is taken)
     if n == 0:  # (a block without text holds no buffer)
-        return parser.take_text(), None
+        return parser.take_text(), None, -1
     # rounded up, so that a buffer serves the next blocks too, whose text differs a little
     buf = texts.get(max(_TEXT_ROUND, -(-n // _TEXT_ROUND) * _TEXT_ROUND))
-    return buf[: parser.take_text_into(buf)], buf
+    return buf[: parser.take_text_into(buf)], buf, -1
 
 
 class _RowsPerByte:
@@ -1603,9 +1699,11 @@ def _work(
     texts: _Buffers | None = None,
     prepare: Callable[..., Any] | None = None,
     codes: Callable[..., list[bool]] | None = None,
+    places: _TextPlaces | None = None,
 ) -> _Done:
     slot.take(ticket)  # (raises _Stopped when the run is over)
     pid, parser = slot.pid, slot.parser
+    placing = places
     try:
         before = [parser.category_count(i) for i in learned]
         buf = buffers.get(guess.capacity(block.end - block.start))
@@ -1617,9 +1715,13 @@ def _work(
         lines = -1
         if block.lines_before == -1:  # (here, not on the committer's thread)
             lines = _core.count_lines(block.data, block.start, block.end)
-        text, tbuf = _take_text(parser, texts)  # (b"" without text columns)
+        text, tbuf, at = _take_text(parser, texts, places, ticket)  # (b"" without text columns)
+        placing = None  # (its turn to place came)
         done = _Done(block, pid, recs, error, bad, new_values, end, buf, full, lines, text, tbuf)
+        done.text_at = at
     finally:
+        if placing is not None:  # the blocks after this one must not wait for its text
+            placing.close()
         slot.give(workers)
     if codes is not None:  # global codes here, where the parser's table is known already
         done.remapped = codes(pid, recs, before, new_values)
@@ -1657,6 +1759,7 @@ class _Committer:
         self.texts = None
         if self.text:
             self.texts = _Buffers(np.dtype(np.uint8), 2 * job.workers + 2, 1 << 62)
+        self.text_places: _TextPlaces | None = None  # (set by _run_parallel)
         seed = job.seed() or {}
         self.values: list[list[bytes]] = [
             [v.encode("utf-8") for v in seed.get(col.name, [])] for _, col in self.learned
@@ -1803,8 +1906,11 @@ class _Committer:
         if len(recs) and done.prepared is not None and recs is done.records:
             self.writer.append_prepared(recs, done.prepared)  # type: ignore[attr-defined]
         else:
-            if len(recs) and self.text:  # offsets in input order: the same whatever the threads
-                self.writer.add_text(recs, done.text)
+            # offsets in input order: the same whatever the threads; a block whose rows a
+            # rule dropped all keeps its text too, as one that keeps some does: the same
+            # whatever the blocks
+            if self.text and (len(recs) or len(done.text)):
+                self._add_text(done, recs)
             if len(recs):
                 self.writer.append(recs)
         # Only now may a worker take these buffers again: a writer may keep the text it was
@@ -1827,6 +1933,18 @@ class _Committer:
         else:
             end = self.expect = done.end
         self.job.mark(b.base + end, lambda: pos.lines_to(end), self.bad, self.categories)
+
+    def _add_text(self, done: _Done, recs: np.ndarray) -> None:
+        """The text of ``done`` (whose records are ``recs``) after the text before it:
+        where it lies, when a worker placed it right there (see _TextPlaces)."""
+        places = self.text_places
+        if places is None:
+            self.writer.add_text(recs, done.text)
+        elif places.spill is None and 0 <= done.text_at == self.writer.text_len:
+            self.writer.text_placed(recs, done.text_at, len(done.text))
+        else:
+            places.stop()
+            self.writer.add_text(recs, places.text_of(done))
 
     def _check_rules(self, done: _Done, read: int) -> tuple | None:
         """The block's records that break a rule: None, or (their indices, the rule of
@@ -2099,6 +2217,10 @@ def _run_parallel(
     # (optional) the writer's own work on a block's records, done on the worker thread
     prepare = getattr(job.writer, "prepare", None)
     codes = committer.early_codes if learned else None
+    # the text straight to its place in the result, by the workers (see _TextPlaces)
+    places = None
+    if texts is not None and prepare is None and hasattr(job.writer, "text_view"):
+        places = committer.text_places = _TextPlaces(job.writer, 0)
 
     def commit_oldest() -> None:
         done = pending.popleft().result()
@@ -2129,7 +2251,8 @@ def _run_parallel(
         # first block is parsed and reported before the next one is read, however slowly
         # it comes
         done = _work(
-            first, slots[0], 0, workers, buffers, learned, guess, lenient, texts, prepare, codes
+            first, slots[0], 0, workers, buffers, learned, guess, lenient, texts, prepare, codes,
+            places,
         )
         committer.commit(done)
         job.tick(committer.done_to(done))
@@ -2155,7 +2278,7 @@ def _run_parallel(
                 pending.append(
                     pool.submit(
                         _work, block, slot, ticket, workers, buffers, learned, guess, lenient,
-                        texts, prepare, codes,
+                        texts, prepare, codes, places,
                     )
                 )
                 ticket += 1
@@ -2168,6 +2291,8 @@ def _run_parallel(
                 f.cancel()
             for slot in slots:  # tickets of cancelled blocks never come: free the waiters
                 slot.close()
+            if places is not None:
+                places.close()
             raise
     return committer.categories()
 

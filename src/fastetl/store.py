@@ -254,8 +254,27 @@ class ArrayWriter:
 
     def add_text(self, records: np.ndarray, text: bytes) -> None:
         """The text of ``records`` after the text before it (see pipeline.Writer)."""
-        shift_text(records, self.text_names, self.text_len)
-        end = self.text_len + len(text)
+        at = self.text_len
+        self.text_into(len(text))[:] = np.frombuffer(text, np.uint8)
+        self.text_placed(records, at, len(text))
+
+    # -- text written in place (pipeline: one copy from the parser, on its thread) ----
+    @property
+    def text_room(self) -> int:
+        """Bytes the text buffer holds without growing (text_view's bound)."""
+        return len(self._text)
+
+    def text_view(self, at: int, n: int) -> np.ndarray:
+        """The text buffer's bytes ``[at, at + n)``, within :attr:`text_room`: where a
+        worker puts a block's text while the committer commits others (never grows)."""
+        if at + n > len(self._text):
+            raise ValueError(f"text bytes [{at}, {at + n}) past the buffer's {len(self._text)}")
+        return self._text[at : at + n]
+
+    def text_into(self, n: int) -> np.ndarray:
+        """Room for ``n`` text bytes after the text before it (the buffer grows as
+        needed): fill it, then :meth:`text_placed`."""
+        end = self.text_len + n
         if end > len(self._text):
             size = max(end, (4 if self._tmem is not None else 2) * len(self._text), 1 << 16)
             mem = _memory.reserve(size, TEXT_DTYPE) if self._tmem is not None else None
@@ -266,8 +285,17 @@ class ArrayWriter:
             self._tmem, self._text = mem, new
         if self._tmem is not None:
             self._tmem.used(self.text_len)
-        self._text[self.text_len : end] = np.frombuffer(text, np.uint8)
-        self.text_len = end
+        return self._text[self.text_len : end]
+
+    def text_placed(self, records: np.ndarray, at: int, n: int) -> None:
+        """The text of ``records`` is in place at ``[at, at + n)``, right after the text
+        before it: their offsets (counted from the start of that text) move to match."""
+        if at != self.text_len:
+            raise ValueError(f"text placed at {at}, after {self.text_len} bytes of text")
+        shift_text(records, self.text_names, at)
+        self.text_len = at + n
+        if self._tmem is not None:
+            self._tmem.used(self.text_len)
 
     def close(self) -> None:
         """Stop making pages ready (the writer is not used any more)."""
