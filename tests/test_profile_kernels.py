@@ -602,23 +602,6 @@ def test_known_facts_keep_no_more_bytes_than_their_budget():
     assert bytes(known.text[: known.ends[known.n - 1]]) == b"".join(values[:20].tolist())
 
 
-@given(st.lists(st.binary(max_size=20).map(lambda b: b.rstrip(b"\0")), max_size=50),
-       st.integers(0, 9))  # fmt: skip
-def test_text_pack_equals_the_values_joined(values, at):
-    """The kept values' bytes: each value without its NUL padding, one after another from
-    ``at``, and where each ends (Python's join and running lengths)."""
-    a = np.array(values, dtype="S20")
-    text = np.zeros(at + a.nbytes, np.uint8)
-    ends = np.full(len(a) + 2, -1, np.int64)
-    end = _core.fold_text_pack(a, 20, text, at, ends, 2)
-    joined = b"".join(a.tolist())
-    assert end == at + len(joined) and bytes(text[at:end]) == joined
-    assert ends[2:].tolist() == [at + len(b"".join(a.tolist()[: i + 1])) for i in range(len(a))]
-    if joined:  # one byte short: refused
-        with pytest.raises(ValueError):
-            _core.fold_text_pack(a, 20, np.zeros(at + len(joined) - 1, np.uint8), at, ends, 2)
-
-
 _FLOAT_FIELDS = {  # a numeric column's type -> its stored dtype
     "int8": "i1", "int16": "i2", "int32": "i4", "int64": "i8", "uint8": "u1",
     "uint16": "u2", "uint32": "u4", "uint64": "u8", "float32": "f4", "float64": "f8",

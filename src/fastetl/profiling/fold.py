@@ -145,6 +145,7 @@ def _subset(weights: np.ndarray, cap: int) -> tuple[np.ndarray | None, np.ndarra
 
 
 KNOWN_BYTES = 2 << 20  # the bytes of the values a thread keeps facts of, per text column
+KNOWN_TEXT_MIN = 64 << 10  # their first room (then half as much again each time it is short)
 
 
 class _Known:
@@ -182,60 +183,40 @@ class _Known:
         """The characters, flags (:func:`pii.text_facts`) and PII codes
         (:func:`pii.classify_codes`, 0 where not a candidate) of the distinct values
         ``uniq`` hashing to ``keys``: looked up, or computed for those not known yet
-        (and for any whose hash is known for another value)."""
+        (and for any whose hash is known for another value) -- one compiled pass
+        (:func:`fastetl._core.fold_known_facts`), which keeps the new ones."""
         t = self.table
         n0 = t.n
         if n0 and int(self.ends[n0 - 1]) >= self.budget:
             t.limit = n0  # the kept bytes are full: no more values join
-        idx, added = t.find(keys)
-        self.chars = grown(self.chars, n0, t.n)
-        self.flags = grown(self.flags, n0, t.n)
-        self.codes = grown(self.codes, n0, t.n)
-        self.ends = grown(self.ends, n0, t.n)
-        known = idx >= 0
-        if known.any():
-            same = np.empty(len(keys), np.uint8)
-            _core.fold_known_same(
-                uniq, uniq.dtype.itemsize, idx, self.text, self.ends[:n0], same
-            )
-            known &= same.view(bool)
-        miss = np.flatnonzero(~known)
-        if len(miss) == len(keys):
-            chars, flags, codes = _facts(uniq, name)
-        else:
-            hit = idx[known]
-            chars, flags = np.empty(len(keys), np.int64), np.empty(len(keys), np.uint8)
-            codes = np.empty(len(keys), np.uint8)
-            chars[known], flags[known], codes[known] = (
-                self.chars[hit], self.flags[hit], self.codes[hit]
-            )
-            chars[miss], flags[miss], codes[miss] = _facts(uniq[miss], name)
-        new = np.flatnonzero(idx < 0)[:added]  # the new values, in order, while there was room
-        if len(new):
-            self.chars[n0 : t.n] = chars[new]
-            self.flags[n0 : t.n] = flags[new]
-            self.codes[n0 : t.n] = codes[new]
-            self._keep(uniq[new], n0)
+        m = len(keys)
+        t.reserve(m)
+        cap = len(t.slots)
+        limit = max(n0, min(t.limit, len(t.keys), cap - cap // 4, n0 + m))
+        self.chars = grown(self.chars, n0, limit)
+        self.flags = grown(self.flags, n0, limit)
+        self.codes = grown(self.codes, n0, limit)
+        self.ends = grown(self.ends, n0, limit)
+        v = np.ascontiguousarray(uniq)
+        flat = v.view(np.uint8).reshape(-1)
+        k = np.ascontiguousarray(keys, np.uint64)
+        chars, flags = np.empty(m, np.int64), np.empty(m, np.uint8)
+        codes = np.empty(m, np.uint8)
+        flag = _pii.name_flags(name)
+        start, size = 0, n0
+        while True:
+            start, size = _core.fold_known_facts(
+                flat, v.dtype.itemsize, k, start, t.slots, t.keys, size, limit,
+                self.chars, self.flags, self.codes, self.text, self.ends, flag,
+                chars, flags, codes,
+            )  # fmt: skip
+            if start == m:
+                break
+            # the kept bytes have no room for value ``start``'s: more room, then on from it
+            at = int(self.ends[size - 1]) if size else 0
+            self.text = grown(self.text, at, max(at + len(v[start]), KNOWN_TEXT_MIN))
+        t.n = size
         return chars, flags, codes
-
-    def _keep(self, values: np.ndarray, n0: int) -> None:
-        """Keep the bytes of ``values`` (NUL padding dropped), known from index ``n0``:
-        room for them packed, so the kept bytes stay under ``budget`` plus one call's
-        distinct values (no new value joins once they pass it)."""
-        at = int(self.ends[n0 - 1]) if n0 else 0
-        need = int(np.char.str_len(values).sum())  # (str_len: without the NUL padding)
-        self.text = grown(self.text, at, at + need)
-        _core.fold_text_pack(values, values.dtype.itemsize, self.text, at, self.ends, n0)
-
-
-def _facts(values: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`pii.text_facts` of ``values``, and the PII codes of its candidates."""
-    chars, flags = _pii.text_facts(values)
-    codes = np.zeros(len(values), np.uint8)
-    cand = (flags & _pii.CANDIDATE) != 0
-    if cand.any():
-        codes[cand] = _pii.classify_codes(values[cand], name)
-    return chars, flags, codes
 
 
 def _finite(x: Any) -> Any:

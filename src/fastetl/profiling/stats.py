@@ -230,15 +230,19 @@ class KeyTable:
             _core.fold_known_keys(self.slots, keys, self.keys[:n], np.empty(n, np.int64), 0)
         self.keys = keys
 
+    def reserve(self, m: int) -> None:
+        """Slots for ``m`` keys more (up to ``limit`` in all)."""
+        cap = len(self.slots)
+        while self.n + m > cap - cap // 4 and cap - cap // 4 < self.limit:
+            cap *= 2
+        if cap > len(self.slots):
+            self._grow(cap)
+
     def find(self, keys: np.ndarray) -> tuple[np.ndarray, int]:
         """The index of each of ``keys`` (distinct uint64), -1 where it was not there;
         those not there are added in their order while there is room: the first
         ``added`` of the -1s (the rest did not fit: more than ``limit`` keys)."""
-        cap = len(self.slots)
-        while self.n + len(keys) > cap - cap // 4 and cap - cap // 4 < self.limit:
-            cap *= 2
-        if cap > len(self.slots):
-            self._grow(cap)
+        self.reserve(len(keys))
         idx = np.empty(len(keys), np.int64)
         n = _core.fold_known_keys(  # (keys[:limit]: room for no more than limit)
             self.slots, self.keys[: self.limit], np.ascontiguousarray(keys, np.uint64), idx, self.n
