@@ -685,3 +685,27 @@ def test_floats_rows_refuses_what_it_cannot_read():
         _core.fold_floats_rows(data, 8, off, code, div, [None, None], x, big)
     _core.fold_floats_rows(data, 8, off, code, div, [np.array([0, 1, 0], bool)], x, big)
     assert np.array_equal(np.isnan(x[:, 0]), [False, True, False]) and x[2, 0] == 2.0
+
+
+@given(
+    st.integers(2, 40),
+    st.integers(1, 300),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([0.0, 0.1, 0.9, 1.0]),
+)
+def test_corr_shift_equals_numpy_means_of_the_finite_values(k, n, seed, absent):
+    """The correlations' shift: numpy's expression, to the last bit (the sums it is the
+    mean of are taken in numpy's order); columns with no finite value (or whose sum
+    overflows) shift by 0."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, k)) * 10.0 ** rng.integers(-3, 300, size=k)
+    x[rng.random((n, k)) < absent] = np.nan
+    x[rng.random((n, k)) < absent / 10] = np.inf
+    x[rng.random((n, k)) < 0.05] = -0.0
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        fin = np.isfinite(x)
+        s = np.where(fin, x, 0).sum(0) / np.maximum(fin.sum(0), 1)
+    want = np.where(np.isfinite(s), s, 0.0)
+    got = np.empty(k)
+    _core.fold_corr_shift(np.ascontiguousarray(x).reshape(-1), k, got)
+    assert got.view(np.uint64).tolist() == want.view(np.uint64).tolist()

@@ -890,6 +890,39 @@ def fold_text_gather(text, offsets, lengths, Py_ssize_t width, out):
         PyBuffer_Release(&src)
 
 
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def fold_corr_shift(const double[::1] x, Py_ssize_t k, double[::1] out):
+    """The mean of each of the ``k`` columns of ``x`` (float64 rows of ``k`` values, C
+    order) over its finite values into ``out``, 0 where it has none (or the mean is not
+    finite): ``s = np.where(fin, x, 0).sum(0) / np.maximum(fin.sum(0), 1)``, then
+    ``np.where(np.isfinite(s), s, 0.0)`` -- the sums in row order from 0.0, as numpy
+    sums a C-order array over its rows when ``k > 1`` (one column numpy sums
+    pairwise).  Without the GIL."""
+    cdef Py_ssize_t rows, r, j
+    cdef double v
+    cdef int64_t *c
+    if k < 1 or x.shape[0] % k or out.shape[0] != k:
+        raise ValueError("x is not whole rows of k values, or out is not k values")
+    rows = x.shape[0] // k
+    c = <int64_t *>calloc(<size_t>k, sizeof(int64_t))
+    if c == NULL:
+        raise MemoryError()
+    with nogil:
+        for j in range(k):
+            out[j] = 0.0
+        for r in range(rows):
+            for j in range(k):
+                v = x[r * k + j]
+                if v - v == 0.0:  # finite: not NaN, not inf
+                    out[j] += v
+                    c[j] += 1
+        for j in range(k):
+            v = out[j] / <double>(c[j] if c[j] > 0 else 1)
+            out[j] = v if v - v == 0.0 else 0.0
+    free(c)
+
+
 def fold_corr(x, Py_ssize_t k, shift, out_n, out_sx, out_sxx, out_sxy):
     """Add the sums of Pearson correlations of the ``k`` columns of ``x`` (float64 rows
     of ``k`` values, C order; a value that is not finite is absent) less ``shift`` (``k``

@@ -753,12 +753,10 @@ class _Corr:
         (any value that is not finite is left out of the pairs it is in)."""
         if not len(x):
             return
-        if self.shift is None:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                fin = np.isfinite(x)
-                s = np.where(fin, x, 0).sum(0) / np.maximum(fin.sum(0), 1)
-            self.shift = np.where(np.isfinite(s), s, 0.0)
         x = np.ascontiguousarray(x, dtype=np.float64)
+        if self.shift is None:  # (each chunk's state: numpy's five passes cost more than
+            self.shift = np.empty(x.shape[1])  # the sums themselves)
+            _core.fold_corr_shift(x.reshape(-1), x.shape[1], self.shift)
         _core.fold_corr(x, x.shape[1], self.shift, self.n, self.sx, self.sxx, self.sxy)
 
     def merge(self, other: _Corr) -> None:
