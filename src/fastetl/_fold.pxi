@@ -283,6 +283,62 @@ def fold_known_keys(slots, known, keys, out, Py_ssize_t size):
         PyBuffer_Release(&bq)
 
 
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def fold_count_into(int32_t[::1] slots, uint64_t[::1] known, Py_ssize_t size,
+                    Py_ssize_t limit, const uint64_t[::1] keys, const int64_t[::1] counts,
+                    int64_t[::1] kept_counts, const uint8_t[::1] values,
+                    uint8_t[::1] kept_values, Py_ssize_t width, int64_t[::1] out_rest):
+    """Count distinct ``keys`` (well-mixed hashes), each ``counts`` times, into the set
+    kept across calls (``slots``, ``known``, ``size``: as :func:`fold_known_keys`): a
+    known key's count is added to ``kept_counts`` at its index; a new key joins while
+    ``size < limit``, its count and its value (the ``width`` bytes of ``values`` at its
+    place) kept at index ``size`` of ``kept_counts`` and ``kept_values``; the places of
+    the new keys that found no room are written to ``out_rest``.  Returns ``(size,
+    rests)``.  The GIL is released while counting."""
+    cdef Py_ssize_t n = keys.shape[0], cap = slots.shape[0], i, rests = 0
+    cdef uint64_t mask, s, k
+    cdef int32_t t
+    if (width < 1 or values.shape[0] != n * width or counts.shape[0] < n
+            or out_rest.shape[0] < n):
+        raise ValueError("keys, counts, values and out_rest do not hold the same keys")
+    if (cap < 1 or cap & (cap - 1) or cap > (1 << 30) or size < 0 or size > limit
+            or limit > cap - cap // 4 or limit > known.shape[0]
+            or limit > kept_counts.shape[0] or limit * width > kept_values.shape[0]):
+        raise ValueError("slots are not a power of two, or the kept arrays have no room")
+    mask = <uint64_t>(cap - 1)
+    with nogil:
+        for i in range(n):
+            if i + 16 < n:  # a key's slot asked for 16 keys ahead, its key and count 8
+                k = keys[i + 16]
+                fastetl_fold_prefetch(&slots[0] + ((k ^ (k >> 32)) & mask))
+            if i + 8 < n:
+                k = keys[i + 8]
+                t = slots[(k ^ (k >> 32)) & mask]
+                if t:
+                    fastetl_fold_prefetch(&known[0] + t - 1)
+                    fastetl_fold_prefetch(&kept_counts[0] + t - 1)
+            k = keys[i]
+            s = (k ^ (k >> 32)) & mask
+            while True:
+                t = slots[s]
+                if t == 0 or known[t - 1] == k:
+                    break
+                s = (s + 1) & mask
+            if t:
+                kept_counts[t - 1] += counts[i]
+            elif size < limit:
+                slots[s] = <int32_t>(size + 1)
+                known[size] = k
+                kept_counts[size] = counts[i]
+                memcpy(&kept_values[0] + size * width, &values[0] + i * width, <size_t>width)
+                size += 1
+            else:
+                out_rest[rests] = i
+                rests += 1
+    return size, rests
+
+
 def fold_count_int64(values, Py_ssize_t limit, out_keys, out_counts):
     """Count equal int64 ``values`` in an open-addressing table of at most ``limit``
     distinct ones: writes them in order of first appearance to ``out_keys`` and how

@@ -815,19 +815,25 @@ class ValueCounts:
             self._table = KeyTable(self.exact_limit)
         t = self._table
         n0 = t.n
-        idx, added = t.find(h)
-        self._tc = grown(self._tc, n0, t.n)
+        t.reserve(len(h))
+        cap = len(t.slots)
+        limit = max(n0, min(t.limit, len(t.keys), cap - cap // 4, n0 + len(h)))
+        self._tc = grown(self._tc, n0, limit)
         if self._tv is None:
-            self._tv = np.empty(t.n, v.dtype)
+            self._tv = np.empty(limit, v.dtype)
         elif self._tv.dtype != v.dtype:  # (a wider text payload: all at the widest)
             self._tv = self._tv.astype(np.promote_types(self._tv.dtype, v.dtype))
-        self._tv = grown(self._tv, n0, t.n)
-        hit = idx >= 0
-        self._tc[idx[hit]] += c[hit]
-        miss = np.flatnonzero(~hit)
-        new, rest = miss[:added], miss[added:]
-        self._tc[n0 : t.n] = c[new]
-        self._tv[n0 : t.n] = v[new]
+        self._tv = grown(self._tv, n0, limit)
+        # one compiled pass: known keys' counts added, new ones kept while there is room
+        vb = np.ascontiguousarray(v, dtype=self._tv.dtype)
+        width = vb.dtype.itemsize
+        out_rest = np.empty(len(h), np.int64)
+        t.n, rests = _core.fold_count_into(
+            t.slots, t.keys, n0, limit, np.ascontiguousarray(h, np.uint64),
+            np.ascontiguousarray(c, np.int64), self._tc, vb.view(np.uint8).reshape(-1),
+            self._tv.view(np.uint8).reshape(-1), width, out_rest,
+        )  # fmt: skip
+        rest = out_rest[:rests]
         self._dirty = True
         if len(rest):  # past the bound: the set becomes the summary
             n = t.n
