@@ -190,9 +190,7 @@ class _Known:
         if n0 and int(self.ends[n0 - 1]) >= self.budget:
             t.limit = n0  # the kept bytes are full: no more values join
         m = len(keys)
-        t.reserve(m)
-        cap = len(t.slots)
-        limit = max(n0, min(t.limit, len(t.keys), cap - cap // 4, n0 + m))
+        limit = t.room(m)
         self.chars = grown(self.chars, n0, limit)
         self.flags = grown(self.flags, n0, limit)
         self.codes = grown(self.codes, n0, limit)
