@@ -122,7 +122,7 @@ def fold_sort64(keys: _Buf, signed: bool, order: _Buf | None = None) -> None: ..
 def fold_bytes_extremes(data: _Buf, size: int) -> tuple[int, int]: ...
 def fold_known_facts(
     values: _Buf, width: int, keys: _Buf, start: int, slots: _Buf, known: _Buf, size: int,
-    limit: int, kchars: _Buf, kflags: _Buf, kcodes: _Buf, text: _Buf, ends: _Buf,
+    limit: int, kept: _Buf, text: _Buf, ends: _Buf,
     pii_flags: int, out_chars: _Buf, out_flags: _Buf, out_codes: _Buf,
 ) -> tuple[int, int]: ...
 

@@ -1260,16 +1260,17 @@ cdef inline bint _same_padded(const char *v, Py_ssize_t width, const char *t,
 @cython.wraparound(False)
 def fold_known_facts(const uint8_t[::1] values, Py_ssize_t width, const uint64_t[::1] keys,
                      Py_ssize_t start, int32_t[::1] slots, uint64_t[::1] known,
-                     Py_ssize_t size, Py_ssize_t limit, int32_t[::1] kchars,
-                     uint8_t[::1] kflags, uint8_t[::1] kcodes, uint8_t[::1] text,
+                     Py_ssize_t size, Py_ssize_t limit, int64_t[::1] kept,
+                     uint8_t[::1] text,
                      int64_t[::1] ends, int pii_flags, int64_t[::1] out_chars,
                      uint8_t[::1] out_flags, uint8_t[::1] out_codes):
     """The text facts of distinct ``width``-byte values (numpy ``S``) hashing to distinct
     ``keys``, from value ``start`` on, in one pass: each key looked up in the set kept
     across calls (``slots``, ``known``, ``size``: as :func:`fold_known_keys`); a known
     key whose kept value (``text`` from ``ends[j - 1]`` to ``ends[j]``, then NUL
-    padding) is this value gives its kept characters, flags and PII code (``kchars``,
-    ``kflags``, ``kcodes``); any other value's are computed (as
+    padding) is this value gives its kept characters, flags and PII code (``kept``:
+    ``chars | flags << 32 | code << 40``, one word a value: one cache line to fetch);
+    any other value's are computed (as
     :func:`fold_text_facts`, and :func:`fold_pii_codes` for a candidate, 0 otherwise;
     ``pii_flags`` as its ``flags``).  A new key joins the set while ``size < limit``,
     its facts and its bytes (without the padding) kept.  Writes each value's facts to
@@ -1282,6 +1283,7 @@ def fold_known_facts(const uint8_t[::1] values, Py_ssize_t width, const uint64_t
     cdef uint64_t mask, s, k
     cdef int32_t t
     cdef uint8_t f
+    cdef int64_t w
     cdef const uint8_t *row
     cdef uint8_t *tx
     cdef int phone = pii_flags & 1, cep = (pii_flags >> 1) & 1
@@ -1289,8 +1291,8 @@ def fold_known_facts(const uint8_t[::1] values, Py_ssize_t width, const uint64_t
             or out_flags.shape[0] < n or out_codes.shape[0] < n or start < 0 or start > n):
         raise ValueError("values, keys and the outputs do not hold the same values")
     if (cap < 1 or cap & (cap - 1) or cap > (1 << 30) or size < 0 or size > limit
-            or limit > cap - cap // 4 or limit > known.shape[0] or limit > kchars.shape[0]
-            or limit > kflags.shape[0] or limit > kcodes.shape[0] or limit > ends.shape[0]):
+            or limit > cap - cap // 4 or limit > known.shape[0] or limit > kept.shape[0]
+            or limit > ends.shape[0]):
         raise ValueError("slots are not a power of two, or the kept arrays have no room")
     at = ends[size - 1] if size else 0
     if at < 0 or at > text.shape[0]:
@@ -1309,7 +1311,10 @@ def fold_known_facts(const uint8_t[::1] values, Py_ssize_t width, const uint64_t
                 t = slots[(k ^ (k >> 32)) & mask]
                 if t:
                     fastetl_fold_prefetch(&known[0] + t - 1)
+                    fastetl_fold_prefetch(&kept[0] + t - 1)
                     fastetl_fold_prefetch(&ends[0] + t - 1)
+                    if t > 1:
+                        fastetl_fold_prefetch(&ends[0] + t - 2)
             if i + 4 < n and tx != NULL:
                 k = keys[i + 4]
                 t = slots[(k ^ (k >> 32)) & mask]
@@ -1332,9 +1337,10 @@ def fold_known_facts(const uint8_t[::1] values, Py_ssize_t width, const uint64_t
                 b = ends[j]
                 if b - a == ln and _same_padded(<const char *>row, width,
                                                <const char *>tx + a, ln):
-                    out_chars[i] = kchars[j]
-                    out_flags[i] = kflags[j]
-                    out_codes[i] = kcodes[j]
+                    w = kept[j]
+                    out_chars[i] = <uint32_t>w
+                    out_flags[i] = <uint8_t>((w >> 32) & 0xFF)
+                    out_codes[i] = <uint8_t>((w >> 40) & 0xFF)
                     continue
             elif size < limit and at + ln > text.shape[0]:
                 stop = i
@@ -1346,9 +1352,8 @@ def fold_known_facts(const uint8_t[::1] values, Py_ssize_t width, const uint64_t
             if t == 0 and size < limit:
                 slots[s] = <int32_t>(size + 1)
                 known[size] = k
-                kchars[size] = <int32_t>out_chars[i]
-                kflags[size] = f
-                kcodes[size] = out_codes[i]
+                kept[size] = <int64_t><uint32_t>out_chars[i] | (<int64_t>f << 32) | (
+                    <int64_t>out_codes[i] << 40)
                 if ln:
                     memcpy(tx + at, row, <size_t>ln)
                 at += ln

@@ -159,9 +159,7 @@ class _Known:
     def __init__(self, limit: int, budget: int = KNOWN_BYTES) -> None:
         self.table = KeyTable(limit)
         self.budget = budget
-        self.chars = np.empty(0, np.int32)
-        self.flags = np.empty(0, np.uint8)
-        self.codes = np.empty(0, np.uint8)
+        self.kept = np.empty(0, np.int64)  # chars | flags << 32 | PII code << 40, a value
         self.text = np.empty(0, np.uint8)  # the kept values' bytes, one after another
         self.ends = np.empty(0, np.int64)  # where each kept value's bytes end in text
 
@@ -191,9 +189,7 @@ class _Known:
             t.limit = n0  # the kept bytes are full: no more values join
         m = len(keys)
         limit = t.room(m)
-        self.chars = grown(self.chars, n0, limit)
-        self.flags = grown(self.flags, n0, limit)
-        self.codes = grown(self.codes, n0, limit)
+        self.kept = grown(self.kept, n0, limit)
         self.ends = grown(self.ends, n0, limit)
         v = np.ascontiguousarray(uniq)
         flat = v.view(np.uint8).reshape(-1)
@@ -205,7 +201,7 @@ class _Known:
         while True:
             start, size = _core.fold_known_facts(
                 flat, v.dtype.itemsize, k, start, t.slots, t.keys, size, limit,
-                self.chars, self.flags, self.codes, self.text, self.ends, flag,
+                self.kept, self.text, self.ends, flag,
                 chars, flags, codes,
             )  # fmt: skip
             if start == m:
