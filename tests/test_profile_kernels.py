@@ -709,3 +709,23 @@ def test_corr_shift_equals_numpy_means_of_the_finite_values(k, n, seed, absent):
     got = np.empty(k)
     _core.fold_corr_shift(np.ascontiguousarray(x).reshape(-1), k, got)
     assert got.view(np.uint64).tolist() == want.view(np.uint64).tolist()
+
+
+@given(st.integers(0, 200), st.integers(0, 2**32 - 1))
+def test_text_tally_equals_numpy_sums(n, seed):
+    """A text column's lengths, look-alikes and PII kinds from its distinct values'
+    facts, each counted ``counts`` times: numpy's sums, min, max and bincount."""
+    rng = np.random.default_rng(seed)
+    chars = rng.integers(0, 300, n).astype(np.int64)
+    flags = rng.integers(0, 32, n).astype(np.uint8)
+    codes = rng.choice(np.array([0, 1, 2, 5, 9, 255], np.uint8), n)
+    counts = rng.integers(1, 1000, n).astype(np.int64)
+    out = np.empty(_core.TEXT_TALLY, np.int64)
+    _core.fold_text_tally(chars, flags, codes, counts, out)
+    cand = (flags & 16) != 0
+    lo, hi = (int(chars.min()), int(chars.max())) if n else (0, 0)
+    assert out[:4].tolist() == [int(counts.sum()), int((chars * counts).sum()), lo, hi]
+    assert out[4:8].tolist() == [int(counts[(flags & (1 << i)) != 0].sum()) for i in range(4)]
+    assert out[8] == counts[~cand].sum()
+    want = np.bincount(codes[cand], weights=counts[cand], minlength=256).astype(np.int64)
+    assert out[9:].tolist() == want.tolist()

@@ -114,6 +114,9 @@ def fold_corr_shift(x: _Buf, k: int, out: _Buf) -> None: ...
 def fold_corr(
     x: _Buf, k: int, shift: _Buf, out_n: _Buf, out_sx: _Buf, out_sxx: _Buf, out_sxy: _Buf
 ) -> None: ...
+TEXT_TALLY: int
+
+def fold_text_tally(chars: _Buf, flags: _Buf, codes: _Buf, counts: _Buf, out: _Buf) -> None: ...
 def fold_floats_rows(
     data: _Buf, stride: int, offsets: _Buf, codes: _Buf, divs: _Buf,
     nulls: list[_Buf | None], out: _Buf, big: _Buf,

@@ -1362,6 +1362,54 @@ def fold_known_facts(const uint8_t[::1] values, Py_ssize_t width, const uint64_t
     return stop, size
 
 
+TEXT_TALLY = 9 + 256  # fold_text_tally's out: lengths (4), looks (4), not candidates, codes
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def fold_text_tally(const int64_t[::1] chars, const uint8_t[::1] flags,
+                    const uint8_t[::1] codes, const int64_t[::1] counts, int64_t[::1] out):
+    """What a text column's distinct values (their ``chars``, ``flags`` and PII ``codes``,
+    as :func:`fold_known_facts` gives them) add to its profile, each ``counts`` times, into
+    ``out`` (int64, :data:`TEXT_TALLY`): the values, their characters, the fewest and
+    most characters of a value (0 and 0 for none), the values with flag bit ``i`` set
+    (``4 + i``, ``i < 4``: the look-alikes), those that are not PII candidates (8), and
+    the candidates with PII code ``c`` (``9 + c``).  Without the GIL."""
+    cdef Py_ssize_t n = chars.shape[0], i
+    cdef int64_t c, w, lo = 0, hi = 0
+    cdef uint8_t f
+    if flags.shape[0] != n or codes.shape[0] != n or counts.shape[0] != n or (
+            out.shape[0] != TEXT_TALLY):
+        raise ValueError("chars, flags, codes and counts differ, or out is not TEXT_TALLY")
+    with nogil:
+        for i in range(out.shape[0]):
+            out[i] = 0
+        for i in range(n):
+            c = chars[i]
+            w = counts[i]
+            f = flags[i]
+            if i == 0 or c < lo:
+                lo = c
+            if i == 0 or c > hi:
+                hi = c
+            out[0] += w
+            out[1] += c * w
+            if f & 1:
+                out[4] += w
+            if f & 2:
+                out[5] += w
+            if f & 4:
+                out[6] += w
+            if f & 8:
+                out[7] += w
+            if f & 16:
+                out[9 + codes[i]] += w
+            else:
+                out[8] += w
+        out[2] = lo
+        out[3] = hi
+
+
 def fold_floats_rows(data, Py_ssize_t stride, offsets, codes, divs, nulls, out, big):
     """Write ``k`` numeric fields of ``n`` records as float64 rows of ``out`` (``n * k``
     float64, C order), in one pass over the records (each record's bytes read once):

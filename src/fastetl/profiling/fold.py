@@ -355,7 +355,6 @@ class ColumnState:
         lo, hi = bytes_extremes(uniq)
         self.text_min = lo if self.text_min is None else min(self.text_min, lo)
         self.text_max = hi if self.text_max is None else max(self.text_max, hi)
-        codes = None
         if keys is not None and self.known is not None:  # ``keys``: the values' hashes
             per = self.known.__dict__.setdefault("columns", {})
             if self.name not in per:
@@ -363,14 +362,30 @@ class ColumnState:
             chars, flags, codes = per[self.name].facts(keys, uniq, self.name)
         else:
             chars, flags = _pii.text_facts(uniq)  # every distinct value's, in compiled code
-        self._lengths(chars, counts)
-        weights = counts.astype(np.float64)
+            codes = np.zeros(len(uniq), np.uint8)
+            cand = (flags & _pii.CANDIDATE) != 0
+            codes[cand] = _pii.classify_codes(uniq[cand], self.name)
+        # the lengths, look-alikes and PII kinds the values add: one compiled pass
+        counts = np.ascontiguousarray(counts, np.int64)
+        t = np.empty(_core.TEXT_TALLY, np.int64)
+        _core.fold_text_tally(chars, flags, codes, counts, t)
+        if len(chars):
+            self.len_n += int(t[0])
+            self.len_sum += int(t[1])
+            lo, hi = int(t[2]), int(t[3])
+            self.len_min = lo if self.len_min is None else min(self.len_min, lo)
+            self.len_max = hi if self.len_max is None else max(self.len_max, hi)
         for i, what in enumerate(_pii.LOOKS):
-            m = (flags & (1 << i)) != 0
-            self.looks[what] = self.looks.get(what, 0.0) + float(weights[m].sum())
-        cand = (flags & _pii.CANDIDATE) != 0
-        self.pii_checked += float(weights[~cand].sum())  # not candidates: no kind
-        self._pii(uniq[cand], weights[cand], codes=None if codes is None else codes[cand])
+            self.looks[what] = self.looks.get(what, 0.0) + float(t[4 + i])
+        self.pii_checked += float(t[8])  # not candidates: no kind
+        per_code = t[9:]
+        if not per_code.any():
+            return
+        if per_code[_pii.ASK]:  # left to the Python validators (at most pii_cap a block)
+            ask = codes == _pii.ASK
+            self._pii_python(uniq[ask], counts[ask].astype(np.float64), False)
+        self.pii_checked += float(per_code.sum() - per_code[_pii.ASK])
+        self._kinds(per_code, uniq, codes, False)
 
     def _lengths(self, lens: np.ndarray, counts: np.ndarray) -> None:
         if not len(lens):
@@ -403,7 +418,14 @@ class ColumnState:
             values, weights, codes = values[keep], weights[keep], codes[keep]
         self.pii_checked += float(weights.sum())
         per_kind = np.bincount(codes, weights=weights, minlength=len(_pii.KINDS) + 1)
-        for i in np.flatnonzero(per_kind[1:]).tolist():
+        self._kinds(per_kind, values, codes, ints)
+
+    def _kinds(
+        self, per_kind: np.ndarray, values: np.ndarray, codes: np.ndarray, ints: bool
+    ) -> None:
+        """Count the values of each kind (``per_kind[1 + i]`` of ``pii.KINDS[i]``) and keep
+        up to three masked examples of it: the first ``values`` whose ``codes`` say it."""
+        for i in np.flatnonzero(per_kind[1 : len(_pii.KINDS) + 1]).tolist():
             kind = _pii.KINDS[i]
             self.pii_counts[kind] = self.pii_counts.get(kind, 0.0) + float(per_kind[i + 1])
             ex = self.pii_examples.setdefault(kind, [])
