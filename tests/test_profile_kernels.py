@@ -602,23 +602,6 @@ def test_known_facts_keep_no_more_bytes_than_their_budget():
     assert bytes(known.text[: known.ends[known.n - 1]]) == b"".join(values[:20].tolist())
 
 
-@given(st.lists(st.binary(max_size=20).map(lambda b: b.rstrip(b"\0")), max_size=50),
-       st.integers(0, 9))  # fmt: skip
-def test_text_pack_equals_the_values_joined(values, at):
-    """The kept values' bytes: each value without its NUL padding, one after another from
-    ``at``, and where each ends (Python's join and running lengths)."""
-    a = np.array(values, dtype="S20")
-    text = np.zeros(at + a.nbytes, np.uint8)
-    ends = np.full(len(a) + 2, -1, np.int64)
-    end = _core.fold_text_pack(a, 20, text, at, ends, 2)
-    joined = b"".join(a.tolist())
-    assert end == at + len(joined) and bytes(text[at:end]) == joined
-    assert ends[2:].tolist() == [at + len(b"".join(a.tolist()[: i + 1])) for i in range(len(a))]
-    if joined:  # one byte short: refused
-        with pytest.raises(ValueError):
-            _core.fold_text_pack(a, 20, np.zeros(at + len(joined) - 1, np.uint8), at, ends, 2)
-
-
 _FLOAT_FIELDS = {  # a numeric column's type -> its stored dtype
     "int8": "i1", "int16": "i2", "int32": "i4", "int64": "i8", "uint8": "u1",
     "uint16": "u2", "uint32": "u4", "uint64": "u8", "float32": "f4", "float64": "f8",
@@ -702,3 +685,47 @@ def test_floats_rows_refuses_what_it_cannot_read():
         _core.fold_floats_rows(data, 8, off, code, div, [None, None], x, big)
     _core.fold_floats_rows(data, 8, off, code, div, [np.array([0, 1, 0], bool)], x, big)
     assert np.array_equal(np.isnan(x[:, 0]), [False, True, False]) and x[2, 0] == 2.0
+
+
+@given(
+    st.integers(2, 40),
+    st.integers(1, 300),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([0.0, 0.1, 0.9, 1.0]),
+)
+def test_corr_shift_equals_numpy_means_of_the_finite_values(k, n, seed, absent):
+    """The correlations' shift: numpy's expression, to the last bit (the sums it is the
+    mean of are taken in numpy's order); columns with no finite value (or whose sum
+    overflows) shift by 0."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, k)) * 10.0 ** rng.integers(-3, 300, size=k)
+    x[rng.random((n, k)) < absent] = np.nan
+    x[rng.random((n, k)) < absent / 10] = np.inf
+    x[rng.random((n, k)) < 0.05] = -0.0
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        fin = np.isfinite(x)
+        s = np.where(fin, x, 0).sum(0) / np.maximum(fin.sum(0), 1)
+    want = np.where(np.isfinite(s), s, 0.0)
+    got = np.empty(k)
+    _core.fold_corr_shift(np.ascontiguousarray(x).reshape(-1), k, got)
+    assert got.view(np.uint64).tolist() == want.view(np.uint64).tolist()
+
+
+@given(st.integers(0, 200), st.integers(0, 2**32 - 1))
+def test_text_tally_equals_numpy_sums(n, seed):
+    """A text column's lengths, look-alikes and PII kinds from its distinct values'
+    facts, each counted ``counts`` times: numpy's sums, min, max and bincount."""
+    rng = np.random.default_rng(seed)
+    chars = rng.integers(0, 300, n).astype(np.int64)
+    flags = rng.integers(0, 32, n).astype(np.uint8)
+    codes = rng.choice(np.array([0, 1, 2, 5, 9, 255], np.uint8), n)
+    counts = rng.integers(1, 1000, n).astype(np.int64)
+    out = np.empty(_core.TEXT_TALLY, np.int64)
+    _core.fold_text_tally(chars, flags, codes, counts, out)
+    cand = (flags & 16) != 0
+    lo, hi = (int(chars.min()), int(chars.max())) if n else (0, 0)
+    assert out[:4].tolist() == [int(counts.sum()), int((chars * counts).sum()), lo, hi]
+    assert out[4:8].tolist() == [int(counts[(flags & (1 << i)) != 0].sum()) for i in range(4)]
+    assert out[8] == counts[~cand].sum()
+    want = np.bincount(codes[cand], weights=counts[cand], minlength=256).astype(np.int64)
+    assert out[9:].tolist() == want.tolist()

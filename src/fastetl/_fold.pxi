@@ -283,6 +283,62 @@ def fold_known_keys(slots, known, keys, out, Py_ssize_t size):
         PyBuffer_Release(&bq)
 
 
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def fold_count_into(int32_t[::1] slots, uint64_t[::1] known, Py_ssize_t size,
+                    Py_ssize_t limit, const uint64_t[::1] keys, const int64_t[::1] counts,
+                    int64_t[::1] kept_counts, const uint8_t[::1] values,
+                    uint8_t[::1] kept_values, Py_ssize_t width, int64_t[::1] out_rest):
+    """Count distinct ``keys`` (well-mixed hashes), each ``counts`` times, into the set
+    kept across calls (``slots``, ``known``, ``size``: as :func:`fold_known_keys`): a
+    known key's count is added to ``kept_counts`` at its index; a new key joins while
+    ``size < limit``, its count and its value (the ``width`` bytes of ``values`` at its
+    place) kept at index ``size`` of ``kept_counts`` and ``kept_values``; the places of
+    the new keys that found no room are written to ``out_rest``.  Returns ``(size,
+    rests)``.  The GIL is released while counting."""
+    cdef Py_ssize_t n = keys.shape[0], cap = slots.shape[0], i, rests = 0
+    cdef uint64_t mask, s, k
+    cdef int32_t t
+    if (width < 1 or values.shape[0] != n * width or counts.shape[0] < n
+            or out_rest.shape[0] < n):
+        raise ValueError("keys, counts, values and out_rest do not hold the same keys")
+    if (cap < 1 or cap & (cap - 1) or cap > (1 << 30) or size < 0 or size > limit
+            or limit > cap - cap // 4 or limit > known.shape[0]
+            or limit > kept_counts.shape[0] or limit * width > kept_values.shape[0]):
+        raise ValueError("slots are not a power of two, or the kept arrays have no room")
+    mask = <uint64_t>(cap - 1)
+    with nogil:
+        for i in range(n):
+            if i + 16 < n:  # a key's slot asked for 16 keys ahead, its key and count 8
+                k = keys[i + 16]
+                fastetl_fold_prefetch(&slots[0] + ((k ^ (k >> 32)) & mask))
+            if i + 8 < n:
+                k = keys[i + 8]
+                t = slots[(k ^ (k >> 32)) & mask]
+                if t:
+                    fastetl_fold_prefetch(&known[0] + t - 1)
+                    fastetl_fold_prefetch(&kept_counts[0] + t - 1)
+            k = keys[i]
+            s = (k ^ (k >> 32)) & mask
+            while True:
+                t = slots[s]
+                if t == 0 or known[t - 1] == k:
+                    break
+                s = (s + 1) & mask
+            if t:
+                kept_counts[t - 1] += counts[i]
+            elif size < limit:
+                slots[s] = <int32_t>(size + 1)
+                known[size] = k
+                kept_counts[size] = counts[i]
+                memcpy(&kept_values[0] + size * width, &values[0] + i * width, <size_t>width)
+                size += 1
+            else:
+                out_rest[rests] = i
+                rests += 1
+    return size, rests
+
+
 def fold_count_int64(values, Py_ssize_t limit, out_keys, out_counts):
     """Count equal int64 ``values`` in an open-addressing table of at most ``limit``
     distinct ones: writes them in order of first appearance to ``out_keys`` and how
@@ -414,6 +470,38 @@ def fold_text_classes(data, Py_ssize_t size, out):
         PyBuffer_Release(&src)
 
 
+cdef inline uint8_t _value_facts(const uint8_t *row, Py_ssize_t size,
+                                 int64_t *chars) noexcept nogil:
+    """One ``size``-byte value's UTF-8 characters (into ``chars``) and flags (returned),
+    as fold_text_facts gives them."""
+    cdef int64_t c[12]
+    cdef int64_t ln, d, a, other, sign, seps
+    cdef int integer, two_seps
+    cdef uint8_t f
+    _text_counts(row, size, c)
+    chars[0] = c[1]
+    ln, d, a = c[0], c[2], c[3]
+    other = ln - d
+    sign = c[6] + c[9]
+    seps = c[5]
+    two_seps = c[6] == 2 or c[8] == 2
+    integer = d > 0 and other <= 1 and other == sign
+    f = 1 if integer else 0
+    if d > 0 and seps == 1 and other - seps <= 1 and not integer:
+        f |= 2
+    if d == 8 and ln == 10 and two_seps:
+        f |= 4
+    if d >= 12 and c[7] >= 1 and two_seps:
+        f |= 8
+    if ((c[4] == 1 and c[10] == 0 and ln >= 6)  # email
+            or (c[7] >= 2 and c[10] == 0)  # ipv6
+            or (8 <= d <= 19 and a == 0 and not (d == 8 and two_seps))
+            or (c[5] == 3 and 4 <= d <= 12 and ln == d + 3)  # ipv4
+            or (a >= 2 and d >= 8 and 15 <= ln <= 42)):  # iban
+        f |= 16
+    return f
+
+
 def fold_text_facts(data, Py_ssize_t size, out_chars, out_flags):
     """Per ``size``-byte value of ``data`` (numpy ``S``), its UTF-8 characters into
     ``out_chars`` (int64) and flags into ``out_flags`` (uint8): 1, 2, 4, 8 when it
@@ -423,12 +511,8 @@ def fold_text_facts(data, Py_ssize_t size, out_chars, out_flags):
     counts.  The GIL is released while counting."""
     cdef Py_buffer src, dc, df
     cdef Py_ssize_t n, i
-    cdef int64_t c[12]
-    cdef int64_t ln, d, a, other, sign, seps
-    cdef int integer, two_seps
     cdef int64_t *oc
     cdef uint8_t *of
-    cdef uint8_t f
     if size < 1:
         raise ValueError("size must be at least 1 byte")
     _fold_buffers(data, &src, out_chars, &dc)
@@ -442,28 +526,7 @@ def fold_text_facts(data, Py_ssize_t size, out_chars, out_flags):
             of = <uint8_t *>df.buf
             with nogil:
                 for i in range(n):
-                    _text_counts(<const uint8_t *>src.buf + i * size, size, c)
-                    oc[i] = c[1]
-                    ln, d, a = c[0], c[2], c[3]
-                    other = ln - d
-                    sign = c[6] + c[9]
-                    seps = c[5]
-                    two_seps = c[6] == 2 or c[8] == 2
-                    integer = d > 0 and other <= 1 and other == sign
-                    f = 1 if integer else 0
-                    if d > 0 and seps == 1 and other - seps <= 1 and not integer:
-                        f |= 2
-                    if d == 8 and ln == 10 and two_seps:
-                        f |= 4
-                    if d >= 12 and c[7] >= 1 and two_seps:
-                        f |= 8
-                    if ((c[4] == 1 and c[10] == 0 and ln >= 6)  # email
-                            or (c[7] >= 2 and c[10] == 0)  # ipv6
-                            or (8 <= d <= 19 and a == 0 and not (d == 8 and two_seps))
-                            or (c[5] == 3 and 4 <= d <= 12 and ln == d + 3)  # ipv4
-                            or (a >= 2 and d >= 8 and 15 <= ln <= 42)):  # iban
-                        f |= 16
-                    of[i] = f
+                    of[i] = _value_facts(<const uint8_t *>src.buf + i * size, size, oc + i)
         finally:
             PyBuffer_Release(&df)
     finally:
@@ -883,6 +946,39 @@ def fold_text_gather(text, offsets, lengths, Py_ssize_t width, out):
         PyBuffer_Release(&src)
 
 
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def fold_corr_shift(const double[::1] x, Py_ssize_t k, double[::1] out):
+    """The mean of each of the ``k`` columns of ``x`` (float64 rows of ``k`` values, C
+    order) over its finite values into ``out``, 0 where it has none (or the mean is not
+    finite): ``s = np.where(fin, x, 0).sum(0) / np.maximum(fin.sum(0), 1)``, then
+    ``np.where(np.isfinite(s), s, 0.0)`` -- the sums in row order from 0.0, as numpy
+    sums a C-order array over its rows when ``k > 1`` (one column numpy sums
+    pairwise).  Without the GIL."""
+    cdef Py_ssize_t rows, r, j
+    cdef double v
+    cdef int64_t *c
+    if k < 1 or x.shape[0] % k or out.shape[0] != k:
+        raise ValueError("x is not whole rows of k values, or out is not k values")
+    rows = x.shape[0] // k
+    c = <int64_t *>calloc(<size_t>k, sizeof(int64_t))
+    if c == NULL:
+        raise MemoryError()
+    with nogil:
+        for j in range(k):
+            out[j] = 0.0
+        for r in range(rows):
+            for j in range(k):
+                v = x[r * k + j]
+                if v - v == 0.0:  # finite: not NaN, not inf
+                    out[j] += v
+                    c[j] += 1
+        for j in range(k):
+            v = out[j] / <double>(c[j] if c[j] > 0 else 1)
+            out[j] = v if v - v == 0.0 else 0.0
+    free(c)
+
+
 def fold_corr(x, Py_ssize_t k, shift, out_n, out_sx, out_sxx, out_sxy):
     """Add the sums of Pearson correlations of the ``k`` columns of ``x`` (float64 rows
     of ``k`` values, C order; a value that is not finite is absent) less ``shift`` (``k``
@@ -1160,123 +1256,158 @@ cdef inline bint _same_padded(const char *v, Py_ssize_t width, const char *t,
     return True
 
 
-def fold_known_same(values, Py_ssize_t width, idx, text, ends, out):
-    """Is each ``width``-byte value of ``values`` (numpy ``S``) the one kept at its
-    ``idx`` (int64; < 0: not looked for, 1 is written)?  Kept value ``j`` is the bytes
-    of ``text`` from ``ends[j - 1]`` (0 for the first) to ``ends[j]`` (int64): the same
-    value when the bytes match and the rest of the ``width`` bytes are NUL padding.
-    Writes 1 (the same) or 0 (another value under the same hash) into ``out`` (uint8).
-    The GIL is released while comparing."""
-    cdef Py_buffer bv, bi, bt, be, bo
-    cdef Py_ssize_t n, i, m, tl
-    cdef int64_t j, a, b
-    cdef const char *v
-    cdef const int64_t *ix
-    cdef const char *tx
-    cdef const int64_t *en
-    cdef uint8_t *o
-    cdef bint bad = False
-    if width < 1:
-        raise ValueError("width must be at least 1 byte")
-    _fold_buffers(values, &bv, out, &bo)
-    try:
-        PyObject_GetBuffer(idx, &bi, PyBUF_SIMPLE)
-        try:
-            PyObject_GetBuffer(text, &bt, PyBUF_SIMPLE)
-            try:
-                PyObject_GetBuffer(ends, &be, PyBUF_SIMPLE)
-                try:
-                    n = bi.len // 8
-                    m = be.len // 8
-                    tl = bt.len
-                    if bv.len != n * width or bo.len < n:
-                        raise ValueError("values, idx and out do not hold the same values")
-                    v = <const char *>bv.buf
-                    ix = <const int64_t *>bi.buf
-                    tx = <const char *>bt.buf
-                    en = <const int64_t *>be.buf
-                    o = <uint8_t *>bo.buf
-                    with nogil:
-                        for i in range(n):
-                            # the kept values lie anywhere: ask for an end 16 values ahead,
-                            # the bytes it points to 8 ahead (~6x faster on 12,000 values)
-                            if i + 16 < n and 0 < ix[i + 16] < m:
-                                fastetl_fold_prefetch(en + ix[i + 16] - 1)
-                            if i + 8 < n and 0 < ix[i + 8] <= m:
-                                fastetl_fold_prefetch(tx + en[ix[i + 8] - 1])
-                            j = ix[i]
-                            if j < 0:
-                                o[i] = 1
-                                continue
-                            if j >= m:  # (before reading en: j - 1 may lie past it too)
-                                bad = True
-                                break
-                            a = en[j - 1] if j > 0 else 0
-                            b = en[j]
-                            if a < 0 or b < a or b > tl:
-                                bad = True
-                                break
-                            o[i] = b - a <= width and _same_padded(
-                                v + i * width, width, tx + a, b - a)
-                    if bad:
-                        raise ValueError("an index or an end lies past the kept values")
-                finally:
-                    PyBuffer_Release(&be)
-            finally:
-                PyBuffer_Release(&bt)
-        finally:
-            PyBuffer_Release(&bi)
-    finally:
-        PyBuffer_Release(&bo)
-        PyBuffer_Release(&bv)
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def fold_known_facts(const uint8_t[::1] values, Py_ssize_t width, const uint64_t[::1] keys,
+                     Py_ssize_t start, int32_t[::1] slots, uint64_t[::1] known,
+                     Py_ssize_t size, Py_ssize_t limit, int64_t[::1] kept,
+                     uint8_t[::1] text,
+                     int64_t[::1] ends, int pii_flags, int64_t[::1] out_chars,
+                     uint8_t[::1] out_flags, uint8_t[::1] out_codes):
+    """The text facts of distinct ``width``-byte values (numpy ``S``) hashing to distinct
+    ``keys``, from value ``start`` on, in one pass: each key looked up in the set kept
+    across calls (``slots``, ``known``, ``size``: as :func:`fold_known_keys`); a known
+    key whose kept value (``text`` from ``ends[j - 1]`` to ``ends[j]``, then NUL
+    padding) is this value gives its kept characters, flags and PII code (``kept``:
+    ``chars | flags << 32 | code << 40``, one word a value: one cache line to fetch);
+    any other value's are computed (as
+    :func:`fold_text_facts`, and :func:`fold_pii_codes` for a candidate, 0 otherwise;
+    ``pii_flags`` as its ``flags``).  A new key joins the set while ``size < limit``,
+    its facts and its bytes (without the padding) kept.  Writes each value's facts to
+    ``out_chars`` (int64), ``out_flags`` and ``out_codes`` (uint8).  Returns ``(stop,
+    size)``: ``stop`` the first value not done, ``len(keys)`` when all are, less when
+    ``text`` has no room for its bytes (nothing of it done: call again from there with
+    more room).  The GIL is released while looking."""
+    cdef Py_ssize_t n = keys.shape[0], cap = slots.shape[0], i, j, ln, stop = keys.shape[0]
+    cdef int64_t a, b, at
+    cdef uint64_t mask, s, k
+    cdef int32_t t
+    cdef uint8_t f
+    cdef int64_t w
+    cdef const uint8_t *row
+    cdef uint8_t *tx
+    cdef int phone = pii_flags & 1, cep = (pii_flags >> 1) & 1
+    if (width < 1 or values.shape[0] != n * width or out_chars.shape[0] < n
+            or out_flags.shape[0] < n or out_codes.shape[0] < n or start < 0 or start > n):
+        raise ValueError("values, keys and the outputs do not hold the same values")
+    if (cap < 1 or cap & (cap - 1) or cap > (1 << 30) or size < 0 or size > limit
+            or limit > cap - cap // 4 or limit > known.shape[0] or limit > kept.shape[0]
+            or limit > ends.shape[0]):
+        raise ValueError("slots are not a power of two, or the kept arrays have no room")
+    at = ends[size - 1] if size else 0
+    if at < 0 or at > text.shape[0]:
+        raise ValueError("the kept values' end lies past their bytes")
+    mask = <uint64_t>(cap - 1)
+    tx = &text[0] if text.shape[0] else NULL
+    with nogil:
+        for i in range(start, n):
+            # the kept values lie anywhere: a key's slot asked for 16 values ahead, its
+            # key and end 8 ahead, its bytes 4 ahead (each from what the last step loaded)
+            if i + 16 < n:
+                k = keys[i + 16]
+                fastetl_fold_prefetch(&slots[0] + ((k ^ (k >> 32)) & mask))
+            if i + 8 < n:
+                k = keys[i + 8]
+                t = slots[(k ^ (k >> 32)) & mask]
+                if t:
+                    fastetl_fold_prefetch(&known[0] + t - 1)
+                    fastetl_fold_prefetch(&kept[0] + t - 1)
+                    fastetl_fold_prefetch(&ends[0] + t - 1)
+                    if t > 1:
+                        fastetl_fold_prefetch(&ends[0] + t - 2)
+            if i + 4 < n and tx != NULL:
+                k = keys[i + 4]
+                t = slots[(k ^ (k >> 32)) & mask]
+                if t > 1:
+                    fastetl_fold_prefetch(tx + ends[t - 2])
+            k = keys[i]
+            row = &values[0] + i * width
+            s = (k ^ (k >> 32)) & mask
+            while True:
+                t = slots[s]
+                if t == 0 or known[t - 1] == k:
+                    break
+                s = (s + 1) & mask
+            ln = width
+            while ln and row[ln - 1] == 0:
+                ln -= 1
+            if t:
+                j = t - 1
+                a = ends[j - 1] if j > 0 else 0
+                b = ends[j]
+                if b - a == ln and _same_padded(<const char *>row, width,
+                                               <const char *>tx + a, ln):
+                    w = kept[j]
+                    out_chars[i] = <uint32_t>w
+                    out_flags[i] = <uint8_t>((w >> 32) & 0xFF)
+                    out_codes[i] = <uint8_t>((w >> 40) & 0xFF)
+                    continue
+            elif size < limit and at + ln > text.shape[0]:
+                stop = i
+                break
+            f = _value_facts(row, width, &out_chars[i])
+            out_flags[i] = f
+            out_codes[i] = <uint8_t>fastetl_pii_text(
+                <const unsigned char *>row, <size_t>ln, phone, cep) if f & 16 else 0
+            if t == 0 and size < limit:
+                slots[s] = <int32_t>(size + 1)
+                known[size] = k
+                kept[size] = <int64_t><uint32_t>out_chars[i] | (<int64_t>f << 32) | (
+                    <int64_t>out_codes[i] << 40)
+                if ln:
+                    memcpy(tx + at, row, <size_t>ln)
+                at += ln
+                ends[size] = at
+                size += 1
+    return stop, size
 
 
-def fold_text_pack(values, Py_ssize_t width, text, Py_ssize_t at, ends, Py_ssize_t first):
-    """Copy the ``width``-byte values of ``values`` (numpy ``S``) without their NUL
-    padding one after another into ``text`` (uint8) from byte ``at``, and where each
-    ends into ``ends`` (int64) from index ``first``; returns the end of the last.
-    Raises ValueError (nothing copied) when ``text`` or ``ends`` has no room.  The GIL
-    is released while copying."""
-    cdef Py_buffer bv, bt, be
-    cdef Py_ssize_t n, i, ln, need = 0
-    cdef const char *v
-    cdef char *tx
-    cdef int64_t *en
-    if width < 1 or at < 0 or first < 0:
-        raise ValueError("width must be at least 1 byte, at and first at least 0")
-    _fold_buffers(values, &bv, text, &bt)
-    try:
-        PyObject_GetBuffer(ends, &be, PyBUF_WRITABLE)
-        try:
-            n = bv.len // width
-            if bv.len != n * width or be.len < (first + n) * 8:
-                raise ValueError("values are not whole values, or ends has no room")
-            v = <const char *>bv.buf
-            tx = <char *>bt.buf
-            en = <int64_t *>be.buf
-            with nogil:
-                for i in range(n):
-                    ln = width
-                    while ln and v[i * width + ln - 1] == 0:
-                        ln -= 1
-                    need += ln
-            if at + need > bt.len:
-                raise ValueError("text has no room for the values")
-            with nogil:
-                for i in range(n):
-                    ln = width
-                    while ln and v[i * width + ln - 1] == 0:
-                        ln -= 1
-                    memcpy(tx + at, v + i * width, <size_t>ln)
-                    at += ln
-                    en[first + i] = at
-            return at
-        finally:
-            PyBuffer_Release(&be)
-    finally:
-        PyBuffer_Release(&bt)
-        PyBuffer_Release(&bv)
+TEXT_TALLY = 9 + 256  # fold_text_tally's out: lengths (4), looks (4), not candidates, codes
 
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def fold_text_tally(const int64_t[::1] chars, const uint8_t[::1] flags,
+                    const uint8_t[::1] codes, const int64_t[::1] counts, int64_t[::1] out):
+    """What a text column's distinct values (their ``chars``, ``flags`` and PII ``codes``,
+    as :func:`fold_known_facts` gives them) add to its profile, each ``counts`` times, into
+    ``out`` (int64, :data:`TEXT_TALLY`): the values, their characters, the fewest and
+    most characters of a value (0 and 0 for none), the values with flag bit ``i`` set
+    (``4 + i``, ``i < 4``: the look-alikes), those that are not PII candidates (8), and
+    the candidates with PII code ``c`` (``9 + c``).  Without the GIL."""
+    cdef Py_ssize_t n = chars.shape[0], i
+    cdef int64_t c, w, lo = 0, hi = 0
+    cdef uint8_t f
+    if flags.shape[0] != n or codes.shape[0] != n or counts.shape[0] != n or (
+            out.shape[0] != TEXT_TALLY):
+        raise ValueError("chars, flags, codes and counts differ, or out is not TEXT_TALLY")
+    with nogil:
+        for i in range(out.shape[0]):
+            out[i] = 0
+        for i in range(n):
+            c = chars[i]
+            w = counts[i]
+            f = flags[i]
+            if i == 0 or c < lo:
+                lo = c
+            if i == 0 or c > hi:
+                hi = c
+            out[0] += w
+            out[1] += c * w
+            if f & 1:
+                out[4] += w
+            if f & 2:
+                out[5] += w
+            if f & 4:
+                out[6] += w
+            if f & 8:
+                out[7] += w
+            if f & 16:
+                out[9 + codes[i]] += w
+            else:
+                out[8] += w
+        out[2] = lo
+        out[3] = hi
 
 
 def fold_floats_rows(data, Py_ssize_t stride, offsets, codes, divs, nulls, out, big):

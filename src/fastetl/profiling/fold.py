@@ -145,6 +145,7 @@ def _subset(weights: np.ndarray, cap: int) -> tuple[np.ndarray | None, np.ndarra
 
 
 KNOWN_BYTES = 2 << 20  # the bytes of the values a thread keeps facts of, per text column
+KNOWN_TEXT_MIN = 64 << 10  # their first room (then half as much again each time it is short)
 
 
 class _Known:
@@ -158,9 +159,7 @@ class _Known:
     def __init__(self, limit: int, budget: int = KNOWN_BYTES) -> None:
         self.table = KeyTable(limit)
         self.budget = budget
-        self.chars = np.empty(0, np.int32)
-        self.flags = np.empty(0, np.uint8)
-        self.codes = np.empty(0, np.uint8)
+        self.kept = np.empty(0, np.int64)  # chars | flags << 32 | PII code << 40, a value
         self.text = np.empty(0, np.uint8)  # the kept values' bytes, one after another
         self.ends = np.empty(0, np.int64)  # where each kept value's bytes end in text
 
@@ -182,60 +181,36 @@ class _Known:
         """The characters, flags (:func:`pii.text_facts`) and PII codes
         (:func:`pii.classify_codes`, 0 where not a candidate) of the distinct values
         ``uniq`` hashing to ``keys``: looked up, or computed for those not known yet
-        (and for any whose hash is known for another value)."""
+        (and for any whose hash is known for another value) -- one compiled pass
+        (:func:`fastetl._core.fold_known_facts`), which keeps the new ones."""
         t = self.table
         n0 = t.n
         if n0 and int(self.ends[n0 - 1]) >= self.budget:
             t.limit = n0  # the kept bytes are full: no more values join
-        idx, added = t.find(keys)
-        self.chars = grown(self.chars, n0, t.n)
-        self.flags = grown(self.flags, n0, t.n)
-        self.codes = grown(self.codes, n0, t.n)
-        self.ends = grown(self.ends, n0, t.n)
-        known = idx >= 0
-        if known.any():
-            same = np.empty(len(keys), np.uint8)
-            _core.fold_known_same(
-                uniq, uniq.dtype.itemsize, idx, self.text, self.ends[:n0], same
-            )
-            known &= same.view(bool)
-        miss = np.flatnonzero(~known)
-        if len(miss) == len(keys):
-            chars, flags, codes = _facts(uniq, name)
-        else:
-            hit = idx[known]
-            chars, flags = np.empty(len(keys), np.int64), np.empty(len(keys), np.uint8)
-            codes = np.empty(len(keys), np.uint8)
-            chars[known], flags[known], codes[known] = (
-                self.chars[hit], self.flags[hit], self.codes[hit]
-            )
-            chars[miss], flags[miss], codes[miss] = _facts(uniq[miss], name)
-        new = np.flatnonzero(idx < 0)[:added]  # the new values, in order, while there was room
-        if len(new):
-            self.chars[n0 : t.n] = chars[new]
-            self.flags[n0 : t.n] = flags[new]
-            self.codes[n0 : t.n] = codes[new]
-            self._keep(uniq[new], n0)
+        m = len(keys)
+        limit = t.room(m)
+        self.kept = grown(self.kept, n0, limit)
+        self.ends = grown(self.ends, n0, limit)
+        v = np.ascontiguousarray(uniq)
+        flat = v.view(np.uint8).reshape(-1)
+        k = np.ascontiguousarray(keys, np.uint64)
+        chars, flags = np.empty(m, np.int64), np.empty(m, np.uint8)
+        codes = np.empty(m, np.uint8)
+        flag = _pii.name_flags(name)
+        start, size = 0, n0
+        while True:
+            start, size = _core.fold_known_facts(
+                flat, v.dtype.itemsize, k, start, t.slots, t.keys, size, limit,
+                self.kept, self.text, self.ends, flag,
+                chars, flags, codes,
+            )  # fmt: skip
+            if start == m:
+                break
+            # the kept bytes have no room for value ``start``'s: more room, then on from it
+            at = int(self.ends[size - 1]) if size else 0
+            self.text = grown(self.text, at, max(at + len(v[start]), KNOWN_TEXT_MIN))
+        t.n = size
         return chars, flags, codes
-
-    def _keep(self, values: np.ndarray, n0: int) -> None:
-        """Keep the bytes of ``values`` (NUL padding dropped), known from index ``n0``:
-        room for them packed, so the kept bytes stay under ``budget`` plus one call's
-        distinct values (no new value joins once they pass it)."""
-        at = int(self.ends[n0 - 1]) if n0 else 0
-        need = int(np.char.str_len(values).sum())  # (str_len: without the NUL padding)
-        self.text = grown(self.text, at, at + need)
-        _core.fold_text_pack(values, values.dtype.itemsize, self.text, at, self.ends, n0)
-
-
-def _facts(values: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`pii.text_facts` of ``values``, and the PII codes of its candidates."""
-    chars, flags = _pii.text_facts(values)
-    codes = np.zeros(len(values), np.uint8)
-    cand = (flags & _pii.CANDIDATE) != 0
-    if cand.any():
-        codes[cand] = _pii.classify_codes(values[cand], name)
-    return chars, flags, codes
 
 
 def _finite(x: Any) -> Any:
@@ -380,7 +355,6 @@ class ColumnState:
         lo, hi = bytes_extremes(uniq)
         self.text_min = lo if self.text_min is None else min(self.text_min, lo)
         self.text_max = hi if self.text_max is None else max(self.text_max, hi)
-        codes = None
         if keys is not None and self.known is not None:  # ``keys``: the values' hashes
             per = self.known.__dict__.setdefault("columns", {})
             if self.name not in per:
@@ -388,14 +362,30 @@ class ColumnState:
             chars, flags, codes = per[self.name].facts(keys, uniq, self.name)
         else:
             chars, flags = _pii.text_facts(uniq)  # every distinct value's, in compiled code
-        self._lengths(chars, counts)
-        weights = counts.astype(np.float64)
+            codes = np.zeros(len(uniq), np.uint8)
+            cand = (flags & _pii.CANDIDATE) != 0
+            codes[cand] = _pii.classify_codes(uniq[cand], self.name)
+        # the lengths, look-alikes and PII kinds the values add: one compiled pass
+        counts = np.ascontiguousarray(counts, np.int64)
+        t = np.empty(_core.TEXT_TALLY, np.int64)
+        _core.fold_text_tally(chars, flags, codes, counts, t)
+        if len(chars):
+            self.len_n += int(t[0])
+            self.len_sum += int(t[1])
+            lo, hi = int(t[2]), int(t[3])
+            self.len_min = lo if self.len_min is None else min(self.len_min, lo)
+            self.len_max = hi if self.len_max is None else max(self.len_max, hi)
         for i, what in enumerate(_pii.LOOKS):
-            m = (flags & (1 << i)) != 0
-            self.looks[what] = self.looks.get(what, 0.0) + float(weights[m].sum())
-        cand = (flags & _pii.CANDIDATE) != 0
-        self.pii_checked += float(weights[~cand].sum())  # not candidates: no kind
-        self._pii(uniq[cand], weights[cand], codes=None if codes is None else codes[cand])
+            self.looks[what] = self.looks.get(what, 0.0) + float(t[4 + i])
+        self.pii_checked += float(t[8])  # not candidates: no kind
+        per_code = t[9:]
+        if not per_code.any():
+            return
+        if per_code[_pii.ASK]:  # left to the Python validators (at most pii_cap a block)
+            ask = codes == _pii.ASK
+            self._pii_python(uniq[ask], counts[ask].astype(np.float64), False)
+        self.pii_checked += float(per_code.sum() - per_code[_pii.ASK])
+        self._kinds(per_code, uniq, codes, False)
 
     def _lengths(self, lens: np.ndarray, counts: np.ndarray) -> None:
         if not len(lens):
@@ -428,7 +418,14 @@ class ColumnState:
             values, weights, codes = values[keep], weights[keep], codes[keep]
         self.pii_checked += float(weights.sum())
         per_kind = np.bincount(codes, weights=weights, minlength=len(_pii.KINDS) + 1)
-        for i in np.flatnonzero(per_kind[1:]).tolist():
+        self._kinds(per_kind, values, codes, ints)
+
+    def _kinds(
+        self, per_kind: np.ndarray, values: np.ndarray, codes: np.ndarray, ints: bool
+    ) -> None:
+        """Count the values of each kind (``per_kind[1 + i]`` of ``pii.KINDS[i]``) and keep
+        up to three masked examples of it: the first ``values`` whose ``codes`` say it."""
+        for i in np.flatnonzero(per_kind[1 : len(_pii.KINDS) + 1]).tolist():
             kind = _pii.KINDS[i]
             self.pii_counts[kind] = self.pii_counts.get(kind, 0.0) + float(per_kind[i + 1])
             ex = self.pii_examples.setdefault(kind, [])
@@ -772,12 +769,10 @@ class _Corr:
         (any value that is not finite is left out of the pairs it is in)."""
         if not len(x):
             return
-        if self.shift is None:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                fin = np.isfinite(x)
-                s = np.where(fin, x, 0).sum(0) / np.maximum(fin.sum(0), 1)
-            self.shift = np.where(np.isfinite(s), s, 0.0)
         x = np.ascontiguousarray(x, dtype=np.float64)
+        if self.shift is None:  # (each chunk's state: numpy's five passes cost more than
+            self.shift = np.empty(x.shape[1])  # the sums themselves)
+            _core.fold_corr_shift(x.reshape(-1), x.shape[1], self.shift)
         _core.fold_corr(x, x.shape[1], self.shift, self.n, self.sx, self.sxx, self.sxy)
 
     def merge(self, other: _Corr) -> None:

@@ -225,13 +225,18 @@ ASK = _core.FOLD_PII_ASK
 """The code :func:`classify_codes` gives a value it leaves to :func:`classify`."""
 
 
+def name_flags(column: str) -> int:
+    """The compiled validators' flags of a column's name: 1 it says phone, 2 it says CEP."""
+    return (1 if _PHONE_NAME.search(column) else 0) | (2 if _CEP_NAME.search(column) else 0)
+
+
 def classify_codes(values: np.ndarray, column: str = "") -> np.ndarray:
     """:func:`classify` of each value of a numpy ``S`` array (or :func:`classify_int` of
     each positive integer of an integer array), in compiled code without the GIL: a
     uint8 code per value, 0 for none, ``1 + KINDS.index(kind)`` for a kind, and
     :data:`ASK` where :func:`classify` must decide (a value with ``:`` -- IPv6 -- or
     a byte past ASCII, whose Unicode digits Python's validators accept)."""
-    flags = (1 if _PHONE_NAME.search(column) else 0) | (2 if _CEP_NAME.search(column) else 0)
+    flags = name_flags(column)
     out = np.empty(len(values), dtype=np.uint8)
     if not len(values):
         return out

@@ -210,7 +210,8 @@ def count_values(
 
 class KeyTable:
     """An open-addressing set of distinct 64-bit keys (well-mixed: :func:`hash_values`)
-    kept across calls (:func:`fastetl._core.fold_known_keys`, in compiled code): each
+    kept across calls, filled by the compiled passes of its owners (:meth:`room` first;
+    :func:`fastetl._core.fold_known_keys` places the keys again when the slots grow): each
     key's index is its order of arrival, at most ``limit`` keys; the slots double as
     keys arrive, so memory follows the keys held.  Owners keep arrays parallel to
     :attr:`keys` (facts, counts, values), of at least :attr:`n` items (:func:`grown`)."""
@@ -230,21 +231,16 @@ class KeyTable:
             _core.fold_known_keys(self.slots, keys, self.keys[:n], np.empty(n, np.int64), 0)
         self.keys = keys
 
-    def find(self, keys: np.ndarray) -> tuple[np.ndarray, int]:
-        """The index of each of ``keys`` (distinct uint64), -1 where it was not there;
-        those not there are added in their order while there is room: the first
-        ``added`` of the -1s (the rest did not fit: more than ``limit`` keys)."""
+    def room(self, m: int) -> int:
+        """Slots for ``m`` keys more (up to ``limit`` in all); returns how many keys the
+        set may hold once they are added (the ``limit`` of the kernels that add them:
+        :func:`fastetl._core.fold_count_into`, :func:`~fastetl._core.fold_known_facts`)."""
         cap = len(self.slots)
-        while self.n + len(keys) > cap - cap // 4 and cap - cap // 4 < self.limit:
+        while self.n + m > cap - cap // 4 and cap - cap // 4 < self.limit:
             cap *= 2
         if cap > len(self.slots):
             self._grow(cap)
-        idx = np.empty(len(keys), np.int64)
-        n = _core.fold_known_keys(  # (keys[:limit]: room for no more than limit)
-            self.slots, self.keys[: self.limit], np.ascontiguousarray(keys, np.uint64), idx, self.n
-        )
-        added, self.n = n - self.n, n
-        return idx, added
+        return max(self.n, min(self.limit, len(self.keys), cap - cap // 4, self.n + m))
 
 
 def grown(a: np.ndarray, n: int, need: int) -> np.ndarray:
@@ -811,19 +807,23 @@ class ValueCounts:
             self._table = KeyTable(self.exact_limit)
         t = self._table
         n0 = t.n
-        idx, added = t.find(h)
-        self._tc = grown(self._tc, n0, t.n)
+        limit = t.room(len(h))
+        self._tc = grown(self._tc, n0, limit)
         if self._tv is None:
-            self._tv = np.empty(t.n, v.dtype)
+            self._tv = np.empty(limit, v.dtype)
         elif self._tv.dtype != v.dtype:  # (a wider text payload: all at the widest)
             self._tv = self._tv.astype(np.promote_types(self._tv.dtype, v.dtype))
-        self._tv = grown(self._tv, n0, t.n)
-        hit = idx >= 0
-        self._tc[idx[hit]] += c[hit]
-        miss = np.flatnonzero(~hit)
-        new, rest = miss[:added], miss[added:]
-        self._tc[n0 : t.n] = c[new]
-        self._tv[n0 : t.n] = v[new]
+        self._tv = grown(self._tv, n0, limit)
+        # one compiled pass: known keys' counts added, new ones kept while there is room
+        vb = np.ascontiguousarray(v, dtype=self._tv.dtype)
+        width = vb.dtype.itemsize
+        out_rest = np.empty(len(h), np.int64)
+        t.n, rests = _core.fold_count_into(
+            t.slots, t.keys, n0, limit, np.ascontiguousarray(h, np.uint64),
+            np.ascontiguousarray(c, np.int64), self._tc, vb.view(np.uint8).reshape(-1),
+            self._tv.view(np.uint8).reshape(-1), width, out_rest,
+        )  # fmt: skip
+        rest = out_rest[:rests]
         self._dirty = True
         if len(rest):  # past the bound: the set becomes the summary
             n = t.n
