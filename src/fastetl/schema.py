@@ -28,6 +28,7 @@ import codecs
 import json
 import sys
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -814,7 +815,9 @@ class Schema:
             object.__setattr__(self, "rules", row_rules(self.rules, self.columns))
 
     # -- layout --------------------------------------------------------------
-    @property
+    # (the schema is frozen: what follows from it is worked out once per instance; a
+    # small read asks for its dtype and null-mask columns about ten times)
+    @cached_property
     def masked_columns(self) -> tuple[Column, ...]:
         """Columns with a bit in the null mask, in bit order."""
         return tuple(c for c in self.columns if c.stored and c.masked)
@@ -835,6 +838,10 @@ class Schema:
 
     def dtype(self) -> np.dtype:
         """The packed little-endian structured dtype of one record."""
+        return self._dtype
+
+    @cached_property
+    def _dtype(self) -> np.dtype:
         if sys.byteorder != "little":  # pragma: no cover - no such platform is built
             raise SchemaError("fastetl writes little-endian records and needs a little-endian CPU")
         parts = [(c.name, c.numpy_format) for c in self.columns if c.stored]
