@@ -854,8 +854,22 @@ class Schema:
         """Match the schema to a file's header (or to the schema order without one).
 
         With a header, columns are found by name; every header field must be
-        named by the schema (``skip`` it to ignore it) or by a flag bit.
+        named by the schema (``skip`` it to ignore it) or by a flag bit.  (A binding
+        made is kept on the schema for the same header: each read of a file binds.)
         """
+        key = None if header is None else tuple(header)
+        kept = self._bindings.get(key)
+        if kept is None:
+            kept = self._bind(header)
+            if len(self._bindings) < 8:
+                self._bindings[key] = kept
+        return kept
+
+    @cached_property
+    def _bindings(self) -> dict[tuple[str, ...] | None, Binding]:
+        return {}
+
+    def _bind(self, header: list[str] | None) -> Binding:
         by_name = {c.name: c for c in self.columns}
         if header is not None and self.dialect.header == "rename":
             header = unique_names(header)
