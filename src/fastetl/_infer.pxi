@@ -1276,6 +1276,38 @@ cdef object int_span(const IntSpan *r):
     return (lo, hi)
 
 
+# Warm memory for sample_columns: its cells and its hash table are MBs written once per
+# call; fresh pages fault one by one (~1 ms of a 350 KB file's inference on this kind of VM),
+# so the last block of each kind (up to WARM_MAX bytes) is kept for the next call.  Taken
+# and given back with the GIL held.
+cdef size_t WARM_MAX = 4 << 20
+cdef void *_warm[2]                 # (static storage: NULL and 0 at start)
+cdef size_t _warm_size[2]
+
+
+cdef void *warm_take(int slot, size_t need, size_t *size):
+    """``need`` bytes (at least), from the kept block of ``slot`` if it is big enough;
+    ``size`` gets the block's size (give it back with :func:`warm_give`)."""
+    cdef void *p = _warm[slot]
+    if p != NULL and _warm_size[slot] >= need:
+        _warm[slot] = NULL
+        size[0] = _warm_size[slot]
+        return p
+    size[0] = need
+    return malloc(need)
+
+
+cdef void warm_give(int slot, void *p, size_t size):
+    if p == NULL:
+        return
+    if size > WARM_MAX or (_warm[slot] != NULL and _warm_size[slot] >= size):
+        free(p)
+        return
+    free(_warm[slot])
+    _warm[slot] = p
+    _warm_size[slot] = size
+
+
 cdef class SampleColumns:
     """The sample's rows split into columns, each column's distinct fields counted (in C,
     no Python object per field), kept to answer inference's questions about a column
@@ -1288,6 +1320,8 @@ cdef class SampleColumns:
     cdef const char **base
     cdef Cell *cells                # column j's cell of row i: cells[j * nrows + i]
     cdef char *arena
+    cdef void *block                # cells, first and times: one warm block (warm_take)
+    cdef size_t block_size
     cdef Py_ssize_t *first          # column j's distinct k: first[j * nrows + k] (a row)
     cdef Py_ssize_t *times          # ... its occurrences (its trimmed text and value_kind:
                                     # from its cell, see text)
@@ -1307,10 +1341,8 @@ cdef class SampleColumns:
                 PyBuffer_Release(&self.bufs[s])
         free(self.bufs)
         free(self.base)
-        free(self.cells)
+        warm_give(0, self.block, self.block_size)
         free(self.arena)
-        free(self.first)
-        free(self.times)
         free(self.ndist)
         free(self.longest)
         free(self.empties)
@@ -1590,6 +1622,7 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
     cdef Py_ssize_t *first
     cdef Py_ssize_t *times
     cdef Py_ssize_t cap, mask, slot, m
+    cdef size_t table_size = 0
     cdef uint64_t h
     cdef Syntax sx
     cdef int rc = 0
@@ -1610,9 +1643,12 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
         out.nrows = nrows
         out.bufs = <Py_buffer *>calloc(nseg + 1, sizeof(Py_buffer))
         out.base = <const char **>malloc((nseg + 1) * sizeof(char *))
-        out.cells = <Cell *>malloc((ncols * nrows + 1) * sizeof(Cell))
-        out.first = <Py_ssize_t *>malloc((ncols * nrows + 1) * sizeof(Py_ssize_t))
-        out.times = <Py_ssize_t *>malloc((ncols * nrows + 1) * sizeof(Py_ssize_t))
+        out.block = warm_take(0, (ncols * nrows + 1) * (sizeof(Cell) + 2 * sizeof(Py_ssize_t)),
+                              &out.block_size)
+        if out.block != NULL:
+            out.cells = <Cell *>out.block
+            out.first = <Py_ssize_t *>(out.cells + ncols * nrows + 1)
+            out.times = out.first + ncols * nrows + 1
         out.ndist = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
         out.longest = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
         out.empties = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
@@ -1651,10 +1687,11 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
         while cap < 2 * nrows:
             cap *= 2
         mask = cap - 1
-        table = <Py_ssize_t *>malloc(cap * sizeof(Py_ssize_t))
-        th = <uint64_t *>malloc(cap * sizeof(uint64_t))
-        if table == NULL or th == NULL:
+        table = <Py_ssize_t *>warm_take(1, cap * (sizeof(Py_ssize_t) + sizeof(uint64_t)),
+                                        &table_size)
+        if table == NULL:
             raise MemoryError()
+        th = <uint64_t *>(table + cap)
         with nogil:
             r = 0
             for s in range(nseg):
@@ -1723,8 +1760,7 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
         free(seg_end)
         free(seg_final)
         free(lens)
-        free(table)
-        free(th)
+        warm_give(1, table, table_size)
 
 
 def span_summaries(list segments, Py_ssize_t ncols, int delimiter, int quote,
