@@ -491,6 +491,12 @@ def test_span_summaries_in_turn_big_small_and_alive_together():
             assert got.summary(j, Counter) == ref_summary([r[j] for r in rows])
     del one, two
     check_summaries(big, 3)
+    # from threads at once (a free-threaded Python has no GIL around the kept memory)
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [(big, 3), (small, 2), (big[:300], 3)] * 4
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda job: check_summaries(*job), jobs))
 
 
 def _starts(rows: list[list[bytes]]) -> list[int]:

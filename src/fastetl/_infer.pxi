@@ -1277,35 +1277,56 @@ cdef object int_span(const IntSpan *r):
 
 
 # Warm memory for sample_columns: its cells and its hash table are MBs written once per
-# call; fresh pages fault one by one (~1 ms of a 350 KB file's inference on this kind of VM),
-# so the last block of each kind (up to WARM_MAX bytes) is kept for the next call.  Taken
-# and given back with the GIL held.
-cdef size_t WARM_MAX = 4 << 20
-cdef void *_warm[2]                 # (static storage: NULL and 0 at start)
-cdef size_t _warm_size[2]
-
-
-cdef void *warm_take(int slot, size_t need, size_t *size):
-    """``need`` bytes (at least), from the kept block of ``slot`` if it is big enough;
-    ``size`` gets the block's size (give it back with :func:`warm_give`)."""
-    cdef void *p = _warm[slot]
-    if p != NULL and _warm_size[slot] >= need:
-        _warm[slot] = NULL
-        size[0] = _warm_size[slot]
-        return p
-    size[0] = need
-    return malloc(need)
-
-
-cdef void warm_give(int slot, void *p, size_t size):
-    if p == NULL:
-        return
-    if size > WARM_MAX or (_warm[slot] != NULL and _warm_size[slot] >= size):
-        free(p)
-        return
-    free(_warm[slot])
-    _warm[slot] = p
-    _warm_size[slot] = size
+# call; fresh pages fault one by one (~2 ms of a 350 KB file's inference on this kind of
+# VM), so the last block of each kind (up to 4 MiB) is kept for the next call.  A block
+# carries its size in front of it; a slot is taken and filled by atomic exchange (a
+# free-threaded Python calls this from many threads with no GIL).
+cdef extern from *:
+    """
+    #include <stdlib.h>
+    #define FASTETL_WARM_MAX ((size_t)4 << 20)
+    #define FASTETL_WARM_HEAD 16
+    #if defined(_MSC_VER) && !defined(__clang__)
+    #include <intrin.h>
+    static void *volatile fastetl_warm[2] = {0, 0};
+    static void *fastetl_warm_swap(int slot, void *p) {
+        return _InterlockedExchangePointer(&fastetl_warm[slot], p);
+    }
+    #else
+    static void *fastetl_warm[2] = {0, 0};
+    static void *fastetl_warm_swap(int slot, void *p) {
+        return __atomic_exchange_n(&fastetl_warm[slot], p, __ATOMIC_ACQ_REL);
+    }
+    #endif
+    /* at least need bytes: the kept block of the slot when it is big enough */
+    static void *fastetl_warm_take(int slot, size_t need) {
+        char *b = (char *)fastetl_warm_swap(slot, NULL);
+        if (b != NULL && *(size_t *)b >= need)
+            return b + FASTETL_WARM_HEAD;
+        free(b);
+        if (need > (size_t)-1 - FASTETL_WARM_HEAD)
+            return NULL;
+        b = (char *)malloc(need + FASTETL_WARM_HEAD);
+        if (b == NULL)
+            return NULL;
+        *(size_t *)b = need;
+        return b + FASTETL_WARM_HEAD;
+    }
+    /* a block of fastetl_warm_take back: kept for the next call (the one kept before let go) */
+    static void fastetl_warm_give(int slot, void *p) {
+        char *b;
+        if (p == NULL)
+            return;
+        b = (char *)p - FASTETL_WARM_HEAD;
+        if (*(size_t *)b > FASTETL_WARM_MAX) {
+            free(b);
+            return;
+        }
+        free(fastetl_warm_swap(slot, b));
+    }
+    """
+    void *warm_take "fastetl_warm_take"(int slot, size_t need) noexcept nogil
+    void warm_give "fastetl_warm_give"(int slot, void *p) noexcept nogil
 
 
 cdef class SampleColumns:
@@ -1321,7 +1342,6 @@ cdef class SampleColumns:
     cdef Cell *cells                # column j's cell of row i: cells[j * nrows + i]
     cdef char *arena
     cdef void *block                # cells, first and times: one warm block (warm_take)
-    cdef size_t block_size
     cdef Py_ssize_t *first          # column j's distinct k: first[j * nrows + k] (a row)
     cdef Py_ssize_t *times          # ... its occurrences (its trimmed text and value_kind:
                                     # from its cell, see text)
@@ -1341,7 +1361,7 @@ cdef class SampleColumns:
                 PyBuffer_Release(&self.bufs[s])
         free(self.bufs)
         free(self.base)
-        warm_give(0, self.block, self.block_size)
+        warm_give(0, self.block)
         free(self.arena)
         free(self.ndist)
         free(self.longest)
@@ -1622,7 +1642,6 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
     cdef Py_ssize_t *first
     cdef Py_ssize_t *times
     cdef Py_ssize_t cap, mask, slot, m
-    cdef size_t table_size = 0
     cdef uint64_t h
     cdef Syntax sx
     cdef int rc = 0
@@ -1643,8 +1662,7 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
         out.nrows = nrows
         out.bufs = <Py_buffer *>calloc(nseg + 1, sizeof(Py_buffer))
         out.base = <const char **>malloc((nseg + 1) * sizeof(char *))
-        out.block = warm_take(0, (ncols * nrows + 1) * (sizeof(Cell) + 2 * sizeof(Py_ssize_t)),
-                              &out.block_size)
+        out.block = warm_take(0, (ncols * nrows + 1) * (sizeof(Cell) + 2 * sizeof(Py_ssize_t)))
         if out.block != NULL:
             out.cells = <Cell *>out.block
             out.first = <Py_ssize_t *>(out.cells + ncols * nrows + 1)
@@ -1687,8 +1705,7 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
         while cap < 2 * nrows:
             cap *= 2
         mask = cap - 1
-        table = <Py_ssize_t *>warm_take(1, cap * (sizeof(Py_ssize_t) + sizeof(uint64_t)),
-                                        &table_size)
+        table = <Py_ssize_t *>warm_take(1, cap * (sizeof(Py_ssize_t) + sizeof(uint64_t)))
         if table == NULL:
             raise MemoryError()
         th = <uint64_t *>(table + cap)
@@ -1760,7 +1777,7 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
         free(seg_end)
         free(seg_final)
         free(lens)
-        warm_give(1, table, table_size)
+        warm_give(1, table)
 
 
 def span_summaries(list segments, Py_ssize_t ncols, int delimiter, int quote,
