@@ -282,3 +282,27 @@ def test_head_columns_one_call_as_row_by_row(data, pos, final, width, limit):
     except Unsupported as e:
         got = "unsupported", str(e)
     assert got == want
+
+
+def test_the_same_labels_read_again_with_other_columns(tmp_path):
+    """A read keeps the schema it made for the next read of the same labels and kinds;
+    files with the same header and other column kinds, other NA words or another
+    delimiter, read in turn and again, each give pandas' frame (assert_frame_equal
+    against the installed pandas), whatever was read before."""
+    ids = [str(i) for i in range(PAST)]
+    cases = [
+        (_file(tmp_path, ["id", "v"], [ids, ["3"] * PAST], "a.csv"), {}),
+        (_file(tmp_path, ["id", "v"], [ids, ["2.5"] * PAST], "b.csv"), {}),
+        (_file(tmp_path, ["id", "v"], [ids, ["w"] * PAST], "c.csv"), {}),
+        (_file(tmp_path, ["id", "v"], [ids, ["7", "x"] * (PAST // 2)], "d.csv"), {}),
+        (_file(tmp_path, ["id", "v"], [ids, ["7", "x"] * (PAST // 2)], "d.csv"),
+         {"na_values": ["x"], "keep_default_na": False}),
+        (_file(tmp_path, ["id", "v"], [ids, ["7", "-1"] * (PAST // 2)], "f.csv"), {}),
+        (_file(tmp_path, ["id", "v"], [ids, ["7", "-1"] * (PAST // 2)], "f.csv"),
+         {"na_values": ["-1"]}),
+        (write(tmp_path, "id;v\n" + "".join(f"{i};{i % 3}\n" for i in range(PAST)), "e.csv"),
+         {"sep": ";"}),
+    ]
+    for _ in range(2):
+        for path, kw in cases:
+            own(path, **kw)

@@ -492,6 +492,35 @@ def test_span_summaries_of_long_columns(distinct, data):
     check_summaries(rows, 3, pieces=data.draw(st.integers(1, 3)))
 
 
+def test_span_summaries_in_turn_big_small_and_alive_together():
+    """The sample's cells and hash table are kept for the next call (warm memory): calls
+    of other sizes in turn, and two results alive at once (the second cannot take the
+    first's memory), each give Counter and strip of their own fields."""
+    big = [[str(i % 97).encode(), b"w" * (i % 5), b" " + str(i).encode()] for i in range(9_000)]
+    small = [[b"a", b" b "], [b"", b"c"], [b"a", b"c"]]
+    check_summaries(big, 3)
+    for rows, ncols in ((small, 2), (big, 3), (big[:40], 3), (small, 2), (big, 3)):
+        check_summaries(rows, ncols)
+    one = _core.sample_columns([(csv_of(big, None, False), True, _starts(big))], 3, ord(","), ord('"'))
+    two = _core.sample_columns([(csv_of(small, None, False), True, _starts(small))], 2, ord(","), ord('"'))
+    for got, rows in ((one, big), (two, small), (one, big)):
+        for j in range(got.ncols):
+            assert got.summary(j, Counter) == ref_summary([r[j] for r in rows])
+    del one, two
+    check_summaries(big, 3)
+    # from threads at once (a free-threaded Python has no GIL around the kept memory)
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [(big, 3), (small, 2), (big[:300], 3)] * 4
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda job: check_summaries(*job), jobs))
+
+
+def _starts(rows: list[list[bytes]]) -> list[int]:
+    spans, _, _ = _core.split_spans(csv_of(rows, None, False), 0, True, ord(","), ord('"'), 10**6)
+    return [s for s, _, _, _ in spans]
+
+
 def test_split_spans_of_a_huge_max_rows_allocates_by_the_input():
     # (max_rows + 1) * sizeof(RowSpan) overflowed for sys.maxsize: a tiny malloc overrun
     import sys

@@ -274,3 +274,24 @@ def test_a_memoryview_of_wider_items_is_read_by_its_bytes(fmt, quoted):
     assert t.meta["source"]["size"] == len(data)
     assert t["a"].tolist() == [int(r[0]) for r in want]
     assert t["b"].tolist() == [int(r[1]) for r in want]
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n"])
+def test_more_rows_than_the_sample_header_line_as_written_or_not(tmp_path, end):
+    """More rows than ``infer_rows`` (fewer than twice as many): every row is converted
+    once with the sample's schema, parsing the input's own bytes where its header line
+    is the one the check writes (``\\n``), else a copy under that line (``\\r\\n``): the
+    values are Python's int() / float() / csv of the text either way, and the Table is
+    the two-parse one."""
+    rows = [[str(i * 3 - 900), f"{i / 8}", f"w{i % 7}"] for i in range(1_500)]
+    data = _write(["a", "b", "c"], rows, end)
+    path = tmp_path / "e.csv"
+    path.write_bytes(data)
+    keep: list = []
+    infer_schema(path, infer_rows=1_000, _keep=keep)
+    assert keep  # (the one-parse path)
+    t = fastetl.read_csv(path, infer_rows=1_000)
+    assert list(t["a"]) == [int(r[0]) for r in rows]
+    assert list(t["b"]) == [float(r[1]) for r in rows]
+    assert list(t["c"]) == [r[2] for r in list(csv.reader(io.StringIO(data.decode(), newline="")))[1:]]
+    _same(t, fastetl.read_csv(path, infer_schema(path, infer_rows=1_000)))

@@ -415,6 +415,37 @@ def test_bind_without_header_uses_schema_order():
     assert [f.source_name for f in b.fields if f is not None] == ["a", "b", "d"]
 
 
+def test_one_schema_binds_each_header_it_meets():
+    """A schema keeps the bindings it made: binding one header, then another, then the
+    first again gives each header's own field order (the names the header lists, in its
+    order), and a header it cannot bind raises each time it is asked."""
+    s = Schema.from_dict(BIND)
+    first, second = ["d", "vip", "c", "a", "b"], ["a", "b", "c", "d", "vip"]
+    for header in (first, second, first, second):
+        b = s.bind(list(header))
+        assert [f.source_name for f in b.fields if f is not None] == header
+        assert [f.index for f in b.fields] == list(range(len(header)))
+    for _ in range(2):
+        with pytest.raises(SchemaError, match="'b'"):
+            s.bind(["a", "c", "d", "vip"])
+
+
+def test_dtype_follows_each_schema_object():
+    """A schema works out its dtype once; a schema made from it with other columns has
+    its own (numpy's dtype of those fields), and a pickled one the same as before."""
+    import dataclasses
+    import pickle
+
+    s = Schema(columns=(Column("a", "int32"), Column("b", "float64", nullable=True)))
+    assert s.dtype() == np.dtype([("a", "<i4"), ("b", "<f8")])
+    t = dataclasses.replace(s, columns=(Column("a", "int8", nullable=True), Column("b", "bool")))
+    assert t.dtype() == np.dtype([("a", "i1"), ("b", "?"), ("_nulls", "u1")])
+    assert [c.name for c in t.masked_columns] == ["a"] and s.masked_columns == ()
+    assert s.dtype() == np.dtype([("a", "<i4"), ("b", "<f8")])
+    u = pickle.loads(pickle.dumps(t))
+    assert u == t and u.dtype() == t.dtype()
+
+
 def test_bind_missing_column():
     s = Schema.from_dict(BIND)
     with pytest.raises(SchemaError, match="'b'"):

@@ -1316,6 +1316,59 @@ cdef object int_span(const IntSpan *r):
     return (lo, hi)
 
 
+# Warm memory for sample_columns: its cells and its hash table are MBs written once per
+# call; fresh pages fault one by one (~2 ms of a 350 KB file's inference on this kind of
+# VM), so the last block of each kind (up to 4 MiB) is kept for the next call.  A block
+# carries its size in front of it; a slot is taken and filled by atomic exchange (a
+# free-threaded Python calls this from many threads with no GIL).
+cdef extern from *:
+    """
+    #include <stdlib.h>
+    #define FASTETL_WARM_MAX ((size_t)4 << 20)
+    #define FASTETL_WARM_HEAD 16
+    #if defined(_MSC_VER) && !defined(__clang__)
+    #include <intrin.h>
+    static void *volatile fastetl_warm[2] = {0, 0};
+    static void *fastetl_warm_swap(int slot, void *p) {
+        return _InterlockedExchangePointer(&fastetl_warm[slot], p);
+    }
+    #else
+    static void *fastetl_warm[2] = {0, 0};
+    static void *fastetl_warm_swap(int slot, void *p) {
+        return __atomic_exchange_n(&fastetl_warm[slot], p, __ATOMIC_ACQ_REL);
+    }
+    #endif
+    /* at least need bytes: the kept block of the slot when it is big enough */
+    static void *fastetl_warm_take(int slot, size_t need) {
+        char *b = (char *)fastetl_warm_swap(slot, NULL);
+        if (b != NULL && *(size_t *)b >= need)
+            return b + FASTETL_WARM_HEAD;
+        free(b);
+        if (need > (size_t)-1 - FASTETL_WARM_HEAD)
+            return NULL;
+        b = (char *)malloc(need + FASTETL_WARM_HEAD);
+        if (b == NULL)
+            return NULL;
+        *(size_t *)b = need;
+        return b + FASTETL_WARM_HEAD;
+    }
+    /* a block of fastetl_warm_take back: kept for the next call (the one kept before let go) */
+    static void fastetl_warm_give(int slot, void *p) {
+        char *b;
+        if (p == NULL)
+            return;
+        b = (char *)p - FASTETL_WARM_HEAD;
+        if (*(size_t *)b > FASTETL_WARM_MAX) {
+            free(b);
+            return;
+        }
+        free(fastetl_warm_swap(slot, b));
+    }
+    """
+    void *warm_take "fastetl_warm_take"(int slot, size_t need) noexcept nogil
+    void warm_give "fastetl_warm_give"(int slot, void *p) noexcept nogil
+
+
 cdef class SampleColumns:
     """The sample's rows split into columns, each column's distinct fields counted (in C,
     no Python object per field), kept to answer inference's questions about a column
@@ -1328,6 +1381,7 @@ cdef class SampleColumns:
     cdef const char **base
     cdef Cell *cells                # column j's cell of row i: cells[j * nrows + i]
     cdef char *arena
+    cdef void *block                # cells, first and times: one warm block (warm_take)
     cdef Py_ssize_t *first          # column j's distinct k: first[j * nrows + k] (a row)
     cdef Py_ssize_t *times          # ... its occurrences (its trimmed text and value_kind:
                                     # from its cell, see text)
@@ -1347,10 +1401,8 @@ cdef class SampleColumns:
                 PyBuffer_Release(&self.bufs[s])
         free(self.bufs)
         free(self.base)
-        free(self.cells)
+        warm_give(0, self.block)
         free(self.arena)
-        free(self.first)
-        free(self.times)
         free(self.ndist)
         free(self.longest)
         free(self.empties)
@@ -1650,9 +1702,11 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
         out.nrows = nrows
         out.bufs = <Py_buffer *>calloc(nseg + 1, sizeof(Py_buffer))
         out.base = <const char **>malloc((nseg + 1) * sizeof(char *))
-        out.cells = <Cell *>malloc((ncols * nrows + 1) * sizeof(Cell))
-        out.first = <Py_ssize_t *>malloc((ncols * nrows + 1) * sizeof(Py_ssize_t))
-        out.times = <Py_ssize_t *>malloc((ncols * nrows + 1) * sizeof(Py_ssize_t))
+        out.block = warm_take(0, (ncols * nrows + 1) * (sizeof(Cell) + 2 * sizeof(Py_ssize_t)))
+        if out.block != NULL:
+            out.cells = <Cell *>out.block
+            out.first = <Py_ssize_t *>(out.cells + ncols * nrows + 1)
+            out.times = out.first + ncols * nrows + 1
         out.ndist = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
         out.longest = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
         out.empties = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
@@ -1691,10 +1745,10 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
         while cap < 2 * nrows:
             cap *= 2
         mask = cap - 1
-        table = <Py_ssize_t *>malloc(cap * sizeof(Py_ssize_t))
-        th = <uint64_t *>malloc(cap * sizeof(uint64_t))
-        if table == NULL or th == NULL:
+        table = <Py_ssize_t *>warm_take(1, cap * (sizeof(Py_ssize_t) + sizeof(uint64_t)))
+        if table == NULL:
             raise MemoryError()
+        th = <uint64_t *>(table + cap)
         with nogil:
             r = 0
             for s in range(nseg):
@@ -1763,8 +1817,7 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
         free(seg_end)
         free(seg_final)
         free(lens)
-        free(table)
-        free(th)
+        warm_give(1, table)
 
 
 def span_summaries(list segments, Py_ssize_t ncols, int delimiter, int quote,

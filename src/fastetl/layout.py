@@ -88,7 +88,20 @@ def learned_categories(binding: Binding) -> list[tuple[int, Column]]:
 
 
 def field_specs(binding: Binding) -> tuple[list[dict[str, Any] | None], list[dict[str, Any]]]:
-    """The per-field spec list and the flag-bit list the core's Parser takes."""
+    """The per-field spec list and the flag-bit list the core's Parser takes (fresh
+    lists and dicts: the caller may change them).  Worked out once per binding (it is
+    frozen, and a schema keeps its bindings: see :meth:`Schema.bind`)."""
+    kept = binding.__dict__.get("_specs")
+    if kept is None:
+        kept = _field_specs(binding)
+        binding.__dict__["_specs"] = kept
+    fields, flags = kept
+    return [None if f is None else dict(f) for f in fields], [dict(f) for f in flags]
+
+
+def _field_specs(
+    binding: Binding,
+) -> tuple[list[dict[str, Any] | None], list[dict[str, Any]]]:
     schema = binding.schema
     dtype = schema.dtype()
     assert dtype.fields is not None

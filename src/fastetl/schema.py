@@ -28,6 +28,7 @@ import codecs
 import json
 import sys
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -814,7 +815,9 @@ class Schema:
             object.__setattr__(self, "rules", row_rules(self.rules, self.columns))
 
     # -- layout --------------------------------------------------------------
-    @property
+    # (the schema is frozen: what follows from it is worked out once per instance; a
+    # small read asks for its dtype and null-mask columns about ten times)
+    @cached_property
     def masked_columns(self) -> tuple[Column, ...]:
         """Columns with a bit in the null mask, in bit order."""
         return tuple(c for c in self.columns if c.stored and c.masked)
@@ -835,6 +838,10 @@ class Schema:
 
     def dtype(self) -> np.dtype:
         """The packed little-endian structured dtype of one record."""
+        return self._dtype
+
+    @cached_property
+    def _dtype(self) -> np.dtype:
         if sys.byteorder != "little":  # pragma: no cover - no such platform is built
             raise SchemaError("fastetl writes little-endian records and needs a little-endian CPU")
         parts = [(c.name, c.numpy_format) for c in self.columns if c.stored]
@@ -847,8 +854,22 @@ class Schema:
         """Match the schema to a file's header (or to the schema order without one).
 
         With a header, columns are found by name; every header field must be
-        named by the schema (``skip`` it to ignore it) or by a flag bit.
+        named by the schema (``skip`` it to ignore it) or by a flag bit.  (A binding
+        made is kept on the schema for the same header: each read of a file binds.)
         """
+        key = None if header is None else tuple(header)
+        kept = self._bindings.get(key)
+        if kept is None:
+            kept = self._bind(header)
+            if len(self._bindings) < 8:
+                self._bindings[key] = kept
+        return kept
+
+    @cached_property
+    def _bindings(self) -> dict[tuple[str, ...] | None, Binding]:
+        return {}
+
+    def _bind(self, header: list[str] | None) -> Binding:
         by_name = {c.name: c for c in self.columns}
         if header is not None and self.dialect.header == "rename":
             header = unique_names(header)

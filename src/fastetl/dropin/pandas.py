@@ -273,6 +273,9 @@ def _take(src: Any, replay: dict[str, Any]) -> bytes:
 _METHODS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip"}
 
 
+_TAR = re.compile(r"\.tar(?:\.[a-z0-9]+)?$")  # (compiled here: not in a first call's time)
+
+
 def _compression(comp: Any, path: str | None) -> str | None:
     """The compression pandas applies: None, gzip, bz2, xz or zip (else Unsupported)."""
     if comp is None:
@@ -281,7 +284,7 @@ def _compression(comp: Any, path: str | None) -> str | None:
         if path is None:
             return None
         low = path.lower()
-        if re.search(r"\.tar(?:\.[a-z0-9]+)?$", low):
+        if _TAR.search(low):
             raise Unsupported("a tar archive")  # (pandas reads .tar.gz as tar, not gzip)
         for suffix, method in _METHODS.items():
             if low.endswith(suffix):
@@ -1223,7 +1226,33 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
 # -- reading ---------------------------------------------------------------------------
 
 
+_SCHEMAS: dict[Any, Schema] = {}  # _schema's answers by what they are made of
+_SCHEMAS_KEPT = 64
+
+
 def _schema(plan: _Plan) -> Schema:
+    """The schema the plan reads with; the same plan's parts give the same schema object,
+    kept from an earlier call (a schema is frozen: its dtype, binding and parser specs
+    are worked out once per object, not once per read of a small file)."""
+    key: Any = (
+        tuple(plan.guards["names"]),
+        tuple((c.position, c.kind, c.out_of_line) for c in plan.columns),
+        plan.delimiter, plan.quote, plan.header, bool(plan.guards.get("lead")), plan.nulls,
+        tuple(sorted(plan.dialect_extra.items())),
+    )
+    try:
+        got = _SCHEMAS.get(key)
+    except TypeError:  # (an unhashable part: made afresh)
+        return _make_schema(plan)
+    if got is None:
+        got = _make_schema(plan)
+        if len(_SCHEMAS) >= _SCHEMAS_KEPT:
+            _SCHEMAS.clear()
+        _SCHEMAS[key] = got
+    return got
+
+
+def _make_schema(plan: _Plan) -> Schema:
     names = plan.guards["names"]
     by_pos = {c.position: c for c in plan.columns}
     out = []
