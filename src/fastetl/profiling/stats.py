@@ -133,10 +133,28 @@ def sorted_unique(x: np.ndarray, runs: bool = False, in_place: bool = False) -> 
         s = x
     else:
         s = np.sort(x, kind="stable" if runs else "quicksort")
-    keep = np.empty(len(s), dtype=bool)
-    keep[0] = True
-    np.not_equal(s[1:], s[:-1], out=keep[1:])
-    return s[keep]
+    return _unique_in_place(s)
+
+
+UNIQUE_STEP = 1 << 16
+
+
+def _unique_in_place(s: np.ndarray) -> np.ndarray:
+    """The distinct values of sorted ``s`` (ours to change), moved to its start a slice
+    of ``UNIQUE_STEP`` at a time: a slice's scratch, not a copy of all of ``s`` (the
+    duplicate rows' last merge, of every row's hash, made the profile's peak memory).
+    Returns that start: a view, or a copy when it is less than half of ``s``."""
+    w, prev = 0, None
+    for at in range(0, len(s), UNIQUE_STEP):
+        b = s[at : at + UNIQUE_STEP]
+        keep = np.empty(len(b), dtype=bool)
+        keep[0] = prev is None or b[0] != prev
+        np.not_equal(b[1:], b[:-1], out=keep[1:])
+        prev = b[-1]  # (a scalar: a copy, before the slice is written over)
+        u = b[keep]
+        s[w : w + len(u)] = u
+        w += len(u)
+    return s[:w] if 2 * w >= len(s) else s[:w].copy()
 
 
 def sum_runs(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
