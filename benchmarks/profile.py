@@ -1,7 +1,9 @@
 """Profiling a CSV: ``fastetl profile`` against what users run today, on the same file.
 
 Each tool runs in its own process (wall time of the work only, imports excluded; CPU
-seconds of that work, all threads; peak RSS = the child's ``VmHWM``), on the demo orders
+seconds of that work, all threads; peak RSS = the child's ``VmHWM``; page faults = the
+minor faults of that work, each a page the process touched for the first time: a fresh
+process pays one per page it ever uses), on the demo orders
 (``fastetl.demo.generate_orders``):
 
 * ``fastetl-profile-csv``  ``fastetl.profile(csv, demo_schema())``: every default
@@ -35,7 +37,7 @@ from pathlib import Path
 
 CHILD = textwrap.dedent(
     """
-    import json, sys, time
+    import json, resource, sys, time
     tool, csv, npy = sys.argv[1], sys.argv[2], sys.argv[3]
     def peak():
         with open("/proc/self/status") as f:
@@ -53,6 +55,7 @@ CHILD = textwrap.dedent(
         import polars as pl
     elif tool == "duckdb":
         import duckdb
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     t, c = time.perf_counter(), time.process_time()
     if tool == "fastetl-profile-csv":
         fastetl.profile(csv, schema)
@@ -68,7 +71,8 @@ CHILD = textwrap.dedent(
     elif tool == "duckdb":
         duckdb.sql(f"SUMMARIZE SELECT * FROM read_csv('{csv}')").fetchall()
     secs, cpu = time.perf_counter() - t, time.process_time() - c
-    print(json.dumps({"seconds": secs, "cpu": cpu, "peak": peak()}))
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+    print(json.dumps({"seconds": secs, "cpu": cpu, "peak": peak(), "faults": faults}))
     """
 )
 
@@ -127,17 +131,17 @@ def main(argv: list[str] | None = None) -> int:
           f"Python {platform.python_version()}")  # fmt: skip
     print()
     print("| tool | seconds (best) | MB/s (of the CSV; .npy size for profile-npy) | CPU s "
-          "(that run, all threads) | peak RSS MiB |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|")
+          "(that run, all threads) | peak RSS MiB | page faults (that run) |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|")
     for tool in tools:
         r = best[tool]
         if "error" in r:
-            print(f"| {tool} | error: {r['error']} | | | |")
+            print(f"| {tool} | error: {r['error']} | | | | |")
             continue
         mb = (npy_size if tool == "fastetl-profile-npy" else size) / 1e6
         print(
             f"| {tool} | {r['seconds']:.2f} | {mb / r['seconds']:,.0f} | {r['cpu']:.2f} "
-            f"| {r['peak'] / 2**20:,.0f} |"
+            f"| {r['peak'] / 2**20:,.0f} | {r['faults']:,} |"
         )
     return 0
 

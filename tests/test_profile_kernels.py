@@ -182,6 +182,22 @@ def test_sorted_unique_equals_numpy_unique(keys, runs):
     np.testing.assert_array_equal(sorted_unique(h, runs=runs), np.unique(h))
 
 
+@pytest.mark.parametrize("n", [65_535, 65_536, 65_537, 200_001])
+@pytest.mark.parametrize("spread", [3, 70_000, 2**62])
+@pytest.mark.parametrize("runs", [False, True])
+def test_sorted_unique_in_place_over_many_slices_equals_numpy_unique(n, spread, runs):
+    # the distinct values are moved to the array's start a slice at a time: duplicates
+    # across a slice's edge, slices all alike, all distinct, most of them duplicates
+    rng = np.random.default_rng(n + spread)
+    h = rng.integers(0, spread, n, dtype=np.uint64)
+    expected = np.unique(h)
+    if runs:
+        h = np.concatenate([np.sort(h[: n // 3]), np.sort(h[n // 3 :])])
+    got = sorted_unique(h.copy(), runs=runs, in_place=True)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(sorted_unique(h, runs=runs), expected)
+
+
 @given(
     st.lists(st.integers(-(2**63), 2**63 - 1), max_size=400),
     st.sampled_from([np.int64, np.uint64]),

@@ -29,6 +29,7 @@ from . import pii as _pii
 from .stats import (
     Distinct,
     argsort64,
+    at_once,
     KeyTable,
     Moments,
     Quantiles,
@@ -189,8 +190,8 @@ class _Known:
             t.limit = n0  # the kept bytes are full: no more values join
         m = len(keys)
         limit = t.room(m)
-        self.kept = grown(self.kept, n0, limit)
-        self.ends = grown(self.ends, n0, limit)
+        self.kept = grown(self.kept, n0, limit, at_once(t.limit, 8))
+        self.ends = grown(self.ends, n0, limit, at_once(t.limit, 8))
         v = np.ascontiguousarray(uniq)
         flat = v.view(np.uint8).reshape(-1)
         k = np.ascontiguousarray(keys, np.uint64)

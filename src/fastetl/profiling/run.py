@@ -104,6 +104,9 @@ class _Folder:
             self._raise()
         finally:
             self.close()
+        # every chunk folded: let the free ones go before the result is made (its last
+        # merge of the row hashes was the peak memory with them still held)
+        self.free.clear()
         return self.state
 
     def close(self) -> None:
@@ -167,8 +170,9 @@ class FoldingWriter:
     def flush(self) -> None:
         if self._fill:
             self._folder.submit(self._stage[: self._fill])
-            self._stage = np.empty(0, dtype=self.dtype)
-            self._fill = 0
+        self._stage = np.empty(0, dtype=self.dtype)  # (a chunk left empty: let go)
+        self._fill = 0
+        self._scratch = None
 
 
 class BadRowCounter:

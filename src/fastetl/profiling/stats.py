@@ -133,10 +133,28 @@ def sorted_unique(x: np.ndarray, runs: bool = False, in_place: bool = False) -> 
         s = x
     else:
         s = np.sort(x, kind="stable" if runs else "quicksort")
-    keep = np.empty(len(s), dtype=bool)
-    keep[0] = True
-    np.not_equal(s[1:], s[:-1], out=keep[1:])
-    return s[keep]
+    return _unique_in_place(s)
+
+
+UNIQUE_STEP = 1 << 16
+
+
+def _unique_in_place(s: np.ndarray) -> np.ndarray:
+    """The distinct values of sorted ``s`` (ours to change), moved to its start a slice
+    of ``UNIQUE_STEP`` at a time: a slice's scratch, not a copy of all of ``s`` (the
+    duplicate rows' last merge, of every row's hash, made the profile's peak memory).
+    Returns that start: a view, or a copy when it is less than half of ``s``."""
+    w, prev = 0, None
+    for at in range(0, len(s), UNIQUE_STEP):
+        b = s[at : at + UNIQUE_STEP]
+        keep = np.empty(len(b), dtype=bool)
+        keep[0] = prev is None or b[0] != prev
+        np.not_equal(b[1:], b[:-1], out=keep[1:])
+        prev = b[-1]  # (a scalar: a copy, before the slice is written over)
+        u = b[keep]
+        s[w : w + len(u)] = u
+        w += len(u)
+    return s[:w] if 2 * w >= len(s) else s[:w].copy()
 
 
 def sum_runs(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -226,7 +244,10 @@ class KeyTable:
         """``cap`` slots (a power of two: room for three quarters of them)."""
         n = self.n
         self.slots = np.zeros(cap, np.int32)
-        keys = np.empty(min(self.limit, cap - cap // 4), np.uint64)
+        keys = self.keys  # made once (at_once): the keys placed again where they are
+        room = min(self.limit, cap - cap // 4)
+        if len(keys) < room:
+            keys = np.empty(max(room, at_once(self.limit, 8)), np.uint64)
         if n:  # the known keys again, in their order (their indices do not change)
             _core.fold_known_keys(self.slots, keys, self.keys[:n], np.empty(n, np.int64), 0)
         self.keys = keys
@@ -243,12 +264,25 @@ class KeyTable:
         return max(self.n, min(self.limit, len(self.keys), cap - cap // 4, self.n + m))
 
 
-def grown(a: np.ndarray, n: int, need: int) -> np.ndarray:
+ONCE_BYTES = 4 << 20
+"""A kept table's arrays are made with room for their limit's items (up to this many
+bytes) at once: ``np.empty`` of them takes pages as they are filled, so no room unused
+costs memory, and no copy as the table grows -- each copy was fresh pages (page
+faults) and both arrays at once (peak memory)."""
+
+
+def at_once(limit: int, itemsize: int) -> int:
+    """The items a kept table's array of ``limit`` items is made with (:data:`ONCE_BYTES`)."""
+    return min(limit, max(1, ONCE_BYTES // max(itemsize, 1)))
+
+
+def grown(a: np.ndarray, n: int, need: int, once: int = 0) -> np.ndarray:
     """``a`` (its first ``n`` items kept) with room for at least ``need`` items (half as
-    many again as it had, at least: a few copies as it grows, no more room than that)."""
+    many again as it had, at least: a few copies as it grows, no more room than that;
+    ``once``: at least that many, :func:`at_once`)."""
     if len(a) >= need:
         return a
-    out = np.empty(max(need, len(a) + len(a) // 2), a.dtype)
+    out = np.empty(max(need, len(a) + len(a) // 2, once), a.dtype)
     out[:n] = a[:n]
     return out
 
@@ -808,12 +842,12 @@ class ValueCounts:
         t = self._table
         n0 = t.n
         limit = t.room(len(h))
-        self._tc = grown(self._tc, n0, limit)
+        self._tc = grown(self._tc, n0, limit, at_once(t.limit, 8))
         if self._tv is None:
-            self._tv = np.empty(limit, v.dtype)
+            self._tv = np.empty(0, v.dtype)
         elif self._tv.dtype != v.dtype:  # (a wider text payload: all at the widest)
             self._tv = self._tv.astype(np.promote_types(self._tv.dtype, v.dtype))
-        self._tv = grown(self._tv, n0, limit)
+        self._tv = grown(self._tv, n0, limit, at_once(t.limit, self._tv.dtype.itemsize))
         # one compiled pass: known keys' counts added, new ones kept while there is room
         vb = np.ascontiguousarray(v, dtype=self._tv.dtype)
         width = vb.dtype.itemsize
