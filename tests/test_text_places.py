@@ -107,6 +107,19 @@ def test_text_placed_by_the_workers_is_what_python_reads(tmp_path, monkeypatch, 
     _same_as_one_thread(t, src, SCHEMA)
 
 
+def test_a_small_buffer_is_not_placed_by_the_workers(tmp_path, monkeypatch):
+    """A buffer of at most 1 MiB is read into an ordinary array that grows (no reserved
+    text): the committer writes its text, the workers place none."""
+    src = _write(tmp_path / "in.csv", _rows(3_000, seed=9))
+    data = src.read_bytes()
+    assert len(data) <= 1 << 20
+    seen = _spy(monkeypatch)
+    t = fastetl.read_csv(data, SCHEMA, workers=2, block_size=16 << 10)
+    assert seen == {"placed": 0, "not placed": 0, "stopped": 0}
+    _check(t, _expected(src))
+    _same_as_one_thread(t, data, SCHEMA)
+
+
 def test_blocks_cut_inside_a_quoted_line_break_are_read_again(tmp_path, monkeypatch):
     """A block cut by guess inside a quoted value is dropped and the file read again
     with exact cuts: the text placed for the dropped blocks is not the result's."""

@@ -2217,9 +2217,10 @@ def _run_parallel(
     # (optional) the writer's own work on a block's records, done on the worker thread
     prepare = getattr(job.writer, "prepare", None)
     codes = committer.early_codes if learned else None
-    # the text straight to its place in the result, by the workers (see _TextPlaces)
+    # the text straight to its place in the result, by the workers (see _TextPlaces),
+    # where that place is reserved for all of it (else the placing would soon stop)
     places = None
-    if texts is not None and prepare is None and hasattr(job.writer, "text_view"):
+    if texts is not None and prepare is None and getattr(job.writer, "text_reserved", False):
         places = committer.text_places = _TextPlaces(job.writer, 0)
 
     def commit_oldest() -> None:

@@ -260,6 +260,12 @@ class ArrayWriter:
 
     # -- text written in place (pipeline: one copy from the parser, on its thread) ----
     @property
+    def text_reserved(self) -> bool:
+        """Whether the text is reserved address space, room for all of it that never
+        moves: worth placing each block's text from the workers (see pipeline)."""
+        return self._tmem is not None
+
+    @property
     def text_room(self) -> int:
         """Bytes the text buffer holds without growing (text_view's bound)."""
         return len(self._text)
