@@ -397,21 +397,13 @@ class ColumnState:
         self.len_min = lo if self.len_min is None else min(self.len_min, lo)
         self.len_max = hi if self.len_max is None else max(self.len_max, hi)
 
-    def _pii(
-        self,
-        values: np.ndarray,
-        weights: np.ndarray,
-        ints: bool = False,
-        codes: np.ndarray | None = None,
-    ) -> None:
+    def _pii(self, values: np.ndarray, weights: np.ndarray, ints: bool = False) -> None:
         """Count the values of each kind among distinct candidates, each standing for
-        ``weights`` values: checked in compiled code (or their ``codes`` given), but for
-        those it leaves to the Python validators (IPv6, non-ASCII: at most ``pii_cap``
-        of them a block)."""
+        ``weights`` values: checked in compiled code, but for those it leaves to the
+        Python validators (IPv6, non-ASCII: at most ``pii_cap`` of them a block)."""
         if not len(values):
             return
-        if codes is None:
-            codes = _pii.classify_codes(values, self.name)
+        codes = _pii.classify_codes(values, self.name)
         ask = codes == _pii.ASK
         if ask.any():
             self._pii_python(values[ask], weights[ask], ints)
