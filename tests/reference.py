@@ -29,6 +29,7 @@ or ``"structure"``.  A header that does not match the schema raises
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import csv
@@ -858,3 +859,47 @@ def slow_convert(*args, **kw):
 fastetl.convert = slow_convert
 sys.exit(fastetl.cli.main(sys.argv[1:]))
 """
+
+
+# -- an interrupt at one chosen line ---------------------------------------------------------
+# Ctrl-C and SIGTERM are raised in the main thread between any two bytecodes.  A test of a
+# window between a durable step and the note that it happened puts the interrupt on exactly
+# that line (a trace function raising KeyboardInterrupt there), never "usually" there.
+
+
+def line_of(func: Any, marker: str, nth: int = 1) -> int:
+    """The line number of the ``nth`` source line of ``func`` that contains ``marker``."""
+    import inspect
+
+    lines, first = inspect.getsourcelines(func)
+    hits = [first + i for i, s in enumerate(lines) if marker in s]
+    assert len(hits) >= nth, f"{marker!r} is not in {func.__qualname__} {nth} time(s)"
+    return hits[nth - 1]
+
+
+@contextlib.contextmanager
+def interrupt_at(func: Any, marker: str, nth: int = 1, exc: type = KeyboardInterrupt):
+    """While the block runs, raise ``exc`` (once) in this thread just before the line of
+    ``func`` (or of a function nested in it) found by :func:`line_of` runs.  Yields a
+    list that holds True once it was raised (a test asserts it was)."""
+    import sys
+
+    filename = func.__code__.co_filename
+    target = line_of(func, marker, nth)
+    raised: list[bool] = []
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        if event == "line" and frame.f_lineno == target and not raised:
+            raised.append(True)
+            sys.settrace(None)
+            raise exc
+        return local
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        return local if frame.f_code.co_filename == filename else None
+
+    sys.settrace(tracer)
+    try:
+        yield raised
+    finally:
+        sys.settrace(None)

@@ -11,7 +11,6 @@ sleeping for a fixed time.
 from __future__ import annotations
 
 import gzip
-import inspect
 import json
 import os
 import signal
@@ -23,7 +22,7 @@ from pathlib import Path
 import pytest
 
 import fastetl
-from reference import SLOW_CLI, listing
+from reference import SLOW_CLI, interrupt_at, listing
 from fastetl.outset import checkpoint_path
 
 SCHEMA = {
@@ -260,34 +259,37 @@ def test_an_interrupt_just_after_a_checkpoint_file_is_written_keeps_it(tmp_path,
     resumable: the file on disk decides, and resume finishes with the same bytes."""
     from fastetl import resume as resume_module
 
-    save = resume_module.Checkpoints.save
-    # the line of save() just after write_json_atomic returned
-    src_lines, first = inspect.getsourcelines(save)
-    after = first + next(i for i, s in enumerate(src_lines) if "self.saved = mark" in s)
-    assert after in {ln for _, _, ln in save.__code__.co_lines()}
-
-    def tracer(frame, event, arg):
-        if frame.f_code is save.__code__:
-            def local(frame, event, arg):
-                if event == "line" and frame.f_lineno == after:
-                    sys.settrace(None)
-                    raise KeyboardInterrupt
-                return local
-            return local
-        return None
-
     (tmp_path / "run").mkdir()
     dst = tmp_path / "run" / "o.npy"
-    sys.settrace(tracer)
-    try:
+    # the line of save() just after write_json_atomic returned
+    with interrupt_at(resume_module.Checkpoints.save, "self.saved = mark") as raised:
         with pytest.raises(fastetl.Interrupted) as e:
             fastetl.convert(inputs["clean"], dst, SCHEMA, workers=1, block_size=1 << 16,
                             checkpoint_every=0.0)  # fmt: skip
-    finally:
-        sys.settrace(None)
+    assert raised
     doc = json.loads(checkpoint_path(dst).read_text())
     assert e.value.resume_rows == doc["mark"]["rows"] > 0
     assert _partial(dst).exists()
     rep = fastetl.convert(inputs["clean"], dst, SCHEMA, workers=1, block_size=1 << 16, resume=True)
     assert rep.resumed_at is not None and rep.rows == ROWS
     assert _files(tmp_path / "run") == _reference(inputs["clean"], tmp_path / "ref", "raise")
+
+
+def test_an_interrupt_just_after_the_commit_says_the_output_is_whole(tmp_path, inputs):
+    """An interrupt that lands after the commit renamed the set into place, before the run
+    noted it as committed, is not taken for one before the commit: the run says the
+    output holds all of it (not "resume to continue", nor "not changed"), and leaves no
+    checkpoint naming partial files that were renamed away."""
+    from fastetl import api
+
+    (tmp_path / "run").mkdir()
+    dst = tmp_path / "run" / "o.npy"
+    # the line just after outset.commit_set returned
+    with interrupt_at(api._convert_locked, "committed = True", nth=2) as raised:
+        with pytest.raises(fastetl.Interrupted) as e:
+            fastetl.convert(inputs["dirty"], dst, SCHEMA, workers=2, block_size=1 << 16,
+                            on_error="reject", checkpoint_every=0.0)  # fmt: skip
+    assert raised
+    assert e.value.committed and e.value.resume_rows is None
+    assert _hidden(tmp_path / "run") == []  # no checkpoint, no temporary file
+    assert _files(tmp_path / "run") == _reference(inputs["dirty"], tmp_path / "ref", "reject")

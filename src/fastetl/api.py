@@ -671,6 +671,7 @@ def _convert_locked(
             sink = None
             ckpt = None
             committed = False
+            renames: list[tuple[Path, Path]] | None = None
             try:  # (the writer is made inside: an interrupt just after it must abort it too)
                 writer = NpyWriter(
                     dst_path,
@@ -722,8 +723,9 @@ def _convert_locked(
                 )
                 renames = sink.finish() if sink is not None else []
                 size, more = writer.finish(meta)
+                renames += more
                 try:
-                    outset.commit_set(dst_path, renames + more)
+                    outset.commit_set(dst_path, renames)
                 except outset.InterruptedAfterCommit:
                     committed = True
                     raise
@@ -733,6 +735,9 @@ def _convert_locked(
                 terminated = isinstance(e, Terminated) or isinstance(
                     getattr(e, "original", None), Terminated
                 )
+                # (an interrupt just after commit_set returned, before ``committed`` was
+                # set: the files decide, as for a checkpoint)
+                committed = committed or outset.renamed(renames)
                 if committed:  # the interrupt came after the commit point: the run is whole
                     remove_checkpoint(dst_path)
                     raise Interrupted(None, terminated, committed=True) from None

@@ -359,6 +359,13 @@ def commit_set(target: Path, renames: list[tuple[Path, Path]]) -> None:
         raise InterruptedAfterCommit(late)
 
 
+def renamed(renames: list[tuple[Path, Path]] | None) -> bool:
+    """Whether :func:`commit_set` of ``renames`` got past its commit point and finished:
+    none of their temporary files is left.  (A caller interrupted just after it
+    returned, before noting so, asks the files.)"""
+    return bool(renames) and not any(os.path.lexists(tmp) for tmp, _ in renames or ())
+
+
 def _roll_forward(journal: Path, renames: list[tuple[Path, Path]]) -> None:
     """The renames of a recorded commit; safe to run again after any interruption."""
     fsync_dir(journal.parent)
