@@ -848,16 +848,57 @@ def listing(folder) -> list[str]:
     return sorted(n for n in os.listdir(folder) if not n.endswith(LOCK_SUFFIX))
 
 
-# The CLI's own main() in a child whose conversions sleep a little per progress call, so
-# that a signal sent once a checkpoint exists lands mid-run even on a starved machine.
-SLOW_CLI = r"""
-import sys, time
+# A child conversion that stops at a chosen state and says so, for a test that signals or
+# kills it there: the test reads the child's "held" line (no polling, no sleep), and the
+# child cannot end first, however busy the machine.  ``holding(dst, when)`` is a progress
+# callback; ``when``: "start" (the first call), ["checkpoint", KEY, N] (once the checkpoint
+# of the conversion into ``dst`` has a mark whose KEY is N or more), ["while", PATH] (waits
+# while PATH exists, then goes on; the others wait for the test's signal or kill).
+HOLD = r"""
+import json as _json, os as _os, sys as _sys, time as _time
+from fastetl.outset import checkpoint_path as _checkpoint_path
+def holding(dst, when):
+    said = []
+    def reached():
+        if when is None or said:
+            return False
+        if when == "start" or when[0] == "while":
+            return True
+        try:
+            return _json.loads(_checkpoint_path(dst).read_text())["mark"][when[1]] >= when[2]
+        except (OSError, ValueError, KeyError):
+            return False
+    def progress(done, total):
+        if not reached():
+            return
+        said.append(True)
+        print("held", flush=True)
+        if when != "start" and when[0] == "while":
+            while _os.path.exists(when[1]):
+                _time.sleep(0.01)
+            return
+        while True:
+            _time.sleep(3600)  # until the test's signal (or kill)
+    return progress
+"""
+
+
+def held(proc: Any) -> None:
+    """Wait until the child ``proc`` (started with :data:`HOLD`, stdout piped, text mode)
+    says it holds."""
+    line = proc.stdout.readline()
+    assert line == "held\n", f"the child did not hold: {line!r} {proc.communicate()}"
+
+
+# The CLI's own main() in a child whose conversion holds once the output's checkpoint
+# exists (see HOLD): a signal sent then lands mid-run.  Its stdout must be piped.
+SLOW_CLI = HOLD + r"""
 import fastetl, fastetl.cli
 convert = fastetl.convert
-def slow_convert(*args, **kw):
-    return convert(*args, **{**kw, "progress": lambda done, total: time.sleep(0.005)})
+def slow_convert(src, dst, *args, **kw):
+    return convert(src, dst, *args, **{**kw, "progress": holding(dst, ["checkpoint", "rows", 0])})
 fastetl.convert = slow_convert
-sys.exit(fastetl.cli.main(sys.argv[1:]))
+_sys.exit(fastetl.cli.main(_sys.argv[1:]))
 """
 
 

@@ -2,10 +2,10 @@
 resumes from its last checkpoint, and the result is byte-identical to a run that was
 never stopped; a changed input or other options are refused.
 
-The conversions run in real subprocesses that are really killed.  They are slowed
-down (a progress callback that sleeps a little per block) so that the kill lands
-part way on any machine, and the tests wait for a checkpoint to exist instead of
-sleeping for a fixed time.
+The conversions run in real subprocesses that are really killed.  Each one holds (its
+progress callback stops) once it reaches the state a test needs, a checkpoint of so
+many rows, and says so: the test then kills it there, on any machine, with no sleep
+and no race with the end of the run (reference.HOLD).
 """
 
 from __future__ import annotations
@@ -16,13 +16,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 import fastetl
-from reference import SLOW_CLI, interrupt_at, listing
+from reference import HOLD, SLOW_CLI, held, interrupt_at, listing
 from fastetl.outset import checkpoint_path
 
 SCHEMA = {
@@ -34,17 +33,15 @@ SCHEMA = {
         {"name": "day", "type": "date"},
     ]
 }
-ROWS = 300_000  # big enough that a conversion outlasts the wait for its first checkpoint
+ROWS = 300_000  # many blocks: a checkpoint part way, and work left after it
 
-RUNNER = r"""
-import json, sys, time
+RUNNER = HOLD + r"""
+import json, sys
 import fastetl
 src, dst, workers, on_error, resume, every = sys.argv[1:7]
-def slow(done, total):
-    time.sleep(0.004)
 r = fastetl.convert(src, dst, json.loads(sys.argv[7]), workers=int(workers), block_size=1 << 16,
                     on_error=on_error, resume=resume == "1", checkpoint_every=float(every),
-                    progress=slow)
+                    progress=holding(dst, json.loads(sys.argv[8])))
 print(r.resumed_at, r.rows, flush=True)
 """
 
@@ -81,29 +78,22 @@ def inputs(tmp_path_factory):
     return {"clean": clean, "dirty": dirty, "gz": d / "dirty.csv.gz"}
 
 
-def _start(src, dst, workers, on_error, resume=False, every=0.0):
+def _start(src, dst, workers, on_error, resume=False, every=0.0, hold=None):
+    """A conversion in a child; ``hold`` (see reference.HOLD): where it stops and says so."""
     args = [str(src), str(dst), str(workers), on_error, "1" if resume else "0", str(every)]
     return subprocess.Popen(
-        [sys.executable, "-c", RUNNER, *args, json.dumps(SCHEMA)],
+        [sys.executable, "-c", RUNNER, *args, json.dumps(SCHEMA), json.dumps(hold)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
 
 
-def _wait_for_checkpoint(proc, dst: Path, min_rows: int = 1, timeout: float = 120) -> dict:
-    ck = checkpoint_path(dst)
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        assert proc.poll() is None, f"the conversion ended before the kill: {proc.communicate()}"
-        try:
-            doc = json.loads(ck.read_text())
-            if doc["mark"]["rows"] >= min_rows:
-                return doc
-        except (FileNotFoundError, ValueError):
-            pass
-        time.sleep(0.002)
-    raise AssertionError("no checkpoint appeared")
+def _start_held(src, dst, workers, on_error, min_rows: int = ROWS // 10) -> tuple:
+    """A conversion in a child, held once its checkpoint has ``min_rows``: (child, checkpoint)."""
+    proc = _start(src, dst, workers, on_error, hold=["checkpoint", "rows", min_rows])
+    held(proc)
+    return proc, json.loads(checkpoint_path(dst).read_text())
 
 
 def _reference(src, folder: Path, on_error: str) -> dict[str, bytes]:
@@ -143,8 +133,7 @@ def test_kill_9_then_resume_is_byte_identical(tmp_path, inputs, which, workers, 
     # a previous good output, which must survive the kill untouched
     fastetl.convert(b"id,kind,price,note,day\n1,a,1.00,x,2020-01-01\n", dst, SCHEMA)
     old = _files(run)
-    proc = _start(src, dst, workers, on_error)
-    doc = _wait_for_checkpoint(proc, dst, min_rows=ROWS // 10)
+    proc, doc = _start_held(src, dst, workers, on_error)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     assert _files(run) == old  # OUT and its sidecar as they were (hidden partials aside)
@@ -162,8 +151,7 @@ def test_ctrl_c_keeps_a_partial_that_the_cli_resumes(tmp_path, inputs):
     run = tmp_path / "run"
     run.mkdir()
     dst = run / "o.npy"
-    proc = _start(src, dst, 2, "reject")
-    _wait_for_checkpoint(proc, dst, min_rows=ROWS // 10)
+    proc, _ = _start_held(src, dst, 2, "reject")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode != 0 and "Interrupted" in err and "resume to continue" in err
@@ -190,7 +178,7 @@ def test_cli_ctrl_c_says_how_to_resume(tmp_path, inputs):
          "--workers", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    _wait_for_checkpoint(proc, dst)
+    held(proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
@@ -202,8 +190,7 @@ def test_a_changed_input_is_refused(tmp_path, inputs):
     src = tmp_path / "in.csv"
     src.write_bytes(inputs["clean"].read_bytes())
     dst = tmp_path / "o.npy"
-    proc = _start(src, dst, 1, "raise")
-    doc = _wait_for_checkpoint(proc, dst, min_rows=ROWS // 10)
+    proc, doc = _start_held(src, dst, 1, "raise")
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     # same size and modification time, one digit changed before the checkpoint
@@ -241,12 +228,8 @@ def test_resume_without_a_checkpoint_converts_from_the_start(tmp_path, inputs):
 
 def test_an_interrupt_before_any_checkpoint_leaves_nothing(tmp_path, inputs):
     dst = tmp_path / "o.npy"
-    proc = _start(inputs["clean"], dst, 1, "raise", every=3600)
-    t0 = time.monotonic()
-    while proc.poll() is None and not list(tmp_path.glob(".o.npy*")):
-        assert time.monotonic() - t0 < 60
-        time.sleep(0.002)
-    time.sleep(0.05)
+    proc = _start(inputs["clean"], dst, 1, "raise", every=3600, hold="start")
+    held(proc)  # part way through the first checkpoint's interval
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode != 0 and "Interrupted" in err
