@@ -276,3 +276,52 @@ def test_an_interrupt_just_after_the_commit_says_the_output_is_whole(tmp_path, i
     assert e.value.committed and e.value.resume_rows is None
     assert _hidden(tmp_path / "run") == []  # no checkpoint, no temporary file
     assert _files(tmp_path / "run") == _reference(inputs["dirty"], tmp_path / "ref", "reject")
+
+
+def _interrupted_run(src, dst: Path, on_error: str, after: int = 3) -> dict:
+    """Convert ``src`` into ``dst`` in this process, interrupted (as Ctrl-C does) at the
+    progress call after ``after`` checkpoints; returns the checkpoint left."""
+    calls = []
+
+    def progress(done, total):
+        calls.append(done)
+        if len(calls) == after:
+            raise KeyboardInterrupt
+
+    with pytest.raises(fastetl.Interrupted):
+        fastetl.convert(src, dst, SCHEMA, workers=1, block_size=1 << 16, on_error=on_error,
+                        checkpoint_every=0.0, progress=progress)  # fmt: skip
+    return json.loads(checkpoint_path(dst).read_text())
+
+
+@pytest.mark.parametrize(
+    "where",
+    [("NpyWriter._take_up", "self.rows = rows"),
+     ("RejectsWriter.__init__", 'self.count = resume["count"]')],  # fmt: skip
+)
+def test_an_interrupt_as_a_resume_takes_up_the_partial_files_keeps_them(tmp_path, inputs, where):
+    """Ctrl-C or SIGTERM while a resumed run takes up the interrupted run's files (the
+    records', the rejects'): they and the checkpoint stay, the run says it can be resumed
+    again, and the next resume ends with the bytes of an uninterrupted run.  (They were
+    removed as a failed run's own temporaries: the work since the start was lost.)"""
+    from fastetl import store
+
+    cls, name = where[0].split(".")
+    func = getattr(getattr(store, cls), name)
+    (tmp_path / "run").mkdir()
+    dst = tmp_path / "run" / "o.npy"
+    doc = _interrupted_run(inputs["dirty"], dst, "reject")
+    kept = sorted(p.name for p in (tmp_path / "run").iterdir())
+    with interrupt_at(func, where[1]) as raised:
+        with pytest.raises(fastetl.Interrupted) as e:
+            fastetl.convert(inputs["dirty"], dst, SCHEMA, workers=1, block_size=1 << 16,
+                            on_error="reject", resume=True)  # fmt: skip
+    assert raised
+    assert e.value.resume_rows == doc["mark"]["rows"] > 0
+    assert json.loads(checkpoint_path(dst).read_text()) == doc
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == kept
+    rep = fastetl.convert(inputs["dirty"], dst, SCHEMA, workers=1, block_size=1 << 16,
+                          on_error="reject", resume=True)  # fmt: skip
+    assert rep.resumed_at == doc["mark"]["rows"]
+    assert _files(tmp_path / "run") == _reference(inputs["dirty"], tmp_path / "ref", "reject")
+    assert _hidden(tmp_path / "run") == []

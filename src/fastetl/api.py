@@ -742,10 +742,13 @@ def _convert_locked(
                     remove_checkpoint(dst_path)
                     raise Interrupted(None, terminated, committed=True) from None
                 kept = (ckpt.kept() if ckpt is not None else None) or mark
-                if kept is None or writer is None:
+                if kept is None:
                     _abort(writer, sink, dst_path)
                     raise Interrupted(None, terminated) from None
-                writer.detach()  # keep the partial files: resume=True continues from them
+                # keep the partial files: resume=True continues from them (also when the
+                # interrupt came as this resumed run took them up: no writer yet)
+                if writer is not None:
+                    writer.detach()
                 if sink is not None:
                     sink.detach()
                 raise Interrupted(kept.rows, terminated) from None

@@ -20,6 +20,7 @@ untouched, and :meth:`NpyWriter.abort` removes every temporary file.  :class:`Ar
 from __future__ import annotations
 
 import ast
+import contextlib
 import errno
 import hashlib
 import json
@@ -451,6 +452,11 @@ class NpyWriter(_SyncedAhead):
         except OSError as e:
             self.abort()
             raise OutputError(f"cannot write {self.tmp_path}: {e.strerror or e}") from None
+        except KeyboardInterrupt:
+            # while taking up an interrupted run's files: they stay, its checkpoint names
+            # them (a resume interrupted as it starts may be resumed again)
+            self.detach() if resume_rows is not None else self.abort()
+            raise
         except BaseException:
             self.abort()
             raise
@@ -945,6 +951,13 @@ class RejectsWriter:
         except OSError as e:
             self.abort()
             raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
+        except KeyboardInterrupt:
+            if resume is None:
+                self.abort()
+            else:  # an interrupted run's files, which its checkpoint names: they stay
+                with contextlib.suppress(OSError):
+                    self._close()
+            raise
         except BaseException:
             self.abort()
             raise
