@@ -890,13 +890,15 @@ def held(proc: Any) -> None:
     assert line == "held\n", f"the child did not hold: {line!r} {proc.communicate()}"
 
 
-# The CLI's own main() in a child whose conversion holds once the output's checkpoint
-# exists (see HOLD): a signal sent then lands mid-run.  Its stdout must be piped.
+# The CLI's own main() in a child whose conversion holds (see HOLD) once the output's
+# checkpoint exists, or where the environment's HOLD_AT (JSON) says: a signal sent then
+# lands mid-run.  Its stdout must be piped.
 SLOW_CLI = HOLD + r"""
 import fastetl, fastetl.cli
 convert = fastetl.convert
+when = _json.loads(_os.environ.get("HOLD_AT", '["checkpoint", "rows", 0]'))
 def slow_convert(src, dst, *args, **kw):
-    return convert(src, dst, *args, **{**kw, "progress": holding(dst, ["checkpoint", "rows", 0])})
+    return convert(src, dst, *args, **{**kw, "progress": holding(dst, when)})
 fastetl.convert = slow_convert
 _sys.exit(fastetl.cli.main(_sys.argv[1:]))
 """
