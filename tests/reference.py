@@ -921,18 +921,23 @@ def line_of(func: Any, marker: str, nth: int = 1) -> int:
 
 
 @contextlib.contextmanager
-def interrupt_at(func: Any, marker: str, nth: int = 1, exc: type = KeyboardInterrupt):
+def interrupt_at(func: Any, marker: str | None, nth: int = 1, exc: type = KeyboardInterrupt):
     """While the block runs, raise ``exc`` (once) in this thread just before the line of
-    ``func`` (or of a function nested in it) found by :func:`line_of` runs.  Yields a
-    list that holds True once it was raised (a test asserts it was)."""
+    ``func`` (or of a function nested in it) found by :func:`line_of` runs; with no
+    ``marker``, as ``func`` returns (its caller has not stored the result yet).  Yields
+    a list that holds True once it was raised (a test asserts it was)."""
     import sys
 
     filename = func.__code__.co_filename
-    target = line_of(func, marker, nth)
+    target = line_of(func, marker, nth) if marker is not None else None
     raised: list[bool] = []
 
     def local(frame: Any, event: str, arg: Any) -> Any:
-        if event == "line" and frame.f_lineno == target and not raised:
+        if raised:
+            return None
+        if (event == "line" and frame.f_lineno == target) or (
+            target is None and event == "return" and frame.f_code is func.__code__
+        ):
             raised.append(True)
             sys.settrace(None)
             raise exc

@@ -325,3 +325,28 @@ def test_an_interrupt_as_a_resume_takes_up_the_partial_files_keeps_them(tmp_path
     assert rep.resumed_at == doc["mark"]["rows"]
     assert _files(tmp_path / "run") == _reference(inputs["dirty"], tmp_path / "ref", "reject")
     assert _hidden(tmp_path / "run") == []
+
+
+@pytest.mark.parametrize("which", ["NpyWriter", "RejectsWriter", "_TextFile"])
+def test_an_interrupt_just_after_a_writer_made_its_files_leaves_nothing(tmp_path, which):
+    """Ctrl-C or SIGTERM as a writer's constructor returns, before the run holds the
+    writer: its temporary files (records, rejects and reasons, text) are removed all the
+    same (by their run's name), and the output is as it was."""
+    from fastetl import store
+
+    schema = {"columns": [*SCHEMA["columns"][:3], {"name": "note", "type": "text"}]}
+    data = b"id,kind,price,note\n1,a,1.00,x\n2,b,oops,y\n"
+    dst = tmp_path / "o.npy"
+    fastetl.convert(b"id,kind,price,note\n0,z,0.00,w\n", dst, schema)
+    before = _all_files(tmp_path)
+    with interrupt_at(getattr(store, which).__init__, None) as raised:
+        with pytest.raises(fastetl.Interrupted) as e:
+            fastetl.convert(data, dst, schema, on_error="reject")
+    assert raised
+    assert e.value.resume_rows is None and not e.value.committed
+    assert _all_files(tmp_path) == before
+
+
+def _all_files(folder: Path) -> dict[str, bytes]:
+    """Every file in ``folder`` (hidden ones too) with its bytes, but the lock file."""
+    return {n: (folder / n).read_bytes() for n in listing(folder)}

@@ -585,13 +585,19 @@ def _clear_leftovers(
     temporary files of the output set, the checkpoint and the journal (a journal itself
     was completed by :func:`outset.recover` before), and of the default rejects
     file even when this run rejects nothing (a dead run may have).  (count, bytes)."""
+    stale = [p for f in _finals(dst, rejects) for p in outset.leftovers(f, keep)]
+    return len(stale), outset.remove(stale)
+
+
+def _finals(dst: Path, rejects: Path | None) -> list[Path]:
+    """The final names of the files a run into ``dst`` writes (its temporary files are
+    named for these): the set, the checkpoint, the journal, the default rejects too."""
     finals = [dst, sidecar_path(dst), outset.checkpoint_path(dst), outset.journal_path(dst)]
     finals.append(text_path(dst))
     for r in dict.fromkeys([default_rejects_path(dst), rejects]):
         if r is not None:
             finals += [r, sidecar_path(r)]
-    stale = [p for f in finals for p in outset.leftovers(f, keep)]
-    return len(stale), outset.remove(stale)
+    return finals
 
 
 def _convert_locked(
@@ -743,7 +749,7 @@ def _convert_locked(
                     raise Interrupted(None, terminated, committed=True) from None
                 kept = (ckpt.kept() if ckpt is not None else None) or mark
                 if kept is None:
-                    _abort(writer, sink, dst_path)
+                    _abort(writer, sink, dst_path, run_id, rejects_path)
                     raise Interrupted(None, terminated) from None
                 # keep the partial files: resume=True continues from them (also when the
                 # interrupt came as this resumed run took them up: no writer yet)
@@ -755,7 +761,7 @@ def _convert_locked(
             except outset.CommitPending:
                 raise  # the journal needs the temporary files: the next run completes it
             except BaseException:
-                _abort(writer, sink, dst_path)
+                _abort(writer, sink, dst_path, run_id, rejects_path)
                 raise
             finally:
                 if ckpt is not None:
@@ -874,9 +880,14 @@ def _convert_streamed(
     return widening.converting(sch, on_error, widen, attempt)
 
 
-def _abort(writer: NpyWriter | None, sink: RejectsWriter | None, dst: Path) -> None:
+def _abort(
+    writer: NpyWriter | None, sink: RejectsWriter | None, dst: Path, run: str,
+    rejects: Path | None,
+) -> None:  # fmt: skip
     """Remove every temporary file of the run; each step runs whatever the others do
-    (abort methods do not raise)."""
+    (abort methods do not raise).  Last, the files named for the run ``run`` go by
+    name: an interrupt that lands after a writer made its file, before the run holds
+    the writer (or the writer its file), leaves a file no abort method knows."""
     try:
         if sink is not None:
             sink.abort()
@@ -885,7 +896,10 @@ def _abort(writer: NpyWriter | None, sink: RejectsWriter | None, dst: Path) -> N
             if writer is not None:
                 writer.abort()
         finally:
-            remove_checkpoint(dst)
+            try:
+                remove_checkpoint(dst)
+            finally:
+                outset.remove_run(_finals(dst, rejects), run)
 
 
 def _append_schema(before: dict[str, Any], schema: Any, dst: Path) -> Schema:

@@ -441,6 +441,14 @@ def remove(paths: list[Path]) -> int:
     return freed
 
 
+def remove_run(finals: list[Path], run: str) -> None:
+    """Remove what exists of run ``run``'s temporary files of ``finals`` (an abort:
+    nothing raises)."""
+    for final in finals:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_path(final, run))
+
+
 def try_recover(target: Path) -> bool:
     """For a reader: complete a pending commit into ``target`` if no run holds its lock
     now (else that run will).  True when it completed one."""
