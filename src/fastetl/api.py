@@ -472,9 +472,28 @@ def convert(
                 reading=reading,
                 facts=facts,
             )
+    except KeyboardInterrupt as e:
+        if getattr(e, "committed", False) or not _committed_by(dst_path, facts.run_id):
+            _failed_event(facts, src, dst_path, e)
+            raise
+        # after this run's commit (e.g. as a checkpoint's thread or the lock was let go):
+        # the output holds the run, whatever this interrupt stopped
+        terminated = isinstance(e, Terminated) or bool(getattr(e, "terminated", False))
+        late = Interrupted(None, terminated, committed=True)
+        _failed_event(facts, src, dst_path, late)
+        raise late from None
     except BaseException as e:
         _failed_event(facts, src, dst_path, e)
         raise
+
+
+def _committed_by(dst: Path, run_id: str) -> bool:
+    """Whether the output set at ``dst`` is the one run ``run_id`` committed: its
+    sidecar's last lineage entry names the run (the files decide, not a note)."""
+    try:
+        return bool(read_sidecar(dst)["lineage"][-1]["run_id"] == run_id)
+    except (OSError, KeyError, IndexError, TypeError):
+        return False
 
 
 def _entry(

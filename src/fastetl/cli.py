@@ -766,6 +766,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
             host=not args.no_host,
             openlineage=args.openlineage,
         )
+        args.converted = True  # (an interrupt from here on comes after the commit)
     except fastetl.Interrupted as e:
         if bar is not None:
             bar.close()
@@ -1211,6 +1212,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_DATA
     except KeyboardInterrupt as e:
         terminated = isinstance(e, Terminated) or getattr(e, "terminated", False)
+        if getattr(args, "converted", False) and not getattr(e, "committed", False):
+            e = fastetl.Interrupted(None, terminated, committed=True)  # while it reported
         if getattr(e, "committed", False):
             print(f"fastetl: {e}", file=sys.stderr)
         else:
