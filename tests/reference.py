@@ -951,3 +951,28 @@ def interrupt_at(func: Any, marker: str | None, nth: int = 1, exc: type = Keyboa
         yield raised
     finally:
         sys.settrace(None)
+
+
+@contextlib.contextmanager
+def interrupt_after_call(func: Any, callee: Any, before: Any = None):
+    """While the block runs, raise KeyboardInterrupt (once) in this thread as the C
+    function ``callee`` (``os.close``...) returns to ``func``: where Python checks for
+    signals, after its effect and before ``func`` notes it.  ``before()`` runs there first.
+    Yields a list that holds True once it was raised."""
+    import sys
+
+    raised: list[bool] = []
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "c_return" and arg is callee and frame.f_code is func.__code__:
+            raised.append(True)
+            sys.setprofile(None)
+            if before is not None:
+                before()
+            raise KeyboardInterrupt
+
+    sys.setprofile(profile)
+    try:
+        yield raised
+    finally:
+        sys.setprofile(None)

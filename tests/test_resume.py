@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 import fastetl
-from reference import HOLD, SLOW_CLI, held, interrupt_at, listing
+from reference import HOLD, SLOW_CLI, held, interrupt_after_call, interrupt_at, listing
 from fastetl.outset import checkpoint_path
 
 SCHEMA = {
@@ -386,3 +386,26 @@ def test_an_interrupt_after_the_commit_says_the_output_is_whole(tmp_path, inputs
         assert e.value.committed and e.value.resume_rows is None
     assert _hidden(tmp_path / "run") == []
     assert _files(tmp_path / "run") == _reference(inputs["clean"], tmp_path / "ref", "raise")
+
+
+def test_an_interrupt_just_after_the_records_file_is_closed_closes_nothing_else(tmp_path):
+    """Ctrl-C or SIGTERM just after the finished records file was closed: the abort that
+    follows closes no descriptor again (by then the number may be another thread's file,
+    opened meanwhile, as here), and removes the run's files."""
+    from fastetl import store
+
+    other = tmp_path / "other.txt"
+    other.write_bytes(b"another thread's file\n")
+    opened: list[int] = []
+    dst = tmp_path / "o.npy"
+    with interrupt_after_call(  # the number is free then, and taken here
+        store.NpyWriter.finish, os.close, lambda: opened.append(os.open(other, os.O_RDONLY))
+    ) as raised:
+        with pytest.raises(KeyboardInterrupt) as e:
+            fastetl.convert(b"id,kind,price,note,day\n1,a,1.00,x,2020-01-01\n", dst, SCHEMA)
+    assert raised and isinstance(e.value, fastetl.Interrupted) and not e.value.committed
+    try:
+        assert os.read(opened[0], 100) == b"another thread's file\n"  # still open, still it
+    finally:
+        os.close(opened[0])
+    assert listing(tmp_path) == ["other.txt"]

@@ -612,8 +612,8 @@ class NpyWriter(_SyncedAhead):
             os.lseek(self._fd, 0, os.SEEK_SET)
             os.write(self._fd, npy_header(self.dtype, self.rows, self.data_offset))
             os.fsync(self._fd)
-            os.close(self._fd)
-            self._fd = None
+            fd, self._fd = self._fd, None  # (first: an interrupt after the close must not
+            os.close(fd)  # close the number again, maybe another thread's file by then)
             self._sidecar_tmp, fd = create_temp(side, self.run)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(sidecar, fh, indent=2, ensure_ascii=False)
