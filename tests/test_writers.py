@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from reference import HOLD, SLOW_CLI, held, listing
+from reference import HOLD, SLOW_CLI, held, interrupt_at, listing
 
 import fastetl
 from fastetl import outset
@@ -647,3 +647,20 @@ sys.exit(fastetl.cli.main(sys.argv[1:]))
     assert "not changed" not in r.stderr
     assert fastetl.open(tmp_path / "o.npy")["id"].tolist() == list(range(500))
     assert listing(tmp_path) == ["in.csv", "o.npy", "o.npy.json", "s.json"]
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM"), reason="SIGTERM")
+def test_an_interrupt_as_the_sigterm_handler_is_set_puts_the_default_back(tmp_path):
+    """Ctrl-C (or SIGTERM) just as a conversion sets its SIGTERM handler: the program's
+    default action comes back all the same (a SIGTERM later must end the program, not
+    raise where it stands)."""
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    try:
+        with interrupt_at(signal.signal, None) as raised:  # as the handler is in place
+            with pytest.raises(KeyboardInterrupt):
+                fastetl.convert(b"id,kind,v\n1,a,1.5\n", tmp_path / "o.npy", SCHEMA)
+        assert raised
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    assert listing(tmp_path) == []
