@@ -664,3 +664,22 @@ def test_an_interrupt_as_the_sigterm_handler_is_set_puts_the_default_back(tmp_pa
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
     assert listing(tmp_path) == []
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM"), reason="SIGTERM")
+def test_a_sigterm_as_the_cli_sets_its_handler_is_said_in_one_line(tmp_path, capsys):
+    """SIGTERM that lands just as the CLI set its handler: exit 143 and one line, as
+    anywhere else (it was a traceback)."""
+    from fastetl import cli
+    from fastetl.signals import Terminated
+
+    try:
+        with interrupt_at(signal.signal, None, exc=Terminated) as raised:
+            try:
+                code = cli.main(["inspect", str(tmp_path / "none.npy")])
+            except KeyboardInterrupt as e:  # (a regression: it escaped main)
+                code = e
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    assert raised and code == 143
+    assert capsys.readouterr().err == "fastetl: terminated; the output was not changed\n"

@@ -1184,15 +1184,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    # SIGTERM (docker stop, systemd, timeout) stops a command as Ctrl-C does
-    # (not for `run`: the script keeps Python's own signal handling)
-    if (
-        args.command != "run"
-        and hasattr(signal, "SIGTERM")
-        and threading.current_thread() is threading.main_thread()
-    ):
-        signal.signal(signal.SIGTERM, raise_terminated)
     try:
+        # SIGTERM (docker stop, systemd, timeout) stops a command as Ctrl-C does
+        # (not for `run`: the script keeps Python's own signal handling); set in the
+        # try: one that lands as it is set is said as any other
+        if (
+            args.command != "run"
+            and hasattr(signal, "SIGTERM")
+            and threading.current_thread() is threading.main_thread()
+        ):
+            signal.signal(signal.SIGTERM, raise_terminated)
         return COMMANDS[args.command](args)
     except UsageError as e:
         print(f"fastetl: {one_line(str(e))}", file=sys.stderr)
