@@ -68,18 +68,20 @@ def _slow(src: Path, dst: Path, pause: float = 0.002, hold=None, **extra) -> sub
     )  # fmt: skip
 
 
-def _wait_for_holder(proc: subprocess.Popen, dst: Path, timeout: float = 60) -> None:
-    """Until ``proc`` holds the lock of ``dst`` (it writes its pid in the lock file)."""
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        assert proc.poll() is None, proc.communicate()
-        try:
-            if json.loads(lock_path(dst).read_text())["pid"] == proc.pid:
-                return
-        except (FileNotFoundError, ValueError, KeyError):
-            pass
-        time.sleep(0.005)
-    raise AssertionError("the first run never took the lock")
+def _waiting_for_a_lock(pid: int) -> bool:
+    """Best effort: the process blocks in flock() (Linux: its wchan, else its syscall)."""
+    try:
+        wchan = Path(f"/proc/{pid}/wchan").read_text()
+    except OSError:  # not Linux: give the interpreter time to start and block
+        time.sleep(2)
+        return True
+    if wchan not in ("", "0"):
+        return wchan == "locks_lock_inode_wait"
+    try:  # flock(2) is syscall 73 on x86-64 and 32 on arm64
+        syscall = Path(f"/proc/{pid}/syscall").read_text().split()
+    except OSError:
+        return False
+    return bool(syscall) and syscall[0] in ("73", "32")
 
 
 def _cli(*args: str, **kw) -> subprocess.CompletedProcess:
@@ -123,12 +125,24 @@ def test_a_second_writer_with_wait_runs_after_the_first(tmp_path):
     a = _csv(tmp_path / "a.csv", 30_000, ["x", "y"])
     b = _csv(tmp_path / "b.csv", 100, ["p", "q", "r"])
     out = tmp_path / "o.npy"
-    first = _slow(a, out, pause=0.01)
-    _wait_for_holder(first, out)
+    gate = tmp_path.parent / (tmp_path.name + "-gate")
+    gate.touch()
+    first = _slow(a, out, pause=0, hold=["while", str(gate)])  # holds the lock until the gate goes
+    held(first)
     schema = tmp_path / "s.json"
     schema.write_text(json.dumps(SCHEMA))
-    second = _cli("convert", str(b), str(out), "--schema", str(schema), "--wait")
-    assert second.returncode == 0, second.stderr
+    second = subprocess.Popen(
+        [sys.executable, "-m", "fastetl", "convert", str(b), str(out), "--schema", str(schema),
+         "--wait"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    t0 = time.monotonic()  # (a bound on the wait, not a timing check)
+    while not _waiting_for_a_lock(second.pid):
+        assert second.poll() is None and time.monotonic() - t0 < 120, second.communicate()
+        time.sleep(0.01)
+    gate.unlink()
+    _, err = second.communicate(timeout=300)
+    assert second.returncode == 0, err
     assert first.wait(timeout=300) == 0  # it had ended before the second could write
     t = fastetl.open(out)
     assert len(t) == 100 and list(t["kind"][:3]) == ["p", "q", "r"]
