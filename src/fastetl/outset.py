@@ -363,7 +363,9 @@ def renamed(renames: list[tuple[Path, Path]] | None) -> bool:
     """Whether :func:`commit_set` of ``renames`` got past its commit point and finished:
     none of their temporary files is left.  (A caller interrupted just after it
     returned, before noting so, asks the files.)"""
-    return bool(renames) and not any(os.path.lexists(tmp) for tmp, _ in renames or ())
+    if not renames:
+        return False
+    return not any(os.path.lexists(tmp) for tmp, _ in renames)
 
 
 def _roll_forward(journal: Path, renames: list[tuple[Path, Path]]) -> None:

@@ -455,7 +455,10 @@ class NpyWriter(_SyncedAhead):
         except KeyboardInterrupt:
             # while taking up an interrupted run's files: they stay, its checkpoint names
             # them (a resume interrupted as it starts may be resumed again)
-            self.detach() if resume_rows is not None else self.abort()
+            if resume_rows is not None:
+                self.detach()
+            else:
+                self.abort()
             raise
         except BaseException:
             self.abort()
