@@ -850,13 +850,14 @@ def listing(folder) -> list[str]:
 
 # A child conversion that stops at a chosen state and says so, for a test that signals or
 # kills it there: the test reads the child's "held" line (no polling, no sleep), and the
-# child cannot end first, however busy the machine.  ``holding(dst, when)`` is a progress
+# child cannot end first, however busy the machine; nor outlive the test process.  ``holding(dst, when)`` is a progress
 # callback; ``when``: "start" (the first call), ["checkpoint", KEY, N] (once the checkpoint
 # of the conversion into ``dst`` has a mark whose KEY is N or more), ["while", PATH] (waits
 # while PATH exists, then goes on; the others wait for the test's signal or kill).
 HOLD = r"""
 import json as _json, os as _os, sys as _sys, time as _time
 from fastetl.outset import checkpoint_path as _checkpoint_path
+parent = _os.getppid()  # the test process
 def holding(dst, when):
     said = []
     def reached():
@@ -873,12 +874,13 @@ def holding(dst, when):
             return
         said.append(True)
         print("held", flush=True)
-        if when != "start" and when[0] == "while":
-            while _os.path.exists(when[1]):
-                _time.sleep(0.01)
-            return
-        while True:
-            _time.sleep(3600)  # until the test's signal (or kill)
+        gate = when[1] if when != "start" and when[0] == "while" else None
+        # until the gate goes (else the test's signal or kill), or the test process is
+        # gone (a test that failed first leaves no child waiting for ever)
+        while (gate is None or _os.path.exists(gate)) and _os.getppid() == parent:
+            _time.sleep(0.01)
+        if _os.getppid() != parent:
+            _os._exit(70)
     return progress
 """
 
