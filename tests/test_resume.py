@@ -371,8 +371,11 @@ def test_an_interrupt_after_the_commit_says_the_output_is_whole(tmp_path, inputs
     schema.write_text(json.dumps(SCHEMA))
     with interrupt_at(func, None) as raised:
         if module == "cli":  # the CLI's own main(), in this process (its bar: --progress)
-            code = cli.main(["convert", str(inputs["clean"]), str(dst), "--schema", str(schema),
-                             "--progress", "--checkpoint-every", "0"])  # fmt: skip
+            try:
+                code = cli.main(["convert", str(inputs["clean"]), str(dst), "--schema",
+                                 str(schema), "--progress", "--checkpoint-every", "0"])  # fmt: skip
+            finally:  # (main sets a SIGTERM handler for the process it ends)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
         else:
             with pytest.raises(KeyboardInterrupt) as e:  # (a regression: not Interrupted)
                 fastetl.convert(inputs["clean"], dst, SCHEMA, checkpoint_every=0.0)
@@ -409,3 +412,38 @@ def test_an_interrupt_just_after_the_records_file_is_closed_closes_nothing_else(
     finally:
         os.close(opened[0])
     assert listing(tmp_path) == ["other.txt"]
+
+
+def test_an_interrupt_before_the_run_has_files_is_interrupted_and_keeps_the_checkpoint(
+    tmp_path, inputs
+):
+    """Ctrl-C or SIGTERM before the run made a file of its own (as the input's schema is
+    found, or as a resume checks its checkpoint against the input, which reads the input's
+    prefix): ``Interrupted`` as anywhere else (it was a plain KeyboardInterrupt), nothing
+    left, and a resume's checkpoint kept and offered again."""
+    from fastetl import api
+    from fastetl import resume as resume_module
+
+    (tmp_path / "new").mkdir()
+    with interrupt_at(api._resolve, None) as raised:
+        with pytest.raises(KeyboardInterrupt) as e:  # (a regression: not Interrupted)
+            fastetl.convert(inputs["clean"], tmp_path / "new" / "o.npy")
+    assert raised and isinstance(e.value, fastetl.Interrupted)
+    assert e.value.resume_rows is None and not e.value.committed
+    assert listing(tmp_path / "new") == []
+
+    (tmp_path / "run").mkdir()
+    dst = tmp_path / "run" / "o.npy"
+    doc = _interrupted_run(inputs["dirty"], dst, "reject")
+    kept = _all_files(tmp_path / "run")
+    with interrupt_at(resume_module.resume_point, None) as raised:
+        with pytest.raises(KeyboardInterrupt) as e:  # (a regression: not Interrupted)
+            fastetl.convert(inputs["dirty"], dst, SCHEMA, workers=1, block_size=1 << 16,
+                            on_error="reject", resume=True)  # fmt: skip
+    assert raised and isinstance(e.value, fastetl.Interrupted)
+    assert e.value.resume_rows == doc["mark"]["rows"] > 0
+    assert _all_files(tmp_path / "run") == kept
+    rep = fastetl.convert(inputs["dirty"], dst, SCHEMA, workers=1, block_size=1 << 16,
+                          on_error="reject", resume=True)  # fmt: skip
+    assert rep.resumed_at == doc["mark"]["rows"]
+    assert _files(tmp_path / "run") == _reference(inputs["dirty"], tmp_path / "ref", "reject")

@@ -473,18 +473,31 @@ def convert(
                 facts=facts,
             )
     except KeyboardInterrupt as e:
-        if getattr(e, "committed", False) or not _committed_by(dst_path, facts.run_id):
+        if isinstance(e, Interrupted) and (e.committed or e.resume_rows is not None):
             _failed_event(facts, src, dst_path, e)
             raise
-        # after this run's commit (e.g. as a checkpoint's thread or the lock was let go):
-        # the output holds the run, whatever this interrupt stopped
         terminated = isinstance(e, Terminated) or bool(getattr(e, "terminated", False))
-        late = Interrupted(None, terminated, committed=True)
-        _failed_event(facts, src, dst_path, late)
-        raise late from None
+        if _committed_by(dst_path, facts.run_id):
+            # after this run's commit (e.g. as a checkpoint's thread or the lock was let
+            # go): the output holds the run, whatever this interrupt stopped
+            said = Interrupted(None, terminated, committed=True)
+        else:  # before the run had files of its own (inferring, checking a checkpoint...):
+            # a resume's checkpoint is still there, untouched
+            said = Interrupted(_checkpoint_rows(dst_path) if resume else None, terminated)
+        _failed_event(facts, src, dst_path, said)
+        raise said from None
     except BaseException as e:
         _failed_event(facts, src, dst_path, e)
         raise
+
+
+def _checkpoint_rows(dst: Path) -> int | None:
+    """The rows the checkpoint of a conversion into ``dst`` keeps (None: none, or unreadable)."""
+    try:
+        doc = read_checkpoint(dst)
+        return int(doc["mark"]["rows"]) if doc is not None else None
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
 
 
 def _committed_by(dst: Path, run_id: str) -> bool:
