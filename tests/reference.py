@@ -29,6 +29,7 @@ or ``"structure"``.  A header that does not match the schema raises
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import csv
@@ -847,14 +848,133 @@ def listing(folder) -> list[str]:
     return sorted(n for n in os.listdir(folder) if not n.endswith(LOCK_SUFFIX))
 
 
-# The CLI's own main() in a child whose conversions sleep a little per progress call, so
-# that a signal sent once a checkpoint exists lands mid-run even on a starved machine.
-SLOW_CLI = r"""
-import sys, time
+# A child conversion that stops at a chosen state and says so, for a test that signals or
+# kills it there: the test reads the child's "held" line (no polling, no sleep), and the
+# child cannot end first, however busy the machine; nor outlive the test process.  ``holding(dst, when)`` is a progress
+# callback; ``when``: "start" (the first call), ["checkpoint", KEY, N] (once the checkpoint
+# of the conversion into ``dst`` has a mark whose KEY is N or more), ["while", PATH] (waits
+# while PATH exists, then goes on; the others wait for the test's signal or kill).
+HOLD = r"""
+import json as _json, os as _os, sys as _sys, time as _time
+from fastetl.outset import checkpoint_path as _checkpoint_path
+parent = _os.getppid()  # the test process
+def holding(dst, when):
+    said = []
+    def reached():
+        if when is None or said:
+            return False
+        if when == "start" or when[0] == "while":
+            return True
+        try:
+            return _json.loads(_checkpoint_path(dst).read_text())["mark"][when[1]] >= when[2]
+        except (OSError, ValueError, KeyError):
+            return False
+    def progress(done, total):
+        if not reached():
+            return
+        said.append(True)
+        print("held", flush=True)
+        gate = when[1] if when != "start" and when[0] == "while" else None
+        # until the gate goes (else the test's signal or kill), or the test process is
+        # gone (a test that failed first leaves no child waiting for ever)
+        while (gate is None or _os.path.exists(gate)) and _os.getppid() == parent:
+            _time.sleep(0.01)
+        if _os.getppid() != parent:
+            _os._exit(70)
+    return progress
+"""
+
+
+def held(proc: Any) -> None:
+    """Wait until the child ``proc`` (started with :data:`HOLD`, stdout piped, text mode)
+    says it holds."""
+    line = proc.stdout.readline()
+    assert line == "held\n", f"the child did not hold: {line!r} {proc.communicate()}"
+
+
+# The CLI's own main() in a child whose conversion holds (see HOLD) once the output's
+# checkpoint exists, or where the environment's HOLD_AT (JSON) says: a signal sent then
+# lands mid-run.  Its stdout must be piped.
+SLOW_CLI = HOLD + r"""
 import fastetl, fastetl.cli
 convert = fastetl.convert
-def slow_convert(*args, **kw):
-    return convert(*args, **{**kw, "progress": lambda done, total: time.sleep(0.005)})
+when = _json.loads(_os.environ.get("HOLD_AT", '["checkpoint", "rows", 0]'))
+def slow_convert(src, dst, *args, **kw):
+    return convert(src, dst, *args, **{**kw, "progress": holding(dst, when)})
 fastetl.convert = slow_convert
-sys.exit(fastetl.cli.main(sys.argv[1:]))
+_sys.exit(fastetl.cli.main(_sys.argv[1:]))
 """
+
+
+# -- an interrupt at one chosen line ---------------------------------------------------------
+# Ctrl-C and SIGTERM are raised in the main thread between any two bytecodes.  A test of a
+# window between a durable step and the note that it happened puts the interrupt on exactly
+# that line (a trace function raising KeyboardInterrupt there), never "usually" there.
+
+
+def line_of(func: Any, marker: str, nth: int = 1) -> int:
+    """The line number of the ``nth`` source line of ``func`` that contains ``marker``."""
+    import inspect
+
+    lines, first = inspect.getsourcelines(func)
+    hits = [first + i for i, s in enumerate(lines) if marker in s]
+    assert len(hits) >= nth, f"{marker!r} is not in {func.__qualname__} {nth} time(s)"
+    return hits[nth - 1]
+
+
+@contextlib.contextmanager
+def interrupt_at(func: Any, marker: str | None, nth: int = 1, exc: type = KeyboardInterrupt):
+    """While the block runs, raise ``exc`` (once) in this thread just before the line of
+    ``func`` (or of a function nested in it) found by :func:`line_of` runs; with no
+    ``marker``, as ``func`` returns (its caller has not stored the result yet).  Yields
+    a list that holds True once it was raised (a test asserts it was)."""
+    import sys
+
+    filename = func.__code__.co_filename
+    target = line_of(func, marker, nth) if marker is not None else None
+    raised: list[bool] = []
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        if raised:
+            return None
+        if (event == "line" and frame.f_lineno == target) or (
+            target is None and event == "return" and frame.f_code is func.__code__
+        ):
+            raised.append(True)
+            sys.settrace(None)
+            raise exc
+        return local
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        return local if frame.f_code.co_filename == filename else None
+
+    sys.settrace(tracer)
+    try:
+        yield raised
+    finally:
+        sys.settrace(None)
+
+
+@contextlib.contextmanager
+def interrupt_after_call(func: Any, callee: Any, before: Any = None):
+    """While the block runs, raise KeyboardInterrupt (once) in this thread as the C
+    function ``callee`` (``os.close``...) returns to ``func``: where Python checks for
+    signals, after its effect and before ``func`` notes it.  ``before()`` runs there first.
+    Yields a list that holds True once it was raised."""
+    import sys
+
+    raised: list[bool] = []
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "c_return" and arg is callee and frame.f_code is func.__code__:
+            raised.append(True)
+            sys.setprofile(None)
+            if before is not None:
+                before()
+            raise KeyboardInterrupt
+
+    sys.setprofile(profile)
+    try:
+        yield raised
+    finally:
+        sys.setprofile(None)

@@ -20,12 +20,11 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from reference import assert_same_records, csv_bytes, reference_parse
+from reference import SLOW_CLI, assert_same_records, csv_bytes, held, reference_parse
 
 import fastetl
 from fastetl import pipeline
@@ -135,11 +134,14 @@ def test_truncated_from_a_progress_call_is_an_input_error(tmp_path, workers, kee
 
 
 def test_cli_input_truncated_by_another_process(tmp_path):
-    """The `fastetl convert` command, slowed by tiny blocks on one thread, while this
-    process truncates its input: exit 1 and one line on stderr, nothing left behind."""
+    """The `fastetl convert` command, held after its first block (reference.SLOW_CLI)
+    while this process truncates its input: exit 1 and one line on stderr, nothing left
+    behind."""
     src = tmp_path / "in.csv"
-    data = rows_csv(500_000)  # about 2 s to convert this way: it is still running when cut
+    data = rows_csv(500_000)
     src.write_bytes(data)
+    gate = tmp_path / "gate"  # the run holds while it exists
+    gate.touch()
     schema = tmp_path / "schema.json"
     schema.write_text(json.dumps(ROWS))
     out_dir = tmp_path / "out"
@@ -149,8 +151,8 @@ def test_cli_input_truncated_by_another_process(tmp_path):
     p = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "fastetl",
+            "-c",
+            SLOW_CLI,
             "convert",
             str(src),
             str(out_dir / "OUT.npy"),
@@ -165,14 +167,12 @@ def test_cli_input_truncated_by_another_process(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "HOLD_AT": json.dumps(["while", str(gate)])},
     )
     try:
-        deadline = time.monotonic() + 60
-        # the output's temporary file exists once the input is open and the run has begun
-        while names(out_dir) == sorted(before) and p.poll() is None:
-            assert time.monotonic() < deadline, "the conversion never started"
-            time.sleep(0.001)
+        held(p)  # the input is open and the first block converted
         os.truncate(src, 100)
+        gate.unlink()
         out, err = p.communicate(timeout=120)
     finally:
         p.kill()

@@ -649,22 +649,36 @@ def test_ctrl_c_while_abort_waits_for_a_sync_still_removes_the_temp_file(
     interrupts the wait, not the clean-up: the temporary file is gone all the same."""
     import signal
     import threading
-    import time
+
+    from fastetl import store
 
     real_fsync = os.fsync
-    in_sync = threading.Event()
+    in_sync, aborted = threading.Event(), threading.Event()
+    main = threading.main_thread()
+
+    def main_waits_for_the_sync() -> bool:
+        frame = sys._current_frames().get(main.ident)
+        while frame is not None and frame.f_code is not store._Syncer.stop.__code__:
+            frame = frame.f_back
+        return frame is not None
 
     def slow_fsync(fd):
-        if threading.current_thread().name == "fastetl-sync":
+        # the sync thread's first fsync lasts until abort has waited for it and been
+        # interrupted (no timer: the Ctrl-C comes when the wait is under way)
+        if threading.current_thread().name == "fastetl-sync" and not in_sync.is_set():
             in_sync.set()
-            time.sleep(2.0)
+            _until(main_waits_for_the_sync)
+            signal.pthread_kill(main.ident, signal.SIGINT)
+            aborted.wait(30)
         return real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", slow_fsync)
     w, _ = _writer_past_sync_ahead(tmp_path, monkeypatch)
     assert in_sync.wait(30)
-    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
-    with pytest.raises(KeyboardInterrupt):
-        w.abort()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            w.abort()
+    finally:
+        aborted.set()
     assert listing(tmp_path) == []
     _until(lambda: _sync_threads() == [])  # the thread ends on its own

@@ -2,28 +2,26 @@
 resumes from its last checkpoint, and the result is byte-identical to a run that was
 never stopped; a changed input or other options are refused.
 
-The conversions run in real subprocesses that are really killed.  They are slowed
-down (a progress callback that sleeps a little per block) so that the kill lands
-part way on any machine, and the tests wait for a checkpoint to exist instead of
-sleeping for a fixed time.
+The conversions run in real subprocesses that are really killed.  Each one holds (its
+progress callback stops) once it reaches the state a test needs, a checkpoint of so
+many rows, and says so: the test then kills it there, on any machine, with no sleep
+and no race with the end of the run (reference.HOLD).
 """
 
 from __future__ import annotations
 
 import gzip
-import inspect
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 import fastetl
-from reference import SLOW_CLI, listing
+from reference import HOLD, SLOW_CLI, held, interrupt_after_call, interrupt_at, listing
 from fastetl.outset import checkpoint_path
 
 SCHEMA = {
@@ -35,17 +33,15 @@ SCHEMA = {
         {"name": "day", "type": "date"},
     ]
 }
-ROWS = 300_000  # big enough that a conversion outlasts the wait for its first checkpoint
+ROWS = 300_000  # many blocks: a checkpoint part way, and work left after it
 
-RUNNER = r"""
-import json, sys, time
+RUNNER = HOLD + r"""
+import json, sys
 import fastetl
 src, dst, workers, on_error, resume, every = sys.argv[1:7]
-def slow(done, total):
-    time.sleep(0.004)
 r = fastetl.convert(src, dst, json.loads(sys.argv[7]), workers=int(workers), block_size=1 << 16,
                     on_error=on_error, resume=resume == "1", checkpoint_every=float(every),
-                    progress=slow)
+                    progress=holding(dst, json.loads(sys.argv[8])))
 print(r.resumed_at, r.rows, flush=True)
 """
 
@@ -82,29 +78,22 @@ def inputs(tmp_path_factory):
     return {"clean": clean, "dirty": dirty, "gz": d / "dirty.csv.gz"}
 
 
-def _start(src, dst, workers, on_error, resume=False, every=0.0):
+def _start(src, dst, workers, on_error, resume=False, every=0.0, hold=None):
+    """A conversion in a child; ``hold`` (see reference.HOLD): where it stops and says so."""
     args = [str(src), str(dst), str(workers), on_error, "1" if resume else "0", str(every)]
     return subprocess.Popen(
-        [sys.executable, "-c", RUNNER, *args, json.dumps(SCHEMA)],
+        [sys.executable, "-c", RUNNER, *args, json.dumps(SCHEMA), json.dumps(hold)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
 
 
-def _wait_for_checkpoint(proc, dst: Path, min_rows: int = 1, timeout: float = 120) -> dict:
-    ck = checkpoint_path(dst)
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        assert proc.poll() is None, f"the conversion ended before the kill: {proc.communicate()}"
-        try:
-            doc = json.loads(ck.read_text())
-            if doc["mark"]["rows"] >= min_rows:
-                return doc
-        except (FileNotFoundError, ValueError):
-            pass
-        time.sleep(0.002)
-    raise AssertionError("no checkpoint appeared")
+def _start_held(src, dst, workers, on_error, min_rows: int = ROWS // 10) -> tuple:
+    """A conversion in a child, held once its checkpoint has ``min_rows``: (child, checkpoint)."""
+    proc = _start(src, dst, workers, on_error, hold=["checkpoint", "rows", min_rows])
+    held(proc)
+    return proc, json.loads(checkpoint_path(dst).read_text())
 
 
 def _reference(src, folder: Path, on_error: str) -> dict[str, bytes]:
@@ -144,8 +133,7 @@ def test_kill_9_then_resume_is_byte_identical(tmp_path, inputs, which, workers, 
     # a previous good output, which must survive the kill untouched
     fastetl.convert(b"id,kind,price,note,day\n1,a,1.00,x,2020-01-01\n", dst, SCHEMA)
     old = _files(run)
-    proc = _start(src, dst, workers, on_error)
-    doc = _wait_for_checkpoint(proc, dst, min_rows=ROWS // 10)
+    proc, doc = _start_held(src, dst, workers, on_error)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     assert _files(run) == old  # OUT and its sidecar as they were (hidden partials aside)
@@ -163,8 +151,7 @@ def test_ctrl_c_keeps_a_partial_that_the_cli_resumes(tmp_path, inputs):
     run = tmp_path / "run"
     run.mkdir()
     dst = run / "o.npy"
-    proc = _start(src, dst, 2, "reject")
-    _wait_for_checkpoint(proc, dst, min_rows=ROWS // 10)
+    proc, _ = _start_held(src, dst, 2, "reject")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode != 0 and "Interrupted" in err and "resume to continue" in err
@@ -191,7 +178,7 @@ def test_cli_ctrl_c_says_how_to_resume(tmp_path, inputs):
          "--workers", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    _wait_for_checkpoint(proc, dst)
+    held(proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
@@ -203,8 +190,7 @@ def test_a_changed_input_is_refused(tmp_path, inputs):
     src = tmp_path / "in.csv"
     src.write_bytes(inputs["clean"].read_bytes())
     dst = tmp_path / "o.npy"
-    proc = _start(src, dst, 1, "raise")
-    doc = _wait_for_checkpoint(proc, dst, min_rows=ROWS // 10)
+    proc, doc = _start_held(src, dst, 1, "raise")
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     # same size and modification time, one digit changed before the checkpoint
@@ -242,12 +228,8 @@ def test_resume_without_a_checkpoint_converts_from_the_start(tmp_path, inputs):
 
 def test_an_interrupt_before_any_checkpoint_leaves_nothing(tmp_path, inputs):
     dst = tmp_path / "o.npy"
-    proc = _start(inputs["clean"], dst, 1, "raise", every=3600)
-    t0 = time.monotonic()
-    while proc.poll() is None and not list(tmp_path.glob(".o.npy*")):
-        assert time.monotonic() - t0 < 60
-        time.sleep(0.002)
-    time.sleep(0.05)
+    proc = _start(inputs["clean"], dst, 1, "raise", every=3600, hold="start")
+    held(proc)  # part way through the first checkpoint's interval
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode != 0 and "Interrupted" in err
@@ -260,34 +242,208 @@ def test_an_interrupt_just_after_a_checkpoint_file_is_written_keeps_it(tmp_path,
     resumable: the file on disk decides, and resume finishes with the same bytes."""
     from fastetl import resume as resume_module
 
-    save = resume_module.Checkpoints.save
-    # the line of save() just after write_json_atomic returned
-    src_lines, first = inspect.getsourcelines(save)
-    after = first + next(i for i, s in enumerate(src_lines) if "self.saved = mark" in s)
-    assert after in {ln for _, _, ln in save.__code__.co_lines()}
-
-    def tracer(frame, event, arg):
-        if frame.f_code is save.__code__:
-            def local(frame, event, arg):
-                if event == "line" and frame.f_lineno == after:
-                    sys.settrace(None)
-                    raise KeyboardInterrupt
-                return local
-            return local
-        return None
-
     (tmp_path / "run").mkdir()
     dst = tmp_path / "run" / "o.npy"
-    sys.settrace(tracer)
-    try:
-        with pytest.raises(fastetl.Interrupted) as e:
+    # the line of save() just after write_json_atomic returned
+    with interrupt_at(resume_module.Checkpoints.save, "self.saved = mark") as raised:
+        with pytest.raises(KeyboardInterrupt) as e:  # (a regression: not Interrupted)
             fastetl.convert(inputs["clean"], dst, SCHEMA, workers=1, block_size=1 << 16,
                             checkpoint_every=0.0)  # fmt: skip
-    finally:
-        sys.settrace(None)
+    assert raised and isinstance(e.value, fastetl.Interrupted)
     doc = json.loads(checkpoint_path(dst).read_text())
     assert e.value.resume_rows == doc["mark"]["rows"] > 0
     assert _partial(dst).exists()
     rep = fastetl.convert(inputs["clean"], dst, SCHEMA, workers=1, block_size=1 << 16, resume=True)
     assert rep.resumed_at is not None and rep.rows == ROWS
     assert _files(tmp_path / "run") == _reference(inputs["clean"], tmp_path / "ref", "raise")
+
+
+def test_an_interrupt_just_after_the_commit_says_the_output_is_whole(tmp_path, inputs):
+    """An interrupt that lands after the commit renamed the set into place, before the run
+    noted it as committed, is not taken for one before the commit: the run says the
+    output holds all of it (not "resume to continue", nor "not changed"), and leaves no
+    checkpoint naming partial files that were renamed away."""
+    from fastetl import api
+
+    (tmp_path / "run").mkdir()
+    dst = tmp_path / "run" / "o.npy"
+    # the line just after outset.commit_set returned
+    with interrupt_at(api._convert_locked, "committed = True", nth=2) as raised:
+        with pytest.raises(KeyboardInterrupt) as e:  # (a regression: not Interrupted)
+            fastetl.convert(inputs["dirty"], dst, SCHEMA, workers=2, block_size=1 << 16,
+                            on_error="reject", checkpoint_every=0.0)  # fmt: skip
+    assert raised and isinstance(e.value, fastetl.Interrupted)
+    assert e.value.committed and e.value.resume_rows is None
+    assert _hidden(tmp_path / "run") == []  # no checkpoint, no temporary file
+    assert _files(tmp_path / "run") == _reference(inputs["dirty"], tmp_path / "ref", "reject")
+
+
+def _interrupted_run(src, dst: Path, on_error: str, after: int = 3) -> dict:
+    """Convert ``src`` into ``dst`` in this process, interrupted (as Ctrl-C does) at the
+    progress call after ``after`` checkpoints; returns the checkpoint left."""
+    calls = []
+
+    def progress(done, total):
+        calls.append(done)
+        if len(calls) == after:
+            raise KeyboardInterrupt
+
+    with pytest.raises(fastetl.Interrupted):
+        fastetl.convert(src, dst, SCHEMA, workers=1, block_size=1 << 16, on_error=on_error,
+                        checkpoint_every=0.0, progress=progress)  # fmt: skip
+    return json.loads(checkpoint_path(dst).read_text())
+
+
+@pytest.mark.parametrize(
+    "where",
+    [("NpyWriter._take_up", "self.rows = rows"),
+     ("RejectsWriter.__init__", 'self.count = resume["count"]')],  # fmt: skip
+)
+def test_an_interrupt_as_a_resume_takes_up_the_partial_files_keeps_them(tmp_path, inputs, where):
+    """Ctrl-C or SIGTERM while a resumed run takes up the interrupted run's files (the
+    records', the rejects'): they and the checkpoint stay, the run says it can be resumed
+    again, and the next resume ends with the bytes of an uninterrupted run.  (They were
+    removed as a failed run's own temporaries: the work since the start was lost.)"""
+    from fastetl import store
+
+    cls, name = where[0].split(".")
+    func = getattr(getattr(store, cls), name)
+    (tmp_path / "run").mkdir()
+    dst = tmp_path / "run" / "o.npy"
+    doc = _interrupted_run(inputs["dirty"], dst, "reject")
+    kept = sorted(p.name for p in (tmp_path / "run").iterdir())
+    with interrupt_at(func, where[1]) as raised:
+        with pytest.raises(KeyboardInterrupt) as e:  # (a regression: not Interrupted)
+            fastetl.convert(inputs["dirty"], dst, SCHEMA, workers=1, block_size=1 << 16,
+                            on_error="reject", resume=True)  # fmt: skip
+    assert raised and isinstance(e.value, fastetl.Interrupted)
+    assert e.value.resume_rows == doc["mark"]["rows"] > 0
+    assert json.loads(checkpoint_path(dst).read_text()) == doc
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == kept
+    rep = fastetl.convert(inputs["dirty"], dst, SCHEMA, workers=1, block_size=1 << 16,
+                          on_error="reject", resume=True)  # fmt: skip
+    assert rep.resumed_at == doc["mark"]["rows"]
+    assert _files(tmp_path / "run") == _reference(inputs["dirty"], tmp_path / "ref", "reject")
+    assert _hidden(tmp_path / "run") == []
+
+
+@pytest.mark.parametrize("which", ["NpyWriter", "RejectsWriter", "_TextFile"])
+def test_an_interrupt_just_after_a_writer_made_its_files_leaves_nothing(tmp_path, which):
+    """Ctrl-C or SIGTERM as a writer's constructor returns, before the run holds the
+    writer: its temporary files (records, rejects and reasons, text) are removed all the
+    same (by their run's name), and the output is as it was."""
+    from fastetl import store
+
+    schema = {"columns": [*SCHEMA["columns"][:3], {"name": "note", "type": "text"}]}
+    data = b"id,kind,price,note\n1,a,1.00,x\n2,b,oops,y\n"
+    dst = tmp_path / "o.npy"
+    fastetl.convert(b"id,kind,price,note\n0,z,0.00,w\n", dst, schema)
+    before = _all_files(tmp_path)
+    with interrupt_at(getattr(store, which).__init__, None) as raised:
+        with pytest.raises(KeyboardInterrupt) as e:  # (a regression: not Interrupted)
+            fastetl.convert(data, dst, schema, on_error="reject")
+    assert raised and isinstance(e.value, fastetl.Interrupted)
+    assert e.value.resume_rows is None and not e.value.committed
+    assert _all_files(tmp_path) == before
+
+
+def _all_files(folder: Path) -> dict[str, bytes]:
+    """Every file in ``folder`` (hidden ones too) with its bytes, but the lock file."""
+    return {n: (folder / n).read_bytes() for n in listing(folder)}
+
+
+@pytest.mark.parametrize(
+    "where", ["resume.Checkpoints.close", "outset.OutputLock.release", "cli.ProgressBar.close"]
+)
+def test_an_interrupt_after_the_commit_says_the_output_is_whole(tmp_path, inputs, where, capsys):
+    """Ctrl-C or SIGTERM after the commit, as the run lets go of its checkpoint's thread,
+    of the output's lock, or as the CLI reports: the output holds the whole conversion,
+    and the run says so (it said "the output was not changed")."""
+    import importlib
+
+    from fastetl import cli
+
+    module, cls, name = where.split(".")
+    func = getattr(getattr(importlib.import_module(f"fastetl.{module}"), cls), name)
+    (tmp_path / "run").mkdir()
+    dst = tmp_path / "run" / "o.npy"
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps(SCHEMA))
+    with interrupt_at(func, None) as raised:
+        if module == "cli":  # the CLI's own main(), in this process (its bar: --progress)
+            try:
+                code = cli.main(["convert", str(inputs["clean"]), str(dst), "--schema",
+                                 str(schema), "--progress", "--checkpoint-every", "0"])  # fmt: skip
+            finally:  # (main sets a SIGTERM handler for the process it ends)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        else:
+            with pytest.raises(KeyboardInterrupt) as e:  # (a regression: not Interrupted)
+                fastetl.convert(inputs["clean"], dst, SCHEMA, checkpoint_every=0.0)
+    assert raised
+    if module == "cli":
+        assert code == 130
+        err = capsys.readouterr().err.splitlines()[-1]
+        assert err == "fastetl: interrupted after the conversion was complete: the output holds all of it"
+    else:
+        assert isinstance(e.value, fastetl.Interrupted)
+        assert e.value.committed and e.value.resume_rows is None
+    assert _hidden(tmp_path / "run") == []
+    assert _files(tmp_path / "run") == _reference(inputs["clean"], tmp_path / "ref", "raise")
+
+
+def test_an_interrupt_just_after_the_records_file_is_closed_closes_nothing_else(tmp_path):
+    """Ctrl-C or SIGTERM just after the finished records file was closed: the abort that
+    follows closes no descriptor again (by then the number may be another thread's file,
+    opened meanwhile, as here), and removes the run's files."""
+    from fastetl import store
+
+    other = tmp_path / "other.txt"
+    other.write_bytes(b"another thread's file\n")
+    opened: list[int] = []
+    dst = tmp_path / "o.npy"
+    with interrupt_after_call(  # the number is free then, and taken here
+        store.NpyWriter.finish, os.close, lambda: opened.append(os.open(other, os.O_RDONLY))
+    ) as raised:
+        with pytest.raises(KeyboardInterrupt) as e:
+            fastetl.convert(b"id,kind,price,note,day\n1,a,1.00,x,2020-01-01\n", dst, SCHEMA)
+    assert raised and isinstance(e.value, fastetl.Interrupted) and not e.value.committed
+    try:
+        assert os.read(opened[0], 100) == b"another thread's file\n"  # still open, still it
+    finally:
+        os.close(opened[0])
+    assert listing(tmp_path) == ["other.txt"]
+
+
+def test_an_interrupt_before_the_run_has_files_is_interrupted_and_keeps_the_checkpoint(
+    tmp_path, inputs
+):
+    """Ctrl-C or SIGTERM before the run made a file of its own (as the input's schema is
+    found, or as a resume checks its checkpoint against the input, which reads the input's
+    prefix): ``Interrupted`` as anywhere else (it was a plain KeyboardInterrupt), nothing
+    left, and a resume's checkpoint kept and offered again."""
+    from fastetl import api
+    from fastetl import resume as resume_module
+
+    (tmp_path / "new").mkdir()
+    with interrupt_at(api._resolve, None) as raised:
+        with pytest.raises(KeyboardInterrupt) as e:  # (a regression: not Interrupted)
+            fastetl.convert(inputs["clean"], tmp_path / "new" / "o.npy")
+    assert raised and isinstance(e.value, fastetl.Interrupted)
+    assert e.value.resume_rows is None and not e.value.committed
+    assert listing(tmp_path / "new") == []
+
+    (tmp_path / "run").mkdir()
+    dst = tmp_path / "run" / "o.npy"
+    doc = _interrupted_run(inputs["dirty"], dst, "reject")
+    kept = _all_files(tmp_path / "run")
+    with interrupt_at(resume_module.resume_point, None) as raised:
+        with pytest.raises(KeyboardInterrupt) as e:  # (a regression: not Interrupted)
+            fastetl.convert(inputs["dirty"], dst, SCHEMA, workers=1, block_size=1 << 16,
+                            on_error="reject", resume=True)  # fmt: skip
+    assert raised and isinstance(e.value, fastetl.Interrupted)
+    assert e.value.resume_rows == doc["mark"]["rows"] > 0
+    assert _all_files(tmp_path / "run") == kept
+    rep = fastetl.convert(inputs["dirty"], dst, SCHEMA, workers=1, block_size=1 << 16,
+                          on_error="reject", resume=True)  # fmt: skip
+    assert rep.resumed_at == doc["mark"]["rows"]
+    assert _files(tmp_path / "run") == _reference(inputs["dirty"], tmp_path / "ref", "reject")

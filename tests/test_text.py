@@ -24,7 +24,7 @@ import pytest
 
 import fastetl
 from fastetl import outset
-from reference import listing
+from reference import HOLD, held, listing
 
 NA = "NA"
 SCHEMA = {
@@ -292,14 +292,12 @@ def test_a_crash_between_the_renames_never_pairs_text_of_another_commit(tmp_path
     assert listing(tmp_path) == ["b.csv", "o.npy", "o.npy.json", "o.text.npy"]
 
 
-RUNNER = r"""
-import json, sys, time
+RUNNER = HOLD + r"""
+import json, sys
 import fastetl
 src, dst, resume, schema = sys.argv[1], sys.argv[2], sys.argv[3] == "1", json.loads(sys.argv[4])
-def slow(done, total):
-    time.sleep(0.004)
 fastetl.convert(src, dst, schema, workers=2, block_size=1 << 14, resume=resume,
-                checkpoint_every=0.0, progress=slow)
+                checkpoint_every=0.0, progress=holding(dst, ["checkpoint", "rows", 4000]))
 """
 
 
@@ -313,17 +311,10 @@ def test_kill_9_then_resume_is_byte_identical(tmp_path):
     dst = run / "o.npy"
     proc = subprocess.Popen(
         [sys.executable, "-c", RUNNER, str(src), str(dst), "0", json.dumps(SCHEMA)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    ck = outset.checkpoint_path(dst)
-    while True:
-        assert proc.poll() is None, proc.communicate()
-        try:
-            doc = json.loads(ck.read_text())
-            if doc["mark"]["rows"] >= 4000:
-                break
-        except (FileNotFoundError, ValueError):
-            pass
+    held(proc)  # (a checkpoint of 4,000 rows or more is there, and the run waits)
+    doc = json.loads(outset.checkpoint_path(dst).read_text())
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     assert Path(doc["text_partial"]).exists()

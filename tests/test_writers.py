@@ -2,8 +2,9 @@
 
 Every concurrency case runs real processes on one output: two converters, two
 appenders, a rewriter and a reader, a run killed between its two renames, SIGTERM,
-planted symlinks.  Nothing here is timed: a run is made slow by a progress callback
-that sleeps, and the tests wait for what they need (a lock holder, a checkpoint).
+planted symlinks.  Nothing here is timed: a run that must be caught part way holds
+(its progress callback stops) at the state a test needs and says so (reference.HOLD),
+and the tests wait for what they need, never for the run to be slow enough.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from reference import SLOW_CLI, listing
+from reference import HOLD, SLOW_CLI, held, interrupt_at, listing
 
 import fastetl
 from fastetl import outset
@@ -34,15 +35,18 @@ SCHEMA = {
     ]
 }
 
-# A conversion that takes its time: each progress call sleeps.
-SLOW = r"""
+# A conversion that takes its time: each progress call sleeps; with ``hold`` (see
+# reference.HOLD) it stops where a test needs it and says so.
+SLOW = HOLD + r"""
 import json, sys, time
 import fastetl
 src, dst, pause, extra = sys.argv[1], sys.argv[2], float(sys.argv[3]), json.loads(sys.argv[4])
+hold = holding(dst, json.loads(sys.argv[6]))
 def slow(done, total):
+    hold(done, total)
     time.sleep(pause)
-r = fastetl.convert(src, dst, json.loads(sys.argv[5]), block_size=1 << 12, workers=1,
-                    progress=slow, **extra)
+r = fastetl.convert(src, dst, json.loads(sys.argv[5]), **{"block_size": 1 << 12, "workers": 1,
+                    "progress": slow, **extra})
 print(json.dumps({"rows": r.rows, "removed": r.leftovers_removed}), flush=True)
 """
 
@@ -56,26 +60,28 @@ def _csv(path: Path, rows: int, kinds: list[str], start: int = 0) -> Path:
     return path
 
 
-def _slow(src: Path, dst: Path, pause: float = 0.002, **extra) -> subprocess.Popen:
+def _slow(src: Path, dst: Path, pause: float = 0.002, hold=None, **extra) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", SLOW, str(src), str(dst), str(pause), json.dumps(extra),
-         json.dumps(SCHEMA)],
+         json.dumps(SCHEMA), json.dumps(hold)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
 
-def _wait_for_holder(proc: subprocess.Popen, dst: Path, timeout: float = 60) -> None:
-    """Until ``proc`` holds the lock of ``dst`` (it writes its pid in the lock file)."""
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        assert proc.poll() is None, proc.communicate()
-        try:
-            if json.loads(lock_path(dst).read_text())["pid"] == proc.pid:
-                return
-        except (FileNotFoundError, ValueError, KeyError):
-            pass
-        time.sleep(0.005)
-    raise AssertionError("the first run never took the lock")
+def _waiting_for_a_lock(pid: int) -> bool:
+    """Best effort: the process blocks in flock() (Linux: its wchan, else its syscall)."""
+    try:
+        wchan = Path(f"/proc/{pid}/wchan").read_text()
+    except OSError:  # not Linux: give the interpreter time to start and block
+        time.sleep(2)
+        return True
+    if wchan not in ("", "0"):
+        return wchan == "locks_lock_inode_wait"
+    try:  # flock(2) is syscall 73 on x86-64 and 32 on arm64
+        syscall = Path(f"/proc/{pid}/syscall").read_text().split()
+    except OSError:
+        return False
+    return bool(syscall) and syscall[0] in ("73", "32")
 
 
 def _cli(*args: str, **kw) -> subprocess.CompletedProcess:
@@ -97,11 +103,14 @@ def test_a_second_writer_fails_at_once_naming_the_first(tmp_path):
     a = _csv(tmp_path / "a.csv", 60_000, ["x", "y"])
     b = _csv(tmp_path / "b.csv", 100, ["p", "q", "r"])
     out = tmp_path / "o.npy"
-    first = _slow(a, out, pause=0.02)  # ~4 s: outlasts the second's start
-    _wait_for_holder(first, out)
+    gate = tmp_path.parent / (tmp_path.name + "-gate")
+    gate.touch()
+    first = _slow(a, out, pause=0, hold=["while", str(gate)])  # holds the lock until the gate goes
+    held(first)
     schema = tmp_path / "s.json"
     schema.write_text(json.dumps(SCHEMA))
     second = _cli("convert", str(b), str(out), "--schema", str(schema))
+    gate.unlink()
     assert second.returncode == 1
     assert second.stderr.count("\n") == 1 and "Traceback" not in second.stderr
     assert f"pid {first.pid}" in second.stderr and "--wait" in second.stderr
@@ -116,12 +125,24 @@ def test_a_second_writer_with_wait_runs_after_the_first(tmp_path):
     a = _csv(tmp_path / "a.csv", 30_000, ["x", "y"])
     b = _csv(tmp_path / "b.csv", 100, ["p", "q", "r"])
     out = tmp_path / "o.npy"
-    first = _slow(a, out, pause=0.01)
-    _wait_for_holder(first, out)
+    gate = tmp_path.parent / (tmp_path.name + "-gate")
+    gate.touch()
+    first = _slow(a, out, pause=0, hold=["while", str(gate)])  # holds the lock until the gate goes
+    held(first)
     schema = tmp_path / "s.json"
     schema.write_text(json.dumps(SCHEMA))
-    second = _cli("convert", str(b), str(out), "--schema", str(schema), "--wait")
-    assert second.returncode == 0, second.stderr
+    second = subprocess.Popen(
+        [sys.executable, "-m", "fastetl", "convert", str(b), str(out), "--schema", str(schema),
+         "--wait"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    t0 = time.monotonic()  # (a bound on the wait, not a timing check)
+    while not _waiting_for_a_lock(second.pid):
+        assert second.poll() is None and time.monotonic() - t0 < 120, second.communicate()
+        time.sleep(0.01)
+    gate.unlink()
+    _, err = second.communicate(timeout=300)
+    assert second.returncode == 0, err
     assert first.wait(timeout=300) == 0  # it had ended before the second could write
     t = fastetl.open(out)
     assert len(t) == 100 and list(t["kind"][:3]) == ["p", "q", "r"]
@@ -130,8 +151,8 @@ def test_a_second_writer_with_wait_runs_after_the_first(tmp_path):
 def test_wait_with_a_limit_gives_up(tmp_path):
     a = _csv(tmp_path / "a.csv", 60_000, ["x"])
     out = tmp_path / "o.npy"
-    first = _slow(a, out, pause=0.01)
-    _wait_for_holder(first, out)
+    first = _slow(a, out, hold="start")  # holds the lock until killed
+    held(first)
     with pytest.raises(fastetl.OutputError, match=rf"another fastetl run \(pid {first.pid}"):
         fastetl.convert(a, out, SCHEMA, wait=0.2)
     first.kill()
@@ -156,12 +177,14 @@ def test_two_appends_at_once_lose_nothing(tmp_path):
 # -- 2. the pair -------------------------------------------------------------------------------
 
 REWRITER = r"""
-import sys, fastetl
-a, b, out, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+import os, sys, fastetl
+a, b, out, n, stop = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 schema = {"columns": [{"name": "id", "type": "int64"}, {"name": "kind", "type": "category"},
                       {"name": "v", "type": "float64"}]}
-for i in range(n):
+i = 0
+while i < n or not os.path.exists(stop):  # (on until the reader has read: it says so)
     fastetl.convert(a if i % 2 else b, out, schema, wait=True)
+    i += 1
 """
 
 
@@ -173,10 +196,16 @@ def test_readers_during_rewrites_never_decode_with_the_other_runs_dictionaries(t
     want = {tuple(_kind_values(a)), tuple(_kind_values(b))}
     out = tmp_path / "o.npy"
     fastetl.convert(a, out, SCHEMA)
-    proc = subprocess.Popen([sys.executable, "-c", REWRITER, str(a), str(b), str(out), "60"])
-    reads = 0
+    stop = tmp_path.parent / (tmp_path.name + "-stop")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", REWRITER, str(a), str(b), str(out), "60", str(stop)]
+    )
+    reads, t0 = 0, time.monotonic()
     try:
         while proc.poll() is None:
+            # (read while it rewrites, however busy the machine; the time is a bound only)
+            if reads >= 20 or time.monotonic() - t0 > 120:
+                stop.touch()
             try:
                 t = fastetl.open(out)
                 got = tuple(t["kind"].tolist())
@@ -186,8 +215,9 @@ def test_readers_during_rewrites_never_decode_with_the_other_runs_dictionaries(t
             assert got in want
             reads += 1
     finally:
+        stop.touch()
         proc.wait(timeout=300)
-    assert proc.returncode == 0 and reads > 0
+    assert proc.returncode == 0 and reads >= 20
 
 
 KILL_BETWEEN_RENAMES = r"""
@@ -321,15 +351,13 @@ def test_sigterm_is_ctrl_c_for_the_cli(tmp_path):
     fastetl.convert(a, ref / "o.npy", SCHEMA)
     cmd = ["convert", str(gz), str(out), "--schema", str(schema), "--block-size", "4096",
            "--workers", "1"]  # fmt: skip
-    # the real CLI, made slow (each progress call sleeps), so that SIGTERM lands mid-run
-    # even when this test process is starved on a busy machine
+    # the real CLI, held once a checkpoint exists, so that SIGTERM lands mid-run even
+    # when this test process is starved on a busy machine
     p = subprocess.Popen(
         [sys.executable, "-c", SLOW_CLI, *cmd, "--checkpoint-every", "0"],
-        stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    while not checkpoint_path(out).exists():
-        assert p.poll() is None, p.communicate()
-        time.sleep(0.002)
+    held(p)
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 143 and "terminated; the output was not changed" in err
@@ -343,8 +371,8 @@ def test_sigterm_is_ctrl_c_for_the_cli(tmp_path):
 def test_sigterm_in_a_program_cleans_up_then_ends_by_sigterm(tmp_path):
     a = _csv(tmp_path / "a.csv", 200_000, ["x"])
     out = tmp_path / "o.npy"
-    p = _slow(a, out, checkpoint_every=3600)
-    _wait_for_holder(p, out)
+    p = _slow(a, out, hold="start", checkpoint_every=3600)
+    held(p)
     p.send_signal(signal.SIGTERM)
     p.communicate(timeout=60)
     assert p.returncode == -signal.SIGTERM  # as it would have without fastetl
@@ -446,10 +474,8 @@ def test_a_checkpoint_naming_another_file_is_refused(tmp_path):
     victim = tmp_path / "victim.txt"
     victim.write_text("precious\n")
     # a hand-made checkpoint whose "partial" is some other file
-    p = _slow(src, out, checkpoint_every=0)
-    while not checkpoint_path(out).exists():
-        assert p.poll() is None, p.communicate()
-        time.sleep(0.002)
+    p = _slow(src, out, hold=["checkpoint", "rows", 1], checkpoint_every=0)
+    held(p)
     p.kill()
     p.wait()
     doc = json.loads(checkpoint_path(out).read_text())
@@ -493,18 +519,10 @@ def test_resume_refuses_a_same_size_edit_anywhere_before_the_checkpoint(tmp_path
     whole prefix, so a same-size edit in the middle with the mtime put back is found."""
     src = _csv(tmp_path / "a.csv", 400_000, ["x", "y"])
     out = tmp_path / "o.npy"
-    p = _slow(src, out, pause=0.0005, checkpoint_every=0.5)
-    t0 = time.monotonic()
-    while True:
-        assert p.poll() is None, p.communicate()
-        assert time.monotonic() - t0 < 120
-        try:
-            doc = json.loads(checkpoint_path(out).read_text())
-            if doc["mark"]["offset"] > 1 << 20:
-                break
-        except (FileNotFoundError, ValueError):
-            pass
-        time.sleep(0.005)
+    p = _slow(src, out, pause=0, hold=["checkpoint", "offset", 1 << 20], checkpoint_every=0,
+              block_size=1 << 16)  # fmt: skip
+    held(p)
+    doc = json.loads(checkpoint_path(out).read_text())
     p.kill()
     p.wait()
     st = os.stat(src)
@@ -550,12 +568,8 @@ def test_a_killed_reject_run_is_cleaned_by_a_run_that_rejects_nothing(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("\n".join(lines) + "\n")
     out = tmp_path / "o.npy"
-    p = _slow(bad, out, on_error="reject", checkpoint_every=3600)
-    _wait_for_holder(p, out)
-    t0 = time.monotonic()
-    while not [n for n in os.listdir(tmp_path) if n.startswith(".o.npy.rejects.csv.")]:
-        assert p.poll() is None and time.monotonic() - t0 < 60, p.communicate()
-        time.sleep(0.002)
+    p = _slow(bad, out, hold="start", on_error="reject", checkpoint_every=3600)
+    held(p)  # (its rows and their reasons have their temporary files by then)
     p.kill()
     p.wait()
     assert [n for n in os.listdir(tmp_path) if n.startswith(".o.npy.rejects.csv.")]
@@ -656,3 +670,39 @@ sys.exit(fastetl.cli.main(sys.argv[1:]))
     assert "not changed" not in r.stderr
     assert fastetl.open(tmp_path / "o.npy")["id"].tolist() == list(range(500))
     assert listing(tmp_path) == ["in.csv", "o.npy", "o.npy.json", "s.json"]
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM"), reason="SIGTERM")
+def test_an_interrupt_as_the_sigterm_handler_is_set_puts_the_default_back(tmp_path):
+    """Ctrl-C (or SIGTERM) just as a conversion sets its SIGTERM handler: the program's
+    default action comes back all the same (a SIGTERM later must end the program, not
+    raise where it stands)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # (a program's default: fastetl sets its own)
+    try:
+        with interrupt_at(signal.signal, None) as raised:  # as the handler is in place
+            with pytest.raises(KeyboardInterrupt):
+                fastetl.convert(b"id,kind,v\n1,a,1.5\n", tmp_path / "o.npy", SCHEMA)
+        assert raised
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    assert listing(tmp_path) == []
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM"), reason="SIGTERM")
+def test_a_sigterm_as_the_cli_sets_its_handler_is_said_in_one_line(tmp_path, capsys):
+    """SIGTERM that lands just as the CLI set its handler: exit 143 and one line, as
+    anywhere else (it was a traceback)."""
+    from fastetl import cli
+    from fastetl.signals import Terminated
+
+    try:
+        with interrupt_at(signal.signal, None, exc=Terminated) as raised:
+            try:
+                code = cli.main(["inspect", str(tmp_path / "none.npy")])
+            except KeyboardInterrupt as e:  # (a regression: it escaped main)
+                code = e
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    assert raised and code == 143
+    assert capsys.readouterr().err == "fastetl: terminated; the output was not changed\n"

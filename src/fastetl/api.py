@@ -472,9 +472,41 @@ def convert(
                 reading=reading,
                 facts=facts,
             )
+    except KeyboardInterrupt as e:
+        if isinstance(e, Interrupted) and (e.committed or e.resume_rows is not None):
+            _failed_event(facts, src, dst_path, e)
+            raise
+        terminated = isinstance(e, Terminated) or bool(getattr(e, "terminated", False))
+        if _committed_by(dst_path, facts.run_id):
+            # after this run's commit (e.g. as a checkpoint's thread or the lock was let
+            # go): the output holds the run, whatever this interrupt stopped
+            said = Interrupted(None, terminated, committed=True)
+        else:  # before the run had files of its own (inferring, checking a checkpoint...):
+            # a resume's checkpoint is still there, untouched
+            said = Interrupted(_checkpoint_rows(dst_path) if resume else None, terminated)
+        _failed_event(facts, src, dst_path, said)
+        raise said from None
     except BaseException as e:
         _failed_event(facts, src, dst_path, e)
         raise
+
+
+def _checkpoint_rows(dst: Path) -> int | None:
+    """The rows the checkpoint of a conversion into ``dst`` keeps (None: none, or unreadable)."""
+    try:
+        doc = read_checkpoint(dst)
+        return int(doc["mark"]["rows"]) if doc is not None else None
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _committed_by(dst: Path, run_id: str) -> bool:
+    """Whether the output set at ``dst`` is the one run ``run_id`` committed: its
+    sidecar's last lineage entry names the run (the files decide, not a note)."""
+    try:
+        return bool(read_sidecar(dst)["lineage"][-1]["run_id"] == run_id)
+    except (OSError, KeyError, IndexError, TypeError):
+        return False
 
 
 def _entry(
@@ -585,13 +617,19 @@ def _clear_leftovers(
     temporary files of the output set, the checkpoint and the journal (a journal itself
     was completed by :func:`outset.recover` before), and of the default rejects
     file even when this run rejects nothing (a dead run may have).  (count, bytes)."""
+    stale = [p for f in _finals(dst, rejects) for p in outset.leftovers(f, keep)]
+    return len(stale), outset.remove(stale)
+
+
+def _finals(dst: Path, rejects: Path | None) -> list[Path]:
+    """The final names of the files a run into ``dst`` writes (its temporary files are
+    named for these): the set, the checkpoint, the journal, the default rejects too."""
     finals = [dst, sidecar_path(dst), outset.checkpoint_path(dst), outset.journal_path(dst)]
     finals.append(text_path(dst))
     for r in dict.fromkeys([default_rejects_path(dst), rejects]):
         if r is not None:
             finals += [r, sidecar_path(r)]
-    stale = [p for f in finals for p in outset.leftovers(f, keep)]
-    return len(stale), outset.remove(stale)
+    return finals
 
 
 def _convert_locked(
@@ -671,6 +709,7 @@ def _convert_locked(
             sink = None
             ckpt = None
             committed = False
+            renames: list[tuple[Path, Path]] | None = None
             try:  # (the writer is made inside: an interrupt just after it must abort it too)
                 writer = NpyWriter(
                     dst_path,
@@ -722,8 +761,9 @@ def _convert_locked(
                 )
                 renames = sink.finish() if sink is not None else []
                 size, more = writer.finish(meta)
+                renames += more
                 try:
-                    outset.commit_set(dst_path, renames + more)
+                    outset.commit_set(dst_path, renames)
                 except outset.InterruptedAfterCommit:
                     committed = True
                     raise
@@ -733,21 +773,27 @@ def _convert_locked(
                 terminated = isinstance(e, Terminated) or isinstance(
                     getattr(e, "original", None), Terminated
                 )
+                # (an interrupt just after commit_set returned, before ``committed`` was
+                # set: the files decide, as for a checkpoint)
+                committed = committed or outset.renamed(renames)
                 if committed:  # the interrupt came after the commit point: the run is whole
                     remove_checkpoint(dst_path)
                     raise Interrupted(None, terminated, committed=True) from None
                 kept = (ckpt.kept() if ckpt is not None else None) or mark
-                if kept is None or writer is None:
-                    _abort(writer, sink, dst_path)
+                if kept is None:
+                    _abort(writer, sink, dst_path, run_id, rejects_path)
                     raise Interrupted(None, terminated) from None
-                writer.detach()  # keep the partial files: resume=True continues from them
+                # keep the partial files: resume=True continues from them (also when the
+                # interrupt came as this resumed run took them up: no writer yet)
+                if writer is not None:
+                    writer.detach()
                 if sink is not None:
                     sink.detach()
                 raise Interrupted(kept.rows, terminated) from None
             except outset.CommitPending:
                 raise  # the journal needs the temporary files: the next run completes it
             except BaseException:
-                _abort(writer, sink, dst_path)
+                _abort(writer, sink, dst_path, run_id, rejects_path)
                 raise
             finally:
                 if ckpt is not None:
@@ -866,9 +912,14 @@ def _convert_streamed(
     return widening.converting(sch, on_error, widen, attempt)
 
 
-def _abort(writer: NpyWriter | None, sink: RejectsWriter | None, dst: Path) -> None:
+def _abort(
+    writer: NpyWriter | None, sink: RejectsWriter | None, dst: Path, run: str,
+    rejects: Path | None,
+) -> None:  # fmt: skip
     """Remove every temporary file of the run; each step runs whatever the others do
-    (abort methods do not raise)."""
+    (abort methods do not raise).  Last, the files named for the run ``run`` go by
+    name: an interrupt that lands after a writer made its file, before the run holds
+    the writer (or the writer its file), leaves a file no abort method knows."""
     try:
         if sink is not None:
             sink.abort()
@@ -877,7 +928,10 @@ def _abort(writer: NpyWriter | None, sink: RejectsWriter | None, dst: Path) -> N
             if writer is not None:
                 writer.abort()
         finally:
-            remove_checkpoint(dst)
+            try:
+                remove_checkpoint(dst)
+            finally:
+                outset.remove_run(_finals(dst, rejects), run)
 
 
 def _append_schema(before: dict[str, Any], schema: Any, dst: Path) -> Schema:

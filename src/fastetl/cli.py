@@ -766,6 +766,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
             host=not args.no_host,
             openlineage=args.openlineage,
         )
+        args.converted = True  # (an interrupt from here on comes after the commit)
     except fastetl.Interrupted as e:
         if bar is not None:
             bar.close()
@@ -1183,15 +1184,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    # SIGTERM (docker stop, systemd, timeout) stops a command as Ctrl-C does
-    # (not for `run`: the script keeps Python's own signal handling)
-    if (
-        args.command != "run"
-        and hasattr(signal, "SIGTERM")
-        and threading.current_thread() is threading.main_thread()
-    ):
-        signal.signal(signal.SIGTERM, raise_terminated)
     try:
+        # SIGTERM (docker stop, systemd, timeout) stops a command as Ctrl-C does
+        # (not for `run`: the script keeps Python's own signal handling); set in the
+        # try: one that lands as it is set is said as any other
+        if (
+            args.command != "run"
+            and hasattr(signal, "SIGTERM")
+            and threading.current_thread() is threading.main_thread()
+        ):
+            signal.signal(signal.SIGTERM, raise_terminated)
         return COMMANDS[args.command](args)
     except UsageError as e:
         print(f"fastetl: {one_line(str(e))}", file=sys.stderr)
@@ -1211,6 +1213,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_DATA
     except KeyboardInterrupt as e:
         terminated = isinstance(e, Terminated) or getattr(e, "terminated", False)
+        if getattr(args, "converted", False) and not getattr(e, "committed", False):
+            e = fastetl.Interrupted(None, terminated, committed=True)  # while it reported
         if getattr(e, "committed", False):
             print(f"fastetl: {e}", file=sys.stderr)
         else:

@@ -359,6 +359,15 @@ def commit_set(target: Path, renames: list[tuple[Path, Path]]) -> None:
         raise InterruptedAfterCommit(late)
 
 
+def renamed(renames: list[tuple[Path, Path]] | None) -> bool:
+    """Whether :func:`commit_set` of ``renames`` got past its commit point and finished:
+    none of their temporary files is left.  (A caller interrupted just after it
+    returned, before noting so, asks the files.)"""
+    if not renames:
+        return False
+    return not any(os.path.lexists(tmp) for tmp, _ in renames)
+
+
 def _roll_forward(journal: Path, renames: list[tuple[Path, Path]]) -> None:
     """The renames of a recorded commit; safe to run again after any interruption."""
     fsync_dir(journal.parent)
@@ -432,6 +441,14 @@ def remove(paths: list[Path]) -> int:
         except OSError as e:
             raise OutputError(f"cannot remove {p}, left by an earlier run: {e.strerror or e}") from None
     return freed
+
+
+def remove_run(finals: list[Path], run: str) -> None:
+    """Remove what exists of run ``run``'s temporary files of ``finals`` (an abort:
+    nothing raises)."""
+    for final in finals:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_path(final, run))
 
 
 def try_recover(target: Path) -> bool:

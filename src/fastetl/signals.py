@@ -37,8 +37,8 @@ def sigterm_as_interrupt() -> Iterator[None]:
     ):
         yield
         return
-    signal.signal(_SIGTERM, raise_terminated)
-    try:
+    try:  # (a signal may land as the handler is set: the default is put back all the same)
+        signal.signal(_SIGTERM, raise_terminated)
         yield
     except KeyboardInterrupt as e:
         if not (isinstance(e, Terminated) or getattr(e, "terminated", False)):

@@ -20,6 +20,7 @@ untouched, and :meth:`NpyWriter.abort` removes every temporary file.  :class:`Ar
 from __future__ import annotations
 
 import ast
+import contextlib
 import errno
 import hashlib
 import json
@@ -485,6 +486,14 @@ class NpyWriter(_SyncedAhead):
         except OSError as e:
             self.abort()
             raise OutputError(f"cannot write {self.tmp_path}: {e.strerror or e}") from None
+        except KeyboardInterrupt:
+            # while taking up an interrupted run's files: they stay, its checkpoint names
+            # them (a resume interrupted as it starts may be resumed again)
+            if resume_rows is not None:
+                self.detach()
+            else:
+                self.abort()
+            raise
         except BaseException:
             self.abort()
             raise
@@ -640,8 +649,8 @@ class NpyWriter(_SyncedAhead):
             os.lseek(self._fd, 0, os.SEEK_SET)
             os.write(self._fd, npy_header(self.dtype, self.rows, self.data_offset))
             os.fsync(self._fd)
-            os.close(self._fd)
-            self._fd = None
+            fd, self._fd = self._fd, None  # (first: an interrupt after the close must not
+            os.close(fd)  # close the number again, maybe another thread's file by then)
             self._sidecar_tmp, fd = create_temp(side, self.run)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(sidecar, fh, indent=2, ensure_ascii=False)
@@ -979,6 +988,13 @@ class RejectsWriter:
         except OSError as e:
             self.abort()
             raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
+        except KeyboardInterrupt:
+            if resume is None:
+                self.abort()
+            else:  # an interrupted run's files, which its checkpoint names: they stay
+                with contextlib.suppress(OSError):
+                    self._close()
+            raise
         except BaseException:
             self.abort()
             raise
