@@ -1318,7 +1318,10 @@ cdef object int_span(const IntSpan *r):
 
 # Warm memory for sample_columns: its cells and its hash table are MBs written once per
 # call; fresh pages fault one by one (~2 ms of a 350 KB file's inference on this kind of
-# VM), so the last block of each kind (up to 4 MiB) is kept for the next call.  A block
+# VM), so the last block of each kind (up to 4 MiB) is kept for the next call.  Each array
+# is a block of its own: bigger ones are malloc'd and freed as before (one block of a wide
+# sample's cells, firsts and times, ~28 MB, came from fresh pages every call: glibc's
+# dynamic mmap threshold had let the smaller two come from its heap).  A block
 # carries its size in front of it; a slot is taken and filled by atomic exchange (a
 # free-threaded Python calls this from many threads with no GIL).
 cdef extern from *:
@@ -1328,12 +1331,12 @@ cdef extern from *:
     #define FASTETL_WARM_HEAD 16
     #if defined(_MSC_VER) && !defined(__clang__)
     #include <intrin.h>
-    static void *volatile fastetl_warm[2] = {0, 0};
+    static void *volatile fastetl_warm[4] = {0, 0, 0, 0};
     static void *fastetl_warm_swap(int slot, void *p) {
         return _InterlockedExchangePointer(&fastetl_warm[slot], p);
     }
     #else
-    static void *fastetl_warm[2] = {0, 0};
+    static void *fastetl_warm[4] = {0, 0, 0, 0};
     static void *fastetl_warm_swap(int slot, void *p) {
         return __atomic_exchange_n(&fastetl_warm[slot], p, __ATOMIC_ACQ_REL);
     }
@@ -1381,7 +1384,6 @@ cdef class SampleColumns:
     cdef const char **base
     cdef Cell *cells                # column j's cell of row i: cells[j * nrows + i]
     cdef char *arena
-    cdef void *block                # cells, first and times: one warm block (warm_take)
     cdef Py_ssize_t *first          # column j's distinct k: first[j * nrows + k] (a row)
     cdef Py_ssize_t *times          # ... its occurrences (its trimmed text and value_kind:
                                     # from its cell, see text)
@@ -1401,7 +1403,9 @@ cdef class SampleColumns:
                 PyBuffer_Release(&self.bufs[s])
         free(self.bufs)
         free(self.base)
-        warm_give(0, self.block)
+        warm_give(0, self.cells)        # (warm_take's blocks)
+        warm_give(1, self.first)
+        warm_give(2, self.times)
         free(self.arena)
         free(self.ndist)
         free(self.longest)
@@ -1702,11 +1706,9 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
         out.nrows = nrows
         out.bufs = <Py_buffer *>calloc(nseg + 1, sizeof(Py_buffer))
         out.base = <const char **>malloc((nseg + 1) * sizeof(char *))
-        out.block = warm_take(0, (ncols * nrows + 1) * (sizeof(Cell) + 2 * sizeof(Py_ssize_t)))
-        if out.block != NULL:
-            out.cells = <Cell *>out.block
-            out.first = <Py_ssize_t *>(out.cells + ncols * nrows + 1)
-            out.times = out.first + ncols * nrows + 1
+        out.cells = <Cell *>warm_take(0, (ncols * nrows + 1) * sizeof(Cell))
+        out.first = <Py_ssize_t *>warm_take(1, (ncols * nrows + 1) * sizeof(Py_ssize_t))
+        out.times = <Py_ssize_t *>warm_take(2, (ncols * nrows + 1) * sizeof(Py_ssize_t))
         out.ndist = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
         out.longest = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
         out.empties = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
@@ -1745,7 +1747,7 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
         while cap < 2 * nrows:
             cap *= 2
         mask = cap - 1
-        table = <Py_ssize_t *>warm_take(1, cap * (sizeof(Py_ssize_t) + sizeof(uint64_t)))
+        table = <Py_ssize_t *>warm_take(3, cap * (sizeof(Py_ssize_t) + sizeof(uint64_t)))
         if table == NULL:
             raise MemoryError()
         th = <uint64_t *>(table + cap)
@@ -1817,7 +1819,7 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
         free(seg_end)
         free(seg_final)
         free(lens)
-        warm_give(1, table)
+        warm_give(3, table)
 
 
 def span_summaries(list segments, Py_ssize_t ncols, int delimiter, int quote,
