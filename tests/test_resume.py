@@ -10,6 +10,7 @@ and no race with the end of the run (reference.HOLD).
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import os
@@ -447,3 +448,65 @@ def test_an_interrupt_before_the_run_has_files_is_interrupted_and_keeps_the_chec
                           on_error="reject", resume=True)  # fmt: skip
     assert rep.resumed_at == doc["mark"]["rows"]
     assert _files(tmp_path / "run") == _reference(inputs["dirty"], tmp_path / "ref", "reject")
+
+
+def test_an_interrupt_as_the_records_file_is_finished_offers_no_resume(tmp_path, inputs):
+    """Once the records file is being finished (its header given the row count, or
+    removed by the abort), the checkpoint cannot be resumed from: the run says the output
+    was not changed and offers no resume, and leaves nothing; a resume=True run then
+    converts from the start, to the bytes of one uninterrupted run."""
+    from fastetl import store
+
+    (tmp_path / "run").mkdir()
+    dst = tmp_path / "run" / "o.npy"
+    with interrupt_at(store.NpyWriter.finish, "os.fsync(self._fd)") as raised:
+        with pytest.raises(fastetl.Interrupted) as e:
+            fastetl.convert(inputs["clean"], dst, SCHEMA, workers=1, block_size=1 << 16,
+                            checkpoint_every=0.0)  # fmt: skip
+    assert raised and e.value.resume_rows is None and not e.value.committed
+    assert "not changed" in str(e.value) and "resume" not in str(e.value)
+    assert _hidden(tmp_path / "run") == [] and not dst.exists()
+    rep = fastetl.convert(inputs["clean"], dst, SCHEMA, workers=1, block_size=1 << 16, resume=True)
+    assert rep.resumed_at is None and rep.rows == ROWS
+    assert _files(tmp_path / "run") == _reference(inputs["clean"], tmp_path / "ref", "raise")
+
+
+# A conversion that dies (as by kill -9) after writing its commit journal, before its
+# renames: its second os.replace is the first rename after the journal's own.
+DIES_AFTER_THE_JOURNAL = r"""
+import os, sys
+import fastetl
+replace, calls = os.replace, []
+def dying(*a, **k):
+    calls.append(1)
+    if len(calls) == 2:
+        os._exit(9)
+    return replace(*a, **k)
+os.replace = dying
+fastetl.convert(sys.argv[1], sys.argv[2])
+"""
+
+
+def test_an_interrupt_as_an_earlier_commit_is_completed_says_so(tmp_path):
+    """A run that completes an earlier run's unfinished commit (its journal) and is
+    interrupted as those renames end says so: the output holds the earlier run's
+    conversion, this one did not start (not "the output was not changed")."""
+    from fastetl import outset
+
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("id,v\n1,2.5\n")
+    b.write_text("id,v\n7,8.5\n9,1.5\n")
+    dst = tmp_path / "o.npy"
+    fastetl.convert(a, dst)
+    child = subprocess.run([sys.executable, "-c", DIES_AFTER_THE_JOURNAL, str(b), str(dst)])
+    assert child.returncode == 9 and outset.journal_path(dst).exists()
+    with interrupt_at(outset._roll_forward, None) as raised:
+        with pytest.raises(fastetl.Interrupted) as e:
+            fastetl.convert(a, dst)
+    assert raised and e.value.earlier and e.value.resume_rows is None
+    assert "earlier run" in str(e.value) and "not changed" not in str(e.value)
+    assert not outset.journal_path(dst).exists()
+    with open(b, newline="") as fh:
+        want = [(int(r["id"]), float(r["v"])) for r in csv.DictReader(fh)]
+    t = fastetl.open(dst)
+    assert list(zip(t["id"].tolist(), t["v"].tolist(), strict=True)) == want

@@ -433,6 +433,7 @@ def test_one_schema_binds_each_header_it_meets():
 def test_dtype_follows_each_schema_object():
     """A schema works out its dtype once; a schema made from it with other columns has
     its own (numpy's dtype of those fields), and a pickled one the same as before."""
+    import copy
     import dataclasses
     import pickle
 
@@ -444,6 +445,13 @@ def test_dtype_follows_each_schema_object():
     assert s.dtype() == np.dtype([("a", "<i4"), ("b", "<f8")])
     u = pickle.loads(pickle.dumps(t))
     assert u == t and u.dtype() == t.dtype()
+    # what a schema worked out is neither pickled nor shared by a copy
+    fresh = dataclasses.replace(t)
+    t.bind(["a", "b"])
+    assert pickle.dumps(t) == pickle.dumps(fresh)
+    c = copy.copy(t)
+    c.bind(["b", "a"])
+    assert c.bind(["b", "a"]) is c.bind(["b", "a"]) and len(t._bindings) == 1
 
 
 def test_bind_missing_column():

@@ -473,7 +473,7 @@ def convert(
                 facts=facts,
             )
     except KeyboardInterrupt as e:
-        if isinstance(e, Interrupted) and (e.committed or e.resume_rows is not None):
+        if isinstance(e, Interrupted):  # (its run decided what it says, by the files)
             _failed_event(facts, src, dst_path, e)
             raise
         terminated = isinstance(e, Terminated) or bool(getattr(e, "terminated", False))
@@ -498,6 +498,11 @@ def _checkpoint_rows(dst: Path) -> int | None:
         return int(doc["mark"]["rows"]) if doc is not None else None
     except (OSError, KeyError, TypeError, ValueError):
         return None
+
+
+def _terminated(e: BaseException) -> bool:
+    """Whether the interrupt ``e`` is a SIGTERM (itself, or the one it stands for)."""
+    return isinstance(e, Terminated) or isinstance(getattr(e, "original", None), Terminated)
 
 
 def _committed_by(dst: Path, run_id: str) -> bool:
@@ -652,7 +657,10 @@ def _convert_locked(
 ) -> ConvertReport:
     """:func:`convert`, holding the output's lock."""
     schema_arg = schema
-    recovered = outset.recover(dst_path)
+    try:
+        recovered = outset.recover(dst_path)
+    except outset.InterruptedAfterCommit as e:  # (the earlier run's renames were finished)
+        raise Interrupted(None, _terminated(e), earlier=True) from None
     before = None
     saved = read_checkpoint(dst_path) if resume else None
     if append:
@@ -709,6 +717,7 @@ def _convert_locked(
             sink = None
             ckpt = None
             committed = False
+            finishing = False  # (the records file is being finished: no resume from it)
             renames: list[tuple[Path, Path]] | None = None
             try:  # (the writer is made inside: an interrupt just after it must abort it too)
                 writer = NpyWriter(
@@ -760,6 +769,7 @@ def _convert_locked(
                     content, entry,
                 )
                 renames = sink.finish() if sink is not None else []
+                finishing = True  # (its header gets the row count, or an abort removes it)
                 size, more = writer.finish(meta)
                 renames += more
                 try:
@@ -770,9 +780,7 @@ def _convert_locked(
                 committed = True
                 remove_checkpoint(dst_path)
             except KeyboardInterrupt as e:
-                terminated = isinstance(e, Terminated) or isinstance(
-                    getattr(e, "original", None), Terminated
-                )
+                terminated = _terminated(e)
                 # (an interrupt just after commit_set returned, before ``committed`` was
                 # set: the files decide, as for a checkpoint)
                 committed = committed or outset.renamed(renames)
@@ -780,7 +788,8 @@ def _convert_locked(
                     remove_checkpoint(dst_path)
                     raise Interrupted(None, terminated, committed=True) from None
                 kept = (ckpt.kept() if ckpt is not None else None) or mark
-                if kept is None:
+                if kept is None or finishing:  # (a finished or removed records file
+                    # cannot be resumed: its checkpoint goes too)
                     _abort(writer, sink, dst_path, run_id, rejects_path)
                     raise Interrupted(None, terminated) from None
                 # keep the partial files: resume=True continues from them (also when the

@@ -1215,7 +1215,7 @@ def main(argv: list[str] | None = None) -> int:
         terminated = isinstance(e, Terminated) or getattr(e, "terminated", False)
         if getattr(args, "converted", False) and not getattr(e, "committed", False):
             e = fastetl.Interrupted(None, terminated, committed=True)  # while it reported
-        if getattr(e, "committed", False):
+        if isinstance(e, fastetl.Interrupted):  # (it says what became of the output)
             print(f"fastetl: {e}", file=sys.stderr)
         else:
             what = "terminated" if terminated else "interrupted"

@@ -150,17 +150,29 @@ class Interrupted(KeyboardInterrupt):
     point, the commit was finished first, and the output holds the whole conversion.
 
     ``resume_rows`` is how many rows a ``resume=True`` run keeps from the last
-    checkpoint, or ``None`` when there is none to resume from.
+    checkpoint, or ``None`` when there is none to resume from.  ``earlier``: the
+    interrupt came as the run completed an earlier run's unfinished commit into the
+    output (which now holds that run's conversion); this conversion had not started.
     """
 
     def __init__(
-        self, resume_rows: int | None, terminated: bool = False, committed: bool = False
+        self,
+        resume_rows: int | None,
+        terminated: bool = False,
+        committed: bool = False,
+        earlier: bool = False,
     ) -> None:
         self.resume_rows = resume_rows
         self.terminated = terminated
         self.committed = committed
+        self.earlier = earlier
         what = "terminated" if terminated else "interrupted"
-        if committed:
+        if earlier:
+            text = (
+                f"{what} as an earlier run's unfinished commit into the output was completed "
+                "(the output holds that run's conversion); this conversion did not start"
+            )
+        elif committed:
             text = f"{what} after the conversion was complete: the output holds all of it"
         else:
             text = what + "; the output was not changed"

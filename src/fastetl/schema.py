@@ -869,6 +869,13 @@ class Schema:
     def _bindings(self) -> dict[tuple[str, ...] | None, Binding]:
         return {}
 
+    _WORKED_OUT = ("masked_columns", "_dtype", "_bindings")  # (the cached_property names)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The fields only: what a schema works out (dtype, bindings) is not pickled,
+        nor shared by a copy; each copy works it out again."""
+        return {k: v for k, v in self.__dict__.items() if k not in self._WORKED_OUT}
+
     def _bind(self, header: list[str] | None) -> Binding:
         by_name = {c.name: c for c in self.columns}
         if header is not None and self.dialect.header == "rename":

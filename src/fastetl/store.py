@@ -262,8 +262,9 @@ class ArrayWriter:
     # -- text written in place (pipeline: one copy from the parser, on its thread) ----
     @property
     def text_reserved(self) -> bool:
-        """Whether the text is reserved address space, room for all of it that never
-        moves: worth placing each block's text from the workers (see pipeline)."""
+        """Whether the text is reserved address space, sized for all of it (it moves
+        only when that guess was short, after the workers stopped placing): worth
+        placing each block's text from the workers (see pipeline)."""
         return self._tmem is not None
 
     @property
