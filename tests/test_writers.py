@@ -9,6 +9,7 @@ and the tests wait for what they need, never for the run to be slow enough.
 
 from __future__ import annotations
 
+import csv
 import errno
 import json
 import os
@@ -706,3 +707,31 @@ def test_a_sigterm_as_the_cli_sets_its_handler_is_said_in_one_line(tmp_path, cap
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
     assert raised and code == 143
     assert capsys.readouterr().err == "fastetl: terminated; the output was not changed\n"
+
+
+@pytest.mark.parametrize("where", ["returns", "begins"])
+def test_the_cli_says_what_an_interrupt_as_convert_returns_or_begins_left(tmp_path, capsys, where):
+    """An interrupt outside convert's own handler: as it returns to the CLI (after its
+    commit: the output holds all of it) or as it begins (nothing was written)."""
+    from fastetl import api, cli
+
+    src = tmp_path / "in.csv"
+    src.write_text("id,v\n1,2.5\n2,3.5\n")
+    dst = tmp_path / "o.npy"
+    marker = None if where == "returns" else "params = dict(locals())"
+    try:
+        with interrupt_at(api.convert, marker) as raised:
+            code = cli.main(["convert", str(src), str(dst), "--no-progress"])
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    err = capsys.readouterr().err
+    assert raised and code == 130
+    if where == "returns":
+        assert err == "fastetl: interrupted after the conversion was complete: the output holds all of it\n"
+        with open(src, newline="") as fh:
+            want = [(int(r["id"]), float(r["v"])) for r in csv.DictReader(fh)]
+        t = fastetl.open(dst)
+        assert list(zip(t["id"].tolist(), t["v"].tolist(), strict=True)) == want
+    else:
+        assert err == "fastetl: interrupted; the output was not changed\n"
+        assert listing(tmp_path) == ["in.csv"]

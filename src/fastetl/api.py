@@ -508,10 +508,24 @@ def _terminated(e: BaseException) -> bool:
 def _committed_by(dst: Path, run_id: str) -> bool:
     """Whether the output set at ``dst`` is the one run ``run_id`` committed: its
     sidecar's last lineage entry names the run (the files decide, not a note)."""
+    return _last_run(dst).get("run_id") == run_id
+
+
+def committed_since(dst: str | os.PathLike[str], started: str) -> bool:
+    """Whether a run that started at ``started`` (:func:`lineage.now`) or later
+    committed the output set at ``dst`` (its sidecar's last lineage entry): for a
+    caller of :func:`convert` interrupted as it returned, outside convert's own
+    handler, to tell a commit made from none."""
+    return str(_last_run(Path(dst)).get("started", "")) >= started
+
+
+def _last_run(dst: Path) -> dict[str, Any]:
+    """The last lineage entry of the sidecar of ``dst`` ({} when there is none)."""
     try:
-        return bool(read_sidecar(dst)["lineage"][-1]["run_id"] == run_id)
-    except (OSError, KeyError, IndexError, TypeError):
-        return False
+        entry = read_sidecar(dst)["lineage"][-1]
+        return entry if isinstance(entry, dict) else {}
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return {}
 
 
 def _entry(

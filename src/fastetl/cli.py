@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import fastetl
-from fastetl.api import inference_error, is_stream_path, spool
+from fastetl.api import committed_since, inference_error, is_stream_path, spool
 from fastetl.errors import one_line
 from fastetl.signals import Terminated, raise_terminated
 
@@ -747,6 +747,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
             raise
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     bar = ProgressBar() if show and not args.quiet else None
+    started = fastetl.lineage.now()
     try:
         report = fastetl.convert(
             src,
@@ -779,6 +780,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_TERMINATED if e.terminated else EXIT_INTERRUPTED
+    except KeyboardInterrupt as e:  # (not Interrupted: it landed as convert returned,
+        # or before it began; the output's sidecar tells which)
+        if committed_since(args.output, started):
+            raise fastetl.Interrupted(None, isinstance(e, Terminated), committed=True) from None
+        raise
     except (fastetl.ParseError, fastetl.InputError) as e:
         hint = fastetl.hint_for(e, schema) if inferred else ""
         if hint:
