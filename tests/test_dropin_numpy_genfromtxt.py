@@ -160,3 +160,19 @@ def test_missing_own_path(text, kw):
     own = _compare(fastetl.genfromtxt, ORIGINAL_GENFROMTXT, lambda: io.StringIO(text),
                    {"dtype": None, **kw})
     assert own
+
+
+@pytest.mark.parametrize(("text", "kw"), [
+    # (found by test_missing_filling_usemask_match_numpy: numpy gives a structured dtype of
+    # one field one converter that ignores the missing values, and refuses them)
+    ("c0\n\n\n?\n\n", {"dtype": float, "names": True, "missing_values": {None: "?"}}),
+    ("c0\n1\n?\n", {"dtype": "i8", "names": True, "missing_values": "?", "usemask": True}),
+    ("1\n?\n", {"dtype": [("c0", "f8")], "missing_values": "?", "filling_values": 5}),
+    ("a,b\n1,?\n2,3\n", {"dtype": "f8", "names": True, "usecols": [1], "missing_values": "?"}),
+    ("1\n?\n", {"dtype": float, "missing_values": "?"}),  # (not structured: numpy fills)
+])
+def test_missing_values_in_one_structured_field(text, kw):
+    """numpy's answer, on the own path: its error where it refuses, its array else."""
+    own = _compare(fastetl.genfromtxt, ORIGINAL_GENFROMTXT, lambda: io.StringIO(text),
+                   {"delimiter": ",", **kw})
+    assert own

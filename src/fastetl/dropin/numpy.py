@@ -2037,10 +2037,15 @@ def _genfromtxt_fixed(
     a missing field by its filling value (or NaN, -1), put together as numpy does."""
     fields, out_dt = fixed
     kinds = [np.float64 if f.kind == "f" else np.int_ for f in fields]
+    # numpy gives a structured dtype of one field a single converter that ignores the
+    # missing values (float(b'?') raises): numpy answers such a file
+    one_field = out_dt.names is not None and len(fields) == 1
     cols, masks = [], []
     for u, toks, fill, kind in zip(texts, tokens, fills, kinds):
         u = np.strings.strip(u) if autostrip else u
         miss = np.isin(np.strings.strip(u), toks)
+        if one_field and miss.any():
+            raise _Refused("a missing value in the one field of a structured dtype")
         try:
             with np.errstate(all="ignore"):
                 values = u[~miss].astype(kind)
