@@ -10,6 +10,7 @@ and no race with the end of the run (reference.HOLD).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import json
@@ -510,3 +511,69 @@ def test_an_interrupt_as_an_earlier_commit_is_completed_says_so(tmp_path):
         want = [(int(r["id"]), float(r["v"])) for r in csv.DictReader(fh)]
     t = fastetl.open(dst)
     assert list(zip(t["id"].tolist(), t["v"].tolist(), strict=True)) == want
+
+
+def _open_fds(under: Path) -> list[str]:
+    """The descriptors this process holds open on files under ``under`` (Linux: /proc)."""
+    folder, found = "/proc/self/fd", []
+    for n in os.listdir(folder):
+        with contextlib.suppress(OSError):  # (the listing's own, closed by now)
+            if os.readlink(f"{folder}/{n}").startswith(str(under)):
+                found.append(f"{n}: {os.readlink(f'{folder}/{n}')}")
+    return sorted(found)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc")
+@pytest.mark.parametrize("how", ["interrupted", "mismatch"])
+def test_a_resume_that_stops_as_it_takes_up_the_text_file_closes_it(tmp_path, inputs, how):
+    """A resumed run stopped while it takes up the interrupted run's text file (Ctrl-C as
+    it checks the file, or a file that does not match its checkpoint): the descriptor it
+    opened is closed (it leaked: the writer never held it), and the files stay as the
+    checkpoint names them (interrupted: a later resume ends with an uninterrupted run's
+    bytes)."""
+    from fastetl import store
+
+    schema = {"columns": [*SCHEMA["columns"][:3], {"name": "note", "type": "text"},
+                          SCHEMA["columns"][4]]}  # fmt: skip
+    (tmp_path / "run").mkdir()
+    dst = tmp_path / "run" / "o.npy"
+    calls = []
+
+    def progress(done, total):
+        calls.append(done)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(fastetl.Interrupted):
+        fastetl.convert(inputs["clean"], dst, schema, workers=1, block_size=1 << 16,
+                        checkpoint_every=0.0, progress=progress)  # fmt: skip
+    doc = json.loads(checkpoint_path(dst).read_text())
+    text_partial = Path(doc["text_partial"])
+    assert doc["mark"]["rows"] > 0 and text_partial.exists()
+    if how == "mismatch":
+        text_partial.write_bytes(b"not the text file")
+    kept = _all_files(tmp_path / "run")
+    assert _open_fds(tmp_path) == []
+    if how == "interrupted":
+        with interrupt_at(store._TextFile.__init__, "self.length = keep") as raised:
+            with pytest.raises(KeyboardInterrupt) as e:
+                fastetl.convert(inputs["clean"], dst, schema, workers=1, block_size=1 << 16,
+                                resume=True)  # fmt: skip
+        assert raised and isinstance(e.value, fastetl.Interrupted)
+        assert e.value.resume_rows == doc["mark"]["rows"]
+    else:
+        with pytest.raises(fastetl.OutputError, match="does not match the checkpoint"):
+            fastetl.convert(inputs["clean"], dst, schema, workers=1, block_size=1 << 16,
+                            resume=True)  # fmt: skip
+    assert _open_fds(tmp_path) == []
+    if how == "interrupted":
+        assert _all_files(tmp_path / "run") == kept
+        rep = fastetl.convert(inputs["clean"], dst, schema, workers=1, block_size=1 << 16,
+                              resume=True)  # fmt: skip
+        assert rep.resumed_at == doc["mark"]["rows"]
+        ref = tmp_path / "ref" / "o.npy"
+        ref.parent.mkdir()
+        fastetl.convert(inputs["clean"], ref, schema, workers=1)
+        got, want = _all_files(tmp_path / "run"), _all_files(tmp_path / "ref")
+        assert sorted(got) == sorted(want) == ["o.npy", "o.npy.json", "o.text.npy"]
+        assert got["o.npy"] == want["o.npy"] and got["o.text.npy"] == want["o.text.npy"]

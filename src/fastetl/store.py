@@ -715,15 +715,19 @@ class _TextFile(_SyncedAhead):
         if partial is not None and keep is not None:  # resume: keep the checkpoint's bytes
             self.tmp_path = Path(partial)
             self._fd = os.open(self.tmp_path, os.O_RDWR | _O_NOFOLLOW | getattr(os, "O_BINARY", 0))
-            if os.read(self._fd, self.data_offset) != header or (
-                os.fstat(self._fd).st_size < self.data_offset + keep
-            ):
-                raise OutputError(
-                    f"the partial output {self.tmp_path} does not match the checkpoint; "
-                    "convert again without resuming"
-                )
-            self.length = keep
-            os.ftruncate(self._fd, self.data_offset + keep)
+            try:
+                if os.read(self._fd, self.data_offset) != header or (
+                    os.fstat(self._fd).st_size < self.data_offset + keep
+                ):
+                    raise OutputError(
+                        f"the partial output {self.tmp_path} does not match the checkpoint; "
+                        "convert again without resuming"
+                    )
+                self.length = keep
+                os.ftruncate(self._fd, self.data_offset + keep)
+            except BaseException:  # (the writer has no hold on it yet: closed here; the
+                self.close()  # file stays, its checkpoint names it)
+                raise
             return
         self.tmp_path, self._fd = create_temp(self.target, run)
         try:
