@@ -451,7 +451,8 @@ def test_dtype_follows_each_schema_object():
     assert pickle.dumps(t) == pickle.dumps(fresh)
     c = copy.copy(t)
     c.bind(["b", "a"])
-    assert c.bind(["b", "a"]) is c.bind(["b", "a"]) and len(t._bindings) == 1
+    assert c.bind(["b", "a"]).worked_out is c.bind(["b", "a"]).worked_out
+    assert len(t._bindings) == 1
 
 
 def test_bind_missing_column():
@@ -747,3 +748,37 @@ def test_datetime_tz_utc_round_trips_and_is_the_same_record_layout():
     assert json.loads(s.to_json()) == {**d, "dialect": s.dialect.to_dict()}
     naive = Schema.from_dict({"columns": [{"name": "at", "type": "datetime", "unit": "ms"}]})
     assert s.dtype() == naive.dtype() == np.dtype([("at", "<M8[ms]")])
+
+
+def test_a_bound_schema_is_freed_by_reference_counting():
+    """A schema bound to headers (each binding's parser specs worked out) holds no
+    reference cycle: dropping it frees it with the cyclic GC off (a Binding kept on the
+    schema referred back to it), and a kept binding keeps its schema alive."""
+    import gc
+    import weakref
+
+    from fastetl.layout import field_specs
+
+    def bound() -> Schema:
+        s = Schema.from_dict(BIND)
+        for header in (["a", "b", "c", "d", "vip"], ["d", "vip", "c", "a", "b"]):
+            first = s.bind(header)
+            assert field_specs(first) == field_specs(s.bind(header))
+            assert s.bind(header).worked_out is first.worked_out  # (worked out once)
+        s.dtype()
+        return s
+
+    was = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        gone = weakref.ref(bound())
+        assert gone() is None
+        b = bound().bind(["a", "b", "c", "d", "vip"])
+        held = weakref.ref(b.schema)
+        assert held() is not None and [f and f.index for f in b.fields] == [0, 1, 2, 3, 4]
+        del b
+        assert held() is None
+    finally:
+        if was:
+            gc.enable()

@@ -91,10 +91,10 @@ def field_specs(binding: Binding) -> tuple[list[dict[str, Any] | None], list[dic
     """The per-field spec list and the flag-bit list the core's Parser takes (fresh
     lists and dicts: the caller may change them).  Worked out once per binding (it is
     frozen, and a schema keeps its bindings: see :meth:`Schema.bind`)."""
-    kept = binding.__dict__.get("_specs")
+    kept = binding.worked_out.get("specs")
     if kept is None:
         kept = _field_specs(binding)
-        binding.__dict__["_specs"] = kept
+        binding.worked_out["specs"] = kept
     fields, flags = kept
     return [None if f is None else dict(f) for f in fields], [dict(f) for f in flags]
 

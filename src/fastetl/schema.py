@@ -753,6 +753,9 @@ class Binding:
 
     schema: Schema
     fields: tuple[BoundColumn | None, ...]  # None: field ignored
+    # what readers work out from it (the core's parser specs: layout.field_specs), shared
+    # by the Bindings of one schema and header (see Schema.bind)
+    worked_out: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def nfields(self) -> int:
@@ -860,13 +863,16 @@ class Schema:
         key = None if header is None else tuple(header)
         kept = self._bindings.get(key)
         if kept is None:
-            kept = self._bind(header)
+            made = self._bind(header)
+            kept = (made.fields, made.worked_out)
             if len(self._bindings) < 8:
                 self._bindings[key] = kept
-        return kept
+        # (what a Binding holds but the schema, not the Binding: it refers to the schema,
+        # and a schema holding it would be a cycle, freed only by the cyclic GC)
+        return Binding(self, *kept)
 
     @cached_property
-    def _bindings(self) -> dict[tuple[str, ...] | None, Binding]:
+    def _bindings(self) -> dict[tuple[str, ...] | None, tuple[Any, dict[str, Any]]]:
         return {}
 
     _WORKED_OUT = ("masked_columns", "_dtype", "_bindings")  # (the cached_property names)
