@@ -159,3 +159,40 @@ def test_one_pass_stores_schema_and_lineage_in_the_file(tmp_path, monkeypatch, s
     # --no-hash: the entry says so
     fastetl.convert(src, dest, schema=schema, on_error="skip", hash=False)
     assert onepass.stored_meta(dest)["lineage"][0]["content_hash"] is None
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".arrow"])
+def test_an_interrupt_of_a_one_pass_conversion_says_what_became_of_the_output(
+    tmp_path, suffix
+):
+    """Ctrl-C during a one-pass conversion raises fastetl's ``Interrupted`` with its
+    one-line message, as a conversion into .npy does (it was a plain KeyboardInterrupt):
+    during inference the output is as it was ("not changed"); after the file was
+    renamed into place the output holds the whole conversion ("complete")."""
+    from fastetl import api
+    from fastetl.export import _files
+    from reference import interrupt_at
+
+    rows = _rows(50, seed=7)
+    src = tmp_path / "in.csv"
+    _write_csv(src, rows)
+    (tmp_path / "run").mkdir()
+    dest = tmp_path / "run" / f"out{suffix}"
+    dest.write_bytes(b"an earlier output")
+    with interrupt_at(api._resolve, None) as raised:  # as the schema is inferred
+        with pytest.raises(KeyboardInterrupt) as e:
+            fastetl.convert(src, dest)
+    assert raised and type(e.value) is fastetl.Interrupted
+    assert not e.value.committed and e.value.resume_rows is None
+    assert str(e.value) == "interrupted; the output was not changed"
+    assert listing(tmp_path / "run") == [f"out{suffix}"]
+    assert dest.read_bytes() == b"an earlier output"
+
+    # just after the rename, as its folder is synced: the file is the conversion's
+    with interrupt_at(_files.atomic_output.__wrapped__, "outset.fsync_dir(folder)") as raised:
+        with pytest.raises(KeyboardInterrupt) as e:
+            fastetl.convert(src, dest, schema=SCHEMA)
+    assert raised and type(e.value) is fastetl.Interrupted and e.value.committed
+    assert str(e.value) == "interrupted after the conversion was complete: the output holds all of it"
+    assert listing(tmp_path / "run") == [f"out{suffix}"]
+    _check_rows(_read(dest).to_pylist(), [_expected(r) for r in rows], suffix)

@@ -725,3 +725,60 @@ def test_a_fifo_that_can_be_read_once_gets_its_hash(tmp_path, big, kind, with_sc
         "value": content_hash_reference(data),
         "bytes": len(data),
     }
+
+
+@pytest.mark.parametrize(
+    "suffix, where, marker, nth",
+    [(".npy", "api:_convert_locked", "committed = True", 2),  # just after the renames
+     (".npy", "api:_convert_locked", "_completed_event(", 1),  # as the event is written
+     (".parquet", "export._files:atomic_output.__wrapped__", "outset.fsync_dir(folder)", 1),
+     (".parquet", "api:_convert_streamed", "_completed_event(", 1),
+     (".npy", "api:_resolve", None, 1),  # before the commit: inferring
+     (".parquet", "api:_resolve", None, 1)],  # fmt: skip
+)
+def test_an_interrupted_run_ends_its_events_by_whether_its_commit_landed(
+    tmp_path, suffix, where, marker, nth
+):
+    """Ctrl-C after the commit point: the output holds the run, and its events end with
+    COMPLETE (the run's rows and size, as an uninterrupted run says them), not ABORT;
+    Ctrl-C before it: ABORT, saying the output was not changed."""
+    import importlib
+    import operator
+
+    from reference import interrupt_at
+
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+    module, name = where.split(":")
+    func = operator.attrgetter(name)(importlib.import_module(f"fastetl.{module}"))
+    src = tmp_path / "in.csv"
+    src.write_text("id,name,price,kind\n1,a,2.5,k\n2,b,3,j\n3,c,4.25,k\n")
+    out, ev_path = tmp_path / f"o{suffix}", tmp_path / "events.jsonl"
+    after = marker is not None
+    with interrupt_at(func, marker, nth) as raised:
+        with pytest.raises(fastetl.Interrupted) as e:
+            fastetl.convert(src, out, SCHEMA if after else None, openlineage=ev_path)
+    assert raised and e.value.committed is after
+    if not after:
+        ev = _start_then(ev_path, "ABORT")
+        assert ev["run"]["facets"]["errorMessage"]["message"] == str(e.value)
+        assert str(e.value) == "interrupted; the output was not changed" and not out.exists()
+        return
+    ev = _start_then(ev_path, "COMPLETE")
+    if suffix == ".npy":
+        entry, size, rows = _meta(out)["lineage"][-1], np.load(out).nbytes, len(np.load(out))
+    else:
+        import pyarrow.parquet as pq
+
+        from fastetl.export.onepass import stored_meta
+
+        entry, size = stored_meta(out)["lineage"][-1], out.stat().st_size
+        rows = pq.read_metadata(out).num_rows
+    assert ev["run"]["runId"] == entry["run_id"] and ev["eventTime"] == entry["ended"]
+    (o,) = ev["outputs"]
+    assert (o["namespace"], o["name"]) == ("file", str(out.resolve()))
+    assert [f["name"] for f in o["facets"]["schema"]["fields"]] == [
+        c["name"] for c in SCHEMA["columns"]
+    ]
+    stats = o["outputFacets"]["outputStatistics"]
+    assert (stats["rowCount"], stats["size"]) == (rows, size) and rows == 3

@@ -444,6 +444,11 @@ def convert(
                     infer_rows=infer_rows, progress=progress, on_error=on_error, widen=widen,
                     reading=reading, facts=facts,
                 )  # fmt: skip
+        except KeyboardInterrupt as e:
+            said = _interrupted(e, facts, src, dst_path, resume=False)
+            if said is e:
+                raise
+            raise said from None
         except BaseException as e:
             _failed_event(facts, src, dst_path, e)
             raise
@@ -473,22 +478,33 @@ def convert(
                 facts=facts,
             )
     except KeyboardInterrupt as e:
-        if isinstance(e, Interrupted):  # (its run decided what it says, by the files)
-            _failed_event(facts, src, dst_path, e)
+        said = _interrupted(e, facts, src, dst_path, resume)
+        if said is e:
             raise
+        raise said from None
+    except BaseException as e:
+        _failed_event(facts, src, dst_path, e)
+        raise
+
+
+def _interrupted(
+    e: KeyboardInterrupt, facts: _RunFacts, src: Any, dst: Path, resume: bool
+) -> Interrupted:
+    """What the interrupt ``e`` of a conversion into ``dst`` says (``Interrupted``, the
+    files deciding whether the run's commit landed), its run's end event written."""
+    if isinstance(e, Interrupted):  # (its run decided what it says, by the files)
+        said = e
+    else:
         terminated = isinstance(e, Terminated) or bool(getattr(e, "terminated", False))
-        if _committed_by(dst_path, facts.run_id):
+        if _committed_by(dst, facts.run_id):
             # after this run's commit (e.g. as a checkpoint's thread or the lock was let
             # go): the output holds the run, whatever this interrupt stopped
             said = Interrupted(None, terminated, committed=True)
         else:  # before the run had files of its own (inferring, checking a checkpoint...):
             # a resume's checkpoint is still there, untouched
-            said = Interrupted(_checkpoint_rows(dst_path) if resume else None, terminated)
-        _failed_event(facts, src, dst_path, said)
-        raise said from None
-    except BaseException as e:
-        _failed_event(facts, src, dst_path, e)
-        raise
+            said = Interrupted(_checkpoint_rows(dst) if resume else None, terminated)
+    _failed_event(facts, src, dst, said)
+    return said
 
 
 def _checkpoint_rows(dst: Path) -> int | None:
@@ -520,12 +536,20 @@ def committed_since(dst: str | os.PathLike[str], started: str) -> bool:
 
 
 def _last_run(dst: Path) -> dict[str, Any]:
-    """The last lineage entry of the sidecar of ``dst`` ({} when there is none)."""
+    """The last lineage entry of the output ``dst`` ({} when there is none)."""
     try:
-        entry = read_sidecar(dst)["lineage"][-1]
+        entry = _stored(dst)["lineage"][-1]
         return entry if isinstance(entry, dict) else {}
-    except (OSError, ValueError, KeyError, IndexError, TypeError):
+    except (OSError, ValueError, KeyError, IndexError, TypeError, ImportError):
         return {}
+
+
+def _stored(dst: Path) -> dict[str, Any]:
+    """What the output ``dst`` holds of its runs: its ``schema`` and ``lineage`` entries
+    (from its sidecar, or from a one-pass Parquet or Arrow file's metadata)."""
+    from .export.onepass import stored_meta, streamed_format
+
+    return stored_meta(dst) if streamed_format(dst) is not None else read_sidecar(dst)
 
 
 def _entry(
@@ -588,12 +612,35 @@ def _completed_event(
 
 
 def _failed_event(facts: _RunFacts, src: Any, dst: Path, error: BaseException) -> None:
-    """Write START and then FAIL (ABORT when interrupted) of a conversion that started."""
+    """Write START and then FAIL (ABORT when interrupted) of a conversion that started;
+    COMPLETE when an interrupt came after the run's commit (``Interrupted.committed``):
+    the output holds the run, its event is read back from it."""
     if facts.openlineage is None or facts.start is None:
         return
-    event = _ol.failed_event(facts.run_id, lineage.now(), src, str(dst), error, facts.host)
     with contextlib.suppress(OSError):  # (the conversion's error is the one to raise)
+        if getattr(error, "committed", False) and _committed_event(facts, dst):
+            return
+        event = _ol.failed_event(facts.run_id, lineage.now(), src, str(dst), error, facts.host)
         _ol.write_events(facts.openlineage, [facts.start, event])
+
+
+def _committed_event(facts: _RunFacts, dst: Path) -> bool:
+    """Write START and then COMPLETE of the run's commit into ``dst`` as its files hold
+    it (what an uninterrupted run writes); False when they do not hold the run."""
+    try:
+        stored = _stored(dst)
+        entry = stored["lineage"][-1]
+        if entry["run_id"] != facts.run_id:
+            return False
+        rows = int(entry["rows_written"])
+        if dst.suffix == ".npy":  # (the records' bytes; a one-pass file's: the file's)
+            size = rows * Schema.from_dict(stored["schema"]).dtype().itemsize
+        else:
+            size = dst.stat().st_size
+    except (ValueError, KeyError, IndexError, TypeError, ImportError):
+        return False
+    _completed_event(facts, entry, dst, stored["schema"], rows, size)
+    return True
 
 
 @dataclass
