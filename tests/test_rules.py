@@ -700,3 +700,32 @@ def test_parquet_without_pyarrow_is_one_line(tmp_path):
     assert p.returncode == 2 and p.stderr.count("\n") == 1, p.stderr
     assert "pyarrow" in p.stderr and "Traceback" not in p.stderr
     assert not (tmp_path / "o.parquet").exists()
+
+
+def test_has_rules_is_one_function_that_loads_no_rules_for_a_schema_without(tmp_path):
+    """``has_rules`` (one function: the pipeline, the API, Dask and ``fastetl.rules`` all
+    ask the same) says whether a schema has column or row rules; a conversion whose schema
+    has none asks it and does not load the rules package.  In a fresh process."""
+    src = tmp_path / "a.csv"
+    src.write_text("a,b\n1,x\n-2,y\n")
+    code = (
+        "import sys, fastetl, fastetl.pipeline, fastetl.api\n"
+        "from fastetl.schema import Schema, has_rules\n"
+        "plain = Schema.from_dict({'columns': [{'name': 'a', 'type': 'int64'},"
+        " {'name': 'b', 'type': 'str', 'width': 4}]})\n"
+        f"fastetl.convert({str(src)!r}, {str(tmp_path / 'o.npy')!r}, plain)\n"
+        "print(has_rules(plain), 'fastetl.rules' in sys.modules)\n"
+        "col = Schema.from_dict({'columns': [{'name': 'a', 'type': 'int64', 'min': 0}]})\n"
+        "row = Schema.from_dict({'columns': [{'name': 'a', 'type': 'int64'}],"
+        " 'rules': [{'name': 'pos', 'expr': 'a > 0'}]})\n"
+        "import fastetl.rules as r, fastetl.dask as d\n"
+        "print(has_rules(plain), has_rules(col), has_rules(row))\n"
+        "print(r.has_rules is has_rules is fastetl.pipeline.has_rules is fastetl.api.has_rules"
+        " is d.has_rules)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == ["False False", "False True True", "True"]
+    with pytest.raises(fastetl.ParseError, match="line 3"):  # (the rule is checked)
+        fastetl.convert(src, tmp_path / "p.npy", {"columns": [
+            {"name": "a", "type": "int64", "min": 0}, {"name": "b", "type": "str", "width": 4}]})

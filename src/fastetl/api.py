@@ -30,7 +30,6 @@ from .pipeline import (
     cpu_count,
     decoding as _decoding,
     estimate_rows,
-    has_rules,
     plain_file_applies,
     read_into as read_into,  # (the API's, kept in the pipeline: a drop-in read needs no more)
     read_plain_file,
@@ -38,7 +37,7 @@ from .pipeline import (
     workers_for as _workers,
 )
 from .resume import Checkpoints, ResumePoint, identity, resume_point
-from .schema import Dialect, Schema, as_schema
+from .schema import Dialect, Schema, as_schema, has_rules
 from .signals import Terminated, sigterm_as_interrupt
 from .sources import InputError, Source, is_stream_path, open_source, spool, stream_name
 from .store import (

@@ -17,7 +17,6 @@ from __future__ import annotations
 import mmap
 import os
 import re
-import sys
 import tempfile
 import threading
 import weakref
@@ -33,7 +32,7 @@ import numpy as np
 from . import _core, memory
 from .errors import ParseError
 from .layout import learned_categories, make_parser, syntax_word
-from .schema import Binding, Schema, is_utf8
+from .schema import Binding, Schema, has_rules, is_utf8
 from .sources import InputError, Source, check_encoding_prefix, compression_of, open_source
 
 if TYPE_CHECKING:
@@ -63,14 +62,6 @@ _W = _core.BAD_ROW_WIDTH
 _NEED_MORE = -1
 _VALUE_DISPLAY = 200
 _NO_BAD = np.zeros((0, _W), np.int64)
-
-
-def has_rules(schema: Schema) -> bool:
-    """Whether ``schema`` has data-quality rules.  Only :mod:`fastetl.rules` makes them (a
-    rule given as a dict is turned into its objects there), so while that package is not
-    loaded no schema has any: a read without rules does not import it (nor ``ast``)."""
-    evaluate = sys.modules.get(f"{__package__}.rules.evaluate")
-    return evaluate is not None and bool(evaluate.has_rules(schema))
 
 
 class Writer(Protocol):

@@ -1043,6 +1043,14 @@ def as_schema(schema: Schema | dict | str | Path) -> Schema:
     )
 
 
+def has_rules(schema: Schema) -> bool:
+    """Whether ``schema`` has data-quality rules (:mod:`fastetl.rules`).  Only that package
+    makes them (a rule given as a dict is turned into its objects there), so while it is
+    not loaded no schema has any: a read without rules does not import it (nor ``ast``)."""
+    evaluate = sys.modules.get(f"{__package__}.rules.evaluate")
+    return evaluate is not None and bool(evaluate.rules_of(schema))
+
+
 __all__ = [
     "Binding",
     "BoundColumn",
@@ -1053,6 +1061,7 @@ __all__ = [
     "Schema",
     "as_schema",
     "cut_name",
+    "has_rules",
     "is_utf8",
     "smallest_unsigned",
     "unique_names",

@@ -10,8 +10,9 @@ converted output.
 
 from __future__ import annotations
 
+from ..schema import has_rules
 from .check import CheckReport, check
-from .evaluate import Checker, has_rules
+from .evaluate import Checker
 from .spec import ColumnRules, RowRule
 
 __all__ = ["CheckReport", "Checker", "ColumnRules", "RowRule", "check", "has_rules"]

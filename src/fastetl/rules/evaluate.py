@@ -105,10 +105,6 @@ def rules_of(schema: Schema) -> list[Rule]:
     return out + uniques
 
 
-def has_rules(schema: Schema) -> bool:
-    return bool(rules_of(schema))
-
-
 class UniqueSet:
     """The distinct values seen so far of one column, exactly, in bounded memory.
 
