@@ -196,3 +196,35 @@ def test_an_interrupt_of_a_one_pass_conversion_says_what_became_of_the_output(
     assert str(e.value) == "interrupted after the conversion was complete: the output holds all of it"
     assert listing(tmp_path / "run") == [f"out{suffix}"]
     _check_rows(_read(dest).to_pylist(), [_expected(r) for r in rows], suffix)
+
+
+@pytest.mark.parametrize("sig, code, what", [("SIGINT", 130, "interrupted"),
+                                             ("SIGTERM", 143, "terminated")])  # fmt: skip
+def test_the_cli_interrupted_mid_one_pass_conversion_says_so_in_one_line(
+    tmp_path, sig, code, what
+):
+    """Ctrl-C or SIGTERM mid-way through ``fastetl convert IN OUT.parquet`` (the real CLI
+    in a child process, held mid-run): one line saying the output was not changed, the
+    exit code of the signal, and no file left but the input's."""
+    import json
+    import signal
+
+    from reference import SLOW_CLI, held
+
+    rows = _rows(2000, seed=9)
+    src = tmp_path / "in.csv"
+    _write_csv(src, rows)
+    schema = tmp_path / "s.json"
+    schema.write_text(json.dumps(SCHEMA))
+    p = subprocess.Popen(
+        [sys.executable, "-c", SLOW_CLI, "convert", str(src), str(tmp_path / "o.parquet"),
+         "--schema", str(schema), "--block-size", "4096", "--workers", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "HOLD_AT": '"start"'},
+    )  # fmt: skip
+    held(p)
+    p.send_signal(getattr(signal, sig))
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == code, err
+    assert err == f"fastetl: {what}; the output was not changed\n"
+    assert listing(tmp_path) == ["in.csv", "s.json"]
