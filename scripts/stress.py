@@ -261,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=3, help="writers at once (3)")
     args = p.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+    if args.dir is not None and not os.path.isdir(args.dir):
+        p.error(f"--dir {args.dir}: no such folder")
     with tempfile.TemporaryDirectory(dir=args.dir) as d:
         s = Stress(Path(d), seed, args.concurrency)
         t0 = time.monotonic()
