@@ -626,18 +626,20 @@ def _failed_event(facts: _RunFacts, src: Any, dst: Path, error: BaseException) -
 def _committed_event(facts: _RunFacts, dst: Path) -> bool:
     """Write START and then COMPLETE of the run's commit into ``dst`` as its files hold
     it (what an uninterrupted run writes); False when they do not hold the run."""
+    from .export.onepass import streamed_format
+
     try:
         stored = _stored(dst)
         entry = stored["lineage"][-1]
         if entry["run_id"] != facts.run_id:
             return False
         rows = int(entry["rows_written"])
-        if dst.suffix == ".npy":  # (the records' bytes; a one-pass file's: the file's)
+        if streamed_format(dst) is None:  # (the records' bytes; a one-pass file's: the file's)
             size = rows * Schema.from_dict(stored["schema"]).dtype().itemsize
         else:
             size = dst.stat().st_size
-    except (ValueError, KeyError, IndexError, TypeError, ImportError):
-        return False
+    except (OSError, ValueError, KeyError, IndexError, TypeError, ImportError):
+        return False  # (not readable as the run's: the interrupt's ABORT is written)
     _completed_event(facts, entry, dst, stored["schema"], rows, size)
     return True
 
