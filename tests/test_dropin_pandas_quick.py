@@ -8,6 +8,7 @@ fraction; NA, then text ...): the frames must still be pandas' own, compared wit
 
 from __future__ import annotations
 
+import numpy as np
 import pandas
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from fastetl.dropin import pandas as dropin
 from fastetl.dropin import pandas_quick
+from fastetl.dropin.fallback import Unsupported
 from test_dropin_pandas import _policy, own, same, write  # noqa: F401 - _policy: autouse
 
 PAST = dropin.QUICK_ROWS + 20  # a row the quick guess does not look at
@@ -176,6 +178,24 @@ def test_large_numbers_in_a_float_column(tmp_path, monkeypatch, cells, quick):
     got = same(_file(tmp_path, ["v", "id"], [cells, [str(i) for i in range(len(cells))]]))
     assert isinstance(got, pandas.DataFrame)
     assert bool(answered) == quick
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[], [np.nan], [np.nan, 1e18], [-1e18, np.nan], [np.inf], [-np.inf, 0.0], [9.99e17, -9.99e17],
+     [np.nan, np.nan, 2.5], [1e300, np.nan]],
+)
+def test_float_check_finds_what_a_comparison_of_every_value_finds(values):
+    # check_float_columns takes the largest and smallest value (fmax/fmin, NaN left out)
+    # instead of comparing every one: the same verdict as the element-wise rule
+    array = np.array(values, dtype=np.float64)
+    big = bool((np.abs(array) >= pandas_quick.BIG_FLOAT).any())
+    data = b"v\n12345678901234567890\n"  # (an integer run: the verdict is the values')
+    if big:
+        with pytest.raises(Unsupported):
+            pandas_quick.check_float_columns(data, [array])
+    else:
+        pandas_quick.check_float_columns(data, [array])
 
 
 _DATE_CELL = {

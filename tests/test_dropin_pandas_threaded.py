@@ -249,3 +249,61 @@ def test_a_19_digit_integer_before_a_late_widening_still_falls_back(tmp_path):
     p = tmp_path / "bigint-late.csv"
     _write(p, lines)
     _falls_back(p, "integers beyond int64")
+
+
+def _chunk_rows() -> int:
+    """The rows of one of pandas' low_memory chunks of these 4-column files (the step
+    the drop-in checks mixed types by)."""
+    return max(1, dropin._buffer_lines(4) // 2)
+
+
+@pytest.mark.parametrize("one_word", [False, True])
+def test_a_dictionary_column_empty_over_a_chunk(tmp_path, one_word):
+    # every value of the word column is surely text, so the chunks are checked by its
+    # nulls alone: a chunk of nothing but NA is a float chunk to pandas (its frame and
+    # DtypeWarning are pandas' to give); one word in that chunk makes it text again
+    step = _chunk_rows()
+    lines = _lines()
+    assert len(lines) > step
+    for i in range(step, len(lines)):
+        lines[i] = lines[i].rsplit(b",", 1)[0] + b",\n"
+    if one_word:
+        lines[-1] = lines[-1][:-1] + b"w3\n"
+    p = tmp_path / "words.csv"
+    _write(p, lines)
+    if one_word:
+        got = own(p)
+        assert got["word"].isna().sum() == len(lines) - step - 1
+    else:
+        _falls_back(p, "chunks would mix types")
+
+
+def test_has_nulls_is_the_null_masks_any(tmp_path, monkeypatch):
+    # Columns.has_nulls (no mask made where the read kept none; NaN found by the
+    # minimum of a float column) against null_mask(...).any(), on every column of a
+    # threaded read with NA in each kind of column -- and the frame is pandas'
+    seen = []
+    frame = dropin._frame
+
+    def spy(plan, table, schema):
+        seen.append(table)
+        return frame(plan, table, schema)
+
+    monkeypatch.setattr(dropin, "_frame", spy)
+    lines = _lines()
+    lines[7] = b"7,,item 7,\n"  # NA in the float and the word columns
+    lines[-1] = b"0.5,1.25,,w1\n"  # the id column widened to float, NA in the note
+    p = tmp_path / "nulls.csv"
+    _write(p, lines)
+    own(p)
+    clean = _lines()
+    q = tmp_path / "clean.csv"
+    _write(q, clean)
+    own(q)
+    assert len(seen) == 2
+    verdicts = []
+    for table in seen:
+        for name in table.array:
+            verdicts.append(table.has_nulls(name))
+            assert verdicts[-1] == bool(table.null_mask(name).any()), name
+    assert True in verdicts and False in verdicts

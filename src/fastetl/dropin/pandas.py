@@ -1765,7 +1765,7 @@ def _text_array(values: Any, want: str | None, backend: str | None = None) -> An
 def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
     """A text column: bools where pandas makes them bools, else strings."""
     nulls = table.null_mask(name)
-    has_null = bool(nulls.any())
+    has_null = table.has_nulls(name)
     if c.type == "category":
         values = table.meta["categories"][name]
         codes = np.asarray(table.array[name])  # (unsigned, as stored; 0 where null)
@@ -1792,10 +1792,16 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
                 [not (_not_text(v, marks) or v in true or v in false) for v in values]
                 + [False]
             )
-            sure = surely[codes]
-            if has_null:
-                sure &= ~nulls
-            if not _every_chunk_has(plan, sure):
+            if values and surely[:-1].all():
+                # every value is surely text: so is each row but the nulls (no gather
+                # of a bool per row by its code)
+                proven = not has_null or _every_chunk_has(plan, ~nulls)
+            else:
+                sure = surely[codes]
+                if has_null:
+                    sure &= ~nulls
+                proven = _every_chunk_has(plan, sure)
+            if not proven:
                 raise Unsupported(f"column {col.label!r}: pandas' chunks would mix types")
         if col.want == "category":
             return _categorical(plan, col, values, codes.astype(np.int64), nulls)
@@ -1996,10 +2002,12 @@ def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
                     if (whole == np.floor(whole)).all():
                         raise Unsupported(f"column {col.label!r}: a numeric NA among whole numbers")
                     raw = np.where(hit, np.nan, raw)
-            nan = np.isnan(raw)
-            if nan.any() and not guarded:
+            # (NaN anywhere makes the minimum NaN: one pass, no mask unless one is needed)
+            has_nan = bool(np.isnan(np.minimum.reduce(raw)))
+            if has_nan and not guarded:
                 _null_guard(plan)
                 guarded = True
+            nan = np.isnan(raw) if has_nan else np.zeros(len(raw), bool)
             if plan.backend is not None and col.want is None:  # (a dtype asked for wins)
                 if nan.all():  # pandas: a column of nothing but NA is Int64 / null
                     data[k] = _nullable(plan.backend, np.zeros(len(raw), np.int64), nan)
@@ -2016,7 +2024,8 @@ def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
             data[k] = raw if col.want is None else raw.astype(col.want)
             continue
         nulls = table.null_mask(name)
-        if nulls.any() and not guarded:
+        has_null = table.has_nulls(name)
+        if has_null and not guarded:
             _null_guard(plan)
             guarded = True
         if plan.backend is not None and col.want is None:
@@ -2025,7 +2034,7 @@ def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
         if col.want not in (None, "int64", "Int64"):
             data[k] = _cast(col, raw, nulls)
             continue
-        if nulls.any():
+        if has_null:
             if col.want == "int64":  # pragma: no cover - fastetl refuses first
                 raise Unsupported("NA in an int64 column")
             if col.want == "Int64":

@@ -340,6 +340,19 @@ class Columns:
             return np.isnat(values)
         return np.zeros(self.rows, bool)
 
+    def has_nulls(self, name: str) -> bool:
+        """Whether column ``name`` holds a null: ``null_mask(name).any()`` without making
+        a mask where the read kept none (a float column: NaN makes its minimum NaN)."""
+        mask = self._masks[name]
+        if mask is not None:
+            return bool(mask.any())
+        values = self.array[name]
+        if isinstance(values, np.ndarray) and values.dtype.kind == "f":
+            return len(values) > 0 and bool(np.isnan(np.minimum.reduce(values)))
+        if isinstance(values, np.ndarray) and values.dtype.kind == "M":
+            return bool(np.isnat(values).any())
+        return False
+
     def strings(self, name: str) -> Any:
         """A text column as an Arrow ``large_string`` ChunkedArray (nulls included)."""
         return self.array[name]
