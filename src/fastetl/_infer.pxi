@@ -279,38 +279,84 @@ def body_texts(list rows not None, Py_ssize_t width, nulls not None):
     of ``rows[1:]`` (rows without it passed over), decoded as UTF-8 (bad bytes
     replaced), spaces and tabs around them trimmed, empty ones left out, in the order
     first seen -- ``column_stats``' typed view -- as ``(named, all)`` lists: ``named``
-    without the texts in ``nulls`` (a set), ``all`` with them.  One pass over the
-    fields, none of them put in a per-column list first (a 200-column head took 6 ms
-    that way)."""
-    cdef list named_of = [[] for _ in range(width)], all_of = [[] for _ in range(width)]
-    cdef list seen_of = [{} for _ in range(width)], row
-    cdef dict seen
-    cdef Py_ssize_t i, j, n, m, nrows = len(rows)
-    cdef bytes k
+    without the texts in ``nulls`` (a set), ``all`` with them.
+
+    A column at a time, its fields' bytes (trimmed) counted in a C hash table: only the
+    distinct ones are decoded (no dict of texts a column: a 200-column head took 4.7 ms
+    that way).  Equal bytes are equal texts; distinct bytes are distinct texts unless
+    they are not UTF-8 ('replace' may make two alike), so a column with a byte past
+    ASCII has its texts made distinct again, in the same order."""
+    cdef list named_of = [], all_of = [], row, named, every
+    cdef Py_ssize_t i, j, n, m, nd, nrows = len(rows), cap = 16, slot, k
+    cdef bytes b
     cdef const char *s
+    cdef const char **dptr = NULL
+    cdef Py_ssize_t *dlen = NULL
+    cdef Py_ssize_t *table = NULL
+    cdef uint64_t *th = NULL
+    cdef uint64_t h, high
     cdef object t
-    for i in range(1, nrows):                       # (row after row: the fields in order)
-        row = <list?>rows[i]
-        m = min(len(row), width)
-        for j in range(m):
-            k = <bytes?>row[j]
-            s = <const char *>k
-            n = len(k)
-            if not n:
-                continue
-            t = PyUnicode_DecodeUTF8(s, n, "replace")
-            if is_space(s[0]) or is_space(s[n - 1]):
-                t = t.strip(" \t")
-                if not t:
+    # (a text longer than every null word is none of them: no hash of it made to ask)
+    cdef Py_ssize_t null_len = max([len(w) for w in nulls if isinstance(w, str)], default=-1)
+    while cap < 2 * nrows:
+        cap *= 2
+    try:
+        dptr = <const char **>malloc((nrows + 1) * sizeof(char *))
+        dlen = <Py_ssize_t *>malloc((nrows + 1) * sizeof(Py_ssize_t))
+        table = <Py_ssize_t *>malloc(cap * (sizeof(Py_ssize_t) + sizeof(uint64_t)))
+        if dptr == NULL or dlen == NULL or table == NULL:
+            raise MemoryError()
+        th = <uint64_t *>(table + cap)
+        for j in range(width):
+            named = []
+            every = []
+            memset(table, 0, cap * sizeof(Py_ssize_t))
+            nd = 0
+            high = 0
+            for i in range(1, nrows):
+                row = <list?>rows[i]
+                if j >= len(row):
                     continue
-            seen = <dict>seen_of[j]
-            if t in seen:
-                continue
-            seen[t] = None
-            (<list>all_of[j]).append(t)
-            if t not in nulls:
-                (<list>named_of[j]).append(t)
-    return named_of, all_of
+                b = <bytes?>row[j]
+                n = len(b)
+                if not n:
+                    continue
+                s = <const char *>b
+                if is_space(s[0]) or is_space(s[n - 1]):
+                    s = trimmed(s, &n)
+                    if not n:
+                        continue
+                h = bytes_hash(s, n)
+                slot = <Py_ssize_t>(h & <uint64_t>(cap - 1))
+                while True:
+                    k = table[slot]
+                    if k == 0 or (th[slot] == h and dlen[k - 1] == n
+                                  and memcmp(dptr[k - 1], s, n) == 0):
+                        break
+                    slot = (slot + 1) & (cap - 1)
+                if k:
+                    continue
+                table[slot] = nd + 1
+                th[slot] = h
+                dptr[nd] = s
+                dlen[nd] = n
+                nd += 1
+                for m in range(n):
+                    high |= <unsigned char>s[m]
+                t = PyUnicode_DecodeUTF8(s, n, "replace")
+                every.append(t)
+                if len(<str>t) > null_len or t not in nulls:
+                    named.append(t)
+            if high & 0x80:
+                every = list(dict.fromkeys(every))
+                named = list(dict.fromkeys(named))
+            named_of.append(named)
+            all_of.append(every)
+        return named_of, all_of
+    finally:
+        free(dptr)
+        free(dlen)
+        free(table)
 
 
 cdef int field_stray(const char *s, Py_ssize_t n, bint escaped, int quote) noexcept nogil:
