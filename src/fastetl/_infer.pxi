@@ -1597,10 +1597,18 @@ cdef class SampleColumns:
         cdef bytes b
         cdef list found = [False] * nt
         cdef uint64_t lens = 0
+        cdef unsigned int kinds = 0       # the tokens' value_kinds: a field of another kind
+        cdef const Cell *c                # is none of them (a column of numbers, of nulls)
         for b in tokens:
             lens |= 1ULL << min(len(b), 63)
+            kinds |= 1U << value_kind(<const char *>b, len(b))
+        if not self.kinds[j] & kinds and not (lens & 1 and self.flags[j] & 1):
+            return []   # (the kinds of a column leave its empty fields out: flag 1 says them)
         for k in range(self.ndist[j]):
-            p = self.text(self.cell(j, k), &m)
+            c = self.cell(j, k)
+            if not (kinds >> c.kind) & 1:
+                continue
+            p = self.text(c, &m)
             if not (lens >> (m if m < 63 else 63)) & 1:
                 continue
             for i in range(nt):
