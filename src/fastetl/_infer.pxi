@@ -58,7 +58,7 @@ cdef void texts_free(Texts *t) noexcept:
     free(t.len)
 
 
-cdef int value_kind(const char *s, Py_ssize_t n) noexcept nogil:
+cdef inline int value_kind(const char *s, Py_ssize_t n) noexcept nogil:
     """The kind of the text ``s[:n]``: a number,
     ``[+-]?(?:[0-9]+(?:\\.[0-9]*)?|\\.[0-9]+)(?:[eE][+-]?[0-9]+)?``, or a float word."""
     cdef Py_ssize_t i = 0
@@ -326,7 +326,7 @@ def body_texts(list rows not None, Py_ssize_t width, nulls not None):
                     s = trimmed(s, &n)
                     if not n:
                         continue
-                h = bytes_hash(s, n)
+                h = bytes_hash(s, n, &high)
                 slot = <Py_ssize_t>(h & <uint64_t>(cap - 1))
                 while True:
                     k = table[slot]
@@ -341,13 +341,11 @@ def body_texts(list rows not None, Py_ssize_t width, nulls not None):
                 dptr[nd] = s
                 dlen[nd] = n
                 nd += 1
-                for m in range(n):
-                    high |= <unsigned char>s[m]
                 t = PyUnicode_DecodeUTF8(s, n, "replace")
                 every.append(t)
                 if len(<str>t) > null_len or t not in nulls:
                     named.append(t)
-            if high & 0x80:
+            if high & 0x8080808080808080ULL:
                 every = list(dict.fromkeys(every))
                 named = list(dict.fromkeys(named))
             named_of.append(named)
@@ -1204,16 +1202,18 @@ cdef struct Cell:
     char info               # 1: not ASCII; 2: empty, or spaces or tabs around it
 
 
-cdef inline uint64_t bytes_hash(const char *s, Py_ssize_t n) noexcept nogil:
+cdef inline uint64_t bytes_hash(const char *s, Py_ssize_t n, uint64_t *high) noexcept nogil:
     """A hash of ``s[:n]``, eight bytes at a time (only to spread a column's distinct
-    fields over a table)."""
+    fields over a table); the words read are or-ed into ``high`` (a byte past ASCII sets
+    a bit of 0x8080808080808080 there)."""
     cdef uint64_t h = 1469598103934665603ULL ^ <uint64_t>n
-    cdef uint64_t w
+    cdef uint64_t w, seen = 0
     cdef unsigned int w32
     cdef unsigned short w16
     cdef Py_ssize_t i = 0
     while i + 8 <= n:
         memcpy(&w, s + i, 8)
+        seen |= w
         h = (h ^ w) * 0x9E3779B97F4A7C15ULL
         h ^= h >> 32
         i += 8
@@ -1228,6 +1228,7 @@ cdef inline uint64_t bytes_hash(const char *s, Py_ssize_t n) noexcept nogil:
         i += 2
     if n - i >= 1:
         w = (w << 8) | <unsigned char>s[i]
+    high[0] |= seen | w     # (each byte's top bit stays a top bit: shifts are whole bytes)
     h = (h ^ w) * 0x9E3779B97F4A7C15ULL
     return h ^ (h >> 29)
 
@@ -1245,17 +1246,10 @@ cdef inline const char *trimmed(const char *p, Py_ssize_t *n) noexcept nogil:
 
 cdef inline void cell_facts(Cell *c, const char *p) noexcept nogil:
     """What the sample's summaries ask of a field, found while its bytes are at hand."""
-    cdef Py_ssize_t n = c.len, i = 0
-    cdef uint64_t w, high = 0
+    cdef Py_ssize_t n = c.len
+    cdef uint64_t high = 0
     cdef const char *t = p
-    c.h = bytes_hash(p, n)
-    while i + 8 <= n:
-        memcpy(&w, p + i, 8)
-        high |= w
-        i += 8
-    while i < n:
-        high |= <unsigned char>p[i]
-        i += 1
+    c.h = bytes_hash(p, n, &high)
     c.info = 1 if high & 0x8080808080808080ULL else 0
     if n == 0 or is_space(p[0]) or is_space(p[n - 1]):
         c.info |= 2
