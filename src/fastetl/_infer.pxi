@@ -1412,6 +1412,14 @@ cdef extern from *:
     void warm_give "fastetl_warm_give"(int slot, void *p) noexcept nogil
 
 
+cdef struct Slot:
+    # sample_columns' hash table: a slot is column gen - 1's (else empty), for its
+    # distinct field k of hash h (one cache line a probe; no table cleared a column)
+    uint32_t gen
+    uint32_t k
+    uint64_t h
+
+
 cdef class SampleColumns:
     """The sample's rows split into columns, each column's distinct fields counted (in C,
     no Python object per field), kept to answer inference's questions about a column
@@ -1729,8 +1737,8 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
     cdef Py_ssize_t *seg_end = NULL        # rows of segments < s + 1
     cdef char *seg_final = NULL
     cdef Py_ssize_t *lens = NULL
-    cdef Py_ssize_t *table = NULL          # hash slots: distinct index + 1, 0 empty
-    cdef uint64_t *th = NULL               # ... and its hash
+    cdef Slot *table = NULL                # hash slots (see Slot)
+    cdef uint32_t gen
     cdef Py_ssize_t *first
     cdef Py_ssize_t *times
     cdef Py_ssize_t cap, mask, slot, m
@@ -1750,6 +1758,8 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
         for s in range(nseg):
             nrows += len(<list?>(<tuple?>segments[s])[2])
         if ncols < 0 or (nrows and <size_t>ncols >= PY_SSIZE_T_MAX // sizeof(Cell) // <size_t>nrows):
+            raise MemoryError()
+        if nrows >= 0xFFFFFFFF or ncols >= 0xFFFFFFFF:     # (a Slot's fields)
             raise MemoryError()
         out.nrows = nrows
         out.bufs = <Py_buffer *>calloc(nseg + 1, sizeof(Py_buffer))
@@ -1795,10 +1805,10 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
         while cap < 2 * nrows:
             cap *= 2
         mask = cap - 1
-        table = <Py_ssize_t *>warm_take(3, cap * (sizeof(Py_ssize_t) + sizeof(uint64_t)))
+        table = <Slot *>warm_take(3, cap * sizeof(Slot))
         if table == NULL:
             raise MemoryError()
-        th = <uint64_t *>(table + cap)
+        memset(table, 0, cap * sizeof(Slot))      # (generation 0: no column's)
         with nogil:
             r = 0
             for s in range(nseg):
@@ -1812,8 +1822,9 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
                 if rc < 0:
                     break
             for j in range(ncols if rc == 0 else 0):
-                # the column's distinct fields, in the order first seen, counted
-                memset(table, 0, cap * sizeof(Py_ssize_t))
+                # the column's distinct fields, in the order first seen, counted (a
+                # slot of another column's generation is empty: no table cleared)
+                gen = <uint32_t>(j + 1)
                 nd = 0
                 first = out.first + j * nrows
                 times = out.times + j * nrows
@@ -1823,10 +1834,10 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
                     h = c.h
                     slot = <Py_ssize_t>(h & <uint64_t>mask)
                     while True:
-                        k = table[slot]
-                        if k == 0:
-                            table[slot] = nd + 1
-                            th[slot] = h
+                        if table[slot].gen != gen:
+                            table[slot].gen = gen
+                            table[slot].k = <uint32_t>nd
+                            table[slot].h = h
                             first[nd] = i
                             times[nd] = 1
                             # what the column's fields are, from each distinct one
@@ -1845,13 +1856,14 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
                                     int_fold(p, m, &out.ints[j])
                             nd += 1
                             break
-                        if th[slot] == h:
-                            e = out.cells + j * nrows + first[k - 1]
+                        if table[slot].h == h:
+                            k = table[slot].k
+                            e = out.cells + j * nrows + first[k]
                             # (up to 8 bytes the hash is one-to-one: equal is equal)
                             if e.len == c.len and (c.len <= 8 or memcmp(
                                     cell_at(c, out.arena, out.base),
                                     cell_at(e, out.arena, out.base), c.len) == 0):
-                                times[k - 1] += 1
+                                times[k] += 1
                                 break
                         slot = (slot + 1) & mask
                     if c.len == 0:
