@@ -1194,8 +1194,10 @@ def fit_spans(data, Py_ssize_t start, bint final, int delimiter, int quote,
 
 
 cdef struct Cell:
-    Py_ssize_t off          # in its segment's buffer, or (seg -1) in the arena
-    Py_ssize_t len
+    # 24 bytes (a 200-column sample has 750,000 of them, written and read back once:
+    # memory traffic); sample_columns refuses samples of 4 GiB or more
+    uint32_t off            # in its segment's buffer, or (seg -1) in the arena
+    uint32_t len
     uint64_t h              # bytes_hash of the field
     int seg
     char kind               # value_kind of the field trimmed of spaces and tabs
@@ -1432,8 +1434,8 @@ cdef class SampleColumns:
     cdef const char **base
     cdef Cell *cells                # column j's cell of row i: cells[j * nrows + i]
     cdef char *arena
-    cdef Py_ssize_t *first          # column j's distinct k: first[j * nrows + k] (a row)
-    cdef Py_ssize_t *times          # ... its occurrences (its trimmed text and value_kind:
+    cdef uint32_t *first            # column j's distinct k: first[j * nrows + k] (a row)
+    cdef uint32_t *times            # ... its occurrences (its trimmed text and value_kind:
                                     # from its cell, see text)
     cdef Py_ssize_t *ndist          # per column: distinct fields
     cdef Py_ssize_t *longest        # per column: the longest field in bytes
@@ -1732,15 +1734,15 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
     cdef SampleColumns out = SampleColumns.__new__(SampleColumns)
     cdef Py_ssize_t nseg = len(segments)
     cdef Py_ssize_t nrows = 0, i, j, s, r, k, nd
-    cdef Py_ssize_t used = 0, room = 0
+    cdef Py_ssize_t used = 0, room = 0, total = 0
     cdef Py_ssize_t *rows_at = NULL        # row start offsets, all segments in order
     cdef Py_ssize_t *seg_end = NULL        # rows of segments < s + 1
     cdef char *seg_final = NULL
     cdef Py_ssize_t *lens = NULL
     cdef Slot *table = NULL                # hash slots (see Slot)
     cdef uint32_t gen
-    cdef Py_ssize_t *first
-    cdef Py_ssize_t *times
+    cdef uint32_t *first
+    cdef uint32_t *times
     cdef Py_ssize_t cap, mask, slot, m
     cdef uint64_t h
     cdef Syntax sx
@@ -1759,14 +1761,14 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
             nrows += len(<list?>(<tuple?>segments[s])[2])
         if ncols < 0 or (nrows and <size_t>ncols >= PY_SSIZE_T_MAX // sizeof(Cell) // <size_t>nrows):
             raise MemoryError()
-        if nrows >= 0xFFFFFFFF or ncols >= 0xFFFFFFFF:     # (a Slot's fields)
+        if nrows >= 0xFFFFFFFF or ncols >= 0xFFFFFFFF:     # (a Slot's and a Cell's fields)
             raise MemoryError()
         out.nrows = nrows
         out.bufs = <Py_buffer *>calloc(nseg + 1, sizeof(Py_buffer))
         out.base = <const char **>malloc((nseg + 1) * sizeof(char *))
         out.cells = <Cell *>warm_take(0, (ncols * nrows + 1) * sizeof(Cell))
-        out.first = <Py_ssize_t *>warm_take(1, (ncols * nrows + 1) * sizeof(Py_ssize_t))
-        out.times = <Py_ssize_t *>warm_take(2, (ncols * nrows + 1) * sizeof(Py_ssize_t))
+        out.first = <uint32_t *>warm_take(1, (ncols * nrows + 1) * sizeof(uint32_t))
+        out.times = <uint32_t *>warm_take(2, (ncols * nrows + 1) * sizeof(uint32_t))
         out.ndist = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
         out.longest = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
         out.empties = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
@@ -1801,6 +1803,9 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
                     raise ValueError("bad row start")
                 r += 1
             seg_end[s] = r
+            total += lens[s]
+        if total >= 0xFFFFFFFF:         # (a Cell's offsets and lengths are 32-bit)
+            raise MemoryError("a sample of 4 GiB or more")
         cap = 16
         while cap < 2 * nrows:
             cap *= 2
@@ -1838,7 +1843,7 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
                             table[slot].gen = gen
                             table[slot].k = <uint32_t>nd
                             table[slot].h = h
-                            first[nd] = i
+                            first[nd] = <uint32_t>i
                             times[nd] = 1
                             # what the column's fields are, from each distinct one
                             if c.len > out.longest[j]:
