@@ -1109,3 +1109,46 @@ def test_small_inputs_convert_or_are_refused_clearly(pieces, encoding):
         return
     assert fastetl.Schema.from_json(schema.to_json()) == schema
     fastetl.read_csv(data, schema)
+
+
+_MONTH_WORDS = [m for full in ("January", "February", "March", "April", "May", "June", "July",
+                               "August", "September", "October", "November", "December")
+                for m in (full, full[:3], full.upper(), full[:3].lower())]  # fmt: skip
+
+
+@settings(max_examples=400)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(_MONTH_WORDS + ["Foo", "c", "x1"]),
+            st.from_regex(r"[0-9]{1,6}", fullmatch=True),
+            st.sampled_from([" ", ", ", "-", "/", ".", "%", "_", "é"]),
+        ),
+        max_size=6,
+    ).map("".join)
+)
+def test_named_month_dates_are_found_by_their_parts(text):
+    # the formats of a date with a month name against the rule they follow, read here from
+    # the text's own pieces: one month name, one day of 1-2 digits, one year of 4 digits,
+    # only ASCII punctuation or spaces besides (no year: no format, and no work)
+    import re
+
+    pieces = re.findall(r"[A-Za-z]+|[0-9]+|[^A-Za-z0-9]+", text)
+    months = [p for p in pieces if p.isalpha()]
+    days = [p for p in pieces if p.isdigit() and len(p) <= 2]
+    years = [p for p in pieces if p.isdigit() and len(p) == 4]
+    rest = [p for p in pieces if p not in months + days + years]
+    names = {m.lower() for m in _MONTH_WORDS}
+    fits = (
+        len(months) == len(days) == len(years) == 1
+        and months[0].lower() in names
+        and all(not p.isalnum() and "%" not in p and p.isascii() for p in rest)
+    )
+    shapes = inf._named_shapes(text)
+    assert (shapes is not None) == fits
+    for fmt in shapes or ():
+        try:
+            got = dt.datetime.strptime(text, fmt)
+        except ValueError:  # (a day the month has not: the format is still its shape)
+            continue
+        assert str(got.year) == years[0] and got.day == int(days[0])

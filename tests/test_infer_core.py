@@ -176,6 +176,40 @@ def test_body_texts_are_each_columns_distinct_trimmed_texts(rows, width, nulls):
     assert len(named) == len(every) == width
 
 
+@given(
+    st.lists(
+        st.lists(
+            st.one_of(
+                st.sampled_from([b"", b" x ", b"x", b"\xff\xfe", b"\xfe", b"NA", b"same long text"]),
+                st.integers(0, 10**12).map(lambda n: str(n).encode()),
+                field_bytes,
+            ),
+            min_size=3,
+            max_size=40,
+        ),
+        min_size=60,
+        max_size=260,
+    ),
+    st.integers(1, 40),
+)
+def test_body_texts_of_many_rows_and_columns(rows, width):
+    # long columns (a table of many distinct fields, equal ones far apart, fields longer
+    # than a word, bytes that are not UTF-8 and decode alike) against the same reference
+    named, every = _core.body_texts(rows, width, frozenset({"NA", "\ufffd"}))
+    for j in range(width):
+        texts = (r[j].decode("utf-8", "replace").strip(" \t") for r in rows[1:] if j < len(r))
+        want = list(dict.fromkeys(t for t in texts if t))
+        assert every[j] == want
+        assert named[j] == [t for t in want if t not in ("NA", "\ufffd")]
+
+
+def test_body_texts_refuses_rows_that_are_not_lists_of_bytes():
+    with pytest.raises(TypeError):
+        _core.body_texts([[b"a"], (b"b",)], 1, frozenset())
+    with pytest.raises(TypeError):
+        _core.body_texts([[b"a"], ["b"]], 1, frozenset())
+
+
 @pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64", "uint64"])
 @given(data=st.data())
 def test_integer_columns_get_the_narrowest_numpy_type(dtype, data):

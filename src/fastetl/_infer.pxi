@@ -58,7 +58,7 @@ cdef void texts_free(Texts *t) noexcept:
     free(t.len)
 
 
-cdef int value_kind(const char *s, Py_ssize_t n) noexcept nogil:
+cdef inline int value_kind(const char *s, Py_ssize_t n) noexcept nogil:
     """The kind of the text ``s[:n]``: a number,
     ``[+-]?(?:[0-9]+(?:\\.[0-9]*)?|\\.[0-9]+)(?:[eE][+-]?[0-9]+)?``, or a float word."""
     cdef Py_ssize_t i = 0
@@ -279,38 +279,82 @@ def body_texts(list rows not None, Py_ssize_t width, nulls not None):
     of ``rows[1:]`` (rows without it passed over), decoded as UTF-8 (bad bytes
     replaced), spaces and tabs around them trimmed, empty ones left out, in the order
     first seen -- ``column_stats``' typed view -- as ``(named, all)`` lists: ``named``
-    without the texts in ``nulls`` (a set), ``all`` with them.  One pass over the
-    fields, none of them put in a per-column list first (a 200-column head took 6 ms
-    that way)."""
-    cdef list named_of = [[] for _ in range(width)], all_of = [[] for _ in range(width)]
-    cdef list seen_of = [{} for _ in range(width)], row
-    cdef dict seen
-    cdef Py_ssize_t i, j, n, m, nrows = len(rows)
-    cdef bytes k
+    without the texts in ``nulls`` (a set), ``all`` with them.
+
+    A column at a time, its fields' bytes (trimmed) counted in a C hash table: only the
+    distinct ones are decoded (no dict of texts a column: a 200-column head took 4.7 ms
+    that way).  Equal bytes are equal texts; distinct bytes are distinct texts unless
+    they are not UTF-8 ('replace' may make two alike), so a column with a byte past
+    ASCII has its texts made distinct again, in the same order."""
+    cdef list named_of = [], all_of = [], row, named, every
+    cdef Py_ssize_t i, j, n, m, nd, nrows = len(rows), cap = 16, slot, k
+    cdef bytes b
     cdef const char *s
+    cdef const char **dptr = NULL
+    cdef Py_ssize_t *dlen = NULL
+    cdef Py_ssize_t *table = NULL
+    cdef uint64_t *th = NULL
+    cdef uint64_t h, high
     cdef object t
-    for i in range(1, nrows):                       # (row after row: the fields in order)
-        row = <list?>rows[i]
-        m = min(len(row), width)
-        for j in range(m):
-            k = <bytes?>row[j]
-            s = <const char *>k
-            n = len(k)
-            if not n:
-                continue
-            t = PyUnicode_DecodeUTF8(s, n, "replace")
-            if is_space(s[0]) or is_space(s[n - 1]):
-                t = t.strip(" \t")
-                if not t:
+    # (a text longer than every null word is none of them: no hash of it made to ask)
+    cdef Py_ssize_t null_len = max([len(w) for w in nulls if isinstance(w, str)], default=-1)
+    while cap < 2 * nrows:
+        cap *= 2
+    try:
+        dptr = <const char **>malloc((nrows + 1) * sizeof(char *))
+        dlen = <Py_ssize_t *>malloc((nrows + 1) * sizeof(Py_ssize_t))
+        table = <Py_ssize_t *>malloc(cap * (sizeof(Py_ssize_t) + sizeof(uint64_t)))
+        if dptr == NULL or dlen == NULL or table == NULL:
+            raise MemoryError()
+        th = <uint64_t *>(table + cap)
+        for j in range(width):
+            named = []
+            every = []
+            memset(table, 0, cap * sizeof(Py_ssize_t))
+            nd = 0
+            high = 0
+            for i in range(1, nrows):
+                row = <list?>rows[i]
+                if j >= len(row):
                     continue
-            seen = <dict>seen_of[j]
-            if t in seen:
-                continue
-            seen[t] = None
-            (<list>all_of[j]).append(t)
-            if t not in nulls:
-                (<list>named_of[j]).append(t)
-    return named_of, all_of
+                b = <bytes?>row[j]
+                n = len(b)
+                if not n:
+                    continue
+                s = <const char *>b
+                if is_space(s[0]) or is_space(s[n - 1]):
+                    s = trimmed(s, &n)
+                    if not n:
+                        continue
+                h = bytes_hash(s, n, &high)
+                slot = <Py_ssize_t>(h & <uint64_t>(cap - 1))
+                while True:
+                    k = table[slot]
+                    if k == 0 or (th[slot] == h and dlen[k - 1] == n
+                                  and memcmp(dptr[k - 1], s, n) == 0):
+                        break
+                    slot = (slot + 1) & (cap - 1)
+                if k:
+                    continue
+                table[slot] = nd + 1
+                th[slot] = h
+                dptr[nd] = s
+                dlen[nd] = n
+                nd += 1
+                t = PyUnicode_DecodeUTF8(s, n, "replace")
+                every.append(t)
+                if len(<str>t) > null_len or t not in nulls:
+                    named.append(t)
+            if high & 0x8080808080808080ULL:
+                every = list(dict.fromkeys(every))
+                named = list(dict.fromkeys(named))
+            named_of.append(named)
+            all_of.append(every)
+        return named_of, all_of
+    finally:
+        free(dptr)
+        free(dlen)
+        free(table)
 
 
 cdef int field_stray(const char *s, Py_ssize_t n, bint escaped, int quote) noexcept nogil:
@@ -1150,24 +1194,28 @@ def fit_spans(data, Py_ssize_t start, bint final, int delimiter, int quote,
 
 
 cdef struct Cell:
-    Py_ssize_t off          # in its segment's buffer, or (seg -1) in the arena
-    Py_ssize_t len
+    # 24 bytes (a 200-column sample has 750,000 of them, written and read back once:
+    # memory traffic); sample_columns refuses samples of 4 GiB or more
+    uint32_t off            # in its segment's buffer, or (seg -1) in the arena
+    uint32_t len
     uint64_t h              # bytes_hash of the field
     int seg
     char kind               # value_kind of the field trimmed of spaces and tabs
     char info               # 1: not ASCII; 2: empty, or spaces or tabs around it
 
 
-cdef inline uint64_t bytes_hash(const char *s, Py_ssize_t n) noexcept nogil:
+cdef inline uint64_t bytes_hash(const char *s, Py_ssize_t n, uint64_t *high) noexcept nogil:
     """A hash of ``s[:n]``, eight bytes at a time (only to spread a column's distinct
-    fields over a table)."""
+    fields over a table); the words read are or-ed into ``high`` (a byte past ASCII sets
+    a bit of 0x8080808080808080 there)."""
     cdef uint64_t h = 1469598103934665603ULL ^ <uint64_t>n
-    cdef uint64_t w
+    cdef uint64_t w, seen = 0
     cdef unsigned int w32
     cdef unsigned short w16
     cdef Py_ssize_t i = 0
     while i + 8 <= n:
         memcpy(&w, s + i, 8)
+        seen |= w
         h = (h ^ w) * 0x9E3779B97F4A7C15ULL
         h ^= h >> 32
         i += 8
@@ -1182,6 +1230,7 @@ cdef inline uint64_t bytes_hash(const char *s, Py_ssize_t n) noexcept nogil:
         i += 2
     if n - i >= 1:
         w = (w << 8) | <unsigned char>s[i]
+    high[0] |= seen | w     # (each byte's top bit stays a top bit: shifts are whole bytes)
     h = (h ^ w) * 0x9E3779B97F4A7C15ULL
     return h ^ (h >> 29)
 
@@ -1199,17 +1248,10 @@ cdef inline const char *trimmed(const char *p, Py_ssize_t *n) noexcept nogil:
 
 cdef inline void cell_facts(Cell *c, const char *p) noexcept nogil:
     """What the sample's summaries ask of a field, found while its bytes are at hand."""
-    cdef Py_ssize_t n = c.len, i = 0
-    cdef uint64_t w, high = 0
+    cdef Py_ssize_t n = c.len
+    cdef uint64_t high = 0
     cdef const char *t = p
-    c.h = bytes_hash(p, n)
-    while i + 8 <= n:
-        memcpy(&w, p + i, 8)
-        high |= w
-        i += 8
-    while i < n:
-        high |= <unsigned char>p[i]
-        i += 1
+    c.h = bytes_hash(p, n, &high)
     c.info = 1 if high & 0x8080808080808080ULL else 0
     if n == 0 or is_space(p[0]) or is_space(p[n - 1]):
         c.info |= 2
@@ -1372,6 +1414,14 @@ cdef extern from *:
     void warm_give "fastetl_warm_give"(int slot, void *p) noexcept nogil
 
 
+cdef struct Slot:
+    # sample_columns' hash table: a slot is column gen - 1's (else empty), for its
+    # distinct field k of hash h (one cache line a probe; no table cleared a column)
+    uint32_t gen
+    uint32_t k
+    uint64_t h
+
+
 cdef class SampleColumns:
     """The sample's rows split into columns, each column's distinct fields counted (in C,
     no Python object per field), kept to answer inference's questions about a column
@@ -1384,8 +1434,8 @@ cdef class SampleColumns:
     cdef const char **base
     cdef Cell *cells                # column j's cell of row i: cells[j * nrows + i]
     cdef char *arena
-    cdef Py_ssize_t *first          # column j's distinct k: first[j * nrows + k] (a row)
-    cdef Py_ssize_t *times          # ... its occurrences (its trimmed text and value_kind:
+    cdef uint32_t *first            # column j's distinct k: first[j * nrows + k] (a row)
+    cdef uint32_t *times            # ... its occurrences (its trimmed text and value_kind:
                                     # from its cell, see text)
     cdef Py_ssize_t *ndist          # per column: distinct fields
     cdef Py_ssize_t *longest        # per column: the longest field in bytes
@@ -1551,10 +1601,18 @@ cdef class SampleColumns:
         cdef bytes b
         cdef list found = [False] * nt
         cdef uint64_t lens = 0
+        cdef unsigned int kinds = 0       # the tokens' value_kinds: a field of another kind
+        cdef const Cell *c                # is none of them (a column of numbers, of nulls)
         for b in tokens:
             lens |= 1ULL << min(len(b), 63)
+            kinds |= 1U << value_kind(<const char *>b, len(b))
+        if not self.kinds[j] & kinds and not (lens & 1 and self.flags[j] & 1):
+            return []   # (the kinds of a column leave its empty fields out: flag 1 says them)
         for k in range(self.ndist[j]):
-            p = self.text(self.cell(j, k), &m)
+            c = self.cell(j, k)
+            if not (kinds >> c.kind) & 1:
+                continue
+            p = self.text(c, &m)
             if not (lens >> (m if m < 63 else 63)) & 1:
                 continue
             for i in range(nt):
@@ -1676,15 +1734,15 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
     cdef SampleColumns out = SampleColumns.__new__(SampleColumns)
     cdef Py_ssize_t nseg = len(segments)
     cdef Py_ssize_t nrows = 0, i, j, s, r, k, nd
-    cdef Py_ssize_t used = 0, room = 0
+    cdef Py_ssize_t used = 0, room = 0, total = 0
     cdef Py_ssize_t *rows_at = NULL        # row start offsets, all segments in order
     cdef Py_ssize_t *seg_end = NULL        # rows of segments < s + 1
     cdef char *seg_final = NULL
     cdef Py_ssize_t *lens = NULL
-    cdef Py_ssize_t *table = NULL          # hash slots: distinct index + 1, 0 empty
-    cdef uint64_t *th = NULL               # ... and its hash
-    cdef Py_ssize_t *first
-    cdef Py_ssize_t *times
+    cdef Slot *table = NULL                # hash slots (see Slot)
+    cdef uint32_t gen
+    cdef uint32_t *first
+    cdef uint32_t *times
     cdef Py_ssize_t cap, mask, slot, m
     cdef uint64_t h
     cdef Syntax sx
@@ -1703,12 +1761,14 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
             nrows += len(<list?>(<tuple?>segments[s])[2])
         if ncols < 0 or (nrows and <size_t>ncols >= PY_SSIZE_T_MAX // sizeof(Cell) // <size_t>nrows):
             raise MemoryError()
+        if nrows >= 0xFFFFFFFF or ncols >= 0xFFFFFFFF:     # (a Slot's and a Cell's fields)
+            raise MemoryError()
         out.nrows = nrows
         out.bufs = <Py_buffer *>calloc(nseg + 1, sizeof(Py_buffer))
         out.base = <const char **>malloc((nseg + 1) * sizeof(char *))
         out.cells = <Cell *>warm_take(0, (ncols * nrows + 1) * sizeof(Cell))
-        out.first = <Py_ssize_t *>warm_take(1, (ncols * nrows + 1) * sizeof(Py_ssize_t))
-        out.times = <Py_ssize_t *>warm_take(2, (ncols * nrows + 1) * sizeof(Py_ssize_t))
+        out.first = <uint32_t *>warm_take(1, (ncols * nrows + 1) * sizeof(uint32_t))
+        out.times = <uint32_t *>warm_take(2, (ncols * nrows + 1) * sizeof(uint32_t))
         out.ndist = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
         out.longest = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
         out.empties = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
@@ -1743,14 +1803,17 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
                     raise ValueError("bad row start")
                 r += 1
             seg_end[s] = r
+            total += lens[s]
+        if total >= 0xFFFFFFFF:         # (a Cell's offsets and lengths are 32-bit)
+            raise MemoryError("a sample of 4 GiB or more")
         cap = 16
         while cap < 2 * nrows:
             cap *= 2
         mask = cap - 1
-        table = <Py_ssize_t *>warm_take(3, cap * (sizeof(Py_ssize_t) + sizeof(uint64_t)))
+        table = <Slot *>warm_take(3, cap * sizeof(Slot))
         if table == NULL:
             raise MemoryError()
-        th = <uint64_t *>(table + cap)
+        memset(table, 0, cap * sizeof(Slot))      # (generation 0: no column's)
         with nogil:
             r = 0
             for s in range(nseg):
@@ -1764,8 +1827,9 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
                 if rc < 0:
                     break
             for j in range(ncols if rc == 0 else 0):
-                # the column's distinct fields, in the order first seen, counted
-                memset(table, 0, cap * sizeof(Py_ssize_t))
+                # the column's distinct fields, in the order first seen, counted (a
+                # slot of another column's generation is empty: no table cleared)
+                gen = <uint32_t>(j + 1)
                 nd = 0
                 first = out.first + j * nrows
                 times = out.times + j * nrows
@@ -1775,11 +1839,11 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
                     h = c.h
                     slot = <Py_ssize_t>(h & <uint64_t>mask)
                     while True:
-                        k = table[slot]
-                        if k == 0:
-                            table[slot] = nd + 1
-                            th[slot] = h
-                            first[nd] = i
+                        if table[slot].gen != gen:
+                            table[slot].gen = gen
+                            table[slot].k = <uint32_t>nd
+                            table[slot].h = h
+                            first[nd] = <uint32_t>i
                             times[nd] = 1
                             # what the column's fields are, from each distinct one
                             if c.len > out.longest[j]:
@@ -1797,13 +1861,14 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
                                     int_fold(p, m, &out.ints[j])
                             nd += 1
                             break
-                        if th[slot] == h:
-                            e = out.cells + j * nrows + first[k - 1]
+                        if table[slot].h == h:
+                            k = table[slot].k
+                            e = out.cells + j * nrows + first[k]
                             # (up to 8 bytes the hash is one-to-one: equal is equal)
                             if e.len == c.len and (c.len <= 8 or memcmp(
                                     cell_at(c, out.arena, out.base),
                                     cell_at(e, out.arena, out.base), c.len) == 0):
-                                times[k - 1] += 1
+                                times[k] += 1
                                 break
                         slot = (slot + 1) & mask
                     if c.len == 0:

@@ -608,12 +608,15 @@ _MONTHS = (
     "october", "november", "december",
 )  # fmt: skip
 _TOKEN = re.compile(r"[A-Za-z]+|[0-9]+|[^A-Za-z0-9]+")
+_YEAR_TOKEN = re.compile(r"(?<![0-9])[0-9]{4}(?![0-9])")  # a _TOKEN of four digits
 
 
 def _named_shapes(v: str) -> list[str] | None:
     """The formats a date written with a month name may have (``Dec 8, 2022``,
     ``8 December 2022``, ``08-Dec-2022``): one month name, one 1-2 digit day, one 4-digit
     year, anything else literal; None when ``v`` is not such a date."""
+    if _YEAR_TOKEN.search(v) is None:
+        return None  # (no year: most texts, column names among them, stop here)
     shapes = [""]
     seen = set()
     for tok in _TOKEN.findall(v):
