@@ -279,3 +279,65 @@ def test_pages_made_ready_ahead_of_records_that_end_inside_a_page():
             assert _resident(mem) >= want
     finally:
         mem.stop()
+
+
+@pytest.mark.skipif(not _populate_works(), reason="no MADV_POPULATE_WRITE (Linux >= 5.14)")
+def test_no_pages_made_ready_past_the_expected_end():
+    """Told where the result should end, the helper makes pages present up to there and
+    no further (at most a step past what is written): pages made ready and never written
+    are zeroing for nothing.  Written past the guess, the result is still whole.  (How far
+    it asked the kernel is its ``_ready``; the resident size is only a lower bound: the
+    kernel may merge the mapping with a neighbour in /proc/self/smaps.)"""
+    mem = memory.reserve(96 << 20, np.dtype(np.uint8))
+    assert mem is not None
+    try:
+        mem.expect(5 << 20)
+        mem.array[: 1 << 20] = 1
+        mem.used(1 << 20)
+        deadline = time.monotonic() + 60  # (a bound on the wait, not a timing check)
+        while mem.prefaulting and mem._ready < (5 << 20) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # (room to go too far, were it to)
+        assert mem._ready == 5 << 20
+        assert _resident(mem) >= 5 << 20
+        # past the guess: a step ahead of the records at most, and they are all there
+        mem.array[: 20 << 20] = 2
+        mem.used(20 << 20)
+        while mem.prefaulting and mem._ready < (21 << 20) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)
+        assert (21 << 20) <= mem._ready <= (20 << 20) + memory.PREFAULT_STEP
+        assert _resident(mem) >= 21 << 20
+        assert int(mem.array[: 20 << 20].sum()) == 2 * (20 << 20)
+    finally:
+        mem.stop()
+
+
+def test_the_writer_expects_records_and_text_in_proportion_to_the_input_read(tmp_path):
+    """read_csv tells its writer how much of the input is committed; the writer expects
+    its records and text to grow in proportion (a 16th more), not guessing from the
+    first 64th of the input, and the result is the same as convert's."""
+    schema = {"columns": [{"name": "id", "type": "int64"}, {"name": "t", "type": "text"}]}
+    dtype = as_schema(schema).dtype()
+    w = ArrayWriter(dtype, capacity=16, reserve_bytes=1 << 30, reserve_text=1 << 30)
+    if not w.reserved:
+        pytest.skip("no reservations on this OS")
+    recs = np.zeros(1000, dtype)
+    w.append(recs)
+    w.add_text(recs[:0], b"x" * 5000)
+    w.input_read(1, 1000)  # under a 64th: no guess
+    assert w._mem._end is None and w._tmem._end is None
+    w.input_read(100, 1000)
+    size = 1000 * dtype.itemsize * 10
+    assert w._mem._end == size + size // 16
+    assert w._tmem._end == 50000 + 50000 // 16
+    w.close()
+    lines = ["id,t"] + [f"{i},{'word ' * (i % 50)}{i}" for i in range(40000)]
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(lines) + "\n")
+    got = fastetl.read_csv(path, schema, workers=2, block_size=1 << 16)
+    fastetl.convert(path, tmp_path / "t.npy", schema)
+    want = fastetl.open(tmp_path / "t.npy")
+    assert [r["t"] for r in got.rows(0, len(got))] == [r["t"] for r in want.rows(0, len(want))]
+    assert [r["t"] for r in got.rows(39998, 40000)] == [f"{'word ' * 48}39998",
+                                                        f"{'word ' * 49}39999"]  # fmt: skip

@@ -312,3 +312,70 @@ def test_the_scan_path_is_not_changed_under_a_running_parse():
     np.testing.assert_array_equal(out[:300_000]["d"], want[:, 3])
     assert _core.set_scan_path(other) == was  # idle again: allowed
     _core.set_scan_path(was)
+
+
+# -- UTF-8 validation (32 bytes at a time on the AVX2 level) ---------------------------------
+
+# Every kind of lead, continuation and error the strict check knows, to place anywhere.
+_UTF8_PIECES = (
+    b"a", b"\x00", b"\x7f", b"\x80", b"\xbf", b"\xc0", b"\xc1", b"\xc2", b"\xdf", b"\xe0",
+    b"\xed", b"\xef", b"\xf0", b"\xf4", b"\xf5", b"\xff", b"\xc2\x80", b"\xc1\xbf",
+    b"\xe0\xa0\x80", b"\xe0\x9f\xbf", b"\xed\x9f\xbf", b"\xed\xa0\x80", b"\xe2\x82",
+    b"\xf0\x90\x80\x80", b"\xf0\x8f\xbf\xbf", b"\xf4\x8f\xbf\xbf", b"\xf4\x90\x80\x80",
+    b"\xf0\x9f\x98", "é€😀".encode(),
+)  # fmt: skip
+
+
+def _decodes(b: bytes) -> bool:
+    """Whether Python's strict decoder takes ``b`` (what it drops, were it not strict)."""
+    return b.decode("utf-8", "ignore").encode("utf-8") == b
+
+
+def test_utf8_check_is_bytes_decode_with_every_piece_at_every_offset(scan_path):
+    """The core's strict UTF-8 check (str, text and category values) says what Python's
+    decoder says, on every path: each piece at every offset of values of 1 to 100 bytes
+    (the vector level's chunk ends, its overlapping last chunk, the value's end)."""
+    wrong = []
+    for n in range(1, 101):
+        for piece in _UTF8_PIECES:
+            for at in range(0, n - len(piece) + 1):
+                rest = n - at - len(piece)
+                for b in (b"x" * at + piece + b"y" * rest,
+                          "é".encode() * (at // 2) + b"z" * (at % 2) + piece + b"w" * rest):
+                    if _core._utf8_valid(b) != _decodes(b):
+                        wrong.append(b)
+    assert wrong == []
+
+
+@settings(max_examples=400, deadline=None, print_blob=True)
+@given(st.lists(st.sampled_from(_UTF8_PIECES + (b"abcdefgh", b"\xc3\xa9" * 5)), max_size=80)
+       .map(b"".join))  # fmt: skip
+def test_utf8_check_of_random_pieces_is_bytes_decode_on_every_path(data):
+    was = _core.scan_path()
+    try:
+        for name in PATHS:
+            _core.set_scan_path(name)
+            assert _core._utf8_valid(data) == _decodes(data), name
+            assert _core._utf8_valid(data, True) == _decodes(data)
+    finally:
+        _core.set_scan_path(was)
+
+
+def test_a_bad_byte_in_a_long_text_value_is_the_same_error_on_every_path(scan_path, tmp_path):
+    """A long value with one byte that is not UTF-8 (past the first 32 bytes, where the
+    vector level checks it): read_csv stops on it, naming its line and column, on every
+    path; the values around it read back as Python decodes them."""
+    good = ("café, " * 20).strip()
+    lines = ["id,t"] + [f'{i},"{good} {i}"' for i in range(50)]
+    raw = ("\n".join(lines) + "\n").encode()
+    schema = Schema.from_dict({"columns": [{"name": "id", "type": "int64"},
+                                           {"name": "t", "type": "text"}]})  # fmt: skip
+    path = tmp_path / "ok.csv"
+    path.write_bytes(raw)
+    table = fastetl.read_csv(path, schema)
+    assert [table.rows(i, i + 1)[0]["t"] for i in (0, 49)] == [f"{good} 0", f"{good} 49"]
+    bad = raw.replace(f"{good} 31".encode(), f"{good[:70]}\xff{good[71:]} 31".encode("latin-1"))
+    path.write_bytes(bad)
+    with pytest.raises(fastetl.ParseError) as err:
+        fastetl.read_csv(path, schema)
+    assert "line 33" in str(err.value) and '"t"' in str(err.value)

@@ -72,6 +72,7 @@ class Reserved:
         self._base = self.array.ctypes.data
         self._used = 0  # bytes written so far (told by the writer)
         self._ready = 0  # bytes from the start made present
+        self._end: int | None = None  # where the result is expected to end (see expect)
         self._wake = threading.Condition()
         self._stopped = False
         self._thread: threading.Thread | None = None
@@ -91,6 +92,14 @@ class Reserved:
         with self._wake:
             self._wake.notify()
 
+    def expect(self, nbytes: int) -> None:
+        """The result is expected to end near ``nbytes``: pages past it are not made
+        ready ahead (a step past what is written at most).  Pages made ready and never
+        written are zeroed by the kernel for nothing: up to PREFAULT_AHEAD_BYTES of CPU
+        time per result, a quarter of the zeroing of a 30 MB one.  A result that
+        outgrows the guess still gets its pages, the writer faulting them in itself."""
+        self._end = nbytes
+
     def _next_step(self) -> tuple[int, int] | None:
         """(address, length) of the next pages to make present ((0, 0): none yet, ask
         again); None: stop."""
@@ -102,6 +111,8 @@ class Reserved:
             # result: the writer then faulted the rest itself)
             start = max(self._ready, self._used - self._used % _PAGE)
             end = min(self.nbytes, _page_up(self._used + PREFAULT_AHEAD_BYTES))
+            if self._end is not None:
+                end = min(end, max(_page_up(self._end), _page_up(self._used + PREFAULT_STEP)))
             if start < end:
                 end = min(end, start + PREFAULT_STEP)
                 self._ready = end

@@ -537,6 +537,17 @@ def run(
         watch,
         existing,
     )
+    # (a buffer's or a file's snapshot's size is all of the input; a stream's is not known)
+    snap = source.snapshot if source.stream is None else None
+    total = len(source.buffer) if source.is_buffer else (snap.size if snap is not None else 0)
+    if total and hasattr(writer, "input_read"):
+        progress_to = job.tick
+
+        def tick_sized(done: int) -> None:
+            writer.input_read(done, total)
+            progress_to(done)
+
+        job.tick = tick_sized
     try:
         if source.is_buffer:
             report = job.tick

@@ -305,6 +305,18 @@ class ArrayWriter:
         if self._tmem is not None:
             self._tmem.used(self.text_len)
 
+    def input_read(self, done: int, total: int) -> None:
+        """``done`` of the input's ``total`` bytes are committed: the records and text
+        are expected to grow in proportion (and a 16th more), so that no pages are made
+        ready past their end (see memory.Reserved.expect).  Guesses from the first 1/64
+        of the input are not made."""
+        if done <= 0 or done * 64 < total:
+            return
+        for mem, used in ((self._mem, self.rows * self.itemsize), (self._tmem, self.text_len)):
+            if mem is not None:
+                end = used * total // done
+                mem.expect(end + (end >> 4))
+
     def close(self) -> None:
         """Stop making pages ready (the writer is not used any more)."""
         if self._mem is not None:
