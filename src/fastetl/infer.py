@@ -615,8 +615,9 @@ def _named_shapes(v: str) -> list[str] | None:
     """The formats a date written with a month name may have (``Dec 8, 2022``,
     ``8 December 2022``, ``08-Dec-2022``): one month name, one 1-2 digit day, one 4-digit
     year, anything else literal; None when ``v`` is not such a date."""
-    if _YEAR_TOKEN.search(v) is None:
-        return None  # (no year: most texts, column names among them, stop here)
+    if v.isascii() and _YEAR_TOKEN.search(v) is None:
+        return None  # (no year: most texts, column names among them, stop here; a year in
+        # other digits, "٢٠٢٢", is one to the tokens below, as before this shortcut)
     shapes = [""]
     seen = set()
     for tok in _TOKEN.findall(v):
