@@ -21,8 +21,10 @@ What it does:
    ``fastetl.infer`` inside its timed call);
 4. runs each reader ``--repeat`` times, round-robin over shapes, modes and readers, every run
    in a fresh interpreter (``python compare.py --run READER --shape S --mode M ...``).  The
-   child imports its library and prepares its options first, then times only the read with
-   ``time.perf_counter``, and reports its own peak resident set at the end (``VmHWM`` on
+   child imports its library and prepares its options first, waits ``--settle`` seconds
+   (default 0.3: numpy's OpenBLAS threads spin for ~0.1 s after ``import numpy`` and would
+   take the CPUs from a reader timed at once -- fastetl, pandas and pyarrow import numpy,
+   polars and duckdb do not), then times only the read with ``time.perf_counter``, and reports its own peak resident set at the end (``VmHWM`` on
    Linux, else ``ru_maxrss``).  The parent samples the child's ``/proc/<pid>/status`` every
    few milliseconds for the anonymous part of the peak (heap, as opposed to pages of
    memory-mapped files, which Linux counts in RSS too), and the child reports the CPU time
@@ -714,6 +716,7 @@ def child_main(args: argparse.Namespace) -> int:
         )
         out["version"] = version
         out["rss_base"] = _current_rss_bytes()
+        time.sleep(args.settle)  # (see --settle: no import's threads left running)
         c0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
         rows = fn()
@@ -747,6 +750,9 @@ def _proc_status(pid: int) -> dict[str, int]:
     return out
 
 
+_settle = 0.3  # seconds a child waits before its timed read (main() sets it from --settle)
+
+
 def run_child(
     key: str,
     src: Path,
@@ -766,6 +772,7 @@ def run_child(
     cmd = [
         sys.executable, str(Path(__file__).resolve()), "--run", key, "--src", str(src),
         "--threads", str(threads), "--workdir", str(workdir), "--shape", shape, "--mode", mode,
+        "--settle", str(_settle),
     ]  # fmt: skip
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
@@ -1105,7 +1112,7 @@ def comparison(args: argparse.Namespace, workdir: Path, fastetl_mod) -> str:
 
     sections = [
         "Each run is a fresh process; seconds = wall time of the read call only (imports and "
-        f"option building excluded), best of {args.repeat} runs taken round-robin over all "
+        f"option building excluded; the child waits {_settle:g} s after them, --settle), best of {args.repeat} runs taken round-robin over all "
         "shapes, modes and readers; MB/s = 10^6 bytes of CSV per second; peak RSS = the "
         "child's own `VmHWM` (highest of the runs; `ru_maxrss` would include the parent's, see "
         "`_peak_rss_bytes`), which counts pages of memory-mapped files too; peak anon = highest "
@@ -1354,6 +1361,13 @@ def main(argv: list[str] | None = None) -> int:
         "compiles them)",
     )
     p.add_argument("--timeout", type=float, default=3600, help="seconds per child run")
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=0.3,
+        help="seconds each child waits between its imports and the timed read (default 0.3; "
+        "runs up to 70 waited none: OpenBLAS's threads, started by import numpy, spun into it)",
+    )
     p.add_argument("--output", metavar="FILE", help="also write the Markdown report to FILE")
     # child mode
     p.add_argument("--run", help=argparse.SUPPRESS)
@@ -1361,6 +1375,8 @@ def main(argv: list[str] | None = None) -> int:
     # (--shape and --mode also tell a child what to read, --mode "schema,infer" a check)
     p.add_argument("--workdir", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    global _settle
+    _settle = max(0.0, args.settle)
 
     if args.run:
         return child_main(args)
