@@ -288,15 +288,19 @@ def fold_known_keys(slots, known, keys, out, Py_ssize_t size):
 def fold_count_into(int32_t[::1] slots, uint64_t[::1] known, Py_ssize_t size,
                     Py_ssize_t limit, const uint64_t[::1] keys, const int64_t[::1] counts,
                     int64_t[::1] kept_counts, const uint8_t[::1] values,
-                    uint8_t[::1] kept_values, Py_ssize_t width, int64_t[::1] out_rest):
+                    uint8_t[::1] kept_values, Py_ssize_t width, int64_t[::1] out_rest,
+                    bint compare=False):
     """Count distinct ``keys`` (well-mixed hashes), each ``counts`` times, into the set
     kept across calls (``slots``, ``known``, ``size``: as :func:`fold_known_keys`): a
     known key's count is added to ``kept_counts`` at its index; a new key joins while
     ``size < limit``, its count and its value (the ``width`` bytes of ``values`` at its
     place) kept at index ``size`` of ``kept_counts`` and ``kept_values``; the places of
-    the new keys that found no room are written to ``out_rest``.  Returns ``(size,
-    rests)``.  The GIL is released while counting."""
-    cdef Py_ssize_t n = keys.shape[0], cap = slots.shape[0], i, rests = 0
+    the new keys that found no room are written to ``out_rest``.  ``compare`` (keys
+    that are hashes of the values): a known key's value is checked byte for byte
+    against the one kept for it; one that differs (a hash collision) is counted under
+    the key all the same, and counted in ``collisions``.  Returns ``(size, rests,
+    collisions)``.  The GIL is released while counting."""
+    cdef Py_ssize_t n = keys.shape[0], cap = slots.shape[0], i, rests = 0, collisions = 0
     cdef uint64_t mask, s, k
     cdef int32_t t
     if (width < 1 or values.shape[0] != n * width or counts.shape[0] < n
@@ -327,6 +331,9 @@ def fold_count_into(int32_t[::1] slots, uint64_t[::1] known, Py_ssize_t size,
                 s = (s + 1) & mask
             if t:
                 kept_counts[t - 1] += counts[i]
+                if compare and memcmp(&kept_values[0] + (t - 1) * width,
+                                      &values[0] + i * width, <size_t>width) != 0:
+                    collisions += 1
             elif size < limit:
                 slots[s] = <int32_t>(size + 1)
                 known[size] = k
@@ -336,7 +343,7 @@ def fold_count_into(int32_t[::1] slots, uint64_t[::1] known, Py_ssize_t size,
             else:
                 out_rest[rests] = i
                 rests += 1
-    return size, rests
+    return size, rests, collisions
 
 
 def fold_count_int64(values, Py_ssize_t limit, out_keys, out_counts):
