@@ -322,8 +322,9 @@ def fold_count_into(int32_t[::1] slots, uint64_t[::1] known, Py_ssize_t size,
                 if t:
                     fastetl_fold_prefetch(&known[0] + t - 1)
                     fastetl_fold_prefetch(&kept_counts[0] + t - 1)
-                    if compare:  # (the kept value it is compared with)
+                    if compare:  # (the kept value it is compared with: both its ends)
                         fastetl_fold_prefetch(&kept_values[0] + (t - 1) * width)
+                        fastetl_fold_prefetch(&kept_values[0] + t * width - 1)
             k = keys[i]
             s = (k ^ (k >> 32)) & mask
             while True:
