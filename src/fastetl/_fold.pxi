@@ -452,19 +452,25 @@ cdef inline void _text_counts(const uint8_t *row, Py_ssize_t size, int64_t *o) n
     """The 12 counts of fold_text_classes of one ``size``-byte value into ``o``: its
     trailing NULs (padding) skipped first, then one table look-up a byte (the chain of
     comparisons it replaces mispredicted on mixed letters, digits and separators)."""
-    cdef Py_ssize_t j
+    cdef Py_ssize_t j = 0
     cdef int64_t c[13]
+    cdef int64_t d[13]  # (every other byte's: a run of one class is two chains, not one)
     cdef int k
     while size and row[size - 1] == 0:
         size -= 1
     for k in range(13):
         c[k] = 0
-    for j in range(size):
+        d[k] = 0
+    while j + 2 <= size:
+        c[_BYTE_CLASS[row[j]]] += 1
+        d[_BYTE_CLASS[row[j + 1]]] += 1
+        j += 2
+    if j < size:
         c[_BYTE_CLASS[row[j]]] += 1
     o[0] = size  # the bytes to the last non-NUL one
-    o[1] = size - c[1]  # its characters: the bytes less the continuation bytes
+    o[1] = size - c[1] - d[1]  # its characters: the bytes less the continuation bytes
     for k in range(2, 12):
-        o[k] = c[k]
+        o[k] = c[k] + d[k]
 
 
 def fold_text_classes(data, Py_ssize_t size, out):
