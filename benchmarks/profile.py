@@ -19,6 +19,13 @@ ydata-profiling is not run: it does not install next to pandas 3 here.
 
     python benchmarks/profile.py --rows 200000 --repeat 1      # a quick look (~40 MB)
     python benchmarks/profile.py --rows 2000000 --repeat 3     # the RESULTS.md run
+    python benchmarks/profile.py --rows 1000000 --phases       # where the fold's time goes
+
+``--phases``: one thread folds the converted ``.npy`` in the CSV path's chunks and merges
+them in order, with a timer (thread CPU) around each column's fold, each statistic's
+steps and merges, and every compiled ``fold_*`` kernel (which run without the GIL: the
+rest of the fold holds it, and bounds what more threads can gain).  Timers nest (a
+column's time holds its kernels'); a few percent of overhead.
 
 Numbers from a shared machine are one run's: compare ratios within a run.
 """
@@ -86,6 +93,64 @@ TOOLS = (
 )
 
 
+PHASES = textwrap.dedent(
+    """
+    import collections, sys, time
+    import numpy as np
+    from fastetl import _core
+    from fastetl.profiling import fold as F, stats as S
+    from fastetl.profiling.run import CHUNK_BYTES, _chunk_rows
+    from fastetl.table import Table
+    T = collections.Counter()
+    def timed(owner, name, label, key=None):
+        fn = getattr(owner, name)
+        def w(*a, **k):
+            t = time.thread_time()
+            try:
+                return fn(*a, **k)
+            finally:
+                T[label if key is None else label + key(*a)] += time.thread_time() - t
+        setattr(owner, name, w)
+    timed(F.ColumnState, "add", "column ", lambda cs, *a: f"{cs.name} ({cs.type})")
+    timed(F.ColumnState, "merge", "merge ", lambda cs, *a: cs.name)
+    timed(F.ColumnState, "_text", "  text facts, PII, tally")
+    timed(F, "count_values", "  text hash + count")
+    timed(F, "_sort_counted", "  numbers counted")
+    timed(F.TableState, "_row_hashes", "rows: hashes")
+    timed(F.Distinct, "add_unique", "rows: exact set")
+    timed(F, "numeric_rows", "correlations: rows")
+    timed(F._Corr, "add", "correlations: sums")
+    for cls, m in ((S.ValueCounts, "add_counts"), (S.ValueCounts, "merge"),
+                   (S.Moments, "add_counts"), (S.Quantiles, "add_counts"),
+                   (S.Quantiles, "merge"), (S.HyperLogLog, "add_hashes")):
+        timed(cls, m, f"  {cls.__name__}.{m}")
+    kernels = [n for n in dir(_core) if n.startswith("fold_")]
+    for n in kernels:
+        timed(_core, n, "kernel " + n)
+    t = Table(sys.argv[1])
+    a = t.array
+    rows = _chunk_rows(a.dtype.itemsize, CHUNK_BYTES)
+    state = F.TableState(t.schema, F.Limits(), t if t.schema.text_names else None, {})
+    c = time.thread_time()
+    for at in range(0, len(a), rows):
+        part = state.fork()
+        part.add(a[at : at + rows])
+        state.merge(part)
+    state.result(t.meta.get("categories", {}), 10)
+    total = time.thread_time() - c
+    k = sum(v for n, v in T.items() if n.startswith("kernel "))
+    print(f"fold + merge + result, one thread, chunks of {rows:,} rows: {total:.3f} CPU-s; "
+          f"in the kernels (no GIL) {k:.3f} ({100 * k / total:.0f} %)")
+    print()
+    print("| step | CPU s |")
+    print("|---|---:|")
+    for n, v in sorted(T.items(), key=lambda kv: -kv[1]):
+        if v >= 0.002:
+            print(f"| {n} | {v:.3f} |")
+    """
+)
+
+
 def _run(tool: str, csv: Path, npy: Path) -> dict:
     r = subprocess.run(
         [sys.executable, "-c", CHILD, tool, str(csv), str(npy)],
@@ -104,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--only", default=",".join(TOOLS))
     ap.add_argument("--dir", default=None, help="work folder (default: a temporary one)")
+    ap.add_argument("--phases", action="store_true", help="where the fold's time goes (above)")
     args = ap.parse_args(argv)
     from fastetl.demo import generate_orders
 
@@ -125,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
                 if "error" in r or b is None or r["seconds"] < b["seconds"]:
                     peak = max(r.get("peak", 0), (b or {}).get("peak", 0))
                     best[tool] = {**r, "peak": peak}
+        if args.phases:
+            if not npy.exists():
+                _run("fastetl-convert", csv, npy)
+            r = subprocess.run([sys.executable, "-c", PHASES, str(npy)], env={**os.environ})
+            return r.returncode
         npy_size = npy.stat().st_size if npy.exists() else 0
     print(f"{args.rows:,} demo orders, CSV {size / 1e6:,.1f} MB, .npy {npy_size / 1e6:,.1f} MB; "
           f"{platform.machine()}, {os.cpu_count()} CPUs, "

@@ -614,3 +614,39 @@ def test_a_value_sharing_its_hash_with_a_cpf_keeps_its_own_facts(tmp_path):
         # the two values are counted as one distinct value: said not to be exact
         assert col["distinct"] == len(set(rows)) - 1 and not col["distinct_exact"]
         assert col["hash_collision"] is True
+
+
+def test_a_hash_collision_across_chunks_is_said(tmp_path):
+    """The forged pair of the test above, each value in a chunk of its own (the chunks'
+    counts meet in the kept table: exact counts; and in the Misra-Gries summary, once
+    past a small exact bound): the two values are counted as one, and the profile says
+    so -- distinct not exact, ``hash_collision`` -- whatever the thread count."""
+    from fastetl.profiling.run import _chunk_rows
+    from fastetl.profiling.stats import hash_values
+
+    cpf, other = "529.982.247-25", "T8Uqe7Vr3vcN88r8"
+    assert len(set(hash_values(np.array([cpf, other], dtype="S16")).tolist())) == 1
+    schema = {"columns": [{"name": "doc", "type": "str", "width": 16}]}
+    dtype = fastetl.Schema.from_dict(schema).dtype()
+    chunk = _chunk_rows(dtype.itemsize)
+    fill = [f"v{i:06d}" for i in range(chunk - 2000)]  # distinct, not PII (top is shown)
+    rows = fill + [cpf] * 2000 + [other] * 3 + fill[:10]
+    assert rows.index(other) == chunk  # the first row of the second chunk
+    path = tmp_path / "c.csv"
+    path.write_text("doc\n" + "\n".join(rows) + "\n")
+    for limits in (Limits(), Limits(exact=1000, top_capacity=64)):
+        for w in (1, 2):
+            col = fastetl.profile(path, schema, workers=w, limits=limits).to_dict()["columns"]
+            col = col[0] if isinstance(col, list) else col["doc"]
+            assert col["hash_collision"] is True and not col["distinct_exact"]
+            # counted under the first value met: ``other`` is counted as ``cpf`` (in the
+            # summary each kept count is at most n / (capacity + 1) below the true one)
+            value, count = col["top"][0]
+            slack = 0 if limits.exact > len(rows) else len(rows) // (limits.top_capacity + 1)
+            assert value == cpf and 2003 - slack <= count <= 2003
+    # without the collision: exact, and no such key
+    path.write_text("doc\n" + "\n".join(fill + [cpf] * 2000 + fill[:10]) + "\n")
+    col = fastetl.profile(path, schema, workers=2).to_dict()["columns"]
+    col = col[0] if isinstance(col, list) else col["doc"]
+    assert col["distinct_exact"] and "hash_collision" not in col
+    assert col["distinct"] == len(fill) + 1

@@ -288,15 +288,19 @@ def fold_known_keys(slots, known, keys, out, Py_ssize_t size):
 def fold_count_into(int32_t[::1] slots, uint64_t[::1] known, Py_ssize_t size,
                     Py_ssize_t limit, const uint64_t[::1] keys, const int64_t[::1] counts,
                     int64_t[::1] kept_counts, const uint8_t[::1] values,
-                    uint8_t[::1] kept_values, Py_ssize_t width, int64_t[::1] out_rest):
+                    uint8_t[::1] kept_values, Py_ssize_t width, int64_t[::1] out_rest,
+                    bint compare=False):
     """Count distinct ``keys`` (well-mixed hashes), each ``counts`` times, into the set
     kept across calls (``slots``, ``known``, ``size``: as :func:`fold_known_keys`): a
     known key's count is added to ``kept_counts`` at its index; a new key joins while
     ``size < limit``, its count and its value (the ``width`` bytes of ``values`` at its
     place) kept at index ``size`` of ``kept_counts`` and ``kept_values``; the places of
-    the new keys that found no room are written to ``out_rest``.  Returns ``(size,
-    rests)``.  The GIL is released while counting."""
-    cdef Py_ssize_t n = keys.shape[0], cap = slots.shape[0], i, rests = 0
+    the new keys that found no room are written to ``out_rest``.  ``compare`` (keys
+    that are hashes of the values): a known key's value is checked byte for byte
+    against the one kept for it; one that differs (a hash collision) is counted under
+    the key all the same, and counted in ``collisions``.  Returns ``(size, rests,
+    collisions)``.  The GIL is released while counting."""
+    cdef Py_ssize_t n = keys.shape[0], cap = slots.shape[0], i, rests = 0, collisions = 0
     cdef uint64_t mask, s, k
     cdef int32_t t
     if (width < 1 or values.shape[0] != n * width or counts.shape[0] < n
@@ -318,6 +322,9 @@ def fold_count_into(int32_t[::1] slots, uint64_t[::1] known, Py_ssize_t size,
                 if t:
                     fastetl_fold_prefetch(&known[0] + t - 1)
                     fastetl_fold_prefetch(&kept_counts[0] + t - 1)
+                    if compare:  # (the kept value it is compared with: both its ends)
+                        fastetl_fold_prefetch(&kept_values[0] + (t - 1) * width)
+                        fastetl_fold_prefetch(&kept_values[0] + t * width - 1)
             k = keys[i]
             s = (k ^ (k >> 32)) & mask
             while True:
@@ -327,6 +334,9 @@ def fold_count_into(int32_t[::1] slots, uint64_t[::1] known, Py_ssize_t size,
                 s = (s + 1) & mask
             if t:
                 kept_counts[t - 1] += counts[i]
+                if compare and memcmp(&kept_values[0] + (t - 1) * width,
+                                      &values[0] + i * width, <size_t>width) != 0:
+                    collisions += 1
             elif size < limit:
                 slots[s] = <int32_t>(size + 1)
                 known[size] = k
@@ -336,7 +346,7 @@ def fold_count_into(int32_t[::1] slots, uint64_t[::1] known, Py_ssize_t size,
             else:
                 out_rest[rests] = i
                 rests += 1
-    return size, rests
+    return size, rests, collisions
 
 
 def fold_count_int64(values, Py_ssize_t limit, out_keys, out_counts):
@@ -399,51 +409,68 @@ def fold_count_int64(values, Py_ssize_t limit, out_keys, out_counts):
         PyBuffer_Release(&src)
 
 
-cdef inline void _text_counts(const uint8_t *row, Py_ssize_t size, int64_t *o) noexcept nogil:
-    """The 12 counts of fold_text_classes of one ``size``-byte value into ``o``."""
-    cdef Py_ssize_t j, last = 0
-    cdef int64_t cont = 0, digit = 0, alpha = 0, at = 0, dot = 0, dash = 0, colon = 0
-    cdef int64_t slash = 0, plus = 0, space = 0, paren = 0
-    cdef uint8_t b
-    for j in range(size):
-        b = row[j]
+# each byte's class for _text_counts: the index of the count it adds to (0: none of
+# them; 12: a NUL, in no count but the bytes and characters)
+cdef uint8_t _BYTE_CLASS[256]
+
+
+cdef void _byte_classes() noexcept:
+    cdef int b
+    for b in range(256):
         if b == 0:
-            continue
-        last = j + 1
-        if b >= 0x80:
-            cont += (b & 0xC0) == 0x80
+            _BYTE_CLASS[b] = 12
+        elif b >= 0x80:
+            _BYTE_CLASS[b] = 1 if (b & 0xC0) == 0x80 else 0  # UTF-8 continuation bytes
         elif 48 <= b <= 57:
-            digit += 1
+            _BYTE_CLASS[b] = 2
         elif 97 <= (b | 0x20) <= 122:
-            alpha += 1
+            _BYTE_CLASS[b] = 3
         elif b == 64:
-            at += 1
+            _BYTE_CLASS[b] = 4
         elif b == 46:
-            dot += 1
+            _BYTE_CLASS[b] = 5
         elif b == 45:
-            dash += 1
+            _BYTE_CLASS[b] = 6
         elif b == 58:
-            colon += 1
+            _BYTE_CLASS[b] = 7
         elif b == 47:
-            slash += 1
+            _BYTE_CLASS[b] = 8
         elif b == 43:
-            plus += 1
+            _BYTE_CLASS[b] = 9
         elif b == 32:
-            space += 1
+            _BYTE_CLASS[b] = 10
         elif b == 40:
-            paren += 1
-    o[0] = last
-    o[1] = last - cont
-    o[2] = digit
-    o[3] = alpha
-    o[4] = at
-    o[5] = dot
-    o[6] = dash
-    o[7] = colon
-    o[8] = slash
-    o[9] = plus
-    o[10] = space
-    o[11] = paren
+            _BYTE_CLASS[b] = 11
+        else:
+            _BYTE_CLASS[b] = 0
+
+
+_byte_classes()
+
+
+cdef inline void _text_counts(const uint8_t *row, Py_ssize_t size, int64_t *o) noexcept nogil:
+    """The 12 counts of fold_text_classes of one ``size``-byte value into ``o``: its
+    trailing NULs (padding) skipped first, then one table look-up a byte (the chain of
+    comparisons it replaces mispredicted on mixed letters, digits and separators)."""
+    cdef Py_ssize_t j = 0
+    cdef int64_t c[13]
+    cdef int64_t d[13]  # (every other byte's: a run of one class is two chains, not one)
+    cdef int k
+    while size and row[size - 1] == 0:
+        size -= 1
+    for k in range(13):
+        c[k] = 0
+        d[k] = 0
+    while j + 2 <= size:
+        c[_BYTE_CLASS[row[j]]] += 1
+        d[_BYTE_CLASS[row[j + 1]]] += 1
+        j += 2
+    if j < size:
+        c[_BYTE_CLASS[row[j]]] += 1
+    o[0] = size  # the bytes to the last non-NUL one
+    o[1] = size - c[1] - d[1]  # its characters: the bytes less the continuation bytes
+    for k in range(2, 12):
+        o[k] = c[k] + d[k]
 
 
 def fold_text_classes(data, Py_ssize_t size, out):

@@ -606,8 +606,9 @@ class ColumnState:
             vc = self.values
             assert vc is not None
             d["distinct"] = vc.distinct()
-            d["distinct_exact"] = vc.exact and not self.collided
-            if self.collided:
+            collided = self.collided or vc.collided
+            d["distinct_exact"] = vc.exact and not collided
+            if collided:
                 d["hash_collision"] = True
             if not vc.exact:
                 d["distinct_error"] = round(vc.relative_error, 6)

@@ -713,6 +713,19 @@ def merge_sorted(
     return np.insert(a, at, b[new]), np.insert(ca, at, cb[new]), p
 
 
+def _payload_clash(a: np.ndarray, b: np.ndarray, pa: np.ndarray, pb: np.ndarray) -> bool:
+    """Does a key of sorted unique ``b`` found in sorted unique ``a`` stand for another
+    value (its payload in ``pb`` differs from the one in ``pa``: a hash collision)?"""
+    if not len(a) or not len(b):
+        return False
+    idx = np.minimum(np.searchsorted(a, b), len(a) - 1)
+    found = a[idx] == b
+    if not found.any():
+        return False
+    w = np.promote_types(pa.dtype, pb.dtype)
+    return bool((pa[idx[found]].astype(w) != pb[found].astype(w)).any())
+
+
 class ValueCounts:
     """Counts per value: exact while at most ``exact_limit`` distinct values (then the
     distinct count is exact too), else the ``capacity`` heaviest values, each at most
@@ -747,6 +760,9 @@ class ValueCounts:
         self._tc = np.zeros(0, np.int64)
         self._tv: np.ndarray | None = None
         self._hashed = False  # keys are hashes of the payload (text), not values
+        # two values of different runs shared a hash (counted as one: distinct and top
+        # are then not exact); a run's own values are checked by count_values
+        self.collided = False
         self._dirty = False  # keys/counts/payload not yet made from the table
         # sort the runs added (the state they will be merged into is a summary: sorted
         # here, on a folding thread, not on the merging one)
@@ -852,11 +868,12 @@ class ValueCounts:
         vb = np.ascontiguousarray(v, dtype=self._tv.dtype)
         width = vb.dtype.itemsize
         out_rest = np.empty(len(h), np.int64)
-        t.n, rests = _core.fold_count_into(
+        t.n, rests, clashes = _core.fold_count_into(
             t.slots, t.keys, n0, limit, np.ascontiguousarray(h, np.uint64),
             np.ascontiguousarray(c, np.int64), self._tc, vb.view(np.uint8).reshape(-1),
-            self._tv.view(np.uint8).reshape(-1), width, out_rest,
+            self._tv.view(np.uint8).reshape(-1), width, out_rest, self._hashed,
         )  # fmt: skip
+        self.collided |= clashes > 0
         rest = out_rest[:rests]
         self._dirty = True
         if len(rest):  # past the bound: the set becomes the summary
@@ -902,6 +919,8 @@ class ValueCounts:
         if self.sink is not None:
             self.sink(keys, counts)
         if self.keys is not None:
+            if payload is not None and self.payload is not None:
+                self.collided |= _payload_clash(self.keys, keys, self.payload, payload)
             keys, counts, payload = merge_sorted(
                 self.keys, self.counts, keys, counts, self.payload, payload
             )
@@ -961,6 +980,7 @@ class ValueCounts:
         self.error += cut
 
     def merge(self, other: ValueCounts) -> None:
+        self.collided |= other.collided
         if self.hll is None and other.hll is None:  # both exact: other's runs join ours
             self.n += other.n
             if other._table is not None or (other._runs and len(other._runs[0]) == 4):
