@@ -531,10 +531,10 @@ def _committed_by(dst: Path, run_id: str) -> bool:
 
 def committed_since(dst: str | os.PathLike[str], started: str) -> bool:
     """Whether a run that started at ``started`` (:func:`lineage.now`) or later
-    committed the output set at ``dst`` (its sidecar's last lineage entry): for a
-    caller of :func:`convert` interrupted as it returned, outside convert's own
-    handler, to tell a commit made from none.  Any entry of its lineage chain counts:
-    another writer may have appended its own since."""
+    committed the output set at ``dst`` (an entry of its lineage chain: not only the
+    last, another writer may have appended its own since): for a caller of
+    :func:`convert` interrupted as it returned, outside convert's own handler, to tell
+    a commit made from none."""
     return any(str(e.get("started", "")) >= started for e in _runs(Path(dst)))
 
 
