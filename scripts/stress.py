@@ -262,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     if args.dir is not None and not os.path.isdir(args.dir):
-        p.error(f"--dir {args.dir}: no such folder")
+        why = "not a folder" if os.path.exists(args.dir) else "no such folder"
+        p.error(f"--dir {args.dir}: {why}")
     with tempfile.TemporaryDirectory(dir=args.dir) as d:
         s = Stress(Path(d), seed, args.concurrency)
         t0 = time.monotonic()

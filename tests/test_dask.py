@@ -810,3 +810,62 @@ def test_an_inferred_text_column_and_a_late_long_value_equal_a_local_run(client,
     _same_as_local(tmp_path / "ds", local)
     assert list(fastetl.open(tmp_path / "ds")["name"]) == [r[2] for r in rows]
     assert _part_values(tmp_path / "ds", "comment") == [r[1] for r in rows]
+
+
+def test_an_interrupt_after_the_dataset_commit_says_complete(client, tmp_path):
+    """Ctrl-C after the dataset was committed (as its COMPLETE event is written): the
+    run raises ``Interrupted`` saying the output holds all of it (it raised a plain
+    KeyboardInterrupt), and its events end with COMPLETE, as an uninterrupted run's."""
+    from reference import interrupt_at
+    from test_lineage import _start_then
+
+    src = tmp_path / "in.csv"
+    src.write_bytes(_csv(_rows(900, 41)))
+    out, ev_path = tmp_path / "ds", tmp_path / "ev.jsonl"
+    with interrupt_at(fdask._convert, "_completed_event(") as raised:
+        with pytest.raises(KeyboardInterrupt) as e:
+            fdask.convert(src, out, SCHEMA, client=client, partition_size="16KB",
+                          openlineage=ev_path)  # fmt: skip
+    assert raised and type(e.value) is fastetl.Interrupted and e.value.committed
+    assert str(e.value) == "interrupted after the conversion was complete: the output holds all of it"
+    records = _dataset_records(out)
+    assert records.tobytes() == _local(src, tmp_path).tobytes()
+    ev = _start_then(ev_path, "COMPLETE")
+    stats = ev["outputs"][0]["outputFacets"]["outputStatistics"]
+    assert (stats["rowCount"], stats["size"]) == (900, records.nbytes)
+    doc = json.loads((out / "dataset.json").read_text())
+    assert ev["eventTime"] == doc["lineage"][0]["ended"]
+    assert doc["lineage"][0]["run_id"] == ev["run"]["runId"]
+
+
+@pytest.mark.parametrize(
+    "where, marker",
+    [("_start_event", None),  # as the START event was written
+     ("_commit", "os.replace(tmp, out)")],  # between the two renames of the commit
+)  # fmt: skip
+def test_an_interrupt_before_the_dataset_commit_leaves_it_as_it_was(
+    client, tmp_path, where, marker
+):
+    """Ctrl-C before the dataset's commit, as START is written or after the old dataset
+    was moved aside: ``Interrupted`` ("not changed", it was a plain KeyboardInterrupt),
+    the old dataset in place (it was gone until the next run), START then ABORT."""
+    from reference import interrupt_at
+    from test_lineage import _start_then
+
+    src = tmp_path / "in.csv"
+    src.write_bytes(_csv(_rows(300, 42)))
+    out, ev_path = tmp_path / "ds", tmp_path / "ev.jsonl"
+    fdask.convert(src, out, SCHEMA, client=client)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    src.write_bytes(_csv(_rows(500, 43)))
+    func = getattr(fdask, where)
+    with interrupt_at(func, marker) as raised:
+        with pytest.raises(KeyboardInterrupt) as e:
+            fdask.convert(src, out, SCHEMA, client=client, openlineage=ev_path)
+    assert raised and type(e.value) is fastetl.Interrupted and not e.value.committed
+    assert str(e.value) == "interrupted; the output was not changed"
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name != ".ds.fastetl-lock")
+    assert left == ["ds", "ev.jsonl", "in.csv"]  # (nothing of the interrupted run)
+    ev = _start_then(ev_path, "ABORT")
+    assert ev["run"]["facets"]["errorMessage"]["message"] == str(e.value)

@@ -782,3 +782,157 @@ def test_an_interrupted_run_ends_its_events_by_whether_its_commit_landed(
     ]
     stats = o["outputFacets"]["outputStatistics"]
     assert (stats["rowCount"], stats["size"]) == (rows, size) and rows == 3
+
+
+@pytest.mark.parametrize(
+    "suffix, where, marker, nth, noted",  # noted=False: as if interrupted before the note
+    [(".npy", "api:_convert_locked", "committed = True", 2, True),  # just after the renames
+     (".npy", "api:_convert_locked", "committed = True", 2, False),
+     (".npy", "api:_convert_locked", None, 1, True),  # as it returns, the lock still held
+     (".npy", "api:_convert_locked", None, 1, False),
+     # (a one-pass file the other writer replaced keeps no trace of the run: the note decides)
+     (".parquet", "export._files:atomic_output.__wrapped__", "outset.fsync_dir(folder)", 1,
+      True)],
+)  # fmt: skip
+def test_a_run_interrupted_after_its_commit_completes_though_another_commits_after_it(
+    tmp_path, monkeypatch, suffix, where, marker, nth, noted
+):
+    """Ctrl-C after the commit, and another writer (waiting for the lock) commits as the
+    lock is let go, before the interrupt is handled: the run's events still end with
+    COMPLETE, saying the run's own rows (it ended START, ABORT "not changed", the
+    output's last lineage entry being the other run's).  ``noted=False``: the run did
+    not note its commit (an interrupt just before the note), the files decide: its
+    entry anywhere in the output's lineage chain (an .npy's; a one-pass file replaced
+    by the other writer holds no trace of it, so only the note can tell there)."""
+    import importlib
+    import operator
+
+    from reference import interrupt_at
+
+    from fastetl import api, outset
+
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+    module, name = where.split(":")
+    func = operator.attrgetter(name)(importlib.import_module(f"fastetl.{module}"))
+    src, other = tmp_path / "in.csv", tmp_path / "other.csv"
+    src.write_text("id,name,price,kind\n1,a,2.5,k\n2,b,3,j\n3,c,4.25,k\n")
+    other.write_text("id,name,price,kind\n7,g,1.5,k\n")
+    out, ev_path = tmp_path / f"o{suffix}", tmp_path / "events.jsonl"
+    npy = suffix == ".npy"
+    if npy:
+        fastetl.convert(other, out, SCHEMA)  # an earlier output: this run appends to it
+    release = outset.OutputLock.release
+    seconds: list[bool] = []
+
+    def release_then_another_writer(self):
+        release(self)
+        if not seconds and raised:  # (once, after the interrupted run's commit)
+            seconds.append(True)
+            fastetl.convert(other, out, SCHEMA, append=npy)
+
+    monkeypatch.setattr(outset.OutputLock, "release", release_then_another_writer)
+    if not noted:
+        monkeypatch.setattr(api._RunFacts, "land", lambda self, *a: None)
+        monkeypatch.setattr(api, "_committed_by", _committed_by_checked(api))
+    with interrupt_at(func, marker, nth) as raised:
+        with pytest.raises(fastetl.Interrupted) as e:
+            fastetl.convert(src, out, SCHEMA, append=npy, openlineage=ev_path)
+    assert raised and seconds and e.value.committed
+    assert str(e.value) == "interrupted after the conversion was complete: the output holds all of it"
+    ev = _start_then(ev_path, "COMPLETE")
+    run_id = ev["run"]["runId"]
+    stats = ev["outputs"][0]["outputFacets"]["outputStatistics"]
+    assert stats["rowCount"] == 3
+    if npy:  # the chain: the earlier output, this run, the other writer's
+        chain = _meta(out)["lineage"]
+        assert [e["run_id"] for e in chain][1] == run_id and len(chain) == 3
+        assert ev["eventTime"] == chain[1]["ended"]
+        assert stats["size"] == 3 * np.load(out).dtype.itemsize
+        assert np.load(out)["id"].tolist() == [7, 1, 2, 3, 7]
+    else:
+        from fastetl.export.onepass import stored_meta
+
+        assert [e["run_id"] for e in stored_meta(out)["lineage"]] != [run_id]
+
+
+def _committed_by_checked(api):
+    """``api._committed_by`` asserting that the files (the note being off) say the run
+    committed: its entry is found in the output's lineage chain."""
+    real = api._committed_by
+
+    def committed_by(dst, run_id):
+        found = real(dst, run_id)
+        assert found, "the run's entry is in the output's lineage chain"
+        return found
+
+    return committed_by
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".parquet"])
+@pytest.mark.parametrize("marker", ["_ol.write_events(", None])  # before / after it is written
+def test_an_interrupt_as_the_start_event_is_written_is_interrupted(tmp_path, suffix, marker):
+    """Ctrl-C as the START event is written (before the conversion began): ``Interrupted``
+    with its one-line message ("not changed": it was a plain KeyboardInterrupt), the
+    output as it was, and the events file holds START then ABORT (it had START only,
+    or nothing)."""
+    from reference import interrupt_at
+
+    from fastetl import api
+
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+    src = tmp_path / "in.csv"
+    src.write_text("id,name,price,kind\n1,a,2.5,k\n")
+    out, ev_path = tmp_path / f"o{suffix}", tmp_path / "events.jsonl"
+    fastetl.convert(src, out, SCHEMA)
+    before = out.read_bytes()
+    with interrupt_at(api._start_event, marker) as raised:
+        with pytest.raises(KeyboardInterrupt) as e:
+            fastetl.convert(src, out, SCHEMA, openlineage=ev_path)
+    assert raised and type(e.value) is fastetl.Interrupted and not e.value.committed
+    assert str(e.value) == "interrupted; the output was not changed"
+    assert out.read_bytes() == before
+    ev = _start_then(ev_path, "ABORT")  # (the run's START, written or about to be)
+    assert ev["run"]["facets"]["errorMessage"]["message"] == str(e.value)
+
+
+@pytest.mark.parametrize("error", ["ArrowMemoryError", "ArrowCancelled", "ArrowException"])
+def test_a_pyarrow_error_reading_the_output_back_leaves_the_interrupt_said(
+    tmp_path, monkeypatch, error
+):
+    """An interrupt handled while the output (a Parquet file) cannot be read back,
+    pyarrow refusing it with any of its errors (those that are not also ValueError or
+    OSError too): ``Interrupted`` is raised ("not changed"), not pyarrow's error; and an
+    error of ours (a bug) while reading back is not hidden."""
+    pa = pytest.importorskip("pyarrow")
+    from reference import interrupt_at
+
+    from fastetl import api
+    from fastetl.export import onepass
+
+    src = tmp_path / "in.csv"
+    src.write_text("id,name,price,kind\n1,a,2.5,k\n")
+    out, ev_path = tmp_path / "o.parquet", tmp_path / "events.jsonl"
+    fastetl.convert(src, out, SCHEMA)
+    before = out.read_bytes()
+
+    def refuse(path):
+        raise getattr(pa, error)("refused")
+
+    monkeypatch.setattr(onepass, "stored_meta", refuse)
+    with interrupt_at(api._resolve, None) as raised:  # before the commit
+        with pytest.raises(KeyboardInterrupt) as e:
+            fastetl.convert(src, out, SCHEMA, openlineage=ev_path)
+    assert raised and type(e.value) is fastetl.Interrupted and not e.value.committed
+    assert str(e.value) == "interrupted; the output was not changed"
+    assert out.read_bytes() == before
+    _start_then(ev_path, "ABORT")
+    assert not api._committed_by(out, "any") and not api.committed_since(out, "")
+
+    def bug(path):
+        raise AttributeError("a bug of ours")
+
+    monkeypatch.setattr(onepass, "stored_meta", bug)
+    with pytest.raises(AttributeError, match="a bug of ours"):
+        api._committed_by(out, "any")

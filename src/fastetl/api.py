@@ -435,8 +435,8 @@ def convert(
                 f"a conversion to {fmt} takes neither append, resume nor on_error='reject' "
                 "(convert to .npy, then fastetl.export)"
             )
-        _start_event(facts, src, dst_path)
-        try:
+        try:  # (the START event inside: an interrupt as it is written is Interrupted too)
+            _start_event(facts, src, dst_path)
             with sigterm_as_interrupt():
                 return _convert_streamed(
                     src, dst_path, schema, fmt, block_size=block_size, workers=workers,
@@ -456,8 +456,8 @@ def convert(
     folder = dst_path.parent if str(dst_path.parent) else Path(".")
     if not folder.is_dir():
         raise OutputError(f"cannot write {dst}: folder {folder} does not exist")
-    _start_event(facts, src, dst_path)
-    try:
+    try:  # (the START event inside: an interrupt as it is written is Interrupted too)
+        _start_event(facts, src, dst_path)
         with sigterm_as_interrupt(), outset.OutputLock(dst_path).acquire(wait):
             return _convert_locked(
                 src,
@@ -489,13 +489,14 @@ def convert(
 def _interrupted(
     e: KeyboardInterrupt, facts: _RunFacts, src: Any, dst: Path, resume: bool
 ) -> Interrupted:
-    """What the interrupt ``e`` of a conversion into ``dst`` says (``Interrupted``, the
-    files deciding whether the run's commit landed), its run's end event written."""
+    """What the interrupt ``e`` of a conversion (or a Dask dataset's) into ``dst`` says
+    (``Interrupted``: whether the run's commit landed, as the run noted it holding the
+    output's lock, else as the files say), its run's end event written."""
     if isinstance(e, Interrupted):  # (its run decided what it says, by the files)
         said = e
     else:
         terminated = isinstance(e, Terminated) or bool(getattr(e, "terminated", False))
-        if _committed_by(dst, facts.run_id):
+        if facts.landed is not None or _committed_by(dst, facts.run_id):
             # after this run's commit (e.g. as a checkpoint's thread or the lock was let
             # go): the output holds the run, whatever this interrupt stopped
             said = Interrupted(None, terminated, committed=True)
@@ -521,26 +522,47 @@ def _terminated(e: BaseException) -> bool:
 
 
 def _committed_by(dst: Path, run_id: str) -> bool:
-    """Whether the output set at ``dst`` is the one run ``run_id`` committed: its
-    sidecar's last lineage entry names the run (the files decide, not a note)."""
-    return _last_run(dst).get("run_id") == run_id
+    """Whether run ``run_id`` committed the output set at ``dst``, as its files say (for
+    an interrupt that came before the run noted it, :attr:`_RunFacts.landed`): an entry
+    of its lineage chain names the run -- any entry, not only the last: another writer
+    waiting for the lock may have appended its own since."""
+    return any(e.get("run_id") == run_id for e in _runs(dst))
 
 
 def committed_since(dst: str | os.PathLike[str], started: str) -> bool:
     """Whether a run that started at ``started`` (:func:`lineage.now`) or later
-    committed the output set at ``dst`` (its sidecar's last lineage entry): for a
-    caller of :func:`convert` interrupted as it returned, outside convert's own
-    handler, to tell a commit made from none."""
-    return str(_last_run(Path(dst)).get("started", "")) >= started
+    committed the output set at ``dst`` (an entry of its lineage chain: not only the
+    last, another writer may have appended its own since): for a caller of
+    :func:`convert` interrupted as it returned, outside convert's own handler, to tell
+    a commit made from none."""
+    return any(str(e.get("started", "")) >= started for e in _runs(Path(dst)))
 
 
-def _last_run(dst: Path) -> dict[str, Any]:
-    """The last lineage entry of the output ``dst`` ({} when there is none)."""
+def _runs(dst: Path) -> list[dict[str, Any]]:
+    """The lineage entries of the output ``dst`` ([] when it has none, or cannot be read)."""
     try:
-        entry = _stored(dst)["lineage"][-1]
-        return entry if isinstance(entry, dict) else {}
-    except (OSError, ValueError, KeyError, IndexError, TypeError, ImportError):
-        return {}
+        chain = _stored(dst)["lineage"]
+        return [e for e in chain if isinstance(e, dict)] if isinstance(chain, list) else []
+    except _read_back_errors():
+        return []
+
+
+def _read_back_errors() -> tuple[type[BaseException], ...]:
+    """What reading an output's runs back (:func:`_stored`) raises for an output it cannot
+    read as one of fastetl's: missing or a folder (OSError), damaged or not fastetl's
+    (ValueError, KeyError, IndexError, TypeError; RecursionError: JSON nested too deep),
+    too big for memory (MemoryError), no pyarrow (ImportError), or any refusal of pyarrow
+    (``pyarrow.ArrowException``, whichever subclass: ArrowMemoryError, ArrowCancelled...).
+    This is read while an interrupt is handled: such an error must not replace the
+    ``Interrupted`` (the run says what it knows without the read).  Not ``Exception``:
+    a bug of ours (NameError, AttributeError, AssertionError...) stays loud."""
+    errors: tuple[type[BaseException], ...] = (
+        OSError, ValueError, KeyError, IndexError, TypeError, RecursionError, MemoryError,
+        ImportError,
+    )  # fmt: skip
+    pa = sys.modules.get("pyarrow")  # (read back through pyarrow only if it was imported)
+    arrow = getattr(pa, "ArrowException", None)
+    return errors + (arrow,) if isinstance(arrow, type) else errors
 
 
 def _stored(dst: Path) -> dict[str, Any]:
@@ -584,17 +606,12 @@ def _start_event(facts: _RunFacts, src: Any, dst: Path) -> None:
         _ol.write_events(facts.openlineage, [facts.start])
 
 
-def _completed_event(
-    facts: _RunFacts,
-    entry: dict[str, Any],
-    dst: Path,
-    schema: dict[str, Any],
-    rows: int,
-    size: int,
-) -> None:
-    """Write START and then COMPLETE (the events file holds the run's events)."""
-    if facts.openlineage is None or facts.start is None:
+def _completed_event(facts: _RunFacts, dst: Path) -> None:
+    """Write START and then COMPLETE of the run's commit into ``dst`` as the run noted it
+    (:meth:`_RunFacts.land`; the events file holds the run's events)."""
+    if facts.openlineage is None or facts.start is None or facts.landed is None:
         return
+    entry, schema, rows, size = facts.landed
     event = _ol.run_event(
         event_type="COMPLETE",
         event_time=entry["ended"],
@@ -613,35 +630,39 @@ def _completed_event(
 def _failed_event(facts: _RunFacts, src: Any, dst: Path, error: BaseException) -> None:
     """Write START and then FAIL (ABORT when interrupted) of a conversion that started;
     COMPLETE when an interrupt came after the run's commit (``Interrupted.committed``):
-    the output holds the run, its event is read back from it."""
+    the output holds the run, its event as the run noted it at its commit, else as it
+    is read back from the output."""
     if facts.openlineage is None or facts.start is None:
         return
     with contextlib.suppress(OSError):  # (the conversion's error is the one to raise)
-        if getattr(error, "committed", False) and _committed_event(facts, dst):
-            return
+        if getattr(error, "committed", False):
+            facts.landed = facts.landed or _read_back(facts, dst)
+            if facts.landed is not None:
+                _completed_event(facts, dst)
+                return
         event = _ol.failed_event(facts.run_id, lineage.now(), src, str(dst), error, facts.host)
         _ol.write_events(facts.openlineage, [facts.start, event])
 
 
-def _committed_event(facts: _RunFacts, dst: Path) -> bool:
-    """Write START and then COMPLETE of the run's commit into ``dst`` as its files hold
-    it (what an uninterrupted run writes); False when they do not hold the run."""
+def _read_back(
+    facts: _RunFacts, dst: Path
+) -> tuple[dict[str, Any], dict[str, Any], int, int] | None:
+    """The run's commit into ``dst`` (as :attr:`_RunFacts.landed`) as its files hold it
+    (what an uninterrupted run's COMPLETE says), for an interrupt that came before the
+    run noted it; None when they do not hold the run."""
     from .export.onepass import streamed_format
 
     try:
         stored = _stored(dst)
-        entry = stored["lineage"][-1]
-        if entry["run_id"] != facts.run_id:
-            return False
+        entry = next(e for e in reversed(stored["lineage"]) if e["run_id"] == facts.run_id)
         rows = int(entry["rows_written"])
         if streamed_format(dst) is None:  # (the records' bytes; a one-pass file's: the file's)
             size = rows * Schema.from_dict(stored["schema"]).dtype().itemsize
         else:
             size = dst.stat().st_size
-    except (OSError, ValueError, KeyError, IndexError, TypeError, ImportError):
-        return False  # (not readable as the run's: the interrupt's ABORT is written)
-    _completed_event(facts, entry, dst, stored["schema"], rows, size)
-    return True
+    except (StopIteration, *_read_back_errors()):
+        return None  # (not readable as the run's: the interrupt's ABORT is written)
+    return entry, stored["schema"], rows, size
 
 
 @dataclass
@@ -655,6 +676,15 @@ class _RunFacts:
     options: dict[str, Any]
     openlineage: Any = None
     start: dict[str, Any] | None = None  # the OpenLineage START event written
+    # the run's commit landed: (lineage entry, schema, rows, size) of its COMPLETE event
+    landed: tuple[dict[str, Any], dict[str, Any], int, int] | None = None
+
+    def land(self, entry: dict[str, Any], schema: dict[str, Any], rows: int, size: int) -> None:
+        """Note that the run's commit landed, and what its COMPLETE event says; right
+        after the commit, the output's lock still held: an interrupt's handler, run after
+        the lock is let go, decides by this, not by reading the output back (another
+        writer, waiting for the lock, may have committed in between)."""
+        self.landed = (entry, schema, rows, size)
 
 
 _NOT_OPTIONS = ("src", "dst", "schema", "progress", "wait", "openlineage", "hash", "host")
@@ -781,6 +811,12 @@ def _convert_locked(
             committed = False
             finishing = False  # (the records file is being finished: no resume from it)
             renames: list[tuple[Path, Path]] | None = None
+
+            def land() -> None:  # (right after the commit, holding the lock: see _RunFacts)
+                if facts is not None and entry is not None:
+                    size = result.rows * writer.itemsize  # type: ignore[union-attr]
+                    facts.land(entry, meta["schema"], result.rows, size)
+
             try:  # (the writer is made inside: an interrupt just after it must abort it too)
                 writer = NpyWriter(
                     dst_path,
@@ -840,6 +876,7 @@ def _convert_locked(
                     committed = True
                     raise
                 committed = True
+                land()
                 remove_checkpoint(dst_path)
             except KeyboardInterrupt as e:
                 terminated = _terminated(e)
@@ -847,6 +884,7 @@ def _convert_locked(
                 # set: the files decide, as for a checkpoint)
                 committed = committed or outset.renamed(renames)
                 if committed:  # the interrupt came after the commit point: the run is whole
+                    land()
                     remove_checkpoint(dst_path)
                     raise Interrupted(None, terminated, committed=True) from None
                 kept = (ckpt.kept() if ckpt is not None else None) or mark
@@ -869,11 +907,8 @@ def _convert_locked(
             finally:
                 if ckpt is not None:
                     ckpt.close()
-            if facts is not None and entry is not None:
-                _completed_event(
-                    facts, entry, dst_path, meta["schema"], result.rows,
-                    result.rows * writer.itemsize,
-                )  # fmt: skip
+            if facts is not None:
+                _completed_event(facts, dst_path)
         return ConvertReport(
             rows=result.rows,
             bytes_in=result.bytes_in,
@@ -968,7 +1003,11 @@ def _convert_streamed(
                     watcher.check()  # a column to widen: this pass is not kept
                 entry = _entry(facts, source, source.content_hash(), sch, result, on_error, dst)
                 writer.finish(result.categories, [entry])
-        _completed_event(facts, entry, dst, sch.to_dict(), result.rows, dst.stat().st_size)
+                # (noted as the file is renamed into place, holding its lock: see _RunFacts)
+                writer.on_commit = lambda: facts.land(
+                    entry, sch.to_dict(), result.rows, dst.stat().st_size
+                )
+        _completed_event(facts, dst)
         return ConvertReport(
             rows=result.rows,
             bytes_in=result.bytes_in,

@@ -71,6 +71,7 @@ from .api import (
     _counts,
     _decoding,
     _failed_event,
+    _interrupted,
     _RunFacts,
     _start_event,
     inference_error,
@@ -706,10 +707,15 @@ def convert(
     if widen is not None:
         options["widen"] = widen
     run = _RunFacts(lineage.new_run_id(), lineage.now(), hash, host, options, openlineage)
-    _start_event(run, paths, out)
-    try:
+    try:  # (the START event inside: an interrupt as it is written is Interrupted too)
+        _start_event(run, paths, out)
         return _convert(paths, out, schema, client, psize, on_error, infer_rows, widen, wait,
                         run)
+    except KeyboardInterrupt as e:  # Interrupted, saying whether the dataset is the run's
+        said = _interrupted(e, run, paths, out, resume=False)
+        if said is e:
+            raise
+        raise said from None
     except BaseException as e:
         _failed_event(run, paths, out, e)
         raise
@@ -755,10 +761,7 @@ def _convert(
         finally:
             if own is not None:
                 own.close()
-    if doc["lineage"]:
-        itemsize = Schema.from_dict(doc["schema"]).dtype().itemsize
-        _completed_event(run, doc["lineage"][0], out, doc["schema"], doc["rows"],
-                         doc["rows"] * itemsize)
+    _completed_event(run, out)
     return report
 
 
@@ -866,6 +869,13 @@ def _convert_locked(
     run_id = outset.new_run_id()
     tmp = _temp_dir(out, run_id)
     tmp.mkdir()
+    doc: dict[str, Any] = {}
+
+    def land() -> None:  # (right after the commit, holding the lock: see api._RunFacts)
+        if doc.get("lineage"):
+            itemsize = Schema.from_dict(doc["schema"]).dtype().itemsize
+            run.land(doc["lineage"][0], doc["schema"], doc["rows"], doc["rows"] * itemsize)
+
     try:
         files = []
         for p in paths:
@@ -897,7 +907,10 @@ def _convert_locked(
             os.fsync(fh.fileno())
         outset.fsync_dir(tmp)
         _commit(tmp, out, run_id)
+        land()
     except BaseException:
+        if out.is_dir() and not tmp.exists():  # (renamed into place: committed)
+            land()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     report = DatasetReport(
@@ -962,7 +975,12 @@ def _commit(tmp: Path, out: Path, run_id: str) -> None:
     _check_replaceable(out)  # (again: the folder may have changed since the run began)
     if out.exists():
         os.replace(out, old)
-    os.replace(tmp, out)
+    try:
+        os.replace(tmp, out)
+    except BaseException:  # (an interrupt before the rename: the old dataset back)
+        if tmp.exists() and old.exists() and not out.exists():
+            os.replace(old, out)
+        raise
     outset.fsync_dir(out.parent)
     if old.exists():
         shutil.rmtree(old, ignore_errors=True)

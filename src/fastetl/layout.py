@@ -89,8 +89,9 @@ def learned_categories(binding: Binding) -> list[tuple[int, Column]]:
 
 def field_specs(binding: Binding) -> tuple[list[dict[str, Any] | None], list[dict[str, Any]]]:
     """The per-field spec list and the flag-bit list the core's Parser takes (fresh
-    lists and dicts: the caller may change them).  Worked out once per binding (it is
-    frozen, and a schema keeps its bindings: see :meth:`Schema.bind`)."""
+    lists and dicts: the caller may change them).  Worked out once per schema and header:
+    kept in the binding's ``worked_out``, which the schema keeps for that header and
+    gives to each binding it makes for it (not the binding itself: see :meth:`Schema.bind`)."""
     kept = binding.worked_out.get("specs")
     if kept is None:
         kept = _field_specs(binding)

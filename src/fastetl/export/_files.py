@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
@@ -16,10 +16,12 @@ from ..errors import OutputError
 
 
 @contextlib.contextmanager
-def atomic_output(dest: Path) -> Iterator[Path]:
+def atomic_output(dest: Path, renamed: Callable[[], None] | None = None) -> Iterator[Path]:
     """Yields the temporary path to write (empty, created exclusively); on a clean
     exit it is synced and renamed to ``dest``; on any error it is removed and ``dest``
-    is left as it was.  One writer per ``dest`` at a time (its lock)."""
+    is left as it was.  One writer per ``dest`` at a time (its lock).  ``renamed()``,
+    if given, is called once the rename has happened, the lock still held (also when
+    an interrupt came just after the rename, before the interrupt goes on)."""
     if dest.is_dir():
         raise OutputError(f"{dest} is a directory; give the path of the file to write")
     folder = dest.parent if str(dest.parent) else Path(".")
@@ -34,10 +36,14 @@ def atomic_output(dest: Path) -> Iterator[Path]:
             os.close(fd)
             fd = -1
             os.replace(tmp, dest)
+            if renamed is not None:
+                renamed()
             outset.fsync_dir(folder)
         except BaseException:
             if fd >= 0:
                 os.close(fd)
+            elif renamed is not None and not os.path.lexists(tmp):  # (it was renamed)
+                renamed()
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise

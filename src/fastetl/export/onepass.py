@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -90,10 +91,13 @@ class FormatWriter:
             c.type == "category" and c.values is None for c in schema.columns
         )
         self._spool: Path | None = None
+        # called as the file is renamed into place (its lock still held): the run notes
+        # that its commit landed
+        self.on_commit: Callable[[], None] | None = None
 
     # -- the file --------------------------------------------------------------------
     def __enter__(self) -> FormatWriter:
-        self._tmp = self._stack.enter_context(atomic_output(self.dst))
+        self._tmp = self._stack.enter_context(atomic_output(self.dst, self._renamed))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -102,6 +106,10 @@ class FormatWriter:
                 self._writer.close()
         finally:
             self._stack.__exit__(*exc)  # renames the file when no error came
+
+    def _renamed(self) -> None:
+        if self.on_commit is not None:
+            self.on_commit()
 
     def finish(self, categories: dict[str, list[str]], lineage: list[dict[str, Any]]) -> None:
         """Write what is held, with the final dictionaries, and the lineage entries
