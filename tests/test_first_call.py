@@ -94,3 +94,45 @@ def test_corrupt_compressed_input_is_one_line_in_a_fresh_process(tmp_path, kind)
     got = _child(FAIL, str(path))
     assert got["type"] == "InputError"
     assert "\n" not in got["message"] and "cut." in got["message"]
+
+
+# -- a warm call skips the checks of options that were not given; given ones are checked ----
+
+
+@pytest.mark.parametrize(
+    ("kw", "words"),
+    [
+        ({"decimal": "x"}, "decimal must be one of"),
+        ({"thousands": ".", "decimal": "."}, "they must differ"),
+        ({"true_values": ["sim"], "false_values": ["sim"]}, "sim"),
+        ({"escape": "ab"}, "escape must be one ASCII character"),
+        ({"ragged": "zz"}, "ragged must be"),
+        ({"quote": "ab"}, "quote must be one ASCII character"),
+        ({"comment": ","}, "comment and delimiter must differ"),
+        ({"comment": ";", "delimiter": ";"}, "comment and delimiter must differ"),
+    ],
+)
+def test_options_given_are_still_checked(tmp_path, kw, words):
+    import fastetl
+
+    path = tmp_path / "d.csv"
+    path.write_bytes(DATA)
+    import inspect
+
+    calls = [fastetl.infer_schema]
+    if set(kw) <= set(inspect.signature(fastetl.read_csv).parameters):
+        calls.append(fastetl.read_csv)
+    for call in calls:
+        with pytest.raises(fastetl.SchemaError) as info:
+            call(str(path), **kw)
+        assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_no_option_given_infers_the_default_spelling(tmp_path):
+    import fastetl
+
+    path = tmp_path / "d.csv"
+    path.write_bytes(DATA)
+    d = fastetl.infer_schema(str(path)).dialect
+    assert (d.decimal, d.thousands, d.true_values, d.false_values) == (".", None, (), ())
+    assert [c.type for c in fastetl.infer_schema(str(path)).columns] == ["int8", "str", "float64"]
