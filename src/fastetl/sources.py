@@ -49,11 +49,13 @@ _MAGIC_BYTES = 8  # bytes of the head that tell compressed data from text
 # what a decompressor raises on corrupt data (the decompressors' own errors are added
 # when one is first used: _add_read_errors)
 _READ_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError)
+_READ_ERRORS_LOCK = threading.Lock()  # (two first opens on two threads: neither add is lost)
 
 
 def _add_read_errors(*errors: type[BaseException]) -> None:
     global _READ_ERRORS
-    _READ_ERRORS = (*_READ_ERRORS, *(e for e in errors if e not in _READ_ERRORS))
+    with _READ_ERRORS_LOCK:
+        _READ_ERRORS = (*_READ_ERRORS, *(e for e in errors if e not in _READ_ERRORS))
 
 
 FINGERPRINT_BYTES = 64 << 10  # bytes hashed to recognise an input when resuming
