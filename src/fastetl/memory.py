@@ -17,7 +17,6 @@ refused), :func:`reserve` returns None and the caller grows an ordinary array.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import mmap
 import platform
 import sys
@@ -50,7 +49,9 @@ def _madvise() -> Any:
     if not _LINUX:
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # the process's own symbols, libc's among them (glibc, musl): no library search
+        # (ctypes.util costs ~4 ms to import and find_library runs ldconfig)
+        libc = ctypes.CDLL(None, use_errno=True)
         fn = libc.madvise
     except (OSError, AttributeError):  # pragma: no cover - every Linux libc has it
         return None

@@ -17,7 +17,6 @@ from __future__ import annotations
 import mmap
 import os
 import re
-import tempfile
 import threading
 import weakref
 from collections import deque
@@ -1387,6 +1386,8 @@ class _LongRow:
                 yield buf[i:cut]
             if cut < stop:
                 if spill is None:
+                    import tempfile  # (here: importing it costs every read ~1 ms)
+
                     # (closed once read back, or with the last reference to it)
                     spill = tempfile.TemporaryFile()  # noqa: SIM115
                 spill.write(buf[cut:stop])

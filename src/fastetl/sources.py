@@ -14,47 +14,48 @@ an :class:`InputError`; one that grows is read to its size at open (see
 
 from __future__ import annotations
 
-import bz2
 import codecs
-import gzip
 import hashlib
+import importlib
 import io
-import lzma
 import os
 import queue
-import shutil
 import stat
 import sys
-import tempfile
 import threading
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import FastETLError, shown
+
+if TYPE_CHECKING:
+    import zipfile
 
 BOM_UTF8 = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
-# magic bytes -> opener
+# magic bytes -> compression, and the module whose open() reads it.  The decompressors
+# (and tempfile, shutil) are imported where they are used: a plain file's first read does
+# not pay the ~3 ms of importing them.
 _COMPRESSED = (
-    (b"\x1f\x8b", "gzip", gzip.open),
-    (b"BZh", "bzip2", bz2.open),
-    (b"\xfd7zXZ\x00", "xz", lzma.open),
+    (b"\x1f\x8b", "gzip", "gzip"),
+    (b"BZh", "bzip2", "bz2"),
+    (b"\xfd7zXZ\x00", "xz", "lzma"),
 )
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header; an empty archive
 _MAGIC_BYTES = 8  # bytes of the head that tell compressed data from text
-# what a decompressor raises on corrupt data (zstandard's error is added when it is used)
-_READ_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    EOFError,
-    lzma.LZMAError,
-    zlib.error,
-    zipfile.BadZipFile,
-)
+# what a decompressor raises on corrupt data (the decompressors' own errors are added
+# when one is first used: _add_read_errors)
+_READ_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError)
+_READ_ERRORS_LOCK = threading.Lock()  # (two first opens on two threads: neither add is lost)
+
+
+def _add_read_errors(*errors: type[BaseException]) -> None:
+    global _READ_ERRORS
+    with _READ_ERRORS_LOCK:
+        _READ_ERRORS = (*_READ_ERRORS, *(e for e in errors if e not in _READ_ERRORS))
 
 
 FINGERPRINT_BYTES = 64 << 10  # bytes hashed to recognise an input when resuming
@@ -369,6 +370,11 @@ def _open_compressed(raw: Any, head: bytes, name: str, src: Source) -> bool:
     kind = compression_of(head)
     if kind is None:
         return False
+    import lzma
+    import zipfile
+    import zlib
+
+    _add_read_errors(lzma.LZMAError, zlib.error, zipfile.BadZipFile)
     if kind == "zstd":
         try:
             import zstandard  # type: ignore[import-not-found]
@@ -377,9 +383,7 @@ def _open_compressed(raw: Any, head: bytes, name: str, src: Source) -> bool:
                 f"{name} is zstd-compressed; install the 'zstandard' package to read it "
                 "(pip install 'fastetl[zstd]')"
             ) from None
-        global _READ_ERRORS
-        if zstandard.ZstdError not in _READ_ERRORS:
-            _READ_ERRORS = (*_READ_ERRORS, zstandard.ZstdError)
+        _add_read_errors(zstandard.ZstdError)
         stream: Any = zstandard.ZstdDecompressor().stream_reader(
             raw, read_across_frames=True, closefd=False
         )
@@ -395,8 +399,8 @@ def _open_compressed(raw: Any, head: bytes, name: str, src: Source) -> bool:
         src._closers.append(archive)
         src.member = member.filename
     else:
-        opener = next(o for _, k, o in _COMPRESSED if k == kind)
-        stream = opener(raw, "rb")
+        module = next(m for _, k, m in _COMPRESSED if k == kind)
+        stream = importlib.import_module(module).open(raw, "rb")
     stream = _ReadAhead(stream)  # (which closes the decompressing stream)
     src._closers.append(stream)
     src.stream = stream
@@ -583,6 +587,9 @@ def _read_head(stream: Any, n: int = _MAGIC_BYTES) -> Any:
 def _spool_raw(stream: Any, head: bytes) -> Any:
     """``head`` and the rest of ``stream`` in an anonymous temporary file (a zip
     archive from a pipe: it is read from its end)."""
+    import shutil
+    import tempfile
+
     out = tempfile.TemporaryFile()
     try:
         out.write(head)
@@ -827,6 +834,9 @@ def spool(stream: Any, name: str | None = None) -> Any:
     ends, however it ends); its size is what the spool costs on disk.  ``name`` is what
     messages and the sidecar call it (``<stdin>``, a FIFO's path).  A text stream is
     spooled as UTF-8; compressed bytes are spooled as they are (reading decompresses)."""
+    import shutil
+    import tempfile
+
     out = tempfile.TemporaryFile()
     try:
         if isinstance(stream, io.TextIOBase):

@@ -14,7 +14,6 @@ and Polars (``to_pandas``, ``to_arrow``, ``to_polars``, ``iter_batches``) live i
 
 from __future__ import annotations
 
-import decimal
 import mmap
 import os
 from collections.abc import Iterator
@@ -202,8 +201,10 @@ class Table:
         if col.type != "decimal":
             raise TypeError(f"column {name!r} is {col.type}, not decimal")
         scale = col.scale or 0
+        from decimal import Decimal  # (here: a read without decimals does not import it)
+
         out = np.array(
-            [decimal.Decimal(v).scaleb(-scale) for v in self.array[name].tolist()], dtype=object
+            [Decimal(v).scaleb(-scale) for v in self.array[name].tolist()], dtype=object
         )
         if col.masked:
             out[self.null_mask(name)] = None
@@ -314,7 +315,9 @@ def _decimal_floats(ints: np.ndarray, scale: int) -> np.ndarray:
     out = ints / 10.0**scale
     big = (ints > _EXACT_INT) | (ints < -_EXACT_INT)
     if big.any():
-        out[big] = [float(decimal.Decimal(v).scaleb(-scale)) for v in ints[big].tolist()]
+        from decimal import Decimal
+
+        out[big] = [float(Decimal(v).scaleb(-scale)) for v in ints[big].tolist()]
     return out
 
 
