@@ -757,3 +757,36 @@ def test_huge_category_value_is_refused(tmp_path: Path, out):
     e = convert_fails("file", b"s,c,x\na," + b"v" * (8 << 20) + b",1\n", out, 1)
     assert isinstance(e, fastetl.ParseError)
     assert (e.line, e.column) == (2, "c")
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("true_values", 5),
+        ("false_values", 5.0),
+        ("null_values", 5),
+        ("null_values", "NA"),  # one string, not a list of them
+        ("null_values", iter(["NA"])),  # an iterator would be used up by its own check
+        ("true_values", ["sim", 1]),
+    ],
+)
+def test_word_options_of_the_wrong_type_are_one_line_schema_errors(tmp_path, option, value):
+    # the words of true_values / false_values / null_values: a list, tuple or set of str;
+    # anything else is refused in one line naming the option, not a TypeError from inside
+    src = tmp_path / "in.csv"
+    src.write_text("a,b\n1,yes\n2,no\n")
+    with pytest.raises(fastetl.SchemaError) as err:
+        fastetl.infer_schema(src, **{option: value})
+    msg = str(err.value)
+    assert option in msg and "must be a list of strings" in msg and "\n" not in msg
+
+
+def test_word_options_as_tuples_and_sets_are_read(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("a,b\nNA,sim\n2,não\n")
+    schema = fastetl.infer_schema(
+        src, null_values={"NA"}, true_values=("sim",), false_values=("não",)
+    )
+    got = fastetl.read_csv(src, schema=schema)
+    assert list(got["b"]) == [True, False]
+    assert got["a"].mask.tolist() == [True, False] and got["a"][1] == 2

@@ -50,6 +50,7 @@ from .schema import (
     STRUCTURE_DEFAULTS,
     Schema,
     _listed,
+    _strings,
     parse_type,
     unique_names,
 )
@@ -2614,6 +2615,8 @@ def infer_schema(
         isinstance(columns, str) or not all(isinstance(c, str) for c in columns)
     ):
         raise SchemaError(f"columns must be a list of column names, got {columns!r}")
+    if null_values is not None and not _strings(null_values):
+        raise SchemaError(f"null_values must be a list of strings, got {shown(null_values)}")
     if on_error not in ("raise", "skip", "reject"):
         raise ValueError(f"on_error must be one of raise, skip, reject, got {on_error!r}")
     if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):

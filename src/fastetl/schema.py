@@ -27,6 +27,7 @@ from __future__ import annotations
 import codecs
 import json
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -327,7 +328,7 @@ class Dialect:
         except LookupError:
             raise SchemaError(f"dialect: unknown encoding {self.encoding!r}") from None
         nulls = self.null_values
-        if isinstance(nulls, str) or not all(isinstance(v, str) for v in nulls):
+        if not _strings(nulls):
             raise SchemaError("dialect: null_values must be a list of strings")
         object.__setattr__(self, "null_values", tuple(dict.fromkeys(nulls)))
         for v in self.null_values:
@@ -355,7 +356,7 @@ class Dialect:
         words: dict[str, str] = {}
         for key in ("true_values", "false_values"):
             vals = getattr(self, key)
-            if isinstance(vals, str) or not all(isinstance(v, str) for v in vals):
+            if not _strings(vals):
                 raise SchemaError(f"dialect: {key} must be a list of strings")
             vals = tuple(dict.fromkeys(vals))
             object.__setattr__(self, key, vals)
@@ -508,7 +509,7 @@ class Column:
         if t == "category":
             if self.values is not None:
                 vals = self.values
-                if isinstance(vals, str) or not all(isinstance(v, str) for v in vals):
+                if not _strings(vals):
                     raise SchemaError(f"{where}: values must be a list of strings")
                 vals = tuple(vals)
                 object.__setattr__(self, "values", vals)
@@ -1024,6 +1025,15 @@ class Schema:
             **changes,
         }
         return Schema(**kw)
+
+
+def _strings(vals: Any) -> bool:
+    """Whether ``vals`` is a collection of ``str``: a list, tuple or set of them, not one
+    string, not a number (``true_values=5``), and not an iterator, which checking it here
+    would use up before it is kept."""
+    if isinstance(vals, (str, bytes)) or not isinstance(vals, Iterable) or iter(vals) is vals:
+        return False
+    return all(isinstance(v, str) for v in vals)
 
 
 def as_schema(schema: Schema | dict | str | Path) -> Schema:
