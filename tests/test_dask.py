@@ -869,3 +869,63 @@ def test_an_interrupt_before_the_dataset_commit_leaves_it_as_it_was(
     assert left == ["ds", "ev.jsonl", "in.csv"]  # (nothing of the interrupted run)
     ev = _start_then(ev_path, "ABORT")
     assert ev["run"]["facets"]["errorMessage"]["message"] == str(e.value)
+
+
+def test_an_interrupt_as_the_old_dataset_is_moved_aside_puts_it_back(client, tmp_path):
+    """Ctrl-C as the commit's first rename (the old dataset moved aside) returns: the old
+    dataset is back in place at once, "not changed" is true (it was gone, left as a
+    hidden .old folder until the next run, while the message said "not changed")."""
+    from reference import interrupt_after_call
+
+    src = tmp_path / "in.csv"
+    src.write_bytes(_csv(_rows(300, 44)))
+    out = tmp_path / "ds"
+    fdask.convert(src, out, SCHEMA, client=client)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    src.write_bytes(_csv(_rows(500, 45)))
+    with interrupt_after_call(fdask._commit, os.replace) as raised:
+        with pytest.raises(KeyboardInterrupt) as e:
+            fdask.convert(src, out, SCHEMA, client=client)
+    assert raised and type(e.value) is fastetl.Interrupted and not e.value.committed
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name != ".ds.fastetl-lock")
+    assert left == ["ds", "in.csv"]
+
+
+def test_a_dataset_is_read_back_by_its_run_id(client, tmp_path):
+    """Without the note taken at the commit, an interrupted run asks the output whether
+    it holds the run: a dataset folder answers from its dataset.json (it answered
+    nothing, so a committed dataset would have been said "not changed")."""
+    from fastetl import api
+
+    src = tmp_path / "in.csv"
+    src.write_bytes(_csv(_rows(200, 46)))
+    out = tmp_path / "ds"
+    fdask.convert(src, out, SCHEMA, client=client)
+    doc = json.loads((out / "dataset.json").read_text())
+    assert [e["run_id"] for e in api._runs(out)] == [e["run_id"] for e in doc["lineage"]]
+    assert doc["lineage"]
+
+
+def test_the_cli_interrupted_as_the_cluster_closes_says_committed(client, tmp_path, capsys):
+    """`fastetl convert --dask`: Ctrl-C after the dataset's commit, as the client closes
+    (which can take seconds), says the output holds the run (it said "not changed")."""
+    from reference import interrupt_at
+
+    from fastetl import cli
+
+    src = tmp_path / "in.csv"
+    src.write_bytes(_csv(_rows(200, 47)))
+    schema = tmp_path / "s.json"
+    schema.write_text(json.dumps(SCHEMA))
+    out = tmp_path / "ds"
+    argv = ["convert", str(src), str(out), "--schema", str(schema),
+            "--dask", client.scheduler.address]  # fmt: skip
+    with interrupt_at(cli._convert_dask, "if not args.quiet:") as raised:
+        code = cli.main(argv)
+    err = capsys.readouterr().err
+    assert raised and code == cli.EXIT_INTERRUPTED
+    assert err.strip().splitlines() == [
+        "fastetl: interrupted after the conversion was complete: the output holds all of it"
+    ]
+    assert _dataset_records(out).tobytes() == _local(src, tmp_path).tobytes()

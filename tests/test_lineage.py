@@ -936,3 +936,47 @@ def test_a_pyarrow_error_reading_the_output_back_leaves_the_interrupt_said(
     monkeypatch.setattr(onepass, "stored_meta", bug)
     with pytest.raises(AttributeError, match="a bug of ours"):
         api._committed_by(out, "any")
+
+
+@pytest.mark.parametrize("suffix", [".arrow", ".parquet"])
+def test_an_interrupt_as_a_one_pass_file_is_closed_leaves_the_output(tmp_path, suffix):
+    """Ctrl-C as the one-pass writer writes its footer (``close()``): the unfinished file
+    is not renamed over the output (it was, and the run was said committed), the output
+    reads as before, and the events end with ABORT."""
+    pytest.importorskip("pyarrow")
+    from reference import interrupt_at
+
+    from fastetl.export.onepass import FormatWriter, stored_meta
+
+    src = tmp_path / "in.csv"
+    src.write_text("id,name,price,kind\n1,a,2.5,k\n2,b,3,j\n")
+    out, ev_path = tmp_path / f"o{suffix}", tmp_path / "events.jsonl"
+    fastetl.convert(src, out, SCHEMA)
+    before = out.read_bytes()
+    src.write_text("id,name,price,kind\n7,z,9.5,k\n")
+    with interrupt_at(FormatWriter.__exit__, "self._writer.close()") as raised:
+        with pytest.raises(fastetl.Interrupted) as e:
+            fastetl.convert(src, out, SCHEMA, openlineage=ev_path)
+    assert raised and not e.value.committed
+    assert out.read_bytes() == before and stored_meta(out)["lineage"]
+    assert sorted(p.name for p in tmp_path.iterdir() if "lock" not in p.name) == sorted(
+        ["in.csv", out.name, "events.jsonl"]
+    )
+    _start_then(ev_path, "ABORT")
+
+
+def test_an_interrupt_as_the_one_pass_file_descriptor_is_closed_is_said(tmp_path):
+    """Ctrl-C as ``atomic_output`` closes its descriptor: Interrupted, not an OSError of
+    the same descriptor closed a second time (which could also close another thread's)."""
+    pytest.importorskip("pyarrow")
+    from reference import interrupt_after_call
+
+    from fastetl.export import _files
+
+    src = tmp_path / "in.csv"
+    src.write_text("id,name,price,kind\n1,a,2.5,k\n")
+    out = tmp_path / "o.parquet"
+    with interrupt_after_call(_files.atomic_output.__wrapped__, os.close) as raised:
+        with pytest.raises(fastetl.Interrupted) as e:
+            fastetl.convert(src, out, SCHEMA)
+    assert raised and not e.value.committed and not out.exists()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import io
+import json
 import os
 import sys
 import time
@@ -567,9 +568,14 @@ def _read_back_errors() -> tuple[type[BaseException], ...]:
 
 def _stored(dst: Path) -> dict[str, Any]:
     """What the output ``dst`` holds of its runs: its ``schema`` and ``lineage`` entries
-    (from its sidecar, or from a one-pass Parquet or Arrow file's metadata)."""
+    (from its sidecar, a one-pass Parquet or Arrow file's metadata, or a Dask dataset
+    folder's ``dataset.json``)."""
+    from .dataset import DATASET_FILE, is_dataset
     from .export.onepass import stored_meta, streamed_format
 
+    if is_dataset(dst):
+        with open(Path(dst) / DATASET_FILE, encoding="utf-8") as fh:
+            return json.load(fh)
     return stored_meta(dst) if streamed_format(dst) is not None else read_sidecar(dst)
 
 

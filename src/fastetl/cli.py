@@ -884,6 +884,7 @@ def _convert_dask(args: argparse.Namespace) -> int:
                                on_error=args.on_error, widen=inferred, wait=args.wait,
                                hash=not args.no_hash, host=not args.no_host,
                                openlineage=args.openlineage)
+        args.converted = True  # (an interrupt as the cluster closes comes after the commit)
     if not args.quiet:
         print(f"fastetl: {args.input} -> {report}")
         if report.rejects is not None:

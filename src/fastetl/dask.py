@@ -973,9 +973,9 @@ def _commit(tmp: Path, out: Path, run_id: str) -> None:
     """``tmp`` becomes ``out``; an existing dataset is moved aside first, then removed."""
     old = out.with_name(f".{out.name}.fastetl-{run_id}.old")
     _check_replaceable(out)  # (again: the folder may have changed since the run began)
-    if out.exists():
-        os.replace(out, old)
     try:
+        if out.exists():
+            os.replace(out, old)
         os.replace(tmp, out)
     except BaseException:  # (an interrupt before the rename: the old dataset back)
         if tmp.exists() and old.exists() and not out.exists():

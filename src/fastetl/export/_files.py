@@ -33,8 +33,8 @@ def atomic_output(dest: Path, renamed: Callable[[], None] | None = None) -> Iter
         try:
             yield tmp
             os.fsync(fd)
-            os.close(fd)
-            fd = -1
+            closing, fd = fd, -1  # (never closed twice: an interrupt may land between)
+            os.close(closing)
             os.replace(tmp, dest)
             if renamed is not None:
                 renamed()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -104,8 +105,10 @@ class FormatWriter:
         try:
             if self._writer is not None:
                 self._writer.close()
-        finally:
-            self._stack.__exit__(*exc)  # renames the file when no error came
+        except BaseException:
+            self._stack.__exit__(*sys.exc_info())  # no rename: the file is not whole
+            raise
+        self._stack.__exit__(*exc)  # renames the file when no error came
 
     def _renamed(self) -> None:
         if self.on_commit is not None:
