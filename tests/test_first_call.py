@@ -96,6 +96,34 @@ def test_corrupt_compressed_input_is_one_line_in_a_fresh_process(tmp_path, kind)
     assert "\n" not in got["message"] and "cut." in got["message"]
 
 
+WITHOUT = r"""
+import json, sys
+sys.modules["_lzma"] = sys.modules["_bz2"] = None  # a Python built without them
+import fastetl
+try:
+    t = fastetl.read_csv(sys.argv[1])
+    rows = [[v.decode() if isinstance(v, bytes) else str(v) for v in r] for r in t.array.tolist()]
+    print(json.dumps({"rows": rows}))
+except fastetl.FastETLError as e:
+    print(json.dumps({"type": type(e).__name__, "message": str(e)}))
+"""
+
+
+@pytest.mark.parametrize("kind", sorted(COMPRESS))
+def test_a_python_without_lzma_and_bz2_reads_what_it_can(tmp_path, kind):
+    # gzip and zip (deflated) read; xz and bzip2 are one line saying what is missing, not
+    # a ModuleNotFoundError traceback (the lzma module was imported for every kind)
+    path = tmp_path / f"data.{kind}"
+    path.write_bytes(COMPRESS[kind](DATA))
+    got = _child(WITHOUT, str(path))
+    if kind in ("gzip", "zip"):
+        assert got == {"rows": _expected(DATA)}
+    else:
+        module = {"xz": "lzma", "bzip2": "bz2"}[kind]
+        assert got["type"] == "InputError" and "\n" not in got["message"]
+        assert f"{kind}-compressed" in got["message"] and f"no {module} module" in got["message"]
+
+
 # -- a warm call skips the checks of options that were not given; given ones are checked ----
 
 

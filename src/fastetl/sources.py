@@ -364,17 +364,28 @@ def _zip_member(archive: zipfile.ZipFile, name: str) -> zipfile.ZipInfo:
     )
 
 
+def _errors_of(*where: tuple[str, str]) -> list[type[BaseException]]:
+    """The exception classes ``module.name`` of the modules that import (a Python may be
+    built without ``_lzma`` or ``_bz2``: their errors cannot be raised there either)."""
+    found = []
+    for module, attr in where:
+        try:
+            found.append(getattr(importlib.import_module(module), attr))
+        except ImportError:
+            continue
+    return found
+
+
 def _open_compressed(raw: Any, head: bytes, name: str, src: Source) -> bool:
     """Make ``src`` read the decompressed bytes of ``raw`` (whose first bytes are
     ``head``), when they are compressed; ``raw`` must be seekable for a zip archive."""
     kind = compression_of(head)
     if kind is None:
         return False
-    import lzma
-    import zipfile
-    import zlib
-
-    _add_read_errors(lzma.LZMAError, zlib.error, zipfile.BadZipFile)
+    # what the decompressor raises on corrupt data, of the modules this Python has (a zip
+    # member may be deflated, or lzma-compressed: zipfile says so when it cannot)
+    _add_read_errors(*_errors_of(("zlib", "error"), ("lzma", "LZMAError"),
+                                 ("zipfile", "BadZipFile")))  # fmt: skip
     if kind == "zstd":
         try:
             import zstandard  # type: ignore[import-not-found]
@@ -388,6 +399,8 @@ def _open_compressed(raw: Any, head: bytes, name: str, src: Source) -> bool:
             raw, read_across_frames=True, closefd=False
         )
     elif kind == "zip":
+        import zipfile
+
         try:
             archive = zipfile.ZipFile(raw)
             member = _zip_member(archive, name)
@@ -400,7 +413,14 @@ def _open_compressed(raw: Any, head: bytes, name: str, src: Source) -> bool:
         src.member = member.filename
     else:
         module = next(m for _, k, m in _COMPRESSED if k == kind)
-        stream = importlib.import_module(module).open(raw, "rb")
+        try:
+            opener = importlib.import_module(module).open
+        except ImportError:  # (a Python built without it: _lzma, _bz2 are optional)
+            raise InputError(
+                f"{name} is {kind}-compressed, and this Python has no {module} module to "
+                "decompress it: decompress it first, or use a Python built with it"
+            ) from None
+        stream = opener(raw, "rb")
     stream = _ReadAhead(stream)  # (which closes the decompressing stream)
     src._closers.append(stream)
     src.stream = stream
