@@ -660,7 +660,10 @@ def _read_back(
 
     try:
         stored = _stored(dst)
-        entry = next(e for e in reversed(stored["lineage"]) if e["run_id"] == facts.run_id)
+        entry = next(  # (asked as _committed_by asks: an entry of another shape is not it)
+            e for e in reversed(stored["lineage"])
+            if isinstance(e, dict) and e.get("run_id") == facts.run_id
+        )
         rows = int(entry["rows_written"])
         if streamed_format(dst) is None:  # (the records' bytes; a one-pass file's: the file's)
             size = rows * Schema.from_dict(stored["schema"]).dtype().itemsize
