@@ -17,7 +17,11 @@ from pathlib import Path
 
 import pytest
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+import fastetl
+
+# the children import the fastetl this process tests (an installed one, or a checkout's
+# src/ with its core built in place), not the checkout's src/ as such
+HOME = str(Path(fastetl.__file__).resolve().parents[1])
 DATA = b"id,name,price\n1,ana,1.5\n2,bia,2.25\n3,caio,-3\n"
 LAZY = ("bz2", "gzip", "lzma", "zipfile", "tempfile", "shutil", "ctypes.util", "decimal")
 COMPRESS = {
@@ -38,7 +42,7 @@ def _zip(data: bytes) -> bytes:
 
 
 def _child(code: str, *args: str) -> dict:
-    env = dict(os.environ, PYTHONPATH=SRC)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([HOME, os.environ.get("PYTHONPATH", "")]))
     out = subprocess.run(
         [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=120
     )
