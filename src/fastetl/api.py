@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -445,10 +445,7 @@ def convert(
                     reading=reading, facts=facts,
                 )  # fmt: skip
         except KeyboardInterrupt as e:
-            said = _interrupted(e, facts, src, dst_path, resume=False)
-            if said is e:
-                raise
-            raise said from None
+            _raise_interrupted(e, facts, src, dst_path, resume=False)
         except BaseException as e:
             _failed_event(facts, src, dst_path, e)
             raise
@@ -478,21 +475,19 @@ def convert(
                 facts=facts,
             )
     except KeyboardInterrupt as e:
-        said = _interrupted(e, facts, src, dst_path, resume)
-        if said is e:
-            raise
-        raise said from None
+        _raise_interrupted(e, facts, src, dst_path, resume)
     except BaseException as e:
         _failed_event(facts, src, dst_path, e)
         raise
 
 
-def _interrupted(
+def _raise_interrupted(
     e: KeyboardInterrupt, facts: _RunFacts, src: Any, dst: Path, resume: bool
-) -> Interrupted:
-    """What the interrupt ``e`` of a conversion (or a Dask dataset's) into ``dst`` says
-    (``Interrupted``: whether the run's commit landed, as the run noted it holding the
-    output's lock, else as the files say), its run's end event written."""
+) -> NoReturn:
+    """Raise what the interrupt ``e`` of a conversion (or a Dask dataset's) into ``dst``
+    says (``Interrupted``: whether the run's commit landed, as the run noted it holding
+    the output's lock, else as the files say), its run's end event written; ``e`` itself
+    when it is already that (with its own traceback), else the new one in its place."""
     if isinstance(e, Interrupted):  # (its run decided what it says, by the files)
         said = e
     else:
@@ -505,7 +500,9 @@ def _interrupted(
             # a resume's checkpoint is still there, untouched
             said = Interrupted(_checkpoint_rows(dst) if resume else None, terminated)
     _failed_event(facts, src, dst, said)
-    return said
+    if said is e:
+        raise e
+    raise said from None
 
 
 def _checkpoint_rows(dst: Path) -> int | None:

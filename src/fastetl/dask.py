@@ -71,7 +71,7 @@ from .api import (
     _counts,
     _decoding,
     _failed_event,
-    _interrupted,
+    _raise_interrupted,
     _RunFacts,
     _start_event,
     inference_error,
@@ -712,10 +712,7 @@ def convert(
         return _convert(paths, out, schema, client, psize, on_error, infer_rows, widen, wait,
                         run)
     except KeyboardInterrupt as e:  # Interrupted, saying whether the dataset is the run's
-        said = _interrupted(e, run, paths, out, resume=False)
-        if said is e:
-            raise
-        raise said from None
+        _raise_interrupted(e, run, paths, out, resume=False)
     except BaseException as e:
         _failed_event(run, paths, out, e)
         raise
