@@ -539,10 +539,16 @@ def committed_since(dst: str | os.PathLike[str], started: str) -> bool:
 def _runs(dst: Path) -> list[dict[str, Any]]:
     """The lineage entries of the output ``dst`` ([] when it has none, or cannot be read)."""
     try:
-        chain = _stored(dst)["lineage"]
-        return [e for e in chain if isinstance(e, dict)] if isinstance(chain, list) else []
+        return _entries(_stored(dst))
     except _read_back_errors():
         return []
+
+
+def _entries(stored: dict[str, Any]) -> list[dict[str, Any]]:
+    """The entries of the lineage chain an output holds (:func:`_stored`), those of its
+    shape only (a dict each: an entry of another shape names no run)."""
+    chain = stored["lineage"]
+    return [e for e in chain if isinstance(e, dict)] if isinstance(chain, list) else []
 
 
 def _read_back_errors() -> tuple[type[BaseException], ...]:
@@ -657,10 +663,7 @@ def _read_back(
 
     try:
         stored = _stored(dst)
-        entry = next(  # (asked as _committed_by asks: an entry of another shape is not it)
-            e for e in reversed(stored["lineage"])
-            if isinstance(e, dict) and e.get("run_id") == facts.run_id
-        )
+        entry = next(e for e in reversed(_entries(stored)) if e.get("run_id") == facts.run_id)
         rows = int(entry["rows_written"])
         if streamed_format(dst) is None:  # (the records' bytes; a one-pass file's: the file's)
             size = rows * Schema.from_dict(stored["schema"]).dtype().itemsize
