@@ -869,6 +869,27 @@ def _committed_by_checked(api):
     return committed_by
 
 
+def _converted_once(tmp_path, suffix: str, text: str = "id,name,price,kind\n1,a,2.5,k\n"):
+    """``text`` (a CSV of SCHEMA) converted into ``o{suffix}`` in ``tmp_path``, for a test
+    that interrupts the next conversion into it: (the CSV, the output, the path for the
+    next run's events, the output's bytes)."""
+    src = tmp_path / "in.csv"
+    src.write_text(text)
+    out, ev_path = tmp_path / f"o{suffix}", tmp_path / "events.jsonl"
+    fastetl.convert(src, out, SCHEMA)
+    return src, out, ev_path, out.read_bytes()
+
+
+def _said_not_changed(raised: bool, e, out, before: bytes, ev_path) -> None:
+    """The interrupt was raised and said "not changed" (``Interrupted``, not committed),
+    the output holds its bytes from before, and its events end with ABORT (the message's)."""
+    assert raised and type(e.value) is fastetl.Interrupted and not e.value.committed
+    assert str(e.value) == "interrupted; the output was not changed"
+    assert out.read_bytes() == before
+    ev = _start_then(ev_path, "ABORT")
+    assert ev["run"]["facets"]["errorMessage"]["message"] == str(e.value)
+
+
 @pytest.mark.parametrize("suffix", [".npy", ".parquet"])
 @pytest.mark.parametrize("marker", ["_ol.write_events(", None])  # before / after it is written
 def test_an_interrupt_as_the_start_event_is_written_is_interrupted(tmp_path, suffix, marker):
@@ -882,19 +903,11 @@ def test_an_interrupt_as_the_start_event_is_written_is_interrupted(tmp_path, suf
 
     if suffix == ".parquet":
         pytest.importorskip("pyarrow")
-    src = tmp_path / "in.csv"
-    src.write_text("id,name,price,kind\n1,a,2.5,k\n")
-    out, ev_path = tmp_path / f"o{suffix}", tmp_path / "events.jsonl"
-    fastetl.convert(src, out, SCHEMA)
-    before = out.read_bytes()
+    src, out, ev_path, before = _converted_once(tmp_path, suffix)
     with interrupt_at(api._start_event, marker) as raised:
         with pytest.raises(KeyboardInterrupt) as e:
             fastetl.convert(src, out, SCHEMA, openlineage=ev_path)
-    assert raised and type(e.value) is fastetl.Interrupted and not e.value.committed
-    assert str(e.value) == "interrupted; the output was not changed"
-    assert out.read_bytes() == before
-    ev = _start_then(ev_path, "ABORT")  # (the run's START, written or about to be)
-    assert ev["run"]["facets"]["errorMessage"]["message"] == str(e.value)
+    _said_not_changed(raised, e, out, before, ev_path)  # (the START: written or about to be)
 
 
 @pytest.mark.parametrize("error", ["ArrowMemoryError", "ArrowCancelled", "ArrowException"])
@@ -911,11 +924,7 @@ def test_a_pyarrow_error_reading_the_output_back_leaves_the_interrupt_said(
     from fastetl import api
     from fastetl.export import onepass
 
-    src = tmp_path / "in.csv"
-    src.write_text("id,name,price,kind\n1,a,2.5,k\n")
-    out, ev_path = tmp_path / "o.parquet", tmp_path / "events.jsonl"
-    fastetl.convert(src, out, SCHEMA)
-    before = out.read_bytes()
+    src, out, ev_path, before = _converted_once(tmp_path, ".parquet")
 
     def refuse(path):
         raise getattr(pa, error)("refused")
@@ -924,10 +933,7 @@ def test_a_pyarrow_error_reading_the_output_back_leaves_the_interrupt_said(
     with interrupt_at(api._resolve, None) as raised:  # before the commit
         with pytest.raises(KeyboardInterrupt) as e:
             fastetl.convert(src, out, SCHEMA, openlineage=ev_path)
-    assert raised and type(e.value) is fastetl.Interrupted and not e.value.committed
-    assert str(e.value) == "interrupted; the output was not changed"
-    assert out.read_bytes() == before
-    _start_then(ev_path, "ABORT")
+    _said_not_changed(raised, e, out, before, ev_path)
     assert not api._committed_by(out, "any") and not api.committed_since(out, "")
 
     def bug(path):
@@ -948,21 +954,18 @@ def test_an_interrupt_as_a_one_pass_file_is_closed_leaves_the_output(tmp_path, s
 
     from fastetl.export.onepass import FormatWriter, stored_meta
 
-    src = tmp_path / "in.csv"
-    src.write_text("id,name,price,kind\n1,a,2.5,k\n2,b,3,j\n")
-    out, ev_path = tmp_path / f"o{suffix}", tmp_path / "events.jsonl"
-    fastetl.convert(src, out, SCHEMA)
-    before = out.read_bytes()
+    src, out, ev_path, before = _converted_once(
+        tmp_path, suffix, "id,name,price,kind\n1,a,2.5,k\n2,b,3,j\n"
+    )
     src.write_text("id,name,price,kind\n7,z,9.5,k\n")
     with interrupt_at(FormatWriter.__exit__, "self._writer.close()") as raised:
         with pytest.raises(fastetl.Interrupted) as e:
             fastetl.convert(src, out, SCHEMA, openlineage=ev_path)
-    assert raised and not e.value.committed
-    assert out.read_bytes() == before and stored_meta(out)["lineage"]
+    _said_not_changed(raised, e, out, before, ev_path)
+    assert stored_meta(out)["lineage"]
     assert sorted(p.name for p in tmp_path.iterdir() if "lock" not in p.name) == sorted(
         ["in.csv", out.name, "events.jsonl"]
     )
-    _start_then(ev_path, "ABORT")
 
 
 def test_an_interrupt_as_the_one_pass_file_descriptor_is_closed_is_said(tmp_path):
