@@ -892,6 +892,26 @@ def test_an_interrupt_as_the_old_dataset_is_moved_aside_puts_it_back(client, tmp
     assert left == ["ds", "in.csv"]
 
 
+def test_an_interrupt_after_the_commit_leaves_no_copy_of_the_old_dataset(client, tmp_path):
+    """Ctrl-C once the new dataset is in place, before the old one (moved aside) is
+    removed: ``Interrupted`` says committed, the output is the new run's, and no hidden
+    copy of the old dataset is left (it stayed, as big as the dataset, until the next run)."""
+    from reference import interrupt_at
+
+    src = tmp_path / "in.csv"
+    src.write_bytes(_csv(_rows(300, 47)))
+    out = tmp_path / "ds"
+    fdask.convert(src, out, SCHEMA, client=client)
+    src.write_bytes(_csv(_rows(500, 48)))
+    with interrupt_at(fdask._commit, "outset.fsync_dir(out.parent)") as raised:
+        with pytest.raises(fastetl.Interrupted) as e:
+            fdask.convert(src, out, SCHEMA, client=client)
+    assert raised and e.value.committed
+    assert len(fastetl.open(out)) == 500
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name != ".ds.fastetl-lock")
+    assert left == ["ds", "in.csv"]
+
+
 def test_a_dataset_is_read_back_by_its_run_id(client, tmp_path):
     """Without the note taken at the commit, an interrupted run asks the output whether
     it holds the run: a dataset folder answers from its dataset.json (it answered

@@ -978,9 +978,11 @@ def _commit(tmp: Path, out: Path, run_id: str) -> None:
         if tmp.exists() and old.exists() and not out.exists():
             os.replace(old, out)
         raise
-    outset.fsync_dir(out.parent)
-    if old.exists():
-        shutil.rmtree(old, ignore_errors=True)
+    try:
+        outset.fsync_dir(out.parent)
+    finally:  # (an interrupt after the rename too: the old dataset's copy is not left behind)
+        if old.exists():
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _parts(
