@@ -394,10 +394,10 @@ def _open_compressed(raw: Any, head: bytes, name: str, src: Source) -> bool:
                 f"{name} is zstd-compressed; install the 'zstandard' package to read it "
                 "(pip install 'fastetl[zstd]')"
             ) from None
+        from ._zstdframes import ZstdInput  # (zstandard's reader ends quietly if cut short)
+
         _add_read_errors(zstandard.ZstdError)
-        stream: Any = zstandard.ZstdDecompressor().stream_reader(
-            raw, read_across_frames=True, closefd=False
-        )
+        stream: Any = ZstdInput(raw)
     elif kind == "zip":
         import zipfile
 
