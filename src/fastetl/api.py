@@ -862,7 +862,7 @@ def _convert_locked(
                     checkpoint=ckpt,
                     resume=mark,
                     categories=before.get("categories") if before is not None else None,
-                    watch=watcher.watch if watcher else None,
+                    watch=watcher,
                     existing=_existing(dst_path, append, writer, mark, sch),
                 )
                 if watcher:
@@ -1006,7 +1006,7 @@ def _convert_streamed(
                     (lambda done: progress(done, total)) if progress else None,
                     on_error=watcher.on_error if watcher else on_error,
                     checkpoint=writer,
-                    watch=watcher.watch if watcher else None,
+                    watch=watcher,
                 )
                 if watcher:
                     watcher.check()  # a column to widen: this pass is not kept
@@ -1236,7 +1236,7 @@ def read_csv(
                     nworkers,
                     on_error=watcher.on_error if watcher else on_error,
                     rejects=sink,
-                    watch=watcher.watch if watcher else None,
+                    watch=watcher,
                 )
                 if watcher:
                     watcher.check()  # a column to widen: this pass is not kept

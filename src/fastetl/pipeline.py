@@ -205,8 +205,39 @@ class _BadRows:
 
     def take(self, pos: _Position, bad: np.ndarray, rows_read: int) -> None:
         """Bad rows (one per line of ``bad``) found after ``rows_read`` rows were read."""
-        for i, b in enumerate(bad.tolist()):
-            self.take_one(pos, b, rows_read + b[8] + i)
+        settled = getattr(self.watch, "settled", None)
+        if settled is None:
+            for i, b in enumerate(bad.tolist()):
+                self.take_one(pos, b, rows_read + b[8] + i)
+            return
+        at = 0
+        while at < len(bad):  # (again from the row after each widening: more is settled)
+            widened, to_float = settled()
+            state = (len(widened), len(to_float))
+            drop = self._settled_rows(bad[at:], widened, to_float)
+            for j in np.flatnonzero(~drop).tolist():
+                b = bad[at + j].tolist()
+                self.take_one(pos, b, rows_read + b[8] + at + j)
+                if (len(widened), len(to_float)) != state:
+                    self.count += int(np.count_nonzero(drop[:j]))
+                    at += j + 1
+                    break
+            else:
+                self.count += int(np.count_nonzero(drop))  # (bad rows too: not described)
+                return
+
+    def _settled_rows(self, bad: np.ndarray, widened: set[str], to_float: set[str]) -> np.ndarray:
+        """Which rows of ``bad`` are a bad value of a column the watcher widened in this
+        pass (see ``Watcher.settled``): they are counted, not described nor rejected (the
+        pass is not kept); but the values of 16 bytes and more of a column made float64."""
+        if not widened:
+            return np.zeros(len(bad), bool)
+        fields = self.binding.fields
+        names = [f.source_name if f is not None else None for f in fields]
+        quiet = np.array([n in widened for n in names] + [False])
+        any_length = np.array([n not in to_float for n in names] + [False])
+        fld = np.where((bad[:, 3] >= 0) & (bad[:, 3] < len(fields)), bad[:, 3], len(fields))
+        return quiet[fld] & (any_length[fld] | (bad[:, 5] < 16)) & _IS_VALUE_STATUS[bad[:, 2]]
 
     def take_one(self, pos: _Position, b: list[int], row_index: int) -> None:
         """One bad row as the core describes it (a line of the bad-rows array)."""
@@ -233,6 +264,12 @@ class _BadRows:
             for _ in pieces:
                 pass
         self.count += 1
+
+
+# the statuses of a value that does not fit its column (not of a row's shape: too many
+# fields, a quote never closed...), indexed by status
+_IS_VALUE_STATUS = np.zeros(max(_S.values()) + 1, bool)
+_IS_VALUE_STATUS[[v for v in _S.values() if 10 <= v < 30]] = True
 
 
 def _decode(raw: bytes) -> str:
