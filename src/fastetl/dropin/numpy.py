@@ -331,14 +331,17 @@ def _chunk_rows() -> int:
 
 def _keep_rows(
     data: bytes, n: int, first_line: int | None, notes: list[str] | None = None,
-    open_end: bool = False,
+    open_end: bool = False, blank_end: bool = False,
 ) -> bytes:
     """``data`` up to the end of its ``n``-th non-empty line (``max_rows``).  loadtxt
     (``first_line``: the number of the first line of ``data`` in the input) warns, once,
     of an empty line met before the ``n``-th row, as numpy does: the warning goes to
     ``notes``, said once the rows are read (if numpy must answer, numpy says it).
-    ``open_end``: the input's last line had no line end (one was added): numpy does
-    not warn of that line."""
+    At a last line without a line end numpy's two ways differ (see ``by_lines`` in
+    :func:`_loadtxt_bytes`): its reader does not warn of it when it is empty or a
+    comment (``open_end``: it had none, one was added); its line-by-line comment
+    stripping does, also of one of whitespace alone under ``delimiter=None``
+    (``blank_end``: it is there, and the rewrite of its whitespace emptied it)."""
     at = rows = lines = 0
     warned = first_line is None
     while rows < n:
@@ -346,7 +349,7 @@ def _keep_rows(
         end = len(data) if nl < 0 else nl
         if end > at:
             rows += 1
-        elif nl >= 0 and not warned and not (open_end and nl == len(data) - 1):
+        elif (nl >= 0 or blank_end) and not warned and not (open_end and nl == len(data) - 1):
             warned = True
             if notes is not None:
                 notes.append(_NOT_COUNTED.format(line=first_line + lines, rows=n))
@@ -903,7 +906,11 @@ def _loadtxt_bytes(
     ``data`` holds the used columns only, picked by :func:`_pick_columns`; ``noted``: the
     warnings the read before that pick noted (its empty lines are gone from ``data``)."""
     given = data
-    if len(comm) > 1 or (comm and len(comm[0]) > 1):
+    # numpy strips several comment strings, or a longer one, line by line in Python
+    # before its reader sees the lines (_preprocess_comments); else its reader strips
+    # them.  The two differ at a last line without a line end (see _keep_rows).
+    by_lines = len(comm) > 1 or bool(comm and len(comm[0]) > 1)
+    if by_lines:
         if quotechar is not None:
             raise _Refused("multiple comments with quotechar")
         if delim is not None and delim in comm:
@@ -911,12 +918,14 @@ def _loadtxt_bytes(
     if targets is not None and usecols is not None and _count(usecols) != len(targets):
         raise _Refused("structured dtype and usecols disagree")  # numpy's TypeError
     data = _skip_lines(data, skip)
-    open_end = not data.endswith(b"\n")
+    open_end = not by_lines and not data.endswith(b"\n")
     quote, multiline = _quote(quotechar, data, delim, comm)
     if multiline is not None and rows is not None:
         # (numpy counts rows, the byte steps below count lines)
         raise Unsupported(FALLBACK["max_rows"])
     data = _strip_comments(data, comm)
+    tail = data[data.rfind(b"\n") + 1 :]  # (a last line with no line end)
+    blank_end = by_lines and delim is None and tail.isspace()
     fields = targets if targets is not None else [dt]
     plain = data.isascii()
     texts = any(_as_text(f, plain) for f in fields)
@@ -937,10 +946,10 @@ def _loadtxt_bytes(
     notes: list[str] = list(noted)
     if rows is not None:
         big = chunk is not None and rows > chunk
-        data = (_keep_rows(data, rows, None if big else skip + 1, notes, open_end)
+        data = (_keep_rows(data, rows, None if big else skip + 1, notes, open_end, blank_end)
                 if rows else b"")
     if chunk is not None and (rows is None or rows > chunk):
-        _keep_rows(data, chunk, skip + 1, notes, open_end)  # (for the warning only)
+        _keep_rows(data, chunk, skip + 1, notes, open_end, blank_end)  # (the warning only)
     if multiline is None:
         first = _first_row(data)
     else:
