@@ -78,9 +78,9 @@ if TYPE_CHECKING:
 # (the CLI: importing it runs it), nor ``pandas``/``dask`` (their optional packages), which
 # are imported by name (``import fastetl.pandas``)
 _SUBMODULES = frozenset({
-    "_core", "_version", "api", "bridges", "cli", "dataset", "demo", "dropin", "errors",
-    "infer", "layout", "lineage", "memory", "openlineage", "outset", "pipeline", "profiling",
-    "resume", "rules", "schema", "sidecar", "signals", "sources", "store", "table",
+    "_core", "_version", "_zstdframes", "api", "bridges", "cli", "dataset", "demo", "dropin",
+    "errors", "infer", "layout", "lineage", "memory", "openlineage", "outset", "pipeline",
+    "profiling", "resume", "rules", "schema", "sidecar", "signals", "sources", "store", "table",
     "widening",
 })
 
