@@ -266,6 +266,21 @@ def test_find_one_byte_is_bytes_find(data):
         _core.set_fast_paths(was)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200), st.booleans())
+def test_find_control_is_the_first_control_byte(data, non_ascii):
+    """find_control (16 bytes a compare, and with the fast paths off): the first byte
+    below 0x20 but LF and CR, or (non_ascii) 0x80 and above, as a byte loop says."""
+    want = next((i for i, b in enumerate(data)
+                 if (b < 0x20 and b not in b"\n\r") or (non_ascii and b >= 0x80)), -1)
+    assert _core.find_control(data, non_ascii) == want
+    was = _core.set_fast_paths(False)
+    try:
+        assert _core.find_control(data, non_ascii) == want
+    finally:
+        _core.set_fast_paths(was)
+
+
 def test_the_scan_path_is_not_changed_under_a_running_parse():
     """set_scan_path and set_fast_paths are process-wide and not thread-safe: while a
     Parser.parse runs in another thread they raise (the parse keeps the path it started

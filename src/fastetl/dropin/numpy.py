@@ -60,7 +60,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._core import find_bytes, split_row
+from .._core import find_bytes, find_control, split_row
 from ..errors import FastETLError
 from ..schema import MAX_STR_WIDTH, Column, Dialect, Schema
 from .fallback import Unsupported, fall_back
@@ -1192,13 +1192,13 @@ _SCAN_BYTES = 1 << 22
 def _plain_text(fname: str, spaces: bool, comment: bool) -> bool:
     """Whether the core reads the file ``fname`` as numpy reads it, in bounded chunks:
     ASCII (no byte order mark, nothing numpy's decoding could refuse); for
-    ``delimiter=None`` (``spaces``) no whitespace but spaces and line ends (runs of
-    spaces split as numpy splits them: the core's delimiter " " with
-    skip_initial_space; a space at a line's start or end makes an empty field, which
-    the core refuses); with a delimiter and ``comment``, no line of blanks before a
-    comment mark.  The chunks are read into one reused buffer and searched by the core
-    (:func:`find_bytes`): no Python object per chunk unless it holds a comment mark."""
-    others = b"\t" + b"".join(_OTHER_SPACES) if spaces else b""
+    ``delimiter=None`` (``spaces``) no control byte but line ends -- so no whitespace
+    but spaces (runs of spaces split as numpy splits them: the core's delimiter " "
+    with skip_initial_space; a space at a line's start or end makes an empty field,
+    which the core refuses); with a delimiter and ``comment``, no line of blanks before
+    a comment mark.  The chunks are read into one reused buffer and searched by the core
+    (:func:`find_bytes`, :func:`find_control`): no Python object per chunk unless it
+    holds a comment mark."""
     buf = bytearray(_SCAN_BYTES)
     tail = b""  # the last line of the chunks before, when it is blanks only
     with open(fname, "rb", buffering=0) as fh:
@@ -1207,7 +1207,7 @@ def _plain_text(fname: str, spaces: bool, comment: bool) -> bool:
             if not n:
                 return True
             chunk = memoryview(buf)[:n]
-            if find_bytes(chunk, others, True) >= 0:
+            if _unplain(chunk, spaces):
                 return False
             if spaces or not comment:
                 continue
@@ -1224,20 +1224,31 @@ class _NotPlainText(Exception):
     """A piece of the file the core may read otherwise than numpy (see _plain_text)."""
 
 
+def _unplain(data: Any, spaces: bool) -> bool:
+    """Whether ``data`` holds a byte 0x80 or above or, for ``delimiter=None``
+    (``spaces``), a control byte but LF and CR: a tab, another of numpy's whitespace
+    (_OTHER_SPACES) or a byte no number holds (the caller's path reads those, or numpy
+    refuses them), found by one signed compare per byte, 2.5x faster than the 7 bytes."""
+    return (find_control(data, True) if spaces else find_bytes(data, b"", True)) >= 0
+
+
 class _Inspector:
     """:func:`_plain_text`'s checks, made on each piece of the file as the core reads it
     (``api.read_records``: the file is read once): raises :class:`_NotPlainText`."""
 
     def __init__(self, spaces: bool, comment: bool) -> None:
-        self.others = b"\t" + b"".join(_OTHER_SPACES) if spaces else b""
+        self.spaces = spaces
         self.comment = comment and not spaces
-        self.marks = self.others + (b"#" if self.comment else b"")
 
     def __call__(self, data: Any, start: int, end: int) -> None:
         piece = data[start:end]  # (whole lines)
-        if find_bytes(piece, self.marks, True) < 0:
+        if self.spaces:
+            if _unplain(piece, True):
+                raise _NotPlainText
             return
-        if not self.comment or find_bytes(piece, self.others, True) >= 0:
+        if find_bytes(piece, b"#" if self.comment else b"", True) < 0:
+            return
+        if not self.comment or _unplain(piece, False):
             raise _NotPlainText
         if _blanks_then_comment(bytes(piece)):
             raise _NotPlainText

@@ -1992,6 +1992,8 @@ def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
         if col.kind == "float":
             if texts is not None:
                 raw = _pandas_floats(plan, texts, name, raw)
+            # (floats keep no null bits: a null is a NaN, which _pandas_floats keeps)
+            has_nan = table.has_nulls(name)
             floats = plan.guards["na_floats"]
             if len(floats):  # (numbers pandas reads as NA by value: -999.000 for -999)
                 hit = np.isin(raw, floats)
@@ -2002,8 +2004,7 @@ def _frame(plan: _Plan, table: Any, schema: Schema) -> pandas.DataFrame:
                     if (whole == np.floor(whole)).all():
                         raise Unsupported(f"column {col.label!r}: a numeric NA among whole numbers")
                     raw = np.where(hit, np.nan, raw)
-            # (NaN anywhere makes the minimum NaN: one pass, no mask unless one is needed)
-            has_nan = bool(np.isnan(np.minimum.reduce(raw)))
+                    has_nan = True
             if has_nan and not guarded:
                 _null_guard(plan)
                 guarded = True
