@@ -385,6 +385,24 @@ def test_loadtxt_path_whitespace_control_bytes(tmp_path, byte, where):
     _compare(fastetl.loadtxt, ORIGINAL_LOADTXT, lambda: str(path), {})
 
 
+@pytest.mark.parametrize("byte", [b"\t", b"\x0b", b"\x0c", b"\x1c", b"\x1f", b"\x00", b"\x1b",
+                                  b"\xa0"])
+@pytest.mark.parametrize("at", [0, 17, 40])
+def test_a_whitespace_piece_with_a_control_byte_leaves_the_path_read(byte, at):
+    """delimiter=None: the check of each piece the core reads sends a piece holding a
+    control byte but LF and CR (or a byte 0x80 and above) anywhere -- past its first 16
+    bytes too -- to the byte preparation (_NotPlainText), and lets a clean one through."""
+    from fastetl.dropin import numpy as dn
+
+    clean = b"1.5 2.25 3\r\n4 5 6.125\n" * 3  # (66 bytes)
+    check = dn._Inspector(spaces=True, comment=False)
+    check(clean, 0, len(clean))
+    dirty = clean[:at] + byte + clean[at + 1 :]
+    with pytest.raises(dn._NotPlainText):
+        check(dirty, 0, len(dirty))
+    check(dirty, at + 1, len(dirty))  # (the piece after it is clean)
+
+
 def test_loadtxt_path_views_the_records(tmp_path):
     # N float64 fields are the bytes of a (rows, N) array: the result is a view of them
     path = _savetxt(tmp_path, 500, ",", "m.csv")

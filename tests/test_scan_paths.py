@@ -266,12 +266,32 @@ def test_find_one_byte_is_bytes_find(data):
         _core.set_fast_paths(was)
 
 
+_CONTROLS = bytes(b for b in range(0x20) if b not in b"\n\r")
+
+
+@st.composite
+def _controls_among_clean(draw):
+    """(data, non_ascii): up to 100 bytes a control byte may not be (printable ASCII, LF,
+    CR; 0x80 and above too without non_ascii), 0-2 of them made control bytes at drawn
+    places -- most past the first 16 bytes, where the vector loop finds them -- seen from
+    an unaligned start."""
+    non_ascii = draw(st.booleans())
+    clean = bytes(range(0x20, 0x80)) + b"\n\r" + (b"" if non_ascii else bytes(range(0x80, 0x100)))
+    hits = _CONTROLS + (bytes(range(0x80, 0x100)) if non_ascii else b"")
+    data = bytearray(draw(st.lists(st.sampled_from(clean), max_size=100)))
+    for _ in range(draw(st.integers(0, 2)) if data else 0):
+        data[draw(st.integers(0, len(data) - 1))] = draw(st.sampled_from(hits))
+    start = draw(st.integers(0, min(15, len(data))))
+    return memoryview(bytes(data))[start:], non_ascii
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=200), st.booleans())
-def test_find_control_is_the_first_control_byte(data, non_ascii):
+@given(st.one_of(st.tuples(st.binary(max_size=200), st.booleans()), _controls_among_clean()))
+def test_find_control_is_the_first_control_byte(case):
     """find_control (16 bytes a compare, and with the fast paths off): the first byte
     below 0x20 but LF and CR, or (non_ascii) 0x80 and above, as a byte loop says."""
-    want = next((i for i, b in enumerate(data)
+    data, non_ascii = case
+    want = next((i for i, b in enumerate(bytes(data))
                  if (b < 0x20 and b not in b"\n\r") or (non_ascii and b >= 0x80)), -1)
     assert _core.find_control(data, non_ascii) == want
     was = _core.set_fast_paths(False)
