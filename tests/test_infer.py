@@ -166,8 +166,8 @@ def test_the_windows_are_judged_from_their_first_line_break():
     cut = "é".encode()[1:]  # the second byte of a UTF-8 character: not UTF-8 alone
     clean = cut + b"\n2,bob\n"
     accented = "3,josé €\n".encode("cp1252")
-    assert clean[1:].decode("utf-8") and not _decodes_utf8(clean)  # (as the inputs say)
-    assert not _decodes_utf8(accented) and accented.decode("cp1252")
+    assert clean[1:].decode("utf-8") and not inf._decodes(clean, "utf-8", True)  # (as the inputs say)
+    assert not inf._decodes(accented, "utf-8", True) and accented.decode("cp1252")
     for middle, tail, want in [
         (clean, clean, "utf-8"),
         (clean + accented, clean, "cp1252"),
@@ -177,14 +177,6 @@ def test_the_windows_are_judged_from_their_first_line_break():
         assert inf.detect_encoding(head, middle, tail)[0] == want, (middle, tail)
         # bytes-like windows as they come (bytearray) are judged the same
         assert inf.detect_encoding(head, bytearray(middle), bytearray(tail))[0] == want
-
-
-def _decodes_utf8(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def test_the_sample_check_reads_every_row_past_its_first_window():
