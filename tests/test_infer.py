@@ -166,7 +166,7 @@ def test_the_windows_are_judged_from_their_first_line_break():
     cut = "é".encode()[1:]  # the second byte of a UTF-8 character: not UTF-8 alone
     clean = cut + b"\n2,bob\n"
     accented = "3,josé €\n".encode("cp1252")
-    assert clean[1:].decode("utf-8") and not inf._decodes(clean, "utf-8", True)  # (as the inputs say)
+    assert clean[1:].decode("utf-8") and not inf._decodes(clean, "utf-8", True)
     assert not inf._decodes(accented, "utf-8", True) and accented.decode("cp1252")
     for middle, tail, want in [
         (clean, clean, "utf-8"),
