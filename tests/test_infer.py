@@ -157,6 +157,56 @@ def test_cp1252_preferred_only_with_its_c1_bytes():
     assert inf.detect_encoding("aé".encode()[:-1], head_is_all=False)[0] == "utf-8"
 
 
+def test_the_windows_are_judged_from_their_first_line_break():
+    """The middle and tail windows start at an arbitrary byte: what comes before their
+    first line break (here half of a UTF-8 character, or cp1252 bytes) is not judged;
+    cp1252 bytes after it are, in either window (the check reads views of the windows;
+    the copies the other encodings decode are made only then)."""
+    head = "id,name\n1,ana\n".encode()
+    cut = "é".encode()[1:]  # the second byte of a UTF-8 character: not UTF-8 alone
+    clean = cut + b"\n2,bob\n"
+    accented = "3,josé €\n".encode("cp1252")
+    assert clean[1:].decode("utf-8") and not inf._decodes(clean, "utf-8", True)
+    assert not inf._decodes(accented, "utf-8", True) and accented.decode("cp1252")
+    for middle, tail, want in [
+        (clean, clean, "utf-8"),
+        (clean + accented, clean, "cp1252"),
+        (clean, clean + accented, "cp1252"),
+        (b"no line break, cut \xc3", clean, "utf-8"),  # nothing of it judged
+    ]:
+        assert inf.detect_encoding(head, middle, tail)[0] == want, (middle, tail)
+        # bytes-like windows as they come (bytearray) are judged the same
+        assert inf.detect_encoding(head, bytearray(middle), bytearray(tail))[0] == want
+
+
+def test_the_sample_check_reads_every_row_past_its_first_window():
+    """The sample's check parses into a window of _CHECK_WINDOW_BYTES, again and again:
+    a value that does not fit, in a row past the first window, is still found, at its
+    line; and the schema inferred from that sample takes it."""
+    ncols = 100
+    names = [f"c{j}" for j in range(ncols)]
+    dtype_rows = inf._CHECK_WINDOW_BYTES // ncols  # rows of one window of int8 records
+    nrows = 3 * dtype_rows + 7
+    bad_row = 2 * dtype_rows + 5  # in the third window
+    lines = [",".join(names)]
+    for i in range(nrows):
+        values = ["300" if (i == bad_row and j == 41) else str(j % 100) for j in range(ncols)]
+        lines.append(",".join(values))
+    data = ("\n".join(lines) + "\n").encode()
+    schema = fastetl.Schema(
+        columns=tuple(fastetl.Column(n, "int8") for n in names),
+        dialect=fastetl.Dialect(header=True),
+    )
+    with pytest.raises(fastetl.ParseError) as e:
+        inf._check_sample(data, True, nrows)(schema)
+    assert (e.value.line, e.value.column, e.value.value) == (bad_row + 2, "c41", "300")
+    inferred = fastetl.infer_schema(data, infer_rows=nrows)
+    assert inferred.columns[41].type == "int16"
+    assert list(fastetl.read_csv(data, inferred)["c41"]) == [
+        int(row[41]) for row in list(csv.reader(io.StringIO(data.decode())))[1:]
+    ]
+
+
 def test_bom_file_and_sniff_dialect():
     data = "x,y\r\n1,2\r\n".encode("utf-8-sig")
     s = sniff(data)
