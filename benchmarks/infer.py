@@ -34,6 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import shapes  # noqa: E402
+from phase_timers import wrap  # noqa: E402
 
 import fastetl  # noqa: E402
 from fastetl.demo import generate_orders  # noqa: E402
@@ -76,23 +77,11 @@ def phases(path: Path, calls: int) -> dict[str, float]:
 
     spent = _SPENT
 
-    def wrap(owner, name: str, label: str) -> None:
-        fn = getattr(owner, name)
-
-        def timed(*a, **k):
-            t = time.process_time()
-            try:
-                return fn(*a, **k)
-            finally:
-                spent[label] = spent.get(label, 0.0) + time.process_time() - t
-
-        setattr(owner, name, timed)
-
     if not _WRAPPED:  # (once per process)
         _WRAPPED.append(True)
         for label, name in STEPS:
             owner = inf._core if name.startswith("_core.") else inf
-            wrap(owner, name.removeprefix("_core."), label)
+            wrap(owner, name.removeprefix("_core."), label, spent, time.process_time)
     if calls > 1:
         inf.infer_schema(path)
     best: dict[str, float] = {}

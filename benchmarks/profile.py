@@ -101,16 +101,11 @@ PHASES = textwrap.dedent(
     from fastetl.profiling import fold as F, stats as S
     from fastetl.profiling.run import CHUNK_BYTES, _chunk_rows
     from fastetl.table import Table
+    sys.path.insert(0, sys.argv[2])
+    from phase_timers import wrap
     T = collections.Counter()
     def timed(owner, name, label, key=None):
-        fn = getattr(owner, name)
-        def w(*a, **k):
-            t = time.thread_time()
-            try:
-                return fn(*a, **k)
-            finally:
-                T[label if key is None else label + key(*a)] += time.thread_time() - t
-        setattr(owner, name, w)
+        wrap(owner, name, label, T, time.thread_time, key)
     timed(F.ColumnState, "add", "column ", lambda cs, *a: f"{cs.name} ({cs.type})")
     timed(F.ColumnState, "merge", "merge ", lambda cs, *a: cs.name)
     timed(F.ColumnState, "_text", "  text facts, PII, tally")
@@ -194,7 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.phases:
             if not npy.exists():
                 _run("fastetl-convert", csv, npy)
-            r = subprocess.run([sys.executable, "-c", PHASES, str(npy)], env={**os.environ})
+            r = subprocess.run(
+                [sys.executable, "-c", PHASES, str(npy), str(Path(__file__).resolve().parent)],
+                env={**os.environ},
+            )
             return r.returncode
         npy_size = npy.stat().st_size if npy.exists() else 0
     print(f"{args.rows:,} demo orders, CSV {size / 1e6:,.1f} MB, .npy {npy_size / 1e6:,.1f} MB; "
