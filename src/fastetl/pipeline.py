@@ -2517,13 +2517,10 @@ def read_plain_file(
     _close_gaps(run, out, itemsize)  # (the workers closed them all, but for a stop)
     if run.moved != nchunks:  # pragma: no cover - every piece is parsed and moved
         raise AssertionError("internal error: a piece of the file was not put in place")
-    total = run.placed
-    result = mem.array[:total]
-    from .store import SMALL_RESULT_BYTES  # (late: a read into memory needs no store)
+    out = None  # (the workers' view of the reservation, dropped: it may be cut now)
+    from .store import _kept  # (late: a read into memory needs no store)
 
-    if total * itemsize <= SMALL_RESULT_BYTES and 4 * total * itemsize < mem.nbytes:
-        result = result.copy()  # (as ArrayWriter.result: no gigabytes of address space kept)
-    return result
+    return _kept(mem, None, run.placed)  # (as ArrayWriter.result)
 
 
 def _close_gaps(run: _PlainRun, out: np.ndarray, itemsize: int) -> None:
