@@ -2617,11 +2617,11 @@ def _plain_piece(
         buf, have = bigger, len(bigger)
     assert e is not None
     data = buf[:have]
-    if quote >= 0 and _core.find_bytes(data[s:e], bytes((quote,)), False) >= 0:
+    lines = _core.count_lines(data, s, e, quote)  # (and no quote byte: one pass where it can)
+    if lines < 0:
         raise _NotPlain
     if inspect is not None:
         inspect(data, s, e)
-    lines = _core.count_lines(data, s, e)
     cap = lines + (1 if first + e == size else 0)  # (a last line with no line break)
     with run.cond:
         run.counts[k] = lines
