@@ -224,6 +224,88 @@ def test_array_writer_ways_agree(expected, reserve):
     assert out["id"][0] == 42
 
 
+def _mapping_of(a: np.ndarray) -> object:
+    """What ``a``'s memory belongs to, down its chain of bases (a view's base's base...)."""
+    while isinstance(a, np.ndarray) and a.base is not None:
+        a = a.base
+    return a
+
+
+def _can_cut() -> bool:
+    """Whether this OS cuts an anonymous mapping in place (mremap: Linux)."""
+    import mmap
+
+    m = mmap.mmap(-1, 4 * mmap.PAGESIZE)
+    try:
+        m.resize(mmap.PAGESIZE)
+        return True
+    except (OSError, ValueError, SystemError):
+        return False
+    finally:
+        m.close()
+
+
+def test_a_small_result_keeps_its_pages_and_gives_back_the_rest(expected):
+    """A result much smaller than its reservation is not copied out (a copy faults every
+    page in again): the mapping is cut to it, in place, and the address space after it
+    goes back.  Where the OS cannot cut (no mremap), it is copied: the same records."""
+    w = ArrayWriter(expected.dtype, capacity=16, reserve_bytes=1 << 30)
+    if not w.reserved:
+        pytest.skip("no reservations on this OS")
+    w.append(expected)
+    base = w._mem._base
+    out = w.result()
+    assert_same_records(out, expected, "cut")
+    used = len(expected) * expected.dtype.itemsize
+    if _can_cut():
+        owner = _mapping_of(out)
+        assert out.ctypes.data == base  # the same pages: nothing copied
+        assert len(owner) == -(-used // memory._PAGE) * memory._PAGE  # the rest given back
+    else:
+        assert out.ctypes.data != base
+    out["id"][0] = 42  # writable, the caller's to keep
+    assert out["id"][0] == 42
+    assert_same_records(w.result()[1:], expected[1:], "asked again")
+
+
+def test_a_reservation_still_viewed_is_copied_not_cut(expected):
+    """A view of the reservation still held (by anyone) stops the cut: the result is
+    copied out, the same records, and the view still reads what it read."""
+    mem = memory.reserve(1 << 30, expected.dtype)
+    if mem is None:
+        pytest.skip("no reservations on this OS")
+    mem.array[: len(expected)] = expected
+    held = mem.array[:10]
+    used = len(expected) * expected.dtype.itemsize
+    assert mem.cut(used) is None
+    assert len(mem.array) == (1 << 30) // expected.dtype.itemsize  # the whole view back
+    assert_same_records(held, expected[:10], "held view")
+    from fastetl.store import _kept
+
+    out = _kept(mem, None, len(expected))
+    assert out.ctypes.data != mem._base  # copied
+    assert_same_records(out, expected, "copied")
+
+
+def test_read_csv_of_a_plain_file_gives_back_the_address_space(tmp_path):
+    """The plain-file path reserves a row per few bytes of input; its small result keeps
+    the pages the workers wrote and no more address space (cut, not copied)."""
+    lines = ["a,b"] + [f"{i},{i * 0.25!r}" for i in range(50_000)]
+    path = tmp_path / "p.csv"
+    path.write_text("\n".join(lines) + "\n")
+    schema = {"dialect": {"header": True}, "columns": [
+        {"name": "a", "type": "int64"}, {"name": "b", "type": "float64"}]}
+    from fastetl import pipeline
+
+    got = pipeline.read_plain_file(str(path), as_schema(schema), 2, piece=64 << 10)
+    if got is None:
+        pytest.skip("no plain-file path on this OS")
+    assert got["a"].tolist() == list(range(50_000))
+    assert got["b"].tolist() == [float(repr(i * 0.25)) for i in range(50_000)]
+    if _can_cut():
+        assert len(_mapping_of(got)) == -(-got.nbytes // memory._PAGE) * memory._PAGE
+
+
 def test_windows_written_in_place(expected):
     """The one-thread path writes records straight into the reservation's windows."""
     w = ArrayWriter(expected.dtype, capacity=16, reserve_bytes=64 << 20)

@@ -243,6 +243,42 @@ def test_line_breaks_are_counted_alike_every_way(data, cut_a, cut_b):
     assert _core.count_lines(data, a, b) == _python_breaks(data[a:b])
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300).map(lambda b: bytes(b"\r\n,a\""[x % 5] for x in b)),
+       st.integers(0, 40), st.integers(0, 40), st.sampled_from(list(_core.scan_paths())))
+def test_line_breaks_unless_a_quote_are_counted_alike_every_way(data, cut_a, cut_b, path):
+    """The count and the quote check in one pass (AVX2) or two (memchr, then the count):
+    -1 when a quote byte is in the part, else Python's count, on every scan path and every
+    way of counting, over the whole buffer and any part of it."""
+    want = -1 if b'"' in data else _python_breaks(data)
+    a = min(cut_a, len(data))
+    b = max(a, len(data) - cut_b)
+    part = data[a:b]
+    was = _core.set_scan_path(path)
+    try:
+        for how in (0, 1, 2, 3):
+            assert _core._count_line_breaks_unless_as(data, ord('"'), how) == want, how
+        assert _core.count_lines(data, a, b, ord('"')) == (
+            -1 if b'"' in part else _python_breaks(part))
+    finally:
+        _core.set_scan_path(was)
+
+
+@pytest.mark.parametrize("path", list(_core.scan_paths()))
+def test_line_breaks_unless_a_quote_past_the_per_byte_counters(path):
+    """More than 255 breaks per byte lane, each kind, CRLF across every 32-byte boundary;
+    then one quote byte anywhere: at the start, in a 32-byte block, in the tail."""
+    data = b"\n" * 70_001 + b"\r\n" * 40_003 + b"\r" * 50_007 + b"x\r\n" * 30_011
+    was = _core.set_scan_path(path)
+    try:
+        assert _core._count_line_breaks_unless_as(data, ord('"'), 3) == _python_breaks(data)
+        for at in (0, 31, 32, 33, 8191, 8192 * 32 + 5, len(data) - 33, len(data) - 1):
+            quoted = data[:at] + b'"' + data[at + 1 :]
+            assert _core._count_line_breaks_unless_as(quoted, ord('"'), 3) == -1, at
+    finally:
+        _core.set_scan_path(was)
+
+
 @pytest.mark.parametrize("how", [0, 1, 2, 3])
 def test_line_breaks_past_the_per_byte_counters(how):
     """More than 255 breaks per byte lane (the counters' limit before they are summed),

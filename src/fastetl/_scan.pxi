@@ -853,6 +853,54 @@ cdef extern from * nogil:
             return fastetl_count_breaks_words(p, n);
         return fastetl_count_breaks_vec(p, n);
     }
+
+    /* fastetl_count_breaks of p[0:n], or -1 when the byte q is among them: the plain-file
+       read's two checks of a piece (its line breaks, and no quote byte in it), in one pass
+       where the level in use is AVX2 (a memchr, then the count, elsewhere).  `how` as
+       fastetl_count_breaks: 3 and more, the best there is. */
+    #ifdef FASTETL_HAVE_AVX2
+    FASTETL_TARGET("avx2")
+    static Py_ssize_t fastetl_count_breaks_unless_avx2(const unsigned char *p, Py_ssize_t n,
+                                                       unsigned char q) {
+        const __m256i vlf = _mm256_set1_epi8(0x0A), vcr = _mm256_set1_epi8(0x0D);
+        const __m256i vq = _mm256_set1_epi8((char)q), zero = _mm256_setzero_si256();
+        Py_ssize_t k = 0, c = 0;
+        int j;
+        while (k + 33 <= n) {
+            /* per byte lane (<= 255 each): LF + CR, CRLF, and any q seen */
+            __m256i acc = zero, sub = zero, seen = zero, s;
+            __m128i h;
+            for (j = 0; j < 255 && k + 33 <= n; j++, k += 32) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(p + k));
+                __m256i w = _mm256_loadu_si256((const __m256i *)(p + k + 1));
+                __m256i r = _mm256_cmpeq_epi8(v, vcr);
+                acc = _mm256_sub_epi8(acc, _mm256_or_si256(_mm256_cmpeq_epi8(v, vlf), r));
+                sub = _mm256_sub_epi8(sub, _mm256_and_si256(r, _mm256_cmpeq_epi8(w, vlf)));
+                seen = _mm256_or_si256(seen, _mm256_cmpeq_epi8(v, vq));
+            }
+            if (!_mm256_testz_si256(seen, seen))
+                return -1;
+            s = _mm256_sub_epi64(_mm256_sad_epu8(acc, zero), _mm256_sad_epu8(sub, zero));
+            /* four 64-bit lanes of at most 8 * 255 each: their low 32 bits are all of it */
+            h = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+            c += (Py_ssize_t)_mm_cvtsi128_si32(h)
+                 + (Py_ssize_t)_mm_cvtsi128_si32(_mm_unpackhi_epi64(h, h));
+        }
+        if (k < n && memchr(p + k, q, (size_t)(n - k)) != NULL)
+            return -1;
+        return c + fastetl_count_breaks_bytes(p + k, n - k);
+    }
+    #endif
+    static Py_ssize_t fastetl_count_breaks_unless(const unsigned char *p, Py_ssize_t n,
+                                                  unsigned char q, int how) {
+    #ifdef FASTETL_HAVE_AVX2
+        if (how >= 3 && fastetl_scan->avx2)
+            return fastetl_count_breaks_unless_avx2(p, n, q);
+    #endif
+        if (n > 0 && memchr(p, q, (size_t)n) != NULL)
+            return -1;
+        return fastetl_count_breaks(p, n, how);
+    }
     """
     Py_ssize_t fastetl_find_bytes(const unsigned char *p, Py_ssize_t n, const unsigned char *set,
                                   int m, int high, int fast)
@@ -860,6 +908,8 @@ cdef extern from * nogil:
                                       const unsigned char *set, int m, int high, int fast)
     Py_ssize_t fastetl_count_breaks(const unsigned char *p, Py_ssize_t n, int how)
     Py_ssize_t fastetl_find_control(const unsigned char *p, Py_ssize_t n, int high, int fast)
+    Py_ssize_t fastetl_count_breaks_unless(const unsigned char *p, Py_ssize_t n,
+                                           unsigned char q, int how)
 
 
 def find_bytes(data, bytes chars not None, bint non_ascii):
@@ -1025,6 +1075,20 @@ cdef Py_ssize_t count_line_breaks(const char *buf, Py_ssize_t start, Py_ssize_t 
     """Line breaks in buf[start:end]: every LF, and every CR not followed by LF."""
     return fastetl_count_breaks(<const unsigned char *>buf + start, end - start,
                                 3 if fast_paths else 0)
+
+
+def _count_line_breaks_unless_as(data, unsigned char quote, int how):
+    """Test hook: count_lines with a ``quote`` of all of ``data`` by one way of counting (as
+    _count_line_breaks_as; 3: AVX2's one pass where the scan path in use is AVX2)."""
+    cdef Py_buffer src
+    cdef Py_ssize_t n
+    PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
+    try:
+        with nogil:
+            n = fastetl_count_breaks_unless(<const unsigned char *>src.buf, src.len, quote, how)
+    finally:
+        PyBuffer_Release(&src)
+    return n
 
 
 def _count_line_breaks_as(data, int how):

@@ -325,32 +325,42 @@ class ArrayWriter:
             self._tmem.stop()
 
     def result(self) -> np.ndarray:
-        out = _kept(self._mem, self._array, self.rows)
+        if self._mem is not None:
+            self._array = np.empty(0, self.dtype)  # (its view, dropped: see _kept)
+        out = _kept(self._mem, None if self._mem is not None else self._array, self.rows)
         if self._mem is not None and out.base is None:  # copied out: the reservation goes
-            self._mem, self._array = None, out
+            self._mem = None
+        self._array = out
         return out
 
     def text(self) -> np.ndarray:
         """The bytes of the text columns (what their offsets point into)."""
-        return _kept(self._tmem, self._text, self.text_len)
+        if self._tmem is not None:
+            self._text = np.empty(0, TEXT_DTYPE)  # (as in result)
+        self._text = _kept(self._tmem, None if self._tmem is not None else self._text,
+                           self.text_len)
+        return self._text
 
 
-def _kept(mem: _memory.Reserved | None, array: np.ndarray, n: int) -> np.ndarray:
-    """The first ``n`` items of ``array`` (all of reservation ``mem``, or an ordinary
-    array that grew) to hand out: a small result of a large reservation or array is
-    copied (a copy costs little, and does not keep gigabytes of address space, or an
-    over-allocation, for as long as the result lives); else the pages after the items go
-    back to the OS."""
-    out = array[:n]
-    used = n * array.dtype.itemsize
+def _kept(mem: _memory.Reserved | None, array: np.ndarray | None, n: int) -> np.ndarray:
+    """The first ``n`` items of reservation ``mem`` (``array`` None: the caller holds no
+    view of it, so that it can be cut), or of ``array``, an ordinary array that grew,
+    to hand out: a small result of a large reservation is cut to it
+    (:meth:`~fastetl.memory.Reserved.cut`), else copied, as is a small result of a large
+    array (no gigabytes of address space, or an over-allocation, kept for as long as the
+    result lives); else the pages after the items go back to the OS."""
     if mem is not None:
+        used = n * mem.array.dtype.itemsize
         if used <= SMALL_RESULT_BYTES and 4 * used < mem.nbytes:
-            mem.stop()
-            return _copy_records(np.empty(n, array.dtype), out)
+            out = mem.cut(used)
+            return out if out is not None else _copy_records(np.empty(n, mem.array.dtype),
+                                                             mem.array[:n])
         mem.trim(used)
-    elif len(array) > 2 * n + 1024:
-        return _copy_records(np.empty(n, array.dtype), out)
-    return out
+        return mem.array[:n]
+    assert array is not None
+    if len(array) > 2 * n + 1024:
+        return _copy_records(np.empty(n, array.dtype), array[:n])
+    return array[:n]
 
 
 def _copy_records(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
