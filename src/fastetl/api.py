@@ -846,7 +846,8 @@ def _convert_locked(
                         resume=point.rejects_state if point is not None else None,
                     )
                 if ident is not None:
-                    ckpt = Checkpoints(dst_path, writer, sink, source, ident, checkpoint_every)
+                    ckpt = Checkpoints(dst_path, writer, sink, source, ident, checkpoint_every,
+                                       keeps=watcher.unchanged if watcher else None)
                 total = source.size if source.compression is None and source.encoding is None else None
                 tick = (lambda done: progress(done, total)) if progress else None
                 nworkers = _workers(workers, source, block_size)

@@ -21,6 +21,7 @@ import os
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -149,8 +150,13 @@ class Checkpoints:
         source: Source,
         identity: dict[str, Any],
         every: float,
+        keeps: Callable[[], bool] | None = None,
     ) -> None:
         self.target = target
+        # whether the output so far may be resumed from: not once a watched pass widened a
+        # column (the pass is not kept, and the rows it set aside for the next pass are in
+        # neither the records nor the rejects); the checkpoint from before stays good
+        self.keeps = keeps
         self.writer = writer
         self.rejects = rejects
         self.source = source
@@ -162,6 +168,8 @@ class Checkpoints:
         self._hash: PrefixHash | None = None
 
     def due(self) -> bool:
+        if self.keeps is not None and not self.keeps():
+            return False
         now = time.monotonic()
         if self._hash is None and now - self.started >= self.every / 2:
             assert self.source.path is not None  # a resumable input is a file

@@ -132,6 +132,10 @@ class Watcher:
 
     __call__ = watch  # (the pipeline is given the watcher: it also asks it what is settled)
 
+    def unchanged(self) -> bool:
+        """Whether this pass has widened nothing yet (its output so far may be kept)."""
+        return self.schema is self.start
+
     def settled(self) -> tuple[set[str], set[str]]:
         """Columns whose bad values the rest of this pass need not show the watcher --
         those widened in it (the next pass checks them again; a pass that widened is not
@@ -158,7 +162,12 @@ def _first_widened(schema: Schema, fixed: Schema, error: ParseError) -> Schema:
     ``error`` (the input's first bad row) and ``fixed`` is ``schema`` widened for it:
     ``fixed``, its change listed, as the first watched pass would have widened it first
     -- but an integer column that a fraction makes float64, which that pass must watch
-    from the start for integers float64 cannot hold (see :meth:`Watcher.watch`)."""
+    from the start for integers float64 cannot hold (see :meth:`Watcher.watch`), and a
+    change of the dialect (a null token adopted...), which changes how every column
+    reads: the schema would then depend on the policy (skip and reject have no plain
+    pass to start from)."""
+    if fixed.dialect != schema.dialect:  # (a null token adopted, thousands, the encoding:
+        return schema  # how every column reads changes; the watched pass decides, as under skip)
     for a, b in zip(schema.columns, fixed.columns, strict=True):
         if a != b and a.type in _INTS and b.type == "float64":
             return schema
