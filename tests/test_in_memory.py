@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import mmap
 import subprocess
 import sys
 import textwrap
@@ -239,7 +240,7 @@ def _can_cut() -> bool:
     try:
         m.resize(mmap.PAGESIZE)
         return True
-    except (OSError, ValueError, SystemError):
+    except (OSError, ValueError, SystemError, AttributeError):  # (no resize: 3.15 on macOS)
         return False
     finally:
         m.close()
@@ -285,6 +286,50 @@ def test_a_reservation_still_viewed_is_copied_not_cut(expected):
     out = _kept(mem, None, len(expected))
     assert out.ctypes.data != mem._base  # copied
     assert_same_records(out, expected, "copied")
+
+
+class _NoMremap(mmap.mmap):
+    """An anonymous mapping as macOS has it: ``resize`` refuses (SystemError), or, from
+    Python 3.15, is not there at all."""
+
+    missing = False
+    asked = 0
+
+    def __getattribute__(self, name):
+        if name == "resize":
+            type(self).asked += 1
+            if type(self).missing:
+                raise AttributeError(name)
+            return _refuse_resize
+        return super().__getattribute__(name)
+
+
+def _refuse_resize(size: int) -> None:
+    raise SystemError("mmap: resizing not available--no mremap()")
+
+
+@pytest.mark.parametrize("missing", [False, True], ids=["refused", "missing"])
+def test_where_a_mapping_cannot_be_cut_the_result_is_copied(tmp_path, monkeypatch, missing):
+    """With no mremap (macOS), a small read_csv result of a reservation is copied out of
+    it, on the plain-file path and through a writer with text columns: the same records
+    and values as where it is cut (here, Linux)."""
+    path = tmp_path / "n.csv"  # (a long column left out: a result small beside the input)
+    path.write_text("a,b,t,u\n" + "".join(f"{i},{i * 0.25},w{i % 7}x,{'long' * 20}\n"
+                                          for i in range(200_000)))
+    want = fastetl.read_csv(path, workers=2)
+    monkeypatch.setattr(_NoMremap, "missing", missing)
+    monkeypatch.setattr(_NoMremap, "asked", 0)
+    monkeypatch.setattr(memory.mmap, "mmap", _NoMremap)
+    packed = tmp_path / "n.csv.gz"  # (read through an ArrayWriter, not the plain-file path)
+    packed.write_bytes(gzip.compress(path.read_bytes(), 1))
+    for src, kw in ((path, {"workers": 2, "columns": ["a", "b"]}),
+                    (packed, {"workers": 2, "types": {"t": "text"}})):
+        asked = _NoMremap.asked
+        got = fastetl.read_csv(src, **kw)
+        for name in kw.get("columns", ["a", "b", "t"]):
+            assert got[name].tolist() == want[name].tolist(), (src, name)
+        if memory.reserve(1 << 20, np.dtype("u1")) is not None:
+            assert _NoMremap.asked > asked, src  # (the cut was tried, and the copy taken)
 
 
 def test_read_csv_of_a_plain_file_gives_back_the_address_space(tmp_path):

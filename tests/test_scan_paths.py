@@ -337,6 +337,28 @@ def test_find_control_is_the_first_control_byte(case):
         _core.set_fast_paths(was)
 
 
+@pytest.mark.parametrize("path", list(_core.scan_paths()))
+def test_line_breaks_unless_a_quote_at_every_length(path):
+    """Every length 0-100 (the AVX2 pass takes 32 bytes a step from 33 bytes on, then its
+    tail), from unaligned starts, with a quote in its middle or none, CR and LF
+    everywhere (a CR at a step's end, its LF in the next): -1 or Python's count."""
+    import random
+
+    rnd = random.Random(16)
+    was = _core.set_scan_path(path)
+    try:
+        for n in range(101):
+            for start in range(4):
+                part = bytes(rnd.choice(b"\r\n,a") for _ in range(n))
+                for quoted in (False, True):
+                    data = part[: n // 2] + b'"' + part[n // 2 + 1 :] if quoted and n else part
+                    buf = b"\n" * start + data
+                    want = -1 if b'"' in data else _python_breaks(data)
+                    assert _core.count_lines(buf, start, start + len(data), ord('"')) == want
+    finally:
+        _core.set_scan_path(was)
+
+
 def test_the_scan_path_is_not_changed_under_a_running_parse():
     """set_scan_path and set_fast_paths are process-wide and not thread-safe: while a
     Parser.parse runs in another thread they raise (the parse keeps the path it started

@@ -154,10 +154,13 @@ class Reserved:
         dtype = self.array.dtype
         keep = _page_up(max(nbytes, 1))
         if keep < self.nbytes:
+            resize = getattr(self._map, "resize", None)  # (none without mremap: 3.15+ on macOS)
+            if resize is None:
+                return None
             self.array = np.empty(0, dtype)  # (the mapping's view, dropped: none may be held)
             try:
-                self._map.resize(keep)
-            except (BufferError, OSError, ValueError, SystemError):
+                resize(keep)
+            except (BufferError, OSError, ValueError, SystemError):  # (SystemError: no mremap)
                 self.array = np.frombuffer(self._map, dtype=dtype,
                                            count=self.nbytes // dtype.itemsize)
                 return None
