@@ -650,3 +650,86 @@ def test_a_hash_collision_across_chunks_is_said(tmp_path):
     col = col[0] if isinstance(col, list) else col["doc"]
     assert col["distinct_exact"] and "hash_collision" not in col
     assert col["distinct"] == len(fill) + 1
+
+
+def _every_kind(path: Path, n: int, seed: int) -> dict:
+    """A CSV with a column of every stored type (nulls in each nullable one) and a flag
+    bit; its schema."""
+    rnd = random.Random(seed)
+    ints = {"int8": 7, "int16": 300, "int32": 10**6, "int64": 10**15, "uint8": 200,
+            "uint16": 60_000, "uint32": 4 * 10**9, "uint64": 2**63 + 5}  # fmt: skip
+    cols = [{"name": t, "type": t, "nullable": True} for t in ints]
+    cols += [{"name": "f32", "type": "float32", "nullable": True},
+             {"name": "f64", "type": "float64", "nullable": True},
+             {"name": "dec", "type": "decimal", "scale": 3, "nullable": True},
+             {"name": "day", "type": "date", "nullable": True},
+             {"name": "ts", "type": "datetime", "nullable": True},
+             {"name": "ok", "type": "bool", "nullable": True},
+             {"name": "grp", "type": "category", "nullable": True},
+             {"name": "name", "type": "str", "width": 24, "nullable": True},
+             {"name": "note", "type": "text", "nullable": True},
+             {"name": "vip", "type": "bool"}]  # fmt: skip
+    schema = {"dialect": {"null_values": [""]}, "columns": cols,
+              "flags": [{"name": "flags", "type": "uint8",
+                         "bits": [{"name": "is_vip", "column": "vip"}]}]}  # fmt: skip
+    rows = []
+    for i in range(n):
+        hi = [rnd.choice([0, rnd.randint(0, m), m]) if rnd.random() < 0.9 else rnd.randint(0, 9)
+              for m in ints.values()]  # fmt: skip
+        r = [str(v if t.startswith("u") or i % 2 else -v) for t, v in zip(ints, hi)]
+        r += [repr(rnd.gauss(0, 1e3)), repr(rnd.gauss(5, 2) if i % 7 else -0.0),
+              f"{rnd.randint(-10**6, 10**6) / 1000:.3f}",
+              (dt.date(1990, 1, 1) + dt.timedelta(days=rnd.randint(0, 20_000))).isoformat(),
+              (dt.datetime(2020, 1, 1) + dt.timedelta(seconds=rnd.randint(0, 10**8),
+                                                       microseconds=rnd.randint(0, 999_999))
+               ).isoformat(),
+              rnd.choice(["true", "false"]), rnd.choice(GROUPS), rnd.choice(NAMES) + str(i % 50),
+              "x" * rnd.randint(1, 90) + str(rnd.randint(0, 400)), rnd.choice(["true", "false"])]
+        rows.append(["" if rnd.random() < 0.05 and c.get("nullable") else v
+                     for c, v in zip(cols, r, strict=True)])  # fmt: skip
+    _write(path, rows, header=[c["name"] for c in cols])
+    return schema
+
+
+def test_every_column_kind_same_profile_on_1_and_2_threads(tmp_path, monkeypatch):
+    """A file with every column kind, folded in many chunks, from the CSV and from its
+    .npy: 1 and 2 threads (and block sizes) give one profile; the exact statistics of
+    the fixed-width columns are pandas'."""
+    from fastetl.profiling import run as R
+
+    path = tmp_path / "kinds.csv"
+    schema = _every_kind(path, 9000, 17)
+    npy = tmp_path / "kinds.npy"
+    fastetl.convert(path, npy, schema=schema)
+    monkeypatch.setattr(R, "_chunk_rows", lambda itemsize, budget=0: 1024)  # 9 chunks
+
+    # (a CSV profile folds fixed-width values: the text column read as str there)
+    fixed = json.loads(json.dumps(schema))
+    fixed["columns"][-2] = {"name": "note", "type": "str", "width": 100, "nullable": True}
+
+    def both() -> list[dict]:
+        return [_strip(fastetl.profile(src, fixed if src == path else None, workers=w,
+                                       block_size=bs).to_dict())
+                for src in (path, npy) for w, bs in ((1, None), (2, 8192))]  # fmt: skip
+
+    got = both()
+    assert got[0] == got[1] and got[2] == got[3]
+    assert all(r["rows"] == 9000 for r in got)
+    df = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=str)
+    cols = {c["name"]: c for c in got[0]["columns"]}
+    for name in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+                 "dec", "f64"):  # fmt: skip
+        s = df[name].dropna()
+        ints = [int(v) for v in s] if name[0] in "iu" else [float(v) for v in s]
+        c = cols[name]
+        assert (c["count"], c["nulls"]) == (len(s), df[name].isna().sum())
+        assert (c["min"], c["max"]) == (min(ints), max(ints))
+        assert c["distinct"] == len(set(ints)) and c["distinct_exact"]
+    day = pd.to_datetime(df["day"].dropna())
+    assert cols["day"]["min"] == day.min().date().isoformat()
+    assert cols["day"]["distinct"] == day.nunique()
+    ts = pd.to_datetime(df["ts"].dropna())
+    assert cols["ts"]["distinct"] == ts.nunique() and cols["ts"]["count"] == len(ts)
+    ok = df["ok"].dropna() == "true"
+    assert cols["ok"]["mean"] == pytest.approx(ok.mean(), rel=1e-12)
+    assert cols["is_vip"]["mean"] == pytest.approx((df["vip"] == "true").mean(), rel=1e-12)
