@@ -294,7 +294,7 @@ def test_a_watched_pass_describes_a_widened_columns_values_once(tmp_path, monkey
     sample does not look), and one of them a value "c"'s cannot: the watched pass
     describes the first of each (and the 17-digit integers of "a", which it must check
     once "a" is float64), not every row of "a" -- it made a Python error object for
-    each, ~25 us a row -- and the result is the reference's, whatever the thread count."""
+    each, ~5 us a row -- and the result is the reference's, whatever the thread count."""
     from fastetl import pipeline
 
     rows = _rows(30_000, seed=14)
