@@ -15,7 +15,8 @@ zstandard = pytest.importorskip("zstandard")  # the optional extra fastetl[zstd]
 
 def _skippable(payload: bytes, nibble: int = 3) -> bytes:
     """A skippable frame (RFC 8878 3.1.2) holding ``payload``."""
-    return (0x184D2A50 + nibble).to_bytes(4, "little") + len(payload).to_bytes(4, "little") + payload
+    magic = (0x184D2A50 + nibble).to_bytes(4, "little")
+    return magic + len(payload).to_bytes(4, "little") + payload
 
 
 def _frames(seed: int) -> tuple[list[bytes], bytes]:

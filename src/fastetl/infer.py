@@ -2298,7 +2298,8 @@ def _check_sample(data: bytes, header: bool, rows: int = 1 << 14, keep: list | N
             if keep is None:
                 # (a window for the sample's rows, of _CHECK_WINDOW_BYTES at most: the
                 # parse fills it again and again; fresh pages cost more than the check)
-                window = min(rows + 1, 1 << 14, _CHECK_WINDOW_BYTES // max(1, schema.dtype().itemsize))
+                fit = _CHECK_WINDOW_BYTES // max(1, schema.dtype().itemsize)
+                window = min(rows + 1, 1 << 14, fit)
                 run(source, schema, _DiscardWriter(schema.dtype(), max(1, window)))
                 return
             writer = ArrayWriter(schema.dtype(), capacity=rows + 1)

@@ -142,7 +142,6 @@ class Reserved:
             except (OSError, ValueError):  # pragma: no cover - a page-aligned range of ours
                 pass
 
-
     def cut(self, nbytes: int) -> np.ndarray | None:
         """The first ``nbytes`` (whole items) as an array, the mapping cut to them in
         place (``mremap``: the address space after them goes back to the OS; nothing is

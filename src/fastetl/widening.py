@@ -166,8 +166,8 @@ def _first_widened(schema: Schema, fixed: Schema, error: ParseError) -> Schema:
     change of the dialect (a null token adopted...), which changes how every column
     reads: the schema would then depend on the policy (skip and reject have no plain
     pass to start from)."""
-    if fixed.dialect != schema.dialect:  # (a null token adopted, thousands, the encoding:
-        return schema  # how every column reads changes; the watched pass decides, as under skip)
+    if fixed.dialect != schema.dialect:  # (a null token, thousands, the encoding)
+        return schema
     for a, b in zip(schema.columns, fixed.columns, strict=True):
         if a != b and a.type in _INTS and b.type == "float64":
             return schema

@@ -1228,7 +1228,8 @@ def _unplain(data: Any, spaces: bool) -> bool:
     """Whether ``data`` holds a byte 0x80 or above or, for ``delimiter=None``
     (``spaces``), a control byte but LF and CR: a tab, another of numpy's whitespace
     (_OTHER_SPACES) or a byte no number holds (the caller's path reads those, or numpy
-    refuses them), found by one signed compare per byte, 2.5x faster than the 7 bytes."""
+    refuses them), found by one signed compare per byte: 3x the speed of searching for
+    the 7 bytes, in cache."""
     return (find_control(data, True) if spaces else find_bytes(data, b"", True)) >= 0
 
 
