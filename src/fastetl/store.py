@@ -325,21 +325,27 @@ class ArrayWriter:
             self._tmem.stop()
 
     def result(self) -> np.ndarray:
-        if self._mem is not None:
-            self._array = np.empty(0, self.dtype)  # (its view, dropped: see _kept)
-        out = _kept(self._mem, None if self._mem is not None else self._array, self.rows)
-        if self._mem is not None and out.base is None:  # copied out: the reservation goes
-            self._mem = None
-        self._array = out
-        return out
+        array = self._array if self._mem is None else None
+        self._array = np.empty(0, self.dtype)  # (the reservation's view, dropped: see _kept)
+        self._mem, self._array = _handed(self._mem, array, self.rows)
+        return self._array
 
     def text(self) -> np.ndarray:
         """The bytes of the text columns (what their offsets point into)."""
-        if self._tmem is not None:
-            self._text = np.empty(0, TEXT_DTYPE)  # (as in result)
-        self._text = _kept(self._tmem, None if self._tmem is not None else self._text,
-                           self.text_len)
+        text = self._text if self._tmem is None else None
+        self._text = np.empty(0, TEXT_DTYPE)  # (as in result)
+        self._tmem, self._text = _handed(self._tmem, text, self.text_len)
         return self._text
+
+
+def _handed(
+    mem: _memory.Reserved | None, array: np.ndarray | None, n: int
+) -> tuple[_memory.Reserved | None, np.ndarray]:
+    """(reservation still behind it, result): the first ``n`` items to hand out, of
+    ``mem`` (``array`` None, no view of it held: see :func:`_kept`) or of ``array``.
+    A result copied out of the reservation lets it go (None)."""
+    out = _kept(mem, array, n)
+    return (None if out.base is None else mem), out
 
 
 def _kept(mem: _memory.Reserved | None, array: np.ndarray | None, n: int) -> np.ndarray:
