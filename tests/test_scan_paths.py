@@ -264,6 +264,16 @@ def test_line_breaks_unless_a_quote_are_counted_alike_every_way(data, cut_a, cut
         _core.set_scan_path(was)
 
 
+@pytest.mark.parametrize("quote", [-2, -255, -(1 << 31), 256])
+def test_count_lines_refuses_a_quote_that_is_no_byte_nor_minus_one(quote):
+    """-1 is "no quote", 0-255 a quote byte; anything else is refused, naming the
+    argument and its value (a negative one was counted as "no quote")."""
+    with pytest.raises(ValueError, match=rf"quote={quote}\b"):
+        _core.count_lines(b"a\nb\n", 0, 4, quote)
+    assert _core.count_lines(b"a\nb\n", 0, 4, -1) == _python_breaks(b"a\nb\n")
+    assert _core.count_lines(b"a\nb\n", 0, 4, 0) == _python_breaks(b"a\nb\n")
+
+
 @pytest.mark.parametrize("path", list(_core.scan_paths()))
 def test_line_breaks_unless_a_quote_past_the_per_byte_counters(path):
     """More than 255 breaks per byte lane, each kind, CRLF across every 32-byte boundary;

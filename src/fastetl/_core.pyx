@@ -1301,10 +1301,12 @@ def count_lines(data, Py_ssize_t start, Py_ssize_t end, int quote=-1):
     piece in one pass (AVX2), not two."""
     cdef Py_buffer src
     cdef Py_ssize_t n
+    if not -1 <= quote <= 255:  # (-1: no quote; any other negative was a caller's slip)
+        raise ValueError(f"count_lines: quote={quote} is not a byte (0-255) nor -1 (none)")
     PyObject_GetBuffer(data, &src, PyBUF_SIMPLE)
     try:
-        if not (0 <= start <= end <= src.len) or quote > 255:
-            raise ValueError("bad input range or quote byte")
+        if not (0 <= start <= end <= src.len):
+            raise ValueError("bad input range")
         with nogil:
             if quote < 0:
                 n = count_line_breaks(<const char *>src.buf, start, end)
