@@ -468,3 +468,24 @@ def test_the_writer_expects_records_and_text_in_proportion_to_the_input_read(tmp
     assert [r["t"] for r in got.rows(0, len(got))] == [r["t"] for r in want.rows(0, len(want))]
     assert [r["t"] for r in got.rows(39998, 40000)] == [f"{'word ' * 48}39998",
                                                         f"{'word ' * 49}39999"]  # fmt: skip
+
+
+def test_records_and_text_copied_out_of_their_reservations_let_them_go(monkeypatch):
+    """Where a reservation cannot be cut to a small result (no mremap: macOS), the
+    records and the text are copied out, and the writer lets both reservations go (it
+    kept the text's before: gigabytes of address space for as long as it lived)."""
+    schema = {"columns": [{"name": "id", "type": "int64"}, {"name": "t", "type": "text"}]}
+    dtype = as_schema(schema).dtype()
+    w = ArrayWriter(dtype, capacity=16, reserve_bytes=1 << 30, reserve_text=1 << 30)
+    if not w.reserved or not w.text_reserved:
+        pytest.skip("no reservations on this OS")
+    monkeypatch.setattr(memory.Reserved, "cut", lambda self, nbytes: None)
+    recs = np.zeros(3, dtype)
+    recs["id"] = [7, -1, 2**40]
+    w.append(recs)
+    w.add_text(recs, "héllo, wörld".encode())
+    records, text = w.result(), w.text()
+    assert records.base is None and text.base is None  # copies, not views of a mapping
+    assert w._mem is None and w._tmem is None
+    assert records["id"].tolist() == [7, -1, 2**40]
+    assert bytes(text) == "héllo, wörld".encode()
