@@ -382,7 +382,10 @@ def test_a_new_null_token_widens_alike_under_every_policy(tmp_path, workers):
     """"NA" first in column x, then in y (both int8 in the sample): the schema and bytes
     are the same under raise, skip and reject -- the raise path's watched passes started
     from its plain pass's widening, a null token adopted, where skip and reject decide it
-    inside the pass (found by review RL)."""
+    inside the pass (found by review RL).  Once "NA" is adopted, the pass judges no
+    column again (the next one does, with "NA" a null): y stays an integer column, as
+    every value of it is an integer or "NA" (it came out str(8) when y's "NA" was judged
+    in the pass that adopted it for x)."""
     rows = [[str(i % 50), str(i % 40)] for i in range(3000)]
     rows[2000][0] = "NA"
     rows[2499][1] = "NA"
@@ -395,3 +398,8 @@ def test_a_new_null_token_widens_alike_under_every_policy(tmp_path, workers):
         got[on_error] = (json.loads((tmp_path / f"o-{on_error}.npy.json").read_text())["schema"]
                          ["columns"], np.load(out).tobytes())
     assert got["raise"] == got["skip"] == got["reject"]
+    schema = json.loads((tmp_path / "o-raise.npy.json").read_text())["schema"]
+    assert [c["type"] for c in schema["columns"]] == ["int8", "int8"]  # (all values < 50)
+    fastetl.convert(src, tmp_path / "ref.npy", schema, workers=1)
+    assert np.load(tmp_path / "ref.npy").tobytes() == got["raise"][1]
+    _check_values(tmp_path / "o-raise.npy", _reference(src))

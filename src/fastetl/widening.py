@@ -138,8 +138,8 @@ class Watcher:
 
     def settled(self) -> tuple[set[str], set[str]]:
         """Columns whose bad values the rest of this pass need not show the watcher --
-        those widened in it (the next pass checks them again; a pass that widened is not
-        kept) -- and those of them whose values of 16 characters and more it must still
+        those widened in it, every column once it changed the dialect (the next pass
+        checks them again; a pass that widened is not kept) -- and those of them whose values of 16 characters and more it must still
         see (integer columns made float64 in the pass: an integer past 2**53 makes them
         text).  The pipeline drops the others' bad rows before it describes them: every
         row of a column widened early in a long input was described, ~5 us each."""
@@ -147,6 +147,12 @@ class Watcher:
 
     def _widen(self, fixed: Schema, error: ParseError) -> None:
         self.changes += _changes(self.schema, fixed, error)
+        if fixed.dialect != self.schema.dialect:
+            # a null token adopted (thousands, the encoding...) changes how every column
+            # reads: none is judged again in this pass against the changed dialect -- the
+            # next pass reads them all with it and decides (else the schema would depend on
+            # where the pass started, so on the policy)
+            self._widened.update(c.name for c in fixed.columns)
         self.schema = fixed
 
     def check(self) -> None:
@@ -162,12 +168,7 @@ def _first_widened(schema: Schema, fixed: Schema, error: ParseError) -> Schema:
     ``error`` (the input's first bad row) and ``fixed`` is ``schema`` widened for it:
     ``fixed``, its change listed, as the first watched pass would have widened it first
     -- but an integer column that a fraction makes float64, which that pass must watch
-    from the start for integers float64 cannot hold (see :meth:`Watcher.watch`), and a
-    change of the dialect (a null token adopted...), which changes how every column
-    reads: the schema would then depend on the policy (skip and reject have no plain
-    pass to start from)."""
-    if fixed.dialect != schema.dialect:  # (a null token, thousands, the encoding)
-        return schema
+    from the start for integers float64 cannot hold (see :meth:`Watcher.watch`)."""
     for a, b in zip(schema.columns, fixed.columns, strict=True):
         if a != b and a.type in _INTS and b.type == "float64":
             return schema
