@@ -7,8 +7,9 @@ int64 -> uint64 -> text; integers -> float64; str width grows; category -> text;
 new null token is adopted) and the conversion starts again from the beginning of
 the input with the wider schema.  A pass goes on to the end of the input after
 such a value, so that every column to widen is found in one pass (each column is
-widened once per pass; the next pass checks it again); nothing of a pass that
-widened is kept.  The result is what converting with the widened schema from the
+widened once per pass; the next pass checks it again; once a pass changed the
+dialect, it judges no column again: the next pass reads them all with the change);
+nothing of a pass that widened is kept.  The result is what converting with the widened schema from the
 start gives -- the same bytes whatever the thread count, because bad rows are seen
 in input order.
 
