@@ -9,9 +9,9 @@ the input with the wider schema.  A pass goes on to the end of the input after
 such a value, so that every column to widen is found in one pass (each column is
 widened once per pass; the next pass checks it again; once a pass changed the
 dialect, it judges no column again: the next pass reads them all with the change);
-nothing of a pass that widened is kept.  The result is what converting with the widened schema from the
-start gives -- the same bytes whatever the thread count, because bad rows are seen
-in input order.
+nothing of a pass that widened is kept.  The result is what converting with the
+widened schema from the start gives -- the same bytes whatever the thread count,
+because bad rows are seen in input order.
 
 Under ``on_error="raise"`` the first pass is the plain one, unwatched: an input that
 fits its schema (the usual case) converts on the fast path (a watched pass is a
@@ -140,10 +140,11 @@ class Watcher:
     def settled(self) -> tuple[set[str], set[str]]:
         """Columns whose bad values the rest of this pass need not show the watcher --
         those widened in it, every column once it changed the dialect (the next pass
-        checks them again; a pass that widened is not kept) -- and those of them whose values of 16 characters and more it must still
-        see (integer columns made float64 in the pass: an integer past 2**53 makes them
-        text).  The pipeline drops the others' bad rows before it describes them: every
-        row of a column widened early in a long input was described, ~5 us each."""
+        checks them again; a pass that widened is not kept) -- and those of them whose
+        values of 16 characters and more it must still see (integer columns made float64
+        in the pass: an integer past 2**53 makes them text).  The pipeline drops the
+        others' bad rows before it describes them: every row of a column widened early in
+        a long input was described, ~5 us each."""
         return self._widened, self._to_float
 
     def _widen(self, fixed: Schema, error: ParseError) -> None:
