@@ -382,10 +382,10 @@ def test_a_new_null_token_widens_alike_under_every_policy(tmp_path, workers):
     """"NA" first in column x, then in y (both int8 in the sample): the schema and bytes
     are the same under raise, skip and reject -- the raise path's watched passes started
     from its plain pass's widening, a null token adopted, where skip and reject decide it
-    inside the pass (found by review RL).  Once "NA" is adopted, the pass judges no
-    column again (the next one does, with "NA" a null): y stays an integer column, as
-    every value of it is an integer or "NA" (it came out str(8) when y's "NA" was judged
-    in the pass that adopted it for x)."""
+    inside the pass (found by review RL).  y's "NA", met in the pass that adopted it
+    for x, makes y nullable (the next pass reads it as a null): y stays an integer
+    column, as every value of it is an integer or "NA" (it came out str(8) when that
+    "NA" was judged as a value)."""
     rows = [[str(i % 50), str(i % 40)] for i in range(3000)]
     rows[2000][0] = "NA"
     rows[2499][1] = "NA"
@@ -403,3 +403,40 @@ def test_a_new_null_token_widens_alike_under_every_policy(tmp_path, workers):
     fastetl.convert(src, tmp_path / "ref.npy", schema, workers=1)
     assert np.load(tmp_path / "ref.npy").tobytes() == got["raise"][1]
     _check_values(tmp_path / "o-raise.npy", _reference(src))
+
+
+@pytest.mark.parametrize("on_error", ["raise", "skip"])
+def test_null_tokens_adopted_in_one_pass_cost_one_pass(tmp_path, on_error):
+    """Eight columns, each with its own null token past the sample, one after another: one
+    watched pass adopts them all (each later one judged with those adopted before it), as
+    one late token does -- not a pass per token (found by review RA of a fix that stopped
+    judging every column once a pass changed the dialect).  The result is that of
+    converting with the final schema given, and its values are the reference's."""
+    toks = ["NA", "N/A", "n/a", "NULL", "null", "None", "#N/A", "-"]
+    rows = [[str((i + k) % 50) for k in range(len(toks))] for i in range(4000)]
+
+    def passes(rows, name):
+        src = tmp_path / f"{name}.csv"
+        with src.open("w", newline="") as f:
+            w = csv.writer(f, lineterminator="\n")
+            w.writerow([f"c{k}" for k in range(len(toks))])
+            w.writerows(rows)
+        seen: list[int] = []
+        out = tmp_path / f"{name}.npy"
+        fastetl.convert(src, out, infer_rows=1000, on_error=on_error, workers=1,
+                        block_size=4096, progress=lambda done, total: seen.append(done))
+        return src, out, 1 + sum(b < a for a, b in zip(seen, seen[1:]))
+
+    one = [list(r) for r in rows]
+    one[1200][0] = toks[0]
+    _, _, one_token = passes(one, "one")
+    for k, t in enumerate(toks):
+        rows[1200 + 300 * k][k] = t
+    src, out, every_token = passes(rows, "every")
+    assert every_token == one_token
+    schema = json.loads((tmp_path / "every.npy.json").read_text())["schema"]
+    assert sorted(schema["dialect"]["null_values"]) == sorted(["", *toks])
+    assert all(c["type"] == "int8" and c["nullable"] for c in schema["columns"])
+    fastetl.convert(src, tmp_path / "ref.npy", schema, workers=1)
+    assert np.load(tmp_path / "ref.npy").tobytes() == np.load(out).tobytes()
+    _check_values(out, _reference(src))

@@ -7,11 +7,10 @@ int64 -> uint64 -> text; integers -> float64; str width grows; category -> text;
 new null token is adopted) and the conversion starts again from the beginning of
 the input with the wider schema.  A pass goes on to the end of the input after
 such a value, so that every column to widen is found in one pass (each column is
-widened once per pass; the next pass checks it again; once a pass changed the
-dialect, it judges no column again: the next pass reads them all with the change);
-nothing of a pass that widened is kept.  The result is what converting with the
-widened schema from the start gives -- the same bytes whatever the thread count,
-because bad rows are seen in input order.
+widened once per pass; the next pass checks it again); nothing of a pass that
+widened is kept.  The result is what converting with the widened schema from the
+start gives -- the same bytes whatever the thread count, because bad rows are seen
+in input order.
 
 Under ``on_error="raise"`` the first pass is the plain one, unwatched: an input that
 fits its schema (the usual case) converts on the fast path (a watched pass is a
@@ -30,6 +29,7 @@ already does.  A schema the user gave is not widened: its errors are errors.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -119,6 +119,8 @@ class Watcher:
                 return
             if name in self._widened:
                 return  # widened in this pass already: the next one checks it again
+            if self._adopted_null(name, error):
+                return  # a null token adopted in this pass: the next pass reads it as null
             fixed = self._widen_for(self.schema, error)
             if fixed is not None:
                 before, after = _col(self.schema, name), _col(fixed, name)
@@ -139,22 +141,33 @@ class Watcher:
 
     def settled(self) -> tuple[set[str], set[str]]:
         """Columns whose bad values the rest of this pass need not show the watcher --
-        those widened in it, every column once it changed the dialect (the next pass
-        checks them again; a pass that widened is not kept) -- and those of them whose
-        values of 16 characters and more it must still see (integer columns made float64
-        in the pass: an integer past 2**53 makes them text).  The pipeline drops the
-        others' bad rows before it describes them: every row of a column widened early in
-        a long input was described, ~5 us each."""
+        those widened in it (the next pass checks them again; a pass that widened is not
+        kept) -- and those of them whose values of 16 characters and more it must still
+        see (integer columns made float64 in the pass: an integer past 2**53 makes them
+        text).  The pipeline drops the others' bad rows before it describes them: every
+        row of a column widened early in a long input was described, ~5 us each."""
         return self._widened, self._to_float
+
+    def _adopted_null(self, name: str, error: ParseError) -> bool:
+        """Whether ``error``'s value is a null token this pass adopted (after another
+        column's value): this pass's parser read it as a value, the next one reads it as
+        a null.  Its column is made nullable; the value says nothing of its type (judged
+        as a value, it made the column text)."""
+        token = (error.value or "").strip(" \t")
+        if token not in self.schema.dialect.null_values or token in self.start.dialect.null_values:
+            return False
+        col = _col(self.schema, name)
+        if col is None or col.type in ("str", "category"):
+            return False
+        if not col.nullable:
+            cols = tuple(dataclasses.replace(c, nullable=True) if c is col else c
+                         for c in self.schema.columns)
+            self._widen(self.schema.replace(columns=cols), error)
+            self._widened.add(name)
+        return True
 
     def _widen(self, fixed: Schema, error: ParseError) -> None:
         self.changes += _changes(self.schema, fixed, error)
-        if fixed.dialect != self.schema.dialect:
-            # a null token adopted (thousands, the encoding...) changes how every column
-            # reads: none is judged again in this pass against the changed dialect -- the
-            # next pass reads them all with it and decides (else the schema would depend on
-            # where the pass started, so on the policy)
-            self._widened.update(c.name for c in fixed.columns)
         self.schema = fixed
 
     def check(self) -> None:
@@ -170,7 +183,12 @@ def _first_widened(schema: Schema, fixed: Schema, error: ParseError) -> Schema:
     ``error`` (the input's first bad row) and ``fixed`` is ``schema`` widened for it:
     ``fixed``, its change listed, as the first watched pass would have widened it first
     -- but an integer column that a fraction makes float64, which that pass must watch
-    from the start for integers float64 cannot hold (see :meth:`Watcher.watch`)."""
+    from the start for integers float64 cannot hold (see :meth:`Watcher.watch`), and a
+    change of the dialect (a null token adopted...), which changes how every column
+    reads: the schema would then depend on the policy (skip and reject have no plain
+    pass to start from)."""
+    if fixed.dialect != schema.dialect:  # (a null token, thousands, the encoding)
+        return schema
     for a, b in zip(schema.columns, fixed.columns, strict=True):
         if a != b and a.type in _INTS and b.type == "float64":
             return schema
