@@ -198,6 +198,9 @@ class _BadRows:
         self.binding = binding
         self.rows0 = rows0  # records in the writer that are not from this input
         self.count = count
+        # _settled_rows' per-field arrays, for the settled sets' sizes they were made for
+        self._settled_key: tuple[int, int] | None = None
+        self._settled_by_field: tuple[np.ndarray, np.ndarray] | None = None
 
     def buffer(self) -> np.ndarray | None:
         """Room for the core to describe bad rows in (None: stop at the first)."""
@@ -233,9 +236,16 @@ class _BadRows:
         if not widened:
             return np.zeros(len(bad), bool)
         fields = self.binding.fields
-        names = [f.source_name if f is not None else None for f in fields]
-        quiet = np.array([n in widened for n in names] + [False])
-        any_length = np.array([n not in to_float for n in names] + [False])
+        # (the watcher's sets only grow in a pass: their sizes say when to make them again)
+        if self._settled_key != (len(widened), len(to_float)):
+            names = [f.source_name if f is not None else None for f in fields]
+            self._settled_by_field = (
+                np.array([n in widened for n in names] + [False]),
+                np.array([n not in to_float for n in names] + [False]),
+            )
+            self._settled_key = (len(widened), len(to_float))
+        assert self._settled_by_field is not None
+        quiet, any_length = self._settled_by_field
         fld = np.where((bad[:, 3] >= 0) & (bad[:, 3] < len(fields)), bad[:, 3], len(fields))
         return quiet[fld] & (any_length[fld] | (bad[:, 5] < 16)) & _IS_VALUE_STATUS[bad[:, 2]]
 

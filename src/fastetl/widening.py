@@ -29,6 +29,7 @@ already does.  A schema the user gave is not widened: its errors are errors.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -118,6 +119,8 @@ class Watcher:
                 return
             if name in self._widened:
                 return  # widened in this pass already: the next one checks it again
+            if self._adopted_null(name, error):
+                return  # a null token adopted in this pass: the next pass reads it as null
             fixed = self._widen_for(self.schema, error)
             if fixed is not None:
                 before, after = _col(self.schema, name), _col(fixed, name)
@@ -144,6 +147,24 @@ class Watcher:
         text).  The pipeline drops the others' bad rows before it describes them: every
         row of a column widened early in a long input was described, ~5 us each."""
         return self._widened, self._to_float
+
+    def _adopted_null(self, name: str, error: ParseError) -> bool:
+        """Whether ``error``'s value is a null token this pass adopted (after another
+        column's value): this pass's parser read it as a value, the next one reads it as
+        a null.  Its column is made nullable; the value says nothing of its type (judged
+        as a value, it made the column text)."""
+        token = (error.value or "").strip(" \t")
+        if token not in self.schema.dialect.null_values or token in self.start.dialect.null_values:
+            return False
+        col = _col(self.schema, name)
+        if col is None or col.type in ("str", "category"):
+            return False
+        if not col.nullable:
+            cols = tuple(dataclasses.replace(c, nullable=True) if c is col else c
+                         for c in self.schema.columns)
+            self._widen(self.schema.replace(columns=cols), error)
+            self._widened.add(name)
+        return True
 
     def _widen(self, fixed: Schema, error: ParseError) -> None:
         self.changes += _changes(self.schema, fixed, error)
