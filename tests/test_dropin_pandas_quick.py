@@ -326,3 +326,51 @@ def test_the_same_labels_read_again_with_other_columns(tmp_path):
     for _ in range(2):
         for path, kw in cases:
             own(path, **kw)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.text(max_size=6), max_size=12))
+def test_utf8_buffers_as_arrow_converts(values):
+    # the offsets and bytes Arrow's own conversion of the same texts holds
+    import pyarrow as pa
+
+    from fastetl.dropin import pandas_columns
+
+    want = pa.array(values, type=pa.large_string())
+    offsets, data = pandas_columns.utf8_buffers(values)
+    assert offsets.dtype == np.int64 and data.dtype == np.uint8
+    assert offsets.tolist() == dropin._buffers(want)[0].tolist()
+    assert data.tobytes() == dropin._buffers(want)[1].tobytes()
+    got = pandas_columns.large_strings(values)
+    assert got.type == pa.large_string() and got.equals(want)
+
+
+@settings(max_examples=100, deadline=None)
+@given(labels=st.lists(st.text(min_size=1, max_size=6), min_size=1, max_size=8, unique=True))
+def test_str_index_as_pandas_makes_it(labels):
+    pandas.testing.assert_index_equal(dropin._str_index(labels), pandas.Index(labels),
+                                      exact=True)
+
+
+def test_a_small_read_leaves_arrow_pandas_shim_unloaded(tmp_path):
+    """The labels and a dictionary column's values go to Arrow from their bytes, not by
+    Arrow's conversion of Python objects, whose first use loads pyarrow.pandas_compat (a
+    first small read's time and memory): a fresh process reads a file of every column
+    kind without loading it, and the frame is pandas' own."""
+    import subprocess
+    import sys
+
+    rows = "".join(f"{i},{i * 0.5},w{i % 3},é {i}\n" for i in range(50))
+    path = write(tmp_path, "id,x,word,text\n" + rows + ",,,\n")
+    code = (
+        "import sys, fastetl, fastetl.pandas as fpd, pandas\n"
+        "fastetl.set_fallback('error')\n"
+        "got = fpd.read_csv(sys.argv[1])\n"
+        "loaded = 'pyarrow.pandas_compat' in sys.modules\n"
+        "pandas.testing.assert_frame_equal(got, pandas.read_csv(sys.argv[1]), check_exact=True)\n"
+        "print(loaded, dict(got.dtypes.astype(str)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.split(" ", 1)[0] == "False", out.stdout
+    assert "'word': 'str'" in out.stdout and "'text': 'str'" in out.stdout

@@ -57,7 +57,7 @@ from ..errors import ParseError, SchemaError
 from ..schema import DECIMAL_MARKS, THOUSANDS_SEPARATORS, Column, Dialect, Schema, unique_names
 from . import pandas_floats
 from .fallback import Unsupported, fall_back
-from .pandas_columns import ColumnWriter, codes_strings
+from .pandas_columns import ColumnWriter, codes_strings, large_strings, utf8_buffers
 from .pandas_quick import check_float_columns, head_columns, iso_dates
 
 # The function in its own module: `fastetl run` / install() patch `pandas.read_csv`,
@@ -1045,7 +1045,31 @@ def _quick_columns(plan: _Plan) -> None:
         if col.kind == "text" and nrows == QUICK_ROWS and len(set(values)) > nrows // 2:
             col.out_of_line = True  # (mostly distinct: as _columns decides on the sample)
         plan.columns.append(col)
-    plan.labels = pandas.Index(fields)
+    plan.labels = _str_index(fields)
+
+
+def _arrow_str() -> Any:
+    """The dtype pandas gives a column of texts when it is its Arrow-backed ``str``
+    (pandas 3 with pyarrow), else None."""
+    try:  # (pandas' own test: its option is deprecated, and warns when read)
+        from pandas._config import using_string_dtype
+    except ImportError:  # pragma: no cover - a pandas before 2.3: object labels
+        return None
+    if not using_string_dtype():
+        return None
+    dtype = pandas.StringDtype(na_value=np.nan)
+    return dtype if dtype.storage == "pyarrow" else None
+
+
+def _str_index(labels: list[str]) -> pandas.Index:
+    """``pandas.Index(labels)`` of texts, built from their bytes where pandas holds them
+    in Arrow (pandas_columns.large_strings: no conversion of Python objects by Arrow)."""
+    dtype = _arrow_str()
+    if dtype is None:
+        return pandas.Index(labels)
+    from pandas.arrays import ArrowStringArray
+
+    return pandas.Index(ArrowStringArray(large_strings(labels), dtype=dtype))
 
 
 def _quick_check(plan: _Plan, table: Any, schema: Schema) -> None:
@@ -1807,11 +1831,9 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
             return _categorical(plan, col, values, codes.astype(np.int64), nulls)
         if not _have_arrow():  # pragma: no cover - pyarrow is installed where tested
             raise Unsupported("text columns without pyarrow")
-        import pyarrow as pa
-
         # the values by code, in one compiled pass (no Arrow take of int64 indices), on
         # every core: after the read, nothing else is left to do
-        offsets, data = _buffers(pa.array(values, type=pa.large_string()))
+        offsets, data = utf8_buffers(values)
         strings = codes_strings(offsets, data, codes, nulls if has_null else None, cpu_count())
         return _text_array(strings, col.want, plan.backend)
     if not _have_arrow():  # pragma: no cover
