@@ -469,7 +469,13 @@ class Distinct:
             allv[at : at + len(part)] = part
             at += len(part)
             del part
-        self._values = sorted_unique(allv, runs=True, in_place=True)
+        u = sorted_unique(allv, runs=True, in_place=True)
+        if u.base is allv and len(u) < len(allv):  # a view of its start: the rest let go
+            n = len(u)
+            del u
+            allv.resize(n)  # (in place: the memory past the set is given back)
+            u = allv
+        self._values = u
         if len(self._values) > self.exact_limit:
             self._to_sketch()
 
