@@ -733,3 +733,43 @@ def test_every_column_kind_same_profile_on_1_and_2_threads(tmp_path, monkeypatch
     ok = df["ok"].dropna() == "true"
     assert cols["ok"]["mean"] == pytest.approx(ok.mean(), rel=1e-12)
     assert cols["is_vip"]["mean"] == pytest.approx((df["vip"] == "true").mean(), rel=1e-12)
+
+
+def test_a_merged_chunk_state_is_freed_by_reference_counts():
+    """A chunk's state, once merged, is freed as soon as it is let go -- not left to
+    Python's cyclic collector (a number column's counts held a bound method of its own
+    state: every merged chunk state was a cycle, ~40 MiB of dead states at the end of a
+    1M-row CSV profile).  The counts past their exact bound still feed the quantile
+    sketch: its quantiles are checked against numpy's."""
+    import gc
+    import weakref
+
+    from fastetl.profiling.fold import TableState
+
+    schema = fastetl.Schema.from_dict(
+        {"columns": [{"name": "x", "type": "float64"}, {"name": "t", "type": "date"}]}
+    )
+    rng = np.random.default_rng(5)
+    records = np.zeros(3000, dtype=schema.dtype())
+    records["x"] = rng.normal(size=len(records))
+    records["t"] = rng.integers(0, 20_000, size=len(records)).astype("datetime64[D]")
+    lim = Limits(exact=200, quantile_exact=300)
+    state = TableState(schema, lim)
+    gc.disable()
+    try:
+        for at in range(0, len(records), 500):
+            part = state.fork()
+            part.add(records[at : at + 500])
+            state.merge(part)
+            gone = [weakref.ref(cs) for cs in part.columns]
+            del part
+            assert all(g() is None for g in gone)  # freed by reference counts: no collection
+    finally:
+        gc.enable()
+    col = state.result({}, 5)["columns"][0]
+    assert not col["quantiles_exact"]
+    s = np.sort(records["x"])
+    for k, q in QS.items():
+        v = col["quantiles"][k]
+        lo, hi = np.searchsorted(s, v, "left") / len(s), np.searchsorted(s, v, "right") / len(s)
+        assert lo - col["quantiles_rank_error"] <= q <= hi + col["quantiles_rank_error"], k

@@ -144,6 +144,22 @@ def test_distinct_exact_below_the_bound():
     assert d.exact and d.count() == len(set(x.tolist()))
 
 
+
+@pytest.mark.parametrize("seed", range(4))
+def test_distinct_values_after_many_flushes_and_a_merge_are_numpys(seed):
+    """The exact set made from its runs again and again (each flush copies the set and
+    the runs into one array, part by part), then merged: ``np.unique`` of all."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 30_000 + seed, size=120_000).astype([np.uint64, np.int64][seed % 2])
+    a, b = Distinct(exact_limit=1 << 20), Distinct(exact_limit=1 << 20)
+    for p in _parts(x[:70_000], rng, 40):
+        a.add(p)
+    for p in _parts(x[70_000:], rng, 25):
+        b.add(p)
+    a.merge(b)
+    assert a.exact and a.values.dtype == x.dtype
+    assert np.array_equal(a.values, np.unique(x)) and a.count() == len(np.unique(x))
+
 def test_hash_values_separates_values_and_equates_zeros():
     h = hash_values(np.array([0.0, -0.0, 1.0]))
     assert h[0] == h[1] != h[2]

@@ -456,10 +456,26 @@ class Distinct:
         if not self._runs:
             return
         parts = self._runs if self._values is None else [self._values, *self._runs]
-        allv = np.concatenate(parts)
-        del parts
-        self._values, self._runs, self._pending = None, [], 0  # freed before the sort
-        self._values = sorted_unique(allv, runs=True, in_place=True)
+        self._values, self._runs, self._pending = None, [], 0
+        # copied one part at a time, each let go once copied (where nothing else holds
+        # it): the parts and their copy are not all held at once -- on a profile's row
+        # hashes, up to ``exact_limit`` of them and as many waiting (8 + 8 MiB), the
+        # largest transient of its fold
+        allv = np.empty(sum(len(p) for p in parts), np.result_type(*parts))
+        at = 0
+        parts.reverse()
+        while parts:
+            part = parts.pop()
+            allv[at : at + len(part)] = part
+            at += len(part)
+            del part
+        u = sorted_unique(allv, runs=True, in_place=True)
+        if u.base is allv and len(u) < len(allv):  # a view of its start: the rest let go
+            n = len(u)
+            del u
+            allv.resize(n)  # (in place: the memory past the set is given back)
+            u = allv
+        self._values = u
         if len(self._values) > self.exact_limit:
             self._to_sketch()
 
