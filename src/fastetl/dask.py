@@ -74,6 +74,7 @@ from .api import (
     _raise_interrupted,
     _RunFacts,
     _start_event,
+    _terminated,
     inference_error,
 )
 from .dataset import DATASET_FILE, DATASET_FORMAT, Dataset
@@ -905,10 +906,19 @@ def _convert_locked(
         outset.fsync_dir(tmp)
         _commit(tmp, out, run_id)
         land()
-    except BaseException:
-        if out.is_dir() and not tmp.exists():  # (renamed into place: committed)
-            land()
-        shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException as e:
+        whole: list[bool] = []
+
+        def wind_up() -> None:  # (idempotent: a second Ctrl-C, or SIGTERM, restarts it)
+            if not whole:  # (asked once: once removed, the folder no longer tells)
+                whole.append(out.is_dir() and not tmp.exists())  # (renamed into place)
+            if whole[0]:
+                land()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+        late = outset.to_the_end(wind_up)
+        if late is not None and (not isinstance(e, KeyboardInterrupt) or _terminated(late)):
+            raise late  # (Ctrl-C as an error was cleaned up: that error stays its cause)
         raise
     report = DatasetReport(
         output=str(out),
