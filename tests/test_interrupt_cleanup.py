@@ -20,16 +20,7 @@ import fastetl
 from fastetl import api, errors, signals
 from fastetl.outset import checkpoint_path
 from reference import interrupt_at
-from test_resume import SCHEMA, _files, _hidden, _make_csv, _reference
-
-
-@pytest.fixture(scope="module")
-def inputs(tmp_path_factory):
-    d = tmp_path_factory.mktemp("cleanup-inputs")
-    clean, dirty = d / "clean.csv", d / "dirty.csv"
-    _make_csv(clean, False)
-    _make_csv(dirty, True)
-    return {"clean": clean, "dirty": dirty}
+from test_resume import SCHEMA, _files, _hidden, _reference, inputs  # noqa: F401
 
 
 @pytest.fixture
