@@ -72,3 +72,59 @@ def test_a_second_interrupt_in_the_clean_up_leaves_no_temporary_folder(
         fdask.convert(src, out, SCHEMA, client=client)
         left = sorted(p.name for p in tmp_path.iterdir() if "fastetl-lock" not in p.name)
     assert left == ["ds", "in.csv"] + (["local.npy", "local.npy.json"] if committed else [])
+
+
+@pytest.mark.parametrize("second", ["put back", "old removed"])
+def test_a_second_interrupt_in_the_commit_keeps_one_whole_dataset(
+    client, tmp_path, monkeypatch, second  # noqa: F811
+):
+    """The commit moves the old dataset aside, renames the new one in, then removes the
+    old one's copy.  Ctrl-C just after the old one was moved aside, then again as it is
+    put back; or Ctrl-C during the copy's removal: the dataset is the old one (the first
+    case) or the new one, whole, as ``Interrupted`` says, and no copy is left (review RE:
+    the dataset was missing, or a half-removed copy was left)."""
+    import os
+    import shutil
+
+    src = tmp_path / "in.csv"
+    src.write_bytes(_csv(_rows(300, 53)))
+    out = tmp_path / "ds"
+    fdask.convert(src, out, SCHEMA, client=client)
+    old = _dataset_records(out)
+    src.write_bytes(_csv(_rows(500, 54)))
+    calls: list[str] = []
+    if second == "put back":
+        real = os.replace
+
+        def replace(a, b):
+            calls.append(str(b))
+            if len(calls) == 1:  # the old dataset moved aside, then Ctrl-C
+                real(a, b)
+                raise KeyboardInterrupt
+            if len(calls) == 2:  # Ctrl-C again, as it is put back
+                raise KeyboardInterrupt
+            real(a, b)
+
+        monkeypatch.setattr(fdask.os, "replace", replace)
+    else:
+        real_rmtree = shutil.rmtree
+
+        def rmtree(path, *args, **kwargs):
+            calls.append(str(path))
+            if len(calls) == 1:  # half of it removed, then Ctrl-C
+                first = sorted(os.listdir(path))[0]
+                os.remove(os.path.join(path, first))
+                raise KeyboardInterrupt
+            real_rmtree(path, *args, **kwargs)
+
+        monkeypatch.setattr(fdask.shutil, "rmtree", rmtree)
+    with pytest.raises(KeyboardInterrupt) as e:
+        fdask.convert(src, out, SCHEMA, client=client)
+    monkeypatch.undo()
+    assert type(e.value) is fastetl.Interrupted
+    committed = second == "old removed"
+    assert e.value.committed is committed
+    want = _local(src, tmp_path) if committed else old
+    assert _dataset_records(out).tobytes() == want.tobytes()
+    left = sorted(p.name for p in tmp_path.iterdir() if "fastetl-lock" not in p.name)
+    assert left == ["ds", "in.csv"] + (["local.npy", "local.npy.json"] if committed else [])

@@ -984,15 +984,29 @@ def _commit(tmp: Path, out: Path, run_id: str) -> None:
         if out.exists():
             os.replace(out, old)
         os.replace(tmp, out)
-    except BaseException:  # (an interrupt before the rename: the old dataset back)
-        if tmp.exists() and old.exists() and not out.exists():
-            os.replace(old, out)
+    except BaseException as e:  # (an interrupt before the rename: the old dataset back,
+        late = outset.to_the_end(_put_back, tmp, old, out)  # through a second one too)
+        if late is not None and not isinstance(e, KeyboardInterrupt):
+            raise late from e
         raise
     try:
         outset.fsync_dir(out.parent)
     finally:  # (an interrupt after the rename too: the old dataset's copy is not left behind)
-        if old.exists():
-            shutil.rmtree(old, ignore_errors=True)
+        late = outset.to_the_end(_remove_old, old)
+    if late is not None:
+        raise late
+
+
+def _put_back(tmp: Path, old: Path, out: Path) -> None:
+    """The dataset moved aside back in place, unless the new one took it (repeatable)."""
+    if tmp.exists() and old.exists() and not out.exists():
+        os.replace(old, out)
+
+
+def _remove_old(old: Path) -> None:
+    """The old dataset's copy removed (repeatable: a restart removes what is left)."""
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _parts(
