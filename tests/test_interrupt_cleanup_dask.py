@@ -40,6 +40,23 @@ def _raise_after(monkeypatch, name):
     monkeypatch.setattr(fdask, name, patched)
 
 
+def _a_dataset_and_a_new_input(tmp_path, client, seed):  # noqa: F811
+    """A dataset converted from ``in.csv``, then ``in.csv`` rewritten: (input, dataset,
+    the dataset's records)."""
+    src = tmp_path / "in.csv"
+    src.write_bytes(_csv(_rows(300, seed)))
+    out = tmp_path / "ds"
+    fdask.convert(src, out, SCHEMA, client=client)
+    old = _dataset_records(out)
+    src.write_bytes(_csv(_rows(500, seed + 1)))
+    return src, out, old
+
+
+def _left(folder):
+    """The names in ``folder`` but the output's lock, sorted."""
+    return sorted(p.name for p in folder.iterdir() if "fastetl-lock" not in p.name)
+
+
 @pytest.mark.parametrize("marker", CLEANUP)
 @pytest.mark.parametrize("first", ["_check_unchanged", "_commit"])
 def test_a_second_interrupt_in_the_clean_up_leaves_no_temporary_folder(
@@ -48,12 +65,7 @@ def test_a_second_interrupt_in_the_clean_up_leaves_no_temporary_folder(
     """Ctrl-C before the dataset's commit (as the inputs are checked again) or after it,
     then Ctrl-C again at each statement of the clean-up: the dataset is the old one or the
     new one, whole, as ``Interrupted`` says, and no temporary folder is left."""
-    src = tmp_path / "in.csv"
-    src.write_bytes(_csv(_rows(300, 51)))
-    out = tmp_path / "ds"
-    fdask.convert(src, out, SCHEMA, client=client)
-    old = _dataset_records(out)
-    src.write_bytes(_csv(_rows(500, 52)))
+    src, out, old = _a_dataset_and_a_new_input(tmp_path, client, 51)
     _raise_after(monkeypatch, first)
     with interrupt_at(fdask._convert_locked, marker) as raised:
         with pytest.raises(KeyboardInterrupt) as e:
@@ -65,12 +77,12 @@ def test_a_second_interrupt_in_the_clean_up_leaves_no_temporary_folder(
     assert raised or (marker == "                land()" and not committed)  # (not run)
     want = _local(src, tmp_path) if committed else old
     assert _dataset_records(out).tobytes() == want.tobytes()
-    left = sorted(p.name for p in tmp_path.iterdir() if "fastetl-lock" not in p.name)
+    left = _left(tmp_path)
     if marker == WINDOW and not committed:  # (as a kill there leaves it: the next run
         # into the dataset removes it)
         assert [p for p in left if p.endswith(".dataset")]
         fdask.convert(src, out, SCHEMA, client=client)
-        left = sorted(p.name for p in tmp_path.iterdir() if "fastetl-lock" not in p.name)
+        left = _left(tmp_path)
     assert left == ["ds", "in.csv"] + (["local.npy", "local.npy.json"] if committed else [])
 
 
@@ -86,12 +98,7 @@ def test_a_second_interrupt_in_the_commit_keeps_one_whole_dataset(
     import os
     import shutil
 
-    src = tmp_path / "in.csv"
-    src.write_bytes(_csv(_rows(300, 53)))
-    out = tmp_path / "ds"
-    fdask.convert(src, out, SCHEMA, client=client)
-    old = _dataset_records(out)
-    src.write_bytes(_csv(_rows(500, 54)))
+    src, out, old = _a_dataset_and_a_new_input(tmp_path, client, 53)
     calls: list[str] = []
     if second == "put back":
         real = os.replace
@@ -126,5 +133,5 @@ def test_a_second_interrupt_in_the_commit_keeps_one_whole_dataset(
     assert e.value.committed is committed
     want = _local(src, tmp_path) if committed else old
     assert _dataset_records(out).tobytes() == want.tobytes()
-    left = sorted(p.name for p in tmp_path.iterdir() if "fastetl-lock" not in p.name)
+    left = _left(tmp_path)
     assert left == ["ds", "in.csv"] + (["local.npy", "local.npy.json"] if committed else [])
