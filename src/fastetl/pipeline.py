@@ -922,7 +922,7 @@ def _run_stream(source: Source, job: _Job) -> RunResult:
             # only for an error, from the file (see _Sync.lines_before)
             count = job.checkpoint is not None or bad.lenient
             sync = _Sync(base + start, lines, source.snapshot, count)
-            blocks = _guess_blocks(inp, data, start, base, sync, *args)
+            blocks = _piece_blocks(inp, data, start, base, sync, *args)
         else:
             sync = None
             blocks = _stream_blocks(inp, data, start, base, lines_before, *args)
@@ -980,6 +980,38 @@ class _Block:
     base: int  # input offset of data[0]
     lines_before: int  # line breaks in the input before data[0]
     final: bool = True  # the block ends with its last row (no row continues past end)
+
+
+@dataclass
+class _Piece(_Block):
+    """A piece of a file that the worker parsing it reads itself (see _piece_blocks): until
+    :meth:`read`, ``data`` is empty and ``base`` is the piece's first byte (``lo``)."""
+
+    hi: int = 0  # the piece's end: its rows are those that start in [lo, hi)
+    snapshot: Any = None
+    window: Callable[[int], np.ndarray] | None = None  # a buffer of at least n bytes
+
+    def read(self) -> None:
+        """Read the piece (and the byte before it, and up to _PIECE_SLACK after it, where
+        its last row ends) and cut it where rows would start were no line break quoted,
+        as _last_line_start cuts a window: a guess, checked by the committer (a block
+        whose first row does not start where the rows before it ended is dropped, and
+        the rest of the input is read again with exact cuts).  No line break there:
+        the block is given an input offset no row ends at (-1), so it is dropped too."""
+        lo, hi = self.base, self.hi
+        first = lo - 1  # data[0]: the byte before the piece, whether a line ends there
+        have = min(self.snapshot.size, hi + _PIECE_SLACK) - first
+        assert self.window is not None
+        data = self.window(have)[:have]
+        self.snapshot.readinto(first, data)
+        s = int(_core.line_start_after(data, 0))
+        e = s if s >= hi - first else int(_core.line_start_after(data, hi - 1 - first))
+        if self.final:  # (the last piece: hi is the end of the file)
+            e = have
+        elif e >= have:  # (its last row goes on past what was read)
+            self.data, self.start, self.end, self.base = _EMPTY, 0, 0, -1
+            return
+        self.data, self.start, self.end, self.base = data, min(s, e), e, first
 
 
 @dataclass
@@ -1145,6 +1177,52 @@ def _guess_blocks(
         start = 0
     if not drained:
         yield _Resync()  # (every block before is committed when this comes back)
+    inp.restart(sync.at)
+    yield from _stream_blocks(
+        inp, _EMPTY, 0, sync.at, sync.lines_before(sync.at), block, delim, quote, lenient
+    )
+
+
+def _piece_blocks(
+    inp: _Input,
+    data: Any,
+    start: int,
+    base: int,
+    sync: _Sync,
+    block: int,
+    delim: int,
+    quote: int,
+    lenient: bool,
+) -> Any:
+    """A file's blocks, after the window already read (the header's), as pieces of
+    ``block`` bytes that the workers read and cut themselves (:class:`_Piece`): the
+    calling thread reads nothing, and every byte is read once, on all threads.  The cuts
+    are guesses, checked as :func:`_guess_blocks`' are: a guess found wrong (a quoted line
+    break at a cut; no line break near one), or a file that grew while it was read (its
+    last line may be torn): every block before is committed and the rest read again with
+    exact cuts (:func:`_stream_blocks`), at most once per run.  Where a piece's bytes
+    cannot be read by position without disturbing what else reads the input (its
+    content hash is fed in order), or the file is small: :func:`_guess_blocks`."""
+    snap = inp.source.snapshot
+    size = snap.size
+    cut = _last_line_start(data, start, len(data))
+    lo = base + cut
+    if inp.source.hasher is not None or cut <= start or size - lo < 2 * block:
+        yield from _guess_blocks(inp, data, start, base, sync, block, delim, quote, lenient)
+        return
+    unknown = -1 if sync.count else -2
+    yield _Block(data, start, cut, base, unknown, final=False)
+    while not sync.lost and size - lo > block:  # (the last piece: at most a block, in a window)
+        yield _Piece(_EMPTY, 0, 0, lo, unknown, False, hi=lo + block, snapshot=snap,
+                     window=inp._window)
+        lo += block
+    if not sync.lost and not inp.source.grown():  # (a file that shrank raises here)
+        inp.result.bytes_in = size
+        yield _Piece(_EMPTY, 0, 0, lo, unknown, True, hi=size, snapshot=snap,
+                     window=inp._window)
+    yield _Resync()  # (every block is committed when this comes back)
+    if not sync.lost and sync.at == size:
+        return
     inp.restart(sync.at)
     yield from _stream_blocks(
         inp, _EMPTY, 0, sync.at, sync.lines_before(sync.at), block, delim, quote, lenient
@@ -1751,6 +1829,8 @@ def _work(
     codes: Callable[..., list[bool]] | None = None,
     places: _TextPlaces | None = None,
 ) -> _Done:
+    if isinstance(block, _Piece):  # read while an earlier block may still hold the parser
+        block.read()
     slot.take(ticket)  # (raises _Stopped when the run is over)
     pid, parser = slot.pid, slot.parser
     placing = places

@@ -72,6 +72,11 @@ class InputError(FastETLError, OSError):
     """The input cannot be opened or read."""
 
 
+# positional reads (no shared file position: threads read at once); None where the OS has
+# none (Windows), and in the tests that check the fallback
+_PREADV = getattr(os, "preadv", None)
+
+
 class Snapshot:
     """A regular file as it was when opened: its first ``size`` bytes, read by position.
 
@@ -99,17 +104,27 @@ class Snapshot:
         return bytes(buf)
 
     def readinto(self, offset: int, buf: Any) -> None:
-        """Fill ``buf`` (a writable buffer, within the snapshot) with the bytes at ``offset``."""
+        """Fill ``buf`` (a writable buffer, within the snapshot) with the bytes at ``offset``.
+        Threads may read at once (the pipeline's workers read their own pieces): by
+        position where the OS has it, else one at a time."""
         view = memoryview(buf).cast("B")
         got = 0
         try:
-            with self._lock:
-                self._raw.seek(offset)
+            if _PREADV is not None:
+                fd = self._raw.fileno()
                 while got < len(view):
-                    n = self._raw.readinto(view[got:])
+                    n = _PREADV(fd, [view[got:]], offset + got)
                     if not n:
                         break
                     got += n
+            else:  # (Windows): one file position, shared
+                with self._lock:
+                    self._raw.seek(offset)
+                    while got < len(view):
+                        n = self._raw.readinto(view[got:])
+                        if not n:
+                            break
+                        got += n
         except OSError as e:
             raise InputError(f"cannot read {self.name}: {e.strerror or e}") from None
         if got < len(view):

@@ -1,0 +1,219 @@
+"""A file's pieces read by the workers themselves (pipeline._piece_blocks): the cut of
+each piece is a guess (the first line start after its first byte), checked when the
+pieces meet; whatever the guesses, the rows, their order and every byte written are
+what one thread makes of the same bytes in memory."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import random
+import sys
+
+import pytest
+
+import fastetl
+from fastetl import pipeline, sources
+
+SCHEMA = {
+    "columns": [
+        {"name": "id", "type": "int32"},
+        {"name": "note", "type": "text", "nullable": True},
+        {"name": "name", "type": "str", "width": 40, "nullable": True},
+        {"name": "price", "type": "decimal", "scale": 2},
+    ],
+}
+
+
+def make_csv(rows: int, seed: int, *, quoted_breaks: float = 0.0, crlf: bool = False,
+             quote_first: bool = False) -> bytes:
+    """Rows with quoted fields full of delimiters and doubled quotes, some quoted line
+    breaks (a share ``quoted_breaks`` of the rows), every row starting with a quote
+    (``quote_first``)."""
+    rng = random.Random(seed)
+    nl = "\r\n" if crlf else "\n"
+    out = ["id,note,name,price"]
+    for i in range(rows):
+        words = " ".join(rng.choice(["a,b", 'say ""hi""', "x" * rng.randint(1, 60), "é€", ""])
+                         for _ in range(rng.randint(0, 6)))
+        note = f'"{words}"' if words or rng.random() < 0.5 else ""
+        if rng.random() < quoted_breaks:
+            note = f'"line one{nl}line two, ""quoted""{nl}"'
+        name = rng.choice(['"Ana, Maria"', "Bo", '""', "", '"x""y"'])
+        row = f"{i},{note},{name},{rng.randint(-99999, 99999) / 100:.2f}"
+        out.append(f'"{i}"' + row[len(str(i)):] if quote_first else row)
+    return (nl.join(out) + nl).encode("utf-8")
+
+
+def reference(data: bytes, **kw):
+    """One thread, one block, the bytes in memory: no piece, no guess."""
+    return fastetl.read_csv(data, SCHEMA, workers=1, block_size=1 << 30, **kw)
+
+
+def same(got, ref) -> None:
+    assert len(got) == len(ref)
+    assert got.array.tobytes() == ref.array.tobytes()
+    assert got.to_arrow().equals(ref.to_arrow())
+
+
+@pytest.fixture
+def pieces(monkeypatch):
+    """The pieces read, as (their first byte's input offset, the bytes around it)."""
+    seen: list[tuple[int, bytes]] = []
+    read = pipeline._Piece.read
+
+    def recording(self):
+        lo = self.base
+        read(self)
+        if self.base >= 0:
+            at = lo - self.base
+            seen.append((lo, bytes(self.data[at - 1 : at + 1])))
+
+    monkeypatch.setattr(pipeline._Piece, "read", recording)
+    return seen
+
+
+@pytest.fixture
+def exact_cuts(monkeypatch):
+    """How often the rest of a file was read again with exact cuts (a guess found wrong)."""
+    calls = []
+    stream = pipeline._stream_blocks
+
+    def counting(*args, **kw):
+        calls.append(args[3])
+        return stream(*args, **kw)
+
+    monkeypatch.setattr(pipeline, "_stream_blocks", counting)
+    return calls
+
+
+@pytest.mark.parametrize("crlf", [False, True], ids=["lf", "crlf"])
+def test_quotes_spanning_pieces_give_the_same_bytes(tmp_path, pieces, exact_cuts, crlf):
+    data = make_csv(6000, seed=1, crlf=crlf)
+    path = tmp_path / "in.csv"
+    path.write_bytes(data)
+    ref = reference(data)
+    for w in (2, 3):
+        for bs in (4000, 9999, 65536):
+            same(fastetl.read_csv(path, SCHEMA, workers=w, block_size=bs), ref)
+    assert len(pieces) > 50  # (the file was read in pieces, not by the calling thread)
+    assert not exact_cuts  # (no line break is quoted: every guess was right)
+
+
+def test_a_quote_in_the_first_byte_of_a_piece(tmp_path, pieces, exact_cuts):
+    data = make_csv(4000, seed=2, quote_first=True)
+    path = tmp_path / "in.csv"
+    path.write_bytes(data)
+    ref = reference(data)
+    for bs in range(5000, 5040):
+        same(fastetl.read_csv(path, SCHEMA, workers=2, block_size=bs), ref)
+    assert any(around == b'\n"' for _, around in pieces)  # (the case did come)
+    assert not exact_cuts
+
+
+def test_crlf_split_between_pieces(tmp_path, pieces, exact_cuts):
+    data = make_csv(4000, seed=3, crlf=True)
+    path = tmp_path / "in.csv"
+    path.write_bytes(data)
+    ref = reference(data)
+    for bs in range(5000, 5030):
+        same(fastetl.read_csv(path, SCHEMA, workers=2, block_size=bs), ref)
+    assert any(around == b"\r\n" for _, around in pieces)  # (a piece began at an LF of a CRLF)
+    assert not exact_cuts
+
+
+@pytest.mark.parametrize("share", [0.001, 0.3])
+def test_quoted_line_breaks_at_cuts_give_the_same_bytes(tmp_path, share):
+    """A cut inside a quoted field: the guess is found wrong where the pieces meet, and the
+    rest is read again with exact cuts."""
+    data = make_csv(8000, seed=4, quoted_breaks=share)
+    path = tmp_path / "in.csv"
+    path.write_bytes(data)
+    ref = reference(data)
+    for w in (2, 3):
+        for bs in (3000, 20000):
+            same(fastetl.read_csv(path, SCHEMA, workers=w, block_size=bs), ref)
+            out = tmp_path / f"o{w}{bs}.npy"
+            fastetl.convert(path, out, SCHEMA, workers=w, block_size=bs, hash=False)
+            assert fastetl.open(out).to_arrow().equals(ref.to_arrow())
+
+
+def test_a_long_row_past_a_piece_and_its_slack(tmp_path):
+    data = make_csv(3000, seed=5)
+    lines = data.split(b"\n")
+    lines[1500] = b'1500,"' + b"y," * (200 << 10) + b'",z,1.00'  # 400 KB: past any slack
+    data = b"\n".join(lines)
+    path = tmp_path / "in.csv"
+    path.write_bytes(data)
+    ref = reference(data)
+    for bs in (4096, 70000):
+        same(fastetl.read_csv(path, SCHEMA, workers=2, block_size=bs), ref)
+
+
+def test_without_positional_reads(tmp_path, monkeypatch, pieces):
+    """Where the OS has no pread (Windows): the pieces are read one at a time."""
+    monkeypatch.setattr(sources, "_PREADV", None)
+    data = make_csv(5000, seed=6)
+    path = tmp_path / "in.csv"
+    path.write_bytes(data)
+    ref = reference(data)
+    for w in (2, 3):
+        same(fastetl.read_csv(path, SCHEMA, workers=w, block_size=7000), ref)
+    assert pieces
+
+
+@pytest.mark.parametrize("where", ["end", "middle", "last-row-no-newline"])
+def test_errors_are_the_same_parse_error(tmp_path, where):
+    data = make_csv(5000, seed=7)
+    if where == "end":  # an unterminated quote at the end of the file
+        data += b'5000,"never closed,Bo,1.00\n'
+    elif where == "middle":
+        lines = data.split(b"\n")
+        lines[3500] = b'3499,"ab"c,Bo,1.00'
+        data = b"\n".join(lines)
+    else:
+        data = data.rstrip(b"\n") + b"\n5000,abc,Bo,x"
+    path = tmp_path / "bad.csv"
+    path.write_bytes(data)
+    with pytest.raises(fastetl.ParseError) as ref:
+        reference(data)
+    r = ref.value
+    for w in (2, 3):
+        for bs in (3000, 20000):
+            with pytest.raises(fastetl.ParseError) as got:
+                fastetl.read_csv(path, SCHEMA, workers=w, block_size=bs)
+            e = got.value
+            assert (str(e), e.line, e.column, e.offset, e.row) == (
+                str(r), r.line, r.column, r.offset, r.row,
+            ), (w, bs)
+
+
+def test_bad_rows_skipped_are_the_same(tmp_path):
+    """Under skip the workers count each piece's lines: the same rows and counts."""
+    data = make_csv(6000, seed=8, quoted_breaks=0.0005)
+    lines = data.split(b"\n")
+    for i in range(100, 6000, 397):
+        lines[i] = lines[i] + b",extra"
+    data = b"\n".join(lines)
+    path = tmp_path / "in.csv"
+    path.write_bytes(data)
+    ref = reference(data, on_error="skip")
+    for bs in (3000, 20000):
+        same(fastetl.read_csv(path, SCHEMA, workers=2, block_size=bs, on_error="skip"), ref)
+
+
+def test_small_files_and_inputs_not_read_by_position(tmp_path, monkeypatch, pieces):
+    """A file smaller than two pieces, compressed input and file objects: no pieces."""
+    small = make_csv(50, seed=9)
+    path = tmp_path / "small.csv"
+    path.write_bytes(small)
+    same(fastetl.read_csv(path, SCHEMA, workers=2, block_size=1000), reference(small))
+    data = make_csv(4000, seed=10)
+    ref = reference(data)
+    gz = tmp_path / "in.csv.gz"
+    gz.write_bytes(gzip.compress(data))
+    same(fastetl.read_csv(gz, SCHEMA, workers=2, block_size=5000), ref)
+    same(fastetl.read_csv(io.BytesIO(data), SCHEMA, workers=2, block_size=5000), ref)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    same(fastetl.read_csv("-", SCHEMA, workers=2, block_size=5000), ref)
+    assert not pieces
