@@ -1184,17 +1184,10 @@ def _guess_blocks(
 
 
 def _piece_blocks(
-    inp: _Input,
-    data: Any,
-    start: int,
-    base: int,
-    sync: _Sync,
-    block: int,
-    delim: int,
-    quote: int,
-    lenient: bool,
+    inp: _Input, data: Any, start: int, base: int, sync: _Sync, block: int, *dialect: Any
 ) -> Any:
-    """A file's blocks, after the window already read (the header's), as pieces of
+    """(``dialect``: delim, quote, lenient, as :func:`_guess_blocks` takes them.)  A
+    file's blocks, after the window already read (the header's), as pieces of
     ``block`` bytes that the workers read and cut themselves (:class:`_Piece`): the
     calling thread reads nothing, and every byte is read once, on all threads.  The cuts
     are guesses, checked as :func:`_guess_blocks`' are: a guess found wrong (a quoted line
@@ -1208,7 +1201,7 @@ def _piece_blocks(
     cut = _last_line_start(data, start, len(data))
     lo = base + cut
     if inp.source.hasher is not None or cut <= start or size - lo < 2 * block:
-        yield from _guess_blocks(inp, data, start, base, sync, block, delim, quote, lenient)
+        yield from _guess_blocks(inp, data, start, base, sync, block, *dialect)
         return
     unknown = -1 if sync.count else -2
     yield _Block(data, start, cut, base, unknown, final=False)
@@ -1224,9 +1217,7 @@ def _piece_blocks(
     if not sync.lost and sync.at == size:
         return
     inp.restart(sync.at)
-    yield from _stream_blocks(
-        inp, _EMPTY, 0, sync.at, sync.lines_before(sync.at), block, delim, quote, lenient
-    )
+    yield from _stream_blocks(inp, _EMPTY, 0, sync.at, sync.lines_before(sync.at), block, *dialect)
 
 
 def _stream_blocks(
