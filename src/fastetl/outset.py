@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import OutputError
+from .signals import terminated
 
 JOURNAL_FORMAT = 1
 _O_BINARY = getattr(os, "O_BINARY", 0)
@@ -323,6 +324,23 @@ def to_the_end(step: Any, *args: Any) -> KeyboardInterrupt | None:
             return late
         except KeyboardInterrupt as e:
             late = late or e
+
+
+def clean_up_after(error: BaseException | None, step: Any, *args: Any) -> None:
+    """The clean-up ``step`` after ``error`` (the exception or interrupt being handled,
+    or None: after a step that succeeded), run to its end through interrupts
+    (:func:`to_the_end`).  Returns when ``error`` is to go on (the caller re-raises
+    it).  An interrupt that came meanwhile is raised in its place, ``from`` it, when
+    ``error`` is none or no interrupt (Ctrl-C as an error is cleaned up stops the
+    program as Ctrl-C does, the error in its traceback: see
+    :func:`fastetl.signals.during`), or when it is SIGTERM and ``error`` was not (the
+    process then ends by SIGTERM, as it was asked)."""
+    late = to_the_end(step, *args)
+    if late is None:
+        return
+    if isinstance(error, KeyboardInterrupt) and (terminated(error) or not terminated(late)):
+        return
+    raise late from error
 
 
 def holds_json(path: Path, doc: dict[str, Any]) -> bool:

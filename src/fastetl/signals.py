@@ -31,6 +31,19 @@ def during(e: BaseException) -> BaseException | None:
     return None if isinstance(context, KeyboardInterrupt) else context
 
 
+def terminated(e: BaseException) -> bool:
+    """Whether the interrupt ``e`` is SIGTERM: a :class:`Terminated`, an interrupt that
+    says so (``Interrupted.terminated``), or one that stands for a SIGTERM
+    (``outset.InterruptedAfterCommit.original``)."""
+    seen: set[int] = set()
+    while isinstance(e, BaseException) and id(e) not in seen:
+        if isinstance(e, Terminated) or getattr(e, "terminated", False) is True:
+            return True
+        seen.add(id(e))
+        e = getattr(e, "original", None)
+    return False
+
+
 def raise_terminated(signum: int, frame: Any) -> None:
     raise Terminated()
 
@@ -54,7 +67,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(_SIGTERM, raise_terminated)
         yield
     except KeyboardInterrupt as e:
-        if not (isinstance(e, Terminated) or getattr(e, "terminated", False)):
+        if not terminated(e):
             raise
         signal.signal(_SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), _SIGTERM)
