@@ -958,15 +958,20 @@ def interrupt_at(func: Any, marker: str | None, nth: int = 1, exc: type = Keyboa
 @contextlib.contextmanager
 def interrupt_after_call(func: Any, callee: Any, before: Any = None):
     """While the block runs, raise KeyboardInterrupt (once) in this thread as the C
-    function ``callee`` (``os.close``...) returns to ``func``: where Python checks for
-    signals, after its effect and before ``func`` notes it.  ``before()`` runs there first.
+    function ``callee`` (``os.close``...; or a name: a C method of that name, such as a
+    file object's ``"close"``) returns to ``func``: where Python checks for signals,
+    after its effect and before ``func`` notes it.  ``before()`` runs there first.
     Yields a list that holds True once it was raised."""
     import sys
 
     raised: list[bool] = []
 
     def profile(frame: Any, event: str, arg: Any) -> None:
-        if event == "c_return" and arg is callee and frame.f_code is func.__code__:
+        if (
+            event == "c_return"
+            and (arg is callee or (isinstance(callee, str) and arg.__name__ == callee))
+            and frame.f_code is func.__code__
+        ):
             raised.append(True)
             sys.setprofile(None)
             if before is not None:

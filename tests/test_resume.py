@@ -404,7 +404,9 @@ def test_an_interrupt_just_after_the_records_file_is_closed_closes_nothing_else(
     opened: list[int] = []
     dst = tmp_path / "o.npy"
     with interrupt_after_call(  # the number is free then, and taken here
-        store.NpyWriter.finish, os.close, lambda: opened.append(os.open(other, os.O_RDONLY))
+        store._SyncedAhead._close_file,
+        "close",
+        lambda: opened.append(os.open(other, os.O_RDONLY)),
     ) as raised:
         with pytest.raises(KeyboardInterrupt) as e:
             fastetl.convert(b"id,kind,price,note,day\n1,a,1.00,x,2020-01-01\n", dst, SCHEMA)
