@@ -496,6 +496,8 @@ def _raise_interrupted(
             # after this run's commit (e.g. as a checkpoint's thread or the lock was let
             # go): the output holds the run, whatever this interrupt stopped
             said = Interrupted(None, terminated, committed=True)
+        elif facts.kept is not None:  # (a 2nd interrupt after the run's own handler
+            said = Interrupted(facts.kept, terminated)  # kept its partial files)
         else:  # before the run had files of its own (inferring, checking a checkpoint...):
             # a resume's checkpoint is still there, untouched
             said = Interrupted(_checkpoint_rows(dst) if resume else None, terminated)
@@ -685,6 +687,8 @@ class _RunFacts:
     start: dict[str, Any] | None = None  # the OpenLineage START event written
     # the run's commit landed: (lineage entry, schema, rows, size) of its COMPLETE event
     landed: tuple[dict[str, Any], dict[str, Any], int, int] | None = None
+    # an interrupt's clean-up kept the partial files: the rows a resume keeps of them
+    kept: int | None = None
 
     def land(self, entry: dict[str, Any], schema: dict[str, Any], rows: int, size: int) -> None:
         """Note that the run's commit landed, and what its COMPLETE event says; right
@@ -848,6 +852,8 @@ def _convert_locked(
                     _abort(writer, sink, dst_path, run_id, rejects_path)
                 else:  # keep the partial files: resume=True continues from them (also when
                     # the interrupt came as this resumed run took them up: no writer yet)
+                    if facts is not None:  # (for a 2nd interrupt after this handler's end)
+                        facts.kept = rows
                     if writer is not None:
                         writer.detach()
                     if sink is not None:
