@@ -892,6 +892,23 @@ def held(proc: Any) -> None:
     assert line == "held\n", f"the child did not hold: {line!r} {proc.communicate()}"
 
 
+def ctrl_c_when_held(script: str, *args: str) -> tuple[int, str]:
+    """Run ``script`` (built on :data:`HOLD`) with ``args`` in a child, send it a real
+    SIGINT once it holds: (its exit status, its stderr)."""
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    held(proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err
+
+
 # The CLI's own main() in a child whose conversion holds (see HOLD) once the output's
 # checkpoint exists, or where the environment's HOLD_AT (JSON) says: a signal sent then
 # lands mid-run.  Its stdout must be piped.
