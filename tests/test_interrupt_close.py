@@ -9,6 +9,7 @@ exit, a deleted partial file's; on Windows its removal then fails.)"""
 
 from __future__ import annotations
 
+import gc
 import inspect
 import os
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import fastetl
-from fastetl import store
+from fastetl import outset, store
 from fastetl.outset import checkpoint_path
 from reference import interrupt_after_call, interrupt_at
 from test_resume import SCHEMA, _files, _hidden, _reference, inputs  # noqa: F401
@@ -114,7 +115,8 @@ def test_a_second_interrupt_as_the_records_file_is_closed_to_be_resumed(
     with _second(point) as raised:
         with pytest.raises(KeyboardInterrupt) as e:
             fastetl.convert(inputs["dirty"], dst, SCHEMA, on_error="reject", workers=1,
-                            block_size=1 << 16, checkpoint_every=0.0, progress=progress)  # fmt: skip
+                            block_size=1 << 16, checkpoint_every=0.0,
+                            progress=progress)  # fmt: skip
     assert raised
     assert type(e.value) is fastetl.Interrupted and e.value.resume_rows
     assert _open_in(folder) == []
@@ -122,3 +124,37 @@ def test_a_second_interrupt_as_the_records_file_is_closed_to_be_resumed(
     assert r.resumed_at == e.value.resume_rows
     assert _files(folder) == _reference(inputs["dirty"], tmp_path / "ref", "reject")
     assert _hidden(folder) == []
+
+
+LOCK = outset.OutputLock
+# (the statements of release, and of its step that runs on POSIX, and as its C close returns)
+LETTING_GO = [(LOCK.release, s) for s in _statements(LOCK.release)] + [
+    (LOCK._let_go, "fh = self._file"),
+    (LOCK._let_go, "if fh is None or fh.closed:"),
+    (LOCK._let_go, 'if sys.platform == "win32"'),
+    (LOCK._let_go, "fh.close()"),
+    (LOCK._let_go, None),
+]
+
+
+@pytest.mark.parametrize("point", LETTING_GO, ids=_ids(LETTING_GO))
+def test_an_interrupt_as_the_output_lock_is_let_go_lets_it_go(
+    inputs, tmp_path, point  # noqa: F811
+):
+    """Ctrl-C as a finished conversion lets the output's lock go: the lock is let go all
+    the same (the next run into the output, in the same program, found it "being written
+    by another fastetl run": this one), and its descriptor is closed."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    dst = folder / "o.npy"
+    with _second(point) as raised:
+        with pytest.raises(KeyboardInterrupt) as e:
+            fastetl.convert(inputs["clean"], dst, SCHEMA)
+    assert raised
+    assert type(e.value) is fastetl.Interrupted and e.value.committed
+    if point[0] is LOCK.release:  # (before release's call of the step, nothing restarts
+        del e  # it: the lock goes with the traceback, whose frames hold it)
+        gc.collect()
+    assert _open_in(folder) == []
+    fastetl.convert(inputs["clean"], dst, SCHEMA, wait=False)
+    assert _files(folder) == _reference(inputs["clean"], tmp_path / "ref", "raise")
