@@ -892,6 +892,23 @@ def held(proc: Any) -> None:
     assert line == "held\n", f"the child did not hold: {line!r} {proc.communicate()}"
 
 
+def ctrl_c_when_held(script: str, *args: str) -> tuple[int, str]:
+    """Run ``script`` (built on :data:`HOLD`) with ``args`` in a child, send it a real
+    SIGINT once it holds: (its exit status, its stderr)."""
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    held(proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err
+
+
 # The CLI's own main() in a child whose conversion holds (see HOLD) once the output's
 # checkpoint exists, or where the environment's HOLD_AT (JSON) says: a signal sent then
 # lands mid-run.  Its stdout must be piped.
@@ -958,15 +975,20 @@ def interrupt_at(func: Any, marker: str | None, nth: int = 1, exc: type = Keyboa
 @contextlib.contextmanager
 def interrupt_after_call(func: Any, callee: Any, before: Any = None):
     """While the block runs, raise KeyboardInterrupt (once) in this thread as the C
-    function ``callee`` (``os.close``...) returns to ``func``: where Python checks for
-    signals, after its effect and before ``func`` notes it.  ``before()`` runs there first.
+    function ``callee`` (``os.close``...; or a name: a C method of that name, such as a
+    file object's ``"close"``) returns to ``func``: where Python checks for signals,
+    after its effect and before ``func`` notes it.  ``before()`` runs there first.
     Yields a list that holds True once it was raised."""
     import sys
 
     raised: list[bool] = []
 
     def profile(frame: Any, event: str, arg: Any) -> None:
-        if event == "c_return" and arg is callee and frame.f_code is func.__code__:
+        if (
+            event == "c_return"
+            and (arg is callee or (isinstance(callee, str) and arg.__name__ == callee))
+            and frame.f_code is func.__code__
+        ):
             raised.append(True)
             sys.setprofile(None)
             if before is not None:

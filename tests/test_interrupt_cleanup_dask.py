@@ -10,22 +10,24 @@ pytest.importorskip("distributed")
 
 import fastetl  # noqa: E402
 import fastetl.dask as fdask  # noqa: E402
+from fastetl import outset, signals  # noqa: E402
 from reference import interrupt_at  # noqa: E402
+from test_interrupt_cleanup import sigterm_kept  # noqa: E402,F401
 from test_dask import SCHEMA, _csv, _dataset_records, _local, _rows, client  # noqa: E402,F401
 
 # the statements of the clean-up (in fastetl.dask._convert_locked): a second Ctrl-C just
 # before each one
 # Before the handler's first call (``to_the_end``) a second interrupt escapes it: the
 # files are left as a kill at that point leaves them, and the next run reads them right.
-WINDOW = "late = outset.to_the_end(wind_up)"
+WINDOW = "outset.clean_up_after(e, wind_up)"
 CLEANUP = [
-    WINDOW,
-    "if not whole:",
-    "whole.append(out.is_dir() and not tmp.exists())",
-    "if whole[0]:",
-    "                land()",
-    "shutil.rmtree(tmp, ignore_errors=True)",
-    "if late is not None and",
+    (WINDOW, fdask._convert_locked),
+    ("if not whole:", fdask._convert_locked),
+    ("whole.append(out.is_dir() and not tmp.exists())", fdask._convert_locked),
+    ("if whole[0]:", fdask._convert_locked),
+    ("                land()", fdask._convert_locked),
+    ("shutil.rmtree(tmp, ignore_errors=True)", fdask._convert_locked),
+    ("if late is None:", outset.clean_up_after),  # (after the clean-up, in the helper)
 ]
 
 
@@ -57,17 +59,17 @@ def _left(folder):
     return sorted(p.name for p in folder.iterdir() if "fastetl-lock" not in p.name)
 
 
-@pytest.mark.parametrize("marker", CLEANUP)
+@pytest.mark.parametrize("marker, func", CLEANUP)
 @pytest.mark.parametrize("first", ["_check_unchanged", "_commit"])
 def test_a_second_interrupt_in_the_clean_up_leaves_no_temporary_folder(
-    client, tmp_path, monkeypatch, first, marker  # noqa: F811
+    client, tmp_path, monkeypatch, first, marker, func  # noqa: F811
 ):
     """Ctrl-C before the dataset's commit (as the inputs are checked again) or after it,
     then Ctrl-C again at each statement of the clean-up: the dataset is the old one or the
     new one, whole, as ``Interrupted`` says, and no temporary folder is left."""
     src, out, old = _a_dataset_and_a_new_input(tmp_path, client, 51)
     _raise_after(monkeypatch, first)
-    with interrupt_at(fdask._convert_locked, marker) as raised:
+    with interrupt_at(func, marker) as raised:
         with pytest.raises(KeyboardInterrupt) as e:
             fdask.convert(src, out, SCHEMA, client=client)
     monkeypatch.undo()
@@ -135,3 +137,34 @@ def test_a_second_interrupt_in_the_commit_keeps_one_whole_dataset(
     assert _dataset_records(out).tobytes() == want.tobytes()
     left = _left(tmp_path)
     assert left == ["ds", "in.csv"] + (["local.npy", "local.npy.json"] if committed else [])
+
+
+def test_sigterm_as_the_old_dataset_is_put_back_says_terminated(
+    client, tmp_path, monkeypatch, sigterm_kept  # noqa: F811
+):
+    """Ctrl-C just after the old dataset was moved aside, then SIGTERM as it is put back:
+    it is put back all the same, and ``Interrupted`` says SIGTERM (the CLI then ends by
+    SIGTERM, as asked; the plain Ctrl-C was said instead)."""
+    import os
+
+    src, out, old = _a_dataset_and_a_new_input(tmp_path, client, 57)
+    real, calls = os.replace, []
+
+    def replace(a, b):
+        calls.append(str(b))
+        if len(calls) == 1:  # the old dataset moved aside, then Ctrl-C
+            real(a, b)
+            raise KeyboardInterrupt
+        if len(calls) == 2:  # SIGTERM as it is put back
+            raise signals.Terminated
+        real(a, b)
+
+    monkeypatch.setattr(fdask.os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt) as e:
+        fdask.convert(src, out, SCHEMA, client=client)
+    monkeypatch.undo()
+    assert len(calls) == 3
+    assert type(e.value) is fastetl.Interrupted
+    assert e.value.terminated and not e.value.committed
+    assert _dataset_records(out).tobytes() == old.tobytes()
+    assert _left(tmp_path) == ["ds", "in.csv"]

@@ -23,7 +23,15 @@ from pathlib import Path
 import pytest
 
 import fastetl
-from reference import HOLD, SLOW_CLI, held, interrupt_after_call, interrupt_at, listing
+from reference import (
+    HOLD,
+    SLOW_CLI,
+    ctrl_c_when_held,
+    held,
+    interrupt_after_call,
+    interrupt_at,
+    listing,
+)
 from fastetl.outset import checkpoint_path
 
 SCHEMA = {
@@ -174,16 +182,11 @@ def test_cli_ctrl_c_says_how_to_resume(tmp_path, inputs):
     dst = tmp_path / "o.npy"
     schema = tmp_path / "schema.json"
     schema.write_text(json.dumps(SCHEMA))
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SLOW_CLI, "convert", str(inputs["gz"]), str(dst), "--schema",
-         str(schema), "--on-error", "skip", "--checkpoint-every", "0", "--block-size", "4096",
-         "--workers", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    status, err = ctrl_c_when_held(
+        SLOW_CLI, "convert", str(inputs["gz"]), str(dst), "--schema", str(schema),
+        "--on-error", "skip", "--checkpoint-every", "0", "--block-size", "4096", "--workers", "1",
     )  # fmt: skip
-    held(proc)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130
+    assert status == 130
     assert "--resume to continue after row" in err
     assert _partial(dst).exists() and not dst.exists()
 
@@ -404,7 +407,9 @@ def test_an_interrupt_just_after_the_records_file_is_closed_closes_nothing_else(
     opened: list[int] = []
     dst = tmp_path / "o.npy"
     with interrupt_after_call(  # the number is free then, and taken here
-        store.NpyWriter.finish, os.close, lambda: opened.append(os.open(other, os.O_RDONLY))
+        store._SyncedAhead._close_file,
+        "close",
+        lambda: opened.append(os.open(other, os.O_RDONLY)),
     ) as raised:
         with pytest.raises(KeyboardInterrupt) as e:
             fastetl.convert(b"id,kind,price,note,day\n1,a,1.00,x,2020-01-01\n", dst, SCHEMA)

@@ -39,7 +39,7 @@ from .pipeline import (
 )
 from .resume import Checkpoints, ResumePoint, identity, resume_point
 from .schema import Dialect, Schema, as_schema, has_rules
-from .signals import Terminated, during, sigterm_as_interrupt
+from .signals import during, sigterm_as_interrupt, terminated
 from .sources import InputError, Source, is_stream_path, open_source, spool, stream_name
 from .store import (
     SIDECAR_FORMAT,
@@ -491,11 +491,13 @@ def _raise_interrupted(
     if isinstance(e, Interrupted):  # (its run decided what it says, by the files)
         said = e
     else:
-        terminated = isinstance(e, Terminated) or bool(getattr(e, "terminated", False))
+        terminated = _terminated(e)
         if facts.landed is not None or _committed_by(dst, facts.run_id):
             # after this run's commit (e.g. as a checkpoint's thread or the lock was let
             # go): the output holds the run, whatever this interrupt stopped
             said = Interrupted(None, terminated, committed=True)
+        elif facts.kept is not None:  # (a 2nd interrupt after the run's own handler
+            said = Interrupted(facts.kept, terminated)  # kept its partial files)
         else:  # before the run had files of its own (inferring, checking a checkpoint...):
             # a resume's checkpoint is still there, untouched
             said = Interrupted(_checkpoint_rows(dst) if resume else None, terminated)
@@ -514,9 +516,7 @@ def _checkpoint_rows(dst: Path) -> int | None:
         return None
 
 
-def _terminated(e: BaseException) -> bool:
-    """Whether the interrupt ``e`` is a SIGTERM (itself, or the one it stands for)."""
-    return isinstance(e, Terminated) or isinstance(getattr(e, "original", None), Terminated)
+_terminated = terminated  # (the name the interrupt handlers here and in fastetl.dask use)
 
 
 def _committed_by(dst: Path, run_id: str) -> bool:
@@ -687,6 +687,8 @@ class _RunFacts:
     start: dict[str, Any] | None = None  # the OpenLineage START event written
     # the run's commit landed: (lineage entry, schema, rows, size) of its COMPLETE event
     landed: tuple[dict[str, Any], dict[str, Any], int, int] | None = None
+    # an interrupt's clean-up kept the partial files: the rows a resume keeps of them
+    kept: int | None = None
 
     def land(self, entry: dict[str, Any], schema: dict[str, Any], rows: int, size: int) -> None:
         """Note that the run's commit landed, and what its COMPLETE event says; right
@@ -850,6 +852,8 @@ def _convert_locked(
                     _abort(writer, sink, dst_path, run_id, rejects_path)
                 else:  # keep the partial files: resume=True continues from them (also when
                     # the interrupt came as this resumed run took them up: no writer yet)
+                    if facts is not None:  # (for a 2nd interrupt after this handler's end)
+                        facts.kept = rows
                     if writer is not None:
                         writer.detach()
                     if sink is not None:
@@ -924,10 +928,8 @@ def _convert_locked(
                 raise Interrupted(rows, terminated, committed=whole) from during(e)
             except outset.CommitPending:
                 raise  # the journal needs the temporary files: the next run completes it
-            except BaseException:
-                late = outset.to_the_end(_abort, writer, sink, dst_path, run_id, rejects_path)
-                if late is not None:  # (Ctrl-C as it cleaned up: the error stays its cause)
-                    raise late
+            except BaseException as e:
+                outset.clean_up_after(e, _abort, writer, sink, dst_path, run_id, rejects_path)
                 raise
             finally:
                 if ckpt is not None:

@@ -74,7 +74,6 @@ from .api import (
     _raise_interrupted,
     _RunFacts,
     _start_event,
-    _terminated,
     inference_error,
 )
 from .dataset import DATASET_FILE, DATASET_FORMAT, Dataset
@@ -916,9 +915,7 @@ def _convert_locked(
                 land()
             shutil.rmtree(tmp, ignore_errors=True)
 
-        late = outset.to_the_end(wind_up)
-        if late is not None and (not isinstance(e, KeyboardInterrupt) or _terminated(late)):
-            raise late  # (Ctrl-C as an error was cleaned up: that error stays its cause)
+        outset.clean_up_after(e, wind_up)
         raise
     report = DatasetReport(
         output=str(out),
@@ -985,16 +982,14 @@ def _commit(tmp: Path, out: Path, run_id: str) -> None:
             os.replace(out, old)
         os.replace(tmp, out)
     except BaseException as e:  # (an interrupt before the rename: the old dataset back,
-        late = outset.to_the_end(_put_back, tmp, old, out)  # through a second one too)
-        if late is not None and not isinstance(e, KeyboardInterrupt):
-            raise late from e
+        outset.clean_up_after(e, _put_back, tmp, old, out)  # through a second one too)
         raise
-    try:
+    try:  # (an interrupt after the rename too: the old dataset's copy is not left behind)
         outset.fsync_dir(out.parent)
-    finally:  # (an interrupt after the rename too: the old dataset's copy is not left behind)
-        late = outset.to_the_end(_remove_old, old)
-    if late is not None:
-        raise late
+    except BaseException as e:
+        outset.clean_up_after(e, _remove_old, old)
+        raise
+    outset.clean_up_after(None, _remove_old, old)
 
 
 def _put_back(tmp: Path, old: Path, out: Path) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import io
 import json
 import os
 import re
@@ -39,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import OutputError
+from .signals import terminated
 
 JOURNAL_FORMAT = 1
 _O_BINARY = getattr(os, "O_BINARY", 0)
@@ -176,30 +178,38 @@ class OutputLock:
 
     ``wait``: False fails at once when another run holds it (an :class:`OutputError`
     naming that run); True waits for it; a number waits that many seconds at most.
+
+    The lock file's descriptor is owned by a raw file object, whose close forgets the
+    number and closes it in one C call: :meth:`release` runs it to its end through
+    interrupts (:func:`to_the_end`), so a Ctrl-C as the lock is let go neither leaves
+    it held by this process until exit (forgotten, then closed: a later run into the
+    output, in a program that goes on, found it "being written by another fastetl
+    run", this one) nor closes the number twice.
     """
 
     def __init__(self, target: str | os.PathLike[str]) -> None:
         self.target = Path(target)
         self.path = lock_path(self.target)
-        self._fd: int | None = None
+        self._file: io.FileIO | None = None
+        self._error: BaseException | None = None
 
     def acquire(self, wait: bool | float = False) -> OutputLock:
         deadline = None if wait is True else time.monotonic() + float(wait or 0)
         while True:
-            fd = self._open()
+            fh = io.FileIO(self._open(), "r+b")
             try:
-                if self._try_lock(fd, block=deadline is None):
-                    if self._same_file(fd):  # not unlinked or replaced while we waited
-                        self._fd = fd
+                if self._try_lock(fh.fileno(), block=deadline is None):
+                    if self._same_file(fh.fileno()):  # not unlinked or replaced while we waited
+                        self._file = fh
                         self._describe_holder()
                         return self
-                    os.close(fd)
+                    fh.close()
                     continue
             except BaseException:
-                os.close(fd)
+                fh.close()
                 raise
-            holder = self._holder(fd)
-            os.close(fd)
+            holder = self._holder(fh.fileno())
+            fh.close()
             if deadline is not None and time.monotonic() >= deadline:
                 raise OutputError(
                     f"{self.target} is being written by another fastetl run ({holder}); "
@@ -208,25 +218,33 @@ class OutputLock:
             time.sleep(0.05)
 
     def release(self) -> None:
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            try:
-                if sys.platform == "win32":  # pragma: no cover
-                    import msvcrt
+        """Let the lock go, through interrupts (see the class)."""
+        error, self._error = self._error, None
+        clean_up_after(error, self._let_go)
 
-                    os.lseek(fd, 0, os.SEEK_SET)
-                    msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-            finally:
-                os.close(fd)  # (flock locks end with the descriptor)
+    def _let_go(self) -> None:  # (repeatable: a closed file's close does nothing)
+        fh = self._file
+        if fh is None or fh.closed:
+            return
+        try:
+            if sys.platform == "win32":  # pragma: no cover
+                import msvcrt
+
+                os.lseek(fh.fileno(), 0, os.SEEK_SET)
+                with contextlib.suppress(OSError):  # (unlocked already: a restart; the
+                    msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)  # close ends it anyway)
+        finally:
+            fh.close()  # (flock locks end with the descriptor)
 
     @property
     def held(self) -> bool:
-        return self._fd is not None
+        return self._file is not None and not self._file.closed
 
     def __enter__(self) -> OutputLock:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
+        self._error = exc[1]  # (the block's error: a late interrupt's cause, or it goes on)
         self.release()
 
     def _open(self) -> int:
@@ -271,7 +289,8 @@ class OutputLock:
 
     def _describe_holder(self) -> None:
         """Say who holds the lock, for a run that finds it taken (best effort)."""
-        assert self._fd is not None
+        assert self._file is not None
+        fd = self._file.fileno()
         doc = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
@@ -279,8 +298,8 @@ class OutputLock:
         }
         data = json.dumps(doc).encode("utf-8") + b"\n"
         try:
-            os.ftruncate(self._fd, 0)
-            os.pwrite(self._fd, data, 0) if hasattr(os, "pwrite") else os.write(self._fd, data)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, data, 0) if hasattr(os, "pwrite") else os.write(fd, data)
         except OSError:  # pragma: no cover - advice for others only
             pass
 
@@ -323,6 +342,23 @@ def to_the_end(step: Any, *args: Any) -> KeyboardInterrupt | None:
             return late
         except KeyboardInterrupt as e:
             late = late or e
+
+
+def clean_up_after(error: BaseException | None, step: Any, *args: Any) -> None:
+    """The clean-up ``step`` after ``error`` (the exception or interrupt being handled,
+    or None: after a step that succeeded), run to its end through interrupts
+    (:func:`to_the_end`).  Returns when ``error`` is to go on (the caller re-raises
+    it).  An interrupt that came meanwhile is raised in its place, ``from`` it, when
+    ``error`` is none or no interrupt (Ctrl-C as an error is cleaned up stops the
+    program as Ctrl-C does, the error in its traceback: see
+    :func:`fastetl.signals.during`), or when it is SIGTERM and ``error`` was not (the
+    process then ends by SIGTERM, as it was asked)."""
+    late = to_the_end(step, *args)
+    if late is None:
+        return
+    if isinstance(error, KeyboardInterrupt) and (terminated(error) or not terminated(late)):
+        return
+    raise late from error
 
 
 def holds_json(path: Path, doc: dict[str, Any]) -> bool:

@@ -19,16 +19,36 @@ class Terminated(KeyboardInterrupt):
 
 
 def during(e: BaseException) -> BaseException | None:
-    """The error whose handling the interrupt ``e`` interrupted (the first of its
-    context chain that is no interrupt itself), or None: an ``Interrupted`` put in the
-    place of ``e`` is raised ``from`` it, so that error stays in the traceback (and a
-    plain Ctrl-C keeps its one line)."""
+    """The error whose clean-up the interrupt ``e`` interrupted, or None: the error a
+    clean-up names as it raises the interrupt that came during it in the error's place
+    (``from`` it: :func:`fastetl.outset.clean_up_after`), through interrupts raised in
+    place of others.  An ``Interrupted`` put in the place of ``e`` is raised ``from``
+    it, so that error stays in the traceback, and a plain Ctrl-C keeps its one line.
+
+    Not any exception being handled when ``e`` came (its ``__context__``): that may be
+    handled in a frame the interrupt did not stop, e.g. a caller that converts inside
+    its own ``except`` block, or a ParseError a widening is handling as it finds the
+    wider type (the run goes on after it); naming it would say a plain Ctrl-C came
+    from an error that did nothing to cause it."""
     seen: set[int] = set()
-    context = e.__context__
-    while isinstance(context, KeyboardInterrupt) and id(context) not in seen:
-        seen.add(id(context))
-        context = context.__context__
-    return None if isinstance(context, KeyboardInterrupt) else context
+    cause = e.__cause__
+    while isinstance(cause, KeyboardInterrupt) and id(cause) not in seen:
+        seen.add(id(cause))
+        cause = cause.__cause__
+    return None if isinstance(cause, KeyboardInterrupt) else cause
+
+
+def terminated(e: BaseException) -> bool:
+    """Whether the interrupt ``e`` is SIGTERM: a :class:`Terminated`, an interrupt that
+    says so (``Interrupted.terminated``), or one that stands for a SIGTERM
+    (``outset.InterruptedAfterCommit.original``)."""
+    seen: set[int] = set()
+    while isinstance(e, BaseException) and id(e) not in seen:
+        if isinstance(e, Terminated) or getattr(e, "terminated", False) is True:
+            return True
+        seen.add(id(e))
+        e = getattr(e, "original", None)
+    return False
 
 
 def raise_terminated(signum: int, frame: Any) -> None:
@@ -54,7 +74,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(_SIGTERM, raise_terminated)
         yield
     except KeyboardInterrupt as e:
-        if not (isinstance(e, Terminated) or getattr(e, "terminated", False)):
+        if not terminated(e):
             raise
         signal.signal(_SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), _SIGTERM)

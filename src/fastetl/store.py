@@ -23,6 +23,7 @@ import ast
 import contextlib
 import errno
 import hashlib
+import io
 import json
 import mmap
 import os
@@ -383,12 +384,30 @@ class _SyncedAhead:
     SYNC_AHEAD_BYTES written (its pages then leave the page cache), so the fsync at commit
     finds little left and the file never fills the cache: the records' file, and the
     text columns' file beside it (whose final fsync of every byte was the serial end of
-    a free-text conversion, longer than the parse on 2 threads; run 44)."""
+    a free-text conversion, longer than the parse on 2 threads; run 44).
 
-    _fd: int | None
+    Its descriptor ``_fd`` is owned by a raw file object, whose close forgets the number
+    and closes it in one C call, where no interrupt lands in between: the close
+    (:meth:`_close_file`), restarted after a Ctrl-C at any point of it (a clean-up run
+    :func:`fastetl.outset.to_the_end`), closes the descriptor exactly once -- not
+    twice (the number may be another thread's file by then), and not never (forgotten
+    first, the descriptor of a removed partial file stayed open until exit; on Windows
+    the removal then fails)."""
+
+    _file: io.FileIO | None = None
     tmp_path: Path | None
     _syncer: _Syncer | None = None
     _unsynced = 0
+
+    @property
+    def _fd(self) -> int | None:
+        """The file's descriptor, None when there is none, or it is closed."""
+        f = self._file
+        return None if f is None or f.closed else f.fileno()
+
+    @_fd.setter
+    def _fd(self, fd: int | None) -> None:  # (a descriptor just opened: the file's own)
+        self._file = None if fd is None else io.FileIO(fd, "r+b")
 
     def _wrote(self, end: int, nbytes: int, name: Path) -> None:
         """``nbytes`` were written, the file holds all it will ever hold below ``end``."""
@@ -433,13 +452,12 @@ class _SyncedAhead:
 
     def _close_file(self) -> None:
         """Stop the background sync and close the file; it is closed even when Ctrl-C
-        interrupts the wait for a background fsync."""
+        interrupts the wait for a background fsync.  Repeatable (see the class)."""
         try:
             self._stop_syncer()
         finally:
-            if self._fd is not None:
-                fd, self._fd = self._fd, None
-                os.close(fd)
+            if self._file is not None:
+                self._file.close()  # (a closed file's close does nothing)
 
 
 class NpyWriter(_SyncedAhead):
@@ -678,8 +696,7 @@ class NpyWriter(_SyncedAhead):
             os.lseek(self._fd, 0, os.SEEK_SET)
             os.write(self._fd, npy_header(self.dtype, self.rows, self.data_offset))
             os.fsync(self._fd)
-            fd, self._fd = self._fd, None  # (first: an interrupt after the close must not
-            os.close(fd)  # close the number again, maybe another thread's file by then)
+            self._close_file()  # (an abort after an interrupt here closes it just once)
             self._sidecar_tmp, fd = create_temp(side, self.run)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(sidecar, fh, indent=2, ensure_ascii=False)
