@@ -49,12 +49,16 @@ field_bytes = st.one_of(
 )
 
 
-def columns_of(rows: list[list[bytes]], ncols: int):
-    data = csv_of(rows, None, False)
-    spans, status, nxt = _core.split_spans(data, 0, True, ord(","), ord('"'), 10**6)
-    assert (status, nxt) == (0, len(data))
-    return _core.sample_columns([(data, True, [s for s, _, _, _ in spans])], ncols, ord(","),
-                                ord('"'))
+def columns_of(rows: list[list[bytes]], ncols: int, cut: int = 0):
+    """The rows' SampleColumns; with ``cut``, the rows before it and from it on are two
+    pieces of the sample (each field is then found through its row's piece)."""
+    segments = []
+    for part in (rows[:cut], rows[cut:]) if 0 < cut < len(rows) else (rows,):
+        data = csv_of(part, None, False)
+        spans, status, nxt = _core.split_spans(data, 0, True, ord(","), ord('"'), 10**6)
+        assert (status, nxt) == (0, len(data))
+        segments.append((data, True, [s for s, _, _, _ in spans]))
+    return _core.sample_columns(segments, ncols, ord(","), ord('"'))
 
 
 def typed_of(column: list[bytes]) -> list[str]:
@@ -91,7 +95,7 @@ def list_answer(what: str, vals: list[str], spelling) -> object:
 )
 def test_every_question_is_answered_as_the_texts_answer_it(rows, spelling, data):
     ncols = len(rows[0])
-    cols = columns_of(rows, ncols)
+    cols = columns_of(rows, ncols, data.draw(st.integers(0, len(rows))))
     for j in range(ncols):
         column = [r[j] for r in rows]
         texts = [f.decode("utf-8", errors="replace") for f in column]
