@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -186,3 +188,15 @@ def test_number_columns_answered_from_their_counts_as_from_their_texts(rows, exc
             assert cols.ask(j, "int_range", exclude) == want
             if want:  # against int() of the texts
                 assert want == (min(int(v) for v in vals), max(int(v) for v in vals))
+
+
+def test_a_sample_of_1_gib_or_more_is_refused_before_it_is_split():
+    # (a Cell's offsets are 30-bit: the bound is checked before any field is read; the
+    # zeros are calloc'ed pages nothing touches)
+    big = np.zeros(1 << 30, np.uint8)
+    with pytest.raises(MemoryError, match="a sample of 1 GiB or more"):
+        _core.sample_columns([(big, True, [0])], 1, ord(","), ord('"'))
+    # in two pieces, the bound is on their sum
+    half = big[: 1 << 29]
+    with pytest.raises(MemoryError, match="a sample of 1 GiB or more"):
+        _core.sample_columns([(half, False, [0]), (half, True, [0])], 1, ord(","), ord('"'))

@@ -1205,10 +1205,18 @@ cdef struct Cell:
     uint64_t h              # bytes_hash of the field
 
 
-cdef enum:
-    IN_ARENA = 0x80000000   # Cell.off: an escaped field, unescaped into the arena
-    NOT_ASCII = 0x40000000  # Cell.off: (bytes_hash's high bits, kept)
-    OFF_MASK = 0x3FFFFFFF
+cdef extern from *:
+    """
+    #define FASTETL_IN_ARENA ((uint32_t)0x80000000u)
+    #define FASTETL_NOT_ASCII ((uint32_t)0x40000000u)
+    #define FASTETL_OFF_MASK ((uint32_t)0x3FFFFFFFu)
+    """
+    # (not an enum: C enumerators are ints, and 0x80000000 is not one)
+    const uint32_t IN_ARENA "FASTETL_IN_ARENA"      # Cell.off: an escaped field, unescaped
+                                                    # into the arena
+    const uint32_t NOT_ASCII "FASTETL_NOT_ASCII"    # Cell.off: a byte past ASCII (from
+                                                    # bytes_hash's high bits)
+    const uint32_t OFF_MASK "FASTETL_OFF_MASK"
 
 
 cdef inline uint64_t bytes_hash(const char *s, Py_ssize_t n, uint64_t *high) noexcept nogil:
@@ -1265,7 +1273,8 @@ cdef inline char field_facts(const char *p, Py_ssize_t n, bint ascii) noexcept n
 
 
 cdef int walk_cells(const char *buf, Py_ssize_t n, bint final, const Syntax *sx, int quote,
-                    Py_ssize_t rs, Py_ssize_t ncols, bint trailing, Cell *cells, Py_ssize_t stride, char **arena, Py_ssize_t *used,
+                    Py_ssize_t rs, Py_ssize_t ncols, bint trailing, Cell *cells,
+                    Py_ssize_t stride, char **arena, Py_ssize_t *used,
                     Py_ssize_t *room) noexcept nogil:
     """The fields of the row at ``buf[rs:]`` into ``cells[j * stride]`` (j < ncols; the
     missing ones empty, as ragged="fill" reads them; a trailing delimiter's empty field
