@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -49,12 +51,16 @@ field_bytes = st.one_of(
 )
 
 
-def columns_of(rows: list[list[bytes]], ncols: int):
-    data = csv_of(rows, None, False)
-    spans, status, nxt = _core.split_spans(data, 0, True, ord(","), ord('"'), 10**6)
-    assert (status, nxt) == (0, len(data))
-    return _core.sample_columns([(data, True, [s for s, _, _, _ in spans])], ncols, ord(","),
-                                ord('"'))
+def columns_of(rows: list[list[bytes]], ncols: int, cut: int = 0):
+    """The rows' SampleColumns; with ``cut``, the rows before it and from it on are two
+    pieces of the sample (each field is then found through its row's piece)."""
+    segments = []
+    for part in (rows[:cut], rows[cut:]) if 0 < cut < len(rows) else (rows,):
+        data = csv_of(part, None, False)
+        spans, status, nxt = _core.split_spans(data, 0, True, ord(","), ord('"'), 10**6)
+        assert (status, nxt) == (0, len(data))
+        segments.append((data, True, [s for s, _, _, _ in spans]))
+    return _core.sample_columns(segments, ncols, ord(","), ord('"'))
 
 
 def typed_of(column: list[bytes]) -> list[str]:
@@ -91,7 +97,7 @@ def list_answer(what: str, vals: list[str], spelling) -> object:
 )
 def test_every_question_is_answered_as_the_texts_answer_it(rows, spelling, data):
     ncols = len(rows[0])
-    cols = columns_of(rows, ncols)
+    cols = columns_of(rows, ncols, data.draw(st.integers(0, len(rows))))
     for j in range(ncols):
         column = [r[j] for r in rows]
         texts = [f.decode("utf-8", errors="replace") for f in column]
@@ -182,3 +188,15 @@ def test_number_columns_answered_from_their_counts_as_from_their_texts(rows, exc
             assert cols.ask(j, "int_range", exclude) == want
             if want:  # against int() of the texts
                 assert want == (min(int(v) for v in vals), max(int(v) for v in vals))
+
+
+def test_a_sample_of_1_gib_or_more_is_refused_before_it_is_split():
+    # (a Cell's offsets are 30-bit: the bound is checked before any field is read; the
+    # zeros are calloc'ed pages nothing touches)
+    big = np.zeros(1 << 30, np.uint8)
+    with pytest.raises(MemoryError, match="a sample of 1 GiB or more"):
+        _core.sample_columns([(big, True, [0])], 1, ord(","), ord('"'))
+    # in two pieces, the bound is on their sum
+    half = big[: 1 << 29]
+    with pytest.raises(MemoryError, match="a sample of 1 GiB or more"):
+        _core.sample_columns([(half, False, [0]), (half, True, [0])], 1, ord(","), ord('"'))

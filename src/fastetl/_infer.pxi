@@ -1194,14 +1194,29 @@ def fit_spans(data, Py_ssize_t start, bint final, int delimiter, int quote,
 
 
 cdef struct Cell:
-    # 24 bytes (a 200-column sample has 750,000 of them, written and read back once:
-    # memory traffic); sample_columns refuses samples of 4 GiB or more
-    uint32_t off            # in its segment's buffer, or (seg -1) in the arena
+    # 16 bytes (a 200-column sample has 750,000 of them, written and read back once:
+    # memory traffic, and fresh pages that fault one by one); the segment of a field is
+    # its row's (SampleColumns.rowseg); what the summaries ask of a field (its kind, the
+    # spaces around it) is found for the distinct ones only (SampleColumns.dfact).
+    # sample_columns refuses samples of 1 GiB or more (offsets are 30-bit)
+    uint32_t off            # in its row's segment's buffer, or (| IN_ARENA) in the arena;
+                            # | NOT_ASCII: a byte of the field is past ASCII
     uint32_t len
     uint64_t h              # bytes_hash of the field
-    int seg
-    char kind               # value_kind of the field trimmed of spaces and tabs
-    char info               # 1: not ASCII; 2: empty, or spaces or tabs around it
+
+
+cdef extern from *:
+    """
+    #define FASTETL_IN_ARENA ((uint32_t)0x80000000u)
+    #define FASTETL_NOT_ASCII ((uint32_t)0x40000000u)
+    #define FASTETL_OFF_MASK ((uint32_t)0x3FFFFFFFu)
+    """
+    # (not an enum: C enumerators are ints, and 0x80000000 is not one)
+    const uint32_t IN_ARENA "FASTETL_IN_ARENA"      # Cell.off: an escaped field, unescaped
+                                                    # into the arena
+    const uint32_t NOT_ASCII "FASTETL_NOT_ASCII"    # Cell.off: a byte past ASCII (from
+                                                    # bytes_hash's high bits)
+    const uint32_t OFF_MASK "FASTETL_OFF_MASK"
 
 
 cdef inline uint64_t bytes_hash(const char *s, Py_ssize_t n, uint64_t *high) noexcept nogil:
@@ -1246,22 +1261,20 @@ cdef inline const char *trimmed(const char *p, Py_ssize_t *n) noexcept nogil:
     return p + a
 
 
-cdef inline void cell_facts(Cell *c, const char *p) noexcept nogil:
-    """What the sample's summaries ask of a field, found while its bytes are at hand."""
-    cdef Py_ssize_t n = c.len
-    cdef uint64_t high = 0
-    cdef const char *t = p
-    c.h = bytes_hash(p, n, &high)
-    c.info = 1 if high & 0x8080808080808080ULL else 0
+cdef inline char field_facts(const char *p, Py_ssize_t n, bint ascii) noexcept nogil:
+    """What the sample's summaries ask of a (distinct) field: its value_kind trimmed of
+    spaces and tabs, | 16 when it is not ASCII, | 32 when it is empty or has spaces or
+    tabs around it."""
+    cdef char fact = 0 if ascii else 16
     if n == 0 or is_space(p[0]) or is_space(p[n - 1]):
-        c.info |= 2
-        t = trimmed(p, &n)
-    c.kind = value_kind(t, n)
+        fact |= 32
+        p = trimmed(p, &n)
+    return fact | <char>value_kind(p, n)
 
 
 cdef int walk_cells(const char *buf, Py_ssize_t n, bint final, const Syntax *sx, int quote,
-                    Py_ssize_t rs, Py_ssize_t ncols, bint trailing, Py_ssize_t seg,
-                    Cell *cells, Py_ssize_t stride, char **arena, Py_ssize_t *used,
+                    Py_ssize_t rs, Py_ssize_t ncols, bint trailing, Cell *cells,
+                    Py_ssize_t stride, char **arena, Py_ssize_t *used,
                     Py_ssize_t *room) noexcept nogil:
     """The fields of the row at ``buf[rs:]`` into ``cells[j * stride]`` (j < ncols; the
     missing ones empty, as ragged="fill" reads them; a trailing delimiter's empty field
@@ -1270,6 +1283,7 @@ cdef int walk_cells(const char *buf, Py_ssize_t n, bint final, const Syntax *sx,
     cdef Scan sc
     cdef int fs
     cdef Py_ssize_t at, j = 0, k
+    cdef uint64_t high = 0
     cdef char *grown
     sc.base = -64
     sc.bits = 0
@@ -1279,6 +1293,7 @@ cdef int walk_cells(const char *buf, Py_ssize_t n, bint final, const Syntax *sx,
         if fs == FIELD_NEED_MORE or fs == FIELD_UNTERMINATED or fs == FIELD_AFTER_QUOTE:
             break
         if j < ncols:
+            high = 0
             if f.span.escaped:
                 # >=: an escaped empty field allocates too (no NULL arena to memcmp)
                 if used[0] + f.span.length >= room[0]:
@@ -1288,18 +1303,19 @@ cdef int walk_cells(const char *buf, Py_ssize_t n, bint final, const Syntax *sx,
                         return -1
                     arena[0] = grown
                     room[0] = k
-                cells[j * stride].off = used[0]
+                cells[j * stride].off = <uint32_t>used[0] | IN_ARENA
                 cells[j * stride].len = unescape_into(
                     buf + f.span.start, f.span.length, f.span.quoted or sx.plain, quote,
                     sx.escape, arena[0] + used[0])
-                cells[j * stride].seg = -1
-                cell_facts(&cells[j * stride], arena[0] + used[0])
+                cells[j * stride].h = bytes_hash(arena[0] + used[0], cells[j * stride].len,
+                                                 &high)
                 used[0] += cells[j * stride].len
             else:
-                cells[j * stride].off = f.span.start
+                cells[j * stride].off = <uint32_t>f.span.start
                 cells[j * stride].len = f.span.length
-                cells[j * stride].seg = <int>seg
-                cell_facts(&cells[j * stride], buf + f.span.start)
+                cells[j * stride].h = bytes_hash(buf + f.span.start, f.span.length, &high)
+            if high & 0x8080808080808080ULL:
+                cells[j * stride].off |= NOT_ASCII
         j += 1
         at = f.next
         if fs != FIELD_DELIM:
@@ -1307,15 +1323,15 @@ cdef int walk_cells(const char *buf, Py_ssize_t n, bint final, const Syntax *sx,
     while j < ncols:
         cells[j * stride].off = 0
         cells[j * stride].len = 0
-        cells[j * stride].seg = <int>seg
-        cell_facts(&cells[j * stride], buf)
+        cells[j * stride].h = bytes_hash(buf, 0, &high)     # (empty: ASCII)
         j += 1
     return 0
 
 
-cdef inline const char *cell_at(const Cell *c, const char *arena,
-                                 const char **base) noexcept nogil:
-    return arena + c.off if c.seg < 0 else base[c.seg] + c.off
+cdef inline const char *cell_at(const Cell *c, const char *arena, const char **base,
+                                 uint32_t seg) noexcept nogil:
+    """The bytes of ``c``, a field of a row of segment ``seg``."""
+    return (arena if c.off & IN_ARENA else base[seg]) + (c.off & OFF_MASK)
 
 
 cdef struct IntSpan:
@@ -1435,8 +1451,9 @@ cdef class SampleColumns:
     cdef Cell *cells                # column j's cell of row i: cells[j * nrows + i]
     cdef char *arena
     cdef uint32_t *first            # column j's distinct k: first[j * nrows + k] (a row)
-    cdef uint32_t *times            # ... its occurrences (its trimmed text and value_kind:
-                                    # from its cell, see text)
+    cdef uint32_t *times            # ... its occurrences
+    cdef char *dfact                # ... its field_facts: dfact[j * nrows + k]
+    cdef uint32_t *rowseg           # row i's segment
     cdef Py_ssize_t *ndist          # per column: distinct fields
     cdef Py_ssize_t *longest        # per column: the longest field in bytes
     cdef Py_ssize_t *empties        # per column: fields that are empty (verbatim)
@@ -1456,6 +1473,8 @@ cdef class SampleColumns:
         warm_give(0, self.cells)        # (warm_take's blocks)
         warm_give(1, self.first)
         warm_give(2, self.times)
+        free(self.dfact)
+        free(self.rowseg)
         free(self.arena)
         free(self.ndist)
         free(self.longest)
@@ -1465,15 +1484,24 @@ cdef class SampleColumns:
         free(self.kinds)
         free(self.ints)
 
-    cdef inline const Cell *cell(self, Py_ssize_t j, Py_ssize_t k) noexcept nogil:
-        """Column ``j``'s distinct field ``k``."""
-        return self.cells + j * self.nrows + self.first[j * self.nrows + k]
-
-    cdef inline const char *text(self, const Cell *c, Py_ssize_t *n) noexcept nogil:
-        """The field ``c`` trimmed of spaces and tabs (its length in ``n``)."""
-        cdef const char *p = cell_at(c, self.arena, self.base)
+    cdef inline const char *field(self, Py_ssize_t j, Py_ssize_t k,
+                                  Py_ssize_t *n) noexcept nogil:
+        """Column ``j``'s distinct field ``k`` (its length in ``n``)."""
+        cdef uint32_t i = self.first[j * self.nrows + k]
+        cdef const Cell *c = self.cells + j * self.nrows + i
         n[0] = c.len
-        return trimmed(p, n) if c.info & 2 else p
+        return cell_at(c, self.arena, self.base, self.rowseg[i])
+
+    cdef inline int kind(self, Py_ssize_t j, Py_ssize_t k) noexcept nogil:
+        """The value_kind of column ``j``'s distinct field ``k``, trimmed."""
+        return self.dfact[j * self.nrows + k] & 15
+
+    cdef inline const char *text(self, Py_ssize_t j, Py_ssize_t k,
+                                 Py_ssize_t *n) noexcept nogil:
+        """Column ``j``'s distinct field ``k`` trimmed of spaces and tabs (its length in
+        ``n``)."""
+        cdef const char *p = self.field(j, k, n)
+        return trimmed(p, n) if self.dfact[j * self.nrows + k] & 32 else p
 
     cdef int check(self, Py_ssize_t j) except -1:
         if not 0 <= j < self.ncols:
@@ -1482,9 +1510,9 @@ cdef class SampleColumns:
 
     def summary(self, Py_ssize_t j, make=dict):
         """``(counts, longest, blank, typed)`` of column ``j`` (see span_summaries)."""
-        cdef Py_ssize_t k, nd, longest = 0
+        cdef Py_ssize_t k, nd, n, longest = 0
+        cdef const char *p
         cdef char fl = 0
-        cdef const Cell *c
         cdef list typed = []
         self.check(j)
         d = make()
@@ -1492,9 +1520,8 @@ cdef class SampleColumns:
             raise TypeError("span_summaries: make must make dicts")
         nd = self.ndist[j]
         for k in range(nd):
-            c = self.cells + j * self.nrows + self.first[j * self.nrows + k]
-            add_text_at(<dict>d, typed, &fl, &longest, cell_at(c, self.arena, self.base),
-                        c.len, self.times[j * self.nrows + k])
+            p = self.field(j, k, &n)
+            add_text_at(<dict>d, typed, &fl, &longest, p, n, self.times[j * self.nrows + k])
         if fl & 2:                                  # a trimmed text may repeat another
             typed = list(dict.fromkeys(typed))
         return (d, longest, bool(fl & 1), typed)
@@ -1511,8 +1538,8 @@ cdef class SampleColumns:
     def verbatim(self, Py_ssize_t j, tokens):
         """Is one of the texts ``tokens`` a field of column ``j``, as it is (not
         trimmed)?  None when the column is not UTF-8 (ask the texts)."""
-        cdef Py_ssize_t k, o = j * self.nrows
-        cdef const Cell *c
+        cdef Py_ssize_t k, n
+        cdef const char *p
         cdef bytes b
         cdef list keep = []
         self.check(j)
@@ -1527,10 +1554,9 @@ cdef class SampleColumns:
                 except UnicodeEncodeError:
                     return None
         for k in range(self.ndist[j]):
-            c = self.cells + o + self.first[o + k]
+            p = self.field(j, k, &n)
             for b in keep:
-                if len(b) == c.len and memcmp(<const char *>b, cell_at(c, self.arena, self.base),
-                                              c.len) == 0:
+                if len(b) == n and memcmp(<const char *>b, p, n) == 0:
                     return True
         return False
 
@@ -1575,13 +1601,13 @@ cdef class SampleColumns:
         empty and not one of ``ex``: its index (its text in ``s``, ``n``), or -1."""
         cdef const char *p
         cdef Py_ssize_t m, i
-        cdef const Cell *c
+        cdef int vk
         cdef bint out
         while k < self.ndist[j]:
-            c = self.cell(j, k)
-            p = self.text(c, &m)
+            p = self.text(j, k, &m)
+            vk = self.kind(j, k)
             out = m == 0
-            if (not out and (ex.ascii or c.kind == VK_NOT or c.kind == VK_WORD)
+            if (not out and (ex.ascii or vk == VK_NOT or vk == VK_WORD)
                     and (<uint64_t>ex.longest >> (m if m < 63 else 63)) & 1):
                 i = 0
                 while not out and i < ex.count:
@@ -1602,17 +1628,16 @@ cdef class SampleColumns:
         cdef list found = [False] * nt
         cdef uint64_t lens = 0
         cdef unsigned int kinds = 0       # the tokens' value_kinds: a field of another kind
-        cdef const Cell *c                # is none of them (a column of numbers, of nulls)
+                                          # is none of them (a column of numbers, of nulls)
         for b in tokens:
             lens |= 1ULL << min(len(b), 63)
             kinds |= 1U << value_kind(<const char *>b, len(b))
         if not self.kinds[j] & kinds and not (lens & 1 and self.flags[j] & 1):
             return []   # (the kinds of a column leave its empty fields out: flag 1 says them)
         for k in range(self.ndist[j]):
-            c = self.cell(j, k)
-            if not (kinds >> c.kind) & 1:
+            if not (kinds >> self.kind(j, k)) & 1:
                 continue
-            p = self.text(c, &m)
+            p = self.text(j, k, &m)
             if not (lens >> (m if m < 63 else 63)) & 1:
                 continue
             for i in range(nt):
@@ -1687,7 +1712,7 @@ cdef class SampleColumns:
                             break
                         s = buf
                     if q == 0:
-                        vk = self.cell(j, k - 1).kind if plain else value_kind(s, n)
+                        vk = self.kind(j, k - 1) if plain else value_kind(s, n)
                         if vk == VK_NOT:
                             ok = False
                             break
@@ -1752,7 +1777,7 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
     cdef Cell *c
     cdef Cell *e
     cdef list starts
-    cdef char fl
+    cdef char fl, fact
     syntax_of(delimiter, quote, &sx)
     out.objs = []
     out.ncols = ncols
@@ -1769,6 +1794,8 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
         out.cells = <Cell *>warm_take(0, (ncols * nrows + 1) * sizeof(Cell))
         out.first = <uint32_t *>warm_take(1, (ncols * nrows + 1) * sizeof(uint32_t))
         out.times = <uint32_t *>warm_take(2, (ncols * nrows + 1) * sizeof(uint32_t))
+        out.dfact = <char *>malloc(ncols * nrows + 1)     # (written for distinct fields)
+        out.rowseg = <uint32_t *>malloc((nrows + 1) * sizeof(uint32_t))
         out.ndist = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
         out.longest = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
         out.empties = <Py_ssize_t *>calloc(ncols + 1, sizeof(Py_ssize_t))
@@ -1781,7 +1808,7 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
         seg_final = <char *>malloc(nseg + 1)
         lens = <Py_ssize_t *>malloc((nseg + 1) * sizeof(Py_ssize_t))
         if (out.bufs == NULL or out.base == NULL or out.cells == NULL or out.first == NULL
-                or out.times == NULL
+                or out.times == NULL or out.dfact == NULL or out.rowseg == NULL
                 or out.ndist == NULL or out.longest == NULL
                 or out.empties == NULL or out.nbytes == NULL or out.flags == NULL or out.kinds == NULL or out.ints == NULL
                 or rows_at == NULL
@@ -1799,13 +1826,14 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
             starts = <list>seg[2]
             for k in range(len(starts)):
                 rows_at[r] = starts[k]
+                out.rowseg[r] = <uint32_t>s
                 if not 0 <= rows_at[r] <= lens[s]:
                     raise ValueError("bad row start")
                 r += 1
             seg_end[s] = r
             total += lens[s]
-        if total >= 0xFFFFFFFF:         # (a Cell's offsets and lengths are 32-bit)
-            raise MemoryError("a sample of 4 GiB or more")
+        if total >= OFF_MASK:           # (a Cell's offsets are 30-bit; the arena holds
+            raise MemoryError("a sample of 1 GiB or more")      # at most the sample)
         cap = 16
         while cap < 2 * nrows:
             cap *= 2
@@ -1819,7 +1847,7 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
             for s in range(nseg):
                 while r < seg_end[s]:
                     if walk_cells(out.base[s], lens[s], seg_final[s], &sx, quote, rows_at[r],
-                                  ncols, trailing, s, out.cells + r, nrows, &out.arena, &used,
+                                  ncols, trailing, out.cells + r, nrows, &out.arena, &used,
                                   &room) < 0:
                         rc = -1
                         break
@@ -1849,15 +1877,17 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
                             if c.len > out.longest[j]:
                                 out.longest[j] = c.len
                             m = c.len
-                            p = cell_at(c, out.arena, out.base)
-                            if c.info & 1:
+                            p = cell_at(c, out.arena, out.base, out.rowseg[i])
+                            fact = field_facts(p, m, not c.off & NOT_ASCII)
+                            out.dfact[j * nrows + nd] = fact
+                            if fact & 16:
                                 fl |= 4 if utf8_valid(p, m) else 12
-                            if c.info & 2:
+                            if fact & 32:
                                 p = trimmed(p, &m)
                                 fl |= 1 if m == 0 else 2
                             if m > 0:
-                                out.kinds[j] |= <char>(1 << c.kind)
-                                if c.kind == VK_INT and not out.ints[j].bad:
+                                out.kinds[j] |= <char>(1 << (fact & 15))
+                                if (fact & 15) == VK_INT and not out.ints[j].bad:
                                     int_fold(p, m, &out.ints[j])
                             nd += 1
                             break
@@ -1866,8 +1896,9 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
                             e = out.cells + j * nrows + first[k]
                             # (up to 8 bytes the hash is one-to-one: equal is equal)
                             if e.len == c.len and (c.len <= 8 or memcmp(
-                                    cell_at(c, out.arena, out.base),
-                                    cell_at(e, out.arena, out.base), c.len) == 0):
+                                    cell_at(c, out.arena, out.base, out.rowseg[i]),
+                                    cell_at(e, out.arena, out.base, out.rowseg[first[k]]),
+                                    c.len) == 0):
                                 times[k] += 1
                                 break
                         slot = (slot + 1) & mask
