@@ -156,6 +156,21 @@ def test_parse_dates_iso(tmp_path):
     same(write(tmp_path, "a,d\n1,2020-01-01\n2,nope\n"), parse_dates=["d"])
 
 
+def test_dtype_by_place_and_for_columns_not_read(tmp_path):
+    """pandas looks a column's dtype up by name, else by its place in the file (with a
+    header row too), and passes over keys of columns it does not read."""
+    p = write(tmp_path, "a,a,b\n1,2,3\n3,4,5\n")
+    own(p, dtype={1: str})
+    own(p, dtype={"a.1": str, 1: float})
+    q = write(tmp_path, "a,c,b\n1,2,3\n3,4,5\n", "q.csv")
+    own(q, dtype={2: str}, usecols=["b"])
+    own(q, dtype={1: str, "c": "Int64"}, usecols=[0, 2])
+    own(p, dtype={"zz": "string", 7: "Int64"})
+    own(p, dtype={0: str, "b": float}, index_col=0)
+    own(p, dtype={1: str}, names=[1, 0, 2], header=0)
+    same(p, dtype={"zz": "no such dtype"})  # (pandas' own error)
+
+
 @pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz", ".zip"])
 def test_compressed(tmp_path, suffix):
     plain = write(tmp_path, MIXED)
@@ -178,7 +193,10 @@ def test_skiprows(tmp_path):
     own(p, skiprows=1)
     own(p, skiprows=[0, 2])
     own(p, skiprows=[0, 3], nrows=2)
-    same(write(tmp_path, "x\n\n" + MIXED), skiprows=2)  # (a blank line: pandas answers)
+    # a blank line is a row to skip, a row of several lines (in quotes) one row
+    own(write(tmp_path, "x\n\n" + MIXED), skiprows=2)
+    own(write(tmp_path, 'x,"a\nb"\n\n' + MIXED), skiprows=[0, 1])
+    own(write(tmp_path, "a,b\n\n1,2\n\n3,4\n"), skiprows=[1, 2])
 
 
 def test_bools_in_any_case(tmp_path):

@@ -519,6 +519,23 @@ def test_header_below_the_first_row_differential(tmp_path_factory, lines, header
     same(p, **kwargs)
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(lines=st.lists(st.sampled_from(["a,b", "1,2", "x,", "", " ", "c,d", "3,4,5", '"q",5',
+                                       '"m\nn",1', '"r\r\ns",2', '"t""\n",3']),
+                      min_size=1, max_size=7),
+       ends=st.sampled_from(["\n", "\r\n", "\r"]),
+       skiprows=st.integers(0, 4) | st.lists(st.integers(0, 7), max_size=4),
+       blank=st.booleans())
+def test_skiprows_over_blank_and_multiline_rows_differential(tmp_path_factory, lines, ends,
+                                                              skiprows, blank):
+    """skiprows numbers rows as pandas does: a blank line is a row, a quoted row of
+    several lines one row (answered on the own path now; pandas' own reading where not)."""
+    p = tmp_path_factory.mktemp("k") / "data.csv"
+    p.write_bytes((ends.join(["a,b"] + lines) + ends).encode())
+    fastetl.set_fallback("silent")
+    same(p, skiprows=skiprows, skip_blank_lines=blank)
+
+
 def test_header_below_the_first_row_on_own_path(tmp_path):
     p = write(tmp_path, "junk\nmore,junk\na,b\n1,x\n2,y\n")
     own(p, header=2)

@@ -494,9 +494,13 @@ def _skip_set(skiprows: Any) -> set[int]:
     raise Unsupported("this skiprows")
 
 
-def _without_rows(data: bytes, skip: set[int], delim: str, quote: str | None) -> bytes:
-    """``data`` without the rows numbered in ``skip`` (each a line of its own: a row that
-    spans lines, or a blank line, among them hands the call to pandas)."""
+def _without_rows(
+    data: bytes, skip: set[int], delim: str, quote: str | None, lines: bool = False
+) -> bytes:
+    """``data`` without the rows numbered in ``skip``, numbered as pandas' skiprows numbers
+    them: a blank line is a row, a row spanning lines (inside quotes) one row.  With
+    ``lines`` (the rows above ``header=k``, or header rows: pandas counts them without
+    blank lines) a blank row or one of several lines among them hands the call to pandas."""
     q = ord(quote) if quote else -1
     last = max(skip)
     kept = []
@@ -508,10 +512,12 @@ def _without_rows(data: bytes, skip: set[int], delim: str, quote: str | None) ->
         if status != 0:
             raise Unsupported("a row fastetl cannot split among the rows to skip")
         line = data[pos:nxt]
-        if line.strip(b"\r\n") == b"" or line.rstrip(b"\r\n").count(b"\n") or (
-            line.rstrip(b"\r\n").count(b"\r")
-        ):
-            raise Unsupported("a blank line or a row of several lines among the rows to skip")
+        if lines and (line.strip(b"\r\n") == b"" or b"\n" in line.rstrip(b"\r\n") or (
+            b"\r" in line.rstrip(b"\r\n")
+        )):
+            raise Unsupported("a blank line or a row of several lines above the header row")
+        if line == b"\r" and row in skip:  # (pandas' skipped line runs on to the next \r)
+            raise Unsupported("a blank line ended by a lone \\r among the rows to skip")
         if row not in skip:
             kept.append(line)
         pos = nxt
@@ -707,7 +713,7 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         if data is None:
             with open(path, "rb") as f:
                 data = f.read()
-        data = _without_rows(data, skip, delim, quote)
+        data = _without_rows(data, skip, delim, quote, lines=above > 0)
         path = None
     size = len(data) if data is not None else os.path.getsize(path)
     nrows = opts["nrows"]
@@ -873,7 +879,8 @@ def _mi_columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> 
     if data is None:
         with open(plan.path, "rb") as f:
             data = f.read()
-    plan.data = _without_rows(data, set(range(start)), plan.delimiter, plan.quote)
+    plan.data = _without_rows(data, set(range(start)), plan.delimiter, plan.quote,
+                              lines=True)
     plan.path, plan.size = None, len(plan.data)
     keep = [p for p in range(plan.nfields) if p not in ic]
     if len(sample.columns) != len(keep) or sample.index.nlevels != max(1, len(ic)):
@@ -1193,10 +1200,10 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
             continue
         asked = None
         if dtype is not None:
-            if isinstance(dtype, dict):
+            if isinstance(dtype, dict):  # (pandas: by name, else by place in the file)
                 if label in dtype:
                     asked = dtype[label]
-                elif pos in dtype and not plan.header:
+                elif pos in dtype:
                     asked = dtype[pos]
             else:
                 asked = dtype
@@ -1230,10 +1237,16 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
                 # mostly distinct: no dictionary, the values kept out of line (_schema)
                 col.out_of_line = True
         cols.append(col)
-    if isinstance(dtype, dict):
-        known = {c.label for c in cols} | ({c.position for c in cols} if not plan.header else set())
-        if any(k not in known for k in dtype):
-            raise Unsupported("dtype for a column not read")
+    if isinstance(dtype, dict):  # (a column not read: pandas checks its dtype, no more)
+        if lead and any(type(k) is int for k in dtype):
+            raise Unsupported("dtype by place with an implied index")
+        known = {c.label for c in cols} | {c.position for c in cols}
+        for k, v in dtype.items():
+            if k not in known:
+                try:
+                    pandas.api.types.pandas_dtype(v)
+                except Exception:
+                    raise Unsupported("dtype for a column not read") from None
     plan.columns = cols
     plan.labels = sample.columns if not lead else pandas.RangeIndex(plan.nfields)
     if plan.guards["mi_header"]:
