@@ -171,6 +171,15 @@ def test_dtype_by_place_and_for_columns_not_read(tmp_path):
     same(p, dtype={"zz": "no such dtype"})  # (pandas' own error)
 
 
+def test_index_named_by_names_over_an_empty_header_field(tmp_path):
+    """names= name the index column even where the header row they replace is empty
+    there (found by the header=k differential test)."""
+    own(write(tmp_path, ",9\n1,2\n"), names=["p", "q"], header=0, index_col=0)
+    own(write(tmp_path, ",9\n1,2\n"), header=0, index_col=0)  # (no name: None)
+    own(write(tmp_path, "\nz,1\n,9\n"), names=["p", "q"], header=2, index_col=0,
+        skip_blank_lines=False)
+
+
 @pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz", ".zip"])
 def test_compressed(tmp_path, suffix):
     plain = write(tmp_path, MIXED)
@@ -289,6 +298,14 @@ def test_nrows_types_from_those_rows_only(tmp_path):
     df = own(p, nrows=2)
     assert df["a"].dtype == "int64"
     own(lambda: io.StringIO("a,b\n1,x\n2,y\nword,3.5\n"), nrows=3)
+
+
+def test_nrows_over_blank_lines(tmp_path):
+    """nrows counts records as pandas does: an empty line is none (skip_blank_lines)."""
+    own(write(tmp_path, "a,b\n\n1,2\n\n\n3,4\nx,y\n"), nrows=2)
+    own(write(tmp_path, "\r\na,b\r\n1,2\r\n\r\n3.5,4\r\n"), nrows=1)
+    own(write(tmp_path, "x\na,b\n\n1,2\n3,4\n"), nrows=1, header=1)
+    same(write(tmp_path, "a,b\r\r1,2\r3,4\r"), nrows=1)  # (a \r-ended one: pandas')
 
 
 def test_fallback_environment_in_a_subprocess(tmp_path):

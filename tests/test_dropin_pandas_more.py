@@ -502,15 +502,16 @@ def test_skip_blank_lines_false_on_own_path(tmp_path):
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
-@given(lines=st.lists(st.sampled_from(["a,b", "1,2", "x,", "", "c,d", "3,4,5", '"q",5',
-                                       '"m\nn",1']), min_size=1, max_size=7),
-       header=st.integers(1, 3), names=st.booleans(), index_col=st.booleans())
+@given(lines=st.lists(st.sampled_from(["a,b", "1,2", "x,", "", " ", "\t", "c,d", "3,4,5",
+                                       '"q",5', '"m\nn",1']), min_size=1, max_size=7),
+       header=st.integers(1, 3), names=st.booleans(), index_col=st.booleans(),
+       blank=st.booleans(), ends=st.sampled_from(["\n", "\r\n", "\r"]))
 def test_header_below_the_first_row_differential(tmp_path_factory, lines, header, names,
-                                                  index_col):
-    """header=k: the rows above the header row are left out (pandas' own reading where
-    one of them is blank or spans lines)."""
-    p = write(tmp_path_factory.mktemp("h"), "\n".join(lines) + "\n")
-    kwargs = {"header": header}
+                                                  index_col, blank, ends):
+    """header=k: the rows above the header row are left out, counted as pandas counts
+    records (a blank line is one under skip_blank_lines=False only)."""
+    p = write(tmp_path_factory.mktemp("h"), ends.join(lines) + ends)
+    kwargs = {"header": header, "skip_blank_lines": blank}
     if names:
         kwargs["names"] = ["p", "q"]
     if index_col:

@@ -440,9 +440,12 @@ def _na_set(opts: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _first_rows(
-    path: str | None, data: bytes | None, count: int, delim: str, quote: str | None
+    path: str | None, data: bytes | None, count: int, delim: str, quote: str | None,
+    blank_rows: bool = False,
 ) -> bytes:
-    """The bytes of the input's first ``count`` rows (``nrows`` plus the header row)."""
+    """The bytes of the input's first ``count`` rows (``nrows`` plus the header row),
+    counted as pandas counts records: an empty line is one where ``blank_rows``
+    (skip_blank_lines=False), else it is kept and not counted."""
     q = ord(quote) if quote else -1
     buf = b""
     done = False
@@ -469,10 +472,12 @@ def _first_rows(
                 continue
             if status != 0:
                 raise Unsupported("a row fastetl cannot split among the first nrows")
-            if nxt == pos + 1 or buf[pos : nxt].strip(b"\r\n") == b"":
-                raise Unsupported("a blank line among the first nrows (pandas skips it)")
+            empty = buf[pos:nxt].strip(b"\r\n") == b""
+            if empty and (buf[pos:nxt] == b"\r" or nxt - pos > 2):  # (a \r-ended line:
+                # pandas' own reading; a line of line ends: more than one)
+                raise Unsupported("a blank line among the first nrows")
             pos = nxt
-            rows += 1
+            rows += 1 if blank_rows or not empty else 0
         return bytes(buf[:pos])
     finally:
         if f is not None:
@@ -495,32 +500,34 @@ def _skip_set(skiprows: Any) -> set[int]:
 
 
 def _without_rows(
-    data: bytes, skip: set[int], delim: str, quote: str | None, lines: bool = False
+    data: bytes, skip: set[int], delim: str, quote: str | None, records: bool = False,
+    blank_rows: bool = True,
 ) -> bytes:
     """``data`` without the rows numbered in ``skip``, numbered as pandas' skiprows numbers
     them: a blank line is a row, a row spanning lines (inside quotes) one row.  With
-    ``lines`` (the rows above ``header=k``, or header rows: pandas counts them without
-    blank lines) a blank row or one of several lines among them hands the call to pandas."""
+    ``records`` (the rows above ``header=k``, or header rows) numbered as pandas counts
+    records instead: a blank line (spaces and tabs only) is one where ``blank_rows``
+    (skip_blank_lines=False), else it is no record and left out with them."""
     q = ord(quote) if quote else -1
     last = max(skip)
+    blanks = bytes(c for c in b" \t" if c != ord(delim))
     kept = []
     pos = 0
-    for row in range(last + 1):
-        if pos >= len(data):
-            break
+    row = 0
+    while row <= last and pos < len(data):
         status, nxt, _ = _core.find_row_end(data, pos, len(data), True, ord(delim), q)
         if status != 0:
             raise Unsupported("a row fastetl cannot split among the rows to skip")
         line = data[pos:nxt]
-        if lines and (line.strip(b"\r\n") == b"" or b"\n" in line.rstrip(b"\r\n") or (
-            b"\r" in line.rstrip(b"\r\n")
-        )):
-            raise Unsupported("a blank line or a row of several lines above the header row")
-        if line == b"\r" and row in skip:  # (pandas' skipped line runs on to the next \r)
+        pos = nxt
+        if records and not blank_rows and line.rstrip(b"\r\n").strip(blanks) == b"":
+            continue  # (no record: pandas passes over it)
+        if not records and line == b"\r" and row in skip:
+            # (pandas' skipped blank line runs on to the next \r)
             raise Unsupported("a blank line ended by a lone \\r among the rows to skip")
         if row not in skip:
             kept.append(line)
-        pos = nxt
+        row += 1
     kept.append(data[pos:])
     return b"".join(kept)
 
@@ -713,7 +720,8 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         if data is None:
             with open(path, "rb") as f:
                 data = f.read()
-        data = _without_rows(data, skip, delim, quote, lines=above > 0)
+        data = _without_rows(data, skip, delim, quote, records=above > 0,
+                             blank_rows=not opts["skip_blank_lines"])
         path = None
     size = len(data) if data is not None else os.path.getsize(path)
     nrows = opts["nrows"]
@@ -722,7 +730,8 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
             raise Unsupported(f"nrows={nrows!r}")  # (pandas says what is wrong with it)
         if nrows > MAX_NROWS:
             raise Unsupported(f"nrows over {MAX_NROWS:,}")
-        data = _first_rows(path, data, nrows + header_row, delim, quote)
+        data = _first_rows(path, data, nrows + header_row, delim, quote,
+                           blank_rows=not opts["skip_blank_lines"])
         path, size = None, len(data)
     nulls = _na_set(opts)
     if "" in nulls:  # pandas reads a short row's missing fields as empty ones: NA here
@@ -744,7 +753,7 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         guards={"bool_words": words, "marks": decimal + (thousands or ""), "said": said,
                 "na_floats": _na_floats(opts), "skip_blank_lines": opts["skip_blank_lines"],
                 "header_cut": above > 0, "chunk": bool(replay.get("chunk")),
-                "mi_header": mi_header,
+                "mi_header": mi_header, "named": names is not nd and names is not None,
                 "precision": opts["float_precision"]},
     )
 
@@ -880,7 +889,7 @@ def _mi_columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> 
         with open(plan.path, "rb") as f:
             data = f.read()
     plan.data = _without_rows(data, set(range(start)), plan.delimiter, plan.quote,
-                              lines=True)
+                              records=True)
     plan.path, plan.size = None, len(plan.data)
     keep = [p for p in range(plan.nfields) if p not in ic]
     if len(sample.columns) != len(keep) or sample.index.nlevels != max(1, len(ic)):
@@ -2173,7 +2182,8 @@ def _index_labels(plan: _Plan, index_col: Any) -> list[Any]:
 
 
 def _set_index(df: pandas.DataFrame, plan: _Plan, index: list[Any]) -> pandas.DataFrame:
-    """index_col: pandas names an index column without a header name None."""
+    """index_col: pandas names an index column without a header name None (one the
+    names given name is named so)."""
     fields = plan.guards["header_fields"]
     for label in index:  # pandas makes an index its own way: the plain types only
         d = df[label].dtype
@@ -2182,7 +2192,7 @@ def _set_index(df: pandas.DataFrame, plan: _Plan, index: list[Any]) -> pandas.Da
         if not (d == np.dtype("int64") or d == np.dtype("float64") or d == "str"):
             raise Unsupported(f"an index column of type {d}")
     out = df.set_index(index)
-    if plan.header:
+    if plan.header and not plan.guards.get("named"):
         names = []
         for label in index:
             pos = next(c.position for c in plan.columns if c.label == label)
