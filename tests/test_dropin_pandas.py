@@ -146,6 +146,18 @@ def test_dtype_backend(tmp_path, backend):
     assert df["qty"].dtype == ("Int64" if backend == "numpy_nullable" else "int64[pyarrow]")
 
 
+@pytest.mark.parametrize("backend", ["numpy_nullable", "pyarrow"])
+@pytest.mark.parametrize("dtype", ["float64", "float32", str, "object", "string", "category",
+                                   "Float64"])
+def test_dtype_backend_under_a_dtype_asked_for(tmp_path, backend, dtype):
+    """pandas' C parser reads a column of a dtype asked for as without dtype_backend
+    (categories of numbers stay numpy's); the other columns take the backend."""
+    p = write(tmp_path, "a,b,c\n1,2.5,x\n,,\n3,True,y\n")
+    own(p, dtype={"a": dtype}, dtype_backend=backend)
+    if dtype not in ("float64", "float32", "Float64"):
+        own(p, dtype=dtype, dtype_backend=backend)
+
+
 def test_parse_dates_iso(tmp_path):
     p = write(tmp_path, "a,d,e\n1,2020-01-01,x\n2,,y\n3,9999-12-31,z\n")
     df = own(p, parse_dates=["d"])

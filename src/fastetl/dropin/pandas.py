@@ -1220,9 +1220,10 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
                 want = _want_name(asked)
         if want is not None:
             kind = _WANT[want][0]
-            if plan.backend is not None and (kind not in ("int", "float") or want.islower()):
-                # (pandas makes 0 under int8 a float64 there): nullable numbers only
-                raise Unsupported("a numpy or text dtype with dtype_backend")
+            if plan.backend is not None and kind == "int" and want.islower():
+                # (pandas makes 0 under int8 a float64 there; a dtype of another kind
+                # it reads as without dtype_backend, as the columns do)
+                raise Unsupported("a numpy int dtype with dtype_backend")
         else:
             d = _plain(sample[label].dtype)
             if d == np.dtype("int64"):
@@ -1852,7 +1853,7 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
         # every core: after the read, nothing else is left to do
         offsets, data = utf8_buffers(values)
         strings = codes_strings(offsets, data, codes, nulls if has_null else None, cpu_count())
-        return _text_array(strings, col.want, plan.backend)
+        return _text_array(strings, col.want, None if col.want else plan.backend)
     if not _have_arrow():  # pragma: no cover
         raise Unsupported("wide text without pyarrow")
     strings = table.strings(name)
@@ -1866,7 +1867,7 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
         raise Unsupported(f"column {col.label!r}: pandas' chunks could mix types")
     if col.want == "category":
         raise Unsupported("a category of more than 65,536 values")
-    return _text_array(strings, col.want, plan.backend)
+    return _text_array(strings, col.want, None if col.want else plan.backend)
 
 
 def _categorical(
