@@ -484,21 +484,30 @@ def test_numeric_dtype_with_backend_differential(tmp_path_factory, cells, dtype,
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
-@given(lines=st.lists(st.sampled_from(["1,2", "x,", "", "  ", "\t", "3, 4", '"q",5']),
-                      min_size=1, max_size=5),
-       ends=st.sampled_from(["\n", "\r", "\r\n"]), last=st.sampled_from(["", "\n", "\n\n", " "]))
-def test_skip_blank_lines_false_differential(tmp_path_factory, lines, ends, last):
-    """skip_blank_lines=False: the default reading where no line is blank; pandas'
-    own (a row of NA for each blank line) where one is."""
+@given(lines=st.lists(st.sampled_from(["1,2", "x,", "", "", "  ", "\t", "3, 4", '"q",5', "1.5,",
+                                       "-9223372036854775808,1"]), min_size=1, max_size=6),
+       ends=st.sampled_from(["\n", "\r", "\r\n"]), last=st.sampled_from(["", "\n", "\n\n", " "]),
+       header=st.sampled_from(["a,b", "a"]),
+       kw=st.sampled_from([{}, {"keep_default_na": False}, {"na_filter": False},
+                           {"header": None}, {"index_col": 0}, {"nrows": 2}, {"usecols": [0]}]))
+def test_skip_blank_lines_false_differential(tmp_path_factory, lines, ends, last, header, kw):
+    """skip_blank_lines=False: each blank line a row of empty fields (NA), as pandas
+    reads it (its own reading where a quote, a line of blanks or a lone \\r is there)."""
     p = tmp_path_factory.mktemp("s") / "data.csv"
-    p.write_bytes((ends.join(["a,b"] + lines) + last).encode())
+    p.write_bytes((ends.join([header] + lines) + last).encode())
     fastetl.set_fallback("silent")
-    same(p, skip_blank_lines=False)
+    same(p, skip_blank_lines=False, **kw)
 
 
 def test_skip_blank_lines_false_on_own_path(tmp_path):
     p = write(tmp_path, "a,b\n1,2\nx,\n")
     own(p, skip_blank_lines=False)
+    # a blank line is a row of empty fields: NA, or "" where they are no NA
+    p = write(tmp_path, "a,b\n1,2\n\nx,\n\n")
+    own(p, skip_blank_lines=False)
+    own(p, skip_blank_lines=False, keep_default_na=False)
+    own(p, skip_blank_lines=False, nrows=2)
+    own(write(tmp_path, "a\r\n\r\n-9223372036854775808\r\n"), skip_blank_lines=False)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))

@@ -1446,10 +1446,37 @@ _BLANK_LINE = re.compile(
 def _blank_lines_guard(plan: _Plan) -> None:
     """pandas skips a line of blanks; fastetl reads it as a row (a short one, filled with
     nulls): Unsupported when the file may have such a line.  With skip_blank_lines=False
-    pandas keeps every blank line as a row: Unsupported when there is one."""
+    pandas keeps every blank line as a row of empty fields: _blank_rows writes them."""
     if not plan.guards["skip_blank_lines"]:
-        if plan.dialect_extra.get("comment") is not None or _BLANK_LINE.search(_raw(plan)):
-            raise Unsupported("skip_blank_lines=False with a blank line or comments")
+        if plan.dialect_extra.get("comment") is not None:
+            raise Unsupported("skip_blank_lines=False with comments")
+        if _BLANK_LINE.search(_raw(plan)):
+            _blank_rows(plan)
+
+
+_EMPTY_LINE = re.compile(rb"(?<=\n)\r?\n")
+
+
+def _blank_rows(plan: _Plan) -> None:
+    """skip_blank_lines=False: each empty line below the first row written as the row of
+    empty fields pandas makes of it (it fills a short row to the width of the one above,
+    the header's: ``nfields - 1`` delimiters, or ``""`` for one field), so the core reads
+    the nulls pandas gives.  Unsupported where a line break may sit inside quotes, or a
+    line is of blanks, ends in a lone \\r, or is the first."""
+    raw = bytes(_raw(plan))
+    quote = plan.quote.encode() if plan.quote else None
+    if (quote is not None and quote in raw) or re.search(rb"\r(?!\n)", raw) or (
+        plan.guards.get("lead") or plan.guards["mi_header"] or plan.guards["chunk"]
+    ):
+        raise Unsupported("skip_blank_lines=False with a blank line fastetl cannot place")
+    if re.search(rb"(?:^|\n)(?:\xef\xbb\xbf)?[ \t]+\r?(?:\n|$)|^(?:\xef\xbb\xbf)?\r?\n", raw):
+        raise Unsupported("skip_blank_lines=False with a line of blanks or a blank first line")
+    if plan.nfields == 1 and quote is None:
+        raise Unsupported("skip_blank_lines=False with a blank line in one unquoted column")
+    row = quote * 2 if plan.nfields == 1 else plan.delimiter.encode() * (plan.nfields - 1)
+    plan.data = _EMPTY_LINE.sub(lambda m: row + m[0], raw)
+    plan.path, plan.size = None, len(plan.data)
+    plan.guards.pop("raw", None)
 
 
 def _blank_scan(data: Any, lo: int, hi: int) -> bool:
