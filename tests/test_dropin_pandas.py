@@ -218,6 +218,11 @@ def test_skiprows(tmp_path):
     own(write(tmp_path, "x\n\n" + MIXED), skiprows=2)
     own(write(tmp_path, 'x,"a\nb"\n\n' + MIXED), skiprows=[0, 1])
     own(write(tmp_path, "a,b\n\n1,2\n\n3,4\n"), skiprows=[1, 2])
+    # a function: asked of every row number, as pandas asks it (its exception, pandas')
+    own(p, skiprows=lambda row: row % 2 == 1)
+    own(write(tmp_path, 'a,b\n\n1,"x\ny"\n\n3,4\n'), skiprows=lambda row: row in (1, 3))
+    own(p, skiprows=lambda row: True)  # (pandas' EmptyDataError)
+    own(p, skiprows=lambda row: 1 / 0)
 
 
 def test_bools_in_any_case(tmp_path):

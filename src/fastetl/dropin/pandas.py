@@ -44,6 +44,7 @@ import mmap
 import os
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -484,8 +485,11 @@ def _first_rows(
             f.close()
 
 
-def _skip_set(skiprows: Any) -> set[int]:
-    """skiprows as the set of row numbers to leave out (header row = 0)."""
+def _skip_set(skiprows: Any) -> set[int] | Callable[[int], Any]:
+    """skiprows as the set of row numbers to leave out (header row = 0), or the function
+    pandas asks of each row number."""
+    if callable(skiprows):
+        return skiprows
     if skiprows is None:
         return set()
     if isinstance(skiprows, int) and not isinstance(skiprows, bool):
@@ -500,16 +504,18 @@ def _skip_set(skiprows: Any) -> set[int]:
 
 
 def _without_rows(
-    data: bytes, skip: set[int], delim: str, quote: str | None, records: bool = False,
-    blank_rows: bool = True,
+    data: bytes, skip: set[int] | Callable[[int], Any], delim: str, quote: str | None,
+    records: bool = False, blank_rows: bool = True,
 ) -> bytes:
-    """``data`` without the rows numbered in ``skip``, numbered as pandas' skiprows numbers
+    """``data`` without the rows numbered in ``skip`` (or for which the function ``skip``
+    says so, asked of every row as pandas asks it), numbered as pandas' skiprows numbers
     them: a blank line is a row, a row spanning lines (inside quotes) one row.  With
     ``records`` (the rows above ``header=k``, or header rows) numbered as pandas counts
     records instead: a blank line (spaces and tabs only) is one where ``blank_rows``
     (skip_blank_lines=False), else it is no record and left out with them."""
     q = ord(quote) if quote else -1
-    last = max(skip)
+    asks = callable(skip)
+    last = len(data) if asks else max(skip)  # (a function: asked of every row, as pandas does)
     blanks = bytes(c for c in b" \t" if c != ord(delim))
     kept = []
     pos = 0
@@ -522,10 +528,17 @@ def _without_rows(
         pos = nxt
         if records and not blank_rows and line.rstrip(b"\r\n").strip(blanks) == b"":
             continue  # (no record: pandas passes over it)
-        if not records and line == b"\r" and row in skip:
+        if asks:
+            try:
+                cut = bool(skip(row))
+            except Exception:  # (pandas calls it too: its exception is the answer)
+                raise _PandasSays() from None
+        else:
+            cut = row in skip
+        if not records and line == b"\r" and cut:
             # (pandas' skipped blank line runs on to the next \r)
             raise Unsupported("a blank line ended by a lone \\r among the rows to skip")
-        if row not in skip:
+        if not cut:
             kept.append(line)
         row += 1
     kept.append(data[pos:])
@@ -715,7 +728,9 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
                 data = f.read()
         data, path = _spaced(data), None
     _line_ends(opts["lineterminator"], path, data)
-    skip = _skip_set(opts["skiprows"]) | set(range(above))
+    skip = _skip_set(opts["skiprows"])
+    if above:  # (no skiprows then)
+        skip = set(range(above))
     if skip:
         if data is None:
             with open(path, "rb") as f:
