@@ -170,6 +170,13 @@ def test_missing_own_path(text, kw):
     ("1\n?\n", {"dtype": [("c0", "f8")], "missing_values": "?", "filling_values": 5}),
     ("a,b\n1,?\n2,3\n", {"dtype": "f8", "names": True, "usecols": [1], "missing_values": "?"}),
     ("1\n?\n", {"dtype": float, "missing_values": "?"}),  # (not structured: numpy fills)
+    # (that converter's missing value is its bytes, equal to no number: nothing masked)
+    ("c0\n\n-999.00\n\n\n", {"dtype": float, "names": True, "missing_values": "-999",
+                             "filling_values": -999, "usemask": True}),
+    ("-999.00\n", {"dtype": [("c0", "f8")], "missing_values": "-999", "filling_values": -999,
+                   "usemask": True}),
+    ("c0\n7.0\n1e0\n", {"dtype": "f4", "names": True, "missing_values": "1,7",
+                         "usemask": True}),
 ])
 def test_missing_values_in_one_structured_field(text, kw):
     """numpy's answer, on the own path: its error where it refuses, its array else."""

@@ -146,6 +146,18 @@ def test_dtype_backend(tmp_path, backend):
     assert df["qty"].dtype == ("Int64" if backend == "numpy_nullable" else "int64[pyarrow]")
 
 
+@pytest.mark.parametrize("backend", ["numpy_nullable", "pyarrow"])
+@pytest.mark.parametrize("dtype", ["float64", "float32", str, "object", "string", "category",
+                                   "Float64"])
+def test_dtype_backend_under_a_dtype_asked_for(tmp_path, backend, dtype):
+    """pandas' C parser reads a column of a dtype asked for as without dtype_backend
+    (categories of numbers stay numpy's); the other columns take the backend."""
+    p = write(tmp_path, "a,b,c\n1,2.5,x\n,,\n3,True,y\n")
+    own(p, dtype={"a": dtype}, dtype_backend=backend)
+    if dtype not in ("float64", "float32", "Float64"):
+        own(p, dtype=dtype, dtype_backend=backend)
+
+
 def test_parse_dates_iso(tmp_path):
     p = write(tmp_path, "a,d,e\n1,2020-01-01,x\n2,,y\n3,9999-12-31,z\n")
     df = own(p, parse_dates=["d"])
@@ -154,6 +166,30 @@ def test_parse_dates_iso(tmp_path):
     same(p, parse_dates=[1], usecols=["d", "e"])  # (pandas tries e: a warning, a fallback)
     same(write(tmp_path, "a,d\n1,2020-1-1\n2,2020-01-02\n"), parse_dates=["d"])
     same(write(tmp_path, "a,d\n1,2020-01-01\n2,nope\n"), parse_dates=["d"])
+
+
+def test_dtype_by_place_and_for_columns_not_read(tmp_path):
+    """pandas looks a column's dtype up by name, else by its place in the file (with a
+    header row too), and passes over keys of columns it does not read."""
+    p = write(tmp_path, "a,a,b\n1,2,3\n3,4,5\n")
+    own(p, dtype={1: str})
+    own(p, dtype={"a.1": str, 1: float})
+    q = write(tmp_path, "a,c,b\n1,2,3\n3,4,5\n", "q.csv")
+    own(q, dtype={2: str}, usecols=["b"])
+    own(q, dtype={1: str, "c": "Int64"}, usecols=[0, 2])
+    own(p, dtype={"zz": "string", 7: "Int64"})
+    own(p, dtype={0: str, "b": float}, index_col=0)
+    own(p, dtype={1: str}, names=[1, 0, 2], header=0)
+    same(p, dtype={"zz": "no such dtype"})  # (pandas' own error)
+
+
+def test_index_named_by_names_over_an_empty_header_field(tmp_path):
+    """names= name the index column even where the header row they replace is empty
+    there (found by the header=k differential test)."""
+    own(write(tmp_path, ",9\n1,2\n"), names=["p", "q"], header=0, index_col=0)
+    own(write(tmp_path, ",9\n1,2\n"), header=0, index_col=0)  # (no name: None)
+    own(write(tmp_path, "\nz,1\n,9\n"), names=["p", "q"], header=2, index_col=0,
+        skip_blank_lines=False)
 
 
 @pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz", ".zip"])
@@ -178,7 +214,15 @@ def test_skiprows(tmp_path):
     own(p, skiprows=1)
     own(p, skiprows=[0, 2])
     own(p, skiprows=[0, 3], nrows=2)
-    same(write(tmp_path, "x\n\n" + MIXED), skiprows=2)  # (a blank line: pandas answers)
+    # a blank line is a row to skip, a row of several lines (in quotes) one row
+    own(write(tmp_path, "x\n\n" + MIXED), skiprows=2)
+    own(write(tmp_path, 'x,"a\nb"\n\n' + MIXED), skiprows=[0, 1])
+    own(write(tmp_path, "a,b\n\n1,2\n\n3,4\n"), skiprows=[1, 2])
+    # a function: asked of every row number, as pandas asks it (its exception, pandas')
+    own(p, skiprows=lambda row: row % 2 == 1)
+    own(write(tmp_path, 'a,b\n\n1,"x\ny"\n\n3,4\n'), skiprows=lambda row: row in (1, 3))
+    own(p, skiprows=lambda row: True)  # (pandas' EmptyDataError)
+    own(p, skiprows=lambda row: 1 / 0)
 
 
 def test_bools_in_any_case(tmp_path):
@@ -271,6 +315,14 @@ def test_nrows_types_from_those_rows_only(tmp_path):
     df = own(p, nrows=2)
     assert df["a"].dtype == "int64"
     own(lambda: io.StringIO("a,b\n1,x\n2,y\nword,3.5\n"), nrows=3)
+
+
+def test_nrows_over_blank_lines(tmp_path):
+    """nrows counts records as pandas does: an empty line is none (skip_blank_lines)."""
+    own(write(tmp_path, "a,b\n\n1,2\n\n\n3,4\nx,y\n"), nrows=2)
+    own(write(tmp_path, "\r\na,b\r\n1,2\r\n\r\n3.5,4\r\n"), nrows=1)
+    own(write(tmp_path, "x\na,b\n\n1,2\n3,4\n"), nrows=1, header=1)
+    same(write(tmp_path, "a,b\r\r1,2\r3,4\r"), nrows=1)  # (a \r-ended one: pandas')
 
 
 def test_fallback_environment_in_a_subprocess(tmp_path):

@@ -484,39 +484,66 @@ def test_numeric_dtype_with_backend_differential(tmp_path_factory, cells, dtype,
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
-@given(lines=st.lists(st.sampled_from(["1,2", "x,", "", "  ", "\t", "3, 4", '"q",5']),
-                      min_size=1, max_size=5),
-       ends=st.sampled_from(["\n", "\r", "\r\n"]), last=st.sampled_from(["", "\n", "\n\n", " "]))
-def test_skip_blank_lines_false_differential(tmp_path_factory, lines, ends, last):
-    """skip_blank_lines=False: the default reading where no line is blank; pandas'
-    own (a row of NA for each blank line) where one is."""
+@given(lines=st.lists(st.sampled_from(["1,2", "x,", "", "", "  ", "\t", "3, 4", '"q",5', "1.5,",
+                                       "-9223372036854775808,1"]), min_size=1, max_size=6),
+       ends=st.sampled_from(["\n", "\r", "\r\n"]), last=st.sampled_from(["", "\n", "\n\n", " "]),
+       header=st.sampled_from(["a,b", "a"]),
+       kw=st.sampled_from([{}, {"keep_default_na": False}, {"na_filter": False},
+                           {"header": None}, {"index_col": 0}, {"nrows": 2}, {"usecols": [0]}]))
+def test_skip_blank_lines_false_differential(tmp_path_factory, lines, ends, last, header, kw):
+    """skip_blank_lines=False: each blank line a row of empty fields (NA), as pandas
+    reads it (its own reading where a quote, a line of blanks or a lone \\r is there)."""
     p = tmp_path_factory.mktemp("s") / "data.csv"
-    p.write_bytes((ends.join(["a,b"] + lines) + last).encode())
+    p.write_bytes((ends.join([header] + lines) + last).encode())
     fastetl.set_fallback("silent")
-    same(p, skip_blank_lines=False)
+    same(p, skip_blank_lines=False, **kw)
 
 
 def test_skip_blank_lines_false_on_own_path(tmp_path):
     p = write(tmp_path, "a,b\n1,2\nx,\n")
     own(p, skip_blank_lines=False)
+    # a blank line is a row of empty fields: NA, or "" where they are no NA
+    p = write(tmp_path, "a,b\n1,2\n\nx,\n\n")
+    own(p, skip_blank_lines=False)
+    own(p, skip_blank_lines=False, keep_default_na=False)
+    own(p, skip_blank_lines=False, nrows=2)
+    own(write(tmp_path, "a\r\n\r\n-9223372036854775808\r\n"), skip_blank_lines=False)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
-@given(lines=st.lists(st.sampled_from(["a,b", "1,2", "x,", "", "c,d", "3,4,5", '"q",5',
-                                       '"m\nn",1']), min_size=1, max_size=7),
-       header=st.integers(1, 3), names=st.booleans(), index_col=st.booleans())
+@given(lines=st.lists(st.sampled_from(["a,b", "1,2", "x,", "", " ", "\t", "c,d", "3,4,5",
+                                       '"q",5', '"m\nn",1']), min_size=1, max_size=7),
+       header=st.integers(1, 3), names=st.booleans(), index_col=st.booleans(),
+       blank=st.booleans(), ends=st.sampled_from(["\n", "\r\n", "\r"]))
 def test_header_below_the_first_row_differential(tmp_path_factory, lines, header, names,
-                                                  index_col):
-    """header=k: the rows above the header row are left out (pandas' own reading where
-    one of them is blank or spans lines)."""
-    p = write(tmp_path_factory.mktemp("h"), "\n".join(lines) + "\n")
-    kwargs = {"header": header}
+                                                  index_col, blank, ends):
+    """header=k: the rows above the header row are left out, counted as pandas counts
+    records (a blank line is one under skip_blank_lines=False only)."""
+    p = write(tmp_path_factory.mktemp("h"), ends.join(lines) + ends)
+    kwargs = {"header": header, "skip_blank_lines": blank}
     if names:
         kwargs["names"] = ["p", "q"]
     if index_col:
         kwargs["index_col"] = 0
     fastetl.set_fallback("silent")
     same(p, **kwargs)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(lines=st.lists(st.sampled_from(["a,b", "1,2", "x,", "", " ", "c,d", "3,4,5", '"q",5',
+                                       '"m\nn",1', '"r\r\ns",2', '"t""\n",3']),
+                      min_size=1, max_size=7),
+       ends=st.sampled_from(["\n", "\r\n", "\r"]),
+       skiprows=st.integers(0, 4) | st.lists(st.integers(0, 7), max_size=4),
+       blank=st.booleans())
+def test_skiprows_over_blank_and_multiline_rows_differential(tmp_path_factory, lines, ends,
+                                                              skiprows, blank):
+    """skiprows numbers rows as pandas does: a blank line is a row, a quoted row of
+    several lines one row (answered on the own path now; pandas' own reading where not)."""
+    p = tmp_path_factory.mktemp("k") / "data.csv"
+    p.write_bytes((ends.join(["a,b"] + lines) + ends).encode())
+    fastetl.set_fallback("silent")
+    same(p, skiprows=skiprows, skip_blank_lines=blank)
 
 
 def test_header_below_the_first_row_on_own_path(tmp_path):

@@ -2087,8 +2087,9 @@ def _genfromtxt_fixed(
         arr = np.empty((rows, len(cols)), dtype=out_dt)
         for k, c in enumerate(cols):
             arr[:, k] = c
-    if usemask:
-        arr = _masked(arr, masks, kinds, tokens, fills)
+    if usemask:  # (that one converter is numpy's asbytes: a missing value's bytes
+        # equal no number, so numpy's last step masks nothing more)
+        arr = _masked(arr, masks, [np.bytes_] if one_field else kinds, tokens, fills)
     return _shaped(arr, ndmin, unpack)
 
 

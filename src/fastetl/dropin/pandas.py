@@ -44,6 +44,7 @@ import mmap
 import os
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -440,9 +441,12 @@ def _na_set(opts: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _first_rows(
-    path: str | None, data: bytes | None, count: int, delim: str, quote: str | None
+    path: str | None, data: bytes | None, count: int, delim: str, quote: str | None,
+    blank_rows: bool = False,
 ) -> bytes:
-    """The bytes of the input's first ``count`` rows (``nrows`` plus the header row)."""
+    """The bytes of the input's first ``count`` rows (``nrows`` plus the header row),
+    counted as pandas counts records: an empty line is one where ``blank_rows``
+    (skip_blank_lines=False), else it is kept and not counted."""
     q = ord(quote) if quote else -1
     buf = b""
     done = False
@@ -469,18 +473,23 @@ def _first_rows(
                 continue
             if status != 0:
                 raise Unsupported("a row fastetl cannot split among the first nrows")
-            if nxt == pos + 1 or buf[pos : nxt].strip(b"\r\n") == b"":
-                raise Unsupported("a blank line among the first nrows (pandas skips it)")
+            empty = buf[pos:nxt].strip(b"\r\n") == b""
+            if empty and (buf[pos:nxt] == b"\r" or nxt - pos > 2):  # (a \r-ended line:
+                # pandas' own reading; a line of line ends: more than one)
+                raise Unsupported("a blank line among the first nrows")
             pos = nxt
-            rows += 1
+            rows += 1 if blank_rows or not empty else 0
         return bytes(buf[:pos])
     finally:
         if f is not None:
             f.close()
 
 
-def _skip_set(skiprows: Any) -> set[int]:
-    """skiprows as the set of row numbers to leave out (header row = 0)."""
+def _skip_set(skiprows: Any) -> set[int] | Callable[[int], Any]:
+    """skiprows as the set of row numbers to leave out (header row = 0), or the function
+    pandas asks of each row number."""
+    if callable(skiprows):
+        return skiprows
     if skiprows is None:
         return set()
     if isinstance(skiprows, int) and not isinstance(skiprows, bool):
@@ -494,27 +503,44 @@ def _skip_set(skiprows: Any) -> set[int]:
     raise Unsupported("this skiprows")
 
 
-def _without_rows(data: bytes, skip: set[int], delim: str, quote: str | None) -> bytes:
-    """``data`` without the rows numbered in ``skip`` (each a line of its own: a row that
-    spans lines, or a blank line, among them hands the call to pandas)."""
+def _without_rows(
+    data: bytes, skip: set[int] | Callable[[int], Any], delim: str, quote: str | None,
+    records: bool = False, blank_rows: bool = True,
+) -> bytes:
+    """``data`` without the rows numbered in ``skip`` (or for which the function ``skip``
+    says so, asked of every row as pandas asks it), numbered as pandas' skiprows numbers
+    them: a blank line is a row, a row spanning lines (inside quotes) one row.  With
+    ``records`` (the rows above ``header=k``, or header rows) numbered as pandas counts
+    records instead: a blank line (spaces and tabs only) is one where ``blank_rows``
+    (skip_blank_lines=False), else it is no record and left out with them."""
     q = ord(quote) if quote else -1
-    last = max(skip)
+    asks = callable(skip)
+    last = len(data) if asks else max(skip)  # (a function: asked of every row, as pandas does)
+    blanks = bytes(c for c in b" \t" if c != ord(delim))
     kept = []
     pos = 0
-    for row in range(last + 1):
-        if pos >= len(data):
-            break
+    row = 0
+    while row <= last and pos < len(data):
         status, nxt, _ = _core.find_row_end(data, pos, len(data), True, ord(delim), q)
         if status != 0:
             raise Unsupported("a row fastetl cannot split among the rows to skip")
         line = data[pos:nxt]
-        if line.strip(b"\r\n") == b"" or line.rstrip(b"\r\n").count(b"\n") or (
-            line.rstrip(b"\r\n").count(b"\r")
-        ):
-            raise Unsupported("a blank line or a row of several lines among the rows to skip")
-        if row not in skip:
-            kept.append(line)
         pos = nxt
+        if records and not blank_rows and line.rstrip(b"\r\n").strip(blanks) == b"":
+            continue  # (no record: pandas passes over it)
+        if asks:
+            try:
+                cut = bool(skip(row))
+            except Exception:  # (pandas calls it too: its exception is the answer)
+                raise _PandasSays() from None
+        else:
+            cut = row in skip
+        if not records and line == b"\r" and cut:
+            # (pandas' skipped blank line runs on to the next \r)
+            raise Unsupported("a blank line ended by a lone \\r among the rows to skip")
+        if not cut:
+            kept.append(line)
+        row += 1
     kept.append(data[pos:])
     return b"".join(kept)
 
@@ -702,12 +728,15 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
                 data = f.read()
         data, path = _spaced(data), None
     _line_ends(opts["lineterminator"], path, data)
-    skip = _skip_set(opts["skiprows"]) | set(range(above))
+    skip = _skip_set(opts["skiprows"])
+    if above:  # (no skiprows then)
+        skip = set(range(above))
     if skip:
         if data is None:
             with open(path, "rb") as f:
                 data = f.read()
-        data = _without_rows(data, skip, delim, quote)
+        data = _without_rows(data, skip, delim, quote, records=above > 0,
+                             blank_rows=not opts["skip_blank_lines"])
         path = None
     size = len(data) if data is not None else os.path.getsize(path)
     nrows = opts["nrows"]
@@ -716,7 +745,8 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
             raise Unsupported(f"nrows={nrows!r}")  # (pandas says what is wrong with it)
         if nrows > MAX_NROWS:
             raise Unsupported(f"nrows over {MAX_NROWS:,}")
-        data = _first_rows(path, data, nrows + header_row, delim, quote)
+        data = _first_rows(path, data, nrows + header_row, delim, quote,
+                           blank_rows=not opts["skip_blank_lines"])
         path, size = None, len(data)
     nulls = _na_set(opts)
     if "" in nulls:  # pandas reads a short row's missing fields as empty ones: NA here
@@ -738,7 +768,7 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
         guards={"bool_words": words, "marks": decimal + (thousands or ""), "said": said,
                 "na_floats": _na_floats(opts), "skip_blank_lines": opts["skip_blank_lines"],
                 "header_cut": above > 0, "chunk": bool(replay.get("chunk")),
-                "mi_header": mi_header,
+                "mi_header": mi_header, "named": names is not nd and names is not None,
                 "precision": opts["float_precision"]},
     )
 
@@ -873,7 +903,8 @@ def _mi_columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> 
     if data is None:
         with open(plan.path, "rb") as f:
             data = f.read()
-    plan.data = _without_rows(data, set(range(start)), plan.delimiter, plan.quote)
+    plan.data = _without_rows(data, set(range(start)), plan.delimiter, plan.quote,
+                              records=True)
     plan.path, plan.size = None, len(plan.data)
     keep = [p for p in range(plan.nfields) if p not in ic]
     if len(sample.columns) != len(keep) or sample.index.nlevels != max(1, len(ic)):
@@ -1193,10 +1224,10 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
             continue
         asked = None
         if dtype is not None:
-            if isinstance(dtype, dict):
+            if isinstance(dtype, dict):  # (pandas: by name, else by place in the file)
                 if label in dtype:
                     asked = dtype[label]
-                elif pos in dtype and not plan.header:
+                elif pos in dtype:
                     asked = dtype[pos]
             else:
                 asked = dtype
@@ -1204,9 +1235,10 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
                 want = _want_name(asked)
         if want is not None:
             kind = _WANT[want][0]
-            if plan.backend is not None and (kind not in ("int", "float") or want.islower()):
-                # (pandas makes 0 under int8 a float64 there): nullable numbers only
-                raise Unsupported("a numpy or text dtype with dtype_backend")
+            if plan.backend is not None and kind == "int" and want.islower():
+                # (pandas makes 0 under int8 a float64 there; a dtype of another kind
+                # it reads as without dtype_backend, as the columns do)
+                raise Unsupported("a numpy int dtype with dtype_backend")
         else:
             d = _plain(sample[label].dtype)
             if d == np.dtype("int64"):
@@ -1230,10 +1262,16 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
                 # mostly distinct: no dictionary, the values kept out of line (_schema)
                 col.out_of_line = True
         cols.append(col)
-    if isinstance(dtype, dict):
-        known = {c.label for c in cols} | ({c.position for c in cols} if not plan.header else set())
-        if any(k not in known for k in dtype):
-            raise Unsupported("dtype for a column not read")
+    if isinstance(dtype, dict):  # (a column not read: pandas checks its dtype, no more)
+        if lead and any(type(k) is int for k in dtype):
+            raise Unsupported("dtype by place with an implied index")
+        known = {c.label for c in cols} | {c.position for c in cols}
+        for k, v in dtype.items():
+            if k not in known:
+                try:
+                    pandas.api.types.pandas_dtype(v)
+                except Exception:
+                    raise Unsupported("dtype for a column not read") from None
     plan.columns = cols
     plan.labels = sample.columns if not lead else pandas.RangeIndex(plan.nfields)
     if plan.guards["mi_header"]:
@@ -1423,10 +1461,37 @@ _BLANK_LINE = re.compile(
 def _blank_lines_guard(plan: _Plan) -> None:
     """pandas skips a line of blanks; fastetl reads it as a row (a short one, filled with
     nulls): Unsupported when the file may have such a line.  With skip_blank_lines=False
-    pandas keeps every blank line as a row: Unsupported when there is one."""
+    pandas keeps every blank line as a row of empty fields: _blank_rows writes them."""
     if not plan.guards["skip_blank_lines"]:
-        if plan.dialect_extra.get("comment") is not None or _BLANK_LINE.search(_raw(plan)):
-            raise Unsupported("skip_blank_lines=False with a blank line or comments")
+        if plan.dialect_extra.get("comment") is not None:
+            raise Unsupported("skip_blank_lines=False with comments")
+        if _BLANK_LINE.search(_raw(plan)):
+            _blank_rows(plan)
+
+
+_EMPTY_LINE = re.compile(rb"(?<=\n)\r?\n")
+
+
+def _blank_rows(plan: _Plan) -> None:
+    """skip_blank_lines=False: each empty line below the first row written as the row of
+    empty fields pandas makes of it (it fills a short row to the width of the one above,
+    the header's: ``nfields - 1`` delimiters, or ``""`` for one field), so the core reads
+    the nulls pandas gives.  Unsupported where a line break may sit inside quotes, or a
+    line is of blanks, ends in a lone \\r, or is the first."""
+    raw = bytes(_raw(plan))
+    quote = plan.quote.encode() if plan.quote else None
+    if (quote is not None and quote in raw) or re.search(rb"\r(?!\n)", raw) or (
+        plan.guards.get("lead") or plan.guards["mi_header"] or plan.guards["chunk"]
+    ):
+        raise Unsupported("skip_blank_lines=False with a blank line fastetl cannot place")
+    if re.search(rb"(?:^|\n)(?:\xef\xbb\xbf)?[ \t]+\r?(?:\n|$)|^(?:\xef\xbb\xbf)?\r?\n", raw):
+        raise Unsupported("skip_blank_lines=False with a line of blanks or a blank first line")
+    if plan.nfields == 1 and quote is None:
+        raise Unsupported("skip_blank_lines=False with a blank line in one unquoted column")
+    row = quote * 2 if plan.nfields == 1 else plan.delimiter.encode() * (plan.nfields - 1)
+    plan.data = _EMPTY_LINE.sub(lambda m: row + m[0], raw)
+    plan.path, plan.size = None, len(plan.data)
+    plan.guards.pop("raw", None)
 
 
 def _blank_scan(data: Any, lo: int, hi: int) -> bool:
@@ -1830,7 +1895,7 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
         # every core: after the read, nothing else is left to do
         offsets, data = utf8_buffers(values)
         strings = codes_strings(offsets, data, codes, nulls if has_null else None, cpu_count())
-        return _text_array(strings, col.want, plan.backend)
+        return _text_array(strings, col.want, None if col.want else plan.backend)
     if not _have_arrow():  # pragma: no cover
         raise Unsupported("wide text without pyarrow")
     strings = table.strings(name)
@@ -1844,7 +1909,7 @@ def _text(plan: _Plan, table: Any, col: _Col, name: str, c: Column) -> Any:
         raise Unsupported(f"column {col.label!r}: pandas' chunks could mix types")
     if col.want == "category":
         raise Unsupported("a category of more than 65,536 values")
-    return _text_array(strings, col.want, plan.backend)
+    return _text_array(strings, col.want, None if col.want else plan.backend)
 
 
 def _categorical(
@@ -2160,7 +2225,8 @@ def _index_labels(plan: _Plan, index_col: Any) -> list[Any]:
 
 
 def _set_index(df: pandas.DataFrame, plan: _Plan, index: list[Any]) -> pandas.DataFrame:
-    """index_col: pandas names an index column without a header name None."""
+    """index_col: pandas names an index column without a header name None (one the
+    names given name is named so)."""
     fields = plan.guards["header_fields"]
     for label in index:  # pandas makes an index its own way: the plain types only
         d = df[label].dtype
@@ -2169,7 +2235,7 @@ def _set_index(df: pandas.DataFrame, plan: _Plan, index: list[Any]) -> pandas.Da
         if not (d == np.dtype("int64") or d == np.dtype("float64") or d == "str"):
             raise Unsupported(f"an index column of type {d}")
     out = df.set_index(index)
-    if plan.header:
+    if plan.header and not plan.guards.get("named"):
         names = []
         for label in index:
             pos = next(c.position for c in plan.columns if c.label == label)
