@@ -14,10 +14,11 @@ import inspect
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import fastetl
-from fastetl import outset, store
+from fastetl import outset, resume, store
 from fastetl.outset import checkpoint_path
 from reference import interrupt_after_call, interrupt_at
 from test_resume import SCHEMA, _files, _hidden, _reference, inputs  # noqa: F401
@@ -158,3 +159,27 @@ def test_an_interrupt_as_the_output_lock_is_let_go_lets_it_go(
     assert _open_in(folder) == []
     fastetl.convert(inputs["clean"], dst, SCHEMA, wait=False)
     assert _files(folder) == _reference(inputs["clean"], tmp_path / "ref", "raise")
+
+
+HASH = resume.PrefixHash
+
+
+@pytest.mark.parametrize("marker", ["self._stop = True", "self._thread.join()"])
+def test_an_interrupt_as_the_input_hasher_is_closed_closes_the_input(tmp_path, marker):
+    """Ctrl-C as the checkpoints' input hasher is closed (in the conversion's ``finally``,
+    after the commit): its descriptor of the input is closed all the same (it was left
+    open until exit)."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    src = folder / "in.csv"
+    src.write_bytes(b"a,b\n" + b"".join(b"%d,x%d\n" % (i, i) for i in range(200_000)))
+    with interrupt_at(HASH.close, marker) as raised:
+        with pytest.raises(KeyboardInterrupt) as e:
+            fastetl.convert(src, folder / "o.npy", checkpoint_every=0.0, workers=1,
+                            block_size=1 << 16)  # fmt: skip
+    assert raised
+    assert type(e.value) is fastetl.Interrupted and e.value.committed
+    assert _open_in(folder) == []
+    ref = fastetl.convert(src, tmp_path / "ref.npy")
+    assert ref.rows == 200_000
+    assert np.load(folder / "o.npy").tobytes() == np.load(tmp_path / "ref.npy").tobytes()
