@@ -191,7 +191,6 @@ class OutputLock:
         self.target = Path(target)
         self.path = lock_path(self.target)
         self._file: io.FileIO | None = None
-        self._error: BaseException | None = None
 
     def acquire(self, wait: bool | float = False) -> OutputLock:
         deadline = None if wait is True else time.monotonic() + float(wait or 0)
@@ -217,9 +216,12 @@ class OutputLock:
                 )
             time.sleep(0.05)
 
-    def release(self) -> None:
-        """Let the lock go, through interrupts (see the class)."""
-        error, self._error = self._error, None
+    def release(self, error: BaseException | None = None) -> None:
+        """Let the lock go, through interrupts (see the class); ``error``: the one the
+        lock goes after (a late interrupt's cause, or it goes on).  The restartable step
+        is the first statement here, and this call the first in ``__exit__``: what is
+        left is a Ctrl-C as either is entered, before the step runs (the lock then goes
+        when the lock object does: its file object closes the descriptor)."""
         clean_up_after(error, self._let_go)
 
     def _let_go(self) -> None:  # (repeatable: a closed file's close does nothing)
@@ -244,8 +246,7 @@ class OutputLock:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._error = exc[1]  # (the block's error: a late interrupt's cause, or it goes on)
-        self.release()
+        self.release(exc[1])
 
     def _open(self) -> int:
         flags = os.O_RDWR | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC | _O_BINARY
