@@ -196,3 +196,22 @@ def test_the_output_lock_is_let_go_by_the_first_statement_of_its_release():
     assert _statements(LOCK.__exit__)[0].strip() == "self.release(exc[1])"
     first = _statements(LOCK.release)[0].strip()
     assert first == "clean_up_after(error, self._let_go)", first
+
+
+def test_an_interrupt_as_the_lock_is_released_keeps_the_error_in_flight(tmp_path):
+    """``release()`` in a ``finally`` as an error goes up (as ``outset.try_recover`` does),
+    and Ctrl-C as the lock is let go: the lock goes, and the error stays in the traceback
+    of the interrupt ("during handling"), though not as its cause (it caused nothing)."""
+    dst = tmp_path / "o.npy"
+    lock = outset.OutputLock(dst).acquire()
+    failed = ValueError("the recovery failed")
+    with interrupt_at(LOCK._let_go, "fh.close()") as raised:
+        with pytest.raises(KeyboardInterrupt) as e:
+            try:
+                raise failed
+            finally:
+                lock.release()
+    assert raised and not lock.held
+    assert e.value.__cause__ is None
+    assert e.value.__context__ is failed and not e.value.__suppress_context__
+    outset.OutputLock(dst).acquire(wait=False).release()

@@ -350,15 +350,18 @@ def clean_up_after(error: BaseException | None, step: Any, *args: Any) -> None:
     or None: after a step that succeeded), run to its end through interrupts
     (:func:`to_the_end`).  Returns when ``error`` is to go on (the caller re-raises
     it).  An interrupt that came meanwhile is raised in its place, ``from`` it, when
-    ``error`` is none or no interrupt (Ctrl-C as an error is cleaned up stops the
-    program as Ctrl-C does, the error in its traceback: see
-    :func:`fastetl.signals.during`), or when it is SIGTERM and ``error`` was not (the
-    process then ends by SIGTERM, as it was asked)."""
+    ``error`` is no interrupt (Ctrl-C as an error is cleaned up stops the program as
+    Ctrl-C does, the error in its traceback: see :func:`fastetl.signals.during`), or
+    when it is SIGTERM and ``error`` was not (the process then ends by SIGTERM, as it
+    was asked); with no ``error`` it is raised as it is (an exception in flight, e.g.
+    around a ``finally`` that releases a lock, stays its context, not its cause)."""
     late = to_the_end(step, *args)
     if late is None:
         return
     if isinstance(error, KeyboardInterrupt) and (terminated(error) or not terminated(late)):
         return
+    if error is None:  # (no error of its own: one in flight, if any, stays its context)
+        raise late
     raise late from error
 
 
