@@ -152,3 +152,30 @@ def test_ctrl_c_as_a_writer_cleans_up_after_its_own_error_has_that_error_as_its_
     cause = e.value.__cause__
     assert isinstance(cause, OSError) and cause.errno == errno.ENOSPC
     assert listing(tmp_path) == ["in.csv"]
+
+
+@pytest.fixture
+def sigterm_restored():
+    """The CLI's main() sets its own SIGTERM handler: the test process's comes back."""
+    import signal
+
+    old = signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGTERM, old)
+
+
+def test_the_cli_says_a_sigterm_that_came_after_a_commit_as_terminated(
+    tmp_path, monkeypatch, capsys, sigterm_restored
+):
+    """SIGTERM as a command completes an earlier run's commit (``outset.recover``, as an
+    output is opened: an ``InterruptedAfterCommit`` whose ``original`` is the SIGTERM) is
+    said as SIGTERM, exit status 143 (the CLI's own test for SIGTERM did not look through
+    ``original``: 130, "interrupted")."""
+    from fastetl import cli, outset, signals
+
+    def inspect(args):
+        raise outset.InterruptedAfterCommit(signals.Terminated())
+
+    monkeypatch.setitem(cli.COMMANDS, "inspect", inspect)
+    assert cli.main(["inspect", str(tmp_path / "o.npy")]) == cli.EXIT_TERMINATED
+    assert capsys.readouterr().err.startswith("fastetl: terminated")
