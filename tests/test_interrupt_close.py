@@ -22,9 +22,9 @@ from fastetl.outset import checkpoint_path
 from reference import interrupt_after_call, interrupt_at
 from test_resume import SCHEMA, _files, _hidden, _reference, inputs  # noqa: F401
 
-pytestmark = pytest.mark.skipif(
-    not os.path.isdir("/proc/self/fd"), reason="counts descriptors through /proc/self/fd"
-)
+# open descriptors are counted through /proc/self/fd: without it (macOS, Windows) only
+# that check is left out, the rest of each test runs
+PROC = os.path.isdir("/proc/self/fd")
 
 
 def _statements(func):
@@ -65,6 +65,13 @@ def _second(point):
     return interrupt_at(func, line, caller=caller)
 
 
+def _none_open_in(folder: Path) -> None:
+    """This process holds nothing open in ``folder`` (removed files too), where /proc
+    tells."""
+    if PROC:
+        assert _open_in(folder) == []
+
+
 def _open_in(folder: Path) -> list[str]:
     """What this process holds open in ``folder`` (removed files too)."""
     found = []
@@ -97,7 +104,7 @@ def test_a_second_interrupt_as_the_records_file_is_closed_in_an_abort(
                             block_size=1 << 16, progress=progress)  # fmt: skip
     assert raised
     assert type(e.value) is fastetl.Interrupted and e.value.resume_rows is None
-    assert _open_in(folder) == []
+    _none_open_in(folder)
     assert _files(folder) == {} and _hidden(folder) == []
 
 
@@ -123,7 +130,7 @@ def test_a_second_interrupt_as_the_records_file_is_closed_to_be_resumed(
                             progress=progress)  # fmt: skip
     assert raised
     assert type(e.value) is fastetl.Interrupted and e.value.resume_rows
-    assert _open_in(folder) == []
+    _none_open_in(folder)
     r = fastetl.convert(inputs["dirty"], dst, SCHEMA, on_error="reject", resume=True)
     assert r.resumed_at == e.value.resume_rows
     assert _files(folder) == _reference(inputs["dirty"], tmp_path / "ref", "reject")
@@ -160,7 +167,7 @@ def test_an_interrupt_as_the_output_lock_is_let_go_lets_it_go(
             fastetl.convert(inputs["clean"], dst, SCHEMA)
     assert raised
     assert type(e.value) is fastetl.Interrupted and e.value.committed
-    assert _open_in(folder) == []
+    _none_open_in(folder)
     fastetl.convert(inputs["clean"], dst, SCHEMA, wait=False)
     assert _files(folder) == _reference(inputs["clean"], tmp_path / "ref", "raise")
 
@@ -183,7 +190,7 @@ def test_an_interrupt_as_the_input_hasher_is_closed_closes_the_input(tmp_path, m
                             block_size=1 << 16)  # fmt: skip
     assert raised
     assert type(e.value) is fastetl.Interrupted and e.value.committed
-    assert _open_in(folder) == []
+    _none_open_in(folder)
     ref = fastetl.convert(src, tmp_path / "ref.npy")
     assert ref.rows == 200_000
     assert np.load(folder / "o.npy").tobytes() == np.load(tmp_path / "ref.npy").tobytes()
