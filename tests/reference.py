@@ -940,11 +940,16 @@ def line_of(func: Any, marker: str, nth: int = 1) -> int:
 
 
 @contextlib.contextmanager
-def interrupt_at(func: Any, marker: str | None, nth: int = 1, exc: type = KeyboardInterrupt):
+def interrupt_at(
+    func: Any, marker: str | None, nth: int = 1, exc: type = KeyboardInterrupt,
+    caller: Any = None,
+):  # fmt: skip
     """While the block runs, raise ``exc`` (once) in this thread just before the line of
     ``func`` (or of a function nested in it) found by :func:`line_of` runs; with no
-    ``marker``, as ``func`` returns (its caller has not stored the result yet).  Yields
-    a list that holds True once it was raised (a test asserts it was)."""
+    ``marker``, as ``func`` returns (its caller has not stored the result yet).  With
+    ``caller``, only in a call made by that function itself (a helper called from
+    several places: the one call a test means).  Yields a list that holds True once it
+    was raised (a test asserts it was)."""
     import sys
 
     filename = func.__code__.co_filename
@@ -963,7 +968,12 @@ def interrupt_at(func: Any, marker: str | None, nth: int = 1, exc: type = Keyboa
         return local
 
     def tracer(frame: Any, event: str, arg: Any) -> Any:
-        return local if frame.f_code.co_filename == filename else None
+        if frame.f_code.co_filename != filename:
+            return None
+        back = frame.f_back
+        if caller is not None and (back is None or back.f_code is not caller.__code__):
+            return None
+        return local
 
     sys.settrace(tracer)
     try:

@@ -7,10 +7,12 @@ as the cause of a plain Ctrl-C: the traceback showed an error that had caused no
 
 from __future__ import annotations
 
+import errno
+
 import pytest
 
 import fastetl
-from fastetl import api, infer
+from fastetl import api, infer, store
 from reference import HOLD, ctrl_c_when_held, interrupt_at, listing
 
 # integers where inference reads, and between them a value only a float holds: the first
@@ -109,3 +111,71 @@ def test_ctrl_c_as_an_error_is_cleaned_up_has_that_error_as_its_cause(tmp_path, 
     assert str(e.value) == "interrupted; the output was not changed"
     assert e.value.__cause__ is full
     assert listing(tmp_path) == ["in.csv"]
+
+
+def _full_disk(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("writer", ["records", "rejects"])
+def test_ctrl_c_as_a_writer_cleans_up_after_its_own_error_has_that_error_as_its_cause(
+    tmp_path, monkeypatch, writer
+):
+    """A writer cleans up after its own error (a full disk as it finishes: its abort) and
+    Ctrl-C lands there: the full disk is the cause (the clean-up names it), and the
+    clean-up still runs to its end (nothing of the run is left)."""
+    src = tmp_path / "in.csv"
+    src.write_bytes(b"a,b\n1,x\nbad,y\n2,z\n")
+    if writer == "records":  # (the records' trailer is written as a full disk fails it)
+        monkeypatch.setattr(store, "_pair_trailer", _full_disk)
+        where = interrupt_at(store.NpyWriter.abort, "_remove_quietly(self.tmp_path")
+    else:  # (the rejects' files are closed, their last bytes flushed, on a full disk)
+        real, calls = store.RejectsWriter._close, []
+
+        def _close(self):
+            calls.append(True)
+            if len(calls) == 1:
+                _full_disk()
+            real(self)
+
+        monkeypatch.setattr(store.RejectsWriter, "_close", _close)
+        where = interrupt_at(store.RejectsWriter.abort, "_remove_quietly(*self._tmp)")
+    schema = {"columns": [{"name": "a", "type": "int64"}, {"name": "b", "type": "str", "width": 4}]}
+    try:
+        raise LookupError("the caller's own error, handled as it converts")
+    except LookupError:
+        with where as raised:
+            with pytest.raises(KeyboardInterrupt) as e:
+                fastetl.convert(src, tmp_path / "o.npy", schema, on_error="reject")
+    assert raised and type(e.value) is fastetl.Interrupted
+    assert str(e.value) == "interrupted; the output was not changed"
+    cause = e.value.__cause__
+    assert isinstance(cause, OSError) and cause.errno == errno.ENOSPC
+    assert listing(tmp_path) == ["in.csv"]
+
+
+@pytest.fixture
+def sigterm_restored():
+    """The CLI's main() sets its own SIGTERM handler: the test process's comes back."""
+    import signal
+
+    old = signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGTERM, old)
+
+
+def test_the_cli_says_a_sigterm_that_came_after_a_commit_as_terminated(
+    tmp_path, monkeypatch, capsys, sigterm_restored
+):
+    """SIGTERM as a command completes an earlier run's commit (``outset.recover``, as an
+    output is opened: an ``InterruptedAfterCommit`` whose ``original`` is the SIGTERM) is
+    said as SIGTERM, exit status 143 (the CLI's own test for SIGTERM did not look through
+    ``original``: 130, "interrupted")."""
+    from fastetl import cli, outset, signals
+
+    def inspect(args):
+        raise outset.InterruptedAfterCommit(signals.Terminated())
+
+    monkeypatch.setitem(cli.COMMANDS, "inspect", inspect)
+    assert cli.main(["inspect", str(tmp_path / "o.npy")]) == cli.EXIT_TERMINATED
+    assert capsys.readouterr().err.startswith("fastetl: terminated")

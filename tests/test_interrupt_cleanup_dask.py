@@ -27,19 +27,25 @@ CLEANUP = [
     ("if whole[0]:", fdask._convert_locked),
     ("                land()", fdask._convert_locked),
     ("shutil.rmtree(tmp, ignore_errors=True)", fdask._convert_locked),
-    ("if late is None:", outset.clean_up_after),  # (after the clean-up, in the helper)
+    # (after the clean-up, in the helper: its call for wind_up, by _convert_locked, not
+    # _commit's own calls before the first interrupt)
+    ("if late is None:", outset.clean_up_after),
 ]
 
 
 def _raise_after(monkeypatch, name):
-    """Make ``fastetl.dask.name`` raise KeyboardInterrupt after its real call returned."""
+    """Make ``fastetl.dask.name`` raise KeyboardInterrupt after its real call returned;
+    the list returned holds True once it did."""
     real = getattr(fdask, name)
+    done: list[bool] = []
 
     def patched(*args):
         real(*args)
+        done.append(True)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(fdask, name, patched)
+    return done
 
 
 def _a_dataset_and_a_new_input(tmp_path, client, seed):  # noqa: F811
@@ -68,11 +74,13 @@ def test_a_second_interrupt_in_the_clean_up_leaves_no_temporary_folder(
     then Ctrl-C again at each statement of the clean-up: the dataset is the old one or the
     new one, whole, as ``Interrupted`` says, and no temporary folder is left."""
     src, out, old = _a_dataset_and_a_new_input(tmp_path, client, 51)
-    _raise_after(monkeypatch, first)
-    with interrupt_at(func, marker) as raised:
+    came = _raise_after(monkeypatch, first)
+    caller = fdask._convert_locked if func is outset.clean_up_after else None
+    with interrupt_at(func, marker, caller=caller) as raised:
         with pytest.raises(KeyboardInterrupt) as e:
             fdask.convert(src, out, SCHEMA, client=client)
     monkeypatch.undo()
+    assert came  # (the first interrupt came: the second is in its clean-up)
     assert type(e.value) is fastetl.Interrupted
     committed = first == "_commit"
     assert e.value.committed is committed

@@ -825,8 +825,8 @@ def test_a_run_interrupted_after_its_commit_completes_though_another_commits_aft
     release = outset.OutputLock.release
     seconds: list[bool] = []
 
-    def release_then_another_writer(self):
-        release(self)
+    def release_then_another_writer(self, *args):
+        release(self, *args)
         if not seconds and raised:  # (once, after the interrupted run's commit)
             seconds.append(True)
             fastetl.convert(other, out, SCHEMA, append=npy)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import fastetl
+from fastetl import signals
 from fastetl.api import committed_since, inference_error, is_stream_path, spool
 from fastetl.errors import one_line
 from fastetl.signals import Terminated, raise_terminated
@@ -1219,7 +1220,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fastetl: {one_line(f'{e.strerror or e}{where}')}", file=sys.stderr)
         return EXIT_DATA
     except KeyboardInterrupt as e:
-        terminated = isinstance(e, Terminated) or getattr(e, "terminated", False)
+        terminated = signals.terminated(e)
         if getattr(args, "converted", False) and not getattr(e, "committed", False):
             e = fastetl.Interrupted(None, terminated, committed=True)  # while it reported
         if isinstance(e, fastetl.Interrupted):  # (it says what became of the output)

@@ -191,7 +191,6 @@ class OutputLock:
         self.target = Path(target)
         self.path = lock_path(self.target)
         self._file: io.FileIO | None = None
-        self._error: BaseException | None = None
 
     def acquire(self, wait: bool | float = False) -> OutputLock:
         deadline = None if wait is True else time.monotonic() + float(wait or 0)
@@ -217,9 +216,12 @@ class OutputLock:
                 )
             time.sleep(0.05)
 
-    def release(self) -> None:
-        """Let the lock go, through interrupts (see the class)."""
-        error, self._error = self._error, None
+    def release(self, error: BaseException | None = None) -> None:
+        """Let the lock go, through interrupts (see the class); ``error``: the one the
+        lock goes after (a late interrupt's cause, or it goes on).  The restartable step
+        is the first statement here, and this call the first in ``__exit__``: what is
+        left is a Ctrl-C as either is entered, before the step runs (the lock then goes
+        when the lock object does: its file object closes the descriptor)."""
         clean_up_after(error, self._let_go)
 
     def _let_go(self) -> None:  # (repeatable: a closed file's close does nothing)
@@ -244,8 +246,7 @@ class OutputLock:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._error = exc[1]  # (the block's error: a late interrupt's cause, or it goes on)
-        self.release()
+        self.release(exc[1])
 
     def _open(self) -> int:
         flags = os.O_RDWR | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC | _O_BINARY
@@ -349,15 +350,18 @@ def clean_up_after(error: BaseException | None, step: Any, *args: Any) -> None:
     or None: after a step that succeeded), run to its end through interrupts
     (:func:`to_the_end`).  Returns when ``error`` is to go on (the caller re-raises
     it).  An interrupt that came meanwhile is raised in its place, ``from`` it, when
-    ``error`` is none or no interrupt (Ctrl-C as an error is cleaned up stops the
-    program as Ctrl-C does, the error in its traceback: see
-    :func:`fastetl.signals.during`), or when it is SIGTERM and ``error`` was not (the
-    process then ends by SIGTERM, as it was asked)."""
+    ``error`` is no interrupt (Ctrl-C as an error is cleaned up stops the program as
+    Ctrl-C does, the error in its traceback: see :func:`fastetl.signals.during`), or
+    when it is SIGTERM and ``error`` was not (the process then ends by SIGTERM, as it
+    was asked); with no ``error`` it is raised as it is (an exception in flight, e.g.
+    around a ``finally`` that releases a lock, stays its context, not its cause)."""
     late = to_the_end(step, *args)
     if late is None:
         return
     if isinstance(error, KeyboardInterrupt) and (terminated(error) or not terminated(late)):
         return
+    if error is None:  # (no error of its own: one in flight, if any, stays its context)
+        raise late
     raise late from error
 
 

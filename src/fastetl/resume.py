@@ -17,6 +17,7 @@ waits only for the bytes of its last, partial chunk.
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import threading
 import time
@@ -63,7 +64,10 @@ class PrefixHash:
     keeps the CRC at every ``HASH_CHUNK`` bytes."""
 
     def __init__(self, path: str) -> None:
-        self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        # (a raw file object owns the descriptor: its close forgets and closes it in one
+        # C call, and a hasher dropped unclosed still closes it)
+        self._file = io.FileIO(path, "rb")
+        self._fd = self._file.fileno()
         self._at: dict[int, int] = {0: 0}  # offset (a multiple of HASH_CHUNK) -> CRC before it
         self._end: int | None = None  # where the file ended, once the thread got there
         self._error: BaseException | None = None
@@ -119,9 +123,14 @@ class PrefixHash:
         return self._wait_for(end if end is not None else 0)
 
     def close(self) -> None:
-        self._stop = True
-        self._thread.join()
-        os.close(self._fd)
+        """Stop the thread and close the input: closed even when Ctrl-C stops the wait
+        for the thread (it runs in a ``finally``, not through ``to_the_end``; the thread
+        reading the closed descriptor ends on its error)."""
+        try:
+            self._stop = True
+            self._thread.join()
+        finally:
+            self._file.close()
 
 
 def _offsets_are_file_offsets(source: Source) -> bool:

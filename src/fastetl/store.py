@@ -40,6 +40,7 @@ from . import sidecar as _sidecar
 from .errors import OutputError, ParseError
 from .outset import (
     checkpoint_path,
+    clean_up_after,
     commit_set,
     create_temp,
     fsync_dir,
@@ -531,18 +532,13 @@ class NpyWriter(_SyncedAhead):
             if self.text_names:
                 self.textfile = _TextFile(self.target, self.run, append, text_partial, text_bytes)
         except OSError as e:
-            self.abort()
+            clean_up_after(e, self.abort)
             raise OutputError(f"cannot write {self.tmp_path}: {e.strerror or e}") from None
-        except KeyboardInterrupt:
-            # while taking up an interrupted run's files: they stay, its checkpoint names
-            # them (a resume interrupted as it starts may be resumed again)
-            if resume_rows is not None:
-                self.detach()
-            else:
-                self.abort()
-            raise
-        except BaseException:
-            self.abort()
+        except BaseException as e:
+            # an interrupt while taking up an interrupted run's files: they stay, its
+            # checkpoint names them (a resume interrupted as it starts may be resumed again)
+            keep = resume_rows is not None and isinstance(e, KeyboardInterrupt)
+            clean_up_after(e, self.detach if keep else self.abort)
             raise
 
     def _take_up(self, rows: int) -> None:
@@ -664,8 +660,8 @@ class NpyWriter(_SyncedAhead):
         self._stop_syncer()
         try:
             self._check_synced()
-        except OutputError:
-            self.abort()
+        except OutputError as e:
+            clean_up_after(e, self.abort)
             raise
         sidecar = {
             **sidecar,
@@ -704,10 +700,10 @@ class NpyWriter(_SyncedAhead):
                 fh.flush()
                 os.fsync(fh.fileno())
         except OSError as e:
-            self.abort()
+            clean_up_after(e, self.abort)
             raise OutputError(f"cannot write {self.target}: {e.strerror or e}") from None
-        except BaseException:
-            self.abort()
+        except BaseException as e:
+            clean_up_after(e, self.abort)
             raise
         renames += [(self.tmp_path, self.target), (self._sidecar_tmp, side)]
         if text is not None:  # (the size of the output: the text file's too)
@@ -770,15 +766,15 @@ class _TextFile(_SyncedAhead):
                     )
                 self.length = keep
                 os.ftruncate(self._fd, self.data_offset + keep)
-            except BaseException:  # (the writer has no hold on it yet: closed here; the
-                self.close()  # file stays, its checkpoint names it)
+            except BaseException as e:  # (the writer has no hold on it yet: closed here;
+                clean_up_after(e, self.close)  # the file stays, its checkpoint names it)
                 raise
             return
         self.tmp_path, self._fd = create_temp(self.target, run)
         try:
             self._start(target, header, append)
-        except BaseException:  # (the writer has no hold on this file yet)
-            self.abort()
+        except BaseException as e:  # (the writer has no hold on this file yet)
+            clean_up_after(e, self.abort)
             raise
 
     def _start(self, target: Path, header: bytes, append: bool) -> None:
@@ -1036,17 +1032,12 @@ class RejectsWriter:
                     self._tmp.append(tmp)
                     self._files.append(os.fdopen(fd, "wb"))
         except OSError as e:
-            self.abort()
+            clean_up_after(e, self.abort)
             raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
-        except KeyboardInterrupt:
-            if resume is None:
-                self.abort()
-            else:  # an interrupted run's files, which its checkpoint names: they stay
-                with contextlib.suppress(OSError):
-                    self._close()
-            raise
-        except BaseException:
-            self.abort()
+        except BaseException as e:
+            # an interrupted run's files, which its checkpoint names, stay after an interrupt
+            keep = resume is not None and isinstance(e, KeyboardInterrupt)
+            clean_up_after(e, self._close_quietly if keep else self.abort)
             raise
         self._started = resume is not None
 
@@ -1125,7 +1116,7 @@ class RejectsWriter:
                 os.fsync(fh.fileno())
             self._close()
         except OSError as e:
-            self.abort()
+            clean_up_after(e, self.abort)
             raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
         return [(self._tmp[0], self.path), (self._tmp[1], self.meta_path)]
 
@@ -1137,7 +1128,7 @@ class RejectsWriter:
                 os.replace(tmp, final)
             fsync_dir(self.path.parent)
         except OSError as e:
-            self.abort()
+            clean_up_after(e, self.abort)
             raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
 
     def _close(self) -> None:
@@ -1152,6 +1143,10 @@ class RejectsWriter:
             del self._files[0]
         if error is not None:
             raise error
+
+    def _close_quietly(self) -> None:
+        with contextlib.suppress(OSError):
+            self._close()
 
     def detach(self) -> None:
         """Stop writing but keep the partial files (a later run resumes them)."""
