@@ -1296,6 +1296,8 @@ cdef int walk_cells(const char *buf, Py_ssize_t n, bint final, const Syntax *sx,
             high = 0
             if f.span.escaped:
                 # >=: an escaped empty field allocates too (no NULL arena to memcmp)
+                if used[0] + f.span.length > OFF_MASK:  # (30-bit offsets: only rows that
+                    return -1                             # overlap get here; refused)
                 if used[0] + f.span.length >= room[0]:
                     k = 2 * room[0] + f.span.length + 64
                     grown = <char *>realloc(arena[0], k)
@@ -1831,9 +1833,9 @@ def sample_columns(list segments, Py_ssize_t ncols, int delimiter, int quote,
                     raise ValueError("bad row start")
                 r += 1
             seg_end[s] = r
-            total += lens[s]
-        if total >= OFF_MASK:           # (a Cell's offsets are 30-bit; the arena holds
-            raise MemoryError("a sample of 1 GiB or more")      # at most the sample)
+            if lens[s] > <Py_ssize_t>OFF_MASK - total:  # (a Cell's offsets are 30-bit; the arena
+                raise MemoryError("a sample of 1 GiB or more")  # holds at most the
+            total += lens[s]                    # sample; no sum that could overflow)
         cap = 16
         while cap < 2 * nrows:
             cap *= 2
