@@ -62,14 +62,15 @@ def field_bytes(values: np.ndarray) -> tuple[np.ndarray, int]:
 
 def hash_values(values: np.ndarray) -> np.ndarray:
     """A 64-bit hash of each value: numbers (by their bits, -0.0 as 0.0), datetimes,
-    fixed-width bytes (numpy S, trailing NULs are padding) or fixed-size records."""
+    fixed-width bytes (numpy S, trailing NULs are padding: a value hashes the same at
+    any width) or fixed-size records."""
     size, n = values.dtype.itemsize, len(values)
     if values.dtype.kind in "SV" and values.ndim == 1 and n > 1 and values.strides[0] > size:
         # a field of records, read in place (not copied out first): the bytes from the
         # first value's start to the last one's end, values ``stride`` apart
         data, stride = field_bytes(values)
         out = np.empty(n, dtype=np.uint64)
-        _core.fold_hash_records(data, size, out, stride)
+        _core.fold_hash_records(data, size, out, stride, values.dtype.kind == "S")
         return out
     v = np.ascontiguousarray(values)
     kind = v.dtype.kind
@@ -87,7 +88,8 @@ def hash_values(values: np.ndarray) -> np.ndarray:
     # word always hash apart.  In compiled code, without the GIL.
     out = np.empty(len(v), dtype=np.uint64)
     if len(v):
-        _core.fold_hash_records(v.view(np.uint8).reshape(-1), v.dtype.itemsize, out)
+        data = v.view(np.uint8).reshape(-1)
+        _core.fold_hash_records(data, v.dtype.itemsize, out, 0, kind == "S")
     return out
 
 
@@ -877,7 +879,8 @@ class ValueCounts:
         self._tc = grown(self._tc, n0, limit, at_once(t.limit, 8))
         if self._tv is None:
             self._tv = np.empty(0, v.dtype)
-        elif self._tv.dtype != v.dtype:  # (a wider text payload: all at the widest)
+        elif np.promote_types(self._tv.dtype, v.dtype) != self._tv.dtype:  # a wider text
+            # payload: all at the widest (a narrower one is widened as it is taken)
             self._tv = self._tv.astype(np.promote_types(self._tv.dtype, v.dtype))
         self._tv = grown(self._tv, n0, limit, at_once(t.limit, self._tv.dtype.itemsize))
         # one compiled pass: known keys' counts added, new ones kept while there is room
