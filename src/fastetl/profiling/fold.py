@@ -50,6 +50,7 @@ HIST_BINS = 20
 SORT_LIMIT = 4096  # a block's distinct integers sorted (more: counted by the table as they come)
 CORR_LIMIT = 64  # numeric columns in the correlation matrix (the first ones)
 TEXT_BYTES = 4 << 20  # a text column's values copied out at a time, fixed width
+TEXT_RUN = 1 << 16  # rows of a text column copied out at a time (at most: TEXT_BYTES)
 
 
 @dataclass(frozen=True)
@@ -824,7 +825,9 @@ class TableState:
         # a Table over each block gives the null masks and flag bits (its decoding rules)
         if table is None:
             table = Table.from_array(
-                np.zeros(0, dtype=schema.dtype()), {"schema": schema.to_dict(), "categories": {}}
+                np.zeros(0, dtype=schema.dtype()),
+                {"schema": schema.to_dict(), "categories": {}},
+                np.zeros(0, np.uint8) if schema.text_names else None,
             )
         self._table = copy.copy(table)  # its own: _view() points it at each block
         self.columns: list[ColumnState] = []
@@ -861,10 +864,17 @@ class TableState:
         t.array = records
         return t
 
-    def add(self, records: np.ndarray) -> None:
-        """Fold a block of records (in input order after those folded before)."""
-        with np.errstate(all="ignore"):  # overflow and NaN are results here, not faults
-            self._fold(records)
+    def add(self, records: np.ndarray, text: np.ndarray | None = None) -> None:
+        """Fold a block of records (in input order after those folded before);
+        ``text``: the bytes its text columns' offsets count in (else the table's)."""
+        kept = self._table.text
+        if text is not None:
+            self._table.text = text
+        try:
+            with np.errstate(all="ignore"):  # overflow and NaN are results here, not faults
+                self._fold(records)
+        finally:
+            self._table.text = kept
         self._view(records[:0])  # the state keeps no reference to the block
 
     def _fold(self, records: np.ndarray) -> None:
@@ -897,19 +907,28 @@ class TableState:
 
     def _fold_text(self, cs: ColumnState, refs: np.ndarray, nulls: np.ndarray | None) -> np.ndarray:
         """Fold a ``text`` column (its values out of line, in the table's text bytes):
-        its values copied out as ``S`` values of the column's longest value's width
-        (one width for the whole column: values hash the same in every block), at most
-        ``TEXT_BYTES`` at a time.  Returns each row's value hash (0 where null), for
-        the duplicate rows."""
-        width = self.text_widths.get(cs.name) or max(int(refs["length"].max(initial=0)), 1)
+        its values copied out as ``S`` values, at most ``TEXT_BYTES`` at a time (or one
+        value, if longer), at the column's width where one is given (an ``.npy``: its
+        longest value's), else at the width of the longest value of each run copied
+        (a value hashes the same at any width).  Returns each row's value hash (0 where
+        null), for the duplicate rows."""
+        fixed = self.text_widths.get(cs.name)
         off = np.ascontiguousarray(refs["offset"])
         lens = np.ascontiguousarray(refs["length"])
         out = np.zeros(len(refs), dtype=np.uint64)
-        step = max(1, TEXT_BYTES // width)
-        for at in range(0, len(refs), step):
-            stop = min(len(refs), at + step)
+        text = self._table.text
+        at, n = 0, len(refs)
+        while at < n:
+            if fixed:
+                width = fixed
+                stop = min(n, at + max(1, TEXT_BYTES // width))
+            else:  # the longest run whose longest value times its rows fits TEXT_BYTES
+                run = np.maximum.accumulate(lens[at : min(n, at + TEXT_RUN)].astype(np.int64))
+                over = np.flatnonzero(run * np.arange(1, len(run) + 1) > TEXT_BYTES)
+                k = max(int(over[0]), 1) if len(over) else len(run)
+                stop = at + k
+                width = max(int(run[k - 1]), 1)
             values = np.empty(stop - at, dtype=f"S{width}")
-            text = self._table.text
             bad = _core.fold_text_gather(text, off[at:stop], lens[at:stop], width, values)
             if bad >= 0:
                 raise TextPastEnd(at + bad)
@@ -919,6 +938,7 @@ class TableState:
             if part is not None:
                 h[part] = 0
             out[at:stop] = h
+            at = stop
         return out
 
     def _row_hashes(self, records: np.ndarray, text_hashes: list[np.ndarray]) -> np.ndarray:

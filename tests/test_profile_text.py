@@ -1,0 +1,173 @@
+"""A CSV profile of a ``text`` column (values of any length, out of line): the same
+statistics as a ``str`` column, against references computed in Python/pandas from the
+generated values; equal to the profile of the same data as ``str(width)``, to the
+profile of the converted ``.npy`` (its ``.text.npy``), whatever the threads, the block
+size and where chunks are cut; a value of 1 MB; PII masked; the CLI.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from test_profile import text_reference_checks
+
+import fastetl
+from fastetl.profiling import fold as _fold
+from fastetl.profiling import run as _run
+
+WORDS = ["Ana", "João", "Zoë Ünal", "李雷", "a,b", 'say "hi"', "two\nlines", "nul\x00inside",
+         "crlf\r\nend", "  padded  ", "Ørjan"]  # fmt: skip
+
+
+def _values(seed: int, n: int) -> list[str]:
+    """Generated text values: non-ASCII, empty (null), NUL bytes inside, embedded line
+    breaks, quotes and delimiters, short and long (up to 5,000 characters).  (No value
+    ends in a NUL byte: fixed-width ``S`` values, as ``str`` columns are, drop it.)"""
+    rnd = random.Random(seed)
+    out = []
+    for _ in range(n):
+        r = rnd.random()
+        if r < 0.08:
+            out.append("")
+        elif r < 0.12:
+            out.append(rnd.choice("ßé字x") * rnd.randint(1, 5000))
+        else:
+            out.append(rnd.choice(WORDS) + str(rnd.randint(0, 60)))
+    return out
+
+
+def _write(path: Path, rows: list[list[str]], header: list[str]) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def _schema(kind: dict) -> dict:
+    return {
+        "dialect": {"null_values": [""]},
+        "columns": [{"name": "id", "type": "int64"}, {"name": "note", "nullable": True, **kind}],
+    }
+
+
+def _col(d: dict, name: str = "note") -> dict:
+    return {c["name"]: c for c in d["columns"]}[name]
+
+
+def _same(c: dict) -> dict:
+    """A column's profile without what names its type."""
+    return {k: v for k, v in c.items() if k not in ("type", "width")}
+
+
+def _strip(p: dict) -> dict:
+    p = dict(p)
+    for k in ("seconds", "source", "bytes", "compression", "format", "schema"):
+        p.pop(k, None)
+    p["columns"] = [_same(c) for c in p["columns"]]
+    return p
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_csv_text_profile_against_references_str_and_npy(tmp_path, monkeypatch, seed):
+    values = _values(seed, 3000)
+    rnd = random.Random(seed)
+    ids = [str(rnd.randint(0, 2)) for _ in values]
+    path = _write(tmp_path / "t.csv", [list(r) for r in zip(ids, values, strict=True)],
+                  ["id", "note"])  # fmt: skip
+    text = _schema({"type": "text"})
+    runs = [fastetl.profile(path, text, top=6, workers=w, block_size=bs).to_dict()
+            for w, bs in ((1, None), (2, 4096), (2, 1 << 16))]  # fmt: skip
+    for r in runs[1:]:
+        assert _strip(r) == _strip(runs[0])
+    d = runs[0]
+    # chunks cut by their text bytes, values copied out a few at a time: the same text
+    # column and duplicates (the int column's mean: summed in other chunks, to rounding)
+    monkeypatch.setattr(_run, "STAGE_TEXT", 20_000)
+    monkeypatch.setattr(_fold, "TEXT_BYTES", 9_000)
+    cut = fastetl.profile(path, text, top=6, workers=2, block_size=8192).to_dict()
+    monkeypatch.undo()
+    assert _col(cut) == _col(d) and cut["duplicate_rows"] == d["duplicate_rows"]
+    assert _col(cut, "id")["mean"] == pytest.approx(_col(d, "id")["mean"], rel=1e-12)
+    assert _col(d)["type"] == "text" and d["rows"] == len(values)
+    text_reference_checks(_col(d), values, 6)
+    df = pd.DataFrame({"id": ids, "note": values})
+    assert d["duplicate_rows"]["count"] == int(df.duplicated().sum())
+    # the same data as str of its longest value's bytes: the same profile
+    width = max(len(v.encode()) for v in values)
+    as_str = fastetl.profile(path, _schema({"type": "str", "width": width}), top=6).to_dict()
+    assert _strip(as_str) == _strip(d)
+    # the converted .npy (read through its .text.npy): the same column and duplicates
+    out = tmp_path / "t.npy"
+    fastetl.convert(path, out, schema=text)
+    npy = fastetl.profile(out, top=6).to_dict()
+    assert _same(_col(npy)) == _same(_col(d))
+    assert npy["duplicate_rows"] == d["duplicate_rows"]
+
+
+def test_a_one_megabyte_value(tmp_path):
+    big = "é" + "x" * (1 << 20) + "ü"
+    values = ["a", big, "", "b", big, "a" * 70_000, "a"]
+    path = _write(tmp_path / "big.csv", [[str(i), v] for i, v in enumerate(values)],
+                  ["id", "note"])  # fmt: skip
+    text = _schema({"type": "text"})
+    runs = [fastetl.profile(path, text, top=3, workers=w, block_size=bs).to_dict()
+            for w, bs in ((1, None), (2, 1 << 16))]  # fmt: skip
+    assert _strip(runs[0]) == _strip(runs[1])
+    text_reference_checks(_col(runs[0]), values, 3)
+    out = tmp_path / "big.npy"
+    fastetl.convert(path, out, schema=text)
+    assert _same(_col(fastetl.profile(out, top=3).to_dict())) == _same(_col(runs[0]))
+
+
+def test_pii_in_a_text_column_is_masked_and_appears_nowhere(tmp_path):
+    emails = [f"pessoa{i}@exemplo.com.br" for i in range(500)]
+    path = _write(tmp_path / "pii.csv", [[str(i), e] for i, e in enumerate(emails)],
+                  ["id", "note"])  # fmt: skip
+    prof = fastetl.profile(path, _schema({"type": "text"}))
+    c = _col(prof.to_dict())
+    assert c["type"] == "text" and c["pii_kind"] == "email"
+    assert c["pii"]["email"]["count"] == len(emails) and c["pii"]["email"]["count_exact"]
+    assert c["top"] == [] and c["min"] is None and c["max"] is None and c["redacted"]
+    assert all(e.endswith("@e***.br") for e in c["pii"]["email"]["examples"])
+    shown = prof.to_json() + prof.to_html() + str(prof)
+    assert [e for e in emails if e in shown] == []
+
+
+def test_inferred_text_is_profiled_as_text(tmp_path):
+    """Where inference picks ``text`` (lengths that vary widely), the profile keeps it:
+    the same profile as with the inferred schema given."""
+    rnd = random.Random(5)
+    values = ["z" * rnd.choice([1, 2, 3, 5000, 20_000]) + str(i) for i in range(400)]
+    path = _write(tmp_path / "inf.csv", [[str(i), v] for i, v in enumerate(values)],
+                  ["id", "note"])  # fmt: skip
+    inferred = fastetl.infer_schema(path)
+    d = fastetl.profile(path).to_dict()
+    assert d["schema_inferred"]
+    assert _col(d)["type"] == {c.name: c.type for c in inferred.columns}["note"] == "text"
+    given = fastetl.profile(path, inferred).to_dict()
+    assert not given.pop("schema_inferred") and d.pop("schema_inferred")
+    assert _strip(given) == _strip(d)
+    c = _col(d)
+    assert c["count"] == len(values) and c["distinct"] == len(set(values))
+    assert c["lengths"]["max"] == max(map(len, values))
+
+
+def test_cli_profile_with_a_text_schema(tmp_path):
+    values = _values(9, 300)
+    path = _write(tmp_path / "t.csv", [[str(i), v] for i, v in enumerate(values)],
+                  ["id", "note"])  # fmt: skip
+    (tmp_path / "s.json").write_text(json.dumps(_schema({"type": "text"})))
+    r = subprocess.run([sys.executable, "-m", "fastetl", "profile", str(path), "--schema",
+                        str(tmp_path / "s.json"), "--json", "-"],
+                       capture_output=True)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    text_reference_checks(_col(d), values, 10)
