@@ -55,6 +55,39 @@ cdef inline uint64_t _rotl(uint64_t x, int r) noexcept nogil:
     return (x << r) | (x >> (64 - r))
 
 
+cdef inline uint64_t _hash_words(
+    const uint8_t *row, Py_ssize_t full, Py_ssize_t rem
+) noexcept nogil:
+    """The hash of :func:`fold_hash_records` of one value: ``full`` 8-byte words at
+    ``row``, then ``rem`` bytes zero-padded to a last word."""
+    cdef uint64_t h0 = 0x243F6A8885A308D3ULL
+    cdef uint64_t h1 = 0x13198A2E03707344ULL
+    cdef uint64_t h2 = 0xA4093822299F31D0ULL
+    cdef uint64_t h3 = 0x082EFA98EC4E6C89ULL
+    cdef uint64_t w, last = 0
+    cdef Py_ssize_t j = 0
+    while j + 4 <= full:
+        h0 = _lane_step(h0, load_u64(row, j))
+        h1 = _lane_step(h1, load_u64(row, j + 1))
+        h2 = _lane_step(h2, load_u64(row, j + 2))
+        h3 = _lane_step(h3, load_u64(row, j + 3))
+        j += 4
+    if rem:  # the last word, zero-padded, is word ``full``
+        memcpy(&last, row + 8 * full, rem)
+    while j < full or (j == full and rem):
+        w = load_u64(row, j) if j < full else last
+        if j % 4 == 0:
+            h0 = _lane_step(h0, w)
+        elif j % 4 == 1:
+            h1 = _lane_step(h1, w)
+        elif j % 4 == 2:
+            h2 = _lane_step(h2, w)
+        else:
+            h3 = _lane_step(h3, w)
+        j += 1
+    return fastetl_fold_mix(h0 ^ _rotl(h1, 16) ^ _rotl(h2, 32) ^ _rotl(h3, 48))
+
+
 def fold_hash_records(data, Py_ssize_t size, out, Py_ssize_t stride=0, bint trim=False):
     """The 64-bit hash of each ``size``-byte record of ``data`` into ``out`` (8 bytes
     a record, native order): its 8-byte words (native order, the last one zero-padded)
@@ -72,10 +105,10 @@ def fold_hash_records(data, Py_ssize_t size, out, Py_ssize_t stride=0, bint trim
     left out: a value hashes the same at any width (a ``text`` column folded at each
     chunk's own width).  The GIL is released while hashing."""
     cdef Py_buffer src, dst
-    cdef Py_ssize_t n, i, j, full, rem, eff, full0, rem0
+    cdef Py_ssize_t n, i, full, rem, full0, rem0
     cdef const uint8_t *row
     cdef uint64_t *o
-    cdef uint64_t h0, h1, h2, h3, w, last
+    cdef uint64_t last
     cdef bint far
     if size < 1 or stride < 0 or (stride and stride < size):
         raise ValueError("size must be at least 1 byte, stride 0 or at least size")
@@ -100,40 +133,18 @@ def fold_hash_records(data, Py_ssize_t size, out, Py_ssize_t stride=0, bint trim
                     fastetl_fold_prefetch(row + 8 * stride)
                     fastetl_fold_prefetch(row + 8 * stride + size - 1)
                 if trim:  # the words up to the last one holding a non-zero byte
-                    eff = size
-                    while eff > 0 and row[eff - 1] == 0:
-                        eff -= 1
-                    eff = ((eff + 7) // 8) * 8  # whole words (the last one as before)
-                    if eff >= size:
-                        full, rem = full0, rem0
-                    else:
-                        full, rem = eff // 8, 0
-                h0 = 0x243F6A8885A308D3ULL
-                h1 = 0x13198A2E03707344ULL
-                h2 = 0xA4093822299F31D0ULL
-                h3 = 0x082EFA98EC4E6C89ULL
-                j = 0
-                while j + 4 <= full:
-                    h0 = _lane_step(h0, load_u64(row, j))
-                    h1 = _lane_step(h1, load_u64(row, j + 1))
-                    h2 = _lane_step(h2, load_u64(row, j + 2))
-                    h3 = _lane_step(h3, load_u64(row, j + 3))
-                    j += 4
-                last = 0
-                if rem:  # the last word, zero-padded, is word ``full``
-                    memcpy(&last, row + 8 * full, rem)
-                while j < full or (j == full and rem):
-                    w = load_u64(row, j) if j < full else last
-                    if j % 4 == 0:
-                        h0 = _lane_step(h0, w)
-                    elif j % 4 == 1:
-                        h1 = _lane_step(h1, w)
-                    elif j % 4 == 2:
-                        h2 = _lane_step(h2, w)
-                    else:
-                        h3 = _lane_step(h3, w)
-                    j += 1
-                o[i] = fastetl_fold_mix(h0 ^ _rotl(h1, 16) ^ _rotl(h2, 32) ^ _rotl(h3, 48))
+                    full, rem = full0, rem0
+                    if rem:
+                        last = 0
+                        memcpy(&last, row + 8 * full0, rem)
+                        if last == 0:
+                            rem = 0
+                    if rem == 0:
+                        while full > 0 and load_u64(row, full - 1) == 0:
+                            full -= 1
+                    o[i] = _hash_words(row, full, rem)
+                else:  # (its own call: the sizes the same for every value)
+                    o[i] = _hash_words(row, full0, rem0)
     finally:
         PyBuffer_Release(&dst)
         PyBuffer_Release(&src)

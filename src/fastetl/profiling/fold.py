@@ -291,7 +291,8 @@ class ColumnState:
             self.moments.add(self._floats(raw), raw)
         assert self.values is not None
         if self.kind == "text":  # sorting 64-bit hashes beats sorting long byte strings
-            keys, first, counts, stray, under = count_values(raw)
+            # (a text column's values hash the same at any width: folded at each run's)
+            keys, first, counts, stray, under = count_values(raw, trim=self.type == "text")
             uniq = raw[first]  # (in order of first appearance: the table needs no sort)
             self.values.add_counts(keys, counts, uniq, ordered=False)
             if not len(stray):
@@ -934,7 +935,7 @@ class TableState:
                 raise TextPastEnd(at + bad)
             part = None if nulls is None else nulls[at:stop]
             cs.add(values, part)
-            h = hash_values(values)
+            h = hash_values(values, trim=True)
             if part is not None:
                 h[part] = 0
             out[at:stop] = h
