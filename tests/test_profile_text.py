@@ -112,14 +112,21 @@ def test_csv_text_profile_against_references_str_and_npy(tmp_path, monkeypatch, 
     assert npy["duplicate_rows"] == d["duplicate_rows"]
 
 
-def test_a_one_megabyte_value(tmp_path):
+def test_a_one_megabyte_value(tmp_path, monkeypatch):
     big = "é" + "x" * (1 << 20) + "ü"
-    values = ["a", big, "", "b", big, "a" * 70_000, "a"]
+    # short values first: kept in a table, which a 1 MB value then joins (the table
+    # widened to it: only the values kept, not its room for 2**16 of them)
+    values = [f"w{i}" for i in range(300)] + ["a", big, "", "b", big, "a" * 70_000, "a"]
     path = _write(tmp_path / "big.csv", [[str(i), v] for i, v in enumerate(values)],
                   ["id", "note"])  # fmt: skip
     text = _schema({"type": "text"})
     runs = [fastetl.profile(path, text, top=3, workers=w, block_size=bs).to_dict()
             for w, bs in ((1, None), (2, 1 << 16))]  # fmt: skip
+    # a chunk for each long value
+    monkeypatch.setattr(_run, "STAGE_TEXT", 1 << 16)
+    cut = fastetl.profile(path, text, top=3, workers=2).to_dict()
+    monkeypatch.undo()
+    assert _col(cut) == _col(runs[0])
     assert _strip(runs[0]) == _strip(runs[1])
     text_reference_checks(_col(runs[0]), values, 3)
     out = tmp_path / "big.npy"

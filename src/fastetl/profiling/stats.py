@@ -884,8 +884,9 @@ class ValueCounts:
         if self._tv is None:
             self._tv = np.empty(0, v.dtype)
         elif np.promote_types(self._tv.dtype, v.dtype) != self._tv.dtype:  # a wider text
-            # payload: all at the widest (a narrower one is widened as it is taken)
-            self._tv = self._tv.astype(np.promote_types(self._tv.dtype, v.dtype))
+            # payload: all at the widest (a narrower one is widened as it is taken; the
+            # items kept only: not the room for more, at the new width)
+            self._tv = self._tv[:n0].astype(np.promote_types(self._tv.dtype, v.dtype))
         self._tv = grown(self._tv, n0, limit, at_once(t.limit, self._tv.dtype.itemsize))
         # one compiled pass: known keys' counts added, new ones kept while there is room
         vb = np.ascontiguousarray(v, dtype=self._tv.dtype)
