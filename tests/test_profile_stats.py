@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -144,7 +145,6 @@ def test_distinct_exact_below_the_bound():
     assert d.exact and d.count() == len(set(x.tolist()))
 
 
-
 @pytest.mark.parametrize("seed", range(4))
 def test_distinct_values_after_many_flushes_and_a_merge_are_numpys(seed):
     """The exact set made from its runs again and again (each flush copies the set and
@@ -159,6 +159,30 @@ def test_distinct_values_after_many_flushes_and_a_merge_are_numpys(seed):
     a.merge(b)
     assert a.exact and a.values.dtype == x.dtype
     assert np.array_equal(a.values, np.unique(x)) and a.count() == len(np.unique(x))
+
+
+def test_distinct_values_under_a_line_tracer_are_numpys():
+    """Under a Python line tracer (``trace``, coverage's Python tracer, debuggers), which
+    on Python < 3.13 holds a copy of a frame's locals, the set made again from its runs
+    cannot be shrunk in place: it keeps a view, and the result is ``np.unique``'s (it
+    raised "cannot resize an array that references or is referenced"; review RP)."""
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 20_000, size=80_000)
+    d = Distinct(exact_limit=1 << 20)
+
+    def tracer(frame, event, arg):
+        frame.f_locals  # (what a line tracer does: the locals copied into a dict)
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        for p in _parts(x, rng, 30):
+            d.add(p)
+        d.values  # (the last flush, traced too)
+    finally:
+        sys.settrace(None)
+    assert d.exact and np.array_equal(d.values, np.unique(x))
+
 
 def test_hash_values_separates_values_and_equates_zeros():
     h = hash_values(np.array([0.0, -0.0, 1.0]))

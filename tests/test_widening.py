@@ -288,21 +288,10 @@ def test_the_cost_is_one_pass_per_round_of_widenings(tmp_path, late, watched):
     _check_values(tmp_path / "o.npy", _reference(src))
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_a_watched_pass_describes_a_widened_columns_values_once(tmp_path, monkeypatch, workers):
-    """Rows 1000 to 9000 have values column "a"'s inferred type cannot hold (where the
-    sample does not look), and one of them a value "c"'s cannot: the watched pass
-    describes the first of each (and the 17-digit integers of "a", which it must check
-    once "a" is float64), not every row of "a" -- it made a Python error object for
-    each, ~5 us a row -- and the result is the reference's, whatever the thread count."""
+def _described(monkeypatch) -> list[str | None]:
+    """The columns of the bad rows the pipeline describes (a ParseError each), in order."""
     from fastetl import pipeline
 
-    rows = _rows(30_000, seed=14)
-    for i in range(1000, 9000):
-        rows[i][0] = f"{i}.5"  # a fraction: int8 -> float64, watched for big integers
-    rows[5000][0] = "12345678901234567"  # past 2**53: "a" must become text
-    rows[7000][2] = "not a number"
-    src = _write(tmp_path / "in.csv", rows)
     described: list[str | None] = []
     real = pipeline._parse_error
 
@@ -312,6 +301,23 @@ def test_a_watched_pass_describes_a_widened_columns_values_once(tmp_path, monkey
         return err
 
     monkeypatch.setattr(pipeline, "_parse_error", counted)
+    return described
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_watched_pass_describes_a_widened_columns_values_once(tmp_path, monkeypatch, workers):
+    """Rows 1000 to 9000 have values column "a"'s inferred type cannot hold (where the
+    sample does not look), and one of them a value "c"'s cannot: the watched pass
+    describes the first of each (and the 17-digit integers of "a", which it must check
+    once "a" is float64), not every row of "a" -- it made a Python error object for
+    each, ~5 us a row -- and the result is the reference's, whatever the thread count."""
+    rows = _rows(30_000, seed=14)
+    for i in range(1000, 9000):
+        rows[i][0] = f"{i}.5"  # a fraction: int8 -> float64, watched for big integers
+    rows[5000][0] = "12345678901234567"  # past 2**53: "a" must become text
+    rows[7000][2] = "not a number"
+    src = _write(tmp_path / "in.csv", rows)
+    described = _described(monkeypatch)
     out = tmp_path / "o.npy"
     fastetl.convert(src, out, infer_rows=SAMPLE, workers=workers, block_size=8192)
     types = [c["type"] for c in fastetl.open(out).meta["schema"]["columns"]]
@@ -448,23 +454,13 @@ def test_a_column_widened_later_in_the_pass_is_described_once_too(tmp_path, monk
     row 3000 (each row up to 9000): once "c" is widened too, its rows are counted,
     not described one by one (the pipeline's per-field view of what is settled is made
     again when the watcher's sets grow; review RA), and the result is the reference's."""
-    from fastetl import pipeline
-
     rows = _rows(30_000, seed=15)
     for i in range(1000, 2000):
         rows[i][0] = f"{i}.5"  # int8 -> float64
     for i in range(3000, 9000):
         rows[i][2] = f"word {i}"  # a number column -> text
     src = _write(tmp_path / "in.csv", rows)
-    described: list[str | None] = []
-    real = pipeline._parse_error
-
-    def counted(*args, **kwargs):
-        err = real(*args, **kwargs)
-        described.append(err.column)
-        return err
-
-    monkeypatch.setattr(pipeline, "_parse_error", counted)
+    described = _described(monkeypatch)
     out = tmp_path / "o.npy"
     fastetl.convert(src, out, infer_rows=SAMPLE, workers=workers, block_size=8192)
     _check_values(out, _reference(src))

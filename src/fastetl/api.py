@@ -39,7 +39,7 @@ from .pipeline import (
 )
 from .resume import Checkpoints, ResumePoint, identity, resume_point
 from .schema import Dialect, Schema, as_schema, has_rules
-from .signals import Terminated, sigterm_as_interrupt
+from .signals import Terminated, during, sigterm_as_interrupt
 from .sources import InputError, Source, is_stream_path, open_source, spool, stream_name
 from .store import (
     SIDECAR_FORMAT,
@@ -502,7 +502,7 @@ def _raise_interrupted(
     _failed_event(facts, src, dst, said)
     if said is e:
         raise e
-    raise said from None
+    raise said from during(e)
 
 
 def _checkpoint_rows(dst: Path) -> int | None:
@@ -761,7 +761,7 @@ def _convert_locked(
     try:
         recovered = outset.recover(dst_path)
     except outset.InterruptedAfterCommit as e:  # (the earlier run's renames were finished)
-        raise Interrupted(None, _terminated(e), earlier=True) from None
+        raise Interrupted(None, _terminated(e), earlier=True) from during(e)
     before = None
     saved = read_checkpoint(dst_path) if resume else None
     if append:
@@ -826,6 +826,35 @@ def _convert_locked(
                     size = result.rows * writer.itemsize  # type: ignore[union-attr]
                     facts.land(entry, meta["schema"], result.rows, size)
 
+            wound: list[tuple[int | None, bool]] = []  # (rows to resume from, committed)
+
+            def wind_up() -> None:
+                """The clean-up after an interrupt, idempotent: a second Ctrl-C (or SIGTERM
+                after it) restarts it (:func:`outset.to_the_end`).  What the output holds
+                is decided once, in ``wound``: the clean-up changes what the files say."""
+                if not wound:
+                    kept = (ckpt.kept() if ckpt is not None else None) or mark
+                    # (an interrupt just after commit_set returned, before ``committed``
+                    # was set: the files decide, as for a checkpoint)
+                    if committed or outset.renamed(renames):  # after the commit point
+                        wound.append((None, True))
+                    elif kept is None or finishing:  # (a finished or removed records
+                        wound.append((None, False))  # file cannot be resumed: it goes)
+                    else:
+                        wound.append((kept.rows, False))
+                rows, whole = wound[0]
+                if whole:
+                    land()
+                    remove_checkpoint(dst_path)  # (else a stale one for the next resume)
+                elif rows is None:
+                    _abort(writer, sink, dst_path, run_id, rejects_path)
+                else:  # keep the partial files: resume=True continues from them (also when
+                    # the interrupt came as this resumed run took them up: no writer yet)
+                    if writer is not None:
+                        writer.detach()
+                    if sink is not None:
+                        sink.detach()
+
             try:  # (the writer is made inside: an interrupt just after it must abort it too)
                 writer = NpyWriter(
                     dst_path,
@@ -889,30 +918,16 @@ def _convert_locked(
                 land()
                 remove_checkpoint(dst_path)
             except KeyboardInterrupt as e:
-                terminated = _terminated(e)
-                # (an interrupt just after commit_set returned, before ``committed`` was
-                # set: the files decide, as for a checkpoint)
-                committed = committed or outset.renamed(renames)
-                if committed:  # the interrupt came after the commit point: the run is whole
-                    land()
-                    remove_checkpoint(dst_path)
-                    raise Interrupted(None, terminated, committed=True) from None
-                kept = (ckpt.kept() if ckpt is not None else None) or mark
-                if kept is None or finishing:  # (a finished or removed records file
-                    # cannot be resumed: its checkpoint goes too)
-                    _abort(writer, sink, dst_path, run_id, rejects_path)
-                    raise Interrupted(None, terminated) from None
-                # keep the partial files: resume=True continues from them (also when the
-                # interrupt came as this resumed run took them up: no writer yet)
-                if writer is not None:
-                    writer.detach()
-                if sink is not None:
-                    sink.detach()
-                raise Interrupted(kept.rows, terminated) from None
+                late = outset.to_the_end(wind_up)  # (first: a 2nd interrupt must not skip it)
+                rows, whole = wound[0]
+                terminated = _terminated(e) or (late is not None and _terminated(late))
+                raise Interrupted(rows, terminated, committed=whole) from during(e)
             except outset.CommitPending:
                 raise  # the journal needs the temporary files: the next run completes it
             except BaseException:
-                _abort(writer, sink, dst_path, run_id, rejects_path)
+                late = outset.to_the_end(_abort, writer, sink, dst_path, run_id, rejects_path)
+                if late is not None:  # (Ctrl-C as it cleaned up: the error stays its cause)
+                    raise late
                 raise
             finally:
                 if ckpt is not None:

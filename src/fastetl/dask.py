@@ -74,6 +74,7 @@ from .api import (
     _raise_interrupted,
     _RunFacts,
     _start_event,
+    _terminated,
     inference_error,
 )
 from .dataset import DATASET_FILE, DATASET_FORMAT, Dataset
@@ -905,10 +906,19 @@ def _convert_locked(
         outset.fsync_dir(tmp)
         _commit(tmp, out, run_id)
         land()
-    except BaseException:
-        if out.is_dir() and not tmp.exists():  # (renamed into place: committed)
-            land()
-        shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException as e:
+        whole: list[bool] = []
+
+        def wind_up() -> None:  # (idempotent: a second Ctrl-C, or SIGTERM, restarts it)
+            if not whole:  # (asked once: once removed, the folder no longer tells)
+                whole.append(out.is_dir() and not tmp.exists())  # (renamed into place)
+            if whole[0]:
+                land()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+        late = outset.to_the_end(wind_up)
+        if late is not None and (not isinstance(e, KeyboardInterrupt) or _terminated(late)):
+            raise late  # (Ctrl-C as an error was cleaned up: that error stays its cause)
         raise
     report = DatasetReport(
         output=str(out),
@@ -974,15 +984,29 @@ def _commit(tmp: Path, out: Path, run_id: str) -> None:
         if out.exists():
             os.replace(out, old)
         os.replace(tmp, out)
-    except BaseException:  # (an interrupt before the rename: the old dataset back)
-        if tmp.exists() and old.exists() and not out.exists():
-            os.replace(old, out)
+    except BaseException as e:  # (an interrupt before the rename: the old dataset back,
+        late = outset.to_the_end(_put_back, tmp, old, out)  # through a second one too)
+        if late is not None and not isinstance(e, KeyboardInterrupt):
+            raise late from e
         raise
     try:
         outset.fsync_dir(out.parent)
     finally:  # (an interrupt after the rename too: the old dataset's copy is not left behind)
-        if old.exists():
-            shutil.rmtree(old, ignore_errors=True)
+        late = outset.to_the_end(_remove_old, old)
+    if late is not None:
+        raise late
+
+
+def _put_back(tmp: Path, old: Path, out: Path) -> None:
+    """The dataset moved aside back in place, unless the new one took it (repeatable)."""
+    if tmp.exists() and old.exists() and not out.exists():
+        os.replace(old, out)
+
+
+def _remove_old(old: Path) -> None:
+    """The old dataset's copy removed (repeatable: a restart removes what is left)."""
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _parts(

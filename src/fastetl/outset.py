@@ -311,9 +311,11 @@ class InterruptedAfterCommit(KeyboardInterrupt):
         self.original = original
 
 
-def _to_the_end(step: Any, *args: Any) -> KeyboardInterrupt | None:
+def to_the_end(step: Any, *args: Any) -> KeyboardInterrupt | None:
     """Run the idempotent ``step`` to its end even when interrupts arrive meanwhile
-    (each one restarts it); return the first interrupt, to be raised afterwards."""
+    (each one restarts it); return the first interrupt, to be raised afterwards.
+    Portable (no signal masks: Windows has none, and threads other than the main one
+    get no signals anyway): what a clean-up must finish, e.g. after Ctrl-C twice."""
     late: KeyboardInterrupt | None = None
     while True:
         try:
@@ -350,11 +352,11 @@ def commit_set(target: Path, renames: list[tuple[Path, Path]]) -> None:
     except KeyboardInterrupt as e:
         # between the journal's rename and our return: the commit point was passed
         holds: list[bool] = []
-        _to_the_end(lambda: holds.append(holds_json(journal, doc)))
+        to_the_end(lambda: holds.append(holds_json(journal, doc)))
         if not holds[-1]:
             raise
         late = e
-    late = _to_the_end(_roll_forward, journal, renames) or late
+    late = to_the_end(_roll_forward, journal, renames) or late
     if late is not None:
         raise InterruptedAfterCommit(late)
 
@@ -408,7 +410,7 @@ def recover(target: Path) -> bool:
             f"cannot read {journal}, the commit record of an earlier run into {target}: {e}; "
             "move it away and convert again"
         ) from None
-    late = _to_the_end(_roll_forward, journal, renames)
+    late = to_the_end(_roll_forward, journal, renames)
     if late is not None:
         raise InterruptedAfterCommit(late)
     return True

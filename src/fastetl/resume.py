@@ -298,6 +298,8 @@ def resume_point(
         raise OutputError(
             f"the checkpoint of {dst} is damaged ({e}); convert without --resume to start over"
         ) from None
+    if not partial.exists():  # its run committed (an interrupt cut the checkpoint's removal
+        return None  # short) or its files were removed: nothing to take up, start over
     changed = InputError(
         f"{source.name} has changed since the checkpoint of {dst} was made; "
         "convert without --resume to start over"

@@ -18,6 +18,19 @@ class Terminated(KeyboardInterrupt):
     """Raised in the main thread when SIGTERM arrives during a conversion."""
 
 
+def during(e: BaseException) -> BaseException | None:
+    """The error whose handling the interrupt ``e`` interrupted (the first of its
+    context chain that is no interrupt itself), or None: an ``Interrupted`` put in the
+    place of ``e`` is raised ``from`` it, so that error stays in the traceback (and a
+    plain Ctrl-C keeps its one line)."""
+    seen: set[int] = set()
+    context = e.__context__
+    while isinstance(context, KeyboardInterrupt) and id(context) not in seen:
+        seen.add(id(context))
+        context = context.__context__
+    return None if isinstance(context, KeyboardInterrupt) else context
+
+
 def raise_terminated(signum: int, frame: Any) -> None:
     raise Terminated()
 

@@ -1126,13 +1126,13 @@ class RejectsWriter:
     def _close(self) -> None:
         """Close both files; every one is closed even when one fails (the first error
         is raised after)."""
-        files, self._files = self._files, []
         error: OSError | None = None
-        for fh in files:
-            try:
-                fh.close()
+        while self._files:  # (each forgotten once closed: a close restarted after Ctrl-C
+            try:  # closes the rest; a file object's second close does nothing)
+                self._files[0].close()
             except OSError as e:
                 error = error or e
+            del self._files[0]
         if error is not None:
             raise error
 

@@ -1049,14 +1049,8 @@ def _quick_columns(plan: _Plan) -> None:
 
 
 def _arrow_str() -> Any:
-    """The dtype pandas gives a column of texts when it is its Arrow-backed ``str``
-    (pandas 3 with pyarrow), else None."""
-    try:  # (pandas' own test: its option is deprecated, and warns when read)
-        from pandas._config import using_string_dtype
-    except ImportError:  # pragma: no cover - a pandas before 2.3: object labels
-        return None
-    if not using_string_dtype():
-        return None
+    """pandas' ``str`` dtype when it holds its texts in Arrow (pandas with pyarrow), else
+    None.  (read_csv answers only with ``future.infer_string`` on: see _plan.)"""
     dtype = pandas.StringDtype(na_value=np.nan)
     return dtype if dtype.storage == "pyarrow" else None
 
@@ -1065,7 +1059,7 @@ def _str_index(labels: list[str]) -> pandas.Index:
     """``pandas.Index(labels)`` of texts, built from their bytes where pandas holds them
     in Arrow (pandas_columns.large_strings: no conversion of Python objects by Arrow)."""
     dtype = _arrow_str()
-    if dtype is None:
+    if dtype is None:  # pragma: no cover - pandas stores str in Arrow where tested
         return pandas.Index(labels)
     from pandas.arrays import ArrowStringArray
 
@@ -1772,14 +1766,15 @@ def _text_array(values: Any, want: str | None, backend: str | None = None) -> An
     if backend == "numpy_nullable":
         want = "string"
     if want in (None, "str"):
-        dtype = pandas.StringDtype(na_value=np.nan)
+        dtype = _arrow_str()
     elif want == "string":
         dtype = pandas.StringDtype()
+        dtype = dtype if dtype.storage == "pyarrow" else None
     else:  # object
         out = np.asarray(values.to_numpy(zero_copy_only=False), dtype=object)
         out[np.asarray(values.is_null())] = np.nan
         return out
-    if dtype.storage != "pyarrow":  # pragma: no cover - pandas stores str in Arrow here
+    if dtype is None:  # pragma: no cover - pandas stores str in Arrow here
         raise Unsupported("pandas stores strings without pyarrow")
     from pandas.arrays import ArrowStringArray
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import math
 import threading
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -243,7 +242,7 @@ class ColumnState:
             ValueCounts(limits.exact, limits.top_capacity) if self.kind != "category" else None
         )
         if self.values is not None and self.kind in ("number", "time"):
-            self.values.sink = self._weak_sketch()
+            self.values.sink = self._sketch
         self.codes = np.zeros(0, dtype=np.int64)  # category: count per code
         self.len_n, self.len_sum, self.len_min, self.len_max = 0, 0, None, None
         self.text_min: bytes | None = None  # text: smallest and largest value (UTF-8 order)
@@ -326,18 +325,6 @@ class ColumnState:
         if vc.keys is None:
             return np.zeros(0), np.zeros(0, np.int64)
         return self._floats(vc.keys), vc.counts
-
-    def _weak_sketch(self) -> Any:
-        """The value counts' sink: :meth:`_sketch`, called through a weak reference.  A
-        bound method would make this state and its counts a cycle, which only Python's
-        cyclic collector frees: a CSV profile's merged chunk states waited for it (~40 MiB
-        of dead states on 1M demo orders at the end of the fold, part of the peak RSS)."""
-        ref = weakref.WeakMethod(self._sketch)
-
-        def sink(keys: np.ndarray, counts: np.ndarray) -> None:
-            ref()(keys, counts)  # type: ignore[misc]
-
-        return sink
 
     def _sketch(self, keys: np.ndarray, counts: np.ndarray) -> None:
         """The value counts' sink: once they are not exact, the quantiles are a KLL
@@ -502,7 +489,12 @@ class ColumnState:
                 try:
                     self.values.merge(other.values)
                 finally:
-                    self.values.sink = self._weak_sketch()
+                    self.values.sink = self._sketch
+            # other is merged: its counts' sink (its own bound method) made it a cycle,
+            # which only Python's cyclic collector frees -- a CSV profile's merged chunk
+            # states waited for it (~40 MiB of them on 1M demo orders at the end of the
+            # fold, part of the peak RSS); let go, reference counts free it
+            other.values.sink = None
         if other.len_n:
             self.len_n += other.len_n
             self.len_sum += other.len_sum

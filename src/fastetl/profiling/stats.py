@@ -462,12 +462,12 @@ class Distinct:
         if not self._runs:
             return
         parts = self._runs if self._values is None else [self._values, *self._runs]
-        self._values, self._runs, self._pending = None, [], 0
         # copied one part at a time, each let go once copied (where nothing else holds
         # it): the parts and their copy are not all held at once -- on a profile's row
         # hashes, up to ``exact_limit`` of them and as many waiting (8 + 8 MiB), the
         # largest transient of its fold
         allv = np.empty(sum(len(p) for p in parts), np.result_type(*parts))
+        self._values, self._runs, self._pending = None, [], 0
         at = 0
         parts.reverse()
         while parts:
@@ -479,8 +479,11 @@ class Distinct:
         if u.base is allv and len(u) < len(allv):  # a view of its start: the rest let go
             n = len(u)
             del u
-            allv.resize(n)  # (in place: the memory past the set is given back)
-            u = allv
+            try:
+                allv.resize(n)  # (in place: the memory past the set is given back)
+                u = allv
+            except ValueError:  # another reference to it (a line tracer's copy of this
+                u = allv[:n]  # frame's locals, on Python < 3.13): the view, as it was
         self._values = u
         if len(self._values) > self.exact_limit:
             self._to_sketch()
