@@ -479,7 +479,17 @@ def text_reference_checks(c: dict, values: list[str], top: int) -> None:
     assert c["min"] == min(s, key=lambda v: v.encode())
     assert c["max"] == max(s, key=lambda v: v.encode())
     ranked = sorted(s.value_counts().items(), key=lambda kv: (-kv[1], kv[0].encode()))[:top]
-    assert [tuple(t) for t in c["top"]] == [(v, int(n)) for v, n in ranked]
+    # a value longer than Limits.value_prefix bytes: shown as its first characters that fit
+    prefix = Limits().value_prefix
+    shown = [(cut_to_bytes(v, prefix), int(n)) for v, n in ranked]
+    assert [tuple(t) for t in c["top"]] == shown
+    long = [i for i, (v, _) in enumerate(ranked) if len(v.encode()) > prefix]
+    assert c.get("top_cut", []) == long
+
+
+def cut_to_bytes(v: str, size: int) -> str:
+    """The longest start of ``v`` of at most ``size`` UTF-8 bytes (whole characters)."""
+    return v.encode()[:size].decode("utf-8", "ignore")  # (only a cut character is dropped)
 
 
 def test_npy_profile_reads_text_columns_through_their_text_file(tmp_path):

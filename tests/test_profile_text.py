@@ -19,6 +19,7 @@ import pytest
 from test_profile import text_reference_checks
 
 import fastetl
+from fastetl.profiling import Limits
 from fastetl.profiling import fold as _fold
 from fastetl.profiling import run as _run
 
@@ -129,6 +130,8 @@ def test_a_one_megabyte_value(tmp_path, monkeypatch):
     assert _col(cut) == _col(runs[0])
     assert _strip(runs[0]) == _strip(runs[1])
     text_reference_checks(_col(runs[0]), values, 3)
+    assert _col(runs[0])["top_cut"] == [1, 2]  # the 1 MB and 70 kB values: their start
+    assert "top values are cut" in fastetl.profile(path, text, top=3).to_html()
     out = tmp_path / "big.npy"
     fastetl.convert(path, out, schema=text)
     assert _same(_col(fastetl.profile(out, top=3).to_dict())) == _same(_col(runs[0]))
@@ -178,3 +181,89 @@ def test_cli_profile_with_a_text_schema(tmp_path):
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     text_reference_checks(_col(d), values, 10)
+
+
+_PEAK = """
+import json, resource, sys
+import fastetl
+scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB elsewhere
+schema = json.loads(sys.argv[2])
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+d = fastetl.profile(sys.argv[1], schema, workers=2, top=3).to_dict()
+over = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale - base
+print(json.dumps({"over": over, "rows": d["rows"], "bad": d["bad_rows"]["count"],
+                  "note": {c["name"]: c for c in d["columns"]}["note"]}))
+"""
+
+
+def _peak(path: Path) -> dict:
+    """The profile of ``path`` (its ``note`` column as text) in a fresh interpreter, with
+    how far its peak RSS rose over the interpreter's with fastetl imported."""
+    schema = json.dumps(_schema({"type": "text"}))
+    r = subprocess.run([sys.executable, "-c", _PEAK, str(path), schema],
+                       capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_memory_is_bounded_with_many_short_values_and_a_long_one(tmp_path):
+    # 400 distinct short values and a 1 MB value (three times): the kept values were all
+    # held at the 1 MB width (a 1.2 GiB peak); now at most Limits.value_prefix + 1 bytes
+    big = "é" + "x" * (1 << 20)
+    values = [f"short{i}" for i in range(400)] + [big] * 3 + [f"short{i}" for i in range(400)]
+    path = _write(tmp_path / "mixed.csv", [[str(i), v] for i, v in enumerate(values)],
+                  ["id", "note"])  # fmt: skip
+    got = _peak(path)
+    assert got["over"] < 96 << 20, got["over"]
+    c = got["note"]
+    text_reference_checks(c, values, 3)  # the 1 MB value first, cut (top_cut == [0])
+    assert c["top_cut"] == [0] and c["distinct_exact"] and c["top_exact"]
+
+
+def test_memory_is_bounded_with_a_huge_value_among_many_distinct_short_ones(tmp_path):
+    # a 12 MB value (a row the parser takes) and a 100 MB one (longer than a row may
+    # be: a bad row, counted) among 150,000 distinct short values
+    path = tmp_path / "huge.csv"
+    with open(path, "w", newline="") as f:
+        f.write("id,note\n")
+        for i in range(100_000):
+            f.write(f"{i},v{i}\n")
+        f.write("100000," + "y" * (12 << 20) + "\n")
+        f.write("100001," + "z" * (100 << 20) + "\n")
+        for i in range(50_000):
+            f.write(f"{100002 + i},w{i}\n")
+    got = _peak(path)
+    assert got["over"] < 192 << 20, got["over"]
+    assert got["rows"] == 150_001 and got["bad"] == 1
+    c = got["note"]
+    assert c["count"] == 150_001 and c["lengths"]["max"] == 12 << 20
+    assert not c["distinct_exact"]  # (past Limits.exact distinct values: the summary)
+    assert abs(c["distinct"] - 150_001) <= 4 * c["distinct_error"] * 150_001
+
+
+def test_past_value_bytes_the_kept_values_become_the_summary(tmp_path):
+    """Past ``Limits.value_bytes`` bytes of kept values the exact set becomes the summary
+    (as past ``Limits.exact`` values): at a point fixed by the input, so the same
+    profile whatever the threads and block size; the top counts within their bound."""
+    values = _values(3, 4000)
+    path = _write(tmp_path / "t.csv", [[str(i % 3), v] for i, v in enumerate(values)],
+                  ["id", "note"])  # fmt: skip
+    lim = Limits(value_bytes=200_000, top_capacity=16)
+    runs = [fastetl.profile(path, _schema({"type": "text"}), top=8, workers=w,
+                            block_size=bs, limits=lim).to_dict()
+            for w, bs in ((1, None), (2, 4096), (2, 1 << 16))]  # fmt: skip
+    for r in runs[1:]:
+        assert _strip(r) == _strip(runs[0])
+    c = _col(runs[0])
+    assert not c["distinct_exact"] and not c["top_exact"]
+    s = pd.Series([v for v in values if v != ""], dtype=object)
+    assert abs(c["distinct"] - s.nunique()) <= 4 * c["distinct_error"] * s.nunique()
+    true = s.value_counts()
+    prefix = Limits().value_prefix
+    assert c["top"]
+    for v, n in c["top"]:  # (the heaviest: short words, not cut)
+        assert len(v.encode()) <= prefix
+        assert true[v] - c["top_error"] <= n <= true[v]
+    # within the bytes (and Limits.exact): exact, as the references say
+    text_reference_checks(_col(fastetl.profile(path, _schema({"type": "text"}), top=8).to_dict()),
+                          values, 8)  # fmt: skip

@@ -62,7 +62,11 @@ class Limits:
     non-ASCII): at most ``pii_cap`` of them per block and column (the shares of the
     rest are estimated from these, evenly spread over the sorted distinct values).
     ``text_cap`` is kept for callers that set it; it bounds nothing any more (the
-    characters of every distinct value are counted, in compiled code)."""
+    characters of every distinct value are counted, in compiled code).  A text column's
+    values (``str`` or ``text``) are counted by their hash and kept (for the top values)
+    as their first ``value_prefix`` bytes (a longer one is reported cut), at most
+    ``value_bytes`` of them (their number times the width of the longest kept) before
+    the summary takes over, as past ``exact``."""
 
     exact: int = 1 << 16
     quantile_exact: int = 1 << 17
@@ -71,6 +75,8 @@ class Limits:
     pii_cap: int = 512
     text_cap: int = 2048
     pii_cache: int = 1 << 15
+    value_bytes: int = 32 << 20
+    value_prefix: int = 4096
 
 
 def _kind(col_type: str) -> str:
@@ -239,7 +245,13 @@ class ColumnState:
         self.hist: np.ndarray | None = None  # exact counts from a second pass (an .npy)
         self.hist_edges: np.ndarray | None = None
         self.values = (
-            ValueCounts(limits.exact, limits.top_capacity) if self.kind != "category" else None
+            ValueCounts(
+                limits.exact,
+                limits.top_capacity,
+                value_bytes=limits.value_bytes if self.kind == "text" else None,
+            )
+            if self.kind != "category"
+            else None
         )
         if self.values is not None and self.kind in ("number", "time"):
             self.values.sink = self._sketch
@@ -293,7 +305,10 @@ class ColumnState:
             # (a text column's values hash the same at any width: folded at each run's)
             keys, first, counts, stray, under = count_values(raw, trim=self.type == "text")
             uniq = raw[first]  # (in order of first appearance: the table needs no sort)
-            self.values.add_counts(keys, counts, uniq, ordered=False)
+            # kept as their first value_prefix bytes and one more (a longer one: cut)
+            width = self.limits.value_prefix + 1
+            kept = uniq if uniq.dtype.itemsize <= width else uniq.astype(f"S{width}")
+            self.values.add_counts(keys, counts, kept, ordered=False)
             if not len(stray):
                 self._text(uniq, counts, keys)
                 return
@@ -358,7 +373,9 @@ class ColumnState:
         lo, hi = bytes_extremes(uniq)
         self.text_min = lo if self.text_min is None else min(self.text_min, lo)
         self.text_max = hi if self.text_max is None else max(self.text_max, hi)
-        if keys is not None and self.known is not None:  # ``keys``: the values' hashes
+        # ``keys``: the values' hashes (values longer than the facts' first room are not
+        # kept: their facts computed each time)
+        if keys is not None and self.known is not None and uniq.dtype.itemsize <= KNOWN_TEXT_MIN:
             per = self.known.__dict__.setdefault("columns", {})
             if self.name not in per:
                 per[self.name] = _Known(self.limits.exact)
@@ -619,7 +636,12 @@ class ColumnState:
                 d["hash_collision"] = True
             if not vc.exact:
                 d["distinct_error"] = round(vc.relative_error, 6)
-            top = [(self._value(k), c) for k, c in vc.top(max(top_k, 0))]
+            kept = vc.top(max(top_k, 0))
+            if self.kind == "text":
+                kept, cut = self._cut_top(kept)
+                if cut:
+                    d["top_cut"] = cut
+            top = [(self._value(k), c) for k, c in kept]
             m = self.moments
             if m is not None:
                 d["min"], d["max"] = self._value(m.min), self._value(m.max)
@@ -666,6 +688,21 @@ class ColumnState:
             d["looks_like_exact"] = True  # every distinct value's characters counted
         d["pii"] = self._pii_result()
         return d
+
+    def _cut_top(self, top: list[tuple[Any, int]]) -> tuple[list[tuple[Any, int]], list[int]]:
+        """Top text values (bytes) kept longer than ``value_prefix`` bytes (kept as one
+        byte more: they were longer) cut to it, at a character's start; and their places."""
+        p = self.limits.value_prefix
+        out, cut = [], []
+        for i, (v, c) in enumerate(top):
+            if isinstance(v, bytes) and len(v) > p:
+                end = p
+                while end > 0 and (v[end] & 0xC0) == 0x80:  # a continuation byte
+                    end -= 1
+                v = v[:end]
+                cut.append(i)
+            out.append((v, c))
+        return out, cut
 
     def _histogram(self) -> dict[str, Any] | None:
         edges = self.hist_edges if self.hist is not None else self.edges()

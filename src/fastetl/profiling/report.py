@@ -246,6 +246,8 @@ def _column_card(c: dict[str, Any]) -> str:
             body.append(
                 f'<div class="sub">top counts within {c.get("top_error", 0):,} of the truth</div>'
             )
+        if c.get("top_cut"):  # (values kept as their first Limits.value_prefix bytes)
+            body.append('<div class="sub">the longest top values are cut (their start)</div>')
     pii = c.get("pii") or {}
     if pii:
         items = []

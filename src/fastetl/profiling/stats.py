@@ -761,11 +761,21 @@ class ValueCounts:
     counted in a :class:`KeyTable` kept across blocks and merges: a block's run is
     added to it in compiled code, not merged by a sort; the sorted keys are made when
     asked for (:meth:`_flush`).  The set becomes the summary as soon as a run brings
-    it past ``exact_limit``: a point fixed by the sequence of runs, whatever the
+    it past ``exact_limit`` (or text, its kept values past ``value_bytes`` bytes at
+    the width they are kept at): a point fixed by the sequence of runs, whatever the
     threads.  Other values (floats, bools, bytes without hashes) keep sorted runs."""
 
-    def __init__(self, exact_limit: int = 1 << 16, capacity: int = 1024, p: int = HLL_P) -> None:
+    def __init__(
+        self,
+        exact_limit: int = 1 << 16,
+        capacity: int = 1024,
+        p: int = HLL_P,
+        value_bytes: int | None = None,
+    ) -> None:
         self.exact_limit = exact_limit
+        # text (keys hashes of a payload): at most this many bytes of kept values while
+        # exact (their count times the width they are kept at), else the summary
+        self.value_bytes = value_bytes
         self.capacity = capacity
         self.p = p
         self.keys: np.ndarray | None = None  # sorted unique
@@ -884,12 +894,20 @@ class ValueCounts:
         n0 = t.n
         limit = t.room(len(h))
         self._tc = grown(self._tc, n0, limit, at_once(t.limit, 8))
+        wide = v.dtype if self._tv is None else np.promote_types(self._tv.dtype, v.dtype)
+        budget = self.value_bytes if self._hashed else None
+        if budget is not None:  # the kept values' bytes: no more values join past them
+            fit = budget // max(wide.itemsize, 1)
+            if n0 > fit:  # (and the kept ones are not widened past them: the run's new
+                fit = n0  # values, at their own width, go to the summary below)
+                wide = self._tv.dtype  # type: ignore[union-attr]
+            limit = max(n0, min(limit, fit))
         if self._tv is None:
             self._tv = np.empty(0, v.dtype)
-        elif np.promote_types(self._tv.dtype, v.dtype) != self._tv.dtype:  # a wider text
-            # payload: all at the widest (a narrower one is widened as it is taken; the
-            # items kept only: not the room for more, at the new width)
-            self._tv = self._tv[:n0].astype(np.promote_types(self._tv.dtype, v.dtype))
+        elif wide != self._tv.dtype:  # a wider text payload: all at the widest (a
+            # narrower one is widened as it is taken; the items kept only: not the room
+            # for more, at the new width)
+            self._tv = self._tv[:n0].astype(wide)
         self._tv = grown(self._tv, n0, limit, at_once(t.limit, self._tv.dtype.itemsize))
         # one compiled pass: known keys' counts added, new ones kept while there is room
         vb = np.ascontiguousarray(v, dtype=self._tv.dtype)
@@ -904,17 +922,37 @@ class ValueCounts:
         rest = out_rest[:rests]
         self._dirty = True
         if len(rest):  # past the bound: the set becomes the summary
-            n = t.n
-            allh = np.concatenate([t.keys[:n], h[rest]])
-            allc = np.concatenate([self._tc[:n], c[rest]])
-            allv = np.concatenate([self._tv[:n], v[rest]])
-            self._drop_table()
-            self.keys, self.counts, self.payload, _ = self._view(allh, allc, allv, False)
+            self._to_summary(h[rest], c[rest], v[rest])
+
+    def _to_summary(self, h: np.ndarray, c: np.ndarray, v: np.ndarray) -> None:
+        """The table's items and new ones (``h`` not in it) become the summary."""
+        t = self._table
+        assert t is not None and self._tv is not None
+        n = t.n
+        allh = np.concatenate([t.keys[:n], h])
+        allc = np.concatenate([self._tc[:n], c])
+        kept, fresh = self._tv[:n], v
+        cut = 0
+        if self._hashed and self.sink is None and len(allc) > self.capacity:
+            # the values of the counts :meth:`_prune` keeps only (not all of them at the
+            # widest width), chosen by the same cut
+            k = len(allc) - self.capacity - 1
+            cut = int(np.partition(allc, k)[k])
+            pick = np.flatnonzero(allc > cut)
+            self.hll = HyperLogLog(self.p)
+            self.hll.add_hashes(allh)
+            allh, allc = allh[pick], allc[pick] - cut
+            kept, fresh = kept[pick[pick < n]], fresh[pick[pick >= n] - n]
+        allv = np.concatenate([kept, fresh])
+        self._drop_table()
+        self.keys, self.counts, self.payload, _ = self._view(allh, allc, allv, False)
+        self.error += cut
+        if self.hll is None:
             self.hll = HyperLogLog(self.p)
             self.hll.add_hashes(allh)
             if self.sink is not None:
                 self.sink(self.keys, self.counts)
-            self._prune()
+        self._prune()
 
     def _drop_table(self) -> None:
         self._table, self._tv, self._runs, self._dirty = None, None, [], False
