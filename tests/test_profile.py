@@ -476,11 +476,14 @@ def text_reference_checks(c: dict, values: list[str], top: int) -> None:
     lens = s.str.len()
     assert (c["lengths"]["min"], c["lengths"]["max"]) == (lens.min(), lens.max())
     assert c["lengths"]["mean"] == pytest.approx(lens.mean(), rel=1e-12)
-    assert c["min"] == min(s, key=lambda v: v.encode())
-    assert c["max"] == max(s, key=lambda v: v.encode())
-    ranked = sorted(s.value_counts().items(), key=lambda kv: (-kv[1], kv[0].encode()))[:top]
-    # a value longer than Limits.value_prefix bytes: shown as its first characters that fit
+    # a value longer than Limits.value_prefix bytes: shown as its first characters that
+    # fit (min, max and the top values), and said to be cut
     prefix = Limits().value_prefix
+    for key, end in (("min", min(s, key=lambda v: v.encode())),
+                     ("max", max(s, key=lambda v: v.encode()))):  # fmt: skip
+        assert c[key] == cut_to_bytes(end, prefix)
+        assert c.get(key + "_cut", False) == (len(end.encode()) > prefix)
+    ranked = sorted(s.value_counts().items(), key=lambda kv: (-kv[1], kv[0].encode()))[:top]
     shown = [(cut_to_bytes(v, prefix), int(n)) for v, n in ranked]
     assert [tuple(t) for t in c["top"]] == shown
     long = [i for i, (v, _) in enumerate(ranked) if len(v.encode()) > prefix]

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from test_profile import text_reference_checks
@@ -267,3 +268,93 @@ def test_past_value_bytes_the_kept_values_become_the_summary(tmp_path):
     # within the bytes (and Limits.exact): exact, as the references say
     text_reference_checks(_col(fastetl.profile(path, _schema({"type": "text"}), top=8).to_dict()),
                           values, 8)  # fmt: skip
+
+
+def _bound_peak(path: Path, columns: int, workers: int, lim: Limits) -> tuple[int, int, dict]:
+    """How far the peak RSS of a profile of ``path`` (``columns`` text columns) rose
+    over the interpreter's, and the bound of its kept text values from ``lim``: per
+    text column ``value_bytes`` in the profile's state and ``value_bytes / CHUNK_SHARE``
+    in each chunk state alive (``workers + 3``), and a table's old values while it grows
+    (at most ``value_bytes`` in each thread: ``workers`` folding, one merging)."""
+    schema = {"dialect": {"null_values": [""]},
+              "columns": [{"name": "id", "type": "int64"}]
+              + [{"name": f"t{i}", "type": "text", "nullable": True} for i in range(columns)]}
+    code = _PEAK.replace("top=3)", "top=3, limits=Limits(value_bytes=%d))" % lim.value_bytes)
+    code = code.replace("workers=2", f"workers={workers}").replace('["note"]', '["t0"]')
+    code = code.replace("import fastetl", "import fastetl\nfrom fastetl.profiling import Limits")
+    r = subprocess.run([sys.executable, "-c", code, str(path), json.dumps(schema)],
+                       capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    vb = lim.value_bytes
+    kept = vb * (1 + (workers + 3) / _fold.CHUNK_SHARE) * columns + vb * (workers + 1)
+    # and what is not kept values: the pipeline's blocks, a chunk's text and its runs
+    # copied out (run.STAGE_TEXT, fold.TEXT_BYTES) and their hashes, numpy's temporaries
+    return got["over"], int(kept) + (48 << 20), got
+
+
+def test_a_long_value_does_not_widen_the_short_ones_that_follow(tmp_path):
+    # one 5 kB value, then 65,535 distinct short ones (one chunk): each run of short
+    # values was copied at the kept width (4097 bytes each: 268 MB at once, 346 MiB
+    # peak) before the budget took effect; now compared and kept at their own width
+    path = tmp_path / "lf.csv"
+    with open(path, "w") as f:
+        f.write("id,t0\n0," + "L" * 5000 + "\n")
+        f.writelines(f"{i},v{i}\n" for i in range(1, 1 << 16))
+    lim = Limits(value_bytes=4 << 20)
+    over, bound, got = _bound_peak(path, 1, 1, lim)
+    assert over < bound, (over, bound)
+    c = got["note"]
+    assert c["count"] == 1 << 16 and c["max"] == "v9999" and c["min"] == "L" * 4096
+    assert c["min_cut"] and not c.get("max_cut")
+    assert abs(c["distinct"] - (1 << 16)) <= 4 * c["distinct_error"] * (1 << 16)
+
+
+def test_many_text_columns_and_threads_stay_within_the_stated_bound(tmp_path):
+    # 4 text columns, each chunk 8,100 distinct short values, a 5 kB one, then repeats:
+    # each chunk state kept value_bytes per column (workers + 4 of them: 921 MiB; the
+    # bound now 4 x 3.5 x 32 MiB + 3 x 32 MiB + 48 MiB)
+    path = tmp_path / "multi.csv"
+    with open(path, "w") as f:
+        f.write("id,t0,t1,t2,t3\n")
+        for ch in range(6):
+            for i in range(1 << 16):
+                if i < 8100:
+                    vals = [f"c{ch}v{i}k{j}" for j in range(4)]
+                elif i == 8100:
+                    vals = [f"L{ch}_{j}" + "x" * 5000 for j in range(4)]
+                else:
+                    vals = ["same"] * 4
+                f.write(f"{ch << 16 | i}," + ",".join(vals) + "\n")
+    over, bound, got = _bound_peak(path, 4, 2, Limits())
+    assert over < bound, (over, bound)
+    assert got["rows"] == 6 << 16 and got["note"]["count"] == 6 << 16
+
+
+def test_a_widened_table_is_grown_within_value_bytes():
+    # 8,100 short values, then two 4,097-byte ones: the table was widened (one copy),
+    # then grown by half again past the budget (49.8 MB kept for 32 MiB)
+    from fastetl.profiling.stats import ValueCounts, hash_values
+
+    vc = ValueCounts(value_bytes=32 << 20)
+    for vals in ([b"s%d" % i for i in range(8100)], [b"x" * 4097], [b"y" * 4097]):
+        v = np.array(vals)
+        vc.add_counts(hash_values(v, trim=True), np.ones(len(v), np.int64), v, ordered=False)
+    assert vc._tv is not None and vc._tv.nbytes <= vc.value_bytes
+    assert vc.exact and vc.distinct() == 8102
+
+
+def test_long_min_max_and_top_values_are_cut_and_said_so(tmp_path):
+    # a 3 MB value as max made the JSON 3 MB; a value whose byte value_prefix is NUL was
+    # shown cut but not listed in top_cut (numpy drops trailing NUL bytes)
+    p = Limits().value_prefix
+    nul = "a" * p + "\x00tail"
+    values = [nul] * 3 + ["b" * p] * 2 + ["é" * (3 << 20)] + ["A" + "é" * p]
+    path = _write(tmp_path / "cut.csv", [[str(i), v] for i, v in enumerate(values)],
+                  ["id", "note"])  # fmt: skip
+    prof = fastetl.profile(path, _schema({"type": "text"}), top=3)
+    c = _col(prof.to_dict())
+    text_reference_checks(c, values, 3)
+    assert c["top_cut"] == [0, 2] and c["min_cut"] and c["max_cut"]
+    assert len(prof.to_json()) < 4 * p * 4
+    assert "max (cut: its start)" in prof.to_html() and "min (cut: its start)" in prof.to_html()

@@ -308,11 +308,27 @@ def fold_known_keys(slots, known, keys, out, Py_ssize_t size):
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
+cdef inline bint _fold_same_padded(const uint8_t* a, Py_ssize_t wa, const uint8_t* b,
+                                   Py_ssize_t wb) noexcept nogil:
+    """Are ``a`` (``wa`` bytes) and ``b`` (``wb``) the same ``S`` value (the longer one's
+    bytes past the shorter's width all NUL)?"""
+    cdef Py_ssize_t w = wa if wa < wb else wb, j
+    if memcmp(a, b, <size_t>w) != 0:
+        return False
+    for j in range(w, wa):
+        if a[j]:
+            return False
+    for j in range(w, wb):
+        if b[j]:
+            return False
+    return True
+
+
 def fold_count_into(int32_t[::1] slots, uint64_t[::1] known, Py_ssize_t size,
                     Py_ssize_t limit, const uint64_t[::1] keys, const int64_t[::1] counts,
                     int64_t[::1] kept_counts, const uint8_t[::1] values,
                     uint8_t[::1] kept_values, Py_ssize_t width, int64_t[::1] out_rest,
-                    bint compare=False):
+                    bint compare=False, Py_ssize_t in_width=0):
     """Count distinct ``keys`` (well-mixed hashes), each ``counts`` times, into the set
     kept across calls (``slots``, ``known``, ``size``: as :func:`fold_known_keys`): a
     known key's count is added to ``kept_counts`` at its index; a new key joins while
@@ -322,12 +338,18 @@ def fold_count_into(int32_t[::1] slots, uint64_t[::1] known, Py_ssize_t size,
     that are hashes of the values): a known key's value is checked byte for byte
     against the one kept for it; one that differs (a hash collision) is counted under
     the key all the same, and counted in ``collisions``.  Returns ``(size, rests,
-    collisions)``.  The GIL is released while counting."""
+    collisions)``.  ``in_width`` (``width`` if 0): the width of ``values``, numpy ``S``
+    values (trailing NUL bytes not part of a value): a narrower one is kept padded with
+    NUL bytes and compared as if it were (so a run of short values is never widened to
+    the kept width); a wider one may only be compared (``limit == size``: none joins).
+    The GIL is released while counting."""
     cdef Py_ssize_t n = keys.shape[0], cap = slots.shape[0], i, rests = 0, collisions = 0
+    cdef Py_ssize_t w_in = in_width if in_width > 0 else width
+    cdef Py_ssize_t w_min = w_in if w_in < width else width
     cdef uint64_t mask, s, k
     cdef int32_t t
-    if (width < 1 or values.shape[0] != n * width or counts.shape[0] < n
-            or out_rest.shape[0] < n):
+    if (width < 1 or values.shape[0] != n * w_in or counts.shape[0] < n
+            or out_rest.shape[0] < n or (w_in > width and limit > size)):
         raise ValueError("keys, counts, values and out_rest do not hold the same keys")
     if (cap < 1 or cap & (cap - 1) or cap > (1 << 30) or size < 0 or size > limit
             or limit > cap - cap // 4 or limit > known.shape[0]
@@ -347,7 +369,7 @@ def fold_count_into(int32_t[::1] slots, uint64_t[::1] known, Py_ssize_t size,
                     fastetl_fold_prefetch(&kept_counts[0] + t - 1)
                     if compare:  # (the kept value it is compared with: both its ends)
                         fastetl_fold_prefetch(&kept_values[0] + (t - 1) * width)
-                        fastetl_fold_prefetch(&kept_values[0] + t * width - 1)
+                        fastetl_fold_prefetch(&kept_values[0] + (t - 1) * width + w_min - 1)
             k = keys[i]
             s = (k ^ (k >> 32)) & mask
             while True:
@@ -357,14 +379,16 @@ def fold_count_into(int32_t[::1] slots, uint64_t[::1] known, Py_ssize_t size,
                 s = (s + 1) & mask
             if t:
                 kept_counts[t - 1] += counts[i]
-                if compare and memcmp(&kept_values[0] + (t - 1) * width,
-                                      &values[0] + i * width, <size_t>width) != 0:
+                if compare and not _fold_same_padded(&kept_values[0] + (t - 1) * width,
+                                                     width, &values[0] + i * w_in, w_in):
                     collisions += 1
             elif size < limit:
                 slots[s] = <int32_t>(size + 1)
                 known[size] = k
                 kept_counts[size] = counts[i]
-                memcpy(&kept_values[0] + size * width, &values[0] + i * width, <size_t>width)
+                memcpy(&kept_values[0] + size * width, &values[0] + i * w_in, <size_t>w_min)
+                if w_min < width:
+                    memset(&kept_values[0] + size * width + w_min, 0, <size_t>(width - w_min))
                 size += 1
             else:
                 out_rest[rests] = i

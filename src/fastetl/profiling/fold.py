@@ -48,6 +48,12 @@ QUANTILES: dict[str, float] = {
 HIST_BINS = 20
 SORT_LIMIT = 4096  # a block's distinct integers sorted (more: counted by the table as they come)
 CORR_LIMIT = 64  # numeric columns in the correlation matrix (the first ones)
+# a chunk's state keeps at most Limits.value_bytes / CHUNK_SHARE bytes of a text column's
+# values (the profile's own state value_bytes): so a profile's kept text values, per
+# text column, take at most value_bytes * (1 + (workers + 3) / CHUNK_SHARE), twice that
+# for a moment as a table grows (a str column's chunk never reaches it with the default
+# value_bytes: its rows times its width are at most run.NPY_CHUNK_BYTES, 16 MiB)
+CHUNK_SHARE = 2
 TEXT_BYTES = 4 << 20  # a text column's values copied out at a time, fixed width
 TEXT_RUN = 1 << 16  # rows of a text column copied out at a time (at most: TEXT_BYTES)
 
@@ -89,6 +95,25 @@ def _kind(col_type: str) -> str:
     if col_type == "category":
         return "category"
     return "text"
+
+
+def _value_end(v: bytes, prefix: int) -> tuple[bytes, bool]:
+    """A value as min and max keep it: its first ``prefix`` bytes and one more, and
+    whether it goes on past them (ordered as the whole values are)."""
+    return v[: prefix + 1], len(v) > prefix + 1
+
+
+def _kept_prefix(values: np.ndarray, width: int) -> np.ndarray:
+    """``S`` values wider than ``width`` kept as their first ``width`` bytes, the last of
+    them made 1 where it is a NUL byte and the value goes on (numpy drops trailing NUL
+    bytes: a cut value must stay longer than ``width - 1``)."""
+    kept = values.astype(f"S{width}")
+    b = kept.view(np.uint8).reshape(-1, width)
+    nul = np.flatnonzero(b[:, width - 1] == 0)
+    if len(nul):
+        longer = np.char.str_len(values[nul]) > width - 1
+        b[nul[longer], width - 1] = 1
+    return kept
 
 
 def bytes_extremes(values: np.ndarray) -> tuple[bytes, bytes]:
@@ -257,8 +282,10 @@ class ColumnState:
             self.values.sink = self._sketch
         self.codes = np.zeros(0, dtype=np.int64)  # category: count per code
         self.len_n, self.len_sum, self.len_min, self.len_max = 0, 0, None, None
-        self.text_min: bytes | None = None  # text: smallest and largest value (UTF-8 order)
-        self.text_max: bytes | None = None
+        # text: smallest and largest value (UTF-8 order), as their first value_prefix
+        # bytes and one more, and whether they go on past that (in that order)
+        self.text_min: tuple[bytes, bool] | None = None
+        self.text_max: tuple[bytes, bool] | None = None
         self.looks: dict[str, float] = {}
         self.pii_counts: dict[str, float] = {}
         self.pii_checked = 0.0  # values whose kind was decided (all, unless capped)
@@ -307,7 +334,7 @@ class ColumnState:
             uniq = raw[first]  # (in order of first appearance: the table needs no sort)
             # kept as their first value_prefix bytes and one more (a longer one: cut)
             width = self.limits.value_prefix + 1
-            kept = uniq if uniq.dtype.itemsize <= width else uniq.astype(f"S{width}")
+            kept = uniq if uniq.dtype.itemsize <= width else _kept_prefix(uniq, width)
             self.values.add_counts(keys, counts, kept, ordered=False)
             if not len(stray):
                 self._text(uniq, counts, keys)
@@ -370,7 +397,7 @@ class ColumnState:
         return raw.astype(np.float64)
 
     def _text(self, uniq: np.ndarray, counts: np.ndarray, keys: np.ndarray | None = None) -> None:
-        lo, hi = bytes_extremes(uniq)
+        lo, hi = (_value_end(v, self.limits.value_prefix) for v in bytes_extremes(uniq))
         self.text_min = lo if self.text_min is None else min(self.text_min, lo)
         self.text_max = hi if self.text_max is None else max(self.text_max, hi)
         # ``keys``: the values' hashes (values longer than the facts' first room are not
@@ -646,7 +673,11 @@ class ColumnState:
             if m is not None:
                 d["min"], d["max"] = self._value(m.min), self._value(m.max)
             else:
-                d["min"], d["max"] = self._value(self.text_min), self._value(self.text_max)
+                for key, end in (("min", self.text_min), ("max", self.text_max)):
+                    v, cut = (None, False) if end is None else self._cut_value(end[0])
+                    d[key] = self._value(v)
+                    if cut:  # (its first value_prefix bytes: at a character's start)
+                        d[key + "_cut"] = True
         if self.moments is not None:
             m = self.moments
             if self.kind == "time":
@@ -691,18 +722,27 @@ class ColumnState:
 
     def _cut_top(self, top: list[tuple[Any, int]]) -> tuple[list[tuple[Any, int]], list[int]]:
         """Top text values (bytes) kept longer than ``value_prefix`` bytes (kept as one
-        byte more: they were longer) cut to it, at a character's start; and their places."""
-        p = self.limits.value_prefix
+        byte more, never NUL: they were longer, :func:`_kept_prefix`) cut to it; and
+        their places."""
         out, cut = [], []
         for i, (v, c) in enumerate(top):
-            if isinstance(v, bytes) and len(v) > p:
-                end = p
-                while end > 0 and (v[end] & 0xC0) == 0x80:  # a continuation byte
-                    end -= 1
-                v = v[:end]
-                cut.append(i)
+            if isinstance(v, bytes):
+                v, was = self._cut_value(v)
+                if was:
+                    cut.append(i)
             out.append((v, c))
         return out, cut
+
+    def _cut_value(self, v: bytes) -> tuple[bytes, bool]:
+        """A value kept as its first ``value_prefix`` bytes and one more: cut to at most
+        ``value_prefix`` bytes at a character's start, and whether it was longer."""
+        p = self.limits.value_prefix
+        if len(v) <= p:
+            return v, False
+        end = p
+        while end > 0 and (v[end] & 0xC0) == 0x80:  # a continuation byte
+            end -= 1
+        return v[:end], True
 
     def _histogram(self) -> dict[str, Any] | None:
         edges = self.hist_edges if self.hist is not None else self.edges()
@@ -887,6 +927,8 @@ class TableState:
             cs.known = self._known
             if cs.values is not None and mine.values is not None:
                 cs.values.presort = mine.values.hll is not None  # (a hint: no result changes)
+                if cs.values.value_bytes is not None:  # (up to workers + 3 alive at once)
+                    cs.values.value_bytes //= CHUNK_SHARE
         return part
 
     def _view(self, records: np.ndarray) -> Table:
@@ -1027,6 +1069,8 @@ class TableState:
                 d["min"] = d["max"] = None
                 d["top"] = []
                 d["redacted"] = True
+                for key in ("min_cut", "max_cut", "top_cut"):
+                    d.pop(key, None)
                 if "quantiles" in d:
                     d["quantiles"] = {k: None for k in d["quantiles"]}
                     d["histogram"] = None

@@ -895,34 +895,60 @@ class ValueCounts:
         limit = t.room(len(h))
         self._tc = grown(self._tc, n0, limit, at_once(t.limit, 8))
         wide = v.dtype if self._tv is None else np.promote_types(self._tv.dtype, v.dtype)
-        budget = self.value_bytes if self._hashed else None
-        if budget is not None:  # the kept values' bytes: no more values join past them
-            fit = budget // max(wide.itemsize, 1)
-            if n0 > fit:  # (and the kept ones are not widened past them: the run's new
-                fit = n0  # values, at their own width, go to the summary below)
-                wide = self._tv.dtype  # type: ignore[union-attr]
-            limit = max(n0, min(limit, fit))
-        if self._tv is None:
-            self._tv = np.empty(0, v.dtype)
-        elif wide != self._tv.dtype:  # a wider text payload: all at the widest (a
-            # narrower one is widened as it is taken; the items kept only: not the room
-            # for more, at the new width)
-            self._tv = self._tv[:n0].astype(wide)
-        self._tv = grown(self._tv, n0, limit, at_once(t.limit, self._tv.dtype.itemsize))
+        if self._hashed:  # text: the run compared and kept at its own width (not widened)
+            limit, wide = self._room(n0, limit, wide)
+            self._tv = self._kept(t, n0, limit, wide)
+            vb = np.ascontiguousarray(v)
+        else:
+            if self._tv is None:
+                self._tv = np.empty(0, v.dtype)
+            elif wide != self._tv.dtype:
+                self._tv = self._tv[:n0].astype(wide)
+            self._tv = grown(self._tv, n0, limit, at_once(t.limit, self._tv.dtype.itemsize))
+            vb = np.ascontiguousarray(v, dtype=self._tv.dtype)
         # one compiled pass: known keys' counts added, new ones kept while there is room
-        vb = np.ascontiguousarray(v, dtype=self._tv.dtype)
-        width = vb.dtype.itemsize
         out_rest = np.empty(len(h), np.int64)
         t.n, rests, clashes = _core.fold_count_into(
             t.slots, t.keys, n0, limit, np.ascontiguousarray(h, np.uint64),
             np.ascontiguousarray(c, np.int64), self._tc, vb.view(np.uint8).reshape(-1),
-            self._tv.view(np.uint8).reshape(-1), width, out_rest, self._hashed,
+            self._tv.view(np.uint8).reshape(-1), self._tv.dtype.itemsize, out_rest,
+            self._hashed, vb.dtype.itemsize,
         )  # fmt: skip
         self.collided |= clashes > 0
         rest = out_rest[:rests]
         self._dirty = True
         if len(rest):  # past the bound: the set becomes the summary
             self._to_summary(h[rest], c[rest], v[rest])
+
+    def _room(self, n0: int, limit: int, wide: np.dtype) -> tuple[int, np.dtype]:
+        """Text: how many values the table may hold, and at what width: no more than
+        ``value_bytes`` of them at the width they are kept at (the kept ones are not
+        widened past it: the run's new values, at their own width, go to the summary)."""
+        if self.value_bytes is None:
+            return limit, wide
+        fit = self.value_bytes // max(wide.itemsize, 1)
+        if n0 > fit:
+            assert self._tv is not None
+            return n0, self._tv.dtype
+        return max(n0, min(limit, fit)), wide
+
+    def _kept(self, t: KeyTable, n0: int, limit: int, wide: np.dtype) -> np.ndarray:
+        """The kept text values (their first ``n0``) with room for ``limit`` at width
+        ``wide``: widened and grown in one allocation (half as many again, at most what
+        ``value_bytes`` allows), or as they are if they already have the room."""
+        tv = self._tv
+        if tv is not None and tv.dtype == wide and len(tv) >= limit:
+            return tv
+        size = max(limit, at_once(t.limit, wide.itemsize))
+        if tv is not None:
+            size = max(size, len(tv) + len(tv) // 2)
+        if self.value_bytes is not None:
+            size = min(size, max(limit, self.value_bytes // max(wide.itemsize, 1)))
+        out = np.empty(size, wide)
+        if n0:
+            assert tv is not None
+            out[:n0] = tv[:n0]  # (a narrower S value padded with NUL bytes)
+        return out
 
     def _to_summary(self, h: np.ndarray, c: np.ndarray, v: np.ndarray) -> None:
         """The table's items and new ones (``h`` not in it) become the summary."""
@@ -986,11 +1012,31 @@ class ValueCounts:
         if self.keys is not None:
             if payload is not None and self.payload is not None:
                 self.collided |= _payload_clash(self.keys, keys, self.payload, payload)
+            if payload is not None and self.payload is not None:
+                self._merge_pruned(keys, counts, payload)
+                return
             keys, counts, payload = merge_sorted(
                 self.keys, self.counts, keys, counts, self.payload, payload
             )
         self.keys, self.counts, self.payload = keys, counts, payload
         self._prune()
+
+    def _merge_pruned(self, keys: np.ndarray, counts: np.ndarray, payload: np.ndarray) -> None:
+        """Text: :func:`merge_sorted` then :meth:`_prune`, the values (at the wider
+        width) made for the kept keys only, not for every key of a run first."""
+        a, pa = self.keys, self.payload
+        assert a is not None and pa is not None
+        self.keys, self.counts, _ = merge_sorted(a, self.counts, keys, counts)
+        self.payload = None
+        self._prune()
+        k = self.keys
+        at = np.searchsorted(a, k)
+        mine = at < len(a)
+        mine[mine] = a[at[mine]] == k[mine]  # (a shared key keeps this one's value)
+        out = np.empty(len(k), np.promote_types(pa.dtype, payload.dtype))
+        out[mine] = pa[at[mine]]
+        out[~mine] = payload[np.searchsorted(keys, k[~mine])]
+        self.payload = out
 
     def _flush(self) -> None:
         """Make the sorted keys (of the table, or merged from the pending runs; then,
