@@ -358,3 +358,38 @@ def test_long_min_max_and_top_values_are_cut_and_said_so(tmp_path):
     assert c["top_cut"] == [0, 2] and c["min_cut"] and c["max_cut"]
     assert len(prof.to_json()) < 4 * p * 4
     assert "max (cut: its start)" in prof.to_html() and "min (cut: its start)" in prof.to_html()
+
+
+def test_fold_count_into_compares_and_keeps_values_at_their_own_width():
+    # the kernel against numpy's S semantics: a narrower run's values are kept padded
+    # with NUL bytes and compared as if padded (equal: no clash; another value under a
+    # known hash: a clash); a wider run may only be compared (no room given)
+    from fastetl import _core
+    from fastetl.profiling.stats import KeyTable, hash_values
+
+    kept = np.array([b"abc", b"x" * 9, b"zz"], dtype="S9")
+    t = KeyTable(16)
+    limit = t.room(8)
+    tc, tv = np.zeros(limit, np.int64), np.full(limit, b"\xff" * 9, dtype="S9")
+    h0 = hash_values(kept, trim=True)
+
+    def fold(v, h, size, lim):
+        out = np.empty(len(v), np.int64)
+        flat, into = v.view(np.uint8).reshape(-1), tv.view(np.uint8).reshape(-1)
+        return _core.fold_count_into(t.slots, t.keys, size, lim, h, np.ones(len(v), np.int64),
+                                     tc, flat, into, 9, out, True, v.dtype.itemsize)  # fmt: skip
+
+    t.n, rests, clashes = fold(kept, h0, 0, limit)
+    assert (t.n, rests, clashes) == (3, 0, 0)
+    run = np.array([b"abc", b"zz", b"new"], dtype="S3")  # narrower: 2 known, 1 new
+    h = hash_values(run, trim=True)
+    h[1] = h0[0]  # "zz" under "abc"'s hash: a clash, counted under it
+    t.n, rests, clashes = fold(run, h, t.n, limit)
+    assert (t.n, rests, clashes) == (4, 0, 1)
+    assert tv[: t.n].tolist() == [b"abc", b"x" * 9, b"zz", b"new"]  # (padded: no 0xff left)
+    assert tc[: t.n].tolist() == [3, 1, 1, 1]
+    wide = np.array([b"x" * 9 + b"\0\0", b"zz" + b"\0" * 8 + b"q"], dtype="S11")
+    hw = np.array([h0[1], h0[2]], np.uint64)
+    with pytest.raises(ValueError):
+        fold(wide, hw, t.n, limit)  # (room for a value wider than the kept)
+    assert fold(wide, hw, t.n, t.n) == (4, 0, 1)  # "zz...q" is not "zz": a clash
