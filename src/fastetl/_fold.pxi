@@ -306,8 +306,6 @@ def fold_known_keys(slots, known, keys, out, Py_ssize_t size):
         PyBuffer_Release(&bq)
 
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
 cdef inline bint _fold_same_padded(const uint8_t* a, Py_ssize_t wa, const uint8_t* b,
                                    Py_ssize_t wb) noexcept nogil:
     """Are ``a`` (``wa`` bytes) and ``b`` (``wb``) the same ``S`` value (the longer one's
@@ -324,6 +322,8 @@ cdef inline bint _fold_same_padded(const uint8_t* a, Py_ssize_t wa, const uint8_
     return True
 
 
+@cython.boundscheck(False)
+@cython.wraparound(False)
 def fold_count_into(int32_t[::1] slots, uint64_t[::1] known, Py_ssize_t size,
                     Py_ssize_t limit, const uint64_t[::1] keys, const int64_t[::1] counts,
                     int64_t[::1] kept_counts, const uint8_t[::1] values,
