@@ -38,11 +38,12 @@ from fastetl.profiling.stats import (
 _U64 = np.uint64
 
 
-def numpy_record_hash(values: np.ndarray) -> np.ndarray:
+def numpy_record_hash(values: np.ndarray, trim: bool = False) -> np.ndarray:
     """The record hash in numpy: 8-byte words (native order, the last zero-padded) dealt
     to four lanes (word j to lane j % 4), each ``h = f(h ^ word)`` with f an odd multiply
     and a xor-shift, the lanes joined as h0 ^ rotl(h1, 16) ^ rotl(h2, 32) ^ rotl(h3, 48),
-    then splitmix64's mix."""
+    then splitmix64's mix.  ``trim``: numpy ``S`` values (trailing NULs: padding) leave
+    out their trailing all-zero words."""
     v = np.ascontiguousarray(values)
     n, size = len(v), v.dtype.itemsize
     if not n:
@@ -52,14 +53,19 @@ def numpy_record_hash(values: np.ndarray) -> np.ndarray:
     if pad:
         raw = np.concatenate([raw, np.zeros((n, pad), np.uint8)], axis=1)
     words = raw.view(np.uint64).reshape(n, -1)
+    used = np.full(n, words.shape[1])
+    if trim:  # up to the last word holding a non-zero byte
+        used = np.array([-(-len(bytes(x)) // 8) for x in v])
     seeds = (0x243F6A8885A308D3, 0x13198A2E03707344, 0xA4093822299F31D0, 0x082EFA98EC4E6C89)
     lanes = [np.full(n, s, dtype=np.uint64) for s in seeds]
     with np.errstate(over="ignore"):
         for j in range(words.shape[1]):
             h = lanes[j % 4]
-            h ^= words[:, j]
-            h *= _U64(0x9FB21C651E98DF25)
-            h ^= h >> _U64(29)
+            on = used > j
+            g = h[on] ^ words[on, j]
+            g *= _U64(0x9FB21C651E98DF25)
+            g ^= g >> _U64(29)
+            h[on] = g
         h = lanes[0].copy()
         for r, lane in zip((16, 32, 48), lanes[1:], strict=True):
             h ^= (lane << _U64(r)) | (lane >> _U64(64 - r))
@@ -75,6 +81,19 @@ def test_hash_of_bytes_values_equals_numpy(values, width):
     got = hash_values(a)
     assert got.dtype == np.uint64
     np.testing.assert_array_equal(got, numpy_record_hash(a))
+    np.testing.assert_array_equal(hash_values(a, trim=True), numpy_record_hash(a, trim=True))
+
+
+@given(st.lists(st.binary(max_size=40), max_size=30), st.integers(0, 40))
+def test_hash_of_bytes_values_is_the_same_at_any_width(values, extra):
+    # a text column's runs are folded each at its own width: a value's hash (trim=True)
+    # must not depend on it (numpy S: trailing NULs are padding, not part of the value)
+    a = np.array(values, dtype="S41")
+    h = hash_values(a, trim=True)
+    np.testing.assert_array_equal(h, hash_values(a.astype(f"S{41 + extra}"), trim=True))
+    if len(a):
+        tight = a.astype(f"S{max(max(map(len, a.tolist())), 1)}")
+        np.testing.assert_array_equal(h, hash_values(tight, trim=True))
 
 
 @given(st.lists(st.tuples(st.integers(-(2**63), 2**63 - 1), st.binary(max_size=5),
@@ -96,6 +115,9 @@ def test_hash_of_a_field_read_in_place_equals_numpy(values, step):
     a["s"] = values
     field = a["s"][::step]
     np.testing.assert_array_equal(hash_values(field), numpy_record_hash(field.copy()))
+    np.testing.assert_array_equal(
+        hash_values(field, trim=True), numpy_record_hash(field.copy(), trim=True)
+    )
 
 
 def test_hash_of_a_byte_string_ignores_its_padding_only():

@@ -55,7 +55,40 @@ cdef inline uint64_t _rotl(uint64_t x, int r) noexcept nogil:
     return (x << r) | (x >> (64 - r))
 
 
-def fold_hash_records(data, Py_ssize_t size, out, Py_ssize_t stride=0):
+cdef inline uint64_t _hash_words(
+    const uint8_t *row, Py_ssize_t full, Py_ssize_t rem
+) noexcept nogil:
+    """The hash of :func:`fold_hash_records` of one value: ``full`` 8-byte words at
+    ``row``, then ``rem`` bytes zero-padded to a last word."""
+    cdef uint64_t h0 = 0x243F6A8885A308D3ULL
+    cdef uint64_t h1 = 0x13198A2E03707344ULL
+    cdef uint64_t h2 = 0xA4093822299F31D0ULL
+    cdef uint64_t h3 = 0x082EFA98EC4E6C89ULL
+    cdef uint64_t w, last = 0
+    cdef Py_ssize_t j = 0
+    while j + 4 <= full:
+        h0 = _lane_step(h0, load_u64(row, j))
+        h1 = _lane_step(h1, load_u64(row, j + 1))
+        h2 = _lane_step(h2, load_u64(row, j + 2))
+        h3 = _lane_step(h3, load_u64(row, j + 3))
+        j += 4
+    if rem:  # the last word, zero-padded, is word ``full``
+        memcpy(&last, row + 8 * full, rem)
+    while j < full or (j == full and rem):
+        w = load_u64(row, j) if j < full else last
+        if j % 4 == 0:
+            h0 = _lane_step(h0, w)
+        elif j % 4 == 1:
+            h1 = _lane_step(h1, w)
+        elif j % 4 == 2:
+            h2 = _lane_step(h2, w)
+        else:
+            h3 = _lane_step(h3, w)
+        j += 1
+    return fastetl_fold_mix(h0 ^ _rotl(h1, 16) ^ _rotl(h2, 32) ^ _rotl(h3, 48))
+
+
+def fold_hash_records(data, Py_ssize_t size, out, Py_ssize_t stride=0, bint trim=False):
     """The 64-bit hash of each ``size``-byte record of ``data`` into ``out`` (8 bytes
     a record, native order): its 8-byte words (native order, the last one zero-padded)
     dealt to four lanes in turn (word ``j`` to lane ``j % 4``), each folding its words by
@@ -67,13 +100,15 @@ def fold_hash_records(data, Py_ssize_t size, out, Py_ssize_t stride=0):
     With ``stride`` > 0 the records start ``stride`` bytes apart (a field of larger
     records: ``data`` runs from the first one's start to the last one's end; each value
     is asked into the cache eight values ahead, ~2x faster on a 40-byte field of 273-byte
-    records, where the hardware prefetcher missed the stride).  The GIL is released
-    while hashing."""
+    records, where the hardware prefetcher missed the stride).  With ``trim`` (numpy
+    ``S`` values, whose trailing NULs are padding) a value's trailing all-zero words are
+    left out: a value hashes the same at any width (a ``text`` column folded at each
+    chunk's own width).  The GIL is released while hashing."""
     cdef Py_buffer src, dst
-    cdef Py_ssize_t n, i, j, full, rem
+    cdef Py_ssize_t n, i, full, rem, full0, rem0
     cdef const uint8_t *row
     cdef uint64_t *o
-    cdef uint64_t h0, h1, h2, h3, w, last
+    cdef uint64_t last
     cdef bint far
     if size < 1 or stride < 0 or (stride and stride < size):
         raise ValueError("size must be at least 1 byte, stride 0 or at least size")
@@ -86,8 +121,9 @@ def fold_hash_records(data, Py_ssize_t size, out, Py_ssize_t stride=0):
             raise ValueError("data is not whole records")
         if dst.len < n * 8:
             raise ValueError("out is too small")
-        full = size // 8
-        rem = size - 8 * full
+        full0 = size // 8
+        rem0 = size - 8 * full0
+        full, rem = full0, rem0
         far = stride > size  # a field of larger records: its values apart
         o = <uint64_t *>dst.buf
         with nogil:
@@ -96,32 +132,19 @@ def fold_hash_records(data, Py_ssize_t size, out, Py_ssize_t stride=0):
                 if far and i + 8 < n:  # eight values ahead (both ends of its bytes)
                     fastetl_fold_prefetch(row + 8 * stride)
                     fastetl_fold_prefetch(row + 8 * stride + size - 1)
-                h0 = 0x243F6A8885A308D3ULL
-                h1 = 0x13198A2E03707344ULL
-                h2 = 0xA4093822299F31D0ULL
-                h3 = 0x082EFA98EC4E6C89ULL
-                j = 0
-                while j + 4 <= full:
-                    h0 = _lane_step(h0, load_u64(row, j))
-                    h1 = _lane_step(h1, load_u64(row, j + 1))
-                    h2 = _lane_step(h2, load_u64(row, j + 2))
-                    h3 = _lane_step(h3, load_u64(row, j + 3))
-                    j += 4
-                last = 0
-                if rem:  # the last word, zero-padded, is word ``full``
-                    memcpy(&last, row + 8 * full, rem)
-                while j < full or (j == full and rem):
-                    w = load_u64(row, j) if j < full else last
-                    if j % 4 == 0:
-                        h0 = _lane_step(h0, w)
-                    elif j % 4 == 1:
-                        h1 = _lane_step(h1, w)
-                    elif j % 4 == 2:
-                        h2 = _lane_step(h2, w)
-                    else:
-                        h3 = _lane_step(h3, w)
-                    j += 1
-                o[i] = fastetl_fold_mix(h0 ^ _rotl(h1, 16) ^ _rotl(h2, 32) ^ _rotl(h3, 48))
+                if trim:  # the words up to the last one holding a non-zero byte
+                    full, rem = full0, rem0
+                    if rem:
+                        last = 0
+                        memcpy(&last, row + 8 * full0, rem)
+                        if last == 0:
+                            rem = 0
+                    if rem == 0:
+                        while full > 0 and load_u64(row, full - 1) == 0:
+                            full -= 1
+                    o[i] = _hash_words(row, full, rem)
+                else:  # (its own call: the sizes the same for every value)
+                    o[i] = _hash_words(row, full0, rem0)
     finally:
         PyBuffer_Release(&dst)
         PyBuffer_Release(&src)
@@ -283,13 +306,29 @@ def fold_known_keys(slots, known, keys, out, Py_ssize_t size):
         PyBuffer_Release(&bq)
 
 
+cdef inline bint _fold_same_padded(const uint8_t* a, Py_ssize_t wa, const uint8_t* b,
+                                   Py_ssize_t wb) noexcept nogil:
+    """Are ``a`` (``wa`` bytes) and ``b`` (``wb``) the same ``S`` value (the longer one's
+    bytes past the shorter's width all NUL)?"""
+    cdef Py_ssize_t w = wa if wa < wb else wb, j
+    if memcmp(a, b, <size_t>w) != 0:
+        return False
+    for j in range(w, wa):
+        if a[j]:
+            return False
+    for j in range(w, wb):
+        if b[j]:
+            return False
+    return True
+
+
 @cython.boundscheck(False)
 @cython.wraparound(False)
 def fold_count_into(int32_t[::1] slots, uint64_t[::1] known, Py_ssize_t size,
                     Py_ssize_t limit, const uint64_t[::1] keys, const int64_t[::1] counts,
                     int64_t[::1] kept_counts, const uint8_t[::1] values,
                     uint8_t[::1] kept_values, Py_ssize_t width, int64_t[::1] out_rest,
-                    bint compare=False):
+                    bint compare=False, Py_ssize_t in_width=0):
     """Count distinct ``keys`` (well-mixed hashes), each ``counts`` times, into the set
     kept across calls (``slots``, ``known``, ``size``: as :func:`fold_known_keys`): a
     known key's count is added to ``kept_counts`` at its index; a new key joins while
@@ -299,12 +338,18 @@ def fold_count_into(int32_t[::1] slots, uint64_t[::1] known, Py_ssize_t size,
     that are hashes of the values): a known key's value is checked byte for byte
     against the one kept for it; one that differs (a hash collision) is counted under
     the key all the same, and counted in ``collisions``.  Returns ``(size, rests,
-    collisions)``.  The GIL is released while counting."""
+    collisions)``.  ``in_width`` (``width`` if 0): the width of ``values``, numpy ``S``
+    values (trailing NUL bytes not part of a value): a narrower one is kept padded with
+    NUL bytes and compared as if it were (so a run of short values is never widened to
+    the kept width); a wider one may only be compared (``limit == size``: none joins).
+    The GIL is released while counting."""
     cdef Py_ssize_t n = keys.shape[0], cap = slots.shape[0], i, rests = 0, collisions = 0
+    cdef Py_ssize_t w_in = in_width if in_width > 0 else width
+    cdef Py_ssize_t w_min = w_in if w_in < width else width
     cdef uint64_t mask, s, k
     cdef int32_t t
-    if (width < 1 or values.shape[0] != n * width or counts.shape[0] < n
-            or out_rest.shape[0] < n):
+    if (width < 1 or values.shape[0] != n * w_in or counts.shape[0] < n
+            or out_rest.shape[0] < n or (w_in > width and limit > size)):
         raise ValueError("keys, counts, values and out_rest do not hold the same keys")
     if (cap < 1 or cap & (cap - 1) or cap > (1 << 30) or size < 0 or size > limit
             or limit > cap - cap // 4 or limit > known.shape[0]
@@ -324,7 +369,7 @@ def fold_count_into(int32_t[::1] slots, uint64_t[::1] known, Py_ssize_t size,
                     fastetl_fold_prefetch(&kept_counts[0] + t - 1)
                     if compare:  # (the kept value it is compared with: both its ends)
                         fastetl_fold_prefetch(&kept_values[0] + (t - 1) * width)
-                        fastetl_fold_prefetch(&kept_values[0] + t * width - 1)
+                        fastetl_fold_prefetch(&kept_values[0] + (t - 1) * width + w_min - 1)
             k = keys[i]
             s = (k ^ (k >> 32)) & mask
             while True:
@@ -334,14 +379,16 @@ def fold_count_into(int32_t[::1] slots, uint64_t[::1] known, Py_ssize_t size,
                 s = (s + 1) & mask
             if t:
                 kept_counts[t - 1] += counts[i]
-                if compare and memcmp(&kept_values[0] + (t - 1) * width,
-                                      &values[0] + i * width, <size_t>width) != 0:
+                if compare and not _fold_same_padded(&kept_values[0] + (t - 1) * width,
+                                                     width, &values[0] + i * w_in, w_in):
                     collisions += 1
             elif size < limit:
                 slots[s] = <int32_t>(size + 1)
                 known[size] = k
                 kept_counts[size] = counts[i]
-                memcpy(&kept_values[0] + size * width, &values[0] + i * width, <size_t>width)
+                memcpy(&kept_values[0] + size * width, &values[0] + i * w_in, <size_t>w_min)
+                if w_min < width:
+                    memset(&kept_values[0] + size * width + w_min, 0, <size_t>(width - w_min))
                 size += 1
             else:
                 out_rest[rests] = i

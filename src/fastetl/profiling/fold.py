@@ -48,7 +48,14 @@ QUANTILES: dict[str, float] = {
 HIST_BINS = 20
 SORT_LIMIT = 4096  # a block's distinct integers sorted (more: counted by the table as they come)
 CORR_LIMIT = 64  # numeric columns in the correlation matrix (the first ones)
+# a chunk's state keeps at most Limits.value_bytes / CHUNK_SHARE bytes of a text column's
+# values (the profile's own state value_bytes): so a profile's kept text values, per
+# text column, take at most value_bytes * (1 + (workers + 3) / CHUNK_SHARE), twice that
+# for a moment as a table grows (a str column's chunk never reaches it with the default
+# value_bytes: its rows times its width are at most run.NPY_CHUNK_BYTES, 16 MiB)
+CHUNK_SHARE = 2
 TEXT_BYTES = 4 << 20  # a text column's values copied out at a time, fixed width
+TEXT_RUN = 1 << 16  # rows of a text column copied out at a time (at most: TEXT_BYTES)
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,11 @@ class Limits:
     non-ASCII): at most ``pii_cap`` of them per block and column (the shares of the
     rest are estimated from these, evenly spread over the sorted distinct values).
     ``text_cap`` is kept for callers that set it; it bounds nothing any more (the
-    characters of every distinct value are counted, in compiled code)."""
+    characters of every distinct value are counted, in compiled code).  A text column's
+    values (``str`` or ``text``) are counted by their hash and kept (for the top values)
+    as their first ``value_prefix`` bytes (a longer one is reported cut), at most
+    ``value_bytes`` of them (their number times the width of the longest kept) before
+    the summary takes over, as past ``exact``."""
 
     exact: int = 1 << 16
     quantile_exact: int = 1 << 17
@@ -70,6 +81,8 @@ class Limits:
     pii_cap: int = 512
     text_cap: int = 2048
     pii_cache: int = 1 << 15
+    value_bytes: int = 32 << 20
+    value_prefix: int = 4096
 
 
 def _kind(col_type: str) -> str:
@@ -82,6 +95,25 @@ def _kind(col_type: str) -> str:
     if col_type == "category":
         return "category"
     return "text"
+
+
+def _value_end(v: bytes, prefix: int) -> tuple[bytes, bool]:
+    """A value as min and max keep it: its first ``prefix`` bytes and one more, and
+    whether it goes on past them (ordered as the whole values are)."""
+    return v[: prefix + 1], len(v) > prefix + 1
+
+
+def _kept_prefix(values: np.ndarray, width: int) -> np.ndarray:
+    """``S`` values wider than ``width`` kept as their first ``width`` bytes, the last of
+    them made 1 where it is a NUL byte and the value goes on (numpy drops trailing NUL
+    bytes: a cut value must stay longer than ``width - 1``)."""
+    kept = values.astype(f"S{width}")
+    b = kept.view(np.uint8).reshape(-1, width)
+    nul = np.flatnonzero(b[:, width - 1] == 0)
+    if len(nul):
+        longer = np.char.str_len(values[nul]) > width - 1
+        b[nul[longer], width - 1] = 1
+    return kept
 
 
 def bytes_extremes(values: np.ndarray) -> tuple[bytes, bytes]:
@@ -238,14 +270,22 @@ class ColumnState:
         self.hist: np.ndarray | None = None  # exact counts from a second pass (an .npy)
         self.hist_edges: np.ndarray | None = None
         self.values = (
-            ValueCounts(limits.exact, limits.top_capacity) if self.kind != "category" else None
+            ValueCounts(
+                limits.exact,
+                limits.top_capacity,
+                value_bytes=limits.value_bytes if self.kind == "text" else None,
+            )
+            if self.kind != "category"
+            else None
         )
         if self.values is not None and self.kind in ("number", "time"):
             self.values.sink = self._sketch
         self.codes = np.zeros(0, dtype=np.int64)  # category: count per code
         self.len_n, self.len_sum, self.len_min, self.len_max = 0, 0, None, None
-        self.text_min: bytes | None = None  # text: smallest and largest value (UTF-8 order)
-        self.text_max: bytes | None = None
+        # text: smallest and largest value (UTF-8 order), as their first value_prefix
+        # bytes and one more, and whether they go on past that (in that order)
+        self.text_min: tuple[bytes, bool] | None = None
+        self.text_max: tuple[bytes, bool] | None = None
         self.looks: dict[str, float] = {}
         self.pii_counts: dict[str, float] = {}
         self.pii_checked = 0.0  # values whose kind was decided (all, unless capped)
@@ -289,9 +329,13 @@ class ColumnState:
             self.moments.add(self._floats(raw), raw)
         assert self.values is not None
         if self.kind == "text":  # sorting 64-bit hashes beats sorting long byte strings
-            keys, first, counts, stray, under = count_values(raw)
+            # (a text column's values hash the same at any width: folded at each run's)
+            keys, first, counts, stray, under = count_values(raw, trim=self.type == "text")
             uniq = raw[first]  # (in order of first appearance: the table needs no sort)
-            self.values.add_counts(keys, counts, uniq, ordered=False)
+            # kept as their first value_prefix bytes and one more (a longer one: cut)
+            width = self.limits.value_prefix + 1
+            kept = uniq if uniq.dtype.itemsize <= width else _kept_prefix(uniq, width)
+            self.values.add_counts(keys, counts, kept, ordered=False)
             if not len(stray):
                 self._text(uniq, counts, keys)
                 return
@@ -353,10 +397,12 @@ class ColumnState:
         return raw.astype(np.float64)
 
     def _text(self, uniq: np.ndarray, counts: np.ndarray, keys: np.ndarray | None = None) -> None:
-        lo, hi = bytes_extremes(uniq)
+        lo, hi = (_value_end(v, self.limits.value_prefix) for v in bytes_extremes(uniq))
         self.text_min = lo if self.text_min is None else min(self.text_min, lo)
         self.text_max = hi if self.text_max is None else max(self.text_max, hi)
-        if keys is not None and self.known is not None:  # ``keys``: the values' hashes
+        # ``keys``: the values' hashes (values longer than the facts' first room are not
+        # kept: their facts computed each time)
+        if keys is not None and self.known is not None and uniq.dtype.itemsize <= KNOWN_TEXT_MIN:
             per = self.known.__dict__.setdefault("columns", {})
             if self.name not in per:
                 per[self.name] = _Known(self.limits.exact)
@@ -617,12 +663,21 @@ class ColumnState:
                 d["hash_collision"] = True
             if not vc.exact:
                 d["distinct_error"] = round(vc.relative_error, 6)
-            top = [(self._value(k), c) for k, c in vc.top(max(top_k, 0))]
+            kept = vc.top(max(top_k, 0))
+            if self.kind == "text":
+                kept, cut = self._cut_top(kept)
+                if cut:
+                    d["top_cut"] = cut
+            top = [(self._value(k), c) for k, c in kept]
             m = self.moments
             if m is not None:
                 d["min"], d["max"] = self._value(m.min), self._value(m.max)
             else:
-                d["min"], d["max"] = self._value(self.text_min), self._value(self.text_max)
+                for key, end in (("min", self.text_min), ("max", self.text_max)):
+                    v, cut = (None, False) if end is None else self._cut_value(end[0])
+                    d[key] = self._value(v)
+                    if cut:  # (its first value_prefix bytes: at a character's start)
+                        d[key + "_cut"] = True
         if self.moments is not None:
             m = self.moments
             if self.kind == "time":
@@ -664,6 +719,30 @@ class ColumnState:
             d["looks_like_exact"] = True  # every distinct value's characters counted
         d["pii"] = self._pii_result()
         return d
+
+    def _cut_top(self, top: list[tuple[Any, int]]) -> tuple[list[tuple[Any, int]], list[int]]:
+        """Top text values (bytes) kept longer than ``value_prefix`` bytes (kept as one
+        byte more, never NUL: they were longer, :func:`_kept_prefix`) cut to it; and
+        their places."""
+        out, cut = [], []
+        for i, (v, c) in enumerate(top):
+            if isinstance(v, bytes):
+                v, was = self._cut_value(v)
+                if was:
+                    cut.append(i)
+            out.append((v, c))
+        return out, cut
+
+    def _cut_value(self, v: bytes) -> tuple[bytes, bool]:
+        """A value kept as its first ``value_prefix`` bytes and one more: cut to at most
+        ``value_prefix`` bytes at a character's start, and whether it was longer."""
+        p = self.limits.value_prefix
+        if len(v) <= p:
+            return v, False
+        end = p
+        while end > 0 and (v[end] & 0xC0) == 0x80:  # a continuation byte
+            end -= 1
+        return v[:end], True
 
     def _histogram(self) -> dict[str, Any] | None:
         edges = self.hist_edges if self.hist is not None else self.edges()
@@ -816,7 +895,9 @@ class TableState:
         # a Table over each block gives the null masks and flag bits (its decoding rules)
         if table is None:
             table = Table.from_array(
-                np.zeros(0, dtype=schema.dtype()), {"schema": schema.to_dict(), "categories": {}}
+                np.zeros(0, dtype=schema.dtype()),
+                {"schema": schema.to_dict(), "categories": {}},
+                np.zeros(0, np.uint8) if schema.text_names else None,
             )
         self._table = copy.copy(table)  # its own: _view() points it at each block
         self.columns: list[ColumnState] = []
@@ -846,6 +927,8 @@ class TableState:
             cs.known = self._known
             if cs.values is not None and mine.values is not None:
                 cs.values.presort = mine.values.hll is not None  # (a hint: no result changes)
+                if cs.values.value_bytes is not None:  # (up to workers + 3 alive at once)
+                    cs.values.value_bytes //= CHUNK_SHARE
         return part
 
     def _view(self, records: np.ndarray) -> Table:
@@ -853,10 +936,17 @@ class TableState:
         t.array = records
         return t
 
-    def add(self, records: np.ndarray) -> None:
-        """Fold a block of records (in input order after those folded before)."""
-        with np.errstate(all="ignore"):  # overflow and NaN are results here, not faults
-            self._fold(records)
+    def add(self, records: np.ndarray, text: np.ndarray | None = None) -> None:
+        """Fold a block of records (in input order after those folded before);
+        ``text``: the bytes its text columns' offsets count in (else the table's)."""
+        kept = self._table.text
+        if text is not None:
+            self._table.text = text
+        try:
+            with np.errstate(all="ignore"):  # overflow and NaN are results here, not faults
+                self._fold(records)
+        finally:
+            self._table.text = kept
         self._view(records[:0])  # the state keeps no reference to the block
 
     def _fold(self, records: np.ndarray) -> None:
@@ -889,28 +979,38 @@ class TableState:
 
     def _fold_text(self, cs: ColumnState, refs: np.ndarray, nulls: np.ndarray | None) -> np.ndarray:
         """Fold a ``text`` column (its values out of line, in the table's text bytes):
-        its values copied out as ``S`` values of the column's longest value's width
-        (one width for the whole column: values hash the same in every block), at most
-        ``TEXT_BYTES`` at a time.  Returns each row's value hash (0 where null), for
-        the duplicate rows."""
-        width = self.text_widths.get(cs.name) or max(int(refs["length"].max(initial=0)), 1)
+        its values copied out as ``S`` values, at most ``TEXT_BYTES`` at a time (or one
+        value, if longer), at the column's width where one is given (an ``.npy``: its
+        longest value's), else at the width of the longest value of each run copied
+        (a value hashes the same at any width).  Returns each row's value hash (0 where
+        null), for the duplicate rows."""
+        fixed = self.text_widths.get(cs.name)
         off = np.ascontiguousarray(refs["offset"])
         lens = np.ascontiguousarray(refs["length"])
         out = np.zeros(len(refs), dtype=np.uint64)
-        step = max(1, TEXT_BYTES // width)
-        for at in range(0, len(refs), step):
-            stop = min(len(refs), at + step)
+        text = self._table.text
+        at, n = 0, len(refs)
+        while at < n:
+            if fixed:
+                width = fixed
+                stop = min(n, at + max(1, TEXT_BYTES // width))
+            else:  # the longest run whose longest value times its rows fits TEXT_BYTES
+                run = np.maximum.accumulate(lens[at : min(n, at + TEXT_RUN)].astype(np.int64))
+                over = np.flatnonzero(run * np.arange(1, len(run) + 1) > TEXT_BYTES)
+                k = max(int(over[0]), 1) if len(over) else len(run)
+                stop = at + k
+                width = max(int(run[k - 1]), 1)
             values = np.empty(stop - at, dtype=f"S{width}")
-            text = self._table.text
             bad = _core.fold_text_gather(text, off[at:stop], lens[at:stop], width, values)
             if bad >= 0:
                 raise TextPastEnd(at + bad)
             part = None if nulls is None else nulls[at:stop]
             cs.add(values, part)
-            h = hash_values(values)
+            h = hash_values(values, trim=True)
             if part is not None:
                 h[part] = 0
             out[at:stop] = h
+            at = stop
         return out
 
     def _row_hashes(self, records: np.ndarray, text_hashes: list[np.ndarray]) -> np.ndarray:
@@ -969,6 +1069,8 @@ class TableState:
                 d["min"] = d["max"] = None
                 d["top"] = []
                 d["redacted"] = True
+                for key in ("min_cut", "max_cut", "top_cut"):
+                    d.pop(key, None)
                 if "quantiles" in d:
                     d["quantiles"] = {k: None for k in d["quantiles"]}
                     d["histogram"] = None

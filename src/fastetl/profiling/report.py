@@ -222,7 +222,8 @@ def _column_card(c: dict[str, Any]) -> str:
         rows.append(_row("invalid values", inv["count"]))
     for k in ("min", "max", "mean", "std"):
         if k in c and not (k in ("min", "max") and c.get("redacted")):
-            rows.append(_row(k, c.get(k)))
+            # (a text value longer than Limits.value_prefix bytes: its start, said so)
+            rows.append(_row(k + (" (cut: its start)" if c.get(k + "_cut") else ""), c.get(k)))
     q = c.get("quantiles") or {}
     if q and not c.get("redacted"):
         for k in ("p1", "p25", "p50", "p75", "p99"):
@@ -246,6 +247,8 @@ def _column_card(c: dict[str, Any]) -> str:
             body.append(
                 f'<div class="sub">top counts within {c.get("top_error", 0):,} of the truth</div>'
             )
+        if c.get("top_cut"):  # (values kept as their first Limits.value_prefix bytes)
+            body.append('<div class="sub">the longest top values are cut (their start)</div>')
     pii = c.get("pii") or {}
     if pii:
         items = []

@@ -3,11 +3,12 @@
 A CSV is parsed by :func:`fastetl.pipeline.run` exactly as :func:`fastetl.read_csv`
 would parse it (all cores, bounded queues), into a writer that keeps no records:
 :class:`FoldingWriter` cuts the records, in input order, into chunks of a fixed
-number of rows and folds each chunk into a state of its own on a thread pool;
+number of rows (with ``text`` columns: fewer, where a chunk's text passes
+``STAGE_TEXT`` bytes) and folds each chunk into a state of its own on a thread pool;
 the chunk states are merged in input order.  So the profile depends on the input
 and the schema only -- not on the number of threads or the block size -- and
-memory is bounded by the pipeline's blocks plus ``workers + 3`` chunks (folding or
-waiting, one merging, one filling) plus the per-column bounds of
+memory is bounded by the pipeline's blocks plus ``workers + 3`` chunks and their text
+(folding or waiting, one merging, one filling) plus the per-column bounds of
 :class:`~fastetl.profiling.fold.Limits`.
 
 Bad rows are counted by reason and column instead of stopping the run.
@@ -44,6 +45,7 @@ NPY_CHUNK_BYTES = 16 << 20
 # a CSV's blocks when none is asked for: half the pipeline's default (2 MiB), ~20 MiB less
 # peak RSS on the demo orders for ~2 % more CPU
 BLOCK_SIZE = 1 << 20
+STAGE_TEXT = 16 << 20  # a chunk's text bytes (with text columns): more ends the chunk
 MAX_REASONS = 50  # distinct bad-row reasons kept (the rest counted as "other")
 
 
@@ -71,9 +73,9 @@ class _Folder:
         )
         self._merger.start()
 
-    def _fold(self, records: np.ndarray, reuse: bool) -> TableState:
+    def _fold(self, records: np.ndarray, reuse: bool, text: np.ndarray | None) -> TableState:
         part = self.state.fork()
-        part.add(records)
+        part.add(records, text)
         if reuse:
             self.free.append(records)
         return part
@@ -95,11 +97,13 @@ class _Folder:
         if self._error is not None:
             raise self._error
 
-    def submit(self, records: np.ndarray, reuse: bool = False) -> None:
+    def submit(
+        self, records: np.ndarray, reuse: bool = False, text: np.ndarray | None = None
+    ) -> None:
         """Fold ``records`` (owned by the folder from now on; ``reuse``: put in
-        ``free`` once folded)."""
+        ``free`` once folded; ``text``: the bytes of its text columns)."""
         self._raise()
-        self._queue.put(self._pool.submit(self._fold, records, reuse))
+        self._queue.put(self._pool.submit(self._fold, records, reuse, text))
 
     def finish(self) -> TableState:
         try:
@@ -122,11 +126,19 @@ class _Folder:
 
 
 class FoldingWriter:
-    """A pipeline writer that folds records into a profile instead of keeping them."""
+    """A pipeline writer that folds records into a profile instead of keeping them.
+    With ``text`` columns each chunk carries its own text bytes (the records' offsets
+    moved to count from its start), copied out of the parser's as the records are
+    staged; a chunk ends at ``window_rows`` rows or at the row whose text takes its
+    text past ``STAGE_TEXT`` bytes, whichever comes first -- a place that depends on
+    the rows alone (not on the blocks they came in), and memory bounded whatever the
+    values' lengths (one value of any length is one row's text)."""
 
     pipelined = True  # records come through append(), parsed on worker threads
 
-    def __init__(self, dtype: np.dtype, folder: _Folder) -> None:
+    def __init__(
+        self, dtype: np.dtype, folder: _Folder, text_names: list[str] | None = None
+    ) -> None:
         self.dtype = dtype
         self.itemsize = dtype.itemsize
         self.rows = 0
@@ -135,6 +147,10 @@ class FoldingWriter:
         self._stage = np.empty(self.window_rows, dtype=dtype)
         self._fill = 0
         self._scratch: np.ndarray | None = None
+        self._text_names = list(text_names or [])
+        self._text_in = np.zeros(0, np.uint8)  # the parser's text of the records to come
+        self._text_parts: list[np.ndarray] = []  # the stage's text, in pieces
+        self._text_fill = 0
 
     def window(self, nrows: int, exact: bool = True) -> memoryview:
         if self._scratch is None or len(self._scratch) < nrows:
@@ -148,32 +164,89 @@ class FoldingWriter:
     def append(self, records: np.ndarray) -> None:
         self._take(records)
 
+    def add_text(self, records: np.ndarray, text: Any) -> None:
+        # valid until the records are taken (append or advance): copied out there
+        self._text_in = np.frombuffer(text, np.uint8) if len(text) else np.zeros(0, np.uint8)
+
     def _take(self, records: np.ndarray) -> None:
         self.rows += len(records)
         at, n = 0, len(records)
+        lens = self._text_lengths(records) if self._text_names else None
         while at < n:
             room = len(self._stage) - self._fill
             k = min(room, n - at)
+            if lens is not None:  # up to the row whose text crosses STAGE_TEXT
+                cum = np.cumsum(lens[at : at + k]) + self._text_fill
+                k = min(k, int(np.searchsorted(cum, STAGE_TEXT)) + 1)
             # as bytes: numpy's field-by-field copy of a structured array was ~10 % of
             # a CSV profile's CPU (46 of ~450 CPU-ms for 200,000 demo orders)
             _copy_records(self._stage[self._fill : self._fill + k], records[at : at + k])
+            if lens is not None:
+                self._stage_text(self._stage[self._fill : self._fill + k])
             self._fill += k
             at += k
-            if self._fill == len(self._stage):
+            full = lens is not None and self._text_fill >= STAGE_TEXT
+            if self._fill == len(self._stage) or full:
                 self._submit_stage()
+        self._text_in = np.zeros(0, np.uint8)
+
+    def _text_lengths(self, records: np.ndarray) -> np.ndarray:
+        """Each record's text bytes (all its text columns)."""
+        lens = np.zeros(len(records), np.int64)
+        for name in self._text_names:
+            lens += records[name]["length"]
+        return lens
+
+    def _stage_text(self, staged: np.ndarray) -> None:
+        """Copy the text of records just staged (their text is one run of the parser's:
+        the rows' values in order) after the stage's text, and move their offsets."""
+        lo, hi = None, 0
+        for name in self._text_names:
+            refs = staged[name]
+            has = refs["length"] > 0
+            if has.any():
+                off = refs["offset"][has].astype(np.int64)
+                lo = int(off.min()) if lo is None else min(lo, int(off.min()))
+                hi = max(hi, int((off + refs["length"][has]).max()))
+        if lo is None:
+            return
+        if hi > len(self._text_in):
+            raise AssertionError("text offsets past the parser's text")
+        delta = self._text_fill - lo
+        for name in self._text_names:
+            refs = staged[name]
+            off = refs["offset"].astype(np.int64)
+            refs["offset"] = np.where(refs["length"] > 0, off + delta, 0)
+        self._text_parts.append(self._text_in[lo:hi].copy())
+        self._text_fill += hi - lo
 
     def _submit_stage(self) -> None:
         free = getattr(self._folder, "free", None)  # (a _Calls' function may keep its chunk)
+        text = self._chunk_text()
         if free is None:
-            self._folder.submit(self._stage)
-        else:
-            self._folder.submit(self._stage, True)
+            self._folder.submit(self._stage[: self._fill])
+        elif text is None:
+            self._folder.submit(self._stage[: self._fill], True)
+        else:  # (not reused: a chunk cut short by its text would shrink the next ones)
+            self._folder.submit(self._stage[: self._fill], False, text)
+            free = None
         self._stage = free.pop() if free else np.empty(self.window_rows, dtype=self.dtype)
         self._fill = 0
 
+    def _chunk_text(self) -> np.ndarray | None:
+        if not self._text_names:
+            return None
+        text = np.concatenate(self._text_parts) if self._text_parts else np.zeros(0, np.uint8)
+        self._text_parts, self._text_fill = [], 0
+        return text
+
     def flush(self) -> None:
         if self._fill:
-            self._folder.submit(self._stage[: self._fill])
+            text = self._chunk_text()
+            if text is None:
+                self._folder.submit(self._stage[: self._fill])
+            else:
+                self._folder.submit(self._stage[: self._fill], False, text)
         self._stage = np.empty(0, dtype=self.dtype)  # (a chunk left empty: let go)
         self._fill = 0
         self._scratch = None
@@ -216,8 +289,9 @@ class BadRowCounter:
 
 
 def _fixed_width(src: Any, schema: Any, infer_rows: int | str | None) -> tuple[Any, Schema]:
-    """The input and schema of a profile: its folds read fixed-width values, so where
-    inference picks ``text`` it infers again with ``str`` (the sample's width) there."""
+    """The input and schema of :func:`csv_passes` (a sample's passes), whose folds read
+    fixed-width values: where inference picks ``text`` it infers again with ``str`` (the
+    sample's width) there; a given ``text`` column is refused."""
     src, sch = _api._resolve(src, schema, infer_rows, "skip")
     if not sch.text_names:
         return src, sch
@@ -342,14 +416,14 @@ def _profile_csv(
     infer_rows: int | str | None,
     limits: Limits,
 ) -> dict[str, Any]:
-    src, sch = _fixed_width(src, schema, infer_rows)
+    src, sch = _api._resolve(src, schema, infer_rows, "skip")
     state = TableState(sch, limits)
     bad = BadRowCounter()
     block_size = block_size or BLOCK_SIZE
     with open_source(src, sch.dialect.encoding) as source:
         n = _api._workers(workers, source, block_size)
         folder = _Folder(state, workers if workers is not None else _api.cpu_count())
-        writer = FoldingWriter(sch.dtype(), folder)
+        writer = FoldingWriter(sch.dtype(), folder, sch.text_names)
         try:
             result = _run_pipeline(
                 source, sch, writer, block_size, n, on_error="reject", rejects=bad
