@@ -796,3 +796,22 @@ def test_lines_of_blanks_kept_fall_back(tmp_path):
     """A line of blanks, first or below (pandas reads it otherwise): pandas answers."""
     for text in ("a,b\n1,2\n\n \n3,4\n", "a,b\n1,2\n\n3,4\n\t", " \na,b\n\n1,2\n"):
         same(write(tmp_path, text), skip_blank_lines=False)
+
+
+@pytest.mark.parametrize("data", [
+    b"\xef\xbb\xbf \nc0\n27\na b\n", b"\xef\xbb\xbf\t\r\nc0,c1\n27,1\n", b"\xef\xbb\xbf\nc0\n27\n",
+])
+def test_byte_order_mark_before_a_line_of_blanks(data):
+    """A byte order mark, then a first line of blanks: pandas skips that line too."""
+    same(lambda: io.BytesIO(data))
+    same(lambda: io.BytesIO(data), header=None)
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "UTF_16", "utf-32"])
+def test_utf16_and_utf32_want_a_byte_order_mark(codec):
+    """pandas' stream reader of utf-16 and utf-32 refuses a text without a byte order
+    mark (UnicodeError): with one, fastetl reads it."""
+    text = "c0,c1\n1,2\n"
+    for data in (text.encode("utf-16-le"), text.encode("utf-16-be"), text.encode("utf-32-le")):
+        same(lambda data=data: io.BytesIO(data), encoding=codec)
+    own(lambda: io.BytesIO(text.encode(codec)), encoding=codec)

@@ -37,6 +37,7 @@ back where it could part (see the guards named there).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import inspect
 import io
@@ -337,6 +338,20 @@ def _codec(encoding: Any) -> str | None:
     return None if name == "utf-8" else name
 
 
+def _bom_wanted(codec: str) -> tuple[bytes, ...]:
+    """The byte order marks a text in ``codec`` must begin with where pandas reads it
+    (its stream reader of utf-16 and utf-32 refuses a text without one), or ()."""
+    try:
+        name = codecs.lookup(codec).name
+    except LookupError:
+        return ()
+    if name == "utf-16":
+        return (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    if name == "utf-32":
+        return (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
+    return ()
+
+
 def _decoded(data: bytes, codec: str | None, errors: str = "strict") -> bytes:
     """``data`` in UTF-8, decoded from ``codec`` (None: UTF-8) as pandas decodes it,
     with its ``encoding_errors`` (strict, replace, ignore)."""
@@ -349,6 +364,10 @@ def _decoded(data: bytes, codec: str | None, errors: str = "strict") -> bytes:
             # text to it, 1 here; a line of dropped bytes stays a row
             raise Unsupported("encoding_errors='ignore' dropping bytes")
         return out
+    if codec is not None and data and _bom_wanted(codec) and not data.startswith(
+        _bom_wanted(codec)
+    ):
+        raise Unsupported(f"{codec} text without a byte order mark")  # (pandas refuses it)
     try:
         return data.decode(codec or "utf-8", errors).encode("utf-8", errors="strict")
     except (UnicodeError, ValueError):
@@ -1583,7 +1602,8 @@ def _blank_lines_after(plan: _Plan, scans: list[tuple[int, int, bool]]) -> None:
                 break
         if not hit and at < n:
             hit = _blank_scan(view, max(0, at - 1), n)
-    if hit and re.search(rb"(?:^|[\r\n])[ \t]+(?:[\r\n]|$)", raw):
+    if hit and re.search(rb"(?:^(?:\xef\xbb\xbf)?|[\r\n])[ \t]+(?:[\r\n]|$)", raw):
+        # (a byte order mark before a first line of blanks: pandas skips that line too)
         raise Unsupported("a line of blanks, which pandas skips")
     plan.guards["blank_lines_checked"] = True
 
