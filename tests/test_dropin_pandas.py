@@ -180,6 +180,9 @@ def test_dtype_by_place_and_for_columns_not_read(tmp_path):
     own(p, dtype={"zz": "string", 7: "Int64"})
     own(p, dtype={0: str, "b": float}, index_col=0)
     own(p, dtype={1: str}, names=[1, 0, 2], header=0)
+    for obj in ("object", "O", object, np.object_):  # (by place: pandas' str dtype)
+        same(p, dtype={0: obj})
+        same(p, dtype={1: obj, "b": obj})
     same(p, dtype={"zz": "no such dtype"})  # (pandas' own error)
 
 
@@ -223,6 +226,57 @@ def test_skiprows(tmp_path):
     own(write(tmp_path, 'a,b\n\n1,"x\ny"\n\n3,4\n'), skiprows=lambda row: row in (1, 3))
     own(p, skiprows=lambda row: True)  # (pandas' EmptyDataError)
     own(p, skiprows=lambda row: 1 / 0)
+
+
+@pytest.mark.parametrize("skip", [[2], lambda row: row == 2, 3])
+@pytest.mark.parametrize("data", [
+    b"c0,c1\r1,2\r,4\r5,6\r", b"c0,c1\r1,2\r,\r5,6\r", b"c0,c1\n1,2\n,\r5,6\n",
+    b'c0,c1,c2\r\nnan,60,\r\n,"q\rz",6.241', b'c0,c1\r\n1,"a\rb"\r\n3,4\r\n5,6\r\n',
+])
+def test_skiprows_with_a_lone_cr(data, skip):
+    """pandas runs a skipped row ended by a lone \\r (or holding one in quotes) on into
+    the next line: where rows are skipped and the text holds a \\r not followed by \\n,
+    pandas answers."""
+    same(lambda: io.BytesIO(data), skiprows=skip)
+    same(lambda: io.BytesIO(data), skiprows=skip, nrows=1)
+
+
+def _asking(log):
+    def skip(row):
+        log.append(row)
+        if row == 5:
+            raise KeyError(row)
+        return row in (2, 3)
+    return skip
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"nrows": 2}, {"nrows": 1, "header": None}, {"nrows": 2, "skip_blank_lines": False},
+    {}, {"dtype": {0: "object"}}, {"nrows": 2, "dtype": {0: "object"}},
+])
+def test_skiprows_function_asked_as_pandas_asks_it(tmp_path, kwargs):
+    """A skiprows function is asked of the rows pandas asks it of, each once: none past
+    the nrows cut, none again where the own path gives up after asking it (its exception,
+    or a fallback found later)."""
+    p = write(tmp_path, "a,b\n1,2\n\n3,4\n5,6\n7,8\n9,10\n")
+    same(p, skiprows=_asking([]), **kwargs)
+    want, got = [], []
+    _call(pandas.read_csv, p, skiprows=_asking(want), **kwargs)
+    _call(fpd.read_csv, p, skiprows=_asking(got), **kwargs)
+    assert got == want
+
+
+def test_skiprows_function_over_a_large_input_falls_back(tmp_path, monkeypatch):
+    """A skiprows function is asked of every row in Python: over SKIP_FUNC_BYTES of input
+    (without nrows) pandas answers; with nrows only the rows above the cut are asked."""
+    p = write(tmp_path, "a,b\n" + "".join(f"{i},{i}\n" for i in range(500)))
+    monkeypatch.setattr(dropin, "SKIP_FUNC_BYTES", 100)
+    fastetl.set_fallback("error")
+    with pytest.raises(FallbackError):
+        fpd.read_csv(p, skiprows=lambda row: row % 3 == 1)
+    fastetl.set_fallback(None)
+    same(p, skiprows=lambda row: row % 3 == 1)
+    own(p, skiprows=lambda row: row % 3 == 1, nrows=5)
 
 
 def test_bools_in_any_case(tmp_path):
@@ -726,3 +780,38 @@ def test_free_text_proven_text_in_every_chunk_wherever_its_first_text_stands(tmp
     else:
         got = own(p)
         assert got["t"].dtype == "str"
+
+
+@pytest.mark.parametrize("text", [
+    "a,b\n1,2\n\n3,4\n", "a,b\r\n1,2\r\n\r\n\r\n3,4\r\n", "a,b\n1,2\n\n\r\n\n3,4\n\n",
+    "a,b\n1,2\r\n\n3,4", "a,b\n 1,2\n\n3,4\n", "a,b,c\n1,2,3\n\n\n",
+])
+def test_empty_lines_kept_as_rows(tmp_path, text):
+    """skip_blank_lines=False: each empty line (found by bytes.find, not a regex over the
+    whole text) is the row of empty fields pandas makes of it."""
+    own(write(tmp_path, text), skip_blank_lines=False)
+
+
+def test_lines_of_blanks_kept_fall_back(tmp_path):
+    """A line of blanks, first or below (pandas reads it otherwise): pandas answers."""
+    for text in ("a,b\n1,2\n\n \n3,4\n", "a,b\n1,2\n\n3,4\n\t", " \na,b\n\n1,2\n"):
+        same(write(tmp_path, text), skip_blank_lines=False)
+
+
+@pytest.mark.parametrize("data", [
+    b"\xef\xbb\xbf \nc0\n27\na b\n", b"\xef\xbb\xbf\t\r\nc0,c1\n27,1\n", b"\xef\xbb\xbf\nc0\n27\n",
+])
+def test_byte_order_mark_before_a_line_of_blanks(data):
+    """A byte order mark, then a first line of blanks: pandas skips that line too."""
+    same(lambda: io.BytesIO(data))
+    same(lambda: io.BytesIO(data), header=None)
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "UTF_16", "utf-32"])
+def test_utf16_and_utf32_want_a_byte_order_mark(codec):
+    """pandas' stream reader of utf-16 and utf-32 refuses a text without a byte order
+    mark (UnicodeError): with one, fastetl reads it."""
+    text = "c0,c1\n1,2\n"
+    for data in (text.encode("utf-16-le"), text.encode("utf-16-be"), text.encode("utf-32-le")):
+        same(lambda data=data: io.BytesIO(data), encoding=codec)
+    own(lambda: io.BytesIO(text.encode(codec)), encoding=codec)

@@ -695,3 +695,26 @@ def test_header_rows_differential(tmp_path_factory, case):
     text, kwargs = case
     fastetl.set_fallback("silent")
     same(write(tmp_path_factory.mktemp("h"), text), **kwargs)
+
+
+@pytest.mark.parametrize("data", [
+    b"c0,c1\n1\n3,4\n", b"c0,c1\n1,2\n3\n", b"c0,c1,c2\n1\n\n3,4\n5\n", b"1,2\n\n3\n4,5\n",
+    b"c0,c1\n1,2,3\n3\n",
+])
+@pytest.mark.parametrize("chunksize", [1, 2])
+@pytest.mark.filterwarnings("ignore::fastetl.dropin.fallback.FallbackWarning")
+def test_chunks_without_header_fill_a_short_first_row(data, chunksize):
+    """Without a header row, pandas' table width is set by the first chunk: a later
+    chunk whose first row is shorter is filled to it (a longer one: pandas' error)."""
+    want, got = [], []
+    for fn, out in ((pandas.read_csv, want), (fpd.read_csv, got)):
+        try:
+            out.extend(fn(io.BytesIO(data), header=None, chunksize=chunksize))
+        except Exception as e:  # noqa: BLE001 - compared
+            out.append((type(e), str(e)))
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        if isinstance(w, tuple):
+            assert g == w
+        else:
+            pandas.testing.assert_frame_equal(g, w, check_exact=True)

@@ -37,6 +37,7 @@ back where it could part (see the guards named there).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import inspect
 import io
@@ -73,6 +74,7 @@ CATEGORY_VALUES = 1 << 16  # distinct values a text column keeps as a dictionary
 EXACT_INT_FLOAT = 2**53  # ints up to here become floats exactly
 LEGACY_BYTES = 1 << 20  # float_precision="legacy" is checked number by number up to here
 SMALL_INPUT = 4 << 20  # bytes read on one thread (see _workers)
+SKIP_FUNC_BYTES = 16 << 20  # a skiprows function (no nrows) over more: a fallback
 MAX_NROWS = 200_000  # nrows and skiprows are cut by a Python loop over rows: a bounded one
 _COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar", ".tgz", ".tbz", ".txz")
 _BOOLS = ("true", "false")  # pandas' C parser reads these in any case (tRuE too)
@@ -336,6 +338,20 @@ def _codec(encoding: Any) -> str | None:
     return None if name == "utf-8" else name
 
 
+def _bom_wanted(codec: str) -> tuple[bytes, ...]:
+    """The byte order marks a text in ``codec`` must begin with where pandas reads it
+    (its stream reader of utf-16 and utf-32 refuses a text without one), or ()."""
+    try:
+        name = codecs.lookup(codec).name
+    except LookupError:
+        return ()
+    if name == "utf-16":
+        return (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    if name == "utf-32":
+        return (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
+    return ()
+
+
 def _decoded(data: bytes, codec: str | None, errors: str = "strict") -> bytes:
     """``data`` in UTF-8, decoded from ``codec`` (None: UTF-8) as pandas decodes it,
     with its ``encoding_errors`` (strict, replace, ignore)."""
@@ -348,6 +364,10 @@ def _decoded(data: bytes, codec: str | None, errors: str = "strict") -> bytes:
             # text to it, 1 here; a line of dropped bytes stays a row
             raise Unsupported("encoding_errors='ignore' dropping bytes")
         return out
+    if codec is not None and data and _bom_wanted(codec) and not data.startswith(
+        _bom_wanted(codec)
+    ):
+        raise Unsupported(f"{codec} text without a byte order mark")  # (pandas refuses it)
     try:
         return data.decode(codec or "utf-8", errors).encode("utf-8", errors="strict")
     except (UnicodeError, ValueError):
@@ -505,44 +525,68 @@ def _skip_set(skiprows: Any) -> set[int] | Callable[[int], Any]:
 
 def _without_rows(
     data: bytes, skip: set[int] | Callable[[int], Any], delim: str, quote: str | None,
-    records: bool = False, blank_rows: bool = True,
+    records: bool = False, blank_rows: bool = True, upto: int | None = None,
 ) -> bytes:
     """``data`` without the rows numbered in ``skip`` (or for which the function ``skip``
     says so, asked of every row as pandas asks it), numbered as pandas' skiprows numbers
     them: a blank line is a row, a row spanning lines (inside quotes) one row.  With
     ``records`` (the rows above ``header=k``, or header rows) numbered as pandas counts
     records instead: a blank line (spaces and tabs only) is one where ``blank_rows``
-    (skip_blank_lines=False), else it is no record and left out with them."""
-    q = ord(quote) if quote else -1
+    (skip_blank_lines=False), else it is no record and left out with them.  With
+    ``upto`` (nrows and the header row) the rows past the first ``upto`` records kept are
+    neither asked about nor kept (pandas asks no more): _first_rows cuts there anyway."""
+    if _lone_cr(data):
+        # (pandas runs a skipped row ended by a lone \r, or one with a \r in quotes, on
+        # into the next line: checked before the function is asked)
+        raise Unsupported("rows to skip in a text with a lone \\r")
     asks = callable(skip)
-    last = len(data) if asks else max(skip)  # (a function: asked of every row, as pandas does)
+    if asks and len(data) > SKIP_FUNC_BYTES and upto is None:
+        # (a function is asked of every row, in Python: a bounded loop)
+        raise Unsupported(f"a skiprows function over more than {SKIP_FUNC_BYTES:,} bytes")
+    q = ord(quote) if quote else -1
+    last = max(skip) if not asks else len(data) if upto is None else MAX_NROWS
+    # (a function: asked of every row, as pandas does; past the bytes or rows bounded)
     blanks = bytes(c for c in b" \t" if c != ord(delim))
-    kept = []
+    kept = []  # (slices of runs of kept rows)
+    run = 0  # where the run of kept rows now read began
     pos = 0
     row = 0
-    while row <= last and pos < len(data):
+    taken = 0  # records kept (a function with nrows: pandas asks no row past the cut)
+    while pos < len(data) and (row <= last or (upto is not None and not asks)) and (
+        upto is None or taken < upto
+    ):
         status, nxt, _ = _core.find_row_end(data, pos, len(data), True, ord(delim), q)
         if status != 0:
             raise Unsupported("a row fastetl cannot split among the rows to skip")
         line = data[pos:nxt]
-        pos = nxt
-        if records and not blank_rows and line.rstrip(b"\r\n").strip(blanks) == b"":
-            continue  # (no record: pandas passes over it)
+        start, pos = pos, nxt
+        empty = line.rstrip(b"\r\n").strip(blanks) == b""
+        if records and not blank_rows and empty:
+            kept.append(data[run:start])  # (no record: pandas passes over it)
+            run = pos
+            continue
         if asks:
             try:
                 cut = bool(skip(row))
             except Exception:  # (pandas calls it too: its exception is the answer)
                 raise _PandasSays() from None
         else:
-            cut = row in skip
-        if not records and line == b"\r" and cut:
-            # (pandas' skipped blank line runs on to the next \r)
-            raise Unsupported("a blank line ended by a lone \\r among the rows to skip")
-        if not cut:
-            kept.append(line)
+            cut = row <= last and row in skip
+        if cut:
+            kept.append(data[run:start])
+            run = pos
+        elif blank_rows or not empty:
+            taken += 1
         row += 1
-    kept.append(data[pos:])
+    if asks and row > last and pos < len(data):
+        raise Unsupported(f"a skiprows function over more than {MAX_NROWS:,} rows")
+    kept.append(data[run:] if upto is None else data[run:pos])
     return b"".join(kept)
+
+
+def _lone_cr(data: Any) -> bool:
+    """Whether ``data`` holds a \r not followed by \n (two passes in C, no regex)."""
+    return data.count(b"\r") != data.count(b"\r\n")
 
 
 def _line_ends(terminator: Any, path: str | None, data: bytes | None) -> None:
@@ -732,11 +776,16 @@ def _plan(opts: dict[str, Any], replay: dict[str, Any]) -> _Plan:
     if above:  # (no skiprows then)
         skip = set(range(above))
     if skip:
+        upto = None
+        if not above and isinstance(opts["nrows"], int) and 0 < opts["nrows"] <= MAX_NROWS:
+            upto = opts["nrows"] + header_row
         if data is None:
+            if callable(skip) and upto is None and os.path.getsize(path) > SKIP_FUNC_BYTES:
+                raise Unsupported(f"a skiprows function over more than {SKIP_FUNC_BYTES:,} bytes")
             with open(path, "rb") as f:
                 data = f.read()
         data = _without_rows(data, skip, delim, quote, records=above > 0,
-                             blank_rows=not opts["skip_blank_lines"])
+                             blank_rows=not opts["skip_blank_lines"], upto=upto)
         path = None
     size = len(data) if data is not None else os.path.getsize(path)
     nrows = opts["nrows"]
@@ -1229,6 +1278,9 @@ def _columns(plan: _Plan, opts: dict[str, Any], sample: pandas.DataFrame) -> Non
                     asked = dtype[label]
                 elif pos in dtype:
                     asked = dtype[pos]
+                    if _want_name(asked) == "object":
+                        # (pandas gives its str dtype to an object asked by place)
+                        raise Unsupported("dtype object asked by place in the file")
             else:
                 asked = dtype
             if asked is not None:
@@ -1469,7 +1521,32 @@ def _blank_lines_guard(plan: _Plan) -> None:
             _blank_rows(plan)
 
 
-_EMPTY_LINE = re.compile(rb"(?<=\n)\r?\n")
+_BLANKS_LINE = re.compile(
+    rb"(?:^|\n)(?:\xef\xbb\xbf)?[ \t]+\r?(?:\n|$)|^(?:\xef\xbb\xbf)?\r?\n"
+)
+
+
+def _with_rows_at_empty_lines(raw: bytes, row: bytes) -> bytes:
+    """``raw`` with ``row`` written at the start of each empty line (\n or \r\n) that
+    follows a line end; found by bytes.find (in C), not a regex over the whole text."""
+    parts = []
+    done = 0
+    nn = ncr = -2  # (the next "\n\n" and "\n\r\n" at or after pos; -1: none)
+    pos = 0
+    while True:
+        if nn != -1 and nn < pos:
+            nn = raw.find(b"\n\n", pos)
+        if ncr != -1 and ncr < pos:
+            ncr = raw.find(b"\n\r\n", pos)
+        at = min((x for x in (nn, ncr) if x != -1), default=-1)
+        if at == -1:
+            break
+        parts.append(raw[done:at + 1])
+        parts.append(row)
+        done = at + 1
+        pos = at + 1  # (the empty line's own \n may begin the next pair)
+    parts.append(raw[done:])
+    return b"".join(parts)
 
 
 def _blank_rows(plan: _Plan) -> None:
@@ -1480,16 +1557,21 @@ def _blank_rows(plan: _Plan) -> None:
     line is of blanks, ends in a lone \\r, or is the first."""
     raw = bytes(_raw(plan))
     quote = plan.quote.encode() if plan.quote else None
-    if (quote is not None and quote in raw) or re.search(rb"\r(?!\n)", raw) or (
+    if (quote is not None and quote in raw) or _lone_cr(raw) or (
         plan.guards.get("lead") or plan.guards["mi_header"] or plan.guards["chunk"]
     ):
         raise Unsupported("skip_blank_lines=False with a blank line fastetl cannot place")
-    if re.search(rb"(?:^|\n)(?:\xef\xbb\xbf)?[ \t]+\r?(?:\n|$)|^(?:\xef\xbb\xbf)?\r?\n", raw):
+    # (the regex only over the first line, and over the rest where a line may begin with
+    # a blank: bytes.find first, in C)
+    first = raw[: raw.find(b"\n") + 1] if b"\n" in raw else raw
+    if _BLANKS_LINE.search(first) or (
+        (b"\n " in raw or b"\n\t" in raw) and _BLANKS_LINE.search(raw)
+    ):
         raise Unsupported("skip_blank_lines=False with a line of blanks or a blank first line")
     if plan.nfields == 1 and quote is None:
         raise Unsupported("skip_blank_lines=False with a blank line in one unquoted column")
     row = quote * 2 if plan.nfields == 1 else plan.delimiter.encode() * (plan.nfields - 1)
-    plan.data = _EMPTY_LINE.sub(lambda m: row + m[0], raw)
+    plan.data = _with_rows_at_empty_lines(raw, row)
     plan.path, plan.size = None, len(plan.data)
     plan.guards.pop("raw", None)
 
@@ -1520,7 +1602,8 @@ def _blank_lines_after(plan: _Plan, scans: list[tuple[int, int, bool]]) -> None:
                 break
         if not hit and at < n:
             hit = _blank_scan(view, max(0, at - 1), n)
-    if hit and re.search(rb"(?:^|[\r\n])[ \t]+(?:[\r\n]|$)", raw):
+    if hit and re.search(rb"(?:^(?:\xef\xbb\xbf)?|[\r\n])[ \t]+(?:[\r\n]|$)", raw):
+        # (a byte order mark before a first line of blanks: pandas skips that line too)
         raise Unsupported("a line of blanks, which pandas skips")
     plan.guards["blank_lines_checked"] = True
 
@@ -2247,6 +2330,31 @@ def _set_index(df: pandas.DataFrame, plan: _Plan, index: list[Any]) -> pandas.Da
     return out
 
 
+def _asked_once(skip: Callable[[int], Any]) -> Callable[[int], Any]:
+    """The skiprows function ``skip``, each of whose answers (or exception) for rows
+    0, 1, 2, ... is kept and given again: where the own path gives up after asking it,
+    pandas asks it no row twice."""
+    answers: list[Any] = []
+    failed: list[BaseException] = []
+
+    def asked(row: int) -> Any:
+        if row < len(answers):
+            return answers[row]
+        if failed and row == len(answers):
+            raise failed[0]
+        try:
+            answer = skip(row)
+        except Exception as e:
+            if row == len(answers):
+                failed.append(e)
+            raise
+        if row == len(answers):
+            answers.append(answer)
+        return answer
+
+    return asked
+
+
 def read_csv(*args: Any, **kwargs: Any) -> Any:
     """``pandas.read_csv``, answered by fastetl where it gives the same frame (see the
     module's documentation); otherwise pandas answers, under the fallback policy."""
@@ -2260,6 +2368,8 @@ def read_csv(*args: Any, **kwargs: Any) -> Any:
         bound.apply_defaults()
         opts = dict(bound.arguments)
     replay: dict[str, Any] = {}
+    if callable(opts["skiprows"]):
+        opts["skiprows"] = _asked_once(opts["skiprows"])
     try:
         if opts["chunksize"] is not None or opts["iterator"]:
             from .pandas_chunks import TextFileReader
@@ -2274,6 +2384,8 @@ def read_csv(*args: Any, **kwargs: Any) -> Any:
                 args = (replay["src"], *args[1:])
             else:
                 kwargs = {**kwargs, "filepath_or_buffer": replay["src"]}
+        if callable(kwargs.get("skiprows")):  # (the answers given: not asked again)
+            kwargs = {**kwargs, "skiprows": opts["skiprows"]}
         if isinstance(e, Unsupported):
             return fall_back(NAME, str(e), _original, *args, **kwargs)
         if e.error is not None:

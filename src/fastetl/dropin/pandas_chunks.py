@@ -227,6 +227,10 @@ class TextFileReader:
         kw = dict(self._opts)
         kw.update(filepath_or_buffer=io.BytesIO(data), chunksize=None, iterator=False,
                   nrows=None, compression=None, encoding=None, memory_map=False)
+        if not self._first and self._short_first_row(kw):
+            # (pandas' table is set by the first chunk: a shorter first row here is filled
+            # to its width, as under names= of the table's columns)
+            kw["names"] = self._columns
         try:
             df = d._answer(kw, {"chunk": "one chunk of rows"})
         except (d._PandasSays, Unsupported) as e:
@@ -241,13 +245,25 @@ class TextFileReader:
             # its first row is longer than the first chunk's rows: pandas' table is set
             line = bytes(self._buf[: self._start]).count(b"\n") + 1
             raise pandas.errors.ParserError(
-                f"Expected {self._width} fields in line {line}, saw {len(self._fields(self._start))}"
+                "Error tokenizing data. C error: Expected "  # (pandas' words)
+                f"{self._width} fields in line {line}, saw {len(self._fields(self._start))}\n"
             )
         if self._first:  # the table's width: the fields of the first row read
             first = 0 if self._prefix else self._start
             self._width = len(self._fields(first))
         self._columns = list(df.columns)
         return df
+
+    def _short_first_row(self, kw: dict[str, Any]) -> bool:
+        """Whether, without a header row or names, this chunk's first row has fewer fields
+        than the table's width."""
+        return (
+            kw["header"] is None
+            and kw["names"] in (None, self._dropin._readers.lib.no_default)
+            and kw["index_col"] in (None, False)
+            and kw["usecols"] is None
+            and len(self._fields(self._start)) < self._width
+        )
 
     def get_chunk(self, size: int | None = None) -> pandas.DataFrame:
         if size is None:
