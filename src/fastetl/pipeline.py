@@ -32,7 +32,14 @@ from . import _core, memory
 from .errors import ParseError
 from .layout import learned_categories, make_parser, syntax_word
 from .schema import Binding, Schema, has_rules, is_utf8
-from .sources import InputError, Source, check_encoding_prefix, compression_of, open_source
+from .sources import (
+    InputError,
+    Source,
+    check_encoding_prefix,
+    compression_of,
+    open_source,
+    pread_into,
+)
 
 if TYPE_CHECKING:
     from .rules.evaluate import Checker
@@ -2512,16 +2519,12 @@ def read_plain_file(
         size = os.fstat(fd).st_size
 
         def pread(buf: np.ndarray, at: int, offset: int, n: int) -> None:
-            view = memoryview(buf)[at : at + n]
-            got = 0
-            while got < n:
-                try:
-                    k = os.preadv(fd, [view[got:]], offset + got)
-                except OSError as e:
-                    raise InputError(f"cannot read {path}: {e.strerror or e}") from None
-                if not k:
-                    raise InputError(f"{path} shrank while it was read")
-                got += k
+            try:
+                got = pread_into(fd, memoryview(buf)[at : at + n], offset)
+            except OSError as e:
+                raise InputError(f"cannot read {path}: {e.strerror or e}") from None
+            if got < n:
+                raise InputError(f"{path} shrank while it was read")
 
         result = result if result is not None else RunResult()
         d = schema.dialect
