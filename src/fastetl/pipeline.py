@@ -793,7 +793,9 @@ class _Input:
         # was read, so that line was being written: it is not a row of the snapshot
         self.torn = False
         self.last = -1  # the last byte read (-1: none yet)
-        self._size = block + max(block >> 2, 64 << 10)  # a window: a block, a carried row
+        # a window: a block and a carried row, or a piece read by a worker (_Piece.read:
+        # a block, the byte before it and up to _PIECE_SLACK after it)
+        self._size = block + max(block >> 2, _PIECE_SLACK + 1)
         self._free: deque[mmap.mmap] = deque()  # windows nothing refers to any more
 
     def fill(self, data: Any, keep_from: int, want: int) -> Any:
