@@ -146,7 +146,9 @@ def test_quoted_line_breaks_at_cuts_give_the_same_bytes(tmp_path, exact_cuts, sh
         assert all(fell_back)
 
 
-def test_a_long_row_past_a_piece_and_its_slack(tmp_path):
+def test_a_long_row_past_a_piece_and_its_slack(tmp_path, pieces, exact_cuts):
+    """A row longer than several pieces: the piece it starts in reads on to its end, the
+    pieces within it hold no row (nothing to commit), and no guess is found wrong."""
     data = make_csv(3000, seed=5)
     lines = data.split(b"\n")
     lines[1500] = b'1500,"' + b"y," * (200 << 10) + b'",z,1.00'  # 400 KB: past any slack
@@ -155,7 +157,10 @@ def test_a_long_row_past_a_piece_and_its_slack(tmp_path):
     path.write_bytes(data)
     ref = reference(data)
     for bs in (4096, 70000):
+        del pieces[:]
         same(fastetl.read_csv(path, SCHEMA, workers=2, block_size=bs), ref)
+        assert len(pieces) > len(data) // bs // 2  # (read in pieces, the long row's too)
+    assert not exact_cuts
 
 
 @pytest.mark.parametrize("change", ["grow", "shrink"])

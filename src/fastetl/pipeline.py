@@ -1956,10 +1956,13 @@ class _Committer:
         b = done.block
         sync = self.sync
         if sync is not None:
-            if sync.lost or b.base + b.start != sync.at:
+            inside = isinstance(b, _Piece) and b.start == b.end and b.hi <= sync.at
+            if sync.lost or inside or b.base + b.start != sync.at:
                 # the block before ended inside a row that goes on into this one: drop
-                # the blocks until the splitter goes on with exact cuts
-                sync.lost = True
+                # the blocks until the splitter goes on with exact cuts.  (``inside``: a
+                # piece with no row start, all within the rows committed: a long row's
+                # bytes, as its guess says: nothing to commit, nothing lost.)
+                sync.lost = sync.lost or not inside
                 self._extend_maps(done)
                 if done.buffer is not None:
                     self.buffers.put(done.buffer)
