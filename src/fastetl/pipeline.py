@@ -32,7 +32,14 @@ from . import _core, memory
 from .errors import ParseError
 from .layout import learned_categories, make_parser, syntax_word
 from .schema import Binding, Schema, has_rules, is_utf8
-from .sources import InputError, Source, check_encoding_prefix, compression_of, open_source
+from .sources import (
+    InputError,
+    Source,
+    check_encoding_prefix,
+    compression_of,
+    open_source,
+    pread_into,
+)
 
 if TYPE_CHECKING:
     from .rules.evaluate import Checker
@@ -786,7 +793,9 @@ class _Input:
         # was read, so that line was being written: it is not a row of the snapshot
         self.torn = False
         self.last = -1  # the last byte read (-1: none yet)
-        self._size = block + max(block >> 2, 64 << 10)  # a window: a block, a carried row
+        # a window: a block and a carried row, or a piece read by a worker (_Piece.read:
+        # a block, the byte before it and up to min(block / 8, _PIECE_SLACK) after it)
+        self._size = block + max(block >> 2, _PIECE_SLACK + 1)
         self._free: deque[mmap.mmap] = deque()  # windows nothing refers to any more
 
     def fill(self, data: Any, keep_from: int, want: int) -> Any:
@@ -992,26 +1001,33 @@ class _Piece(_Block):
     window: Callable[[int], np.ndarray] | None = None  # a buffer of at least n bytes
 
     def read(self) -> None:
-        """Read the piece (and the byte before it, and up to _PIECE_SLACK after it, where
-        its last row ends) and cut it where rows would start were no line break quoted,
+        """Read the piece (from the byte before it, to where its last row ends: see
+        :func:`_piece_cuts`) and cut it where rows would start were no line break quoted,
         as _last_line_start cuts a window: a guess, checked by the committer (a block
         whose first row does not start where the rows before it ended is dropped, and
-        the rest of the input is read again with exact cuts).  No line break there:
-        the block is given an input offset no row ends at (-1), so it is dropped too."""
-        lo, hi = self.base, self.hi
-        first = lo - 1  # data[0]: the byte before the piece, whether a line ends there
-        have = min(self.snapshot.size, hi + _PIECE_SLACK) - first
+        the rest of the input is read again with exact cuts).  No row starts in the
+        piece: an empty block, where the next row would start (found wrong, as any guess,
+        where no line break was read: a row longer than the piece and what was read past
+        it).  Its last row longer than a row may be: the block is given an input offset
+        no row ends at (-1), so it is dropped too (exact cuts say what is wrong)."""
+        lo, hi, snap = self.base, self.hi, self.snapshot
         assert self.window is not None
-        data = self.window(have)[:have]
-        self.snapshot.readinto(first, data)
-        s = int(_core.line_start_after(data, 0))
-        e = s if s >= hi - first else int(_core.line_start_after(data, hi - 1 - first))
-        if self.final:  # (the last piece: hi is the end of the file)
-            e = have
-        elif e >= have:  # (its last row goes on past what was read)
+
+        def read(buf: np.ndarray, at: int, offset: int, n: int) -> None:
+            snap.readinto(offset, buf[at : at + n])
+
+        first = lo - 1  # data[0]: the byte before the piece, whether a line ends there
+        # (read on where the last row is longer: a small slack re-reads little at a
+        # small block_size, its bytes read again by the next piece)
+        slack = max(1, min(_PIECE_SLACK, (hi - lo) >> 3))
+        need = min(snap.size, hi + slack) - first
+        cuts = _piece_cuts(read, self.window(need), first, lo, hi, snap.size, slack,
+                           hi - lo + MAX_ROW_BYTES)
+        if cuts is None:
             self.data, self.start, self.end, self.base = _EMPTY, 0, 0, -1
             return
-        self.data, self.start, self.end, self.base = data, min(s, e), e, first
+        buf, have, s, e = cuts
+        self.data, self.start, self.end, self.base = buf[:have], s, e, first
 
 
 @dataclass
@@ -1189,7 +1205,9 @@ def _piece_blocks(
     """(``dialect``: delim, quote, lenient, as :func:`_guess_blocks` takes them.)  A
     file's blocks, after the window already read (the header's), as pieces of
     ``block`` bytes that the workers read and cut themselves (:class:`_Piece`): the
-    calling thread reads nothing, and every byte is read once, on all threads.  The cuts
+    calling thread reads nothing; each worker reads its piece, the byte before it and
+    up to min(block / 8, 64 KiB) after it (read again by the next piece), and on where
+    its last row ends past that.  The cuts
     are guesses, checked as :func:`_guess_blocks`' are: a guess found wrong (a quoted line
     break at a cut; no line break near one), or a file that grew while it was read (its
     last line may be torn): every block before is committed and the rest read again with
@@ -1938,10 +1956,13 @@ class _Committer:
         b = done.block
         sync = self.sync
         if sync is not None:
-            if sync.lost or b.base + b.start != sync.at:
+            inside = isinstance(b, _Piece) and b.start == b.end and b.hi <= sync.at
+            if sync.lost or inside or b.base + b.start != sync.at:
                 # the block before ended inside a row that goes on into this one: drop
-                # the blocks until the splitter goes on with exact cuts
-                sync.lost = True
+                # the blocks until the splitter goes on with exact cuts.  (``inside``: a
+                # piece with no row start, all within the rows committed: a long row's
+                # bytes, as its guess says: nothing to commit, nothing lost.)
+                sync.lost = sync.lost or not inside
                 self._extend_maps(done)
                 if done.buffer is not None:
                     self.buffers.put(done.buffer)
@@ -2512,16 +2533,12 @@ def read_plain_file(
         size = os.fstat(fd).st_size
 
         def pread(buf: np.ndarray, at: int, offset: int, n: int) -> None:
-            view = memoryview(buf)[at : at + n]
-            got = 0
-            while got < n:
-                try:
-                    k = os.preadv(fd, [view[got:]], offset + got)
-                except OSError as e:
-                    raise InputError(f"cannot read {path}: {e.strerror or e}") from None
-                if not k:
-                    raise InputError(f"{path} shrank while it was read")
-                got += k
+            try:
+                got = pread_into(fd, memoryview(buf)[at : at + n], offset)
+            except OSError as e:
+                raise InputError(f"cannot read {path}: {e.strerror or e}") from None
+            if got < n:
+                raise InputError(f"{path} shrank while it was read")
 
         result = result if result is not None else RunResult()
         d = schema.dialect
@@ -2693,6 +2710,37 @@ def _stop_and_join(run: _PlainRun, threads: list[threading.Thread],
         raise interrupt
 
 
+def _piece_cuts(
+    read: Callable[[np.ndarray, int, int, int], None], buf: np.ndarray, first: int, lo: int,
+    hi: int, size: int, slack: int, limit: int,
+) -> tuple[np.ndarray, int, int, int] | None:
+    """The piece ``[lo, hi)`` of a file of ``size`` bytes read into ``buf`` (or a bigger
+    buffer) by ``read(buf, at, offset, n)``, from ``first`` (``lo``, or ``lo - 1``: whether a
+    line ends just before the piece) to ``slack`` bytes past ``hi``, and on (twice as much
+    each time) until its last row ends, and cut where rows would start were no line break
+    quoted: ``(buf, have, s, e)``, its rows are those in ``buf[s:e]`` (``buf[:have]`` read;
+    CRLF: the same cut for the piece that ends there and the one that starts there).  No
+    row starts in the piece: ``s == e``, ``have`` where no line break was read after ``lo``
+    (not read on: that row is the piece before's).  None: past ``limit`` bytes."""
+    have = min(size, hi + slack) - first
+    if have > len(buf):
+        buf = np.empty(have, np.uint8)
+    read(buf, 0, first, have)
+    while True:
+        s = 0 if first == lo else int(_core.line_start_after(buf[:have], 0))
+        if first + s >= hi:  # no row starts in this piece
+            return buf, have, min(s, have), min(s, have)
+        e = have if hi >= size else int(_core.line_start_after(buf[:have], hi - 1 - first))
+        if e < have or first + have >= size:  # (at EOF: the last row ends there)
+            return buf, have, s, min(e, have)
+        if have > limit:
+            return None
+        bigger = np.empty(min(size - first, 2 * have), np.uint8)
+        bigger[:have] = buf[:have]
+        read(bigger, have, first + have, len(bigger) - have)
+        buf, have = bigger, len(bigger)
+
+
 def _plain_piece(
     run: _PlainRun, k: int, buf: np.ndarray, parser: _core.Parser, out: np.ndarray,
     pread: Callable[[np.ndarray, int, int, int], None],
@@ -2704,36 +2752,12 @@ def _plain_piece(
     or this one holds a bad row).  A ``quote`` byte in the piece: _NotPlain (a quoted line
     break would make the count of its line breaks no bound on its rows)."""
     lo = start0 + k * chunk
-    hi = min(size, lo + chunk)
     first = lo if k == 0 else lo - 1  # buf[0]: the byte before the piece, whether a line ends there
-    have = min(size, hi + _PIECE_SLACK) - first
-    if have > len(buf):
-        buf = np.empty(have, np.uint8)
-    pread(buf, 0, first, have)
-
-    def cut(at: int) -> int | None:
-        """Where the first row starting at or after buf[at] starts (just after a line
-        break, CRLF one: the same cut for the piece that ends there and the one that
-        starts there); None: not known until more is read."""
-        r = int(_core.line_start_after(buf[:have], at))
-        return None if r >= have and first + have < size else r
-
-    while True:
-        s = 0 if k == 0 else cut(0)
-        if s is not None:
-            if first + s >= hi:  # no row starts in this piece
-                e: int | None = s
-                break
-            e = have if hi >= size else cut(hi - 1 - first)
-            if e is not None:
-                break
-        if have > chunk + MAX_ROW_BYTES:
-            raise _NotPlain  # one row longer than a row may be: the usual path says so
-        bigger = np.empty(min(size - first, 2 * have), np.uint8)
-        bigger[:have] = buf[:have]
-        pread(bigger, have, first + have, len(bigger) - have)
-        buf, have = bigger, len(bigger)
-    assert e is not None
+    cuts = _piece_cuts(pread, buf, first, lo, min(size, lo + chunk), size, _PIECE_SLACK,
+                       chunk + MAX_ROW_BYTES)
+    if cuts is None:
+        raise _NotPlain  # one row longer than a row may be: the usual path says so
+    buf, have, s, e = cuts
     data = buf[:have]
     lines = _core.count_lines(data, s, e, quote)  # (and no quote byte: one pass where it can)
     if lines < 0:

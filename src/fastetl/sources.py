@@ -75,6 +75,21 @@ class InputError(FastETLError, OSError):
 # positional reads (no shared file position: threads read at once); None where the OS has
 # none (Windows), and in the tests that check the fallback
 _PREADV = getattr(os, "preadv", None)
+# bytes asked of one positional read at most (macOS: EINVAL past INT_MAX)
+_PREAD_MAX = 1 << 30
+
+
+def pread_into(fd: int, buf: Any, offset: int) -> int:
+    """Fill ``buf`` with the bytes of file ``fd`` at ``offset``, by position (where the OS
+    has ``os.preadv``): the bytes read, fewer only at the file's end.  OSError as the OS says."""
+    view = memoryview(buf).cast("B")
+    got = 0
+    while got < len(view):
+        n = os.preadv(fd, [view[got : got + _PREAD_MAX]], offset + got)
+        if not n:
+            break
+        got += n
+    return got
 
 
 class Snapshot:
@@ -111,12 +126,7 @@ class Snapshot:
         got = 0
         try:
             if _PREADV is not None:
-                fd = self._raw.fileno()
-                while got < len(view):
-                    n = _PREADV(fd, [view[got:]], offset + got)
-                    if not n:
-                        break
-                    got += n
+                got = pread_into(self._raw.fileno(), view, offset)
             else:  # (Windows): one file position, shared
                 with self._lock:
                     self._raw.seek(offset)
