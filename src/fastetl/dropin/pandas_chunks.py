@@ -227,7 +227,9 @@ class TextFileReader:
         kw = dict(self._opts)
         kw.update(filepath_or_buffer=io.BytesIO(data), chunksize=None, iterator=False,
                   nrows=None, compression=None, encoding=None, memory_map=False)
-        if not self._first and self._short_first_row(kw):
+        if self._first:  # the table's width: the fields of the first row read
+            self._width = len(self._fields(0 if self._prefix else self._start))
+        elif self._short_first_row(kw):
             # (pandas' table is set by the first chunk: a shorter first row here is filled
             # to its width, as under names= of the table's columns)
             kw["names"] = self._columns
@@ -248,9 +250,6 @@ class TextFileReader:
                 "Error tokenizing data. C error: Expected "  # (pandas' words)
                 f"{self._width} fields in line {line}, saw {len(self._fields(self._start))}\n"
             )
-        if self._first:  # the table's width: the fields of the first row read
-            first = 0 if self._prefix else self._start
-            self._width = len(self._fields(first))
         self._columns = list(df.columns)
         return df
 
@@ -260,7 +259,7 @@ class TextFileReader:
         return (
             kw["header"] is None
             and kw["names"] in (None, self._dropin._readers.lib.no_default)
-            and kw["index_col"] in (None, False)
+            and (kw["index_col"] is None or kw["index_col"] is False)  # (0 == False)
             and kw["usecols"] is None
             and len(self._fields(self._start)) < self._width
         )
