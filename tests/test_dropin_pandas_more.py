@@ -163,6 +163,18 @@ def _chunk_case(draw):
     return text, kwargs
 
 
+@pytest.mark.parametrize("text, kwargs", [
+    ("c0\n1\n", dict(chunksize=1, index_col=0, header=None)),  # 1st chunk falls back
+    ("a,b,c\n1,2\n3\n4,5,6\n", dict(chunksize=1, header=None)),  # shorter rows filled
+])
+def test_chunks_after_a_first_chunk_of_any_kind(tmp_path, text, kwargs):
+    """The table's width comes from the first chunk however it was answered (one that
+    fell back to pandas left it unset: the next chunk raised AttributeError)."""
+    fastetl.set_fallback("silent")
+    p = write(tmp_path, text)
+    same_chunks(lambda: p, **kwargs)
+
+
 @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
 @given(case=_chunk_case(), quoted_source=st.booleans())
 def test_chunks_differential(tmp_path_factory, case, quoted_source):
